@@ -1,0 +1,119 @@
+# bert.c — build, test, install.
+#
+#   make              library (static + shared) and the `bert` tool
+#   make test         the whole test suite (installs missing packages first)
+#   make demo         run bert.c on the bundled model
+#   make test-asan    the test suite under AddressSanitizer + UBSan
+#   make bench        forward-pass benchmark of the bert-base shape
+#   make install PREFIX=/usr/local
+#
+# Options: BLAS=openblas (default) or BLAS=none (portable loops, no BLAS).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BLAS    ?= openblas
+VERSION := 0.1.0
+
+MULTIARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+# Prefer the OpenMP build of OpenBLAS: called inside our own OpenMP regions
+# it runs single-threaded instead of starting threads of its own.
+OPENBLAS_PC := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig))
+PKGCONF := PKG_CONFIG_PATH=$(OPENBLAS_PC)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} pkg-config
+
+comma := ,
+ifeq ($(BLAS),openblas)
+BLAS_CFLAGS := $(shell $(PKGCONF) --cflags openblas 2>/dev/null) -DBERT_USE_CBLAS
+BLAS_LIBDIR := $(shell $(PKGCONF) --variable=libdir openblas 2>/dev/null)
+BLAS_LIBS   := $(shell $(PKGCONF) --libs openblas 2>/dev/null) $(if $(BLAS_LIBDIR),-Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR))
+endif
+
+JSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
+JSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+
+OPT      ?= -O3
+WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
+            -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
+LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) -fopenmp -lm
+
+LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/kernels/*.c src/model/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+STATIC   := $(BUILD)/libbert.a
+SHARED   := $(BUILD)/libbert.so.$(VERSION)
+BIN      := $(BUILD)/bert
+TESTBIN  := $(BUILD)/test_bert
+BENCHBIN := $(BUILD)/bench_forward
+
+.PHONY: all deps test test-asan demo bench install uninstall clean
+all: $(STATIC) $(SHARED) $(BIN)
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libbert.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	ln -sf libbert.so.$(VERSION) $(BUILD)/libbert.so.0
+	ln -sf libbert.so.0 $(BUILD)/libbert.so
+
+# The tool links the static library so it runs from the build tree.
+$(BIN): $(CLI_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+
+# Tests see the library's internals (they test kernels and loaders directly).
+$(TESTBIN): $(TEST_OBJ) $(STATIC)
+	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+$(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
+
+$(BENCHBIN): $(BUILD)/bench/bench_forward.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@tests/run.sh $(BUILD)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert
+	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh build-asan
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@tools/demo.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCHBIN)
+	$(BENCHBIN) $(BENCH_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/bert.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libbert.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libbert.so.0
+	ln -sf libbert.so.0 $(DESTDIR)$(PREFIX)/lib/libbert.so
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) -fopenmp -lm|' bert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/bert.h $(DESTDIR)$(PREFIX)/lib/libbert.* $(DESTDIR)$(PREFIX)/bin/bert \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

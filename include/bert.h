@@ -1,0 +1,246 @@
+/*
+ * bert.h — the public interface of libbert (bert.c).
+ *
+ * libbert loads Hugging Face BERT model directories (config.json +
+ * model.safetensors, possibly sharded) and runs the BERT encoder and its
+ * pre-training heads with the same arithmetic as Hugging Face transformers'
+ * BertModel / BertForPreTraining.
+ *
+ * Usage in four calls:
+ *
+ *     bert_error err;
+ *     bert_model *model;
+ *     bert_model_params mp = bert_model_default_params();
+ *     if (bert_model_load("path/to/model_dir", &mp, &model, &err) != BERT_OK) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *         return 1;
+ *     }
+ *     bert_context *ctx;
+ *     bert_context_params cp = bert_context_default_params();
+ *     bert_context_create(model, &cp, &ctx, &err);
+ *
+ *     int32_t ids[] = {101, 7592, 2088, 102};
+ *     bert_sequence seq = { .input_ids = ids, .n_tokens = 4 };
+ *     bert_forward(ctx, &seq, 1, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED, &err);
+ *     const float *h = bert_output_hidden(ctx, 0);   // [4 x hidden_size]
+ *
+ *     bert_context_free(ctx);
+ *     bert_model_free(model);
+ *
+ * Conventions
+ *  - Every fallible call returns a bert_status and fills an optional
+ *    bert_error (pass NULL when you only want the code). The library never
+ *    prints and never exits.
+ *  - A bert_model is immutable after loading and may be shared by any number
+ *    of threads. A bert_context holds the working memory of one forward pass
+ *    and must be used by one thread at a time; create one per thread.
+ *  - Matrices are row-major. "[T x C]" means T rows of C floats.
+ *  - Shape letters: B sequences in a batch, T tokens of one sequence,
+ *    N tokens of the whole batch, C hidden size, V vocabulary size.
+ */
+#ifndef BERT_H
+#define BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(BERT_STATIC_ONLY)
+#define BERT_API __attribute__((visibility("default")))
+#else
+#define BERT_API
+#endif
+
+#define BERT_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------
+ * Status codes and errors
+ * ---------------------------------------------------------------------- */
+
+/* NOTE: always add codes at the end to keep the numbering stable. */
+typedef enum {
+    BERT_OK = 0,
+    BERT_ERR_IO = 1,          /* a file or directory is missing or unreadable  */
+    BERT_ERR_FORMAT = 2,      /* a file is malformed (JSON, safetensors)        */
+    BERT_ERR_CONFIG = 3,      /* config.json is inconsistent or unsupported    */
+    BERT_ERR_SHAPE = 4,       /* a tensor's shape or dtype does not fit        */
+    BERT_ERR_INPUT = 5,       /* the caller's input is invalid                 */
+    BERT_ERR_NOMEM = 6,       /* an allocation failed                          */
+    BERT_ERR_UNSUPPORTED = 7, /* a valid but unsupported feature was requested */
+    BERT_ERR_STATE = 8        /* a call made in the wrong order                */
+} bert_status;
+
+/* Filled by every fallible call when non-NULL. message is a single line
+ * that names the file, tensor, field or input position concerned. */
+typedef struct {
+    bert_status code;
+    /* For input errors of bert_forward(): the index of the offending
+     * sequence in the batch (the message then starts "sequence N: "); -1
+     * otherwise. */
+    int item;
+    char message[512];
+} bert_error;
+
+/* A short constant English name for a status code ("ok", "i/o error", ...). */
+BERT_API const char *bert_status_string(bert_status code);
+
+/* The library version string, e.g. "0.1.0". */
+BERT_API const char *bert_version(void);
+
+/* ------------------------------------------------------------------------
+ * Models
+ * ---------------------------------------------------------------------- */
+
+typedef struct bert_model bert_model;
+
+typedef struct {
+    /* 1 (default): map model.safetensors into memory and use F32 tensors in
+     * place. 0: read the files into memory (for file systems without mmap). */
+    int use_mmap;
+} bert_model_params;
+
+/* Default loading options. */
+BERT_API bert_model_params bert_model_default_params(void);
+
+/* Load the model directory `dir` in the Hugging Face layout:
+ * config.json plus model.safetensors, or model.safetensors.index.json and
+ * its shards. F32, F16 and BF16 tensors are accepted (F16/BF16 are widened
+ * to F32 once, at load). Tensor names are accepted with or without the
+ * "bert." prefix and with the old LayerNorm "gamma"/"beta" names; an absent
+ * cls.predictions.decoder.weight means the decoder is tied to the word
+ * embeddings. Every tensor used is checked against the config's shapes.
+ * params may be NULL (defaults). On success *out owns the model. */
+BERT_API bert_status bert_model_load(const char *dir, const bert_model_params *params,
+                                     bert_model **out, bert_error *err);
+
+/* Release a model. NULL is allowed. All contexts made from it must be freed
+ * first. */
+BERT_API void bert_model_free(bert_model *model);
+
+/* Which parts a checkpoint holds; see bert_model_heads(). */
+enum {
+    BERT_HEAD_POOLER = 1 << 0,     /* bert.pooler.dense                        */
+    BERT_HEAD_MLM = 1 << 1,        /* cls.predictions (masked-LM head)          */
+    BERT_HEAD_NSP = 1 << 2,        /* cls.seq_relationship                      */
+    BERT_HEAD_CLASSIFIER = 1 << 3, /* classifier (sequence/token classification)*/
+    BERT_HEAD_QA = 1 << 4          /* qa_outputs (extractive QA span head)       */
+};
+
+/* The configuration a model was loaded with (config.json, with Hugging
+ * Face's BertConfig defaults for absent fields). Strings are owned by the
+ * model. */
+typedef struct {
+    int vocab_size;
+    int hidden_size;
+    int num_hidden_layers;
+    int num_attention_heads;
+    int intermediate_size;
+    int max_position_embeddings;
+    int type_vocab_size;
+    int pad_token_id;
+    int num_labels;                      /* len(id2label); 0 when absent          */
+    float layer_norm_eps;
+    const char *hidden_act;              /* "gelu", "gelu_new", "relu", ...       */
+    const char *position_embedding_type; /* "absolute"                            */
+    const char *problem_type;            /* "" when absent                        */
+    const char *architecture;            /* architectures[0], "" when absent       */
+} bert_config;
+
+/* The model's configuration. Valid while the model lives. */
+BERT_API const bert_config *bert_model_config(const bert_model *model);
+
+/* A bit set of BERT_HEAD_* flags for the parts present in the checkpoint. */
+BERT_API unsigned bert_model_heads(const bert_model *model);
+
+/* Number of parameters the model uses (tied weights counted once). */
+BERT_API int64_t bert_model_n_params(const bert_model *model);
+
+/* The label of class `id` (config id2label), or NULL when out of range. */
+BERT_API const char *bert_model_label(const bert_model *model, int id);
+
+/* The dtypes found in the checkpoint's used tensors, e.g. "F32" or
+ * "F16+F32". Valid while the model lives. */
+BERT_API const char *bert_model_dtypes(const bert_model *model);
+
+/* Number of tensors in the checkpoint that bert.c does not use (for
+ * example heads it does not know); they are validated but ignored. */
+BERT_API int bert_model_n_ignored_tensors(const bert_model *model);
+
+/* ------------------------------------------------------------------------
+ * Contexts and the forward pass
+ * ---------------------------------------------------------------------- */
+
+typedef struct bert_context bert_context;
+
+typedef struct {
+    /* Threads used by this context's forward passes; 0 = all cores. */
+    int n_threads;
+    /* Working memory is sized for this many tokens in one call (summed over
+     * the batch) and sequences of at most max_seq_len tokens. 0 = decide at
+     * the first call. A call that needs more grows the memory once, before
+     * any layer runs; nothing is allocated inside the layer loop. */
+    int max_batch_tokens;
+    int max_seq_len;
+} bert_context_params;
+
+/* Default context options. */
+BERT_API bert_context_params bert_context_default_params(void);
+
+/* Create a working context for `model`. params may be NULL (defaults). */
+BERT_API bert_status bert_context_create(const bert_model *model, const bert_context_params *params,
+                                         bert_context **out, bert_error *err);
+
+/* Release a context. NULL is allowed. */
+BERT_API void bert_context_free(bert_context *ctx);
+
+/* One input sequence. The sequences of a batch may have different lengths:
+ * they are processed without padding (a ragged batch), so each result is
+ * the same as running that sequence alone. */
+typedef struct {
+    const int32_t *input_ids;      /* [n_tokens] ids in [0, vocab_size)                  */
+    const int32_t *token_type_ids; /* [n_tokens] in [0, type_vocab_size), or NULL (all 0) */
+    const int32_t *attention_mask; /* [n_tokens] 1 = attend, 0 = padding; NULL = all 1     */
+    int32_t n_tokens;              /* 1 .. max_position_embeddings                       */
+} bert_sequence;
+
+/* What bert_forward() should compute; OR them together. */
+enum {
+    BERT_OUTPUT_HIDDEN = 1 << 0, /* last_hidden_state  [T x C]                     */
+    BERT_OUTPUT_POOLED = 1 << 1, /* pooler_output      [C]      needs the pooler    */
+    BERT_OUTPUT_MLM = 1 << 2,    /* prediction_logits  [T x V]  needs the MLM head  */
+    BERT_OUTPUT_NSP = 1 << 3     /* seq_relationship   [2]      needs pooler + NSP  */
+};
+
+/* Run the encoder on `n_seqs` sequences and compute the requested outputs.
+ * Validates every input (ids and token types in range, lengths within
+ * max_position_embeddings, masks 0/1) and names the sequence and position
+ * of the first bad one. Outputs stay valid until the next call on ctx. */
+BERT_API bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs,
+                                  unsigned outputs, bert_error *err);
+
+/* Results of the last bert_forward() for sequence `seq` (0-based), or NULL
+ * when that output was not requested or seq is out of range. */
+BERT_API const float *bert_output_hidden(const bert_context *ctx, int seq);     /* [T x C] */
+BERT_API const float *bert_output_pooled(const bert_context *ctx, int seq);     /* [C]     */
+BERT_API const float *bert_output_mlm_logits(const bert_context *ctx, int seq); /* [T x V] */
+BERT_API const float *bert_output_nsp_logits(const bert_context *ctx, int seq); /* [2]     */
+
+/* Sentence-embedding pooling over last_hidden_state. */
+typedef enum {
+    BERT_POOL_CLS = 0, /* the first token's hidden state (not the pooler output) */
+    BERT_POOL_MEAN = 1 /* the mean over tokens whose attention_mask is 1          */
+} bert_pooling;
+
+/* Pool sequence `seq` of the last forward (which must have requested
+ * BERT_OUTPUT_HIDDEN) into out[0..C), L2-normalised when `normalize`. */
+BERT_API bert_status bert_pool(const bert_context *ctx, int seq, bert_pooling pooling,
+                               int normalize, float *out, bert_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BERT_H */

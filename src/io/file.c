@@ -1,0 +1,149 @@
+/* file.c — file access for the loaders. Every error names the path. */
+#include "io/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_error *err) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return bert_fail(err, BERT_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    out->size = size;
+    if (size == 0) {
+        close(fd);
+        return BERT_OK;
+    }
+    if (use_mmap) {
+        void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (p == MAP_FAILED) return bert_fail(err, BERT_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+        out->data = p;
+        out->mapped = 1;
+        return BERT_OK;
+    }
+    out->data = malloc(size);
+    if (!out->data) {
+        close(fd);
+        return bert_fail(err, BERT_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, out->data + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(fd);
+            bert_file_close(out);
+            return bert_fail(err, BERT_ERR_IO, "%s: read failed after %zu of %zu bytes", path, got, size);
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return BERT_OK;
+}
+
+void bert_file_close(bert_file *f) {
+    if (!f) return;
+    if (f->data) {
+        if (f->mapped) munmap(f->data, f->size);
+        else free(f->data);
+    }
+    memset(f, 0, sizeof *f);
+}
+
+bert_status bert_file_read_text(const char *path, char **out, size_t *len, bert_error *err) {
+    bert_file f;
+    bert_status rc = bert_file_open(path, 0, &f, err);
+    if (rc != BERT_OK) return rc;
+    char *s = malloc(f.size + 1);
+    if (!s) {
+        bert_file_close(&f);
+        return bert_fail(err, BERT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (f.size) memcpy(s, f.data, f.size);
+    s[f.size] = '\0';
+    if (len) *len = f.size;
+    bert_file_close(&f);
+    *out = s;
+    return BERT_OK;
+}
+
+int bert_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bert_status bert_path_join(char *buf, size_t cap, const char *dir, const char *name, bert_error *err) {
+    size_t dl = strlen(dir);
+    int slash = dl > 0 && dir[dl - 1] != '/';
+    int n = snprintf(buf, cap, "%s%s%s", dir, slash ? "/" : "", name);
+    if (n < 0 || (size_t)n >= cap) return bert_fail(err, BERT_ERR_INPUT, "path too long: %s/%s", dir, name);
+    return BERT_OK;
+}
+
+bert_status bert_atomic_open(const char *path, bert_atomic_file *out, bert_error *err) {
+    memset(out, 0, sizeof *out);
+    size_t plen = strlen(path);
+    out->path = malloc(plen + 1);
+    out->tmp = malloc(plen + 32);
+    if (!out->path || !out->tmp) {
+        bert_atomic_abort(out);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    memcpy(out->path, path, plen + 1);
+    snprintf(out->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    out->fp = fopen(out->tmp, "wb");
+    if (!out->fp) {
+        bert_status rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", out->tmp, strerror(errno));
+        bert_atomic_abort(out);
+        return rc;
+    }
+    return BERT_OK;
+}
+
+bert_status bert_atomic_commit(bert_atomic_file *f, bert_error *err) {
+    int ok = !ferror(f->fp) && fflush(f->fp) == 0 && fsync(fileno(f->fp)) == 0;
+    ok = fclose(f->fp) == 0 && ok;
+    f->fp = NULL;
+    if (!ok || rename(f->tmp, f->path) != 0) {
+        bert_status rc = bert_fail(err, BERT_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+        bert_atomic_abort(f);
+        return rc;
+    }
+    free(f->tmp);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+    return BERT_OK;
+}
+
+void bert_atomic_abort(bert_atomic_file *f) {
+    if (f->fp) fclose(f->fp);
+    if (f->tmp) unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+bert_status bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err) {
+    bert_atomic_file f;
+    bert_status rc = bert_atomic_open(path, &f, err);
+    if (rc != BERT_OK) return rc;
+    if (size && fwrite(data, 1, size, f.fp) != size) {
+        bert_atomic_abort(&f);
+        return bert_fail(err, BERT_ERR_IO, "%s: write failed", path);
+    }
+    return bert_atomic_commit(&f, err);
+}

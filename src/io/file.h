@@ -1,0 +1,51 @@
+/* file.h — reading, mapping and atomically writing files, with errors that
+ * name the path. */
+#ifndef BERT_IO_FILE_H
+#define BERT_IO_FILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bert.h"
+
+/* A file's bytes, either mapped (mapped = 1) or read into a malloc'd block. */
+typedef struct {
+    unsigned char *data;
+    size_t size;
+    int mapped;
+} bert_file;
+
+/* Map (use_mmap) or read `path` whole. An empty file is mapped as size 0
+ * with data NULL. */
+bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_error *err);
+void bert_file_close(bert_file *f);
+
+/* Read a whole (text) file into a NUL-terminated malloc'd string. */
+bert_status bert_file_read_text(const char *path, char **out, size_t *len, bert_error *err);
+
+/* 1 if path exists and is a regular file, 0 otherwise. */
+int bert_file_exists(const char *path);
+
+/* Join dir and name into buf; fails with BERT_ERR_INPUT when it does not fit. */
+bert_status bert_path_join(char *buf, size_t cap, const char *dir, const char *name, bert_error *err);
+
+/* A file being written under a temporary name next to its final path. */
+typedef struct {
+    FILE *fp;   /* write here */
+    char *tmp;  /* temporary path */
+    char *path; /* final path */
+} bert_atomic_file;
+
+/* Start writing path: opens "path.tmp.PID" for writing. */
+bert_status bert_atomic_open(const char *path, bert_atomic_file *out, bert_error *err);
+/* Flush, fsync and rename the temporary file over path. */
+bert_status bert_atomic_commit(bert_atomic_file *f, bert_error *err);
+/* Close and delete the temporary file; path is untouched. */
+void bert_atomic_abort(bert_atomic_file *f);
+
+/* Write `size` bytes to path through a temporary file in the same directory
+ * that is fsync'd then renamed, so readers see the old or the new file,
+ * never a part. */
+bert_status bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err);
+
+#endif

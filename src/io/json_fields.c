@@ -1,0 +1,55 @@
+/* json_fields.c — see json_fields.h. */
+#include "io/json_fields.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+bert_status bert_json_parse(const char *text, const char *what, cJSON **out, bert_error *err) {
+    const char *end = NULL;
+    *out = cJSON_ParseWithOpts(text, &end, 1);
+    if (*out) return BERT_OK;
+    int line = 1, col = 1;
+    for (const char *p = text; end && p < end; p++) {
+        if (*p == '\n') line++, col = 1;
+        else col++;
+    }
+    return bert_fail(err, BERT_ERR_FORMAT, "%s: malformed JSON at line %d, column %d", what, line, col);
+}
+
+static const cJSON *field(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+bert_status bert_json_int(const cJSON *obj, const char *key, int def, int *out, bert_error *err) {
+    const cJSON *v = field(obj, key);
+    if (!v) {
+        *out = def;
+        return BERT_OK;
+    }
+    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble || fabs(v->valuedouble) > 2147483647.0)
+        return bert_fail(err, BERT_ERR_CONFIG, "field '%s' must be an integer", key);
+    *out = (int)v->valuedouble;
+    return BERT_OK;
+}
+
+bert_status bert_json_float(const cJSON *obj, const char *key, float def, float *out, bert_error *err) {
+    const cJSON *v = field(obj, key);
+    if (!v) {
+        *out = def;
+        return BERT_OK;
+    }
+    if (!cJSON_IsNumber(v)) return bert_fail(err, BERT_ERR_CONFIG, "field '%s' must be a number", key);
+    *out = (float)v->valuedouble;
+    return BERT_OK;
+}
+
+bert_status bert_json_string(const cJSON *obj, const char *key, const char *def, char **out, bert_error *err) {
+    const cJSON *v = field(obj, key);
+    if (v && !cJSON_IsString(v)) return bert_fail(err, BERT_ERR_CONFIG, "field '%s' must be a string", key);
+    *out = strdup(v ? v->valuestring : def);
+    return *out ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+}

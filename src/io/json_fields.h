@@ -1,0 +1,18 @@
+/* json_fields.h — typed access to optional fields of a JSON object, with
+ * errors that name the field. Absent (or null) fields keep the default. */
+#ifndef BERT_IO_JSON_FIELDS_H
+#define BERT_IO_JSON_FIELDS_H
+
+#include <cjson/cJSON.h>
+
+#include "bert.h"
+
+/* Parse text as JSON; on failure the error gives the line and column. */
+bert_status bert_json_parse(const char *text, const char *what, cJSON **out, bert_error *err);
+
+bert_status bert_json_int(const cJSON *obj, const char *key, int def, int *out, bert_error *err);
+bert_status bert_json_float(const cJSON *obj, const char *key, float def, float *out, bert_error *err);
+/* *out is a malloc'd copy of the string (or of def). */
+bert_status bert_json_string(const cJSON *obj, const char *key, const char *def, char **out, bert_error *err);
+
+#endif

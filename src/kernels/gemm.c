@@ -1,0 +1,87 @@
+/* gemm.c — matrix products through CBLAS or a portable fallback. */
+#include "kernels/gemm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef BERT_USE_CBLAS
+#include <cblas.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+#ifdef BERT_USE_CBLAS
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        for (int j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+        for (int k = 0; k < K; k++) {
+            float a = alpha * (transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+            if (!transB) {
+                const float *b = B + (size_t)k * ldb;
+                for (int j = 0; j < N; j++) c[j] += a * b[j];
+            } else {
+                for (int j = 0; j < N; j++) c[j] += a * B[(size_t)j * ldb + k];
+            }
+        }
+    }
+#endif
+}
+
+void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
+                 int n_threads) {
+    if (M <= 0 || N <= 0) return;
+    /* Column slabs of 16 keep each thread's writes apart and SIMD-friendly. */
+    int n_blocks = (N + 15) / 16;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    if (nt > n_blocks) nt = n_blocks;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num();
+#else
+        int t = 0;
+        nt = 1;
+#endif
+        int b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
+        int j0 = b0 * 16, j1 = b1 * 16 < N ? b1 * 16 : N;
+        if (j1 > j0) {
+            float beta = 0.0f;
+            if (bias) {
+                for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy + j0, bias + j0, (size_t)(j1 - j0) * sizeof(float));
+                beta = 1.0f;
+            }
+            bert_sgemm(0, 1, M, j1 - j0, K, 1.0f, x, K, W + (size_t)j0 * K, K, beta, y + j0, ldy);
+        }
+    }
+}
+
+#ifdef BERT_USE_CBLAS
+/* OpenBLAS extensions, declared here so any CBLAS header works. */
+extern char *openblas_get_config(void) __attribute__((weak));
+extern int openblas_get_parallel(void) __attribute__((weak));
+extern void openblas_set_num_threads(int) __attribute__((weak));
+#endif
+
+void bert_gemm_init(void) {
+#ifdef BERT_USE_CBLAS
+    /* A pthread build of OpenBLAS would start its own threads inside each
+     * of ours; an OpenMP build already runs single-threaded there. */
+    if (openblas_get_parallel && openblas_set_num_threads && openblas_get_parallel() == 1) openblas_set_num_threads(1);
+#endif
+}
+
+const char *bert_gemm_backend(void) {
+#ifdef BERT_USE_CBLAS
+    if (openblas_get_config) return openblas_get_config();
+    return "CBLAS";
+#else
+    return "portable";
+#endif
+}

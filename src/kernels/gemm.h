@@ -1,0 +1,28 @@
+/* gemm.h — the one interface every matrix product in bert.c goes through.
+ *
+ * Backed by CBLAS (OpenBLAS, found with pkg-config) or, when built with
+ * BLAS=none, by a portable loop nest. Keeping all products behind these two
+ * calls lets the backend change without touching the model code. */
+#ifndef BERT_KERNELS_GEMM_H
+#define BERT_KERNELS_GEMM_H
+
+/* C[M x N] = alpha * op(A) * op(B) + beta * C, row-major, on the calling
+ * thread only. op(A) is [M x K]: A itself (transA = 0, lda >= K) or A's
+ * transpose (transA = 1, A is [K x M]). Likewise op(B) is [K x N]. */
+void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A linear layer as PyTorch stores it: y[M x N] = x[M x K] * W^T + bias,
+ * W is [N x K] (out x in), bias [N] or NULL. Rows of y have stride ldy.
+ * Splits the output columns over n_threads OpenMP threads. */
+void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
+                 int n_threads);
+
+/* Name of the backend ("OpenBLAS 0.3.21 (openmp)", "portable"). */
+const char *bert_gemm_backend(void);
+
+/* Called once before threaded use: makes the BLAS run single-threaded
+ * inside our own OpenMP regions (needed for pthread builds of OpenBLAS). */
+void bert_gemm_init(void);
+
+#endif

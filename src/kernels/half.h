@@ -1,0 +1,21 @@
+/* half.h — widening 16-bit floats (IEEE binary16 and bfloat16) to float. */
+#ifndef BERT_KERNELS_HALF_H
+#define BERT_KERNELS_HALF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exact conversions: every F16 and BF16 value is representable in float,
+ * subnormals, infinities and NaN payloads included. */
+float bert_f16_to_f32(uint16_t h);
+float bert_bf16_to_f32(uint16_t h);
+
+/* Convert n little-endian values read from src (any alignment) into dst. */
+void bert_f16_to_f32_array(float *dst, const void *src, size_t n);
+void bert_bf16_to_f32_array(float *dst, const void *src, size_t n);
+
+/* Round-to-nearest-even narrowing, for writing F16/BF16 checkpoints. */
+uint16_t bert_f32_to_bf16(float f);
+uint16_t bert_f32_to_f16(float f);
+
+#endif

@@ -1,0 +1,92 @@
+/* ops.c — activations, LayerNorm and softmax as PyTorch computes them. */
+#include "kernels/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+int bert_activation_from_name(const char *name) {
+    static const struct {
+        const char *name;
+        bert_activation act;
+    } names[] = {
+        {"gelu", BERT_ACT_GELU},           {"gelu_new", BERT_ACT_GELU_TANH}, {"gelu_pytorch_tanh", BERT_ACT_GELU_TANH},
+        {"relu", BERT_ACT_RELU},           {"silu", BERT_ACT_SILU},          {"swish", BERT_ACT_SILU},
+        {"gelu_fast", BERT_ACT_GELU_FAST},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) return (int)names[i].act;
+    return -1;
+}
+
+void bert_activation_forward(float *x, size_t n, bert_activation act, int n_threads) {
+    long long nn = (long long)n;
+    const float k0 = 0.7978845608028654f; /* sqrt(2 / pi) */
+    switch (act) {
+    case BERT_ACT_GELU:
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
+        for (long long i = 0; i < nn; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        break;
+    case BERT_ACT_GELU_TANH:
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
+        for (long long i = 0; i < nn; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(k0 * (v + 0.044715f * v * v * v)));
+        }
+        break;
+    case BERT_ACT_GELU_FAST:
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
+        for (long long i = 0; i < nn; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(v * k0 * (1.0f + 0.044715f * v * v)));
+        }
+        break;
+    case BERT_ACT_RELU:
+        for (long long i = 0; i < nn; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case BERT_ACT_SILU:
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
+        for (long long i = 0; i < nn; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    }
+}
+
+void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
+                        int C, float eps, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && N > 1) schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *ra = a + (size_t)i * C, *rb = b ? b + (size_t)i * C : NULL;
+        float *ro = out + (size_t)i * C;
+        double sum = 0.0;
+        for (int j = 0; j < C; j++) {
+            float v = rb ? ra[j] + rb[j] : ra[j];
+            ro[j] = v;
+            sum += v;
+        }
+        double mean = sum / C, var = 0.0;
+        for (int j = 0; j < C; j++) {
+            double d = ro[j] - mean;
+            var += d * d;
+        }
+        float m = (float)mean, rstd = (float)(1.0 / sqrt(var / C + (double)eps));
+        for (int j = 0; j < C; j++) ro[j] = (ro[j] - m) * rstd * weight[j] + bias[j];
+    }
+}
+
+void bert_softmax_rows(float *x, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        float *r = x + (size_t)i * C;
+        float mx = r[0];
+        for (int j = 1; j < C; j++) mx = r[j] > mx ? r[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < C; j++) {
+            r[j] = expf(r[j] - mx);
+            sum += r[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < C; j++) r[j] *= inv;
+    }
+}
+
+void bert_tanh(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+}

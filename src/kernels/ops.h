@@ -1,0 +1,37 @@
+/* ops.h — the element-wise and row-wise kernels of the encoder.
+ *
+ * Shape letters: N rows (tokens), C columns (features). All kernels are
+ * plain loops the compiler vectorises; threading is over rows. */
+#ifndef BERT_KERNELS_OPS_H
+#define BERT_KERNELS_OPS_H
+
+#include <stddef.h>
+
+/* Activation functions of BertConfig.hidden_act. */
+typedef enum {
+    BERT_ACT_GELU,      /* "gelu": 0.5 x (1 + erf(x / sqrt 2)), exact          */
+    BERT_ACT_GELU_TANH, /* "gelu_new", "gelu_pytorch_tanh": tanh approximation */
+    BERT_ACT_RELU,      /* "relu"                                               */
+    BERT_ACT_SILU,      /* "silu" / "swish": x * sigmoid(x)                     */
+    BERT_ACT_GELU_FAST  /* "gelu_fast": tanh form with 0.7978845608 * x * (1 + 0.044715 x^2) */
+} bert_activation;
+
+/* The activation for a config name, or -1 when unknown. */
+int bert_activation_from_name(const char *name);
+
+/* x[i] = act(x[i]) for i < n. */
+void bert_activation_forward(float *x, size_t n, bert_activation act, int n_threads);
+
+/* out[N x C] = LayerNorm(a + b) with weight/bias [C]; b may be NULL
+ * (plain LayerNorm). out may alias a. Mean and biased variance are
+ * accumulated in double so the result does not depend on C's size. */
+void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
+                        int C, float eps, int n_threads);
+
+/* Row-wise softmax of x[N x C] in place. */
+void bert_softmax_rows(float *x, int N, int C);
+
+/* x[i] = tanh(x[i]). */
+void bert_tanh(float *x, size_t n);
+
+#endif

@@ -1,0 +1,156 @@
+/* config.c — BertConfig from config.json.
+ *
+ * Defaults are BertConfig's (transformers/models/bert/configuration_bert.py)
+ * so a config that omits a field means what it means to Hugging Face. */
+#include "model/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+#include "io/json_fields.h"
+#include "util/error.h"
+
+/* id2label: {"0": "NEG", "1": "POS"}; ids must be exactly 0..n-1. */
+static bert_status parse_labels(const cJSON *root, bert_config_full *c, bert_error *err) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    if (!m || cJSON_IsNull(m)) return BERT_OK;
+    if (!cJSON_IsObject(m)) return bert_fail(err, BERT_ERR_CONFIG, "field 'id2label' must be an object");
+    int n = cJSON_GetArraySize(m);
+    c->labels = calloc((size_t)(n ? n : 1), sizeof *c->labels);
+    if (!c->labels) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    c->pub.num_labels = n;
+    for (const cJSON *e = m->child; e; e = e->next) {
+        char *end;
+        errno = 0;
+        long id = strtol(e->string, &end, 10);
+        if (*e->string == '\0' || *end || errno || id < 0 || id >= n)
+            return bert_fail(err, BERT_ERR_CONFIG, "id2label key '%s' is not an id in 0..%d", e->string, n - 1);
+        if (!cJSON_IsString(e)) return bert_fail(err, BERT_ERR_CONFIG, "id2label['%s'] must be a string", e->string);
+        if (c->labels[id]) return bert_fail(err, BERT_ERR_CONFIG, "id2label has id %ld twice", id);
+        if (!(c->labels[id] = strdup(e->valuestring))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    /* label2id, when present, must say the same thing. */
+    const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, "label2id");
+    if (l2i && cJSON_IsObject(l2i)) {
+        for (const cJSON *e = l2i->child; e; e = e->next) {
+            int id = cJSON_IsNumber(e) ? (int)e->valuedouble : -1;
+            if (id < 0 || id >= n || strcmp(c->labels[id], e->string) != 0)
+                return bert_fail(err, BERT_ERR_CONFIG, "label2id['%s'] disagrees with id2label", e->string);
+        }
+    }
+    return BERT_OK;
+}
+
+static bert_status parse_fields(const cJSON *root, bert_config_full *c, bert_error *err) {
+    bert_config *p = &c->pub;
+    bert_status rc;
+#define INT_FIELD(name, def) \
+    if ((rc = bert_json_int(root, #name, def, &p->name, err)) != BERT_OK) return rc
+    INT_FIELD(vocab_size, 30522);
+    INT_FIELD(hidden_size, 768);
+    INT_FIELD(num_hidden_layers, 12);
+    INT_FIELD(num_attention_heads, 12);
+    INT_FIELD(intermediate_size, 3072);
+    INT_FIELD(max_position_embeddings, 512);
+    INT_FIELD(type_vocab_size, 2);
+    INT_FIELD(pad_token_id, 0);
+#undef INT_FIELD
+    if ((rc = bert_json_float(root, "layer_norm_eps", 1e-12f, &p->layer_norm_eps, err)) != BERT_OK) return rc;
+    if ((rc = bert_json_string(root, "hidden_act", "gelu", &c->hidden_act, err)) != BERT_OK) return rc;
+    if ((rc = bert_json_string(root, "position_embedding_type", "absolute", &c->position_embedding_type, err)) != BERT_OK)
+        return rc;
+    if ((rc = bert_json_string(root, "problem_type", "", &c->problem_type, err)) != BERT_OK) return rc;
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+    if (arch && !cJSON_IsNull(arch) && !(cJSON_IsArray(arch) && (!a0 || cJSON_IsString(a0))))
+        return bert_fail(err, BERT_ERR_CONFIG, "field 'architectures' must be a list of strings");
+    if (!(c->architecture = strdup(a0 ? a0->valuestring : ""))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    char *model_type = NULL;
+    if ((rc = bert_json_string(root, "model_type", "bert", &model_type, err)) != BERT_OK) return rc;
+    int is_bert = strcmp(model_type, "bert") == 0;
+    free(model_type);
+    if (!is_bert)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "model_type is not 'bert' (other encoders place positions "
+                                                    "and weights differently)");
+    return parse_labels(root, c, err);
+}
+
+/* Sizes that make the model impossible or unsupported. */
+static bert_status check(bert_config_full *c, bert_error *err) {
+    bert_config *p = &c->pub;
+    struct {
+        const char *name;
+        int value, min;
+    } sizes[] = {
+        {"vocab_size", p->vocab_size, 1},
+        {"hidden_size", p->hidden_size, 1},
+        {"num_hidden_layers", p->num_hidden_layers, 0},
+        {"num_attention_heads", p->num_attention_heads, 1},
+        {"intermediate_size", p->intermediate_size, 1},
+        {"max_position_embeddings", p->max_position_embeddings, 1},
+        {"type_vocab_size", p->type_vocab_size, 1},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].value < sizes[i].min)
+            return bert_fail(err, BERT_ERR_CONFIG, "%s = %d must be at least %d", sizes[i].name, sizes[i].value,
+                             sizes[i].min);
+    if (p->hidden_size % p->num_attention_heads != 0)
+        return bert_fail(err, BERT_ERR_CONFIG, "hidden_size %d is not a multiple of num_attention_heads %d",
+                         p->hidden_size, p->num_attention_heads);
+    int act = bert_activation_from_name(c->hidden_act);
+    if (act < 0)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED,
+                         "hidden_act '%s' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu)",
+                         c->hidden_act);
+    c->act = (bert_activation)act;
+    if (strcmp(c->position_embedding_type, "absolute") != 0)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "position_embedding_type '%s' is not supported (absolute)",
+                         c->position_embedding_type);
+    if (!(p->layer_norm_eps > 0.0f)) return bert_fail(err, BERT_ERR_CONFIG, "layer_norm_eps must be positive");
+    p->hidden_act = c->hidden_act;
+    p->position_embedding_type = c->position_embedding_type;
+    p->problem_type = c->problem_type;
+    p->architecture = c->architecture;
+    return BERT_OK;
+}
+
+bert_status bert_config_parse(const char *text, const char *path, bert_config_full *out, bert_error *err) {
+    memset(out, 0, sizeof *out);
+    cJSON *root;
+    bert_status rc = bert_json_parse(text, path, &root, err);
+    if (rc != BERT_OK) return rc;
+    if (!cJSON_IsObject(root)) rc = bert_fail(err, BERT_ERR_CONFIG, "top level is not a JSON object");
+    if (rc == BERT_OK) rc = parse_fields(root, out, err);
+    if (rc == BERT_OK) rc = check(out, err);
+    cJSON_Delete(root);
+    if (rc != BERT_OK) {
+        if (rc != BERT_ERR_FORMAT) bert_error_prefix(err, "%s", path);
+        bert_config_free(out);
+    }
+    return rc;
+}
+
+bert_status bert_config_load(const char *dir, bert_config_full *out, bert_error *err) {
+    char path[PATH_MAX];
+    char *text;
+    bert_status rc = bert_path_join(path, sizeof path, dir, "config.json", err);
+    if (rc == BERT_OK) rc = bert_file_read_text(path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_config_parse(text, path, out, err);
+    free(text);
+    return rc;
+}
+
+void bert_config_free(bert_config_full *c) {
+    if (!c) return;
+    for (int i = 0; c->labels && i < c->pub.num_labels; i++) free(c->labels[i]);
+    free(c->labels);
+    free(c->hidden_act);
+    free(c->position_embedding_type);
+    free(c->problem_type);
+    free(c->architecture);
+    memset(c, 0, sizeof *c);
+}

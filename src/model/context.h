@@ -1,0 +1,39 @@
+/* context.h — the working memory of forward passes (one per thread). */
+#ifndef BERT_MODEL_CONTEXT_H
+#define BERT_MODEL_CONTEXT_H
+
+#include "model/model.h"
+
+struct bert_context {
+    const bert_model *model;
+    int n_threads;
+
+    /* Capacity of the arena: tokens per call, longest sequence, sequences. */
+    int cap_tokens, cap_seq_len, cap_seqs;
+    float *arena;
+    float *logits; /* MLM logits [N x V], grown separately: it is large */
+    size_t logits_cap;
+
+    /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
+    int n_seqs, n_tokens, max_len;
+    int *offset;       /* [cap_seqs + 1] */
+    unsigned outputs;  /* what the last call computed */
+
+    /* Views into the arena, sized for the capacity. */
+    float *hidden;   /* [N x C] the residual stream; last_hidden_state at the end */
+    float *q, *k, *v;/* [N x C] */
+    float *attn;     /* [N x C] attention context (heads merged) */
+    float *tmp;      /* [N x C] dense outputs before the residual LayerNorm */
+    float *ff;       /* [N x I] */
+    float *keymask;  /* [N] 1 where attention_mask is 1, else 0 */
+    float *scores;   /* [n_threads x T x T] one attention matrix per thread */
+    float *cls;      /* [S x C] first-token rows gathered for the pooler */
+    float *pooled;   /* [S x C] */
+    float *nsp;      /* [S x 2] */
+};
+
+/* Make sure the arena holds a batch of n_tokens tokens, sequences of at
+ * most max_len and n_seqs sequences; grows (never shrinks) when needed. */
+bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, int n_seqs, bert_error *err);
+
+#endif

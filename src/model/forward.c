@@ -1,0 +1,206 @@
+/* forward.c — the BERT encoder forward pass (inference).
+ *
+ * Follows transformers' BertModel / BertForPreTraining operation by
+ * operation (modeling_bert.py); the comments name the module each step
+ * mirrors. The batch is ragged: the sequences are concatenated into one
+ * [N x C] matrix with no padding, so every dense layer is one matrix
+ * product over all N tokens, and only attention looks at sequence bounds.
+ * That is also why a sequence's result does not depend on its batch-mates.
+ *
+ * Shapes: S sequences, N tokens in all, T tokens in one sequence,
+ * C hidden, NH heads, HS = C / NH head size, I intermediate, V vocabulary. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+#include "model/context.h"
+#include "util/error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Check one sequence; messages start "sequence S: " (see bert_error.item). */
+static bert_status validate_one(const bert_config *c, const bert_sequence *q, int s, bert_error *err) {
+    if (q->n_tokens <= 0 || !q->input_ids)
+        return bert_fail(err, BERT_ERR_INPUT, "sequence %d: empty (a BERT input has at least one token)", s);
+    if (q->n_tokens > c->max_position_embeddings)
+        return bert_fail(err, BERT_ERR_INPUT, "sequence %d: %d tokens; the model takes at most max_position_embeddings = %d",
+                         s, q->n_tokens, c->max_position_embeddings);
+    for (int t = 0; t < q->n_tokens; t++) {
+        if (q->input_ids[t] < 0 || q->input_ids[t] >= c->vocab_size)
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: position %d: input id %d is outside the vocabulary [0, %d)",
+                             s, t, q->input_ids[t], c->vocab_size);
+        if (q->token_type_ids && (q->token_type_ids[t] < 0 || q->token_type_ids[t] >= c->type_vocab_size))
+            return bert_fail(err, BERT_ERR_INPUT,
+                             "sequence %d: position %d: token type %d is outside [0, type_vocab_size = %d)", s, t,
+                             q->token_type_ids[t], c->type_vocab_size);
+        if (q->attention_mask && q->attention_mask[t] != 0 && q->attention_mask[t] != 1)
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: position %d: attention mask %d is not 0 or 1", s, t,
+                             q->attention_mask[t]);
+    }
+    return BERT_OK;
+}
+
+static bert_status validate(const bert_config *c, const bert_sequence *seqs, int n_seqs, int *n_tokens, int *max_len,
+                            bert_error *err) {
+    if (n_seqs <= 0 || !seqs) return bert_fail(err, BERT_ERR_INPUT, "empty batch: no sequences given");
+    long long total = 0;
+    int longest = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        bert_status rc = validate_one(c, &seqs[s], s, err);
+        if (rc != BERT_OK) {
+            if (err) err->item = s;
+            return rc;
+        }
+        total += seqs[s].n_tokens;
+        if (seqs[s].n_tokens > longest) longest = seqs[s].n_tokens;
+    }
+    if (total > 0x7fffffff / 4) return bert_fail(err, BERT_ERR_INPUT, "batch of %lld tokens is too large", total);
+    *n_tokens = (int)total;
+    *max_len = longest;
+    return BERT_OK;
+}
+
+/* BertEmbeddings: word + token_type, then + position (the order PyTorch
+ * adds them in), then LayerNorm. Dropout is the identity at inference. */
+static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
+    const bert_model *m = ctx->model;
+    int C = m->cfg.pub.hidden_size;
+    for (int s = 0; s < ctx->n_seqs; s++) {
+        const bert_sequence *q = &seqs[s];
+        for (int t = 0; t < q->n_tokens; t++) {
+            int row = ctx->offset[s] + t;
+            float *x = ctx->hidden + (size_t)row * C;
+            const float *we = m->w.word + (size_t)q->input_ids[t] * C;
+            const float *te = m->w.type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
+            const float *pe = m->w.pos + (size_t)t * C;
+            for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
+            ctx->keymask[row] = q->attention_mask ? (float)q->attention_mask[t] : 1.0f;
+        }
+    }
+    bert_add_layernorm(ctx->hidden, ctx->hidden, NULL, m->w.emb_ln.w, m->w.emb_ln.b, ctx->n_tokens, C,
+                       m->cfg.pub.layer_norm_eps, ctx->n_threads);
+}
+
+/* BertSelfAttention core for all (sequence, head) pairs:
+ * attn_h = softmax(Q_h K_h^T / sqrt(HS) + mask) V_h. Masked keys get
+ * -FLT_MAX, which is what adding torch.finfo(float32).min gives; a row with
+ * every key masked therefore becomes a uniform average, as in PyTorch. */
+static void attention_forward(bert_context *ctx) {
+    const bert_config *c = &ctx->model->cfg.pub;
+    int C = c->hidden_size, NH = c->num_attention_heads, HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    int n_pairs = ctx->n_seqs * NH;
+    int nt = ctx->n_threads < n_pairs ? ctx->n_threads : n_pairs;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (int pair = 0; pair < n_pairs; pair++) {
+        int s = pair / NH, h = pair % NH;
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        int row0 = ctx->offset[s], T = ctx->offset[s + 1] - row0;
+        float *S = ctx->scores + (size_t)tid * ctx->cap_seq_len * ctx->cap_seq_len;
+        const float *Q = ctx->q + (size_t)row0 * C + h * HS;
+        const float *K = ctx->k + (size_t)row0 * C + h * HS;
+        const float *V = ctx->v + (size_t)row0 * C + h * HS;
+        const float *mask = ctx->keymask + row0;
+        bert_sgemm(0, 1, T, T, HS, scale, Q, C, K, C, 0.0f, S, T);
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++)
+                if (mask[j] == 0.0f) S[(size_t)i * T + j] = -FLT_MAX;
+        bert_softmax_rows(S, T, T);
+        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, V, C, 0.0f, ctx->attn + (size_t)row0 * C + h * HS, C);
+    }
+}
+
+/* One BertLayer: attention, its output LayerNorm, feed-forward, LayerNorm. */
+static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
+    const bert_config *c = &ctx->model->cfg.pub;
+    int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
+    float eps = c->layer_norm_eps;
+    bert_linear(ctx->q, C, ctx->hidden, L->q.w, L->q.b, N, C, C, nt);
+    bert_linear(ctx->k, C, ctx->hidden, L->k.w, L->k.b, N, C, C, nt);
+    bert_linear(ctx->v, C, ctx->hidden, L->v.w, L->v.b, N, C, C, nt);
+    attention_forward(ctx);
+    /* BertSelfOutput: LayerNorm(dense(attn) + input). */
+    bert_linear(ctx->tmp, C, ctx->attn, L->attn_out.w, L->attn_out.b, N, C, C, nt);
+    bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
+    /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
+    bert_linear(ctx->ff, I, ctx->hidden, L->inter.w, L->inter.b, N, I, C, nt);
+    bert_activation_forward(ctx->ff, (size_t)N * I, ctx->model->cfg.act, nt);
+    bert_linear(ctx->tmp, C, ctx->ff, L->out.w, L->out.b, N, C, I, nt);
+    bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
+}
+
+/* BertPooler (tanh(dense(h[:, 0]))) and the NSP head (dense on the pooled output). */
+static void pooler_forward(bert_context *ctx, unsigned outputs) {
+    const bert_model *m = ctx->model;
+    int C = m->cfg.pub.hidden_size, S = ctx->n_seqs;
+    for (int s = 0; s < S; s++)
+        memcpy(ctx->cls + (size_t)s * C, ctx->hidden + (size_t)ctx->offset[s] * C, (size_t)C * sizeof(float));
+    bert_linear(ctx->pooled, C, ctx->cls, m->w.pooler.w, m->w.pooler.b, S, C, C, ctx->n_threads);
+    bert_tanh(ctx->pooled, (size_t)S * C);
+    if (outputs & BERT_OUTPUT_NSP) bert_linear(ctx->nsp, 2, ctx->pooled, m->w.nsp.w, m->w.nsp.b, S, 2, C, 1);
+}
+
+/* BertLMPredictionHead: LayerNorm(act(dense(h))) W_word^T + bias. The
+ * transform reuses ctx->tmp; the logits have their own buffer. */
+static void mlm_forward(bert_context *ctx) {
+    const bert_model *m = ctx->model;
+    const bert_config *c = &m->cfg.pub;
+    int N = ctx->n_tokens, C = c->hidden_size, V = c->vocab_size, nt = ctx->n_threads;
+    bert_linear(ctx->tmp, C, ctx->hidden, m->w.mlm_transform.w, m->w.mlm_transform.b, N, C, C, nt);
+    bert_activation_forward(ctx->tmp, (size_t)N * C, m->cfg.act, nt);
+    bert_add_layernorm(ctx->tmp, ctx->tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, N, C, c->layer_norm_eps, nt);
+    bert_linear(ctx->logits, V, ctx->tmp, m->w.mlm_decoder, m->w.mlm_bias, N, V, C, nt);
+}
+
+bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err) {
+    bert_error_clear(err);
+    if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_forward: context is NULL");
+    const bert_model *m = ctx->model;
+    const bert_config *c = &m->cfg.pub;
+    ctx->outputs = 0;
+    ctx->n_seqs = 0;
+    if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP))
+        return bert_fail(err, BERT_ERR_INPUT, "bert_forward: unknown output flags 0x%x", outputs);
+    if ((outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP)) && !(m->heads & BERT_HEAD_POOLER))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no pooler (bert.pooler.dense)");
+    if ((outputs & BERT_OUTPUT_NSP) && !(m->heads & BERT_HEAD_NSP))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no NSP head (cls.seq_relationship)");
+    if ((outputs & BERT_OUTPUT_MLM) && !(m->heads & BERT_HEAD_MLM))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no MLM head (cls.predictions)");
+    int N = 0, T = 0;
+    bert_status rc = validate(c, seqs, n_seqs, &N, &T, err);
+    if (rc != BERT_OK) return rc;
+    /* All memory is settled here, before the first layer. */
+    if ((rc = bert_context_reserve(ctx, N, T, n_seqs, err)) != BERT_OK) return rc;
+    if (outputs & BERT_OUTPUT_MLM) {
+        size_t need = (size_t)N * c->vocab_size;
+        if (need > ctx->logits_cap) {
+            float *p = realloc(ctx->logits, need * sizeof(float));
+            if (!p) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for MLM logits", need * 4.0 / 1e6);
+            ctx->logits = p;
+            ctx->logits_cap = need;
+        }
+    }
+    ctx->n_seqs = n_seqs;
+    ctx->n_tokens = N;
+    ctx->max_len = T;
+    ctx->offset[0] = 0;
+    for (int s = 0; s < n_seqs; s++) ctx->offset[s + 1] = ctx->offset[s] + seqs[s].n_tokens;
+
+    embeddings_forward(ctx, seqs);
+    for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
+    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP)) pooler_forward(ctx, outputs);
+    if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
+    /* last_hidden_state is always computed; report it as available. */
+    ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;
+    return BERT_OK;
+}

@@ -1,0 +1,162 @@
+/* model.c — opening a Hugging Face model directory.
+ *
+ * Order of checks: the directory, config.json, then the weights
+ * (model.safetensors or model.safetensors.index.json with its shards), so
+ * the first error a user sees is about the most basic thing that is wrong. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/file.h"
+#include "io/json_fields.h"
+#include "kernels/gemm.h"
+#include "model/model.h"
+#include "util/error.h"
+
+bert_model_params bert_model_default_params(void) {
+    bert_model_params p = {.use_mmap = 1};
+    return p;
+}
+
+/* The distinct shard file names of an index's weight_map, in first-seen order. */
+static bert_status index_shards(const char *dir, const char *index_path, char ***names, int *n, bert_error *err) {
+    char *text;
+    cJSON *root = NULL;
+    bert_status rc = bert_file_read_text(index_path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_json_parse(text, index_path, &root, err);
+    free(text);
+    if (rc != BERT_OK) return rc;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(map)) {
+        cJSON_Delete(root);
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: no 'weight_map' object", index_path);
+    }
+    int cap = cJSON_GetArraySize(map);
+    *names = calloc((size_t)(cap ? cap : 1), sizeof **names);
+    *n = 0;
+    if (!*names) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (const cJSON *e = map->child; e && rc == BERT_OK; e = e->next) {
+        if (!cJSON_IsString(e)) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: weight_map['%s'] is not a file name", index_path, e->string);
+            break;
+        }
+        const char *f = e->valuestring;
+        if (!*f || strchr(f, '/') || strcmp(f, "..") == 0) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: shard name '%s' must be a plain file name in %s", index_path, f, dir);
+            break;
+        }
+        int seen = 0;
+        for (int i = 0; i < *n && !seen; i++) seen = strcmp((*names)[i], f) == 0;
+        if (!seen && !((*names)[(*n)++] = strdup(f))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    /* Every weight the index names must be in the shard it names. This is
+     * checked after the shards are opened (see check_index). */
+    cJSON_Delete(root);
+    return rc;
+}
+
+static bert_status check_index(bert_model *m, const char *index_path, bert_error *err) {
+    char *text;
+    cJSON *root;
+    bert_status rc = bert_file_read_text(index_path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_json_parse(text, index_path, &root, err);
+    free(text);
+    if (rc != BERT_OK) return rc;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    for (const cJSON *e = map->child; e && rc == BERT_OK; e = e->next) {
+        const st_file *shard = NULL;
+        for (int s = 0; s < m->n_shards && !shard; s++) {
+            const char *base = strrchr(m->shards[s].path, '/');
+            if (strcmp(base ? base + 1 : m->shards[s].path, e->valuestring) == 0) shard = &m->shards[s];
+        }
+        if (!shard || !st_find(shard, e->string))
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' is not in its shard %s", index_path, e->string,
+                           e->valuestring);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+static bert_status open_weights(bert_model *m, const char *dir, int use_mmap, bert_error *err) {
+    char single[PATH_MAX], index[PATH_MAX], path[PATH_MAX];
+    bert_status rc;
+    if ((rc = bert_path_join(single, sizeof single, dir, "model.safetensors", err)) != BERT_OK ||
+        (rc = bert_path_join(index, sizeof index, dir, "model.safetensors.index.json", err)) != BERT_OK)
+        return rc;
+    if (bert_file_exists(single)) {
+        if (!(m->shards = calloc(1, sizeof *m->shards))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        rc = st_open(single, use_mmap, &m->shards[0], err);
+        if (rc == BERT_OK) m->n_shards = 1;
+        return rc;
+    }
+    if (!bert_file_exists(index)) {
+        const char *other[] = {"pytorch_model.bin", "tf_model.h5", "model.onnx"};
+        for (int i = 0; i < 3; i++) {
+            if (bert_path_join(path, sizeof path, dir, other[i], NULL) == BERT_OK && bert_file_exists(path))
+                return bert_fail(err, BERT_ERR_UNSUPPORTED,
+                                 "%s: only safetensors weights are read; convert %s to model.safetensors "
+                                 "(transformers: model.save_pretrained(dir, safe_serialization=True))",
+                                 dir, other[i]);
+        }
+        return bert_fail(err, BERT_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+    }
+    char **names = NULL;
+    int n = 0;
+    rc = index_shards(dir, index, &names, &n, err);
+    if (rc == BERT_OK && !(m->shards = calloc((size_t)(n ? n : 1), sizeof *m->shards)))
+        rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && rc == BERT_OK; i++) {
+        rc = bert_path_join(path, sizeof path, dir, names[i], err);
+        if (rc == BERT_OK) rc = st_open(path, use_mmap, &m->shards[i], err);
+        if (rc == BERT_OK) m->n_shards++;
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (rc == BERT_OK) rc = check_index(m, index, err);
+    return rc;
+}
+
+bert_status bert_model_load(const char *dir, const bert_model_params *params, bert_model **out, bert_error *err) {
+    bert_error_clear(err);
+    *out = NULL;
+    bert_model_params p = params ? *params : bert_model_default_params();
+    struct stat st;
+    if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return bert_fail(err, BERT_ERR_IO, "%s: no such model directory", dir ? dir : "(null)");
+    bert_model *m = calloc(1, sizeof *m);
+    if (!m) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_status rc = bert_config_load(dir, &m->cfg, err);
+    if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
+    if (rc == BERT_OK) rc = bert_weights_bind(m, err);
+    if (rc != BERT_OK) {
+        bert_model_free(m);
+        return rc;
+    }
+    bert_gemm_init();
+    *out = m;
+    return BERT_OK;
+}
+
+void bert_model_free(bert_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_shards; i++) st_close(&m->shards[i]);
+    free(m->shards);
+    free(m->converted);
+    free(m->w.layers);
+    bert_config_free(&m->cfg);
+    free(m);
+}
+
+const bert_config *bert_model_config(const bert_model *m) { return &m->cfg.pub; }
+unsigned bert_model_heads(const bert_model *m) { return m->heads; }
+int64_t bert_model_n_params(const bert_model *m) { return m->n_params; }
+const char *bert_model_dtypes(const bert_model *m) { return m->dtypes; }
+int bert_model_n_ignored_tensors(const bert_model *m) { return m->n_ignored; }
+
+const char *bert_model_label(const bert_model *m, int id) {
+    if (id < 0 || id >= m->cfg.pub.num_labels) return NULL;
+    return m->cfg.labels[id];
+}

@@ -1,0 +1,63 @@
+/* model.h — the loaded model: configuration plus typed views of its weights.
+ *
+ * Every pointer below points either into a mapped safetensors file (F32
+ * tensors, used in place) or into one block of widened F16/BF16 values.
+ * Linear weights keep PyTorch's [out x in] layout. */
+#ifndef BERT_MODEL_MODEL_H
+#define BERT_MODEL_MODEL_H
+
+#include "bert.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+
+typedef struct {
+    const float *w; /* [out x in] */
+    const float *b; /* [out]      */
+} bert_dense;
+
+typedef struct {
+    const float *w, *b; /* [C] gamma, beta */
+} bert_norm;
+
+typedef struct {
+    bert_dense q, k, v;   /* attention.self.{query,key,value}   */
+    bert_dense attn_out;  /* attention.output.dense              */
+    bert_norm attn_ln;    /* attention.output.LayerNorm          */
+    bert_dense inter;     /* intermediate.dense  [I x C]         */
+    bert_dense out;       /* output.dense        [C x I]         */
+    bert_norm out_ln;     /* output.LayerNorm                    */
+} bert_layer_weights;
+
+typedef struct {
+    const float *word;  /* [V x C]  */
+    const float *pos;   /* [P x C]  */
+    const float *type;  /* [TV x C] */
+    bert_norm emb_ln;
+    bert_layer_weights *layers; /* [num_hidden_layers] */
+    bert_dense pooler;          /* [C x C] */
+    bert_dense mlm_transform;   /* [C x C] */
+    bert_norm mlm_ln;
+    const float *mlm_decoder; /* [V x C], == word when tied */
+    const float *mlm_bias;    /* [V] */
+    bert_dense nsp;           /* [2 x C] */
+    bert_dense classifier;    /* [num_labels x C] */
+    bert_dense qa;            /* [2 x C] */
+} bert_weights;
+
+struct bert_model {
+    bert_config_full cfg;
+    bert_weights w;
+    unsigned heads;    /* BERT_HEAD_* */
+    st_file *shards;   /* [n_shards] open safetensors files */
+    int n_shards;
+    float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
+    int64_t n_params;
+    int n_ignored;
+    char dtypes[32];
+};
+
+/* Bind the tensors of the open shards to m->w, checking dtype and shape
+ * against m->cfg (weights.c). */
+bert_status bert_weights_bind(bert_model *m, bert_error *err);
+
+#endif

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "PASS cli_placeholder_removed_soon"

@@ -1,0 +1,259 @@
+/* test_forward.c — the forward pass against the PyTorch reference.
+ *
+ * For every fixture model (tools/make_fixtures.py) golden.safetensors holds
+ * a padded batch and the reference outputs. Tolerance: max |diff| <= 1e-4
+ * in fp32 on last_hidden_state, pooler_output, MLM and NSP logits. */
+#include <stdlib.h>
+
+#include "io/safetensors.h"
+#include "test.h"
+
+static const char *const fixtures[] = {"tiny-pretraining", "f16-bertmodel", "bf16-mlm-gamma", "sharded-512",
+                                       "classifier-4l"};
+#define N_FIXTURES (int)(sizeof fixtures / sizeof fixtures[0])
+#define TOL 1e-4
+
+typedef struct {
+    st_file st;
+    int B, T;
+    const int32_t *ids, *types, *mask;
+    const float *hidden, *pooled, *mlm, *nsp; /* NULL when the model lacks them */
+} golden;
+
+static const float *golden_f32(const st_file *f, const char *name) {
+    const st_tensor *t = st_find(f, name);
+    return t ? (const float *)(const void *)t->data : NULL;
+}
+
+static int load_golden(const char *name, golden *g) {
+    char path[512];
+    bert_error err;
+    snprintf(path, sizeof path, FIXTURES "/%s/golden.safetensors", name);
+    if (st_open(path, 0, &g->st, &err) != BERT_OK) {
+        test_fail(__FILE__, __LINE__, "%s", err.message);
+        return 0;
+    }
+    const st_tensor *ids = st_find(&g->st, "input_ids");
+    g->B = (int)ids->shape[0];
+    g->T = (int)ids->shape[1];
+    g->ids = (const int32_t *)(const void *)ids->data;
+    g->types = (const int32_t *)(const void *)st_find(&g->st, "token_type_ids")->data;
+    g->mask = (const int32_t *)(const void *)st_find(&g->st, "attention_mask")->data;
+    g->hidden = golden_f32(&g->st, "last_hidden_state");
+    g->pooled = golden_f32(&g->st, "pooler_output");
+    g->mlm = golden_f32(&g->st, "prediction_logits");
+    g->nsp = golden_f32(&g->st, "seq_relationship_logits");
+    return 1;
+}
+
+static unsigned outputs_of(const golden *g) {
+    return BERT_OUTPUT_HIDDEN | (g->pooled ? BERT_OUTPUT_POOLED : 0) | (g->mlm ? BERT_OUTPUT_MLM : 0) |
+           (g->nsp ? BERT_OUTPUT_NSP : 0);
+}
+
+/* Number of leading tokens with mask 1 (fixtures pad on the right). */
+static int real_len(const golden *g, int b) {
+    int n = 0;
+    while (n < g->T && g->mask[b * g->T + n]) n++;
+    return n;
+}
+
+/* Compare sequence b of the context's output (n tokens) with the golden row. */
+static void compare_seq(const char *what, const bert_context *ctx, int seq, const golden *g, int b, int n, int C,
+                        int V) {
+    double d = test_max_abs_diff(bert_output_hidden(ctx, seq), g->hidden + (size_t)b * g->T * C, (size_t)n * C);
+    if (!(d <= TOL)) test_fail(__FILE__, __LINE__, "%s seq %d: last_hidden_state max diff %.3g", what, b, d);
+    if (g->pooled) {
+        d = test_max_abs_diff(bert_output_pooled(ctx, seq), g->pooled + (size_t)b * C, (size_t)C);
+        if (!(d <= TOL)) test_fail(__FILE__, __LINE__, "%s seq %d: pooler_output max diff %.3g", what, b, d);
+    }
+    if (g->mlm) {
+        d = test_max_abs_diff(bert_output_mlm_logits(ctx, seq), g->mlm + (size_t)b * g->T * V, (size_t)n * V);
+        if (!(d <= TOL)) test_fail(__FILE__, __LINE__, "%s seq %d: prediction_logits max diff %.3g", what, b, d);
+    }
+    if (g->nsp) {
+        d = test_max_abs_diff(bert_output_nsp_logits(ctx, seq), g->nsp + (size_t)b * 2, 2);
+        if (!(d <= TOL)) test_fail(__FILE__, __LINE__, "%s seq %d: seq_relationship max diff %.3g", what, b, d);
+    }
+}
+
+/* The padded batch, exactly as the reference ran it (pad positions too). */
+static void check_padded(const char *name, int n_threads, int use_mmap) {
+    golden g;
+    if (!load_golden(name, &g)) return;
+    char dir[512];
+    snprintf(dir, sizeof dir, FIXTURES "/%s", name);
+    bert_error err;
+    bert_model *m = NULL;
+    bert_model_params mp = bert_model_default_params();
+    mp.use_mmap = use_mmap;
+    CHECK_OK(bert_model_load(dir, &mp, &m, &err), err);
+    if (!m) {
+        st_close(&g.st);
+        return;
+    }
+    int C = bert_model_config(m)->hidden_size, V = bert_model_config(m)->vocab_size;
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = n_threads;
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_context_create(m, &cp, &ctx, &err), err);
+    bert_sequence *seqs = calloc((size_t)g.B, sizeof *seqs);
+    for (int b = 0; b < g.B; b++) {
+        seqs[b].input_ids = g.ids + b * g.T;
+        seqs[b].token_type_ids = g.types + b * g.T;
+        seqs[b].attention_mask = g.mask + b * g.T;
+        seqs[b].n_tokens = g.T;
+    }
+    CHECK_OK(bert_forward(ctx, seqs, g.B, outputs_of(&g), &err), err);
+    for (int b = 0; b < g.B; b++) compare_seq(name, ctx, b, &g, b, g.T, C, V);
+    free(seqs);
+    bert_context_free(ctx);
+    bert_model_free(m);
+    st_close(&g.st);
+}
+
+TEST(forward_matches_reference_padded_batch) {
+    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 2, 1);
+}
+
+TEST(forward_matches_reference_one_thread_no_mmap) {
+    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 1, 0);
+}
+
+/* Without padding: each sequence cut to its real length, all in one ragged
+ * batch, must give the reference's values at the real positions; and each
+ * sequence run alone must give the same as in the batch (<= 1e-5). */
+TEST(forward_ragged_batch_equals_single_runs) {
+    for (int i = 0; i < N_FIXTURES; i++) {
+        golden g;
+        if (!load_golden(fixtures[i], &g)) continue;
+        char dir[512];
+        snprintf(dir, sizeof dir, FIXTURES "/%s", fixtures[i]);
+        bert_error err;
+        bert_model *m = NULL;
+        CHECK_OK(bert_model_load(dir, NULL, &m, &err), err);
+        if (!m) continue;
+        int C = bert_model_config(m)->hidden_size, V = bert_model_config(m)->vocab_size;
+        bert_context *batch_ctx = NULL, *one_ctx = NULL;
+        CHECK_OK(bert_context_create(m, NULL, &batch_ctx, &err), err);
+        CHECK_OK(bert_context_create(m, NULL, &one_ctx, &err), err);
+        bert_sequence *seqs = calloc((size_t)g.B, sizeof *seqs);
+        int *map = calloc((size_t)g.B, sizeof *map), S = 0;
+        for (int b = 0; b < g.B; b++) {
+            int n = real_len(&g, b);
+            if (n == 0) continue; /* a fully masked row has no unpadded form */
+            seqs[S].input_ids = g.ids + b * g.T;
+            seqs[S].token_type_ids = g.types + b * g.T;
+            seqs[S].n_tokens = n;
+            map[S++] = b;
+        }
+        unsigned outs = outputs_of(&g);
+        CHECK_OK(bert_forward(batch_ctx, seqs, S, outs, &err), err);
+        for (int s = 0; s < S; s++) compare_seq(fixtures[i], batch_ctx, s, &g, map[s], seqs[s].n_tokens, C, V);
+        for (int s = 0; s < S; s++) {
+            CHECK_OK(bert_forward(one_ctx, &seqs[s], 1, outs, &err), err);
+            size_t n = (size_t)seqs[s].n_tokens;
+            double d = test_max_abs_diff(bert_output_hidden(one_ctx, 0), bert_output_hidden(batch_ctx, s), n * C);
+            if (!(d <= 1e-5)) test_fail(__FILE__, __LINE__, "%s seq %d: batch vs single diff %.3g", fixtures[i], s, d);
+            if (outs & BERT_OUTPUT_MLM) {
+                d = test_max_abs_diff(bert_output_mlm_logits(one_ctx, 0), bert_output_mlm_logits(batch_ctx, s), n * V);
+                if (!(d <= 1e-5)) test_fail(__FILE__, __LINE__, "%s seq %d: MLM batch vs single %.3g", fixtures[i], s, d);
+            }
+        }
+        free(seqs);
+        free(map);
+        bert_context_free(batch_ctx);
+        bert_context_free(one_ctx);
+        bert_model_free(m);
+        st_close(&g.st);
+    }
+}
+
+/* A context grows when a later call needs more, and outputs that were not
+ * requested are NULL. */
+TEST(forward_context_reuse_and_output_selection) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, &m, &err), err);
+    if (!m) return;
+    bert_context_params cp = bert_context_default_params();
+    cp.max_batch_tokens = 4;
+    cp.max_seq_len = 4;
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_context_create(m, &cp, &ctx, &err), err);
+    int32_t ids[64];
+    for (int i = 0; i < 64; i++) ids[i] = (i * 7) % 99;
+    bert_sequence small = {.input_ids = ids, .n_tokens = 3}, big = {.input_ids = ids, .n_tokens = 64};
+    CHECK_OK(bert_forward(ctx, &small, 1, BERT_OUTPUT_HIDDEN, &err), err);
+    float first[48];
+    memcpy(first, bert_output_hidden(ctx, 0), sizeof first);
+    CHECK(bert_output_pooled(ctx, 0) == NULL);
+    CHECK(bert_output_mlm_logits(ctx, 0) == NULL);
+    CHECK(bert_output_hidden(ctx, 1) == NULL);
+    CHECK_OK(bert_forward(ctx, &big, 1, BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM, &err), err);
+    CHECK(bert_output_pooled(ctx, 0) != NULL && bert_output_mlm_logits(ctx, 0) != NULL);
+    CHECK_OK(bert_forward(ctx, &small, 1, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK(test_max_abs_diff(first, bert_output_hidden(ctx, 0), 48) == 0.0);
+    bert_context_free(ctx);
+    bert_model_free(m);
+}
+
+/* One model shared by several threads, each with its own context. */
+TEST(forward_model_shared_between_threads) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/classifier-4l", NULL, &m, &err), err);
+    if (!m) return;
+    int32_t ids[16];
+    for (int i = 0; i < 16; i++) ids[i] = (i * 13) % 200;
+    bert_sequence seq = {.input_ids = ids, .n_tokens = 16};
+    float ref[96];
+    bert_context *c0 = NULL;
+    CHECK_OK(bert_context_create(m, NULL, &c0, &err), err);
+    CHECK_OK(bert_forward(c0, &seq, 1, BERT_OUTPUT_POOLED, &err), err);
+    memcpy(ref, bert_output_pooled(c0, 0), sizeof ref);
+    bert_context_free(c0);
+    int bad = 0;
+#pragma omp parallel num_threads(4) reduction(+ : bad)
+    {
+        bert_context_params cp = bert_context_default_params();
+        cp.n_threads = 1;
+        bert_context *c = NULL;
+        bert_error e;
+        if (bert_context_create(m, &cp, &c, &e) != BERT_OK) bad++;
+        for (int rep = 0; rep < 5 && c; rep++) {
+            if (bert_forward(c, &seq, 1, BERT_OUTPUT_POOLED, &e) != BERT_OK ||
+                test_max_abs_diff(ref, bert_output_pooled(c, 0), 96) > 1e-5)
+                bad++;
+        }
+        bert_context_free(c);
+    }
+    CHECK(bad == 0);
+    bert_model_free(m);
+}
+
+TEST(pool_cls_and_mean_exclude_padding) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, &m, &err), err);
+    if (!m) return;
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    int32_t ids[6] = {5, 6, 7, 0, 0, 0}, mask[6] = {1, 1, 1, 0, 0, 0};
+    bert_sequence padded = {.input_ids = ids, .attention_mask = mask, .n_tokens = 6};
+    bert_sequence plain = {.input_ids = ids, .n_tokens = 3};
+    float a[48], b[48], c[48];
+    CHECK_OK(bert_forward(ctx, &padded, 1, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK_OK(bert_pool(ctx, 0, BERT_POOL_MEAN, 1, a, &err), err);
+    CHECK_OK(bert_pool(ctx, 0, BERT_POOL_CLS, 0, c, &err), err);
+    CHECK(test_max_abs_diff(c, bert_output_hidden(ctx, 0), 48) == 0.0);
+    CHECK_OK(bert_forward(ctx, &plain, 1, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK_OK(bert_pool(ctx, 0, BERT_POOL_MEAN, 1, b, &err), err);
+    CHECK(test_max_abs_diff(a, b, 48) <= 1e-5);
+    double norm = 0;
+    for (int j = 0; j < 48; j++) norm += (double)a[j] * a[j];
+    CHECK(fabs(norm - 1.0) < 1e-5);
+    CHECK_ERR(bert_pool(ctx, 1, BERT_POOL_MEAN, 1, a, &err), err, BERT_ERR_STATE, "no hidden states");
+    bert_context_free(ctx);
+    bert_model_free(m);
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Run the whole test suite: the C tests, then the CLI tests.
+# Usage: tests/run.sh BUILD_DIR   (run from the repository root)
+# Prints one PASS/FAIL line per test and closes with "N passed, N failed".
+# A test program that dies (crash, sanitizer report) counts as a failure.
+build=${1:-build}
+log=$(mktemp)
+run() { # name, command...
+    name=$1
+    shift
+    "$@" > "$log.part" 2>&1
+    rc=$?
+    cat "$log.part"
+    cat "$log.part" >> "$log"
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$log.part"; then
+        echo "FAIL $name (exit status $rc)" | tee -a "$log"
+    fi
+}
+run test_bert "$build/test_bert"
+run test_cli env BERT="$build/bert" sh tests/cli/test_cli.sh
+passed=$(grep -c '^PASS ' "$log")
+failed=$(grep -c '^FAIL ' "$log")
+rm -f "$log" "$log.part"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

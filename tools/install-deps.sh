@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages bert.c builds with, when any is missing.
+# Run by `make test` and `make demo`; does nothing when all are present.
+set -e
+missing=""
+command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+command -v make >/dev/null 2>&1 || missing="$missing make"
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+[ -f "/usr/lib/$arch/openblas-openmp/pkgconfig/openblas.pc" ] || missing="$missing libopenblas-openmp-dev"
+[ -f /usr/include/cjson/cJSON.h ] || missing="$missing libcjson-dev"
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq $missing >/dev/null
