@@ -142,7 +142,7 @@ typedef struct {
     int type_vocab_size;
     int pad_token_id;
     int num_labels;                      /* len(id2label); 0 when absent          */
-    float layer_norm_eps;
+    double layer_norm_eps;
     const char *hidden_act;              /* "gelu", "gelu_new", "relu", ...       */
     const char *position_embedding_type; /* "absolute"                            */
     const char *problem_type;            /* "" when absent                        */

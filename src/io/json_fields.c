@@ -36,14 +36,14 @@ bert_status bert_json_int(const cJSON *obj, const char *key, int def, int *out, 
     return BERT_OK;
 }
 
-bert_status bert_json_float(const cJSON *obj, const char *key, float def, float *out, bert_error *err) {
+bert_status bert_json_double(const cJSON *obj, const char *key, double def, double *out, bert_error *err) {
     const cJSON *v = field(obj, key);
     if (!v) {
         *out = def;
         return BERT_OK;
     }
     if (!cJSON_IsNumber(v)) return bert_fail(err, BERT_ERR_CONFIG, "field '%s' must be a number", key);
-    *out = (float)v->valuedouble;
+    *out = v->valuedouble;
     return BERT_OK;
 }
 

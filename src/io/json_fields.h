@@ -11,7 +11,7 @@
 bert_status bert_json_parse(const char *text, const char *what, cJSON **out, bert_error *err);
 
 bert_status bert_json_int(const cJSON *obj, const char *key, int def, int *out, bert_error *err);
-bert_status bert_json_float(const cJSON *obj, const char *key, float def, float *out, bert_error *err);
+bert_status bert_json_double(const cJSON *obj, const char *key, double def, double *out, bert_error *err);
 /* *out is a malloc'd copy of the string (or of def). */
 bert_status bert_json_string(const cJSON *obj, const char *key, const char *def, char **out, bert_error *err);
 

@@ -58,7 +58,7 @@ static bert_status parse_fields(const cJSON *root, bert_config_full *c, bert_err
     INT_FIELD(type_vocab_size, 2);
     INT_FIELD(pad_token_id, 0);
 #undef INT_FIELD
-    if ((rc = bert_json_float(root, "layer_norm_eps", 1e-12f, &p->layer_norm_eps, err)) != BERT_OK) return rc;
+    if ((rc = bert_json_double(root, "layer_norm_eps", 1e-12, &p->layer_norm_eps, err)) != BERT_OK) return rc;
     if ((rc = bert_json_string(root, "hidden_act", "gelu", &c->hidden_act, err)) != BERT_OK) return rc;
     if ((rc = bert_json_string(root, "position_embedding_type", "absolute", &c->position_embedding_type, err)) != BERT_OK)
         return rc;

@@ -83,7 +83,7 @@ static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
         }
     }
     bert_add_layernorm(ctx->hidden, ctx->hidden, NULL, m->w.emb_ln.w, m->w.emb_ln.b, ctx->n_tokens, C,
-                       m->cfg.pub.layer_norm_eps, ctx->n_threads);
+                       (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
 }
 
 /* BertSelfAttention core for all (sequence, head) pairs:
@@ -123,7 +123,7 @@ static void attention_forward(bert_context *ctx) {
 static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
-    float eps = c->layer_norm_eps;
+    float eps = (float)c->layer_norm_eps;
     bert_linear(ctx->q, C, ctx->hidden, L->q.w, L->q.b, N, C, C, nt);
     bert_linear(ctx->k, C, ctx->hidden, L->k.w, L->k.b, N, C, C, nt);
     bert_linear(ctx->v, C, ctx->hidden, L->v.w, L->v.b, N, C, C, nt);
@@ -157,7 +157,7 @@ static void mlm_forward(bert_context *ctx) {
     int N = ctx->n_tokens, C = c->hidden_size, V = c->vocab_size, nt = ctx->n_threads;
     bert_linear(ctx->tmp, C, ctx->hidden, m->w.mlm_transform.w, m->w.mlm_transform.b, N, C, C, nt);
     bert_activation_forward(ctx->tmp, (size_t)N * C, m->cfg.act, nt);
-    bert_add_layernorm(ctx->tmp, ctx->tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, N, C, c->layer_norm_eps, nt);
+    bert_add_layernorm(ctx->tmp, ctx->tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, N, C, (float)c->layer_norm_eps, nt);
     bert_linear(ctx->logits, V, ctx->tmp, m->w.mlm_decoder, m->w.mlm_bias, N, V, C, nt);
 }
 

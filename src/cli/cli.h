@@ -1,0 +1,33 @@
+/* cli.h — what the `bert` subcommands share. The CLI uses only bert.h
+ * (plus cJSON for JSONL) and is the only place that prints or exits. */
+#ifndef BERT_CLI_H
+#define BERT_CLI_H
+
+#include <stdio.h>
+
+#include "bert.h"
+
+/* Exit codes: 0 success, 1 error in input/model/files, 2 bad usage. */
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+int cmd_info(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+
+/* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse a positive int flag value; prints an error and returns 0 on failure. */
+int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
+
+/* Output that is either stdout or a file written under a temporary name and
+ * renamed into place by cli_output_close(ok = 1), so an interrupted run never
+ * leaves a partial file behind. */
+typedef struct {
+    FILE *fp;
+    char *path, *tmp;
+} cli_output;
+
+int cli_output_open(const char *cmd, const char *path, cli_output *out);
+int cli_output_close(const char *cmd, cli_output *out, int ok);
+
+#endif

@@ -1,0 +1,252 @@
+/* cmd_embed.c — `bert embed MODEL_DIR`: JSONL of token ids in, embeddings out.
+ *
+ * Input, one JSON object per line:
+ *   {"input_ids": [101, 7592, 102], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1]}
+ * (token_type_ids and attention_mask optional). Output, one line per input,
+ * in input order: {"embedding": [...]} for --pooling cls|mean, or
+ * {"token_embeddings": [[...], ...]} for --pooling none.
+ * Lines are run in batches of --batch-size without padding. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *usage_text =
+    "usage: bert embed MODEL_DIR [options] < input.jsonl > output.jsonl\n"
+    "  --input FILE         read JSONL from FILE instead of stdin\n"
+    "  --output FILE        write JSONL to FILE (atomically) instead of stdout\n"
+    "  --pooling MODE       cls | mean | none (per-token vectors); default mean\n"
+    "  --normalize          L2-normalise each embedding\n"
+    "  --batch-size N       sequences per forward pass (default 32)\n"
+    "  --threads N          threads (default: all cores)\n";
+
+typedef struct {
+    int32_t *ids, *types, *mask;
+    int n;
+    long line;
+} record;
+
+static void record_free(record *r) {
+    free(r->ids);
+    free(r->types);
+    free(r->mask);
+    memset(r, 0, sizeof *r);
+}
+
+/* Copy a JSON array of integers into a new int32 array. */
+static int int_array(const cJSON *a, const char *field, int32_t **out, int *n, char *msg, size_t cap) {
+    if (!cJSON_IsArray(a)) {
+        snprintf(msg, cap, "'%s' must be an array of integers", field);
+        return 0;
+    }
+    int len = cJSON_GetArraySize(a), i = 0;
+    *out = malloc((size_t)(len ? len : 1) * sizeof **out);
+    if (!*out) {
+        snprintf(msg, cap, "out of memory");
+        return 0;
+    }
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble || fabs(e->valuedouble) > 2147483647.0) {
+            snprintf(msg, cap, "'%s'[%d] is not an integer", field, i);
+            return 0;
+        }
+        (*out)[i] = (int32_t)e->valuedouble;
+    }
+    *n = len;
+    return 1;
+}
+
+/* Parse one input line into r; on failure msg says why. */
+static int parse_record(const char *line, record *r, char *msg, size_t cap) {
+    cJSON *o = cJSON_Parse(line);
+    int ok = 0, n = 0;
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(msg, cap, "not a JSON object");
+    } else {
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "input_ids");
+        const cJSON *types = cJSON_GetObjectItemCaseSensitive(o, "token_type_ids");
+        const cJSON *mask = cJSON_GetObjectItemCaseSensitive(o, "attention_mask");
+        if (!ids && cJSON_GetObjectItemCaseSensitive(o, "text"))
+            snprintf(msg, cap, "\"text\" input needs the tokenizer, which this build does not have yet; give \"input_ids\"");
+        else if (!ids)
+            snprintf(msg, cap, "no \"input_ids\"");
+        else if (int_array(ids, "input_ids", &r->ids, &r->n, msg, cap) &&
+                 (!types || (int_array(types, "token_type_ids", &r->types, &n, msg, cap) &&
+                             (n == r->n || (snprintf(msg, cap, "token_type_ids has %d entries, input_ids %d", n, r->n), 0)))) &&
+                 (!mask || (int_array(mask, "attention_mask", &r->mask, &n, msg, cap) &&
+                            (n == r->n || (snprintf(msg, cap, "attention_mask has %d entries, input_ids %d", n, r->n), 0)))))
+            ok = 1;
+    }
+    cJSON_Delete(o);
+    return ok;
+}
+
+static void print_vector(FILE *f, const float *v, int n) {
+    fputc('[', f);
+    for (int j = 0; j < n; j++) fprintf(f, j ? ",%.9g" : "%.9g", v[j]);
+    fputc(']', f);
+}
+
+typedef struct {
+    const char *input, *output;
+    int pooling; /* BERT_POOL_CLS, BERT_POOL_MEAN, or -1 for none */
+    int normalize, batch_size, threads;
+} embed_opts;
+
+/* Run one batch and print its results; returns 0 after printing an error. */
+static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n, const embed_opts *o,
+                     const char *src, FILE *out, float *vec, int C) {
+    for (int i = 0; i < n; i++)
+        seqs[i] = (bert_sequence){.input_ids = recs[i].ids, .token_type_ids = recs[i].types,
+                                  .attention_mask = recs[i].mask, .n_tokens = recs[i].n};
+    bert_error err;
+    if (bert_forward(ctx, seqs, n, BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
+        if (err.item >= 0 && err.item < n) {
+            const char *m = strstr(err.message, ": "); /* drop "sequence N: ", the line says where */
+            cli_error("embed", "%s:%ld: %s", src, recs[err.item].line, m ? m + 2 : err.message);
+        } else {
+            cli_error("embed", "%s", err.message);
+        }
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (o->pooling < 0) {
+            const float *h = bert_output_hidden(ctx, i);
+            fputs("{\"token_embeddings\":[", out);
+            for (int t = 0; t < recs[i].n; t++) {
+                if (t) fputc(',', out);
+                if (o->normalize) {
+                    double ss = 0;
+                    for (int j = 0; j < C; j++) ss += (double)h[(size_t)t * C + j] * h[(size_t)t * C + j];
+                    double nrm = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+                    for (int j = 0; j < C; j++) vec[j] = (float)(h[(size_t)t * C + j] / nrm);
+                    print_vector(out, vec, C);
+                } else {
+                    print_vector(out, h + (size_t)t * C, C);
+                }
+            }
+            fputs("]}\n", out);
+        } else {
+            bert_pool(ctx, i, (bert_pooling)o->pooling, o->normalize, vec, &err);
+            fputs("{\"embedding\":", out);
+            print_vector(out, vec, C);
+            fputs("}\n", out);
+        }
+    }
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
+    *o = (embed_opts){.pooling = BERT_POOL_MEAN, .batch_size = 32};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            exit(CLI_OK);
+        } else if (strcmp(a, "--normalize") == 0) {
+            o->normalize = 1;
+        } else if (strcmp(a, "--pooling") == 0 && v) {
+            i++;
+            if (strcmp(v, "cls") == 0) o->pooling = BERT_POOL_CLS;
+            else if (strcmp(v, "mean") == 0) o->pooling = BERT_POOL_MEAN;
+            else if (strcmp(v, "none") == 0) o->pooling = -1;
+            else {
+                fprintf(stderr, "bert embed: --pooling must be cls, mean or none (got '%s')\n", v);
+                return 0;
+            }
+        } else if (strcmp(a, "--batch-size") == 0 && v) {
+            if (!cli_parse_int("embed", a, argv[++i], 1, &o->batch_size)) return 0;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            if (!cli_parse_int("embed", a, argv[++i], 1, &o->threads)) return 0;
+        } else if (strcmp(a, "--input") == 0 && v) {
+            o->input = argv[++i];
+        } else if (strcmp(a, "--output") == 0 && v) {
+            o->output = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "bert embed: unknown option or missing value: '%s'\n%s", a, usage_text);
+            return 0;
+        } else if (!*dir) {
+            *dir = a;
+        } else {
+            fprintf(stderr, "bert embed: unexpected argument '%s'\n", a);
+            return 0;
+        }
+    }
+    if (!*dir) {
+        fputs(usage_text, stderr);
+        return 0;
+    }
+    return 1;
+}
+
+static int is_blank(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+    return *s == '\0';
+}
+
+int cmd_embed(int argc, char **argv) {
+    const char *dir = NULL;
+    embed_opts o;
+    if (!parse_args(argc, argv, &dir, &o)) return CLI_USAGE;
+    bert_error err;
+    bert_model *m = NULL;
+    bert_context *ctx = NULL;
+    if (bert_model_load(dir, NULL, &m, &err) != BERT_OK) return cli_error("embed", "%s", err.message);
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = o.threads;
+    if (bert_context_create(m, &cp, &ctx, &err) != BERT_OK) {
+        bert_model_free(m);
+        return cli_error("embed", "%s", err.message);
+    }
+    FILE *in = stdin;
+    const char *src = o.input ? o.input : "stdin";
+    if (o.input && !(in = fopen(o.input, "r"))) {
+        bert_context_free(ctx);
+        bert_model_free(m);
+        return cli_error("embed", "%s: cannot open: %s", o.input, strerror(errno));
+    }
+    cli_output out;
+    int ok = cli_output_open("embed", o.output, &out);
+    int C = bert_model_config(m)->hidden_size;
+    record *recs = calloc((size_t)o.batch_size, sizeof *recs);
+    bert_sequence *seqs = calloc((size_t)o.batch_size, sizeof *seqs);
+    float *vec = malloc((size_t)C * sizeof *vec);
+    if (ok && (!recs || !seqs || !vec)) ok = !cli_error("embed", "out of memory");
+    char *line = NULL, msg[256];
+    size_t cap = 0;
+    long lineno = 0, n_records = 0;
+    int n = 0;
+    while (ok && getline(&line, &cap, in) != -1) {
+        lineno++;
+        if (is_blank(line)) continue;
+        recs[n].line = lineno;
+        if (!parse_record(line, &recs[n], msg, sizeof msg)) {
+            ok = !cli_error("embed", "%s:%ld: %s", src, lineno, msg);
+            record_free(&recs[n]);
+            break;
+        }
+        n_records++;
+        if (++n == o.batch_size) {
+            ok = run_batch(ctx, recs, seqs, n, &o, src, out.fp, vec, C);
+            for (int i = 0; i < n; i++) record_free(&recs[i]);
+            n = 0;
+        }
+    }
+    if (ok && ferror(in)) ok = !cli_error("embed", "%s: read error", src);
+    if (ok && n) ok = run_batch(ctx, recs, seqs, n, &o, src, out.fp, vec, C);
+    if (ok && n_records == 0) ok = !cli_error("embed", "%s: no input (expected JSONL lines with \"input_ids\")", src);
+    for (int i = 0; i < n; i++) record_free(&recs[i]);
+    ok = cli_output_close("embed", &out, ok);
+    free(line);
+    free(recs);
+    free(seqs);
+    free(vec);
+    if (in != stdin) fclose(in);
+    bert_context_free(ctx);
+    bert_model_free(m);
+    return ok ? CLI_OK : CLI_ERROR;
+}

@@ -1,0 +1,69 @@
+/* common.c — errors, flag values and atomic output for the subcommands. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cli_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "bert %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_ERROR;
+}
+
+int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out) {
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < min || v > INT_MAX) {
+        fprintf(stderr, "bert %s: %s needs an integer >= %d (got '%s')\n", cmd, flag, min, s ? s : "");
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int cli_output_open(const char *cmd, const char *path, cli_output *out) {
+    memset(out, 0, sizeof *out);
+    if (!path || strcmp(path, "-") == 0) {
+        out->fp = stdout;
+        return 1;
+    }
+    size_t n = strlen(path) + 32;
+    out->path = strdup(path);
+    out->tmp = malloc(n);
+    if (!out->path || !out->tmp) return cli_error(cmd, "out of memory"), 0;
+    snprintf(out->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    out->fp = fopen(out->tmp, "w");
+    if (!out->fp) {
+        cli_error(cmd, "%s: cannot create: %s", out->tmp, strerror(errno));
+        free(out->path);
+        free(out->tmp);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_output_close(const char *cmd, cli_output *out, int ok) {
+    if (!out->fp) return ok;
+    if (out->fp == stdout) {
+        if (fflush(stdout) != 0) ok = cli_error(cmd, "writing output failed: %s", strerror(errno)) == 0;
+        return ok;
+    }
+    int wrote = !ferror(out->fp) && fflush(out->fp) == 0 && fsync(fileno(out->fp)) == 0;
+    wrote = fclose(out->fp) == 0 && wrote;
+    if (ok && !wrote) ok = cli_error(cmd, "%s: write failed", out->path) == 0;
+    if (ok && rename(out->tmp, out->path) != 0) ok = cli_error(cmd, "%s: rename failed: %s", out->path, strerror(errno)) == 0;
+    if (!ok) unlink(out->tmp);
+    free(out->path);
+    free(out->tmp);
+    memset(out, 0, sizeof *out);
+    return ok;
+}
