@@ -1,0 +1,124 @@
+/* test_ops.c — kernels against float64 references. */
+#include <float.h>
+#include <stdlib.h>
+
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+#include "test.h"
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+TEST(gemm_all_transposes_match_float64) {
+    unsigned seed = 1;
+    int M = 37, N = 53, K = 71;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N), *C = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) A[i] = frand(&seed);
+    for (int i = 0; i < K * N; i++) B[i] = frand(&seed);
+    for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+            /* A viewed as [M x K] (or stored [K x M] when transposed), likewise B. */
+            for (int i = 0; i < M * N; i++) C[i] = 1.0f;
+            bert_sgemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
+            double worst = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+                    double d = fabs(0.5 * s + 2.0 - C[i * N + j]);
+                    worst = d > worst ? d : worst;
+                }
+            CHECK(worst < 1e-4);
+        }
+    }
+    free(A);
+    free(B);
+    free(C);
+}
+
+TEST(linear_threads_agree_and_match_float64) {
+    unsigned seed = 7;
+    int M = 19, N = 83, K = 45;
+    float *x = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y1 = malloc(sizeof(float) * M * N), *y3 = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
+    for (int i = 0; i < N * K; i++) W[i] = frand(&seed);
+    for (int i = 0; i < N; i++) b[i] = frand(&seed);
+    bert_linear(y1, N, x, W, b, M, N, K, 1);
+    bert_linear(y3, N, x, W, b, M, N, K, 3);
+    CHECK(test_max_abs_diff(y1, y3, (size_t)M * N) <= 1e-6);
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = b[j];
+            for (int k = 0; k < K; k++) s += (double)x[i * K + k] * W[j * K + k];
+            worst = fmax(worst, fabs(s - y1[i * N + j]));
+        }
+    CHECK(worst < 1e-5);
+    free(x), free(W), free(b), free(y1), free(y3);
+}
+
+TEST(layernorm_matches_float64) {
+    unsigned seed = 3;
+    int N = 5, C = 77;
+    float a[5 * 77], r[5 * 77], g[77], be[77], out[5 * 77];
+    for (int i = 0; i < N * C; i++) a[i] = 3.0f + 2.0f * frand(&seed), r[i] = frand(&seed);
+    for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+    bert_add_layernorm(out, a, r, g, be, N, C, 1e-12f, 2);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double mean = 0, var = 0;
+        for (int j = 0; j < C; j++) mean += (double)(a[i * C + j] + r[i * C + j]);
+        mean /= C;
+        for (int j = 0; j < C; j++) var += pow((double)(a[i * C + j] + r[i * C + j]) - mean, 2);
+        var /= C;
+        for (int j = 0; j < C; j++) {
+            double want = ((double)(a[i * C + j] + r[i * C + j]) - mean) / sqrt(var + 1e-12) * g[j] + be[j];
+            worst = fmax(worst, fabs(want - out[i * C + j]));
+        }
+    }
+    CHECK(worst < 1e-5);
+    /* out may alias the input. */
+    bert_add_layernorm(a, a, r, g, be, N, C, 1e-12f, 1);
+    CHECK(test_max_abs_diff(a, out, (size_t)N * C) <= 1e-6);
+}
+
+TEST(activations_match_float64) {
+    float x[201];
+    for (int i = 0; i <= 200; i++) x[i] = -10.0f + 0.1f * i;
+    float y[201];
+    double worst[5] = {0};
+    const char *names[] = {"gelu", "gelu_new", "relu", "silu", "gelu_fast"};
+    for (int a = 0; a < 5; a++) {
+        int act = bert_activation_from_name(names[a]);
+        CHECK(act >= 0);
+        memcpy(y, x, sizeof x);
+        bert_activation_forward(y, 201, (bert_activation)act, 1);
+        for (int i = 0; i <= 200; i++) {
+            double v = x[i], want;
+            switch (a) {
+            case 0: want = 0.5 * v * (1 + erf(v / sqrt(2.0))); break;
+            case 1:
+            case 4: want = 0.5 * v * (1 + tanh(sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v))); break;
+            case 2: want = v > 0 ? v : 0; break;
+            default: want = v / (1 + exp(-v)); break;
+            }
+            worst[a] = fmax(worst[a], fabs(want - y[i]));
+        }
+        CHECK(worst[a] < 1e-5);
+    }
+    CHECK(bert_activation_from_name("gelu_pytorch_tanh") == BERT_ACT_GELU_TANH);
+    CHECK(bert_activation_from_name("mish") == -1);
+}
+
+TEST(softmax_rows_and_fully_masked_row) {
+    float x[6] = {1, 2, 3, -FLT_MAX, -FLT_MAX, -FLT_MAX};
+    bert_softmax_rows(x, 2, 3);
+    double e = exp(1) + exp(2) + exp(3);
+    CHECK(fabs(x[0] - exp(1) / e) < 1e-7 && fabs(x[2] - exp(3) / e) < 1e-7);
+    /* Every key masked: PyTorch's finfo.min mask gives a uniform row. */
+    CHECK(fabsf(x[3] - 1.0f / 3) < 1e-7f && fabsf(x[5] - 1.0f / 3) < 1e-7f);
+}
