@@ -90,6 +90,20 @@ BERT_API const char *bert_status_string(bert_status code);
 /* The library version string, e.g. "0.1.0". */
 BERT_API const char *bert_version(void);
 
+/* Write one line describing the compute backend into buf (cap bytes,
+ * NUL-terminated, truncated if needed): the CPU's SIMD features found at
+ * run time, the matrix-product library and, for OpenBLAS, the kernel family
+ * it chose. Returns buf. */
+BERT_API char *bert_system_info(char *buf, size_t cap);
+
+/* When the BLAS runs kernels older than this CPU supports (OpenBLAS does not
+ * recognise some virtualised CPUs and falls back to SSE3 "Prescott"
+ * kernels, about 5x slower), the OPENBLAS_CORETYPE value that fixes it
+ * ("SkylakeX", "Cooperlake", "Haswell"); otherwise NULL. The variable must be
+ * set before the process starts (the `bert` tool re-executes itself with
+ * it); a program linking libbert should set it in its environment. */
+BERT_API const char *bert_blas_coretype_hint(void);
+
 /* ------------------------------------------------------------------------
  * Models
  * ---------------------------------------------------------------------- */

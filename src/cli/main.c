@@ -1,5 +1,7 @@
 /* main.c — the `bert` command: dispatch to one file per subcommand. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -18,7 +20,20 @@ static void usage(FILE *f) {
             bert_version());
 }
 
+/* OpenBLAS chooses its kernels when it loads, from the CPU model; on CPUs
+ * it does not recognise it runs SSE3 kernels ~5x too slowly. When that
+ * happened, run this program again with OPENBLAS_CORETYPE set (once: the
+ * variable being set stops a second attempt). */
+static void fix_blas_kernels(char **argv) {
+    const char *hint = bert_blas_coretype_hint();
+    if (!hint || getenv("OPENBLAS_CORETYPE") || getenv("BERT_NO_REEXEC")) return;
+    setenv("OPENBLAS_CORETYPE", hint, 1);
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the slow kernels */
+}
+
 int main(int argc, char **argv) {
+    fix_blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -27,7 +42,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("bert %s\n", bert_version());
+        char info[512];
+        printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));
         return CLI_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -67,7 +67,15 @@ void bert_linear(float *y, int ldy, const float *x, const float *W, const float 
 extern char *openblas_get_config(void) __attribute__((weak));
 extern int openblas_get_parallel(void) __attribute__((weak));
 extern void openblas_set_num_threads(int) __attribute__((weak));
+extern char *openblas_get_corename(void) __attribute__((weak));
 #endif
+
+const char *bert_gemm_core_name(void) {
+#ifdef BERT_USE_CBLAS
+    if (openblas_get_corename) return openblas_get_corename();
+#endif
+    return NULL;
+}
 
 void bert_gemm_init(void) {
 #ifdef BERT_USE_CBLAS

@@ -21,6 +21,10 @@ void bert_linear(float *y, int ldy, const float *x, const float *W, const float 
 /* Name of the backend ("OpenBLAS 0.3.21 (openmp)", "portable"). */
 const char *bert_gemm_backend(void);
 
+/* The OpenBLAS kernel family in use ("SkylakeX", "Prescott"), or NULL when
+ * the backend is not OpenBLAS. */
+const char *bert_gemm_core_name(void);
+
 /* Called once before threaded use: makes the BLAS run single-threaded
  * inside our own OpenMP regions (needed for pthread builds of OpenBLAS). */
 void bert_gemm_init(void);

@@ -1,0 +1,177 @@
+/* bench_forward.c — forward-pass speed of the bert-base shape.
+ *
+ *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
+ *                       [--model-dir DIR] [--write-only]
+ *
+ * Writes a random-initialised model of the bert-base shape (hidden 768,
+ * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
+ * in the Hugging Face layout to DIR (default build/bench-model-L<layers>,
+ * reused when present), loads it through the public API and times the
+ * forward pass (last_hidden_state + pooler) at batch 1 and 8. Prints the
+ * median and min over --reps runs, after one warm-up run. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bert.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fill with uniform values in [-scale, scale) from a fixed LCG. */
+static float *random_block(size_t n, float scale, uint32_t *seed) {
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; p && i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        p[i] = scale * ((float)(*seed >> 8) / 8388608.0f - 1.0f);
+    }
+    return p;
+}
+
+static int write_model(const char *dir, int layers) {
+    const int C = 768, I = 3072, V = 30522, P = 512;
+    mkdir(dir, 0755);
+    char path[1024], cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": %d,"
+             " \"num_hidden_layers\": %d, \"num_attention_heads\": 12, \"intermediate_size\": %d,"
+             " \"vocab_size\": %d, \"max_position_embeddings\": %d, \"type_vocab_size\": 2}\n",
+             C, layers, I, V, P);
+    bert_error err;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (bert_file_write_atomic(path, cfg, strlen(cfg), &err) != BERT_OK) goto fail;
+    int n = 0, cap = 8 + 16 * layers;
+    st_write_tensor *ts = calloc((size_t)cap, sizeof *ts);
+    char (*names)[96] = calloc((size_t)cap, sizeof *names);
+    uint32_t seed = 42;
+#define ADD(rows, cols, scale, ...)                                                                  \
+    do {                                                                                             \
+        snprintf(names[n], sizeof names[n], __VA_ARGS__);                                            \
+        ts[n] = (st_write_tensor){.name = names[n], .dtype = ST_F32, .ndim = (cols) ? 2 : 1,          \
+                                  .shape = {(rows), (cols)}, .data = random_block((size_t)(rows) * ((cols) ? (cols) : 1), scale, &seed)}; \
+        n++;                                                                                         \
+    } while (0)
+    ADD(V, C, 0.05f, "embeddings.word_embeddings.weight");
+    ADD(P, C, 0.05f, "embeddings.position_embeddings.weight");
+    ADD(2, C, 0.05f, "embeddings.token_type_embeddings.weight");
+    ADD(C, 0, 0.1f, "embeddings.LayerNorm.weight");
+    ADD(C, 0, 0.1f, "embeddings.LayerNorm.bias");
+    for (int l = 0; l < layers; l++) {
+        const char *dense[][3] = {{"attention.self.query", "768", "768"}, {"attention.self.key", "768", "768"},
+                                  {"attention.self.value", "768", "768"}, {"attention.output.dense", "768", "768"},
+                                  {"intermediate.dense", "3072", "768"},  {"output.dense", "768", "3072"}};
+        for (int d = 0; d < 6; d++) {
+            int out = atoi(dense[d][1]), in = atoi(dense[d][2]);
+            ADD(out, in, 0.05f, "encoder.layer.%d.%s.weight", l, dense[d][0]);
+            ADD(out, 0, 0.05f, "encoder.layer.%d.%s.bias", l, dense[d][0]);
+        }
+        ADD(C, 0, 0.1f, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        ADD(C, 0, 0.1f, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        ADD(C, 0, 0.1f, "encoder.layer.%d.output.LayerNorm.weight", l);
+        ADD(C, 0, 0.1f, "encoder.layer.%d.output.LayerNorm.bias", l);
+    }
+    ADD(C, C, 0.05f, "pooler.dense.weight");
+    ADD(C, 0, 0.05f, "pooler.dense.bias");
+#undef ADD
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    bert_status rc = st_write(path, ts, n, "{\"format\":\"pt\"}", &err);
+    for (int i = 0; i < n; i++) free((void *)ts[i].data);
+    free(ts);
+    free(names);
+    if (rc == BERT_OK) return 1;
+fail:
+    fprintf(stderr, "bench_forward: %s\n", err.message);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (strcmp(argv[i], "--layers") == 0) layers = atoi(v), i++;
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(v), i++;
+        else if (strcmp(argv[i], "--seq") == 0) seq = atoi(v), i++;
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(v), i++;
+        else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
+        else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
+        else {
+            fprintf(stderr, "usage: bench_forward [--layers N] [--threads N] [--seq N] [--reps N] [--model-dir DIR] [--write-only]\n");
+            return 2;
+        }
+    }
+    if (layers < 1 || seq < 1 || seq > 512 || reps < 1) {
+        fprintf(stderr, "bench_forward: need layers >= 1, 1 <= seq <= 512, reps >= 1\n");
+        return 2;
+    }
+    char dbuf[256];
+    if (!dir) {
+        snprintf(dbuf, sizeof dbuf, "build/bench-model-L%d", layers);
+        dir = dbuf;
+    }
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s/model.safetensors", dir);
+    if (!bert_file_exists(cfg) && !write_model(dir, layers)) return 1;
+    if (write_only) return 0;
+
+    bert_error err;
+    bert_model *m;
+    if (bert_model_load(dir, NULL, &m, &err) != BERT_OK) {
+        fprintf(stderr, "bench_forward: %s\n", err.message);
+        return 1;
+    }
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = threads;
+    bert_context *ctx;
+    if (bert_context_create(m, &cp, &ctx, &err) != BERT_OK) {
+        fprintf(stderr, "bench_forward: %s\n", err.message);
+        return 1;
+    }
+    int batches[] = {1, 8};
+    int32_t *ids = malloc(sizeof(int32_t) * 8 * (size_t)seq);
+    for (int i = 0; i < 8 * seq; i++) ids[i] = 1000 + (i * 7919) % 29000;
+    char info[512];
+    printf("%s\n", bert_system_info(info, sizeof info));
+    if (bert_blas_coretype_hint())
+        printf("WARNING: OpenBLAS runs kernels older than this CPU; rerun with OPENBLAS_CORETYPE=%s\n",
+               bert_blas_coretype_hint());
+    printf("bert.c forward, bert-base shape, %d layer(s), seq %d, threads %d, %d reps\n", layers, seq,
+           threads ? threads : -1, reps);
+    printf("%-8s %12s %12s %14s\n", "batch", "median ms", "min ms", "tokens/s");
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        int B = batches[b];
+        bert_sequence seqs[8];
+        for (int s = 0; s < B; s++) seqs[s] = (bert_sequence){.input_ids = ids + s * seq, .n_tokens = seq};
+        double *t = malloc(sizeof(double) * (size_t)reps);
+        bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err); /* warm-up: sizes the arena, touches weights */
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_ms();
+            if (bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err) != BERT_OK) {
+                fprintf(stderr, "bench_forward: %s\n", err.message);
+                return 1;
+            }
+            t[r] = now_ms() - t0;
+        }
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+        printf("%-8d %12.2f %12.2f %14.0f\n", B, med, t[0], B * seq / (med / 1e3));
+        free(t);
+    }
+    free(ids);
+    bert_context_free(ctx);
+    bert_model_free(m);
+    return 0;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""The PyTorch peer for bench/compare.sh: the same model directory, the same
+batches, timed the same way (one warm-up, median of --reps).
+
+transformers is not installable on this machine (no PyPI), so the model is
+tools/bert_reference.py: eager PyTorch doing BertModel's operations
+(F.linear, F.layer_norm, matmul + softmax attention) — the computation of
+transformers' eager attention path.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import bert_reference  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model_dir")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=10)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    cfg, sd = bert_reference.load_model_dir(a.model_dir)
+    print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
+          f"threads {a.threads}, {a.reps} reps")
+    print(f"{'batch':<8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
+    for B in (1, 8):
+        ids = (1000 + (torch.arange(B * a.seq) * 7919) % 29000).view(B, a.seq)
+        types = torch.zeros_like(ids)
+        mask = torch.ones_like(ids)
+        with torch.inference_mode():
+            bert_reference.forward(cfg, sd, ids, types, mask)
+            ts = []
+            for _ in range(a.reps):
+                t0 = time.perf_counter()
+                bert_reference.forward(cfg, sd, ids, types, mask)
+                ts.append((time.perf_counter() - t0) * 1e3)
+        med = statistics.median(ts)
+        print(f"{B:<8} {med:12.2f} {min(ts):12.2f} {B * a.seq / (med / 1e3):14.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+/* cpu.h — what the processor can do, detected at run time. */
+#ifndef BERT_KERNELS_CPU_H
+#define BERT_KERNELS_CPU_H
+
+/* Space-separated list of the SIMD features this CPU has among those bert.c
+ * cares about ("avx2 fma avx512f ..."), or "" on other architectures. */
+const char *bert_cpu_features(void);
+
+/* 1 when the CPU has AVX-512 F/BW/DQ/VL (OpenBLAS's SkylakeX level). */
+int bert_cpu_has_avx512(void);
+/* 1 when the CPU has AVX2 and FMA (OpenBLAS's Haswell level). */
+int bert_cpu_has_avx2(void);
+/* 1 when the CPU has AVX512-BF16 (OpenBLAS's Cooperlake level). */
+int bert_cpu_has_avx512bf16(void);
+
+#endif
