@@ -150,7 +150,8 @@ int main(int argc, char **argv) {
                bert_blas_coretype_hint());
     printf("bert.c forward, bert-base shape, %d layer(s), seq %d, threads %d, %d reps\n", layers, seq,
            threads ? threads : -1, reps);
-    printf("%-8s %12s %12s %14s\n", "batch", "median ms", "min ms", "tokens/s");
+    printf("%-8s %-8s %8s %8s %12s %12s %14s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
+           "tokens/s");
     for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
         int B = batches[b];
         bert_sequence seqs[8];
@@ -167,7 +168,8 @@ int main(int argc, char **argv) {
         }
         qsort(t, (size_t)reps, sizeof *t, cmp_double);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-        printf("%-8d %12.2f %12.2f %14.0f\n", B, med, t[0], B * seq / (med / 1e3));
+        printf("%-8s %-8d %8d %8d %12.2f %12.2f %14.0f\n", "bert.c", layers, threads, B, med, t[0],
+               B * seq / (med / 1e3));
         free(t);
     }
     free(ids);

@@ -30,7 +30,7 @@ def main():
     cfg, sd = bert_reference.load_model_dir(a.model_dir)
     print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
-    print(f"{'batch':<8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
+    print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
     for B in (1, 8):
         ids = (1000 + (torch.arange(B * a.seq) * 7919) % 29000).view(B, a.seq)
         types = torch.zeros_like(ids)
@@ -43,7 +43,8 @@ def main():
                 bert_reference.forward(cfg, sd, ids, types, mask)
                 ts.append((time.perf_counter() - t0) * 1e3)
         med = statistics.median(ts)
-        print(f"{B:<8} {med:12.2f} {min(ts):12.2f} {B * a.seq / (med / 1e3):14.0f}")
+        print(f"{'pytorch':<8} {cfg['num_hidden_layers']:<8} {a.threads:>8} {B:>8} {med:12.2f} {min(ts):12.2f} "
+              f"{B * a.seq / (med / 1e3):14.0f}")
 
 
 if __name__ == "__main__":
