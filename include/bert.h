@@ -253,6 +253,125 @@ typedef enum {
 BERT_API bert_status bert_pool(const bert_context *ctx, int seq, bert_pooling pooling,
                                int normalize, float *out, bert_error *err);
 
+/* ------------------------------------------------------------------------
+ * Tokenizer (Hugging Face BertTokenizerFast / `tokenizers` WordPiece)
+ * ---------------------------------------------------------------------- */
+
+typedef struct bert_tokenizer bert_tokenizer;
+
+/* Load the tokenizer of a model directory: vocab.txt and
+ * tokenizer_config.json, or tokenizer.json when present (its normalizer
+ * flags, vocabulary and added tokens then take precedence). A directory
+ * with only tokenizer files (no weights) is fine. The tokenizer is
+ * immutable after loading and may be shared by threads. */
+BERT_API bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_error *err);
+
+/* Release a tokenizer. NULL is allowed. */
+BERT_API void bert_tokenizer_free(bert_tokenizer *tok);
+
+/* Vocabulary size (including added tokens). */
+BERT_API int bert_tokenizer_vocab_size(const bert_tokenizer *tok);
+
+/* The id of token text `token`, or -1 when it is not in the vocabulary. */
+BERT_API int bert_tokenizer_token_to_id(const bert_tokenizer *tok, const char *token);
+
+/* The text of token `id`, or NULL when out of range. */
+BERT_API const char *bert_tokenizer_id_to_token(const bert_tokenizer *tok, int id);
+
+/* Which special token; see bert_tokenizer_special_id(). */
+typedef enum {
+    BERT_SPECIAL_PAD = 0,
+    BERT_SPECIAL_UNK = 1,
+    BERT_SPECIAL_CLS = 2,
+    BERT_SPECIAL_SEP = 3,
+    BERT_SPECIAL_MASK = 4
+} bert_special;
+
+/* The id of a special token, looked up by its string ("[MASK]", ...)
+ * from the tokenizer files; -1 when the vocabulary lacks it. */
+BERT_API int bert_tokenizer_special_id(const bert_tokenizer *tok, bert_special which);
+
+/* model_max_length from tokenizer_config.json (0 when absent). */
+BERT_API int bert_tokenizer_model_max_length(const bert_tokenizer *tok);
+
+typedef enum {
+    BERT_TRUNCATE_NONE = 0,     /* never truncate                                    */
+    BERT_TRUNCATE_LONGEST_FIRST,/* trim the longer of the pair first (HF default)     */
+    BERT_TRUNCATE_ONLY_FIRST,   /* trim only the first text                          */
+    BERT_TRUNCATE_ONLY_SECOND   /* trim only the second text (QA contexts)           */
+} bert_truncation;
+
+typedef enum {
+    BERT_PAD_NONE = 0,   /* no padding                                                 */
+    BERT_PAD_LONGEST,    /* to the longest encoding of the batch                       */
+    BERT_PAD_MAX_LENGTH  /* to max_length                                              */
+} bert_padding;
+
+/* Options of bert_tokenize(), with Hugging Face's meanings. */
+typedef struct {
+    int add_special_tokens;      /* 1: [CLS] A [SEP] (B [SEP])                          */
+    bert_truncation truncation;  /* applies when max_length > 0                         */
+    int max_length;              /* tokens per encoding, special tokens included; 0: none */
+    int stride;                  /* overlap of consecutive overflowing windows          */
+    int truncate_left;           /* 1: drop tokens from the start instead of the end     */
+    int return_overflowing;      /* 1: also return the windows that truncation cut off  */
+    bert_padding padding;
+    int pad_to_multiple_of;      /* round the padded length up to a multiple; 0: off    */
+    int pad_left;                /* 1: padding before the tokens                        */
+} bert_encode_params;
+
+/* No truncation, no padding, special tokens added. */
+BERT_API bert_encode_params bert_encode_default_params(void);
+
+/* One encoded sequence (arrays of n_tokens entries). offsets are Unicode
+ * code-point indices into the original text the token came from (the
+ * first or the second text of a pair), [start, end) as Hugging Face's
+ * Python API reports them; (0, 0) for special and padding tokens. word_ids
+ * and sequence_ids are -1 where Hugging Face has None. */
+typedef struct {
+    int n_tokens;
+    int32_t *input_ids;
+    int32_t *token_type_ids;
+    int32_t *attention_mask;
+    int32_t *special_tokens_mask;
+    int32_t *word_ids;
+    int32_t *sequence_ids;
+    int32_t *offsets; /* [n_tokens x 2] */
+    const char **tokens; /* token texts, owned by the tokenizer */
+} bert_encoding;
+
+/* The result of encoding one input: encodings[0] is the encoding itself,
+ * encodings[1..] the overflowing windows (when requested), in Hugging
+ * Face's order. */
+typedef struct {
+    int n;
+    bert_encoding *encodings;
+} bert_encodings;
+
+/* Encode `text` (and `pair` when non-NULL) as UTF-8 of the given byte
+ * lengths (-1: NUL-terminated). Invalid UTF-8 is an error that gives the
+ * byte position ("invalid UTF-8 at byte 17 of the text"). On success *out
+ * holds the encodings; free them with bert_encodings_free(). */
+BERT_API bert_status bert_tokenize(const bert_tokenizer *tok, const char *text, long text_len, const char *pair,
+                                   long pair_len, const bert_encode_params *params, bert_encodings *out,
+                                   bert_error *err);
+
+/* Encode n inputs (pairs[i] may be NULL; pairs may be NULL), padding all
+ * of them together for BERT_PAD_LONGEST. out must hold n bert_encodings.
+ * On an input error err->item is the index of the input. */
+BERT_API bert_status bert_tokenize_batch(const bert_tokenizer *tok, const char *const *texts,
+                                         const char *const *pairs, int n, const bert_encode_params *params,
+                                         bert_encodings *out, bert_error *err);
+
+/* Release what bert_tokenize() returned (the struct itself is the caller's). */
+BERT_API void bert_encodings_free(bert_encodings *e);
+
+/* Decode ids back to text as Hugging Face's WordPiece decoder does
+ * ("##" pieces joined, clean-up of spaces before punctuation), skipping
+ * special tokens when asked. Returns a malloc'd string in *out. */
+BERT_API bert_status bert_detokenize(const bert_tokenizer *tok, const int32_t *ids, int n, int skip_special_tokens,
+                                     char **out, bert_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f "/usr/lib/$arch/openblas-openmp/pkgconfig/openblas.pc" ] || missing="$missing libopenblas-openmp-dev"
 [ -f /usr/include/cjson/cJSON.h ] || missing="$missing libcjson-dev"
+[ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing$missing" >&2
 sudo=""

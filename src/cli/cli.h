@@ -12,6 +12,7 @@ enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

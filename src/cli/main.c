@@ -13,7 +13,8 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  info MODEL_DIR            configuration, parameters, heads and dtypes of a model\n"
-            "  embed MODEL_DIR           JSONL of token ids in, JSONL of embeddings out\n"
+            "  tokenize MODEL_DIR        JSONL of texts in, Hugging Face encodings out\n"
+            "  embed MODEL_DIR           JSONL of texts or token ids in, JSONL of embeddings out\n"
             "  version                   print the version\n"
             "\n"
             "Run 'bert <command> --help' for a command's options.\n",
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));

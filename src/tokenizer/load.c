@@ -1,0 +1,273 @@
+/* load.c — reading a tokenizer from a model directory.
+ *
+ * tokenizer.json (what AutoTokenizer uses when present) is authoritative;
+ * otherwise vocab.txt + tokenizer_config.json are read the way
+ * transformers' BertTokenizerFast converts them (BertConverter): the same
+ * BertNormalizer / BertPreTokenizer / WordPiece pipeline, the five special
+ * tokens added as unsplittable tokens. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "io/file.h"
+#include "io/json_fields.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+#include "util/error.h"
+
+static const char *const special_keys[5] = {"pad_token", "unk_token", "cls_token", "sep_token", "mask_token"};
+static const char *const special_defaults[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+/* Special tokens in tokenizer_config.json are strings or AddedToken
+ * objects {"content": "[CLS]", ...}. */
+static const char *token_string(const cJSON *v) {
+    if (cJSON_IsString(v)) return v->valuestring;
+    const cJSON *c = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "content") : NULL;
+    return cJSON_IsString(c) ? c->valuestring : NULL;
+}
+
+static bert_status set_str(char **dst, const char *src, bert_error *err) {
+    free(*dst);
+    *dst = strdup(src);
+    return *dst ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+}
+
+static bert_status load_vocab_txt(bert_tokenizer *t, const char *path, bert_error *err) {
+    char *text;
+    size_t len;
+    bert_status rc = bert_file_read_text(path, &text, &len, err);
+    if (rc != BERT_OK) return rc;
+    int lines = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    rc = bert_vocab_init(&t->vocab, lines + 1, err);
+    /* Line i is token i; only the "\n" is stripped (as transformers does). */
+    size_t start = 0;
+    int id = 0;
+    for (size_t i = 0; i <= len && rc == BERT_OK; i++) {
+        if (i == len && start == len) break;
+        if (i == len || text[i] == '\n') {
+            rc = bert_vocab_add(&t->vocab, text + start, i - start, id++, err);
+            start = i + 1;
+        }
+    }
+    free(text);
+    if (rc == BERT_OK && id == 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s: empty vocabulary", path);
+    return rc;
+}
+
+/* tokenizer_config.json: flags and special-token strings (all optional). */
+static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *err) {
+    char *text;
+    cJSON *root;
+    bert_status rc = bert_file_read_text(path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_json_parse(text, path, &root, err);
+    free(text);
+    if (rc != BERT_OK) return rc;
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case")) && cJSON_IsBool(v)) t->lowercase = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "strip_accents")) && cJSON_IsBool(v))
+        t->strip_accents = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "tokenize_chinese_chars")) && cJSON_IsBool(v))
+        t->handle_chinese_chars = cJSON_IsTrue(v);
+    /* model_max_length may be a huge float (1e30) meaning "no limit". */
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "model_max_length")) && cJSON_IsNumber(v) && v->valuedouble > 0 &&
+        v->valuedouble < 1e9)
+        t->model_max_length = (int)v->valuedouble;
+    for (int i = 0; i < 5 && rc == BERT_OK; i++) {
+        const char *s = token_string(cJSON_GetObjectItemCaseSensitive(root, special_keys[i]));
+        if (s) rc = set_str(&t->special_text[i], s, err);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+static bert_status add_added_token(bert_tokenizer *t, const char *content, int id, int special, bert_error *err) {
+    for (int i = 0; i < t->n_added; i++)
+        if (strcmp(t->added[i].content, content) == 0) return BERT_OK;
+    bert_added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
+    if (!a) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->added = a;
+    bert_added_token *x = &a[t->n_added];
+    memset(x, 0, sizeof *x);
+    size_t len = strlen(content), bad;
+    x->content = strdup(content);
+    x->cps = malloc((len + 1) * sizeof *x->cps);
+    if (!x->content || !x->cps) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->n_added++;
+    long n = bert_utf8_decode(content, len, x->cps, &bad);
+    if (n <= 0) return bert_fail(err, BERT_ERR_FORMAT, "added token '%s' is empty or not UTF-8", content);
+    x->n_cps = (int)n;
+    x->id = id;
+    x->special = special;
+    return BERT_OK;
+}
+
+/* tokenizer.json: the pipeline must be BERT's; read its flags, vocabulary
+ * and added tokens. */
+static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert_error *err) {
+    char *text;
+    cJSON *root;
+    bert_status rc = bert_file_read_text(path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_json_parse(text, path, &root, err);
+    free(text);
+    if (rc != BERT_OK) return rc;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "WordPiece") != 0 || !cJSON_IsObject(vocab)) {
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s: model is not WordPiece with a vocab object", path);
+        goto done;
+    }
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    if (norm && !cJSON_IsNull(norm)) {
+        const cJSON *nt = cJSON_GetObjectItemCaseSensitive(norm, "type");
+        if (!cJSON_IsString(nt) || strcmp(nt->valuestring, "BertNormalizer") != 0) {
+            rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s: normalizer '%s' is not supported (BertNormalizer)", path,
+                           cJSON_IsString(nt) ? nt->valuestring : "?");
+            goto done;
+        }
+        const cJSON *v;
+        if ((v = cJSON_GetObjectItemCaseSensitive(norm, "clean_text")) && cJSON_IsBool(v)) t->clean_text = cJSON_IsTrue(v);
+        if ((v = cJSON_GetObjectItemCaseSensitive(norm, "handle_chinese_chars")) && cJSON_IsBool(v))
+            t->handle_chinese_chars = cJSON_IsTrue(v);
+        if ((v = cJSON_GetObjectItemCaseSensitive(norm, "lowercase")) && cJSON_IsBool(v)) t->lowercase = cJSON_IsTrue(v);
+        v = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
+        t->strip_accents = cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
+    } else {
+        t->clean_text = t->handle_chinese_chars = t->lowercase = 0;
+        t->strip_accents = 0;
+    }
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *pt = pre ? cJSON_GetObjectItemCaseSensitive(pre, "type") : NULL;
+    if (!cJSON_IsString(pt) || strcmp(pt->valuestring, "BertPreTokenizer") != 0) {
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s: pre_tokenizer must be BertPreTokenizer", path);
+        goto done;
+    }
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(model, "unk_token")) && cJSON_IsString(v))
+        rc = set_str(&t->unk_token, v->valuestring, err);
+    if (rc == BERT_OK && (v = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix")) && cJSON_IsString(v))
+        rc = set_str(&t->prefix, v->valuestring, err);
+    if ((v = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word")) && cJSON_IsNumber(v))
+        t->max_input_chars_per_word = (int)v->valuedouble;
+    int max_id = -1;
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: vocab entry '%s' has no valid id", path, e->string);
+            goto done;
+        }
+        if ((int)e->valuedouble > max_id) max_id = (int)e->valuedouble;
+    }
+    if (rc == BERT_OK) rc = bert_vocab_init(&t->vocab, max_id + 1, err);
+    for (const cJSON *e = vocab->child; e && rc == BERT_OK; e = e->next)
+        rc = bert_vocab_add(&t->vocab, e->string, strlen(e->string), (int)e->valuedouble, err);
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    for (const cJSON *a = cJSON_IsArray(added) ? added->child : NULL; a && rc == BERT_OK; a = a->next) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(a, "content"), *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        if (!cJSON_IsString(content) || !cJSON_IsNumber(id)) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: added token without content or id", path);
+            break;
+        }
+        const char *flags[] = {"single_word", "lstrip", "rstrip", "normalized"};
+        for (int f = 0; f < 4 && rc == BERT_OK; f++)
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, flags[f])))
+                rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s: added token '%s' has %s = true (not supported yet)", path,
+                               content->valuestring, flags[f]);
+        if (rc != BERT_OK) break;
+        int special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special"));
+        if (bert_vocab_find(&t->vocab, NULL, 0, content->valuestring, strlen(content->valuestring)) < 0)
+            rc = bert_vocab_add(&t->vocab, content->valuestring, strlen(content->valuestring), (int)id->valuedouble, err);
+        if (rc == BERT_OK) rc = add_added_token(t, content->valuestring, (int)id->valuedouble, special, err);
+    }
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    if (dec && (v = cJSON_GetObjectItemCaseSensitive(dec, "cleanup")) && cJSON_IsBool(v)) t->decode_cleanup = cJSON_IsTrue(v);
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_error *err) {
+    bert_error_clear(err);
+    *out = NULL;
+    struct stat st;
+    if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return bert_fail(err, BERT_ERR_IO, "%s: no such model directory", dir ? dir : "(null)");
+    bert_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    /* BertTokenizer's defaults. */
+    t->clean_text = t->handle_chinese_chars = t->lowercase = 1;
+    t->strip_accents = -1; /* follow lowercase */
+    t->max_input_chars_per_word = 100;
+    t->decode_cleanup = 1;
+    char path[PATH_MAX];
+    bert_status rc = set_str(&t->prefix, "##", err);
+    for (int i = 0; i < 5 && rc == BERT_OK; i++) rc = set_str(&t->special_text[i], special_defaults[i], err);
+    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "tokenizer_config.json", err)) == BERT_OK &&
+        bert_file_exists(path))
+        rc = load_config(t, path, err);
+    if (rc == BERT_OK) rc = bert_path_join(path, sizeof path, dir, "tokenizer.json", err);
+    if (rc == BERT_OK && bert_file_exists(path)) {
+        rc = load_tokenizer_json(t, path, err);
+    } else if (rc == BERT_OK) {
+        rc = bert_path_join(path, sizeof path, dir, "vocab.txt", err);
+        if (rc == BERT_OK && !bert_file_exists(path))
+            rc = bert_fail(err, BERT_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
+        if (rc == BERT_OK) rc = load_vocab_txt(t, path, err);
+    }
+    if (rc == BERT_OK && !t->unk_token) rc = set_str(&t->unk_token, t->special_text[BERT_SPECIAL_UNK], err);
+    /* Special tokens: looked up by their text, added as unsplittable. */
+    for (int i = 0; i < 5 && rc == BERT_OK; i++) {
+        const char *s = t->special_text[i];
+        t->special_id[i] = bert_vocab_find(&t->vocab, NULL, 0, s, strlen(s));
+        if (t->special_id[i] >= 0) rc = add_added_token(t, s, t->special_id[i], 1, err);
+    }
+    if (rc == BERT_OK) {
+        t->prefix_len = strlen(t->prefix);
+        t->unk_id = bert_vocab_find(&t->vocab, NULL, 0, t->unk_token, strlen(t->unk_token));
+        if (t->unk_id < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s: the unknown token '%s' is not in the vocabulary", dir,
+                                          t->unk_token);
+        else if (t->special_id[BERT_SPECIAL_CLS] < 0 || t->special_id[BERT_SPECIAL_SEP] < 0)
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: '%s' or '%s' is not in the vocabulary", dir,
+                           t->special_text[BERT_SPECIAL_CLS], t->special_text[BERT_SPECIAL_SEP]);
+    }
+    if (rc != BERT_OK) {
+        bert_tokenizer_free(t);
+        return rc;
+    }
+    *out = t;
+    return BERT_OK;
+}
+
+void bert_tokenizer_free(bert_tokenizer *t) {
+    if (!t) return;
+    bert_vocab_free(&t->vocab);
+    free(t->unk_token);
+    free(t->prefix);
+    for (int i = 0; i < 5; i++) free(t->special_text[i]);
+    for (int i = 0; i < t->n_added; i++) {
+        free(t->added[i].content);
+        free(t->added[i].cps);
+    }
+    free(t->added);
+    free(t);
+}
+
+int bert_tokenizer_vocab_size(const bert_tokenizer *t) { return t->vocab.n; }
+
+int bert_tokenizer_token_to_id(const bert_tokenizer *t, const char *token) {
+    return token ? bert_vocab_find(&t->vocab, NULL, 0, token, strlen(token)) : -1;
+}
+
+const char *bert_tokenizer_id_to_token(const bert_tokenizer *t, int id) {
+    return id >= 0 && id < t->vocab.n ? t->vocab.tokens[id] : NULL;
+}
+
+int bert_tokenizer_special_id(const bert_tokenizer *t, bert_special which) {
+    return (unsigned)which < 5 ? t->special_id[which] : -1;
+}
+
+int bert_tokenizer_model_max_length(const bert_tokenizer *t) { return t->model_max_length; }

@@ -1,0 +1,37 @@
+/* tokenizer.h — the loaded tokenizer (internal view). */
+#ifndef BERT_TOKENIZER_TOKENIZER_H
+#define BERT_TOKENIZER_TOKENIZER_H
+
+#include "bert.h"
+#include "tokenizer/vocab.h"
+
+/* An added token: matched in the raw text before normalization and never
+ * split (the special tokens of a BERT vocabulary). */
+typedef struct {
+    char *content;
+    uint32_t *cps; /* content as code points */
+    int n_cps;
+    int id;
+    int special;
+} bert_added_token;
+
+struct bert_tokenizer {
+    bert_vocab vocab;
+    /* BertNormalizer */
+    int clean_text, handle_chinese_chars, strip_accents, lowercase;
+    /* WordPiece */
+    char *unk_token, *prefix;
+    size_t prefix_len;
+    int max_input_chars_per_word;
+    int unk_id;
+    /* Special tokens by role (bert_special), -1 when absent. */
+    char *special_text[5];
+    int special_id[5];
+    bert_added_token *added;
+    int n_added;
+    /* WordPiece decoder */
+    int decode_cleanup;
+    int model_max_length;
+};
+
+#endif
