@@ -6,8 +6,8 @@
  * "whitespace" when it has the Unicode White_Space property (Python: Zs
  * plus \t \n \r). We follow Rust; ../shared/docs/bert-reference.md §1.1
  * lists the differences. The Unicode tables Rust uses are older than
- * utf8proc's; tools/unicode_exceptions.js finds the code points where that
- * matters and unicode_exceptions.h records them. */
+ * utf8proc's; tools/unicode_oracle.js + tools/unicode_diff.c find the code
+ * points where that matters and unicode_exceptions.h records them. */
 #include "tokenizer/unicode.h"
 
 #include <utf8proc.h>
@@ -107,23 +107,22 @@ int bert_is_whitespace(uint32_t cp) {
     }
 }
 
-/* The general category Rust's tables give cp: utf8proc's, except where
- * the older tables disagree (unicode_exceptions.h). */
-static int category(uint32_t cp) {
-    if (in_ranges(cp, bert_rust_unassigned, sizeof bert_rust_unassigned / sizeof bert_rust_unassigned[0]))
-        return UTF8PROC_CATEGORY_CN;
-    return utf8proc_category((utf8proc_int32_t)cp);
-}
+#define N_RANGES(r) (sizeof(r) / sizeof((r)[0]))
+
+static int category(uint32_t cp) { return utf8proc_category((utf8proc_int32_t)cp); }
 
 int bert_is_control(uint32_t cp) {
     if (cp == '\t' || cp == '\n' || cp == '\r') return 0;
+    int other;
     switch (category(cp)) {
     case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CN:
     case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CS:
-        return 1;
+        other = 1;
+        break;
     default:
-        return in_ranges(cp, bert_rust_other_extra, sizeof bert_rust_other_extra / sizeof bert_rust_other_extra[0]);
+        other = 0;
     }
+    return other ^ in_ranges(cp, bert_flip_control, N_RANGES(bert_flip_control));
 }
 
 int bert_is_chinese_char(uint32_t cp) {
@@ -137,29 +136,36 @@ int bert_is_chinese_char(uint32_t cp) {
 int bert_is_punctuation(uint32_t cp) {
     if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
         return 1;
+    int p;
     switch (category(cp)) {
     case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO:
-        return !in_ranges(cp, bert_rust_not_punct, sizeof bert_rust_not_punct / sizeof bert_rust_not_punct[0]);
+        p = 1;
+        break;
     default:
-        return 0;
+        p = 0;
     }
+    return p ^ in_ranges(cp, bert_flip_punct, N_RANGES(bert_flip_punct));
 }
 
-int bert_nfd_strip_marks(uint32_t cp, uint32_t *out) {
+int bert_nfd_decompose(uint32_t cp, uint32_t *out) {
     utf8proc_int32_t buf[32];
     int last = 0;
     utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)cp, buf, 32, UTF8PROC_DECOMPOSE, &last);
-    if (n < 0 || n > 32) {
-        buf[0] = (utf8proc_int32_t)cp;
-        n = 1;
+    if (n < 1 || n > 32 || in_ranges(cp, bert_no_nfd, N_RANGES(bert_no_nfd))) {
+        out[0] = cp;
+        return 1;
     }
-    int k = 0;
-    for (utf8proc_ssize_t i = 0; i < n; i++) {
-        uint32_t c = (uint32_t)buf[i];
-        int mn = category(c) == UTF8PROC_CATEGORY_MN;
-        if (in_ranges(c, bert_rust_not_mn, sizeof bert_rust_not_mn / sizeof bert_rust_not_mn[0])) mn = 0;
-        if (!mn) out[k++] = c;
+    for (utf8proc_ssize_t i = 0; i < n; i++) out[i] = (uint32_t)buf[i];
+    return (int)n;
+}
+
+int bert_nfd_strip_marks(uint32_t cp, uint32_t *out) {
+    uint32_t d[32];
+    int n = bert_nfd_decompose(cp, d), k = 0;
+    for (int i = 0; i < n; i++) {
+        int mn = (category(d[i]) == UTF8PROC_CATEGORY_MN) ^ in_ranges(d[i], bert_flip_mn, N_RANGES(bert_flip_mn));
+        if (!mn) out[k++] = d[i];
     }
     return k;
 }
@@ -172,5 +178,17 @@ int bert_lowercase(uint32_t cp, uint32_t *out) {
         return 2;
     }
     out[0] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+    if (out[0] == cp) { /* mappings added after utf8proc's Unicode version */
+        size_t lo = 0, hi = N_RANGES(bert_extra_lower);
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (bert_extra_lower[mid][0] == cp) {
+                out[0] = bert_extra_lower[mid][1];
+                break;
+            }
+            if (bert_extra_lower[mid][0] < cp) lo = mid + 1;
+            else hi = mid;
+        }
+    }
     return 1;
 }

@@ -26,6 +26,9 @@ int bert_is_punctuation(uint32_t cp);  /* ASCII punctuation or general category 
  * written to out (room for 32); returns the count (may be 0). */
 int bert_nfd_strip_marks(uint32_t cp, uint32_t *out);
 
+/* Canonical decomposition (NFD) of cp into out (room for 32); returns the count. */
+int bert_nfd_decompose(uint32_t cp, uint32_t *out);
+
 /* Full lowercase mapping of one character (Rust char::to_lowercase):
  * writes 1 or 2 code points to out and returns the count. */
 int bert_lowercase(uint32_t cp, uint32_t *out);
