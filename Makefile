@@ -88,12 +88,12 @@ $(BENCHBIN): $(BUILD)/bench/bench_forward.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh build-asan
 
 demo: deps

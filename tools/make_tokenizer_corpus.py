@@ -106,6 +106,12 @@ def hard_cases():
         "Mathematical 𝐀𝐁𝐂 𝓐𝓑𝓒 𝔸𝔹ℂ",
         "Deseret 𐐀𐐨 and Osage 𐒰𐓘 case pairs",
         "Vertical forms ︐︑ and small forms ﹐﹑﹒",
+        # adjacency: where Rust and Python (or old and new Unicode tables) differ
+        "a\U0002B820b x\U0002B91Fy z\U0002B920w 中文abc漢字def",
+        "new emoji inside words: a🫠b c🥰d e🪿f and new scripts a\U00011F00b",
+        "newer marks: e\u0898f k\U00011938l and unassigned x\u0378y",
+        "İstanbul'da KIRIKKALE'de ǅemal ﬁnancial",
+        "word\u00adbreak soft\u200bhyphen join\u200dme",
     ]
     pairs = [
         ("", "second only"), ("first only", ""), ("", ""),

@@ -1,6 +1,9 @@
 /* cmd_embed.c — `bert embed MODEL_DIR`: JSONL of token ids in, embeddings out.
  *
- * Input, one JSON object per line:
+ * Input, one JSON object per line: text, tokenized with the model
+ * directory's tokenizer,
+ *   {"text": "hello world"}  or  {"text": "a question", "text_pair": "a passage"}
+ * or token ids,
  *   {"input_ids": [101, 7592, 102], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1]}
  * (token_type_ids and attention_mask optional). Output, one line per input,
  * in input order: {"embedding": [...]} for --pooling cls|mean, or
@@ -21,7 +24,9 @@ static const char *usage_text =
     "  --pooling MODE       cls | mean | none (per-token vectors); default mean\n"
     "  --normalize          L2-normalise each embedding\n"
     "  --batch-size N       sequences per forward pass (default 32)\n"
-    "  --threads N          threads (default: all cores)\n";
+    "  --threads N          threads (default: all cores)\n"
+    "  --truncate           cut texts longer than the model accepts (default: error)\n"
+    "  --truncation-side S  right (default) | left\n";
 
 typedef struct {
     int32_t *ids, *types, *mask;
@@ -59,8 +64,44 @@ static int int_array(const cJSON *a, const char *field, int32_t **out, int *n, c
     return 1;
 }
 
+/* Tokenize {"text", "text_pair"} into r. */
+static int tokenize_record(const cJSON *o, const bert_tokenizer *tok, const bert_encode_params *ep, record *r, char *msg,
+                           size_t cap) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text"), *p = cJSON_GetObjectItemCaseSensitive(o, "text_pair");
+    if (!cJSON_IsString(t) || (p && !cJSON_IsNull(p) && !cJSON_IsString(p))) {
+        snprintf(msg, cap, "\"text\" and \"text_pair\" must be strings");
+        return 0;
+    }
+    if (!tok) {
+        snprintf(msg, cap, "\"text\" input needs tokenizer files (vocab.txt or tokenizer.json) in the model directory");
+        return 0;
+    }
+    bert_encodings es;
+    bert_error err;
+    if (bert_tokenize(tok, t->valuestring, -1, cJSON_IsString(p) ? p->valuestring : NULL, -1, ep, &es, &err) != BERT_OK) {
+        snprintf(msg, cap, "%s", err.message);
+        return 0;
+    }
+    const bert_encoding *e = &es.encodings[0];
+    size_t bytes = (size_t)(e->n_tokens ? e->n_tokens : 1) * sizeof(int32_t);
+    r->ids = malloc(bytes);
+    r->types = malloc(bytes);
+    r->mask = NULL;
+    r->n = e->n_tokens;
+    int ok = r->ids && r->types;
+    if (ok) {
+        memcpy(r->ids, e->input_ids, (size_t)e->n_tokens * sizeof(int32_t));
+        memcpy(r->types, e->token_type_ids, (size_t)e->n_tokens * sizeof(int32_t));
+    } else {
+        snprintf(msg, cap, "out of memory");
+    }
+    bert_encodings_free(&es);
+    return ok;
+}
+
 /* Parse one input line into r; on failure msg says why. */
-static int parse_record(const char *line, record *r, char *msg, size_t cap) {
+static int parse_record(const char *line, const bert_tokenizer *tok, const bert_encode_params *ep, record *r, char *msg,
+                        size_t cap) {
     cJSON *o = cJSON_Parse(line);
     int ok = 0, n = 0;
     if (!o || !cJSON_IsObject(o)) {
@@ -70,9 +111,9 @@ static int parse_record(const char *line, record *r, char *msg, size_t cap) {
         const cJSON *types = cJSON_GetObjectItemCaseSensitive(o, "token_type_ids");
         const cJSON *mask = cJSON_GetObjectItemCaseSensitive(o, "attention_mask");
         if (!ids && cJSON_GetObjectItemCaseSensitive(o, "text"))
-            snprintf(msg, cap, "\"text\" input needs the tokenizer, which this build does not have yet; give \"input_ids\"");
+            ok = tokenize_record(o, tok, ep, r, msg, cap);
         else if (!ids)
-            snprintf(msg, cap, "no \"input_ids\"");
+            snprintf(msg, cap, "no \"input_ids\" or \"text\"");
         else if (int_array(ids, "input_ids", &r->ids, &r->n, msg, cap) &&
                  (!types || (int_array(types, "token_type_ids", &r->types, &n, msg, cap) &&
                              (n == r->n || (snprintf(msg, cap, "token_type_ids has %d entries, input_ids %d", n, r->n), 0)))) &&
@@ -93,7 +134,7 @@ static void print_vector(FILE *f, const float *v, int n) {
 typedef struct {
     const char *input, *output;
     int pooling; /* BERT_POOL_CLS, BERT_POOL_MEAN, or -1 for none */
-    int normalize, batch_size, threads;
+    int normalize, batch_size, threads, truncate, truncate_left;
 } embed_opts;
 
 /* Run one batch and print its results; returns 0 after printing an error. */
@@ -149,6 +190,15 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
             exit(CLI_OK);
         } else if (strcmp(a, "--normalize") == 0) {
             o->normalize = 1;
+        } else if (strcmp(a, "--truncate") == 0) {
+            o->truncate = 1;
+        } else if (strcmp(a, "--truncation-side") == 0 && v) {
+            i++;
+            if (strcmp(v, "left") != 0 && strcmp(v, "right") != 0) {
+                fprintf(stderr, "bert embed: --truncation-side must be left or right\n");
+                return 0;
+            }
+            o->truncate_left = strcmp(v, "left") == 0;
         } else if (strcmp(a, "--pooling") == 0 && v) {
             i++;
             if (strcmp(v, "cls") == 0) o->pooling = BERT_POOL_CLS;
@@ -202,9 +252,21 @@ int cmd_embed(int argc, char **argv) {
         bert_model_free(m);
         return cli_error("embed", "%s", err.message);
     }
+    /* The tokenizer is optional: without one, inputs must be token ids. */
+    bert_tokenizer *tok = NULL;
+    if (bert_tokenizer_load(dir, &tok, &err) != BERT_OK) tok = NULL;
+    bert_encode_params ep = bert_encode_default_params();
+    if (o.truncate) {
+        ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
+        ep.max_length = bert_model_config(m)->max_position_embeddings;
+        if (tok && bert_tokenizer_model_max_length(tok) > 0 && bert_tokenizer_model_max_length(tok) < ep.max_length)
+            ep.max_length = bert_tokenizer_model_max_length(tok);
+        ep.truncate_left = o.truncate_left;
+    }
     FILE *in = stdin;
     const char *src = o.input ? o.input : "stdin";
     if (o.input && !(in = fopen(o.input, "r"))) {
+        bert_tokenizer_free(tok);
         bert_context_free(ctx);
         bert_model_free(m);
         return cli_error("embed", "%s: cannot open: %s", o.input, strerror(errno));
@@ -216,7 +278,7 @@ int cmd_embed(int argc, char **argv) {
     bert_sequence *seqs = calloc((size_t)o.batch_size, sizeof *seqs);
     float *vec = malloc((size_t)C * sizeof *vec);
     if (ok && (!recs || !seqs || !vec)) ok = !cli_error("embed", "out of memory");
-    char *line = NULL, msg[256];
+    char *line = NULL, msg[600];
     size_t cap = 0;
     long lineno = 0, n_records = 0;
     int n = 0;
@@ -224,7 +286,7 @@ int cmd_embed(int argc, char **argv) {
         lineno++;
         if (is_blank(line)) continue;
         recs[n].line = lineno;
-        if (!parse_record(line, &recs[n], msg, sizeof msg)) {
+        if (!parse_record(line, tok, &ep, &recs[n], msg, sizeof msg)) {
             ok = !cli_error("embed", "%s:%ld: %s", src, lineno, msg);
             record_free(&recs[n]);
             break;
@@ -246,6 +308,7 @@ int cmd_embed(int argc, char **argv) {
     free(seqs);
     free(vec);
     if (in != stdin) fclose(in);
+    bert_tokenizer_free(tok);
     bert_context_free(ctx);
     bert_model_free(m);
     return ok ? CLI_OK : CLI_ERROR;

@@ -216,7 +216,7 @@ int cmd_tokenize(int argc, char **argv) {
     cli_output out;
     int ok = cli_output_open("tokenize", o.output, &out);
     tok_input *batch = calloc((size_t)o.batch_size, sizeof *batch);
-    char *line = NULL, msg[256];
+    char *line = NULL, msg[600];
     size_t cap = 0;
     long lineno = 0, count = 0;
     int n = 0;

@@ -97,8 +97,46 @@ expect_error length_mismatch "token_type_ids has 1 entries, input_ids 2" "$BERT"
 printf '{"input_ids": [1, 2.5]}\n' > "$TMP/float.jsonl"
 expect_error non_integer_id "'input_ids'[1] is not an integer" "$BERT" embed "$FIX/tiny-pretraining" --input "$TMP/float.jsonl"
 printf '{"text": "hello"}\n' > "$TMP/text.jsonl"
-expect_error text_needs_tokenizer "needs the tokenizer" "$BERT" embed "$FIX/tiny-pretraining" --input "$TMP/text.jsonl"
+expect_error text_needs_tokenizer "needs tokenizer files" "$BERT" embed "$FIX/tiny-pretraining" --input "$TMP/text.jsonl"
 expect_error missing_input_file "cannot open" "$BERT" embed "$FIX/tiny-pretraining" --input "$TMP/absent.jsonl"
+
+# --- bert tokenize and text input -------------------------------------------
+TOK=tests/fixtures/tokenizer/uncased
+printf '{"text": "Hello, world!"}\n{"text": "Who?", "text_pair": "Paris is nice."}\n' > "$TMP/texts.jsonl"
+"$BERT" tokenize "$TOK" --input "$TMP/texts.jsonl" > "$TMP/tok.jsonl" 2> "$TMP/err"
+if grep -q '^{"input_ids":\[101,7592,1010,2088,999,102\],"tokens":\["\[CLS\]","hello",",","world","!","\[SEP\]"\],"token_type_ids":\[0,0,0,0,0,0\],"attention_mask":\[1,1,1,1,1,1\],"offsets":\[\[0,0\],\[0,5\],\[5,6\],\[7,12\],\[12,13\],\[0,0\]\]' "$TMP/tok.jsonl" \
+    && sed -n 2p "$TMP/tok.jsonl" | grep -q '"token_type_ids":\[0,0,0,0,1,1,1,1,1\]'; then
+    pass tokenize_text_and_pair; else fail tokenize_text_and_pair "$TMP/tok.jsonl"; cat "$TMP/err"; fi
+"$BERT" tokenize "$TOK" --input "$TMP/texts.jsonl" --padding longest --pad-to-multiple-of 4 > "$TMP/pad.jsonl"
+if sed -n 1p "$TMP/pad.jsonl" | grep -q '"input_ids":\[101,7592,1010,2088,999,102,0,0,0,0,0,0\]'; then
+    pass tokenize_padding; else fail tokenize_padding "$TMP/pad.jsonl"; fi
+printf '{"text": "one two three four five six seven eight nine ten"}\n' > "$TMP/long_text.jsonl"
+"$BERT" tokenize "$TOK" --input "$TMP/long_text.jsonl" --max-length 6 --stride 2 --return-overflowing > "$TMP/ovf.jsonl"
+if grep -q '"input_ids":\[\[101,2028,2048,2093,2176,102\],\[101,2093,2176,2274,2416,102\],\[101,2274,2416,2698,2809,102\],\[101,2698,2809,3157,2702,102\]\]' "$TMP/ovf.jsonl"; then
+    pass tokenize_overflowing_windows; else fail tokenize_overflowing_windows "$TMP/ovf.jsonl"; fi
+printf '{"text": "ok"}\n{"text": "bad \377 byte"}\n' > "$TMP/bad_utf8.jsonl"
+expect_error tokenize_invalid_utf8 "bad_utf8.jsonl:2: invalid UTF-8 at byte 4 of the text" "$BERT" tokenize "$TOK" --input "$TMP/bad_utf8.jsonl"
+expect_error tokenize_no_tokenizer "no tokenizer.json or vocab.txt" "$BERT" tokenize "$FIX/tiny-pretraining" --input "$TMP/texts.jsonl"
+expect_error tokenize_bad_text "\"text\" must be a string" sh -c "echo '{\"text\": 5}' | '$BERT' tokenize '$TOK'"
+# Text input to embed gives what the same token ids give.
+printf '{"text": "hello world"}\n{"input_ids": [101, 7592, 2088, 102]}\n' > "$TMP/mixed.jsonl"
+"$BERT" embed models/random-tiny-uncased --input "$TMP/mixed.jsonl" > "$TMP/mixed_out.jsonl" 2> "$TMP/err"
+sed -n 1p "$TMP/mixed_out.jsonl" > "$TMP/m1"; sed -n 2p "$TMP/mixed_out.jsonl" > "$TMP/m2"
+if [ -s "$TMP/m1" ] && numbers_close "$TMP/m1" "$TMP/m2" 0 > "$TMP/diff"; then pass embed_text_input; else fail embed_text_input "$TMP/err"; fi
+awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 600; i++) printf "word "; print "\"}" }' > "$TMP/long_words.jsonl"
+expect_error embed_text_too_long "long_words.jsonl:1: 602 tokens; the model takes at most max_position_embeddings = 512" \
+    "$BERT" embed models/random-tiny-uncased --input "$TMP/long_words.jsonl"
+if "$BERT" embed models/random-tiny-uncased --truncate --input "$TMP/long_words.jsonl" > /dev/null 2>&1; then
+    pass embed_truncate; else fail embed_truncate; fi
+
+# Every code point is classified as Hugging Face's tokenizer classifies it.
+if [ -x "$(dirname "$BERT")/unicode_diff" ]; then
+    gzip -dc tests/fixtures/tokenizer/unicode_oracle.txt.gz > "$TMP/oracle.txt"
+    if "$(dirname "$BERT")/unicode_diff" "$TMP/oracle.txt" --check > "$TMP/diff" 2>&1; then pass unicode_classes_every_code_point; else
+        fail unicode_classes_every_code_point "$TMP/diff"; fi
+else
+    fail unicode_classes_every_code_point_tool_missing
+fi
 
 # A failed run with --output leaves neither the output nor a temporary file.
 "$BERT" embed "$FIX/tiny-pretraining" --input "$TMP/oov.jsonl" --output "$TMP/out.jsonl" 2> /dev/null
