@@ -20,6 +20,11 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
 
+/* Checks an input line before cJSON parses it: cJSON strings end at a NUL,
+ * so a "\u0000" escape would silently cut the text. Returns 0 with a
+ * message in msg for such a line. */
+int cli_check_json_line(const char *line, char *msg, size_t cap);
+
 /* Output that is either stdout or a file written under a temporary name and
  * renamed into place by cli_output_close(ok = 1), so an interrupted run never
  * leaves a partial file behind. */

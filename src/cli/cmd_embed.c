@@ -102,6 +102,7 @@ static int tokenize_record(const cJSON *o, const bert_tokenizer *tok, const bert
 /* Parse one input line into r; on failure msg says why. */
 static int parse_record(const char *line, const bert_tokenizer *tok, const bert_encode_params *ep, record *r, char *msg,
                         size_t cap) {
+    if (!cli_check_json_line(line, msg, cap)) return 0;
     cJSON *o = cJSON_Parse(line);
     int ok = 0, n = 0;
     if (!o || !cJSON_IsObject(o)) {

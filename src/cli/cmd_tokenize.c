@@ -182,6 +182,7 @@ static int flush(const bert_tokenizer *tok, tok_input *in, int n, const tok_opts
 
 /* Read {"text", "text_pair"}; a string field that is absent or null gives NULL. */
 static int parse_line(const char *line, tok_input *in, char *msg, size_t cap) {
+    if (!cli_check_json_line(line, msg, cap)) return 0;
     cJSON *o = cJSON_Parse(line);
     int ok = 0;
     if (!o || !cJSON_IsObject(o)) {

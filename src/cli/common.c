@@ -30,6 +30,12 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
     return 1;
 }
 
+int cli_check_json_line(const char *line, char *msg, size_t cap) {
+    if (!strstr(line, "\\u0000")) return 1;
+    snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");
+    return 0;
+}
+
 int cli_output_open(const char *cmd, const char *path, cli_output *out) {
     memset(out, 0, sizeof *out);
     if (!path || strcmp(path, "-") == 0) {

@@ -116,6 +116,8 @@ if grep -q '"input_ids":\[\[101,2028,2048,2093,2176,102\],\[101,2093,2176,2274,2
     pass tokenize_overflowing_windows; else fail tokenize_overflowing_windows "$TMP/ovf.jsonl"; fi
 printf '{"text": "ok"}\n{"text": "bad \377 byte"}\n' > "$TMP/bad_utf8.jsonl"
 expect_error tokenize_invalid_utf8 "bad_utf8.jsonl:2: invalid UTF-8 at byte 4 of the text" "$BERT" tokenize "$TOK" --input "$TMP/bad_utf8.jsonl"
+printf '{"text": "a\\u0000b"}\n' > "$TMP/nul.jsonl"
+expect_error tokenize_nul_escape "nul.jsonl:1: text contains U+0000" "$BERT" tokenize "$TOK" --input "$TMP/nul.jsonl"
 expect_error tokenize_no_tokenizer "no tokenizer.json or vocab.txt" "$BERT" tokenize "$FIX/tiny-pretraining" --input "$TMP/texts.jsonl"
 expect_error tokenize_bad_text "\"text\" must be a string" sh -c "echo '{\"text\": 5}' | '$BERT' tokenize '$TOK'"
 # Text input to embed gives what the same token ids give.
