@@ -13,14 +13,14 @@ echo
 echo "\$ bert info $MODEL"
 "$BERT" info "$MODEL"
 echo
-# "[CLS] hello world [SEP]", "[CLS] the cat sat on the mat [SEP]" and a pair
-# "[CLS] hello [SEP] world [SEP]" as bert-base-uncased token ids (the
-# tokenizer is the next piece of work).
-INPUT='{"input_ids": [101, 7592, 2088, 102]}
-{"input_ids": [101, 1996, 4937, 2938, 2006, 1996, 13523, 102]}
-{"input_ids": [101, 7592, 102, 2088, 102], "token_type_ids": [0, 0, 0, 1, 1]}'
-echo "\$ bert embed $MODEL --pooling mean --normalize   (3 JSONL lines of token ids on stdin)"
+INPUT='{"text": "Hello, world!"}
+{"text": "The café sat on the mat 😀"}
+{"text": "Who wrote Hamlet?", "text_pair": "Hamlet is a tragedy by William Shakespeare."}'
+echo "\$ bert tokenize $MODEL   (the same tokens Hugging Face's tokenizer gives)"
+echo "$INPUT" | "$BERT" tokenize "$MODEL" | cut -c1-160
+echo
+echo "\$ bert embed $MODEL --pooling mean --normalize   (3 JSONL lines of text on stdin)"
 echo "$INPUT" | "$BERT" embed "$MODEL" --pooling mean --normalize |
     awk '{ n = split($0, a, ","); printf "%s, ... (%d values)\n", substr($0, 1, 70), n }'
 echo
-echo "demo finished: model loaded, 3 sequences embedded in one ragged batch."
+echo "demo finished: model loaded, 3 texts tokenized and embedded in one ragged batch."
