@@ -39,9 +39,9 @@ CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fvisibility=hidden -D_POS
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
 LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm
 
-LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
-TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
+TEST_SRC := $(filter-out tests/json_close.c,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -80,6 +80,10 @@ $(TESTBIN): $(TEST_OBJ) $(STATIC)
 	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 
+# Compares JSONL outputs with expected files (numbers within a tolerance).
+$(BUILD)/json_close: $(BUILD)/tests/json_close.o
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Compares the tokenizer's Unicode classes with Hugging Face's (see the tool).
 $(BUILD)/unicode_diff: $(BUILD)/tools/unicode_diff.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -91,12 +95,12 @@ $(BENCHBIN): $(BUILD)/bench/bench_forward.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh build-asan
 
 demo: deps
@@ -125,4 +129,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d

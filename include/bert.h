@@ -225,7 +225,10 @@ enum {
     BERT_OUTPUT_HIDDEN = 1 << 0, /* last_hidden_state  [T x C]                     */
     BERT_OUTPUT_POOLED = 1 << 1, /* pooler_output      [C]      needs the pooler    */
     BERT_OUTPUT_MLM = 1 << 2,    /* prediction_logits  [T x V]  needs the MLM head  */
-    BERT_OUTPUT_NSP = 1 << 3     /* seq_relationship   [2]      needs pooler + NSP  */
+    BERT_OUTPUT_NSP = 1 << 3,    /* seq_relationship   [2]      needs pooler + NSP  */
+    BERT_OUTPUT_CLASSIFIER = 1 << 4,       /* sequence classification logits [L] = classifier(pooler) */
+    BERT_OUTPUT_TOKEN_CLASSIFIER = 1 << 5, /* token classification logits [T x L] = classifier(h)    */
+    BERT_OUTPUT_QA = 1 << 6                /* QA span logits [T x 2]: start, end per token            */
 };
 
 /* Run the encoder on `n_seqs` sequences and compute the requested outputs.
@@ -241,6 +244,13 @@ BERT_API const float *bert_output_hidden(const bert_context *ctx, int seq);     
 BERT_API const float *bert_output_pooled(const bert_context *ctx, int seq);     /* [C]     */
 BERT_API const float *bert_output_mlm_logits(const bert_context *ctx, int seq); /* [T x V] */
 BERT_API const float *bert_output_nsp_logits(const bert_context *ctx, int seq); /* [2]     */
+BERT_API const float *bert_output_classifier_logits(const bert_context *ctx, int seq);       /* [L]     */
+BERT_API const float *bert_output_token_classifier_logits(const bert_context *ctx, int seq); /* [T x L] */
+BERT_API const float *bert_output_qa_logits(const bert_context *ctx, int seq);               /* [T x 2] */
+
+/* L, the number of classes of the classifier head: len(id2label), or 2
+ * (BertConfig's default num_labels) when the config has no id2label. */
+BERT_API int bert_model_num_labels(const bert_model *model);
 
 /* Sentence-embedding pooling over last_hidden_state. */
 typedef enum {
@@ -371,6 +381,155 @@ BERT_API void bert_encodings_free(bert_encodings *e);
  * special tokens when asked. Returns a malloc'd string in *out. */
 BERT_API bert_status bert_detokenize(const bert_tokenizer *tok, const int32_t *ids, int n, int skip_special_tokens,
                                      char **out, bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Tasks (Hugging Face pipeline semantics)
+ *
+ * A bert_pipeline bundles a model, its tokenizer and one working context:
+ * use one per thread (open it once per thread, or share the files' pages:
+ * the weights are mapped read-only). Every task call takes a batch of
+ * inputs and runs them as one ragged batch; results are per input and do
+ * not depend on the batch. On an input error, err->item is the index of
+ * the input concerned.
+ * ---------------------------------------------------------------------- */
+
+typedef struct bert_pipeline bert_pipeline;
+
+typedef struct {
+    int n_threads;     /* 0: all cores                                              */
+    int truncate;      /* 1: cut inputs longer than the model takes; 0: error        */
+    int truncate_left; /* with truncate: drop from the start instead of the end      */
+} bert_pipeline_params;
+
+BERT_API bert_pipeline_params bert_pipeline_default_params(void);
+
+/* Open model directory `dir` (weights + tokenizer files, and the
+ * sentence-transformers files when present). */
+BERT_API bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *params, bert_pipeline **out,
+                                        bert_error *err);
+BERT_API void bert_pipeline_free(bert_pipeline *p);
+BERT_API const bert_model *bert_pipeline_model(const bert_pipeline *p);
+BERT_API const bert_tokenizer *bert_pipeline_tokenizer(const bert_pipeline *p);
+
+/* fill-mask: for each [MASK] of each text, the top_k tokens.
+ * sequence is the text with that mask filled (decoded as transformers does;
+ * special tokens skipped when the text has a single mask). */
+typedef struct {
+    double score;
+    int32_t token;
+    char *token_str;
+    char *sequence;
+} bert_fill_prediction;
+
+typedef struct {
+    int n_masks, top_k;          /* predictions: [n_masks x top_k], best first */
+    bert_fill_prediction *predictions;
+} bert_fill_mask_result;
+
+/* targets (may be NULL): restrict predictions to these tokens (a target
+ * not in the vocabulary is tokenized and its first piece used, as
+ * transformers does). top_k is capped at the number of targets. */
+BERT_API bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, int top_k,
+                                    const char *const *targets, int n_targets, bert_fill_mask_result *out,
+                                    bert_error *err);
+BERT_API void bert_fill_mask_result_free(bert_fill_mask_result *r, int n);
+
+typedef enum {
+    BERT_SCORE_AUTO = 0, /* from problem_type / num_labels, as transformers does */
+    BERT_SCORE_SOFTMAX,
+    BERT_SCORE_SIGMOID,
+    BERT_SCORE_NONE /* raw logits (regression) */
+} bert_score_function;
+
+/* Sequence classification of texts (pairs[i] may be NULL; pairs may be
+ * NULL). scores: [n x num_labels] in label order, after `fn`. */
+BERT_API bert_status bert_classify(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n,
+                                   bert_score_function fn, float *scores, bert_error *err);
+
+/* The score function BERT_SCORE_AUTO means for this model. */
+BERT_API bert_score_function bert_pipeline_score_function(const bert_pipeline *p);
+
+/* NSP: probability that pairs[i] follows texts[i] (label 0 = IsNext). */
+BERT_API bert_status bert_nsp(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n,
+                              float *is_next, bert_error *err);
+
+typedef enum {
+    BERT_AGGREGATE_NONE = 0, /* one entity per token: "entity", "index"            */
+    BERT_AGGREGATE_SIMPLE,   /* adjacent B-/I- tokens of a type grouped              */
+    BERT_AGGREGATE_FIRST,    /* words take their first token's label, then grouped   */
+    BERT_AGGREGATE_AVERAGE,  /* words take their averaged scores' label               */
+    BERT_AGGREGATE_MAX       /* words take their best token's label                   */
+} bert_aggregation;
+
+typedef struct {
+    char *entity; /* the label (NONE) or the entity group (others) */
+    double score;
+    char *word;
+    int start, end; /* code-point offsets into the text */
+    int index;      /* token index (NONE only; -1 otherwise) */
+} bert_entity;
+
+typedef struct {
+    int n;
+    bert_entity *entities;
+} bert_entities;
+
+/* Token classification with transformers' aggregation strategies; the
+ * label "O" is dropped, as the pipeline's default ignore_labels does. */
+BERT_API bert_status bert_ner(bert_pipeline *p, const char *const *texts, int n, bert_aggregation aggregation,
+                              bert_entities *out, bert_error *err);
+BERT_API void bert_entities_free(bert_entities *e, int n);
+
+typedef struct {
+    int max_seq_len;      /* 384 */
+    int doc_stride;       /* 128: tokens shared by consecutive windows */
+    int max_question_len; /* 64: longer questions are an error */
+    int max_answer_len;   /* 15 (the pipeline's default; 30 for SQuAD) */
+    int top_k;            /* 1 */
+    int handle_impossible;/* 0: 1 adds the SQuAD 2.0 null answer */
+} bert_qa_params;
+
+BERT_API bert_qa_params bert_qa_default_params(void);
+
+typedef struct {
+    double score;
+    int start, end; /* code points into the context */
+    char *answer;
+} bert_answer;
+
+/* Extractive QA over a context of any length: windows of max_seq_len
+ * overlapping by doc_stride, start/end probabilities per window (softmax
+ * over the context tokens and [CLS]), spans scored start x end, a start
+ * token scored only in the window where it has the most context, answers
+ * widened to whole words. *answers gets up to top_k answers, best first. */
+BERT_API bert_status bert_qa(bert_pipeline *p, const char *question, const char *context, const bert_qa_params *params,
+                             bert_answer **answers, int *n_answers, bert_error *err);
+BERT_API void bert_answers_free(bert_answer *a, int n);
+
+/* Cross-encoder scores of (query, documents[i]): sigmoid of the single
+ * logit (or of the score function for multi-label models). */
+BERT_API bert_status bert_rerank(bert_pipeline *p, const char *query, const char *const *documents, int n,
+                                 float *scores, bert_error *err);
+
+/* The sentence-transformers settings of a model directory. */
+typedef struct {
+    int present;        /* modules.json exists                        */
+    int pooling;        /* bert_pooling from 1_Pooling/config.json    */
+    int normalize;      /* a Normalize module is listed               */
+    int max_seq_length; /* sentence_bert_config.json; 0 when absent   */
+} bert_sentence_config;
+
+/* Read modules.json, the Pooling module's config.json and
+ * sentence_bert_config.json of `dir`; out->present = 0 when absent. */
+BERT_API bert_status bert_sentence_config_load(const char *dir, bert_sentence_config *out, bert_error *err);
+
+/* Sentence embeddings of texts into out[n x hidden_size]. Pooling,
+ * normalization and max_seq_length come from the sentence-transformers
+ * files when the directory has them (modules.json, 1_Pooling/config.json,
+ * sentence_bert_config.json), otherwise from `pooling` / `normalize`
+ * (pass -1 to use the directory's settings). */
+BERT_API bert_status bert_embed(bert_pipeline *p, const char *const *texts, int n, int pooling, int normalize,
+                                float *out, bert_error *err);
 
 #ifdef __cplusplus
 }

@@ -100,4 +100,12 @@ def forward(cfg, sd, input_ids, token_type_ids, attention_mask):
         dec = sd.get("cls.predictions.decoder.weight", sd["embeddings.word_embeddings.weight"])
         bias = sd.get("cls.predictions.bias", sd.get("cls.predictions.decoder.bias"))
         out["prediction_logits"] = F.linear(t, dec, bias)
+    arch = (cfg.get("architectures") or [""])[0]
+    if "classifier.weight" in sd:
+        if "TokenClassification" in arch:
+            out["token_logits"] = lin(x, "classifier")          # BertForTokenClassification
+        else:
+            out["logits"] = lin(out["pooler_output"], "classifier")  # BertForSequenceClassification
+    if "qa_outputs.weight" in sd:
+        out["qa_logits"] = lin(x, "qa_outputs")                  # BertForQuestionAnswering: [..., 2]
     return out

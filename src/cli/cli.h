@@ -13,6 +13,12 @@ enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_fill_mask(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_ner(int argc, char **argv);
+int cmd_qa(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
+int cmd_nsp(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,8 +21,10 @@ static const char *usage_text =
     "usage: bert embed MODEL_DIR [options] < input.jsonl > output.jsonl\n"
     "  --input FILE         read JSONL from FILE instead of stdin\n"
     "  --output FILE        write JSONL to FILE (atomically) instead of stdout\n"
-    "  --pooling MODE       cls | mean | none (per-token vectors); default mean\n"
-    "  --normalize          L2-normalise each embedding\n"
+    "  --pooling MODE       cls | mean | none (per-token vectors); default: the\n"
+    "                       sentence-transformers config of MODEL_DIR, else mean\n"
+    "  --normalize          L2-normalise each embedding (default: as the sentence-transformers\n"
+    "                       config says, else off)\n"
     "  --batch-size N       sequences per forward pass (default 32)\n"
     "  --threads N          threads (default: all cores)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
@@ -134,7 +136,7 @@ static void print_vector(FILE *f, const float *v, int n) {
 
 typedef struct {
     const char *input, *output;
-    int pooling; /* BERT_POOL_CLS, BERT_POOL_MEAN, or -1 for none */
+    int pooling; /* BERT_POOL_CLS, BERT_POOL_MEAN, -1 for none, -2 = not given */
     int normalize, batch_size, threads, truncate, truncate_left;
 } embed_opts;
 
@@ -182,7 +184,7 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
 }
 
 static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
-    *o = (embed_opts){.pooling = BERT_POOL_MEAN, .batch_size = 32};
+    *o = (embed_opts){.pooling = -2, .normalize = -1, .batch_size = 32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -256,10 +258,26 @@ int cmd_embed(int argc, char **argv) {
     /* The tokenizer is optional: without one, inputs must be token ids. */
     bert_tokenizer *tok = NULL;
     if (bert_tokenizer_load(dir, &tok, &err) != BERT_OK) tok = NULL;
+    /* sentence-transformers files set the defaults: pooling, Normalize, and a
+     * max_seq_length that texts are silently cut to (as ST does). */
+    bert_sentence_config st;
+    if (bert_sentence_config_load(dir, &st, &err) != BERT_OK) {
+        bert_tokenizer_free(tok);
+        bert_context_free(ctx);
+        bert_model_free(m);
+        return cli_error("embed", "%s", err.message);
+    }
+    if (o.pooling == -2) o.pooling = st.present ? st.pooling : BERT_POOL_MEAN;
+    if (o.normalize < 0) o.normalize = st.present ? st.normalize : 0;
     bert_encode_params ep = bert_encode_default_params();
+    if (st.max_seq_length > 0) {
+        ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
+        ep.max_length = st.max_seq_length;
+    }
     if (o.truncate) {
         ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
-        ep.max_length = bert_model_config(m)->max_position_embeddings;
+        int limit = bert_model_config(m)->max_position_embeddings;
+        if (ep.max_length == 0 || ep.max_length > limit) ep.max_length = limit;
         if (tok && bert_tokenizer_model_max_length(tok) > 0 && bert_tokenizer_model_max_length(tok) < ep.max_length)
             ep.max_length = bert_tokenizer_model_max_length(tok);
         ep.truncate_left = o.truncate_left;

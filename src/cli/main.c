@@ -15,6 +15,12 @@ static void usage(FILE *f) {
             "  info MODEL_DIR            configuration, parameters, heads and dtypes of a model\n"
             "  tokenize MODEL_DIR        JSONL of texts in, Hugging Face encodings out\n"
             "  embed MODEL_DIR           JSONL of texts or token ids in, JSONL of embeddings out\n"
+            "  fill-mask MODEL_DIR       top-k tokens for each [MASK]\n"
+            "  classify MODEL_DIR        sequence classification of texts and pairs\n"
+            "  ner MODEL_DIR             token classification with entity aggregation\n"
+            "  qa MODEL_DIR              extractive question answering over long contexts\n"
+            "  rerank MODEL_DIR          cross-encoder scores of documents for a query\n"
+            "  nsp MODEL_DIR             next-sentence probability of text pairs\n"
             "  version                   print the version\n"
             "\n"
             "Run 'bert <command> --help' for a command's options.\n",
@@ -43,6 +49,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "fill-mask") == 0) return cmd_fill_mask(argc - 1, argv + 1);
+    if (strcmp(cmd, "classify") == 0) return cmd_classify(argc - 1, argv + 1);
+    if (strcmp(cmd, "ner") == 0) return cmd_ner(argc - 1, argv + 1);
+    if (strcmp(cmd, "qa") == 0) return cmd_qa(argc - 1, argv + 1);
+    if (strcmp(cmd, "rerank") == 0) return cmd_rerank(argc - 1, argv + 1);
+    if (strcmp(cmd, "nsp") == 0) return cmd_nsp(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));

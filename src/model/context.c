@@ -68,10 +68,12 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     int S = n_seqs > ctx->cap_seqs ? n_seqs : ctx->cap_seqs;
     const bert_config *c = &ctx->model->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
+    size_t L = (size_t)bert_model_num_labels(ctx->model);
     size_t sizes[] = {
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * I), pad16((size_t)N),
         pad16((size_t)ctx->n_threads * T * T), pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
+        pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2),
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
@@ -87,7 +89,8 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     ctx->arena = arena;
     ctx->offset = offset;
     float **views[] = {&ctx->hidden, &ctx->q,       &ctx->k,      &ctx->v,   &ctx->attn,   &ctx->tmp,
-                       &ctx->ff,     &ctx->keymask, &ctx->scores, &ctx->cls, &ctx->pooled, &ctx->nsp};
+                       &ctx->ff,     &ctx->keymask, &ctx->scores, &ctx->cls, &ctx->pooled, &ctx->nsp,
+                       &ctx->cls_logits, &ctx->tok_logits, &ctx->qa_logits};
     float *p = arena;
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
         *views[i] = p;
@@ -123,6 +126,21 @@ const float *bert_output_mlm_logits(const bert_context *ctx, int seq) {
 const float *bert_output_nsp_logits(const bert_context *ctx, int seq) {
     if (!has_output(ctx, seq, BERT_OUTPUT_NSP)) return NULL;
     return ctx->nsp + (size_t)seq * 2;
+}
+
+const float *bert_output_classifier_logits(const bert_context *ctx, int seq) {
+    if (!has_output(ctx, seq, BERT_OUTPUT_CLASSIFIER)) return NULL;
+    return ctx->cls_logits + (size_t)seq * bert_model_num_labels(ctx->model);
+}
+
+const float *bert_output_token_classifier_logits(const bert_context *ctx, int seq) {
+    if (!has_output(ctx, seq, BERT_OUTPUT_TOKEN_CLASSIFIER)) return NULL;
+    return ctx->tok_logits + (size_t)ctx->offset[seq] * bert_model_num_labels(ctx->model);
+}
+
+const float *bert_output_qa_logits(const bert_context *ctx, int seq) {
+    if (!has_output(ctx, seq, BERT_OUTPUT_QA)) return NULL;
+    return ctx->qa_logits + (size_t)ctx->offset[seq] * 2;
 }
 
 bert_status bert_pool(const bert_context *ctx, int seq, bert_pooling pooling, int normalize, float *out,

@@ -30,6 +30,9 @@ struct bert_context {
     float *cls;      /* [S x C] first-token rows gathered for the pooler */
     float *pooled;   /* [S x C] */
     float *nsp;      /* [S x 2] */
+    float *cls_logits; /* [S x L] sequence classifier */
+    float *tok_logits; /* [N x L] token classifier */
+    float *qa_logits;  /* [N x 2] */
 };
 
 /* Make sure the arena holds a batch of n_tokens tokens, sequences of at

@@ -147,6 +147,10 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
     bert_linear(ctx->pooled, C, ctx->cls, m->w.pooler.w, m->w.pooler.b, S, C, C, ctx->n_threads);
     bert_tanh(ctx->pooled, (size_t)S * C);
     if (outputs & BERT_OUTPUT_NSP) bert_linear(ctx->nsp, 2, ctx->pooled, m->w.nsp.w, m->w.nsp.b, S, 2, C, 1);
+    /* BertForSequenceClassification: classifier(dropout(pooled)). */
+    int L = bert_model_num_labels(m);
+    if (outputs & BERT_OUTPUT_CLASSIFIER)
+        bert_linear(ctx->cls_logits, L, ctx->pooled, m->w.classifier.w, m->w.classifier.b, S, L, C, 1);
 }
 
 /* BertLMPredictionHead: LayerNorm(act(dense(h))) W_word^T + bias. The
@@ -168,9 +172,14 @@ bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seq
     const bert_config *c = &m->cfg.pub;
     ctx->outputs = 0;
     ctx->n_seqs = 0;
-    if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP))
+    if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP |
+                              BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA))
         return bert_fail(err, BERT_ERR_INPUT, "bert_forward: unknown output flags 0x%x", outputs);
-    if ((outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP)) && !(m->heads & BERT_HEAD_POOLER))
+    if ((outputs & (BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER)) && !(m->heads & BERT_HEAD_CLASSIFIER))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no classifier head (classifier)");
+    if ((outputs & BERT_OUTPUT_QA) && !(m->heads & BERT_HEAD_QA))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no question-answering head (qa_outputs)");
+    if ((outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) && !(m->heads & BERT_HEAD_POOLER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no pooler (bert.pooler.dense)");
     if ((outputs & BERT_OUTPUT_NSP) && !(m->heads & BERT_HEAD_NSP))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no NSP head (cls.seq_relationship)");
@@ -198,8 +207,15 @@ bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seq
 
     embeddings_forward(ctx, seqs);
     for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
-    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP)) pooler_forward(ctx, outputs);
+    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
+    int L = bert_model_num_labels(m);
+    /* BertForTokenClassification / BertForQuestionAnswering: a linear layer on every token. */
+    if (outputs & BERT_OUTPUT_TOKEN_CLASSIFIER)
+        bert_linear(ctx->tok_logits, L, ctx->hidden, m->w.classifier.w, m->w.classifier.b, N, L, c->hidden_size,
+                    ctx->n_threads);
+    if (outputs & BERT_OUTPUT_QA)
+        bert_linear(ctx->qa_logits, 2, ctx->hidden, m->w.qa.w, m->w.qa.b, N, 2, c->hidden_size, ctx->n_threads);
     /* last_hidden_state is always computed; report it as available. */
     ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;
     return BERT_OK;

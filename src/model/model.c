@@ -152,6 +152,7 @@ void bert_model_free(bert_model *m) {
 
 const bert_config *bert_model_config(const bert_model *m) { return &m->cfg.pub; }
 unsigned bert_model_heads(const bert_model *m) { return m->heads; }
+int bert_model_num_labels(const bert_model *m) { return m->cfg.pub.num_labels > 0 ? m->cfg.pub.num_labels : 2; }
 int64_t bert_model_n_params(const bert_model *m) { return m->n_params; }
 const char *bert_model_dtypes(const bert_model *m) { return m->dtypes; }
 int bert_model_n_ignored_tensors(const bert_model *m) { return m->n_ignored; }

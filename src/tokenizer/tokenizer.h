@@ -34,4 +34,11 @@ struct bert_tokenizer {
     int model_max_length;
 };
 
+/* WordPiece-decode token texts (the Rust decoder: "##" joins, per-token
+ * clean-up). Returns a malloc'd string or NULL when out of memory. */
+char *bert_decode_tokens(const bert_tokenizer *t, const char *const *tokens, int n);
+
+/* transformers' clean_up_tokenization over a whole string, in place. */
+void bert_clean_up_tokenization(char *s);
+
 #endif

@@ -125,11 +125,64 @@ printf '{"text": "hello world"}\n{"input_ids": [101, 7592, 2088, 102]}\n' > "$TM
 "$BERT" embed models/random-tiny-uncased --input "$TMP/mixed.jsonl" > "$TMP/mixed_out.jsonl" 2> "$TMP/err"
 sed -n 1p "$TMP/mixed_out.jsonl" > "$TMP/m1"; sed -n 2p "$TMP/mixed_out.jsonl" > "$TMP/m2"
 if [ -s "$TMP/m1" ] && numbers_close "$TMP/m1" "$TMP/m2" 0 > "$TMP/diff"; then pass embed_text_input; else fail embed_text_input "$TMP/err"; fi
-awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 600; i++) printf "word "; print "\"}" }' > "$TMP/long_words.jsonl"
+awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 600; i++) printf "the "; print "\"}" }' > "$TMP/long_words.jsonl"
 expect_error embed_text_too_long "long_words.jsonl:1: 602 tokens; the model takes at most max_position_embeddings = 512" \
     "$BERT" embed models/random-tiny-uncased --input "$TMP/long_words.jsonl"
 if "$BERT" embed models/random-tiny-uncased --truncate --input "$TMP/long_words.jsonl" > /dev/null 2>&1; then
     pass embed_truncate; else fail embed_truncate; fi
+
+# --- task commands against the PyTorch reference (tools/make_task_fixtures.py) ---
+TASKS=tests/fixtures/tasks
+JSON_CLOSE="$(dirname "$BERT")/json_close"
+# task NAME EXPECTED_FILE CMD...: output equals the expected file (numbers within 1e-4)
+task() {
+    name=$1 want=$2
+    shift 2
+    "$@" > "$TMP/task.jsonl" 2> "$TMP/err"
+    if "$JSON_CLOSE" "$want" "$TMP/task.jsonl" 1e-4 > "$TMP/diff" 2>&1; then pass "$name"; else
+        cat "$TMP/err" >> "$TMP/diff"; fail "$name" "$TMP/diff"; fi
+}
+task fill_mask "$TASKS/mlm/expected_fill_mask.jsonl" "$BERT" fill-mask "$TASKS/mlm" --input "$TASKS/mlm/inputs_fill_mask.jsonl"
+task fill_mask_batch1 "$TASKS/mlm/expected_fill_mask.jsonl" "$BERT" fill-mask "$TASKS/mlm" --batch-size 1 --threads 1 --input "$TASKS/mlm/inputs_fill_mask.jsonl"
+task nsp "$TASKS/mlm/expected_nsp.jsonl" "$BERT" nsp "$TASKS/mlm" --input "$TASKS/mlm/inputs_nsp.jsonl"
+task classify_softmax "$TASKS/classifier/expected_classify.jsonl" "$BERT" classify "$TASKS/classifier" --top-k 3 --input "$TASKS/classifier/inputs_classify.jsonl"
+task classify_single_logit_sigmoid "$TASKS/cross-encoder/expected_classify.jsonl" "$BERT" classify "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_classify.jsonl"
+task rerank "$TASKS/cross-encoder/expected_rerank.jsonl" "$BERT" rerank "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_rerank.jsonl"
+for a in none simple first average max; do
+    task "ner_$a" "$TASKS/ner/expected_ner_$a.jsonl" "$BERT" ner "$TASKS/ner" --aggregation "$a" --input "$TASKS/ner/inputs_ner_$a.jsonl"
+done
+task qa_windows "$TASKS/qa/expected_qa.jsonl" "$BERT" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 --input "$TASKS/qa/inputs_qa.jsonl"
+task qa_top3_impossible "$TASKS/qa/expected_qa_top3_impossible.jsonl" "$BERT" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 \
+    --top-k 3 --handle-impossible --input "$TASKS/qa/inputs_qa.jsonl"
+task embed_sentence_transformers "$TASKS/sentence-transformer/expected_embed.jsonl" "$BERT" embed "$TASKS/sentence-transformer" \
+    --input "$TASKS/sentence-transformer/inputs_embed.jsonl"
+# top-1 classify is the first entry of the full ranking
+"$BERT" classify "$TASKS/classifier" --input "$TASKS/classifier/inputs_classify.jsonl" > "$TMP/top1.jsonl"
+if [ "$(wc -l < "$TMP/top1.jsonl")" -eq 5 ] && ! grep -q '},{' "$TMP/top1.jsonl"; then pass classify_top1; else fail classify_top1 "$TMP/top1.jsonl"; fi
+# targets restrict fill-mask to the given tokens
+printf '{"text": "the cat sat on the [MASK]."}\n' > "$TMP/fm.jsonl"
+"$BERT" fill-mask "$TASKS/mlm" --targets mat,cat,zzzz --input "$TMP/fm.jsonl" > "$TMP/fm_out.jsonl" 2> "$TMP/err"
+if [ "$(grep -o '"token_str"' "$TMP/fm_out.jsonl" | wc -l)" -eq 3 ] && grep -q '"token_str":"mat"' "$TMP/fm_out.jsonl"; then
+    pass fill_mask_targets; else fail fill_mask_targets "$TMP/fm_out.jsonl"; fi
+# per-line errors, and --on-error skip keeps going with one output line per input
+printf '{"text": "no mask here"}\n{"text": "a [MASK] here"}\n' > "$TMP/nomask.jsonl"
+expect_error fill_mask_no_mask "nomask.jsonl:1: no mask token ([MASK]) in the text" "$BERT" fill-mask "$TASKS/mlm" --input "$TMP/nomask.jsonl"
+printf '{"text": "a [MASK] here"}\n{"text": "no mask"}\nnot json\n{"text": "b [MASK]"}\n' > "$TMP/skip.jsonl"
+"$BERT" fill-mask "$TASKS/mlm" --on-error skip --input "$TMP/skip.jsonl" > "$TMP/skip_out.jsonl" 2> "$TMP/skip_err"; rc=$?
+if [ $rc -ne 0 ] && [ "$(wc -l < "$TMP/skip_out.jsonl")" -eq 4 ] && sed -n 2p "$TMP/skip_out.jsonl" | grep -q '"error":.*"line":2' \
+    && sed -n 3p "$TMP/skip_out.jsonl" | grep -q '"line":3' && sed -n 4p "$TMP/skip_out.jsonl" | grep -q '"score"' \
+    && grep -q "2 line(s) failed" "$TMP/skip_err"; then pass on_error_skip; else cat "$TMP/skip_err"; fail on_error_skip "$TMP/skip_out.jsonl"; fi
+printf '{"query": "q", "documents": []}\n' > "$TMP/rr.jsonl"
+expect_error rerank_empty_documents "rr.jsonl:1: the documents list is empty" "$BERT" rerank "$TASKS/cross-encoder" --input "$TMP/rr.jsonl"
+printf '{"text": "only one"}\n' > "$TMP/nsp1.jsonl"
+expect_error nsp_needs_pair "nsp1.jsonl:1: needs \"text\" and \"text_pair\"" "$BERT" nsp "$TASKS/mlm" --input "$TMP/nsp1.jsonl"
+awk 'BEGIN { printf "{\"question\": \""; for (i = 0; i < 64; i++) printf "the "; print "?\", \"context\": \"the mat\"}" }' > "$TMP/longq.jsonl"
+expect_error qa_question_too_long "longq.jsonl:1: the question has 65 tokens; at most max_question_len = 64" "$BERT" qa "$TASKS/qa" --input "$TMP/longq.jsonl"
+expect_error classify_without_head "no classifier head" sh -c "echo '{\"text\": \"x\"}' | '$BERT' classify '$TASKS/mlm'"
+awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 200; i++) printf "the "; print "\"}" }' > "$TMP/long200.jsonl"
+expect_error classify_too_long "long200.jsonl:1: 202 tokens; the model takes at most 128" "$BERT" classify "$TASKS/classifier" --input "$TMP/long200.jsonl"
+if "$BERT" classify "$TASKS/classifier" --truncate --truncation-side left --input "$TMP/long200.jsonl" > /dev/null 2>&1; then
+    pass classify_truncate; else fail classify_truncate; fi
 
 # Every code point is classified as Hugging Face's tokenizer classifies it.
 if [ -x "$(dirname "$BERT")/unicode_diff" ]; then

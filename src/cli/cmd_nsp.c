@@ -1,0 +1,57 @@
+/* cmd_nsp.c — `bert nsp MODEL_DIR`: {"text", "text_pair"} in,
+ * {"is_next", "not_next"} probabilities out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/task_runner.h"
+
+static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
+    bert_pipeline *p = st;
+    const char **a = malloc(sizeof *a * (size_t)n), **b = malloc(sizeof *b * (size_t)n);
+    float *prob = malloc(sizeof *prob * (size_t)n);
+    int ok = a && b && prob;
+    for (int i = 0; ok && i < n; i++) {
+        a[i] = task_str(items[i], "text");
+        b[i] = task_str(items[i], "text_pair");
+        if (!a[i] || !b[i]) {
+            err->item = i;
+            snprintf(err->message, sizeof err->message, "input %d: needs \"text\" and \"text_pair\" strings", i);
+            ok = 0;
+        }
+    }
+    if (ok) ok = bert_nsp(p, a, b, n, prob, err) == BERT_OK;
+    for (int i = 0; ok && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "is_next", prob[i]);
+        cJSON_AddNumberToObject(o, "not_next", 1.0 - prob[i]);
+        task_emit(out, o);
+    }
+    free(a), free(b), free(prob);
+    return ok;
+}
+
+int cmd_nsp(int argc, char **argv) {
+    static const char *usage = "usage: bert nsp MODEL_DIR [--input F] [--output F] [--batch-size N] [--threads N]\n"
+                               "       [--truncate] [--truncation-side S] [--on-error stop|skip]\n";
+    task_run_opts o = {.cmd = "nsp", .batch_size = 32};
+    bert_pipeline_params pp = bert_pipeline_default_params();
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        int c = task_common_flag(argc, argv, &i, &o, &pp);
+        if (c < 0) return CLI_USAGE;
+        if (c) continue;
+        if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "bert nsp: unexpected argument '%s'\n%s", argv[i], usage);
+            return CLI_USAGE;
+        }
+        dir = argv[i];
+    }
+    if (!dir) return fputs(usage, stderr), CLI_USAGE;
+    bert_error err;
+    bert_pipeline *p;
+    if (bert_pipeline_open(dir, &pp, &p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
+    int rc = task_run_jsonl(&o, run, p);
+    bert_pipeline_free(p);
+    return rc;
+}

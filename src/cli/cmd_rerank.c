@@ -1,0 +1,103 @@
+/* cmd_rerank.c — `bert rerank MODEL_DIR` (cross-encoder): {"query",
+ * "documents": [...]} in, {"results": [{"index", "score", "text"}]} out,
+ * best first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/task_runner.h"
+
+typedef struct {
+    bert_pipeline *p;
+    int top_n;
+} rr_state;
+
+typedef struct {
+    int index;
+    float score;
+} ranked;
+
+static int by_score(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->index - y->index;
+}
+
+static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
+    rr_state *s = st;
+    for (int i = 0; i < n; i++) {
+        const char *query = task_str(items[i], "query");
+        const cJSON *docs = cJSON_GetObjectItemCaseSensitive(items[i], "documents");
+        int nd = cJSON_IsArray(docs) ? cJSON_GetArraySize(docs) : -1, k = 0;
+        if (!query || nd < 0) {
+            snprintf(err->message, sizeof err->message, "input %d: needs \"query\" and a \"documents\" list", i);
+        } else if (nd == 0) {
+            snprintf(err->message, sizeof err->message, "input %d: the documents list is empty", i);
+        }
+        if (!query || nd <= 0) {
+            err->item = i;
+            return 0;
+        }
+        const char **d = malloc(sizeof *d * (size_t)nd);
+        float *sc = malloc(sizeof *sc * (size_t)nd);
+        ranked *r = malloc(sizeof *r * (size_t)nd);
+        int ok = d && sc && r;
+        for (const cJSON *e = docs->child; ok && e; e = e->next, k++) {
+            if (!cJSON_IsString(e)) {
+                snprintf(err->message, sizeof err->message, "input %d: documents[%d] is not a string", i, k);
+                ok = 0;
+            } else {
+                d[k] = e->valuestring;
+            }
+        }
+        if (ok && bert_rerank(s->p, query, d, nd, sc, err) != BERT_OK) ok = 0;
+        if (ok) {
+            for (int j = 0; j < nd; j++) r[j] = (ranked){j, sc[j]};
+            qsort(r, (size_t)nd, sizeof *r, by_score);
+            cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "results");
+            for (int j = 0; j < nd && (s->top_n <= 0 || j < s->top_n); j++) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddNumberToObject(x, "index", r[j].index);
+                cJSON_AddNumberToObject(x, "score", r[j].score);
+                cJSON_AddStringToObject(x, "text", d[r[j].index]);
+                cJSON_AddItemToArray(a, x);
+            }
+            task_emit(out, o);
+        }
+        free(d), free(sc), free(r);
+        if (!ok) {
+            err->item = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int cmd_rerank(int argc, char **argv) {
+    static const char *usage = "usage: bert rerank MODEL_DIR [--top-n N] [--input F] [--output F] [--threads N]\n"
+                               "       [--truncate] [--truncation-side S] [--on-error stop|skip]\n";
+    task_run_opts o = {.cmd = "rerank", .batch_size = 1};
+    bert_pipeline_params pp = bert_pipeline_default_params();
+    rr_state s = {.top_n = 0};
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        int c = task_common_flag(argc, argv, &i, &o, &pp);
+        if (c < 0) return CLI_USAGE;
+        if (c) continue;
+        if (strcmp(argv[i], "--top-n") == 0 && i + 1 < argc) {
+            if (!cli_parse_int(o.cmd, argv[i], argv[i + 1], 1, &s.top_n)) return CLI_USAGE;
+            i++;
+        } else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "bert rerank: unexpected argument '%s'\n%s", argv[i], usage);
+            return CLI_USAGE;
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (!dir) return fputs(usage, stderr), CLI_USAGE;
+    bert_error err;
+    if (bert_pipeline_open(dir, &pp, &s.p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
+    int rc = task_run_jsonl(&o, run, &s);
+    bert_pipeline_free(s.p);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* task_runner.h — the loop every task command shares: read JSONL, batch,
+ * run, write one output line per input line in order, per-line errors,
+ * --on-error skip, progress on a terminal. */
+#ifndef BERT_CLI_TASK_RUNNER_H
+#define BERT_CLI_TASK_RUNNER_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "bert.h"
+
+/* Run one batch: items[0..n) are the parsed input lines. Write one JSON
+ * line per item to out, in order, and return 1; or return 0 with
+ * err->item = the index of the failing item (or -1) and a message. */
+typedef int (*task_batch_fn)(void *state, cJSON **items, int n, FILE *out, bert_error *err);
+
+typedef struct {
+    const char *cmd;     /* "fill-mask", ... for messages */
+    const char *input;   /* NULL: stdin */
+    const char *output;  /* NULL: stdout */
+    int batch_size;
+    int on_error_skip;   /* 1: write {"error": ...} for a failing line and go on */
+} task_run_opts;
+
+/* Returns the process exit code. */
+int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state);
+
+/* Common flags: --input, --output, --batch-size, --threads, --on-error,
+ * --truncate, --truncation-side. Returns 1 if argv[*i] was one of them
+ * (advancing *i past its value), 0 if not, -1 on a bad value. */
+int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipeline_params *pp);
+
+/* A string field of a JSON object, or NULL. */
+const char *task_str(const cJSON *o, const char *key);
+
+/* Write a JSON value as one line and free it. */
+void task_emit(FILE *out, cJSON *v);
+
+#endif

@@ -1,0 +1,82 @@
+/* classify.c — sequence classification, NSP and cross-encoder reranking:
+ * one logit vector per input, then the pipeline's score function
+ * (transformers pipelines/text_classification.py). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks/pipeline.h"
+#include "util/error.h"
+
+bert_score_function bert_pipeline_score_function(const bert_pipeline *p) {
+    const bert_config *c = bert_model_config(p->model);
+    if (strcmp(c->problem_type, "multi_label_classification") == 0 || bert_model_num_labels(p->model) == 1)
+        return BERT_SCORE_SIGMOID;
+    if (strcmp(c->problem_type, "regression") == 0) return BERT_SCORE_NONE;
+    return BERT_SCORE_SOFTMAX;
+}
+
+static void apply(bert_score_function fn, const float *logits, int L, float *out) {
+    double x[L > 0 ? L : 1];
+    for (int j = 0; j < L; j++) x[j] = logits[j];
+    if (fn == BERT_SCORE_SOFTMAX) task_softmax(x, L);
+    for (int j = 0; j < L; j++) out[j] = (float)(fn == BERT_SCORE_SIGMOID ? 1.0 / (1.0 + exp(-x[j])) : x[j]);
+}
+
+bert_status bert_classify(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n,
+                          bert_score_function fn, float *scores, bert_error *err) {
+    bert_error_clear(err);
+    if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head");
+    if (fn == BERT_SCORE_AUTO) fn = bert_pipeline_score_function(p);
+    task_batch b;
+    bert_status rc = task_run(p, texts, pairs, n, 0, BERT_OUTPUT_CLASSIFIER, &b, err);
+    int L = bert_model_num_labels(p->model);
+    for (int i = 0; rc == BERT_OK && i < n; i++)
+        apply(fn, bert_output_classifier_logits(p->ctx, i), L, scores + (size_t)i * L);
+    task_batch_free(&b);
+    return rc;
+}
+
+bert_status bert_nsp(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n, float *is_next,
+                     bert_error *err) {
+    bert_error_clear(err);
+    if (!(bert_model_heads(p->model) & BERT_HEAD_NSP))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no NSP head (cls.seq_relationship)");
+    for (int i = 0; i < n; i++)
+        if (!pairs || !pairs[i]) {
+            bert_fail(err, BERT_ERR_INPUT, "input %d: NSP needs a second text", i);
+            if (err) err->item = i; /* after bert_fail, which resets it */
+            return BERT_ERR_INPUT;
+        }
+    task_batch b;
+    bert_status rc = task_run(p, texts, pairs, n, 0, BERT_OUTPUT_NSP, &b, err);
+    for (int i = 0; rc == BERT_OK && i < n; i++) {
+        float prob[2];
+        apply(BERT_SCORE_SOFTMAX, bert_output_nsp_logits(p->ctx, i), 2, prob);
+        is_next[i] = prob[0]; /* label 0 = IsNext */
+    }
+    task_batch_free(&b);
+    return rc;
+}
+
+bert_status bert_rerank(bert_pipeline *p, const char *query, const char *const *documents, int n, float *scores,
+                        bert_error *err) {
+    bert_error_clear(err);
+    if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "no documents to rerank");
+    if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head (a cross-encoder has one)");
+    const char **queries = malloc(sizeof *queries * (size_t)n);
+    if (!queries) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) queries[i] = query;
+    int L = bert_model_num_labels(p->model);
+    float *all = malloc(sizeof *all * (size_t)n * (size_t)L);
+    bert_status rc = all ? bert_classify(p, queries, documents, n, L == 1 ? BERT_SCORE_SIGMOID : BERT_SCORE_AUTO, all, err)
+                         : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    /* A single-logit cross-encoder scores sigmoid(logit); a two-class one
+     * the probability of its last (relevant) class. */
+    for (int i = 0; rc == BERT_OK && i < n; i++) scores[i] = all[(size_t)i * L + (L - 1)];
+    free(all);
+    free(queries);
+    return rc;
+}

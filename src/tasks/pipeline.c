@@ -1,0 +1,175 @@
+/* pipeline.c — opening a model directory for the tasks; running batches. */
+#include "tasks/pipeline.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+#include "io/json_fields.h"
+#include "util/error.h"
+
+bert_pipeline_params bert_pipeline_default_params(void) {
+    bert_pipeline_params p = {.n_threads = 0, .truncate = 0, .truncate_left = 0};
+    return p;
+}
+
+char *task_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+char *task_cp_slice(const char *text, int s, int e) {
+    const unsigned char *p = (const unsigned char *)text;
+    const char *bs = NULL, *be = NULL;
+    for (size_t i = 0, cp = 0;; i++) {
+        if ((p[i] & 0xC0) == 0x80) continue; /* inside a code point */
+        if ((int)cp == s) bs = text + i;
+        if ((int)cp == e || !p[i]) {
+            be = text + i;
+            break;
+        }
+        cp++;
+    }
+    if (!bs) bs = be;
+    size_t n = (size_t)(be - bs);
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, bs, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+/* Read a JSON file of dir/name, or return NULL root when absent. */
+static bert_status read_json(const char *dir, const char *name, cJSON **root, bert_error *err) {
+    char path[PATH_MAX];
+    *root = NULL;
+    bert_status rc = bert_path_join(path, sizeof path, dir, name, err);
+    if (rc != BERT_OK || !bert_file_exists(path)) return rc;
+    char *text;
+    if ((rc = bert_file_read_text(path, &text, NULL, err)) != BERT_OK) return rc;
+    rc = bert_json_parse(text, path, root, err);
+    free(text);
+    return rc;
+}
+
+/* sentence-transformers: modules.json lists Pooling (its folder has
+ * config.json) and optionally Normalize; sentence_bert_config.json gives
+ * max_seq_length. */
+bert_status bert_sentence_config_load(const char *dir, bert_sentence_config *st, bert_error *err) {
+    memset(st, 0, sizeof *st);
+    cJSON *modules;
+    bert_status rc = read_json(dir, "modules.json", &modules, err);
+    if (rc != BERT_OK || !modules) return rc;
+    st->present = 1;
+    st->pooling = BERT_POOL_MEAN;
+    for (const cJSON *m = cJSON_IsArray(modules) ? modules->child : NULL; m && rc == BERT_OK; m = m->next) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type"), *path = cJSON_GetObjectItemCaseSensitive(m, "path");
+        if (!cJSON_IsString(type)) continue;
+        if (strstr(type->valuestring, "Normalize")) st->normalize = 1;
+        if (strstr(type->valuestring, "Pooling") && cJSON_IsString(path)) {
+            char sub[PATH_MAX];
+            cJSON *pool;
+            snprintf(sub, sizeof sub, "%s/config.json", path->valuestring);
+            if ((rc = read_json(dir, sub, &pool, err)) != BERT_OK || !pool) continue;
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, "pooling_mode_cls_token"))) st->pooling = BERT_POOL_CLS;
+            else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, "pooling_mode_mean_tokens"))) st->pooling = BERT_POOL_MEAN;
+            else rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s/%s: only cls and mean pooling are supported", dir, sub);
+            cJSON_Delete(pool);
+        }
+    }
+    cJSON_Delete(modules);
+    cJSON *sb;
+    if (rc == BERT_OK && (rc = read_json(dir, "sentence_bert_config.json", &sb, err)) == BERT_OK && sb) {
+        rc = bert_json_int(sb, "max_seq_length", 0, &st->max_seq_length, err);
+        cJSON_Delete(sb);
+    }
+    return rc;
+}
+
+bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *params, bert_pipeline **out,
+                               bert_error *err) {
+    bert_error_clear(err);
+    *out = NULL;
+    bert_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    p->params = params ? *params : bert_pipeline_default_params();
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = p->params.n_threads;
+    bert_status rc = bert_model_load(dir, NULL, &p->model, err);
+    if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
+    if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);
+    if (rc == BERT_OK) rc = bert_sentence_config_load(dir, &p->st, err);
+    if (rc != BERT_OK) {
+        bert_pipeline_free(p);
+        return rc;
+    }
+    *out = p;
+    return BERT_OK;
+}
+
+void bert_pipeline_free(bert_pipeline *p) {
+    if (!p) return;
+    bert_context_free(p->ctx);
+    bert_tokenizer_free(p->tok);
+    bert_model_free(p->model);
+    free(p);
+}
+
+const bert_model *bert_pipeline_model(const bert_pipeline *p) { return p->model; }
+const bert_tokenizer *bert_pipeline_tokenizer(const bert_pipeline *p) { return p->tok; }
+
+void task_batch_free(task_batch *b) {
+    for (int i = 0; b->enc && i < b->n; i++) bert_encodings_free(&b->enc[i]);
+    free(b->enc);
+    free(b->seqs);
+    memset(b, 0, sizeof *b);
+}
+
+bert_status task_run(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n, int max_len,
+                     unsigned outputs, task_batch *b, bert_error *err) {
+    memset(b, 0, sizeof *b);
+    if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "no inputs");
+    int limit = bert_model_config(p->model)->max_position_embeddings;
+    if (max_len <= 0 || max_len > limit) max_len = limit;
+    bert_encode_params ep = bert_encode_default_params();
+    if (p->params.truncate) {
+        ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
+        ep.max_length = max_len;
+        ep.truncate_left = p->params.truncate_left;
+    }
+    b->enc = calloc((size_t)n, sizeof *b->enc);
+    b->seqs = calloc((size_t)n, sizeof *b->seqs);
+    b->n = n;
+    if (!b->enc || !b->seqs) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_status rc = bert_tokenize_batch(p->tok, texts, pairs, n, &ep, b->enc, err);
+    if (rc != BERT_OK) {
+        free(b->enc);
+        b->enc = NULL;
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        const bert_encoding *e = &b->enc[i].encodings[0];
+        if (e->n_tokens > max_len) {
+            rc = bert_fail(err, BERT_ERR_INPUT,
+                           "input %d: %d tokens; the model takes at most %d (truncate to accept longer texts)", i,
+                           e->n_tokens, max_len);
+            if (err) err->item = i;
+            return rc;
+        }
+        b->seqs[i] = (bert_sequence){.input_ids = e->input_ids, .token_type_ids = e->token_type_ids, .n_tokens = e->n_tokens};
+    }
+    return bert_forward(p->ctx, b->seqs, n, outputs, err);
+}
+
+void task_softmax(double *x, int n) {
+    double mx = x[0], sum = 0;
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++) sum += (x[i] = exp(x[i] - mx));
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
