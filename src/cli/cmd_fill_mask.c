@@ -19,13 +19,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
     const char **texts = malloc(sizeof *texts * (size_t)n);
     bert_fill_mask_result *r = calloc((size_t)n, sizeof *r);
     int ok = texts && r;
-    for (int i = 0; ok && i < n; i++) {
-        if (!(texts[i] = task_str(items[i], "text"))) {
-            err->item = i;
-            snprintf(err->message, sizeof err->message, "input %d: needs a \"text\" string", i);
-            ok = 0;
-        }
-    }
+    ok = ok && task_strings(items, n, "text", 1, texts, err);
     if (ok) ok = bert_fill_mask(s->p, texts, n, s->top_k, (const char *const *)s->targets, s->n_targets, r, err) == BERT_OK;
     for (int i = 0; ok && i < n; i++) {
         cJSON *all = cJSON_CreateArray();
@@ -72,11 +66,8 @@ int cmd_fill_mask(int argc, char **argv) {
             i++;
         } else if (strcmp(argv[i], "--targets") == 0 && i + 1 < argc) {
             targets = argv[++i];
-        } else if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "bert fill-mask: unexpected argument '%s'\n%s", argv[i], usage);
+        } else if (!task_positional(o.cmd, argv[i], &dir, usage)) {
             return CLI_USAGE;
-        } else {
-            dir = argv[i];
         }
     }
     if (!dir) return fputs(usage, stderr), CLI_USAGE;

@@ -18,13 +18,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
     const char **texts = malloc(sizeof *texts * (size_t)n);
     bert_entities *r = calloc((size_t)n, sizeof *r);
     int ok = texts && r;
-    for (int i = 0; ok && i < n; i++) {
-        if (!(texts[i] = task_str(items[i], "text"))) {
-            err->item = i;
-            snprintf(err->message, sizeof err->message, "input %d: needs a \"text\" string", i);
-            ok = 0;
-        }
-    }
+    ok = ok && task_strings(items, n, "text", 1, texts, err);
     if (ok) ok = bert_ner(s->p, texts, n, s->agg, r, err) == BERT_OK;
     for (int i = 0; ok && i < n; i++) {
         cJSON *a = cJSON_CreateArray();
@@ -67,17 +61,10 @@ int cmd_ner(int argc, char **argv) {
                 if (strcmp(v, names[k]) == 0) found = k;
             if (found < 0) return fprintf(stderr, "bert ner: --aggregation must be none, simple, first, average or max\n"), CLI_USAGE;
             s.agg = (bert_aggregation)found;
-        } else if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "bert ner: unexpected argument '%s'\n%s", argv[i], usage);
+        } else if (!task_positional(o.cmd, argv[i], &dir, usage)) {
             return CLI_USAGE;
-        } else {
-            dir = argv[i];
         }
     }
     if (!dir) return fputs(usage, stderr), CLI_USAGE;
-    bert_error err;
-    if (bert_pipeline_open(dir, &pp, &s.p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
-    int rc = task_run_jsonl(&o, run, &s);
-    bert_pipeline_free(s.p);
-    return rc;
+    return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

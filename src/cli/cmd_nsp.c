@@ -6,20 +6,15 @@
 #include "cli/cli.h"
 #include "cli/task_runner.h"
 
+typedef struct {
+    bert_pipeline *p;
+} nsp_state;
+
 static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
-    bert_pipeline *p = st;
+    bert_pipeline *p = ((nsp_state *)st)->p;
     const char **a = malloc(sizeof *a * (size_t)n), **b = malloc(sizeof *b * (size_t)n);
     float *prob = malloc(sizeof *prob * (size_t)n);
-    int ok = a && b && prob;
-    for (int i = 0; ok && i < n; i++) {
-        a[i] = task_str(items[i], "text");
-        b[i] = task_str(items[i], "text_pair");
-        if (!a[i] || !b[i]) {
-            err->item = i;
-            snprintf(err->message, sizeof err->message, "input %d: needs \"text\" and \"text_pair\" strings", i);
-            ok = 0;
-        }
-    }
+    int ok = a && b && prob && task_strings(items, n, "text", 1, a, err) && task_strings(items, n, "text_pair", 1, b, err);
     if (ok) ok = bert_nsp(p, a, b, n, prob, err) == BERT_OK;
     for (int i = 0; ok && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -41,17 +36,9 @@ int cmd_nsp(int argc, char **argv) {
         int c = task_common_flag(argc, argv, &i, &o, &pp);
         if (c < 0) return CLI_USAGE;
         if (c) continue;
-        if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "bert nsp: unexpected argument '%s'\n%s", argv[i], usage);
-            return CLI_USAGE;
-        }
-        dir = argv[i];
+        if (!task_positional(o.cmd, argv[i], &dir, usage)) return CLI_USAGE;
     }
     if (!dir) return fputs(usage, stderr), CLI_USAGE;
-    bert_error err;
-    bert_pipeline *p;
-    if (bert_pipeline_open(dir, &pp, &p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
-    int rc = task_run_jsonl(&o, run, p);
-    bert_pipeline_free(p);
-    return rc;
+    nsp_state s = {0};
+    return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

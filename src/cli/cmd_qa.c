@@ -76,17 +76,10 @@ int cmd_qa(int argc, char **argv) {
         if (matched) continue;
         if (strcmp(argv[i], "--handle-impossible") == 0) {
             s.q.handle_impossible = 1;
-        } else if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "bert qa: unexpected argument '%s'\n%s", argv[i], usage);
+        } else if (!task_positional(o.cmd, argv[i], &dir, usage)) {
             return CLI_USAGE;
-        } else {
-            dir = argv[i];
         }
     }
     if (!dir) return fputs(usage, stderr), CLI_USAGE;
-    bert_error err;
-    if (bert_pipeline_open(dir, &pp, &s.p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
-    int rc = task_run_jsonl(&o, run, &s);
-    bert_pipeline_free(s.p);
-    return rc;
+    return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

@@ -12,17 +12,6 @@ typedef struct {
     int top_n;
 } rr_state;
 
-typedef struct {
-    int index;
-    float score;
-} ranked;
-
-static int by_score(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->index - y->index;
-}
-
 static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
     rr_state *s = st;
     for (int i = 0; i < n; i++) {
@@ -40,7 +29,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
         }
         const char **d = malloc(sizeof *d * (size_t)nd);
         float *sc = malloc(sizeof *sc * (size_t)nd);
-        ranked *r = malloc(sizeof *r * (size_t)nd);
+        int *r = malloc(sizeof *r * (size_t)nd);
         int ok = d && sc && r;
         for (const cJSON *e = docs->child; ok && e; e = e->next, k++) {
             if (!cJSON_IsString(e)) {
@@ -52,14 +41,13 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
         }
         if (ok && bert_rerank(s->p, query, d, nd, sc, err) != BERT_OK) ok = 0;
         if (ok) {
-            for (int j = 0; j < nd; j++) r[j] = (ranked){j, sc[j]};
-            qsort(r, (size_t)nd, sizeof *r, by_score);
+            task_rank(sc, nd, r);
             cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "results");
             for (int j = 0; j < nd && (s->top_n <= 0 || j < s->top_n); j++) {
                 cJSON *x = cJSON_CreateObject();
-                cJSON_AddNumberToObject(x, "index", r[j].index);
-                cJSON_AddNumberToObject(x, "score", r[j].score);
-                cJSON_AddStringToObject(x, "text", d[r[j].index]);
+                cJSON_AddNumberToObject(x, "index", r[j]);
+                cJSON_AddNumberToObject(x, "score", sc[r[j]]);
+                cJSON_AddStringToObject(x, "text", d[r[j]]);
                 cJSON_AddItemToArray(a, x);
             }
             task_emit(out, o);
@@ -87,17 +75,10 @@ int cmd_rerank(int argc, char **argv) {
         if (strcmp(argv[i], "--top-n") == 0 && i + 1 < argc) {
             if (!cli_parse_int(o.cmd, argv[i], argv[i + 1], 1, &s.top_n)) return CLI_USAGE;
             i++;
-        } else if (argv[i][0] == '-' || dir) {
-            fprintf(stderr, "bert rerank: unexpected argument '%s'\n%s", argv[i], usage);
+        } else if (!task_positional(o.cmd, argv[i], &dir, usage)) {
             return CLI_USAGE;
-        } else {
-            dir = argv[i];
         }
     }
     if (!dir) return fputs(usage, stderr), CLI_USAGE;
-    bert_error err;
-    if (bert_pipeline_open(dir, &pp, &s.p, &err) != BERT_OK) return cli_error(o.cmd, "%s", err.message);
-    int rc = task_run_jsonl(&o, run, &s);
-    bert_pipeline_free(s.p);
-    return rc;
+    return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

@@ -14,6 +14,49 @@ const char *task_str(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int task_positional(const char *cmd, const char *arg, const char **dir, const char *usage) {
+    if (arg[0] == '-' || *dir) {
+        fprintf(stderr, "bert %s: unexpected argument '%s'\n%s", cmd, arg, usage);
+        return 0;
+    }
+    *dir = arg;
+    return 1;
+}
+
+int task_open_and_run(const task_run_opts *o, const char *dir, const bert_pipeline_params *pp, bert_pipeline **slot,
+                      task_batch_fn fn, void *state) {
+    bert_error err;
+    if (bert_pipeline_open(dir, pp, slot, &err) != BERT_OK) return cli_error(o->cmd, "%s", err.message);
+    int rc = task_run_jsonl(o, fn, state);
+    bert_pipeline_free(*slot);
+    *slot = NULL;
+    return rc;
+}
+
+int task_strings(cJSON **items, int n, const char *key, int required, const char **out, bert_error *err) {
+    for (int i = 0; i < n; i++) {
+        out[i] = task_str(items[i], key);
+        if (!out[i] && required) {
+            err->item = i;
+            snprintf(err->message, sizeof err->message, "input %d: needs a \"%s\" string", i, key);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void task_rank(const float *scores, int n, int *order) {
+    /* Insertion sort: stable, and n is a label or document count. */
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        while (j > 0 && scores[order[j - 1]] < scores[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+}
+
 void task_emit(FILE *out, cJSON *v) {
     char *s = cJSON_PrintUnformatted(v);
     if (s) fprintf(out, "%s\n", s);

@@ -30,6 +30,22 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state);
  * (advancing *i past its value), 0 if not, -1 on a bad value. */
 int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipeline_params *pp);
 
+/* The positional MODEL_DIR argument: stores arg in *dir; an option it does
+ * not know, or a second positional, prints usage and returns 0. */
+int task_positional(const char *cmd, const char *arg, const char **dir, const char *usage);
+
+/* Open the pipeline of dir into *slot (so fn's state can see it), run the
+ * JSONL loop, free it. Returns the exit code. */
+int task_open_and_run(const task_run_opts *o, const char *dir, const bert_pipeline_params *pp, bert_pipeline **slot,
+                      task_batch_fn fn, void *state);
+
+/* out[i] = string field `key` of items[i] (NULL when absent). With
+ * required, a missing one fails with err naming the input. */
+int task_strings(cJSON **items, int n, const char *key, int required, const char **out, bert_error *err);
+
+/* order[0..n) = indices of scores, highest first (ties: lower index first). */
+void task_rank(const float *scores, int n, int *order);
+
 /* A string field of a JSON object, or NULL. */
 const char *task_str(const cJSON *o, const char *key);
 

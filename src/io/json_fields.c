@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/file.h"
 #include "util/error.h"
 
 bert_status bert_json_parse(const char *text, const char *what, cJSON **out, bert_error *err) {
@@ -17,6 +18,16 @@ bert_status bert_json_parse(const char *text, const char *what, cJSON **out, ber
         else col++;
     }
     return bert_fail(err, BERT_ERR_FORMAT, "%s: malformed JSON at line %d, column %d", what, line, col);
+}
+
+bert_status bert_json_load_file(const char *path, cJSON **out, bert_error *err) {
+    char *text;
+    *out = NULL;
+    bert_status rc = bert_file_read_text(path, &text, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = bert_json_parse(text, path, out, err);
+    free(text);
+    return rc;
 }
 
 static const cJSON *field(const cJSON *obj, const char *key) {

@@ -10,6 +10,9 @@
 /* Parse text as JSON; on failure the error gives the line and column. */
 bert_status bert_json_parse(const char *text, const char *what, cJSON **out, bert_error *err);
 
+/* Read file `path` and parse it as JSON (errors name the file). */
+bert_status bert_json_load_file(const char *path, cJSON **out, bert_error *err);
+
 bert_status bert_json_int(const cJSON *obj, const char *key, int def, int *out, bert_error *err);
 bert_status bert_json_double(const cJSON *obj, const char *key, double def, double *out, bert_error *err);
 /* *out is a malloc'd copy of the string (or of def). */

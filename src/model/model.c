@@ -21,12 +21,8 @@ bert_model_params bert_model_default_params(void) {
 
 /* The distinct shard file names of an index's weight_map, in first-seen order. */
 static bert_status index_shards(const char *dir, const char *index_path, char ***names, int *n, bert_error *err) {
-    char *text;
-    cJSON *root = NULL;
-    bert_status rc = bert_file_read_text(index_path, &text, NULL, err);
-    if (rc != BERT_OK) return rc;
-    rc = bert_json_parse(text, index_path, &root, err);
-    free(text);
+    cJSON *root;
+    bert_status rc = bert_json_load_file(index_path, &root, err);
     if (rc != BERT_OK) return rc;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map)) {
@@ -58,12 +54,8 @@ static bert_status index_shards(const char *dir, const char *index_path, char **
 }
 
 static bert_status check_index(bert_model *m, const char *index_path, bert_error *err) {
-    char *text;
     cJSON *root;
-    bert_status rc = bert_file_read_text(index_path, &text, NULL, err);
-    if (rc != BERT_OK) return rc;
-    rc = bert_json_parse(text, index_path, &root, err);
-    free(text);
+    bert_status rc = bert_json_load_file(index_path, &root, err);
     if (rc != BERT_OK) return rc;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     for (const cJSON *e = map->child; e && rc == BERT_OK; e = e->next) {

@@ -51,11 +51,7 @@ static bert_status read_json(const char *dir, const char *name, cJSON **root, be
     *root = NULL;
     bert_status rc = bert_path_join(path, sizeof path, dir, name, err);
     if (rc != BERT_OK || !bert_file_exists(path)) return rc;
-    char *text;
-    if ((rc = bert_file_read_text(path, &text, NULL, err)) != BERT_OK) return rc;
-    rc = bert_json_parse(text, path, root, err);
-    free(text);
-    return rc;
+    return bert_json_load_file(path, root, err);
 }
 
 /* sentence-transformers: modules.json lists Pooling (its folder has

@@ -59,12 +59,8 @@ static bert_status load_vocab_txt(bert_tokenizer *t, const char *path, bert_erro
 
 /* tokenizer_config.json: flags and special-token strings (all optional). */
 static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *err) {
-    char *text;
     cJSON *root;
-    bert_status rc = bert_file_read_text(path, &text, NULL, err);
-    if (rc != BERT_OK) return rc;
-    rc = bert_json_parse(text, path, &root, err);
-    free(text);
+    bert_status rc = bert_json_load_file(path, &root, err);
     if (rc != BERT_OK) return rc;
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "do_lower_case")) && cJSON_IsBool(v)) t->lowercase = cJSON_IsTrue(v);
@@ -108,12 +104,8 @@ static bert_status add_added_token(bert_tokenizer *t, const char *content, int i
 /* tokenizer.json: the pipeline must be BERT's; read its flags, vocabulary
  * and added tokens. */
 static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert_error *err) {
-    char *text;
     cJSON *root;
-    bert_status rc = bert_file_read_text(path, &text, NULL, err);
-    if (rc != BERT_OK) return rc;
-    rc = bert_json_parse(text, path, &root, err);
-    free(text);
+    bert_status rc = bert_json_load_file(path, &root, err);
     if (rc != BERT_OK) return rc;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");

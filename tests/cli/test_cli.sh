@@ -175,7 +175,7 @@ if [ $rc -ne 0 ] && [ "$(wc -l < "$TMP/skip_out.jsonl")" -eq 4 ] && sed -n 2p "$
 printf '{"query": "q", "documents": []}\n' > "$TMP/rr.jsonl"
 expect_error rerank_empty_documents "rr.jsonl:1: the documents list is empty" "$BERT" rerank "$TASKS/cross-encoder" --input "$TMP/rr.jsonl"
 printf '{"text": "only one"}\n' > "$TMP/nsp1.jsonl"
-expect_error nsp_needs_pair "nsp1.jsonl:1: needs \"text\" and \"text_pair\"" "$BERT" nsp "$TASKS/mlm" --input "$TMP/nsp1.jsonl"
+expect_error nsp_needs_pair "nsp1.jsonl:1: needs a \"text_pair\" string" "$BERT" nsp "$TASKS/mlm" --input "$TMP/nsp1.jsonl"
 awk 'BEGIN { printf "{\"question\": \""; for (i = 0; i < 64; i++) printf "the "; print "?\", \"context\": \"the mat\"}" }' > "$TMP/longq.jsonl"
 expect_error qa_question_too_long "longq.jsonl:1: the question has 65 tokens; at most max_question_len = 64" "$BERT" qa "$TASKS/qa" --input "$TMP/longq.jsonl"
 expect_error classify_without_head "no classifier head" sh -c "echo '{\"text\": \"x\"}' | '$BERT' classify '$TASKS/mlm'"
