@@ -531,6 +531,87 @@ BERT_API bert_status bert_sentence_config_load(const char *dir, bert_sentence_co
 BERT_API bert_status bert_embed(bert_pipeline *p, const char *const *texts, int n, int pooling, int normalize,
                                 float *out, bert_error *err);
 
+/* ------------------------------------------------------------------------
+ * Training (fine-tuning sequence classification and regression)
+ * ---------------------------------------------------------------------- */
+
+typedef enum { BERT_SCHEDULE_LINEAR = 0, BERT_SCHEDULE_CONSTANT, BERT_SCHEDULE_COSINE } bert_schedule;
+
+typedef enum {
+    BERT_PROBLEM_SINGLE_LABEL = 0, /* CrossEntropyLoss over num_labels classes  */
+    BERT_PROBLEM_MULTI_LABEL,      /* BCEWithLogitsLoss, labels [n x num_labels] */
+    BERT_PROBLEM_REGRESSION        /* MSELoss on one output                      */
+} bert_problem;
+
+typedef struct {
+    bert_problem problem;
+    int num_labels;              /* classes (1 for regression)                                     */
+    const char *const *labels;   /* [num_labels] names for id2label, or NULL (LABEL_0, ...)          */
+    double lr;                   /* peak learning rate (2e-5)                                       */
+    double weight_decay;         /* decoupled; not applied to biases and LayerNorm (0.01)           */
+    double beta1, beta2, eps;    /* 0.9, 0.999, 1e-8                                                */
+    int bert_adam;               /* 1: original BERT optimizer (no bias correction; use eps 1e-6)  */
+    bert_schedule schedule;      /* linear warmup then decay to 0 (default), constant, cosine      */
+    long warmup_steps;           /* or, when 0, warmup_ratio x total_steps                          */
+    double warmup_ratio;
+    long total_steps;            /* optimizer steps the schedule spans                              */
+    double max_grad_norm;        /* global-norm clipping (1.0); 0 = off                             */
+    int grad_accum;              /* micro-batches per optimizer step (1)                            */
+    double hidden_dropout, attention_dropout, classifier_dropout; /* < 0: from config.json (0.1)  */
+    uint64_t seed;               /* head initialisation, dropout, shuffling                         */
+    int n_threads;
+} bert_train_params;
+
+BERT_API bert_train_params bert_train_default_params(void);
+
+typedef struct bert_trainer bert_trainer;
+
+/* Start fine-tuning the model in `dir` for sequence classification or
+ * regression. Missing pooler / classifier weights (or a classifier of the
+ * wrong size) are created, initialised as BERT does (normal 0.02, zero
+ * bias) from the seed; *created_heads tells which (BERT_HEAD_* bits). */
+BERT_API bert_status bert_trainer_open(const char *dir, const bert_train_params *params, bert_trainer **out,
+                                       unsigned *created_heads, bert_error *err);
+BERT_API void bert_trainer_free(bert_trainer *t);
+
+/* Forward + backward on one micro-batch; after grad_accum calls, one
+ * clipped AdamW step at the scheduled learning rate. labels: the class
+ * index (as a float) per sequence, the target value (regression), or
+ * [n x num_labels] 0/1 (multi-label). *loss: the micro-batch's mean loss.
+ * *stepped: 1 when this call applied an optimizer step. */
+BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
+                                       double *loss, int *stepped, bert_error *err);
+
+/* Loss and logits [n x num_labels] without dropout or gradients. */
+BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
+                                       double *loss, float *logits, bert_error *err);
+
+/* Optimizer steps taken; learning rate of the next step; last gradient norm. */
+BERT_API long bert_trainer_steps(const bert_trainer *t);
+BERT_API double bert_trainer_lr(const bert_trainer *t);
+BERT_API double bert_trainer_grad_norm(const bert_trainer *t);
+
+/* The model being trained (weights are the trainer's current ones). */
+BERT_API const bert_model *bert_trainer_model(const bert_trainer *t);
+
+/* Write a checkpoint: a Hugging Face model directory (config.json with the
+ * labels and problem_type, model.safetensors, the tokenizer files) and,
+ * with `state`, the training state (trainer_state.json: step, schedule,
+ * RNG, `extra_json` for the caller's data position; optimizer.safetensors:
+ * AdamW moments). Every file is written under a temporary name and
+ * renamed; the directory itself is created as dir.tmp and renamed last. */
+BERT_API bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json,
+                                       bert_error *err);
+
+/* Resume from a checkpoint written with state: weights, moments, step,
+ * RNG. params must match the original run's (schedule, batch sizes).
+ * *extra_json (malloc'd, may be NULL) is what was saved. */
+BERT_API bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out,
+                                         char **extra_json, bert_error *err);
+
+/* The trainer's RNG, for the caller's shuffling (same stream on resume). */
+BERT_API uint32_t bert_trainer_random(bert_trainer *t);
+
 #ifdef __cplusplus
 }
 #endif

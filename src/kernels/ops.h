@@ -35,3 +35,25 @@ void bert_softmax_rows(float *x, int N, int C);
 void bert_tanh(float *x, size_t n);
 
 #endif
+
+/* ---- backward passes (training) ------------------------------------------
+ * Each takes the upstream gradient and what the forward saved, and
+ * ACCUMULATES (+=) into parameter gradients; input gradients are written
+ * (=) unless the name says accumulate. */
+
+/* x holds the activation's input; dx = dy * act'(x) (dx may alias dy). */
+void bert_activation_backward(float *dx, const float *dy, const float *x, size_t n, bert_activation act, int n_threads);
+
+/* LayerNorm forward that also saves mean and rstd per row (for backward):
+ * out = LN(a + b), sum = a + b is written to `sum` (may alias a). */
+void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
+                              const float *weight, const float *bias, int N, int C, float eps, int n_threads);
+
+/* dinp = LN backward (=), dweight/dbias +=. inp is the LayerNorm input. */
+void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                             const float *weight, const float *mean, const float *rstd, int N, int C);
+
+/* Linear backward for y = x W^T + b (W [N x K]): dx = dy W (=, or += when
+ * accumulate), dW += dy^T x, db += sum_rows dy. dx may be NULL. */
+void bert_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
+                          int N, int K, int accumulate, int n_threads);

@@ -56,6 +56,24 @@ struct bert_model {
     char dtypes[32];
 };
 
+/* One weight the model has or can have. */
+typedef struct {
+    char name[96];       /* canonical name (no "bert." prefix) */
+    const float **slot;  /* where the pointer goes in bert_weights */
+    int64_t rows, cols;  /* shape from the config; cols == 0 for a vector */
+    unsigned group;      /* 0 = encoder (required), else the BERT_HEAD_* it belongs to */
+    int optional;        /* may be absent even when its group is present (the tied decoder) */
+} bert_weight_req;
+
+typedef struct {
+    bert_weight_req *v;
+    int n, cap;
+} bert_weight_list;
+
+/* Every weight m's config allows, in a fixed order (weights.c); slots
+ * point into m->w (allocating m->w.layers if needed). Free l->v. */
+bert_status bert_weight_list_build(bert_model *m, bert_weight_list *l, bert_error *err);
+
 /* Bind the tensors of the open shards to m->w, checking dtype and shape
  * against m->cfg (weights.c). */
 bert_status bert_weights_bind(bert_model *m, bert_error *err);

@@ -15,14 +15,7 @@
 #include "model/model.h"
 #include "util/error.h"
 
-/* One weight the model wants. */
-typedef struct {
-    char name[96];       /* canonical name */
-    const float **slot;  /* where the pointer goes */
-    int64_t rows, cols;  /* expected shape; cols == 0 for a vector */
-    unsigned group;      /* 0 = encoder (required), else the BERT_HEAD_* it belongs to */
-    int optional;        /* may be absent even when its group is present */
-} weight_req;
+typedef bert_weight_req weight_req;
 
 /* A checkpoint tensor with its canonical name. */
 typedef struct {
@@ -47,11 +40,7 @@ static char *canonical_name(const char *name) {
     return s;
 }
 
-/* Growable request list. */
-typedef struct {
-    weight_req *v;
-    int n, cap;
-} req_list;
+typedef bert_weight_list req_list;
 
 static int add_req(req_list *l, const float **slot, int64_t rows, int64_t cols, unsigned group, int optional,
                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
@@ -226,6 +215,14 @@ static bert_status bind(bert_model *m, req_list *reqs, named_tensor *ts, int nts
     if (dec_bias && !dec_bias->used && (present & BERT_HEAD_MLM)) m->n_ignored--;
     free(found);
     return rc;
+}
+
+bert_status bert_weight_list_build(bert_model *m, bert_weight_list *l, bert_error *err) {
+    memset(l, 0, sizeof *l);
+    if (!m->w.layers && !(m->w.layers = calloc((size_t)m->cfg.pub.num_hidden_layers + 1, sizeof *m->w.layers)))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (!build_requests(m, l)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    return BERT_OK;
 }
 
 bert_status bert_weights_bind(bert_model *m, bert_error *err) {

@@ -1,0 +1,88 @@
+/* ops_backward.c — gradients of the encoder's kernels (see ops.h). The
+ * derivations are the textbook ones; tests check each against float64
+ * finite differences. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+
+void bert_activation_backward(float *dx, const float *dy, const float *x, size_t n, bert_activation act, int n_threads) {
+    long long nn = (long long)n;
+    const double k0 = 0.7978845608028654; /* sqrt(2 / pi) */
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
+    for (long long i = 0; i < nn; i++) {
+        double v = x[i], d;
+        switch (act) {
+        case BERT_ACT_GELU: /* 0.5 (1 + erf(v/sqrt2)) + v * pdf(v) */
+            d = 0.5 * (1.0 + erf(v * 0.70710678118654752)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
+            break;
+        case BERT_ACT_GELU_TANH:
+        case BERT_ACT_GELU_FAST: {
+            double u = k0 * (v + 0.044715 * v * v * v), t = tanh(u);
+            d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * k0 * (1.0 + 3.0 * 0.044715 * v * v);
+            break;
+        }
+        case BERT_ACT_RELU: d = v > 0.0 ? 1.0 : 0.0; break;
+        default: { /* SiLU */
+            double s = 1.0 / (1.0 + exp(-v));
+            d = s * (1.0 + v * (1.0 - s));
+        }
+        }
+        dx[i] = (float)(dy[i] * d);
+    }
+}
+
+void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
+                              const float *weight, const float *bias, int N, int C, float eps, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && N > 1) schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *ra = a + (size_t)i * C, *rb = b ? b + (size_t)i * C : NULL;
+        float *rs = sum + (size_t)i * C, *ro = out + (size_t)i * C;
+        double s = 0.0;
+        for (int j = 0; j < C; j++) {
+            rs[j] = rb ? ra[j] + rb[j] : ra[j];
+            s += rs[j];
+        }
+        double mu = s / C, var = 0.0;
+        for (int j = 0; j < C; j++) var += (rs[j] - mu) * (rs[j] - mu);
+        float m = (float)mu, r = (float)(1.0 / sqrt(var / C + (double)eps));
+        mean[i] = m;
+        rstd[i] = r;
+        for (int j = 0; j < C; j++) ro[j] = (rs[j] - m) * r * weight[j] + bias[j];
+    }
+}
+
+void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                             const float *weight, const float *mean, const float *rstd, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *dy = dout + (size_t)i * C, *x = inp + (size_t)i * C;
+        float *dx = dinp + (size_t)i * C;
+        double m = mean[i], r = rstd[i], sum_g = 0.0, sum_gx = 0.0;
+        for (int j = 0; j < C; j++) {
+            double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
+            dbias[j] += dy[j];
+            dweight[j] += (float)(dy[j] * xhat);
+            sum_g += g;
+            sum_gx += g * xhat;
+        }
+        sum_g /= C;
+        sum_gx /= C;
+        for (int j = 0; j < C; j++) {
+            double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
+            dx[j] = (float)(r * (g - sum_g - xhat * sum_gx));
+        }
+    }
+}
+
+void bert_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
+                          int N, int K, int accumulate, int n_threads) {
+    (void)n_threads;
+    /* dW[N x K] += dy^T[N x M] x[M x K] */
+    bert_sgemm(1, 0, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
+    if (db)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) db[j] += dy[(size_t)i * N + j];
+    /* dx[M x K] = dy[M x N] W[N x K] */
+    if (dx) bert_sgemm(0, 0, M, K, N, 1.0f, dy, N, W, K, accumulate ? 1.0f : 0.0f, dx, K);
+}

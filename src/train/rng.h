@@ -1,0 +1,22 @@
+/* rng.h — the one random number generator of training (PCG32, O'Neill
+ * 2014): small state that checkpoints can store, same stream on every
+ * machine. */
+#ifndef BERT_TRAIN_RNG_H
+#define BERT_TRAIN_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t state, inc;
+} bert_rng;
+
+void bert_rng_seed(bert_rng *r, uint64_t seed, uint64_t stream);
+uint32_t bert_rng_u32(bert_rng *r);
+/* Uniform in [0, 1) with 24 random bits (exactly representable floats). */
+float bert_rng_uniform(bert_rng *r);
+/* Standard normal (Box-Muller, both values used in turn is NOT done: one per call). */
+float bert_rng_normal(bert_rng *r);
+/* Uniform integer in [0, n). */
+uint32_t bert_rng_below(bert_rng *r, uint32_t n);
+
+#endif

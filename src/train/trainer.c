@@ -1,0 +1,451 @@
+/* trainer.c — setting up a fine-tuning run, stepping it, checkpoints.
+ *
+ * The trainable model is built from the weight list of model/weights.c:
+ * every tensor the task needs gets a slice of one parameter block, copied
+ * from the checkpoint when it has it with the right shape, initialised as
+ * BERT does otherwise (normal(0, initializer_range), zero biases, LayerNorm
+ * 1 and 0). */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/file.h"
+#include "io/json_fields.h"
+#include "io/safetensors.h"
+#include "model/context.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+bert_train_params bert_train_default_params(void) {
+    bert_train_params p;
+    memset(&p, 0, sizeof p);
+    p.problem = BERT_PROBLEM_SINGLE_LABEL;
+    p.num_labels = 2;
+    p.lr = 2e-5;
+    p.weight_decay = 0.01;
+    p.beta1 = 0.9;
+    p.beta2 = 0.999;
+    p.eps = 1e-8;
+    p.schedule = BERT_SCHEDULE_LINEAR;
+    p.warmup_ratio = 0.1;
+    p.total_steps = 1000;
+    p.max_grad_norm = 1.0;
+    p.grad_accum = 1;
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = -1;
+    p.seed = 42;
+    p.n_threads = 1;
+    return p;
+}
+
+/* Hugging Face's saved name for a canonical weight name. */
+static void hf_name(char *out, size_t cap, const char *canon) {
+    int head = strncmp(canon, "cls.", 4) == 0 || strncmp(canon, "classifier", 10) == 0 ||
+               strncmp(canon, "qa_outputs", 10) == 0;
+    snprintf(out, cap, "%s%s", head ? "" : "bert.", canon);
+}
+
+static int no_decay(const char *name) {
+    size_t n = strlen(name);
+    return strstr(name, "LayerNorm") != NULL || (n >= 5 && strcmp(name + n - 5, ".bias") == 0);
+}
+
+/* Dropout rates and initializer_range from config.json (BertConfig defaults). */
+static bert_status read_train_config(const char *dir, double *hidden, double *att, double *cls, double *init_range,
+                                     bert_error *err) {
+    char path[PATH_MAX];
+    cJSON *root;
+    bert_status rc = bert_path_join(path, sizeof path, dir, "config.json", err);
+    if (rc == BERT_OK) rc = bert_json_load_file(path, &root, err);
+    if (rc != BERT_OK) return rc;
+    const cJSON *v;
+    *hidden = (v = cJSON_GetObjectItemCaseSensitive(root, "hidden_dropout_prob")) && cJSON_IsNumber(v) ? v->valuedouble : 0.1;
+    *att = (v = cJSON_GetObjectItemCaseSensitive(root, "attention_probs_dropout_prob")) && cJSON_IsNumber(v) ? v->valuedouble : 0.1;
+    *cls = (v = cJSON_GetObjectItemCaseSensitive(root, "classifier_dropout")) && cJSON_IsNumber(v) ? v->valuedouble : *hidden;
+    *init_range = (v = cJSON_GetObjectItemCaseSensitive(root, "initializer_range")) && cJSON_IsNumber(v) ? v->valuedouble : 0.02;
+    cJSON_Delete(root);
+    return BERT_OK;
+}
+
+static bert_status set_string(char **dst, const char *s, bert_error *err) {
+    char *d = strdup(s);
+    if (!d) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    free(*dst);
+    *dst = d;
+    return BERT_OK;
+}
+
+/* Give the training model the task's labels, problem type and architecture. */
+static bert_status configure(bert_model *tm, const bert_train_params *p, bert_error *err) {
+    bert_config_full *c = &tm->cfg;
+    int L = p->problem == BERT_PROBLEM_REGRESSION ? 1 : p->num_labels;
+    if (L < 1) return bert_fail(err, BERT_ERR_INPUT, "num_labels must be at least 1");
+    int keep = c->pub.num_labels == L && !p->labels;
+    if (!keep) {
+        for (int i = 0; i < c->pub.num_labels; i++) free(c->labels[i]);
+        free(c->labels);
+        c->labels = calloc((size_t)L, sizeof *c->labels);
+        if (!c->labels) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        c->pub.num_labels = L;
+        for (int i = 0; i < L; i++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "LABEL_%d", i);
+            bert_status rc = set_string(&c->labels[i], p->labels ? p->labels[i] : buf, err);
+            if (rc != BERT_OK) return rc;
+        }
+    }
+    static const char *const problems[] = {"single_label_classification", "multi_label_classification", "regression"};
+    bert_status rc = set_string(&c->problem_type, problems[p->problem], err);
+    if (rc == BERT_OK) rc = set_string(&c->architecture, "BertForSequenceClassification", err);
+    c->pub.problem_type = c->problem_type;
+    c->pub.architecture = c->architecture;
+    return rc;
+}
+
+static const bert_weight_req *find_req(const bert_weight_list *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0) return &l->v[i];
+    return NULL;
+}
+
+bert_status bert_trainer_open(const char *dir, const bert_train_params *params, bert_trainer **out,
+                              unsigned *created, bert_error *err) {
+    bert_error_clear(err);
+    *out = NULL;
+    if (created) *created = 0;
+    bert_trainer *t = calloc(1, sizeof *t);
+    if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->p = params ? *params : bert_train_default_params();
+    if (t->p.grad_accum < 1) t->p.grad_accum = 1;
+    if (t->p.n_threads < 1) t->p.n_threads = 1;
+    bert_rng_seed(&t->rng, t->p.seed, 54);
+    bert_model *src = NULL;
+    bert_weight_list src_list = {0}, list = {0};
+    double hidden, att, cls, init_range;
+    bert_status rc = read_train_config(dir, &hidden, &att, &cls, &init_range, err);
+    if (rc == BERT_OK) rc = bert_model_load(dir, NULL, &src, err);
+    if (rc == BERT_OK && !(t->model = calloc(1, sizeof *t->model))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK) rc = bert_config_load(dir, &t->model->cfg, err);
+    if (rc == BERT_OK) rc = configure(t->model, &t->p, err);
+    if (rc == BERT_OK) rc = bert_weight_list_build(src, &src_list, err);
+    if (rc == BERT_OK) rc = bert_weight_list_build(t->model, &list, err);
+    if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
+    if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
+    if (t->p.classifier_dropout < 0) t->p.classifier_dropout = cls;
+    unsigned heads = BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER;
+    /* Size the blocks. */
+    size_t total = 0;
+    int nt = 0;
+    for (int i = 0; rc == BERT_OK && i < list.n; i++) {
+        const bert_weight_req *r = &list.v[i];
+        if (r->group && (!(r->group & heads) || r->optional)) continue;
+        total += (size_t)r->rows * (size_t)(r->cols ? r->cols : 1);
+        nt++;
+    }
+    if (rc == BERT_OK) {
+        t->params = calloc(total, sizeof(float));
+        t->grads = calloc(total, sizeof(float));
+        t->m = calloc(total, sizeof(float));
+        t->v = calloc(total, sizeof(float));
+        t->tensors = calloc((size_t)nt, sizeof *t->tensors);
+        t->src_dir = strdup(dir);
+        if (!t->params || !t->grads || !t->m || !t->v || !t->tensors || !t->src_dir)
+            rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for training", total * 16e-6);
+        t->n_params = total;
+    }
+    /* Fill: copy what the checkpoint has, initialise the rest. */
+    size_t off = 0;
+    for (int i = 0; rc == BERT_OK && i < list.n; i++) {
+        const bert_weight_req *r = &list.v[i];
+        if (r->group && (!(r->group & heads) || r->optional)) continue;
+        size_t n = (size_t)r->rows * (size_t)(r->cols ? r->cols : 1);
+        float *dst = t->params + off;
+        const bert_weight_req *sr = find_req(&src_list, r->name);
+        const float *from = sr && *sr->slot && sr->rows == r->rows && sr->cols == r->cols ? *sr->slot : NULL;
+        if (from) {
+            memcpy(dst, from, n * sizeof(float));
+        } else {
+            if (created && r->group) *created |= r->group;
+            int is_ln = strstr(r->name, "LayerNorm") != NULL, is_bias = r->cols == 0;
+            for (size_t k = 0; k < n; k++)
+                dst[k] = is_ln && !is_bias ? 1.0f : is_bias ? 0.0f : (float)init_range * bert_rng_normal(&t->rng);
+        }
+        *r->slot = dst;
+        train_tensor *tt = &t->tensors[t->n_tensors++];
+        hf_name(tt->name, sizeof tt->name, r->name);
+        tt->offset = off;
+        tt->rows = r->rows;
+        tt->cols = r->cols;
+        tt->decay = !no_decay(r->name);
+        off += n;
+    }
+    if (rc == BERT_OK) {
+        t->model->heads = heads;
+        t->model->n_params = (int64_t)total;
+        snprintf(t->model->dtypes, sizeof t->model->dtypes, "F32");
+        bert_context_params cp = bert_context_default_params();
+        cp.n_threads = t->p.n_threads;
+        rc = bert_context_create(t->model, &cp, &t->eval_ctx, err);
+    }
+    free(src_list.v);
+    free(list.v);
+    bert_model_free(src);
+    if (rc != BERT_OK) {
+        bert_trainer_free(t);
+        return rc;
+    }
+    *out = t;
+    return BERT_OK;
+}
+
+void bert_trainer_free(bert_trainer *t) {
+    if (!t) return;
+    bert_context_free(t->eval_ctx);
+    bert_model_free(t->model); /* its weights are in t->params: model->converted is NULL */
+    free(t->params), free(t->grads), free(t->m), free(t->v);
+    free(t->tensors);
+    free(t->src_dir);
+    train_acts_free(t->acts);
+    free(t);
+}
+
+bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                              int *stepped, bert_error *err) {
+    bert_error_clear(err);
+    if (stepped) *stepped = 0;
+    if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "empty micro-batch");
+    /* The inference validator checks ids, types and lengths. */
+    const bert_config *c = bert_model_config(t->model);
+    for (int s = 0; s < n; s++) {
+        if (seqs[s].n_tokens <= 0 || seqs[s].n_tokens > c->max_position_embeddings)
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: %d tokens (1..%d allowed)", s, seqs[s].n_tokens,
+                             c->max_position_embeddings);
+        for (int k = 0; k < seqs[s].n_tokens; k++)
+            if (seqs[s].input_ids[k] < 0 || seqs[s].input_ids[k] >= c->vocab_size ||
+                (seqs[s].token_type_ids && (seqs[s].token_type_ids[k] < 0 || seqs[s].token_type_ids[k] >= c->type_vocab_size)))
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: position %d: id or token type out of range", s, k);
+        if (t->p.problem == BERT_PROBLEM_SINGLE_LABEL && (labels[s] < 0 || labels[s] >= c->num_labels))
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", s, labels[s],
+                             c->num_labels);
+    }
+    bert_status rc = train_forward_backward(t, seqs, n, labels, loss, err);
+    if (rc != BERT_OK) return rc;
+    if (++t->micro == t->p.grad_accum) {
+        train_adamw_step(t, train_lr_at(&t->p, t->step));
+        t->micro = 0;
+        if (stepped) *stepped = 1;
+    }
+    return BERT_OK;
+}
+
+bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                              float *logits, bert_error *err) {
+    bert_error_clear(err);
+    bert_status rc = bert_forward(t->eval_ctx, seqs, n, BERT_OUTPUT_CLASSIFIER, err);
+    if (rc != BERT_OK) return rc;
+    int L = bert_model_num_labels(t->model);
+    for (int i = 0; i < n; i++) memcpy(logits + (size_t)i * L, bert_output_classifier_logits(t->eval_ctx, i), sizeof(float) * L);
+    if (loss) *loss = labels ? train_loss(t->p.problem, logits, labels, n, L, NULL, 1.0) : 0.0;
+    return BERT_OK;
+}
+
+long bert_trainer_steps(const bert_trainer *t) { return t->step; }
+double bert_trainer_lr(const bert_trainer *t) { return train_lr_at(&t->p, t->step); }
+double bert_trainer_grad_norm(const bert_trainer *t) { return t->last_grad_norm; }
+const bert_model *bert_trainer_model(const bert_trainer *t) { return t->model; }
+uint32_t bert_trainer_random(bert_trainer *t) { return bert_rng_u32(&t->rng); }
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+/* config.json: the original one with the task's fields replaced. */
+static bert_status write_config(bert_trainer *t, const char *dir, bert_error *err) {
+    char path[PATH_MAX];
+    cJSON *root;
+    bert_status rc = bert_path_join(path, sizeof path, t->src_dir, "config.json", err);
+    if (rc == BERT_OK) rc = bert_json_load_file(path, &root, err);
+    if (rc != BERT_OK) return rc;
+    const bert_config_full *c = &t->model->cfg;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "architectures");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "id2label");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "label2id");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "problem_type");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "torch_dtype");
+    cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString(c->architecture));
+    cJSON *i2l = cJSON_AddObjectToObject(root, "id2label"), *l2i = cJSON_AddObjectToObject(root, "label2id");
+    for (int i = 0; i < c->pub.num_labels; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        cJSON_AddStringToObject(i2l, key, c->labels[i]);
+        cJSON_AddNumberToObject(l2i, c->labels[i], i);
+    }
+    cJSON_AddStringToObject(root, "problem_type", c->problem_type);
+    cJSON_AddStringToObject(root, "torch_dtype", "float32");
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if ((rc = bert_path_join(path, sizeof path, dir, "config.json", err)) == BERT_OK)
+        rc = bert_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+static bert_status write_tensors(bert_trainer *t, const char *dir, const char *file, const float *block,
+                                 const char *suffix, bert_error *err) {
+    char path[PATH_MAX];
+    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
+    if (rc != BERT_OK) return rc;
+    st_write_tensor *w = calloc((size_t)t->n_tensors, sizeof *w);
+    char (*names)[112] = calloc((size_t)t->n_tensors, sizeof *names);
+    if (!w || !names) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
+        const train_tensor *tt = &t->tensors[i];
+        snprintf(names[i], sizeof names[i], "%s%s", tt->name, suffix);
+        w[i] = (st_write_tensor){.name = names[i], .dtype = ST_F32, .ndim = tt->cols ? 2 : 1,
+                                 .shape = {tt->rows, tt->cols}, .data = block + tt->offset};
+    }
+    if (rc == BERT_OK) rc = st_write(path, w, t->n_tensors, "{\"format\":\"pt\"}", err);
+    free(w);
+    free(names);
+    return rc;
+}
+
+static bert_status copy_file(const char *from_dir, const char *to_dir, const char *name, bert_error *err) {
+    char from[PATH_MAX], to[PATH_MAX];
+    bert_status rc = bert_path_join(from, sizeof from, from_dir, name, err);
+    if (rc != BERT_OK || !bert_file_exists(from)) return rc;
+    bert_file f;
+    if ((rc = bert_file_open(from, 0, &f, err)) != BERT_OK) return rc;
+    if ((rc = bert_path_join(to, sizeof to, to_dir, name, err)) == BERT_OK)
+        rc = bert_file_write_atomic(to, f.data ? (const void *)f.data : "", f.size, err);
+    bert_file_close(&f);
+    return rc;
+}
+
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[PATH_MAX];
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
+    bert_error_clear(err);
+    if (state && t->micro != 0)
+        return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
+    char tmp[PATH_MAX], old[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    remove_dir(tmp);
+    if (mkdir(tmp, 0755) != 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    bert_status rc = write_config(t, tmp, err);
+    if (rc == BERT_OK) rc = write_tensors(t, tmp, "model.safetensors", t->params, "", err);
+    static const char *const tok_files[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    for (size_t i = 0; rc == BERT_OK && i < sizeof tok_files / sizeof tok_files[0]; i++)
+        rc = copy_file(t->src_dir, tmp, tok_files[i], err);
+    if (rc == BERT_OK && state) {
+        rc = write_tensors(t, tmp, "optimizer.safetensors", t->m, ".exp_avg", err);
+        char path[PATH_MAX];
+        if (rc == BERT_OK) rc = write_tensors(t, tmp, "optimizer_sq.safetensors", t->v, ".exp_avg_sq", err);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "step", (double)t->step);
+        char buf[40];
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.state);
+        cJSON_AddStringToObject(o, "rng_state", buf);
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.inc);
+        cJSON_AddStringToObject(o, "rng_inc", buf);
+        cJSON_AddNumberToObject(o, "lr", t->p.lr);
+        cJSON_AddNumberToObject(o, "total_steps", (double)t->p.total_steps);
+        cJSON_AddNumberToObject(o, "grad_accum", t->p.grad_accum);
+        cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
+        if (extra) cJSON_AddItemToObject(o, "extra", extra);
+        char *text = cJSON_Print(o);
+        cJSON_Delete(o);
+        if (rc == BERT_OK && !text) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, tmp, "trainer_state.json", err)) == BERT_OK)
+            rc = bert_file_write_atomic(path, text, strlen(text), err);
+        free(text);
+    }
+    if (rc != BERT_OK) {
+        remove_dir(tmp);
+        return rc;
+    }
+    /* Swap in: the old checkpoint is removed only once the new one is in place. */
+    remove_dir(old);
+    struct stat st;
+    if (stat(dir, &st) == 0 && rename(dir, old) != 0)
+        rc = bert_fail(err, BERT_ERR_IO, "%s: cannot move the old checkpoint aside: %s", dir, strerror(errno));
+    if (rc == BERT_OK && rename(tmp, dir) != 0) rc = bert_fail(err, BERT_ERR_IO, "%s: rename failed: %s", dir, strerror(errno));
+    if (rc == BERT_OK) remove_dir(old);
+    return rc;
+}
+
+static bert_status load_block(bert_trainer *t, const char *dir, const char *file, const char *suffix, float *block,
+                              bert_error *err) {
+    char path[PATH_MAX];
+    st_file f;
+    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
+    if (rc == BERT_OK) rc = st_open(path, 0, &f, err);
+    if (rc != BERT_OK) return rc;
+    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
+        const train_tensor *tt = &t->tensors[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s%s", tt->name, suffix);
+        const st_tensor *x = st_find(&f, name);
+        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        if (!x || x->dtype != ST_F32 || (size_t)x->numel != n)
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong shape", path, name);
+        else
+            memcpy(block + tt->offset, x->data, n * sizeof(float));
+    }
+    st_close(&f);
+    return rc;
+}
+
+bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out, char **extra_json,
+                                bert_error *err) {
+    bert_error_clear(err);
+    if (extra_json) *extra_json = NULL;
+    bert_trainer *t = NULL;
+    bert_status rc = bert_trainer_open(dir, params, &t, NULL, err);
+    if (rc != BERT_OK) return rc;
+    rc = load_block(t, dir, "optimizer.safetensors", ".exp_avg", t->m, err);
+    if (rc == BERT_OK) rc = load_block(t, dir, "optimizer_sq.safetensors", ".exp_avg_sq", t->v, err);
+    char path[PATH_MAX];
+    cJSON *o = NULL;
+    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
+        rc = bert_json_load_file(path, &o, err);
+    if (rc == BERT_OK) {
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step"), *rs = cJSON_GetObjectItemCaseSensitive(o, "rng_state"),
+                    *ri = cJSON_GetObjectItemCaseSensitive(o, "rng_inc");
+        if (!cJSON_IsNumber(step) || !cJSON_IsString(rs) || !cJSON_IsString(ri)) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: step or RNG state missing", path);
+        } else {
+            t->step = (long)step->valuedouble;
+            t->rng.state = strtoull(rs->valuestring, NULL, 10);
+            t->rng.inc = strtoull(ri->valuestring, NULL, 10);
+            const cJSON *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
+            if (extra && extra_json) *extra_json = cJSON_PrintUnformatted(extra);
+        }
+    }
+    cJSON_Delete(o);
+    if (rc != BERT_OK) {
+        bert_trainer_free(t);
+        return rc;
+    }
+    *out = t;
+    return BERT_OK;
+}

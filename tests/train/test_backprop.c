@@ -1,0 +1,161 @@
+/* test_backprop.c — the training engine against PyTorch autograd
+ * (tools/make_train_golden.py): loss, every parameter's gradient, and the
+ * parameters after two AdamW steps (linear schedule, clipping), for
+ * single-label, regression and multi-label heads. Tolerance: relative
+ * error ||ours - ref|| / ||ref|| <= 1e-4 per tensor (dropout off).
+ *
+ * One exception: the attention key bias. Adding b to every key adds q.b to
+ * a whole row of scores, which softmax ignores, so its exact gradient is
+ * zero; both PyTorch and bert.c produce float noise there (~1e-9), and Adam
+ * turns noise into steps of size ~lr (m / sqrt(v) is O(1) for any nonzero
+ * g). For that tensor the gradient must be ~0 on both sides and the
+ * updated values are not compared. */
+#include <stdlib.h>
+
+#include "io/safetensors.h"
+#include "kernels/ops.h"
+#include "test.h"
+#include "train/trainer.h"
+
+static double rel_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static void check_case(const char *name, bert_problem problem, int num_labels) {
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    bert_error err;
+    st_file g;
+    CHECK_OK(st_open(path, 0, &g, &err), err);
+    if (err.code != BERT_OK) return;
+    const st_tensor *ids = st_find(&g, "input_ids");
+    int B = (int)ids->shape[0], T = (int)ids->shape[1];
+    const int32_t *id = (const int32_t *)(const void *)ids->data;
+    const int32_t *tt = (const int32_t *)(const void *)st_find(&g, "token_type_ids")->data;
+    const int32_t *mk = (const int32_t *)(const void *)st_find(&g, "attention_mask")->data;
+    const float *labels = (const float *)(const void *)st_find(&g, "labels")->data;
+    const float *loss_ref = (const float *)(const void *)st_find(&g, "loss")->data;
+    bert_train_params p = bert_train_default_params();
+    p.problem = problem;
+    p.num_labels = num_labels;
+    p.lr = 1e-3;
+    p.weight_decay = 0.01;
+    p.total_steps = 4;
+    p.warmup_steps = (long)((const float *)(const void *)st_find(&g, "warmup")->data)[0];
+    p.warmup_ratio = 0;
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0;
+    bert_trainer *t = NULL;
+    unsigned created = 0;
+    CHECK_OK(bert_trainer_open(dir, &p, &t, &created, &err), err);
+    if (!t) {
+        st_close(&g);
+        return;
+    }
+    CHECK(created == 0);
+    bert_sequence *seqs = calloc((size_t)B, sizeof *seqs);
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        while (n < T && mk[b * T + n]) n++;
+        seqs[b] = (bert_sequence){.input_ids = id + b * T, .token_type_ids = tt + b * T, .n_tokens = n};
+    }
+    for (int step = 1; step <= 2; step++) {
+        double loss = 0;
+        CHECK_OK(train_forward_backward(t, seqs, B, labels, &loss, &err), err);
+        if (fabs(loss - loss_ref[step - 1]) > 1e-5 * (1 + fabs(loss_ref[step - 1])))
+            test_fail(__FILE__, __LINE__, "%s step %d: loss %.8f vs %.8f", name, step, loss, loss_ref[step - 1]);
+        for (int k = 0; step == 1 && k < t->n_tensors; k++) {
+            const train_tensor *x = &t->tensors[k];
+            char key[160];
+            snprintf(key, sizeof key, "grad1.%s", x->name);
+            const st_tensor *r = st_find(&g, key);
+            size_t n = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            if (!r) {
+                test_fail(__FILE__, __LINE__, "%s: no golden gradient for %s", name, x->name);
+                continue;
+            }
+            if (strstr(x->name, "attention.self.key.bias")) {
+                double ours = 0, ref = 0;
+                for (size_t i = 0; i < n; i++)
+                    ours = fmax(ours, fabs(t->grads[x->offset + i])), ref = fmax(ref, fabs(((const float *)(const void *)r->data)[i]));
+                if (!(ours < 1e-6 && ref < 1e-6))
+                    test_fail(__FILE__, __LINE__, "%s: key bias gradient should be ~0: %.3g vs %.3g", name, ours, ref);
+                continue;
+            }
+            double e = rel_err(t->grads + x->offset, (const float *)(const void *)r->data, n);
+            if (!(e <= 1e-4)) test_fail(__FILE__, __LINE__, "%s: gradient of %s: relative error %.3g", name, x->name, e);
+        }
+        train_adamw_step(t, train_lr_at(&t->p, t->step));
+        for (int k = 0; k < t->n_tensors; k++) {
+            const train_tensor *x = &t->tensors[k];
+            char key[160];
+            snprintf(key, sizeof key, "step%d.%s", step, x->name);
+            const st_tensor *r = st_find(&g, key);
+            size_t n = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            if (strstr(x->name, "attention.self.key.bias")) continue; /* see the top of the file */
+            double e = r ? rel_err(t->params + x->offset, (const float *)(const void *)r->data, n) : 1;
+            if (!(e <= 1e-4)) test_fail(__FILE__, __LINE__, "%s: %s after step %d: relative error %.3g", name, x->name, step, e);
+        }
+    }
+    free(seqs);
+    bert_trainer_free(t);
+    st_close(&g);
+}
+
+TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_PROBLEM_SINGLE_LABEL, 3); }
+TEST(train_regression_matches_pytorch) { check_case("regression", BERT_PROBLEM_REGRESSION, 1); }
+TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_PROBLEM_MULTI_LABEL, 4); }
+
+/* Each backward kernel against float64 central differences on tiny shapes. */
+TEST(train_kernels_match_finite_differences) {
+    enum { N = 3, C = 5 };
+    float x[N * C], w[C], b[C], out[N * C], sum[N * C], mean[N], rstd[N], dout[N * C], dx[N * C], dw[C] = {0}, db[C] = {0};
+    unsigned s = 11;
+    for (int i = 0; i < N * C; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((s >> 8) % 1000) / 250.0f - 2.0f;
+        dout[i] = (float)((s >> 4) % 100) / 50.0f - 1.0f;
+    }
+    for (int j = 0; j < C; j++) w[j] = 0.5f + 0.1f * j, b[j] = 0.05f * j;
+    bert_add_layernorm_train(out, sum, mean, rstd, x, NULL, w, b, N, C, 1e-5f, 1);
+    bert_layernorm_backward(dx, dw, db, dout, sum, w, mean, rstd, N, C);
+    /* L = sum(dout * LN(x)): dL/dx by central differences in double */
+    double worst = 0;
+    for (int i = 0; i < N * C; i++) {
+        double h = 1e-3, lp = 0, lm = 0;
+        for (int sign = -1; sign <= 1; sign += 2) {
+            float xp[N * C], o2[N * C], s2[N * C], m2[N], r2[N];
+            memcpy(xp, x, sizeof x);
+            xp[i] += (float)(sign * h);
+            bert_add_layernorm_train(o2, s2, m2, r2, xp, NULL, w, b, N, C, 1e-5f, 1);
+            double l = 0;
+            for (int k = 0; k < N * C; k++) l += (double)dout[k] * o2[k];
+            if (sign < 0) lm = l;
+            else lp = l;
+        }
+        double fd = (lp - lm) / (2 * h);
+        worst = fmax(worst, fabs(fd - dx[i]));
+    }
+    CHECK(worst < 2e-3);
+    /* activations */
+    const bert_activation acts[] = {BERT_ACT_GELU, BERT_ACT_GELU_TANH, BERT_ACT_SILU, BERT_ACT_RELU};
+    for (int a = 0; a < 4; a++) {
+        double worst_a = 0;
+        for (int i = 0; i < 40; i++) {
+            float v = -3.9f + 0.2f * i, one = 1.0f, d, yp, ym;
+            bert_activation_backward(&d, &one, &v, 1, acts[a], 1);
+            double h = 1e-3;
+            yp = (float)(v + h), ym = (float)(v - h);
+            bert_activation_forward(&yp, 1, acts[a], 1);
+            bert_activation_forward(&ym, 1, acts[a], 1);
+            worst_a = fmax(worst_a, fabs((yp - ym) / (2 * h) - d));
+        }
+        CHECK(worst_a < 5e-3);
+    }
+}
