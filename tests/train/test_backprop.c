@@ -159,3 +159,78 @@ TEST(train_kernels_match_finite_differences) {
         CHECK(worst_a < 5e-3);
     }
 }
+
+/* N steps + save + resume + N steps == 2N steps, bit for bit (dropout on). */
+TEST(train_resume_is_bit_identical) {
+    const char *dir = "tests/fixtures/train/single-label";
+    bert_error err;
+    st_file g;
+    CHECK_OK(st_open("tests/fixtures/train/single-label/golden.safetensors", 0, &g, &err), err);
+    if (err.code != BERT_OK) return;
+    const st_tensor *ids = st_find(&g, "input_ids");
+    int B = (int)ids->shape[0], T = (int)ids->shape[1];
+    const int32_t *id = (const int32_t *)(const void *)ids->data;
+    const int32_t *mk = (const int32_t *)(const void *)st_find(&g, "attention_mask")->data;
+    const float *labels = (const float *)(const void *)st_find(&g, "labels")->data;
+    bert_sequence seqs[8];
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        while (n < T && mk[b * T + n]) n++;
+        seqs[b] = (bert_sequence){.input_ids = id + b * T, .n_tokens = n};
+    }
+    bert_train_params p = bert_train_default_params();
+    p.problem = BERT_PROBLEM_SINGLE_LABEL;
+    p.num_labels = 3;
+    p.lr = 1e-3;
+    p.total_steps = 6;
+    p.warmup_steps = 2;
+    p.grad_accum = 2;
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.2;
+    p.seed = 7;
+    bert_trainer *a = NULL, *b = NULL;
+    CHECK_OK(bert_trainer_open(dir, &p, &a, NULL, &err), err);
+    CHECK_OK(bert_trainer_open(dir, &p, &b, NULL, &err), err);
+    if (!a || !b) return;
+    double loss;
+    int stepped;
+    for (int i = 0; i < 12; i++) CHECK_OK(bert_trainer_step(a, seqs, B, labels, &loss, &stepped, &err), err);
+    CHECK(bert_trainer_steps(a) == 6);
+    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, seqs, B, labels, &loss, &stepped, &err), err);
+    char ckpt[512];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", test_tmpdir());
+    CHECK_OK(bert_trainer_save(b, ckpt, 1, "{\"epoch\": 0, \"position\": 6}", &err), err);
+    bert_trainer_free(b);
+    b = NULL;
+    char *extra = NULL;
+    CHECK_OK(bert_trainer_resume(ckpt, &p, &b, &extra, &err), err);
+    if (!b) return;
+    CHECK(extra && strstr(extra, "\"position\":6"));
+    free(extra);
+    CHECK(bert_trainer_steps(b) == 3);
+    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, seqs, B, labels, &loss, &stepped, &err), err);
+    CHECK(a->n_params == b->n_params && memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
+    CHECK(memcmp(a->m, b->m, a->n_params * sizeof(float)) == 0 && memcmp(a->v, b->v, a->n_params * sizeof(float)) == 0);
+    /* A saved checkpoint is a model directory the inference commands load. */
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(ckpt, NULL, &m, &err), err);
+    if (m) CHECK(bert_model_heads(m) == (BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER) && bert_model_num_labels(m) == 3);
+    bert_model_free(m);
+    bert_trainer_free(a);
+    bert_trainer_free(b);
+    st_close(&g);
+}
+
+/* Fine-tuning a pre-training checkpoint creates the classifier (seeded). */
+TEST(train_creates_missing_heads) {
+    bert_train_params p = bert_train_default_params();
+    p.num_labels = 4;
+    bert_trainer *t = NULL, *u = NULL;
+    unsigned created = 0;
+    bert_error err;
+    CHECK_OK(bert_trainer_open(FIXTURES "/bf16-mlm-gamma", &p, &t, &created, &err), err);
+    CHECK(created == (BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER));
+    CHECK_OK(bert_trainer_open(FIXTURES "/bf16-mlm-gamma", &p, &u, &created, &err), err);
+    if (t && u) CHECK(memcmp(t->params, u->params, t->n_params * sizeof(float)) == 0); /* same seed, same init */
+    bert_trainer_free(t);
+    bert_trainer_free(u);
+}
