@@ -612,6 +612,13 @@ BERT_API bert_status bert_trainer_resume(const char *dir, const bert_train_param
 /* The trainer's RNG, for the caller's shuffling (same stream on resume). */
 BERT_API uint32_t bert_trainer_random(bert_trainer *t);
 
+/* Metrics (scikit-learn / scipy definitions). */
+BERT_API double bert_metric_accuracy(const int *pred, const int *gold, int n);
+BERT_API double bert_metric_f1(const int *pred, const int *gold, int n, int positive); /* binary F1 of class `positive` */
+BERT_API double bert_metric_mcc(const int *pred, const int *gold, int n);              /* binary Matthews correlation  */
+BERT_API double bert_metric_pearson(const double *x, const double *y, int n);
+BERT_API double bert_metric_spearman(const double *x, const double *y, int n);         /* ties get average ranks       */
+
 #ifdef __cplusplus
 }
 #endif
