@@ -269,7 +269,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
     }
     if (!o->train || !o->dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), 0;
     if (!o->metric) o->metric = o->tp.problem == BERT_PROBLEM_REGRESSION ? "pearson" : "accuracy";
-    if (strcmp(o->cols.pair, "text_pair") == 0 && !strstr(o->train, ".jsonl")) o->cols.pair = NULL;
+    if (o->cols.pair && strcmp(o->cols.pair, "text_pair") == 0 && !strstr(o->train, ".jsonl")) o->cols.pair = NULL;
     return 1;
 }
 

@@ -32,9 +32,12 @@ void ft_free(ft_examples *e) {
 }
 
 static int push(ft_examples *e, const char *text, const char *pair, const char *label, long line) {
-    ft_example *v = realloc(e->v, sizeof *v * (size_t)(e->n + 1));
-    if (!v) return 0;
-    e->v = v;
+    if ((e->n & (e->n - 1)) == 0) { /* grow at powers of two */
+        ft_example *v = realloc(e->v, sizeof *v * (size_t)(e->n ? 2 * e->n : 1));
+        if (!v) return 0;
+        e->v = v;
+    }
+    ft_example *v = e->v;
     ft_example *x = &v[e->n++];
     x->text = strdup(text);
     x->pair = pair ? strdup(pair) : NULL;
