@@ -184,6 +184,25 @@ expect_error classify_too_long "long200.jsonl:1: 202 tokens; the model takes at 
 if "$BERT" classify "$TASKS/classifier" --truncate --truncation-side left --input "$TMP/long200.jsonl" > /dev/null 2>&1; then
     pass classify_truncate; else fail classify_truncate; fi
 
+# --- bert finetune --------------------------------------------------------------------------
+FT=tests/fixtures/finetune
+FTARGS="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 3 --batch-size 4 --lr 1e-3 --save-steps 4 --save-total-limit 10 --seed 5"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftA" $FTARGS > /dev/null 2> "$TMP/ftA.err"
+if [ -f "$TMP/ftA/report.json" ] && grep -q '"steps": 18' "$TMP/ftA/report.json" && grep -q "created from seed 5" "$TMP/ftA.err" \
+    && [ "$(grep -c '"eval_loss"' "$TMP/ftA/log.jsonl")" -eq 3 ] && echo '{"text": "a lovely film"}' | "$BERT" classify "$TMP/ftA/best" > "$TMP/ftA.cls" \
+    && grep -q '"label":"[01]"' "$TMP/ftA.cls"; then pass finetune_runs_and_saves_a_usable_model; else cat "$TMP/ftA.err"; fail finetune_runs_and_saves_a_usable_model "$TMP/ftA/report.json"; fi
+# Resuming from step 8 ends exactly where the uninterrupted run ended.
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftB" $FTARGS --resume "$TMP/ftA/checkpoint-8" > /dev/null 2> "$TMP/ftB.err"
+if cmp -s "$TMP/ftA/checkpoint-18/model.safetensors" "$TMP/ftB/checkpoint-18/model.safetensors" \
+    && cmp -s "$TMP/ftA/checkpoint-18/optimizer.safetensors" "$TMP/ftB/checkpoint-18/optimizer.safetensors"; then
+    pass finetune_resume_bit_identical; else cat "$TMP/ftB.err"; fail finetune_resume_bit_identical; fi
+expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
+    --train "$FT/train.tsv" --dev "$FT/bad_label.tsv" --text-column sentence --label-column label
+expect_error finetune_wrong_columns "bad_columns.tsv:3: 1 columns, need at least 2" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
+    --train "$FT/bad_columns.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label
+expect_error finetune_missing_column "no column 'text'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
+    --train "$FT/train.tsv" --dev "$FT/dev.tsv"
+
 # Every code point is classified as Hugging Face's tokenizer classifies it.
 if [ -x "$(dirname "$BERT")/unicode_diff" ]; then
     gzip -dc tests/fixtures/tokenizer/unicode_oracle.txt.gz > "$TMP/oracle.txt"
