@@ -33,6 +33,10 @@ JSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # utf8proc: Unicode categories, decomposition and case mapping for the tokenizer.
 UNICODE_LIBS := $(shell pkg-config --libs libutf8proc 2>/dev/null || echo -lutf8proc)
 
+# PLplot (cairo devices) draws `bert plot`; only the CLI links it.
+PLOT_CFLAGS := $(shell pkg-config --cflags plplot 2>/dev/null)
+PLOT_LIBS   := $(shell pkg-config --libs plplot 2>/dev/null || echo -lplplot)
+
 OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
@@ -73,7 +77,8 @@ $(SHARED): $(LIB_OBJ)
 
 # The tool links the static library so it runs from the build tree.
 $(BIN): $(CLI_OBJ) $(STATIC)
-	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS)
+$(CLI_OBJ): CFLAGS += $(PLOT_CFLAGS)
 
 # Tests see the library's internals (they test kernels and loaders directly).
 $(TESTBIN): $(TEST_OBJ) $(STATIC)

@@ -20,6 +20,8 @@ int cmd_qa(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_nsp(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

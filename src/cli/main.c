@@ -22,6 +22,8 @@ static void usage(FILE *f) {
             "  rerank MODEL_DIR          cross-encoder scores of documents for a query\n"
             "  nsp MODEL_DIR             next-sentence probability of text pairs\n"
             "  finetune MODEL_DIR        fine-tune a classifier / regressor (GLUE presets, TSV, JSONL)\n"
+            "  plot LOG.jsonl            training curves to PNG or SVG (PLplot)\n"
+            "  sweep MODEL_DIR           fine-tune over a grid of learning rates, epochs, batches, seeds\n"
             "  version                   print the version\n"
             "\n"
             "Run 'bert <command> --help' for a command's options.\n",
@@ -57,6 +59,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "rerank") == 0) return cmd_rerank(argc - 1, argv + 1);
     if (strcmp(cmd, "nsp") == 0) return cmd_nsp(argc - 1, argv + 1);
     if (strcmp(cmd, "finetune") == 0) return cmd_finetune(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));

@@ -196,6 +196,14 @@ if [ -f "$TMP/ftA/report.json" ] && grep -q '"steps": 18' "$TMP/ftA/report.json"
 if cmp -s "$TMP/ftA/checkpoint-18/model.safetensors" "$TMP/ftB/checkpoint-18/model.safetensors" \
     && cmp -s "$TMP/ftA/checkpoint-18/optimizer.safetensors" "$TMP/ftB/checkpoint-18/optimizer.safetensors"; then
     pass finetune_resume_bit_identical; else cat "$TMP/ftB.err"; fail finetune_resume_bit_identical; fi
+"$BERT" plot "$TMP/ftA/log.jsonl" --output "$TMP/curves.png" 2> "$TMP/err" && "$BERT" plot "$TMP/ftA/log.jsonl" --output "$TMP/curves.svg" 2>> "$TMP/err"
+if [ "$(head -c 4 "$TMP/curves.png" | od -An -c | tr -d ' ')" = "211PNG" ] && grep -q "<svg" "$TMP/curves.svg" && [ ! -e "$TMP/curves.png.tmp"* ]; then
+    pass plot_png_and_svg; else fail plot_png_and_svg "$TMP/err"; fi
+expect_error plot_bad_extension "must end in .png or .svg" "$BERT" plot "$TMP/ftA/log.jsonl" --output "$TMP/curves.jpg"
+"$BERT" sweep "$TASKS/mlm" --output-dir "$TMP/sweep" --lrs 1e-3,1e-5 --epochs 1 --batch-sizes 8 --seeds 1,2 -- \
+    --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label > "$TMP/sweep.txt" 2> "$TMP/err"
+if [ "$(grep -c '^[1-4] ' "$TMP/sweep.txt")" -eq 4 ] && [ "$(wc -l < "$TMP/sweep/sweep.jsonl")" -eq 4 ] && ! grep -q failed "$TMP/sweep.txt"; then
+    pass sweep_table; else fail sweep_table "$TMP/sweep.txt"; fi
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
     --train "$FT/train.tsv" --dev "$FT/bad_label.tsv" --text-column sentence --label-column label
 expect_error finetune_wrong_columns "bad_columns.tsv:3: 1 columns, need at least 2" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \

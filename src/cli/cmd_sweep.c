@@ -1,0 +1,136 @@
+/* cmd_sweep.c — `bert sweep MODEL_DIR --output-dir OUT [grid] [-- finetune options]`:
+ * run `bert finetune` for every combination of learning rates, epochs,
+ * batch sizes and seeds, then print one table of the validation results,
+ * best first (and write it to OUT/sweep.jsonl). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+
+#define MAX_VALUES 16
+
+typedef struct {
+    char dir[1024];
+    char lr[32], epochs[16], batch[16], seed[24];
+    double best;
+    long best_step;
+    double seconds;
+    int ok;
+} sweep_run;
+
+static int split(char *csv, char **out) {
+    int n = 0;
+    for (char *t = strtok(csv, ","); t && n < MAX_VALUES; t = strtok(NULL, ",")) out[n++] = t;
+    return n;
+}
+
+static int by_best(const void *a, const void *b) {
+    const sweep_run *x = a, *y = b;
+    if (x->ok != y->ok) return y->ok - x->ok;
+    return x->best < y->best ? 1 : x->best > y->best ? -1 : 0;
+}
+
+/* Read the best metric of a finished run from its report.json. */
+static int read_report(sweep_run *r, char *metric, size_t cap) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/report.json", r->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    if (!o) return 0;
+    for (const cJSON *e = o->child; e; e = e->next)
+        if (strncmp(e->string, "best_", 5) == 0 && strcmp(e->string, "best_step") != 0 && strcmp(e->string, "best_model") != 0) {
+            r->best = e->valuedouble;
+            snprintf(metric, cap, "%s", e->string + 5);
+        }
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "best_step"), *t = cJSON_GetObjectItemCaseSensitive(o, "seconds");
+    r->best_step = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
+    r->seconds = cJSON_IsNumber(t) ? t->valuedouble : 0;
+    cJSON_Delete(o);
+    return 1;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    static const char *usage =
+        "usage: bert sweep MODEL_DIR --output-dir OUT [--lrs 2e-5,3e-5,5e-5] [--epochs 2,3] [--batch-sizes 16,32]\n"
+        "       [--seeds 1,2,3] [-- FINETUNE OPTIONS (e.g. --task sst2)]\n";
+    const char *model = NULL, *out = NULL;
+    char lrs[256] = "2e-5,3e-5,5e-5", eps[64] = "3", bss[64] = "32", seeds[128] = "42";
+    int rest = argc;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--") == 0) {
+            rest = i + 1;
+            break;
+        }
+        if (strcmp(a, "--output-dir") == 0 && v) out = v, i++;
+        else if (strcmp(a, "--lrs") == 0 && v) snprintf(lrs, sizeof lrs, "%s", v), i++;
+        else if (strcmp(a, "--epochs") == 0 && v) snprintf(eps, sizeof eps, "%s", v), i++;
+        else if (strcmp(a, "--batch-sizes") == 0 && v) snprintf(bss, sizeof bss, "%s", v), i++;
+        else if (strcmp(a, "--seeds") == 0 && v) snprintf(seeds, sizeof seeds, "%s", v), i++;
+        else if (a[0] != '-' && !model) model = a;
+        else return fprintf(stderr, "bert sweep: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+    }
+    if (!model || !out) return fputs(usage, stderr), CLI_USAGE;
+    char *L[MAX_VALUES], *E[MAX_VALUES], *B[MAX_VALUES], *S[MAX_VALUES];
+    int nl = split(lrs, L), ne = split(eps, E), nb = split(bss, B), ns = split(seeds, S);
+    int total = nl * ne * nb * ns, k = 0;
+    sweep_run *runs = calloc((size_t)total, sizeof *runs);
+    if (!runs) return cli_error("sweep", "out of memory");
+    mkdir(out, 0755);
+    char metric[64] = "metric";
+    for (int a = 0; a < nl; a++)
+        for (int b = 0; b < ne; b++)
+            for (int c = 0; c < nb; c++)
+                for (int d = 0; d < ns; d++, k++) {
+                    sweep_run *r = &runs[k];
+                    snprintf(r->lr, sizeof r->lr, "%s", L[a]);
+                    snprintf(r->epochs, sizeof r->epochs, "%s", E[b]);
+                    snprintf(r->batch, sizeof r->batch, "%s", B[c]);
+                    snprintf(r->seed, sizeof r->seed, "%s", S[d]);
+                    snprintf(r->dir, sizeof r->dir, "%s/lr%s-ep%s-bs%s-seed%s", out, L[a], E[b], B[c], S[d]);
+                    char *args[64];
+                    int n = 0;
+                    args[n++] = "finetune";
+                    args[n++] = (char *)model;
+                    args[n++] = "--output-dir", args[n++] = r->dir;
+                    args[n++] = "--lr", args[n++] = r->lr;
+                    args[n++] = "--epochs", args[n++] = r->epochs;
+                    args[n++] = "--batch-size", args[n++] = r->batch;
+                    args[n++] = "--seed", args[n++] = r->seed;
+                    for (int i = rest; i < argc && n < 63; i++) args[n++] = argv[i];
+                    args[n] = NULL;
+                    fprintf(stderr, "sweep %d/%d: lr %s, epochs %s, batch %s, seed %s\n", k + 1, total, r->lr, r->epochs,
+                            r->batch, r->seed);
+                    r->ok = cmd_finetune(n, args) == CLI_OK && read_report(r, metric, sizeof metric);
+                }
+    qsort(runs, (size_t)total, sizeof *runs, by_best);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.jsonl", out);
+    cli_output o;
+    int ok = cli_output_open("sweep", path, &o);
+    printf("%-4s %-10s %-7s %-6s %-8s %-12s %-10s %-8s\n", "rank", "lr", "epochs", "batch", "seed", metric, "best step", "seconds");
+    for (int i = 0; i < total; i++) {
+        const sweep_run *r = &runs[i];
+        if (r->ok)
+            printf("%-4d %-10s %-7s %-6s %-8s %-12.4f %-10ld %-8.1f\n", i + 1, r->lr, r->epochs, r->batch, r->seed, r->best,
+                   r->best_step, r->seconds);
+        else
+            printf("%-4d %-10s %-7s %-6s %-8s %-12s\n", i + 1, r->lr, r->epochs, r->batch, r->seed, "failed");
+        if (ok)
+            fprintf(o.fp, "{\"lr\": %s, \"epochs\": %s, \"batch_size\": %s, \"seed\": %s, \"ok\": %s, \"best_%s\": %.6f, \"dir\": \"%s\"}\n",
+                    r->lr, r->epochs, r->batch, r->seed, r->ok ? "true" : "false", metric, r->ok ? r->best : 0.0, r->dir);
+    }
+    ok = ok && cli_output_close("sweep", &o, 1);
+    int failed = 0;
+    for (int i = 0; i < total; i++) failed += !runs[i].ok;
+    free(runs);
+    return ok && !failed ? CLI_OK : CLI_ERROR;
+}
