@@ -93,6 +93,9 @@ $(BUILD)/json_close: $(BUILD)/tests/json_close.o
 $(BUILD)/unicode_diff: $(BUILD)/tools/unicode_diff.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/bench_tokenizer: $(BUILD)/bench/bench_tokenizer.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
@@ -134,4 +137,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d

@@ -204,6 +204,8 @@ expect_error plot_bad_extension "must end in .png or .svg" "$BERT" plot "$TMP/ft
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label > "$TMP/sweep.txt" 2> "$TMP/err"
 if [ "$(grep -c '^[1-4] ' "$TMP/sweep.txt")" -eq 4 ] && [ "$(wc -l < "$TMP/sweep/sweep.jsonl")" -eq 4 ] && ! grep -q failed "$TMP/sweep.txt"; then
     pass sweep_table; else fail sweep_table "$TMP/sweep.txt"; fi
+expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
+    --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
     --train "$FT/train.tsv" --dev "$FT/bad_label.tsv" --text-column sentence --label-column label
 expect_error finetune_wrong_columns "bad_columns.tsv:3: 1 columns, need at least 2" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \

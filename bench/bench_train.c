@@ -1,0 +1,73 @@
+/* bench_train.c — one training step (forward + backward + AdamW) of a
+ * sequence classifier on the bert-base shape, batch B x sequence T.
+ *
+ *   build/bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N]
+ *
+ * MODEL_DIR: e.g. build/bench-model-L2 (written by bench_forward --write-only).
+ * Prints the median and min step time over --reps steps after one warm-up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bert.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N]\n");
+        return 2;
+    }
+    int B = 8, T = 128, reps = 5, threads = 1;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--batch") == 0) B = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--seq") == 0) T = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
+    }
+    bert_train_params p = bert_train_default_params();
+    p.num_labels = 2;
+    p.total_steps = 1000;
+    p.warmup_steps = 0;
+    p.n_threads = threads;
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
+    bert_trainer *t;
+    bert_error err;
+    if (bert_trainer_open(argv[1], &p, &t, NULL, &err) != BERT_OK) {
+        fprintf(stderr, "bench_train: %s\n", err.message);
+        return 1;
+    }
+    int32_t *ids = malloc(sizeof *ids * (size_t)B * T);
+    float *labels = malloc(sizeof *labels * (size_t)B);
+    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)B);
+    for (int i = 0; i < B * T; i++) ids[i] = 1000 + (i * 7919) % 29000;
+    for (int b = 0; b < B; b++) seqs[b] = (bert_sequence){.input_ids = ids + b * T, .n_tokens = T}, labels[b] = (float)(b % 2);
+    double *ms = malloc(sizeof *ms * (size_t)reps), loss;
+    int stepped;
+    bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err); /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms();
+        if (bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err) != BERT_OK) {
+            fprintf(stderr, "bench_train: %s\n", err.message);
+            return 1;
+        }
+        ms[r] = now_ms() - t0;
+    }
+    qsort(ms, (size_t)reps, sizeof *ms, cmp);
+    int layers = bert_model_config(bert_trainer_model(t))->num_hidden_layers;
+    printf("bert.c   train-step layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f\n", layers, threads, B, T,
+           ms[reps / 2], ms[0]);
+    free(ms), free(ids), free(labels), free(seqs);
+    bert_trainer_free(t);
+    return 0;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""PyTorch peer of bench_train.c: the same model directory, batch and
+sequence, one training step = forward (tools/bert_reference.py, dropout as
+the classifier uses none here) + cross-entropy + backward + AdamW; median
+over --reps after one warm-up."""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import bert_reference  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("model_dir")
+ap.add_argument("--batch", type=int, default=8)
+ap.add_argument("--seq", type=int, default=128)
+ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--threads", type=int, default=1)
+a = ap.parse_args()
+torch.set_num_threads(a.threads)
+cfg, sd = bert_reference.load_model_dir(a.model_dir)
+C = cfg["hidden_size"]
+sd["pooler.dense.weight"] = sd.get("pooler.dense.weight", torch.randn(C, C) * 0.02)
+sd["pooler.dense.bias"] = sd.get("pooler.dense.bias", torch.zeros(C))
+sd["classifier.weight"] = torch.randn(2, C) * 0.02
+sd["classifier.bias"] = torch.zeros(2)
+cfg["architectures"] = ["BertForSequenceClassification"]
+params = {k: v.clone().requires_grad_(True) for k, v in sd.items()}
+opt = torch.optim.AdamW(params.values(), lr=2e-5, weight_decay=0.01)
+ids = (1000 + (torch.arange(a.batch * a.seq) * 7919) % 29000).view(a.batch, a.seq)
+types = torch.zeros_like(ids)
+mask = torch.ones_like(ids)
+labels = torch.arange(a.batch) % 2
+
+
+def step():
+    opt.zero_grad()
+    logits = bert_reference.forward(cfg, params, ids, types, mask)["logits"]
+    F.cross_entropy(logits, labels).backward()
+    torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
+    opt.step()
+
+
+step()
+ts = []
+for _ in range(a.reps):
+    t0 = time.perf_counter()
+    step()
+    ts.append((time.perf_counter() - t0) * 1e3)
+print(f"pytorch  train-step layers {cfg['num_hidden_layers']} threads {a.threads} batch {a.batch} seq {a.seq} "
+      f"median_ms {statistics.median(ts):.1f} min_ms {min(ts):.1f}")
