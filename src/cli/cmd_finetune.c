@@ -23,7 +23,8 @@ typedef struct {
     int n;
     int32_t **ids, **types;
     int *len;
-    float *labels; /* class id or value */
+    int L;         /* label floats per example: 1, or num_labels for multi-label */
+    float *labels; /* [n x L]: class id, value, or 0/1 per label */
 } ft_set;
 
 typedef struct {
@@ -54,14 +55,29 @@ static int build_set(const bert_tokenizer *tok, const ft_examples *ex, int limit
     s->ids = calloc((size_t)n, sizeof *s->ids);
     s->types = calloc((size_t)n, sizeof *s->types);
     s->len = calloc((size_t)n, sizeof *s->len);
-    s->labels = calloc((size_t)n, sizeof *s->labels);
+    s->L = o->tp.problem == BERT_PROBLEM_MULTI_LABEL ? n_labels : 1;
+    s->labels = calloc((size_t)n * (size_t)s->L, sizeof *s->labels);
     if (!s->ids || !s->types || !s->len || !s->labels) return snprintf(msg, cap, "out of memory"), 0;
     bert_encode_params ep = bert_encode_default_params();
     ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
     ep.max_length = max_len;
     for (int i = 0; i < n; i++) {
         const ft_example *e = &ex->v[i];
-        if (o->tp.problem == BERT_PROBLEM_REGRESSION) {
+        if (o->tp.problem == BERT_PROBLEM_MULTI_LABEL) { /* "a,b": the example has labels a and b */
+            char *copy = strdup(e->label);
+            for (char *tk = copy ? strtok(copy, ",") : NULL; tk; tk = strtok(NULL, ",")) {
+                int id = -1;
+                for (int k = 0; k < n_labels; k++)
+                    if (strcmp(labels[k], tk) == 0) id = k;
+                if (id < 0) {
+                    snprintf(msg, cap, "%s:%ld: unknown label '%s'", path, e->line, tk);
+                    free(copy);
+                    return 0;
+                }
+                s->labels[(size_t)i * s->L + id] = 1.0f;
+            }
+            free(copy);
+        } else if (o->tp.problem == BERT_PROBLEM_REGRESSION) {
             char *end;
             s->labels[i] = strtof(e->label, &end);
             if (end == e->label || *end) return snprintf(msg, cap, "%s:%ld: label '%s' is not a number", path, e->line, e->label), 0;
@@ -103,10 +119,21 @@ static int collect_labels(const ft_opts *o, const ft_examples *train, char ***la
         free(copy);
         return 1;
     }
+    int cap = train->n + 1;
     for (int i = 0; i < train->n; i++) {
-        int seen = 0;
-        for (int k = 0; k < *n && !seen; k++) seen = strcmp((*labels)[k], train->v[i].label) == 0;
-        if (!seen) (*labels)[(*n)++] = strdup(train->v[i].label);
+        char *copy = strdup(train->v[i].label);
+        for (char *tk = o->tp.problem == BERT_PROBLEM_MULTI_LABEL ? strtok(copy, ",") : copy; tk;
+             tk = o->tp.problem == BERT_PROBLEM_MULTI_LABEL ? strtok(NULL, ",") : NULL) {
+            int seen = 0;
+            for (int k = 0; k < *n && !seen; k++) seen = strcmp((*labels)[k], tk) == 0;
+            if (!seen && *n == cap) {
+                char **g = realloc(*labels, sizeof *g * (size_t)(cap *= 2));
+                if (!g) break;
+                *labels = g;
+            }
+            if (!seen) (*labels)[(*n)++] = strdup(tk);
+        }
+        free(copy);
     }
     qsort(*labels, (size_t)*n, sizeof **labels, cmp_str);
     return 1;
@@ -125,19 +152,30 @@ static int evaluate(bert_trainer *t, const ft_set *dev, int batch, bert_problem 
     bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
     int ok = pred && gold && px && gy && logits && seqs;
     double loss_sum = 0;
+    long tp = 0, fp = 0, fn = 0;
     for (int i = 0; ok && i < dev->n; i += batch) {
         int n = dev->n - i < batch ? dev->n - i : batch;
         for (int k = 0; k < n; k++)
             seqs[k] = (bert_sequence){.input_ids = dev->ids[i + k], .token_type_ids = dev->types[i + k], .n_tokens = dev->len[i + k]};
         double loss;
         bert_error err;
-        if (bert_trainer_eval(t, seqs, n, dev->labels + i, &loss, logits, &err) != BERT_OK) {
+        if (bert_trainer_eval(t, seqs, n, dev->labels + (size_t)i * dev->L, &loss, logits, &err) != BERT_OK) {
             snprintf(msg, cap, "evaluation: %s", err.message);
             ok = 0;
             break;
         }
         loss_sum += loss * n;
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; problem == BERT_PROBLEM_MULTI_LABEL && k < n; k++) {
+            /* exact-match accuracy in pred/gold (1 = all labels right); micro counts below */
+            int all = 1;
+            for (int j = 0; j < L; j++) {
+                int p = logits[(size_t)k * L + j] > 0, g = dev->labels[(size_t)(i + k) * L + j] > 0.5f;
+                all &= p == g;
+                tp += p && g, fp += p && !g, fn += !p && g;
+            }
+            pred[i + k] = all, gold[i + k] = 1;
+        }
+        for (int k = 0; problem != BERT_PROBLEM_MULTI_LABEL && k < n; k++) {
             const float *z = logits + (size_t)k * L;
             int best = 0;
             for (int j = 1; j < L; j++)
@@ -154,6 +192,9 @@ static int evaluate(bert_trainer *t, const ft_set *dev, int batch, bert_problem 
         if (problem == BERT_PROBLEM_REGRESSION) {
             r->pearson = bert_metric_pearson(px, gy, dev->n);
             r->spearman = bert_metric_spearman(px, gy, dev->n);
+        } else if (problem == BERT_PROBLEM_MULTI_LABEL) {
+            r->accuracy = bert_metric_accuracy(pred, gold, dev->n); /* exact match */
+            r->f1 = tp ? 2.0 * tp / (2.0 * tp + fp + fn) : 0.0;     /* micro F1 */
         } else {
             r->accuracy = bert_metric_accuracy(pred, gold, dev->n);
             r->f1 = bert_metric_f1(pred, gold, dev->n, positive);
@@ -201,7 +242,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
     static const char *usage =
         "usage: bert finetune MODEL_DIR --output-dir OUT [--task sst2|cola|mrpc|rte|stsb|wnli] [--data-dir DIR]\n"
         "       [--train FILE --dev FILE] [--text-column C] [--pair-column C] [--label-column C] [--no-header]\n"
-        "       [--problem single_label|regression] [--labels a,b,...] [--epochs 3] [--max-steps N]\n"
+        "       [--problem single_label|multi_label|regression] [--labels a,b,...] (multi-label: \"a,b\" per example) [--epochs 3] [--max-steps N]\n"
         "       [--batch-size 32] [--grad-accum 1] [--max-seq-len 128] [--lr 2e-5] [--weight-decay 0.01]\n"
         "       [--warmup-ratio 0.1] [--warmup-steps N] [--schedule linear|constant|cosine] [--max-grad-norm 1]\n"
         "       [--bert-adam] [--dropout P] [--seed 42] [--threads N] [--eval-steps N] [--save-steps N]\n"
@@ -239,8 +280,9 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
             i++;
             o->problem_set = 1;
             if (strcmp(v, "single_label") == 0) o->tp.problem = BERT_PROBLEM_SINGLE_LABEL;
+            else if (strcmp(v, "multi_label") == 0) o->tp.problem = BERT_PROBLEM_MULTI_LABEL;
             else if (strcmp(v, "regression") == 0) o->tp.problem = BERT_PROBLEM_REGRESSION;
-            else return fprintf(stderr, "bert finetune: --problem must be single_label or regression\n"), 0;
+            else return fprintf(stderr, "bert finetune: --problem must be single_label, multi_label or regression\n"), 0;
             continue;
         }
         if (strcmp(a, "--schedule") == 0 && v) {
@@ -345,7 +387,7 @@ int cmd_finetune(int argc, char **argv) {
     }
     int *order = ok ? malloc(sizeof *order * (size_t)tr.n) : NULL;
     bert_sequence *seqs = ok ? malloc(sizeof *seqs * (size_t)o.batch) : NULL;
-    float *lab = ok ? malloc(sizeof *lab * (size_t)o.batch) : NULL;
+    float *lab = ok ? malloc(sizeof *lab * (size_t)o.batch * (size_t)tr.L) : NULL;
     long ckpts[64];
     int n_ckpt = 0, bad_evals = 0, stop = 0, tty = isatty(2);
     double best = -INFINITY, t0 = now_s(), tokens = 0, loss_acc = 0;
@@ -359,7 +401,7 @@ int cmd_finetune(int argc, char **argv) {
             for (int k = 0; k < n; k++) {
                 int i = order[pos + k];
                 seqs[k] = (bert_sequence){.input_ids = tr.ids[i], .token_type_ids = tr.types[i], .n_tokens = tr.len[i]};
-                lab[k] = tr.labels[i];
+                memcpy(lab + (size_t)k * tr.L, tr.labels + (size_t)i * tr.L, sizeof *lab * (size_t)tr.L);
                 tokens += tr.len[i];
             }
             double loss;

@@ -204,6 +204,10 @@ expect_error plot_bad_extension "must end in .png or .svg" "$BERT" plot "$TMP/ft
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label > "$TMP/sweep.txt" 2> "$TMP/err"
 if [ "$(grep -c '^[1-4] ' "$TMP/sweep.txt")" -eq 4 ] && [ "$(wc -l < "$TMP/sweep/sweep.jsonl")" -eq 4 ] && ! grep -q failed "$TMP/sweep.txt"; then
     pass sweep_table; else fail sweep_table "$TMP/sweep.txt"; fi
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftM" --train "$FT/multi_train.tsv" --dev "$FT/multi_dev.tsv" --text-column sentence \
+    --label-column genres --problem multi_label --epochs 2 --batch-size 4 --metric f1 > /dev/null 2> "$TMP/err"
+if grep -q '"multi_label_classification"' "$TMP/ftM/best/config.json" && grep -q '"romance"' "$TMP/ftM/best/config.json" \
+    && grep -q '"best_f1"' "$TMP/ftM/report.json"; then pass finetune_multi_label; else fail finetune_multi_label "$TMP/err"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
