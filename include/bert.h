@@ -543,8 +543,20 @@ typedef enum {
     BERT_PROBLEM_REGRESSION        /* MSELoss on one output                      */
 } bert_problem;
 
+/* What is trained; it decides the heads and the meaning of `labels`. */
+typedef enum {
+    BERT_TASK_SEQUENCE = 0, /* BertForSequenceClassification: labels [n] (or [n x L] multi-label)     */
+    BERT_TASK_TOKEN,        /* BertForTokenClassification: labels [N], one class id per token of the
+                               batch in order, -100 = not scored                                      */
+    BERT_TASK_QA,           /* BertForQuestionAnswering: labels [n x 2], start and end token index    */
+    BERT_TASK_PRETRAINING,  /* BertForPreTraining: labels [N] MLM target ids (-100 = not masked),
+                               then [n] NSP labels (0 = IsNext)                                       */
+    BERT_TASK_MLM           /* BertForMaskedLM: labels [N] MLM target ids (-100 = not masked)         */
+} bert_task;
+
 typedef struct {
-    bert_problem problem;
+    bert_task task;
+    bert_problem problem;        /* for BERT_TASK_SEQUENCE                                          */
     int num_labels;              /* classes (1 for regression)                                     */
     const char *const *labels;   /* [num_labels] names for id2label, or NULL (LABEL_0, ...)          */
     double lr;                   /* peak learning rate (2e-5)                                       */

@@ -28,6 +28,12 @@ from make_fixtures import make_weights, stored_name, config_for  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CASES = [
+    dict(name="token", task="token", problem=None, labels=["O", "B-X", "I-X"], act="gelu", lengths=[6, 4, 8],
+         warmup=0),
+    dict(name="qa", task="qa", problem=None, labels=["LABEL_0", "LABEL_1"], act="gelu", lengths=[9, 12],
+         targets=[[2, 4], [7, 7]], warmup=0),
+    dict(name="pretraining", task="pretraining", problem=None, labels=None, act="gelu", lengths=[10, 7],
+         targets=[0, 1], warmup=0),
     dict(name="single-label", problem="single_label_classification", labels=["a", "b", "c"], act="gelu",
          lengths=[5, 9, 3], targets=[2, 0, 1], warmup=1),
     dict(name="regression", problem="regression", labels=["LABEL_0"], act="gelu_new", lengths=[7, 4],
@@ -42,13 +48,26 @@ def main():
     torch.set_num_threads(1)
     for k, c in enumerate(CASES):
         g = torch.Generator().manual_seed(500 + k)
+        task = c.get("task", "sequence")
+        arch, heads = {"sequence": ("BertForSequenceClassification", ["pooler", "classifier"]),
+                       "token": ("BertForTokenClassification", ["classifier"]),
+                       "qa": ("BertForQuestionAnswering", []),
+                       "pretraining": ("BertForPreTraining", ["pooler", "mlm", "nsp"])}[task]
         s = dict(name=c["name"], L=2, C=32, NH=4, I=48, V=60, P=32, TV=2, act=c["act"], dtype="F32",
-                 arch="BertForSequenceClassification", heads=["pooler", "classifier"], prefix=True, labels=c["labels"])
+                 arch=arch, heads=heads, prefix=True)
+        if c["labels"]:
+            s["labels"] = c["labels"]
         sd = make_weights(s, g)
+        if task == "qa":
+            sd["qa_outputs.weight"] = torch.randn(2, 32, generator=g) * 0.3
+            sd["qa_outputs.bias"] = torch.randn(2, generator=g) * 0.1
         d = os.path.join(ROOT, "tests", "fixtures", "train", c["name"])
         os.makedirs(d, exist_ok=True)
         cfg = config_for(s)
-        cfg["problem_type"] = c["problem"]
+        if c["problem"]:
+            cfg["problem_type"] = c["problem"]
+        else:
+            cfg.pop("problem_type", None)
         cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = 0.0
         json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
         names = {k2: stored_name(s, k2) for k2 in sd}
@@ -68,19 +87,46 @@ def main():
                                 lr=LR, betas=(0.9, 0.999), eps=1e-8)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda st, w=c["warmup"]: st / max(1, w) if st < w else max(0.0, (TOTAL - st) / max(1, TOTAL - w)))
-        target = torch.tensor(c["targets"], dtype=torch.float32)
+        if task == "token":  # one class per real token, some -100
+            tok = torch.randint(0, 3, (B, T), generator=g)
+            for b, n in enumerate(c["lengths"]):
+                tok[b, n:] = -100
+            tok[0, 1] = -100
+            tok[2, 0] = -100
+            target = torch.cat([tok[b, :n] for b, n in enumerate(c["lengths"])]).float()
+        elif task == "pretraining":  # MLM targets on a few real tokens, then NSP labels
+            mlm = torch.full((B, T), -100)
+            mlm[0, 2], mlm[0, 5], mlm[1, 1], mlm[1, 6] = 7, 13, 21, 59
+            target = torch.cat([torch.cat([mlm[b, :n] for b, n in enumerate(c["lengths"])]).float(),
+                                torch.tensor(c["targets"], dtype=torch.float32)])
+        else:
+            target = torch.tensor(c["targets"], dtype=torch.float32)
         out = {"input_ids": ids.int(), "token_type_ids": types.int(), "attention_mask": mask.int(),
                "labels": target.reshape(-1)}
         losses = []
         for step in (1, 2):
             opt.zero_grad()
-            logits = bert_reference.forward(cfg, params, ids, types, mask)["logits"]
-            if c["problem"] == "regression":
+            res = bert_reference.forward(cfg, params, ids, types, mask)
+            if task == "token":
+                lg = torch.cat([res["token_logits"][b, :n] for b, n in enumerate(c["lengths"])])
+                loss = F.cross_entropy(lg, target.long(), ignore_index=-100)
+            elif task == "qa":
+                loss = 0
+                for k in range(2):  # start, end: CE over each sequence's real tokens
+                    lg = res["qa_logits"][..., k].masked_fill(mask == 0, float("-inf"))
+                    loss = loss + F.cross_entropy(lg, target[:, k].long()) / 2
+            elif task == "pretraining":
+                n_tok = sum(c["lengths"])
+                lg = torch.cat([res["prediction_logits"][b, :n] for b, n in enumerate(c["lengths"])])
+                loss = F.cross_entropy(lg, target[:n_tok].long(), ignore_index=-100) + \
+                    F.cross_entropy(res["seq_relationship_logits"], target[n_tok:].long())
+            elif c["problem"] == "regression":
+                logits = res["logits"]
                 loss = F.mse_loss(logits.squeeze(-1), target)
             elif c["problem"] == "multi_label_classification":
-                loss = F.binary_cross_entropy_with_logits(logits, target)
+                loss = F.binary_cross_entropy_with_logits(res["logits"], target)
             else:
-                loss = F.cross_entropy(logits, target.long())
+                loss = F.cross_entropy(res["logits"], target.long())
             loss.backward()
             losses.append(loss.item())
             if step == 1:

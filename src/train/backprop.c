@@ -17,38 +17,9 @@
 
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "train/acts.h"
 #include "train/trainer.h"
 #include "util/error.h"
-
-typedef struct {
-    float *x_in;          /* [N x C] layer input */
-    float *q, *k, *v;     /* [N x C] */
-    float *probs;         /* [NH x sum T^2] softmax output */
-    float *probs_d;       /* same, after dropout */
-    float *ctx;           /* [N x C] */
-    float *ao_mask;       /* [N x C] dropout scale (0 or 1/(1-p)) after attention output dense */
-    float *r1, *mean1, *rstd1; /* [N x C], [N], [N] residual sum before LayerNorm 1 */
-    float *h1;            /* [N x C] LayerNorm 1 output */
-    float *f_pre, *f_act; /* [N x I] */
-    float *fo_mask;       /* [N x C] */
-    float *r2, *mean2, *rstd2;
-} layer_acts;
-
-struct train_acts {
-    size_t cap_floats;
-    int N, S;
-    float *block;
-    float *e_sum, *e_mean, *e_rstd, *e_ln, *e_mask; /* embeddings */
-    layer_acts *layers;
-    float *x_out;              /* [N x C] last layer output */
-    float *cls, *pooled;       /* [S x C] first-token rows; tanh(pooler) */
-    float *cls_mask, *pooled_d;/* classifier dropout */
-    float *logits, *dlogits;   /* [S x L] */
-    /* scratch for backward */
-    float *dx, *dtmp, *dC1, *dI, *dq, *dk, *dv, *dP, *dS;
-    int *offset;               /* [S + 1] */
-    size_t *poff;              /* [S + 1] offset of each sequence's T x T block */
-};
 
 void train_acts_free(train_acts *a) {
     if (!a) return;
@@ -63,11 +34,11 @@ void train_acts_free(train_acts *a) {
 static bert_status acts_reserve(bert_trainer *t, const bert_sequence *seqs, int S, bert_error *err) {
     const bert_config *c = bert_model_config(t->model);
     int C = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads, NL = c->num_hidden_layers;
-    int L = bert_model_num_labels(t->model), N = 0;
+    int N = 0;
     size_t tt = 0;
     for (int s = 0; s < S; s++) N += seqs[s].n_tokens, tt += (size_t)seqs[s].n_tokens * seqs[s].n_tokens;
     size_t NC = (size_t)N * C, per_layer = 10 * NC + 4 * (size_t)N + 2 * (size_t)N * I + 2 * (size_t)NH * tt;
-    size_t need = 5 * NC + 2 * (size_t)N + (size_t)NL * per_layer + NC + 4 * (size_t)S * C + 2 * (size_t)S * L +
+    size_t need = 5 * NC + 2 * (size_t)N + (size_t)NL * per_layer + NC +
                   /* scratch */ 6 * NC + (size_t)N * I + 2 * (size_t)NH * tt + 64;
     train_acts *a = t->acts;
     if (!a) {
@@ -104,8 +75,7 @@ static bert_status acts_reserve(bert_trainer *t, const bert_sequence *seqs, int 
         TAKE(la->f_pre, (size_t)N * I), TAKE(la->f_act, (size_t)N * I);
         TAKE(la->probs, (size_t)NH * tt), TAKE(la->probs_d, (size_t)NH * tt);
     }
-    TAKE(a->x_out, NC), TAKE(a->cls, (size_t)S * C), TAKE(a->pooled, (size_t)S * C), TAKE(a->cls_mask, (size_t)S * C);
-    TAKE(a->pooled_d, (size_t)S * C), TAKE(a->logits, (size_t)S * L), TAKE(a->dlogits, (size_t)S * L);
+    TAKE(a->x_out, NC);
     TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->dC1, NC), TAKE(a->dq, NC), TAKE(a->dk, NC), TAKE(a->dv, NC);
     TAKE(a->dI, (size_t)N * I), TAKE(a->dP, (size_t)NH * tt), TAKE(a->dS, (size_t)NH * tt);
 #undef TAKE
@@ -113,7 +83,7 @@ static bert_status acts_reserve(bert_trainer *t, const bert_sequence *seqs, int 
 }
 
 /* Dropout scale per element: 0 with probability p, else 1 / (1 - p). */
-static void draw_mask(bert_rng *r, float *mask, size_t n, double p) {
+void train_draw_mask(bert_rng *r, float *mask, size_t n, double p) {
     float keep = (float)(1.0 / (1.0 - p));
     for (size_t i = 0; i < n; i++) mask[i] = p > 0.0 && bert_rng_uniform(r) < (float)p ? 0.0f : keep;
 }
@@ -175,9 +145,9 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
     const bert_config *c = bert_model_config(m);
     const bert_weights *w = &m->w;
     int C = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads, HS = C / NH;
-    int NL = c->num_hidden_layers, L = bert_model_num_labels(m), nt = t->p.n_threads > 0 ? t->p.n_threads : 1;
+    int NL = c->num_hidden_layers, nt = t->p.n_threads > 0 ? t->p.n_threads : 1;
     float eps = (float)c->layer_norm_eps;
-    double p_hidden = t->p.hidden_dropout, p_att = t->p.attention_dropout, p_cls = t->p.classifier_dropout;
+    double p_hidden = t->p.hidden_dropout, p_att = t->p.attention_dropout;
     bert_status rc = acts_reserve(t, seqs, S, err);
     if (rc != BERT_OK) return rc;
     train_acts *a = t->acts;
@@ -199,7 +169,7 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
     }
     bert_add_layernorm_train(a->e_ln, a->e_sum, a->e_mean, a->e_rstd, a->e_sum, NULL, w->emb_ln.w, w->emb_ln.b, N, C,
                              eps, nt);
-    draw_mask(&t->rng, a->e_mask, NC, p_hidden);
+    train_draw_mask(&t->rng, a->e_mask, NC, p_hidden);
     float *x = a->layers[0].x_in;
     if (NL == 0) x = a->x_out;
     for (size_t i = 0; i < NC; i++) x[i] = a->e_ln[i] * a->e_mask[i];
@@ -214,7 +184,7 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
         /* attention dropout, drawn in (head, sequence) order */
         for (int h = 0; h < NH; h++) {
             float *P = la->probs + (size_t)h * tt, *Pd = la->probs_d + (size_t)h * tt;
-            draw_mask(&t->rng, Pd, tt, p_att);
+            train_draw_mask(&t->rng, Pd, tt, p_att);
             for (size_t i = 0; i < tt; i++) Pd[i] *= P[i];
         }
         for (int s = 0; s < S; s++) {
@@ -224,7 +194,7 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
                            la->v + (size_t)row0 * C + h * HS, C, 0.0f, la->ctx + (size_t)row0 * C + h * HS, C);
         }
         bert_linear(a->dtmp, C, la->ctx, lw->attn_out.w, lw->attn_out.b, N, C, C, nt);
-        draw_mask(&t->rng, la->ao_mask, NC, p_hidden);
+        train_draw_mask(&t->rng, la->ao_mask, NC, p_hidden);
         mul(a->dtmp, la->ao_mask, NC);
         bert_add_layernorm_train(la->h1, la->r1, la->mean1, la->rstd1, a->dtmp, la->x_in, lw->attn_ln.w, lw->attn_ln.b,
                                  N, C, eps, nt);
@@ -232,39 +202,19 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
         memcpy(la->f_act, la->f_pre, (size_t)N * I * sizeof(float));
         bert_activation_forward(la->f_act, (size_t)N * I, m->cfg.act, nt);
         bert_linear(a->dtmp, C, la->f_act, lw->out.w, lw->out.b, N, C, I, nt);
-        draw_mask(&t->rng, la->fo_mask, NC, p_hidden);
+        train_draw_mask(&t->rng, la->fo_mask, NC, p_hidden);
         mul(a->dtmp, la->fo_mask, NC);
         float *y = l + 1 < NL ? a->layers[l + 1].x_in : a->x_out;
         bert_add_layernorm_train(y, la->r2, la->mean2, la->rstd2, a->dtmp, la->h1, lw->out_ln.w, lw->out_ln.b, N, C,
                                  eps, nt);
     }
-    for (int s = 0; s < S; s++)
-        memcpy(a->cls + (size_t)s * C, a->x_out + (size_t)a->offset[s] * C, (size_t)C * sizeof(float));
-    bert_linear(a->pooled, C, a->cls, w->pooler.w, w->pooler.b, S, C, C, 1);
-    bert_tanh(a->pooled, (size_t)S * C);
-    draw_mask(&t->rng, a->cls_mask, (size_t)S * C, p_cls);
-    for (size_t i = 0; i < (size_t)S * C; i++) a->pooled_d[i] = a->pooled[i] * a->cls_mask[i];
-    bert_linear(a->logits, L, a->pooled_d, w->classifier.w, w->classifier.b, S, L, C, 1);
-
-    /* ---- loss and its gradient (mean over the micro-batch, / grad_accum) ----------------- */
-    double loss = train_loss(t->p.problem, a->logits, labels, S, L, a->dlogits, 1.0 / (double)t->p.grad_accum);
-    *loss_out = loss;
-    if (!isfinite(loss)) return bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(loss) ? "NaN" : "infinite");
-
-    /* ---- backward --------------------------------------------------------------------------- */
+    /* ---- heads: loss, and the gradient w.r.t. the last hidden states into a->dx ---------- */
+    rc = train_heads(t, seqs, S, labels, loss_out, err);
+    if (rc != BERT_OK) return rc;
     const float *base = t->params;
     /* gradient pointer of a weight = same offset in the gradient block */
 #define G(ptr) (t->grads + ((ptr) - base))
-    float *dpooled = a->dtmp; /* [S x C] */
-    bert_linear_backward(dpooled, G(w->classifier.w), G(w->classifier.b), a->dlogits, a->pooled_d, w->classifier.w, S, L, C,
-                         0, 1);
-    for (size_t i = 0; i < (size_t)S * C; i++) dpooled[i] *= a->cls_mask[i] * (1.0f - a->pooled[i] * a->pooled[i]);
-    float *dcls = a->dq; /* [S x C] */
-    bert_linear_backward(dcls, G(w->pooler.w), G(w->pooler.b), dpooled, a->cls, w->pooler.w, S, C, C, 0, 1);
-    float *dx = a->dx; /* gradient w.r.t. the current layer output */
-    memset(dx, 0, NC * sizeof(float));
-    for (int s = 0; s < S; s++)
-        memcpy(dx + (size_t)a->offset[s] * C, dcls + (size_t)s * C, (size_t)C * sizeof(float));
+    float *dx = a->dx; /* gradient w.r.t. the current layer output, from train_heads */
     for (int l = NL - 1; l >= 0; l--) {
         layer_acts *la = &a->layers[l];
         const bert_layer_weights *lw = &w->layers[l];

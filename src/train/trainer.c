@@ -81,10 +81,19 @@ static bert_status set_string(char **dst, const char *s, bert_error *err) {
     return BERT_OK;
 }
 
+static const char *const architectures[] = {"BertForSequenceClassification", "BertForTokenClassification",
+                                            "BertForQuestionAnswering", "BertForPreTraining", "BertForMaskedLM"};
+static const unsigned task_heads[] = {BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER, BERT_HEAD_CLASSIFIER, BERT_HEAD_QA,
+                                      BERT_HEAD_POOLER | BERT_HEAD_MLM | BERT_HEAD_NSP, BERT_HEAD_MLM};
+
 /* Give the training model the task's labels, problem type and architecture. */
 static bert_status configure(bert_model *tm, const bert_train_params *p, bert_error *err) {
     bert_config_full *c = &tm->cfg;
-    int L = p->problem == BERT_PROBLEM_REGRESSION ? 1 : p->num_labels;
+    if ((unsigned)p->task > BERT_TASK_MLM) return bert_fail(err, BERT_ERR_INPUT, "unknown training task %d", (int)p->task);
+    bert_status rc = set_string(&c->architecture, architectures[p->task], err);
+    c->pub.architecture = c->architecture;
+    if (rc != BERT_OK || (p->task != BERT_TASK_SEQUENCE && p->task != BERT_TASK_TOKEN)) return rc;
+    int L = p->problem == BERT_PROBLEM_REGRESSION && p->task == BERT_TASK_SEQUENCE ? 1 : p->num_labels;
     if (L < 1) return bert_fail(err, BERT_ERR_INPUT, "num_labels must be at least 1");
     int keep = c->pub.num_labels == L && !p->labels;
     if (!keep) {
@@ -96,15 +105,13 @@ static bert_status configure(bert_model *tm, const bert_train_params *p, bert_er
         for (int i = 0; i < L; i++) {
             char buf[32];
             snprintf(buf, sizeof buf, "LABEL_%d", i);
-            bert_status rc = set_string(&c->labels[i], p->labels ? p->labels[i] : buf, err);
+            rc = set_string(&c->labels[i], p->labels ? p->labels[i] : buf, err);
             if (rc != BERT_OK) return rc;
         }
     }
     static const char *const problems[] = {"single_label_classification", "multi_label_classification", "regression"};
-    bert_status rc = set_string(&c->problem_type, problems[p->problem], err);
-    if (rc == BERT_OK) rc = set_string(&c->architecture, "BertForSequenceClassification", err);
+    if (p->task == BERT_TASK_SEQUENCE) rc = set_string(&c->problem_type, problems[p->problem], err);
     c->pub.problem_type = c->problem_type;
-    c->pub.architecture = c->architecture;
     return rc;
 }
 
@@ -138,7 +145,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
     if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
     if (t->p.classifier_dropout < 0) t->p.classifier_dropout = cls;
-    unsigned heads = BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER;
+    unsigned heads = (unsigned)t->p.task <= BERT_TASK_MLM ? task_heads[t->p.task] : 0;
     /* Size the blocks. */
     size_t total = 0;
     int nt = 0;
@@ -186,6 +193,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         off += n;
     }
     if (rc == BERT_OK) {
+        if (heads & BERT_HEAD_MLM) t->model->w.mlm_decoder = t->model->w.word; /* tied, as Hugging Face saves it */
         t->model->heads = heads;
         t->model->n_params = (int64_t)total;
         snprintf(t->model->dtypes, sizeof t->model->dtypes, "F32");
@@ -230,7 +238,8 @@ bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n,
             if (seqs[s].input_ids[k] < 0 || seqs[s].input_ids[k] >= c->vocab_size ||
                 (seqs[s].token_type_ids && (seqs[s].token_type_ids[k] < 0 || seqs[s].token_type_ids[k] >= c->type_vocab_size)))
                 return bert_fail(err, BERT_ERR_INPUT, "sequence %d: position %d: id or token type out of range", s, k);
-        if (t->p.problem == BERT_PROBLEM_SINGLE_LABEL && (labels[s] < 0 || labels[s] >= c->num_labels))
+        if (t->p.task == BERT_TASK_SEQUENCE && t->p.problem == BERT_PROBLEM_SINGLE_LABEL &&
+            (labels[s] < 0 || labels[s] >= c->num_labels))
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", s, labels[s],
                              c->num_labels);
     }
@@ -247,6 +256,20 @@ bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n,
 bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
                               float *logits, bert_error *err) {
     bert_error_clear(err);
+    if (t->p.task != BERT_TASK_SEQUENCE) {
+        /* Loss only: the training forward without dropout; its gradients are thrown away. */
+        if (t->micro != 0) return bert_fail(err, BERT_ERR_STATE, "evaluate between optimizer steps, not inside an accumulation");
+        bert_train_params saved = t->p;
+        t->p.hidden_dropout = t->p.attention_dropout = t->p.classifier_dropout = 0;
+        t->p.grad_accum = 1;
+        double l = 0;
+        bert_status rc = train_forward_backward(t, seqs, n, labels, &l, err);
+        t->p = saved;
+        memset(t->grads, 0, t->n_params * sizeof *t->grads);
+        if (loss) *loss = l;
+        (void)logits;
+        return rc;
+    }
     bert_status rc = bert_forward(t->eval_ctx, seqs, n, BERT_OUTPUT_CLASSIFIER, err);
     if (rc != BERT_OK) return rc;
     int L = bert_model_num_labels(t->model);
@@ -272,20 +295,23 @@ static bert_status write_config(bert_trainer *t, const char *dir, bert_error *er
     if (rc != BERT_OK) return rc;
     const bert_config_full *c = &t->model->cfg;
     cJSON_DeleteItemFromObjectCaseSensitive(root, "architectures");
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "id2label");
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "label2id");
+    if (c->labels) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "id2label");
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "label2id");
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(root, "problem_type");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "torch_dtype");
     cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
     cJSON_AddItemToArray(arch, cJSON_CreateString(c->architecture));
-    cJSON *i2l = cJSON_AddObjectToObject(root, "id2label"), *l2i = cJSON_AddObjectToObject(root, "label2id");
-    for (int i = 0; i < c->pub.num_labels; i++) {
+    cJSON *i2l = c->labels ? cJSON_AddObjectToObject(root, "id2label") : NULL;
+    cJSON *l2i = c->labels ? cJSON_AddObjectToObject(root, "label2id") : NULL;
+    for (int i = 0; c->labels && i < c->pub.num_labels; i++) {
         char key[16];
         snprintf(key, sizeof key, "%d", i);
         cJSON_AddStringToObject(i2l, key, c->labels[i]);
         cJSON_AddNumberToObject(l2i, c->labels[i], i);
     }
-    cJSON_AddStringToObject(root, "problem_type", c->problem_type);
+    if (*c->problem_type) cJSON_AddStringToObject(root, "problem_type", c->problem_type);
     cJSON_AddStringToObject(root, "torch_dtype", "float32");
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -45,6 +45,12 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
                                    double *loss, bert_error *err);
 void train_acts_free(train_acts *a);
 
+/* The task heads: from t->acts->x_out (the last hidden states) to the loss,
+ * leaving d loss / d x_out in t->acts->dx (and head gradients in t->grads).
+ * With backward = 0, only the loss (for evaluation). heads.c */
+bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels, double *loss,
+                        bert_error *err);
+
 /* Mean loss of S outputs; with dlogits, also its gradient times scale. */
 double train_loss(bert_problem problem, const float *logits, const float *labels, int S, int L, float *dlogits,
                   double scale);

@@ -27,7 +27,7 @@ static double rel_err(const float *a, const float *b, size_t n) {
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-static void check_case(const char *name, bert_problem problem, int num_labels) {
+static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels) {
     char dir[256], path[300];
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
     snprintf(path, sizeof path, "%s/golden.safetensors", dir);
@@ -43,6 +43,7 @@ static void check_case(const char *name, bert_problem problem, int num_labels) {
     const float *labels = (const float *)(const void *)st_find(&g, "labels")->data;
     const float *loss_ref = (const float *)(const void *)st_find(&g, "loss")->data;
     bert_train_params p = bert_train_default_params();
+    p.task = task;
     p.problem = problem;
     p.num_labels = num_labels;
     p.lr = 1e-3;
@@ -108,9 +109,12 @@ static void check_case(const char *name, bert_problem problem, int num_labels) {
     st_close(&g);
 }
 
-TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_PROBLEM_SINGLE_LABEL, 3); }
-TEST(train_regression_matches_pytorch) { check_case("regression", BERT_PROBLEM_REGRESSION, 1); }
-TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_PROBLEM_MULTI_LABEL, 4); }
+TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3); }
+TEST(train_regression_matches_pytorch) { check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1); }
+TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4); }
+TEST(train_token_classification_matches_pytorch) { check_case("token", BERT_TASK_TOKEN, 0, 3); }
+TEST(train_question_answering_matches_pytorch) { check_case("qa", BERT_TASK_QA, 0, 2); }
+TEST(train_pretraining_mlm_nsp_matches_pytorch) { check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2); }
 
 /* Each backward kernel against float64 central differences on tiny shapes. */
 TEST(train_kernels_match_finite_differences) {
