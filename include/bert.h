@@ -631,6 +631,27 @@ BERT_API double bert_metric_mcc(const int *pred, const int *gold, int n);       
 BERT_API double bert_metric_pearson(const double *x, const double *y, int n);
 BERT_API double bert_metric_spearman(const double *x, const double *y, int n);         /* ties get average ranks       */
 
+/* Entity-level scores of tag sequences, as seqeval computes them. */
+typedef struct {
+    double precision, recall, f1;   /* micro averages over all entities                       */
+    double macro_f1;                /* mean of the per-type F1                                 */
+    double token_accuracy;          /* tags equal, over all tokens                             */
+    long n_gold, n_pred, n_correct; /* entities                                                 */
+    int n_types;                    /* per-type results, types sorted                          */
+    char **types;
+    double *type_precision, *type_recall, *type_f1;
+    long *type_support;             /* gold entities of the type                               */
+} bert_seqeval_result;
+
+/* gold and pred hold the tags of n_sent sentences back to back
+ * (sent_len[i] tags each). strict = 0: seqeval's default (conlleval) chunk
+ * rules, where e.g. an I- tag after O starts an entity; strict = 1:
+ * mode="strict" with the IOB2 scheme (entities must start with B-), or
+ * BIOES when the tags use S-/E-. Free the result with bert_seqeval_free. */
+BERT_API bert_status bert_seqeval(const char *const *gold, const char *const *pred, const int *sent_len, int n_sent,
+                                  int strict, bert_seqeval_result *out, bert_error *err);
+BERT_API void bert_seqeval_free(bert_seqeval_result *r);
+
 #ifdef __cplusplus
 }
 #endif
