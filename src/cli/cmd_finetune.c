@@ -329,6 +329,14 @@ static void prune(const char *out, long *steps, int *n, int keep) {
 }
 
 int cmd_finetune(int argc, char **argv) {
+    /* Token classification (NER) has its own loop (finetune_ner.c). */
+    for (int i = 1; i + 1 < argc; i++) {
+        const char *v = argv[i + 1];
+        if ((strcmp(argv[i], "--task-type") == 0 && strcmp(v, "token") == 0) ||
+            (strcmp(argv[i], "--task") == 0 && (strcmp(v, "ncbi") == 0 || strcmp(v, "bc5cdr") == 0 ||
+                                                strcmp(v, "conll2003") == 0 || strcmp(v, "sec") == 0)))
+            return cmd_finetune_ner(argc, argv);
+    }
     ft_opts o;
     if (!parse_args(argc, argv, &o)) return CLI_USAGE;
     char msg[2048];

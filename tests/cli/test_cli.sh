@@ -208,6 +208,12 @@ if [ "$(grep -c '^[1-4] ' "$TMP/sweep.txt")" -eq 4 ] && [ "$(wc -l < "$TMP/sweep
     --label-column genres --problem multi_label --epochs 2 --batch-size 4 --metric f1 > /dev/null 2> "$TMP/err"
 if grep -q '"multi_label_classification"' "$TMP/ftM/best/config.json" && grep -q '"romance"' "$TMP/ftM/best/config.json" \
     && grep -q '"best_f1"' "$TMP/ftM/report.json"; then pass finetune_multi_label; else fail finetune_multi_label "$TMP/err"; fi
+"$BERT" finetune "$TASKS/mlm" --task-type token --output-dir "$TMP/ftNER" --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" \
+    --test "$FT/ner_dev.conll" --epochs 8 --batch-size 4 --lr 3e-3 > /dev/null 2> "$TMP/err"
+if grep -q '"f1"' "$TMP/ftNER/report.json" && [ "$(grep -c . "$TMP/ftNER/test_predictions.conll")" -eq "$(grep -c . "$FT/ner_dev.conll")" ] \
+    && grep -q '"BertForTokenClassification"' "$TMP/ftNER/best/config.json" \
+    && echo '{"text": "Alice Smith likes Oslo"}' | "$BERT" ner "$TMP/ftNER/best" --aggregation simple > "$TMP/ner_out.jsonl"; then
+    pass finetune_ner_end_to_end; else fail finetune_ner_end_to_end "$TMP/err"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
