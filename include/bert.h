@@ -652,6 +652,14 @@ BERT_API bert_status bert_seqeval(const char *const *gold, const char *const *pr
                                   int strict, bert_seqeval_result *out, bert_error *err);
 BERT_API void bert_seqeval_free(bert_seqeval_result *r);
 
+/* The official SQuAD answer comparison: normalise (lower-case, remove ASCII
+ * punctuation, remove the words a/an/the, collapse whitespace; a malloc'd
+ * string), exact match (0/1), and token-overlap F1 (both empty = 1, as
+ * SQuAD 2.0). Take the max over the gold answers yourself. */
+BERT_API char *bert_squad_normalize(const char *s);
+BERT_API double bert_squad_exact(const char *prediction, const char *gold);
+BERT_API double bert_squad_f1(const char *prediction, const char *gold);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,126 @@
+/* squad.c — the official SQuAD evaluation's answer comparison
+ * (evaluate-v1.1.py / evaluate-v2.0.py): normalise (lower-case, drop ASCII
+ * punctuation, drop the words a / an / the, collapse whitespace), then
+ * exact match and token-overlap F1. */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "bert.h"
+#include "tokenizer/unicode.h"
+
+/* Python's str.isspace (what str.split() splits on). */
+static int py_space(uint32_t c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Python re's \w for str patterns: alphanumeric or underscore. */
+static int py_word(uint32_t c) {
+    if (c == '_') return 1;
+    int cat = utf8proc_category((utf8proc_int32_t)c);
+    return (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) ||
+           (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO);
+}
+
+char *bert_squad_normalize(const char *s) {
+    size_t len = strlen(s), bad;
+    uint32_t *cp = malloc(sizeof *cp * (len * 2 + 1)), *out = malloc(sizeof *out * (len * 2 + 1));
+    char *res = malloc(len * 4 + 2);
+    if (!cp || !out || !res) {
+        free(cp), free(out), free(res);
+        return NULL;
+    }
+    long n = bert_utf8_decode(s, len, cp, &bad);
+    if (n < 0) n = 0;
+    /* lower, then drop string.punctuation */
+    long m = 0;
+    for (long i = 0; i < n; i++) {
+        uint32_t lo[2];
+        int k = bert_lowercase(cp[i], lo);
+        for (int j = 0; j < k; j++) {
+            uint32_t c = lo[j];
+            if (c < 128 && ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)))
+                continue;
+            out[m++] = c;
+        }
+    }
+    /* \b(a|an|the)\b -> ' ' */
+    long w = 0;
+    for (long i = 0; i < m;) {
+        int matched = 0;
+        static const char *const art[] = {"the", "an", "a"};
+        if (i == 0 || !py_word(out[i - 1])) {
+            for (int a = 0; a < 3 && !matched; a++) {
+                long l = (long)strlen(art[a]), k = 0;
+                while (k < l && i + k < m && out[i + k] == (uint32_t)art[a][k]) k++;
+                if (k == l && (i + l == m || !py_word(out[i + l]))) {
+                    cp[w++] = ' ';
+                    i += l;
+                    matched = 1;
+                }
+            }
+        }
+        if (!matched) cp[w++] = out[i++];
+    }
+    /* ' '.join(text.split()) */
+    size_t b = 0;
+    int pending = 0;
+    for (long i = 0; i < w; i++) {
+        if (py_space(cp[i])) {
+            pending = b > 0;
+            continue;
+        }
+        if (pending) res[b++] = ' ', pending = 0;
+        b += (size_t)bert_utf8_encode(cp[i], res + b);
+    }
+    res[b] = '\0';
+    free(cp), free(out);
+    return res;
+}
+
+double bert_squad_exact(const char *pred, const char *gold) {
+    char *a = bert_squad_normalize(pred), *b = bert_squad_normalize(gold);
+    double r = a && b && strcmp(a, b) == 0;
+    free(a), free(b);
+    return r;
+}
+
+/* Split a normalised string on single spaces, in place. */
+static int tokens(char *s, char **t, int cap) {
+    int n = 0;
+    for (char *p = strtok(s, " "); p && n < cap; p = strtok(NULL, " ")) t[n++] = p;
+    return n;
+}
+
+double bert_squad_f1(const char *pred, const char *gold) {
+    char *a = bert_squad_normalize(pred), *b = bert_squad_normalize(gold);
+    if (!a || !b) {
+        free(a), free(b);
+        return 0;
+    }
+    int cap = (int)(strlen(a) + strlen(b)) / 2 + 2;
+    char **ta = malloc(sizeof *ta * (size_t)cap), **tb = malloc(sizeof *tb * (size_t)cap);
+    int na = tokens(a, ta, cap), nb = tokens(b, tb, cap);
+    double f1 = 0;
+    if (na == 0 || nb == 0) {
+        f1 = na == nb; /* SQuAD 2.0: both empty is a match */
+    } else {
+        /* multiset intersection: each gold token used once */
+        char *used = calloc((size_t)nb, 1);
+        int same = 0;
+        for (int i = 0; used && i < na; i++)
+            for (int j = 0; j < nb; j++)
+                if (!used[j] && strcmp(ta[i], tb[j]) == 0) {
+                    used[j] = 1, same++;
+                    break;
+                }
+        free(used);
+        if (same) {
+            double p = (double)same / na, r = (double)same / nb;
+            f1 = 2 * p * r / (p + r);
+        }
+    }
+    free(ta), free(tb), free(a), free(b);
+    return f1;
+}
