@@ -21,6 +21,7 @@ int cmd_rerank(int argc, char **argv);
 int cmd_nsp(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_finetune_ner(int argc, char **argv);
+int cmd_finetune_qa(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 

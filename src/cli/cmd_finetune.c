@@ -336,6 +336,9 @@ int cmd_finetune(int argc, char **argv) {
             (strcmp(argv[i], "--task") == 0 && (strcmp(v, "ncbi") == 0 || strcmp(v, "bc5cdr") == 0 ||
                                                 strcmp(v, "conll2003") == 0 || strcmp(v, "sec") == 0)))
             return cmd_finetune_ner(argc, argv);
+        if ((strcmp(argv[i], "--task-type") == 0 && strcmp(v, "qa") == 0) ||
+            (strcmp(argv[i], "--task") == 0 && (strcmp(v, "squad") == 0 || strcmp(v, "tydi") == 0)))
+            return cmd_finetune_qa(argc, argv);
     }
     ft_opts o;
     if (!parse_args(argc, argv, &o)) return CLI_USAGE;

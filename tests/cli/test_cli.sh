@@ -214,6 +214,11 @@ if grep -q '"f1"' "$TMP/ftNER/report.json" && [ "$(grep -c . "$TMP/ftNER/test_pr
     && grep -q '"BertForTokenClassification"' "$TMP/ftNER/best/config.json" \
     && echo '{"text": "Alice Smith likes Oslo"}' | "$BERT" ner "$TMP/ftNER/best" --aggregation simple > "$TMP/ner_out.jsonl"; then
     pass finetune_ner_end_to_end; else fail finetune_ner_end_to_end "$TMP/err"; fi
+"$BERT" finetune "$TASKS/qa" --task-type qa --output-dir "$TMP/ftQA" --train "$FT/qa_train.json" --dev "$FT/qa_dev.json" \
+    --epochs 2 --batch-size 4 --max-seq-len 64 --doc-stride 16 --lr 1e-3 > /dev/null 2> "$TMP/err"
+if grep -q '"dev_f1"' "$TMP/ftQA/report.json" && grep -q '"dev-0-0"' "$TMP/ftQA/dev_predictions.json" \
+    && echo '{"question": "Where?", "context": "The cat sat on the mat."}' | "$BERT" qa "$TMP/ftQA/best" > /dev/null; then
+    pass finetune_qa_end_to_end; else fail finetune_qa_end_to_end "$TMP/err"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \

@@ -1,0 +1,377 @@
+/* finetune_qa.c — `bert finetune MODEL_DIR --task squad|tydi` (or
+ * --task-type qa --train F --dev F): extractive QA fine-tuning on SQuAD
+ * JSON (.json or .json.gz), evaluated with the official SQuAD EM / F1.
+ *
+ * Features as transformers' run_qa.py builds them: (question, context)
+ * truncated only_second to --max-seq-len with --doc-stride tokens shared
+ * by consecutive windows; the answer's characters map to the first and
+ * last context tokens covering them; a window that does not contain the
+ * whole answer is labelled [CLS] (0, 0) — or dropped with
+ * --drop-windows-without-answer. Evaluation runs `bert qa`'s decoding on
+ * the saved model (max answer length 30, as SQuAD evaluation). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    char *id, *question, *context;
+    char **answers; /* gold texts */
+    int *starts;    /* their character (code point) starts */
+    int n_answers;
+} qa_example;
+
+typedef struct {
+    qa_example *v;
+    int n;
+} qa_data;
+
+static void qa_free(qa_data *d) {
+    for (int i = 0; i < d->n; i++) {
+        free(d->v[i].id), free(d->v[i].question), free(d->v[i].context);
+        for (int k = 0; k < d->v[i].n_answers; k++) free(d->v[i].answers[k]);
+        free(d->v[i].answers), free(d->v[i].starts);
+    }
+    free(d->v);
+    memset(d, 0, sizeof *d);
+}
+
+/* Read all of a file, decompressing .gz with gzip. */
+static char *slurp(const char *path, char *msg, size_t cap) {
+    size_t n = strlen(path);
+    int gz = n > 3 && strcmp(path + n - 3, ".gz") == 0;
+    FILE *f;
+    if (gz) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path);
+        f = popen(cmd, "r");
+    } else {
+        f = fopen(path, "r");
+    }
+    if (!f) return snprintf(msg, cap, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    size_t len = 0, sz = 1 << 20;
+    char *buf = malloc(sz);
+    for (size_t got; buf && (got = fread(buf + len, 1, sz - len - 1, f)) > 0;) {
+        len += got;
+        if (len + 1 == sz) {
+            char *b = realloc(buf, sz *= 2);
+            if (!b) free(buf);
+            buf = b;
+        }
+    }
+    int rc = gz ? pclose(f) : fclose(f);
+    if (!buf || rc != 0) {
+        free(buf);
+        snprintf(msg, cap, "%s: read failed", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t cap) {
+    char *text = slurp(path, msg, cap);
+    if (!text) return 0;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *data = root ? cJSON_GetObjectItemCaseSensitive(root, "data") : NULL;
+    if (!cJSON_IsArray(data)) {
+        cJSON_Delete(root);
+        return snprintf(msg, cap, "%s: not SQuAD JSON (no \"data\" list)", path), 0;
+    }
+    int ok = 1;
+    for (const cJSON *art = data->child; ok && art; art = art->next) {
+        const cJSON *paras = cJSON_GetObjectItemCaseSensitive(art, "paragraphs");
+        for (const cJSON *p = cJSON_IsArray(paras) ? paras->child : NULL; ok && p; p = p->next) {
+            const char *ctx = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "context"));
+            const cJSON *qas = cJSON_GetObjectItemCaseSensitive(p, "qas");
+            for (const cJSON *q = cJSON_IsArray(qas) ? qas->child : NULL; ok && q && ctx; q = q->next) {
+                if (limit > 0 && d->n >= limit) break;
+                const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "id"));
+                const char *question = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "question"));
+                const cJSON *ans = cJSON_GetObjectItemCaseSensitive(q, "answers");
+                if (!id || !question || !cJSON_IsArray(ans)) {
+                    snprintf(msg, cap, "%s: question without id, text or answers", path);
+                    ok = 0;
+                    break;
+                }
+                if ((d->n & (d->n - 1)) == 0) {
+                    qa_example *v = realloc(d->v, sizeof *v * (size_t)(d->n ? 2 * d->n : 1));
+                    if (!v) {
+                        ok = 0;
+                        break;
+                    }
+                    d->v = v;
+                }
+                qa_example *e = &d->v[d->n++];
+                memset(e, 0, sizeof *e);
+                e->id = strdup(id), e->question = strdup(question), e->context = strdup(ctx);
+                int na = cJSON_GetArraySize(ans);
+                e->answers = calloc((size_t)(na ? na : 1), sizeof *e->answers);
+                e->starts = calloc((size_t)(na ? na : 1), sizeof *e->starts);
+                for (const cJSON *a = ans->child; a; a = a->next) {
+                    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "text"));
+                    const cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "answer_start");
+                    if (!t || !cJSON_IsNumber(st)) continue;
+                    e->answers[e->n_answers] = strdup(t);
+                    e->starts[e->n_answers++] = (int)st->valuedouble; /* Python string index = code points */
+                }
+            }
+        }
+    }
+    cJSON_Delete(root);
+    if (ok && d->n == 0) snprintf(msg, cap, "%s: no questions", path), ok = 0;
+    return ok;
+}
+
+static int utf8_cp_len(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += (*s & 0xC0) != 0x80;
+    return n;
+}
+
+typedef struct {
+    int32_t *ids, *types;
+    int n_tokens;
+    float label[2];
+} qa_feat;
+
+/* Windows of one example with their answer token positions. */
+static int featurize(const bert_tokenizer *tok, const qa_example *e, int max_len, int stride, int drop, qa_feat **fs,
+                     int *nf, int *capf, char *msg, size_t cap) {
+    bert_encode_params ep = bert_encode_default_params();
+    ep.truncation = BERT_TRUNCATE_ONLY_SECOND;
+    ep.max_length = max_len;
+    ep.stride = stride;
+    ep.return_overflowing = 1;
+    bert_encodings w;
+    bert_error err;
+    if (bert_tokenize(tok, e->question, -1, e->context, -1, &ep, &w, &err) != BERT_OK) {
+        snprintf(msg, cap, "question %s: %s", e->id, err.message);
+        return -1; /* skip this example */
+    }
+    int a0 = e->n_answers ? e->starts[0] : -1, a1 = e->n_answers ? a0 + utf8_cp_len(e->answers[0]) : -1;
+    for (int k = 0; k < w.n; k++) {
+        const bert_encoding *x = &w.encodings[k];
+        int first = -1, last = -1;
+        for (int i = 0; i < x->n_tokens; i++)
+            if (x->token_type_ids[i] == 1 && !x->special_tokens_mask[i]) last = i, first = first < 0 ? i : first;
+        float s = 0, t = 0;
+        if (a0 >= 0 && first >= 0 && x->offsets[2 * first] <= a0 && x->offsets[2 * last + 1] >= a1) {
+            int i = first;
+            while (i <= last && x->offsets[2 * i] <= a0) i++;
+            int j = last;
+            while (j >= first && x->offsets[2 * j + 1] >= a1) j--;
+            s = (float)(i - 1), t = (float)(j + 1);
+        } else if (drop) {
+            continue;
+        }
+        if (*nf == *capf) {
+            qa_feat *g = realloc(*fs, sizeof *g * (size_t)(*capf = *capf ? 2 * *capf : 1024));
+            if (!g) return 0;
+            *fs = g;
+        }
+        qa_feat *f = &(*fs)[(*nf)++];
+        f->n_tokens = x->n_tokens;
+        f->ids = malloc(sizeof *f->ids * (size_t)x->n_tokens);
+        f->types = malloc(sizeof *f->types * (size_t)x->n_tokens);
+        memcpy(f->ids, x->input_ids, sizeof *f->ids * (size_t)x->n_tokens);
+        memcpy(f->types, x->token_type_ids, sizeof *f->types * (size_t)x->n_tokens);
+        f->label[0] = s, f->label[1] = t;
+    }
+    bert_encodings_free(&w);
+    return 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* SQuAD EM/F1 of the model in dir on data; predictions written to pred_path. */
+static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, const char *pred_path, double *em,
+                    double *f1, char *msg, size_t cap) {
+    bert_pipeline *p;
+    bert_error err;
+    if (bert_pipeline_open(dir, NULL, &p, &err) != BERT_OK) return snprintf(msg, cap, "%s", err.message), 0;
+    bert_qa_params q = bert_qa_default_params();
+    q.max_seq_len = max_seq, q.doc_stride = stride, q.max_answer_len = 30, q.max_question_len = 1 << 20;
+    cJSON *preds = cJSON_CreateObject();
+    double sem = 0, sf1 = 0;
+    for (int i = 0; i < d->n; i++) {
+        const qa_example *e = &d->v[i];
+        bert_answer *a = NULL;
+        int na = 0;
+        const char *ans = "";
+        if (bert_qa(p, e->question, e->context, &q, &a, &na, &err) == BERT_OK && na > 0) ans = a[0].answer;
+        double bem = 0, bf1 = 0;
+        for (int k = 0; k < e->n_answers; k++) {
+            double x = bert_squad_exact(ans, e->answers[k]), y = bert_squad_f1(ans, e->answers[k]);
+            bem = x > bem ? x : bem, bf1 = y > bf1 ? y : bf1;
+        }
+        sem += bem, sf1 += bf1;
+        cJSON_AddStringToObject(preds, e->id, ans);
+        bert_answers_free(a, na);
+    }
+    bert_pipeline_free(p);
+    *em = 100.0 * sem / d->n, *f1 = 100.0 * sf1 / d->n;
+    char *s = cJSON_Print(preds);
+    cJSON_Delete(preds);
+    cli_output o;
+    int ok = s && cli_output_open("finetune", pred_path, &o);
+    if (ok) fputs(s, o.fp), ok = cli_output_close("finetune", &o, 1);
+    free(s);
+    return ok;
+}
+
+int cmd_finetune_qa(int argc, char **argv) {
+    static const char *usage =
+        "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi [--data-dir ../shared/data]\n"
+        "       | --task-type qa --train F --dev F          (SQuAD JSON, .json or .json.gz)\n"
+        "       [--epochs 2] [--batch-size 12] [--lr 3e-5] [--max-seq-len 384] [--doc-stride 128]\n"
+        "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n";
+    const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL;
+    int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0;
+    bert_train_params tp = bert_train_default_params();
+    tp.task = BERT_TASK_QA;
+    tp.lr = 3e-5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--output-dir") == 0 && v) out = v, i++;
+        else if (strcmp(a, "--task") == 0 && v) task = v, i++;
+        else if (strcmp(a, "--task-type") == 0 && v) i++;
+        else if (strcmp(a, "--data-dir") == 0 && v) data = v, i++;
+        else if (strcmp(a, "--train") == 0 && v) train = v, i++;
+        else if (strcmp(a, "--dev") == 0 && v) dev = v, i++;
+        else if (strcmp(a, "--epochs") == 0 && v) epochs = atoi(v), i++;
+        else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
+        else if (strcmp(a, "--max-seq-len") == 0 && v) max_seq = atoi(v), i++;
+        else if (strcmp(a, "--doc-stride") == 0 && v) stride = atoi(v), i++;
+        else if (strcmp(a, "--max-train") == 0 && v) max_train = atoi(v), i++;
+        else if (strcmp(a, "--max-dev") == 0 && v) max_dev = atoi(v), i++;
+        else if (strcmp(a, "--lr") == 0 && v) tp.lr = atof(v), i++;
+        else if (strcmp(a, "--seed") == 0 && v) tp.seed = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
+        else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
+        else if (a[0] != '-' && !model) model = a;
+        else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+    }
+    if (!model || !out || epochs < 1 || batch < 1 || max_seq < 16 || stride < 0) return fputs(usage, stderr), CLI_USAGE;
+    static char ptr[1024], pdv[1024];
+    if (task) {
+        if (strcmp(task, "squad") == 0)
+            snprintf(ptr, sizeof ptr, "%s/squad_v1.1/train-v1.1.json.gz", data), snprintf(pdv, sizeof pdv, "%s/squad_v1.1/dev-v1.1.json.gz", data);
+        else if (strcmp(task, "tydi") == 0)
+            snprintf(ptr, sizeof ptr, "%s/tydiqa_goldp_en/english_tydiqa_train.json", data),
+                snprintf(pdv, sizeof pdv, "%s/tydiqa_goldp_en/english_tydiqa_dev.json", data);
+        else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi)\n", task), CLI_USAGE;
+        if (!train) train = ptr;
+        if (!dev) dev = pdv;
+    }
+    if (!train || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
+    char msg[4096];
+    qa_data tr = {0}, dv = {0};
+    int ok = read_squad(train, &tr, max_train, msg, sizeof msg) && read_squad(dev, &dv, max_dev, msg, sizeof msg);
+    bert_tokenizer *tok = NULL;
+    bert_error err;
+    if (ok && bert_tokenizer_load(model, &tok, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+    qa_feat *fs = NULL;
+    int nf = 0, capf = 0, skipped = 0;
+    for (int i = 0; ok && i < tr.n; i++) {
+        int r = featurize(tok, &tr.v[i], max_seq, stride, drop, &fs, &nf, &capf, msg, sizeof msg);
+        if (r == 0) ok = 0;
+        skipped += r < 0;
+    }
+    if (ok && skipped) fprintf(stderr, "bert finetune: %d training questions skipped (too long for the window)\n", skipped);
+    tp.total_steps = (long)((nf + batch - 1) / batch) * epochs;
+    bert_trainer *t = NULL;
+    unsigned created = 0;
+    if (ok) {
+        mkdir(out, 0755);
+        if (bert_trainer_open(model, &tp, &t, &created, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+    }
+    if (ok && created) fprintf(stderr, "bert finetune: notice: %s has no QA head; created from seed %llu\n", model, (unsigned long long)tp.seed);
+    char path[1100], last[1100], best_dir[1100];
+    snprintf(path, sizeof path, "%s/log.jsonl", out);
+    snprintf(last, sizeof last, "%s/last", out);
+    snprintf(best_dir, sizeof best_dir, "%s/best", out);
+    FILE *log = ok ? fopen(path, "w") : NULL;
+    int *order = malloc(sizeof *order * (size_t)(nf ? nf : 1));
+    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
+    float *lab = malloc(sizeof *lab * (size_t)batch * 2);
+    double t0 = now_s(), tokens = 0, best_f1 = -1, best_em = 0, em = 0, f1 = 0;
+    int best_epoch = -1;
+    for (int epoch = 0; ok && epoch < epochs; epoch++) {
+        for (int i = 0; i < nf; i++) order[i] = i;
+        for (int i = nf - 1; i > 0; i--) {
+            int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
+            order[i] = order[j], order[j] = x;
+        }
+        double loss_sum = 0;
+        int steps = 0;
+        for (int pos = 0; ok && pos < nf; pos += batch) {
+            int n = nf - pos < batch ? nf - pos : batch;
+            for (int k = 0; k < n; k++) {
+                const qa_feat *f = &fs[order[pos + k]];
+                seqs[k] = (bert_sequence){.input_ids = f->ids, .token_type_ids = f->types, .n_tokens = f->n_tokens};
+                lab[2 * k] = f->label[0], lab[2 * k + 1] = f->label[1];
+                tokens += f->n_tokens;
+            }
+            double loss;
+            int stepped;
+            if (bert_trainer_step(t, seqs, n, lab, &loss, &stepped, &err) != BERT_OK) {
+                snprintf(msg, sizeof msg, "%s", err.message);
+                ok = 0;
+                break;
+            }
+            loss_sum += loss, steps++;
+            if (steps % 100 == 0)
+                fprintf(stderr, "epoch %d step %ld/%ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), tp.total_steps,
+                        loss_sum / steps, tokens / (now_s() - t0));
+        }
+        if (!ok) break;
+        if (bert_trainer_save(t, last, 0, NULL, &err) != BERT_OK) {
+            snprintf(msg, sizeof msg, "%s", err.message);
+            ok = 0;
+            break;
+        }
+        snprintf(path, sizeof path, "%s/dev_predictions.json", out);
+        if (!(ok = evaluate(last, &dv, max_seq, stride, path, &em, &f1, msg, sizeof msg))) break;
+        fprintf(log, "{\"epoch\":%d,\"step\":%ld,\"loss\":%.6f,\"eval_exact_match\":%.4f,\"eval_f1\":%.4f}\n", epoch + 1,
+                bert_trainer_steps(t), loss_sum / (steps ? steps : 1), em, f1);
+        fflush(log);
+        fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, em, f1);
+        if (f1 > best_f1) {
+            best_f1 = f1, best_em = em, best_epoch = epoch + 1;
+            char cmd[4096];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", best_dir, last, best_dir);
+            if (system(cmd) != 0) snprintf(msg, sizeof msg, "could not copy %s to %s", last, best_dir), ok = 0;
+        }
+    }
+    if (ok) {
+        snprintf(path, sizeof path, "%s/report.json", out);
+        cli_output ro;
+        if (cli_output_open("finetune", path, &ro)) {
+            fprintf(ro.fp, "{\"task\": \"%s\", \"train_questions\": %d, \"train_windows\": %d, \"dev_questions\": %d, "
+                           "\"best_epoch\": %d, \"dev_exact_match\": %.4f, \"dev_f1\": %.4f, \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n",
+                    task ? task : "qa", tr.n, nf, dv.n, best_epoch, best_em, best_f1, now_s() - t0, tokens / (now_s() - t0));
+            ok = cli_output_close("finetune", &ro, 1);
+        }
+        fprintf(stderr, "done: best dev EM %.2f F1 %.2f (epoch %d); model in %s\n", best_em, best_f1, best_epoch, best_dir);
+    } else {
+        cli_error("finetune", "%s", msg);
+    }
+    if (log) fclose(log);
+    for (int i = 0; i < nf; i++) free(fs[i].ids), free(fs[i].types);
+    free(fs), free(order), free(seqs), free(lab);
+    qa_free(&tr), qa_free(&dv);
+    bert_trainer_free(t);
+    bert_tokenizer_free(tok);
+    return ok ? CLI_OK : CLI_ERROR;
+}
