@@ -65,6 +65,9 @@ bert_status bert_qa(bert_pipeline *p, const char *question, const char *context,
         return bert_fail(err, BERT_ERR_INPUT, "max_answer_len and top_k must be >= 1, max_seq_len >= 8");
     int limit = bert_model_config(p->model)->max_position_embeddings;
     if (q.max_seq_len > limit) q.max_seq_len = limit;
+    /* The pipeline's rule for its default stride, min(max_seq_len / 2, 128),
+     * applied whenever the asked stride would not fit the window. */
+    if (q.doc_stride > q.max_seq_len / 2) q.doc_stride = q.max_seq_len / 2;
     /* The question alone, to check its length. */
     bert_encode_params ep = bert_encode_default_params();
     ep.add_special_tokens = 0;
