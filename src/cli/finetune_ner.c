@@ -390,6 +390,7 @@ int cmd_finetune_ner(int argc, char **argv) {
     double best = -1, t0 = now_s(), tokens = 0;
     int best_epoch = -1;
     ner_scores dsc = {0};
+    double best_dev[6] = {0}; /* precision, recall, f1, f1_strict, macro_f1, token_accuracy of the best epoch */
     for (int epoch = 0; ok && epoch < epochs; epoch++) {
         for (int i = 0; i < tr.n; i++) order[i] = i;
         for (int i = tr.n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's RNG */
@@ -432,6 +433,8 @@ int cmd_finetune_ner(int argc, char **argv) {
         fprintf(stderr, "epoch %d: dev entity F1 %.4f (strict %.4f), token accuracy %.4f\n", epoch + 1, dsc.r.f1, dsc.strict.f1, dsc.r.token_accuracy);
         if (dsc.r.f1 > best) {
             best = dsc.r.f1, best_epoch = epoch + 1;
+            double v[6] = {dsc.r.precision, dsc.r.recall, dsc.r.f1, dsc.strict.f1, dsc.r.macro_f1, dsc.r.token_accuracy};
+            memcpy(best_dev, v, sizeof v);
             snprintf(path, sizeof path, "%s/best", out);
             if (bert_trainer_save(t, path, 0, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
         }
@@ -464,7 +467,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         if (cli_output_open("finetune", path, &ro)) {
             fprintf(ro.fp, "{\"task\": \"%s\", \"labels\": %d, \"train_sentences\": %d, \"best_epoch\": %d,\n", task ? task : "token", n_labels, tr.n, best_epoch);
             fprintf(ro.fp, " \"dev\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"f1_strict\": %.6f, \"macro_f1\": %.6f, \"token_accuracy\": %.6f},\n",
-                    dsc.r.precision, dsc.r.recall, dsc.r.f1, dsc.strict.f1, dsc.r.macro_f1, dsc.r.token_accuracy);
+                    best_dev[0], best_dev[1], best_dev[2], best_dev[3], best_dev[4], best_dev[5]);
             fprintf(ro.fp, " \"test\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"f1_strict\": %.6f, \"macro_f1\": %.6f, \"token_accuracy\": %.6f, \"per_type\": {",
                     tsc.r.precision, tsc.r.recall, tsc.r.f1, tsc.strict.f1, tsc.r.macro_f1, tsc.r.token_accuracy);
             for (int k = 0; k < tsc.r.n_types; k++)
