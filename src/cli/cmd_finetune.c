@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
     const char *model, *out, *task, *data_dir, *train, *dev, *resume, *metric, *labels_csv;
     ft_columns cols;
-    int epochs, batch, max_len, eval_steps, save_steps, keep, patience, log_steps, max_train, max_dev, problem_set;
+    int epochs, batch, max_len, eval_steps, save_steps, keep, patience, log_steps, max_train, max_dev, problem_set, eval_only;
     long max_steps;
     bert_train_params tp;
 } ft_opts;
@@ -276,6 +276,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
         if (strcmp(a, "--dropout") == 0 && v) { o->tp.hidden_dropout = o->tp.attention_dropout = o->tp.classifier_dropout = atof(v); i++; continue; }
         if (strcmp(a, "--bert-adam") == 0) { o->tp.bert_adam = 1; o->tp.eps = 1e-6; continue; }
         if (strcmp(a, "--no-header") == 0) { o->cols.header = 0; continue; }
+        if (strcmp(a, "--eval-only") == 0) { o->eval_only = 1; continue; }
         if (strcmp(a, "--problem") == 0 && v) {
             i++;
             o->problem_set = 1;
@@ -404,6 +405,12 @@ int cmd_finetune(int argc, char **argv) {
     double best = -INFINITY, t0 = now_s(), tokens = 0, loss_acc = 0;
     long best_step = -1, loss_n = 0;
     ft_eval last = {0};
+    if (ok && o.eval_only) { /* `bert eval`: score the model as it is */
+        if (created) snprintf(msg, sizeof msg, "%s has no trained classifier to evaluate", o.model), ok = 0;
+        else if ((ok = evaluate(t, &dv, o.batch, o.tp.problem, positive, &last, msg, sizeof msg)))
+            best = metric_of(&last, o.metric), best_step = 0;
+        stop = 1;
+    }
     for (int epoch = epoch0; ok && !stop && epoch < o.epochs; epoch++) {
         if (!(extra && epoch == epoch0)) shuffle_seed = bert_trainer_random(t);
         shuffle(order, tr.n, shuffle_seed);
@@ -496,7 +503,8 @@ int cmd_finetune(int argc, char **argv) {
         } else {
             ok = 0;
         }
-        fprintf(stderr, "%sdone: best %s %.4f at step %ld; model in %s/best\n", tty ? "\n" : "", o.metric, best, best_step, o.out);
+        if (o.eval_only) fprintf(stderr, "dev %s %.4f (loss %.4f); report in %s/report.json\n", o.metric, best, last.loss, o.out);
+        else fprintf(stderr, "%sdone: best %s %.4f at step %ld; model in %s/best\n", tty ? "\n" : "", o.metric, best, best_step, o.out);
     } else {
         cli_error("finetune", "%s", msg);
     }

@@ -264,7 +264,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         "       [--epochs 3] [--batch-size 32] [--lr 5e-5] [--max-seq-len 128] [--label-all-tokens] [--seed 42]\n"
         "       [--threads N] [--max-train N] [--dropout P]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *test = NULL;
-    int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0;
+    int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0;
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_TOKEN;
     tp.lr = 5e-5;
@@ -286,6 +286,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
         else if (strcmp(a, "--dropout") == 0 && v) tp.hidden_dropout = tp.attention_dropout = tp.classifier_dropout = atof(v), i++;
         else if (strcmp(a, "--label-all-tokens") == 0) label_all = 1;
+        else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -375,10 +376,9 @@ int cmd_finetune_ner(int argc, char **argv) {
     tp.labels = (const char *const *)labels;
     bert_trainer *t = NULL;
     unsigned created = 0;
-    if (ok) {
-        mkdir(out, 0755);
-        if (bert_trainer_open(model, &tp, &t, &created, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
-    }
+    if (ok) mkdir(out, 0755);
+    if (ok && !eval_only && bert_trainer_open(model, &tp, &t, &created, &err) != BERT_OK)
+        snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
     if (ok && created) fprintf(stderr, "bert finetune: notice: %s has no token classifier for these %d tags; created from seed %llu\n",
                                model, n_labels, (unsigned long long)tp.seed);
     char path[1100];
@@ -391,7 +391,7 @@ int cmd_finetune_ner(int argc, char **argv) {
     int best_epoch = -1;
     ner_scores dsc = {0};
     double best_dev[6] = {0}; /* precision, recall, f1, f1_strict, macro_f1, token_accuracy of the best epoch */
-    for (int epoch = 0; ok && epoch < epochs; epoch++) {
+    for (int epoch = 0; ok && epoch < (eval_only ? 0 : epochs); epoch++) {
         for (int i = 0; i < tr.n; i++) order[i] = i;
         for (int i = tr.n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's RNG */
             int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
@@ -439,10 +439,26 @@ int cmd_finetune_ner(int argc, char **argv) {
             if (bert_trainer_save(t, path, 0, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
         }
     }
+    if (ok && eval_only) { /* `bert eval`: score the given model on dev */
+        bert_model *bm = NULL;
+        const char **pred = NULL;
+        ok = bert_model_load(model, NULL, &bm, &err) == BERT_OK;
+        if (!ok) snprintf(msg, sizeof msg, "%s", err.message);
+        if (ok && !(bert_model_heads(bm) & BERT_HEAD_CLASSIFIER)) snprintf(msg, sizeof msg, "%s has no token classifier", model), ok = 0;
+        if (ok) ok = predict(bm, &dv, fdv, batch, &pred, msg, sizeof msg) && score(&dv, pred, &dsc, msg, sizeof msg);
+        if (ok) {
+            double v[6] = {dsc.r.precision, dsc.r.recall, dsc.r.f1, dsc.strict.f1, dsc.r.macro_f1, dsc.r.token_accuracy};
+            memcpy(best_dev, v, sizeof v);
+            best = dsc.r.f1, best_epoch = 0;
+        }
+        free(pred);
+        bert_model_free(bm);
+    }
     /* Test with the best model, and the predictions in CoNLL format. */
     ner_scores tsc = {0};
     if (ok && te.n) {
-        snprintf(path, sizeof path, "%s/best", out);
+        if (eval_only) snprintf(path, sizeof path, "%s", model);
+        else snprintf(path, sizeof path, "%s/best", out);
         bert_model *bm = NULL;
         const char **pred = NULL;
         ok = bert_model_load(path, NULL, &bm, &err) == BERT_OK;
@@ -476,7 +492,8 @@ int cmd_finetune_ner(int argc, char **argv) {
             fprintf(ro.fp, "}},\n \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n", now_s() - t0, tokens / (now_s() - t0));
             ok = cli_output_close("finetune", &ro, 1);
         }
-        fprintf(stderr, "done: best dev F1 %.4f (epoch %d), test F1 %.4f; model in %s/best\n", best, best_epoch, tsc.r.f1, out);
+        fprintf(stderr, "done: %s dev F1 %.4f (epoch %d), test F1 %.4f; report in %s/report.json\n", eval_only ? "" : "best", best,
+                best_epoch, tsc.r.f1, out);
     } else {
         cli_error("finetune", "%s", msg);
     }

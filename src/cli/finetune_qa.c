@@ -237,7 +237,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         "       [--epochs 2] [--batch-size 12] [--lr 3e-5] [--max-seq-len 384] [--doc-stride 128]\n"
         "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL;
-    int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0;
+    int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0, eval_only = 0;
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_QA;
     tp.lr = 3e-5;
@@ -259,6 +259,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(a, "--seed") == 0 && v) tp.seed = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
+        else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -274,10 +275,28 @@ int cmd_finetune_qa(int argc, char **argv) {
         if (!train) train = ptr;
         if (!dev) dev = pdv;
     }
-    if (!train || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
+    if ((!train && !eval_only) || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
     char msg[4096];
     qa_data tr = {0}, dv = {0};
-    int ok = read_squad(train, &tr, max_train, msg, sizeof msg) && read_squad(dev, &dv, max_dev, msg, sizeof msg);
+    int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) && read_squad(dev, &dv, max_dev, msg, sizeof msg);
+    if (ok && eval_only) { /* `bert eval`: answer dev with the given model */
+        double em = 0, f1 = 0;
+        char path[1100];
+        mkdir(out, 0755);
+        snprintf(path, sizeof path, "%s/dev_predictions.json", out);
+        ok = evaluate(model, &dv, max_seq, stride, path, &em, &f1, msg, sizeof msg);
+        snprintf(path, sizeof path, "%s/report.json", out);
+        cli_output ro;
+        if (ok && cli_output_open("eval", path, &ro)) {
+            fprintf(ro.fp, "{\"task\": \"%s\", \"model\": \"%s\", \"dev_questions\": %d, \"dev_exact_match\": %.4f, \"dev_f1\": %.4f}\n",
+                    task ? task : "qa", model, dv.n, em, f1);
+            ok = cli_output_close("eval", &ro, 1);
+        }
+        if (ok) fprintf(stderr, "dev EM %.2f F1 %.2f (%d questions); predictions in %s/dev_predictions.json\n", em, f1, dv.n, out);
+        else cli_error("eval", "%s", msg);
+        qa_free(&dv);
+        return ok ? CLI_OK : CLI_ERROR;
+    }
     bert_tokenizer *tok = NULL;
     bert_error err;
     if (ok && bert_tokenizer_load(model, &tok, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;

@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  rerank MODEL_DIR          cross-encoder scores of documents for a query\n"
             "  nsp MODEL_DIR             next-sentence probability of text pairs\n"
             "  finetune MODEL_DIR        fine-tune a classifier / regressor (GLUE presets, TSV, JSONL)\n"
+            "  eval MODEL_DIR            score a fine-tuned model (--task ncbi|squad|... or --task-type token|qa)\n"
             "  plot LOG.jsonl            training curves to PNG or SVG (PLplot)\n"
             "  sweep MODEL_DIR           fine-tune over a grid of learning rates, epochs, batches, seeds\n"
             "  version                   print the version\n"
@@ -59,6 +60,16 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "rerank") == 0) return cmd_rerank(argc - 1, argv + 1);
     if (strcmp(cmd, "nsp") == 0) return cmd_nsp(argc - 1, argv + 1);
     if (strcmp(cmd, "finetune") == 0) return cmd_finetune(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) { /* finetune's evaluation alone, on a trained model */
+        char **args = malloc(sizeof *args * (size_t)(argc + 1));
+        if (!args) return CLI_ERROR;
+        for (int i = 1; i < argc; i++) args[i - 1] = argv[i];
+        args[argc - 1] = "--eval-only";
+        args[argc] = NULL;
+        int rc = cmd_finetune(argc, args);
+        free(args);
+        return rc;
+    }
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -219,6 +219,15 @@ if grep -q '"f1"' "$TMP/ftNER/report.json" && [ "$(grep -c . "$TMP/ftNER/test_pr
 if grep -q '"dev_f1"' "$TMP/ftQA/report.json" && grep -q '"dev-0-0"' "$TMP/ftQA/dev_predictions.json" \
     && echo '{"question": "Where?", "context": "The cat sat on the mat."}' | "$BERT" qa "$TMP/ftQA/best" > /dev/null; then
     pass finetune_qa_end_to_end; else fail finetune_qa_end_to_end "$TMP/err"; fi
+# `bert eval` scores a saved model the way training scored it.
+"$BERT" eval "$TMP/ftNER/best" --task-type token --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" --output-dir "$TMP/evNER" 2> "$TMP/err"
+best_f1=$(sed -n 's/.*"dev": {[^}]*"f1": \([0-9.]*\).*/\1/p' "$TMP/ftNER/report.json" | head -1)
+eval_f1=$(sed -n 's/.*"dev": {[^}]*"f1": \([0-9.]*\).*/\1/p' "$TMP/evNER/report.json" | head -1)
+if [ -n "$best_f1" ] && [ "$best_f1" = "$eval_f1" ]; then pass eval_ner_reproduces_training_score; else
+    echo "  $best_f1 vs $eval_f1"; fail eval_ner_reproduces_training_score "$TMP/err"; fi
+"$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$FT/qa_dev.json" --output-dir "$TMP/evQA" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
+if grep -q "$(sed -n 's/.*"dev_f1": \([0-9.]*\).*/\1/p' "$TMP/ftQA/report.json")" "$TMP/evQA/report.json"; then
+    pass eval_qa_reproduces_training_score; else fail eval_qa_reproduces_training_score "$TMP/err"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
