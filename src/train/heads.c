@@ -31,12 +31,21 @@ static double ce_rows(const float *z, const float *target, int rows, int L, floa
             continue;
         }
         int y = (int)target[r];
-        double mx = x[0], sum = 0.0;
+        float mx = x[0];
         for (int j = 1; j < L; j++) mx = x[j] > mx ? x[j] : mx;
-        for (int j = 0; j < L; j++) sum += exp(x[j] - mx);
-        loss += -(x[y] - mx - log(sum));
-        if (d)
-            for (int j = 0; j < L; j++) d[j] = (float)((exp(x[j] - mx) / sum - (j == y)) * scale / (n ? n : 1));
+        /* one exp per class (the vocabulary is large for MLM): keep e_j in d */
+        double sum = 0.0;
+        if (d) {
+            for (int j = 0; j < L; j++) sum += (d[j] = expf(x[j] - mx));
+        } else {
+            for (int j = 0; j < L; j++) sum += expf(x[j] - mx);
+        }
+        loss += -((double)x[y] - mx - log(sum));
+        if (d) {
+            float f = (float)(scale / (n ? n : 1) / sum);
+            for (int j = 0; j < L; j++) d[j] *= f;
+            d[y] -= (float)(scale / (n ? n : 1));
+        }
     }
     if (count) *count = n;
     return n ? loss / n : 0.0;
