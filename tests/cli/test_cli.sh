@@ -228,6 +228,17 @@ if [ -n "$best_f1" ] && [ "$best_f1" = "$eval_f1" ]; then pass eval_ner_reproduc
 "$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$FT/qa_dev.json" --output-dir "$TMP/evQA" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
 if grep -q "$(sed -n 's/.*"dev_f1": \([0-9.]*\).*/\1/p' "$TMP/ftQA/report.json")" "$TMP/evQA/report.json"; then
     pass eval_qa_reproduces_training_score; else fail eval_qa_reproduces_training_score "$TMP/err"; fi
+# Pre-training lowers the held-out MLM loss; the result fine-tunes.
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt" --corpus "$FT/pretrain_corpus.txt" --epochs 8 --batch-size 4 --lr 3e-3 \
+    --heldout-docs 2 --eval-steps 0 --whole-word > /dev/null 2> "$TMP/err"
+before=$(sed -n 's/.*"heldout_before": {"mlm_loss": \([0-9.]*\).*/\1/p' "$TMP/pt/report.json")
+after=$(sed -n 's/.*"heldout_after": {"mlm_loss": \([0-9.]*\).*/\1/p' "$TMP/pt/report.json")
+if [ -n "$before" ] && awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }' \
+    && grep -q '"BertForPreTraining"' "$TMP/pt/model/config.json" \
+    && printf '{"text": "the cat sat on the [MASK] ."}\n' | "$BERT" fill-mask "$TMP/pt/model" > /dev/null; then
+    pass pretrain_lowers_heldout_loss; else echo "  before $before after $after"; fail pretrain_lowers_heldout_loss "$TMP/err"; fi
+printf 'one single document\nwithout blank lines\n' > "$TMP/onedoc.txt"
+expect_error pretrain_needs_two_documents "NSP needs at least 2" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt2" --corpus "$TMP/onedoc.txt"
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
