@@ -37,6 +37,10 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
  * message in msg for such a line. */
 int cli_check_json_line(const char *line, char *msg, size_t cap);
 
+/* order[0..n) = a permutation of 0..n-1 drawn from the trainer's RNG
+ * (Fisher-Yates), so shuffling is part of the seeded, resumable stream. */
+void cli_shuffle(bert_trainer *t, int *order, int n);
+
 /* Output that is either stdout or a file written under a temporary name and
  * renamed into place by cli_output_close(ok = 1), so an interrupted run never
  * leaves a partial file behind. */

@@ -331,11 +331,7 @@ int cmd_pretrain(int argc, char **argv) {
     int stop = 0;
     for (int k = 0; k < batch; k++) mids[k] = malloc(sizeof **mids * (size_t)max_seq);
     for (int epoch = 0; ok && !stop && epoch < epochs; epoch++) {
-        for (int i = 0; i < ntr; i++) order[i] = i;
-        for (int i = ntr - 1; i > 0; i--) {
-            int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
-            order[i] = order[j], order[j] = x;
-        }
+        cli_shuffle(t, order, ntr);
         double lsum = 0;
         int lcount = 0;
         for (int pos = 0; ok && !stop && pos < ntr; pos += batch) {

@@ -30,6 +30,14 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
     return 1;
 }
 
+void cli_shuffle(bert_trainer *t, int *order, int n) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
+        order[i] = order[j], order[j] = x;
+    }
+}
+
 int cli_check_json_line(const char *line, char *msg, size_t cap) {
     if (!strstr(line, "\\u0000")) return 1;
     snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");

@@ -392,11 +392,7 @@ int cmd_finetune_ner(int argc, char **argv) {
     ner_scores dsc = {0};
     double best_dev[6] = {0}; /* precision, recall, f1, f1_strict, macro_f1, token_accuracy of the best epoch */
     for (int epoch = 0; ok && epoch < (eval_only ? 0 : epochs); epoch++) {
-        for (int i = 0; i < tr.n; i++) order[i] = i;
-        for (int i = tr.n - 1; i > 0; i--) { /* Fisher-Yates from the trainer's RNG */
-            int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
-            order[i] = order[j], order[j] = x;
-        }
+        cli_shuffle(t, order, tr.n);
         double loss_sum = 0;
         int steps = 0;
         for (int pos = 0; ok && pos < tr.n; pos += batch) {

@@ -327,11 +327,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     double t0 = now_s(), tokens = 0, best_f1 = -1, best_em = 0, em = 0, f1 = 0;
     int best_epoch = -1;
     for (int epoch = 0; ok && epoch < epochs; epoch++) {
-        for (int i = 0; i < nf; i++) order[i] = i;
-        for (int i = nf - 1; i > 0; i--) {
-            int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
-            order[i] = order[j], order[j] = x;
-        }
+        cli_shuffle(t, order, nf);
         double loss_sum = 0;
         int steps = 0;
         for (int pos = 0; ok && pos < nf; pos += batch) {
