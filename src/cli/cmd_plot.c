@@ -60,7 +60,7 @@ static void panel(const char *ylabel, const char *title, series *s, const char *
         plcol0(colors[k % 6]);
         if (s[k].n == 1) plpoin(1, s[k].x, s[k].y, 17);
         else plline(s[k].n, s[k].x, s[k].y);
-        plmtex("t", 1.2, 0.02 + 0.19 * shown++, 0.0, names[k]);
+        plmtex("t", 1.2, 0.02 + 0.16 * shown++, 0.0, names[k]);
     }
     plcol0(15);
 }
@@ -85,9 +85,12 @@ int cmd_plot(int argc, char **argv) {
     FILE *f = fopen(log, "r");
     if (!f) return cli_error("plot", "%s: cannot open: %s", log, strerror(errno));
     static const char *const loss_names[] = {"train loss", "eval loss"};
-    static const char *const metric_keys[] = {"eval_accuracy", "eval_f1", "eval_mcc", "eval_pearson", "eval_spearman"};
-    static const char *const metric_names[] = {"accuracy", "F1", "MCC", "Pearson", "Spearman"};
-    series loss[2] = {{0}}, metric[5] = {{0}};
+    /* keys of the finetune (classification, NER, QA) and pretrain logs */
+    static const char *const metric_keys[] = {"eval_accuracy", "eval_f1", "eval_mcc", "eval_pearson", "eval_spearman", "eval_exact_match",
+                                              "eval_mlm_accuracy"};
+    static const char *const metric_names[] = {"accuracy", "F1", "MCC", "Pearson", "Spearman", "EM", "MLM accuracy"};
+    enum { NM = 7 };
+    series loss[2] = {{0}}, metric[NM] = {{0}};
     char *line = NULL;
     size_t cap = 0;
     long no = 0;
@@ -104,8 +107,10 @@ int cmd_plot(int argc, char **argv) {
         }
         const cJSON *v;
         if ((v = cJSON_GetObjectItemCaseSensitive(o, "loss")) && cJSON_IsNumber(v)) ok &= add(&loss[0], step->valuedouble, v->valuedouble);
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "eval_loss")) && cJSON_IsNumber(v)) ok &= add(&loss[1], step->valuedouble, v->valuedouble);
-        for (int k = 0; k < 5; k++)
+        if (((v = cJSON_GetObjectItemCaseSensitive(o, "eval_loss")) || (v = cJSON_GetObjectItemCaseSensitive(o, "eval_mlm_loss"))) &&
+            cJSON_IsNumber(v))
+            ok &= add(&loss[1], step->valuedouble, v->valuedouble);
+        for (int k = 0; k < NM; k++)
             if ((v = cJSON_GetObjectItemCaseSensitive(o, metric_keys[k])) && cJSON_IsNumber(v) && v->valuedouble != 0)
                 ok &= add(&metric[k], step->valuedouble, v->valuedouble);
         cJSON_Delete(o);
@@ -126,11 +131,11 @@ int cmd_plot(int argc, char **argv) {
     plinit();
     panel("loss", "training and validation loss", loss, loss_names, 2, 0);
     int any = 0;
-    for (int k = 0; k < 5; k++) any |= metric[k].n > 0;
-    if (any) panel("metric", "validation metrics", metric, metric_names, 5, loss[0].n ? loss[0].x[loss[0].n - 1] : 0);
+    for (int k = 0; k < NM; k++) any |= metric[k].n > 0;
+    if (any) panel("metric", "validation metrics", metric, metric_names, NM, loss[0].n ? loss[0].x[loss[0].n - 1] : 0);
     plend();
     for (int k = 0; k < 2; k++) free(loss[k].x), free(loss[k].y);
-    for (int k = 0; k < 5; k++) free(metric[k].x), free(metric[k].y);
+    for (int k = 0; k < NM; k++) free(metric[k].x), free(metric[k].y);
     if (access(tmp, F_OK) != 0) return cli_error("plot", "PLplot wrote no file (is plplot-driver-cairo installed?)");
     if (rename(tmp, out) != 0) return cli_error("plot", "%s: rename failed: %s", out, strerror(errno));
     return CLI_OK;
