@@ -194,33 +194,91 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* SQuAD EM/F1 of the model in dir on data; predictions written to pred_path. */
-static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, const char *pred_path, double *em,
-                    double *f1, char *msg, size_t cap) {
+/* SQuAD scores of the model in dir on data; predictions written to pred_path.
+ * With unanswerable questions in data (SQuAD 2.0), the null answer competes
+ * (its score: min over windows of p_start[CLS] x p_end[CLS]), and the
+ * official v2 extras are computed: HasAns / NoAns scores and the best
+ * exact / F1 over no-answer thresholds (evaluate-v2.0.py's find_best_thresh,
+ * with the null score as na_prob and the best non-null answer as the
+ * prediction). */
+typedef struct {
+    double em, f1, has_em, has_f1, no_em, no_f1, best_em, best_f1;
+    int v2, n_has, n_no;
+} qa_scores;
+
+typedef struct {
+    double na_prob, em, f1;
+    int has_ans, nonempty;
+} qa_row;
+
+static int by_na(const void *a, const void *b) {
+    const qa_row *x = a, *y = b;
+    return x->na_prob < y->na_prob ? -1 : x->na_prob > y->na_prob;
+}
+
+static double best_thresh(qa_row *rows, int n, int use_f1) {
+    int no_ans = 0;
+    for (int i = 0; i < n; i++) no_ans += !rows[i].has_ans;
+    double cur = no_ans, best = cur;
+    for (int i = 0; i < n; i++) { /* rows sorted by na_prob */
+        double diff = rows[i].has_ans ? (use_f1 ? rows[i].f1 : rows[i].em) : (rows[i].nonempty ? -1.0 : 0.0);
+        cur += diff;
+        if (cur > best) best = cur;
+    }
+    return 100.0 * best / n;
+}
+
+static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, const char *pred_path, qa_scores *sc,
+                    char *msg, size_t cap) {
     bert_pipeline *p;
     bert_error err;
     if (bert_pipeline_open(dir, NULL, &p, &err) != BERT_OK) return snprintf(msg, cap, "%s", err.message), 0;
+    memset(sc, 0, sizeof *sc);
+    for (int i = 0; i < d->n; i++) sc->v2 |= d->v[i].n_answers == 0;
     bert_qa_params q = bert_qa_default_params();
     q.max_seq_len = max_seq, q.doc_stride = stride, q.max_answer_len = 30, q.max_question_len = 1 << 20;
+    if (sc->v2) q.handle_impossible = 1, q.top_k = 20;
     cJSON *preds = cJSON_CreateObject();
-    double sem = 0, sf1 = 0;
-    for (int i = 0; i < d->n; i++) {
+    qa_row *rows = calloc((size_t)d->n, sizeof *rows);
+    for (int i = 0; rows && i < d->n; i++) {
         const qa_example *e = &d->v[i];
         bert_answer *a = NULL;
         int na = 0;
-        const char *ans = "";
-        if (bert_qa(p, e->question, e->context, &q, &a, &na, &err) == BERT_OK && na > 0) ans = a[0].answer;
-        double bem = 0, bf1 = 0;
-        for (int k = 0; k < e->n_answers; k++) {
-            double x = bert_squad_exact(ans, e->answers[k]), y = bert_squad_f1(ans, e->answers[k]);
-            bem = x > bem ? x : bem, bf1 = y > bf1 ? y : bf1;
+        const char *ans = "", *non_null = "";
+        double null_score = 0;
+        if (bert_qa(p, e->question, e->context, &q, &a, &na, &err) == BERT_OK && na > 0) {
+            ans = a[0].answer;
+            for (int k = 0; k < na; k++) {
+                if (a[k].end == 0 && !*a[k].answer) null_score = a[k].score;
+                else if (!*non_null) non_null = a[k].answer;
+            }
         }
-        sem += bem, sf1 += bf1;
+        /* gold: the answers, or "" for an unanswerable question */
+        int ng = e->n_answers ? e->n_answers : 1;
+        double bem = 0, bf1 = 0, nem = 0, nf1 = 0;
+        for (int k = 0; k < ng; k++) {
+            const char *g = e->n_answers ? e->answers[k] : "";
+            double x = bert_squad_exact(ans, g), y = bert_squad_f1(ans, g);
+            bem = x > bem ? x : bem, bf1 = y > bf1 ? y : bf1;
+            x = bert_squad_exact(non_null, g), y = bert_squad_f1(non_null, g);
+            nem = x > nem ? x : nem, nf1 = y > nf1 ? y : nf1;
+        }
+        sc->em += bem, sc->f1 += bf1;
+        if (e->n_answers) sc->has_em += bem, sc->has_f1 += bf1, sc->n_has++;
+        else sc->no_em += bem, sc->no_f1 += bf1, sc->n_no++;
+        rows[i] = (qa_row){.na_prob = null_score, .em = nem, .f1 = nf1, .has_ans = e->n_answers > 0, .nonempty = *non_null != 0};
         cJSON_AddStringToObject(preds, e->id, ans);
         bert_answers_free(a, na);
     }
     bert_pipeline_free(p);
-    *em = 100.0 * sem / d->n, *f1 = 100.0 * sf1 / d->n;
+    sc->em *= 100.0 / d->n, sc->f1 *= 100.0 / d->n;
+    if (sc->n_has) sc->has_em *= 100.0 / sc->n_has, sc->has_f1 *= 100.0 / sc->n_has;
+    if (sc->n_no) sc->no_em *= 100.0 / sc->n_no, sc->no_f1 *= 100.0 / sc->n_no;
+    if (sc->v2 && rows) {
+        qsort(rows, (size_t)d->n, sizeof *rows, by_na);
+        sc->best_em = best_thresh(rows, d->n, 0), sc->best_f1 = best_thresh(rows, d->n, 1);
+    }
+    free(rows);
     char *s = cJSON_Print(preds);
     cJSON_Delete(preds);
     cli_output o;
@@ -228,6 +286,14 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
     if (ok) fputs(s, o.fp), ok = cli_output_close("finetune", &o, 1);
     free(s);
     return ok;
+}
+
+static void write_scores(FILE *f, const qa_scores *s) {
+    fprintf(f, "\"dev_exact_match\": %.4f, \"dev_f1\": %.4f", s->em, s->f1);
+    if (s->v2)
+        fprintf(f, ", \"HasAns_exact\": %.4f, \"HasAns_f1\": %.4f, \"HasAns_total\": %d, \"NoAns_exact\": %.4f, "
+                   "\"NoAns_f1\": %.4f, \"NoAns_total\": %d, \"best_exact\": %.4f, \"best_f1\": %.4f",
+                s->has_em, s->has_f1, s->n_has, s->no_em, s->no_f1, s->n_no, s->best_em, s->best_f1);
 }
 
 int cmd_finetune_qa(int argc, char **argv) {
@@ -280,19 +346,20 @@ int cmd_finetune_qa(int argc, char **argv) {
     qa_data tr = {0}, dv = {0};
     int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) && read_squad(dev, &dv, max_dev, msg, sizeof msg);
     if (ok && eval_only) { /* `bert eval`: answer dev with the given model */
-        double em = 0, f1 = 0;
+        qa_scores sc;
         char path[1100];
         mkdir(out, 0755);
         snprintf(path, sizeof path, "%s/dev_predictions.json", out);
-        ok = evaluate(model, &dv, max_seq, stride, path, &em, &f1, msg, sizeof msg);
+        ok = evaluate(model, &dv, max_seq, stride, path, &sc, msg, sizeof msg);
         snprintf(path, sizeof path, "%s/report.json", out);
         cli_output ro;
         if (ok && cli_output_open("eval", path, &ro)) {
-            fprintf(ro.fp, "{\"task\": \"%s\", \"model\": \"%s\", \"dev_questions\": %d, \"dev_exact_match\": %.4f, \"dev_f1\": %.4f}\n",
-                    task ? task : "qa", model, dv.n, em, f1);
+            fprintf(ro.fp, "{\"task\": \"%s\", \"model\": \"%s\", \"dev_questions\": %d, ", task ? task : "qa", model, dv.n);
+            write_scores(ro.fp, &sc);
+            fprintf(ro.fp, "}\n");
             ok = cli_output_close("eval", &ro, 1);
         }
-        if (ok) fprintf(stderr, "dev EM %.2f F1 %.2f (%d questions); predictions in %s/dev_predictions.json\n", em, f1, dv.n, out);
+        if (ok) fprintf(stderr, "dev EM %.2f F1 %.2f (%d questions); predictions in %s/dev_predictions.json\n", sc.em, sc.f1, dv.n, out);
         else cli_error("eval", "%s", msg);
         qa_free(&dv);
         return ok ? CLI_OK : CLI_ERROR;
@@ -324,7 +391,8 @@ int cmd_finetune_qa(int argc, char **argv) {
     int *order = malloc(sizeof *order * (size_t)(nf ? nf : 1));
     bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
     float *lab = malloc(sizeof *lab * (size_t)batch * 2);
-    double t0 = now_s(), tokens = 0, best_f1 = -1, best_em = 0, em = 0, f1 = 0;
+    double t0 = now_s(), tokens = 0, best_f1 = -1;
+    qa_scores sc = {0}, best_sc = {0};
     int best_epoch = -1;
     for (int epoch = 0; ok && epoch < epochs; epoch++) {
         cli_shuffle(t, order, nf);
@@ -357,13 +425,13 @@ int cmd_finetune_qa(int argc, char **argv) {
             break;
         }
         snprintf(path, sizeof path, "%s/dev_predictions.json", out);
-        if (!(ok = evaluate(last, &dv, max_seq, stride, path, &em, &f1, msg, sizeof msg))) break;
+        if (!(ok = evaluate(last, &dv, max_seq, stride, path, &sc, msg, sizeof msg))) break;
         fprintf(log, "{\"epoch\":%d,\"step\":%ld,\"loss\":%.6f,\"eval_exact_match\":%.4f,\"eval_f1\":%.4f}\n", epoch + 1,
-                bert_trainer_steps(t), loss_sum / (steps ? steps : 1), em, f1);
+                bert_trainer_steps(t), loss_sum / (steps ? steps : 1), sc.em, sc.f1);
         fflush(log);
-        fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, em, f1);
-        if (f1 > best_f1) {
-            best_f1 = f1, best_em = em, best_epoch = epoch + 1;
+        fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, sc.em, sc.f1);
+        if (sc.f1 > best_f1) {
+            best_f1 = sc.f1, best_sc = sc, best_epoch = epoch + 1;
             char cmd[4096];
             snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", best_dir, last, best_dir);
             if (system(cmd) != 0) snprintf(msg, sizeof msg, "could not copy %s to %s", last, best_dir), ok = 0;
@@ -374,11 +442,13 @@ int cmd_finetune_qa(int argc, char **argv) {
         cli_output ro;
         if (cli_output_open("finetune", path, &ro)) {
             fprintf(ro.fp, "{\"task\": \"%s\", \"train_questions\": %d, \"train_windows\": %d, \"dev_questions\": %d, "
-                           "\"best_epoch\": %d, \"dev_exact_match\": %.4f, \"dev_f1\": %.4f, \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n",
-                    task ? task : "qa", tr.n, nf, dv.n, best_epoch, best_em, best_f1, now_s() - t0, tokens / (now_s() - t0));
+                           "\"best_epoch\": %d, \"seconds\": %.1f, \"tokens_per_s\": %.0f, ",
+                    task ? task : "qa", tr.n, nf, dv.n, best_epoch, now_s() - t0, tokens / (now_s() - t0));
+            write_scores(ro.fp, &best_sc);
+            fprintf(ro.fp, "}\n");
             ok = cli_output_close("finetune", &ro, 1);
         }
-        fprintf(stderr, "done: best dev EM %.2f F1 %.2f (epoch %d); model in %s\n", best_em, best_f1, best_epoch, best_dir);
+        fprintf(stderr, "done: best dev EM %.2f F1 %.2f (epoch %d); model in %s\n", best_sc.em, best_sc.f1, best_epoch, best_dir);
     } else {
         cli_error("finetune", "%s", msg);
     }

@@ -239,6 +239,10 @@ if [ -n "$before" ] && awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }
     pass pretrain_lowers_heldout_loss; else echo "  before $before after $after"; fail pretrain_lowers_heldout_loss "$TMP/err"; fi
 printf 'one single document\nwithout blank lines\n' > "$TMP/onedoc.txt"
 expect_error pretrain_needs_two_documents "NSP needs at least 2" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt2" --corpus "$TMP/onedoc.txt"
+"$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$FT/qa_dev_v2.json" --output-dir "$TMP/evQA2" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
+if grep -q '"NoAns_total": 1' "$TMP/evQA2/report.json" && grep -q '"HasAns_total": 4' "$TMP/evQA2/report.json" \
+    && grep -q '"best_f1"' "$TMP/evQA2/report.json" && grep -q '"dev-0-x"' "$TMP/evQA2/dev_predictions.json"; then
+    pass eval_squad_v2_metrics; else fail eval_squad_v2_metrics "$TMP/evQA2/report.json"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
 expect_error finetune_unknown_label "bad_label.tsv:3: unknown label 'maybe'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
