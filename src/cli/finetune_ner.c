@@ -136,6 +136,37 @@ static int read_any(const char *path, ner_data *d, char *msg, size_t cap) {
     return n > 6 && strcmp(path + n - 6, ".jsonl") == 0 ? read_jsonl(path, d, msg, cap) : read_conll(path, d, msg, cap);
 }
 
+/* The tagging scheme of the data: BIOES/IOBES when S- or E- occur, IOB2
+ * when every entity starts with B-, IOB1 when an I- tag starts one but B-
+ * occurs too, IO when there is no B- at all. */
+static const char *detect_scheme(const ner_data *d) {
+    int has_b = 0, has_se = 0, i_starts = 0;
+    for (int i = 0; i < d->n; i++)
+        for (int w = 0; w < d->v[i].n; w++) {
+            const char *t = d->v[i].tags[w], *prev = w ? d->v[i].tags[w - 1] : "O";
+            if ((t[0] == 'S' || t[0] == 'E') && t[1] == '-') has_se = 1;
+            if (t[0] == 'B' && t[1] == '-') has_b = 1;
+            if (t[0] == 'I' && t[1] == '-' && !((prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0))
+                i_starts = 1;
+        }
+    return has_se ? "BIOES" : !i_starts ? "IOB2" : has_b ? "IOB1" : "IO";
+}
+
+/* Rewrite tags as IOB2: an I-X that starts an entity becomes B-X, S-X
+ * becomes B-X and E-X becomes I-X. */
+static void to_iob2(ner_data *d) {
+    for (int i = 0; i < d->n; i++)
+        for (int w = 0; w < d->v[i].n; w++) {
+            char *t = d->v[i].tags[w];
+            const char *prev = w ? d->v[i].tags[w - 1] : "O";
+            if (t[1] != '-') continue;
+            if (t[0] == 'S') t[0] = 'B';
+            else if (t[0] == 'E') t[0] = 'I';
+            else if (t[0] == 'I' && !((prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0))
+                t[0] = 'B';
+        }
+}
+
 static int tag_id(char **labels, int n, const char *t) {
     for (int i = 0; i < n; i++)
         if (strcmp(labels[i], t) == 0) return i;
@@ -262,9 +293,10 @@ int cmd_finetune_ner(int argc, char **argv) {
         "usage: bert finetune MODEL_DIR --output-dir OUT --task ncbi|bc5cdr|conll2003|sec [--data-dir ../shared/data]\n"
         "       | --task-type token --train F --dev F [--test F]     (CoNLL columns or JSONL {\"tokens\", \"tags\"})\n"
         "       [--epochs 3] [--batch-size 32] [--lr 5e-5] [--max-seq-len 128] [--label-all-tokens] [--seed 42]\n"
+        "       [--tag-scheme keep|iob2]   (the scheme is detected and reported: IOB1, IOB2, IO, BIOES)\n"
         "       [--threads N] [--max-train N] [--dropout P]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *test = NULL;
-    int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0;
+    int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0, convert = 0;
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_TOKEN;
     tp.lr = 5e-5;
@@ -287,6 +319,11 @@ int cmd_finetune_ner(int argc, char **argv) {
         else if (strcmp(a, "--dropout") == 0 && v) tp.hidden_dropout = tp.attention_dropout = tp.classifier_dropout = atof(v), i++;
         else if (strcmp(a, "--label-all-tokens") == 0) label_all = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
+        else if (strcmp(a, "--tag-scheme") == 0 && v) {
+            i++;
+            if (strcmp(v, "iob2") == 0) convert = 1;
+            else if (strcmp(v, "keep") != 0) return fprintf(stderr, "bert finetune: --tag-scheme must be keep or iob2\n"), CLI_USAGE;
+        }
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -310,6 +347,9 @@ int cmd_finetune_ner(int argc, char **argv) {
     ner_data tr = {0}, dv = {0}, te = {0};
     int ok = read_any(train, &tr, msg, sizeof msg) && (!dev || read_any(dev, &dv, msg, sizeof msg)) &&
              (!test || read_any(test, &te, msg, sizeof msg));
+    const char *scheme = ok ? detect_scheme(&tr) : "?";
+    if (ok) fprintf(stderr, "bert finetune: tag scheme of %s: %s%s\n", train, scheme, convert && strcmp(scheme, "IOB2") ? " (converted to IOB2)" : "");
+    if (ok && convert) to_iob2(&tr), to_iob2(&dv), to_iob2(&te);
     if (ok && carve_dev) { /* SEC filings has no dev split: a seeded 10 % of train */
         uint64_t s = tp.seed * 2862933555777941757ULL + 3037000493ULL;
         ner_data keep = {0};
@@ -354,9 +394,13 @@ int cmd_finetune_ner(int argc, char **argv) {
         memcpy(all, labels, sizeof *all * (size_t)n_labels);
         n_all = n_labels;
     }
-    for (int i = 0; ok && i < dv.n; i++)
-        for (int w = 0; w < dv.v[i].n; w++)
-            if (tag_id(all, n_all, dv.v[i].tags[w]) < 0) snprintf(msg, sizeof msg, "%s: tag '%s' never occurs in training", dev ? dev : "dev", dv.v[i].tags[w]), ok = 0, w = dv.v[i].n, i = dv.n;
+    /* Dev/test tags never seen in training can't be predicted; they are still
+     * scored (as misses). Say so once. */
+    const char *unseen = NULL;
+    for (int i = 0; ok && i < dv.n && !unseen; i++)
+        for (int w = 0; w < dv.v[i].n && !unseen; w++)
+            if (tag_id(all, n_all, dv.v[i].tags[w]) < 0) unseen = dv.v[i].tags[w];
+    if (unseen) fprintf(stderr, "bert finetune: warning: dev tag '%s' never occurs in training; it cannot be predicted\n", unseen);
     ner_data *evals[2] = {&dv, &te};
     ner_feat *efeat[2] = {fdv, fte};
     for (int e = 0; ok && e < 2; e++)
@@ -477,7 +521,8 @@ int cmd_finetune_ner(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/report.json", out);
         cli_output ro;
         if (cli_output_open("finetune", path, &ro)) {
-            fprintf(ro.fp, "{\"task\": \"%s\", \"labels\": %d, \"train_sentences\": %d, \"best_epoch\": %d,\n", task ? task : "token", n_labels, tr.n, best_epoch);
+            fprintf(ro.fp, "{\"task\": \"%s\", \"tag_scheme\": \"%s\", \"converted_to_iob2\": %s, \"labels\": %d, \"train_sentences\": %d, \"best_epoch\": %d,\n",
+                    task ? task : "token", scheme, convert ? "true" : "false", n_labels, tr.n, best_epoch);
             fprintf(ro.fp, " \"dev\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"f1_strict\": %.6f, \"macro_f1\": %.6f, \"token_accuracy\": %.6f},\n",
                     best_dev[0], best_dev[1], best_dev[2], best_dev[3], best_dev[4], best_dev[5]);
             fprintf(ro.fp, " \"test\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"f1_strict\": %.6f, \"macro_f1\": %.6f, \"token_accuracy\": %.6f, \"per_type\": {",
