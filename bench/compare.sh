@@ -1,11 +1,16 @@
 #!/bin/sh
-# bench/compare.sh — bert.c against PyTorch on the same random bert-base-
-# shaped model, same batches, same thread count, interleaved runs.
+# bench/compare.sh — bert.c against PyTorch and ONNX Runtime on the same
+# random bert-base-shaped model, same batches, same thread count,
+# interleaved runs.
 #
 #   bench/compare.sh [LAYERS] [ROUNDS]     (defaults: 2 layers, 3 rounds)
 #
-# Needs Debian's python3-torch for the peer (installed when missing; never
-# run in CI). Both sides use OpenBLAS; OPENBLAS_CORETYPE is set for both to
+# Needs Debian's python3-torch for the PyTorch peer and the ONNX export
+# (installed when missing), and node + the npm package onnxruntime-node,
+# installed into the ignored bench/.peers/ort (its install script, which
+# fetches GPU providers from nuget, is skipped: the CPU runtime ships in the
+# package). Without node the ONNX Runtime column is left out, with a
+# message. Never run in CI. Both sides use OpenBLAS; OPENBLAS_CORETYPE is set for both to
 # what bert.c detects, so neither runs the SSE3 fallback kernels.
 set -e
 LAYERS=${1:-2}
@@ -18,6 +23,19 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
 fi
 make -s build/bench_forward build/bert
 ./build/bench_forward --layers "$LAYERS" --write-only
+ORT=yes
+if ! command -v node >/dev/null; then
+    echo "compare.sh: node not found: no ONNX Runtime peer (apt-get install nodejs npm)" >&2; ORT=no
+elif [ ! -d bench/.peers/ort/node_modules/onnxruntime-node ]; then
+    echo "compare.sh: installing onnxruntime-node into bench/.peers/ort" >&2
+    mkdir -p bench/.peers/ort
+    (cd bench/.peers/ort && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node >/dev/null) ||
+        { echo "compare.sh: npm install onnxruntime-node failed: no ONNX Runtime peer" >&2; ORT=no; }
+fi
+if [ $ORT = yes ] && [ ! -f "build/bench-model-L$LAYERS/model.onnx" ]; then
+    /usr/bin/python3 bench/onnx_export.py "build/bench-model-L$LAYERS" >/dev/null 2>&1 ||
+        { echo "compare.sh: ONNX export failed: no ONNX Runtime peer" >&2; ORT=no; }
+fi
 hint=$(./build/bert version | sed -n 's/.*core: \([A-Za-z]*\).*/\1/p')
 : "${OPENBLAS_CORETYPE:=$hint}"
 export OPENBLAS_CORETYPE
@@ -27,19 +45,24 @@ REPS=${REPS:-10}
 log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
     for t in 1 "$(nproc)"; do
-        ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/' | tee -a "$log"
+        ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
-            awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/' | tee -a "$log"
+            awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ $ORT = no ] || node bench/ort_forward.js "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
+            awk '$1 == "onnxrt" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
     done
 done
 # Summary: median over rounds of each (runtime, threads, batch) median, and the ratio.
 echo
-echo "summary (median over $ROUNDS rounds; ratio = bert.c / pytorch latency)"
+echo "summary (median over $ROUNDS rounds; ratios = bert.c latency / peer latency)"
 awk '{ k = $3 " " $4; v[$1, k, ++n[$1, k]] = $5; keys[k] = 1 }
      function med(rt, k,   m, i, j, t, a) { m = n[rt, k]; for (i = 1; i <= m; i++) a[i] = v[rt, k, i];
          for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
          return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
-     END { printf "%-8s %-6s %12s %12s %8s %14s\n", "threads", "batch", "bert.c ms", "pytorch ms", "ratio", "bert.c tok/s"
+     END { printf "%-8s %-6s %10s %11s %10s %9s %9s %13s\n", "threads", "batch", "bert.c ms", "pytorch ms", "onnxrt ms",
+                  "vs torch", "vs ort", "bert.c tok/s"
            for (k in keys) { split(k, p, " "); b = med("bert.c", k); t = med("pytorch", k)
-               printf "%-8s %-6s %12.2f %12.2f %8.2f %14.0f\n", p[1], p[2], b, t, b / t, p[2] * 128 / (b / 1e3) } }' "$log" | sort -n
+               o = n["onnxrt", k] ? med("onnxrt", k) : 0
+               printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %13.0f\n", p[1], p[2], b, t,
+                      o ? sprintf("%.2f", o) : "-", b / t, o ? sprintf("%.2f", b / o) : "-", p[2] * 128 / (b / 1e3) } }' "$log" | sort -n
 rm -f "$log"

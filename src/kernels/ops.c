@@ -2,6 +2,7 @@
 #include "kernels/ops.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 int bert_activation_from_name(const char *name) {
@@ -18,13 +19,55 @@ int bert_activation_from_name(const char *name) {
     return -1;
 }
 
+/* erf(x) as x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf(4) = 1 - 1.5e-8),
+ * the rational approximation used by Eigen and XLA for float erf. Max absolute
+ * error 3.3e-7 against double erf (checked on a 1e-5 grid over [-10, 10]),
+ * which puts GELU within 1.4e-6 of the exact value: far inside the 1e-4 parity
+ * bound. Why not erff: libm's erff is a branchy scalar call the compiler cannot
+ * vectorise, and it took ~5 ms per bert-base layer at 128 tokens (one core) —
+ * a quarter of the batch-1 forward pass. This loop vectorises: ~0.15 ms. */
+static inline float erf_rational(float x) {
+    x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+    float x2 = x * x;
+    float p = -2.72614225801306e-10f;
+    p = p * x2 + 2.77068142495902e-08f;
+    p = p * x2 - 2.10102402082508e-06f;
+    p = p * x2 - 5.69250639462346e-05f;
+    p = p * x2 - 7.34990630326855e-04f;
+    p = p * x2 - 2.95459980854025e-03f;
+    p = p * x2 - 1.60960333262415e-02f;
+    float q = -1.45660718464996e-05f;
+    q = q * x2 - 2.13374055278905e-04f;
+    q = q * x2 - 1.68282697438203e-03f;
+    q = q * x2 - 7.37332916720468e-03f;
+    q = q * x2 - 1.42647390514189e-02f;
+    return x * p / q;
+}
+
+/* One clone per instruction set, picked at load time by the CPU (ifunc): the
+ * library is built for baseline x86-64, and the AVX-512 clone of this loop is
+ * ~15x faster than the SSE2 one. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void gelu_erf_range(float *x, long long n) {
+#pragma omp simd
+    for (long long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erf_rational(x[i] * 0.70710678118654752f));
+}
+
 void bert_activation_forward(float *x, size_t n, bert_activation act, int n_threads) {
     long long nn = (long long)n;
     const float k0 = 0.7978845608028654f; /* sqrt(2 / pi) */
     switch (act) {
     case BERT_ACT_GELU:
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
-        for (long long i = 0; i < nn; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && n > 4096)
+        {
+            /* Contiguous 16-float-aligned slices, one per thread. */
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            long long per = ((nn + nt - 1) / nt + 15) / 16 * 16;
+            long long lo = (long long)t * per, hi = lo + per < nn ? lo + per : nn;
+            if (lo < hi) gelu_erf_range(x + lo, hi - lo);
+        }
         break;
     case BERT_ACT_GELU_TANH:
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
