@@ -2,6 +2,7 @@
 #include "kernels/ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <omp.h>
 #include <string.h>
 
@@ -115,20 +116,58 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
     }
 }
 
+/* exp(x) for x <= 0 (softmax's shifted scores), vectorisable: n = round(x /
+ * ln 2), r = x - n ln 2 in two parts (Cody-Waite), Cephes' degree-6 expf
+ * polynomial for e^r, and 2^n built in the exponent bits. Relative error
+ * below 8.4e-8 (under one float ulp) against double exp over [-87, 0];
+ * below -87 the result is 0, as expf underflows there too (to within
+ * denormals), so masked keys (-FLT_MAX) get exactly zero weight; NaN
+ * stays NaN, so a diverged model is still seen to diverge. */
+static inline float exp_nonpositive(float x) {
+    /* Clamped to [-87, 0] so that n below stays in range even for NaN
+     * (compared false, becomes -87); NaN is given back at the end. */
+    float xc = x > -87.0f ? x : -87.0f;
+    xc = xc < 0.0f ? xc : 0.0f;
+    /* round to nearest by adding and removing 1.5 * 2^23: vectorises where
+     * floorf would be a libm call in the baseline build. */
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n); /* a bit cast; compiles to no call */
+    /* A multiply by 0/1 rather than a branch, so the loop vectorises
+     * without -fno-trapping-math. */
+    float e = p * two_n * (float)(x >= -87.0f);
+    return x == x ? e : x;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 void bert_softmax_rows(float *x, int N, int C) {
     for (int i = 0; i < N; i++) {
         float *r = x + (size_t)i * C;
         float mx = r[0];
+#pragma omp simd reduction(max : mx)
         for (int j = 1; j < C; j++) mx = r[j] > mx ? r[j] : mx;
+#pragma omp simd
+        for (int j = 0; j < C; j++) r[j] = exp_nonpositive(r[j] - mx);
         float sum = 0.0f;
-        for (int j = 0; j < C; j++) {
-            r[j] = expf(r[j] - mx);
-            sum += r[j];
-        }
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < C; j++) sum += r[j];
         float inv = 1.0f / sum;
+#pragma omp simd
         for (int j = 0; j < C; j++) r[j] *= inv;
     }
 }
+
 
 void bert_tanh(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
