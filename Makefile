@@ -41,7 +41,7 @@ OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
-LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm
+LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread
 
 LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -128,7 +128,7 @@ install: all
 	ln -sf libbert.so.0 $(DESTDIR)$(PREFIX)/lib/libbert.so
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm|' bert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
+	    -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread|' bert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/bert.h $(DESTDIR)$(PREFIX)/lib/libbert.* $(DESTDIR)$(PREFIX)/bin/bert \

@@ -1,7 +1,7 @@
 /* bench_forward.c — forward-pass speed of the bert-base shape.
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
- *                       [--model-dir DIR] [--write-only]
+ *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
@@ -98,7 +98,7 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0;
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, bf16 = 0;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -108,6 +108,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(v), i++;
         else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
+        else if (strcmp(argv[i], "--dtype") == 0) bf16 = strcmp(v, "bf16") == 0, i++;
         else {
             fprintf(stderr, "usage: bench_forward [--layers N] [--threads N] [--seq N] [--reps N] [--model-dir DIR] [--write-only]\n");
             return 2;
@@ -129,7 +130,9 @@ int main(int argc, char **argv) {
 
     bert_error err;
     bert_model *m;
-    if (bert_model_load(dir, NULL, &m, &err) != BERT_OK) {
+    bert_model_params mp = bert_model_default_params();
+    mp.compute = bf16 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
+    if (bert_model_load(dir, &mp, &m, &err) != BERT_OK) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
         return 1;
     }
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
         }
         qsort(t, (size_t)reps, sizeof *t, cmp_double);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-        printf("%-8s %-8d %8d %8d %12.2f %12.2f %14.0f\n", "bert.c", layers, threads, B, med, t[0],
+        printf("%-8s %-8d %8d %8d %12.2f %12.2f %14.0f\n", bf16 ? "bert.c16" : "bert.c", layers, threads, B, med, t[0],
                B * seq / (med / 1e3));
         free(t);
     }

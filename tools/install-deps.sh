@@ -12,6 +12,9 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
+# oneDNN, opened at run time for --dtype bf16 (optional: without it bf16 is
+# a clear error and every f32 path works). x86-64 only.
+case $arch in x86_64*) [ -e "/usr/lib/$arch/libdnnl.so.2" ] || missing="$missing libdnnl2" ;; esac
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing$missing" >&2
 sudo=""

@@ -31,6 +31,8 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
+/* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
+int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
 
 /* Checks an input line before cJSON parses it: cJSON strings end at a NUL,
  * so a "\u0000" escape would silently cut the text. Returns 0 with a

@@ -81,3 +81,13 @@ int cli_output_close(const char *cmd, cli_output *out, int ok) {
     memset(out, 0, sizeof *out);
     return ok;
 }
+
+int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
+    if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = BERT_COMPUTE_F32;
+    else if (strcmp(s, "bf16") == 0) *out = BERT_COMPUTE_BF16;
+    else {
+        fprintf(stderr, "bert %s: --dtype must be f32 or bf16, not '%s'\n", cmd, s);
+        return 0;
+    }
+    return 1;
+}

@@ -34,9 +34,7 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 #endif
 }
 
-void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
-                 int n_threads) {
-    if (M <= 0 || N <= 0) return;
+void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg) {
     /* Column slabs of 16 keep each thread's writes apart and SIMD-friendly. */
     int n_blocks = (N + 15) / 16;
     int nt = n_threads < 1 ? 1 : n_threads;
@@ -51,15 +49,33 @@ void bert_linear(float *y, int ldy, const float *x, const float *W, const float 
 #endif
         int b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
         int j0 = b0 * 16, j1 = b1 * 16 < N ? b1 * 16 : N;
-        if (j1 > j0) {
-            float beta = 0.0f;
-            if (bias) {
-                for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy + j0, bias + j0, (size_t)(j1 - j0) * sizeof(float));
-                beta = 1.0f;
-            }
-            bert_sgemm(0, 1, M, j1 - j0, K, 1.0f, x, K, W + (size_t)j0 * K, K, beta, y + j0, ldy);
-        }
+        if (j1 > j0) fn(j0, j1, arg);
     }
+}
+
+float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int j1) {
+    if (!bias) return 0.0f;
+    for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy + j0, bias + j0, (size_t)(j1 - j0) * sizeof(float));
+    return 1.0f;
+}
+
+typedef struct {
+    float *y;
+    const float *x, *W, *bias;
+    int ldy, M, K;
+} linear_args;
+
+static void linear_slab(int j0, int j1, void *arg) {
+    const linear_args *a = arg;
+    float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
+    bert_sgemm(0, 1, a->M, j1 - j0, a->K, 1.0f, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy);
+}
+
+void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
+                 int n_threads) {
+    if (M <= 0 || N <= 0) return;
+    linear_args a = {y, x, W, bias, ldy, M, K};
+    bert_for_column_slabs(N, n_threads, linear_slab, &a);
 }
 
 #ifdef BERT_USE_CBLAS

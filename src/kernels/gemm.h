@@ -18,6 +18,16 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                  int n_threads);
 
+/* Runs fn(j0, j1, arg) for column ranges [j0, j1) of 0..N, multiples of 16
+ * apart, one per thread (n_threads < 1 means 1): how every dense layer is
+ * split over threads. */
+typedef void (*bert_slab_fn)(int j0, int j1, void *arg);
+void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg);
+
+/* Copies bias[j0..j1) into rows 0..M of y and returns the GEMM beta to add
+ * onto it (1), or returns 0 when bias is NULL. */
+float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int j1);
+
 /* Name of the backend ("OpenBLAS 0.3.21 (openmp)", "portable"). */
 const char *bert_gemm_backend(void);
 

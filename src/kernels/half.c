@@ -50,6 +50,10 @@ uint16_t bert_f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = bert_f32_to_bf16(src[i]);
+}
+
 uint16_t bert_f32_to_f16(float f) {
     uint32_t u = f32_to_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);

@@ -16,6 +16,8 @@ void bert_bf16_to_f32_array(float *dst, const void *src, size_t n);
 
 /* Round-to-nearest-even narrowing, for writing F16/BF16 checkpoints. */
 uint16_t bert_f32_to_bf16(float f);
+/* bert_f32_to_bf16 over an array (round to nearest even, NaN kept). */
+void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
 uint16_t bert_f32_to_f16(float f);
 
 #endif

@@ -53,6 +53,7 @@ void bert_context_free(bert_context *ctx) {
     if (!ctx) return;
     free(ctx->arena);
     free(ctx->logits);
+    free(ctx->x16);
     free(ctx->offset);
     free(ctx);
 }

@@ -13,6 +13,8 @@ struct bert_context {
     float *arena;
     float *logits; /* MLM logits [N x V], grown separately: it is large */
     size_t logits_cap;
+    uint16_t *x16;   /* bf16 copy of a dense layer's input (BERT_COMPUTE_BF16) */
+    size_t x16_cap;
 
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/half.h"
 #include "kernels/ops.h"
 #include "model/context.h"
 #include "util/error.h"
@@ -119,22 +121,35 @@ static void attention_forward(bert_context *ctx) {
     }
 }
 
+/* A dense layer of the encoder, y = x W^T + b, in the model's compute
+ * dtype: bf16 converts the input once (ctx->x16 is sized in bert_forward)
+ * and multiplies by the bf16 copy of W made at load. */
+static void dense_forward(bert_context *ctx, float *y, int ldy, const float *x, const bert_dense *d, int M, int N,
+                          int K) {
+    if (d->w16) {
+        bert_f32_to_bf16_array(ctx->x16, x, (size_t)M * K);
+        bert_linear_bf16(y, ldy, ctx->x16, d->w16, d->b, M, N, K, ctx->n_threads);
+    } else {
+        bert_linear(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads);
+    }
+}
+
 /* One BertLayer: attention, its output LayerNorm, feed-forward, LayerNorm. */
 static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
     float eps = (float)c->layer_norm_eps;
-    bert_linear(ctx->q, C, ctx->hidden, L->q.w, L->q.b, N, C, C, nt);
-    bert_linear(ctx->k, C, ctx->hidden, L->k.w, L->k.b, N, C, C, nt);
-    bert_linear(ctx->v, C, ctx->hidden, L->v.w, L->v.b, N, C, C, nt);
+    dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
+    dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
+    dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
     attention_forward(ctx);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
-    bert_linear(ctx->tmp, C, ctx->attn, L->attn_out.w, L->attn_out.b, N, C, C, nt);
+    dense_forward(ctx, ctx->tmp, C, ctx->attn, &L->attn_out, N, C, C);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
-    bert_linear(ctx->ff, I, ctx->hidden, L->inter.w, L->inter.b, N, I, C, nt);
+    dense_forward(ctx, ctx->ff, I, ctx->hidden, &L->inter, N, I, C);
     bert_activation_forward(ctx->ff, (size_t)N * I, ctx->model->cfg.act, nt);
-    bert_linear(ctx->tmp, C, ctx->ff, L->out.w, L->out.b, N, C, I, nt);
+    dense_forward(ctx, ctx->tmp, C, ctx->ff, &L->out, N, C, I);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
 }
 
@@ -197,6 +212,15 @@ bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seq
             if (!p) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for MLM logits", need * 4.0 / 1e6);
             ctx->logits = p;
             ctx->logits_cap = need;
+        }
+    }
+    if (m->compute == BERT_COMPUTE_BF16) {
+        size_t need = (size_t)N * (size_t)(c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size);
+        if (need > ctx->x16_cap) {
+            uint16_t *p = realloc(ctx->x16, need * sizeof(uint16_t));
+            if (!p) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 inputs", need * 2.0 / 1e6);
+            ctx->x16 = p;
+            ctx->x16_cap = need;
         }
     }
     ctx->n_seqs = n_seqs;

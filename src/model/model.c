@@ -11,6 +11,8 @@
 #include "io/file.h"
 #include "io/json_fields.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/half.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -111,6 +113,33 @@ static bert_status open_weights(bert_model *m, const char *dir, int use_mmap, be
     return rc;
 }
 
+const char *bert_bf16_unavailable_reason(void) { return bert_bf16_unavailable(); }
+
+/* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
+ * to nearest even once here, so no product converts weights again. */
+static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
+    const char *why = bert_bf16_unavailable();
+    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
+    const bert_config *c = &m->cfg.pub;
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
+    size_t per_layer = 4 * C * C + 2 * C * I;
+    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
+    uint16_t *p = m->bf16;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        bert_layer_weights *L = &m->w.layers[l];
+        bert_dense *d[6] = {&L->q, &L->k, &L->v, &L->attn_out, &L->inter, &L->out};
+        size_t n[6] = {C * C, C * C, C * C, C * C, I * C, C * I};
+        for (int i = 0; i < 6; i++) {
+            bert_f32_to_bf16_array(p, d[i]->w, n[i]);
+            d[i]->w16 = p;
+            p += n[i];
+        }
+    }
+    m->compute = BERT_COMPUTE_BF16;
+    return BERT_OK;
+}
+
 bert_status bert_model_load(const char *dir, const bert_model_params *params, bert_model **out, bert_error *err) {
     bert_error_clear(err);
     *out = NULL;
@@ -123,6 +152,9 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     bert_status rc = bert_config_load(dir, &m->cfg, err);
     if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
+    if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
+    else if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32)
+        rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
     if (rc != BERT_OK) {
         bert_model_free(m);
         return rc;
@@ -137,6 +169,7 @@ void bert_model_free(bert_model *m) {
     for (int i = 0; i < m->n_shards; i++) st_close(&m->shards[i]);
     free(m->shards);
     free(m->converted);
+    free(m->bf16);
     free(m->w.layers);
     bert_config_free(&m->cfg);
     free(m);

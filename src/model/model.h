@@ -11,8 +11,9 @@
 #include "model/config.h"
 
 typedef struct {
-    const float *w; /* [out x in] */
-    const float *b; /* [out]      */
+    const float *w;      /* [out x in] */
+    const float *b;      /* [out]      */
+    const uint16_t *w16; /* bf16 copy of w when computing in bf16, else NULL */
 } bert_dense;
 
 typedef struct {
@@ -51,6 +52,8 @@ struct bert_model {
     st_file *shards;   /* [n_shards] open safetensors files */
     int n_shards;
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
+    uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
+    bert_compute_dtype compute;
     int64_t n_params;
     int n_ignored;
     char dtypes[32];

@@ -97,7 +97,9 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
     p->params = params ? *params : bert_pipeline_default_params();
     bert_context_params cp = bert_context_default_params();
     cp.n_threads = p->params.n_threads;
-    bert_status rc = bert_model_load(dir, NULL, &p->model, err);
+    bert_model_params mp = bert_model_default_params();
+    mp.compute = p->params.compute;
+    bert_status rc = bert_model_load(dir, &mp, &p->model, err);
     if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
     if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);
     if (rc == BERT_OK) rc = bert_sentence_config_load(dir, &p->st, err);

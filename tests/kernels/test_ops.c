@@ -122,3 +122,36 @@ TEST(softmax_rows_and_fully_masked_row) {
     /* Every key masked: PyTorch's finfo.min mask gives a uniform row. */
     CHECK(fabsf(x[3] - 1.0f / 3) < 1e-7f && fabsf(x[5] - 1.0f / 3) < 1e-7f);
 }
+
+/* The vectorised exp: long rows (SIMD body and tail), a wide score range,
+ * masked keys exactly 0, and a NaN score turning its row to NaN (so a
+ * diverged model is seen, as with PyTorch). Bound: 1e-6 relative. */
+TEST(softmax_long_rows_match_float64_and_keep_nan) {
+    enum { C = 301 };
+    static float x[2 * C];
+    unsigned seed = 7;
+    for (int j = 0; j < C; j++) x[j] = 30.0f * frand(&seed) - 10.0f;
+    for (int j = 0; j < C; j += 17) x[j] = -FLT_MAX;
+    for (int j = 0; j < C; j++) x[C + j] = frand(&seed);
+    x[C + 5] = NAN;
+    float in[C];
+    memcpy(in, x, sizeof in);
+    bert_softmax_rows(x, 2, C);
+    double mx = -INFINITY, sum = 0, worst = 0;
+    for (int j = 0; j < C; j++) mx = fmax(mx, in[j]);
+    for (int j = 0; j < C; j++) sum += in[j] == -FLT_MAX ? 0 : exp((double)in[j] - mx);
+    for (int j = 0; j < C; j++) {
+        if (in[j] == -FLT_MAX) {
+            CHECK(x[j] == 0.0f);
+            continue;
+        }
+        /* Probabilities below ~1e-30 are float denormals, with less
+         * relative precision in any float softmax; the rest are held to 1e-6. */
+        double want = exp((double)in[j] - mx) / sum;
+        if (want > 1e-30) worst = fmax(worst, fabs(x[j] - want) / want);
+    }
+    if (!(worst < 1e-6)) test_fail(__FILE__, __LINE__, "softmax relative error %.3g", worst);
+    int all_nan = 1;
+    for (int j = 0; j < C; j++) all_nan &= isnan(x[C + j]) != 0;
+    CHECK(all_nan);
+}

@@ -1,0 +1,71 @@
+/* gemm_bf16.c — bf16 matrix products for --dtype bf16.
+ *
+ * Why oneDNN, and why dlopen: Debian's OpenBLAS is built without its
+ * bfloat16 kernels (no sbgemm), while oneDNN's dnnl_gemm_bf16bf16f32 uses
+ * AVX512-BF16 or AMX (it makes the arch_prctl request for AMX tiles
+ * itself). Measured here (128 x 768 x 768, one core): OpenBLAS sgemm
+ * 90 GFLOP/s, oneDNN bf16 259 GFLOP/s. Opening the library at run time
+ * keeps it optional: a machine without it (or without a bf16-capable CPU)
+ * still builds and runs every f32 path, and asking for bf16 there is a
+ * clear error at model load. */
+#include "kernels/gemm_bf16.h"
+
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+/* dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t M,
+ * N, K, float alpha, const bf16 *A, lda, const bf16 *B, ldb, float beta,
+ * float *C, ldc): row-major, dnnl_dim_t is int64_t, 0 is success. */
+typedef int (*dnnl_gemm_bf16_fn)(char, char, int64_t, int64_t, int64_t, float, const uint16_t *, int64_t,
+                                 const uint16_t *, int64_t, float, float *, int64_t);
+
+/* The one process-wide state of this file: the resolved function, set once
+ * under pthread_once and read-only afterwards. */
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+static dnnl_gemm_bf16_fn gemm_bf16;
+static const char *unavailable_reason;
+
+static void resolve(void) {
+    if (!bert_cpu_has_avx512bf16()) {
+        unavailable_reason = "bf16 needs a CPU with AVX512-BF16 (Cooper Lake, Sapphire Rapids or newer); this one has not";
+        return;
+    }
+    void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen("libdnnl.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        unavailable_reason = "bf16 needs oneDNN (libdnnl.so.2; Debian: apt-get install libdnnl2), which was not found";
+        return;
+    }
+    gemm_bf16 = (dnnl_gemm_bf16_fn)dlsym(h, "dnnl_gemm_bf16bf16f32");
+    if (!gemm_bf16) unavailable_reason = "the oneDNN found has no dnnl_gemm_bf16bf16f32";
+}
+
+const char *bert_bf16_unavailable(void) {
+    pthread_once(&resolve_once, resolve);
+    return gemm_bf16 ? NULL : unavailable_reason;
+}
+
+typedef struct {
+    float *y;
+    const uint16_t *x16, *W16;
+    const float *bias;
+    int ldy, M, K;
+} linear_bf16_args;
+
+/* oneDNN runs single-threaded inside each slab (nested OpenMP is off). */
+static void linear_bf16_slab(int j0, int j1, void *arg) {
+    const linear_bf16_args *a = arg;
+    float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
+    gemm_bf16('N', 'T', a->M, j1 - j0, a->K, 1.0f, a->x16, a->K, a->W16 + (size_t)j0 * a->K, a->K, beta, a->y + j0,
+              a->ldy);
+}
+
+void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
+                      int K, int n_threads) {
+    if (M <= 0 || N <= 0) return;
+    linear_bf16_args a = {y, x16, W16, bias, ldy, M, K};
+    bert_for_column_slabs(N, n_threads, linear_bf16_slab, &a);
+}

@@ -1,0 +1,20 @@
+/* gemm_bf16.h — bf16 x bf16 -> f32 matrix products through oneDNN, found
+ * at run time. */
+#ifndef BERT_KERNELS_GEMM_BF16_H
+#define BERT_KERNELS_GEMM_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* NULL when bf16 products can run here (the CPU has AVX512-BF16 and
+ * libdnnl.so.2 with dnnl_gemm_bf16bf16f32 can be opened), else a sentence
+ * saying what is missing. Safe to call from several threads. */
+const char *bert_bf16_unavailable(void);
+
+/* y[M x N] (leading dimension ldy) = x16[M x K] W16[N x K]^T + bias, the
+ * bf16 form of bert_linear: products in bf16, sums in f32, split into
+ * column slabs over n_threads. Requires bert_bf16_unavailable() == NULL. */
+void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
+                      int K, int n_threads);
+
+#endif
