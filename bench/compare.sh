@@ -36,6 +36,8 @@ if [ $ORT = yes ] && [ ! -f "build/bench-model-L$LAYERS/model.onnx" ]; then
     /usr/bin/python3 bench/onnx_export.py "build/bench-model-L$LAYERS" >/dev/null 2>&1 ||
         { echo "compare.sh: ONNX export failed: no ONNX Runtime peer" >&2; ORT=no; }
 fi
+BF16=$(./build/bert version | grep -q 'bf16: yes' || echo no)
+[ -z "$BF16" ] || echo "compare.sh: bf16 unavailable here (see bert version): no bert.c bf16 column" >&2
 hint=$(./build/bert version | sed -n 's/.*core: \([A-Za-z]*\).*/\1/p')
 : "${OPENBLAS_CORETYPE:=$hint}"
 export OPENBLAS_CORETYPE
@@ -46,6 +48,8 @@ log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
     for t in 1 "$(nproc)"; do
         ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ -n "$BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" --dtype bf16 |
+            awk '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
             awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         [ $ORT = no ] || node bench/ort_forward.js "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
@@ -54,15 +58,18 @@ for r in $(seq "$ROUNDS"); do
 done
 # Summary: median over rounds of each (runtime, threads, batch) median, and the ratio.
 echo
-echo "summary (median over $ROUNDS rounds; ratios = bert.c latency / peer latency)"
+echo "summary (median over $ROUNDS rounds; ratios = bert.c latency / peer latency; bf16/best = bert.c bf16 / fastest fp32 peer)"
 awk '{ k = $3 " " $4; v[$1, k, ++n[$1, k]] = $5; keys[k] = 1 }
      function med(rt, k,   m, i, j, t, a) { m = n[rt, k]; for (i = 1; i <= m; i++) a[i] = v[rt, k, i];
          for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
          return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
-     END { printf "%-8s %-6s %10s %11s %10s %9s %9s %13s\n", "threads", "batch", "bert.c ms", "pytorch ms", "onnxrt ms",
-                  "vs torch", "vs ort", "bert.c tok/s"
+     END { printf "%-8s %-6s %10s %11s %10s %9s %9s %10s %12s\n", "threads", "batch", "bert.c ms", "pytorch ms", "onnxrt ms",
+                  "vs torch", "vs ort", "bf16 ms", "bf16/best"
            for (k in keys) { split(k, p, " "); b = med("bert.c", k); t = med("pytorch", k)
                o = n["onnxrt", k] ? med("onnxrt", k) : 0
-               printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %13.0f\n", p[1], p[2], b, t,
-                      o ? sprintf("%.2f", o) : "-", b / t, o ? sprintf("%.2f", b / o) : "-", p[2] * 128 / (b / 1e3) } }' "$log" | sort -n
+               h = n["bert.c16", k] ? med("bert.c16", k) : 0
+               best = o && o < t ? o : t
+               printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %10s %12s\n", p[1], p[2], b, t,
+                      o ? sprintf("%.2f", o) : "-", b / t, o ? sprintf("%.2f", b / o) : "-",
+                      h ? sprintf("%.2f", h) : "-", h ? sprintf("%.2f", h / best) : "-" } }' "$log" | sort -n
 rm -f "$log"

@@ -7,6 +7,7 @@
 
 #include "bert.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86 1
@@ -69,7 +70,8 @@ const char *bert_blas_coretype_hint(void) {
 char *bert_system_info(char *buf, size_t cap) {
     const char *core = bert_gemm_core_name();
     if (cap == 0) return buf;
-    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s", *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
-             bert_gemm_backend(), core ? " | core: " : "", core ? core : "");
+    const char *no_bf16 = bert_bf16_unavailable();
+    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s | bf16: %s", *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
+             bert_gemm_backend(), core ? " | core: " : "", core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)");
     return buf;
 }
