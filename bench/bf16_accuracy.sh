@@ -1,0 +1,35 @@
+#!/bin/sh
+# bench/bf16_accuracy.sh — how much --dtype bf16 changes task answers on real
+# text, against the exact f32 path of the same model.
+#
+#   bench/bf16_accuracy.sh MLM_MODEL_DIR CLASSIFIER_DIR [SST2_DEV_TSV]
+#
+# fill-mask: each sentence of SST-2 dev (GLUE) with its middle word replaced
+# by [MASK]; reports how often the top-1 token is the same in f32 and bf16.
+# classify: the same sentences through CLASSIFIER_DIR (a fine-tuned
+# sequence classifier); reports label agreement and both accuracies against
+# the gold labels. Needs jq. Default data: ../shared/data/glue/SST-2/dev.tsv.
+set -e
+MLM=${1:?usage: bench/bf16_accuracy.sh MLM_MODEL_DIR CLASSIFIER_DIR [SST2_DEV_TSV]}
+CLS=${2:?usage: bench/bf16_accuracy.sh MLM_MODEL_DIR CLASSIFIER_DIR [SST2_DEV_TSV]}
+cd "$(dirname "$0")/.."
+TSV=${3:-../shared/data/glue/SST-2/dev.tsv}
+command -v jq >/dev/null || { echo "bf16_accuracy.sh: needs jq (apt-get install jq)" >&2; exit 1; }
+make -s build/bert
+./build/bert version | grep -q 'bf16: yes' || { echo "bf16_accuracy.sh: bf16 unavailable here:" >&2; ./build/bert version >&2; exit 1; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+tail -n +2 "$TSV" | cut -f1 | jq -R -c '{text: .}' > "$dir/texts.jsonl"
+tail -n +2 "$TSV" | cut -f2 > "$dir/gold"
+jq -c '.text | split(" ") | map(select(. != "")) | (length / 2 | floor) as $m | .[$m] = "[MASK]" | {text: join(" ")}' \
+    "$dir/texts.jsonl" > "$dir/masked.jsonl"
+for d in f32 bf16; do
+    ./build/bert fill-mask "$MLM" --top-k 1 --dtype "$d" --input "$dir/masked.jsonl" | jq -r '.[0].token' > "$dir/fill.$d"
+    ./build/bert classify "$CLS" --top-k 1 --dtype "$d" --input "$dir/texts.jsonl" | jq -r '.[0].label' > "$dir/cls.$d"
+done
+n=$(wc -l < "$dir/gold")
+paste "$dir/fill.f32" "$dir/fill.bf16" | awk -v n="$n" '$1 == $2 { s++ } END { printf "fill-mask top-1 agreement f32 vs bf16: %d / %d (%.2f %%)\n", s, n, 100 * s / n }'
+paste "$dir/cls.f32" "$dir/cls.bf16" "$dir/gold" | awk -v n="$n" '
+    $1 == $2 { agree++ } $1 == $3 { a32++ } $2 == $3 { a16++ }
+    END { printf "classify label agreement f32 vs bf16: %d / %d (%.2f %%); accuracy f32 %.2f %%, bf16 %.2f %%\n",
+                 agree, n, 100 * agree / n, 100 * a32 / n, 100 * a16 / n }'
