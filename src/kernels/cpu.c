@@ -71,7 +71,7 @@ char *bert_system_info(char *buf, size_t cap) {
     const char *core = bert_gemm_core_name();
     if (cap == 0) return buf;
     const char *no_bf16 = bert_bf16_unavailable();
-    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s | bf16: %s", *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
-             bert_gemm_backend(), core ? " | core: " : "", core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)");
+    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s", *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
+             bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), " : "", bert_gemm_backend(), core ? " | core: " : "", core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)");
     return buf;
 }

@@ -1,5 +1,6 @@
 /* gemm.c — matrix products through CBLAS or a portable fallback. */
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,8 @@ typedef struct {
 static void linear_slab(int j0, int j1, void *arg) {
     const linear_args *a = arg;
     float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
+    if (bert_dnnl_sgemm(a->M, j1 - j0, a->K, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy))
+        return;
     bert_sgemm(0, 1, a->M, j1 - j0, a->K, 1.0f, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy);
 }
 

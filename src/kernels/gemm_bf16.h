@@ -17,4 +17,12 @@ const char *bert_bf16_unavailable(void);
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads);
 
+/* y[M x N] = x[M x K] W[N x K]^T + beta y with oneDNN's sgemm; returns 0
+ * (and does nothing) when oneDNN is not available or set aside with
+ * BERT_GEMM=openblas, so the caller falls back to CBLAS. */
+int bert_dnnl_sgemm(int M, int N, int K, const float *x, int ldx, const float *W, int ldw, float beta, float *y,
+                    int ldy);
+/* 1 when bert_dnnl_sgemm does the products. */
+int bert_dnnl_sgemm_available(void);
+
 #endif
