@@ -2,6 +2,7 @@
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
  *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16]
+ *                       [--batches 1,8]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
@@ -99,7 +100,7 @@ fail:
 
 int main(int argc, char **argv) {
     int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, bf16 = 0;
-    const char *dir = NULL;
+    const char *dir = NULL, *batch_list = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(argv[i], "--layers") == 0) layers = atoi(v), i++;
@@ -108,6 +109,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(v), i++;
         else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
+        else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
         else if (strcmp(argv[i], "--dtype") == 0) bf16 = strcmp(v, "bf16") == 0, i++;
         else {
             fprintf(stderr, "usage: bench_forward [--layers N] [--threads N] [--seq N] [--reps N] [--model-dir DIR] [--write-only]\n");
@@ -143,7 +145,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
         return 1;
     }
-    int batches[] = {1, 8};
+    int batches[16] = {1, 8}, n_batches = 2;
+    if (batch_list) { /* --batches 1,8,32 */
+        n_batches = 0;
+        for (const char *q = batch_list; *q && n_batches < 16; q = strchr(q, ',') ? strchr(q, ',') + 1 : "")
+            if (atoi(q) > 0) batches[n_batches++] = atoi(q);
+    }
     int32_t *ids = malloc(sizeof(int32_t) * 8 * (size_t)seq);
     for (int i = 0; i < 8 * seq; i++) ids[i] = 1000 + (i * 7919) % 29000;
     char info[512];
@@ -155,7 +162,7 @@ int main(int argc, char **argv) {
            threads ? threads : -1, reps);
     printf("%-8s %-8s %8s %8s %12s %12s %14s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
            "tokens/s");
-    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+    for (int b = 0; b < n_batches; b++) {
         int B = batches[b];
         bert_sequence seqs[8];
         for (int s = 0; s < B; s++) seqs[s] = (bert_sequence){.input_ids = ids + s * seq, .n_tokens = seq};

@@ -4,6 +4,7 @@
 # interleaved runs.
 #
 #   bench/compare.sh [LAYERS] [ROUNDS]     (defaults: 2 layers, 3 rounds)
+#   env: SEQ (128), BATCHES (1,8), THREADS ("1 <all cores>"), REPS (10)
 #
 # Needs Debian's python3-torch for the PyTorch peer and the ONNX export
 # (installed when missing), and node + the npm package onnxruntime-node,
@@ -44,15 +45,20 @@ export OPENBLAS_CORETYPE
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)  cores: $(nproc)"
 echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
 REPS=${REPS:-10}
+SEQ=${SEQ:-128}
+BATCHES=${BATCHES:-1,8}
+THREADS=${THREADS:-"1 $(nproc)"}
+ARGS="--seq $SEQ --batches $BATCHES --reps $REPS"
+echo "sequence $SEQ, batches $BATCHES, threads $THREADS"
 log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
-    for t in 1 "$(nproc)"; do
-        ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ -n "$BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps "$REPS" --dtype bf16 |
+    for t in $THREADS; do
+        ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ -n "$BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS --dtype bf16 |
             awk '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
+        /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" $ARGS |
             awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ $ORT = no ] || node bench/ort_forward.js "build/bench-model-L$LAYERS" --threads "$t" --reps "$REPS" |
+        [ $ORT = no ] || node bench/ort_forward.js "build/bench-model-L$LAYERS" --threads "$t" $ARGS |
             awk '$1 == "onnxrt" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
     done
 done
@@ -71,5 +77,5 @@ awk '{ k = $3 " " $4; v[$1, k, ++n[$1, k]] = $5; keys[k] = 1 }
                best = o && o < t ? o : t
                printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %10s %12s\n", p[1], p[2], b, t,
                       o ? sprintf("%.2f", o) : "-", b / t, o ? sprintf("%.2f", b / o) : "-",
-                      h ? sprintf("%.2f", h) : "-", h ? sprintf("%.2f", h / best) : "-" } }' "$log" | sort -n
+                      h ? sprintf("%.2f", h) : "-", h ? sprintf("%.2f", h / best) : "-" } }' seq="$SEQ" "$log" | sort -n
 rm -f "$log"

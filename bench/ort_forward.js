@@ -5,7 +5,7 @@
 // batches as bench_forward and torch_forward.py, timed the same way (one
 // warm-up, median of --reps).
 //
-//   node bench/ort_forward.js MODEL_DIR [--threads N] [--seq 128] [--reps 10] [--check]
+//   node bench/ort_forward.js MODEL_DIR [--threads N] [--seq 128] [--reps 10] [--batches 1,8] [--check]
 //
 // --check prints the first hidden values of batch 1 for a parity spot check.
 'use strict';
@@ -30,7 +30,9 @@ async function main() {
     });
     console.log(`onnxruntime-node ${require(path.join(__dirname, '.peers', 'ort', 'node_modules', 'onnxruntime-node', 'package.json')).version} forward, ${layers} layer(s), seq ${seq}, threads ${threads}, ${reps} reps`);
     console.log('runtime  layers    threads    batch    median ms       min ms       tokens/s');
-    for (const B of [1, 8]) {
+    const bi = process.argv.indexOf('--batches');
+    const batches = bi > 0 ? process.argv[bi + 1].split(',').map(Number) : [1, 8];
+    for (const B of batches) {
         const n = B * seq;
         const ids = new BigInt64Array(n), types = new BigInt64Array(n), mask = new BigInt64Array(n);
         for (let i = 0; i < n; i++) { ids[i] = BigInt(1000 + (i * 7919) % 29000); mask[i] = 1n; }

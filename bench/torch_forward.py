@@ -25,13 +25,14 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--batches", default="1,8")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg, sd = bert_reference.load_model_dir(a.model_dir)
     print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
     print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
-    for B in (1, 8):
+    for B in [int(b) for b in a.batches.split(",")]:
         ids = (1000 + (torch.arange(B * a.seq) * 7919) % 29000).view(B, a.seq)
         types = torch.zeros_like(ids)
         mask = torch.ones_like(ids)
