@@ -52,7 +52,7 @@ static void resolve(void) {
         return;
     }
     gemm_bf16 = (dnnl_gemm_bf16_fn)dlsym(h, "dnnl_gemm_bf16bf16f32");
-    if (!gemm_bf16) unavailable_reason = "the oneDNN found has no dnnl_gemm_bf16bf16f32";
+    if (!gemm_bf16) unavailable_reason = "bf16 needs dnnl_gemm_bf16bf16f32, which the libdnnl found lacks";
 }
 
 int bert_dnnl_sgemm(int M, int N, int K, const float *x, int ldx, const float *W, int ldw, float beta, float *y,

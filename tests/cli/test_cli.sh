@@ -78,6 +78,19 @@ expect_error missing_dir "no such model directory" "$BERT" info "$TMP/nope"
 expect_error no_args_usage "usage" "$BERT" info
 expect_error unknown_option "unknown option" "$BERT" embed "$FIX/tiny-pretraining" --frobnicate
 expect_error bad_pooling "--pooling must be" "$BERT" embed "$FIX/tiny-pretraining" --pooling max
+expect_error bad_dtype "--dtype must be f32 or bf16" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
+expect_error bad_dtype_task "--dtype must be f32 or bf16" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
+# --dtype bf16: where this machine can run it, fill-mask's top-1 matches f32 on a plain sentence;
+# where it cannot, the command fails and says why (bert version names the reason).
+echo '{"text":"the cat sat on the [MASK] ."}' > "$TMP/mask.jsonl"
+if "$BERT" version | grep -q "bf16: yes"; then
+    "$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --input "$TMP/mask.jsonl" > "$TMP/f32.out" 2>&1
+    "$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --dtype bf16 --input "$TMP/mask.jsonl" > "$TMP/bf16.out" 2>&1
+    if grep -q '"token":' "$TMP/bf16.out" && [ "$(grep -o '"token":[0-9]*' "$TMP/f32.out")" = "$(grep -o '"token":[0-9]*' "$TMP/bf16.out")" ]; then
+        pass dtype_bf16_fill_mask; else fail dtype_bf16_fill_mask "$TMP/bf16.out"; fi
+else
+    expect_error dtype_bf16_unavailable "bf16 needs" "$BERT" fill-mask models/bertc-tiny-uncased --dtype bf16 --input "$TMP/mask.jsonl"
+fi
 expect_error bad_batch_size "--batch-size needs an integer" "$BERT" embed "$FIX/tiny-pretraining" --batch-size 0
 expect_error unknown_command "unknown command" "$BERT" frobnicate
 printf '{"input_ids": [1, 2, 3]}\n{"input_ids": [1, 2,\n' > "$TMP/malformed.jsonl"
