@@ -37,8 +37,8 @@ if [ $ORT = yes ] && [ ! -f "build/bench-model-L$LAYERS/model.onnx" ]; then
     /usr/bin/python3 bench/onnx_export.py "build/bench-model-L$LAYERS" >/dev/null 2>&1 ||
         { echo "compare.sh: ONNX export failed: no ONNX Runtime peer" >&2; ORT=no; }
 fi
-BF16=$(./build/bert version | grep -q 'bf16: yes' || echo no)
-[ -z "$BF16" ] || echo "compare.sh: bf16 unavailable here (see bert version): no bert.c bf16 column" >&2
+NO_BF16=$(./build/bert version | grep -q "bf16: yes" || echo yes)
+[ -z "$NO_BF16" ] || echo "compare.sh: bf16 unavailable here (see bert version): no bert.c bf16 column" >&2
 hint=$(./build/bert version | sed -n 's/.*core: \([A-Za-z]*\).*/\1/p')
 : "${OPENBLAS_CORETYPE:=$hint}"
 export OPENBLAS_CORETYPE
@@ -54,7 +54,7 @@ log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
     for t in $THREADS; do
         ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ -n "$BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS --dtype bf16 |
+        [ -n "$NO_BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS --dtype bf16 |
             awk '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" $ARGS |
             awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"

@@ -31,6 +31,10 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
+/* The training options the task trainers share (--lr, --warmup-ratio,
+ * --seed, --threads VALUE) into *tp; 1 when `a` was one of them (its value
+ * consumed), else 0. */
+int cli_train_flag(const char *a, const char *v, bert_train_params *tp);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
 

@@ -276,10 +276,7 @@ int cmd_pretrain(int argc, char **argv) {
         else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
         else if (strcmp(a, "--eval-steps") == 0 && v) eval_steps = atoi(v), i++;
         else if (strcmp(a, "--heldout-docs") == 0 && v) heldout = atoi(v), i++;
-        else if (strcmp(a, "--lr") == 0 && v) tp.lr = atof(v), i++;
-        else if (strcmp(a, "--warmup-ratio") == 0 && v) tp.warmup_ratio = atof(v), i++;
-        else if (strcmp(a, "--seed") == 0 && v) tp.seed = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
+        else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--whole-word") == 0) whole_word = 1;
         else if (strcmp(a, "--no-nsp") == 0) no_nsp = 1;
         else if (a[0] != '-' && !model) model = a;

@@ -91,3 +91,13 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     }
     return 1;
 }
+
+int cli_train_flag(const char *a, const char *v, bert_train_params *tp) {
+    if (!v) return 0;
+    if (strcmp(a, "--lr") == 0) tp->lr = atof(v);
+    else if (strcmp(a, "--warmup-ratio") == 0) tp->warmup_ratio = atof(v);
+    else if (strcmp(a, "--seed") == 0) tp->seed = strtoull(v, NULL, 10);
+    else if (strcmp(a, "--threads") == 0) tp->n_threads = atoi(v);
+    else return 0;
+    return 1;
+}

@@ -313,9 +313,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
         else if (strcmp(a, "--max-seq-len") == 0 && v) max_len = atoi(v), i++;
         else if (strcmp(a, "--max-train") == 0 && v) max_train = atoi(v), i++;
-        else if (strcmp(a, "--lr") == 0 && v) tp.lr = atof(v), i++;
-        else if (strcmp(a, "--seed") == 0 && v) tp.seed = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
+        else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--dropout") == 0 && v) tp.hidden_dropout = tp.attention_dropout = tp.classifier_dropout = atof(v), i++;
         else if (strcmp(a, "--label-all-tokens") == 0) label_all = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;

@@ -321,9 +321,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(a, "--doc-stride") == 0 && v) stride = atoi(v), i++;
         else if (strcmp(a, "--max-train") == 0 && v) max_train = atoi(v), i++;
         else if (strcmp(a, "--max-dev") == 0 && v) max_dev = atoi(v), i++;
-        else if (strcmp(a, "--lr") == 0 && v) tp.lr = atof(v), i++;
-        else if (strcmp(a, "--seed") == 0 && v) tp.seed = strtoull(v, NULL, 10), i++;
-        else if (strcmp(a, "--threads") == 0 && v) tp.n_threads = atoi(v), i++;
+        else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (a[0] != '-' && !model) model = a;

@@ -7,7 +7,7 @@
 
 #include "bert.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_onednn.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86 1

@@ -1,6 +1,6 @@
 /* gemm.c — matrix products through CBLAS or a portable fallback. */
 #include "kernels/gemm.h"
-#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_onednn.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
-#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
 #include "model/context.h"
@@ -121,17 +121,19 @@ static void attention_forward(bert_context *ctx) {
     }
 }
 
+/* Under BERT_COMPUTE_BF16, the next dense layers' input in bf16 (ctx->x16,
+ * sized in bert_forward), converted once however many layers read it. */
+static void stage_dense_input(bert_context *ctx, const float *x, size_t n) {
+    if (ctx->model->compute == BERT_COMPUTE_BF16) bert_f32_to_bf16_array(ctx->x16, x, n);
+}
+
 /* A dense layer of the encoder, y = x W^T + b, in the model's compute
- * dtype: bf16 converts the input once (ctx->x16 is sized in bert_forward)
- * and multiplies by the bf16 copy of W made at load. */
+ * dtype: bf16 multiplies the staged input by the bf16 copy of W made at
+ * load. */
 static void dense_forward(bert_context *ctx, float *y, int ldy, const float *x, const bert_dense *d, int M, int N,
                           int K) {
-    if (d->w16) {
-        bert_f32_to_bf16_array(ctx->x16, x, (size_t)M * K);
-        bert_linear_bf16(y, ldy, ctx->x16, d->w16, d->b, M, N, K, ctx->n_threads);
-    } else {
-        bert_linear(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads);
-    }
+    if (d->w16) bert_linear_bf16(y, ldy, ctx->x16, d->w16, d->b, M, N, K, ctx->n_threads);
+    else bert_linear(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads);
 }
 
 /* One BertLayer: attention, its output LayerNorm, feed-forward, LayerNorm. */
@@ -139,16 +141,20 @@ static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
     float eps = (float)c->layer_norm_eps;
+    stage_dense_input(ctx, ctx->hidden, (size_t)N * C);
     dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
     dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
     dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
     attention_forward(ctx);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
+    stage_dense_input(ctx, ctx->attn, (size_t)N * C);
     dense_forward(ctx, ctx->tmp, C, ctx->attn, &L->attn_out, N, C, C);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
+    stage_dense_input(ctx, ctx->hidden, (size_t)N * C);
     dense_forward(ctx, ctx->ff, I, ctx->hidden, &L->inter, N, I, C);
     bert_activation_forward(ctx->ff, (size_t)N * I, ctx->model->cfg.act, nt);
+    stage_dense_input(ctx, ctx->ff, (size_t)N * I);
     dense_forward(ctx, ctx->tmp, C, ctx->ff, &L->out, N, C, I);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
 }

@@ -11,7 +11,7 @@
 #include "io/file.h"
 #include "io/json_fields.h"
 #include "kernels/gemm.h"
-#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
 #include "model/model.h"
 #include "util/error.h"

@@ -1,7 +1,7 @@
-/* gemm_bf16.h — bf16 x bf16 -> f32 matrix products through oneDNN, found
+/* gemm_onednn.h — oneDNN's matrix products (bf16, and f32 sgemm), found
  * at run time. */
-#ifndef BERT_KERNELS_GEMM_BF16_H
-#define BERT_KERNELS_GEMM_BF16_H
+#ifndef BERT_KERNELS_GEMM_ONEDNN_H
+#define BERT_KERNELS_GEMM_ONEDNN_H
 
 #include <stddef.h>
 #include <stdint.h>
