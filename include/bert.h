@@ -180,6 +180,11 @@ typedef struct {
     const char *position_embedding_type; /* "absolute"                            */
     const char *problem_type;            /* "" when absent                        */
     const char *architecture;            /* architectures[0], "" when absent       */
+    int sinusoidal_positions;            /* config "sinusoidal_position_embeddings":
+                                            the position table holds fixed sin/cos
+                                            values and training leaves it alone
+                                            (Hugging Face ignores the key and reads
+                                            the table as learned ones: same outputs) */
 } bert_config;
 
 /* The model's configuration. Valid while the model lives. */
@@ -592,6 +597,11 @@ typedef struct {
     double hidden_dropout, attention_dropout, classifier_dropout; /* < 0: from config.json (0.1)  */
     uint64_t seed;               /* head initialisation, dropout, shuffling                         */
     int n_threads;
+    int from_scratch;            /* 1: initialise every weight as BERT does (normal(0,
+                                    initializer_range), LayerNorm 1/0, zero biases, zero
+                                    padding row; sin/cos positions when the config asks);
+                                    the directory then needs only config.json and the
+                                    tokenizer files (`bert init`)                              */
 } bert_train_params;
 
 BERT_API bert_train_params bert_train_default_params(void);

@@ -55,7 +55,8 @@ static void print_text(const char *dir, const bert_model *m) {
            c->hidden_size / c->num_attention_heads);
     printf("intermediate:   %d\n", c->intermediate_size);
     printf("vocabulary:     %d\n", c->vocab_size);
-    printf("max positions:  %d (%s)\n", c->max_position_embeddings, c->position_embedding_type);
+    printf("max positions:  %d (%s%s)\n", c->max_position_embeddings, c->position_embedding_type,
+           c->sinusoidal_positions ? ", fixed sinusoidal" : "");
     printf("token types:    %d\n", c->type_vocab_size);
     printf("activation:     %s\n", c->hidden_act);
     printf("layer_norm_eps: %g\n", c->layer_norm_eps);

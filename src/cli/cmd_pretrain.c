@@ -1,214 +1,54 @@
 /* cmd_pretrain.c — `bert pretrain MODEL_DIR --corpus FILE... --output-dir OUT`:
  * masked-LM + next-sentence pre-training (or continued pre-training of an
  * existing model on a domain corpus), the recipe of Google's
- * create_pretraining_data.py with dynamic masking (RoBERTa):
+ * create_pretraining_data.py / run_pretraining.py:
  *
- *  - corpus: text files, one sentence or paragraph per line, blank lines
- *    between documents; each line tokenized once. Lines that are not valid
- *    UTF-8 are skipped and counted (the first one is reported);
- *  - pairs: segments of a document accumulated up to a target length
- *    (max_seq_len - 3, or with probability 0.1 a random shorter one), cut
- *    into A and B at a random segment boundary; B is replaced by text from
- *    another document half of the time (NSP label 1 = random, 0 = IsNext);
- *    the longer side is trimmed from a random end until the pair fits;
- *  - masking, drawn afresh every time a sequence is fed: 15 % of the
- *    non-special tokens (at least 1, at most --max-predictions), 80 % ->
- *    [MASK], 10 % -> a random token, 10 % unchanged; --whole-word masks
- *    all pieces of a word together;
- *  - held-out documents give the MLM loss, accuracy and perplexity on a
- *    fixed masking at every evaluation. */
-#include <errno.h>
+ *  - corpus: text files (one sentence or paragraph per line, blank lines
+ *    between documents; --split-sentences, --prose) or one binary corpus
+ *    from `bert prepare`, memory-mapped (pretrain_corpus.c);
+ *  - pairs for NSP and the masking: pretrain_data.c. Pairs are drawn again
+ *    every epoch from a seed that depends on the epoch. Masking is dynamic
+ *    by default (a fresh mask every time a sequence is fed, from the
+ *    trainer's RNG); --dupe-factor N is the original static masking: epoch e
+ *    sees the pairs and masks of copy e mod N, as if N masked copies had
+ *    been written out beforehand;
+ *  - --seq-phases 128:0.9,512:0.1: most steps at 128 tokens, the rest at
+ *    512 (the original recipe); --max-predictions is for the first phase's
+ *    length and grows in proportion (20 at 128 -> 80 at 512);
+ *  - held-out documents (the last ones) give the MLM loss, accuracy and
+ *    perplexity on a fixed masking at every evaluation;
+ *  - --save-steps N writes OUT/checkpoint with the optimizer state and the
+ *    data position; --resume continues from it and, because pairs, order
+ *    and the masking RNG are all restored, gives the same weights as an
+ *    uninterrupted run. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/pretrain_corpus.h"
+#include "cli/pretrain_data.h"
+
+#define MAX_PHASES 4
 
 typedef struct {
-    int32_t *ids;
-    int n;
-} segment;
+    int seq;
+    double frac; /* of the total steps */
+} phase;
 
-typedef struct {
-    segment *seg;
-    int n;
-} document;
-
-typedef struct {
-    document *doc;
-    int n;
-} corpus;
-
-typedef struct { /* a prepared pair, masked when fed */
-    int32_t *ids, *types;
-    int n, nsp;
-} instance;
-
-/* Data preparation's own generator (training draws from the trainer's RNG). */
-static uint32_t rnd(uint64_t *s) {
-    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)(*s >> 33);
-}
-static double rnd01(uint64_t *s) { return rnd(s) / 2147483648.0; }
-
-static int read_corpus(const bert_tokenizer *tok, const char *path, corpus *c, long *bad, char *first_bad, size_t cap,
-                       char *msg, size_t mcap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return snprintf(msg, mcap, "%s: cannot open: %s", path, strerror(errno)), 0;
-    char *line = NULL;
-    size_t lc = 0;
-    ssize_t len;
-    long no = 0;
-    bert_encode_params ep = bert_encode_default_params();
-    (void)msg, (void)mcap;
-    ep.add_special_tokens = 0;
-    document cur = {0};
-    while ((len = getline(&line, &lc, f)) != -1) {
-        no++;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (strspn(line, " \t") == (size_t)len) { /* blank: a document ends */
-            if (cur.n) {
-                c->doc = realloc(c->doc, sizeof *c->doc * (size_t)(c->n + 1));
-                c->doc[c->n++] = cur;
-                memset(&cur, 0, sizeof cur);
-            }
-            continue;
-        }
-        bert_encodings es;
-        bert_error err;
-        if (bert_tokenize(tok, line, len, NULL, 0, &ep, &es, &err) != BERT_OK) { /* invalid UTF-8 */
-            if ((*bad)++ == 0) snprintf(first_bad, cap, "%s:%ld (%s)", path, no, err.message);
-            continue;
-        }
-        const bert_encoding *e = &es.encodings[0];
-        if (e->n_tokens > 0) {
-            cur.seg = realloc(cur.seg, sizeof *cur.seg * (size_t)(cur.n + 1));
-            segment *s = &cur.seg[cur.n++];
-            s->n = e->n_tokens;
-            s->ids = malloc(sizeof *s->ids * (size_t)s->n);
-            memcpy(s->ids, e->input_ids, sizeof *s->ids * (size_t)s->n);
-        }
-        bert_encodings_free(&es);
-    }
-    if (cur.n) {
-        c->doc = realloc(c->doc, sizeof *c->doc * (size_t)(c->n + 1));
-        c->doc[c->n++] = cur;
-    }
-    free(line);
-    fclose(f);
-    return 1;
-}
-
-/* Google's create_instances_from_document, one document. */
-static void make_instances(const corpus *c, int d, int max_seq, int cls, int sep, instance **out, int *n, int *cap,
-                           uint64_t *rs) {
-    const document *doc = &c->doc[d];
-    int max_tokens = max_seq - 3, target = max_tokens;
-    if (rnd01(rs) < 0.1) target = 2 + (int)(rnd(rs) % (uint32_t)(max_tokens - 1));
-    int start = 0, len = 0;
-    for (int i = 0; i < doc->n; i++) {
-        len += doc->seg[i].n;
-        if (i != doc->n - 1 && len < target) continue;
-        int count = i - start + 1; /* segments start..i */
-        int a_end = count >= 2 ? start + 1 + (int)(rnd(rs) % (uint32_t)(count - 1)) : start + 1;
-        int32_t *a = malloc(sizeof *a * (size_t)(len + 1)), *b = malloc(sizeof *b * (size_t)(max_seq * 4 + 1));
-        int na = 0, nb = 0, nsp = 0;
-        for (int k = start; k < a_end; k++) memcpy(a + na, doc->seg[k].ids, sizeof *a * (size_t)doc->seg[k].n), na += doc->seg[k].n;
-        if (count == 1 || (c->n > 1 && rnd01(rs) < 0.5)) { /* random next: text from another document */
-            nsp = 1;
-            int other = d;
-            for (int tries = 0; tries < 10 && other == d; tries++) other = (int)(rnd(rs) % (uint32_t)c->n);
-            const document *od = &c->doc[other];
-            int target_b = target - na;
-            /* at least one segment, then until B reaches its target length (Google's loop) */
-            for (int k = (int)(rnd(rs) % (uint32_t)od->n); k < od->n && (nb == 0 || (nb < target_b && nb < max_seq * 3)); k++) {
-                int take = od->seg[k].n < max_seq * 4 - nb ? od->seg[k].n : max_seq * 4 - nb;
-                memcpy(b + nb, od->seg[k].ids, sizeof *b * (size_t)take), nb += take;
-            }
-            i = a_end - 1; /* the unused segments go back (Google: num_unused_segments) */
-        } else {
-            for (int k = a_end; k <= i && nb < max_seq * 3; k++) {
-                int take = doc->seg[k].n < max_seq * 4 - nb ? doc->seg[k].n : max_seq * 4 - nb;
-                memcpy(b + nb, doc->seg[k].ids, sizeof *b * (size_t)take), nb += take;
-            }
-        }
-        /* truncate_seq_pair: trim the longer side at a random end */
-        int a0 = 0, b0 = 0;
-        while (na + nb > max_tokens) {
-            if (na >= nb) {
-                if (rnd01(rs) < 0.5) a0++;
-                na--;
-            } else {
-                if (rnd01(rs) < 0.5) b0++;
-                nb--;
-            }
-        }
-        if (na >= 1 && nb >= 1) {
-            if (*n == *cap) *out = realloc(*out, sizeof **out * (size_t)(*cap = *cap ? 2 * *cap : 1024));
-            instance *x = &(*out)[(*n)++];
-            x->n = na + nb + 3;
-            x->ids = malloc(sizeof *x->ids * (size_t)x->n);
-            x->types = malloc(sizeof *x->types * (size_t)x->n);
-            int p = 0;
-            x->ids[p] = cls, x->types[p++] = 0;
-            for (int k = 0; k < na; k++) x->ids[p] = a[a0 + k], x->types[p++] = 0;
-            x->ids[p] = sep, x->types[p++] = 0;
-            for (int k = 0; k < nb; k++) x->ids[p] = b[b0 + k], x->types[p++] = 1;
-            x->ids[p] = sep, x->types[p++] = 1;
-            x->nsp = nsp;
-        }
-        free(a), free(b);
-        start = i + 1, len = 0;
-    }
-}
-
-/* Mask instance x into ids (copy) and labels; r: random numbers in [0,1) and ints. */
-static void mask_instance(const instance *x, int32_t *ids, float *labels, const bert_tokenizer *tok, int max_pred,
-                          int whole_word, uint32_t (*next)(void *), void *st) {
-    int cls = bert_tokenizer_special_id(tok, BERT_SPECIAL_CLS), sep = bert_tokenizer_special_id(tok, BERT_SPECIAL_SEP);
-    int mask = bert_tokenizer_special_id(tok, BERT_SPECIAL_MASK), V = bert_tokenizer_vocab_size(tok);
-    memcpy(ids, x->ids, sizeof *ids * (size_t)x->n);
-    for (int i = 0; i < x->n; i++) labels[i] = -100;
-    /* candidate units: a token, or with whole_word a token and its "##" pieces */
-    int *start = malloc(sizeof *start * (size_t)x->n), *len = malloc(sizeof *len * (size_t)x->n), nu = 0, ntok = 0;
-    for (int i = 0; i < x->n; i++) {
-        if (x->ids[i] == cls || x->ids[i] == sep) continue;
-        ntok++;
-        const char *t = bert_tokenizer_id_to_token(tok, x->ids[i]);
-        if (whole_word && nu > 0 && t && strncmp(t, "##", 2) == 0 && start[nu - 1] + len[nu - 1] == i) {
-            len[nu - 1]++;
-            continue;
-        }
-        start[nu] = i, len[nu++] = 1;
-    }
-    for (int i = nu - 1; i > 0; i--) { /* shuffle units */
-        int j = (int)(next(st) % (uint32_t)(i + 1)), a = start[i], b = len[i];
-        start[i] = start[j], len[i] = len[j], start[j] = a, len[j] = b;
-    }
-    int want = (int)lround(ntok * 0.15), done = 0;
-    if (want < 1) want = 1;
-    if (want > max_pred) want = max_pred;
-    for (int u = 0; u < nu && done < want; u++) {
-        if (done + len[u] > want) continue; /* a whole word that would exceed the budget is skipped */
-        for (int k = start[u]; k < start[u] + len[u]; k++) {
-            labels[k] = (float)x->ids[k];
-            double r = (next(st) >> 8) / 16777216.0;
-            if (r < 0.8) ids[k] = mask;
-            else if (r < 0.9) ids[k] = (int32_t)(next(st) % (uint32_t)V);
-            done++;
-        }
-    }
-    free(start), free(len);
+static uint64_t mix(uint64_t a, uint64_t b) { /* splitmix64 of a combined key */
+    uint64_t z = a * 0x9E3779B97F4A7C15ULL + b + 0x632BE59BD9B4E019ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
 }
 
 static uint32_t trainer_next(void *t) { return bert_trainer_random(t); }
-static uint32_t fixed_next(void *st) {
-    uint64_t *s = st;
-    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)(*s >> 33);
-}
+static uint32_t fixed_next(void *st) { return pt_rand(st); }
 
 static double now_s(void) {
     struct timespec ts;
@@ -217,29 +57,33 @@ static double now_s(void) {
 }
 
 /* MLM loss / accuracy on the held-out instances with a fixed masking. */
-static void evaluate(const bert_model *m, const bert_tokenizer *tok, const instance *ev, int n, int max_pred,
-                     int whole_word, double *loss, double *acc) {
+static void evaluate(const bert_model *m, const pt_masking *phase_mk, int max_pred, const pt_instances *ev, double *loss,
+                     double *acc) {
+    pt_masking mk1 = *phase_mk, *mk = &mk1; /* always the first phase's cap: evaluations stay comparable */
+    mk1.max_predictions = max_pred;
     bert_context *ctx;
     bert_error err;
     *loss = *acc = NAN;
-    if (bert_context_create(m, NULL, &ctx, &err) != BERT_OK || n == 0) return;
+    if (ev->n == 0 || bert_context_create(m, NULL, &ctx, &err) != BERT_OK) return;
     uint64_t st = 12345;
     double lsum = 0;
     long count = 0, right = 0;
     int V = bert_model_config(m)->vocab_size;
-    for (int i = 0; i < n; i++) {
-        int32_t *ids = malloc(sizeof *ids * (size_t)ev[i].n);
-        float *lab = malloc(sizeof *lab * (size_t)ev[i].n);
-        mask_instance(&ev[i], ids, lab, tok, max_pred, whole_word, fixed_next, &st);
-        bert_sequence s = {.input_ids = ids, .token_type_ids = ev[i].types, .n_tokens = ev[i].n};
+    for (int i = 0; i < ev->n; i++) {
+        const pt_instance *x = &ev->v[i];
+        int32_t *ids = malloc(sizeof *ids * (size_t)x->n);
+        float *lab = malloc(sizeof *lab * (size_t)x->n);
+        pt_mask(mk, x, ids, lab, fixed_next, &st);
+        bert_sequence s = {.input_ids = ids, .token_type_ids = x->types, .n_tokens = x->n};
         if (bert_forward(ctx, &s, 1, BERT_OUTPUT_MLM, &err) == BERT_OK) {
             const float *z = bert_output_mlm_logits(ctx, 0);
-            for (int k = 0; k < ev[i].n; k++) {
+            for (int k = 0; k < x->n; k++) {
                 if (lab[k] < 0) continue;
                 const float *r = z + (size_t)k * V;
                 double mx = r[0], sum = 0;
                 int best = 0;
-                for (int j = 1; j < V; j++) if (r[j] > mx) mx = r[j], best = j;
+                for (int j = 1; j < V; j++)
+                    if (r[j] > mx) mx = r[j], best = j;
                 for (int j = 0; j < V; j++) sum += exp(r[j] - mx);
                 lsum += -(r[(int)lab[k]] - mx - log(sum));
                 right += best == (int)lab[k];
@@ -252,153 +96,307 @@ static void evaluate(const bert_model *m, const bert_tokenizer *tok, const insta
     if (count) *loss = lsum / count, *acc = (double)right / count;
 }
 
-int cmd_pretrain(int argc, char **argv) {
+/* "128:0.9,512:0.1" -> phases; fractions must add up to 1. */
+static int parse_phases(const char *s, phase *ph, int *n) {
+    *n = 0;
+    double sum = 0;
+    while (*s && *n < MAX_PHASES) {
+        char *end;
+        long seq = strtol(s, &end, 10);
+        if (*end != ':' || seq < 8) return 0;
+        double f = strtod(end + 1, &end);
+        if (!(f > 0 && f <= 1) || (*end && *end != ',')) return 0;
+        ph[(*n)++] = (phase){(int)seq, f};
+        sum += f;
+        s = *end ? end + 1 : end;
+    }
+    return *n > 0 && !*s && fabs(sum - 1.0) < 1e-6;
+}
+
+typedef struct {
+    const char *model, *out, *files[64];
+    int nfiles, max_pred, whole_word, no_nsp, epochs, batch, eval_steps, heldout, save_steps, resume, dupe;
+    long max_steps, stop_at;
+    phase ph[MAX_PHASES];
+    int nph;
+    pt_read_options ro;
+    bert_train_params tp;
+} options;
+
+static int parse_args(int argc, char **argv, options *o) {
     static const char *usage =
         "usage: bert pretrain MODEL_DIR --output-dir OUT --corpus FILE [--corpus FILE ...]\n"
-        "       [--max-seq-len 128] [--max-predictions 20] [--whole-word] [--no-nsp] [--epochs 1] [--max-steps N]\n"
-        "       [--batch-size 32] [--lr 1e-4] [--warmup-ratio 0.01] [--eval-steps 500] [--heldout-docs 50]\n"
+        "       [--split-sentences] [--prose] [--max-seq-len 128 | --seq-phases 128:0.9,512:0.1]\n"
+        "       [--max-predictions 20] [--whole-word] [--no-nsp] [--dupe-factor N (static masking)]\n"
+        "       [--epochs 1] [--max-steps N] [--batch-size 32] [--lr 1e-4] [--warmup-ratio 0.01]\n"
+        "       [--eval-steps 500] [--heldout-docs 50] [--save-steps N] [--resume] [--stop-at-step N]\n"
         "       [--seed 42] [--threads N]\n";
-    const char *model = NULL, *out = NULL, *files[64];
-    int nfiles = 0, max_seq = 128, max_pred = 20, whole_word = 0, no_nsp = 0, epochs = 1, batch = 32, eval_steps = 500, heldout = 50;
-    long max_steps = 0;
-    bert_train_params tp = bert_train_default_params();
-    tp.task = BERT_TASK_PRETRAINING;
-    tp.lr = 1e-4;
-    tp.warmup_ratio = 0.01;
+    memset(o, 0, sizeof *o);
+    o->max_pred = 20, o->epochs = 1, o->batch = 32, o->eval_steps = 500, o->heldout = 50;
+    o->ph[0] = (phase){128, 1.0}, o->nph = 1;
+    o->tp = bert_train_default_params();
+    o->tp.task = BERT_TASK_PRETRAINING;
+    o->tp.lr = 1e-4;
+    o->tp.warmup_ratio = 0.01;
+    o->ro.progress = isatty(2);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--output-dir") == 0 && v) out = v, i++;
-        else if (strcmp(a, "--corpus") == 0 && v && nfiles < 64) files[nfiles++] = v, i++;
-        else if (strcmp(a, "--max-seq-len") == 0 && v) max_seq = atoi(v), i++;
-        else if (strcmp(a, "--max-predictions") == 0 && v) max_pred = atoi(v), i++;
-        else if (strcmp(a, "--epochs") == 0 && v) epochs = atoi(v), i++;
-        else if (strcmp(a, "--max-steps") == 0 && v) max_steps = atol(v), i++;
-        else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
-        else if (strcmp(a, "--eval-steps") == 0 && v) eval_steps = atoi(v), i++;
-        else if (strcmp(a, "--heldout-docs") == 0 && v) heldout = atoi(v), i++;
-        else if (cli_train_flag(a, v, &tp)) i++;
-        else if (strcmp(a, "--whole-word") == 0) whole_word = 1;
-        else if (strcmp(a, "--no-nsp") == 0) no_nsp = 1;
-        else if (a[0] != '-' && !model) model = a;
-        else return fprintf(stderr, "bert pretrain: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        int *ip = strcmp(a, "--max-predictions") == 0 ? &o->max_pred : strcmp(a, "--epochs") == 0 ? &o->epochs
+                : strcmp(a, "--batch-size") == 0 ? &o->batch : strcmp(a, "--heldout-docs") == 0 ? &o->heldout
+                : strcmp(a, "--dupe-factor") == 0 ? &o->dupe : NULL;
+        int *zp = strcmp(a, "--eval-steps") == 0 ? &o->eval_steps : strcmp(a, "--save-steps") == 0 ? &o->save_steps : NULL;
+        if ((ip || zp) && v) {
+            if (!cli_parse_int("pretrain", a, v, ip ? 1 : 0, ip ? ip : zp)) return 0;
+            i++;
+        } else if (strcmp(a, "--output-dir") == 0 && v) o->out = v, i++;
+        else if (strcmp(a, "--corpus") == 0 && v) {
+            if (o->nfiles == 64) return cli_error("pretrain", "at most 64 --corpus files"), 0;
+            o->files[o->nfiles++] = v, i++;
+        } else if (strcmp(a, "--max-seq-len") == 0 && v) {
+            if (!cli_parse_int("pretrain", a, v, 8, &o->ph[0].seq)) return 0;
+            o->nph = 1, o->ph[0].frac = 1.0, i++;
+        } else if (strcmp(a, "--seq-phases") == 0 && v) {
+            if (!parse_phases(v, o->ph, &o->nph))
+                return cli_error("pretrain", "--seq-phases wants LEN:FRACTION,... with fractions adding up to 1 "
+                                             "(e.g. 128:0.9,512:0.1), not '%s'", v), 0;
+            i++;
+        } else if (strcmp(a, "--max-steps") == 0 && v) o->max_steps = atol(v), i++;
+        else if (strcmp(a, "--stop-at-step") == 0 && v) o->stop_at = atol(v), i++;
+        else if (cli_train_flag(a, v, &o->tp)) i++;
+        else if (strcmp(a, "--whole-word") == 0) o->whole_word = 1;
+        else if (strcmp(a, "--no-nsp") == 0) o->no_nsp = 1;
+        else if (strcmp(a, "--resume") == 0) o->resume = 1;
+        else if (strcmp(a, "--split-sentences") == 0) o->ro.split_sentences = 1;
+        else if (strcmp(a, "--prose") == 0) o->ro.prose = o->ro.split_sentences = 1;
+        else if (a[0] != '-' && !o->model) o->model = a;
+        else return fprintf(stderr, "bert pretrain: unexpected argument '%s'\n%s", a, usage), 0;
     }
-    if (!model || !out || !nfiles || max_seq < 8 || batch < 1 || epochs < 1) return fputs(usage, stderr), CLI_USAGE;
-    if (no_nsp) tp.task = BERT_TASK_MLM;
-    uint64_t rs = tp.seed * 2654435761ULL + 1;
-    char msg[2048], first_bad[1100] = "";
+    if (!o->model || !o->out || !o->nfiles) return fputs(usage, stderr), 0;
+    if (o->no_nsp) o->tp.task = BERT_TASK_MLM;
+    return 1;
+}
+
+/* The corpus: one binary file from `bert prepare`, or text files. */
+static int load_corpus(const options *o, const bert_tokenizer *tok, pt_corpus *c, char *msg, size_t cap) {
+    memset(c, 0, sizeof *c);
+    int binary = 0;
+    for (int f = 0; f < o->nfiles; f++) binary += pt_corpus_is_binary(o->files[f]);
+    if (binary) {
+        if (o->nfiles != 1) return snprintf(msg, cap, "a prepared (binary) corpus must be the only --corpus"), 0;
+        return pt_corpus_open(c, tok, o->files[0], msg, cap);
+    }
+    long bad = 0;
+    char first_bad[1100] = "";
+    if (!pt_corpus_read_text(c, tok, o->files, o->nfiles, &o->ro, &bad, first_bad, sizeof first_bad, msg, cap)) return 0;
+    if (bad) fprintf(stderr, "bert pretrain: %ld line(s) skipped: not valid UTF-8 (first: %s)\n", bad, first_bad);
+    return 1;
+}
+
+/* Training state that travels in a checkpoint's trainer_state.json "extra". */
+typedef struct {
+    long epoch;
+    int pos, phase;
+    double before_loss, before_acc; /* held-out figures of the run's start */
+} data_position;
+
+static int read_position(const char *json, data_position *p) {
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch"), *pos = cJSON_GetObjectItemCaseSensitive(o, "pos"),
+                *ph = cJSON_GetObjectItemCaseSensitive(o, "phase");
+    const cJSON *bl = cJSON_GetObjectItemCaseSensitive(o, "before_loss"), *ba = cJSON_GetObjectItemCaseSensitive(o, "before_acc");
+    int ok = cJSON_IsNumber(e) && cJSON_IsNumber(pos) && cJSON_IsNumber(ph) && cJSON_IsNumber(bl) && cJSON_IsNumber(ba);
+    if (ok) p->epoch = (long)e->valuedouble, p->pos = pos->valueint, p->phase = ph->valueint;
+    if (ok) p->before_loss = bl->valuedouble, p->before_acc = ba->valuedouble;
+    cJSON_Delete(o);
+    return ok;
+}
+
+int cmd_pretrain(int argc, char **argv) {
+    options o;
+    if (!parse_args(argc, argv, &o)) return CLI_USAGE;
+    bert_train_params tp = o.tp;
+    char msg[8600] = "", path[8400];
     bert_error err;
     bert_tokenizer *tok = NULL;
-    corpus c = {0};
-    long bad = 0;
-    int ok = bert_tokenizer_load(model, &tok, &err) == BERT_OK;
-    if (!ok) snprintf(msg, sizeof msg, "%s", err.message);
-    for (int f = 0; ok && f < nfiles; f++) ok = read_corpus(tok, files[f], &c, &bad, first_bad, sizeof first_bad, msg, sizeof msg);
-    if (ok && bad) fprintf(stderr, "bert pretrain: %ld line(s) skipped: not valid UTF-8 (first: %s)\n", bad, first_bad);
-    if (ok && c.n < 2) snprintf(msg, sizeof msg, "the corpus has %d document(s); NSP needs at least 2 (blank lines separate documents)", c.n), ok = 0;
-    /* held-out documents: the last ones */
-    int n_eval_docs = ok ? (heldout < c.n / 2 ? heldout : c.n / 2) : 0, n_train_docs = c.n - n_eval_docs;
-    instance *tr = NULL, *ev = NULL;
-    int ntr = 0, captr = 0, nev = 0, capev = 0;
-    int cls = ok ? bert_tokenizer_special_id(tok, BERT_SPECIAL_CLS) : 0, sep = ok ? bert_tokenizer_special_id(tok, BERT_SPECIAL_SEP) : 0;
-    corpus train_c = {c.doc, n_train_docs}, eval_c = {c.doc + n_train_docs, n_eval_docs};
-    for (int d = 0; ok && d < train_c.n; d++) make_instances(&train_c, d, max_seq, cls, sep, &tr, &ntr, &captr, &rs);
-    for (int d = 0; ok && d < eval_c.n; d++) make_instances(&eval_c, d, max_seq, cls, sep, &ev, &nev, &capev, &rs);
-    if (ok) fprintf(stderr, "bert pretrain: %d documents, %d training pairs, %d held-out pairs\n", c.n, ntr, nev);
-    long steps_per_epoch = (ntr + batch - 1) / batch;
-    tp.total_steps = max_steps > 0 ? max_steps : steps_per_epoch * epochs;
+    pt_corpus c = {0};
+    pt_masking mk = {0};
+    pt_instances tr = {0}, ev = {0};
     bert_trainer *t = NULL;
+    FILE *log = NULL;
+    int ok = bert_tokenizer_load(o.model, &tok, &err) == BERT_OK;
+    if (!ok) snprintf(msg, sizeof msg, "%s", err.message);
+    ok = ok && load_corpus(&o, tok, &c, msg, sizeof msg);
+    if (ok && c.n_docs < 2)
+        snprintf(msg, sizeof msg, "the corpus has %lld document(s); NSP needs at least 2 (blank lines separate documents)",
+                 (long long)c.n_docs), ok = 0;
+    ok = ok && pt_masking_init(&mk, tok, o.max_pred, o.whole_word);
+    int cls = ok ? bert_tokenizer_special_id(tok, BERT_SPECIAL_CLS) : 0, sep = ok ? bert_tokenizer_special_id(tok, BERT_SPECIAL_SEP) : 0;
+    /* held-out documents: the last ones, paired once at the first phase's length */
+    int64_t n_eval_docs = ok ? (o.heldout < c.n_docs / 2 ? o.heldout : c.n_docs / 2) : 0, n_train_docs = c.n_docs - n_eval_docs;
+    uint64_t ers = mix(tp.seed, 0xE7A1);
+    if (ok && !pt_make_instances(&c, n_train_docs, c.n_docs, o.ph[0].seq, cls, sep, &ers, &ev)) snprintf(msg, sizeof msg, "out of memory"), ok = 0;
+    /* the pairs of (epoch, phase): copy e mod N with static masking */
+    #define PAIR_SEED(epoch, ph) mix(mix(tp.seed, (uint64_t)(o.dupe ? (epoch) % o.dupe : (epoch))), (uint64_t)(ph))
+    uint64_t rs = PAIR_SEED(0, 0);
+    if (ok && !pt_make_instances(&c, 0, n_train_docs, o.ph[0].seq, cls, sep, &rs, &tr)) snprintf(msg, sizeof msg, "out of memory"), ok = 0;
+    if (ok && tr.n == 0) snprintf(msg, sizeof msg, "the corpus gives no training pairs"), ok = 0;
+    if (ok)
+        fprintf(stderr, "bert pretrain: %lld documents, %lld tokens, %d training pairs at %d tokens, %d held-out pairs\n",
+                (long long)c.n_docs, (long long)c.n_tokens, tr.n, o.ph[0].seq, ev.n);
+    tp.total_steps = o.max_steps > 0 ? o.max_steps : (long)((tr.n + o.batch - 1) / o.batch) * o.epochs;
+    long phase_end[MAX_PHASES];
+    double cum = 0;
+    for (int p = 0; p < o.nph; p++) cum += o.ph[p].frac, phase_end[p] = p == o.nph - 1 ? tp.total_steps : lround(cum * tp.total_steps);
+    /* the trainer: fresh, or from OUT/checkpoint */
+    data_position at = {0, 0, 0, 0, 0};
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", o.out);
+    snprintf(path, sizeof path, "%s/trainer_state.json", ckpt);
+    int resuming = o.resume && access(path, F_OK) == 0;
     if (ok) {
-        mkdir(out, 0755);
-        if (bert_trainer_open(model, &tp, &t, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+        mkdir(o.out, 0755);
+        char *extra = NULL;
+        if (resuming) {
+            if (bert_trainer_resume(ckpt, &tp, &t, &extra, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+            else if (!read_position(extra, &at)) snprintf(msg, sizeof msg, "%s: no data position in trainer_state.json", ckpt), ok = 0;
+            else fprintf(stderr, "bert pretrain: resuming at step %ld (epoch %ld, pair %d)\n", bert_trainer_steps(t), at.epoch, at.pos);
+        } else if (o.resume) {
+            fprintf(stderr, "bert pretrain: no checkpoint in %s; starting from the beginning\n", ckpt);
+        }
+        if (ok && !resuming && bert_trainer_open(o.model, &tp, &t, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+        free(extra);
     }
-    char path[1100];
-    snprintf(path, sizeof path, "%s/log.jsonl", out);
-    FILE *log = ok ? fopen(path, "w") : NULL;
-    double l0, a0;
-    if (ok) {
-        evaluate(bert_trainer_model(t), tok, ev, nev, max_pred, whole_word, &l0, &a0);
+    snprintf(path, sizeof path, "%s/log.jsonl", o.out);
+    if (ok && !(log = fopen(path, resuming ? "a" : "w"))) snprintf(msg, sizeof msg, "%s: cannot write", path), ok = 0;
+    double l0 = at.before_loss, a0 = at.before_acc, last_loss = NAN, last_acc = NAN;
+    if (ok && !resuming) {
+        evaluate(bert_trainer_model(t), &mk, o.max_pred, &ev, &l0, &a0);
         fprintf(stderr, "held-out MLM before: loss %.4f perplexity %.1f accuracy %.4f\n", l0, exp(l0), a0);
         fprintf(log, "{\"step\":0,\"eval_mlm_loss\":%.6f,\"eval_perplexity\":%.4f,\"eval_mlm_accuracy\":%.6f}\n", l0, exp(l0), a0);
     }
-    int *order = malloc(sizeof *order * (size_t)(ntr ? ntr : 1));
-    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
-    int32_t **mids = calloc((size_t)batch, sizeof *mids);
-    float *lab = malloc(sizeof *lab * ((size_t)batch * (size_t)max_seq + (size_t)batch));
-    double t0 = now_s(), tokens = 0, last_loss = NAN, last_acc = NAN;
-    int stop = 0;
-    for (int k = 0; k < batch; k++) mids[k] = malloc(sizeof **mids * (size_t)max_seq);
-    for (int epoch = 0; ok && !stop && epoch < epochs; epoch++) {
-        cli_shuffle(t, order, ntr);
-        double lsum = 0;
-        int lcount = 0;
-        for (int pos = 0; ok && !stop && pos < ntr; pos += batch) {
-            int n = ntr - pos < batch ? ntr - pos : batch, off = 0;
-            for (int k = 0; k < n; k++) { /* dynamic masking: a fresh mask every time */
-                const instance *x = &tr[order[pos + k]];
-                mask_instance(x, mids[k], lab + off, tok, max_pred, whole_word, trainer_next, t);
-                seqs[k] = (bert_sequence){.input_ids = mids[k], .token_type_ids = x->types, .n_tokens = x->n};
-                off += x->n;
-                tokens += x->n;
+    int max_seq_all = 0;
+    for (int p = 0; p < o.nph; p++) max_seq_all = o.ph[p].seq > max_seq_all ? o.ph[p].seq : max_seq_all;
+    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)o.batch);
+    int32_t *mids = malloc(sizeof *mids * (size_t)o.batch * (size_t)max_seq_all);
+    float *lab = malloc(sizeof *lab * ((size_t)o.batch * (size_t)max_seq_all + (size_t)o.batch));
+    int *order = NULL;
+    double t0 = now_s(), tokens = 0, lsum = 0;
+    int lcount = 0, built_phase = 0;
+    long built_epoch = 0;
+    long first_step = ok ? bert_trainer_steps(t) : 0;
+    if (!seqs || !mids || !lab) snprintf(msg, sizeof msg, "out of memory"), ok = 0;
+    while (ok && bert_trainer_steps(t) < tp.total_steps) {
+        int ph = 0;
+        while (ph < o.nph - 1 && bert_trainer_steps(t) >= phase_end[ph]) ph++;
+        if (ph != at.phase && at.pos > 0) at.epoch++, at.pos = 0; /* a new phase starts a new epoch */
+        at.phase = ph;
+        if (built_epoch != at.epoch || built_phase != ph || !order) { /* this epoch's pairs and order */
+            if (built_epoch != at.epoch || built_phase != ph) {
+                pt_instances_free(&tr);
+                rs = PAIR_SEED(at.epoch, ph);
+                if (!pt_make_instances(&c, 0, n_train_docs, o.ph[ph].seq, cls, sep, &rs, &tr) || tr.n == 0) {
+                    snprintf(msg, sizeof msg, "no training pairs at %d tokens", o.ph[ph].seq), ok = 0;
+                    break;
+                }
+                if (ph != built_phase) fprintf(stderr, "bert pretrain: phase %d: %d tokens, %d pairs\n", ph + 1, o.ph[ph].seq, tr.n);
+                built_epoch = at.epoch, built_phase = ph;
             }
-            for (int k = 0; k < n && !no_nsp; k++) lab[off + k] = (float)tr[order[pos + k]].nsp;
-            double loss;
-            int stepped;
-            if (bert_trainer_step(t, seqs, n, lab, &loss, &stepped, &err) != BERT_OK) {
-                snprintf(msg, sizeof msg, "%s", err.message);
-                ok = 0;
+            free(order);
+            order = malloc(sizeof *order * (size_t)tr.n);
+            if (!order) {
+                snprintf(msg, sizeof msg, "out of memory"), ok = 0;
                 break;
             }
-            lsum += loss, lcount++;
-            long step = bert_trainer_steps(t);
-            if (step % 100 == 0) {
-                fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s\n", step, tp.total_steps, lsum / lcount, bert_trainer_lr(t), tokens / (now_s() - t0));
-                fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.0f}\n", step, lsum / lcount, bert_trainer_lr(t), tokens / (now_s() - t0));
-                fflush(log);
-                lsum = 0, lcount = 0;
+            uint64_t os = mix(PAIR_SEED(at.epoch, ph), 0x5EED);
+            for (int i = 0; i < tr.n; i++) order[i] = i;
+            for (int i = tr.n - 1; i > 0; i--) {
+                int j = (int)(pt_rand(&os) % (uint32_t)(i + 1)), x = order[i];
+                order[i] = order[j], order[j] = x;
             }
-            if ((eval_steps && step % eval_steps == 0) || step >= tp.total_steps) {
-                evaluate(bert_trainer_model(t), tok, ev, nev, max_pred, whole_word, &last_loss, &last_acc);
-                fprintf(stderr, "step %ld: held-out MLM loss %.4f perplexity %.1f accuracy %.4f\n", step, last_loss, exp(last_loss), last_acc);
-                fprintf(log, "{\"step\":%ld,\"eval_mlm_loss\":%.6f,\"eval_perplexity\":%.4f,\"eval_mlm_accuracy\":%.6f}\n", step, last_loss, exp(last_loss), last_acc);
-                fflush(log);
-                snprintf(path, sizeof path, "%s/model", out);
-                if (bert_trainer_save(t, path, 0, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+        }
+        mk.max_predictions = (int)lround((double)o.max_pred * o.ph[ph].seq / o.ph[0].seq);
+        int n = tr.n - at.pos < o.batch ? tr.n - at.pos : o.batch, off = 0;
+        for (int k = 0; k < n; k++) {
+            const pt_instance *x = &tr.v[order[at.pos + k]];
+            int32_t *ids = mids + (size_t)k * max_seq_all;
+            if (o.dupe) { /* static: the mask of this copy of this pair, always the same */
+                uint64_t ms = mix(PAIR_SEED(at.epoch, ph), 0x3A5C0000ULL + (uint64_t)order[at.pos + k]);
+                pt_mask(&mk, x, ids, lab + off, fixed_next, &ms);
+            } else { /* dynamic: a fresh mask every time */
+                pt_mask(&mk, x, ids, lab + off, trainer_next, t);
             }
-            if (step >= tp.total_steps) stop = 1;
+            seqs[k] = (bert_sequence){.input_ids = ids, .token_type_ids = x->types, .n_tokens = x->n};
+            off += x->n;
+            tokens += x->n;
+        }
+        for (int k = 0; k < n && !o.no_nsp; k++) lab[off + k] = (float)tr.v[order[at.pos + k]].nsp;
+        double loss;
+        if (bert_trainer_step(t, seqs, n, lab, &loss, NULL, &err) != BERT_OK) {
+            snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+            break;
+        }
+        at.pos += n;
+        if (at.pos >= tr.n) at.epoch++, at.pos = 0;
+        lsum += loss, lcount++;
+        long step = bert_trainer_steps(t);
+        if (step % 100 == 0) {
+            double rate = tokens / (now_s() - t0);
+            fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s, ETA %.0f s\n", step, tp.total_steps, lsum / lcount,
+                    bert_trainer_lr(t), rate, (double)(tp.total_steps - step) * (now_s() - t0) / (double)(step - first_step));
+            fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.0f}\n", step, lsum / lcount, bert_trainer_lr(t), rate);
+            fflush(log);
+            lsum = 0, lcount = 0;
+        }
+        if ((o.eval_steps && step % o.eval_steps == 0) || step >= tp.total_steps) {
+            evaluate(bert_trainer_model(t), &mk, o.max_pred, &ev, &last_loss, &last_acc);
+            fprintf(stderr, "step %ld: held-out MLM loss %.4f perplexity %.1f accuracy %.4f\n", step, last_loss, exp(last_loss), last_acc);
+            fprintf(log, "{\"step\":%ld,\"eval_mlm_loss\":%.6f,\"eval_perplexity\":%.4f,\"eval_mlm_accuracy\":%.6f}\n", step,
+                    last_loss, exp(last_loss), last_acc);
+            fflush(log);
+            snprintf(path, sizeof path, "%s/model", o.out);
+            if (bert_trainer_save(t, path, 0, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+        }
+        int stop_here = o.stop_at > 0 && step >= o.stop_at; /* a time slice ends: checkpoint and stop */
+        if (ok && (stop_here || (o.save_steps && (step % o.save_steps == 0 || step >= tp.total_steps)))) {
+            char extra[256];
+            snprintf(extra, sizeof extra, "{\"epoch\": %ld, \"pos\": %d, \"phase\": %d, \"before_loss\": %.9g, \"before_acc\": %.9g}",
+                     at.epoch, at.pos, at.phase, l0, a0);
+            if (bert_trainer_save(t, ckpt, 1, extra, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
+        }
+        if (stop_here) {
+            fprintf(stderr, "bert pretrain: stopped at step %ld; continue with --resume\n", step);
+            break;
         }
     }
     if (ok) {
-        snprintf(path, sizeof path, "%s/model", out);
+        snprintf(path, sizeof path, "%s/model", o.out);
         if (bert_trainer_save(t, path, 0, NULL, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;
     }
     if (ok) {
-        evaluate(bert_trainer_model(t), tok, ev, nev, max_pred, whole_word, &last_loss, &last_acc);
-        snprintf(path, sizeof path, "%s/report.json", out);
+        evaluate(bert_trainer_model(t), &mk, o.max_pred, &ev, &last_loss, &last_acc);
+        snprintf(path, sizeof path, "%s/report.json", o.out);
         cli_output ro;
         if (cli_output_open("pretrain", path, &ro)) {
-            fprintf(ro.fp, "{\"documents\": %d, \"train_pairs\": %d, \"heldout_pairs\": %d, \"steps\": %ld, \"seconds\": %.1f, "
-                           "\"tokens_per_s\": %.0f, \"heldout_before\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, "
+            fprintf(ro.fp, "{\"documents\": %lld, \"corpus_tokens\": %lld, \"train_pairs_epoch0\": %d, \"heldout_pairs\": %d, "
+                           "\"steps\": %ld, \"masking\": \"%s\", \"dupe_factor\": %d, \"whole_word\": %s, \"nsp\": %s, "
+                           "\"resumed\": %s, \"seconds\": %.1f, \"tokens_per_s\": %.0f, "
+                           "\"heldout_before\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, "
                            "\"heldout_after\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, \"model\": \"%s/model\"}\n",
-                    c.n, ntr, nev, bert_trainer_steps(t), now_s() - t0, tokens / (now_s() - t0), l0, exp(l0), a0, last_loss,
-                    exp(last_loss), last_acc, out);
+                    (long long)c.n_docs, (long long)c.n_tokens, tr.n, ev.n, bert_trainer_steps(t), o.dupe ? "static" : "dynamic",
+                    o.dupe, o.whole_word ? "true" : "false", o.no_nsp ? "false" : "true", resuming ? "true" : "false",
+                    now_s() - t0, tokens / (now_s() - t0), l0, exp(l0), a0, last_loss, exp(last_loss), last_acc, o.out);
             ok = cli_output_close("pretrain", &ro, 1);
         }
         fprintf(stderr, "done: held-out perplexity %.1f -> %.1f, MLM accuracy %.4f -> %.4f; model in %s/model\n", exp(l0),
-                exp(last_loss), a0, last_acc, out);
+                exp(last_loss), a0, last_acc, o.out);
     } else {
         cli_error("pretrain", "%s", msg);
     }
     if (log) fclose(log);
-    for (int k = 0; k < batch; k++) free(mids[k]);
     free(mids), free(order), free(seqs), free(lab);
-    for (int i = 0; i < ntr; i++) free(tr[i].ids), free(tr[i].types);
-    for (int i = 0; i < nev; i++) free(ev[i].ids), free(ev[i].types);
-    free(tr), free(ev);
-    for (int d = 0; d < c.n; d++) {
-        for (int s = 0; s < c.doc[d].n; s++) free(c.doc[d].seg[s].ids);
-        free(c.doc[d].seg);
-    }
-    free(c.doc);
+    pt_instances_free(&tr), pt_instances_free(&ev);
+    pt_masking_free(&mk);
+    pt_corpus_free(&c);
     bert_trainer_free(t);
     bert_tokenizer_free(tok);
     return ok ? CLI_OK : CLI_ERROR;

@@ -25,6 +25,8 @@ static void usage(FILE *f) {
             "  eval MODEL_DIR            score a fine-tuned model (--task ncbi|squad|... or --task-type token|qa)\n"
             "  plot LOG.jsonl            training curves to PNG or SVG (PLplot)\n"
             "  sweep MODEL_DIR           fine-tune over a grid of learning rates, epochs, batches, seeds\n"
+            "  init OUT_DIR              a new randomly initialised model from sizes and a vocab.txt\n"
+            "  prepare MODEL_DIR         tokenize a pre-training corpus once into a compact binary file\n"
             "  pretrain MODEL_DIR        masked-LM + NSP pre-training on text files (dynamic masking)\n"
             "  version                   print the version\n"
             "\n"
@@ -74,6 +76,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);
+    if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));

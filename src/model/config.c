@@ -63,6 +63,10 @@ static bert_status parse_fields(const cJSON *root, bert_config_full *c, bert_err
     if ((rc = bert_json_string(root, "position_embedding_type", "absolute", &c->position_embedding_type, err)) != BERT_OK)
         return rc;
     if ((rc = bert_json_string(root, "problem_type", "", &c->problem_type, err)) != BERT_OK) return rc;
+    const cJSON *sin = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_position_embeddings");
+    if (sin && !cJSON_IsBool(sin) && !cJSON_IsNull(sin))
+        return bert_fail(err, BERT_ERR_CONFIG, "field 'sinusoidal_position_embeddings' must be true or false");
+    p->sinusoidal_positions = cJSON_IsTrue(sin);
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
     if (arch && !cJSON_IsNull(arch) && !(cJSON_IsArray(arch) && (!a0 || cJSON_IsString(a0))))

@@ -32,6 +32,10 @@ void train_adamw_step(bert_trainer *t, double lr) {
     const bert_train_params *p = &t->p;
     /* Global-norm clipping (torch.nn.utils.clip_grad_norm_): scale by
      * max_norm / (norm + 1e-6) when the norm exceeds max_norm. */
+    for (int k = 0; k < t->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
+        if (t->tensors[k].frozen)
+            memset(t->grads + t->tensors[k].offset, 0,
+                   sizeof(float) * (size_t)t->tensors[k].rows * (size_t)(t->tensors[k].cols ? t->tensors[k].cols : 1));
     double ss = 0.0;
     for (size_t i = 0; i < t->n_params; i++) ss += (double)t->grads[i] * t->grads[i];
     double norm = sqrt(ss);
@@ -44,6 +48,7 @@ void train_adamw_step(bert_trainer *t, double lr) {
     float step_size = p->bert_adam ? flr : flr / bc1, bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2);
     for (int k = 0; k < t->n_tensors; k++) {
         const train_tensor *tt = &t->tensors[k];
+        if (tt->frozen) continue;
         size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
         float wd = tt->decay ? (float)p->weight_decay : 0.0f;
         float *w = t->params + tt->offset, *g = t->grads + tt->offset, *m = t->m + tt->offset, *v = t->v + tt->offset;

@@ -115,6 +115,24 @@ static bert_status configure(bert_model *tm, const bert_train_params *p, bert_er
     return rc;
 }
 
+#define POSITION_TABLE "embeddings.position_embeddings.weight"
+
+/* What BERT's initialisation does beyond normal(0, initializer_range):
+ * nn.Embedding's padding row is zeroed (Hugging Face's _init_weights), and
+ * a model with fixed positions gets the sin/cos table of "Attention Is All
+ * You Need": PE[p][2i] = sin(p / 10000^(2i/C)), PE[p][2i+1] = cos(same). */
+static void init_special(const bert_config *c, const char *name, float *w) {
+    int C = c->hidden_size;
+    if (strcmp(name, "embeddings.word_embeddings.weight") == 0 && c->pad_token_id >= 0 && c->pad_token_id < c->vocab_size)
+        memset(w + (size_t)c->pad_token_id * C, 0, sizeof *w * (size_t)C);
+    if (strcmp(name, POSITION_TABLE) == 0 && c->sinusoidal_positions)
+        for (int p = 0; p < c->max_position_embeddings; p++)
+            for (int i = 0; i < C; i++) {
+                double angle = p / pow(10000.0, (double)(i - i % 2) / C);
+                w[(size_t)p * C + i] = (float)(i % 2 ? cos(angle) : sin(angle));
+            }
+}
+
 static const bert_weight_req *find_req(const bert_weight_list *l, const char *name) {
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->v[i].name, name) == 0) return &l->v[i];
@@ -136,11 +154,11 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     bert_weight_list src_list = {0}, list = {0};
     double hidden, att, cls, init_range;
     bert_status rc = read_train_config(dir, &hidden, &att, &cls, &init_range, err);
-    if (rc == BERT_OK) rc = bert_model_load(dir, NULL, &src, err);
+    if (rc == BERT_OK && !t->p.from_scratch) rc = bert_model_load(dir, NULL, &src, err);
     if (rc == BERT_OK && !(t->model = calloc(1, sizeof *t->model))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK) rc = bert_config_load(dir, &t->model->cfg, err);
     if (rc == BERT_OK) rc = configure(t->model, &t->p, err);
-    if (rc == BERT_OK) rc = bert_weight_list_build(src, &src_list, err);
+    if (rc == BERT_OK && src) rc = bert_weight_list_build(src, &src_list, err);
     if (rc == BERT_OK) rc = bert_weight_list_build(t->model, &list, err);
     if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
     if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
@@ -179,9 +197,12 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
             memcpy(dst, from, n * sizeof(float));
         } else {
             if (created && r->group) *created |= r->group;
-            int is_ln = strstr(r->name, "LayerNorm") != NULL, is_bias = r->cols == 0;
+            /* by name: a LayerNorm weight is a vector too, and starts at 1 */
+            size_t nl = strlen(r->name);
+            int is_ln = strstr(r->name, "LayerNorm") != NULL, is_bias = nl >= 5 && strcmp(r->name + nl - 5, ".bias") == 0;
             for (size_t k = 0; k < n; k++)
                 dst[k] = is_ln && !is_bias ? 1.0f : is_bias ? 0.0f : (float)init_range * bert_rng_normal(&t->rng);
+            init_special(&t->model->cfg.pub, r->name, dst);
         }
         *r->slot = dst;
         train_tensor *tt = &t->tensors[t->n_tensors++];
@@ -190,6 +211,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         tt->rows = r->rows;
         tt->cols = r->cols;
         tt->decay = !no_decay(r->name);
+        tt->frozen = t->model->cfg.pub.sinusoidal_positions && strcmp(r->name, POSITION_TABLE) == 0;
         off += n;
     }
     if (rc == BERT_OK) {
@@ -446,7 +468,9 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
     bert_error_clear(err);
     if (extra_json) *extra_json = NULL;
     bert_trainer *t = NULL;
-    bert_status rc = bert_trainer_open(dir, params, &t, NULL, err);
+    bert_train_params p = params ? *params : bert_train_default_params();
+    p.from_scratch = 0; /* the checkpoint's weights */
+    bert_status rc = bert_trainer_open(dir, &p, &t, NULL, err);
     if (rc != BERT_OK) return rc;
     rc = load_block(t, dir, "optimizer.safetensors", ".exp_avg", t->m, err);
     if (rc == BERT_OK) rc = load_block(t, dir, "optimizer_sq.safetensors", ".exp_avg_sq", t->v, err);

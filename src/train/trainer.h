@@ -18,6 +18,7 @@ typedef struct {
     size_t offset;   /* into params / grads / m / v, in floats */
     int64_t rows, cols;
     int decay;       /* AdamW weight decay applies (not to biases and LayerNorm) */
+    int frozen;      /* not trained (fixed sinusoidal positions): no update, not in the norm */
 } train_tensor;
 
 /* Activations the backward pass needs, for one micro-batch. */

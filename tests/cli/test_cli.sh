@@ -252,6 +252,49 @@ if [ -n "$before" ] && awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }
     pass pretrain_lowers_heldout_loss; else echo "  before $before after $after"; fail pretrain_lowers_heldout_loss "$TMP/err"; fi
 printf 'one single document\nwithout blank lines\n' > "$TMP/onedoc.txt"
 expect_error pretrain_needs_two_documents "NSP needs at least 2" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt2" --corpus "$TMP/onedoc.txt"
+# A prepared (binary) corpus trains exactly as the text it came from; a run stopped and resumed
+# from its checkpoint ends with the same weights as one that never stopped.
+PT="--corpus $FT/pretrain_corpus.txt --epochs 6 --batch-size 4 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --threads 1"
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptA" $PT > /dev/null 2>&1
+"$BERT" prepare "$TASKS/mlm" --corpus "$FT/pretrain_corpus.txt" --output "$TMP/corpus.bin" 2> "$TMP/err"
+PTB=$(echo "$PT" | sed "s|--corpus [^ ]*|--corpus $TMP/corpus.bin|")
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptB" $PTB > /dev/null 2>&1
+if grep -q "12 documents" "$TMP/err" && cmp -s "$TMP/ptA/model/model.safetensors" "$TMP/ptB/model/model.safetensors"; then
+    pass prepared_corpus_trains_like_text; else fail prepared_corpus_trains_like_text "$TMP/err"; fi
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptC" $PT --save-steps 5 --stop-at-step 7 > /dev/null 2>&1
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptC" $PT --save-steps 5 --resume > /dev/null 2> "$TMP/err"
+if grep -q "resuming at step 7" "$TMP/err" && cmp -s "$TMP/ptA/model/model.safetensors" "$TMP/ptC/model/model.safetensors" \
+    && grep -q '"resumed": true' "$TMP/ptC/report.json"; then
+    pass pretrain_resume_is_bit_identical; else fail pretrain_resume_is_bit_identical "$TMP/err"; fi
+expect_error pretrain_binary_corpus_alone "must be the only --corpus" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" \
+    --corpus "$TMP/corpus.bin" --corpus "$FT/pretrain_corpus.txt"
+expect_error pretrain_binary_corpus_other_vocab "different vocabulary" "$BERT" pretrain models/random-tiny-uncased \
+    --output-dir "$TMP/ptD" --corpus "$TMP/corpus.bin"
+head -c 100 "$TMP/corpus.bin" > "$TMP/cut.bin"
+expect_error pretrain_binary_corpus_truncated "truncated" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" --corpus "$TMP/cut.bin"
+expect_error prepare_refuses_prepared "already a prepared corpus" "$BERT" prepare "$TASKS/mlm" --corpus "$TMP/corpus.bin" --output "$TMP/x.bin"
+# Static masking (dupe factor) and sequence-length phases.
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptE" $PT --dupe-factor 2 --seq-phases 32:0.5,64:0.5 --max-predictions 4 \
+    > /dev/null 2> "$TMP/err"
+if grep -q '"masking": "static"' "$TMP/ptE/report.json" && grep -q "phase 2: 64 tokens" "$TMP/err"; then
+    pass pretrain_static_masking_and_phases; else fail pretrain_static_masking_and_phases "$TMP/err"; fi
+expect_error pretrain_bad_phases "fractions adding up to 1" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" \
+    --corpus "$FT/pretrain_corpus.txt" --seq-phases 128:0.5,512:0.3
+# bert init: a new model from sizes and a vocabulary.
+"$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt" --layers 1 --hidden 16 --heads 2 --max-position 64 \
+    --positions sinusoidal 2> "$TMP/err"
+if "$BERT" info "$TMP/new" 2>> "$TMP/err" | grep -q "64 (absolute, fixed sinusoidal)" \
+    && grep -q '"sinusoidal_position_embeddings":[[:space:]]*true' "$TMP/new/config.json" \
+    && printf '{"text": "the cat [MASK] ."}\n' | "$BERT" fill-mask "$TMP/new" > /dev/null 2>> "$TMP/err" \
+    && "$BERT" pretrain "$TMP/new" --output-dir "$TMP/ptF" --corpus "$FT/pretrain_corpus.txt" --max-seq-len 64 --epochs 1 \
+       --batch-size 4 --heldout-docs 2 > /dev/null 2>> "$TMP/err"; then
+    pass init_creates_a_trainable_model; else fail init_creates_a_trainable_model "$TMP/err"; fi
+expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
+printf 'a\nb\n' > "$TMP/novocab.txt"
+expect_error init_needs_special_tokens "not in the vocabulary" "$BERT" init "$TMP/new2" --vocab "$TMP/novocab.txt"
+expect_error init_bad_positions "--positions must be" "$BERT" init "$TMP/new3" --vocab "$TASKS/mlm/vocab.txt" --positions rotary
+expect_error init_bad_heads "not a multiple of num_attention_heads" "$BERT" init "$TMP/new4" --vocab "$TASKS/mlm/vocab.txt" \
+    --hidden 30 --heads 4
 "$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$FT/qa_dev_v2.json" --output-dir "$TMP/evQA2" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
 if grep -q '"NoAns_total": 1' "$TMP/evQA2/report.json" && grep -q '"HasAns_total": 4' "$TMP/evQA2/report.json" \
     && grep -q '"best_f1"' "$TMP/evQA2/report.json" && grep -q '"dev-0-x"' "$TMP/evQA2/dev_predictions.json"; then
