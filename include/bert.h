@@ -406,6 +406,41 @@ BERT_API void bert_encodings_free(bert_encodings *e);
 BERT_API bert_status bert_detokenize(const bert_tokenizer *tok, const int32_t *ids, int n, int skip_special_tokens,
                                      char **out, bert_error *err);
 
+/* WordPiece vocabulary training, as Hugging Face tokenizers'
+ * WordPieceTrainer (BertWordPieceTokenizer.train) does it: words from BERT's
+ * normalizer and pre-tokenizer are counted, the alphabet is their
+ * characters (the limit_alphabet most frequent), then BPE merges with the
+ * "##" continuation prefix grow the vocabulary. The result starts with
+ * [PAD] [UNK] [CLS] [SEP] [MASK], then the alphabet, then the merges in the
+ * order they were learned. Ties between equally frequent pairs go to the
+ * older symbols; Hugging Face's order there depends on hash-map iteration,
+ * so the two vocabularies agree in content closely but not exactly. Words
+ * longer than 255 characters are left out. */
+typedef struct {
+    int vocab_size;     /* 30522                                                */
+    int min_frequency;  /* 2: a pair seen fewer times is never merged           */
+    int limit_alphabet; /* 1000: characters kept, by frequency; 0 = all          */
+    int lowercase;      /* 1: uncased (BertNormalizer lowercase)                 */
+    int strip_accents;  /* -1: as lowercase; 0 / 1                               */
+} bert_vocab_train_params;
+
+BERT_API bert_vocab_train_params bert_vocab_train_default_params(void);
+
+typedef struct bert_vocab_trainer bert_vocab_trainer;
+
+BERT_API bert_status bert_vocab_trainer_create(const bert_vocab_train_params *params, bert_vocab_trainer **out,
+                                               bert_error *err);
+/* Count the words of one text (UTF-8 of len bytes, -1: NUL-terminated);
+ * invalid UTF-8 is an error (BERT_ERR_INPUT) and counts nothing. */
+BERT_API bert_status bert_vocab_trainer_feed(bert_vocab_trainer *t, const char *text, long len, bert_error *err);
+/* Distinct words counted so far. */
+BERT_API int bert_vocab_trainer_words(const bert_vocab_trainer *t);
+/* Learn the vocabulary: *tokens (n of them, in id order) is malloc'd;
+ * release with bert_vocab_tokens_free(). */
+BERT_API bert_status bert_vocab_trainer_finish(bert_vocab_trainer *t, char ***tokens, int *n, bert_error *err);
+BERT_API void bert_vocab_tokens_free(char **tokens, int n);
+BERT_API void bert_vocab_trainer_free(bert_vocab_trainer *t);
+
 /* ------------------------------------------------------------------------
  * Tasks (Hugging Face pipeline semantics)
  *

@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "  plot LOG.jsonl            training curves to PNG or SVG (PLplot)\n"
             "  sweep MODEL_DIR           fine-tune over a grid of learning rates, epochs, batches, seeds\n"
             "  init OUT_DIR              a new randomly initialised model from sizes and a vocab.txt\n"
+            "  vocab --corpus FILE...    learn a WordPiece vocabulary (vocab.txt) from text\n"
             "  prepare MODEL_DIR         tokenize a pre-training corpus once into a compact binary file\n"
             "  pretrain MODEL_DIR        masked-LM + NSP pre-training on text files (dynamic masking)\n"
             "  version                   print the version\n"
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);
     if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];

@@ -223,6 +223,48 @@ static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t
     return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
 }
 
+/* The BERT pre-tokenizer alone: normalized words of text, UTF-8, to fn (for
+ * vocabulary training). Added tokens in the text separate words and are
+ * not reported. */
+bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t len,
+                             int (*fn)(void *ctx, const char *word, int n), void *ctx, bert_error *err) {
+    uint32_t *cps = malloc((len + 1) * sizeof *cps);
+    if (!cps) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    size_t bad = 0;
+    long n = bert_utf8_decode(text, len, cps, &bad);
+    if (n < 0) {
+        free(cps);
+        return bert_fail(err, BERT_ERR_INPUT, "invalid UTF-8 at byte %zu", bad);
+    }
+    scratch w = {0};
+    int ok = 1, pos = 0;
+    for (int i = 0; ok && i <= (int)n; i++) {
+        const bert_added_token *a = i < (int)n ? added_at(t, cps, i, (int)n) : NULL;
+        if (i < (int)n && !a) continue;
+        int m;
+        ok = normalize(t, cps, pos, i, &w, &m) && reserve_word(&w, (size_t)m);
+        for (int k = 0, ws = -1; ok && k <= m; k++) {
+            int end_word = k == m || bert_is_whitespace(w.norm[k]), punct = !end_word && bert_is_punctuation(w.norm[k]);
+            if ((end_word || punct) && ws >= 0) {
+                int nb = 0;
+                for (int c = ws; c < k; c++) nb += bert_utf8_encode(w.norm[c], w.utf8 + nb);
+                ok = fn(ctx, w.utf8, nb);
+                ws = -1;
+            }
+            if (ok && punct) {
+                int nb = bert_utf8_encode(w.norm[k], w.utf8);
+                ok = fn(ctx, w.utf8, nb);
+            } else if (!end_word && ws < 0) {
+                ws = k;
+            }
+        }
+        pos = a ? i + a->n_cps : i;
+        if (a) i = pos - 1;
+    }
+    free(cps), free(w.norm), free(w.align), free(w.utf8), free(w.cbyte);
+    return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+}
+
 /* A window [from, to) of a sequence's tokens. */
 typedef struct {
     int from, to;

@@ -38,6 +38,12 @@ struct bert_tokenizer {
  * clean-up). Returns a malloc'd string or NULL when out of memory. */
 char *bert_decode_tokens(const bert_tokenizer *t, const char *const *tokens, int n);
 
+/* The BERT pre-tokenizer alone (normalizer, whitespace and punctuation
+ * split): each word of text, normalized, as UTF-8 to fn; fn returns 0 to
+ * stop (out of memory). encode.c */
+bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t len,
+                             int (*fn)(void *ctx, const char *word, int n), void *ctx, bert_error *err);
+
 /* transformers' clean_up_tokenization over a whole string, in place. */
 void bert_clean_up_tokenization(char *s);
 

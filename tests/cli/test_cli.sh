@@ -289,6 +289,14 @@ if "$BERT" info "$TMP/new" 2>> "$TMP/err" | grep -q "64 (absolute, fixed sinusoi
     && "$BERT" pretrain "$TMP/new" --output-dir "$TMP/ptF" --corpus "$FT/pretrain_corpus.txt" --max-seq-len 64 --epochs 1 \
        --batch-size 4 --heldout-docs 2 > /dev/null 2>> "$TMP/err"; then
     pass init_creates_a_trainable_model; else fail init_creates_a_trainable_model "$TMP/err"; fi
+# bert vocab: a WordPiece vocabulary learned from text feeds bert init, and tokenizes its own text without [UNK].
+"$BERT" vocab --corpus "$FT/pretrain_corpus.txt" --output "$TMP/voc" --vocab-size 100 2> "$TMP/err"
+if [ "$(wc -l < "$TMP/voc/vocab.txt")" = 100 ] && head -5 "$TMP/voc/vocab.txt" | tr '\n' ' ' | grep -q '^\[PAD\] \[UNK\] \[CLS\] \[SEP\] \[MASK\]' \
+    && "$BERT" init "$TMP/vocmodel" --vocab "$TMP/voc/vocab.txt" --layers 1 --hidden 16 --heads 2 2>> "$TMP/err" \
+    && head -3 "$FT/pretrain_corpus.txt" | sed 's/"/\\"/g; s/.*/{"text": "&"}/' | "$BERT" tokenize "$TMP/vocmodel" > "$TMP/voctok" 2>> "$TMP/err" \
+    && ! grep -q '"\[UNK\]"' "$TMP/voctok" && [ -s "$TMP/voctok" ]; then
+    pass vocab_trains_a_usable_vocabulary; else fail vocab_trains_a_usable_vocabulary "$TMP/err"; fi
+expect_error vocab_needs_output "usage: bert vocab" "$BERT" vocab --corpus "$FT/pretrain_corpus.txt"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
 expect_error init_needs_special_tokens "not in the vocabulary" "$BERT" init "$TMP/new2" --vocab "$TMP/novocab.txt"
