@@ -200,16 +200,21 @@ static const bert_added_token *added_at(const bert_tokenizer *t, const uint32_t 
 }
 
 /* Text (UTF-8) to the tokens of one sequence. */
+/* Text to code points (*cps malloc'd); invalid UTF-8 is an input error naming the byte. */
+static bert_status decode_text(const char *text, size_t len, const char *which, uint32_t **cps, long *n, bert_error *err) {
+    if (!(*cps = malloc((len + 1) * sizeof **cps))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    size_t bad = 0;
+    if ((*n = bert_utf8_decode(text, len, *cps, &bad)) >= 0) return BERT_OK;
+    free(*cps), *cps = NULL;
+    return bert_fail(err, BERT_ERR_INPUT, "invalid UTF-8 at byte %zu of the %s", bad, which);
+}
+
 static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t len, const char *which, scratch *w,
                                seq_tokens *out, bert_error *err) {
-    uint32_t *cps = malloc((len + 1) * sizeof *cps);
-    if (!cps) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    size_t bad = 0;
-    long n = bert_utf8_decode(text, len, cps, &bad);
-    if (n < 0) {
-        free(cps);
-        return bert_fail(err, BERT_ERR_INPUT, "invalid UTF-8 at byte %zu of the %s", bad, which);
-    }
+    uint32_t *cps;
+    long n;
+    bert_status rc = decode_text(text, len, which, &cps, &n, err);
+    if (rc != BERT_OK) return rc;
     int word = 0, pos = 0, ok = 1;
     for (int i = 0; i < (int)n && ok; i++) {
         const bert_added_token *a = added_at(t, cps, i, (int)n);
@@ -228,14 +233,10 @@ static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t
  * not reported. */
 bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t len,
                              int (*fn)(void *ctx, const char *word, int n), void *ctx, bert_error *err) {
-    uint32_t *cps = malloc((len + 1) * sizeof *cps);
-    if (!cps) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    size_t bad = 0;
-    long n = bert_utf8_decode(text, len, cps, &bad);
-    if (n < 0) {
-        free(cps);
-        return bert_fail(err, BERT_ERR_INPUT, "invalid UTF-8 at byte %zu", bad);
-    }
+    uint32_t *cps;
+    long n;
+    bert_status rc = decode_text(text, len, "text", &cps, &n, err);
+    if (rc != BERT_OK) return rc;
     scratch w = {0};
     int ok = 1, pos = 0;
     for (int i = 0; ok && i <= (int)n; i++) {
