@@ -211,8 +211,8 @@ static bert_status decode_text(const char *text, size_t len, const char *which, 
 
 static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t len, const char *which, scratch *w,
                                seq_tokens *out, bert_error *err) {
-    uint32_t *cps;
-    long n;
+    uint32_t *cps = NULL;
+    long n = 0;
     bert_status rc = decode_text(text, len, which, &cps, &n, err);
     if (rc != BERT_OK) return rc;
     int word = 0, pos = 0, ok = 1;
@@ -233,8 +233,8 @@ static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t
  * not reported. */
 bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t len,
                              int (*fn)(void *ctx, const char *word, int n), void *ctx, bert_error *err) {
-    uint32_t *cps;
-    long n;
+    uint32_t *cps = NULL;
+    long n = 0;
     bert_status rc = decode_text(text, len, "text", &cps, &n, err);
     if (rc != BERT_OK) return rc;
     scratch w = {0};
