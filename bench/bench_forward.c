@@ -2,14 +2,18 @@
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
  *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16]
- *                       [--batches 1,8]
+ *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
- * in the Hugging Face layout to DIR (default build/bench-model-L<layers>,
- * reused when present), loads it through the public API and times the
- * forward pass (last_hidden_state + pooler) at batch 1 and 8. Prints the
- * median and min over --reps runs, after one warm-up run. */
+ * or of the BERT-Tiny shape (--shape tiny: hidden 128, 2 heads,
+ * intermediate 512, 2 layers) in the Hugging Face layout to DIR (default
+ * build/bench-model-L<layers> or build/bench-model-tiny, reused when
+ * present), loads it through the public API and times the forward pass
+ * (last_hidden_state + pooler) at each batch size. --ragged FILE times one
+ * batch of the sequences in FILE (one line of token ids each, lengths
+ * differing), run as they are: bert.c never pads. Prints the median and
+ * min over --reps runs, after one warm-up run. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +46,15 @@ static float *random_block(size_t n, float scale, uint32_t *seed) {
     return p;
 }
 
-static int write_model(const char *dir, int layers) {
-    const int C = 768, I = 3072, V = 30522, P = 512;
+static int write_model(const char *dir, int layers, int tiny) {
+    const int C = tiny ? 128 : 768, I = 4 * C, V = 30522, P = 512, H = tiny ? 2 : 12;
     mkdir(dir, 0755);
     char path[1024], cfg[1024];
     snprintf(cfg, sizeof cfg,
              "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": %d,"
-             " \"num_hidden_layers\": %d, \"num_attention_heads\": 12, \"intermediate_size\": %d,"
+             " \"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"intermediate_size\": %d,"
              " \"vocab_size\": %d, \"max_position_embeddings\": %d, \"type_vocab_size\": 2}\n",
-             C, layers, I, V, P);
+             C, layers, H, I, V, P);
     bert_error err;
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (bert_file_write_atomic(path, cfg, strlen(cfg), &err) != BERT_OK) goto fail;
@@ -71,13 +75,12 @@ static int write_model(const char *dir, int layers) {
     ADD(C, 0, 0.1f, "embeddings.LayerNorm.weight");
     ADD(C, 0, 0.1f, "embeddings.LayerNorm.bias");
     for (int l = 0; l < layers; l++) {
-        const char *dense[][3] = {{"attention.self.query", "768", "768"}, {"attention.self.key", "768", "768"},
-                                  {"attention.self.value", "768", "768"}, {"attention.output.dense", "768", "768"},
-                                  {"intermediate.dense", "3072", "768"},  {"output.dense", "768", "3072"}};
+        const char *dense[] = {"attention.self.query", "attention.self.key", "attention.self.value",
+                               "attention.output.dense", "intermediate.dense", "output.dense"};
         for (int d = 0; d < 6; d++) {
-            int out = atoi(dense[d][1]), in = atoi(dense[d][2]);
-            ADD(out, in, 0.05f, "encoder.layer.%d.%s.weight", l, dense[d][0]);
-            ADD(out, 0, 0.05f, "encoder.layer.%d.%s.bias", l, dense[d][0]);
+            int out = d == 4 ? I : C, in = d == 5 ? I : C;
+            ADD(out, in, 0.05f, "encoder.layer.%d.%s.weight", l, dense[d]);
+            ADD(out, 0, 0.05f, "encoder.layer.%d.%s.bias", l, dense[d]);
         }
         ADD(C, 0, 0.1f, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
         ADD(C, 0, 0.1f, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
@@ -99,8 +102,8 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, bf16 = 0;
-    const char *dir = NULL, *batch_list = NULL;
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, bf16 = 0, tiny = 0;
+    const char *dir = NULL, *batch_list = NULL, *ragged = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(argv[i], "--layers") == 0) layers = atoi(v), i++;
@@ -111,6 +114,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
         else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
         else if (strcmp(argv[i], "--dtype") == 0) bf16 = strcmp(v, "bf16") == 0, i++;
+        else if (strcmp(argv[i], "--shape") == 0) tiny = strcmp(v, "tiny") == 0, layers = tiny ? 2 : layers, i++;
+        else if (strcmp(argv[i], "--ragged") == 0) ragged = v, i++;
         else {
             fprintf(stderr, "usage: bench_forward [--layers N] [--threads N] [--seq N] [--reps N] [--model-dir DIR] [--write-only]\n");
             return 2;
@@ -122,12 +127,13 @@ int main(int argc, char **argv) {
     }
     char dbuf[256];
     if (!dir) {
-        snprintf(dbuf, sizeof dbuf, "build/bench-model-L%d", layers);
+        if (tiny) snprintf(dbuf, sizeof dbuf, "build/bench-model-tiny");
+        else snprintf(dbuf, sizeof dbuf, "build/bench-model-L%d", layers);
         dir = dbuf;
     }
     char cfg[1024];
     snprintf(cfg, sizeof cfg, "%s/model.safetensors", dir);
-    if (!bert_file_exists(cfg) && !write_model(dir, layers)) return 1;
+    if (!bert_file_exists(cfg) && !write_model(dir, layers, tiny)) return 1;
     if (write_only) return 0;
 
     bert_error err;
@@ -151,8 +157,30 @@ int main(int argc, char **argv) {
         for (const char *q = batch_list; *q && n_batches < 16; q = strchr(q, ',') ? strchr(q, ',') + 1 : "")
             if (atoi(q) > 0) batches[n_batches++] = atoi(q);
     }
-    int32_t *ids = malloc(sizeof(int32_t) * 8 * (size_t)seq);
-    for (int i = 0; i < 8 * seq; i++) ids[i] = 1000 + (i * 7919) % 29000;
+    int max_b = 1;
+    for (int b = 0; b < n_batches; b++) max_b = batches[b] > max_b ? batches[b] : max_b;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)max_b * (size_t)seq);
+    for (int i = 0; i < max_b * seq; i++) ids[i] = 1000 + (i * 7919) % 29000;
+    /* --ragged: the sequences of FILE as one batch */
+    int n_ragged = 0, ragged_tokens = 0, lens[256];
+    int32_t *rids = NULL;
+    if (ragged) {
+        FILE *f = fopen(ragged, "r");
+        if (!f) return fprintf(stderr, "bench_forward: cannot open %s\n", ragged), 1;
+        rids = malloc(sizeof *rids * 256 * 512);
+        char line[65536];
+        while (n_ragged < 256 && fgets(line, sizeof line, f)) {
+            int n = 0;
+            for (char *q = line, *e; n < 512; q = e) {
+                long v = strtol(q, &e, 10);
+                if (e == q) break;
+                rids[ragged_tokens + n++] = (int32_t)v;
+            }
+            if (n) lens[n_ragged++] = n, ragged_tokens += n;
+        }
+        fclose(f);
+        n_batches = 1, batches[0] = n_ragged;
+    }
     char info[512];
     printf("%s\n", bert_system_info(info, sizeof info));
     if (bert_blas_coretype_hint())
@@ -163,9 +191,13 @@ int main(int argc, char **argv) {
     printf("%-8s %-8s %8s %8s %12s %12s %14s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
            "tokens/s");
     for (int b = 0; b < n_batches; b++) {
-        int B = batches[b];
-        bert_sequence seqs[8];
-        for (int s = 0; s < B; s++) seqs[s] = (bert_sequence){.input_ids = ids + s * seq, .n_tokens = seq};
+        int B = batches[b], tokens = ragged ? ragged_tokens : B * seq;
+        bert_sequence *seqs = malloc(sizeof *seqs * (size_t)B);
+        for (int s = 0, off = 0; s < B; s++) {
+            seqs[s] = ragged ? (bert_sequence){.input_ids = rids + off, .n_tokens = lens[s]}
+                             : (bert_sequence){.input_ids = ids + s * seq, .n_tokens = seq};
+            off += seqs[s].n_tokens;
+        }
         double *t = malloc(sizeof(double) * (size_t)reps);
         bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err); /* warm-up: sizes the arena, touches weights */
         for (int r = 0; r < reps; r++) {
@@ -178,11 +210,14 @@ int main(int argc, char **argv) {
         }
         qsort(t, (size_t)reps, sizeof *t, cmp_double);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-        printf("%-8s %-8d %8d %8d %12.2f %12.2f %14.0f\n", bf16 ? "bert.c16" : "bert.c", layers, threads, B, med, t[0],
-               B * seq / (med / 1e3));
+        char bname[16];
+        snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
+        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f\n", bf16 ? "bert.c16" : "bert.c", layers, threads, bname, med, t[0],
+               tokens / (med / 1e3));
         free(t);
+        free(seqs);
     }
-    free(ids);
+    free(ids), free(rids);
     bert_context_free(ctx);
     bert_model_free(m);
     return 0;

@@ -4,7 +4,12 @@
 # interleaved runs.
 #
 #   bench/compare.sh [LAYERS] [ROUNDS]     (defaults: 2 layers, 3 rounds)
-#   env: SEQ (128), BATCHES (1,8), THREADS ("1 <all cores>"), REPS (10)
+#   env: SEQ (128), BATCHES (1,8), THREADS ("1 <all cores>"), REPS (10),
+#        SHAPE (base | tiny: BERT-Tiny, 2 layers x 128 hidden, overhead-bound),
+#        RAGGED=1 (one batch of the first 32 SST-2 dev sentences, real lengths:
+#        bert.c runs them unpadded, the peers padded to the longest with an
+#        attention mask, as transformers' padding=True does; needs
+#        ../shared/data/glue/SST-2/dev.tsv)
 #
 # Needs Debian's python3-torch for the PyTorch peer and the ONNX export
 # (installed when missing), and node + the npm package onnxruntime-node,
@@ -23,7 +28,17 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-torch python3-numpy >/dev/null
 fi
 make -s build/bench_forward build/bert
-./build/bench_forward --layers "$LAYERS" --write-only
+if [ "${SHAPE:-base}" = tiny ]; then SHAPEARG="--shape tiny"; MODEL=build/bench-model-tiny
+else SHAPEARG="--layers $LAYERS"; MODEL=build/bench-model-L$LAYERS; fi
+./build/bench_forward $SHAPEARG --write-only
+if [ -n "$RAGGED" ]; then
+    sst=../shared/data/glue/SST-2/dev.tsv
+    [ -f "$sst" ] || { echo "compare.sh: RAGGED needs $sst" >&2; exit 1; }
+    # the bert-base-uncased vocabulary (models/random-tiny-uncased has it)
+    sed -n '2,33p' "$sst" | cut -f1 | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/{"text": "&"}/' |
+        ./build/bert tokenize models/random-tiny-uncased | sed 's/^{"input_ids":\[\([0-9,]*\)\].*/\1/; s/,/ /g' > build/bench-ragged32.txt
+    awk '{ n += NF; if (NF > m) m = NF } END { printf "ragged batch: %d sequences, %d tokens, longest %d (padded: %d)\n", NR, n, m, NR * m }' build/bench-ragged32.txt
+fi
 ORT=yes
 if ! command -v node >/dev/null; then
     echo "compare.sh: node not found: no ONNX Runtime peer (apt-get install nodejs npm)" >&2; ORT=no
@@ -33,8 +48,8 @@ elif [ ! -d bench/.peers/ort/node_modules/onnxruntime-node ]; then
     (cd bench/.peers/ort && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node >/dev/null) ||
         { echo "compare.sh: npm install onnxruntime-node failed: no ONNX Runtime peer" >&2; ORT=no; }
 fi
-if [ $ORT = yes ] && [ ! -f "build/bench-model-L$LAYERS/model.onnx" ]; then
-    /usr/bin/python3 bench/onnx_export.py "build/bench-model-L$LAYERS" >/dev/null 2>&1 ||
+if [ $ORT = yes ] && [ ! -f "$MODEL/model.onnx" ]; then
+    /usr/bin/python3 bench/onnx_export.py "$MODEL" >/dev/null 2>&1 ||
         { echo "compare.sh: ONNX export failed: no ONNX Runtime peer" >&2; ORT=no; }
 fi
 NO_BF16=$(./build/bert version | grep -q "bf16: yes" || echo yes)
@@ -49,17 +64,18 @@ SEQ=${SEQ:-128}
 BATCHES=${BATCHES:-1,8}
 THREADS=${THREADS:-"1 $(nproc)"}
 ARGS="--seq $SEQ --batches $BATCHES --reps $REPS"
-echo "sequence $SEQ, batches $BATCHES, threads $THREADS"
+[ -z "$RAGGED" ] || ARGS="--ragged build/bench-ragged32.txt --reps $REPS"
+echo "model $MODEL, sequence $SEQ, batches $BATCHES, threads $THREADS${RAGGED:+ (ragged batch)}"
 log=$(mktemp)
 for r in $(seq "$ROUNDS"); do
     for t in $THREADS; do
-        ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS | awk '$1 == "bert.c" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ -n "$NO_BF16" ] || ./build/bench_forward --layers "$LAYERS" --threads "$t" $ARGS --dtype bf16 |
-            awk '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        /usr/bin/python3 bench/torch_forward.py "build/bench-model-L$LAYERS" --threads "$t" $ARGS |
-            awk '$1 == "pytorch" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ $ORT = no ] || node bench/ort_forward.js "build/bench-model-L$LAYERS" --threads "$t" $ARGS |
-            awk '$1 == "onnxrt" && $4 ~ /^[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        ./build/bench_forward $SHAPEARG --threads "$t" $ARGS | awk '$1 == "bert.c" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ -n "$NO_BF16" ] || ./build/bench_forward $SHAPEARG --threads "$t" $ARGS --dtype bf16 |
+            awk '$1 == "bert.c16" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        /usr/bin/python3 bench/torch_forward.py "$MODEL" --threads "$t" $ARGS |
+            awk '$1 == "pytorch" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ $ORT = no ] || node bench/ort_forward.js "$MODEL" --threads "$t" $ARGS |
+            awk '$1 == "onnxrt" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
     done
 done
 # Summary: median over rounds of each (runtime, threads, batch) median, and the ratio.

@@ -32,14 +32,24 @@ async function main() {
     console.log('runtime  layers    threads    batch    median ms       min ms       tokens/s');
     const bi = process.argv.indexOf('--batches');
     const batches = bi > 0 ? process.argv[bi + 1].split(',').map(Number) : [1, 8];
-    for (const B of batches) {
-        const n = B * seq;
+    // --ragged FILE: one line of token ids per sequence, one batch padded to the longest (attention mask)
+    const ri = process.argv.indexOf('--ragged');
+    const rows = ri > 0 ? require('fs').readFileSync(process.argv[ri + 1], 'utf8').split('\n').filter(l => l.trim())
+        .map(l => l.trim().split(/\s+/).map(Number)) : null;
+    for (const B0 of rows ? [rows.length] : batches) {
+        const B = B0, T = rows ? Math.max(...rows.map(r => r.length)) : seq, n = B * T;
         const ids = new BigInt64Array(n), types = new BigInt64Array(n), mask = new BigInt64Array(n);
-        for (let i = 0; i < n; i++) { ids[i] = BigInt(1000 + (i * 7919) % 29000); mask[i] = 1n; }
+        let tokens = n;
+        if (rows) {
+            tokens = 0;
+            rows.forEach((r, b) => r.forEach((v, t) => { ids[b * T + t] = BigInt(v); mask[b * T + t] = 1n; tokens++; }));
+        } else {
+            for (let i = 0; i < n; i++) { ids[i] = BigInt(1000 + (i * 7919) % 29000); mask[i] = 1n; }
+        }
         const feeds = {
-            input_ids: new ort.Tensor('int64', ids, [B, seq]),
-            token_type_ids: new ort.Tensor('int64', types, [B, seq]),
-            attention_mask: new ort.Tensor('int64', mask, [B, seq]),
+            input_ids: new ort.Tensor('int64', ids, [B, T]),
+            token_type_ids: new ort.Tensor('int64', types, [B, T]),
+            attention_mask: new ort.Tensor('int64', mask, [B, T]),
         };
         const first = await sess.run(feeds);
         if (process.argv.includes('--check') && B === 1)
@@ -52,8 +62,8 @@ async function main() {
         }
         ts.sort((a, b) => a - b);
         const med = reps % 2 ? ts[(reps - 1) / 2] : (ts[reps / 2 - 1] + ts[reps / 2]) / 2;
-        console.log(`${'onnxrt'.padEnd(8)} ${String(layers).padEnd(8)} ${String(threads).padStart(8)} ${String(B).padStart(8)} ` +
-            `${med.toFixed(2).padStart(12)} ${ts[0].toFixed(2).padStart(12)} ${(n / (med / 1e3)).toFixed(0).padStart(14)}`);
+        console.log(`${'onnxrt'.padEnd(8)} ${String(layers).padEnd(8)} ${String(threads).padStart(8)} ${(rows ? 'R' + B : String(B)).padStart(8)} ` +
+            `${med.toFixed(2).padStart(12)} ${ts[0].toFixed(2).padStart(12)} ${(tokens / (med / 1e3)).toFixed(0).padStart(14)}`);
     }
 }
 main().catch(e => { console.error('ort_forward: ' + e.message); process.exit(1); });

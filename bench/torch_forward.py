@@ -26,16 +26,27 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--ragged", help="one line of token ids per sequence: one batch, padded to the longest "
+                                     "with an attention mask, as transformers' padding=True does")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg, sd = bert_reference.load_model_dir(a.model_dir)
     print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
     print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
-    for B in [int(b) for b in a.batches.split(",")]:
-        ids = (1000 + (torch.arange(B * a.seq) * 7919) % 29000).view(B, a.seq)
+    shapes = [int(b) for b in a.batches.split(",")] if not a.ragged else ["ragged"]
+    for B in shapes:
+        if a.ragged:
+            rows = [[int(x) for x in line.split()] for line in open(a.ragged) if line.strip()]
+            T = max(len(r) for r in rows)
+            ids = torch.tensor([r + [0] * (T - len(r)) for r in rows])
+            mask = torch.tensor([[1] * len(r) + [0] * (T - len(r)) for r in rows])
+            tokens, label = sum(len(r) for r in rows), f"R{len(rows)}"
+        else:
+            ids = (1000 + (torch.arange(B * a.seq) * 7919) % 29000).view(B, a.seq)
+            mask = torch.ones_like(ids)
+            tokens, label = B * a.seq, str(B)
         types = torch.zeros_like(ids)
-        mask = torch.ones_like(ids)
         with torch.inference_mode():
             bert_reference.forward(cfg, sd, ids, types, mask)
             ts = []
@@ -44,8 +55,8 @@ def main():
                 bert_reference.forward(cfg, sd, ids, types, mask)
                 ts.append((time.perf_counter() - t0) * 1e3)
         med = statistics.median(ts)
-        print(f"{'pytorch':<8} {cfg['num_hidden_layers']:<8} {a.threads:>8} {B:>8} {med:12.2f} {min(ts):12.2f} "
-              f"{B * a.seq / (med / 1e3):14.0f}")
+        print(f"{'pytorch':<8} {cfg['num_hidden_layers']:<8} {a.threads:>8} {label:>8} {med:12.2f} {min(ts):12.2f} "
+              f"{tokens / (med / 1e3):14.0f}")
 
 
 if __name__ == "__main__":

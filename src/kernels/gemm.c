@@ -96,6 +96,25 @@ const char *bert_gemm_core_name(void) {
     return NULL;
 }
 
+int bert_blas_threads_enter(int n_threads) {
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(n_threads > 0 ? n_threads : 1);
+    return saved;
+#else
+    (void)n_threads;
+    return 0;
+#endif
+}
+
+void bert_blas_threads_leave(int saved) {
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#else
+    (void)saved;
+#endif
+}
+
 void bert_gemm_init(void) {
 #ifdef BERT_USE_CBLAS
     /* A pthread build of OpenBLAS would start its own threads inside each

@@ -35,6 +35,15 @@ const char *bert_gemm_backend(void);
  * the backend is not OpenBLAS. */
 const char *bert_gemm_core_name(void);
 
+/* BLAS calls made outside our own parallel regions (a one-thread run, the
+ * per-head attention products) take their thread count from the calling
+ * thread's OpenMP setting: OpenBLAS's and oneDNN's OpenMP builds follow
+ * omp_get_max_threads(), which is every core by default. A call of the
+ * library sets it to the caller's n_threads on entry and restores it on
+ * exit, so "1 thread" means one core. Returns what to restore. */
+int bert_blas_threads_enter(int n_threads);
+void bert_blas_threads_leave(int saved);
+
 /* Called once before threaded use: makes the BLAS run single-threaded
  * inside our own OpenMP regions (needed for pthread builds of OpenBLAS). */
 void bert_gemm_init(void);

@@ -186,9 +186,18 @@ static void mlm_forward(bert_context *ctx) {
     bert_linear(ctx->logits, V, ctx->tmp, m->w.mlm_decoder, m->w.mlm_bias, N, V, C, nt);
 }
 
+static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err);
+
 bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err) {
     bert_error_clear(err);
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_forward: context is NULL");
+    int saved = bert_blas_threads_enter(ctx->n_threads);
+    bert_status rc = forward(ctx, seqs, n_seqs, outputs, err);
+    bert_blas_threads_leave(saved);
+    return rc;
+}
+
+static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err) {
     const bert_model *m = ctx->model;
     const bert_config *c = &m->cfg.pub;
     ctx->outputs = 0;

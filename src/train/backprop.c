@@ -139,8 +139,19 @@ double train_loss(bert_problem problem, const float *logits, const float *labels
     return problem == BERT_PROBLEM_MULTI_LABEL ? loss / ((double)S * L) : loss / S;
 }
 
+static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels,
+                                    double *loss_out, bert_error *err);
+
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels,
                                    double *loss_out, bert_error *err) {
+    int saved = bert_blas_threads_enter(t->p.n_threads);
+    bert_status rc = forward_backward(t, seqs, S, labels, loss_out, err);
+    bert_blas_threads_leave(saved);
+    return rc;
+}
+
+static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels,
+                                    double *loss_out, bert_error *err) {
     const bert_model *m = t->model;
     const bert_config *c = bert_model_config(m);
     const bert_weights *w = &m->w;
