@@ -237,8 +237,9 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
     for (int i = 0; i < d->n; i++) sc->v2 |= d->v[i].n_answers == 0;
     bert_qa_params q = bert_qa_default_params();
     q.max_seq_len = max_seq, q.doc_stride = stride, q.max_answer_len = 30, q.max_question_len = 1 << 20;
-    if (sc->v2) q.handle_impossible = 1, q.top_k = 20;
-    cJSON *preds = cJSON_CreateObject();
+    q.top_k = 20; /* the n-best list of run_squad.py */
+    if (sc->v2) q.handle_impossible = 1;
+    cJSON *preds = cJSON_CreateObject(), *nbest = cJSON_CreateObject();
     qa_row *rows = calloc((size_t)d->n, sizeof *rows);
     for (int i = 0; rows && i < d->n; i++) {
         const qa_example *e = &d->v[i];
@@ -246,8 +247,17 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
         int na = 0;
         const char *ans = "", *non_null = "";
         double null_score = 0;
+        cJSON *list = cJSON_AddArrayToObject(nbest, e->id);
         if (bert_qa(p, e->question, e->context, &q, &a, &na, &err) == BERT_OK && na > 0) {
             ans = a[0].answer;
+            for (int k = 0; k < na; k++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "text", a[k].answer);
+                cJSON_AddNumberToObject(o, "probability", a[k].score);
+                cJSON_AddNumberToObject(o, "start", a[k].start);
+                cJSON_AddNumberToObject(o, "end", a[k].end);
+                cJSON_AddItemToArray(list, o);
+            }
             for (int k = 0; k < na; k++) {
                 if (a[k].end == 0 && !*a[k].answer) null_score = a[k].score;
                 else if (!*non_null) non_null = a[k].answer;
@@ -279,12 +289,20 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
         sc->best_em = best_thresh(rows, d->n, 0), sc->best_f1 = best_thresh(rows, d->n, 1);
     }
     free(rows);
-    char *s = cJSON_Print(preds);
-    cJSON_Delete(preds);
-    cli_output o;
-    int ok = s && cli_output_open("finetune", pred_path, &o);
-    if (ok) fputs(s, o.fp), ok = cli_output_close("finetune", &o, 1);
-    free(s);
+    /* {"id": "answer"} as the official evaluation script reads it, and the
+     * n-best lists beside it (dev_nbest_predictions.json, as run_squad.py) */
+    int ok = 1;
+    for (int f = 0; f < 2 && ok; f++) {
+        char path[4200];
+        const char *slash = strrchr(pred_path, '/');
+        if (f) snprintf(path, sizeof path, "%.*sdev_nbest_predictions.json", slash ? (int)(slash - pred_path + 1) : 0, pred_path);
+        char *s = cJSON_Print(f ? nbest : preds);
+        cli_output o;
+        ok = s && cli_output_open("finetune", f ? path : pred_path, &o);
+        if (ok) fputs(s, o.fp), ok = cli_output_close("finetune", &o, 1);
+        free(s);
+    }
+    cJSON_Delete(preds), cJSON_Delete(nbest);
     return ok;
 }
 
@@ -335,8 +353,12 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(task, "tydi") == 0)
             snprintf(ptr, sizeof ptr, "%s/tydiqa_goldp_en/english_tydiqa_train.json", data),
                 snprintf(pdv, sizeof pdv, "%s/tydiqa_goldp_en/english_tydiqa_dev.json", data);
-        else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi)\n", task), CLI_USAGE;
-        if (!train) train = ptr;
+        else if (strcmp(task, "xquad") == 0) /* an evaluation set only (no train split): train on --task squad */
+            *ptr = '\0', snprintf(pdv, sizeof pdv, "%s/xquad_en/xquad.en.json", data);
+        else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad)\n", task), CLI_USAGE;
+        if (!*ptr && !eval_only && !train)
+            return fprintf(stderr, "bert finetune: xquad has no training split; use `bert eval MODEL --task xquad` or --train\n"), CLI_USAGE;
+        if (!train && *ptr) train = ptr;
         if (!dev) dev = pdv;
     }
     if ((!train && !eval_only) || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;

@@ -297,6 +297,7 @@ if [ "$(wc -l < "$TMP/voc/vocab.txt")" = 100 ] && head -5 "$TMP/voc/vocab.txt" |
     && ! grep -q '"\[UNK\]"' "$TMP/voctok" && [ -s "$TMP/voctok" ]; then
     pass vocab_trains_a_usable_vocabulary; else fail vocab_trains_a_usable_vocabulary "$TMP/err"; fi
 expect_error vocab_needs_output "usage: bert vocab" "$BERT" vocab --corpus "$FT/pretrain_corpus.txt"
+expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
 expect_error init_needs_special_tokens "not in the vocabulary" "$BERT" init "$TMP/new2" --vocab "$TMP/novocab.txt"
@@ -305,7 +306,8 @@ expect_error init_bad_heads "not a multiple of num_attention_heads" "$BERT" init
     --hidden 30 --heads 4
 "$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$FT/qa_dev_v2.json" --output-dir "$TMP/evQA2" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
 if grep -q '"NoAns_total": 1' "$TMP/evQA2/report.json" && grep -q '"HasAns_total": 4' "$TMP/evQA2/report.json" \
-    && grep -q '"best_f1"' "$TMP/evQA2/report.json" && grep -q '"dev-0-x"' "$TMP/evQA2/dev_predictions.json"; then
+    && grep -q '"best_f1"' "$TMP/evQA2/report.json" && grep -q '"dev-0-x"' "$TMP/evQA2/dev_predictions.json" \
+    && [ "$(grep -c '"probability"' "$TMP/evQA2/dev_nbest_predictions.json")" -gt 5 ]; then
     pass eval_squad_v2_metrics; else fail eval_squad_v2_metrics "$TMP/evQA2/report.json"; fi
 expect_error finetune_divergence_stops "the loss is NaN: training diverged" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftN" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --lr 1e12 --max-grad-norm 0 --warmup-steps 0
