@@ -1,0 +1,101 @@
+/* bench_gemm.c — the machine's matrix-product ceiling, measured the way
+ * bert.c calls it.
+ *
+ *   build/bench_gemm [--threads 1] [--reps 20]
+ *
+ * For BERT's dense shapes (M tokens x N outputs x K inputs) it times
+ *   - OpenBLAS cblas_sgemm on its own (the library's best, all threads given),
+ *   - bert_linear (bert.c's fp32 product: column slabs over threads, oneDNN
+ *     sgemm inside when libdnnl is present, OpenBLAS otherwise),
+ *   - bert_linear_bf16 (oneDNN bf16 products, f32 sums) when the CPU has it,
+ * and prints GFLOP/s (2MNK / time, median of --reps). The largest of these
+ * is the ceiling bert.c's whole-model figures are compared with. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/gemm.h"
+#include "kernels/gemm_onednn.h"
+#include "kernels/half.h"
+
+#ifdef BERT_USE_CBLAS
+#include <cblas.h>
+#endif
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    int M, N, K, threads;
+    float *x, *W, *b, *y;
+    uint16_t *x16, *W16;
+} shape;
+
+static void run_openblas(const shape *s) {
+#ifdef BERT_USE_CBLAS
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->M, s->N, s->K, 1.0f, s->x, s->K, s->W, s->K, 0.0f, s->y, s->N);
+#else
+    (void)s;
+#endif
+}
+static void run_linear(const shape *s) { bert_linear(s->y, s->N, s->x, s->W, s->b, s->M, s->N, s->K, s->threads); }
+static void run_bf16(const shape *s) { bert_linear_bf16(s->y, s->N, s->x16, s->W16, s->b, s->M, s->N, s->K, s->threads); }
+
+static double gflops(void (*fn)(const shape *), const shape *s, int reps) {
+    double *t = malloc(sizeof *t * (size_t)reps);
+    fn(s);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ms();
+        fn(s);
+        t[r] = now_ms() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    double med = t[reps / 2];
+    free(t);
+    return 2.0 * s->M * s->N * s->K / (med * 1e6);
+}
+
+int main(int argc, char **argv) {
+    int threads = 1, reps = 20;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
+    }
+    bert_gemm_init();
+    int saved = bert_blas_threads_enter(threads);
+    int bf16 = bert_bf16_unavailable() == NULL;
+    static const int shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 768, 768},
+                                    {1024, 3072, 768}, {4096, 3072, 768}};
+    printf("gemm ceiling, %d thread(s), median of %d; GFLOP/s\n", threads, reps);
+    printf("%-18s %10s %12s %10s\n", "M x N x K", "openblas", "bert_linear", "bf16");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        shape s = {shapes[i][0], shapes[i][1], shapes[i][2], threads, 0, 0, 0, 0, 0, 0};
+        size_t nx = (size_t)s.M * s.K, nw = (size_t)s.N * s.K;
+        s.x = malloc(nx * sizeof *s.x), s.W = malloc(nw * sizeof *s.W), s.b = calloc((size_t)s.N, sizeof *s.b);
+        s.y = malloc((size_t)s.M * s.N * sizeof *s.y);
+        for (size_t k = 0; k < nx; k++) s.x[k] = (float)((k * 7919) % 1000) / 1000.0f - 0.5f;
+        for (size_t k = 0; k < nw; k++) s.W[k] = (float)((k * 104729) % 1000) / 1000.0f - 0.5f;
+        if (bf16) {
+            s.x16 = malloc(nx * sizeof *s.x16), s.W16 = malloc(nw * sizeof *s.W16);
+            bert_f32_to_bf16_array(s.x16, s.x, nx);
+            bert_f32_to_bf16_array(s.W16, s.W, nw);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "%dx%dx%d", s.M, s.N, s.K);
+        printf("%-18s %10.1f %12.1f %10s", name, gflops(run_openblas, &s, reps), gflops(run_linear, &s, reps), bf16 ? "" : "-");
+        if (bf16) printf("%10.1f", gflops(run_bf16, &s, reps));
+        printf("\n");
+        free(s.x), free(s.W), free(s.b), free(s.y), free(s.x16), free(s.W16);
+    }
+    bert_blas_threads_leave(saved);
+    return 0;
+}
