@@ -1,6 +1,8 @@
 /* gemm.c — matrix products through CBLAS or a portable fallback. */
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/half.h"
+#include "kernels/ops.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,21 +66,36 @@ typedef struct {
     float *y;
     const float *x, *W, *bias;
     int ldy, M, K;
+    const bert_epilogue *epi;
 } linear_args;
+
+void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int M, int j0, int j1) {
+    if (!epi) return;
+    for (int i = 0; i < M; i++) {
+        float *r = y + (size_t)i * ldy + j0;
+        if (epi->act >= 0) bert_activation_forward(r, (size_t)(j1 - j0), (bert_activation)epi->act, 1);
+        if (epi->y16) bert_f32_to_bf16_array(epi->y16 + (size_t)i * ldy + j0, r, (size_t)(j1 - j0));
+    }
+}
 
 static void linear_slab(int j0, int j1, void *arg) {
     const linear_args *a = arg;
     float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
-    if (bert_dnnl_sgemm(a->M, j1 - j0, a->K, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy))
-        return;
-    bert_sgemm(0, 1, a->M, j1 - j0, a->K, 1.0f, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy);
+    if (!bert_dnnl_sgemm(a->M, j1 - j0, a->K, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy))
+        bert_sgemm(0, 1, a->M, j1 - j0, a->K, 1.0f, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy);
+    bert_epilogue_run(a->epi, a->y, a->ldy, a->M, j0, j1);
+}
+
+void bert_linear_ex(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
+                    int n_threads, const bert_epilogue *epi) {
+    if (M <= 0 || N <= 0) return;
+    linear_args a = {y, x, W, bias, ldy, M, K, epi};
+    bert_for_column_slabs(N, n_threads, linear_slab, &a);
 }
 
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                  int n_threads) {
-    if (M <= 0 || N <= 0) return;
-    linear_args a = {y, x, W, bias, ldy, M, K};
-    bert_for_column_slabs(N, n_threads, linear_slab, &a);
+    bert_linear_ex(y, ldy, x, W, bias, M, N, K, n_threads, NULL);
 }
 
 #ifdef BERT_USE_CBLAS

@@ -85,6 +85,7 @@ typedef struct {
     const uint16_t *x16, *W16;
     const float *bias;
     int ldy, M, K;
+    const bert_epilogue *epi;
 } linear_bf16_args;
 
 /* oneDNN runs single-threaded inside each slab (nested OpenMP is off). */
@@ -93,11 +94,17 @@ static void linear_bf16_slab(int j0, int j1, void *arg) {
     float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
     gemm_bf16('N', 'T', a->M, j1 - j0, a->K, 1.0f, a->x16, a->K, a->W16 + (size_t)j0 * a->K, a->K, beta, a->y + j0,
               a->ldy);
+    bert_epilogue_run(a->epi, a->y, a->ldy, a->M, j0, j1);
+}
+
+void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
+                         int K, int n_threads, const bert_epilogue *epi) {
+    if (M <= 0 || N <= 0) return;
+    linear_bf16_args a = {y, x16, W16, bias, ldy, M, K, epi};
+    bert_for_column_slabs(N, n_threads, linear_bf16_slab, &a);
 }
 
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads) {
-    if (M <= 0 || N <= 0) return;
-    linear_bf16_args a = {y, x16, W16, bias, ldy, M, K};
-    bert_for_column_slabs(N, n_threads, linear_bf16_slab, &a);
+    bert_linear_bf16_ex(y, ldy, x16, W16, bias, M, N, K, n_threads, NULL);
 }

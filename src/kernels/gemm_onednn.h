@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/gemm.h"
+
 /* NULL when bf16 products can run here (the CPU has AVX512-BF16 and
  * libdnnl.so.2 with dnnl_gemm_bf16bf16f32 can be opened), else a sentence
  * saying what is missing. Safe to call from several threads. */
@@ -16,6 +18,9 @@ const char *bert_bf16_unavailable(void);
  * column slabs over n_threads. Requires bert_bf16_unavailable() == NULL. */
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads);
+/* The same with an epilogue (gemm.h; NULL: none). */
+void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
+                         int K, int n_threads, const bert_epilogue *epi);
 
 /* y[M x N] = x[M x K] W[N x K]^T + beta y with oneDNN's sgemm; returns 0
  * (and does nothing) when oneDNN is not available or set aside with

@@ -50,8 +50,16 @@ uint16_t bert_f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+/* The same rounding without a branch, so the compiler vectorises it: this
+ * runs on every dense layer's input under bf16 compute. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = bert_f32_to_bf16(src[i]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, src + i, sizeof u);
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1)) >> 16, quiet = (u >> 16) | 0x40;
+        dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+    }
 }
 
 uint16_t bert_f32_to_f16(float f) {

@@ -130,10 +130,15 @@ static void stage_dense_input(bert_context *ctx, const float *x, size_t n) {
 /* A dense layer of the encoder, y = x W^T + b, in the model's compute
  * dtype: bf16 multiplies the staged input by the bf16 copy of W made at
  * load. */
+static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *x, const uint16_t *x16,
+                             const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
+    if (d->w16) bert_linear_bf16_ex(y, ldy, x16, d->w16, d->b, M, N, K, ctx->n_threads, epi);
+    else bert_linear_ex(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads, epi);
+}
+
 static void dense_forward(bert_context *ctx, float *y, int ldy, const float *x, const bert_dense *d, int M, int N,
                           int K) {
-    if (d->w16) bert_linear_bf16(y, ldy, ctx->x16, d->w16, d->b, M, N, K, ctx->n_threads);
-    else bert_linear(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads);
+    dense_forward_ex(ctx, y, ldy, x, ctx->x16, d, M, N, K, NULL);
 }
 
 /* One BertLayer: attention, its output LayerNorm, feed-forward, LayerNorm. */
@@ -152,10 +157,12 @@ static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
     stage_dense_input(ctx, ctx->hidden, (size_t)N * C);
-    dense_forward(ctx, ctx->ff, I, ctx->hidden, &L->inter, N, I, C);
-    bert_activation_forward(ctx->ff, (size_t)N * I, ctx->model->cfg.act, nt);
-    stage_dense_input(ctx, ctx->ff, (size_t)N * I);
-    dense_forward(ctx, ctx->tmp, C, ctx->ff, &L->out, N, C, I);
+    /* the activation, and under bf16 the conversion for the next product,
+     * on each thread's slab as soon as it is computed */
+    uint16_t *ff16 = ctx->model->compute == BERT_COMPUTE_BF16 ? ctx->x16 + (size_t)N * C : NULL;
+    bert_epilogue act = {(int)ctx->model->cfg.act, ff16};
+    dense_forward_ex(ctx, ctx->ff, I, ctx->hidden, ctx->x16, &L->inter, N, I, C, &act);
+    dense_forward_ex(ctx, ctx->tmp, C, ctx->ff, ff16, &L->out, N, C, I, NULL);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
 }
 
@@ -230,7 +237,8 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         }
     }
     if (m->compute == BERT_COMPUTE_BF16) {
-        size_t need = (size_t)N * (size_t)(c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size);
+        /* [N x C] for the hidden/attention inputs, then [N x I] for the feed-forward's middle */
+        size_t need = (size_t)N * (size_t)(c->intermediate_size + c->hidden_size);
         if (need > ctx->x16_cap) {
             uint16_t *p = realloc(ctx->x16, need * sizeof(uint16_t));
             if (!p) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 inputs", need * 2.0 / 1e6);

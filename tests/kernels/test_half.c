@@ -51,4 +51,19 @@ TEST(half_bf16_conversions) {
     float out[2];
     bert_bf16_to_f32_array(out, le, 2);
     CHECK(out[0] == 1.0f && out[1] == -2.0f);
+    /* the vectorised array conversion rounds exactly as the scalar one, NaN and infinities included */
+    enum { N = 1 << 16 };
+    static float src[N];
+    static uint16_t dst[N];
+    uint32_t seed = 1;
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        uint32_t u = i < 8 ? (uint32_t[]){0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f800001u, 0x00000001u, 0x3f808000u,
+                                         0x3f818000u, 0x80000000u}[i] : seed;
+        memcpy(&src[i], &u, 4);
+    }
+    bert_f32_to_bf16_array(dst, src, N);
+    int diff = 0;
+    for (int i = 0; i < N; i++) diff += dst[i] != bert_f32_to_bf16(src[i]);
+    CHECK(diff == 0);
 }

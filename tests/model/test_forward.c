@@ -156,8 +156,13 @@ TEST(forward_ragged_batch_equals_single_runs) {
             double d = test_max_abs_diff(bert_output_hidden(one_ctx, 0), bert_output_hidden(batch_ctx, s), n * C);
             if (!(d <= 1e-5)) test_fail(__FILE__, __LINE__, "%s seq %d: batch vs single diff %.3g", fixtures[i], s, d);
             if (outs & BERT_OUTPUT_MLM) {
-                d = test_max_abs_diff(bert_output_mlm_logits(one_ctx, 0), bert_output_mlm_logits(batch_ctx, s), n * V);
-                if (!(d <= 1e-5)) test_fail(__FILE__, __LINE__, "%s seq %d: MLM batch vs single %.3g", fixtures[i], s, d);
+                /* the vocabulary product's blocking depends on the batch's row count, so
+                 * its rounding may differ: 1e-5 relative to the largest logit */
+                const float *z = bert_output_mlm_logits(one_ctx, 0);
+                double big = 1.0;
+                for (size_t k = 0; k < n * V; k++) big = fmax(big, fabs(z[k]));
+                d = test_max_abs_diff(z, bert_output_mlm_logits(batch_ctx, s), n * V);
+                if (!(d <= 1e-5 * big)) test_fail(__FILE__, __LINE__, "%s seq %d: MLM batch vs single %.3g (max |logit| %.3g)", fixtures[i], s, d, big);
             }
         }
         free(seqs);
