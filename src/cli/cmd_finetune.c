@@ -338,7 +338,8 @@ int cmd_finetune(int argc, char **argv) {
                                                 strcmp(v, "conll2003") == 0 || strcmp(v, "sec") == 0)))
             return cmd_finetune_ner(argc, argv);
         if ((strcmp(argv[i], "--task-type") == 0 && strcmp(v, "qa") == 0) ||
-            (strcmp(argv[i], "--task") == 0 && (strcmp(v, "squad") == 0 || strcmp(v, "tydi") == 0 || strcmp(v, "xquad") == 0)))
+            (strcmp(argv[i], "--task") == 0 && (strcmp(v, "squad") == 0 || strcmp(v, "tydi") == 0 || strcmp(v, "xquad") == 0 ||
+                                                strcmp(v, "bioasq") == 0)))
             return cmd_finetune_qa(argc, argv);
     }
     ft_opts o;

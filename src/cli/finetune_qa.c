@@ -204,7 +204,108 @@ static double now_s(void) {
 typedef struct {
     double em, f1, has_em, has_f1, no_em, no_f1, best_em, best_f1;
     int v2, n_has, n_no;
+    /* BioASQ factoid scores (with a golden file): strict / lenient accuracy, MRR */
+    int bioasq, bio_n;
+    double strict, lenient, mrr;
 } qa_scores;
+
+/* BioASQ 7b factoid gold (7B_golden.json): question id -> exact_answer
+ * synonyms, lower-cased. The test file's question ids are "<qid>_<nnn>",
+ * one per snippet. */
+typedef struct {
+    char **qid;
+    char ***syn;
+    int *n_syn, n;
+} bioasq_gold;
+
+static void lower_ascii(char *s) {
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+static int read_bioasq_gold(const char *path, bioasq_gold *g, char *msg, size_t cap) {
+    memset(g, 0, sizeof *g);
+    char *text = slurp(path, msg, cap);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "questions");
+    if (!cJSON_IsArray(qs)) {
+        cJSON_Delete(root);
+        return snprintf(msg, cap, "%s: not a BioASQ golden file (no \"questions\" list)", path), 0;
+    }
+    int n = cJSON_GetArraySize(qs);
+    g->qid = calloc((size_t)n + 1, sizeof *g->qid), g->syn = calloc((size_t)n + 1, sizeof *g->syn);
+    g->n_syn = calloc((size_t)n + 1, sizeof *g->n_syn);
+    const cJSON *q;
+    cJSON_ArrayForEach(q, qs) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(q, "type"), *id = cJSON_GetObjectItemCaseSensitive(q, "id"),
+                    *ex = cJSON_GetObjectItemCaseSensitive(q, "exact_answer");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "factoid") != 0 || !cJSON_IsString(id) || !cJSON_IsArray(ex)) continue;
+        int k = g->n++;
+        g->qid[k] = strdup(id->valuestring);
+        const cJSON *e, *x;
+        cJSON_ArrayForEach(e, ex) { /* [["a", "a synonym"], ["b"]] or ["a"] */
+            const cJSON *list = cJSON_IsArray(e) ? e : NULL;
+            for (x = list ? list->child : e; x; x = list ? x->next : NULL) {
+                if (!cJSON_IsString(x)) continue;
+                g->syn[k] = realloc(g->syn[k], sizeof **g->syn * (size_t)(g->n_syn[k] + 1));
+                char *t = strdup(x->valuestring);
+                lower_ascii(t);
+                g->syn[k][g->n_syn[k]++] = t;
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return 1;
+}
+
+static void bioasq_free(bioasq_gold *g) {
+    for (int i = 0; i < g->n; i++) {
+        for (int k = 0; k < g->n_syn[i]; k++) free(g->syn[i][k]);
+        free(g->syn[i]), free(g->qid[i]);
+    }
+    free(g->syn), free(g->qid), free(g->n_syn);
+    memset(g, 0, sizeof *g);
+}
+
+typedef struct {
+    int q; /* index into the gold questions */
+    double p;
+    char *text;
+} bio_cand;
+
+static int by_q_then_p(const void *a, const void *b) {
+    const bio_cand *x = a, *y = b;
+    if (x->q != y->q) return x->q - y->q;
+    return x->p > y->p ? -1 : x->p < y->p;
+}
+
+/* BioBERT's aggregation and BioASQ's factoid measures: every snippet's
+ * n-best answers pooled per question, ranked by probability, duplicates
+ * (case-insensitive) removed, the top 5 kept; strict accuracy = the first
+ * is a gold synonym, lenient = any of the 5 is, MRR = mean of 1 / rank of
+ * the first correct one (0 when none). Writes {"qid": [top 5]} to json. */
+static void bioasq_score(const bioasq_gold *g, bio_cand *c, int nc, qa_scores *sc, cJSON *json) {
+    qsort(c, (size_t)nc, sizeof *c, by_q_then_p);
+    sc->bioasq = 1, sc->bio_n = g->n;
+    for (int q = 0, i = 0; q < g->n; q++) {
+        const char *top[5];
+        int nt = 0, rank = 0;
+        for (; i < nc && c[i].q == q; i++) {
+            int dup = 0;
+            for (int k = 0; k < nt; k++) dup |= strcmp(top[k], c[i].text) == 0;
+            if (!dup && nt < 5) top[nt++] = c[i].text;
+        }
+        cJSON *list = cJSON_AddArrayToObject(json, g->qid[q]);
+        for (int k = 0; k < nt; k++) {
+            cJSON_AddItemToArray(list, cJSON_CreateString(top[k]));
+            for (int s = 0; !rank && s < g->n_syn[q]; s++)
+                if (strcmp(top[k], g->syn[q][s]) == 0) rank = k + 1;
+        }
+        sc->strict += rank == 1, sc->lenient += rank > 0, sc->mrr += rank ? 1.0 / rank : 0;
+    }
+    if (g->n) sc->strict *= 100.0 / g->n, sc->lenient *= 100.0 / g->n, sc->mrr *= 100.0 / g->n;
+}
 
 typedef struct {
     double na_prob, em, f1;
@@ -228,13 +329,15 @@ static double best_thresh(qa_row *rows, int n, int use_f1) {
     return 100.0 * best / n;
 }
 
-static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, const char *pred_path, qa_scores *sc,
-                    char *msg, size_t cap) {
+static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, const char *pred_path,
+                    const bioasq_gold *bg, qa_scores *sc, char *msg, size_t cap) {
     bert_pipeline *p;
     bert_error err;
     if (bert_pipeline_open(dir, NULL, &p, &err) != BERT_OK) return snprintf(msg, cap, "%s", err.message), 0;
     memset(sc, 0, sizeof *sc);
-    for (int i = 0; i < d->n; i++) sc->v2 |= d->v[i].n_answers == 0;
+    for (int i = 0; i < d->n && !bg; i++) sc->v2 |= d->v[i].n_answers == 0; /* BioASQ test snippets carry no answers */
+    bio_cand *cands = NULL;
+    int ncand = 0;
     bert_qa_params q = bert_qa_default_params();
     q.max_seq_len = max_seq, q.doc_stride = stride, q.max_answer_len = 30, q.max_question_len = 1 << 20;
     q.top_k = 20; /* the n-best list of run_squad.py */
@@ -250,6 +353,15 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
         cJSON *list = cJSON_AddArrayToObject(nbest, e->id);
         if (bert_qa(p, e->question, e->context, &q, &a, &na, &err) == BERT_OK && na > 0) {
             ans = a[0].answer;
+            const char *us = strrchr(e->id, '_');
+            int gq = -1;
+            for (int k = 0; bg && us && k < bg->n && gq < 0; k++)
+                if ((size_t)(us - e->id) == strlen(bg->qid[k]) && strncmp(e->id, bg->qid[k], (size_t)(us - e->id)) == 0) gq = k;
+            for (int k = 0; gq >= 0 && k < na; k++)
+                if (*a[k].answer && (cands = realloc(cands, sizeof *cands * (size_t)(ncand + 1)))) {
+                    cands[ncand] = (bio_cand){gq, a[k].score, strdup(a[k].answer)};
+                    lower_ascii(cands[ncand++].text);
+                }
             for (int k = 0; k < na; k++) {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "text", a[k].answer);
@@ -289,6 +401,19 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
         sc->best_em = best_thresh(rows, d->n, 0), sc->best_f1 = best_thresh(rows, d->n, 1);
     }
     free(rows);
+    if (bg) {
+        cJSON *bj = cJSON_CreateObject();
+        bioasq_score(bg, cands, ncand, sc, bj);
+        char path[4200], *txt = cJSON_Print(bj);
+        const char *slash = strrchr(pred_path, '/');
+        snprintf(path, sizeof path, "%.*sbioasq_predictions.json", slash ? (int)(slash - pred_path + 1) : 0, pred_path);
+        cli_output o;
+        if (txt && cli_output_open("finetune", path, &o)) fputs(txt, o.fp), cli_output_close("finetune", &o, 1);
+        free(txt);
+        cJSON_Delete(bj);
+    }
+    for (int i = 0; i < ncand; i++) free(cands[i].text);
+    free(cands);
     /* {"id": "answer"} as the official evaluation script reads it, and the
      * n-best lists beside it (dev_nbest_predictions.json, as run_squad.py) */
     int ok = 1;
@@ -307,6 +432,11 @@ static int evaluate(const char *dir, const qa_data *d, int max_seq, int stride, 
 }
 
 static void write_scores(FILE *f, const qa_scores *s) {
+    if (s->bioasq) {
+        fprintf(f, "\"bioasq_factoid_questions\": %d, \"strict_accuracy\": %.4f, \"lenient_accuracy\": %.4f, \"mrr\": %.4f",
+                s->bio_n, s->strict, s->lenient, s->mrr);
+        return;
+    }
     fprintf(f, "\"dev_exact_match\": %.4f, \"dev_f1\": %.4f", s->em, s->f1);
     if (s->v2)
         fprintf(f, ", \"HasAns_exact\": %.4f, \"HasAns_f1\": %.4f, \"HasAns_total\": %d, \"NoAns_exact\": %.4f, "
@@ -316,11 +446,12 @@ static void write_scores(FILE *f, const qa_scores *s) {
 
 int cmd_finetune_qa(int argc, char **argv) {
     static const char *usage =
-        "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi [--data-dir ../shared/data]\n"
+        "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi|bioasq [--data-dir ../shared/data]\n"
         "       | --task-type qa --train F --dev F          (SQuAD JSON, .json or .json.gz)\n"
         "       [--epochs 2] [--batch-size 12] [--lr 3e-5] [--max-seq-len 384] [--doc-stride 128]\n"
-        "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n";
-    const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL;
+        "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n"
+        "       [--bioasq-golden 7B_golden.json]   (score --dev snippets per question, BioASQ factoid)\n";
+    const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *golden = NULL;
     int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0, eval_only = 0;
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_QA;
@@ -342,6 +473,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
+        else if (strcmp(a, "--bioasq-golden") == 0 && v) golden = v, i++;
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -355,7 +487,13 @@ int cmd_finetune_qa(int argc, char **argv) {
                 snprintf(pdv, sizeof pdv, "%s/tydiqa_goldp_en/english_tydiqa_dev.json", data);
         else if (strcmp(task, "xquad") == 0) /* an evaluation set only (no train split): train on --task squad */
             *ptr = '\0', snprintf(pdv, sizeof pdv, "%s/xquad_en/xquad.en.json", data);
-        else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad)\n", task), CLI_USAGE;
+        else if (strcmp(task, "bioasq") == 0) { /* BioASQ 7b factoid: snippets as SQuAD, scored per question */
+            static char pgold[1024];
+            snprintf(ptr, sizeof ptr, "%s/bioasq7b_squad/BioASQ-train-factoid-7b.json", data);
+            snprintf(pdv, sizeof pdv, "%s/bioasq7b_squad/BioASQ-test-factoid-7b.json", data);
+            snprintf(pgold, sizeof pgold, "%s/bioasq7b_squad/7B_golden.json", data);
+            if (!golden) golden = pgold;
+        } else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad, bioasq)\n", task), CLI_USAGE;
         if (!*ptr && !eval_only && !train)
             return fprintf(stderr, "bert finetune: xquad has no training split; use `bert eval MODEL --task xquad` or --train\n"), CLI_USAGE;
         if (!train && *ptr) train = ptr;
@@ -364,13 +502,16 @@ int cmd_finetune_qa(int argc, char **argv) {
     if ((!train && !eval_only) || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
     char msg[4096];
     qa_data tr = {0}, dv = {0};
-    int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) && read_squad(dev, &dv, max_dev, msg, sizeof msg);
+    bioasq_gold gold = {0};
+    int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) && read_squad(dev, &dv, max_dev, msg, sizeof msg) &&
+             (!golden || read_bioasq_gold(golden, &gold, msg, sizeof msg));
+    const bioasq_gold *bg = golden ? &gold : NULL;
     if (ok && eval_only) { /* `bert eval`: answer dev with the given model */
         qa_scores sc;
         char path[1100];
         mkdir(out, 0755);
         snprintf(path, sizeof path, "%s/dev_predictions.json", out);
-        ok = evaluate(model, &dv, max_seq, stride, path, &sc, msg, sizeof msg);
+        ok = evaluate(model, &dv, max_seq, stride, path, bg, &sc, msg, sizeof msg);
         snprintf(path, sizeof path, "%s/report.json", out);
         cli_output ro;
         if (ok && cli_output_open("eval", path, &ro)) {
@@ -379,9 +520,11 @@ int cmd_finetune_qa(int argc, char **argv) {
             fprintf(ro.fp, "}\n");
             ok = cli_output_close("eval", &ro, 1);
         }
-        if (ok) fprintf(stderr, "dev EM %.2f F1 %.2f (%d questions); predictions in %s/dev_predictions.json\n", sc.em, sc.f1, dv.n, out);
+        if (ok && bg) fprintf(stderr, "BioASQ factoid (%d questions): strict %.2f lenient %.2f MRR %.2f\n", sc.bio_n, sc.strict, sc.lenient, sc.mrr);
+        else if (ok) fprintf(stderr, "dev EM %.2f F1 %.2f (%d questions); predictions in %s/dev_predictions.json\n", sc.em, sc.f1, dv.n, out);
         else cli_error("eval", "%s", msg);
         qa_free(&dv);
+        bioasq_free(&gold);
         return ok ? CLI_OK : CLI_ERROR;
     }
     bert_tokenizer *tok = NULL;
@@ -445,12 +588,13 @@ int cmd_finetune_qa(int argc, char **argv) {
             break;
         }
         snprintf(path, sizeof path, "%s/dev_predictions.json", out);
-        if (!(ok = evaluate(last, &dv, max_seq, stride, path, &sc, msg, sizeof msg))) break;
+        if (!(ok = evaluate(last, &dv, max_seq, stride, path, bg, &sc, msg, sizeof msg))) break;
+        if (bg) sc.f1 = sc.mrr, fprintf(stderr, "epoch %d: BioASQ strict %.2f lenient %.2f MRR %.2f\n", epoch + 1, sc.strict, sc.lenient, sc.mrr);
         fprintf(log, "{\"epoch\":%d,\"step\":%ld,\"loss\":%.6f,\"eval_exact_match\":%.4f,\"eval_f1\":%.4f}\n", epoch + 1,
                 bert_trainer_steps(t), loss_sum / (steps ? steps : 1), sc.em, sc.f1);
         fflush(log);
-        fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, sc.em, sc.f1);
-        if (sc.f1 > best_f1) {
+        if (!bg) fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, sc.em, sc.f1);
+        if (sc.f1 > best_f1) { /* F1, or MRR for BioASQ */
             best_f1 = sc.f1, best_sc = sc, best_epoch = epoch + 1;
             char cmd[4096];
             snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", best_dir, last, best_dir);
@@ -476,6 +620,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     for (int i = 0; i < nf; i++) free(fs[i].ids), free(fs[i].types);
     free(fs), free(order), free(seqs), free(lab);
     qa_free(&tr), qa_free(&dv);
+    bioasq_free(&gold);
     bert_trainer_free(t);
     bert_tokenizer_free(tok);
     return ok ? CLI_OK : CLI_ERROR;

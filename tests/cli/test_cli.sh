@@ -297,6 +297,21 @@ if [ "$(wc -l < "$TMP/voc/vocab.txt")" = 100 ] && head -5 "$TMP/voc/vocab.txt" |
     && ! grep -q '"\[UNK\]"' "$TMP/voctok" && [ -s "$TMP/voctok" ]; then
     pass vocab_trains_a_usable_vocabulary; else fail vocab_trains_a_usable_vocabulary "$TMP/err"; fi
 expect_error vocab_needs_output "usage: bert vocab" "$BERT" vocab --corpus "$FT/pretrain_corpus.txt"
+# BioASQ factoid scoring: snippets "<qid>_<n>" pooled per question. Gold for q1 = the model's own
+# top answer (from a first pass), for q2 something never predicted: strict = lenient = MRR = 50.
+cat > "$TMP/bio_dev.json" <<'EOF2'
+{"data": [{"title": "b", "paragraphs": [
+ {"context": "The cat sat on the mat. The mat was red.", "qas": [{"id": "q1_001", "question": "Where did the cat sit?", "answers": []}]},
+ {"context": "Paris is the capital of France. It lies on the Seine.", "qas": [{"id": "q1_002", "question": "Where did the cat sit?", "answers": []},
+   {"id": "q2_001", "question": "What is the capital of France?", "answers": []}]}]}]}
+EOF2
+printf '{"questions": [{"id": "q1", "type": "factoid", "exact_answer": [["x"]]}, {"id": "q2", "type": "factoid", "exact_answer": [["never-predicted"], ["nor this"]]}, {"id": "q3", "type": "yesno", "exact_answer": "yes"}]}' > "$TMP/bio_gold.json"
+"$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$TMP/bio_dev.json" --bioasq-golden "$TMP/bio_gold.json" --output-dir "$TMP/bio1" --max-seq-len 64 --doc-stride 16 2> "$TMP/err"
+top=$(grep '"q1"' "$TMP/bio1/bioasq_predictions.json" | sed 's/^[^[]*\["\([^"]*\)".*/\1/')
+printf '{"questions": [{"id": "q1", "type": "factoid", "exact_answer": [["other", "%s"]]}, {"id": "q2", "type": "factoid", "exact_answer": [["never-predicted"]]}]}' "$top" > "$TMP/bio_gold.json"
+"$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$TMP/bio_dev.json" --bioasq-golden "$TMP/bio_gold.json" --output-dir "$TMP/bio2" --max-seq-len 64 --doc-stride 16 2>> "$TMP/err"
+if [ -n "$top" ] && grep -q '"bioasq_factoid_questions": 2, "strict_accuracy": 50.0000, "lenient_accuracy": 50.0000, "mrr": 50.0000' "$TMP/bio2/report.json"; then
+    pass bioasq_factoid_scoring; else cat "$TMP/bio2/report.json" >> "$TMP/err"; fail bioasq_factoid_scoring "$TMP/err"; fi
 expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
