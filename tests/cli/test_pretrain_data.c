@@ -222,3 +222,24 @@ TEST(pretrain_sentence_splitter) {
             for (int k = 0; k < n; k++) printf("  case %zu: [%.*s]\n", i, ln[k], cases[i].text + st[k]);
     }
 }
+
+TEST(pretrain_corpus_prose_files_are_documents_of_sentences) {
+    bert_tokenizer *tok;
+    bert_error err;
+    CHECK_OK(bert_tokenizer_load(VOCAB_DIR, &tok, &err), err);
+    char a[512], b[512], msg[1024], first_bad[64] = "";
+    snprintf(a, sizeof a, "%s/prose_a.txt", test_tmpdir());
+    snprintf(b, sizeof b, "%s/prose_b.txt", test_tmpdir());
+    /* hard-wrapped: the first paragraph's second sentence spans two lines */
+    const char *ta = "The cat sat. The dog\nran to the mat.\n\nThe end.\n", *tb = "Paris is red.\n";
+    CHECK(test_write_file(a, ta, strlen(ta)) == 0 && test_write_file(b, tb, strlen(tb)) == 0);
+    pt_corpus c = {0};
+    pt_read_options ro = {.prose = 1, .split_sentences = 1};
+    long bad = 0;
+    const char *files[] = {a, b};
+    CHECK(pt_corpus_read_text(&c, tok, files, 2, &ro, &bad, first_bad, sizeof first_bad, msg, sizeof msg));
+    CHECK(c.n_docs == 2);                                 /* a file is a document */
+    CHECK(c.n_docs == 2 && pt_doc_segs(&c, 0) == 3 && pt_doc_segs(&c, 1) == 1); /* sentences, across line breaks */
+    pt_corpus_free(&c);
+    bert_tokenizer_free(tok);
+}
