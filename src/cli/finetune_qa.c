@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
     qa_example *v;
     int n;
+    int moved, unaligned; /* answers whose answer_start did not point at their text */
 } qa_data;
 
 static void qa_free(qa_data *d) {
@@ -74,6 +75,42 @@ static char *slurp(const char *path, char *msg, size_t cap) {
     return buf;
 }
 
+/* Byte offset of code point cp in s (or the end). */
+static size_t cp_to_byte(const char *s, int cp) {
+    size_t b = 0;
+    for (int n = 0; s[b] && n < cp; n++)
+        for (b++; (s[b] & 0xC0) == 0x80; b++) {}
+    return b;
+}
+
+static int byte_to_cp(const char *s, size_t b) {
+    int n = 0;
+    for (size_t i = 0; i < b && s[i]; i++) n += (s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* Some sets' answer_start is off (COVID-QA: 17 % of answers start at a
+ * space the text does not have, or a few characters away). Put the answer
+ * at its text: trim surrounding whitespace from the text, then take the
+ * occurrence nearest the given start (within 200 bytes). Returns 0 when the
+ * start was right, 1 when moved, -1 when the text is not near. */
+static int align_answer(const char *ctx, char **text, int *start) {
+    char *t = *text;
+    size_t tl = strlen(t), a = 0;
+    while (a < tl && (t[a] == ' ' || t[a] == '\n' || t[a] == '\t')) a++;
+    while (tl > a && (t[tl - 1] == ' ' || t[tl - 1] == '\n' || t[tl - 1] == '\t')) tl--;
+    size_t b = cp_to_byte(ctx, *start), n = tl - a, cl = strlen(ctx);
+    if (b + strlen(t) <= cl && strncmp(ctx + b, t, strlen(t)) == 0) return 0;
+    if (n == 0) return -1;
+    size_t lo = b > 200 ? b - 200 : 0, hi = b + 200 < cl ? b + 200 : cl, best = (size_t)-1;
+    for (size_t i = lo; i + n <= cl && i <= hi; i++)
+        if (strncmp(ctx + i, t + a, n) == 0 && (best == (size_t)-1 || (i > b ? i - b : b - i) < (best > b ? best - b : b - best))) best = i;
+    if (best == (size_t)-1) return -1;
+    memmove(t, t + a, n), t[n] = '\0';
+    *start = byte_to_cp(ctx, best);
+    return 1;
+}
+
 static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t cap) {
     char *text = slurp(path, msg, cap);
     if (!text) return 0;
@@ -92,7 +129,10 @@ static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t
             const cJSON *qas = cJSON_GetObjectItemCaseSensitive(p, "qas");
             for (const cJSON *q = cJSON_IsArray(qas) ? qas->child : NULL; ok && q && ctx; q = q->next) {
                 if (limit > 0 && d->n >= limit) break;
-                const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "id"));
+                const cJSON *idj = cJSON_GetObjectItemCaseSensitive(q, "id");
+                char idbuf[32];
+                const char *id = cJSON_GetStringValue(idj); /* COVID-QA's ids are numbers */
+                if (!id && cJSON_IsNumber(idj)) snprintf(idbuf, sizeof idbuf, "%.0f", idj->valuedouble), id = idbuf;
                 const char *question = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "question"));
                 const cJSON *ans = cJSON_GetObjectItemCaseSensitive(q, "answers");
                 if (!id || !question || !cJSON_IsArray(ans)) {
@@ -119,7 +159,10 @@ static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t
                     const cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "answer_start");
                     if (!t || !cJSON_IsNumber(st)) continue;
                     e->answers[e->n_answers] = strdup(t);
-                    e->starts[e->n_answers++] = (int)st->valuedouble; /* Python string index = code points */
+                    e->starts[e->n_answers] = (int)st->valuedouble; /* Python string index = code points */
+                    int r = align_answer(ctx, &e->answers[e->n_answers], &e->starts[e->n_answers]);
+                    d->moved += r > 0, d->unaligned += r < 0;
+                    e->n_answers++;
                 }
             }
         }
@@ -127,6 +170,26 @@ static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t
     cJSON_Delete(root);
     if (ok && d->n == 0) snprintf(msg, cap, "%s: no questions", path), ok = 0;
     return ok;
+}
+
+/* Move the questions of a seeded share `frac` of the contexts (articles)
+ * from all to dev, so no context is in both: a dev split for sets that
+ * come as one file (COVID-QA). A context goes to dev when a hash of its
+ * text and the seed falls under frac. */
+static void split_by_context(qa_data *all, double frac, uint64_t seed, qa_data *dev) {
+    int kept = 0;
+    for (int i = 0; i < all->n; i++) {
+        uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
+        for (const char *c = all->v[i].context; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h ^= h >> 29, h *= 0xBF58476D1CE4E5B9ULL, h ^= h >> 32;
+        if ((double)(h >> 11) / 9007199254740992.0 < frac) {
+            if ((dev->n & (dev->n - 1)) == 0) dev->v = realloc(dev->v, sizeof *dev->v * (size_t)(dev->n ? 2 * dev->n : 1));
+            dev->v[dev->n++] = all->v[i];
+        } else {
+            all->v[kept++] = all->v[i];
+        }
+    }
+    all->n = kept;
 }
 
 static int utf8_cp_len(const char *s) {
@@ -453,6 +516,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         "       [--bioasq-golden 7B_golden.json]   (score --dev snippets per question, BioASQ factoid)\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *golden = NULL;
     int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0, eval_only = 0;
+    double dev_split = 0;
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_QA;
     tp.lr = 3e-5;
@@ -474,6 +538,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (strcmp(a, "--bioasq-golden") == 0 && v) golden = v, i++;
+        else if (strcmp(a, "--dev-split") == 0 && v) dev_split = atof(v), i++;
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -493,18 +558,31 @@ int cmd_finetune_qa(int argc, char **argv) {
             snprintf(pdv, sizeof pdv, "%s/bioasq7b_squad/BioASQ-test-factoid-7b.json", data);
             snprintf(pgold, sizeof pgold, "%s/bioasq7b_squad/7B_golden.json", data);
             if (!golden) golden = pgold;
-        } else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad, bioasq)\n", task), CLI_USAGE;
+        } else if (strcmp(task, "covid_qa") == 0) { /* one file: 10 % of the papers held out as dev (seeded) */
+            snprintf(ptr, sizeof ptr, "%s/covid_qa/200423_covidQA.json", data);
+            if (dev_split <= 0) dev_split = 0.1;
+        } else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad, bioasq, covid_qa)\n", task), CLI_USAGE;
         if (!*ptr && !eval_only && !train)
             return fprintf(stderr, "bert finetune: xquad has no training split; use `bert eval MODEL --task xquad` or --train\n"), CLI_USAGE;
         if (!train && *ptr) train = ptr;
-        if (!dev) dev = pdv;
+        if (!dev && *pdv) dev = pdv;
     }
-    if ((!train && !eval_only) || !dev) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
+    if (dev_split < 0 || dev_split >= 1) return fprintf(stderr, "bert finetune: --dev-split must be in (0, 1)\n"), CLI_USAGE;
+    if (dev_split > 0 && (!train || dev)) return fprintf(stderr, "bert finetune: --dev-split splits --train; give no --dev\n"), CLI_USAGE;
+    if ((!train && !eval_only) || (!dev && dev_split <= 0)) return fprintf(stderr, "bert finetune: give --task or --train and --dev\n"), CLI_USAGE;
     char msg[4096];
     qa_data tr = {0}, dv = {0};
     bioasq_gold gold = {0};
-    int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) && read_squad(dev, &dv, max_dev, msg, sizeof msg) &&
-             (!golden || read_bioasq_gold(golden, &gold, msg, sizeof msg));
+    int ok = (eval_only || read_squad(train, &tr, max_train, msg, sizeof msg)) &&
+             (dev_split > 0 || read_squad(dev, &dv, max_dev, msg, sizeof msg)) && (!golden || read_bioasq_gold(golden, &gold, msg, sizeof msg));
+    if (ok && dev_split > 0) {
+        split_by_context(&tr, dev_split, tp.seed, &dv);
+        fprintf(stderr, "bert finetune: --dev-split %.2f: %d training and %d dev questions (no context in both)\n", dev_split, tr.n, dv.n);
+        if (!tr.n || !dv.n) snprintf(msg, sizeof msg, "--dev-split %.2f left an empty side", dev_split), ok = 0;
+    }
+    if (ok && (tr.moved || tr.unaligned || dv.moved || dv.unaligned))
+        fprintf(stderr, "bert finetune: notice: %d answer_start(s) moved to their text (trimmed, within 200 bytes); %d not found "
+                        "near their start and kept as given\n", tr.moved + dv.moved, tr.unaligned + dv.unaligned);
     const bioasq_gold *bg = golden ? &gold : NULL;
     if (ok && eval_only) { /* `bert eval`: answer dev with the given model */
         qa_scores sc;

@@ -312,6 +312,22 @@ printf '{"questions": [{"id": "q1", "type": "factoid", "exact_answer": [["other"
 "$BERT" eval "$TMP/ftQA/best" --task-type qa --dev "$TMP/bio_dev.json" --bioasq-golden "$TMP/bio_gold.json" --output-dir "$TMP/bio2" --max-seq-len 64 --doc-stride 16 2>> "$TMP/err"
 if [ -n "$top" ] && grep -q '"bioasq_factoid_questions": 2, "strict_accuracy": 50.0000, "lenient_accuracy": 50.0000, "mrr": 50.0000' "$TMP/bio2/report.json"; then
     pass bioasq_factoid_scoring; else cat "$TMP/bio2/report.json" >> "$TMP/err"; fail bioasq_factoid_scoring "$TMP/err"; fi
+# One-file QA sets: --dev-split holds out whole contexts; answer_start values that miss their text
+# (a leading space, a shifted start: COVID-QA has both) are moved to the text.
+cat > "$TMP/onefile.json" <<'EOF2'
+{"data": [{"title": "a", "paragraphs": [
+ {"context": "The cat sat on the mat. The mat was red.", "qas": [{"id": 1, "question": "Where did the cat sit?", "answers": [{"text": " on the mat", "answer_start": 12}]}]},
+ {"context": "Paris is the capital of France.", "qas": [{"id": 2, "question": "What is the capital of France?", "answers": [{"text": "Paris", "answer_start": 3}]}]},
+ {"context": "The dog ran to the park.", "qas": [{"id": 3, "question": "Where did the dog run?", "answers": [{"text": "the park", "answer_start": 15}]}]},
+ {"context": "The sun is hot.", "qas": [{"id": 4, "question": "What is hot?", "answers": [{"text": "The sun", "answer_start": 0}]}]}]}]}
+EOF2
+"$BERT" finetune "$TASKS/qa" --task-type qa --train "$TMP/onefile.json" --dev-split 0.5 --output-dir "$TMP/onefile" \
+    --epochs 1 --batch-size 2 --max-seq-len 64 --doc-stride 16 > /dev/null 2> "$TMP/err"
+if grep -q "2 answer_start(s) moved to their text" "$TMP/err" && grep -q "dev questions (no context in both)" "$TMP/err" \
+    && [ -f "$TMP/onefile/report.json" ]; then
+    pass qa_dev_split_and_answer_alignment; else fail qa_dev_split_and_answer_alignment "$TMP/err"; fi
+expect_error qa_dev_split_needs_no_dev "give no --dev" "$BERT" finetune "$TASKS/qa" --task-type qa --train "$TMP/onefile.json" \
+    --dev "$TMP/onefile.json" --dev-split 0.5 --output-dir "$TMP/onefile2"
 expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
