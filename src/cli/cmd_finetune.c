@@ -339,7 +339,8 @@ int cmd_finetune(int argc, char **argv) {
             return cmd_finetune_ner(argc, argv);
         if ((strcmp(argv[i], "--task-type") == 0 && strcmp(v, "qa") == 0) ||
             (strcmp(argv[i], "--task") == 0 && (strcmp(v, "squad") == 0 || strcmp(v, "tydi") == 0 || strcmp(v, "xquad") == 0 ||
-                                                strcmp(v, "bioasq") == 0 || strcmp(v, "covid_qa") == 0)))
+                                                strcmp(v, "bioasq") == 0 || strcmp(v, "covid_qa") == 0 ||
+                                                strcmp(v, "subjqa") == 0)))
             return cmd_finetune_qa(argc, argv);
     }
     ft_opts o;

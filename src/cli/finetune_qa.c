@@ -75,6 +75,91 @@ static char *slurp(const char *path, char *msg, size_t cap) {
     return buf;
 }
 
+/* One RFC-4180 CSV record from *p (quoted fields, "" for a quote, newlines
+ * inside quotes): fields are written NUL-terminated into the buffer in
+ * place; returns the count (at most max), 0 at the end. */
+static int csv_record(char **p, char **fields, int max) {
+    char *r = *p, *w = *p;
+    if (!*r) return 0;
+    int n = 0;
+    for (;;) {
+        char *start = w;
+        if (*r == '"') {
+            for (r++; *r; r++) {
+                if (*r == '"' && r[1] == '"') *w++ = '"', r++;
+                else if (*r == '"') { r++; break; }
+                else *w++ = *r;
+            }
+        }
+        while (*r && *r != ',' && *r != '\n' && *r != '\r') *w++ = *r++;
+        char end = *r;
+        if (end) r++; /* consume the separator before the NUL may land on it */
+        *w++ = '\0';
+        if (n < max) fields[n++] = start;
+        if (end == ',') continue;
+        while (*r == '\r' || *r == '\n') r++;
+        break;
+    }
+    *p = r;
+    return n;
+}
+
+static int find_column(char **h, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(h[i], name) == 0) return i;
+    return -1;
+}
+
+static size_t cp_to_byte(const char *s, int cp);
+
+/* SubjQA CSV (one row per question, review and annotator; rows repeat per
+ * q_review_id): a question per q_review_id, its review as the context with
+ * the trailing " ANSWERNOTFOUND" removed, the answers review[start:end]
+ * from human_ans_indices, none (SQuAD 2.0 style unanswerable) where the
+ * span is ANSWERNOTFOUND. */
+static int read_subjqa(const char *path, qa_data *d, int limit, char *msg, size_t cap) {
+    char *text = slurp(path, msg, cap), *p = text, *f[64], *h[64];
+    if (!text) return 0;
+    int nh = csv_record(&p, f, 64);
+    for (int i = 0; i < nh; i++) h[i] = strdup(f[i]);
+    int cid = find_column(h, nh, "q_review_id"), cq = find_column(h, nh, "question"), cr = find_column(h, nh, "review"),
+        cs = find_column(h, nh, "human_ans_spans"), ci = find_column(h, nh, "human_ans_indices"), ok = 1;
+    if (cid < 0 || cq < 0 || cr < 0 || cs < 0 || ci < 0)
+        ok = 0, snprintf(msg, cap, "%s: not SubjQA CSV (needs q_review_id, question, review, human_ans_spans, human_ans_indices)", path);
+    int nf, maxc = cid > cq ? cid : cq;
+    maxc = maxc > cr ? maxc : cr, maxc = maxc > cs ? maxc : cs, maxc = maxc > ci ? maxc : ci;
+    while (ok && (nf = csv_record(&p, f, 64)) > 0) {
+        if (nf <= maxc) continue;
+        qa_example *e = NULL;
+        for (int k = d->n - 1; k >= 0 && k >= d->n - 50 && !e; k--) /* repeats are adjacent */
+            if (strcmp(d->v[k].id, f[cid]) == 0) e = &d->v[k];
+        if (!e) {
+            if (limit > 0 && d->n >= limit) break;
+            if ((d->n & (d->n - 1)) == 0) d->v = realloc(d->v, sizeof *d->v * (size_t)(d->n ? 2 * d->n : 1));
+            e = &d->v[d->n++];
+            memset(e, 0, sizeof *e);
+            e->id = strdup(f[cid]), e->question = strdup(f[cq]), e->context = strdup(f[cr]);
+            size_t L = strlen(e->context);
+            if (L >= 15 && strcmp(e->context + L - 15, " ANSWERNOTFOUND") == 0) e->context[L - 15] = '\0';
+            e->answers = calloc(8, sizeof *e->answers), e->starts = calloc(8, sizeof *e->starts);
+        }
+        int a, b;
+        if (strcmp(f[cs], "ANSWERNOTFOUND") == 0 || sscanf(f[ci], "(%d, %d)", &a, &b) != 2 || a < 0 || b <= a || e->n_answers == 8)
+            continue;
+        size_t ba = cp_to_byte(e->context, a), bb = cp_to_byte(e->context, b);
+        if (bb <= ba || bb > strlen(e->context)) continue; /* a span past the review's text */
+        int dup = 0;
+        for (int k = 0; k < e->n_answers; k++) dup |= e->starts[k] == a && strlen(e->answers[k]) == bb - ba;
+        if (dup) continue;
+        e->answers[e->n_answers] = strndup(e->context + ba, bb - ba);
+        e->starts[e->n_answers++] = a;
+    }
+    for (int i = 0; i < nh; i++) free(h[i]);
+    free(text);
+    if (ok && d->n == 0) snprintf(msg, cap, "%s: no questions", path), ok = 0;
+    return ok;
+}
+
 /* Byte offset of code point cp in s (or the end). */
 static size_t cp_to_byte(const char *s, int cp) {
     size_t b = 0;
@@ -112,6 +197,8 @@ static int align_answer(const char *ctx, char **text, int *start) {
 }
 
 static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t cap) {
+    size_t pl = strlen(path);
+    if (pl > 4 && strcmp(path + pl - 4, ".csv") == 0) return read_subjqa(path, d, limit, msg, cap);
     char *text = slurp(path, msg, cap);
     if (!text) return 0;
     cJSON *root = cJSON_Parse(text);
@@ -509,12 +596,15 @@ static void write_scores(FILE *f, const qa_scores *s) {
 
 int cmd_finetune_qa(int argc, char **argv) {
     static const char *usage =
-        "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi|bioasq [--data-dir ../shared/data]\n"
+        "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi|bioasq|covid_qa|subjqa [--data-dir ../shared/data]\n"
         "       | --task-type qa --train F --dev F          (SQuAD JSON, .json or .json.gz)\n"
         "       [--epochs 2] [--batch-size 12] [--lr 3e-5] [--max-seq-len 384] [--doc-stride 128]\n"
         "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n"
-        "       [--bioasq-golden 7B_golden.json]   (score --dev snippets per question, BioASQ factoid)\n";
+        "       [--bioasq-golden 7B_golden.json]   (score --dev snippets per question, BioASQ factoid)\n"
+        "       [--dev-split FRAC] (hold out contexts of --train)  [--subjqa-domain electronics|grocery|...]\n"
+        "       --train/--dev take SQuAD JSON (v1.1 or 2.0) or SubjQA CSV\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *golden = NULL;
+    const char *subjqa_domain = "electronics";
     int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0, eval_only = 0;
     double dev_split = 0;
     bert_train_params tp = bert_train_default_params();
@@ -539,6 +629,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (strcmp(a, "--bioasq-golden") == 0 && v) golden = v, i++;
         else if (strcmp(a, "--dev-split") == 0 && v) dev_split = atof(v), i++;
+        else if (strcmp(a, "--subjqa-domain") == 0 && v) subjqa_domain = v, i++;
         else if (a[0] != '-' && !model) model = a;
         else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
     }
@@ -558,10 +649,13 @@ int cmd_finetune_qa(int argc, char **argv) {
             snprintf(pdv, sizeof pdv, "%s/bioasq7b_squad/BioASQ-test-factoid-7b.json", data);
             snprintf(pgold, sizeof pgold, "%s/bioasq7b_squad/7B_golden.json", data);
             if (!golden) golden = pgold;
+        } else if (strcmp(task, "subjqa") == 0) { /* review QA with unanswerable questions (SQuAD 2.0 style) */
+            snprintf(ptr, sizeof ptr, "%s/subjqa/%s/train.csv", data, subjqa_domain);
+            snprintf(pdv, sizeof pdv, "%s/subjqa/%s/dev.csv", data, subjqa_domain);
         } else if (strcmp(task, "covid_qa") == 0) { /* one file: 10 % of the papers held out as dev (seeded) */
             snprintf(ptr, sizeof ptr, "%s/covid_qa/200423_covidQA.json", data);
             if (dev_split <= 0) dev_split = 0.1;
-        } else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad, bioasq, covid_qa)\n", task), CLI_USAGE;
+        } else return fprintf(stderr, "bert finetune: unknown QA task '%s' (squad, tydi, xquad, bioasq, covid_qa, subjqa)\n", task), CLI_USAGE;
         if (!*ptr && !eval_only && !train)
             return fprintf(stderr, "bert finetune: xquad has no training split; use `bert eval MODEL --task xquad` or --train\n"), CLI_USAGE;
         if (!train && *ptr) train = ptr;

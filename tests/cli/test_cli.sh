@@ -328,6 +328,21 @@ if grep -q "2 answer_start(s) moved to their text" "$TMP/err" && grep -q "dev qu
     pass qa_dev_split_and_answer_alignment; else fail qa_dev_split_and_answer_alignment "$TMP/err"; fi
 expect_error qa_dev_split_needs_no_dev "give no --dev" "$BERT" finetune "$TASKS/qa" --task-type qa --train "$TMP/onefile.json" \
     --dev "$TMP/onefile.json" --dev-split 0.5 --output-dir "$TMP/onefile2"
+# SubjQA CSV: quoted fields (commas, "" quotes, a newline), rows repeated per q_review_id, spans as
+# review[start:end], ANSWERNOTFOUND = unanswerable (SQuAD 2.0 scoring).
+cat > "$TMP/subj.csv" <<'EOF2'
+item_id,domain,q_review_id,question,review,human_ans_spans,human_ans_indices
+i1,electronics,q1,"How is the sound?","The sound is great, really ""clear"". ANSWERNOTFOUND",The sound is great,"(0, 18)"
+i1,electronics,q1,"How is the sound?","The sound is great, really ""clear"". ANSWERNOTFOUND",really,"(20, 26)"
+i2,electronics,q2,What about the battery?,"Battery died
+after a week. ANSWERNOTFOUND",ANSWERNOTFOUND,"(31, 45)"
+i3,electronics,q3,Is the screen good?,"The screen is bright. ANSWERNOTFOUND",bright,"(14, 20)"
+EOF2
+"$BERT" finetune "$TASKS/qa" --task-type qa --train "$TMP/subj.csv" --dev "$TMP/subj.csv" --output-dir "$TMP/subj" \
+    --epochs 1 --batch-size 2 --max-seq-len 64 --doc-stride 16 > /dev/null 2> "$TMP/err"
+if grep -q '"train_questions": 3' "$TMP/subj/report.json" && grep -q '"HasAns_total": 2' "$TMP/subj/report.json" \
+    && grep -q '"NoAns_total": 1' "$TMP/subj/report.json"; then
+    pass subjqa_csv_reader; else cat "$TMP/subj/report.json" >> "$TMP/err" 2>/dev/null; fail subjqa_csv_reader "$TMP/err"; fi
 expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
