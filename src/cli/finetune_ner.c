@@ -136,35 +136,44 @@ static int read_any(const char *path, ner_data *d, char *msg, size_t cap) {
     return n > 6 && strcmp(path + n - 6, ".jsonl") == 0 ? read_jsonl(path, d, msg, cap) : read_conll(path, d, msg, cap);
 }
 
-/* The tagging scheme of the data: BIOES/IOBES when S- or E- occur, IOB2
- * when every entity starts with B-, IOB1 when an I- tag starts one but B-
- * occurs too, IO when there is no B- at all. */
+/* The tagging scheme of the data: BIOES/IOBES when S- occurs or B- and E-
+ * both do, IOE when E- marks entity ends without B-, IOB2 when every entity
+ * starts with B-, IOB1 when an I- tag starts one but B- occurs too, IO when
+ * there is no B- at all. */
 static const char *detect_scheme(const ner_data *d) {
-    int has_b = 0, has_se = 0, i_starts = 0;
+    int has_b = 0, has_s = 0, has_e = 0, i_starts = 0;
     for (int i = 0; i < d->n; i++)
         for (int w = 0; w < d->v[i].n; w++) {
             const char *t = d->v[i].tags[w], *prev = w ? d->v[i].tags[w - 1] : "O";
-            if ((t[0] == 'S' || t[0] == 'E') && t[1] == '-') has_se = 1;
-            if (t[0] == 'B' && t[1] == '-') has_b = 1;
-            if (t[0] == 'I' && t[1] == '-' && !((prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0))
+            if (t[1] != '-') continue;
+            has_s |= t[0] == 'S', has_e |= t[0] == 'E', has_b |= t[0] == 'B';
+            if (t[0] == 'I' && !((prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0))
                 i_starts = 1;
         }
-    return has_se ? "BIOES" : !i_starts ? "IOB2" : has_b ? "IOB1" : "IO";
+    if (has_s || (has_b && has_e)) return "BIOES";
+    if (has_e) return "IOE";
+    return !i_starts ? "IOB2" : has_b ? "IOB1" : "IO";
 }
 
-/* Rewrite tags as IOB2: an I-X that starts an entity becomes B-X, S-X
- * becomes B-X and E-X becomes I-X. */
+/* Rewrite tags as IOB2, reading each tag against the ORIGINAL previous one
+ * (op): B-X stays; S-X becomes B-X; I-X and E-X become B-X when they start
+ * an entity — op is not B-X or I-X (so after O, another type, or an E-/S-
+ * that closed the previous entity) — and I-X otherwise. Covers IOB1, IO,
+ * IOE1/IOE2 and BIOES. */
 static void to_iob2(ner_data *d) {
-    for (int i = 0; i < d->n; i++)
+    char op[128];
+    for (int i = 0; i < d->n; i++) {
+        snprintf(op, sizeof op, "O");
         for (int w = 0; w < d->v[i].n; w++) {
-            char *t = d->v[i].tags[w];
-            const char *prev = w ? d->v[i].tags[w - 1] : "O";
-            if (t[1] != '-') continue;
-            if (t[0] == 'S') t[0] = 'B';
-            else if (t[0] == 'E') t[0] = 'I';
-            else if (t[0] == 'I' && !((prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0))
-                t[0] = 'B';
+            char *t = d->v[i].tags[w], cur[128];
+            snprintf(cur, sizeof cur, "%s", t);
+            if (t[1] == '-' && t[0] != 'B') {
+                int continues = (op[0] == 'B' || op[0] == 'I') && op[1] == '-' && strcmp(op + 2, t + 2) == 0;
+                t[0] = t[0] == 'S' || !continues ? 'B' : 'I';
+            }
+            snprintf(op, sizeof op, "%s", cur);
         }
+    }
 }
 
 static int tag_id(char **labels, int n, const char *t) {
@@ -293,7 +302,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         "usage: bert finetune MODEL_DIR --output-dir OUT --task ncbi|bc5cdr|conll2003|sec [--data-dir ../shared/data]\n"
         "       | --task-type token --train F --dev F [--test F]     (CoNLL columns or JSONL {\"tokens\", \"tags\"})\n"
         "       [--epochs 3] [--batch-size 32] [--lr 5e-5] [--max-seq-len 128] [--label-all-tokens] [--seed 42]\n"
-        "       [--tag-scheme keep|iob2]   (the scheme is detected and reported: IOB1, IOB2, IO, BIOES)\n"
+        "       [--tag-scheme keep|iob2]   (the scheme is detected and reported: IOB1, IOB2, IO, IOE, BIOES)\n"
         "       [--threads N] [--max-train N] [--dropout P]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *test = NULL;
     int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0, convert = 0;

@@ -343,6 +343,14 @@ EOF2
 if grep -q '"train_questions": 3' "$TMP/subj/report.json" && grep -q '"HasAns_total": 2' "$TMP/subj/report.json" \
     && grep -q '"NoAns_total": 1' "$TMP/subj/report.json"; then
     pass subjqa_csv_reader; else cat "$TMP/subj/report.json" >> "$TMP/err" 2>/dev/null; fail subjqa_csv_reader "$TMP/err"; fi
+# Tag schemes: IOE is detected and --tag-scheme iob2 rewrites it (entity ends -> entity starts), incl.
+# two adjacent entities of one type and a one-word entity.
+printf 'john I-PER\nsmith E-PER\nmet O\nmary E-PER\nin O\nparis E-LOC\n\na I-ORG\nb E-ORG\nc I-ORG\nd E-ORG\n' > "$TMP/ioe.conll"
+"$BERT" finetune "$TASKS/mlm" --task-type token --train "$TMP/ioe.conll" --dev "$TMP/ioe.conll" --test "$TMP/ioe.conll" \
+    --tag-scheme iob2 --epochs 1 --batch-size 2 --output-dir "$TMP/ioe" > /dev/null 2> "$TMP/err"
+gold=$(awk 'NF { printf "%s ", $2 }' "$TMP/ioe/test_predictions.conll")
+if grep -q "IOE (converted to IOB2)" "$TMP/err" && [ "$gold" = "B-PER I-PER O B-PER O B-LOC B-ORG I-ORG B-ORG I-ORG " ]; then
+    pass ner_ioe_to_iob2; else echo "  gold: $gold"; fail ner_ioe_to_iob2 "$TMP/err"; fi
 expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
