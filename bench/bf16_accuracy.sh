@@ -8,7 +8,7 @@
 # by [MASK]; reports how often the top-1 token is the same in f32 and bf16.
 # classify: the same sentences through CLASSIFIER_DIR (a fine-tuned
 # sequence classifier); reports label agreement and both accuracies against
-# the gold labels. Needs jq. Default data: ../shared/data/glue/SST-2/dev.tsv.
+# the gold labels (labels "0"/"1", "LABEL_k" or negative/positive). Needs jq. Default data: ../shared/data/glue/SST-2/dev.tsv.
 set -e
 MLM=${1:?usage: bench/bf16_accuracy.sh MLM_MODEL_DIR CLASSIFIER_DIR [SST2_DEV_TSV]}
 CLS=${2:?usage: bench/bf16_accuracy.sh MLM_MODEL_DIR CLASSIFIER_DIR [SST2_DEV_TSV]}
@@ -25,7 +25,7 @@ jq -c '.text | split(" ") | map(select(. != "")) | (length / 2 | floor) as $m | 
     "$dir/texts.jsonl" > "$dir/masked.jsonl"
 for d in f32 bf16; do
     ./build/bert fill-mask "$MLM" --top-k 1 --dtype "$d" --input "$dir/masked.jsonl" | jq -r '.[0].token' > "$dir/fill.$d"
-    ./build/bert classify "$CLS" --top-k 1 --dtype "$d" --input "$dir/texts.jsonl" | jq -r '.[0].label' > "$dir/cls.$d"
+    ./build/bert classify "$CLS" --top-k 1 --dtype "$d" --input "$dir/texts.jsonl" | jq -r '.[0].label | if . == "negative" then "0" elif . == "positive" then "1" else sub("^LABEL_"; "") end' > "$dir/cls.$d"
 done
 n=$(wc -l < "$dir/gold")
 paste "$dir/fill.f32" "$dir/fill.bf16" | awk -v n="$n" '$1 == $2 { s++ } END { printf "fill-mask top-1 agreement f32 vs bf16: %d / %d (%.2f %%)\n", s, n, 100 * s / n }'
