@@ -784,7 +784,11 @@ int cmd_finetune_qa(int argc, char **argv) {
             fprintf(ro.fp, "}\n");
             ok = cli_output_close("finetune", &ro, 1);
         }
-        fprintf(stderr, "done: best dev EM %.2f F1 %.2f (epoch %d); model in %s\n", best_sc.em, best_sc.f1, best_epoch, best_dir);
+        if (bg)
+            fprintf(stderr, "done: best BioASQ strict %.2f lenient %.2f MRR %.2f (epoch %d); model in %s\n", best_sc.strict,
+                    best_sc.lenient, best_sc.mrr, best_epoch, best_dir);
+        else
+            fprintf(stderr, "done: best dev EM %.2f F1 %.2f (epoch %d); model in %s\n", best_sc.em, best_sc.f1, best_epoch, best_dir);
     } else {
         cli_error("finetune", "%s", msg);
     }
