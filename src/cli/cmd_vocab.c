@@ -58,6 +58,7 @@ int cmd_vocab(int argc, char **argv) {
         fclose(fp);
     }
     if (ok && bad) fprintf(stderr, "bert vocab: %ld line(s) skipped: not valid UTF-8 (first: %s)\n", bad, first_bad);
+    if (ok && bert_vocab_trainer_words(t) == 0) snprintf(msg, sizeof msg, "the corpus holds no words"), ok = 0;
     char **tokens = NULL;
     int n = 0;
     if (ok && bert_vocab_trainer_finish(t, &tokens, &n, &err) != BERT_OK) snprintf(msg, sizeof msg, "%s", err.message), ok = 0;

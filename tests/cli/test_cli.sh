@@ -296,6 +296,8 @@ if [ "$(wc -l < "$TMP/voc/vocab.txt")" = 100 ] && head -5 "$TMP/voc/vocab.txt" |
     && head -3 "$FT/pretrain_corpus.txt" | sed 's/"/\\"/g; s/.*/{"text": "&"}/' | "$BERT" tokenize "$TMP/vocmodel" > "$TMP/voctok" 2>> "$TMP/err" \
     && ! grep -q '"\[UNK\]"' "$TMP/voctok" && [ -s "$TMP/voctok" ]; then
     pass vocab_trains_a_usable_vocabulary; else fail vocab_trains_a_usable_vocabulary "$TMP/err"; fi
+: > "$TMP/empty.txt"
+expect_error vocab_empty_corpus "holds no words" "$BERT" vocab --corpus "$TMP/empty.txt" --output "$TMP/voc_empty"
 expect_error vocab_needs_output "usage: bert vocab" "$BERT" vocab --corpus "$FT/pretrain_corpus.txt"
 # BioASQ factoid scoring: snippets "<qid>_<n>" pooled per question. Gold for q1 = the model's own
 # top answer (from a first pass), for q2 something never predicted: strict = lenient = MRR = 50.
