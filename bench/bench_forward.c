@@ -19,22 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "bert.h"
 #include "io/file.h"
 #include "io/safetensors.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Fill with uniform values in [-scale, scale) from a fixed LCG. */
 static float *random_block(size_t n, float scale, uint32_t *seed) {
@@ -201,14 +190,14 @@ int main(int argc, char **argv) {
         double *t = malloc(sizeof(double) * (size_t)reps);
         bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err); /* warm-up: sizes the arena, touches weights */
         for (int r = 0; r < reps; r++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             if (bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err) != BERT_OK) {
                 fprintf(stderr, "bench_forward: %s\n", err.message);
                 return 1;
             }
-            t[r] = now_ms() - t0;
+            t[r] = bench_now_ms() - t0;
         }
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        bench_sort(t, reps);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);

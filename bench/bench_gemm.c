@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
@@ -22,17 +22,6 @@
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
 #endif
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct {
     int M, N, K, threads;
@@ -54,11 +43,11 @@ static double gflops(void (*fn)(const shape *), const shape *s, int reps) {
     double *t = malloc(sizeof *t * (size_t)reps);
     fn(s);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         fn(s);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    bench_sort(t, reps);
     double med = t[reps / 2];
     free(t);
     return 2.0 * s->M * s->N * s->K / (med * 1e6);

@@ -7,20 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "bert.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -57,7 +46,7 @@ int main(int argc, char **argv) {
     long tokens = 0;
     for (int r = 0; r < reps; r++) {
         tokens = 0;
-        double t0 = now_s();
+        double t0 = bench_now_ms();
         for (size_t i = 0; i < n; i++) {
             bert_encodings es;
             if (bert_tokenize(tok, lines[i], (long)lens[i], NULL, 0, NULL, &es, &err) != BERT_OK) {
@@ -67,9 +56,9 @@ int main(int argc, char **argv) {
             tokens += es.encodings[0].n_tokens;
             bert_encodings_free(&es);
         }
-        t[r] = now_s() - t0;
+        t[r] = (bench_now_ms() - t0) / 1e3; /* seconds */
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    bench_sort(t, reps);
     double med = t[reps / 2];
     printf("bert.c   lines %zu  bytes %zu  tokens %ld  median %.3f s  %.2f MB/s  %.0f tokens/s\n", n, bytes, tokens, med,
            bytes / med / 1e6, tokens / med);

@@ -8,20 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "bert.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -56,14 +45,14 @@ int main(int argc, char **argv) {
     int stepped;
     bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err); /* warm-up */
     for (int r = 0; r < reps; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err) != BERT_OK) {
             fprintf(stderr, "bench_train: %s\n", err.message);
             return 1;
         }
-        ms[r] = now_ms() - t0;
+        ms[r] = bench_now_ms() - t0;
     }
-    qsort(ms, (size_t)reps, sizeof *ms, cmp);
+    bench_sort(ms, reps);
     int layers = bert_model_config(bert_trainer_model(t))->num_hidden_layers;
     printf("bert.c   train-step layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f\n", layers, threads, B, T,
            ms[reps / 2], ms[0]);

@@ -3,6 +3,8 @@
 #ifndef BERT_CLI_H
 #define BERT_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bert.h"
@@ -31,6 +33,14 @@ int cmd_vocab(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Monotonic clock in seconds (progress rates, run times). */
+double cli_now_s(void);
+
+/* FNV-1a of n bytes continuing from h (start with CLI_FNV_START): a cheap,
+ * stable fingerprint (corpus vocabularies, seeded splits). */
+#define CLI_FNV_START 1469598103934665603ULL
+uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n);
 
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -34,12 +33,6 @@ typedef struct {
     long max_steps;
     bert_train_params tp;
 } ft_opts;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void set_free(ft_set *s) {
     for (int i = 0; i < s->n; i++) free(s->ids[i]), free(s->types[i]);
@@ -404,7 +397,7 @@ int cmd_finetune(int argc, char **argv) {
     float *lab = ok ? malloc(sizeof *lab * (size_t)o.batch * (size_t)tr.L) : NULL;
     long ckpts[64];
     int n_ckpt = 0, bad_evals = 0, stop = 0, tty = isatty(2);
-    double best = -INFINITY, t0 = now_s(), tokens = 0, loss_acc = 0;
+    double best = -INFINITY, t0 = cli_now_s(), tokens = 0, loss_acc = 0;
     long best_step = -1, loss_n = 0;
     ft_eval last = {0};
     if (ok && o.eval_only) { /* `bert eval`: score the model as it is */
@@ -434,7 +427,7 @@ int cmd_finetune(int argc, char **argv) {
             loss_acc += loss, loss_n++;
             if (!stepped) continue;
             long step = bert_trainer_steps(t);
-            double el = now_s() - t0, tps = tokens / (el > 0 ? el : 1);
+            double el = cli_now_s() - t0, tps = tokens / (el > 0 ? el : 1);
             double eta = (double)(o.tp.total_steps - step) * el / (double)step;
             if (step % o.log_steps == 0 || step == o.tp.total_steps) {
                 log_json(log, "{\"step\":%ld,\"epoch\":%.3f,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.0f}",
@@ -490,7 +483,7 @@ int cmd_finetune(int argc, char **argv) {
     if (ok) {
         snprintf(path, sizeof path, "%s/report.json", o.out);
         char report[1024];
-        double el = now_s() - t0;
+        double el = cli_now_s() - t0;
         int len = snprintf(report, sizeof report,
                            "{\"best_%s\": %.6f, \"best_step\": %ld, \"steps\": %ld, \"final_eval_loss\": %.6f, "
                            "\"final_accuracy\": %.6f, \"final_f1\": %.6f, \"final_mcc\": %.6f, \"final_pearson\": %.6f, "

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -49,12 +48,6 @@ static uint64_t mix(uint64_t a, uint64_t b) { /* splitmix64 of a combined key */
 
 static uint32_t trainer_next(void *t) { return bert_trainer_random(t); }
 static uint32_t fixed_next(void *st) { return pt_rand(st); }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* MLM loss / accuracy on the held-out instances with a fixed masking. */
 static void evaluate(const bert_model *m, const pt_masking *phase_mk, int max_pred, const pt_instances *ev, double *loss,
@@ -280,7 +273,7 @@ int cmd_pretrain(int argc, char **argv) {
     int32_t *mids = malloc(sizeof *mids * (size_t)o.batch * (size_t)max_seq_all);
     float *lab = malloc(sizeof *lab * ((size_t)o.batch * (size_t)max_seq_all + (size_t)o.batch));
     int *order = NULL;
-    double t0 = now_s(), tokens = 0, lsum = 0;
+    double t0 = cli_now_s(), tokens = 0, lsum = 0;
     int lcount = 0, built_phase = 0;
     long built_epoch = 0;
     long first_step = ok ? bert_trainer_steps(t) : 0;
@@ -340,9 +333,9 @@ int cmd_pretrain(int argc, char **argv) {
         lsum += loss, lcount++;
         long step = bert_trainer_steps(t);
         if (step % 100 == 0) {
-            double rate = tokens / (now_s() - t0);
+            double rate = tokens / (cli_now_s() - t0);
             fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s, ETA %.0f s\n", step, tp.total_steps, lsum / lcount,
-                    bert_trainer_lr(t), rate, (double)(tp.total_steps - step) * (now_s() - t0) / (double)(step - first_step));
+                    bert_trainer_lr(t), rate, (double)(tp.total_steps - step) * (cli_now_s() - t0) / (double)(step - first_step));
             fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tokens_per_s\":%.0f}\n", step, lsum / lcount, bert_trainer_lr(t), rate);
             fflush(log);
             lsum = 0, lcount = 0;
@@ -384,7 +377,7 @@ int cmd_pretrain(int argc, char **argv) {
                            "\"heldout_after\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, \"model\": \"%s/model\"}\n",
                     (long long)c.n_docs, (long long)c.n_tokens, tr.n, ev.n, bert_trainer_steps(t), o.dupe ? "static" : "dynamic",
                     o.dupe, o.whole_word ? "true" : "false", o.no_nsp ? "false" : "true", resuming ? "true" : "false",
-                    now_s() - t0, tokens / (now_s() - t0), l0, exp(l0), a0, last_loss, exp(last_loss), last_acc, o.out);
+                    cli_now_s() - t0, tokens / (cli_now_s() - t0), l0, exp(l0), a0, last_loss, exp(last_loss), last_acc, o.out);
             ok = cli_output_close("pretrain", &ro, 1);
         }
         fprintf(stderr, "done: held-out perplexity %.1f -> %.1f, MLM accuracy %.4f -> %.4f; model in %s/model\n", exp(l0),

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli/cli.h"
 
@@ -291,12 +290,6 @@ static int score(const ner_data *d, const char **pred, ner_scores *s, char *msg,
     return ok;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int cmd_finetune_ner(int argc, char **argv) {
     static const char *usage =
         "usage: bert finetune MODEL_DIR --output-dir OUT --task ncbi|bc5cdr|conll2003|sec [--data-dir ../shared/data]\n"
@@ -438,7 +431,7 @@ int cmd_finetune_ner(int argc, char **argv) {
     int *order = malloc(sizeof *order * (size_t)(tr.n ? tr.n : 1));
     bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
     float *lab = malloc(sizeof *lab * (size_t)batch * (size_t)max_len);
-    double best = -1, t0 = now_s(), tokens = 0;
+    double best = -1, t0 = cli_now_s(), tokens = 0;
     int best_epoch = -1;
     ner_scores dsc = {0};
     double best_dev[6] = {0}; /* precision, recall, f1, f1_strict, macro_f1, token_accuracy of the best epoch */
@@ -463,7 +456,7 @@ int cmd_finetune_ner(int argc, char **argv) {
                 break;
             }
             loss_sum += loss, steps++;
-            if (steps % 50 == 0) fprintf(stderr, "epoch %d step %ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), loss_sum / steps, tokens / (now_s() - t0));
+            if (steps % 50 == 0) fprintf(stderr, "epoch %d step %ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), loss_sum / steps, tokens / (cli_now_s() - t0));
         }
         if (!ok) break;
         const char **pred = NULL;
@@ -537,7 +530,7 @@ int cmd_finetune_ner(int argc, char **argv) {
             for (int k = 0; k < tsc.r.n_types; k++)
                 fprintf(ro.fp, "%s\"%s\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %ld}", k ? ", " : "", tsc.r.types[k],
                         tsc.r.type_precision[k], tsc.r.type_recall[k], tsc.r.type_f1[k], tsc.r.type_support[k]);
-            fprintf(ro.fp, "}},\n \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n", now_s() - t0, tokens / (now_s() - t0));
+            fprintf(ro.fp, "}},\n \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n", cli_now_s() - t0, tokens / (cli_now_s() - t0));
             ok = cli_output_close("finetune", &ro, 1);
         }
         fprintf(stderr, "done: %s dev F1 %.4f (epoch %d), test F1 %.4f; report in %s/report.json\n", eval_only ? "" : "best", best,

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli/cli.h"
 
@@ -266,8 +265,7 @@ static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t
 static void split_by_context(qa_data *all, double frac, uint64_t seed, qa_data *dev) {
     int kept = 0;
     for (int i = 0; i < all->n; i++) {
-        uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
-        for (const char *c = all->v[i].context; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        uint64_t h = cli_fnv1a(CLI_FNV_START ^ (seed * 0x9E3779B97F4A7C15ULL), all->v[i].context, strlen(all->v[i].context));
         h ^= h >> 29, h *= 0xBF58476D1CE4E5B9ULL, h ^= h >> 32;
         if ((double)(h >> 11) / 9007199254740992.0 < frac) {
             if ((dev->n & (dev->n - 1)) == 0) dev->v = realloc(dev->v, sizeof *dev->v * (size_t)(dev->n ? 2 * dev->n : 1));
@@ -336,12 +334,6 @@ static int featurize(const bert_tokenizer *tok, const qa_example *e, int max_len
     }
     bert_encodings_free(&w);
     return 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* SQuAD scores of the model in dir on data; predictions written to pred_path.
@@ -726,7 +718,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     int *order = malloc(sizeof *order * (size_t)(nf ? nf : 1));
     bert_sequence *seqs = malloc(sizeof *seqs * (size_t)batch);
     float *lab = malloc(sizeof *lab * (size_t)batch * 2);
-    double t0 = now_s(), tokens = 0, best_f1 = -1;
+    double t0 = cli_now_s(), tokens = 0, best_f1 = -1;
     qa_scores sc = {0}, best_sc = {0};
     int best_epoch = -1;
     for (int epoch = 0; ok && epoch < epochs; epoch++) {
@@ -751,7 +743,7 @@ int cmd_finetune_qa(int argc, char **argv) {
             loss_sum += loss, steps++;
             if (steps % 100 == 0)
                 fprintf(stderr, "epoch %d step %ld/%ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), tp.total_steps,
-                        loss_sum / steps, tokens / (now_s() - t0));
+                        loss_sum / steps, tokens / (cli_now_s() - t0));
         }
         if (!ok) break;
         if (bert_trainer_save(t, last, 0, NULL, &err) != BERT_OK) {
@@ -779,7 +771,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         if (cli_output_open("finetune", path, &ro)) {
             fprintf(ro.fp, "{\"task\": \"%s\", \"train_questions\": %d, \"train_windows\": %d, \"dev_questions\": %d, "
                            "\"best_epoch\": %d, \"seconds\": %.1f, \"tokens_per_s\": %.0f, ",
-                    task ? task : "qa", tr.n, nf, dv.n, best_epoch, now_s() - t0, tokens / (now_s() - t0));
+                    task ? task : "qa", tr.n, nf, dv.n, best_epoch, cli_now_s() - t0, tokens / (cli_now_s() - t0));
             write_scores(ro.fp, &best_sc);
             fprintf(ro.fp, "}\n");
             ok = cli_output_close("finetune", &ro, 1);

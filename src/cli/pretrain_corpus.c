@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,11 +19,11 @@
 #define HEADER_BYTES 64
 
 static uint64_t vocab_hash(const bert_tokenizer *tok) {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = CLI_FNV_START;
     for (int i = 0; i < bert_tokenizer_vocab_size(tok); i++) {
         const char *t = bert_tokenizer_id_to_token(tok, i);
-        for (const char *p = t ? t : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ '\n') * 1099511628211ULL;
+        h = cli_fnv1a(h, t ? t : "", t ? strlen(t) : 0);
+        h = cli_fnv1a(h, "\n", 1);
     }
     return h;
 }
@@ -158,19 +157,13 @@ static int add_text(reader *r, const char *text, int n, const char *file, long l
     return 1;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int pt_corpus_read_text(pt_corpus *c, const bert_tokenizer *tok, const char *const *files, int n_files,
                         const pt_read_options *o, long *bad, char *first_bad, size_t bad_cap, char *msg, size_t cap) {
     if (!ensure_start(c)) return snprintf(msg, cap, "out of memory"), 0;
     reader r = {.c = c, .tok = tok, .o = o, .ep = bert_encode_default_params(), .bad = bad, .first_bad = first_bad,
                 .bad_cap = bad_cap};
     r.ep.add_special_tokens = 0;
-    double total = 0, done = 0, t0 = now_s(), last = 0;
+    double total = 0, done = 0, t0 = cli_now_s(), last = 0;
     for (int f = 0; f < n_files; f++) {
         struct stat st;
         if (stat(files[f], &st) == 0) total += (double)st.st_size;
@@ -209,7 +202,7 @@ int pt_corpus_read_text(pt_corpus *c, const bert_tokenizer *tok, const char *con
             } else {
                 ok = add_text(&r, line, (int)len, files[f], no);
             }
-            double t = now_s();
+            double t = cli_now_s();
             if (o->progress && t - last > 0.5) {
                 last = t;
                 fprintf(stderr, "\rreading: %.1f/%.1f MB, %.1f MB/s, %lld documents, %lld tokens   ", done / 1e6, total / 1e6,

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -100,12 +99,6 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
     return 1;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static long count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -166,7 +159,7 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
     long *lines = calloc((size_t)bs, sizeof *lines);
     long total = o->input ? count_lines(o->input) : -1, lineno = 0, done = 0, failed = 0;
     int progress = isatty(2) && (total < 0 || total > 200), n = 0, ok = items && lines;
-    double t0 = now_s(), last = t0;
+    double t0 = cli_now_s(), last = t0;
     char *line = NULL, msg[600];
     size_t cap = 0;
     while (ok && getline(&line, &cap, in) != -1) {
@@ -210,7 +203,7 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
             n = 0;
             if (f < 0) ok = 0;
             else failed += f;
-            double t = now_s();
+            double t = cli_now_s();
             if (progress && t - last > 0.5) {
                 double rate = done / (t - t0);
                 if (total > 0)

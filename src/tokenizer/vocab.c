@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 /* FNV-1a over prefix then bytes: the hash of the concatenation. */
-static uint64_t hash2(const char *a, size_t na, const char *b, size_t nb) {
+uint64_t bert_vocab_hash(const char *a, size_t na, const char *b, size_t nb) {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < na; i++) h = (h ^ (unsigned char)a[i]) * 1099511628211ull;
     for (size_t i = 0; i < nb; i++) h = (h ^ (unsigned char)b[i]) * 1099511628211ull;
@@ -45,7 +45,7 @@ static int grow_ids(bert_vocab *v, int id) {
 
 static void insert_slot(bert_vocab *v, int id) {
     const char *t = v->tokens[id];
-    size_t mask = v->n_slots - 1, i = (size_t)hash2(NULL, 0, t, strlen(t)) & mask;
+    size_t mask = v->n_slots - 1, i = (size_t)bert_vocab_hash(NULL, 0, t, strlen(t)) & mask;
     while (v->slots[i] >= 0) {
         if (strcmp(v->tokens[v->slots[i]], t) == 0) { /* same text: the later id wins */
             v->slots[i] = id;
@@ -85,7 +85,7 @@ bert_status bert_vocab_add(bert_vocab *v, const char *text, size_t len, int id, 
 
 int bert_vocab_find(const bert_vocab *v, const char *prefix, size_t prefix_len, const char *bytes, size_t len) {
     if (prefix_len + len > v->max_len) return -1;
-    size_t mask = v->n_slots - 1, i = (size_t)hash2(prefix, prefix_len, bytes, len) & mask;
+    size_t mask = v->n_slots - 1, i = (size_t)bert_vocab_hash(prefix, prefix_len, bytes, len) & mask;
     while (v->slots[i] >= 0) {
         if (equals2(v->tokens[v->slots[i]], prefix, prefix_len, bytes, len)) return v->slots[i];
         i = (i + 1) & mask;

@@ -25,5 +25,8 @@ bert_status bert_vocab_add(bert_vocab *v, const char *text, size_t len, int id, 
 /* The id of prefix + bytes[0..len), or -1. prefix may be NULL. */
 int bert_vocab_find(const bert_vocab *v, const char *prefix, size_t prefix_len, const char *bytes, size_t len);
 void bert_vocab_free(bert_vocab *v);
+/* FNV-1a of a[0..na) followed by b[0..nb) (a may be NULL): the table's hash,
+ * also used by the vocabulary trainer's string map. */
+uint64_t bert_vocab_hash(const char *a, size_t na, const char *b, size_t nb);
 
 #endif

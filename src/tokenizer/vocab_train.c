@@ -20,6 +20,7 @@
 
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
 #include "util/error.h"
 
 /* ---- a string -> index hash map over an arena ------------------------------------------------ */
@@ -34,19 +35,13 @@ typedef struct {
     size_t mask;
 } strmap;
 
-static uint64_t hash_bytes(const char *s, int n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static const char *sm_str(const strmap *m, int i) { return m->arena + m->off[i]; }
 
 static int sm_rehash(strmap *m, size_t slots) {
     int *s = calloc(slots, sizeof *s);
     if (!s) return 0;
     for (int i = 0; i < m->n; i++) {
-        size_t k = hash_bytes(sm_str(m, i), m->len[i]) & (slots - 1);
+        size_t k = bert_vocab_hash(NULL, 0, sm_str(m, i), (size_t)m->len[i]) & (slots - 1);
         while (s[k]) k = (k + 1) & (slots - 1);
         s[k] = i + 1;
     }
@@ -59,7 +54,7 @@ static int sm_rehash(strmap *m, size_t slots) {
 static int sm_get(strmap *m, const char *s, int n, int add, int *added) {
     if (added) *added = 0;
     if (!m->slot && !sm_rehash(m, 1024)) return -1;
-    size_t k = hash_bytes(s, n) & m->mask;
+    size_t k = bert_vocab_hash(NULL, 0, s, (size_t)n) & m->mask;
     for (; m->slot[k]; k = (k + 1) & m->mask) {
         int i = m->slot[k] - 1;
         if (m->len[i] == n && memcmp(sm_str(m, i), s, (size_t)n) == 0) return i;
