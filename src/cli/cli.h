@@ -71,4 +71,13 @@ typedef struct {
 int cli_output_open(const char *cmd, const char *path, cli_output *out);
 int cli_output_close(const char *cmd, cli_output *out, int ok);
 
+/* Write o as dir/name through cli_output (atomically); 0 after a message. */
+struct cJSON;
+int cli_write_json(const char *cmd, const char *dir, const char *name, const struct cJSON *o);
+
+/* BertTokenizer's tokenizer_config.json (do_lower_case, BERT's normalizer
+ * defaults, model_max_length when > 0, the special tokens) and
+ * special_tokens_map.json into dir; 0 after a message. */
+int cli_write_tokenizer_files(const char *cmd, const char *dir, int lowercase, int model_max_length);
+
 #endif

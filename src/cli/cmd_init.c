@@ -33,18 +33,6 @@ static int copy_text(const char *from, const char *to, char *msg, size_t cap) {
     return ok;
 }
 
-static int write_json(const char *dir, const char *name, cJSON *o, char *msg, size_t cap) {
-    char path[8200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = cJSON_Print(o);
-    FILE *f = text ? fopen(path, "w") : NULL;
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f) ok &= fclose(f) == 0;
-    if (!ok) snprintf(msg, cap, "%s: cannot write: %s", path, strerror(errno));
-    free(text);
-    return ok;
-}
-
 static void remove_staging(const char *dir) {
     static const char *const names[] = {"config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
     char path[8200];
@@ -94,24 +82,7 @@ int cmd_init(int argc, char **argv) {
     if (mkdir(stage, 0755) != 0) return cli_error("init", "%s: cannot create: %s", stage, strerror(errno));
     snprintf(path, sizeof path, "%s/vocab.txt", stage);
     int ok = copy_text(vocab, path, msg, sizeof msg);
-    /* tokenizer files: BertTokenizer's own defaults, written out */
-    cJSON *tc = cJSON_CreateObject(), *sm = cJSON_CreateObject();
-    static const char *const specials[][2] = {{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
-                                              {"sep_token", "[SEP]"}, {"unk_token", "[UNK]"}};
-    cJSON_AddBoolToObject(tc, "do_lower_case", !cased);
-    cJSON_AddBoolToObject(tc, "do_basic_tokenize", 1);
-    cJSON_AddBoolToObject(tc, "tokenize_chinese_chars", 1);
-    cJSON_AddNullToObject(tc, "strip_accents");
-    cJSON_AddNumberToObject(tc, "model_max_length", max_pos);
-    cJSON_AddBoolToObject(tc, "clean_up_tokenization_spaces", 1);
-    cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
-    for (int i = 0; i < 5; i++) {
-        cJSON_AddStringToObject(tc, specials[i][0], specials[i][1]);
-        cJSON_AddStringToObject(sm, specials[i][0], specials[i][1]);
-    }
-    ok = ok && write_json(stage, "tokenizer_config.json", tc, msg, sizeof msg) &&
-         write_json(stage, "special_tokens_map.json", sm, msg, sizeof msg);
-    cJSON_Delete(tc), cJSON_Delete(sm);
+    ok = ok && cli_write_tokenizer_files("init", stage, !cased, max_pos); /* BertTokenizer's defaults, written out */
     /* the vocabulary decides vocab_size and the padding id */
     bert_tokenizer *tok = NULL;
     bert_error err;
@@ -141,7 +112,7 @@ int cmd_init(int argc, char **argv) {
         if (strcmp(positions, "sinusoidal") == 0) cJSON_AddBoolToObject(c, "sinusoidal_position_embeddings", 1);
         cJSON_AddStringToObject(c, "torch_dtype", "float32");
         cJSON_AddStringToObject(c, "transformers_version", "4.46.0");
-        ok = write_json(stage, "config.json", c, msg, sizeof msg);
+        ok = cli_write_json("init", stage, "config.json", c);
         cJSON_Delete(c);
     }
     bert_tokenizer_free(tok);
@@ -162,5 +133,5 @@ int cmd_init(int argc, char **argv) {
     }
     bert_trainer_free(t);
     remove_staging(stage);
-    return ok ? CLI_OK : cli_error("init", "%s", msg);
+    return ok ? CLI_OK : *msg ? cli_error("init", "%s", msg) : CLI_ERROR; /* the writers print their own */
 }

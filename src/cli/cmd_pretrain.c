@@ -46,6 +46,23 @@ static uint64_t mix(uint64_t a, uint64_t b) { /* splitmix64 of a combined key */
     return z ^ (z >> 31);
 }
 
+/* The seed of the pairs of (epoch, phase); with static masking (dupe > 0)
+ * epoch e reuses copy e mod dupe, and its masks derive from this seed too. */
+static uint64_t pair_seed(uint64_t seed, int dupe, long epoch, int ph) {
+    return mix(mix(seed, (uint64_t)(dupe ? epoch % dupe : epoch)), (uint64_t)ph);
+}
+
+/* 0..n-1 in a seeded random order (Fisher-Yates); NULL when out of memory. */
+static int *shuffled(int n, uint64_t seed) {
+    int *order = malloc(sizeof *order * (size_t)(n ? n : 1));
+    for (int i = 0; order && i < n; i++) order[i] = i;
+    for (int i = n - 1; order && i > 0; i--) {
+        int j = (int)(pt_rand(&seed) % (uint32_t)(i + 1)), x = order[i];
+        order[i] = order[j], order[j] = x;
+    }
+    return order;
+}
+
 static uint32_t trainer_next(void *t) { return bert_trainer_random(t); }
 static uint32_t fixed_next(void *st) { return pt_rand(st); }
 
@@ -228,9 +245,7 @@ int cmd_pretrain(int argc, char **argv) {
     int64_t n_eval_docs = ok ? (o.heldout < c.n_docs / 2 ? o.heldout : c.n_docs / 2) : 0, n_train_docs = c.n_docs - n_eval_docs;
     uint64_t ers = mix(tp.seed, 0xE7A1);
     if (ok && !pt_make_instances(&c, n_train_docs, c.n_docs, o.ph[0].seq, cls, sep, &ers, &ev)) snprintf(msg, sizeof msg, "out of memory"), ok = 0;
-    /* the pairs of (epoch, phase): copy e mod N with static masking */
-    #define PAIR_SEED(epoch, ph) mix(mix(tp.seed, (uint64_t)(o.dupe ? (epoch) % o.dupe : (epoch))), (uint64_t)(ph))
-    uint64_t rs = PAIR_SEED(0, 0);
+    uint64_t rs = pair_seed(tp.seed, o.dupe, 0, 0);
     if (ok && !pt_make_instances(&c, 0, n_train_docs, o.ph[0].seq, cls, sep, &rs, &tr)) snprintf(msg, sizeof msg, "out of memory"), ok = 0;
     if (ok && tr.n == 0) snprintf(msg, sizeof msg, "the corpus gives no training pairs"), ok = 0;
     if (ok)
@@ -283,29 +298,21 @@ int cmd_pretrain(int argc, char **argv) {
         while (ph < o.nph - 1 && bert_trainer_steps(t) >= phase_end[ph]) ph++;
         if (ph != at.phase && at.pos > 0) at.epoch++, at.pos = 0; /* a new phase starts a new epoch */
         at.phase = ph;
-        if (built_epoch != at.epoch || built_phase != ph || !order) { /* this epoch's pairs and order */
-            if (built_epoch != at.epoch || built_phase != ph) {
-                pt_instances_free(&tr);
-                rs = PAIR_SEED(at.epoch, ph);
-                if (!pt_make_instances(&c, 0, n_train_docs, o.ph[ph].seq, cls, sep, &rs, &tr) || tr.n == 0) {
-                    snprintf(msg, sizeof msg, "no training pairs at %d tokens", o.ph[ph].seq), ok = 0;
-                    break;
-                }
-                if (ph != built_phase) fprintf(stderr, "bert pretrain: phase %d: %d tokens, %d pairs\n", ph + 1, o.ph[ph].seq, tr.n);
-                built_epoch = at.epoch, built_phase = ph;
-            }
-            free(order);
-            order = malloc(sizeof *order * (size_t)tr.n);
-            if (!order) {
-                snprintf(msg, sizeof msg, "out of memory"), ok = 0;
+        uint64_t es = pair_seed(tp.seed, o.dupe, at.epoch, ph);
+        if (built_epoch != at.epoch || built_phase != ph) { /* this epoch's pairs (epoch 0's were made above) */
+            pt_instances_free(&tr);
+            rs = es;
+            if (!pt_make_instances(&c, 0, n_train_docs, o.ph[ph].seq, cls, sep, &rs, &tr) || tr.n == 0) {
+                snprintf(msg, sizeof msg, "no training pairs at %d tokens", o.ph[ph].seq), ok = 0;
                 break;
             }
-            uint64_t os = mix(PAIR_SEED(at.epoch, ph), 0x5EED);
-            for (int i = 0; i < tr.n; i++) order[i] = i;
-            for (int i = tr.n - 1; i > 0; i--) {
-                int j = (int)(pt_rand(&os) % (uint32_t)(i + 1)), x = order[i];
-                order[i] = order[j], order[j] = x;
-            }
+            if (ph != built_phase) fprintf(stderr, "bert pretrain: phase %d: %d tokens, %d pairs\n", ph + 1, o.ph[ph].seq, tr.n);
+            built_epoch = at.epoch, built_phase = ph;
+            free(order), order = NULL;
+        }
+        if (!order && !(order = shuffled(tr.n, mix(es, 0x5EED)))) { /* and their order */
+            snprintf(msg, sizeof msg, "out of memory"), ok = 0;
+            break;
         }
         mk.max_predictions = (int)lround((double)o.max_pred * o.ph[ph].seq / o.ph[0].seq);
         int n = tr.n - at.pos < o.batch ? tr.n - at.pos : o.batch, off = 0;
@@ -313,7 +320,7 @@ int cmd_pretrain(int argc, char **argv) {
             const pt_instance *x = &tr.v[order[at.pos + k]];
             int32_t *ids = mids + (size_t)k * max_seq_all;
             if (o.dupe) { /* static: the mask of this copy of this pair, always the same */
-                uint64_t ms = mix(PAIR_SEED(at.epoch, ph), 0x3A5C0000ULL + (uint64_t)order[at.pos + k]);
+                uint64_t ms = mix(es, 0x3A5C0000ULL + (uint64_t)order[at.pos + k]);
                 pt_mask(&mk, x, ids, lab + off, fixed_next, &ms);
             } else { /* dynamic: a fresh mask every time */
                 pt_mask(&mk, x, ids, lab + off, trainer_next, t);

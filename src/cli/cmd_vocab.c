@@ -2,7 +2,6 @@
  * WordPiece vocabulary from text (bert_vocab_trainer) and write vocab.txt
  * plus the tokenizer files, a directory `bert init --vocab DIR/vocab.txt`
  * and every tokenizer command accept. */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +69,7 @@ int cmd_vocab(int argc, char **argv) {
         for (int i = 0; i < n; i++) fprintf(o.fp, "%s\n", tokens[i]);
         ok = cli_output_close("vocab", &o, 1);
     }
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", out);
-    if (ok && (ok = cli_output_open("vocab", path, &o))) {
-        fprintf(o.fp, "{\n  \"do_lower_case\": %s,\n  \"strip_accents\": null,\n  \"tokenize_chinese_chars\": true,\n"
-                      "  \"tokenizer_class\": \"BertTokenizer\",\n  \"unk_token\": \"[UNK]\", \"sep_token\": \"[SEP]\",\n"
-                      "  \"pad_token\": \"[PAD]\", \"cls_token\": \"[CLS]\", \"mask_token\": \"[MASK]\"\n}\n",
-                p.lowercase ? "true" : "false");
-        ok = cli_output_close("vocab", &o, 1);
-    }
+    ok = ok && cli_write_tokenizer_files("vocab", out, p.lowercase, 0);
     if (ok)
         fprintf(stderr, "bert vocab: %s/vocab.txt: %d tokens from %d distinct words%s\n", out, n,
                 bert_vocab_trainer_words(t), n < p.vocab_size ? " (no pair left above --min-frequency)" : "");

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
 
 int cli_error(const char *cmd, const char *fmt, ...) {
@@ -113,4 +115,36 @@ int cli_train_flag(const char *a, const char *v, bert_train_params *tp) {
     else if (strcmp(a, "--threads") == 0) tp->n_threads = atoi(v);
     else return 0;
     return 1;
+}
+
+int cli_write_json(const char *cmd, const char *dir, const char *name, const cJSON *o) {
+    char path[8200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = cJSON_Print(o);
+    cli_output out;
+    if (!text) return cli_error(cmd, "out of memory"), 0;
+    int ok = cli_output_open(cmd, path, &out);
+    if (ok) fputs(text, out.fp), fputc('\n', out.fp), ok = cli_output_close(cmd, &out, 1);
+    free(text);
+    return ok;
+}
+
+int cli_write_tokenizer_files(const char *cmd, const char *dir, int lowercase, int model_max_length) {
+    static const char *const specials[][2] = {{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
+                                              {"sep_token", "[SEP]"}, {"unk_token", "[UNK]"}};
+    cJSON *tc = cJSON_CreateObject(), *sm = cJSON_CreateObject();
+    cJSON_AddBoolToObject(tc, "do_lower_case", lowercase);
+    cJSON_AddBoolToObject(tc, "do_basic_tokenize", 1);
+    cJSON_AddBoolToObject(tc, "tokenize_chinese_chars", 1);
+    cJSON_AddNullToObject(tc, "strip_accents");
+    if (model_max_length > 0) cJSON_AddNumberToObject(tc, "model_max_length", model_max_length);
+    cJSON_AddBoolToObject(tc, "clean_up_tokenization_spaces", 1);
+    cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
+    for (int i = 0; i < 5; i++) {
+        cJSON_AddStringToObject(tc, specials[i][0], specials[i][1]);
+        cJSON_AddStringToObject(sm, specials[i][0], specials[i][1]);
+    }
+    int ok = cli_write_json(cmd, dir, "tokenizer_config.json", tc) && cli_write_json(cmd, dir, "special_tokens_map.json", sm);
+    cJSON_Delete(tc), cJSON_Delete(sm);
+    return ok;
 }

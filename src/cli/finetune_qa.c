@@ -74,6 +74,42 @@ static char *slurp(const char *path, char *msg, size_t cap) {
     return buf;
 }
 
+/* Byte offset of code point cp in s (or the end). */
+static size_t cp_to_byte(const char *s, int cp) {
+    size_t b = 0;
+    for (int n = 0; s[b] && n < cp; n++)
+        for (b++; (s[b] & 0xC0) == 0x80; b++) {}
+    return b;
+}
+
+static int byte_to_cp(const char *s, size_t b) {
+    int n = 0;
+    for (size_t i = 0; i < b && s[i]; i++) n += (s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* Some sets' answer_start is off (COVID-QA: 17 % of answers start at a
+ * space the text does not have, or a few characters away). Put the answer
+ * at its text: trim surrounding whitespace from the text, then take the
+ * occurrence nearest the given start (within 200 bytes). Returns 0 when the
+ * start was right, 1 when moved, -1 when the text is not near. */
+static int align_answer(const char *ctx, char **text, int *start) {
+    char *t = *text;
+    size_t tl = strlen(t), a = 0;
+    while (a < tl && (t[a] == ' ' || t[a] == '\n' || t[a] == '\t')) a++;
+    while (tl > a && (t[tl - 1] == ' ' || t[tl - 1] == '\n' || t[tl - 1] == '\t')) tl--;
+    size_t b = cp_to_byte(ctx, *start), n = tl - a, cl = strlen(ctx);
+    if (b + strlen(t) <= cl && strncmp(ctx + b, t, strlen(t)) == 0) return 0;
+    if (n == 0) return -1;
+    size_t lo = b > 200 ? b - 200 : 0, hi = b + 200 < cl ? b + 200 : cl, best = (size_t)-1;
+    for (size_t i = lo; i + n <= cl && i <= hi; i++)
+        if (strncmp(ctx + i, t + a, n) == 0 && (best == (size_t)-1 || (i > b ? i - b : b - i) < (best > b ? best - b : b - best))) best = i;
+    if (best == (size_t)-1) return -1;
+    memmove(t, t + a, n), t[n] = '\0';
+    *start = byte_to_cp(ctx, best);
+    return 1;
+}
+
 /* One RFC-4180 CSV record from *p (quoted fields, "" for a quote, newlines
  * inside quotes): fields are written NUL-terminated into the buffer in
  * place; returns the count (at most max), 0 at the end. */
@@ -108,8 +144,6 @@ static int find_column(char **h, int n, const char *name) {
         if (strcmp(h[i], name) == 0) return i;
     return -1;
 }
-
-static size_t cp_to_byte(const char *s, int cp);
 
 /* SubjQA CSV (one row per question, review and annotator; rows repeat per
  * q_review_id): a question per q_review_id, its review as the context with
@@ -157,42 +191,6 @@ static int read_subjqa(const char *path, qa_data *d, int limit, char *msg, size_
     free(text);
     if (ok && d->n == 0) snprintf(msg, cap, "%s: no questions", path), ok = 0;
     return ok;
-}
-
-/* Byte offset of code point cp in s (or the end). */
-static size_t cp_to_byte(const char *s, int cp) {
-    size_t b = 0;
-    for (int n = 0; s[b] && n < cp; n++)
-        for (b++; (s[b] & 0xC0) == 0x80; b++) {}
-    return b;
-}
-
-static int byte_to_cp(const char *s, size_t b) {
-    int n = 0;
-    for (size_t i = 0; i < b && s[i]; i++) n += (s[i] & 0xC0) != 0x80;
-    return n;
-}
-
-/* Some sets' answer_start is off (COVID-QA: 17 % of answers start at a
- * space the text does not have, or a few characters away). Put the answer
- * at its text: trim surrounding whitespace from the text, then take the
- * occurrence nearest the given start (within 200 bytes). Returns 0 when the
- * start was right, 1 when moved, -1 when the text is not near. */
-static int align_answer(const char *ctx, char **text, int *start) {
-    char *t = *text;
-    size_t tl = strlen(t), a = 0;
-    while (a < tl && (t[a] == ' ' || t[a] == '\n' || t[a] == '\t')) a++;
-    while (tl > a && (t[tl - 1] == ' ' || t[tl - 1] == '\n' || t[tl - 1] == '\t')) tl--;
-    size_t b = cp_to_byte(ctx, *start), n = tl - a, cl = strlen(ctx);
-    if (b + strlen(t) <= cl && strncmp(ctx + b, t, strlen(t)) == 0) return 0;
-    if (n == 0) return -1;
-    size_t lo = b > 200 ? b - 200 : 0, hi = b + 200 < cl ? b + 200 : cl, best = (size_t)-1;
-    for (size_t i = lo; i + n <= cl && i <= hi; i++)
-        if (strncmp(ctx + i, t + a, n) == 0 && (best == (size_t)-1 || (i > b ? i - b : b - i) < (best > b ? best - b : b - best))) best = i;
-    if (best == (size_t)-1) return -1;
-    memmove(t, t + a, n), t[n] = '\0';
-    *start = byte_to_cp(ctx, best);
-    return 1;
 }
 
 static int read_squad(const char *path, qa_data *d, int limit, char *msg, size_t cap) {
