@@ -48,6 +48,16 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
  * --seed, --threads VALUE) into *tp; 1 when `a` was one of them (its value
  * consumed), else 0. */
 int cli_train_flag(const char *a, const char *v, bert_train_params *tp);
+/* The options the NER and QA fine-tuners share (--output-dir, --task,
+ * --task-type [read by the dispatcher], --data-dir, --train, --dev,
+ * --epochs, --batch-size, --max-seq-len, --max-train), written through
+ * these pointers into the caller's variables; 1 when `a` was one of them
+ * (its value v consumed), else 0. */
+typedef struct {
+    const char **out, **task, **data, **train, **dev;
+    int *epochs, *batch, *max_seq, *max_train;
+} cli_task_flags;
+int cli_task_flag(const char *a, const char *v, const cli_task_flags *f);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
 

@@ -97,6 +97,25 @@ int cli_output_close(const char *cmd, cli_output *out, int ok) {
     return ok;
 }
 
+int cli_task_flag(const char *a, const char *v, const cli_task_flags *f) {
+    if (!v) return 0;
+    const struct {
+        const char *name;
+        const char **s;
+        int *i;
+    } flags[] = {{"--output-dir", f->out, NULL}, {"--task", f->task, NULL},     {"--task-type", NULL, NULL},
+                 {"--data-dir", f->data, NULL},  {"--train", f->train, NULL},   {"--dev", f->dev, NULL},
+                 {"--epochs", NULL, f->epochs},  {"--batch-size", NULL, f->batch}, {"--max-seq-len", NULL, f->max_seq},
+                 {"--max-train", NULL, f->max_train}};
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+        if (strcmp(a, flags[k].name) != 0) continue;
+        if (flags[k].s) *flags[k].s = v;
+        if (flags[k].i) *flags[k].i = atoi(v);
+        return 1;
+    }
+    return 0;
+}
+
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = BERT_COMPUTE_F32;
     else if (strcmp(s, "bf16") == 0) *out = BERT_COMPUTE_BF16;

@@ -299,22 +299,14 @@ int cmd_finetune_ner(int argc, char **argv) {
         "       [--threads N] [--max-train N] [--dropout P]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *test = NULL;
     int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0, convert = 0;
+    const cli_task_flags shared = {&out, &task, &data, &train, &dev, &epochs, &batch, &max_len, &max_train};
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_TOKEN;
     tp.lr = 5e-5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--output-dir") == 0 && v) out = v, i++;
-        else if (strcmp(a, "--task") == 0 && v) task = v, i++;
-        else if (strcmp(a, "--task-type") == 0 && v) i++;
-        else if (strcmp(a, "--data-dir") == 0 && v) data = v, i++;
-        else if (strcmp(a, "--train") == 0 && v) train = v, i++;
-        else if (strcmp(a, "--dev") == 0 && v) dev = v, i++;
+        if (cli_task_flag(a, v, &shared)) i++;
         else if (strcmp(a, "--test") == 0 && v) test = v, i++;
-        else if (strcmp(a, "--epochs") == 0 && v) epochs = atoi(v), i++;
-        else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
-        else if (strcmp(a, "--max-seq-len") == 0 && v) max_len = atoi(v), i++;
-        else if (strcmp(a, "--max-train") == 0 && v) max_train = atoi(v), i++;
         else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--dropout") == 0 && v) tp.hidden_dropout = tp.attention_dropout = tp.classifier_dropout = atof(v), i++;
         else if (strcmp(a, "--label-all-tokens") == 0) label_all = 1;

@@ -597,22 +597,14 @@ int cmd_finetune_qa(int argc, char **argv) {
     const char *subjqa_domain = "electronics";
     int epochs = 2, batch = 12, max_seq = 384, stride = 128, drop = 0, max_train = 0, max_dev = 0, eval_only = 0;
     double dev_split = 0;
+    const cli_task_flags shared = {&out, &task, &data, &train, &dev, &epochs, &batch, &max_seq, &max_train};
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_QA;
     tp.lr = 3e-5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--output-dir") == 0 && v) out = v, i++;
-        else if (strcmp(a, "--task") == 0 && v) task = v, i++;
-        else if (strcmp(a, "--task-type") == 0 && v) i++;
-        else if (strcmp(a, "--data-dir") == 0 && v) data = v, i++;
-        else if (strcmp(a, "--train") == 0 && v) train = v, i++;
-        else if (strcmp(a, "--dev") == 0 && v) dev = v, i++;
-        else if (strcmp(a, "--epochs") == 0 && v) epochs = atoi(v), i++;
-        else if (strcmp(a, "--batch-size") == 0 && v) batch = atoi(v), i++;
-        else if (strcmp(a, "--max-seq-len") == 0 && v) max_seq = atoi(v), i++;
+        if (cli_task_flag(a, v, &shared)) i++;
         else if (strcmp(a, "--doc-stride") == 0 && v) stride = atoi(v), i++;
-        else if (strcmp(a, "--max-train") == 0 && v) max_train = atoi(v), i++;
         else if (strcmp(a, "--max-dev") == 0 && v) max_dev = atoi(v), i++;
         else if (cli_train_flag(a, v, &tp)) i++;
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
