@@ -39,7 +39,9 @@ PLOT_LIBS   := $(shell pkg-config --libs plplot 2>/dev/null || echo -lplplot)
 
 OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
-CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
+# -fno-math-errno: nothing here reads errno after a math call, and without it
+# sqrtf in a loop is a possible errno write that stops vectorisation.
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fno-math-errno -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
 LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread
 

@@ -1,6 +1,7 @@
 /* half.c — 16-bit float conversions by bit manipulation (no F16C needed,
  * so this is also the portable path). */
 #include "kernels/half.h"
+#include "kernels/vecmath.h"
 
 #include <string.h>
 
@@ -52,7 +53,7 @@ uint16_t bert_f32_to_bf16(float f) {
 
 /* The same rounding without a branch, so the compiler vectorises it: this
  * runs on every dense layer's input under bf16 compute. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+BERT_VECTOR_CLONES
 void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t u;

@@ -31,6 +31,13 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
 /* Row-wise softmax of x[N x C] in place. */
 void bert_softmax_rows(float *x, int N, int C);
 
+/* Softmax cross-entropy of one row of logits x[L] against class y (0 <= y <
+ * L): returns -log softmax(x)[y]; when d is not NULL also writes the scaled
+ * gradient d = g * (softmax(x) - onehot(y)). d may alias x (the logits are
+ * then replaced by their gradient). One exp per class, vectorised: the MLM
+ * head calls this on rows of the whole vocabulary. */
+double bert_softmax_xent_row(const float *x, float *d, int L, int y, float g);
+
 /* x[i] = tanh(x[i]). */
 void bert_tanh(float *x, size_t n);
 

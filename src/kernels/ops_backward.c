@@ -6,17 +6,41 @@
 
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "kernels/vecmath.h"
+
+#include <omp.h>
+
+/* d/dv GELU(v) = Phi(v) + v phi(v) in float with the vectorisable erf and
+ * exp (abs. error ~4e-7): the double erf/exp version of this loop was the
+ * largest single cost of a pre-training step (~40 ns per element). dx may
+ * alias dy. */
+BERT_VECTOR_CLONES
+static void gelu_erf_backward_range(float *dx, const float *dy, const float *x, long long n) {
+#pragma omp simd
+    for (long long i = 0; i < n; i++) {
+        float v = x[i];
+        float d = 0.5f * (1.0f + erf_rational(v * 0.70710678118654752f)) +
+                  v * 0.3989422804014327f * exp_nonpositive(-0.5f * v * v);
+        dx[i] = dy[i] * d;
+    }
+}
 
 void bert_activation_backward(float *dx, const float *dy, const float *x, size_t n, bert_activation act, int n_threads) {
     long long nn = (long long)n;
+    if (act == BERT_ACT_GELU) {
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && n > 4096)
+        {
+            long long lo, hi;
+            bert_thread_slice(nn, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+            if (lo < hi) gelu_erf_backward_range(dx + lo, dy + lo, x + lo, hi - lo);
+        }
+        return;
+    }
     const double k0 = 0.7978845608028654; /* sqrt(2 / pi) */
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && n > 4096) schedule(static)
     for (long long i = 0; i < nn; i++) {
         double v = x[i], d;
         switch (act) {
-        case BERT_ACT_GELU: /* 0.5 (1 + erf(v/sqrt2)) + v * pdf(v) */
-            d = 0.5 * (1.0 + erf(v * 0.70710678118654752)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
-            break;
         case BERT_ACT_GELU_TANH:
         case BERT_ACT_GELU_FAST: {
             double u = k0 * (v + 0.044715 * v * v * v), t = tanh(u);

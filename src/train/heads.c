@@ -6,8 +6,8 @@
  *   qa         qa_outputs(h) -> start, end                        (CE(start) + CE(end)) / 2
  *   mlm        LN(act(transform(h))) W_word^T + bias (tied)       CE, ignore -100
  *   pretraining  mlm + seq_relationship(pooled)                   CE(mlm) + CE(nsp)
- * Head buffers are allocated per call: heads are small next to the encoder,
- * and the MLM logits are only computed for the masked tokens. */
+ * The heads' scratch lives in the trainer (t->head_buf), grown as needed;
+ * the MLM logits are only computed for the masked tokens. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,36 +18,23 @@
 #include "train/trainer.h"
 #include "util/error.h"
 
-/* Mean cross-entropy over rows with target >= 0; dz = (softmax - onehot) * scale / count. */
-static double ce_rows(const float *z, const float *target, int rows, int L, float *dz, double scale, int *count) {
+/* Mean cross-entropy over rows with target >= 0; dz = (softmax - onehot) *
+ * scale / count (dz may be z itself: the logits become their gradient).
+ * Rows are independent, so they are split across threads. */
+static double ce_rows(float *z, const float *target, int rows, int L, float *dz, double scale, int n_threads) {
     double loss = 0.0;
     int n = 0;
     for (int r = 0; r < rows; r++) n += target[r] >= 0;
+    float g = (float)(scale / (n ? n : 1));
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && (size_t)rows * L > 65536) reduction(+ : loss) schedule(static)
     for (int r = 0; r < rows; r++) {
-        const float *x = z + (size_t)r * L;
         float *d = dz ? dz + (size_t)r * L : NULL;
         if (target[r] < 0) {
             if (d) memset(d, 0, sizeof *d * (size_t)L);
             continue;
         }
-        int y = (int)target[r];
-        float mx = x[0];
-        for (int j = 1; j < L; j++) mx = x[j] > mx ? x[j] : mx;
-        /* one exp per class (the vocabulary is large for MLM): keep e_j in d */
-        double sum = 0.0;
-        if (d) {
-            for (int j = 0; j < L; j++) sum += (d[j] = expf(x[j] - mx));
-        } else {
-            for (int j = 0; j < L; j++) sum += expf(x[j] - mx);
-        }
-        loss += -((double)x[y] - mx - log(sum));
-        if (d) {
-            float f = (float)(scale / (n ? n : 1) / sum);
-            for (int j = 0; j < L; j++) d[j] *= f;
-            d[y] -= (float)(scale / (n ? n : 1));
-        }
+        loss += bert_softmax_xent_row(z + (size_t)r * L, d, L, (int)target[r], g);
     }
-    if (count) *count = n;
     return n ? loss / n : 0.0;
 }
 
@@ -96,9 +83,15 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
     size_t M = 0;
     if (t->p.task == BERT_TASK_MLM || t->p.task == BERT_TASK_PRETRAINING)
         for (int i = 0; i < N; i++) M += labels[i] >= 0;
-    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + 2 * M * (size_t)V + 4 * (size_t)N + 64;
-    float *buf = malloc(need * sizeof(float)), *p = buf;
-    if (!buf) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the head", need * 4e-6);
+    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + 64;
+    if (need > t->head_cap) {
+        free(t->head_buf);
+        t->head_cap = 0;
+        t->head_buf = malloc(need * sizeof(float));
+        if (!t->head_buf) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the head", need * 4e-6);
+        t->head_cap = need;
+    }
+    float *p = t->head_buf;
 #define TAKE(n) (p += (n), p - (n))
     pool_bufs pb = {TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C)};
     float *tmp = TAKE(NC > (size_t)S * C ? NC : (size_t)S * C);
@@ -122,7 +115,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
         for (int i = 0; i < N; i++)
             if (labels[i] >= L) rc = bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, labels[i], L);
         if (rc != BERT_OK) break;
-        loss = ce_rows(z, labels, N, L, dz, scale, NULL);
+        loss = ce_rows(z, labels, N, L, dz, scale, nt);
         bert_linear_backward(a->dx, G(w->classifier.w), G(w->classifier.b), dz, hd, w->classifier.w, N, L, C, 0, nt);
         for (size_t i = 0; i < NC; i++) a->dx[i] *= mask[i];
         break;
@@ -158,7 +151,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
         /* The transform runs on the masked rows only (the loss ignores the rest). */
         int *rows = malloc(sizeof *rows * (M ? M : 1));
         float *hin = TAKE(M * C), *pre = TAKE(M * C), *act = TAKE(M * C), *ln = TAKE(M * C), *sum = TAKE(M * C);
-        float *mean = TAKE(M), *rstd = TAKE(M), *z = TAKE(M * V), *dz = TAKE(M * V), *target = TAKE(M);
+        float *mean = TAKE(M), *rstd = TAKE(M), *z = TAKE(M * V), *target = TAKE(M);
         float *dln = TAKE(M * C), *dact = TAKE(M * C), *dh = TAKE(M * C);
         if (!rows) {
             rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -188,9 +181,9 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
             bert_add_layernorm_train(ln, sum, mean, rstd, act, NULL, w->mlm_ln.w, w->mlm_ln.b, Mi, C,
                                      (float)c->layer_norm_eps, nt);
             bert_linear(z, V, ln, w->mlm_decoder, w->mlm_bias, Mi, V, C, nt);
-            loss = ce_rows(z, target, Mi, V, dz, scale, NULL);
+            loss = ce_rows(z, target, Mi, V, z, scale, nt);
             /* decoder (tied: its gradient lands in the word embeddings' rows) */
-            bert_linear_backward(dln, G(w->mlm_decoder), G(w->mlm_bias), dz, ln, w->mlm_decoder, Mi, V, C, 0, nt);
+            bert_linear_backward(dln, G(w->mlm_decoder), G(w->mlm_bias), z, ln, w->mlm_decoder, Mi, V, C, 0, nt);
             bert_layernorm_backward(dact, G(w->mlm_ln.w), G(w->mlm_ln.b), dln, sum, w->mlm_ln.w, mean, rstd, Mi, C);
             bert_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
             bert_linear_backward(dh, G(w->mlm_transform.w), G(w->mlm_transform.b), dact, hin, w->mlm_transform.w, Mi, C, C,
@@ -203,7 +196,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
             float *z2 = TAKE((size_t)S * 2), *dz2 = TAKE((size_t)S * 2);
             pooler_fwd(t, a, S, 0.0, &pb);
             bert_linear(z2, 2, pb.pooled, w->nsp.w, w->nsp.b, S, 2, C, 1);
-            loss += ce_rows(z2, labels + N, S, 2, dz2, scale, NULL);
+            loss += ce_rows(z2, labels + N, S, 2, dz2, scale, 1);
             bert_linear_backward(pb.dpooled, G(w->nsp.w), G(w->nsp.b), dz2, pb.pooled, w->nsp.w, S, 2, C, 0, 1);
             pooler_bwd(t, a, S, &pb, tmp);
         }
@@ -212,7 +205,6 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
     }
 #undef TAKE
 #undef G
-    free(buf);
     *loss_out = loss;
     if (rc == BERT_OK && !isfinite(loss))
         rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(loss) ? "NaN" : "infinite");

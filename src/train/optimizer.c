@@ -7,7 +7,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/vecmath.h"
 #include "train/trainer.h"
+
+#include <omp.h>
 
 double train_lr_at(const bert_train_params *p, long step) {
     long total = p->total_steps > 0 ? p->total_steps : 1;
@@ -28,8 +31,41 @@ double train_lr_at(const bert_train_params *p, long step) {
     }
 }
 
+/* One AdamW update over n elements. decay_mul = 1 - lr wd (AdamW's
+ * decoupled decay) or 1; decay_add = wd for BertAdam (decay added to the
+ * update) or 0. The element order of operations is torch's; restrict and
+ * the clones let the loop vectorise (it touches every parameter 4x). */
+typedef struct {
+    float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
+} adamw_coef;
+
+BERT_VECTOR_CLONES
+static void adamw_range(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, long long n,
+                        const adamw_coef *k) {
+    adamw_coef c = *k;
+#pragma omp simd
+    for (long long i = 0; i < n; i++) {
+        float gi = g[i] * c.clip;
+        float wi = w[i] * c.decay_mul;
+        float mi = m[i] + (gi - m[i]) * c.one_minus_b1; /* lerp, as torch */
+        float vi = v[i] * c.b2 + c.one_minus_b2 * gi * gi;
+        float update = mi / (sqrtf(vi) / c.bc2_sqrt + c.eps) + c.decay_add * wi;
+        m[i] = mi, v[i] = vi;
+        w[i] = wi - c.step_size * update;
+    }
+}
+
+BERT_VECTOR_CLONES
+static double sum_squares(const float *g, long long n) {
+    double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
+    for (long long i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    return ss;
+}
+
 void train_adamw_step(bert_trainer *t, double lr) {
     const bert_train_params *p = &t->p;
+    int nt = p->n_threads > 0 ? p->n_threads : 1;
     /* Global-norm clipping (torch.nn.utils.clip_grad_norm_): scale by
      * max_norm / (norm + 1e-6) when the norm exceeds max_norm. */
     for (int k = 0; k < t->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
@@ -37,31 +73,34 @@ void train_adamw_step(bert_trainer *t, double lr) {
             memset(t->grads + t->tensors[k].offset, 0,
                    sizeof(float) * (size_t)t->tensors[k].rows * (size_t)(t->tensors[k].cols ? t->tensors[k].cols : 1));
     double ss = 0.0;
-    for (size_t i = 0; i < t->n_params; i++) ss += (double)t->grads[i] * t->grads[i];
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : ss)
+    {
+        long long lo, hi;
+        bert_thread_slice((long long)t->n_params, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (lo < hi) ss += sum_squares(t->grads + lo, hi - lo);
+    }
     double norm = sqrt(ss);
     t->last_grad_norm = norm;
     float clip = 1.0f;
     if (p->max_grad_norm > 0 && norm > p->max_grad_norm) clip = (float)(p->max_grad_norm / (norm + 1e-6));
     long step = t->step + 1;
-    float b1 = (float)p->beta1, b2 = (float)p->beta2, eps = (float)p->eps, flr = (float)lr;
+    float flr = (float)lr;
     float bc1 = (float)(1.0 - pow(p->beta1, (double)step)), bc2 = (float)(1.0 - pow(p->beta2, (double)step));
-    float step_size = p->bert_adam ? flr : flr / bc1, bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2);
+    adamw_coef base = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
+                       .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
+                       .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
+#pragma omp parallel num_threads(nt) if (nt > 1)
     for (int k = 0; k < t->n_tensors; k++) {
         const train_tensor *tt = &t->tensors[k];
         if (tt->frozen) continue;
-        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        long long n = (long long)tt->rows * (tt->cols ? tt->cols : 1), lo, hi;
         float wd = tt->decay ? (float)p->weight_decay : 0.0f;
-        float *w = t->params + tt->offset, *g = t->grads + tt->offset, *m = t->m + tt->offset, *v = t->v + tt->offset;
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * clip;
-            if (!p->bert_adam) w[i] *= 1.0f - flr * wd;
-            m[i] += (gi - m[i]) * (1.0f - b1); /* lerp, as torch */
-            v[i] = v[i] * b2 + (1.0f - b2) * gi * gi;
-            float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-            float update = m[i] / denom;
-            if (p->bert_adam) update += wd * w[i];
-            w[i] -= step_size * update;
-        }
+        adamw_coef c = base;
+        c.decay_mul = p->bert_adam ? 1.0f : 1.0f - flr * wd;
+        c.decay_add = p->bert_adam ? wd : 0.0f;
+        bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        size_t o = tt->offset + (size_t)lo;
+        if (lo < hi) adamw_range(t->params + o, t->grads + o, t->m + o, t->v + o, hi - lo, &c);
     }
     memset(t->grads, 0, t->n_params * sizeof *t->grads);
     t->step = step;

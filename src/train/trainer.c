@@ -242,6 +242,7 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->tensors);
     free(t->src_dir);
     train_acts_free(t->acts);
+    free(t->head_buf);
     free(t);
 }
 

@@ -38,6 +38,8 @@ struct bert_trainer {
     double last_grad_norm;
     train_acts *acts;
     bert_context *eval_ctx;
+    float *head_buf;        /* the heads' scratch, kept between steps: the MLM */
+    size_t head_cap;        /* logits are tens of MB, and fresh pages cost a fault each */
 };
 
 /* Forward with saved activations, loss, backward into t->grads (+=).
