@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/compare_train.sh — one training step (forward + backward + AdamW,
 # sequence classifier) of bert.c against PyTorch, bert-base shape, batch 8 x
-# sequence 128, single thread, interleaved rounds.
+# sequence 128, single thread, interleaved rounds; bert.c also with
+# --dtype bf16 (mixed precision) where the machine can run it.
 #   bench/compare_train.sh [LAYERS] [ROUNDS]     (defaults: 2 layers, 3 rounds)
 set -e
 LAYERS=${1:-2}
@@ -15,5 +16,6 @@ export OPENBLAS_CORETYPE
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)  OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
 for r in $(seq "$ROUNDS"); do
     ./build/bench_train "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1
+    ./build/bench_train "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1 --dtype bf16 || true
     /usr/bin/python3 bench/torch_train.py "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1
 done

@@ -117,8 +117,9 @@ typedef enum {
     BERT_COMPUTE_BF16 = 1  /* the encoder's dense layers in bfloat16 with f32
                             * sums (AVX512-BF16/AMX through oneDNN): ~3x faster
                             * products, hidden-state cosine >= 0.999 vs f32.
-                            * Inference only; attention, LayerNorm, embeddings
-                            * and heads stay f32. */
+                            * Attention, LayerNorm, embeddings and heads stay
+                            * f32. Also mixed-precision training, see
+                            * bert_train_params.compute. */
 } bert_compute_dtype;
 
 typedef struct {
@@ -637,6 +638,13 @@ typedef struct {
                                     padding row; sin/cos positions when the config asks);
                                     the directory then needs only config.json and the
                                     tokenizer files (`bert init`)                              */
+    bert_compute_dtype compute;  /* BERT_COMPUTE_F32 (default, exact) or BERT_COMPUTE_BF16: mixed
+                                    precision as torch.autocast(bfloat16) does it: the encoder's
+                                    dense layers and the MLM decoder multiply bf16 copies of
+                                    weights and activations with f32 sums, forward and backward;
+                                    master weights, AdamW, attention, LayerNorm, softmax and the
+                                    losses stay f32. bert_trainer_open fails with
+                                    BERT_ERR_UNSUPPORTED where bf16 cannot run                    */
 } bert_train_params;
 
 BERT_API bert_train_params bert_train_default_params(void);

@@ -45,9 +45,10 @@ uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n);
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
 /* The training options the task trainers share (--lr, --warmup-ratio,
- * --seed, --threads VALUE) into *tp; 1 when `a` was one of them (its value
- * consumed), else 0. */
-int cli_train_flag(const char *a, const char *v, bert_train_params *tp);
+ * --seed, --threads, --dtype f32|bf16 VALUE) into *tp; 1 when `a` was one of
+ * them (its value consumed), 0 when not, -1 when its value is invalid (the
+ * message is printed, prefixed with "bert CMD"). */
+int cli_train_flag(const char *cmd, const char *a, const char *v, bert_train_params *tp);
 /* The options the NER and QA fine-tuners share (--output-dir, --task,
  * --task-type [read by the dispatcher], --data-dir, --train, --dev,
  * --epochs, --batch-size, --max-seq-len, --max-train), written through

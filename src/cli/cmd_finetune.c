@@ -238,7 +238,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
         "       [--problem single_label|multi_label|regression] [--labels a,b,...] (multi-label: \"a,b\" per example) [--epochs 3] [--max-steps N]\n"
         "       [--batch-size 32] [--grad-accum 1] [--max-seq-len 128] [--lr 2e-5] [--weight-decay 0.01]\n"
         "       [--warmup-ratio 0.1] [--warmup-steps N] [--schedule linear|constant|cosine] [--max-grad-norm 1]\n"
-        "       [--bert-adam] [--dropout P] [--seed 42] [--threads N] [--eval-steps N] [--save-steps N]\n"
+        "       [--bert-adam] [--dropout P] [--seed 42] [--threads N] [--dtype f32|bf16] [--eval-steps N] [--save-steps N]\n"
         "       [--save-total-limit 2] [--patience N] [--metric accuracy|f1|mcc|pearson|spearman|loss]\n"
         "       [--log-steps 10] [--resume CHECKPOINT] [--max-train N] [--max-dev N]\n";
     memset(o, 0, sizeof *o);
@@ -267,6 +267,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
         if (strcmp(a, "--warmup-steps") == 0 && v) { o->tp.warmup_steps = atol(v); i++; continue; }
         if (strcmp(a, "--seed") == 0 && v) { o->tp.seed = strtoull(v, NULL, 10); i++; continue; }
         if (strcmp(a, "--dropout") == 0 && v) { o->tp.hidden_dropout = o->tp.attention_dropout = o->tp.classifier_dropout = atof(v); i++; continue; }
+        if (strcmp(a, "--dtype") == 0 && v) { if (!cli_parse_dtype("finetune", v, &o->tp.compute)) return 0; i++; continue; }
         if (strcmp(a, "--bert-adam") == 0) { o->tp.bert_adam = 1; o->tp.eps = 1e-6; continue; }
         if (strcmp(a, "--no-header") == 0) { o->cols.header = 0; continue; }
         if (strcmp(a, "--eval-only") == 0) { o->eval_only = 1; continue; }

@@ -140,7 +140,7 @@ static int parse_args(int argc, char **argv, options *o) {
         "       [--max-predictions 20] [--whole-word] [--no-nsp] [--dupe-factor N (static masking)]\n"
         "       [--epochs 1] [--max-steps N] [--batch-size 32] [--lr 1e-4] [--warmup-ratio 0.01]\n"
         "       [--eval-steps 500] [--heldout-docs 50] [--save-steps N] [--resume] [--stop-at-step N]\n"
-        "       [--seed 42] [--threads N]\n";
+        "       [--seed 42] [--threads N] [--dtype f32|bf16 (mixed precision)]\n";
     memset(o, 0, sizeof *o);
     o->max_pred = 20, o->epochs = 1, o->batch = 32, o->eval_steps = 500, o->heldout = 50;
     o->ph[0] = (phase){128, 1.0}, o->nph = 1;
@@ -149,7 +149,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->tp.lr = 1e-4;
     o->tp.warmup_ratio = 0.01;
     o->ro.progress = isatty(2);
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1, flag; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *ip = strcmp(a, "--max-predictions") == 0 ? &o->max_pred : strcmp(a, "--epochs") == 0 ? &o->epochs
                 : strcmp(a, "--batch-size") == 0 ? &o->batch : strcmp(a, "--heldout-docs") == 0 ? &o->heldout
@@ -172,7 +172,10 @@ static int parse_args(int argc, char **argv, options *o) {
             i++;
         } else if (strcmp(a, "--max-steps") == 0 && v) o->max_steps = atol(v), i++;
         else if (strcmp(a, "--stop-at-step") == 0 && v) o->stop_at = atol(v), i++;
-        else if (cli_train_flag(a, v, &o->tp)) i++;
+        else if ((flag = cli_train_flag("pretrain", a, v, &o->tp)) != 0) {
+            if (flag < 0) return 0;
+            i++;
+        }
         else if (strcmp(a, "--whole-word") == 0) o->whole_word = 1;
         else if (strcmp(a, "--no-nsp") == 0) o->no_nsp = 1;
         else if (strcmp(a, "--resume") == 0) o->resume = 1;
@@ -379,12 +382,12 @@ int cmd_pretrain(int argc, char **argv) {
         if (cli_output_open("pretrain", path, &ro)) {
             fprintf(ro.fp, "{\"documents\": %lld, \"corpus_tokens\": %lld, \"train_pairs_epoch0\": %d, \"heldout_pairs\": %d, "
                            "\"steps\": %ld, \"masking\": \"%s\", \"dupe_factor\": %d, \"whole_word\": %s, \"nsp\": %s, "
-                           "\"resumed\": %s, \"seconds\": %.1f, \"tokens_per_s\": %.0f, "
+                           "\"resumed\": %s, \"dtype\": \"%s\", \"seconds\": %.1f, \"tokens_per_s\": %.0f, "
                            "\"heldout_before\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, "
                            "\"heldout_after\": {\"mlm_loss\": %.4f, \"perplexity\": %.2f, \"accuracy\": %.4f}, \"model\": \"%s/model\"}\n",
                     (long long)c.n_docs, (long long)c.n_tokens, tr.n, ev.n, bert_trainer_steps(t), o.dupe ? "static" : "dynamic",
                     o.dupe, o.whole_word ? "true" : "false", o.no_nsp ? "false" : "true", resuming ? "true" : "false",
-                    cli_now_s() - t0, tokens / (cli_now_s() - t0), l0, exp(l0), a0, last_loss, exp(last_loss), last_acc, o.out);
+                    o.tp.compute == BERT_COMPUTE_BF16 ? "bf16" : "f32", cli_now_s() - t0, tokens / (cli_now_s() - t0), l0, exp(l0), a0, last_loss, exp(last_loss), last_acc, o.out);
             ok = cli_output_close("pretrain", &ro, 1);
         }
         fprintf(stderr, "done: held-out perplexity %.1f -> %.1f, MLM accuracy %.4f -> %.4f; model in %s/model\n", exp(l0),

@@ -126,8 +126,9 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     return 1;
 }
 
-int cli_train_flag(const char *a, const char *v, bert_train_params *tp) {
+int cli_train_flag(const char *cmd, const char *a, const char *v, bert_train_params *tp) {
     if (!v) return 0;
+    if (strcmp(a, "--dtype") == 0) return cli_parse_dtype(cmd, v, &tp->compute) ? 1 : -1;
     if (strcmp(a, "--lr") == 0) tp->lr = atof(v);
     else if (strcmp(a, "--warmup-ratio") == 0) tp->warmup_ratio = atof(v);
     else if (strcmp(a, "--seed") == 0) tp->seed = strtoull(v, NULL, 10);

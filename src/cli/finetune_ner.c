@@ -296,18 +296,21 @@ int cmd_finetune_ner(int argc, char **argv) {
         "       | --task-type token --train F --dev F [--test F]     (CoNLL columns or JSONL {\"tokens\", \"tags\"})\n"
         "       [--epochs 3] [--batch-size 32] [--lr 5e-5] [--max-seq-len 128] [--label-all-tokens] [--seed 42]\n"
         "       [--tag-scheme keep|iob2]   (the scheme is detected and reported: IOB1, IOB2, IO, IOE, BIOES)\n"
-        "       [--threads N] [--max-train N] [--dropout P]\n";
+        "       [--threads N] [--dtype f32|bf16] [--max-train N] [--dropout P]\n";
     const char *model = NULL, *out = NULL, *task = NULL, *data = "../shared/data", *train = NULL, *dev = NULL, *test = NULL;
     int epochs = 3, batch = 32, max_len = 128, label_all = 0, max_train = 0, eval_only = 0, convert = 0;
     const cli_task_flags shared = {&out, &task, &data, &train, &dev, &epochs, &batch, &max_len, &max_train};
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_TOKEN;
     tp.lr = 5e-5;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1, flag; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_task_flag(a, v, &shared)) i++;
         else if (strcmp(a, "--test") == 0 && v) test = v, i++;
-        else if (cli_train_flag(a, v, &tp)) i++;
+        else if ((flag = cli_train_flag("finetune", a, v, &tp)) != 0) {
+            if (flag < 0) return CLI_USAGE;
+            i++;
+        }
         else if (strcmp(a, "--dropout") == 0 && v) tp.hidden_dropout = tp.attention_dropout = tp.classifier_dropout = atof(v), i++;
         else if (strcmp(a, "--label-all-tokens") == 0) label_all = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;

@@ -589,7 +589,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         "usage: bert finetune MODEL_DIR --output-dir OUT --task squad|tydi|bioasq|covid_qa|subjqa [--data-dir ../shared/data]\n"
         "       | --task-type qa --train F --dev F          (SQuAD JSON, .json or .json.gz)\n"
         "       [--epochs 2] [--batch-size 12] [--lr 3e-5] [--max-seq-len 384] [--doc-stride 128]\n"
-        "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N]\n"
+        "       [--drop-windows-without-answer] [--max-train N] [--max-dev N] [--seed 42] [--threads N] [--dtype f32|bf16]\n"
         "       [--bioasq-golden 7B_golden.json]   (score --dev snippets per question, BioASQ factoid)\n"
         "       [--dev-split FRAC] (hold out contexts of --train)  [--subjqa-domain electronics|grocery|...]\n"
         "       --train/--dev take SQuAD JSON (v1.1 or 2.0) or SubjQA CSV\n";
@@ -601,12 +601,15 @@ int cmd_finetune_qa(int argc, char **argv) {
     bert_train_params tp = bert_train_default_params();
     tp.task = BERT_TASK_QA;
     tp.lr = 3e-5;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1, flag; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_task_flag(a, v, &shared)) i++;
         else if (strcmp(a, "--doc-stride") == 0 && v) stride = atoi(v), i++;
         else if (strcmp(a, "--max-dev") == 0 && v) max_dev = atoi(v), i++;
-        else if (cli_train_flag(a, v, &tp)) i++;
+        else if ((flag = cli_train_flag("finetune", a, v, &tp)) != 0) {
+            if (flag < 0) return CLI_USAGE;
+            i++;
+        }
         else if (strcmp(a, "--drop-windows-without-answer") == 0) drop = 1;
         else if (strcmp(a, "--eval-only") == 0) eval_only = 1;
         else if (strcmp(a, "--bioasq-golden") == 0 && v) golden = v, i++;

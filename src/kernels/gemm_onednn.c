@@ -15,6 +15,8 @@
 
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/half.h"
+#include "kernels/ops.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -107,4 +109,20 @@ void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t 
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads) {
     bert_linear_bf16_ex(y, ldy, x16, W16, bias, M, N, K, n_threads, NULL);
+}
+
+void bert_gemm_bf16(char transa, char transb, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                    const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    gemm_bf16(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void bert_linear_backward_bf16(float *dx, float *dW, float *db, const float *dy, uint16_t *dy16, const uint16_t *x16,
+                               const uint16_t *W16, int M, int N, int K, int accumulate, int n_threads) {
+    bert_f32_to_bf16_threaded(dy16, dy, (size_t)M * N, n_threads);
+    /* dW[N x K] += dy^T[N x M] x[M x K] */
+    gemm_bf16('T', 'N', N, K, M, 1.0f, dy16, N, x16, K, 1.0f, dW, K);
+    if (db) bert_column_sums(db, dy, M, N, n_threads);
+    /* dx[M x K] = dy[M x N] W[N x K] */
+    if (dx) gemm_bf16('N', 'N', M, K, N, 1.0f, dy16, N, W16, K, accumulate ? 1.0f : 0.0f, dx, K);
 }

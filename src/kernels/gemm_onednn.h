@@ -22,6 +22,19 @@ void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W1
 void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                          int K, int n_threads, const bert_epilogue *epi);
 
+/* C[M x N] = alpha op(A) op(B) + beta C with bf16 A and B, f32 C,
+ * row-major (transa/transb 'N' or 'T', as bert_sgemm), threaded by oneDNN
+ * over omp_get_max_threads(). Requires bert_bf16_unavailable() == NULL. */
+void bert_gemm_bf16(char transa, char transb, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                    const uint16_t *B, int ldb, float beta, float *C, int ldc);
+
+/* bert_linear_backward (ops.h) with bf16 products: dy is rounded into dy16
+ * (scratch of M x N), x16 and W16 are the bf16 forms of the forward's input
+ * and weight. dW += dy16^T x16, db += column sums of dy (f32), dx = (or +=
+ * when accumulate) dy16 W16; sums in f32. dx may be NULL. */
+void bert_linear_backward_bf16(float *dx, float *dW, float *db, const float *dy, uint16_t *dy16, const uint16_t *x16,
+                               const uint16_t *W16, int M, int N, int K, int accumulate, int n_threads);
+
 /* y[M x N] = x[M x K] W[N x K]^T + beta y with oneDNN's sgemm; returns 0
  * (and does nothing) when oneDNN is not available or set aside with
  * BERT_GEMM=openblas, so the caller falls back to CBLAS. */

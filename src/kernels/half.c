@@ -3,6 +3,8 @@
 #include "kernels/half.h"
 #include "kernels/vecmath.h"
 
+#include <omp.h>
+
 #include <string.h>
 
 static float bits_to_f32(uint32_t u) {
@@ -79,4 +81,13 @@ uint16_t bert_f32_to_f16(float f) {
     }
     uint32_t r = a + 0xfffu + ((a >> 13) & 1) - (112u << 23);
     return sign | (uint16_t)(r >> 13);
+}
+
+void bert_f32_to_bf16_threaded(uint16_t *dst, const float *src, size_t n, int n_threads) {
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && n > 65536)
+    {
+        long long lo, hi;
+        bert_thread_slice((long long)n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (lo < hi) bert_f32_to_bf16_array(dst + lo, src + lo, (size_t)(hi - lo));
+    }
 }

@@ -18,6 +18,8 @@ void bert_bf16_to_f32_array(float *dst, const void *src, size_t n);
 uint16_t bert_f32_to_bf16(float f);
 /* bert_f32_to_bf16 over an array (round to nearest even, NaN kept). */
 void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
+/* The same split over n_threads (for activations of training batches). */
+void bert_f32_to_bf16_threaded(uint16_t *dst, const float *src, size_t n, int n_threads);
 uint16_t bert_f32_to_f16(float f);
 
 #endif

@@ -4,6 +4,7 @@
 #define BERT_TRAIN_ACTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     float *x_in;          /* [N x C] layer input */
@@ -17,6 +18,9 @@ typedef struct {
     float *f_pre, *f_act; /* [N x I] */
     float *fo_mask;       /* [N x C] */
     float *r2, *mean2, *rstd2;
+    /* bf16 compute only: the dense layers' inputs as rounded for the
+     * forward products, kept for the weight gradients */
+    uint16_t *x16, *ctx16, *h1_16, *fact16;
 } layer_acts;
 
 struct train_acts {
@@ -30,6 +34,9 @@ struct train_acts {
     float *dx, *dtmp, *dC1, *dI, *dq, *dk, *dv, *dP, *dS;
     int *offset;               /* [S + 1] */
     size_t *poff;              /* [S + 1] offset of each sequence's T x T block */
+    uint16_t *block16;         /* bf16 compute: the layers' x16.. and dy16 */
+    size_t cap16;
+    uint16_t *dy16;            /* [N x max(I, C)] an output gradient rounded to bf16 */
 };
 
 #include "train/rng.h"

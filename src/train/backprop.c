@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_onednn.h"
+#include "kernels/half.h"
 #include "kernels/ops.h"
 #include "train/acts.h"
 #include "train/trainer.h"
@@ -24,6 +26,7 @@
 void train_acts_free(train_acts *a) {
     if (!a) return;
     free(a->block);
+    free(a->block16);
     free(a->layers);
     free(a->offset);
     free(a->poff);
@@ -79,6 +82,23 @@ static bert_status acts_reserve(bert_trainer *t, const bert_sequence *seqs, int 
     TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->dC1, NC), TAKE(a->dq, NC), TAKE(a->dk, NC), TAKE(a->dv, NC);
     TAKE(a->dI, (size_t)N * I), TAKE(a->dP, (size_t)NH * tt), TAKE(a->dS, (size_t)NH * tt);
 #undef TAKE
+    if (t->params16) {
+        size_t need16 = (size_t)NL * (3 * NC + (size_t)N * I) + (size_t)N * (I > C ? I : C) + 64;
+        if (need16 > a->cap16) {
+            free(a->block16);
+            a->block16 = malloc(need16 * sizeof *a->block16);
+            a->cap16 = a->block16 ? need16 : 0;
+            if (!a->block16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of bf16 activations", need16 * 2e-6);
+        }
+        uint16_t *q = a->block16;
+#define TAKE16(ptr, n) (ptr = q, q += (n))
+        for (int l = 0; l < NL; l++) {
+            layer_acts *la = &a->layers[l];
+            TAKE16(la->x16, NC), TAKE16(la->ctx16, NC), TAKE16(la->h1_16, NC), TAKE16(la->fact16, (size_t)N * I);
+        }
+        TAKE16(a->dy16, (size_t)N * (I > C ? I : C));
+#undef TAKE16
+    }
     return BERT_OK;
 }
 
@@ -187,9 +207,9 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];
         const bert_layer_weights *lw = &w->layers[l];
-        bert_linear(la->q, C, la->x_in, lw->q.w, lw->q.b, N, C, C, nt);
-        bert_linear(la->k, C, la->x_in, lw->k.w, lw->k.b, N, C, C, nt);
-        bert_linear(la->v, C, la->x_in, lw->v.w, lw->v.b, N, C, C, nt);
+        train_dense_fwd(t, la->q, la->x_in, la->x16, 1, lw->q.w, lw->q.b, N, C, C);
+        train_dense_fwd(t, la->k, la->x_in, la->x16, 0, lw->k.w, lw->k.b, N, C, C);
+        train_dense_fwd(t, la->v, la->x_in, la->x16, 0, lw->v.w, lw->v.b, N, C, C);
         for (int s = 0; s < S; s++)
             for (int h = 0; h < NH; h++) attention_fwd(c, a, la, s, h, keymask);
         /* attention dropout, drawn in (head, sequence) order */
@@ -204,15 +224,15 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
                 bert_sgemm(0, 0, T, HS, T, 1.0f, la->probs_d + (size_t)h * tt + a->poff[s], T,
                            la->v + (size_t)row0 * C + h * HS, C, 0.0f, la->ctx + (size_t)row0 * C + h * HS, C);
         }
-        bert_linear(a->dtmp, C, la->ctx, lw->attn_out.w, lw->attn_out.b, N, C, C, nt);
+        train_dense_fwd(t, a->dtmp, la->ctx, la->ctx16, 1, lw->attn_out.w, lw->attn_out.b, N, C, C);
         train_draw_mask(&t->rng, la->ao_mask, NC, p_hidden);
         mul(a->dtmp, la->ao_mask, NC);
         bert_add_layernorm_train(la->h1, la->r1, la->mean1, la->rstd1, a->dtmp, la->x_in, lw->attn_ln.w, lw->attn_ln.b,
                                  N, C, eps, nt);
-        bert_linear(la->f_pre, I, la->h1, lw->inter.w, lw->inter.b, N, I, C, nt);
+        train_dense_fwd(t, la->f_pre, la->h1, la->h1_16, 1, lw->inter.w, lw->inter.b, N, I, C);
         memcpy(la->f_act, la->f_pre, (size_t)N * I * sizeof(float));
         bert_activation_forward(la->f_act, (size_t)N * I, m->cfg.act, nt);
-        bert_linear(a->dtmp, C, la->f_act, lw->out.w, lw->out.b, N, C, I, nt);
+        train_dense_fwd(t, a->dtmp, la->f_act, la->fact16, 1, lw->out.w, lw->out.b, N, C, I);
         train_draw_mask(&t->rng, la->fo_mask, NC, p_hidden);
         mul(a->dtmp, la->fo_mask, NC);
         float *y = l + 1 < NL ? a->layers[l + 1].x_in : a->x_out;
@@ -235,9 +255,9 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
         float *dh1 = a->dC1;
         memcpy(dh1, dr2, NC * sizeof(float));
         mul(dr2, la->fo_mask, NC);
-        bert_linear_backward(a->dI, G(lw->out.w), G(lw->out.b), dr2, la->f_act, lw->out.w, N, C, I, 0, nt);
+        train_dense_bwd(t, a->dI, lw->out.w, lw->out.b, dr2, a->dy16, la->f_act, la->fact16, N, C, I, 0);
         bert_activation_backward(a->dI, a->dI, la->f_pre, (size_t)N * I, m->cfg.act, nt);
-        bert_linear_backward(dh1, G(lw->inter.w), G(lw->inter.b), a->dI, la->h1, lw->inter.w, N, I, C, 1, nt);
+        train_dense_bwd(t, dh1, lw->inter.w, lw->inter.b, a->dI, a->dy16, la->h1, la->h1_16, N, I, C, 1);
         /* LayerNorm 1: h1 = LN(r1), r1 = drop(ao) + x_in */
         float *dr1 = a->dtmp;
         bert_layernorm_backward(dr1, G(lw->attn_ln.w), G(lw->attn_ln.b), dh1, la->r1, lw->attn_ln.w, la->mean1, la->rstd1,
@@ -245,7 +265,7 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
         memcpy(dx, dr1, NC * sizeof(float)); /* residual into the layer input */
         mul(dr1, la->ao_mask, NC);
         float *dctx = a->dC1;
-        bert_linear_backward(dctx, G(lw->attn_out.w), G(lw->attn_out.b), dr1, la->ctx, lw->attn_out.w, N, C, C, 0, nt);
+        train_dense_bwd(t, dctx, lw->attn_out.w, lw->attn_out.b, dr1, a->dy16, la->ctx, la->ctx16, N, C, C, 0);
         /* attention */
         for (int s = 0; s < S; s++) {
             int row0 = a->offset[s], T = a->offset[s + 1] - row0;
@@ -273,9 +293,9 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
                            a->dk + (size_t)row0 * C + h * HS, C);
             }
         }
-        bert_linear_backward(dx, G(lw->q.w), G(lw->q.b), a->dq, la->x_in, lw->q.w, N, C, C, 1, nt);
-        bert_linear_backward(dx, G(lw->k.w), G(lw->k.b), a->dk, la->x_in, lw->k.w, N, C, C, 1, nt);
-        bert_linear_backward(dx, G(lw->v.w), G(lw->v.b), a->dv, la->x_in, lw->v.w, N, C, C, 1, nt);
+        train_dense_bwd(t, dx, lw->q.w, lw->q.b, a->dq, a->dy16, la->x_in, la->x16, N, C, C, 1);
+        train_dense_bwd(t, dx, lw->k.w, lw->k.b, a->dk, a->dy16, la->x_in, la->x16, N, C, C, 1);
+        train_dense_bwd(t, dx, lw->v.w, lw->v.b, a->dv, a->dy16, la->x_in, la->x16, N, C, C, 1);
     }
     /* embeddings: x0 = drop(LN(e_sum)) */
     mul(dx, a->e_mask, NC);

@@ -84,6 +84,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
     if (t->p.task == BERT_TASK_MLM || t->p.task == BERT_TASK_PRETRAINING)
         for (int i = 0; i < N; i++) M += labels[i] >= 0;
     size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + 64;
+    if (t->params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
     if (need > t->head_cap) {
         free(t->head_buf);
         t->head_cap = 0;
@@ -180,10 +181,12 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
             bert_activation_forward(act, M * C, m->cfg.act, nt);
             bert_add_layernorm_train(ln, sum, mean, rstd, act, NULL, w->mlm_ln.w, w->mlm_ln.b, Mi, C,
                                      (float)c->layer_norm_eps, nt);
-            bert_linear(z, V, ln, w->mlm_decoder, w->mlm_bias, Mi, V, C, nt);
+            uint16_t *ln16 = NULL, *dz16 = NULL;
+            if (t->params16) ln16 = (uint16_t *)TAKE((M * C + 1) / 2), dz16 = (uint16_t *)TAKE((M * (size_t)V + 1) / 2);
+            train_dense_fwd(t, z, ln, ln16, 1, w->mlm_decoder, w->mlm_bias, Mi, V, C);
             loss = ce_rows(z, target, Mi, V, z, scale, nt);
             /* decoder (tied: its gradient lands in the word embeddings' rows) */
-            bert_linear_backward(dln, G(w->mlm_decoder), G(w->mlm_bias), z, ln, w->mlm_decoder, Mi, V, C, 0, nt);
+            train_dense_bwd(t, dln, w->mlm_decoder, w->mlm_bias, z, dz16, ln, ln16, Mi, V, C, 0);
             bert_layernorm_backward(dact, G(w->mlm_ln.w), G(w->mlm_ln.b), dln, sum, w->mlm_ln.w, mean, rstd, Mi, C);
             bert_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
             bert_linear_backward(dh, G(w->mlm_transform.w), G(w->mlm_transform.b), dact, hin, w->mlm_transform.w, Mi, C, C,

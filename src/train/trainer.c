@@ -19,6 +19,10 @@
 #include "io/file.h"
 #include "io/json_fields.h"
 #include "io/safetensors.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_onednn.h"
+#include "kernels/ops.h"
+#include "kernels/half.h"
 #include "model/context.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -139,6 +143,30 @@ static const bert_weight_req *find_req(const bert_weight_list *l, const char *na
     return NULL;
 }
 
+void train_dense_fwd(const bert_trainer *t, float *y, const float *x, uint16_t *x16, int round_x, const float *W,
+                     const float *b, int M, int N, int K) {
+    int nt = t->p.n_threads;
+    if (!t->params16) {
+        bert_linear(y, N, x, W, b, M, N, K, nt);
+        return;
+    }
+    if (round_x) bert_f32_to_bf16_threaded(x16, x, (size_t)M * K, nt);
+    bert_linear_bf16(y, N, x16, train_w16(t, W), b, M, N, K, nt);
+}
+
+void train_dense_bwd(const bert_trainer *t, float *dx, const float *W, const float *b, const float *dy, uint16_t *dy16,
+                     const float *x, const uint16_t *x16, int M, int N, int K, int accumulate) {
+    float *dW = t->grads + (W - t->params), *db = b ? t->grads + (b - t->params) : NULL;
+    if (!t->params16)
+        bert_linear_backward(dx, dW, db, dy, x, W, M, N, K, accumulate, t->p.n_threads);
+    else
+        bert_linear_backward_bf16(dx, dW, db, dy, dy16, x16, train_w16(t, W), M, N, K, accumulate, t->p.n_threads);
+}
+
+void train_refresh_bf16(bert_trainer *t) {
+    if (t->params16) bert_f32_to_bf16_threaded(t->params16, t->params, t->n_params, t->p.n_threads);
+}
+
 bert_status bert_trainer_open(const char *dir, const bert_train_params *params, bert_trainer **out,
                               unsigned *created, bert_error *err) {
     bert_error_clear(err);
@@ -223,6 +251,15 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         cp.n_threads = t->p.n_threads;
         rc = bert_context_create(t->model, &cp, &t->eval_ctx, err);
     }
+    if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
+        const char *why = bert_bf16_unavailable();
+        if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
+        else if (!(t->params16 = malloc(total * sizeof *t->params16)))
+            rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 weights", total * 2e-6);
+        else train_refresh_bf16(t);
+    } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
+        rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
+    }
     free(src_list.v);
     free(list.v);
     bert_model_free(src);
@@ -243,6 +280,7 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->src_dir);
     train_acts_free(t->acts);
     free(t->head_buf);
+    free(t->params16);
     free(t);
 }
 
@@ -270,6 +308,7 @@ bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n,
     if (rc != BERT_OK) return rc;
     if (++t->micro == t->p.grad_accum) {
         train_adamw_step(t, train_lr_at(&t->p, t->step));
+        train_refresh_bf16(t);
         t->micro = 0;
         if (stepped) *stepped = 1;
     }

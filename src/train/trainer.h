@@ -38,9 +38,27 @@ struct bert_trainer {
     double last_grad_norm;
     train_acts *acts;
     bert_context *eval_ctx;
+    uint16_t *params16;     /* BERT_COMPUTE_BF16: bf16 copy of params, refreshed after each step */
     float *head_buf;        /* the heads' scratch, kept between steps: the MLM */
     size_t head_cap;        /* logits are tens of MB, and fresh pages cost a fault each */
 };
+
+/* Re-round params into params16 (after the weights change). */
+void train_refresh_bf16(bert_trainer *t);
+
+/* The bf16 copy of a weight (a pointer into t->params). */
+static inline const uint16_t *train_w16(const bert_trainer *t, const float *w) { return t->params16 + (w - t->params); }
+
+/* A dense layer y[M x N] = x W^T + b (W a weight in params) in the
+ * trainer's compute type. Under bf16, x is first rounded into x16 when
+ * round_x (0: x16 already holds it, as for K and V after Q), and x16 is kept
+ * for the backward; in f32, x16 and round_x are unused. */
+void train_dense_fwd(const bert_trainer *t, float *y, const float *x, uint16_t *x16, int round_x, const float *W,
+                     const float *b, int M, int N, int K);
+/* Its backward: W's and b's gradients +=, dx = (or += with accumulate)
+ * dy W; dy16 is bf16 scratch of M x N (unused in f32). dx may be NULL. */
+void train_dense_bwd(const bert_trainer *t, float *dx, const float *W, const float *b, const float *dy, uint16_t *dy16,
+                     const float *x, const uint16_t *x16, int M, int N, int K, int accumulate);
 
 /* Forward with saved activations, loss, backward into t->grads (+=).
  * labels as in bert_trainer_step. *loss = mean loss of the micro-batch. */

@@ -251,6 +251,12 @@ if [ -n "$before" ] && awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }
     && printf '{"text": "the cat sat on the [MASK] ."}\n' | "$BERT" fill-mask "$TMP/pt/model" > /dev/null; then
     pass pretrain_lowers_heldout_loss; else echo "  before $before after $after"; fail pretrain_lowers_heldout_loss "$TMP/err"; fi
 printf 'one single document\nwithout blank lines\n' > "$TMP/onedoc.txt"
+expect_error pretrain_bad_dtype "--dtype must be f32 or bf16" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" \
+    --corpus "$FT/pretrain_corpus.txt" --dtype fp8
+expect_error finetune_ner_bad_dtype "--dtype must be f32 or bf16" "$BERT" finetune "$TASKS/mlm" --task-type token \
+    --output-dir "$TMP/ftD" --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" --dtype int4
+expect_error finetune_bad_dtype "--dtype must be f32 or bf16" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftD2" \
+    --train "$FT/multi_train.tsv" --dev "$FT/multi_dev.tsv" --dtype half
 expect_error pretrain_needs_two_documents "NSP needs at least 2" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt2" --corpus "$TMP/onedoc.txt"
 # A prepared (binary) corpus trains exactly as the text it came from; a run stopped and resumed
 # from its checkpoint ends with the same weights as one that never stopped.

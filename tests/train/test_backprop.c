@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "kernels/ops.h"
 #include "test.h"
+#include "train/golden_batch.h"
 #include "train/trainer.h"
 
 static double rel_err(const float *a, const float *b, size_t n) {
@@ -30,45 +31,30 @@ static double rel_err(const float *a, const float *b, size_t n) {
 }
 
 static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels) {
-    char dir[256], path[300];
+    char dir[256];
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
     bert_error err;
-    st_file g;
-    bert_status rc = st_open(path, 0, &g, &err);
-    CHECK_OK(rc, err);
-    if (rc != BERT_OK) return;
-    const st_tensor *ids = st_find(&g, "input_ids");
-    int B = (int)ids->shape[0], T = (int)ids->shape[1];
-    const int32_t *id = (const int32_t *)(const void *)ids->data;
-    const int32_t *tt = (const int32_t *)(const void *)st_find(&g, "token_type_ids")->data;
-    const int32_t *mk = (const int32_t *)(const void *)st_find(&g, "attention_mask")->data;
-    const float *labels = (const float *)(const void *)st_find(&g, "labels")->data;
+    golden_batch gb;
+    if (!batch_open(dir, &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "%s: %s", name, err.message);
+        return;
+    }
+    st_file g = gb.g;
+    const float *labels = gb.labels;
     const float *loss_ref = (const float *)(const void *)st_find(&g, "loss")->data;
-    bert_train_params p = bert_train_default_params();
-    p.task = task;
-    p.problem = problem;
-    p.num_labels = num_labels;
-    p.lr = 1e-3;
+    bert_train_params p = golden_params(task, problem, num_labels, 1e-3, 4, BERT_COMPUTE_F32);
     p.weight_decay = 0.01;
-    p.total_steps = 4;
     p.warmup_steps = (long)((const float *)(const void *)st_find(&g, "warmup")->data)[0];
-    p.warmup_ratio = 0;
-    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0;
     bert_trainer *t = NULL;
     unsigned created = 0;
     CHECK_OK(bert_trainer_open(dir, &p, &t, &created, &err), err);
     if (!t) {
-        st_close(&g);
+        batch_close(&gb);
         return;
     }
     CHECK(created == 0);
-    bert_sequence *seqs = calloc((size_t)B, sizeof *seqs);
-    for (int b = 0; b < B; b++) {
-        int n = 0;
-        while (n < T && mk[b * T + n]) n++;
-        seqs[b] = (bert_sequence){.input_ids = id + b * T, .token_type_ids = tt + b * T, .n_tokens = n};
-    }
+    bert_sequence *seqs = gb.seqs;
+    int B = gb.B;
     char zero[256] = {0};
     CHECK(t->n_tensors <= 256);
     for (int step = 1; step <= 2; step++) {
@@ -109,9 +95,8 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
             if (!(e <= 1e-4)) test_fail(__FILE__, __LINE__, "%s: %s after step %d: relative error %.3g", name, x->name, step, e);
         }
     }
-    free(seqs);
     bert_trainer_free(t);
-    st_close(&g);
+    batch_close(&gb);
 }
 
 TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3); }
