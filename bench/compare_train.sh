@@ -2,7 +2,8 @@
 # bench/compare_train.sh — one training step (forward + backward + AdamW,
 # sequence classifier) of bert.c against PyTorch, bert-base shape, batch 8 x
 # sequence 128, single thread, interleaved rounds; bert.c also with
-# --dtype bf16 (mixed precision) where the machine can run it.
+# --dtype bf16 (mixed precision) where the machine can run it, and PyTorch
+# also under torch.autocast(bfloat16).
 #   bench/compare_train.sh [LAYERS] [ROUNDS]     (defaults: 2 layers, 3 rounds)
 set -e
 LAYERS=${1:-2}
@@ -18,4 +19,5 @@ for r in $(seq "$ROUNDS"); do
     ./build/bench_train "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1
     ./build/bench_train "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1 --dtype bf16 || true
     /usr/bin/python3 bench/torch_train.py "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1
+    /usr/bin/python3 bench/torch_train.py "build/bench-model-L$LAYERS" --batch 8 --seq 128 --reps 5 --threads 1 --bf16
 done

@@ -2,7 +2,9 @@
 """PyTorch peer of bench_train.c: the same model directory, batch and
 sequence, one training step = forward (tools/bert_reference.py, dropout as
 the classifier uses none here) + cross-entropy + backward + AdamW; median
-over --reps after one warm-up."""
+over --reps after one warm-up. --bf16: forward and loss under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision
+(bert.c's --dtype bf16 counterpart)."""
 import argparse
 import os
 import statistics
@@ -21,6 +23,7 @@ ap.add_argument("--batch", type=int, default=8)
 ap.add_argument("--seq", type=int, default=128)
 ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--bf16", action="store_true")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 cfg, sd = bert_reference.load_model_dir(a.model_dir)
@@ -40,8 +43,10 @@ labels = torch.arange(a.batch) % 2
 
 def step():
     opt.zero_grad()
-    logits = bert_reference.forward(cfg, params, ids, types, mask)["logits"]
-    F.cross_entropy(logits, labels).backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+        logits = bert_reference.forward(cfg, params, ids, types, mask)["logits"]
+        loss = F.cross_entropy(logits.float(), labels)
+    loss.backward()
     torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
     opt.step()
 
@@ -52,5 +57,5 @@ for _ in range(a.reps):
     t0 = time.perf_counter()
     step()
     ts.append((time.perf_counter() - t0) * 1e3)
-print(f"pytorch  train-step layers {cfg['num_hidden_layers']} threads {a.threads} batch {a.batch} seq {a.seq} "
+print(f"pytorch{'-bf16' if a.bf16 else '  '} train-step layers {cfg['num_hidden_layers']} threads {a.threads} batch {a.batch} seq {a.seq} "
       f"median_ms {statistics.median(ts):.1f} min_ms {min(ts):.1f}")
