@@ -1,7 +1,7 @@
 /* bench_forward.c — forward-pass speed of the bert-base shape.
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
- *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16]
+ *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8]
  *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
@@ -91,7 +91,8 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, bf16 = 0, tiny = 0;
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0;
+    bert_compute_dtype dtype = BERT_COMPUTE_F32;
     const char *dir = NULL, *batch_list = NULL, *ragged = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
         else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
-        else if (strcmp(argv[i], "--dtype") == 0) bf16 = strcmp(v, "bf16") == 0, i++;
+        else if (strcmp(argv[i], "--dtype") == 0)
+            dtype = strcmp(v, "bf16") == 0 ? BERT_COMPUTE_BF16 : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8 : BERT_COMPUTE_F32, i++;
         else if (strcmp(argv[i], "--shape") == 0) tiny = strcmp(v, "tiny") == 0, layers = tiny ? 2 : layers, i++;
         else if (strcmp(argv[i], "--ragged") == 0) ragged = v, i++;
         else {
@@ -128,7 +130,7 @@ int main(int argc, char **argv) {
     bert_error err;
     bert_model *m;
     bert_model_params mp = bert_model_default_params();
-    mp.compute = bf16 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
+    mp.compute = dtype;
     if (bert_model_load(dir, &mp, &m, &err) != BERT_OK) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
         return 1;
@@ -201,7 +203,7 @@ int main(int argc, char **argv) {
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
-        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f\n", bf16 ? "bert.c16" : "bert.c", layers, threads, bname, med, t[0],
+        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : "bert.c", layers, threads, bname, med, t[0],
                tokens / (med / 1e3));
         free(t);
         free(seqs);

@@ -114,27 +114,37 @@ typedef struct bert_model bert_model;
  * only what the caller asks for). */
 typedef enum {
     BERT_COMPUTE_F32 = 0,  /* exact: matches PyTorch to ~1e-5 (the default)   */
-    BERT_COMPUTE_BF16 = 1  /* the encoder's dense layers in bfloat16 with f32
+    BERT_COMPUTE_BF16 = 1, /* the encoder's dense layers in bfloat16 with f32
                             * sums (AVX512-BF16/AMX through oneDNN): ~3x faster
                             * products, hidden-state cosine >= 0.999 vs f32.
                             * Attention, LayerNorm, embeddings and heads stay
                             * f32. Also mixed-precision training, see
                             * bert_train_params.compute. */
+    BERT_COMPUTE_INT8 = 2  /* the encoder's dense layers as int8 x int8 -> int32
+                            * products (oneDNN matmul: AMX / VNNI), weights
+                            * quantized once per output channel, inputs per
+                            * token at run time (dynamic quantization);
+                            * hidden-state cosine >= 0.99 vs f32. Inference
+                            * only; the rest as for bf16. */
 } bert_compute_dtype;
 
 typedef struct {
     /* 1 (default): map model.safetensors into memory and use F32 tensors in
      * place. 0: read the files into memory (for file systems without mmap). */
     int use_mmap;
-    /* BERT_COMPUTE_F32 (default) or BERT_COMPUTE_BF16. bf16 fails at load
+    /* BERT_COMPUTE_F32 (default), _BF16 or _INT8. bf16 / int8 fail at load
      * with BERT_ERR_UNSUPPORTED, saying why, where the CPU or oneDNN
-     * (libdnnl.so.2) cannot do it; see bert_bf16_unavailable_reason. */
+     * (libdnnl.so.2) cannot do it; see bert_bf16_unavailable_reason and
+     * bert_int8_unavailable_reason. */
     bert_compute_dtype compute;
 } bert_model_params;
 
 /* NULL when BERT_COMPUTE_BF16 can run on this machine, else a sentence
  * saying what is missing (CPU feature or library). */
 BERT_API const char *bert_bf16_unavailable_reason(void);
+
+/* The same for BERT_COMPUTE_INT8 (library or build without oneDNN). */
+BERT_API const char *bert_int8_unavailable_reason(void);
 
 /* Default loading options. */
 BERT_API bert_model_params bert_model_default_params(void);

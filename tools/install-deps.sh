@@ -12,10 +12,12 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
-# oneDNN, opened at run time for --dtype bf16 (optional: without it bf16 is
-# a clear error and every f32 path works). x86-64 only.
+# oneDNN, opened at run time for --dtype bf16 / int8; its header (in
+# libdnnl-dev, which brings libdnnl2) is needed to build the int8 path.
+# Optional: without it bf16/int8 are clear errors and every f32 path works.
+# x86-64 only.
 optional=""
-case $arch in x86_64*) [ -e "/usr/lib/$arch/libdnnl.so.2" ] || optional="libdnnl2" ;; esac
+case $arch in x86_64*) [ -e "/usr/lib/$arch/libdnnl.so.2" ] && [ -f /usr/include/dnnl.h ] || optional="libdnnl-dev" ;; esac
 [ -z "$missing$optional" ] && exit 0
 echo "install-deps: installing$missing $optional" >&2
 sudo=""
@@ -23,6 +25,6 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 [ -z "$missing" ] || $sudo apt-get install -y -qq $missing >/dev/null
-# Optional: a failure here leaves bf16 off (bert version says why), nothing else.
+# Optional: a failure here leaves bf16/int8 off (bert version says why), nothing else.
 [ -z "$optional" ] || $sudo apt-get install -y -qq $optional >/dev/null ||
-    echo "install-deps: could not install $optional; --dtype bf16 will be unavailable" >&2
+    echo "install-deps: could not install $optional; --dtype bf16/int8 will be unavailable" >&2

@@ -119,8 +119,9 @@ int cli_task_flag(const char *a, const char *v, const cli_task_flags *f) {
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = BERT_COMPUTE_F32;
     else if (strcmp(s, "bf16") == 0) *out = BERT_COMPUTE_BF16;
+    else if (strcmp(s, "int8") == 0) *out = BERT_COMPUTE_INT8;
     else {
-        fprintf(stderr, "bert %s: --dtype must be f32 or bf16, not '%s'\n", cmd, s);
+        fprintf(stderr, "bert %s: --dtype must be f32, bf16 or int8, not '%s'\n", cmd, s);
         return 0;
     }
     return 1;

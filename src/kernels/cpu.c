@@ -8,6 +8,7 @@
 #include "bert.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/qlinear.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86 1
@@ -70,8 +71,10 @@ const char *bert_blas_coretype_hint(void) {
 char *bert_system_info(char *buf, size_t cap) {
     const char *core = bert_gemm_core_name();
     if (cap == 0) return buf;
-    const char *no_bf16 = bert_bf16_unavailable();
-    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s", *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
-             bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), " : "", bert_gemm_backend(), core ? " | core: " : "", core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)");
+    const char *no_bf16 = bert_bf16_unavailable(), *no_int8 = bert_int8_unavailable();
+    snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s | int8: %s",
+             *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
+             bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), " : "", bert_gemm_backend(), core ? " | core: " : "",
+             core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)", no_int8 ? no_int8 : "yes (oneDNN matmul)");
     return buf;
 }

@@ -54,6 +54,9 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->arena);
     free(ctx->logits);
     free(ctx->x16);
+    free(ctx->xq);
+    free(ctx->xq_scale);
+    free(ctx->acc);
     free(ctx->offset);
     free(ctx);
 }

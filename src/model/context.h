@@ -2,6 +2,8 @@
 #ifndef BERT_MODEL_CONTEXT_H
 #define BERT_MODEL_CONTEXT_H
 
+#include <stdint.h>
+
 #include "model/model.h"
 
 struct bert_context {
@@ -15,6 +17,11 @@ struct bert_context {
     size_t logits_cap;
     uint16_t *x16;   /* bf16 copy of a dense layer's input (BERT_COMPUTE_BF16) */
     size_t x16_cap;
+    int8_t *xq;      /* BERT_COMPUTE_INT8: a dense layer's input quantized per row, */
+    float *xq_scale; /* its row scales, */
+    int32_t *acc;    /* and the int32 sums of one chunk of rows */
+    size_t xq_cap;   /* tokens the three are sized for */
+    int failed;      /* an int8 product could not run (set inside the layers) */
 
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;

@@ -16,6 +16,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
 #include "model/context.h"
@@ -121,19 +122,26 @@ static void attention_forward(bert_context *ctx) {
     }
 }
 
-/* Under BERT_COMPUTE_BF16, the next dense layers' input in bf16 (ctx->x16,
- * sized in bert_forward), converted once however many layers read it. */
-static void stage_dense_input(bert_context *ctx, const float *x, size_t n) {
-    if (ctx->model->compute == BERT_COMPUTE_BF16) bert_f32_to_bf16_array(ctx->x16, x, n);
+/* The next dense layers' input x [n_rows x K] in the model's compute
+ * dtype, made once however many layers read it (Q, K, V): bf16 in ctx->x16,
+ * int8 rows with their scales in ctx->xq (both sized in bert_forward). */
+static void stage_dense_input(bert_context *ctx, const float *x, int n_rows, int K) {
+    if (ctx->model->compute == BERT_COMPUTE_BF16) bert_f32_to_bf16_array(ctx->x16, x, (size_t)n_rows * K);
+    else if (ctx->model->compute == BERT_COMPUTE_INT8) bert_quantize_rows(ctx->xq, ctx->xq_scale, x, n_rows, K, ctx->n_threads);
 }
 
 /* A dense layer of the encoder, y = x W^T + b, in the model's compute
  * dtype: bf16 multiplies the staged input by the bf16 copy of W made at
- * load. */
+ * load, int8 the staged rows by W's packed int8 form. */
 static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *x, const uint16_t *x16,
                              const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
-    if (d->w16) bert_linear_bf16_ex(y, ldy, x16, d->w16, d->b, M, N, K, ctx->n_threads, epi);
-    else bert_linear_ex(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads, epi);
+    if (d->q8) {
+        if (!bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads)) ctx->failed = 1;
+    } else if (d->w16) {
+        bert_linear_bf16_ex(y, ldy, x16, d->w16, d->b, M, N, K, ctx->n_threads, epi);
+    } else {
+        bert_linear_ex(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads, epi);
+    }
 }
 
 static void dense_forward(bert_context *ctx, float *y, int ldy, const float *x, const bert_dense *d, int M, int N,
@@ -146,22 +154,24 @@ static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
     float eps = (float)c->layer_norm_eps;
-    stage_dense_input(ctx, ctx->hidden, (size_t)N * C);
+    stage_dense_input(ctx, ctx->hidden, N, C);
     dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
     dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
     dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
     attention_forward(ctx);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
-    stage_dense_input(ctx, ctx->attn, (size_t)N * C);
+    stage_dense_input(ctx, ctx->attn, N, C);
     dense_forward(ctx, ctx->tmp, C, ctx->attn, &L->attn_out, N, C, C);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
-    stage_dense_input(ctx, ctx->hidden, (size_t)N * C);
+    stage_dense_input(ctx, ctx->hidden, N, C);
     /* the activation, and under bf16 the conversion for the next product,
-     * on each thread's slab as soon as it is computed */
+     * on each thread's slab as soon as it is computed (int8 needs whole rows
+     * for its scales: staged after) */
     uint16_t *ff16 = ctx->model->compute == BERT_COMPUTE_BF16 ? ctx->x16 + (size_t)N * C : NULL;
     bert_epilogue act = {(int)ctx->model->cfg.act, ff16};
     dense_forward_ex(ctx, ctx->ff, I, ctx->hidden, ctx->x16, &L->inter, N, I, C, &act);
+    if (ctx->model->compute == BERT_COMPUTE_INT8) stage_dense_input(ctx, ctx->ff, N, I);
     dense_forward_ex(ctx, ctx->tmp, C, ctx->ff, ff16, &L->out, N, C, I, NULL);
     bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
 }
@@ -246,6 +256,17 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
             ctx->x16_cap = need;
         }
     }
+    if (m->compute == BERT_COMPUTE_INT8 && (size_t)N > ctx->xq_cap) {
+        /* rows padded as the int8 products read them; inputs up to [N x I] */
+        int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
+        free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
+        ctx->xq = malloc(bert_qlinear_rows(N) * (size_t)W);
+        ctx->xq_scale = malloc(sizeof(float) * bert_qlinear_rows(N));
+        ctx->acc = malloc(bert_qlinear_scratch(N, W));
+        ctx->xq_cap = ctx->xq && ctx->xq_scale && ctx->acc ? (size_t)N : 0;
+        if (!ctx->xq_cap) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate int8 inputs for %d tokens", N);
+    }
+    ctx->failed = 0;
     ctx->n_seqs = n_seqs;
     ctx->n_tokens = N;
     ctx->max_len = T;
@@ -254,6 +275,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
 
     embeddings_forward(ctx, seqs);
     for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
+    if (ctx->failed) return bert_fail(err, BERT_ERR_NOMEM, "an int8 product could not run (oneDNN could not make its primitive)");
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
     int L = bert_model_num_labels(m);

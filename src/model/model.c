@@ -12,6 +12,7 @@
 #include "io/json_fields.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -114,6 +115,32 @@ static bert_status open_weights(bert_model *m, const char *dir, int use_mmap, be
 }
 
 const char *bert_bf16_unavailable_reason(void) { return bert_bf16_unavailable(); }
+const char *bert_int8_unavailable_reason(void) { return bert_int8_unavailable(); }
+
+/* The six dense layers of layer l, and their [out, in] sizes. */
+static void layer_denses(bert_model *m, int l, bert_dense *d[6], int out[6], int in[6]) {
+    int C = m->cfg.pub.hidden_size, I = m->cfg.pub.intermediate_size;
+    bert_layer_weights *L = &m->w.layers[l];
+    bert_dense *dd[6] = {&L->q, &L->k, &L->v, &L->attn_out, &L->inter, &L->out};
+    int o[6] = {C, C, C, C, I, C}, i[6] = {C, C, C, C, C, I};
+    for (int k = 0; k < 6; k++) d[k] = dd[k], out[k] = o[k], in[k] = i[k];
+}
+
+/* BERT_COMPUTE_INT8: each encoder dense weight quantized and packed once. */
+static bert_status make_int8_weights(bert_model *m, bert_error *err) {
+    const char *why = bert_int8_unavailable();
+    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
+    for (int l = 0; l < m->cfg.pub.num_hidden_layers; l++) {
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        for (int k = 0; k < 6; k++)
+            if (!(d[k]->q8 = bert_qlinear_create(d[k]->w, out[k], in[k], &why)))
+                return bert_fail(err, BERT_ERR_UNSUPPORTED, "layer %d: %s", l, why);
+    }
+    m->compute = BERT_COMPUTE_INT8;
+    return BERT_OK;
+}
 
 /* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
  * to nearest even once here, so no product converts weights again. */
@@ -127,13 +154,14 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
     uint16_t *p = m->bf16;
     for (int l = 0; l < c->num_hidden_layers; l++) {
-        bert_layer_weights *L = &m->w.layers[l];
-        bert_dense *d[6] = {&L->q, &L->k, &L->v, &L->attn_out, &L->inter, &L->out};
-        size_t n[6] = {C * C, C * C, C * C, C * C, I * C, C * I};
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
         for (int i = 0; i < 6; i++) {
-            bert_f32_to_bf16_array(p, d[i]->w, n[i]);
+            size_t n = (size_t)out[i] * (size_t)in[i];
+            bert_f32_to_bf16_array(p, d[i]->w, n);
             d[i]->w16 = p;
-            p += n[i];
+            p += n;
         }
     }
     m->compute = BERT_COMPUTE_BF16;
@@ -153,6 +181,7 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
     if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_INT8) rc = make_int8_weights(m, err);
     else if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
     if (rc != BERT_OK) {
@@ -170,6 +199,12 @@ void bert_model_free(bert_model *m) {
     free(m->shards);
     free(m->converted);
     free(m->bf16);
+    for (int l = 0; m->w.layers && l < m->cfg.pub.num_hidden_layers; l++) {
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8);
+    }
     free(m->w.layers);
     bert_config_free(&m->cfg);
     free(m);

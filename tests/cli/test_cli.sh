@@ -78,19 +78,24 @@ expect_error missing_dir "no such model directory" "$BERT" info "$TMP/nope"
 expect_error no_args_usage "usage" "$BERT" info
 expect_error unknown_option "unknown option" "$BERT" embed "$FIX/tiny-pretraining" --frobnicate
 expect_error bad_pooling "--pooling must be" "$BERT" embed "$FIX/tiny-pretraining" --pooling max
-expect_error bad_dtype "--dtype must be f32 or bf16" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
-expect_error bad_dtype_task "--dtype must be f32 or bf16" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
-# --dtype bf16: where this machine can run it, fill-mask's top-1 matches f32 on a plain sentence;
-# where it cannot, the command fails and says why (bert version names the reason).
+expect_error bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
+expect_error bad_dtype_task "--dtype must be f32, bf16 or int8" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
+# --dtype bf16 / int8: where this machine can run it, fill-mask's top-1 matches f32 on a plain
+# sentence; where it cannot, the command fails and says why (bert version names the reason).
 echo '{"text":"the cat sat on the [MASK] ."}' > "$TMP/mask.jsonl"
-if "$BERT" version | grep -q "bf16: yes"; then
-    "$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --input "$TMP/mask.jsonl" > "$TMP/f32.out" 2>&1
-    "$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --dtype bf16 --input "$TMP/mask.jsonl" > "$TMP/bf16.out" 2>&1
-    if grep -q '"token":' "$TMP/bf16.out" && [ "$(grep -o '"token":[0-9]*' "$TMP/f32.out")" = "$(grep -o '"token":[0-9]*' "$TMP/bf16.out")" ]; then
-        pass dtype_bf16_fill_mask; else fail dtype_bf16_fill_mask "$TMP/bf16.out"; fi
-else
-    expect_error dtype_bf16_unavailable "bf16 needs" "$BERT" fill-mask models/bertc-tiny-uncased --dtype bf16 --input "$TMP/mask.jsonl"
-fi
+"$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --input "$TMP/mask.jsonl" > "$TMP/f32.out" 2>&1
+for d in bf16 int8; do
+    if "$BERT" version | grep -q "$d: yes"; then
+        "$BERT" fill-mask models/bertc-tiny-uncased --top-k 1 --dtype $d --input "$TMP/mask.jsonl" > "$TMP/$d.out" 2>&1
+        if grep -q '"token":' "$TMP/$d.out" && [ "$(grep -o '"token":[0-9]*' "$TMP/f32.out")" = "$(grep -o '"token":[0-9]*' "$TMP/$d.out")" ]; then
+            pass dtype_${d}_fill_mask; else fail dtype_${d}_fill_mask "$TMP/$d.out"; fi
+    else
+        expect_error dtype_${d}_unavailable "$d needs" "$BERT" fill-mask models/bertc-tiny-uncased --dtype $d --input "$TMP/mask.jsonl"
+    fi
+done
+expect_error finetune_int8_is_inference_only "int8 is for inference" "$BERT" finetune models/bertc-tiny-uncased \
+    --output-dir "$TMP/ft8" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
+    --text-column sentence --label-column genres --problem multi_label --dtype int8
 expect_error bad_batch_size "--batch-size needs an integer" "$BERT" embed "$FIX/tiny-pretraining" --batch-size 0
 expect_error unknown_command "unknown command" "$BERT" frobnicate
 printf '{"input_ids": [1, 2, 3]}\n{"input_ids": [1, 2,\n' > "$TMP/malformed.jsonl"
@@ -251,11 +256,11 @@ if [ -n "$before" ] && awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }
     && printf '{"text": "the cat sat on the [MASK] ."}\n' | "$BERT" fill-mask "$TMP/pt/model" > /dev/null; then
     pass pretrain_lowers_heldout_loss; else echo "  before $before after $after"; fail pretrain_lowers_heldout_loss "$TMP/err"; fi
 printf 'one single document\nwithout blank lines\n' > "$TMP/onedoc.txt"
-expect_error pretrain_bad_dtype "--dtype must be f32 or bf16" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" \
+expect_error pretrain_bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptD" \
     --corpus "$FT/pretrain_corpus.txt" --dtype fp8
-expect_error finetune_ner_bad_dtype "--dtype must be f32 or bf16" "$BERT" finetune "$TASKS/mlm" --task-type token \
+expect_error finetune_ner_bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" finetune "$TASKS/mlm" --task-type token \
     --output-dir "$TMP/ftD" --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" --dtype int4
-expect_error finetune_bad_dtype "--dtype must be f32 or bf16" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftD2" \
+expect_error finetune_bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftD2" \
     --train "$FT/multi_train.tsv" --dev "$FT/multi_dev.tsv" --dtype half
 expect_error pretrain_needs_two_documents "NSP needs at least 2" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt2" --corpus "$TMP/onedoc.txt"
 # A prepared (binary) corpus trains exactly as the text it came from; a run stopped and resumed

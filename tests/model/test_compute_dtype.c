@@ -1,8 +1,10 @@
-/* test_bf16.c — BERT_COMPUTE_BF16 against the exact f32 forward pass.
+/* test_compute_dtype.c — BERT_COMPUTE_BF16 and BERT_COMPUTE_INT8 against
+ * the exact f32 forward pass.
  *
- * Bound (the CPU-speed issue's): every token's last_hidden_state has cosine
- * >= 0.999 with the f32 one, on every fixture model's golden batch. Where
- * the machine cannot run bf16 (no AVX512-BF16, or no libdnnl.so.2), what is
+ * Bounds (the CPU-speed issue's): every token's last_hidden_state has cosine
+ * >= 0.999 (bf16) / >= 0.99 (int8) with the f32 one, on every fixture
+ * model's golden batch. Where the machine cannot run a dtype (no
+ * AVX512-BF16, no libdnnl.so.2, a build without oneDNN's header), what is
  * tested is that loading fails with BERT_ERR_UNSUPPORTED and the reason —
  * and the test says so on stdout; it never passes by doing nothing. */
 #include <stdlib.h>
@@ -10,7 +12,7 @@
 #include "io/safetensors.h"
 #include "test.h"
 
-static const char *const fixtures[] = {"tiny-pretraining", "f16-bertmodel", "classifier-4l"};
+static const char *const fixtures[] = {"tiny-pretraining", "f16-bertmodel", "classifier-4l", "sharded-512"};
 
 static double cosine(const float *a, const float *b, int n) {
     double ab = 0, aa = 0, bb = 0;
@@ -18,14 +20,13 @@ static double cosine(const float *a, const float *b, int n) {
     return ab / sqrt(aa * bb);
 }
 
-TEST(bf16_hidden_states_within_cosine_bound_or_clear_error) {
-    const char *why = bert_bf16_unavailable_reason();
+static void check_dtype(bert_compute_dtype dtype, const char *name, const char *why, double bound) {
     bert_model_params bf = bert_model_default_params();
-    bf.compute = BERT_COMPUTE_BF16;
+    bf.compute = dtype;
     bert_error err;
     bert_model *m16 = NULL;
     if (why) {
-        printf("  bf16 unavailable here (%s): checking the load error only\n", why);
+        printf("  %s unavailable here (%s): checking the load error only\n", name, why);
         CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &bf, &m16, &err), err, BERT_ERR_UNSUPPORTED, why);
         CHECK(m16 == NULL);
         return;
@@ -61,9 +62,9 @@ TEST(bf16_hidden_states_within_cosine_bound_or_clear_error) {
                 worst = fmin(worst, cosine(h32, h16, C));
                 maxdiff = fmax(maxdiff, test_max_abs_diff(h32, h16, (size_t)C));
             }
-        printf("  %s: bf16 vs f32 min token cosine %.6f, max |diff| %.3g\n", fixtures[f], worst, maxdiff);
-        if (!(worst >= 0.999)) test_fail(__FILE__, __LINE__, "%s: cosine %.6f < 0.999", fixtures[f], worst);
-        /* bf16 really ran: the result is not bit-identical to f32. */
+        printf("  %s: %s vs f32 min token cosine %.6f, max |diff| %.3g\n", fixtures[f], name, worst, maxdiff);
+        if (!(worst >= bound)) test_fail(__FILE__, __LINE__, "%s: %s cosine %.6f < %g", fixtures[f], name, worst, bound);
+        /* it really ran: the result is not bit-identical to f32. */
         CHECK(maxdiff > 0);
         free(seqs);
         bert_context_free(c32);
@@ -75,7 +76,15 @@ TEST(bf16_hidden_states_within_cosine_bound_or_clear_error) {
     }
 }
 
-TEST(bf16_unknown_compute_dtype_is_an_error) {
+TEST(bf16_hidden_states_within_cosine_bound_or_clear_error) {
+    check_dtype(BERT_COMPUTE_BF16, "bf16", bert_bf16_unavailable_reason(), 0.999);
+}
+
+TEST(int8_hidden_states_within_cosine_bound_or_clear_error) {
+    check_dtype(BERT_COMPUTE_INT8, "int8", bert_int8_unavailable_reason(), 0.99);
+}
+
+TEST(unknown_compute_dtype_is_an_error) {
     bert_model_params p = bert_model_default_params();
     p.compute = (bert_compute_dtype)7;
     bert_model *m = NULL;

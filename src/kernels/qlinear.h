@@ -1,0 +1,50 @@
+/* qlinear.h — int8 dense layers (BERT_COMPUTE_INT8): dynamic quantization
+ * through oneDNN's matmul primitive (AMX or VNNI int8 products).
+ *
+ * Scheme (as ONNX Runtime's / PyTorch's dynamic quantization of Linear,
+ * with finer activation scales): each weight row (output channel) is
+ * quantized once at load to int8 with its own symmetric scale max|w| / 127;
+ * each input row (token) is quantized at run time with its own scale
+ * max|x| / 127. The int8 x int8 products are summed exactly in int32, then
+ * y = acc * sx[m] * sw[n] + b[n] in f32. The weights are stored in the
+ * blocked layout the primitive asks for, so nothing is repacked per call. */
+#ifndef BERT_KERNELS_QLINEAR_H
+#define BERT_KERNELS_QLINEAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/gemm.h"
+
+typedef struct bert_qlinear bert_qlinear;
+
+/* NULL when int8 products can run here (libdnnl.so.2 opened and bert.c
+ * built with oneDNN's header), else a sentence saying what is missing. */
+const char *bert_int8_unavailable(void);
+
+/* Quantize and pack W [N x K] (f32, out x in). NULL on failure (out of
+ * memory or oneDNN refusing the shape); *why then says what. */
+bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why);
+void bert_qlinear_free(bert_qlinear *q);
+
+/* x[M x K] (row stride K) quantized per row into xq [M x K] and scales
+ * sx [M]: the form bert_qlinear_run takes, made once per input and shared
+ * by every layer that reads it (Q, K and V). */
+void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
+
+/* Rows to allocate for an xq of M rows: bert_qlinear_run reads up to a
+ * multiple of 16 (the padding's values do not matter). */
+size_t bert_qlinear_rows(int M);
+
+/* Bytes of int32 scratch bert_qlinear_run needs for M rows of N outputs. */
+size_t bert_qlinear_scratch(int M, int N);
+
+/* y[M x N] (row stride ldy) = dequant(xq W^T) + bias, then the epilogue's
+ * activation (epi may be NULL; its y16 is not supported here). acc is the
+ * scratch above. Threads: oneDNN uses omp_get_max_threads(); the callers
+ * set it per call (bert_blas_threads_enter). Returns 0 when the primitive
+ * for this M could not be made (out of memory). */
+int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx, const float *bias,
+                     int M, int32_t *acc, const bert_epilogue *epi, int n_threads);
+
+#endif
