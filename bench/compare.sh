@@ -54,6 +54,8 @@ if [ $ORT = yes ] && [ ! -f "$MODEL/model.onnx" ]; then
 fi
 NO_BF16=$(./build/bert version | grep -q "bf16: yes" || echo yes)
 [ -z "$NO_BF16" ] || echo "compare.sh: bf16 unavailable here (see bert version): no bert.c bf16 column" >&2
+NO_INT8=$(./build/bert version | grep -q "int8: yes" || echo yes)
+[ -z "$NO_INT8" ] || echo "compare.sh: int8 unavailable here (see bert version): no bert.c int8 column" >&2
 hint=$(./build/bert version | sed -n 's/.*core: \([A-Za-z]*\).*/\1/p')
 : "${OPENBLAS_CORETYPE:=$hint}"
 export OPENBLAS_CORETYPE
@@ -72,6 +74,8 @@ for r in $(seq "$ROUNDS"); do
         ./build/bench_forward $SHAPEARG --threads "$t" $ARGS | awk '$1 == "bert.c" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         [ -n "$NO_BF16" ] || ./build/bench_forward $SHAPEARG --threads "$t" $ARGS --dtype bf16 |
             awk '$1 == "bert.c16" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
+        [ -n "$NO_INT8" ] || ./build/bench_forward $SHAPEARG --threads "$t" $ARGS --dtype int8 |
+            awk '$1 == "bert.c8" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         /usr/bin/python3 bench/torch_forward.py "$MODEL" --threads "$t" $ARGS |
             awk '$1 == "pytorch" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         [ $ORT = no ] || node bench/ort_forward.js "$MODEL" --threads "$t" $ARGS |
@@ -80,18 +84,20 @@ for r in $(seq "$ROUNDS"); do
 done
 # Summary: median over rounds of each (runtime, threads, batch) median, and the ratio.
 echo
-echo "summary (median over $ROUNDS rounds; ratios = bert.c latency / peer latency; bf16/best = bert.c bf16 / fastest fp32 peer)"
+echo "summary (median over $ROUNDS rounds; ratios = bert.c latency / peer latency; bf16/best, int8/best = bert.c bf16 or int8 / fastest fp32 peer)"
 awk '{ k = $3 " " $4; v[$1, k, ++n[$1, k]] = $5; keys[k] = 1 }
      function med(rt, k,   m, i, j, t, a) { m = n[rt, k]; for (i = 1; i <= m; i++) a[i] = v[rt, k, i];
          for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
          return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
-     END { printf "%-8s %-6s %10s %11s %10s %9s %9s %10s %12s\n", "threads", "batch", "bert.c ms", "pytorch ms", "onnxrt ms",
-                  "vs torch", "vs ort", "bf16 ms", "bf16/best"
+     END { printf "%-8s %-6s %10s %11s %10s %9s %9s %10s %10s %10s %10s\n", "threads", "batch", "bert.c ms", "pytorch ms", "onnxrt ms",
+                  "vs torch", "vs ort", "bf16 ms", "bf16/best", "int8 ms", "int8/best"
            for (k in keys) { split(k, p, " "); b = med("bert.c", k); t = med("pytorch", k)
                o = n["onnxrt", k] ? med("onnxrt", k) : 0
                h = n["bert.c16", k] ? med("bert.c16", k) : 0
+               q = n["bert.c8", k] ? med("bert.c8", k) : 0
                best = o && o < t ? o : t
-               printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %10s %12s\n", p[1], p[2], b, t,
+               printf "%-8s %-6s %10.2f %11.2f %10s %9.2f %9s %10s %10s %10s %10s\n", p[1], p[2], b, t,
                       o ? sprintf("%.2f", o) : "-", b / t, o ? sprintf("%.2f", b / o) : "-",
-                      h ? sprintf("%.2f", h) : "-", h ? sprintf("%.2f", h / best) : "-" } }' seq="$SEQ" "$log" | sort -n
+                      h ? sprintf("%.2f", h) : "-", h ? sprintf("%.2f", h / best) : "-",
+                      q ? sprintf("%.2f", q) : "-", q ? sprintf("%.2f", q / best) : "-" } }' seq="$SEQ" "$log" | sort -n
 rm -f "$log"
