@@ -71,6 +71,19 @@ int cli_check_json_line(const char *line, char *msg, size_t cap);
  * (Fisher-Yates), so shuffling is part of the seeded, resumable stream. */
 void cli_shuffle(bert_trainer *t, int *order, int n);
 
+/* One training epoch of a task fine-tuner: the n_items are shuffled into
+ * order (cli_shuffle), cut into batches of `batch`, fill() writes each
+ * batch's sequences and labels (from the item indices idx[0..n)) into seqs
+ * and labels, and each batch is one bert_trainer_step. Progress goes to
+ * stderr every `report` steps (epoch, step / total_steps, mean loss,
+ * tokens/s since t0). *tokens grows by the tokens fed; *mean_loss is the
+ * epoch's mean batch loss. Returns 0 with the trainer's message in msg. */
+typedef void (*cli_fill_batch)(const void *items, const int *idx, int n, bert_sequence *seqs, float *labels,
+                               double *tokens);
+int cli_train_epoch(bert_trainer *t, int *order, int n_items, int batch, bert_sequence *seqs, float *labels,
+                    cli_fill_batch fill, const void *items, int epoch, long total_steps, int report, double t0,
+                    double *tokens, double *mean_loss, char *msg, size_t cap);
+
 /* Output that is either stdout or a file written under a temporary name and
  * renamed into place by cli_output_close(ok = 1), so an interrupted run never
  * leaves a partial file behind. */

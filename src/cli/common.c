@@ -53,6 +53,30 @@ void cli_shuffle(bert_trainer *t, int *order, int n) {
     }
 }
 
+int cli_train_epoch(bert_trainer *t, int *order, int n_items, int batch, bert_sequence *seqs, float *labels,
+                    cli_fill_batch fill, const void *items, int epoch, long total_steps, int report, double t0,
+                    double *tokens, double *mean_loss, char *msg, size_t cap) {
+    cli_shuffle(t, order, n_items);
+    double loss_sum = 0;
+    int steps = 0;
+    bert_error err;
+    for (int pos = 0; pos < n_items; pos += batch) {
+        int n = n_items - pos < batch ? n_items - pos : batch, stepped;
+        double loss;
+        fill(items, order + pos, n, seqs, labels, tokens);
+        if (bert_trainer_step(t, seqs, n, labels, &loss, &stepped, &err) != BERT_OK) {
+            snprintf(msg, cap, "%s", err.message);
+            return 0;
+        }
+        loss_sum += loss, steps++;
+        if (steps % report == 0)
+            fprintf(stderr, "epoch %d step %ld/%ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), total_steps,
+                    loss_sum / steps, *tokens / (cli_now_s() - t0));
+    }
+    *mean_loss = loss_sum / (steps ? steps : 1);
+    return 1;
+}
+
 int cli_check_json_line(const char *line, char *msg, size_t cap) {
     if (!strstr(line, "\\u0000")) return 1;
     snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");

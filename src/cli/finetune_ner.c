@@ -220,6 +220,19 @@ static int build_feat(const bert_tokenizer *tok, const ner_sent *s, char **label
     return 1;
 }
 
+/* cli_fill_batch for token classification: one label per token. */
+static void fill_batch(const void *items, const int *idx, int n, bert_sequence *seqs, float *labels, double *tokens) {
+    const ner_feat *feats = items;
+    int nl = 0;
+    for (int k = 0; k < n; k++) {
+        const ner_feat *f = &feats[idx[k]];
+        seqs[k] = (bert_sequence){.input_ids = f->ids, .n_tokens = f->n_tokens};
+        memcpy(labels + nl, f->labels, sizeof *labels * (size_t)f->n_tokens);
+        nl += f->n_tokens;
+        *tokens += f->n_tokens;
+    }
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Predict tags for every word of data with model; pred[] are label strings. */
@@ -431,28 +444,10 @@ int cmd_finetune_ner(int argc, char **argv) {
     ner_scores dsc = {0};
     double best_dev[6] = {0}; /* precision, recall, f1, f1_strict, macro_f1, token_accuracy of the best epoch */
     for (int epoch = 0; ok && epoch < (eval_only ? 0 : epochs); epoch++) {
-        cli_shuffle(t, order, tr.n);
-        double loss_sum = 0;
-        int steps = 0;
-        for (int pos = 0; ok && pos < tr.n; pos += batch) {
-            int n = tr.n - pos < batch ? tr.n - pos : batch, nl = 0;
-            for (int k = 0; k < n; k++) {
-                const ner_feat *f = &ftr[order[pos + k]];
-                seqs[k] = (bert_sequence){.input_ids = f->ids, .n_tokens = f->n_tokens};
-                memcpy(lab + nl, f->labels, sizeof *lab * (size_t)f->n_tokens);
-                nl += f->n_tokens;
-                tokens += f->n_tokens;
-            }
-            double loss;
-            int stepped;
-            if (bert_trainer_step(t, seqs, n, lab, &loss, &stepped, &err) != BERT_OK) {
-                snprintf(msg, sizeof msg, "%s", err.message);
-                ok = 0;
-                break;
-            }
-            loss_sum += loss, steps++;
-            if (steps % 50 == 0) fprintf(stderr, "epoch %d step %ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), loss_sum / steps, tokens / (cli_now_s() - t0));
-        }
+        double mean_loss;
+        if (!(ok = cli_train_epoch(t, order, tr.n, batch, seqs, lab, fill_batch, ftr, epoch, tp.total_steps, 50, t0, &tokens,
+                                   &mean_loss, msg, sizeof msg)))
+            break;
         if (!ok) break;
         const char **pred = NULL;
         bert_seqeval_free(&dsc.r), bert_seqeval_free(&dsc.strict);
@@ -463,7 +458,7 @@ int cmd_finetune_ner(int argc, char **argv) {
         }
         free(pred);
         fprintf(log, "{\"epoch\":%d,\"step\":%ld,\"loss\":%.6f,\"eval_precision\":%.6f,\"eval_recall\":%.6f,\"eval_f1\":%.6f,\"eval_f1_strict\":%.6f,\"eval_token_accuracy\":%.6f}\n",
-                epoch + 1, bert_trainer_steps(t), loss_sum / (steps ? steps : 1), dsc.r.precision, dsc.r.recall, dsc.r.f1, dsc.strict.f1, dsc.r.token_accuracy);
+                epoch + 1, bert_trainer_steps(t), mean_loss, dsc.r.precision, dsc.r.recall, dsc.r.f1, dsc.strict.f1, dsc.r.token_accuracy);
         fflush(log);
         fprintf(stderr, "epoch %d: dev entity F1 %.4f (strict %.4f), token accuracy %.4f\n", epoch + 1, dsc.r.f1, dsc.strict.f1, dsc.r.token_accuracy);
         if (dsc.r.f1 > best) {

@@ -287,6 +287,17 @@ typedef struct {
     float label[2];
 } qa_feat;
 
+/* cli_fill_batch for QA: each window's start and end token. */
+static void fill_batch(const void *items, const int *idx, int n, bert_sequence *seqs, float *labels, double *tokens) {
+    const qa_feat *fs = items;
+    for (int k = 0; k < n; k++) {
+        const qa_feat *f = &fs[idx[k]];
+        seqs[k] = (bert_sequence){.input_ids = f->ids, .token_type_ids = f->types, .n_tokens = f->n_tokens};
+        labels[2 * k] = f->label[0], labels[2 * k + 1] = f->label[1];
+        *tokens += f->n_tokens;
+    }
+}
+
 /* Windows of one example with their answer token positions. */
 static int featurize(const bert_tokenizer *tok, const qa_example *e, int max_len, int stride, int drop, qa_feat **fs,
                      int *nf, int *capf, char *msg, size_t cap) {
@@ -715,29 +726,10 @@ int cmd_finetune_qa(int argc, char **argv) {
     qa_scores sc = {0}, best_sc = {0};
     int best_epoch = -1;
     for (int epoch = 0; ok && epoch < epochs; epoch++) {
-        cli_shuffle(t, order, nf);
-        double loss_sum = 0;
-        int steps = 0;
-        for (int pos = 0; ok && pos < nf; pos += batch) {
-            int n = nf - pos < batch ? nf - pos : batch;
-            for (int k = 0; k < n; k++) {
-                const qa_feat *f = &fs[order[pos + k]];
-                seqs[k] = (bert_sequence){.input_ids = f->ids, .token_type_ids = f->types, .n_tokens = f->n_tokens};
-                lab[2 * k] = f->label[0], lab[2 * k + 1] = f->label[1];
-                tokens += f->n_tokens;
-            }
-            double loss;
-            int stepped;
-            if (bert_trainer_step(t, seqs, n, lab, &loss, &stepped, &err) != BERT_OK) {
-                snprintf(msg, sizeof msg, "%s", err.message);
-                ok = 0;
-                break;
-            }
-            loss_sum += loss, steps++;
-            if (steps % 100 == 0)
-                fprintf(stderr, "epoch %d step %ld/%ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), tp.total_steps,
-                        loss_sum / steps, tokens / (cli_now_s() - t0));
-        }
+        double mean_loss;
+        if (!(ok = cli_train_epoch(t, order, nf, batch, seqs, lab, fill_batch, fs, epoch, tp.total_steps, 100, t0, &tokens,
+                                   &mean_loss, msg, sizeof msg)))
+            break;
         if (!ok) break;
         if (bert_trainer_save(t, last, 0, NULL, &err) != BERT_OK) {
             snprintf(msg, sizeof msg, "%s", err.message);
@@ -748,7 +740,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         if (!(ok = evaluate(last, &dv, max_seq, stride, path, bg, &sc, msg, sizeof msg))) break;
         if (bg) sc.f1 = sc.mrr, fprintf(stderr, "epoch %d: BioASQ strict %.2f lenient %.2f MRR %.2f\n", epoch + 1, sc.strict, sc.lenient, sc.mrr);
         fprintf(log, "{\"epoch\":%d,\"step\":%ld,\"loss\":%.6f,\"eval_exact_match\":%.4f,\"eval_f1\":%.4f}\n", epoch + 1,
-                bert_trainer_steps(t), loss_sum / (steps ? steps : 1), sc.em, sc.f1);
+                bert_trainer_steps(t), mean_loss, sc.em, sc.f1);
         fflush(log);
         if (!bg) fprintf(stderr, "epoch %d: dev EM %.2f F1 %.2f\n", epoch + 1, sc.em, sc.f1);
         if (sc.f1 > best_f1) { /* F1, or MRR for BioASQ */
