@@ -27,8 +27,9 @@ static const char *usage_text =
     "                       config says, else off)\n"
     "  --batch-size N       sequences per forward pass (default 32)\n"
     "  --threads N          threads (default: all cores)\n"
-    "  --dtype f32|bf16     precision of the encoder's products (default f32, exact;\n"
-    "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32)\n"
+    "  --dtype f32|bf16|int8  precision of the encoder's products (default f32, exact;\n"
+    "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32;\n"
+    "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.99)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
     "  --truncation-side S  right (default) | left\n";
 
