@@ -2,6 +2,7 @@
 #include "kernels/ops.h"
 #include "kernels/vecmath.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <omp.h>
@@ -87,6 +88,12 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
         float m = (float)mean, rstd = (float)(1.0 / sqrt(var / C + (double)eps));
         for (int j = 0; j < C; j++) ro[j] = (ro[j] - m) * rstd * weight[j] + bias[j];
     }
+}
+
+void bert_mask_key_columns(float *S, int T, const float *keymask) {
+    for (int j = 0; j < T; j++)
+        if (keymask[j] == 0.0f)
+            for (int i = 0; i < T; i++) S[(size_t)i * T + j] = -FLT_MAX;
 }
 
 BERT_VECTOR_CLONES

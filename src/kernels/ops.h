@@ -28,6 +28,11 @@ void bert_activation_forward(float *x, size_t n, bert_activation act, int n_thre
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads);
 
+/* Scores S[T x T] of one attention head: every column j whose key is
+ * masked (keymask[j] == 0) becomes -FLT_MAX (HF's finfo.min). Touches only
+ * masked columns: unpadded sequences, the common case, cost one scan. */
+void bert_mask_key_columns(float *S, int T, const float *keymask);
+
 /* Row-wise softmax of x[N x C] in place. */
 void bert_softmax_rows(float *x, int N, int C);
 

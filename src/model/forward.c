@@ -9,7 +9,6 @@
  *
  * Shapes: S sequences, N tokens in all, T tokens in one sequence,
  * C hidden, NH heads, HS = C / NH head size, I intermediate, V vocabulary. */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +113,7 @@ static void attention_forward(bert_context *ctx) {
         const float *V = ctx->v + (size_t)row0 * C + h * HS;
         const float *mask = ctx->keymask + row0;
         bert_sgemm(0, 1, T, T, HS, scale, Q, C, K, C, 0.0f, S, T);
-        for (int i = 0; i < T; i++)
-            for (int j = 0; j < T; j++)
-                if (mask[j] == 0.0f) S[(size_t)i * T + j] = -FLT_MAX;
+        bert_mask_key_columns(S, T, mask);
         bert_softmax_rows(S, T, T);
         bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, V, C, 0.0f, ctx->attn + (size_t)row0 * C + h * HS, C);
     }

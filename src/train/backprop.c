@@ -11,7 +11,6 @@
  * Shapes: S sequences, N tokens in all, T one sequence, C hidden, NH heads,
  * HS head size, I intermediate, L labels, NL layers. */
 #include <math.h>
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,9 +119,7 @@ static void attention_fwd(const bert_config *c, train_acts *a, layer_acts *la, i
     float *P = la->probs + (size_t)h * tt + a->poff[s], *Pd = la->probs_d + (size_t)h * tt + a->poff[s];
     bert_sgemm(0, 1, T, T, HS, 1.0f / sqrtf((float)HS), la->q + (size_t)row0 * C + h * HS, C,
                la->k + (size_t)row0 * C + h * HS, C, 0.0f, P, T);
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++)
-            if (keymask[row0 + j] == 0.0f) P[(size_t)i * T + j] = -FLT_MAX;
+    bert_mask_key_columns(P, T, keymask + row0);
     bert_softmax_rows(P, T, T);
     (void)Pd;
 }
