@@ -15,6 +15,7 @@
  * (Debian: libdnnl-dev), else int8 reports itself unavailable. */
 #include "kernels/qlinear.h"
 
+#include "kernels/onednn.h"
 #include "kernels/ops.h"
 #include "kernels/vecmath.h"
 
@@ -22,13 +23,9 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include(<dnnl.h>) && !defined(__SANITIZE_ADDRESS__)
-#define BERT_HAVE_DNNL 1
-#endif
-#endif
 
 enum { ROWS = 128, ROW_STEP = 16, N_PRIMS = ROWS / ROW_STEP };
 
@@ -60,57 +57,20 @@ size_t bert_qlinear_scratch(int M, int N) {
     return (size_t)ROWS * (size_t)N * sizeof(int32_t);
 }
 
-#ifdef BERT_HAVE_DNNL
-#include <dlfcn.h>
-#include <dnnl.h>
-
-/* The one process-wide state of this file: the resolved oneDNN functions
- * and the CPU engine, set once under pthread_once, read-only afterwards. */
-static struct {
-    __typeof__(dnnl_engine_create) *engine_create;
-    __typeof__(dnnl_stream_create) *stream_create;
-    __typeof__(dnnl_stream_destroy) *stream_destroy;
-    __typeof__(dnnl_stream_wait) *stream_wait;
-    __typeof__(dnnl_memory_desc_init_by_tag) *md_init;
-    __typeof__(dnnl_matmul_desc_init) *matmul_init;
-    __typeof__(dnnl_primitive_desc_create) *pd_create;
-    __typeof__(dnnl_primitive_desc_destroy) *pd_destroy;
-    __typeof__(dnnl_primitive_desc_query_md) *pd_query_md;
-    __typeof__(dnnl_primitive_create) *prim_create;
-    __typeof__(dnnl_primitive_destroy) *prim_destroy;
-    __typeof__(dnnl_primitive_execute) *execute;
-    __typeof__(dnnl_memory_create) *mem_create;
-    __typeof__(dnnl_memory_destroy) *mem_destroy;
-    __typeof__(dnnl_reorder_primitive_desc_create) *reorder_pd;
-    dnnl_engine_t engine;
-} D;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static const char *why_not;
-
-static void resolve(void) {
-    void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        why_not = "int8 needs oneDNN (libdnnl.so.2; Debian: apt-get install libdnnl2), which was not found";
-        return;
-    }
-#define SYM(field, name) \
-    if (!(D.field = (__typeof__(D.field))dlsym(h, name))) { why_not = "int8: libdnnl.so.2 lacks " name; return; }
-    SYM(engine_create, "dnnl_engine_create") SYM(stream_create, "dnnl_stream_create")
-    SYM(stream_destroy, "dnnl_stream_destroy") SYM(stream_wait, "dnnl_stream_wait")
-    SYM(md_init, "dnnl_memory_desc_init_by_tag") SYM(matmul_init, "dnnl_matmul_desc_init")
-    SYM(pd_create, "dnnl_primitive_desc_create") SYM(pd_destroy, "dnnl_primitive_desc_destroy")
-    SYM(pd_query_md, "dnnl_primitive_desc_query_md") SYM(prim_create, "dnnl_primitive_create")
-    SYM(prim_destroy, "dnnl_primitive_destroy") SYM(execute, "dnnl_primitive_execute")
-    SYM(mem_create, "dnnl_memory_create") SYM(mem_destroy, "dnnl_memory_destroy")
-    SYM(reorder_pd, "dnnl_reorder_primitive_desc_create")
-#undef SYM
-    if (D.engine_create(&D.engine, dnnl_cpu, 0) != dnnl_success) why_not = "int8: oneDNN could not create a CPU engine";
-}
-
+/* The reason, as a fixed sentence per oneDNN state. */
 const char *bert_int8_unavailable(void) {
-    pthread_once(&once, resolve);
-    return why_not;
+    switch (bert_dnnl_status()) {
+    case BERT_DNNL_OK: return NULL;
+    case BERT_DNNL_NO_HEADER: return "int8 needs bert.c built with oneDNN's header (Debian: apt-get install libdnnl-dev, then rebuild)";
+    case BERT_DNNL_SANITIZER: return "int8 needs oneDNN, which sanitizer builds do not load";
+    case BERT_DNNL_NO_LIBRARY: return "int8 needs oneDNN (libdnnl.so.2; Debian: apt-get install libdnnl2), which was not found";
+    case BERT_DNNL_OLD_LIBRARY: return "int8 needs oneDNN 2.x's matmul API, which the libdnnl.so.2 found lacks";
+    default: return "int8 needs a oneDNN CPU engine, which could not be created";
+    }
 }
+
+#ifdef BERT_HAVE_DNNL
+#define D (*bert_dnnl())
 
 /* y = acc * (sx[i] sw[j]) + b[j], rows [0, M) of a chunk. */
 BERT_VECTOR_CLONES
@@ -147,23 +107,6 @@ static dnnl_primitive_desc_t make_pd(int M, int N, int K, const dnnl_memory_desc
     if (D.matmul_init(&md, &a, &w, NULL, &d) != dnnl_success) return NULL;
     if (D.pd_create(&pd, &md, NULL, D.engine, NULL) != dnnl_success) return NULL;
     return pd;
-}
-
-/* Run one primitive (src/dst memories wrap the caller's buffers). */
-static int exec(dnnl_primitive_t p, const dnnl_memory_desc_t *amd, void *a, const dnnl_memory_desc_t *dmd, void *d,
-                dnnl_memory_t w) {
-    dnnl_memory_t am = NULL, dm = NULL;
-    dnnl_stream_t st = NULL;
-    int ok = D.mem_create(&am, amd, D.engine, a) == dnnl_success && D.mem_create(&dm, dmd, D.engine, d) == dnnl_success &&
-             D.stream_create(&st, D.engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dm}};
-        ok = D.execute(p, st, 3, args) == dnnl_success && D.stream_wait(st) == dnnl_success;
-    }
-    if (st) D.stream_destroy(st);
-    if (am) D.mem_destroy(am);
-    if (dm) D.mem_destroy(dm);
-    return ok;
 }
 
 bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why) {
@@ -252,7 +195,7 @@ int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq,
          * bert_qlinear_rows) and their sums dropped */
         if (!p || D.md_init(&amd, 2, ad, dnnl_s8, dnnl_ab) != dnnl_success ||
             D.md_init(&dmd, 2, dd, dnnl_s32, dnnl_ab) != dnnl_success ||
-            !exec(p, &amd, (void *)(xq + (size_t)r0 * K), &dmd, acc, q->w_mem))
+            !bert_dnnl_matmul(p, &amd, (void *)(xq + (size_t)r0 * K), q->w_mem, NULL, NULL, &dmd, acc))
             return 0;
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && m > 1) schedule(static)
         for (int i = 0; i < m; i++) {
@@ -269,14 +212,6 @@ int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq,
 struct bert_qlinear {
     int unused;
 };
-
-const char *bert_int8_unavailable(void) {
-#if defined(__SANITIZE_ADDRESS__)
-    return "int8 needs oneDNN, which sanitizer builds do not load";
-#else
-    return "int8 needs bert.c built with oneDNN's header (Debian: apt-get install libdnnl-dev, then rebuild)";
-#endif
-}
 
 bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why) {
     (void)W, (void)N, (void)K;
