@@ -155,3 +155,67 @@ TEST(softmax_long_rows_match_float64_and_keep_nan) {
     for (int j = 0; j < C; j++) all_nan &= isnan(x[C + j]) != 0;
     CHECK(all_nan);
 }
+
+/* GELU's derivative (the float erf/exp form used in training) against the
+ * float64 formula on a dense grid, many lanes and two threads. */
+TEST(gelu_backward_matches_float64) {
+    enum { N = 40001 };
+    float *x = malloc(sizeof(float) * N), *dy = malloc(sizeof(float) * N), *dx = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) x[i] = -10.0f + 20.0f * (float)i / (N - 1), dy[i] = 1.0f + (float)(i % 7) * 0.25f;
+    for (int nt = 1; nt <= 2; nt++) {
+        bert_activation_backward(dx, dy, x, N, BERT_ACT_GELU, nt);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            double v = x[i], d = 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
+            worst = fmax(worst, fabs(dy[i] * d - dx[i]) / dy[i]);
+        }
+        if (!(worst < 2e-6)) test_fail(__FILE__, __LINE__, "threads %d: GELU derivative error %.3g", nt, worst);
+    }
+    /* in place (dx aliases dy), as the trainer calls it */
+    memcpy(dx, dy, sizeof(float) * N);
+    bert_activation_backward(dx, dx, x, N, BERT_ACT_GELU, 1);
+    double v = x[N / 3], d = 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
+    CHECK(fabs(dy[N / 3] * d - dx[N / 3]) < 2e-5);
+    free(x), free(dy), free(dx);
+}
+
+/* Softmax cross-entropy of a vocabulary-sized row: loss and gradient
+ * against float64, separate and in-place output. */
+TEST(softmax_xent_row_matches_float64) {
+    enum { L = 30522 };
+    unsigned seed = 7;
+    float *z = malloc(sizeof(float) * L), *d = malloc(sizeof(float) * L);
+    for (int j = 0; j < L; j++) z[j] = 8.0f * frand(&seed);
+    int y = 1234;
+    float g = 0.25f;
+    double mx = z[0], sum = 0;
+    for (int j = 1; j < L; j++) mx = fmax(mx, z[j]);
+    for (int j = 0; j < L; j++) sum += exp(z[j] - mx);
+    double ref = -(z[y] - mx - log(sum));
+    double loss = bert_softmax_xent_row(z, d, L, y, g);
+    CHECK(fabs(loss - ref) < 1e-5 * fabs(ref));
+    double worst = 0;
+    for (int j = 0; j < L; j++) worst = fmax(worst, fabs(d[j] - g * (exp(z[j] - mx) / sum - (j == y))));
+    CHECK(worst < 1e-7);
+    CHECK(fabs(bert_softmax_xent_row(z, NULL, L, y, g) - ref) < 1e-5 * fabs(ref)); /* loss only */
+    float y_logit = z[y];
+    double loss2 = bert_softmax_xent_row(z, z, L, y, g); /* the logits become their gradient */
+    CHECK(loss2 == loss);
+    CHECK(z[y] == d[y] && z[0] == d[0] && z[L - 1] == d[L - 1]);
+    (void)y_logit;
+    free(z), free(d);
+}
+
+/* Bias gradients: column sums, threaded over columns, equal to the plain loop. */
+TEST(column_sums_match_plain_loop) {
+    enum { M = 67, N = 1001 };
+    unsigned seed = 3;
+    float *dy = malloc(sizeof(float) * M * N), a[N], b[N];
+    for (int i = 0; i < M * N; i++) dy[i] = frand(&seed);
+    for (int j = 0; j < N; j++) a[j] = b[j] = 0.5f;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) a[j] += dy[(size_t)i * N + j];
+    bert_column_sums(b, dy, M, N, 2);
+    CHECK(memcmp(a, b, sizeof a) == 0); /* same order of additions per column: bit-identical */
+    free(dy);
+}
