@@ -10,9 +10,9 @@
  * multiple of 16: at most ROWS / 16 primitives per weight, made on first
  * use and kept.
  *
- * Like gemm_onednn.c, the library is opened at run time (libdnnl.so.2), so
- * bert.c runs without it; building this path needs oneDNN's header
- * (Debian: libdnnl-dev), else int8 reports itself unavailable. */
+ * oneDNN is opened at run time (kernels/onednn.c), so bert.c runs without
+ * it; building this path needs oneDNN's header (Debian: libdnnl-dev), else
+ * int8 reports itself unavailable. */
 #include "kernels/qlinear.h"
 
 #include "kernels/onednn.h"
