@@ -124,8 +124,10 @@ typedef enum {
                             * products (oneDNN matmul: AMX / VNNI), weights
                             * quantized once per output channel, inputs per
                             * token at run time (dynamic quantization);
-                            * hidden-state cosine >= 0.99 vs f32. Inference
-                            * only; the rest as for bf16. */
+                            * hidden-state cosine >= 0.99 vs f32. Needs a CPU
+                            * with VNNI or AMX (without them int8 sums can
+                            * saturate) and oneDNN. Inference only; the rest
+                            * as for bf16. */
 } bert_compute_dtype;
 
 typedef struct {
@@ -143,7 +145,8 @@ typedef struct {
  * saying what is missing (CPU feature or library). */
 BERT_API const char *bert_bf16_unavailable_reason(void);
 
-/* The same for BERT_COMPUTE_INT8 (library or build without oneDNN). */
+/* The same for BERT_COMPUTE_INT8 (no VNNI/AMX, no oneDNN library, or a
+ * build without oneDNN's header). */
 BERT_API const char *bert_int8_unavailable_reason(void);
 
 /* Default loading options. */

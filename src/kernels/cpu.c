@@ -41,6 +41,15 @@ int bert_cpu_has_avx512bf16(void) {
 #endif
 }
 
+int bert_cpu_has_int8_dot(void) {
+#if X86 && defined(__GNUC__) && (__GNUC__ >= 12)
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni") ||
+           __builtin_cpu_supports("amx-int8");
+#else
+    return 0;
+#endif
+}
+
 const char *bert_cpu_features(void) {
     if (bert_cpu_has_avx512bf16()) return "avx2 fma avx512f avx512bw avx512dq avx512vl avx512bf16";
     if (bert_cpu_has_avx512()) return "avx2 fma avx512f avx512bw avx512dq avx512vl";

@@ -13,4 +13,9 @@ int bert_cpu_has_avx2(void);
 /* 1 when the CPU has AVX512-BF16 (OpenBLAS's Cooperlake level). */
 int bert_cpu_has_avx512bf16(void);
 
+/* VNNI (AVX512 or AVX) or AMX int8 dot products: int8 products without
+ * them go through 16-bit intermediate sums that can saturate, so
+ * BERT_COMPUTE_INT8 requires one of these. */
+int bert_cpu_has_int8_dot(void);
+
 #endif

@@ -15,6 +15,7 @@
  * int8 reports itself unavailable. */
 #include "kernels/qlinear.h"
 
+#include "kernels/cpu.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
 #include "kernels/vecmath.h"
@@ -59,6 +60,8 @@ size_t bert_qlinear_scratch(int M, int N) {
 
 /* The reason, as a fixed sentence per oneDNN state. */
 const char *bert_int8_unavailable(void) {
+    if (!bert_cpu_has_int8_dot())
+        return "int8 needs a CPU with VNNI or AMX int8 dot products (without them int8 sums can saturate); this one has neither";
     switch (bert_dnnl_status()) {
     case BERT_DNNL_OK: return NULL;
     case BERT_DNNL_NO_HEADER: return "int8 needs bert.c built with oneDNN's header (Debian: apt-get install libdnnl-dev, then rebuild)";
