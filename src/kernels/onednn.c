@@ -21,7 +21,7 @@ static void resolve(void) {
     if (!(D_.field = (__typeof__(D_.field))dlsym(h, name))) { state = BERT_DNNL_OLD_LIBRARY; return; }
     SYM(engine_create, "dnnl_engine_create") SYM(stream_create, "dnnl_stream_create")
     SYM(stream_destroy, "dnnl_stream_destroy") SYM(stream_wait, "dnnl_stream_wait")
-    SYM(md_init, "dnnl_memory_desc_init_by_tag") SYM(md_init_strides, "dnnl_memory_desc_init_by_strides") SYM(matmul_init, "dnnl_matmul_desc_init")
+    SYM(md_init, "dnnl_memory_desc_init_by_tag") SYM(matmul_init, "dnnl_matmul_desc_init")
     SYM(pd_create, "dnnl_primitive_desc_create") SYM(pd_destroy, "dnnl_primitive_desc_destroy")
     SYM(pd_query_md, "dnnl_primitive_desc_query_md") SYM(prim_create, "dnnl_primitive_create")
     SYM(prim_destroy, "dnnl_primitive_destroy") SYM(execute, "dnnl_primitive_execute")
@@ -38,21 +38,24 @@ bert_dnnl_state bert_dnnl_status(void) {
 
 const bert_dnnl_api *bert_dnnl(void) { return &D_; }
 
-int bert_dnnl_matmul(dnnl_primitive_t p, const dnnl_memory_desc_t *amd, void *a, dnnl_memory_t w,
-                     const dnnl_memory_desc_t *wmd, void *wp, const dnnl_memory_desc_t *dmd, void *d) {
-    dnnl_memory_t am = NULL, dm = NULL, wm = NULL;
+int bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
     dnnl_stream_t st = NULL;
-    int ok = D_.mem_create(&am, amd, D_.engine, a) == dnnl_success && D_.mem_create(&dm, dmd, D_.engine, d) == dnnl_success &&
-             (w || D_.mem_create(&wm, wmd, D_.engine, wp) == dnnl_success) &&
-             D_.stream_create(&st, D_.engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, w ? w : wm}, {DNNL_ARG_DST, dm}};
-        ok = D_.execute(p, st, 3, args) == dnnl_success && D_.stream_wait(st) == dnnl_success;
-    }
+    int ok = D_.stream_create(&st, D_.engine, dnnl_stream_default_flags) == dnnl_success &&
+             D_.execute(p, st, n, args) == dnnl_success && D_.stream_wait(st) == dnnl_success;
     if (st) D_.stream_destroy(st);
+    return ok;
+}
+
+int bert_dnnl_matmul(dnnl_primitive_t p, const dnnl_memory_desc_t *amd, void *a, dnnl_memory_t w,
+                     const dnnl_memory_desc_t *dmd, void *d) {
+    dnnl_memory_t am = NULL, dm = NULL;
+    int ok = D_.mem_create(&am, amd, D_.engine, a) == dnnl_success && D_.mem_create(&dm, dmd, D_.engine, d) == dnnl_success;
+    if (ok) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dm}};
+        ok = bert_dnnl_run(p, 3, args);
+    }
     if (am) D_.mem_destroy(am);
     if (dm) D_.mem_destroy(dm);
-    if (wm) D_.mem_destroy(wm);
     return ok;
 }
 

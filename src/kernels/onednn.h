@@ -34,7 +34,6 @@ typedef struct {
     __typeof__(dnnl_stream_destroy) *stream_destroy;
     __typeof__(dnnl_stream_wait) *stream_wait;
     __typeof__(dnnl_memory_desc_init_by_tag) *md_init;
-    __typeof__(dnnl_memory_desc_init_by_strides) *md_init_strides;
     __typeof__(dnnl_matmul_desc_init) *matmul_init;
     __typeof__(dnnl_primitive_desc_create) *pd_create;
     __typeof__(dnnl_primitive_desc_destroy) *pd_destroy;
@@ -48,14 +47,17 @@ typedef struct {
     dnnl_engine_t engine;
 } bert_dnnl_api;
 
-/* The API; only valid after bert_dnnl_unavailable() returned NULL. */
+/* The API; only valid after bert_dnnl_status() returned BERT_DNNL_OK. */
 const bert_dnnl_api *bert_dnnl(void);
 
-/* Run a matmul primitive on the caller's buffers: src a (desc amd),
- * weights either the memory object w or, when w is NULL, the buffer wp
- * (desc wmd), dst d (desc dmd). Returns 0 on any oneDNN error. */
+/* Run the primitive p with args[0..n) and wait for it. Returns 0 on any
+ * oneDNN error. */
+int bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args);
+
+/* Run a matmul primitive: src the caller's buffer a (desc amd), weights
+ * the memory object w, dst the caller's buffer d (desc dmd). */
 int bert_dnnl_matmul(dnnl_primitive_t p, const dnnl_memory_desc_t *amd, void *a, dnnl_memory_t w,
-                     const dnnl_memory_desc_t *wmd, void *wp, const dnnl_memory_desc_t *dmd, void *d);
+                     const dnnl_memory_desc_t *dmd, void *d);
 #endif
 
 #endif

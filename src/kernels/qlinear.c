@@ -24,9 +24,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
-
 
 enum { ROWS = 128, ROW_STEP = 16, N_PRIMS = ROWS / ROW_STEP };
 
@@ -136,18 +134,16 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
     dnnl_memory_t um = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t rp = NULL;
-    dnnl_stream_t st = NULL;
     ok = ok && D.md_init(&user, 2, wd, dnnl_s8, dnnl_ba) == dnnl_success &&
          D.mem_create(&um, &user, D.engine, wq) == dnnl_success &&
          D.mem_create(&q->w_mem, &q->w_md, D.engine, DNNL_MEMORY_ALLOCATE) == dnnl_success &&
          D.reorder_pd(&rpd, &user, D.engine, &q->w_md, D.engine, NULL) == dnnl_success &&
-         D.prim_create(&rp, rpd) == dnnl_success && D.stream_create(&st, D.engine, dnnl_stream_default_flags) == dnnl_success;
+         D.prim_create(&rp, rpd) == dnnl_success;
     if (ok) {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, um}, {DNNL_ARG_TO, q->w_mem}};
-        ok = D.execute(rp, st, 2, args) == dnnl_success && D.stream_wait(st) == dnnl_success;
+        ok = bert_dnnl_run(rp, 2, args);
     }
     if (ok) ok = D.prim_create(&q->prim[N_PRIMS - 1], pd) == dnnl_success;
-    if (st) D.stream_destroy(st);
     if (rp) D.prim_destroy(rp);
     if (rpd) D.pd_destroy(rpd);
     if (um) D.mem_destroy(um);
@@ -198,7 +194,7 @@ int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq,
          * bert_qlinear_rows) and their sums dropped */
         if (!p || D.md_init(&amd, 2, ad, dnnl_s8, dnnl_ab) != dnnl_success ||
             D.md_init(&dmd, 2, dd, dnnl_s32, dnnl_ab) != dnnl_success ||
-            !bert_dnnl_matmul(p, &amd, (void *)(xq + (size_t)r0 * K), q->w_mem, NULL, NULL, &dmd, acc))
+            !bert_dnnl_matmul(p, &amd, (void *)(xq + (size_t)r0 * K), q->w_mem, &dmd, acc))
             return 0;
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && m > 1) schedule(static)
         for (int i = 0; i < m; i++) {

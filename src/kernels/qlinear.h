@@ -18,8 +18,9 @@
 
 typedef struct bert_qlinear bert_qlinear;
 
-/* NULL when int8 products can run here (libdnnl.so.2 opened and bert.c
- * built with oneDNN's header), else a sentence saying what is missing. */
+/* NULL when int8 products can run here (a CPU with VNNI or AMX,
+ * libdnnl.so.2 opened, bert.c built with oneDNN's header), else a sentence
+ * saying what is missing. */
 const char *bert_int8_unavailable(void);
 
 /* Quantize and pack W [N x K] (f32, out x in). NULL on failure (out of

@@ -123,7 +123,7 @@ static void attention_forward(bert_context *ctx) {
  * dtype, made once however many layers read it (Q, K, V): bf16 in ctx->x16,
  * int8 rows with their scales in ctx->xq (both sized in bert_forward). */
 static void stage_dense_input(bert_context *ctx, const float *x, int n_rows, int K) {
-    if (ctx->model->compute == BERT_COMPUTE_BF16) bert_f32_to_bf16_array(ctx->x16, x, (size_t)n_rows * K);
+    if (ctx->model->compute == BERT_COMPUTE_BF16) bert_f32_to_bf16_threaded(ctx->x16, x, (size_t)n_rows * K, ctx->n_threads);
     else if (ctx->model->compute == BERT_COMPUTE_INT8) bert_quantize_rows(ctx->xq, ctx->xq_scale, x, n_rows, K, ctx->n_threads);
 }
 

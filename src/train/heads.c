@@ -83,7 +83,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
     size_t M = 0;
     if (t->p.task == BERT_TASK_MLM || t->p.task == BERT_TASK_PRETRAINING)
         for (int i = 0; i < N; i++) M += labels[i] >= 0;
-    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + 64;
+    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64;
     if (t->params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
     if (need > t->head_cap) {
         free(t->head_buf);
@@ -150,14 +150,11 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
     case BERT_TASK_MLM:
     case BERT_TASK_PRETRAINING: {
         /* The transform runs on the masked rows only (the loss ignores the rest). */
-        int *rows = malloc(sizeof *rows * (M ? M : 1));
+        _Static_assert(sizeof(int) == sizeof(float), "row indices share the float scratch");
+        int *rows = (int *)(void *)TAKE(M);
         float *hin = TAKE(M * C), *pre = TAKE(M * C), *act = TAKE(M * C), *ln = TAKE(M * C), *sum = TAKE(M * C);
         float *mean = TAKE(M), *rstd = TAKE(M), *z = TAKE(M * V), *target = TAKE(M);
         float *dln = TAKE(M * C), *dact = TAKE(M * C), *dh = TAKE(M * C);
-        if (!rows) {
-            rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-            break;
-        }
         size_t k = 0;
         for (int i = 0; i < N; i++) {
             if (labels[i] < 0) continue;
@@ -170,10 +167,7 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
             memcpy(hin + k * C, a->x_out + (size_t)i * C, sizeof(float) * C);
             k++;
         }
-        if (rc != BERT_OK) {
-            free(rows);
-            break;
-        }
+        if (rc != BERT_OK) break;
         int Mi = (int)M;
         if (Mi > 0) {
             bert_linear(pre, C, hin, w->mlm_transform.w, w->mlm_transform.b, Mi, C, C, nt);
@@ -194,7 +188,6 @@ bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const
             for (size_t r = 0; r < M; r++)
                 for (int j = 0; j < C; j++) a->dx[(size_t)rows[r] * C + j] += dh[r * C + j];
         }
-        free(rows);
         if (t->p.task == BERT_TASK_PRETRAINING) {
             float *z2 = TAKE((size_t)S * 2), *dz2 = TAKE((size_t)S * 2);
             pooler_fwd(t, a, S, 0.0, &pb);

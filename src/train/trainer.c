@@ -163,8 +163,24 @@ void train_dense_bwd(const bert_trainer *t, float *dx, const float *W, const flo
         bert_linear_backward_bf16(dx, dW, db, dy, dy16, x16, train_w16(t, W), M, N, K, accumulate, t->p.n_threads);
 }
 
+/* Only these are operands of train_dense_fwd/bwd: re-rounding all of
+ * params would also convert the word embeddings (60 % of bert-base) on every
+ * fine-tuning step, for nothing. */
+static void refresh_w16(bert_trainer *t, const float *w, size_t n) {
+    bert_f32_to_bf16_threaded(t->params16 + (w - t->params), w, n, t->p.n_threads);
+}
+
 void train_refresh_bf16(bert_trainer *t) {
-    if (t->params16) bert_f32_to_bf16_threaded(t->params16, t->params, t->n_params, t->p.n_threads);
+    if (!t->params16) return;
+    const bert_config *c = bert_model_config(t->model);
+    const bert_weights *w = &t->model->w;
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const bert_layer_weights *L = &w->layers[l];
+        refresh_w16(t, L->q.w, C * C), refresh_w16(t, L->k.w, C * C), refresh_w16(t, L->v.w, C * C);
+        refresh_w16(t, L->attn_out.w, C * C), refresh_w16(t, L->inter.w, I * C), refresh_w16(t, L->out.w, C * I);
+    }
+    if (t->model->heads & BERT_HEAD_MLM) refresh_w16(t, w->mlm_decoder, (size_t)c->vocab_size * C);
 }
 
 bert_status bert_trainer_open(const char *dir, const bert_train_params *params, bert_trainer **out,

@@ -43,7 +43,8 @@ struct bert_trainer {
     size_t head_cap;        /* logits are tens of MB, and fresh pages cost a fault each */
 };
 
-/* Re-round params into params16 (after the weights change). */
+/* Re-round the weights the bf16 products use (the encoder's dense layers
+ * and the tied MLM decoder) into params16, after the weights change. */
 void train_refresh_bf16(bert_trainer *t);
 
 /* The bf16 copy of a weight (a pointer into t->params). */
