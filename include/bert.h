@@ -487,7 +487,10 @@ BERT_API const bert_tokenizer *bert_pipeline_tokenizer(const bert_pipeline *p);
 
 /* fill-mask: for each [MASK] of each text, the top_k tokens.
  * sequence is the text with that mask filled (decoded as transformers does;
- * special tokens skipped when the text has a single mask). */
+ * special tokens skipped when the text has a single mask; token_str and
+ * sequence get transformers' clean_up_tokenization only when
+ * tokenizer_config.json sets clean_up_tokenization_spaces: true — absent
+ * means false, as in transformers >= 4.45). */
 typedef struct {
     double score;
     int32_t token;

@@ -126,7 +126,8 @@ def write_model(name, vocab, arch, heads, labels=None, problem_type=None, P=128,
     st_io.save(os.path.join(d, "model.safetensors"), {stored_name(s, k): v for k, v in sd.items()}, {"format": "pt"})
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
     open(os.path.join(d, "vocab.txt"), "w").write("\n".join(vocab) + "\n")
-    json.dump({"do_lower_case": True, "model_max_length": P, "tokenizer_class": "BertTokenizer"},
+    json.dump({"do_lower_case": True, "model_max_length": P, "tokenizer_class": "BertTokenizer",
+               "clean_up_tokenization_spaces": True},
               open(os.path.join(d, "tokenizer_config.json"), "w"), indent=2)
     return d, cfg, {k: v.float() for k, v in sd.items()}
 

@@ -88,7 +88,7 @@ static bert_status predict(bert_pipeline *p, const bert_encoding *e, int pos, in
         out[j].token = idx[j];
         rc = bert_detokenize(p->tok, &idx[j], 1, 0, &out[j].token_str, err);
         if (rc == BERT_OK) rc = bert_detokenize(p->tok, ids, e->n_tokens, single, &out[j].sequence, err);
-        if (rc == BERT_OK) {
+        if (rc == BERT_OK && p->tok->clean_up_spaces) { /* tokenizer.decode() in the pipeline */
             bert_clean_up_tokenization(out[j].token_str);
             bert_clean_up_tokenization(out[j].sequence);
         }

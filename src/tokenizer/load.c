@@ -68,6 +68,8 @@ static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *
         t->strip_accents = cJSON_IsTrue(v);
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "tokenize_chinese_chars")) && cJSON_IsBool(v))
         t->handle_chinese_chars = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "clean_up_tokenization_spaces")) && cJSON_IsBool(v))
+        t->clean_up_spaces = cJSON_IsTrue(v);
     /* model_max_length may be a huge float (1e30) meaning "no limit". */
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "model_max_length")) && cJSON_IsNumber(v) && v->valuedouble > 0 &&
         v->valuedouble < 1e9)

@@ -31,6 +31,11 @@ struct bert_tokenizer {
     int n_added;
     /* WordPiece decoder */
     int decode_cleanup;
+    /* tokenizer_config.json's clean_up_tokenization_spaces: whether
+     * transformers' decode() runs clean_up_tokenization (" ." -> ".",
+     * " n't" -> "n't", ...) after the decoder. Absent means false, as in
+     * transformers >= 4.45 (earlier versions defaulted to true). */
+    int clean_up_spaces;
     int model_max_length;
 };
 
