@@ -1,6 +1,8 @@
 /* context.c — creating contexts, sizing their arena, reading outputs. */
 #include "model/context.h"
 
+#include "kernels/attention.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +75,15 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     const bert_config *c = &ctx->model->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     size_t L = (size_t)bert_model_num_labels(ctx->model);
+    /* per thread: the T x T scores, or the bf16 attention kernel's packed K/V and row buffers */
+    size_t HS = (size_t)(c->hidden_size / c->num_attention_heads), fused = 0;
+    if (ctx->model->compute != BERT_COMPUTE_F32 && bert_attention_bf16_available((int)HS))
+        fused = (bert_attention_bf16_scratch_bytes(T, (int)HS) + sizeof(float) - 1) / sizeof(float);
+    size_t stride = pad16((size_t)T * T > fused ? (size_t)T * T : fused);
     size_t sizes[] = {
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * I), pad16((size_t)N),
-        pad16((size_t)ctx->n_threads * T * T), pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
+        (size_t)ctx->n_threads * stride, pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
         pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2),
     };
     size_t total = 0;
@@ -102,6 +109,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     }
     ctx->cap_tokens = N;
     ctx->cap_seq_len = T;
+    ctx->score_stride = stride;
     ctx->cap_seqs = S;
     ctx->outputs = 0;
     ctx->n_seqs = 0;

@@ -35,7 +35,9 @@ struct bert_context {
     float *tmp;      /* [N x C] dense outputs before the residual LayerNorm */
     float *ff;       /* [N x I] */
     float *keymask;  /* [N] 1 where attention_mask is 1, else 0 */
-    float *scores;   /* [n_threads x T x T] one attention matrix per thread */
+    float *scores;   /* [n_threads x score_stride]: per thread, one T x T attention matrix
+                      * (exact path) or the bf16 kernel's scratch (kernels/attention.h) */
+    size_t score_stride;
     float *cls;      /* [S x C] first-token rows gathered for the pooler */
     float *pooled;   /* [S x C] */
     float *nsp;      /* [S x 2] */

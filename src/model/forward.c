@@ -18,6 +18,7 @@
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
+#include "kernels/attention.h"
 #include "model/context.h"
 #include "util/error.h"
 
@@ -88,7 +89,8 @@ static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
                        (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
 }
 
-/* BertSelfAttention core for all (sequence, head) pairs:
+/* BertSelfAttention core for all (sequence, head) pairs (exact f32 path;
+ * bf16/int8 models use the fused kernel of kernels/attention.h):
  * attn_h = softmax(Q_h K_h^T / sqrt(HS) + mask) V_h. Masked keys get
  * -FLT_MAX, which is what adding torch.finfo(float32).min gives; a row with
  * every key masked therefore becomes a uniform average, as in PyTorch. */
@@ -97,6 +99,9 @@ static void attention_forward(bert_context *ctx) {
     int C = c->hidden_size, NH = c->num_attention_heads, HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS);
     int n_pairs = ctx->n_seqs * NH;
+    /* Under bf16/int8 the products are reduced precision already: the fused
+     * bf16 kernel replaces the two f32 products and the T x T scores. */
+    int fused = ctx->model->compute != BERT_COMPUTE_F32 && bert_attention_bf16_available(HS);
     int nt = ctx->n_threads < n_pairs ? ctx->n_threads : n_pairs;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (int pair = 0; pair < n_pairs; pair++) {
@@ -107,11 +112,15 @@ static void attention_forward(bert_context *ctx) {
         int tid = 0;
 #endif
         int row0 = ctx->offset[s], T = ctx->offset[s + 1] - row0;
-        float *S = ctx->scores + (size_t)tid * ctx->cap_seq_len * ctx->cap_seq_len;
+        float *S = ctx->scores + (size_t)tid * ctx->score_stride;
         const float *Q = ctx->q + (size_t)row0 * C + h * HS;
         const float *K = ctx->k + (size_t)row0 * C + h * HS;
         const float *V = ctx->v + (size_t)row0 * C + h * HS;
         const float *mask = ctx->keymask + row0;
+        if (fused) {
+            bert_attention_bf16(ctx->attn + (size_t)row0 * C + h * HS, C, Q, K, V, C, T, HS, scale, mask, S);
+            continue;
+        }
         bert_sgemm(0, 1, T, T, HS, scale, Q, C, K, C, 0.0f, S, T);
         bert_mask_key_columns(S, T, mask);
         bert_softmax_rows(S, T, T);

@@ -1,0 +1,38 @@
+/* attention.h — fused attention for one (sequence, head) in bf16 (internal).
+ *
+ * The exact (f32) path computes softmax(Q K^T / sqrt(d) + mask) V with two
+ * BLAS products per head and the T x T scores in memory between them. Under
+ * --dtype bf16/int8 the dense layers run on AVX512-BF16/AMX and that f32
+ * attention became 35-40 % of a 512-token pass (one thread). This kernel does
+ * a whole head on AMX tiles: K and V are packed once into the pair-interleaved
+ * bf16 layout of tdpbf16ps, then 16 query rows at a time get their scores
+ * (f32 accumulation), an f32 softmax in a 16 x T buffer, and the weighted sum
+ * of V (probabilities rounded to bf16, f32 accumulation); the T x T matrix is
+ * never written whole. Masked keys get -FLT_MAX as on the
+ * exact path, so a row whose keys are all masked is a uniform average there
+ * too; padding keys past T get -inf (weight exactly 0).
+ *
+ * Precision: Q (pre-scaled), K, V and the probabilities are rounded to bf16
+ * (relative 2^-9); products and sums are f32. Checked against a float64
+ * reference in tests/kernels/test_attention_bf16.c. */
+#ifndef BERT_KERNELS_ATTENTION_H
+#define BERT_KERNELS_ATTENTION_H
+
+#include <stddef.h>
+
+/* 1 when this build and CPU can run bert_attention_bf16 for heads of size
+ * head_size: AMX-BF16 and AVX512-BF16, the kernel's AMX permission granted
+ * by Linux (requested on the first call), head_size 32, 64, 96 or 128. */
+int bert_attention_bf16_available(int head_size);
+
+/* Bytes of scratch bert_attention_bf16 needs for T tokens (64-byte aligned
+ * scratch expected). */
+size_t bert_attention_bf16_scratch_bytes(int T, int head_size);
+
+/* out[i][:] (row stride ldo) = sum_j softmax_j(scale * Q[i].K[j] + mask_j) V[j]
+ * for i, j < T; Q, K, V rows have stride ld (floats). keymask[j] is 1 (attend)
+ * or 0 (masked). Only call when bert_attention_bf16_available(head_size). */
+void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
+                         int head_size, float scale, const float *keymask, void *scratch);
+
+#endif

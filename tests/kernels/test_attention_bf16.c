@@ -1,0 +1,82 @@
+/* test_attention_bf16.c — the fused bf16 attention kernel against float64.
+ *
+ * Reference: Q (times the scale), K and V rounded to bf16 exactly as the
+ * kernel rounds them, then scores, softmax and the weighted sum in double.
+ * What is left is the kernel's f32 sums and its bf16 probabilities (relative
+ * 2^-9 each), so every output must be within 4e-3 x max|V| of the reference
+ * (measured worst: printed). Shapes cover T = 1, tails of the 16-key blocks,
+ * of the 16-row query groups and of the 32-key probability tiles, odd T,
+ * every head size the kernel takes (32, 64, 96, 128: 1-4 query tiles; 96 and
+ * 128 need two passes of the 4-tile output group), masked
+ * keys (weight exactly 0) and a sequence whose keys are all masked (uniform
+ * average, as the exact path and PyTorch give). Where the CPU has no
+ * AVX512-BF16, the test says so and checks only that the kernel declines. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/attention.h"
+#include "kernels/half.h"
+#include "test.h"
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static double bf(float x) { return bert_bf16_to_f32(bert_f32_to_bf16(x)); }
+
+/* worst |kernel - reference| / max|V| over one case */
+static double run_case(int T, int hs, int ld, int pattern, unsigned seed) {
+    float *Q = malloc(sizeof *Q * (size_t)T * ld), *K = malloc(sizeof *K * (size_t)T * ld),
+          *V = malloc(sizeof *V * (size_t)T * ld), *out = malloc(sizeof *out * (size_t)T * ld), *mask = malloc(sizeof *mask * (size_t)T);
+    void *scratch = NULL;
+    if (posix_memalign(&scratch, 64, bert_attention_bf16_scratch_bytes(T, hs)) != 0) return 1e9;
+    double vmax = 0, worst = 0, *s = malloc(sizeof *s * (size_t)T);
+    for (int i = 0; i < T * ld; i++) Q[i] = 2.0f * frand(&seed), K[i] = 2.0f * frand(&seed), V[i] = frand(&seed);
+    for (int i = 0; i < T * ld; i++) vmax = fmax(vmax, fabs(V[i]));
+    for (int j = 0; j < T; j++) mask[j] = pattern == 2 ? 0.0f : pattern == 1 && j % 3 == 1 ? 0.0f : 1.0f;
+    float scale = 1.0f / sqrtf((float)hs);
+    bert_attention_bf16(out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
+    for (int i = 0; i < T; i++) {
+        double mx = -INFINITY, sum = 0;
+        int any = 0;
+        for (int j = 0; j < T; j++) any |= mask[j] != 0.0f;
+        for (int j = 0; j < T; j++) {
+            double d = 0;
+            for (int k = 0; k < hs; k++) d += bf(Q[i * ld + k] * scale) * bf(K[j * ld + k]);
+            s[j] = mask[j] != 0.0f ? d : any ? -INFINITY : 0.0; /* all masked: uniform */
+            mx = fmax(mx, s[j]);
+        }
+        for (int j = 0; j < T; j++) sum += s[j] = exp(s[j] - mx);
+        for (int k = 0; k < hs; k++) {
+            double ref = 0;
+            for (int j = 0; j < T; j++) ref += s[j] / sum * bf(V[j * ld + k]);
+            worst = fmax(worst, fabs(ref - out[i * ld + k]) / vmax);
+        }
+    }
+    free(Q), free(K), free(V), free(out), free(mask), free(scratch), free(s);
+    return worst;
+}
+
+TEST(attention_bf16_matches_float64_or_declines) {
+    if (!bert_attention_bf16_available(64)) {
+        printf("  no AVX512-BF16 here: checking that the kernel declines\n");
+        CHECK(!bert_attention_bf16_available(64));
+        return;
+    }
+    CHECK(!bert_attention_bf16_available(16)); /* heads of 32, 64, 96 or 128 only (32-dimension tiles) */
+    CHECK(!bert_attention_bf16_available(80));
+    CHECK(!bert_attention_bf16_available(256));
+    const int shapes[][3] = {{1, 64, 64}, {5, 32, 48}, {16, 64, 192}, {17, 64, 64}, {33, 96, 96},
+                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int pattern = 0; pattern < 3; pattern++) {
+            double w = run_case(shapes[c][0], shapes[c][1], shapes[c][2], pattern, 7u + (unsigned)c * 3u + (unsigned)pattern);
+            worst = fmax(worst, w);
+            if (w > 4e-3) printf("  T=%d head=%d mask pattern %d: error %.2e x max|V|\n", shapes[c][0], shapes[c][1], pattern, w);
+            CHECK(w <= 4e-3);
+        }
+    printf("  worst error %.2e x max|V| over %d cases\n", worst, (int)(3 * sizeof shapes / sizeof shapes[0]));
+}
