@@ -37,6 +37,10 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Monotonic clock in seconds (progress rates, run times). */
 double cli_now_s(void);
 
+/* Called where a command meets an argument it does not take: for --help or
+ * -h, prints the command's usage on stdout and exits with status 0. */
+void cli_help_if_asked(const char *arg, const char *usage);
+
 /* FNV-1a of n bytes continuing from h (start with CLI_FNV_START): a cheap,
  * stable fingerprint (corpus vocabularies, seeded splits). */
 #define CLI_FNV_START 1469598103934665603ULL

@@ -288,7 +288,7 @@ static int parse_args(int argc, char **argv, ft_opts *o) {
             else return fprintf(stderr, "bert finetune: --schedule must be linear, constant or cosine\n"), 0;
             continue;
         }
-        if (a[0] == '-' || o->model) return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), 0;
+        if (a[0] == '-' || o->model) return cli_help_if_asked(a, usage), fprintf(stderr, "bert finetune: unexpected argument \'%s\'\n%s", a, usage), 0;
         o->model = a;
     }
     if (!o->model || !o->out) return fputs(usage, stderr), 0;

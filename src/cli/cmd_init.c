@@ -67,7 +67,7 @@ int cmd_init(int argc, char **argv) {
         else if (strcmp(a, "--seed") == 0 && v) seed = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--cased") == 0) cased = 1;
         else if (a[0] != '-' && !out) out = a;
-        else return fprintf(stderr, "bert init: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert init: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!out || !vocab) return fputs(usage, stderr), CLI_USAGE;
     if (strcmp(positions, "learned") != 0 && strcmp(positions, "sinusoidal") != 0)

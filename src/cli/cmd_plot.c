@@ -66,17 +66,19 @@ static void panel(const char *ylabel, const char *title, series *s, const char *
 }
 
 int cmd_plot(int argc, char **argv) {
+    static const char *usage = "usage: bert plot LOG.jsonl --output FILE.png|FILE.svg\n";
     const char *log = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] != '-' && !log) log = argv[i];
         else {
-            fprintf(stderr, "usage: bert plot LOG.jsonl --output FILE.png|FILE.svg\n");
+            cli_help_if_asked(argv[i], usage);
+            fputs(usage, stderr);
             return CLI_USAGE;
         }
     }
     if (!log || !out) {
-        fprintf(stderr, "usage: bert plot LOG.jsonl --output FILE.png|FILE.svg\n");
+        fputs(usage, stderr);
         return CLI_USAGE;
     }
     size_t ol = strlen(out);

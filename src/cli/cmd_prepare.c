@@ -21,7 +21,7 @@ int cmd_prepare(int argc, char **argv) {
         else if (strcmp(a, "--split-sentences") == 0) ro.split_sentences = 1;
         else if (strcmp(a, "--prose") == 0) ro.prose = ro.split_sentences = 1;
         else if (a[0] != '-' && !model) model = a;
-        else return fprintf(stderr, "bert prepare: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert prepare: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!model || !out || !nfiles) return fputs(usage, stderr), CLI_USAGE;
     for (int f = 0; f < nfiles; f++)

@@ -182,7 +182,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (strcmp(a, "--split-sentences") == 0) o->ro.split_sentences = 1;
         else if (strcmp(a, "--prose") == 0) o->ro.prose = o->ro.split_sentences = 1;
         else if (a[0] != '-' && !o->model) o->model = a;
-        else return fprintf(stderr, "bert pretrain: unexpected argument '%s'\n%s", a, usage), 0;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert pretrain: unexpected argument \'%s\'\n%s", a, usage), 0;
     }
     if (!o->model || !o->out || !o->nfiles) return fputs(usage, stderr), 0;
     if (o->no_nsp) o->tp.task = BERT_TASK_MLM;

@@ -76,7 +76,7 @@ int cmd_sweep(int argc, char **argv) {
         else if (strcmp(a, "--batch-sizes") == 0 && v) snprintf(bss, sizeof bss, "%s", v), i++;
         else if (strcmp(a, "--seeds") == 0 && v) snprintf(seeds, sizeof seeds, "%s", v), i++;
         else if (a[0] != '-' && !model) model = a;
-        else return fprintf(stderr, "bert sweep: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert sweep: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!model || !out) return fputs(usage, stderr), CLI_USAGE;
     char *L[MAX_VALUES], *E[MAX_VALUES], *B[MAX_VALUES], *S[MAX_VALUES];

@@ -25,7 +25,7 @@ int cmd_vocab(int argc, char **argv) {
         } else if (strcmp(a, "--corpus") == 0 && v && nfiles < 64) files[nfiles++] = v, i++;
         else if (strcmp(a, "--output") == 0 && v) out = v, i++;
         else if (strcmp(a, "--cased") == 0) p.lowercase = 0;
-        else return fprintf(stderr, "bert vocab: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert vocab: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!out || !nfiles) return fputs(usage, stderr), CLI_USAGE;
     bert_vocab_trainer *t;

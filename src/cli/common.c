@@ -33,6 +33,13 @@ uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n) {
     return h;
 }
 
+void cli_help_if_asked(const char *arg, const char *usage) {
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        fputs(usage, stdout);
+        exit(CLI_OK);
+    }
+}
+
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out) {
     char *end;
     errno = 0;

@@ -333,7 +333,7 @@ int cmd_finetune_ner(int argc, char **argv) {
             else if (strcmp(v, "keep") != 0) return fprintf(stderr, "bert finetune: --tag-scheme must be keep or iob2\n"), CLI_USAGE;
         }
         else if (a[0] != '-' && !model) model = a;
-        else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert finetune: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!model || !out || epochs < 1 || batch < 1 || max_len < 8) return fputs(usage, stderr), CLI_USAGE;
     static char ptrain[1024], pdev[1024], ptest[1024];

@@ -627,7 +627,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         else if (strcmp(a, "--dev-split") == 0 && v) dev_split = atof(v), i++;
         else if (strcmp(a, "--subjqa-domain") == 0 && v) subjqa_domain = v, i++;
         else if (a[0] != '-' && !model) model = a;
-        else return fprintf(stderr, "bert finetune: unexpected argument '%s'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert finetune: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
     }
     if (!model || !out || epochs < 1 || batch < 1 || max_seq < 16 || stride < 0) return fputs(usage, stderr), CLI_USAGE;
     static char ptr[1024], pdv[1024];

@@ -15,6 +15,7 @@ const char *task_str(const cJSON *o, const char *key) {
 
 int task_positional(const char *cmd, const char *arg, const char **dir, const char *usage) {
     if (arg[0] == '-' || *dir) {
+        cli_help_if_asked(arg, usage);
         fprintf(stderr, "bert %s: unexpected argument '%s'\n%s", cmd, arg, usage);
         return 0;
     }

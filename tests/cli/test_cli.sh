@@ -78,6 +78,12 @@ expect_error missing_dir "no such model directory" "$BERT" info "$TMP/nope"
 expect_error no_args_usage "usage" "$BERT" info
 expect_error unknown_option "unknown option" "$BERT" embed "$FIX/tiny-pretraining" --frobnicate
 expect_error bad_pooling "--pooling must be" "$BERT" embed "$FIX/tiny-pretraining" --pooling max
+# every command answers --help with its usage on stdout and status 0
+bad_help=""
+for c in info tokenize embed fill-mask classify ner qa rerank nsp finetune eval plot sweep init vocab prepare pretrain; do
+    "$BERT" $c --help > "$TMP/help.out" 2> /dev/null && grep -q "^usage: bert" "$TMP/help.out" || bad_help="$bad_help $c"
+done
+if [ -z "$bad_help" ]; then pass help_for_every_command; else echo "no --help:$bad_help" > "$TMP/help.err"; fail help_for_every_command "$TMP/help.err"; fi
 expect_error bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
 expect_error bad_dtype_task "--dtype must be f32, bf16 or int8" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
 # --dtype bf16 / int8: where this machine can run it, fill-mask's top-1 matches f32 on a plain
