@@ -20,7 +20,6 @@
 #include "kernels/attention.h"
 
 #include "kernels/cpu.h"
-#include "kernels/ops.h"
 
 #include <float.h>
 #include <math.h>
@@ -104,6 +103,44 @@ BF16_TARGET static void pack_v(uint16_t *Vp, const float *V, int ld, int rows, i
     }
 }
 
+/* e^x for x <= 0, to ~3e-6 relative: 2^(x log2 e) with the fraction's 2^f
+ * from its degree-5 Taylor polynomial on [-1/2, 1/2] and the integer part
+ * applied by vscalefps. Enough here, since the result is rounded to bf16
+ * (2^-9); about half the instructions of vecmath.h's float-exact
+ * exp_nonpositive. Below -87 (masked keys, padding) exactly 0, as there. */
+BF16_TARGET static inline __m512 exp_for_bf16(__m512 x) {
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(1.44269504088896341f));
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.3333558146e-3f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+/* One row's softmax in three passes (max; exp and sum; scale and round to
+ * bf16 pairs): with bert_softmax_rows' four passes, a conversion pass and
+ * the float-exact exp it was half of the kernel's time at 512 tokens. n is
+ * a multiple of 32. */
+BF16_TARGET static void softmax_to_bf16(float *s, uint16_t *pb, size_t n) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY), vsum = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(s + j));
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    for (size_t j = 0; j < n; j += 16) {
+        __m512 e = exp_for_bf16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mx));
+        _mm512_storeu_ps(s + j, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (size_t j = 0; j < n; j += 32)
+        _mm512_storeu_si512(pb + j, (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_loadu_ps(s + j + 16), inv),
+                                                                 _mm512_mul_ps(_mm512_loadu_ps(s + j), inv)));
+}
+
 /* AMX: eight tile registers, configured as 16 rows x 64 bytes each.
  * Scores use tile 0 (C), 1-4 (Q, 32 dimensions each), 5 (K); the weighted
  * sum uses 0-3 (C, 16 output dimensions each), 4 (P, 32 keys), 5 (V). */
@@ -181,12 +218,7 @@ AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const f
                 _mm512_storeu_ps(sr, _mm512_mask_mov_ps(v, (__mmask16)~valid, neg_inf));
             }
         }
-        bert_softmax_rows(S, 16, (int)t32);
-        for (int r = 0; r < 16; r++)
-            for (size_t j = 0; j < t32; j += 32)
-                _mm512_storeu_si512(Pb + (size_t)r * t32 + j, (__m512i)_mm512_cvtne2ps_pbh(
-                                                                  _mm512_loadu_ps(S + (size_t)r * t32 + j + 16),
-                                                                  _mm512_loadu_ps(S + (size_t)r * t32 + j)));
+        for (int r = 0; r < 16; r++) softmax_to_bf16(S + (size_t)r * t32, Pb + (size_t)r * t32, t32);
         /* out = P V, four 16-dimension blocks at a time */
         for (int db0 = 0; db0 < nd; db0 += 4) {
             int nb = nd - db0 < 4 ? nd - db0 : 4;

@@ -92,3 +92,57 @@ TEST(unknown_compute_dtype_is_an_error) {
     CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &p, &m, &err), err, BERT_ERR_INPUT, "compute dtype");
     CHECK(m == NULL);
 }
+
+/* The fixture models have heads of 8-16 dimensions, which the AMX attention
+ * kernel (kernels/attention.h: heads of 32-128) declines; the bundled
+ * bertc-mini (heads of 64) takes it where the CPU has AMX. A ragged batch on
+ * two threads — lengths 1, 17, 130, 33 with masked keys and a sequence whose
+ * keys are all masked — against f32, same bounds as above. */
+static void check_ragged_heads64(bert_compute_dtype dtype, const char *name, const char *why, double bound) {
+    if (why) return; /* the load error is checked above */
+    bert_model_params bp = bert_model_default_params();
+    bp.compute = dtype;
+    bert_model *m32 = NULL, *m16 = NULL;
+    bert_error err;
+    CHECK_OK(bert_model_load("models/bertc-mini-uncased", NULL, &m32, &err), err);
+    CHECK_OK(bert_model_load("models/bertc-mini-uncased", &bp, &m16, &err), err);
+    if (!m32 || !m16) return;
+    enum { S = 5 };
+    static const int len[S] = {1, 17, 130, 33, 20};
+    int32_t *ids[S], *mask[S];
+    bert_sequence seqs[S];
+    unsigned r = 5;
+    for (int s = 0; s < S; s++) {
+        ids[s] = malloc(sizeof(int32_t) * (size_t)len[s]), mask[s] = malloc(sizeof(int32_t) * (size_t)len[s]);
+        for (int t = 0; t < len[s]; t++) {
+            r = r * 1664525u + 1013904223u;
+            ids[s][t] = 1000 + (int32_t)((r >> 8) % 20000u);
+            mask[s][t] = s == 4 ? 0 : s == 3 && t % 4 == 3 ? 0 : 1;
+        }
+        seqs[s] = (bert_sequence){.input_ids = ids[s], .attention_mask = mask[s], .n_tokens = len[s]};
+    }
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = 2;
+    bert_context *c32 = NULL, *c16 = NULL;
+    CHECK_OK(bert_context_create(m32, &cp, &c32, &err), err);
+    CHECK_OK(bert_context_create(m16, &cp, &c16, &err), err);
+    CHECK_OK(bert_forward(c32, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK_OK(bert_forward(c16, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+    int C = bert_model_config(m32)->hidden_size;
+    double worst = 1;
+    for (int s = 0; s < S; s++)
+        for (int t = 0; t < len[s]; t++)
+            worst = fmin(worst, cosine(bert_output_hidden(c32, s) + (size_t)t * C, bert_output_hidden(c16, s) + (size_t)t * C, C));
+    printf("  bertc-mini (heads of 64), ragged batch, 2 threads: %s vs f32 min token cosine %.6f\n", name, worst);
+    if (!(worst >= bound)) test_fail(__FILE__, __LINE__, "bertc-mini: %s cosine %.6f < %g", name, worst, bound);
+    for (int s = 0; s < S; s++) free(ids[s]), free(mask[s]);
+    bert_context_free(c32);
+    bert_context_free(c16);
+    bert_model_free(m32);
+    bert_model_free(m16);
+}
+
+TEST(reduced_precision_heads_of_64_ragged_batch) {
+    check_ragged_heads64(BERT_COMPUTE_BF16, "bf16", bert_bf16_unavailable_reason(), 0.999);
+    check_ragged_heads64(BERT_COMPUTE_INT8, "int8", bert_int8_unavailable_reason(), 0.99);
+}
