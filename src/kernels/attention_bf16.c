@@ -246,22 +246,24 @@ AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const f
                 }
             }
             /* full row groups straight into out; the last partial one through Cb */
-            float *dst = nr == 16 ? out + (size_t)i0 * ldo + db0 * 16 : Cb;
-            long dstride = nr == 16 ? (long)ldo * 4 : 64;
             for (int b = 0; b < nb; b++) {
-                if (b == 0) _tile_stored(0, dst, dstride);
-                if (b == 1) _tile_stored(1, nr == 16 ? dst + 16 : Cb, dstride);
-                if (b == 2) _tile_stored(2, nr == 16 ? dst + 32 : Cb, dstride);
-                if (b == 3) _tile_stored(3, nr == 16 ? dst + 48 : Cb, dstride);
-                if (nr < 16)
-                    for (int r = 0; r < nr; r++) memcpy(out + (size_t)(i0 + r) * ldo + (db0 + b) * 16, Cb + r * 16, 64);
+                float *dst = nr == 16 ? out + (size_t)i0 * ldo + (db0 + b) * 16 : Cb;
+                long dstride = nr == 16 ? (long)ldo * 4 : 64;
+                switch (b) { /* tile numbers are immediates */
+                case 0: _tile_stored(0, dst, dstride); break;
+                case 1: _tile_stored(1, dst, dstride); break;
+                case 2: _tile_stored(2, dst, dstride); break;
+                default: _tile_stored(3, dst, dstride); break;
+                }
+                for (int r = 0; nr < 16 && r < nr; r++)
+                    memcpy(out + (size_t)(i0 + r) * ldo + (db0 + b) * 16, Cb + r * 16, 64);
             }
         }
     }
     _tile_release();
 }
 
-#else /* no AVX512-BF16 intrinsics in this build: the exact path is used */
+#else /* no AMX / AVX512-BF16 intrinsics in this build: the exact path is used */
 
 int bert_attention_bf16_available(int head_size) {
     (void)head_size;

@@ -76,9 +76,10 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     size_t L = (size_t)bert_model_num_labels(ctx->model);
     /* per thread: the T x T scores, or the bf16 attention kernel's packed K/V and row buffers */
-    size_t HS = (size_t)(c->hidden_size / c->num_attention_heads), fused = 0;
-    if (ctx->model->compute != BERT_COMPUTE_F32 && bert_attention_bf16_available((int)HS))
-        fused = (bert_attention_bf16_scratch_bytes(T, (int)HS) + sizeof(float) - 1) / sizeof(float);
+    size_t fused = 0;
+    if (ctx->model->attention_bf16)
+        fused = (bert_attention_bf16_scratch_bytes(T, c->hidden_size / c->num_attention_heads) + sizeof(float) - 1) /
+                sizeof(float);
     size_t stride = pad16((size_t)T * T > fused ? (size_t)T * T : fused);
     size_t sizes[] = {
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),

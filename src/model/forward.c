@@ -101,7 +101,7 @@ static void attention_forward(bert_context *ctx) {
     int n_pairs = ctx->n_seqs * NH;
     /* Under bf16/int8 the products are reduced precision already: the fused
      * bf16 kernel replaces the two f32 products and the T x T scores. */
-    int fused = ctx->model->compute != BERT_COMPUTE_F32 && bert_attention_bf16_available(HS);
+    int fused = ctx->model->attention_bf16;
     int nt = ctx->n_threads < n_pairs ? ctx->n_threads : n_pairs;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (int pair = 0; pair < n_pairs; pair++) {

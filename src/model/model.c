@@ -15,6 +15,8 @@
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "model/model.h"
+
+#include "kernels/attention.h"
 #include "util/error.h"
 
 bert_model_params bert_model_default_params(void) {
@@ -188,6 +190,8 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         bert_model_free(m);
         return rc;
     }
+    m->attention_bf16 = m->compute != BERT_COMPUTE_F32 &&
+                        bert_attention_bf16_available(m->cfg.pub.hidden_size / m->cfg.pub.num_attention_heads);
     bert_gemm_init();
     *out = m;
     return BERT_OK;

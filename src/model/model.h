@@ -55,6 +55,9 @@ struct bert_model {
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
     bert_compute_dtype compute;
+    /* attention on the AMX bf16 kernel (kernels/attention.h): reduced
+     * precision and a head size the kernel takes on this CPU; decided at load */
+    int attention_bf16;
     int64_t n_params;
     int n_ignored;
     char dtypes[32];
