@@ -226,7 +226,7 @@ def plain(x):
 def check(work, out_dir):
     import torch
     import transformers
-    from transformers import AutoConfig, AutoModel, AutoTokenizer, pipeline
+    from transformers import AutoConfig, AutoTokenizer, pipeline
     torch.set_num_threads(4)
     rep = Report()
     os.makedirs(out_dir, exist_ok=True)
@@ -257,6 +257,19 @@ def check(work, out_dir):
         m, info = cls.from_pretrained(d, output_loading_info=True, **kw)
         return m.float().eval(), {k: sorted(v) if isinstance(v, (list, set)) else str(v) for k, v in info.items()}
 
+    def load_as_saved(label, d):
+        """The class config.json names, loaded with the load report checked: None if it fails."""
+        arch = (AutoConfig.from_pretrained(d).architectures or ["BertModel"])[0]
+        try:
+            model, info = load(getattr(transformers, arch), d)
+        except Exception as e:  # noqa: BLE001 - report, do not stop
+            rep.add("%s loads as %s" % (label, arch), False, repr(e)[:300])
+            return None
+        missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
+        rep.add("%s loads as %s (no missing/unexpected weights)" % (label, arch),
+                not missing and not info.get("unexpected_keys"), json.dumps(info)[:300])
+        return model
+
     # 1. Our reference's golden files (tests/fixtures/models) against transformers' BertModel.
     from safetensors.torch import load_file
     fx = os.path.join(ROOT, "tests", "fixtures", "models")
@@ -264,16 +277,9 @@ def check(work, out_dir):
     def fixture(name):
         d = os.path.join(fx, name)
         g = load_file(os.path.join(d, "golden.safetensors"))
-        cfg = AutoConfig.from_pretrained(d)
-        arch = (cfg.architectures or ["BertModel"])[0]
-        try:
-            model, info = load(getattr(transformers, arch), d)
-        except Exception as e:  # noqa: BLE001 - report, do not stop
-            rep.add("fixture %s loads as %s" % (name, arch), False, repr(e)[:300])
+        model = load_as_saved("fixture " + name, d)
+        if model is None:
             return
-        missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
-        rep.add("fixture %s loads as %s (no missing/unexpected weights)" % (name, arch),
-                not missing and not info.get("unexpected_keys"), json.dumps(info)[:300])
         with torch.no_grad():
             o = model(input_ids=g["input_ids"].long(), token_type_ids=g["token_type_ids"].long(),
                       attention_mask=g["attention_mask"].long(), output_hidden_states=True)
@@ -412,16 +418,9 @@ def check(work, out_dir):
         d = model_path(work, m)
         ours = json.load(open(os.path.join(work, "bertc", m["name"] + ".json"), encoding="utf-8"))
         name = m["name"]
-        cfg = AutoConfig.from_pretrained(d)
-        arch = (cfg.architectures or ["BertModel"])[0]
-        try:
-            model, info = load(getattr(transformers, arch), d)
-        except Exception as e:  # noqa: BLE001
-            rep.add("%s loads as %s" % (name, arch), False, repr(e)[:300])
+        model = load_as_saved(name, d)
+        if model is None:
             return
-        missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
-        rep.add("%s loads as %s (no missing/unexpected weights)" % (name, arch),
-                not missing and not info.get("unexpected_keys"), json.dumps(info)[:300])
         # Tokenizer files: AutoTokenizer (fast) gives bert.c's encodings.
         tok = AutoTokenizer.from_pretrained(d)
         bad = 0
