@@ -177,8 +177,8 @@ int main(int argc, char **argv) {
     if (bert_blas_coretype_hint())
         printf("WARNING: OpenBLAS runs kernels older than this CPU; rerun with OPENBLAS_CORETYPE=%s\n",
                bert_blas_coretype_hint());
-    printf("bert.c forward, bert-base shape, %d layer(s), seq %d, threads %d, %d reps\n", layers, seq,
-           threads ? threads : -1, reps);
+    printf("bert.c forward, %s shape, %d layer(s), seq %d, threads %d, %d reps\n", tiny ? "BERT-Tiny" : "bert-base",
+           layers, seq, threads ? threads : -1, reps);
     printf("%-8s %-8s %8s %8s %12s %12s %14s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
            "tokens/s");
     for (int b = 0; b < n_batches; b++) {

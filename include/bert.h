@@ -141,8 +141,11 @@ typedef struct {
     bert_compute_dtype compute;
 } bert_model_params;
 
-/* NULL when BERT_COMPUTE_BF16 can run on this machine, else a sentence
- * saying what is missing (CPU feature or library). */
+/* NULL when BERT_COMPUTE_BF16 can run on this machine for any model, else a
+ * sentence saying what is missing (CPU feature or library). Where the CPU
+ * has AMX but oneDNN is missing, this names oneDNN, yet models whose dense
+ * layers are all at most 512 x 512 with sizes in multiples of 16 / 32 (BERT-Tiny,
+ * bert.c's bundled models) still load in bf16: they need only the AMX kernels. */
 BERT_API const char *bert_bf16_unavailable_reason(void);
 
 /* The same for BERT_COMPUTE_INT8 (no VNNI/AMX, no oneDNN library, or a

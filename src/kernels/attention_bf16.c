@@ -16,7 +16,6 @@
  * path (that instruction has the f32 FMA's throughput here); the tiles do
  * the products of a 512-token head in ~65k cycles, and what is left is the
  * softmax. */
-#define _GNU_SOURCE /* syscall() for the AMX permission request */
 #include "kernels/attention.h"
 
 #include "kernels/cpu.h"
@@ -38,28 +37,11 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size) {
     return 2 * round_up(t32 * hs * 2, 64) + 16 * t32 * 4 + 16 * t32 * 2 + 16 * hs * 2 + 16 * 16 * 4;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10 && !defined(BERT_PORTABLE)
-#include <immintrin.h>
-#include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-/* Linux hands out the AMX tile state only on request (arch_prctl
- * ARCH_REQ_XCOMP_PERM), once per process: done on first use. */
-static int amx_granted;
-static void request_amx(void) {
-#ifdef SYS_arch_prctl
-    amx_granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
-#endif
-}
+#if BERT_AMX_INTRINSICS
+#include "kernels/amx.h"
 
 int bert_attention_bf16_available(int head_size) {
-    if (head_size <= 0 || head_size % 32 != 0 || head_size > MAX_HEAD || !bert_cpu_has_avx512bf16() ||
-        !__builtin_cpu_supports("amx-bf16") || !__builtin_cpu_supports("amx-tile"))
-        return 0;
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, request_amx);
-    return amx_granted;
+    return head_size > 0 && head_size % 32 == 0 && head_size <= MAX_HEAD && bert_amx_bf16_ready();
 }
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
@@ -144,14 +126,6 @@ BF16_TARGET static void softmax_to_bf16(float *s, uint16_t *pb, size_t n) {
 /* AMX: eight tile registers, configured as 16 rows x 64 bytes each.
  * Scores use tile 0 (C), 1-4 (Q, 32 dimensions each), 5 (K); the weighted
  * sum uses 0-3 (C, 16 output dimensions each), 4 (P, 32 keys), 5 (V). */
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-
-#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
-
 AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
                                     int hs, float scale, const float *keymask, void *scratch) {
     size_t t32 = round_up((size_t)T, 32);
@@ -167,11 +141,8 @@ AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const f
     float *Cb = (float *)(Qb + 16 * (size_t)hs); /* [16][16] one output block of a partial row group */
     pack_k(Kp, K, ld, T, hs);
     pack_v(Vp, V, ld, (int)t32, T, hs);
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 6; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
+    static const uint8_t tile_rows[6] = {16, 16, 16, 16, 16, 16};
+    bert_amx_configure(6, tile_rows);
     const __m512 neg_max = _mm512_set1_ps(-FLT_MAX), neg_inf = _mm512_set1_ps(-INFINITY), vscale = _mm512_set1_ps(scale);
     for (int i0 = 0; i0 < T; i0 += 16) {
         int nr = T - i0 < 16 ? T - i0 : 16;

@@ -1,5 +1,10 @@
 /* cpu.c — run-time CPU feature detection (GCC/Clang builtins on x86). */
+#define _GNU_SOURCE /* syscall() for the AMX permission request */
 #include "kernels/cpu.h"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +46,25 @@ int bert_cpu_has_avx512bf16(void) {
 #endif
 }
 
+#if BERT_AMX_INTRINSICS
+/* Set once under pthread_once, read-only afterwards. */
+static int amx_granted;
+static void request_amx(void) {
+#ifdef SYS_arch_prctl
+    if (bert_cpu_has_avx512bf16() && __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("amx-tile"))
+        amx_granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#endif
+}
+
+int bert_amx_bf16_ready(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, request_amx);
+    return amx_granted;
+}
+#else
+int bert_amx_bf16_ready(void) { return 0; }
+#endif
+
 int bert_cpu_has_int8_dot(void) {
 #if X86 && defined(__GNUC__) && (__GNUC__ >= 12)
     return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni") ||
@@ -81,9 +105,14 @@ char *bert_system_info(char *buf, size_t cap) {
     const char *core = bert_gemm_core_name();
     if (cap == 0) return buf;
     const char *no_bf16 = bert_bf16_unavailable(), *no_int8 = bert_int8_unavailable();
+    /* with AMX but no oneDNN, bf16 runs for models whose dense layers all fit the AMX kernel */
+    const char *bf16 = bert_amx_bf16_ready() ? (no_bf16 ? "yes where every dense layer is at most 512 x 512 (AMX); larger "
+                                                          "ones need oneDNN (libdnnl.so.2)"
+                                                        : "yes (AMX for attention and layers up to 512 x 512, oneDNN above)")
+                                             : no_bf16 ? no_bf16 : "yes (oneDNN)";
     snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s | int8: %s",
              *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
              bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), " : "", bert_gemm_backend(), core ? " | core: " : "",
-             core ? core : "", no_bf16 ? no_bf16 : "yes (oneDNN)", no_int8 ? no_int8 : "yes (oneDNN matmul)");
+             core ? core : "", bf16, no_int8 ? no_int8 : "yes (oneDNN matmul)");
     return buf;
 }

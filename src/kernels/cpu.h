@@ -13,6 +13,21 @@ int bert_cpu_has_avx2(void);
 /* 1 when the CPU has AVX512-BF16 (OpenBLAS's Cooperlake level). */
 int bert_cpu_has_avx512bf16(void);
 
+/* 1 when this compiler builds the AMX / AVX512-BF16 kernels (GCC 10 or
+ * newer on x86-64; BERT_PORTABLE turns them off). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10 && !defined(BERT_PORTABLE)
+#define BERT_AMX_INTRINSICS 1
+#else
+#define BERT_AMX_INTRINSICS 0
+#endif
+
+/* 1 when AMX bf16 tiles can be used: the CPU has AMX-TILE, AMX-BF16 and
+ * AVX512-BF16, this build has the intrinsics, and Linux granted the tile
+ * state (it hands it out only on request, arch_prctl
+ * ARCH_REQ_XCOMP_PERM — made here once per process, on the first call).
+ * Safe to call from several threads. */
+int bert_amx_bf16_ready(void);
+
 /* VNNI (AVX512 or AVX) or AMX int8 dot products: int8 products without
  * them go through 16-bit intermediate sums that can saturate, so
  * BERT_COMPUTE_INT8 requires one of these. */

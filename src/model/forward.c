@@ -15,6 +15,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/linear_amx.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
@@ -137,12 +138,14 @@ static void stage_dense_input(bert_context *ctx, const float *x, int n_rows, int
 }
 
 /* A dense layer of the encoder, y = x W^T + b, in the model's compute
- * dtype: bf16 multiplies the staged input by the bf16 copy of W made at
- * load, int8 the staged rows by W's packed int8 form. */
+ * dtype: bf16 multiplies the staged input by the bf16 form of W made at
+ * load (AMX-packed or plain), int8 the staged rows by W's packed int8 form. */
 static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *x, const uint16_t *x16,
                              const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
     if (d->q8) {
         if (!bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads)) ctx->failed = 1;
+    } else if (d->wamx) {
+        bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
     } else if (d->w16) {
         bert_linear_bf16_ex(y, ldy, x16, d->w16, d->b, M, N, K, ctx->n_threads, epi);
     } else {

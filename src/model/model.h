@@ -13,7 +13,8 @@
 typedef struct {
     const float *w;      /* [out x in] */
     const float *b;      /* [out]      */
-    const uint16_t *w16; /* bf16 copy of w when computing in bf16, else NULL */
+    const uint16_t *w16; /* bf16 copy of w when computing in bf16 through oneDNN, else NULL */
+    const uint16_t *wamx; /* w packed for kernels/linear_amx.h when computing in bf16 on AMX, else NULL */
     struct bert_qlinear *q8; /* int8 packed form of w when computing in int8, else NULL */
 } bert_dense;
 

@@ -1,0 +1,189 @@
+/* linear_amx.c — y = x W^T + b on AMX bf16 tiles, W packed at load. Why and
+ * the layout: linear_amx.h.
+ *
+ * Blocking: 32 rows x 32 columns per step, in four f32 accumulator tiles
+ * (0-3), two A tiles of 16 rows x 32 inputs (4, 5) and two B tiles of
+ * 32 inputs x 16 columns (6, 7): each tile loaded feeds two tdpbf16ps. A
+ * column slab's B panel (32 columns x K) stays in L2 while every row block
+ * passes over it. Rows left over after the 16-row blocks (M % 16) run under
+ * a second tile configuration whose A and C tiles have only that many rows,
+ * so no load reads past x16's last row and nothing needs padding. */
+#include "kernels/linear_amx.h"
+
+#include "kernels/cpu.h"
+#include "kernels/gemm_onednn.h"
+#include "kernels/half.h"
+#include "kernels/ops.h"
+
+#include <string.h>
+
+void bert_amx_pack_weights(uint16_t *dst, const float *W, int N, int K) {
+    int kchunks = K / 32;
+    for (int n = 0; n < N; n++) {
+        uint16_t *blk = dst + (size_t)(n / 16) * kchunks * 512 + (size_t)(n % 16) * 2;
+        const float *w = W + (size_t)n * K;
+        for (int k = 0; k < K; k++) blk[(size_t)(k / 32) * 512 + (size_t)(k % 32 / 2) * 32 + k % 2] = bert_f32_to_bf16(w[k]);
+    }
+}
+
+#if BERT_AMX_INTRINSICS
+#include "kernels/amx.h"
+
+int bert_amx_linear_available(int N, int K) {
+    return N > 0 && K > 0 && N % 16 == 0 && K % 32 == 0 && bert_amx_bf16_ready();
+}
+
+int bert_amx_linear_preferred(int N, int K) {
+    if (!bert_amx_linear_available(N, K)) return 0;
+    return (long)N * K <= AMX_PREFERRED_MAX_WEIGHTS || bert_bf16_unavailable() != NULL;
+}
+
+/* Tiles 0-3 (C) and 4-5 (A) hold `rows` rows, 6-7 (B) 16. */
+AMX_TARGET static void configure(int rows) {
+    const uint8_t r = (uint8_t)rows, tile_rows[8] = {r, r, r, r, r, r, 16, 16};
+    bert_amx_configure(8, tile_rows);
+}
+
+typedef struct {
+    float *y;
+    const uint16_t *x16, *Wp;
+    const float *bias;
+    int ldy, M, K;
+    const bert_epilogue *epi;
+} amx_args;
+
+/* GELU (erf form) of 16 floats: vecmath.h's erf_rational (3.3e-7 from
+ * double erf) in AVX-512, with the quotient from a reciprocal estimate and
+ * one Newton step (2^-28 relative) instead of a division. */
+AMX_TARGET static inline __m512 gelu16(__m512 v) {
+    __m512 x = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)), _mm512_set1_ps(-4.0f)),
+                             _mm512_set1_ps(4.0f));
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
+    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
+    __m512 r = _mm512_rcp14_ps(q);
+    r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.0f)));
+    __m512 erf = _mm512_mul_ps(_mm512_mul_ps(x, p), r);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+/* The epilogue on rows i0 .. i0 + rows, columns c0 .. c1 (multiples of 16)
+ * just stored: GELU and the bf16 copy inline, in registers; other
+ * activations through bert_epilogue_run. Per block rather than per slab
+ * so the values are still in L1 — and inline because a function call per
+ * row and block (thousands per layer) cost more than the GELU itself. */
+AMX_TARGET static void epilogue(const amx_args *a, int i0, int rows, int c0, int c1) {
+    const bert_epilogue *epi = a->epi;
+    if (epi->act >= 0 && epi->act != BERT_ACT_GELU) {
+        bert_epilogue e = *epi;
+        if (e.y16) e.y16 += (size_t)i0 * a->ldy;
+        bert_epilogue_run(&e, a->y + (size_t)i0 * a->ldy, a->ldy, rows, c0, c1);
+        return;
+    }
+    for (int r = i0; r < i0 + rows; r++) {
+        float *y = a->y + (size_t)r * a->ldy;
+        uint16_t *y16 = epi->y16 ? epi->y16 + (size_t)r * a->ldy : NULL;
+        for (int c = c0; c < c1; c += 16) {
+            __m512 v = _mm512_loadu_ps(y + c);
+            if (epi->act == BERT_ACT_GELU) {
+                v = gelu16(v);
+                _mm512_storeu_ps(y + c, v);
+            }
+            if (y16) _mm256_storeu_si256((__m256i *)(y16 + c), (__m256i)_mm512_cvtneps_pbh(v));
+        }
+    }
+}
+
+/* Rows i0 .. i0 + 32 (two A tiles, two_rows) or i0 .. i0 + rows of
+ * the current configuration (one), columns of blocks nb and nb + 1
+ * (two_cols) or nb. Accumulators start from the bias (a 64-byte row loaded
+ * with stride 0 repeats it in every row) or zero. */
+AMX_TARGET static void block(const amx_args *a, int i0, int rows, int two_rows, int nb, int two_cols) {
+    int kchunks = a->K / 32;
+    const uint16_t *x = a->x16 + (size_t)i0 * a->K;
+    const uint16_t *B0 = a->Wp + (size_t)nb * kchunks * 512, *B1 = B0 + (size_t)kchunks * 512;
+    long lda = (long)a->K * 2;
+    if (a->bias) {
+        _tile_loadd(0, a->bias + nb * 16, 0);
+        _tile_loadd(1, a->bias + nb * 16, 0);
+        if (two_cols) { /* the bias has no 16 values past an odd last block */
+            _tile_loadd(2, a->bias + nb * 16 + 16, 0);
+            _tile_loadd(3, a->bias + nb * 16 + 16, 0);
+        }
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int kc = 0; kc < kchunks; kc++) {
+        _tile_loadd(4, x + kc * 32, lda);
+        _tile_loadd(6, B0 + (size_t)kc * 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        if (two_rows) {
+            _tile_loadd(5, x + (size_t)16 * a->K + kc * 32, lda);
+            _tile_dpbf16ps(1, 5, 6);
+        }
+        if (two_cols) {
+            _tile_loadd(7, B1 + (size_t)kc * 512, 64);
+            _tile_dpbf16ps(2, 4, 7);
+            if (two_rows) _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    float *y = a->y + (size_t)i0 * a->ldy + nb * 16;
+    long ldy = (long)a->ldy * 4;
+    _tile_stored(0, y, ldy);
+    if (two_rows) _tile_stored(1, y + (size_t)16 * a->ldy, ldy);
+    if (two_cols) _tile_stored(2, y + 16, ldy);
+    if (two_rows && two_cols) _tile_stored(3, y + (size_t)16 * a->ldy + 16, ldy);
+    if (a->epi) epilogue(a, i0, two_rows ? 32 : rows, nb * 16, (nb + (two_cols ? 2 : 1)) * 16);
+}
+
+AMX_TARGET static void slab(int j0, int j1, void *arg) {
+    const amx_args *a = arg;
+    int nb1 = j1 / 16, M = a->M, full = M / 16 * 16;
+    configure(16);
+    for (int nb = j0 / 16; nb < nb1; nb += 2) {
+        int i0 = 0;
+        for (; i0 + 32 <= full; i0 += 32) block(a, i0, 16, 1, nb, nb + 1 < nb1);
+        if (i0 < full) block(a, i0, 16, 0, nb, nb + 1 < nb1);
+    }
+    if (full < M) {
+        configure(M - full);
+        for (int nb = j0 / 16; nb < nb1; nb += 2) block(a, full, M - full, 0, nb, nb + 1 < nb1);
+    }
+    _tile_release();
+}
+
+void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
+                     int K, int n_threads, const bert_epilogue *epi) {
+    if (M <= 0 || N <= 0) return;
+    amx_args a = {y, x16, Wp, bias, ldy, M, K, epi};
+    bert_for_column_slabs(N, n_threads, slab, &a);
+}
+
+#else /* no AMX intrinsics in this build: the oneDNN path is used */
+
+int bert_amx_linear_available(int N, int K) {
+    (void)N, (void)K;
+    return 0;
+}
+
+int bert_amx_linear_preferred(int N, int K) { return bert_amx_linear_available(N, K); }
+
+void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
+                     int K, int n_threads, const bert_epilogue *epi) {
+    (void)y, (void)ldy, (void)x16, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)n_threads, (void)epi;
+}
+
+#endif
