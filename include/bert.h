@@ -289,6 +289,17 @@ BERT_API const float *bert_output_classifier_logits(const bert_context *ctx, int
 BERT_API const float *bert_output_token_classifier_logits(const bert_context *ctx, int seq); /* [T x L] */
 BERT_API const float *bert_output_qa_logits(const bert_context *ctx, int seq);               /* [T x 2] */
 
+/* The MLM head's logits (prediction_logits) at chosen token positions only:
+ * out[i * vocab_size ..] = the row of position positions[i] of sequence seq
+ * of the last bert_forward, which must have requested BERT_OUTPUT_HIDDEN.
+ * The same values as BERT_OUTPUT_MLM's rows, at a fraction of the cost when
+ * few positions are wanted (fill-mask: the [MASK] tokens): the decoder over
+ * the vocabulary costs vocab_size x hidden per token — for a BERT-Tiny-sized
+ * model about eight times the whole encoder. out holds n_positions x
+ * vocab_size floats. */
+BERT_API bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positions, int n_positions,
+                                        float *out, bert_error *err);
+
 /* L, the number of classes of the classifier head: len(id2label), or 2
  * (BertConfig's default num_labels) when the config has no id2label. */
 BERT_API int bert_model_num_labels(const bert_model *model);

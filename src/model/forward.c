@@ -200,16 +200,47 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
         bert_linear(ctx->cls_logits, L, ctx->pooled, m->w.classifier.w, m->w.classifier.b, S, L, C, 1);
 }
 
-/* BertLMPredictionHead: LayerNorm(act(dense(h))) W_word^T + bias. The
- * transform reuses ctx->tmp; the logits have their own buffer. */
-static void mlm_forward(bert_context *ctx) {
-    const bert_model *m = ctx->model;
+/* BertLMPredictionHead on M rows h [M x C]: logits [M x V] =
+ * LayerNorm(act(dense(h))) W_word^T + bias, with tmp [M x C] as scratch. */
+static void mlm_head(const bert_model *m, float *logits, float *tmp, const float *h, int M, int nt) {
     const bert_config *c = &m->cfg.pub;
-    int N = ctx->n_tokens, C = c->hidden_size, V = c->vocab_size, nt = ctx->n_threads;
-    bert_linear(ctx->tmp, C, ctx->hidden, m->w.mlm_transform.w, m->w.mlm_transform.b, N, C, C, nt);
-    bert_activation_forward(ctx->tmp, (size_t)N * C, m->cfg.act, nt);
-    bert_add_layernorm(ctx->tmp, ctx->tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, N, C, (float)c->layer_norm_eps, nt);
-    bert_linear(ctx->logits, V, ctx->tmp, m->w.mlm_decoder, m->w.mlm_bias, N, V, C, nt);
+    int C = c->hidden_size, V = c->vocab_size;
+    bert_linear(tmp, C, h, m->w.mlm_transform.w, m->w.mlm_transform.b, M, C, C, nt);
+    bert_activation_forward(tmp, (size_t)M * C, m->cfg.act, nt);
+    bert_add_layernorm(tmp, tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, M, C, (float)c->layer_norm_eps, nt);
+    bert_linear(logits, V, tmp, m->w.mlm_decoder, m->w.mlm_bias, M, V, C, nt);
+}
+
+/* Every token's logits: the transform reuses ctx->tmp; the logits have their own buffer. */
+static void mlm_forward(bert_context *ctx) {
+    mlm_head(ctx->model, ctx->logits, ctx->tmp, ctx->hidden, ctx->n_tokens, ctx->n_threads);
+}
+
+bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positions, int n_positions, float *out,
+                               bert_error *err) {
+    bert_error_clear(err);
+    if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: context is NULL");
+    if (!(ctx->model->heads & BERT_HEAD_MLM))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no MLM head (cls.predictions)");
+    const float *h = bert_output_hidden(ctx, seq);
+    if (!h)
+        return bert_fail(err, BERT_ERR_STATE, "bert_mlm_logits_at: sequence %d has no hidden states (forward not run "
+                                              "with BERT_OUTPUT_HIDDEN?)", seq);
+    if (n_positions < 1 || !positions || !out)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: no positions or no output buffer");
+    int C = ctx->model->cfg.pub.hidden_size, T = ctx->offset[seq + 1] - ctx->offset[seq];
+    for (int i = 0; i < n_positions; i++)
+        if (positions[i] < 0 || positions[i] >= T)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: position %d is outside sequence %d's %d tokens",
+                             positions[i], seq, T);
+    float *rows = malloc(sizeof *rows * (size_t)n_positions * C * 2);
+    if (!rows) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_positions; i++) memcpy(rows + (size_t)i * C, h + (size_t)positions[i] * C, sizeof *rows * C);
+    int saved = bert_blas_threads_enter(ctx->n_threads);
+    mlm_head(ctx->model, out, rows + (size_t)n_positions * C, rows, n_positions, ctx->n_threads);
+    bert_blas_threads_leave(saved);
+    free(rows);
+    return BERT_OK;
 }
 
 static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err);

@@ -203,6 +203,43 @@ TEST(forward_context_reuse_and_output_selection) {
     bert_model_free(m);
 }
 
+/* bert_mlm_logits_at gives BERT_OUTPUT_MLM's rows for the positions asked
+ * (the product's blocking differs with the row count: 1e-5 relative to the
+ * largest logit), in the order asked, for any sequence of a batch; and it
+ * refuses what it cannot do. */
+TEST(forward_mlm_logits_at_positions) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, &m, &err), err);
+    if (!m) return;
+    int V = bert_model_config(m)->vocab_size;
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 11 + 3) % 99;
+    bert_sequence seqs[2] = {{.input_ids = ids, .n_tokens = 9}, {.input_ids = ids + 9, .n_tokens = 31}};
+    CHECK_OK(bert_forward(ctx, seqs, 2, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM, &err), err);
+    const int32_t pos[3] = {30, 0, 17};
+    float *out = malloc(sizeof *out * 3 * (size_t)V);
+    CHECK_OK(bert_mlm_logits_at(ctx, 1, pos, 3, out, &err), err);
+    const float *all = bert_output_mlm_logits(ctx, 1);
+    double big = 1.0, d = 0;
+    for (int i = 0; i < 3; i++)
+        for (int v = 0; v < V; v++) {
+            double ref = all[(size_t)pos[i] * V + v];
+            big = fmax(big, fabs(ref));
+            d = fmax(d, fabs(ref - out[(size_t)i * V + v]));
+        }
+    if (!(d <= 1e-5 * big)) test_fail(__FILE__, __LINE__, "logits at positions differ by %.3g (max |logit| %.3g)", d, big);
+    CHECK_ERR(bert_mlm_logits_at(ctx, 0, (const int32_t[]){9}, 1, out, &err), err, BERT_ERR_INPUT,
+              "position 9 is outside sequence 0's 9 tokens");
+    CHECK_ERR(bert_mlm_logits_at(ctx, 2, pos, 1, out, &err), err, BERT_ERR_STATE, "no hidden states");
+    CHECK_ERR(bert_mlm_logits_at(ctx, 0, pos, 0, out, &err), err, BERT_ERR_INPUT, "no positions");
+    free(out);
+    bert_context_free(ctx);
+    bert_model_free(m);
+}
+
 /* One model shared by several threads, each with its own context. */
 TEST(forward_model_shared_between_threads) {
     bert_error err;
