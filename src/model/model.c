@@ -151,14 +151,7 @@ static bert_status make_int8_weights(bert_model *m, bert_error *err) {
  * (then no product repacks it either), plain row-major for oneDNN otherwise. */
 static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     const bert_config *c = &m->cfg.pub;
-    const char *why = bert_bf16_unavailable();
-    for (int l = 0; why && l < c->num_hidden_layers; l++) { /* oneDNN is needed only for what AMX cannot take */
-        bert_dense *d[6];
-        int out[6], in[6];
-        layer_denses(m, l, d, out, in);
-        for (int i = 0; i < 6; i++)
-            if (!bert_amx_linear_preferred(out[i], in[i])) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
-    }
+    const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     size_t per_layer = 4 * C * C + 2 * C * I;
     m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
@@ -173,6 +166,8 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
             if (bert_amx_linear_preferred(out[i], in[i])) {
                 bert_amx_pack_weights(p, d[i]->w, out[i], in[i]);
                 d[i]->wamx = p;
+            } else if (why) {
+                return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why); /* bert_model_free releases m->bf16 */
             } else {
                 bert_f32_to_bf16_array(p, d[i]->w, n);
                 d[i]->w16 = p;

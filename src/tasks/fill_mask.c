@@ -115,20 +115,12 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
     task_batch b = {0};
     /* the encoder for every token, the vocabulary-wide decoder only at the masks */
     if (rc == BERT_OK) rc = task_run(p, texts, NULL, n, 0, BERT_OUTPUT_HIDDEN, &b, err);
-    int32_t *pos = NULL;
-    float *logits = NULL;
+    float *logits = rc == BERT_OK ? malloc(sizeof *logits * (size_t)V) : NULL;
+    if (rc == BERT_OK && !logits) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == BERT_OK && i < n; i++) {
         const bert_encoding *e = &b.enc[i].encodings[0];
         int masks = 0;
-        free(pos), free(logits);
-        logits = NULL;
-        pos = malloc(sizeof *pos * (size_t)(e->n_tokens > 0 ? e->n_tokens : 1));
-        if (!pos) {
-            rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-            break;
-        }
-        for (int t = 0; t < e->n_tokens; t++)
-            if (e->input_ids[t] == mask_id) pos[masks++] = t;
+        for (int t = 0; t < e->n_tokens; t++) masks += e->input_ids[t] == mask_id;
         if (masks == 0) {
             rc = bert_fail(err, BERT_ERR_INPUT, "input %d: no mask token (%s) in the text", i,
                            bert_tokenizer_id_to_token(p->tok, mask_id));
@@ -139,14 +131,14 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
         out[i].top_k = k;
         out[i].predictions = calloc((size_t)masks * (size_t)k, sizeof *out[i].predictions);
         if (!out[i].predictions) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        logits = rc == BERT_OK ? malloc(sizeof *logits * (size_t)masks * (size_t)V) : NULL;
-        if (rc == BERT_OK && !logits) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        if (rc == BERT_OK) rc = bert_mlm_logits_at(p->ctx, i, pos, masks, logits, err);
-        for (int m = 0; rc == BERT_OK && m < masks; m++)
-            rc = predict(p, e, pos[m], masks == 1, tids, n_tids, k, logits + (size_t)m * V,
-                         out[i].predictions + (size_t)m * k, err);
+        for (int32_t t = 0, m = 0; rc == BERT_OK && t < e->n_tokens; t++)
+            if (e->input_ids[t] == mask_id) {
+                rc = bert_mlm_logits_at(p->ctx, i, &t, 1, logits, err);
+                if (rc == BERT_OK)
+                    rc = predict(p, e, t, masks == 1, tids, n_tids, k, logits, out[i].predictions + (size_t)(m++) * k, err);
+            }
     }
-    free(pos), free(logits);
+    free(logits);
     task_batch_free(&b);
     free(tids);
     if (rc != BERT_OK) bert_fill_mask_result_free(out, n);
