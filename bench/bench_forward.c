@@ -2,7 +2,7 @@
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
  *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8]
- *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE]
+ *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE] [--no-pack]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
@@ -12,7 +12,9 @@
  * present), loads it through the public API and times the forward pass
  * (last_hidden_state + pooler) at each batch size. --ragged FILE times one
  * batch of the sequences in FILE (one line of token ids each, lengths
- * differing), run as they are: bert.c never pads. Prints the median and
+ * differing), run as they are: bert.c never pads. --no-pack loads with
+ * bert_model_params.pack_weights = 0 (f32 weights in the file's layout, for
+ * A/B runs of the packing). Prints the median and
  * min over --reps runs, after one warm-up run. */
 #include <stdint.h>
 #include <stdio.h>
@@ -91,7 +93,7 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0;
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0, no_pack = 0;
     bert_compute_dtype dtype = BERT_COMPUTE_F32;
     const char *dir = NULL, *batch_list = NULL, *ragged = NULL;
     for (int i = 1; i < argc; i++) {
@@ -102,6 +104,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--reps") == 0) reps = atoi(v), i++;
         else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
+        else if (strcmp(argv[i], "--no-pack") == 0) no_pack = 1;
         else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
         else if (strcmp(argv[i], "--dtype") == 0)
             dtype = strcmp(v, "bf16") == 0 ? BERT_COMPUTE_BF16 : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8 : BERT_COMPUTE_F32, i++;
@@ -131,6 +134,7 @@ int main(int argc, char **argv) {
     bert_model *m;
     bert_model_params mp = bert_model_default_params();
     mp.compute = dtype;
+    mp.pack_weights = !no_pack;
     if (bert_model_load(dir, &mp, &m, &err) != BERT_OK) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
         return 1;

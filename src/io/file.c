@@ -1,8 +1,10 @@
 /* file.c — file access for the loaders. Every error names the path. */
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): posix_madvise's DONTNEED is a no-op in glibc */
 #include "io/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,13 @@ bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_
     }
     close(fd);
     return BERT_OK;
+}
+
+void bert_file_release(const bert_file *f, const void *p, size_t n) {
+    uintptr_t b = (uintptr_t)p, e = b + n, fb = (uintptr_t)f->data, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!f->mapped || !f->data || b < fb || e > fb + f->size) return;
+    b = (b + page - 1) / page * page, e = e / page * page; /* only pages wholly inside */
+    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED); /* advice: failure changes nothing */
 }
 
 void bert_file_close(bert_file *f) {

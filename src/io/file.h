@@ -20,6 +20,15 @@ typedef struct {
 bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_error *err);
 void bert_file_close(bert_file *f);
 
+/* Tell the kernel that the bytes [p, p + n) of the mapped file f will not
+ * be read soon: their pages leave the process's resident set (they stay in
+ * the page cache; a later read maps them again, with the file's bytes, as
+ * the mapping is private and never written). For data that has been
+ * copied into another form (weights packed at load), so that the two
+ * forms are not both resident. Does nothing for a file that was read
+ * rather than mapped, or for a range outside it. */
+void bert_file_release(const bert_file *f, const void *p, size_t n);
+
 /* Read a whole (text) file into a NUL-terminated malloc'd string. */
 bert_status bert_file_read_text(const char *path, char **out, size_t *len, bert_error *err);
 

@@ -13,6 +13,7 @@
 #include "bert.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -112,7 +113,9 @@ char *bert_system_info(char *buf, size_t cap) {
                                              : no_bf16 ? no_bf16 : "yes (oneDNN)";
     snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s | int8: %s",
              *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
-             bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), " : "", bert_gemm_backend(), core ? " | core: " : "",
+             bert_plinear_preferred(256, 256) ? "oneDNN matmul, weights packed at load (dense layers >= 256 x 256), sgemm (smaller), "
+             : bert_dnnl_sgemm_available()    ? "oneDNN sgemm (dense layers), "
+                                              : "", bert_gemm_backend(), core ? " | core: " : "",
              core ? core : "", bf16, no_int8 ? no_int8 : "yes (oneDNN matmul)");
     return buf;
 }

@@ -26,6 +26,7 @@ bert_dnnl_state bert_dnnl_status(void);
 
 #ifdef BERT_HAVE_DNNL
 #include <dnnl.h>
+#include <pthread.h>
 
 /* The resolved functions and the CPU engine. */
 typedef struct {
@@ -54,10 +55,38 @@ const bert_dnnl_api *bert_dnnl(void);
  * oneDNN error. */
 int bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args);
 
-/* Run a matmul primitive: src the caller's buffer a (desc amd), weights
- * the memory object w, dst the caller's buffer d (desc dmd). */
-int bert_dnnl_matmul(dnnl_primitive_t p, const dnnl_memory_desc_t *amd, void *a, dnnl_memory_t w,
-                     const dnnl_memory_desc_t *dmd, void *d);
+/* A product y = x W^T whose W oneDNN packed once, at creation, into the
+ * blocked layout its matmul primitive asks for, so no call repacks it (what
+ * the dnnl_sgemm / gemm_s8s8s32 calls do on every call). Why fixed shapes:
+ * oneDNN JITs its fast kernels (brgemm: AMX int8, AVX-512 f32) only for a
+ * primitive made for a fixed M; a run-time M falls back to its slower gemm
+ * kernels. So rows go through in chunks of at most BERT_DNNL_ROWS, each
+ * padded up to a multiple of BERT_DNNL_ROW_STEP: at most ROWS / ROW_STEP
+ * primitives per weight, made on first use (under the lock) and kept. Used
+ * by the int8 layers (qlinear.c: s8 x s8 -> s32) and the f32 layers
+ * (linear_packed.c: f32 -> f32 with the bias added by the primitive). */
+enum { BERT_DNNL_ROWS = 128, BERT_DNNL_ROW_STEP = 16 };
+typedef struct {
+    int N, K;
+    dnnl_data_type_t xdt, ydt;  /* x and W are xdt, y is ydt */
+    int bias;                   /* 1: the primitives add an f32 bias [N] */
+    dnnl_memory_desc_t w_md;    /* the packed layout, the same for every M */
+    dnnl_memory_t w_mem;        /* the packed weights (oneDNN's allocation) */
+    pthread_mutex_t lock;       /* guards prim[] creation */
+    dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* for M = 16, 32, ..., ROWS */
+} bert_dnnl_packed;
+
+/* Pack W [N x K] (row-major, out x in, of type xdt) into p. Returns 0 when
+ * oneDNN refuses the shape or runs out of memory (p then holds nothing). */
+int bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int K, dnnl_data_type_t xdt,
+                          dnnl_data_type_t ydt, int bias);
+void bert_dnnl_packed_destroy(bert_dnnl_packed *p);
+
+/* y [Mp x N] (rows dense) = x [Mp x K] (rows dense) W^T (+ bias when p->bias),
+ * Mp a multiple of BERT_DNNL_ROW_STEP, at most BERT_DNNL_ROWS. Threads:
+ * oneDNN's OpenMP, omp_get_max_threads() (bert_blas_threads_enter). Returns
+ * 0 when the primitive for Mp cannot be made (out of memory). */
+int bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias);
 #endif
 
 #endif

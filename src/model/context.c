@@ -59,6 +59,7 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->xq);
     free(ctx->xq_scale);
     free(ctx->acc);
+    free(ctx->pscratch);
     free(ctx->offset);
     free(ctx);
 }

@@ -21,7 +21,8 @@ struct bert_context {
     float *xq_scale; /* its row scales, */
     int32_t *acc;    /* and the int32 sums of one chunk of rows */
     size_t xq_cap;   /* tokens the three are sized for */
-    int failed;      /* an int8 product could not run (set inside the layers) */
+    float *pscratch; /* packed f32 products' padded rows (bert_plinear_scratch), when the model has them */
+    int failed;      /* an int8 or packed f32 product could not run (set inside the layers) */
 
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;

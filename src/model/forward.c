@@ -16,6 +16,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/linear_amx.h"
+#include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
@@ -144,6 +145,8 @@ static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *
                              const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
     if (d->q8) {
         if (!bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads)) ctx->failed = 1;
+    } else if (d->pf32) {
+        if (!bert_plinear_run(d->pf32, y, ldy, x, d->b, M, ctx->pscratch, epi, ctx->n_threads)) ctx->failed = 1;
     } else if (d->wamx) {
         bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
     } else if (d->w16) {
@@ -306,6 +309,11 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         ctx->xq_cap = ctx->xq && ctx->xq_scale && ctx->acc ? (size_t)N : 0;
         if (!ctx->xq_cap) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate int8 inputs for %d tokens", N);
     }
+    if (m->packed_f32 && !ctx->pscratch) {
+        int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
+        if (!(ctx->pscratch = malloc(sizeof(float) * bert_plinear_scratch(W, W))))
+            return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed f32 products");
+    }
     ctx->failed = 0;
     ctx->n_seqs = n_seqs;
     ctx->n_tokens = N;
@@ -315,7 +323,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
 
     embeddings_forward(ctx, seqs);
     for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
-    if (ctx->failed) return bert_fail(err, BERT_ERR_NOMEM, "an int8 product could not run (oneDNN could not make its primitive)");
+    if (ctx->failed) return bert_fail(err, BERT_ERR_NOMEM, "an int8 or packed f32 product could not run (oneDNN could not make its primitive)");
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
     int L = bert_model_num_labels(m);

@@ -16,6 +16,7 @@ typedef struct {
     const uint16_t *w16; /* bf16 copy of w when computing in bf16 through oneDNN, else NULL */
     const uint16_t *wamx; /* w packed for kernels/linear_amx.h when computing in bf16 on AMX, else NULL */
     struct bert_qlinear *q8; /* int8 packed form of w when computing in int8, else NULL */
+    struct bert_plinear *pf32; /* w packed for oneDNN's f32 matmul (bert_model_params.pack_weights), else NULL */
 } bert_dense;
 
 typedef struct {
@@ -59,6 +60,8 @@ struct bert_model {
     /* attention on the AMX bf16 kernel (kernels/attention.h): reduced
      * precision and a head size the kernel takes on this CPU; decided at load */
     int attention_bf16;
+    int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
+    float *packed_small; /* then the packed layers' biases and LayerNorm vectors, copied out of the file */
     int64_t n_params;
     int n_ignored;
     char dtypes[32];

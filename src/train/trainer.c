@@ -198,7 +198,9 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     bert_weight_list src_list = {0}, list = {0};
     double hidden, att, cls, init_range;
     bert_status rc = read_train_config(dir, &hidden, &att, &cls, &init_range, err);
-    if (rc == BERT_OK && !t->p.from_scratch) rc = bert_model_load(dir, NULL, &src, err);
+    bert_model_params lp = bert_model_default_params();
+    lp.pack_weights = 0; /* the weights are only copied out of src */
+    if (rc == BERT_OK && !t->p.from_scratch) rc = bert_model_load(dir, &lp, &src, err);
     if (rc == BERT_OK && !(t->model = calloc(1, sizeof *t->model))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK) rc = bert_config_load(dir, &t->model->cfg, err);
     if (rc == BERT_OK) rc = configure(t->model, &t->p, err);

@@ -1,0 +1,96 @@
+/* linear_packed.c — f32 dense layers through oneDNN's matmul primitive,
+ * weights packed at load (see linear_packed.h for why). */
+#include "kernels/linear_packed.h"
+
+#include "kernels/gemm_onednn.h"
+#include "kernels/onednn.h"
+#include "kernels/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { MIN_SIDE = 256, ROWS = 128 }; /* ROWS: BERT_DNNL_ROWS, which needs oneDNN's header */
+
+#ifdef BERT_HAVE_DNNL
+
+_Static_assert((int)ROWS == (int)BERT_DNNL_ROWS, "scratch sized for BERT_DNNL_ROWS rows");
+
+struct bert_plinear {
+    bert_dnnl_packed mm;
+};
+
+int bert_plinear_preferred(int N, int K) {
+    /* bert_dnnl_sgemm_available() is 0 under BERT_GEMM=openblas: that
+     * setting asks for OpenBLAS's products, so none of oneDNN's here */
+    return N >= MIN_SIDE && K >= MIN_SIDE && bert_dnnl_status() == BERT_DNNL_OK && bert_dnnl_sgemm_available();
+}
+
+bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
+    bert_plinear *p = malloc(sizeof *p);
+    if (p && !bert_dnnl_packed_init(&p->mm, W, N, K, dnnl_f32, dnnl_f32, has_bias)) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+void bert_plinear_free(bert_plinear *p) {
+    if (!p) return;
+    bert_dnnl_packed_destroy(&p->mm);
+    free(p);
+}
+
+int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                     float *scratch, const bert_epilogue *epi, int n_threads) {
+    int N = p->mm.N, K = p->mm.K;
+    for (int r0 = 0; r0 < M; r0 += BERT_DNNL_ROWS) {
+        int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS;
+        int Mp = (m + BERT_DNNL_ROW_STEP - 1) / BERT_DNNL_ROW_STEP * BERT_DNNL_ROW_STEP;
+        const float *xs = x + (size_t)r0 * K;
+        float *yr = y + (size_t)r0 * ldy;
+        int direct = Mp == m && ldy == N;
+        if (Mp != m) { /* the padded rows' values do not matter: their outputs are dropped */
+            float *xp = scratch + (size_t)BERT_DNNL_ROWS * N;
+            memcpy(xp, xs, sizeof(float) * (size_t)m * K);
+            memset(xp + (size_t)m * K, 0, sizeof(float) * (size_t)(Mp - m) * K);
+            xs = xp;
+        }
+        if (!bert_dnnl_packed_run(&p->mm, Mp, xs, direct ? yr : scratch, bias)) return 0;
+        if (!direct)
+            for (int i = 0; i < m; i++) memcpy(yr + (size_t)i * ldy, scratch + (size_t)i * N, sizeof(float) * N);
+        if (epi && epi->act >= 0) {
+            int nt = n_threads > 1 && (size_t)m * N >= 32768 ? n_threads : 1;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+            for (int i = 0; i < m; i++) bert_activation_forward(yr + (size_t)i * ldy, (size_t)N, (bert_activation)epi->act, 1);
+        }
+    }
+    return 1;
+}
+
+#else /* built without oneDNN's header, or a sanitizer build */
+
+struct bert_plinear {
+    int unused;
+};
+
+int bert_plinear_preferred(int N, int K) {
+    (void)N, (void)K;
+    return 0;
+}
+
+bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
+    (void)W, (void)N, (void)K, (void)has_bias;
+    return NULL;
+}
+
+void bert_plinear_free(bert_plinear *p) { (void)p; }
+
+int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                     float *scratch, const bert_epilogue *epi, int n_threads) {
+    (void)p, (void)y, (void)ldy, (void)x, (void)bias, (void)M, (void)scratch, (void)epi, (void)n_threads;
+    return 0;
+}
+
+#endif
+
+size_t bert_plinear_scratch(int max_k, int max_n) { return (size_t)ROWS * ((size_t)max_k + (size_t)max_n); }

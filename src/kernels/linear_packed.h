@@ -1,0 +1,53 @@
+/* linear_packed.h — f32 dense layers with their weights packed once, at
+ * load, into the layout oneDNN's matmul primitive asks for.
+ *
+ * Why: the default f32 path (gemm.c) calls dnnl_sgemm per column slab,
+ * which copies (packs) the slab of W into its kernel's layout on every
+ * call, and adds the bias as a separate pass. A primitive made once per
+ * weight, with W already packed and the bias added in its kernel, measured
+ * here (one core, oneDNN 2.7) 961 vs 1,077 us at 128 x 768 x 768, 4,325 vs
+ * 4,770 us at 128 x 3072 x 768, 266 vs 363 us at 32 x 768 x 768: the
+ * shorter the input, the larger the share of the per-call packing saved.
+ * The same numbers in f32: results differ from the sgemm path only by
+ * summation order (parity tests unchanged).
+ *
+ * Needs oneDNN (see onednn.h); bert_model_load uses it for the encoder's
+ * dense layers under BERT_COMPUTE_F32 when bert_model_params.pack_weights
+ * is set and the layer is big enough for the saving to beat the
+ * primitive's fixed cost per call. */
+#ifndef BERT_KERNELS_LINEAR_PACKED_H
+#define BERT_KERNELS_LINEAR_PACKED_H
+
+#include <stddef.h>
+
+#include "kernels/gemm.h"
+
+typedef struct bert_plinear bert_plinear;
+
+/* 1 when an N x K (out x in) layer should be packed: oneDNN's primitives
+ * are available (not a sanitizer build, not BERT_GEMM=openblas) and the
+ * layer is at least 256 x 256 (below that the per-call cost of a
+ * primitive, ~10 us, outweighs what packing saves). */
+int bert_plinear_preferred(int N, int K);
+
+/* Pack W [N x K] (f32, out x in); has_bias: bert_plinear_run gets a bias.
+ * NULL when oneDNN refuses or memory runs out. */
+bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias);
+void bert_plinear_free(bert_plinear *p);
+
+/* Floats of scratch bert_plinear_run needs for layers of at most this
+ * many inputs / outputs (the padded last chunk of rows goes through it). */
+size_t bert_plinear_scratch(int max_k, int max_n);
+
+/* y[M x N] (row stride ldy) = x[M x K] (row stride K) W^T + bias (bias
+ * as at creation), then the epilogue's activation (epi may be NULL; its
+ * y16 is not supported here). Rows go through in chunks of up to 128; a
+ * chunk whose rows are not a multiple of 16, or any chunk when ldy != N,
+ * is copied through scratch. Threads: oneDNN's, omp_get_max_threads()
+ * (callers set it, bert_blas_threads_enter); n_threads for the
+ * activation. Returns 0 when a primitive could not be made (out of
+ * memory). */
+int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                     float *scratch, const bert_epilogue *epi, int n_threads);
+
+#endif

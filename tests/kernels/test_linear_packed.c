@@ -1,0 +1,152 @@
+/* test_linear_packed.c — f32 dense layers with oneDNN-packed weights,
+ * against float64, and a model loaded packed against the same model loaded
+ * in the file's layout.
+ *
+ * Reference: x W^T + b in double, then GELU in double. Bound: every output
+ * within 1e-5 x (sum_k |x_k w_k| + |b|) of it — f32 sums over K <= 1024
+ * terms err far less (~K x 6e-8 of that sum at worst, ~1e-7 in practice),
+ * while a wrong row chunk, a dropped padding row or a misplaced column is
+ * off by the size of a product. Shapes cover one row, rows below 16, a
+ * multiple of 16, more than one 128-row chunk with a padded tail, a row
+ * stride wider than N (through scratch), no bias, GELU, one and two
+ * threads. Where oneDNN is not available (sanitizer builds, no libdnnl),
+ * the test says so and checks that nothing is packed. */
+#include <stdlib.h>
+
+#include "kernels/gemm.h"
+#include "kernels/linear_packed.h"
+#include "kernels/ops.h"
+#include "model/model.h"
+#include "test.h"
+#include "train/trainer.h"
+
+static float frand(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, int n_threads, unsigned seed) {
+    float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * (size_t)N),
+          *y = malloc(sizeof *y * (size_t)M * ldy), *scratch = malloc(sizeof(float) * bert_plinear_scratch(K, N));
+    for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
+    for (int i = 0; i < N * K; i++) W[i] = 0.1f * frand(&seed);
+    for (int i = 0; i < N; i++) b[i] = frand(&seed);
+    for (int i = 0; i < M * ldy; i++) y[i] = -7.0f;
+    bert_plinear *p = bert_plinear_create(W, N, K, with_bias);
+    CHECK(p != NULL);
+    if (!p) return 1;
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, NULL};
+    int saved = bert_blas_threads_enter(n_threads);
+    CHECK(bert_plinear_run(p, y, ldy, x, with_bias ? b : NULL, M, scratch, &epi, n_threads));
+    bert_blas_threads_leave(saved);
+    double worst = 0;
+    int untouched = 1;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double ref = with_bias ? b[j] : 0, mag = with_bias ? fabs(b[j]) : 0;
+            for (int k = 0; k < K; k++) {
+                double q = (double)x[i * K + k] * W[j * K + k];
+                ref += q, mag += fabs(q);
+            }
+            if (gelu) ref = 0.5 * ref * (1.0 + erf(ref / sqrt(2.0)));
+            worst = fmax(worst, fabs(ref - y[(size_t)i * ldy + j]) / (mag + 1e-30));
+        }
+        for (int j = N; j < ldy; j++) untouched &= y[(size_t)i * ldy + j] == -7.0f;
+    }
+    CHECK(untouched); /* columns past N belong to someone else */
+    bert_plinear_free(p);
+    free(x), free(W), free(b), free(y), free(scratch);
+    return worst;
+}
+
+TEST(packed_f32_linear_matches_float64_or_is_not_used) {
+    if (!bert_plinear_preferred(256, 256)) {
+        printf("  oneDNN not available here: checking that nothing is packed\n");
+        CHECK(bert_plinear_create(NULL, 256, 256, 1) == NULL || bert_plinear_preferred(256, 256));
+        return;
+    }
+    CHECK(!bert_plinear_preferred(128, 512)); /* small layers stay on the plain path */
+    const int shapes[][6] = {/* M, N, K, ldy extra, bias, gelu */
+                             {1, 256, 256, 0, 1, 0},   {7, 272, 288, 0, 1, 1},    {16, 256, 512, 0, 0, 0},
+                             {33, 384, 256, 8, 1, 1},  {128, 256, 256, 0, 1, 0},  {130, 512, 256, 0, 1, 1},
+                             {300, 256, 1024, 0, 1, 0}, {257, 320, 256, 16, 0, 1}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int nt = 1; nt <= 2; nt++) {
+            const int *s = shapes[c];
+            double w = run_case(s[0], s[1], s[2], s[1] + s[3], s[4], s[5], nt, 21u + (unsigned)c);
+            worst = fmax(worst, w);
+            if (w > 1e-5) printf("  M=%d N=%d K=%d threads %d: error %.2e\n", s[0], s[1], s[2], nt, w);
+            CHECK(w <= 1e-5);
+        }
+    printf("  worst error %.2e x sum|x w| over %d cases\n", worst, (int)(2 * sizeof shapes / sizeof shapes[0]));
+}
+
+/* A 1-layer model of hidden 256 (its dense layers big enough to be packed),
+ * random-initialised by the trainer and saved as F32 safetensors, loaded
+ * with and without pack_weights: same hidden states for a ragged batch that
+ * crosses a 128-row chunk, within 1e-5 (f32 summation order only). */
+TEST(model_loaded_packed_gives_the_same_hidden_states) {
+    char dir[1024], cmd[2400], path[1100], saved[1100];
+    snprintf(dir, sizeof dir, "%s/packed-256", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp tests/fixtures/tasks/mlm/vocab.txt tests/fixtures/tasks/mlm/tokenizer_config.json %s/", dir, dir);
+    CHECK(system(cmd) == 0);
+    const char *cfg = "{\"model_type\": \"bert\", \"vocab_size\": 242, \"hidden_size\": 256, \"num_hidden_layers\": 1, "
+                      "\"num_attention_heads\": 4, \"intermediate_size\": 1024, \"max_position_embeddings\": 512, "
+                      "\"pad_token_id\": 0, \"initializer_range\": 0.02}";
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK(test_write_file(path, cfg, strlen(cfg)) == 0);
+    bert_train_params tp = bert_train_default_params();
+    tp.task = BERT_TASK_PRETRAINING;
+    tp.from_scratch = 1;
+    bert_trainer *t = NULL;
+    bert_error err;
+    CHECK_OK(bert_trainer_open(dir, &tp, &t, NULL, &err), err);
+    if (!t) return;
+    snprintf(saved, sizeof saved, "%s/saved", dir);
+    CHECK_OK(bert_trainer_save(t, saved, 0, NULL, &err), err);
+    bert_trainer_free(t);
+    bert_model_params pp = bert_model_default_params(), pl = pp;
+    pl.pack_weights = 0;
+    bert_model *mp = NULL, *ml = NULL;
+    CHECK_OK(bert_model_load(saved, &pp, &mp, &err), err);
+    CHECK_OK(bert_model_load(saved, &pl, &ml, &err), err);
+    if (!mp || !ml) return;
+    CHECK(mp->packed_f32 == bert_plinear_preferred(256, 256));
+    CHECK(!ml->packed_f32);
+    enum { S = 4 };
+    static const int len[S] = {1, 17, 130, 33};
+    int32_t *ids[S];
+    bert_sequence seqs[S];
+    unsigned r = 9;
+    for (int s = 0; s < S; s++) {
+        ids[s] = malloc(sizeof(int32_t) * (size_t)len[s]);
+        for (int i = 0; i < len[s]; i++) {
+            r = r * 1664525u + 1013904223u;
+            ids[s][i] = 5 + (int32_t)((r >> 8) % 230u);
+        }
+        seqs[s] = (bert_sequence){.input_ids = ids[s], .n_tokens = len[s]};
+    }
+    for (int nt = 1; nt <= 2; nt++) {
+        bert_context_params cp = bert_context_default_params();
+        cp.n_threads = nt;
+        bert_context *cpk = NULL, *cpl = NULL;
+        CHECK_OK(bert_context_create(mp, &cp, &cpk, &err), err);
+        CHECK_OK(bert_context_create(ml, &cp, &cpl, &err), err);
+        if (!cpk || !cpl) break;
+        /* twice: the second pass reuses the primitives made by the first */
+        for (int rep = 0; rep < 2; rep++) {
+            CHECK_OK(bert_forward(cpk, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+            CHECK_OK(bert_forward(cpl, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+            double worst = 0;
+            for (int s = 0; s < S; s++)
+                worst = fmax(worst, test_max_abs_diff(bert_output_hidden(cpk, s), bert_output_hidden(cpl, s), (size_t)len[s] * 256));
+            if (!(worst <= 1e-5)) test_fail(__FILE__, __LINE__, "threads %d: packed vs plain max |diff| %.3g", nt, worst);
+        }
+        bert_context_free(cpk);
+        bert_context_free(cpl);
+    }
+    for (int s = 0; s < S; s++) free(ids[s]);
+    bert_model_free(mp);
+    bert_model_free(ml);
+}
