@@ -31,3 +31,28 @@ TEST(file_errors_name_the_path) {
     bert_file f;
     CHECK_ERR(bert_file_open(test_tmpdir(), 1, &f, &err), err, BERT_ERR_IO, "not a regular file");
 }
+
+/* bert_file_release gives pages back, never bytes: a mapped file reads the
+ * same after its middle was released (the private mapping maps the file's
+ * pages again), and a file that was read rather than mapped is left alone
+ * (advice on anonymous memory would zero it). */
+TEST(file_release_keeps_the_bytes) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/release.bin", test_tmpdir());
+    enum { N = 3 * 65536 + 123 };
+    unsigned char *want = malloc(N);
+    for (int i = 0; i < N; i++) want[i] = (unsigned char)(i * 131 + 7);
+    bert_error err;
+    CHECK_OK(bert_file_write_atomic(path, want, N, &err), err);
+    for (int mapped = 0; mapped <= 1; mapped++) {
+        bert_file f;
+        CHECK_OK(bert_file_open(path, mapped, &f, &err), err);
+        if (!f.data) continue;
+        CHECK(f.mapped == mapped && memcmp(f.data, want, N) == 0);
+        bert_file_release(&f, f.data + 100, N - 200); /* unaligned ends: only whole pages inside */
+        bert_file_release(&f, f.data + N - 10, 1000);  /* past the end: ignored */
+        CHECK(memcmp(f.data, want, N) == 0);
+        bert_file_close(&f);
+    }
+    free(want);
+}
