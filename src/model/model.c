@@ -213,6 +213,9 @@ static void release_packed(bert_model *m, int l) {
 static void pack_f32_weights(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, per_layer = 9 * C + I;
+    if (!bert_plinear_preferred((int)C, (int)C) && !bert_plinear_preferred((int)I, (int)C) &&
+        !bert_plinear_preferred((int)C, (int)I))
+        return; /* no layer of this model is packed (small models, or no oneDNN) */
     float *at = m->packed_small = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
     if (!at) return;
     for (int l = 0; l < c->num_hidden_layers; l++) {
