@@ -9,11 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIN_SIDE = 256, ROWS = 128 }; /* ROWS: BERT_DNNL_ROWS, which needs oneDNN's header */
+enum { MIN_SIDE = 256 };
 
 #ifdef BERT_HAVE_DNNL
-
-_Static_assert((int)ROWS == (int)BERT_DNNL_ROWS, "scratch sized for BERT_DNNL_ROWS rows");
 
 struct bert_plinear {
     bert_dnnl_packed mm;
@@ -44,8 +42,7 @@ int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, c
                      float *scratch, const bert_epilogue *epi, int n_threads) {
     int N = p->mm.N, K = p->mm.K;
     for (int r0 = 0; r0 < M; r0 += BERT_DNNL_ROWS) {
-        int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS;
-        int Mp = (m + BERT_DNNL_ROW_STEP - 1) / BERT_DNNL_ROW_STEP * BERT_DNNL_ROW_STEP;
+        int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS, Mp = bert_dnnl_padded_rows(m);
         const float *xs = x + (size_t)r0 * K;
         float *yr = y + (size_t)r0 * ldy;
         int direct = Mp == m && ldy == N;
@@ -93,4 +90,4 @@ int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, c
 
 #endif
 
-size_t bert_plinear_scratch(int max_k, int max_n) { return (size_t)ROWS * ((size_t)max_k + (size_t)max_n); }
+size_t bert_plinear_scratch(int max_k, int max_n) { return (size_t)BERT_DNNL_ROWS * ((size_t)max_k + (size_t)max_n); }

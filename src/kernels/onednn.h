@@ -24,6 +24,12 @@ typedef enum {
 } bert_dnnl_state;
 bert_dnnl_state bert_dnnl_status(void);
 
+/* Rows per product call of bert_dnnl_packed (below) and the step they are
+ * padded to; outside the #ifdef so callers size their buffers without
+ * oneDNN's header. */
+enum { BERT_DNNL_ROWS = 128, BERT_DNNL_ROW_STEP = 16 };
+static inline int bert_dnnl_padded_rows(int m) { return (m + BERT_DNNL_ROW_STEP - 1) / BERT_DNNL_ROW_STEP * BERT_DNNL_ROW_STEP; }
+
 #ifdef BERT_HAVE_DNNL
 #include <dnnl.h>
 #include <pthread.h>
@@ -65,7 +71,6 @@ int bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args);
  * primitives per weight, made on first use (under the lock) and kept. Used
  * by the int8 layers (qlinear.c: s8 x s8 -> s32) and the f32 layers
  * (linear_packed.c: f32 -> f32 with the bias added by the primitive). */
-enum { BERT_DNNL_ROWS = 128, BERT_DNNL_ROW_STEP = 16 };
 typedef struct {
     int N, K;
     dnnl_data_type_t xdt, ydt;  /* x and W are xdt, y is ydt */

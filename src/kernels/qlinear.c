@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ROWS = 128, ROW_STEP = 16 }; /* = BERT_DNNL_ROWS, _ROW_STEP, which need oneDNN's header */
 
 BERT_VECTOR_CLONES
 static void quantize_row(int8_t *q, float *s, const float *x, int K) {
@@ -50,7 +49,7 @@ void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int
 
 size_t bert_qlinear_scratch(int M, int N) {
     (void)M;
-    return (size_t)ROWS * (size_t)N * sizeof(int32_t);
+    return (size_t)BERT_DNNL_ROWS * (size_t)N * sizeof(int32_t);
 }
 
 /* The reason, as a fixed sentence per oneDNN state. */
@@ -118,8 +117,8 @@ void bert_qlinear_free(bert_qlinear *q) {
 int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx, const float *bias,
                      int M, int32_t *acc, const bert_epilogue *epi, int n_threads) {
     int N = q->mm.N, K = q->mm.K;
-    for (int r0 = 0; r0 < M; r0 += ROWS) {
-        int m = M - r0 < ROWS ? M - r0 : ROWS, Mp = (m + ROW_STEP - 1) / ROW_STEP * ROW_STEP;
+    for (int r0 = 0; r0 < M; r0 += BERT_DNNL_ROWS) {
+        int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS, Mp = bert_dnnl_padded_rows(m);
         /* rows m..Mp of the chunk are read from the buffer's padding (see
          * bert_qlinear_rows) and their sums dropped */
         if (!bert_dnnl_packed_run(&q->mm, Mp, xq + (size_t)r0 * K, acc, NULL)) return 0;
@@ -155,4 +154,4 @@ int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq,
 
 #endif
 
-size_t bert_qlinear_rows(int M) { return (size_t)(M + ROW_STEP - 1) / ROW_STEP * ROW_STEP; }
+size_t bert_qlinear_rows(int M) { return (size_t)bert_dnnl_padded_rows(M); }

@@ -192,15 +192,6 @@ static void move_small(bert_model *m, const float **ptr, size_t n, float **at) {
     *ptr = *at, *at += n;
 }
 
-/* BERT_COMPUTE_F32 with pack_weights: each large encoder dense weight packed
- * once for oneDNN's f32 matmul (kernels/linear_packed.h), and the file's
- * pages of the plain weight released, so the packed copy replaces rather
- * than adds to the resident size. The layer's biases and LayerNorm vectors
- * are copied out of the file too (m->packed_small): a forward pass reading
- * them from the mapping would fault their pages back in, and the kernel maps
- * a whole large page-cache folio (up to MBs) at a time — measured here, a
- * pass brought 45 % of the released weights back. A layer oneDNN refuses (or
- * that memory cannot be found for) stays on the plain path: same results. */
 /* The file's pages of layer l's packed weights. */
 static void release_packed(bert_model *m, int l) {
     bert_dense *d[6];
@@ -210,6 +201,15 @@ static void release_packed(bert_model *m, int l) {
         if (d[k]->pf32) release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
 }
 
+/* BERT_COMPUTE_F32 with pack_weights: each large encoder dense weight packed
+ * once for oneDNN's f32 matmul (kernels/linear_packed.h), and the file's
+ * pages of the plain weight released, so the packed copy replaces rather
+ * than adds to the resident size. The layer's biases and LayerNorm vectors
+ * are copied out of the file too (m->packed_small): a forward pass reading
+ * them from the mapping would fault their pages back in, and the kernel maps
+ * a whole large page-cache folio (up to MBs) at a time — measured here, a
+ * pass brought 45 % of the released weights back. A layer oneDNN refuses (or
+ * that memory cannot be found for) stays on the plain path: same results. */
 static void pack_f32_weights(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, per_layer = 9 * C + I;
