@@ -45,7 +45,7 @@ CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fno-math-errno -fPIC -fopenmp -fvisibili
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
 LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread
 
-LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(filter-out tests/json_close.c,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

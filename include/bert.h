@@ -70,7 +70,8 @@ typedef enum {
     BERT_ERR_INPUT = 5,       /* the caller's input is invalid                 */
     BERT_ERR_NOMEM = 6,       /* an allocation failed                          */
     BERT_ERR_UNSUPPORTED = 7, /* a valid but unsupported feature was requested */
-    BERT_ERR_STATE = 8        /* a call made in the wrong order                */
+    BERT_ERR_STATE = 8,       /* a call made in the wrong order                */
+    BERT_ERR_INTERRUPTED = 9  /* stopped on request; the work so far is saved  */
 } bert_status;
 
 /* Filled by every fallible call when non-NULL. message is a single line
@@ -633,7 +634,13 @@ BERT_API bert_status bert_embed(bert_pipeline *p, const char *const *texts, int 
                                 float *out, bert_error *err);
 
 /* ------------------------------------------------------------------------
- * Training (fine-tuning sequence classification and regression)
+ * Training: the trainer (one model, its optimizer and one step at a time)
+ *
+ * Five task types train (bert_task): sequence classification / regression /
+ * multi-label, token classification, extractive QA, masked-LM + NSP
+ * pre-training and masked-LM only. bert_train_loop (below) runs the whole
+ * run; bert_finetune and bert_pretrain are the loop with the readers of
+ * src/data for the usual data sets.
  * ---------------------------------------------------------------------- */
 
 typedef enum { BERT_SCHEDULE_LINEAR = 0, BERT_SCHEDULE_CONSTANT, BERT_SCHEDULE_COSINE } bert_schedule;
@@ -707,6 +714,22 @@ BERT_API void bert_trainer_free(bert_trainer *t);
 BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, int *stepped, bert_error *err);
 
+/* The two halves of bert_trainer_step, for callers that act between them
+ * (data-parallel training averages the gradients there):
+ * bert_trainer_backward runs forward + backward on one micro-batch and adds
+ * its gradients (scaled by 1 / grad_accum) to the gradient block; it never
+ * steps. bert_trainer_step_due is 1 once grad_accum micro-batches have been
+ * accumulated. bert_trainer_gradients is the flat gradient block (*n floats,
+ * the layout of the parameters; the caller may change it in place).
+ * bert_trainer_apply clips, takes one AdamW step at the scheduled learning
+ * rate and zeroes the gradients; BERT_ERR_STATE when no micro-batch was
+ * accumulated. bert_trainer_step is backward, then apply when due. */
+BERT_API bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
+                                           double *loss, bert_error *err);
+BERT_API int bert_trainer_step_due(const bert_trainer *t);
+BERT_API float *bert_trainer_gradients(bert_trainer *t, size_t *n);
+BERT_API bert_status bert_trainer_apply(bert_trainer *t, bert_error *err);
+
 /* Loss and logits [n x num_labels] without dropout or gradients. */
 BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, float *logits, bert_error *err);
@@ -736,6 +759,212 @@ BERT_API bert_status bert_trainer_resume(const char *dir, const bert_train_param
 
 /* The trainer's RNG, for the caller's shuffling (same stream on resume). */
 BERT_API uint32_t bert_trainer_random(bert_trainer *t);
+
+/* ------------------------------------------------------------------------
+ * The training loop
+ *
+ * bert_train_loop drives a bert_trainer over the batches of a
+ * bert_train_source: optimizer steps, the log (OUT/log.jsonl and a callback),
+ * evaluation every K steps and at epoch ends, the best model (OUT/best) by a
+ * metric, early stopping, checkpoints every K steps (OUT/checkpoint-STEP,
+ * the newest N kept) that resume bit-identically, and a clean stop on an
+ * interrupt flag. Every task type runs through it.
+ * ---------------------------------------------------------------------- */
+
+#define BERT_MAX_METRICS 16
+
+/* Named results of one evaluation, in the order they were set. Names are
+ * short constant strings ("loss", "accuracy", "f1", "exact_match", ...). */
+typedef struct {
+    int n;
+    const char *name[BERT_MAX_METRICS];
+    double value[BERT_MAX_METRICS];
+} bert_metrics;
+
+/* Set (or replace) metric `name`; name must outlive m (a string literal).
+ * Past BERT_MAX_METRICS the value is dropped. */
+BERT_API void bert_metrics_set(bert_metrics *m, const char *name, double value);
+/* 1 and *value when m holds `name`, else 0. */
+BERT_API int bert_metrics_get(const bert_metrics *m, const char *name, double *value);
+
+/* One micro-batch handed to the loop. Memory is the source's, valid until
+ * its next call. */
+typedef struct {
+    const bert_sequence *seqs;
+    int n;                /* sequences; 0 = no more data (the loop ends)  */
+    const float *labels;  /* as bert_trainer_step takes them              */
+    long tokens;          /* tokens in the batch (throughput)             */
+    double epoch;         /* epochs completed after this batch, fractional */
+    int end_of_epoch;     /* this batch ends an epoch                     */
+} bert_batch;
+
+/* Where the loop gets its data and how it scores the model. */
+typedef struct {
+    void *user;
+    /* "Which batch comes next": fill *b. t is the trainer (its RNG, its
+     * step count for schedules of sequence length). */
+    bert_status (*next_batch)(void *user, bert_trainer *t, bert_batch *b, bert_error *err);
+    /* The data position after the last batch handed out, as one JSON
+     * object written into checkpoints (at most cap bytes; returns 0 when it
+     * does not fit), and the inverse, given what a checkpoint holds. */
+    int (*position)(void *user, char *json, size_t cap);
+    bert_status (*seek)(void *user, const char *json, bert_error *err);
+    /* Score the trainer's current model on held-out data; NULL = the run
+     * has no evaluation. */
+    bert_status (*evaluate)(void *user, bert_trainer *t, bert_metrics *out, bert_error *err);
+} bert_train_source;
+
+/* What the loop reports to its callback. */
+typedef enum {
+    BERT_EVENT_TRAIN = 0,  /* a training log line (every log_steps)           */
+    BERT_EVENT_EVAL,       /* an evaluation                                   */
+    BERT_EVENT_CHECKPOINT, /* a checkpoint was written (path)                 */
+    BERT_EVENT_EARLY_STOP, /* patience ran out                                */
+    BERT_EVENT_NOTICE      /* a sentence for the user (text)                  */
+} bert_event_kind;
+
+typedef struct {
+    bert_event_kind kind;
+    long step, total_steps;
+    double epoch, loss, lr, grad_norm, tokens_per_s, eta_s; /* TRAIN            */
+    const bert_metrics *metrics;                            /* EVAL             */
+    const char *metric;                                     /* EVAL: the one that picks the best, or NULL */
+    double metric_value;
+    int improved;                                           /* EVAL: a new best */
+    const char *text;                                       /* NOTICE, CHECKPOINT (the directory) */
+} bert_event;
+
+typedef struct {
+    const char *output_dir;  /* log.jsonl, checkpoint-STEP/, best/ (created)         */
+    int log_steps;           /* a train line every K optimizer steps (10)            */
+    int eval_steps;          /* evaluate every K steps; 0 = not by step count         */
+    int eval_at_epoch_end;   /* evaluate when a step ends an epoch (1)                */
+    int eval_at_start;       /* evaluate before the first step (0)                    */
+    int save_steps;          /* checkpoint every K steps; 0 = not by step count       */
+    int save_at_epoch_end;   /* checkpoint when a step ends an epoch (1)              */
+    int save_total_limit;    /* keep the newest N checkpoints (2); 0 = keep all       */
+    const char *metric;      /* the evaluation metric that picks OUT/best; NULL or "" =
+                                no best model                                          */
+    int greater_is_better;   /* 1; 0 for losses and perplexity                        */
+    int patience;            /* stop after N evaluations without a new best; 0 = never */
+    const char *model_dir;   /* also write the current model to OUT/<model_dir> after
+                                every evaluation and at the end (NULL = not)           */
+    long stop_at_step;       /* checkpoint and return at this step (a time slice); 0 = off */
+    /* Resume: the trainer was opened with bert_trainer_resume, and this is the
+     * extra_json it returned (the loop's and the source's state). NULL = a
+     * fresh run (log.jsonl is truncated, not appended). */
+    const char *resume_state;
+    /* Polled after every micro-batch; when it becomes non-zero the loop
+     * writes a checkpoint and returns BERT_ERR_INTERRUPTED. May be NULL. */
+    volatile int *interrupt;
+    /* The seam after backward, before the optimizer step: called once per
+     * optimizer step when the gradients of grad_accum micro-batches are in
+     * bert_trainer_gradients (e.g. to average them across processes). */
+    bert_status (*before_step)(void *user, bert_trainer *t, bert_error *err);
+    void *before_step_user;
+    /* Progress: every log line, evaluation, checkpoint and notice. May be NULL. */
+    void (*on_event)(void *user, const bert_event *e);
+    void *on_event_user;
+} bert_loop_params;
+
+BERT_API bert_loop_params bert_loop_default_params(void);
+
+/* What a run came to. */
+typedef struct {
+    long steps;              /* optimizer steps taken (in all, resumed runs included) */
+    double best;             /* the best value of params.metric (NAN when none)   */
+    long best_step;          /* its step; -1 when none                            */
+    bert_metrics best_metrics, last_metrics; /* the best and the last evaluation */
+    int stopped_early, interrupted;
+    long tokens;             /* trained on in this process                        */
+    double seconds;          /* of this process's loop                            */
+    char checkpoint[1024];   /* the newest checkpoint written, "" when none       */
+} bert_loop_result;
+
+/* Run training to the trainer's total_steps, the end of the source's data,
+ * early stopping or an interrupt. The trainer's parameters (total_steps,
+ * grad_accum) are the run's. On BERT_ERR_INTERRUPTED a checkpoint has been
+ * written (result->checkpoint) and result holds the run so far; on other
+ * errors the newest checkpoint is intact. result may be NULL. */
+BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const bert_loop_params *params,
+                                     bert_loop_result *result, bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Fine-tuning and pre-training runs: the loop on the usual data sets
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *model_dir;   /* the starting model (or, with eval_only, the one scored) */
+    const char *output_dir;  /* created; report.json, log.jsonl, best/, checkpoints     */
+    bert_task task;          /* BERT_TASK_SEQUENCE (default), _TOKEN or _QA; a preset
+                                sets it                                                 */
+    const char *preset;      /* a named data set (bert_finetune_presets), or NULL      */
+    const char *data_dir;    /* where presets are looked up ("data")                  */
+    const char *train_file, *dev_file, *test_file; /* override or replace the preset's */
+    int eval_only;           /* score model_dir on the dev (and test) data; no training */
+    int epochs;              /* 3                                                       */
+    long max_steps;          /* > 0: the run's optimizer steps instead of epochs x data */
+    int batch_size;          /* 32                                                      */
+    int max_seq_len;         /* 128 (QA: 384)                                           */
+    int max_train, max_dev;  /* > 0: use only the first N examples                     */
+    /* sequence tasks: TSV (header row, or --no-header and column numbers) or
+     * JSONL, one example per line */
+    const char *text_column, *pair_column, *label_column; /* "text", "text_pair" (optional), "label" */
+    int no_header;
+    const char *labels;      /* "a,b,c": the label list; NULL = the sorted distinct train labels */
+    int problem_given;       /* train.problem was set by the caller (else preset / default) */
+    /* token tasks */
+    int label_all_tokens;    /* every piece of a word carries its tag (B- -> I-)        */
+    int tag_scheme_iob2;     /* convert IOB1/IOE/... tags to IOB2 before training       */
+    /* QA tasks */
+    int doc_stride;          /* 128                                                     */
+    int drop_windows_without_answer;
+    double dev_split;        /* > 0: hold out this fraction of train's contexts as dev  */
+    const char *bioasq_golden, *subjqa_domain;
+    bert_train_params train; /* optimizer, schedule, seed, threads, dtype, dropout;
+                                train.task and num_labels are set by the run            */
+    bert_loop_params loop;   /* eval/save/patience/metric/resume; output_dir is set
+                                from the field above                                    */
+    const char *resume_from; /* a checkpoint directory to continue from, or NULL        */
+} bert_finetune_params;
+
+/* Defaults for `task` (learning rate, epochs, batch and length differ by
+ * task type). */
+BERT_API bert_finetune_params bert_finetune_default_params(bert_task task);
+
+/* The named data sets bert_finetune knows, "sst2", ..., NULL-terminated. */
+BERT_API const char *const *bert_finetune_presets(void);
+/* The task type of preset `name`; BERT_ERR_INPUT when unknown. */
+BERT_API bert_status bert_finetune_preset_task(const char *name, bert_task *task, bert_error *err);
+
+/* Read the data, open (or resume) the trainer, run bert_train_loop, score
+ * the best model on the test data where there is some, and write
+ * OUT/report.json. result may be NULL. */
+BERT_API bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *result, bert_error *err);
+
+/* Masked-LM (+ NSP) pre-training on text corpora or a prepared binary corpus. */
+typedef struct {
+    const char *model_dir, *output_dir;
+    const char *const *corpus_files; /* text files, or one file from bert_corpus_prepare */
+    int n_corpus_files;
+    int split_sentences, prose;      /* text reading options                           */
+    int seq_len[4];                  /* phases: sequence lengths ({128})               */
+    double seq_frac[4];              /* and their fractions of the steps ({1.0})       */
+    int n_phases;
+    int max_predictions;             /* 20 at the first phase's length                 */
+    int whole_word, no_nsp;
+    int dupe_factor;                 /* > 0: static masking, N copies                  */
+    int heldout_docs;                /* 50                                             */
+    int epochs;                      /* 1                                              */
+    long max_steps;
+    int batch_size;                  /* 32                                             */
+    bert_train_params train;
+    bert_loop_params loop;
+    const char *resume_from;         /* a checkpoint directory, or NULL                */
+} bert_pretrain_params;
+
+BERT_API bert_pretrain_params bert_pretrain_default_params(void);
+BERT_API bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *result, bert_error *err);
 
 /* Metrics (scikit-learn / scipy definitions). */
 BERT_API double bert_metric_accuracy(const int *pred, const int *gold, int n);

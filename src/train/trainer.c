@@ -304,10 +304,9 @@ void bert_trainer_free(bert_trainer *t) {
     free(t);
 }
 
-bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
-                              int *stepped, bert_error *err) {
+bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                                  bert_error *err) {
     bert_error_clear(err);
-    if (stepped) *stepped = 0;
     if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "empty micro-batch");
     /* The inference validator checks ids, types and lengths. */
     const bert_config *c = bert_model_config(t->model);
@@ -325,14 +324,34 @@ bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n,
                              c->num_labels);
     }
     bert_status rc = train_forward_backward(t, seqs, n, labels, loss, err);
-    if (rc != BERT_OK) return rc;
-    if (++t->micro == t->p.grad_accum) {
-        train_adamw_step(t, train_lr_at(&t->p, t->step));
-        train_refresh_bf16(t);
-        t->micro = 0;
-        if (stepped) *stepped = 1;
-    }
+    if (rc == BERT_OK) t->micro++;
+    return rc;
+}
+
+int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_accum; }
+
+float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
+    if (n) *n = t->n_params;
+    return t->grads;
+}
+
+bert_status bert_trainer_apply(bert_trainer *t, bert_error *err) {
+    bert_error_clear(err);
+    if (t->micro == 0) return bert_fail(err, BERT_ERR_STATE, "no gradients accumulated since the last optimizer step");
+    train_adamw_step(t, train_lr_at(&t->p, t->step));
+    train_refresh_bf16(t);
+    t->micro = 0;
     return BERT_OK;
+}
+
+bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                              int *stepped, bert_error *err) {
+    if (stepped) *stepped = 0;
+    bert_status rc = bert_trainer_backward(t, seqs, n, labels, loss, err);
+    if (rc != BERT_OK || !bert_trainer_step_due(t)) return rc;
+    rc = bert_trainer_apply(t, err);
+    if (rc == BERT_OK && stepped) *stepped = 1;
+    return rc;
 }
 
 bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,

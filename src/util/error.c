@@ -16,6 +16,7 @@ const char *bert_status_string(bert_status code) {
     case BERT_ERR_NOMEM: return "out of memory";
     case BERT_ERR_UNSUPPORTED: return "unsupported";
     case BERT_ERR_STATE: return "invalid state";
+    case BERT_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
 }
