@@ -13,7 +13,8 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 BLAS    ?= openblas
-VERSION := 0.1.0
+# The version is BERT_VERSION in include/bert.h (its one place).
+VERSION := $(shell sed -n 's/^#define BERT_VERSION "\(.*\)"$$/\1/p' include/bert.h)
 
 MULTIARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
 # Prefer the OpenMP build of OpenBLAS: called inside our own OpenMP regions
@@ -43,7 +44,7 @@ WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
 # sqrtf in a loop is a possible errno write that stops vectorisation.
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fno-math-errno -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
-LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread
+LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -lz -fopenmp -lm -ldl -lpthread
 
 LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -134,12 +135,15 @@ install: all
 	ln -sf libbert.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libbert.so.0
 	ln -sf libbert.so.0 $(DESTDIR)$(PREFIX)/lib/libbert.so
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread|' bert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
+	for pc in bert bert-shared; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	        -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread|' \
+	        $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/bert.h $(DESTDIR)$(PREFIX)/lib/libbert.* $(DESTDIR)$(PREFIX)/bin/bert \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/bert-shared.pc
 
 clean:
 	rm -rf $(BUILD) build-asan
