@@ -736,6 +736,8 @@ BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seq
 
 /* Optimizer steps taken; learning rate of the next step; last gradient norm. */
 BERT_API long bert_trainer_steps(const bert_trainer *t);
+/* The optimizer steps the run spans (bert_train_params.total_steps). */
+BERT_API long bert_trainer_total_steps(const bert_trainer *t);
 BERT_API double bert_trainer_lr(const bert_trainer *t);
 BERT_API double bert_trainer_grad_norm(const bert_trainer *t);
 
@@ -947,7 +949,10 @@ typedef struct {
     const char *model_dir, *output_dir;
     const char *const *corpus_files; /* text files, or one file from bert_corpus_prepare */
     int n_corpus_files;
-    int split_sentences, prose;      /* text reading options                           */
+    int split_sentences, prose;      /* text reading options (bert_corpus_read_params)  */
+    /* progress while text is read, as bert_corpus_read_params.progress; may be NULL */
+    void (*read_progress)(void *user, double bytes_read, double bytes_total, long long documents, long long tokens);
+    void *read_progress_user;
     int seq_len[4];                  /* phases: sequence lengths ({128})               */
     double seq_frac[4];              /* and their fractions of the steps ({1.0})       */
     int n_phases;
@@ -963,8 +968,252 @@ typedef struct {
     const char *resume_from;         /* a checkpoint directory, or NULL                */
 } bert_pretrain_params;
 
+/* Defaults: one phase of 128 tokens, max_predictions 20, heldout_docs 50,
+ * epochs 1, batch 32; train: BERT_TASK_PRETRAINING, lr 1e-4, warmup_ratio
+ * 0.01; loop: eval_steps 500, log_steps 100, no checkpoints by step. */
 BERT_API bert_pretrain_params bert_pretrain_default_params(void);
+
+/* Read the corpus (text, or one file from bert_corpus_prepare; at least 2
+ * documents), hold out the last heldout_docs documents (at most half),
+ * pair the rest for NSP (Google's create_pretraining_data.py: new pairs
+ * every epoch and phase, from seeds derived from train.seed), open the
+ * trainer (or resume it from resume_from, bit-identically to a run that
+ * never stopped) and run bert_train_loop with train.total_steps = max_steps
+ * or epochs x the first epoch's batches. Masking is dynamic (a fresh mask
+ * whenever a pair is fed, from the trainer's RNG), or static with
+ * dupe_factor N (epoch e uses copy e mod N, masks from derived seeds); the
+ * phases change the sequence length at their share of the steps, with
+ * max_predictions growing in proportion. Evaluations (at the start, every
+ * loop.eval_steps, at the end) give "mlm_loss", "perplexity" and
+ * "mlm_accuracy" on the held-out pairs with one fixed masking; the model
+ * goes to OUT/model after each; checkpoints are OUT/checkpoint-STEP. Ends
+ * with OUT/report.json. Notices (corpus sizes, phases, the first held-out
+ * figures, skipped lines, resuming) go to loop.on_event. result may be NULL. */
 BERT_API bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *result, bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Data sets: pre-training corpora
+ *
+ * A corpus is documents of segments of text. Text files hold one sentence
+ * or paragraph per line with blank lines between documents; with prose, a
+ * file is one document of hard-wrapped paragraphs (blank lines between
+ * them), split into sentences. bert_corpus_prepare tokenizes such files
+ * once into a binary corpus (ids, document and segment offsets, the
+ * vocabulary's hash) that bert_pretrain maps instead of reading the text
+ * again; it trains exactly as the text it came from.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    int split_sentences; /* split each line (or prose paragraph) into sentences */
+    int prose;           /* a file is a document; blank lines end paragraphs (implies split_sentences) */
+    /* Called about every 0.5 s while text is read (not at the end). May be NULL. */
+    void (*progress)(void *user, double bytes_read, double bytes_total, long long documents, long long tokens);
+    void *progress_user;
+} bert_corpus_read_params;
+
+BERT_API bert_corpus_read_params bert_corpus_read_default_params(void);
+
+/* What reading a corpus found. */
+typedef struct {
+    long long documents, segments, tokens;
+    long bad_lines;       /* lines skipped: not valid UTF-8                    */
+    char first_bad[1100]; /* "FILE:LINE (reason)" of the first skipped line    */
+} bert_corpus_stats;
+
+/* 1 when the file at path is a prepared (binary) corpus, else 0. */
+BERT_API int bert_corpus_is_prepared(const char *path);
+
+/* Tokenize text files with tok and write the binary corpus to
+ * output_path (atomically). A file that is already a prepared corpus, or
+ * text without a token, is an error. stats may be NULL. */
+BERT_API bert_status bert_corpus_prepare(const bert_tokenizer *tok, const char *const *files, int n_files,
+                                         const bert_corpus_read_params *params, const char *output_path,
+                                         bert_corpus_stats *stats, bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Data sets: tagged sentences (CoNLL, JSONL) for token classification
+ * ---------------------------------------------------------------------- */
+
+/* One sentence: n words and their tags (malloc'd strings). */
+typedef struct {
+    char **words, **tags;
+    int n;
+    long line; /* the file line the sentence starts on */
+} bert_tagged_sentence;
+
+typedef struct {
+    bert_tagged_sentence *v;
+    int n;
+} bert_tagged_data;
+
+/* Read `path` into *out (its previous contents are not freed). A name
+ * ending in ".jsonl" is JSONL, one {"tokens": [...], "tags": [...]} object
+ * (lists of strings of equal length) a line; anything else is CoNLL
+ * columns: one word a line, columns split on spaces or tabs, the word
+ * first, the tag last; blank lines end sentences; -DOCSTART- lines are
+ * skipped. Empty sentences are dropped. Errors: BERT_ERR_IO (unreadable),
+ * BERT_ERR_FORMAT naming file:line (a malformed line), BERT_ERR_INPUT (no
+ * sentences). Free with bert_tagged_free. */
+BERT_API bert_status bert_tagged_read(const char *path, bert_tagged_data *out, bert_error *err);
+BERT_API void bert_tagged_free(bert_tagged_data *d);
+
+/* Move a seeded ~10 % of train's sentences (each with probability 1/10,
+ * from a generator seeded with `seed`) to the end of *dev, keeping the
+ * order of both: the dev split of data sets that have none. */
+BERT_API bert_status bert_tagged_split_dev(bert_tagged_data *train, uint64_t seed, bert_tagged_data *dev,
+                                           bert_error *err);
+
+typedef enum {
+    BERT_TAGS_IOB2 = 0, /* every entity starts with B-                         */
+    BERT_TAGS_IOB1,     /* I- starts an entity; B- only between two of a type  */
+    BERT_TAGS_IO,       /* no B- at all                                        */
+    BERT_TAGS_IOE,      /* E- ends entities, no B-                             */
+    BERT_TAGS_BIOES     /* S- single-word entities, or B- and E- both          */
+} bert_tag_scheme;
+
+/* The tagging scheme of the data: BIOES when S- occurs or B- and E- both
+ * do, IOE when E- does without B-, IOB2 when every entity starts with B-,
+ * IOB1 when an I- tag starts one and B- occurs too, IO when no B- does. */
+BERT_API bert_tag_scheme bert_tag_scheme_detect(const bert_tagged_data *d);
+/* "IOB2", "IOB1", "IO", "IOE", "BIOES". */
+BERT_API const char *bert_tag_scheme_name(bert_tag_scheme s);
+/* Rewrite the tags as IOB2 in place, each read against the original tag
+ * before it: B-X stays, S-X becomes B-X, I-X and E-X become B-X where they
+ * start an entity (the tag before is not B-X or I-X) and I-X otherwise.
+ * Covers IOB1, IO, IOE and BIOES; IOB2 is unchanged. */
+BERT_API void bert_tags_to_iob2(bert_tagged_data *d);
+
+/* The named NER data sets: files under DATA_DIR/dir. dev NULL: the data
+ * set has no dev split (take one with bert_tagged_split_dev). */
+typedef struct {
+    const char *name; /* "ncbi", "bc5cdr", "conll2003", "sec"  */
+    const char *dir;  /* "ncbi_disease", ...                   */
+    const char *train, *dev, *test;
+} bert_ner_preset;
+
+/* The presets, ending with an entry whose name is NULL. */
+BERT_API const bert_ner_preset *bert_ner_presets(void);
+/* The preset called name, or NULL. */
+BERT_API const bert_ner_preset *bert_ner_preset_find(const char *name);
+
+/* ------------------------------------------------------------------------
+ * Data sets: text classification examples (TSV, JSONL, the GLUE tasks)
+ * ---------------------------------------------------------------------- */
+
+/* Where an example's text, second text and label are. TSV: a name from the
+ * header line (header = 1; a UTF-8 byte-order mark before it is skipped) or
+ * a 0-based column number ("3"); columns are split on tabs only (no
+ * quoting). JSONL: field names; header is not used. pair NULL: TSV examples
+ * are single texts, and a JSONL line's "text_pair" string is the second
+ * text where the line has one (a line without it is a single text). pair
+ * set: every example must have that column or field. */
+typedef struct {
+    const char *text, *pair, *label;
+    int header;
+} bert_text_columns;
+
+/* One example (malloc'd strings). */
+typedef struct {
+    char *text, *pair; /* pair NULL for a single text                     */
+    char *label;       /* as written; a JSON number as printf's %.17g      */
+    long line;         /* 1-based line of the file                         */
+} bert_text_example;
+
+typedef struct {
+    bert_text_example *v;
+    int n;
+} bert_text_examples;
+
+/* Read `path` into *out: JSONL (one object a line) when the name ends in
+ * ".jsonl", else TSV; blank lines are skipped. cols NULL: {"text", NULL,
+ * "label", 1}. Errors name the file (and line): BERT_ERR_IO (unreadable),
+ * BERT_ERR_FORMAT ("FILE:LINE: 1 columns, need at least 2", "FILE:LINE: not
+ * a JSON object", "FILE: no column 'x'", a missing field), BERT_ERR_INPUT
+ * ("FILE: no examples"). On error *out is empty. Free with
+ * bert_text_examples_free. */
+BERT_API bert_status bert_text_examples_read(const char *path, const bert_text_columns *cols,
+                                             bert_text_examples *out, bert_error *err);
+BERT_API void bert_text_examples_free(bert_text_examples *e);
+
+/* A GLUE task: files DATA_DIR/dir/train and DATA_DIR/dir/dev (TSV). */
+typedef struct {
+    const char *name;        /* "sst2", "cola", "mrpc", "rte", "stsb", "wnli" */
+    const char *dir;         /* under the data directory: "glue/SST-2", ...  */
+    const char *train, *dev; /* "train.tsv", "dev.tsv"                       */
+    bert_text_columns cols;
+    bert_problem problem;    /* single-label, or regression (stsb)           */
+    const char *metric;      /* the task's metric: "accuracy", "mcc" (cola),
+                                "f1" (mrpc), "pearson" (stsb)                */
+} bert_glue_preset;
+
+/* The presets, ending with an entry whose name is NULL. */
+BERT_API const bert_glue_preset *bert_glue_presets(void);
+/* The preset called name, or NULL. */
+BERT_API const bert_glue_preset *bert_glue_preset_find(const char *name);
+
+/* ------------------------------------------------------------------------
+ * Data sets: question answering (SQuAD, SubjQA, BioASQ)
+ * ---------------------------------------------------------------------- */
+
+/* One question over one context, with its gold answers. */
+typedef struct {
+    char *id, *question, *context;
+    int n_answers;
+    char **answers;    /* [n_answers] gold answer texts                      */
+    int *starts;       /* [n_answers] their starts in context, in code points */
+    int is_impossible; /* no gold answer (SQuAD 2.0, SubjQA ANSWERNOTFOUND)    */
+} bert_qa_example;
+
+typedef struct {
+    bert_qa_example *v;
+    int n;
+    int moved;     /* answer_starts moved to their text (see bert_qa_data_read) */
+    int unaligned; /* answers not found near their answer_start, kept as given   */
+} bert_qa_data;
+
+/* Read the questions of `path` into *out (its previous contents are not
+ * freed); limit > 0 keeps only the first limit questions. A name ending in
+ * ".csv" is SubjQA CSV: a question per q_review_id, the review (without
+ * its trailing " ANSWERNOTFOUND") as context, the distinct spans of
+ * human_ans_indices as answers, none where the span is ANSWERNOTFOUND.
+ * Anything else is SQuAD JSON, v1.1 or 2.0, gunzipped when gzip (".json.gz");
+ * numeric ids are written as integers. An answer_start that does not point
+ * at its text (COVID-QA has some) is moved to the text: surrounding
+ * whitespace trimmed, the nearest occurrence within 200 bytes (counted in
+ * out->moved; not found: kept as given, counted in out->unaligned).
+ * Errors: BERT_ERR_IO, BERT_ERR_FORMAT naming the file and the item
+ * ("data[0].paragraphs[2].qas[1]: ...", or file:line for CSV and broken
+ * JSON), BERT_ERR_INPUT when there are no questions. Free with
+ * bert_qa_data_free. */
+BERT_API bert_status bert_qa_data_read(const char *path, int limit, bert_qa_data *out, bert_error *err);
+BERT_API void bert_qa_data_free(bert_qa_data *d);
+
+/* Move the questions of a seeded share `frac` (0 < frac < 1) of the
+ * contexts from *all to the end of *dev, so that no context is in both
+ * (a dev split for sets that come as one file); the order of both is kept.
+ * A context goes to dev when a hash of its text and the seed falls under
+ * frac. */
+BERT_API bert_status bert_qa_data_split(bert_qa_data *all, double frac, uint64_t seed, bert_qa_data *dev,
+                                        bert_error *err);
+
+/* The named QA data sets: files relative to DATA_DIR. In subjqa's paths
+ * "{domain}" stands for the SubjQA domain ("electronics", "grocery", ...). */
+typedef struct {
+    const char *name;    /* "squad", "tydi", "xquad", "bioasq", "covid_qa", "subjqa"           */
+    const char *train;   /* NULL: no training split (xquad is an evaluation set)                */
+    const char *dev;     /* NULL: none; take dev_split of train                                 */
+    const char *golden;  /* BioASQ's golden file (factoid scoring per question), or NULL        */
+    double dev_split;    /* > 0 (with dev NULL): the share of train's contexts held out as dev  */
+} bert_qa_preset;
+
+/* The presets, ending with an entry whose name is NULL. */
+BERT_API const bert_qa_preset *bert_qa_presets(void);
+/* The preset called name, or NULL. */
+BERT_API const bert_qa_preset *bert_qa_preset_find(const char *name);
+/* buf = data_dir/file with "{domain}" replaced by subjqa_domain (NULL:
+ * "electronics"); BERT_ERR_INPUT when it does not fit in cap bytes. */
+BERT_API bert_status bert_qa_preset_path(const char *data_dir, const char *file, const char *subjqa_domain, char *buf,
+                                         size_t cap, bert_error *err);
 
 /* Metrics (scikit-learn / scipy definitions). */
 BERT_API double bert_metric_accuracy(const int *pred, const int *gold, int n);

@@ -380,6 +380,7 @@ bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n,
 }
 
 long bert_trainer_steps(const bert_trainer *t) { return t->step; }
+long bert_trainer_total_steps(const bert_trainer *t) { return t->p.total_steps; }
 double bert_trainer_lr(const bert_trainer *t) { return train_lr_at(&t->p, t->step); }
 double bert_trainer_grad_norm(const bert_trainer *t) { return t->last_grad_norm; }
 const bert_model *bert_trainer_model(const bert_trainer *t) { return t->model; }
