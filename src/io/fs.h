@@ -1,0 +1,42 @@
+/* fs.h — copying and removing files and directory trees without a shell.
+ *
+ * Paths are passed to the system calls as they are: quotes, spaces and
+ * newlines in a name need no escaping. Every function works on a temporary
+ * name in the destination's own directory and renames at the end, so an
+ * interrupted call leaves either the old state or the new one under the
+ * real name, plus at most one hidden temporary entry (".NAME.copying.PID",
+ * ".NAME.removing.PID.N", ".NAME.tmp.PID") beside it. */
+#ifndef BERT_IO_FS_H
+#define BERT_IO_FS_H
+
+#include "bert.h"
+
+/* Remove the directory `path` and everything under it (as `rm -rf`, with no
+ * shell). The directory is first renamed to ".NAME.removing.PID.N" in the
+ * same parent, then emptied and removed, so a crash part-way never leaves a
+ * half-deleted tree under the real name. Symbolic links are removed, never
+ * followed (a link named by `path` itself is unlinked). A path that does not
+ * exist is not an error. Refuses (BERT_ERR_INPUT) "", "/", and paths whose
+ * last component is "." or "..", and a path that is neither a directory nor
+ * a link. On a failure after the rename the message names where the rest
+ * was left. */
+bert_status bert_dir_remove(const char *path, bert_error *err);
+
+/* Copy the directory tree `from` to `to`: directories, regular files (each
+ * written and fsync'd) and symbolic links (recreated with the same target,
+ * as `cp -r` does) are copied into ".NAME.copying.PID" beside `to`, which is
+ * then renamed to `to`. An existing directory `to` is replaced: it is moved
+ * aside, the copy renamed in, and the old tree removed. `from` may be a link
+ * to a directory; links inside it are not followed. Other kinds of entry
+ * (devices, sockets, FIFOs) fail with BERT_ERR_UNSUPPORTED, copying a tree
+ * into itself with BERT_ERR_INPUT; on any failure the temporary copy is
+ * removed and `to` is untouched. */
+bert_status bert_dir_copy(const char *from, const char *to, bert_error *err);
+
+/* Copy the regular file `from` (a link to one is followed) to `to` through
+ * ".NAME.tmp.PID" in `to`'s directory: written, fsync'd, then renamed over
+ * `to`, so readers see the old file or the whole new one. The copy keeps
+ * `from`'s permission bits (less the umask). */
+bert_status bert_file_copy(const char *from, const char *to, bert_error *err);
+
+#endif
