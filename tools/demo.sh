@@ -8,9 +8,9 @@ SST2=models/bertc-mini-uncased-sst2
 NER=models/bertc-mini-uncased-conll03
 echo "== bert.c demo =="
 echo "NOTE: $MODEL is bert.c's own pre-trained model: SMALL (BERT-Tiny shape: 2 layers,"
-echo "      hidden 128, 4.4 M parameters, one hour of MLM+NSP pre-training on 23 MB of text; see"
-echo "      its MODEL_CARD.md). Its fill-mask guesses are mostly frequent words; the fine-tuned"
-echo "      heads below ($SST2, $NER) are more useful."
+echo "      hidden 128, 4.4 M parameters, ~7 hours of MLM+NSP pre-training on 2 cores, ~250 M"
+echo "      tokens seen; see its MODEL_CARD.md). The fine-tuned heads below ($SST2, $NER)"
+echo "      show what it is for."
 echo
 echo "\$ bert info $MODEL"
 "$BERT" info "$MODEL"
@@ -37,8 +37,8 @@ if [ -d "$SST2" ]; then
     echo
 fi
 if [ -d "$NER" ]; then
-    echo "\$ bert ner $NER --aggregation simple   (fine-tuned on CoNLL-2003)"
-    echo '{"text": "Angela Merkel met Emmanuel Macron in Paris on Monday."}' | "$BERT" ner "$NER" --aggregation simple |
+    echo "\$ bert ner $NER --aggregation first   (fine-tuned on CoNLL-2003; first/max tag whole words)"
+    echo '{"text": "Angela Merkel met Emmanuel Macron in Paris on Monday."}' | "$BERT" ner "$NER" --aggregation first |
         sed 's/^/  /'
     echo
 fi
