@@ -497,7 +497,7 @@ typedef struct {
     int n_threads;     /* 0: all cores                                              */
     int truncate;      /* 1: cut inputs longer than the model takes; 0: error        */
     int truncate_left; /* with truncate: drop from the start instead of the end      */
-    bert_compute_dtype compute; /* BERT_COMPUTE_F32 (default) or _BF16, see bert_model_params */
+    bert_compute_dtype compute; /* BERT_COMPUTE_F32 (default), _BF16 or _INT8, see bert_model_params */
 } bert_pipeline_params;
 
 BERT_API bert_pipeline_params bert_pipeline_default_params(void);
