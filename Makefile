@@ -137,7 +137,7 @@ install: all
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	for pc in bert bert-shared; do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	        -e 's|@LIBS_PRIVATE@|$(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -fopenmp -lm -ldl -lpthread|' \
+	        -e 's|@LIBS_PRIVATE@|$(LDLIBS)|' \
 	        $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \
 	done
 
