@@ -22,6 +22,8 @@ int cmd_qa(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_nsp(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int finetune_seq_main(int argc, char **argv);
 int cmd_finetune_ner(int argc, char **argv);
 int cmd_finetune_qa(int argc, char **argv);
 int cmd_plot(int argc, char **argv);

@@ -1,6 +1,9 @@
-/* cmd_plot.c — `bert plot LOG.jsonl --output FILE.png|svg`: training and
- * validation curves from a `bert finetune` log, drawn with PLplot (cairo
- * devices): loss (train and eval) on top, the eval metrics below. */
+/* cmd_plot.c — `bert plot LOG.jsonl --output FILE.png|svg`: the curves of a
+ * `bert finetune` or `bert pretrain` log, drawn with PLplot (cairo
+ * devices), one panel per quantity: the loss (training "loss" with the
+ * validation "eval_loss", the same quantity), then each other eval_* series
+ * of the log on its own. When a log holds a step twice (a run resumed into
+ * the same directory), the later line counts. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -12,10 +15,27 @@
 
 #include "cli/cli.h"
 
+#define MAX_SERIES 16
+
 typedef struct {
+    char key[64];
     PLFLT *x, *y;
     int n, cap;
 } series;
+
+typedef struct {
+    series s[MAX_SERIES];
+    int n;
+} series_set;
+
+static series *get(series_set *set, const char *key) {
+    for (int i = 0; i < set->n; i++)
+        if (strcmp(set->s[i].key, key) == 0) return &set->s[i];
+    if (set->n == MAX_SERIES) return NULL;
+    series *s = &set->s[set->n++];
+    snprintf(s->key, sizeof s->key, "%s", key);
+    return s;
+}
 
 static int add(series *s, double x, double y) {
     if (s->n == s->cap) {
@@ -31,38 +51,71 @@ static int add(series *s, double x, double y) {
     return 1;
 }
 
-static void range(const series *s, int n, double *lo, double *hi, double *xmax) {
-    *lo = INFINITY, *hi = -INFINITY;
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < s[k].n; i++) {
-            *lo = fmin(*lo, s[k].y[i]), *hi = fmax(*hi, s[k].y[i]);
-            *xmax = fmax(*xmax, s[k].x[i]);
-        }
-    if (!(*hi > *lo)) *hi = *lo + 1e-3, *lo -= 1e-3;
-    double pad = 0.05 * (*hi - *lo);
-    *lo -= pad, *hi += pad;
+/* Order by step; of points with the same step keep the last one read. */
+static void settle(series *s) {
+    for (int i = 1; i < s->n; i++) { /* insertion sort: stable, logs are nearly sorted */
+        PLFLT x = s->x[i], y = s->y[i];
+        int j = i;
+        while (j > 0 && s->x[j - 1] > x) s->x[j] = s->x[j - 1], s->y[j] = s->y[j - 1], j--;
+        s->x[j] = x, s->y[j] = y;
+    }
+    int m = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (m > 0 && s->x[m - 1] == s->x[i]) m--;
+        s->x[m] = s->x[i], s->y[m++] = s->y[i];
+    }
+    s->n = m;
 }
 
-/* One panel: the series with their names as a legend in the top margin. */
-static void panel(const char *ylabel, const char *title, series *s, const char *const *names, int n, double xmax) {
-    double lo, hi, xm = xmax;
-    range(s, n, &lo, &hi, &xm);
+/* One panel: its series with their names as a legend in the top margin. */
+static void panel(const char *title, series *const *s, const char *const *names, int n, double xmax) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < s[k]->n; i++) lo = fmin(lo, s[k]->y[i]), hi = fmax(hi, s[k]->y[i]);
+    if (!(hi > lo)) hi = lo + 1e-3, lo -= 1e-3;
+    double pad = 0.05 * (hi - lo);
     pladv(0);
-    plvpor(0.1, 0.95, 0.15, 0.8);
+    plvpor(0.12, 0.95, 0.2, 0.78);
     plcol0(15);
-    plwind(0, xm > 0 ? xm : 1, lo, hi);
+    plwind(0, xmax > 0 ? xmax : 1, lo - pad, hi + pad);
     plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-    pllab("optimizer step", ylabel, "");
-    plmtex("t", 3.5, 0.5, 0.5, title);
+    pllab("optimizer step", "", "");
+    plmtex("t", 3.2, 0.5, 0.5, title);
     static const int colors[] = {1, 9, 3, 4, 8, 12};
-    for (int k = 0, shown = 0; k < n; k++) {
-        if (!s[k].n) continue;
+    for (int k = 0; k < n; k++) {
         plcol0(colors[k % 6]);
-        if (s[k].n == 1) plpoin(1, s[k].x, s[k].y, 17);
-        else plline(s[k].n, s[k].x, s[k].y);
-        plmtex("t", 1.2, 0.02 + 0.16 * shown++, 0.0, names[k]);
+        if (s[k]->n == 1) plpoin(1, s[k]->x, s[k]->y, 17);
+        else plline(s[k]->n, s[k]->x, s[k]->y);
+        plmtex("t", 1.2, 0.02 + 0.3 * k, 0.0, names[k]);
     }
     plcol0(15);
+}
+
+/* Read the log's "loss" and eval_* numbers by step; 0 after a message. */
+static int read_log(const char *log, series_set *set) {
+    FILE *f = fopen(log, "r");
+    if (!f) return cli_error("plot", "%s: cannot open: %s", log, strerror(errno)), 0;
+    char *line = NULL;
+    size_t cap = 0;
+    long no = 0;
+    int ok = 1;
+    while (ok && getline(&line, &cap, f) != -1) {
+        no++;
+        if (strspn(line, " \t\r\n") == strlen(line)) continue;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *step = o ? cJSON_GetObjectItemCaseSensitive(o, "step") : NULL;
+        if (!o || !cJSON_IsNumber(step)) ok = !cli_error("plot", "%s:%ld: not a bert training log line", log, no);
+        for (const cJSON *v = ok ? o->child : NULL; v && ok; v = v->next) {
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) continue;
+            if (strcmp(v->string, "loss") != 0 && strncmp(v->string, "eval_", 5) != 0) continue;
+            series *s = get(set, v->string);
+            if (s && !add(s, step->valuedouble, v->valuedouble)) ok = !cli_error("plot", "out of memory");
+        }
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    free(line);
+    return ok;
 }
 
 int cmd_plot(int argc, char **argv) {
@@ -73,71 +126,54 @@ int cmd_plot(int argc, char **argv) {
         else if (argv[i][0] != '-' && !log) log = argv[i];
         else {
             cli_help_if_asked(argv[i], usage);
-            fputs(usage, stderr);
-            return CLI_USAGE;
+            return cli_error("plot", "unexpected argument '%s' (usage: bert plot LOG.jsonl --output FILE.png|FILE.svg)", argv[i]), CLI_USAGE;
         }
     }
-    if (!log || !out) {
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    if (!log || !out) return cli_error("plot", "needs LOG.jsonl and --output FILE.png|FILE.svg"), CLI_USAGE;
     size_t ol = strlen(out);
     int svg = ol > 4 && strcmp(out + ol - 4, ".svg") == 0, png = ol > 4 && strcmp(out + ol - 4, ".png") == 0;
     if (!svg && !png) return cli_error("plot", "%s: the output must end in .png or .svg", out);
-    FILE *f = fopen(log, "r");
-    if (!f) return cli_error("plot", "%s: cannot open: %s", log, strerror(errno));
-    static const char *const loss_names[] = {"train loss", "eval loss"};
-    /* keys of the finetune (classification, NER, QA) and pretrain logs */
-    static const char *const metric_keys[] = {"eval_accuracy", "eval_f1", "eval_mcc", "eval_pearson", "eval_spearman", "eval_exact_match",
-                                              "eval_mlm_accuracy"};
-    static const char *const metric_names[] = {"accuracy", "F1", "MCC", "Pearson", "Spearman", "EM", "MLM accuracy"};
-    enum { NM = 7 };
-    series loss[2] = {{0}}, metric[NM] = {{0}};
-    char *line = NULL;
-    size_t cap = 0;
-    long no = 0;
-    int ok = 1;
-    while (ok && getline(&line, &cap, f) != -1) {
-        no++;
-        cJSON *o = cJSON_Parse(line);
-        const cJSON *step = o ? cJSON_GetObjectItemCaseSensitive(o, "step") : NULL;
-        if (!o || !cJSON_IsNumber(step)) {
-            cJSON_Delete(o);
-            fclose(f);
-            free(line);
-            return cli_error("plot", "%s:%ld: not a bert finetune log line", log, no);
-        }
-        const cJSON *v;
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "loss")) && cJSON_IsNumber(v)) ok &= add(&loss[0], step->valuedouble, v->valuedouble);
-        if (((v = cJSON_GetObjectItemCaseSensitive(o, "eval_loss")) || (v = cJSON_GetObjectItemCaseSensitive(o, "eval_mlm_loss"))) &&
-            cJSON_IsNumber(v))
-            ok &= add(&loss[1], step->valuedouble, v->valuedouble);
-        for (int k = 0; k < NM; k++)
-            if ((v = cJSON_GetObjectItemCaseSensitive(o, metric_keys[k])) && cJSON_IsNumber(v) && v->valuedouble != 0)
-                ok &= add(&metric[k], step->valuedouble, v->valuedouble);
-        cJSON_Delete(o);
+    series_set set = {0};
+    if (!read_log(log, &set)) return CLI_ERROR;
+    /* Panels: the loss pair first, then every other non-zero series. */
+    series *loss[2] = {NULL, NULL}, *other[MAX_SERIES];
+    int nl = 0, no = 0;
+    double xmax = 0;
+    for (int i = 0; i < set.n; i++) {
+        series *s = &set.s[i];
+        settle(s);
+        int zero = 1;
+        for (int k = 0; k < s->n; k++) zero &= s->y[k] == 0, xmax = fmax(xmax, s->x[k]);
+        if (strcmp(s->key, "loss") == 0) loss[0] = s;
+        else if (strcmp(s->key, "eval_loss") == 0) loss[1] = s;
+        else if (!zero) other[no++] = s;
     }
-    fclose(f);
-    free(line);
-    if (!loss[0].n && !loss[1].n) ok = 0;
-    if (!ok) return cli_error("plot", "%s: no loss values to plot", log);
+    if (loss[0]) loss[nl++] = loss[0];
+    if (loss[1]) loss[nl++] = loss[1];
+    int panels = (nl > 0) + no;
+    if (panels == 0) return cli_error("plot", "%s: no loss or eval_* values to plot", log);
+    int cols = panels > 3 ? 2 : 1, rows = (panels + cols - 1) / cols;
     /* PLplot writes the file itself: draw into a temporary name, then rename. */
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld%s", out, (long)getpid(), svg ? ".svg" : ".png");
     plsdev(svg ? "svgcairo" : "pngcairo");
     plsfnam(tmp);
-    plspage(0, 0, 960, 720, 0, 0);
+    plspage(0, 0, cols * 640, rows * 300 + 60, 0, 0);
     plscolbg(255, 255, 255);
     plscol0(15, 0, 0, 0);
-    plssub(1, 2);
+    plssub(cols, rows);
     plinit();
-    panel("loss", "training and validation loss", loss, loss_names, 2, 0);
-    int any = 0;
-    for (int k = 0; k < NM; k++) any |= metric[k].n > 0;
-    if (any) panel("metric", "validation metrics", metric, metric_names, NM, loss[0].n ? loss[0].x[loss[0].n - 1] : 0);
+    static const char *const loss_names[] = {"train loss", "eval loss"};
+    const char *const *ln = loss_names + (loss[0] && strcmp(loss[0]->key, "loss") == 0 ? 0 : 1);
+    if (nl) panel(nl == 2 ? "training and validation loss" : ln[0], loss, ln, nl, xmax);
+    for (int k = 0; k < no; k++) {
+        const char *name = other[k]->key + 5; /* without "eval_" */
+        char title[96];
+        snprintf(title, sizeof title, "validation %s", name);
+        panel(title, &other[k], &name, 1, xmax);
+    }
     plend();
-    for (int k = 0; k < 2; k++) free(loss[k].x), free(loss[k].y);
-    for (int k = 0; k < NM; k++) free(metric[k].x), free(metric[k].y);
+    for (int i = 0; i < set.n; i++) free(set.s[i].x), free(set.s[i].y);
     if (access(tmp, F_OK) != 0) return cli_error("plot", "PLplot wrote no file (is plplot-driver-cairo installed?)");
     if (rename(tmp, out) != 0) return cli_error("plot", "%s: rename failed: %s", out, strerror(errno));
     return CLI_OK;

@@ -31,6 +31,7 @@
 #include "cli/cli.h"
 #include "cli/pretrain_corpus.h"
 #include "cli/pretrain_data.h"
+#include "cli/train_flags.h"
 
 #define MAX_PHASES 4
 
@@ -224,7 +225,7 @@ static int read_position(const char *json, data_position *p) {
     return ok;
 }
 
-int cmd_pretrain(int argc, char **argv) {
+static int pretrain_run(int argc, char **argv) {
     options o;
     if (!parse_args(argc, argv, &o)) return CLI_USAGE;
     bert_train_params tp = o.tp;
@@ -403,4 +404,10 @@ int cmd_pretrain(int argc, char **argv) {
     bert_trainer_free(t);
     bert_tokenizer_free(tok);
     return ok ? CLI_OK : CLI_ERROR;
+}
+
+int cmd_pretrain(int argc, char **argv) {
+    cli_train_args a;
+    if (!cli_train_parse(CLI_CMD_PRETRAIN, argc, argv, &a)) return CLI_USAGE;
+    return pretrain_run(argc, argv);
 }

@@ -3,19 +3,21 @@
  * batch sizes and seeds, then print one table of the validation results,
  * best first (and write it to OUT/sweep.jsonl). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/train_flags.h"
 
 #define MAX_VALUES 16
 
 typedef struct {
     char dir[1024];
     char lr[32], epochs[16], batch[16], seed[24];
-    double best;
+    double best, em; /* the ranking metric; QA's exact match (NAN elsewhere) */
     long best_step;
     double seconds;
     int ok;
@@ -33,28 +35,53 @@ static int by_best(const void *a, const void *b) {
     return x->best < y->best ? 1 : x->best > y->best ? -1 : 0;
 }
 
-/* Read the best metric of a finished run from its report.json. */
+/* The score of a finished run from its report.json: the sequence tasks'
+ * "best_METRIC", else token classification's dev entity F1 ("dev": {"f1"}),
+ * else QA's "dev_f1" (BioASQ: "mrr"). *metric names it. */
 static int read_report(sweep_run *r, char *metric, size_t cap) {
     char path[1100];
     snprintf(path, sizeof path, "%s/report.json", r->dir);
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    char buf[4096];
+    char buf[65536];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     cJSON *o = cJSON_Parse(buf);
     if (!o) return 0;
-    for (const cJSON *e = o->child; e; e = e->next)
-        if (strncmp(e->string, "best_", 5) == 0 && strcmp(e->string, "best_step") != 0 && strcmp(e->string, "best_model") != 0) {
-            r->best = e->valuedouble;
-            snprintf(metric, cap, "%s", e->string + 5);
-        }
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "dev"), *v = NULL;
+    const char *name = NULL;
+    if (cJSON_IsObject(dev) && cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(dev, "f1"))) name = "f1";
+    else if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "mrr"))) name = "mrr";
+    else if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "dev_f1"))) name = "f1";
+    for (const cJSON *e = o->child; !name && e; e = e->next)
+        if (strncmp(e->string, "best_", 5) == 0 && strcmp(e->string, "best_step") != 0 && strcmp(e->string, "best_model") != 0 &&
+            strcmp(e->string, "best_epoch") != 0 && cJSON_IsNumber(e))
+            v = e, name = e->string + 5;
+    const cJSON *em = cJSON_GetObjectItemCaseSensitive(o, "dev_exact_match");
+    r->em = cJSON_IsNumber(em) ? em->valuedouble : NAN;
+    if (name) snprintf(metric, cap, "%s", name), r->best = v->valuedouble;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "best_step"), *t = cJSON_GetObjectItemCaseSensitive(o, "seconds");
     r->best_step = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
     r->seconds = cJSON_IsNumber(t) ? t->valuedouble : 0;
     cJSON_Delete(o);
-    return 1;
+    return name != NULL;
+}
+
+/* The command line of run r: `finetune MODEL --output-dir DIR --lr ... --seed
+ * ...` and the pass-through options; their count. */
+static int finetune_args(const char *model, sweep_run *r, int n_rest, char **rest, char **args) {
+    int n = 0;
+    args[n++] = "finetune";
+    args[n++] = (char *)model;
+    args[n++] = "--output-dir", args[n++] = r->dir;
+    args[n++] = "--lr", args[n++] = r->lr;
+    args[n++] = "--epochs", args[n++] = r->epochs;
+    args[n++] = "--batch-size", args[n++] = r->batch;
+    args[n++] = "--seed", args[n++] = r->seed;
+    for (int i = 0; i < n_rest && n < 63; i++) args[n++] = rest[i];
+    args[n] = NULL;
+    return n;
 }
 
 int cmd_sweep(int argc, char **argv) {
@@ -84,8 +111,18 @@ int cmd_sweep(int argc, char **argv) {
     int total = nl * ne * nb * ns, k = 0;
     sweep_run *runs = calloc((size_t)total, sizeof *runs);
     if (!runs) return cli_error("sweep", "out of memory");
+    /* The pass-through options are finetune's: check them once, before any run. */
+    sweep_run probe = {.lr = "1", .epochs = "1", .batch = "1", .seed = "1"};
+    snprintf(probe.dir, sizeof probe.dir, "%s", out);
+    char *pargs[64];
+    cli_train_args parsed;
+    if (!cli_train_parse(CLI_CMD_FINETUNE, finetune_args(model, &probe, argc - rest, argv + rest, pargs), pargs, &parsed)) {
+        free(runs);
+        return CLI_USAGE;
+    }
     mkdir(out, 0755);
     char metric[64] = "metric";
+    int any_em = 0;
     for (int a = 0; a < nl; a++)
         for (int b = 0; b < ne; b++)
             for (int c = 0; c < nb; c++)
@@ -97,16 +134,7 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(r->seed, sizeof r->seed, "%s", S[d]);
                     snprintf(r->dir, sizeof r->dir, "%s/lr%s-ep%s-bs%s-seed%s", out, L[a], E[b], B[c], S[d]);
                     char *args[64];
-                    int n = 0;
-                    args[n++] = "finetune";
-                    args[n++] = (char *)model;
-                    args[n++] = "--output-dir", args[n++] = r->dir;
-                    args[n++] = "--lr", args[n++] = r->lr;
-                    args[n++] = "--epochs", args[n++] = r->epochs;
-                    args[n++] = "--batch-size", args[n++] = r->batch;
-                    args[n++] = "--seed", args[n++] = r->seed;
-                    for (int i = rest; i < argc && n < 63; i++) args[n++] = argv[i];
-                    args[n] = NULL;
+                    int n = finetune_args(model, r, argc - rest, argv + rest, args);
                     fprintf(stderr, "sweep %d/%d: lr %s, epochs %s, batch %s, seed %s\n", k + 1, total, r->lr, r->epochs,
                             r->batch, r->seed);
                     r->ok = cmd_finetune(n, args) == CLI_OK && read_report(r, metric, sizeof metric);
@@ -116,12 +144,17 @@ int cmd_sweep(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/sweep.jsonl", out);
     cli_output o;
     int ok = cli_output_open("sweep", path, &o);
-    printf("%-4s %-10s %-7s %-6s %-8s %-12s %-10s %-8s\n", "rank", "lr", "epochs", "batch", "seed", metric, "best step", "seconds");
+    for (int i = 0; i < total; i++) any_em |= runs[i].ok && !isnan(runs[i].em);
+    printf("%-4s %-10s %-7s %-6s %-8s %-12s %s%-10s %-8s\n", "rank", "lr", "epochs", "batch", "seed", metric,
+           any_em ? "exact_match  " : "", "best step", "seconds");
     for (int i = 0; i < total; i++) {
         const sweep_run *r = &runs[i];
+        char em[32] = "", step[32] = "-";
+        if (any_em) snprintf(em, sizeof em, "%-12.4f ", r->em);
+        if (r->best_step >= 0) snprintf(step, sizeof step, "%ld", r->best_step);
         if (r->ok)
-            printf("%-4d %-10s %-7s %-6s %-8s %-12.4f %-10ld %-8.1f\n", i + 1, r->lr, r->epochs, r->batch, r->seed, r->best,
-                   r->best_step, r->seconds);
+            printf("%-4d %-10s %-7s %-6s %-8s %-12.4f %s%-10s %-8.1f\n", i + 1, r->lr, r->epochs, r->batch, r->seed, r->best, em,
+                   step, r->seconds);
         else
             printf("%-4d %-10s %-7s %-6s %-8s %-12s\n", i + 1, r->lr, r->epochs, r->batch, r->seed, "failed");
         if (ok)

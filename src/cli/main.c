@@ -64,16 +64,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "rerank") == 0) return cmd_rerank(argc - 1, argv + 1);
     if (strcmp(cmd, "nsp") == 0) return cmd_nsp(argc - 1, argv + 1);
     if (strcmp(cmd, "finetune") == 0) return cmd_finetune(argc - 1, argv + 1);
-    if (strcmp(cmd, "eval") == 0) { /* finetune's evaluation alone, on a trained model */
-        char **args = malloc(sizeof *args * (size_t)(argc + 1));
-        if (!args) return CLI_ERROR;
-        for (int i = 1; i < argc; i++) args[i - 1] = argv[i];
-        args[argc - 1] = "--eval-only";
-        args[argc] = NULL;
-        int rc = cmd_finetune(argc, args);
-        free(args);
-        return rc;
-    }
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);

@@ -2,6 +2,8 @@
 #include "cli/task_runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,24 +148,101 @@ static long run_batch(const task_run_opts *o, task_batch_fn fn, void *state, cJS
     return failed;
 }
 
+/* Input read with read(2), so the runner knows whether another line is
+ * already there: a partial batch runs as soon as the input pauses, which
+ * makes the commands usable as streaming filters. */
+typedef struct {
+    int fd, eof;
+    char *buf;
+    size_t len, pos, cap;
+} line_reader;
+
+/* The next line (with its '\n') into *line (grown as getline does); its
+ * length, or -1 at the end of the input. */
+static long reader_next(line_reader *r, char **line, size_t *cap) {
+    for (;;) {
+        char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+        if (nl || (r->eof && r->pos < r->len)) {
+            size_t n = nl ? (size_t)(nl - (r->buf + r->pos)) + 1 : r->len - r->pos;
+            if (n + 1 > *cap) {
+                char *g = realloc(*line, n + 1);
+                if (!g) return -1;
+                *line = g, *cap = n + 1;
+            }
+            memcpy(*line, r->buf + r->pos, n);
+            (*line)[n] = '\0';
+            r->pos += n;
+            return (long)n;
+        }
+        if (r->eof) return -1;
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos, r->pos = 0;
+        if (r->len == r->cap) {
+            size_t c = r->cap ? 2 * r->cap : 1 << 16;
+            char *g = realloc(r->buf, c);
+            if (!g) return -1;
+            r->buf = g, r->cap = c;
+        }
+        ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) r->eof = 1;
+        else r->len += (size_t)got;
+    }
+}
+
+/* 1 when the next line can be read without waiting. */
+static int reader_ready(const line_reader *r) {
+    if (r->eof || memchr(r->buf + r->pos, '\n', r->len - r->pos)) return 1;
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
+typedef struct {
+    const task_run_opts *o;
+    task_batch_fn fn;
+    void *state;
+    const char *src;
+    FILE *out;
+    cJSON **items;
+    long *lines, done, failed;
+    int n;
+} pending;
+
+/* Run the pending items, write their lines out and free them; 0 to stop. */
+static int run_pending(pending *p) {
+    if (!p->n) return 1;
+    long f = run_batch(p->o, p->fn, p->state, p->items, p->lines, p->n, p->src, p->out);
+    for (int k = 0; k < p->n; k++) cJSON_Delete(p->items[k]);
+    p->done += p->n;
+    p->n = 0;
+    fflush(p->out);
+    if (f < 0) return 0;
+    p->failed += f;
+    return 1;
+}
+
 int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
-    FILE *in = stdin;
     const char *src = o->input ? o->input : "stdin";
-    if (o->input && !(in = fopen(o->input, "r"))) return cli_error(o->cmd, "%s: cannot open: %s", o->input, strerror(errno));
+    line_reader r = {.fd = 0};
+    if (o->input && (r.fd = open(o->input, O_RDONLY)) < 0) return cli_error(o->cmd, "%s: cannot open: %s", o->input, strerror(errno));
     cli_output out;
     if (!cli_output_open(o->cmd, o->output, &out)) {
-        if (in != stdin) fclose(in);
+        if (r.fd > 0) close(r.fd);
         return CLI_ERROR;
     }
     int bs = o->batch_size > 0 ? o->batch_size : 32;
-    cJSON **items = calloc((size_t)bs, sizeof *items);
-    long *lines = calloc((size_t)bs, sizeof *lines);
-    long total = o->input ? count_lines(o->input) : -1, lineno = 0, done = 0, failed = 0;
-    int progress = isatty(2) && (total < 0 || total > 200), n = 0, ok = items && lines;
+    pending p = {o, fn, state, src, out.fp, calloc((size_t)bs, sizeof(cJSON *)), calloc((size_t)bs, sizeof(long)), 0, 0, 0};
+    long total = o->input ? count_lines(o->input) : -1, lineno = 0;
+    int progress = isatty(2) && (total < 0 || total > 200), ok = p.items && p.lines;
     double t0 = cli_now_s(), last = t0;
     char *line = NULL, msg[600];
     size_t cap = 0;
-    while (ok && getline(&line, &cap, in) != -1) {
+    while (ok) {
+        if (p.n && !reader_ready(&r) && !run_pending(&p)) { /* the input paused: answer what came */
+            ok = 0;
+            break;
+        }
+        if (reader_next(&r, &line, &cap) < 0) break;
         lineno++;
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
         cJSON *item = NULL;
@@ -175,38 +254,25 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
         }
         if (!item) {
             cli_error(o->cmd, "%s:%ld: %s", src, lineno, msg);
-            if (!o->on_error_skip) {
-                ok = 0;
-                break;
-            }
             /* Keep output lines aligned with input lines: flush what came before. */
-            long f = n ? run_batch(o, fn, state, items, lines, n, src, out.fp) : 0;
-            for (int k = 0; k < n; k++) cJSON_Delete(items[k]);
-            done += n;
-            n = 0;
-            if (f < 0) {
+            if (!o->on_error_skip || !run_pending(&p)) {
                 ok = 0;
                 break;
             }
-            failed += f + 1;
+            p.failed++;
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "error", msg);
             cJSON_AddNumberToObject(e, "line", (double)lineno);
             task_emit(out.fp, e);
             continue;
         }
-        items[n] = item;
-        lines[n++] = lineno;
-        if (n == bs) {
-            long f = run_batch(o, fn, state, items, lines, n, src, out.fp);
-            for (int k = 0; k < n; k++) cJSON_Delete(items[k]);
-            done += n;
-            n = 0;
-            if (f < 0) ok = 0;
-            else failed += f;
+        p.items[p.n] = item;
+        p.lines[p.n++] = lineno;
+        if (p.n == bs) {
+            if (!run_pending(&p)) ok = 0;
             double t = cli_now_s();
             if (progress && t - last > 0.5) {
-                double rate = done / (t - t0);
+                double rate = p.done / (t - t0);
                 if (total > 0)
                     fprintf(stderr, "\r%s: %ld/%ld lines, %.1f lines/s, ETA %.0f s   ", o->cmd, lineno, total, rate,
                             (total - lineno) / (rate > 0 ? rate : 1));
@@ -216,20 +282,14 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
             }
         }
     }
-    if (ok && n) {
-        long f = run_batch(o, fn, state, items, lines, n, src, out.fp);
-        if (f < 0) ok = 0;
-        else failed += f;
-    }
-    for (int k = 0; k < n; k++) cJSON_Delete(items[k]);
+    if (ok && !run_pending(&p)) ok = 0;
+    for (int k = 0; k < p.n; k++) cJSON_Delete(p.items[k]);
     if (progress) fprintf(stderr, "\n");
-    if (ok && lineno > 0 && done + n == 0 && failed == 0) ok = !cli_error(o->cmd, "%s: no input lines", src);
+    if (ok && lineno > 0 && p.done == 0 && p.failed == 0) ok = !cli_error(o->cmd, "%s: no input lines", src);
     if (ok && lineno == 0) ok = !cli_error(o->cmd, "%s: no input (expected JSONL)", src);
-    if (ok && failed) cli_error(o->cmd, "%ld line(s) failed (see above); their outputs are {\"error\": ...}", failed);
+    if (ok && p.failed) cli_error(o->cmd, "%ld line(s) failed (see above); their outputs are {\"error\": ...}", p.failed);
     ok = cli_output_close(o->cmd, &out, ok);
-    free(items);
-    free(lines);
-    free(line);
-    if (in != stdin) fclose(in);
-    return ok && !failed ? CLI_OK : CLI_ERROR;
+    free(p.items), free(p.lines), free(line), free(r.buf);
+    if (r.fd > 0) close(r.fd);
+    return ok && !p.failed ? CLI_OK : CLI_ERROR;
 }

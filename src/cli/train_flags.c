@@ -1,0 +1,211 @@
+/* train_flags.c — the table of the training commands' options (see
+ * train_flags.h) and the options that need more than storing a value. */
+#include "cli/train_flags.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define FT(f) CLI_W_FT, offsetof(bert_finetune_params, f)
+#define PT(f) CLI_W_PT, offsetof(bert_pretrain_params, f)
+#define TR(f) CLI_W_TRAIN, offsetof(bert_train_params, f)
+#define LP(f) CLI_W_LOOP, offsetof(bert_loop_params, f)
+#define NOWHERE CLI_W_NONE, 0
+
+enum { F = CLI_CMD_FINETUNE, E = CLI_CMD_EVAL, P = CLI_CMD_PRETRAIN, FE = F | E, FP = F | P, ALL = F | E | P };
+
+/* The training parameters of the command being parsed. */
+static bert_train_params *train_of(cli_train_args *a) { return a->cmd == CLI_CMD_PRETRAIN ? &a->pt.train : &a->ft.train; }
+
+static int set_task(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)msg, (void)cap;
+    a->ft.preset = v; /* the task type was read before the defaults (cli_train_parse) */
+    return 1;
+}
+
+static int set_task_type(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)a, (void)v, (void)msg, (void)cap; /* read before the defaults (cli_train_parse) */
+    return 1;
+}
+
+static int set_problem(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    static const char *const names[] = {"single_label", "multi_label", "regression"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0) return a->ft.train.problem = (bert_problem)i, a->ft.problem_given = 1, 1;
+    return snprintf(msg, cap, "--problem must be single_label, multi_label or regression, not '%s'", v), -1;
+}
+
+static int set_schedule(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    static const char *const names[] = {"linear", "constant", "cosine"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0) return train_of(a)->schedule = (bert_schedule)i, 1;
+    return snprintf(msg, cap, "--schedule must be linear, constant or cosine, not '%s'", v), -1;
+}
+
+static int set_dtype(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    bert_compute_dtype *d = &train_of(a)->compute;
+    if (strcmp(v, "f32") == 0 || strcmp(v, "fp32") == 0) *d = BERT_COMPUTE_F32;
+    else if (strcmp(v, "bf16") == 0) *d = BERT_COMPUTE_BF16;
+    else if (strcmp(v, "int8") == 0) *d = BERT_COMPUTE_INT8;
+    else return snprintf(msg, cap, "--dtype must be f32, bf16 or int8, not '%s'", v), -1;
+    return 1;
+}
+
+static int set_dropout(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    char *end;
+    double p = strtod(v, &end);
+    if (end == v || *end || !(p >= 0 && p < 1)) return snprintf(msg, cap, "--dropout needs a probability in [0, 1), not '%s'", v), -1;
+    bert_train_params *tp = train_of(a);
+    tp->hidden_dropout = tp->attention_dropout = tp->classifier_dropout = p;
+    return 1;
+}
+
+static int set_bert_adam(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)v, (void)msg, (void)cap;
+    train_of(a)->bert_adam = 1, train_of(a)->eps = 1e-6;
+    return 0;
+}
+
+static int set_tag_scheme(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    if (strcmp(v, "iob2") == 0) a->ft.tag_scheme_iob2 = 1;
+    else if (strcmp(v, "keep") == 0) a->ft.tag_scheme_iob2 = 0;
+    else return snprintf(msg, cap, "--tag-scheme must be keep or iob2, not '%s'", v), -1;
+    return 1;
+}
+
+static int set_resume(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    if (a->cmd == CLI_CMD_PRETRAIN && (!v || strncmp(v, "--", 2) == 0)) { /* bare: the newest checkpoint */
+        a->resume_newest = 1;
+        return 0;
+    }
+    if (!v) return snprintf(msg, cap, "--resume needs a value (a checkpoint directory)"), -1;
+    if (a->cmd == CLI_CMD_PRETRAIN) a->pt.resume_from = v;
+    else a->ft.resume_from = v;
+    return 1;
+}
+
+static int add_corpus(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    if (a->pt.n_corpus_files == CLI_MAX_CORPUS) return snprintf(msg, cap, "at most %d --corpus files", CLI_MAX_CORPUS), -1;
+    a->corpus[a->pt.n_corpus_files++] = v;
+    a->pt.corpus_files = a->corpus;
+    return 1;
+}
+
+static int set_prose(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)v, (void)msg, (void)cap;
+    a->pt.prose = a->pt.split_sentences = 1;
+    return 0;
+}
+
+static int set_no_nsp(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)v, (void)msg, (void)cap;
+    a->pt.no_nsp = 1;
+    a->pt.train.task = BERT_TASK_MLM;
+    return 0;
+}
+
+static int set_pretrain_len(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 8 || n > 1 << 20) return snprintf(msg, cap, "--max-seq-len needs an integer >= 8 (got '%s')", v), -1;
+    a->pt.seq_len[0] = (int)n, a->pt.seq_frac[0] = 1.0, a->pt.n_phases = 1;
+    return 1;
+}
+
+/* "128:0.9,512:0.1": sequence-length phases whose fractions add up to 1. */
+static int set_phases(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    const char *s = v;
+    double sum = 0;
+    int n = 0, ok = 1;
+    while (ok && *s && n < 4) {
+        char *end;
+        long len = strtol(s, &end, 10);
+        ok = *end == ':' && len >= 8;
+        double f = ok ? strtod(end + 1, &end) : 0;
+        ok = ok && f > 0 && f <= 1 && (!*end || *end == ',');
+        if (ok) a->pt.seq_len[n] = (int)len, a->pt.seq_frac[n++] = f, sum += f, s = *end ? end + 1 : end;
+    }
+    if (!ok || n == 0 || *s || fabs(sum - 1.0) > 1e-6)
+        return snprintf(msg, cap, "--seq-phases wants LEN:FRACTION,... with fractions adding up to 1 (e.g. 128:0.9,512:0.1), not '%s'", v), -1;
+    a->pt.n_phases = n;
+    return 1;
+}
+
+static const char *const presets[] = {"sst2", "cola", "mrpc", "rte", "stsb", "wnli", "ncbi", "bc5cdr", "conll2003", "sec",
+                                      "squad", "tydi", "xquad", "bioasq", "covid_qa", "subjqa", NULL};
+
+const char *const *cli_presets(void) { return presets; }
+
+const cli_flag cli_train_flags[] = {
+    {"data", NULL, FE, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--output-dir", "OUT", FE, 0, CLI_K_STR, FT(output_dir), 0, NULL, "where report.json, log.jsonl, best/ and checkpoints go"},
+    {"--output-dir", "OUT", P, 0, CLI_K_STR, PT(output_dir), 0, NULL, "where report.json, log.jsonl, model/ and checkpoints go"},
+    {"--task", "NAME", FE, 0, CLI_K_FN, NOWHERE, 0, set_task, "a preset data set (listed below), read from --data-dir"},
+    {"--task-type", "TYPE", FE, 0, CLI_K_FN, NOWHERE, 0, set_task_type, "sequence (default), token or qa, for --train/--dev files"},
+    {"--data-dir", "DIR", FE, 0, CLI_K_STR, FT(data_dir), 0, NULL, "where the presets' directories are"},
+    {"--train", "FILE", FE, 0, CLI_K_STR, FT(train_file), 0, NULL, "training data: TSV or JSONL; CoNLL or JSONL (token); SQuAD JSON(.gz) or SubjQA CSV (qa)"},
+    {"--dev", "FILE", FE, 0, CLI_K_STR, FT(dev_file), 0, NULL, "validation data, the same formats"},
+    {"--test", "FILE", FE, CLI_T_TOK, CLI_K_STR, FT(test_file), 0, NULL, "test data, scored with the best model"},
+    {"--max-train", "N", F, 0, CLI_K_INT, FT(max_train), 1, NULL, "use only the first N training examples"},
+    {"--max-dev", "N", FE, 0, CLI_K_INT, FT(max_dev), 1, NULL, "use only the first N validation examples"},
+    {"--text-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(text_column), 0, NULL, "the text's TSV header name, column number or JSON field (text)"},
+    {"--pair-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(pair_column), 0, NULL, "the second text's column, when there is one (text_pair)"},
+    {"--label-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(label_column), 0, NULL, "the label's column (label)"},
+    {"--no-header", NULL, FE, CLI_T_SEQ, CLI_K_FLAG, FT(no_header), 0, NULL, "the TSV has no header row: columns are numbers"},
+    {"--problem", "P", FE, CLI_T_SEQ, CLI_K_FN, NOWHERE, 0, set_problem, "single_label, multi_label (labels \"a,b\") or regression"},
+    {"--labels", "A,B,...", FE, CLI_T_SEQ, CLI_K_STR, FT(labels), 0, NULL, "the label list (default: the sorted training labels)"},
+    {"--label-all-tokens", NULL, F, CLI_T_TOK, CLI_K_FLAG, FT(label_all_tokens), 0, NULL, "every piece of a word carries its tag"},
+    {"--tag-scheme", "S", FE, CLI_T_TOK, CLI_K_FN, NOWHERE, 0, set_tag_scheme, "keep or iob2 (convert IOB1/IO/IOE/BIOES tags)"},
+    {"--doc-stride", "N", FE, CLI_T_QA, CLI_K_INT, FT(doc_stride), 0, NULL, "tokens shared by consecutive context windows (128)"},
+    {"--drop-windows-without-answer", NULL, F, CLI_T_QA, CLI_K_FLAG, FT(drop_windows_without_answer), 0, NULL, "train only on windows holding the answer"},
+    {"--dev-split", "FRAC", FE, CLI_T_QA, CLI_K_DBL, FT(dev_split), 0, NULL, "hold out this fraction of --train's contexts as dev"},
+    {"--bioasq-golden", "FILE", FE, CLI_T_QA, CLI_K_STR, FT(bioasq_golden), 0, NULL, "score --dev snippets per question (BioASQ factoid)"},
+    {"--subjqa-domain", "D", FE, CLI_T_QA, CLI_K_STR, FT(subjqa_domain), 0, NULL, "electronics (default), grocery, ..."},
+    {"--eval-only", NULL, F, 0, CLI_K_FLAG, FT(eval_only), 0, NULL, "score MODEL_DIR without training (what bert eval does)"},
+    {"corpus", NULL, P, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--corpus", "FILE", P, 0, CLI_K_FN, NOWHERE, 0, add_corpus, "text (blank lines between documents) or one file from bert prepare; repeatable"},
+    {"--split-sentences", NULL, P, 0, CLI_K_FLAG, PT(split_sentences), 0, NULL, "split lines into sentences"},
+    {"--prose", NULL, P, 0, CLI_K_FN, NOWHERE, 0, set_prose, "lines are wrapped prose: join, then split sentences"},
+    {"--max-seq-len", "N", P, 0, CLI_K_FN, NOWHERE, 0, set_pretrain_len, "sequence length (128)"},
+    {"--seq-phases", "L:F,...", P, 0, CLI_K_FN, NOWHERE, 0, set_phases, "lengths by fraction of the steps, e.g. 128:0.9,512:0.1"},
+    {"--max-predictions", "N", P, 0, CLI_K_INT, PT(max_predictions), 1, NULL, "masked tokens per sequence at the first length (20)"},
+    {"--whole-word", NULL, P, 0, CLI_K_FLAG, PT(whole_word), 0, NULL, "mask whole words"},
+    {"--no-nsp", NULL, P, 0, CLI_K_FN, NOWHERE, 0, set_no_nsp, "masked LM only, no next-sentence prediction"},
+    {"--dupe-factor", "N", P, 0, CLI_K_INT, PT(dupe_factor), 1, NULL, "static masking: N masked copies"},
+    {"--heldout-docs", "N", P, 0, CLI_K_INT, PT(heldout_docs), 1, NULL, "documents held out for evaluation (50)"},
+    {"model and batches", NULL, ALL, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--max-seq-len", "N", FE, 0, CLI_K_INT, FT(max_seq_len), 8, NULL, "tokens per sequence (128; qa 384)"},
+    {"--epochs", "N", F, 0, CLI_K_INT, FT(epochs), 1, NULL, "passes over the training data (3; qa 2)"},
+    {"--epochs", "N", P, 0, CLI_K_INT, PT(epochs), 1, NULL, "passes over the corpus (1)"},
+    {"--max-steps", "N", F, 0, CLI_K_LONG, FT(max_steps), 1, NULL, "optimizer steps of the run, instead of epochs"},
+    {"--max-steps", "N", P, 0, CLI_K_LONG, PT(max_steps), 1, NULL, "optimizer steps of the run, instead of epochs"},
+    {"--batch-size", "N", FE, 0, CLI_K_INT, FT(batch_size), 1, NULL, "sequences per micro-batch (32; qa 12)"},
+    {"--batch-size", "N", P, 0, CLI_K_INT, PT(batch_size), 1, NULL, "sequences per micro-batch (32)"},
+    {"--grad-accum", "N", FP, 0, CLI_K_INT, TR(grad_accum), 1, NULL, "micro-batches per optimizer step (1)"},
+    {"--threads", "N", ALL, 0, CLI_K_INT, TR(n_threads), 1, NULL, "threads for training and evaluation (all cores)"},
+    {"--dtype", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_dtype, "f32 (exact) or bf16 (mixed precision)"},
+    {"--seed", "N", ALL, 0, CLI_K_U64, TR(seed), 0, NULL, "heads, dropout, shuffling and splits (42)"},
+    {"optimizer", NULL, FP, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--lr", "X", FP, 0, CLI_K_DBL, TR(lr), 0, NULL, "peak learning rate (2e-5; token 5e-5, qa 3e-5, pretrain 1e-4)"},
+    {"--weight-decay", "X", FP, 0, CLI_K_DBL, TR(weight_decay), 0, NULL, "AdamW's decoupled weight decay (0.01)"},
+    {"--warmup-ratio", "X", FP, 0, CLI_K_DBL, TR(warmup_ratio), 0, NULL, "warmup as a fraction of the steps (0.1; pretrain 0.01)"},
+    {"--warmup-steps", "N", FP, 0, CLI_K_LONG, TR(warmup_steps), 0, NULL, "warmup steps (overrides --warmup-ratio)"},
+    {"--schedule", "S", FP, 0, CLI_K_FN, NOWHERE, 0, set_schedule, "linear (default), constant or cosine"},
+    {"--max-grad-norm", "X", FP, 0, CLI_K_DBL, TR(max_grad_norm), 0, NULL, "gradient clipping (1); 0 = off"},
+    {"--bert-adam", NULL, FP, 0, CLI_K_FN, NOWHERE, 0, set_bert_adam, "the original BERT optimizer (no bias correction, eps 1e-6)"},
+    {"--dropout", "P", FP, 0, CLI_K_FN, NOWHERE, 0, set_dropout, "hidden, attention and classifier dropout (config.json's)"},
+    {"evaluation and checkpoints", NULL, FP, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--metric", "M", FE, 0, CLI_K_STR, LP(metric), 0, NULL, "picks the best model: accuracy, f1, mcc, pearson, spearman, exact_match, loss"},
+    {"--metric", "M", P, 0, CLI_K_STR, LP(metric), 0, NULL, "picks the best model (none by default)"},
+    {"--eval-steps", "N", FP, 0, CLI_K_INT, LP(eval_steps), 0, NULL, "evaluate every N steps, besides epoch ends (pretrain: 500)"},
+    {"--save-steps", "N", FP, 0, CLI_K_INT, LP(save_steps), 0, NULL, "checkpoint every N steps, besides epoch ends"},
+    {"--save-total-limit", "N", FP, 0, CLI_K_INT, LP(save_total_limit), 0, NULL, "keep the newest N checkpoints (2); 0 = all"},
+    {"--patience", "N", FP, 0, CLI_K_INT, LP(patience), 0, NULL, "stop after N evaluations without a new best; 0 = never"},
+    {"--log-steps", "N", FP, 0, CLI_K_INT, LP(log_steps), 1, NULL, "a log line every N steps (10)"},
+    {"--stop-at-step", "N", FP, 0, CLI_K_LONG, LP(stop_at_step), 1, NULL, "checkpoint and stop at step N (continue with --resume)"},
+    {"--resume", "CHECKPOINT", F, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from OUT/checkpoint-STEP"},
+    {"--resume", "[CHECKPOINT]", P, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from a checkpoint (bare: the newest in OUT)"},
+    {NULL, NULL, 0, 0, CLI_K_STR, NOWHERE, 0, NULL, NULL},
+};

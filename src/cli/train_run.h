@@ -1,0 +1,35 @@
+/* train_run.h — what the training commands share around the one library
+ * call: progress lines on stderr from the loop's events, a stop flag set by
+ * SIGINT / SIGTERM, and the command that resumes an interrupted run. */
+#ifndef BERT_CLI_TRAIN_RUN_H
+#define BERT_CLI_TRAIN_RUN_H
+
+#include "bert.h"
+
+/* The state of the progress printer (bert_loop_params.on_event_user). */
+typedef struct {
+    const char *cmd;  /* "finetune", "pretrain" */
+    int tty;          /* stderr is a terminal: training lines rewrite one line */
+    int pretrain;     /* pre-training's line formats */
+    int open_line;    /* a \r line is on the terminal */
+} cli_progress;
+
+/* bert_loop_params.on_event: one stderr line per event (see train_run.c). */
+void cli_on_event(void *user, const bert_event *e);
+
+/* End a \r line left on the terminal. */
+void cli_progress_end(cli_progress *p);
+
+/* Route SIGINT and SIGTERM to a flag the loop polls; returns it (for
+ * bert_loop_params.interrupt). A second signal ends the process at once. */
+volatile int *cli_stop_flag(void);
+
+/* Print "bert CMD: interrupted at step N; resume with: bert CMD ARGS
+ * --resume CHECKPOINT" (argv with any old --resume replaced, quoted for a
+ * POSIX shell). bare_resume: the old --resume may have no value. */
+void cli_print_resume(const char *cmd, int argc, char **argv, int bare_resume, long step, const char *checkpoint);
+
+/* The newest OUT/checkpoint-STEP directory into path; 0 when there is none. */
+int cli_newest_checkpoint(const char *out, char *path, size_t cap);
+
+#endif
