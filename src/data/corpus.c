@@ -120,7 +120,7 @@ typedef struct {
     bert_encode_params ep;
     int *starts, *lens, cap;   /* sentence bounds of the current text */
     bert_corpus_stats *stats;
-    double done, total, t0, last; /* bytes, progress clock */
+    double done, total, last; /* bytes read, bytes in all, the last progress call */
 } reader;
 
 /* Seconds on a monotonic clock. */
@@ -218,7 +218,7 @@ bert_status corpus_read_text(corpus *c, const bert_tokenizer *tok, const char *c
                              const bert_corpus_read_params *p, bert_corpus_stats *stats, bert_error *err) {
     if (!ensure_start(c)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     reader r = {.c = c, .tok = tok, .p = p, .split = p->split_sentences || p->prose, .ep = bert_encode_default_params(),
-                .stats = stats, .t0 = now_s()};
+                .stats = stats};
     r.ep.add_special_tokens = 0;
     for (int f = 0; f < n_files; f++) {
         struct stat st;

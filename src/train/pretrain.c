@@ -82,6 +82,8 @@ static int *shuffled(int n, uint64_t seed) {
     return order;
 }
 
+/* 32 random bits from the trainer's RNG (dynamic masking), or from a
+ * fixed generator state (static and held-out masking). */
 static uint32_t trainer_next(void *t) { return bert_trainer_random(t); }
 static uint32_t fixed_next(void *st) { return pairs_rand(st); }
 
@@ -211,6 +213,7 @@ static void json_number(char *buf, size_t cap, double v) {
     else snprintf(buf, cap, "null");
 }
 
+/* The data position after the last batch, and the first held-out figures. */
 static int src_position(void *user, char *json, size_t cap) {
     const pretrain_run *r = user;
     char bl[40], ba[40];
@@ -227,6 +230,7 @@ static int json_double(const cJSON *o, const char *name, double *v) {
     return cJSON_IsNumber(x) ? (*v = x->valuedouble, 1) : 0;
 }
 
+/* Continue from what src_position wrote (a resumed run). */
 static bert_status src_seek(void *user, const char *json, bert_error *err) {
     pretrain_run *r = user;
     cJSON *o = json ? cJSON_Parse(json) : NULL;
@@ -243,6 +247,7 @@ static bert_status src_seek(void *user, const char *json, bert_error *err) {
     return BERT_OK;
 }
 
+/* The held-out metrics; the first evaluation gives the "before" figures. */
 static bert_status src_evaluate(void *user, bert_trainer *t, bert_metrics *out, bert_error *err) {
     pretrain_run *r = user;
     double loss, acc;
@@ -261,6 +266,7 @@ static bert_status src_evaluate(void *user, bert_trainer *t, bert_metrics *out, 
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* The parameters' ranges: files, phases (shares adding up to 1), sizes. */
 static bert_status check_params(const bert_pretrain_params *p, bert_error *err) {
     if (!p || !p->model_dir || !p->output_dir || !p->corpus_files || p->n_corpus_files < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_pretrain needs a model directory, an output directory and corpus files");
@@ -392,6 +398,7 @@ static bert_status run_loop(pretrain_run *r, bert_loop_result *res, bert_error *
     return rc;
 }
 
+/* Seconds on a monotonic clock. */
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
