@@ -10,6 +10,7 @@
 #include "bert.h"
 #include "util/error.h"
 
+/* Free every sentence of d and zero it (NULL is allowed). */
 void bert_tagged_free(bert_tagged_data *d) {
     if (!d) return;
     for (int i = 0; i < d->n; i++) {
@@ -116,6 +117,7 @@ static bert_status jsonl_sentence(const char *text, const char *path, long no, b
     return rc;
 }
 
+/* JSONL: one {"tokens", "tags"} object a line; blank lines are skipped. */
 static bert_status read_jsonl(FILE *f, const char *path, bert_tagged_data *d, bert_error *err) {
     char *line = NULL;
     size_t cap = 0;
@@ -133,6 +135,7 @@ static bert_status read_jsonl(FILE *f, const char *path, bert_tagged_data *d, be
     return rc;
 }
 
+/* See bert.h: JSONL by the name's ".jsonl", else CoNLL columns. */
 bert_status bert_tagged_read(const char *path, bert_tagged_data *out, bert_error *err) {
     if (!path || !out) return bert_fail(err, BERT_ERR_INPUT, "bert_tagged_read: path and out are required");
     memset(out, 0, sizeof *out);
@@ -148,6 +151,9 @@ bert_status bert_tagged_read(const char *path, bert_tagged_data *out, bert_error
     return rc;
 }
 
+/* See bert.h: the generator is the 64-bit LCG (Knuth's MMIX constants)
+ * seeded from `seed`; a sentence goes to dev when bits 33.. of the next
+ * state are 0 mod 10. */
 bert_status bert_tagged_split_dev(bert_tagged_data *train, uint64_t seed, bert_tagged_data *dev, bert_error *err) {
     uint64_t s = seed * 2862933555777941757ULL + 3037000493ULL;
     bert_tagged_data keep = {0};
@@ -176,6 +182,8 @@ static int continues(const char *prev, const char *t) {
     return prev && (prev[0] == 'B' || prev[0] == 'I') && prev[1] == '-' && strcmp(prev + 2, t + 2) == 0;
 }
 
+/* See bert.h; an I- tag "starts" an entity when the tag before it is not
+ * B- or I- of the same type. */
 bert_tag_scheme bert_tag_scheme_detect(const bert_tagged_data *d) {
     int has_b = 0, has_s = 0, has_e = 0, i_starts = 0;
     for (int i = 0; i < d->n; i++)
@@ -190,6 +198,7 @@ bert_tag_scheme bert_tag_scheme_detect(const bert_tagged_data *d) {
     return !i_starts ? BERT_TAGS_IOB2 : has_b ? BERT_TAGS_IOB1 : BERT_TAGS_IO;
 }
 
+/* The scheme's usual name. */
 const char *bert_tag_scheme_name(bert_tag_scheme s) {
     switch (s) {
     case BERT_TAGS_IOB2: return "IOB2";
@@ -201,6 +210,7 @@ const char *bert_tag_scheme_name(bert_tag_scheme s) {
     return "?";
 }
 
+/* See bert.h. */
 void bert_tags_to_iob2(bert_tagged_data *d) {
     for (int i = 0; i < d->n; i++) {
         /* Only a tag's first letter changes, so the original tag before is
@@ -226,8 +236,10 @@ static const bert_ner_preset presets[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* The preset table (ends with a NULL name). */
 const bert_ner_preset *bert_ner_presets(void) { return presets; }
 
+/* Look a preset up by name. */
 const bert_ner_preset *bert_ner_preset_find(const char *name) {
     for (const bert_ner_preset *p = presets; name && p->name; p++)
         if (strcmp(p->name, name) == 0) return p;

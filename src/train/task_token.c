@@ -17,6 +17,7 @@
 #include "train/task_token.h"
 #include "util/error.h"
 
+/* CLOCK_MONOTONIC in seconds. */
 double token_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -46,6 +47,7 @@ static int tag_id(char *const *labels, int n, const char *t) {
     return -1;
 }
 
+/* Free a split's features, sentences and path. */
 static void split_free(token_split *s) {
     for (int i = 0; s->feat && i < s->data.n; i++)
         free(s->feat[i].ids), free(s->feat[i].labels), free(s->feat[i].first_piece);
@@ -55,6 +57,7 @@ static void split_free(token_split *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* train_task_token's free: everything prepare made (NULL is allowed). */
 static void state_free(void *state) {
     token_state *st = state;
     if (!st) return;
@@ -119,6 +122,7 @@ static bert_status split_features(const token_state *st, const bert_tokenizer *t
     return BERT_OK;
 }
 
+/* qsort order of C strings. */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Labels: the sorted distinct training tags (transformers' run_ner.py). */
@@ -221,6 +225,8 @@ static void warn_unseen(const token_state *st, const bert_finetune_params *p) {
             }
 }
 
+/* train_task_token's prepare (task.h): read, label and featurise the data;
+ * the default metric is the entity-level F1. */
 static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *tok, bert_train_params *tp,
                            const char **metric, int *greater_is_better, void **state, bert_error *err) {
     *state = NULL;
@@ -260,8 +266,11 @@ static int n_train(void *state) {
     return st->eval_only ? 0 : st->train.data.n;
 }
 
+/* A token item needs one label a token: max_seq_len floats at most. */
 static int label_floats(void *state) { return ((token_state *)state)->max_seq_len; }
 
+/* train_task_token's fill (task.h): the items' features, their labels
+ * packed back to back (n_tokens each). */
 static bert_status fill(void *state, const int *idx, int n, bert_sequence *seqs, float *labels, long *tokens,
                         bert_error *err) {
     const token_state *st = state;

@@ -12,6 +12,7 @@
 #include "train/task_token.h"
 #include "util/error.h"
 
+/* Release what token_score filled, and zero it. */
 void token_scores_free(token_scores *sc) {
     bert_seqeval_free(&sc->r), bert_seqeval_free(&sc->strict);
     free(sc->pred);
@@ -65,6 +66,8 @@ static bert_status seqeval_split(const token_split *s, token_scores *out, long t
     return rc;
 }
 
+/* See task_token.h: one context (the run's thread count) for the whole
+ * split, batches of the run's batch size. */
 bert_status token_score(const token_state *st, const bert_model *m, const token_split *s, token_scores *out,
                         bert_error *err) {
     memset(out, 0, sizeof *out);
@@ -101,6 +104,7 @@ bert_status token_score(const token_state *st, const bert_model *m, const token_
     return rc;
 }
 
+/* See task_token.h. */
 void token_scores_metrics(const token_scores *sc, bert_metrics *m) {
     if (sc->loss_count > 0) bert_metrics_set(m, "loss", sc->loss_sum / (double)sc->loss_count);
     bert_metrics_set(m, "precision", sc->r.precision);
@@ -111,6 +115,7 @@ void token_scores_metrics(const token_scores *sc, bert_metrics *m) {
     bert_metrics_set(m, "token_accuracy", sc->r.token_accuracy);
 }
 
+/* train_task_token's evaluate: the trainer's current model on dev. */
 bert_status token_evaluate(void *state, bert_trainer *t, bert_metrics *out, bert_error *err) {
     const token_state *st = state;
     token_scores sc;
@@ -208,6 +213,10 @@ static bert_status write_report(const token_state *st, const char *out_dir, long
     return bert_atomic_commit(&af, err);
 }
 
+/* train_task_token's finish (task.h): the dev scores are the loop's best
+ * evaluation (else its last, else best_dir scored now), the test scores and
+ * predictions are best_dir's (the model scored, with eval_only); then
+ * report.json. Without best_dir nothing is scored on test. */
 bert_status token_finish(void *state, const bert_finetune_params *p, const char *best_dir, const bert_loop_result *r,
                          bert_error *err) {
     token_state *st = state;

@@ -298,3 +298,29 @@ TEST(token_task_sec_preset_holds_out_dev) {
     }
     bert_tokenizer_free(tok);
 }
+
+TEST(token_task_runs_through_bert_finetune_with_step_evaluation) {
+    notices ns = {0};
+    bert_finetune_params p = params(&ns, "tok6");
+    p.test_file = NER_DEV;
+    p.max_steps = 6, p.train.grad_accum = 2, p.train.lr = 3e-3;
+    p.loop.eval_steps = 2, p.loop.eval_at_epoch_end = 0, p.loop.save_at_epoch_end = 0, p.loop.log_steps = 0;
+    bert_loop_result r;
+    bert_error err;
+    CHECK_OK(bert_finetune(&p, &r, &err), err);
+    CHECK(r.steps == 6 && (r.best_step == 2 || r.best_step == 4 || r.best_step == 6));
+    double f1;
+    CHECK(bert_metrics_get(&r.best_metrics, "f1", &f1) && f1 == r.best);
+    CHECK(bert_metrics_get(&r.best_metrics, "loss", &f1));
+    char path[1200], want[200];
+    snprintf(path, sizeof path, "%s/report.json", p.output_dir);
+    char *rep = read_all(path);
+    /* 30 sentences, batches of 4, 2 micro-batches a step: 4 steps an epoch */
+    snprintf(want, sizeof want, "\"best_epoch\": %ld, \"best_step\": %ld,", (r.best_step + 3) / 4, r.best_step);
+    CHECK(rep && strstr(rep, want) && strstr(rep, "\"test\": {"));
+    free(rep);
+    snprintf(path, sizeof path, "%s/log.jsonl", p.output_dir);
+    char *log = read_all(path);
+    CHECK(log && strstr(log, "{\"step\":2,\"eval_loss\":") && strstr(log, "\"eval_f1_strict\":"));
+    free(log);
+}
