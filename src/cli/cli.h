@@ -23,9 +23,6 @@ int cmd_rerank(int argc, char **argv);
 int cmd_nsp(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
-int finetune_seq_main(int argc, char **argv);
-int cmd_finetune_ner(int argc, char **argv);
-int cmd_finetune_qa(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
@@ -50,21 +47,6 @@ uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n);
 
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
-/* The training options the task trainers share (--lr, --warmup-ratio,
- * --seed, --threads, --dtype f32|bf16 VALUE) into *tp; 1 when `a` was one of
- * them (its value consumed), 0 when not, -1 when its value is invalid (the
- * message is printed, prefixed with "bert CMD"). */
-int cli_train_flag(const char *cmd, const char *a, const char *v, bert_train_params *tp);
-/* The options the NER and QA fine-tuners share (--output-dir, --task,
- * --task-type [read by the dispatcher], --data-dir, --train, --dev,
- * --epochs, --batch-size, --max-seq-len, --max-train), written through
- * these pointers into the caller's variables; 1 when `a` was one of them
- * (its value v consumed), else 0. */
-typedef struct {
-    const char **out, **task, **data, **train, **dev;
-    int *epochs, *batch, *max_seq, *max_train;
-} cli_task_flags;
-int cli_task_flag(const char *a, const char *v, const cli_task_flags *f);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
 
@@ -72,23 +54,6 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
  * so a "\u0000" escape would silently cut the text. Returns 0 with a
  * message in msg for such a line. */
 int cli_check_json_line(const char *line, char *msg, size_t cap);
-
-/* order[0..n) = a permutation of 0..n-1 drawn from the trainer's RNG
- * (Fisher-Yates), so shuffling is part of the seeded, resumable stream. */
-void cli_shuffle(bert_trainer *t, int *order, int n);
-
-/* One training epoch of a task fine-tuner: the n_items are shuffled into
- * order (cli_shuffle), cut into batches of `batch`, fill() writes each
- * batch's sequences and labels (from the item indices idx[0..n)) into seqs
- * and labels, and each batch is one bert_trainer_step. Progress goes to
- * stderr every `report` steps (epoch, step / total_steps, mean loss,
- * tokens/s since t0). *tokens grows by the tokens fed; *mean_loss is the
- * epoch's mean batch loss. Returns 0 with the trainer's message in msg. */
-typedef void (*cli_fill_batch)(const void *items, const int *idx, int n, bert_sequence *seqs, float *labels,
-                               double *tokens);
-int cli_train_epoch(bert_trainer *t, int *order, int n_items, int batch, bert_sequence *seqs, float *labels,
-                    cli_fill_batch fill, const void *items, int epoch, long total_steps, int report, double t0,
-                    double *tokens, double *mean_loss, char *msg, size_t cap);
 
 /* Output that is either stdout or a file written under a temporary name and
  * renamed into place by cli_output_close(ok = 1), so an interrupted run never

@@ -52,38 +52,6 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
     return 1;
 }
 
-void cli_shuffle(bert_trainer *t, int *order, int n) {
-    for (int i = 0; i < n; i++) order[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(bert_trainer_random(t) % (uint32_t)(i + 1)), x = order[i];
-        order[i] = order[j], order[j] = x;
-    }
-}
-
-int cli_train_epoch(bert_trainer *t, int *order, int n_items, int batch, bert_sequence *seqs, float *labels,
-                    cli_fill_batch fill, const void *items, int epoch, long total_steps, int report, double t0,
-                    double *tokens, double *mean_loss, char *msg, size_t cap) {
-    cli_shuffle(t, order, n_items);
-    double loss_sum = 0;
-    int steps = 0;
-    bert_error err;
-    for (int pos = 0; pos < n_items; pos += batch) {
-        int n = n_items - pos < batch ? n_items - pos : batch, stepped;
-        double loss;
-        fill(items, order + pos, n, seqs, labels, tokens);
-        if (bert_trainer_step(t, seqs, n, labels, &loss, &stepped, &err) != BERT_OK) {
-            snprintf(msg, cap, "%s", err.message);
-            return 0;
-        }
-        loss_sum += loss, steps++;
-        if (steps % report == 0)
-            fprintf(stderr, "epoch %d step %ld/%ld loss %.4f %.0f tok/s\n", epoch + 1, bert_trainer_steps(t), total_steps,
-                    loss_sum / steps, *tokens / (cli_now_s() - t0));
-    }
-    *mean_loss = loss_sum / (steps ? steps : 1);
-    return 1;
-}
-
 int cli_check_json_line(const char *line, char *msg, size_t cap) {
     if (!strstr(line, "\\u0000")) return 1;
     snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");
@@ -128,25 +96,6 @@ int cli_output_close(const char *cmd, cli_output *out, int ok) {
     return ok;
 }
 
-int cli_task_flag(const char *a, const char *v, const cli_task_flags *f) {
-    if (!v) return 0;
-    const struct {
-        const char *name;
-        const char **s;
-        int *i;
-    } flags[] = {{"--output-dir", f->out, NULL}, {"--task", f->task, NULL},     {"--task-type", NULL, NULL},
-                 {"--data-dir", f->data, NULL},  {"--train", f->train, NULL},   {"--dev", f->dev, NULL},
-                 {"--epochs", NULL, f->epochs},  {"--batch-size", NULL, f->batch}, {"--max-seq-len", NULL, f->max_seq},
-                 {"--max-train", NULL, f->max_train}};
-    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) {
-        if (strcmp(a, flags[k].name) != 0) continue;
-        if (flags[k].s) *flags[k].s = v;
-        if (flags[k].i) *flags[k].i = atoi(v);
-        return 1;
-    }
-    return 0;
-}
-
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = BERT_COMPUTE_F32;
     else if (strcmp(s, "bf16") == 0) *out = BERT_COMPUTE_BF16;
@@ -155,17 +104,6 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
         fprintf(stderr, "bert %s: --dtype must be f32, bf16 or int8, not '%s'\n", cmd, s);
         return 0;
     }
-    return 1;
-}
-
-int cli_train_flag(const char *cmd, const char *a, const char *v, bert_train_params *tp) {
-    if (!v) return 0;
-    if (strcmp(a, "--dtype") == 0) return cli_parse_dtype(cmd, v, &tp->compute) ? 1 : -1;
-    if (strcmp(a, "--lr") == 0) tp->lr = atof(v);
-    else if (strcmp(a, "--warmup-ratio") == 0) tp->warmup_ratio = atof(v);
-    else if (strcmp(a, "--seed") == 0) tp->seed = strtoull(v, NULL, 10);
-    else if (strcmp(a, "--threads") == 0) tp->n_threads = atoi(v);
-    else return 0;
     return 1;
 }
 

@@ -133,11 +133,6 @@ static int set_phases(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 1;
 }
 
-static const char *const presets[] = {"sst2", "cola", "mrpc", "rte", "stsb", "wnli", "ncbi", "bc5cdr", "conll2003", "sec",
-                                      "squad", "tydi", "xquad", "bioasq", "covid_qa", "subjqa", NULL};
-
-const char *const *cli_presets(void) { return presets; }
-
 const cli_flag cli_train_flags[] = {
     {"data", NULL, FE, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--output-dir", "OUT", FE, 0, CLI_K_STR, FT(output_dir), 0, NULL, "where report.json, log.jsonl, best/ and checkpoints go"},

@@ -53,15 +53,6 @@ typedef struct {
 /* The table, ending with an entry whose name is NULL. */
 extern const cli_flag cli_train_flags[];
 
-/* The defaults of the parameters, and the task type of preset `name` (0
- * when there is no such preset). */
-bert_finetune_params cli_finetune_defaults(bert_task task);
-bert_pretrain_params cli_pretrain_defaults(void);
-int cli_preset_task(const char *name, bert_task *task);
-
-/* The fine-tuning presets' names, NULL-terminated. */
-const char *const *cli_presets(void);
-
 /* Parse argv (argv[0] is the command's name) for cmd into *a, starting from
  * the library's defaults for the task type that --task / --task-type name.
  * --help or -h prints the command's usage on stdout and exits 0. Returns 0

@@ -41,7 +41,7 @@ void cli_train_usage(int cmd, FILE *f) {
     }
     if (cmd != CLI_CMD_PRETRAIN) {
         fputs("\npresets (--task):", f);
-        for (const char *const *p = cli_presets(); *p; p++) fprintf(f, " %s", *p);
+        for (const char *const *p = bert_finetune_presets(); *p; p++) fprintf(f, " %s", *p);
         fputc('\n', f);
     }
 }
@@ -89,9 +89,10 @@ static int task_type(int argc, char **argv, bert_task *task, int *given, char *m
             if (k == 3) return snprintf(msg, cap, "--task-type must be sequence, token or qa, not '%s'", v), 0;
             *task = k == 0 ? BERT_TASK_SEQUENCE : k == 1 ? BERT_TASK_TOKEN : BERT_TASK_QA, *given = 1;
         } else if (strcmp(argv[i], "--task") == 0) {
-            if (!cli_preset_task(v, task)) {
+            bert_error err;
+            if (bert_finetune_preset_task(v, task, &err) != BERT_OK) {
                 int n = snprintf(msg, cap, "unknown --task '%s' (", v);
-                for (const char *const *p = cli_presets(); *p && n > 0 && (size_t)n < cap; p++)
+                for (const char *const *p = bert_finetune_presets(); *p && n > 0 && (size_t)n < cap; p++)
                     n += snprintf(msg + n, cap - (size_t)n, "%s%s", *p, p[1] ? ", " : ")");
                 return 0;
             }
@@ -150,8 +151,8 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
         }
     bert_task task = BERT_TASK_SEQUENCE;
     if (cmd != CLI_CMD_PRETRAIN && !task_type(argc, argv, &task, &a->task_given, msg, sizeof msg)) return fail(name, msg);
-    a->ft = cli_finetune_defaults(task);
-    a->pt = cli_pretrain_defaults();
+    a->ft = bert_finetune_default_params(task);
+    a->pt = bert_pretrain_default_params();
     a->ft.eval_only = cmd == CLI_CMD_EVAL;
     int tmask = task == BERT_TASK_TOKEN ? CLI_T_TOK : task == BERT_TASK_QA ? CLI_T_QA : CLI_T_SEQ;
     const char *model = NULL;

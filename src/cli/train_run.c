@@ -54,6 +54,7 @@ static void eval_line(cli_progress *p, const bert_event *e) {
     }
     if (e->metrics) metric(e->metrics, "loss", &loss);
     fprintf(stderr, "eval step %ld: loss %.4f", e->step, loss);
+    if (e->metric && *e->metric) snprintf(p->metric, sizeof p->metric, "%s", e->metric);
     if (e->metric && *e->metric) fprintf(stderr, " %s %.4f", e->metric, e->metric_value);
     else
         for (int i = 0; e->metrics && i < e->metrics->n; i++)
@@ -72,13 +73,22 @@ void cli_on_event(void *user, const bert_event *e) {
         fputs(e->text && *e->text ? e->text : "early stopping", stderr);
         fputc('\n', stderr);
         break;
-    case BERT_EVENT_NOTICE:
+    case BERT_EVENT_NOTICE: /* pre-training's held-out figures and its last line stand alone */
         cli_progress_end(p);
-        fprintf(stderr, "bert %s: %s\n", p->cmd, e->text ? e->text : "");
+        if (e->text && (strncmp(e->text, "done: ", 6) == 0 || strncmp(e->text, "held-out ", 9) == 0)) fprintf(stderr, "%s\n", e->text);
+        else fprintf(stderr, "bert %s: %s\n", p->cmd, e->text ? e->text : "");
         break;
     case BERT_EVENT_CHECKPOINT: break;
     }
     fflush(stderr);
+}
+
+void cli_read_progress(void *user, double bytes_read, double bytes_total, long long documents, long long tokens) {
+    cli_progress *p = user;
+    double el = cli_now_s() - p->t0;
+    fprintf(stderr, "\rreading: %.1f/%.1f MB, %.1f MB/s, %lld documents, %lld tokens   ", bytes_read / 1e6, bytes_total / 1e6,
+            bytes_read / 1e6 / (el > 0 ? el : 1e-9), documents, tokens);
+    p->open_line = 1;
 }
 
 static volatile int stop_requested;

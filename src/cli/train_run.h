@@ -12,10 +12,15 @@ typedef struct {
     int tty;          /* stderr is a terminal: training lines rewrite one line */
     int pretrain;     /* pre-training's line formats */
     int open_line;    /* a \r line is on the terminal */
+    double t0;        /* when the command started (read rates)              */
+    char metric[64];  /* the metric that picks the best model (from the evaluations) */
 } cli_progress;
 
 /* bert_loop_params.on_event: one stderr line per event (see train_run.c). */
 void cli_on_event(void *user, const bert_event *e);
+
+/* bert_corpus_read_params.progress on a terminal: "reading: X/Y MB, ...". */
+void cli_read_progress(void *user, double bytes_read, double bytes_total, long long documents, long long tokens);
 
 /* End a \r line left on the terminal. */
 void cli_progress_end(cli_progress *p);
