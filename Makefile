@@ -59,7 +59,7 @@ BIN      := $(BUILD)/bert
 TESTBIN  := $(BUILD)/test_bert
 BENCHBIN := $(BUILD)/bench_forward
 
-.PHONY: all deps test test-asan demo bench install uninstall clean
+.PHONY: all deps test test-asan demo bench examples install uninstall clean
 all: $(STATIC) $(SHARED) $(BIN)
 
 deps:
@@ -104,6 +104,13 @@ $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(STATIC)
 $(BUILD)/bench_tokenizer: $(BUILD)/bench/bench_tokenizer.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# Programs that use the public header alone (bert.h), as a user's would.
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(STATIC) include/bert.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) -Wall -Wextra $(filter -fsanitize%,$(OPT)) -Iinclude -o $@ $< $(STATIC) $(LDFLAGS) $(LDLIBS)
+
 $(BENCHBIN): $(BUILD)/bench/bench_forward.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
@@ -111,12 +118,13 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(EXAMPLES)
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close \
+		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 
 demo: deps

@@ -167,7 +167,8 @@ static int by_step(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Remove OUT/checkpoint-* beyond the newest save_total_limit. */
+/* Remove OUT/checkpoint-* beyond the newest save_total_limit (but not the
+ * one a resumed run started from). */
 static bert_status rotate(const loop_run *L, bert_error *err) {
     if (L->p->save_total_limit <= 0) return BERT_OK;
     DIR *d = opendir(L->p->output_dir);
@@ -183,6 +184,9 @@ static bert_status rotate(const loop_run *L, bert_error *err) {
     closedir(d);
     qsort(steps, (size_t)n, sizeof *steps, by_step);
     for (int i = 0; i + L->p->save_total_limit < n; i++) {
+        /* A resumed trainer reads its config and tokenizer files back from
+         * the checkpoint it came from at every save: keep that one. */
+        if (L->p->resume_state && steps[i] == L->first_step) continue;
         char name[64], path[4096];
         snprintf(name, sizeof name, "checkpoint-%ld", steps[i]);
         bert_status rc = out_path(L, path, sizeof path, name, err);
