@@ -33,6 +33,10 @@ int cmd_vocab(int argc, char **argv);
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Print "bert <cmd>: <message>; <the first line of usage>" to stderr (one
+ * line); returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Monotonic clock in seconds (progress rates, run times). */
 double cli_now_s(void);
 
@@ -49,6 +53,10 @@ uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n);
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
+
+/* Rewrite the library's parameter names in msg (max_question_len, ...) as
+ * the flags that set them (--max-question-len, ...), within cap bytes. */
+void cli_name_flags(char *msg, size_t cap);
 
 /* Checks an input line before cJSON parses it: cJSON strings end at a NUL,
  * so a "\u0000" escape would silently cut the text. Returns 0 with a

@@ -71,7 +71,7 @@ int cmd_fill_mask(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
-    if (!dir) return fputs(usage, stderr), CLI_USAGE;
+    if (!dir) return cli_usage_error(o.cmd, usage, "needs MODEL_DIR");
     char *copy = targets ? strdup(targets) : NULL;
     for (char *t = copy ? strtok(copy, ",") : NULL; t; t = strtok(NULL, ",")) {
         s.targets = realloc(s.targets, sizeof *s.targets * (size_t)(s.n_targets + 1));

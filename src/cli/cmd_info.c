@@ -85,7 +85,7 @@ int cmd_info(int argc, char **argv) {
             printf("usage: bert info MODEL_DIR [--json]\n");
             return CLI_OK;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "bert info: unknown option '%s'\nusage: bert info MODEL_DIR [--json]\n", argv[i]);
+            fprintf(stderr, "bert info: unknown option '%s'; usage: bert info MODEL_DIR [--json]\n", argv[i]);
             return CLI_USAGE;
         } else if (!dir) dir = argv[i];
         else {
@@ -94,7 +94,7 @@ int cmd_info(int argc, char **argv) {
         }
     }
     if (!dir) {
-        fprintf(stderr, "usage: bert info MODEL_DIR [--json]\n");
+        fprintf(stderr, "bert info: needs MODEL_DIR; usage: bert info MODEL_DIR [--json]\n");
         return CLI_USAGE;
     }
     bert_error err;

@@ -67,9 +67,9 @@ int cmd_init(int argc, char **argv) {
         else if (strcmp(a, "--seed") == 0 && v) seed = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--cased") == 0) cased = 1;
         else if (a[0] != '-' && !out) out = a;
-        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert init: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), cli_usage_error("init", usage, "unexpected argument '%s'", a);
     }
-    if (!out || !vocab) return fputs(usage, stderr), CLI_USAGE;
+    if (!out || !vocab) return cli_usage_error("init", usage, "needs OUT_DIR and --vocab FILE");
     if (strcmp(positions, "learned") != 0 && strcmp(positions, "sinusoidal") != 0)
         return cli_error("init", "--positions must be 'learned' or 'sinusoidal', not '%s'", positions), CLI_USAGE;
     if (!(dropout >= 0 && dropout < 1)) return cli_error("init", "--dropout must be in [0, 1)"), CLI_USAGE;

@@ -66,6 +66,6 @@ int cmd_ner(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
-    if (!dir) return fputs(usage, stderr), CLI_USAGE;
+    if (!dir) return cli_usage_error(o.cmd, usage, "needs MODEL_DIR");
     return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

@@ -39,7 +39,7 @@ int cmd_nsp(int argc, char **argv) {
         if (c) continue;
         if (!task_positional(o.cmd, argv[i], &dir, usage)) return CLI_USAGE;
     }
-    if (!dir) return fputs(usage, stderr), CLI_USAGE;
+    if (!dir) return cli_usage_error(o.cmd, usage, "needs MODEL_DIR");
     nsp_state s = {0};
     return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
 }

@@ -103,9 +103,9 @@ int cmd_sweep(int argc, char **argv) {
         else if (strcmp(a, "--batch-sizes") == 0 && v) snprintf(bss, sizeof bss, "%s", v), i++;
         else if (strcmp(a, "--seeds") == 0 && v) snprintf(seeds, sizeof seeds, "%s", v), i++;
         else if (a[0] != '-' && !model) model = a;
-        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert sweep: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), cli_usage_error("sweep", usage, "unexpected argument '%s'", a);
     }
-    if (!model || !out) return fputs(usage, stderr), CLI_USAGE;
+    if (!model || !out) return cli_usage_error("sweep", usage, "needs MODEL_DIR and --output-dir OUT");
     char *L[MAX_VALUES], *E[MAX_VALUES], *B[MAX_VALUES], *S[MAX_VALUES];
     int nl = split(lrs, L), ne = split(eps, E), nb = split(bss, B), ns = split(seeds, S);
     int total = nl * ne * nb * ns, k = 0;

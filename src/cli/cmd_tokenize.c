@@ -50,8 +50,7 @@ static int parse_args(int argc, char **argv, const char **dir, tok_opts *o) {
         } else if (strcmp(a, "--no-special-tokens") == 0) {
             o->p.add_special_tokens = 0;
         } else if (!v && a[0] == '-') {
-            fprintf(stderr, "bert tokenize: unknown option or missing value: '%s'\n%s", a, usage_text);
-            return 0;
+            return cli_usage_error("tokenize", usage_text, "unknown option or missing value: '%s'", a), 0;
         } else if (strcmp(a, "--max-length") == 0) {
             if (!cli_parse_int("tokenize", a, argv[++i], 1, &o->p.max_length)) return 0;
         } else if (strcmp(a, "--stride") == 0) {
@@ -86,8 +85,7 @@ static int parse_args(int argc, char **argv, const char **dir, tok_opts *o) {
         } else if (strcmp(a, "--output") == 0) {
             o->output = argv[++i];
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "bert tokenize: unknown option '%s'\n%s", a, usage_text);
-            return 0;
+            return cli_usage_error("tokenize", usage_text, "unknown option '%s'", a), 0;
         } else if (!*dir) {
             *dir = a;
         } else {
@@ -96,10 +94,7 @@ static int parse_args(int argc, char **argv, const char **dir, tok_opts *o) {
         }
     }
     if (o->p.max_length > 0 && !truncation_set) o->p.truncation = BERT_TRUNCATE_LONGEST_FIRST;
-    if (!*dir) {
-        fputs(usage_text, stderr);
-        return 0;
-    }
+    if (!*dir) return cli_usage_error("tokenize", usage_text, "needs MODEL_DIR"), 0;
     return 1;
 }
 

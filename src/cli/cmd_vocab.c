@@ -25,9 +25,9 @@ int cmd_vocab(int argc, char **argv) {
         } else if (strcmp(a, "--corpus") == 0 && v && nfiles < 64) files[nfiles++] = v, i++;
         else if (strcmp(a, "--output") == 0 && v) out = v, i++;
         else if (strcmp(a, "--cased") == 0) p.lowercase = 0;
-        else return cli_help_if_asked(a, usage), fprintf(stderr, "bert vocab: unexpected argument \'%s\'\n%s", a, usage), CLI_USAGE;
+        else return cli_help_if_asked(a, usage), cli_usage_error("vocab", usage, "unexpected argument '%s'", a);
     }
-    if (!out || !nfiles) return fputs(usage, stderr), CLI_USAGE;
+    if (!out || !nfiles) return cli_usage_error("vocab", usage, "needs --corpus FILE and --output DIR");
     bert_vocab_trainer *t;
     bert_error err;
     if (bert_vocab_trainer_create(&p, &t, &err) != BERT_OK) return cli_error("vocab", "%s", err.message);

@@ -33,6 +33,17 @@ uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n) {
     return h;
 }
 
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) {
+    fprintf(stderr, "bert %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    size_t n = strcspn(usage, "\n");
+    fprintf(stderr, "; %.*s\n", (int)n, usage);
+    return CLI_USAGE;
+}
+
 void cli_help_if_asked(const char *arg, const char *usage) {
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         fputs(usage, stdout);
@@ -50,6 +61,23 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
     }
     *out = (int)v;
     return 1;
+}
+
+static int word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+
+void cli_name_flags(char *msg, size_t cap) {
+    static const char *const names[][2] = {{"max_question_len", "--max-question-len"}, {"max_answer_len", "--max-answer-len"},
+                                           {"max_seq_len", "--max-seq-len"},           {"doc_stride", "--doc-stride"},
+                                           {"top_k", "--top-k"},                       {"batch_size", "--batch-size"}};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t n = strlen(names[k][0]), len = strlen(msg);
+        for (char *p = strstr(msg, names[k][0]); p; p = strstr(p + 1, names[k][0])) {
+            if ((p > msg && word_char(p[-1])) || word_char(p[n]) || len + 2 >= cap) continue;
+            memmove(p + n + 2, p + n, len - (size_t)(p - msg) - n + 1);
+            memcpy(p, names[k][1], n + 2); /* the flag: two dashes, '_' as '-' */
+            len += 2;
+        }
+    }
 }
 
 int cli_check_json_line(const char *line, char *msg, size_t cap) {

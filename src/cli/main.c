@@ -80,7 +80,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return CLI_OK;
     }
-    fprintf(stderr, "bert: unknown command '%s'\n\n", cmd);
-    usage(stderr);
+    fprintf(stderr, "bert: unknown command '%s' (bert help lists the commands)\n", cmd);
     return CLI_USAGE;
 }

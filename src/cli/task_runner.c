@@ -18,7 +18,7 @@ const char *task_str(const cJSON *o, const char *key) {
 int task_positional(const char *cmd, const char *arg, const char **dir, const char *usage) {
     if (arg[0] == '-' || *dir) {
         cli_help_if_asked(arg, usage);
-        fprintf(stderr, "bert %s: unexpected argument '%s'\n%s", cmd, arg, usage);
+        cli_usage_error(cmd, usage, "%s '%s'", arg[0] == '-' ? "unknown option or missing value:" : "unexpected argument", arg);
         return 0;
     }
     *dir = arg;
@@ -123,6 +123,7 @@ static long run_batch(const task_run_opts *o, task_batch_fn fn, void *state, cJS
         err.item = -1;
         err.message[0] = '\0';
         if (fn(state, items + start, n - start, out, &err)) return failed;
+        cli_name_flags(err.message, sizeof err.message);
         int bad = err.item >= 0 && err.item < n - start ? start + err.item : -1;
         const char *msg = err.message;
         /* "input 3: ..." / "sequence 3: ...": the line number says where. */

@@ -210,7 +210,7 @@ expect_error rerank_empty_documents "rr.jsonl:1: the documents list is empty" "$
 printf '{"text": "only one"}\n' > "$TMP/nsp1.jsonl"
 expect_error nsp_needs_pair "nsp1.jsonl:1: needs a \"text_pair\" string" "$BERT" nsp "$TASKS/mlm" --input "$TMP/nsp1.jsonl"
 awk 'BEGIN { printf "{\"question\": \""; for (i = 0; i < 64; i++) printf "the "; print "?\", \"context\": \"the mat\"}" }' > "$TMP/longq.jsonl"
-expect_error qa_question_too_long "longq.jsonl:1: the question has 65 tokens; at most max_question_len = 64" "$BERT" qa "$TASKS/qa" --input "$TMP/longq.jsonl"
+expect_error qa_question_too_long "longq.jsonl:1: the question has 65 tokens; at most --max-question-len = 64" "$BERT" qa "$TASKS/qa" --input "$TMP/longq.jsonl"
 expect_error classify_without_head "no classifier head" sh -c "echo '{\"text\": \"x\"}' | '$BERT' classify '$TASKS/mlm'"
 awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 200; i++) printf "the "; print "\"}" }' > "$TMP/long200.jsonl"
 expect_error classify_too_long "long200.jsonl:1: 202 tokens; the model takes at most 128" "$BERT" classify "$TASKS/classifier" --input "$TMP/long200.jsonl"
@@ -399,6 +399,116 @@ expect_error finetune_wrong_columns "bad_columns.tsv:3: 1 columns, need at least
     --train "$FT/bad_columns.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label
 expect_error finetune_missing_column "no column 'text'" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftC" \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv"
+
+# --- the training commands' options (one table: parsing, --help, hints) ---------------------
+# expect_one_line NAME WANT_TEXT CMD...: non-zero exit, exactly one stderr line, containing WANT_TEXT.
+expect_one_line() {
+    name=$1 want=$2
+    shift 2
+    "$@" > "$TMP/out" 2> "$TMP/err"
+    rc=$?
+    if [ $rc -ne 0 ] && [ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -qF -- "$want" "$TMP/err" && [ ! -s "$TMP/out" ]; then pass "$name"; else
+        echo "  exit $rc, stderr:"; fail "$name" "$TMP/err"; fi
+}
+"$BERT" finetune --help > "$TMP/fthelp" 2>&1
+missing=""
+for w in sst2 cola mrpc rte stsb wnli ncbi bc5cdr conll2003 sec squad tydi xquad bioasq covid_qa subjqa; do
+    grep "^presets (--task):" "$TMP/fthelp" | grep -qw -- "$w" || missing="$missing $w"
+done
+for w in --max-steps --eval-steps --save-steps --save-total-limit --resume --patience --grad-accum --schedule --metric \
+    --log-steps --tag-scheme --label-all-tokens --test --doc-stride --dev-split --bioasq-golden --subjqa-domain --text-column \
+    --problem --labels --dropout --bert-adam --warmup-steps --max-grad-norm --weight-decay --stop-at-step --max-dev; do
+    grep -q -- "^  $w " "$TMP/fthelp" || missing="$missing $w"
+done
+if [ -z "$missing" ]; then pass finetune_help_lists_presets_and_options; else echo "missing:$missing" > "$TMP/x"; fail finetune_help_lists_presets_and_options "$TMP/x"; fi
+"$BERT" eval --help > "$TMP/evhelp" 2>&1
+if head -1 "$TMP/evhelp" | grep -q "^usage: bert eval MODEL_DIR" && ! grep -q -- "--lr \|--epochs " "$TMP/evhelp" \
+    && grep -q -- "^  --dev " "$TMP/evhelp"; then pass eval_help_is_its_own; else fail eval_help_is_its_own "$TMP/evhelp"; fi
+"$BERT" pretrain --help > "$TMP/pthelp" 2>&1
+if grep -q -- "^  --corpus " "$TMP/pthelp" && grep -q -- "^  --resume \[CHECKPOINT\]" "$TMP/pthelp" && grep -q -- "^  --patience " "$TMP/pthelp"; then
+    pass pretrain_help_lists_loop_options; else fail pretrain_help_lists_loop_options "$TMP/pthelp"; fi
+expect_one_line finetune_needs_output_dir "bert finetune: needs --output-dir OUT" "$BERT" finetune "$TASKS/mlm" --task sst2
+expect_one_line eval_needs_output_dir "bert eval: needs --output-dir OUT" "$BERT" eval "$TASKS/mlm" --task-type token --dev "$FT/ner_dev.conll"
+expect_one_line finetune_typo_suggestion "unknown option '--max-step'; did you mean --max-steps?" "$BERT" finetune "$TASKS/mlm" \
+    --output-dir "$TMP/typo" --task sst2 --max-step 3
+expect_one_line pretrain_typo_suggestion "unknown option '--dopout'; did you mean --dropout?" "$BERT" pretrain "$TASKS/mlm" \
+    --output-dir "$TMP/typo" --corpus "$FT/pretrain_corpus.txt" --dopout 0.1
+expect_one_line finetune_error_names_the_flag "--max-seq-len needs an integer >= 8 (got 'long')" "$BERT" finetune "$TASKS/mlm" \
+    --output-dir "$TMP/typo" --task sst2 --max-seq-len long
+expect_one_line finetune_flag_of_another_task "--doc-stride is for qa tasks" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/typo" \
+    --task-type token --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" --doc-stride 32
+expect_one_line finetune_missing_data_dir "$TMP/nodata/glue/SST-2 does not exist; pass --data-dir DIR" "$BERT" finetune "$TASKS/mlm" \
+    --output-dir "$TMP/nodata_out" --task sst2 --data-dir "$TMP/nodata"
+expect_one_line unknown_option_one_line "unknown option or missing value: '--frobnicate'; usage: bert classify" "$BERT" classify \
+    "$TASKS/classifier" --frobnicate
+# NER and QA take every option of the loop: --max-steps, --eval-steps, --save-steps, --resume; a resumed run ends where the
+# uninterrupted one did; dev loss is logged; a run without --test reports no "test".
+NERARGS="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --batch-size 4 --lr 3e-3 --max-steps 6 --save-steps 2 --save-total-limit 0 --eval-steps 3 --seed 3"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/nerA" $NERARGS > /dev/null 2> "$TMP/err"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/nerB" $NERARGS --resume "$TMP/nerA/checkpoint-2" > /dev/null 2>> "$TMP/err"
+if [ -f "$TMP/nerA/checkpoint-6/model.safetensors" ] && cmp -s "$TMP/nerA/checkpoint-6/model.safetensors" "$TMP/nerB/checkpoint-6/model.safetensors" \
+    && grep -q '"step":3,"eval_loss"' "$TMP/nerA/log.jsonl" && ! grep -q '"test"' "$TMP/nerA/report.json"; then
+    pass finetune_ner_max_steps_and_resume; else fail finetune_ner_max_steps_and_resume "$TMP/err"; fi
+QAARGS="--task-type qa --train $FT/qa_train.json --dev $FT/qa_dev.json --batch-size 4 --max-seq-len 64 --doc-stride 16 --lr 1e-3 --max-steps 4 --save-steps 2 --save-total-limit 0 --seed 3"
+"$BERT" finetune "$TASKS/qa" --output-dir "$TMP/qaA" $QAARGS > /dev/null 2> "$TMP/err"
+"$BERT" finetune "$TASKS/qa" --output-dir "$TMP/qaB" $QAARGS --resume "$TMP/qaA/checkpoint-2" > /dev/null 2>> "$TMP/err"
+if [ -f "$TMP/qaA/checkpoint-4/model.safetensors" ] && cmp -s "$TMP/qaA/checkpoint-4/model.safetensors" "$TMP/qaB/checkpoint-4/model.safetensors" \
+    && grep -q '"dev_f1"' "$TMP/qaB/report.json"; then
+    pass finetune_qa_max_steps_and_resume; else fail finetune_qa_max_steps_and_resume "$TMP/err"; fi
+# `bert eval` needs no training file.
+"$BERT" eval "$TMP/ftNER/best" --task-type token --dev "$FT/ner_dev.conll" --output-dir "$TMP/evNER2" 2> "$TMP/err"
+if [ -n "$best_f1" ] && [ "$(sed -n 's/.*"dev": {[^}]*"f1": \([0-9.]*\).*/\1/p' "$TMP/evNER2/report.json" | head -1)" = "$best_f1" ]; then
+    pass eval_without_train; else fail eval_without_train "$TMP/err"; fi
+# JSONL of single texts: the pair field is optional.
+printf '{"text": "a lovely film", "label": "1"}\n{"text": "a dull film", "label": "0"}\n{"text": "great fun", "label": "1"}\n{"text": "boring", "label": "0"}\n' > "$TMP/single.jsonl"
+if "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftJ" --train "$TMP/single.jsonl" --dev "$TMP/single.jsonl" --epochs 1 --batch-size 2 \
+    > /dev/null 2> "$TMP/err" && [ -f "$TMP/ftJ/report.json" ]; then pass finetune_jsonl_single_texts; else fail finetune_jsonl_single_texts "$TMP/err"; fi
+# SIGINT during training: a checkpoint, the command that resumes it, exit status 130.
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/sig" --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence \
+    --label-column label --batch-size 1 --epochs 500 --save-steps 2 --save-total-limit 0 > /dev/null 2> "$TMP/sig.err" &
+pid=$!
+i=0; while [ $i -lt 300 ] && [ ! -d "$TMP/sig/checkpoint-2" ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid 2> /dev/null
+i=0; while [ $i -lt 300 ] && kill -0 $pid 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -KILL $pid 2> /dev/null
+wait $pid; rc=$?
+ckpt=$(sed -n 's/.*resume with: bert finetune .* --resume \([^ ]*\)$/\1/p' "$TMP/sig.err")
+if [ $rc -eq 130 ] && [ -n "$ckpt" ] && [ -f "$ckpt/trainer_state.json" ] && grep -q "interrupted at step [0-9]*; resume with: bert finetune $TASKS/mlm --output-dir $TMP/sig" "$TMP/sig.err"; then
+    pass finetune_sigint_checkpoints_and_prints_resume; else echo "  exit $rc"; fail finetune_sigint_checkpoints_and_prints_resume "$TMP/sig.err"; fi
+# The printed command resumes (stopped again at the next step).
+if [ -n "$ckpt" ] && eval "\"$BERT\" $(sed -n 's/.*resume with: bert \(.*\)$/\1/p' "$TMP/sig.err") --stop-at-step $(( ${ckpt##*-} + 1 ))" > /dev/null 2> "$TMP/err" \
+    && [ -d "$TMP/sig/checkpoint-$(( ${ckpt##*-} + 1 ))" ]; then pass finetune_resume_command_runs; else fail finetune_resume_command_runs "$TMP/err"; fi
+# sweep ranks NER runs by entity F1 and shows it.
+"$BERT" sweep "$TASKS/mlm" --output-dir "$TMP/sweepNER" --lrs 3e-3 --epochs 2 --batch-sizes 4 --seeds 1,2 -- --task-type token \
+    --train "$FT/ner_train.jsonl" --dev "$FT/ner_dev.conll" > "$TMP/sweepNER.txt" 2> "$TMP/err"
+if head -1 "$TMP/sweepNER.txt" | grep -q " f1 " && [ "$(grep -c '^[12] ' "$TMP/sweepNER.txt")" -eq 2 ] \
+    && awk 'NR == 2 { a = $6 } NR == 3 { b = $6 } END { exit !(a >= b) }' "$TMP/sweepNER.txt"; then
+    pass sweep_ranks_ner_by_f1; else cat "$TMP/sweepNER.txt" >> "$TMP/err"; fail sweep_ranks_ner_by_f1 "$TMP/err"; fi
+expect_one_line sweep_checks_passthrough_once "did you mean --max-steps?" "$BERT" sweep "$TASKS/mlm" --output-dir "$TMP/sweepX" -- \
+    --task sst2 --max-step 2
+# plot draws NER logs (every eval_* series) and logs that repeat steps after a resume.
+"$BERT" plot "$TMP/ftNER/log.jsonl" --output "$TMP/ner.png" 2> "$TMP/err"
+cat "$TMP/nerA/log.jsonl" "$TMP/nerA/log.jsonl" > "$TMP/repeat.jsonl"
+"$BERT" plot "$TMP/repeat.jsonl" --output "$TMP/repeat.svg" 2>> "$TMP/err"
+if [ "$(head -c 4 "$TMP/ner.png" | od -An -c | tr -d ' ')" = "211PNG" ] && grep -q "<svg" "$TMP/repeat.svg"; then
+    pass plot_ner_log; else fail plot_ner_log "$TMP/err"; fi
+# Pre-training: --resume takes a checkpoint path too.
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptG" $PT --save-steps 5 --save-total-limit 0 --stop-at-step 7 > /dev/null 2>&1
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptG" $PT --save-steps 5 --save-total-limit 0 --resume "$TMP/ptG/checkpoint-7" > /dev/null 2> "$TMP/err"
+if grep -q "resuming at step 7" "$TMP/err" && cmp -s "$TMP/ptA/model/model.safetensors" "$TMP/ptG/model/model.safetensors"; then
+    pass pretrain_resume_from_path; else fail pretrain_resume_from_path "$TMP/err"; fi
+# Task commands are streaming filters: a line's answer comes out while the input stays open.
+mkfifo "$TMP/fifo"
+timeout 60 "$BERT" classify "$TASKS/classifier" < "$TMP/fifo" > "$TMP/stream.out" 2> "$TMP/err" &
+spid=$!
+exec 9> "$TMP/fifo"
+echo '{"text": "a first line"}' >&9
+i=0; while [ $i -lt 150 ] && [ ! -s "$TMP/stream.out" ]; do sleep 0.1; i=$((i + 1)); done
+lines_while_open=$(wc -l < "$TMP/stream.out")
+exec 9>&-
+wait $spid
+if [ "$lines_while_open" -eq 1 ] && grep -q '"label"' "$TMP/stream.out"; then pass classify_streams_while_input_open; else
+    fail classify_streams_while_input_open "$TMP/err"; fi
 
 # Every code point is classified as Hugging Face's tokenizer classifies it.
 if [ -x "$(dirname "$BERT")/unicode_diff" ]; then
