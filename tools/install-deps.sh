@@ -10,6 +10,7 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f "/usr/lib/$arch/openblas-openmp/pkgconfig/openblas.pc" ] || missing="$missing libopenblas-openmp-dev"
 [ -f /usr/include/cjson/cJSON.h ] || missing="$missing libcjson-dev"
 [ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
+[ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
 # oneDNN, opened at run time for --dtype bf16 / int8; its header (in
