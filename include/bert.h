@@ -698,18 +698,19 @@ BERT_API bert_train_params bert_train_default_params(void);
 
 typedef struct bert_trainer bert_trainer;
 
-/* Start fine-tuning the model in `dir` for sequence classification or
- * regression. Missing pooler / classifier weights (or a classifier of the
- * wrong size) are created, initialised as BERT does (normal 0.02, zero
- * bias) from the seed; *created_heads tells which (BERT_HEAD_* bits). */
+/* Start training the model in `dir` for params->task (any bert_task). The
+ * head weights the task needs that `dir` lacks (or has with another shape,
+ * e.g. a classifier of another size) are created, initialised as BERT does
+ * (normal(0, initializer_range), zero bias) from the seed; *created_heads
+ * tells which (BERT_HEAD_* bits). */
 BERT_API bert_status bert_trainer_open(const char *dir, const bert_train_params *params, bert_trainer **out,
                                        unsigned *created_heads, bert_error *err);
 BERT_API void bert_trainer_free(bert_trainer *t);
 
 /* Forward + backward on one micro-batch; after grad_accum calls, one
- * clipped AdamW step at the scheduled learning rate. labels: the class
- * index (as a float) per sequence, the target value (regression), or
- * [n x num_labels] 0/1 (multi-label). *loss: the micro-batch's mean loss.
+ * clipped AdamW step at the scheduled learning rate. labels: as bert_task
+ * says for the trainer's task (sequence tasks: the class index as a float,
+ * the target value, or [n x num_labels] 0/1). *loss: the micro-batch's mean loss.
  * *stepped: 1 when this call applied an optimizer step. */
 BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, int *stepped, bert_error *err);
@@ -730,7 +731,14 @@ BERT_API int bert_trainer_step_due(const bert_trainer *t);
 BERT_API float *bert_trainer_gradients(bert_trainer *t, size_t *n);
 BERT_API bert_status bert_trainer_apply(bert_trainer *t, bert_error *err);
 
-/* Loss and logits [n x num_labels] without dropout or gradients. */
+/* The inference forward on the trainer's current weights (no dropout, no
+ * gradients, no RNG draw; callable at any point, also inside an
+ * accumulation). *loss (when loss is not NULL): the mean loss the training
+ * step would compute, 0 when labels is NULL; labels as for bert_task.
+ * logits (NULL: not wanted): sequence tasks [n x num_labels]; token
+ * classification [N x num_labels], every token of the batch in order; QA
+ * [N x 2], start and end per token; pre-training and masked-LM leave it
+ * untouched (their loss covers the masked tokens only). */
 BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, float *logits, bert_error *err);
 

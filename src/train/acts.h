@@ -1,47 +1,67 @@
-/* acts.h — the activations a training step keeps for its backward pass
- * (shared by backprop.c, the encoder, and heads.c, the task heads). */
+/* acts.h — one training pass: what it works on (train_pass) and the
+ * activations it keeps for the backward (train_acts), shared by the
+ * encoder (backprop.c) and the task heads (heads.c). */
 #ifndef BERT_TRAIN_ACTS_H
 #define BERT_TRAIN_ACTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bert.h"
+#include "model/model.h"
+#include "train/block.h"
+#include "train/rng.h"
+
+/* One encoder layer's activations. */
 typedef struct {
     float *x_in;          /* [N x C] layer input */
     float *q, *k, *v;     /* [N x C] */
-    float *probs;         /* [NH x sum T^2] softmax output */
+    float *probs;         /* [NH x sum T^2] softmax output (nn_attention_keep) */
     float *probs_d;       /* same, after dropout */
-    float *ctx;           /* [N x C] */
-    float *ao_mask;       /* [N x C] dropout scale (0 or 1/(1-p)) after attention output dense */
-    float *r1, *mean1, *rstd1; /* [N x C], [N], [N] residual sum before LayerNorm 1 */
+    float *ctx;           /* [N x C] attention output, heads merged */
+    float *ao_mask;       /* [N x C] dropout scales after the attention output dense */
+    float *r1, *mean1, *rstd1; /* [N x C], [N], [N]: LayerNorm 1's input and statistics */
     float *h1;            /* [N x C] LayerNorm 1 output */
-    float *f_pre, *f_act; /* [N x I] */
-    float *fo_mask;       /* [N x C] */
-    float *r2, *mean2, *rstd2;
+    float *f_pre, *f_act; /* [N x I] intermediate dense output, before and after the activation */
+    float *fo_mask;       /* [N x C] dropout scales after the output dense */
+    float *r2, *mean2, *rstd2; /* LayerNorm 2's input and statistics */
     /* bf16 compute only: the dense layers' inputs as rounded for the
      * forward products, kept for the weight gradients */
     uint16_t *x16, *ctx16, *h1_16, *fact16;
 } layer_acts;
 
-struct train_acts {
+typedef struct train_acts {
     size_t cap_floats;
     int N, S;
     float *block;
-    float *e_sum, *e_mean, *e_rstd, *e_ln, *e_mask; /* embeddings */
+    float *keymask;                                   /* [N] 1 = attend, 0 = masked key */
+    float *e_sum, *e_mean, *e_rstd, *e_ln, *e_mask;   /* embeddings: sum, LayerNorm, dropout */
     layer_acts *layers;
     float *x_out;              /* [N x C] last layer output */
     /* scratch for backward */
     float *dx, *dtmp, *dC1, *dI, *dq, *dk, *dv, *dP, *dS;
-    int *offset;               /* [S + 1] */
+    int *offset;               /* [S + 1] first row of each sequence */
     size_t *poff;              /* [S + 1] offset of each sequence's T x T block */
     uint16_t *block16;         /* bf16 compute: the layers' x16.. and dy16 */
     size_t cap16;
     uint16_t *dy16;            /* [N x max(I, C)] an output gradient rounded to bf16 */
-};
+    float *head;               /* the task heads' scratch (heads.c), grown as needed */
+    size_t head_cap;
+} train_acts;
 
-#include "train/rng.h"
+/* What one training pass reads and writes. */
+typedef struct {
+    const bert_model *model;     /* weights point into block.params */
+    train_block block;           /* gradients (+=) and bf16 weights */
+    const bert_train_params *p;  /* task, problem, dropout rates, grad_accum */
+    bert_rng *rng;               /* dropout masks, drawn in a fixed order */
+    train_acts *acts;            /* sized for the batch by train_acts_reserve */
+} train_pass;
 
-/* Dropout scale per element: 0 with probability p, else 1 / (1 - p). */
-void train_draw_mask(bert_rng *r, float *mask, size_t n, double p);
+/* Make *a (created when NULL) hold the activations of the batch seqs[0..S)
+ * of model m; with bf16, also the bf16 copies the dense layers keep. */
+bert_status train_acts_reserve(train_acts **a, const bert_model *m, const bert_sequence *seqs, int S, int bf16,
+                               bert_error *err);
+void train_acts_free(train_acts *a);
 
 #endif

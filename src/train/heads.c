@@ -6,22 +6,53 @@
  *   qa         qa_outputs(h) -> start, end                        (CE(start) + CE(end)) / 2
  *   mlm        LN(act(transform(h))) W_word^T + bias (tied)       CE, ignore -100
  *   pretraining  mlm + seq_relationship(pooled)                   CE(mlm) + CE(nsp)
- * The heads' scratch lives in the trainer (t->head_buf), grown as needed;
- * the MLM logits are only computed for the masked tokens. */
+ * The heads' scratch lives in the pass's activations (acts->head), grown as
+ * needed; the MLM logits are only computed for the masked tokens. */
+#include "train/heads.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/gemm.h"
 #include "kernels/ops.h"
-#include "train/acts.h"
-#include "train/trainer.h"
+#include "model/layers.h"
+#include "train/dropout.h"
 #include "util/error.h"
 
-/* Mean cross-entropy over rows with target >= 0; dz = (softmax - onehot) *
- * scale / count (dz may be z itself: the logits become their gradient).
- * Rows are independent, so they are split across threads. */
-static double ce_rows(float *z, const float *target, int rows, int L, float *dz, double scale, int n_threads) {
+double train_loss(bert_problem problem, const float *logits, const float *labels, int S, int L, float *dlogits,
+                  double scale) {
+    double loss = 0.0;
+    for (int s = 0; s < S; s++) {
+        const float *z = logits + (size_t)s * L;
+        float *dz = dlogits ? dlogits + (size_t)s * L : NULL;
+        if (problem == BERT_PROBLEM_REGRESSION) { /* MSELoss on the single output */
+            double d = (double)z[0] - labels[s];
+            loss += d * d;
+            if (dz) {
+                dz[0] = (float)(2.0 * d / S * scale);
+                for (int j = 1; j < L; j++) dz[j] = 0.0f;
+            }
+        } else if (problem == BERT_PROBLEM_MULTI_LABEL) { /* BCEWithLogits, mean over S x L */
+            for (int j = 0; j < L; j++) {
+                double zz = z[j], y = labels[(size_t)s * L + j];
+                loss += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
+                if (dz) dz[j] = (float)((1.0 / (1.0 + exp(-zz)) - y) / ((double)S * L) * scale);
+            }
+        } else { /* CrossEntropyLoss */
+            int y = (int)labels[s];
+            double mx = z[0], sum = 0.0;
+            for (int j = 1; j < L; j++) mx = z[j] > mx ? z[j] : mx;
+            for (int j = 0; j < L; j++) sum += exp(z[j] - mx);
+            loss += -(z[y] - mx - log(sum));
+            if (dz)
+                for (int j = 0; j < L; j++) dz[j] = (float)((exp(z[j] - mx) / sum - (j == y)) / S * scale);
+        }
+    }
+    return problem == BERT_PROBLEM_MULTI_LABEL ? loss / ((double)S * L) : loss / S;
+}
+
+/* Rows are independent, so they are split across threads. */
+double train_ce_rows(float *z, const float *target, int rows, int L, float *dz, double scale, int n_threads) {
     double loss = 0.0;
     int n = 0;
     for (int r = 0; r < rows; r++) n += target[r] >= 0;
@@ -38,169 +69,238 @@ static double ce_rows(float *z, const float *target, int rows, int L, float *dz,
     return n ? loss / n : 0.0;
 }
 
+bert_status train_qa_loss(const float *z, const float *labels, const int *offset, int S, float *dz, double scale,
+                          double *loss, bert_error *err) {
+    double l = 0.0;
+    if (dz) memset(dz, 0, sizeof *dz * (size_t)offset[S] * 2);
+    for (int s = 0; s < S; s++) {
+        int row0 = offset[s], T = offset[s + 1] - row0;
+        for (int k = 0; k < 2; k++) { /* start (k = 0) and end (k = 1) */
+            int y = (int)labels[2 * s + k];
+            if (y < 0 || y >= T)
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %d is outside its %d tokens", s,
+                                 k ? "end" : "start", y, T);
+            double mx = -INFINITY, sum = 0.0;
+            for (int i = 0; i < T; i++) mx = fmax(mx, z[(size_t)(row0 + i) * 2 + k]);
+            for (int i = 0; i < T; i++) sum += exp(z[(size_t)(row0 + i) * 2 + k] - mx);
+            l += -(z[(size_t)(row0 + y) * 2 + k] - mx - log(sum)) / (2.0 * S);
+            for (int i = 0; dz && i < T; i++)
+                dz[(size_t)(row0 + i) * 2 + k] =
+                    (float)((exp(z[(size_t)(row0 + i) * 2 + k] - mx) / sum - (i == y)) / (2.0 * S) * scale);
+        }
+    }
+    *loss = l;
+    return BERT_OK;
+}
+
+/* The pooler's buffers, [S x C] each. */
 typedef struct {
     float *cls, *pooled, *mask, *pooled_d, *dpooled;
 } pool_bufs;
 
-/* pooled = tanh(pooler(h[first token])), dropout p (p = 0 for NSP). */
-static void pooler_fwd(bert_trainer *t, const train_acts *a, int S, double p, pool_bufs *b) {
-    const bert_weights *w = &t->model->w;
-    int C = bert_model_config(t->model)->hidden_size;
+/* One head's view of the pass: the batch, its labels, and the scratch. */
+typedef struct {
+    const train_pass *tp;
+    const bert_weights *w;
+    const bert_sequence *seqs;
+    const float *labels;
+    int S, N, C, nt;
+    double scale; /* 1 / grad_accum */
+    float *next;  /* the scratch's first free float */
+    pool_bufs pb;
+    float *tmp;   /* [max(N, S) x C] */
+} head;
+
+static float *take(head *h, size_t n) {
+    float *p = h->next;
+    h->next += n;
+    return p;
+}
+
+/* BertPooler: pooled = tanh(dense(h[first token])), then dropout p (p = 0 for NSP). */
+static void pooler_fwd(head *h, double p) {
+    pool_bufs *b = &h->pb;
+    const train_acts *a = h->tp->acts;
+    int C = h->C, S = h->S;
     for (int s = 0; s < S; s++) memcpy(b->cls + (size_t)s * C, a->x_out + (size_t)a->offset[s] * C, sizeof(float) * C);
-    bert_linear(b->pooled, C, b->cls, w->pooler.w, w->pooler.b, S, C, C, 1);
+    nn_dense_forward(b->pooled, C, b->cls, NULL, h->w->pooler.w, NULL, h->w->pooler.b, S, C, C, NULL, 1);
     bert_tanh(b->pooled, (size_t)S * C);
-    train_draw_mask(&t->rng, b->mask, (size_t)S * C, p);
+    train_draw_mask(h->tp->rng, b->mask, (size_t)S * C, p);
     for (size_t i = 0; i < (size_t)S * C; i++) b->pooled_d[i] = b->pooled[i] * b->mask[i];
 }
 
-/* d pooled_d (in b->dpooled) -> pooler gradients, += into dx rows of first tokens. */
-static void pooler_bwd(bert_trainer *t, train_acts *a, int S, pool_bufs *b, float *tmp) {
-    const bert_weights *w = &t->model->w;
-    int C = bert_model_config(t->model)->hidden_size;
-    const float *base = t->params;
+/* From d pooled_d (in pb.dpooled): the pooler's gradients, and += into the dx rows of the first tokens. */
+static void pooler_bwd(head *h) {
+    pool_bufs *b = &h->pb;
+    const train_block *blk = &h->tp->block;
+    train_acts *a = h->tp->acts;
+    int C = h->C, S = h->S;
     for (size_t i = 0; i < (size_t)S * C; i++) b->dpooled[i] *= b->mask[i] * (1.0f - b->pooled[i] * b->pooled[i]);
-    bert_linear_backward(tmp, t->grads + (w->pooler.w - base), t->grads + (w->pooler.b - base), b->dpooled, b->cls,
-                         w->pooler.w, S, C, C, 0, 1);
+    nn_dense_backward(h->tmp, train_grad(blk, h->w->pooler.w), train_grad(blk, h->w->pooler.b), b->dpooled, NULL, b->cls,
+                      NULL, h->w->pooler.w, NULL, S, C, C, 0, 1);
     for (int s = 0; s < S; s++) {
         float *d = a->dx + (size_t)a->offset[s] * C;
-        for (int j = 0; j < C; j++) d[j] += tmp[(size_t)s * C + j];
+        for (int j = 0; j < C; j++) d[j] += h->tmp[(size_t)s * C + j];
     }
 }
 
-bert_status train_heads(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
-                        bert_error *err) {
-    const bert_model *m = t->model;
-    const bert_weights *w = &m->w;
-    const bert_config *c = bert_model_config(m);
-    train_acts *a = t->acts;
-    int C = c->hidden_size, N = a->N, L = bert_model_num_labels(m), V = c->vocab_size, nt = t->p.n_threads;
-    double scale = 1.0 / (double)t->p.grad_accum, loss = 0.0;
-    const float *base = t->params;
-#define G(ptr) (t->grads + ((ptr) - base))
+/* BertForSequenceClassification: classifier(dropout(pooled)). */
+static bert_status head_sequence(head *h, double *loss) {
+    const bert_train_params *p = h->tp->p;
+    const bert_dense *cl = &h->w->classifier;
+    const train_block *blk = &h->tp->block;
+    int S = h->S, C = h->C, L = bert_model_num_labels(h->tp->model);
+    float *z = take(h, (size_t)S * L), *dz = take(h, (size_t)S * L);
+    pooler_fwd(h, p->classifier_dropout);
+    nn_dense_forward(z, L, h->pb.pooled_d, NULL, cl->w, NULL, cl->b, S, L, C, NULL, 1);
+    *loss = train_loss(p->problem, z, h->labels, S, L, dz, h->scale);
+    nn_dense_backward(h->pb.dpooled, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, h->pb.pooled_d, NULL,
+                      cl->w, NULL, S, L, C, 0, 1);
+    pooler_bwd(h);
+    return BERT_OK;
+}
+
+/* BertForTokenClassification: classifier(dropout(h)) on every token. */
+static bert_status head_token(head *h, double *loss, bert_error *err) {
+    const bert_dense *cl = &h->w->classifier;
+    const train_block *blk = &h->tp->block;
+    train_acts *a = h->tp->acts;
+    int N = h->N, C = h->C, L = bert_model_num_labels(h->tp->model);
     size_t NC = (size_t)N * C;
-    memset(a->dx, 0, NC * sizeof(float));
-    /* one scratch block for all heads */
-    size_t M = 0;
-    if (t->p.task == BERT_TASK_MLM || t->p.task == BERT_TASK_PRETRAINING)
-        for (int i = 0; i < N; i++) M += labels[i] >= 0;
+    float *mask = take(h, NC), *hd = take(h, NC), *z = take(h, (size_t)N * L), *dz = take(h, (size_t)N * L);
+    train_draw_mask(h->tp->rng, mask, NC, h->tp->p->classifier_dropout);
+    for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
+    nn_dense_forward(z, L, hd, NULL, cl->w, NULL, cl->b, N, L, C, NULL, h->nt);
+    for (int i = 0; i < N; i++)
+        if (h->labels[i] >= L)
+            return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, h->labels[i], L);
+    *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale, h->nt);
+    nn_dense_backward(a->dx, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, hd, NULL, cl->w, NULL, N, L, C,
+                      0, h->nt);
+    train_dropout(a->dx, mask, NC);
+    return BERT_OK;
+}
+
+/* BertForQuestionAnswering: qa_outputs(h) -> start and end logits. */
+static bert_status head_qa(head *h, double *loss, bert_error *err) {
+    const bert_dense *qa = &h->w->qa;
+    const train_block *blk = &h->tp->block;
+    train_acts *a = h->tp->acts;
+    int N = h->N, C = h->C;
+    float *z = take(h, (size_t)N * 2), *dz = take(h, (size_t)N * 2);
+    nn_dense_forward(z, 2, a->x_out, NULL, qa->w, NULL, qa->b, N, 2, C, NULL, h->nt);
+    bert_status rc = train_qa_loss(z, h->labels, a->offset, h->S, dz, h->scale, loss, err);
+    if (rc != BERT_OK) return rc;
+    nn_dense_backward(a->dx, train_grad(blk, qa->w), train_grad(blk, qa->b), dz, NULL, a->x_out, NULL, qa->w, NULL, N, 2,
+                      C, 0, h->nt);
+    return BERT_OK;
+}
+
+/* BertLMPredictionHead on the M masked rows (the loss ignores the rest):
+ * LayerNorm(act(transform(h))), then the decoder (tied: its gradient lands
+ * in the word embeddings' rows). */
+static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
+    const bert_model *m = h->tp->model;
+    const bert_weights *w = h->w;
+    const train_block *blk = &h->tp->block;
+    train_acts *a = h->tp->acts;
+    int C = h->C, V = bert_model_config(m)->vocab_size, nt = h->nt;
+    _Static_assert(sizeof(int) == sizeof(float), "row indices share the float scratch");
+    int *rows = (int *)(void *)take(h, M);
+    float *hin = take(h, M * C), *pre = take(h, M * C), *act = take(h, M * C), *ln = take(h, M * C);
+    float *sum = take(h, M * C), *mean = take(h, M), *rstd = take(h, M), *z = take(h, M * V), *target = take(h, M);
+    float *dln = take(h, M * C), *dact = take(h, M * C), *dh = take(h, M * C);
+    size_t k = 0;
+    for (int i = 0; i < h->N; i++) {
+        if (h->labels[i] < 0) continue;
+        if (h->labels[i] >= V)
+            return bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, h->labels[i]);
+        rows[k] = i;
+        target[k] = h->labels[i];
+        memcpy(hin + k * C, a->x_out + (size_t)i * C, sizeof(float) * C);
+        k++;
+    }
+    int Mi = (int)M;
+    *loss = 0.0;
+    if (Mi == 0) return BERT_OK;
+    nn_layernorm_keep keep = {sum, mean, rstd};
+    nn_dense_forward(pre, C, hin, NULL, w->mlm_transform.w, NULL, w->mlm_transform.b, Mi, C, C, NULL, nt);
+    nn_activation_forward(act, pre, M * C, m->cfg.act, nt);
+    nn_layernorm_forward(ln, &keep, act, NULL, &w->mlm_ln, Mi, C, (float)bert_model_config(m)->layer_norm_eps, nt);
+    uint16_t *ln16 = NULL, *dz16 = NULL;
+    if (blk->params16) ln16 = (uint16_t *)take(h, (M * C + 1) / 2), dz16 = (uint16_t *)take(h, (M * (size_t)V + 1) / 2);
+    train_dense_fwd(blk, z, ln, ln16, 1, w->mlm_decoder, w->mlm_bias, Mi, V, C);
+    *loss = train_ce_rows(z, target, Mi, V, z, h->scale, nt);
+    train_dense_bwd(blk, dln, w->mlm_decoder, w->mlm_bias, z, dz16, ln, ln16, Mi, V, C, 0);
+    nn_layernorm_backward(dact, train_grad(blk, w->mlm_ln.w), train_grad(blk, w->mlm_ln.b), dln, &keep, &w->mlm_ln, Mi, C);
+    nn_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
+    nn_dense_backward(dh, train_grad(blk, w->mlm_transform.w), train_grad(blk, w->mlm_transform.b), dact, NULL, hin, NULL,
+                      w->mlm_transform.w, NULL, Mi, C, C, 0, nt);
+    for (size_t r = 0; r < M; r++)
+        for (int j = 0; j < C; j++) a->dx[(size_t)rows[r] * C + j] += dh[r * C + j];
+    return BERT_OK;
+}
+
+/* BertPreTrainingHeads' seq_relationship: NSP on the pooled output (no dropout). */
+static double head_nsp(head *h) {
+    const bert_dense *nsp = &h->w->nsp;
+    const train_block *blk = &h->tp->block;
+    int S = h->S, C = h->C;
+    float *z2 = take(h, (size_t)S * 2), *dz2 = take(h, (size_t)S * 2);
+    pooler_fwd(h, 0.0);
+    nn_dense_forward(z2, 2, h->pb.pooled, NULL, nsp->w, NULL, nsp->b, S, 2, C, NULL, 1);
+    double loss = train_ce_rows(z2, h->labels + h->N, S, 2, dz2, h->scale, 1);
+    nn_dense_backward(h->pb.dpooled, train_grad(blk, nsp->w), train_grad(blk, nsp->b), dz2, NULL, h->pb.pooled, NULL,
+                      nsp->w, NULL, S, 2, C, 0, 1);
+    pooler_bwd(h);
+    return loss;
+}
+
+/* Grow the scratch to what the task needs for this batch (M masked tokens). */
+static bert_status reserve_scratch(const train_pass *tp, int N, int S, size_t M, bert_error *err) {
+    const bert_config *c = bert_model_config(tp->model);
+    int C = c->hidden_size, L = bert_model_num_labels(tp->model), V = c->vocab_size;
+    size_t NC = (size_t)N * C;
     size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64;
-    if (t->params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
-    if (need > t->head_cap) {
-        free(t->head_buf);
-        t->head_cap = 0;
-        t->head_buf = malloc(need * sizeof(float));
-        if (!t->head_buf) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the head", need * 4e-6);
-        t->head_cap = need;
-    }
-    float *p = t->head_buf;
-#define TAKE(n) (p += (n), p - (n))
-    pool_bufs pb = {TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C), TAKE((size_t)S * C)};
-    float *tmp = TAKE(NC > (size_t)S * C ? NC : (size_t)S * C);
-    bert_status rc = BERT_OK;
-    switch (t->p.task) {
-    case BERT_TASK_SEQUENCE: {
-        float *z = TAKE((size_t)S * L), *dz = TAKE((size_t)S * L);
-        pooler_fwd(t, a, S, t->p.classifier_dropout, &pb);
-        bert_linear(z, L, pb.pooled_d, w->classifier.w, w->classifier.b, S, L, C, 1);
-        loss = train_loss(t->p.problem, z, labels, S, L, dz, scale);
-        bert_linear_backward(pb.dpooled, G(w->classifier.w), G(w->classifier.b), dz, pb.pooled_d, w->classifier.w, S, L,
-                             C, 0, 1);
-        pooler_bwd(t, a, S, &pb, tmp);
-        break;
-    }
-    case BERT_TASK_TOKEN: {
-        float *mask = TAKE(NC), *hd = TAKE(NC), *z = TAKE((size_t)N * L), *dz = TAKE((size_t)N * L);
-        train_draw_mask(&t->rng, mask, NC, t->p.classifier_dropout);
-        for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
-        bert_linear(z, L, hd, w->classifier.w, w->classifier.b, N, L, C, nt);
-        for (int i = 0; i < N; i++)
-            if (labels[i] >= L) rc = bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, labels[i], L);
-        if (rc != BERT_OK) break;
-        loss = ce_rows(z, labels, N, L, dz, scale, nt);
-        bert_linear_backward(a->dx, G(w->classifier.w), G(w->classifier.b), dz, hd, w->classifier.w, N, L, C, 0, nt);
-        for (size_t i = 0; i < NC; i++) a->dx[i] *= mask[i];
-        break;
-    }
-    case BERT_TASK_QA: {
-        float *z = TAKE((size_t)N * 2), *dz = TAKE((size_t)N * 2);
-        bert_linear(z, 2, a->x_out, w->qa.w, w->qa.b, N, 2, C, nt);
-        memset(dz, 0, sizeof *dz * (size_t)N * 2);
-        for (int s = 0; s < S && rc == BERT_OK; s++) {
-            int T = seqs[s].n_tokens, row0 = a->offset[s];
-            for (int k = 0; k < 2; k++) { /* start (k = 0) and end (k = 1) */
-                int y = (int)labels[2 * s + k];
-                if (y < 0 || y >= T) {
-                    rc = bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %d is outside its %d tokens", s,
-                                   k ? "end" : "start", y, T);
-                    break;
-                }
-                double mx = -INFINITY, sum = 0.0;
-                for (int i = 0; i < T; i++) mx = fmax(mx, z[(size_t)(row0 + i) * 2 + k]);
-                for (int i = 0; i < T; i++) sum += exp(z[(size_t)(row0 + i) * 2 + k] - mx);
-                loss += -(z[(size_t)(row0 + y) * 2 + k] - mx - log(sum)) / (2.0 * S);
-                for (int i = 0; i < T; i++)
-                    dz[(size_t)(row0 + i) * 2 + k] =
-                        (float)((exp(z[(size_t)(row0 + i) * 2 + k] - mx) / sum - (i == y)) / (2.0 * S) * scale);
-            }
-        }
-        if (rc != BERT_OK) break;
-        bert_linear_backward(a->dx, G(w->qa.w), G(w->qa.b), dz, a->x_out, w->qa.w, N, 2, C, 0, nt);
-        break;
-    }
+    if (tp->block.params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
+    train_acts *a = tp->acts;
+    if (need <= a->head_cap) return BERT_OK;
+    free(a->head);
+    a->head_cap = 0;
+    if (!(a->head = malloc(need * sizeof(float))))
+        return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the head", need * 4e-6);
+    a->head_cap = need;
+    return BERT_OK;
+}
+
+bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
+                        bert_error *err) {
+    train_acts *a = tp->acts;
+    bert_task task = tp->p->task;
+    int N = a->N, C = bert_model_config(tp->model)->hidden_size;
+    memset(a->dx, 0, (size_t)N * C * sizeof(float));
+    size_t M = 0;
+    if (task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING)
+        for (int i = 0; i < N; i++) M += labels[i] >= 0;
+    bert_status rc = reserve_scratch(tp, N, S, M, err);
+    if (rc != BERT_OK) return rc;
+    head h = {.tp = tp, .w = &tp->model->w, .seqs = seqs, .labels = labels, .S = S, .N = N, .C = C,
+              .nt = tp->p->n_threads, .scale = 1.0 / (double)tp->p->grad_accum, .next = a->head};
+    size_t SC = (size_t)S * C;
+    h.pb.cls = take(&h, SC), h.pb.pooled = take(&h, SC), h.pb.mask = take(&h, SC);
+    h.pb.pooled_d = take(&h, SC), h.pb.dpooled = take(&h, SC);
+    h.tmp = take(&h, (size_t)N * C > SC ? (size_t)N * C : SC);
+    double loss = 0.0;
+    switch (task) {
+    case BERT_TASK_SEQUENCE: rc = head_sequence(&h, &loss); break;
+    case BERT_TASK_TOKEN: rc = head_token(&h, &loss, err); break;
+    case BERT_TASK_QA: rc = head_qa(&h, &loss, err); break;
     case BERT_TASK_MLM:
-    case BERT_TASK_PRETRAINING: {
-        /* The transform runs on the masked rows only (the loss ignores the rest). */
-        _Static_assert(sizeof(int) == sizeof(float), "row indices share the float scratch");
-        int *rows = (int *)(void *)TAKE(M);
-        float *hin = TAKE(M * C), *pre = TAKE(M * C), *act = TAKE(M * C), *ln = TAKE(M * C), *sum = TAKE(M * C);
-        float *mean = TAKE(M), *rstd = TAKE(M), *z = TAKE(M * V), *target = TAKE(M);
-        float *dln = TAKE(M * C), *dact = TAKE(M * C), *dh = TAKE(M * C);
-        size_t k = 0;
-        for (int i = 0; i < N; i++) {
-            if (labels[i] < 0) continue;
-            if (labels[i] >= V) {
-                rc = bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, labels[i]);
-                break;
-            }
-            rows[k] = i;
-            target[k] = labels[i];
-            memcpy(hin + k * C, a->x_out + (size_t)i * C, sizeof(float) * C);
-            k++;
-        }
-        if (rc != BERT_OK) break;
-        int Mi = (int)M;
-        if (Mi > 0) {
-            bert_linear(pre, C, hin, w->mlm_transform.w, w->mlm_transform.b, Mi, C, C, nt);
-            memcpy(act, pre, sizeof(float) * M * C);
-            bert_activation_forward(act, M * C, m->cfg.act, nt);
-            bert_add_layernorm_train(ln, sum, mean, rstd, act, NULL, w->mlm_ln.w, w->mlm_ln.b, Mi, C,
-                                     (float)c->layer_norm_eps, nt);
-            uint16_t *ln16 = NULL, *dz16 = NULL;
-            if (t->params16) ln16 = (uint16_t *)TAKE((M * C + 1) / 2), dz16 = (uint16_t *)TAKE((M * (size_t)V + 1) / 2);
-            train_dense_fwd(t, z, ln, ln16, 1, w->mlm_decoder, w->mlm_bias, Mi, V, C);
-            loss = ce_rows(z, target, Mi, V, z, scale, nt);
-            /* decoder (tied: its gradient lands in the word embeddings' rows) */
-            train_dense_bwd(t, dln, w->mlm_decoder, w->mlm_bias, z, dz16, ln, ln16, Mi, V, C, 0);
-            bert_layernorm_backward(dact, G(w->mlm_ln.w), G(w->mlm_ln.b), dln, sum, w->mlm_ln.w, mean, rstd, Mi, C);
-            bert_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
-            bert_linear_backward(dh, G(w->mlm_transform.w), G(w->mlm_transform.b), dact, hin, w->mlm_transform.w, Mi, C, C,
-                                 0, nt);
-            for (size_t r = 0; r < M; r++)
-                for (int j = 0; j < C; j++) a->dx[(size_t)rows[r] * C + j] += dh[r * C + j];
-        }
-        if (t->p.task == BERT_TASK_PRETRAINING) {
-            float *z2 = TAKE((size_t)S * 2), *dz2 = TAKE((size_t)S * 2);
-            pooler_fwd(t, a, S, 0.0, &pb);
-            bert_linear(z2, 2, pb.pooled, w->nsp.w, w->nsp.b, S, 2, C, 1);
-            loss += ce_rows(z2, labels + N, S, 2, dz2, scale, 1);
-            bert_linear_backward(pb.dpooled, G(w->nsp.w), G(w->nsp.b), dz2, pb.pooled, w->nsp.w, S, 2, C, 0, 1);
-            pooler_bwd(t, a, S, &pb, tmp);
-        }
+    case BERT_TASK_PRETRAINING:
+        rc = head_mlm(&h, M, &loss, err);
+        if (rc == BERT_OK && task == BERT_TASK_PRETRAINING) loss += head_nsp(&h);
         break;
     }
-    }
-#undef TAKE
-#undef G
     *loss_out = loss;
     if (rc == BERT_OK && !isfinite(loss))
         rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(loss) ? "NaN" : "infinite");

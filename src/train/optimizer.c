@@ -7,8 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "train/optimizer.h"
+
 #include "kernels/vecmath.h"
-#include "train/trainer.h"
 
 #include <omp.h>
 
@@ -63,35 +64,32 @@ static double sum_squares(const float *g, long long n) {
     return ss;
 }
 
-void train_adamw_step(bert_trainer *t, double lr) {
-    const bert_train_params *p = &t->p;
+double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr) {
     int nt = p->n_threads > 0 ? p->n_threads : 1;
     /* Global-norm clipping (torch.nn.utils.clip_grad_norm_): scale by
      * max_norm / (norm + 1e-6) when the norm exceeds max_norm. */
-    for (int k = 0; k < t->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
-        if (t->tensors[k].frozen)
-            memset(t->grads + t->tensors[k].offset, 0,
-                   sizeof(float) * (size_t)t->tensors[k].rows * (size_t)(t->tensors[k].cols ? t->tensors[k].cols : 1));
+    for (int k = 0; k < b->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
+        if (b->tensors[k].frozen)
+            memset(b->grads + b->tensors[k].offset, 0,
+                   sizeof(float) * (size_t)b->tensors[k].rows * (size_t)(b->tensors[k].cols ? b->tensors[k].cols : 1));
     double ss = 0.0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : ss)
     {
         long long lo, hi;
-        bert_thread_slice((long long)t->n_params, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        if (lo < hi) ss += sum_squares(t->grads + lo, hi - lo);
+        bert_thread_slice((long long)b->n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (lo < hi) ss += sum_squares(b->grads + lo, hi - lo);
     }
     double norm = sqrt(ss);
-    t->last_grad_norm = norm;
     float clip = 1.0f;
     if (p->max_grad_norm > 0 && norm > p->max_grad_norm) clip = (float)(p->max_grad_norm / (norm + 1e-6));
-    long step = t->step + 1;
     float flr = (float)lr;
     float bc1 = (float)(1.0 - pow(p->beta1, (double)step)), bc2 = (float)(1.0 - pow(p->beta2, (double)step));
     adamw_coef base = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
                        .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
                        .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
 #pragma omp parallel num_threads(nt) if (nt > 1)
-    for (int k = 0; k < t->n_tensors; k++) {
-        const train_tensor *tt = &t->tensors[k];
+    for (int k = 0; k < b->n_tensors; k++) {
+        const train_tensor *tt = &b->tensors[k];
         if (tt->frozen) continue;
         long long n = (long long)tt->rows * (tt->cols ? tt->cols : 1), lo, hi;
         float wd = tt->decay ? (float)p->weight_decay : 0.0f;
@@ -100,8 +98,8 @@ void train_adamw_step(bert_trainer *t, double lr) {
         c.decay_add = p->bert_adam ? wd : 0.0f;
         bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
         size_t o = tt->offset + (size_t)lo;
-        if (lo < hi) adamw_range(t->params + o, t->grads + o, t->m + o, t->v + o, hi - lo, &c);
+        if (lo < hi) adamw_range(b->params + o, b->grads + o, b->m + o, b->v + o, hi - lo, &c);
     }
-    memset(t->grads, 0, t->n_params * sizeof *t->grads);
-    t->step = step;
+    memset(b->grads, 0, b->n * sizeof *b->grads);
+    return norm;
 }

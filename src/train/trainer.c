@@ -1,4 +1,4 @@
-/* trainer.c — setting up a fine-tuning run, stepping it, checkpoints.
+/* trainer.c — setting up a training run, stepping it, checkpoints.
  *
  * The trainable model is built from the weight list of model/weights.c:
  * every tensor the task needs gets a slice of one parameter block, copied
@@ -6,7 +6,6 @@
  * BERT does otherwise (normal(0, initializer_range), zero biases, LayerNorm
  * 1 and 0). */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -14,16 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "io/file.h"
+#include "io/fs.h"
 #include "io/json_fields.h"
 #include "io/safetensors.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
-#include "kernels/ops.h"
 #include "kernels/half.h"
 #include "model/context.h"
+#include "train/acts.h"
+#include "train/backprop.h"
+#include "train/heads.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -143,34 +144,16 @@ static const bert_weight_req *find_req(const bert_weight_list *l, const char *na
     return NULL;
 }
 
-void train_dense_fwd(const bert_trainer *t, float *y, const float *x, uint16_t *x16, int round_x, const float *W,
-                     const float *b, int M, int N, int K) {
-    int nt = t->p.n_threads;
-    if (!t->params16) {
-        bert_linear(y, N, x, W, b, M, N, K, nt);
-        return;
-    }
-    if (round_x) bert_f32_to_bf16_threaded(x16, x, (size_t)M * K, nt);
-    bert_linear_bf16(y, N, x16, train_w16(t, W), b, M, N, K, nt);
-}
-
-void train_dense_bwd(const bert_trainer *t, float *dx, const float *W, const float *b, const float *dy, uint16_t *dy16,
-                     const float *x, const uint16_t *x16, int M, int N, int K, int accumulate) {
-    float *dW = t->grads + (W - t->params), *db = b ? t->grads + (b - t->params) : NULL;
-    if (!t->params16)
-        bert_linear_backward(dx, dW, db, dy, x, W, M, N, K, accumulate, t->p.n_threads);
-    else
-        bert_linear_backward_bf16(dx, dW, db, dy, dy16, x16, train_w16(t, W), M, N, K, accumulate, t->p.n_threads);
-}
-
-/* Only these are operands of train_dense_fwd/bwd: re-rounding all of
- * params would also convert the word embeddings (60 % of bert-base) on every
- * fine-tuning step, for nothing. */
+/* Only these are operands of the bf16 products (train_dense_fwd/bwd):
+ * re-rounding all of params would also convert the word embeddings (60 % of
+ * bert-base) on every fine-tuning step, for nothing. */
 static void refresh_w16(bert_trainer *t, const float *w, size_t n) {
     bert_f32_to_bf16_threaded(t->params16 + (w - t->params), w, n, t->p.n_threads);
 }
 
-void train_refresh_bf16(bert_trainer *t) {
+/* Re-round the weights the bf16 products use (the encoder's dense layers
+ * and the tied MLM decoder) into params16, after the weights change. */
+static void refresh_bf16(bert_trainer *t) {
     if (!t->params16) return;
     const bert_config *c = bert_model_config(t->model);
     const bert_weights *w = &t->model->w;
@@ -274,7 +257,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
         else if (!(t->params16 = malloc(total * sizeof *t->params16)))
             rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 weights", total * 2e-6);
-        else train_refresh_bf16(t);
+        else refresh_bf16(t);
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_INT8) {
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16 and run the result with --dtype int8");
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
@@ -299,7 +282,6 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->tensors);
     free(t->src_dir);
     train_acts_free(t->acts);
-    free(t->head_buf);
     free(t->params16);
     free(t);
 }
@@ -328,6 +310,31 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
     return rc;
 }
 
+static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels,
+                                    double *loss, bert_error *err) {
+    bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, err);
+    if (rc != BERT_OK) return rc;
+    train_pass tp = {t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, t->acts};
+    train_encoder_forward(&tp, seqs, S);
+    rc = train_heads(&tp, seqs, S, labels, loss, err);
+    if (rc == BERT_OK) train_encoder_backward(&tp, seqs, S);
+    return rc;
+}
+
+bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
+                                   double *loss, bert_error *err) {
+    int saved = bert_blas_threads_enter(t->p.n_threads);
+    bert_status rc = forward_backward(t, seqs, n, labels, loss, err);
+    bert_blas_threads_leave(saved);
+    return rc;
+}
+
+void train_adamw_step(bert_trainer *t, double lr) {
+    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors};
+    t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
+    t->step++;
+}
+
 int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_accum; }
 
 float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
@@ -339,7 +346,7 @@ bert_status bert_trainer_apply(bert_trainer *t, bert_error *err) {
     bert_error_clear(err);
     if (t->micro == 0) return bert_fail(err, BERT_ERR_STATE, "no gradients accumulated since the last optimizer step");
     train_adamw_step(t, train_lr_at(&t->p, t->step));
-    train_refresh_bf16(t);
+    refresh_bf16(t);
     t->micro = 0;
     return BERT_OK;
 }
@@ -352,31 +359,6 @@ bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n,
     rc = bert_trainer_apply(t, err);
     if (rc == BERT_OK && stepped) *stepped = 1;
     return rc;
-}
-
-bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
-                              float *logits, bert_error *err) {
-    bert_error_clear(err);
-    if (t->p.task != BERT_TASK_SEQUENCE) {
-        /* Loss only: the training forward without dropout; its gradients are thrown away. */
-        if (t->micro != 0) return bert_fail(err, BERT_ERR_STATE, "evaluate between optimizer steps, not inside an accumulation");
-        bert_train_params saved = t->p;
-        t->p.hidden_dropout = t->p.attention_dropout = t->p.classifier_dropout = 0;
-        t->p.grad_accum = 1;
-        double l = 0;
-        bert_status rc = train_forward_backward(t, seqs, n, labels, &l, err);
-        t->p = saved;
-        memset(t->grads, 0, t->n_params * sizeof *t->grads);
-        if (loss) *loss = l;
-        (void)logits;
-        return rc;
-    }
-    bert_status rc = bert_forward(t->eval_ctx, seqs, n, BERT_OUTPUT_CLASSIFIER, err);
-    if (rc != BERT_OK) return rc;
-    int L = bert_model_num_labels(t->model);
-    for (int i = 0; i < n; i++) memcpy(logits + (size_t)i * L, bert_output_classifier_logits(t->eval_ctx, i), sizeof(float) * L);
-    if (loss) *loss = labels ? train_loss(t->p.problem, logits, labels, n, L, NULL, 1.0) : 0.0;
-    return BERT_OK;
 }
 
 long bert_trainer_steps(const bert_trainer *t) { return t->step; }
@@ -444,30 +426,39 @@ static bert_status write_tensors(bert_trainer *t, const char *dir, const char *f
     return rc;
 }
 
+/* Copy file `name` from from_dir to to_dir when from_dir has it. */
 static bert_status copy_file(const char *from_dir, const char *to_dir, const char *name, bert_error *err) {
     char from[PATH_MAX], to[PATH_MAX];
     bert_status rc = bert_path_join(from, sizeof from, from_dir, name, err);
     if (rc != BERT_OK || !bert_file_exists(from)) return rc;
-    bert_file f;
-    if ((rc = bert_file_open(from, 0, &f, err)) != BERT_OK) return rc;
-    if ((rc = bert_path_join(to, sizeof to, to_dir, name, err)) == BERT_OK)
-        rc = bert_file_write_atomic(to, f.data ? (const void *)f.data : "", f.size, err);
-    bert_file_close(&f);
+    if ((rc = bert_path_join(to, sizeof to, to_dir, name, err)) == BERT_OK) rc = bert_file_copy(from, to, err);
     return rc;
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
+/* The training state in dir: AdamW's moments and trainer_state.json. */
+static bert_status write_state(bert_trainer *t, const char *dir, const char *extra_json, bert_error *err) {
+    bert_status rc = write_tensors(t, dir, "optimizer.safetensors", t->m, ".exp_avg", err);
     char path[PATH_MAX];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    if (rc == BERT_OK) rc = write_tensors(t, dir, "optimizer_sq.safetensors", t->v, ".exp_avg_sq", err);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "step", (double)t->step);
+    char buf[40];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.state);
+    cJSON_AddStringToObject(o, "rng_state", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.inc);
+    cJSON_AddStringToObject(o, "rng_inc", buf);
+    cJSON_AddNumberToObject(o, "lr", t->p.lr);
+    cJSON_AddNumberToObject(o, "total_steps", (double)t->p.total_steps);
+    cJSON_AddNumberToObject(o, "grad_accum", t->p.grad_accum);
+    cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
+    if (extra) cJSON_AddItemToObject(o, "extra", extra);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (rc == BERT_OK && !text) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
+        rc = bert_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
 }
 
 bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
@@ -477,47 +468,26 @@ bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const
     char tmp[PATH_MAX], old[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     snprintf(old, sizeof old, "%s.old", dir);
-    remove_dir(tmp);
+    bert_status rc = bert_dir_remove(tmp, err);
+    if (rc != BERT_OK) return rc;
     if (mkdir(tmp, 0755) != 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    bert_status rc = write_config(t, tmp, err);
+    rc = write_config(t, tmp, err);
     if (rc == BERT_OK) rc = write_tensors(t, tmp, "model.safetensors", t->params, "", err);
     static const char *const tok_files[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
     for (size_t i = 0; rc == BERT_OK && i < sizeof tok_files / sizeof tok_files[0]; i++)
         rc = copy_file(t->src_dir, tmp, tok_files[i], err);
-    if (rc == BERT_OK && state) {
-        rc = write_tensors(t, tmp, "optimizer.safetensors", t->m, ".exp_avg", err);
-        char path[PATH_MAX];
-        if (rc == BERT_OK) rc = write_tensors(t, tmp, "optimizer_sq.safetensors", t->v, ".exp_avg_sq", err);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "step", (double)t->step);
-        char buf[40];
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.state);
-        cJSON_AddStringToObject(o, "rng_state", buf);
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.inc);
-        cJSON_AddStringToObject(o, "rng_inc", buf);
-        cJSON_AddNumberToObject(o, "lr", t->p.lr);
-        cJSON_AddNumberToObject(o, "total_steps", (double)t->p.total_steps);
-        cJSON_AddNumberToObject(o, "grad_accum", t->p.grad_accum);
-        cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
-        if (extra) cJSON_AddItemToObject(o, "extra", extra);
-        char *text = cJSON_Print(o);
-        cJSON_Delete(o);
-        if (rc == BERT_OK && !text) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, tmp, "trainer_state.json", err)) == BERT_OK)
-            rc = bert_file_write_atomic(path, text, strlen(text), err);
-        free(text);
-    }
+    if (rc == BERT_OK && state) rc = write_state(t, tmp, extra_json, err);
     if (rc != BERT_OK) {
-        remove_dir(tmp);
+        bert_dir_remove(tmp, NULL); /* the first error is the one reported */
         return rc;
     }
     /* Swap in: the old checkpoint is removed only once the new one is in place. */
-    remove_dir(old);
+    rc = bert_dir_remove(old, err);
     struct stat st;
-    if (stat(dir, &st) == 0 && rename(dir, old) != 0)
+    if (rc == BERT_OK && stat(dir, &st) == 0 && rename(dir, old) != 0)
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot move the old checkpoint aside: %s", dir, strerror(errno));
     if (rc == BERT_OK && rename(tmp, dir) != 0) rc = bert_fail(err, BERT_ERR_IO, "%s: rename failed: %s", dir, strerror(errno));
-    if (rc == BERT_OK) remove_dir(old);
+    if (rc == BERT_OK) rc = bert_dir_remove(old, err);
     return rc;
 }
 

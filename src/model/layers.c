@@ -1,0 +1,189 @@
+/* layers.c — the encoder's layer operations as forward / backward pairs
+ * (contracts in layers.h). */
+#include "model/layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/attention.h"
+#include "kernels/gemm_onednn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- embeddings --------------------------------------------------------- */
+
+void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
+                           const int *offset) {
+    for (int s = 0; s < S; s++) {
+        const bert_sequence *q = &seqs[s];
+        for (int t = 0; t < q->n_tokens; t++) {
+            int row = offset[s] + t;
+            float *x = out + (size_t)row * C;
+            const float *we = w->word + (size_t)q->input_ids[t] * C;
+            const float *te = w->type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
+            const float *pe = w->pos + (size_t)t * C;
+            for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
+            keymask[row] = q->attention_mask ? (float)q->attention_mask[t] : 1.0f;
+        }
+    }
+}
+
+void nn_embeddings_backward(float *dword, float *dpos, float *dtype, const float *dout, int C,
+                            const bert_sequence *seqs, int S, const int *offset, int pad_token_id) {
+    for (int s = 0; s < S; s++) {
+        const bert_sequence *q = &seqs[s];
+        for (int t = 0; t < q->n_tokens; t++) {
+            const float *d = dout + (size_t)(offset[s] + t) * C;
+            float *gt = dtype + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
+            float *gp = dpos + (size_t)t * C;
+            for (int j = 0; j < C; j++) gt[j] += d[j], gp[j] += d[j];
+            if (q->input_ids[t] == pad_token_id) continue;
+            float *gw = dword + (size_t)q->input_ids[t] * C;
+            for (int j = 0; j < C; j++) gw[j] += d[j];
+        }
+    }
+}
+
+/* ---- dense -------------------------------------------------------------- */
+
+void nn_dense_forward(float *y, int ldy, const float *x, const uint16_t *x16, const float *W, const uint16_t *W16,
+                      const float *b, int M, int N, int K, const bert_epilogue *epi, int n_threads) {
+    if (W16) bert_linear_bf16_ex(y, ldy, x16, W16, b, M, N, K, n_threads, epi);
+    else bert_linear_ex(y, ldy, x, W, b, M, N, K, n_threads, epi);
+}
+
+void nn_dense_backward(float *dx, float *dW, float *db, const float *dy, uint16_t *dy16, const float *x,
+                       const uint16_t *x16, const float *W, const uint16_t *W16, int M, int N, int K, int accumulate,
+                       int n_threads) {
+    if (W16) bert_linear_backward_bf16(dx, dW, db, dy, dy16, x16, W16, M, N, K, accumulate, n_threads);
+    else bert_linear_backward(dx, dW, db, dy, x, W, M, N, K, accumulate, n_threads);
+}
+
+/* ---- LayerNorm ---------------------------------------------------------- */
+
+void nn_layernorm_forward(float *out, const nn_layernorm_keep *keep, const float *a, const float *b,
+                          const bert_norm *ln, int N, int C, float eps, int n_threads) {
+    if (keep)
+        bert_add_layernorm_train(out, keep->sum, keep->mean, keep->rstd, a, b, ln->w, ln->b, N, C, eps, n_threads);
+    else
+        bert_add_layernorm(out, a, b, ln->w, ln->b, N, C, eps, n_threads);
+}
+
+void nn_layernorm_backward(float *din, float *dw, float *db, const float *dout, const nn_layernorm_keep *keep,
+                           const bert_norm *ln, int N, int C) {
+    bert_layernorm_backward(din, dw, db, dout, keep->sum, ln->w, keep->mean, keep->rstd, N, C);
+}
+
+/* ---- activation --------------------------------------------------------- */
+
+void nn_activation_forward(float *out, const float *in, size_t n, bert_activation act, int n_threads) {
+    if (out != in) memcpy(out, in, n * sizeof *out);
+    bert_activation_forward(out, n, act, n_threads);
+}
+
+void nn_activation_backward(float *din, const float *dout, const float *in, size_t n, bert_activation act,
+                            int n_threads) {
+    bert_activation_backward(din, dout, in, n, act, n_threads);
+}
+
+/* ---- attention ---------------------------------------------------------- */
+
+/* One head of one sequence up to its probabilities: P [T x T] =
+ * softmax(scale Q K^T + mask); Q and K rows have stride ld. */
+static void head_probs(float *P, const float *Q, const float *K, int ld, int T, int HS, float scale,
+                       const float *keymask) {
+    bert_sgemm(0, 1, T, T, HS, scale, Q, ld, K, ld, 0.0f, P, T);
+    bert_mask_key_columns(P, T, keymask);
+    bert_softmax_rows(P, T, T);
+}
+
+/* Inference: every (sequence, head) pair on its own thread, nothing kept. */
+static void attention_infer(float *out, const float *q, const float *k, const float *v, const nn_attention_batch *b,
+                            float *scratch, size_t stride, int fused, int n_threads) {
+    int C = b->C, NH = b->NH, HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    int n_pairs = b->S * NH;
+    int nt = n_threads < n_pairs ? n_threads : n_pairs;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (int pair = 0; pair < n_pairs; pair++) {
+        int s = pair / NH, h = pair % NH;
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        int row0 = b->offset[s], T = b->offset[s + 1] - row0;
+        float *S = scratch + (size_t)tid * stride;
+        size_t at = (size_t)row0 * C + (size_t)h * HS;
+        const float *mask = b->keymask + row0;
+        if (fused) {
+            bert_attention_bf16(out + at, C, q + at, k + at, v + at, C, T, HS, scale, mask, S);
+            continue;
+        }
+        head_probs(S, q + at, k + at, C, T, HS, scale, mask);
+        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, v + at, C, 0.0f, out + at, C);
+    }
+}
+
+/* Training: probabilities kept, then dropped out, then applied to V. */
+static void attention_train(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
+                            const nn_attention_batch *b) {
+    int C = b->C, NH = b->NH, HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    size_t tt = keep->poff[b->S];
+    for (int s = 0; s < b->S; s++) {
+        int row0 = b->offset[s], T = b->offset[s + 1] - row0;
+        for (int h = 0; h < NH; h++) {
+            size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
+            float *P = keep->probs + po, *Pd = keep->probs_d + po;
+            head_probs(P, q + at, k + at, C, T, HS, scale, b->keymask + row0);
+            for (size_t i = 0; i < (size_t)T * T; i++) Pd[i] *= P[i];
+            bert_sgemm(0, 0, T, HS, T, 1.0f, Pd, T, v + at, C, 0.0f, out + at, C);
+        }
+    }
+}
+
+void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
+                          const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
+    if (keep) attention_train(out, keep, q, k, v, b);
+    else attention_infer(out, q, k, v, b, scratch, stride, fused, n_threads);
+}
+
+/* Softmax backward of one T x T block: dS = P (dP - rowsum(dP P)), with
+ * the row sums in double. */
+static void softmax_backward(float *dS, const float *dP, const float *P, int T) {
+    for (int i = 0; i < T; i++) {
+        const float *dp = dP + (size_t)i * T, *p = P + (size_t)i * T;
+        double dot = 0.0;
+        for (int j = 0; j < T; j++) dot += (double)dp[j] * p[j];
+        for (int j = 0; j < T; j++) dS[(size_t)i * T + j] = (float)(p[j] * (dp[j] - dot));
+    }
+}
+
+void nn_attention_backward(float *dq, float *dk, float *dv, float *dP, float *dS, const float *dout, const float *q,
+                           const float *k, const float *v, const nn_attention_keep *keep,
+                           const nn_attention_batch *b) {
+    int C = b->C, NH = b->NH, HS = C / NH;
+    float scale = 1.0f / sqrtf((float)HS);
+    size_t tt = keep->poff[b->S];
+    for (int s = 0; s < b->S; s++) {
+        int row0 = b->offset[s], T = b->offset[s + 1] - row0;
+        for (int h = 0; h < NH; h++) {
+            size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
+            const float *P = keep->probs + po, *Pd = keep->probs_d + po;
+            float *dp = dP + po, *ds = dS + po;
+            /* out = Pd V: dPd = dout V^T, dV = Pd^T dout */
+            bert_sgemm(0, 1, T, T, HS, 1.0f, dout + at, C, v + at, C, 0.0f, dp, T);
+            bert_sgemm(1, 0, T, HS, T, 1.0f, Pd, T, dout + at, C, 0.0f, dv + at, C);
+            /* dropout: Pd = P * scale, so dP = dPd * scale, the scale read back
+             * as Pd / P where P > 0 (where P is 0, dS is 0 whatever dP is) */
+            for (size_t i = 0; i < (size_t)T * T; i++) dp[i] = P[i] > 0.0f ? dp[i] * (Pd[i] / P[i]) : 0.0f;
+            softmax_backward(ds, dp, P, T);
+            /* scores = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
+            bert_sgemm(0, 0, T, HS, T, scale, ds, T, k + at, C, 0.0f, dq + at, C);
+            bert_sgemm(1, 0, T, HS, T, scale, ds, T, q + at, C, 0.0f, dk + at, C);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/* backprop.h — BertModel's encoder in training: the forward that keeps
+ * what the backward needs, and the backward. */
+#ifndef BERT_TRAIN_BACKPROP_H
+#define BERT_TRAIN_BACKPROP_H
+
+#include "train/acts.h"
+
+/* Embeddings and every layer on seqs[0..S), with BERT's dropout (after the
+ * embeddings, on the attention probabilities, after the attention output
+ * dense and after the FFN output dense), masks drawn from tp->rng in that
+ * order, layer by layer. The last hidden states end in tp->acts->x_out.
+ * tp->acts must be reserved for this batch (train_acts_reserve). */
+void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S);
+
+/* From d loss / d x_out in tp->acts->dx (the heads' output), every encoder
+ * weight's gradient added to the block's. Overwrites the backward scratch
+ * of tp->acts, dx included. */
+void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S);
+
+#endif

@@ -1,0 +1,86 @@
+/* eval.c — bert_trainer_eval: the trainer's model scored by the inference
+ * forward (model/forward.c on the trainer's weights: no dropout, nothing
+ * kept, no gradients), with the losses training uses (train/heads.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/context.h"
+#include "train/heads.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+/* Masked-LM loss over the tokens with labels[i] >= 0 (token i of the batch
+ * in order): their logits from the MLM head, mean cross-entropy. */
+static bert_status mlm_loss(bert_context *ctx, const float *labels, double *loss, bert_error *err) {
+    int N = ctx->n_tokens, V = bert_model_config(ctx->model)->vocab_size, M = 0;
+    for (int i = 0; i < N; i++) {
+        if (labels[i] >= V)
+            return bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, labels[i]);
+        M += labels[i] >= 0;
+    }
+    *loss = 0.0;
+    if (M == 0) return BERT_OK;
+    float *z = malloc(sizeof *z * (size_t)M * V), *target = malloc(sizeof *target * (size_t)M);
+    int32_t *pos = malloc(sizeof *pos * (size_t)N);
+    bert_status rc = z && target && pos ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int k = 0;
+    for (int s = 0; rc == BERT_OK && s < ctx->n_seqs; s++) {
+        int n = 0, k0 = k;
+        for (int i = ctx->offset[s]; i < ctx->offset[s + 1]; i++)
+            if (labels[i] >= 0) pos[n++] = i - ctx->offset[s], target[k++] = labels[i];
+        if (n > 0) rc = bert_mlm_logits_at(ctx, s, pos, n, z + (size_t)k0 * V, err);
+    }
+    if (rc == BERT_OK) *loss = train_ce_rows(z, target, M, V, NULL, 1.0, ctx->n_threads);
+    free(z), free(target), free(pos);
+    return rc;
+}
+
+/* The outputs bert_forward computes for each task type. */
+static unsigned task_outputs(bert_task task) {
+    switch (task) {
+    case BERT_TASK_SEQUENCE: return BERT_OUTPUT_CLASSIFIER;
+    case BERT_TASK_TOKEN: return BERT_OUTPUT_TOKEN_CLASSIFIER;
+    case BERT_TASK_QA: return BERT_OUTPUT_QA;
+    case BERT_TASK_PRETRAINING: return BERT_OUTPUT_HIDDEN | BERT_OUTPUT_NSP;
+    default: return BERT_OUTPUT_HIDDEN;
+    }
+}
+
+bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                              float *logits, bert_error *err) {
+    bert_error_clear(err);
+    if (!t) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_eval: trainer is NULL");
+    bert_context *ctx = t->eval_ctx;
+    bert_status rc = bert_forward(ctx, seqs, n, task_outputs(t->p.task), err);
+    if (rc != BERT_OK) return rc;
+    int N = ctx->n_tokens, L = bert_model_num_labels(t->model), nt = ctx->n_threads;
+    double l = 0.0;
+    switch (t->p.task) {
+    case BERT_TASK_SEQUENCE:
+        for (int i = 0; labels && t->p.problem == BERT_PROBLEM_SINGLE_LABEL && i < n; i++)
+            if (labels[i] < 0 || labels[i] >= L)
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", i, labels[i], L);
+        if (labels) l = train_loss(t->p.problem, ctx->cls_logits, labels, n, L, NULL, 1.0);
+        if (logits) memcpy(logits, ctx->cls_logits, sizeof *logits * (size_t)n * L);
+        break;
+    case BERT_TASK_TOKEN:
+        for (int i = 0; labels && i < N; i++)
+            if (labels[i] >= L)
+                return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, labels[i], L);
+        if (labels) l = train_ce_rows(ctx->tok_logits, labels, N, L, NULL, 1.0, nt);
+        if (logits) memcpy(logits, ctx->tok_logits, sizeof *logits * (size_t)N * L);
+        break;
+    case BERT_TASK_QA:
+        if (labels && (rc = train_qa_loss(ctx->qa_logits, labels, ctx->offset, n, NULL, 1.0, &l, err)) != BERT_OK)
+            return rc;
+        if (logits) memcpy(logits, ctx->qa_logits, sizeof *logits * (size_t)N * 2);
+        break;
+    case BERT_TASK_PRETRAINING:
+    case BERT_TASK_MLM:
+        if (labels && (rc = mlm_loss(ctx, labels, &l, err)) != BERT_OK) return rc;
+        if (labels && t->p.task == BERT_TASK_PRETRAINING) l += train_ce_rows(ctx->nsp, labels + N, n, 2, NULL, 1.0, 1);
+        break;
+    }
+    if (loss) *loss = l;
+    return BERT_OK;
+}

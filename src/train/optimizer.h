@@ -1,0 +1,27 @@
+/* optimizer.h — AdamW, learning-rate schedules and gradient clipping. */
+#ifndef BERT_TRAIN_OPTIMIZER_H
+#define BERT_TRAIN_OPTIMIZER_H
+
+#include <stddef.h>
+
+#include "bert.h"
+#include "train/block.h"
+
+/* The learning rate at optimizer step `step` (0-based) under p's schedule. */
+double train_lr_at(const bert_train_params *p, long step);
+
+/* The blocks AdamW updates: n floats each, laid out by tensors[0..n_tensors). */
+typedef struct {
+    float *params, *grads, *m, *v;
+    size_t n;
+    const train_tensor *tensors;
+    int n_tensors;
+} train_adamw_blocks;
+
+/* Optimizer step number `step` (1-based) at learning rate lr, with p's
+ * betas, eps, weight decay and clipping: zero the frozen tensors'
+ * gradients, clip to max_grad_norm (global L2 norm), update params, m and
+ * v, zero grads. Returns the gradient norm before clipping. */
+double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr);
+
+#endif
