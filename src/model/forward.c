@@ -9,24 +9,18 @@
  *
  * Shapes: S sequences, N tokens in all, T tokens in one sequence,
  * C hidden, NH heads, HS = C / NH head size, I intermediate, V vocabulary. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
-#include "kernels/gemm_onednn.h"
 #include "kernels/linear_amx.h"
 #include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
-#include "kernels/attention.h"
 #include "model/context.h"
+#include "model/layers.h"
 #include "util/error.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Check one sequence; messages start "sequence S: " (see bert_error.item). */
 static bert_status validate_one(const bert_config *c, const bert_sequence *q, int s, bert_error *err) {
@@ -70,64 +64,25 @@ static bert_status validate(const bert_config *c, const bert_sequence *seqs, int
     return BERT_OK;
 }
 
-/* BertEmbeddings: word + token_type, then + position (the order PyTorch
- * adds them in), then LayerNorm. Dropout is the identity at inference. */
+/* BertEmbeddings: word + token_type + position, then LayerNorm. Dropout
+ * is the identity at inference. */
 static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
     const bert_model *m = ctx->model;
     int C = m->cfg.pub.hidden_size;
-    for (int s = 0; s < ctx->n_seqs; s++) {
-        const bert_sequence *q = &seqs[s];
-        for (int t = 0; t < q->n_tokens; t++) {
-            int row = ctx->offset[s] + t;
-            float *x = ctx->hidden + (size_t)row * C;
-            const float *we = m->w.word + (size_t)q->input_ids[t] * C;
-            const float *te = m->w.type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
-            const float *pe = m->w.pos + (size_t)t * C;
-            for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
-            ctx->keymask[row] = q->attention_mask ? (float)q->attention_mask[t] : 1.0f;
-        }
-    }
-    bert_add_layernorm(ctx->hidden, ctx->hidden, NULL, m->w.emb_ln.w, m->w.emb_ln.b, ctx->n_tokens, C,
-                       (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
+    nn_embeddings_forward(ctx->hidden, ctx->keymask, &m->w, C, seqs, ctx->n_seqs, ctx->offset);
+    nn_layernorm_forward(ctx->hidden, NULL, ctx->hidden, NULL, &m->w.emb_ln, ctx->n_tokens, C,
+                         (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
 }
 
-/* BertSelfAttention core for all (sequence, head) pairs (exact f32 path;
- * bf16/int8 models use the fused kernel of kernels/attention.h):
- * attn_h = softmax(Q_h K_h^T / sqrt(HS) + mask) V_h. Masked keys get
- * -FLT_MAX, which is what adding torch.finfo(float32).min gives; a row with
- * every key masked therefore becomes a uniform average, as in PyTorch. */
+/* BertSelfAttention's core for all (sequence, head) pairs into ctx->attn
+ * (model/layers.h). Under bf16/int8 the products are reduced precision
+ * already: the model's attention_bf16 runs the fused bf16 kernel instead of
+ * the two f32 products and the T x T scores. */
 static void attention_forward(bert_context *ctx) {
     const bert_config *c = &ctx->model->cfg.pub;
-    int C = c->hidden_size, NH = c->num_attention_heads, HS = C / NH;
-    float scale = 1.0f / sqrtf((float)HS);
-    int n_pairs = ctx->n_seqs * NH;
-    /* Under bf16/int8 the products are reduced precision already: the fused
-     * bf16 kernel replaces the two f32 products and the T x T scores. */
-    int fused = ctx->model->attention_bf16;
-    int nt = ctx->n_threads < n_pairs ? ctx->n_threads : n_pairs;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
-    for (int pair = 0; pair < n_pairs; pair++) {
-        int s = pair / NH, h = pair % NH;
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        int row0 = ctx->offset[s], T = ctx->offset[s + 1] - row0;
-        float *S = ctx->scores + (size_t)tid * ctx->score_stride;
-        const float *Q = ctx->q + (size_t)row0 * C + h * HS;
-        const float *K = ctx->k + (size_t)row0 * C + h * HS;
-        const float *V = ctx->v + (size_t)row0 * C + h * HS;
-        const float *mask = ctx->keymask + row0;
-        if (fused) {
-            bert_attention_bf16(ctx->attn + (size_t)row0 * C + h * HS, C, Q, K, V, C, T, HS, scale, mask, S);
-            continue;
-        }
-        bert_sgemm(0, 1, T, T, HS, scale, Q, C, K, C, 0.0f, S, T);
-        bert_mask_key_columns(S, T, mask);
-        bert_softmax_rows(S, T, T);
-        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, V, C, 0.0f, ctx->attn + (size_t)row0 * C + h * HS, C);
-    }
+    nn_attention_batch b = {ctx->n_seqs, ctx->offset, c->hidden_size, c->num_attention_heads, ctx->keymask};
+    nn_attention_forward(ctx->attn, NULL, ctx->q, ctx->k, ctx->v, &b, ctx->scores, ctx->score_stride,
+                         ctx->model->attention_bf16, ctx->n_threads);
 }
 
 /* The next dense layers' input x [n_rows x K] in the model's compute
@@ -149,10 +104,8 @@ static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *
         if (!bert_plinear_run(d->pf32, y, ldy, x, d->b, M, ctx->pscratch, epi, ctx->n_threads)) ctx->failed = 1;
     } else if (d->wamx) {
         bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
-    } else if (d->w16) {
-        bert_linear_bf16_ex(y, ldy, x16, d->w16, d->b, M, N, K, ctx->n_threads, epi);
     } else {
-        bert_linear_ex(y, ldy, x, d->w, d->b, M, N, K, ctx->n_threads, epi);
+        nn_dense_forward(y, ldy, x, x16, d->w, d->w16, d->b, M, N, K, epi, ctx->n_threads);
     }
 }
 
@@ -174,7 +127,7 @@ static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
     stage_dense_input(ctx, ctx->attn, N, C);
     dense_forward(ctx, ctx->tmp, C, ctx->attn, &L->attn_out, N, C, C);
-    bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->attn_ln.w, L->attn_ln.b, N, C, eps, nt);
+    nn_layernorm_forward(ctx->hidden, NULL, ctx->tmp, ctx->hidden, &L->attn_ln, N, C, eps, nt);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
     stage_dense_input(ctx, ctx->hidden, N, C);
     /* the activation, and under bf16 the conversion for the next product,
@@ -185,7 +138,7 @@ static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
     dense_forward_ex(ctx, ctx->ff, I, ctx->hidden, ctx->x16, &L->inter, N, I, C, &act);
     if (ctx->model->compute == BERT_COMPUTE_INT8) stage_dense_input(ctx, ctx->ff, N, I);
     dense_forward_ex(ctx, ctx->tmp, C, ctx->ff, ff16, &L->out, N, C, I, NULL);
-    bert_add_layernorm(ctx->hidden, ctx->tmp, ctx->hidden, L->out_ln.w, L->out_ln.b, N, C, eps, nt);
+    nn_layernorm_forward(ctx->hidden, NULL, ctx->tmp, ctx->hidden, &L->out_ln, N, C, eps, nt);
 }
 
 /* BertPooler (tanh(dense(h[:, 0]))) and the NSP head (dense on the pooled output). */
@@ -208,10 +161,10 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
 static void mlm_head(const bert_model *m, float *logits, float *tmp, const float *h, int M, int nt) {
     const bert_config *c = &m->cfg.pub;
     int C = c->hidden_size, V = c->vocab_size;
-    bert_linear(tmp, C, h, m->w.mlm_transform.w, m->w.mlm_transform.b, M, C, C, nt);
-    bert_activation_forward(tmp, (size_t)M * C, m->cfg.act, nt);
-    bert_add_layernorm(tmp, tmp, NULL, m->w.mlm_ln.w, m->w.mlm_ln.b, M, C, (float)c->layer_norm_eps, nt);
-    bert_linear(logits, V, tmp, m->w.mlm_decoder, m->w.mlm_bias, M, V, C, nt);
+    nn_dense_forward(tmp, C, h, NULL, m->w.mlm_transform.w, NULL, m->w.mlm_transform.b, M, C, C, NULL, nt);
+    nn_activation_forward(tmp, tmp, (size_t)M * C, m->cfg.act, nt);
+    nn_layernorm_forward(tmp, NULL, tmp, NULL, &m->w.mlm_ln, M, C, (float)c->layer_norm_eps, nt);
+    nn_dense_forward(logits, V, tmp, NULL, m->w.mlm_decoder, NULL, m->w.mlm_bias, M, V, C, NULL, nt);
 }
 
 /* Every token's logits: the transform reuses ctx->tmp; the logits have their own buffer. */
