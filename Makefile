@@ -84,10 +84,8 @@ $(BIN): $(CLI_OBJ) $(STATIC)
 $(CLI_OBJ): CFLAGS += $(PLOT_CFLAGS)
 
 # Tests see the library's internals (they test kernels and loaders directly).
-# tests/cli/*.c test the CLI's own modules (pre-training data) too.
-CLI_TESTED := $(BUILD)/src/cli/pretrain_corpus.o $(BUILD)/src/cli/pretrain_data.o $(BUILD)/src/cli/common.o
-$(TESTBIN): $(TEST_OBJ) $(CLI_TESTED) $(STATIC)
-	$(CC) -o $@ $(TEST_OBJ) $(CLI_TESTED) $(STATIC) $(LDFLAGS) $(LDLIBS)
+$(TESTBIN): $(TEST_OBJ) $(STATIC)
+	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 
 # Compares JSONL outputs with expected files (numbers within a tolerance).

@@ -44,11 +44,6 @@ double cli_now_s(void);
  * -h, prints the command's usage on stdout and exits with status 0. */
 void cli_help_if_asked(const char *arg, const char *usage);
 
-/* FNV-1a of n bytes continuing from h (start with CLI_FNV_START): a cheap,
- * stable fingerprint (corpus vocabularies, seeded splits). */
-#define CLI_FNV_START 1469598103934665603ULL
-uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n);
-
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */

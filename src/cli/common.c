@@ -27,12 +27,6 @@ double cli_now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-uint64_t cli_fnv1a(uint64_t h, const void *bytes, size_t n) {
-    const unsigned char *p = bytes;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) {
     fprintf(stderr, "bert %s: ", cmd);
     va_list ap;
