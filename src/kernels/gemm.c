@@ -1,11 +1,8 @@
 /* gemm.c — matrix products through CBLAS or a portable fallback. */
 #include "kernels/gemm.h"
-#include "kernels/gemm_onednn.h"
-#include "kernels/half.h"
-#include "kernels/ops.h"
+#include "kernels/onednn.h"
 
-#include <stdio.h>
-#include <string.h>
+#include <stddef.h>
 
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
@@ -37,46 +34,12 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 #endif
 }
 
-void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg) {
-    /* Column slabs of 16 keep each thread's writes apart and SIMD-friendly. */
-    int n_blocks = (N + 15) / 16;
-    int nt = n_threads < 1 ? 1 : n_threads;
-    if (nt > n_blocks) nt = n_blocks;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num();
-#else
-        int t = 0;
-        nt = 1;
-#endif
-        int b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
-        int j0 = b0 * 16, j1 = b1 * 16 < N ? b1 * 16 : N;
-        if (j1 > j0) fn(j0, j1, arg);
-    }
-}
-
-float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int j1) {
-    if (!bias) return 0.0f;
-    for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy + j0, bias + j0, (size_t)(j1 - j0) * sizeof(float));
-    return 1.0f;
-}
-
 typedef struct {
     float *y;
     const float *x, *W, *bias;
     int ldy, M, K;
     const bert_epilogue *epi;
 } linear_args;
-
-void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int M, int j0, int j1) {
-    if (!epi) return;
-    for (int i = 0; i < M; i++) {
-        float *r = y + (size_t)i * ldy + j0;
-        if (epi->act >= 0) bert_activation_forward(r, (size_t)(j1 - j0), (bert_activation)epi->act, 1);
-        if (epi->y16) bert_f32_to_bf16_array(epi->y16 + (size_t)i * ldy + j0, r, (size_t)(j1 - j0));
-    }
-}
 
 static void linear_slab(int j0, int j1, void *arg) {
     const linear_args *a = arg;
@@ -100,18 +63,9 @@ void bert_linear(float *y, int ldy, const float *x, const float *W, const float 
 
 #ifdef BERT_USE_CBLAS
 /* OpenBLAS extensions, declared here so any CBLAS header works. */
-extern char *openblas_get_config(void) __attribute__((weak));
 extern int openblas_get_parallel(void) __attribute__((weak));
 extern void openblas_set_num_threads(int) __attribute__((weak));
-extern char *openblas_get_corename(void) __attribute__((weak));
 #endif
-
-const char *bert_gemm_core_name(void) {
-#ifdef BERT_USE_CBLAS
-    if (openblas_get_corename) return openblas_get_corename();
-#endif
-    return NULL;
-}
 
 int bert_blas_threads_enter(int n_threads) {
 #ifdef _OPENMP
@@ -137,14 +91,5 @@ void bert_gemm_init(void) {
     /* A pthread build of OpenBLAS would start its own threads inside each
      * of ours; an OpenMP build already runs single-threaded there. */
     if (openblas_get_parallel && openblas_set_num_threads && openblas_get_parallel() == 1) openblas_set_num_threads(1);
-#endif
-}
-
-const char *bert_gemm_backend(void) {
-#ifdef BERT_USE_CBLAS
-    if (openblas_get_config) return openblas_get_config();
-    return "CBLAS";
-#else
-    return "portable";
 #endif
 }

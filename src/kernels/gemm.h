@@ -6,7 +6,7 @@
 #ifndef BERT_KERNELS_GEMM_H
 #define BERT_KERNELS_GEMM_H
 
-#include <stdint.h>
+#include "kernels/slabs.h"
 
 /* C[M x N] = alpha * op(A) * op(B) + beta * C, row-major, on the calling
  * thread only. op(A) is [M x K]: A itself (transA = 0, lda >= K) or A's
@@ -20,39 +20,9 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                  int n_threads);
 
-/* What a dense layer may do to each thread's output slab right after its
- * product, while the slab is still in cache (the "epilogue"): apply the
- * activation (act >= 0, a bert_activation) and/or write the result also as
- * bf16 into y16 (same row stride as y), the next layer's input under bf16
- * compute. Saves one pass over [M x N] each. */
-typedef struct {
-    int act;
-    uint16_t *y16;
-} bert_epilogue;
-
-/* bert_linear with an epilogue (NULL: none). */
+/* bert_linear with an epilogue (slabs.h; NULL: none). */
 void bert_linear_ex(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                     int n_threads, const bert_epilogue *epi);
-
-/* Runs the epilogue on columns [j0, j1) of y's M rows. */
-void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int M, int j0, int j1);
-
-/* Runs fn(j0, j1, arg) for column ranges [j0, j1) of 0..N, multiples of 16
- * apart, one per thread (n_threads < 1 means 1): how every dense layer is
- * split over threads. */
-typedef void (*bert_slab_fn)(int j0, int j1, void *arg);
-void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg);
-
-/* Copies bias[j0..j1) into rows 0..M of y and returns the GEMM beta to add
- * onto it (1), or returns 0 when bias is NULL. */
-float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int j1);
-
-/* Name of the backend ("OpenBLAS 0.3.21 (openmp)", "portable"). */
-const char *bert_gemm_backend(void);
-
-/* The OpenBLAS kernel family in use ("SkylakeX", "Prescott"), or NULL when
- * the backend is not OpenBLAS. */
-const char *bert_gemm_core_name(void);
 
 /* BLAS calls made outside our own parallel regions (a one-thread run, the
  * per-head attention products) take their thread count from the calling

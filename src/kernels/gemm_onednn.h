@@ -1,24 +1,20 @@
-/* gemm_onednn.h — oneDNN's matrix products (bf16, and f32 sgemm), found
- * at run time. */
+/* gemm_onednn.h — oneDNN's bf16 matrix products, found at run time. Each
+ * requires bert_bf16_unavailable() (capabilities.h) to have returned NULL. */
 #ifndef BERT_KERNELS_GEMM_ONEDNN_H
 #define BERT_KERNELS_GEMM_ONEDNN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/gemm.h"
-
-/* NULL when bf16 products can run here (the CPU has AVX512-BF16 and
- * libdnnl.so.2 with dnnl_gemm_bf16bf16f32 can be opened), else a sentence
- * saying what is missing. Safe to call from several threads. */
-const char *bert_bf16_unavailable(void);
+#include "kernels/capabilities.h"
+#include "kernels/slabs.h"
 
 /* y[M x N] (leading dimension ldy) = x16[M x K] W16[N x K]^T + bias, the
  * bf16 form of bert_linear: products in bf16, sums in f32, split into
  * column slabs over n_threads. Requires bert_bf16_unavailable() == NULL. */
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads);
-/* The same with an epilogue (gemm.h; NULL: none). */
+/* The same with an epilogue (slabs.h; NULL: none). */
 void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                          int K, int n_threads, const bert_epilogue *epi);
 
@@ -34,13 +30,5 @@ void bert_gemm_bf16(char transa, char transb, int M, int N, int K, float alpha, 
  * when accumulate) dy16 W16; sums in f32. dx may be NULL. */
 void bert_linear_backward_bf16(float *dx, float *dW, float *db, const float *dy, uint16_t *dy16, const uint16_t *x16,
                                const uint16_t *W16, int M, int N, int K, int accumulate, int n_threads);
-
-/* y[M x N] = x[M x K] W[N x K]^T + beta y with oneDNN's sgemm; returns 0
- * (and does nothing) when oneDNN is not available or set aside with
- * BERT_GEMM=openblas, so the caller falls back to CBLAS. */
-int bert_dnnl_sgemm(int M, int N, int K, const float *x, int ldx, const float *W, int ldw, float beta, float *y,
-                    int ldy);
-/* 1 when bert_dnnl_sgemm does the products. */
-int bert_dnnl_sgemm_available(void);
 
 #endif

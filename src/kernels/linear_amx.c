@@ -10,8 +10,8 @@
  * so no load reads past x16's last row and nothing needs padding. */
 #include "kernels/linear_amx.h"
 
+#include "kernels/capabilities.h"
 #include "kernels/cpu.h"
-#include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
 
 #include <string.h>

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/gemm.h"
+#include "kernels/slabs.h"
 
 /* 1 when this build and CPU can run the kernel (AMX-BF16, AMX tile state
  * granted by Linux — requested on the first call) and the shape fits it:

@@ -2,14 +2,23 @@
  * weights packed at load (see linear_packed.h for why). */
 #include "kernels/linear_packed.h"
 
-#include "kernels/gemm_onednn.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum { MIN_SIDE = 256 };
+
+/* The checks of bert_plinear_run's arguments for N outputs. */
+static bert_status check_run(const float *y, int ldy, const float *x, int M, const float *scratch, int N,
+                             bert_error *err) {
+    if (M < 0 || ldy < N)
+        return bert_fail(err, BERT_ERR_INPUT, "packed f32 product of %d rows with a row stride of %d for %d outputs", M, ldy, N);
+    if (M > 0 && (!y || !x || !scratch)) return bert_fail(err, BERT_ERR_INPUT, "packed f32 product with a NULL buffer");
+    return BERT_OK;
+}
 
 #ifdef BERT_HAVE_DNNL
 
@@ -25,7 +34,7 @@ int bert_plinear_preferred(int N, int K) {
 
 bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
     bert_plinear *p = malloc(sizeof *p);
-    if (p && !bert_dnnl_packed_init(&p->mm, W, N, K, dnnl_f32, dnnl_f32, has_bias)) {
+    if (p && bert_dnnl_packed_init(&p->mm, W, N, K, dnnl_f32, dnnl_f32, has_bias, NULL) != BERT_OK) {
         free(p);
         p = NULL;
     }
@@ -38,10 +47,12 @@ void bert_plinear_free(bert_plinear *p) {
     free(p);
 }
 
-int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
-                     float *scratch, const bert_epilogue *epi, int n_threads) {
+bert_status bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                             float *scratch, const bert_epilogue *epi, int n_threads, bert_error *err) {
+    if (!p) return bert_fail(err, BERT_ERR_INPUT, "packed f32 product without a weight");
     int N = p->mm.N, K = p->mm.K;
-    for (int r0 = 0; r0 < M; r0 += BERT_DNNL_ROWS) {
+    bert_status rc = check_run(y, ldy, x, M, scratch, N, err);
+    for (int r0 = 0; rc == BERT_OK && r0 < M; r0 += BERT_DNNL_ROWS) {
         int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS, Mp = bert_dnnl_padded_rows(m);
         const float *xs = x + (size_t)r0 * K;
         float *yr = y + (size_t)r0 * ldy;
@@ -52,7 +63,7 @@ int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, c
             memset(xp + (size_t)m * K, 0, sizeof(float) * (size_t)(Mp - m) * K);
             xs = xp;
         }
-        if (!bert_dnnl_packed_run(&p->mm, Mp, xs, direct ? yr : scratch, bias)) return 0;
+        if ((rc = bert_dnnl_packed_run(&p->mm, Mp, xs, direct ? yr : scratch, bias, err)) != BERT_OK) break;
         if (!direct)
             for (int i = 0; i < m; i++) memcpy(yr + (size_t)i * ldy, scratch + (size_t)i * N, sizeof(float) * N);
         if (epi && epi->act >= 0) {
@@ -61,7 +72,7 @@ int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, c
             for (int i = 0; i < m; i++) bert_activation_forward(yr + (size_t)i * ldy, (size_t)N, (bert_activation)epi->act, 1);
         }
     }
-    return 1;
+    return rc;
 }
 
 #else /* built without oneDNN's header, or a sanitizer build */
@@ -82,10 +93,12 @@ bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
 
 void bert_plinear_free(bert_plinear *p) { (void)p; }
 
-int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
-                     float *scratch, const bert_epilogue *epi, int n_threads) {
-    (void)p, (void)y, (void)ldy, (void)x, (void)bias, (void)M, (void)scratch, (void)epi, (void)n_threads;
-    return 0;
+bert_status bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                             float *scratch, const bert_epilogue *epi, int n_threads, bert_error *err) {
+    (void)bias, (void)epi, (void)n_threads;
+    if (!p) return bert_fail(err, BERT_ERR_INPUT, "packed f32 product without a weight");
+    bert_status rc = check_run(y, ldy, x, M, scratch, 0, err);
+    return rc != BERT_OK ? rc : bert_fail(err, BERT_ERR_UNSUPPORTED, "packed f32 products need oneDNN, which this build does not have");
 }
 
 #endif

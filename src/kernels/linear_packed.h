@@ -20,7 +20,8 @@
 
 #include <stddef.h>
 
-#include "kernels/gemm.h"
+#include "bert.h"
+#include "kernels/slabs.h"
 
 typedef struct bert_plinear bert_plinear;
 
@@ -45,9 +46,12 @@ size_t bert_plinear_scratch(int max_k, int max_n);
  * chunk whose rows are not a multiple of 16, or any chunk when ldy != N,
  * is copied through scratch. Threads: oneDNN's, omp_get_max_threads()
  * (callers set it, bert_blas_threads_enter); n_threads for the
- * activation. Returns 0 when a primitive could not be made (out of
- * memory). */
-int bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
-                     float *scratch, const bert_epilogue *epi, int n_threads);
+ * activation. M = 0 does nothing. Fails with BERT_ERR_INPUT for a NULL p
+ * or buffer, M < 0 or ldy < N, with BERT_ERR_UNSUPPORTED in a build
+ * without oneDNN, and with what oneDNN said (its status named) when a
+ * primitive cannot be made or run; rows before the failing chunk are
+ * written. */
+bert_status bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
+                             float *scratch, const bert_epilogue *epi, int n_threads, bert_error *err);
 
 #endif

@@ -1,17 +1,60 @@
-/* onednn.h — oneDNN's primitive API, opened at run time (internal).
+/* onednn.h — oneDNN, opened at run time (internal).
  *
- * libdnnl.so.2 is dlopen'd so bert.c runs without it; the types come from
- * oneDNN's header, so code using this is compiled only where the header
- * exists (BERT_HAVE_DNNL, from __has_include; Debian: libdnnl-dev).
- * Sanitizer builds leave oneDNN out (see gemm_onednn.c). */
+ * libdnnl.so.2 is dlopen'd so bert.c runs without it. Two parts: its
+ * BLAS-like products (dnnl_sgemm, dnnl_gemm_bf16bf16f32), declared here and
+ * usable without oneDNN's header, and its primitive API, whose types come
+ * from the header, so code using it is compiled only where the header exists
+ * (BERT_HAVE_DNNL, from __has_include; Debian: libdnnl-dev). Sanitizer
+ * builds leave oneDNN out: with it in the process, LeakSanitizer's exit-time
+ * tracer dies ("Tracer caught signal 11") in about half the runs, which
+ * hides any real report. What the CPU must also have is decided above this
+ * file (capabilities.c). */
 #ifndef BERT_KERNELS_ONEDNN_H
 #define BERT_KERNELS_ONEDNN_H
+
+#include <stdint.h>
+
+#include "bert.h"
 
 #if defined(__has_include)
 #if __has_include(<dnnl.h>) && !defined(__SANITIZE_ADDRESS__)
 #define BERT_HAVE_DNNL 1
 #endif
 #endif
+
+/* ---- the BLAS-like products ---------------------------------------------- */
+
+/* dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t M,
+ * N, K, float alpha, const bf16 *A, lda, const bf16 *B, ldb, float beta,
+ * float *C, ldc): row-major, dnnl_dim_t is int64_t, 0 is success. */
+typedef int (*bert_dnnl_gemm_bf16_fn)(char, char, int64_t, int64_t, int64_t, float, const uint16_t *, int64_t,
+                                      const uint16_t *, int64_t, float, float *, int64_t);
+/* dnnl_sgemm: the same with float A and B. */
+typedef int (*bert_dnnl_sgemm_fn)(char, char, int64_t, int64_t, int64_t, float, const float *, int64_t, const float *,
+                                  int64_t, float, float *, int64_t);
+
+/* What was found of them (resolved once, on the first call; safe to call
+ * from several threads). */
+typedef struct {
+    int library;                      /* 1: libdnnl.so.2 (or .so.3) was opened */
+    bert_dnnl_sgemm_fn sgemm;         /* NULL: missing, a sanitizer build, or set
+                                       * aside with BERT_GEMM=openblas */
+    bert_dnnl_gemm_bf16_fn gemm_bf16; /* NULL: missing or a sanitizer build */
+} bert_dnnl_gemms;
+const bert_dnnl_gemms *bert_dnnl_gemm_api(void);
+
+/* y[M x N] = x[M x K] W[N x K]^T + beta y with oneDNN's sgemm (the f32
+ * dense layers' product where found: faster than OpenBLAS's at BERT's
+ * shapes, and free of OpenBLAS's CPU-detection trap on new CPUs); returns 0
+ * (and does nothing) when it is not available or set aside with
+ * BERT_GEMM=openblas, or when it reports an error, so the caller falls back
+ * to CBLAS. */
+int bert_dnnl_sgemm(int M, int N, int K, const float *x, int ldx, const float *W, int ldw, float beta, float *y,
+                    int ldy);
+/* 1 when bert_dnnl_sgemm does the products. */
+int bert_dnnl_sgemm_available(void);
+
+/* ---- the primitive API --------------------------------------------------- */
 
 /* Whether oneDNN's primitives can be used here, and if not, why. */
 typedef enum {
@@ -57,9 +100,15 @@ typedef struct {
 /* The API; only valid after bert_dnnl_status() returned BERT_DNNL_OK. */
 const bert_dnnl_api *bert_dnnl(void);
 
-/* Run the primitive p with args[0..n) and wait for it. Returns 0 on any
- * oneDNN error. */
-int bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args);
+/* Record in err that the oneDNN call described by fmt returned status s,
+ * naming the status ("out of memory", "unimplemented", ...), and return the
+ * bert_status for it: BERT_ERR_NOMEM for out of memory, BERT_ERR_SHAPE for
+ * invalid arguments, BERT_ERR_UNSUPPORTED otherwise. */
+bert_status bert_dnnl_fail(bert_error *err, dnnl_status_t s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Run the primitive p (described by `what`, for the message) with
+ * args[0..n) and wait for it; a oneDNN error is recorded in err. */
+bert_status bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args, const char *what, bert_error *err);
 
 /* A product y = x W^T whose W oneDNN packed once, at creation, into the
  * blocked layout its matmul primitive asks for, so no call repacks it (what
@@ -81,17 +130,22 @@ typedef struct {
     dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* for M = 16, 32, ..., ROWS */
 } bert_dnnl_packed;
 
-/* Pack W [N x K] (row-major, out x in, of type xdt) into p. Returns 0 when
- * oneDNN refuses the shape or runs out of memory (p then holds nothing). */
-int bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int K, dnnl_data_type_t xdt,
-                          dnnl_data_type_t ydt, int bias);
+/* Pack W [N x K] (row-major, out x in, of type xdt) into p. Fails (p then
+ * holds nothing) with BERT_ERR_SHAPE for N or K < 1, BERT_ERR_UNSUPPORTED
+ * when oneDNN's primitives are not available, and with what oneDNN said
+ * (bert_dnnl_fail) when it refuses the shape or types or runs out of
+ * memory. */
+bert_status bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int K, dnnl_data_type_t xdt,
+                                  dnnl_data_type_t ydt, int bias, bert_error *err);
 void bert_dnnl_packed_destroy(bert_dnnl_packed *p);
 
 /* y [Mp x N] (rows dense) = x [Mp x K] (rows dense) W^T (+ bias when p->bias),
- * Mp a multiple of BERT_DNNL_ROW_STEP, at most BERT_DNNL_ROWS. Threads:
- * oneDNN's OpenMP, omp_get_max_threads() (bert_blas_threads_enter). Returns
- * 0 when the primitive for Mp cannot be made (out of memory). */
-int bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias);
+ * Mp a multiple of BERT_DNNL_ROW_STEP, at most BERT_DNNL_ROWS (else
+ * BERT_ERR_INPUT). Threads: oneDNN's OpenMP, omp_get_max_threads()
+ * (bert_blas_threads_enter). Fails with what oneDNN said when the primitive
+ * for Mp cannot be made or run (bert_dnnl_fail). */
+bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias,
+                                 bert_error *err);
 #endif
 
 #endif

@@ -46,9 +46,10 @@ double bert_softmax_xent_row(const float *x, float *d, int L, int y, float g);
 /* x[i] = tanh(x[i]). */
 void bert_tanh(float *x, size_t n);
 
-#endif
+/* db[N] += column sums of dy[M x N] (a bias gradient), split over columns. */
+void bert_column_sums(float *db, const float *dy, int M, int N, int n_threads);
 
-/* ---- backward passes (training) ------------------------------------------
+/* ---- backward passes (training; ops_backward.c) ----------------------------
  * Each takes the upstream gradient and what the forward saved, and
  * ACCUMULATES (+=) into parameter gradients; input gradients are written
  * (=) unless the name says accumulate. */
@@ -65,10 +66,9 @@ void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, 
 void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                              const float *weight, const float *mean, const float *rstd, int N, int C);
 
-/* db[N] += column sums of dy[M x N] (a bias gradient), split over columns. */
-void bert_column_sums(float *db, const float *dy, int M, int N, int n_threads);
-
 /* Linear backward for y = x W^T + b (W [N x K]): dx = dy W (=, or += when
  * accumulate), dW += dy^T x, db += sum_rows dy. dx may be NULL. */
 void bert_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                           int N, int K, int accumulate, int n_threads);
+
+#endif

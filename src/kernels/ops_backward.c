@@ -99,24 +99,6 @@ void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const fl
     }
 }
 
-BERT_VECTOR_CLONES
-static void column_sums_range(float *db, const float *dy, int M, int N, int j0, int j1) {
-    for (int i = 0; i < M; i++) {
-        const float *r = dy + (size_t)i * N;
-#pragma omp simd
-        for (int j = j0; j < j1; j++) db[j] += r[j];
-    }
-}
-
-void bert_column_sums(float *db, const float *dy, int M, int N, int n_threads) {
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && (size_t)M * N > 65536)
-    {
-        long long lo, hi;
-        bert_thread_slice(N, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        if (lo < hi) column_sums_range(db, dy, M, N, (int)lo, (int)hi);
-    }
-}
-
 void bert_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int M,
                           int N, int K, int accumulate, int n_threads) {
     /* dW[N x K] += dy^T[N x M] x[M x K] */

@@ -13,16 +13,15 @@
  * int8 reports itself unavailable. */
 #include "kernels/qlinear.h"
 
-#include "kernels/cpu.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
 #include "kernels/vecmath.h"
+#include "util/error.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 BERT_VECTOR_CLONES
 static void quantize_row(int8_t *q, float *s, const float *x, int K) {
@@ -52,18 +51,13 @@ size_t bert_qlinear_scratch(int M, int N) {
     return (size_t)BERT_DNNL_ROWS * (size_t)N * sizeof(int32_t);
 }
 
-/* The reason, as a fixed sentence per oneDNN state. */
-const char *bert_int8_unavailable(void) {
-    if (!bert_cpu_has_int8_dot())
-        return "int8 needs a CPU with VNNI or AMX int8 dot products (without them int8 sums can saturate); this one has neither";
-    switch (bert_dnnl_status()) {
-    case BERT_DNNL_OK: return NULL;
-    case BERT_DNNL_NO_HEADER: return "int8 needs bert.c built with oneDNN's header (Debian: apt-get install libdnnl-dev, then rebuild)";
-    case BERT_DNNL_SANITIZER: return "int8 needs oneDNN, which sanitizer builds do not load";
-    case BERT_DNNL_NO_LIBRARY: return "int8 needs oneDNN (libdnnl.so.2; Debian: apt-get install libdnnl2), which was not found";
-    case BERT_DNNL_OLD_LIBRARY: return "int8 needs oneDNN 2.x's matmul API, which the libdnnl.so.2 found lacks";
-    default: return "int8 needs a oneDNN CPU engine, which could not be created";
-    }
+/* The checks of bert_qlinear_run's arguments for N outputs. */
+static bert_status check_run(const float *y, int ldy, const int8_t *xq, const float *sx, int M, const int32_t *acc,
+                             int N, bert_error *err) {
+    if (M < 0 || ldy < N)
+        return bert_fail(err, BERT_ERR_INPUT, "int8 product of %d rows with a row stride of %d for %d outputs", M, ldy, N);
+    if (M > 0 && (!y || !xq || !sx || !acc)) return bert_fail(err, BERT_ERR_INPUT, "int8 product with a NULL buffer");
+    return BERT_OK;
 }
 
 #ifdef BERT_HAVE_DNNL
@@ -96,10 +90,11 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
         return NULL;
     }
     bert_quantize_rows(wq, q->sw, W, N, K, 1); /* symmetric per output channel */
-    int ok = bert_dnnl_packed_init(&q->mm, wq, N, K, dnnl_s8, dnnl_s32, 0);
+    bert_error e;
+    bert_status rc = bert_dnnl_packed_init(&q->mm, wq, N, K, dnnl_s8, dnnl_s32, 0, &e);
     free(wq);
-    if (!ok) {
-        *why = "oneDNN refused the int8 matmul";
+    if (rc != BERT_OK) {
+        *why = rc == BERT_ERR_NOMEM ? "out of memory" : "oneDNN refused the int8 matmul";
         bert_qlinear_free(q);
         return NULL;
     }
@@ -114,14 +109,17 @@ void bert_qlinear_free(bert_qlinear *q) {
     free(q);
 }
 
-int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx, const float *bias,
-                     int M, int32_t *acc, const bert_epilogue *epi, int n_threads) {
+bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx,
+                             const float *bias, int M, int32_t *acc, const bert_epilogue *epi, int n_threads,
+                             bert_error *err) {
+    if (!q) return bert_fail(err, BERT_ERR_INPUT, "int8 product without a weight");
     int N = q->mm.N, K = q->mm.K;
-    for (int r0 = 0; r0 < M; r0 += BERT_DNNL_ROWS) {
+    bert_status rc = check_run(y, ldy, xq, sx, M, acc, N, err);
+    for (int r0 = 0; rc == BERT_OK && r0 < M; r0 += BERT_DNNL_ROWS) {
         int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS, Mp = bert_dnnl_padded_rows(m);
         /* rows m..Mp of the chunk are read from the buffer's padding (see
          * bert_qlinear_rows) and their sums dropped */
-        if (!bert_dnnl_packed_run(&q->mm, Mp, xq + (size_t)r0 * K, acc, NULL)) return 0;
+        if ((rc = bert_dnnl_packed_run(&q->mm, Mp, xq + (size_t)r0 * K, acc, NULL, err)) != BERT_OK) break;
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && m > 1) schedule(static)
         for (int i = 0; i < m; i++) {
             float *yr = y + (size_t)(r0 + i) * ldy;
@@ -129,7 +127,7 @@ int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq,
             if (epi && epi->act >= 0) bert_activation_forward(yr, (size_t)N, (bert_activation)epi->act, 1);
         }
     }
-    return 1;
+    return rc;
 }
 
 #else /* built without oneDNN's header */
@@ -146,10 +144,13 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
 
 void bert_qlinear_free(bert_qlinear *q) { (void)q; }
 
-int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx, const float *bias,
-                     int M, int32_t *acc, const bert_epilogue *epi, int n_threads) {
-    (void)q, (void)y, (void)ldy, (void)xq, (void)sx, (void)bias, (void)M, (void)acc, (void)epi, (void)n_threads;
-    return 0;
+bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx,
+                             const float *bias, int M, int32_t *acc, const bert_epilogue *epi, int n_threads,
+                             bert_error *err) {
+    (void)bias, (void)epi, (void)n_threads;
+    if (!q) return bert_fail(err, BERT_ERR_INPUT, "int8 product without a weight");
+    bert_status rc = check_run(y, ldy, xq, sx, M, acc, 0, err);
+    return rc != BERT_OK ? rc : bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", bert_int8_unavailable());
 }
 
 #endif

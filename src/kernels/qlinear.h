@@ -14,14 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/gemm.h"
+#include "bert.h"
+#include "kernels/capabilities.h"
+#include "kernels/slabs.h"
 
+/* Whether int8 products can run here, and why not, is said by
+ * bert_int8_unavailable (capabilities.h). */
+
+/* One dense layer's weights, quantized and packed. */
 typedef struct bert_qlinear bert_qlinear;
-
-/* NULL when int8 products can run here (a CPU with VNNI or AMX,
- * libdnnl.so.2 opened, bert.c built with oneDNN's header), else a sentence
- * saying what is missing. */
-const char *bert_int8_unavailable(void);
 
 /* Quantize and pack W [N x K] (f32, out x in). NULL on failure (out of
  * memory or oneDNN refusing the shape); *why then says what. */
@@ -43,9 +44,13 @@ size_t bert_qlinear_scratch(int M, int N);
 /* y[M x N] (row stride ldy) = dequant(xq W^T) + bias, then the epilogue's
  * activation (epi may be NULL; its y16 is not supported here). acc is the
  * scratch above. Threads: oneDNN uses omp_get_max_threads(); the callers
- * set it per call (bert_blas_threads_enter). Returns 0 when the primitive
- * for this M could not be made (out of memory). */
-int bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx, const float *bias,
-                     int M, int32_t *acc, const bert_epilogue *epi, int n_threads);
+ * set it per call (bert_blas_threads_enter). M = 0 does nothing. Fails with
+ * BERT_ERR_INPUT for a NULL q or buffer, M < 0 or ldy < N, with
+ * BERT_ERR_UNSUPPORTED in a build without oneDNN's header, and with what
+ * oneDNN said (its status named) when the primitive for a chunk of rows
+ * cannot be made or run; rows of y before the failing chunk are written. */
+bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx,
+                             const float *bias, int M, int32_t *acc, const bert_epilogue *epi, int n_threads,
+                             bert_error *err);
 
 #endif

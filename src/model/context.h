@@ -22,7 +22,7 @@ struct bert_context {
     int32_t *acc;    /* and the int32 sums of one chunk of rows */
     size_t xq_cap;   /* tokens the three are sized for */
     float *pscratch; /* packed f32 products' padded rows (bert_plinear_scratch), when the model has them */
-    int failed;      /* an int8 or packed f32 product could not run (set inside the layers) */
+    bert_error error; /* the first failure inside the layers of this call (code BERT_OK: none) */
 
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;

@@ -99,9 +99,9 @@ static void stage_dense_input(bert_context *ctx, const float *x, int n_rows, int
 static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *x, const uint16_t *x16,
                              const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
     if (d->q8) {
-        if (!bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads)) ctx->failed = 1;
+        if (ctx->error.code == BERT_OK) bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads, &ctx->error);
     } else if (d->pf32) {
-        if (!bert_plinear_run(d->pf32, y, ldy, x, d->b, M, ctx->pscratch, epi, ctx->n_threads)) ctx->failed = 1;
+        if (ctx->error.code == BERT_OK) bert_plinear_run(d->pf32, y, ldy, x, d->b, M, ctx->pscratch, epi, ctx->n_threads, &ctx->error);
     } else if (d->wamx) {
         bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
     } else {
@@ -267,7 +267,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         if (!(ctx->pscratch = malloc(sizeof(float) * bert_plinear_scratch(W, W))))
             return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed f32 products");
     }
-    ctx->failed = 0;
+    bert_error_clear(&ctx->error);
     ctx->n_seqs = n_seqs;
     ctx->n_tokens = N;
     ctx->max_len = T;
@@ -276,7 +276,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
 
     embeddings_forward(ctx, seqs);
     for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
-    if (ctx->failed) return bert_fail(err, BERT_ERR_NOMEM, "an int8 or packed f32 product could not run (oneDNN could not make its primitive)");
+    if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
     int L = bert_model_num_labels(m);

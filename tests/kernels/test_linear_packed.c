@@ -10,9 +10,12 @@
  * multiple of 16, more than one 128-row chunk with a padded tail, a row
  * stride wider than N (through scratch), no bias, GELU, one and two
  * threads. Where oneDNN is not available (sanitizer builds, no libdnnl),
- * the test says so and checks that nothing is packed. */
+ * the test says so and checks that nothing is packed. A run with impossible
+ * arguments fails with BERT_ERR_INPUT naming them. */
 #include <stdlib.h>
+#include <sys/stat.h>
 
+#include "io/fs.h"
 #include "kernels/gemm.h"
 #include "kernels/linear_packed.h"
 #include "kernels/ops.h"
@@ -37,7 +40,8 @@ static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, in
     if (!p) return 1;
     bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, NULL};
     int saved = bert_blas_threads_enter(n_threads);
-    CHECK(bert_plinear_run(p, y, ldy, x, with_bias ? b : NULL, M, scratch, &epi, n_threads));
+    bert_error e;
+    CHECK_OK(bert_plinear_run(p, y, ldy, x, with_bias ? b : NULL, M, scratch, &epi, n_threads, &e), e);
     bert_blas_threads_leave(saved);
     double worst = 0;
     int untouched = 1;
@@ -87,10 +91,17 @@ TEST(packed_f32_linear_matches_float64_or_is_not_used) {
  * with and without pack_weights: same hidden states for a ragged batch that
  * crosses a 128-row chunk, within 1e-5 (f32 summation order only). */
 TEST(model_loaded_packed_gives_the_same_hidden_states) {
-    char dir[1024], cmd[2400], path[1100], saved[1100];
+    char dir[1024], path[1100], saved[1100];
+    bert_error err;
     snprintf(dir, sizeof dir, "%s/packed-256", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp tests/fixtures/tasks/mlm/vocab.txt tests/fixtures/tasks/mlm/tokenizer_config.json %s/", dir, dir);
-    CHECK(system(cmd) == 0);
+    CHECK(mkdir(dir, 0755) == 0);
+    static const char *const tok_files[] = {"vocab.txt", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char from[256];
+        snprintf(from, sizeof from, "tests/fixtures/tasks/mlm/%s", tok_files[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, tok_files[i]);
+        CHECK_OK(bert_file_copy(from, path, &err), err);
+    }
     const char *cfg = "{\"model_type\": \"bert\", \"vocab_size\": 242, \"hidden_size\": 256, \"num_hidden_layers\": 1, "
                       "\"num_attention_heads\": 4, \"intermediate_size\": 1024, \"max_position_embeddings\": 512, "
                       "\"pad_token_id\": 0, \"initializer_range\": 0.02}";
@@ -100,7 +111,6 @@ TEST(model_loaded_packed_gives_the_same_hidden_states) {
     tp.task = BERT_TASK_PRETRAINING;
     tp.from_scratch = 1;
     bert_trainer *t = NULL;
-    bert_error err;
     CHECK_OK(bert_trainer_open(dir, &tp, &t, NULL, &err), err);
     if (!t) return;
     snprintf(saved, sizeof saved, "%s/saved", dir);
@@ -149,4 +159,26 @@ TEST(model_loaded_packed_gives_the_same_hidden_states) {
     for (int s = 0; s < S; s++) free(ids[s]);
     bert_model_free(mp);
     bert_model_free(ml);
+}
+
+TEST(packed_f32_run_rejects_impossible_arguments) {
+    bert_error err;
+    float y[16] = {0}, x[16] = {0}, scratch[16] = {0};
+    CHECK_ERR(bert_plinear_run(NULL, y, 16, x, NULL, 1, scratch, NULL, 1, &err), err, BERT_ERR_INPUT, "without a weight");
+    if (!bert_plinear_preferred(256, 256)) return;
+    enum { N = 256, K = 256 };
+    float *W = calloc((size_t)N * K, sizeof *W), *xs = calloc(K, sizeof *xs), *ys = malloc(sizeof *ys * N),
+          *sc = malloc(sizeof(float) * bert_plinear_scratch(K, N));
+    bert_plinear *p = bert_plinear_create(W, N, K, 0);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK_ERR(bert_plinear_run(p, ys, N - 16, xs, NULL, 1, sc, NULL, 1, &err), err, BERT_ERR_INPUT,
+                  "row stride of 240 for 256 outputs");
+        CHECK_ERR(bert_plinear_run(p, ys, N, xs, NULL, -3, sc, NULL, 1, &err), err, BERT_ERR_INPUT, "-3 rows");
+        CHECK_ERR(bert_plinear_run(p, ys, N, NULL, NULL, 1, sc, NULL, 1, &err), err, BERT_ERR_INPUT, "NULL buffer");
+        CHECK_OK(bert_plinear_run(p, ys, N, xs, NULL, 1, sc, NULL, 1, &err), err);
+        CHECK(ys[0] == 0.0f && ys[N - 1] == 0.0f);
+    }
+    bert_plinear_free(p);
+    free(W), free(xs), free(ys), free(sc);
 }

@@ -5,11 +5,14 @@
  * sums are exact, so y must equal the float64 dequantized product (+ bias,
  * then GELU) to float rounding, for row counts that exercise the 128-row
  * chunks and the 16-row padding. Where int8 cannot run here, the test checks
- * that making the layer fails with the reason, and says so. */
+ * that making the layer fails with the reason, and says so. Errors: a run
+ * with impossible arguments fails with BERT_ERR_INPUT naming them, and such
+ * a failure inside a layer is what bert_forward returns. */
 #include <stdlib.h>
 
 #include "kernels/ops.h"
 #include "kernels/qlinear.h"
+#include "model/context.h"
 #include "test.h"
 
 static float frand(unsigned *s) {
@@ -72,7 +75,8 @@ TEST(int8_linear_matches_exact_product_or_clear_error) {
         for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
         bert_quantize_rows(xq, sx, x, M, K, 1);
         bert_epilogue gelu = {(int)BERT_ACT_GELU, NULL};
-        CHECK(bert_qlinear_run(q, y, N, xq, sx, b, M, acc, &gelu, 2));
+        bert_error e;
+        CHECK_OK(bert_qlinear_run(q, y, N, xq, sx, b, M, acc, &gelu, 2, &e), e);
         double worst = 0;
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
@@ -86,4 +90,67 @@ TEST(int8_linear_matches_exact_product_or_clear_error) {
         free(x), free(y), free(sx), free(xq), free(acc);
     }
     bert_qlinear_free(q);
+}
+
+TEST(int8_run_rejects_impossible_arguments) {
+    bert_error err;
+    float y[16] = {0};
+    int8_t xq[16] = {0};
+    float sx[1] = {1.0f};
+    int32_t acc[16] = {0};
+    CHECK_ERR(bert_qlinear_run(NULL, y, 16, xq, sx, NULL, 1, acc, NULL, 1, &err), err, BERT_ERR_INPUT, "without a weight");
+    if (bert_int8_unavailable()) return;
+    enum { N = 32, K = 16 };
+    float W[N * K] = {0};
+    const char *why = NULL;
+    bert_qlinear *q = bert_qlinear_create(W, N, K, &why);
+    CHECK(q != NULL);
+    if (!q) return;
+    int8_t *xp = calloc(bert_qlinear_rows(1), K);
+    int32_t *ap = malloc(bert_qlinear_scratch(1, N));
+    float out[N];
+    CHECK_ERR(bert_qlinear_run(q, out, N - 1, xp, sx, NULL, 1, ap, NULL, 1, &err), err, BERT_ERR_INPUT, "row stride of 31 for 32 outputs");
+    CHECK_ERR(bert_qlinear_run(q, out, N, xp, sx, NULL, -1, ap, NULL, 1, &err), err, BERT_ERR_INPUT, "-1 rows");
+    CHECK_ERR(bert_qlinear_run(q, out, N, NULL, sx, NULL, 1, ap, NULL, 1, &err), err, BERT_ERR_INPUT, "NULL buffer");
+    CHECK_OK(bert_qlinear_run(q, out, N, xp, sx, NULL, 0, ap, NULL, 1, &err), err); /* no rows: nothing to do */
+    CHECK_OK(bert_qlinear_run(q, out, N, xp, sx, NULL, 1, ap, NULL, 1, &err), err);
+    free(xp), free(ap);
+    bert_qlinear_free(q);
+}
+
+/* A layer's int8 product that fails (here: a weight of more outputs than the
+ * layer's output rows hold) makes bert_forward fail with that product's code
+ * and message, not a generic one; the next call, with the layer restored,
+ * succeeds (the context forgets the failure). */
+TEST(int8_failure_inside_a_layer_is_what_bert_forward_returns) {
+    if (bert_int8_unavailable()) return;
+    bert_model_params mp = bert_model_default_params();
+    mp.compute = BERT_COMPUTE_INT8;
+    bert_model *m = NULL;
+    bert_error err;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err);
+    if (!m) return;
+    int C = m->cfg.pub.hidden_size, I = m->cfg.pub.intermediate_size;
+    float *W = calloc((size_t)(C + 16) * I, sizeof *W);
+    const char *why = NULL;
+    bert_qlinear *wide = bert_qlinear_create(W, C + 16, I, &why); /* the output dense's K, 16 outputs too many */
+    CHECK(wide != NULL);
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    if (wide && ctx) {
+        static const int32_t ids[5] = {2, 10, 11, 12, 3};
+        bert_sequence seq = {.input_ids = ids, .n_tokens = 5};
+        bert_layer_weights *L = &m->w.layers[0];
+        bert_qlinear *kept = L->out.q8;
+        L->out.q8 = wide;
+        char want[64];
+        snprintf(want, sizeof want, "row stride of %d for %d outputs", C, C + 16);
+        CHECK_ERR(bert_forward(ctx, &seq, 1, BERT_OUTPUT_HIDDEN, &err), err, BERT_ERR_INPUT, want);
+        L->out.q8 = kept;
+        CHECK_OK(bert_forward(ctx, &seq, 1, BERT_OUTPUT_HIDDEN, &err), err);
+    }
+    bert_context_free(ctx);
+    bert_qlinear_free(wide);
+    free(W);
+    bert_model_free(m);
 }
