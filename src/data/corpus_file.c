@@ -136,6 +136,25 @@ void corpus_free(corpus *c) {
     memset(c, 0, sizeof *c);
 }
 
+bert_status corpus_load(corpus *c, const bert_tokenizer *tok, const char *const *files, int n_files,
+                        const bert_corpus_read_params *p, bert_corpus_stats *stats, bert_error *err) {
+    memset(c, 0, sizeof *c);
+    memset(stats, 0, sizeof *stats);
+    if (n_files < 1) return bert_fail(err, BERT_ERR_INPUT, "no corpus file given");
+    int binary = 0;
+    for (int f = 0; f < n_files; f++) binary += corpus_is_binary(files[f]);
+    bert_status rc;
+    if (binary) {
+        if (n_files != 1) return bert_fail(err, BERT_ERR_INPUT, "a prepared (binary) corpus must be the only --corpus");
+        rc = corpus_open(c, tok, files[0], err);
+    } else {
+        rc = corpus_read_text(c, tok, files, n_files, p, stats, err);
+    }
+    if (rc != BERT_OK) return corpus_free(c), rc;
+    stats->documents = c->n_docs, stats->segments = c->n_segs, stats->tokens = c->n_tokens;
+    return BERT_OK;
+}
+
 int bert_corpus_is_prepared(const char *path) { return path && corpus_is_binary(path); }
 
 bert_status bert_corpus_prepare(const bert_tokenizer *tok, const char *const *files, int n_files,
