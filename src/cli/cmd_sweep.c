@@ -123,22 +123,23 @@ int cmd_sweep(int argc, char **argv) {
     mkdir(out, 0755);
     char metric[64] = "metric";
     int any_em = 0;
-    for (int a = 0; a < nl; a++)
-        for (int b = 0; b < ne; b++)
-            for (int c = 0; c < nb; c++)
-                for (int d = 0; d < ns; d++, k++) {
-                    sweep_run *r = &runs[k];
-                    snprintf(r->lr, sizeof r->lr, "%s", L[a]);
-                    snprintf(r->epochs, sizeof r->epochs, "%s", E[b]);
-                    snprintf(r->batch, sizeof r->batch, "%s", B[c]);
-                    snprintf(r->seed, sizeof r->seed, "%s", S[d]);
-                    snprintf(r->dir, sizeof r->dir, "%s/lr%s-ep%s-bs%s-seed%s", out, L[a], E[b], B[c], S[d]);
-                    char *args[64];
-                    int n = finetune_args(model, r, argc - rest, argv + rest, args);
-                    fprintf(stderr, "sweep %d/%d: lr %s, epochs %s, batch %s, seed %s\n", k + 1, total, r->lr, r->epochs,
-                            r->batch, r->seed);
-                    r->ok = cmd_finetune(n, args) == CLI_OK && read_report(r, metric, sizeof metric);
-                }
+    int stopped = 0; /* a run was interrupted (SIGINT / SIGTERM): the sweep ends there */
+    for (; k < total && !stopped; k++) {
+        int d = k % ns, c = k / ns % nb, b = k / ns / nb % ne, a = k / ns / nb / ne;
+        sweep_run *r = &runs[k];
+        snprintf(r->lr, sizeof r->lr, "%s", L[a]);
+        snprintf(r->epochs, sizeof r->epochs, "%s", E[b]);
+        snprintf(r->batch, sizeof r->batch, "%s", B[c]);
+        snprintf(r->seed, sizeof r->seed, "%s", S[d]);
+        snprintf(r->dir, sizeof r->dir, "%s/lr%s-ep%s-bs%s-seed%s", out, L[a], E[b], B[c], S[d]);
+        char *args[64];
+        int n = finetune_args(model, r, argc - rest, argv + rest, args);
+        fprintf(stderr, "sweep %d/%d: lr %s, epochs %s, batch %s, seed %s\n", k + 1, total, r->lr, r->epochs, r->batch, r->seed);
+        int rc = cmd_finetune(n, args);
+        r->ok = rc == CLI_OK && read_report(r, metric, sizeof metric);
+        stopped = rc == 130;
+    }
+    total = k;
     qsort(runs, (size_t)total, sizeof *runs, by_best);
     char path[1100];
     snprintf(path, sizeof path, "%s/sweep.jsonl", out);
@@ -165,5 +166,5 @@ int cmd_sweep(int argc, char **argv) {
     int failed = 0;
     for (int i = 0; i < total; i++) failed += !runs[i].ok;
     free(runs);
-    return ok && !failed ? CLI_OK : CLI_ERROR;
+    return stopped ? 130 : ok && !failed ? CLI_OK : CLI_ERROR;
 }

@@ -46,6 +46,7 @@ static void eval_line(cli_progress *p, const bert_event *e) {
     double loss = NAN, v;
     cli_progress_end(p);
     if (p->pretrain && metric(e->metrics, "mlm_loss", &loss)) {
+        if (e->step == 0) return; /* the figures before training come as a notice */
         double ppl = NAN, acc = NAN;
         metric(e->metrics, "perplexity", &ppl);
         metric(e->metrics, "mlm_accuracy", &acc);
