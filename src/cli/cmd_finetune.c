@@ -52,10 +52,12 @@ static void summary(const cli_train_args *a, const cli_progress *pr, const bert_
     }
 }
 
+/* 1 for metrics where lower is better. */
 static int is_loss(const char *metric) {
     return metric && (strstr(metric, "loss") || strcmp(metric, "perplexity") == 0);
 }
 
+/* The command: parse, check the data directory, fine-tune or score. */
 static int run(int cmd, int argc, char **argv) {
     cli_train_args a;
     if (!cli_train_parse(cmd, argc, argv, &a)) return CLI_USAGE;
@@ -72,7 +74,7 @@ static int run(int cmd, int argc, char **argv) {
         cli_print_resume(a.name, argc, argv, 0, r.steps, r.checkpoint);
         return 130;
     }
-    if (rc != BERT_OK) return cli_error(a.name, "%s", err.message);
+    if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_error(a.name, "%s", err.message);
     summary(&a, &pr, &r);
     return CLI_OK;
 }

@@ -28,6 +28,7 @@ typedef struct {
     int n;
 } series_set;
 
+/* The series called key (created empty), or NULL when there are too many. */
 static series *get(series_set *set, const char *key) {
     for (int i = 0; i < set->n; i++)
         if (strcmp(set->s[i].key, key) == 0) return &set->s[i];
@@ -37,6 +38,7 @@ static series *get(series_set *set, const char *key) {
     return s;
 }
 
+/* Append (x, y); 0 when out of memory. */
 static int add(series *s, double x, double y) {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;

@@ -34,5 +34,7 @@ int cmd_pretrain(int argc, char **argv) {
         cli_print_resume(a.name, argc, argv, 1, r.steps, r.checkpoint);
         return 130;
     }
-    return rc == BERT_OK ? CLI_OK : cli_error(a.name, "%s", err.message);
+    if (rc == BERT_OK) return CLI_OK;
+    cli_name_flags(err.message, sizeof err.message);
+    return cli_error(a.name, "%s", err.message);
 }

@@ -23,12 +23,14 @@ typedef struct {
     int ok;
 } sweep_run;
 
+/* Split csv (in place) at commas into out (at most MAX_VALUES); the count. */
 static int split(char *csv, char **out) {
     int n = 0;
     for (char *t = strtok(csv, ","); t && n < MAX_VALUES; t = strtok(NULL, ",")) out[n++] = t;
     return n;
 }
 
+/* qsort order: finished runs first, higher scores first. */
 static int by_best(const void *a, const void *b) {
     const sweep_run *x = a, *y = b;
     if (x->ok != y->ok) return y->ok - x->ok;

@@ -102,6 +102,7 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
     return 1;
 }
 
+/* Lines in the file at path (for the ETA), or -1 when it cannot be read. */
 static long count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;

@@ -19,17 +19,21 @@ enum { F = CLI_CMD_FINETUNE, E = CLI_CMD_EVAL, P = CLI_CMD_PRETRAIN, FE = F | E,
 /* The training parameters of the command being parsed. */
 static bert_train_params *train_of(cli_train_args *a) { return a->cmd == CLI_CMD_PRETRAIN ? &a->pt.train : &a->ft.train; }
 
+/* --task NAME: the preset (its task type was read before the defaults, in
+ * cli_train_parse). */
 static int set_task(cli_train_args *a, const char *v, char *msg, size_t cap) {
     (void)msg, (void)cap;
-    a->ft.preset = v; /* the task type was read before the defaults (cli_train_parse) */
+    a->ft.preset = v;
     return 1;
 }
 
+/* --task-type TYPE: read before the defaults (cli_train_parse); nothing to store. */
 static int set_task_type(cli_train_args *a, const char *v, char *msg, size_t cap) {
-    (void)a, (void)v, (void)msg, (void)cap; /* read before the defaults (cli_train_parse) */
+    (void)a, (void)v, (void)msg, (void)cap;
     return 1;
 }
 
+/* --problem single_label|multi_label|regression. */
 static int set_problem(cli_train_args *a, const char *v, char *msg, size_t cap) {
     static const char *const names[] = {"single_label", "multi_label", "regression"};
     for (int i = 0; i < 3; i++)
@@ -37,6 +41,7 @@ static int set_problem(cli_train_args *a, const char *v, char *msg, size_t cap) 
     return snprintf(msg, cap, "--problem must be single_label, multi_label or regression, not '%s'", v), -1;
 }
 
+/* --schedule linear|constant|cosine. */
 static int set_schedule(cli_train_args *a, const char *v, char *msg, size_t cap) {
     static const char *const names[] = {"linear", "constant", "cosine"};
     for (int i = 0; i < 3; i++)
@@ -44,6 +49,7 @@ static int set_schedule(cli_train_args *a, const char *v, char *msg, size_t cap)
     return snprintf(msg, cap, "--schedule must be linear, constant or cosine, not '%s'", v), -1;
 }
 
+/* --dtype f32|bf16|int8 (int8 is refused by training with its reason). */
 static int set_dtype(cli_train_args *a, const char *v, char *msg, size_t cap) {
     bert_compute_dtype *d = &train_of(a)->compute;
     if (strcmp(v, "f32") == 0 || strcmp(v, "fp32") == 0) *d = BERT_COMPUTE_F32;
@@ -53,6 +59,7 @@ static int set_dtype(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 1;
 }
 
+/* --dropout P: hidden, attention and classifier dropout alike. */
 static int set_dropout(cli_train_args *a, const char *v, char *msg, size_t cap) {
     char *end;
     double p = strtod(v, &end);
@@ -62,12 +69,14 @@ static int set_dropout(cli_train_args *a, const char *v, char *msg, size_t cap) 
     return 1;
 }
 
+/* --bert-adam: the original optimizer and its eps. */
 static int set_bert_adam(cli_train_args *a, const char *v, char *msg, size_t cap) {
     (void)v, (void)msg, (void)cap;
     train_of(a)->bert_adam = 1, train_of(a)->eps = 1e-6;
     return 0;
 }
 
+/* --tag-scheme keep|iob2. */
 static int set_tag_scheme(cli_train_args *a, const char *v, char *msg, size_t cap) {
     if (strcmp(v, "iob2") == 0) a->ft.tag_scheme_iob2 = 1;
     else if (strcmp(v, "keep") == 0) a->ft.tag_scheme_iob2 = 0;
@@ -75,6 +84,8 @@ static int set_tag_scheme(cli_train_args *a, const char *v, char *msg, size_t ca
     return 1;
 }
 
+/* --resume CHECKPOINT; pre-training's bare --resume (no value, or another
+ * option next) means the newest checkpoint in OUT. */
 static int set_resume(cli_train_args *a, const char *v, char *msg, size_t cap) {
     if (a->cmd == CLI_CMD_PRETRAIN && (!v || strncmp(v, "--", 2) == 0)) { /* bare: the newest checkpoint */
         a->resume_newest = 1;
@@ -86,6 +97,7 @@ static int set_resume(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 1;
 }
 
+/* --corpus FILE, repeatable. */
 static int add_corpus(cli_train_args *a, const char *v, char *msg, size_t cap) {
     if (a->pt.n_corpus_files == CLI_MAX_CORPUS) return snprintf(msg, cap, "at most %d --corpus files", CLI_MAX_CORPUS), -1;
     a->corpus[a->pt.n_corpus_files++] = v;
@@ -93,12 +105,14 @@ static int add_corpus(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 1;
 }
 
+/* --prose: wrapped prose, split into sentences. */
 static int set_prose(cli_train_args *a, const char *v, char *msg, size_t cap) {
     (void)v, (void)msg, (void)cap;
     a->pt.prose = a->pt.split_sentences = 1;
     return 0;
 }
 
+/* --no-nsp: masked LM only. */
 static int set_no_nsp(cli_train_args *a, const char *v, char *msg, size_t cap) {
     (void)v, (void)msg, (void)cap;
     a->pt.no_nsp = 1;
@@ -106,6 +120,7 @@ static int set_no_nsp(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 0;
 }
 
+/* pretrain --max-seq-len N: one phase of N tokens. */
 static int set_pretrain_len(cli_train_args *a, const char *v, char *msg, size_t cap) {
     char *end;
     long n = strtol(v, &end, 10);
@@ -142,7 +157,7 @@ const cli_flag cli_train_flags[] = {
     {"--data-dir", "DIR", FE, 0, CLI_K_STR, FT(data_dir), 0, NULL, "where the presets' directories are"},
     {"--train", "FILE", FE, 0, CLI_K_STR, FT(train_file), 0, NULL, "training data: TSV or JSONL; CoNLL or JSONL (token); SQuAD JSON(.gz) or SubjQA CSV (qa)"},
     {"--dev", "FILE", FE, 0, CLI_K_STR, FT(dev_file), 0, NULL, "validation data, the same formats"},
-    {"--test", "FILE", FE, CLI_T_TOK, CLI_K_STR, FT(test_file), 0, NULL, "test data, scored with the best model"},
+    {"--test", "FILE", FE, 0, CLI_K_STR, FT(test_file), 0, NULL, "test data, scored with the best model"},
     {"--max-train", "N", F, 0, CLI_K_INT, FT(max_train), 1, NULL, "use only the first N training examples"},
     {"--max-dev", "N", FE, 0, CLI_K_INT, FT(max_dev), 1, NULL, "use only the first N validation examples"},
     {"--text-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(text_column), 0, NULL, "the text's TSV header name, column number or JSON field (text)"},

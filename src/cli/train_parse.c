@@ -12,6 +12,7 @@
 
 static const char *task_names[] = {"sequence", "token", "qa"};
 
+/* The usage line and one sentence about cmd. */
 static const char *usage_line(int cmd) {
     switch (cmd) {
     case CLI_CMD_EVAL:
@@ -46,6 +47,7 @@ void cli_train_usage(int cmd, FILE *f) {
     }
 }
 
+/* Levenshtein distance of a and b (99 when either is over 63 bytes). */
 static int edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return 99;
@@ -72,6 +74,7 @@ const char *cli_train_suggest(int cmd, const char *unknown) {
     return best_d <= limit ? best : NULL;
 }
 
+/* The option `name` of cmd, or NULL. */
 static const cli_flag *find(int cmd, const char *name) {
     for (const cli_flag *x = cli_train_flags; x->name; x++)
         if (x->kind != CLI_K_SECTION && (x->cmds & cmd) && strcmp(x->name, name) == 0) return x;
@@ -134,6 +137,7 @@ static int store(cli_train_args *a, const cli_flag *x, const char *v, char *msg,
     return 1;
 }
 
+/* Print "bert NAME: msg"; returns 0. */
 static int fail(const char *name, const char *msg) {
     cli_error(name, "%s", msg);
     return 0;

@@ -27,6 +27,7 @@ void cli_progress_end(cli_progress *p) {
     if (p->open_line) fputc('\n', stderr), p->open_line = 0;
 }
 
+/* A training line: one per log step (rewritten in place on a terminal). */
 static void train_line(cli_progress *p, const bert_event *e) {
     int epoch = (int)ceil(e->epoch - 1e-9);
     if (epoch < 1) epoch = 1;
@@ -42,6 +43,7 @@ static void train_line(cli_progress *p, const bert_event *e) {
                 e->tokens_per_s);
 }
 
+/* An evaluation line: the loss and the metric that picks the best model. */
 static void eval_line(cli_progress *p, const bert_event *e) {
     double loss = NAN, v;
     cli_progress_end(p);
@@ -94,6 +96,7 @@ void cli_read_progress(void *user, double bytes_read, double bytes_total, long l
 
 static volatile int stop_requested;
 
+/* SIGINT / SIGTERM: ask the loop to stop at its next check. */
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1; /* only a store: the loop polls it after every micro-batch */
