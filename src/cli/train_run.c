@@ -55,8 +55,8 @@ static void eval_line(cli_progress *p, const bert_event *e) {
         fprintf(stderr, "step %ld: held-out MLM loss %.4f perplexity %.1f accuracy %.4f\n", e->step, loss, ppl, acc);
         return;
     }
-    if (e->metrics) metric(e->metrics, "loss", &loss);
-    fprintf(stderr, "eval step %ld: loss %.4f", e->step, loss);
+    fprintf(stderr, "eval step %ld:", e->step);
+    if (metric(e->metrics, "loss", &loss)) fprintf(stderr, " loss %.4f", loss);
     if (e->metric && *e->metric) snprintf(p->metric, sizeof p->metric, "%s", e->metric);
     if (e->metric && *e->metric) fprintf(stderr, " %s %.4f", e->metric, e->metric_value);
     else
