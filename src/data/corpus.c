@@ -1,6 +1,7 @@
 /* corpus.c — reading pre-training text into a tokenized corpus: documents,
  * segments, sentence splitting (see corpus.h; the binary file is
  * corpus_file.c). */
+#include "util/clock.h"
 #include "data/corpus.h"
 
 #include <ctype.h>
@@ -11,7 +12,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "util/error.h"
 
@@ -123,12 +123,6 @@ typedef struct {
     double done, total, last; /* bytes read, bytes in all, the last progress call */
 } reader;
 
-/* Seconds on a monotonic clock. */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Tokenize one piece of text as segments (split into sentences or not);
  * text that is not valid UTF-8 is counted and skipped. 0 when out of memory. */
@@ -200,7 +194,7 @@ static bert_status read_file(reader *r, const char *path, bert_error *err) {
         } else {
             ok = add_text(r, line, (int)len, path, no);
         }
-        double t = now_s();
+        double t = bert_now_s();
         if (r->p->progress && t - r->last > 0.5) {
             r->last = t;
             r->p->progress(r->p->progress_user, r->done, r->total, (long long)r->c->n_docs, (long long)r->c->n_tokens);

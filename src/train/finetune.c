@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "train/notice.h"
 #include "bert.h"
 #include "train/epochs.h"
 #include "train/task.h"
@@ -78,11 +79,6 @@ static const train_task_ops *task_ops(bert_task task) {
     }
 }
 
-static void notice(const bert_finetune_params *p, const char *text) {
-    bert_event e = {.kind = BERT_EVENT_NOTICE, .text = text};
-    if (p->loop.on_event) p->loop.on_event(p->loop.on_event_user, &e);
-}
-
 /* The heads bert_trainer_open had to create, said as the user needs it. */
 static void created_notice(const bert_finetune_params *p, const bert_train_params *tp, unsigned created) {
     char text[1400];
@@ -97,7 +93,7 @@ static void created_notice(const bert_finetune_params *p, const bert_train_param
                  created & BERT_HEAD_POOLER ? "pooler" : "",
                  created == (BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER) ? " and " : "",
                  created & BERT_HEAD_CLASSIFIER ? "classifier" : "", seed);
-    notice(p, text);
+    train_notice(&p->loop, 0, 0, "%s", text);
 }
 
 /* eval_only: the model as it is, scored on the dev data. */

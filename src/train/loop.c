@@ -12,13 +12,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "train/notice.h"
+#include "util/clock.h"
 #include "bert.h"
 #include "io/fs.h"
 #include "util/error.h"
@@ -60,27 +60,11 @@ typedef struct {
     int bad_evals, stop;
 } loop_run;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void emit(const loop_run *L, bert_event *e) {
     e->step = bert_trainer_steps(L->t);
     e->total_steps = bert_trainer_total_steps(L->t);
     if (L->p->on_event) L->p->on_event(L->p->on_event_user, e);
-}
-
-static void notice(const loop_run *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notice(const loop_run *L, const char *fmt, ...) {
-    char text[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    bert_event e = {.kind = BERT_EVENT_NOTICE, .text = text};
-    emit(L, &e);
 }
 
 /* OUT/name into buf; BERT_ERR_INPUT when it does not fit. */
@@ -100,7 +84,7 @@ static bert_status log_line(const loop_run *L, const char *line, bert_error *err
 /* The train line: mean loss of the micro-batches since the last line. */
 static bert_status log_train(loop_run *L, double epoch, bert_error *err) {
     long step = bert_trainer_steps(L->t), total = bert_trainer_total_steps(L->t);
-    double el = now_s() - L->t0, tps = (double)L->r->tokens / (el > 0 ? el : 1);
+    double el = bert_now_s() - L->t0, tps = (double)L->r->tokens / (el > 0 ? el : 1);
     bert_event e = {.kind = BERT_EVENT_TRAIN, .epoch = epoch, .loss = L->loss_sum / (double)L->loss_n,
                     .lr = bert_trainer_lr(L->t), .grad_norm = bert_trainer_grad_norm(L->t), .tokens_per_s = tps,
                     .eta_s = step > L->first_step ? (double)(total - step) * el / (double)(step - L->first_step) : 0};
@@ -249,7 +233,7 @@ static bert_status after_step(loop_run *L, const bert_batch *b, bert_error *err)
                   stop_here;
     if (rc == BERT_OK && do_save) rc = checkpoint(L, err);
     if (last || stop_here) L->stop = 1;
-    if (rc == BERT_OK && stop_here) notice(L, "stopped at step %ld; continue with --resume %s", step, L->r->checkpoint);
+    if (rc == BERT_OK && stop_here) train_notice(L->p, step, total, "stopped at step %ld; continue with --resume %s", step, L->r->checkpoint);
     return rc;
 }
 
@@ -295,7 +279,7 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
     memset(r, 0, sizeof *r);
     r->best = NAN, r->best_step = -1;
     if (!t || !src || !params) return bert_fail(err, BERT_ERR_INPUT, "bert_train_loop needs a trainer, a source and params");
-    loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = now_s(), .first_step = bert_trainer_steps(t)};
+    loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = bert_now_s(), .first_step = bert_trainer_steps(t)};
     bert_status rc = start(&L, err);
     int pending = 0; /* micro-batches accumulated towards the next step */
     while (rc == BERT_OK && !L.stop && bert_trainer_steps(t) < bert_trainer_total_steps(t)) {
@@ -315,7 +299,7 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
     }
     if (rc == BERT_OK && params->model_dir && *params->model_dir) rc = save_model(&L, params->model_dir, err);
     r->steps = bert_trainer_steps(t);
-    r->seconds = now_s() - L.t0;
+    r->seconds = bert_now_s() - L.t0;
     if (L.log && fclose(L.log) != 0 && rc == BERT_OK)
         rc = bert_fail(err, BERT_ERR_IO, "%s/log.jsonl: write failed", params->output_dir);
     return rc;

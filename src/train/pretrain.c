@@ -19,13 +19,13 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "train/notice.h"
+#include "util/clock.h"
 #include "bert.h"
 #include "data/corpus.h"
 #include "data/pretrain_pairs.h"
@@ -87,20 +87,6 @@ static int *shuffled(int n, uint64_t seed) {
 static uint32_t trainer_next(void *t) { return bert_trainer_random(t); }
 static uint32_t fixed_next(void *st) { return pairs_rand(st); }
 
-/* A sentence for the user through loop.on_event. */
-static void notice(const pretrain_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notice(const pretrain_run *r, const char *fmt, ...) {
-    if (!r->p->loop.on_event) return;
-    char text[1400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    bert_event e = {.kind = BERT_EVENT_NOTICE, .text = text, .total_steps = r->total_steps};
-    e.step = r->t ? bert_trainer_steps(r->t) : 0;
-    r->p->loop.on_event(r->p->loop.on_event_user, &e);
-}
-
 /* MLM loss and accuracy of the model on the held-out pairs, masked with a
  * fixed seed and the first phase's cap (evaluations stay comparable). NaN
  * when there are no held-out pairs. */
@@ -156,7 +142,7 @@ static bert_status build_epoch(pretrain_run *r, int ph, uint64_t es, bert_error 
         bert_status rc = pairs_make(&r->c, 0, r->n_train_docs, r->p->seq_len[ph], r->cls, r->sep, &rs, &r->tr, err);
         if (rc != BERT_OK) return rc;
         if (r->tr.n == 0) return bert_fail(err, BERT_ERR_INPUT, "no training pairs at %d tokens", r->p->seq_len[ph]);
-        if (ph != r->built_phase) notice(r, "phase %d: %d tokens, %d pairs", ph + 1, r->p->seq_len[ph], r->tr.n);
+        if (ph != r->built_phase) train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "phase %d: %d tokens, %d pairs", ph + 1, r->p->seq_len[ph], r->tr.n);
         r->built_epoch = r->epoch, r->built_phase = ph;
         free(r->order), r->order = NULL;
     }
@@ -243,7 +229,7 @@ static bert_status src_seek(void *user, const char *json, bert_error *err) {
                               r->p->resume_from ? r->p->resume_from : "the checkpoint");
     r->epoch = (long)e, r->pos = (int)pos, r->phase = (int)ph;
     r->before_loss = bl, r->before_acc = ba, r->have_before = 1;
-    notice(r, "resuming at step %ld (epoch %ld, pair %d)", bert_trainer_steps(r->t), r->epoch, r->pos);
+    train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "resuming at step %ld (epoch %ld, pair %d)", bert_trainer_steps(r->t), r->epoch, r->pos);
     return BERT_OK;
 }
 
@@ -256,7 +242,7 @@ static bert_status src_evaluate(void *user, bert_trainer *t, bert_metrics *out, 
     r->last_loss = loss, r->last_acc = acc, r->last_eval_step = bert_trainer_steps(t);
     if (!r->have_before) {
         r->before_loss = loss, r->before_acc = acc, r->have_before = 1;
-        notice(r, "held-out MLM before: loss %.4f perplexity %.1f accuracy %.4f", loss, exp(loss), acc);
+        train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "held-out MLM before: loss %.4f perplexity %.1f accuracy %.4f", loss, exp(loss), acc);
     }
     bert_metrics_set(out, "mlm_loss", loss);
     bert_metrics_set(out, "perplexity", exp(loss));
@@ -295,7 +281,7 @@ static bert_status prepare_data(pretrain_run *r, bert_error *err) {
                                   .progress = p->read_progress, .progress_user = p->read_progress_user};
     if ((rc = corpus_load(&r->c, r->tok, p->corpus_files, p->n_corpus_files, &rp, &r->stats, err)) != BERT_OK) return rc;
     if (r->stats.bad_lines)
-        notice(r, "%ld line(s) skipped: not valid UTF-8 (first: %s)", r->stats.bad_lines, r->stats.first_bad);
+        train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "%ld line(s) skipped: not valid UTF-8 (first: %s)", r->stats.bad_lines, r->stats.first_bad);
     if (r->c.n_docs < 2)
         return bert_fail(err, BERT_ERR_INPUT, "the corpus has %lld document(s); NSP needs at least 2 (blank lines separate documents)",
                          (long long)r->c.n_docs);
@@ -310,7 +296,7 @@ static bert_status prepare_data(pretrain_run *r, bert_error *err) {
         return rc;
     if (r->tr.n == 0) return bert_fail(err, BERT_ERR_INPUT, "the corpus gives no training pairs");
     r->train_pairs_epoch0 = r->tr.n;
-    notice(r, "%lld documents, %lld tokens, %d training pairs at %d tokens, %d held-out pairs", (long long)r->c.n_docs,
+    train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "%lld documents, %lld tokens, %d training pairs at %d tokens, %d held-out pairs", (long long)r->c.n_docs,
            (long long)r->c.n_tokens, r->tr.n, p->seq_len[0], r->ev.n);
     r->total_steps = p->max_steps > 0 ? p->max_steps : (long)((r->tr.n + p->batch_size - 1) / p->batch_size) * p->epochs;
     double cum = 0;
@@ -398,12 +384,6 @@ static bert_status run_loop(pretrain_run *r, bert_loop_result *res, bert_error *
     return rc;
 }
 
-/* Seconds on a monotonic clock. */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *result, bert_error *err) {
     bert_error_clear(err);
@@ -417,21 +397,21 @@ bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *
     rc = prepare_data(&r, err);
     if (rc == BERT_OK && mkdir(params->output_dir, 0755) != 0 && errno != EEXIST)
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", params->output_dir, strerror(errno));
-    double t0 = now_s();
+    double t0 = bert_now_s();
     if (rc == BERT_OK) rc = run_loop(&r, res, err);
     /* the figures after: the loop's last evaluation when it was at the last step */
     if (rc == BERT_OK && r.last_eval_step != bert_trainer_steps(r.t))
         rc = heldout_eval(&r, bert_trainer_model(r.t), &r.last_loss, &r.last_acc, err);
     if (rc == BERT_OK || (rc == BERT_ERR_INTERRUPTED && r.t)) {
         bert_error werr;
-        bert_status wrc = write_report(&r, now_s() - t0, &werr);
+        bert_status wrc = write_report(&r, bert_now_s() - t0, &werr);
         if (wrc != BERT_OK && rc == BERT_OK) {
             rc = wrc;
             if (err) *err = werr;
         }
     }
     if (rc == BERT_OK)
-        notice(&r, "done: held-out perplexity %.1f -> %.1f, MLM accuracy %.4f -> %.4f; model in %s/model", exp(r.before_loss),
+        train_notice(&r.p->loop, bert_trainer_steps(r.t), r.total_steps, "done: held-out perplexity %.1f -> %.1f, MLM accuracy %.4f -> %.4f; model in %s/model", exp(r.before_loss),
                exp(r.last_loss), r.before_acc, r.last_acc, params->output_dir);
     free(r.seqs), free(r.mids), free(r.lab), free(r.order);
     pairs_list_free(&r.tr), pairs_list_free(&r.ev);

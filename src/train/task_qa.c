@@ -9,12 +9,12 @@
  * p->train.n_threads threads. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "train/notice.h"
 #include "data/qa_data.h"
 #include "io/file.h"
 #include "tasks/pipeline.h"
@@ -32,21 +32,6 @@ typedef struct {
     int max_seq, stride, batch, grad_accum, n_threads, eval_only;
 } qa_state;
 
-/* Send one BERT_EVENT_NOTICE to the run's callback (when there is one). */
-static void notice(const bert_finetune_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notice(const bert_finetune_params *p, const char *fmt, ...) {
-    if (!p->loop.on_event) return;
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    bert_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = BERT_EVENT_NOTICE;
-    e.text = text;
-    p->loop.on_event(p->loop.on_event_user, &e);
-}
 
 /* Release the state and everything it holds. NULL is allowed. */
 static void qa_free(void *state) {
@@ -106,7 +91,7 @@ static bert_status read_data(const bert_finetune_params *p, const qa_files *f, q
     if (rc == BERT_OK && f->dev_split > 0) {
         rc = bert_qa_data_split(&st->train, f->dev_split, p->train.seed, &st->dev, err);
         if (rc == BERT_OK)
-            notice(p, "dev split %.2f: %d training and %d dev questions (no context in both)", f->dev_split, st->train.n,
+            train_notice(&p->loop, 0, 0, "dev split %.2f: %d training and %d dev questions (no context in both)", f->dev_split, st->train.n,
                    st->dev.n);
         if (rc == BERT_OK && (!st->train.n || !st->dev.n))
             rc = bert_fail(err, BERT_ERR_INPUT, "the dev split %.2f left an empty side", f->dev_split);
@@ -115,7 +100,7 @@ static bert_status read_data(const bert_finetune_params *p, const qa_files *f, q
     int moved = st->train.moved + st->dev.moved + st->test.moved;
     int unaligned = st->train.unaligned + st->dev.unaligned + st->test.unaligned;
     if (rc == BERT_OK && (moved || unaligned))
-        notice(p, "notice: %d answer_start(s) moved to their text (trimmed, within 200 bytes); %d not found near their start "
+        train_notice(&p->loop, 0, 0, "notice: %d answer_start(s) moved to their text (trimmed, within 200 bytes); %d not found near their start "
                   "and kept as given", moved, unaligned);
     return rc;
 }
@@ -144,7 +129,7 @@ static bert_status qa_prepare(const bert_finetune_params *p, const bert_tokenize
     if (rc == BERT_OK && !p->eval_only)
         rc = bert_qa_featurize(tok, &st->train, st->max_seq, st->stride, p->drop_windows_without_answer, &st->feat, err);
     if (rc == BERT_OK && st->feat.skipped)
-        notice(p, "%d training questions skipped (too long for the window)", st->feat.skipped);
+        train_notice(&p->loop, 0, 0, "%d training questions skipped (too long for the window)", st->feat.skipped);
     if (rc == BERT_OK && !p->eval_only && st->feat.n == 0)
         rc = bert_fail(err, BERT_ERR_INPUT, "%s: no training windows (every question was skipped or dropped)", f.train);
     if (rc != BERT_OK) {
@@ -220,16 +205,6 @@ static bert_status score_dir(qa_state *st, const char *dir, const bert_qa_data *
     return rc;
 }
 
-/* A JSON string literal of s. */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-        else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-        else fputc(*c, f);
-    }
-    fputc('"', f);
-}
 
 /* Metric `name` of m, 0 when absent. */
 static double metric(const bert_metrics *m, const char *name) {
@@ -274,10 +249,10 @@ static bert_status write_report(const qa_state *st, const bert_loop_result *r, c
     if (rc != BERT_OK) return rc;
     FILE *f = af.fp;
     fputs("{\"task\": ", f);
-    json_str(f, st->task_name);
+    train_json_string(f, st->task_name);
     if (st->eval_only) {
         fputs(", \"model\": ", f);
-        json_str(f, st->model_dir);
+        train_json_string(f, st->model_dir);
     } else {
         long best_step = r ? r->best_step : -1;
         double secs = r ? r->seconds : 0;

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "train/notice.h"
+#include "util/clock.h"
 #include "io/file.h"
 #include "train/task.h"
 #include "util/error.h"
@@ -563,21 +564,6 @@ static int is_dir(const char *path) {
     return path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Monotonic seconds. */
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Send a notice to the caller's event callback, if any. */
-static void notice(const bert_finetune_params *p, const char *text) {
-    if (!p->loop.on_event) return;
-    bert_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = BERT_EVENT_NOTICE, e.text = text;
-    p->loop.on_event(p->loop.on_event_user, &e);
-}
 
 /* train_task_ops.finish: see task.h. With eval_only and no evaluation in r,
  * the dev data is scored here on best_dir (p->model_dir when NULL). */
@@ -593,13 +579,13 @@ static bert_status seq_finish(void *state, const bert_finetune_params *p, const 
         rep.best = r->best, rep.best_step = r->best_step, rep.steps = r->steps;
         rep.tokens = r->tokens, rep.seconds = r->seconds, rep.dev = r->last_metrics;
     } else if (st->eval_only) {
-        double t0 = now_s();
+        double t0 = bert_now_s();
         rc = score_dir(st, scored, &st->dev, &rep.dev, err);
-        rep.seconds = now_s() - t0, rep.best_step = 0;
+        rep.seconds = bert_now_s() - t0, rep.best_step = 0;
         if (rc == BERT_OK && st->metric[0]) bert_metrics_get(&rep.dev, st->metric, &rep.best);
     }
     if (rc == BERT_OK && st->test.n && is_dir(scored)) rc = score_dir(st, scored, &st->test, &rep.test, err);
-    else if (rc == BERT_OK && st->test.n) notice(p, "no best model was saved: the test data is not scored");
+    else if (rc == BERT_OK && st->test.n) train_notice(&p->loop, 0, 0, "%s", "no best model was saved: the test data is not scored");
     if (rc == BERT_OK && !st->eval_only && is_dir(best_dir)) rep.best_model = best_dir;
     if (rc == BERT_OK && p->output_dir && mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));

@@ -7,38 +7,17 @@
  * tag, the other pieces are not scored (-100), unless label_all_tokens
  * (then they carry the word's tag with B- turned into I-, as transformers'
  * run_ner.py does). Predictions are read back at each word's first piece. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "train/notice.h"
+#include "util/clock.h"
 #include "train/task.h"
 #include "train/task_token.h"
 #include "util/error.h"
 
-/* CLOCK_MONOTONIC in seconds. */
-double token_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-/* Send one BERT_EVENT_NOTICE to the run's callback (when there is one). */
-static void notice(const bert_finetune_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notice(const bert_finetune_params *p, const char *fmt, ...) {
-    if (!p->loop.on_event) return;
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    bert_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = BERT_EVENT_NOTICE;
-    e.text = text;
-    p->loop.on_event(p->loop.on_event_user, &e);
-}
 
 /* The index of tag t in the labels, or -1. */
 static int tag_id(char *const *labels, int n, const char *t) {
@@ -195,7 +174,7 @@ static bert_status read_splits(token_state *st, const bert_finetune_params *p, b
     const token_split *ref = read_train ? &st->train : &st->dev;
     st->scheme = bert_tag_scheme_detect(&ref->data);
     st->converted = p->tag_scheme_iob2 && st->scheme != BERT_TAGS_IOB2;
-    notice(p, "tag scheme of %s: %s%s", ref->path, bert_tag_scheme_name(st->scheme), st->converted ? " (converted to IOB2)" : "");
+    train_notice(&p->loop, 0, 0, "tag scheme of %s: %s%s", ref->path, bert_tag_scheme_name(st->scheme), st->converted ? " (converted to IOB2)" : "");
     if (p->tag_scheme_iob2) bert_tags_to_iob2(&st->train.data), bert_tags_to_iob2(&st->dev.data), bert_tags_to_iob2(&st->test.data);
     if (carve && (rc = bert_tagged_split_dev(&st->train.data, p->train.seed, &st->dev.data, err)) != BERT_OK) return rc;
     if (carve && st->dev.data.n == 0) return bert_fail(err, BERT_ERR_INPUT, "%s: too few sentences to hold 10 %% out as dev", st->train.path);
@@ -220,7 +199,7 @@ static void warn_unseen(const token_state *st, const bert_finetune_params *p) {
     for (int i = 0; i < d->n; i++)
         for (int w = 0; w < d->v[i].n; w++)
             if (tag_id(st->labels, st->n_labels, d->v[i].tags[w]) < 0) {
-                notice(p, "warning: dev tag '%s' never occurs in training; it cannot be predicted", d->v[i].tags[w]);
+                train_notice(&p->loop, 0, 0, "warning: dev tag '%s' never occurs in training; it cannot be predicted", d->v[i].tags[w]);
                 return;
             }
 }
@@ -234,7 +213,7 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
         return bert_fail(err, BERT_ERR_INPUT, "token classification needs batch_size >= 1 and max_seq_len >= 3");
     token_state *st = calloc(1, sizeof *st);
     if (!st) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    st->t0 = token_now_s();
+    st->t0 = bert_now_s();
     st->batch = p->batch_size, st->max_seq_len = p->max_seq_len, st->label_all = p->label_all_tokens;
     st->n_threads = p->train.n_threads, st->grad_accum = p->train.grad_accum > 1 ? p->train.grad_accum : 1;
     st->eval_only = p->eval_only;

@@ -57,7 +57,4 @@ bert_status token_evaluate(void *state, bert_trainer *t, bert_metrics *out, bert
 bert_status token_finish(void *state, const bert_finetune_params *p, const char *best_dir, const bert_loop_result *r,
                          bert_error *err);
 
-/* Monotonic seconds. */
-double token_now_s(void);
-
 #endif

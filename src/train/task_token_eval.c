@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/clock.h"
+#include "train/notice.h"
 #include "io/file.h"
 #include "train/task_token.h"
 #include "util/error.h"
@@ -126,16 +128,6 @@ bert_status token_evaluate(void *state, bert_trainer *t, bert_metrics *out, bert
     return BERT_OK;
 }
 
-/* s as a JSON string. */
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-        else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-        else fputc(*c, f);
-    }
-    fputc('"', f);
-}
 
 /* The scores of m as one JSON object's fields (the keys of the report's
  * "dev" / "test" objects): precision .. token_accuracy, then loss. */
@@ -189,7 +181,7 @@ static bert_status write_report(const token_state *st, const char *out_dir, long
     if (rc != BERT_OK) return rc;
     FILE *f = af.fp;
     fputs("{\"task\": ", f);
-    json_str(f, st->task_name);
+    train_json_string(f, st->task_name);
     fprintf(f, ", \"tag_scheme\": \"%s\", \"converted_to_iob2\": %s, \"labels\": %d, \"train_sentences\": %d, \"best_epoch\": %d, \"best_step\": %ld",
             bert_tag_scheme_name(st->scheme), st->converted ? "true" : "false", st->n_labels, st->train.data.n,
             st->eval_only ? 0 : epoch_of_step(st, best_step), best_step);
@@ -202,13 +194,13 @@ static bert_status write_report(const token_state *st, const char *out_dir, long
         fputs(", \"per_type\": {", f);
         for (int k = 0; k < test->r.n_types; k++) {
             fputs(k ? ", " : "", f);
-            json_str(f, test->r.types[k]);
+            train_json_string(f, test->r.types[k]);
             fprintf(f, ": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %ld}", test->r.type_precision[k],
                     test->r.type_recall[k], test->r.type_f1[k], test->r.type_support[k]);
         }
         fputs("}}", f);
     }
-    double secs = token_now_s() - st->t0;
+    double secs = bert_now_s() - st->t0;
     fprintf(f, ",\n \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n", secs, secs > 0 ? (double)tokens / secs : 0.0);
     return bert_atomic_commit(&af, err);
 }
