@@ -163,7 +163,7 @@ typedef struct {
  * length, or -1 at the end of the input. */
 static long reader_next(line_reader *r, char **line, size_t *cap) {
     for (;;) {
-        char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+        char *nl = r->len > r->pos ? memchr(r->buf + r->pos, '\n', r->len - r->pos) : NULL;
         if (nl || (r->eof && r->pos < r->len)) {
             size_t n = nl ? (size_t)(nl - (r->buf + r->pos)) + 1 : r->len - r->pos;
             if (n + 1 > *cap) {
@@ -177,7 +177,7 @@ static long reader_next(line_reader *r, char **line, size_t *cap) {
             return (long)n;
         }
         if (r->eof) return -1;
-        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        if (r->pos > 0) memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos, r->pos = 0;
         if (r->len == r->cap) {
             size_t c = r->cap ? 2 * r->cap : 1 << 16;
@@ -194,7 +194,7 @@ static long reader_next(line_reader *r, char **line, size_t *cap) {
 
 /* 1 when the next line can be read without waiting. */
 static int reader_ready(const line_reader *r) {
-    if (r->eof || memchr(r->buf + r->pos, '\n', r->len - r->pos)) return 1;
+    if (r->eof || (r->len > r->pos && memchr(r->buf + r->pos, '\n', r->len - r->pos))) return 1;
     struct pollfd p = {.fd = r->fd, .events = POLLIN};
     return poll(&p, 1, 0) > 0;
 }

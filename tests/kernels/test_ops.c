@@ -49,7 +49,13 @@ TEST(linear_threads_agree_and_match_float64) {
     for (int i = 0; i < N; i++) b[i] = frand(&seed);
     bert_linear(y1, N, x, W, b, M, N, K, 1);
     bert_linear(y3, N, x, W, b, M, N, K, 3);
-    CHECK(test_max_abs_diff(y1, y3, (size_t)M * N) <= 1e-6);
+    /* Threads split the columns into slabs; where the product runs on
+     * OpenBLAS (no oneDNN, sanitizer builds) slabs of other widths take other
+     * kernel edge paths, so sums may round differently: a few ulps of the
+     * largest output (2 ulps seen with OpenBLAS's Cooperlake kernels). */
+    double ymax = 0;
+    for (int i = 0; i < M * N; i++) ymax = fmax(ymax, fabs(y1[i]));
+    CHECK(test_max_abs_diff(y1, y3, (size_t)M * N) <= 4 * FLT_EPSILON * ymax);
     double worst = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
