@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/extras.sh — what issue 8 asks besides latency, in one run:
+# bench/extras.sh — what matters besides latency, in one run:
 #   1. the machine's matrix-product ceiling (build/bench_gemm: OpenBLAS sgemm,
 #      bert.c's fp32 product, oneDNN bf16), 1 and all threads;
 #   2. peak memory (max RSS) of each runtime running the same forward passes
