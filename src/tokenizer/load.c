@@ -148,10 +148,17 @@ static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert
         rc = set_str(&t->prefix, v->valuestring, err);
     if ((v = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word")) && cJSON_IsNumber(v))
         t->max_input_chars_per_word = (int)v->valuedouble;
+    /* Ids are bounded by the file's own size (each entry takes several
+     * bytes), so a hostile id cannot size the id table. */
+    struct stat st;
+    double id_bound = stat(path, &st) == 0 ? (double)st.st_size : 0;
+    if (id_bound > BERT_VOCAB_MAX_ID) id_bound = BERT_VOCAB_MAX_ID;
     int max_id = -1;
     for (const cJSON *e = vocab->child; e; e = e->next) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8) {
-            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: vocab entry '%s' has no valid id", path, e->string);
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= id_bound ||
+            e->valuedouble != (double)(int)e->valuedouble) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: vocab entry '%s' has no valid id (an integer from 0 to below the file's size)",
+                           path, e->string);
             goto done;
         }
         if ((int)e->valuedouble > max_id) max_id = (int)e->valuedouble;
@@ -173,9 +180,14 @@ static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert
                                content->valuestring, flags[f]);
         if (rc != BERT_OK) break;
         int special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special"));
-        if (bert_vocab_find(&t->vocab, NULL, 0, content->valuestring, strlen(content->valuestring)) < 0)
-            rc = bert_vocab_add(&t->vocab, content->valuestring, strlen(content->valuestring), (int)id->valuedouble, err);
-        if (rc == BERT_OK) rc = add_added_token(t, content->valuestring, (int)id->valuedouble, special, err);
+        /* The id as Hugging Face tokenizers assigns it, not the file's: the
+         * vocabulary's id, else the next id after the vocabulary. */
+        int tid = bert_vocab_find(&t->vocab, NULL, 0, content->valuestring, strlen(content->valuestring));
+        if (tid < 0) {
+            tid = t->vocab.n;
+            rc = bert_vocab_add(&t->vocab, content->valuestring, strlen(content->valuestring), tid, err);
+        }
+        if (rc == BERT_OK) rc = add_added_token(t, content->valuestring, tid, special, err);
     }
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     if (dec && (v = cJSON_GetObjectItemCaseSensitive(dec, "cleanup")) && cJSON_IsBool(v)) t->decode_cleanup = cJSON_IsTrue(v);

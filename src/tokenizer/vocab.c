@@ -31,10 +31,11 @@ bert_status bert_vocab_init(bert_vocab *v, int capacity, bert_error *err) {
     return BERT_OK;
 }
 
+/* Make room for ids up to `id` (< BERT_VOCAB_MAX_ID); 0 when out of memory. */
 static int grow_ids(bert_vocab *v, int id) {
     if (id < v->cap) return 1;
     int cap = v->cap;
-    while (cap <= id) cap *= 2;
+    while (cap <= id) cap = cap > BERT_VOCAB_MAX_ID / 2 ? BERT_VOCAB_MAX_ID : cap * 2;
     char **t = realloc(v->tokens, (size_t)cap * sizeof *t);
     if (!t) return 0;
     memset(t + v->cap, 0, (size_t)(cap - v->cap) * sizeof *t);
@@ -57,7 +58,8 @@ static void insert_slot(bert_vocab *v, int id) {
 }
 
 bert_status bert_vocab_add(bert_vocab *v, const char *text, size_t len, int id, bert_error *err) {
-    if (id < 0) return bert_fail(err, BERT_ERR_FORMAT, "negative token id %d", id);
+    if (id < 0 || id >= BERT_VOCAB_MAX_ID)
+        return bert_fail(err, BERT_ERR_FORMAT, "token id %d is outside [0, %d)", id, BERT_VOCAB_MAX_ID);
     if (!grow_ids(v, id)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     char *copy = malloc(len + 1);
     if (!copy) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");

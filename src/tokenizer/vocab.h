@@ -17,9 +17,14 @@ typedef struct {
     size_t max_len;     /* longest token text in bytes */
 } bert_vocab;
 
+/* Ids are below this bound (2^28): a vocabulary larger than any real one,
+ * small enough that the id table's size cannot overflow. */
+#define BERT_VOCAB_MAX_ID (1 << 28)
+
 /* Start an empty vocabulary able to hold ids below `capacity` (grows). */
 bert_status bert_vocab_init(bert_vocab *v, int capacity, bert_error *err);
-/* Set token `id` to text (len bytes). A later add of the same text wins
+/* Set token `id` (0 <= id < BERT_VOCAB_MAX_ID, else BERT_ERR_FORMAT) to
+ * text (len bytes). A later add of the same text wins
  * the text -> id direction, as in Hugging Face's dict-based loaders. */
 bert_status bert_vocab_add(bert_vocab *v, const char *text, size_t len, int id, bert_error *err);
 /* The id of prefix + bytes[0..len), or -1. prefix may be NULL. */
