@@ -19,6 +19,7 @@ run() { # name, command...
 run test_bert "$build/test_bert"
 run test_cli env BERT="$build/bert" sh tests/cli/test_cli.sh
 run test_examples sh tests/examples/test_examples.sh "$build"
+run test_hostile env BERT="$build/bert" sh tests/cli/test_hostile.sh
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 rm -f "$log" "$log.part"

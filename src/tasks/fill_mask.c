@@ -21,7 +21,9 @@ static void top_k(const double *x, int n, int k, int *idx) {
 }
 
 /* Target strings to ids: in the vocabulary as is, else the first piece of
- * their tokenization; duplicates dropped. */
+ * their tokenization; duplicates dropped. A target whose id the model's
+ * vocabulary does not reach (a tokenizer larger than the embedding
+ * matrix) is an error. */
 static bert_status target_ids(bert_pipeline *p, const char *const *targets, int n, int **ids, int *n_ids,
                               bert_error *err) {
     *ids = malloc(sizeof **ids * (size_t)(n > 0 ? n : 1));
@@ -39,6 +41,10 @@ static bert_status target_ids(bert_pipeline *p, const char *const *targets, int 
             bert_encodings_free(&es);
         }
         if (id < 0) continue;
+        int V = bert_model_config(p->model)->vocab_size;
+        if (id >= V)
+            return bert_fail(err, BERT_ERR_INPUT, "target '%s' is token %d, outside the model's vocabulary (vocab_size %d)",
+                             targets[i], id, V);
         int dup = 0;
         for (int j = 0; j < *n_ids; j++) dup |= (*ids)[j] == id;
         if (!dup) (*ids)[(*n_ids)++] = id;
