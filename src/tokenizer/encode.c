@@ -3,11 +3,13 @@
  * The pipeline for one text (tokenizers: AddedVocabulary, BertNormalizer,
  * BertPreTokenizer, WordPiece, TemplateProcessing, truncation, padding):
  *   1. decode UTF-8 to code points (strictly; errors give the byte);
- *   2. cut out added tokens ([CLS], [MASK], ...) matched in the raw text,
- *      leftmost-longest, so "[MASK]" is never split;
+ *   2. cut out the added tokens matched in the raw text ([CLS], [MASK],
+ *      ... and those with normalized = false), leftmost-longest, so
+ *      "[MASK]" is never split (added.c has the matching rules);
  *   3. normalize each remaining piece character by character (clean-up,
  *      spaces around CJK, NFD minus marks, lowercase), remembering for each
- *      normalized character the original character it came from;
+ *      normalized character the original character it came from, and cut
+ *      out the added tokens with normalized = true matched there;
  *   4. split on whitespace (dropped) and punctuation (kept alone): words;
  *   5. WordPiece each word, greedy longest match first;
  *   6. truncate (into overflowing windows with a stride), add [CLS]/[SEP]
@@ -54,14 +56,15 @@ static void seq_free(seq_tokens *s) {
 }
 
 /* Scratch space of one encode call. */
-typedef struct {
-    uint32_t *norm;  /* normalized code points */
-    int32_t *align;  /* original index of each */
-    size_t cap;      /* entries of norm/align */
-    char *utf8;      /* one word as UTF-8 */
-    int32_t *cbyte;  /* byte offset of each character of that word (+1) */
-    size_t wcap;
-} scratch;
+typedef bert_tok_scratch scratch;
+
+void bert_tok_scratch_free(bert_tok_scratch *w) {
+    free(w->norm);
+    free(w->align);
+    free(w->utf8);
+    free(w->cbyte);
+    memset(w, 0, sizeof *w);
+}
 
 static int reserve(scratch *w, size_t n) {
     if (n <= w->cap) return 1;
@@ -111,6 +114,7 @@ static int wordpiece(const bert_tokenizer *t, scratch *w, int s, int e, int word
         for (; end > start; end--) {
             id = bert_vocab_find(&t->vocab, start > 0 ? t->prefix : NULL, plen, w->utf8 + w->cbyte[start],
                                  (size_t)(w->cbyte[end] - w->cbyte[start]));
+            if (id >= 0 && id < t->n_added_only && t->added_only[id]) id = -1; /* not WordPiece's */
             if (id >= 0) break;
         }
         if (id < 0) { /* no piece fits here: the whole word is unknown */
@@ -123,8 +127,7 @@ static int wordpiece(const bert_tokenizer *t, scratch *w, int s, int e, int word
     return 1;
 }
 
-/* Normalize original characters [a, b) of cps into w->norm / w->align. */
-static int normalize(const bert_tokenizer *t, const uint32_t *cps, int a, int b, scratch *w, int *n_out) {
+int bert_normalize_range(const bert_tokenizer *t, const uint32_t *cps, int a, int b, scratch *w, int *n_out) {
     /* Each character expands to at most 3 (CJK spacing) x 32 (NFD) x 2. */
     int n = 0;
     int strip = t->strip_accents < 0 ? t->lowercase : t->strip_accents;
@@ -166,14 +169,11 @@ static int normalize(const bert_tokenizer *t, const uint32_t *cps, int a, int b,
     return 1;
 }
 
-/* Normalize, pre-tokenize and WordPiece original characters [a, b). */
-static int encode_piece(const bert_tokenizer *t, const uint32_t *cps, int a, int b, scratch *w, int *word,
-                        seq_tokens *out) {
-    int n;
-    if (!normalize(t, cps, a, b, w, &n)) return 0;
+/* Pre-tokenize and WordPiece normalized characters [a, b) of w->norm. */
+static int encode_range(const bert_tokenizer *t, scratch *w, int a, int b, int *word, seq_tokens *out) {
     int ws = -1; /* start of the current word, -1 = none */
-    for (int i = 0; i <= n; i++) {
-        int end_word = i == n || bert_is_whitespace(w->norm[i]);
+    for (int i = a; i <= b; i++) {
+        int end_word = i == b || bert_is_whitespace(w->norm[i]);
         int punct = !end_word && bert_is_punctuation(w->norm[i]);
         if ((end_word || punct) && ws >= 0) {
             if (!wordpiece(t, w, ws, i, (*word)++, out)) return 0;
@@ -188,18 +188,59 @@ static int encode_piece(const bert_tokenizer *t, const uint32_t *cps, int a, int
     return 1;
 }
 
-/* The added token that matches cps at i (the longest), or NULL. */
-static const bert_added_token *added_at(const bert_tokenizer *t, const uint32_t *cps, int i, int n) {
-    const bert_added_token *best = NULL;
-    for (int k = 0; k < t->n_added; k++) {
-        const bert_added_token *a = &t->added[k];
-        if (a->n_cps > n - i || (best && a->n_cps <= best->n_cps)) continue;
-        if (memcmp(a->cps, cps + i, (size_t)a->n_cps * sizeof *cps) == 0) best = a;
+/* What walk_text reports: an added token (original code points [s, e)),
+ * or a stretch [s, e) of normalized text in w->norm that holds none. */
+typedef int (*on_token_fn)(void *ctx, const bert_added_token *a, int s, int e);
+typedef int (*on_text_fn)(void *ctx, scratch *w, int s, int e);
+
+/* The normalized stretch [a, b) of the original text: its added tokens
+ * (normalized = true) and the text between them. */
+static int walk_piece(const bert_tokenizer *t, const uint32_t *cps, int a, int b, scratch *w, on_token_fn tok_fn,
+                      on_text_fn text_fn, void *ctx) {
+    int n;
+    if (!bert_normalize_range(t, cps, a, b, w, &n)) return 0;
+    int scan = 0, prev = 0;
+    bert_added_match m;
+    while (bert_added_next(t, w->norm, n, 1, &scan, prev, &m)) {
+        if (prev < m.start && !text_fn(ctx, w, prev, m.start)) return 0;
+        if (!tok_fn(ctx, m.tok, w->align[m.start], w->align[m.end - 1] + 1)) return 0;
+        prev = m.end;
     }
-    return best;
+    return prev < n ? text_fn(ctx, w, prev, n) : 1;
 }
 
-/* Text (UTF-8) to the tokens of one sequence. */
+/* A text's added tokens and the normalized text between them, in order:
+ * first the tokens matched in the raw text, then in each stretch between
+ * them (normalized) the tokens matched in normalized text. */
+static int walk_text(const bert_tokenizer *t, const uint32_t *cps, int n, scratch *w, on_token_fn tok_fn,
+                     on_text_fn text_fn, void *ctx) {
+    int scan = 0, prev = 0;
+    bert_added_match m;
+    while (bert_added_next(t, cps, n, 0, &scan, prev, &m)) {
+        if (prev < m.start && !walk_piece(t, cps, prev, m.start, w, tok_fn, text_fn, ctx)) return 0;
+        if (!tok_fn(ctx, m.tok, m.start, m.end)) return 0;
+        prev = m.end;
+    }
+    return prev < n ? walk_piece(t, cps, prev, n, w, tok_fn, text_fn, ctx) : 1;
+}
+
+/* encode_text's state for walk_text. */
+typedef struct {
+    const bert_tokenizer *t;
+    int word;
+    seq_tokens *out;
+} encode_state;
+
+static int encode_token(void *ctx, const bert_added_token *a, int s, int e) {
+    encode_state *st = ctx;
+    return seq_push(st->out, a->id, st->word++, s, e);
+}
+
+static int encode_stretch(void *ctx, scratch *w, int s, int e) {
+    encode_state *st = ctx;
+    return encode_range(st->t, w, s, e, &st->word, st->out);
+}
+
 /* Text to code points (*cps malloc'd); invalid UTF-8 is an input error naming the byte. */
 static bert_status decode_text(const char *text, size_t len, const char *which, uint32_t **cps, long *n, bert_error *err) {
     if (!(*cps = malloc((len + 1) * sizeof **cps))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -209,23 +250,50 @@ static bert_status decode_text(const char *text, size_t len, const char *which, 
     return bert_fail(err, BERT_ERR_INPUT, "invalid UTF-8 at byte %zu of the %s", bad, which);
 }
 
+/* Text (UTF-8) to the tokens of one sequence. */
 static bert_status encode_text(const bert_tokenizer *t, const char *text, size_t len, const char *which, scratch *w,
                                seq_tokens *out, bert_error *err) {
     uint32_t *cps = NULL;
     long n = 0;
     bert_status rc = decode_text(text, len, which, &cps, &n, err);
     if (rc != BERT_OK) return rc;
-    int word = 0, pos = 0, ok = 1;
-    for (int i = 0; i < (int)n && ok; i++) {
-        const bert_added_token *a = added_at(t, cps, i, (int)n);
-        if (!a) continue;
-        ok = encode_piece(t, cps, pos, i, w, &word, out) && seq_push(out, a->id, word++, i, i + a->n_cps);
-        pos = i + a->n_cps;
-        i = pos - 1;
-    }
-    if (ok) ok = encode_piece(t, cps, pos, (int)n, w, &word, out);
+    encode_state st = {t, 0, out};
+    int ok = walk_text(t, cps, (int)n, w, encode_token, encode_stretch, &st);
     free(cps);
     return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+}
+
+/* bert_pretokenize's state for walk_text. */
+typedef struct {
+    int (*fn)(void *ctx, const char *word, int n);
+    void *ctx;
+} pretok_state;
+
+static int pretok_token(void *ctx, const bert_added_token *a, int s, int e) {
+    (void)ctx, (void)a, (void)s, (void)e;
+    return 1;
+}
+
+/* The words of normalized text [s, e) to the caller's fn, as UTF-8. */
+static int pretok_stretch(void *ctx, scratch *w, int s, int e) {
+    pretok_state *st = ctx;
+    if (!reserve_word(w, (size_t)(e - s))) return 0;
+    for (int k = s, ws = -1; k <= e; k++) {
+        int end_word = k == e || bert_is_whitespace(w->norm[k]), punct = !end_word && bert_is_punctuation(w->norm[k]);
+        if ((end_word || punct) && ws >= 0) {
+            int nb = 0;
+            for (int c = ws; c < k; c++) nb += bert_utf8_encode(w->norm[c], w->utf8 + nb);
+            if (!st->fn(st->ctx, w->utf8, nb)) return 0;
+            ws = -1;
+        }
+        if (punct) {
+            int nb = bert_utf8_encode(w->norm[k], w->utf8);
+            if (!st->fn(st->ctx, w->utf8, nb)) return 0;
+        } else if (!end_word && ws < 0) {
+            ws = k;
+        }
+    }
+    return 1;
 }
 
 /* The BERT pre-tokenizer alone: normalized words of text, UTF-8, to fn (for
@@ -238,31 +306,10 @@ bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t l
     bert_status rc = decode_text(text, len, "text", &cps, &n, err);
     if (rc != BERT_OK) return rc;
     scratch w = {0};
-    int ok = 1, pos = 0;
-    for (int i = 0; ok && i <= (int)n; i++) {
-        const bert_added_token *a = i < (int)n ? added_at(t, cps, i, (int)n) : NULL;
-        if (i < (int)n && !a) continue;
-        int m;
-        ok = normalize(t, cps, pos, i, &w, &m) && reserve_word(&w, (size_t)m);
-        for (int k = 0, ws = -1; ok && k <= m; k++) {
-            int end_word = k == m || bert_is_whitespace(w.norm[k]), punct = !end_word && bert_is_punctuation(w.norm[k]);
-            if ((end_word || punct) && ws >= 0) {
-                int nb = 0;
-                for (int c = ws; c < k; c++) nb += bert_utf8_encode(w.norm[c], w.utf8 + nb);
-                ok = fn(ctx, w.utf8, nb);
-                ws = -1;
-            }
-            if (ok && punct) {
-                int nb = bert_utf8_encode(w.norm[k], w.utf8);
-                ok = fn(ctx, w.utf8, nb);
-            } else if (!end_word && ws < 0) {
-                ws = k;
-            }
-        }
-        pos = a ? i + a->n_cps : i;
-        if (a) i = pos - 1;
-    }
-    free(cps), free(w.norm), free(w.align), free(w.utf8), free(w.cbyte);
+    pretok_state st = {fn, ctx};
+    int ok = walk_text(t, cps, (int)n, &w, pretok_token, pretok_stretch, &st);
+    free(cps);
+    bert_tok_scratch_free(&w);
     return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
 }
 
@@ -530,10 +577,7 @@ bert_status bert_tokenize_batch(const bert_tokenizer *t, const char *const *text
     }
     if (rc != BERT_OK)
         for (int i = 0; i < n; i++) bert_encodings_free(&out[i]);
-    free(w.norm);
-    free(w.align);
-    free(w.utf8);
-    free(w.cbyte);
+    bert_tok_scratch_free(&w);
     return rc;
 }
 
@@ -554,9 +598,6 @@ bert_status bert_tokenize(const bert_tokenizer *t, const char *text, long text_l
         for (int k = 0; k < out->n && rc == BERT_OK; k++) rc = pad_one(t, &out->encodings[k], target, p.pad_left, err);
         if (rc != BERT_OK) bert_encodings_free(out);
     }
-    free(w.norm);
-    free(w.align);
-    free(w.utf8);
-    free(w.cbyte);
+    bert_tok_scratch_free(&w);
     return rc;
 }

@@ -82,7 +82,12 @@ static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *
     return rc;
 }
 
-static bert_status add_added_token(bert_tokenizer *t, const char *content, int id, int special, bert_error *err) {
+/* Flags of an added token (tokenizers' AddedToken). */
+typedef struct {
+    int special, single_word, lstrip, rstrip, normalized, outside_vocab;
+} added_flags;
+
+static bert_status add_added_token(bert_tokenizer *t, const char *content, int id, added_flags f, bert_error *err) {
     for (int i = 0; i < t->n_added; i++)
         if (strcmp(t->added[i].content, content) == 0) return BERT_OK;
     bert_added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
@@ -93,13 +98,40 @@ static bert_status add_added_token(bert_tokenizer *t, const char *content, int i
     size_t len = strlen(content), bad;
     x->content = strdup(content);
     x->cps = malloc((len + 1) * sizeof *x->cps);
-    if (!x->content || !x->cps) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (!x->content || !x->cps) {
+        free(x->content);
+        free(x->cps);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    x->pat = x->cps;
     t->n_added++;
     long n = bert_utf8_decode(content, len, x->cps, &bad);
     if (n <= 0) return bert_fail(err, BERT_ERR_FORMAT, "added token '%s' is empty or not UTF-8", content);
-    x->n_cps = (int)n;
+    x->n_cps = x->n_pat = (int)n;
     x->id = id;
-    x->special = special;
+    x->special = f.special;
+    x->single_word = f.single_word;
+    x->lstrip = f.lstrip;
+    x->rstrip = f.rstrip;
+    x->normalized = f.normalized;
+    x->outside_vocab = f.outside_vocab;
+    return BERT_OK;
+}
+
+/* The flags of added token a of tokenizer.json: booleans; an absent one
+ * takes AddedToken's default (normalized: not special). */
+static bert_status read_added_flags(const cJSON *a, const char *path, const char *content, added_flags *f,
+                                    bert_error *err) {
+    static const char *const names[] = {"special", "single_word", "lstrip", "rstrip", "normalized"};
+    int *dst[] = {&f->special, &f->single_word, &f->lstrip, &f->rstrip, &f->normalized};
+    memset(f, 0, sizeof *f);
+    for (int k = 0; k < 5; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, names[k]);
+        if (!v) *dst[k] = k == 4 ? !f->special : 0;
+        else if (cJSON_IsBool(v)) *dst[k] = cJSON_IsTrue(v);
+        else return bert_fail(err, BERT_ERR_FORMAT, "%s: added token '%s': %s must be true or false", path, content,
+                              names[k]);
+    }
     return BERT_OK;
 }
 
@@ -173,21 +205,17 @@ static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert
             rc = bert_fail(err, BERT_ERR_FORMAT, "%s: added token without content or id", path);
             break;
         }
-        const char *flags[] = {"single_word", "lstrip", "rstrip", "normalized"};
-        for (int f = 0; f < 4 && rc == BERT_OK; f++)
-            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, flags[f])))
-                rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s: added token '%s' has %s = true (not supported yet)", path,
-                               content->valuestring, flags[f]);
-        if (rc != BERT_OK) break;
-        int special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special"));
+        added_flags f;
+        if ((rc = read_added_flags(a, path, content->valuestring, &f, err)) != BERT_OK) break;
         /* The id as Hugging Face tokenizers assigns it, not the file's: the
          * vocabulary's id, else the next id after the vocabulary. */
         int tid = bert_vocab_find(&t->vocab, NULL, 0, content->valuestring, strlen(content->valuestring));
         if (tid < 0) {
             tid = t->vocab.n;
+            f.outside_vocab = 1;
             rc = bert_vocab_add(&t->vocab, content->valuestring, strlen(content->valuestring), tid, err);
         }
-        if (rc == BERT_OK) rc = add_added_token(t, content->valuestring, tid, special, err);
+        if (rc == BERT_OK) rc = add_added_token(t, content->valuestring, tid, f, err);
     }
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     if (dec && (v = cJSON_GetObjectItemCaseSensitive(dec, "cleanup")) && cJSON_IsBool(v)) t->decode_cleanup = cJSON_IsTrue(v);
@@ -229,8 +257,9 @@ bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_erro
     for (int i = 0; i < 5 && rc == BERT_OK; i++) {
         const char *s = t->special_text[i];
         t->special_id[i] = bert_vocab_find(&t->vocab, NULL, 0, s, strlen(s));
-        if (t->special_id[i] >= 0) rc = add_added_token(t, s, t->special_id[i], 1, err);
+        if (t->special_id[i] >= 0) rc = add_added_token(t, s, t->special_id[i], (added_flags){.special = 1}, err);
     }
+    if (rc == BERT_OK) rc = bert_added_prepare(t, dir, err);
     if (rc == BERT_OK) {
         t->prefix_len = strlen(t->prefix);
         t->unk_id = bert_vocab_find(&t->vocab, NULL, 0, t->unk_token, strlen(t->unk_token));
@@ -254,11 +283,7 @@ void bert_tokenizer_free(bert_tokenizer *t) {
     free(t->unk_token);
     free(t->prefix);
     for (int i = 0; i < 5; i++) free(t->special_text[i]);
-    for (int i = 0; i < t->n_added; i++) {
-        free(t->added[i].content);
-        free(t->added[i].cps);
-    }
-    free(t->added);
+    bert_added_free(t);
     free(t);
 }
 

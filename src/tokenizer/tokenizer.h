@@ -5,14 +5,21 @@
 #include "bert.h"
 #include "tokenizer/vocab.h"
 
-/* An added token: matched in the raw text before normalization and never
- * split (the special tokens of a BERT vocabulary). */
+/* An added token (tokenizers' AddedToken). Tokens with normalized = 0 are
+ * matched in the raw text; the others in the normalized text, against
+ * their content normalized the same way (pat). lstrip / rstrip: the match
+ * takes in the whitespace on that side; single_word: it only counts with
+ * no word character (regex \w) right before or after it. */
 typedef struct {
     char *content;
     uint32_t *cps; /* content as code points */
     int n_cps;
     int id;
     int special;
+    int single_word, lstrip, rstrip, normalized;
+    int outside_vocab; /* not in the WordPiece vocabulary (added to it by id only) */
+    uint32_t *pat; /* the code points matched: cps, or cps normalized (owned when != cps) */
+    int n_pat;
 } bert_added_token;
 
 struct bert_tokenizer {
@@ -29,6 +36,13 @@ struct bert_tokenizer {
     int special_id[5];
     bert_added_token *added;
     int n_added;
+    /* added[] indices of the raw-matched and the normalized-matched tokens,
+     * each sorted by the first code point of pat (added.c) */
+    int *raw_order, n_raw, *norm_order, n_norm;
+    /* added_only[id]: the id is an added token outside the WordPiece
+     * vocabulary, which WordPiece never produces (n_added_only entries) */
+    unsigned char *added_only;
+    int n_added_only;
     /* WordPiece decoder */
     int decode_cleanup;
     /* tokenizer_config.json's clean_up_tokenization_spaces: whether
@@ -48,6 +62,45 @@ char *bert_decode_tokens(const bert_tokenizer *t, const char *const *tokens, int
  * stop (out of memory). encode.c */
 bert_status bert_pretokenize(const bert_tokenizer *t, const char *text, size_t len,
                              int (*fn)(void *ctx, const char *word, int n), void *ctx, bert_error *err);
+
+/* Scratch space of the normalizer: normalized code points and, for each,
+ * the index of the original code point it came from. */
+typedef struct {
+    uint32_t *norm;
+    int32_t *align;
+    size_t cap;     /* entries of norm/align */
+    char *utf8;     /* one word as UTF-8 */
+    int32_t *cbyte; /* byte offset of each character of that word (+1) */
+    size_t wcap;
+} bert_tok_scratch;
+
+/* BertNormalizer over original code points [a, b) of cps into w->norm /
+ * w->align (*n_out entries). 0 when out of memory. encode.c */
+int bert_normalize_range(const bert_tokenizer *t, const uint32_t *cps, int a, int b, bert_tok_scratch *w, int *n_out);
+void bert_tok_scratch_free(bert_tok_scratch *w);
+
+/* One match of an added token in s[0..n): [start, end) after lstrip /
+ * rstrip. */
+typedef struct {
+    int start, end;
+    const bert_added_token *tok;
+} bert_added_match;
+
+/* The next accepted match, leftmost-longest, of the tokens matched on raw
+ * (normalized = 0) or normalized (1) text in s[0..n), scanning from *scan
+ * (advanced past each candidate, as tokenizers' Aho-Corasick iterator
+ * does); prev_end is the end of the previous accepted match (lstrip never
+ * reaches before it). Returns 0 when there is none. added.c */
+int bert_added_next(const bert_tokenizer *t, const uint32_t *s, int n, int normalized, int *scan, int prev_end,
+                    bert_added_match *m);
+
+/* After all added tokens are in t->added: their normalized patterns, the
+ * match orders and added_only. A pattern that normalizes to nothing is a
+ * format error naming path. added.c */
+bert_status bert_added_prepare(bert_tokenizer *t, const char *path, bert_error *err);
+
+/* Release what bert_added_prepare made and the added tokens. added.c */
+void bert_added_free(bert_tokenizer *t);
 
 /* transformers' clean_up_tokenization over a whole string, in place. */
 void bert_clean_up_tokenization(char *s);
