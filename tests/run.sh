@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run the whole test suite: the C tests, then the CLI tests.
 # Usage: tests/run.sh BUILD_DIR   (run from the repository root)
-# Prints one PASS/FAIL line per test and closes with "N passed, N failed".
+# Prints one PASS/FAIL/SKIP line per test and closes with "N passed, N failed,
+# N skipped" (a SKIP, a test whose peer cannot run here, never counts as passed).
 # A test program that dies (crash, sanitizer report) counts as a failure.
 build=${1:-build}
 log=$(mktemp)
@@ -22,6 +23,7 @@ run test_examples sh tests/examples/test_examples.sh "$build"
 run test_hostile env BERT="$build/bert" sh tests/cli/test_hostile.sh
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
+skipped=$(grep -c '^SKIP ' "$log")
 rm -f "$log" "$log.part"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -2,6 +2,19 @@
 # Install the Debian packages bert.c builds with, when any is missing.
 # Run by `make test` and `make demo`; does nothing when all are present.
 set -e
+# `install-deps.sh python`: only Debian's Python peers base for tools/pyenv.sh
+# (python3-venv, python3-pip, python3-torch 1.13 CPU with numpy), on request:
+# the C build and its tests never need them.
+if [ "${1:-}" = python ]; then
+    /usr/bin/python3 -c 'import torch, numpy, venv, ensurepip' >/dev/null 2>&1 && exit 0
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "install-deps: installing python3-venv python3-pip python3-torch" >&2
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends python3-venv python3-pip python3-torch >/dev/null
+    exit 0
+fi
 missing=""
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
@@ -13,6 +26,13 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
+# --fuzz (make fuzz only): clang, its libFuzzer and sanitizer runtimes, and
+# its OpenMP; `make test` skips the fuzz targets without them.
+if [ "${1:-}" = "--fuzz" ]; then
+    command -v clang >/dev/null 2>&1 || missing="$missing clang"
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing="$missing libclang-rt-dev"
+    ls /usr/lib/llvm-*/lib/clang/*/include/omp.h >/dev/null 2>&1 || missing="$missing libomp-dev"
+fi
 # oneDNN, opened at run time for --dtype bf16 / int8; its header (in
 # libdnnl-dev, which brings libdnnl2) is needed to build the int8 path.
 # Optional: without it bf16/int8 are clear errors and every f32 path works.
