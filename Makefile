@@ -48,7 +48,7 @@ LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -lz -fopenmp -lm -ldl -lpt
 
 LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
-TEST_SRC := $(filter-out tests/json_close.c,$(wildcard tests/*.c tests/*/*.c))
+TEST_SRC := $(filter-out tests/json_close.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -153,5 +153,37 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# Fuzzing: clang's libFuzzer with ASan + UBSan, BLAS=none (the parsers
+# need no BLAS), in build-fuzz. `make fuzz FUZZ_SECONDS=N` installs clang
+# when missing, builds every fuzz/*.c target and runs each N seconds from
+# its seeds (fuzz/run.sh); `make test` runs them briefly when clang is there.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES   := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+.PHONY: fuzz fuzz-build
+fuzz:
+	@tools/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang BLAS=none \
+		OPT="-O1 -fno-omit-frame-pointer -Wno-pass-failed -fsanitize=fuzzer-no-link $(FUZZ_SAN)" LDFLAGS="$(FUZZ_SAN)" \
+		$(addprefix $(FUZZ_BUILD)/fuzzers/,$(FUZZ_NAMES))
+# The CLI's objects as an archive, for fuzz targets that call its pieces.
+$(BUILD)/libbert-cli.a: $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/fuzzers/%: $(BUILD)/fuzz/%.o $(BUILD)/libbert-cli.a $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS)
+.PRECIOUS: $(BUILD)/fuzz/%.o
+$(BUILD)/fuzz/%.o: CFLAGS += -DFUZZ_FIXTURES='"$(CURDIR)/tests/fixtures"'
+
+# An LD_PRELOAD shim that fails the Nth write/fsync/rename/mkdir
+# (tests/faults/fail_io.c; used by tests/cli/test_harness.sh).
+$(BUILD)/fail_io.so: tests/faults/fail_io.c
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d

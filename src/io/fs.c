@@ -2,11 +2,14 @@
  * only (see fs.h). Removal walks the tree through directory descriptors
  * (openat / unlinkat with O_NOFOLLOW), so a link inside it is unlinked and
  * never followed, even if an entry is swapped for a link while it runs. */
+#define _GNU_SOURCE /* renameat2 and RENAME_EXCHANGE (Linux) */
 #include "io/fs.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +64,21 @@ static char *join(const char *a, const char *b) {
 }
 
 /* fsync the directory holding trimmed[base..], so that a rename in it is on
- * disk. Best effort: a file system that cannot sync directories is not an
- * error. */
-static void sync_parent(const char *trimmed, size_t base) {
+ * disk. A file system that cannot sync directories (EINVAL, ENOTSUP) is
+ * not an error; any other failure (EIO) is, naming the directory. */
+static bert_status sync_parent(const char *trimmed, size_t base, bert_error *err) {
     char *dir = base == 0 ? NULL : malloc(base + 1);
+    if (base != 0 && !dir) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (dir) memcpy(dir, trimmed, base), dir[base] = '\0';
+    bert_status rc = BERT_OK;
     int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
-        (void)fsync(fd);
+        if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+            rc = bert_fail(err, BERT_ERR_IO, "%s: fsync failed: %s", dir ? dir : ".", strerror(errno));
         close(fd);
     }
     free(dir);
+    return rc;
 }
 
 /* ---- removal ------------------------------------------------------------- */
@@ -158,9 +165,9 @@ bert_status bert_dir_remove(const char *path, bert_error *err) {
     } else if (!S_ISDIR(st.st_mode)) {
         rc = bert_fail(err, BERT_ERR_INPUT, "%s: not a directory", trimmed);
     } else if ((rc = move_aside(trimmed, base, "removing", &moved, err)) == BERT_OK) {
-        sync_parent(trimmed, base);
-        int fd = open(moved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", moved, strerror(errno));
+        rc = sync_parent(trimmed, base, err);
+        int fd = rc == BERT_OK ? open(moved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (rc == BERT_OK && fd < 0) rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", moved, strerror(errno));
         if (rc == BERT_OK) rc = empty_dir(fd, moved, err);
         if (rc == BERT_OK && rmdir(moved) != 0)
             rc = bert_fail(err, BERT_ERR_IO, "%s: cannot remove: %s", moved, strerror(errno));
@@ -280,22 +287,38 @@ static bert_status fill_dir(const char *from, const char *to, mode_t mode, const
     return rc;
 }
 
-/* Rename the finished copy tmp to trimmed, moving an existing directory
- * there aside first and removing it afterwards. */
+/* Put the finished tree tmp in place as trimmed: renamed there when
+ * trimmed does not exist; else swapped with the directory there in one
+ * renameat2(RENAME_EXCHANGE), so that trimmed always names a whole tree,
+ * and the old tree (now at tmp) removed. Where the exchange is not
+ * supported, the old tree is moved aside first and moved back if the
+ * rename fails. */
 static bert_status put_in_place(const char *tmp, const char *trimmed, size_t base, bert_error *err) {
     struct stat st;
     char *old = NULL;
     bert_status rc = BERT_OK;
     if (lstat(trimmed, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) return bert_fail(err, BERT_ERR_INPUT, "%s: exists and is not a directory", trimmed);
+#ifdef RENAME_EXCHANGE
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, trimmed, RENAME_EXCHANGE) == 0) {
+            rc = sync_parent(trimmed, base, err);
+            bert_status rm = bert_dir_remove(tmp, rc == BERT_OK ? err : NULL);
+            return rc == BERT_OK ? rm : rc;
+        }
+        if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+            return bert_fail(err, BERT_ERR_IO, "%s: cannot rename to %s: %s", tmp, trimmed, strerror(errno));
+#endif
         if ((rc = move_aside(trimmed, base, "replaced", &old, err)) != BERT_OK) return rc;
     }
     if (rename(tmp, trimmed) != 0) {
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot rename to %s: %s", tmp, trimmed, strerror(errno));
         if (old) (void)rename(old, trimmed);
     } else {
-        sync_parent(trimmed, base);
-        if (old) rc = bert_dir_remove(old, err);
+        rc = sync_parent(trimmed, base, err);
+        if (old) {
+            bert_status rm = bert_dir_remove(old, rc == BERT_OK ? err : NULL);
+            if (rc == BERT_OK) rc = rm;
+        }
     }
     free(old);
     return rc;
@@ -339,8 +362,132 @@ bert_status bert_file_copy(const char *from, const char *to, bert_error *err) {
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot rename to %s: %s", tmp, trimmed, strerror(errno));
         unlink(tmp);
     }
-    if (rc == BERT_OK) sync_parent(trimmed, base);
+    if (rc == BERT_OK) rc = sync_parent(trimmed, base, err);
     free(tmp);
     free(trimmed);
+    return rc;
+}
+
+bert_status bert_dir_install(const char *tmp, const char *dir, bert_error *err) {
+    char *trimmed = NULL;
+    size_t base;
+    struct stat st;
+    if (lstat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) return bert_fail(err, BERT_ERR_INPUT, "%s: not a directory", tmp);
+    bert_status rc = split_target(dir, &trimmed, &base, err);
+    if (rc == BERT_OK) rc = put_in_place(tmp, trimmed, base, err);
+    free(trimmed);
+    return rc;
+}
+
+/* ---- leftovers of interrupted calls ------------------------------------------ */
+
+/* 1 when s[0..n) is one or more decimal digits. */
+static int all_digits(const char *s, size_t n) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+/* A temporary name: "NAME.TAG.PID" or, with `counted`, "NAME.TAG.PID.N",
+ * where NAME starts after `skip` characters ("." for hidden names). On a
+ * match: the length of NAME in *name_len, the PID in *pid. */
+static int parse_temp(const char *e, size_t skip, const char *tag, int counted, size_t *name_len, long *pid) {
+    size_t len = strlen(e), tl = strlen(tag);
+    size_t end = len;
+    if (counted) { /* strip ".N" */
+        const char *dot = strrchr(e, '.');
+        if (!dot || !all_digits(dot + 1, (size_t)(e + len - dot - 1))) return 0;
+        end = (size_t)(dot - e);
+    }
+    size_t p = end; /* the PID: digits before end, after a '.' */
+    while (p > 0 && isdigit((unsigned char)e[p - 1])) p--;
+    if (p == end || p < tl + 2 + skip || e[p - 1] != '.' || e[p - 2 - tl] != '.') return 0;
+    if (memcmp(e + p - 1 - tl, tag, tl) != 0) return 0;
+    size_t nl = p - 2 - tl;
+    if (nl <= skip || end - p > 9) return 0;
+    *name_len = nl - skip;
+    *pid = strtol(e + p, NULL, 10);
+    return 1;
+}
+
+/* 1 when process pid is running and is not this one. */
+static int pid_running(long pid) {
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* What to do with one entry `e` of dir (whose path is `path`). */
+static bert_status clean_entry(const char *dir, const char *e, const char *path, int (*owned)(void *, const char *, int),
+                               void *user, int *n_cleaned, bert_error *err) {
+    static const struct {
+        const char *tag;
+        int hidden, counted, is_dir;
+    } kinds[] = {{"removing", 1, 1, 1}, {"copying", 1, 0, 1}, {"replaced", 1, 1, 1}, {"tmp", 1, 0, 0}, {"tmp", 0, 0, 0}};
+    struct stat st;
+    if (lstat(path, &st) != 0) return BERT_OK;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t nl;
+        long pid;
+        if (kinds[k].hidden && e[0] != '.') continue;
+        if (kinds[k].is_dir != !!S_ISDIR(st.st_mode)) continue;
+        if (!parse_temp(e, (size_t)kinds[k].hidden, kinds[k].tag, kinds[k].counted, &nl, &pid)) continue;
+        char name[256];
+        if (nl >= sizeof name) continue;
+        memcpy(name, e + kinds[k].hidden, nl);
+        name[nl] = '\0';
+        if (!owned(user, name, kinds[k].is_dir) || pid_running(pid)) continue;
+        bert_status rc;
+        if (!kinds[k].is_dir) {
+            rc = unlink(path) == 0 || errno == ENOENT ? BERT_OK : bert_fail(err, BERT_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+        } else {
+            /* A tree moved aside to be replaced is the only whole copy when
+             * its name is empty (the process died between the two renames). */
+            char *real = join(dir, name);
+            if (!real) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            struct stat rs;
+            if (strcmp(kinds[k].tag, "replaced") == 0 && lstat(real, &rs) != 0 && errno == ENOENT)
+                rc = rename(path, real) == 0 ? BERT_OK : bert_fail(err, BERT_ERR_IO, "%s: cannot rename to %s: %s", path, real, strerror(errno));
+            else
+                rc = bert_dir_remove(path, err);
+            free(real);
+        }
+        if (rc == BERT_OK && n_cleaned) (*n_cleaned)++;
+        return rc;
+    }
+    return BERT_OK;
+}
+
+bert_status bert_dir_clean_leftovers(const char *dir, int (*owned)(void *user, const char *name, int is_dir), void *user,
+                                     int *n_cleaned, bert_error *err) {
+    if (n_cleaned) *n_cleaned = 0;
+    if (!dir || !owned) return bert_fail(err, BERT_ERR_INPUT, "bert_dir_clean_leftovers needs a directory and a name test");
+    DIR *d = opendir(dir);
+    if (!d) return bert_fail(err, BERT_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    /* The names first: the cleaning renames and removes entries of dir. */
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    bert_status rc = BERT_OK;
+    for (struct dirent *e; rc == BERT_OK && (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (!strstr(e->d_name, ".removing.") && !strstr(e->d_name, ".copying.") && !strstr(e->d_name, ".replaced.") &&
+            !strstr(e->d_name, ".tmp."))
+            continue;
+        if (n == cap) {
+            size_t c = cap ? 2 * cap : 16;
+            char **g = realloc(names, c * sizeof *g);
+            if (!g) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            else names = g, cap = c;
+        }
+        if (rc == BERT_OK && !(names[n++] = strdup(e->d_name))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    closedir(d);
+    for (size_t i = 0; rc == BERT_OK && i < n; i++) {
+        char *path = names[i] ? join(dir, names[i]) : NULL;
+        rc = path ? clean_entry(dir, names[i], path, owned, user, n_cleaned, err) : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        free(path);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
     return rc;
 }

@@ -39,4 +39,23 @@ bert_status bert_dir_copy(const char *from, const char *to, bert_error *err);
  * `from`'s permission bits (less the umask). */
 bert_status bert_file_copy(const char *from, const char *to, bert_error *err);
 
+/* Put the finished directory tree `tmp` in place as `dir` (both in the
+ * same file system): renamed when `dir` does not exist, else exchanged with
+ * it in one rename (renameat2 RENAME_EXCHANGE; where that is unsupported,
+ * the old tree is moved aside first and back on failure) and the old tree
+ * removed, so that `dir` names a whole tree at every moment. */
+bert_status bert_dir_install(const char *tmp, const char *dir, bert_error *err);
+
+/* Clean up, among the entries of the directory `dir` (not below it), what
+ * an interrupted call of this file or of bert_atomic_open left behind for
+ * a name NAME that owned(user, NAME, is_dir) accepts: ".NAME.removing.PID.N"
+ * and ".NAME.copying.PID" trees are removed; a ".NAME.replaced.PID.N" tree
+ * is moved back to NAME when NAME does not exist (it is then the only whole
+ * copy), else removed; "NAME.tmp.PID" and ".NAME.tmp.PID" files are
+ * removed. Entries of a PID that is still running (another process) are
+ * left alone, as is everything else. The count of entries cleaned goes to
+ * *n_cleaned (may be NULL). */
+bert_status bert_dir_clean_leftovers(const char *dir, int (*owned)(void *user, const char *name, int is_dir), void *user,
+                                     int *n_cleaned, bert_error *err);
+
 #endif
