@@ -12,11 +12,9 @@
 #        ../shared/data/glue/SST-2/dev.tsv)
 #
 # Needs Debian's python3-torch for the PyTorch peer and the ONNX export
-# (installed when missing), and node + the npm package onnxruntime-node,
-# installed into the ignored bench/.peers/ort (its install script, which
-# fetches GPU providers from nuget, is skipped: the CPU runtime ships in the
-# package). Without node the ONNX Runtime column is left out, with a
-# message. Never run in CI. Both sides use OpenBLAS; OPENBLAS_CORETYPE is set for both to
+# (installed when missing), and PyPI's onnxruntime (CPU) in the project venv
+# (tools/pyenv.sh). Where that cannot be installed the ONNX Runtime column is
+# left out, with a message. Never run in CI. Both sides use OpenBLAS; OPENBLAS_CORETYPE is set for both to
 # what bert.c detects, so neither runs the SSE3 fallback kernels.
 set -e
 LAYERS=${1:-2}
@@ -40,14 +38,7 @@ if [ -n "$RAGGED" ]; then
     awk '{ n += NF; if (NF > m) m = NF } END { printf "ragged batch: %d sequences, %d tokens, longest %d (padded: %d)\n", NR, n, m, NR * m }' build/bench-ragged32.txt
 fi
 ORT=yes
-if ! command -v node >/dev/null; then
-    echo "compare.sh: node not found: no ONNX Runtime peer (apt-get install nodejs npm)" >&2; ORT=no
-elif [ ! -d bench/.peers/ort/node_modules/onnxruntime-node ]; then
-    echo "compare.sh: installing onnxruntime-node into bench/.peers/ort" >&2
-    mkdir -p bench/.peers/ort
-    (cd bench/.peers/ort && npm install --silent --no-audit --no-fund --ignore-scripts onnxruntime-node >/dev/null) ||
-        { echo "compare.sh: npm install onnxruntime-node failed: no ONNX Runtime peer" >&2; ORT=no; }
-fi
+ORTPY=$(tools/pyenv.sh onnxruntime) || { echo "compare.sh: no ONNX Runtime peer (tools/pyenv.sh onnxruntime failed)" >&2; ORT=no; }
 if [ $ORT = yes ] && [ ! -f "$MODEL/model.onnx" ]; then
     /usr/bin/python3 bench/onnx_export.py "$MODEL" >/dev/null 2>&1 ||
         { echo "compare.sh: ONNX export failed: no ONNX Runtime peer" >&2; ORT=no; }
@@ -78,7 +69,7 @@ for r in $(seq "$ROUNDS"); do
             awk '$1 == "bert.c8" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
         /usr/bin/python3 bench/torch_forward.py "$MODEL" --threads "$t" $ARGS |
             awk '$1 == "pytorch" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
-        [ $ORT = no ] || node bench/ort_forward.js "$MODEL" --threads "$t" $ARGS |
+        [ $ORT = no ] || "$ORTPY" bench/ort_forward.py "$MODEL" --threads "$t" $ARGS |
             awk '$1 == "onnxrt" && $4 ~ /^R?[0-9]+$/ && $5 ~ /^[0-9.]+$/' | tee -a "$log"
     done
 done

@@ -22,7 +22,7 @@ hint=$(./build/bert version | sed -n 's/.*core: \([A-Za-z]*\).*/\1/p')
 : "${OPENBLAS_CORETYPE:=$hint}"
 export OPENBLAS_CORETYPE
 ORT=no
-[ -f "$MODEL/model.onnx" ] && [ -d bench/.peers/ort/node_modules/onnxruntime-node ] && command -v node >/dev/null && ORT=yes
+[ -f "$MODEL/model.onnx" ] && ORTPY=$(tools/pyenv.sh onnxruntime) && ORT=yes
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)  cores: $(nproc)"
 
 echo "== 1. matrix-product ceiling"
@@ -33,7 +33,7 @@ rss() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1; }
 for t in 1 $(nproc); do
     b=$(rss ./build/bench_forward --layers "$LAYERS" --threads "$t" --reps 3)
     p=$(rss /usr/bin/python3 bench/torch_forward.py "$MODEL" --threads "$t" --reps 3)
-    o=-; [ $ORT = no ] || o=$(rss node bench/ort_forward.js "$MODEL" --threads "$t" --reps 3)
+    o=-; [ $ORT = no ] || o=$(rss "$ORTPY" bench/ort_forward.py "$MODEL" --threads "$t" --reps 3)
     echo "threads $t: bert.c $((b / 1024))  pytorch $((p / 1024))  onnxrt $([ "$o" = - ] && echo - || echo $((o / 1024)))"
 done
 
@@ -49,14 +49,13 @@ ids = torch.tensor([[101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899
 with torch.inference_mode():
     bert_reference.forward(cfg, sd, ids, torch.zeros_like(ids), torch.ones_like(ids))
 EOF
-cat > build/cold_ort.js <<EOF
-const ort = require('$PWD/bench/.peers/ort/node_modules/onnxruntime-node');
-(async () => {
-  const s = await ort.InferenceSession.create('$MODEL/model.onnx', {graphOptimizationLevel: 'all', intraOpNumThreads: 1});
-  const ids = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102].map(BigInt);
-  const t = (a) => new ort.Tensor('int64', BigInt64Array.from(a), [1, a.length]);
-  await s.run({input_ids: t(ids), token_type_ids: t(ids.map(() => 0n)), attention_mask: t(ids.map(() => 1n))});
-})();
+cat > build/cold_ort.py <<EOF
+import numpy as np, onnxruntime as ort
+so = ort.SessionOptions()
+so.intra_op_num_threads = 1
+s = ort.InferenceSession("$MODEL/model.onnx", so, providers=["CPUExecutionProvider"])
+ids = np.array([[101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102]], dtype=np.int64)
+s.run(None, {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": np.ones_like(ids)})
 EOF
 ms() { s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $((($(date +%s%N) - s) / 1000000)); }
 med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -64,6 +63,6 @@ cb=""; cp=""; co=""
 for r in $(seq "$ROUNDS"); do
     cb="$cb $(ms ./build/bert embed "$MODEL" --threads 1 --input build/cold.jsonl)"
     cp="$cp $(ms /usr/bin/python3 build/cold_torch.py)"
-    [ $ORT = no ] || co="$co $(ms node build/cold_ort.js)"
+    [ $ORT = no ] || co="$co $(ms "$ORTPY" build/cold_ort.py)"
 done
 echo "bert.c $(echo $cb | tr ' ' '\n' | med)  pytorch $(echo $cp | tr ' ' '\n' | med)  onnxrt $([ $ORT = no ] && echo - || echo $co | tr ' ' '\n' | med)"
