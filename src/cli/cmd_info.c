@@ -39,6 +39,7 @@ static void print_json(const char *dir, const bert_model *m) {
         if (bert_model_heads(m) & head_names[i].flag) cJSON_AddItemToArray(heads, cJSON_CreateString(head_names[i].name));
     cJSON_AddNumberToObject(o, "parameters", (double)bert_model_n_params(m));
     cJSON_AddStringToObject(o, "dtypes", bert_model_dtypes(m));
+    cJSON_AddStringToObject(o, "source", bert_model_source(m));
     cJSON_AddNumberToObject(o, "ignored_tensors", bert_model_n_ignored_tensors(m));
     char *s = cJSON_PrintUnformatted(o);
     printf("%s\n", s);
@@ -71,6 +72,7 @@ static void print_text(const char *dir, const bert_model *m) {
     }
     int64_t n = bert_model_n_params(m);
     printf("parameters:     %lld (%.1f M)\n", (long long)n, (double)n / 1e6);
+    printf("weights:        %s\n", bert_model_source(m));
     printf("dtypes:         %s\n", bert_model_dtypes(m));
     if (bert_model_n_ignored_tensors(m))
         printf("ignored:        %d tensor(s) bert.c does not use\n", bert_model_n_ignored_tensors(m));

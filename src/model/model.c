@@ -1,15 +1,19 @@
 /* model.c — opening a Hugging Face model directory.
  *
  * Order of checks: the directory, config.json, then the weights
- * (model.safetensors or model.safetensors.index.json with its shards), so
- * the first error a user sees is about the most basic thing that is wrong. */
+ * (model.safetensors, model.safetensors.index.json with its shards,
+ * pytorch_model.bin or pytorch_model.bin.index.json, as transformers
+ * looks for them), so the first error a user sees is about the most basic
+ * thing that is wrong. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "io/file.h"
 #include "io/json_fields.h"
+#include "io/torch_load.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/linear_amx.h"
@@ -79,43 +83,82 @@ static bert_status check_index(bert_model *m, const char *index_path, bert_error
     return rc;
 }
 
-static bert_status open_weights(bert_model *m, const char *dir, int use_mmap, bert_error *err) {
-    char single[PATH_MAX], index[PATH_MAX], path[PATH_MAX];
-    bert_status rc;
-    if ((rc = bert_path_join(single, sizeof single, dir, "model.safetensors", err)) != BERT_OK ||
-        (rc = bert_path_join(index, sizeof index, dir, "model.safetensors.index.json", err)) != BERT_OK)
-        return rc;
-    if (bert_file_exists(single)) {
-        if (!(m->shards = calloc(1, sizeof *m->shards))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        rc = st_open(single, use_mmap, &m->shards[0], err);
-        if (rc == BERT_OK) m->n_shards = 1;
-        return rc;
-    }
-    if (!bert_file_exists(index)) {
-        const char *other[] = {"pytorch_model.bin", "tf_model.h5", "model.onnx"};
-        for (int i = 0; i < 3; i++) {
-            if (bert_path_join(path, sizeof path, dir, other[i], NULL) == BERT_OK && bert_file_exists(path))
-                return bert_fail(err, BERT_ERR_UNSUPPORTED,
-                                 "%s: only safetensors weights are read; convert %s to model.safetensors "
-                                 "(transformers: model.save_pretrained(dir, safe_serialization=True))",
-                                 dir, other[i]);
-        }
-        return bert_fail(err, BERT_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
-    }
+/* Append format to the "+"-separated list in buf unless it is there. */
+static void note_format(char *buf, size_t cap, const char *format) {
+    if (strstr(buf, format)) return;
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", format);
+}
+
+/* Open one weight file: safetensors, or a torch checkpoint when is_torch;
+ * its format name is added to formats. */
+static bert_status open_one(const char *path, int is_torch, int use_mmap, st_file *f, char *formats, size_t cap,
+                            bert_error *err) {
+    torch_format tf;
+    bert_status rc = is_torch ? torch_open(path, use_mmap, f, &tf, err) : st_open(path, use_mmap, f, err);
+    if (rc == BERT_OK) note_format(formats, cap, is_torch ? torch_format_name(tf) : "safetensors");
+    return rc;
+}
+
+/* The shards an index names, each opened, then the index checked against them. */
+static bert_status open_sharded(bert_model *m, const char *dir, const char *index, int is_torch, int use_mmap,
+                                char *formats, size_t cap, bert_error *err) {
+    char path[PATH_MAX];
     char **names = NULL;
     int n = 0;
-    rc = index_shards(dir, index, &names, &n, err);
+    bert_status rc = index_shards(dir, index, &names, &n, err);
     if (rc == BERT_OK && !(m->shards = calloc((size_t)(n ? n : 1), sizeof *m->shards)))
         rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n && rc == BERT_OK; i++) {
         rc = bert_path_join(path, sizeof path, dir, names[i], err);
-        if (rc == BERT_OK) rc = st_open(path, use_mmap, &m->shards[i], err);
+        if (rc == BERT_OK) rc = open_one(path, is_torch, use_mmap, &m->shards[i], formats, cap, err);
         if (rc == BERT_OK) m->n_shards++;
     }
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
     if (rc == BERT_OK) rc = check_index(m, index, err);
     return rc;
+}
+
+/* The weights in transformers' order: model.safetensors, its index,
+ * pytorch_model.bin, its index; m->source says which was read. */
+static bert_status open_weights(bert_model *m, const char *dir, int use_mmap, bert_error *err) {
+    static const struct {
+        const char *single, *index;
+        int is_torch;
+    } kinds[2] = {{"model.safetensors", "model.safetensors.index.json", 0},
+                  {"pytorch_model.bin", "pytorch_model.bin.index.json", 1}};
+    char single[PATH_MAX], index[PATH_MAX], path[PATH_MAX], formats[64] = "";
+    bert_status rc;
+    for (int k = 0; k < 2; k++) {
+        if ((rc = bert_path_join(single, sizeof single, dir, kinds[k].single, err)) != BERT_OK ||
+            (rc = bert_path_join(index, sizeof index, dir, kinds[k].index, err)) != BERT_OK)
+            return rc;
+        if (bert_file_exists(single)) {
+            if (!(m->shards = calloc(1, sizeof *m->shards))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            rc = open_one(single, kinds[k].is_torch, use_mmap, &m->shards[0], formats, sizeof formats, err);
+            if (rc == BERT_OK) m->n_shards = 1;
+            snprintf(m->source, sizeof m->source, "%s (%s)", kinds[k].single, formats);
+            return rc;
+        }
+        if (bert_file_exists(index)) {
+            rc = open_sharded(m, dir, index, kinds[k].is_torch, use_mmap, formats, sizeof formats, err);
+            snprintf(m->source, sizeof m->source, "%s (%s, %d shards)", kinds[k].index, formats, m->n_shards);
+            return rc;
+        }
+    }
+    const char *other[] = {"tf_model.h5", "flax_model.msgpack", "model.onnx"};
+    for (int i = 0; i < 3; i++) {
+        if (bert_path_join(path, sizeof path, dir, other[i], NULL) == BERT_OK && bert_file_exists(path))
+            return bert_fail(err, BERT_ERR_UNSUPPORTED,
+                             "%s: only safetensors and PyTorch weights are read; convert %s to model.safetensors "
+                             "(transformers: model.save_pretrained(dir, safe_serialization=True))",
+                             dir, other[i]);
+    }
+    return bert_fail(err, BERT_ERR_IO,
+                     "%s: no model.safetensors or model.safetensors.index.json (nor pytorch_model.bin or "
+                     "pytorch_model.bin.index.json)",
+                     dir);
 }
 
 const char *bert_bf16_unavailable_reason(void) { return bert_bf16_unavailable(); }
@@ -288,6 +331,7 @@ unsigned bert_model_heads(const bert_model *m) { return m->heads; }
 int bert_model_num_labels(const bert_model *m) { return m->cfg.pub.num_labels > 0 ? m->cfg.pub.num_labels : 2; }
 int64_t bert_model_n_params(const bert_model *m) { return m->n_params; }
 const char *bert_model_dtypes(const bert_model *m) { return m->dtypes; }
+const char *bert_model_source(const bert_model *m) { return m->source; }
 int bert_model_n_ignored_tensors(const bert_model *m) { return m->n_ignored; }
 
 const char *bert_model_label(const bert_model *m, int id) {

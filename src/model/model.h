@@ -1,7 +1,7 @@
 /* model.h — the loaded model: configuration plus typed views of its weights.
  *
- * Every pointer below points either into a mapped safetensors file (F32
- * tensors, used in place) or into one block of widened F16/BF16 values.
+ * Every pointer below points either into a mapped safetensors or torch
+ * checkpoint file (F32 tensors, used in place) or into one block of widened F16/BF16 values.
  * Linear weights keep PyTorch's [out x in] layout. */
 #ifndef BERT_MODEL_MODEL_H
 #define BERT_MODEL_MODEL_H
@@ -52,7 +52,7 @@ struct bert_model {
     bert_config_full cfg;
     bert_weights w;
     unsigned heads;    /* BERT_HEAD_* */
-    st_file *shards;   /* [n_shards] open safetensors files */
+    st_file *shards;   /* [n_shards] open weight files (safetensors or torch, io/torch_load.h) */
     int n_shards;
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
@@ -65,6 +65,7 @@ struct bert_model {
     int64_t n_params;
     int n_ignored;
     char dtypes[32];
+    char source[160];  /* the weight file read and its format (bert_model_source) */
 };
 
 /* One weight the model has or can have. */

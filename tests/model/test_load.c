@@ -91,7 +91,7 @@ TEST(load_missing_things) {
     copy_into(d, "tiny-pretraining", "config.json");
     CHECK_ERR(load(d, &err), err, BERT_ERR_IO, "no model.safetensors or model.safetensors.index.json");
     write_text(d, "pytorch_model.bin", "PK");
-    CHECK_ERR(load(d, &err), err, BERT_ERR_UNSUPPORTED, "only safetensors weights are read");
+    CHECK_ERR(load(d, &err), err, BERT_ERR_FORMAT, "pytorch_model.bin: not a torch checkpoint");
 }
 
 TEST(load_malformed_config) {
