@@ -1223,6 +1223,57 @@ BERT_API const bert_qa_preset *bert_qa_preset_find(const char *name);
 BERT_API bert_status bert_qa_preset_path(const char *data_dir, const char *file, const char *subjqa_domain, char *buf,
                                          size_t cap, bert_error *err);
 
+/* PyTorch checkpoints and conversion to safetensors.
+ *
+ * bert_model_load looks for a model directory's weights where transformers
+ * does, in this order: model.safetensors, model.safetensors.index.json (and
+ * its shards), pytorch_model.bin, pytorch_model.bin.index.json (and its
+ * shards pytorch_model-0000x-of-0000y.bin). A .bin is read in either format
+ * torch.save writes (the zip container of torch >= 1.6 or the legacy pickle
+ * stream), F32/F16/BF16 tensors, storages shared between tensors and views
+ * at any offset (contiguous strides; others are refused). Its pickle is
+ * read by a restricted reader that executes nothing and refuses, naming
+ * it, any global other than collections.OrderedDict,
+ * torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the
+ * torch.*Storage classes. Tensor names are normalised as for safetensors
+ * ("bert." prefix optional, LayerNorm gamma/beta, the decoder bias under
+ * either name, position_ids ignored). */
+
+/* Which weight file the model was loaded from and its format:
+ * "model.safetensors (safetensors)", "pytorch_model.bin (torch zip)",
+ * "pytorch_model.bin (torch legacy)", or for an index
+ * "pytorch_model.bin.index.json (torch zip + torch legacy, 2 shards)".
+ * Valid while the model lives. */
+BERT_API const char *bert_model_source(const bert_model *model);
+
+/* The dtype bert_convert writes floating-point tensors in. */
+typedef enum {
+    BERT_CONVERT_KEEP = 0, /* each tensor's own dtype */
+    BERT_CONVERT_F32 = 1,
+    BERT_CONVERT_F16 = 2,  /* round to nearest even; values beyond F16's range become infinite */
+    BERT_CONVERT_BF16 = 3  /* round to nearest even */
+} bert_convert_dtype;
+
+/* Write the model in model_dir (any weight format bert_model_load reads) to
+ * the new directory out_dir in the safetensors layout: one
+ * model.safetensors (metadata format "pt") with every tensor of the
+ * checkpoint once — names normalised (LayerNorm gamma/beta -> weight/bias,
+ * cls.predictions.decoder.bias -> cls.predictions.bias when that is
+ * absent, the "bert." prefix kept as the source has it), the tied decoder
+ * weight and duplicate decoder bias left out, position_ids buffers left
+ * out — floating-point tensors in `dtype`, other tensors unchanged; then
+ * config.json, the tokenizer files (vocab.txt, tokenizer.json,
+ * tokenizer_config.json, special_tokens_map.json, added_tokens.json) and
+ * the sentence-transformers files (modules.json,
+ * config_sentence_transformers.json, sentence_bert_config.json and the
+ * module directories modules.json names) copied unchanged. The model is
+ * loaded first, so a checkpoint bert_model_load refuses is not converted.
+ * The output is written to "out_dir.tmp" and renamed to out_dir at the
+ * end: out_dir never holds a partial conversion. Fails with BERT_ERR_INPUT
+ * when out_dir or out_dir.tmp exists (nothing is overwritten or removed). */
+BERT_API bert_status bert_convert(const char *model_dir, const char *out_dir, bert_convert_dtype dtype,
+                                  bert_error *err);
+
 /* Metrics (scikit-learn / scipy definitions). */
 BERT_API double bert_metric_accuracy(const int *pred, const int *gold, int n);
 BERT_API double bert_metric_f1(const int *pred, const int *gold, int n, int positive); /* binary F1 of class `positive` */
