@@ -41,6 +41,7 @@
 #ifndef BERT_H
 #define BERT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -694,6 +695,10 @@ typedef struct {
                                     BERT_ERR_UNSUPPORTED where bf16 cannot run                    */
 } bert_train_params;
 
+/* Defaults: BERT_TASK_SEQUENCE single-label with 2 labels, lr 2e-5, weight
+ * decay 0.01, betas 0.9/0.999, eps 1e-8, linear schedule with warmup_ratio
+ * 0.1, total_steps 1000, max_grad_norm 1, grad_accum 1, dropouts from
+ * config.json, seed 42, 1 thread, f32. */
 BERT_API bert_train_params bert_train_default_params(void);
 
 typedef struct bert_trainer bert_trainer;
@@ -864,9 +869,10 @@ typedef struct {
      * extra_json it returned (the loop's and the source's state). NULL = a
      * fresh run (log.jsonl is truncated, not appended). */
     const char *resume_state;
-    /* Polled after every micro-batch; when it becomes non-zero the loop
-     * writes a checkpoint and returns BERT_ERR_INTERRUPTED. May be NULL. */
-    volatile int *interrupt;
+    /* Polled between optimizer steps (where a checkpoint holds the whole
+     * state); when it becomes non-zero the loop writes a checkpoint and
+     * returns BERT_ERR_INTERRUPTED. A signal handler may set it. May be NULL. */
+    volatile sig_atomic_t *interrupt;
     /* The seam after backward, before the optimizer step: called once per
      * optimizer step when the gradients of grad_accum micro-batches are in
      * bert_trainer_gradients (e.g. to average them across processes). */
@@ -909,17 +915,21 @@ typedef struct {
     bert_task task;          /* BERT_TASK_SEQUENCE (default), _TOKEN or _QA; a preset
                                 sets it                                                 */
     const char *preset;      /* a named data set (bert_finetune_presets), or NULL      */
-    const char *data_dir;    /* where presets are looked up ("data")                  */
+    const char *data_dir;    /* where presets are looked up ("../shared/data", relative
+                                to the current directory; GLUE presets in DIR/glue)    */
     const char *train_file, *dev_file, *test_file; /* override or replace the preset's */
     int eval_only;           /* score model_dir on the dev (and test) data; no training */
-    int epochs;              /* 3                                                       */
-    long max_steps;          /* > 0: the run's optimizer steps instead of epochs x data */
-    int batch_size;          /* 32                                                      */
+    int epochs;              /* 3 (QA: 2)                                               */
+    long max_steps;          /* > 0: the run's optimizer steps instead of epochs x data;
+                                the data then repeats as long as needed                 */
+    int batch_size;          /* 32 (QA: 12)                                             */
     int max_seq_len;         /* 128 (QA: 384)                                           */
     int max_train, max_dev;  /* > 0: use only the first N examples                     */
     /* sequence tasks: TSV (header row, or --no-header and column numbers) or
      * JSONL, one example per line */
-    const char *text_column, *pair_column, *label_column; /* "text", "text_pair" (optional), "label" */
+    const char *text_column, *pair_column, *label_column; /* "text", NULL, "label". A pair
+                                column, when given, is required; with NULL, JSONL lines
+                                may carry an optional "text_pair"                       */
     int no_header;
     const char *labels;      /* "a,b,c": the label list; NULL = the sorted distinct train labels */
     int problem_given;       /* train.problem was set by the caller (else preset / default) */
@@ -933,8 +943,11 @@ typedef struct {
     const char *bioasq_golden, *subjqa_domain;
     bert_train_params train; /* optimizer, schedule, seed, threads, dtype, dropout;
                                 train.task and num_labels are set by the run            */
-    bert_loop_params loop;   /* eval/save/patience/metric/resume; output_dir is set
-                                from the field above                                    */
+    bert_loop_params loop;   /* eval/save/patience/metric; output_dir is set from the
+                                field above. metric NULL or "": the task's own (sequence:
+                                the preset's, else accuracy or pearson; token and QA:
+                                f1; BioASQ: mrr); a metric the task does not report is
+                                refused before training                                 */
     const char *resume_from; /* a checkpoint directory to continue from, or NULL        */
 } bert_finetune_params;
 
@@ -972,7 +985,11 @@ typedef struct {
     long max_steps;
     int batch_size;                  /* 32                                             */
     bert_train_params train;
-    bert_loop_params loop;
+    bert_loop_params loop;           /* bert_pretrain sets output_dir, eval_at_start 1,
+                                        eval_at_epoch_end 0, save_at_epoch_end 0 and
+                                        model_dir "model"; metric NULL (no OUT/best) or
+                                        one of mlm_loss, perplexity (lower is better),
+                                        mlm_accuracy, with patience                     */
     const char *resume_from;         /* a checkpoint directory, or NULL                */
 } bert_pretrain_params;
 
@@ -987,7 +1004,7 @@ BERT_API bert_pretrain_params bert_pretrain_default_params(void);
  * every epoch and phase, from seeds derived from train.seed), open the
  * trainer (or resume it from resume_from, bit-identically to a run that
  * never stopped) and run bert_train_loop with train.total_steps = max_steps
- * or epochs x the first epoch's batches. Masking is dynamic (a fresh mask
+ * or epochs x the first epoch's optimizer steps (batches / grad_accum). Masking is dynamic (a fresh mask
  * whenever a pair is fed, from the trainer's RNG), or static with
  * dupe_factor N (epoch e uses copy e mod N, masks from derived seeds); the
  * phases change the sequence length at their share of the steps, with
@@ -1223,6 +1240,49 @@ BERT_API const bert_qa_preset *bert_qa_preset_find(const char *name);
 BERT_API bert_status bert_qa_preset_path(const char *data_dir, const char *file, const char *subjqa_domain, char *buf,
                                          size_t cap, bert_error *err);
 
+/* ------------------------------------------------------------------------
+ * Serving: running already tokenized batches on a pipeline
+ *
+ * What a server (`bert serve`) needs to batch requests of many clients:
+ * tokenize each request on the thread that received it, then run the
+ * sequences of many requests as one ragged batch on the pipeline.
+ *
+ * Threading rules:
+ *  - The tokenizer (bert_pipeline_tokenizer) and the model
+ *    (bert_pipeline_model) are read-only after bert_pipeline_open and may be
+ *    used by any number of threads at once, also while the pipeline runs.
+ *  - Every call that takes a non-const bert_pipeline * (the task calls
+ *    above, bert_pipeline_forward, bert_pipeline_set_truncation) must come
+ *    from one thread at a time (a server's one batcher thread); the outputs
+ *    read through bert_pipeline_context stay valid until that thread's next
+ *    such call.
+ *  - bert_pipeline_sentence_config and bert_pipeline_context may be read by
+ *    the thread that runs the pipeline; the settings do not change after
+ *    opening.
+ * ---------------------------------------------------------------------- */
+
+/* Run seqs[0..n) as one ragged batch on the pipeline's model and context
+ * (bert_forward's validation and errors, err->item naming the sequence).
+ * Each sequence's results are those of running it alone, so a batch built
+ * from several clients' requests answers each as a single request would.
+ * Read the outputs with bert_output_* / bert_pool on
+ * bert_pipeline_context(p). */
+BERT_API bert_status bert_pipeline_forward(bert_pipeline *p, const bert_sequence *seqs, int n, unsigned outputs,
+                                           bert_error *err);
+
+/* The working context of the pipeline (outputs of its last run). */
+BERT_API const bert_context *bert_pipeline_context(const bert_pipeline *p);
+
+/* The sentence-transformers settings read when the pipeline was opened
+ * (present = 0 when the directory has none); bert_embed uses them. */
+BERT_API bert_sentence_config bert_pipeline_sentence_config(const bert_pipeline *p);
+
+/* Change the truncation policy of the task calls (bert_classify,
+ * bert_rerank, bert_ner, bert_fill_mask, ...): truncate = 1 cuts inputs
+ * longer than the model takes (from the start when truncate_left), 0 makes
+ * them an error. Lets one pipeline serve requests that each choose. */
+BERT_API void bert_pipeline_set_truncation(bert_pipeline *p, int truncate, int truncate_left);
+
 /* PyTorch checkpoints and conversion to safetensors.
  *
  * bert_model_load looks for a model directory's weights where transformers
@@ -1302,13 +1362,70 @@ BERT_API bert_status bert_seqeval(const char *const *gold, const char *const *pr
                                   int strict, bert_seqeval_result *out, bert_error *err);
 BERT_API void bert_seqeval_free(bert_seqeval_result *r);
 
-/* The official SQuAD answer comparison: normalise (lower-case, remove ASCII
- * punctuation, remove the words a/an/the, collapse whitespace; a malloc'd
- * string), exact match (0/1), and token-overlap F1 (both empty = 1, as
- * SQuAD 2.0). Take the max over the gold answers yourself. */
+/* The official SQuAD answer comparison (evaluate-v1.1.py, evaluate-v2.0.py):
+ * normalise (Python's str.lower(), Greek capital sigma final at a word end
+ * and U+0130 to "i" + U+0307 included; remove ASCII punctuation; remove the
+ * words a/an/the; collapse whitespace; a malloc'd string, NULL when out of
+ * memory), exact match (0/1), and token-overlap F1: bert_squad_f1 is
+ * v2.0's compute_f1 (an answer without tokens scores 1 against another
+ * without, 0 against one with), bert_squad_f1_v1 v1.1's f1_score (0 when
+ * no token is shared, so 0 when either is empty). */
 BERT_API char *bert_squad_normalize(const char *s);
 BERT_API double bert_squad_exact(const char *prediction, const char *gold);
 BERT_API double bert_squad_f1(const char *prediction, const char *gold);
+BERT_API double bert_squad_f1_v1(const char *prediction, const char *gold);
+
+/* Which official script's rules score a SQuAD file. */
+enum { BERT_SQUAD_AUTO = 0, BERT_SQUAD_V1 = 1, BERT_SQUAD_V2 = 2 };
+
+/* One question's exact match and F1 (0..1): the max over the n_golds gold
+ * answers with version's rules. BERT_SQUAD_V1: every gold answer counts
+ * (n_golds 0 scores 0). BERT_SQUAD_V2: gold answers that normalise to ""
+ * are dropped and, when none is left (an unanswerable question), the
+ * right answer is "". */
+BERT_API void bert_squad_score_question(const char *prediction, const char *const *golds, int n_golds, int version,
+                                        double *exact, double *f1);
+
+typedef struct {
+    int version;            /* BERT_SQUAD_AUTO: v2.0 when a question has no answers or an
+                               "is_impossible" field, or the file's "version" names 2.x;
+                               else v1.1. Or BERT_SQUAD_V1 / BERT_SQUAD_V2.                 */
+    const char *na_prob_file; /* v2.0: {"id": probability of no answer} (--na-prob-file), or NULL */
+    double na_prob_thresh;  /* v2.0: predict "" when the probability exceeds this (1.0)     */
+} bert_squad_eval_params;
+
+/* version AUTO, no na_prob_file, na_prob_thresh 1.0. */
+BERT_API bert_squad_eval_params bert_squad_eval_default_params(void);
+
+typedef struct {
+    int version;              /* the rules applied: BERT_SQUAD_V1 or BERT_SQUAD_V2              */
+    char *data_version;       /* the data file's "version" string, or NULL                       */
+    double exact, f1;         /* percentages ("exact_match" / "f1" in v1.1, "exact" / "f1" in v2.0) */
+    long total;               /* v1.1: every question; v2.0: distinct question ids              */
+    long has_total, no_total; /* v2.0: questions with / without gold answers (0: not reported)  */
+    double has_exact, has_f1, no_exact, no_f1;
+    int has_best;             /* v2.0 with na_prob_file: the best thresholds below               */
+    double best_exact, best_exact_thresh, best_f1, best_f1_thresh;
+    long n_missing;           /* v1.1: questions without a prediction (scored 0), their ids      */
+    char **missing;
+    char *json;               /* what the official script prints on stdout, newline-terminated  */
+} bert_squad_eval;
+
+/* Score the predictions file ({"id": "answer"}) against the SQuAD data
+ * file (gzip allowed) exactly as the official script of the version does,
+ * float arithmetic included (sums as CPython 3.11's sum(); Python 3.12+
+ * sums with compensation and may differ in the last digit). v1.1: a
+ * question without a prediction scores 0. v2.0: every question needs a
+ * prediction and, with na_prob_file, a probability (the script stops with
+ * a KeyError otherwise: here BERT_ERR_INPUT naming the id); repeated ids
+ * count once, as the script's dicts do. Errors name the file and item:
+ * BERT_ERR_IO, BERT_ERR_FORMAT (not SQuAD JSON, a non-string answer or id,
+ * a non-number probability), BERT_ERR_INPUT (no questions, na_prob_file
+ * with the v1.1 rules, a v1.1 question without answers), BERT_ERR_NOMEM.
+ * Free with bert_squad_eval_free. */
+BERT_API bert_status bert_squad_evaluate(const char *data_path, const char *predictions_path,
+                                         const bert_squad_eval_params *p, bert_squad_eval *out, bert_error *err);
+BERT_API void bert_squad_eval_free(bert_squad_eval *e);
 
 #ifdef __cplusplus
 }

@@ -161,7 +161,7 @@ const cli_flag cli_train_flags[] = {
     {"--max-train", "N", F, 0, CLI_K_INT, FT(max_train), 1, NULL, "use only the first N training examples"},
     {"--max-dev", "N", FE, 0, CLI_K_INT, FT(max_dev), 1, NULL, "use only the first N validation examples"},
     {"--text-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(text_column), 0, NULL, "the text's TSV header name, column number or JSON field (text)"},
-    {"--pair-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(pair_column), 0, NULL, "the second text's column, when there is one (text_pair)"},
+    {"--pair-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(pair_column), 0, NULL, "the second text's column, when there is one (without it, JSONL lines may carry an optional \"text_pair\")"},
     {"--label-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(label_column), 0, NULL, "the label's column (label)"},
     {"--no-header", NULL, FE, CLI_T_SEQ, CLI_K_FLAG, FT(no_header), 0, NULL, "the TSV has no header row: columns are numbers"},
     {"--problem", "P", FE, CLI_T_SEQ, CLI_K_FN, NOWHERE, 0, set_problem, "single_label, multi_label (labels \"a,b\") or regression"},

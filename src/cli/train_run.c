@@ -94,7 +94,7 @@ void cli_read_progress(void *user, double bytes_read, double bytes_total, long l
     p->open_line = 1;
 }
 
-static volatile int stop_requested;
+static volatile sig_atomic_t stop_requested;
 
 /* SIGINT / SIGTERM: ask the loop to stop at its next check. */
 static void on_signal(int sig) {
@@ -102,7 +102,7 @@ static void on_signal(int sig) {
     stop_requested = 1; /* only a store: the loop polls it after every micro-batch */
 }
 
-volatile int *cli_stop_flag(void) {
+volatile sig_atomic_t *cli_stop_flag(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

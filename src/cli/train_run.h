@@ -27,7 +27,7 @@ void cli_progress_end(cli_progress *p);
 
 /* Route SIGINT and SIGTERM to a flag the loop polls; returns it (for
  * bert_loop_params.interrupt). A second signal ends the process at once. */
-volatile int *cli_stop_flag(void);
+volatile sig_atomic_t *cli_stop_flag(void);
 
 /* Print "bert CMD: interrupted at step N; resume with: bert CMD ARGS
  * --resume CHECKPOINT" (argv with any old --resume replaced, quoted for a

@@ -61,7 +61,7 @@ bert_finetune_params bert_finetune_default_params(bert_task task) {
     p.batch_size = task == BERT_TASK_QA ? 12 : 32;
     p.max_seq_len = task == BERT_TASK_QA ? 384 : 128;
     p.doc_stride = 128;
-    p.text_column = "text", p.pair_column = "text_pair", p.label_column = "label";
+    p.text_column = "text", p.pair_column = NULL, p.label_column = "label";
     p.subjqa_domain = "electronics";
     p.train = bert_train_default_params();
     p.train.task = task;
@@ -94,6 +94,18 @@ static void created_notice(const bert_finetune_params *p, const bert_train_param
                  created == (BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER) ? " and " : "",
                  created & BERT_HEAD_CLASSIFIER ? "classifier" : "", seed);
     train_notice(&p->loop, 0, 0, "%s", text);
+}
+
+/* A metric the task reports for this data (refused before any training). */
+static bert_status check_metric(const train_task_ops *ops, void *state, const char *metric, bert_error *err) {
+    const char *const *names = ops->metric_names ? ops->metric_names(state) : NULL;
+    if (!names || !metric || !*metric) return BERT_OK;
+    char list[256] = "";
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(names[i], metric) == 0) return BERT_OK;
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    }
+    return bert_fail(err, BERT_ERR_INPUT, "metric '%s': this task reports %s", metric, list);
 }
 
 /* eval_only: the model as it is, scored on the dev data. */
@@ -161,7 +173,8 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     if (p.batch_size < 1 || p.epochs < 1 || p.max_seq_len < 8)
         return bert_fail(err, BERT_ERR_INPUT, "batch size, epochs must be >= 1 and the maximum length >= 8");
     if (p.train.compute == BERT_COMPUTE_INT8)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16");
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, p.eval_only ? "evaluation scores through the trainer, in f32 or bf16 (int8 is for the inference commands)"
+                                                                : "int8 is for inference; train in f32 or bf16");
     if (mkdir(p.output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p.output_dir, strerror(errno));
     bert_train_params tp = p.train;
@@ -175,6 +188,7 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     bert_status rc = bert_tokenizer_load(p.model_dir, &tok, err);
     if (rc == BERT_OK) rc = ops->prepare(&p, tok, &tp, &metric, &gib, &state, err);
     if (rc == BERT_OK && !(lp.metric && *lp.metric)) lp.metric = metric, lp.greater_is_better = gib;
+    if (rc == BERT_OK) rc = check_metric(ops, state, lp.metric, err);
     p.loop = lp;
     if (rc == BERT_OK) rc = p.eval_only ? score_only(&p, ops, state, &tp, r, err) : train(&p, ops, state, &tp, &lp, r, err);
     if (rc == BERT_OK || rc == BERT_ERR_INTERRUPTED) {

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "train/leftovers.h"
 #include "train/notice.h"
 #include "util/clock.h"
 #include "bert.h"
@@ -58,6 +57,7 @@ typedef struct {
     FILE *log;
     double t0, loss_sum;
     long first_step, loss_n;
+    long last_eval, last_save; /* steps of the newest evaluation and checkpoint */
     int bad_evals, stop;
 } loop_run;
 
@@ -116,6 +116,7 @@ static bert_status evaluate(loop_run *L, bert_error *err) {
         len += snprintf(line + len, sizeof line - (size_t)len, ",\"eval_%s\":%.6f", m.name[i], m.value[i]);
     if (len > 0 && (size_t)len < sizeof line - 1) line[len++] = '}', line[len] = 0;
     L->r->last_metrics = m;
+    L->last_eval = bert_trainer_steps(L->t);
     bert_event e = {.kind = BERT_EVENT_EVAL, .metrics = &m};
     int ranked = p->metric && *p->metric;
     if (ranked) {
@@ -195,9 +196,30 @@ static bert_status checkpoint(loop_run *L, bert_error *err) {
     bert_status rc = out_path(L, L->r->checkpoint, sizeof L->r->checkpoint, name, err);
     if (rc == BERT_OK) rc = bert_trainer_save(L->t, L->r->checkpoint, 1, extra, err);
     if (rc != BERT_OK) return rc;
+    L->last_save = bert_trainer_steps(L->t);
     bert_event e = {.kind = BERT_EVENT_CHECKPOINT, .text = L->r->checkpoint};
     emit(L, &e);
     return rotate(L, err);
+}
+
+/* extra.loop of a checkpoint: "best" a finite number or null, "best_step"
+ * an integer from -1 to the trainer's step (>= 0 with a best), "bad_evals"
+ * an integer >= 0; anything else is an error naming the field. */
+static bert_status restore_loop(loop_run *L, const cJSON *loop, bert_error *err) {
+    const cJSON *best = cJSON_GetObjectItemCaseSensitive(loop, "best"),
+                *step = cJSON_GetObjectItemCaseSensitive(loop, "best_step"),
+                *bad = cJSON_GetObjectItemCaseSensitive(loop, "bad_evals");
+    double now = (double)bert_trainer_steps(L->t), s = cJSON_IsNumber(step) ? step->valuedouble : NAN,
+           b = cJSON_IsNumber(bad) ? bad->valuedouble : NAN;
+    const char *field = !cJSON_IsObject(loop)                                              ? "loop"
+                        : !(cJSON_IsNull(best) || (cJSON_IsNumber(best) && isfinite(best->valuedouble))) ? "loop.best"
+                        : !(s >= (cJSON_IsNull(best) ? -1 : 0) && s <= now && s == floor(s)) ? "loop.best_step"
+                        : !(b >= 0 && b <= 1e9 && b == floor(b))                           ? "loop.bad_evals"
+                                                                                           : NULL;
+    if (field) return bert_fail(err, BERT_ERR_FORMAT, "the checkpoint's trainer_state.json: extra.%s is not valid", field);
+    L->r->best = cJSON_IsNull(best) ? NAN : best->valuedouble;
+    L->r->best_step = cJSON_IsNull(best) ? -1 : (long)s, L->bad_evals = (int)b;
+    return BERT_OK;
 }
 
 /* The loop's and the source's state from a checkpoint's extra_json. A
@@ -211,11 +233,7 @@ static bert_status restore(loop_run *L, const char *json, bert_error *err) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(o, "data"), *loop = cJSON_GetObjectItemCaseSensitive(o, "loop");
     char *pos = data ? cJSON_PrintUnformatted(data) : NULL;
     bert_status rc = L->src->seek(L->src->user, pos ? pos : json, err);
-    const cJSON *best = cJSON_GetObjectItemCaseSensitive(loop, "best"),
-                *step = cJSON_GetObjectItemCaseSensitive(loop, "best_step"),
-                *bad = cJSON_GetObjectItemCaseSensitive(loop, "bad_evals");
-    if (rc == BERT_OK && cJSON_IsNumber(best) && cJSON_IsNumber(step)) L->r->best = best->valuedouble, L->r->best_step = (long)step->valuedouble;
-    if (rc == BERT_OK && cJSON_IsNumber(bad) && bad->valuedouble >= 0 && bad->valuedouble < 1e9) L->bad_evals = bad->valueint;
+    if (rc == BERT_OK && loop) rc = restore_loop(L, loop, err);
     free(pos);
     cJSON_Delete(o);
     return rc;
@@ -234,7 +252,19 @@ static bert_status after_step(loop_run *L, const bert_batch *b, bert_error *err)
                   stop_here;
     if (rc == BERT_OK && do_save) rc = checkpoint(L, err);
     if (last || stop_here) L->stop = 1;
-    if (rc == BERT_OK && stop_here) train_notice(L->p, step, total, "stopped at step %ld; continue with --resume %s", step, L->r->checkpoint);
+    if (rc == BERT_OK && stop_here) train_notice(L->p, step, total, "stopped at step %ld; resume from %s", step, L->r->checkpoint);
+    return rc;
+}
+
+/* The data ended before total_steps: the evaluation and the checkpoint the
+ * last step would have had, where they are not already there. */
+static bert_status finish_early(loop_run *L, bert_error *err) {
+    const bert_loop_params *p = L->p;
+    long step = bert_trainer_steps(L->t);
+    bert_status rc = BERT_OK;
+    if (step > L->first_step && step > L->last_eval && L->src->evaluate) rc = evaluate(L, err);
+    if (rc == BERT_OK && step > L->first_step && step > L->last_save && (p->save_steps > 0 || p->save_at_epoch_end))
+        rc = checkpoint(L, err);
     return rc;
 }
 
@@ -247,23 +277,18 @@ static bert_status start(loop_run *L, bert_error *err) {
         return bert_fail(err, BERT_ERR_INPUT, "the data source lacks next_batch, position or seek");
     if (mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));
-    int cleaned = 0;
-    bert_status rc = train_clean_leftovers(p, &cleaned, err);
-    if (rc != BERT_OK) return rc;
-    if (cleaned)
-        train_notice(p, bert_trainer_steps(L->t), bert_trainer_total_steps(L->t),
-                     "cleaned %d leftover(s) of an interrupted run in %s", cleaned, p->output_dir);
-    rc = p->resume_state ? restore(L, p->resume_state, err) : BERT_OK;
+    bert_status rc = p->resume_state ? restore(L, p->resume_state, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
     char path[4096];
     if ((rc = out_path(L, path, sizeof path, "log.jsonl", err)) != BERT_OK) return rc;
     if (!(L->log = fopen(path, p->resume_state ? "a" : "w")))
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    if (p->eval_at_start && !p->resume_state && L->src->evaluate) rc = evaluate(L, err);
+    if (p->eval_at_start && !p->resume_state && L->src->evaluate && !(p->interrupt && *p->interrupt)) rc = evaluate(L, err);
     return rc;
 }
 
-/* Train on one micro-batch; after the last of grad_accum, step. */
+/* Train on one micro-batch; after the last of grad_accum, or at an epoch's
+ * end with fewer accumulated (as transformers' Trainer does), step. */
 static bert_status train_batch(loop_run *L, const bert_batch *b, int *stepped, bert_error *err) {
     double loss;
     *stepped = 0;
@@ -271,7 +296,7 @@ static bert_status train_batch(loop_run *L, const bert_batch *b, int *stepped, b
     if (rc != BERT_OK) return bert_error_prefix(err, "step %ld", bert_trainer_steps(L->t) + 1);
     L->loss_sum += loss, L->loss_n++;
     L->r->tokens += b->tokens;
-    if (!bert_trainer_step_due(L->t)) return BERT_OK;
+    if (!bert_trainer_step_due(L->t) && !b->end_of_epoch) return BERT_OK;
     if (L->p->before_step && (rc = L->p->before_step(L->p->before_step_user, L->t, err)) != BERT_OK) return rc;
     if ((rc = bert_trainer_apply(L->t, err)) != BERT_OK) return rc;
     *stepped = 1;
@@ -287,6 +312,7 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
     r->best = NAN, r->best_step = -1;
     if (!t || !src || !params) return bert_fail(err, BERT_ERR_INPUT, "bert_train_loop needs a trainer, a source and params");
     loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = bert_now_s(), .first_step = bert_trainer_steps(t)};
+    L.last_eval = L.last_save = L.first_step;
     bert_status rc = start(&L, err);
     int pending = 0; /* micro-batches accumulated towards the next step */
     while (rc == BERT_OK && !L.stop && bert_trainer_steps(t) < bert_trainer_total_steps(t)) {
@@ -298,7 +324,11 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
             break;
         }
         bert_batch b;
-        if ((rc = src->next_batch(src->user, t, &b, err)) != BERT_OK || b.n == 0) break;
+        if ((rc = src->next_batch(src->user, t, &b, err)) != BERT_OK) break;
+        if (b.n == 0) {
+            rc = finish_early(&L, err);
+            break;
+        }
         int stepped;
         if ((rc = train_batch(&L, &b, &stepped, err)) != BERT_OK) break;
         pending = stepped ? 0 : pending + 1;

@@ -166,6 +166,9 @@ static bert_status src_next_batch(void *user, bert_trainer *t, bert_batch *b, be
     uint64_t es = pair_seed(p->train.seed, p->dupe_factor, r->epoch, ph);
     bert_status rc = build_epoch(r, ph, es, err);
     if (rc != BERT_OK) return rc;
+    if (r->pos >= r->tr.n) /* a resumed position this corpus does not have */
+        return bert_fail(err, BERT_ERR_FORMAT, "the checkpoint's pair position %d is past this epoch's %d pairs (another corpus?)",
+                         r->pos, r->tr.n);
     r->mk.max_predictions = (int)lround((double)p->max_predictions * p->seq_len[ph] / p->seq_len[0]);
     int n = r->tr.n - r->pos < p->batch_size ? r->tr.n - r->pos : p->batch_size, off = 0;
     for (int k = 0; k < n; k++) {
@@ -224,7 +227,9 @@ static bert_status src_seek(void *user, const char *json, bert_error *err) {
     int ok = json_double(o, "epoch", &e) && json_double(o, "pos", &pos) && json_double(o, "phase", &ph) &&
              json_double(o, "before_loss", &bl) && json_double(o, "before_acc", &ba);
     cJSON_Delete(o);
-    ok = ok && e >= 0 && pos >= 0 && ph >= 0 && ph < r->p->n_phases;
+    /* integers in range; the held-out figures finite (or null) */
+    ok = ok && e >= 0 && e <= 2147483647.0 && e == floor(e) && pos >= 0 && pos <= 2147483647.0 && pos == floor(pos) && ph >= 0 &&
+         ph < r->p->n_phases && ph == floor(ph) && !isinf(bl) && !isinf(ba);
     if (!ok) return bert_fail(err, BERT_ERR_FORMAT, "%s: no pre-training data position in trainer_state.json",
                               r->p->resume_from ? r->p->resume_from : "the checkpoint");
     r->epoch = (long)e, r->pos = (int)pos, r->phase = (int)ph;
@@ -298,7 +303,8 @@ static bert_status prepare_data(pretrain_run *r, bert_error *err) {
     r->train_pairs_epoch0 = r->tr.n;
     train_notice(&r->p->loop, r->t ? bert_trainer_steps(r->t) : 0, r->total_steps, "%lld documents, %lld tokens, %d training pairs at %d tokens, %d held-out pairs", (long long)r->c.n_docs,
            (long long)r->c.n_tokens, r->tr.n, p->seq_len[0], r->ev.n);
-    r->total_steps = p->max_steps > 0 ? p->max_steps : (long)((r->tr.n + p->batch_size - 1) / p->batch_size) * p->epochs;
+    long batches = (r->tr.n + p->batch_size - 1) / p->batch_size, accum = p->train.grad_accum > 0 ? p->train.grad_accum : 1;
+    r->total_steps = p->max_steps > 0 ? p->max_steps : (batches + accum - 1) / accum * p->epochs;
     double cum = 0;
     for (int i = 0; i < p->n_phases; i++) {
         cum += p->seq_frac[i];
@@ -361,6 +367,9 @@ bert_pretrain_params bert_pretrain_default_params(void) {
 /* Open the trainer (fresh or resumed) and run the loop over r's source. */
 static bert_status run_loop(pretrain_run *r, bert_loop_result *res, bert_error *err) {
     const bert_pretrain_params *p = r->p;
+    const char *metric = p->loop.metric && *p->loop.metric ? p->loop.metric : NULL;
+    if (metric && strcmp(metric, "mlm_loss") != 0 && strcmp(metric, "perplexity") != 0 && strcmp(metric, "mlm_accuracy") != 0)
+        return bert_fail(err, BERT_ERR_INPUT, "metric '%s': pre-training reports mlm_loss, perplexity, mlm_accuracy", metric);
     bert_train_params tp = p->train;
     tp.task = p->no_nsp ? BERT_TASK_MLM : BERT_TASK_PRETRAINING;
     tp.total_steps = r->total_steps;
@@ -374,7 +383,8 @@ static bert_status run_loop(pretrain_run *r, bert_loop_result *res, bert_error *
     bert_loop_params lp = p->loop;
     lp.output_dir = p->output_dir;
     lp.eval_at_start = 1, lp.eval_at_epoch_end = 0, lp.save_at_epoch_end = 0;
-    lp.metric = NULL, lp.model_dir = "model";
+    lp.metric = metric, lp.greater_is_better = metric && strcmp(metric, "mlm_accuracy") == 0;
+    lp.model_dir = "model";
     if (lp.log_steps <= 0) lp.log_steps = 100;
     lp.resume_state = extra;
     bert_train_source src = {.user = r, .next_batch = src_next_batch, .position = src_position, .seek = src_seek,

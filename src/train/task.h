@@ -34,6 +34,9 @@ typedef struct {
      * point into the state. */
     bert_status (*fill)(void *state, const int *idx, int n, bert_sequence *seqs, float *labels, long *tokens,
                         bert_error *err);
+    /* The metric names evaluate reports for this data, NULL-terminated
+     * (valid while the state lives). */
+    const char *const *(*metric_names)(void *state);
     /* Score the trainer's current model on the dev data. */
     bert_status (*evaluate)(void *state, bert_trainer *t, bert_metrics *out, bert_error *err);
     /* After the loop: score best_dir (the best model, or p->model_dir with

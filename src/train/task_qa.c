@@ -292,12 +292,27 @@ static bert_status qa_finish(void *state, const bert_finetune_params *p, const c
     return rc;
 }
 
+/* train_task_ops.metric_names: BioASQ's with a golden file; else SQuAD's,
+ * with the v2.0 ones when the dev data has unanswerable questions. */
+static const char *const *qa_metric_names(void *state) {
+    const qa_state *st = state;
+    static const char *const bioasq[] = {"strict_accuracy", "lenient_accuracy", "mrr", NULL};
+    static const char *const v2[] = {"exact_match", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact",
+                                     "NoAns_f1", "best_exact", "best_f1", NULL};
+    static const char *const v1[] = {"exact_match", "f1", NULL};
+    if (st->have_gold) return bioasq;
+    for (int i = 0; i < st->dev.n; i++)
+        if (st->dev.v[i].n_answers == 0) return v2;
+    return v1;
+}
+
 const train_task_ops train_task_qa = {
     .name = "qa",
     .prepare = qa_prepare,
     .n_train = qa_n_train,
     .label_floats = qa_label_floats,
     .fill = qa_fill,
+    .metric_names = qa_metric_names,
     .evaluate = qa_evaluate,
     .finish = qa_finish,
     .free = qa_free,

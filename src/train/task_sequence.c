@@ -272,8 +272,6 @@ static bert_status resolve(seq_state *st, const bert_finetune_params *p, bert_te
     cols->pair = p->pair_column;
     cols->label = p->label_column ? p->label_column : "label";
     cols->header = !p->no_header;
-    /* "text_pair" is the default name: optional in JSONL, unused in TSV. */
-    if (cols->pair && strcmp(cols->pair, "text_pair") == 0) cols->pair = NULL;
     if (p->preset) {
         if (!(g = bert_glue_preset_find(p->preset)))
             return bert_fail(err, BERT_ERR_INPUT, "unknown sequence preset '%s' (sst2, cola, mrpc, rte, stsb, wnli)",
@@ -593,12 +591,16 @@ static bert_status seq_finish(void *state, const bert_finetune_params *p, const 
     return rc;
 }
 
+/* train_task_ops.metric_names: the problem type's metrics. */
+static const char *const *seq_metric_names(void *state) { return problem_metrics(((const seq_state *)state)->problem); }
+
 const train_task_ops train_task_sequence = {
     .name = "sequence",
     .prepare = seq_prepare,
     .n_train = seq_n_train,
     .label_floats = seq_label_floats,
     .fill = seq_fill,
+    .metric_names = seq_metric_names,
     .evaluate = seq_evaluate,
     .finish = seq_finish,
     .free = seq_free,

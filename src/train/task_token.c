@@ -266,12 +266,20 @@ static bert_status fill(void *state, const int *idx, int n, bert_sequence *seqs,
     return BERT_OK;
 }
 
+/* train_task_ops.metric_names: what token_evaluate sets. */
+static const char *const *metric_names(void *state) {
+    (void)state;
+    static const char *const names[] = {"loss", "precision", "recall", "f1", "f1_strict", "macro_f1", "token_accuracy", NULL};
+    return names;
+}
+
 const train_task_ops train_task_token = {
     .name = "token",
     .prepare = prepare,
     .n_train = n_train,
     .label_floats = label_floats,
     .fill = fill,
+    .metric_names = metric_names,
     .evaluate = token_evaluate,
     .finish = token_finish,
     .free = state_free,

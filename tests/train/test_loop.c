@@ -97,12 +97,12 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
-/* Run the toy task (batch 3 -> 4 micro-batches an epoch, grad_accum 2 ->
- * 2 steps an epoch) into dir; resume from `resume` when non-NULL. */
-static bert_status run(const char *dir, const char *resume, bert_loop_params lp, toy *d, bert_loop_result *r,
-                       bert_error *err) {
-    bert_train_params tp = toy_params(6);
-    tp.grad_accum = 2;
+/* Run the toy task for 3 epochs (batch 3 -> 4 micro-batches an epoch) with
+ * grad_accum `accum` into dir; resume from `resume` when non-NULL. */
+static bert_status run_accum(const char *dir, const char *resume, int accum, long total, bert_loop_params lp, toy *d,
+                             bert_loop_result *r, bert_error *err) {
+    bert_train_params tp = toy_params(total);
+    tp.grad_accum = accum;
     train_epochs ep;
     bert_status rc = train_epochs_init(&ep, &toy_ops, d, 3, 3, err);
     if (rc != BERT_OK) return rc;
@@ -120,6 +120,12 @@ static bert_status run(const char *dir, const char *resume, bert_loop_params lp,
     bert_trainer_free(t);
     train_epochs_free(&ep);
     return rc;
+}
+
+/* grad_accum 2 -> 2 steps an epoch, 6 in all. */
+static bert_status run(const char *dir, const char *resume, bert_loop_params lp, toy *d, bert_loop_result *r,
+                       bert_error *err) {
+    return run_accum(dir, resume, 2, 6, lp, d, r, err);
 }
 
 static void path_of(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", test_tmpdir(), name); }
@@ -182,7 +188,7 @@ static bert_status count_hook(void *user, bert_trainer *t, bert_error *err) {
     return BERT_OK;
 }
 
-static volatile int interrupt_flag;
+static volatile sig_atomic_t interrupt_flag;
 static void interrupt_at_step_2(void *user, const bert_event *e) {
     (void)user;
     if (e->kind == BERT_EVENT_TRAIN && e->step == 2) interrupt_flag = 1;
@@ -236,4 +242,33 @@ TEST(loop_patience_stops_early_and_unknown_metric_is_an_error) {
     toy_init(&d);
     CHECK(run(a, NULL, lp, &d, &r, &err) == BERT_ERR_INPUT);
     CHECK(strstr(err.message, "metric 'f1'") != NULL && strstr(err.message, "accuracy") != NULL);
+}
+
+TEST(loop_steps_at_each_epoch_end_when_accumulation_does_not_divide_it) {
+    /* 4 micro-batches an epoch with grad_accum 3: a full step after the
+     * third, a partial one at the epoch's end (as transformers' Trainer
+     * does), so 2 steps an epoch and every epoch end evaluated and saved. */
+    char a[512], p1[700];
+    path_of(a, sizeof a, "loopAccum");
+    bert_error err;
+    bert_loop_result r;
+    toy d;
+    toy_init(&d);
+    bert_loop_params lp = bert_loop_default_params();
+    lp.metric = "accuracy", lp.save_total_limit = 0;
+    CHECK_OK(run_accum(a, NULL, 3, 6, lp, &d, &r, &err), err);
+    CHECK(r.steps == 6 && d.evals == 3 && count_checkpoints(a) == 3);
+    struct stat st;
+    snprintf(p1, sizeof p1, "%s/checkpoint-6", a);
+    CHECK(stat(p1, &st) == 0);
+    /* The data ends before total_steps (a schedule planned too long): the
+     * last step is still evaluated and saved. */
+    char b[512];
+    path_of(b, sizeof b, "loopShort");
+    toy_init(&d);
+    lp.save_at_epoch_end = 0, lp.eval_at_epoch_end = 0, lp.save_steps = 100;
+    CHECK_OK(run_accum(b, NULL, 3, 50, lp, &d, &r, &err), err);
+    CHECK(r.steps == 6 && d.evals == 1 && count_checkpoints(b) == 1);
+    snprintf(p1, sizeof p1, "%s/checkpoint-6", b);
+    CHECK(stat(p1, &st) == 0);
 }
