@@ -2,6 +2,8 @@
 #include "train/epochs.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,11 @@ static int position(void *user, char *json, size_t cap) {
     return len > 0 && (size_t)len < cap;
 }
 
+/* 1 when v is a JSON number holding an integer in [0, max]. */
+static int whole(const cJSON *v, double max) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
+}
+
 /* bert_train_source.seek: the inverse of position(). At an epoch's start
  * the seed is drawn afresh, as an uninterrupted run draws it. */
 static bert_status seek(void *user, const char *json, bert_error *err) {
@@ -81,9 +88,7 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     cJSON *o = cJSON_Parse(json);
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epoch"), *pos = cJSON_GetObjectItemCaseSensitive(o, "position"),
                 *seed = cJSON_GetObjectItemCaseSensitive(o, "shuffle_seed");
-    int ok = cJSON_IsNumber(ep) && cJSON_IsNumber(pos) && cJSON_IsNumber(seed) && ep->valuedouble >= 0 &&
-             pos->valuedouble >= 0 && pos->valuedouble < e->n_items && seed->valuedouble >= 0 &&
-             seed->valuedouble <= 4294967295.0;
+    int ok = whole(ep, INT_MAX) && whole(pos, e->n_items - 1) && whole(seed, 4294967295.0);
     if (ok) {
         e->epoch = (int)ep->valuedouble, e->pos = (int)pos->valuedouble;
         e->seed = (uint32_t)seed->valuedouble;
@@ -93,6 +98,7 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     if (!ok)
         return bert_fail(err, BERT_ERR_FORMAT,
                          "the checkpoint's data position is not {\"epoch\", \"position\" < %d, \"shuffle_seed\"} "
+                         "of integers >= 0 "
                          "(a checkpoint of another data set or task?)",
                          e->n_items);
     return BERT_OK;

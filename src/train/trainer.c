@@ -513,6 +513,49 @@ static bert_status load_block(bert_trainer *t, const char *dir, const char *file
     return rc;
 }
 
+/* A decimal uint64 string with nothing else in it (no sign, no spaces). */
+static int parse_u64(const char *s, uint64_t *out) {
+    if (!s || *s < '0' || *s > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+/* 1 when every number in v (recursively) is finite: JSON has no infinity,
+ * but 1e999 parses as one. */
+static int all_finite(const cJSON *v) {
+    if (cJSON_IsNumber(v)) return isfinite(v->valuedouble);
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (!all_finite(c)) return 0;
+    return 1;
+}
+
+/* trainer_state.json's own fields into t: step an integer in [0, 2^53),
+ * the RNG state and (odd) increment decimal uint64 strings, "extra" an
+ * object (its numbers finite). Every field is checked before it is used. */
+static bert_status read_state(bert_trainer *t, const cJSON *o, const char *path, char **extra_json, bert_error *err) {
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step"), *rs = cJSON_GetObjectItemCaseSensitive(o, "rng_state"),
+                *ri = cJSON_GetObjectItemCaseSensitive(o, "rng_inc"), *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
+    if (!cJSON_IsObject(o) || !cJSON_IsNumber(step) || !cJSON_IsString(rs) || !cJSON_IsString(ri))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: step or RNG state missing", path);
+    if (!(step->valuedouble >= 0 && step->valuedouble < 9007199254740992.0) || step->valuedouble != floor(step->valuedouble))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"step\" must be an integer >= 0", path);
+    uint64_t state, inc;
+    if (!parse_u64(rs->valuestring, &state) || !parse_u64(ri->valuestring, &inc) || !(inc & 1))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"rng_state\" / \"rng_inc\" must be decimal 64-bit integers (the increment odd)",
+                         path);
+    if (extra && (!cJSON_IsObject(extra) || !all_finite(extra)))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"extra\" must be an object of finite numbers", path);
+    t->step = (long)step->valuedouble;
+    t->rng.state = state, t->rng.inc = inc;
+    if (extra && extra_json && !(*extra_json = cJSON_PrintUnformatted(extra)))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    return BERT_OK;
+}
+
 bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out, char **extra_json,
                                 bert_error *err) {
     bert_error_clear(err);
@@ -528,21 +571,10 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
     cJSON *o = NULL;
     if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
         rc = bert_json_load_file(path, &o, err);
-    if (rc == BERT_OK) {
-        const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step"), *rs = cJSON_GetObjectItemCaseSensitive(o, "rng_state"),
-                    *ri = cJSON_GetObjectItemCaseSensitive(o, "rng_inc");
-        if (!cJSON_IsNumber(step) || !cJSON_IsString(rs) || !cJSON_IsString(ri)) {
-            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: step or RNG state missing", path);
-        } else {
-            t->step = (long)step->valuedouble;
-            t->rng.state = strtoull(rs->valuestring, NULL, 10);
-            t->rng.inc = strtoull(ri->valuestring, NULL, 10);
-            const cJSON *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
-            if (extra && extra_json) *extra_json = cJSON_PrintUnformatted(extra);
-        }
-    }
+    if (rc == BERT_OK) rc = read_state(t, o, path, extra_json, err);
     cJSON_Delete(o);
     if (rc != BERT_OK) {
+        if (extra_json) free(*extra_json), *extra_json = NULL;
         bert_trainer_free(t);
         return rc;
     }

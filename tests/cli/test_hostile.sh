@@ -56,3 +56,79 @@ expect_error vocab_id_beyond_file "vocab entry 'zzzz' has no valid id" "$BERT" t
 model_with f3 "$TASKS/mlm" && printf 'zzzz\n' >> "$TMP/f3/vocab.txt"
 expect_error fill_mask_target_beyond_model_vocab "target 'zzzz' is token 242, outside the model's vocabulary (vocab_size 242)" \
     "$BERT" fill-mask "$TMP/f3" --targets the,zzzz --input "$TMP/mask.jsonl"
+
+# --- F4: --resume from a checkpoint whose trainer_state.json was tampered with ------------------
+# Every field read back is validated: a clear error naming the file or field, never a read out
+# of bounds (position -7), an overflowing cast (epoch 1e300) or a silently wrong state.
+FTARGS="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 1 --batch-size 4 --lr 1e-3 --save-steps 2 --save-total-limit 0 --seed 5"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ft" $FTARGS > /dev/null 2> "$TMP/ft.err"
+[ -f "$TMP/ft/checkpoint-4/trainer_state.json" ] || { echo "  no checkpoint-4"; fail resume_setup "$TMP/ft.err"; }
+# tamper NAME SED_EXPR WANT: resume from a copy of checkpoint-4 edited by SED_EXPR; expect WANT.
+tamper() {
+    rm -rf "$TMP/ck" "$TMP/ftR" && cp -R "$TMP/ft/checkpoint-4" "$TMP/ck"
+    sed "$2" "$TMP/ft/checkpoint-4/trainer_state.json" > "$TMP/ck/trainer_state.json"
+    if cmp -s "$TMP/ft/checkpoint-4/trainer_state.json" "$TMP/ck/trainer_state.json"; then echo "  sed changed nothing"; fail "resume_$1"; return; fi
+    expect_error "resume_$1" "$3" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ck"
+}
+tamper position_negative 's/"position":[^,]*/"position": -7/' "data position"
+tamper position_past_data 's/"position":[^,]*/"position": 24/' "data position"
+tamper position_fraction 's/"position":[^,]*/"position": 1.5/' "data position"
+tamper position_string 's/"position":[^,]*/"position": "3"/' "data position"
+tamper epoch_huge 's/"epoch":[^,]*/"epoch": 1e300/' "data position"
+tamper epoch_past_int 's/"epoch":[^,]*/"epoch": 2147483648/' "data position"
+tamper seed_negative 's/"shuffle_seed":[^,}]*/"shuffle_seed": -1/' "data position"
+tamper step_negative 's/"step":[^,]*/"step": -5/' "\"step\" must be an integer >= 0"
+tamper step_huge 's/"step":[^,]*/"step": 1e300/' "\"step\" must be an integer >= 0"
+tamper step_fraction 's/"step":[^,]*/"step": 2.5/' "\"step\" must be an integer >= 0"
+tamper rng_state_text 's/"rng_state":[^,]*/"rng_state": "abc"/' "\"rng_state\" / \"rng_inc\" must be"
+tamper rng_inc_negative 's/"rng_inc":[^,]*/"rng_inc": "-1"/' "\"rng_state\" / \"rng_inc\" must be"
+tamper rng_inc_even 's/"rng_inc":[^,]*/"rng_inc": "108"/' "\"rng_state\" / \"rng_inc\" must be"
+tamper rng_state_overflow 's/"rng_state":[^,]*/"rng_state": "99999999999999999999"/' "\"rng_state\" / \"rng_inc\" must be"
+tamper best_infinite 's/"best":[^,]*/"best": 1e999/' "\"extra\" must be an object of finite numbers"
+tamper best_text 's/"best":[^,]*/"best": "high"/' "extra.loop.best is not valid"
+tamper best_step_huge 's/"best_step":[^,]*/"best_step": 1e300/' "extra.loop.best_step is not valid"
+tamper bad_evals_text 's/"bad_evals":[^,}]*/"bad_evals": "x"/' "extra.loop.bad_evals is not valid"
+tamper bad_evals_negative 's/"bad_evals":[^,}]*/"bad_evals": -2/' "extra.loop.bad_evals is not valid"
+tamper loop_not_object 's/"loop":/"loop": 5, "unused":/' "extra.loop is not valid"
+tamper extra_not_object 's/"extra":/"extra": "str", "unused":/' "\"extra\" must be an object of finite numbers"
+# The untouched checkpoint still resumes (the checks refuse only what is wrong).
+rm -rf "$TMP/ftR"
+if "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ft/checkpoint-4" > /dev/null 2> "$TMP/err" \
+    && cmp -s "$TMP/ft/checkpoint-6/model.safetensors" "$TMP/ftR/checkpoint-6/model.safetensors"; then
+    pass resume_untouched_checkpoint; else fail resume_untouched_checkpoint "$TMP/err"; fi
+# Pre-training's data position: the pair position, epoch and phase are checked as well.
+PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --batch-size 4 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --threads 1 --save-steps 2 --save-total-limit 0"
+"$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/pt" $PT --stop-at-step 2 > /dev/null 2> "$TMP/pt.err"
+ptamper() {
+    rm -rf "$TMP/pck" "$TMP/ptR" && cp -R "$TMP/pt/checkpoint-2" "$TMP/pck"
+    sed "$2" "$TMP/pt/checkpoint-2/trainer_state.json" > "$TMP/pck/trainer_state.json"
+    if cmp -s "$TMP/pt/checkpoint-2/trainer_state.json" "$TMP/pck/trainer_state.json"; then echo "  sed changed nothing"; fail "pretrain_resume_$1"; return; fi
+    expect_error "pretrain_resume_$1" "$3" "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptR" $PT --resume "$TMP/pck"
+}
+ptamper pos_past_pairs 's/"pos":[^,]*/"pos": 100000/' "pair position 100000 is past this epoch's"
+ptamper pos_negative 's/"pos":[^,]*/"pos": -7/' "no pre-training data position"
+ptamper epoch_huge 's/"epoch":[^,]*/"epoch": 1e300/' "no pre-training data position"
+ptamper phase_fraction 's/"phase":[^,]*/"phase": 0.5/' "no pre-training data position"
+ptamper before_loss_infinite 's/"before_loss":[^,]*/"before_loss": -1e999/' "\"extra\" must be an object of finite numbers"
+rm -rf "$TMP/ptR"
+if "$BERT" pretrain "$TASKS/mlm" --output-dir "$TMP/ptR" $PT --resume "$TMP/pt/checkpoint-2" > /dev/null 2> "$TMP/err"; then
+    pass pretrain_resume_untouched_checkpoint; else fail pretrain_resume_untouched_checkpoint "$TMP/err"; fi
+
+# --- F9 (training): resuming a finished run writes no infinity or NaN and names no best/ that
+# does not exist (the new output directory has none: nothing was evaluated there).
+# no_nonfinite FILE...: no bare inf/nan tokens in JSON files.
+no_nonfinite() { ! grep -Eiq '(^|[^a-z_"])-?(inf|infinity|nan)([^a-z_"]|$)' "$@"; }
+rm -rf "$TMP/ftF"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftF" $FTARGS --resume "$TMP/ft/checkpoint-6" > "$TMP/out" 2> "$TMP/err"
+rc=$?
+if [ $rc -eq 0 ] && [ -f "$TMP/ftF/report.json" ] && no_nonfinite "$TMP/ftF/report.json" "$TMP/out" "$TMP/err" \
+    && ! grep -q best_model "$TMP/ftF/report.json" && ! grep -q "$TMP/ftF/best" "$TMP/err" "$TMP/out" "$TMP/ftF/report.json"; then
+    pass resume_finished_run; else echo "  exit $rc"; cat "$TMP/ftF/report.json"; fail resume_finished_run "$TMP/err"; fi
+NERARGS="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --batch-size 4 --lr 3e-3 --max-steps 4 --save-steps 2 --save-total-limit 0 --seed 3"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/nerA" $NERARGS > /dev/null 2> "$TMP/err"
+rm -rf "$TMP/nerF"
+"$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/nerF" $NERARGS --resume "$TMP/nerA/checkpoint-4" > "$TMP/out" 2> "$TMP/err"
+rc=$?
+if [ $rc -eq 0 ] && [ -f "$TMP/nerF/report.json" ] && no_nonfinite "$TMP/nerF/report.json" "$TMP/out" "$TMP/err" \
+    && ! grep -q "$TMP/nerF/best" "$TMP/err" "$TMP/out" "$TMP/nerF/report.json"; then
+    pass resume_finished_ner_run; else echo "  exit $rc"; cat "$TMP/nerF/report.json"; fail resume_finished_ner_run "$TMP/err"; fi
