@@ -132,3 +132,39 @@ rc=$?
 if [ $rc -eq 0 ] && [ -f "$TMP/nerF/report.json" ] && no_nonfinite "$TMP/nerF/report.json" "$TMP/out" "$TMP/err" \
     && ! grep -q "$TMP/nerF/best" "$TMP/err" "$TMP/out" "$TMP/nerF/report.json"; then
     pass resume_finished_ner_run; else echo "  exit $rc"; cat "$TMP/nerF/report.json"; fail resume_finished_ner_run "$TMP/err"; fi
+
+# --- F5 / F8: NER data with an empty tag; errors in the middle of a sentence ------------------
+# (an empty tag overflowed the scheme detection; a sentence being read leaked on an error —
+# the sanitizer build of this script catches the leak)
+printf '{"tokens": ["Alice", "likes", "Oslo"], "tags": ["B-PER", "O", "B-LOC"]}\n{"tokens": ["Bob", "x"], "tags": ["B-PER", ""]}\n' > "$TMP/empty_tag.jsonl"
+expect_error ner_jsonl_empty_tag "empty_tag.jsonl:2: tag 2 is empty" "$BERT" finetune "$TASKS/mlm" --task-type token \
+    --output-dir "$TMP/nerE" --train "$TMP/empty_tag.jsonl" --dev "$FT/ner_dev.conll" --epochs 1
+printf '{"tokens": ["Alice"], "tags": ["B-PER"]}\n{"tokens": ["Bob", "x"], "tags": ["B-PER", 7]}\n' > "$TMP/bad_tag.jsonl"
+expect_error ner_jsonl_error_mid_file "bad_tag.jsonl:2: tokens and tags must be strings" "$BERT" finetune "$TASKS/mlm" \
+    --task-type token --output-dir "$TMP/nerE" --train "$TMP/bad_tag.jsonl" --dev "$FT/ner_dev.conll" --epochs 1
+printf 'Alice B-PER\nSmith I-PER\nlikes\nOslo B-LOC\n' > "$TMP/mid.conll"
+expect_error conll_error_mid_sentence "mid.conll:3: a token line needs a word and a tag" "$BERT" finetune "$TASKS/mlm" \
+    --task-type token --output-dir "$TMP/nerE" --train "$TMP/mid.conll" --dev "$FT/ner_dev.conll" --epochs 1
+
+# --- F6: shell metacharacters in --output-dir run nothing ----------------------------------------
+# Training with checkpoint pruning (save-total-limit 1 removes older checkpoints) and pre-training
+# write under a directory named like an injection; no command may run, and pruning still works.
+# The commands run in $TMP/inj, where an injected `touch` would leave its files.
+ROOT=$(pwd)
+case $BERT in /*) ABS_BERT=$BERT ;; *) ABS_BERT=$ROOT/$BERT ;; esac
+mkdir -p "$TMP/inj"
+INJ="out'; touch INJECTED; echo '\$(touch INJ2)\`touch INJ3\`;x"
+(cd "$TMP/inj" && "$ABS_BERT" finetune "$ROOT/$TASKS/mlm" --output-dir "$INJ" --train "$ROOT/$FT/train.tsv" --dev "$ROOT/$FT/dev.tsv" \
+    --text-column sentence --label-column label --epochs 2 --batch-size 4 --save-steps 1 --save-total-limit 1 > /dev/null 2> "$TMP/err")
+rc=$?
+(cd "$TMP/inj" && "$ABS_BERT" pretrain "$ROOT/$TASKS/mlm" --output-dir "p$INJ" --corpus "$ROOT/$FT/pretrain_corpus.txt" --epochs 1 \
+    --batch-size 4 --heldout-docs 2 --eval-steps 0 --save-steps 1 --save-total-limit 1 > /dev/null 2>> "$TMP/err")
+rc2=$?
+n_ck=$(ls -d "$TMP/inj/$INJ"/checkpoint-* 2> /dev/null | wc -l)
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$n_ck" -eq 1 ] && [ -f "$TMP/inj/$INJ/best/model.safetensors" ] \
+    && [ -z "$(find "$TMP" -name 'INJ*' -print)" ] && [ "$(ls -d "$TMP/inj/p$INJ"/checkpoint-* | wc -l)" -eq 1 ]; then
+    pass output_dir_injection; else echo "  exit $rc/$rc2, $n_ck checkpoints"; find "$TMP" -name 'INJ*'; fail output_dir_injection "$TMP/err"; fi
+# No source file calls the shell or another program (the CLI's one execv re-runs itself).
+if ! grep -rnE '\b(system|popen|execl|execlp|execvp|posix_spawn[p]?)[[:space:]]*\(' src/ > "$TMP/calls" \
+    && [ "$(grep -rnE '\bexecv[[:space:]]*\(' src/ | grep -vc '"/proc/self/exe"')" -eq 0 ]; then
+    pass no_shell_calls_in_sources; else fail no_shell_calls_in_sources "$TMP/calls"; fi
