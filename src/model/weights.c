@@ -157,6 +157,18 @@ static void note_dtype(bert_model *m, st_dtype d) {
     snprintf(m->dtypes + len, sizeof m->dtypes - len, "%s%s", len ? "+" : "", name);
 }
 
+/* Request i is the MLM decoder and its tensor is the word embeddings'
+ * tensor itself (torch checkpoints store tied weights as one storage):
+ * the slot is tied to the word embeddings, as when the decoder is absent. */
+static int ties_word(const bert_model *m, const req_list *reqs, const named_tensor **found, int i) {
+    if (reqs->v[i].slot != &m->w.mlm_decoder || !found[i]) return 0;
+    for (int j = 0; j < reqs->n; j++)
+        if (reqs->v[j].slot == &m->w.word && found[j])
+            return found[j]->t->data == found[i]->t->data && found[j]->t->dtype == found[i]->t->dtype &&
+                   found[j]->t->nbytes == found[i]->t->nbytes;
+    return 0;
+}
+
 static bert_status bind(bert_model *m, req_list *reqs, named_tensor *ts, int nts, bert_error *err) {
     /* Pass 1: which groups are present, and are they complete and well-shaped? */
     unsigned present = 0;
@@ -187,7 +199,7 @@ static bert_status bind(bert_model *m, req_list *reqs, named_tensor *ts, int nts
         if ((rc = check_tensor(r, nt->t, file, err)) != BERT_OK) break;
         found[i] = nt;
         nt->used = 1;
-        if (!usable_in_place(nt->t)) n_convert += (size_t)nt->t->numel;
+        if (!usable_in_place(nt->t) && !ties_word(m, reqs, found, i)) n_convert += (size_t)nt->t->numel;
     }
     if (rc == BERT_OK && n_convert) {
         m->converted = malloc(n_convert * sizeof(float));
@@ -198,6 +210,7 @@ static bert_status bind(bert_model *m, req_list *reqs, named_tensor *ts, int nts
     for (int i = 0; i < reqs->n && rc == BERT_OK; i++) {
         const st_tensor *t = found[i] ? found[i]->t : NULL;
         if (!t) continue;
+        if (ties_word(m, reqs, found, i)) continue; /* tied below, counted once */
         note_dtype(m, t->dtype);
         m->n_params += t->numel;
         if (usable_in_place(t)) {
