@@ -1341,26 +1341,64 @@ BERT_API double bert_metric_mcc(const int *pred, const int *gold, int n);       
 BERT_API double bert_metric_pearson(const double *x, const double *y, int n);
 BERT_API double bert_metric_spearman(const double *x, const double *y, int n);         /* ties get average ranks       */
 
-/* Entity-level scores of tag sequences, as seqeval computes them. */
+/* Entity-level scores of tag sequences, as seqeval computes them: its
+ * classification_report(output_dict=True) — per type, micro / macro /
+ * weighted averages — and the token accuracy (accuracy_score). */
 typedef struct {
-    double precision, recall, f1;   /* micro averages over all entities                       */
-    double macro_f1;                /* mean of the per-type F1                                 */
+    double precision, recall, f1;   /* micro averages over all entities ("micro avg")          */
+    double macro_f1;                /* mean of the per-type F1 ("macro avg"; 0 without types,  */
+    double macro_precision, macro_recall; /* where seqeval gives nan)                          */
+    double weighted_precision, weighted_recall, weighted_f1; /* weighted by support ("weighted avg";
+                                       0 without gold entities, as seqeval)                    */
     double token_accuracy;          /* tags equal, over all tokens                             */
-    long n_gold, n_pred, n_correct; /* entities                                                 */
-    int n_types;                    /* per-type results, types sorted                          */
-    char **types;
+    long n_gold, n_pred, n_correct; /* entities; n_gold is every average's "support"           */
+    int scheme;                     /* strict modes: the scheme applied (BERT_SEQEVAL_IOB1 ..) */
+    int n_types;                    /* per-type results, types sorted (Python's str order)     */
+    char **types;                   /* "_" for untyped tags (B, I, ...)                        */
     double *type_precision, *type_recall, *type_f1;
     long *type_support;             /* gold entities of the type                               */
 } bert_seqeval_result;
 
+/* seqeval's modes: the default (mode=None: conlleval's chunking, where an
+ * I- after O starts an entity), or mode='strict' with scheme=IOB1 .. BILOU,
+ * or mode='strict' with the scheme auto_detect finds in the gold tags
+ * (IOB2, IOE2, IOBES or BILOU from the set of first letters, so untyped
+ * B / E / S tags are IOBES). */
+enum {
+    BERT_SEQEVAL_DEFAULT = 0,
+    BERT_SEQEVAL_STRICT = 1, /* strict, scheme detected */
+    BERT_SEQEVAL_IOB1,
+    BERT_SEQEVAL_IOB2,
+    BERT_SEQEVAL_IOE1,
+    BERT_SEQEVAL_IOE2,
+    BERT_SEQEVAL_IOBES,
+    BERT_SEQEVAL_BILOU
+};
+
 /* gold and pred hold the tags of n_sent sentences back to back
- * (sent_len[i] tags each). strict = 0: seqeval's default (conlleval) chunk
- * rules, where e.g. an I- tag after O starts an entity; strict = 1:
- * mode="strict" with the IOB2 scheme (entities must start with B-), or
- * BIOES when the tags use S-/E-. Free the result with bert_seqeval_free. */
+ * (sent_len[i] tags each); mode is one of the BERT_SEQEVAL_ values. Types
+ * are read as seqeval does: default mode the part after the first '-' of
+ * tag[1:] (all of tag[1:] without one), strict modes tag[1:] stripped of
+ * '-'; "_" when empty. Prefix tags only (seqeval's suffix=False). Errors
+ * (BERT_ERR_INPUT, naming the side, sentence and tag, where seqeval raises):
+ * an empty tag; strict: a tag whose first letter is none of I O B E S U L,
+ * one the scheme does not allow, gold tags no scheme is detected from.
+ * Free the result with bert_seqeval_free. */
 BERT_API bert_status bert_seqeval(const char *const *gold, const char *const *pred, const int *sent_len, int n_sent,
-                                  int strict, bert_seqeval_result *out, bert_error *err);
+                                  int mode, bert_seqeval_result *out, bert_error *err);
 BERT_API void bert_seqeval_free(bert_seqeval_result *r);
+
+/* The mode's name: "default", "strict", "IOB1", "IOB2", "IOE1", "IOE2",
+ * "IOBES", "BILOU"; NULL for another value. bert_seqeval_scheme_from_name
+ * is its inverse (-1 for an unknown name). */
+BERT_API const char *bert_seqeval_scheme_name(int mode);
+BERT_API int bert_seqeval_scheme_from_name(const char *name);
+
+/* The result as seqeval's classification_report(output_dict=True) writes it,
+ * as compact JSON (malloc'd; NULL when out of memory): {"TYPE":
+ * {"precision", "recall", "f1-score", "support"}, ..., "micro avg",
+ * "macro avg", "weighted avg"}. */
+BERT_API char *bert_seqeval_report_json(const bert_seqeval_result *r);
 
 /* The official SQuAD answer comparison (evaluate-v1.1.py, evaluate-v2.0.py):
  * normalise (Python's str.lower(), Greek capital sigma final at a word end

@@ -1,12 +1,14 @@
 /* squad.c — the official SQuAD evaluation's answer comparison
- * (evaluate-v1.1.py / evaluate-v2.0.py): normalise (lower-case, drop ASCII
- * punctuation, drop the words a / an / the, collapse whitespace), then
- * exact match and token-overlap F1. */
+ * (evaluate-v1.1.py / evaluate-v2.0.py): normalise (Python's str.lower(),
+ * drop ASCII punctuation, drop the words a / an / the, collapse
+ * whitespace), then exact match and token-overlap F1 with each script's
+ * rules. */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
 #include "bert.h"
+#include "tasks/pytext.h"
 #include "tokenizer/unicode.h"
 
 /* Python's str.isspace (what str.split() splits on). */
@@ -33,17 +35,13 @@ char *bert_squad_normalize(const char *s) {
     }
     long n = bert_utf8_decode(s, len, cp, &bad);
     if (n < 0) n = 0;
-    /* lower, then drop string.punctuation */
-    long m = 0;
-    for (long i = 0; i < n; i++) {
-        uint32_t lo[2];
-        int k = bert_lowercase(cp[i], lo);
-        for (int j = 0; j < k; j++) {
-            uint32_t c = lo[j];
-            if (c < 128 && ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)))
-                continue;
-            out[m++] = c;
-        }
+    /* str.lower(), then drop string.punctuation */
+    long lo = py_lower(cp, n, out), m = 0;
+    for (long i = 0; i < lo; i++) {
+        uint32_t c = out[i];
+        if (c < 128 && ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)))
+            continue;
+        out[m++] = c;
     }
     /* \b(a|an|the)\b -> ' ' */
     long w = 0;
@@ -93,7 +91,10 @@ static int tokens(char *s, char **t, int cap) {
     return n;
 }
 
-double bert_squad_f1(const char *pred, const char *gold) {
+/* Token-overlap F1 of two answers: v2 = evaluate-v2.0's compute_f1 (an
+ * answer without tokens scores 1 against another without, else 0), v2 = 0
+ * evaluate-v1.1's f1_score (0 whenever no token is shared). */
+static double f1_rules(const char *pred, const char *gold, int v2) {
     char *a = bert_squad_normalize(pred), *b = bert_squad_normalize(gold);
     if (!a || !b) {
         free(a), free(b);
@@ -101,10 +102,10 @@ double bert_squad_f1(const char *pred, const char *gold) {
     }
     int cap = (int)(strlen(a) + strlen(b)) / 2 + 2;
     char **ta = malloc(sizeof *ta * (size_t)cap), **tb = malloc(sizeof *tb * (size_t)cap);
-    int na = tokens(a, ta, cap), nb = tokens(b, tb, cap);
+    int na = ta ? tokens(a, ta, cap) : 0, nb = tb ? tokens(b, tb, cap) : 0;
     double f1 = 0;
     if (na == 0 || nb == 0) {
-        f1 = na == nb; /* SQuAD 2.0: both empty is a match */
+        f1 = v2 && na == nb;
     } else {
         /* multiset intersection: each gold token used once */
         char *used = calloc((size_t)nb, 1);
@@ -117,10 +118,32 @@ double bert_squad_f1(const char *pred, const char *gold) {
                 }
         free(used);
         if (same) {
-            double p = (double)same / na, r = (double)same / nb;
+            double p = 1.0 * same / na, r = 1.0 * same / nb;
             f1 = 2 * p * r / (p + r);
         }
     }
     free(ta), free(tb), free(a), free(b);
     return f1;
+}
+
+double bert_squad_f1(const char *pred, const char *gold) { return f1_rules(pred, gold, 1); }
+
+double bert_squad_f1_v1(const char *pred, const char *gold) { return f1_rules(pred, gold, 0); }
+
+void bert_squad_score_question(const char *pred, const char *const *golds, int n_golds, int version, double *exact,
+                               double *f1) {
+    int v2 = version == BERT_SQUAD_V2, used = 0;
+    *exact = 0, *f1 = 0;
+    for (int k = 0; k < n_golds; k++) {
+        if (v2) { /* golds that normalise to "" are dropped */
+            char *g = bert_squad_normalize(golds[k]);
+            int empty = !g || !*g;
+            free(g);
+            if (empty) continue;
+        }
+        double x = bert_squad_exact(pred, golds[k]), y = f1_rules(pred, golds[k], v2);
+        *exact = x > *exact || !used ? x : *exact, *f1 = y > *f1 || !used ? y : *f1;
+        used = 1;
+    }
+    if (v2 && !used) *exact = bert_squad_exact(pred, ""), *f1 = f1_rules(pred, "", 1); /* unanswerable: "" is right */
 }

@@ -32,7 +32,7 @@ typedef struct {
 
 /* What scoring one data set builds up. */
 typedef struct {
-    cJSON *preds, *nbest;
+    cJSON *preds, *nbest, *na_probs;
     qa_row *rows;
     bio_cand *cands;
     int n_cands, cap_cands;
@@ -142,21 +142,18 @@ static bert_status score_one(bert_pipeline *p, const bert_qa_params *q, const be
             else if (!*non_null) non_null = a[k].answer;
         }
     }
-    /* gold: the answers, or "" for an unanswerable question */
-    int ng = e->n_answers ? e->n_answers : 1;
-    double bem = 0, bf1 = 0, nem = 0, nf1 = 0;
-    for (int k = 0; k < ng; k++) {
-        const char *g = e->n_answers ? e->answers[k] : "";
-        double x = bert_squad_exact(ans, g), y = bert_squad_f1(ans, g);
-        bem = x > bem ? x : bem, bf1 = y > bf1 ? y : bf1;
-        x = bert_squad_exact(non_null, g), y = bert_squad_f1(non_null, g);
-        nem = x > nem ? x : nem, nf1 = y > nf1 ? y : nf1;
-    }
+    /* the official script's rules: v1.1, or v2.0 ("" right for an unanswerable question) */
+    int version = sc->v2 ? BERT_SQUAD_V2 : BERT_SQUAD_V1;
+    const char *const *golds = (const char *const *)e->answers;
+    double bem, bf1, nem, nf1;
+    bert_squad_score_question(ans, golds, e->n_answers, version, &bem, &bf1);
+    bert_squad_score_question(non_null, golds, e->n_answers, version, &nem, &nf1);
     sc->em += bem, sc->f1 += bf1;
     if (e->n_answers) sc->has_em += bem, sc->has_f1 += bf1, sc->n_has++;
     else sc->no_em += bem, sc->no_f1 += bf1, sc->n_no++;
     r->rows[i] = (qa_row){.na_prob = null_score, .em = nem, .f1 = nf1, .has_ans = e->n_answers > 0, .nonempty = *non_null != 0};
     cJSON_AddStringToObject(r->preds, e->id, ans);
+    cJSON_AddNumberToObject(r->na_probs, e->id, null_score);
     bert_answers_free(a, na);
     return BERT_OK;
 }
@@ -194,6 +191,11 @@ static bert_status conclude(const bert_qa_data *d, const bert_bioasq_gold *gold,
     if (rc == BERT_OK) rc = write_json(out_dir, name, r->preds, err);
     snprintf(name, sizeof name, "%s_nbest_predictions.json", prefix);
     if (rc == BERT_OK) rc = write_json(out_dir, name, r->nbest, err);
+    snprintf(name, sizeof name, "%s_na_probs.json", prefix);
+    if (rc == BERT_OK && sc->v2) rc = write_json(out_dir, name, r->na_probs, err);
+    /* the dev files under the names the official scripts' users know */
+    if (rc == BERT_OK && strcmp(prefix, "dev") == 0) rc = write_json(out_dir, "predictions.json", r->preds, err);
+    if (rc == BERT_OK && strcmp(prefix, "dev") == 0 && sc->v2) rc = write_json(out_dir, "na_probs.json", r->na_probs, err);
     return rc;
 }
 
@@ -211,13 +213,14 @@ bert_status bert_qa_score(bert_pipeline *p, const bert_qa_data *d, int max_seq_l
     q.max_seq_len = max_seq_len, q.doc_stride = doc_stride, q.max_answer_len = 30, q.max_question_len = 1 << 20;
     q.top_k = 20; /* the n-best list of run_squad.py */
     q.handle_impossible = sc->v2;
-    qa_run r = {.preds = cJSON_CreateObject(), .nbest = cJSON_CreateObject(), .rows = calloc((size_t)d->n, sizeof *r.rows)};
-    bert_status rc = r.preds && r.nbest && r.rows ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    qa_run r = {.preds = cJSON_CreateObject(), .nbest = cJSON_CreateObject(), .na_probs = cJSON_CreateObject(),
+                .rows = calloc((size_t)d->n, sizeof *r.rows)};
+    bert_status rc = r.preds && r.nbest && r.na_probs && r.rows ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == BERT_OK && i < d->n; i++) rc = score_one(p, &q, d, i, gold, &r, sc, err);
     if (rc == BERT_OK) rc = conclude(d, gold, out_dir, prefix, &r, sc, err);
     for (int i = 0; i < r.n_cands; i++) free(r.cands[i].text);
     free(r.cands), free(r.rows);
-    cJSON_Delete(r.preds), cJSON_Delete(r.nbest);
+    cJSON_Delete(r.preds), cJSON_Delete(r.nbest), cJSON_Delete(r.na_probs);
     return rc;
 }
 

@@ -21,10 +21,18 @@ typedef struct {
 /* Answer every question of d with pipeline p (windows of max_seq_len
  * sharing doc_stride tokens; answers of at most 30 tokens, as SQuAD
  * evaluation; the n-best list of 20; the null answer competing when the
- * data has unanswerable questions) and score the answers. Writes, each
- * atomically, into out_dir: PREFIX_predictions.json ({"id": "answer"}, as
- * the official script reads it), PREFIX_nbest_predictions.json and, with
- * gold, bioasq_predictions.json ({"qid": [top 5]}). A question whose
+ * data has unanswerable questions) and score the answers with the
+ * official script's rules (v2.0's when a question is unanswerable, else
+ * v1.1's; bert_squad_score_question). Writes, each atomically, into
+ * out_dir: PREFIX_predictions.json ({"id": "answer"}, "" for no answer, as
+ * the official scripts read it), PREFIX_nbest_predictions.json, with
+ * unanswerable questions PREFIX_na_probs.json ({"id": the null answer's
+ * score}, evaluate-v2.0.py's --na-prob-file), for PREFIX "dev" the same
+ * two files again as predictions.json and na_probs.json, and, with gold,
+ * bioasq_predictions.json ({"qid": [top 5]}). `bert score-squad` on
+ * predictions.json (and na_probs.json) gives exact / f1 / HasAns / NoAns
+ * as here; its best_* take those predictions, while best_em / best_f1
+ * here take each question's best non-null answer. A question whose
  * windows cannot be built (too long) gets the empty answer. Fails with
  * BERT_ERR_UNSUPPORTED when the model has no QA head. */
 bert_status bert_qa_score(bert_pipeline *p, const bert_qa_data *d, int max_seq_len, int doc_stride,

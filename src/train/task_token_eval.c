@@ -61,8 +61,15 @@ static bert_status seqeval_split(const token_split *s, token_scores *out, long t
         lens[i] = s->data.v[i].n;
         for (int w = 0; w < s->data.v[i].n; w++) gold[off++] = s->data.v[i].tags[w];
     }
-    if (rc == BERT_OK) rc = bert_seqeval(gold, out->pred, lens, s->data.n, 0, &out->r, err);
-    if (rc == BERT_OK) rc = bert_seqeval(gold, out->pred, lens, s->data.n, 1, &out->strict, err);
+    if (rc == BERT_OK) rc = bert_seqeval(gold, out->pred, lens, s->data.n, BERT_SEQEVAL_DEFAULT, &out->r, err);
+    /* strict: the scheme seqeval detects, else IOB2, else IOBES; none fits: no strict scores */
+    static const int strict[] = {BERT_SEQEVAL_STRICT, BERT_SEQEVAL_IOB2, BERT_SEQEVAL_IOBES};
+    for (size_t k = 0; rc == BERT_OK && k < sizeof strict / sizeof strict[0]; k++) {
+        bert_status st = bert_seqeval(gold, out->pred, lens, s->data.n, strict[k], &out->strict, err);
+        if (st != BERT_ERR_INPUT) rc = st;
+        if (st != BERT_ERR_INPUT) break;
+        bert_error_clear(err);
+    }
     if (rc != BERT_OK && rc != BERT_ERR_NOMEM) bert_error_prefix(err, "seqeval");
     free(gold), free(lens);
     return rc;
@@ -142,6 +149,16 @@ static void json_scores(FILE *f, const bert_metrics *m) {
     }
 }
 
+/* seqeval's classification_report(output_dict=True) of the default mode
+ * and of strict mode (with the scheme it used) as report fields. */
+static void write_classification_reports(FILE *f, const token_scores *sc) {
+    char *def = bert_seqeval_report_json(&sc->r), *strict = sc->strict.scheme ? bert_seqeval_report_json(&sc->strict) : NULL;
+    if (def) fprintf(f, ",\n  \"classification_report\": %s", def);
+    if (strict) fprintf(f, ",\n  \"strict_scheme\": \"%s\", \"classification_report_strict\": %s", bert_seqeval_scheme_name(sc->strict.scheme),
+                        strict);
+    free(def), free(strict);
+}
+
 /* Write OUT/test_predictions.conll: "word gold predicted" a line, a blank
  * line after each sentence. */
 static bert_status write_predictions(const token_split *s, const token_scores *sc, const char *out_dir, bert_error *err) {
@@ -198,7 +215,9 @@ static bert_status write_report(const token_state *st, const char *out_dir, long
             fprintf(f, ": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %ld}", test->r.type_precision[k],
                     test->r.type_recall[k], test->r.type_f1[k], test->r.type_support[k]);
         }
-        fputs("}}", f);
+        fputc('}', f);
+        write_classification_reports(f, test);
+        fputc('}', f);
     }
     double secs = bert_now_s() - st->t0;
     fprintf(f, ",\n \"seconds\": %.1f, \"tokens_per_s\": %.0f}\n", secs, secs > 0 ? (double)tokens / secs : 0.0);
