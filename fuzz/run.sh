@@ -32,7 +32,7 @@ for t in $targets; do
     if [ -d "fuzz/regressions/$t" ] && [ -n "$(ls "fuzz/regressions/$t")" ]; then
         if ! "$bin" $opts fuzz/regressions/"$t"/* > "$log" 2>&1; then
             echo "FAIL fuzz_$t (a regression input fails again; see $log)"
-            tail -n 30 "$log"
+            grep -E '^Running: |ERROR: |runtime error|SUMMARY' "$log" | head -n 6 | sed 's/^/  /'
             failed=1
             continue
         fi

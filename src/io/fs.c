@@ -165,13 +165,17 @@ bert_status bert_dir_remove(const char *path, bert_error *err) {
     } else if (!S_ISDIR(st.st_mode)) {
         rc = bert_fail(err, BERT_ERR_INPUT, "%s: not a directory", trimmed);
     } else if ((rc = move_aside(trimmed, base, "removing", &moved, err)) == BERT_OK) {
-        rc = sync_parent(trimmed, base, err);
-        int fd = rc == BERT_OK ? open(moved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-        if (rc == BERT_OK && fd < 0) rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", moved, strerror(errno));
+        /* The tree is out of its name: remove it even when the directory
+         * could not be synced, and report that failure afterwards. */
+        bert_error sync_err;
+        bert_status synced = sync_parent(trimmed, base, &sync_err);
+        int fd = open(moved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", moved, strerror(errno));
         if (rc == BERT_OK) rc = empty_dir(fd, moved, err);
         if (rc == BERT_OK && rmdir(moved) != 0)
             rc = bert_fail(err, BERT_ERR_IO, "%s: cannot remove: %s", moved, strerror(errno));
         if (rc != BERT_OK) bert_error_prefix(err, "removing %s (what is left is at %s)", trimmed, moved);
+        else if (synced != BERT_OK) rc = bert_fail(err, synced, "removing %s: %s", trimmed, sync_err.message);
     }
     free(moved);
     free(trimmed);

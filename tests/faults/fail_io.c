@@ -95,6 +95,16 @@ static const char *fd_path(int fd, char *buf, size_t cap) {
     return buf;
 }
 
+/* A failed stdio write as libc reports it: the stream's error flag set
+ * (glibc's FILE), so that a later ferror() sees it. */
+static void stream_error(FILE *f) {
+#ifdef _IO_ERR_SEEN
+    f->_flags |= _IO_ERR_SEEN;
+#else
+    (void)f;
+#endif
+}
+
 static int fd_fails(int op, int fd) {
     char buf[4096];
     return should_fail(op, fd_path(fd, buf, sizeof buf));
@@ -108,13 +118,13 @@ ssize_t write(int fd, const void *p, size_t n) {
 
 size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
     REAL(fwrite);
-    if (fd_fails(OP_WRITE, fileno(f))) return errno = S.fail_errno, 0;
+    if (fd_fails(OP_WRITE, fileno(f))) return stream_error(f), errno = S.fail_errno, 0;
     return real_fwrite(p, size, n, f);
 }
 
 int fflush(FILE *f) {
     REAL(fflush);
-    if (f && fd_fails(OP_WRITE, fileno(f))) return errno = S.fail_errno, EOF;
+    if (f && fd_fails(OP_WRITE, fileno(f))) return stream_error(f), errno = S.fail_errno, EOF;
     return real_fflush(f);
 }
 
