@@ -316,16 +316,37 @@ BERT_API bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_
  * (BertConfig's default num_labels) when the config has no id2label. */
 BERT_API int bert_model_num_labels(const bert_model *model);
 
-/* Sentence-embedding pooling over last_hidden_state. */
+/* Sentence-embedding pooling over last_hidden_state: the modes of
+ * sentence-transformers' Pooling module (models/Pooling.py). "Tokens"
+ * below are those whose attention_mask is 1. */
 typedef enum {
-    BERT_POOL_CLS = 0, /* the first token's hidden state (not the pooler output) */
-    BERT_POOL_MEAN = 1 /* the mean over tokens whose attention_mask is 1          */
+    BERT_POOL_CLS = 0,           /* the first token's hidden state (not the pooler output)       */
+    BERT_POOL_MEAN = 1,          /* the mean over the tokens                                     */
+    BERT_POOL_MAX = 2,           /* per dimension, the max over the tokens (-1e9 when none)      */
+    BERT_POOL_MEAN_SQRT_LEN = 3, /* their sum divided by the square root of their number         */
+    BERT_POOL_WEIGHTED_MEAN = 4, /* their mean weighted by position: 1 for the first token, 2, ... */
+    BERT_POOL_LAST_TOKEN = 5     /* the last of them (zeros when none)                           */
 } bert_pooling;
+#define BERT_POOL_N_MODES 6
 
 /* Pool sequence `seq` of the last forward (which must have requested
- * BERT_OUTPUT_HIDDEN) into out[0..C), L2-normalised when `normalize`. */
+ * BERT_OUTPUT_HIDDEN) into out[0..C), L2-normalised when `normalize`.
+ * BERT_POOL_CLS or BERT_POOL_MEAN; any mode, or several concatenated:
+ * bert_pool_states(). */
 BERT_API bert_status bert_pool(const bert_context *ctx, int seq, bert_pooling pooling,
                                int normalize, float *out, bert_error *err);
+
+/* Pool token states hidden[n_tokens x dim] with every mode whose bit
+ * (1u << bert_pooling) is set in `modes`, concatenated in
+ * sentence-transformers' order — cls, max, mean, mean_sqrt_len,
+ * weighted_mean, last_token — into out[(number of modes) x dim]. mask[t]
+ * is 0 or 1 (NULL: all 1). The first prompt_length tokens count as masked
+ * for every mode (Pooling's include_prompt = false; 0 otherwise); cls
+ * still takes token 0, except that with max also on a masked token 0 reads
+ * -1e9 there, as sentence-transformers' in-place masking gives it.
+ * Errors: BERT_ERR_INPUT (no mode, unknown bits, sizes, mask values). */
+BERT_API bert_status bert_pool_states(const float *hidden, const int32_t *mask, int n_tokens, int dim,
+                                      unsigned modes, int prompt_length, float *out, bert_error *err);
 
 /* ------------------------------------------------------------------------
  * Tokenizer (Hugging Face BertTokenizerFast / `tokenizers` WordPiece)
@@ -614,23 +635,103 @@ BERT_API void bert_answers_free(bert_answer *a, int n);
 BERT_API bert_status bert_rerank(bert_pipeline *p, const char *query, const char *const *documents, int n,
                                  float *scores, bert_error *err);
 
+/* Sentence-transformers model directories: modules.json lists the
+ * Transformer (this BERT), then Pooling, Dense and Normalize modules, run
+ * in that order on each text's token states; sentence_bert_config.json has
+ * max_seq_length; config_sentence_transformers.json may name prompts and a
+ * default prompt. What bert.c cannot run exactly (another module type, an
+ * unknown activation, weights only in pytorch_model.bin, do_lower_case)
+ * is refused with an error naming the file and field. */
+typedef enum { BERT_ST_POOLING = 1, BERT_ST_DENSE = 2, BERT_ST_NORMALIZE = 3 } bert_st_module_type;
+
+/* A Dense module's activation_function. */
+typedef enum {
+    BERT_ST_ACT_IDENTITY = 0, /* torch.nn.Identity                  */
+    BERT_ST_ACT_TANH = 1,     /* torch.nn.Tanh (Dense's default)      */
+    BERT_ST_ACT_RELU = 2,     /* torch.nn.ReLU                        */
+    BERT_ST_ACT_SIGMOID = 3,  /* torch.nn.Sigmoid                     */
+    BERT_ST_ACT_GELU = 4      /* torch.nn.GELU (exact, erf)           */
+} bert_st_activation;
+
+#define BERT_ST_MAX_MODULES 16
+
 /* The sentence-transformers settings of a model directory. */
 typedef struct {
-    int present;        /* modules.json exists                        */
-    int pooling;        /* bert_pooling from 1_Pooling/config.json    */
-    int normalize;      /* a Normalize module is listed               */
-    int max_seq_length; /* sentence_bert_config.json; 0 when absent   */
+    int present;        /* modules.json exists                                        */
+    int pooling;        /* bert_pooling: the first mode on in 1_Pooling/config.json   */
+    int normalize;      /* a Normalize module is listed                               */
+    int max_seq_length; /* sentence_bert_config.json; 0 when absent                   */
+    unsigned pooling_modes; /* every mode on: bit 1u << bert_pooling for each         */
+    int include_prompt;     /* Pooling's include_prompt (1 when absent)                */
+    int n_modules;          /* modules after the Transformer, in modules.json order    */
+    struct {
+        int type;                      /* bert_st_module_type                             */
+        int in_features, out_features; /* Pooling: hidden size in, modes x hidden out     */
+        int bias;                      /* Dense: has a bias                               */
+        int activation;                /* Dense: bert_st_activation                       */
+    } modules[BERT_ST_MAX_MODULES];
+    int dim;    /* values per embedding after the last module                          */
+    int simple; /* 1: `pooling` and `normalize` say it all (one mode, no Dense)         */
 } bert_sentence_config;
 
-/* Read modules.json, the Pooling module's config.json and
- * sentence_bert_config.json of `dir`; out->present = 0 when absent. */
+/* Read modules.json, each module's config.json and sentence_bert_config.json
+ * of `dir`; out->present = 0 when there is no modules.json. */
 BERT_API bert_status bert_sentence_config_load(const char *dir, bert_sentence_config *out, bert_error *err);
 
-/* Sentence embeddings of texts into out[n x hidden_size]. Pooling,
- * normalization and max_seq_length come from the sentence-transformers
- * files when the directory has them (modules.json, 1_Pooling/config.json,
- * sentence_bert_config.json), otherwise from `pooling` / `normalize`
- * (pass -1 to use the directory's settings). */
+/* The sentence-transformers modules of a directory, with the Dense
+ * weights (2_Dense/model.safetensors ...) and the prompts, ready to run on
+ * token states. Immutable after loading; may be shared by threads. */
+typedef struct bert_sentence_head bert_sentence_head;
+
+/* Load the modules of `dir`; *out = NULL (and BERT_OK) when the directory
+ * has no modules.json. Errors name the file and field. */
+BERT_API bert_status bert_sentence_head_load(const char *dir, bert_sentence_head **out, bert_error *err);
+BERT_API void bert_sentence_head_free(bert_sentence_head *h);
+BERT_API const bert_sentence_config *bert_sentence_head_config(const bert_sentence_head *h);
+
+/* Run the modules on one sequence's token states hidden[n_tokens x
+ * hidden_size] (mask as in bert_pool_states; prompt_length: tokens of the
+ * prompt, left out of pooling when include_prompt is false) into
+ * out[config.dim]. hidden_size must be the Pooling's
+ * word_embedding_dimension. */
+BERT_API bert_status bert_sentence_head_apply(const bert_sentence_head *h, const float *hidden, const int32_t *mask,
+                                              int n_tokens, int hidden_size, int prompt_length, float *out,
+                                              bert_error *err);
+
+/* Options of bert_embed_texts(). */
+typedef struct {
+    int pooling;   /* -1: the directory's modules (Pooling, Dense, Normalize), else one
+                      bert_pooling over the hidden states alone (no Dense)              */
+    int normalize; /* -1: as the directory says; 0: no Normalize; 1: L2-normalise the
+                      result (SentenceTransformer.encode(normalize_embeddings=True))     */
+    const char *prompt;      /* text put before each input, as encode(prompt=...); NULL:
+                                prompt_name's, else the directory's default prompt       */
+    const char *prompt_name; /* a key of config_sentence_transformers.json "prompts"     */
+} bert_embed_params;
+
+/* pooling -1, normalize -1, no prompt given (the directory's default applies). */
+BERT_API bert_embed_params bert_embed_default_params(void);
+
+/* Values per text that bert_embed_texts() writes with `params` (NULL:
+ * defaults): the last module's output size (cls + mean: 2 x hidden_size;
+ * a Dense module: its out_features), hidden_size for one pooling mode.
+ * 0 when params are invalid. */
+BERT_API int bert_embed_dim(const bert_pipeline *p, const bert_embed_params *params);
+
+/* Sentence embeddings of texts into out[n x bert_embed_dim()] as
+ * SentenceTransformer(dir).encode(texts, prompt=..., prompt_name=...)
+ * computes them: the prompt put before each text (its tokens left out of
+ * pooling when include_prompt is false), texts cut to max_seq_length
+ * tokens, then the modules. out_len is the number of floats out holds;
+ * too few is BERT_ERR_INPUT. */
+BERT_API bert_status bert_embed_texts(bert_pipeline *p, const char *const *texts, int n, const bert_embed_params *params,
+                                      float *out, size_t out_len, bert_error *err);
+
+/* Sentence embeddings of texts into out[n x hidden_size]: bert_embed_texts()
+ * with `pooling` / `normalize` as in bert_embed_params (pass -1 to use the
+ * directory's settings). A directory whose embeddings have another size
+ * (several pooling modes, a Dense module) is BERT_ERR_UNSUPPORTED here: use
+ * bert_embed_texts() with bert_embed_dim(). */
 BERT_API bert_status bert_embed(bert_pipeline *p, const char *const *texts, int n, int pooling, int normalize,
                                 float *out, bert_error *err);
 

@@ -164,8 +164,111 @@ def tokenizer_goldens(out):
     print(f"{path}: {len(lines)} cases ({peer})")
 
 
+ST_BASE_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]
+
+ST_TEXTS = [
+    "The cat sat on the mat.",
+    "A very long sentence that goes on and on, well past the sentence-transformers limit of sixteen tokens.",
+    "Zürich ☃",
+    "hi",
+    "",
+]
+
+
+def st_variants():
+    """(name, pooling kwargs, [module specs after Pooling], prompts, default prompt name, encode calls)."""
+    plain = [dict()]
+    prompted = [dict(), dict(prompt_name="query"), dict(prompt="a long custom prompt of many words: ")]
+    one = lambda mode: {"pooling_mode": mode}  # noqa: E731
+    return [
+        ("cls", one("cls"), [], None, None, plain),
+        ("max", one("max"), [], None, None, plain),
+        ("mean_sqrt_len", one("mean_sqrt_len_tokens"), [], None, None, plain),
+        ("weightedmean", one("weightedmean"), [], None, None, plain),
+        ("lasttoken", one("lasttoken"), [], None, None, plain),
+        ("cls_mean", dict(pooling_mode_cls_token=True, pooling_mode_mean_tokens=True), [], None, None, plain),
+        ("all_modes", dict(pooling_mode_cls_token=True, pooling_mode_mean_tokens=True, pooling_mode_max_tokens=True,
+                           pooling_mode_mean_sqrt_len_tokens=True, pooling_mode_weightedmean_tokens=True,
+                           pooling_mode_lasttoken=True), ["Normalize"], None, None, plain),
+        ("mean_dense_tanh_norm", {}, [("Dense", 24, True, "Tanh"), "Normalize"], None, None, plain),
+        ("cls_max_two_dense", dict(pooling_mode_cls_token=True, pooling_mode_max_tokens=True,
+                                   pooling_mode_mean_tokens=False),
+         [("Dense", 16, False, "Identity"), ("Dense", 8, True, "ReLU")], None, None, plain),
+        ("lasttoken_dense_gelu", one("lasttoken"), [("Dense", 32, True, "GELU"), "Normalize"], None, None, plain),
+        ("mean_norm_dense_sigmoid", {}, ["Normalize", ("Dense", 12, True, "Sigmoid")], None, None, plain),
+        ("weightedmean_no_prompt", dict(pooling_mode="weightedmean", include_prompt=False), [],
+         {"query": "query: ", "none": ""}, None, prompted),
+        ("mean_prompt_included", {}, [], {"query": "query: "}, None, prompted),
+        ("cls_max_mean_default_prompt", dict(pooling_mode_cls_token=True, pooling_mode_max_tokens=True,
+                                             pooling_mode_mean_tokens=True, include_prompt=False),
+         [], {"query": "query: ", "passage": "passage: "}, "passage", prompted + [dict(prompt_name="query")]),
+        ("lasttoken_max_no_prompt", dict(pooling_mode_lasttoken=True, pooling_mode_max_tokens=True,
+                                         pooling_mode_mean_tokens=False, include_prompt=False), [],
+         {"query": "query: "}, None, prompted),
+    ]
+
+
 def st_goldens(out):
-    raise SystemExit("st part: not written yet")
+    import tempfile
+
+    import numpy as np
+    import sentence_transformers
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    peer = f"sentence-transformers {sentence_transformers.__version__}, torch {torch.__version__}"
+    acts = {"Tanh": torch.nn.Tanh, "Identity": torch.nn.Identity, "ReLU": torch.nn.ReLU,
+            "Sigmoid": torch.nn.Sigmoid, "GELU": torch.nn.GELU}
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = os.path.join(tmp, "base")
+        os.makedirs(base)
+        for f in ST_BASE_FILES:
+            shutil.copy(os.path.join(ST_BASE, f), base)
+        for name, pool_kw, mods, prompts, default, calls in st_variants():
+            torch.manual_seed(sum(map(ord, name)))
+            word = models.Transformer(base, max_seq_length=16)
+            hidden = word.get_word_embedding_dimension()
+            modules = [word, models.Pooling(hidden, **pool_kw)]
+            dim = modules[-1].get_sentence_embedding_dimension()
+            for m in mods:
+                if m == "Normalize":
+                    modules.append(models.Normalize())
+                    continue
+                _, n_out, bias, act = m
+                modules.append(models.Dense(dim, n_out, bias=bias, activation_function=acts[act]()))
+                dim = n_out
+            model = SentenceTransformer(modules=modules, prompts=prompts, default_prompt_name=default, device="cpu")
+            full = os.path.join(tmp, name)
+            model.save(full, create_model_card=False)
+            # The directory bert.c reads: the fixture's BERT files and what
+            # sentence-transformers wrote for its own modules.
+            d = os.path.join(out, "st-" + name)
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            for f in ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"]:
+                shutil.copy(os.path.join(full, f), d)
+            with open(os.path.join(full, "modules.json")) as f:
+                for m in json.load(f)[1:]:
+                    if m["path"]:
+                        shutil.copytree(os.path.join(full, m["path"]), os.path.join(d, m["path"]))
+                        for f in os.listdir(os.path.join(d, m["path"])):
+                            os.chmod(os.path.join(d, m["path"], f), 0o644)
+            run = os.path.join(tmp, name + "-run")
+            shutil.copytree(d, run)
+            for f in ST_BASE_FILES:
+                shutil.copy(os.path.join(ST_BASE, f), run)
+            st = SentenceTransformer(run, device="cpu")
+            for call in calls:
+                emb = st.encode(ST_TEXTS, convert_to_numpy=True, batch_size=2, **call)
+                lines.append({"model": "st-" + name, "texts": ST_TEXTS, "prompt": call.get("prompt"),
+                              "prompt_name": call.get("prompt_name"), "dim": int(emb.shape[1]), "peer": peer,
+                              "embeddings": [[float(f"{x:.9g}") for x in np.asarray(r, dtype=np.float64)] for r in emb]})
+    path = os.path.join(out, "st_embeddings.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    print(f"{path}: {len(lines)} encode calls ({peer})")
 
 
 def main():

@@ -1,14 +1,11 @@
 /* pipeline.c — opening a model directory for the tasks; running batches. */
 #include "tasks/pipeline.h"
 
-#include <cjson/cJSON.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/file.h"
-#include "io/json_fields.h"
+#include "tasks/finite.h"
 #include "util/error.h"
 
 bert_pipeline_params bert_pipeline_default_params(void) {
@@ -45,49 +42,6 @@ char *task_cp_slice(const char *text, int s, int e) {
     return out;
 }
 
-/* Read a JSON file of dir/name, or return NULL root when absent. */
-static bert_status read_json(const char *dir, const char *name, cJSON **root, bert_error *err) {
-    char path[PATH_MAX];
-    *root = NULL;
-    bert_status rc = bert_path_join(path, sizeof path, dir, name, err);
-    if (rc != BERT_OK || !bert_file_exists(path)) return rc;
-    return bert_json_load_file(path, root, err);
-}
-
-/* sentence-transformers: modules.json lists Pooling (its folder has
- * config.json) and optionally Normalize; sentence_bert_config.json gives
- * max_seq_length. */
-bert_status bert_sentence_config_load(const char *dir, bert_sentence_config *st, bert_error *err) {
-    memset(st, 0, sizeof *st);
-    cJSON *modules;
-    bert_status rc = read_json(dir, "modules.json", &modules, err);
-    if (rc != BERT_OK || !modules) return rc;
-    st->present = 1;
-    st->pooling = BERT_POOL_MEAN;
-    for (const cJSON *m = cJSON_IsArray(modules) ? modules->child : NULL; m && rc == BERT_OK; m = m->next) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type"), *path = cJSON_GetObjectItemCaseSensitive(m, "path");
-        if (!cJSON_IsString(type)) continue;
-        if (strstr(type->valuestring, "Normalize")) st->normalize = 1;
-        if (strstr(type->valuestring, "Pooling") && cJSON_IsString(path)) {
-            char sub[PATH_MAX];
-            cJSON *pool;
-            snprintf(sub, sizeof sub, "%s/config.json", path->valuestring);
-            if ((rc = read_json(dir, sub, &pool, err)) != BERT_OK || !pool) continue;
-            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, "pooling_mode_cls_token"))) st->pooling = BERT_POOL_CLS;
-            else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pool, "pooling_mode_mean_tokens"))) st->pooling = BERT_POOL_MEAN;
-            else rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s/%s: only cls and mean pooling are supported", dir, sub);
-            cJSON_Delete(pool);
-        }
-    }
-    cJSON_Delete(modules);
-    cJSON *sb;
-    if (rc == BERT_OK && (rc = read_json(dir, "sentence_bert_config.json", &sb, err)) == BERT_OK && sb) {
-        rc = bert_json_int(sb, "max_seq_length", 0, &st->max_seq_length, err);
-        cJSON_Delete(sb);
-    }
-    return rc;
-}
-
 bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *params, bert_pipeline **out,
                                bert_error *err) {
     bert_error_clear(err);
@@ -102,7 +56,8 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
     bert_status rc = bert_model_load(dir, &mp, &p->model, err);
     if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
     if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);
-    if (rc == BERT_OK) rc = bert_sentence_config_load(dir, &p->st, err);
+    if (rc == BERT_OK) rc = bert_sentence_head_load(dir, &p->head, err);
+    if (rc == BERT_OK && p->head) p->st = *bert_sentence_head_config(p->head);
     if (rc != BERT_OK) {
         bert_pipeline_free(p);
         return rc;
@@ -113,6 +68,7 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
 
 void bert_pipeline_free(bert_pipeline *p) {
     if (!p) return;
+    bert_sentence_head_free(p->head);
     bert_context_free(p->ctx);
     bert_tokenizer_free(p->tok);
     bert_model_free(p->model);
@@ -162,7 +118,8 @@ bert_status task_run(bert_pipeline *p, const char *const *texts, const char *con
         }
         b->seqs[i] = (bert_sequence){.input_ids = e->input_ids, .token_type_ids = e->token_type_ids, .n_tokens = e->n_tokens};
     }
-    return bert_forward(p->ctx, b->seqs, n, outputs, err);
+    rc = bert_forward(p->ctx, b->seqs, n, outputs, err);
+    return rc == BERT_OK ? task_check_finite(p->ctx, p->model, b->seqs, n, outputs, err) : rc;
 }
 
 void task_softmax(double *x, int n) {

@@ -10,7 +10,8 @@ struct bert_pipeline {
     bert_tokenizer *tok;
     bert_context *ctx;
     bert_pipeline_params params;
-    bert_sentence_config st; /* sentence-transformers settings */
+    bert_sentence_config st;  /* sentence-transformers settings (present = 0: none) */
+    bert_sentence_head *head; /* their modules; NULL without modules.json */
 };
 
 /* A tokenized batch. */
