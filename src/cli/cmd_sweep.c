@@ -20,7 +20,7 @@ typedef struct {
     double best, em; /* the ranking metric; QA's exact match (NAN elsewhere) */
     long best_step;
     double seconds;
-    int ok;
+    int ok, lower_is_better; /* the metric is a loss or a perplexity */
 } sweep_run;
 
 /* Split csv (in place) at commas into out (at most MAX_VALUES); the count. */
@@ -30,11 +30,13 @@ static int split(char *csv, char **out) {
     return n;
 }
 
-/* qsort order: finished runs first, higher scores first. */
+/* qsort order: finished runs first, better scores first (lower for a loss
+ * or a perplexity, higher otherwise). */
 static int by_best(const void *a, const void *b) {
     const sweep_run *x = a, *y = b;
     if (x->ok != y->ok) return y->ok - x->ok;
-    return x->best < y->best ? 1 : x->best > y->best ? -1 : 0;
+    int c = x->best < y->best ? 1 : x->best > y->best ? -1 : 0;
+    return x->lower_is_better ? -c : c;
 }
 
 /* The score of a finished run from its report.json: the sequence tasks'
@@ -63,11 +65,41 @@ static int read_report(sweep_run *r, char *metric, size_t cap) {
     const cJSON *em = cJSON_GetObjectItemCaseSensitive(o, "dev_exact_match");
     r->em = cJSON_IsNumber(em) ? em->valuedouble : NAN;
     if (name) snprintf(metric, cap, "%s", name), r->best = v->valuedouble;
+    r->lower_is_better = name && (strstr(name, "loss") || strcmp(name, "perplexity") == 0);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "best_step"), *t = cJSON_GetObjectItemCaseSensitive(o, "seconds");
     r->best_step = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
     r->seconds = cJSON_IsNumber(t) ? t->valuedouble : 0;
     cJSON_Delete(o);
     return name != NULL;
+}
+
+/* A JSON number from a value the user wrote ("1e-3", ".001"), or null when it
+ * is not one. */
+static cJSON *number_of(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    return end != s && !*end && isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* One sweep.jsonl line for run r; 0 when out of memory. */
+static int write_line(FILE *f, const sweep_run *r, const char *metric) {
+    char key[80];
+    snprintf(key, sizeof key, "best_%s", metric);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "lr", number_of(r->lr));
+    cJSON_AddItemToObject(o, "epochs", number_of(r->epochs));
+    cJSON_AddItemToObject(o, "batch_size", number_of(r->batch));
+    cJSON_AddItemToObject(o, "seed", number_of(r->seed));
+    cJSON_AddBoolToObject(o, "ok", r->ok);
+    if (r->ok && isfinite(r->best)) cJSON_AddNumberToObject(o, key, r->best);
+    else cJSON_AddNullToObject(o, key);
+    cJSON_AddStringToObject(o, "dir", r->dir);
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!line) return 0;
+    fprintf(f, "%s\n", line);
+    free(line);
+    return 1;
 }
 
 /* The command line of run r: `finetune MODEL --output-dir DIR --lr ... --seed
@@ -160,9 +192,7 @@ int cmd_sweep(int argc, char **argv) {
                    step, r->seconds);
         else
             printf("%-4d %-10s %-7s %-6s %-8s %-12s\n", i + 1, r->lr, r->epochs, r->batch, r->seed, "failed");
-        if (ok)
-            fprintf(o.fp, "{\"lr\": %s, \"epochs\": %s, \"batch_size\": %s, \"seed\": %s, \"ok\": %s, \"best_%s\": %.6f, \"dir\": \"%s\"}\n",
-                    r->lr, r->epochs, r->batch, r->seed, r->ok ? "true" : "false", metric, r->ok ? r->best : 0.0, r->dir);
+        if (ok) ok = write_line(o.fp, r, metric);
     }
     ok = ok && cli_output_close("sweep", &o, 1);
     int failed = 0;

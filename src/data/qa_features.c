@@ -50,6 +50,11 @@ static bert_status featurize_one(const bert_tokenizer *tok, const bert_qa_exampl
     bert_encodings w;
     bert_error terr;
     if (bert_tokenize(tok, e->question, -1, e->context, -1, ep, &w, &terr) != BERT_OK) {
+        /* A question too long for the window skips that question; a stride
+         * that leaves no room for the context is the run's setting. */
+        if (strstr(terr.message, "stride"))
+            return bert_fail(err, BERT_ERR_INPUT, "doc_stride %d leaves no room in a %d-token window: %s", ep->stride,
+                             ep->max_length, terr.message);
         out->skipped++;
         return BERT_OK;
     }

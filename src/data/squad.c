@@ -59,6 +59,9 @@ static bert_status read_question(const char *path, const char *where, const cJSO
         const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "text"));
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "answer_start");
         if (!t || !cJSON_IsNumber(st)) continue;
+        if (!(st->valuedouble >= 0 && st->valuedouble <= 2147483647.0))
+            return bert_fail(err, BERT_ERR_FORMAT, "%s: %s: answer_start %g is not a position in the context", path, where,
+                             st->valuedouble);
         if (!(e->answers[e->n_answers] = strdup(t))) return bert_fail(err, BERT_ERR_NOMEM, "%s: out of memory", path);
         e->starts[e->n_answers] = (int)st->valuedouble; /* Python string index = code points */
         int r = align_answer(ctx, e->answers[e->n_answers], &e->starts[e->n_answers]);
@@ -148,7 +151,11 @@ bert_status bert_qa_data_split(bert_qa_data *all, double frac, uint64_t seed, be
         h ^= h >> 29, h *= 0xBF58476D1CE4E5B9ULL, h ^= h >> 32;
         if ((double)(h >> 11) / 9007199254740992.0 < frac) {
             bert_qa_example *e = bert_qa_data_push(dev);
-            if (!e) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            if (!e) { /* keep every example in exactly one of the two sets */
+                for (int j = i; j < all->n; j++) all->v[kept++] = all->v[j];
+                all->n = kept;
+                return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            }
             *e = all->v[i];
         } else {
             all->v[kept++] = all->v[i];
