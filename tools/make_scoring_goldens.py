@@ -129,6 +129,7 @@ SQUAD_RUNS = [  # golden file, data, predictions, na probs, threshold
     ("squad_v2.expected.json", "squad_v2.json", "squad_v2_predictions.json", None, 1.0),
     ("squad_v2_na.expected.json", "squad_v2.json", "squad_v2_predictions.json", "squad_v2_na_probs.json", 1.0),
     ("squad_v2_na_t05.expected.json", "squad_v2.json", "squad_v2_predictions.json", "squad_v2_na_probs.json", 0.5),
+    ("squad_v2_na_int.expected.json", "squad_v2.json", "squad_v2_predictions.json", "squad_v2_na_probs_int.json", 0.5),
 ]
 
 

@@ -276,3 +276,11 @@ int seq_auto_detect(const char *const *tags, long total, bert_error *err) {
                                    "name the scheme", got);
     return -1;
 }
+
+int seq_token_relation(int scheme, const char *prev, const char *cur, int *start, int *inside, int *end) {
+    stoken p, c;
+    if (scheme < BERT_SEQEVAL_IOB1 || scheme > BERT_SEQEVAL_BILOU || !read_token(prev, &p) || !read_token(cur, &c)) return 0;
+    const scheme_def *sd = &schemes[scheme - BERT_SEQEVAL_IOB1];
+    *start = matches(sd->start, &p, &c), *inside = matches(sd->inside, &p, &c), *end = matches(sd->end, &p, &c);
+    return 1;
+}

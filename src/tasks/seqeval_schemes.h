@@ -34,6 +34,10 @@ long seq_strict_chunks(const char *const *tags, const int *sent_len, int n_sent,
  * _IOBES or _BILOU from the set of first letters, or -1 with err set. */
 int seq_auto_detect(const char *const *tags, long total, bert_error *err);
 
+/* Token.is_start / is_inside / is_end of cur after prev in scheme (1 or
+ * 0 each); 0 when a tag has no prefix letter or the scheme is unknown. */
+int seq_token_relation(int scheme, const char *prev, const char *cur, int *start, int *inside, int *end);
+
 /* The scheme's name ("IOB2", ...), "" for another value. */
 const char *seq_scheme_name(int scheme);
 
