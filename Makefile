@@ -116,12 +116,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(EXAMPLES)
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 
@@ -185,5 +185,7 @@ $(BUILD)/fuzz/%.o: CFLAGS += -DFUZZ_FIXTURES='"$(CURDIR)/tests/fixtures"'
 # (tests/faults/fail_io.c; used by tests/cli/test_harness.sh).
 $(BUILD)/fail_io.so: tests/faults/fail_io.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
+$(BUILD)/fs_copy: $(BUILD)/tests/faults/fs_copy.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d
