@@ -38,38 +38,34 @@ static int is_word_char(uint32_t c) {
     }
 }
 
-/* The first position of order[0..n) whose token's pattern starts with c
- * (order is sorted by that first code point), or n. */
-static int first_with(const bert_tokenizer *t, const int *order, int n, uint32_t c) {
-    int lo = 0, hi = n;
+/* The child of trie node `node` labelled c, or -1. */
+static int child(const bert_added_trie *tr, int node, uint32_t c) {
+    int lo = tr->first[node], hi = lo + tr->count[node];
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (t->added[order[mid]].pat[0] < c) lo = mid + 1;
+        if (tr->cp[mid] < c) lo = mid + 1;
         else hi = mid;
     }
-    return lo;
+    return lo < tr->first[node] + tr->count[node] && tr->cp[lo] == c ? lo : -1;
 }
 
-/* The longest token of the pass that matches s at i, or NULL. */
-static const bert_added_token *longest_at(const bert_tokenizer *t, const int *order, int n_order, const uint32_t *s,
-                                          int n, int i) {
+/* The longest pattern of the trie that matches s at i, or NULL. */
+static const bert_added_token *longest_at(const bert_tokenizer *t, const bert_added_trie *tr, const uint32_t *s, int n,
+                                          int i) {
     const bert_added_token *best = NULL;
-    for (int k = first_with(t, order, n_order, s[i]); k < n_order; k++) {
-        const bert_added_token *a = &t->added[order[k]];
-        if (a->pat[0] != s[i]) break;
-        if (a->n_pat > n - i || (best && a->n_pat <= best->n_pat)) continue;
-        if (memcmp(a->pat, s + i, (size_t)a->n_pat * sizeof *s) == 0) best = a;
+    for (int node = 0, k = i; k < n; k++) {
+        if ((node = child(tr, node, s[k])) < 0) break;
+        if (tr->token[node] >= 0) best = &t->added[tr->token[node]];
     }
     return best;
 }
 
 int bert_added_next(const bert_tokenizer *t, const uint32_t *s, int n, int normalized, int *scan, int prev_end,
                     bert_added_match *m) {
-    const int *order = normalized ? t->norm_order : t->raw_order;
-    int n_order = normalized ? t->n_norm : t->n_raw;
-    if (n_order == 0) return 0;
+    const bert_added_trie *tr = &t->trie[normalized != 0];
+    if (tr->n <= 1) return 0;
     for (int i = *scan; i < n;) {
-        const bert_added_token *a = longest_at(t, order, n_order, s, n, i);
+        const bert_added_token *a = longest_at(t, tr, s, n, i);
         if (!a) {
             i++;
             continue;
@@ -95,33 +91,87 @@ int bert_added_next(const bert_tokenizer *t, const uint32_t *s, int n, int norma
     return 0;
 }
 
-typedef struct {
-    uint32_t first;
-    int idx;
-} keyed;
-
-static int cmp_keyed(const void *x, const void *y) {
-    const keyed *a = x, *b = y;
-    if (a->first != b->first) return a->first < b->first ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
+/* Lexicographic order of two added tokens' patterns, then their index. */
+static int cmp_pat(const void *x, const void *y, const bert_tokenizer *t) {
+    int i = *(const int *)x, j = *(const int *)y;
+    const bert_added_token *a = &t->added[i], *b = &t->added[j];
+    for (int k = 0; k < a->n_pat && k < b->n_pat; k++)
+        if (a->pat[k] != b->pat[k]) return a->pat[k] < b->pat[k] ? -1 : 1;
+    if (a->n_pat != b->n_pat) return a->n_pat < b->n_pat ? -1 : 1;
+    return i < j ? -1 : i > j;
 }
 
-/* order[] of the tokens of one pass, sorted by first code point. */
-static bert_status build_order(const bert_tokenizer *t, int normalized, int **order, int *n_order, bert_error *err) {
-    keyed *k = malloc(((size_t)t->n_added + 1) * sizeof *k);
-    *order = malloc(((size_t)t->n_added + 1) * sizeof **order);
-    if (!k || !*order) {
-        free(k);
-        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    }
+/* Merge sort of idx[0..n) by cmp_pat (qsort has no context argument). */
+static void sort_pats(int *idx, int *tmp, int n, const bert_tokenizer *t) {
+    if (n < 2) return;
+    int h = n / 2;
+    sort_pats(idx, tmp, h, t);
+    sort_pats(idx + h, tmp, n - h, t);
+    int i = 0, j = h, k = 0;
+    while (i < h || j < n) tmp[k++] = j >= n || (i < h && cmp_pat(&idx[i], &idx[j], t) <= 0) ? idx[i++] : idx[j++];
+    memcpy(idx, tmp, (size_t)n * sizeof *idx);
+}
+
+static void trie_free(bert_added_trie *tr) {
+    free(tr->cp), free(tr->first), free(tr->count), free(tr->token);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* A range of sorted patterns that share their first `depth` code points,
+ * waiting to become node `node`'s subtree. */
+typedef struct {
+    int node, lo, hi, depth;
+} pending;
+
+/* The trie of the tokens with normalized == `normalized`: breadth first,
+ * so that each node's children are contiguous. */
+static bert_status build_trie(bert_tokenizer *t, int normalized, bert_added_trie *tr, bert_error *err) {
+    size_t total = 1;
     int n = 0;
     for (int i = 0; i < t->n_added; i++)
-        if (t->added[i].normalized == normalized) k[n++] = (keyed){t->added[i].pat[0], i};
-    qsort(k, (size_t)n, sizeof *k, cmp_keyed);
-    for (int i = 0; i < n; i++) (*order)[i] = k[i].idx;
-    *n_order = n;
-    free(k);
-    return BERT_OK;
+        if (t->added[i].normalized == normalized) total += (size_t)t->added[i].n_pat, n++;
+    int *idx = malloc(((size_t)n + 1) * sizeof *idx), *tmp = malloc(((size_t)n + 1) * sizeof *tmp);
+    pending *q = malloc(total * sizeof *q);
+    tr->cp = malloc(total * sizeof *tr->cp);
+    tr->first = malloc(total * sizeof *tr->first);
+    tr->count = malloc(total * sizeof *tr->count);
+    tr->token = malloc(total * sizeof *tr->token);
+    bert_status rc = BERT_OK;
+    if (!idx || !tmp || !q || !tr->cp || !tr->first || !tr->count || !tr->token) {
+        rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    n = 0;
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].normalized == normalized) idx[n++] = i;
+    sort_pats(idx, tmp, n, t);
+    tr->n = 1;
+    tr->cp[0] = 0;
+    int head = 0, tail = 0;
+    q[tail++] = (pending){0, 0, n, 0};
+    while (head < tail) {
+        pending p = q[head++];
+        int lo = p.lo;
+        tr->token[p.node] = -1;
+        /* The pattern that ends here sorts first (the earliest one wins). */
+        if (lo < p.hi && t->added[idx[lo]].n_pat == p.depth) tr->token[p.node] = idx[lo];
+        while (lo < p.hi && t->added[idx[lo]].n_pat == p.depth) lo++;
+        tr->first[p.node] = tr->n;
+        tr->count[p.node] = 0;
+        while (lo < p.hi) {
+            uint32_t c = t->added[idx[lo]].pat[p.depth];
+            int hi = lo;
+            while (hi < p.hi && t->added[idx[hi]].pat[p.depth] == c) hi++;
+            int node = tr->n++;
+            tr->cp[node] = c;
+            tr->count[p.node]++;
+            q[tail++] = (pending){node, lo, hi, p.depth + 1};
+            lo = hi;
+        }
+    }
+done:
+    free(idx), free(tmp), free(q);
+    return rc;
 }
 
 bert_status bert_added_prepare(bert_tokenizer *t, const char *path, bert_error *err) {
@@ -147,11 +197,10 @@ bert_status bert_added_prepare(bert_tokenizer *t, const char *path, bert_error *
         }
     }
     bert_tok_scratch_free(&w);
-    free(t->raw_order), free(t->norm_order), free(t->added_only);
-    t->raw_order = t->norm_order = NULL;
+    trie_free(&t->trie[0]), trie_free(&t->trie[1]), free(t->added_only);
     t->added_only = NULL;
-    if (rc == BERT_OK) rc = build_order(t, 0, &t->raw_order, &t->n_raw, err);
-    if (rc == BERT_OK) rc = build_order(t, 1, &t->norm_order, &t->n_norm, err);
+    if (rc == BERT_OK) rc = build_trie(t, 0, &t->trie[0], err);
+    if (rc == BERT_OK) rc = build_trie(t, 1, &t->trie[1], err);
     int max_id = -1;
     for (int i = 0; i < t->n_added; i++)
         if (t->added[i].outside_vocab && t->added[i].id > max_id) max_id = t->added[i].id;
@@ -172,11 +221,13 @@ void bert_added_free(bert_tokenizer *t) {
         free(t->added[i].cps);
     }
     free(t->added);
-    free(t->raw_order);
-    free(t->norm_order);
+    trie_free(&t->trie[0]);
+    trie_free(&t->trie[1]);
     free(t->added_only);
+    free(t->added_ids);
+    t->added_ids = NULL;
+    t->n_added_ids = t->cap_added = 0;
     t->added = NULL;
-    t->raw_order = t->norm_order = NULL;
     t->added_only = NULL;
-    t->n_added = t->n_raw = t->n_norm = t->n_added_only = 0;
+    t->n_added = t->n_added_only = 0;
 }

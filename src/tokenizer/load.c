@@ -87,13 +87,29 @@ typedef struct {
     int special, single_word, lstrip, rstrip, normalized, outside_vocab;
 } added_flags;
 
+/* Add a token unless one with its id is there (a text has one id, so
+ * this is the first-wins check by content, in constant time). */
 static bert_status add_added_token(bert_tokenizer *t, const char *content, int id, added_flags f, bert_error *err) {
-    for (int i = 0; i < t->n_added; i++)
-        if (strcmp(t->added[i].content, content) == 0) return BERT_OK;
-    bert_added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
-    if (!a) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    t->added = a;
-    bert_added_token *x = &a[t->n_added];
+    if (id < 0) return bert_fail(err, BERT_ERR_FORMAT, "added token '%s' has no id", content);
+    if (id < t->n_added_ids && t->added_ids[id]) return BERT_OK;
+    if (id >= t->n_added_ids) {
+        int cap = t->n_added_ids ? t->n_added_ids : 1024;
+        while (cap <= id) cap *= 2;
+        unsigned char *ids = realloc(t->added_ids, (size_t)cap);
+        if (!ids) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        memset(ids + t->n_added_ids, 0, (size_t)(cap - t->n_added_ids));
+        t->added_ids = ids;
+        t->n_added_ids = cap;
+    }
+    if (t->n_added == t->cap_added) {
+        int cap = t->cap_added ? 2 * t->cap_added : 16;
+        bert_added_token *a = realloc(t->added, (size_t)cap * sizeof *a);
+        if (!a) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        t->added = a;
+        t->cap_added = cap;
+    }
+    t->added_ids[id] = 1;
+    bert_added_token *x = &t->added[t->n_added];
     memset(x, 0, sizeof *x);
     size_t len = strlen(content), bad;
     x->content = strdup(content);

@@ -22,6 +22,15 @@ typedef struct {
     int n_pat;
 } bert_added_token;
 
+/* A trie of added-token patterns: node 0 is the root; the children of a
+ * node are nodes first .. first + count - 1, sorted by their code point;
+ * token is the added[] index of the pattern ending there, or -1. */
+typedef struct {
+    uint32_t *cp;
+    int32_t *first, *count, *token;
+    int n;
+} bert_added_trie;
+
 struct bert_tokenizer {
     bert_vocab vocab;
     /* BertNormalizer */
@@ -35,10 +44,13 @@ struct bert_tokenizer {
     char *special_text[5];
     int special_id[5];
     bert_added_token *added;
-    int n_added;
-    /* added[] indices of the raw-matched and the normalized-matched tokens,
-     * each sorted by the first code point of pat (added.c) */
-    int *raw_order, n_raw, *norm_order, n_norm;
+    int n_added, cap_added;
+    /* added_ids[id]: an added token has that id (n_added_ids entries) */
+    unsigned char *added_ids;
+    int n_added_ids;
+    /* Tries of the patterns matched in raw text ([0]) and in normalized
+     * text ([1]) (added.c). */
+    bert_added_trie trie[2];
     /* added_only[id]: the id is an added token outside the WordPiece
      * vocabulary, which WordPiece never produces (n_added_only entries) */
     unsigned char *added_only;
@@ -95,7 +107,7 @@ int bert_added_next(const bert_tokenizer *t, const uint32_t *s, int n, int norma
                     bert_added_match *m);
 
 /* After all added tokens are in t->added: their normalized patterns, the
- * match orders and added_only. A pattern that normalizes to nothing is a
+ * tries and added_only. A pattern that normalizes to nothing is a
  * format error naming path. added.c */
 bert_status bert_added_prepare(bert_tokenizer *t, const char *path, bert_error *err);
 
