@@ -37,6 +37,9 @@ UNICODE_LIBS := $(shell pkg-config --libs libutf8proc 2>/dev/null || echo -lutf8
 # PLplot (cairo devices) draws `bert plot`; only the CLI links it.
 PLOT_CFLAGS := $(shell pkg-config --cflags plplot 2>/dev/null)
 PLOT_LIBS   := $(shell pkg-config --libs plplot 2>/dev/null || echo -lplplot)
+# libmicrohttpd serves `bert serve` (src/server); only the tool links it.
+HTTP_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+HTTP_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
@@ -48,9 +51,11 @@ LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -lz -fopenmp -lm -ldl -lpt
 
 LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
+SERVER_SRC := $(wildcard src/server/*.c)
 TEST_SRC := $(filter-out tests/json_close.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 STATIC   := $(BUILD)/libbert.a
@@ -79,9 +84,10 @@ $(SHARED): $(LIB_OBJ)
 	ln -sf libbert.so.0 $(BUILD)/libbert.so
 
 # The tool links the static library so it runs from the build tree.
-$(BIN): $(CLI_OBJ) $(STATIC)
-	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS)
+$(BIN): $(CLI_OBJ) $(SERVER_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS) $(HTTP_LIBS)
 $(CLI_OBJ): CFLAGS += $(PLOT_CFLAGS)
+$(SERVER_OBJ): CFLAGS += $(HTTP_CFLAGS)
 
 # Tests see the library's internals (they test kernels and loaders directly).
 $(TESTBIN): $(TEST_OBJ) $(STATIC)
@@ -188,4 +194,4 @@ $(BUILD)/fail_io.so: tests/faults/fail_io.c
 $(BUILD)/fs_copy: $(BUILD)/tests/faults/fs_copy.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d

@@ -1378,6 +1378,24 @@ BERT_API const bert_context *bert_pipeline_context(const bert_pipeline *p);
  * (present = 0 when the directory has none); bert_embed uses them. */
 BERT_API bert_sentence_config bert_pipeline_sentence_config(const bert_pipeline *p);
 
+/* The prompt bert_embed_texts() puts before each text for `params` (NULL:
+ * defaults): params->prompt, the prompt named params->prompt_name, else
+ * the directory's default prompt; *prompt = NULL when none. *prompt_length
+ * is the prompt's token count as bert_embed_texts() passes it to pooling
+ * (0 without a prompt). *prompt stays valid while the pipeline lives (or
+ * is params->prompt). Errors: BERT_ERR_INPUT (unknown prompt_name, bad
+ * pooling / normalize values). Any thread (reads the tokenizer only). */
+BERT_API bert_status bert_pipeline_embed_prompt(const bert_pipeline *p, const bert_embed_params *params,
+                                                const char **prompt, int *prompt_length, bert_error *err);
+
+/* The sentence embedding of sequence `seq` of the pipeline's last run
+ * (bert_pipeline_forward with BERT_OUTPUT_HIDDEN over the tokens of the
+ * prompt + text, cut to max_seq_length) into out[bert_embed_dim(p,
+ * params)]: what bert_embed_texts() computes from the same token states
+ * (the directory's modules, or params' one pooling mode and normalize). */
+BERT_API bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_embed_params *params,
+                                                int prompt_length, float *out, bert_error *err);
+
 /* Change the truncation policy of the task calls (bert_classify,
  * bert_rerank, bert_ner, bert_fill_mask, ...): truncate = 1 cuts inputs
  * longer than the model takes (from the start when truncate_left), 0 makes

@@ -26,6 +26,7 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
+[ -f /usr/include/microhttpd.h ] || missing="$missing libmicrohttpd-dev"
 # --fuzz (make fuzz only): clang, its libFuzzer and sanitizer runtimes, and
 # its OpenMP; `make test` skips the fuzz targets without them.
 if [ "${1:-}" = "--fuzz" ]; then

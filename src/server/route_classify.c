@@ -1,0 +1,201 @@
+/* route_classify.c — TEI's POST /predict (a text, a pair, or a batch of
+ * both) and /rerank (a query against texts), run by the batcher with the
+ * pipeline's classifier. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/routes.h"
+
+typedef struct {
+    int n, raw, batch, return_text;
+    const char **texts, **pairs; /* point into the request's JSON */
+    const char *query;
+    srv_trunc t;
+    float *scores;               /* [n x L] (predict) or [n] (rerank) */
+    int L;
+} cls_state;
+
+/* Free a cls_state. */
+static void cls_free(void *p) {
+    cls_state *c = p;
+    if (!c) return;
+    free(c->texts), free(c->pairs), free(c->scores);
+    free(c);
+}
+
+/* Whether the model can classify sequences; else a 424 in out. */
+static int needs_classifier(srv_req *r, srv_reply *out) {
+    if ((r->s->heads & BERT_HEAD_CLASSIFIER) && !r->s->is_token_classifier) return 1;
+    return !srv_error(SRV_SHAPE_TEI, out, 424, "backend", NULL, "%s needs a sequence classification model", r->route->path);
+}
+
+/* A new state for n inputs with a task job; 0 with a reply. */
+static int cls_new(srv_req *r, int n, int L, srv_task_fn fn, srv_reply *out) {
+    cls_state *c = calloc(1, sizeof *c);
+    srv_job *j = calloc(1, sizeof *j);
+    r->state = c, r->state_free = cls_free, r->job = j;
+    if (!c || !j || !(c->texts = calloc((size_t)n, sizeof *c->texts)) || !(c->pairs = calloc((size_t)n, sizeof *c->pairs)) ||
+        !(c->scores = calloc((size_t)n * (size_t)L, sizeof *c->scores)))
+        return !srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    c->n = n, c->L = L;
+    j->task = fn;
+    j->task_state = c;
+    return 1;
+}
+
+/* The batcher's part of /predict. */
+static int run_predict(srv_job *j, bert_pipeline *p) {
+    cls_state *c = j->task_state;
+    bert_pipeline_set_truncation(p, c->t.truncate, c->t.left);
+    return bert_classify(p, c->texts, c->pairs, c->n, c->raw ? BERT_SCORE_NONE : BERT_SCORE_AUTO, c->scores, &j->err) ==
+           BERT_OK;
+}
+
+/* One PredictInput item (a string, [a], or [a, b]) into texts[i]/pairs[i]; 0 with a reply. */
+static int predict_item(const cJSON *e, cls_state *c, int i, srv_reply *out) {
+    if (cJSON_IsString(e)) {
+        c->texts[i] = e->valuestring;
+        return 1;
+    }
+    int k = cJSON_IsArray(e) ? cJSON_GetArraySize(e) : 0;
+    if ((k != 1 && k != 2) || !cJSON_IsString(e->child) || (k == 2 && !cJSON_IsString(e->child->next)))
+        return !srv_error(SRV_SHAPE_TEI, out, 422, "validation", "inputs", "input %d must be [text] or [text, text_pair]", i);
+    c->texts[i] = e->child->valuestring;
+    c->pairs[i] = k == 2 ? e->child->next->valuestring : NULL;
+    return 1;
+}
+
+/* POST /predict. */
+int route_predict(srv_req *r, srv_reply *out) {
+    cJSON *b = srv_body_json(r, out);
+    if (!b) return 1;
+    if (!cJSON_IsObject(b)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "the body must be a JSON object");
+    if (!needs_classifier(r, out)) return 1;
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(b, "inputs");
+    /* A string; a pair ["a", "b"]; or a batch [[...], ...]. */
+    int batch = cJSON_IsArray(in) && in->child && cJSON_IsArray(in->child);
+    int pair = cJSON_IsArray(in) && !batch;
+    int n = batch ? cJSON_GetArraySize(in) : 1;
+    if (!in || (!cJSON_IsString(in) && !cJSON_IsArray(in)))
+        return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "inputs", "'inputs' must be a string, a pair or a batch");
+    if (cJSON_IsArray(in) && !in->child) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", "inputs", "'inputs' is empty");
+    if (n > r->s->prm.max_client_batch)
+        return srv_error(SRV_SHAPE_TEI, out, 413, "validation", "inputs", "batch size %d > maximum allowed batch size %d",
+                         n, r->s->prm.max_client_batch);
+    if (!cls_new(r, n, bert_model_num_labels(r->s->model), run_predict, out)) return 1;
+    cls_state *c = r->state;
+    c->batch = batch;
+    if (!srv_read_bool(r, b, "raw_scores", 0, &c->raw, out) || !srv_read_trunc(r, b, &c->t, out)) return 1;
+    const cJSON *e = batch ? in->child : in;
+    for (int i = 0; i < n; i++, e = batch ? e->next : e)
+        if (!(pair ? predict_item(in, c, 0, out) : predict_item(e, c, i, out))) return 1;
+    for (int i = 0; i < n; i++) {
+        if (!*c->texts[i]) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", "inputs", "input %d is an empty string", i);
+        if (!srv_count_tokens(r, c->texts[i], c->pairs[i], &c->t, i, &r->job->tokens, out)) return 1;
+    }
+    return srv_submit(r, out);
+}
+
+/* Labels of one input, best first. */
+static void predictions(srv_req *r, const float *s, int L, sbuf *o) {
+    int order[256], n = L < 256 ? L : 256;
+    for (int i = 0; i < n; i++) { /* insertion sort, stable: ties keep label order */
+        int k = i;
+        while (k > 0 && s[order[k - 1]] < s[i]) order[k] = order[k - 1], k--;
+        order[k] = i;
+    }
+    sb_puts(o, "[");
+    for (int i = 0; i < n; i++) {
+        const char *l = bert_model_label(r->s->model, order[i]);
+        sb_puts(o, i ? ",{\"score\":" : "{\"score\":");
+        sb_printf(o, "%.9g,\"label\":", s[order[i]]);
+        if (l) sb_json_str(o, l);
+        else sb_printf(o, "\"LABEL_%d\"", order[i]);
+        sb_puts(o, "}");
+    }
+    sb_puts(o, "]");
+}
+
+/* The answer of /predict: [{"score","label"}...] or a list of those. */
+void route_predict_finish(srv_req *r, srv_reply *out) {
+    if (r->job->failed) return srv_job_error(r, out);
+    cls_state *c = r->state;
+    out->status = 200;
+    if (c->batch) sb_puts(&out->body, "[");
+    for (int i = 0; i < c->n; i++) {
+        if (i) sb_puts(&out->body, ",");
+        predictions(r, c->scores + (size_t)i * c->L, c->L, &out->body);
+    }
+    if (c->batch) sb_puts(&out->body, "]");
+}
+
+/* The batcher's part of /rerank: sigmoid scores, or raw logits. */
+static int run_rerank(srv_job *j, bert_pipeline *p) {
+    cls_state *c = j->task_state;
+    bert_pipeline_set_truncation(p, c->t.truncate, c->t.left);
+    if (!c->raw) return bert_rerank(p, c->query, c->pairs, c->n, c->scores, &j->err) == BERT_OK;
+    int L = bert_model_num_labels(bert_pipeline_model(p));
+    float *all = malloc((size_t)c->n * (size_t)L * sizeof *all);
+    if (!all) return j->err.code = BERT_ERR_NOMEM, snprintf(j->err.message, sizeof j->err.message, "out of memory"), 0;
+    int ok = bert_classify(p, c->texts, c->pairs, c->n, BERT_SCORE_NONE, all, &j->err) == BERT_OK;
+    for (int i = 0; ok && i < c->n; i++) c->scores[i] = all[(size_t)i * L];
+    free(all);
+    return ok;
+}
+
+/* POST /rerank: {"query", "texts", "raw_scores", "return_text", "truncate", ...}. */
+int route_rerank(srv_req *r, srv_reply *out) {
+    cJSON *b = srv_body_json(r, out);
+    if (!b) return 1;
+    if (!cJSON_IsObject(b)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "the body must be a JSON object");
+    if (!needs_classifier(r, out)) return 1;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "query"), *texts = cJSON_GetObjectItemCaseSensitive(b, "texts");
+    if (!cJSON_IsString(q)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "query", "'query' must be a string");
+    if (!cJSON_IsArray(texts)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "texts", "'texts' must be a list of strings");
+    int n = cJSON_GetArraySize(texts);
+    if (n == 0 || !*q->valuestring) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", "texts", "'query' and 'texts' must not be empty");
+    if (n > r->s->prm.max_client_batch)
+        return srv_error(SRV_SHAPE_TEI, out, 413, "validation", "texts", "batch size %d > maximum allowed batch size %d",
+                         n, r->s->prm.max_client_batch);
+    if (!cls_new(r, n, 1, run_rerank, out)) return 1;
+    cls_state *c = r->state;
+    c->query = q->valuestring;
+    if (!srv_read_bool(r, b, "raw_scores", 0, &c->raw, out) || !srv_read_bool(r, b, "return_text", 0, &c->return_text, out) ||
+        !srv_read_trunc(r, b, &c->t, out))
+        return 1;
+    int i = 0;
+    for (const cJSON *e = texts->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e) || !*e->valuestring)
+            return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "texts", "texts[%d] must be a non-empty string", i);
+        c->texts[i] = c->query;
+        c->pairs[i] = e->valuestring;
+        if (!srv_count_tokens(r, c->query, e->valuestring, &c->t, i, &r->job->tokens, out)) return 1;
+    }
+    return srv_submit(r, out);
+}
+
+/* The answer of /rerank: [{"index","score"[,"text"]}], best first. */
+void route_rerank_finish(srv_req *r, srv_reply *out) {
+    if (r->job->failed) return srv_job_error(r, out);
+    cls_state *c = r->state;
+    int *order = malloc((size_t)c->n * sizeof *order);
+    if (!order) return (void)srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    for (int i = 0; i < c->n; i++) {
+        int k = i;
+        while (k > 0 && c->scores[order[k - 1]] < c->scores[i]) order[k] = order[k - 1], k--;
+        order[k] = i;
+    }
+    out->status = 200;
+    sb_puts(&out->body, "[");
+    for (int i = 0; i < c->n; i++) {
+        sb_printf(&out->body, "%s{\"index\":%d,\"score\":%.9g", i ? "," : "", order[i], c->scores[order[i]]);
+        if (c->return_text) {
+            sb_puts(&out->body, ",\"text\":");
+            sb_json_str(&out->body, c->pairs[order[i]]);
+        }
+        sb_puts(&out->body, "}");
+    }
+    sb_puts(&out->body, "]");
+    free(order);
+}

@@ -1,0 +1,78 @@
+/* route_info.c — routes answered without the model: GET /info, /health,
+ * /metrics and /v1/models. */
+#include <string.h>
+
+#include "server/routes.h"
+
+/* GET /v1/models: the one model served. */
+int route_openai_models(srv_req *r, srv_reply *out) {
+    out->status = 200;
+    sb_puts(&out->body, "{\"object\":\"list\",\"data\":[{\"id\":");
+    sb_json_str(&out->body, r->s->model_id);
+    sb_puts(&out->body, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"bert.c\"}]}");
+    return 1;
+}
+
+/* GET /health: 200 with an empty body while the server runs. */
+int route_health(srv_req *r, srv_reply *out) {
+    (void)r;
+    out->status = 200;
+    out->ctype = "text/plain";
+    return 1;
+}
+
+/* GET /metrics: Prometheus text format. */
+int route_metrics(srv_req *r, srv_reply *out) {
+    out->status = 200;
+    out->ctype = "text/plain; version=0.0.4";
+    srv_metrics_render(r->s->metrics, srv_queue_depth(r->s->queue), &out->body);
+    return 1;
+}
+
+/* The labels of a classifier as TEI's {"id2label": {...}, "label2id": {...}}. */
+static void labels(const srv_server *s, sbuf *o) {
+    int L = bert_model_num_labels(s->model);
+    sb_puts(o, "{\"id2label\":{");
+    for (int i = 0; i < L; i++) {
+        const char *l = bert_model_label(s->model, i);
+        sb_printf(o, "%s\"%d\":", i ? "," : "", i);
+        if (l) sb_json_str(o, l);
+        else sb_printf(o, "\"LABEL_%d\"", i);
+    }
+    sb_puts(o, "},\"label2id\":{");
+    for (int i = 0; i < L; i++) {
+        const char *l = bert_model_label(s->model, i);
+        if (i) sb_puts(o, ",");
+        if (l) sb_json_str(o, l);
+        else sb_printf(o, "\"LABEL_%d\"", i);
+        sb_printf(o, ":%d", i);
+    }
+    sb_puts(o, "}}");
+}
+
+/* GET /info: TEI's Info object. */
+int route_info(srv_req *r, srv_reply *out) {
+    const srv_server *s = r->s;
+    sbuf *o = &out->body;
+    static const char *dtypes[] = {"float32", "bfloat16", "int8"};
+    out->status = 200;
+    sb_puts(o, "{\"model_id\":");
+    sb_json_str(o, s->model_id);
+    sb_printf(o, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":", dtypes[s->prm.dtype]);
+    if ((s->heads & BERT_HEAD_CLASSIFIER) && !s->is_token_classifier) {
+        sb_puts(o, bert_model_num_labels(s->model) == 1 ? "{\"reranker\":" : "{\"classifier\":");
+        labels(s, o);
+        sb_puts(o, "}");
+    } else {
+        static const char *modes[] = {"cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken"};
+        int mode = s->st.present && s->st.pooling >= 0 && s->st.pooling < 6 ? s->st.pooling : BERT_POOL_MEAN;
+        sb_printf(o, "{\"embedding\":{\"pooling\":\"%s\"}}", modes[mode]);
+    }
+    sb_printf(o,
+              ",\"max_concurrent_requests\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%d,"
+              "\"max_batch_requests\":null,\"max_client_batch_size\":%d,\"auto_truncate\":%s,"
+              "\"tokenization_workers\":%d,\"version\":\"%s\",\"sha\":null,\"docker_label\":null}",
+              s->prm.max_concurrent, s->max_input, s->prm.max_batch_tokens, s->prm.max_client_batch,
+              s->prm.truncate ? "true" : "false", s->prm.http_threads, bert_version());
+    return 1;
+}

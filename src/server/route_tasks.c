@@ -1,0 +1,225 @@
+/* route_tasks.c — bert.c's own pipelines over HTTP: POST /fill-mask, /ner
+ * and /qa take the objects the CLI commands read (one, or a list) and
+ * answer with the JSON the CLI writes (one, or a list). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/routes.h"
+
+typedef enum { TASK_FILL, TASK_NER, TASK_QA } task_kind;
+
+typedef struct {
+    task_kind kind;
+    int n, list;
+    cJSON **items;   /* the request's objects (owned by r->json)     */
+    srv_trunc *t;    /* [n]                                           */
+    cJSON *answer;   /* built by the batcher                          */
+} task_state;
+
+/* Free a task_state. */
+static void task_free(void *p) {
+    task_state *s = p;
+    if (!s) return;
+    free(s->items), free(s->t);
+    cJSON_Delete(s->answer);
+    free(s);
+}
+
+/* An int field in [lo, hi] (absent: def); 0 with j->err. */
+static int item_int(const cJSON *o, const char *key, int def, int lo, int hi, int i, int *v, bert_error *err) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    *v = def;
+    if (!x || cJSON_IsNull(x)) return 1;
+    if (cJSON_IsNumber(x) && x->valuedouble >= lo && x->valuedouble <= hi && (double)(int)x->valuedouble == x->valuedouble) {
+        *v = (int)x->valuedouble;
+        return 1;
+    }
+    err->code = BERT_ERR_INPUT;
+    snprintf(err->message, sizeof err->message, "input %d: '%s' must be an integer in [%d, %d]", i, key, lo, hi);
+    return 0;
+}
+
+/* fill-mask of one object: the CLI's line. */
+static cJSON *fill_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
+    const char *text = cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring;
+    int top_k, nt = 0;
+    if (!item_int(o, "top_k", 5, 1, 1000, i, &top_k, err)) return NULL;
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(o, "targets");
+    const char *targets[64];
+    for (const cJSON *e = cJSON_IsArray(tg) ? tg->child : NULL; e; e = e->next) {
+        if (!cJSON_IsString(e) || nt == 64) {
+            err->code = BERT_ERR_INPUT;
+            snprintf(err->message, sizeof err->message, "input %d: 'targets' must be at most 64 strings", i);
+            return NULL;
+        }
+        targets[nt++] = e->valuestring;
+    }
+    bert_fill_mask_result res;
+    if (bert_fill_mask(p, &text, 1, top_k, nt ? targets : NULL, nt, &res, err) != BERT_OK) return NULL;
+    cJSON *all = cJSON_CreateArray();
+    for (int m = 0; m < res.n_masks; m++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int k = 0; k < res.top_k; k++) {
+            const bert_fill_prediction *pr = &res.predictions[m * res.top_k + k];
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "score", pr->score);
+            cJSON_AddNumberToObject(x, "token", pr->token);
+            cJSON_AddStringToObject(x, "token_str", pr->token_str);
+            cJSON_AddStringToObject(x, "sequence", pr->sequence);
+            cJSON_AddItemToArray(row, x);
+        }
+        cJSON_AddItemToArray(all, row);
+    }
+    if (res.n_masks == 1) { /* a single mask: its list, as the CLI writes */
+        cJSON *row = cJSON_DetachItemFromArray(all, 0);
+        cJSON_Delete(all);
+        all = row;
+    }
+    bert_fill_mask_result_free(&res, 1);
+    return all;
+}
+
+/* NER of one object: the CLI's line. */
+static cJSON *ner_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
+    static const char *names[] = {"none", "simple", "first", "average", "max"};
+    const char *text = cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "aggregation_strategy");
+    int agg = 0;
+    if (cJSON_IsString(a))
+        while (agg < 5 && strcmp(names[agg], a->valuestring) != 0) agg++;
+    if (a && !cJSON_IsNull(a) && (!cJSON_IsString(a) || agg == 5)) {
+        err->code = BERT_ERR_INPUT;
+        snprintf(err->message, sizeof err->message, "input %d: 'aggregation_strategy' must be none, simple, first, average or max", i);
+        return NULL;
+    }
+    bert_entities res;
+    if (bert_ner(p, &text, 1, (bert_aggregation)agg, &res, err) != BERT_OK) return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < res.n; k++) {
+        const bert_entity *e = &res.entities[k];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, agg == BERT_AGGREGATE_NONE ? "entity" : "entity_group", e->entity);
+        cJSON_AddNumberToObject(x, "score", e->score);
+        if (agg == BERT_AGGREGATE_NONE) cJSON_AddNumberToObject(x, "index", e->index);
+        cJSON_AddStringToObject(x, "word", e->word);
+        cJSON_AddNumberToObject(x, "start", e->start);
+        cJSON_AddNumberToObject(x, "end", e->end);
+        cJSON_AddItemToArray(arr, x);
+    }
+    bert_entities_free(&res, 1);
+    return arr;
+}
+
+/* QA of one object: the CLI's line (an answer, or a list for top_k > 1). */
+static cJSON *qa_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
+    bert_qa_params q = bert_qa_default_params();
+    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(o, "handle_impossible");
+    if (!item_int(o, "top_k", q.top_k, 1, 100, i, &q.top_k, err) ||
+        !item_int(o, "max_answer_len", q.max_answer_len, 1, 4096, i, &q.max_answer_len, err) ||
+        !item_int(o, "max_seq_len", q.max_seq_len, 8, 4096, i, &q.max_seq_len, err) ||
+        !item_int(o, "doc_stride", q.doc_stride, 0, 4096, i, &q.doc_stride, err) ||
+        !item_int(o, "max_question_len", q.max_question_len, 1, 4096, i, &q.max_question_len, err))
+        return NULL;
+    q.handle_impossible = cJSON_IsTrue(hi);
+    bert_answer *a;
+    int na;
+    if (bert_qa(p, cJSON_GetObjectItemCaseSensitive(o, "question")->valuestring,
+                cJSON_GetObjectItemCaseSensitive(o, "context")->valuestring, &q, &a, &na, err) != BERT_OK)
+        return NULL;
+    cJSON *res = q.top_k == 1 && na == 1 ? NULL : cJSON_CreateArray();
+    for (int k = 0; k < na; k++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "score", a[k].score);
+        cJSON_AddNumberToObject(x, "start", a[k].start);
+        cJSON_AddNumberToObject(x, "end", a[k].end);
+        cJSON_AddStringToObject(x, "answer", a[k].answer);
+        if (!res) res = x;
+        else cJSON_AddItemToArray(res, x);
+    }
+    bert_answers_free(a, na);
+    return res;
+}
+
+/* The batcher's part: every item in order; the first failure fails the job. */
+static int run_task(srv_job *j, bert_pipeline *p) {
+    task_state *s = j->task_state;
+    cJSON *list = cJSON_CreateArray();
+    for (int i = 0; list && i < s->n; i++) {
+        bert_pipeline_set_truncation(p, s->t[i].truncate, s->t[i].left);
+        cJSON *a = s->kind == TASK_FILL ? fill_one(p, s->items[i], i, &j->err)
+                   : s->kind == TASK_NER ? ner_one(p, s->items[i], i, &j->err)
+                                         : qa_one(p, s->items[i], i, &j->err);
+        if (!a) {
+            if (s->n > 1 && strncmp(j->err.message, "input ", 6) != 0) {
+                char m[sizeof j->err.message];
+                memcpy(m, j->err.message, sizeof m);
+                int k = snprintf(j->err.message, sizeof j->err.message, "input %d: ", i);
+                snprintf(j->err.message + k, sizeof j->err.message - (size_t)k, "%.*s", (int)(sizeof m) - 20, m);
+            }
+            cJSON_Delete(list);
+            return 0;
+        }
+        cJSON_AddItemToArray(list, a);
+    }
+    if (!list) return snprintf(j->err.message, sizeof j->err.message, "out of memory"), 0;
+    if (s->list) s->answer = list;
+    else s->answer = cJSON_DetachItemFromArray(list, 0), cJSON_Delete(list);
+    return 1;
+}
+
+/* Parse one object or a list and queue the task. */
+static int start(srv_req *r, task_kind kind, unsigned head, const char *what, srv_reply *out) {
+    static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\""};
+    cJSON *b = srv_body_json(r, out);
+    if (!b) return 1;
+    srv_server *sv = r->s;
+    if (!(sv->heads & head) || (kind == TASK_NER && !sv->is_token_classifier))
+        return srv_error(SRV_SHAPE_TEI, out, 424, "backend", NULL, "%s needs a model with %s", r->route->path, what);
+    int list = cJSON_IsArray(b), n = list ? cJSON_GetArraySize(b) : 1;
+    if (!list && !cJSON_IsObject(b)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "the body must be an object or a list of objects");
+    if (n == 0) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", NULL, "the list is empty");
+    if (n > sv->prm.max_client_batch)
+        return srv_error(SRV_SHAPE_TEI, out, 413, "validation", NULL, "batch size %d > maximum allowed batch size %d", n,
+                         sv->prm.max_client_batch);
+    task_state *s = calloc(1, sizeof *s);
+    srv_job *j = calloc(1, sizeof *j);
+    r->state = s, r->state_free = task_free, r->job = j;
+    if (!s || !j || !(s->items = calloc((size_t)n, sizeof *s->items)) || !(s->t = calloc((size_t)n, sizeof *s->t)))
+        return srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    s->kind = kind, s->n = n, s->list = list;
+    j->task = run_task, j->task_state = s;
+    cJSON *o = list ? b->child : b;
+    for (int i = 0; i < n; i++, o = o->next) {
+        const char *text = cJSON_IsObject(o) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, kind == TASK_QA ? "question" : "text")) : NULL;
+        const char *ctx = kind == TASK_QA ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "context")) : "";
+        if (!text || !ctx) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "input %d: needs %s strings", i, need[kind]);
+        if (!*text || (kind == TASK_QA && !*ctx)) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", NULL, "input %d: empty text", i);
+        s->items[i] = o;
+        if (!srv_read_trunc(r, o, &s->t[i], out)) return 1;
+        if (kind == TASK_QA) { /* long contexts are windowed: count, never refuse */
+            srv_trunc cut = {1, 0, NULL, 0};
+            if (!srv_count_tokens(r, text, ctx, &cut, i, &j->tokens, out)) return 1;
+        } else if (!srv_count_tokens(r, text, NULL, &s->t[i], i, &j->tokens, out)) {
+            return 1;
+        }
+    }
+    return srv_submit(r, out);
+}
+
+/* POST /fill-mask. */
+int route_fill_mask(srv_req *r, srv_reply *out) { return start(r, TASK_FILL, BERT_HEAD_MLM, "a masked-LM head", out); }
+/* POST /ner. */
+int route_ner(srv_req *r, srv_reply *out) { return start(r, TASK_NER, BERT_HEAD_CLASSIFIER, "a token classification head", out); }
+/* POST /qa. */
+int route_qa(srv_req *r, srv_reply *out) { return start(r, TASK_QA, BERT_HEAD_QA, "a question-answering head", out); }
+
+void route_task_finish(srv_req *r, srv_reply *out) {
+    if (r->job->failed) return srv_job_error(r, out);
+    task_state *s = r->state;
+    char *txt = cJSON_PrintUnformatted(s->answer);
+    if (!txt) return (void)srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    out->status = 200;
+    sb_puts(&out->body, txt);
+    free(txt);
+}

@@ -1,0 +1,527 @@
+#!/bin/sh
+# test_server.sh — `bert serve` as clients use it: every route and error
+# status with curl, concurrent clients whose answers must equal `bert
+# embed`'s bytes, the OpenAI Python SDK (through tools/pyenv.sh), and
+# hostile clients (half a request, a client that never reads, idle
+# connections past the limit, a 1 GB Content-Length, a killed client, a
+# full queue), then SIGTERM: the queued request is answered, exit 0.
+# Servers listen on 127.0.0.1 on a free port (--port 0, read from stderr).
+# Prints one PASS/FAIL/SKIP line per check. Needs $BERT, curl; python3 for
+# the raw-socket cases (SKIP without it).
+BERT=${BERT:-build/bert}
+TASKS=tests/fixtures/tasks
+MODEL=models/bertc-mini-uncased
+TMP=$(mktemp -d)
+PIDS=""
+trap 'for p in $PIDS; do kill -KILL $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+pass() { echo "PASS server_$1"; }
+# same FILE_A FILE_B: the same numbers, each within 2e-6 (the ragged batch is
+# not bit-exact: the products' kernels sum in an order that depends on the
+# batch's token count, a few ulps); EXACT counts the byte-identical pairs.
+EXACT=0
+same() {
+    if [ "$(cat "$1")" = "$(cat "$2")" ]; then EXACT=$((EXACT + 1)); return 0; fi
+    awk -v tol=2e-6 '
+        function nums(s, arr) { gsub(/"[^"]*"/, "", s); gsub(/[][{}:,]/, " ", s); return split(s, arr, " ") }
+        NR == FNR { want[FNR] = $0; nw = FNR; next }
+        { ng = FNR; ne = nums(want[FNR], e); na = nums($0, a); if (ne != na) exit 1
+          for (i = 1; i <= ne; i++) { d = e[i] - a[i]; if (d < 0) d = -d; if (d > tol || d != d) exit 1 } }
+        END { exit ng != nw }' "$1" "$2"
+}
+fail() { echo "FAIL server_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -5; }
+skip() { echo "SKIP server_$1 ($2)"; }
+
+if ! command -v curl >/dev/null 2>&1; then
+    skip all "curl is not installed"
+    exit 0
+fi
+PY=$(command -v python3)
+
+# start NAME ARGS...: a server in the background; sets $pid and $port, 1 on failure.
+start() {
+    name=$1
+    shift
+    : > "$TMP/$name.log"
+    "$BERT" serve "$@" --port 0 2> "$TMP/$name.log" &
+    pid=$!
+    PIDS="$PIDS $pid"
+    port=""
+    i=0
+    while [ $i -lt 300 ]; do
+        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\)\/$/\1/p' "$TMP/$name.log")
+        [ -n "$port" ] && return 0
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    fail "start_$name" "$TMP/$name.log"
+    return 1
+}
+
+# req METHOD PATH [BODY_FILE [HEADER]]: the status on stdout, the body in $TMP/body.
+req() {
+    if [ -n "$3" ]; then
+        curl -s --max-time 30 -o "$TMP/body" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+            ${4:+-H} ${4:+"$4"} --data-binary "@$3" "http://127.0.0.1:$port$2"
+    else
+        curl -s --max-time 30 -o "$TMP/body" -w '%{http_code}' -X "$1" ${4:+-H} ${4:+"$4"} "http://127.0.0.1:$port$2"
+    fi
+}
+
+# check NAME STATUS TEXT METHOD PATH [BODY [HEADER]]: the status and a piece of the body.
+check() {
+    name=$1 want=$2 text=$3
+    shift 3
+    if [ -n "$3" ]; then printf '%s' "$3" > "$TMP/req.json"; got=$(req "$1" "$2" "$TMP/req.json" "$4"); else got=$(req "$1" "$2" "" "$4"); fi
+    if [ "$got" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" "$TMP/body"; }; then pass "$name"; else
+        echo "  status $got, wanted $want and '$text' in:"; fail "$name" "$TMP/body"; fi
+}
+
+# stop NAME PID: SIGTERM, then the exit status must be 0.
+stop() {
+    kill -TERM "$2"
+    wait "$2"
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q 'bert serve: stopped' "$TMP/$1.log"; then pass "sigterm_exit0_$1"; else
+        echo "  exit $rc"; fail "sigterm_exit0_$1" "$TMP/$1.log"; fi
+}
+
+# --- the texts and what `bert embed` gives for them -------------------------
+cat > "$TMP/texts.jsonl" <<'EOF'
+{"text": "hello world"}
+{"text": "a"}
+{"text": "The quick brown fox jumps over the lazy dog."}
+{"text": "Zürich is a city in Switzerland; its old town is on both banks of the Limmat."}
+{"text": "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"}
+{"text": "BERT runs on the CPU."}
+{"text": "Embeddings of sentences are compared by cosine similarity, and the batcher must not change a single bit of them."}
+{"text": "short"}
+{"text": "what is the capital of france?"}
+{"text": "A somewhat longer sentence, with commas, numbers like 1985 and 2026, and a question at the end: does it work?"}
+{"text": "ok"}
+{"text": "tokens tokens tokens tokens tokens tokens tokens tokens tokens tokens tokens tokens tokens tokens"}
+EOF
+N_TEXTS=12
+"$BERT" embed "$MODEL" --input "$TMP/texts.jsonl" > "$TMP/embed.jsonl" 2> "$TMP/embed.err" || fail embed_cli "$TMP/embed.err"
+"$BERT" embed "$MODEL" --normalize --input "$TMP/texts.jsonl" > "$TMP/embed_norm.jsonl" 2>> "$TMP/embed.err"
+i=1
+while [ $i -le $N_TEXTS ]; do
+    sed -n "${i}p" "$TMP/embed.jsonl" | sed 's/^{"embedding":\(.*\)}$/\1/' > "$TMP/e_$i"
+    sed -n "${i}p" "$TMP/embed_norm.jsonl" | sed 's/^{"embedding":\(.*\)}$/\1/' > "$TMP/n_$i"
+    sed -n "${i}p" "$TMP/texts.jsonl" | sed 's/^{"text":/{"input":/' > "$TMP/b_$i.json"
+    sed -n "${i}p" "$TMP/texts.jsonl" | sed 's/^{"text":/{"inputs":/' > "$TMP/t_$i.json"
+    i=$((i + 1))
+done
+
+# --- the embedding server: routes and statuses -----------------------------
+start main "$MODEL" --max-client-batch-size 8 --max-body-bytes 100000 --max-input-tokens 64 --timeout 2 \
+    --max-connections 24 --model-id mini || exit 0
+MAIN=$pid MAIN_PORT=$port
+
+check health 200 "" GET /health
+check info 200 '"max_input_length":64' GET /info
+check info_type 200 '"model_type":{"embedding":{"pooling":"mean"}}' GET /info
+check models 200 '{"object":"list","data":[{"id":"mini","object":"model"' GET /v1/models
+
+# /v1/embeddings and /embed: the same bytes as `bert embed` (and --normalize for TEI's default).
+bad=0
+i=1
+while [ $i -le $N_TEXTS ]; do
+    req POST /v1/embeddings "$TMP/b_$i.json" > "$TMP/st"
+    { sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+    if [ "$(cat "$TMP/st")" != 200 ] || ! same "$TMP/got" "$TMP/e_$i"; then bad=$((bad + 1)); cp "$TMP/body" "$TMP/bad_body"; fi
+    req POST /embed "$TMP/t_$i.json" > "$TMP/st"
+    { sed 's/^\[\(.*\)\]$/\1/' "$TMP/body"; echo; } > "$TMP/got"
+    if [ "$(cat "$TMP/st")" != 200 ] || ! same "$TMP/got" "$TMP/n_$i"; then bad=$((bad + 1)); cp "$TMP/body" "$TMP/bad_body"; fi
+    i=$((i + 1))
+done
+if [ $bad -eq 0 ]; then pass embeddings_equal_bert_embed; else echo "  $bad differ"; fail embeddings_equal_bert_embed "$TMP/bad_body"; fi
+check openai_usage 200 '"model":"mini","usage":{"prompt_tokens":4,"total_tokens":4}}' POST /v1/embeddings '{"input":"hello world","model":"x"}'
+check openai_list 200 '"index":2,' POST /v1/embeddings '{"input":["hello world","a","short"]}'
+{ sed 's/.*"index":1,"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+if same "$TMP/got" "$TMP/e_2"; then pass openai_list_equal; else fail openai_list_equal "$TMP/got"; fi
+# Token ids are taken as they are, as `bert embed` takes {"input_ids": ...}.
+echo '{"input_ids": [101, 7592, 2088, 102]}' | "$BERT" embed "$MODEL" | sed 's/^{"embedding":\(.*\)}$/\1/' > "$TMP/e_ids"
+check openai_ids 200 '"prompt_tokens":4' POST /v1/embeddings '{"input":[101,7592,2088,102]}'
+{ sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+if same "$TMP/got" "$TMP/e_ids"; then pass openai_ids_equal; else fail openai_ids_equal "$TMP/got"; fi
+check openai_ids_lists 200 '"index":1,' POST /v1/embeddings '{"input":[[101,7592,2088,102],[101,102]]}'
+check openai_base64 200 '"embedding":"' POST /v1/embeddings '{"input":"hello world","encoding_format":"base64"}'
+if [ -n "$PY" ]; then
+    if "$PY" - "$TMP/body" "$TMP/e_1" <<'EOF'
+import base64, json, struct, sys
+d = json.load(open(sys.argv[1]))["data"][0]["embedding"]
+raw = base64.b64decode(d)
+got = struct.unpack("<%df" % (len(raw) // 4), raw)
+want = [struct.unpack("<f", struct.pack("<f", x))[0] for x in json.load(open(sys.argv[2]))]
+sys.exit(0 if len(got) == len(want) and max(abs(a - b) for a, b in zip(got, want)) <= 2e-6 else 1)
+EOF
+    then pass openai_base64_equal; else fail openai_base64_equal "$TMP/body"; fi
+else
+    skip openai_base64_equal "no python3"
+fi
+check embed_raw 200 '[[' POST /embed '{"inputs":"hello world","normalize":false}'
+{ sed 's/^\[\(.*\)\]$/\1/' "$TMP/body"; echo; } > "$TMP/got"
+if same "$TMP/got" "$TMP/e_1"; then pass embed_normalize_false_equal; else fail embed_normalize_false_equal "$TMP/got"; fi
+echo '{"text": "hello world"}' | "$BERT" embed "$MODEL" --pooling none | sed 's/^{"token_embeddings":\(.*\)}$/\1/' > "$TMP/e_all"
+check embed_all 200 '[[[' POST /embed_all '{"inputs":["hello world"]}'
+{ sed 's/^\[\(.*\)\]$/\1/' "$TMP/body"; echo; } > "$TMP/got"
+if same "$TMP/got" "$TMP/e_all"; then pass embed_all_equal; else fail embed_all_equal "$TMP/got"; fi
+check tokenize 200 '{"id":7592,"text":"Hello","special":false,"start":0,"stop":5}' POST /tokenize '{"inputs":"Hello world"}'
+check tokenize_special 200 '"text":"[CLS]","special":true,"start":null' POST /tokenize '{"inputs":["Hello world"]}'
+check decode 200 '["hello world"]' POST /decode '{"ids":[101,7592,2088,102]}'
+check decode_lists 200 '["[CLS] hello world [SEP]","[CLS] hello [SEP]"]' POST /decode '{"ids":[[101,7592,2088,102],[101,7592,102]],"skip_special_tokens":false}'
+check fill_mask_on_mlm 200 '"token_str"' POST /fill-mask '{"text":"the capital of france is [MASK]."}'
+
+# Errors: shapes and statuses.
+check e404 404 '{"error":"no route /nope","error_type":"not_found"}' GET /nope
+check e404_openai 404 '{"error":{"message":"no route /v1/nope"' GET /v1/nope
+check e405 405 'takes POST, not GET' GET /v1/embeddings
+check e405_health 405 '"error_type"' POST /health '{}'
+check e400_json 400 '"type":"invalid_request_error","param":null,"code":null}}' POST /v1/embeddings '{"input": ['
+check e400_nobody 400 'no body' POST /embed
+check e400_empty_text 400 'empty string' POST /v1/embeddings '{"input":""}'
+check e400_empty_list 400 'empty list' POST /embed '{"inputs":[]}'
+check e400_type 400 '"param":"input"' POST /v1/embeddings '{"input":5}'
+check e422_type_tei 422 '"error_type":"validation"' POST /embed '{"inputs":{"a":1}}'
+check mixed_texts_and_ids 200 '"index":1,' POST /v1/embeddings '{"input":["a",[101,102]]}'
+check e400_mixed 400 'input 1: must be a string or a list of token ids' POST /v1/embeddings '{"input":["a",5]}'
+check e400_format 400 '"param":"encoding_format"' POST /v1/embeddings '{"input":"a","encoding_format":"int8"}'
+check e400_nul 400 'u0000' POST /embed '{"inputs":"a\u0000b"}'
+check e422_id 400 'not an id' POST /v1/embeddings '{"input":[101,99999999]}'
+check e422_bool 422 "'normalize' must be true or false" POST /embed '{"inputs":"a","normalize":"yes"}'
+check e422_direction 422 'truncation_direction' POST /embed '{"inputs":"a","truncation_direction":"middle"}'
+printf '{"inputs":"caf\377 au lait"}' > "$TMP/utf8.json"
+st=$(req POST /embed "$TMP/utf8.json")
+if [ "$st" = 422 ] && grep -q 'invalid UTF-8' "$TMP/body"; then pass e422_utf8; else echo "  status $st"; fail e422_utf8 "$TMP/body"; fi
+check e413_batch 413 'batch size 9 > maximum allowed batch size 8' POST /v1/embeddings '{"input":["a","b","c","d","e","f","g","h","i"]}'
+LONG=$(i=0; while [ $i -lt 80 ]; do printf 'word '; i=$((i + 1)); done)
+check e413_long 413 'input 1: 82 tokens; the model takes at most 64' POST /embed "{\"inputs\":[\"a\",\"$LONG\"]}"
+check e413_long_ids 413 'input 0: 70 tokens' POST /v1/embeddings "{\"input\":[$(i=0; while [ $i -lt 69 ]; do printf '1000,'; i=$((i + 1)); done)1000]}"
+check truncate_ok 200 '[[' POST /embed "{\"inputs\":[\"a\",\"$LONG\"],\"truncate\":true}"
+check truncate_left_ok 200 '[[' POST /embed "{\"inputs\":\"$LONG\",\"truncate\":true,\"truncation_direction\":\"Left\"}"
+head -c 150000 /dev/zero | tr '\0' 'a' > "$TMP/big.json"
+st=$(req POST /embed "$TMP/big.json")
+if [ "$st" = 413 ] && grep -q 'over the limit of 100000 bytes' "$TMP/body"; then pass e413_body; else echo "  status $st"; fail e413_body "$TMP/body"; fi
+check e424_predict 424 'needs a sequence classification model' POST /predict '{"inputs":"x"}'
+check e424_qa 424 'needs a model with a question-answering head' POST /qa '{"question":"q","context":"c"}'
+check e424_ner 424 'token classification' POST /ner '{"text":"x"}'
+check no_cors 200 '' GET /health
+if curl -s -D - -o /dev/null "http://127.0.0.1:$port/health" | grep -qi 'access-control'; then fail no_cors_header; else pass no_cors_header; fi
+
+# --- concurrent clients: 16 connections x 20 requests, mixed lengths --------
+EXACT=0
+j=0 jobs=""
+while [ $j -lt 16 ]; do
+    (
+        k=0
+        while [ $k -lt 20 ]; do
+            i=$(((j * 7 + k) % N_TEXTS + 1))
+            curl -s --max-time 60 -o "$TMP/c_${j}_$k" -H 'Content-Type: application/json' --data-binary "@$TMP/b_$i.json" \
+                "http://127.0.0.1:$port/v1/embeddings"
+            echo $i > "$TMP/c_${j}_$k.i"
+            k=$((k + 1))
+        done
+    ) &
+    jobs="$jobs $!"
+    j=$((j + 1))
+done
+for p in $jobs; do wait $p; done
+bad=0 n=0
+for f in "$TMP"/c_*_*.i; do
+    r=${f%.i}
+    i=$(cat "$f")
+    n=$((n + 1))
+    { sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$r"; echo; } > "$TMP/got"
+    same "$TMP/got" "$TMP/e_$i" || { bad=$((bad + 1)); cp "$r" "$TMP/bad_body"; }
+done
+if [ $n -eq 320 ] && [ $bad -eq 0 ]; then pass concurrent_320_equal; else echo "  $n answers, $bad differ"; fail concurrent_320_equal "$TMP/bad_body"; fi
+batches=$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^bert_batch_size_count \([0-9]*\)$/\1/p')
+echo "  ($EXACT of 320 byte-identical to bert embed, the rest within 2e-6; $batches batches so far)"
+
+# --- metrics and logs ------------------------------------------------------
+check metrics 200 'bert_requests_total{route="/v1/embeddings",status="200"}' GET /metrics
+for want in 'bert_request_duration_seconds_bucket{le="+Inf"}' bert_queue_duration_seconds_count 'bert_batch_tokens_bucket{le="16"}' \
+    bert_tokens_total 'bert_queue_depth 0' 'bert_requests_total{route="other",status="404"} 2' 'status="413"'; do
+    grep -qF -- "$want" "$TMP/body" || { echo "  missing $want"; bad=metrics; }
+done
+[ "$bad" = metrics ] && fail metrics_series "$TMP/body" || pass metrics_series
+if grep -q '^bert serve: POST /v1/embeddings 200 tokens=4 queue_ms=[0-9.]* compute_ms=[0-9.]* ms=' "$TMP/main.log"; then
+    pass log_line; else fail log_line "$TMP/main.log"; fi
+
+# --- hostile clients (raw sockets) ------------------------------------------
+if [ -z "$PY" ]; then
+    skip hostile_clients "no python3"
+else
+    cat > "$TMP/client.py" <<'EOF'
+import socket, struct, sys, time
+what, port = sys.argv[1], int(sys.argv[2])
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=20)
+def status(s):
+    data = b""
+    while b"\r\n" not in data:
+        c = s.recv(4096)
+        if not c:
+            break
+        data += c
+    return data.split(b"\r\n", 1)[0].decode("latin-1")
+if what == "half":  # half a request, then silence: closed after the timeout
+    s = conn()
+    s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"in")
+    t = time.time()
+    s.settimeout(15)
+    try:
+        s.recv(100)
+    except socket.timeout:
+        print("still open after 15 s"); sys.exit(1)
+    print("closed after %.1f s" % (time.time() - t))
+elif what == "noread":  # many pipelined requests, answers never read
+    s = conn()
+    body = b'{"inputs":["' + b"word " * 60 + b'"]}'
+    req = b"POST /embed_all HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    s.settimeout(5)
+    try:
+        for _ in range(40):
+            s.sendall(req)
+    except (socket.timeout, OSError):
+        pass
+    time.sleep(float(sys.argv[3]))
+elif what == "idle":  # many idle connections, past the limit; held for a while
+    held = []
+    for _ in range(int(sys.argv[3])):
+        try:
+            held.append(conn())
+        except OSError:
+            pass
+    time.sleep(float(sys.argv[4]))
+    print("%d connections held" % len(held))
+elif what == "huge":  # a 1 GB Content-Length: 413 before the body is read
+    s = conn()
+    s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n")
+    s.sendall(b"[" * 65536)
+    st = status(s)
+    print(st)
+    sys.exit(0 if " 413 " in st else 1)
+elif what == "rst":  # a full request, then a reset before the answer
+    s = conn()
+    body = b'{"inputs":["' + b"word " * 60 + b'"]}'
+    s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+elif what == "overload":  # a full queue: some 429 with Retry-After, some 200
+    body = b'{"inputs":[' + b",".join([b'"' + b"word " * 500 + b'"'] * 8) + b']}'
+    req = b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    socks = [conn() for _ in range(24)]
+    for s in socks:
+        s.sendall(req)
+    got = {}
+    retry = 0
+    for s in socks:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            c = s.recv(65536)
+            if not c:
+                break
+            data += c
+        st = data.split(b"\r\n", 1)[0].decode("latin-1")
+        code = st.split(" ")[1] if " " in st else "none"
+        got[code] = got.get(code, 0) + 1
+        if code == "429" and b"\r\nretry-after: 1\r\n" in data.lower():
+            retry += 1
+    print(got, "with Retry-After:", retry)
+    sys.exit(0 if got.get("429", 0) > 0 and got.get("429") == retry and got.get("200", 0) > 0 else 1)
+elif what == "drain":  # a request in flight when SIGTERM comes is answered
+    import os, signal
+    body = b'{"inputs":[' + b",".join([b'"' + b"word " * 500 + b'"'] * 8) + b']}'
+    s = conn()
+    s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    time.sleep(0.05)
+    os.kill(int(sys.argv[3]), signal.SIGTERM)
+    st = status(s)
+    print(st)
+    sys.exit(0 if " 200 " in st else 1)
+EOF
+    health() { [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ]; }
+    "$PY" "$TMP/client.py" half "$port" > "$TMP/half.out" 2>&1 &
+    half=$!
+    sleep 0.3
+    st=$(req POST /v1/embeddings "$TMP/b_1.json")
+    if wait $half && [ "$st" = 200 ]; then pass half_request_closed_others_answered; else
+        echo "  other client got $st"; fail half_request_closed_others_answered "$TMP/half.out"; fi
+    "$PY" "$TMP/client.py" noread "$port" 4 > "$TMP/noread.out" 2>&1 &
+    noread=$!
+    sleep 0.5
+    st=$(req POST /v1/embeddings "$TMP/b_3.json")
+    { sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+    if [ "$st" = 200 ] && same "$TMP/got" "$TMP/e_3"; then pass never_reading_client_others_answered; else
+        echo "  status $st"; fail never_reading_client_others_answered "$TMP/body"; fi
+    wait $noread
+    "$PY" "$TMP/client.py" idle "$port" 300 4 > "$TMP/idle.out" 2>&1 &
+    idle=$!
+    sleep 3.2 # past the 2 s timeout: the idle connections are closed while the client still holds them
+    if health && kill -0 $MAIN; then pass idle_connections_past_limit; else fail idle_connections_past_limit "$TMP/main.log"; fi
+    wait $idle
+    if "$PY" "$TMP/client.py" huge "$port" > "$TMP/huge.out" 2>&1 && health; then pass huge_body_413_unread; else
+        fail huge_body_413_unread "$TMP/huge.out"; fi
+    "$PY" "$TMP/client.py" rst "$port" > "$TMP/rst.out" 2>&1
+    curl -s --max-time 30 -o /dev/null -H 'Content-Type: application/json' --data-binary "@$TMP/b_5.json" \
+        "http://127.0.0.1:$port/embed_all" &
+    victim=$!
+    sleep 0.02
+    kill -KILL $victim 2>/dev/null
+    wait $victim 2>/dev/null
+    st=$(req POST /v1/embeddings "$TMP/b_4.json")
+    { sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+    if [ "$st" = 200 ] && same "$TMP/got" "$TMP/e_4" && kill -0 $MAIN; then pass killed_clients_others_answered; else
+        echo "  status $st"; fail killed_clients_others_answered "$TMP/body"; fi
+fi
+stop main $MAIN
+
+# --- a full queue (429), and SIGTERM with a request in flight ---------------
+if [ -n "$PY" ]; then
+    start busy "$MODEL" --max-concurrent-requests 1 --threads 1 || exit 0
+    if "$PY" "$TMP/client.py" overload "$port" > "$TMP/overload.out" 2>&1; then pass queue_full_429_retry_after; else
+        fail queue_full_429_retry_after "$TMP/overload.out"; fi
+    if "$PY" "$TMP/client.py" drain "$port" "$pid" > "$TMP/drain.out" 2>&1; then pass sigterm_answers_in_flight; else
+        fail sigterm_answers_in_flight "$TMP/drain.out"; fi
+    wait $pid
+    rc=$?
+    if [ $rc -eq 0 ]; then pass sigterm_drain_exit0; else echo "  exit $rc"; fail sigterm_drain_exit0 "$TMP/busy.log"; fi
+fi
+
+# --- API key (and the OpenAI SDK) -------------------------------------------
+printf 'sk-test-key\n' > "$TMP/key"
+start auth "$MODEL" --api-key-file "$TMP/key" --log-format json --cors-allow-origin https://app.example || exit 0
+AUTH=$pid
+check key_missing 401 '"type":"authentication_error","param":null,"code":"invalid_api_key"' POST /v1/embeddings '{"input":"a"}'
+check key_wrong 401 '"code":"invalid_api_key"' POST /v1/embeddings '{"input":"a"}' 'Authorization: Bearer sk-test-kez'
+check key_prefix 401 'API key' GET /info '' 'Authorization: Bearer sk-test-ke'
+check key_right 200 '"object":"list"' POST /v1/embeddings '{"input":"a"}' 'Authorization: Bearer sk-test-key'
+check key_health_open 200 '' GET /health
+if curl -s -D - -o /dev/null "http://127.0.0.1:$port/health" | grep -qi '^access-control-allow-origin: https://app.example'; then
+    pass cors_when_asked; else fail cors_when_asked; fi
+if grep -q '^{"time":"[0-9T:Z-]*","method":"POST","route":"/v1/embeddings","status":401,"tokens":0,' "$TMP/auth.log"; then
+    pass log_json; else fail log_json "$TMP/auth.log"; fi
+py=$(tools/pyenv.sh openai 2> "$TMP/pyenv.err")
+if [ $? -ne 0 ] || [ -z "$py" ]; then
+    skip openai_sdk "$(tail -1 "$TMP/pyenv.err")"
+else
+    if "$py" - "$port" "$TMP" $N_TEXTS > "$TMP/sdk.out" 2>&1 <<'EOF'
+import json, sys
+from openai import OpenAI
+port, tmp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client = OpenAI(base_url="http://127.0.0.1:%s/v1" % port, api_key="sk-test-key", max_retries=0)
+texts = [json.loads(l)["text"] for l in open(tmp + "/texts.jsonl")]
+want = [json.load(open("%s/e_%d" % (tmp, i + 1))) for i in range(n)]
+for fmt in (None, "float"):  # None: the SDK's default, base64
+    kw = {} if fmt is None else {"encoding_format": fmt}
+    r = client.embeddings.create(model="mini", input=texts[:8], **kw)
+    r2 = client.embeddings.create(model="mini", input=texts[8:], **kw)
+    got = [d.embedding for d in r.data] + [d.embedding for d in r2.data]
+    worst = max(abs(a - b) for g, w in zip(got, want) for a, b in zip(g, w))
+    assert len(got) == n and all(len(g) == len(w) for g, w in zip(got, want)), "shapes"
+    assert r.usage.prompt_tokens > 0 and r.model, "usage/model"
+    print(fmt or "base64 (default)", "max |diff|", worst)
+    assert worst <= 1e-6
+try:
+    OpenAI(base_url="http://127.0.0.1:%s/v1" % port, api_key="wrong", max_retries=0).embeddings.create(model="m", input="a")
+    sys.exit("a wrong key was accepted")
+except Exception as e:
+    assert getattr(e, "status_code", None) == 401, e
+EOF
+    then pass openai_sdk_base64_and_float; else fail openai_sdk_base64_and_float "$TMP/sdk.out"; fi
+fi
+stop auth $AUTH
+
+# --- a sentence-transformers directory: its pooling, Normalize, max_seq_length -
+dir=$TASKS/sentence-transformer
+start st "$dir" || exit 0
+check st_info 200 '"model_type":{"embedding":{"pooling":"' GET /info
+bad=0 k=1
+while [ $k -le 3 ]; do
+    sed -n "${k}p" "$dir/inputs_embed.jsonl" | sed 's/^{"text":/{"input":/' > "$TMP/item.json"
+    st=$(req POST /v1/embeddings "$TMP/item.json")
+    { sed 's/.*"embedding":\(\[[^]]*\]\).*/\1/' "$TMP/body"; echo; } > "$TMP/got"
+    sed -n "${k}p" "$dir/expected_embed.jsonl" | sed 's/^{"embedding": *\(.*\)}$/\1/' > "$TMP/want"
+    [ "$st" = 200 ] && awk -v tol=1e-4 '
+        function nums(s, arr) { gsub(/[][,]/, " ", s); return split(s, arr, " ") }
+        NR == FNR { ne = nums($0, e); next }
+        { na = nums($0, a); if (na != ne) exit 1; for (i = 1; i <= ne; i++) { d = e[i] - a[i]; if (d < 0) d = -d; if (d > tol) exit 1 } }' \
+        "$TMP/want" "$TMP/got" || { bad=$((bad + 1)); cp "$TMP/body" "$TMP/bad_body"; }
+    k=$((k + 1))
+done
+if [ $bad -eq 0 ]; then pass st_embeddings_equal_sentence_transformers; else fail st_embeddings_equal_sentence_transformers "$TMP/bad_body"; fi
+check st_prompt_unknown 422 'prompt_name' POST /embed '{"inputs":"a","prompt_name":"query"}'
+stop st $pid
+
+# --- the task routes: the CLI's JSON --------------------------------------
+# same_as_cli NAME ROUTE CLI_CMD FIXTURE_INPUTS [CLI_FLAGS]: each fixture line posted alone equals the CLI's line.
+same_as_cli() {
+    name=$1 route=$2 cmd=$3 inputs=$4
+    shift 4
+    "$BERT" "$cmd" "$dir" "$@" --input "$inputs" > "$TMP/cli.jsonl" 2> "$TMP/cli.err" || { fail "$name" "$TMP/cli.err"; return; }
+    bad=0 k=1
+    n=$(grep -c . "$inputs")
+    while [ $k -le "$n" ]; do
+        sed -n "${k}p" "$inputs" > "$TMP/item.json"
+        st=$(req POST "$route" "$TMP/item.json")
+        sed -n "${k}p" "$TMP/cli.jsonl" > "$TMP/want"
+        printf '\n' >> "$TMP/body"
+        [ "$st" = 200 ] && same "$TMP/body" "$TMP/want" || { bad=$((bad + 1)); cp "$TMP/body" "$TMP/bad_body"; }
+        k=$((k + 1))
+    done
+    if [ $bad -eq 0 ]; then pass "$name"; else echo "  $bad of $n differ"; fail "$name" "$TMP/bad_body"; fi
+}
+dir=$TASKS/mlm
+start mlm "$dir" || exit 0
+same_as_cli fill_mask_equals_cli /fill-mask fill-mask "$dir/inputs_fill_mask.jsonl"
+check fill_mask_list 200 '[[{' POST /fill-mask '[{"text":"paris is the [MASK] of france."},{"text":"the [MASK] is red.","top_k":2}]'
+check fill_mask_no_text 422 'needs \"text\" strings' POST /fill-mask '{"txt":"a"}'
+check fill_mask_no_mask 422 'validation' POST /fill-mask '{"text":"no mask here"}'
+stop mlm $pid
+dir=$TASKS/ner
+start ner "$dir" || exit 0
+same_as_cli ner_equals_cli /ner ner "$dir/inputs_ner_none.jsonl"
+check ner_simple 200 '"entity_group"' POST /ner '{"text":"Angela Merkel met Emmanuel Macron.","aggregation_strategy":"simple"}'
+check ner_bad_strategy 422 'aggregation_strategy' POST /ner '{"text":"a","aggregation_strategy":"best"}'
+stop ner $pid
+dir=$TASKS/qa
+start qa "$dir" || exit 0
+same_as_cli qa_equals_cli /qa qa "$dir/inputs_qa.jsonl"
+check qa_list 200 '[{"score"' POST /qa '[{"question":"Who?","context":"Arnold visited Tokyo."},{"question":"Where?","context":"Arnold visited Tokyo.","top_k":2}]'
+check qa_missing 422 'needs \"question\" and \"context\"' POST /qa '{"question":"Who?"}'
+stop qa $pid
+dir=$TASKS/classifier
+start cls "$dir" || exit 0
+check predict 200 '[{"score":' POST /predict '{"inputs":"I love this movie."}'
+if [ -n "$PY" ]; then
+    echo '{"text": "I love this movie."}' | "$BERT" classify "$dir" > "$TMP/cls.json"
+    if "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if a[0]["label"]==b[0]["label"] and abs(a[0]["score"]-b[0]["score"])<1e-6 and abs(sum(x["score"] for x in a)-1)<1e-5 else 1)' \
+        "$TMP/body" "$TMP/cls.json"; then pass predict_equals_cli; else fail predict_equals_cli "$TMP/body"; fi
+fi
+check predict_pair 200 '"label":"' POST /predict '{"inputs":["I love this movie.","Me too."]}'
+check predict_batch 200 '[[{"score":' POST /predict '{"inputs":[["I love it."],["a","b"]],"raw_scores":true}'
+check predict_bad 422 'input 0 must be' POST /predict '{"inputs":[[1,2]]}'
+check info_classifier 200 '"model_type":{"classifier":{"id2label":{"0":"' GET /info
+stop cls $pid
+dir=$TASKS/cross-encoder
+start rerank "$dir" || exit 0
+check rerank 200 '{"index":3,"score":0.60904' POST /rerank '{"query":"When does the bank open?","texts":["The bank opens at nine.","Cats like mats.","Weekends are closed.","Nine is a number."],"return_text":true}'
+grep -qF '"text":"Nine is a number."}' "$TMP/body" && pass rerank_return_text || fail rerank_return_text "$TMP/body"
+check rerank_raw 200 '"index":' POST /rerank '{"query":"q","texts":["a","b"],"raw_scores":true}'
+check rerank_empty 400 'must not be empty' POST /rerank '{"query":"q","texts":[]}'
+check rerank_type 422 "'texts' must be a list" POST /rerank '{"query":"q","texts":"a"}'
+stop rerank $pid
+
+# --- flags -------------------------------------------------------------------
+"$BERT" serve > /dev/null 2> "$TMP/err"
+[ $? -eq 2 ] && grep -q 'needs MODEL_DIR' "$TMP/err" && pass usage_no_dir || fail usage_no_dir "$TMP/err"
+"$BERT" serve "$MODEL" --port 70000 > /dev/null 2> "$TMP/err"
+[ $? -eq 2 ] && grep -q 'port' "$TMP/err" && pass usage_bad_port || fail usage_bad_port "$TMP/err"
+"$BERT" serve "$MODEL" --port "$MAIN_PORT" --host 999.1.1.1 > /dev/null 2> "$TMP/err"
+[ $? -eq 1 ] && grep -q 'bert serve: --host 999.1.1.1' "$TMP/err" && pass bad_host || fail bad_host "$TMP/err"
+"$BERT" serve "$TMP/nope" --port 0 > /dev/null 2> "$TMP/err"
+[ $? -eq 1 ] && grep -q 'bert serve: ' "$TMP/err" && pass bad_model_dir || fail bad_model_dir "$TMP/err"
+"$BERT" serve --help > "$TMP/out" 2>&1 && grep -q -- '--max-batch-tokens' "$TMP/out" && pass help || fail help "$TMP/out"
