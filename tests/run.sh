@@ -25,6 +25,7 @@ run test_torchbin env BERT="$build/bert" sh tests/cli/test_torchbin.sh
 run test_harness env BERT="$build/bert" sh tests/cli/test_harness.sh
 run test_server env BERT="$build/bert" sh tests/cli/test_server.sh
 run test_conform_score env BERT="$build/bert" sh tests/cli/test_conform_score.sh
+run test_conform_embed env BERT="$build/bert" sh tests/cli/test_conform_embed.sh
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 skipped=$(grep -c '^SKIP ' "$log")
