@@ -5,7 +5,9 @@ holding the same tensors.
 
     /usr/bin/python3 tools/make_torch_fixtures.py
 
-Needs torch (Debian's python3-torch is enough). Each fixture directory holds
+Needs torch (Debian's python3-torch is enough). Also writes the seeds of the
+fuzz targets torch, pickle and zip (fuzz/corpus/{torch,pickle,zip}/): tiny
+state dicts in both formats, their data.pkl and a deflated archive. Each fixture directory holds
 config.json (copied from its twin), the checkpoint, and TWIN (the twin's
 directory, relative to the repository root):
 
@@ -22,6 +24,9 @@ directory, relative to the repository root):
   sharded          sharded-512: pytorch_model-00001-of-00002.bin (zip) +
                    pytorch_model-00002-of-00002.bin (legacy) and
                    pytorch_model.bin.index.json
+
+Reruns write equal tensors but not equal bytes: the legacy format names
+storages by their memory addresses and zipfile stamps the time.
 """
 import collections
 import json
@@ -133,9 +138,33 @@ def sharded():
         f.write("\n")
 
 
+def fuzz_seeds():
+    """Small inputs for fuzz/torch.c, fuzz/pickle.c and fuzz/zip.c."""
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    sd = collections.OrderedDict([("a.weight", base), ("a.bias", base[1]),  # shared storage, offset 4
+                                  ("h", torch.ones(3, dtype=torch.float16)),
+                                  ("b", torch.zeros(2, 2, dtype=torch.bfloat16)),
+                                  ("ids", torch.arange(5).unsqueeze(0))])
+    dirs = {t: os.path.join(ROOT, "fuzz", "corpus", t) for t in ("torch", "pickle", "zip")}
+    for d in dirs.values():
+        os.makedirs(d, exist_ok=True)
+    zpath, lpath = os.path.join(dirs["torch"], "tiny_zip"), os.path.join(dirs["torch"], "tiny_legacy")
+    save(sd, zpath, legacy=False)
+    save(sd, lpath, legacy=True)
+    shutil.copy(zpath, os.path.join(dirs["zip"], "tiny_zip"))
+    with zipfile.ZipFile(zpath) as z:
+        pkl = [n for n in z.namelist() if n.endswith("/data.pkl")][0]
+        with open(os.path.join(dirs["pickle"], "state_dict"), "wb") as f:
+            f.write(z.read(pkl))
+        with zipfile.ZipFile(os.path.join(dirs["zip"], "deflated"), "w", zipfile.ZIP_DEFLATED) as out:
+            for n in z.namelist():
+                out.writestr(n, z.read(n))
+    shutil.copy(os.path.join(dirs["zip"], "deflated"), os.path.join(dirs["torch"], "tiny_deflated"))
+
+
 def main():
     torch.manual_seed(0)
-    for make in (zip_f32_shared, legacy_f32, legacy_f16, zip_bf16, zip_f16_deflated, sharded):
+    for make in (zip_f32_shared, legacy_f32, legacy_f16, zip_bf16, zip_f16_deflated, sharded, fuzz_seeds):
         make()
     print("torch %s wrote %s" % (torch.__version__, OUT))
 
