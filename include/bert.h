@@ -358,7 +358,15 @@ typedef struct bert_tokenizer bert_tokenizer;
  * tokenizer_config.json, or tokenizer.json when present (its normalizer
  * flags, vocabulary and added tokens then take precedence). A directory
  * with only tokenizer files (no weights) is fine. The tokenizer is
- * immutable after loading and may be shared by threads. */
+ * immutable after loading and may be shared by threads.
+ * Added tokens are matched as Hugging Face tokenizers' AddedVocabulary
+ * matches them: normalized = false ones in the raw text, normalized = true
+ * ones (add_tokens()'s default) in the normalized text against their
+ * normalized content; leftmost, longest first; lstrip / rstrip take in the
+ * whitespace on that side (offsets include it); single_word ones only
+ * where no word character (regex \w) touches them; special ones are
+ * skipped by bert_detokenize(skip_special_tokens). An added token outside
+ * the WordPiece vocabulary is never a WordPiece piece. */
 BERT_API bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_error *err);
 
 /* Release a tokenizer. NULL is allowed. */
@@ -432,7 +440,10 @@ typedef struct {
     int32_t *word_ids;
     int32_t *sequence_ids;
     int32_t *offsets; /* [n_tokens x 2] */
-    const char **tokens; /* token texts, owned by the tokenizer */
+    const char **tokens; /* the vocabulary text of each id (convert_ids_to_tokens), owned by
+                            the tokenizer; for an added token, tokenizers' Encoding.tokens
+                            has the text matched instead (normalized, with the whitespace
+                            lstrip / rstrip took in) */
 } bert_encoding;
 
 /* The result of encoding one input: encodings[0] is the encoding itself,
