@@ -81,7 +81,7 @@ expect_error eval_refuses_model_without_qa_head "no trained QA head" "$BERT" eva
     --task-type qa --dev $FT/qa_dev.json --output-dir "$TMP/evno" --max-seq-len 64 --doc-stride 16
 
 # --- the peers, live ---------------------------------------------------------------
-LIVE="seqeval_live squad_live_crafted squad_live_dev"
+LIVE="seqeval_live ner_report_is_seqevals squad_live_crafted squad_live_dev"
 py=$(sh tools/pyenv.sh seqeval evaluate 2> "$TMP/err") || {
     for c in $LIVE; do skip "$c" "python peers unavailable: $(tail -n1 "$TMP/err")"; done
     exit 0
@@ -93,6 +93,31 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sys.exit(0 if a["cases"] == b["cases"] else 1)
 EOF
 then pass seqeval_live; else cat "$TMP/diff" >> "$TMP/err"; fail seqeval_live "$TMP/err"; fi
+
+# NER's report.json: seqeval's classification_report of the test predictions it wrote, default and strict.
+"$BERT" eval tests/fixtures/tasks/ner --task-type token --dev $FT/ner_dev.conll --test $FT/ner_dev.conll --output-dir "$TMP/ner" \
+    > /dev/null 2> "$TMP/err"
+if "$py" - "$TMP/ner/test_predictions.conll" "$TMP/ner/report.json" >> "$TMP/err" 2>&1 <<'EOF'
+import json, sys, warnings
+from seqeval import scheme
+from seqeval.metrics import classification_report
+gold, pred, g, p = [], [], [], []
+for line in open(sys.argv[1], encoding="utf-8"):
+    if not line.strip():
+        gold.append(g), pred.append(p)
+        g, p = [], []
+        continue
+    _, a, b = line.split()
+    g.append(a), p.append(b)
+test = json.load(open(sys.argv[2]))["test"]
+warnings.simplefilter("ignore")
+want = classification_report(gold, pred, output_dict=True)
+strict = classification_report(gold, pred, output_dict=True, mode="strict", scheme=getattr(scheme, test["strict_scheme"]))
+def same(a, b):
+    return list(a) == list(b) and all(float(a[k][m]) == float(b[k][m]) for k in a for m in a[k])
+sys.exit(0 if len(gold) > 3 and same(want, test["classification_report"]) and same(strict, test["classification_report_strict"]) else 1)
+EOF
+then pass ner_report_is_seqevals; else fail ner_report_is_seqevals "$TMP/err"; fi
 
 # same_json A B: identical text, or, where Python's sum() compensates (3.12+), the same keys and numbers within 1e-12.
 exact=$("$py" -c 'import sys; print(int(sys.version_info < (3, 12)))')
