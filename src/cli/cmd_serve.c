@@ -46,6 +46,7 @@ static int read_key(const char *path, char *key, size_t cap) {
 /* An int flag's value into *v; 0 after a message. */
 static int int_flag(const char *flag, const char *v, int min, int *out) { return cli_parse_int("serve", flag, v, min, out); }
 
+/* `bert serve`: parse the flags, then run the server until a signal. */
 int cmd_serve(int argc, char **argv) {
     srv_params p = srv_default_params();
     static char key[512];

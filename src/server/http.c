@@ -26,6 +26,7 @@ static int ct_equal(const char *a, const char *b) {
     return d == 0;
 }
 
+/* An error reply in the route's shape; see server.h. */
 int srv_error(srv_shape shape, srv_reply *out, int status, const char *type, const char *param, const char *fmt, ...) {
     char msg[700];
     va_list ap;
@@ -71,6 +72,7 @@ static int has_nul_escape(const char *s, size_t n) {
     return 0;
 }
 
+/* The body parsed as JSON (kept in r->json), or NULL with a 400 in out. */
 cJSON *srv_body_json(srv_req *r, srv_reply *out) {
     srv_shape sh = r->route->shape;
     if (r->body.n == 0) return srv_error(sh, out, 400, "validation", NULL, "the request has no body (expected JSON)"), NULL;
@@ -88,6 +90,9 @@ cJSON *srv_body_json(srv_req *r, srv_reply *out) {
     return j;
 }
 
+/* Suspend the connection and queue r->job; 503 while draining; a full
+ * queue is answered 429 when the handler runs again. Returns 0, or 1 with
+ * a reply. */
 int srv_submit(srv_req *r, srv_reply *out) {
     srv_server *s = r->s;
     pthread_mutex_lock(&s->lock);
@@ -283,6 +288,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     fprintf(stderr, "bert serve: libmicrohttpd: %s\n", msg);
 }
 
+/* Start the daemon with the server's limits; see http.h. */
 int srv_http_start(srv_server *s, const struct sockaddr *addr, int ipv6, char *msg, size_t cap) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ipv6) flags |= MHD_USE_IPv6;
@@ -302,6 +308,7 @@ int srv_http_start(srv_server *s, const struct sockaddr *addr, int ipv6, char *m
     return 1;
 }
 
+/* Close the listening socket; later requests get 503. */
 int srv_http_quiesce(srv_server *s) {
     pthread_mutex_lock(&s->lock);
     s->draining = 1;
@@ -311,6 +318,7 @@ int srv_http_quiesce(srv_server *s) {
     return 1;
 }
 
+/* Stop the daemon (NULL-safe, idempotent). */
 void srv_http_stop(srv_server *s) {
     if (s->daemon) MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

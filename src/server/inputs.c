@@ -11,6 +11,7 @@
 /* The status of a wrongly typed field: OpenAI says 400, TEI 422. */
 static int bad_status(const srv_req *r) { return r->route->shape == SRV_SHAPE_OPENAI ? 400 : 422; }
 
+/* An optional boolean field; 0 with a 400/422 reply when not a boolean. */
 int srv_read_bool(srv_req *r, const cJSON *o, const char *key, int def, int *v, srv_reply *out) {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, key);
     *v = def;
@@ -20,6 +21,7 @@ int srv_read_bool(srv_req *r, const cJSON *o, const char *key, int def, int *v, 
     return 1;
 }
 
+/* truncate / truncation_direction of o (and the server's default prompt). */
 int srv_read_trunc(srv_req *r, const cJSON *o, srv_trunc *t, srv_reply *out) {
     if (!srv_read_bool(r, o, "truncate", r->s->prm.truncate, &t->truncate, out)) return 0;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "truncation_direction");
@@ -51,6 +53,7 @@ static bert_encode_params embed_encode(const srv_server *s, const srv_trunc *t) 
     return ep;
 }
 
+/* Count the tokens of text (+ pair) into *n; 413 / 422 replies. */
 int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_trunc *t, int index, long *n,
                      srv_reply *out) {
     srv_server *s = r->s;
@@ -135,6 +138,7 @@ static int read_text(srv_req *r, const char *text, int index, const srv_trunc *t
     return 1;
 }
 
+/* An embedding job from `inputs`; see server.h. */
 int srv_embed_job(srv_req *r, const cJSON *inputs, const char *field, const srv_trunc *t, srv_job **job,
                   srv_reply *out) {
     srv_server *s = r->s;
@@ -194,6 +198,7 @@ int srv_job_alloc(srv_server *s, srv_job *j, int token_level) {
     return j->out != NULL;
 }
 
+/* The reply for a failed job: 413 (too long), 422 (input), else 424/500. */
 void srv_job_error(srv_req *r, srv_reply *out) {
     const bert_error *e = &r->job->err;
     srv_shape sh = r->route->shape;

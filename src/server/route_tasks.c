@@ -214,6 +214,7 @@ int route_ner(srv_req *r, srv_reply *out) { return start(r, TASK_NER, BERT_HEAD_
 /* POST /qa. */
 int route_qa(srv_req *r, srv_reply *out) { return start(r, TASK_QA, BERT_HEAD_QA, "a question-answering head", out); }
 
+/* The answer built by the batcher, or the job's error. */
 void route_task_finish(srv_req *r, srv_reply *out) {
     if (r->job->failed) return srv_job_error(r, out);
     task_state *s = r->state;

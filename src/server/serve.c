@@ -9,6 +9,7 @@
 
 #include "server/http.h"
 
+/* The defaults documented in serve.h. */
 srv_params srv_default_params(void) {
     srv_params p = {
         .host = "127.0.0.1",
@@ -94,6 +95,7 @@ static void drain(srv_server *s, double limit_s) {
     }
 }
 
+/* Serve until SIGTERM/SIGINT; see serve.h. */
 int srv_run(const srv_params *params) {
     srv_server *s = calloc(1, sizeof *s);
     if (!s) return fprintf(stderr, "bert serve: out of memory\n"), 1;

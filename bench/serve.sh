@@ -1,0 +1,121 @@
+#!/bin/sh
+# bench/serve.sh — `bert serve` under load (a benchmark, not a test).
+#
+#   bench/serve.sh [BUILD_DIR]        (from the repository root; needs wrk: apt-get install wrk)
+#
+# For each model — the bert-base shape with 2 layers (random weights from
+# `bert init`: hidden 768, 12 heads, intermediate 3072) and the bundled
+# models/bertc-mini-uncased — it starts `bert serve` on a free loopback
+# port, then:
+#   - offline baseline: `bert embed --batch-size 32` over the same texts
+#     (texts/s), and one CLI pass over a single text (latency);
+#   - wrk at 1, 8, 32 and 128 connections posting /v1/embeddings bodies of
+#     mixed lengths (one text each): requests/s, tokens/s, p50/p90/p99;
+#   - the batch-size histogram of /metrics after each load level;
+#   - the server's RSS before and after REQUESTS_RSS requests (default
+#     100000) at 32 connections: it should stay flat.
+# Environment: DURATION (seconds per level, default 15), THREADS (compute
+# threads, default all cores), LEVELS ("1 8 32 128"), REQUESTS_RSS.
+# Take figures on a quiet machine only; say where and when.
+set -eu
+build=${1:-build}
+BERT=$build/bert
+DURATION=${DURATION:-15}
+LEVELS=${LEVELS:-"1 8 32 128"}
+REQUESTS_RSS=${REQUESTS_RSS:-100000}
+THREADS=${THREADS:-0}
+command -v wrk >/dev/null 2>&1 || { echo "bench/serve.sh: needs wrk (apt-get install wrk)" >&2; exit 2; }
+command -v curl >/dev/null 2>&1 || { echo "bench/serve.sh: needs curl" >&2; exit 2; }
+[ -x "$BERT" ] || { echo "bench/serve.sh: $BERT not built (make BUILD=$build $BERT)" >&2; exit 2; }
+TMP=$(mktemp -d)
+SERVER=""
+trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
+threads_flag=""
+[ "$THREADS" -gt 0 ] && threads_flag="--threads $THREADS"
+
+# Mixed-length texts: 4 to ~120 words, cycled by the load generator.
+words="the quick brown fox jumps over the lazy dog while a server answers many clients at once"
+i=0
+: > "$TMP/texts.jsonl"
+: > "$TMP/bodies.txt"
+while [ $i -lt 64 ]; do
+    n=$((4 + (i * 37) % 117))
+    t=$(k=0; while [ $k -lt $n ]; do set -- $words; shift $((k % 16)); printf '%s ' "$1"; k=$((k + 1)); done)
+    printf '{"text": "%s"}\n' "$t" >> "$TMP/texts.jsonl"
+    printf '{"input": "%s"}\n' "$t" >> "$TMP/bodies.txt"
+    i=$((i + 1))
+done
+cat > "$TMP/post.lua" <<EOF
+local bodies = {}
+for line in io.lines("$TMP/bodies.txt") do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+    i = i % #bodies + 1
+    return wrk.format("POST", "/v1/embeddings", {["Content-Type"] = "application/json"}, bodies[i])
+end
+EOF
+
+now() { date +%s.%N; }
+metric() { curl -s "http://127.0.0.1:$port/metrics" | sed -n "s/^$1 \\([0-9.e+]*\\)\$/\\1/p"; }
+rss_kb() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$SERVER/status"; }
+
+bench_model() { # NAME DIR
+    name=$1 dir=$2
+    echo "== $name ($dir)"
+    t0=$(now)
+    "$BERT" embed "$dir" --batch-size 32 $threads_flag --input "$TMP/texts.jsonl" > /dev/null
+    t1=$(now)
+    echo "offline bert embed --batch-size 32: $(awk "BEGIN { printf \"%.1f\", 64 / ($t1 - $t0) }") texts/s"
+    head -1 "$TMP/texts.jsonl" > "$TMP/one.jsonl"
+    t0=$(now)
+    "$BERT" embed "$dir" $threads_flag --input "$TMP/one.jsonl" > /dev/null
+    t1=$(now)
+    echo "one CLI pass (one text, process start and model load included): $(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000 }") ms"
+    "$BERT" serve "$dir" --port 0 $threads_flag --max-connections 1024 2> "$TMP/serve.log" &
+    SERVER=$!
+    port=""
+    k=0
+    while [ -z "$port" ] && [ $k -lt 300 ]; do
+        sleep 0.1
+        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\)\/$/\1/p' "$TMP/serve.log")
+        k=$((k + 1))
+    done
+    [ -n "$port" ] || { cat "$TMP/serve.log" >&2; exit 1; }
+    for c in $LEVELS; do
+        tok0=$(metric bert_tokens_total)
+        t=$c
+        [ "$t" -gt 4 ] && t=4
+        wrk -t "$t" -c "$c" -d "${DURATION}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$port" > "$TMP/wrk.out"
+        tok1=$(metric bert_tokens_total)
+        rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p' "$TMP/wrk.out")
+        p50=$(awk '$1 == "50%" { print $2 }' "$TMP/wrk.out")
+        p90=$(awk '$1 == "90%" { print $2 }' "$TMP/wrk.out")
+        p99=$(awk '$1 == "99%" { print $2 }' "$TMP/wrk.out")
+        echo "clients $c: $rps req/s, $(awk "BEGIN { printf \"%.0f\", ($tok1 - $tok0) / $DURATION }") tokens/s, p50 $p50 p90 $p90 p99 $p99"
+        grep -E 'Non-2xx|Socket errors' "$TMP/wrk.out" || true
+    done
+    echo "batch sizes (sequences per batch, cumulative over the run):"
+    curl -s "http://127.0.0.1:$port/metrics" | grep '^bert_batch_size_bucket' | sed 's/^/  /'
+    r0=$(rss_kb)
+    # REQUESTS_RSS requests at 32 clients, then the RSS again.
+    wrk -t 4 -c 32 -d 3600s -s "$TMP/post.lua" "http://127.0.0.1:$port" > /dev/null &
+    gen=$!
+    base=$(metric 'bert_requests_total{route="\/v1\/embeddings",status="200"}')
+    while :; do
+        sleep 2
+        done_n=$(metric 'bert_requests_total{route="\/v1\/embeddings",status="200"}')
+        [ $((done_n - base)) -ge "$REQUESTS_RSS" ] && break
+    done
+    kill $gen 2>/dev/null || true
+    wait $gen 2>/dev/null || true
+    r1=$(rss_kb)
+    echo "RSS: $r0 kB before, $r1 kB after $REQUESTS_RSS more requests"
+    kill -TERM $SERVER
+    wait $SERVER || true
+    SERVER=""
+}
+
+"$BERT" init "$TMP/base2" --vocab models/bertc-mini-uncased/vocab.txt --layers 2 --hidden 768 --heads 12 \
+    --intermediate 3072 > /dev/null
+bench_model "bert-base shape, 2 layers" "$TMP/base2"
+bench_model "bundled bertc-mini-uncased" models/bertc-mini-uncased
