@@ -11,8 +11,11 @@ peer packages; it imports them and nothing of bert.c.
     Hugging Face `tokenizers`, with added tokens of every kind
     (normalized true/false, lstrip, rstrip, single_word, special or not),
     saved as tokenizer.json; then Tokenizer.from_file(...).encode() and
-    .decode() on hand-made texts that probe each rule. Writes
-    DIR/added-<name>/tokenizer.json and DIR/added_tokens.jsonl.
+    .decode() on hand-made texts that probe each rule. Also the same tokens
+    added to a slow transformers BertTokenizer and saved (vocab.txt +
+    tokenizer_config.json's added_tokens_decoder), encoded by
+    AutoTokenizer.from_pretrained (the converted fast tokenizer). Writes
+    DIR/added-<name>/ and DIR/added_tokens.jsonl.
 
   st: sentence-transformers model directories built from the random-weight
     BERT fixture tests/fixtures/tasks/sentence-transformer (its weights and
@@ -131,6 +134,50 @@ def build_tokenizer(lower, texts):
     return tok
 
 
+def vocab_txt_goldens(out):
+    """A vocab.txt tokenizer whose added tokens are in tokenizer_config.json's
+    added_tokens_decoder (what a slow BertTokenizer saves), as transformers'
+    AutoTokenizer converts and runs it (no decode: transformers' own)."""
+    import transformers
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer, BertTokenizer
+
+    peer = "transformers " + transformers.__version__
+    d = os.path.join(out, "added-vocab-txt")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    all_texts = TEXTS + [x for p in PAIRS for x in p]
+    chars = sorted({c for t in all_texts for c in t.lower() if not c.isspace()})
+    words = []
+    for w in SPECIALS + [w for w in WORDS if w.lower() == w or w.startswith("##")] + chars + ["##" + c for c in chars]:
+        if w not in words:
+            words.append(w)
+    vocab = os.path.join(d, "vocab.txt")
+    with open(vocab, "w", encoding="utf-8") as f:
+        f.write("\n".join(words) + "\n")
+    slow = BertTokenizer(vocab, do_lower_case=True)
+    for content, kw in added_token_specs():
+        kw = dict(kw)
+        special = kw.pop("special", False)
+        slow.add_tokens([AddedToken(content, special=special, **kw)], special_tokens=special)
+    slow.save_pretrained(d)
+    for extra in ("added_tokens.json", "special_tokens_map.json"):
+        if os.path.exists(os.path.join(d, extra)):
+            os.remove(os.path.join(d, extra))
+    fast = AutoTokenizer.from_pretrained(d)
+    lines = []
+    for text, pair in [(t, None) for t in TEXTS] + list(PAIRS):
+        e = fast(text, pair, return_offsets_mapping=True, return_special_tokens_mask=True)
+        lines.append({
+            "tokenizer": "added-vocab-txt", "text": text, "pair": pair, "peer": peer,
+            "ids": e["input_ids"], "type_ids": e["token_type_ids"], "tokens": e.tokens(),
+            "offsets": [list(o) for o in e["offset_mapping"]],
+            "word_ids": [-1 if w is None else w for w in e.word_ids()],
+            "special_tokens_mask": e["special_tokens_mask"],
+        })
+    return lines
+
+
 def tokenizer_goldens(out):
     import tokenizers
     from tokenizers import Tokenizer
@@ -157,6 +204,7 @@ def tokenizer_goldens(out):
                 "decode": tok.decode(e.ids, skip_special_tokens=False),
                 "decode_skip_special": tok.decode(e.ids, skip_special_tokens=True),
             })
+    lines += vocab_txt_goldens(out)
     path = os.path.join(out, "added_tokens.jsonl")
     with open(path, "w", encoding="utf-8") as f:
         for line in lines:

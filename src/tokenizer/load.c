@@ -57,8 +57,9 @@ static bert_status load_vocab_txt(bert_tokenizer *t, const char *path, bert_erro
     return rc;
 }
 
-/* tokenizer_config.json: flags and special-token strings (all optional). */
-static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *err) {
+/* tokenizer_config.json: flags and special-token strings (all optional);
+ * *decoder gets its added_tokens_decoder (detached, NULL when absent). */
+static bert_status load_config(bert_tokenizer *t, const char *path, cJSON **decoder, bert_error *err) {
     cJSON *root;
     bert_status rc = bert_json_load_file(path, &root, err);
     if (rc != BERT_OK) return rc;
@@ -78,6 +79,7 @@ static bert_status load_config(bert_tokenizer *t, const char *path, bert_error *
         const char *s = token_string(cJSON_GetObjectItemCaseSensitive(root, special_keys[i]));
         if (s) rc = set_str(&t->special_text[i], s, err);
     }
+    *decoder = cJSON_DetachItemFromObjectCaseSensitive(root, "added_tokens_decoder");
     cJSON_Delete(root);
     return rc;
 }
@@ -149,6 +151,52 @@ static bert_status read_added_flags(const cJSON *a, const char *path, const char
                               names[k]);
     }
     return BERT_OK;
+}
+
+typedef struct {
+    double id;
+    const cJSON *token;
+} keyed_token;
+
+static int cmp_keyed_token(const void *a, const void *b) {
+    double x = ((const keyed_token *)a)->id, y = ((const keyed_token *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* tokenizer_config.json's added_tokens_decoder ({"id": AddedToken}), for
+ * a directory without tokenizer.json: the tokens transformers adds when it
+ * converts the vocab.txt tokenizer, in id order, with their flags. An id
+ * is the vocabulary's when the text is there, else the next one after it. */
+static bert_status add_config_tokens(bert_tokenizer *t, const char *path, const cJSON *dec, bert_error *err) {
+    if (!cJSON_IsObject(dec)) return bert_fail(err, BERT_ERR_FORMAT, "%s: added_tokens_decoder must be an object", path);
+    int n = cJSON_GetArraySize(dec), k = 0;
+    keyed_token *v = malloc(((size_t)n + 1) * sizeof *v);
+    if (!v) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_status rc = BERT_OK;
+    for (const cJSON *e = dec->child; e && rc == BERT_OK; e = e->next) {
+        char *end;
+        double id = strtod(e->string, &end);
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (*end || end == e->string || id < 0 || id != (double)(long)id || !cJSON_IsString(content))
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: added_tokens_decoder entry '%s' needs an integer key and a "
+                                                 "content string", path, e->string);
+        else v[k++] = (keyed_token){id, e};
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_keyed_token);
+    for (int i = 0; i < k && rc == BERT_OK; i++) {
+        const char *content = cJSON_GetObjectItemCaseSensitive(v[i].token, "content")->valuestring;
+        added_flags f;
+        if ((rc = read_added_flags(v[i].token, path, content, &f, err)) != BERT_OK) break;
+        int tid = bert_vocab_find(&t->vocab, NULL, 0, content, strlen(content));
+        if (tid < 0) {
+            tid = t->vocab.n;
+            f.outside_vocab = 1;
+            rc = bert_vocab_add(&t->vocab, content, strlen(content), tid, err);
+        }
+        if (rc == BERT_OK) rc = add_added_token(t, content, tid, f, err);
+    }
+    free(v);
+    return rc;
 }
 
 /* tokenizer.json: the pipeline must be BERT's; read its flags, vocabulary
@@ -253,12 +301,13 @@ bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_erro
     t->strip_accents = -1; /* follow lowercase */
     t->max_input_chars_per_word = 100;
     t->decode_cleanup = 1;
-    char path[PATH_MAX];
+    char path[PATH_MAX], config[PATH_MAX] = "";
+    cJSON *decoder = NULL;
     bert_status rc = set_str(&t->prefix, "##", err);
     for (int i = 0; i < 5 && rc == BERT_OK; i++) rc = set_str(&t->special_text[i], special_defaults[i], err);
-    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "tokenizer_config.json", err)) == BERT_OK &&
-        bert_file_exists(path))
-        rc = load_config(t, path, err);
+    if (rc == BERT_OK && (rc = bert_path_join(config, sizeof config, dir, "tokenizer_config.json", err)) == BERT_OK &&
+        bert_file_exists(config))
+        rc = load_config(t, config, &decoder, err);
     if (rc == BERT_OK) rc = bert_path_join(path, sizeof path, dir, "tokenizer.json", err);
     if (rc == BERT_OK && bert_file_exists(path)) {
         rc = load_tokenizer_json(t, path, err);
@@ -267,7 +316,9 @@ bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_erro
         if (rc == BERT_OK && !bert_file_exists(path))
             rc = bert_fail(err, BERT_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
         if (rc == BERT_OK) rc = load_vocab_txt(t, path, err);
+        if (rc == BERT_OK && decoder) rc = add_config_tokens(t, config, decoder, err);
     }
+    cJSON_Delete(decoder);
     if (rc == BERT_OK && !t->unk_token) rc = set_str(&t->unk_token, t->special_text[BERT_SPECIAL_UNK], err);
     /* Special tokens: looked up by their text, added as unsplittable. */
     for (int i = 0; i < 5 && rc == BERT_OK; i++) {

@@ -4,6 +4,8 @@
  * each matching rule (normalized true/false, lstrip, rstrip, single_word,
  * special or not, longest match, CJK and accents in patterns), on the two
  * tokenizer.json files beside it (tools/make_conformance_goldens.py).
+ * Also the same tokens in a vocab.txt tokenizer's tokenizer_config.json
+ * (added_tokens_decoder), as transformers' AutoTokenizer runs it.
  * Required: identical ids, token types, offsets, word ids and special
  * masks, and identical decoded text with and without special tokens. */
 #include <cjson/cJSON.h>
@@ -59,6 +61,7 @@ static const char *check_case(const bert_tokenizer *tok, const cJSON *c, char *d
     }
     for (int skip = 0; skip < 2 && !bad; skip++) {
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, skip ? "decode_skip_special" : "decode");
+        if (!cJSON_IsString(want)) break; /* transformers' cases: its own decode, not compared */
         char *got = NULL;
         if (bert_detokenize(tok, e->input_ids, e->n_tokens, skip, &got, &err) != BERT_OK) {
             snprintf(detail, dn, "%s", err.message);
@@ -111,7 +114,7 @@ TEST(added_tokens_match_hugging_face_tokenizers) {
     fclose(f);
     bert_tokenizer_free(tok);
     printf("  added-token cases: %d, mismatches: %d\n", cases, bad);
-    CHECK(cases >= 50);
+    CHECK(cases >= 80);
 }
 
 /* A flag that is not a boolean is refused, naming the token and field. */
