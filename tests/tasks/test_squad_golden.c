@@ -5,6 +5,7 @@
  * ids, integer no-answer probabilities, thresholds), and the refusals. */
 #include <stdlib.h>
 
+#include "tasks/pytext.h"
 #include "test.h"
 
 #define SC "tests/fixtures/conformance/scoring/"
@@ -147,4 +148,24 @@ TEST(squad_v1_and_v2_rules_differ_where_the_scripts_do) {
     CHECK(x == 0.0 && y == 0.0);
     bert_squad_score_question("x", NULL, 0, BERT_SQUAD_V2, &x, &y); /* unanswerable */
     CHECK(x == 0.0 && y == 0.0);
+}
+
+TEST(squad_json_numbers_are_python_reprs) {
+    static const struct {
+        double x;
+        const char *repr;
+    } cases[] = {
+        {0.1, "0.1"},       {100.0, "100.0"}, {1e16, "1e+16"}, {1e-5, "1e-05"}, {123456789012345680.0, "1.2345678901234568e+17"},
+        {0.0001, "0.0001"}, {1.0 / 3, "0.3333333333333333"}, {200.0 / 3, "66.66666666666667"}, {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"}, {-0.5, "-0.5"}, {1e15, "1000000000000000.0"},
+        {9999999999999998.0, "9999999999999998.0"}, {0.00012345, "0.00012345"}, {1.5e-7, "1.5e-07"}, {0.0, "0.0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[40];
+        py_float_repr(cases[i].x, buf, sizeof buf);
+        if (strcmp(buf, cases[i].repr) != 0) test_fail(__FILE__, __LINE__, "%.17g: '%s', Python '%s'", cases[i].x, buf, cases[i].repr);
+    }
+    double v[] = {1e16, 1.0, 1.0, -1e16}, w[11] = {1e16, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1e16};
+    CHECK(py_sum(v, 4) == 0.0 && np_sum(v, 4) == 0.0); /* in order from 0, as Python 3.11 and numpy below 8 */
+    CHECK(np_sum(w, 11) == 8.0);                      /* numpy's 8 partial sums (np.sum gives 8.0) */
 }
