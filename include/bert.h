@@ -1464,6 +1464,22 @@ typedef enum {
 BERT_API bert_status bert_convert(const char *model_dir, const char *out_dir, bert_convert_dtype dtype,
                                   bert_error *err);
 
+/* ----------------------------------------------------------------------
+ * Resource limits: hostile inputs are refused with an error naming the
+ * limit, never allowed to take memory or time without bound.
+ * ---------------------------------------------------------------------- */
+
+/* Context windows one bert_qa input may need (a context of about
+ * BERT_QA_MAX_WINDOWS x doc_stride tokens); more is BERT_ERR_INPUT. The
+ * windows run a few at a time, so memory does not grow with their count. */
+#define BERT_QA_MAX_WINDOWS 1024
+/* Documents one bert_rerank call takes; more is BERT_ERR_INPUT. They run
+ * in groups, so memory does not grow with their count. */
+#define BERT_RERANK_MAX_DOCUMENTS 10000
+/* The longest padded encoding (bert_encode_params padding to max_length or
+ * to a multiple): a longer target is BERT_ERR_INPUT. */
+#define BERT_MAX_PADDED_LENGTH 65536
+
 /* Metrics (scikit-learn / scipy definitions). */
 BERT_API double bert_metric_accuracy(const int *pred, const int *gold, int n);
 BERT_API double bert_metric_f1(const int *pred, const int *gold, int n, int positive); /* binary F1 of class `positive` */

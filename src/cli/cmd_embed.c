@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/embed_input.h"
@@ -33,6 +34,13 @@ static const char *usage_text =
     "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.99)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
     "  --truncation-side S  right (default) | left\n";
+
+/* 1 when v[0..n) are all finite (JSON has no NaN or infinity). */
+static int all_finite(const float *v, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(v[j])) return 0;
+    return 1;
+}
 
 static void print_vector(FILE *f, const float *v, int n) {
     fputc('[', f);
@@ -63,6 +71,11 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
         }
         return 0;
     }
+    /* A NaN or infinite output (non-finite weights) is an error naming the line, not a bare nan. */
+    for (int i = 0; i < n; i++)
+        if (!all_finite(bert_output_hidden(ctx, i), (size_t)recs[i].n * (size_t)C))
+            return !cli_error("embed", "%s:%ld: the model's output is not finite (NaN or infinity: are its weights finite?)",
+                              src, recs[i].line);
     for (int i = 0; i < n; i++) {
         if (o->pooling < 0) {
             const float *h = bert_output_hidden(ctx, i);
@@ -141,6 +154,17 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
     return 1;
 }
 
+/* 1 when dir holds tokenizer.json or vocab.txt. */
+static int has_tokenizer_files(const char *dir) {
+    char path[4096];
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, i ? "vocab.txt" : "tokenizer.json");
+        if (stat(path, &st) == 0) return 1;
+    }
+    return 0;
+}
+
 static int is_blank(const char *s) {
     while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
     return *s == '\0';
@@ -162,9 +186,17 @@ int cmd_embed(int argc, char **argv) {
         bert_model_free(m);
         return cli_error("embed", "%s", err.message);
     }
-    /* The tokenizer is optional: without one, inputs must be token ids. */
+    /* The tokenizer is optional: without one, inputs must be token ids. One
+     * that is there but fails to load is an error of its own. */
     bert_tokenizer *tok = NULL;
-    if (bert_tokenizer_load(dir, &tok, &err) != BERT_OK) tok = NULL;
+    if (bert_tokenizer_load(dir, &tok, &err) != BERT_OK) {
+        tok = NULL;
+        if (has_tokenizer_files(dir)) {
+            bert_context_free(ctx);
+            bert_model_free(m);
+            return cli_error("embed", "%s", err.message);
+        }
+    }
     /* sentence-transformers files set the defaults: pooling, Normalize, and a
      * max_seq_length that texts are silently cut to (as ST does). */
     bert_sentence_config st;

@@ -16,7 +16,10 @@
 
 bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_error *err) {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer
+     * before the regular-file check refuses it; reads of a regular file
+     * ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

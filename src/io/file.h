@@ -16,7 +16,8 @@ typedef struct {
 } bert_file;
 
 /* Map (use_mmap) or read `path` whole. An empty file is mapped as size 0
- * with data NULL. */
+ * with data NULL. Anything but a regular file (a FIFO, a device, a
+ * directory) is BERT_ERR_IO "not a regular file", refused without waiting. */
 bert_status bert_file_open(const char *path, int use_mmap, bert_file *out, bert_error *err);
 void bert_file_close(bert_file *f);
 

@@ -2,6 +2,7 @@
  * one logit vector per input, then the pipeline's score function
  * (transformers pipelines/text_classification.py). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,22 +61,44 @@ bert_status bert_nsp(bert_pipeline *p, const char *const *texts, const char *con
     return rc;
 }
 
+/* Documents per bert_classify pass of bert_rerank. */
+#define RERANK_GROUP 64
+
+/* An error about "input K" of a group that starts at document `offset`:
+ * the item and the message name the document in the whole list. */
+static void renumber(bert_error *err, int offset) {
+    int k, used = 0;
+    char rest[sizeof err->message];
+    if (sscanf(err->message, "input %d: %n", &k, &used) == 1 && used > 0) {
+        snprintf(rest, sizeof rest, "%s", err->message + used);
+        snprintf(err->message, sizeof err->message, "input %d: %.480s", k + offset, rest);
+    }
+    err->item += offset;
+}
+
 bert_status bert_rerank(bert_pipeline *p, const char *query, const char *const *documents, int n, float *scores,
                         bert_error *err) {
     bert_error_clear(err);
     if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "no documents to rerank");
     if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head (a cross-encoder has one)");
-    const char **queries = malloc(sizeof *queries * (size_t)n);
-    if (!queries) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) queries[i] = query;
-    int L = bert_model_num_labels(p->model);
-    float *all = malloc(sizeof *all * (size_t)n * (size_t)L);
-    bert_status rc = all ? bert_classify(p, queries, documents, n, L == 1 ? BERT_SCORE_SIGMOID : BERT_SCORE_AUTO, all, err)
-                         : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    /* A single-logit cross-encoder scores sigmoid(logit); a two-class one
-     * the probability of its last (relevant) class. */
-    for (int i = 0; rc == BERT_OK && i < n; i++) scores[i] = all[(size_t)i * L + (L - 1)];
+    if (n > BERT_RERANK_MAX_DOCUMENTS)
+        return bert_fail(err, BERT_ERR_INPUT, "%d documents: at most %d (BERT_RERANK_MAX_DOCUMENTS)", n,
+                         BERT_RERANK_MAX_DOCUMENTS);
+    int g = n < RERANK_GROUP ? n : RERANK_GROUP, L = bert_model_num_labels(p->model);
+    const char **queries = malloc(sizeof *queries * (size_t)g);
+    float *all = malloc(sizeof *all * (size_t)g * (size_t)(L > 0 ? L : 1));
+    bert_status rc = queries && all ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int i = 0; rc == BERT_OK && i < g; i++) queries[i] = query;
+    /* RERANK_GROUP documents a pass, so memory does not grow with n. A
+     * single-logit cross-encoder scores sigmoid(logit); a two-class one the
+     * probability of its last (relevant) class. */
+    for (int i0 = 0; rc == BERT_OK && i0 < n; i0 += g) {
+        int m = n - i0 < g ? n - i0 : g;
+        rc = bert_classify(p, queries, documents + i0, m, L == 1 ? BERT_SCORE_SIGMOID : BERT_SCORE_AUTO, all, err);
+        if (rc != BERT_OK && err && err->item >= 0) renumber(err, i0);
+        for (int i = 0; rc == BERT_OK && i < m; i++) scores[i0 + i] = all[(size_t)i * L + (L - 1)];
+    }
     free(all);
     free(queries);
     return rc;

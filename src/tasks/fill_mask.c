@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/finite.h"
 #include "tasks/pipeline.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -140,6 +141,7 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
         for (int32_t t = 0, m = 0; rc == BERT_OK && t < e->n_tokens; t++)
             if (e->input_ids[t] == mask_id) {
                 rc = bert_mlm_logits_at(p->ctx, i, &t, 1, logits, err);
+                if (rc == BERT_OK && !task_all_finite(logits, (size_t)V)) rc = task_fail_not_finite(i, err);
                 if (rc == BERT_OK)
                     rc = predict(p, e, t, masks == 1, tids, n_tids, k, logits, out[i].predictions + (size_t)(m++) * k, err);
             }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/finite.h"
 #include "tasks/pipeline.h"
 #include "util/error.h"
 
@@ -49,6 +50,45 @@ static void word_span(const bert_encoding *e, int word, int *cs, int *ce) {
         if (*cs < 0 || e->offsets[2 * i] < *cs) *cs = e->offsets[2 * i];
         if (e->offsets[2 * i + 1] > *ce) *ce = e->offsets[2 * i + 1];
     }
+}
+
+/* Windows per forward pass. */
+#define QA_CHUNK 32
+
+/* The spans of window k (QA logits lg) whose start token has its maximum
+ * context in this window, appended to *cands (n used of cap); the window's
+ * null score p_start([CLS]) p_end([CLS]) lowers *min_null. ps and pe hold
+ * the window's length. */
+static bert_status window_candidates(const bert_encoding *e, int k, const float *lg, const int *best_win,
+                                     int max_answer_len, double *ps, double *pe, cand **cands, int *n, int *cap,
+                                     double *min_null, bert_error *err) {
+    int T = e->n_tokens;
+    for (int i = 0; i < T; i++) {
+        int allowed = i == 0 || is_context(e, i);
+        ps[i] = allowed ? lg[2 * i] : -10000.0;
+        pe[i] = allowed ? lg[2 * i + 1] : -10000.0;
+    }
+    task_softmax(ps, T);
+    task_softmax(pe, T);
+    if (ps[0] * pe[0] < *min_null) *min_null = ps[0] * pe[0];
+    for (int s = 1; s < T; s++) {
+        if (!is_context(e, s) || best_win[e->offsets[2 * s]] != k) continue;
+        for (int en = s; en < T && en - s < max_answer_len; en++) {
+            double sc = ps[s] * pe[en];
+            if (!is_context(e, en) || !(sc > 0)) continue;
+            if (*n == *cap) {
+                cand *c2 = realloc(*cands, sizeof *c2 * (size_t)(*cap * 2));
+                if (!c2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+                *cands = c2, *cap *= 2;
+            }
+            int cs, ce, tmp;
+            word_span(e, e->word_ids[s], &cs, &tmp);
+            word_span(e, e->word_ids[en], &tmp, &ce);
+            (*cands)[*n] = (cand){.score = sc, .start = cs, .end = ce, .order = *n};
+            (*n)++;
+        }
+    }
+    return BERT_OK;
 }
 
 bert_status bert_qa(bert_pipeline *p, const char *question, const char *context, const bert_qa_params *params,
@@ -90,6 +130,12 @@ bert_status bert_qa(bert_pipeline *p, const char *question, const char *context,
     ep.return_overflowing = 1;
     bert_encodings w;
     if ((rc = bert_tokenize(p->tok, question, -1, context, -1, &ep, &w, err)) != BERT_OK) return rc;
+    if (w.n > BERT_QA_MAX_WINDOWS) {
+        rc = bert_fail(err, BERT_ERR_INPUT, "the context needs %d windows of %d tokens; at most %d (BERT_QA_MAX_WINDOWS)", w.n,
+                       q.max_seq_len, BERT_QA_MAX_WINDOWS);
+        bert_encodings_free(&w);
+        return rc;
+    }
 
     /* Max-context window of every context token, keyed by its first character. */
     int ctx_len = 0;
@@ -118,39 +164,18 @@ bert_status bert_qa(bert_pipeline *p, const char *question, const char *context,
         }
         seqs[k] = (bert_sequence){.input_ids = e->input_ids, .token_type_ids = e->token_type_ids, .n_tokens = e->n_tokens};
     }
-    if (rc == BERT_OK) rc = bert_forward(p->ctx, seqs, w.n, BERT_OUTPUT_QA, err);
+    /* The windows run QA_CHUNK at a time: memory does not grow with the context. */
     double min_null = 1e6;
-    for (int k = 0; rc == BERT_OK && k < w.n; k++) {
-        const bert_encoding *e = &w.encodings[k];
-        const float *lg = bert_output_qa_logits(p->ctx, k);
-        int T = e->n_tokens;
-        for (int i = 0; i < T; i++) {
-            int allowed = i == 0 || is_context(e, i);
-            ps[i] = allowed ? lg[2 * i] : -10000.0;
-            pe[i] = allowed ? lg[2 * i + 1] : -10000.0;
-        }
-        task_softmax(ps, T);
-        task_softmax(pe, T);
-        if (ps[0] * pe[0] < min_null) min_null = ps[0] * pe[0];
-        for (int s = 1; s < T && rc == BERT_OK; s++) {
-            if (!is_context(e, s) || best_win[e->offsets[2 * s]] != k) continue;
-            for (int en = s; en < T && en - s < q.max_answer_len; en++) {
-                double sc = ps[s] * pe[en];
-                if (!is_context(e, en) || !(sc > 0)) continue;
-                if (n == cap) {
-                    cand *c2 = realloc(cands, sizeof *c2 * (size_t)(cap *= 2));
-                    if (!c2) {
-                        rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    cands = c2;
-                }
-                int cs, ce, tmp;
-                word_span(e, e->word_ids[s], &cs, &tmp);
-                word_span(e, e->word_ids[en], &tmp, &ce);
-                cands[n] = (cand){.score = sc, .start = cs, .end = ce, .order = n};
-                n++;
-            }
+    for (int k0 = 0; rc == BERT_OK && k0 < w.n; k0 += QA_CHUNK) {
+        int m = w.n - k0 < QA_CHUNK ? w.n - k0 : QA_CHUNK;
+        rc = bert_forward(p->ctx, seqs + k0, m, BERT_OUTPUT_QA, err);
+        for (int k = k0; rc == BERT_OK && k < k0 + m; k++) {
+            const float *lg = bert_output_qa_logits(p->ctx, k - k0);
+            if (!task_all_finite(lg, 2 * (size_t)w.encodings[k].n_tokens))
+                rc = bert_fail(err, BERT_ERR_FORMAT, "the model's output is not finite (NaN or infinity: are its weights finite?)");
+            else
+                rc = window_candidates(&w.encodings[k], k, lg, best_win, q.max_answer_len, ps, pe, &cands, &n, &cap,
+                                       &min_null, err);
         }
     }
     if (rc == BERT_OK && q.handle_impossible) {

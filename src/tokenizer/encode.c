@@ -453,8 +453,12 @@ void bert_encodings_free(bert_encodings *es) {
     es->encodings = NULL;
 }
 
-/* Pad e to `target` tokens (nothing when it is already as long). */
+/* Pad e to `target` tokens (nothing when it is already as long); a target
+ * above BERT_MAX_PADDED_LENGTH is BERT_ERR_INPUT. */
 static bert_status pad_one(const bert_tokenizer *t, bert_encoding *e, int target, int left, bert_error *err) {
+    if (target > BERT_MAX_PADDED_LENGTH)
+        return bert_fail(err, BERT_ERR_INPUT, "padding to %d tokens: at most %d (BERT_MAX_PADDED_LENGTH)", target,
+                         BERT_MAX_PADDED_LENGTH);
     if (e->n_tokens >= target) return BERT_OK;
     int n = e->n_tokens, add = target - n;
     int32_t **arrays[] = {&e->input_ids, &e->token_type_ids, &e->attention_mask, &e->special_tokens_mask,

@@ -168,3 +168,71 @@ if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$n_ck" -eq 1 ] && [ -f "$TMP/inj/$INJ/b
 if ! grep -rnE '\b(system|popen|execl|execlp|execvp|posix_spawn[p]?)[[:space:]]*\(' src/ > "$TMP/calls" \
     && [ "$(grep -rnE '\bexecv[[:space:]]*\(' src/ | grep -vc '"/proc/self/exe"')" -eq 0 ]; then
     pass no_shell_calls_in_sources; else fail no_shell_calls_in_sources "$TMP/calls"; fi
+
+# --- F9: NaN / infinite weights: an error naming the input line, never a bare nan -------------
+# nanify SRC DST BYTE: a copy of model SRC whose every weight is NaN (BYTE 192) or +inf (128).
+nanify() {
+    rm -rf "$2" && cp -R "$1" "$2"
+    f=$2/model.safetensors
+    hl=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+    n=$(( ($(wc -c < "$f") - 8 - hl) / 4 ))
+    LC_ALL=C awk -v n="$n" -v b="$3" 'BEGIN { for (i = 0; i < n; i++) printf "%c%c%c%c", 0, 0, b, 127 }' > "$TMP/nan.bin"
+    dd if="$TMP/nan.bin" of="$f" bs=4096 seek=$((8 + hl)) oflag=seek_bytes conv=notrunc status=none
+}
+NOTFIN="stdin:2: the model's output is not finite"
+# not_finite NAME MODEL ARGS... < two input lines: the second line's model output is checked (the first
+# line is a blank-free valid one too, so the error must name line 2 of a batch of two).
+for kind in nan:192 inf:128; do
+    k=${kind%%:*} b=${kind#*:}
+    for m in sentence-transformer classifier cross-encoder mlm ner qa; do nanify "$TASKS/$m" "$TMP/$k-$m" "$b"; done
+    printf '\n{"text": "hello world"}\n' > "$TMP/in"
+    expect_error "embed_$k" "$NOTFIN" sh -c "'$BERT' embed '$TMP/$k-sentence-transformer' < '$TMP/in'"
+    printf '\n{"input_ids": [3, 100, 4]}\n' > "$TMP/in"
+    expect_error "embed_ids_$k" "$NOTFIN" sh -c "'$BERT' embed '$TMP/$k-sentence-transformer' --pooling none < '$TMP/in'"
+    printf '\n{"text": "hello world"}\n' > "$TMP/in"
+    expect_error "classify_$k" "$NOTFIN" sh -c "'$BERT' classify '$TMP/$k-classifier' < '$TMP/in'"
+    printf '\n{"query": "q", "documents": ["a b", "c"]}\n' > "$TMP/in"
+    expect_error "rerank_$k" "$NOTFIN" sh -c "'$BERT' rerank '$TMP/$k-cross-encoder' < '$TMP/in'"
+    printf '\n{"text": "a", "text_pair": "b"}\n' > "$TMP/in"
+    expect_error "nsp_$k" "$NOTFIN" sh -c "'$BERT' nsp '$TMP/$k-mlm' < '$TMP/in'"
+    printf '\n{"text": "the [MASK] sat"}\n' > "$TMP/in"
+    expect_error "fill_mask_$k" "$NOTFIN" sh -c "'$BERT' fill-mask '$TMP/$k-mlm' < '$TMP/in'"
+    printf '\n{"text": "Alice likes Oslo"}\n' > "$TMP/in"
+    expect_error "ner_$k" "$NOTFIN" sh -c "'$BERT' ner '$TMP/$k-ner' --aggregation none < '$TMP/in'"
+    printf '\n{"question": "who?", "context": "Alice likes Oslo"}\n' > "$TMP/in"
+    expect_error "qa_$k" "$NOTFIN" sh -c "'$BERT' qa '$TMP/$k-qa' < '$TMP/in'"
+done
+
+# --- F10: a FIFO in place of a model file is refused at once, never waited on -----------------
+for f in config.json model.safetensors vocab.txt; do
+    rm -rf "$TMP/fifo" && cp -R "$TASKS/sentence-transformer" "$TMP/fifo" && rm -f "$TMP/fifo/$f" && mkfifo "$TMP/fifo/$f"
+    printf '{"text": "hi"}\n' > "$TMP/in"
+    expect_error "fifo_$f" "$f" timeout 30 "$BERT" embed "$TMP/fifo" --input "$TMP/in"
+    timeout 30 "$BERT" info "$TMP/fifo" > /dev/null 2>&1
+    rc=$?
+    if [ $rc -lt 2 ]; then pass "fifo_info_$f"; else echo "  exit $rc"; fail "fifo_info_$f"; fi
+done
+
+# --- F10: documented limits, each refused with a clear error -----------------------------------
+echo '{"text": "hi"}' > "$TMP/hi.jsonl"
+expect_error pad_to_multiple_of_bound "padding to 2147483647 tokens: at most 65536 (BERT_MAX_PADDED_LENGTH)" \
+    "$BERT" tokenize "$TASKS/mlm" --padding longest --pad-to-multiple-of 2147483647 --input "$TMP/hi.jsonl"
+awk 'BEGIN { printf "{\"question\": \"who?\", \"context\": \""; for (i = 0; i < 10000; i++) printf "the cat "; print "\"}" }' > "$TMP/longctx.jsonl"
+expect_error qa_windows_bound "longctx.jsonl:1: the context needs 2857 windows of 16 tokens; at most 1024 (BERT_QA_MAX_WINDOWS)" \
+    "$BERT" qa "$TASKS/qa" --max-seq-len 16 --doc-stride 4 --input "$TMP/longctx.jsonl"
+awk 'BEGIN { printf "{\"query\": \"q\", \"documents\": ["; for (i = 0; i < 10001; i++) printf "%s\"d\"", i ? "," : ""; print "]}" }' > "$TMP/rr.jsonl"
+expect_error rerank_documents_bound "rr.jsonl:1: 10001 documents: at most 10000 (BERT_RERANK_MAX_DOCUMENTS)" \
+    "$BERT" rerank "$TASKS/cross-encoder" --input "$TMP/rr.jsonl"
+# Under the limits, long inputs run in groups: 300 documents score as each does alone (within 1e-5),
+# and 600 QA windows answer.
+awk 'BEGIN { printf "{\"query\": \"the cat\", \"documents\": ["; for (i = 0; i < 300; i++) printf "%s\"the cat %d sat\"", i ? "," : "", i; print "]}" }' > "$TMP/rr300.jsonl"
+"$BERT" rerank "$TASKS/cross-encoder" --input "$TMP/rr300.jsonl" > "$TMP/rr300.out" 2> "$TMP/err"
+first=$(sed 's/.*"index":\([0-9]*\),"score":\([^,]*\),.*/\1 \2/' "$TMP/rr300.out" | head -1)
+idx=${first%% *}
+printf '{"query": "the cat", "documents": ["the cat %s sat"]}\n' "$idx" > "$TMP/rr1.jsonl"
+one=$("$BERT" rerank "$TASKS/cross-encoder" --input "$TMP/rr1.jsonl" | sed 's/.*"score":\([^,]*\),.*/\1/')
+if [ -n "$idx" ] && [ -n "$one" ] && awk -v a="${first#* }" -v b="$one" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' && [ "$(grep -o '"index"' "$TMP/rr300.out" | wc -l)" -eq 300 ]; then
+    pass rerank_in_groups; else echo "  $first vs $one"; fail rerank_in_groups "$TMP/err"; fi
+awk 'BEGIN { printf "{\"question\": \"who?\", \"context\": \""; for (i = 0; i < 2400; i++) printf "the cat "; print "\"}" }' > "$TMP/ctx600.jsonl"
+if "$BERT" qa "$TASKS/qa" --max-seq-len 16 --doc-stride 4 --input "$TMP/ctx600.jsonl" > "$TMP/out" 2> "$TMP/err" && grep -q '"answer"' "$TMP/out"; then
+    pass qa_windows_in_groups; else fail qa_windows_in_groups "$TMP/err"; fi
