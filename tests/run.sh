@@ -24,6 +24,7 @@ run test_hostile env BERT="$build/bert" sh tests/cli/test_hostile.sh
 run test_torchbin env BERT="$build/bert" sh tests/cli/test_torchbin.sh
 run test_harness env BERT="$build/bert" sh tests/cli/test_harness.sh
 run test_server env BERT="$build/bert" sh tests/cli/test_server.sh
+run test_realstack env BERT="$build/bert" sh tests/cli/test_realstack.sh
 run test_conform_score env BERT="$build/bert" sh tests/cli/test_conform_score.sh
 run test_conform_embed env BERT="$build/bert" sh tests/cli/test_conform_embed.sh
 passed=$(grep -c '^PASS ' "$log")

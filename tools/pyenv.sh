@@ -82,7 +82,11 @@ for n in ("torch", "numpy"):
     if ! timeout 1500 "$venv/bin/pip" install -q --disable-pip-version-check \
             --timeout 30 --retries 2 -c "$held" -c "$req" $missing > "$log" 2>&1; then
         rm -f "$held"
-        reason=$(grep -E -m1 'ERROR|Could not|No matching|conflict' "$log" | cut -c1-200)
+        if grep -qE 'NewConnectionError|Failed to establish|Temporary failure in name resolution|timed out' "$log"; then
+            reason="the package index cannot be reached"
+        else
+            reason=$(grep -E -m1 'ERROR|Could not|No matching|conflict' "$log" | cut -c1-200)
+        fi
         unavailable "pip could not install$(printf ' %s' $missing): ${reason:-see $log}"
     fi
     rm -f "$held"
