@@ -57,7 +57,7 @@ EOF
 
 now() { date +%s.%N; }
 metric() { curl -s "http://127.0.0.1:$port/metrics" | sed -n "s/^$1 \\([0-9.e+]*\\)\$/\\1/p"; }
-rss_kb() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$SERVER/status"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER/status"; }
 
 bench_model() { # NAME DIR
     name=$1 dir=$2
