@@ -52,10 +52,12 @@ if command -v flock >/dev/null 2>&1; then
 fi
 if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv --system-site-packages "$venv" >&2 ||
-        { rm -rf "$venv/bin" "$venv/lib" "$venv/include" "$venv/pyvenv.cfg"; unavailable "python3 -m venv failed"; }
+        { rm -rf "${venv:?}/bin" "${venv:?}/lib" "${venv:?}/include" "${venv:?}/pyvenv.cfg"
+          unavailable "python3 -m venv failed"; }
 fi
 
-# The specs whose exact version is not installed yet.
+# The specs whose exact version is not installed yet (specs: validated words, split on purpose).
+# shellcheck disable=SC2086
 missing=$("$venv/bin/python" - $specs <<'EOF'
 import sys
 from importlib import metadata

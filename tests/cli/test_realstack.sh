@@ -26,7 +26,7 @@ skip_all() { for c in $CHECKS; do echo "SKIP $c ($1)"; done; exit 0; }
 
 py=$(sh tools/pyenv.sh tokenizers transformers sentence-transformers 2> "$TMP/err") ||
     skip_all "python peers unavailable: $(tail -n1 "$TMP/err")"
-model=$(sh tools/fetch_real_models.sh 2> "$TMP/err" | tail -n1) && [ -f "$model/model.safetensors" ] ||
+model=$(sh tools/fetch_real_models.sh 2> "$TMP/err") && [ -f "$model/model.safetensors" ] ||
     skip_all "real model unavailable: $(tail -n1 "$TMP/err")"
 
 # bert_run NAME OUT ARGS...: run bert with ARGS, output to OUT; 0 on success, else a FAIL line.
