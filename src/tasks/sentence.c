@@ -67,6 +67,7 @@ static bert_status int_field(const cJSON *obj, const char *key, int def, int lo,
     return BERT_OK;
 }
 
+/* Boolean field `key` of obj (def when absent). */
 static bert_status bool_field(const cJSON *obj, const char *key, int def, const char *file, int *out, bert_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) {
@@ -395,6 +396,7 @@ void sentence_l2_normalize(float *x, int n) {
     for (int j = 0; j < n; j++) x[j] = (float)(x[j] / nrm);
 }
 
+/* A Dense module's activation of x. */
 static float activate(int act, double x) {
     switch (act) {
     case BERT_ST_ACT_TANH: return (float)tanh(x);

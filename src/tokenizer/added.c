@@ -112,6 +112,7 @@ static void sort_pats(int *idx, int *tmp, int n, const bert_tokenizer *t) {
     memcpy(idx, tmp, (size_t)n * sizeof *idx);
 }
 
+/* Release a trie and empty it. */
 static void trie_free(bert_added_trie *tr) {
     free(tr->cp), free(tr->first), free(tr->count), free(tr->token);
     memset(tr, 0, sizeof *tr);

@@ -231,11 +231,13 @@ typedef struct {
     seq_tokens *out;
 } encode_state;
 
+/* An added token of the text: one token of its own. */
 static int encode_token(void *ctx, const bert_added_token *a, int s, int e) {
     encode_state *st = ctx;
     return seq_push(st->out, a->id, st->word++, s, e);
 }
 
+/* Text between added tokens: pre-tokenized and WordPiece'd. */
 static int encode_stretch(void *ctx, scratch *w, int s, int e) {
     encode_state *st = ctx;
     return encode_range(st->t, w, s, e, &st->word, st->out);
@@ -269,6 +271,7 @@ typedef struct {
     void *ctx;
 } pretok_state;
 
+/* Added tokens are no words for the vocabulary trainer. */
 static int pretok_token(void *ctx, const bert_added_token *a, int s, int e) {
     (void)ctx, (void)a, (void)s, (void)e;
     return 1;

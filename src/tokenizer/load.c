@@ -153,11 +153,13 @@ static bert_status read_added_flags(const cJSON *a, const char *path, const char
     return BERT_OK;
 }
 
+/* An added_tokens_decoder entry and its id. */
 typedef struct {
     double id;
     const cJSON *token;
 } keyed_token;
 
+/* qsort order of added_tokens_decoder entries: by id. */
 static int cmp_keyed_token(const void *a, const void *b) {
     double x = ((const keyed_token *)a)->id, y = ((const keyed_token *)b)->id;
     return x < y ? -1 : x > y;
