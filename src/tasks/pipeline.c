@@ -57,7 +57,13 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
     if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
     if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);
     if (rc == BERT_OK) rc = bert_sentence_head_load(dir, &p->head, err);
-    if (rc == BERT_OK && p->head) p->st = *bert_sentence_head_config(p->head);
+    if (rc == BERT_OK && p->head) {
+        p->st = *bert_sentence_head_config(p->head);
+        int C = bert_model_config(p->model)->hidden_size;
+        if (p->st.modules[0].in_features != C)
+            rc = bert_fail(err, BERT_ERR_CONFIG, "%s: the Pooling module's word_embedding_dimension is %d, the model's "
+                                                 "hidden_size %d", dir, p->st.modules[0].in_features, C);
+    }
     if (rc != BERT_OK) {
         bert_pipeline_free(p);
         return rc;

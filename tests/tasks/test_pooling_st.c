@@ -249,4 +249,9 @@ TEST(pooling_st_bert_embed_refuses_other_sizes) {
     ep.prompt_name = "nope";
     CHECK_ERR(bert_embed_texts(p, texts, 1, &ep, e, 64, &err), err, BERT_ERR_INPUT, "prompt_name 'nope'");
     bert_pipeline_free(p);
+    /* a Pooling made for another hidden size is refused when opening */
+    put(dir, "1_Pooling/config.json", "{\"word_embedding_dimension\":16,\"pooling_mode_cls_token\":true}");
+    p = NULL;
+    CHECK_ERR(bert_pipeline_open(dir, NULL, &p, &err), err, BERT_ERR_CONFIG, "word_embedding_dimension is 16");
+    bert_pipeline_free(p);
 }
