@@ -14,6 +14,7 @@
  * kept for the process (read-only afterwards). */
 static bert_tokenizer *tok;
 
+/* libFuzzer calls this once per input; any crash, sanitizer report or abort is a finding. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bert_error err;
     if (!tok && bert_tokenizer_load(FUZZ_FIXTURES "/tasks/mlm", &tok, &err) != BERT_OK) {

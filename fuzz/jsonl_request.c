@@ -24,6 +24,7 @@ static int batch(void *state, cJSON **items, int n, FILE *out, bert_error *err) 
     return 1;
 }
 
+/* libFuzzer calls this once per input; any crash, sanitizer report or abort is a finding. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     char in[512], outp[512];

@@ -4,6 +4,7 @@
 #include "fuzz_util.h"
 #include "io/safetensors.h"
 
+/* libFuzzer calls this once per input; any crash, sanitizer report or abort is a finding. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[512];
     fuzz_write("model.safetensors", data, size, path, sizeof path);

@@ -4,6 +4,7 @@
 #include "fuzz_util.h"
 #include "bert.h"
 
+/* libFuzzer calls this once per input; any crash, sanitizer report or abort is a finding. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     char path[512];

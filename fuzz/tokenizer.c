@@ -13,6 +13,7 @@ static void put(const char *name, const uint8_t *p, size_t n) {
     else snprintf(path, sizeof path, "%s/%s", fuzz_dir, name), unlink(path);
 }
 
+/* libFuzzer calls this once per input; any crash, sanitizer report or abort is a finding. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_dir_init();
     const uint8_t *vocab, *rest, *json, *cfg;

@@ -64,5 +64,17 @@ else
     fail bare_resume_ignores_leftovers "$TMP/err"
 fi
 
+# A model directory with an interrupted writer's temporaries in it loads as it is.
+cp -r "$TASKS/mlm" "$TMP/model"
+echo garbage > "$TMP/model/model.safetensors.tmp.$dead"
+echo '{' > "$TMP/model/.config.json.tmp.$dead"
+mkdir -p "$TMP/model/.model.safetensors.copying.$dead"
+if "$BERT" info "$TMP/model" > "$TMP/info2" 2> "$TMP/err" && "$BERT" info "$TASKS/mlm" > "$TMP/info1" 2>&1 \
+    && [ "$(sed 1d "$TMP/info1")" = "$(sed 1d "$TMP/info2")" ]; then
+    pass model_loading_ignores_temporaries
+else
+    fail model_loading_ignores_temporaries "$TMP/err"
+fi
+
 # --- the kill -9 trial ------------------------------------------------------------
 sh tests/killtrial.sh "$build" "${KILL_TRIALS:-5}" "$(date +%s)" | sed 's/^\(PASS\|FAIL\) killtrial/\1 harness_killtrial/'

@@ -36,8 +36,10 @@ static struct {
     const char *under, *log;
 } S = {.op = -1};
 
+/* real_NAME: the next definition of NAME (libc, or a sanitizer before it). */
 #define REAL(name) static __typeof__(name) *real_##name; if (!real_##name) real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
 
+/* Read the environment once. */
 static void setup(void) {
     if (S.ready) return;
     S.ready = 1;
@@ -62,6 +64,7 @@ static void log_text(const char *text) {
     close(fd);
 }
 
+/* At exit: the counts, into the log. */
 __attribute__((destructor)) static void report(void) {
     if (!S.ready || !S.log) return;
     char buf[256];
@@ -105,11 +108,14 @@ static void stream_error(FILE *f) {
 #endif
 }
 
+/* should_fail for a call on fd. */
 static int fd_fails(int op, int fd) {
     char buf[4096];
     return should_fail(op, fd_path(fd, buf, sizeof buf));
 }
 
+/* The intercepted calls: each fails with the configured errno when it is
+ * the one to fail, else does what libc does. */
 ssize_t write(int fd, const void *p, size_t n) {
     REAL(write);
     if (fd_fails(OP_WRITE, fd)) return errno = S.fail_errno, -1;

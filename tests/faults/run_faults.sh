@@ -26,6 +26,8 @@ FS_COPY=$build/fs_copy
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 matrix=${FAULTS_MATRIX:-/dev/null}
+# A sanitizer build lets the shim load before its runtime.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 FT=tests/fixtures/finetune
 MODEL=tests/fixtures/tasks/mlm
 ARGS="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --batch-size 8
@@ -47,6 +49,7 @@ count_calls() { # dir cmd...
     shift
     rm -f "$T/count"
     env LD_PRELOAD="$SHIM" FAIL_IO_UNDER="$dir" FAIL_IO_LOG="$T/count" "$@" > /dev/null 2>&1
+    [ -s "$T/count" ] || { echo "FAIL faults_setup (the shim counted nothing: $*)"; exit 1; }
 }
 
 # Every final-name directory of OUT loads; the newest checkpoint exists.
