@@ -14,6 +14,10 @@ static int submit(srv_req *r, const cJSON *inputs, const char *field, const srv_
     j->ep = bert_embed_default_params(); /* the directory's modules, else mean pooling */
     j->ep.normalize = normalize;
     r->job = j;
+    if (token_level && j->tokens > r->s->prm.max_batch_tokens) /* bounds the answer's memory */
+        return srv_error(r->route->shape, out, 413, "validation", field,
+                         "%ld tokens in all; token embeddings are answered for at most %d (--max-batch-tokens)",
+                         j->tokens, r->s->prm.max_batch_tokens);
     if (!srv_job_alloc(r->s, j, token_level)) return srv_error(r->route->shape, out, 500, "backend", NULL, "out of memory");
     return srv_submit(r, out);
 }

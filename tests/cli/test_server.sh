@@ -437,7 +437,7 @@ stop auth $AUTH
 
 # --- a sentence-transformers directory: its pooling, Normalize, max_seq_length -
 dir=$TASKS/sentence-transformer
-start st "$dir" || exit 0
+start st "$dir" --max-batch-tokens 20 || exit 0
 check st_info 200 '"model_type":{"embedding":{"pooling":"' GET /info
 bad=0 k=1
 while [ $k -le 3 ]; do
@@ -453,6 +453,8 @@ while [ $k -le 3 ]; do
     k=$((k + 1))
 done
 if [ $bad -eq 0 ]; then pass st_embeddings_equal_sentence_transformers; else fail st_embeddings_equal_sentence_transformers "$TMP/bad_body"; fi
+check e413_embed_all_tokens 413 'token embeddings are answered for at most 20' POST /embed_all "{\"inputs\":[\"$LONG\",\"$LONG\"],\"truncate\":true}"
+check embed_all_within 200 '[[[' POST /embed_all "{\"inputs\":[\"$LONG\"],\"truncate\":true}"
 check st_prompt_unknown 422 'prompt_name' POST /embed '{"inputs":"a","prompt_name":"query"}'
 stop st $pid
 
