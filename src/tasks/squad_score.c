@@ -155,7 +155,7 @@ static bert_status read_object(const char *path, cJSON *o, int strings, strmap *
     for (cJSON *c = o->child; c; c = c->next) {
         if (strings ? !cJSON_IsString(c) : !(cJSON_IsNumber(c) && isfinite(c->valuedouble)))
             return bert_fail(err, BERT_ERR_FORMAT, "%s: \"%.200s\": the value must be %s", path, c->string,
-                             strings ? "a string (the answer)" : "a number (the no-answer probability)");
+                             strings ? "a string (the answer)" : "a finite number (the no-answer probability)");
         long s = map_slot(map, c->string);
         if (map->key[s]) (*items)[map->val[s]] = c; /* a repeated key: the later value, the first place */
         else map->key[s] = c->string, map->val[s] = *n, (*items)[(*n)++] = c;

@@ -94,7 +94,7 @@ TEST(squad_evaluate_refuses_bad_files) {
     p.na_prob_file = na;
     CHECK_ERR(bert_squad_evaluate(data, preds, &p, &e, &err), err, BERT_ERR_INPUT, "no no-answer probability for question a");
     test_write_file(na, "{\"a\": \"high\"}", 13);
-    CHECK_ERR(bert_squad_evaluate(data, preds, &p, &e, &err), err, BERT_ERR_FORMAT, "must be a number");
+    CHECK_ERR(bert_squad_evaluate(data, preds, &p, &e, &err), err, BERT_ERR_FORMAT, "must be a finite number");
     test_write_file(na, "{\"a\": 0.5}", 10);
     CHECK_OK(bert_squad_evaluate(data, preds, &p, &e, &err), err);
     CHECK(e.exact == 100.0 && e.no_total == 1 && e.has_best && e.best_exact == 100.0 && e.best_exact_thresh == 0.0);
