@@ -472,3 +472,42 @@ TEST(seqeval_classification_report_of_test_v1) {
     CHECK(r.n_types == 0 && r.weighted_precision == 0 && r.weighted_f1 == 0 && r.n_gold == 0);
     bert_seqeval_free(&r);
 }
+
+/* The default-mode entities of one sentence as "TYPE,start,end ..." (inclusive ends). */
+static void default_entities(const char *const *tags, int n, char *got, size_t cap) {
+    seq_chunk out[32];
+    bert_error err;
+    long k = seq_default_chunks(tags, &n, 1, out, "gold", &err);
+    size_t used = 0;
+    got[0] = '\0';
+    for (long j = 0; j < k && used < cap; j++)
+        used += (size_t)snprintf(got + used, cap - used, "%s%.*s,%ld,%ld", j ? " " : "", out[j].type_len, out[j].type, out[j].start,
+                                 out[j].end);
+}
+
+TEST(seqeval_default_mode_cases_of_test_metrics) {
+    char got[256];
+    const char *a[] = {"O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O", "B-PER", "I-PER"};
+    default_entities(a, 9, got, sizeof got);
+    CHECK(strcmp(got, "MISC,3,5 PER,7,8") == 0); /* test_get_entities */
+    const char *b[] = {"O", "O", "O", "MISC", "MISC", "MISC", "O", "PER", "PER"};
+    default_entities(b, 9, got, sizeof got); /* non-NE tags: seqeval warns and reads M / P as prefixes */
+    CHECK(strcmp(got, "ISC,3,5 ER,7,8") == 0);
+    /* test_get_entities_with_only_IOB: untyped tags are type "_" (the sentences joined with an O) */
+    const char *c[] = {"O", "O", "O", "B", "I", "I", "O", "B", "I", "O"};
+    int lens[] = {7, 3};
+    seq_chunk out[32];
+    bert_error err;
+    CHECK(seq_default_chunks(c, lens, 2, out, "gold", &err) == 2 && out[0].start == 3 && out[0].end == 5 && out[1].start == 8 &&
+          out[1].end == 9 && out[1].type_len == 1 && out[1].type[0] == '_');
+    /* test_conll_f1score / test_strict_f1score: I-ORG I-ORG is ORG(0,1) by default, nothing in strict IOB2 */
+    const char *g[] = {"B-ORG", "I-ORG"}, *p[] = {"I-ORG", "I-ORG"};
+    int n = 2;
+    bert_seqeval_result r;
+    CHECK_OK(bert_seqeval(g, p, &n, 1, BERT_SEQEVAL_DEFAULT, &r, &err), err);
+    CHECK(r.f1 == 1 && r.macro_f1 == 1 && r.weighted_f1 == 1 && r.n_types == 1 && r.type_f1[0] == 1);
+    bert_seqeval_free(&r);
+    CHECK_OK(bert_seqeval(g, p, &n, 1, BERT_SEQEVAL_IOB2, &r, &err), err);
+    CHECK(r.f1 == 0 && r.macro_f1 == 0 && r.weighted_f1 == 0 && r.n_types == 1 && r.type_f1[0] == 0);
+    bert_seqeval_free(&r);
+}
