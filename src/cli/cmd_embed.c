@@ -18,6 +18,8 @@
 
 #include "cli/cli.h"
 #include "cli/embed_input.h"
+#include "cli/line_reader.h"
+#include "cli/task_runner.h"
 
 static const char *usage_text =
     "usage: bert embed MODEL_DIR [options] < input.jsonl > output.jsonl\n"
@@ -28,7 +30,7 @@ static const char *usage_text =
     "  --normalize          L2-normalise each embedding (default: as the sentence-transformers\n"
     "                       config says, else off)\n"
     "  --batch-size N       sequences per forward pass (default 32)\n"
-    "  --threads N          threads (default: all cores)\n"
+    "  --threads N          threads (default: all cores; at most 4 per core)\n"
     "  --dtype f32|bf16|int8  precision of the encoder's products (default f32, exact;\n"
     "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32;\n"
     "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.99)\n"
@@ -136,7 +138,7 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
         } else if (strcmp(a, "--dtype") == 0 && v) {
             if (!cli_parse_dtype("embed", argv[++i], &o->compute)) return 0;
         } else if (strcmp(a, "--threads") == 0 && v) {
-            if (!cli_parse_int("embed", a, argv[++i], 1, &o->threads)) return 0;
+            if (!cli_parse_int("embed", a, argv[++i], 1, &o->threads) || !cli_threads_ok("embed", o->threads)) return 0;
         } else if (strcmp(a, "--input") == 0 && v) {
             o->input = argv[++i];
         } else if (strcmp(a, "--output") == 0 && v) {
@@ -240,8 +242,14 @@ int cmd_embed(int argc, char **argv) {
     size_t cap = 0;
     long lineno = 0, n_records = 0;
     int n = 0;
-    while (ok && getline(&line, &cap, in) != -1) {
+    ssize_t got;
+    while (ok && (got = getline(&line, &cap, in)) != -1) {
         lineno++;
+        if (got > CLI_MAX_LINE_BYTES) {
+            ok = !cli_error("embed", "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src, lineno,
+                            CLI_MAX_LINE_BYTES);
+            break;
+        }
         if (is_blank(line)) continue;
         recs[n].line = lineno;
         if (!parse_record(line, tok, &ep, &recs[n], msg, sizeof msg)) {

@@ -13,10 +13,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/line_reader.h"
 
 static const char *usage_text =
     "usage: bert tokenize MODEL_DIR [options] < input.jsonl > output.jsonl\n"
-    "  input lines: {\"text\": \"...\", \"text_pair\": \"...\"}   (text_pair optional)\n"
+    "  input lines: {\"text\": \"...\", \"text_pair\": \"...\"}   (text_pair optional; a line at most 2 MiB)\n"
     "  --input FILE / --output FILE   instead of stdin / stdout (output written atomically)\n"
     "  --max-length N                 truncate to N tokens (special tokens included)\n"
     "  --truncation S                 longest_first (default with --max-length) | only_first | only_second\n"
@@ -24,7 +25,7 @@ static const char *usage_text =
     "  --stride N                     overlap between overflowing windows\n"
     "  --return-overflowing           also return the windows truncation cut off\n"
     "  --padding S                    none (default) | longest | max_length\n"
-    "  --pad-to-multiple-of N\n"
+    "  --pad-to-multiple-of N         round the padded length up to a multiple of N (padded at most 65536)\n"
     "  --padding-side S               right (default) | left\n"
     "  --no-special-tokens            do not add [CLS] / [SEP]\n"
     "  --batch-size N                 lines padded together for --padding longest (default 32)\n";
@@ -216,8 +217,14 @@ int cmd_tokenize(int argc, char **argv) {
     size_t cap = 0;
     long lineno = 0, count = 0;
     int n = 0;
-    while (ok && batch && getline(&line, &cap, in) != -1) {
+    ssize_t got;
+    while (ok && batch && (got = getline(&line, &cap, in)) != -1) {
         lineno++;
+        if (got > CLI_MAX_LINE_BYTES) {
+            ok = !cli_error("tokenize", "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src,
+                            lineno, CLI_MAX_LINE_BYTES);
+            break;
+        }
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
         batch[n].line = lineno;
         if (!parse_line(line, &batch[n], msg, sizeof msg)) {

@@ -75,9 +75,17 @@ void cli_name_flags(char *msg, size_t cap) {
 }
 
 int cli_check_json_line(const char *line, char *msg, size_t cap) {
-    if (!strstr(line, "\\u0000")) return 1;
-    snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");
-    return 0;
+    /* \u0000 is an escape only where an odd run of backslashes ends before
+     * it ("C:\\u0000" is a backslash and the text u0000). */
+    for (const char *p = strstr(line, "u0000"); p; p = strstr(p + 1, "u0000")) {
+        size_t k = 0;
+        while (p - k > line && p[-1 - (long)k] == '\\') k++;
+        if (k % 2 == 1) {
+            snprintf(msg, cap, "text contains U+0000 (\\u0000), which the JSON reader cannot keep; remove it");
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int cli_output_open(const char *cmd, const char *path, cli_output *out) {

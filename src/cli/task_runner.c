@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/line_reader.h"
 
 const char *task_str(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -35,12 +35,22 @@ int task_open_and_run(const task_run_opts *o, const char *dir, const bert_pipeli
     return rc;
 }
 
+int cli_threads_ok(const char *cmd, int n) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), max = (cores > 0 ? cores : 1) * CLI_THREADS_PER_CORE;
+    if (n <= max) return 1;
+    cli_error(cmd, "--threads %d: at most %ld (%d per core on %ld cores)", n, max, CLI_THREADS_PER_CORE, cores);
+    return 0;
+}
+
 int task_strings(cJSON **items, int n, const char *key, int required, const char **out, bert_error *err) {
     for (int i = 0; i < n; i++) {
         out[i] = task_str(items[i], key);
-        if (!out[i] && required) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(items[i], key);
+        /* an optional field may be absent or null, never of another type */
+        if (!out[i] && (required || (v && !cJSON_IsNull(v)))) {
             err->item = i;
-            snprintf(err->message, sizeof err->message, "input %d: needs a \"%s\" string", i, key);
+            if (v) snprintf(err->message, sizeof err->message, "input %d: \"%s\" must be a string", i, key);
+            else snprintf(err->message, sizeof err->message, "input %d: needs a \"%s\" string", i, key);
             return 0;
         }
     }
@@ -84,7 +94,7 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
     if (strcmp(a, "--input") == 0) o->input = v;
     else if (strcmp(a, "--output") == 0) o->output = v;
     else if (strcmp(a, "--batch-size") == 0) return cli_parse_int(o->cmd, a, v, 1, &o->batch_size) ? 1 : -1;
-    else if (strcmp(a, "--threads") == 0) return cli_parse_int(o->cmd, a, v, 1, &pp->n_threads) ? 1 : -1;
+    else if (strcmp(a, "--threads") == 0) return cli_parse_int(o->cmd, a, v, 1, &pp->n_threads) && cli_threads_ok(o->cmd, pp->n_threads) ? 1 : -1;
     else if (strcmp(a, "--dtype") == 0) return cli_parse_dtype(o->cmd, v, &pp->compute) ? 1 : -1;
     else if (strcmp(a, "--on-error") == 0) {
         if (strcmp(v, "skip") != 0 && strcmp(v, "stop") != 0) {
@@ -150,55 +160,6 @@ static long run_batch(const task_run_opts *o, task_batch_fn fn, void *state, cJS
     return failed;
 }
 
-/* Input read with read(2), so the runner knows whether another line is
- * already there: a partial batch runs as soon as the input pauses, which
- * makes the commands usable as streaming filters. */
-typedef struct {
-    int fd, eof;
-    char *buf;
-    size_t len, pos, cap;
-} line_reader;
-
-/* The next line (with its '\n') into *line (grown as getline does); its
- * length, or -1 at the end of the input. */
-static long reader_next(line_reader *r, char **line, size_t *cap) {
-    for (;;) {
-        char *nl = r->len > r->pos ? memchr(r->buf + r->pos, '\n', r->len - r->pos) : NULL;
-        if (nl || (r->eof && r->pos < r->len)) {
-            size_t n = nl ? (size_t)(nl - (r->buf + r->pos)) + 1 : r->len - r->pos;
-            if (n + 1 > *cap) {
-                char *g = realloc(*line, n + 1);
-                if (!g) return -1;
-                *line = g, *cap = n + 1;
-            }
-            memcpy(*line, r->buf + r->pos, n);
-            (*line)[n] = '\0';
-            r->pos += n;
-            return (long)n;
-        }
-        if (r->eof) return -1;
-        if (r->pos > 0) memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-        r->len -= r->pos, r->pos = 0;
-        if (r->len == r->cap) {
-            size_t c = r->cap ? 2 * r->cap : 1 << 16;
-            char *g = realloc(r->buf, c);
-            if (!g) return -1;
-            r->buf = g, r->cap = c;
-        }
-        ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) r->eof = 1;
-        else r->len += (size_t)got;
-    }
-}
-
-/* 1 when the next line can be read without waiting. */
-static int reader_ready(const line_reader *r) {
-    if (r->eof || (r->len > r->pos && memchr(r->buf + r->pos, '\n', r->len - r->pos))) return 1;
-    struct pollfd p = {.fd = r->fd, .events = POLLIN};
-    return poll(&p, 1, 0) > 0;
-}
-
 typedef struct {
     const task_run_opts *o;
     task_batch_fn fn;
@@ -244,7 +205,13 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
             ok = 0;
             break;
         }
-        if (reader_next(&r, &line, &cap) < 0) break;
+        long got = reader_next(&r, &line, &cap);
+        if (got == -2) {
+            ok = !cli_error(o->cmd, "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src, lineno + 1,
+                            CLI_MAX_LINE_BYTES);
+            break;
+        }
+        if (got < 0) break;
         lineno++;
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
         cJSON *item = NULL;
@@ -255,9 +222,13 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
             item = NULL;
         }
         if (!item) {
+            /* Keep output lines and messages in line order: what came before runs first. */
+            if (o->on_error_skip && !run_pending(&p)) {
+                ok = 0;
+                break;
+            }
             cli_error(o->cmd, "%s:%ld: %s", src, lineno, msg);
-            /* Keep output lines aligned with input lines: flush what came before. */
-            if (!o->on_error_skip || !run_pending(&p)) {
+            if (!o->on_error_skip) {
                 ok = 0;
                 break;
             }

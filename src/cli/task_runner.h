@@ -22,6 +22,13 @@ typedef struct {
     int on_error_skip;   /* 1: write {"error": ...} for a failing line and go on */
 } task_run_opts;
 
+/* --threads may ask for this many threads per online core at most. */
+#define CLI_THREADS_PER_CORE 4
+
+/* 1 when n threads are within CLI_THREADS_PER_CORE per core; else prints
+ * the error (as command cmd) and returns 0. */
+int cli_threads_ok(const char *cmd, int n);
+
 /* Returns the process exit code. */
 int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state);
 

@@ -236,3 +236,31 @@ if [ -n "$idx" ] && [ -n "$one" ] && awk -v a="${first#* }" -v b="$one" 'BEGIN {
 awk 'BEGIN { printf "{\"question\": \"who?\", \"context\": \""; for (i = 0; i < 2400; i++) printf "the cat "; print "\"}" }' > "$TMP/ctx600.jsonl"
 if "$BERT" qa "$TASKS/qa" --max-seq-len 16 --doc-stride 4 --input "$TMP/ctx600.jsonl" > "$TMP/out" 2> "$TMP/err" && grep -q '"answer"' "$TMP/out"; then
     pass qa_windows_in_groups; else fail qa_windows_in_groups "$TMP/err"; fi
+# One input line is at most 2 MiB (the tokenizer takes ~170 bytes per byte of text).
+awk 'BEGIN { printf "{\"text\": \""; for (i = 0; i < 300000; i++) printf "the cat "; print "\"}" }' > "$TMP/bigline.jsonl"
+for c in tokenize classify embed; do
+    m=$TASKS/classifier
+    expect_error "line_bytes_bound_$c" "bigline.jsonl:1: the line is longer than 2097152 bytes" "$BERT" "$c" "$m" --input "$TMP/bigline.jsonl"
+done
+expect_error threads_bound "--threads 100000: at most" "$BERT" classify "$TASKS/classifier" --threads 100000 --input "$TMP/hi.jsonl"
+expect_error threads_bound_embed "--threads 100000: at most" "$BERT" embed "$TASKS/classifier" --threads 100000 --input "$TMP/hi.jsonl"
+
+# --- minor findings ----------------------------------------------------------------------------
+# embed shows the tokenizer's own load error, not "needs tokenizer files"
+model_with badtok "$TASKS/sentence-transformer" && printf '{"model": {"type": "BPE"}}\n' > "$TMP/badtok/tokenizer.json"
+expect_error embed_tokenizer_error "model is not WordPiece" "$BERT" embed "$TMP/badtok" --input "$TMP/hi.jsonl"
+# a text_pair that is not a string is an error, not ignored
+printf '{"text": "a", "text_pair": 5}\n' > "$TMP/pair5.jsonl"
+expect_error classify_text_pair_number 'pair5.jsonl:1: "text_pair" must be a string' "$BERT" classify "$TASKS/classifier" --input "$TMP/pair5.jsonl"
+# an escaped backslash followed by the text u0000 is no NUL; a real \u0000 escape is refused
+printf '{"text": "C:\\\\u0000"}\n' > "$TMP/bs.jsonl"
+if "$BERT" classify "$TASKS/classifier" --input "$TMP/bs.jsonl" > "$TMP/out" 2> "$TMP/err" && grep -q '"label"' "$TMP/out"; then
+    pass escaped_backslash_u0000_accepted; else fail escaped_backslash_u0000_accepted "$TMP/err"; fi
+printf '{"text": "C:\\\\\\u0000"}\n' > "$TMP/nul.jsonl"
+expect_error real_u0000_refused "nul.jsonl:1: text contains U+0000" "$BERT" classify "$TASKS/classifier" --input "$TMP/nul.jsonl"
+# --on-error skip: messages come out in line order (a bad JSON line after a too-long text)
+awk 'BEGIN { print "{\"text\": \"ok\"}"; printf "{\"text\": \""; for (i = 0; i < 300; i++) printf "the "; print "\"}"; print "not json"; print "{\"text\": \"ok\"}" }' > "$TMP/order.jsonl"
+"$BERT" classify "$TASKS/classifier" --on-error skip --input "$TMP/order.jsonl" > "$TMP/out" 2> "$TMP/err"
+if [ "$(sed -n 's/.*order.jsonl:\([0-9]*\):.*/\1/p' "$TMP/err" | tr '\n' ' ')" = "2 3 " ] && [ "$(wc -l < "$TMP/out")" -eq 4 ] \
+    && sed -n 2p "$TMP/out" | grep -q '"line":2' && sed -n 3p "$TMP/out" | grep -q '"line":3'; then
+    pass on_error_skip_line_order; else fail on_error_skip_line_order "$TMP/err"; fi
