@@ -18,6 +18,9 @@ S=tests/fixtures/realstack/sentences.jsonl
 CHECK=tools/realstack_check.py
 CHECKS="realstack_embed_f32 realstack_embed_bf16 realstack_embed_int8 realstack_hidden realstack_tokenize_plain
 realstack_tokenize_file realstack_hf_crosscheck"
+# Everything is local: the Hugging Face libraries must not try the hub.
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+export HF_HUB_OFFLINE TRANSFORMERS_OFFLINE TOKENIZERS_PARALLELISM
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
