@@ -184,7 +184,7 @@ $(BUILD)/libbert-cli.a: $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
 $(BUILD)/fuzzers/%: $(BUILD)/fuzz/%.o $(BUILD)/libbert-cli.a $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS)
-.PRECIOUS: $(BUILD)/fuzz/%.o
+.SECONDARY: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%.o)
 $(BUILD)/fuzz/%.o: CFLAGS += -DFUZZ_FIXTURES='"$(CURDIR)/tests/fixtures"'
 
 # An LD_PRELOAD shim that fails the Nth write/fsync/rename/mkdir
