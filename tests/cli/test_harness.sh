@@ -27,10 +27,27 @@ else
 fi
 
 # --- fault injection for writes ---------------------------------------------------
+FTA="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 1 --batch-size 8
+     --save-steps 1 --eval-steps 1 --save-total-limit 2 --seed 5 --threads 1"
 if [ -f "$build/fail_io.so" ] && [ -x "$build/fs_copy" ]; then
     sh tests/faults/run_faults.sh "$build" "${FAULTS_PER_OP:-4}" | sed 's/^\(PASS\|FAIL\) faults_/\1 harness_faults_/'
 else
     skip faults "$build/fail_io.so or $build/fs_copy not built"
+fi
+
+# The swap of a new best/ into place fails: the previous best/ is still there and loads.
+if [ -f "$build/fail_io.so" ]; then
+    "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/sw" $FTA > /dev/null 2>&1
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LD_PRELOAD="$(cd "$build" && pwd)/fail_io.so" \
+        FAIL_IO_UNDER="$TMP/sw" FAIL_IO_MATCH=/best.tmp FAIL_IO_OP=rename FAIL_IO_N=1 FAIL_IO_LOG="$TMP/sw.log" \
+        "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/sw" $FTA > /dev/null 2> "$TMP/err"
+    rc=$?
+    if [ $rc -ne 0 ] && grep -q "FAILED rename" "$TMP/sw.log" && "$BERT" info "$TMP/sw/best" > /dev/null 2>&1; then
+        pass faults_best_swap_keeps_the_previous_best
+    else
+        echo "  exit $rc; $(cat "$TMP/sw.log" 2> /dev/null | grep FAILED); best/: $(ls "$TMP/sw" | grep best | tr '\n' ' ')"
+        fail faults_best_swap_keeps_the_previous_best "$TMP/err"
+    fi
 fi
 
 # --- leftovers of an interrupted run ----------------------------------------------

@@ -5,6 +5,7 @@
  * Environment (read at the first intercepted call):
  *   FAIL_IO_UNDER  only calls on paths containing this text count (fd
  *                  calls: the fd's path from /proc/self/fd); required
+ *   FAIL_IO_MATCH  and, when set, ending in this text too
  *   FAIL_IO_OP     write  (write, fwrite, fflush, fclose of a written file)
  *                  fsync  (fsync, fdatasync; directories included)
  *                  rename (rename, renameat)
@@ -33,7 +34,7 @@ static const char *const op_names[N_OPS] = {"write", "fsync", "rename", "mkdir",
 static struct {
     int ready, op, fail_errno, failed;
     long n, count[N_OPS];
-    const char *under, *log;
+    const char *under, *match, *log;
 } S = {.op = -1};
 
 /* real_NAME: the next definition of NAME (libc, or a sanitizer before it). */
@@ -44,6 +45,7 @@ static void setup(void) {
     if (S.ready) return;
     S.ready = 1;
     S.under = getenv("FAIL_IO_UNDER");
+    S.match = getenv("FAIL_IO_MATCH");
     S.log = getenv("FAIL_IO_LOG");
     const char *op = getenv("FAIL_IO_OP"), *n = getenv("FAIL_IO_N"), *e = getenv("FAIL_IO_ERRNO");
     for (int i = 0; op && i < N_OPS; i++)
@@ -77,6 +79,8 @@ __attribute__((destructor)) static void report(void) {
 static int should_fail(int op, const char *path) {
     setup();
     if (!S.under || !path || !strstr(path, S.under)) return 0;
+    size_t pl = strlen(path), ml = S.match ? strlen(S.match) : 0;
+    if (S.match && (pl < ml || strcmp(path + pl - ml, S.match) != 0)) return 0;
     long k = ++S.count[op];
     if (op != S.op || S.n <= 0 || k != S.n || S.failed) return 0;
     S.failed = 1;

@@ -14,12 +14,16 @@
 # previous output file / tree is intact; and a clean rerun in the same OUT
 # (resuming its newest checkpoint) succeeds and leaves no temporary names.
 #
-# Usage: tests/faults/run_faults.sh BUILD_DIR [PER_OP]
+# Usage: tests/faults/run_faults.sh BUILD_DIR [PER_OP] [SCENARIO...]
 #   PER_OP: calls failed per kind and scenario, spread evenly over them
 #   (default 0: every call). Prints PASS/FAIL lines (faults_SCENARIO_OP) and,
 #   with FAULTS_MATRIX=FILE, one line per injection: scenario op k path -> outcome.
-build=${1:?usage: run_faults.sh BUILD_DIR [PER_OP]}
+#   SCENARIO: resume rerun output dircopy filecopy (default: all)
+build=${1:?usage: run_faults.sh BUILD_DIR [PER_OP] [SCENARIO...]}
 per_op=${2:-0}
+shift 2 2> /dev/null || shift $#
+scenarios=" ${*:-resume rerun output dircopy filecopy} "
+want() { case $scenarios in *" $1 "*) return 0 ;; esac; return 1; }
 BERT=$build/bert
 SHIM=$(cd "$build" && pwd)/fail_io.so
 FS_COPY=$build/fs_copy
@@ -126,6 +130,7 @@ check_run() { # the state of $T/out after a failure
 }
 
 for sc in resume rerun; do
+    want $sc || continue
     if [ $sc = resume ]; then prev=$T/base; set -- --save-total-limit 2 --resume "$T/out/checkpoint-2"
     else prev=$T/done; set -- --save-total-limit 10 --stop-at-step 3; fi
     rm -rf "$T/prev" "$T/out"; cp -a "$prev" "$T/prev"; cp -a "$prev" "$T/out"
@@ -152,8 +157,8 @@ check_output() {
     [ -z "$(ls "$T/o" | grep -v '^pred.jsonl$')" ] || why="a temporary file was left: $(ls "$T/o" | tr '\n' ' ')"
 }
 echo previous > "$T/o/pred.jsonl"
-count_calls "$T/o" "$BERT" classify "$T/done/best" --input "$T/in.jsonl" --output "$T/o/pred.jsonl"
-for op in write fsync rename create; do
+want output && count_calls "$T/o" "$BERT" classify "$T/done/best" --input "$T/in.jsonl" --output "$T/o/pred.jsonl"
+want output && for op in write fsync rename create; do
     n=$(awk -v op=$op '$1 == op { n += $2 } END { print n + 0 }' "$T/count")
     bad=0 tried=0
     for k in $(pick "$n"); do
@@ -175,6 +180,7 @@ check_copy() {
 }
 reset_copy() { rm -rf "$T/c"; mkdir "$T/c"; cp -a "$T/base/best" "$T/c/tree"; cp "$T/base/report.json" "$T/c/file"; }
 for sc in dircopy filecopy; do
+    want $sc || continue
     if [ $sc = dircopy ]; then set -- "$FS_COPY" "$T/done/best" "$T/c/tree"; else set -- "$FS_COPY" --file "$T/done/report.json" "$T/c/file"; fi
     reset_copy
     count_calls "$T/c" "$@"
