@@ -596,6 +596,8 @@ bert_status bert_tokenize(const bert_tokenizer *t, const char *text, long text_l
     bert_encode_params p = params ? *params : bert_encode_default_params();
     if (p.padding == BERT_PAD_MAX_LENGTH && p.max_length <= 0 && t->model_max_length <= 0)
         return bert_fail(err, BERT_ERR_INPUT, "padding to max_length needs max_length (the tokenizer sets none)");
+    if (p.padding != BERT_PAD_NONE && t->special_id[BERT_SPECIAL_PAD] < 0)
+        return bert_fail(err, BERT_ERR_INPUT, "padding needs '%s' in the vocabulary", t->special_text[BERT_SPECIAL_PAD]);
     scratch w = {0};
     size_t len = text_len < 0 ? strlen(text) : (size_t)text_len;
     size_t plen = pair ? (pair_len < 0 ? strlen(pair) : (size_t)pair_len) : 0;
