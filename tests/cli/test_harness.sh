@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_harness.sh — the hostile-input and crash harness, briefly: each
-# libFuzzer target of fuzz/ (FUZZ_SECONDS each, default 6; SKIP without
-# clang's libFuzzer runtime), fault injection for writes (FAULTS_PER_OP
+# libFuzzer target of fuzz/ (FUZZ_SECONDS each, default 5: under a minute
+# for the 11 targets; SKIP without clang's libFuzzer runtime; the first run
+# builds build-fuzz, minutes), fault injection for writes (FAULTS_PER_OP
 # calls of each kind per scenario, default 4; tests/faults/run_faults.sh),
 # what an interrupted run leaves and how the next one treats it, and the
 # kill -9 trial (KILL_TRIALS, default 5; tests/killtrial.sh).
@@ -20,10 +21,10 @@ skip() { echo "SKIP harness_$1 ($2)"; }
 # --- fuzz targets ------------------------------------------------------------
 if ! command -v clang > /dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a > /dev/null 2>&1; then
     for f in fuzz/*.c; do skip "fuzz_$(basename "$f" .c)" "no clang libFuzzer runtime: tools/install-deps.sh --fuzz"; done
-elif ! make --no-print-directory -s fuzz-build > "$TMP/fuzz-build.log" 2>&1; then
+elif ! make --no-print-directory -s -j2 fuzz-build > "$TMP/fuzz-build.log" 2>&1; then
     fail fuzz_build "$TMP/fuzz-build.log"
 else
-    fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-6}" | sed 's/^\(PASS\|FAIL\|SKIP\) fuzz_/\1 harness_fuzz_/'
+    fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-5}" | sed 's/^\(PASS\|FAIL\|SKIP\) fuzz_/\1 harness_fuzz_/'
 fi
 
 # --- fault injection for writes ---------------------------------------------------
