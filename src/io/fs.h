@@ -5,7 +5,9 @@
  * name in the destination's own directory and renames at the end, so an
  * interrupted call leaves either the old state or the new one under the
  * real name, plus at most one hidden temporary entry (".NAME.copying.PID",
- * ".NAME.removing.PID.N", ".NAME.tmp.PID") beside it. */
+ * ".NAME.removing.PID.N", ".NAME.tmp.PID", or ".NAME.replaced.PID.N"
+ * where a file system cannot exchange two names) beside it;
+ * bert_dir_clean_leftovers removes such entries. */
 #ifndef BERT_IO_FS_H
 #define BERT_IO_FS_H
 
@@ -25,12 +27,15 @@ bert_status bert_dir_remove(const char *path, bert_error *err);
 /* Copy the directory tree `from` to `to`: directories, regular files (each
  * written and fsync'd) and symbolic links (recreated with the same target,
  * as `cp -r` does) are copied into ".NAME.copying.PID" beside `to`, which is
- * then renamed to `to`. An existing directory `to` is replaced: it is moved
- * aside, the copy renamed in, and the old tree removed. `from` may be a link
+ * then renamed to `to`. An existing directory `to` is replaced as
+ * bert_dir_install does (exchanged with the copy in one rename, then the
+ * old tree removed). `from` may be a link
  * to a directory; links inside it are not followed. Other kinds of entry
  * (devices, sockets, FIFOs) fail with BERT_ERR_UNSUPPORTED, copying a tree
- * into itself with BERT_ERR_INPUT; on any failure the temporary copy is
- * removed and `to` is untouched. */
+ * into itself with BERT_ERR_INPUT. A failure before the copy is in place
+ * removes the temporary copy and leaves `to` untouched; one after it
+ * (syncing the directory, removing the old tree) is reported with `to`
+ * already the whole new copy. */
 bert_status bert_dir_copy(const char *from, const char *to, bert_error *err);
 
 /* Copy the regular file `from` (a link to one is followed) to `to` through
