@@ -126,7 +126,10 @@ typedef enum {
                             * products (oneDNN matmul: AMX / VNNI), weights
                             * quantized once per output channel, inputs per
                             * token at run time (dynamic quantization);
-                            * hidden-state cosine >= 0.99 vs f32. Needs a CPU
+                            * hidden-state cosine >= 0.99 vs f32 on the test
+                            * fixtures, >= 0.98 on real text (all-MiniLM-L6-v2
+                            * sentence embeddings: min 0.986, mean 0.997 over
+                            * 320 texts). Needs a CPU
                             * with VNNI or AMX (without them int8 sums can
                             * saturate) and oneDNN. Inference only; the rest
                             * as for bf16. */

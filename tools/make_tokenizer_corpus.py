@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Build the tokenizer golden corpus: build/tokenizer_corpus.jsonl (input of
-tools/make_tokenizer_golden.js, which stores the texts with the results).
+tools/make_tokenizer_golden.py, which stores the texts with the results).
 
 Real text from openly licensed sets in ../shared/data (see
 tests/fixtures/tokenizer/README.md for sources and licences) plus a

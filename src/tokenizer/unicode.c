@@ -6,7 +6,7 @@
  * "whitespace" when it has the Unicode White_Space property (Python: Zs
  * plus \t \n \r). We follow Rust; ../shared/docs/bert-reference.md §1.1
  * lists the differences. The Unicode tables Rust uses are older than
- * utf8proc's; tools/unicode_oracle.js + tools/unicode_diff.c find the code
+ * utf8proc's; tools/unicode_oracle.py + tools/unicode_diff.c find the code
  * points where that matters and unicode_exceptions.h records them. */
 #include "tokenizer/unicode.h"
 

@@ -1,6 +1,6 @@
 /* test_golden.c — the tokenizer against Hugging Face's own (Rust
  * `tokenizers`), on every case of tests/fixtures/tokenizer/golden.jsonl.gz
- * (tools/make_tokenizer_golden.js): ~2,800 texts and pairs of real text
+ * (tools/make_tokenizer_golden.py): ~2,800 texts and pairs of real text
  * and hard cases, for the uncased tokenizer (loaded from vocab.txt +
  * tokenizer_config.json) and a cased one (from tokenizer.json), plain,
  * truncated with overflowing windows and strides, padded in batches, and
