@@ -36,8 +36,9 @@ static bert_status parse_labels(const cJSON *root, bert_config_full *c, bert_err
     const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, "label2id");
     if (l2i && cJSON_IsObject(l2i)) {
         for (const cJSON *e = l2i->child; e; e = e->next) {
-            int id = cJSON_IsNumber(e) ? (int)e->valuedouble : -1;
-            if (id < 0 || id >= n || strcmp(c->labels[id], e->string) != 0)
+            double v = cJSON_IsNumber(e) ? e->valuedouble : -1; /* checked before the cast: 4e46 is no int */
+            int id = v >= 0 && v < n && v == (double)(long)v ? (int)v : -1;
+            if (id < 0 || !c->labels[id] || strcmp(c->labels[id], e->string) != 0)
                 return bert_fail(err, BERT_ERR_CONFIG, "label2id['%s'] disagrees with id2label", e->string);
         }
     }
