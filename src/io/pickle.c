@@ -88,12 +88,15 @@ static int grow(void **v, size_t *cap, size_t need, size_t es) {
     return 1;
 }
 
+/* A format error at the current opcode. */
 static bert_status fail(machine *m, const char *what) {
     return bert_fail(m->err, BERT_ERR_FORMAT, "pickle: %s at byte %zu", what, m->op_at);
 }
 
+/* An allocation failed. */
 static bert_status nomem(machine *m) { return bert_fail(m->err, BERT_ERR_NOMEM, "out of memory reading a pickle"); }
 
+/* A new value of kind, recorded in the document for pk_free; NULL when out of memory. */
 static pk_value *new_value(machine *m, pk_kind kind) {
     pk_doc *doc = m->doc;
     if (!grow((void **)&doc->all, &doc->cap_all, doc->n_all + 1, sizeof *doc->all)) return NULL;
@@ -104,6 +107,7 @@ static pk_value *new_value(machine *m, pk_kind kind) {
     return v;
 }
 
+/* Push v (NULL: an allocation failed) onto the stack. */
 static bert_status push(machine *m, pk_value *v) {
     if (!v || !grow((void **)&m->stack, &m->scap, m->sn + 1, sizeof *m->stack)) return nomem(m);
     m->stack[m->sn++] = v;
@@ -116,6 +120,7 @@ static pk_value *pop(machine *m) {
     return m->sn > floor ? m->stack[--m->sn] : NULL;
 }
 
+/* Append v to container c; 0 when out of memory. */
 static int add_item(pk_value *c, pk_value *v) {
     if (!grow((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items)) return 0;
     c->items[c->n++] = v;
@@ -130,6 +135,7 @@ static const unsigned char *take(machine *m, size_t n) {
     return p;
 }
 
+/* n little-endian bytes as an unsigned integer. */
 static uint64_t le(const unsigned char *p, int n) {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
@@ -146,6 +152,7 @@ static bert_status push_bytes(machine *m, pk_kind kind, uint64_t n) {
     return push(m, v);
 }
 
+/* Push an integer-valued value (PK_INT, PK_BOOL or PK_GLOBAL). */
 static bert_status push_int(machine *m, int64_t i, pk_kind kind) {
     pk_value *v = new_value(m, kind);
     if (!v) return nomem(m);

@@ -54,6 +54,7 @@ int torch_looks_like_checkpoint(const unsigned char *d, size_t size) {
     return size >= 14 && d[0] == 0x80 && d[1] == 2 && d[2] == 0x8a && d[3] == 10 && memcmp(d + 4, legacy_magic, 10) == 0;
 }
 
+/* The storage with this key, or NULL. */
 static storage *find_storage(storage_table *t, const unsigned char *key, size_t len) {
     for (size_t i = 0; i < t->n; i++)
         if (t->v[i].key_len == len && memcmp(t->v[i].key, key, len) == 0) return &t->v[i];
@@ -165,6 +166,7 @@ static bert_status read_entry(const pk_value *k, const pk_value *v, torch_format
     return BERT_OK;
 }
 
+/* qsort order: by tensor name. */
 static int cmp_name(const void *a, const void *b) {
     return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
 }
@@ -263,6 +265,7 @@ static void place_tensors(st_file *out, storage **refs, const int64_t *offsets) 
         out->tensors[i].data = refs[i]->data + (size_t)offsets[i] * st_dtype_size(refs[i]->dtype);
 }
 
+/* The legacy stream: header pickles, state dict, key list, storages. */
 static bert_status parse_legacy(const unsigned char *d, size_t size, st_file *out, bert_error *err) {
     size_t pos = 0, used;
     bert_status rc = legacy_header(d, size, &pos, err);
@@ -352,6 +355,7 @@ static bert_status pickle_bytes(const zip_archive *z, const zip_entry *e, const 
     return zip_extract(z, e, *owned, err);
 }
 
+/* The zip container: byteorder, data.pkl, then each storage's record. */
 static bert_status parse_zip(const unsigned char *d, size_t size, st_file *out, bert_error *err) {
     zip_archive z;
     bert_status rc = zip_open(d, size, &z, err);
@@ -383,28 +387,28 @@ static bert_status parse_zip(const unsigned char *d, size_t size, st_file *out, 
 }
 
 bert_status torch_parse(const unsigned char *data, size_t size, st_file *out, torch_format *format, bert_error *err) {
+    memset(out, 0, sizeof *out);
     if (!torch_looks_like_checkpoint(data, size))
         return bert_fail(err, BERT_ERR_FORMAT, "not a torch checkpoint (neither a zip archive nor a legacy pickle stream)");
     torch_format f = memcmp(data, "PK", 2) == 0 ? TORCH_ZIP : TORCH_LEGACY;
     if (format) *format = f;
-    return f == TORCH_ZIP ? parse_zip(data, size, out, err) : parse_legacy(data, size, out, err);
+    bert_status rc = f == TORCH_ZIP ? parse_zip(data, size, out, err) : parse_legacy(data, size, out, err);
+    if (rc != BERT_OK) st_close(out);
+    return rc;
 }
 
 bert_status torch_open(const char *path, int use_mmap, st_file *out, torch_format *format, bert_error *err) {
     memset(out, 0, sizeof *out);
-    if (!(out->path = strdup(path))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     bert_file file;
     bert_status rc = bert_file_open(path, use_mmap, &file, err);
-    if (rc != BERT_OK) {
-        st_close(out);
-        return rc;
-    }
+    if (rc != BERT_OK) return rc;
     rc = torch_parse(file.data, file.size, out, format, err);
     if (rc == BERT_OK && !out->file.data) out->file = file; /* the tensors point into the file */
     else bert_file_close(&file);
-    if (rc != BERT_OK) {
-        bert_error_prefix(err, "%s", path);
+    if (rc == BERT_OK && !(out->path = strdup(path))) {
         st_close(out);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
+    if (rc != BERT_OK) bert_error_prefix(err, "%s", path);
     return rc;
 }

@@ -41,9 +41,10 @@ int torch_looks_like_checkpoint(const unsigned char *data, size_t size);
  * read. Errors name the path and the tensor, storage, entry or opcode. */
 bert_status torch_open(const char *path, int use_mmap, st_file *out, torch_format *format, bert_error *err);
 
-/* As torch_open, on bytes already in memory (the fuzz target's entry);
- * out->file is left empty and out's tensors point into data (or into
- * out->file's block when storages were inflated). */
+/* As torch_open, on bytes already in memory (the fuzz target's entry):
+ * out->path and out->file are left empty and out's tensors point into data
+ * (or into out->file's block when storages were inflated). On an error out
+ * is empty (st_close on it is harmless). */
 bert_status torch_parse(const unsigned char *data, size_t size, st_file *out, torch_format *format, bert_error *err);
 
 #endif

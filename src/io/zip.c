@@ -17,6 +17,7 @@
 /* deflate cannot expand more than this (the format's limit is 1032:1). */
 #define MAX_RATIO 1032u
 
+/* Little-endian 16/32/64-bit reads (the format's byte order). */
 static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
@@ -137,11 +138,13 @@ static bert_status read_central(const zip_archive *z, size_t *pos, size_t cd_end
     return BERT_OK;
 }
 
+/* qsort order: by data offset. */
 static int cmp_entry_offset(const void *a, const void *b) {
     const zip_entry *x = *(const zip_entry *const *)a, *y = *(const zip_entry *const *)b;
     return x->data_offset < y->data_offset ? -1 : x->data_offset > y->data_offset;
 }
 
+/* qsort order: by name. */
 static int cmp_entry_name(const void *a, const void *b) {
     return strcmp((*(const zip_entry *const *)a)->name, (*(const zip_entry *const *)b)->name);
 }

@@ -25,6 +25,7 @@ typedef struct {
     void *owned;
 } out_tensor;
 
+/* s ends with suf. */
 static int has_suffix(const char *s, const char *suf) {
     size_t n = strlen(s), k = strlen(suf);
     return n >= k && strcmp(s + n - k, suf) == 0;
@@ -61,6 +62,7 @@ static void output_name(const bert_model *m, const st_tensor *t, char *out, size
     else if (has_suffix(out, "LayerNorm.beta")) snprintf(out + n - 4, cap - (n - 4), "bias");
 }
 
+/* A dtype --dtype converts. */
 static int is_float(st_dtype d) { return d == ST_F32 || d == ST_F16 || d == ST_BF16; }
 
 /* t's values in dtype `to` in a new block (*owned); t is F32/F16/BF16. */
@@ -114,6 +116,7 @@ static bert_status plan(const bert_model *m, bert_convert_dtype dtype, out_tenso
     return rc;
 }
 
+/* dir/model.safetensors from m's tensors (plan), metadata format "pt". */
 static bert_status write_weights(const bert_model *m, const char *dir, bert_convert_dtype dtype, bert_error *err) {
     out_tensor *v = NULL;
     int n = 0;
@@ -166,6 +169,7 @@ static bert_status copy_modules(const char *from, const char *to, bert_error *er
     return rc;
 }
 
+/* Config, tokenizer and sentence-transformers files and module folders. */
 static bert_status copy_side_files(const char *from, const char *to, bert_error *err) {
     static const char *const files[] = {"config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                         "special_tokens_map.json", "added_tokens.json", "modules.json",
