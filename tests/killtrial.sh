@@ -6,7 +6,8 @@
 # then every directory under a final name (checkpoint-STEP, best) must load
 # (`bert info`) and every checkpoint must resume (`--resume` for one step,
 # into a scratch directory). Each trial continues in the same output
-# directory: odd trials resume its newest checkpoint, even ones start over,
+# directory: odd trials resume its newest checkpoint (unless that is the
+# last step), even ones start over,
 # so runs start among what killed runs left (and clean it).
 #
 # Usage: tests/killtrial.sh BUILD_DIR [TRIALS (5)] [SEED (1)]
@@ -22,6 +23,7 @@ MODEL=tests/fixtures/tasks/mlm
 ARGS="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 8 --batch-size 8
       --save-steps 1 --save-total-limit 2 --eval-steps 2 --seed 5 --threads 1 --lr 1e-3"
 OUT=$T/out
+total=24 # steps of a whole run: 24 examples / 8 a batch x 8 epochs
 # How long a whole run takes here (ms, the faster of two): the kills fall
 # uniformly within the first 80 % of it.
 run_ms=0
@@ -39,7 +41,7 @@ while read -r ms; do
     i=$((i + 1))
     newest=$(ls "$OUT" 2> /dev/null | sed -n 's/^checkpoint-\([0-9][0-9]*\)$/\1/p' | sort -n | tail -n 1)
     set --
-    [ $((i % 2)) -eq 1 ] && [ -n "$newest" ] && set -- --resume "$OUT/checkpoint-$newest"
+    [ $((i % 2)) -eq 1 ] && [ -n "$newest" ] && [ "$newest" -lt $total ] && set -- --resume "$OUT/checkpoint-$newest"
     setsid "$BERT" finetune "$MODEL" --output-dir "$OUT" $ARGS "$@" > /dev/null 2> "$T/run.err" &
     pid=$!
     sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
