@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/file.h"
 #include "io/fs.h"
@@ -176,6 +177,12 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     t->p = params ? *params : bert_train_default_params();
     if (t->p.grad_accum < 1) t->p.grad_accum = 1;
     if (t->p.n_threads < 1) t->p.n_threads = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), max_threads = (cores > 0 ? cores : 1) * BERT_MAX_THREADS_PER_CORE;
+    if (t->p.n_threads > max_threads) {
+        int n = t->p.n_threads;
+        free(t);
+        return bert_fail(err, BERT_ERR_INPUT, "n_threads %d: at most %ld (BERT_MAX_THREADS_PER_CORE per core)", n, max_threads);
+    }
     bert_rng_seed(&t->rng, t->p.seed, 54);
     bert_model *src = NULL;
     bert_weight_list src_list = {0}, list = {0};

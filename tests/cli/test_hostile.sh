@@ -264,3 +264,5 @@ awk 'BEGIN { print "{\"text\": \"ok\"}"; printf "{\"text\": \""; for (i = 0; i <
 if [ "$(sed -n 's/.*order.jsonl:\([0-9]*\):.*/\1/p' "$TMP/err" | tr '\n' ' ')" = "2 3 " ] && [ "$(wc -l < "$TMP/out")" -eq 4 ] \
     && sed -n 2p "$TMP/out" | grep -q '"line":2' && sed -n 3p "$TMP/out" | grep -q '"line":3'; then
     pass on_error_skip_line_order; else fail on_error_skip_line_order "$TMP/err"; fi
+expect_error threads_bound_training "n_threads 100000: at most" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/thr" \
+    --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label --threads 100000
