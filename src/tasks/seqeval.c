@@ -18,6 +18,7 @@ static int type_cmp(const char *a, int la, const char *b, int lb) {
     return c ? c : la - lb;
 }
 
+/* qsort order of chunk pointers: by type. */
 static int by_type(const void *x, const void *y) {
     const seq_chunk *a = *(const seq_chunk *const *)x, *b = *(const seq_chunk *const *)y;
     return type_cmp(a->type, a->type_len, b->type, b->type_len);

@@ -25,6 +25,7 @@ static void default_split(const char *tag, char *letter, const char **type, int 
     if (*len == 0) *type = "_", *len = 1;
 }
 
+/* Two types (bytes and lengths) are equal. */
 static int same_type(const char *a, int la, const char *b, int lb) { return la == lb && memcmp(a, b, (size_t)la) == 0; }
 
 /* sequence_labeling.end_of_chunk. */

@@ -25,6 +25,7 @@ typedef struct {
     long *val, cap;
 } strmap;
 
+/* FNV-1a of a NUL-terminated string. */
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
@@ -40,6 +41,7 @@ static int map_init(strmap *m, long n) {
     return m->key && m->val;
 }
 
+/* Release the map (not its borrowed keys). */
 static void map_free(strmap *m) { free(m->key), free(m->val); }
 
 /* The slot of key: where it is, or the empty one where it would go. */
@@ -213,6 +215,7 @@ static bert_status read_side_files(const char *pred_path, const char *na_path, s
     return rc;
 }
 
+/* Release everything read_questions / read_side_files filled. */
 static void input_free(sq_input *in) {
     cJSON_Delete(in->data), cJSON_Delete(in->preds), cJSON_Delete(in->na);
     free(in->q), free(in->gold_pool), free(in->pred_items), free(in->na_items), free(in->na_is_int);
@@ -226,6 +229,7 @@ typedef struct {
     int oom;
 } sbuf;
 
+/* Append printf output (under 256 bytes) to b; b->oom set when out of memory. */
 static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(sbuf *b, const char *fmt, ...) {
     char tmp[256];
@@ -291,20 +295,23 @@ typedef struct {
     double exact_t, f1_t;   /* after the no-answer threshold              */
 } v2_row;
 
-/* find_best_thresh of evaluate-v2.0.py over raw scores (use_f1 picks which):
- * na members sorted (stably) by probability, each adding its score (a gold
- * answer given) or -1 for a non-empty prediction of an unanswerable one. */
+/* A member of the na file: its probability, its place in the file, its row (-1: not in the data). */
 typedef struct {
     double na;
     long idx, row;
 } na_order;
 
+/* qsort order: ascending probability, then file order (Python's sort is stable). */
 static int by_na_prob(const void *a, const void *b) {
     const na_order *x = a, *y = b;
     if (x->na != y->na) return x->na < y->na ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* find_best_thresh of evaluate-v2.0.py over raw scores (use_f1 picks which):
+ * na members sorted (stably) by probability, each adding its score (a gold
+ * answer given) or -1 for a non-empty prediction of an unanswerable one;
+ * the best total as a percentage and its na member (-1: threshold 0.0). */
 static void best_thresh(const v2_row *rows, long n, const na_order *ord, long n_ord, int use_f1, double *best_pct,
                         long *best_idx) {
     double cur = 0;
@@ -420,6 +427,7 @@ static bert_status score_v2(const sq_input *in, const bert_squad_eval_params *p,
     return rc;
 }
 
+/* evaluate-v1.1.py's output: json.dumps({"exact_match", "f1"}). */
 static void put_v1_json(sbuf *b, const bert_squad_eval *e) {
     put(b, "{\"exact_match\": "), put_float(b, e->exact), put(b, ", \"f1\": "), put_float(b, e->f1), put(b, "}\n");
 }
