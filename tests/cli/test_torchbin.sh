@@ -56,6 +56,13 @@ printf '\200\002cos\nsystem\nX\002\000\000\000ls\205R.' >> "$TMP/evil/pytorch_mo
 expect_error refuses_os_system "global 'os.system'" "$BERT" info "$TMP/evil"
 if [ ! -e "$TMP/x" ] && [ ! -e "$TMP/x.tmp" ]; then pass convert_failure_leaves_nothing; else fail convert_failure_leaves_nothing; fi
 
+# a sentence-transformers directory: module folders and tokenizer copied, the same embeddings
+ST=tests/fixtures/tasks/sentence-transformer
+if "$BERT" convert "$ST" "$TMP/st" > "$TMP/out" 2>&1 && [ -f "$TMP/st/1_Pooling/config.json" ] &&
+    echo '{"text":"hello world"}' | "$BERT" embed "$ST" > "$TMP/e1" 2>> "$TMP/out" &&
+    echo '{"text":"hello world"}' | "$BERT" embed "$TMP/st" > "$TMP/e2" 2>> "$TMP/out" && [ -s "$TMP/e1" ] && cmp -s "$TMP/e1" "$TMP/e2"; then
+    pass convert_sentence_transformers; else fail convert_sentence_transformers "$TMP/out"; fi
+
 # --- transformers: the fixtures and the converted copies ---------------------
 if py=$(tools/pyenv.sh transformers 2> "$TMP/pyenv.err"); then
     for fx in zip-f32-shared legacy-f32 legacy-f16 zip-bf16 zip-f16-deflated sharded; do
