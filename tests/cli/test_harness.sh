@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_harness.sh — the hostile-input and crash harness, briefly: each
-# libFuzzer target of fuzz/ (FUZZ_SECONDS each, default 5: under a minute
+# libFuzzer target of fuzz/ (FUZZ_SECONDS each, default 4: under a minute
 # for the 11 targets; SKIP without clang's libFuzzer runtime; the first run
 # builds build-fuzz, minutes), fault injection for writes (FAULTS_PER_OP
 # calls of each kind per scenario, default 4; tests/faults/run_faults.sh),
@@ -24,7 +24,7 @@ if ! command -v clang > /dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/l
 elif ! make --no-print-directory -s -j2 fuzz-build > "$TMP/fuzz-build.log" 2>&1; then
     fail fuzz_build "$TMP/fuzz-build.log"
 else
-    fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-5}" | sed 's/^\(PASS\|FAIL\|SKIP\) fuzz_/\1 harness_fuzz_/'
+    fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-4}" | sed 's/^\(PASS\|FAIL\|SKIP\) fuzz_/\1 harness_fuzz_/'
 fi
 
 # --- fault injection for writes ---------------------------------------------------
