@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "train/leftovers.h"
 #include "train/notice.h"
 #include "util/clock.h"
 #include "bert.h"
@@ -277,7 +278,13 @@ static bert_status start(loop_run *L, bert_error *err) {
         return bert_fail(err, BERT_ERR_INPUT, "the data source lacks next_batch, position or seek");
     if (mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));
-    bert_status rc = p->resume_state ? restore(L, p->resume_state, err) : BERT_OK;
+    int cleaned = 0;
+    bert_status rc = train_clean_leftovers(p, &cleaned, err);
+    if (rc != BERT_OK) return rc;
+    if (cleaned)
+        train_notice(p, bert_trainer_steps(L->t), bert_trainer_total_steps(L->t),
+                     "cleaned %d leftover(s) of an interrupted run in %s", cleaned, p->output_dir);
+    rc = p->resume_state ? restore(L, p->resume_state, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
     char path[4096];
     if ((rc = out_path(L, path, sizeof path, "log.jsonl", err)) != BERT_OK) return rc;
