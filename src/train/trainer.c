@@ -472,9 +472,9 @@ bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const
     bert_error_clear(err);
     if (state && t->micro != 0)
         return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
-    char tmp[PATH_MAX], old[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    snprintf(old, sizeof old, "%s.old", dir);
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    if (n < 0 || (size_t)n >= sizeof tmp) return bert_fail(err, BERT_ERR_INPUT, "%s: path too long", dir);
     bert_status rc = bert_dir_remove(tmp, err);
     if (rc != BERT_OK) return rc;
     if (mkdir(tmp, 0755) != 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
@@ -488,13 +488,10 @@ bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const
         bert_dir_remove(tmp, NULL); /* the first error is the one reported */
         return rc;
     }
-    /* Swap in: the old checkpoint is removed only once the new one is in place. */
-    rc = bert_dir_remove(old, err);
-    struct stat st;
-    if (rc == BERT_OK && stat(dir, &st) == 0 && rename(dir, old) != 0)
-        rc = bert_fail(err, BERT_ERR_IO, "%s: cannot move the old checkpoint aside: %s", dir, strerror(errno));
-    if (rc == BERT_OK && rename(tmp, dir) != 0) rc = bert_fail(err, BERT_ERR_IO, "%s: rename failed: %s", dir, strerror(errno));
-    if (rc == BERT_OK) rc = bert_dir_remove(old, err);
+    /* Swap in (one exchanging rename where the file system has it): `dir`
+     * names a whole checkpoint at every moment, the old one or the new. */
+    rc = bert_dir_install(tmp, dir, err);
+    if (rc != BERT_OK) bert_dir_remove(tmp, NULL);
     return rc;
 }
 
