@@ -29,6 +29,9 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
+int cmd_score_squad(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

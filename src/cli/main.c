@@ -31,6 +31,7 @@ static void usage(FILE *f) {
             "  prepare MODEL_DIR         tokenize a pre-training corpus once into a compact binary file\n"
             "  pretrain MODEL_DIR        masked-LM + NSP pre-training on text files (dynamic masking)\n"
             "  serve MODEL_DIR           HTTP server: OpenAI embeddings, TEI routes, tasks, metrics\n"
+            "  convert MODEL_DIR OUT     a model directory (pytorch_model.bin, ...) as safetensors\n"
             "  version                   print the version\n"
             "\n"
             "Run 'bert <command> --help' for a command's options.\n",
@@ -67,15 +68,15 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "nsp") == 0) return cmd_nsp(argc - 1, argv + 1);
     if (strcmp(cmd, "finetune") == 0) return cmd_finetune(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
-    if (strcmp(cmd, "score-squad") == 0) { int cmd_score_squad(int, char **); return cmd_score_squad(argc - 1, argv + 1); }
+    if (strcmp(cmd, "score-squad") == 0) return cmd_score_squad(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);
     if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0) { int cmd_serve(int, char **); return cmd_serve(argc - 1, argv + 1); }
-    if (strcmp(cmd, "convert") == 0) { int cmd_convert(int, char **); return cmd_convert(argc - 1, argv + 1); }
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\n", bert_version(), bert_system_info(info, sizeof info));
