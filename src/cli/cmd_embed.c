@@ -6,8 +6,9 @@
  * or token ids,
  *   {"input_ids": [101, 7592, 102], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1]}
  * (token_type_ids and attention_mask optional). Output, one line per input,
- * in input order: {"embedding": [...]} for --pooling cls|mean, or
- * {"token_embeddings": [[...], ...]} for --pooling none.
+ * in input order: {"embedding": [...]} (the directory's sentence-transformers
+ * modules: Pooling in every mode it has on, Dense, Normalize; or one
+ * --pooling mode), or {"token_embeddings": [[...], ...]} for --pooling none.
  * Lines are run in batches of --batch-size without padding. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,35 +26,28 @@ static const char *usage_text =
     "usage: bert embed MODEL_DIR [options] < input.jsonl > output.jsonl\n"
     "  --input FILE         read JSONL from FILE instead of stdin\n"
     "  --output FILE        write JSONL to FILE (atomically) instead of stdout\n"
-    "  --pooling MODE       cls | mean | none (per-token vectors); default: the\n"
-    "                       sentence-transformers config of MODEL_DIR, else mean\n"
+    "  --pooling MODE       cls | mean | max | mean_sqrt_len | weightedmean | lasttoken |\n"
+    "                       none (per-token vectors); default: the sentence-transformers\n"
+    "                       modules of MODEL_DIR (Pooling, Dense, Normalize), else mean.\n"
+    "                       Prompts of config_sentence_transformers.json are not added\n"
+    "                       (bert serve and bert_embed_texts add them)\n"
     "  --normalize          L2-normalise each embedding (default: as the sentence-transformers\n"
     "                       config says, else off)\n"
     "  --batch-size N       sequences per forward pass (default 32)\n"
     "  --threads N          threads (default: all cores; at most 4 per core)\n"
     "  --dtype f32|bf16|int8  precision of the encoder's products (default f32, exact;\n"
     "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32;\n"
-    "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.99)\n"
+    "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.98)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
     "  --truncation-side S  right (default) | left\n";
 
-/* 1 when v[0..n) are all finite (JSON has no NaN or infinity). */
-static int all_finite(const float *v, size_t n) {
-    for (size_t j = 0; j < n; j++)
-        if (!isfinite(v[j])) return 0;
-    return 1;
-}
-
-static void print_vector(FILE *f, const float *v, int n) {
-    fputc('[', f);
-    for (int j = 0; j < n; j++) fprintf(f, j ? ",%.9g" : "%.9g", v[j]);
-    fputc(']', f);
-}
-
 typedef struct {
     const char *input, *output;
-    int pooling; /* BERT_POOL_CLS, BERT_POOL_MEAN, -1 for none, -2 = not given */
+    int pooling; /* a bert_pooling, -1 for none, -2 = not given, -3 = the directory's modules */
     int normalize, batch_size, threads, truncate, truncate_left;
+    int normalize_given;            /* --normalize on the command line                */
+    const bert_sentence_head *head; /* the directory's modules (pooling -3)          */
+    int dim;                        /* values per pooled embedding                    */
     bert_compute_dtype compute;
 } embed_opts;
 
@@ -75,30 +69,28 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
     }
     /* A NaN or infinite output (non-finite weights) is an error naming the line, not a bare nan. */
     for (int i = 0; i < n; i++)
-        if (!all_finite(bert_output_hidden(ctx, i), (size_t)recs[i].n * (size_t)C))
+        if (!embed_all_finite(bert_output_hidden(ctx, i), (size_t)recs[i].n * (size_t)C))
             return !cli_error("embed", "%s:%ld: the model's output is not finite (NaN or infinity: are its weights finite?)",
                               src, recs[i].line);
     for (int i = 0; i < n; i++) {
-        if (o->pooling < 0) {
+        if (o->pooling == -1) { /* none: the token states */
             const float *h = bert_output_hidden(ctx, i);
             fputs("{\"token_embeddings\":[", out);
             for (int t = 0; t < recs[i].n; t++) {
                 if (t) fputc(',', out);
-                if (o->normalize) {
-                    double ss = 0;
-                    for (int j = 0; j < C; j++) ss += (double)h[(size_t)t * C + j] * h[(size_t)t * C + j];
-                    double nrm = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
-                    for (int j = 0; j < C; j++) vec[j] = (float)(h[(size_t)t * C + j] / nrm);
-                    print_vector(out, vec, C);
-                } else {
-                    print_vector(out, h + (size_t)t * C, C);
-                }
+                memcpy(vec, h + (size_t)t * C, sizeof *vec * (size_t)C);
+                if (o->normalize) embed_l2_normalize(vec, C);
+                embed_print_vector(out, vec, C);
             }
             fputs("]}\n", out);
         } else {
-            bert_pool(ctx, i, (bert_pooling)o->pooling, o->normalize, vec, &err);
+            const float *h = bert_output_hidden(ctx, i);
+            bert_status rc = o->head ? bert_sentence_head_apply(o->head, h, recs[i].mask, recs[i].n, C, 0, vec, &err)
+                                     : bert_pool_states(h, recs[i].mask, recs[i].n, C, 1u << o->pooling, 0, vec, &err);
+            if (rc != BERT_OK) return !cli_error("embed", "%s:%ld: %s", src, recs[i].line, err.message);
+            if (o->head ? o->normalize_given : o->normalize) embed_l2_normalize(vec, o->dim);
             fputs("{\"embedding\":", out);
-            print_vector(out, vec, C);
+            embed_print_vector(out, vec, o->dim);
             fputs("}\n", out);
         }
     }
@@ -114,7 +106,7 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
             fputs(usage_text, stdout);
             exit(CLI_OK);
         } else if (strcmp(a, "--normalize") == 0) {
-            o->normalize = 1;
+            o->normalize = 1, o->normalize_given = 1;
         } else if (strcmp(a, "--truncate") == 0) {
             o->truncate = 1;
         } else if (strcmp(a, "--truncation-side") == 0 && v) {
@@ -126,11 +118,12 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
             o->truncate_left = strcmp(v, "left") == 0;
         } else if (strcmp(a, "--pooling") == 0 && v) {
             i++;
-            if (strcmp(v, "cls") == 0) o->pooling = BERT_POOL_CLS;
-            else if (strcmp(v, "mean") == 0) o->pooling = BERT_POOL_MEAN;
-            else if (strcmp(v, "none") == 0) o->pooling = -1;
-            else {
-                fprintf(stderr, "bert embed: --pooling must be cls, mean or none (got '%s')\n", v);
+            static const char *const names[] = {"cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken"};
+            o->pooling = strcmp(v, "none") == 0 ? -1 : -2;
+            for (int k = 0; k < BERT_POOL_N_MODES; k++)
+                if (strcmp(v, names[k]) == 0) o->pooling = k;
+            if (o->pooling == -2) {
+                fprintf(stderr, "bert embed: --pooling must be cls, mean, max, mean_sqrt_len, weightedmean, lasttoken or none (got '%s')\n", v);
                 return 0;
             }
         } else if (strcmp(a, "--batch-size") == 0 && v) {
@@ -208,8 +201,19 @@ int cmd_embed(int argc, char **argv) {
         bert_model_free(m);
         return cli_error("embed", "%s", err.message);
     }
-    if (o.pooling == -2) o.pooling = st.present ? st.pooling : BERT_POOL_MEAN;
+    /* No --pooling: the directory's modules (every Pooling mode on, Dense,
+     * Normalize), else mean pooling. */
+    bert_sentence_head *head = NULL;
+    if (o.pooling == -2 && st.present && bert_sentence_head_load(dir, &head, &err) != BERT_OK) {
+        bert_tokenizer_free(tok);
+        bert_context_free(ctx);
+        bert_model_free(m);
+        return cli_error("embed", "%s", err.message);
+    }
+    o.head = head;
+    if (o.pooling == -2) o.pooling = head ? -3 : BERT_POOL_MEAN;
     if (o.normalize < 0) o.normalize = st.present ? st.normalize : 0;
+    o.dim = head ? bert_sentence_head_config(head)->dim : bert_model_config(m)->hidden_size;
     bert_encode_params ep = bert_encode_default_params();
     if (st.max_seq_length > 0) {
         ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
@@ -226,6 +230,7 @@ int cmd_embed(int argc, char **argv) {
     FILE *in = stdin;
     const char *src = o.input ? o.input : "stdin";
     if (o.input && !(in = fopen(o.input, "r"))) {
+        bert_sentence_head_free(head);
         bert_tokenizer_free(tok);
         bert_context_free(ctx);
         bert_model_free(m);
@@ -236,7 +241,7 @@ int cmd_embed(int argc, char **argv) {
     int C = bert_model_config(m)->hidden_size;
     record *recs = calloc((size_t)o.batch_size, sizeof *recs);
     bert_sequence *seqs = calloc((size_t)o.batch_size, sizeof *seqs);
-    float *vec = malloc((size_t)C * sizeof *vec);
+    float *vec = malloc((size_t)(o.dim > C ? o.dim : C) * sizeof *vec);
     if (ok && (!recs || !seqs || !vec)) ok = !cli_error("embed", "out of memory");
     char *line = NULL, msg[600];
     size_t cap = 0;
@@ -274,6 +279,7 @@ int cmd_embed(int argc, char **argv) {
     free(seqs);
     free(vec);
     if (in != stdin) fclose(in);
+    bert_sentence_head_free(head);
     bert_tokenizer_free(tok);
     bert_context_free(ctx);
     bert_model_free(m);

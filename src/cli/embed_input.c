@@ -97,3 +97,26 @@ int parse_record(const char *line, const bert_tokenizer *tok, const bert_encode_
     cJSON_Delete(o);
     return ok;
 }
+
+/* 1 when v[0..n) are all finite (JSON has no NaN or infinity). */
+int embed_all_finite(const float *v, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(v[j])) return 0;
+    return 1;
+}
+
+/* v[0..n) scaled to unit L2 norm (as torch.nn.functional.normalize: a
+ * norm below 1e-12 divides by 1e-12). */
+void embed_l2_normalize(float *v, int n) {
+    double ss = 0;
+    for (int j = 0; j < n; j++) ss += (double)v[j] * v[j];
+    double nrm = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+    for (int j = 0; j < n; j++) v[j] = (float)(v[j] / nrm);
+}
+
+/* v[0..n) as a JSON array of %.9g numbers. */
+void embed_print_vector(FILE *f, const float *v, int n) {
+    fputc('[', f);
+    for (int j = 0; j < n; j++) fprintf(f, j ? ",%.9g" : "%.9g", v[j]);
+    fputc(']', f);
+}

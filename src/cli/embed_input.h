@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bert.h"
 
@@ -21,5 +22,12 @@ void record_free(record *r);
  * "token_type_ids"?, "attention_mask"?}; 0 with the reason in msg. */
 int parse_record(const char *line, const bert_tokenizer *tok, const bert_encode_params *ep, record *r, char *msg,
                  size_t cap);
+
+/* 1 when v[0..n) are all finite (JSON has no NaN or infinity). */
+int embed_all_finite(const float *v, size_t n);
+/* v[0..n) scaled to unit L2 norm (a norm below 1e-12 divides by 1e-12). */
+void embed_l2_normalize(float *v, int n);
+/* v[0..n) as a JSON array of %.9g numbers onto f. */
+void embed_print_vector(FILE *f, const float *v, int n);
 
 #endif

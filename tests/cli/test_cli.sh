@@ -77,7 +77,7 @@ if numbers_close "$TMP/b1" "$TMP/b3" 1e-5 > "$TMP/diff"; then pass embed_batch_s
 expect_error missing_dir "no such model directory" "$BERT" info "$TMP/nope"
 expect_error no_args_usage "usage" "$BERT" info
 expect_error unknown_option "unknown option" "$BERT" embed "$FIX/tiny-pretraining" --frobnicate
-expect_error bad_pooling "--pooling must be" "$BERT" embed "$FIX/tiny-pretraining" --pooling max
+expect_error bad_pooling "--pooling must be" "$BERT" embed "$FIX/tiny-pretraining" --pooling maximum
 # every command answers --help with its usage on stdout and status 0
 bad_help=""
 for c in info tokenize embed fill-mask classify ner qa rerank nsp finetune eval plot sweep init vocab prepare pretrain; do
