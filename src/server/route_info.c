@@ -65,8 +65,14 @@ int route_info(srv_req *r, srv_reply *out) {
         sb_puts(o, "}");
     } else {
         static const char *modes[] = {"cls", "mean", "max", "mean_sqrt_len", "weightedmean", "lasttoken"};
-        int mode = s->st.present && s->st.pooling >= 0 && s->st.pooling < 6 ? s->st.pooling : BERT_POOL_MEAN;
-        sb_printf(o, "{\"embedding\":{\"pooling\":\"%s\"}}", modes[mode]);
+        /* every mode the Pooling module has on, in its order ("cls+mean") */
+        unsigned on = s->st.present && s->st.pooling_modes ? s->st.pooling_modes : 1u << BERT_POOL_MEAN;
+        static const int order[] = {BERT_POOL_CLS, BERT_POOL_MAX, BERT_POOL_MEAN, BERT_POOL_MEAN_SQRT_LEN,
+                                    BERT_POOL_WEIGHTED_MEAN, BERT_POOL_LAST_TOKEN};
+        sb_puts(o, "{\"embedding\":{\"pooling\":\"");
+        for (int k = 0, first = 1; k < 6; k++)
+            if (on & (1u << order[k])) sb_printf(o, "%s%s", first ? "" : "+", modes[order[k]]), first = 0;
+        sb_puts(o, "\"}}");
     }
     sb_printf(o,
               ",\"max_concurrent_requests\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%d,"
