@@ -15,7 +15,10 @@
 #   - the server's RSS before and after REQUESTS_RSS requests (default
 #     100000) at 32 connections: it should stay flat.
 # Environment: DURATION (seconds per level, default 15), THREADS (compute
-# threads, default all cores), LEVELS ("1 8 32 128"), REQUESTS_RSS.
+# threads, default all cores), LEVELS ("1 8 32 128"), REQUESTS_RSS,
+# OFFLINE_REPEAT (copies of the 64 texts for the offline baseline, default 8),
+# MODELS ("base2 mini"), RSS_SECONDS (stop the RSS run after this long
+# even short of REQUESTS_RSS; 0: no limit).
 # Take figures on a quiet machine only; say where and when.
 set -eu
 build=${1:-build}
@@ -23,6 +26,9 @@ BERT=$build/bert
 DURATION=${DURATION:-15}
 LEVELS=${LEVELS:-"1 8 32 128"}
 REQUESTS_RSS=${REQUESTS_RSS:-100000}
+OFFLINE_REPEAT=${OFFLINE_REPEAT:-8}
+RSS_SECONDS=${RSS_SECONDS:-0}
+MODELS=${MODELS:-"base2 mini"}
 THREADS=${THREADS:-0}
 command -v wrk >/dev/null 2>&1 || { echo "bench/serve.sh: needs wrk (apt-get install wrk)" >&2; exit 2; }
 command -v curl >/dev/null 2>&1 || { echo "bench/serve.sh: needs curl" >&2; exit 2; }
@@ -62,15 +68,39 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER/status"; }
 bench_model() { # NAME DIR
     name=$1 dir=$2
     echo "== $name ($dir)"
-    t0=$(now)
-    "$BERT" embed "$dir" --batch-size 32 $threads_flag --input "$TMP/texts.jsonl" > /dev/null
-    t1=$(now)
-    echo "offline bert embed --batch-size 32: $(awk "BEGIN { printf \"%.1f\", 64 / ($t1 - $t0) }") texts/s"
+    # Offline baseline: the 64 texts OFFLINE_REPEAT times, minus one
+    # process's start, model load and one text (the 1-line run below).
     head -1 "$TMP/texts.jsonl" > "$TMP/one.jsonl"
     t0=$(now)
     "$BERT" embed "$dir" $threads_flag --input "$TMP/one.jsonl" > /dev/null
     t1=$(now)
-    echo "one CLI pass (one text, process start and model load included): $(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000 }") ms"
+    start=$(awk "BEGIN { print $t1 - $t0 }")
+    echo "one CLI pass (one text, process start and model load included): $(awk "BEGIN { printf \"%.1f\", $start * 1000 }") ms"
+    : > "$TMP/offline.jsonl"
+    r=0
+    while [ $r -lt "$OFFLINE_REPEAT" ]; do cat "$TMP/texts.jsonl" >> "$TMP/offline.jsonl"; r=$((r + 1)); done
+    n_off=$((64 * OFFLINE_REPEAT))
+    t0=$(now)
+    "$BERT" embed "$dir" --batch-size 32 $threads_flag --input "$TMP/offline.jsonl" > /dev/null
+    t1=$(now)
+    echo "offline bert embed --batch-size 32, $n_off texts: $(awk "BEGIN { printf \"%.1f\", $n_off / ($t1 - $t0) }") texts/s wall, $(awk "BEGIN { printf \"%.1f\", ($n_off - 1) / ($t1 - $t0 - $start) }") texts/s without process start and load"
+    # In-process latency of one text at batch 1: (t(1 + K lines) - t(1 line)) / K,
+    # for the longest text of the mix and over the whole mix (mean).
+    for which in longest mix; do
+        if [ $which = longest ]; then
+            awk 'length > max { max = length; l = $0 } END { print l }' "$TMP/texts.jsonl" > "$TMP/one.jsonl"
+            kk=64
+            : > "$TMP/many.jsonl"; r=0
+            while [ $r -le $kk ]; do cat "$TMP/one.jsonl" >> "$TMP/many.jsonl"; r=$((r + 1)); done
+        else
+            head -1 "$TMP/texts.jsonl" > "$TMP/one.jsonl"
+            kk=64
+            { cat "$TMP/one.jsonl"; cat "$TMP/texts.jsonl"; } > "$TMP/many.jsonl"
+        fi
+        t0=$(now); "$BERT" embed "$dir" --batch-size 1 $threads_flag --input "$TMP/one.jsonl" > /dev/null; t1=$(now)
+        "$BERT" embed "$dir" --batch-size 1 $threads_flag --input "$TMP/many.jsonl" > /dev/null; t2=$(now)
+        echo "single CLI pass, in-process, batch 1 ($which text): $(awk "BEGIN { printf \"%.2f\", (($t2 - $t1) - ($t1 - $t0)) / $kk * 1000 }") ms per text"
+    done
     "$BERT" serve "$dir" --port 0 $threads_flag --max-connections 1024 2> "$TMP/serve.log" &
     SERVER=$!
     port=""
@@ -83,15 +113,17 @@ bench_model() { # NAME DIR
     [ -n "$port" ] || { cat "$TMP/serve.log" >&2; exit 1; }
     for c in $LEVELS; do
         tok0=$(metric bert_tokens_total)
+        bs0=$(metric bert_batch_size_sum); bc0=$(metric bert_batch_size_count)
         t=$c
         [ "$t" -gt 4 ] && t=4
         wrk -t "$t" -c "$c" -d "${DURATION}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$port" > "$TMP/wrk.out"
         tok1=$(metric bert_tokens_total)
+        bs1=$(metric bert_batch_size_sum); bc1=$(metric bert_batch_size_count)
         rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p' "$TMP/wrk.out")
         p50=$(awk '$1 == "50%" { print $2 }' "$TMP/wrk.out")
         p90=$(awk '$1 == "90%" { print $2 }' "$TMP/wrk.out")
         p99=$(awk '$1 == "99%" { print $2 }' "$TMP/wrk.out")
-        echo "clients $c: $rps req/s, $(awk "BEGIN { printf \"%.0f\", ($tok1 - $tok0) / $DURATION }") tokens/s, p50 $p50 p90 $p90 p99 $p99"
+        echo "clients $c: $rps req/s, $(awk "BEGIN { printf \"%.0f\", ($tok1 - $tok0) / $DURATION }") tokens/s, p50 $p50 p90 $p90 p99 $p99, mean batch $(awk "BEGIN { if ($bc1 > $bc0) printf \"%.1f\", ($bs1 - $bs0) / ($bc1 - $bc0) }") sequences"
         grep -E 'Non-2xx|Socket errors' "$TMP/wrk.out" || true
     done
     echo "batch sizes (sequences per batch, cumulative over the run):"
@@ -101,21 +133,27 @@ bench_model() { # NAME DIR
     wrk -t 4 -c 32 -d 3600s -s "$TMP/post.lua" "http://127.0.0.1:$port" > /dev/null &
     gen=$!
     base=$(metric 'bert_requests_total{route="\/v1\/embeddings",status="200"}')
+    t0=$(now)
     while :; do
         sleep 2
         done_n=$(metric 'bert_requests_total{route="\/v1\/embeddings",status="200"}')
         [ $((done_n - base)) -ge "$REQUESTS_RSS" ] && break
+        [ "$RSS_SECONDS" -gt 0 ] && [ "$(awk "BEGIN { print ($(now) - $t0 >= $RSS_SECONDS) }")" = 1 ] && break
     done
     kill $gen 2>/dev/null || true
     wait $gen 2>/dev/null || true
+    t1=$(now)
     r1=$(rss_kb)
-    echo "RSS: $r0 kB before, $r1 kB after $REQUESTS_RSS more requests"
+    echo "RSS: $r0 kB before, $r1 kB after $((done_n - base)) more requests ($(awk "BEGIN { printf \"%.0f\", $t1 - $t0 }") s)"
     kill -TERM $SERVER
     wait $SERVER || true
     SERVER=""
 }
 
+for m in $MODELS; do case $m in
+base2)
 "$BERT" init "$TMP/base2" --vocab models/bertc-mini-uncased/vocab.txt --layers 2 --hidden 768 --heads 12 \
     --intermediate 3072 > /dev/null
-bench_model "bert-base shape, 2 layers" "$TMP/base2"
-bench_model "bundled bertc-mini-uncased" models/bertc-mini-uncased
+bench_model "bert-base shape, 2 layers" "$TMP/base2" ;;
+mini) bench_model "bundled bertc-mini-uncased" models/bertc-mini-uncased ;;
+esac; done
