@@ -65,7 +65,8 @@ TESTBIN  := $(BUILD)/test_bert
 BENCHBIN := $(BUILD)/bench_forward
 
 .PHONY: all deps test test-asan demo bench examples install uninstall clean
-all: $(STATIC) $(SHARED) $(BIN)
+all: deps
+	@$(MAKE) --no-print-directory $(STATIC) $(SHARED) $(BIN)
 
 deps:
 	@tools/install-deps.sh
