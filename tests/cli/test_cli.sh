@@ -7,9 +7,8 @@ BERT=${BERT:-build/bert}
 FIX=tests/fixtures/models
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { echo "PASS cli_$1"; }
-fail() { echo "FAIL cli_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -5; }
+PREFIX=cli_
+. tests/cli/lib.sh
 
 # numbers_close EXPECTED ACTUAL TOL: same lines, same count of numbers, each within TOL.
 numbers_close() {
@@ -25,16 +24,6 @@ numbers_close() {
         }
         END { if (!bad && n_act != n_exp) { print n_act " output lines, expected " n_exp; bad = 1 } exit bad }
     ' "$1" "$2"
-}
-
-# expect_error NAME WANT_TEXT CMD...: non-zero exit, one line on stderr containing WANT_TEXT.
-expect_error() {
-    name=$1 want=$2
-    shift 2
-    "$@" > "$TMP/out" 2> "$TMP/err"
-    rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$want" "$TMP/err" && [ ! -s "$TMP/out" ]; then pass "$name"; else
-        echo "  exit $rc, stderr:"; fail "$name" "$TMP/err"; fi
 }
 
 # --- bert info -------------------------------------------------------------

@@ -15,10 +15,9 @@ BERT=${BERT:-build/bert}
 TEST_BERT=$(dirname "$BERT")/test_bert
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { echo "PASS conform_$1"; }
-fail() { echo "FAIL conform_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -8; }
-skip() { echo "SKIP conform_$1 ($2)"; }
+PREFIX=conform_
+FAIL_LINES=8
+. tests/cli/lib.sh
 
 checks="peers_remake_goldens bert_tokenize_added_tokens added_tokens_fresh_goldens st_embeddings_fresh_goldens"
 if ! py=$(tools/pyenv.sh tokenizers sentence-transformers transformers safetensors 2> "$TMP/pyenv.err"); then

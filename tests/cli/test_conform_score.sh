@@ -19,20 +19,9 @@ SC=tests/fixtures/conformance/scoring
 FT=tests/fixtures/finetune
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { echo "PASS conform_score_$1"; }
-fail() { echo "FAIL conform_score_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -8; }
-skip() { echo "SKIP conform_score_$1 ($2)"; }
-
-# expect_error NAME WANT_TEXT CMD...: non-zero exit, stderr containing WANT_TEXT, nothing on stdout.
-expect_error() {
-    name=$1 want=$2
-    shift 2
-    "$@" > "$TMP/out" 2> "$TMP/err"
-    rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$want" "$TMP/err" && [ ! -s "$TMP/out" ]; then pass "$name"; else
-        echo "  exit $rc"; fail "$name" "$TMP/err"; fi
-}
+PREFIX=conform_score_
+FAIL_LINES=8
+. tests/cli/lib.sh
 
 # --- score-squad against the committed goldens --------------------------------
 # golden_run NAME GOLDEN ARGS...: score-squad's stdout equals GOLDEN.

@@ -11,8 +11,9 @@ C=tests/fixtures/conformance
 BASE=tests/fixtures/tasks/sentence-transformer
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass() { echo "PASS embed_modules_$1"; }
-fail() { echo "FAIL embed_modules_$1"; [ -n "${2:-}" ] && sed 's/^/  /' "$2" | head -8; }
+PREFIX=embed_modules_
+FAIL_LINES=8
+. tests/cli/lib.sh
 # One case per golden line: the model's name, its texts as JSONL input, the
 # expected {"embedding": ...} lines.
 python3 - "$C/st_embeddings.jsonl" "$C" "$TMP" <<'PY' || { fail goldens_readable; exit 0; }

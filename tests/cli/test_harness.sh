@@ -11,12 +11,10 @@ BERT=${BERT:-build/bert}
 build=$(dirname "$BERT")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+PREFIX=harness_
+. tests/cli/lib.sh
 TASKS=tests/fixtures/tasks
 FT=tests/fixtures/finetune
-
-pass() { echo "PASS harness_$1"; }
-fail() { echo "FAIL harness_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -5; }
-skip() { echo "SKIP harness_$1 ($2)"; }
 
 # --- fuzz targets ------------------------------------------------------------
 if ! command -v clang > /dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a > /dev/null 2>&1; then

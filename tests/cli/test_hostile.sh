@@ -9,19 +9,9 @@ FT=tests/fixtures/finetune
 HOST=tests/fixtures/hostile
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { echo "PASS hostile_$1"; }
-fail() { echo "FAIL hostile_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -5; }
-
-# expect_error NAME WANT_TEXT CMD...: non-zero exit (not a crash), WANT_TEXT on stderr, nothing on stdout.
-expect_error() {
-    name=$1 want=$2
-    shift 2
-    "$@" > "$TMP/out" 2> "$TMP/err"
-    rc=$?
-    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -qF -- "$want" "$TMP/err" && [ ! -s "$TMP/out" ]; then pass "$name"; else
-        echo "  exit $rc, stderr:"; fail "$name" "$TMP/err"; fi
-}
+PREFIX=hostile_
+NO_CRASH=1
+. tests/cli/lib.sh
 
 # model_with NAME SRC FILE...: $TMP/NAME, a copy of the fixture model SRC plus FILEs.
 model_with() {

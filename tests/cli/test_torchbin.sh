@@ -9,19 +9,8 @@ BERT=${BERT:-build/bert}
 TFIX=tests/fixtures/torch
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-pass() { echo "PASS torchbin_$1"; }
-fail() { echo "FAIL torchbin_$1"; [ -n "$2" ] && sed 's/^/  /' "$2" | head -5; }
-
-# expect_error NAME WANT_TEXT CMD...: non-zero exit, WANT_TEXT on stderr, nothing on stdout.
-expect_error() {
-    name=$1 want=$2
-    shift 2
-    "$@" > "$TMP/out" 2> "$TMP/err"
-    rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$want" "$TMP/err" && [ ! -s "$TMP/out" ]; then pass "$name"; else
-        echo "  exit $rc, stderr:"; fail "$name" "$TMP/err"; fi
-}
+PREFIX=torchbin_
+. tests/cli/lib.sh
 
 # --- bert info: which file and format ---------------------------------------
 check_info() { # fixture, expected weights line
