@@ -808,7 +808,27 @@ typedef struct {
                                     master weights, AdamW, attention, LayerNorm, softmax and the
                                     losses stay f32. bert_trainer_open fails with
                                     BERT_ERR_UNSUPPORTED where bf16 cannot run                    */
+    /* Multi-task training: n_heads > 0 heads on one shared encoder (the
+     * pooler is shared by the sequence heads). task, problem, num_labels
+     * and labels above are then ignored: those of the selected head
+     * (bert_trainer_select; head 0 after opening) apply. The trainer copies
+     * the specs. */
+    const struct bert_head_spec *heads;
+    int n_heads;                 /* 0: one task, as above; at most BERT_MAX_HEADS   */
 } bert_train_params;
+
+#define BERT_MAX_HEADS 16
+
+/* One task head of a multi-task trainer. */
+typedef struct bert_head_spec {
+    const char *name;            /* 1..64 of [A-Za-z0-9_.-], not starting with '.', unique:
+                                    names the head's tensors in checkpoints and its directory */
+    bert_task task;              /* BERT_TASK_SEQUENCE (pooler + classifier) or BERT_TASK_TOKEN */
+    bert_problem problem;        /* sequence heads                                  */
+    int num_labels;              /* classes (regression: 1)                         */
+    const char *const *labels;   /* [num_labels] names for id2label, or NULL        */
+    double loss_weight;          /* scales the head's loss in the gradients; 0 = 1  */
+} bert_head_spec;
 
 /* Defaults: BERT_TASK_SEQUENCE single-label with 2 labels, lr 2e-5, weight
  * decay 0.01, betas 0.9/0.999, eps 1e-8, linear schedule with warmup_ratio
@@ -887,6 +907,28 @@ BERT_API bert_status bert_trainer_save(bert_trainer *t, const char *dir, int sta
 BERT_API bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out,
                                          char **extra_json, bert_error *err);
 
+/* Multi-task trainers (bert_train_params.n_heads > 0). One optimizer step
+ * may accumulate micro-batches of several heads. AdamW updates only what a
+ * step's micro-batches reached, as torch.optim.AdamW skips parameters whose
+ * .grad is None: a head (and the pooler, for token-only steps) that no
+ * micro-batch of the step used keeps its weights and moments, and its bias
+ * correction counts only its own updates. With one head every step
+ * reaches everything and the run is the single-task run of that head.
+ *
+ * bert_trainer_select makes head `head` the trainer's task for the next
+ * backward, eval and bert_trainer_model (its labels, problem, classifier).
+ * bert_trainer_n_heads is the head count (0 for a single-task trainer).
+ * bert_trainer_save_head writes head `head` with the shared encoder as a
+ * complete Hugging Face model directory (BertForSequenceClassification or
+ * BertForTokenClassification with its id2label), atomically as
+ * bert_trainer_save does. bert_trainer_save on a multi-task trainer writes
+ * the shared encoder as a BertModel directory plus heads.safetensors (every
+ * head, tensors named HEAD/classifier.weight) and heads.json (the specs);
+ * bert_trainer_resume takes such a checkpoint with the same heads. */
+BERT_API bert_status bert_trainer_select(bert_trainer *t, int head, bert_error *err);
+BERT_API int bert_trainer_n_heads(const bert_trainer *t);
+BERT_API bert_status bert_trainer_save_head(bert_trainer *t, int head, const char *dir, bert_error *err);
+
 /* The trainer's RNG, for the caller's shuffling (same stream on resume). */
 BERT_API uint32_t bert_trainer_random(bert_trainer *t);
 
@@ -901,7 +943,7 @@ BERT_API uint32_t bert_trainer_random(bert_trainer *t);
  * interrupt flag. Every task type runs through it.
  * ---------------------------------------------------------------------- */
 
-#define BERT_MAX_METRICS 16
+#define BERT_MAX_METRICS 64
 
 /* Named results of one evaluation, in the order they were set. Names are
  * short constant strings ("loss", "accuracy", "f1", "exact_match", ...). */

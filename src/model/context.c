@@ -68,14 +68,18 @@ void bert_context_free(bert_context *ctx) {
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, int n_seqs, bert_error *err) {
-    if (n_tokens <= ctx->cap_tokens && max_len <= ctx->cap_seq_len && n_seqs <= ctx->cap_seqs) return BERT_OK;
+    /* The model's label count can change under a context (a multi-task
+     * trainer selecting another head): the logits views are sized by it. */
+    int labels = bert_model_num_labels(ctx->model);
+    if (n_tokens <= ctx->cap_tokens && max_len <= ctx->cap_seq_len && n_seqs <= ctx->cap_seqs && labels <= ctx->cap_labels)
+        return BERT_OK;
     /* Grow every dimension to at least what is asked, keeping what we had. */
     int N = n_tokens > ctx->cap_tokens ? n_tokens : ctx->cap_tokens;
     int T = max_len > ctx->cap_seq_len ? max_len : ctx->cap_seq_len;
     int S = n_seqs > ctx->cap_seqs ? n_seqs : ctx->cap_seqs;
     const bert_config *c = &ctx->model->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
-    size_t L = (size_t)bert_model_num_labels(ctx->model);
+    size_t L = (size_t)(labels > ctx->cap_labels ? labels : ctx->cap_labels);
     /* per thread: the T x T scores, or the bf16 attention kernel's packed K/V and row buffers */
     size_t fused = 0;
     if (ctx->model->attention_bf16)
@@ -113,6 +117,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     ctx->cap_seq_len = T;
     ctx->score_stride = stride;
     ctx->cap_seqs = S;
+    ctx->cap_labels = (int)L;
     ctx->outputs = 0;
     ctx->n_seqs = 0;
     return BERT_OK;

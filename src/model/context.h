@@ -11,7 +11,7 @@ struct bert_context {
     int n_threads;
 
     /* Capacity of the arena: tokens per call, longest sequence, sequences. */
-    int cap_tokens, cap_seq_len, cap_seqs;
+    int cap_tokens, cap_seq_len, cap_seqs, cap_labels;
     float *arena;
     float *logits; /* MLM logits [N x V], grown separately: it is large */
     size_t logits_cap;

@@ -56,6 +56,7 @@ typedef struct {
     const bert_train_params *p;  /* task, problem, dropout rates, grad_accum */
     bert_rng *rng;               /* dropout masks, drawn in a fixed order */
     train_acts *acts;            /* sized for the batch by train_acts_reserve */
+    double loss_weight;          /* the head's loss weight (multi-task; 1) */
 } train_pass;
 
 /* Make *a (created when NULL) hold the activations of the batch seqs[0..S)

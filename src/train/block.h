@@ -18,6 +18,8 @@ typedef struct {
     int64_t rows, cols;
     int decay;       /* AdamW weight decay applies (not to biases and LayerNorm) */
     int frozen;      /* not trained (fixed sinusoidal positions): no update, not in the norm */
+    int group;       /* multi-task trainers: 0 the encoder, 1 the pooler, 2 + k head k's
+                        classifier (AdamW's per-group step counts); 0 otherwise */
 } train_tensor;
 
 typedef struct {

@@ -105,7 +105,7 @@ typedef struct {
     const bert_sequence *seqs;
     const float *labels;
     int S, N, C, nt;
-    double scale; /* 1 / grad_accum */
+    double scale; /* loss_weight / grad_accum */
     float *next;  /* the scratch's first free float */
     pool_bufs pb;
     float *tmp;   /* [max(N, S) x C] */
@@ -285,7 +285,7 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     bert_status rc = reserve_scratch(tp, N, S, M, err);
     if (rc != BERT_OK) return rc;
     head h = {.tp = tp, .w = &tp->model->w, .seqs = seqs, .labels = labels, .S = S, .N = N, .C = C,
-              .nt = tp->p->n_threads, .scale = 1.0 / (double)tp->p->grad_accum, .next = a->head};
+              .nt = tp->p->n_threads, .scale = tp->loss_weight / (double)tp->p->grad_accum, .next = a->head};
     size_t SC = (size_t)S * C;
     h.pb.cls = take(&h, SC), h.pb.pooled = take(&h, SC), h.pb.mask = take(&h, SC);
     h.pb.pooled_d = take(&h, SC), h.pb.dpooled = take(&h, SC);

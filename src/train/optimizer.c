@@ -83,17 +83,17 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
     float clip = 1.0f;
     if (p->max_grad_norm > 0 && norm > p->max_grad_norm) clip = (float)(p->max_grad_norm / (norm + 1e-6));
     float flr = (float)lr;
-    float bc1 = (float)(1.0 - pow(p->beta1, (double)step)), bc2 = (float)(1.0 - pow(p->beta2, (double)step));
-    adamw_coef base = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
-                       .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
-                       .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     for (int k = 0; k < b->n_tensors; k++) {
         const train_tensor *tt = &b->tensors[k];
-        if (tt->frozen) continue;
+        if (tt->frozen || (b->group_on && !b->group_on[tt->group])) continue;
         long long n = (long long)tt->rows * (tt->cols ? tt->cols : 1), lo, hi;
         float wd = tt->decay ? (float)p->weight_decay : 0.0f;
-        adamw_coef c = base;
+        double st = (double)(b->group_step ? b->group_step[tt->group] : step);
+        float bc1 = (float)(1.0 - pow(p->beta1, st)), bc2 = (float)(1.0 - pow(p->beta2, st));
+        adamw_coef c = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
+                        .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
+                        .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
         c.decay_mul = p->bert_adam ? 1.0f : 1.0f - flr * wd;
         c.decay_add = p->bert_adam ? wd : 0.0f;
         bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);

@@ -16,6 +16,13 @@ typedef struct {
     size_t n;
     const train_tensor *tensors;
     int n_tensors;
+    /* Multi-task trainers, indexed by train_tensor.group (NULL: every
+     * tensor is updated as step `step`): group_on[g] 0 = no micro-batch of
+     * this step reached group g (its tensors are left alone, as
+     * torch.optim.AdamW leaves a parameter whose .grad is None);
+     * group_step[g] the 1-based update count its bias correction uses. */
+    const unsigned char *group_on;
+    const long *group_step;
 } train_adamw_blocks;
 
 /* Optimizer step number `step` (1-based) at learning rate lr, with p's

@@ -1,4 +1,5 @@
-/* trainer.c — setting up a training run, stepping it, checkpoints.
+/* trainer.c — setting up a training run and stepping it (checkpoints:
+ * checkpoint.c; multi-task heads: multihead.c).
  *
  * The trainable model is built from the weight list of model/weights.c:
  * every tensor the task needs gets a slice of one parameter block, copied
@@ -92,8 +93,7 @@ static const char *const architectures[] = {"BertForSequenceClassification", "Be
 static const unsigned task_heads[] = {BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER, BERT_HEAD_CLASSIFIER, BERT_HEAD_QA,
                                       BERT_HEAD_POOLER | BERT_HEAD_MLM | BERT_HEAD_NSP, BERT_HEAD_MLM};
 
-/* Give the training model the task's labels, problem type and architecture. */
-static bert_status configure(bert_model *tm, const bert_train_params *p, bert_error *err) {
+bert_status train_configure(bert_model *tm, const bert_train_params *p, int force, bert_error *err) {
     bert_config_full *c = &tm->cfg;
     if ((unsigned)p->task > BERT_TASK_MLM) return bert_fail(err, BERT_ERR_INPUT, "unknown training task %d", (int)p->task);
     bert_status rc = set_string(&c->architecture, architectures[p->task], err);
@@ -101,7 +101,7 @@ static bert_status configure(bert_model *tm, const bert_train_params *p, bert_er
     if (rc != BERT_OK || (p->task != BERT_TASK_SEQUENCE && p->task != BERT_TASK_TOKEN)) return rc;
     int L = p->problem == BERT_PROBLEM_REGRESSION && p->task == BERT_TASK_SEQUENCE ? 1 : p->num_labels;
     if (L < 1) return bert_fail(err, BERT_ERR_INPUT, "num_labels must be at least 1");
-    int keep = c->pub.num_labels == L && !p->labels;
+    int keep = !force && c->pub.num_labels == L && !p->labels;
     if (!keep) {
         for (int i = 0; i < c->pub.num_labels; i++) free(c->labels[i]);
         free(c->labels);
@@ -193,13 +193,16 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (rc == BERT_OK && !t->p.from_scratch) rc = bert_model_load(dir, &lp, &src, err);
     if (rc == BERT_OK && !(t->model = calloc(1, sizeof *t->model))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK) rc = bert_config_load(dir, &t->model->cfg, err);
-    if (rc == BERT_OK) rc = configure(t->model, &t->p, err);
+    if (rc == BERT_OK) rc = train_heads_init(t, params, err);
+    if (rc == BERT_OK) rc = train_configure(t->model, &t->p, t->n_heads > 0, err);
     if (rc == BERT_OK && src) rc = bert_weight_list_build(src, &src_list, err);
     if (rc == BERT_OK) rc = bert_weight_list_build(t->model, &list, err);
+    if (rc == BERT_OK) rc = train_heads_requests(t, &list, t->model->cfg.pub.hidden_size, err);
     if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
     if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
     if (t->p.classifier_dropout < 0) t->p.classifier_dropout = cls;
     unsigned heads = (unsigned)t->p.task <= BERT_TASK_MLM ? task_heads[t->p.task] : 0;
+    for (int k = 0; k < t->n_heads; k++) heads |= task_heads[t->heads[k].task];
     /* Size the blocks. */
     size_t total = 0;
     int nt = 0;
@@ -252,7 +255,8 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     }
     if (rc == BERT_OK) {
         if (heads & BERT_HEAD_MLM) t->model->w.mlm_decoder = t->model->w.word; /* tied, as Hugging Face saves it */
-        t->model->heads = heads;
+        t->model->heads = t->n_heads ? task_heads[t->p.task] : heads;
+        train_heads_bind(t);
         t->model->n_params = (int64_t)total;
         snprintf(t->model->dtypes, sizeof t->model->dtypes, "F32");
         bert_context_params cp = bert_context_default_params();
@@ -290,6 +294,7 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->src_dir);
     train_acts_free(t->acts);
     free(t->params16);
+    train_heads_free(t);
     free(t);
 }
 
@@ -313,7 +318,7 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
                              c->num_labels);
     }
     bert_status rc = train_forward_backward(t, seqs, n, labels, loss, err);
-    if (rc == BERT_OK) t->micro++;
+    if (rc == BERT_OK) t->micro++, train_heads_touch(t);
     return rc;
 }
 
@@ -321,7 +326,8 @@ static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, 
                                     double *loss, bert_error *err) {
     bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, err);
     if (rc != BERT_OK) return rc;
-    train_pass tp = {t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, t->acts};
+    train_pass tp = {t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, t->acts,
+                     t->n_heads ? t->heads[t->cur].loss_weight : 1.0};
     train_encoder_forward(&tp, seqs, S);
     rc = train_heads(&tp, seqs, S, labels, loss, err);
     if (rc == BERT_OK) train_encoder_backward(&tp, seqs, S);
@@ -337,9 +343,13 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
 }
 
 void train_adamw_step(bert_trainer *t, double lr) {
-    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors};
+    unsigned char on[2 + BERT_MAX_HEADS];
+    long steps[2 + BERT_MAX_HEADS];
+    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors, NULL, NULL};
+    if (t->n_heads) train_heads_groups(t, on, steps), b.group_on = on, b.group_step = steps;
     t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
     t->step++;
+    train_heads_stepped(t);
 }
 
 int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_accum; }
@@ -375,213 +385,3 @@ double bert_trainer_grad_norm(const bert_trainer *t) { return t->last_grad_norm;
 const bert_model *bert_trainer_model(const bert_trainer *t) { return t->model; }
 uint32_t bert_trainer_random(bert_trainer *t) { return bert_rng_u32(&t->rng); }
 
-/* ---- checkpoints ------------------------------------------------------------------------- */
-
-/* config.json: the original one with the task's fields replaced. */
-static bert_status write_config(bert_trainer *t, const char *dir, bert_error *err) {
-    char path[PATH_MAX];
-    cJSON *root;
-    bert_status rc = bert_path_join(path, sizeof path, t->src_dir, "config.json", err);
-    if (rc == BERT_OK) rc = bert_json_load_file(path, &root, err);
-    if (rc != BERT_OK) return rc;
-    const bert_config_full *c = &t->model->cfg;
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "architectures");
-    if (c->labels) {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "id2label");
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "label2id");
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "problem_type");
-    cJSON_DeleteItemFromObjectCaseSensitive(root, "torch_dtype");
-    cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
-    cJSON_AddItemToArray(arch, cJSON_CreateString(c->architecture));
-    cJSON *i2l = c->labels ? cJSON_AddObjectToObject(root, "id2label") : NULL;
-    cJSON *l2i = c->labels ? cJSON_AddObjectToObject(root, "label2id") : NULL;
-    for (int i = 0; c->labels && i < c->pub.num_labels; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", i);
-        cJSON_AddStringToObject(i2l, key, c->labels[i]);
-        cJSON_AddNumberToObject(l2i, c->labels[i], i);
-    }
-    if (*c->problem_type) cJSON_AddStringToObject(root, "problem_type", c->problem_type);
-    cJSON_AddStringToObject(root, "torch_dtype", "float32");
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if ((rc = bert_path_join(path, sizeof path, dir, "config.json", err)) == BERT_OK)
-        rc = bert_file_write_atomic(path, text, strlen(text), err);
-    free(text);
-    return rc;
-}
-
-static bert_status write_tensors(bert_trainer *t, const char *dir, const char *file, const float *block,
-                                 const char *suffix, bert_error *err) {
-    char path[PATH_MAX];
-    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
-    if (rc != BERT_OK) return rc;
-    st_write_tensor *w = calloc((size_t)t->n_tensors, sizeof *w);
-    char (*names)[112] = calloc((size_t)t->n_tensors, sizeof *names);
-    if (!w || !names) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
-        const train_tensor *tt = &t->tensors[i];
-        snprintf(names[i], sizeof names[i], "%s%s", tt->name, suffix);
-        w[i] = (st_write_tensor){.name = names[i], .dtype = ST_F32, .ndim = tt->cols ? 2 : 1,
-                                 .shape = {tt->rows, tt->cols}, .data = block + tt->offset};
-    }
-    if (rc == BERT_OK) rc = st_write(path, w, t->n_tensors, "{\"format\":\"pt\"}", err);
-    free(w);
-    free(names);
-    return rc;
-}
-
-/* Copy file `name` from from_dir to to_dir when from_dir has it. */
-static bert_status copy_file(const char *from_dir, const char *to_dir, const char *name, bert_error *err) {
-    char from[PATH_MAX], to[PATH_MAX];
-    bert_status rc = bert_path_join(from, sizeof from, from_dir, name, err);
-    if (rc != BERT_OK || !bert_file_exists(from)) return rc;
-    if ((rc = bert_path_join(to, sizeof to, to_dir, name, err)) == BERT_OK) rc = bert_file_copy(from, to, err);
-    return rc;
-}
-
-/* The training state in dir: AdamW's moments and trainer_state.json. */
-static bert_status write_state(bert_trainer *t, const char *dir, const char *extra_json, bert_error *err) {
-    bert_status rc = write_tensors(t, dir, "optimizer.safetensors", t->m, ".exp_avg", err);
-    char path[PATH_MAX];
-    if (rc == BERT_OK) rc = write_tensors(t, dir, "optimizer_sq.safetensors", t->v, ".exp_avg_sq", err);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "step", (double)t->step);
-    char buf[40];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.state);
-    cJSON_AddStringToObject(o, "rng_state", buf);
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.inc);
-    cJSON_AddStringToObject(o, "rng_inc", buf);
-    cJSON_AddNumberToObject(o, "lr", t->p.lr);
-    cJSON_AddNumberToObject(o, "total_steps", (double)t->p.total_steps);
-    cJSON_AddNumberToObject(o, "grad_accum", t->p.grad_accum);
-    cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
-    if (extra) cJSON_AddItemToObject(o, "extra", extra);
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (rc == BERT_OK && !text) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
-        rc = bert_file_write_atomic(path, text, strlen(text), err);
-    free(text);
-    return rc;
-}
-
-bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
-    bert_error_clear(err);
-    if (state && t->micro != 0)
-        return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    if (n < 0 || (size_t)n >= sizeof tmp) return bert_fail(err, BERT_ERR_INPUT, "%s: path too long", dir);
-    bert_status rc = bert_dir_remove(tmp, err);
-    if (rc != BERT_OK) return rc;
-    if (mkdir(tmp, 0755) != 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    rc = write_config(t, tmp, err);
-    if (rc == BERT_OK) rc = write_tensors(t, tmp, "model.safetensors", t->params, "", err);
-    static const char *const tok_files[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; rc == BERT_OK && i < sizeof tok_files / sizeof tok_files[0]; i++)
-        rc = copy_file(t->src_dir, tmp, tok_files[i], err);
-    if (rc == BERT_OK && state) rc = write_state(t, tmp, extra_json, err);
-    if (rc != BERT_OK) {
-        bert_dir_remove(tmp, NULL); /* the first error is the one reported */
-        return rc;
-    }
-    /* Swap in (one exchanging rename where the file system has it): `dir`
-     * names a whole checkpoint at every moment, the old one or the new. */
-    rc = bert_dir_install(tmp, dir, err);
-    if (rc != BERT_OK) bert_dir_remove(tmp, NULL);
-    return rc;
-}
-
-static bert_status load_block(bert_trainer *t, const char *dir, const char *file, const char *suffix, float *block,
-                              bert_error *err) {
-    char path[PATH_MAX];
-    st_file f;
-    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
-    if (rc == BERT_OK) rc = st_open(path, 0, &f, err);
-    if (rc != BERT_OK) return rc;
-    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
-        const train_tensor *tt = &t->tensors[i];
-        char name[128];
-        snprintf(name, sizeof name, "%s%s", tt->name, suffix);
-        const st_tensor *x = st_find(&f, name);
-        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
-        if (!x || x->dtype != ST_F32 || (size_t)x->numel != n)
-            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong shape", path, name);
-        else
-            memcpy(block + tt->offset, x->data, n * sizeof(float));
-    }
-    st_close(&f);
-    return rc;
-}
-
-/* A decimal uint64 string with nothing else in it (no sign, no spaces). */
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || *s < '0' || *s > '9') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-/* 1 when every number in v (recursively) is finite: JSON has no infinity,
- * but 1e999 parses as one. */
-static int all_finite(const cJSON *v) {
-    if (cJSON_IsNumber(v)) return isfinite(v->valuedouble);
-    for (const cJSON *c = v->child; c; c = c->next)
-        if (!all_finite(c)) return 0;
-    return 1;
-}
-
-/* trainer_state.json's own fields into t: step an integer in [0, 2^53),
- * the RNG state and (odd) increment decimal uint64 strings, "extra" an
- * object (its numbers finite). Every field is checked before it is used. */
-static bert_status read_state(bert_trainer *t, const cJSON *o, const char *path, char **extra_json, bert_error *err) {
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step"), *rs = cJSON_GetObjectItemCaseSensitive(o, "rng_state"),
-                *ri = cJSON_GetObjectItemCaseSensitive(o, "rng_inc"), *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
-    if (!cJSON_IsObject(o) || !cJSON_IsNumber(step) || !cJSON_IsString(rs) || !cJSON_IsString(ri))
-        return bert_fail(err, BERT_ERR_FORMAT, "%s: step or RNG state missing", path);
-    if (!(step->valuedouble >= 0 && step->valuedouble < 9007199254740992.0) || step->valuedouble != floor(step->valuedouble))
-        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"step\" must be an integer >= 0", path);
-    uint64_t state, inc;
-    if (!parse_u64(rs->valuestring, &state) || !parse_u64(ri->valuestring, &inc) || !(inc & 1))
-        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"rng_state\" / \"rng_inc\" must be decimal 64-bit integers (the increment odd)",
-                         path);
-    if (extra && (!cJSON_IsObject(extra) || !all_finite(extra)))
-        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"extra\" must be an object of finite numbers", path);
-    t->step = (long)step->valuedouble;
-    t->rng.state = state, t->rng.inc = inc;
-    if (extra && extra_json && !(*extra_json = cJSON_PrintUnformatted(extra)))
-        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    return BERT_OK;
-}
-
-bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out, char **extra_json,
-                                bert_error *err) {
-    bert_error_clear(err);
-    if (extra_json) *extra_json = NULL;
-    bert_trainer *t = NULL;
-    bert_train_params p = params ? *params : bert_train_default_params();
-    p.from_scratch = 0; /* the checkpoint's weights */
-    bert_status rc = bert_trainer_open(dir, &p, &t, NULL, err);
-    if (rc != BERT_OK) return rc;
-    rc = load_block(t, dir, "optimizer.safetensors", ".exp_avg", t->m, err);
-    if (rc == BERT_OK) rc = load_block(t, dir, "optimizer_sq.safetensors", ".exp_avg_sq", t->v, err);
-    char path[PATH_MAX];
-    cJSON *o = NULL;
-    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
-        rc = bert_json_load_file(path, &o, err);
-    if (rc == BERT_OK) rc = read_state(t, o, path, extra_json, err);
-    cJSON_Delete(o);
-    if (rc != BERT_OK) {
-        if (extra_json) free(*extra_json), *extra_json = NULL;
-        bert_trainer_free(t);
-        return rc;
-    }
-    *out = t;
-    return BERT_OK;
-}

@@ -20,6 +20,19 @@
 
 typedef struct train_acts train_acts;
 
+/* One head of a multi-task trainer (train/multihead.c). */
+typedef struct {
+    char *name;
+    bert_task task;
+    bert_problem problem;
+    int num_labels;
+    char **labels;          /* [num_labels] or NULL */
+    double loss_weight;
+    const float *w, *b;     /* its classifier in params */
+    long steps;             /* optimizer steps that updated it */
+    int touched;            /* a micro-batch since the last step used it */
+} train_head;
+
 struct bert_trainer {
     bert_train_params p;
     bert_model *model;      /* weights point into params */
@@ -35,7 +48,60 @@ struct bert_trainer {
     train_acts *acts;       /* the training pass's activations and scratch, kept between steps */
     bert_context *eval_ctx; /* inference on the trainer's weights (bert_trainer_eval) */
     uint16_t *params16;     /* BERT_COMPUTE_BF16: bf16 copy of params, refreshed after each step */
+    /* multi-task trainers (n_heads > 0): the heads, the selected one, and
+     * the shared pooler's update count and use since the last step */
+    train_head *heads;
+    int n_heads, cur;
+    long pooler_steps;
+    int pooler_touched;
 };
+
+/* Give the training model p's task: labels (rebuilt from p when force, else
+ * kept when the count matches and p names none), problem type, architecture. */
+bert_status train_configure(bert_model *tm, const bert_train_params *p, int force, bert_error *err);
+
+/* ---- multi-task heads (train/multihead.c) ---- */
+
+/* Copy and check params->heads into t (names, labels) and make head 0 the
+ * trainer's task in t->p. Nothing to do for a single-task trainer. */
+bert_status train_heads_init(bert_trainer *t, const bert_train_params *params, bert_error *err);
+/* The weight requests of heads 1.. (head 0 uses the model's classifier),
+ * appended to list; their slots are the heads' w and b. */
+bert_status train_heads_requests(bert_trainer *t, bert_weight_list *list, int hidden, bert_error *err);
+/* After the block is filled: each tensor's group, head tensors renamed
+ * HEAD/classifier.weight, head 0's classifier pointers kept. */
+void train_heads_bind(bert_trainer *t);
+/* The heads' and the pooler's touched flags after a micro-batch. */
+void train_heads_touch(bert_trainer *t);
+/* AdamW's per-group view for this step (on[], step[] of 2 + n_heads
+ * entries), and the counters after it. */
+void train_heads_groups(const bert_trainer *t, unsigned char *on, long *step);
+void train_heads_stepped(bert_trainer *t);
+/* Write dir/heads.json; check a checkpoint's heads.json against t's heads. */
+bert_status train_heads_write_specs(const bert_trainer *t, const char *dir, bert_error *err);
+bert_status train_heads_check_specs(const bert_trainer *t, const char *dir, bert_error *err);
+void train_heads_free(bert_trainer *t);
+
+/* ---- shared by trainer.c and multihead.c ---- */
+
+/* Which tensors a written block holds (train_write_block). */
+enum { TRAIN_SEL_ALL = -1, TRAIN_SEL_SHARED = -2, TRAIN_SEL_HEADS = -3 }; /* k >= 0: head k's HF model */
+/* config.json in dir: the source one with the selected task's fields, or
+ * (shared) a BertModel's. */
+bert_status train_write_config(bert_trainer *t, const char *dir, int shared, bert_error *err);
+/* file in dir: the tensors `sel` picks of block (params, m or v), names +
+ * suffix; head k's model names its classifier classifier.weight. */
+bert_status train_write_block(bert_trainer *t, const char *dir, const char *file, const float *block,
+                              const char *suffix, int sel, bert_error *err);
+/* The tensors `sel` picks, from file in dir, into block. */
+bert_status train_load_block(bert_trainer *t, const char *dir, const char *file, const char *suffix, float *block,
+                             int sel, bert_error *err);
+/* The tokenizer files of t's source directory into dir. */
+bert_status train_copy_tokenizer(bert_trainer *t, const char *dir, bert_error *err);
+/* Create dir atomically: write(t, dir.tmp, user), then install it as dir. */
+bert_status train_save_dir(bert_trainer *t, const char *dir,
+                           bert_status (*write)(bert_trainer *t, const char *tmp, void *user, bert_error *err),
+                           void *user, bert_error *err);
 
 /* Forward keeping activations, the task head's loss, backward: gradients
  * (times 1 / grad_accum) added to t->grads. labels as bert_trainer_backward

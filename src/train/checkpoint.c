@@ -1,0 +1,302 @@
+/* checkpoint.c — a trainer's directories: Hugging Face model directories
+ * (config.json, model.safetensors, the tokenizer files), and with the
+ * training state trainer_state.json and AdamW's moments; resuming from
+ * them. A multi-task trainer's directory is the shared encoder (a BertModel
+ * directory) with heads.safetensors and heads.json beside it. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/file.h"
+#include "io/fs.h"
+#include "io/json_fields.h"
+#include "io/safetensors.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+bert_status train_write_config(bert_trainer *t, const char *dir, int shared, bert_error *err) {
+    char path[PATH_MAX];
+    cJSON *root;
+    bert_status rc = bert_path_join(path, sizeof path, t->src_dir, "config.json", err);
+    if (rc == BERT_OK) rc = bert_json_load_file(path, &root, err);
+    if (rc != BERT_OK) return rc;
+    const bert_config_full *c = &t->model->cfg;
+    static const char *const replaced[] = {"architectures", "id2label", "label2id", "problem_type", "torch_dtype"};
+    for (size_t i = 0; i < sizeof replaced / sizeof *replaced; i++)
+        if (i == 0 || i > 2 || c->labels || shared) cJSON_DeleteItemFromObjectCaseSensitive(root, replaced[i]);
+    cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString(shared ? "BertModel" : c->architecture));
+    int labels = c->labels && !shared;
+    cJSON *i2l = labels ? cJSON_AddObjectToObject(root, "id2label") : NULL;
+    cJSON *l2i = labels ? cJSON_AddObjectToObject(root, "label2id") : NULL;
+    for (int i = 0; labels && i < c->pub.num_labels; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        cJSON_AddStringToObject(i2l, key, c->labels[i]);
+        cJSON_AddNumberToObject(l2i, c->labels[i], i);
+    }
+    if (*c->problem_type && !shared) cJSON_AddStringToObject(root, "problem_type", c->problem_type);
+    cJSON_AddStringToObject(root, "torch_dtype", "float32");
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if ((rc = bert_path_join(path, sizeof path, dir, "config.json", err)) == BERT_OK)
+        rc = bert_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+/* Whether selection sel holds tensor tt. */
+static int selected(const bert_trainer *t, const train_tensor *tt, int sel) {
+    switch (sel) {
+    case TRAIN_SEL_ALL: return 1;
+    case TRAIN_SEL_SHARED: return tt->group < 2;
+    case TRAIN_SEL_HEADS: return tt->group >= 2;
+    default:
+        return tt->group == 0 || (tt->group == 1 && t->heads[sel].task == BERT_TASK_SEQUENCE) || tt->group == 2 + sel;
+    }
+}
+
+/* The name tt has in selection sel, + suffix: a head's own model drops the
+ * "HEAD/" its classifier carries in the trainer. */
+static void tensor_name(char *out, size_t cap, const train_tensor *tt, int sel, const char *suffix) {
+    const char *slash = sel >= 0 && tt->group >= 2 ? strchr(tt->name, '/') : NULL;
+    snprintf(out, cap, "%s%s", slash ? slash + 1 : tt->name, suffix);
+}
+
+bert_status train_write_block(bert_trainer *t, const char *dir, const char *file, const float *block,
+                              const char *suffix, int sel, bert_error *err) {
+    char path[PATH_MAX];
+    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
+    if (rc != BERT_OK) return rc;
+    st_write_tensor *w = calloc((size_t)t->n_tensors, sizeof *w);
+    char (*names)[128] = calloc((size_t)t->n_tensors, sizeof *names);
+    if (!w || !names) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
+        const train_tensor *tt = &t->tensors[i];
+        if (!selected(t, tt, sel)) continue;
+        tensor_name(names[n], sizeof names[n], tt, sel, suffix);
+        w[n] = (st_write_tensor){.name = names[n], .dtype = ST_F32, .ndim = tt->cols ? 2 : 1,
+                                 .shape = {tt->rows, tt->cols}, .data = block + tt->offset};
+        n++;
+    }
+    if (rc == BERT_OK) rc = st_write(path, w, n, "{\"format\":\"pt\"}", err);
+    free(w);
+    free(names);
+    return rc;
+}
+
+bert_status train_load_block(bert_trainer *t, const char *dir, const char *file, const char *suffix, float *block,
+                             int sel, bert_error *err) {
+    char path[PATH_MAX];
+    st_file f;
+    bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
+    if (rc == BERT_OK) rc = st_open(path, 0, &f, err);
+    if (rc != BERT_OK) return rc;
+    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
+        const train_tensor *tt = &t->tensors[i];
+        if (!selected(t, tt, sel)) continue;
+        char name[160];
+        tensor_name(name, sizeof name, tt, sel, suffix);
+        const st_tensor *x = st_find(&f, name);
+        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        if (!x || x->dtype != ST_F32 || (size_t)x->numel != n)
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong shape", path, name);
+        else
+            memcpy(block + tt->offset, x->data, n * sizeof(float));
+    }
+    st_close(&f);
+    return rc;
+}
+
+bert_status train_copy_tokenizer(bert_trainer *t, const char *dir, bert_error *err) {
+    static const char *const files[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    bert_status rc = BERT_OK;
+    for (size_t i = 0; rc == BERT_OK && i < sizeof files / sizeof files[0]; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        rc = bert_path_join(from, sizeof from, t->src_dir, files[i], err);
+        if (rc != BERT_OK || !bert_file_exists(from)) continue;
+        if ((rc = bert_path_join(to, sizeof to, dir, files[i], err)) == BERT_OK) rc = bert_file_copy(from, to, err);
+    }
+    return rc;
+}
+
+bert_status train_save_dir(bert_trainer *t, const char *dir,
+                           bert_status (*write)(bert_trainer *t, const char *tmp, void *user, bert_error *err),
+                           void *user, bert_error *err) {
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    if (n < 0 || (size_t)n >= sizeof tmp) return bert_fail(err, BERT_ERR_INPUT, "%s: path too long", dir);
+    bert_status rc = bert_dir_remove(tmp, err);
+    if (rc != BERT_OK) return rc;
+    if (mkdir(tmp, 0755) != 0) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    rc = write(t, tmp, user, err);
+    if (rc != BERT_OK) {
+        bert_dir_remove(tmp, NULL); /* the first error is the one reported */
+        return rc;
+    }
+    /* Swap in (one exchanging rename where the file system has it): `dir`
+     * names a whole directory at every moment, the old one or the new. */
+    rc = bert_dir_install(tmp, dir, err);
+    if (rc != BERT_OK) bert_dir_remove(tmp, NULL);
+    return rc;
+}
+
+/* trainer_state.json: step, RNG, schedule, the caller's extra; for
+ * multi-task trainers each head's and the pooler's update counts. */
+static bert_status write_state_json(bert_trainer *t, const char *dir, const char *extra_json, bert_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "step", (double)t->step);
+    char buf[40], path[PATH_MAX];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.state);
+    cJSON_AddStringToObject(o, "rng_state", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->rng.inc);
+    cJSON_AddStringToObject(o, "rng_inc", buf);
+    cJSON_AddNumberToObject(o, "lr", t->p.lr);
+    cJSON_AddNumberToObject(o, "total_steps", (double)t->p.total_steps);
+    cJSON_AddNumberToObject(o, "grad_accum", t->p.grad_accum);
+    if (t->n_heads) {
+        cJSON *hs = cJSON_AddArrayToObject(o, "head_steps");
+        for (int k = 0; k < t->n_heads; k++) cJSON_AddItemToArray(hs, cJSON_CreateNumber((double)t->heads[k].steps));
+        cJSON_AddNumberToObject(o, "pooler_steps", (double)t->pooler_steps);
+    }
+    cJSON *extra = extra_json ? cJSON_Parse(extra_json) : NULL;
+    if (extra) cJSON_AddItemToObject(o, "extra", extra);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    bert_status rc = text ? bert_path_join(path, sizeof path, dir, "trainer_state.json", err)
+                          : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK) rc = bert_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+typedef struct {
+    int state;
+    const char *extra_json;
+} save_args;
+
+/* The model (single task: its HF directory; multi-task: the shared
+ * encoder, heads.safetensors and heads.json) and, with state, AdamW's
+ * moments and trainer_state.json. */
+static bert_status write_checkpoint(bert_trainer *t, const char *tmp, void *user, bert_error *err) {
+    const save_args *a = user;
+    int multi = t->n_heads > 0;
+    bert_status rc = train_write_config(t, tmp, multi, err);
+    if (rc == BERT_OK)
+        rc = train_write_block(t, tmp, "model.safetensors", t->params, "", multi ? TRAIN_SEL_SHARED : TRAIN_SEL_ALL, err);
+    if (rc == BERT_OK && multi) rc = train_write_block(t, tmp, "heads.safetensors", t->params, "", TRAIN_SEL_HEADS, err);
+    if (rc == BERT_OK && multi) rc = train_heads_write_specs(t, tmp, err);
+    if (rc == BERT_OK) rc = train_copy_tokenizer(t, tmp, err);
+    if (rc == BERT_OK && a->state)
+        rc = train_write_block(t, tmp, "optimizer.safetensors", t->m, ".exp_avg", TRAIN_SEL_ALL, err);
+    if (rc == BERT_OK && a->state)
+        rc = train_write_block(t, tmp, "optimizer_sq.safetensors", t->v, ".exp_avg_sq", TRAIN_SEL_ALL, err);
+    if (rc == BERT_OK && a->state) rc = write_state_json(t, tmp, a->extra_json, err);
+    return rc;
+}
+
+bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
+    bert_error_clear(err);
+    if (state && t->micro != 0)
+        return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
+    save_args a = {state, extra_json};
+    return train_save_dir(t, dir, write_checkpoint, &a, err);
+}
+
+/* A decimal uint64 string with nothing else in it (no sign, no spaces). */
+static int parse_u64(const char *s, uint64_t *out) {
+    if (!s || *s < '0' || *s > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+/* 1 when every number in v (recursively) is finite: JSON has no infinity,
+ * but 1e999 parses as one. */
+static int all_finite(const cJSON *v) {
+    if (cJSON_IsNumber(v)) return isfinite(v->valuedouble);
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (!all_finite(c)) return 0;
+    return 1;
+}
+
+/* 1 when v is an integer in [0, max]. */
+static int count_ok(const cJSON *v, double max) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
+}
+
+/* A multi-task checkpoint's head_steps (one per head) and pooler_steps,
+ * each an integer from 0 to the trainer's step. */
+static bert_status read_head_steps(bert_trainer *t, const cJSON *o, const char *path, bert_error *err) {
+    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "head_steps"), *ps = cJSON_GetObjectItemCaseSensitive(o, "pooler_steps");
+    int ok = cJSON_IsArray(hs) && cJSON_GetArraySize(hs) == t->n_heads && count_ok(ps, (double)t->step);
+    for (int k = 0; ok && k < t->n_heads; k++) ok = count_ok(cJSON_GetArrayItem(hs, k), (double)t->step);
+    if (!ok)
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"head_steps\" (%d integers) or \"pooler_steps\" missing or out of range",
+                         path, t->n_heads);
+    for (int k = 0; k < t->n_heads; k++) t->heads[k].steps = (long)cJSON_GetArrayItem(hs, k)->valuedouble;
+    t->pooler_steps = (long)ps->valuedouble;
+    return BERT_OK;
+}
+
+/* trainer_state.json's own fields into t: step an integer in [0, 2^53),
+ * the RNG state and (odd) increment decimal uint64 strings, "extra" an
+ * object (its numbers finite). Every field is checked before it is used. */
+static bert_status read_state(bert_trainer *t, const cJSON *o, const char *path, char **extra_json, bert_error *err) {
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step"), *rs = cJSON_GetObjectItemCaseSensitive(o, "rng_state"),
+                *ri = cJSON_GetObjectItemCaseSensitive(o, "rng_inc"), *extra = cJSON_GetObjectItemCaseSensitive(o, "extra");
+    if (!cJSON_IsObject(o) || !cJSON_IsNumber(step) || !cJSON_IsString(rs) || !cJSON_IsString(ri))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: step or RNG state missing", path);
+    if (!(step->valuedouble >= 0 && step->valuedouble < 9007199254740992.0) || step->valuedouble != floor(step->valuedouble))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"step\" must be an integer >= 0", path);
+    uint64_t state, inc;
+    if (!parse_u64(rs->valuestring, &state) || !parse_u64(ri->valuestring, &inc) || !(inc & 1))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"rng_state\" / \"rng_inc\" must be decimal 64-bit integers (the increment odd)",
+                         path);
+    if (extra && (!cJSON_IsObject(extra) || !all_finite(extra)))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"extra\" must be an object of finite numbers", path);
+    t->step = (long)step->valuedouble;
+    t->rng.state = state, t->rng.inc = inc;
+    bert_status rc = t->n_heads ? read_head_steps(t, o, path, err) : BERT_OK;
+    if (rc == BERT_OK && extra && extra_json && !(*extra_json = cJSON_PrintUnformatted(extra)))
+        rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+bert_status bert_trainer_resume(const char *dir, const bert_train_params *params, bert_trainer **out, char **extra_json,
+                                bert_error *err) {
+    bert_error_clear(err);
+    if (extra_json) *extra_json = NULL;
+    bert_trainer *t = NULL;
+    bert_train_params p = params ? *params : bert_train_default_params();
+    p.from_scratch = 0; /* the checkpoint's weights */
+    bert_status rc = bert_trainer_open(dir, &p, &t, NULL, err);
+    if (rc != BERT_OK) return rc;
+    if (t->n_heads && (rc = train_heads_check_specs(t, dir, err)) == BERT_OK)
+        rc = train_load_block(t, dir, "heads.safetensors", "", t->params, TRAIN_SEL_HEADS, err);
+    if (rc == BERT_OK) rc = train_load_block(t, dir, "optimizer.safetensors", ".exp_avg", t->m, TRAIN_SEL_ALL, err);
+    if (rc == BERT_OK) rc = train_load_block(t, dir, "optimizer_sq.safetensors", ".exp_avg_sq", t->v, TRAIN_SEL_ALL, err);
+    char path[PATH_MAX];
+    cJSON *o = NULL;
+    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "trainer_state.json", err)) == BERT_OK)
+        rc = bert_json_load_file(path, &o, err);
+    if (rc == BERT_OK) rc = read_state(t, o, path, extra_json, err);
+    cJSON_Delete(o);
+    if (rc != BERT_OK) {
+        if (extra_json) free(*extra_json), *extra_json = NULL;
+        bert_trainer_free(t);
+        return rc;
+    }
+    *out = t;
+    return BERT_OK;
+}
