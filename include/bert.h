@@ -1174,6 +1174,106 @@ BERT_API bert_pretrain_params bert_pretrain_default_params(void);
 BERT_API bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *result, bert_error *err);
 
 /* ------------------------------------------------------------------------
+ * Multi-task fine-tuning (MT-DNN, Liu et al. 2019; "BERT and PALs",
+ * Stickland & Murray 2019): one shared encoder, one head per task, and a
+ * task-sampling schedule. Every micro-batch holds one task's examples.
+ * ---------------------------------------------------------------------- */
+
+typedef enum {
+    BERT_SAMPLING_PROPORTIONAL = 0, /* p_k proportional to the task's training examples (MT-DNN)  */
+    BERT_SAMPLING_UNIFORM,          /* p_k = 1 / K                                               */
+    BERT_SAMPLING_TEMPERATURE,      /* p_k proportional to size_k^(1/T)                          */
+    BERT_SAMPLING_ANNEALED,         /* p_k proportional to size_k^alpha, alpha going linearly from 1
+                                       at the first step to anneal_floor at the last (Stickland &
+                                       Murray's 1 - 0.8 (e - 1) / (E - 1), by step not by epoch) */
+    BERT_SAMPLING_ROUND_ROBIN       /* tasks in turn, 0, 1, ..., K - 1, 0, ...                   */
+} bert_sampling;
+
+typedef struct {
+    bert_sampling strategy;  /* proportional                                    */
+    double temperature;      /* > 0 (2)                                         */
+    double anneal_floor;     /* alpha at the last step, in [0, 1] (0.2)         */
+} bert_sampler_params;
+
+/* The probability of each of n tasks of sizes[] (training examples, >= 1)
+ * being drawn at optimizer step `step` of total_steps, into probs[n].
+ * Round-robin gives 1 / n each (its order is fixed). BERT_ERR_INPUT for a
+ * bad strategy, temperature, floor, size or n outside 1..BERT_MAX_HEADS. */
+BERT_API bert_status bert_sampler_probabilities(const bert_sampler_params *sp, const long *sizes, int n, long step,
+                                                long total_steps, double *probs, bert_error *err);
+
+/* One task of a multi-task run. */
+typedef struct {
+    const char *name;            /* its head and OUT/<name>; NULL = the preset's name. 1..64 of
+                                    A-Z a-z 0-9 _ . -; not shared, best, logs, finetune,
+                                    checkpoint-*                                              */
+    bert_finetune_params data;   /* its data and its batches: preset or train/dev files and
+                                    their columns, labels, problem, task type, batch_size,
+                                    max_seq_len, max_train, max_dev, token-task options, and
+                                    data.loop.metric (NULL: the task's default) as the task's
+                                    own metric. Its model, output, optimizer, epochs and
+                                    resume fields are not used                                */
+    double loss_weight;          /* 0 = 1                                                     */
+} bert_multitask_task;
+
+typedef struct {
+    const char *model_dir, *output_dir;
+    const bert_multitask_task *tasks;
+    int n_tasks;                 /* 1..BERT_MAX_HEADS; sequence and token tasks               */
+    bert_sampler_params sampler;
+    int epochs;                  /* 3; an epoch is every task's batches once (sum over tasks
+                                    of ceil(examples / batch_size))                           */
+    long max_steps;              /* > 0: the run's optimizer steps instead                    */
+    bert_train_params train;     /* optimizer, schedule, seed, threads, dtype, dropout (task
+                                    fields and heads are set by the run)                      */
+    bert_loop_params loop;       /* metric NULL or "score": the mean of the tasks' own metrics
+                                    (a lower-is-better one counted negated); or "TASK/METRIC" */
+    const char *resume_from;     /* a checkpoint of the same tasks, or NULL                    */
+    int then_finetune;           /* then fine-tune each task alone from OUT/<task> for
+                                    finetune_epochs into OUT/finetune/<task> (MT-DNN's second
+                                    stage), with the same optimizer settings                  */
+    int finetune_epochs;         /* 0 = 3                                                     */
+} bert_multitask_params;
+
+/* A tasks file for bert_multitask: a JSON array (or {"tasks": [...]}) of
+ * 1..BERT_MAX_HEADS objects, each one task with these keys, all optional
+ * but a preset or a train and a dev file: "name", "preset", "type"
+ * ("sequence" or "token"), "train", "dev" (paths relative to the file's
+ * directory unless absolute), "text_column", "pair_column", "label_column"
+ * (names, or column numbers with "no_header": true), "labels" (an array of
+ * names), "problem" ("single_label", "multi_label", "regression"),
+ * "batch_size", "max_seq_len", "max_train", "max_dev", "label_all_tokens",
+ * "tag_scheme" ("keep", "iob2"), "metric" and "loss_weight". Another key,
+ * a wrong type or a value out of range is BERT_ERR_INPUT naming the task
+ * and the key. Fields the file does not set come from `defaults`. The list
+ * owns the strings its tasks point to. */
+typedef struct bert_task_list bert_task_list;
+BERT_API bert_status bert_task_list_read(const char *path, const bert_finetune_params *defaults, bert_task_list **out,
+                                         bert_error *err);
+BERT_API int bert_task_list_count(const bert_task_list *l);
+BERT_API const bert_multitask_task *bert_task_list_tasks(const bert_task_list *l);
+BERT_API void bert_task_list_free(bert_task_list *l);
+
+/* Defaults: no tasks, proportional sampling (temperature 2, floor 0.2),
+ * 3 epochs, train as bert_train_default_params with lr 5e-5, the loop's
+ * defaults with metric "score". */
+BERT_API bert_multitask_params bert_multitask_default_params(void);
+
+/* Read every task's data (each task's reader, as bert_finetune reads it),
+ * open one trainer with a head per task (or resume it), run bert_train_loop
+ * drawing each micro-batch's task from the sampler (seeded from
+ * train.seed; its state and every task's data position go into
+ * checkpoints, so a resumed run is the run that never stopped), and
+ * evaluate every task with its own metric. Writes OUT/log.jsonl (metrics
+ * named TASK/METRIC and "score"), OUT/log-TASK.jsonl (the task's
+ * evaluations and how many of its batches were drawn), OUT/best (by
+ * loop.metric: the shared encoder + heads), OUT/TASK (the task's own model
+ * at its best evaluation: a complete BertForSequenceClassification or
+ * BertForTokenClassification directory), OUT/shared (the encoder of
+ * OUT/best) and OUT/report.json; with then_finetune, OUT/finetune/TASK. */
+BERT_API bert_status bert_multitask(const bert_multitask_params *params, bert_loop_result *result, bert_error *err);
+
+/* ------------------------------------------------------------------------
  * Data sets: pre-training corpora
  *
  * A corpus is documents of segments of text. Text files hold one sentence

@@ -1,9 +1,11 @@
 /* cmd_plot.c — `bert plot LOG.jsonl --output FILE.png|svg`: the curves of a
- * `bert finetune` or `bert pretrain` log, drawn with PLplot (cairo
- * devices), one panel per quantity: the loss (training "loss" with the
- * validation "eval_loss", the same quantity), then each other eval_* series
- * of the log on its own. When a log holds a step twice (a run resumed into
- * the same directory), the later line counts. */
+ * `bert finetune`, `bert pretrain` or `bert multitask` log, drawn with PLplot
+ * (cairo devices): the loss (training "loss" with the validation
+ * "eval_loss", the same quantity), then each other eval_* series of the log
+ * on its own panel; a multi-task log (eval_TASK/METRIC) gets one panel per
+ * task with its metrics (its loss left out) beside the combined score. When
+ * a log holds a step twice (a run resumed into the same directory), the
+ * later line counts. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -15,7 +17,8 @@
 
 #include "cli/cli.h"
 
-#define MAX_SERIES 16
+#define MAX_SERIES 128
+#define PER_PANEL 6
 
 typedef struct {
     char key[64];
@@ -88,7 +91,7 @@ static void panel(const char *title, series *const *s, const char *const *names,
         plcol0(colors[k % 6]);
         if (s[k]->n == 1) plpoin(1, s[k]->x, s[k]->y, 17);
         else plline(s[k]->n, s[k]->x, s[k]->y);
-        plmtex("t", 1.2, 0.02 + 0.3 * k, 0.0, names[k]);
+        plmtex("t", 1.2, 0.02 + (n > 3 ? 0.165 : 0.3) * k, 0.0, names[k]);
     }
     plcol0(15);
 }
@@ -120,6 +123,63 @@ static int read_log(const char *log, series_set *set) {
     return ok;
 }
 
+/* Start drawing into a temporary name beside out (PLplot writes the file
+ * itself); finish() renames it to out. */
+static void begin(const char *out, int svg, char *tmp, size_t cap, int cols, int rows) {
+    snprintf(tmp, cap, "%s.tmp.%ld%s", out, (long)getpid(), svg ? ".svg" : ".png");
+    plsdev(svg ? "svgcairo" : "pngcairo");
+    plsfnam(tmp);
+    plspage(0, 0, cols * 640, rows * 300 + 60, 0, 0);
+    plscolbg(255, 255, 255);
+    plscol0(15, 0, 0, 0);
+    plssub(cols, rows);
+    plinit();
+}
+
+static int finish(const char *tmp, const char *out, series_set *set) {
+    plend();
+    for (int i = 0; i < set->n; i++) free(set->s[i].x), free(set->s[i].y);
+    if (access(tmp, F_OK) != 0) return cli_error("plot", "PLplot wrote no file (is plplot-driver-cairo installed?)");
+    if (rename(tmp, out) != 0) return cli_error("plot", "%s: rename failed: %s", out, strerror(errno));
+    return CLI_OK;
+}
+
+/* A multi-task log: the training loss and the combined score, then one
+ * panel per task (eval_TASK/...) with up to PER_PANEL of its metrics. */
+static int plot_tasks(const char *out, int svg, series *const *loss, series *const *s, int n, double xmax, series_set *set) {
+    series *score = NULL, *group[PER_PANEL];
+    const char *names[PER_PANEL];
+    char prefixes[BERT_MAX_HEADS][72];
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        const char *slash = strchr(s[i]->key, '/');
+        if (!slash) {
+            if (strcmp(s[i]->key, "eval_score") == 0) score = s[i];
+            continue;
+        }
+        int len = (int)(slash - s[i]->key), k = 0;
+        while (k < np && (strncmp(prefixes[k], s[i]->key, (size_t)len) != 0 || prefixes[k][len])) k++;
+        if (k == np && np < BERT_MAX_HEADS) snprintf(prefixes[np++], sizeof prefixes[0], "%.*s", len, s[i]->key);
+    }
+    char tmp[4096];
+    int panels = 1 + (score != NULL) + np, cols = 2, rows = (panels + 1) / 2;
+    begin(out, svg, tmp, sizeof tmp, cols, rows);
+    const char *train_name = "train loss", *score_name = "score";
+    if (loss[0]) panel("training loss", (series *const *)&loss[0], &train_name, 1, xmax);
+    else pladv(0);
+    if (score) panel("combined score (mean of the tasks' metrics)", &score, &score_name, 1, xmax);
+    for (int k = 0; k < np; k++) {
+        int m = 0;
+        size_t len = strlen(prefixes[k]);
+        for (int i = 0; i < n && m < PER_PANEL; i++)
+            if (strncmp(s[i]->key, prefixes[k], len) == 0 && s[i]->key[len] == '/') group[m] = s[i], names[m++] = s[i]->key + len + 1;
+        char title[96];
+        snprintf(title, sizeof title, "%s (validation)", prefixes[k] + 5);
+        panel(title, group, names, m, xmax);
+    }
+    return finish(tmp, out, set);
+}
+
 int cmd_plot(int argc, char **argv) {
     static const char *usage = "usage: bert plot LOG.jsonl --output FILE.png|FILE.svg\n";
     const char *log = NULL, *out = NULL;
@@ -137,9 +197,10 @@ int cmd_plot(int argc, char **argv) {
     if (!svg && !png) return cli_error("plot", "%s: the output must end in .png or .svg", out);
     series_set set = {0};
     if (!read_log(log, &set)) return CLI_ERROR;
-    /* Panels: the loss pair first, then every other non-zero series. */
+    /* Panels: the loss pair first, then every other non-zero series (a
+     * multi-task log: its tasks' series grouped by task). */
     series *loss[2] = {NULL, NULL}, *other[MAX_SERIES];
-    int nl = 0, no = 0;
+    int nl = 0, no = 0, tasks = 0;
     double xmax = 0;
     for (int i = 0; i < set.n; i++) {
         series *s = &set.s[i];
@@ -148,23 +209,17 @@ int cmd_plot(int argc, char **argv) {
         for (int k = 0; k < s->n; k++) zero &= s->y[k] == 0, xmax = fmax(xmax, s->x[k]);
         if (strcmp(s->key, "loss") == 0) loss[0] = s;
         else if (strcmp(s->key, "eval_loss") == 0) loss[1] = s;
-        else if (!zero) other[no++] = s;
+        else if (!zero && !(strchr(s->key, '/') && strcmp(strchr(s->key, '/'), "/loss") == 0)) other[no++] = s;
+        tasks |= strchr(s->key, '/') != NULL;
     }
+    if (tasks) return plot_tasks(out, svg, loss, other, no, xmax, &set);
     if (loss[0]) loss[nl++] = loss[0];
     if (loss[1]) loss[nl++] = loss[1];
     int panels = (nl > 0) + no;
     if (panels == 0) return cli_error("plot", "%s: no loss or eval_* values to plot", log);
     int cols = panels > 3 ? 2 : 1, rows = (panels + cols - 1) / cols;
-    /* PLplot writes the file itself: draw into a temporary name, then rename. */
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld%s", out, (long)getpid(), svg ? ".svg" : ".png");
-    plsdev(svg ? "svgcairo" : "pngcairo");
-    plsfnam(tmp);
-    plspage(0, 0, cols * 640, rows * 300 + 60, 0, 0);
-    plscolbg(255, 255, 255);
-    plscol0(15, 0, 0, 0);
-    plssub(cols, rows);
-    plinit();
+    begin(out, svg, tmp, sizeof tmp, cols, rows);
     static const char *const loss_names[] = {"train loss", "eval loss"};
     const char *const *ln = loss_names + (loss[0] && strcmp(loss[0]->key, "loss") == 0 ? 0 : 1);
     if (nl) panel(nl == 2 ? "training and validation loss" : ln[0], loss, ln, nl, xmax);
@@ -174,9 +229,5 @@ int cmd_plot(int argc, char **argv) {
         snprintf(title, sizeof title, "validation %s", name);
         panel(title, &other[k], &name, 1, xmax);
     }
-    plend();
-    for (int i = 0; i < set.n; i++) free(set.s[i].x), free(set.s[i].y);
-    if (access(tmp, F_OK) != 0) return cli_error("plot", "PLplot wrote no file (is plplot-driver-cairo installed?)");
-    if (rename(tmp, out) != 0) return cli_error("plot", "%s: rename failed: %s", out, strerror(errno));
-    return CLI_OK;
+    return finish(tmp, out, &set);
 }

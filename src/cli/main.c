@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  rerank MODEL_DIR          cross-encoder scores of documents for a query\n"
             "  nsp MODEL_DIR             next-sentence probability of text pairs\n"
             "  finetune MODEL_DIR        fine-tune a classifier / regressor (GLUE presets, TSV, JSONL)\n"
+            "  multitask MODEL_DIR       multi-task fine-tuning: one encoder, a head per task, task sampling\n"
             "  eval MODEL_DIR            score a fine-tuned model (--task ncbi|squad|... or --task-type token|qa)\n"
             "  score-squad DATA PREDS    the official SQuAD v1.1 / v2.0 scores of a predictions file\n"
             "  plot LOG.jsonl            training curves to PNG or SVG (PLplot)\n"
@@ -72,6 +73,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);
+    if (strcmp(cmd, "multitask") == 0) return cmd_multitask(argc - 1, argv + 1);
     if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);

@@ -12,9 +12,11 @@
 #define PT(f) CLI_W_PT, offsetof(bert_pretrain_params, f)
 #define TR(f) CLI_W_TRAIN, offsetof(bert_train_params, f)
 #define LP(f) CLI_W_LOOP, offsetof(bert_loop_params, f)
+#define MT(f) CLI_W_MT, offsetof(bert_multitask_params, f)
 #define NOWHERE CLI_W_NONE, 0
 
-enum { F = CLI_CMD_FINETUNE, E = CLI_CMD_EVAL, P = CLI_CMD_PRETRAIN, FE = F | E, FP = F | P, ALL = F | E | P };
+enum { F = CLI_CMD_FINETUNE, E = CLI_CMD_EVAL, P = CLI_CMD_PRETRAIN, M = CLI_CMD_MULTITASK, FE = F | E, FP = F | P,
+       FM = F | M, FEM = F | E | M, FPM = F | P | M, ALL = F | E | P | M };
 
 /* The training parameters of the command being parsed. */
 static bert_train_params *train_of(cli_train_args *a) { return a->cmd == CLI_CMD_PRETRAIN ? &a->pt.train : &a->ft.train; }
@@ -22,9 +24,25 @@ static bert_train_params *train_of(cli_train_args *a) { return a->cmd == CLI_CMD
 /* --task NAME: the preset (its task type was read before the defaults, in
  * cli_train_parse). */
 static int set_task(cli_train_args *a, const char *v, char *msg, size_t cap) {
-    (void)msg, (void)cap;
-    a->ft.preset = v;
+    if (a->cmd != CLI_CMD_MULTITASK) return a->ft.preset = v, 1;
+    if (a->n_presets == BERT_MAX_HEADS) return snprintf(msg, cap, "at most %d tasks", BERT_MAX_HEADS), -1;
+    a->presets[a->n_presets++] = v;
     return 1;
+}
+
+/* multitask --tasks-file FILE. */
+static int set_tasks_file(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)msg, (void)cap;
+    a->tasks_file = v;
+    return 1;
+}
+
+/* multitask --sampling NAME. */
+static int set_sampling(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    static const char *const names[] = {"proportional", "uniform", "temperature", "annealed", "round-robin"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(v, names[i]) == 0) return a->mt.sampler.strategy = (bert_sampling)i, 1;
+    return snprintf(msg, cap, "--sampling must be proportional, uniform, temperature, annealed or round-robin, not '%s'", v), -1;
 }
 
 /* --task-type TYPE: read before the defaults (cli_train_parse); nothing to store. */
@@ -149,27 +167,30 @@ static int set_phases(cli_train_args *a, const char *v, char *msg, size_t cap) {
 }
 
 const cli_flag cli_train_flags[] = {
-    {"data", NULL, FE, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"data", NULL, FEM, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--output-dir", "OUT", F, 0, CLI_K_STR, FT(output_dir), 0, NULL, "where report.json, log.jsonl, best/ and checkpoints go"},
     {"--output-dir", "OUT", E, 0, CLI_K_STR, FT(output_dir), 0, NULL, "where report.json and the predictions go"},
     {"--output-dir", "OUT", P, 0, CLI_K_STR, PT(output_dir), 0, NULL, "where report.json, log.jsonl, model/ and checkpoints go"},
+    {"--output-dir", "OUT", M, 0, CLI_K_STR, FT(output_dir), 0, NULL, "where report.json, the logs, best/, shared/, TASK/ and checkpoints go"},
     {"--task", "NAME", FE, 0, CLI_K_FN, NOWHERE, 0, set_task, "a preset data set (listed below), read from --data-dir"},
+    {"--task", "NAME", M, 0, CLI_K_FN, NOWHERE, 0, set_task, "a preset data set (listed below); repeatable, one head each"},
+    {"--tasks-file", "FILE", M, 0, CLI_K_FN, NOWHERE, 0, set_tasks_file, "JSON list of tasks: presets or train/dev files with their columns, labels, batch sizes, loss weights"},
     {"--task-type", "TYPE", FE, 0, CLI_K_FN, NOWHERE, 0, set_task_type, "sequence (default), token or qa, for --train/--dev files"},
-    {"--data-dir", "DIR", FE, 0, CLI_K_STR, FT(data_dir), 0, NULL, "where the presets' directories are"},
+    {"--data-dir", "DIR", FEM, 0, CLI_K_STR, FT(data_dir), 0, NULL, "where the presets' directories are"},
     {"--train", "FILE", F, 0, CLI_K_STR, FT(train_file), 0, NULL, "training data: TSV or JSONL; CoNLL or JSONL (token); SQuAD JSON(.gz) or SubjQA CSV (qa)"},
     {"--train", "FILE", E, 0, CLI_K_STR, FT(train_file), 0, NULL, "read only where dev comes out of it (qa --dev-split, the sec preset)"},
     {"--dev", "FILE", FE, 0, CLI_K_STR, FT(dev_file), 0, NULL, "validation data, the same formats"},
     {"--test", "FILE", FE, 0, CLI_K_STR, FT(test_file), 0, NULL, "test data, scored with the best model"},
-    {"--max-train", "N", F, 0, CLI_K_INT, FT(max_train), 1, NULL, "use only the first N training examples"},
-    {"--max-dev", "N", FE, 0, CLI_K_INT, FT(max_dev), 1, NULL, "use only the first N validation examples"},
+    {"--max-train", "N", FM, 0, CLI_K_INT, FT(max_train), 1, NULL, "use only the first N training examples"},
+    {"--max-dev", "N", FEM, 0, CLI_K_INT, FT(max_dev), 1, NULL, "use only the first N validation examples"},
     {"--text-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(text_column), 0, NULL, "the text's TSV header name, column number or JSON field (text)"},
     {"--pair-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(pair_column), 0, NULL, "the second text's column, when there is one (without it, JSONL lines may carry an optional \"text_pair\")"},
     {"--label-column", "C", FE, CLI_T_SEQ, CLI_K_STR, FT(label_column), 0, NULL, "the label's column (label)"},
     {"--no-header", NULL, FE, CLI_T_SEQ, CLI_K_FLAG, FT(no_header), 0, NULL, "the TSV has no header row: columns are numbers"},
     {"--problem", "P", FE, CLI_T_SEQ, CLI_K_FN, NOWHERE, 0, set_problem, "single_label, multi_label (labels \"a,b\") or regression"},
     {"--labels", "A,B,...", FE, CLI_T_SEQ, CLI_K_STR, FT(labels), 0, NULL, "the label list (default: the sorted training labels)"},
-    {"--label-all-tokens", NULL, F, CLI_T_TOK, CLI_K_FLAG, FT(label_all_tokens), 0, NULL, "every piece of a word carries its tag"},
-    {"--tag-scheme", "S", FE, CLI_T_TOK, CLI_K_FN, NOWHERE, 0, set_tag_scheme, "keep or iob2 (convert IOB1/IO/IOE/BIOES tags)"},
+    {"--label-all-tokens", NULL, FM, CLI_T_TOK, CLI_K_FLAG, FT(label_all_tokens), 0, NULL, "every piece of a word carries its tag"},
+    {"--tag-scheme", "S", FEM, CLI_T_TOK, CLI_K_FN, NOWHERE, 0, set_tag_scheme, "keep or iob2 (convert IOB1/IO/IOE/BIOES tags)"},
     {"--doc-stride", "N", FE, CLI_T_QA, CLI_K_INT, FT(doc_stride), 0, NULL, "tokens shared by consecutive context windows (128)"},
     {"--drop-windows-without-answer", NULL, F, CLI_T_QA, CLI_K_FLAG, FT(drop_windows_without_answer), 0, NULL, "train only on windows holding the answer"},
     {"--dev-split", "FRAC", FE, CLI_T_QA, CLI_K_DBL, FT(dev_split), 0, NULL, "hold out this fraction of --train's contexts as dev"},
@@ -188,39 +209,48 @@ const cli_flag cli_train_flags[] = {
     {"--dupe-factor", "N", P, 0, CLI_K_INT, PT(dupe_factor), 1, NULL, "static masking: N masked copies"},
     {"--heldout-docs", "N", P, 0, CLI_K_INT, PT(heldout_docs), 1, NULL, "documents held out for evaluation (50)"},
     {"model and batches", NULL, ALL, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
-    {"--max-seq-len", "N", FE, 0, CLI_K_INT, FT(max_seq_len), 8, NULL, "tokens per sequence (128; qa 384)"},
+    {"--max-seq-len", "N", FEM, 0, CLI_K_INT, FT(max_seq_len), 8, NULL, "tokens per sequence (128; qa 384)"},
     {"--epochs", "N", F, 0, CLI_K_INT, FT(epochs), 1, NULL, "passes over the training data (3; qa 2)"},
+    {"--epochs", "N", M, 0, CLI_K_INT, FT(epochs), 1, NULL, "multi-task epochs: every task's batches once each (3)"},
     {"--epochs", "N", P, 0, CLI_K_INT, PT(epochs), 1, NULL, "passes over the corpus (1)"},
-    {"--max-steps", "N", F, 0, CLI_K_LONG, FT(max_steps), 1, NULL, "optimizer steps of the run, instead of epochs"},
+    {"--max-steps", "N", FM, 0, CLI_K_LONG, FT(max_steps), 1, NULL, "optimizer steps of the run, instead of epochs"},
     {"--max-steps", "N", P, 0, CLI_K_LONG, PT(max_steps), 1, NULL, "optimizer steps of the run, instead of epochs"},
-    {"--batch-size", "N", FE, 0, CLI_K_INT, FT(batch_size), 1, NULL, "sequences per micro-batch (32; qa 12)"},
+    {"--batch-size", "N", FEM, 0, CLI_K_INT, FT(batch_size), 1, NULL, "sequences per micro-batch (32; qa 12)"},
     {"--batch-size", "N", P, 0, CLI_K_INT, PT(batch_size), 1, NULL, "sequences per micro-batch (32)"},
-    {"--grad-accum", "N", FP, 0, CLI_K_INT, TR(grad_accum), 1, NULL, "micro-batches per optimizer step (1)"},
+    {"--grad-accum", "N", FPM, 0, CLI_K_INT, TR(grad_accum), 1, NULL, "micro-batches per optimizer step (1)"},
     {"--threads", "N", ALL, 0, CLI_K_INT, TR(n_threads), 1, NULL, "threads for training and evaluation (all cores)"},
     {"--dtype", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_dtype, "f32 (exact) or bf16 (mixed precision)"},
     {"--seed", "N", ALL, 0, CLI_K_U64, TR(seed), 0, NULL, "heads, dropout, shuffling and splits (42)"},
-    {"optimizer", NULL, FP, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"optimizer", NULL, FPM, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--lr", "X", FP, 0, CLI_K_DBL, TR(lr), 0, NULL, "peak learning rate (2e-5; token 5e-5, qa 3e-5, pretrain 1e-4)"},
-    {"--weight-decay", "X", FP, 0, CLI_K_DBL, TR(weight_decay), 0, NULL, "AdamW's decoupled weight decay (0.01)"},
-    {"--warmup-ratio", "X", FP, 0, CLI_K_DBL, TR(warmup_ratio), 0, NULL, "warmup as a fraction of the steps (0.1; pretrain 0.01)"},
-    {"--warmup-steps", "N", FP, 0, CLI_K_LONG, TR(warmup_steps), 0, NULL, "warmup steps (overrides --warmup-ratio)"},
-    {"--schedule", "S", FP, 0, CLI_K_FN, NOWHERE, 0, set_schedule, "linear (default), constant or cosine"},
-    {"--max-grad-norm", "X", FP, 0, CLI_K_DBL, TR(max_grad_norm), 0, NULL, "gradient clipping (1); 0 = off"},
-    {"--bert-adam", NULL, FP, 0, CLI_K_FN, NOWHERE, 0, set_bert_adam, "the original BERT optimizer (no bias correction, eps 1e-6)"},
-    {"--dropout", "P", FP, 0, CLI_K_FN, NOWHERE, 0, set_dropout, "hidden, attention and classifier dropout (config.json's)"},
+    {"--lr", "X", M, 0, CLI_K_DBL, TR(lr), 0, NULL, "peak learning rate (5e-5)"},
+    {"--weight-decay", "X", FPM, 0, CLI_K_DBL, TR(weight_decay), 0, NULL, "AdamW's decoupled weight decay (0.01)"},
+    {"--warmup-ratio", "X", FPM, 0, CLI_K_DBL, TR(warmup_ratio), 0, NULL, "warmup as a fraction of the steps (0.1; pretrain 0.01)"},
+    {"--warmup-steps", "N", FPM, 0, CLI_K_LONG, TR(warmup_steps), 0, NULL, "warmup steps (overrides --warmup-ratio)"},
+    {"--schedule", "S", FPM, 0, CLI_K_FN, NOWHERE, 0, set_schedule, "linear (default), constant or cosine"},
+    {"--max-grad-norm", "X", FPM, 0, CLI_K_DBL, TR(max_grad_norm), 0, NULL, "gradient clipping (1); 0 = off"},
+    {"--bert-adam", NULL, FPM, 0, CLI_K_FN, NOWHERE, 0, set_bert_adam, "the original BERT optimizer (no bias correction, eps 1e-6)"},
+    {"--dropout", "P", FPM, 0, CLI_K_FN, NOWHERE, 0, set_dropout, "hidden, attention and classifier dropout (config.json's)"},
+    {"task sampling", NULL, M, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--sampling", "S", M, 0, CLI_K_FN, NOWHERE, 0, set_sampling, "proportional (default), uniform, temperature, annealed or round-robin"},
+    {"--temperature", "T", M, 0, CLI_K_DBL, MT(sampler.temperature), 0, NULL, "temperature sampling: p ~ size^(1/T) (2)"},
+    {"--anneal-floor", "A", M, 0, CLI_K_DBL, MT(sampler.anneal_floor), 0, NULL, "annealed sampling: p ~ size^alpha, alpha from 1 to A (0.2)"},
+    {"--then-finetune", NULL, M, 0, CLI_K_FLAG, MT(then_finetune), 0, NULL, "then fine-tune each task alone from OUT/TASK into OUT/finetune/TASK"},
+    {"--finetune-epochs", "N", M, 0, CLI_K_INT, MT(finetune_epochs), 1, NULL, "epochs of that second stage (3)"},
     {"evaluation and checkpoints", NULL, ALL, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--metric", "M", F, 0, CLI_K_STR, LP(metric), 0, NULL, "picks the best model; sequence: accuracy, f1, mcc (single-label), pearson, spearman (regression), loss; token: f1 (default), precision, recall, f1_strict, macro_f1, token_accuracy, loss; qa: f1 (default), exact_match (SQuAD 2.0 also best_f1, ...; BioASQ mrr)"},
     {"--metric", "M", E, 0, CLI_K_STR, LP(metric), 0, NULL, "the figure reported as the score (the task's default when absent)"},
     {"--metric", "M", P, 0, CLI_K_STR, LP(metric), 0, NULL, "keeps OUT/best by mlm_loss, perplexity or mlm_accuracy (none by default)"},
-    {"--eval-steps", "N", F, 0, CLI_K_INT, LP(eval_steps), 0, NULL, "evaluate every N steps, besides epoch ends"},
+    {"--metric", "M", M, 0, CLI_K_STR, LP(metric), 0, NULL, "picks OUT/best: score (the mean of the tasks' own metrics, default) or TASK/METRIC"},
+    {"--eval-steps", "N", FM, 0, CLI_K_INT, LP(eval_steps), 0, NULL, "evaluate every N steps, besides epoch ends"},
     {"--eval-steps", "N", P, 0, CLI_K_INT, LP(eval_steps), 0, NULL, "evaluate every N steps (500; 0 = only at the start and the end)"},
-    {"--save-steps", "N", F, 0, CLI_K_INT, LP(save_steps), 0, NULL, "checkpoint every N steps, besides epoch ends"},
+    {"--save-steps", "N", FM, 0, CLI_K_INT, LP(save_steps), 0, NULL, "checkpoint every N steps, besides epoch ends"},
     {"--save-steps", "N", P, 0, CLI_K_INT, LP(save_steps), 0, NULL, "checkpoint every N steps (and at the last)"},
-    {"--save-total-limit", "N", FP, 0, CLI_K_INT, LP(save_total_limit), 0, NULL, "keep the newest N checkpoints (2); 0 = all"},
-    {"--patience", "N", FP, 0, CLI_K_INT, LP(patience), 0, NULL, "stop after N evaluations without a new best; 0 = never"},
-    {"--log-steps", "N", FP, 0, CLI_K_INT, LP(log_steps), 1, NULL, "a log line every N steps (10)"},
-    {"--stop-at-step", "N", FP, 0, CLI_K_LONG, LP(stop_at_step), 1, NULL, "checkpoint and stop at step N (continue with --resume CHECKPOINT, without --stop-at-step)"},
-    {"--resume", "CHECKPOINT", F, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from OUT/checkpoint-STEP"},
+    {"--save-total-limit", "N", FPM, 0, CLI_K_INT, LP(save_total_limit), 0, NULL, "keep the newest N checkpoints (2); 0 = all"},
+    {"--patience", "N", FPM, 0, CLI_K_INT, LP(patience), 0, NULL, "stop after N evaluations without a new best; 0 = never"},
+    {"--log-steps", "N", FPM, 0, CLI_K_INT, LP(log_steps), 1, NULL, "a log line every N steps (10)"},
+    {"--stop-at-step", "N", FPM, 0, CLI_K_LONG, LP(stop_at_step), 1, NULL, "checkpoint and stop at step N (continue with --resume CHECKPOINT, without --stop-at-step)"},
+    {"--resume", "CHECKPOINT", FM, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from OUT/checkpoint-STEP"},
     {"--resume", "[CHECKPOINT]", P, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from a checkpoint (bare: the newest in OUT)"},
     {NULL, NULL, 0, 0, CLI_K_STR, NOWHERE, 0, NULL, NULL},
 };

@@ -1,5 +1,5 @@
 /* train_flags.h — the options of the training commands (finetune, eval,
- * pretrain, and the finetune options `bert sweep` passes on), kept in one
+ * pretrain, multitask, and the finetune options `bert sweep` passes on), kept in one
  * table (train_flags.c): each option's kind, where it goes in
  * bert_finetune_params / bert_pretrain_params, and its help text. Parsing,
  * --help and the "did you mean" hints all read that table (train_parse.c). */
@@ -12,7 +12,7 @@
 #include "bert.h"
 
 /* Which command an option belongs to (bit set). */
-enum { CLI_CMD_FINETUNE = 1, CLI_CMD_EVAL = 2, CLI_CMD_PRETRAIN = 4 };
+enum { CLI_CMD_FINETUNE = 1, CLI_CMD_EVAL = 2, CLI_CMD_PRETRAIN = 4, CLI_CMD_MULTITASK = 8 };
 /* Which fine-tuning task types an option applies to (bit set). */
 enum { CLI_T_SEQ = 1, CLI_T_TOK = 2, CLI_T_QA = 4, CLI_T_ALL = 7 };
 
@@ -27,10 +27,16 @@ typedef struct {
     const char *corpus[CLI_MAX_CORPUS];
     int resume_newest;       /* pretrain's bare --resume: the newest OUT/checkpoint-* */
     int task_given;          /* --task or --task-type was given                    */
+    /* multitask: the run (sampler, second stage) and its tasks; the data,
+     * batch, optimizer and loop options go into ft as every task's template */
+    bert_multitask_params mt;
+    const char *presets[BERT_MAX_HEADS]; /* --task, in order                      */
+    int n_presets;
+    const char *tasks_file;  /* --tasks-file                                       */
 } cli_train_args;
 
 /* Where an option's value goes. */
-typedef enum { CLI_W_NONE = 0, CLI_W_FT, CLI_W_PT, CLI_W_TRAIN, CLI_W_LOOP } cli_flag_where;
+typedef enum { CLI_W_NONE = 0, CLI_W_FT, CLI_W_PT, CLI_W_TRAIN, CLI_W_LOOP, CLI_W_MT } cli_flag_where;
 typedef enum { CLI_K_STR = 0, CLI_K_INT, CLI_K_LONG, CLI_K_DBL, CLI_K_U64, CLI_K_FLAG, CLI_K_FN, CLI_K_SECTION } cli_flag_kind;
 
 /* A special option: consumes v (returns 1), or not (0: a flag, or pretrain's

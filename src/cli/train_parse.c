@@ -18,6 +18,9 @@ static const char *usage_line(int cmd) {
     case CLI_CMD_EVAL:
         return "usage: bert eval MODEL_DIR --output-dir OUT (--task NAME | [--task-type TYPE] --dev FILE) [options]\n"
                "Score a fine-tuned model on validation (and test) data; no training.\n";
+    case CLI_CMD_MULTITASK:
+        return "usage: bert multitask MODEL_DIR --output-dir OUT (--task NAME ... | --tasks-file FILE) [options]\n"
+               "Multi-task fine-tuning: one shared encoder, a head per task, a task-sampling schedule.\n";
     case CLI_CMD_PRETRAIN:
         return "usage: bert pretrain MODEL_DIR --output-dir OUT --corpus FILE [--corpus FILE ...] [options]\n"
                "Masked-LM + next-sentence pre-training (dynamic masking) on text corpora.\n";
@@ -110,6 +113,7 @@ static int store(cli_train_args *a, const cli_flag *x, const char *v, char *msg,
     if (x->kind == CLI_K_FN) return x->fn(a, v, msg, cap);
     char *base = x->where == CLI_W_FT ? (char *)&a->ft : x->where == CLI_W_PT ? (char *)&a->pt
                : x->where == CLI_W_TRAIN ? (char *)(a->cmd == CLI_CMD_PRETRAIN ? &a->pt.train : &a->ft.train)
+               : x->where == CLI_W_MT ? (char *)&a->mt
                : (char *)(a->cmd == CLI_CMD_PRETRAIN ? &a->pt.loop : &a->ft.loop);
     void *dst = base + x->off;
     if (x->kind == CLI_K_FLAG) return *(int *)dst = 1, 0;
@@ -144,7 +148,7 @@ static int fail(const char *name, const char *msg) {
 }
 
 int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
-    const char *name = cmd == CLI_CMD_EVAL ? "eval" : cmd == CLI_CMD_PRETRAIN ? "pretrain" : "finetune";
+    const char *name = cmd == CLI_CMD_EVAL ? "eval" : cmd == CLI_CMD_PRETRAIN ? "pretrain" : cmd == CLI_CMD_MULTITASK ? "multitask" : "finetune";
     char msg[1024];
     memset(a, 0, sizeof *a);
     a->cmd = cmd, a->name = name;
@@ -155,7 +159,10 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
         }
     bert_task task = BERT_TASK_SEQUENCE;
     if (cmd != CLI_CMD_PRETRAIN && !task_type(argc, argv, &task, &a->task_given, msg, sizeof msg)) return fail(name, msg);
+    if (cmd == CLI_CMD_MULTITASK) task = BERT_TASK_SEQUENCE; /* each task's type is its own */
     a->ft = bert_finetune_default_params(task);
+    a->mt = bert_multitask_default_params();
+    if (cmd == CLI_CMD_MULTITASK) a->ft.train.lr = a->mt.train.lr, a->ft.loop.metric = NULL;
     a->pt = bert_pretrain_default_params();
     a->ft.eval_only = cmd == CLI_CMD_EVAL;
     int tmask = task == BERT_TASK_TOKEN ? CLI_T_TOK : task == BERT_TASK_QA ? CLI_T_QA : CLI_T_SEQ;
@@ -174,7 +181,7 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
             else snprintf(msg, sizeof msg, "unknown option '%s' (see bert %s --help)", arg, name);
             return fail(name, msg);
         }
-        if (x->tasks && !(x->tasks & tmask))
+        if (x->tasks && !(x->tasks & tmask) && cmd != CLI_CMD_MULTITASK)
             return snprintf(msg, sizeof msg, "%s is for %s tasks (this is a %s task)", arg,
                             x->tasks == CLI_T_TOK ? "token" : x->tasks == CLI_T_QA ? "qa" : "sequence",
                             task_names[tmask == CLI_T_TOK ? 1 : tmask == CLI_T_QA ? 2 : 0]),

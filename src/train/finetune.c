@@ -17,6 +17,7 @@
 #include "bert.h"
 #include "train/epochs.h"
 #include "train/task.h"
+#include "train/result.h"
 #include "util/error.h"
 
 /* The named data sets and their task types. */
@@ -158,9 +159,7 @@ static bert_status train(const bert_finetune_params *p, const train_task_ops *op
 bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *result, bert_error *err) {
     bert_error_clear(err);
     bert_loop_result local;
-    bert_loop_result *r = result ? result : &local;
-    memset(r, 0, sizeof *r);
-    r->best = NAN, r->best_step = -1;
+    bert_loop_result *r = train_result_start(result, &local);
     if (!params || !params->model_dir || !params->output_dir)
         return bert_fail(err, BERT_ERR_INPUT, "fine-tuning needs a model directory and an output directory");
     bert_finetune_params p = *params;

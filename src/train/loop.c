@@ -22,6 +22,7 @@
 #include "util/clock.h"
 #include "bert.h"
 #include "io/fs.h"
+#include "train/result.h"
 #include "util/error.h"
 
 void bert_metrics_set(bert_metrics *m, const char *name, double value) {
@@ -186,7 +187,7 @@ static bert_status rotate(const loop_run *L, bert_error *err) {
 /* OUT/checkpoint-STEP with the optimizer state, the data position and the
  * loop's own state, then the rotation. */
 static bert_status checkpoint(loop_run *L, bert_error *err) {
-    char pos[2048], extra[2600], best[40], name[64];
+    char pos[4096], extra[4700], best[40], name[64];
     if (!L->src->position(L->src->user, pos, sizeof pos))
         return bert_fail(err, BERT_ERR_INPUT, "the data position does not fit a checkpoint");
     if (isnan(L->r->best)) snprintf(best, sizeof best, "null");
@@ -314,9 +315,7 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
                             bert_loop_result *result, bert_error *err) {
     bert_error_clear(err);
     bert_loop_result local;
-    bert_loop_result *r = result ? result : &local;
-    memset(r, 0, sizeof *r);
-    r->best = NAN, r->best_step = -1;
+    bert_loop_result *r = train_result_start(result, &local);
     if (!t || !src || !params) return bert_fail(err, BERT_ERR_INPUT, "bert_train_loop needs a trainer, a source and params");
     loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = bert_now_s(), .first_step = bert_trainer_steps(t)};
     L.last_eval = L.last_save = L.first_step;
