@@ -1,10 +1,13 @@
 /* bench_train.c — one training step (forward + backward + AdamW) of a
  * sequence classifier on the bert-base shape, batch B x sequence T.
  *
- *   build/bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16]
+ *   build/bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K]
  *
  * MODEL_DIR: e.g. build/bench-model-L2 (written by bench_forward --write-only).
- * Prints the median and min step time over --reps steps after one warm-up. */
+ * Prints the median and min step time over --reps steps after one warm-up.
+ * With --heads K (2..16), also a multi-task trainer of K sequence heads on
+ * the same batch (each step selects the next head), its steps interleaved
+ * with the single-task trainer's, and the ratio of the medians. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,55 +15,93 @@
 #include "bench_util.h"
 #include "bert.h"
 
-int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16]\n");
-        return 2;
-    }
-    int B = 8, T = 128, reps = 5, threads = 1;
-    bert_compute_dtype compute = BERT_COMPUTE_F32;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--batch") == 0) B = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--seq") == 0) T = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--threads") == 0) threads = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--dtype") == 0) compute = strcmp(argv[i + 1], "bf16") == 0 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
-    }
+typedef struct {
+    int B, T, reps, threads, heads;
+    bert_compute_dtype compute;
+} opts;
+
+static bert_trainer *open_trainer(const char *dir, const opts *o, int heads) {
     bert_train_params p = bert_train_default_params();
     p.num_labels = 2;
     p.total_steps = 1000;
     p.warmup_steps = 0;
-    p.n_threads = threads;
-    p.compute = compute;
+    p.n_threads = o->threads;
+    p.compute = o->compute;
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
+    static const char *const names[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7",
+                                        "t8", "t9", "t10", "t11", "t12", "t13", "t14", "t15"};
+    bert_head_spec spec[BERT_MAX_HEADS];
+    for (int k = 0; k < heads; k++) spec[k] = (bert_head_spec){.name = names[k], .task = BERT_TASK_SEQUENCE, .num_labels = 2};
+    p.heads = heads ? spec : NULL, p.n_heads = heads;
     bert_trainer *t;
     bert_error err;
-    if (bert_trainer_open(argv[1], &p, &t, NULL, &err) != BERT_OK) {
+    if (bert_trainer_open(dir, &p, &t, NULL, &err) != BERT_OK) {
         fprintf(stderr, "bench_train: %s\n", err.message);
-        return 1;
+        exit(1);
     }
-    int32_t *ids = malloc(sizeof *ids * (size_t)B * T);
-    float *labels = malloc(sizeof *labels * (size_t)B);
-    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)B);
-    for (int i = 0; i < B * T; i++) ids[i] = 1000 + (i * 7919) % 29000;
-    for (int b = 0; b < B; b++) seqs[b] = (bert_sequence){.input_ids = ids + b * T, .n_tokens = T}, labels[b] = (float)(b % 2);
-    double *ms = malloc(sizeof *ms * (size_t)reps), loss;
+    return t;
+}
+
+/* One timed step (ms); the multi-task trainer moves to its next head first. */
+static double step(bert_trainer *t, int k, const bert_sequence *seqs, int B, const float *labels) {
+    bert_error err;
+    double loss, t0 = bench_now_ms();
     int stepped;
-    bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err); /* warm-up */
-    for (int r = 0; r < reps; r++) {
-        double t0 = bench_now_ms();
-        if (bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err) != BERT_OK) {
-            fprintf(stderr, "bench_train: %s\n", err.message);
-            return 1;
-        }
-        ms[r] = bench_now_ms() - t0;
+    if ((bert_trainer_n_heads(t) && bert_trainer_select(t, k % bert_trainer_n_heads(t), &err) != BERT_OK) ||
+        bert_trainer_step(t, seqs, B, labels, &loss, &stepped, &err) != BERT_OK) {
+        fprintf(stderr, "bench_train: %s\n", err.message);
+        exit(1);
     }
-    bench_sort(ms, reps);
+    return bench_now_ms() - t0;
+}
+
+static void report(const char *what, const opts *o, int layers, double *ms) {
+    bench_sort(ms, o->reps);
+    printf("bert.c%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f\n",
+           o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, layers, o->threads, o->B, o->T, ms[o->reps / 2], ms[0]);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K]\n");
+        return 2;
+    }
+    opts o = {8, 128, 5, 1, 0, BERT_COMPUTE_F32};
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--batch") == 0) o.B = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--seq") == 0) o.T = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--reps") == 0) o.reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--threads") == 0) o.threads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--heads") == 0) o.heads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--dtype") == 0) o.compute = strcmp(argv[i + 1], "bf16") == 0 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
+    }
+    if (o.B < 1 || o.T < 2 || o.reps < 1 || o.heads < 0 || o.heads > BERT_MAX_HEADS) {
+        fprintf(stderr, "bench_train: bad --batch, --seq, --reps or --heads\n");
+        return 2;
+    }
+    bert_trainer *t = open_trainer(argv[1], &o, 0), *mt = o.heads ? open_trainer(argv[1], &o, o.heads) : NULL;
+    int32_t *ids = malloc(sizeof *ids * (size_t)o.B * o.T);
+    float *labels = malloc(sizeof *labels * (size_t)o.B);
+    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)o.B);
+    for (int i = 0; i < o.B * o.T; i++) ids[i] = 1000 + (i * 7919) % 29000;
+    for (int b = 0; b < o.B; b++) seqs[b] = (bert_sequence){.input_ids = ids + b * o.T, .n_tokens = o.T}, labels[b] = (float)(b % 2);
+    double *ms = malloc(sizeof *ms * (size_t)o.reps), *mms = malloc(sizeof *mms * (size_t)o.reps);
+    step(t, 0, seqs, o.B, labels); /* warm-up */
+    if (mt) step(mt, 0, seqs, o.B, labels);
+    for (int r = 0; r < o.reps; r++) { /* interleaved: the host's noise falls on both */
+        ms[r] = step(t, r, seqs, o.B, labels);
+        if (mt) mms[r] = step(mt, r + 1, seqs, o.B, labels);
+    }
     int layers = bert_model_config(bert_trainer_model(t))->num_hidden_layers;
-    printf("bert.c%s train-step layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f\n",
-           compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", layers, threads, B, T,
-           ms[reps / 2], ms[0]);
-    free(ms), free(ids), free(labels), free(seqs);
+    report("train-step", &o, layers, ms);
+    if (mt) {
+        char what[48];
+        snprintf(what, sizeof what, "multitask-step (%d heads)", o.heads);
+        report(what, &o, layers, mms);
+        printf("multi-task / single-task step, medians: %.3f\n", mms[o.reps / 2] / ms[o.reps / 2]);
+    }
+    free(ms), free(mms), free(ids), free(labels), free(seqs);
     bert_trainer_free(t);
+    bert_trainer_free(mt);
     return 0;
 }

@@ -35,6 +35,15 @@ put("safetensors", "two_f32", safetensors({"__metadata__": {"format": "pt"},
 put("safetensors", "scalar_f16", safetensors({"s": {"dtype": "F16", "shape": [], "data_offsets": [0, 2]}}, bytes(2)))
 put("safetensors", "empty_tensor", safetensors({"e": {"dtype": "I64", "shape": [0, 3], "data_offsets": [0, 0]}}))
 
+# tasks files of bert multitask.
+put("task_list", "presets", b'{"tasks": [{"preset": "rte", "max_train": 50, "loss_weight": 2}, {"preset": "ncbi"}]}')
+put("task_list", "files", json.dumps([
+    {"name": "intent", "type": "sequence", "train": "a.tsv", "dev": "/b.tsv", "text_column": "utterance",
+     "labels": ["x", "y"], "problem": "multi_label", "batch_size": 8, "no_header": False},
+    {"name": "tags", "type": "token", "train": "t.conll", "dev": "d.conll", "tag_scheme": "iob2",
+     "label_all_tokens": True, "metric": "precision", "max_seq_len": 64}]).encode())
+put("task_list", "bad_key", b'[{"preset": "rte", "colour": 1}]')
+
 # config.json: every fixture config.
 for root, _, files in os.walk(FIX):
     for f in files:

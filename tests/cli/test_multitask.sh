@@ -67,6 +67,13 @@ for s in uniform temperature annealed round-robin; do
     pass "sampling_$s"
 done
 
+# MT-DNN's second stage: each task alone from OUT/TASK.
+"$BERT" multitask "$MLM" --output-dir "$TMP/two" --tasks-file "$TMP/tasks.json" --epochs 1 --batch-size 4 --threads 1 \
+    --then-finetune --finetune-epochs 1 > /dev/null 2> "$TMP/err"
+if [ -f "$TMP/two/finetune/sent/report.json" ] && [ -f "$TMP/two/finetune/ner/best/config.json" ] \
+    && [ "$(grep -c '"finetuned_best"' "$TMP/two/report.json")" -eq 2 ] && grep -q "fine-tuning sent alone" "$TMP/err"; then
+    pass then_finetune; else fail then_finetune "$TMP/err"; fi
+
 # transformers loads the task directories unchanged and agrees with bert classify.
 if py=$(sh tools/pyenv.sh transformers 2> "$TMP/err"); then
     "$py" - "$TMP/a/sent" "$TMP/a/ner" "$TMP/cls" > "$TMP/py" 2>&1 <<'PY'
