@@ -122,7 +122,10 @@ $(BENCHBIN): $(BUILD)/bench/bench_forward.o $(STATIC)
 $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# `make test` also installs clang's libFuzzer runtime when missing, so that
+# the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
+	@tools/install-deps.sh --fuzz
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 

@@ -1624,9 +1624,10 @@ BERT_API bert_status bert_convert(const char *model_dir, const char *out_dir, be
 /* The longest padded encoding (bert_encode_params padding to max_length or
  * to a multiple): a longer target is BERT_ERR_INPUT. */
 #define BERT_MAX_PADDED_LENGTH 65536
-/* Threads a pipeline (bert_pipeline_params.n_threads) or a trainer
- * (bert_train_params.n_threads) may ask for: at most this many per online
- * CPU core; more is BERT_ERR_INPUT. */
+/* Threads a context (bert_context_params.n_threads), a pipeline
+ * (bert_pipeline_params.n_threads) or a trainer (bert_train_params.n_threads)
+ * may ask for: at most this many per online CPU core; more is
+ * BERT_ERR_INPUT. */
 #define BERT_MAX_THREADS_PER_CORE 4
 
 /* Metrics (scikit-learn / scipy definitions). */

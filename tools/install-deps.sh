@@ -27,8 +27,8 @@ arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 [ -f /usr/include/plplot/plplot.h ] || missing="$missing libplplot-dev"
 ls /usr/lib/$arch/plplot*/drivers/cairo.so >/dev/null 2>&1 || missing="$missing plplot-driver-cairo"
 [ -f /usr/include/microhttpd.h ] || missing="$missing libmicrohttpd-dev"
-# --fuzz (make fuzz only): clang, its libFuzzer and sanitizer runtimes, and
-# its OpenMP; `make test` skips the fuzz targets without them.
+# --fuzz (make fuzz and make test): clang, its libFuzzer and sanitizer
+# runtimes, and its OpenMP; the suite skips the fuzz targets without them.
 if [ "${1:-}" = "--fuzz" ]; then
     command -v clang >/dev/null 2>&1 || missing="$missing clang"
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing="$missing libclang-rt-dev"

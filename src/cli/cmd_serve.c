@@ -64,7 +64,7 @@ int cmd_serve(int argc, char **argv) {
         } else if (strcmp(a, "--host") == 0) p.host = v;
         else if (strcmp(a, "--port") == 0) ok = int_flag(a, v, 0, &p.port) && (p.port <= 65535 || !cli_error("serve", "--port must be at most 65535"));
         else if (strcmp(a, "--threads") == 0) ok = int_flag(a, v, 1, &p.threads);
-        else if (strcmp(a, "--http-threads") == 0) ok = int_flag(a, v, 1, &p.http_threads);
+        else if (strcmp(a, "--http-threads") == 0) ok = int_flag(a, v, 1, &p.http_threads) && (p.http_threads <= 256 || !cli_error("serve", "--http-threads must be at most 256"));
         else if (strcmp(a, "--dtype") == 0) ok = cli_parse_dtype("serve", v, &p.dtype);
         else if (strcmp(a, "--max-batch-tokens") == 0) ok = int_flag(a, v, 1, &p.max_batch_tokens);
         else if (strcmp(a, "--max-concurrent-requests") == 0) ok = int_flag(a, v, 1, &p.max_concurrent);

@@ -98,6 +98,18 @@ int bert_file_exists(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bert_status bert_file_optional(const char *path, int *present, bert_error *err) {
+    struct stat st;
+    *present = 0;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return BERT_OK;
+        return bert_fail(err, BERT_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return bert_fail(err, BERT_ERR_IO, "%s: not a regular file", path);
+    *present = 1;
+    return BERT_OK;
+}
+
 bert_status bert_path_join(char *buf, size_t cap, const char *dir, const char *name, bert_error *err) {
     size_t dl = strlen(dir);
     int slash = dl > 0 && dir[dl - 1] != '/';

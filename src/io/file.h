@@ -36,6 +36,11 @@ bert_status bert_file_read_text(const char *path, char **out, size_t *len, bert_
 /* 1 if path exists and is a regular file, 0 otherwise. */
 int bert_file_exists(const char *path);
 
+/* An optional file: *present = 1 for a regular file (a link to one), 0 when
+ * nothing is there; something else under that name (a FIFO, a directory,
+ * a device) is BERT_ERR_IO "not a regular file", never read nor skipped. */
+bert_status bert_file_optional(const char *path, int *present, bert_error *err);
+
 /* Join dir and name into buf; fails with BERT_ERR_INPUT when it does not fit. */
 bert_status bert_path_join(char *buf, size_t cap, const char *dir, const char *name, bert_error *err);
 

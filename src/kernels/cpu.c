@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* syscall() for the AMX permission request */
 #include "kernels/cpu.h"
 
+#include "bert.h"
+
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,4 +73,9 @@ const char *bert_cpu_features(void) {
     if (bert_cpu_has_avx512()) return "avx2 fma avx512f avx512bw avx512dq avx512vl";
     if (bert_cpu_has_avx2()) return "avx2 fma";
     return "";
+}
+
+long bert_max_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return (cores > 0 ? cores : 1) * BERT_MAX_THREADS_PER_CORE;
 }

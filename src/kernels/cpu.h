@@ -33,4 +33,8 @@ int bert_amx_bf16_ready(void);
  * BERT_COMPUTE_INT8 requires one of these. */
 int bert_cpu_has_int8_dot(void);
 
+/* The most compute threads a caller may ask for: the online cores times
+ * BERT_MAX_THREADS_PER_CORE (bert.h). */
+long bert_max_threads(void);
+
 #endif

@@ -2,6 +2,7 @@
 #include "model/context.h"
 
 #include "kernels/attention.h"
+#include "kernels/cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ bert_status bert_context_create(const bert_model *model, const bert_context_para
     bert_context_params p = params ? *params : bert_context_default_params();
     if (p.n_threads < 0 || p.max_batch_tokens < 0 || p.max_seq_len < 0)
         return bert_fail(err, BERT_ERR_INPUT, "bert_context_create: negative parameter");
+    if (p.n_threads > bert_max_threads())
+        return bert_fail(err, BERT_ERR_INPUT, "n_threads %d: at most %ld (BERT_MAX_THREADS_PER_CORE per core)", p.n_threads,
+                         bert_max_threads());
     bert_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     ctx->model = model;

@@ -54,12 +54,7 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
     cp.n_threads = p->params.n_threads;
     bert_model_params mp = bert_model_default_params();
     mp.compute = p->params.compute;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), max_threads = (cores > 0 ? cores : 1) * BERT_MAX_THREADS_PER_CORE;
-    bert_status rc = p->params.n_threads > max_threads
-                         ? bert_fail(err, BERT_ERR_INPUT, "n_threads %d: at most %ld (BERT_MAX_THREADS_PER_CORE per core)",
-                                     p->params.n_threads, max_threads)
-                         : BERT_OK;
-    if (rc == BERT_OK) rc = bert_model_load(dir, &mp, &p->model, err);
+    bert_status rc = bert_model_load(dir, &mp, &p->model, err);
     if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
     if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);
     if (rc == BERT_OK) rc = bert_sentence_head_load(dir, &p->head, err);

@@ -307,16 +307,18 @@ bert_status bert_tokenizer_load(const char *dir, bert_tokenizer **out, bert_erro
     cJSON *decoder = NULL;
     bert_status rc = set_str(&t->prefix, "##", err);
     for (int i = 0; i < 5 && rc == BERT_OK; i++) rc = set_str(&t->special_text[i], special_defaults[i], err);
-    if (rc == BERT_OK && (rc = bert_path_join(config, sizeof config, dir, "tokenizer_config.json", err)) == BERT_OK &&
-        bert_file_exists(config))
-        rc = load_config(t, config, &decoder, err);
-    if (rc == BERT_OK) rc = bert_path_join(path, sizeof path, dir, "tokenizer.json", err);
-    if (rc == BERT_OK && bert_file_exists(path)) {
+    int has_config = 0, has_json = 0, has_vocab = 0;
+    if (rc == BERT_OK && (rc = bert_path_join(config, sizeof config, dir, "tokenizer_config.json", err)) == BERT_OK)
+        rc = bert_file_optional(config, &has_config, err);
+    if (rc == BERT_OK && has_config) rc = load_config(t, config, &decoder, err);
+    if (rc == BERT_OK && (rc = bert_path_join(path, sizeof path, dir, "tokenizer.json", err)) == BERT_OK)
+        rc = bert_file_optional(path, &has_json, err);
+    if (rc == BERT_OK && has_json) {
         rc = load_tokenizer_json(t, path, err);
     } else if (rc == BERT_OK) {
         rc = bert_path_join(path, sizeof path, dir, "vocab.txt", err);
-        if (rc == BERT_OK && !bert_file_exists(path))
-            rc = bert_fail(err, BERT_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
+        if (rc == BERT_OK) rc = bert_file_optional(path, &has_vocab, err);
+        if (rc == BERT_OK && !has_vocab) rc = bert_fail(err, BERT_ERR_IO, "%s: no tokenizer.json or vocab.txt", dir);
         if (rc == BERT_OK) rc = load_vocab_txt(t, path, err);
         if (rc == BERT_OK && decoder) rc = add_config_tokens(t, config, decoder, err);
     }

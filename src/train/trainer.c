@@ -22,6 +22,7 @@
 #include "io/safetensors.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/cpu.h"
 #include "kernels/half.h"
 #include "model/context.h"
 #include "train/acts.h"
@@ -177,7 +178,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     t->p = params ? *params : bert_train_default_params();
     if (t->p.grad_accum < 1) t->p.grad_accum = 1;
     if (t->p.n_threads < 1) t->p.n_threads = 1;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), max_threads = (cores > 0 ? cores : 1) * BERT_MAX_THREADS_PER_CORE;
+    long max_threads = bert_max_threads();
     if (t->p.n_threads > max_threads) {
         int n = t->p.n_threads;
         free(t);

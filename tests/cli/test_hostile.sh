@@ -194,7 +194,7 @@ for kind in nan:192 inf:128; do
 done
 
 # --- F10: a FIFO in place of a model file is refused at once, never waited on -----------------
-for f in config.json model.safetensors vocab.txt; do
+for f in config.json model.safetensors vocab.txt tokenizer.json tokenizer_config.json; do
     rm -rf "$TMP/fifo" && cp -R "$TASKS/sentence-transformer" "$TMP/fifo" && rm -f "$TMP/fifo/$f" && mkfifo "$TMP/fifo/$f"
     printf '{"text": "hi"}\n' > "$TMP/in"
     expect_error "fifo_$f" "$f" timeout 30 "$BERT" embed "$TMP/fifo" --input "$TMP/in"
@@ -234,6 +234,7 @@ for c in tokenize classify embed; do
 done
 expect_error threads_bound "--threads 100000: at most" "$BERT" classify "$TASKS/classifier" --threads 100000 --input "$TMP/hi.jsonl"
 expect_error threads_bound_embed "--threads 100000: at most" "$BERT" embed "$TASKS/classifier" --threads 100000 --input "$TMP/hi.jsonl"
+expect_error http_threads_bound "--http-threads must be at most 256" "$BERT" serve "$TASKS/classifier" --http-threads 100000 --port 0
 
 # --- minor findings ----------------------------------------------------------------------------
 # embed shows the tokenizer's own load error, not "needs tokenizer files"

@@ -18,3 +18,19 @@ TEST(hostile_config_label2id_id_out_of_int_range) {
              err);
     bert_config_free(&c);
 }
+
+/* A context's thread count is bounded like a pipeline's and a trainer's:
+ * each thread gets a T x T scratch block, so 10^6 threads would be
+ * gigabytes asked for by one field. */
+TEST(hostile_context_threads_bounded) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/classifier-4l", NULL, &m, &err), err);
+    if (!m) return;
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = 1000000;
+    bert_context *ctx = NULL;
+    CHECK_ERR(bert_context_create(m, &cp, &ctx, &err), err, BERT_ERR_INPUT, "n_threads 1000000: at most");
+    CHECK(ctx == NULL);
+    bert_model_free(m);
+}
