@@ -943,7 +943,7 @@ BERT_API uint32_t bert_trainer_random(bert_trainer *t);
  * interrupt flag. Every task type runs through it.
  * ---------------------------------------------------------------------- */
 
-#define BERT_MAX_METRICS 64
+#define BERT_MAX_METRICS 128
 
 /* Named results of one evaluation, in the order they were set. Names are
  * short constant strings ("loss", "accuracy", "f1", "exact_match", ...). */

@@ -112,11 +112,17 @@ static bert_status evaluate(loop_run *L, bert_error *err) {
     bert_metrics m = {0};
     bert_status rc = L->src->evaluate(L->src->user, L->t, &m, err);
     if (rc != BERT_OK) return bert_error_prefix(err, "evaluation at step %ld", bert_trainer_steps(L->t));
-    char line[2048];
+    /* One JSON object per line, whole: a metric that would not fit is left
+     * out (BERT_MAX_METRICS x a 64-byte name and a number fit). */
+    char line[16384];
     int len = snprintf(line, sizeof line, "{\"step\":%ld", bert_trainer_steps(L->t));
-    for (int i = 0; i < m.n && len > 0 && (size_t)len < sizeof line; i++)
-        len += snprintf(line + len, sizeof line - (size_t)len, ",\"eval_%s\":%.6f", m.name[i], m.value[i]);
-    if (len > 0 && (size_t)len < sizeof line - 1) line[len++] = '}', line[len] = 0;
+    for (int i = 0; i < m.n; i++) {
+        char item[160];
+        int k = snprintf(item, sizeof item, ",\"eval_%s\":%.6f", m.name[i], m.value[i]);
+        if (k < 0 || (size_t)k >= sizeof item || (size_t)(len + k) + 2 > sizeof line) continue;
+        memcpy(line + len, item, (size_t)k), len += k;
+    }
+    line[len++] = '}', line[len] = 0;
     L->r->last_metrics = m;
     L->last_eval = bert_trainer_steps(L->t);
     bert_event e = {.kind = BERT_EVENT_EVAL, .metrics = &m};

@@ -263,6 +263,7 @@ static bert_status evaluate_task(mt_run *r, int k, bert_trainer *t, bert_metrics
 static bert_status evaluate(void *user, bert_trainer *t, bert_metrics *out, bert_error *err) {
     mt_run *r = user;
     double sum = 0;
+    bert_metrics_set(out, "score", 0); /* first: it is never the one dropped past BERT_MAX_METRICS */
     for (int k = 0; k < r->n; k++) {
         double own;
         bert_status rc = evaluate_task(r, k, t, out, &own, err);

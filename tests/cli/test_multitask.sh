@@ -74,6 +74,25 @@ if [ -f "$TMP/two/finetune/sent/report.json" ] && [ -f "$TMP/two/finetune/ner/be
     && [ "$(grep -c '"finetuned_best"' "$TMP/two/report.json")" -eq 2 ] && grep -q "fine-tuning sent alone" "$TMP/err"; then
     pass then_finetune; else fail then_finetune "$TMP/err"; fi
 
+# Sixteen tasks (the most): every evaluation line whole JSON with every task's metrics and the
+# score, and a checkpoint (every task's data position) that resumes.
+JSON_CLOSE=$(dirname "$BERT")/json_close
+printf '[' > "$TMP/16.json"
+for k in $(seq 0 15); do
+    [ "$k" -gt 0 ] && printf ',' >> "$TMP/16.json"
+    printf '{"name": "t%d", "train": "%s/train.tsv", "dev": "%s/dev.tsv", "text_column": "sentence"}' "$k" "$FT" "$FT" >> "$TMP/16.json"
+done
+printf ']' >> "$TMP/16.json"
+"$BERT" multitask "$MLM" --output-dir "$TMP/16" --tasks-file "$TMP/16.json" --max-steps 6 --save-steps 3 --eval-steps 3 \
+    --batch-size 8 --threads 1 --sampling uniform > /dev/null 2> "$TMP/err" &&
+    "$BERT" multitask "$MLM" --output-dir "$TMP/16b" --tasks-file "$TMP/16.json" --max-steps 6 --save-steps 3 --eval-steps 3 \
+        --batch-size 8 --threads 1 --sampling uniform --resume "$TMP/16/checkpoint-3" > /dev/null 2>> "$TMP/err"
+if "$JSON_CLOSE" "$TMP/16/log.jsonl" "$TMP/16/log.jsonl" 0 > /dev/null 2>&1 && tail -n 1 "$TMP/16/log.jsonl" | grep -q '"eval_t15/mcc"' \
+    && tail -n 1 "$TMP/16/log.jsonl" | grep -q '"eval_score"' && [ -f "$TMP/16/t15/config.json" ] \
+    && cmp -s "$TMP/16/checkpoint-6/heads.safetensors" "$TMP/16b/checkpoint-6/heads.safetensors"; then
+    pass sixteen_tasks; else fail sixteen_tasks "$TMP/err"; fi
+expect_error seventeen_tasks "at most 16 tasks" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/16.json" --task sst2
+
 # transformers loads the task directories unchanged and agrees with bert classify.
 if py=$(sh tools/pyenv.sh transformers 2> "$TMP/err"); then
     "$py" - "$TMP/a/sent" "$TMP/a/ner" "$TMP/cls" > "$TMP/py" 2>&1 <<'PY'
