@@ -191,7 +191,8 @@ enum {
     BERT_HEAD_MLM = 1 << 1,        /* cls.predictions (masked-LM head)          */
     BERT_HEAD_NSP = 1 << 2,        /* cls.seq_relationship                      */
     BERT_HEAD_CLASSIFIER = 1 << 3, /* classifier (sequence/token classification)*/
-    BERT_HEAD_QA = 1 << 4          /* qa_outputs (extractive QA span head)       */
+    BERT_HEAD_QA = 1 << 4,         /* qa_outputs (extractive QA span head)       */
+    BERT_HEAD_INTENT = 1 << 5      /* intent_classifier (joint intent + slot models) */
 };
 
 /* The configuration a model was loaded with (config.json, with Hugging
@@ -207,6 +208,13 @@ typedef struct {
     int type_vocab_size;
     int pad_token_id;
     int num_labels;                      /* len(id2label); 0 when absent          */
+    int num_intents;                     /* joint intent + slot models: len(config
+                                            "intent_id2label"), the intents of the
+                                            intent_classifier on the pooled [CLS]
+                                            (id2label then names the slot tags); 0
+                                            for every other model                  */
+    int intent_multi_label;              /* "intent_problem_type" is
+                                            "multi_label_classification"           */
     double layer_norm_eps;
     const char *hidden_act;              /* "gelu", "gelu_new", "relu", ...       */
     const char *position_embedding_type; /* "absolute"                            */
@@ -230,6 +238,8 @@ BERT_API int64_t bert_model_n_params(const bert_model *model);
 
 /* The label of class `id` (config id2label), or NULL when out of range. */
 BERT_API const char *bert_model_label(const bert_model *model, int id);
+/* The name of intent `id` (config intent_id2label), or NULL when out of range. */
+BERT_API const char *bert_model_intent(const bert_model *model, int id);
 
 /* The dtypes found in the checkpoint's used tensors, e.g. "F32" or
  * "F16+F32". Valid while the model lives. */
@@ -284,7 +294,8 @@ enum {
     BERT_OUTPUT_NSP = 1 << 3,    /* seq_relationship   [2]      needs pooler + NSP  */
     BERT_OUTPUT_CLASSIFIER = 1 << 4,       /* sequence classification logits [L] = classifier(pooler) */
     BERT_OUTPUT_TOKEN_CLASSIFIER = 1 << 5, /* token classification logits [T x L] = classifier(h)    */
-    BERT_OUTPUT_QA = 1 << 6                /* QA span logits [T x 2]: start, end per token            */
+    BERT_OUTPUT_QA = 1 << 6,               /* QA span logits [T x 2]: start, end per token            */
+    BERT_OUTPUT_INTENT = 1 << 7            /* intent logits [num_intents] = intent_classifier(pooler) */
 };
 
 /* Run the encoder on `n_seqs` sequences and compute the requested outputs.
@@ -301,6 +312,7 @@ BERT_API const float *bert_output_pooled(const bert_context *ctx, int seq);     
 BERT_API const float *bert_output_mlm_logits(const bert_context *ctx, int seq); /* [T x V] */
 BERT_API const float *bert_output_nsp_logits(const bert_context *ctx, int seq); /* [2]     */
 BERT_API const float *bert_output_classifier_logits(const bert_context *ctx, int seq);       /* [L]     */
+BERT_API const float *bert_output_intent_logits(const bert_context *ctx, int seq);           /* [num_intents] */
 BERT_API const float *bert_output_token_classifier_logits(const bert_context *ctx, int seq); /* [T x L] */
 BERT_API const float *bert_output_qa_logits(const bert_context *ctx, int seq);               /* [T x 2] */
 
@@ -775,7 +787,13 @@ typedef enum {
     BERT_TASK_QA,           /* BertForQuestionAnswering: labels [n x 2], start and end token index    */
     BERT_TASK_PRETRAINING,  /* BertForPreTraining: labels [N] MLM target ids (-100 = not masked),
                                then [n] NSP labels (0 = IsNext)                                       */
-    BERT_TASK_MLM           /* BertForMaskedLM: labels [N] MLM target ids (-100 = not masked)         */
+    BERT_TASK_MLM,          /* BertForMaskedLM: labels [N] MLM target ids (-100 = not masked)         */
+    BERT_TASK_DIALOGUE      /* joint intent + slot filling (JointBERT, Chen et al. 2019): the slot
+                               tagger on every token (classifier, num_labels tags) and the intent
+                               classifier on the pooled [CLS] (intent_classifier, num_intents);
+                               labels [n] intent ids (intent_multi_label: [n x num_intents] 0/1),
+                               then [N] slot tag ids per token (-100 = not scored); the loss is
+                               their sum                                                             */
 } bert_task;
 
 typedef struct {
@@ -815,6 +833,10 @@ typedef struct {
      * the specs. */
     const struct bert_head_spec *heads;
     int n_heads;                 /* 0: one task, as above; at most BERT_MAX_HEADS   */
+    /* BERT_TASK_DIALOGUE: the intents (num_labels and labels name the slot tags) */
+    int num_intents;
+    const char *const *intents;  /* [num_intents] names, or NULL (INTENT_0, ...)    */
+    int intent_multi_label;      /* BCEWithLogits over the intents (ATIS's "a#b")   */
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16
@@ -877,8 +899,9 @@ BERT_API bert_status bert_trainer_apply(bert_trainer *t, bert_error *err);
  * step would compute, 0 when labels is NULL; labels as for bert_task.
  * logits (NULL: not wanted): sequence tasks [n x num_labels]; token
  * classification [N x num_labels], every token of the batch in order; QA
- * [N x 2], start and end per token; pre-training and masked-LM leave it
- * untouched (their loss covers the masked tokens only). */
+ * [N x 2], start and end per token; dialogue [N x num_labels] slot logits
+ * then [n x num_intents] intent logits; pre-training and masked-LM leave
+ * it untouched (their loss covers the masked tokens only). */
 BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, float *logits, bert_error *err);
 

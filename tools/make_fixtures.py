@@ -105,7 +105,7 @@ def stored_name(s, k):
     """The name Hugging Face would write for canonical name k."""
     if s.get("gamma_beta"):
         k = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
-    if s["prefix"] and not k.startswith(("cls.", "classifier", "qa_outputs")):
+    if s["prefix"] and not k.startswith(("cls.", "classifier", "qa_outputs", "intent_classifier")):
         k = "bert." + k
     return k
 

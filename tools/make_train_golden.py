@@ -4,7 +4,7 @@ and the parameters after two AdamW steps, computed with PyTorch autograd on
 the reference forward (tools/bert_reference.py) for small random
 BertForSequenceClassification models (dropout off).
 
-    /usr/bin/python3 tools/make_train_golden.py
+    /usr/bin/python3 tools/make_train_golden.py [CASE ...]   (default: every case)
 
 Writes tests/fixtures/train/<case>/ (a model directory) with golden.safetensors:
 input_ids / token_type_ids / attention_mask (I32, right-padded), labels (F32),
@@ -40,6 +40,11 @@ CASES = [
          targets=[0.5, -1.25], warmup=0),
     dict(name="multi-label", problem="multi_label_classification", labels=["x", "y", "z", "w"], act="relu",
          lengths=[6, 6, 2], targets=[[1, 0, 1, 0], [0, 0, 0, 1], [1, 1, 0, 0]], warmup=0),
+    # JointBERT: intent_classifier on the pooled [CLS] + the slot tagger; loss = CE(intent) + CE(slots)
+    dict(name="dialogue", task="dialogue", problem=None, labels=["O", "B-X", "I-X"], act="gelu", lengths=[6, 4, 8],
+         intents=["a", "b", "c", "d"], targets=[3, 0, 2], warmup=0),
+    dict(name="dialogue-multi", task="dialogue", problem=None, labels=["O", "B-X", "I-X"], act="gelu", lengths=[5, 7, 3],
+         intents=["a", "b", "c"], multi=True, targets=[[1, 0, 1], [0, 1, 0], [0, 0, 0]], warmup=0),
 ]
 LR, WD, TOTAL = 1e-3, 0.01, 4
 
@@ -47,12 +52,15 @@ LR, WD, TOTAL = 1e-3, 0.01, 4
 def main():
     torch.set_num_threads(1)
     for k, c in enumerate(CASES):
+        if len(sys.argv) > 1 and c["name"] not in sys.argv[1:]:
+            continue
         g = torch.Generator().manual_seed(500 + k)
         task = c.get("task", "sequence")
         arch, heads = {"sequence": ("BertForSequenceClassification", ["pooler", "classifier"]),
                        "token": ("BertForTokenClassification", ["classifier"]),
                        "qa": ("BertForQuestionAnswering", []),
-                       "pretraining": ("BertForPreTraining", ["pooler", "mlm", "nsp"])}[task]
+                       "pretraining": ("BertForPreTraining", ["pooler", "mlm", "nsp"]),
+                       "dialogue": ("BertForTokenClassification", ["pooler", "classifier"])}[task]
         s = dict(name=c["name"], L=2, C=32, NH=4, I=48, V=60, P=32, TV=2, act=c["act"], dtype="F32",
                  arch=arch, heads=heads, prefix=True)
         if c["labels"]:
@@ -61,6 +69,9 @@ def main():
         if task == "qa":
             sd["qa_outputs.weight"] = torch.randn(2, 32, generator=g) * 0.3
             sd["qa_outputs.bias"] = torch.randn(2, generator=g) * 0.1
+        if task == "dialogue":
+            sd["intent_classifier.weight"] = torch.randn(len(c["intents"]), 32, generator=g) * 0.3
+            sd["intent_classifier.bias"] = torch.randn(len(c["intents"]), generator=g) * 0.1
         d = os.path.join(ROOT, "tests", "fixtures", "train", c["name"])
         os.makedirs(d, exist_ok=True)
         cfg = config_for(s)
@@ -68,6 +79,10 @@ def main():
             cfg["problem_type"] = c["problem"]
         else:
             cfg.pop("problem_type", None)
+        if task == "dialogue":
+            cfg["intent_id2label"] = {str(i): x for i, x in enumerate(c["intents"])}
+            cfg["intent_label2id"] = {x: i for i, x in enumerate(c["intents"])}
+            cfg["intent_problem_type"] = "multi_label_classification" if c.get("multi") else "single_label_classification"
         cfg["hidden_dropout_prob"] = cfg["attention_probs_dropout_prob"] = 0.0
         json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
         names = {k2: stored_name(s, k2) for k2 in sd}
@@ -87,13 +102,15 @@ def main():
                                 lr=LR, betas=(0.9, 0.999), eps=1e-8)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda st, w=c["warmup"]: st / max(1, w) if st < w else max(0.0, (TOTAL - st) / max(1, TOTAL - w)))
-        if task == "token":  # one class per real token, some -100
+        if task in ("token", "dialogue"):  # one class per real token, some -100
             tok = torch.randint(0, 3, (B, T), generator=g)
             for b, n in enumerate(c["lengths"]):
                 tok[b, n:] = -100
             tok[0, 1] = -100
             tok[2, 0] = -100
             target = torch.cat([tok[b, :n] for b, n in enumerate(c["lengths"])]).float()
+            if task == "dialogue":  # the intents first, then the slot tags
+                target = torch.cat([torch.tensor(c["targets"], dtype=torch.float32).reshape(-1), target])
         elif task == "pretraining":  # MLM targets on a few real tokens, then NSP labels
             mlm = torch.full((B, T), -100)
             mlm[0, 2], mlm[0, 5], mlm[1, 1], mlm[1, 6] = 7, 13, 21, 59
@@ -110,6 +127,15 @@ def main():
             if task == "token":
                 lg = torch.cat([res["token_logits"][b, :n] for b, n in enumerate(c["lengths"])])
                 loss = F.cross_entropy(lg, target.long(), ignore_index=-100)
+            elif task == "dialogue":
+                n_int = B * len(c["intents"]) if c.get("multi") else B
+                lg = torch.cat([res["token_logits"][b, :n] for b, n in enumerate(c["lengths"])])
+                il = F.linear(res["pooler_output"], params["intent_classifier.weight"], params["intent_classifier.bias"])
+                if c.get("multi"):
+                    intent_loss = F.binary_cross_entropy_with_logits(il, target[:n_int].reshape(B, -1))
+                else:
+                    intent_loss = F.cross_entropy(il, target[:n_int].long())
+                loss = intent_loss + F.cross_entropy(lg, target[n_int:].long(), ignore_index=-100)
             elif task == "qa":
                 loss = 0
                 for k in range(2):  # start, end: CE over each sequence's real tokens

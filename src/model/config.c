@@ -13,36 +13,50 @@
 #include "io/json_fields.h"
 #include "util/error.h"
 
-/* id2label: {"0": "NEG", "1": "POS"}; ids must be exactly 0..n-1. */
-static bert_status parse_labels(const cJSON *root, bert_config_full *c, bert_error *err) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+/* key (id2label, intent_id2label): {"0": "NEG", "1": "POS"}; ids must be
+ * exactly 0..n-1. inverse (label2id, intent_label2id), when present, must
+ * say the same thing. */
+static bert_status parse_labels(const cJSON *root, const char *key, const char *inverse, char ***labels, int *count,
+                                bert_error *err) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!m || cJSON_IsNull(m)) return BERT_OK;
-    if (!cJSON_IsObject(m)) return bert_fail(err, BERT_ERR_CONFIG, "field 'id2label' must be an object");
+    if (!cJSON_IsObject(m)) return bert_fail(err, BERT_ERR_CONFIG, "field '%s' must be an object", key);
     int n = cJSON_GetArraySize(m);
-    c->labels = calloc((size_t)(n ? n : 1), sizeof *c->labels);
-    if (!c->labels) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    c->pub.num_labels = n;
+    char **l = *labels = calloc((size_t)(n ? n : 1), sizeof *l);
+    if (!l) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    *count = n;
     for (const cJSON *e = m->child; e; e = e->next) {
         char *end;
         errno = 0;
         long id = strtol(e->string, &end, 10);
         if (*e->string == '\0' || *end || errno || id < 0 || id >= n)
-            return bert_fail(err, BERT_ERR_CONFIG, "id2label key '%s' is not an id in 0..%d", e->string, n - 1);
-        if (!cJSON_IsString(e)) return bert_fail(err, BERT_ERR_CONFIG, "id2label['%s'] must be a string", e->string);
-        if (c->labels[id]) return bert_fail(err, BERT_ERR_CONFIG, "id2label has id %ld twice", id);
-        if (!(c->labels[id] = strdup(e->valuestring))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            return bert_fail(err, BERT_ERR_CONFIG, "%s key '%s' is not an id in 0..%d", key, e->string, n - 1);
+        if (!cJSON_IsString(e)) return bert_fail(err, BERT_ERR_CONFIG, "%s['%s'] must be a string", key, e->string);
+        if (l[id]) return bert_fail(err, BERT_ERR_CONFIG, "%s has id %ld twice", key, id);
+        if (!(l[id] = strdup(e->valuestring))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
-    /* label2id, when present, must say the same thing. */
-    const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, "label2id");
+    const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(root, inverse);
     if (l2i && cJSON_IsObject(l2i)) {
         for (const cJSON *e = l2i->child; e; e = e->next) {
             double v = cJSON_IsNumber(e) ? e->valuedouble : -1; /* checked before the cast: 4e46 is no int */
             int id = v >= 0 && v < n && v == (double)(long)v ? (int)v : -1;
-            if (id < 0 || !c->labels[id] || strcmp(c->labels[id], e->string) != 0)
-                return bert_fail(err, BERT_ERR_CONFIG, "label2id['%s'] disagrees with id2label", e->string);
+            if (id < 0 || !l[id] || strcmp(l[id], e->string) != 0)
+                return bert_fail(err, BERT_ERR_CONFIG, "%s['%s'] disagrees with %s", inverse, e->string, key);
         }
     }
     return BERT_OK;
+}
+
+/* A joint intent + slot model's intents and their problem type. */
+static bert_status parse_intents(const cJSON *root, bert_config_full *c, bert_error *err) {
+    bert_status rc = parse_labels(root, "intent_id2label", "intent_label2id", &c->intents, &c->pub.num_intents, err);
+    char *problem = NULL;
+    if (rc == BERT_OK) rc = bert_json_string(root, "intent_problem_type", "single_label_classification", &problem, err);
+    if (rc == BERT_OK && strcmp(problem, "single_label_classification") != 0 && strcmp(problem, "multi_label_classification") != 0)
+        rc = bert_fail(err, BERT_ERR_CONFIG, "intent_problem_type must be single_label_classification or multi_label_classification");
+    if (rc == BERT_OK) c->pub.intent_multi_label = strcmp(problem, "multi_label_classification") == 0;
+    free(problem);
+    return rc;
 }
 
 static bert_status parse_fields(const cJSON *root, bert_config_full *c, bert_error *err) {
@@ -80,7 +94,8 @@ static bert_status parse_fields(const cJSON *root, bert_config_full *c, bert_err
     if (!is_bert)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "model_type is not 'bert' (other encoders place positions "
                                                     "and weights differently)");
-    return parse_labels(root, c, err);
+    rc = parse_labels(root, "id2label", "label2id", &c->labels, &c->pub.num_labels, err);
+    return rc == BERT_OK ? parse_intents(root, c, err) : rc;
 }
 
 /* Sizes that make the model impossible or unsupported. */
@@ -153,6 +168,8 @@ void bert_config_free(bert_config_full *c) {
     if (!c) return;
     for (int i = 0; c->labels && i < c->pub.num_labels; i++) free(c->labels[i]);
     free(c->labels);
+    for (int i = 0; c->intents && i < c->pub.num_intents; i++) free(c->intents[i]);
+    free(c->intents);
     free(c->hidden_act);
     free(c->position_embedding_type);
     free(c->problem_type);

@@ -13,6 +13,7 @@ typedef struct {
     char *problem_type;
     char *architecture;
     char **labels; /* [pub.num_labels], id2label in id order */
+    char **intents; /* [pub.num_intents], intent_id2label in id order */
 } bert_config_full;
 
 /* Parse config.json text. `path` is used in error messages. Absent fields

@@ -84,6 +84,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     const bert_config *c = &ctx->model->cfg.pub;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     size_t L = (size_t)(labels > ctx->cap_labels ? labels : ctx->cap_labels);
+    size_t NI = (size_t)(ctx->model->cfg.pub.num_intents > 0 ? ctx->model->cfg.pub.num_intents : 1);
     /* per thread: the T x T scores, or the bf16 attention kernel's packed K/V and row buffers */
     size_t fused = 0;
     if (ctx->model->attention_bf16)
@@ -94,7 +95,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * I), pad16((size_t)N),
         (size_t)ctx->n_threads * stride, pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
-        pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2),
+        pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2), pad16((size_t)S * NI),
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
@@ -111,7 +112,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     ctx->offset = offset;
     float **views[] = {&ctx->hidden, &ctx->q,       &ctx->k,      &ctx->v,   &ctx->attn,   &ctx->tmp,
                        &ctx->ff,     &ctx->keymask, &ctx->scores, &ctx->cls, &ctx->pooled, &ctx->nsp,
-                       &ctx->cls_logits, &ctx->tok_logits, &ctx->qa_logits};
+                       &ctx->cls_logits, &ctx->tok_logits, &ctx->qa_logits, &ctx->intent_logits};
     float *p = arena;
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
         *views[i] = p;
@@ -154,6 +155,11 @@ const float *bert_output_nsp_logits(const bert_context *ctx, int seq) {
 const float *bert_output_classifier_logits(const bert_context *ctx, int seq) {
     if (!has_output(ctx, seq, BERT_OUTPUT_CLASSIFIER)) return NULL;
     return ctx->cls_logits + (size_t)seq * bert_model_num_labels(ctx->model);
+}
+
+const float *bert_output_intent_logits(const bert_context *ctx, int seq) {
+    if (!has_output(ctx, seq, BERT_OUTPUT_INTENT)) return NULL;
+    return ctx->intent_logits + (size_t)seq * ctx->model->cfg.pub.num_intents;
 }
 
 const float *bert_output_token_classifier_logits(const bert_context *ctx, int seq) {

@@ -45,6 +45,7 @@ struct bert_context {
     float *cls_logits; /* [S x L] sequence classifier */
     float *tok_logits; /* [N x L] token classifier */
     float *qa_logits;  /* [N x 2] */
+    float *intent_logits; /* [S x num_intents] (joint intent + slot models) */
 };
 
 /* Make sure the arena holds a batch of n_tokens tokens, sequences of at

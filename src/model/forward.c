@@ -154,6 +154,9 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
     int L = bert_model_num_labels(m);
     if (outputs & BERT_OUTPUT_CLASSIFIER)
         bert_linear(ctx->cls_logits, L, ctx->pooled, m->w.classifier.w, m->w.classifier.b, S, L, C, 1);
+    /* A joint intent + slot model's intents: intent_classifier(dropout(pooled)). */
+    int I = m->cfg.pub.num_intents;
+    if (outputs & BERT_OUTPUT_INTENT) bert_linear(ctx->intent_logits, I, ctx->pooled, m->w.intent.w, m->w.intent.b, S, I, C, 1);
 }
 
 /* BertLMPredictionHead on M rows h [M x C]: logits [M x V] =
@@ -216,13 +219,16 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     ctx->outputs = 0;
     ctx->n_seqs = 0;
     if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP |
-                              BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA))
+                              BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA | BERT_OUTPUT_INTENT))
         return bert_fail(err, BERT_ERR_INPUT, "bert_forward: unknown output flags 0x%x", outputs);
     if ((outputs & (BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER)) && !(m->heads & BERT_HEAD_CLASSIFIER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no classifier head (classifier)");
     if ((outputs & BERT_OUTPUT_QA) && !(m->heads & BERT_HEAD_QA))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no question-answering head (qa_outputs)");
-    if ((outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) && !(m->heads & BERT_HEAD_POOLER))
+    if ((outputs & BERT_OUTPUT_INTENT) && !(m->heads & BERT_HEAD_INTENT))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no intent head (intent_classifier)");
+    if ((outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) &&
+        !(m->heads & BERT_HEAD_POOLER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no pooler (bert.pooler.dense)");
     if ((outputs & BERT_OUTPUT_NSP) && !(m->heads & BERT_HEAD_NSP))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no NSP head (cls.seq_relationship)");
@@ -277,7 +283,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     embeddings_forward(ctx, seqs);
     for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
-    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER)) pooler_forward(ctx, outputs);
+    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
     int L = bert_model_num_labels(m);
     /* BertForTokenClassification / BertForQuestionAnswering: a linear layer on every token. */

@@ -334,6 +334,10 @@ const char *bert_model_dtypes(const bert_model *m) { return m->dtypes; }
 const char *bert_model_source(const bert_model *m) { return m->source; }
 int bert_model_n_ignored_tensors(const bert_model *m) { return m->n_ignored; }
 
+const char *bert_model_intent(const bert_model *m, int id) {
+    return m && m->cfg.intents && id >= 0 && id < m->cfg.pub.num_intents ? m->cfg.intents[id] : NULL;
+}
+
 const char *bert_model_label(const bert_model *m, int id) {
     if (id < 0 || id >= m->cfg.pub.num_labels) return NULL;
     return m->cfg.labels[id];

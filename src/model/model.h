@@ -46,6 +46,7 @@ typedef struct {
     bert_dense nsp;           /* [2 x C] */
     bert_dense classifier;    /* [num_labels x C] */
     bert_dense qa;            /* [2 x C] */
+    bert_dense intent;        /* [num_intents x C] (joint intent + slot models) */
 } bert_weights;
 
 struct bert_model {

@@ -110,7 +110,8 @@ static int build_requests(bert_model *m, req_list *l) {
            add_req(l, &w->mlm_decoder, V, C, BERT_HEAD_MLM, 1, "cls.predictions.decoder.weight") &&
            add_dense(l, &w->nsp, 2, C, BERT_HEAD_NSP, "cls.seq_relationship") &&
            add_dense(l, &w->classifier, n_labels, C, BERT_HEAD_CLASSIFIER, "classifier") &&
-           add_dense(l, &w->qa, 2, C, BERT_HEAD_QA, "qa_outputs");
+           add_dense(l, &w->qa, 2, C, BERT_HEAD_QA, "qa_outputs") &&
+           (c->num_intents == 0 || add_dense(l, &w->intent, c->num_intents, C, BERT_HEAD_INTENT, "intent_classifier"));
 }
 
 static named_tensor *find_named(named_tensor *ts, int n, const char *canon) {

@@ -41,6 +41,20 @@ bert_status train_write_config(bert_trainer *t, const char *dir, int shared, ber
         cJSON_AddNumberToObject(l2i, c->labels[i], i);
     }
     if (*c->problem_type && !shared) cJSON_AddStringToObject(root, "problem_type", c->problem_type);
+    static const char *const intent_keys[] = {"intent_id2label", "intent_label2id", "intent_problem_type"};
+    for (size_t i = 0; i < 3; i++) cJSON_DeleteItemFromObjectCaseSensitive(root, intent_keys[i]);
+    int intents = c->intents && c->pub.num_intents > 0 && !shared;
+    cJSON *ii2l = intents ? cJSON_AddObjectToObject(root, "intent_id2label") : NULL;
+    cJSON *il2i = intents ? cJSON_AddObjectToObject(root, "intent_label2id") : NULL;
+    for (int i = 0; intents && i < c->pub.num_intents; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        cJSON_AddStringToObject(ii2l, key, c->intents[i]);
+        cJSON_AddNumberToObject(il2i, c->intents[i], i);
+    }
+    if (intents)
+        cJSON_AddStringToObject(root, "intent_problem_type",
+                                c->pub.intent_multi_label ? "multi_label_classification" : "single_label_classification");
     cJSON_AddStringToObject(root, "torch_dtype", "float32");
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -42,6 +42,7 @@ static unsigned task_outputs(bert_task task) {
     case BERT_TASK_TOKEN: return BERT_OUTPUT_TOKEN_CLASSIFIER;
     case BERT_TASK_QA: return BERT_OUTPUT_QA;
     case BERT_TASK_PRETRAINING: return BERT_OUTPUT_HIDDEN | BERT_OUTPUT_NSP;
+    case BERT_TASK_DIALOGUE: return BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_INTENT;
     default: return BERT_OUTPUT_HIDDEN;
     }
 }
@@ -75,6 +76,25 @@ bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n,
             return rc;
         if (logits) memcpy(logits, ctx->qa_logits, sizeof *logits * (size_t)N * 2);
         break;
+    case BERT_TASK_DIALOGUE: {
+        int I = ctx->model->cfg.pub.num_intents, multi = t->p.intent_multi_label;
+        size_t ni = multi ? (size_t)n * I : (size_t)n;
+        for (int i = 0; labels && !multi && i < n; i++)
+            if (labels[i] < 0 || labels[i] >= I)
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: intent %g is not an intent id in [0, %d)", i, labels[i], I);
+        for (int i = 0; labels && i < N; i++)
+            if (labels[ni + i] >= L)
+                return bert_fail(err, BERT_ERR_INPUT, "token %d: slot tag %g is not a tag id in [0, %d)", i, labels[ni + i], L);
+        if (labels)
+            l = train_loss(multi ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, ctx->intent_logits, labels, n, I,
+                           NULL, 1.0) +
+                train_ce_rows(ctx->tok_logits, labels + ni, N, L, NULL, 1.0, nt);
+        if (logits) {
+            memcpy(logits, ctx->tok_logits, sizeof *logits * (size_t)N * L);
+            memcpy(logits + (size_t)N * L, ctx->intent_logits, sizeof *logits * (size_t)n * I);
+        }
+        break;
+    }
     case BERT_TASK_PRETRAINING:
     case BERT_TASK_MLM:
         if (labels && (rc = mlm_loss(ctx, labels, &l, err)) != BERT_OK) return rc;

@@ -181,6 +181,33 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     return BERT_OK;
 }
 
+/* A joint intent + slot model (JointBERT): the slot tagger as
+ * BertForTokenClassification (its dropout mask drawn first), then
+ * intent_classifier(dropout(pooled)); the loss is the sum. labels: the
+ * intents ([S], or [S x I] 0/1), then the slot tags ([N]). */
+static bert_status head_dialogue(head *h, double *loss, bert_error *err) {
+    const bert_train_params *p = h->tp->p;
+    const bert_dense *in = &h->w->intent;
+    const train_block *blk = &h->tp->block;
+    int S = h->S, C = h->C, I = bert_model_config(h->tp->model)->num_intents;
+    const float *intents = h->labels;
+    double slot_loss;
+    h->labels = intents + (p->intent_multi_label ? (size_t)S * I : (size_t)S);
+    bert_status rc = head_token(h, &slot_loss, err); /* writes dx */
+    h->labels = intents;
+    if (rc != BERT_OK) return rc;
+    float *z = take(h, (size_t)S * I), *dz = take(h, (size_t)S * I);
+    pooler_fwd(h, p->classifier_dropout);
+    nn_dense_forward(z, I, h->pb.pooled_d, NULL, in->w, NULL, in->b, S, I, C, NULL, 1);
+    double intent_loss = train_loss(p->intent_multi_label ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, z, intents,
+                                    S, I, dz, h->scale);
+    nn_dense_backward(h->pb.dpooled, train_grad(blk, in->w), train_grad(blk, in->b), dz, NULL, h->pb.pooled_d, NULL, in->w,
+                      NULL, S, I, C, 0, 1);
+    pooler_bwd(h); /* += into dx */
+    *loss = intent_loss + slot_loss;
+    return BERT_OK;
+}
+
 /* BertForQuestionAnswering: qa_outputs(h) -> start and end logits. */
 static bert_status head_qa(head *h, double *loss, bert_error *err) {
     const bert_dense *qa = &h->w->qa;
@@ -261,7 +288,8 @@ static bert_status reserve_scratch(const train_pass *tp, int N, int S, size_t M,
     const bert_config *c = bert_model_config(tp->model);
     int C = c->hidden_size, L = bert_model_num_labels(tp->model), V = c->vocab_size;
     size_t NC = (size_t)N * C;
-    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64;
+    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64 +
+                  2 * (size_t)S * (size_t)c->num_intents;
     if (tp->block.params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
     train_acts *a = tp->acts;
     if (need <= a->head_cap) return BERT_OK;
@@ -295,6 +323,7 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     case BERT_TASK_SEQUENCE: rc = head_sequence(&h, &loss); break;
     case BERT_TASK_TOKEN: rc = head_token(&h, &loss, err); break;
     case BERT_TASK_QA: rc = head_qa(&h, &loss, err); break;
+    case BERT_TASK_DIALOGUE: rc = head_dialogue(&h, &loss, err); break;
     case BERT_TASK_MLM:
     case BERT_TASK_PRETRAINING:
         rc = head_mlm(&h, M, &loss, err);

@@ -55,7 +55,7 @@ bert_train_params bert_train_default_params(void) {
 /* Hugging Face's saved name for a canonical weight name. */
 static void hf_name(char *out, size_t cap, const char *canon) {
     int head = strncmp(canon, "cls.", 4) == 0 || strncmp(canon, "classifier", 10) == 0 ||
-               strncmp(canon, "qa_outputs", 10) == 0;
+               strncmp(canon, "qa_outputs", 10) == 0 || strncmp(canon, "intent_classifier", 17) == 0;
     snprintf(out, cap, "%s%s", head ? "" : "bert.", canon);
 }
 
@@ -89,17 +89,47 @@ static bert_status set_string(char **dst, const char *s, bert_error *err) {
     return BERT_OK;
 }
 
+/* By task: the architecture saved (a joint intent + slot model saves as
+ * BertForTokenClassification, which loads its slot tagger) and the heads. */
 static const char *const architectures[] = {"BertForSequenceClassification", "BertForTokenClassification",
-                                            "BertForQuestionAnswering", "BertForPreTraining", "BertForMaskedLM"};
+                                            "BertForQuestionAnswering", "BertForPreTraining", "BertForMaskedLM",
+                                            "BertForTokenClassification"};
 static const unsigned task_heads[] = {BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER, BERT_HEAD_CLASSIFIER, BERT_HEAD_QA,
-                                      BERT_HEAD_POOLER | BERT_HEAD_MLM | BERT_HEAD_NSP, BERT_HEAD_MLM};
+                                      BERT_HEAD_POOLER | BERT_HEAD_MLM | BERT_HEAD_NSP, BERT_HEAD_MLM,
+                                      BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER | BERT_HEAD_INTENT};
+
+/* A joint intent + slot model's intents into the configuration. */
+static bert_status configure_intents(bert_config_full *c, const bert_train_params *p, bert_error *err) {
+    if (p->num_intents < 1 || p->num_intents > 100000)
+        return bert_fail(err, BERT_ERR_INPUT, "num_intents %d: a dialogue model needs 1..100000 intents", p->num_intents);
+    for (int i = 0; c->intents && i < c->pub.num_intents; i++) free(c->intents[i]);
+    free(c->intents);
+    c->pub.num_intents = 0;
+    if (!(c->intents = calloc((size_t)p->num_intents, sizeof *c->intents))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    c->pub.num_intents = p->num_intents;
+    c->pub.intent_multi_label = p->intent_multi_label != 0;
+    for (int i = 0; i < p->num_intents; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "INTENT_%d", i);
+        bert_status rc = set_string(&c->intents[i], p->intents && p->intents[i] ? p->intents[i] : buf, err);
+        if (rc != BERT_OK) return rc;
+    }
+    return BERT_OK;
+}
 
 bert_status train_configure(bert_model *tm, const bert_train_params *p, int force, bert_error *err) {
     bert_config_full *c = &tm->cfg;
-    if ((unsigned)p->task > BERT_TASK_MLM) return bert_fail(err, BERT_ERR_INPUT, "unknown training task %d", (int)p->task);
+    if ((unsigned)p->task > BERT_TASK_DIALOGUE) return bert_fail(err, BERT_ERR_INPUT, "unknown training task %d", (int)p->task);
     bert_status rc = set_string(&c->architecture, architectures[p->task], err);
     c->pub.architecture = c->architecture;
-    if (rc != BERT_OK || (p->task != BERT_TASK_SEQUENCE && p->task != BERT_TASK_TOKEN)) return rc;
+    if (rc == BERT_OK && p->task == BERT_TASK_DIALOGUE) rc = configure_intents(c, p, err);
+    if (p->task != BERT_TASK_DIALOGUE) { /* only a dialogue model keeps intents */
+        for (int i = 0; c->intents && i < c->pub.num_intents; i++) free(c->intents[i]);
+        free(c->intents);
+        c->intents = NULL, c->pub.num_intents = 0, c->pub.intent_multi_label = 0;
+    }
+    if (rc != BERT_OK || (p->task != BERT_TASK_SEQUENCE && p->task != BERT_TASK_TOKEN && p->task != BERT_TASK_DIALOGUE))
+        return rc;
     int L = p->problem == BERT_PROBLEM_REGRESSION && p->task == BERT_TASK_SEQUENCE ? 1 : p->num_labels;
     if (L < 1) return bert_fail(err, BERT_ERR_INPUT, "num_labels must be at least 1");
     int keep = !force && c->pub.num_labels == L && !p->labels;
@@ -202,7 +232,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
     if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
     if (t->p.classifier_dropout < 0) t->p.classifier_dropout = cls;
-    unsigned heads = (unsigned)t->p.task <= BERT_TASK_MLM ? task_heads[t->p.task] : 0;
+    unsigned heads = (unsigned)t->p.task <= BERT_TASK_DIALOGUE ? task_heads[t->p.task] : 0;
     for (int k = 0; k < t->n_heads; k++) heads |= task_heads[t->heads[k].task];
     /* Size the blocks. */
     size_t total = 0;
@@ -317,6 +347,9 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
             (labels[s] < 0 || labels[s] >= c->num_labels))
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", s, labels[s],
                              c->num_labels);
+        if (t->p.task == BERT_TASK_DIALOGUE && !t->p.intent_multi_label && (labels[s] < 0 || labels[s] >= c->num_intents))
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: intent %g is not an intent id in [0, %d)", s, labels[s],
+                             c->num_intents);
     }
     bert_status rc = train_forward_backward(t, seqs, n, labels, loss, err);
     if (rc == BERT_OK) t->micro++, train_heads_touch(t);

@@ -1,7 +1,8 @@
 /* test_backprop.c — the training engine against PyTorch autograd
  * (tools/make_train_golden.py): loss, every parameter's gradient, and the
  * parameters after two AdamW steps (linear schedule, clipping), for
- * single-label, regression and multi-label heads. Tolerance: relative
+ * every head: single-label, regression, multi-label, token, QA, pre-training
+ * and the joint intent + slot head (single- and multi-label intents). Tolerance: relative
  * error ||ours - ref|| / ||ref|| <= 1e-4 per tensor (dropout off).
  *
  * One exception: tensors whose exact gradient is zero. The attention key
@@ -30,7 +31,8 @@ static double rel_err(const float *a, const float *b, size_t n) {
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels) {
+static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels, int num_intents,
+                       int intent_multi) {
     char dir[256];
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
     bert_error err;
@@ -44,6 +46,7 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
     const float *loss_ref = (const float *)(const void *)st_find(&g, "loss")->data;
     bert_train_params p = golden_params(task, problem, num_labels, 1e-3, 4, BERT_COMPUTE_F32);
     p.weight_decay = 0.01;
+    p.num_intents = num_intents, p.intent_multi_label = intent_multi;
     p.warmup_steps = (long)((const float *)(const void *)st_find(&g, "warmup")->data)[0];
     bert_trainer *t = NULL;
     unsigned created = 0;
@@ -99,12 +102,14 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
     batch_close(&gb);
 }
 
-TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3); }
-TEST(train_regression_matches_pytorch) { check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1); }
-TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4); }
-TEST(train_token_classification_matches_pytorch) { check_case("token", BERT_TASK_TOKEN, 0, 3); }
-TEST(train_question_answering_matches_pytorch) { check_case("qa", BERT_TASK_QA, 0, 2); }
-TEST(train_pretraining_mlm_nsp_matches_pytorch) { check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2); }
+TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 0, 0); }
+TEST(train_regression_matches_pytorch) { check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1, 0, 0); }
+TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4, 0, 0); }
+TEST(train_token_classification_matches_pytorch) { check_case("token", BERT_TASK_TOKEN, 0, 3, 0, 0); }
+TEST(train_question_answering_matches_pytorch) { check_case("qa", BERT_TASK_QA, 0, 2, 0, 0); }
+TEST(train_pretraining_mlm_nsp_matches_pytorch) { check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2, 0, 0); }
+TEST(train_joint_intent_slots_matches_pytorch) { check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0); }
+TEST(train_joint_multi_intent_slots_matches_pytorch) { check_case("dialogue-multi", BERT_TASK_DIALOGUE, 0, 3, 3, 1); }
 
 /* Each backward kernel against float64 central differences on tiny shapes. */
 TEST(train_kernels_match_finite_differences) {

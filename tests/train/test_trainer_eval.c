@@ -68,3 +68,53 @@ TEST(trainer_eval_token_is_forward_only) { check_eval("token", BERT_TASK_TOKEN, 
 TEST(trainer_eval_qa_is_forward_only) { check_eval("qa", BERT_TASK_QA, 2, BERT_OUTPUT_QA); }
 TEST(trainer_eval_pretraining_loss) { check_eval("pretraining", BERT_TASK_PRETRAINING, 2, 0); }
 TEST(trainer_eval_sequence_loss) { check_eval("single-label", BERT_TASK_SEQUENCE, 3, BERT_OUTPUT_CLASSIFIER); }
+
+/* A joint intent + slot model: the evaluation loss is the training loss,
+ * its logits (slots, then intents) are what the inference forward gives on
+ * the saved directory, whose config carries both label sets. */
+TEST(trainer_eval_dialogue_saves_a_joint_model) {
+    bert_error err;
+    golden_batch gb;
+    if (!batch_open("tests/fixtures/train/dialogue", &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "dialogue: %s", err.message);
+        return;
+    }
+    static const char *const intents[] = {"book", "play", "rate", "find"};
+    bert_train_params p = golden_params(BERT_TASK_DIALOGUE, 0, 3, 1e-3, 4, BERT_COMPUTE_F32);
+    p.num_intents = 4, p.intents = intents;
+    bert_trainer *t = NULL;
+    CHECK_OK(bert_trainer_open("tests/fixtures/train/dialogue", &p, &t, NULL, &err), err);
+    if (!t) return batch_close(&gb);
+    int N = 0;
+    for (int s = 0; s < gb.B; s++) N += gb.seqs[s].n_tokens;
+    float *logits = malloc(sizeof *logits * ((size_t)N * 3 + (size_t)gb.B * 4));
+    double eval_loss = -1, train_loss = -2;
+    CHECK_OK(bert_trainer_eval(t, gb.seqs, gb.B, gb.labels, &eval_loss, logits, &err), err);
+    CHECK_OK(bert_trainer_backward(t, gb.seqs, gb.B, gb.labels, &train_loss, &err), err);
+    CHECK(fabs(eval_loss - train_loss) <= 1e-6);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/joint-model", test_tmpdir());
+    CHECK_OK(bert_trainer_save(t, dir, 0, NULL, &err), err);
+    bert_model *m = NULL;
+    bert_context *ctx = NULL;
+    CHECK_OK(bert_model_load(dir, NULL, &m, &err), err);
+    if (m) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    if (ctx) CHECK_OK(bert_forward(ctx, gb.seqs, gb.B, BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_INTENT, &err), err);
+    CHECK(m && bert_model_config(m)->num_intents == 4 && !bert_model_config(m)->intent_multi_label);
+    CHECK(m && strcmp(bert_model_intent(m, 3), "find") == 0 && bert_model_intent(m, 4) == NULL);
+    CHECK(m && strcmp(bert_model_config(m)->architecture, "BertForTokenClassification") == 0);
+    CHECK(m && (bert_model_heads(m) & BERT_HEAD_INTENT) && (bert_model_heads(m) & BERT_HEAD_POOLER));
+    double worst = 0;
+    for (int s = 0, row = 0; ctx && s < gb.B; s++) {
+        const float *z = bert_output_token_classifier_logits(ctx, s), *zi = bert_output_intent_logits(ctx, s);
+        for (int i = 0; i < gb.seqs[s].n_tokens * 3; i++) worst = fmax(worst, fabs((double)z[i] - logits[(size_t)row * 3 + i]));
+        for (int i = 0; i < 4; i++) worst = fmax(worst, fabs((double)zi[i] - logits[(size_t)N * 3 + (size_t)s * 4 + i]));
+        row += gb.seqs[s].n_tokens;
+    }
+    CHECK(ctx && worst <= 1e-5);
+    bert_context_free(ctx);
+    bert_model_free(m);
+    free(logits);
+    bert_trainer_free(t);
+    batch_close(&gb);
+}
