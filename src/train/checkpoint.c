@@ -19,6 +19,17 @@
 #include "train/trainer.h"
 #include "util/error.h"
 
+/* key {"0": name, ...} and inverse {name: 0, ...} of names[0..n) into root. */
+static void add_label_maps(cJSON *root, const char *key, const char *inverse, char *const *names, int n) {
+    cJSON *i2l = cJSON_AddObjectToObject(root, key), *l2i = cJSON_AddObjectToObject(root, inverse);
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", i);
+        cJSON_AddStringToObject(i2l, id, names[i]);
+        cJSON_AddNumberToObject(l2i, names[i], i);
+    }
+}
+
 bert_status train_write_config(bert_trainer *t, const char *dir, int shared, bert_error *err) {
     char path[PATH_MAX];
     cJSON *root;
@@ -26,35 +37,19 @@ bert_status train_write_config(bert_trainer *t, const char *dir, int shared, ber
     if (rc == BERT_OK) rc = bert_json_load_file(path, &root, err);
     if (rc != BERT_OK) return rc;
     const bert_config_full *c = &t->model->cfg;
-    static const char *const replaced[] = {"architectures", "id2label", "label2id", "problem_type", "torch_dtype"};
+    static const char *const replaced[] = {"architectures", "id2label", "label2id", "problem_type", "torch_dtype",
+                                           "intent_id2label", "intent_label2id", "intent_problem_type"};
     for (size_t i = 0; i < sizeof replaced / sizeof *replaced; i++)
-        if (i == 0 || i > 2 || c->labels || shared) cJSON_DeleteItemFromObjectCaseSensitive(root, replaced[i]);
+        if ((i != 1 && i != 2) || c->labels || shared) cJSON_DeleteItemFromObjectCaseSensitive(root, replaced[i]);
     cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
     cJSON_AddItemToArray(arch, cJSON_CreateString(shared ? "BertModel" : c->architecture));
-    int labels = c->labels && !shared;
-    cJSON *i2l = labels ? cJSON_AddObjectToObject(root, "id2label") : NULL;
-    cJSON *l2i = labels ? cJSON_AddObjectToObject(root, "label2id") : NULL;
-    for (int i = 0; labels && i < c->pub.num_labels; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", i);
-        cJSON_AddStringToObject(i2l, key, c->labels[i]);
-        cJSON_AddNumberToObject(l2i, c->labels[i], i);
-    }
+    if (c->labels && !shared) add_label_maps(root, "id2label", "label2id", c->labels, c->pub.num_labels);
     if (*c->problem_type && !shared) cJSON_AddStringToObject(root, "problem_type", c->problem_type);
-    static const char *const intent_keys[] = {"intent_id2label", "intent_label2id", "intent_problem_type"};
-    for (size_t i = 0; i < 3; i++) cJSON_DeleteItemFromObjectCaseSensitive(root, intent_keys[i]);
-    int intents = c->intents && c->pub.num_intents > 0 && !shared;
-    cJSON *ii2l = intents ? cJSON_AddObjectToObject(root, "intent_id2label") : NULL;
-    cJSON *il2i = intents ? cJSON_AddObjectToObject(root, "intent_label2id") : NULL;
-    for (int i = 0; intents && i < c->pub.num_intents; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", i);
-        cJSON_AddStringToObject(ii2l, key, c->intents[i]);
-        cJSON_AddNumberToObject(il2i, c->intents[i], i);
-    }
-    if (intents)
+    if (c->intents && c->pub.num_intents > 0 && !shared) { /* a joint intent + slot model */
+        add_label_maps(root, "intent_id2label", "intent_label2id", c->intents, c->pub.num_intents);
         cJSON_AddStringToObject(root, "intent_problem_type",
                                 c->pub.intent_multi_label ? "multi_label_classification" : "single_label_classification");
+    }
     cJSON_AddStringToObject(root, "torch_dtype", "float32");
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
