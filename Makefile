@@ -198,4 +198,4 @@ $(BUILD)/fail_io.so: tests/faults/fail_io.c
 $(BUILD)/fs_copy: $(BUILD)/tests/faults/fs_copy.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d
+-include $(wildcard $(BUILD)/fuzz/*.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d

@@ -1116,6 +1116,8 @@ typedef struct {
     /* token tasks */
     int label_all_tokens;    /* every piece of a word carries its tag (B- -> I-)        */
     int tag_scheme_iob2;     /* convert IOB1/IOE/... tags to IOB2 before training       */
+    /* dialogue tasks (joint intent + slots; presets snips, atis) */
+    int context_turns;       /* earlier turns given as segment B, most recent first (0)  */
     /* QA tasks */
     int doc_stride;          /* 128                                                     */
     int drop_windows_without_answer;
@@ -1367,6 +1369,40 @@ BERT_API void bert_tagged_free(bert_tagged_data *d);
  * order of both: the dev split of data sets that have none. */
 BERT_API bert_status bert_tagged_split_dev(bert_tagged_data *train, uint64_t seed, bert_tagged_data *dev,
                                            bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Data sets: dialogue turns (intent + slots, with the turns before)
+ * ---------------------------------------------------------------------- */
+
+/* One user turn: its words with their BIO slot tags, its intent, and the
+ * dialogue's earlier turns. */
+typedef struct {
+    bert_tagged_sentence s;   /* the turn's words and slot tags (B-x / I-x / O)          */
+    char *intent;             /* "a", or "a#b" for a turn with several intents (ATIS)     */
+    char **history;           /* the earlier turns, oldest first, as given (JSONL: strings,
+                                 or {"speaker", "text"} objects written "speaker: text")  */
+    int n_history;
+} bert_dialogue_turn;
+
+typedef struct {
+    bert_dialogue_turn *v;
+    int n;
+} bert_dialogue_data;
+
+/* Read `path` into *out: a directory in the SNIPS / ATIS layout (seq.in:
+ * space-separated words, seq.out: one BIO tag per word, label: the
+ * intent, line by line), or a JSONL file of {"text", "intent", "slots":
+ * [[name, start, end], ...], "history": [...]} lines, slot offsets in
+ * characters (code points, end exclusive, as Python slices them). A word
+ * a slot span touches is tagged (B- on the first, I- after), so a span
+ * that cuts a word takes the whole word; a span over words already
+ * tagged by an earlier span is left out. Errors name file:line:
+ * BERT_ERR_FORMAT for a malformed line or a span outside the text,
+ * BERT_ERR_INPUT for no turns; a line over 1 MiB is BERT_ERR_FORMAT. */
+BERT_API bert_status bert_dialogue_read(const char *path, bert_dialogue_data *out, bert_error *err);
+BERT_API void bert_dialogue_free(bert_dialogue_data *d);
+/* Keep the first n turns of d (all when it has fewer) and free the rest. */
+BERT_API void bert_dialogue_keep(bert_dialogue_data *d, int n);
 
 typedef enum {
     BERT_TAGS_IOB2 = 0, /* every entity starts with B-                         */

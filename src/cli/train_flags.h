@@ -14,7 +14,7 @@
 /* Which command an option belongs to (bit set). */
 enum { CLI_CMD_FINETUNE = 1, CLI_CMD_EVAL = 2, CLI_CMD_PRETRAIN = 4, CLI_CMD_MULTITASK = 8 };
 /* Which fine-tuning task types an option applies to (bit set). */
-enum { CLI_T_SEQ = 1, CLI_T_TOK = 2, CLI_T_QA = 4, CLI_T_ALL = 7 };
+enum { CLI_T_SEQ = 1, CLI_T_TOK = 2, CLI_T_QA = 4, CLI_T_DLG = 8, CLI_T_ALL = 15 };
 
 #define CLI_MAX_CORPUS 64
 

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "cli/train_flags.h"
 
-static const char *task_names[] = {"sequence", "token", "qa"};
+static const char *task_names[] = {"sequence", "token", "qa", "dialogue"};
 
 /* The usage line and one sentence about cmd. */
 static const char *usage_line(int cmd) {
@@ -40,7 +40,8 @@ void cli_train_usage(int cmd, FILE *f) {
         }
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", x->name, x->arg ? " " : "", x->arg ? x->arg : "");
-        const char *only = x->tasks == CLI_T_TOK ? " [token]" : x->tasks == CLI_T_QA ? " [qa]" : x->tasks == CLI_T_SEQ ? " [sequence]" : "";
+        const char *only = x->tasks == CLI_T_TOK ? " [token]" : x->tasks == CLI_T_QA ? " [qa]" : x->tasks == CLI_T_SEQ ? " [sequence]"
+                         : x->tasks == CLI_T_DLG ? " [dialogue]" : "";
         fprintf(f, "  %-30s %s%s\n", left, x->help, only);
     }
     if (cmd != CLI_CMD_PRETRAIN) {
@@ -91,9 +92,10 @@ static int task_type(int argc, char **argv, bert_task *task, int *given, char *m
         const char *v = argv[i + 1];
         if (strcmp(argv[i], "--task-type") == 0) {
             int k = 0;
-            while (k < 3 && strcmp(v, task_names[k]) != 0) k++;
-            if (k == 3) return snprintf(msg, cap, "--task-type must be sequence, token or qa, not '%s'", v), 0;
-            *task = k == 0 ? BERT_TASK_SEQUENCE : k == 1 ? BERT_TASK_TOKEN : BERT_TASK_QA, *given = 1;
+            while (k < 4 && strcmp(v, task_names[k]) != 0) k++;
+            if (k == 4) return snprintf(msg, cap, "--task-type must be sequence, token, qa or dialogue, not '%s'", v), 0;
+            static const bert_task types[] = {BERT_TASK_SEQUENCE, BERT_TASK_TOKEN, BERT_TASK_QA, BERT_TASK_DIALOGUE};
+            *task = types[k], *given = 1;
         } else if (strcmp(argv[i], "--task") == 0) {
             bert_error err;
             if (bert_finetune_preset_task(v, task, &err) != BERT_OK) {
@@ -165,7 +167,7 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
     if (cmd == CLI_CMD_MULTITASK) a->ft.train.lr = a->mt.train.lr, a->ft.loop.metric = NULL;
     a->pt = bert_pretrain_default_params();
     a->ft.eval_only = cmd == CLI_CMD_EVAL;
-    int tmask = task == BERT_TASK_TOKEN ? CLI_T_TOK : task == BERT_TASK_QA ? CLI_T_QA : CLI_T_SEQ;
+    int tmask = task == BERT_TASK_TOKEN ? CLI_T_TOK : task == BERT_TASK_QA ? CLI_T_QA : task == BERT_TASK_DIALOGUE ? CLI_T_DLG : CLI_T_SEQ;
     const char *model = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -183,8 +185,8 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
         }
         if (x->tasks && !(x->tasks & tmask) && cmd != CLI_CMD_MULTITASK)
             return snprintf(msg, sizeof msg, "%s is for %s tasks (this is a %s task)", arg,
-                            x->tasks == CLI_T_TOK ? "token" : x->tasks == CLI_T_QA ? "qa" : "sequence",
-                            task_names[tmask == CLI_T_TOK ? 1 : tmask == CLI_T_QA ? 2 : 0]),
+                            x->tasks == CLI_T_TOK ? "token" : x->tasks == CLI_T_QA ? "qa" : x->tasks == CLI_T_DLG ? "dialogue" : "sequence",
+                            task_names[tmask == CLI_T_TOK ? 1 : tmask == CLI_T_QA ? 2 : tmask == CLI_T_DLG ? 3 : 0]),
                    fail(name, msg);
         int used = store(a, x, v, msg, sizeof msg);
         if (used < 0) return fail(name, msg);

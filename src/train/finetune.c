@@ -30,14 +30,14 @@ static const struct {
     {"ncbi", BERT_TASK_TOKEN},    {"bc5cdr", BERT_TASK_TOKEN},    {"conll2003", BERT_TASK_TOKEN},
     {"sec", BERT_TASK_TOKEN},     {"squad", BERT_TASK_QA},        {"tydi", BERT_TASK_QA},
     {"xquad", BERT_TASK_QA},      {"bioasq", BERT_TASK_QA},       {"covid_qa", BERT_TASK_QA},
-    {"subjqa", BERT_TASK_QA},
+    {"subjqa", BERT_TASK_QA},     {"snips", BERT_TASK_DIALOGUE}, {"atis", BERT_TASK_DIALOGUE},
 };
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))
 
 const char *const *bert_finetune_presets(void) {
     static const char *const names[N_PRESETS + 1] = {"sst2", "cola", "mrpc", "rte", "stsb", "wnli", "ncbi", "bc5cdr",
                                                      "conll2003", "sec", "squad", "tydi", "xquad", "bioasq",
-                                                     "covid_qa", "subjqa", NULL};
+                                                     "covid_qa", "subjqa", "snips", "atis", NULL};
     return names;
 }
 
@@ -49,7 +49,7 @@ bert_status bert_finetune_preset_task(const char *name, bert_task *task, bert_er
         }
     return bert_fail(err, BERT_ERR_INPUT,
                      "unknown task '%s' (sst2, cola, mrpc, rte, stsb, wnli; ncbi, bc5cdr, conll2003, sec; squad, tydi, "
-                     "xquad, bioasq, covid_qa, subjqa)",
+                     "xquad, bioasq, covid_qa, subjqa; snips, atis)",
                      name ? name : "");
 }
 
@@ -66,7 +66,7 @@ bert_finetune_params bert_finetune_default_params(bert_task task) {
     p.subjqa_domain = "electronics";
     p.train = bert_train_default_params();
     p.train.task = task;
-    p.train.lr = task == BERT_TASK_TOKEN ? 5e-5 : task == BERT_TASK_QA ? 3e-5 : 2e-5;
+    p.train.lr = task == BERT_TASK_TOKEN || task == BERT_TASK_DIALOGUE ? 5e-5 : task == BERT_TASK_QA ? 3e-5 : 2e-5;
     p.loop = bert_loop_default_params();
     return p;
 }
@@ -76,6 +76,7 @@ static const train_task_ops *task_ops(bert_task task) {
     case BERT_TASK_SEQUENCE: return &train_task_sequence;
     case BERT_TASK_TOKEN: return &train_task_token;
     case BERT_TASK_QA: return &train_task_qa;
+    case BERT_TASK_DIALOGUE: return &train_task_dialogue;
     default: return NULL;
     }
 }
@@ -168,7 +169,7 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
         if (rc != BERT_OK) return rc;
     }
     const train_task_ops *ops = task_ops(p.task);
-    if (!ops) return bert_fail(err, BERT_ERR_INPUT, "fine-tuning trains sequence, token or QA tasks (pre-training: bert_pretrain)");
+    if (!ops) return bert_fail(err, BERT_ERR_INPUT, "fine-tuning trains sequence, token, QA or dialogue tasks (pre-training: bert_pretrain)");
     if (p.batch_size < 1 || p.epochs < 1 || p.max_seq_len < 8)
         return bert_fail(err, BERT_ERR_INPUT, "batch size, epochs must be >= 1 and the maximum length >= 8");
     if (p.train.compute == BERT_COMPUTE_INT8)

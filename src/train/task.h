@@ -47,6 +47,6 @@ typedef struct {
     void (*free)(void *state);
 } train_task_ops;
 
-extern const train_task_ops train_task_sequence, train_task_token, train_task_qa;
+extern const train_task_ops train_task_sequence, train_task_token, train_task_qa, train_task_dialogue;
 
 #endif

@@ -1,0 +1,250 @@
+/* dialogue.c — dialogue turns for joint intent + slot filling: the SNIPS /
+ * ATIS layout (seq.in, seq.out, label) and JSONL turns with character
+ * slot spans and the dialogue so far (see bert.h, bert_dialogue_read). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bert.h"
+#include "util/error.h"
+
+#define MAX_LINE (1L << 20)
+
+static void turn_free(bert_dialogue_turn *t) {
+    for (int j = 0; j < t->s.n; j++) free(t->s.words[j]), free(t->s.tags[j]);
+    free(t->s.words), free(t->s.tags);
+    for (int j = 0; j < t->n_history; j++) free(t->history[j]);
+    free(t->history);
+    free(t->intent);
+    memset(t, 0, sizeof *t);
+}
+
+void bert_dialogue_free(bert_dialogue_data *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) turn_free(&d->v[i]);
+    free(d->v);
+    memset(d, 0, sizeof *d);
+}
+
+void bert_dialogue_keep(bert_dialogue_data *d, int n) {
+    for (int i = n < 0 ? 0 : n; i < d->n; i++) turn_free(&d->v[i]);
+    if (n >= 0 && n < d->n) d->n = n;
+}
+
+/* Move t to the end of d (t is then empty); 0 when out of memory. */
+static int data_push(bert_dialogue_data *d, bert_dialogue_turn *t) {
+    bert_dialogue_turn *v = realloc(d->v, sizeof *v * (size_t)(d->n + 1));
+    if (!v) return 0;
+    d->v = v;
+    d->v[d->n++] = *t;
+    memset(t, 0, sizeof *t);
+    return 1;
+}
+
+/* Append word w[0..n) with tag to t's sentence; 0 when out of memory. */
+static int push_word(bert_tagged_sentence *s, const char *w, size_t n, const char *tag) {
+    char **a = realloc(s->words, sizeof *a * (size_t)(s->n + 1));
+    if (a) s->words = a;
+    char **b = a ? realloc(s->tags, sizeof *b * (size_t)(s->n + 1)) : NULL;
+    if (!b) return 0;
+    s->tags = b;
+    char *wc = malloc(n + 1), *tc = strdup(tag);
+    if (!wc || !tc) return free(wc), free(tc), 0;
+    memcpy(wc, w, n), wc[n] = 0;
+    s->words[s->n] = wc, s->tags[s->n++] = tc;
+    return 1;
+}
+
+/* ---- SNIPS / ATIS: three line-aligned files --------------------------- */
+
+/* The next line of f without its end, into *line; 0 at the end, -1 for a
+ * line over MAX_LINE. */
+static long next_line(FILE *f, char **line, size_t *cap) {
+    ssize_t n = getline(line, cap, f);
+    if (n < 0) return 0;
+    if (n > MAX_LINE) return -1;
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) (*line)[--n] = 0;
+    return n + 1;
+}
+
+/* One turn from its three lines (line number no). */
+static bert_status layout_turn(char *in, char *out, const char *label, const char *dir, long no, bert_dialogue_turn *t,
+                               bert_error *err) {
+    char *s1 = NULL, *s2 = NULL;
+    char *w = strtok_r(in, " \t", &s1), *g = strtok_r(out, " \t", &s2);
+    t->s.line = no;
+    for (; w && g; w = strtok_r(NULL, " \t", &s1), g = strtok_r(NULL, " \t", &s2))
+        if (!push_word(&t->s, w, strlen(w), g)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (w || g) return bert_fail(err, BERT_ERR_FORMAT, "%s/seq.in:%ld: seq.in and seq.out hold different word counts", dir, no);
+    if (t->s.n == 0) return bert_fail(err, BERT_ERR_FORMAT, "%s/seq.in:%ld: an empty turn", dir, no);
+    if (!*label) return bert_fail(err, BERT_ERR_FORMAT, "%s/label:%ld: an empty intent", dir, no);
+    if (!(t->intent = strdup(label))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    return BERT_OK;
+}
+
+static bert_status read_layout(const char *dir, bert_dialogue_data *d, bert_error *err) {
+    static const char *const names[] = {"seq.in", "seq.out", "label"};
+    FILE *f[3] = {NULL, NULL, NULL};
+    char *line[3] = {NULL, NULL, NULL};
+    size_t cap[3] = {0, 0, 0};
+    bert_status rc = BERT_OK;
+    for (int i = 0; i < 3 && rc == BERT_OK; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!(f[i] = fopen(path, "r"))) rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    for (long no = 1; rc == BERT_OK; no++) {
+        long n[3];
+        for (int i = 0; i < 3; i++) n[i] = next_line(f[i], &line[i], &cap[i]);
+        if (n[0] < 0 || n[1] < 0 || n[2] < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB", dir, no);
+        else if (!n[0] && !n[1] && !n[2]) break;
+        else if (!n[0] || !n[1] || !n[2])
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: seq.in, seq.out and label have different line counts (line %ld)", dir, no);
+        if (rc != BERT_OK) break;
+        bert_dialogue_turn t = {0};
+        rc = layout_turn(line[0], line[1], line[2], dir, no, &t, err);
+        if (rc == BERT_OK && !data_push(d, &t)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        turn_free(&t);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (f[i]) fclose(f[i]);
+        free(line[i]);
+    }
+    return rc;
+}
+
+/* ---- JSONL turns with character spans --------------------------------- */
+
+/* Byte offset of code point cp in s (its length for cp == count); -1 past it. */
+static long byte_of(const char *s, long cp) {
+    long pos = 0, count = 0;
+    while (s[pos] && count < cp) { /* a byte that is not a continuation starts a code point */
+        pos++;
+        while (s[pos] && ((unsigned char)s[pos] & 0xC0) == 0x80) pos++;
+        count++;
+    }
+    return count == cp ? pos : -1;
+}
+
+/* Tag the words of t (starting at bytes ws[], ending at we[]) that span
+ * [a, b) (bytes) touches as B-name, I-name ...; words tagged before are
+ * left alone and so is the rest of the span. */
+static void tag_span(bert_dialogue_turn *t, const long *ws, const long *we, long a, long b, const char *name, int *ok) {
+    int first = 1;
+    for (int w = 0; w < t->s.n && *ok; w++) {
+        if (we[w] <= a || ws[w] >= b) continue;
+        if (strcmp(t->s.tags[w], "O") != 0) return; /* overlaps an earlier span */
+        size_t n = strlen(name) + 3;
+        char *tag = malloc(n);
+        if (!tag) {
+            *ok = 0;
+            return;
+        }
+        snprintf(tag, n, "%s-%s", first ? "B" : "I", name);
+        free(t->s.tags[w]);
+        t->s.tags[w] = tag;
+        first = 0;
+    }
+}
+
+/* "history": strings or {"speaker", "text"} objects. */
+static bert_status json_history(const cJSON *h, bert_dialogue_turn *t, const char *path, long no, bert_error *err) {
+    int n = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0;
+    if (h && !cJSON_IsNull(h) && !cJSON_IsArray(h))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: \"history\" must be a list", path, no);
+    if (n && !(t->history = calloc((size_t)n, sizeof *t->history))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (const cJSON *e = n ? h->child : NULL; e; e = e->next) {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "speaker"), *tx = cJSON_GetObjectItemCaseSensitive(e, "text");
+        char *s = NULL;
+        if (cJSON_IsString(e)) s = strdup(e->valuestring);
+        else if (cJSON_IsString(sp) && cJSON_IsString(tx) && (s = malloc(strlen(sp->valuestring) + strlen(tx->valuestring) + 3)))
+            sprintf(s, "%s: %s", sp->valuestring, tx->valuestring);
+        else if (!cJSON_IsString(sp) || !cJSON_IsString(tx))
+            return bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a history turn is a string or {\"speaker\", \"text\"}", path, no);
+        if (!s) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        t->history[t->n_history++] = s;
+    }
+    return BERT_OK;
+}
+
+/* One JSONL line into t: words by white space, their tags from the spans. */
+static bert_status json_turn(const char *line, const char *path, long no, bert_dialogue_turn *t, bert_error *err) {
+    cJSON *o = cJSON_Parse(line);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text"), *intent = cJSON_GetObjectItemCaseSensitive(o, "intent"),
+                *slots = cJSON_GetObjectItemCaseSensitive(o, "slots");
+    bert_status rc = BERT_OK;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(text) || !cJSON_IsString(intent) || !*intent->valuestring)
+        rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: needs \"text\" and a non-empty \"intent\"", path, no);
+    else if (slots && !cJSON_IsNull(slots) && !cJSON_IsArray(slots))
+        rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: \"slots\" must be a list of [name, start, end]", path, no);
+    const char *s = rc == BERT_OK ? text->valuestring : "";
+    size_t len = strlen(s);
+    long *ws = malloc(sizeof *ws * (len + 1)), *we = malloc(sizeof *we * (len + 1));
+    if (rc == BERT_OK && (!ws || !we)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->s.line = no;
+    for (size_t i = 0; rc == BERT_OK && i < len;) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        size_t j = i;
+        while (j < len && !(s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
+        if (j > i) {
+            ws[t->s.n] = (long)i, we[t->s.n] = (long)j;
+            if (!push_word(&t->s, s + i, j - i, "O")) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        }
+        i = j;
+    }
+    if (rc == BERT_OK && t->s.n == 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: the text has no words", path, no);
+    int ok = 1;
+    for (const cJSON *e = rc == BERT_OK && slots ? slots->child : NULL; e && ok; e = e->next) {
+        const cJSON *nm = cJSON_GetArrayItem(e, 0), *a = cJSON_GetArrayItem(e, 1), *b = cJSON_GetArrayItem(e, 2);
+        long ba = cJSON_IsNumber(a) && a->valuedouble >= 0 && a->valuedouble < 1e9 ? byte_of(s, (long)a->valuedouble) : -1;
+        long bb = cJSON_IsNumber(b) && b->valuedouble >= 0 && b->valuedouble < 1e9 ? byte_of(s, (long)b->valuedouble) : -1;
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 || !cJSON_IsString(nm) || !*nm->valuestring || ba < 0 ||
+            bb < 0 || bb <= ba || a->valuedouble != (long)a->valuedouble || b->valuedouble != (long)b->valuedouble) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a slot is [name, start, end] with 0 <= start < end <= the text's length", path, no);
+            break;
+        }
+        tag_span(t, ws, we, ba, bb, nm->valuestring, &ok);
+    }
+    if (rc == BERT_OK && !ok) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && !(t->intent = strdup(intent->valuestring))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK) rc = json_history(cJSON_GetObjectItemCaseSensitive(o, "history"), t, path, no, err);
+    free(ws), free(we);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static bert_status read_jsonl(const char *path, bert_dialogue_data *d, bert_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    bert_status rc = BERT_OK;
+    long n;
+    for (long no = 1; rc == BERT_OK && (n = next_line(f, &line, &cap)) != 0; no++) {
+        if (n < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB", path, no);
+        if (rc != BERT_OK || strspn(line, " \t") == strlen(line)) continue;
+        bert_dialogue_turn t = {0};
+        rc = json_turn(line, path, no, &t, err);
+        if (rc == BERT_OK && !data_push(d, &t)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        turn_free(&t);
+    }
+    if (rc == BERT_OK && ferror(f)) rc = bert_fail(err, BERT_ERR_IO, "%s: read error", path);
+    fclose(f);
+    free(line);
+    return rc;
+}
+
+bert_status bert_dialogue_read(const char *path, bert_dialogue_data *out, bert_error *err) {
+    bert_error_clear(err);
+    if (!path || !out) return bert_fail(err, BERT_ERR_INPUT, "bert_dialogue_read: path and out are required");
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(path, &st) != 0) return bert_fail(err, BERT_ERR_IO, "%s: %s", path, strerror(errno));
+    bert_status rc = S_ISDIR(st.st_mode) ? read_layout(path, out, err) : read_jsonl(path, out, err);
+    if (rc == BERT_OK && out->n == 0) rc = bert_fail(err, BERT_ERR_INPUT, "%s: no turns", path);
+    if (rc != BERT_OK) bert_dialogue_free(out);
+    return rc;
+}
