@@ -133,10 +133,11 @@ static long byte_of(const char *s, long cp) {
  * [a, b) (bytes) touches as B-name, I-name ...; words tagged before are
  * left alone and so is the rest of the span. */
 static void tag_span(bert_dialogue_turn *t, const long *ws, const long *we, long a, long b, const char *name, int *ok) {
+    for (int w = 0; w < t->s.n; w++)
+        if (!(we[w] <= a || ws[w] >= b) && strcmp(t->s.tags[w], "O") != 0) return; /* overlaps an earlier span */
     int first = 1;
     for (int w = 0; w < t->s.n && *ok; w++) {
         if (we[w] <= a || ws[w] >= b) continue;
-        if (strcmp(t->s.tags[w], "O") != 0) return; /* overlaps an earlier span */
         size_t n = strlen(name) + 3;
         char *tag = malloc(n);
         if (!tag) {

@@ -4,7 +4,7 @@
  * scoring (intent accuracy, seqeval's slot F1, sentence accuracy: the
  * intent and every slot right) and report.json.
  *
- * Features: [CLS] the turn's pieces [SEP] (segment A, the turn kept whole)
+ * Features: [CLS] the turn's pieces [SEP] (segment A: the turn whole when it fits)
  * then, with context_turns > 0, the last context_turns earlier turns, most
  * recent first, each followed by [SEP] (segment B), pieces added while
  * they fit so that the oldest are cut first. A word's first piece carries
