@@ -215,6 +215,10 @@ typedef struct {
                                             for every other model                  */
     int intent_multi_label;              /* "intent_problem_type" is
                                             "multi_label_classification"           */
+    int dialogue_context_turns;          /* earlier turns the model was trained to
+                                            read as segment B ("dialogue_context_turns", 0) */
+    int dialogue_max_length;             /* tokens per input it was trained on
+                                            ("dialogue_max_length"; 0 = the model's) */
     double layer_norm_eps;
     const char *hidden_act;              /* "gelu", "gelu_new", "relu", ...       */
     const char *position_embedding_type; /* "absolute"                            */
@@ -630,6 +634,36 @@ BERT_API bert_status bert_ner(bert_pipeline *p, const char *const *texts, int n,
                               bert_entities *out, bert_error *err);
 BERT_API void bert_entities_free(bert_entities *e, int n);
 
+/* Joint intent + slot filling (a model with intent_id2label, trained as
+ * BERT_TASK_DIALOGUE): one user turn and the turns before it. */
+typedef struct {
+    const char *text;              /* the user turn                              */
+    const char *const *history;    /* the earlier turns, oldest first; may be NULL */
+    int n_history;
+} bert_dialogue_input;
+
+typedef struct {
+    int n_intents;                 /* single-label: the top_k intents by softmax
+                                      probability; multi-label: every intent with a
+                                      sigmoid above 0.5 (the best one when none is),
+                                      best first                                   */
+    char **intents;
+    double *scores;
+    bert_entities slots;           /* "first" aggregation over the turn's words:
+                                      slot name, score, words, code-point offsets
+                                      into text; "O" dropped                        */
+} bert_dialogue_output;
+
+/* The intents and slots of in[0..n). The model reads its training layout:
+ * [CLS] text [SEP] and, when it was trained with context
+ * (config dialogue_context_turns; context_turns >= 0 overrides), the last
+ * turns of history, most recent first, each followed by [SEP], cut from
+ * the oldest side to config dialogue_max_length tokens (the text kept
+ * whole; a text longer than that alone is an error naming it). */
+BERT_API bert_status bert_dialogue(bert_pipeline *p, const bert_dialogue_input *in, int n, int context_turns, int top_k,
+                                   bert_dialogue_output *out, bert_error *err);
+BERT_API void bert_dialogue_output_free(bert_dialogue_output *o, int n);
+
 typedef struct {
     int max_seq_len;      /* 384 */
     int doc_stride;       /* 128: tokens shared by consecutive windows */
@@ -837,6 +871,7 @@ typedef struct {
     int num_intents;
     const char *const *intents;  /* [num_intents] names, or NULL (INTENT_0, ...)    */
     int intent_multi_label;      /* BCEWithLogits over the intents (ATIS's "a#b")   */
+    int context_turns, max_length; /* recorded in config.json for inference          */
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16

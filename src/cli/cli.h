@@ -27,6 +27,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_multitask(int argc, char **argv);
+int cmd_dialogue(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);

@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "  fill-mask MODEL_DIR       top-k tokens for each [MASK]\n"
             "  classify MODEL_DIR        sequence classification of texts and pairs\n"
             "  ner MODEL_DIR             token classification with entity aggregation\n"
+            "  dialogue MODEL_DIR        intent and slots of a user turn (joint model), with the turns before\n"
             "  qa MODEL_DIR              extractive question answering over long contexts\n"
             "  rerank MODEL_DIR          cross-encoder scores of documents for a query\n"
             "  nsp MODEL_DIR             next-sentence probability of text pairs\n"
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "pretrain") == 0) return cmd_pretrain(argc - 1, argv + 1);
     if (strcmp(cmd, "multitask") == 0) return cmd_multitask(argc - 1, argv + 1);
+    if (strcmp(cmd, "dialogue") == 0) return cmd_dialogue(argc - 1, argv + 1);
     if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "vocab") == 0) return cmd_vocab(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);

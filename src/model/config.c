@@ -56,6 +56,11 @@ static bert_status parse_intents(const cJSON *root, bert_config_full *c, bert_er
         rc = bert_fail(err, BERT_ERR_CONFIG, "intent_problem_type must be single_label_classification or multi_label_classification");
     if (rc == BERT_OK) c->pub.intent_multi_label = strcmp(problem, "multi_label_classification") == 0;
     free(problem);
+    if (rc == BERT_OK) rc = bert_json_int(root, "dialogue_context_turns", 0, &c->pub.dialogue_context_turns, err);
+    if (rc == BERT_OK) rc = bert_json_int(root, "dialogue_max_length", 0, &c->pub.dialogue_max_length, err);
+    if (rc == BERT_OK && (c->pub.dialogue_context_turns < 0 || c->pub.dialogue_context_turns > 1000 ||
+                          c->pub.dialogue_max_length < 0 || c->pub.dialogue_max_length > 1 << 20))
+        rc = bert_fail(err, BERT_ERR_CONFIG, "dialogue_context_turns / dialogue_max_length out of range");
     return rc;
 }
 

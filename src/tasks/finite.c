@@ -31,7 +31,8 @@ bert_status task_check_finite(const bert_context *ctx, const bert_model *model, 
                  (!(outputs & BERT_OUTPUT_CLASSIFIER) || task_all_finite(bert_output_classifier_logits(ctx, i), L)) &&
                  (!(outputs & BERT_OUTPUT_TOKEN_CLASSIFIER) ||
                   task_all_finite(bert_output_token_classifier_logits(ctx, i), T * L)) &&
-                 (!(outputs & BERT_OUTPUT_QA) || task_all_finite(bert_output_qa_logits(ctx, i), T * 2));
+                 (!(outputs & BERT_OUTPUT_QA) || task_all_finite(bert_output_qa_logits(ctx, i), T * 2)) &&
+                 (!(outputs & BERT_OUTPUT_INTENT) || task_all_finite(bert_output_intent_logits(ctx, i), bert_model_config(model)->num_intents));
         if (!ok) return task_fail_not_finite(i, err);
     }
     return BERT_OK;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/ner.h"
 #include "tasks/pipeline.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -107,15 +108,15 @@ static int aggregate_word(const bert_tokenizer *t, item *items, int a, int b, be
     return w->owned != NULL;
 }
 
-static bert_status ner_one(bert_pipeline *p, const char *text, const bert_encoding *e, const float *logits,
-                           bert_aggregation agg, bert_entities *out, bert_error *err) {
+bert_status task_entities(bert_pipeline *p, const char *text, const bert_encoding *e, const float *logits,
+                          bert_aggregation agg, int first_only, bert_entities *out, bert_error *err) {
     const bert_model *m = p->model;
     int L = bert_model_num_labels(m), unk = bert_tokenizer_special_id(p->tok, BERT_SPECIAL_UNK);
     double *scores = malloc(sizeof *scores * (size_t)e->n_tokens * (size_t)L);
     item *items = calloc((size_t)e->n_tokens + 1, sizeof *items), *words = calloc((size_t)e->n_tokens + 1, sizeof *words);
     int n = 0, nw = 0, ok = scores && items && words;
     for (int t = 0; ok && t < e->n_tokens; t++) {
-        if (e->special_tokens_mask[t]) continue;
+        if (e->special_tokens_mask[t] || (first_only && e->token_type_ids[t] != 0)) continue;
         double *s = scores + (size_t)t * L;
         for (int j = 0; j < L; j++) s[j] = logits[(size_t)t * L + j];
         task_softmax(s, L);
@@ -201,8 +202,8 @@ bert_status bert_ner(bert_pipeline *p, const char *const *texts, int n, bert_agg
     task_batch b;
     bert_status rc = task_run(p, texts, NULL, n, 0, BERT_OUTPUT_TOKEN_CLASSIFIER, &b, err);
     for (int i = 0; rc == BERT_OK && i < n; i++)
-        rc = ner_one(p, texts[i], &b.enc[i].encodings[0], bert_output_token_classifier_logits(p->ctx, i), agg, &out[i],
-                     err);
+        rc = task_entities(p, texts[i], &b.enc[i].encodings[0], bert_output_token_classifier_logits(p->ctx, i), agg, 0,
+                           &out[i], err);
     task_batch_free(&b);
     if (rc != BERT_OK) bert_entities_free(out, n);
     return rc;

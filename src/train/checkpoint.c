@@ -38,7 +38,8 @@ bert_status train_write_config(bert_trainer *t, const char *dir, int shared, ber
     if (rc != BERT_OK) return rc;
     const bert_config_full *c = &t->model->cfg;
     static const char *const replaced[] = {"architectures", "id2label", "label2id", "problem_type", "torch_dtype",
-                                           "intent_id2label", "intent_label2id", "intent_problem_type"};
+                                           "intent_id2label", "intent_label2id", "intent_problem_type",
+                                           "dialogue_context_turns", "dialogue_max_length"};
     for (size_t i = 0; i < sizeof replaced / sizeof *replaced; i++)
         if ((i != 1 && i != 2) || c->labels || shared) cJSON_DeleteItemFromObjectCaseSensitive(root, replaced[i]);
     cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
@@ -49,6 +50,8 @@ bert_status train_write_config(bert_trainer *t, const char *dir, int shared, ber
         add_label_maps(root, "intent_id2label", "intent_label2id", c->intents, c->pub.num_intents);
         cJSON_AddStringToObject(root, "intent_problem_type",
                                 c->pub.intent_multi_label ? "multi_label_classification" : "single_label_classification");
+        cJSON_AddNumberToObject(root, "dialogue_context_turns", c->pub.dialogue_context_turns);
+        if (c->pub.dialogue_max_length) cJSON_AddNumberToObject(root, "dialogue_max_length", c->pub.dialogue_max_length);
     }
     cJSON_AddStringToObject(root, "torch_dtype", "float32");
     char *text = cJSON_Print(root);

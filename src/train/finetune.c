@@ -88,6 +88,9 @@ static void created_notice(const bert_finetune_params *p, const bert_train_param
     if (tp->task == BERT_TASK_TOKEN)
         snprintf(text, sizeof text, "notice: %s has no token classifier for these %d tags; created from seed %llu",
                  p->model_dir, tp->num_labels, seed);
+    else if (tp->task == BERT_TASK_DIALOGUE)
+        snprintf(text, sizeof text, "notice: %s has no intent head and slot tagger for these %d intents and %d tags; created from seed %llu",
+                 p->model_dir, tp->num_intents, tp->num_labels, seed);
     else if (tp->task == BERT_TASK_QA)
         snprintf(text, sizeof text, "notice: %s has no QA head; created from seed %llu", p->model_dir, seed);
     else

@@ -218,6 +218,7 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     tp->task = BERT_TASK_DIALOGUE;
     tp->num_labels = st->n_slots, tp->labels = (const char *const *)st->slots;
     tp->num_intents = st->n_intents, tp->intents = (const char *const *)st->intents, tp->intent_multi_label = st->multi;
+    tp->context_turns = st->context_turns, tp->max_length = st->max_seq_len;
     if (!p->loop.metric) *metric = "sentence_accuracy", *gib = 1;
     train_notice(&p->loop, 0, 0, "%s: %d turns, %d intents%s, %d slot tags, %d earlier turns as context", st->task_name,
                  st->train.data.n, st->n_intents, st->multi ? " (multi-label)" : "", st->n_slots, st->context_turns);

@@ -108,6 +108,8 @@ static bert_status configure_intents(bert_config_full *c, const bert_train_param
     if (!(c->intents = calloc((size_t)p->num_intents, sizeof *c->intents))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     c->pub.num_intents = p->num_intents;
     c->pub.intent_multi_label = p->intent_multi_label != 0;
+    c->pub.dialogue_context_turns = p->context_turns > 0 ? p->context_turns : 0;
+    c->pub.dialogue_max_length = p->max_length > 0 ? p->max_length : 0;
     for (int i = 0; i < p->num_intents; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "INTENT_%d", i);

@@ -1,0 +1,118 @@
+/* cmd_dialogue.c — `bert dialogue MODEL_DIR`: {"text", "history"?: [...]}
+ * in (history: the earlier turns, oldest first, strings or {"speaker",
+ * "text"}), {"intent": {"label", "score"}, "intents": [...], "slots":
+ * [{"slot", "value", "start", "end", "score"}]} out, offsets in code
+ * points into text. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/task_runner.h"
+
+typedef struct {
+    bert_pipeline *p;
+    int top_k, context_turns;
+} dlg_state;
+
+#define MAX_HISTORY 64
+
+/* An input's error, as the JSONL runner reports it; returns 0. */
+static int input_error(bert_error *err, int i, const char *what) {
+    err->code = BERT_ERR_INPUT, err->item = i;
+    snprintf(err->message, sizeof err->message, "input %d: %s", i, what);
+    return 0;
+}
+
+/* Item i's history into strings (the last MAX_HISTORY turns; {"speaker",
+ * "text"} written "speaker: text" into buf). */
+static int history_of(const cJSON *item, int i, const char **out, int *n, char (*buf)[4096], bert_error *err) {
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(item, "history");
+    *n = 0;
+    if (!h || cJSON_IsNull(h)) return 1;
+    if (!cJSON_IsArray(h)) return input_error(err, i, "\"history\" must be a list");
+    int total = cJSON_GetArraySize(h), k = 0;
+    for (const cJSON *e = h->child; e; e = e->next, k++) {
+        if (k < total - MAX_HISTORY) continue;
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "speaker"), *tx = cJSON_GetObjectItemCaseSensitive(e, "text");
+        if (cJSON_IsString(e)) out[(*n)++] = e->valuestring;
+        else if (cJSON_IsString(sp) && cJSON_IsString(tx))
+            snprintf(buf[*n], sizeof buf[0], "%s: %s", sp->valuestring, tx->valuestring), out[*n] = buf[*n], (*n)++;
+        else return input_error(err, i, "a history turn is a string or {\"speaker\", \"text\"}");
+    }
+    return 1;
+}
+
+static cJSON *result_json(const bert_dialogue_output *r) {
+    cJSON *o = cJSON_CreateObject(), *best = cJSON_AddObjectToObject(o, "intent"), *all = cJSON_AddArrayToObject(o, "intents");
+    cJSON_AddStringToObject(best, "label", r->intents[0]);
+    cJSON_AddNumberToObject(best, "score", r->scores[0]);
+    for (int k = 0; k < r->n_intents; k++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "label", r->intents[k]);
+        cJSON_AddNumberToObject(x, "score", r->scores[k]);
+        cJSON_AddItemToArray(all, x);
+    }
+    cJSON *slots = cJSON_AddArrayToObject(o, "slots");
+    for (int k = 0; k < r->slots.n; k++) {
+        const bert_entity *e = &r->slots.entities[k];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "slot", e->entity);
+        cJSON_AddStringToObject(x, "value", e->word);
+        cJSON_AddNumberToObject(x, "start", e->start);
+        cJSON_AddNumberToObject(x, "end", e->end);
+        cJSON_AddNumberToObject(x, "score", e->score);
+        cJSON_AddItemToArray(slots, x);
+    }
+    return o;
+}
+
+static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
+    dlg_state *s = st;
+    const char **texts = malloc(sizeof *texts * (size_t)n);
+    bert_dialogue_input *in = calloc((size_t)n, sizeof *in);
+    bert_dialogue_output *r = calloc((size_t)n, sizeof *r);
+    const char *(*hist)[MAX_HISTORY] = calloc((size_t)n, sizeof *hist);
+    char (*buf)[MAX_HISTORY][4096] = calloc((size_t)n, sizeof *buf);
+    int ok = texts && in && r && hist && buf;
+    if (!ok) err->code = BERT_ERR_NOMEM, snprintf(err->message, sizeof err->message, "out of memory");
+    ok = ok && task_strings(items, n, "text", 1, texts, err);
+    for (int i = 0; ok && i < n; i++) {
+        in[i].text = texts[i], in[i].history = hist[i];
+        ok = history_of(items[i], i, hist[i], &in[i].n_history, buf[i], err);
+    }
+    if (ok) ok = bert_dialogue(s->p, in, n, s->context_turns, s->top_k, r, err) == BERT_OK;
+    for (int i = 0; ok && i < n; i++) task_emit(out, result_json(&r[i]));
+    if (ok) bert_dialogue_output_free(r, n);
+    free(texts), free(in), free(r), free(hist), free(buf);
+    return ok;
+}
+
+int cmd_dialogue(int argc, char **argv) {
+    static const char *usage =
+        "usage: bert dialogue MODEL_DIR [--top-k K] [--context-turns N] [--input F] [--output F]\n"
+        "       [--batch-size N] [--threads N] [--on-error stop|skip] [--dtype f32|bf16|int8]\n"
+        "  {\"text\": ..., \"history\": [earlier turns, oldest first]} per line in; intent and slots out.\n"
+        "  --context-turns: earlier turns read (default: what the model was trained with)\n";
+    task_run_opts o = {.cmd = "dialogue", .batch_size = 32};
+    bert_pipeline_params pp = bert_pipeline_default_params();
+    dlg_state s = {.top_k = 1, .context_turns = -1};
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        int c = task_common_flag(argc, argv, &i, &o, &pp);
+        if (c < 0) return CLI_USAGE;
+        if (c) continue;
+        int *dst = strcmp(argv[i], "--top-k") == 0 ? &s.top_k : strcmp(argv[i], "--context-turns") == 0 ? &s.context_turns : NULL;
+        if (dst && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < (dst == &s.top_k ? 1 : 0) || v > 1000)
+                return cli_usage_error(o.cmd, usage, "%s needs an integer in %d..1000", argv[i - 1], dst == &s.top_k ? 1 : 0);
+            *dst = (int)v;
+        } else if (!task_positional(o.cmd, argv[i], &dir, usage)) {
+            return CLI_USAGE;
+        }
+    }
+    if (!dir) return cli_usage_error(o.cmd, usage, "needs MODEL_DIR");
+    return task_open_and_run(&o, dir, &pp, &s.p, run, &s);
+}
