@@ -44,6 +44,12 @@ put("task_list", "files", json.dumps([
      "label_all_tokens": True, "metric": "precision", "max_seq_len": 64}]).encode())
 put("task_list", "bad_key", b'[{"preset": "rte", "colour": 1}]')
 
+# dialogue turns: JSONL, SGD dialogues and the SNIPS layout (selector byte: even JSONL, odd layout).
+put("dialogue", "turns", b"\x00" + read(f"{FIX}/dialogue/turns.jsonl"))
+put("dialogue", "sgd", b"\x00" + read(f"{FIX}/dialogue/sgd.jsonl"))
+put("dialogue", "layout", b"\x01" + SEP.join(b"".join(read(f"{FIX}/dialogue/layout/train/{f}").splitlines(True)[:4])
+                                             for f in ("seq.in", "seq.out", "label")))
+
 # config.json: every fixture config.
 for root, _, files in os.walk(FIX):
     for f in files:

@@ -1417,6 +1417,8 @@ typedef struct {
     char **history;           /* the earlier turns, oldest first, as given (JSONL: strings,
                                  or {"speaker", "text"} objects written "speaker: text")  */
     int n_history;
+    int intent_in_history;    /* SGD: the turn has an intent but does not state it (no
+                                 INFORM_INTENT act): only the turns before tell it        */
 } bert_dialogue_turn;
 
 typedef struct {
@@ -1426,9 +1428,13 @@ typedef struct {
 
 /* Read `path` into *out: a directory in the SNIPS / ATIS layout (seq.in:
  * space-separated words, seq.out: one BIO tag per word, label: the
- * intent, line by line), or a JSONL file of {"text", "intent", "slots":
- * [[name, start, end], ...], "history": [...]} lines, slot offsets in
- * characters (code points, end exclusive, as Python slices them). A word
+ * intent, line by line), or a JSONL file (gzip or not) of {"text",
+ * "intent", "slots": [[name, start, end], ...], "history": [...]} lines,
+ * or of Schema-Guided Dialogue dialogues ({"dialogue_id", "turns": [...]}
+ * a line: each USER turn with the first active_intent other than "NONE"
+ * of its frames, every frame's slot spans, and the 8 turns before it as
+ * "user: ..." / "system: ..."), slot offsets in characters (code points,
+ * end exclusive, as Python slices them). A word
  * a slot span touches is tagged (B- on the first, I- after), so a span
  * that cuts a word takes the whole word; a span over words already
  * tagged by an earlier span is left out. Errors name file:line:

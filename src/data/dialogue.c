@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "bert.h"
+#include "io/gzip.h"
 #include "util/error.h"
 
 #define MAX_LINE (1L << 20)
@@ -171,70 +172,157 @@ static bert_status json_history(const cJSON *h, bert_dialogue_turn *t, const cha
     return BERT_OK;
 }
 
-/* One JSONL line into t: words by white space, their tags from the spans. */
-static bert_status json_turn(const char *line, const char *path, long no, bert_dialogue_turn *t, bert_error *err) {
-    cJSON *o = cJSON_Parse(line);
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text"), *intent = cJSON_GetObjectItemCaseSensitive(o, "intent"),
-                *slots = cJSON_GetObjectItemCaseSensitive(o, "slots");
-    bert_status rc = BERT_OK;
-    if (!cJSON_IsObject(o) || !cJSON_IsString(text) || !cJSON_IsString(intent) || !*intent->valuestring)
-        rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: needs \"text\" and a non-empty \"intent\"", path, no);
-    else if (slots && !cJSON_IsNull(slots) && !cJSON_IsArray(slots))
-        rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: \"slots\" must be a list of [name, start, end]", path, no);
-    const char *s = rc == BERT_OK ? text->valuestring : "";
+/* The words of text s (split on white space) into t, tagged O; their byte
+ * ranges into ws/we (room for strlen(s) + 1 each). */
+static bert_status split_words(const char *s, bert_dialogue_turn *t, long *ws, long *we, bert_error *err) {
     size_t len = strlen(s);
-    long *ws = malloc(sizeof *ws * (len + 1)), *we = malloc(sizeof *we * (len + 1));
-    if (rc == BERT_OK && (!ws || !we)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    t->s.line = no;
-    for (size_t i = 0; rc == BERT_OK && i < len;) {
+    for (size_t i = 0; i < len;) {
         while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
         size_t j = i;
         while (j < len && !(s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
         if (j > i) {
             ws[t->s.n] = (long)i, we[t->s.n] = (long)j;
-            if (!push_word(&t->s, s + i, j - i, "O")) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            if (!push_word(&t->s, s + i, j - i, "O")) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
         }
         i = j;
     }
-    if (rc == BERT_OK && t->s.n == 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: the text has no words", path, no);
+    return BERT_OK;
+}
+
+/* The [name, start, end] spans of `slots` (code points into s) as word tags. */
+static bert_status apply_spans(const char *s, const cJSON *slots, bert_dialogue_turn *t, const long *ws, const long *we,
+                               const char *path, long no, bert_error *err) {
     int ok = 1;
-    for (const cJSON *e = rc == BERT_OK && slots ? slots->child : NULL; e && ok; e = e->next) {
+    for (const cJSON *e = slots ? slots->child : NULL; e && ok; e = e->next) {
         const cJSON *nm = cJSON_GetArrayItem(e, 0), *a = cJSON_GetArrayItem(e, 1), *b = cJSON_GetArrayItem(e, 2);
         long ba = cJSON_IsNumber(a) && a->valuedouble >= 0 && a->valuedouble < 1e9 ? byte_of(s, (long)a->valuedouble) : -1;
         long bb = cJSON_IsNumber(b) && b->valuedouble >= 0 && b->valuedouble < 1e9 ? byte_of(s, (long)b->valuedouble) : -1;
-        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 || !cJSON_IsString(nm) || !*nm->valuestring || ba < 0 ||
-            bb < 0 || bb <= ba || a->valuedouble != (long)a->valuedouble || b->valuedouble != (long)b->valuedouble) {
-            rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a slot is [name, start, end] with 0 <= start < end <= the text's length", path, no);
-            break;
-        }
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 3 || !cJSON_IsString(nm) || !*nm->valuestring || ba < 0 || bb < 0 ||
+            bb <= ba || a->valuedouble != (long)a->valuedouble || b->valuedouble != (long)b->valuedouble)
+            return bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a slot is [name, start, end] with 0 <= start < end <= the text's length", path, no);
         tag_span(t, ws, we, ba, bb, nm->valuestring, &ok);
     }
-    if (rc == BERT_OK && !ok) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if (rc == BERT_OK && !(t->intent = strdup(intent->valuestring))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if (rc == BERT_OK) rc = json_history(cJSON_GetObjectItemCaseSensitive(o, "history"), t, path, no, err);
+    return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+}
+
+/* Turn t from text s, its intent and its spans. */
+static bert_status make_turn(const char *s, const char *intent, const cJSON *slots, bert_dialogue_turn *t, const char *path,
+                             long no, bert_error *err) {
+    size_t len = strlen(s);
+    long *ws = malloc(sizeof *ws * (len + 1)), *we = malloc(sizeof *we * (len + 1));
+    bert_status rc = ws && we ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->s.line = no;
+    if (rc == BERT_OK) rc = split_words(s, t, ws, we, err);
+    if (rc == BERT_OK && t->s.n == 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: the text has no words", path, no);
+    if (rc == BERT_OK) rc = apply_spans(s, slots, t, ws, we, path, no, err);
+    if (rc == BERT_OK && !(t->intent = strdup(intent))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     free(ws), free(we);
-    cJSON_Delete(o);
     return rc;
 }
 
-static bert_status read_jsonl(const char *path, bert_dialogue_data *d, bert_error *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    bert_status rc = BERT_OK;
-    long n;
-    for (long no = 1; rc == BERT_OK && (n = next_line(f, &line, &cap)) != 0; no++) {
-        if (n < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB", path, no);
-        if (rc != BERT_OK || strspn(line, " \t") == strlen(line)) continue;
-        bert_dialogue_turn t = {0};
-        rc = json_turn(line, path, no, &t, err);
-        if (rc == BERT_OK && !data_push(d, &t)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        turn_free(&t);
+/* One JSONL line into t: words by white space, their tags from the spans. */
+static bert_status json_turn(const cJSON *o, const char *path, long no, bert_dialogue_turn *t, bert_error *err) {
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text"), *intent = cJSON_GetObjectItemCaseSensitive(o, "intent"),
+                *slots = cJSON_GetObjectItemCaseSensitive(o, "slots");
+    if (!cJSON_IsObject(o) || !cJSON_IsString(text) || !cJSON_IsString(intent) || !*intent->valuestring)
+        return bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: needs \"text\" and a non-empty \"intent\"", path, no);
+    if (slots && !cJSON_IsNull(slots) && !cJSON_IsArray(slots))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: \"slots\" must be a list of [name, start, end]", path, no);
+    bert_status rc = make_turn(text->valuestring, intent->valuestring, cJSON_IsArray(slots) ? slots : NULL, t, path, no, err);
+    return rc == BERT_OK ? json_history(cJSON_GetObjectItemCaseSensitive(o, "history"), t, path, no, err) : rc;
+}
+
+#define SGD_HISTORY 8 /* earlier turns an SGD turn keeps (the most recent) */
+
+/* An SGD user turn's intent: the first frame's active_intent that is not
+ * "NONE" ("NONE" when none is), and whether that frame's acts state it
+ * (INFORM_INTENT). Its slots: every frame's spans. */
+static const char *sgd_intent(const cJSON *frames, int *stated) {
+    *stated = 0;
+    for (const cJSON *f = frames ? frames->child : NULL; f; f = f->next) {
+        const cJSON *ai = cJSON_GetObjectItemCaseSensitive(f, "active_intent");
+        if (!cJSON_IsString(ai) || strcmp(ai->valuestring, "NONE") == 0 || !*ai->valuestring) continue;
+        for (const cJSON *a = cJSON_GetObjectItemCaseSensitive(f, "acts") ? cJSON_GetObjectItemCaseSensitive(f, "acts")->child : NULL; a; a = a->next) {
+            const cJSON *act = cJSON_GetArrayItem(a, 0);
+            if (cJSON_IsString(act) && strcmp(act->valuestring, "INFORM_INTENT") == 0) *stated = 1;
+        }
+        return ai->valuestring;
     }
-    if (rc == BERT_OK && ferror(f)) rc = bert_fail(err, BERT_ERR_IO, "%s: read error", path);
-    fclose(f);
-    free(line);
+    return "NONE";
+}
+
+/* One SGD dialogue (a line {"dialogue_id", "turns": [...]}): each user turn
+ * with the earlier turns ("user: ..." / "system: ...") as its history. */
+static bert_status sgd_dialogue(const cJSON *o, const char *path, long no, bert_dialogue_data *d, bert_error *err) {
+    const cJSON *turns = cJSON_GetObjectItemCaseSensitive(o, "turns");
+    char *hist[SGD_HISTORY] = {0};
+    int nh = 0;
+    bert_status rc = cJSON_IsArray(turns) ? BERT_OK : bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: \"turns\" must be a list", path, no);
+    for (const cJSON *tn = rc == BERT_OK ? turns->child : NULL; tn && rc == BERT_OK; tn = tn->next) {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(tn, "speaker"), *ut = cJSON_GetObjectItemCaseSensitive(tn, "utterance");
+        if (!cJSON_IsString(sp) || !cJSON_IsString(ut)) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a turn needs \"speaker\" and \"utterance\"", path, no);
+            break;
+        }
+        int user = strcmp(sp->valuestring, "USER") == 0;
+        if (user && strspn(ut->valuestring, " \t\r\n") < strlen(ut->valuestring)) {
+            const cJSON *frames = cJSON_GetObjectItemCaseSensitive(tn, "frames");
+            bert_dialogue_turn t = {0};
+            int stated;
+            const char *intent = sgd_intent(cJSON_IsArray(frames) ? frames : NULL, &stated);
+            t.intent_in_history = !stated && strcmp(intent, "NONE") != 0;
+            cJSON *spans = cJSON_CreateArray(); /* every frame's spans, in frame order */
+            for (const cJSON *f = cJSON_IsArray(frames) ? frames->child : NULL; spans && f; f = f->next) {
+                const cJSON *sl = cJSON_GetObjectItemCaseSensitive(f, "slots");
+                for (const cJSON *e = cJSON_IsArray(sl) ? sl->child : NULL; e; e = e->next)
+                    cJSON_AddItemToArray(spans, cJSON_Duplicate(e, 1));
+            }
+            rc = spans ? make_turn(ut->valuestring, intent, spans, &t, path, no, err) : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            cJSON_Delete(spans);
+            if (rc == BERT_OK && (t.history = calloc(SGD_HISTORY, sizeof *t.history)) == NULL) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            for (int h = 0; rc == BERT_OK && h < nh; h++)
+                if (!(t.history[t.n_history++] = strdup(hist[h]))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            if (rc == BERT_OK && !data_push(d, &t)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            turn_free(&t);
+        }
+        /* the turn joins the history, the oldest leaving past SGD_HISTORY */
+        char *line = malloc(strlen(ut->valuestring) + 9);
+        if (!line) {
+            rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(line, "%s: %s", user ? "user" : "system", ut->valuestring);
+        if (nh == SGD_HISTORY) free(hist[0]), memmove(hist, hist + 1, sizeof *hist * (SGD_HISTORY - 1)), nh--;
+        hist[nh++] = line;
+    }
+    for (int h = 0; h < nh; h++) free(hist[h]);
+    return rc;
+}
+
+/* JSONL (or gzip JSONL): one turn a line, or one SGD dialogue a line. */
+static bert_status read_jsonl(const char *path, bert_dialogue_data *d, bert_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    bert_status rc = bert_file_read_gz(path, (size_t)1 << 30, &text, &len, err);
+    long no = 0;
+    for (char *line = text, *next; rc == BERT_OK && line && line < text + len; line = next) {
+        next = memchr(line, '\n', (size_t)(text + len - line));
+        next = next ? (*next = 0, next + 1) : text + len;
+        no++;
+        if ((long)strlen(line) > MAX_LINE) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB", path, no);
+        if (rc != BERT_OK || strspn(line, " \t\r") == strlen(line)) continue;
+        cJSON *o = cJSON_Parse(line);
+        if (cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "turns")) {
+            rc = sgd_dialogue(o, path, no, d, err);
+        } else {
+            bert_dialogue_turn t = {0};
+            rc = json_turn(o, path, no, &t, err);
+            if (rc == BERT_OK && !data_push(d, &t)) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            turn_free(&t);
+        }
+        cJSON_Delete(o);
+    }
+    free(text);
     return rc;
 }
 

@@ -31,13 +31,14 @@ static const struct {
     {"sec", BERT_TASK_TOKEN},     {"squad", BERT_TASK_QA},        {"tydi", BERT_TASK_QA},
     {"xquad", BERT_TASK_QA},      {"bioasq", BERT_TASK_QA},       {"covid_qa", BERT_TASK_QA},
     {"subjqa", BERT_TASK_QA},     {"snips", BERT_TASK_DIALOGUE}, {"atis", BERT_TASK_DIALOGUE},
+    {"sgd", BERT_TASK_DIALOGUE},
 };
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))
 
 const char *const *bert_finetune_presets(void) {
     static const char *const names[N_PRESETS + 1] = {"sst2", "cola", "mrpc", "rte", "stsb", "wnli", "ncbi", "bc5cdr",
                                                      "conll2003", "sec", "squad", "tydi", "xquad", "bioasq",
-                                                     "covid_qa", "subjqa", "snips", "atis", NULL};
+                                                     "covid_qa", "subjqa", "snips", "atis", "sgd", NULL};
     return names;
 }
 
@@ -49,7 +50,7 @@ bert_status bert_finetune_preset_task(const char *name, bert_task *task, bert_er
         }
     return bert_fail(err, BERT_ERR_INPUT,
                      "unknown task '%s' (sst2, cola, mrpc, rte, stsb, wnli; ncbi, bc5cdr, conll2003, sec; squad, tydi, "
-                     "xquad, bioasq, covid_qa, subjqa; snips, atis)",
+                     "xquad, bioasq, covid_qa, subjqa; snips, atis, sgd)",
                      name ? name : "");
 }
 

@@ -166,11 +166,15 @@ static void state_free(void *state) {
     free(st);
 }
 
-/* A preset's split directory (DATA/NAME/SPLIT), or the file given. */
+/* A preset's split: DATA/NAME/SPLIT (SNIPS, ATIS), DATA/sgd/SPLIT.jsonl.gz
+ * (dev for valid); or the file given. */
 static const char *split_path(const bert_finetune_params *p, const char *split, const char *given, char *buf, size_t cap) {
     if (given) return given;
     if (!p->preset) return NULL;
-    snprintf(buf, cap, "%s/%s/%s", p->data_dir, p->preset, split);
+    if (strcmp(p->preset, "sgd") == 0)
+        snprintf(buf, cap, "%s/sgd/%s.jsonl.gz", p->data_dir, strcmp(split, "valid") == 0 ? "dev" : split);
+    else
+        snprintf(buf, cap, "%s/%s/%s", p->data_dir, p->preset, split);
     struct stat sb;
     return stat(buf, &sb) == 0 || strcmp(split, "test") != 0 ? buf : NULL;
 }
@@ -274,6 +278,7 @@ static const char *const *metric_names(void *state) {
 typedef struct {
     double intent_loss, slot_loss;
     long slot_count, intent_right, sentence_right, n;
+    long hist_right, hist_n; /* turns whose intent only the turns before tell (SGD) */
     const char **gold, **pred; /* [words of the split] */
     long words;
 } dlg_scores;
@@ -328,6 +333,7 @@ static void score_turn(const dlg_state *st, const dlg_feat *f, const bert_dialog
         slots_ok &= strcmp(p, t->s.tags[w]) == 0;
     }
     sc->intent_right += intent_ok, sc->sentence_right += intent_ok && slots_ok, sc->n++;
+    if (t->intent_in_history) sc->hist_right += intent_ok, sc->hist_n++;
 }
 
 /* Score model m on split s into metrics out. */
@@ -368,6 +374,8 @@ static bert_status dlg_score(const dlg_state *st, const bert_model *m, const dlg
         bert_metrics_set(out, "slot_recall", r.recall);
         bert_metrics_set(out, "slot_f1", r.f1);
         bert_metrics_set(out, "sentence_accuracy", sc.sentence_right / n);
+        if (sc.hist_n) bert_metrics_set(out, "history_intent_accuracy", sc.hist_right / (double)sc.hist_n);
+        if (sc.hist_n) bert_metrics_set(out, "history_turns", (double)sc.hist_n);
     }
     bert_seqeval_free(&r);
     bert_context_free(ctx);

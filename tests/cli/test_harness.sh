@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_harness.sh — the hostile-input and crash harness, briefly: each
 # libFuzzer target of fuzz/ (FUZZ_SECONDS each, default 4: under a minute
-# for the 12 targets; SKIP without clang's libFuzzer runtime; the first run
+# for the 13 targets; SKIP without clang's libFuzzer runtime; the first run
 # builds build-fuzz, minutes), fault injection for writes (FAULTS_PER_OP
 # calls of each kind per scenario, default 4; tests/faults/run_faults.sh),
 # what an interrupted run leaves and how the next one treats it, and the

@@ -145,3 +145,22 @@ TEST(dialogue_context_keeps_the_turn_whole) {
     train_task_dialogue.free(st);
     bert_tokenizer_free(tok);
 }
+
+/* Schema-Guided Dialogue lines: the user turns, every frame's spans, the
+ * first active intent, the earlier turns as history, and the turns whose
+ * intent only the history tells (no INFORM_INTENT act). */
+TEST(dialogue_reads_sgd_dialogues) {
+    bert_error err;
+    bert_dialogue_data d;
+    CHECK_OK(bert_dialogue_read(DLG "/sgd.jsonl", &d, &err), err);
+    CHECK(d.n == 3);
+    if (d.n != 3) return bert_dialogue_free(&d);
+    /* "I want to book a table for 2 in San José." — "José." is cut by the span's end: the word is tagged */
+    CHECK(strcmp(d.v[0].intent, "ReserveTable") == 0 && !d.v[0].intent_in_history && d.v[0].n_history == 0);
+    CHECK(strcmp(d.v[0].s.tags[7], "B-party") == 0 && strcmp(d.v[0].s.tags[9], "B-city") == 0 && strcmp(d.v[0].s.tags[10], "I-city") == 0);
+    /* "Try Sino at 7 pm.": spans from both frames; the intent is in the history */
+    CHECK(tags_are(&d.v[1].s, (const char *const[]){"O", "B-restaurant", "O", "B-time", "I-time"}, 5));
+    CHECK(d.v[1].intent_in_history && d.v[1].n_history == 2 && strcmp(d.v[1].history[1], "system: Which restaurant?") == 0);
+    CHECK(strcmp(d.v[2].intent, "NONE") == 0 && !d.v[2].intent_in_history && d.v[2].n_history == 4);
+    bert_dialogue_free(&d);
+}
