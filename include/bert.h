@@ -663,6 +663,11 @@ typedef struct {
 BERT_API bert_status bert_dialogue(bert_pipeline *p, const bert_dialogue_input *in, int n, int context_turns, int top_k,
                                    bert_dialogue_output *out, bert_error *err);
 BERT_API void bert_dialogue_output_free(bert_dialogue_output *o, int n);
+/* One output as the JSON `bert dialogue` and POST /dialogue write:
+ * {"intent": {"label", "score"}, "intents": [{"label", "score"}, ...],
+ * "slots": [{"slot", "value", "start", "end", "score"}, ...]}; malloc'd,
+ * NULL when out of memory. */
+BERT_API char *bert_dialogue_output_json(const bert_dialogue_output *o);
 
 typedef struct {
     int max_seq_len;      /* 384 */

@@ -43,30 +43,6 @@ static int history_of(const cJSON *item, int i, const char **out, int *n, char (
     return 1;
 }
 
-static cJSON *result_json(const bert_dialogue_output *r) {
-    cJSON *o = cJSON_CreateObject(), *best = cJSON_AddObjectToObject(o, "intent"), *all = cJSON_AddArrayToObject(o, "intents");
-    cJSON_AddStringToObject(best, "label", r->intents[0]);
-    cJSON_AddNumberToObject(best, "score", r->scores[0]);
-    for (int k = 0; k < r->n_intents; k++) {
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "label", r->intents[k]);
-        cJSON_AddNumberToObject(x, "score", r->scores[k]);
-        cJSON_AddItemToArray(all, x);
-    }
-    cJSON *slots = cJSON_AddArrayToObject(o, "slots");
-    for (int k = 0; k < r->slots.n; k++) {
-        const bert_entity *e = &r->slots.entities[k];
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "slot", e->entity);
-        cJSON_AddStringToObject(x, "value", e->word);
-        cJSON_AddNumberToObject(x, "start", e->start);
-        cJSON_AddNumberToObject(x, "end", e->end);
-        cJSON_AddNumberToObject(x, "score", e->score);
-        cJSON_AddItemToArray(slots, x);
-    }
-    return o;
-}
-
 static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
     dlg_state *s = st;
     const char **texts = malloc(sizeof *texts * (size_t)n);
@@ -81,9 +57,15 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
         in[i].text = texts[i], in[i].history = hist[i];
         ok = history_of(items[i], i, hist[i], &in[i].n_history, buf[i], err);
     }
-    if (ok) ok = bert_dialogue(s->p, in, n, s->context_turns, s->top_k, r, err) == BERT_OK;
-    for (int i = 0; ok && i < n; i++) task_emit(out, result_json(&r[i]));
-    if (ok) bert_dialogue_output_free(r, n);
+    int ran = ok && bert_dialogue(s->p, in, n, s->context_turns, s->top_k, r, err) == BERT_OK;
+    ok = ran;
+    for (int i = 0; ok && i < n; i++) {
+        char *json = bert_dialogue_output_json(&r[i]);
+        if (json) fprintf(out, "%s\n", json);
+        else ok = 0, err->code = BERT_ERR_NOMEM, snprintf(err->message, sizeof err->message, "out of memory");
+        free(json);
+    }
+    if (ran) bert_dialogue_output_free(r, n);
     free(texts), free(in), free(r), free(hist), free(buf);
     return ok;
 }

@@ -1,13 +1,13 @@
-/* route_tasks.c — bert.c's own pipelines over HTTP: POST /fill-mask, /ner
- * and /qa take the objects the CLI commands read (one, or a list) and
- * answer with the JSON the CLI writes (one, or a list). */
+/* route_tasks.c — bert.c's own pipelines over HTTP: POST /fill-mask, /ner,
+ * /qa and /dialogue take the objects the CLI commands read (one, or a
+ * list) and answer with the JSON the CLI writes (one, or a list). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/routes.h"
 
-typedef enum { TASK_FILL, TASK_NER, TASK_QA } task_kind;
+typedef enum { TASK_FILL, TASK_NER, TASK_QA, TASK_DIALOGUE } task_kind;
 
 typedef struct {
     task_kind kind;
@@ -141,6 +141,40 @@ static cJSON *qa_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
     return res;
 }
 
+#define DIALOGUE_HISTORY 64
+
+/* A dialogue turn, {"text", "history"?: [strings or {"speaker", "text"}],
+ * "top_k"?}: bert dialogue's line (the last DIALOGUE_HISTORY earlier turns read). */
+static cJSON *dialogue_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "history");
+    int top_k, total = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0, k = 0;
+    if (!item_int(o, "top_k", 1, 1, 1000, i, &top_k, err)) return NULL;
+    const char *turns[DIALOGUE_HISTORY];
+    char buf[DIALOGUE_HISTORY][1024];
+    bert_dialogue_input in = {cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring, turns, 0};
+    int ok = !h || cJSON_IsNull(h) || cJSON_IsArray(h);
+    for (const cJSON *e = cJSON_IsArray(h) ? h->child : NULL; ok && e; e = e->next, k++) {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "speaker"), *tx = cJSON_GetObjectItemCaseSensitive(e, "text");
+        if (k < total - DIALOGUE_HISTORY) continue;
+        if (cJSON_IsString(e)) turns[in.n_history++] = e->valuestring;
+        else if ((ok = cJSON_IsString(sp) && cJSON_IsString(tx)))
+            snprintf(buf[in.n_history], sizeof buf[0], "%s: %s", sp->valuestring, tx->valuestring), turns[in.n_history] = buf[in.n_history], in.n_history++;
+    }
+    if (!ok) {
+        err->code = BERT_ERR_INPUT;
+        snprintf(err->message, sizeof err->message, "input %d: 'history' must be a list of strings or {\"speaker\", \"text\"}", i);
+        return NULL;
+    }
+    bert_dialogue_output r;
+    if (bert_dialogue(p, &in, 1, -1, top_k, &r, err) != BERT_OK) return NULL;
+    char *json = bert_dialogue_output_json(&r);
+    bert_dialogue_output_free(&r, 1);
+    cJSON *res = json ? cJSON_Parse(json) : NULL;
+    free(json);
+    if (!res) err->code = BERT_ERR_NOMEM, snprintf(err->message, sizeof err->message, "out of memory");
+    return res;
+}
+
 /* The batcher's part: every item in order; the first failure fails the job. */
 static int run_task(srv_job *j, bert_pipeline *p) {
     task_state *s = j->task_state;
@@ -149,7 +183,8 @@ static int run_task(srv_job *j, bert_pipeline *p) {
         bert_pipeline_set_truncation(p, s->t[i].truncate, s->t[i].left);
         cJSON *a = s->kind == TASK_FILL ? fill_one(p, s->items[i], i, &j->err)
                    : s->kind == TASK_NER ? ner_one(p, s->items[i], i, &j->err)
-                                         : qa_one(p, s->items[i], i, &j->err);
+                   : s->kind == TASK_QA  ? qa_one(p, s->items[i], i, &j->err)
+                                         : dialogue_one(p, s->items[i], i, &j->err);
         if (!a) {
             if (s->n > 1 && strncmp(j->err.message, "input ", 6) != 0) {
                 char m[sizeof j->err.message];
@@ -170,7 +205,7 @@ static int run_task(srv_job *j, bert_pipeline *p) {
 
 /* Parse one object or a list and queue the task. */
 static int start(srv_req *r, task_kind kind, unsigned head, const char *what, srv_reply *out) {
-    static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\""};
+    static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\"", "\"text\""};
     cJSON *b = srv_body_json(r, out);
     if (!b) return 1;
     srv_server *sv = r->s;
@@ -213,6 +248,10 @@ int route_fill_mask(srv_req *r, srv_reply *out) { return start(r, TASK_FILL, BER
 int route_ner(srv_req *r, srv_reply *out) { return start(r, TASK_NER, BERT_HEAD_CLASSIFIER, "a token classification head", out); }
 /* POST /qa. */
 int route_qa(srv_req *r, srv_reply *out) { return start(r, TASK_QA, BERT_HEAD_QA, "a question-answering head", out); }
+/* POST /dialogue. */
+int route_dialogue(srv_req *r, srv_reply *out) {
+    return start(r, TASK_DIALOGUE, BERT_HEAD_INTENT, "a joint intent + slot head (intent_classifier)", out);
+}
 
 /* The answer built by the batcher, or the job's error. */
 void route_task_finish(srv_req *r, srv_reply *out) {

@@ -16,5 +16,6 @@ const srv_route srv_routes[] = {
     {"POST", "/fill-mask", SRV_SHAPE_TEI, route_fill_mask, route_task_finish, 0},
     {"POST", "/ner", SRV_SHAPE_TEI, route_ner, route_task_finish, 0},
     {"POST", "/qa", SRV_SHAPE_TEI, route_qa, route_task_finish, 0},
+    {"POST", "/dialogue", SRV_SHAPE_TEI, route_dialogue, route_task_finish, 0},
     {NULL, NULL, SRV_SHAPE_TEI, NULL, NULL, 0},
 };

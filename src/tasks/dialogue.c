@@ -3,6 +3,7 @@
  * batched forward for the slot tagger and the intent head, the intents by
  * softmax (or sigmoid, multi-label) and the slots as "first"-aggregated
  * entities of the turn's own tokens. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,4 +123,32 @@ bert_status bert_dialogue(bert_pipeline *p, const bert_dialogue_input *in, int n
     free(d), free(seqs);
     if (rc != BERT_OK) bert_dialogue_output_free(out, n);
     return rc;
+}
+
+char *bert_dialogue_output_json(const bert_dialogue_output *r) {
+    cJSON *o = cJSON_CreateObject(), *best = cJSON_AddObjectToObject(o, "intent"), *all = cJSON_AddArrayToObject(o, "intents");
+    if (r->n_intents > 0) {
+        cJSON_AddStringToObject(best, "label", r->intents[0]);
+        cJSON_AddNumberToObject(best, "score", r->scores[0]);
+    }
+    for (int k = 0; k < r->n_intents; k++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "label", r->intents[k]);
+        cJSON_AddNumberToObject(x, "score", r->scores[k]);
+        cJSON_AddItemToArray(all, x);
+    }
+    cJSON *slots = cJSON_AddArrayToObject(o, "slots");
+    for (int k = 0; k < r->slots.n; k++) {
+        const bert_entity *e = &r->slots.entities[k];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "slot", e->entity);
+        cJSON_AddStringToObject(x, "value", e->word);
+        cJSON_AddNumberToObject(x, "start", e->start);
+        cJSON_AddNumberToObject(x, "end", e->end);
+        cJSON_AddNumberToObject(x, "score", e->score);
+        cJSON_AddItemToArray(slots, x);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
 }

@@ -62,6 +62,29 @@ else
     skip transformers_loads_the_slot_tagger "python peers unavailable: $(tail -n1 "$TMP/err")"
 fi
 
+# POST /dialogue on bert serve answers what bert dialogue writes (127.0.0.1, a free port, bounded waits).
+if command -v curl > /dev/null 2>&1; then
+    "$BERT" serve "$TMP/a/best" --port 0 --threads 1 2> "$TMP/serve.log" &
+    spid=$!
+    port="" i=0
+    while [ -z "$port" ] && [ $i -lt 300 ] && kill -0 $spid 2> /dev/null; do
+        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\)\/$/\1/p' "$TMP/serve.log")
+        [ -n "$port" ] || sleep 0.1
+        i=$((i + 1))
+    done
+    printf '{"text": "weather in rome tomorrow"}\n' | "$BERT" dialogue "$TMP/a/best" > "$TMP/cli.json" 2> /dev/null
+    code=$(curl -s --max-time 30 -o "$TMP/http.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data '{"text": "weather in rome tomorrow"}' "http://127.0.0.1:$port/dialogue")
+    bad=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data '{"text": "hi", "history": [5]}' "http://127.0.0.1:$port/dialogue")
+    kill $spid 2> /dev/null
+    wait $spid 2> /dev/null
+    if [ "$code" = 200 ] && [ "$(cat "$TMP/http.json")" = "$(cat "$TMP/cli.json")" ] && [ "$bad" = 422 ]; then
+        pass serve_route; else echo "  http $code / $bad"; fail serve_route "$TMP/http.json"; fi
+else
+    skip serve_route "curl is not installed"
+fi
+
 expect_error not_joint "not a joint intent + slot model" "$BERT" dialogue "$MLM" --input "$TMP/in.jsonl"
 expect_error bad_top_k "--top-k needs an integer in 1..1000" "$BERT" dialogue "$TMP/a/best" --top-k 0
 printf '{"text": "ab", "intent": "x", "slots": [["s", 0, 9]]}\n' > "$TMP/bad.jsonl"
