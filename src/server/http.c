@@ -210,13 +210,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (r->body.n + *upload_data_size > (size_t)s->prm.max_body_bytes) {
-            r->too_large = 1; /* a chunked body over the limit: close the connection */
-            return MHD_NO;
+        if (r->too_large || r->body.n + *upload_data_size > (size_t)s->prm.max_body_bytes) {
+            /* A chunked body over the limit: the rest is read and dropped
+             * (memory stays bounded; --timeout bounds the time), then 413. */
+            r->too_large = 1;
+            r->body.n = 0;
+            *upload_data_size = 0;
+            return MHD_YES;
         }
         sb_put(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return r->body.oom ? MHD_NO : MHD_YES;
+    }
+    if (r->too_large) {
+        srv_error(r->route ? r->route->shape : SRV_SHAPE_TEI, &out, 413, "validation", NULL,
+                  "the body is over the limit of %ld bytes", s->prm.max_body_bytes);
+        return send_reply(r, c, &out);
     }
     if (!r->started) {
         r->started = 1;
@@ -263,7 +272,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     } else {
         snprintf(line, sizeof line, "bert serve: %s %s %d tokens=%ld queue_ms=%.3f compute_ms=%.3f ms=%.3f%s\n",
                  r->method, r->path, r->status, r->tokens, r->queue_ms, r->compute_ms, ms,
-                 r->too_large ? " (body over the limit: closed)" : r->status == 0 ? " (closed before an answer)" : "");
+                 r->too_large ? " (body over the limit)" : r->status == 0 ? " (closed before an answer)" : "");
     }
     fputs(line, stderr);
     if (r->submitted) {

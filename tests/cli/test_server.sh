@@ -204,6 +204,10 @@ check truncate_left_ok 200 '[[' POST /embed "{\"inputs\":\"$LONG\",\"truncate\":
 head -c 150000 /dev/zero | tr '\0' 'a' > "$TMP/big.json"
 st=$(req POST /embed "$TMP/big.json")
 if [ "$st" = 413 ] && grep -q 'over the limit of 100000 bytes' "$TMP/body"; then pass e413_body; else echo "  status $st"; fail e413_body "$TMP/body"; fi
+# The same body chunked (no Content-Length): read and dropped, then the same 413, not a closed connection.
+st=$(curl -s --max-time 30 -o "$TMP/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' \
+    --data-binary "@$TMP/big.json" "http://127.0.0.1:$port/embed")
+if [ "$st" = 413 ] && grep -q 'over the limit of 100000 bytes' "$TMP/body"; then pass e413_chunked_body; else echo "  status $st"; fail e413_chunked_body "$TMP/body"; fi
 check e424_predict 424 'needs a sequence classification model' POST /predict '{"inputs":"x"}'
 check e424_qa 424 'needs a model with a question-answering head' POST /qa '{"question":"q","context":"c"}'
 check e424_ner 424 'token classification' POST /ner '{"text":"x"}'
