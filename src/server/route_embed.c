@@ -1,5 +1,5 @@
 /* route_embed.c — the embedding routes: OpenAI's POST /v1/embeddings and
- * TEI's POST /embed and /embed_all. Inputs are tokenized here, on the
+ * TEI's POST /embed, /embed_all and /similarity. Inputs are tokenized here, on the
  * connection's thread, and run by the batcher with other clients'. */
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +118,42 @@ void route_tei_embed_finish(srv_req *r, srv_reply *out) {
         sb_puts(o, "]");
     }
     sb_puts(o, "]");
+}
+
+/* POST /similarity: {"inputs": {"source_sentence", "sentences": [...]}}:
+ * the source and the sentences embedded in one job (normalized). */
+int route_similarity(srv_req *r, srv_reply *out) {
+    cJSON *b = srv_body_json(r, out);
+    if (!b) return 1;
+    const cJSON *in = cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "inputs") : NULL;
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(in, "source_sentence"), *sents = cJSON_GetObjectItemCaseSensitive(in, "sentences");
+    if (!cJSON_IsObject(in) || !cJSON_IsString(src) || !cJSON_IsArray(sents))
+        return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "inputs",
+                         "'inputs' must be {\"source_sentence\": string, \"sentences\": [strings]}");
+    if (cJSON_GetArraySize(sents) == 0) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", "inputs", "'sentences' is empty");
+    cJSON *all = cJSON_CreateArray(); /* [source, sentences...], owned by the body */
+    if (!all || !cJSON_AddItemToObject(b, "bertc_similarity_inputs", all))
+        return cJSON_Delete(all), srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    cJSON_AddItemToArray(all, cJSON_Duplicate(src, 1));
+    for (const cJSON *e = sents->child; e; e = e->next) cJSON_AddItemToArray(all, cJSON_Duplicate(e, 1));
+    srv_trunc t;
+    if (!srv_read_trunc(r, b, &t, out)) return 1;
+    return submit(r, all, "inputs", &t, 0, 1, out);
+}
+
+/* The answer of /similarity: the cosine of each sentence with the source. */
+void route_similarity_finish(srv_req *r, srv_reply *out) {
+    srv_job *j = r->job;
+    if (j->failed) return srv_job_error(r, out);
+    int C = j->dim;
+    const float *s0 = j->out + j->out_row[0] * (size_t)C;
+    out->status = 200;
+    sb_puts(&out->body, "[");
+    for (int i = 1; i < j->n_seqs; i++) {
+        const float *v = j->out + j->out_row[i] * (size_t)C;
+        double dot = 0;
+        for (int k = 0; k < C; k++) dot += (double)s0[k] * v[k];
+        sb_printf(&out->body, "%s%.9g", i > 1 ? "," : "", dot);
+    }
+    sb_puts(&out->body, "]");
 }

@@ -6,6 +6,7 @@ const srv_route srv_routes[] = {
     {"GET", "/v1/models", SRV_SHAPE_OPENAI, route_openai_models, NULL, 0},
     {"POST", "/embed", SRV_SHAPE_TEI, route_tei_embed, route_tei_embed_finish, 0},
     {"POST", "/embed_all", SRV_SHAPE_TEI, route_tei_embed, route_tei_embed_finish, 0},
+    {"POST", "/similarity", SRV_SHAPE_TEI, route_similarity, route_similarity_finish, 0},
     {"POST", "/rerank", SRV_SHAPE_TEI, route_rerank, route_rerank_finish, 0},
     {"POST", "/predict", SRV_SHAPE_TEI, route_predict, route_predict_finish, 0},
     {"POST", "/tokenize", SRV_SHAPE_TEI, route_tokenize, NULL, 0},

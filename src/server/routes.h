@@ -23,6 +23,8 @@ void route_rerank_finish(srv_req *r, srv_reply *out);
 int route_fill_mask(srv_req *r, srv_reply *out);
 int route_ner(srv_req *r, srv_reply *out);
 int route_qa(srv_req *r, srv_reply *out);
+int route_similarity(srv_req *r, srv_reply *out);
+void route_similarity_finish(srv_req *r, srv_reply *out);
 int route_dialogue(srv_req *r, srv_reply *out);
 /* The answer of /fill-mask, /ner and /qa: the task wrote it into r->state. */
 void route_task_finish(srv_req *r, srv_reply *out);

@@ -208,6 +208,18 @@ if [ "$st" = 413 ] && grep -q 'over the limit of 100000 bytes' "$TMP/body"; then
 st=$(curl -s --max-time 30 -o "$TMP/body" -w '%{http_code}' -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' \
     --data-binary "@$TMP/big.json" "http://127.0.0.1:$port/embed")
 if [ "$st" = 413 ] && grep -q 'over the limit of 100000 bytes' "$TMP/body"; then pass e413_chunked_body; else echo "  status $st"; fail e413_chunked_body "$TMP/body"; fi
+# /similarity: each sentence's cosine with the source, as /embed's normalized vectors give it (1e-5).
+check similarity_ok 200 '[' POST /similarity '{"inputs":{"source_sentence":"a cat sat","sentences":["a cat sat","the dog ran"]}}'
+cp "$TMP/body" "$TMP/sim.json"
+check embed_for_similarity 200 '[[' POST /embed '{"inputs":["a cat sat","the dog ran"]}'
+if [ -n "$PY" ] && "$PY" -c "
+import json, sys
+s = json.load(open(sys.argv[1])); e = json.load(open(sys.argv[2]))
+cos = sum(a * b for a, b in zip(e[0], e[1]))
+assert len(s) == 2 and abs(s[0] - 1) < 1e-5 and abs(s[1] - cos) < 1e-5, (s, cos)" "$TMP/sim.json" "$TMP/body" 2> "$TMP/err"; then
+    pass similarity_is_the_cosine; else fail similarity_is_the_cosine "$TMP/err"; fi
+check e400_similarity_empty 400 "'sentences' is empty" POST /similarity '{"inputs":{"source_sentence":"a","sentences":[]}}'
+check e422_similarity_shape 422 "'inputs' must be" POST /similarity '{"inputs":["a","b"]}'
 check e424_predict 424 'needs a sequence classification model' POST /predict '{"inputs":"x"}'
 check e424_qa 424 'needs a model with a question-answering head' POST /qa '{"question":"q","context":"c"}'
 check e424_ner 424 'token classification' POST /ner '{"text":"x"}'
