@@ -1158,6 +1158,9 @@ typedef struct {
     int tag_scheme_iob2;     /* convert IOB1/IOE/... tags to IOB2 before training       */
     /* dialogue tasks (joint intent + slots; presets snips, atis) */
     int context_turns;       /* earlier turns given as segment B, most recent first (0)  */
+    int whole_intents;       /* 1: "a#b" is one intent class of its own (softmax), as
+                                JointBERT counts ATIS; 0: intents are multi-label over
+                                the '#'-separated parts when any training intent has one */
     /* QA tasks */
     int doc_stride;          /* 128                                                     */
     int drop_windows_without_answer;

@@ -164,3 +164,36 @@ TEST(dialogue_reads_sgd_dialogues) {
     CHECK(strcmp(d.v[2].intent, "NONE") == 0 && !d.v[2].intent_in_history && d.v[2].n_history == 4);
     bert_dialogue_free(&d);
 }
+
+/* "a#b" intents: multi-label over the parts by default (ATIS), one class
+ * of its own with whole_intents (as JointBERT counts ATIS). */
+TEST(dialogue_multi_intents_parts_or_whole) {
+    bert_error err;
+    bert_tokenizer *tok = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/multi.jsonl", test_tmpdir());
+    const char *text = "{\"text\": \"fares and flights\", \"intent\": \"flight#airfare\"}\n{\"text\": \"flights\", \"intent\": \"flight\"}\n";
+    test_write_file(path, text, strlen(text));
+    CHECK_OK(bert_tokenizer_load("tests/fixtures/tasks/mlm", &tok, &err), err);
+    for (int whole = 0; tok && whole < 2; whole++) {
+        bert_finetune_params p = bert_finetune_default_params(BERT_TASK_DIALOGUE);
+        p.model_dir = "tests/fixtures/tasks/mlm", p.train_file = p.dev_file = path, p.whole_intents = whole;
+        bert_train_params tp = p.train;
+        const char *metric = NULL;
+        int gib = 0;
+        void *st = NULL;
+        CHECK_OK(train_task_dialogue.prepare(&p, tok, &tp, &metric, &gib, &st, &err), err);
+        if (!st) continue;
+        CHECK(tp.intent_multi_label == !whole && tp.num_intents == 2);
+        CHECK(strcmp(tp.intents[0], whole ? "flight" : "airfare") == 0);
+        int idx[2] = {0, 1};
+        bert_sequence seqs[2];
+        float labels[2 * 2 + 2 * 128];
+        long tokens = 0;
+        CHECK_OK(train_task_dialogue.fill(st, idx, 2, seqs, labels, &tokens, &err), err);
+        if (whole) CHECK(labels[0] == 1 && labels[1] == 0); /* flight#airfare, flight (sorted: flight, flight#airfare) */
+        else CHECK(labels[0] == 1 && labels[1] == 1 && labels[2] == 0 && labels[3] == 1); /* rows over (airfare, flight) */
+        train_task_dialogue.free(st);
+    }
+    bert_tokenizer_free(tok);
+}
