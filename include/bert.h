@@ -1427,6 +1427,8 @@ typedef struct {
     int n_history;
     int intent_in_history;    /* SGD: the turn has an intent but does not state it (no
                                  INFORM_INTENT act): only the turns before tell it        */
+    char *service;            /* SGD: the service of the frame the intent came from (the
+                                 first frame's when none has one); NULL otherwise         */
 } bert_dialogue_turn;
 
 typedef struct {

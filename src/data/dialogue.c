@@ -19,7 +19,7 @@ static void turn_free(bert_dialogue_turn *t) {
     free(t->s.words), free(t->s.tags);
     for (int j = 0; j < t->n_history; j++) free(t->history[j]);
     free(t->history);
-    free(t->intent);
+    free(t->intent), free(t->service);
     memset(t, 0, sizeof *t);
 }
 
@@ -237,11 +237,14 @@ static bert_status json_turn(const cJSON *o, const char *path, long no, bert_dia
 /* An SGD user turn's intent: the first frame's active_intent that is not
  * "NONE" ("NONE" when none is), and whether that frame's acts state it
  * (INFORM_INTENT). Its slots: every frame's spans. */
-static const char *sgd_intent(const cJSON *frames, int *stated) {
+static const char *sgd_intent(const cJSON *frames, int *stated, const char **service) {
     *stated = 0;
+    const cJSON *sv0 = frames && frames->child ? cJSON_GetObjectItemCaseSensitive(frames->child, "service") : NULL;
+    *service = cJSON_IsString(sv0) ? sv0->valuestring : NULL;
     for (const cJSON *f = frames ? frames->child : NULL; f; f = f->next) {
-        const cJSON *ai = cJSON_GetObjectItemCaseSensitive(f, "active_intent");
+        const cJSON *ai = cJSON_GetObjectItemCaseSensitive(f, "active_intent"), *sv = cJSON_GetObjectItemCaseSensitive(f, "service");
         if (!cJSON_IsString(ai) || strcmp(ai->valuestring, "NONE") == 0 || !*ai->valuestring) continue;
+        if (cJSON_IsString(sv)) *service = sv->valuestring;
         for (const cJSON *a = cJSON_GetObjectItemCaseSensitive(f, "acts") ? cJSON_GetObjectItemCaseSensitive(f, "acts")->child : NULL; a; a = a->next) {
             const cJSON *act = cJSON_GetArrayItem(a, 0);
             if (cJSON_IsString(act) && strcmp(act->valuestring, "INFORM_INTENT") == 0) *stated = 1;
@@ -269,15 +272,18 @@ static bert_status sgd_dialogue(const cJSON *o, const char *path, long no, bert_
             const cJSON *frames = cJSON_GetObjectItemCaseSensitive(tn, "frames");
             bert_dialogue_turn t = {0};
             int stated;
-            const char *intent = sgd_intent(cJSON_IsArray(frames) ? frames : NULL, &stated);
+            const char *service;
+            const char *intent = sgd_intent(cJSON_IsArray(frames) ? frames : NULL, &stated, &service);
             t.intent_in_history = !stated && strcmp(intent, "NONE") != 0;
+            if (service && !(t.service = strdup(service))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
             cJSON *spans = cJSON_CreateArray(); /* every frame's spans, in frame order */
             for (const cJSON *f = cJSON_IsArray(frames) ? frames->child : NULL; spans && f; f = f->next) {
                 const cJSON *sl = cJSON_GetObjectItemCaseSensitive(f, "slots");
                 for (const cJSON *e = cJSON_IsArray(sl) ? sl->child : NULL; e; e = e->next)
                     cJSON_AddItemToArray(spans, cJSON_Duplicate(e, 1));
             }
-            rc = spans ? make_turn(ut->valuestring, intent, spans, &t, path, no, err) : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+            if (rc == BERT_OK)
+                rc = spans ? make_turn(ut->valuestring, intent, spans, &t, path, no, err) : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
             cJSON_Delete(spans);
             if (rc == BERT_OK && (t.history = calloc(SGD_HISTORY, sizeof *t.history)) == NULL) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
             for (int h = 0; rc == BERT_OK && h < nh; h++)

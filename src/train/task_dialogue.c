@@ -40,6 +40,8 @@ typedef struct {
 typedef struct {
     dlg_split train, dev, test;
     char **slots, **intents; /* sorted distinct training tags and intents (or the model's) */
+    char **services;         /* SGD: the training turns' services */
+    int n_services;
     int n_slots, n_intents, multi, whole; /* whole: "a#b" is a class of its own */
     int batch, max_seq_len, context_turns, n_threads, eval_only;
     const char *task_name;
@@ -161,7 +163,8 @@ static void state_free(void *state) {
     split_free(&st->train), split_free(&st->dev), split_free(&st->test);
     for (int i = 0; i < st->n_slots; i++) free(st->slots[i]);
     for (int i = 0; i < st->n_intents; i++) free(st->intents[i]);
-    free(st->slots), free(st->intents);
+    for (int i = 0; i < st->n_services; i++) free(st->services[i]);
+    free(st->slots), free(st->intents), free(st->services);
     bert_model_free(st->model);
     free(st);
 }
@@ -213,6 +216,11 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     if (!dev || (!train && !p->eval_only))
         return bert_fail(err, BERT_ERR_INPUT, "dialogue fine-tuning needs --train and --dev (a directory in the SNIPS layout, or JSONL turns), or --task snips|atis");
     bert_status rc = p->eval_only ? model_labels(st, p, err) : split_read(train, p->max_train, &st->train, err);
+    if (rc == BERT_OK && p->eval_only && train) rc = split_read(train, p->max_train, &st->train, err); /* its services */
+    for (int i = 0; rc == BERT_OK && i < st->train.data.n; i++) {
+        const char *sv = st->train.data.v[i].service;
+        if (sv && !add_name(&st->services, &st->n_services, sv, strlen(sv))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
     if (rc == BERT_OK && !p->eval_only) rc = label_sets(st, err);
     if (rc == BERT_OK && (st->n_slots < 1 || st->n_intents < 1)) rc = bert_fail(err, BERT_ERR_INPUT, "%s: no slot tags or intents", train);
     if (rc == BERT_OK && !p->eval_only) rc = split_features(st, tok, &st->train, err);
@@ -279,6 +287,10 @@ typedef struct {
     double intent_loss, slot_loss;
     long slot_count, intent_right, sentence_right, n;
     long hist_right, hist_n; /* turns whose intent only the turns before tell (SGD) */
+    long seen[2][2], unseen[2][2]; /* SGD: [intent, sentence] right and turns, by the service's presence in training */
+    char **svc;                    /* SGD: the services met, and per service turns, intents and sentences right */
+    long (*svc_n)[3];
+    int n_svc, oom;
     const char **gold, **pred; /* [words of the split] */
     long words;
 } dlg_scores;
@@ -334,10 +346,39 @@ static void score_turn(const dlg_state *st, const dlg_feat *f, const bert_dialog
     }
     sc->intent_right += intent_ok, sc->sentence_right += intent_ok && slots_ok, sc->n++;
     if (t->intent_in_history) sc->hist_right += intent_ok, sc->hist_n++;
+    if (t->service) {
+        long (*c)[2] = find(st->services, st->n_services, t->service, strlen(t->service)) >= 0 ? sc->seen : sc->unseen;
+        c[0][0] += intent_ok, c[1][0] += intent_ok && slots_ok, c[0][1]++, c[1][1]++;
+        int k = find(sc->svc, sc->n_svc, t->service, strlen(t->service));
+        if (k < 0) {
+            long (*n)[3] = realloc(sc->svc_n, sizeof *n * (size_t)(sc->n_svc + 1));
+            if (n) sc->svc_n = n, memset(n[sc->n_svc], 0, sizeof n[0]);
+            if (!n || !add_name(&sc->svc, &sc->n_svc, t->service, strlen(t->service))) return (void)(sc->oom = 1);
+            k = sc->n_svc - 1;
+        }
+        sc->svc_n[k][0]++, sc->svc_n[k][1] += intent_ok, sc->svc_n[k][2] += intent_ok && slots_ok;
+    }
 }
 
 /* Score model m on split s into metrics out. */
-static bert_status dlg_score(const dlg_state *st, const bert_model *m, const dlg_split *s, bert_metrics *out, bert_error *err) {
+/* Per service: {"turns", "intent_accuracy", "sentence_accuracy", "seen"}. */
+static cJSON *services_json(const dlg_state *st, const dlg_scores *sc) {
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; o && k < sc->n_svc; k++) {
+        cJSON *e = cJSON_AddObjectToObject(o, sc->svc[k]);
+        double n = (double)sc->svc_n[k][0];
+        cJSON_AddNumberToObject(e, "turns", n);
+        cJSON_AddNumberToObject(e, "intent_accuracy", sc->svc_n[k][1] / n);
+        cJSON_AddNumberToObject(e, "sentence_accuracy", sc->svc_n[k][2] / n);
+        cJSON_AddBoolToObject(e, "seen", find(st->services, st->n_services, sc->svc[k], strlen(sc->svc[k])) >= 0);
+    }
+    return o;
+}
+
+/* Score model m on split s into metrics out; with per_service, the SGD
+ * services' scores as a JSON object (NULL when no turn has a service). */
+static bert_status dlg_score(const dlg_state *st, const bert_model *m, const dlg_split *s, bert_metrics *out,
+                             cJSON **per_service, bert_error *err) {
     long words = 0;
     for (int i = 0; i < s->data.n; i++) words += s->data.v[i].s.n;
     dlg_scores sc = {0};
@@ -376,7 +417,16 @@ static bert_status dlg_score(const dlg_state *st, const bert_model *m, const dlg
         bert_metrics_set(out, "sentence_accuracy", sc.sentence_right / n);
         if (sc.hist_n) bert_metrics_set(out, "history_intent_accuracy", sc.hist_right / (double)sc.hist_n);
         if (sc.hist_n) bert_metrics_set(out, "history_turns", (double)sc.hist_n);
+        if (sc.seen[0][1]) bert_metrics_set(out, "seen_services_intent_accuracy", sc.seen[0][0] / (double)sc.seen[0][1]);
+        if (sc.seen[1][1]) bert_metrics_set(out, "seen_services_sentence_accuracy", sc.seen[1][0] / (double)sc.seen[1][1]);
+        if (sc.unseen[0][1]) bert_metrics_set(out, "unseen_services_intent_accuracy", sc.unseen[0][0] / (double)sc.unseen[0][1]);
+        if (sc.unseen[1][1]) bert_metrics_set(out, "unseen_services_sentence_accuracy", sc.unseen[1][0] / (double)sc.unseen[1][1]);
+        if (sc.unseen[0][1]) bert_metrics_set(out, "unseen_services_turns", (double)sc.unseen[0][1]);
     }
+    if (rc == BERT_OK && sc.oom) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && per_service) *per_service = sc.n_svc ? services_json(st, &sc) : NULL;
+    for (int k = 0; k < sc.n_svc; k++) free(sc.svc[k]);
+    free(sc.svc), free(sc.svc_n);
     bert_seqeval_free(&r);
     bert_context_free(ctx);
     free(sc.gold), free(sc.pred), free(lens), free(on), free(gold), free(seqs);
@@ -384,7 +434,7 @@ static bert_status dlg_score(const dlg_state *st, const bert_model *m, const dlg
 }
 
 static bert_status evaluate(void *state, bert_trainer *t, bert_metrics *out, bert_error *err) {
-    return dlg_score(state, bert_trainer_model(t), &((dlg_state *)state)->dev, out, err);
+    return dlg_score(state, bert_trainer_model(t), &((dlg_state *)state)->dev, out, NULL, err);
 }
 
 /* The metrics as a JSON object. */
@@ -404,10 +454,11 @@ static bert_status finish(void *state, const bert_finetune_params *p, const char
     const bert_model *m = st->model;
     bert_status rc = BERT_OK;
     if (!m && best_dir && (st->test.data.n || !devp) && (rc = bert_model_load(best_dir, NULL, &loaded, err)) == BERT_OK) m = loaded;
-    if (rc == BERT_OK && !devp && m && (rc = dlg_score(st, m, &st->dev, &dev, err)) == BERT_OK) devp = &dev;
-    if (rc == BERT_OK && m && st->test.data.n) rc = dlg_score(st, m, &st->test, &test, err);
+    cJSON *services = NULL;
+    if (rc == BERT_OK && !devp && m && (rc = dlg_score(st, m, &st->dev, &dev, NULL, err)) == BERT_OK) devp = &dev;
+    if (rc == BERT_OK && m && st->test.data.n) rc = dlg_score(st, m, &st->test, &test, &services, err);
     bert_model_free(loaded);
-    if (rc != BERT_OK) return rc;
+    if (rc != BERT_OK) return cJSON_Delete(services), rc;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", st->task_name);
     cJSON_AddNumberToObject(o, "intents", st->n_intents);
@@ -419,6 +470,7 @@ static bert_status finish(void *state, const bert_finetune_params *p, const char
     cJSON_AddNumberToObject(o, "steps", r ? (double)r->steps : 0);
     if (devp) cJSON_AddItemToObject(o, "dev", metrics_json(devp));
     if (test.n) cJSON_AddItemToObject(o, "test", metrics_json(&test));
+    if (services) cJSON_AddItemToObject(o, "test_per_service", services);
     if (best_dir && !st->eval_only) cJSON_AddStringToObject(o, "best_model", best_dir);
     char *text = cJSON_Print(o), path[4096];
     cJSON_Delete(o);

@@ -162,6 +162,8 @@ TEST(dialogue_reads_sgd_dialogues) {
     CHECK(tags_are(&d.v[1].s, (const char *const[]){"O", "B-restaurant", "O", "B-time", "I-time"}, 5));
     CHECK(d.v[1].intent_in_history && d.v[1].n_history == 2 && strcmp(d.v[1].history[1], "system: Which restaurant?") == 0);
     CHECK(strcmp(d.v[2].intent, "NONE") == 0 && !d.v[2].intent_in_history && d.v[2].n_history == 4);
+    /* the service of the frame the intent came from ("Clock_9" has none), else the first frame's */
+    CHECK(d.v[1].service && strcmp(d.v[1].service, "Restaurants_9") == 0 && strcmp(d.v[2].service, "Restaurants_9") == 0);
     bert_dialogue_free(&d);
 }
 
