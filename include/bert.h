@@ -1421,6 +1421,8 @@ BERT_API bert_status bert_tagged_split_dev(bert_tagged_data *train, uint64_t see
  * dialogue's earlier turns. */
 typedef struct {
     bert_tagged_sentence s;   /* the turn's words and slot tags (B-x / I-x / O)          */
+    char *text;               /* the turn as written (the SNIPS layout: the words joined
+                                 by single spaces)                                        */
     char *intent;             /* "a", or "a#b" for a turn with several intents (ATIS)     */
     char **history;           /* the earlier turns, oldest first, as given (JSONL: strings,
                                  or {"speaker", "text"} objects written "speaker: text")  */
@@ -1454,6 +1456,21 @@ BERT_API bert_status bert_dialogue_read(const char *path, bert_dialogue_data *ou
 BERT_API void bert_dialogue_free(bert_dialogue_data *d);
 /* Keep the first n turns of d (all when it has fewer) and free the rest. */
 BERT_API void bert_dialogue_keep(bert_dialogue_data *d, int n);
+
+/* A slot as character offsets into a turn's text (code points, end exclusive). */
+typedef struct {
+    char *slot;
+    int start, end;
+} bert_slot_span;
+
+/* The slots of turn t from its BIO tags: each B-x (or an I-x that does not
+ * continue an x) starts one, running over the I-x words after it, from
+ * the first word's start to the last word's end in t->text. Spans read
+ * from JSONL / SGD come back as they were when they fall on word
+ * boundaries, and widened to whole words when they cut one. *out is
+ * malloc'd (free with bert_slot_spans_free). */
+BERT_API bert_status bert_dialogue_turn_spans(const bert_dialogue_turn *t, bert_slot_span **out, int *n, bert_error *err);
+BERT_API void bert_slot_spans_free(bert_slot_span *s, int n);
 
 typedef enum {
     BERT_TAGS_IOB2 = 0, /* every entity starts with B-                         */

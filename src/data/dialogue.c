@@ -19,7 +19,7 @@ static void turn_free(bert_dialogue_turn *t) {
     free(t->s.words), free(t->s.tags);
     for (int j = 0; j < t->n_history; j++) free(t->history[j]);
     free(t->history);
-    free(t->intent), free(t->service);
+    free(t->intent), free(t->service), free(t->text);
     memset(t, 0, sizeof *t);
 }
 
@@ -83,6 +83,11 @@ static bert_status layout_turn(char *in, char *out, const char *label, const cha
     if (t->s.n == 0) return bert_fail(err, BERT_ERR_FORMAT, "%s/seq.in:%ld: an empty turn", dir, no);
     if (!*label) return bert_fail(err, BERT_ERR_FORMAT, "%s/label:%ld: an empty intent", dir, no);
     if (!(t->intent = strdup(label))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    size_t len = 0;
+    for (int k = 0; k < t->s.n; k++) len += strlen(t->s.words[k]) + 1;
+    if (!(t->text = malloc(len + 1))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->text[0] = 0;
+    for (int k = 0; k < t->s.n; k++) strcat(strcat(t->text, k ? " " : ""), t->s.words[k]);
     return BERT_OK;
 }
 
@@ -215,7 +220,7 @@ static bert_status make_turn(const char *s, const char *intent, const cJSON *slo
     if (rc == BERT_OK) rc = split_words(s, t, ws, we, err);
     if (rc == BERT_OK && t->s.n == 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: the text has no words", path, no);
     if (rc == BERT_OK) rc = apply_spans(s, slots, t, ws, we, path, no, err);
-    if (rc == BERT_OK && !(t->intent = strdup(intent))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && (!(t->intent = strdup(intent)) || !(t->text = strdup(s)))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     free(ws), free(we);
     return rc;
 }
@@ -342,4 +347,46 @@ bert_status bert_dialogue_read(const char *path, bert_dialogue_data *out, bert_e
     if (rc == BERT_OK && out->n == 0) rc = bert_fail(err, BERT_ERR_INPUT, "%s: no turns", path);
     if (rc != BERT_OK) bert_dialogue_free(out);
     return rc;
+}
+
+void bert_slot_spans_free(bert_slot_span *s, int n) {
+    for (int i = 0; s && i < n; i++) free(s[i].slot);
+    free(s);
+}
+
+/* Code points in s[0..bytes). */
+static int cp_count(const char *s, long bytes) {
+    int n = 0;
+    for (long i = 0; i < bytes; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+bert_status bert_dialogue_turn_spans(const bert_dialogue_turn *t, bert_slot_span **out, int *n, bert_error *err) {
+    bert_error_clear(err);
+    *out = NULL, *n = 0;
+    if (!t || !t->text) return bert_fail(err, BERT_ERR_INPUT, "bert_dialogue_turn_spans: a turn with its text is needed");
+    size_t len = strlen(t->text);
+    long *ws = malloc(sizeof *ws * (len + 1)), *we = malloc(sizeof *we * (len + 1));
+    bert_dialogue_turn words = {0};
+    bert_status rc = ws && we ? split_words(t->text, &words, ws, we, err) : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && words.s.n != t->s.n) rc = bert_fail(err, BERT_ERR_INPUT, "the turn's text has %d words, its tags %d", words.s.n, t->s.n);
+    bert_slot_span *v = rc == BERT_OK ? calloc((size_t)t->s.n + 1, sizeof *v) : NULL;
+    if (rc == BERT_OK && !v) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int w = 0; rc == BERT_OK && w < t->s.n;) {
+        const char *tag = t->s.tags[w];
+        if (strlen(tag) < 3 || tag[1] != '-' || (tag[0] != 'B' && tag[0] != 'I')) {
+            w++;
+            continue;
+        }
+        int e = w + 1;
+        while (e < t->s.n && t->s.tags[e][0] == 'I' && t->s.tags[e][1] == '-' && strcmp(t->s.tags[e] + 2, tag + 2) == 0) e++;
+        v[*n].start = cp_count(t->text, ws[w]), v[*n].end = cp_count(t->text, we[e - 1]);
+        if (!(v[(*n)++].slot = strdup(tag + 2))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        w = e;
+    }
+    turn_free(&words);
+    free(ws), free(we);
+    if (rc != BERT_OK) return bert_slot_spans_free(v, *n), *n = 0, rc;
+    *out = v;
+    return BERT_OK;
 }

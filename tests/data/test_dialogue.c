@@ -4,6 +4,7 @@
  * file:line; and the dialogue task's features: the current turn whole in
  * segment A, the most recent earlier turn first in segment B, cut from the
  * oldest side. */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -198,4 +199,65 @@ TEST(dialogue_multi_intents_parts_or_whole) {
         train_task_dialogue.free(st);
     }
     bert_tokenizer_free(tok);
+}
+
+/* Spans -> BIO -> spans on the SGD and JSONL fixtures: word-aligned spans
+ * come back as they were, spans that cut a word come back widened to the
+ * word, the second of two overlapping frames' spans is gone; and
+ * BIO -> spans -> BIO is the identity on every turn. */
+TEST(dialogue_spans_bio_round_trip) {
+    bert_error err;
+    bert_dialogue_data d, again;
+    CHECK_OK(bert_dialogue_read(DLG "/sgd.jsonl", &d, &err), err);
+    bert_slot_span *sp = NULL;
+    int n = 0;
+    if (d.n == 3) {
+        CHECK_OK(bert_dialogue_turn_spans(&d.v[0], &sp, &n, &err), err);
+        /* "2" [27, 28) exact; "San José" [32, 40) cut "José." -> [32, 41) */
+        CHECK(n == 2 && strcmp(sp[0].slot, "party") == 0 && sp[0].start == 27 && sp[0].end == 28);
+        CHECK(n == 2 && strcmp(sp[1].slot, "city") == 0 && sp[1].start == 32 && sp[1].end == 41);
+        bert_slot_spans_free(sp, n);
+        CHECK_OK(bert_dialogue_turn_spans(&d.v[1], &sp, &n, &err), err);
+        /* two frames: "Sino" [4, 8) and "7 pm" [12, 16) -> "7 pm." [12, 17) */
+        CHECK(n == 2 && sp[0].start == 4 && sp[0].end == 8 && sp[1].start == 12 && sp[1].end == 17);
+        bert_slot_spans_free(sp, n);
+    }
+    bert_dialogue_free(&d);
+    /* BIO -> spans -> BIO over every fixture turn */
+    const char *files[] = {DLG "/sgd.jsonl", DLG "/turns.jsonl", DLG "/layout/train"};
+    for (int f = 0; f < 3; f++) {
+        CHECK_OK(bert_dialogue_read(files[f], &d, &err), err);
+        char path[600];
+        snprintf(path, sizeof path, "%s/again.jsonl", test_tmpdir());
+        FILE *o = fopen(path, "w");
+        for (int i = 0; o && i < d.n; i++) {
+            CHECK_OK(bert_dialogue_turn_spans(&d.v[i], &sp, &n, &err), err);
+            cJSON *line = cJSON_CreateObject(), *slots = cJSON_CreateArray();
+            cJSON_AddStringToObject(line, "text", d.v[i].text);
+            cJSON_AddStringToObject(line, "intent", d.v[i].intent);
+            for (int k = 0; k < n; k++) {
+                cJSON *s3 = cJSON_CreateArray();
+                cJSON_AddItemToArray(s3, cJSON_CreateString(sp[k].slot));
+                cJSON_AddItemToArray(s3, cJSON_CreateNumber(sp[k].start));
+                cJSON_AddItemToArray(s3, cJSON_CreateNumber(sp[k].end));
+                cJSON_AddItemToArray(slots, s3);
+            }
+            cJSON_AddItemToObject(line, "slots", slots);
+            char *txt = cJSON_PrintUnformatted(line);
+            fprintf(o, "%s\n", txt);
+            free(txt);
+            cJSON_Delete(line);
+            bert_slot_spans_free(sp, n);
+        }
+        if (o) fclose(o);
+        CHECK_OK(bert_dialogue_read(path, &again, &err), err);
+        int same = again.n == d.n;
+        for (int i = 0; same && i < d.n; i++) {
+            same &= again.v[i].s.n == d.v[i].s.n;
+            for (int w = 0; same && w < d.v[i].s.n; w++) same &= strcmp(again.v[i].s.tags[w], d.v[i].s.tags[w]) == 0;
+        }
+        CHECK(same);
+        bert_dialogue_free(&again);
+        bert_dialogue_free(&d);
+    }
 }
