@@ -634,6 +634,22 @@ BERT_API bert_status bert_ner(bert_pipeline *p, const char *const *texts, int n,
                               bert_entities *out, bert_error *err);
 BERT_API void bert_entities_free(bert_entities *e, int n);
 
+/* A sparse vector over the vocabulary: n (index, value) pairs, indices rising. */
+typedef struct {
+    int n;
+    int *index;
+    float *value;
+} bert_sparse_vector;
+
+/* SPLADE sparse embeddings (Formal et al. 2021; TEI's /embed_sparse with
+ * splade pooling): for every vocabulary entry, the largest log(1 +
+ * relu(MLM logit)) over the text's tokens (special tokens included, as
+ * the attention mask has them); the entries above 0 are kept. Needs the
+ * masked-LM head. */
+BERT_API bert_status bert_embed_sparse(bert_pipeline *p, const char *const *texts, int n, bert_sparse_vector *out,
+                                       bert_error *err);
+BERT_API void bert_sparse_vectors_free(bert_sparse_vector *v, int n);
+
 /* Joint intent + slot filling (a model with intent_id2label, trained as
  * BERT_TASK_DIALOGUE): one user turn and the turns before it. */
 typedef struct {

@@ -1,13 +1,14 @@
 /* route_tasks.c — bert.c's own pipelines over HTTP: POST /fill-mask, /ner,
  * /qa and /dialogue take the objects the CLI commands read (one, or a
- * list) and answer with the JSON the CLI writes (one, or a list). */
+ * list) and answer with the JSON the CLI writes (one, or a list); TEI's
+ * POST /embed_sparse runs the same way, one text at a time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/routes.h"
 
-typedef enum { TASK_FILL, TASK_NER, TASK_QA, TASK_DIALOGUE } task_kind;
+typedef enum { TASK_FILL, TASK_NER, TASK_QA, TASK_DIALOGUE, TASK_SPARSE } task_kind;
 
 typedef struct {
     task_kind kind;
@@ -175,6 +176,23 @@ static cJSON *dialogue_one(bert_pipeline *p, const cJSON *o, int i, bert_error *
     return res;
 }
 
+/* A SPLADE vector: [{"index", "value"}, ...] as TEI answers it. */
+static cJSON *sparse_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
+    (void)i;
+    const char *text = cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring;
+    bert_sparse_vector v;
+    if (bert_embed_sparse(p, &text, 1, &v, err) != BERT_OK) return NULL;
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 0; a && k < v.n; k++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "index", v.index[k]);
+        cJSON_AddNumberToObject(x, "value", v.value[k]);
+        cJSON_AddItemToArray(a, x);
+    }
+    bert_sparse_vectors_free(&v, 1);
+    return a;
+}
+
 /* The batcher's part: every item in order; the first failure fails the job. */
 static int run_task(srv_job *j, bert_pipeline *p) {
     task_state *s = j->task_state;
@@ -184,6 +202,7 @@ static int run_task(srv_job *j, bert_pipeline *p) {
         cJSON *a = s->kind == TASK_FILL ? fill_one(p, s->items[i], i, &j->err)
                    : s->kind == TASK_NER ? ner_one(p, s->items[i], i, &j->err)
                    : s->kind == TASK_QA  ? qa_one(p, s->items[i], i, &j->err)
+                   : s->kind == TASK_SPARSE ? sparse_one(p, s->items[i], i, &j->err)
                                          : dialogue_one(p, s->items[i], i, &j->err);
         if (!a) {
             if (s->n > 1 && strncmp(j->err.message, "input ", 6) != 0) {
@@ -203,11 +222,9 @@ static int run_task(srv_job *j, bert_pipeline *p) {
     return 1;
 }
 
-/* Parse one object or a list and queue the task. */
-static int start(srv_req *r, task_kind kind, unsigned head, const char *what, srv_reply *out) {
-    static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\"", "\"text\""};
-    cJSON *b = srv_body_json(r, out);
-    if (!b) return 1;
+/* Queue the task on b, one object or a list of them. */
+static int start_items(srv_req *r, cJSON *b, task_kind kind, unsigned head, const char *what, srv_reply *out) {
+    static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\"", "\"text\"", "\"inputs\""};
     srv_server *sv = r->s;
     if (!(sv->heads & head) || (kind == TASK_NER && !sv->is_token_classifier))
         return srv_error(SRV_SHAPE_TEI, out, 424, "backend", NULL, "%s needs a model with %s", r->route->path, what);
@@ -240,6 +257,36 @@ static int start(srv_req *r, task_kind kind, unsigned head, const char *what, sr
         }
     }
     return srv_submit(r, out);
+}
+
+/* Parse one object or a list and queue the task. */
+static int start(srv_req *r, task_kind kind, unsigned head, const char *what, srv_reply *out) {
+    cJSON *b = srv_body_json(r, out);
+    return b ? start_items(r, b, kind, head, what, out) : 1;
+}
+
+/* POST /embed_sparse: {"inputs": string or [strings], "truncate"?,
+ * "truncation_direction"?} as one {"text", ...} object per input. */
+int route_embed_sparse(srv_req *r, srv_reply *out) {
+    cJSON *b = srv_body_json(r, out);
+    if (!b) return 1;
+    const cJSON *in = cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "inputs") : NULL;
+    cJSON *items = cJSON_CreateArray(); /* owned by the body */
+    if (!items || !cJSON_AddItemToObject(b, "bertc_sparse_items", items))
+        return cJSON_Delete(items), srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    int ok = cJSON_IsString(in) || cJSON_IsArray(in);
+    for (const cJSON *e = cJSON_IsArray(in) ? in->child : in; ok && e; e = cJSON_IsArray(in) ? e->next : NULL) {
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_IsString(e) && cJSON_AddStringToObject(o, "text", e->valuestring);
+        static const char *const keys[] = {"truncate", "truncation_direction"};
+        for (int k = 0; ok && k < 2; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, keys[k]);
+            if (v) cJSON_AddItemToObject(o, keys[k], cJSON_Duplicate(v, 1));
+        }
+        if (o) cJSON_AddItemToArray(items, o);
+    }
+    if (!ok) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "inputs", "'inputs' must be a string or a list of strings");
+    return start_items(r, items, TASK_SPARSE, BERT_HEAD_MLM, "a masked-LM head (SPLADE)", out);
 }
 
 /* POST /fill-mask. */

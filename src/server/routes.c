@@ -7,6 +7,7 @@ const srv_route srv_routes[] = {
     {"POST", "/embed", SRV_SHAPE_TEI, route_tei_embed, route_tei_embed_finish, 0},
     {"POST", "/embed_all", SRV_SHAPE_TEI, route_tei_embed, route_tei_embed_finish, 0},
     {"POST", "/similarity", SRV_SHAPE_TEI, route_similarity, route_similarity_finish, 0},
+    {"POST", "/embed_sparse", SRV_SHAPE_TEI, route_embed_sparse, route_task_finish, 0},
     {"POST", "/rerank", SRV_SHAPE_TEI, route_rerank, route_rerank_finish, 0},
     {"POST", "/predict", SRV_SHAPE_TEI, route_predict, route_predict_finish, 0},
     {"POST", "/tokenize", SRV_SHAPE_TEI, route_tokenize, NULL, 0},

@@ -24,6 +24,7 @@ int route_fill_mask(srv_req *r, srv_reply *out);
 int route_ner(srv_req *r, srv_reply *out);
 int route_qa(srv_req *r, srv_reply *out);
 int route_similarity(srv_req *r, srv_reply *out);
+int route_embed_sparse(srv_req *r, srv_reply *out);
 void route_similarity_finish(srv_req *r, srv_reply *out);
 int route_dialogue(srv_req *r, srv_reply *out);
 /* The answer of /fill-mask, /ner and /qa: the task wrote it into r->state. */

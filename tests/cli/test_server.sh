@@ -498,6 +498,29 @@ same_as_cli fill_mask_equals_cli /fill-mask fill-mask "$dir/inputs_fill_mask.jso
 check fill_mask_list 200 '[[{' POST /fill-mask '[{"text":"paris is the [MASK] of france."},{"text":"the [MASK] is red.","top_k":2}]'
 check fill_mask_no_text 422 'needs \"text\" strings' POST /fill-mask '{"txt":"a"}'
 check fill_mask_no_mask 422 'validation' POST /fill-mask '{"text":"no mask here"}'
+# /embed_sparse: SPLADE, max over tokens of log1p(relu(MLM logits)), against transformers' BertForMaskedLM (1e-4).
+check embed_sparse 200 '[[{"index":' POST /embed_sparse '{"inputs":["a lovely film","paris is the capital of france."]}'
+cp "$TMP/body" "$TMP/sparse.json"
+check embed_sparse_type 422 "'inputs' must be a string or a list" POST /embed_sparse '{"inputs":[1]}'
+if SPY=$(sh tools/pyenv.sh transformers 2> "$TMP/err"); then
+    "$SPY" - "$dir" "$TMP/sparse.json" > "$TMP/py" 2>&1 <<'PY'
+import json, sys, torch
+from transformers import AutoTokenizer, BertForMaskedLM
+d, got = sys.argv[1], json.load(open(sys.argv[2]))
+tok, m = AutoTokenizer.from_pretrained(d), BertForMaskedLM.from_pretrained(d).eval()
+for text, ours in zip(["a lovely film", "paris is the capital of france."], got):
+    with torch.no_grad():
+        w = torch.log1p(torch.relu(m(**tok(text, return_tensors="pt")).logits[0])).max(dim=0).values
+    ref = {i: float(w[i]) for i in torch.nonzero(w > 0).flatten().tolist()}
+    mine = {e["index"]: e["value"] for e in ours}
+    assert set(ref) == set(mine) or max(abs(ref.get(i, 0) - mine.get(i, 0)) for i in set(ref) | set(mine)) < 1e-4, text
+    assert max(abs(ref[i] - mine.get(i, 0)) for i in ref) < 1e-4, text
+print("ok")
+PY
+    if grep -q '^ok$' "$TMP/py"; then pass embed_sparse_equals_transformers; else fail embed_sparse_equals_transformers "$TMP/py"; fi
+else
+    skip embed_sparse_equals_transformers "python peers unavailable: $(tail -n1 "$TMP/err")"
+fi
 stop mlm $pid
 dir=$TASKS/ner
 start ner "$dir" || exit 0
@@ -523,6 +546,7 @@ check predict_pair 200 '"label":"' POST /predict '{"inputs":["I love this movie.
 check predict_batch 200 '[[{"score":' POST /predict '{"inputs":[["I love it."],["a","b"]],"raw_scores":true}'
 check predict_bad 422 'input 0 must be' POST /predict '{"inputs":[[1,2]]}'
 check info_classifier 200 '"model_type":{"classifier":{"id2label":{"0":"' GET /info
+check e424_sparse 424 'needs a model with a masked-LM head' POST /embed_sparse '{"inputs":"x"}'
 stop cls $pid
 dir=$TASKS/cross-encoder
 start rerank "$dir" || exit 0
