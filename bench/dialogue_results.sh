@@ -7,7 +7,8 @@
 #
 # Usage: bench/dialogue_results.sh [OUT]    (from the repository root, after make)
 # Env:   MODEL (models/bertc-mini-uncased), DATA (../shared/data), SEEDS ("1 2 3"),
-#        EPOCHS (5), LR (5e-4), THREADS (2), TASKS ("snips atis")
+#        EPOCHS (5), LR (5e-4), THREADS (2), TASKS ("snips atis"),
+#        EXTRA (more finetune flags, e.g. --split-intents for ATIS's multi-label reading)
 # Writes OUT/results.jsonl ({"init","task","seed","split","intent_accuracy","slot_f1","sentence_accuracy"})
 # and prints a Markdown table.
 set -eu
@@ -32,7 +33,7 @@ for seed in $seeds; do
             [ "$init" = random ] && m=$random
             d=$out/$t-$init-$seed
             [ -f "$d/report.json" ] || $bert finetune "$m" --task "$t" --data-dir "$data" --output-dir "$d" --epochs "$epochs" \
-                --lr "$lr" --batch-size 32 --seed "$seed" --threads "$threads" --save-total-limit 1 > "$d.log" 2>&1 ||
+                --lr "$lr" --batch-size 32 --seed "$seed" --threads "$threads" --save-total-limit 1 ${EXTRA:-} > "$d.log" 2>&1 ||
                 { echo "FAILED $d"; tail -3 "$d.log"; continue; }
             python3 - "$init" "$t" "$seed" "$d/report.json" >> "$res" <<'PY'
 import json, sys

@@ -197,7 +197,7 @@ const cli_flag cli_train_flags[] = {
     {"--bioasq-golden", "FILE", FE, CLI_T_QA, CLI_K_STR, FT(bioasq_golden), 0, NULL, "score --dev snippets per question (BioASQ factoid)"},
     {"--subjqa-domain", "D", FE, CLI_T_QA, CLI_K_STR, FT(subjqa_domain), 0, NULL, "electronics (default), grocery, ..."},
     {"--context-turns", "N", FE, CLI_T_DLG, CLI_K_INT, FT(context_turns), 0, NULL, "earlier turns as segment B, most recent first (0)"},
-    {"--whole-intents", NULL, FE, CLI_T_DLG, CLI_K_FLAG, FT(whole_intents), 0, NULL, "\"a#b\" is an intent of its own (default: multi-label over the parts)"},
+    {"--split-intents", NULL, FE, CLI_T_DLG, CLI_K_FLAG, FT(split_intents), 0, NULL, "intents \"a#b\" multi-label over their parts (default: \"a#b\" is an intent of its own)"},
     {"--eval-only", NULL, F, 0, CLI_K_FLAG, FT(eval_only), 0, NULL, "score MODEL_DIR without training (what bert eval does)"},
     {"corpus", NULL, P, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--corpus", "FILE", P, 0, CLI_K_FN, NOWHERE, 0, add_corpus, "text (blank lines between documents) or one file from bert prepare; repeatable"},

@@ -9,8 +9,9 @@
  * recent first, each followed by [SEP] (segment B), pieces added while
  * they fit so that the oldest are cut first. A word's first piece carries
  * its slot tag; other pieces and segment B are not scored (-100). Intents:
- * the sorted distinct training intents; when one holds '#' (ATIS's
- * "atis_flight#atis_airfare") they are multi-label over the parts. */
+ * the sorted distinct training intents, "a#b" one of them; with
+ * split_intents and a training intent holding '#' (ATIS's
+ * "atis_flight#atis_airfare"), multi-label over the parts instead. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -42,7 +43,7 @@ typedef struct {
     char **slots, **intents; /* sorted distinct training tags and intents (or the model's) */
     char **services;         /* SGD: the training turns' services */
     int n_services;
-    int n_slots, n_intents, multi, whole; /* whole: "a#b" is a class of its own */
+    int n_slots, n_intents, multi, split; /* split: "a#b" is multi-label over its parts */
     int batch, max_seq_len, context_turns, n_threads, eval_only;
     const char *task_name;
     bert_model *model; /* eval_only */
@@ -73,7 +74,7 @@ static bert_status label_sets(dlg_state *st, bert_error *err) {
     int ok = 1;
     for (int i = 0; ok && i < d->n; i++) {
         for (int w = 0; ok && w < d->v[i].s.n; w++) ok = add_name(&st->slots, &st->n_slots, d->v[i].s.tags[w], strlen(d->v[i].s.tags[w]));
-        st->multi |= !st->whole && strchr(d->v[i].intent, '#') != NULL;
+        st->multi |= st->split && strchr(d->v[i].intent, '#') != NULL;
     }
     for (int i = 0; ok && i < d->n; i++)
         for (const char *p = d->v[i].intent, *q; ok && *p; p = *q ? q + 1 : q) {
@@ -208,7 +209,7 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     if (!st) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     *state = st;
     st->batch = p->batch_size, st->max_seq_len = p->max_seq_len, st->context_turns = p->context_turns;
-    st->n_threads = tp->n_threads > 0 ? tp->n_threads : 1, st->eval_only = p->eval_only, st->whole = p->whole_intents;
+    st->n_threads = tp->n_threads > 0 ? tp->n_threads : 1, st->eval_only = p->eval_only, st->split = p->split_intents;
     st->task_name = p->preset ? p->preset : "dialogue";
     char b1[4096], b2[4096], b3[4096];
     const char *train = split_path(p, "train", p->train_file, b1, sizeof b1), *dev = split_path(p, "valid", p->dev_file, b2, sizeof b2),

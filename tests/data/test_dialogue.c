@@ -168,8 +168,8 @@ TEST(dialogue_reads_sgd_dialogues) {
     bert_dialogue_free(&d);
 }
 
-/* "a#b" intents: multi-label over the parts by default (ATIS), one class
- * of its own with whole_intents (as JointBERT counts ATIS). */
+/* "a#b" intents: one class of its own by default (as JointBERT counts
+ * ATIS), multi-label over the parts with split_intents. */
 TEST(dialogue_multi_intents_parts_or_whole) {
     bert_error err;
     bert_tokenizer *tok = NULL;
@@ -180,7 +180,7 @@ TEST(dialogue_multi_intents_parts_or_whole) {
     CHECK_OK(bert_tokenizer_load("tests/fixtures/tasks/mlm", &tok, &err), err);
     for (int whole = 0; tok && whole < 2; whole++) {
         bert_finetune_params p = bert_finetune_default_params(BERT_TASK_DIALOGUE);
-        p.model_dir = "tests/fixtures/tasks/mlm", p.train_file = p.dev_file = path, p.whole_intents = whole;
+        p.model_dir = "tests/fixtures/tasks/mlm", p.train_file = p.dev_file = path, p.split_intents = !whole;
         bert_train_params tp = p.train;
         const char *metric = NULL;
         int gib = 0;
