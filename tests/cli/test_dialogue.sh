@@ -72,7 +72,7 @@ if command -v curl > /dev/null 2>&1; then
         [ -n "$port" ] || sleep 0.1
         i=$((i + 1))
     done
-    printf '{"text": "weather in rome tomorrow"}\n' | "$BERT" dialogue "$TMP/a/best" > "$TMP/cli.json" 2> /dev/null
+    printf '{"text": "weather in rome tomorrow"}\n' | "$BERT" dialogue "$TMP/a/best" --threads 1 > "$TMP/cli.json" 2> /dev/null
     code=$(curl -s --max-time 30 -o "$TMP/http.json" -w '%{http_code}' -H 'Content-Type: application/json' \
         --data '{"text": "weather in rome tomorrow"}' "http://127.0.0.1:$port/dialogue")
     bad=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
