@@ -8,7 +8,8 @@
 #   PASS fuzz_TARGET (N executions in S s, corpus C inputs)
 #   FAIL fuzz_TARGET (...)  with the input that failed in BUILD_DIR/fuzz-artifacts/TARGET/
 #   SKIP fuzz_TARGET (reason)
-# FUZZ_JOBS unset: one target at a time. Exit status 1 when any failed.
+# Targets run one at a time (start one run.sh per target to use several cores).
+# Exit status 1 when any failed.
 build=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 seconds=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
