@@ -231,3 +231,32 @@ TEST(multihead_bad_specs_are_refused) {
     CHECK_ERR(bert_trainer_select(t, 1, &err), err, BERT_ERR_INPUT, "has 1 head");
     bert_trainer_free(t);
 }
+
+/* A head's loss weight scales what its micro-batches contribute: weight 2
+ * gives exactly twice the gradients of weight 1 (a power of two scales
+ * every float exactly), and the reported loss is the unweighted one. */
+TEST(multihead_loss_weight_scales_the_gradients) {
+    bert_error err;
+    golden_batch gb;
+    if (!batch_open("tests/fixtures/train/single-label", &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.message);
+        return;
+    }
+    bert_trainer *t[2] = {NULL, NULL};
+    double loss[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        bert_train_params p = golden_params(BERT_TASK_SEQUENCE, 0, 3, 1e-3, 4, BERT_COMPUTE_F32);
+        bert_head_spec h = head("w", BERT_TASK_SEQUENCE, 3);
+        h.loss_weight = k ? 2.0 : 1.0;
+        p.heads = &h, p.n_heads = 1;
+        CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t[k], NULL, &err), err);
+        if (t[k]) CHECK_OK(bert_trainer_backward(t[k], gb.seqs, gb.B, gb.labels, &loss[k], &err), err);
+    }
+    if (t[0] && t[1]) {
+        int twice = t[0]->n_params == t[1]->n_params;
+        for (size_t i = 0; twice && i < t[0]->n_params; i++) twice &= t[1]->grads[i] == 2.0f * t[0]->grads[i];
+        CHECK(twice && loss[0] == loss[1]);
+    }
+    bert_trainer_free(t[0]), bert_trainer_free(t[1]);
+    batch_close(&gb);
+}
