@@ -1131,6 +1131,10 @@ typedef struct {
     long tokens;             /* trained on in this process                        */
     double seconds;          /* of this process's loop                            */
     char checkpoint[1024];   /* the newest checkpoint written, "" when none       */
+    /* bert_multitask: the TASK/METRIC names of best_metrics and last_metrics
+     * point here (this struct, not a copy of it); other runs' names are
+     * constant strings */
+    char name_store[BERT_MAX_METRICS][80];
 } bert_loop_result;
 
 /* Run training to the trainer's total_steps, the end of the source's data,
@@ -1173,7 +1177,10 @@ typedef struct {
     int label_all_tokens;    /* every piece of a word carries its tag (B- -> I-)        */
     int tag_scheme_iob2;     /* convert IOB1/IOE/... tags to IOB2 before training       */
     /* dialogue tasks (joint intent + slots; presets snips, atis) */
-    int context_turns;       /* earlier turns given as segment B, most recent first (0)  */
+    int context_turns;       /* earlier turns given as segment B, most recent first (0;
+                                at most 1000). eval_only: 0 = what the model was trained
+                                with (config dialogue_context_turns), and max_seq_len
+                                left at 128 = its dialogue_max_length                    */
     int split_intents;       /* 1: intents are multi-label over the '#'-separated parts
                                 when a training intent has one (ATIS's "a#b"); 0: "a#b"
                                 is an intent class of its own, as JointBERT counts ATIS

@@ -24,9 +24,9 @@ static int input_error(bert_error *err, int i, const char *what) {
     return 0;
 }
 
-/* Item i's history into strings (the last MAX_HISTORY turns; {"speaker",
- * "text"} written "speaker: text" into buf). */
-static int history_of(const cJSON *item, int i, const char **out, int *n, char (*buf)[4096], bert_error *err) {
+/* Item i's history into out (the last MAX_HISTORY turns; a {"speaker",
+ * "text"} turn written "speaker: text" into a malloc'd string in owned). */
+static int history_of(const cJSON *item, int i, const char **out, int *n, char **owned, bert_error *err) {
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(item, "history");
     *n = 0;
     if (!h || cJSON_IsNull(h)) return 1;
@@ -35,10 +35,15 @@ static int history_of(const cJSON *item, int i, const char **out, int *n, char (
     for (const cJSON *e = h->child; e; e = e->next, k++) {
         if (k < total - MAX_HISTORY) continue;
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "speaker"), *tx = cJSON_GetObjectItemCaseSensitive(e, "text");
-        if (cJSON_IsString(e)) out[(*n)++] = e->valuestring;
-        else if (cJSON_IsString(sp) && cJSON_IsString(tx))
-            snprintf(buf[*n], sizeof buf[0], "%s: %s", sp->valuestring, tx->valuestring), out[*n] = buf[*n], (*n)++;
-        else return input_error(err, i, "a history turn is a string or {\"speaker\", \"text\"}");
+        if (cJSON_IsString(e)) {
+            out[(*n)++] = e->valuestring;
+            continue;
+        }
+        if (!cJSON_IsString(sp) || !cJSON_IsString(tx)) return input_error(err, i, "a history turn is a string or {\"speaker\", \"text\"}");
+        char *s = owned[*n] = malloc(strlen(sp->valuestring) + strlen(tx->valuestring) + 3);
+        if (!s) return err->code = BERT_ERR_NOMEM, snprintf(err->message, sizeof err->message, "out of memory"), 0;
+        sprintf(s, "%s: %s", sp->valuestring, tx->valuestring);
+        out[(*n)++] = s;
     }
     return 1;
 }
@@ -49,13 +54,13 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
     bert_dialogue_input *in = calloc((size_t)n, sizeof *in);
     bert_dialogue_output *r = calloc((size_t)n, sizeof *r);
     const char *(*hist)[MAX_HISTORY] = calloc((size_t)n, sizeof *hist);
-    char (*buf)[MAX_HISTORY][4096] = calloc((size_t)n, sizeof *buf);
-    int ok = texts && in && r && hist && buf;
+    char *(*owned)[MAX_HISTORY] = calloc((size_t)n, sizeof *owned);
+    int ok = texts && in && r && hist && owned;
     if (!ok) err->code = BERT_ERR_NOMEM, snprintf(err->message, sizeof err->message, "out of memory");
     ok = ok && task_strings(items, n, "text", 1, texts, err);
     for (int i = 0; ok && i < n; i++) {
         in[i].text = texts[i], in[i].history = hist[i];
-        ok = history_of(items[i], i, hist[i], &in[i].n_history, buf[i], err);
+        ok = history_of(items[i], i, hist[i], &in[i].n_history, owned[i], err);
     }
     int ran = ok && bert_dialogue(s->p, in, n, s->context_turns, s->top_k, r, err) == BERT_OK;
     ok = ran;
@@ -66,7 +71,9 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
         free(json);
     }
     if (ran) bert_dialogue_output_free(r, n);
-    free(texts), free(in), free(r), free(hist), free(buf);
+    for (int i = 0; owned && i < n; i++)
+        for (int k = 0; k < MAX_HISTORY; k++) free(owned[i][k]);
+    free(texts), free(in), free(r), free(hist), free(owned);
     return ok;
 }
 

@@ -21,7 +21,7 @@
 #define PER_PANEL 6
 
 typedef struct {
-    char key[64];
+    char key[160]; /* eval_ + a 64-byte task name + / + the metric */
     PLFLT *x, *y;
     int n, cap;
 } series;

@@ -61,14 +61,27 @@ static int push_word(bert_tagged_sentence *s, const char *w, size_t n, const cha
 
 /* ---- SNIPS / ATIS: three line-aligned files --------------------------- */
 
-/* The next line of f without its end, into *line; 0 at the end, -1 for a
- * line over MAX_LINE. */
+/* The next line of f without its end, into *line (grown, never past
+ * MAX_LINE + 1 bytes); its length + 1, 0 at the end, -1 for a line over
+ * MAX_LINE or holding a NUL byte, -2 when out of memory. */
 static long next_line(FILE *f, char **line, size_t *cap) {
-    ssize_t n = getline(line, cap, f);
-    if (n < 0) return 0;
-    if (n > MAX_LINE) return -1;
-    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) (*line)[--n] = 0;
-    return n + 1;
+    size_t n = 0;
+    int c;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (n >= (size_t)MAX_LINE || c == 0) return -1;
+        if (n + 2 > *cap) {
+            size_t nc = *cap ? 2 * *cap : 256;
+            char *p = realloc(*line, nc);
+            if (!p) return -2;
+            *line = p, *cap = nc;
+        }
+        (*line)[n++] = (char)c;
+    }
+    if (c == EOF && n == 0) return 0;
+    if (!*line && !(*line = malloc(*cap = 16))) return -2;
+    while (n > 0 && (*line)[n - 1] == '\r') n--;
+    (*line)[n] = 0;
+    return (long)n + 1;
 }
 
 /* One turn from its three lines (line number no). */
@@ -105,7 +118,8 @@ static bert_status read_layout(const char *dir, bert_dialogue_data *d, bert_erro
     for (long no = 1; rc == BERT_OK; no++) {
         long n[3];
         for (int i = 0; i < 3; i++) n[i] = next_line(f[i], &line[i], &cap[i]);
-        if (n[0] < 0 || n[1] < 0 || n[2] < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB", dir, no);
+        if (n[0] == -2 || n[1] == -2 || n[2] == -2) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        else if (n[0] < 0 || n[1] < 0 || n[2] < 0) rc = bert_fail(err, BERT_ERR_FORMAT, "%s:%ld: a line over 1 MiB or with a NUL byte", dir, no);
         else if (!n[0] && !n[1] && !n[2]) break;
         else if (!n[0] || !n[1] || !n[2])
             rc = bert_fail(err, BERT_ERR_FORMAT, "%s: seq.in, seq.out and label have different line counts (line %ld)", dir, no);

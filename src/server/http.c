@@ -212,11 +212,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         if (r->too_large || r->body.n + *upload_data_size > (size_t)s->prm.max_body_bytes) {
             /* A chunked body over the limit: the rest is read and dropped
-             * (memory stays bounded; --timeout bounds the time), then 413. */
+             * (memory stays bounded), then 413; past 4x the limit the
+             * connection is closed, so a client cannot hold it forever. */
+            r->dropped += *upload_data_size;
             r->too_large = 1;
             r->body.n = 0;
             *upload_data_size = 0;
-            return MHD_YES;
+            return r->dropped > 4 * (size_t)s->prm.max_body_bytes ? MHD_NO : MHD_YES;
         }
         sb_put(&r->body, upload_data, *upload_data_size);
         *upload_data_size = 0;

@@ -151,23 +151,33 @@ static cJSON *dialogue_one(bert_pipeline *p, const cJSON *o, int i, bert_error *
     int top_k, total = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0, k = 0;
     if (!item_int(o, "top_k", 1, 1, 1000, i, &top_k, err)) return NULL;
     const char *turns[DIALOGUE_HISTORY];
-    char buf[DIALOGUE_HISTORY][1024];
+    char *owned[DIALOGUE_HISTORY] = {0}; /* "speaker: text", whole, as training writes it */
     bert_dialogue_input in = {cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring, turns, 0};
-    int ok = !h || cJSON_IsNull(h) || cJSON_IsArray(h);
-    for (const cJSON *e = cJSON_IsArray(h) ? h->child : NULL; ok && e; e = e->next, k++) {
+    int ok = !h || cJSON_IsNull(h) || cJSON_IsArray(h), oom = 0;
+    for (const cJSON *e = cJSON_IsArray(h) ? h->child : NULL; ok && !oom && e; e = e->next, k++) {
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "speaker"), *tx = cJSON_GetObjectItemCaseSensitive(e, "text");
         if (k < total - DIALOGUE_HISTORY) continue;
-        if (cJSON_IsString(e)) turns[in.n_history++] = e->valuestring;
-        else if ((ok = cJSON_IsString(sp) && cJSON_IsString(tx)))
-            snprintf(buf[in.n_history], sizeof buf[0], "%s: %s", sp->valuestring, tx->valuestring), turns[in.n_history] = buf[in.n_history], in.n_history++;
-    }
-    if (!ok) {
-        err->code = BERT_ERR_INPUT;
-        snprintf(err->message, sizeof err->message, "input %d: 'history' must be a list of strings or {\"speaker\", \"text\"}", i);
-        return NULL;
+        if (cJSON_IsString(e)) {
+            turns[in.n_history++] = e->valuestring;
+        } else if ((ok = cJSON_IsString(sp) && cJSON_IsString(tx))) {
+            char *s = owned[in.n_history] = malloc(strlen(sp->valuestring) + strlen(tx->valuestring) + 3);
+            if (!(oom = !s)) sprintf(s, "%s: %s", sp->valuestring, tx->valuestring), turns[in.n_history++] = s;
+        }
     }
     bert_dialogue_output r;
-    if (bert_dialogue(p, &in, 1, -1, top_k, &r, err) != BERT_OK) return NULL;
+    bert_status rc = !ok ? BERT_ERR_INPUT : oom ? BERT_ERR_NOMEM : bert_dialogue(p, &in, 1, -1, top_k, &r, err);
+    for (int t = 0; t < DIALOGUE_HISTORY; t++) free(owned[t]);
+    if (rc != BERT_OK) {
+        if (!ok) snprintf(err->message, sizeof err->message, "input %d: 'history' must be a list of strings or {\"speaker\", \"text\"}", i);
+        else if (oom) snprintf(err->message, sizeof err->message, "out of memory");
+        else if (strncmp(err->message, "input 0: ", 9) == 0) { /* this item's index, not the call's */
+            char m[sizeof err->message];
+            snprintf(m, sizeof m, "input %d: %s", i, err->message + 9);
+            memcpy(err->message, m, sizeof m);
+        }
+        err->code = rc;
+        return NULL;
+    }
     char *json = bert_dialogue_output_json(&r);
     bert_dialogue_output_free(&r, 1);
     cJSON *res = json ? cJSON_Parse(json) : NULL;

@@ -142,6 +142,7 @@ struct srv_req {
     char path[128];                  /* for the log: the route, or the sanitised path      */
     sbuf body;
     int too_large, started, status;
+    size_t dropped;    /* bytes of an over-limit chunked body read and dropped */
     double t0;
     cJSON *json;                     /* the parsed body (routes with one)                  */
     srv_job *job;

@@ -34,8 +34,9 @@ static bert_status encode(bert_pipeline *p, const bert_dialogue_input *in, int t
     if (rc != BERT_OK) return rc;
     const bert_encoding *e = &d->text.encodings[0];
     if (e->n_tokens > max_len) {
+        bert_fail(err, BERT_ERR_INPUT, "input %d: the turn alone is %d tokens; the model takes %d", index, e->n_tokens, max_len);
         if (err) err->item = index;
-        return bert_fail(err, BERT_ERR_INPUT, "input %d: the turn alone is %d tokens; the model takes %d", index, e->n_tokens, max_len);
+        return BERT_ERR_INPUT;
     }
     d->ids = malloc(sizeof *d->ids * (size_t)max_len), d->types = calloc((size_t)max_len, sizeof *d->types);
     if (!d->ids || !d->types) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -43,7 +44,8 @@ static bert_status encode(bert_pipeline *p, const bert_dialogue_input *in, int t
     d->n = e->n_tokens;
     int sep = bert_tokenizer_special_id(p->tok, BERT_SPECIAL_SEP);
     ep.add_special_tokens = 0;
-    for (int h = in->n_history - 1, used = 0; rc == BERT_OK && h >= 0 && used < turns && d->n < max_len - 1; h--, used++) {
+    int n_history = in->history ? in->n_history : 0;
+    for (int h = n_history - 1, used = 0; rc == BERT_OK && h >= 0 && used < turns && d->n < max_len - 1; h--, used++) {
         bert_encodings he;
         if ((rc = bert_tokenize(p->tok, in->history[h] ? in->history[h] : "", -1, NULL, 0, &ep, &he, err)) != BERT_OK) break;
         int k = 0;

@@ -1,7 +1,7 @@
 /* embed_sparse.c — SPLADE sparse embeddings (bert_embed_sparse): the MLM
  * head's logits at every token, log1p(relu(.)) and the maximum over the
- * tokens, the non-zero entries kept. The logits of one sequence at a time
- * (T x V floats), so memory grows with the longest text, not the batch. */
+ * tokens, the non-zero entries kept. The logits of 64 tokens at a time
+ * (64 x V floats), whatever the texts' lengths. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +14,25 @@ void bert_sparse_vectors_free(bert_sparse_vector *v, int n) {
     for (int i = 0; v && i < n; i++) free(v[i].index), free(v[i].value), memset(&v[i], 0, sizeof v[i]);
 }
 
-/* Sequence s of the last forward into *out. */
+#define BLOCK 64 /* tokens whose logits are held at once */
+
+/* Sequence s of the last forward into *out; z holds BLOCK x V logits. */
 static bert_status sparse_one(bert_pipeline *p, int s, int T, float *z, float *best, bert_sparse_vector *out, bert_error *err) {
     int V = bert_model_config(p->model)->vocab_size;
-    int32_t *pos = malloc(sizeof *pos * (size_t)T);
-    if (!pos) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int t = 0; t < T; t++) pos[t] = t;
-    bert_status rc = bert_mlm_logits_at(p->ctx, s, pos, T, z, err);
-    free(pos);
-    if (rc != BERT_OK) return rc;
+    int32_t pos[BLOCK];
     for (int v = 0; v < V; v++) best[v] = 0.0f;
-    for (int t = 0; t < T; t++)
-        for (int v = 0; v < V; v++) {
-            float x = z[(size_t)t * V + v];
+    for (int t0 = 0; t0 < T; t0 += BLOCK) {
+        int nb = T - t0 < BLOCK ? T - t0 : BLOCK;
+        for (int t = 0; t < nb; t++) pos[t] = t0 + t;
+        bert_status rc = bert_mlm_logits_at(p->ctx, s, pos, nb, z, err);
+        if (rc != BERT_OK) return rc;
+        for (size_t i = 0; i < (size_t)nb * V; i++) {
+            float x = z[i];
             if (!isfinite(x)) return task_fail_not_finite(s, err);
-            if (x > 0) {
-                float y = log1pf(x);
-                if (y > best[v]) best[v] = y;
-            }
+            float y = x > 0 ? log1pf(x) : 0.0f;
+            if (y > best[i % V]) best[i % V] = y;
         }
+    }
     int n = 0;
     for (int v = 0; v < V; v++) n += best[v] > 0;
     out->index = malloc(sizeof *out->index * (size_t)(n ? n : 1)), out->value = malloc(sizeof *out->value * (size_t)(n ? n : 1));
@@ -50,10 +50,9 @@ bert_status bert_embed_sparse(bert_pipeline *p, const char *const *texts, int n,
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "sparse embeddings need the masked-LM head (cls.predictions)");
     task_batch b;
     bert_status rc = task_run(p, texts, NULL, n, 0, BERT_OUTPUT_HIDDEN, &b, err);
-    int V = bert_model_config(p->model)->vocab_size, T = 0;
-    for (int i = 0; rc == BERT_OK && i < n; i++) T = b.seqs[i].n_tokens > T ? b.seqs[i].n_tokens : T;
-    float *z = rc == BERT_OK ? malloc(sizeof *z * (size_t)T * (size_t)V) : NULL, *best = rc == BERT_OK ? malloc(sizeof *best * (size_t)V) : NULL;
-    if (rc == BERT_OK && (!z || !best)) rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the MLM logits", (double)T * V * 4e-6);
+    int V = bert_model_config(p->model)->vocab_size;
+    float *z = rc == BERT_OK ? malloc(sizeof *z * BLOCK * (size_t)V) : NULL, *best = rc == BERT_OK ? malloc(sizeof *best * (size_t)V) : NULL;
+    if (rc == BERT_OK && (!z || !best)) rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the MLM logits", (double)BLOCK * V * 4e-6);
     for (int i = 0; rc == BERT_OK && i < n; i++) rc = sparse_one(p, i, b.seqs[i].n_tokens, z, best, &out[i], err);
     free(z), free(best);
     task_batch_free(&b);

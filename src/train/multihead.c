@@ -26,8 +26,7 @@ static int head_labels(const train_head *h) {
     return h->task == BERT_TASK_SEQUENCE && h->problem == BERT_PROBLEM_REGRESSION ? 1 : h->num_labels;
 }
 
-/* A head name: 1..64 of [A-Za-z0-9_.-], not starting with '.'. */
-static int valid_name(const char *s) {
+int train_head_name_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n < 1 || n > 64 || s[0] == '.') return 0;
     for (size_t i = 0; i < n; i++)
@@ -39,7 +38,7 @@ static int valid_name(const char *s) {
 
 static bert_status check_spec(const bert_head_spec *specs, int k, bert_error *err) {
     const bert_head_spec *h = &specs[k];
-    if (!valid_name(h->name))
+    if (!train_head_name_ok(h->name))
         return bert_fail(err, BERT_ERR_INPUT, "head %d: name '%s' must be 1..64 of A-Z a-z 0-9 _ . - (not starting with '.')",
                          k, h->name ? h->name : "");
     for (int j = 0; j < k; j++)
@@ -168,7 +167,11 @@ bert_status bert_trainer_select(bert_trainer *t, int head, bert_error *err) {
     if (!t->n_heads || head == t->cur) return BERT_OK;
     head_params(t, head);
     bert_status rc = train_configure(t->model, &t->p, 1, err);
-    if (rc != BERT_OK) return rc;
+    if (rc != BERT_OK) { /* back to the head that was selected */
+        head_params(t, t->cur);
+        train_configure(t->model, &t->p, 1, NULL);
+        return rc;
+    }
     t->cur = head;
     t->model->w.classifier.w = t->heads[head].w, t->model->w.classifier.b = t->heads[head].b;
     t->model->heads = BERT_HEAD_CLASSIFIER | (t->heads[head].task == BERT_TASK_SEQUENCE ? BERT_HEAD_POOLER : 0);
@@ -238,13 +241,20 @@ bert_status train_heads_check_specs(const bert_trainer *t, const char *dir, bert
         rc = bert_fail(err, BERT_ERR_INPUT, "%s: the checkpoint has %d heads; this run has %d", path, n, t->n_heads);
     for (int k = 0; rc == BERT_OK && k < n; k++) {
         const cJSON *e = cJSON_GetArrayItem(arr, k), *name = cJSON_GetObjectItemCaseSensitive(e, "name"),
-                    *task = cJSON_GetObjectItemCaseSensitive(e, "task"), *nl = cJSON_GetObjectItemCaseSensitive(e, "num_labels");
+                    *task = cJSON_GetObjectItemCaseSensitive(e, "task"), *nl = cJSON_GetObjectItemCaseSensitive(e, "num_labels"),
+                    *pt = cJSON_GetObjectItemCaseSensitive(e, "problem_type"), *labels = cJSON_GetObjectItemCaseSensitive(e, "labels");
         const train_head *h = &t->heads[k];
+        int same_labels = !labels == !h->labels && (!labels || cJSON_GetArraySize(labels) == h->num_labels);
+        for (int i = 0; same_labels && labels && i < h->num_labels; i++) {
+            const cJSON *l = cJSON_GetArrayItem(labels, i);
+            same_labels = cJSON_IsString(l) && strcmp(l->valuestring, h->labels[i]) == 0;
+        }
+        int same_problem = h->task != BERT_TASK_SEQUENCE || (cJSON_IsString(pt) && strcmp(pt->valuestring, problem_names[h->problem]) == 0);
         if (!cJSON_IsString(name) || strcmp(name->valuestring, h->name) != 0 || !cJSON_IsString(task) ||
             strcmp(task->valuestring, task_names[h->task == BERT_TASK_TOKEN]) != 0 || !cJSON_IsNumber(nl) ||
-            nl->valuedouble != head_labels(h))
-            rc = bert_fail(err, BERT_ERR_INPUT, "%s: head %d is not this run's '%s' (%s, %d labels)", path, k, h->name,
-                           task_names[h->task == BERT_TASK_TOKEN], head_labels(h));
+            nl->valuedouble != head_labels(h) || !same_labels || !same_problem)
+            rc = bert_fail(err, BERT_ERR_INPUT, "%s: head %d is not this run's '%s' (%s, %d labels, their names and problem type)",
+                           path, k, h->name, task_names[h->task == BERT_TASK_TOKEN], head_labels(h));
     }
     cJSON_Delete(o);
     return rc;

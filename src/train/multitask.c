@@ -24,6 +24,7 @@
 #include "train/result.h"
 #include "train/sampler.h"
 #include "train/task.h"
+#include "train/trainer.h"
 #include "util/error.h"
 
 typedef struct {
@@ -67,12 +68,16 @@ static const train_task_ops *ops_of(bert_task task) {
     return task == BERT_TASK_SEQUENCE ? &train_task_sequence : task == BERT_TASK_TOKEN ? &train_task_token : NULL;
 }
 
-/* Names that would collide with what a run writes in OUT. */
+/* Names that would collide with what a run writes in OUT: its own
+ * directories and files, another task's log, and the temporary names of
+ * atomic saves (NAME.tmp, NAME.old). */
 static int reserved(const char *name) {
     static const char *const words[] = {"shared", "best", "logs", "finetune", "report.json", "log.jsonl"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strcmp(name, words[i]) == 0) return 1;
-    return strncmp(name, "checkpoint-", 11) == 0;
+    size_t n = strlen(name);
+    return strncmp(name, "checkpoint-", 11) == 0 || strncmp(name, "log-", 4) == 0 ||
+           (n > 4 && (strcmp(name + n - 4, ".tmp") == 0 || strcmp(name + n - 4, ".old") == 0));
 }
 
 /* Task k's name, type and sizes, checked before any data is read. */
@@ -85,6 +90,8 @@ static bert_status name_task(mt_run *r, int k, bert_error *err) {
     if (rc != BERT_OK) return bert_error_prefix(err, "task %d", k + 1);
     m->name = src->name ? src->name : m->p.preset;
     if (!m->name) return bert_fail(err, BERT_ERR_INPUT, "task %d: a task without a preset needs a name", k + 1);
+    if (!train_head_name_ok(m->name))
+        return bert_fail(err, BERT_ERR_INPUT, "task name '%s' must be 1..64 of A-Z a-z 0-9 _ . - (not starting with '.')", m->name);
     if (reserved(m->name)) return bert_fail(err, BERT_ERR_INPUT, "task name '%s' is reserved (it names a run's output)", m->name);
     for (int j = 0; j < k; j++)
         if (strcmp(r->t[j].name, m->name) == 0) return bert_fail(err, BERT_ERR_INPUT, "task '%s' given twice", m->name);
@@ -352,6 +359,20 @@ static bert_status finish_models(mt_run *r, bert_trainer *t, bert_error *err) {
     return rc;
 }
 
+/* Point the result's metric names at its own storage: the run's copies
+ * are freed when bert_multitask returns. */
+static void keep_names(bert_loop_result *res) {
+    int n = 0;
+    bert_metrics *ms[2] = {&res->best_metrics, &res->last_metrics};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < ms[k]->n; i++) {
+            int j = 0;
+            while (j < n && strcmp(res->name_store[j], ms[k]->name[i]) != 0) j++;
+            if (j == n && n < BERT_MAX_METRICS) snprintf(res->name_store[n++], sizeof res->name_store[0], "%s", ms[k]->name[i]);
+            ms[k]->name[i] = j < n ? res->name_store[j] : "";
+        }
+}
+
 static const char *const sampling_names[] = {"proportional", "uniform", "temperature", "annealed", "round-robin"};
 
 /* OUT/report.json: the run, the combined best and every task's own. */
@@ -405,6 +426,7 @@ static bert_status finetune_each(const mt_run *r, bert_loop_result *ft, bert_err
         fp.epochs = r->p->finetune_epochs > 0 ? r->p->finetune_epochs : 3;
         fp.train = r->p->train;
         fp.train.heads = NULL, fp.train.n_heads = 0;
+        fp.train.problem = m->tp.problem; /* the task's own, as the first stage trained it */
         fp.loop = bert_loop_default_params();
         fp.loop.metric = m->metric, fp.loop.greater_is_better = m->gib;
         fp.loop.on_event = r->p->loop.on_event, fp.loop.on_event_user = r->p->loop.on_event_user;
@@ -445,6 +467,7 @@ bert_status bert_multitask(const bert_multitask_params *params, bert_loop_result
     if (rc == BERT_OK && p->then_finetune && !(ft = calloc((size_t)r->n, sizeof *ft))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK && ft) rc = finetune_each(r, ft, err);
     if (rc == BERT_OK) rc = write_report(r, res, ft, err);
+    keep_names(res);
     for (int k = 0; k < r->n; k++) {
         mt_task *m = &r->t[k];
         if (m->log && fclose(m->log) != 0 && rc == BERT_OK) rc = bert_fail(err, BERT_ERR_IO, "log-%s.jsonl: write failed", m->name);

@@ -174,7 +174,7 @@ static void state_free(void *state) {
  * (dev for valid); or the file given. */
 static const char *split_path(const bert_finetune_params *p, const char *split, const char *given, char *buf, size_t cap) {
     if (given) return given;
-    if (!p->preset) return NULL;
+    if (!p->preset || !p->data_dir) return NULL;
     if (strcmp(p->preset, "sgd") == 0)
         snprintf(buf, cap, "%s/sgd/%s.jsonl.gz", p->data_dir, strcmp(split, "valid") == 0 ? "dev" : split);
     else
@@ -217,6 +217,13 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     if (!dev || (!train && !p->eval_only))
         return bert_fail(err, BERT_ERR_INPUT, "dialogue fine-tuning needs --train and --dev (a directory in the SNIPS layout, or JSONL turns), or --task snips|atis");
     bert_status rc = p->eval_only ? model_labels(st, p, err) : split_read(train, p->max_train, &st->train, err);
+    if (rc == BERT_OK && p->eval_only) { /* the layout the model was trained with, unless given */
+        const bert_config *c = bert_model_config(st->model);
+        if (!st->context_turns) st->context_turns = c->dialogue_context_turns;
+        if (c->dialogue_max_length > 0 && p->max_seq_len == 128) st->max_seq_len = c->dialogue_max_length;
+    }
+    if (rc == BERT_OK && (st->context_turns < 0 || st->context_turns > 1000))
+        rc = bert_fail(err, BERT_ERR_INPUT, "context turns %d: 0..1000", st->context_turns);
     if (rc == BERT_OK && p->eval_only && train) rc = split_read(train, p->max_train, &st->train, err); /* its services */
     for (int i = 0; rc == BERT_OK && i < st->train.data.n; i++) {
         const char *sv = st->train.data.v[i].service;

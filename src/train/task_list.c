@@ -24,7 +24,8 @@ struct bert_task_list {
 
 /* Keep a copy of s (of n bytes) in the list. */
 static const char *keep(bert_task_list *l, const char *s, size_t n, bert_error *err) {
-    char *c = l->n_strings < MAX_STRINGS ? malloc(n + 1) : NULL;
+    if (l->n_strings == MAX_STRINGS) return bert_fail(err, BERT_ERR_INPUT, "too many strings (a key given again and again?)"), NULL;
+    char *c = malloc(n + 1);
     if (!c) return bert_fail(err, BERT_ERR_NOMEM, "out of memory"), NULL;
     memcpy(c, s, n), c[n] = 0;
     return l->strings[l->n_strings++] = c;

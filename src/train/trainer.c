@@ -102,6 +102,8 @@ static const unsigned task_heads[] = {BERT_HEAD_POOLER | BERT_HEAD_CLASSIFIER, B
 static bert_status configure_intents(bert_config_full *c, const bert_train_params *p, bert_error *err) {
     if (p->num_intents < 1 || p->num_intents > 100000)
         return bert_fail(err, BERT_ERR_INPUT, "num_intents %d: a dialogue model needs 1..100000 intents", p->num_intents);
+    if (p->context_turns < 0 || p->context_turns > 1000 || p->max_length < 0 || p->max_length > 1 << 20)
+        return bert_fail(err, BERT_ERR_INPUT, "context turns (0..1000) or max length (0..2^20) out of range");
     for (int i = 0; c->intents && i < c->pub.num_intents; i++) free(c->intents[i]);
     free(c->intents);
     c->pub.num_intents = 0;
@@ -149,7 +151,7 @@ bert_status train_configure(bert_model *tm, const bert_train_params *p, int forc
         }
     }
     static const char *const problems[] = {"single_label_classification", "multi_label_classification", "regression"};
-    if (p->task == BERT_TASK_SEQUENCE) rc = set_string(&c->problem_type, problems[p->problem], err);
+    rc = set_string(&c->problem_type, p->task == BERT_TASK_SEQUENCE ? problems[p->problem] : "", err);
     c->pub.problem_type = c->problem_type;
     return rc;
 }

@@ -62,6 +62,8 @@ bert_status train_configure(bert_model *tm, const bert_train_params *p, int forc
 
 /* ---- multi-task heads (train/multihead.c) ---- */
 
+/* 1 when s is a head name: 1..64 of [A-Za-z0-9_.-], not starting with '.'. */
+int train_head_name_ok(const char *s);
 /* Copy and check params->heads into t (names, labels) and make head 0 the
  * trainer's task in t->p. Nothing to do for a single-task trainer. */
 bert_status train_heads_init(bert_trainer *t, const bert_train_params *params, bert_error *err);

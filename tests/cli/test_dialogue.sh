@@ -64,6 +64,7 @@ fi
 
 # POST /dialogue on bert serve answers what bert dialogue writes (127.0.0.1, a free port, bounded waits).
 if command -v curl > /dev/null 2>&1; then
+    : > "$TMP/serve.log"
     "$BERT" serve "$TMP/a/best" --port 0 --threads 1 2> "$TMP/serve.log" &
     spid=$!
     port="" i=0
@@ -84,6 +85,10 @@ if command -v curl > /dev/null 2>&1; then
 else
     skip serve_route "curl is not installed"
 fi
+
+# bert eval reads a model the way it was trained: its context turns from config.json.
+"$BERT" eval "$TMP/c/best" --task-type dialogue --dev "$DLG/turns.jsonl" --output-dir "$TMP/ec" > /dev/null 2> "$TMP/err"
+if grep -q '"context_turns":[[:space:]]*2' "$TMP/ec/report.json"; then pass eval_uses_the_trained_context; else fail eval_uses_the_trained_context "$TMP/err"; fi
 
 expect_error not_joint "not a joint intent + slot model" "$BERT" dialogue "$MLM" --input "$TMP/in.jsonl"
 expect_error bad_top_k "--top-k needs an integer in 1..1000" "$BERT" dialogue "$TMP/a/best" --top-k 0

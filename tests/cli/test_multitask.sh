@@ -124,6 +124,16 @@ printf '[{"name": "shared", "train": "%s/train.tsv", "dev": "%s/dev.tsv", "text_
 expect_error reserved_name "task name 'shared' is reserved" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/res.json"
 printf '[{"name": "x", "train": "a", "dev": "b", "colour": "red"}]' > "$TMP/bad.json"
 expect_error tasks_file_key "task 1: key \"colour\": unknown key" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/bad.json"
+printf '[{"name": "x.tmp", "train": "%s/train.tsv", "dev": "%s/dev.tsv", "text_column": "sentence"}]' "$FT" "$FT" > "$TMP/tmpname.json"
+expect_error reserved_tmp_name "task name 'x.tmp' is reserved" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/tmpname.json"
+printf '[{"name": "a/b", "train": "%s/train.tsv", "dev": "%s/dev.tsv", "text_column": "sentence"}]' "$FT" "$FT" > "$TMP/slash.json"
+expect_error bad_name_before_data "task name 'a/b' must be 1..64" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/slash.json"
+# The second stage keeps a task's problem type (regression here).
+printf '[{"name": "reg", "train": "%s/train.tsv", "dev": "%s/dev.tsv", "text_column": "sentence", "problem": "regression"}]' "$FT" "$FT" > "$TMP/reg.json"
+"$BERT" multitask "$MLM" --output-dir "$TMP/reg" --tasks-file "$TMP/reg.json" --epochs 1 --batch-size 8 --threads 1 --then-finetune \
+    --finetune-epochs 1 > /dev/null 2> "$TMP/err"
+if grep -q '"regression"' "$TMP/reg/reg/config.json" && grep -q '"regression"' "$TMP/reg/finetune/reg/best/config.json"; then
+    pass then_finetune_keeps_problem_type; else fail then_finetune_keeps_problem_type "$TMP/err"; fi
 expect_error bad_metric "use score or TASK/METRIC" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --tasks-file "$TMP/one.json" --metric sent/bleu
 expect_error bad_sampling "--sampling must be proportional" "$BERT" multitask "$MLM" --output-dir "$TMP/e" --task sst2 --sampling greedy
 # The curves: the training loss, the score, a panel per task (drawn as glyphs: the file is checked as an SVG).

@@ -153,3 +153,27 @@ TEST(task_list_refuses_bad_keys_by_name) {
     strcat(many, "]");
     CHECK_ERR(parse(many, &l, &err), err, BERT_ERR_INPUT, "1..16 tasks");
 }
+
+/* bert_multitask's result names its metrics TASK/METRIC in storage of the
+ * result itself: they are readable after the call (ASan would see a read
+ * of the run's freed copies). */
+TEST(multitask_result_names_outlive_the_run) {
+    bert_error err;
+    bert_multitask_task tasks[2];
+    const char *names[2] = {"alpha", "beta"};
+    for (int k = 0; k < 2; k++) {
+        tasks[k] = (bert_multitask_task){.name = names[k], .data = bert_finetune_default_params(BERT_TASK_SEQUENCE), .loss_weight = 1};
+        tasks[k].data.train_file = "tests/fixtures/finetune/train.tsv", tasks[k].data.dev_file = "tests/fixtures/finetune/dev.tsv";
+        tasks[k].data.text_column = "sentence", tasks[k].data.batch_size = 8;
+    }
+    bert_multitask_params p = bert_multitask_default_params();
+    char out[600];
+    snprintf(out, sizeof out, "%s/mt-run", test_tmpdir());
+    p.model_dir = "tests/fixtures/tasks/mlm", p.output_dir = out, p.tasks = tasks, p.n_tasks = 2, p.epochs = 1;
+    p.train.n_threads = 1;
+    bert_loop_result r;
+    CHECK_OK(bert_multitask(&p, &r, &err), err);
+    double v;
+    CHECK(bert_metrics_get(&r.best_metrics, "alpha/accuracy", &v) && bert_metrics_get(&r.best_metrics, "beta/loss", &v));
+    CHECK(bert_metrics_get(&r.last_metrics, "score", &v) && r.best_step > 0);
+}
