@@ -44,9 +44,13 @@ void cli_train_usage(int cmd, FILE *f) {
                          : x->tasks == CLI_T_DLG ? " [dialogue]" : "";
         fprintf(f, "  %-30s %s%s\n", left, x->help, only);
     }
-    if (cmd != CLI_CMD_PRETRAIN) {
+    if (cmd != CLI_CMD_PRETRAIN) { /* multitask: the sequence and token presets */
         fputs("\npresets (--task):", f);
-        for (const char *const *p = bert_finetune_presets(); *p; p++) fprintf(f, " %s", *p);
+        for (const char *const *p = bert_finetune_presets(); *p; p++) {
+            bert_task task = BERT_TASK_SEQUENCE;
+            bert_finetune_preset_task(*p, &task, NULL);
+            if (cmd != CLI_CMD_MULTITASK || task == BERT_TASK_SEQUENCE || task == BERT_TASK_TOKEN) fprintf(f, " %s", *p);
+        }
         fputc('\n', f);
     }
 }
