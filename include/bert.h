@@ -282,7 +282,9 @@ BERT_API void bert_context_free(bert_context *ctx);
 
 /* One input sequence. The sequences of a batch may have different lengths:
  * they are processed without padding (a ragged batch), so each result is
- * the same as running that sequence alone. */
+ * that of running the sequence alone, up to the order of the float sums
+ * in the matrix products, which depends on the batch's size (most values
+ * byte-identical; the rest within ~2e-6 on embeddings, tests/cli/test_server.sh). */
 typedef struct {
     const int32_t *input_ids;      /* [n_tokens] ids in [0, vocab_size)                  */
     const int32_t *token_type_ids; /* [n_tokens] in [0, type_vocab_size), or NULL (all 0) */
@@ -1671,8 +1673,9 @@ BERT_API bert_status bert_qa_preset_path(const char *data_dir, const char *file,
 
 /* Run seqs[0..n) as one ragged batch on the pipeline's model and context
  * (bert_forward's validation and errors, err->item naming the sequence).
- * Each sequence's results are those of running it alone, so a batch built
- * from several clients' requests answers each as a single request would.
+ * Each sequence's results are those of running it alone (up to the float
+ * summation order, see bert_sequence), so a batch built from several
+ * clients' requests answers each as a single request would.
  * Read the outputs with bert_output_* / bert_pool on
  * bert_pipeline_context(p). */
 BERT_API bert_status bert_pipeline_forward(bert_pipeline *p, const bert_sequence *seqs, int n, unsigned outputs,
