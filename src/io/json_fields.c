@@ -1,6 +1,7 @@
 /* json_fields.c — see json_fields.h. */
 #include "io/json_fields.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,20 @@ bert_status bert_json_load_file(const char *path, cJSON **out, bert_error *err) 
     rc = bert_json_parse(text, path, out, err);
     free(text);
     return rc;
+}
+
+int bert_json_whole(const cJSON *v, double lo, double hi) {
+    return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi && v->valuedouble == floor(v->valuedouble);
+}
+
+int bert_json_u64_string(const cJSON *v, uint64_t *out) {
+    if (!cJSON_IsString(v) || v->valuestring[0] < '0' || v->valuestring[0] > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v->valuestring, &end, 10);
+    if (errno || *end) return 0;
+    *out = (uint64_t)x;
+    return 1;
 }
 
 static const cJSON *field(const cJSON *obj, const char *key) {

@@ -222,17 +222,6 @@ bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const
     return train_save_dir(t, dir, write_checkpoint, &a, err);
 }
 
-/* A decimal uint64 string with nothing else in it (no sign, no spaces). */
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || *s < '0' || *s > '9') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
 /* 1 when every number in v (recursively) is finite: JSON has no infinity,
  * but 1e999 parses as one. */
 static int all_finite(const cJSON *v) {
@@ -242,17 +231,12 @@ static int all_finite(const cJSON *v) {
     return 1;
 }
 
-/* 1 when v is an integer in [0, max]. */
-static int count_ok(const cJSON *v, double max) {
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
-}
-
 /* A multi-task checkpoint's head_steps (one per head) and pooler_steps,
  * each an integer from 0 to the trainer's step. */
 static bert_status read_head_steps(bert_trainer *t, const cJSON *o, const char *path, bert_error *err) {
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "head_steps"), *ps = cJSON_GetObjectItemCaseSensitive(o, "pooler_steps");
-    int ok = cJSON_IsArray(hs) && cJSON_GetArraySize(hs) == t->n_heads && count_ok(ps, (double)t->step);
-    for (int k = 0; ok && k < t->n_heads; k++) ok = count_ok(cJSON_GetArrayItem(hs, k), (double)t->step);
+    int ok = cJSON_IsArray(hs) && cJSON_GetArraySize(hs) == t->n_heads && bert_json_whole(ps, 0, (double)t->step);
+    for (int k = 0; ok && k < t->n_heads; k++) ok = bert_json_whole(cJSON_GetArrayItem(hs, k), 0, (double)t->step);
     if (!ok)
         return bert_fail(err, BERT_ERR_FORMAT, "%s: \"head_steps\" (%d integers) or \"pooler_steps\" missing or out of range",
                          path, t->n_heads);
@@ -272,7 +256,7 @@ static bert_status read_state(bert_trainer *t, const cJSON *o, const char *path,
     if (!(step->valuedouble >= 0 && step->valuedouble < 9007199254740992.0) || step->valuedouble != floor(step->valuedouble))
         return bert_fail(err, BERT_ERR_FORMAT, "%s: \"step\" must be an integer >= 0", path);
     uint64_t state, inc;
-    if (!parse_u64(rs->valuestring, &state) || !parse_u64(ri->valuestring, &inc) || !(inc & 1))
+    if (!bert_json_u64_string(rs, &state) || !bert_json_u64_string(ri, &inc) || !(inc & 1))
         return bert_fail(err, BERT_ERR_FORMAT, "%s: \"rng_state\" / \"rng_inc\" must be decimal 64-bit integers (the increment odd)",
                          path);
     if (extra && (!cJSON_IsObject(extra) || !all_finite(extra)))

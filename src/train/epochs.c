@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_fields.h"
 #include "util/error.h"
 
 void train_shuffle(int *order, int n, uint32_t seed) {
@@ -76,11 +77,6 @@ static int position(void *user, char *json, size_t cap) {
     return len > 0 && (size_t)len < cap;
 }
 
-/* 1 when v is a JSON number holding an integer in [0, max]. */
-static int whole(const cJSON *v, double max) {
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
-}
-
 /* bert_train_source.seek: the inverse of position(). At an epoch's start
  * the seed is drawn afresh, as an uninterrupted run draws it. */
 static bert_status seek(void *user, const char *json, bert_error *err) {
@@ -88,7 +84,7 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     cJSON *o = cJSON_Parse(json);
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epoch"), *pos = cJSON_GetObjectItemCaseSensitive(o, "position"),
                 *seed = cJSON_GetObjectItemCaseSensitive(o, "shuffle_seed");
-    int ok = whole(ep, INT_MAX) && whole(pos, e->n_items - 1) && whole(seed, 4294967295.0);
+    int ok = bert_json_whole(ep, 0, INT_MAX) && bert_json_whole(pos, 0, e->n_items - 1) && bert_json_whole(seed, 0, 4294967295.0);
     if (ok) {
         e->epoch = (int)ep->valuedouble, e->pos = (int)pos->valuedouble;
         e->seed = (uint32_t)seed->valuedouble;

@@ -19,6 +19,7 @@
 
 #include "io/file.h"
 #include "io/fs.h"
+#include "io/json_fields.h"
 #include "train/epochs.h"
 #include "train/notice.h"
 #include "train/result.h"
@@ -174,19 +175,9 @@ static int position(void *user, char *json, size_t cap) {
     return len > 0 && (size_t)len < cap;
 }
 
-/* A decimal uint64 string. */
-static int u64_of(const cJSON *v, uint64_t *out) {
-    if (!cJSON_IsString(v) || v->valuestring[0] < '0' || v->valuestring[0] > '9') return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v->valuestring, &end, 10);
-    *out = (uint64_t)x;
-    return !errno && !*end;
-}
-
+/* *out = v when it is an integer in [min, 9e15]. */
 static int count_of(const cJSON *v, double min, long *out) {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble < 9e15) || v->valuedouble != floor(v->valuedouble))
-        return 0;
+    if (!bert_json_whole(v, min, 9e15)) return 0;
     *out = (long)v->valuedouble;
     return 1;
 }
@@ -220,8 +211,8 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     const cJSON *smp = cJSON_GetObjectItemCaseSensitive(o, "sampler"), *tasks = cJSON_GetObjectItemCaseSensitive(o, "tasks");
     uint64_t state = 0, inc = 0;
     int ok = cJSON_IsArray(tasks) && cJSON_GetArraySize(tasks) == r->n &&
-             u64_of(cJSON_GetObjectItemCaseSensitive(smp, "state"), &state) &&
-             u64_of(cJSON_GetObjectItemCaseSensitive(smp, "inc"), &inc) && (inc & 1) &&
+             bert_json_u64_string(cJSON_GetObjectItemCaseSensitive(smp, "state"), &state) &&
+             bert_json_u64_string(cJSON_GetObjectItemCaseSensitive(smp, "inc"), &inc) && (inc & 1) &&
              count_of(cJSON_GetObjectItemCaseSensitive(smp, "drawn"), 0, &r->sampler.drawn) &&
              count_of(cJSON_GetObjectItemCaseSensitive(o, "batches"), 0, &r->batches);
     bert_status rc = ok ? BERT_OK
