@@ -26,12 +26,13 @@ static bert_status sparse_one(bert_pipeline *p, int s, int T, float *z, float *b
         for (int t = 0; t < nb; t++) pos[t] = t0 + t;
         bert_status rc = bert_mlm_logits_at(p->ctx, s, pos, nb, z, err);
         if (rc != BERT_OK) return rc;
-        for (size_t i = 0; i < (size_t)nb * V; i++) {
-            float x = z[i];
-            if (!isfinite(x)) return task_fail_not_finite(s, err);
-            float y = x > 0 ? log1pf(x) : 0.0f;
-            if (y > best[i % V]) best[i % V] = y;
-        }
+        for (int t = 0; t < nb; t++)
+            for (int v = 0; v < V; v++) {
+                float x = z[(size_t)t * V + v];
+                if (!isfinite(x)) return task_fail_not_finite(s, err);
+                float y = x > 0 ? log1pf(x) : 0.0f;
+                if (y > best[v]) best[v] = y;
+            }
     }
     int n = 0;
     for (int v = 0; v < V; v++) n += best[v] > 0;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "io/file.h"
+#include "train/heads.h"
 #include "train/notice.h"
 #include "train/task.h"
 #include "util/error.h"
@@ -220,7 +221,8 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     if (rc == BERT_OK && p->eval_only) { /* the layout the model was trained with, unless given */
         const bert_config *c = bert_model_config(st->model);
         if (!st->context_turns) st->context_turns = c->dialogue_context_turns;
-        if (c->dialogue_max_length > 0 && p->max_seq_len == 128) st->max_seq_len = c->dialogue_max_length;
+        if (c->dialogue_max_length > 0 && p->max_seq_len == bert_finetune_default_params(BERT_TASK_DIALOGUE).max_seq_len)
+            st->max_seq_len = c->dialogue_max_length;
     }
     if (rc == BERT_OK && (st->context_turns < 0 || st->context_turns > 1000))
         rc = bert_fail(err, BERT_ERR_INPUT, "context turns %d: 0..1000", st->context_turns);
@@ -320,17 +322,9 @@ static void score_turn(const dlg_state *st, const dlg_feat *f, const bert_dialog
                        dlg_scores *sc, unsigned char *on, float *gold) {
     int I = st->n_intents, L = st->n_slots;
     intent_labels(st, t, gold);
-    double il = 0;
-    if (st->multi) {
-        for (int i = 0; i < I; i++) il += (zi[i] > 0 ? zi[i] : 0) - zi[i] * gold[i] + log1p(exp(-fabs(zi[i])));
-        il /= I;
-    } else if (gold[0] >= 0) {
-        double mx = zi[0], sum = 0;
-        for (int i = 1; i < I; i++) mx = zi[i] > mx ? zi[i] : mx;
-        for (int i = 0; i < I; i++) sum += exp(zi[i] - mx);
-        il = mx + log(sum) - zi[(int)gold[0]];
-    }
-    sc->intent_loss += il;
+    /* the training losses (heads.c): an intent the training data lacks has none */
+    if (st->multi || gold[0] >= 0)
+        sc->intent_loss += train_loss(st->multi ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, zi, gold, 1, I, NULL, 1.0);
     intent_pred(st, zi, on);
     int intent_ok = 1;
     for (int i = 0; i < I; i++) intent_ok &= st->multi ? on[i] == (gold[i] > 0.5f) : on[i] == (i == (int)gold[0]);
@@ -342,12 +336,8 @@ static void score_turn(const dlg_state *st, const dlg_feat *f, const bert_dialog
             const float *row = zs + (size_t)k * L;
             for (int j = 1; j < L; j++) best = row[j] > row[best] ? j : best;
             p = st->slots[best];
-            if (f->slots[k] >= 0) {
-                double mx = row[0], sum = 0;
-                for (int j = 1; j < L; j++) mx = row[j] > mx ? row[j] : mx;
-                for (int j = 0; j < L; j++) sum += exp(row[j] - mx);
-                sc->slot_loss += mx + log(sum) - row[(int)f->slots[k]], sc->slot_count++;
-            }
+            if (f->slots[k] >= 0)
+                sc->slot_loss += train_loss(BERT_PROBLEM_SINGLE_LABEL, row, &f->slots[k], 1, L, NULL, 1.0), sc->slot_count++;
         }
         sc->gold[sc->words] = t->s.tags[w], sc->pred[sc->words++] = p;
         slots_ok &= strcmp(p, t->s.tags[w]) == 0;
