@@ -58,6 +58,9 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
  * the flags that set them (--max-question-len, ...), within cap bytes. */
 void cli_name_flags(char *msg, size_t cap);
 
+/* 1 for a --metric where lower is better (a loss, perplexity). */
+int cli_lower_is_better(const char *metric);
+
 /* Checks an input line before cJSON parses it: cJSON strings end at a NUL,
  * so a "\u0000" escape would silently cut the text. Returns 0 with a
  * message in msg for such a line. */

@@ -52,11 +52,6 @@ static void summary(const cli_train_args *a, const cli_progress *pr, const bert_
     }
 }
 
-/* 1 for metrics where lower is better. */
-static int is_loss(const char *metric) {
-    return metric && (strstr(metric, "loss") || strcmp(metric, "perplexity") == 0);
-}
-
 /* The command: parse, check the data directory, fine-tune or score. */
 static int run(int cmd, int argc, char **argv) {
     cli_train_args a;
@@ -64,7 +59,7 @@ static int run(int cmd, int argc, char **argv) {
     if (!check_data_dir(&a)) return CLI_ERROR;
     cli_progress pr = {.cmd = a.name, .tty = isatty(2)};
     a.ft.loop.on_event = cli_on_event, a.ft.loop.on_event_user = &pr;
-    if (is_loss(a.ft.loop.metric)) a.ft.loop.greater_is_better = 0;
+    if (cli_lower_is_better(a.ft.loop.metric)) a.ft.loop.greater_is_better = 0;
     if (!a.ft.eval_only) a.ft.loop.interrupt = cli_stop_flag();
     bert_loop_result r;
     bert_error err;

@@ -10,8 +10,6 @@
 #include "cli/train_flags.h"
 #include "cli/train_run.h"
 
-static int is_loss(const char *metric) { return metric && strstr(metric, "loss") != NULL; }
-
 int cmd_multitask(int argc, char **argv) {
     cli_train_args a;
     if (!cli_train_parse(CLI_CMD_MULTITASK, argc, argv, &a)) return CLI_USAGE;
@@ -41,7 +39,7 @@ int cmd_multitask(int argc, char **argv) {
     mt.tasks = tasks, mt.n_tasks = a.n_presets + n_file;
     mt.epochs = a.ft.epochs, mt.max_steps = a.ft.max_steps;
     mt.train = a.ft.train, mt.loop = a.ft.loop, mt.resume_from = a.ft.resume_from;
-    if (is_loss(mt.loop.metric)) mt.loop.greater_is_better = 0;
+    if (cli_lower_is_better(mt.loop.metric)) mt.loop.greater_is_better = 0;
     cli_progress pr = {.cmd = "multitask", .tty = isatty(2)};
     mt.loop.on_event = cli_on_event, mt.loop.on_event_user = &pr, mt.loop.interrupt = cli_stop_flag();
     bert_loop_result r;

@@ -59,6 +59,10 @@ int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int
 
 static int word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
+int cli_lower_is_better(const char *metric) {
+    return metric && (strstr(metric, "loss") || strcmp(metric, "perplexity") == 0);
+}
+
 void cli_name_flags(char *msg, size_t cap) {
     static const char *const names[][2] = {{"max_question_len", "--max-question-len"}, {"max_answer_len", "--max-answer-len"},
                                            {"max_seq_len", "--max-seq-len"},           {"doc_stride", "--doc-stride"},
