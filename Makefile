@@ -41,18 +41,29 @@ PLOT_LIBS   := $(shell pkg-config --libs plplot 2>/dev/null || echo -lplplot)
 HTTP_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 HTTP_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
+# Open MPI (libopenmpi-dev) makes training data-parallel (src/dist/mpi.c);
+# without it, or with MPI=none, the library knows only a job of one.
+MPI      ?= auto
+ifneq ($(MPI),none)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+endif
+ifneq ($(MPI_LIBS),)
+MPI_DEFS := -DBERT_USE_MPI
+endif
+
 OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
 # -fno-math-errno: nothing here reads errno after a math call, and without it
 # sqrtf in a loop is a possible errno write that stops vectorisation.
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fno-math-errno -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
-LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) -lz -fopenmp -lm -ldl -lpthread
+LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) $(MPI_LIBS) -lz -fopenmp -lm -ldl -lpthread
 
-LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 SERVER_SRC := $(wildcard src/server/*.c)
-TEST_SRC := $(filter-out tests/json_close.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
+TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -88,6 +99,7 @@ $(SHARED): $(LIB_OBJ)
 $(BIN): $(CLI_OBJ) $(SERVER_OBJ) $(STATIC)
 	$(CC) -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS) $(HTTP_LIBS)
 $(CLI_OBJ): CFLAGS += $(PLOT_CFLAGS)
+$(BUILD)/src/dist/%.o: CFLAGS += $(MPI_CFLAGS) $(MPI_DEFS)
 $(SERVER_OBJ): CFLAGS += $(HTTP_CFLAGS)
 
 # Tests see the library's internals (they test kernels and loaders directly).
@@ -97,6 +109,10 @@ $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 
 # Compares JSONL outputs with expected files (numbers within a tolerance).
 $(BUILD)/json_close: $(BUILD)/tests/json_close.o
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# Compares the F32 tensors of two safetensors files within a tolerance.
+$(BUILD)/st_close: $(BUILD)/tests/st_close.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # Compares the tokenizer's Unicode classes with Hugging Face's (see the tool).
@@ -126,12 +142,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 # the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
 	@tools/install-deps.sh --fuzz
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/fail_io.so build-asan/fs_copy \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 

@@ -895,6 +895,10 @@ typedef struct {
     const char *const *intents;  /* [num_intents] names, or NULL (INTENT_0, ...)    */
     int intent_multi_label;      /* BCEWithLogits over the intents (ATIS's "a#b")   */
     int context_turns, max_length; /* recorded in config.json for inference          */
+    /* Data-parallel training (bert_dist_open): NULL or a job of one = this
+     * process alone. Otherwise every rank opens its trainer with the same
+     * parameters and hands it the same micro-batches; see bert_dist. */
+    struct bert_dist *dist;
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16
@@ -1146,6 +1150,95 @@ typedef struct {
  * errors the newest checkpoint is intact. result may be NULL. */
 BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const bert_loop_params *params,
                                      bert_loop_result *result, bert_error *err);
+
+/* ------------------------------------------------------------------------
+ * Data parallelism across processes (MPI)
+ *
+ * A bert_dist is this process's place in a job of `size` processes (ranks)
+ * that mpirun started, or a job of one. Given to a trainer
+ * (bert_train_params.dist) it makes training data-parallel, as PyTorch's
+ * DistributedDataParallel does:
+ * - every rank calls bert_trainer_backward with the same global micro-batch
+ *   of n sequences; rank r of N runs forward and backward on its share,
+ *   sequences [r*n/N, (r+1)*n/N), with each loss term normalised by the
+ *   count of the whole micro-batch (sequences, labelled tokens, masked
+ *   tokens), and the gradients are summed over the ranks (MPI_Allreduce):
+ *   N ranks compute the gradient of the global batch, equal to one process
+ *   up to the float summation order. *loss is this rank's share of the
+ *   micro-batch's mean loss (the shares sum to it). A rank whose share is
+ *   empty (n < N) adds nothing but takes part in the sums.
+ * - the sums travel in buckets: on the last micro-batch of a step, a
+ *   layer's gradients as soon as its backward is done (a communication
+ *   thread sends them while backward goes on; params.overlap), the rest
+ *   at bert_trainer_apply, which waits for all of them. Every rank then
+ *   takes the same AdamW step.
+ * - dropout: with any dropout > 0, each rank draws its masks from a stream
+ *   of its own (forked from the trainer's RNG, one draw per micro-batch on
+ *   every rank), so the trainer's RNG, and what is shuffled with it, stays
+ *   the same on every rank; the masks then depend on N. With dropout 0
+ *   nothing is drawn and N ranks equal one process.
+ * - bert_train_loop: rank 0 alone writes log.jsonl, checkpoints and models
+ *   and sends events; the logged loss and token counts are summed over the
+ *   ranks; every rank evaluates (the same weights give the same scores, so
+ *   every rank takes the same early-stopping decision); the weights'
+ *   digest is compared every checksum_steps steps (a mismatch stops the
+ *   run with BERT_ERR_STATE).
+ * - bert_finetune / bert_pretrain / bert_multitask: batch_size is per rank;
+ *   the data source hands out global batches of N x batch_size (the same
+ *   examples in the same order as one process with that batch), so the
+ *   run's steps and its data order do not depend on N, and a checkpoint
+ *   resumes under another N with the same global batch.
+ * Built without MPI (bert_dist_compiled() == 0) every process is a job of
+ * one, and bert_dist_open fails with BERT_ERR_UNSUPPORTED when the
+ * environment says a launcher started several (OMPI_COMM_WORLD_SIZE,
+ * PMI_SIZE). Open at most one bert_dist per process (MPI starts once).
+ * ---------------------------------------------------------------------- */
+
+typedef struct bert_dist bert_dist;
+
+typedef struct {
+    int overlap;           /* 1: a layer's gradients travel while backward goes on (1) */
+    int compress_bf16;     /* 1: gradients travel as bf16 (half the bytes; each hop
+                              adds in f32 and rounds to bf16) (0)                   */
+    int checksum_steps;    /* compare the weights' digest every K optimizer steps
+                              (100); 0 = never                                      */
+    double timeout_s;      /* a collective that waits longer ends the job (300)     */
+} bert_dist_params;
+
+/* What the gradient sums cost so far (for benchmarks). */
+typedef struct {
+    long buckets;          /* sum-allreduces of gradient ranges                     */
+    double bytes;          /* their payload, bytes sent per rank before the sum     */
+    double reduce_s;       /* time inside them (the communication thread's)         */
+    double wait_s;         /* time the trainer waited for them at the step          */
+} bert_dist_stats;
+
+BERT_API bert_dist_params bert_dist_default_params(void);
+/* 1 when this library was built with MPI. */
+BERT_API int bert_dist_compiled(void);
+/* Join the job this process belongs to: under mpirun, MPI is started (a
+ * thread level of at least MPI_THREAD_SERIALIZED; with less, overlap is
+ * off); otherwise a job of one, MPI untouched. p may be NULL (defaults). */
+BERT_API bert_status bert_dist_open(const bert_dist_params *p, bert_dist **out, bert_error *err);
+/* This rank (0 for NULL) and the job's size (1 for NULL). */
+BERT_API int bert_dist_rank(const bert_dist *d);
+BERT_API int bert_dist_size(const bert_dist *d);
+/* Sum n doubles over the ranks, in place; every rank calls it. */
+BERT_API bert_status bert_dist_sum(bert_dist *d, double *x, int n, bert_error *err);
+/* Gather len bytes from every rank to rank 0: there *out (malloc'd) holds
+ * them concatenated in rank order and lens[0..size) their lengths; other
+ * ranks get *out = NULL. Every rank calls it. */
+BERT_API bert_status bert_dist_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens,
+                                      bert_error *err);
+BERT_API void bert_dist_stats_get(const bert_dist *d, bert_dist_stats *s);
+BERT_API void bert_dist_stats_reset(bert_dist *d);
+/* End every process of the job now (MPI_Abort) with exit code `code`:
+ * what a rank does after an error the others cannot see, so that they do
+ * not wait for it. Returns (doing nothing) in a job of one. */
+BERT_API void bert_dist_abort(bert_dist *d, int code);
+/* Leave the job (MPI_Finalize, after waiting for the other ranks) and
+ * free d. NULL is a no-op. */
+BERT_API void bert_dist_close(bert_dist *d);
 
 /* ------------------------------------------------------------------------
  * Fine-tuning and pre-training runs: the loop on the usual data sets

@@ -52,11 +52,11 @@ static void summary(const cli_train_args *a, const cli_progress *pr, const bert_
     }
 }
 
-/* The command: parse, check the data directory, fine-tune or score. */
-static int run(int cmd, int argc, char **argv) {
-    cli_train_args a;
-    if (!cli_train_parse(cmd, argc, argv, &a)) return CLI_USAGE;
-    if (!check_data_dir(&a)) return CLI_ERROR;
+/* Fine-tune or score, as one rank of the job d (rank 0 prints). */
+static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
+    cli_train_args a = *ap;
+    int speaker = bert_dist_rank(d) == 0;
+    a.ft.train.dist = d;
     cli_progress pr = {.cmd = a.name, .tty = isatty(2)};
     a.ft.loop.on_event = cli_on_event, a.ft.loop.on_event_user = &pr;
     if (cli_lower_is_better(a.ft.loop.metric)) a.ft.loop.greater_is_better = 0;
@@ -66,12 +66,22 @@ static int run(int cmd, int argc, char **argv) {
     bert_status rc = bert_finetune(&a.ft, &r, &err);
     cli_progress_end(&pr);
     if (rc == BERT_ERR_INTERRUPTED) {
-        cli_print_resume(a.name, argc, argv, 0, r.steps, r.checkpoint);
+        if (speaker) cli_print_resume(a.name, argc, argv, 0, r.steps, r.checkpoint);
         return 130;
     }
-    if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_error(a.name, "%s", err.message);
-    summary(&a, &pr, &r);
+    if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_rank_error(a.name, d, err.message);
+    if (speaker) summary(&a, &pr, &r);
     return CLI_OK;
+}
+
+/* The command: parse, check the data directory, join the job, run. */
+static int run(int cmd, int argc, char **argv) {
+    cli_train_args a;
+    if (!cli_train_parse(cmd, argc, argv, &a)) return CLI_USAGE;
+    if (!check_data_dir(&a)) return CLI_ERROR;
+    bert_dist *d = NULL;
+    if (!cli_dist_open(a.name, &a.dist, &d)) return CLI_ERROR;
+    return cli_dist_end(d, run_job(&a, argc, argv, d));
 }
 
 int cmd_finetune(int argc, char **argv) { return run(CLI_CMD_FINETUNE, argc, argv); }

@@ -10,15 +10,17 @@
 #include "cli/train_flags.h"
 #include "cli/train_run.h"
 
-int cmd_pretrain(int argc, char **argv) {
-    cli_train_args a;
-    if (!cli_train_parse(CLI_CMD_PRETRAIN, argc, argv, &a)) return CLI_USAGE;
+/* Pre-train as one rank of the job d (rank 0 prints). */
+static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
+    cli_train_args a = *ap;
+    int speaker = bert_dist_rank(d) == 0;
+    a.pt.train.dist = d;
     char newest[4096];
     if (a.resume_newest) {
         if (cli_newest_checkpoint(a.pt.output_dir, newest, sizeof newest)) {
             a.pt.resume_from = newest;
-            fprintf(stderr, "bert pretrain: --resume: %s\n", newest);
-        } else {
+            if (speaker) fprintf(stderr, "bert pretrain: --resume: %s\n", newest);
+        } else if (speaker) {
             fprintf(stderr, "bert pretrain: no checkpoint in %s; starting from the beginning\n", a.pt.output_dir);
         }
     }
@@ -31,10 +33,18 @@ int cmd_pretrain(int argc, char **argv) {
     bert_status rc = bert_pretrain(&a.pt, &r, &err);
     cli_progress_end(&pr);
     if (rc == BERT_ERR_INTERRUPTED) {
-        cli_print_resume(a.name, argc, argv, 1, r.steps, r.checkpoint);
+        if (speaker) cli_print_resume(a.name, argc, argv, 1, r.steps, r.checkpoint);
         return 130;
     }
     if (rc == BERT_OK) return CLI_OK;
     cli_name_flags(err.message, sizeof err.message);
-    return cli_error(a.name, "%s", err.message);
+    return cli_rank_error(a.name, d, err.message);
+}
+
+int cmd_pretrain(int argc, char **argv) {
+    cli_train_args a;
+    if (!cli_train_parse(CLI_CMD_PRETRAIN, argc, argv, &a)) return CLI_USAGE;
+    bert_dist *d = NULL;
+    if (!cli_dist_open(a.name, &a.dist, &d)) return CLI_ERROR;
+    return cli_dist_end(d, run_job(&a, argc, argv, d));
 }

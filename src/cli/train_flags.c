@@ -13,6 +13,7 @@
 #define TR(f) CLI_W_TRAIN, offsetof(bert_train_params, f)
 #define LP(f) CLI_W_LOOP, offsetof(bert_loop_params, f)
 #define MT(f) CLI_W_MT, offsetof(bert_multitask_params, f)
+#define DIST(f) CLI_W_DIST, offsetof(bert_dist_params, f)
 #define NOWHERE CLI_W_NONE, 0
 
 enum { F = CLI_CMD_FINETUNE, E = CLI_CMD_EVAL, P = CLI_CMD_PRETRAIN, M = CLI_CMD_MULTITASK, FE = F | E, FP = F | P,
@@ -91,6 +92,19 @@ static int set_dropout(cli_train_args *a, const char *v, char *msg, size_t cap) 
 static int set_bert_adam(cli_train_args *a, const char *v, char *msg, size_t cap) {
     (void)v, (void)msg, (void)cap;
     train_of(a)->bert_adam = 1, train_of(a)->eps = 1e-6;
+    return 0;
+}
+
+/* --grad-compression none|bf16, --no-overlap: data-parallel gradients. */
+static int set_compression(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    if (strcmp(v, "bf16") == 0) a->dist.compress_bf16 = 1;
+    else if (strcmp(v, "none") == 0) a->dist.compress_bf16 = 0;
+    else return snprintf(msg, cap, "--grad-compression must be none or bf16, not '%s'", v), -1;
+    return 1;
+}
+static int set_no_overlap(cli_train_args *a, const char *v, char *msg, size_t cap) {
+    (void)v, (void)msg, (void)cap;
+    a->dist.overlap = 0;
     return 0;
 }
 
@@ -254,5 +268,10 @@ const cli_flag cli_train_flags[] = {
     {"--stop-at-step", "N", FPM, 0, CLI_K_LONG, LP(stop_at_step), 1, NULL, "checkpoint and stop at step N (continue with --resume CHECKPOINT, without --stop-at-step)"},
     {"--resume", "CHECKPOINT", FM, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from OUT/checkpoint-STEP"},
     {"--resume", "[CHECKPOINT]", P, 0, CLI_K_FN, NOWHERE, 0, set_resume, "continue from a checkpoint (bare: the newest in OUT)"},
+    {"data-parallel (mpirun -np N bert ...; --batch-size is per rank)", NULL, FPM, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
+    {"--grad-compression", "C", FPM, 0, CLI_K_FN, NOWHERE, 0, set_compression, "none (default) or bf16: gradients travel as bf16"},
+    {"--no-overlap", NULL, FPM, 0, CLI_K_FN, NOWHERE, 0, set_no_overlap, "sum the gradients after backward, not while it runs"},
+    {"--checksum-steps", "N", FPM, 0, CLI_K_INT, DIST(checksum_steps), 0, NULL, "compare the ranks' weights every N steps (100); 0 = never"},
+    {"--dist-timeout", "S", FPM, 0, CLI_K_DBL, DIST(timeout_s), 0, NULL, "a rank waiting longer for the others ends the job (300)"},
     {NULL, NULL, 0, 0, CLI_K_STR, NOWHERE, 0, NULL, NULL},
 };

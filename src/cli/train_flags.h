@@ -33,10 +33,11 @@ typedef struct {
     const char *presets[BERT_MAX_HEADS]; /* --task, in order                      */
     int n_presets;
     const char *tasks_file;  /* --tasks-file                                       */
+    bert_dist_params dist;   /* under mpirun: the data-parallel options            */
 } cli_train_args;
 
 /* Where an option's value goes. */
-typedef enum { CLI_W_NONE = 0, CLI_W_FT, CLI_W_PT, CLI_W_TRAIN, CLI_W_LOOP, CLI_W_MT } cli_flag_where;
+typedef enum { CLI_W_NONE = 0, CLI_W_FT, CLI_W_PT, CLI_W_TRAIN, CLI_W_LOOP, CLI_W_MT, CLI_W_DIST } cli_flag_where;
 typedef enum { CLI_K_STR = 0, CLI_K_INT, CLI_K_LONG, CLI_K_DBL, CLI_K_U64, CLI_K_FLAG, CLI_K_FN, CLI_K_SECTION } cli_flag_kind;
 
 /* A special option: consumes v (returns 1), or not (0: a flag, or pretrain's

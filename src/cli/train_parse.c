@@ -120,6 +120,7 @@ static int store(cli_train_args *a, const cli_flag *x, const char *v, char *msg,
     char *base = x->where == CLI_W_FT ? (char *)&a->ft : x->where == CLI_W_PT ? (char *)&a->pt
                : x->where == CLI_W_TRAIN ? (char *)(a->cmd == CLI_CMD_PRETRAIN ? &a->pt.train : &a->ft.train)
                : x->where == CLI_W_MT ? (char *)&a->mt
+               : x->where == CLI_W_DIST ? (char *)&a->dist
                : (char *)(a->cmd == CLI_CMD_PRETRAIN ? &a->pt.loop : &a->ft.loop);
     void *dst = base + x->off;
     if (x->kind == CLI_K_FLAG) return *(int *)dst = 1, 0;
@@ -170,6 +171,7 @@ int cli_train_parse(int cmd, int argc, char **argv, cli_train_args *a) {
     a->mt = bert_multitask_default_params();
     if (cmd == CLI_CMD_MULTITASK) a->ft.train.lr = a->mt.train.lr, a->ft.loop.metric = NULL;
     a->pt = bert_pretrain_default_params();
+    a->dist = bert_dist_default_params();
     a->ft.eval_only = cmd == CLI_CMD_EVAL;
     int tmask = task == BERT_TASK_TOKEN ? CLI_T_TOK : task == BERT_TASK_QA ? CLI_T_QA : task == BERT_TASK_DIALOGUE ? CLI_T_DLG : CLI_T_SEQ;
     const char *model = NULL;

@@ -156,3 +156,22 @@ int cli_newest_checkpoint(const char *out, char *path, size_t cap) {
     snprintf(path, cap, "%s/checkpoint-%ld", out, best);
     return 1;
 }
+
+int cli_dist_open(const char *cmd, const bert_dist_params *p, bert_dist **d) {
+    bert_error err;
+    if (bert_dist_open(p, d, &err) == BERT_OK) return 1;
+    cli_error(cmd, "%s", err.message);
+    return 0;
+}
+
+int cli_dist_end(bert_dist *d, int code) {
+    fflush(stderr), fflush(stdout);
+    if (code != CLI_OK && code != 130 && bert_dist_size(d) > 1) bert_dist_abort(d, code);
+    bert_dist_close(d);
+    return code;
+}
+
+int cli_rank_error(const char *cmd, const bert_dist *d, const char *message) {
+    if (bert_dist_size(d) > 1) return cli_error(cmd, "rank %d of %d: %s", bert_dist_rank(d), bert_dist_size(d), message);
+    return cli_error(cmd, "%s", message);
+}

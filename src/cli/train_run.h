@@ -34,6 +34,16 @@ volatile sig_atomic_t *cli_stop_flag(void);
  * POSIX shell). bare_resume: the old --resume may have no value. */
 void cli_print_resume(const char *cmd, int argc, char **argv, int bare_resume, long step, const char *checkpoint);
 
+/* Join the job mpirun started (a job of one otherwise) into *d, for
+ * bert_train_params.dist; 0 after printing why not (as command cmd). */
+int cli_dist_open(const char *cmd, const bert_dist_params *p, bert_dist **d);
+/* Leave the job with the command's exit code: after an error in a job of
+ * several ranks, end them all (bert_dist_abort) so none waits for this
+ * one; else close d. Returns code. */
+int cli_dist_end(bert_dist *d, int code);
+/* cli_error with "rank R of N: " before message in a job of several ranks. */
+int cli_rank_error(const char *cmd, const bert_dist *d, const char *message);
+
 /* The newest OUT/checkpoint-STEP directory into path; 0 when there is none. */
 int cli_newest_checkpoint(const char *out, char *path, size_t cap);
 

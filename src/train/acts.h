@@ -57,7 +57,19 @@ typedef struct {
     bert_rng *rng;               /* dropout masks, drawn in a fixed order */
     train_acts *acts;            /* sized for the batch by train_acts_reserve */
     double loss_weight;          /* the head's loss weight (multi-task; 1) */
+    /* Data-parallel passes (train/data_parallel.c); NULL otherwise. share:
+     * this rank's part of the micro-batch, so each loss term divides by the
+     * whole batch's count. dp: set on a step's last micro-batch, where each
+     * layer's gradients are sent once its backward is done. */
+    const struct train_share *share;
+    struct train_dp *dp;
 } train_pass;
+
+/* This rank's fraction of the micro-batch's sequences (f_seq) and of its
+ * labelled or masked tokens (f_tok). */
+typedef struct train_share {
+    double f_seq, f_tok;
+} train_share;
 
 /* Make *a (created when NULL) hold the activations of the batch seqs[0..S)
  * of model m; with bf16, also the bf16 copies the dense layers keep. */

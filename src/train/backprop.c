@@ -5,6 +5,7 @@
  * Shapes: S sequences, N tokens in all, C hidden, NH heads, I
  * intermediate, NL layers. */
 #include "train/backprop.h"
+#include "train/data_parallel.h"
 
 #include <string.h>
 
@@ -116,7 +117,10 @@ void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int
     train_acts *a = tp->acts;
     int N = a->N, C = c->hidden_size;
     size_t NC = (size_t)N * C;
-    for (int l = c->num_hidden_layers - 1; l >= 0; l--) layer_backward(tp, l);
+    for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
+        layer_backward(tp, l);
+        if (tp->dp) train_dp_layer_done(tp->dp, l); /* its gradients are final: send them */
+    }
     /* embeddings: x0 = dropout(LN(e_sum)) */
     train_dropout(a->dx, a->e_mask, NC);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};

@@ -15,6 +15,7 @@
 
 #include "train/notice.h"
 #include "bert.h"
+#include "train/data_parallel.h"
 #include "train/epochs.h"
 #include "train/task.h"
 #include "train/result.h"
@@ -168,6 +169,12 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     if (!params || !params->model_dir || !params->output_dir)
         return bert_fail(err, BERT_ERR_INPUT, "fine-tuning needs a model directory and an output directory");
     bert_finetune_params p = *params;
+    int writer = bert_dist_rank(p.train.dist) == 0;
+    if (!writer) p.loop.on_event = NULL; /* rank 0 speaks for the job */
+    if (p.batch_size >= 1) {
+        bert_status rc = train_dp_global_batch(p.train.dist, &p.batch_size, err);
+        if (rc != BERT_OK) return rc;
+    }
     if (p.preset) {
         bert_status rc = bert_finetune_preset_task(p.preset, &p.task, err);
         if (rc != BERT_OK) return rc;
@@ -195,7 +202,7 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     if (rc == BERT_OK) rc = check_metric(ops, state, lp.metric, err);
     p.loop = lp;
     if (rc == BERT_OK) rc = p.eval_only ? score_only(&p, ops, state, &tp, r, err) : train(&p, ops, state, &tp, &lp, r, err);
-    if (rc == BERT_OK || rc == BERT_ERR_INTERRUPTED) {
+    if (writer && (rc == BERT_OK || rc == BERT_ERR_INTERRUPTED)) {
         char best[4096];
         int n = snprintf(best, sizeof best, "%s/best", p.output_dir);
         struct stat st;

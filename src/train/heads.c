@@ -106,6 +106,7 @@ typedef struct {
     const float *labels;
     int S, N, C, nt;
     double scale; /* loss_weight / grad_accum */
+    double f_seq, f_tok; /* the pass's share of the micro-batch (1, 1 when whole) */
     float *next;  /* the scratch's first free float */
     pool_bufs pb;
     float *tmp;   /* [max(N, S) x C] */
@@ -153,7 +154,7 @@ static bert_status head_sequence(head *h, double *loss) {
     float *z = take(h, (size_t)S * L), *dz = take(h, (size_t)S * L);
     pooler_fwd(h, p->classifier_dropout);
     nn_dense_forward(z, L, h->pb.pooled_d, NULL, cl->w, NULL, cl->b, S, L, C, NULL, 1);
-    *loss = train_loss(p->problem, z, h->labels, S, L, dz, h->scale);
+    *loss = train_loss(p->problem, z, h->labels, S, L, dz, h->scale * h->f_seq) * h->f_seq;
     nn_dense_backward(h->pb.dpooled, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, h->pb.pooled_d, NULL,
                       cl->w, NULL, S, L, C, 0, 1);
     pooler_bwd(h);
@@ -174,7 +175,7 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     for (int i = 0; i < N; i++)
         if (h->labels[i] >= L)
             return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, h->labels[i], L);
-    *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale, h->nt);
+    *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale * h->f_tok, h->nt) * h->f_tok;
     nn_dense_backward(a->dx, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, hd, NULL, cl->w, NULL, N, L, C,
                       0, h->nt);
     train_dropout(a->dx, mask, NC);
@@ -200,7 +201,7 @@ static bert_status head_dialogue(head *h, double *loss, bert_error *err) {
     pooler_fwd(h, p->classifier_dropout);
     nn_dense_forward(z, I, h->pb.pooled_d, NULL, in->w, NULL, in->b, S, I, C, NULL, 1);
     double intent_loss = train_loss(p->intent_multi_label ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, z, intents,
-                                    S, I, dz, h->scale);
+                                    S, I, dz, h->scale * h->f_seq) * h->f_seq;
     nn_dense_backward(h->pb.dpooled, train_grad(blk, in->w), train_grad(blk, in->b), dz, NULL, h->pb.pooled_d, NULL, in->w,
                       NULL, S, I, C, 0, 1);
     pooler_bwd(h); /* += into dx */
@@ -216,8 +217,9 @@ static bert_status head_qa(head *h, double *loss, bert_error *err) {
     int N = h->N, C = h->C;
     float *z = take(h, (size_t)N * 2), *dz = take(h, (size_t)N * 2);
     nn_dense_forward(z, 2, a->x_out, NULL, qa->w, NULL, qa->b, N, 2, C, NULL, h->nt);
-    bert_status rc = train_qa_loss(z, h->labels, a->offset, h->S, dz, h->scale, loss, err);
+    bert_status rc = train_qa_loss(z, h->labels, a->offset, h->S, dz, h->scale * h->f_seq, loss, err);
     if (rc != BERT_OK) return rc;
+    *loss *= h->f_seq;
     nn_dense_backward(a->dx, train_grad(blk, qa->w), train_grad(blk, qa->b), dz, NULL, a->x_out, NULL, qa->w, NULL, N, 2,
                       C, 0, h->nt);
     return BERT_OK;
@@ -257,7 +259,7 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
     uint16_t *ln16 = NULL, *dz16 = NULL;
     if (blk->params16) ln16 = (uint16_t *)take(h, (M * C + 1) / 2), dz16 = (uint16_t *)take(h, (M * (size_t)V + 1) / 2);
     train_dense_fwd(blk, z, ln, ln16, 1, w->mlm_decoder, w->mlm_bias, Mi, V, C);
-    *loss = train_ce_rows(z, target, Mi, V, z, h->scale, nt);
+    *loss = train_ce_rows(z, target, Mi, V, z, h->scale * h->f_tok, nt) * h->f_tok;
     train_dense_bwd(blk, dln, w->mlm_decoder, w->mlm_bias, z, dz16, ln, ln16, Mi, V, C, 0);
     nn_layernorm_backward(dact, train_grad(blk, w->mlm_ln.w), train_grad(blk, w->mlm_ln.b), dln, &keep, &w->mlm_ln, Mi, C);
     nn_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
@@ -276,7 +278,7 @@ static double head_nsp(head *h) {
     float *z2 = take(h, (size_t)S * 2), *dz2 = take(h, (size_t)S * 2);
     pooler_fwd(h, 0.0);
     nn_dense_forward(z2, 2, h->pb.pooled, NULL, nsp->w, NULL, nsp->b, S, 2, C, NULL, 1);
-    double loss = train_ce_rows(z2, h->labels + h->N, S, 2, dz2, h->scale, 1);
+    double loss = train_ce_rows(z2, h->labels + h->N, S, 2, dz2, h->scale * h->f_seq, 1) * h->f_seq;
     nn_dense_backward(h->pb.dpooled, train_grad(blk, nsp->w), train_grad(blk, nsp->b), dz2, NULL, h->pb.pooled, NULL,
                       nsp->w, NULL, S, 2, C, 0, 1);
     pooler_bwd(h);
@@ -313,7 +315,8 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     bert_status rc = reserve_scratch(tp, N, S, M, err);
     if (rc != BERT_OK) return rc;
     head h = {.tp = tp, .w = &tp->model->w, .seqs = seqs, .labels = labels, .S = S, .N = N, .C = C,
-              .nt = tp->p->n_threads, .scale = tp->loss_weight / (double)tp->p->grad_accum, .next = a->head};
+              .nt = tp->p->n_threads, .scale = tp->loss_weight / (double)tp->p->grad_accum, .next = a->head,
+              .f_seq = tp->share ? tp->share->f_seq : 1.0, .f_tok = tp->share ? tp->share->f_tok : 1.0};
     size_t SC = (size_t)S * C;
     h.pb.cls = take(&h, SC), h.pb.pooled = take(&h, SC), h.pb.mask = take(&h, SC);
     h.pb.pooled_d = take(&h, SC), h.pb.dpooled = take(&h, SC);

@@ -7,7 +7,12 @@
  *   at the last step) that may write OUT/best and stop early, a checkpoint
  *   (every save_steps, at epoch ends, at stop_at_step) with the newest
  *   save_total_limit kept. An interrupt is honoured between optimizer
- *   steps, where a checkpoint captures the whole state. */
+ *   steps, where a checkpoint captures the whole state.
+ * Data-parallel (the trainer's dist of several ranks): every rank runs
+ * the same loop; rank 0 alone writes (log, models, checkpoints, rotation,
+ * cleaning) and sends events; the logged loss is summed over the ranks
+ * (each holds its share of every micro-batch's mean); an interrupt on any
+ * rank stops all of them at the same step. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include "bert.h"
 #include "io/fs.h"
 #include "train/result.h"
+#include "train/trainer.h"
 #include "util/error.h"
 
 void bert_metrics_set(bert_metrics *m, const char *name, double value) {
@@ -61,13 +67,16 @@ typedef struct {
     long first_step, loss_n;
     long last_eval, last_save; /* steps of the newest evaluation and checkpoint */
     int bad_evals, stop;
+    int interrupt;       /* an interrupt was seen (on any rank) */
+    bert_dist *dist;     /* the trainer's; NULL or a job of one when alone */
+    int writer;          /* this process writes (rank 0) */
 } loop_run;
 
 
 static void emit(const loop_run *L, bert_event *e) {
     e->step = bert_trainer_steps(L->t);
     e->total_steps = bert_trainer_total_steps(L->t);
-    if (L->p->on_event) L->p->on_event(L->p->on_event_user, e);
+    if (L->p->on_event && L->writer) L->p->on_event(L->p->on_event_user, e);
 }
 
 /* OUT/name into buf; BERT_ERR_INPUT when it does not fit. */
@@ -79,6 +88,7 @@ static bert_status out_path(const loop_run *L, char *buf, size_t cap, const char
 
 /* Append one JSON line to log.jsonl and flush it. */
 static bert_status log_line(const loop_run *L, const char *line, bert_error *err) {
+    if (!L->writer) return BERT_OK;
     if (fprintf(L->log, "%s\n", line) < 0 || fflush(L->log) != 0)
         return bert_fail(err, BERT_ERR_IO, "%s/log.jsonl: write failed: %s", L->p->output_dir, strerror(errno));
     return BERT_OK;
@@ -87,8 +97,10 @@ static bert_status log_line(const loop_run *L, const char *line, bert_error *err
 /* The train line: mean loss of the micro-batches since the last line. */
 static bert_status log_train(loop_run *L, double epoch, bert_error *err) {
     long step = bert_trainer_steps(L->t), total = bert_trainer_total_steps(L->t);
-    double el = bert_now_s() - L->t0, tps = (double)L->r->tokens / (el > 0 ? el : 1);
-    bert_event e = {.kind = BERT_EVENT_TRAIN, .epoch = epoch, .loss = L->loss_sum / (double)L->loss_n,
+    double el = bert_now_s() - L->t0, tps = (double)L->r->tokens / (el > 0 ? el : 1), loss_sum = L->loss_sum;
+    bert_status rc = bert_dist_sum(L->dist, &loss_sum, 1, err); /* the ranks' shares of each mean */
+    if (rc != BERT_OK) return bert_error_prefix(err, "step %ld: the loss", step);
+    bert_event e = {.kind = BERT_EVENT_TRAIN, .epoch = epoch, .loss = loss_sum / (double)L->loss_n,
                     .lr = bert_trainer_lr(L->t), .grad_norm = bert_trainer_grad_norm(L->t), .tokens_per_s = tps,
                     .eta_s = step > L->first_step ? (double)(total - step) * el / (double)(step - L->first_step) : 0};
     char line[512];
@@ -100,6 +112,7 @@ static bert_status log_train(loop_run *L, double epoch, bert_error *err) {
 }
 
 static bert_status save_model(const loop_run *L, const char *name, bert_error *err) {
+    if (!L->writer) return BERT_OK;
     char path[4096];
     bert_status rc = out_path(L, path, sizeof path, name, err);
     return rc != BERT_OK ? rc : bert_trainer_save(L->t, path, 0, NULL, err);
@@ -164,7 +177,7 @@ static int by_step(const void *a, const void *b) {
 /* Remove OUT/checkpoint-* beyond the newest save_total_limit (but not the
  * one a resumed run started from). */
 static bert_status rotate(const loop_run *L, bert_error *err) {
-    if (L->p->save_total_limit <= 0) return BERT_OK;
+    if (L->p->save_total_limit <= 0 || !L->writer) return BERT_OK;
     DIR *d = opendir(L->p->output_dir);
     if (!d) return bert_fail(err, BERT_ERR_IO, "%s: cannot list: %s", L->p->output_dir, strerror(errno));
     long steps[4096];
@@ -202,7 +215,7 @@ static bert_status checkpoint(loop_run *L, bert_error *err) {
              L->r->best_step, L->bad_evals);
     snprintf(name, sizeof name, "checkpoint-%ld", bert_trainer_steps(L->t));
     bert_status rc = out_path(L, L->r->checkpoint, sizeof L->r->checkpoint, name, err);
-    if (rc == BERT_OK) rc = bert_trainer_save(L->t, L->r->checkpoint, 1, extra, err);
+    if (rc == BERT_OK && L->writer) rc = bert_trainer_save(L->t, L->r->checkpoint, 1, extra, err);
     if (rc != BERT_OK) return rc;
     L->last_save = bert_trainer_steps(L->t);
     bert_event e = {.kind = BERT_EVENT_CHECKPOINT, .text = L->r->checkpoint};
@@ -283,10 +296,10 @@ static bert_status start(loop_run *L, bert_error *err) {
     if (!p->output_dir || !*p->output_dir) return bert_fail(err, BERT_ERR_INPUT, "the training loop needs an output directory");
     if (!L->src->next_batch || !L->src->position || !L->src->seek)
         return bert_fail(err, BERT_ERR_INPUT, "the data source lacks next_batch, position or seek");
-    if (mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
+    if (L->writer && mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));
     int cleaned = 0;
-    bert_status rc = train_clean_leftovers(p, &cleaned, err);
+    bert_status rc = L->writer ? train_clean_leftovers(p, &cleaned, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
     if (cleaned)
         train_notice(p, bert_trainer_steps(L->t), bert_trainer_total_steps(L->t),
@@ -295,9 +308,18 @@ static bert_status start(loop_run *L, bert_error *err) {
     if (rc != BERT_OK) return rc;
     char path[4096];
     if ((rc = out_path(L, path, sizeof path, "log.jsonl", err)) != BERT_OK) return rc;
-    if (!(L->log = fopen(path, p->resume_state ? "a" : "w")))
+    if (L->writer && !(L->log = fopen(path, p->resume_state ? "a" : "w")))
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     if (p->eval_at_start && !p->resume_state && L->src->evaluate && !(p->interrupt && *p->interrupt)) rc = evaluate(L, err);
+    return rc;
+}
+
+/* L->interrupt from the flag, summed over the ranks so that every rank
+ * stops at the same step. */
+static bert_status interrupted(loop_run *L, bert_error *err) {
+    double x = *L->p->interrupt ? 1.0 : 0.0;
+    bert_status rc = bert_dist_size(L->dist) > 1 ? bert_dist_sum(L->dist, &x, 1, err) : BERT_OK;
+    L->interrupt = x > 0;
     return rc;
 }
 
@@ -323,12 +345,14 @@ bert_status bert_train_loop(bert_trainer *t, const bert_train_source *src, const
     bert_loop_result local;
     bert_loop_result *r = train_result_start(result, &local);
     if (!t || !src || !params) return bert_fail(err, BERT_ERR_INPUT, "bert_train_loop needs a trainer, a source and params");
-    loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = bert_now_s(), .first_step = bert_trainer_steps(t)};
+    loop_run L = {.t = t, .src = src, .p = params, .r = r, .t0 = bert_now_s(), .first_step = bert_trainer_steps(t),
+                  .dist = t->p.dist, .writer = bert_dist_rank(t->p.dist) == 0};
     L.last_eval = L.last_save = L.first_step;
     bert_status rc = start(&L, err);
     int pending = 0; /* micro-batches accumulated towards the next step */
     while (rc == BERT_OK && !L.stop && bert_trainer_steps(t) < bert_trainer_total_steps(t)) {
-        if (!pending && params->interrupt && *params->interrupt) {
+        if (!pending && params->interrupt && (rc = interrupted(&L, err)) != BERT_OK) break;
+        if (!pending && params->interrupt && L.interrupt) {
             if ((rc = checkpoint(&L, err)) == BERT_OK)
                 rc = bert_fail(err, BERT_ERR_INTERRUPTED, "interrupted at step %ld; checkpoint in %s", bert_trainer_steps(t),
                                r->checkpoint);

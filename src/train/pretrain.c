@@ -29,6 +29,7 @@
 #include "bert.h"
 #include "data/corpus.h"
 #include "data/pretrain_pairs.h"
+#include "train/data_parallel.h"
 #include "io/file.h"
 #include "util/error.h"
 
@@ -399,20 +400,25 @@ bert_status bert_pretrain(const bert_pretrain_params *params, bert_loop_result *
     bert_error_clear(err);
     bert_status rc = check_params(params, err);
     if (rc != BERT_OK) return rc;
+    bert_pretrain_params pp = *params; /* batch_size per rank -> the global batch */
+    int writer = bert_dist_rank(pp.train.dist) == 0;
+    if (!writer) pp.loop.on_event = NULL, pp.read_progress = NULL; /* rank 0 speaks for the job */
+    if ((rc = train_dp_global_batch(pp.train.dist, &pp.batch_size, err)) != BERT_OK) return rc;
+    params = &pp;
     pretrain_run r = {.p = params, .before_loss = NAN, .before_acc = NAN, .last_loss = NAN, .last_acc = NAN,
                       .last_eval_step = -1};
     bert_loop_result local;
     bert_loop_result *res = result ? result : &local;
     memset(res, 0, sizeof *res);
     rc = prepare_data(&r, err);
-    if (rc == BERT_OK && mkdir(params->output_dir, 0755) != 0 && errno != EEXIST)
+    if (rc == BERT_OK && writer && mkdir(params->output_dir, 0755) != 0 && errno != EEXIST)
         rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", params->output_dir, strerror(errno));
     double t0 = bert_now_s();
     if (rc == BERT_OK) rc = run_loop(&r, res, err);
     /* the figures after: the loop's last evaluation when it was at the last step */
     if (rc == BERT_OK && r.last_eval_step != bert_trainer_steps(r.t))
         rc = heldout_eval(&r, bert_trainer_model(r.t), &r.last_loss, &r.last_acc, err);
-    if (rc == BERT_OK || (rc == BERT_ERR_INTERRUPTED && r.t)) {
+    if (writer && (rc == BERT_OK || (rc == BERT_ERR_INTERRUPTED && r.t))) {
         bert_error werr;
         bert_status wrc = write_report(&r, bert_now_s() - t0, &werr);
         if (wrc != BERT_OK && rc == BERT_OK) {

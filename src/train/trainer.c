@@ -29,6 +29,7 @@
 #include "train/backprop.h"
 #include "train/heads.h"
 #include "train/trainer.h"
+#include "train/data_parallel.h"
 #include "util/error.h"
 
 bert_train_params bert_train_default_params(void) {
@@ -298,6 +299,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         cp.n_threads = t->p.n_threads;
         rc = bert_context_create(t->model, &cp, &t->eval_ctx, err);
     }
+    if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1) rc = train_dp_create(t, &t->dp, err);
     if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
         const char *why = bert_bf16_unavailable();
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
@@ -328,6 +330,7 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->tensors);
     free(t->src_dir);
     train_acts_free(t->acts);
+    train_dp_free(t->dp);
     free(t->params16);
     train_heads_free(t);
     free(t);
@@ -355,29 +358,39 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: intent %g is not an intent id in [0, %d)", s, labels[s],
                              c->num_intents);
     }
-    bert_status rc = train_forward_backward(t, seqs, n, labels, loss, err);
+    bert_status rc = t->dp ? train_dp_backward(t, seqs, n, labels, loss, err) : train_forward_backward(t, seqs, n, labels, loss, err);
     if (rc == BERT_OK) t->micro++, train_heads_touch(t);
     return rc;
 }
 
-static bert_status forward_backward(bert_trainer *t, const bert_sequence *seqs, int S, const float *labels,
-                                    double *loss, bert_error *err) {
+train_pass train_pass_of(bert_trainer *t) {
+    return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL};
+}
+
+static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int S,
+                                    const float *labels, double *loss, bert_error *err) {
     bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, err);
     if (rc != BERT_OK) return rc;
-    train_pass tp = {t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, t->acts,
-                     t->n_heads ? t->heads[t->cur].loss_weight : 1.0};
-    train_encoder_forward(&tp, seqs, S);
-    rc = train_heads(&tp, seqs, S, labels, loss, err);
-    if (rc == BERT_OK) train_encoder_backward(&tp, seqs, S);
+    tp->acts = t->acts;
+    train_encoder_forward(tp, seqs, S);
+    rc = train_heads(tp, seqs, S, labels, loss, err);
+    if (rc == BERT_OK) train_encoder_backward(tp, seqs, S);
+    return rc;
+}
+
+bert_status train_pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
+                           double *loss, bert_error *err) {
+    int saved = bert_blas_threads_enter(t->p.n_threads);
+    bert_status rc = forward_backward(t, tp, seqs, n, labels, loss, err);
+    bert_blas_threads_leave(saved);
     return rc;
 }
 
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                    double *loss, bert_error *err) {
-    int saved = bert_blas_threads_enter(t->p.n_threads);
-    bert_status rc = forward_backward(t, seqs, n, labels, loss, err);
-    bert_blas_threads_leave(saved);
-    return rc;
+    train_pass tp = train_pass_of(t);
+    return train_pass_run(t, &tp, seqs, n, labels, loss, err);
 }
 
 void train_adamw_step(bert_trainer *t, double lr) {
@@ -400,10 +413,12 @@ float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
 bert_status bert_trainer_apply(bert_trainer *t, bert_error *err) {
     bert_error_clear(err);
     if (t->micro == 0) return bert_fail(err, BERT_ERR_STATE, "no gradients accumulated since the last optimizer step");
+    bert_status rc = t->dp ? train_dp_reduce(t, err) : BERT_OK;
+    if (rc != BERT_OK) return rc;
     train_adamw_step(t, train_lr_at(&t->p, t->step));
     refresh_bf16(t);
     t->micro = 0;
-    return BERT_OK;
+    return t->dp ? train_dp_check(t, err) : BERT_OK;
 }
 
 bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,

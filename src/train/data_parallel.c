@@ -1,0 +1,212 @@
+/* data_parallel.c — data-parallel training on a bert_dist (dist/dist.h).
+ *
+ * Every rank gets the same global micro-batch; rank r trains on its share
+ * [lo, hi) of the sequences. Each loss term of the task head divides by
+ * the count of the whole micro-batch (train_share: sequences for sequence,
+ * QA, intent and NSP terms; labelled or masked tokens for token, slot and
+ * MLM terms), so the ranks' gradients add up to the global batch's, as
+ * DistributedDataParallel's averaged gradients do for equal shares. The
+ * sums are dist_push buckets: on a step's last micro-batch, layer l's
+ * gradient range as soon as its backward is done (from the top layer
+ * down, the order backward finishes them), then at the step the ranges
+ * between them (embeddings, pooler, heads) in ascending order; on other
+ * steps the whole block at the step. Every rank issues the same buckets
+ * in the same order, a rank with an empty share included. */
+#include "train/data_parallel.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist/dist.h"
+#include "train/acts.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+struct train_dp {
+    bert_dist *dist;
+    float *grads;
+    size_t n_params;
+    int n_layers;
+    size_t (*layer)[2];      /* [n_layers] {offset, count} of layer l's tensors; count 0: not one range */
+    int sent;                /* this step's layers were sent during backward */
+    float *labels;           /* the share's labels, where they are not one slice */
+    size_t labels_cap;
+};
+
+/* "...encoder.layer.L." in a tensor name: L, else -1. */
+static int layer_of(const char *name) {
+    const char *p = strstr(name, "encoder.layer.");
+    if (!p) return -1;
+    char *end;
+    long l = strtol(p + 14, &end, 10);
+    return end != p + 14 && *end == '.' && l >= 0 && l < 100000 ? (int)l : -1;
+}
+
+bert_status train_dp_create(bert_trainer *t, train_dp **out, bert_error *err) {
+    int L = bert_model_config(t->model)->num_hidden_layers;
+    train_dp *dp = calloc(1, sizeof *dp);
+    if (dp) dp->layer = calloc((size_t)(L > 0 ? L : 1), sizeof *dp->layer);
+    if (!dp || !dp->layer) {
+        free(dp);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    dp->dist = t->p.dist, dp->grads = t->grads, dp->n_params = t->n_params, dp->n_layers = L;
+    /* A layer's range: from its first to its last tensor, sent during
+     * backward only when no other tensor lies inside it. */
+    size_t lo[L > 0 ? L : 1], hi[L > 0 ? L : 1];
+    for (int l = 0; l < L; l++) lo[l] = (size_t)-1, hi[l] = 0;
+    for (int i = 0; i < t->n_tensors; i++) {
+        int l = layer_of(t->tensors[i].name);
+        size_t a = t->tensors[i].offset, b = a + (size_t)t->tensors[i].rows * (size_t)(t->tensors[i].cols ? t->tensors[i].cols : 1);
+        if (l < 0 || l >= L) continue;
+        lo[l] = a < lo[l] ? a : lo[l], hi[l] = b > hi[l] ? b : hi[l];
+    }
+    for (int l = 0; l < L; l++) {
+        int alone = lo[l] < hi[l];
+        for (int i = 0; alone && i < t->n_tensors; i++) {
+            size_t a = t->tensors[i].offset;
+            alone = layer_of(t->tensors[i].name) == l || a < lo[l] || a >= hi[l];
+        }
+        if (alone) dp->layer[l][0] = lo[l], dp->layer[l][1] = hi[l] - lo[l];
+    }
+    *out = dp;
+    return BERT_OK;
+}
+
+void train_dp_free(train_dp *dp) {
+    if (!dp) return;
+    free(dp->layer), free(dp->labels);
+    free(dp);
+}
+
+void train_dp_layer_done(train_dp *dp, int l) {
+    if (l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
+}
+
+static size_t count_labelled(const float *x, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += x[i] >= 0;
+    return k;
+}
+
+/* The share's labels: one slice of `labels` or, where the layout has a
+ * sequence part and a token part, both copied into dp->labels. */
+static bert_status share_labels(bert_trainer *t, const float *labels, int n, int lo, int hi, size_t tlo, size_t thi,
+                                size_t N, const float **out, train_share *sh, bert_error *err) {
+    train_dp *dp = t->dp;
+    const bert_train_params *p = &t->p;
+    double fs = (double)(hi - lo) / n, ft = 1.0;
+    size_t seq_w = 0, tok_at = 0; /* floats per sequence before the token part; where the token part starts */
+    int tokens = 0;
+    switch (p->task) {
+    case BERT_TASK_SEQUENCE: seq_w = p->problem == BERT_PROBLEM_MULTI_LABEL ? (size_t)bert_model_num_labels(t->model) : 1; break;
+    case BERT_TASK_QA: seq_w = 2; break;
+    case BERT_TASK_TOKEN:
+    case BERT_TASK_MLM: tokens = 1; break;
+    case BERT_TASK_PRETRAINING: tokens = 1, seq_w = 1, tok_at = 0; break;
+    case BERT_TASK_DIALOGUE:
+        seq_w = p->intent_multi_label ? (size_t)bert_model_config(t->model)->num_intents : 1, tokens = 1;
+        tok_at = seq_w * (size_t)n;
+        break;
+    }
+    if (tokens) {
+        size_t all = count_labelled(labels + tok_at, N), mine = count_labelled(labels + tok_at + tlo, thi - tlo);
+        ft = all ? (double)mine / (double)all : 0.0;
+    }
+    *sh = (train_share){fs, ft};
+    if (!tokens) { /* sequence labels only */
+        *out = labels + (size_t)lo * seq_w;
+        return BERT_OK;
+    }
+    if (!seq_w) { /* token labels only */
+        *out = labels + tlo;
+        return BERT_OK;
+    }
+    size_t ns = (size_t)(hi - lo) * seq_w, nt = thi - tlo, need = ns + nt;
+    if (need > dp->labels_cap) {
+        float *q = realloc(dp->labels, need * sizeof *q);
+        if (!q) return bert_fail(err, BERT_ERR_NOMEM, "out of memory for %zu labels", need);
+        dp->labels = q, dp->labels_cap = need;
+    }
+    if (p->task == BERT_TASK_DIALOGUE) { /* intents [S], then tags [N] */
+        memcpy(dp->labels, labels + (size_t)lo * seq_w, ns * sizeof *labels);
+        memcpy(dp->labels + ns, labels + tok_at + tlo, nt * sizeof *labels);
+    } else { /* pre-training: MLM labels [N], then NSP labels [S] */
+        memcpy(dp->labels, labels + tlo, nt * sizeof *labels);
+        memcpy(dp->labels + nt, labels + N + (size_t)lo, ns * sizeof *labels);
+    }
+    *out = dp->labels;
+    return BERT_OK;
+}
+
+bert_status train_dp_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                              bert_error *err) {
+    train_dp *dp = t->dp;
+    int lo, hi;
+    dist_share(dp->dist, n, &lo, &hi);
+    size_t N = 0, tlo = 0, thi = 0;
+    for (int s = 0; s < n; s++) {
+        if (s == lo) tlo = N;
+        N += (size_t)seqs[s].n_tokens;
+        if (s + 1 == hi) thi = N;
+    }
+    if (hi == lo) tlo = thi = 0;
+    const float *mine = NULL;
+    train_share sh;
+    bert_status rc = share_labels(t, labels, n, lo, hi, tlo, thi, N, &mine, &sh, err);
+    if (rc != BERT_OK) return rc;
+    /* Dropout from a stream of this rank's own, forked by one draw of the
+     * trainer's RNG (the same on every rank); no dropout, no draw. */
+    const bert_train_params *p = &t->p;
+    bert_rng own = t->rng;
+    if (p->hidden_dropout > 0 || p->attention_dropout > 0 || p->classifier_dropout > 0)
+        bert_rng_seed(&own, bert_rng_u32(&t->rng), 1000u + (unsigned)bert_dist_rank(dp->dist));
+    /* The step's last micro-batch sends each layer as backward ends it. */
+    int last = t->micro + 1 >= p->grad_accum && dp->dist->p.overlap;
+    *loss = 0.0;
+    if (hi > lo) {
+        train_pass tp = train_pass_of(t);
+        tp.rng = &own, tp.share = &sh, tp.dp = last ? dp : NULL;
+        rc = train_pass_run(t, &tp, seqs + lo, hi - lo, mine, loss, err);
+    } else if (last) {
+        for (int l = dp->n_layers - 1; l >= 0; l--) train_dp_layer_done(dp, l);
+    }
+    if (rc == BERT_OK && last) dp->sent = 1;
+    return rc;
+}
+
+bert_status train_dp_reduce(bert_trainer *t, bert_error *err) {
+    train_dp *dp = t->dp;
+    if (!dp->sent) {
+        dist_push(dp->dist, dp->grads, dp->n_params);
+    } else { /* the ranges between the layers already sent, in ascending order */
+        size_t at = 0;
+        for (;;) {
+            size_t next = dp->n_params, end = dp->n_params;
+            for (int l = 0; l < dp->n_layers; l++)
+                if (dp->layer[l][1] && dp->layer[l][0] >= at && dp->layer[l][0] < next)
+                    next = dp->layer[l][0], end = next + dp->layer[l][1];
+            dist_push(dp->dist, dp->grads + at, next - at);
+            if (next == dp->n_params) break;
+            at = end;
+        }
+    }
+    dp->sent = 0;
+    return dist_drain(dp->dist, err);
+}
+
+bert_status train_dp_check(bert_trainer *t, bert_error *err) {
+    int k = t->dp->dist->p.checksum_steps;
+    if (k <= 0 || t->step % k != 0) return BERT_OK;
+    bert_status rc = dist_same_u64(t->dp->dist, dist_digest(t->params, t->n_params), "the weights", err);
+    return rc == BERT_OK ? rc : bert_error_prefix(err, "step %ld", t->step);
+}
+
+bert_status train_dp_global_batch(const bert_dist *d, int *batch, bert_error *err) {
+    int n = bert_dist_size(d);
+    if (*batch > INT_MAX / n)
+        return bert_fail(err, BERT_ERR_INPUT, "batch size %d x %d ranks is too large", *batch, n);
+    *batch *= n;
+    return BERT_OK;
+}
