@@ -63,7 +63,7 @@ LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) $(MPI_LIBS) -lz -fopenmp -
 LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 SERVER_SRC := $(wildcard src/server/*.c)
-TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
+TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/dist_check.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -115,6 +115,10 @@ $(BUILD)/json_close: $(BUILD)/tests/json_close.o
 $(BUILD)/st_close: $(BUILD)/tests/st_close.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The data-parallel collectives, run under mpirun by tests/cli/test_mpi.sh.
+$(BUILD)/dist_check: $(BUILD)/tests/dist_check.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 # Compares the tokenizer's Unicode classes with Hugging Face's (see the tool).
 $(BUILD)/unicode_diff: $(BUILD)/tools/unicode_diff.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -142,12 +146,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 # the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
 	@tools/install-deps.sh --fuzz
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/fail_io.so build-asan/fs_copy \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 

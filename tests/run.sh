@@ -30,6 +30,7 @@ run test_conform_embed env BERT="$build/bert" sh tests/cli/test_conform_embed.sh
 run test_embed_modules env BERT="$build/bert" sh tests/cli/test_embed_modules.sh
 run test_multitask env BERT="$build/bert" sh tests/cli/test_multitask.sh
 run test_dialogue env BERT="$build/bert" sh tests/cli/test_dialogue.sh
+run test_mpi env BERT="$build/bert" sh tests/cli/test_mpi.sh
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 skipped=$(grep -c '^SKIP ' "$log")

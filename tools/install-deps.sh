@@ -42,8 +42,12 @@ fi
 # x86-64 only.
 optional=""
 case $arch in x86_64*) [ -e "/usr/lib/$arch/libdnnl.so.2" ] && [ -f /usr/include/dnnl.h ] || optional="libdnnl-dev" ;; esac
-[ -z "$missing$optional$fuzz" ] && exit 0
-echo "install-deps: installing$missing $optional$fuzz" >&2
+# Open MPI: data-parallel training under mpirun (src/dist/mpi.c).
+# Optional: without it the build knows only a job of one.
+mpi=""
+{ command -v mpirun >/dev/null 2>&1 && pkg-config --exists ompi-c 2>/dev/null; } || mpi="libopenmpi-dev openmpi-bin"
+[ -z "$missing$optional$fuzz$mpi" ] && exit 0
+echo "install-deps: installing$missing $optional$fuzz $mpi" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -54,3 +58,5 @@ $sudo apt-get update -qq
     echo "install-deps: could not install $optional; --dtype bf16/int8 will be unavailable" >&2
 [ -z "$fuzz" ] || $sudo apt-get install -y -qq $fuzz >/dev/null ||
     echo "install-deps: could not install$fuzz; the fuzz targets will be skipped" >&2
+[ -z "$mpi" ] || $sudo apt-get install -y -qq --no-install-recommends $mpi >/dev/null ||
+    echo "install-deps: could not install $mpi; training runs in one process only" >&2

@@ -10,9 +10,11 @@
 #include "cli/train_flags.h"
 #include "cli/train_run.h"
 
-int cmd_multitask(int argc, char **argv) {
-    cli_train_args a;
-    if (!cli_train_parse(CLI_CMD_MULTITASK, argc, argv, &a)) return CLI_USAGE;
+/* Train the tasks as one rank of the job d (rank 0 prints). */
+static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
+    cli_train_args a = *ap;
+    int speaker = bert_dist_rank(d) == 0;
+    a.ft.train.dist = d;
     bert_error err;
     bert_task_list *list = NULL;
     bert_finetune_params data = a.ft; /* every task's template; --metric is the run's, not a task's */
@@ -47,14 +49,23 @@ int cmd_multitask(int argc, char **argv) {
     cli_progress_end(&pr);
     bert_task_list_free(list);
     if (rc == BERT_ERR_INTERRUPTED) {
-        cli_print_resume("multitask", argc, argv, 0, r.steps, r.checkpoint);
+        if (speaker) cli_print_resume("multitask", argc, argv, 0, r.steps, r.checkpoint);
         return 130;
     }
-    if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_error("multitask", "%s", err.message);
+    if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_rank_error("multitask", d, err.message);
+    if (!speaker) return CLI_OK;
     if (r.best_step >= 0)
         fprintf(stderr, "done: best %s %.4f at step %ld; models in %s/shared and %s/TASK\n", pr.metric, r.best, r.best_step,
                 mt.output_dir, mt.output_dir);
     else
         fprintf(stderr, "done: %ld steps; report in %s/report.json\n", r.steps, mt.output_dir);
     return CLI_OK;
+}
+
+int cmd_multitask(int argc, char **argv) {
+    cli_train_args a;
+    if (!cli_train_parse(CLI_CMD_MULTITASK, argc, argv, &a)) return CLI_USAGE;
+    bert_dist *d = NULL;
+    if (!cli_dist_open(a.name, &a.dist, &d)) return CLI_ERROR;
+    return cli_dist_end(d, run_job(&a, argc, argv, d));
 }

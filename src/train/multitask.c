@@ -20,6 +20,7 @@
 #include "io/file.h"
 #include "io/fs.h"
 #include "io/json_fields.h"
+#include "train/data_parallel.h"
 #include "train/epochs.h"
 #include "train/notice.h"
 #include "train/result.h"
@@ -51,6 +52,7 @@ typedef struct {
     int n;
     train_sampler sampler;
     long epoch_batches, batches; /* batches in a multi-task epoch; handed out so far */
+    int writer;               /* this process writes the run's files (rank 0) */
 } mt_run;
 
 bert_multitask_params bert_multitask_default_params(void) {
@@ -116,6 +118,7 @@ static bert_status prepare_task(mt_run *r, int k, const bert_tokenizer *tok, ber
     const char *own = m->p.loop.metric;
     bert_status rc = m->ops->prepare(&m->p, tok, &m->tp, &m->metric, &m->gib, &m->state, err);
     if (rc == BERT_OK && own && *own) m->metric = own, m->gib = !(strstr(own, "loss") != NULL);
+    if (rc == BERT_OK) rc = train_dp_global_batch(r->p->train.dist, &m->p.batch_size, err); /* per rank -> global */
     if (rc == BERT_OK) rc = train_epochs_init(&m->ep, m->ops, m->state, m->p.batch_size, INT_MAX, err);
     m->ep_ready = rc == BERT_OK;
     if (rc != BERT_OK) return bert_error_prefix(err, "task '%s'", m->name);
@@ -250,6 +253,7 @@ static bert_status evaluate_task(mt_run *r, int k, bert_trainer *t, bert_metrics
     if (m->log && (fprintf(m->log, "%s\n", line) < 0 || fflush(m->log) != 0))
         return bert_fail(err, BERT_ERR_IO, "%s/log-%s.jsonl: write failed", r->p->output_dir, m->name);
     if (!improved) return BERT_OK;
+    if (!r->writer) return m->best = v, m->best_step = bert_trainer_steps(t), BERT_OK;
     char dir[PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s/%s", r->p->output_dir, m->name) >= (int)sizeof dir)
         return bert_fail(err, BERT_ERR_INPUT, "%s: output path too long", r->p->output_dir);
@@ -315,12 +319,12 @@ static bert_status train(mt_run *r, bert_trainer **out, bert_loop_result *res, b
     tp.total_steps = p->max_steps > 0 ? p->max_steps : (r->epoch_batches + accum - 1) / accum * p->epochs;
     bert_status rc = train_sampler_init(&r->sampler, &p->sampler, sizes, r->n, tp.seed, err);
     char *extra = NULL;
-    if (rc == BERT_OK) rc = bert_dir_clean_leftovers(p->output_dir, owned, r, NULL, err);
+    if (rc == BERT_OK && r->writer) rc = bert_dir_clean_leftovers(p->output_dir, owned, r, NULL, err);
     if (rc == BERT_OK && p->resume_from) rc = bert_trainer_resume(p->resume_from, &tp, out, &extra, err);
     else if (rc == BERT_OK) rc = bert_trainer_open(p->model_dir, &tp, out, NULL, err);
     if (rc == BERT_OK && p->resume_from && !extra)
         rc = bert_fail(err, BERT_ERR_FORMAT, "%s: not a resumable checkpoint (no data position)", p->resume_from);
-    if (rc == BERT_OK) rc = open_logs(r, p->resume_from != NULL, err);
+    if (rc == BERT_OK && r->writer) rc = open_logs(r, p->resume_from != NULL, err);
     if (rc == BERT_OK) {
         bert_train_source src = {.user = r, .next_batch = next_batch, .position = position, .seek = seek, .evaluate = evaluate};
         bert_loop_params lp = p->loop;
@@ -405,7 +409,7 @@ static bert_status write_report(const mt_run *r, const bert_loop_result *res, co
 static bert_status finetune_each(const mt_run *r, bert_loop_result *ft, bert_error *err) {
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s/finetune", r->p->output_dir);
-    if (mkdir(root, 0755) != 0 && errno != EEXIST) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", root, strerror(errno));
+    if (r->writer && mkdir(root, 0755) != 0 && errno != EEXIST) return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", root, strerror(errno));
     for (int k = 0; k < r->n; k++) {
         const mt_task *m = &r->t[k];
         char model[PATH_MAX], out[PATH_MAX];
@@ -433,17 +437,21 @@ bert_status bert_multitask(const bert_multitask_params *params, bert_loop_result
     bert_error_clear(err);
     bert_loop_result local;
     bert_loop_result *res = train_result_start(result, &local);
-    const bert_multitask_params *p = params;
-    if (!p || !p->model_dir || !p->output_dir) return bert_fail(err, BERT_ERR_INPUT, "multi-task training needs a model directory and an output directory");
+    if (!params) return bert_fail(err, BERT_ERR_INPUT, "multi-task training needs parameters");
+    bert_multitask_params q = *params;
+    int writer = bert_dist_rank(q.train.dist) == 0; /* rank 0 writes and speaks for the job */
+    if (!writer) q.loop.on_event = NULL;
+    const bert_multitask_params *p = &q;
+    if (!p->model_dir || !p->output_dir) return bert_fail(err, BERT_ERR_INPUT, "multi-task training needs a model directory and an output directory");
     if (p->n_tasks < 1 || p->n_tasks > BERT_MAX_HEADS || !p->tasks)
         return bert_fail(err, BERT_ERR_INPUT, "multi-task training takes 1..%d tasks", BERT_MAX_HEADS);
     if (p->epochs < 1 && p->max_steps <= 0) return bert_fail(err, BERT_ERR_INPUT, "epochs must be >= 1");
     if (p->train.compute == BERT_COMPUTE_INT8) return bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16");
-    if (mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
+    if (writer && mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));
     mt_run *r = calloc(1, sizeof *r);
     if (!r) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    r->p = p, r->n = p->n_tasks;
+    r->p = p, r->n = p->n_tasks, r->writer = writer;
     bert_tokenizer *tok = NULL;
     bert_trainer *t = NULL;
     bert_loop_result *ft = NULL;
@@ -453,11 +461,13 @@ bert_status bert_multitask(const bert_multitask_params *params, bert_loop_result
     for (int k = 0; rc == BERT_OK && k < r->n; k++) rc = prepare_task(r, k, tok, err);
     if (rc == BERT_OK) rc = check_metric(r, p->loop.metric, err);
     if (rc == BERT_OK) rc = train(r, &t, res, err);
-    if (rc == BERT_OK) rc = finish_models(r, t, err);
+    if (rc == BERT_OK && writer) rc = finish_models(r, t, err);
     bert_trainer_free(t);
     if (rc == BERT_OK && p->then_finetune && !(ft = calloc((size_t)r->n, sizeof *ft))) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    double barrier = 0; /* the second stage reads OUT/TASK: every rank waits for rank 0 to have written them */
+    if (rc == BERT_OK && ft) rc = bert_dist_sum(p->train.dist, &barrier, 1, err);
     if (rc == BERT_OK && ft) rc = finetune_each(r, ft, err);
-    if (rc == BERT_OK) rc = write_report(r, res, ft, err);
+    if (rc == BERT_OK && writer) rc = write_report(r, res, ft, err);
     keep_names(res);
     for (int k = 0; k < r->n; k++) {
         mt_task *m = &r->t[k];

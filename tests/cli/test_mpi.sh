@@ -1,0 +1,119 @@
+#!/bin/sh
+# test_mpi.sh — data-parallel training under mpirun (Open MPI) on the fixture
+# models, dropout off: N ranks x batch b give the weights of one process x
+# batch N*b (within 1e-6 of each tensor's largest value; the attention key
+# biases, whose true gradient is zero, within 1e-2 absolute: st_close says
+# why), for a sequence, a token (3 uneven ranks, one with an empty share,
+# gradient accumulation), a pre-training and a multi-task run; resuming
+# under 2 ranks equals the straight run bit for bit (dropout on), and a
+# 2-rank checkpoint resumes under 1 rank; a killed or hung rank ends the job
+# within a bounded time; the collectives (tests/dist_check.c). SKIP where
+# mpirun is missing or the binary was built without MPI.
+BERT=${BERT:-build/bert}
+BUILD=$(dirname "$BERT")
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PREFIX=mpi_
+. tests/cli/lib.sh
+FT=tests/fixtures/finetune
+M=models/bertc-tiny-uncased
+if ! command -v mpirun > /dev/null 2>&1 || ! "$BERT" version | grep -q '^mpi: yes'; then
+    skip all "mpirun or an MPI build is missing: tools/install-deps.sh installs Open MPI, then rebuild"
+    exit 0
+fi
+# --oversubscribe: more ranks than cores; --allow-run-as-root: CI runs as root.
+MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"
+SAME="$BUILD/st_close"
+
+# same NAME RUN_A RUN_B CHECKPOINTS...: every checkpoint's weights within the bound.
+same() {
+    name=$1 a=$2 b=$3
+    shift 3
+    ok=1
+    : > "$TMP/same.txt"
+    for c in "$@"; do
+        for f in model heads; do
+            [ -f "$a/$c/$f.safetensors" ] || continue
+            "$SAME" "$a/$c/$f.safetensors" "$b/$c/$f.safetensors" 1e-6 key.bias 1e-2 >> "$TMP/same.txt" 2>&1 || ok=0
+        done
+        [ -f "$b/$c/model.safetensors" ] || ok=0
+    done
+    if [ $ok -eq 1 ]; then pass "$name"; else fail "$name" "$TMP/same.txt"; fi
+}
+
+# A sequence task: 2 ranks x 4 = 1 x 8.
+SEQ="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --lr 1e-3 --seed 5 --dropout 0 --threads 1 --save-steps 3 --save-total-limit 0"
+"$BERT" finetune $M --output-dir "$TMP/s1" $SEQ --batch-size 8 > /dev/null 2> "$TMP/s1.err"
+$MPIRUN -np 2 "$BERT" finetune $M --output-dir "$TMP/s2" $SEQ --batch-size 4 > /dev/null 2> "$TMP/s2.err"
+same sequence_2_ranks_equal_the_global_batch "$TMP/s1" "$TMP/s2" checkpoint-3 checkpoint-6
+# The logged losses are the global batch's: summed over the ranks' shares.
+if [ -s "$TMP/s1/log.jsonl" ] && [ "$(grep -o '"loss":[0-9.]*' "$TMP/s1/log.jsonl")" = "$(grep -o '"loss":[0-9.]*' "$TMP/s2/log.jsonl")" ] &&
+    [ "$(grep -c 'done: best' "$TMP/s2.err")" -eq 1 ] && [ ! -e "$TMP/s2/rank1" ]; then
+    pass logged_loss_is_the_global_batch_and_rank_0_speaks; else fail logged_loss_is_the_global_batch_and_rank_0_speaks "$TMP/s2.err"; fi
+
+# A token task on 3 ranks: 29 examples in global batches of 9 (the last, of 2,
+# leaves rank 0 an empty share), 2 micro-batches per step.
+TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max-train 29 --epochs 3 --grad-accum 2 --lr 3e-3 --seed 3 --dropout 0 --threads 1 --save-steps 2 --save-total-limit 0"
+"$BERT" finetune $M --output-dir "$TMP/t1" $TOK --batch-size 9 > /dev/null 2> "$TMP/t1.err"
+$MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /dev/null 2> "$TMP/t3.err"
+same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
+
+# Pre-training (MLM + NSP): 2 ranks x 3 = 1 x 6.
+PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3"
+"$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 --dropout 0 > /dev/null 2> "$TMP/p1.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 --dropout 0 > /dev/null 2> "$TMP/p2.err"
+same pretraining_2_ranks_equal_the_global_batch "$TMP/p1" "$TMP/p2" checkpoint-2 checkpoint-4 checkpoint-8
+# A 2-rank checkpoint resumes in one process with the same global batch.
+"$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --dropout 0 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err"
+same resume_under_another_rank_count "$TMP/p1" "$TMP/p1r" checkpoint-8
+# Resuming under 2 ranks (dropout on: each rank's own stream) = the straight 2-rank run, bit for bit.
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2" $PT --batch-size 3 > /dev/null 2> "$TMP/d2.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2r" $PT --batch-size 3 --resume "$TMP/d2/checkpoint-4" > /dev/null 2> "$TMP/d2r.err"
+if cmp -s "$TMP/d2/checkpoint-8/model.safetensors" "$TMP/d2r/checkpoint-8/model.safetensors" &&
+    cmp -s "$TMP/d2/checkpoint-8/optimizer.safetensors" "$TMP/d2r/checkpoint-8/optimizer.safetensors"; then
+    pass resume_under_2_ranks_bit_identical; else fail resume_under_2_ranks_bit_identical "$TMP/d2r.err"; fi
+
+# Multi-task: per-rank batch sizes in the tasks file, 2 ranks = 1 process with twice them.
+for b in 1 2; do
+    cat > "$TMP/tasks$b.json" <<JSON
+{"tasks": [
+  {"name": "sent", "train": "$(pwd)/$FT/train.tsv", "dev": "$(pwd)/$FT/dev.tsv", "text_column": "sentence", "label_column": "label", "batch_size": $((2 * b))},
+  {"name": "ner", "type": "token", "train": "$(pwd)/$FT/ner_train.jsonl", "dev": "$(pwd)/$FT/ner_dev.conll", "batch_size": $b}
+]}
+JSON
+done
+MT="--epochs 1 --max-steps 8 --lr 1e-3 --save-steps 4 --save-total-limit 0 --seed 5 --threads 1 --dropout 0"
+"$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m1" --tasks-file "$TMP/tasks2.json" $MT > /dev/null 2> "$TMP/m1.err"
+$MPIRUN -np 2 "$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m2" --tasks-file "$TMP/tasks1.json" $MT > /dev/null 2> "$TMP/m2.err"
+same multitask_2_ranks_equal_the_global_batch "$TMP/m1" "$TMP/m2" checkpoint-4 checkpoint-8
+
+# A rank killed (SIGKILL) or hung (SIGSTOP, --dist-timeout 3) mid-run ends the
+# job with a message within 30 s; the newest checkpoint loads.
+LONG="--corpus $FT/pretrain_corpus.txt --epochs 2000 --batch-size 3 --heldout-docs 2 --eval-steps 0 --save-steps 20 --threads 1 --dist-timeout 3"
+for sig in KILL STOP; do
+    rm -rf "$TMP/k"
+    $MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/k" $LONG > "$TMP/k.out" 2>&1 &
+    job=$!
+    i=0
+    while [ $i -lt 300 ] && ! ls "$TMP/k" 2> /dev/null | grep -q checkpoint-; do sleep 0.1; i=$((i + 1)); done
+    victim=$(pgrep -f "^$BERT pretrain $M --output-dir $TMP/k" | sort -n | tail -n 1)
+    [ -n "$victim" ] && kill -$sig "$victim"
+    i=0
+    while [ $i -lt 300 ] && kill -0 $job 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+    if kill -0 $job 2> /dev/null; then
+        kill -9 $job; pkill -9 -f "^$BERT pretrain $M --output-dir $TMP/k"; fail "${sig}ed_rank_ends_the_job" "$TMP/k.out"; continue
+    fi
+    wait $job
+    rc=$?
+    newest=$(ls -d "$TMP"/k/checkpoint-* | grep -E 'checkpoint-[0-9]+$' | sort -t- -k2 -n | tail -n 1)
+    want="exited on signal"
+    [ $sig = STOP ] && want="no answer from the other ranks in 3 s"
+    if [ -n "$victim" ] && [ $rc -ne 0 ] && grep -q "$want" "$TMP/k.out" && "$BERT" info "$newest" > /dev/null 2>&1; then
+        pass "${sig}ed_rank_ends_the_job"; else fail "${sig}ed_rank_ends_the_job" "$TMP/k.out"; fi
+done
+
+# The collectives themselves: sums, the digest comparison, gathering, shares.
+for n in 2 3; do
+    if $MPIRUN -np $n "$BUILD/dist_check" > "$TMP/dc.out" 2>&1 && [ "$(grep -c '^ok' "$TMP/dc.out")" -eq "$n" ]; then
+        pass "collectives_on_${n}_ranks"; else fail "collectives_on_${n}_ranks" "$TMP/dc.out"; fi
+done
