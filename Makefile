@@ -126,6 +126,9 @@ $(BUILD)/unicode_diff: $(BUILD)/tools/unicode_diff.o $(STATIC)
 $(BUILD)/bench_train: $(BUILD)/bench/bench_train.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench_dist: $(BUILD)/bench/bench_dist.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/bench_tokenizer: $(BUILD)/bench/bench_tokenizer.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 

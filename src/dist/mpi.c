@@ -1,15 +1,20 @@
 /* mpi.c — the MPI backend of bert_dist (Open MPI; compiled with
- * BERT_USE_MPI). Every collective is non-blocking (MPI_Iallreduce,
- * MPI_Igather) and waited for by polling MPI_Test, so a rank that stops
- * answering becomes an error after timeout_s instead of a hang; MPI's own
- * errors are returned (MPI_ERRORS_RETURN) and said with MPI_Error_string.
+ * BERT_USE_MPI). MPI's own errors are returned (MPI_ERRORS_RETURN) and
+ * said with MPI_Error_string.
  *
  * Gradient buckets go through a queue to one communication thread
- * (overlap on, MPI_THREAD_SERIALIZED or better), which sums them in order
- * while the trainer goes on; with overlap off they wait in the queue and
- * the draining thread sums them. bf16 compression sums with a user
- * operation on 16-bit words: each hop adds two bf16 values in f32 and
- * rounds the sum to bf16, as torch's bf16 allreduce does. */
+ * (MPI_THREAD_SERIALIZED or better), which sums them in order with
+ * MPI_Allreduce (Open MPI's tuned algorithms) while the trainer goes on;
+ * the trainer waits at dist_backend_drain, for at most timeout_s without
+ * a bucket finishing: then a rank stopped answering, and the error says
+ * so (the communication thread stays inside MPI: the caller ends the job,
+ * bert_dist_abort). Without the thread level, buckets are summed by the
+ * draining thread with MPI_Iallreduce polled by MPI_Test under the same
+ * timeout. The small collectives (sums of doubles, the digest check,
+ * gathers) run in the calling thread, queue drained first, non-blocking
+ * and polled likewise. bf16 compression sums with a user operation on
+ * 16-bit words: each hop adds two bf16 values in f32 and rounds the sum to
+ * bf16, as torch's bf16 allreduce does. */
 #ifdef BERT_USE_MPI
 #include <mpi.h>
 #include <pthread.h>
@@ -38,7 +43,9 @@ typedef struct {
     pthread_cond_t work, done;
     bucket queue[QUEUE_CAP];
     int head, tail, quit;
+    long finished;             /* buckets summed so far (the drain's sign of progress) */
     int failed;                /* a bucket failed: msg says how */
+    int stuck;                 /* the thread is inside a collective the drain gave up on */
     char msg[300];
     uint16_t *scratch;         /* bf16 compression */
     size_t scratch_cap;
@@ -94,7 +101,8 @@ static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
     for (int i = 0; i < *len; i++) b[i] = bert_f32_to_bf16(bert_bf16_to_f32(a[i]) + bert_bf16_to_f32(b[i]));
 }
 
-/* Sum one bucket over the ranks; 0 with s->msg on failure. */
+/* Sum one bucket over the ranks (blocking on the communication thread,
+ * polled under the timeout elsewhere); 0 with s->msg on failure. */
 static int reduce_bucket(bert_dist *d, bucket b) {
     mpi_state *s = d->impl;
     double t0 = bert_now_s();
@@ -113,16 +121,18 @@ static int reduce_bucket(bert_dist *d, bucket b) {
                 s->scratch = p, s->scratch_cap = k;
             }
             bert_f32_to_bf16_array(s->scratch, b.x + off, k);
-            rc = MPI_Iallreduce(MPI_IN_PLACE, s->scratch, (int)k, MPI_UINT16_T, s->bf16_sum, MPI_COMM_WORLD, &r);
-        } else {
-            rc = MPI_Iallreduce(MPI_IN_PLACE, b.x + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
         }
+        void *buf = compress ? (void *)s->scratch : (void *)(b.x + off);
+        MPI_Datatype type = compress ? MPI_UINT16_T : MPI_FLOAT;
+        MPI_Op op = compress ? s->bf16_sum : MPI_SUM;
+        if (s->threaded) rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)k, type, op, MPI_COMM_WORLD);
+        else rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)k, type, op, MPI_COMM_WORLD, &r);
         if (rc != MPI_SUCCESS) {
             char words[MPI_MAX_ERROR_STRING];
             snprintf(s->msg, sizeof s->msg, "summing gradients: %s", mpi_words(rc, words));
             return 0;
         }
-        if (!wait_request(d, &r, "summing gradients", s->msg, sizeof s->msg)) return 0;
+        if (!s->threaded && !wait_request(d, &r, "summing gradients", s->msg, sizeof s->msg)) return 0;
         if (compress) bert_bf16_to_f32_array(b.x + off, s->scratch, k);
         d->stats.bytes += (double)k * (compress ? 2 : 4);
     }
@@ -146,6 +156,7 @@ static void *comm_main(void *arg) {
         pthread_mutex_lock(&s->mu);
         if (!ok) s->failed = 1;
         s->head = (s->head + 1) % QUEUE_CAP;
+        s->finished++;
         pthread_cond_broadcast(&s->done);
     }
     pthread_mutex_unlock(&s->mu);
@@ -168,10 +179,8 @@ bert_status dist_backend_open(bert_dist *d, bert_error *err) {
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
     MPI_Op_create(bf16_sum, 1, &s->bf16_sum);
-    if (d->p.overlap && provided >= MPI_THREAD_SERIALIZED && pthread_create(&s->thread, NULL, comm_main, d) == 0)
-        s->threaded = 1;
-    else
-        d->p.overlap = 0;
+    if (provided >= MPI_THREAD_SERIALIZED && pthread_create(&s->thread, NULL, comm_main, d) == 0) s->threaded = 1;
+    else d->p.overlap = 0; /* buckets are then summed at the step by the trainer's thread */
     return BERT_OK;
 }
 
@@ -197,9 +206,26 @@ bert_status dist_backend_drain(bert_dist *d, bert_error *err) {
     mpi_state *s = d->impl;
     double t0 = bert_now_s();
     pthread_mutex_lock(&s->mu);
+    if (s->stuck) {
+        pthread_mutex_unlock(&s->mu);
+        return bert_fail(err, BERT_ERR_STATE, "an earlier sum never finished: end the job");
+    }
+    long seen = s->finished;
+    double since = t0;
     while (s->head != s->tail) {
-        if (s->threaded) {
-            pthread_cond_wait(&s->done, &s->mu);
+        if (s->threaded) { /* wait; give up after timeout_s without a bucket finishing */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&s->done, &s->mu, &until);
+            double now = bert_now_s();
+            if (s->finished != seen) seen = s->finished, since = now;
+            else if (now - since > d->p.timeout_s) {
+                s->stuck = 1;
+                pthread_mutex_unlock(&s->mu);
+                return bert_fail(err, BERT_ERR_IO, "summing gradients: no answer from the other ranks in %.0f s (a rank stopped or hangs)",
+                                 d->p.timeout_s);
+            }
             continue;
         }
         bucket b = s->queue[s->head];
@@ -268,7 +294,10 @@ void dist_backend_abort(bert_dist *d, int code) {
 void dist_backend_close(bert_dist *d) {
     mpi_state *s = d->impl;
     bert_error e;
-    dist_backend_drain(d, &e);
+    if (dist_backend_drain(d, &e) != BERT_OK && s->stuck) { /* the thread never returns from MPI: leave it */
+        d->impl = NULL;
+        return;
+    }
     if (s->threaded) {
         pthread_mutex_lock(&s->mu);
         s->quit = 1;

@@ -1,10 +1,14 @@
 #!/bin/sh
 # test_mpi.sh — data-parallel training under mpirun (Open MPI) on the fixture
 # models, dropout off: N ranks x batch b give the weights of one process x
-# batch N*b (within 1e-6 of each tensor's largest value; the attention key
-# biases, whose true gradient is zero, within 1e-2 absolute: st_close says
-# why), for a sequence, a token (3 uneven ranks, one with an empty share,
-# gradient accumulation), a pre-training and a multi-task run; resuming
+# batch N*b (within 1e-5 of each tensor's largest value: measured up to
+# 7e-7 in the release build, 7e-6 in the -O1 sanitizer build, the float
+# sums taken in another order; the attention key biases, whose true
+# gradient is zero, within 1e-2 absolute: st_close says why) and the same
+# logged losses and gradient norms (1e-5 relative; AdamW's update hardly
+# changes when every gradient is scaled alike, the norm does), for a
+# sequence, a token (3 uneven ranks, one with an empty share, gradient
+# accumulation), a pre-training and a multi-task run; resuming
 # under 2 ranks equals the straight run bit for bit (dropout on), and a
 # 2-rank checkpoint resumes under 1 rank; a killed or hung rank ends the job
 # within a bounded time; the collectives (tests/dist_check.c). SKIP where
@@ -22,7 +26,11 @@ if ! command -v mpirun > /dev/null 2>&1 || ! "$BERT" version | grep -q '^mpi: ye
     exit 0
 fi
 # --oversubscribe: more ranks than cores; --allow-run-as-root: CI runs as root.
-MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"
+# Under AddressSanitizer: whole stacks, so that Open MPI's own allocations
+# match tests/lsan.supp (its libraries keep no frame pointers).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+# Components stay loaded at exit, so LeakSanitizer can name them (tests/lsan.supp).
+MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca mca_base_component_disable_dlclose 1"
 SAME="$BUILD/st_close"
 
 # same NAME RUN_A RUN_B CHECKPOINTS...: every checkpoint's weights within the bound.
@@ -34,44 +42,60 @@ same() {
     for c in "$@"; do
         for f in model heads; do
             [ -f "$a/$c/$f.safetensors" ] || continue
-            "$SAME" "$a/$c/$f.safetensors" "$b/$c/$f.safetensors" 1e-6 key.bias 1e-2 >> "$TMP/same.txt" 2>&1 || ok=0
+            "$SAME" "$a/$c/$f.safetensors" "$b/$c/$f.safetensors" 1e-5 key.bias 1e-2 >> "$TMP/same.txt" 2>&1 || ok=0
         done
         [ -f "$b/$c/model.safetensors" ] || ok=0
+    done
+    grep -h '^exit ' "$a.err" "$b.err" >> "$TMP/same.txt" && ok=0 # a run (a rank) failed
+    # The training lines' loss and grad_norm, in order, within 1e-5 relative
+    # (a resumed run's log holds the last lines).
+    for f in loss grad_norm; do
+        grep -o "\"$f\":[-0-9.e]*" "$b/log.jsonl" | cut -d: -f2 > "$TMP/lb"
+        grep -o "\"$f\":[-0-9.e]*" "$a/log.jsonl" | cut -d: -f2 | tail -n "$(wc -l < "$TMP/lb")" > "$TMP/la"
+        [ -s "$TMP/la" ] && paste "$TMP/la" "$TMP/lb" | awk -v f=$f '{ d = $1 - $2; if (d < 0) d = -d; m = $1 < 0 ? -$1 : $1
+            if ($2 == "" || d > 1e-5 * m + 1e-6) { print f ": " $1 " vs " $2; bad = 1 } } END { exit bad }' >> "$TMP/same.txt" || ok=0
     done
     if [ $ok -eq 1 ]; then pass "$name"; else fail "$name" "$TMP/same.txt"; fi
 }
 
 # A sequence task: 2 ranks x 4 = 1 x 8.
-SEQ="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --lr 1e-3 --seed 5 --dropout 0 --threads 1 --save-steps 3 --save-total-limit 0"
-"$BERT" finetune $M --output-dir "$TMP/s1" $SEQ --batch-size 8 > /dev/null 2> "$TMP/s1.err"
-$MPIRUN -np 2 "$BERT" finetune $M --output-dir "$TMP/s2" $SEQ --batch-size 4 > /dev/null 2> "$TMP/s2.err"
+SEQ="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --lr 1e-3 --seed 5 --dropout 0 --threads 1 --save-steps 3 --save-total-limit 0 --log-steps 1"
+"$BERT" finetune $M --output-dir "$TMP/s1" $SEQ --batch-size 8 > /dev/null 2> "$TMP/s1.err" || echo "exit $?" >> "$TMP/s1.err"
+$MPIRUN -np 2 "$BERT" finetune $M --output-dir "$TMP/s2" $SEQ --batch-size 4 > /dev/null 2> "$TMP/s2.err" || echo "exit $?" >> "$TMP/s2.err"
 same sequence_2_ranks_equal_the_global_batch "$TMP/s1" "$TMP/s2" checkpoint-3 checkpoint-6
-# The logged losses are the global batch's: summed over the ranks' shares.
-if [ -s "$TMP/s1/log.jsonl" ] && [ "$(grep -o '"loss":[0-9.]*' "$TMP/s1/log.jsonl")" = "$(grep -o '"loss":[0-9.]*' "$TMP/s2/log.jsonl")" ] &&
-    [ "$(grep -c 'done: best' "$TMP/s2.err")" -eq 1 ] && [ ! -e "$TMP/s2/rank1" ]; then
-    pass logged_loss_is_the_global_batch_and_rank_0_speaks; else fail logged_loss_is_the_global_batch_and_rank_0_speaks "$TMP/s2.err"; fi
+# Rank 0 alone prints the run's lines.
+if [ "$(grep -c 'done: best' "$TMP/s2.err")" -eq 1 ] && [ "$(grep -c '^step 6/6' "$TMP/s2.err")" -eq 1 ]; then
+    pass rank_0_speaks_for_the_job; else fail rank_0_speaks_for_the_job "$TMP/s2.err"; fi
 
 # A token task on 3 ranks: 29 examples in global batches of 9 (the last, of 2,
 # leaves rank 0 an empty share), 2 micro-batches per step.
-TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max-train 29 --epochs 3 --grad-accum 2 --lr 3e-3 --seed 3 --dropout 0 --threads 1 --save-steps 2 --save-total-limit 0"
-"$BERT" finetune $M --output-dir "$TMP/t1" $TOK --batch-size 9 > /dev/null 2> "$TMP/t1.err"
-$MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /dev/null 2> "$TMP/t3.err"
+TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max-train 29 --epochs 3 --grad-accum 2 --lr 3e-3 --seed 3 --dropout 0 --threads 1 --save-steps 2 --save-total-limit 0 --log-steps 1"
+"$BERT" finetune $M --output-dir "$TMP/t1" $TOK --batch-size 9 > /dev/null 2> "$TMP/t1.err" || echo "exit $?" >> "$TMP/t1.err"
+$MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /dev/null 2> "$TMP/t3.err" || echo "exit $?" >> "$TMP/t3.err"
 same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
 
 # Pre-training (MLM + NSP): 2 ranks x 3 = 1 x 6.
-PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3"
-"$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 --dropout 0 > /dev/null 2> "$TMP/p1.err"
-$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 --dropout 0 > /dev/null 2> "$TMP/p2.err"
+PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1"
+"$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 --dropout 0 > /dev/null 2> "$TMP/p1.err" || echo "exit $?" >> "$TMP/p1.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 --dropout 0 > /dev/null 2> "$TMP/p2.err" || echo "exit $?" >> "$TMP/p2.err"
 same pretraining_2_ranks_equal_the_global_batch "$TMP/p1" "$TMP/p2" checkpoint-2 checkpoint-4 checkpoint-8
 # A 2-rank checkpoint resumes in one process with the same global batch.
-"$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --dropout 0 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err"
+"$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --dropout 0 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err" || echo "exit $?" >> "$TMP/p1r.err"
 same resume_under_another_rank_count "$TMP/p1" "$TMP/p1r" checkpoint-8
 # Resuming under 2 ranks (dropout on: each rank's own stream) = the straight 2-rank run, bit for bit.
-$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2" $PT --batch-size 3 > /dev/null 2> "$TMP/d2.err"
-$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2r" $PT --batch-size 3 --resume "$TMP/d2/checkpoint-4" > /dev/null 2> "$TMP/d2r.err"
-if cmp -s "$TMP/d2/checkpoint-8/model.safetensors" "$TMP/d2r/checkpoint-8/model.safetensors" &&
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2" $PT --batch-size 3 > /dev/null 2> "$TMP/d2.err" || echo "exit $?" >> "$TMP/d2.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2r" $PT --batch-size 3 --resume "$TMP/d2/checkpoint-4" > /dev/null 2> "$TMP/d2r.err" || echo "exit $?" >> "$TMP/d2r.err"
+if ! grep -q '^exit ' "$TMP/d2.err" "$TMP/d2r.err" && cmp -s "$TMP/d2/checkpoint-8/model.safetensors" "$TMP/d2r/checkpoint-8/model.safetensors" &&
     cmp -s "$TMP/d2/checkpoint-8/optimizer.safetensors" "$TMP/d2r/checkpoint-8/optimizer.safetensors"; then
     pass resume_under_2_ranks_bit_identical; else fail resume_under_2_ranks_bit_identical "$TMP/d2r.err"; fi
+
+# bf16 gradient compression: the run completes and stays near the f32 one
+# (bf16 keeps 8 bits of mantissa: 1e-2 of each tensor's largest value).
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/c2" $PT --batch-size 3 --dropout 0 --grad-compression bf16 > /dev/null 2> "$TMP/c2.err" || echo "exit $?" >> "$TMP/c2.err"
+if [ -f "$TMP/c2/checkpoint-8/model.safetensors" ] && ! grep -q '^exit ' "$TMP/c2.err" &&
+    "$SAME" "$TMP/p2/checkpoint-8/model.safetensors" "$TMP/c2/checkpoint-8/model.safetensors" 1e-2 key.bias 1e-1 > "$TMP/c2.cmp" 2>&1 &&
+    ! "$SAME" "$TMP/p2/checkpoint-8/model.safetensors" "$TMP/c2/checkpoint-8/model.safetensors" 1e-6 key.bias 1e-1 > /dev/null 2>&1; then
+    pass bf16_gradients_near_f32; else cat "$TMP/c2.cmp"; fail bf16_gradients_near_f32 "$TMP/c2.err"; fi
 
 # Multi-task: per-rank batch sizes in the tasks file, 2 ranks = 1 process with twice them.
 for b in 1 2; do
@@ -82,9 +106,9 @@ for b in 1 2; do
 ]}
 JSON
 done
-MT="--epochs 1 --max-steps 8 --lr 1e-3 --save-steps 4 --save-total-limit 0 --seed 5 --threads 1 --dropout 0"
-"$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m1" --tasks-file "$TMP/tasks2.json" $MT > /dev/null 2> "$TMP/m1.err"
-$MPIRUN -np 2 "$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m2" --tasks-file "$TMP/tasks1.json" $MT > /dev/null 2> "$TMP/m2.err"
+MT="--epochs 1 --max-steps 8 --lr 1e-3 --save-steps 4 --save-total-limit 0 --seed 5 --threads 1 --dropout 0 --log-steps 1"
+"$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m1" --tasks-file "$TMP/tasks2.json" $MT > /dev/null 2> "$TMP/m1.err" || echo "exit $?" >> "$TMP/m1.err"
+$MPIRUN -np 2 "$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m2" --tasks-file "$TMP/tasks1.json" $MT > /dev/null 2> "$TMP/m2.err" || echo "exit $?" >> "$TMP/m2.err"
 same multitask_2_ranks_equal_the_global_batch "$TMP/m1" "$TMP/m2" checkpoint-4 checkpoint-8
 
 # A rank killed (SIGKILL) or hung (SIGSTOP, --dist-timeout 3) mid-run ends the
