@@ -963,7 +963,9 @@ BERT_API bert_status bert_trainer_apply(bert_trainer *t, bert_error *err);
  * classification [N x num_labels], every token of the batch in order; QA
  * [N x 2], start and end per token; dialogue [N x num_labels] slot logits
  * then [n x num_intents] intent logits; pre-training and masked-LM leave
- * it untouched (their loss covers the masked tokens only). */
+ * it untouched (their loss covers the masked tokens only). A sequence-task
+ * trainer with a dist of several ranks shares the forward out (see
+ * bert_dist): then every rank must call it with the same batch. */
 BERT_API bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, float *logits, bert_error *err);
 
@@ -1178,11 +1180,17 @@ BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *s
  *   the same on every rank; the masks then depend on N. With dropout 0
  *   nothing is drawn and N ranks equal one process.
  * - bert_train_loop: rank 0 alone writes log.jsonl, checkpoints and models
- *   and sends events; the logged loss and token counts are summed over the
- *   ranks; every rank evaluates (the same weights give the same scores, so
- *   every rank takes the same early-stopping decision); the weights'
- *   digest is compared every checksum_steps steps (a mismatch stops the
- *   run with BERT_ERR_STATE).
+ *   and sends events; the logged loss is summed over the ranks' shares;
+ *   every rank gets the same evaluation scores, so every rank takes the
+ *   same best-model and early-stopping decisions: sequence tasks
+ *   (bert_trainer_eval) and pre-training's held-out set are sharded (each
+ *   rank scores its share; logits or sums are gathered), token, QA and
+ *   dialogue tasks are scored whole on every rank; the weights' digest is
+ *   compared every checksum_steps steps (a mismatch stops the run with
+ *   BERT_ERR_STATE).
+ * - a collective that waits timeout_s without progress fails with
+ *   BERT_ERR_IO (a rank stopped or hangs); the job cannot go on: end it
+ *   with bert_dist_abort.
  * - bert_finetune / bert_pretrain / bert_multitask: batch_size is per rank;
  *   the data source hands out global batches of N x batch_size (the same
  *   examples in the same order as one process with that batch), so the

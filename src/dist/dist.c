@@ -73,9 +73,32 @@ void bert_dist_stats_reset(bert_dist *d) {
     if (d) memset(&d->stats, 0, sizeof d->stats);
 }
 
-void dist_share(const bert_dist *d, int n, int *lo, int *hi) {
-    int N = bert_dist_size(d), r = bert_dist_rank(d);
+void dist_share_of(const bert_dist *d, int r, int n, int *lo, int *hi) {
+    int N = bert_dist_size(d);
     *lo = (int)((long)r * n / N), *hi = (int)((long)(r + 1) * n / N);
+}
+
+void dist_share(const bert_dist *d, int n, int *lo, int *hi) { dist_share_of(d, bert_dist_rank(d), n, lo, hi); }
+
+bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int width, float *all, bert_error *err) {
+    int lo, hi;
+    dist_share(d, n, &lo, &hi);
+    if (!dist_active(d)) {
+        if (all != mine) memmove(all, mine, sizeof *all * (size_t)(hi - lo) * (size_t)width);
+        return BERT_OK;
+    }
+    if ((long)n * width > 0x7fffffffL) return bert_fail(err, BERT_ERR_INPUT, "gathering %d x %d values: too many", n, width);
+    int *counts = malloc(sizeof *counts * 2 * (size_t)d->size);
+    if (!counts) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int *displs = counts + d->size;
+    for (int r = 0; r < d->size; r++) {
+        int a, b;
+        dist_share_of(d, r, n, &a, &b);
+        counts[r] = (b - a) * width, displs[r] = a * width;
+    }
+    bert_status rc = dist_backend_allgather_f32(d, mine, (hi - lo) * width, all, counts, displs, err);
+    free(counts);
+    return rc;
 }
 
 void dist_push(bert_dist *d, float *x, size_t n) {
@@ -145,6 +168,11 @@ bert_status dist_backend_minmax_u64(bert_dist *d, uint64_t v, uint64_t *lo, uint
 }
 bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err) {
     (void)d, (void)data, (void)len, (void)out, (void)lens;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "this build has no MPI");
+}
+bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int count, float *all, const int *counts,
+                                       const int *displs, bert_error *err) {
+    (void)d, (void)mine, (void)count, (void)all, (void)counts, (void)displs;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "this build has no MPI");
 }
 #endif

@@ -39,6 +39,8 @@ bert_status dist_backend_drain(bert_dist *d, bert_error *err);
 bert_status dist_backend_sum_f64(bert_dist *d, double *x, int n, bert_error *err);
 bert_status dist_backend_minmax_u64(bert_dist *d, uint64_t v, uint64_t *lo, uint64_t *hi, bert_error *err);
 bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err);
+bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int count, float *all, const int *counts,
+                                       const int *displs, bert_error *err);
 
 /* ---- for the trainer and the loop ---- */
 
@@ -48,6 +50,13 @@ static inline int dist_active(const bert_dist *d) { return d && d->size > 1; }
 /* Rank r's share of n items: [*lo, *hi), contiguous, sizes differing by at
  * most one, in rank order (rank r of N: r*n/N .. (r+1)*n/N). */
 void dist_share(const bert_dist *d, int n, int *lo, int *hi);
+/* The same for rank r. */
+void dist_share_of(const bert_dist *d, int r, int n, int *lo, int *hi);
+
+/* Every rank's share of n rows of `width` floats, gathered on every rank:
+ * rank r contributes rows [lo_r, hi_r) of dist_share_of (mine, already
+ * computed), and all[0 .. n x width) ends up whole everywhere. */
+bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int width, float *all, bert_error *err);
 
 /* Sum x[0..n) over the ranks (in place): gradients, in buckets that may be
  * still travelling when this returns; dist_drain waits for them. */

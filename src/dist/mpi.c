@@ -286,6 +286,15 @@ bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char
     return rc;
 }
 
+bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int count, float *all, const int *counts,
+                                       const int *displs, bert_error *err) {
+    MPI_Request r;
+    bert_status rc = dist_backend_drain(d, err);
+    return rc != BERT_OK ? rc
+                         : finish(d, MPI_Iallgatherv(mine, count, MPI_FLOAT, all, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &r),
+                                  &r, "gathering outputs", err);
+}
+
 void dist_backend_abort(bert_dist *d, int code) {
     (void)d;
     MPI_Abort(MPI_COMM_WORLD, code);

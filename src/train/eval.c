@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "model/context.h"
 #include "train/heads.h"
 #include "train/trainer.h"
@@ -47,10 +48,38 @@ static unsigned task_outputs(bert_task task) {
     }
 }
 
+/* A sequence task under data parallelism: each rank runs the forward on
+ * its share of the batch, every rank gets all the logits, and the loss is
+ * the whole batch's. Every rank calls it with the same batch; a rank whose
+ * forward fails makes them all fail (they agree first). */
+static bert_status eval_sequence_shared(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
+                                        double *loss, float *logits, bert_error *err) {
+    bert_dist *d = t->p.dist;
+    int L = bert_model_num_labels(t->model), lo, hi;
+    for (int i = 0; labels && t->p.problem == BERT_PROBLEM_SINGLE_LABEL && i < n; i++)
+        if (labels[i] < 0 || labels[i] >= L)
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", i, labels[i], L);
+    dist_share(d, n, &lo, &hi);
+    bert_status rc = hi > lo ? bert_forward(t->eval_ctx, seqs + lo, hi - lo, BERT_OUTPUT_CLASSIFIER, err) : BERT_OK;
+    double failed = rc != BERT_OK;
+    bert_error agree;
+    bert_status arc = dist_sum_f64(d, &failed, 1, &agree);
+    if (rc != BERT_OK) return rc;
+    if (arc != BERT_OK) return *err = agree, arc;
+    if (failed > 0) return bert_fail(err, BERT_ERR_STATE, "the evaluation forward failed on another rank");
+    float *all = logits ? logits : malloc(sizeof *all * (size_t)n * (size_t)L);
+    if (!all) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    rc = dist_allgather_rows(d, hi > lo ? t->eval_ctx->cls_logits : all, n, L, all, err);
+    if (rc == BERT_OK && loss) *loss = labels ? train_loss(t->p.problem, all, labels, n, L, NULL, 1.0) : 0.0;
+    if (all != logits) free(all);
+    return rc;
+}
+
 bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
                               float *logits, bert_error *err) {
     bert_error_clear(err);
     if (!t) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_eval: trainer is NULL");
+    if (t->dp && t->p.task == BERT_TASK_SEQUENCE && n > 0) return eval_sequence_shared(t, seqs, n, labels, loss, logits, err);
     bert_context *ctx = t->eval_ctx;
     bert_status rc = bert_forward(ctx, seqs, n, task_outputs(t->p.task), err);
     if (rc != BERT_OK) return rc;

@@ -29,6 +29,7 @@
 #include "bert.h"
 #include "data/corpus.h"
 #include "data/pretrain_pairs.h"
+#include "dist/dist.h"
 #include "train/data_parallel.h"
 #include "io/file.h"
 #include "util/error.h"
@@ -108,9 +109,12 @@ static bert_status heldout_eval(const pretrain_run *r, const bert_model *m, doub
     uint64_t st = 12345;
     double lsum = 0;
     long count = 0, right = 0;
+    int lo, hi; /* data-parallel: this rank's share of the pairs (every pair's mask is still drawn, in order) */
+    dist_share(r->p->train.dist, r->ev.n, &lo, &hi);
     for (int i = 0; rc == BERT_OK && i < r->ev.n; i++) {
         const pairs_instance *x = &r->ev.v[i];
         if ((rc = pairs_mask(&mk, x, ids, lab, fixed_next, &st, err)) != BERT_OK) break;
+        if (i < lo || i >= hi) continue;
         bert_sequence s = {.input_ids = ids, .token_type_ids = x->types, .n_tokens = x->n};
         if ((rc = bert_forward(ctx, &s, 1, BERT_OUTPUT_MLM, err)) != BERT_OK) break;
         const float *z = bert_output_mlm_logits(ctx, 0);
@@ -129,7 +133,9 @@ static bert_status heldout_eval(const pretrain_run *r, const bert_model *m, doub
     }
     free(ids), free(lab);
     bert_context_free(ctx);
-    if (rc == BERT_OK && count) *loss = lsum / count, *acc = (double)right / count;
+    double sums[3] = {lsum, (double)count, (double)right};
+    if (rc == BERT_OK) rc = bert_dist_sum(r->p->train.dist, sums, 3, err); /* the ranks' shares */
+    if (rc == BERT_OK && sums[1] > 0) *loss = sums[0] / sums[1], *acc = sums[2] / sums[1];
     return rc;
 }
 

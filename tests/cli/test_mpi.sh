@@ -5,8 +5,9 @@
 # 7e-7 in the release build, 7e-6 in the -O1 sanitizer build, the float
 # sums taken in another order; the attention key biases, whose true
 # gradient is zero, within 1e-2 absolute: st_close says why) and the same
-# logged losses and gradient norms (1e-5 relative; AdamW's update hardly
-# changes when every gradient is scaled alike, the norm does), for a
+# logged losses, gradient norms and evaluation scores (1e-5 relative;
+# AdamW's update hardly changes when every gradient is scaled alike, the
+# norm does; evaluation is sharded too), for a
 # sequence, a token (3 uneven ranks, one with an empty share, gradient
 # accumulation), a pre-training and a multi-task run; resuming
 # under 2 ranks equals the straight run bit for bit (dropout on), and a
@@ -49,10 +50,11 @@ same() {
     grep -h '^exit ' "$a.err" "$b.err" >> "$TMP/same.txt" && ok=0 # a run (a rank) failed
     # The training lines' loss and grad_norm, in order, within 1e-5 relative
     # (a resumed run's log holds the last lines).
-    for f in loss grad_norm; do
+    for f in loss grad_norm eval_loss eval_accuracy eval_f1 eval_mlm_loss eval_mlm_accuracy; do
         grep -o "\"$f\":[-0-9.e]*" "$b/log.jsonl" | cut -d: -f2 > "$TMP/lb"
         grep -o "\"$f\":[-0-9.e]*" "$a/log.jsonl" | cut -d: -f2 | tail -n "$(wc -l < "$TMP/lb")" > "$TMP/la"
-        [ -s "$TMP/la" ] && paste "$TMP/la" "$TMP/lb" | awk -v f=$f '{ d = $1 - $2; if (d < 0) d = -d; m = $1 < 0 ? -$1 : $1
+        [ -s "$TMP/la" ] || [ $f != loss ] || ok=0
+        paste "$TMP/la" "$TMP/lb" | awk -v f=$f '{ d = $1 - $2; if (d < 0) d = -d; m = $1 < 0 ? -$1 : $1
             if ($2 == "" || d > 1e-5 * m + 1e-6) { print f ": " $1 " vs " $2; bad = 1 } } END { exit bad }' >> "$TMP/same.txt" || ok=0
     done
     if [ $ok -eq 1 ]; then pass "$name"; else fail "$name" "$TMP/same.txt"; fi
