@@ -31,6 +31,7 @@ run test_embed_modules env BERT="$build/bert" sh tests/cli/test_embed_modules.sh
 run test_multitask env BERT="$build/bert" sh tests/cli/test_multitask.sh
 run test_dialogue env BERT="$build/bert" sh tests/cli/test_dialogue.sh
 run test_mpi env BERT="$build/bert" sh tests/cli/test_mpi.sh
+run test_mpi_infer env BERT="$build/bert" sh tests/cli/test_mpi_infer.sh
 passed=$(grep -c '^PASS ' "$log")
 failed=$(grep -c '^FAIL ' "$log")
 skipped=$(grep -c '^SKIP ' "$log")

@@ -3,6 +3,7 @@
 #ifndef BERT_CLI_H
 #define BERT_CLI_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@ int cmd_convert(int argc, char **argv);
 
 /* Print "bert <cmd>: <message>" to stderr; returns CLI_ERROR. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error with the arguments in ap; the line goes out in one write. */
+int cli_verror(const char *cmd, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Print "bert <cmd>: <message>; <the first line of usage>" to stderr (one
  * line); returns CLI_USAGE. */

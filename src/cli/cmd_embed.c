@@ -9,18 +9,17 @@
  * in input order: {"embedding": [...]} (the directory's sentence-transformers
  * modules: Pooling in every mode it has on, Dense, Normalize; or one
  * --pooling mode), or {"token_embeddings": [[...], ...]} for --pooling none.
- * Lines are run in batches of --batch-size without padding. */
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
+ * Lines are run in batches of --batch-size without padding (embed_run.c;
+ * under mpirun the ranks share the batches). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/embed_input.h"
-#include "cli/line_reader.h"
+#include "cli/shard.h"
 #include "cli/task_runner.h"
+#include "cli/train_run.h"
 
 static const char *usage_text =
     "usage: bert embed MODEL_DIR [options] < input.jsonl > output.jsonl\n"
@@ -40,62 +39,6 @@ static const char *usage_text =
     "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.98)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
     "  --truncation-side S  right (default) | left\n";
-
-typedef struct {
-    const char *input, *output;
-    int pooling; /* a bert_pooling, -1 for none, -2 = not given, -3 = the directory's modules */
-    int normalize, batch_size, threads, truncate, truncate_left;
-    int normalize_given;            /* --normalize on the command line                */
-    const bert_sentence_head *head; /* the directory's modules (pooling -3)          */
-    int dim;                        /* values per pooled embedding                    */
-    bert_compute_dtype compute;
-} embed_opts;
-
-/* Run one batch and print its results; returns 0 after printing an error. */
-static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n, const embed_opts *o,
-                     const char *src, FILE *out, float *vec, int C) {
-    for (int i = 0; i < n; i++)
-        seqs[i] = (bert_sequence){.input_ids = recs[i].ids, .token_type_ids = recs[i].types,
-                                  .attention_mask = recs[i].mask, .n_tokens = recs[i].n};
-    bert_error err;
-    if (bert_forward(ctx, seqs, n, BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
-        if (err.item >= 0 && err.item < n) {
-            const char *m = strstr(err.message, ": "); /* drop "sequence N: ", the line says where */
-            cli_error("embed", "%s:%ld: %s", src, recs[err.item].line, m ? m + 2 : err.message);
-        } else {
-            cli_error("embed", "%s", err.message);
-        }
-        return 0;
-    }
-    /* A NaN or infinite output (non-finite weights) is an error naming the line, not a bare nan. */
-    for (int i = 0; i < n; i++)
-        if (!embed_all_finite(bert_output_hidden(ctx, i), (size_t)recs[i].n * (size_t)C))
-            return !cli_error("embed", "%s:%ld: the model's output is not finite (NaN or infinity: are its weights finite?)",
-                              src, recs[i].line);
-    for (int i = 0; i < n; i++) {
-        if (o->pooling == -1) { /* none: the token states */
-            const float *h = bert_output_hidden(ctx, i);
-            fputs("{\"token_embeddings\":[", out);
-            for (int t = 0; t < recs[i].n; t++) {
-                if (t) fputc(',', out);
-                memcpy(vec, h + (size_t)t * C, sizeof *vec * (size_t)C);
-                if (o->normalize) embed_l2_normalize(vec, C);
-                embed_print_vector(out, vec, C);
-            }
-            fputs("]}\n", out);
-        } else {
-            const float *h = bert_output_hidden(ctx, i);
-            bert_status rc = o->head ? bert_sentence_head_apply(o->head, h, recs[i].mask, recs[i].n, C, 0, vec, &err)
-                                     : bert_pool_states(h, recs[i].mask, recs[i].n, C, 1u << o->pooling, 0, vec, &err);
-            if (rc != BERT_OK) return !cli_error("embed", "%s:%ld: %s", src, recs[i].line, err.message);
-            if (o->head ? o->normalize_given : o->normalize) embed_l2_normalize(vec, o->dim);
-            fputs("{\"embedding\":", out);
-            embed_print_vector(out, vec, o->dim);
-            fputs("}\n", out);
-        }
-    }
-    return 1;
-}
 
 static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
     *o = (embed_opts){.pooling = -2, .normalize = -1, .batch_size = 32};
@@ -160,128 +103,82 @@ static int has_tokenizer_files(const char *dir) {
     return 0;
 }
 
-static int is_blank(const char *s) {
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
-    return *s == '\0';
+/* The resources of a run (bert_*_free takes NULL). */
+typedef struct {
+    embed_model em;
+    bert_tokenizer *tok;
+    bert_sentence_head *head;
+} embed_res;
+
+static void res_free(embed_res *r) {
+    bert_sentence_head_free(r->head);
+    bert_tokenizer_free(r->tok);
+    bert_context_free(r->em.ctx);
+    bert_model_free(r->em.m);
 }
 
+/* Load dir's model, a context, the tokenizer and sentence-transformers
+ * modules into r, and settle o's defaults from them; 0 after a message. */
+static int load(const char *dir, embed_opts *o, embed_res *r) {
+    bert_error err;
+    bert_model_params mp = bert_model_default_params();
+    mp.compute = o->compute;
+    if (bert_model_load(dir, &mp, &r->em.m, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
+    bert_model *m = r->em.m;
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = o->threads;
+    if (bert_context_create(m, &cp, &r->em.ctx, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
+    /* The tokenizer is optional: without one, inputs must be token ids. One
+     * that is there but fails to load is an error of its own. */
+    if (bert_tokenizer_load(dir, &r->tok, &err) != BERT_OK) {
+        r->tok = NULL;
+        if (has_tokenizer_files(dir)) return !cli_error("embed", "%s", err.message);
+    }
+    r->em.tok = r->tok;
+    /* sentence-transformers files set the defaults: pooling, Normalize, and a
+     * max_seq_length that texts are silently cut to (as ST does). */
+    bert_sentence_config st;
+    if (bert_sentence_config_load(dir, &st, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
+    /* No --pooling: the directory's modules (every Pooling mode on, Dense,
+     * Normalize), else mean pooling. */
+    if (o->pooling == -2 && st.present && bert_sentence_head_load(dir, &r->head, &err) != BERT_OK)
+        return !cli_error("embed", "%s", err.message);
+    o->head = r->head;
+    if (o->pooling == -2) o->pooling = r->head ? -3 : BERT_POOL_MEAN;
+    if (o->normalize < 0) o->normalize = st.present ? st.normalize : 0;
+    o->dim = r->head ? bert_sentence_head_config(r->head)->dim : bert_model_config(m)->hidden_size;
+    bert_encode_params *ep = &r->em.ep;
+    *ep = bert_encode_default_params();
+    if (st.max_seq_length > 0) {
+        ep->truncation = BERT_TRUNCATE_LONGEST_FIRST;
+        ep->max_length = st.max_seq_length;
+    }
+    if (o->truncate) {
+        ep->truncation = BERT_TRUNCATE_LONGEST_FIRST;
+        int limit = bert_model_config(m)->max_position_embeddings;
+        if (ep->max_length == 0 || ep->max_length > limit) ep->max_length = limit;
+        if (r->tok && bert_tokenizer_model_max_length(r->tok) > 0 && bert_tokenizer_model_max_length(r->tok) < ep->max_length)
+            ep->max_length = bert_tokenizer_model_max_length(r->tok);
+        ep->truncate_left = o->truncate_left;
+    }
+    return 1;
+}
+
+/* The command: parse, join the job (mpirun's, else a job of one), load,
+ * run the input loop (embed_run.c), leave the job. */
 int cmd_embed(int argc, char **argv) {
     const char *dir = NULL;
     embed_opts o;
     if (!parse_args(argc, argv, &dir, &o)) return CLI_USAGE;
-    bert_error err;
-    bert_model *m = NULL;
-    bert_context *ctx = NULL;
-    bert_model_params mp = bert_model_default_params();
-    mp.compute = o.compute;
-    if (bert_model_load(dir, &mp, &m, &err) != BERT_OK) return cli_error("embed", "%s", err.message);
-    bert_context_params cp = bert_context_default_params();
-    cp.n_threads = o.threads;
-    if (bert_context_create(m, &cp, &ctx, &err) != BERT_OK) {
-        bert_model_free(m);
-        return cli_error("embed", "%s", err.message);
+    bert_dist *d = NULL;
+    if (!cli_dist_open("embed", NULL, &d)) return CLI_ERROR;
+    if (!shard_files_ok("embed", d, o.input, o.output)) return shard_leave(d, CLI_ERROR);
+    embed_res r = {0};
+    if (!load(dir, &o, &r)) {
+        res_free(&r);
+        return cli_dist_end(d, CLI_ERROR);
     }
-    /* The tokenizer is optional: without one, inputs must be token ids. One
-     * that is there but fails to load is an error of its own. */
-    bert_tokenizer *tok = NULL;
-    if (bert_tokenizer_load(dir, &tok, &err) != BERT_OK) {
-        tok = NULL;
-        if (has_tokenizer_files(dir)) {
-            bert_context_free(ctx);
-            bert_model_free(m);
-            return cli_error("embed", "%s", err.message);
-        }
-    }
-    /* sentence-transformers files set the defaults: pooling, Normalize, and a
-     * max_seq_length that texts are silently cut to (as ST does). */
-    bert_sentence_config st;
-    if (bert_sentence_config_load(dir, &st, &err) != BERT_OK) {
-        bert_tokenizer_free(tok);
-        bert_context_free(ctx);
-        bert_model_free(m);
-        return cli_error("embed", "%s", err.message);
-    }
-    /* No --pooling: the directory's modules (every Pooling mode on, Dense,
-     * Normalize), else mean pooling. */
-    bert_sentence_head *head = NULL;
-    if (o.pooling == -2 && st.present && bert_sentence_head_load(dir, &head, &err) != BERT_OK) {
-        bert_tokenizer_free(tok);
-        bert_context_free(ctx);
-        bert_model_free(m);
-        return cli_error("embed", "%s", err.message);
-    }
-    o.head = head;
-    if (o.pooling == -2) o.pooling = head ? -3 : BERT_POOL_MEAN;
-    if (o.normalize < 0) o.normalize = st.present ? st.normalize : 0;
-    o.dim = head ? bert_sentence_head_config(head)->dim : bert_model_config(m)->hidden_size;
-    bert_encode_params ep = bert_encode_default_params();
-    if (st.max_seq_length > 0) {
-        ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
-        ep.max_length = st.max_seq_length;
-    }
-    if (o.truncate) {
-        ep.truncation = BERT_TRUNCATE_LONGEST_FIRST;
-        int limit = bert_model_config(m)->max_position_embeddings;
-        if (ep.max_length == 0 || ep.max_length > limit) ep.max_length = limit;
-        if (tok && bert_tokenizer_model_max_length(tok) > 0 && bert_tokenizer_model_max_length(tok) < ep.max_length)
-            ep.max_length = bert_tokenizer_model_max_length(tok);
-        ep.truncate_left = o.truncate_left;
-    }
-    FILE *in = stdin;
-    const char *src = o.input ? o.input : "stdin";
-    if (o.input && !(in = fopen(o.input, "r"))) {
-        bert_sentence_head_free(head);
-        bert_tokenizer_free(tok);
-        bert_context_free(ctx);
-        bert_model_free(m);
-        return cli_error("embed", "%s: cannot open: %s", o.input, strerror(errno));
-    }
-    cli_output out;
-    int ok = cli_output_open("embed", o.output, &out);
-    int C = bert_model_config(m)->hidden_size;
-    record *recs = calloc((size_t)o.batch_size, sizeof *recs);
-    bert_sequence *seqs = calloc((size_t)o.batch_size, sizeof *seqs);
-    float *vec = malloc((size_t)(o.dim > C ? o.dim : C) * sizeof *vec);
-    if (ok && (!recs || !seqs || !vec)) ok = !cli_error("embed", "out of memory");
-    char *line = NULL, msg[600];
-    size_t cap = 0;
-    long lineno = 0, n_records = 0;
-    int n = 0;
-    ssize_t got;
-    while (ok && (got = getline(&line, &cap, in)) != -1) {
-        lineno++;
-        if (got > CLI_MAX_LINE_BYTES) {
-            ok = !cli_error("embed", "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src, lineno,
-                            CLI_MAX_LINE_BYTES);
-            break;
-        }
-        if (is_blank(line)) continue;
-        recs[n].line = lineno;
-        if (!parse_record(line, tok, &ep, &recs[n], msg, sizeof msg)) {
-            ok = !cli_error("embed", "%s:%ld: %s", src, lineno, msg);
-            record_free(&recs[n]);
-            break;
-        }
-        n_records++;
-        if (++n == o.batch_size) {
-            ok = run_batch(ctx, recs, seqs, n, &o, src, out.fp, vec, C);
-            for (int i = 0; i < n; i++) record_free(&recs[i]);
-            n = 0;
-        }
-    }
-    if (ok && ferror(in)) ok = !cli_error("embed", "%s: read error", src);
-    if (ok && n) ok = run_batch(ctx, recs, seqs, n, &o, src, out.fp, vec, C);
-    if (ok && n_records == 0) ok = !cli_error("embed", "%s: no input (expected JSONL lines with \"input_ids\")", src);
-    for (int i = 0; i < n; i++) record_free(&recs[i]);
-    ok = cli_output_close("embed", &out, ok);
-    free(line);
-    free(recs);
-    free(seqs);
-    free(vec);
-    if (in != stdin) fclose(in);
-    bert_sentence_head_free(head);
-    bert_tokenizer_free(tok);
-    bert_context_free(ctx);
-    bert_model_free(m);
-    return ok ? CLI_OK : CLI_ERROR;
+    int rc = embed_run_jsonl(&r.em, &o, d);
+    res_free(&r);
+    return shard_leave(d, rc);
 }

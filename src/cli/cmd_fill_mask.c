@@ -77,13 +77,7 @@ int cmd_fill_mask(int argc, char **argv) {
         s.targets = realloc(s.targets, sizeof *s.targets * (size_t)(s.n_targets + 1));
         s.targets[s.n_targets++] = t;
     }
-    bert_error err;
-    if (bert_pipeline_open(dir, &pp, &s.p, &err) != BERT_OK) {
-        free(copy), free(s.targets);
-        return cli_error(o.cmd, "%s", err.message);
-    }
-    int rc = task_run_jsonl(&o, run, &s);
-    bert_pipeline_free(s.p);
+    int rc = task_open_and_run(&o, dir, &pp, &s.p, run, &s);
     free(copy);
     free(s.targets);
     return rc;

@@ -66,7 +66,7 @@ static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
     bert_status rc = bert_finetune(&a.ft, &r, &err);
     cli_progress_end(&pr);
     if (rc == BERT_ERR_INTERRUPTED) {
-        if (speaker) cli_print_resume(a.name, argc, argv, 0, r.steps, r.checkpoint);
+        cli_print_resume(d, a.name, argc, argv, 0, r.steps, r.checkpoint);
         return 130;
     }
     if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_rank_error(a.name, d, err.message);

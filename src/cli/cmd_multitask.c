@@ -49,7 +49,7 @@ static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
     cli_progress_end(&pr);
     bert_task_list_free(list);
     if (rc == BERT_ERR_INTERRUPTED) {
-        if (speaker) cli_print_resume("multitask", argc, argv, 0, r.steps, r.checkpoint);
+        cli_print_resume(d, "multitask", argc, argv, 0, r.steps, r.checkpoint);
         return 130;
     }
     if (rc != BERT_OK) return cli_name_flags(err.message, sizeof err.message), cli_rank_error("multitask", d, err.message);

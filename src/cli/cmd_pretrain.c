@@ -33,7 +33,7 @@ static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
     bert_status rc = bert_pretrain(&a.pt, &r, &err);
     cli_progress_end(&pr);
     if (rc == BERT_ERR_INTERRUPTED) {
-        if (speaker) cli_print_resume(a.name, argc, argv, 1, r.steps, r.checkpoint);
+        cli_print_resume(d, a.name, argc, argv, 1, r.steps, r.checkpoint);
         return 130;
     }
     if (rc == BERT_OK) return CLI_OK;

@@ -11,13 +11,26 @@
 
 #include "cli/cli.h"
 
+int cli_verror(const char *cmd, const char *fmt, va_list ap) {
+    /* The whole line in one write, so that the lines of the ranks of a job
+     * (mpirun) do not interleave on a shared stderr. */
+    char buf[1024], *msg = buf;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n >= (int)sizeof buf && (msg = malloc((size_t)n + 1))) vsnprintf(msg, (size_t)n + 1, fmt, again);
+    if (!msg) msg = buf; /* out of memory: the message cut short */
+    va_end(again);
+    fprintf(stderr, "bert %s: %s\n", cmd, n < 0 ? fmt : msg);
+    if (msg != buf) free(msg);
+    return CLI_ERROR;
+}
+
 int cli_error(const char *cmd, const char *fmt, ...) {
-    fprintf(stderr, "bert %s: ", cmd);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_verror(cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_ERROR;
 }
 

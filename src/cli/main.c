@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
         printf("bert %s\n%s\nmpi: %s\n", bert_version(), bert_system_info(info, sizeof info),
-               bert_dist_compiled() ? "yes (data-parallel training under mpirun)" : "no (built without Open MPI)");
+               bert_dist_compiled() ? "yes (data-parallel training and sharded inference under mpirun)" : "no (built without Open MPI)");
         return CLI_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

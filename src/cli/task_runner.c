@@ -9,6 +9,8 @@
 
 #include "cli/cli.h"
 #include "cli/line_reader.h"
+#include "cli/shard.h"
+#include "cli/train_run.h"
 
 const char *task_str(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -27,12 +29,16 @@ int task_positional(const char *cmd, const char *arg, const char **dir, const ch
 
 int task_open_and_run(const task_run_opts *o, const char *dir, const bert_pipeline_params *pp, bert_pipeline **slot,
                       task_batch_fn fn, void *state) {
+    task_run_opts run = *o;
+    if (!cli_dist_open(o->cmd, NULL, &run.dist)) return CLI_ERROR;
+    if (!shard_files_ok(o->cmd, run.dist, o->input, o->output)) return shard_leave(run.dist, CLI_ERROR);
     bert_error err;
-    if (bert_pipeline_open(dir, pp, slot, &err) != BERT_OK) return cli_error(o->cmd, "%s", err.message);
-    int rc = task_run_jsonl(o, fn, state);
+    if (bert_pipeline_open(dir, pp, slot, &err) != BERT_OK)
+        return cli_dist_end(run.dist, cli_rank_error(o->cmd, run.dist, err.message));
+    int rc = task_run_jsonl(&run, fn, state);
     bert_pipeline_free(*slot);
     *slot = NULL;
-    return rc;
+    return shard_leave(run.dist, rc);
 }
 
 int cli_threads_ok(const char *cmd, int n) {
@@ -165,50 +171,56 @@ typedef struct {
     task_batch_fn fn;
     void *state;
     const char *src;
-    FILE *out;
+    cli_shard *sh;
     cJSON **items;
     long *lines, done, failed;
     int n;
 } pending;
 
-/* Run the pending items, write their lines out and free them; 0 to stop. */
+/* The pending items are a unit (a batch): run them on the rank whose unit
+ * it is, write their lines out, free them, go to the next unit; 0 to stop. */
 static int run_pending(pending *p) {
     if (!p->n) return 1;
-    long f = run_batch(p->o, p->fn, p->state, p->items, p->lines, p->n, p->src, p->out);
+    long f = shard_mine(p->sh) ? run_batch(p->o, p->fn, p->state, p->items, p->lines, p->n, p->src, p->sh->fp) : 0;
     for (int k = 0; k < p->n; k++) cJSON_Delete(p->items[k]);
     p->done += p->n;
     p->n = 0;
-    fflush(p->out);
+    fflush(p->sh->fp);
     if (f < 0) return 0;
     p->failed += f;
-    return 1;
+    return shard_next(p->sh);
 }
 
 int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
     const char *src = o->input ? o->input : "stdin";
     line_reader r = {.fd = 0};
-    if (o->input && (r.fd = open(o->input, O_RDONLY)) < 0) return cli_error(o->cmd, "%s: cannot open: %s", o->input, strerror(errno));
-    cli_output out;
-    if (!cli_output_open(o->cmd, o->output, &out)) {
+    int opened = !o->input || (r.fd = open(o->input, O_RDONLY)) >= 0;
+    if (!opened) cli_error(o->cmd, "%s: cannot open: %s", o->input, strerror(errno));
+    cli_shard sh;
+    if (!shard_open(&sh, o->cmd, o->dist, o->output, opened)) {
         if (r.fd > 0) close(r.fd);
         return CLI_ERROR;
     }
     int bs = o->batch_size > 0 ? o->batch_size : 32;
-    pending p = {o, fn, state, src, out.fp, calloc((size_t)bs, sizeof(cJSON *)), calloc((size_t)bs, sizeof(long)), 0, 0, 0};
-    long total = o->input ? count_lines(o->input) : -1, lineno = 0;
-    int progress = isatty(2) && (total < 0 || total > 200), ok = p.items && p.lines;
+    pending p = {o, fn, state, src, &sh, calloc((size_t)bs, sizeof(cJSON *)), calloc((size_t)bs, sizeof(long)), 0, 0, 0};
+    long total = o->input && shard_speaker(&sh) ? count_lines(o->input) : -1, lineno = 0;
+    int progress = shard_speaker(&sh) && isatty(2) && (total < 0 || total > 200), ok = p.items && p.lines;
     double t0 = cli_now_s(), last = t0;
     char *line = NULL, msg[600];
     size_t cap = 0;
     while (ok) {
-        if (p.n && !reader_ready(&r) && !run_pending(&p)) { /* the input paused: answer what came */
+        /* The input paused: answer what came (one process only: the ranks
+         * of a job read a file, and all must cut the same batches). */
+        if (p.n && !shard_several(&sh) && !reader_ready(&r) && !run_pending(&p)) {
             ok = 0;
             break;
         }
         long got = reader_next(&r, &line, &cap);
         if (got == -2) {
-            ok = !cli_error(o->cmd, "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src, lineno + 1,
-                            CLI_MAX_LINE_BYTES);
+            if (shard_mine(&sh))
+                cli_error(o->cmd, "%s:%ld: the line is longer than %ld bytes (the limit of one input line)", src, lineno + 1,
+                          CLI_MAX_LINE_BYTES);
+            ok = 0;
             break;
         }
         if (got < 0) break;
@@ -227,16 +239,18 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
                 ok = 0;
                 break;
             }
-            cli_error(o->cmd, "%s:%ld: %s", src, lineno, msg);
+            int mine = shard_mine(&sh); /* the line's {"error": ...} goes with the unit now open */
+            if (mine) cli_error(o->cmd, "%s:%ld: %s", src, lineno, msg);
             if (!o->on_error_skip) {
                 ok = 0;
                 break;
             }
+            if (!mine) continue;
             p.failed++;
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "error", msg);
             cJSON_AddNumberToObject(e, "line", (double)lineno);
-            task_emit(out.fp, e);
+            task_emit(sh.fp, e);
             continue;
         }
         p.items[p.n] = item;
@@ -257,11 +271,12 @@ int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state) {
     }
     if (ok && !run_pending(&p)) ok = 0;
     for (int k = 0; k < p.n; k++) cJSON_Delete(p.items[k]);
+    ok = shard_finish(&sh, ok, &p.failed);
     if (progress) fprintf(stderr, "\n");
-    if (ok && lineno > 0 && p.done == 0 && p.failed == 0) ok = !cli_error(o->cmd, "%s: no input lines", src);
-    if (ok && lineno == 0) ok = !cli_error(o->cmd, "%s: no input (expected JSONL)", src);
-    if (ok && p.failed) cli_error(o->cmd, "%ld line(s) failed (see above); their outputs are {\"error\": ...}", p.failed);
-    ok = cli_output_close(o->cmd, &out, ok);
+    if (ok && lineno > 0 && p.done == 0 && p.failed == 0) ok = !shard_error(&sh, "%s: no input lines", src);
+    if (ok && lineno == 0) ok = !shard_error(&sh, "%s: no input (expected JSONL)", src);
+    if (ok && p.failed) shard_error(&sh, "%ld line(s) failed (see above); their outputs are {\"error\": ...}", p.failed);
+    ok = shard_close(&sh, ok);
     free(p.items), free(p.lines), free(line), free(r.buf);
     if (r.fd > 0) close(r.fd);
     return ok && !p.failed ? CLI_OK : CLI_ERROR;

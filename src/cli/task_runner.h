@@ -1,6 +1,7 @@
 /* task_runner.h — the loop every task command shares: read JSONL, batch,
  * run, write one output line per input line in order, per-line errors,
- * --on-error skip, progress on a terminal. */
+ * --on-error skip, progress on a terminal; under mpirun, the batches split
+ * over the ranks (shard.h). */
 #ifndef BERT_CLI_TASK_RUNNER_H
 #define BERT_CLI_TASK_RUNNER_H
 
@@ -20,6 +21,7 @@ typedef struct {
     const char *output;  /* NULL: stdout */
     int batch_size;
     int on_error_skip;   /* 1: write {"error": ...} for a failing line and go on */
+    bert_dist *dist;     /* the job whose ranks share the batches (shard.h); NULL: a job of one */
 } task_run_opts;
 
 /* --threads may ask for this many threads per online core at most. */
@@ -29,7 +31,8 @@ typedef struct {
  * the error (as command cmd) and returns 0. */
 int cli_threads_ok(const char *cmd, int n);
 
-/* Returns the process exit code. */
+/* Returns the process exit code; in a job of several ranks every rank
+ * returns the same one. */
 int task_run_jsonl(const task_run_opts *o, task_batch_fn fn, void *state);
 
 /* Common flags: --input, --output, --batch-size, --threads, --on-error,
@@ -41,8 +44,10 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
  * not know, or a second positional, prints usage and returns 0. */
 int task_positional(const char *cmd, const char *arg, const char **dir, const char *usage);
 
-/* Open the pipeline of dir into *slot (so fn's state can see it), run the
- * JSONL loop, free it. Returns the exit code. */
+/* Join the job (mpirun's, else a job of one), open the pipeline of dir
+ * into *slot (so fn's state can see it), run the JSONL loop with the
+ * batches shared by the ranks, free it, leave the job. Returns the exit
+ * code. */
 int task_open_and_run(const task_run_opts *o, const char *dir, const bert_pipeline_params *pp, bert_pipeline **slot,
                       task_batch_fn fn, void *state);
 

@@ -126,8 +126,12 @@ static void put_word(const char *s) {
     fputc('\'', stderr);
 }
 
-void cli_print_resume(const char *cmd, int argc, char **argv, int bare_resume, long step, const char *checkpoint) {
-    fprintf(stderr, "bert %s: interrupted at step %ld; resume with: bert %s", cmd, step, cmd);
+void cli_print_resume(const bert_dist *d, const char *cmd, int argc, char **argv, int bare_resume, long step,
+                      const char *checkpoint) {
+    if (bert_dist_rank(d) != 0) return;
+    fprintf(stderr, "bert %s: interrupted at step %ld; resume with: ", cmd, step);
+    if (bert_dist_size(d) > 1) fprintf(stderr, "mpirun -np %d ", bert_dist_size(d));
+    fprintf(stderr, "bert %s", cmd);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--resume") == 0) {
             int has_value = i + 1 < argc && !(bare_resume && strncmp(argv[i + 1], "--", 2) == 0);

@@ -29,10 +29,12 @@ void cli_progress_end(cli_progress *p);
  * bert_loop_params.interrupt). A second signal ends the process at once. */
 volatile sig_atomic_t *cli_stop_flag(void);
 
-/* Print "bert CMD: interrupted at step N; resume with: bert CMD ARGS
- * --resume CHECKPOINT" (argv with any old --resume replaced, quoted for a
- * POSIX shell). bare_resume: the old --resume may have no value. */
-void cli_print_resume(const char *cmd, int argc, char **argv, int bare_resume, long step, const char *checkpoint);
+/* Print "bert CMD: interrupted at step N; resume with: [mpirun -np N]
+ * bert CMD ARGS --resume CHECKPOINT" (argv with any old --resume replaced,
+ * quoted for a POSIX shell) on rank 0 of the job d (NULL: alone).
+ * bare_resume: the old --resume may have no value. */
+void cli_print_resume(const bert_dist *d, const char *cmd, int argc, char **argv, int bare_resume, long step,
+                      const char *checkpoint);
 
 /* Join the job mpirun started (a job of one otherwise) into *d, for
  * bert_train_params.dist; 0 after printing why not (as command cmd). */

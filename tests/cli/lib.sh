@@ -23,3 +23,18 @@ expect_error() {
         fail "$name" "$TMP/err"
     fi
 }
+
+# mpi_or_skip: set MPIRUN for the tests under mpirun, or print SKIP and exit
+# where mpirun or an MPI build of $BERT is missing. --oversubscribe: more
+# ranks than cores; --allow-run-as-root: CI runs as root. Under
+# AddressSanitizer: whole stacks, and Open MPI's components kept loaded at
+# exit, so that its own allocations match tests/lsan.supp (its libraries
+# keep no frame pointers).
+mpi_or_skip() {
+    if ! command -v mpirun > /dev/null 2>&1 || ! "$BERT" version | grep -q '^mpi: yes'; then
+        skip all "mpirun or an MPI build is missing: tools/install-deps.sh installs Open MPI, then rebuild"
+        exit 0
+    fi
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+    MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca mca_base_component_disable_dlclose 1"
+}

@@ -22,16 +22,7 @@ PREFIX=mpi_
 . tests/cli/lib.sh
 FT=tests/fixtures/finetune
 M=models/bertc-tiny-uncased
-if ! command -v mpirun > /dev/null 2>&1 || ! "$BERT" version | grep -q '^mpi: yes'; then
-    skip all "mpirun or an MPI build is missing: tools/install-deps.sh installs Open MPI, then rebuild"
-    exit 0
-fi
-# --oversubscribe: more ranks than cores; --allow-run-as-root: CI runs as root.
-# Under AddressSanitizer: whole stacks, so that Open MPI's own allocations
-# match tests/lsan.supp (its libraries keep no frame pointers).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-# Components stay loaded at exit, so LeakSanitizer can name them (tests/lsan.supp).
-MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca mca_base_component_disable_dlclose 1"
+mpi_or_skip
 SAME="$BUILD/st_close"
 
 # same NAME RUN_A RUN_B CHECKPOINTS...: every checkpoint's weights within the bound.
@@ -77,7 +68,7 @@ $MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /
 same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
 
 # Pre-training (MLM + NSP): 2 ranks x 3 = 1 x 6.
-PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1"
+PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1 --checksum-steps 1"
 "$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 --dropout 0 > /dev/null 2> "$TMP/p1.err" || echo "exit $?" >> "$TMP/p1.err"
 $MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 --dropout 0 > /dev/null 2> "$TMP/p2.err" || echo "exit $?" >> "$TMP/p2.err"
 same pretraining_2_ranks_equal_the_global_batch "$TMP/p1" "$TMP/p2" checkpoint-2 checkpoint-4 checkpoint-8
