@@ -34,7 +34,8 @@ function med(key, f,   n, i, j, t, a) {
     return a[int((n + 1) / 2)]
 }
 {
-    key = $1 " ranks " $3 " overlap " $17 " compress " $19
+    c = $17; sub(/:$/, "", c)
+    key = $1 " ranks " $3 " overlap " $15 " compress " c
     if (!(key in seen)) { seen[key] = 1; order[++n] = key; model[key] = $1 }
     for (i = 1; i < NF; i++) if ($i == "median_ms" || $i == "seqs_per_s" || $i == "reduce_ms" || $i == "wait_ms" || $i == "MB_per_step") vals[key, $i] = vals[key, $i] " " $(i + 1)
 }
