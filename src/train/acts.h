@@ -59,10 +59,11 @@ typedef struct {
     double loss_weight;          /* the head's loss weight (multi-task; 1) */
     /* Data-parallel passes (train/data_parallel.c); NULL otherwise. share:
      * this rank's part of the micro-batch, so each loss term divides by the
-     * whole batch's count. dp: set on a step's last micro-batch, where each
-     * layer's gradients are sent once its backward is done. */
+     * whole batch's count. layer_done: called by the encoder backward with
+     * layer l once its gradients are final (they are then sent). */
     const struct train_share *share;
-    struct train_dp *dp;
+    void (*layer_done)(void *user, int l);
+    void *layer_done_user;
 } train_pass;
 
 /* This rank's fraction of the micro-batch's sequences (f_seq) and of its

@@ -5,7 +5,6 @@
  * Shapes: S sequences, N tokens in all, C hidden, NH heads, I
  * intermediate, NL layers. */
 #include "train/backprop.h"
-#include "train/data_parallel.h"
 
 #include <string.h>
 
@@ -119,7 +118,7 @@ void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int
     size_t NC = (size_t)N * C;
     for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
         layer_backward(tp, l);
-        if (tp->dp) train_dp_layer_done(tp->dp, l); /* its gradients are final: send them */
+        if (tp->layer_done) tp->layer_done(tp->layer_done_user, l); /* its gradients are final */
     }
     /* embeddings: x0 = dropout(LN(e_sum)) */
     train_dropout(a->dx, a->e_mask, NC);

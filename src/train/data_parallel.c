@@ -19,8 +19,6 @@
 #include <string.h>
 
 #include "dist/dist.h"
-#include "train/acts.h"
-#include "train/trainer.h"
 #include "util/error.h"
 
 struct train_dp {
@@ -43,30 +41,31 @@ static int layer_of(const char *name) {
     return end != p + 14 && *end == '.' && l >= 0 && l < 100000 ? (int)l : -1;
 }
 
-bert_status train_dp_create(bert_trainer *t, train_dp **out, bert_error *err) {
-    int L = bert_model_config(t->model)->num_hidden_layers;
+bert_status train_dp_create(bert_dist *d, const train_tensor *tensors, int n_tensors, float *grads, size_t n_params,
+                            int n_layers, train_dp **out, bert_error *err) {
+    int L = n_layers;
     train_dp *dp = calloc(1, sizeof *dp);
     if (dp) dp->layer = calloc((size_t)(L > 0 ? L : 1), sizeof *dp->layer);
     if (!dp || !dp->layer) {
         free(dp);
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
-    dp->dist = t->p.dist, dp->grads = t->grads, dp->n_params = t->n_params, dp->n_layers = L;
+    dp->dist = d, dp->grads = grads, dp->n_params = n_params, dp->n_layers = L;
     /* A layer's range: from its first to its last tensor, sent during
      * backward only when no other tensor lies inside it. */
     size_t lo[L > 0 ? L : 1], hi[L > 0 ? L : 1];
     for (int l = 0; l < L; l++) lo[l] = (size_t)-1, hi[l] = 0;
-    for (int i = 0; i < t->n_tensors; i++) {
-        int l = layer_of(t->tensors[i].name);
-        size_t a = t->tensors[i].offset, b = a + (size_t)t->tensors[i].rows * (size_t)(t->tensors[i].cols ? t->tensors[i].cols : 1);
+    for (int i = 0; i < n_tensors; i++) {
+        int l = layer_of(tensors[i].name);
+        size_t a = tensors[i].offset, b = a + (size_t)tensors[i].rows * (size_t)(tensors[i].cols ? tensors[i].cols : 1);
         if (l < 0 || l >= L) continue;
         lo[l] = a < lo[l] ? a : lo[l], hi[l] = b > hi[l] ? b : hi[l];
     }
     for (int l = 0; l < L; l++) {
         int alone = lo[l] < hi[l];
-        for (int i = 0; alone && i < t->n_tensors; i++) {
-            size_t a = t->tensors[i].offset;
-            alone = layer_of(t->tensors[i].name) == l || a < lo[l] || a >= hi[l];
+        for (int i = 0; alone && i < n_tensors; i++) {
+            size_t a = tensors[i].offset;
+            alone = layer_of(tensors[i].name) == l || a < lo[l] || a >= hi[l];
         }
         if (alone) dp->layer[l][0] = lo[l], dp->layer[l][1] = hi[l] - lo[l];
     }
@@ -80,7 +79,8 @@ void train_dp_free(train_dp *dp) {
     free(dp);
 }
 
-void train_dp_layer_done(train_dp *dp, int l) {
+void train_dp_layer_done(void *user, int l) {
+    train_dp *dp = user;
     if (l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
 }
 
@@ -92,21 +92,20 @@ static size_t count_labelled(const float *x, size_t n) {
 
 /* The share's labels: one slice of `labels` or, where the layout has a
  * sequence part and a token part, both copied into dp->labels. */
-static bert_status share_labels(bert_trainer *t, const float *labels, int n, int lo, int hi, size_t tlo, size_t thi,
-                                size_t N, const float **out, train_share *sh, bert_error *err) {
-    train_dp *dp = t->dp;
-    const bert_train_params *p = &t->p;
+static bert_status share_labels(train_dp *dp, const bert_train_params *p, const bert_model *m, const float *labels, int n,
+                                int lo, int hi, size_t tlo, size_t thi, size_t N, const float **out, train_share *sh,
+                                bert_error *err) {
     double fs = (double)(hi - lo) / n, ft = 1.0;
     size_t seq_w = 0, tok_at = 0; /* floats per sequence before the token part; where the token part starts */
     int tokens = 0;
     switch (p->task) {
-    case BERT_TASK_SEQUENCE: seq_w = p->problem == BERT_PROBLEM_MULTI_LABEL ? (size_t)bert_model_num_labels(t->model) : 1; break;
+    case BERT_TASK_SEQUENCE: seq_w = p->problem == BERT_PROBLEM_MULTI_LABEL ? (size_t)bert_model_num_labels(m) : 1; break;
     case BERT_TASK_QA: seq_w = 2; break;
     case BERT_TASK_TOKEN:
     case BERT_TASK_MLM: tokens = 1; break;
     case BERT_TASK_PRETRAINING: tokens = 1, seq_w = 1, tok_at = 0; break;
     case BERT_TASK_DIALOGUE:
-        seq_w = p->intent_multi_label ? (size_t)bert_model_config(t->model)->num_intents : 1, tokens = 1;
+        seq_w = p->intent_multi_label ? (size_t)bert_model_config(m)->num_intents : 1, tokens = 1;
         tok_at = seq_w * (size_t)n;
         break;
     }
@@ -140,9 +139,9 @@ static bert_status share_labels(bert_trainer *t, const float *labels, int n, int
     return BERT_OK;
 }
 
-bert_status train_dp_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
-                              bert_error *err) {
-    train_dp *dp = t->dp;
+bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, bert_rng *rng, int micro,
+                             const bert_sequence *seqs, int n, const float *labels, train_dp_part *part,
+                             bert_error *err) {
     int lo, hi;
     dist_share(dp->dist, n, &lo, &hi);
     size_t N = 0, tlo = 0, thi = 0;
@@ -152,32 +151,27 @@ bert_status train_dp_backward(bert_trainer *t, const bert_sequence *seqs, int n,
         if (s + 1 == hi) thi = N;
     }
     if (hi == lo) tlo = thi = 0;
-    const float *mine = NULL;
-    train_share sh;
-    bert_status rc = share_labels(t, labels, n, lo, hi, tlo, thi, N, &mine, &sh, err);
+    memset(part, 0, sizeof *part);
+    part->lo = lo, part->hi = hi;
+    bert_status rc = share_labels(dp, p, m, labels, n, lo, hi, tlo, thi, N, &part->labels, &part->share, err);
     if (rc != BERT_OK) return rc;
     /* Dropout from a stream of this rank's own, forked by one draw of the
      * trainer's RNG (the same on every rank); no dropout, no draw. */
-    const bert_train_params *p = &t->p;
-    bert_rng own = t->rng;
+    part->rng = *rng;
     if (p->hidden_dropout > 0 || p->attention_dropout > 0 || p->classifier_dropout > 0)
-        bert_rng_seed(&own, bert_rng_u32(&t->rng), 1000u + (unsigned)bert_dist_rank(dp->dist));
-    /* The step's last micro-batch sends each layer as backward ends it. */
-    int last = t->micro + 1 >= p->grad_accum && dp->dist->p.overlap;
-    *loss = 0.0;
-    if (hi > lo) {
-        train_pass tp = train_pass_of(t);
-        tp.rng = &own, tp.share = &sh, tp.dp = last ? dp : NULL;
-        rc = train_pass_run(t, &tp, seqs + lo, hi - lo, mine, loss, err);
-    } else if (last) {
-        for (int l = dp->n_layers - 1; l >= 0; l--) train_dp_layer_done(dp, l);
-    }
-    if (rc == BERT_OK && last) dp->sent = 1;
-    return rc;
+        bert_rng_seed(&part->rng, bert_rng_u32(rng), 1000u + (unsigned)bert_dist_rank(dp->dist));
+    part->send = micro + 1 >= p->grad_accum && dp->dist->p.overlap;
+    return BERT_OK;
 }
 
-bert_status train_dp_reduce(bert_trainer *t, bert_error *err) {
-    train_dp *dp = t->dp;
+void train_dp_part_done(train_dp *dp, const train_dp_part *part) {
+    if (!part->send) return;
+    if (part->hi == part->lo) /* no pass ran: send as the others do, top layer first */
+        for (int l = dp->n_layers - 1; l >= 0; l--) train_dp_layer_done(dp, l);
+    dp->sent = 1;
+}
+
+bert_status train_dp_reduce(train_dp *dp, bert_error *err) {
     if (!dp->sent) {
         dist_push(dp->dist, dp->grads, dp->n_params);
     } else { /* the ranges between the layers already sent, in ascending order */
@@ -196,11 +190,11 @@ bert_status train_dp_reduce(bert_trainer *t, bert_error *err) {
     return dist_drain(dp->dist, err);
 }
 
-bert_status train_dp_check(bert_trainer *t, bert_error *err) {
-    int k = t->dp->dist->p.checksum_steps;
-    if (k <= 0 || t->step % k != 0) return BERT_OK;
-    bert_status rc = dist_same_u64(t->dp->dist, dist_digest(t->params, t->n_params), "the weights", err);
-    return rc == BERT_OK ? rc : bert_error_prefix(err, "step %ld", t->step);
+bert_status train_dp_check(train_dp *dp, const float *params, long step, bert_error *err) {
+    int k = dp->dist->p.checksum_steps;
+    if (k <= 0 || step % k != 0) return BERT_OK;
+    bert_status rc = dist_same_u64(dp->dist, dist_digest(params, dp->n_params), "the weights", err);
+    return rc == BERT_OK ? rc : bert_error_prefix(err, "step %ld", step);
 }
 
 bert_status train_dp_global_batch(const bert_dist *d, int *batch, bert_error *err) {

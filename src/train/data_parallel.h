@@ -1,28 +1,51 @@
 /* data_parallel.h — the trainer's data-parallel path (bert_train_params.dist
- * of a job of several ranks; bert.h says what it does). */
+ * of a job of several ranks; bert.h says what it does). The trainer asks
+ * for this rank's part of each micro-batch, runs its pass on it, and hands
+ * the gradient block over for the sums before each optimizer step. */
 #ifndef BERT_TRAIN_DATA_PARALLEL_H
 #define BERT_TRAIN_DATA_PARALLEL_H
 
 #include "bert.h"
+#include "train/acts.h"
+#include "train/block.h"
+#include "train/rng.h"
 
-struct train_dp;
 typedef struct train_dp train_dp;
 
-/* The trainer's state for it: each encoder layer's gradient range. */
-bert_status train_dp_create(bert_trainer *t, train_dp **out, bert_error *err);
+/* The state for a trainer whose gradients (n_params floats, laid out by
+ * tensors[0..n_tensors)) are summed over the ranks of d: each of the
+ * n_layers encoder layers' gradient range. */
+bert_status train_dp_create(bert_dist *d, const train_tensor *tensors, int n_tensors, float *grads, size_t n_params,
+                            int n_layers, train_dp **out, bert_error *err);
 void train_dp_free(train_dp *dp);
 
-/* bert_trainer_backward on rank r: its share of the micro-batch with the
- * whole batch's denominators; on the step's last micro-batch each layer's
- * gradients are sent as backward finishes it. Inputs are checked. */
-bert_status train_dp_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
-                              bert_error *err);
-/* Called by the encoder backward after layer l (see train_pass.dp). */
-void train_dp_layer_done(train_dp *dp, int l);
+/* This rank's part of one micro-batch. */
+typedef struct {
+    int lo, hi;            /* its sequences, [lo, hi) of the micro-batch (may be empty) */
+    const float *labels;   /* theirs, in the layout the task's heads read (valid until the next call) */
+    train_share share;     /* its fraction of each loss term's count */
+    bert_rng rng;          /* its dropout stream */
+    int send;              /* the step's last micro-batch: each layer's gradients go out as backward ends it */
+} train_dp_part;
+
+/* Cut micro-batch seqs[0..n) with labels (as bert_trainer_backward takes
+ * them, already checked) for this rank. p: the trainer's task, dropout
+ * rates and grad_accum; m: its model (label and intent counts); micro:
+ * micro-batches accumulated since the last step; rng: the trainer's RNG,
+ * advanced by one draw (the dropout fork) when any dropout is on. */
+bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, bert_rng *rng, int micro,
+                             const bert_sequence *seqs, int n, const float *labels, train_dp_part *part,
+                             bert_error *err);
+/* train_pass.layer_done of a part that sends: layer l's gradients go out. */
+void train_dp_layer_done(void *dp, int l);
+/* After the part's pass (or none, for an empty share): what it had to send
+ * is sent. */
+void train_dp_part_done(train_dp *dp, const train_dp_part *part);
 /* Before the optimizer step: send what was not sent, wait for every sum. */
-bert_status train_dp_reduce(bert_trainer *t, bert_error *err);
-/* After it: every checksum_steps steps, the weights' digests compared. */
-bert_status train_dp_check(bert_trainer *t, bert_error *err);
+bert_status train_dp_reduce(train_dp *dp, bert_error *err);
+/* After step `step`: every checksum_steps steps, the ranks' digests of
+ * params[0..n_params) compared. */
+bert_status train_dp_check(train_dp *dp, const float *params, long step, bert_error *err);
 
 /* A run's batch_size is per rank: *batch becomes the global batch, ranks x
  * batch (BERT_ERR_INPUT past INT_MAX). A job of one leaves it. */

@@ -299,7 +299,9 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         cp.n_threads = t->p.n_threads;
         rc = bert_context_create(t->model, &cp, &t->eval_ctx, err);
     }
-    if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1) rc = train_dp_create(t, &t->dp, err);
+    if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1)
+        rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
+                             t->model->cfg.pub.num_hidden_layers, &t->dp, err);
     if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
         const char *why = bert_bf16_unavailable();
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
@@ -336,6 +338,35 @@ void bert_trainer_free(bert_trainer *t) {
     free(t);
 }
 
+/* The pass of t's next micro-batch: its weights, gradients, RNG, the
+ * selected head's loss weight; the whole batch, nothing sent. */
+static train_pass pass_of(bert_trainer *t) {
+    return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL};
+}
+
+static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
+                            double *loss, bert_error *err);
+
+/* Data-parallel: the pass on this rank's part of the micro-batch
+ * (train/data_parallel.c), its layers sent as backward ends them on the
+ * step's last micro-batch. *loss: this rank's share of the batch's mean. */
+static bert_status backward_part(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
+                                 bert_error *err) {
+    train_dp_part part;
+    bert_status rc = train_dp_part_of(t->dp, &t->p, t->model, &t->rng, t->micro, seqs, n, labels, &part, err);
+    if (rc != BERT_OK) return rc;
+    *loss = 0.0;
+    if (part.hi > part.lo) {
+        train_pass tp = pass_of(t);
+        tp.rng = &part.rng, tp.share = &part.share;
+        if (part.send) tp.layer_done = train_dp_layer_done, tp.layer_done_user = t->dp;
+        rc = pass_run(t, &tp, seqs + part.lo, part.hi - part.lo, part.labels, loss, err);
+    }
+    if (rc == BERT_OK) train_dp_part_done(t->dp, &part);
+    return rc;
+}
+
 bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
                                   bert_error *err) {
     bert_error_clear(err);
@@ -358,14 +389,9 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: intent %g is not an intent id in [0, %d)", s, labels[s],
                              c->num_intents);
     }
-    bert_status rc = t->dp ? train_dp_backward(t, seqs, n, labels, loss, err) : train_forward_backward(t, seqs, n, labels, loss, err);
+    bert_status rc = t->dp ? backward_part(t, seqs, n, labels, loss, err) : train_forward_backward(t, seqs, n, labels, loss, err);
     if (rc == BERT_OK) t->micro++, train_heads_touch(t);
     return rc;
-}
-
-train_pass train_pass_of(bert_trainer *t) {
-    return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
-                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL};
 }
 
 static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int S,
@@ -379,8 +405,8 @@ static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_
     return rc;
 }
 
-bert_status train_pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
-                           double *loss, bert_error *err) {
+static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
+                            double *loss, bert_error *err) {
     int saved = bert_blas_threads_enter(t->p.n_threads);
     bert_status rc = forward_backward(t, tp, seqs, n, labels, loss, err);
     bert_blas_threads_leave(saved);
@@ -389,8 +415,8 @@ bert_status train_pass_run(bert_trainer *t, train_pass *tp, const bert_sequence 
 
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                    double *loss, bert_error *err) {
-    train_pass tp = train_pass_of(t);
-    return train_pass_run(t, &tp, seqs, n, labels, loss, err);
+    train_pass tp = pass_of(t);
+    return pass_run(t, &tp, seqs, n, labels, loss, err);
 }
 
 void train_adamw_step(bert_trainer *t, double lr) {
@@ -413,12 +439,12 @@ float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
 bert_status bert_trainer_apply(bert_trainer *t, bert_error *err) {
     bert_error_clear(err);
     if (t->micro == 0) return bert_fail(err, BERT_ERR_STATE, "no gradients accumulated since the last optimizer step");
-    bert_status rc = t->dp ? train_dp_reduce(t, err) : BERT_OK;
+    bert_status rc = t->dp ? train_dp_reduce(t->dp, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
     train_adamw_step(t, train_lr_at(&t->p, t->step));
     refresh_bf16(t);
     t->micro = 0;
-    return t->dp ? train_dp_check(t, err) : BERT_OK;
+    return t->dp ? train_dp_check(t->dp, t->params, t->step, err) : BERT_OK;
 }
 
 bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,

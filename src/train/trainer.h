@@ -14,7 +14,6 @@
 
 #include "bert.h"
 #include "model/model.h"
-#include "train/acts.h"
 #include "train/block.h"
 #include "train/optimizer.h"
 #include "train/rng.h"
@@ -113,13 +112,6 @@ bert_status train_save_dir(bert_trainer *t, const char *dir,
  * bert_trainer_backward, checks no input and counts no micro-batch. */
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                    double *loss, bert_error *err);
-
-/* The pass of t's next micro-batch (its weights, gradients, RNG, the
- * selected head's loss weight; the whole batch, nothing sent), and a
- * forward + backward through a pass (train_forward_backward with tp). */
-train_pass train_pass_of(bert_trainer *t);
-bert_status train_pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
-                           double *loss, bert_error *err);
 
 /* One AdamW step (train_adamw) at learning rate lr: t->step += 1,
  * t->last_grad_norm set, t->grads zeroed. */
