@@ -296,3 +296,31 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
     *out = t;
     return BERT_OK;
 }
+
+/* Head t->cur as a Hugging Face model directory. */
+static bert_status write_head(bert_trainer *t, const char *tmp, void *user, bert_error *err) {
+    (void)user;
+    bert_status rc = train_write_config(t, tmp, 0, err);
+    if (rc == BERT_OK) rc = train_write_block(t, tmp, "model.safetensors", t->params, "", t->cur, err);
+    if (rc == BERT_OK) rc = train_copy_tokenizer(t, tmp, err);
+    return rc;
+}
+
+bert_status bert_trainer_save_head(bert_trainer *t, int head, const char *dir, bert_error *err) {
+    bert_error_clear(err);
+    if (!t || !dir) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_save_head: trainer or directory is NULL");
+    if (!t->n_heads) {
+        if (head != 0) return bert_fail(err, BERT_ERR_INPUT, "head %d: the trainer has 1 head", head);
+        return bert_trainer_save(t, dir, 0, NULL, err);
+    }
+    int prev = t->cur;
+    bert_status rc = bert_trainer_select(t, head, err);
+    if (rc == BERT_OK) rc = train_save_dir(t, dir, write_head, NULL, err);
+    bert_error e2;
+    bert_status rc2 = bert_trainer_select(t, prev, &e2);
+    if (rc == BERT_OK && rc2 != BERT_OK) {
+        rc = rc2;
+        if (err) *err = e2;
+    }
+    return rc;
+}

@@ -67,8 +67,7 @@ static bert_status copy_spec(train_head *d, const bert_head_spec *h, bert_error 
     return ok ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
 }
 
-/* Head k's task in t->p (what heads.c, eval.c and configure read). */
-static void head_params(bert_trainer *t, int k) {
+void train_heads_use(bert_trainer *t, int k) {
     const train_head *h = &t->heads[k];
     t->p.task = h->task, t->p.problem = h->problem, t->p.num_labels = h->num_labels;
     t->p.labels = (const char *const *)h->labels;
@@ -90,7 +89,7 @@ bert_status train_heads_init(bert_trainer *t, const bert_train_params *params, b
         bert_status rc = copy_spec(&t->heads[k], &params->heads[k], err);
         if (rc != BERT_OK) return rc;
     }
-    head_params(t, 0);
+    train_heads_use(t, 0);
     return BERT_OK;
 }
 
@@ -158,53 +157,6 @@ void train_heads_free(bert_trainer *t) {
 }
 
 int bert_trainer_n_heads(const bert_trainer *t) { return t ? t->n_heads : 0; }
-
-bert_status bert_trainer_select(bert_trainer *t, int head, bert_error *err) {
-    bert_error_clear(err);
-    if (!t) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_select: trainer is NULL");
-    int n = t->n_heads ? t->n_heads : 1;
-    if (head < 0 || head >= n) return bert_fail(err, BERT_ERR_INPUT, "head %d: the trainer has %d head(s)", head, n);
-    if (!t->n_heads || head == t->cur) return BERT_OK;
-    head_params(t, head);
-    bert_status rc = train_configure(t->model, &t->p, 1, err);
-    if (rc != BERT_OK) { /* back to the head that was selected */
-        head_params(t, t->cur);
-        train_configure(t->model, &t->p, 1, NULL);
-        return rc;
-    }
-    t->cur = head;
-    t->model->w.classifier.w = t->heads[head].w, t->model->w.classifier.b = t->heads[head].b;
-    t->model->heads = BERT_HEAD_CLASSIFIER | (t->heads[head].task == BERT_TASK_SEQUENCE ? BERT_HEAD_POOLER : 0);
-    return BERT_OK;
-}
-
-/* Head t->cur as a Hugging Face model directory. */
-static bert_status write_head(bert_trainer *t, const char *tmp, void *user, bert_error *err) {
-    (void)user;
-    bert_status rc = train_write_config(t, tmp, 0, err);
-    if (rc == BERT_OK) rc = train_write_block(t, tmp, "model.safetensors", t->params, "", t->cur, err);
-    if (rc == BERT_OK) rc = train_copy_tokenizer(t, tmp, err);
-    return rc;
-}
-
-bert_status bert_trainer_save_head(bert_trainer *t, int head, const char *dir, bert_error *err) {
-    bert_error_clear(err);
-    if (!t || !dir) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_save_head: trainer or directory is NULL");
-    if (!t->n_heads) {
-        if (head != 0) return bert_fail(err, BERT_ERR_INPUT, "head %d: the trainer has 1 head", head);
-        return bert_trainer_save(t, dir, 0, NULL, err);
-    }
-    int prev = t->cur;
-    bert_status rc = bert_trainer_select(t, head, err);
-    if (rc == BERT_OK) rc = train_save_dir(t, dir, write_head, NULL, err);
-    bert_error e2;
-    bert_status rc2 = bert_trainer_select(t, prev, &e2);
-    if (rc == BERT_OK && rc2 != BERT_OK) {
-        rc = rc2;
-        if (err) *err = e2;
-    }
-    return rc;
-}
 
 bert_status train_heads_write_specs(const bert_trainer *t, const char *dir, bert_error *err) {
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "heads");

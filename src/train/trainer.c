@@ -464,3 +464,21 @@ double bert_trainer_grad_norm(const bert_trainer *t) { return t->last_grad_norm;
 const bert_model *bert_trainer_model(const bert_trainer *t) { return t->model; }
 uint32_t bert_trainer_random(bert_trainer *t) { return bert_rng_u32(&t->rng); }
 
+bert_status bert_trainer_select(bert_trainer *t, int head, bert_error *err) {
+    bert_error_clear(err);
+    if (!t) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_select: trainer is NULL");
+    int n = t->n_heads ? t->n_heads : 1;
+    if (head < 0 || head >= n) return bert_fail(err, BERT_ERR_INPUT, "head %d: the trainer has %d head(s)", head, n);
+    if (!t->n_heads || head == t->cur) return BERT_OK;
+    train_heads_use(t, head);
+    bert_status rc = train_configure(t->model, &t->p, 1, err);
+    if (rc != BERT_OK) { /* back to the head that was selected */
+        train_heads_use(t, t->cur);
+        train_configure(t->model, &t->p, 1, NULL);
+        return rc;
+    }
+    t->cur = head;
+    t->model->w.classifier.w = t->heads[head].w, t->model->w.classifier.b = t->heads[head].b;
+    t->model->heads = BERT_HEAD_CLASSIFIER | (t->heads[head].task == BERT_TASK_SEQUENCE ? BERT_HEAD_POOLER : 0);
+    return BERT_OK;
+}

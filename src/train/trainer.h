@@ -74,6 +74,8 @@ bert_status train_heads_requests(bert_trainer *t, bert_weight_list *list, int hi
 /* After the block is filled: each tensor's group, head tensors renamed
  * HEAD/classifier.weight, head 0's classifier pointers kept. */
 void train_heads_bind(bert_trainer *t);
+/* Head k's task in t->p (what heads.c, eval.c and train_configure read). */
+void train_heads_use(bert_trainer *t, int k);
 /* The heads' and the pooler's touched flags after a micro-batch. */
 void train_heads_touch(bert_trainer *t);
 /* AdamW's per-group view for this step (on[], step[] of 2 + n_heads
