@@ -19,8 +19,10 @@
 #include "bench_util.h"
 #include "bert.h"
 
-static void die(const char *what, const bert_error *err) {
+/* Say what failed and end the job (every rank: the others would wait for this one). */
+static void die(bert_dist *d, const char *what, const bert_error *err) {
     fprintf(stderr, "bench_dist: %s: %s\n", what, err->message);
+    bert_dist_abort(d, 1);
     exit(1);
 }
 
@@ -45,14 +47,14 @@ int main(int argc, char **argv) {
     if (B < 1 || T < 8 || steps < 1 || threads < 1) return fprintf(stderr, "bench_dist: bad --batch, --seq, --steps or --threads\n"), 2;
     bert_error err;
     bert_dist *d = NULL;
-    if (bert_dist_open(&dp, &d, &err) != BERT_OK) die("joining the job", &err);
+    if (bert_dist_open(&dp, &d, &err) != BERT_OK) die(NULL, "joining the job", &err);
     int N = bert_dist_size(d), G = B * N;
     bert_train_params p = bert_train_default_params();
     p.task = BERT_TASK_PRETRAINING;
     p.total_steps = 1000, p.warmup_steps = 0, p.n_threads = threads, p.dist = d;
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     bert_trainer *t;
-    if (bert_trainer_open(argv[1], &p, &t, NULL, &err) != BERT_OK) die(argv[1], &err);
+    if (bert_trainer_open(argv[1], &p, &t, NULL, &err) != BERT_OK) die(d, argv[1], &err);
     int32_t *ids = malloc(sizeof *ids * (size_t)G * T);
     float *labels = malloc(sizeof *labels * ((size_t)G * T + G));
     bert_sequence *seqs = malloc(sizeof *seqs * (size_t)G);
@@ -65,7 +67,7 @@ int main(int argc, char **argv) {
     for (int k = -1; k < steps; k++) {
         if (k == 0) bert_dist_stats_reset(d);
         double t0 = bench_now_ms();
-        if (bert_trainer_step(t, seqs, G, labels, &loss, &stepped, &err) != BERT_OK) die("step", &err);
+        if (bert_trainer_step(t, seqs, G, labels, &loss, &stepped, &err) != BERT_OK) die(d, "step", &err);
         if (k >= 0) ms[k] = bench_now_ms() - t0;
     }
     bert_dist_stats_get(d, &st);

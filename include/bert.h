@@ -934,18 +934,22 @@ BERT_API void bert_trainer_free(bert_trainer *t);
 /* Forward + backward on one micro-batch; after grad_accum calls, one
  * clipped AdamW step at the scheduled learning rate. labels: as bert_task
  * says for the trainer's task (sequence tasks: the class index as a float,
- * the target value, or [n x num_labels] 0/1). *loss: the micro-batch's mean loss.
+ * the target value, or [n x num_labels] 0/1). *loss: the micro-batch's mean loss
+ * (data-parallel: this rank's share of it, see bert_dist).
  * *stepped: 1 when this call applied an optimizer step. */
 BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                        double *loss, int *stepped, bert_error *err);
 
 /* The two halves of bert_trainer_step, for callers that act between them
- * (data-parallel training averages the gradients there):
+ * (e.g. to clip or inspect the gradients their own way):
  * bert_trainer_backward runs forward + backward on one micro-batch and adds
  * its gradients (scaled by 1 / grad_accum) to the gradient block; it never
  * steps. bert_trainer_step_due is 1 once grad_accum micro-batches have been
  * accumulated. bert_trainer_gradients is the flat gradient block (*n floats,
- * the layout of the parameters; the caller may change it in place).
+ * the layout of the parameters; the caller may change it in place; with a
+ * bert_dist of several ranks, between backward and apply it is in use by
+ * the gradient sums: read or change it only in the loop's before_step,
+ * where the sums are done).
  * bert_trainer_apply clips, takes one AdamW step at the scheduled learning
  * rate and zeroes the gradients; BERT_ERR_STATE when no micro-batch was
  * accumulated. bert_trainer_step is backward, then apply when due. */
@@ -1119,7 +1123,8 @@ typedef struct {
     volatile sig_atomic_t *interrupt;
     /* The seam after backward, before the optimizer step: called once per
      * optimizer step when the gradients of grad_accum micro-batches are in
-     * bert_trainer_gradients (e.g. to average them across processes). */
+     * bert_trainer_gradients (with a bert_dist of several ranks: already
+     * summed over the ranks). */
     bert_status (*before_step)(void *user, bert_trainer *t, bert_error *err);
     void *before_step_user;
     /* Progress: every log line, evaluation, checkpoint and notice. May be NULL. */
@@ -1172,13 +1177,13 @@ BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *s
  * - the sums travel in buckets: on the last micro-batch of a step, a
  *   layer's gradients as soon as its backward is done (a communication
  *   thread sends them while backward goes on; params.overlap), the rest
- *   at bert_trainer_apply, which waits for all of them. Every rank then
- *   takes the same AdamW step.
- * - dropout: with any dropout > 0, each rank draws its masks from a stream
- *   of its own (forked from the trainer's RNG, one draw per micro-batch on
- *   every rank), so the trainer's RNG, and what is shuffled with it, stays
- *   the same on every rank; the masks then depend on N. With dropout 0
- *   nothing is drawn and N ranks equal one process.
+ *   before the loop's before_step (or at bert_trainer_apply), which waits
+ *   for all of them. Every rank then takes the same AdamW step.
+ * - dropout: each rank draws its piece of the whole micro-batch's masks
+ *   (the trainer's RNG skips the other ranks' draws, PCG's jump-ahead), so
+ *   the masks, the trainer's RNG and what is shuffled or masked with it are
+ *   those of one process: N ranks equal one process with the global batch,
+ *   dropout on or off, and a checkpoint resumes under any N.
  * - bert_train_loop: rank 0 alone writes log.jsonl, checkpoints and models
  *   and sends events; the logged loss is summed over the ranks' shares;
  *   every rank gets the same evaluation scores, so every rank takes the
@@ -1188,9 +1193,13 @@ BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *s
  *   dialogue tasks are scored whole on every rank; the weights' digest is
  *   compared every checksum_steps steps (a mismatch stops the run with
  *   BERT_ERR_STATE).
+ * - the ranks check at the loop's start that they hold the same weights
+ *   and step (a rank that resumed another checkpoint is an error).
  * - a collective that waits timeout_s without progress fails with
- *   BERT_ERR_IO (a rank stopped or hangs); the job cannot go on: end it
- *   with bert_dist_abort.
+ *   BERT_ERR_IO (a rank stopped or hangs); so do the other ranks while rank
+ *   0 writes a checkpoint: timeout_s must exceed the longest checkpoint
+ *   write. After any failed collective the ranks no longer agree on what
+ *   comes next: end the job with bert_dist_abort.
  * - bert_finetune / bert_pretrain / bert_multitask: batch_size is per rank;
  *   the data source hands out global batches of N x batch_size (the same
  *   examples in the same order as one process with that batch), so the
@@ -1199,7 +1208,9 @@ BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *s
  * Built without MPI (bert_dist_compiled() == 0) every process is a job of
  * one, and bert_dist_open fails with BERT_ERR_UNSUPPORTED when the
  * environment says a launcher started several (OMPI_COMM_WORLD_SIZE,
- * PMI_SIZE). Open at most one bert_dist per process (MPI starts once).
+ * PMI_SIZE); so does an MPI build that sees another job size than the
+ * launcher announced (another MPI's launcher). Open at most one bert_dist
+ * per process (MPI starts once).
  * ---------------------------------------------------------------------- */
 
 typedef struct bert_dist bert_dist;
@@ -1238,6 +1249,8 @@ BERT_API bert_status bert_dist_sum(bert_dist *d, double *x, int n, bert_error *e
  * ranks get *out = NULL. Every rank calls it. */
 BERT_API bert_status bert_dist_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens,
                                       bert_error *err);
+/* The statistics, and setting them to zero; between optimizer steps only
+ * (the communication thread updates them during a step). */
 BERT_API void bert_dist_stats_get(const bert_dist *d, bert_dist_stats *s);
 BERT_API void bert_dist_stats_reset(bert_dist *d);
 /* End every process of the job now (MPI_Abort) with exit code `code`:

@@ -110,6 +110,10 @@ volatile sig_atomic_t *cli_stop_flag(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* mpirun forwards SIGUSR1 to every rank without killing them a second
+     * later, as it does after forwarding SIGTERM: the way to stop a job
+     * that needs more than a second for its checkpoint. */
+    sigaction(SIGUSR1, &sa, NULL);
     return &stop_requested;
 }
 

@@ -25,8 +25,9 @@ void cli_read_progress(void *user, double bytes_read, double bytes_total, long l
 /* End a \r line left on the terminal. */
 void cli_progress_end(cli_progress *p);
 
-/* Route SIGINT and SIGTERM to a flag the loop polls; returns it (for
- * bert_loop_params.interrupt). A second signal ends the process at once. */
+/* Route SIGINT, SIGTERM and SIGUSR1 to a flag the loop polls; returns it
+ * (for bert_loop_params.interrupt). A second signal ends the process at
+ * once. */
 volatile sig_atomic_t *cli_stop_flag(void);
 
 /* Print "bert CMD: interrupted at step N; resume with: [mpirun -np N]

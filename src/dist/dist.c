@@ -44,6 +44,13 @@ bert_status bert_dist_open(const bert_dist_params *p, bert_dist **out, bert_erro
                        launched);
     else if (launched > 1 || getenv("OMPI_COMM_WORLD_RANK"))
         rc = dist_backend_open(d, err);
+    if (rc == BERT_OK && launched > 1 && d->size != launched) { /* another launcher than this MPI's: each process alone */
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED,
+                       "the launcher started %ld processes but MPI sees %d: start bert with this MPI's own mpirun "
+                       "(Open MPI)",
+                       launched, d->size);
+        dist_backend_close(d);
+    }
     if (rc != BERT_OK) {
         free(d);
         return rc;
@@ -81,6 +88,7 @@ void dist_share_of(const bert_dist *d, int r, int n, int *lo, int *hi) {
 void dist_share(const bert_dist *d, int n, int *lo, int *hi) { dist_share_of(d, bert_dist_rank(d), n, lo, hi); }
 
 bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int width, float *all, bert_error *err) {
+    static const float none[1] = {0}; /* an empty share sends from here, not from all */
     int lo, hi;
     dist_share(d, n, &lo, &hi);
     if (!dist_active(d)) {
@@ -96,7 +104,7 @@ bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int widt
         dist_share_of(d, r, n, &a, &b);
         counts[r] = (b - a) * width, displs[r] = a * width;
     }
-    bert_status rc = dist_backend_allgather_f32(d, mine, (hi - lo) * width, all, counts, displs, err);
+    bert_status rc = dist_backend_allgather_f32(d, hi > lo ? mine : none, (hi - lo) * width, all, counts, displs, err);
     free(counts);
     return rc;
 }

@@ -94,6 +94,7 @@ static bert_status finish(bert_dist *d, int started, MPI_Request *r, const char 
     return wait_request(d, r, what, msg, sizeof msg) ? BERT_OK : bert_fail(err, BERT_ERR_IO, "%s", msg);
 }
 
+/* The MPI user operation of bf16 compression: inout[i] = bf16(in[i] + inout[i]), summed in f32. */
 static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
     (void)type;
     const uint16_t *a = in;
@@ -187,13 +188,26 @@ bert_status dist_backend_open(bert_dist *d, bert_error *err) {
 void dist_backend_push(bert_dist *d, float *x, size_t n) {
     mpi_state *s = d->impl;
     pthread_mutex_lock(&s->mu);
+    long seen = s->finished;
+    double since = bert_now_s();
     while ((s->tail + 1) % QUEUE_CAP == s->head) {
         if (!s->threaded) { /* full and nobody drains: sum the oldest here */
             bucket b = s->queue[s->head];
             if (!s->failed && !reduce_bucket(d, b)) s->failed = 1;
             s->head = (s->head + 1) % QUEUE_CAP;
-        } else {
-            pthread_cond_wait(&s->done, &s->mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->done, &s->mu, &until);
+        if (s->finished != seen) seen = s->finished, since = bert_now_s();
+        else if (bert_now_s() - since > d->p.timeout_s) { /* the drain reports it */
+            s->stuck = 1;
+            snprintf(s->msg, sizeof s->msg, "summing gradients: no answer from the other ranks in %.0f s (a rank stopped or hangs)",
+                     d->p.timeout_s);
+            pthread_mutex_unlock(&s->mu);
+            return;
         }
     }
     s->queue[s->tail] = (bucket){x, n};
@@ -208,7 +222,7 @@ bert_status dist_backend_drain(bert_dist *d, bert_error *err) {
     pthread_mutex_lock(&s->mu);
     if (s->stuck) {
         pthread_mutex_unlock(&s->mu);
-        return bert_fail(err, BERT_ERR_STATE, "an earlier sum never finished: end the job");
+        return bert_fail(err, BERT_ERR_IO, "%s", s->msg[0] ? s->msg : "an earlier sum never finished: end the job");
     }
     long seen = s->finished;
     double since = t0;

@@ -1,6 +1,8 @@
 /* acts.c — sizing the activation block of a training pass (acts.h). */
 #include "train/acts.h"
 
+#include "train/dropout.h"
+
 #include <stdlib.h>
 
 #include "util/error.h"
@@ -96,4 +98,10 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     TAKE(a->keymask, N);
 #undef TAKE
     return bf16 ? reserve16(a, NL, N, (size_t)C, (size_t)I, err) : BERT_OK;
+}
+
+void train_pass_mask(const train_pass *tp, float *mask, int per_token, size_t count, size_t width, double p) {
+    const train_masks *m = tp->masks;
+    size_t before = !m ? 0 : per_token ? m->tok_before : m->seq_before, after = !m ? 0 : per_token ? m->tok_after : m->seq_after;
+    train_draw_mask_part(tp->rng, mask, 1, count * width, p, before * width, after * width);
 }

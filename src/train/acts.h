@@ -64,12 +64,28 @@ typedef struct {
     const struct train_share *share;
     void (*layer_done)(void *user, int l);
     void *layer_done_user;
+    /* Data-parallel passes: where this part's sequences lie in the whole
+     * micro-batch's dropout masks, which the part draws its piece of; NULL:
+     * the batch is whole. */
+    const struct train_masks *masks;
 } train_pass;
 
-/* This rank's fraction of the micro-batch's sequences (f_seq) and of its
- * labelled or masked tokens (f_tok). */
+/* The whole micro-batch around a part: its tokens, sequences and
+ * attention-probability elements (sum of T^2) before and after it. */
+typedef struct train_masks {
+    size_t tok_before, tok_after, seq_before, seq_after, att_before, att_after;
+} train_masks;
+
+/* The pass's dropout mask over its tokens (width floats each: n_tokens x
+ * width), over its sequences (per_token 0: n_seqs x width), as part of the
+ * whole batch's when tp->masks is set. */
+void train_pass_mask(const train_pass *tp, float *mask, int per_token, size_t count, size_t width, double p);
+
+/* This rank's fraction of the micro-batch's sequences (f_seq), of its
+ * labelled or masked tokens (f_tok) and of its labelled NSP pairs (f_nsp;
+ * NSP ignores a negative label as the token losses do). */
 typedef struct train_share {
-    double f_seq, f_tok;
+    double f_seq, f_tok, f_nsp;
 } train_share;
 
 /* Make *a (created when NULL) hold the activations of the batch seqs[0..S)

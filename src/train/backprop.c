@@ -34,13 +34,15 @@ static void layer_forward(const train_pass *tp, int l, float *y) {
     train_dense_fwd(blk, la->q, la->x_in, la->x16, 1, lw->q.w, lw->q.b, N, C, C);
     train_dense_fwd(blk, la->k, la->x_in, la->x16, 0, lw->k.w, lw->k.b, N, C, C);
     train_dense_fwd(blk, la->v, la->x_in, la->x16, 0, lw->v.w, lw->v.b, N, C, C);
-    train_draw_mask(tp->rng, la->probs_d, (size_t)c->num_attention_heads * tt, tp->p->attention_dropout);
+    /* head-major: each head's block of every sequence's T x T, a part's piece within each */
+    train_draw_mask_part(tp->rng, la->probs_d, (size_t)c->num_attention_heads, tt, tp->p->attention_dropout,
+                         tp->masks ? tp->masks->att_before : 0, tp->masks ? tp->masks->att_after : 0);
     nn_attention_keep keep = {la->probs, la->probs_d, a->poff};
     nn_attention_batch b = attention_batch(tp);
     nn_attention_forward(la->ctx, &keep, la->q, la->k, la->v, &b, NULL, 0, 0, nt);
     /* BertSelfOutput: h1 = LayerNorm(dropout(dense(ctx)) + x_in) */
     train_dense_fwd(blk, a->dtmp, la->ctx, la->ctx16, 1, lw->attn_out.w, lw->attn_out.b, N, C, C);
-    train_draw_mask(tp->rng, la->ao_mask, NC, p_hidden);
+    train_pass_mask(tp, la->ao_mask, 1, (size_t)N, (size_t)C, p_hidden);
     train_dropout(a->dtmp, la->ao_mask, NC);
     nn_layernorm_keep k1 = {la->r1, la->mean1, la->rstd1};
     nn_layernorm_forward(la->h1, &k1, a->dtmp, la->x_in, &lw->attn_ln, N, C, eps, nt);
@@ -48,7 +50,7 @@ static void layer_forward(const train_pass *tp, int l, float *y) {
     train_dense_fwd(blk, la->f_pre, la->h1, la->h1_16, 1, lw->inter.w, lw->inter.b, N, I, C);
     nn_activation_forward(la->f_act, la->f_pre, (size_t)N * I, m->cfg.act, nt);
     train_dense_fwd(blk, a->dtmp, la->f_act, la->fact16, 1, lw->out.w, lw->out.b, N, C, I);
-    train_draw_mask(tp->rng, la->fo_mask, NC, p_hidden);
+    train_pass_mask(tp, la->fo_mask, 1, (size_t)N, (size_t)C, p_hidden);
     train_dropout(a->dtmp, la->fo_mask, NC);
     nn_layernorm_keep k2 = {la->r2, la->mean2, la->rstd2};
     nn_layernorm_forward(y, &k2, a->dtmp, la->h1, &lw->out_ln, N, C, eps, nt);
@@ -65,10 +67,24 @@ void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int 
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};
     nn_layernorm_forward(a->e_ln, &ke, a->e_sum, NULL, &m->w.emb_ln, N, C, (float)c->layer_norm_eps,
                          tp->block.n_threads);
-    train_draw_mask(tp->rng, a->e_mask, NC, tp->p->hidden_dropout);
+    train_pass_mask(tp, a->e_mask, 1, (size_t)N, (size_t)C, tp->p->hidden_dropout);
     float *x = NL > 0 ? a->layers[0].x_in : a->x_out;
     for (size_t i = 0; i < NC; i++) x[i] = a->e_ln[i] * a->e_mask[i];
     for (int l = 0; l < NL; l++) layer_forward(tp, l, l + 1 < NL ? a->layers[l + 1].x_in : a->x_out);
+}
+
+void train_encoder_skip_masks(const train_pass *tp) {
+    const bert_config *c = bert_model_config(tp->model);
+    float none[1];
+    size_t C = (size_t)c->hidden_size;
+    /* the draws of train_encoder_forward and layer_forward, in their order */
+    train_pass_mask(tp, none, 1, 0, C, tp->p->hidden_dropout);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        train_draw_mask_part(tp->rng, none, (size_t)c->num_attention_heads, 0, tp->p->attention_dropout,
+                             tp->masks->att_before, tp->masks->att_after);
+        train_pass_mask(tp, none, 1, 0, C, tp->p->hidden_dropout);
+        train_pass_mask(tp, none, 1, 0, C, tp->p->hidden_dropout);
+    }
 }
 
 /* One BertLayer backward: from d y in a->dx to d x_in in a->dx. */

@@ -12,6 +12,12 @@
  * tp->acts must be reserved for this batch (train_acts_reserve). */
 void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S);
 
+/* A data-parallel part with no sequences (tp->masks holds the whole
+ * batch as before or after it): the RNG advanced over every dropout mask
+ * train_encoder_forward draws for the batch, nothing computed. Kept in
+ * step with the draws of train_encoder_forward. */
+void train_encoder_skip_masks(const train_pass *tp);
+
 /* From d loss / d x_out in tp->acts->dx (the heads' output), every encoder
  * weight's gradient added to the block's. Overwrites the backward scratch
  * of tp->acts, dx included. */

@@ -28,6 +28,7 @@ struct train_dp {
     int n_layers;
     size_t (*layer)[2];      /* [n_layers] {offset, count} of layer l's tensors; count 0: not one range */
     int sent;                /* this step's layers were sent during backward */
+    int reduced;             /* this step's gradients are summed (until the step is taken) */
     float *labels;           /* the share's labels, where they are not one slice */
     size_t labels_cap;
 };
@@ -53,7 +54,11 @@ bert_status train_dp_create(bert_dist *d, const train_tensor *tensors, int n_ten
     dp->dist = d, dp->grads = grads, dp->n_params = n_params, dp->n_layers = L;
     /* A layer's range: from its first to its last tensor, sent during
      * backward only when no other tensor lies inside it. */
-    size_t lo[L > 0 ? L : 1], hi[L > 0 ? L : 1];
+    size_t *lo = malloc(sizeof *lo * 2 * (size_t)(L > 0 ? L : 1)), *hi = lo ? lo + (L > 0 ? L : 1) : NULL;
+    if (!lo) {
+        train_dp_free(dp);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
     for (int l = 0; l < L; l++) lo[l] = (size_t)-1, hi[l] = 0;
     for (int i = 0; i < n_tensors; i++) {
         int l = layer_of(tensors[i].name);
@@ -69,6 +74,7 @@ bert_status train_dp_create(bert_dist *d, const train_tensor *tensors, int n_ten
         }
         if (alone) dp->layer[l][0] = lo[l], dp->layer[l][1] = hi[l] - lo[l];
     }
+    free(lo);
     *out = dp;
     return BERT_OK;
 }
@@ -84,6 +90,7 @@ void train_dp_layer_done(void *user, int l) {
     if (l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
 }
 
+/* The labels of x[0..n) that count (>= 0; -100 and other negatives are ignored). */
 static size_t count_labelled(const float *x, size_t n) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) k += x[i] >= 0;
@@ -113,7 +120,12 @@ static bert_status share_labels(train_dp *dp, const bert_train_params *p, const 
         size_t all = count_labelled(labels + tok_at, N), mine = count_labelled(labels + tok_at + tlo, thi - tlo);
         ft = all ? (double)mine / (double)all : 0.0;
     }
-    *sh = (train_share){fs, ft};
+    double fn = fs;
+    if (p->task == BERT_TASK_PRETRAINING) {
+        size_t all = count_labelled(labels + N, (size_t)n), mine = count_labelled(labels + N + lo, (size_t)(hi - lo));
+        fn = all ? (double)mine / (double)all : 0.0;
+    }
+    *sh = (train_share){fs, ft, fn};
     if (!tokens) { /* sequence labels only */
         *out = labels + (size_t)lo * seq_w;
         return BERT_OK;
@@ -139,27 +151,47 @@ static bert_status share_labels(train_dp *dp, const bert_train_params *p, const 
     return BERT_OK;
 }
 
-bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, bert_rng *rng, int micro,
+/* The labels the heads check, checked over the whole micro-batch (N
+ * tokens), so that every rank fails alike and names the batch's index. */
+static bert_status check_labels(const bert_train_params *p, const bert_model *m, const bert_sequence *seqs, int n,
+                                const float *labels, size_t N, bert_error *err) {
+    int L = bert_model_num_labels(m), V = bert_model_config(m)->vocab_size;
+    const float *tags = labels;
+    if (p->task == BERT_TASK_DIALOGUE) tags += (size_t)n * (p->intent_multi_label ? (size_t)bert_model_config(m)->num_intents : 1);
+    for (size_t i = 0; (p->task == BERT_TASK_TOKEN || p->task == BERT_TASK_DIALOGUE) && i < N; i++)
+        if (tags[i] >= L) return bert_fail(err, BERT_ERR_INPUT, "token %zu: label %g is not a class id in [0, %d)", i, tags[i], L);
+    for (size_t i = 0; (p->task == BERT_TASK_MLM || p->task == BERT_TASK_PRETRAINING) && i < N; i++)
+        if (labels[i] >= V)
+            return bert_fail(err, BERT_ERR_INPUT, "token %zu: MLM label %g is outside the vocabulary", i, labels[i]);
+    for (int s = 0; p->task == BERT_TASK_PRETRAINING && s < n; s++)
+        if (labels[N + (size_t)s] >= 2)
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, labels[N + (size_t)s]);
+    for (int s = 0; p->task == BERT_TASK_QA && s < n; s++)
+        for (int k = 0; k < 2; k++)
+            if (labels[2 * s + k] < 0 || labels[2 * s + k] >= seqs[s].n_tokens)
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %g is outside its %d tokens", s,
+                                 k ? "end" : "start", labels[2 * s + k], seqs[s].n_tokens);
+    return BERT_OK;
+}
+
+bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, int micro,
                              const bert_sequence *seqs, int n, const float *labels, train_dp_part *part,
                              bert_error *err) {
     int lo, hi;
     dist_share(dp->dist, n, &lo, &hi);
-    size_t N = 0, tlo = 0, thi = 0;
+    size_t N = 0, tlo = 0, thi = 0, att = 0, alo = 0, ahi = 0;
     for (int s = 0; s < n; s++) {
-        if (s == lo) tlo = N;
-        N += (size_t)seqs[s].n_tokens;
-        if (s + 1 == hi) thi = N;
+        if (s == lo) tlo = N, alo = att;
+        N += (size_t)seqs[s].n_tokens, att += (size_t)seqs[s].n_tokens * (size_t)seqs[s].n_tokens;
+        if (s + 1 == hi) thi = N, ahi = att;
     }
-    if (hi == lo) tlo = thi = 0;
+    if (hi == lo) tlo = thi = 0, alo = ahi = 0;
     memset(part, 0, sizeof *part);
     part->lo = lo, part->hi = hi;
-    bert_status rc = share_labels(dp, p, m, labels, n, lo, hi, tlo, thi, N, &part->labels, &part->share, err);
+    bert_status rc = check_labels(p, m, seqs, n, labels, N, err);
+    if (rc == BERT_OK) rc = share_labels(dp, p, m, labels, n, lo, hi, tlo, thi, N, &part->labels, &part->share, err);
     if (rc != BERT_OK) return rc;
-    /* Dropout from a stream of this rank's own, forked by one draw of the
-     * trainer's RNG (the same on every rank); no dropout, no draw. */
-    part->rng = *rng;
-    if (p->hidden_dropout > 0 || p->attention_dropout > 0 || p->classifier_dropout > 0)
-        bert_rng_seed(&part->rng, bert_rng_u32(rng), 1000u + (unsigned)bert_dist_rank(dp->dist));
+    part->masks = (train_masks){tlo, N - thi, (size_t)lo, (size_t)(n - hi), alo, att - ahi};
     part->send = micro + 1 >= p->grad_accum && dp->dist->p.overlap;
     return BERT_OK;
 }
@@ -172,6 +204,7 @@ void train_dp_part_done(train_dp *dp, const train_dp_part *part) {
 }
 
 bert_status train_dp_reduce(train_dp *dp, bert_error *err) {
+    if (dp->reduced) return BERT_OK;
     if (!dp->sent) {
         dist_push(dp->dist, dp->grads, dp->n_params);
     } else { /* the ranges between the layers already sent, in ascending order */
@@ -187,14 +220,25 @@ bert_status train_dp_reduce(train_dp *dp, bert_error *err) {
         }
     }
     dp->sent = 0;
-    return dist_drain(dp->dist, err);
+    bert_status rc = dist_drain(dp->dist, err);
+    dp->reduced = rc == BERT_OK;
+    return rc;
 }
 
 bert_status train_dp_check(train_dp *dp, const float *params, long step, bert_error *err) {
+    dp->reduced = 0;
     int k = dp->dist->p.checksum_steps;
     if (k <= 0 || step % k != 0) return BERT_OK;
     bert_status rc = dist_same_u64(dp->dist, dist_digest(params, dp->n_params), "the weights", err);
     return rc == BERT_OK ? rc : bert_error_prefix(err, "step %ld", step);
+}
+
+bert_status train_dp_same_start(train_dp *dp, const float *params, long step, bert_error *err) {
+    bert_status rc = dist_same_u64(dp->dist, dist_digest(params, dp->n_params) ^ (uint64_t)step,
+                                   "the weights or the step at the start", err);
+    return rc == BERT_OK ? rc
+                         : bert_error_prefix(err, "the ranks did not start from the same model or checkpoint "
+                                                  "(a --resume that names another checkpoint on some rank?)");
 }
 
 bert_status train_dp_global_batch(const bert_dist *d, int *batch, bert_error *err) {

@@ -24,16 +24,17 @@ typedef struct {
     int lo, hi;            /* its sequences, [lo, hi) of the micro-batch (may be empty) */
     const float *labels;   /* theirs, in the layout the task's heads read (valid until the next call) */
     train_share share;     /* its fraction of each loss term's count */
-    bert_rng rng;          /* its dropout stream */
+    train_masks masks;     /* where it lies in the whole batch's dropout masks */
     int send;              /* the step's last micro-batch: each layer's gradients go out as backward ends it */
 } train_dp_part;
 
 /* Cut micro-batch seqs[0..n) with labels (as bert_trainer_backward takes
- * them, already checked) for this rank. p: the trainer's task, dropout
- * rates and grad_accum; m: its model (label and intent counts); micro:
- * micro-batches accumulated since the last step; rng: the trainer's RNG,
- * advanced by one draw (the dropout fork) when any dropout is on. */
-bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, bert_rng *rng, int micro,
+ * them; checked here over the whole batch) for this rank. p: the trainer's
+ * task and grad_accum; m: its model (label, intent and vocabulary sizes);
+ * micro: micro-batches accumulated since the last step. The part's pass
+ * draws its piece of the whole batch's dropout masks from the trainer's
+ * RNG (train_pass.masks), which then ends where one process's does. */
+bert_status train_dp_part_of(train_dp *dp, const bert_train_params *p, const bert_model *m, int micro,
                              const bert_sequence *seqs, int n, const float *labels, train_dp_part *part,
                              bert_error *err);
 /* train_pass.layer_done of a part that sends: layer l's gradients go out. */
@@ -41,11 +42,15 @@ void train_dp_layer_done(void *dp, int l);
 /* After the part's pass (or none, for an empty share): what it had to send
  * is sent. */
 void train_dp_part_done(train_dp *dp, const train_dp_part *part);
-/* Before the optimizer step: send what was not sent, wait for every sum. */
+/* Before the optimizer step: send what was not sent, wait for every sum.
+ * Once per step: a second call before the step does nothing. */
 bert_status train_dp_reduce(train_dp *dp, bert_error *err);
 /* After step `step`: every checksum_steps steps, the ranks' digests of
  * params[0..n_params) compared. */
 bert_status train_dp_check(train_dp *dp, const float *params, long step, bert_error *err);
+/* At a run's start: BERT_ERR_STATE unless every rank holds the same
+ * weights and step (the same model, or the same checkpoint resumed). */
+bert_status train_dp_same_start(train_dp *dp, const float *params, long step, bert_error *err);
 
 /* A run's batch_size is per rank: *batch becomes the global batch, ranks x
  * batch (BERT_ERR_INPUT past INT_MAX). A job of one leaves it. */

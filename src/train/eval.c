@@ -69,7 +69,7 @@ static bert_status eval_sequence_shared(bert_trainer *t, const bert_sequence *se
     if (failed > 0) return bert_fail(err, BERT_ERR_STATE, "the evaluation forward failed on another rank");
     float *all = logits ? logits : malloc(sizeof *all * (size_t)n * (size_t)L);
     if (!all) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    rc = dist_allgather_rows(d, hi > lo ? t->eval_ctx->cls_logits : all, n, L, all, err);
+    rc = dist_allgather_rows(d, t->eval_ctx->cls_logits, n, L, all, err);
     if (rc == BERT_OK && loss) *loss = labels ? train_loss(t->p.problem, all, labels, n, L, NULL, 1.0) : 0.0;
     if (all != logits) free(all);
     return rc;

@@ -186,7 +186,7 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     if (p.train.compute == BERT_COMPUTE_INT8)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, p.eval_only ? "evaluation scores through the trainer, in f32 or bf16 (int8 is for the inference commands)"
                                                                 : "int8 is for inference; train in f32 or bf16");
-    if (mkdir(p.output_dir, 0755) != 0 && errno != EEXIST)
+    if (writer && mkdir(p.output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p.output_dir, strerror(errno));
     bert_train_params tp = p.train;
     tp.task = p.task;

@@ -106,7 +106,7 @@ typedef struct {
     const float *labels;
     int S, N, C, nt;
     double scale; /* loss_weight / grad_accum */
-    double f_seq, f_tok; /* the pass's share of the micro-batch (1, 1 when whole) */
+    double f_seq, f_tok, f_nsp; /* the pass's share of the micro-batch (1 when whole) */
     float *next;  /* the scratch's first free float */
     pool_bufs pb;
     float *tmp;   /* [max(N, S) x C] */
@@ -126,7 +126,7 @@ static void pooler_fwd(head *h, double p) {
     for (int s = 0; s < S; s++) memcpy(b->cls + (size_t)s * C, a->x_out + (size_t)a->offset[s] * C, sizeof(float) * C);
     nn_dense_forward(b->pooled, C, b->cls, NULL, h->w->pooler.w, NULL, h->w->pooler.b, S, C, C, NULL, 1);
     bert_tanh(b->pooled, (size_t)S * C);
-    train_draw_mask(h->tp->rng, b->mask, (size_t)S * C, p);
+    train_pass_mask(h->tp, b->mask, 0, (size_t)S, (size_t)C, p);
     for (size_t i = 0; i < (size_t)S * C; i++) b->pooled_d[i] = b->pooled[i] * b->mask[i];
 }
 
@@ -169,7 +169,7 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     int N = h->N, C = h->C, L = bert_model_num_labels(h->tp->model);
     size_t NC = (size_t)N * C;
     float *mask = take(h, NC), *hd = take(h, NC), *z = take(h, (size_t)N * L), *dz = take(h, (size_t)N * L);
-    train_draw_mask(h->tp->rng, mask, NC, h->tp->p->classifier_dropout);
+    train_pass_mask(h->tp, mask, 1, (size_t)N, (size_t)C, h->tp->p->classifier_dropout);
     for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
     nn_dense_forward(z, L, hd, NULL, cl->w, NULL, cl->b, N, L, C, NULL, h->nt);
     for (int i = 0; i < N; i++)
@@ -278,7 +278,7 @@ static double head_nsp(head *h) {
     float *z2 = take(h, (size_t)S * 2), *dz2 = take(h, (size_t)S * 2);
     pooler_fwd(h, 0.0);
     nn_dense_forward(z2, 2, h->pb.pooled, NULL, nsp->w, NULL, nsp->b, S, 2, C, NULL, 1);
-    double loss = train_ce_rows(z2, h->labels + h->N, S, 2, dz2, h->scale * h->f_seq, 1) * h->f_seq;
+    double loss = train_ce_rows(z2, h->labels + h->N, S, 2, dz2, h->scale * h->f_nsp, 1) * h->f_nsp;
     nn_dense_backward(h->pb.dpooled, train_grad(blk, nsp->w), train_grad(blk, nsp->b), dz2, NULL, h->pb.pooled, NULL,
                       nsp->w, NULL, S, 2, C, 0, 1);
     pooler_bwd(h);
@@ -303,6 +303,16 @@ static bert_status reserve_scratch(const train_pass *tp, int N, int S, size_t M,
     return BERT_OK;
 }
 
+void train_heads_skip_masks(const train_pass *tp) {
+    float none[1];
+    size_t C = (size_t)bert_model_config(tp->model)->hidden_size;
+    bert_task task = tp->p->task;
+    double p = tp->p->classifier_dropout;
+    /* head_token's mask (dialogue: first), then pooler_fwd's (NSP's p is 0) */
+    if (task == BERT_TASK_TOKEN || task == BERT_TASK_DIALOGUE) train_pass_mask(tp, none, 1, 0, C, p);
+    if (task == BERT_TASK_SEQUENCE || task == BERT_TASK_DIALOGUE) train_pass_mask(tp, none, 0, 0, C, p);
+}
+
 bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
                         bert_error *err) {
     train_acts *a = tp->acts;
@@ -316,7 +326,8 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     if (rc != BERT_OK) return rc;
     head h = {.tp = tp, .w = &tp->model->w, .seqs = seqs, .labels = labels, .S = S, .N = N, .C = C,
               .nt = tp->p->n_threads, .scale = tp->loss_weight / (double)tp->p->grad_accum, .next = a->head,
-              .f_seq = tp->share ? tp->share->f_seq : 1.0, .f_tok = tp->share ? tp->share->f_tok : 1.0};
+              .f_seq = tp->share ? tp->share->f_seq : 1.0, .f_tok = tp->share ? tp->share->f_tok : 1.0,
+              .f_nsp = tp->share ? tp->share->f_nsp : 1.0};
     size_t SC = (size_t)S * C;
     h.pb.cls = take(&h, SC), h.pb.pooled = take(&h, SC), h.pb.mask = take(&h, SC);
     h.pb.pooled_d = take(&h, SC), h.pb.dpooled = take(&h, SC);

@@ -10,6 +10,11 @@
  * grad_accum) is written to tp->acts->dx and the head's gradients are added
  * to the block's. labels as bert_trainer_backward takes them. Draws the
  * head's dropout mask from tp->rng. */
+/* A data-parallel part with no sequences: the RNG advanced over the
+ * dropout masks train_heads draws for the whole batch (tp->masks), nothing
+ * computed. Kept in step with the heads' draws. */
+void train_heads_skip_masks(const train_pass *tp);
+
 bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss,
                         bert_error *err);
 

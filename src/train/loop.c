@@ -28,6 +28,7 @@
 #include "bert.h"
 #include "io/fs.h"
 #include "train/result.h"
+#include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -289,6 +290,8 @@ static bert_status finish_early(loop_run *L, bert_error *err) {
     return rc;
 }
 
+static bert_status interrupted(loop_run *L, bert_error *err);
+
 /* Open log.jsonl (appended to on resume), restore a resumed run's state,
  * evaluate first when asked. */
 static bert_status start(loop_run *L, bert_error *err) {
@@ -310,7 +313,11 @@ static bert_status start(loop_run *L, bert_error *err) {
     if ((rc = out_path(L, path, sizeof path, "log.jsonl", err)) != BERT_OK) return rc;
     if (L->writer && !(L->log = fopen(path, p->resume_state ? "a" : "w")))
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    if (p->eval_at_start && !p->resume_state && L->src->evaluate && !(p->interrupt && *p->interrupt)) rc = evaluate(L, err);
+    /* The same start on every rank: the same weights and step, and the
+     * same answer to "interrupted already?" */
+    if (rc == BERT_OK && L->t->dp) rc = train_dp_same_start(L->t->dp, L->t->params, L->t->step, err);
+    if (rc == BERT_OK && p->interrupt) rc = interrupted(L, err);
+    if (rc == BERT_OK && p->eval_at_start && !p->resume_state && L->src->evaluate && !L->interrupt) rc = evaluate(L, err);
     return rc;
 }
 
@@ -333,6 +340,8 @@ static bert_status train_batch(loop_run *L, const bert_batch *b, int *stepped, b
     L->loss_sum += loss, L->loss_n++;
     L->r->tokens += b->tokens;
     if (!bert_trainer_step_due(L->t) && !b->end_of_epoch) return BERT_OK;
+    /* Data-parallel: the gradients summed over the ranks before the seam sees them. */
+    if (L->t->dp && (rc = train_dp_reduce(L->t->dp, err)) != BERT_OK) return rc;
     if (L->p->before_step && (rc = L->p->before_step(L->p->before_step_user, L->t, err)) != BERT_OK) return rc;
     if ((rc = bert_trainer_apply(L->t, err)) != BERT_OK) return rc;
     *stepped = 1;

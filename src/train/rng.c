@@ -34,3 +34,15 @@ uint32_t bert_rng_below(bert_rng *r, uint32_t n) {
         if (x >= threshold) return x % n;
     }
 }
+
+void bert_rng_advance(bert_rng *r, uint64_t n) {
+    /* The LCG's n-step map x -> A x + B by squaring (Brown, "Random number
+     * generation with arbitrary strides", 1994), as pcg32_advance does. */
+    uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
+    for (; n > 0; n >>= 1) {
+        if (n & 1) acc_mult *= mult, acc_plus = acc_plus * mult + plus;
+        plus = (mult + 1) * plus;
+        mult *= mult;
+    }
+    r->state = acc_mult * r->state + acc_plus;
+}

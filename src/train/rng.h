@@ -18,5 +18,8 @@ float bert_rng_uniform(bert_rng *r);
 float bert_rng_normal(bert_rng *r);
 /* Uniform integer in [0, n). */
 uint32_t bert_rng_below(bert_rng *r, uint32_t n);
+/* Skip n draws of bert_rng_u32 (or bert_rng_uniform) in O(log n) steps:
+ * r ends where n calls would have left it. */
+void bert_rng_advance(bert_rng *r, uint64_t n);
 
 #endif

@@ -460,12 +460,14 @@ static bert_status seq_evaluate(void *state, bert_trainer *t, bert_metrics *out,
 }
 
 /* Score the saved model in dir on s (a trainer of its own, p->train's
- * threads and dtype). A model without a trained classifier is an error. */
+ * threads and dtype, this process alone: the report is rank 0's work). A
+ * model without a trained classifier is an error. */
 static bert_status score_dir(const seq_state *st, const char *dir, const seq_set *s, bert_metrics *out,
                              bert_error *err) {
     bert_trainer *t = NULL;
     unsigned created = 0;
     bert_train_params tp = st->tp;
+    tp.dist = NULL;
     if (tp.total_steps < 1) tp.total_steps = 1;
     bert_status rc = bert_trainer_open(dir, &tp, &t, &created, err);
     if (rc == BERT_OK && created)

@@ -342,7 +342,7 @@ void bert_trainer_free(bert_trainer *t) {
  * selected head's loss weight; the whole batch, nothing sent. */
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
-                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL};
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
@@ -354,14 +354,19 @@ static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence
 static bert_status backward_part(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels, double *loss,
                                  bert_error *err) {
     train_dp_part part;
-    bert_status rc = train_dp_part_of(t->dp, &t->p, t->model, &t->rng, t->micro, seqs, n, labels, &part, err);
+    bert_status rc = train_dp_part_of(t->dp, &t->p, t->model, t->micro, seqs, n, labels, &part, err);
     if (rc != BERT_OK) return rc;
     *loss = 0.0;
     if (part.hi > part.lo) {
         train_pass tp = pass_of(t);
-        tp.rng = &part.rng, tp.share = &part.share;
+        tp.share = &part.share, tp.masks = &part.masks;
         if (part.send) tp.layer_done = train_dp_layer_done, tp.layer_done_user = t->dp;
         rc = pass_run(t, &tp, seqs + part.lo, part.hi - part.lo, part.labels, loss, err);
+    } else { /* no sequences here: the RNG still moves past the batch's dropout masks */
+        train_pass tp = pass_of(t);
+        tp.masks = &part.masks;
+        train_encoder_skip_masks(&tp);
+        train_heads_skip_masks(&tp);
     }
     if (rc == BERT_OK) train_dp_part_done(t->dp, &part);
     return rc;

@@ -1,19 +1,20 @@
 #!/bin/sh
 # test_mpi.sh — data-parallel training under mpirun (Open MPI) on the fixture
-# models, dropout off: N ranks x batch b give the weights of one process x
-# batch N*b (within 1e-5 of each tensor's largest value: measured up to
-# 7e-7 in the release build, 7e-6 in the -O1 sanitizer build, the float
-# sums taken in another order; the attention key biases, whose true
-# gradient is zero, within 1e-2 absolute: st_close says why) and the same
-# logged losses, gradient norms and evaluation scores (1e-5 relative;
-# AdamW's update hardly changes when every gradient is scaled alike, the
-# norm does; evaluation is sharded too), for a
-# sequence, a token (3 uneven ranks, one with an empty share, gradient
-# accumulation), a pre-training and a multi-task run; resuming
-# under 2 ranks equals the straight run bit for bit (dropout on), and a
-# 2-rank checkpoint resumes under 1 rank; a killed or hung rank ends the job
-# within a bounded time; the collectives (tests/dist_check.c). SKIP where
-# mpirun is missing or the binary was built without MPI.
+# models, dropout on (each rank draws its piece of the whole batch's masks):
+# N ranks x batch b give the weights of one process x batch N*b (within
+# 1e-5 of each tensor's largest value: measured up to 7e-7 in the release
+# build, 7e-6 in the -O1 sanitizer build, the float sums taken in another
+# order; tensors whose true gradient is zero, ZERO_GRAD below, within 1e-2
+# absolute: st_close says why) and the same logged losses, gradient norms
+# and evaluation scores (1e-5 relative; AdamW's update hardly changes when
+# every gradient is scaled alike, the norm does), for a sequence (with a
+# test set), a token (3 uneven ranks, one with an empty share, gradient
+# accumulation), a QA, a dialogue, a pre-training and a multi-task run; a
+# 2-rank checkpoint resumes in one process, resuming under 2 ranks equals the
+# straight run bit for bit; bf16 gradients stay near f32; SIGUSR1 stops
+# every rank at one step; a killed or hung rank ends the job within a
+# bounded time; the collectives (tests/dist_check.c). SKIP where mpirun is
+# missing or the binary was built without MPI.
 BERT=${BERT:-build/bert}
 BUILD=$(dirname "$BERT")
 TMP=$(mktemp -d)
@@ -25,7 +26,9 @@ M=models/bertc-tiny-uncased
 mpi_or_skip
 SAME="$BUILD/st_close"
 
-# same NAME RUN_A RUN_B CHECKPOINTS...: every checkpoint's weights within the bound.
+# same NAME RUN_A RUN_B CHECKPOINTS...: every checkpoint's weights within the
+# bound (ZERO_GRAD: the tensors with a true gradient of zero, st_close says why).
+ZERO_GRAD=key.bias
 same() {
     name=$1 a=$2 b=$3
     shift 3
@@ -34,7 +37,7 @@ same() {
     for c in "$@"; do
         for f in model heads; do
             [ -f "$a/$c/$f.safetensors" ] || continue
-            "$SAME" "$a/$c/$f.safetensors" "$b/$c/$f.safetensors" 1e-5 key.bias 1e-2 >> "$TMP/same.txt" 2>&1 || ok=0
+            "$SAME" "$a/$c/$f.safetensors" "$b/$c/$f.safetensors" 1e-5 "$ZERO_GRAD" 1e-2 >> "$TMP/same.txt" 2>&1 || ok=0
         done
         [ -f "$b/$c/model.safetensors" ] || ok=0
     done
@@ -52,28 +55,45 @@ same() {
 }
 
 # A sequence task: 2 ranks x 4 = 1 x 8.
-SEQ="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --lr 1e-3 --seed 5 --dropout 0 --threads 1 --save-steps 3 --save-total-limit 0 --log-steps 1"
+SEQ="--train $FT/train.tsv --dev $FT/dev.tsv --text-column sentence --label-column label --epochs 2 --lr 1e-3 --seed 5 --threads 1 --save-steps 3 --save-total-limit 0 --log-steps 1"
 "$BERT" finetune $M --output-dir "$TMP/s1" $SEQ --batch-size 8 > /dev/null 2> "$TMP/s1.err" || echo "exit $?" >> "$TMP/s1.err"
-$MPIRUN -np 2 "$BERT" finetune $M --output-dir "$TMP/s2" $SEQ --batch-size 4 > /dev/null 2> "$TMP/s2.err" || echo "exit $?" >> "$TMP/s2.err"
+$MPIRUN -np 2 "$BERT" finetune $M --output-dir "$TMP/s2" $SEQ --batch-size 4 --test $FT/dev.tsv > /dev/null 2> "$TMP/s2.err" || echo "exit $?" >> "$TMP/s2.err"
 same sequence_2_ranks_equal_the_global_batch "$TMP/s1" "$TMP/s2" checkpoint-3 checkpoint-6
+# The test set is scored by rank 0 alone, after the others have left.
+if grep -q '"test_accuracy"' "$TMP/s2/report.json" 2> /dev/null && ! grep -q '^exit ' "$TMP/s2.err"; then
+    pass test_set_scored_by_rank_0; else fail test_set_scored_by_rank_0 "$TMP/s2.err"; fi
 # Rank 0 alone prints the run's lines.
 if [ "$(grep -c 'done: best' "$TMP/s2.err")" -eq 1 ] && [ "$(grep -c '^step 6/6' "$TMP/s2.err")" -eq 1 ]; then
     pass rank_0_speaks_for_the_job; else fail rank_0_speaks_for_the_job "$TMP/s2.err"; fi
 
 # A token task on 3 ranks: 29 examples in global batches of 9 (the last, of 2,
 # leaves rank 0 an empty share), 2 micro-batches per step.
-TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max-train 29 --epochs 3 --grad-accum 2 --lr 3e-3 --seed 3 --dropout 0 --threads 1 --save-steps 2 --save-total-limit 0 --log-steps 1"
+TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max-train 29 --epochs 3 --grad-accum 2 --lr 3e-3 --seed 3 --threads 1 --save-steps 2 --save-total-limit 0 --log-steps 1"
 "$BERT" finetune $M --output-dir "$TMP/t1" $TOK --batch-size 9 > /dev/null 2> "$TMP/t1.err" || echo "exit $?" >> "$TMP/t1.err"
 $MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /dev/null 2> "$TMP/t3.err" || echo "exit $?" >> "$TMP/t3.err"
 same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
 
+# Extractive QA (3 ranks, uneven) and joint intent + slots (2 ranks): in QA,
+# qa_outputs.bias and the last layer's output LayerNorm bias shift every
+# token's start and end logits alike, so their true gradient is zero too.
+QA="--task-type qa --train $FT/qa_train.json --dev $FT/qa_dev.json --epochs 1 --max-seq-len 64 --doc-stride 16 --lr 1e-3 --seed 3 --threads 1 --save-steps 1 --save-total-limit 0 --log-steps 1"
+"$BERT" finetune tests/fixtures/tasks/qa --output-dir "$TMP/q1" $QA --batch-size 6 > /dev/null 2> "$TMP/q1.err" || echo "exit $?" >> "$TMP/q1.err"
+$MPIRUN -np 3 "$BERT" finetune tests/fixtures/tasks/qa --output-dir "$TMP/q3" $QA --batch-size 2 > /dev/null 2> "$TMP/q3.err" || echo "exit $?" >> "$TMP/q3.err"
+ZERO_GRAD=key.bias,qa_outputs.bias,layer.1.output.LayerNorm.bias
+same qa_3_ranks_equal_the_global_batch "$TMP/q1" "$TMP/q3" checkpoint-1 checkpoint-2
+ZERO_GRAD=key.bias
+DLG="--task-type dialogue --train tests/fixtures/dialogue/layout/train --dev tests/fixtures/dialogue/layout/valid --epochs 2 --lr 3e-3 --seed 3 --threads 1 --save-steps 2 --save-total-limit 0 --log-steps 1"
+"$BERT" finetune tests/fixtures/tasks/mlm --output-dir "$TMP/g1" $DLG --batch-size 8 > /dev/null 2> "$TMP/g1.err" || echo "exit $?" >> "$TMP/g1.err"
+$MPIRUN -np 2 "$BERT" finetune tests/fixtures/tasks/mlm --output-dir "$TMP/g2" $DLG --batch-size 4 > /dev/null 2> "$TMP/g2.err" || echo "exit $?" >> "$TMP/g2.err"
+same dialogue_2_ranks_equal_the_global_batch "$TMP/g1" "$TMP/g2" checkpoint-2 checkpoint-4
+
 # Pre-training (MLM + NSP): 2 ranks x 3 = 1 x 6.
 PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1 --checksum-steps 1"
-"$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 --dropout 0 > /dev/null 2> "$TMP/p1.err" || echo "exit $?" >> "$TMP/p1.err"
-$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 --dropout 0 > /dev/null 2> "$TMP/p2.err" || echo "exit $?" >> "$TMP/p2.err"
+"$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 > /dev/null 2> "$TMP/p1.err" || echo "exit $?" >> "$TMP/p1.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 > /dev/null 2> "$TMP/p2.err" || echo "exit $?" >> "$TMP/p2.err"
 same pretraining_2_ranks_equal_the_global_batch "$TMP/p1" "$TMP/p2" checkpoint-2 checkpoint-4 checkpoint-8
 # A 2-rank checkpoint resumes in one process with the same global batch.
-"$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --dropout 0 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err" || echo "exit $?" >> "$TMP/p1r.err"
+"$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err" || echo "exit $?" >> "$TMP/p1r.err"
 same resume_under_another_rank_count "$TMP/p1" "$TMP/p1r" checkpoint-8
 # Resuming under 2 ranks (dropout on: each rank's own stream) = the straight 2-rank run, bit for bit.
 $MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/d2" $PT --batch-size 3 > /dev/null 2> "$TMP/d2.err" || echo "exit $?" >> "$TMP/d2.err"
@@ -84,7 +104,7 @@ if ! grep -q '^exit ' "$TMP/d2.err" "$TMP/d2r.err" && cmp -s "$TMP/d2/checkpoint
 
 # bf16 gradient compression: the run completes and stays near the f32 one
 # (bf16 keeps 8 bits of mantissa: 1e-2 of each tensor's largest value).
-$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/c2" $PT --batch-size 3 --dropout 0 --grad-compression bf16 > /dev/null 2> "$TMP/c2.err" || echo "exit $?" >> "$TMP/c2.err"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/c2" $PT --batch-size 3 --grad-compression bf16 > /dev/null 2> "$TMP/c2.err" || echo "exit $?" >> "$TMP/c2.err"
 if [ -f "$TMP/c2/checkpoint-8/model.safetensors" ] && ! grep -q '^exit ' "$TMP/c2.err" &&
     "$SAME" "$TMP/p2/checkpoint-8/model.safetensors" "$TMP/c2/checkpoint-8/model.safetensors" 1e-2 key.bias 1e-1 > "$TMP/c2.cmp" 2>&1 &&
     ! "$SAME" "$TMP/p2/checkpoint-8/model.safetensors" "$TMP/c2/checkpoint-8/model.safetensors" 1e-6 key.bias 1e-1 > /dev/null 2>&1; then
@@ -99,7 +119,7 @@ for b in 1 2; do
 ]}
 JSON
 done
-MT="--epochs 1 --max-steps 8 --lr 1e-3 --save-steps 4 --save-total-limit 0 --seed 5 --threads 1 --dropout 0 --log-steps 1"
+MT="--epochs 1 --max-steps 8 --lr 1e-3 --save-steps 4 --save-total-limit 0 --seed 5 --threads 1 --log-steps 1"
 "$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m1" --tasks-file "$TMP/tasks2.json" $MT > /dev/null 2> "$TMP/m1.err" || echo "exit $?" >> "$TMP/m1.err"
 $MPIRUN -np 2 "$BERT" multitask tests/fixtures/tasks/mlm --output-dir "$TMP/m2" --tasks-file "$TMP/tasks1.json" $MT > /dev/null 2> "$TMP/m2.err" || echo "exit $?" >> "$TMP/m2.err"
 same multitask_2_ranks_equal_the_global_batch "$TMP/m1" "$TMP/m2" checkpoint-4 checkpoint-8
@@ -128,6 +148,25 @@ for sig in KILL STOP; do
     if [ -n "$victim" ] && [ $rc -ne 0 ] && grep -q "$want" "$TMP/k.out" && "$BERT" info "$newest" > /dev/null 2>&1; then
         pass "${sig}ed_rank_ends_the_job"; else fail "${sig}ed_rank_ends_the_job" "$TMP/k.out"; fi
 done
+
+# SIGUSR1 to mpirun (forwarded to every rank; SIGTERM is followed by SIGKILL
+# a second later): every rank stops at the same step, one checkpoint, the
+# command that resumes it (with mpirun -np 2), exit 130.
+rm -rf "$TMP/u"
+$MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/u" --corpus $FT/pretrain_corpus.txt --epochs 2000 --batch-size 3 \
+    --heldout-docs 2 --eval-steps 0 --save-steps 100000 --threads 1 > "$TMP/u.out" 2>&1 &
+job=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q '^step 100/' "$TMP/u.out"; do sleep 0.1; i=$((i + 1)); done
+kill -USR1 $job
+i=0
+while [ $i -lt 300 ] && kill -0 $job 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -9 $job 2> /dev/null
+wait $job
+step=$(sed -n 's/.*interrupted at step \([0-9]*\);.*/\1/p' "$TMP/u.out")
+if [ -n "$step" ] && grep -q "resume with: mpirun -np 2 bert pretrain" "$TMP/u.out" && [ "$(grep -c 'interrupted at step' "$TMP/u.out")" -eq 1 ] &&
+    "$BERT" info "$TMP/u/checkpoint-$step" > /dev/null 2>&1; then
+    pass sigusr1_stops_every_rank_at_one_step; else fail sigusr1_stops_every_rank_at_one_step "$TMP/u.out"; fi
 
 # The collectives themselves: sums, the digest comparison, gathering, shares.
 for n in 2 3; do
