@@ -3,6 +3,7 @@
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
  *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8]
  *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE] [--no-pack]
+ *                       [--profile] [--profile-json FILE]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
@@ -15,7 +16,11 @@
  * differing), run as they are: bert.c never pads. --no-pack loads with
  * bert_model_params.pack_weights = 0 (f32 weights in the file's layout, for
  * A/B runs of the packing). Prints the median and
- * min over --reps runs, after one warm-up run. */
+ * min over --reps runs, after one warm-up run. --profile prints, after each
+ * batch size's line, where the time of its --reps runs went (ms per pass of
+ * each kind of operation, per layer: bert_profile_format); --profile-json
+ * FILE writes the same as one JSON line per batch size. A profiled run reads
+ * the clock between operations: its times are not the plain run's. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +98,8 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0, no_pack = 0;
+    int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0, no_pack = 0, profile = 0;
+    const char *profile_json = NULL;
     bert_compute_dtype dtype = BERT_COMPUTE_F32;
     const char *dir = NULL, *batch_list = NULL, *ragged = NULL;
     for (int i = 1; i < argc; i++) {
@@ -105,6 +111,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--model-dir") == 0) dir = v, i++;
         else if (strcmp(argv[i], "--write-only") == 0) write_only = 1;
         else if (strcmp(argv[i], "--no-pack") == 0) no_pack = 1;
+        else if (strcmp(argv[i], "--profile") == 0) profile = 1;
+        else if (strcmp(argv[i], "--profile-json") == 0) profile_json = v, i++;
         else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
         else if (strcmp(argv[i], "--dtype") == 0)
             dtype = strcmp(v, "bf16") == 0 ? BERT_COMPUTE_BF16 : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8 : BERT_COMPUTE_F32, i++;
@@ -141,6 +149,9 @@ int main(int argc, char **argv) {
     }
     bert_context_params cp = bert_context_default_params();
     cp.n_threads = threads;
+    cp.profile = profile || profile_json;
+    FILE *pj = profile_json ? fopen(profile_json, "w") : NULL;
+    if (profile_json && !pj) return fprintf(stderr, "bench_forward: cannot create %s\n", profile_json), 1;
     bert_context *ctx;
     if (bert_context_create(m, &cp, &ctx, &err) != BERT_OK) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
@@ -195,6 +206,7 @@ int main(int argc, char **argv) {
         }
         double *t = malloc(sizeof(double) * (size_t)reps);
         bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err); /* warm-up: sizes the arena, touches weights */
+        bert_context_profile_reset(ctx);
         for (int r = 0; r < reps; r++) {
             double t0 = bench_now_ms();
             if (bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err) != BERT_OK) {
@@ -209,10 +221,17 @@ int main(int argc, char **argv) {
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
         printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : "bert.c", layers, threads, bname, med, t[0],
                tokens / (med / 1e3));
+        bert_profile prof;
+        char text[16384];
+        if (cp.profile && bert_context_profile(ctx, &prof, &err) == BERT_OK) {
+            if (profile && bert_profile_format(&prof, 0, text, sizeof text) < (int)sizeof text) fputs(text, stdout);
+            if (pj && bert_profile_format(&prof, 1, text, sizeof text) < (int)sizeof text) fputs(text, pj);
+        }
         free(t);
         free(seqs);
     }
     free(ids), free(rids);
+    if (pj && fclose(pj) != 0) return fprintf(stderr, "bench_forward: %s: write failed\n", profile_json), 1;
     bert_context_free(ctx);
     bert_model_free(m);
     return 0;

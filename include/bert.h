@@ -268,10 +268,56 @@ typedef struct {
      * any layer runs; nothing is allocated inside the layer loop. */
     int max_batch_tokens;
     int max_seq_len;
+    /* 1: time every kind of operation of each forward pass, per layer
+     * (bert_context_profile); 0 (default): no clock is read. */
+    int profile;
 } bert_context_params;
 
 /* Default context options. */
 BERT_API bert_context_params bert_context_default_params(void);
+
+/* What a profile times (bert_context_params.profile). */
+typedef enum {
+    BERT_OP_EMBEDDINGS = 0, /* the lookups and their LayerNorm                         */
+    BERT_OP_CONVERT,        /* inputs to bf16 or int8 (rows and scales) for the products */
+    BERT_OP_PRODUCTS,       /* the encoder's dense layers: matrix products with their
+                               fused bias, activation (the intermediate's GELU) and
+                               bf16 conversion epilogues                              */
+    BERT_OP_ATTENTION,      /* scores, key mask, softmax and context, every head       */
+    BERT_OP_LAYERNORM,      /* the residual adds and their LayerNorms                   */
+    BERT_OP_HEADS,          /* pooler, classifiers, QA and MLM heads                    */
+    BERT_OP_OTHER,          /* the rest of the call: checks, memory, the hand-offs
+                               between operations (total minus the kinds above)       */
+    BERT_OP_COUNT
+} bert_op_kind;
+
+/* A context's profile since it was created or reset. */
+typedef struct {
+    long calls;                      /* forward passes timed                       */
+    long tokens;                     /* tokens over them                           */
+    int n_layers;
+    double total_s;                  /* inside bert_forward, in all                */
+    double op_s[BERT_OP_COUNT];      /* per kind, every layer together             */
+    const double *layer_op_s;        /* [n_layers x BERT_OP_COUNT]: per layer and kind
+                                        (EMBEDDINGS, HEADS and OTHER stay 0 there);
+                                        valid until the context's next call          */
+} bert_profile;
+
+/* The profile of ctx; BERT_ERR_STATE when it was created without
+ * params.profile. */
+BERT_API bert_status bert_context_profile(const bert_context *ctx, bert_profile *out, bert_error *err);
+/* Set ctx's profile to zero (a warm-up pass left out). */
+BERT_API void bert_context_profile_reset(bert_context *ctx);
+/* "embeddings", "convert", "products", "attention", "layernorm", "heads",
+ * "other"; NULL for another value. */
+BERT_API const char *bert_op_kind_name(bert_op_kind k);
+/* The profile as text into buf (at most cap bytes, NUL-terminated):
+ * json 0: a table (a row per layer: milliseconds per pass of each kind,
+ * then the totals and each kind's share); json 1: one JSON object
+ * {"calls","tokens","total_ms_per_call","ops":{KIND: ms per call},
+ * "layers":[{KIND: ms per call}, ...]}. Returns the length it needs
+ * (as snprintf does). */
+BERT_API int bert_profile_format(const bert_profile *p, int json, char *buf, size_t cap);
 
 /* Create a working context for `model`. params may be NULL (defaults). */
 BERT_API bert_status bert_context_create(const bert_model *model, const bert_context_params *params,

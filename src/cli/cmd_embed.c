@@ -38,7 +38,10 @@ static const char *usage_text =
     "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32;\n"
     "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.98)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
-    "  --truncation-side S  right (default) | left\n";
+    "  --truncation-side S  right (default) | left\n"
+    "  --profile            print where the time went (ms per pass of each kind of\n"
+    "                       operation, per layer) on stderr at the end\n"
+    "  --profile-json FILE  write that profile as JSON to FILE\n";
 
 static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
     *o = (embed_opts){.pooling = -2, .normalize = -1, .batch_size = 32};
@@ -52,6 +55,10 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
             o->normalize = 1, o->normalize_given = 1;
         } else if (strcmp(a, "--truncate") == 0) {
             o->truncate = 1;
+        } else if (strcmp(a, "--profile") == 0) {
+            o->profile = 1;
+        } else if (strcmp(a, "--profile-json") == 0 && v) {
+            o->profile_json = argv[++i];
         } else if (strcmp(a, "--truncation-side") == 0 && v) {
             i++;
             if (strcmp(v, "left") != 0 && strcmp(v, "right") != 0) {
@@ -127,6 +134,7 @@ static int load(const char *dir, embed_opts *o, embed_res *r) {
     bert_model *m = r->em.m;
     bert_context_params cp = bert_context_default_params();
     cp.n_threads = o->threads;
+    cp.profile = o->profile || o->profile_json;
     if (bert_context_create(m, &cp, &r->em.ctx, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
     /* The tokenizer is optional: without one, inputs must be token ids. One
      * that is there but fails to load is an error of its own. */
@@ -164,6 +172,32 @@ static int load(const char *dir, embed_opts *o, embed_res *r) {
     return 1;
 }
 
+/* --profile (a table on stderr) and --profile-json FILE (written
+ * atomically): this process's passes; 0 after a message. */
+static int report_profile(const embed_res *r, const embed_opts *o) {
+    bert_profile p;
+    bert_error err;
+    if (bert_context_profile(r->em.ctx, &p, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
+    for (int json = 0; json < 2; json++) {
+        if (json ? !o->profile_json : !o->profile) continue;
+        int len = bert_profile_format(&p, json, NULL, 0);
+        char *text = malloc((size_t)len + 1);
+        if (!text) return !cli_error("embed", "out of memory");
+        bert_profile_format(&p, json, text, (size_t)len + 1);
+        int ok = 1;
+        if (!json) {
+            fputs(text, stderr);
+        } else {
+            cli_output out;
+            ok = cli_output_open("embed", o->profile_json, &out);
+            if (ok) ok = fputs(text, out.fp) >= 0, ok = cli_output_close("embed", &out, ok);
+        }
+        free(text);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 /* The command: parse, join the job (mpirun's, else a job of one), load,
  * run the input loop (embed_run.c), leave the job. */
 int cmd_embed(int argc, char **argv) {
@@ -179,6 +213,7 @@ int cmd_embed(int argc, char **argv) {
         return cli_dist_end(d, CLI_ERROR);
     }
     int rc = embed_run_jsonl(&r.em, &o, d);
+    if (rc == CLI_OK && (o.profile || o.profile_json) && !report_profile(&r, &o)) rc = CLI_ERROR;
     res_free(&r);
     return shard_leave(d, rc);
 }

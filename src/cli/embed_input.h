@@ -33,6 +33,8 @@ typedef struct {
     const bert_sentence_head *head; /* the directory's modules (pooling -3)          */
     int dim;                        /* values per pooled embedding                    */
     bert_compute_dtype compute;
+    int profile;                    /* --profile: the table of where the time went, on stderr */
+    const char *profile_json;       /* --profile-json FILE: the same as JSON              */
 } embed_opts;
 
 /* What the loop runs with: the model, a context on it, the tokenizer

@@ -42,6 +42,14 @@ bert_status bert_context_create(const bert_model *model, const bert_context_para
     if (!ctx) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     ctx->model = model;
     ctx->n_threads = p.n_threads ? p.n_threads : default_threads();
+    if (p.profile) {
+        int L = model->cfg.pub.num_hidden_layers;
+        if (!(ctx->prof_layer = calloc((size_t)(L > 0 ? L : 1) * BERT_OP_COUNT, sizeof *ctx->prof_layer))) {
+            free(ctx);
+            return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        }
+        ctx->prof.n_layers = L;
+    }
     if (p.max_batch_tokens > 0) {
         int len = p.max_seq_len > 0 ? p.max_seq_len : model->cfg.pub.max_position_embeddings;
         if (len > p.max_batch_tokens) len = p.max_batch_tokens;
@@ -65,6 +73,7 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->acc);
     free(ctx->pscratch);
     free(ctx->offset);
+    free(ctx->prof_layer);
     free(ctx);
 }
 

@@ -24,6 +24,12 @@ struct bert_context {
     float *pscratch; /* packed f32 products' padded rows (bert_plinear_scratch), when the model has them */
     bert_error error; /* the first failure inside the layers of this call (code BERT_OK: none) */
 
+    /* params.profile: seconds per layer and kind ([n_layers x BERT_OP_COUNT])
+     * and the rest of bert_profile; NULL when off (no clock is read). */
+    double *prof_layer;
+    bert_profile prof;
+    double prof_mark; /* when the operation being timed began */
+
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;
     int *offset;       /* [cap_seqs + 1] */

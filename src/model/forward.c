@@ -20,6 +20,7 @@
 #include "kernels/ops.h"
 #include "model/context.h"
 #include "model/layers.h"
+#include "model/profile.h"
 #include "util/error.h"
 
 /* Check one sequence; messages start "sequence S: " (see bert_error.item). */
@@ -114,31 +115,45 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, const float *x, 
     dense_forward_ex(ctx, y, ldy, x, ctx->x16, d, M, N, K, NULL);
 }
 
-/* One BertLayer: attention, its output LayerNorm, feed-forward, LayerNorm. */
-static void layer_forward(bert_context *ctx, const bert_layer_weights *L) {
+/* One BertLayer (layer l): attention, its output LayerNorm, feed-forward,
+ * LayerNorm; each operation timed when the context profiles. */
+static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
     float eps = (float)c->layer_norm_eps;
     stage_dense_input(ctx, ctx->hidden, N, C);
+    prof_mark(ctx, l, BERT_OP_CONVERT);
     dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
     dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
     dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
     attention_forward(ctx);
+    prof_mark(ctx, l, BERT_OP_ATTENTION);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
     stage_dense_input(ctx, ctx->attn, N, C);
+    prof_mark(ctx, l, BERT_OP_CONVERT);
     dense_forward(ctx, ctx->tmp, C, ctx->attn, &L->attn_out, N, C, C);
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
     nn_layernorm_forward(ctx->hidden, NULL, ctx->tmp, ctx->hidden, &L->attn_ln, N, C, eps, nt);
+    prof_mark(ctx, l, BERT_OP_LAYERNORM);
     /* BertIntermediate + BertOutput: LayerNorm(dense(act(dense(h))) + h). */
     stage_dense_input(ctx, ctx->hidden, N, C);
+    prof_mark(ctx, l, BERT_OP_CONVERT);
     /* the activation, and under bf16 the conversion for the next product,
      * on each thread's slab as soon as it is computed (int8 needs whole rows
      * for its scales: staged after) */
     uint16_t *ff16 = ctx->model->compute == BERT_COMPUTE_BF16 ? ctx->x16 + (size_t)N * C : NULL;
     bert_epilogue act = {(int)ctx->model->cfg.act, ff16};
     dense_forward_ex(ctx, ctx->ff, I, ctx->hidden, ctx->x16, &L->inter, N, I, C, &act);
-    if (ctx->model->compute == BERT_COMPUTE_INT8) stage_dense_input(ctx, ctx->ff, N, I);
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
+    if (ctx->model->compute == BERT_COMPUTE_INT8) {
+        stage_dense_input(ctx, ctx->ff, N, I);
+        prof_mark(ctx, l, BERT_OP_CONVERT);
+    }
     dense_forward_ex(ctx, ctx->tmp, C, ctx->ff, ff16, &L->out, N, C, I, NULL);
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
     nn_layernorm_forward(ctx->hidden, NULL, ctx->tmp, ctx->hidden, &L->out_ln, N, C, eps, nt);
+    prof_mark(ctx, l, BERT_OP_LAYERNORM);
 }
 
 /* BertPooler (tanh(dense(h[:, 0]))) and the NSP head (dense on the pooled output). */
@@ -207,9 +222,11 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
 bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err) {
     bert_error_clear(err);
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_forward: context is NULL");
+    double t0 = prof_now(ctx);
     int saved = bert_blas_threads_enter(ctx->n_threads);
     bert_status rc = forward(ctx, seqs, n_seqs, outputs, err);
     bert_blas_threads_leave(saved);
+    if (rc == BERT_OK) prof_end(ctx, t0, ctx->n_tokens);
     return rc;
 }
 
@@ -280,8 +297,10 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     ctx->offset[0] = 0;
     for (int s = 0; s < n_seqs; s++) ctx->offset[s + 1] = ctx->offset[s] + seqs[s].n_tokens;
 
+    prof_begin(ctx);
     embeddings_forward(ctx, seqs);
-    for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, &m->w.layers[l]);
+    prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
+    for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
@@ -292,6 +311,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
                     ctx->n_threads);
     if (outputs & BERT_OUTPUT_QA)
         bert_linear(ctx->qa_logits, 2, ctx->hidden, m->w.qa.w, m->w.qa.b, N, 2, c->hidden_size, ctx->n_threads);
+    prof_mark(ctx, -1, BERT_OP_HEADS);
     /* last_hidden_state is always computed; report it as available. */
     ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;
     return BERT_OK;

@@ -48,6 +48,16 @@ for m in tiny-pretraining f16-bertmodel bf16-mlm-gamma sharded-512 classifier-4l
         fail "embed_cls_$m" "$TMP/diff"; cat "$TMP/err"; fi
 done
 
+# --profile / --profile-json: the same output, a table on stderr, one JSON
+# object counting every pass (inputs in batches of 2) and every layer.
+n_in=$(grep -c . "$FIX/tiny-pretraining/inputs.jsonl")
+"$BERT" embed "$FIX/tiny-pretraining" --pooling mean --batch-size 2 --threads 1 --profile --profile-json "$TMP/prof.json" \
+    < "$FIX/tiny-pretraining/inputs.jsonl" > "$TMP/prof.out" 2> "$TMP/prof.err"
+"$BERT" embed "$FIX/tiny-pretraining" --pooling mean --batch-size 2 --threads 1 < "$FIX/tiny-pretraining/inputs.jsonl" > "$TMP/plain.out"
+if cmp -s "$TMP/prof.out" "$TMP/plain.out" && grep -q '^products ' "$TMP/prof.err" && grep -q '^total ' "$TMP/prof.err" &&
+    grep -q "\"calls\":$(((n_in + 1) / 2))," "$TMP/prof.json" && grep -q '"layers":\[{"convert"' "$TMP/prof.json"; then
+    pass embed_profile; else fail embed_profile "$TMP/prof.err"; fi
+
 # --pooling none: one vector per token; its first vector is the CLS embedding.
 "$BERT" embed "$FIX/tiny-pretraining" --pooling none < "$FIX/tiny-pretraining/inputs.jsonl" > "$TMP/none" 2> "$TMP/err"
 first_tokens=$(sed 's/{"token_embeddings":\[\(\[[^]]*\]\).*/{"embedding":\1}/' "$TMP/none")

@@ -3,7 +3,10 @@
  * For every fixture model (tools/make_fixtures.py) golden.safetensors holds
  * a padded batch and the reference outputs. Tolerance: max |diff| <= 1e-4
  * in fp32 on last_hidden_state, pooler_output, MLM and NSP logits. */
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/safetensors.h"
 #include "test.h"
@@ -296,6 +299,63 @@ TEST(pool_cls_and_mean_exclude_padding) {
     for (int j = 0; j < 48; j++) norm += (double)a[j] * a[j];
     CHECK(fabs(norm - 1.0) < 1e-5);
     CHECK_ERR(bert_pool(ctx, 1, BERT_POOL_MEAN, 1, a, &err), err, BERT_ERR_STATE, "no hidden states");
+    bert_context_free(ctx);
+    bert_model_free(m);
+}
+
+/* A profiling context times every kind of operation per layer: the calls
+ * and tokens are counted, the kinds add up to the total, every layer has
+ * products, attention and LayerNorm time, the outputs are the plain
+ * context's bit for bit, the text forms carry every kind; a plain context
+ * has no profile, and reset zeroes it. */
+TEST(forward_profile_times_every_operation) {
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, &m, &err), err);
+    if (!m) return;
+    bert_context_params cp = bert_context_default_params();
+    cp.n_threads = 1;
+    bert_context *plain = NULL, *ctx = NULL;
+    CHECK_OK(bert_context_create(m, &cp, &plain, &err), err);
+    cp.profile = 1;
+    CHECK_OK(bert_context_create(m, &cp, &ctx, &err), err);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 11) % 99;
+    bert_sequence b[2] = {{.input_ids = ids, .n_tokens = 17}, {.input_ids = ids + 17, .n_tokens = 23}};
+    bert_profile p;
+    CHECK(bert_context_profile(plain, &p, &err) == BERT_ERR_STATE);
+    CHECK_OK(bert_forward(plain, b, 2, BERT_OUTPUT_POOLED, &err), err);
+    for (int r = 0; r < 3; r++) CHECK_OK(bert_forward(ctx, b, 2, BERT_OUTPUT_POOLED, &err), err);
+    CHECK(test_max_abs_diff(bert_output_hidden(plain, 1), bert_output_hidden(ctx, 1), 23 * 48) == 0.0);
+    CHECK_OK(bert_context_profile(ctx, &p, &err), err);
+    int L = bert_model_config(m)->num_hidden_layers;
+    CHECK(p.calls == 3 && p.tokens == 120 && p.n_layers == L && p.total_s > 0);
+    double sum = 0;
+    for (int k = 0; k < BERT_OP_COUNT; k++) {
+        CHECK(p.op_s[k] >= 0);
+        sum += p.op_s[k];
+    }
+    CHECK(fabs(sum - p.total_s) <= 1e-9 * p.total_s + 1e-12);
+    for (int l = 0; l < L; l++) {
+        const double *row = p.layer_op_s + (size_t)l * BERT_OP_COUNT;
+        CHECK(row[BERT_OP_PRODUCTS] > 0 && row[BERT_OP_ATTENTION] > 0 && row[BERT_OP_LAYERNORM] > 0);
+        CHECK(row[BERT_OP_EMBEDDINGS] == 0 && row[BERT_OP_HEADS] == 0 && row[BERT_OP_OTHER] == 0);
+    }
+    CHECK(p.op_s[BERT_OP_EMBEDDINGS] > 0 && p.op_s[BERT_OP_HEADS] > 0);
+    char text[8192];
+    CHECK(bert_profile_format(&p, 1, text, sizeof text) < (int)sizeof text);
+    cJSON *o = cJSON_Parse(text);
+    CHECK(o && cJSON_GetObjectItem(o, "calls") && cJSON_GetObjectItem(o, "calls")->valueint == 3);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(o, "layers")) == L);
+    for (int k = 0; k < BERT_OP_COUNT; k++) CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "ops"), bert_op_kind_name(k)) != NULL);
+    cJSON_Delete(o);
+    int need = bert_profile_format(&p, 0, NULL, 0);
+    CHECK(need > 0 && bert_profile_format(&p, 0, text, sizeof text) == need && strstr(text, "products") && strstr(text, "total"));
+    CHECK(bert_op_kind_name(BERT_OP_COUNT) == NULL);
+    bert_context_profile_reset(ctx);
+    CHECK_OK(bert_context_profile(ctx, &p, &err), err);
+    CHECK(p.calls == 0 && p.total_s == 0 && p.layer_op_s[BERT_OP_PRODUCTS] == 0 && p.n_layers == L);
+    bert_context_free(plain);
     bert_context_free(ctx);
     bert_model_free(m);
 }
