@@ -194,8 +194,10 @@ int main(int argc, char **argv) {
                bert_blas_coretype_hint());
     printf("bert.c forward, %s shape, %d layer(s), seq %d, threads %d, %d reps\n", tiny ? "BERT-Tiny" : "bert-base",
            layers, seq, threads ? threads : -1, reps);
-    printf("%-8s %-8s %8s %8s %12s %12s %14s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
-           "tokens/s");
+    printf("%-8s %-8s %8s %8s %12s %12s %14s %10s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
+           "tokens/s", "GFLOP/s");
+    const bert_config *mc = bert_model_config(m);
+    double C = mc->hidden_size, I = mc->intermediate_size;
     for (int b = 0; b < n_batches; b++) {
         int B = batches[b], tokens = ragged ? ragged_tokens : B * seq;
         bert_sequence *seqs = malloc(sizeof *seqs * (size_t)B);
@@ -217,10 +219,17 @@ int main(int argc, char **argv) {
         }
         bench_sort(t, reps);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+        /* the pass's FLOPs: the dense layers 2 N (4 C^2 + 2 C I), attention's
+         * two products 4 T^2 C per sequence, per layer; the pooler 2 S C^2 */
+        double flops = 2.0 * C * C * B;
+        for (int s = 0; s < B; s++) {
+            double T = seqs[s].n_tokens;
+            flops += layers * (2.0 * T * (4 * C * C + 2 * C * I) + 4.0 * T * T * C);
+        }
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
-        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : "bert.c", layers, threads, bname, med, t[0],
-               tokens / (med / 1e3));
+        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : "bert.c", layers, threads, bname, med, t[0],
+               tokens / (med / 1e3), flops / (med * 1e6));
         bert_profile prof;
         char text[16384];
         if (cp.profile && bert_context_profile(ctx, &prof, &err) == BERT_OK) {

@@ -8,8 +8,12 @@
  *   - bert_linear (bert.c's fp32 product: column slabs over threads, oneDNN
  *     sgemm inside when libdnnl is present, OpenBLAS otherwise),
  *   - bert_linear_bf16 (oneDNN bf16 products, f32 sums) when the CPU has it,
- * and prints GFLOP/s (2MNK / time, median of --reps). The largest of these
- * is the ceiling bert.c's whole-model figures are compared with. */
+ *   - bert_qlinear_run (oneDNN int8 products, int32 sums, VNNI or AMX; the
+ *     weights quantized and packed once, the inputs quantized beforehand, as
+ *     the encoder stages them) when the CPU and build have it,
+ * and prints GFLOP/s (2MNK / time, median of --reps; int8 counts its
+ * multiply-adds as FLOPs too). The largest per dtype is the ceiling
+ * bert.c's whole-model figures of that dtype are compared with. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
+#include "kernels/qlinear.h"
 
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
@@ -27,6 +32,10 @@ typedef struct {
     int M, N, K, threads;
     float *x, *W, *b, *y;
     uint16_t *x16, *W16;
+    bert_qlinear *q8;   /* int8: W quantized and packed */
+    int8_t *xq;         /* int8: x quantized per row, */
+    float *sx;          /* its row scales */
+    int32_t *acc;
 } shape;
 
 static void run_openblas(const shape *s) {
@@ -38,6 +47,13 @@ static void run_openblas(const shape *s) {
 }
 static void run_linear(const shape *s) { bert_linear(s->y, s->N, s->x, s->W, s->b, s->M, s->N, s->K, s->threads); }
 static void run_bf16(const shape *s) { bert_linear_bf16(s->y, s->N, s->x16, s->W16, s->b, s->M, s->N, s->K, s->threads); }
+static void run_int8(const shape *s) {
+    bert_error err;
+    if (bert_qlinear_run(s->q8, s->y, s->N, s->xq, s->sx, s->b, s->M, s->acc, NULL, s->threads, &err) != BERT_OK) {
+        fprintf(stderr, "bench_gemm: int8: %s\n", err.message);
+        exit(1);
+    }
+}
 
 static double gflops(void (*fn)(const shape *), const shape *s, int reps) {
     double *t = malloc(sizeof *t * (size_t)reps);
@@ -61,13 +77,14 @@ int main(int argc, char **argv) {
     }
     bert_gemm_init();
     int saved = bert_blas_threads_enter(threads);
-    int bf16 = bert_bf16_unavailable() == NULL;
+    int bf16 = bert_bf16_unavailable() == NULL, int8 = bert_int8_unavailable() == NULL;
     static const int shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 768, 768},
                                     {1024, 3072, 768}, {4096, 3072, 768}};
     printf("gemm ceiling, %d thread(s), median of %d; GFLOP/s\n", threads, reps);
-    printf("%-18s %10s %12s %10s\n", "M x N x K", "openblas", "bert_linear", "bf16");
+    printf("%-18s %10s %12s %10s %10s\n", "M x N x K", "openblas", "bert_linear", "bf16", "int8");
+    double best[3] = {0, 0, 0}; /* f32, bf16, int8 */
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        shape s = {shapes[i][0], shapes[i][1], shapes[i][2], threads, 0, 0, 0, 0, 0, 0};
+        shape s = {.M = shapes[i][0], .N = shapes[i][1], .K = shapes[i][2], .threads = threads};
         size_t nx = (size_t)s.M * s.K, nw = (size_t)s.N * s.K;
         s.x = malloc(nx * sizeof *s.x), s.W = malloc(nw * sizeof *s.W), s.b = calloc((size_t)s.N, sizeof *s.b);
         s.y = malloc((size_t)s.M * s.N * sizeof *s.y);
@@ -78,13 +95,29 @@ int main(int argc, char **argv) {
             bert_f32_to_bf16_array(s.x16, s.x, nx);
             bert_f32_to_bf16_array(s.W16, s.W, nw);
         }
+        const char *why = NULL;
+        if (int8 && (s.q8 = bert_qlinear_create(s.W, s.N, s.K, &why))) {
+            s.xq = malloc(bert_qlinear_rows(s.M) * (size_t)s.K), s.sx = malloc(sizeof *s.sx * bert_qlinear_rows(s.M));
+            s.acc = malloc(bert_qlinear_scratch(s.M, s.N));
+            if (!s.xq || !s.sx || !s.acc) return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
+            bert_quantize_rows(s.xq, s.sx, s.x, s.M, s.K, threads);
+        }
         char name[32];
         snprintf(name, sizeof name, "%dx%dx%d", s.M, s.N, s.K);
-        printf("%-18s %10.1f %12.1f %10s", name, gflops(run_openblas, &s, reps), gflops(run_linear, &s, reps), bf16 ? "" : "-");
-        if (bf16) printf("%10.1f", gflops(run_bf16, &s, reps));
-        printf("\n");
-        free(s.x), free(s.W), free(s.b), free(s.y), free(s.x16), free(s.W16);
+        double g[4] = {gflops(run_openblas, &s, reps), gflops(run_linear, &s, reps), bf16 ? gflops(run_bf16, &s, reps) : 0,
+                       s.q8 ? gflops(run_int8, &s, reps) : 0};
+        printf("%-18s %10.1f %12.1f", name, g[0], g[1]);
+        if (bf16) printf(" %10.1f", g[2]);
+        else printf(" %10s", "-");
+        if (s.q8) printf(" %10.1f\n", g[3]);
+        else printf(" %10s\n", int8 ? (why ? why : "-") : "-");
+        best[0] = g[0] > best[0] ? g[0] : best[0], best[0] = g[1] > best[0] ? g[1] : best[0];
+        best[1] = g[2] > best[1] ? g[2] : best[1], best[2] = g[3] > best[2] ? g[3] : best[2];
+        free(s.x), free(s.W), free(s.b), free(s.y), free(s.x16), free(s.W16), free(s.xq), free(s.sx), free(s.acc);
+        bert_qlinear_free(s.q8);
     }
+    /* One line for scripts: the ceilings the whole-model figures are divided by. */
+    printf("ceiling_gflops threads %d f32 %.1f bf16 %.1f int8 %.1f\n", threads, best[0], best[1], best[2]);
     bert_blas_threads_leave(saved);
     return 0;
 }
