@@ -1234,9 +1234,10 @@ BERT_API bert_status bert_train_loop(bert_trainer *t, const bert_train_source *s
  *   and sends events; the logged loss is summed over the ranks' shares;
  *   every rank gets the same evaluation scores, so every rank takes the
  *   same best-model and early-stopping decisions: sequence tasks
- *   (bert_trainer_eval) and pre-training's held-out set are sharded (each
- *   rank scores its share; logits or sums are gathered), token, QA and
- *   dialogue tasks are scored whole on every rank; the weights' digest is
+ *   (bert_trainer_eval), token tasks and pre-training's held-out set are
+ *   sharded (each rank scores its share; logits, predicted tags or sums
+ *   are gathered), QA and dialogue tasks are scored whole on every rank;
+ *   the weights' digest is
  *   compared every checksum_steps steps (a mismatch stops the run with
  *   BERT_ERR_STATE).
  * - the ranks check at the loop's start that they hold the same weights

@@ -87,6 +87,16 @@ void dist_share_of(const bert_dist *d, int r, int n, int *lo, int *hi) {
 
 void dist_share(const bert_dist *d, int n, int *lo, int *hi) { dist_share_of(d, bert_dist_rank(d), n, lo, hi); }
 
+bert_status dist_allgatherv(bert_dist *d, const float *mine, int count, float *all, const int *counts, const int *displs,
+                            bert_error *err) {
+    static const float none[1] = {0}; /* an empty part sends from here */
+    if (!dist_active(d)) {
+        if (count > 0 && all + displs[0] != mine) memmove(all + displs[0], mine, sizeof *all * (size_t)count);
+        return BERT_OK;
+    }
+    return dist_backend_allgather_f32(d, count > 0 ? mine : none, count, all, counts, displs, err);
+}
+
 bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int width, float *all, bert_error *err) {
     static const float none[1] = {0}; /* an empty share sends from here, not from all */
     int lo, hi;

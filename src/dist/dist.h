@@ -53,6 +53,11 @@ void dist_share(const bert_dist *d, int n, int *lo, int *hi);
 /* The same for rank r. */
 void dist_share_of(const bert_dist *d, int r, int n, int *lo, int *hi);
 
+/* Every rank's count floats gathered on every rank into all: rank r's at
+ * displs[r], counts[r] of them (counts and displs the same on every rank). */
+bert_status dist_allgatherv(bert_dist *d, const float *mine, int count, float *all, const int *counts, const int *displs,
+                            bert_error *err);
+
 /* Every rank's share of n rows of `width` floats, gathered on every rank:
  * rank r contributes rows [lo_r, hi_r) of dist_share_of (mine, already
  * computed), and all[0 .. n x width) ends up whole everywhere. */

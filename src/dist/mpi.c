@@ -305,7 +305,8 @@ bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int coun
     MPI_Request r;
     bert_status rc = dist_backend_drain(d, err);
     return rc != BERT_OK ? rc
-                         : finish(d, MPI_Iallgatherv(mine, count, MPI_FLOAT, all, counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &r),
+                         : finish(d, MPI_Iallgatherv(mine == all + displs[d->rank] ? MPI_IN_PLACE : mine, count, MPI_FLOAT, all,
+                                                     counts, displs, MPI_FLOAT, MPI_COMM_WORLD, &r),
                                   &r, "gathering outputs", err);
 }
 

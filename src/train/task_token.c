@@ -215,6 +215,7 @@ static bert_status prepare(const bert_finetune_params *p, const bert_tokenizer *
     if (!st) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     st->t0 = bert_now_s();
     st->batch = p->batch_size, st->max_seq_len = p->max_seq_len, st->label_all = p->label_all_tokens;
+    st->dist = p->train.dist;
     st->n_threads = p->train.n_threads, st->grad_accum = p->train.grad_accum > 1 ? p->train.grad_accum : 1;
     st->eval_only = p->eval_only;
     bert_status rc = (st->task_name = strdup(p->preset ? p->preset : "token")) ? BERT_OK

@@ -33,6 +33,7 @@ typedef struct {
     int converted;    /* the tags were rewritten as IOB2 */
     int batch, max_seq_len, label_all, n_threads, grad_accum, eval_only;
     bert_model *model; /* eval_only: the model scored */
+    bert_dist *dist;   /* the run's job: the dev set's evaluation is shared out */
     double t0;         /* monotonic seconds at prepare */
 } token_state;
 
@@ -44,9 +45,12 @@ typedef struct {
     const char **pred; /* [words of the split, in order]: predicted tags (the state's labels) */
 } token_scores;
 
-/* Predict and score split s with model m (n_threads from the state). */
-bert_status token_score(const token_state *st, const bert_model *m, const token_split *s, token_scores *out,
-                        bert_error *err);
+/* Predict and score split s with model m (n_threads from the state). With
+ * a job d of several ranks (NULL: alone), each rank predicts its share of
+ * the sentences and every rank gets all the predictions and the summed loss
+ * (every rank calls it); the scores are the same on every rank. */
+bert_status token_score(const token_state *st, const bert_model *m, const token_split *s, bert_dist *d,
+                        token_scores *out, bert_error *err);
 void token_scores_free(token_scores *sc);
 /* The scores as loss, precision, recall, f1, f1_strict, macro_f1,
  * token_accuracy (loss only when a token was scored). */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dist/dist.h"
 #include "util/clock.h"
 #include "train/notice.h"
 #include "io/file.h"
@@ -36,21 +37,6 @@ static void add_loss(const token_feat *f, const float *z, int L, token_scores *s
     }
 }
 
-/* The predicted tag of every word of sentence i (read at its first piece;
- * a word truncation cut off is predicted outside, "O") into pred. */
-static void word_tags(const token_state *st, const token_feat *f, int n_words, const float *z, int L, const char **pred) {
-    for (int w = 0; w < n_words; w++) {
-        int t = f->first_piece[w], best = 0;
-        if (t < 0) {
-            pred[w] = "O";
-            continue;
-        }
-        for (int j = 1; j < L; j++)
-            if (z[(size_t)t * L + j] > z[(size_t)t * L + best]) best = j;
-        pred[w] = best < st->n_labels ? st->labels[best] : "O";
-    }
-}
-
 /* seqeval, default and strict, of the predictions against the split's tags. */
 static bert_status seqeval_split(const token_split *s, token_scores *out, long total, bert_error *err) {
     const char **gold = malloc(sizeof *gold * (size_t)(total ? total : 1));
@@ -75,39 +61,92 @@ static bert_status seqeval_split(const token_split *s, token_scores *out, long t
     return rc;
 }
 
-/* See task_token.h: one context (the run's thread count) for the whole
- * split, batches of the run's batch size. */
-bert_status token_score(const token_state *st, const bert_model *m, const token_split *s, token_scores *out,
-                        bert_error *err) {
-    memset(out, 0, sizeof *out);
-    long total = 0;
-    for (int i = 0; i < s->data.n; i++) total += s->data.v[i].n;
-    out->pred = malloc(sizeof *out->pred * (size_t)(total ? total : 1));
-    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)st->batch);
-    if (!out->pred || !seqs) {
-        free(seqs);
-        token_scores_free(out);
-        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+/* The predicted tag of every word of sentence i as an index into the
+ * state's labels, -1 for "O" (a word truncation cut off, or a class past
+ * the labels), into idx. */
+static void word_tag_ids(const token_state *st, const token_feat *f, int n_words, const float *z, int L, float *idx) {
+    for (int w = 0; w < n_words; w++) {
+        int t = f->first_piece[w], best = 0;
+        if (t < 0) {
+            idx[w] = -1;
+            continue;
+        }
+        for (int j = 1; j < L; j++)
+            if (z[(size_t)t * L + j] > z[(size_t)t * L + best]) best = j;
+        idx[w] = best < st->n_labels ? (float)best : -1.0f;
     }
+}
+
+/* Sentences [lo, hi) of s through model m: their words' tag indices into
+ * idx (from idx[0]), their loss into out. */
+static bert_status predict(const token_state *st, const bert_model *m, const token_split *s, int lo, int hi, float *idx,
+                           token_scores *out, bert_error *err) {
+    bert_sequence *seqs = malloc(sizeof *seqs * (size_t)st->batch);
+    if (!seqs) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     bert_context_params cp = bert_context_default_params();
     cp.n_threads = st->n_threads;
     bert_context *ctx = NULL;
-    bert_status rc = bert_context_create(m, &cp, &ctx, err);
+    bert_status rc = hi > lo ? bert_context_create(m, &cp, &ctx, err) : BERT_OK;
     int L = bert_model_num_labels(m);
     long off = 0;
-    for (int i = 0; rc == BERT_OK && i < s->data.n; i += st->batch) {
-        int n = s->data.n - i < st->batch ? s->data.n - i : st->batch;
+    for (int i = lo; rc == BERT_OK && i < hi; i += st->batch) {
+        int n = hi - i < st->batch ? hi - i : st->batch;
         for (int k = 0; k < n; k++) seqs[k] = (bert_sequence){.input_ids = s->feat[i + k].ids, .n_tokens = s->feat[i + k].n_tokens};
         if ((rc = bert_forward(ctx, seqs, n, BERT_OUTPUT_TOKEN_CLASSIFIER, err)) != BERT_OK) break;
         for (int k = 0; k < n; k++) {
             const float *z = bert_output_token_classifier_logits(ctx, k);
             add_loss(&s->feat[i + k], z, L, out);
-            word_tags(st, &s->feat[i + k], s->data.v[i + k].n, z, L, out->pred + off);
+            word_tag_ids(st, &s->feat[i + k], s->data.v[i + k].n, z, L, idx + off);
             off += s->data.v[i + k].n;
         }
     }
     bert_context_free(ctx);
     free(seqs);
+    return rc;
+}
+
+/* Every rank's tag indices (words of its share, dist_share_of) into all,
+ * and the loss summed; the ranks agree first whether one failed. */
+static bert_status gather_shares(const token_split *s, bert_dist *d, const float *mine, float *all, token_scores *out,
+                                 bert_status rc, bert_error *err) {
+    int N = bert_dist_size(d), *counts = malloc(sizeof *counts * 2 * (size_t)N);
+    double x[3] = {rc != BERT_OK, out->loss_sum, (double)out->loss_count};
+    bert_error agree;
+    bert_status arc = counts ? dist_sum_f64(d, x, 3, &agree) : bert_fail(&agree, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK && arc != BERT_OK) rc = arc, *err = agree;
+    if (rc == BERT_OK && x[0] > 0) rc = bert_fail(err, BERT_ERR_STATE, "the evaluation failed on another rank");
+    if (rc == BERT_OK) {
+        int *displs = counts + N;
+        for (int r = 0, at = 0; r < N; r++) {
+            int a, b;
+            dist_share_of(d, r, s->data.n, &a, &b);
+            counts[r] = 0;
+            for (int i = a; i < b; i++) counts[r] += s->data.v[i].n;
+            displs[r] = at, at += counts[r];
+        }
+        rc = dist_allgatherv(d, mine, counts[bert_dist_rank(d)], all, counts, displs, err);
+        out->loss_sum = x[1], out->loss_count = (long)x[2];
+    }
+    free(counts);
+    return rc;
+}
+
+/* See task_token.h: one context (the run's thread count) for the whole
+ * split (or this rank's share), batches of the run's batch size. */
+bert_status token_score(const token_state *st, const bert_model *m, const token_split *s, bert_dist *d,
+                        token_scores *out, bert_error *err) {
+    memset(out, 0, sizeof *out);
+    long total = 0, before = 0;
+    int lo, hi;
+    dist_share(d, s->data.n, &lo, &hi);
+    for (int i = 0; i < s->data.n; i++) total += s->data.v[i].n, before += i < lo ? s->data.v[i].n : 0;
+    out->pred = malloc(sizeof *out->pred * (size_t)(total ? total : 1));
+    float *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+    bert_status rc = out->pred && idx ? BERT_OK : bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (rc == BERT_OK) rc = predict(st, m, s, lo, hi, idx + before, out, err);
+    if (bert_dist_size(d) > 1) rc = gather_shares(s, d, idx + before, idx, out, rc, err);
+    for (long w = 0; rc == BERT_OK && w < total; w++) out->pred[w] = idx[w] >= 0 ? st->labels[(int)idx[w]] : "O";
+    free(idx);
     if (rc == BERT_OK) rc = seqeval_split(s, out, total, err);
     if (rc != BERT_OK) token_scores_free(out);
     return rc;
@@ -128,7 +167,7 @@ void token_scores_metrics(const token_scores *sc, bert_metrics *m) {
 bert_status token_evaluate(void *state, bert_trainer *t, bert_metrics *out, bert_error *err) {
     const token_state *st = state;
     token_scores sc;
-    bert_status rc = token_score(st, bert_trainer_model(t), &st->dev, &sc, err);
+    bert_status rc = token_score(st, bert_trainer_model(t), &st->dev, st->dist, &sc, err);
     if (rc != BERT_OK) return rc;
     token_scores_metrics(&sc, out);
     token_scores_free(&sc);
@@ -248,7 +287,7 @@ bert_status token_finish(void *state, const bert_finetune_params *p, const char 
     if (have_dev) devp = r->best_step >= 0 && r->best_metrics.n ? &r->best_metrics : &r->last_metrics;
     else if (rc == BERT_OK && m) { /* nothing was scored during the run: score the model now */
         token_scores sc;
-        if ((rc = token_score(st, m, &st->dev, &sc, err)) == BERT_OK) {
+        if ((rc = token_score(st, m, &st->dev, NULL, &sc, err)) == BERT_OK) {
             token_scores_metrics(&sc, &dev);
             devp = &dev;
             token_scores_free(&sc);
@@ -257,7 +296,7 @@ bert_status token_finish(void *state, const bert_finetune_params *p, const char 
     token_scores test;
     int have_test = 0;
     if (rc == BERT_OK && m && st->test.data.n) {
-        if ((rc = token_score(st, m, &st->test, &test, err)) == BERT_OK) have_test = 1;
+        if ((rc = token_score(st, m, &st->test, NULL, &test, err)) == BERT_OK) have_test = 1;
         if (rc == BERT_OK) rc = write_predictions(&st->test, &test, p->output_dir, err);
     }
     if (rc == BERT_OK) rc = write_report(st, p->output_dir, best_step, devp, have_test ? &test : NULL, r ? r->tokens : 0, err);
