@@ -126,8 +126,10 @@ same multitask_2_ranks_equal_the_global_batch "$TMP/m1" "$TMP/m2" checkpoint-4 c
 
 # A rank killed (SIGKILL) or hung (SIGSTOP, --dist-timeout 3) mid-run ends the
 # job with a message within 30 s; the newest checkpoint loads.
+SIGS="KILL STOP"
+command -v pgrep > /dev/null 2>&1 || { skip killed_and_hung_ranks "no pgrep (procps) to find a rank"; SIGS=; }
 LONG="--corpus $FT/pretrain_corpus.txt --epochs 2000 --batch-size 3 --heldout-docs 2 --eval-steps 0 --save-steps 20 --threads 1 --dist-timeout 3"
-for sig in KILL STOP; do
+for sig in $SIGS; do
     rm -rf "$TMP/k"
     $MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/k" $LONG > "$TMP/k.out" 2>&1 &
     job=$!
