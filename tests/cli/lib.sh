@@ -26,7 +26,8 @@ expect_error() {
 
 # mpi_or_skip: set MPIRUN for the tests under mpirun, or print SKIP and exit
 # where mpirun or an MPI build of $BERT is missing. --oversubscribe: more
-# ranks than cores; --allow-run-as-root: CI runs as root. Under
+# ranks than cores; --allow-run-as-root: CI runs as root; no single-copy
+# shared memory (it needs ptrace rights that containers often lack). Under
 # AddressSanitizer: whole stacks, and Open MPI's components kept loaded at
 # exit, so that its own allocations match tests/lsan.supp (its libraries
 # keep no frame pointers).
@@ -36,5 +37,5 @@ mpi_or_skip() {
         exit 0
     fi
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-    MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca mca_base_component_disable_dlclose 1"
+    MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none --mca mca_base_component_disable_dlclose 1"
 }
