@@ -151,6 +151,32 @@ for sig in $SIGS; do
         pass "${sig}ed_rank_ends_the_job"; else fail "${sig}ed_rank_ends_the_job" "$TMP/k.out"; fi
 done
 
+# Two machines: network namespaces joined by a veth pair, the ranks talking
+# TCP (btl tcp, as across a cluster's network) and started through an rsh
+# agent that enters each namespace: 2 ranks across them equal one process.
+# Needs root and iproute2's netns (else SKIP).
+NS=bm$$
+if [ "$(id -u)" -eq 0 ] && command -v ip > /dev/null 2>&1 && ip netns add ${NS}a 2> /dev/null; then
+    trap 'ip netns del ${NS}a 2> /dev/null; ip netns del ${NS}b 2> /dev/null; rm -rf "$TMP"' EXIT
+    ip netns add ${NS}b && ip link add ${NS}x type veth peer name ${NS}y && ip link set ${NS}x netns ${NS}a &&
+        ip link set ${NS}y netns ${NS}b && ip -n ${NS}a addr add 10.254.77.1/24 dev ${NS}x &&
+        ip -n ${NS}b addr add 10.254.77.2/24 dev ${NS}y && ip -n ${NS}a link set ${NS}x up && ip -n ${NS}b link set ${NS}y up &&
+        ip -n ${NS}a link set lo up && ip -n ${NS}b link set lo up
+    printf '#!/bin/sh\nhost=$1\nshift\ncase $host in 10.254.77.1) ns=%sa ;; *) ns=%sb ;; esac\nexec ip netns exec "$ns" sh -c "$*"\n' \
+        "$NS" "$NS" > "$TMP/agent.sh"
+    chmod +x "$TMP/agent.sh"
+    here=$(pwd)
+    case $BERT in /*) bin=$BERT ;; *) bin=$here/$BERT ;; esac
+    ip netns exec ${NS}a mpirun --allow-run-as-root -H 10.254.77.1,10.254.77.2 -np 2 --mca plm_rsh_agent "$TMP/agent.sh" \
+        --mca btl self,tcp --mca btl_tcp_if_include 10.254.77.0/24 --mca oob_tcp_if_include 10.254.77.0/24 \
+        "$bin" pretrain "$here/$M" --output-dir "$TMP/n2" --corpus "$here/$FT/pretrain_corpus.txt" --epochs 2 --lr 3e-3 \
+        --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1 --checksum-steps 1 \
+        --batch-size 3 > /dev/null 2> "$TMP/n2.err" || echo "exit $?" >> "$TMP/n2.err"
+    same two_hosts_over_tcp_equal_one_process "$TMP/p1" "$TMP/n2" checkpoint-2 checkpoint-8
+else
+    skip two_hosts_over_tcp_equal_one_process "needs root and ip netns"
+fi
+
 # SIGUSR1 to mpirun (forwarded to every rank; SIGTERM is followed by SIGKILL
 # a second later): every rank stops at the same step, one checkpoint, the
 # command that resumes it (with mpirun -np 2), exit 130.
