@@ -29,7 +29,8 @@ typedef struct {
  * unanswerable questions PREFIX_na_probs.json ({"id": the null answer's
  * score}, evaluate-v2.0.py's --na-prob-file), for PREFIX "dev" the same
  * two files again as predictions.json and na_probs.json, and, with gold,
- * bioasq_predictions.json ({"qid": [top 5]}). `bert score-squad` on
+ * bioasq_predictions.json ({"qid": [top 5]}); out_dir NULL writes no
+ * file (the other ranks of a data-parallel run). `bert score-squad` on
  * predictions.json (and na_probs.json) gives exact / f1 / HasAns / NoAns
  * as here; its best_* take those predictions, while best_em / best_f1
  * here take each question's best non-null answer. A question whose

@@ -30,6 +30,7 @@ typedef struct {
     int have_gold;
     bert_qa_features feat;
     int max_seq, stride, batch, grad_accum, n_threads, eval_only;
+    int writer;        /* this process writes the prediction files (rank 0 of a data-parallel run) */
 } qa_state;
 
 
@@ -124,6 +125,7 @@ static bert_status qa_prepare(const bert_finetune_params *p, const bert_tokenize
     st->max_seq = p->max_seq_len, st->stride = p->doc_stride, st->batch = p->batch_size;
     st->grad_accum = p->train.grad_accum > 0 ? p->train.grad_accum : 1;
     st->n_threads = p->train.n_threads, st->eval_only = p->eval_only;
+    st->writer = bert_dist_rank(p->train.dist) == 0;
     if (!st->task_name || !st->model_dir || !st->out_dir) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK) rc = read_data(p, &f, st, err);
     if (rc == BERT_OK && !p->eval_only)
@@ -166,18 +168,20 @@ static bert_status qa_fill(void *state, const int *idx, int n, bert_sequence *se
     return BERT_OK;
 }
 
-/* Score `model` on d (files PREFIX_*.json in the output directory). */
+/* Score `model` on d (files PREFIX_*.json in the output directory, on the
+ * writing rank). */
 static bert_status score_model(qa_state *st, const bert_model *model, const bert_qa_data *d, const char *prefix,
                                bert_qa_scores *sc, bert_error *err) {
     bert_context_params cp = bert_context_default_params();
     cp.n_threads = st->n_threads;
     /* A pipeline view of the model and tokenizer: bert_qa only reads them. */
     bert_pipeline view = {.model = (bert_model *)model, .tok = (bert_tokenizer *)st->tok};
+    const char *out = st->writer ? st->out_dir : NULL;
     bert_status rc = bert_context_create(model, &cp, &view.ctx, err);
-    if (rc == BERT_OK && mkdir(st->out_dir, 0755) != 0 && errno != EEXIST)
-        rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", st->out_dir, strerror(errno));
+    if (rc == BERT_OK && out && mkdir(out, 0755) != 0 && errno != EEXIST)
+        rc = bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", out, strerror(errno));
     if (rc == BERT_OK)
-        rc = bert_qa_score(&view, d, st->max_seq, st->stride, st->have_gold && d == &st->dev ? &st->gold : NULL, st->out_dir,
+        rc = bert_qa_score(&view, d, st->max_seq, st->stride, st->have_gold && d == &st->dev ? &st->gold : NULL, out,
                            prefix, sc, err);
     bert_context_free(view.ctx);
     return rc;
