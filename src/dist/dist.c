@@ -42,7 +42,7 @@ bert_status bert_dist_open(const bert_dist_params *p, bert_dist **out, bert_erro
                        "started as one of %ld processes (mpirun), but this build has no MPI: install Open MPI "
                        "(libopenmpi-dev) and rebuild, or run without mpirun",
                        launched);
-    else if (launched > 1 || getenv("OMPI_COMM_WORLD_RANK"))
+    else if (launched > 1 || getenv("OMPI_COMM_WORLD_RANK") || getenv("PMIX_RANK")) /* mpirun, or srun with PMIx */
         rc = dist_backend_open(d, err);
     if (rc == BERT_OK && launched > 1 && d->size != launched) { /* another launcher than this MPI's: each process alone */
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED,
