@@ -79,11 +79,11 @@ static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
  * (model/layers.h). Under bf16/int8 the products are reduced precision
  * already: the model's attention_bf16 runs the fused bf16 kernel instead of
  * the two f32 products and the T x T scores. */
-static void attention_forward(bert_context *ctx) {
+static void attention_forward(bert_context *ctx, const float *q, const float *k, const float *v, int ld) {
     const bert_config *c = &ctx->model->cfg.pub;
-    nn_attention_batch b = {ctx->n_seqs, ctx->offset, c->hidden_size, c->num_attention_heads, ctx->keymask};
-    nn_attention_forward(ctx->attn, NULL, ctx->q, ctx->k, ctx->v, &b, ctx->scores, ctx->score_stride,
-                         ctx->model->attention_bf16, ctx->n_threads);
+    nn_attention_batch b = {ctx->n_seqs, ctx->offset, c->hidden_size, c->num_attention_heads, ctx->keymask, ld};
+    nn_attention_forward(ctx->attn, NULL, q, k, v, &b, ctx->scores, ctx->score_stride, ctx->model->attention_bf16,
+                         ctx->n_threads);
 }
 
 /* The next dense layers' input x [n_rows x K] in the model's compute
@@ -123,11 +123,17 @@ static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L)
     float eps = (float)c->layer_norm_eps;
     stage_dense_input(ctx, ctx->hidden, N, C);
     prof_mark(ctx, l, BERT_OP_CONVERT);
-    dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
-    dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
-    dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
-    prof_mark(ctx, l, BERT_OP_PRODUCTS);
-    attention_forward(ctx);
+    if (L->qkv_w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
+        bert_linear(ctx->ff, 3 * C, ctx->hidden, L->qkv_w, L->qkv_b, N, 3 * C, C, nt);
+        prof_mark(ctx, l, BERT_OP_PRODUCTS);
+        attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);
+    } else {
+        dense_forward(ctx, ctx->q, C, ctx->hidden, &L->q, N, C, C);
+        dense_forward(ctx, ctx->k, C, ctx->hidden, &L->k, N, C, C);
+        dense_forward(ctx, ctx->v, C, ctx->hidden, &L->v, N, C, C);
+        prof_mark(ctx, l, BERT_OP_PRODUCTS);
+        attention_forward(ctx, ctx->q, ctx->k, ctx->v, C);
+    }
     prof_mark(ctx, l, BERT_OP_ATTENTION);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
     stage_dense_input(ctx, ctx->attn, N, C);

@@ -102,7 +102,7 @@ static void head_probs(float *P, const float *Q, const float *K, int ld, int T, 
 /* Inference: every (sequence, head) pair on its own thread, nothing kept. */
 static void attention_infer(float *out, const float *q, const float *k, const float *v, const nn_attention_batch *b,
                             float *scratch, size_t stride, int fused, int n_threads) {
-    int C = b->C, NH = b->NH, HS = C / NH;
+    int C = b->C, NH = b->NH, HS = C / NH, ld = b->ld > 0 ? b->ld : C;
     float scale = 1.0f / sqrtf((float)HS);
     int n_pairs = b->S * NH;
     int nt = n_threads < n_pairs ? n_threads : n_pairs;
@@ -116,14 +116,14 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
 #endif
         int row0 = b->offset[s], T = b->offset[s + 1] - row0;
         float *S = scratch + (size_t)tid * stride;
-        size_t at = (size_t)row0 * C + (size_t)h * HS;
+        size_t at = (size_t)row0 * C + (size_t)h * HS, in = (size_t)row0 * ld + (size_t)h * HS;
         const float *mask = b->keymask + row0;
         if (fused) {
-            bert_attention_bf16(out + at, C, q + at, k + at, v + at, C, T, HS, scale, mask, S);
+            bert_attention_bf16(out + at, C, q + in, k + in, v + in, ld, T, HS, scale, mask, S);
             continue;
         }
-        head_probs(S, q + at, k + at, C, T, HS, scale, mask);
-        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, v + at, C, 0.0f, out + at, C);
+        head_probs(S, q + in, k + in, ld, T, HS, scale, mask);
+        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, v + in, ld, 0.0f, out + at, C);
     }
 }
 

@@ -83,6 +83,8 @@ typedef struct {
     const int *offset;     /* [S + 1] first row of each sequence */
     int C, NH;             /* hidden size and heads */
     const float *keymask;  /* [N] 1 = attend to this key, 0 = masked */
+    int ld;                /* inference: the row stride of q, k and v (0: C; 3C when
+                              they are the columns of one fused product) */
 } nn_attention_batch;
 
 /* What training attention keeps: the probabilities of every (head,

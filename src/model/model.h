@@ -30,6 +30,9 @@ typedef struct {
     bert_dense inter;     /* intermediate.dense  [I x C]         */
     bert_dense out;       /* output.dense        [C x I]         */
     bert_norm out_ln;     /* output.LayerNorm                    */
+    /* Q, K and V as one product (inference, f32 unpacked, small hidden
+     * sizes: model.c's fuse_qkv): [3C x C] and [3C] in m->fused, else NULL */
+    const float *qkv_w, *qkv_b;
 } bert_layer_weights;
 
 typedef struct {
@@ -57,6 +60,7 @@ struct bert_model {
     int n_shards;
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
+    float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b), or NULL */
     bert_compute_dtype compute;
     /* attention on the AMX bf16 kernel (kernels/attention.h): reduced
      * precision and a head size the kernel takes on this CPU; decided at load */

@@ -14,7 +14,7 @@
 /* The batch as attention sees it. */
 static nn_attention_batch attention_batch(const train_pass *tp) {
     const bert_config *c = bert_model_config(tp->model);
-    nn_attention_batch b = {tp->acts->S, tp->acts->offset, c->hidden_size, c->num_attention_heads, tp->acts->keymask};
+    nn_attention_batch b = {tp->acts->S, tp->acts->offset, c->hidden_size, c->num_attention_heads, tp->acts->keymask, 0};
     return b;
 }
 
