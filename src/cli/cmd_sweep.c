@@ -67,7 +67,7 @@ static int read_report(sweep_run *r, char *metric, size_t cap) {
     if (name) snprintf(metric, cap, "%s", name), r->best = v->valuedouble;
     r->lower_is_better = name && (strstr(name, "loss") || strcmp(name, "perplexity") == 0);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "best_step"), *t = cJSON_GetObjectItemCaseSensitive(o, "seconds");
-    r->best_step = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
+    r->best_step = cJSON_IsNumber(s) && s->valuedouble >= 0 && s->valuedouble < 1e15 ? (long)s->valuedouble : -1;
     r->seconds = cJSON_IsNumber(t) ? t->valuedouble : 0;
     cJSON_Delete(o);
     return name != NULL;

@@ -244,8 +244,15 @@ static bert_status load_tokenizer_json(bert_tokenizer *t, const char *path, bert
         rc = set_str(&t->unk_token, v->valuestring, err);
     if (rc == BERT_OK && (v = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix")) && cJSON_IsString(v))
         rc = set_str(&t->prefix, v->valuestring, err);
-    if ((v = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word")) && cJSON_IsNumber(v))
+    if (rc == BERT_OK && (v = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word")) && !cJSON_IsNull(v)) {
+        /* a usize in tokenizers; here an int, so bounded (and checked before the conversion) */
+        if (!bert_json_whole(v, 0, INT_MAX)) {
+            rc = bert_fail(err, BERT_ERR_FORMAT, "%s: model.max_input_chars_per_word must be an integer from 0 to %d", path,
+                           INT_MAX);
+            goto done;
+        }
         t->max_input_chars_per_word = (int)v->valuedouble;
+    }
     /* Ids are bounded by the file's own size (each entry takes several
      * bytes), so a hostile id cannot size the id table. */
     struct stat st;

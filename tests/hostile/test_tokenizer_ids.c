@@ -120,3 +120,30 @@ TEST(hostile_vocab_id_bounded_by_file) {
     }
     bert_tokenizer_free(t);
 }
+
+/* model.max_input_chars_per_word must be a whole number that fits an int:
+ * 5.05e24 (a fuzzer's find: the conversion to int was undefined), -1, 1.5
+ * and a string are refused naming the field; 0 and 100 load. */
+TEST(hostile_max_input_chars_per_word) {
+    static const char *const bad[] = {"5055555555555555555555555", "-1", "1.5", "1e300", "\"100\""};
+    static const char *const good[] = {"0", "100"};
+    for (int i = 0; i < 7; i++) {
+        const char *value = i < 5 ? bad[i] : good[i - 5];
+        char dir[512], path[600], json[1024];
+        snprintf(dir, sizeof dir, "%s/maxchars%d", test_tmpdir(), i);
+        mkdir(dir, 0755);
+        snprintf(json, sizeof json,
+                 "{\"added_tokens\":[],\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":true},"
+                 "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\","
+                 "\"max_input_chars_per_word\":%s,\"vocab\":{" VOCAB6 "}}}",
+                 value);
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        test_write_file(path, json, strlen(json));
+        bert_tokenizer *t = NULL;
+        bert_error err;
+        bert_status rc = bert_tokenizer_load(dir, &t, &err);
+        if (i < 5) CHECK(rc == BERT_ERR_FORMAT && strstr(err.message, "max_input_chars_per_word"));
+        else CHECK(rc == BERT_OK && t);
+        bert_tokenizer_free(t);
+    }
+}
