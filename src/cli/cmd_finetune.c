@@ -79,9 +79,7 @@ static int run(int cmd, int argc, char **argv) {
     cli_train_args a;
     if (!cli_train_parse(cmd, argc, argv, &a)) return CLI_USAGE;
     if (!check_data_dir(&a)) return CLI_ERROR;
-    bert_dist *d = NULL;
-    if (!cli_dist_open(a.name, &a.dist, &d)) return CLI_ERROR;
-    return cli_dist_end(d, run_job(&a, argc, argv, d));
+    return cli_train_job(&a, argc, argv, run_job);
 }
 
 int cmd_finetune(int argc, char **argv) { return run(CLI_CMD_FINETUNE, argc, argv); }

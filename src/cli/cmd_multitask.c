@@ -65,7 +65,5 @@ static int run_job(cli_train_args *ap, int argc, char **argv, bert_dist *d) {
 int cmd_multitask(int argc, char **argv) {
     cli_train_args a;
     if (!cli_train_parse(CLI_CMD_MULTITASK, argc, argv, &a)) return CLI_USAGE;
-    bert_dist *d = NULL;
-    if (!cli_dist_open(a.name, &a.dist, &d)) return CLI_ERROR;
-    return cli_dist_end(d, run_job(&a, argc, argv, d));
+    return cli_train_job(&a, argc, argv, run_job);
 }

@@ -183,3 +183,9 @@ int cli_rank_error(const char *cmd, const bert_dist *d, const char *message) {
     if (bert_dist_size(d) > 1) return cli_error(cmd, "rank %d of %d: %s", bert_dist_rank(d), bert_dist_size(d), message);
     return cli_error(cmd, "%s", message);
 }
+
+int cli_train_job(cli_train_args *a, int argc, char **argv, cli_train_job_fn job) {
+    bert_dist *d = NULL;
+    if (!cli_dist_open(a->name, &a->dist, &d)) return CLI_ERROR;
+    return cli_dist_end(d, job(a, argc, argv, d));
+}

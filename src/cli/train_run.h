@@ -5,6 +5,7 @@
 #define BERT_CLI_TRAIN_RUN_H
 
 #include "bert.h"
+#include "cli/train_flags.h"
 
 /* The state of the progress printer (bert_loop_params.on_event_user). */
 typedef struct {
@@ -36,6 +37,12 @@ volatile sig_atomic_t *cli_stop_flag(void);
  * bare_resume: the old --resume may have no value. */
 void cli_print_resume(const bert_dist *d, const char *cmd, int argc, char **argv, int bare_resume, long step,
                       const char *checkpoint);
+
+/* A training command's run as one rank of a job: job(a, argc, argv, d). */
+typedef int (*cli_train_job_fn)(cli_train_args *a, int argc, char **argv, bert_dist *d);
+/* Join the job (cli_dist_open with a->dist), run job, leave it
+ * (cli_dist_end); returns the exit code. */
+int cli_train_job(cli_train_args *a, int argc, char **argv, cli_train_job_fn job);
 
 /* Join the job mpirun started (a job of one otherwise) into *d, for
  * bert_train_params.dist; 0 after printing why not (as command cmd). */

@@ -10,7 +10,7 @@
  * (a layer's gradients as soon as its backward is done); a communication
  * thread runs them in order while the caller goes on; dist_drain waits
  * for every queued one and reports the first failure. Other collectives
- * (dist_sum_f64, dist_same_u64, bert_dist_gather) drain first, so only one
+ * (bert_dist_sum, dist_same_u64, bert_dist_gather) drain first, so only one
  * thread is inside MPI at a time (MPI_THREAD_SERIALIZED suffices). */
 #ifndef BERT_DIST_DIST_H
 #define BERT_DIST_DIST_H
@@ -67,9 +67,6 @@ bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int widt
  * still travelling when this returns; dist_drain waits for them. */
 void dist_push(bert_dist *d, float *x, size_t n);
 bert_status dist_drain(bert_dist *d, bert_error *err);
-
-/* Sum n doubles over the ranks, in place (every rank calls it). */
-bert_status dist_sum_f64(bert_dist *d, double *x, int n, bert_error *err);
 
 /* BERT_ERR_STATE naming `what` unless every rank passed the same value. */
 bert_status dist_same_u64(bert_dist *d, uint64_t v, const char *what, bert_error *err);

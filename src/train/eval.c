@@ -63,7 +63,7 @@ static bert_status eval_sequence_shared(bert_trainer *t, const bert_sequence *se
     bert_status rc = hi > lo ? bert_forward(t->eval_ctx, seqs + lo, hi - lo, BERT_OUTPUT_CLASSIFIER, err) : BERT_OK;
     double failed = rc != BERT_OK;
     bert_error agree;
-    bert_status arc = dist_sum_f64(d, &failed, 1, &agree);
+    bert_status arc = bert_dist_sum(d, &failed, 1, &agree);
     if (rc != BERT_OK) return rc;
     if (arc != BERT_OK) return *err = agree, arc;
     if (failed > 0) return bert_fail(err, BERT_ERR_STATE, "the evaluation forward failed on another rank");

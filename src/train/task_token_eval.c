@@ -112,7 +112,7 @@ static bert_status gather_shares(const token_split *s, bert_dist *d, const float
     int N = bert_dist_size(d), *counts = malloc(sizeof *counts * 2 * (size_t)N);
     double x[3] = {rc != BERT_OK, out->loss_sum, (double)out->loss_count};
     bert_error agree;
-    bert_status arc = counts ? dist_sum_f64(d, x, 3, &agree) : bert_fail(&agree, BERT_ERR_NOMEM, "out of memory");
+    bert_status arc = counts ? bert_dist_sum(d, x, 3, &agree) : bert_fail(&agree, BERT_ERR_NOMEM, "out of memory");
     if (rc == BERT_OK && arc != BERT_OK) rc = arc, *err = agree;
     if (rc == BERT_OK && x[0] > 0) rc = bert_fail(err, BERT_ERR_STATE, "the evaluation failed on another rank");
     if (rc == BERT_OK) {
