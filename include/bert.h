@@ -1867,6 +1867,17 @@ BERT_API bert_status bert_pipeline_embed_prompt(const bert_pipeline *p, const be
 BERT_API bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_embed_params *params,
                                                 int prompt_length, float *out, bert_error *err);
 
+/* The classifier scores of sequence `seq` of the pipeline's last run
+ * (bert_pipeline_forward with BERT_OUTPUT_CLASSIFIER) into
+ * out[bert_model_num_labels]: what bert_classify() gives for the same tokens
+ * with score function fn (BERT_SCORE_AUTO: bert_pipeline_score_function).
+ * Errors: BERT_ERR_UNSUPPORTED (no classifier head), BERT_ERR_STATE (the
+ * last run has no such sequence or did not compute the logits),
+ * BERT_ERR_FORMAT (a logit is NaN or infinite; err->item = seq),
+ * BERT_ERR_INPUT (fn out of range). */
+BERT_API bert_status bert_pipeline_classify_output(bert_pipeline *p, int seq, bert_score_function fn, float *out,
+                                                   bert_error *err);
+
 /* Change the truncation policy of the task calls (bert_classify,
  * bert_rerank, bert_ner, bert_fill_mask, ...): truncate = 1 cuts inputs
  * longer than the model takes (from the start when truncate_left), 0 makes

@@ -55,7 +55,7 @@ static bert_encode_params embed_encode(const srv_server *s, const srv_trunc *t) 
 
 /* Count the tokens of text (+ pair) into *n; 413 / 422 replies. */
 int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_trunc *t, int index, long *n,
-                     srv_reply *out) {
+                     bert_sequence *keep, srv_reply *out) {
     srv_server *s = r->s;
     bert_encode_params ep = bert_encode_default_params();
     if (t->truncate) {
@@ -67,12 +67,25 @@ int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_t
     bert_error err;
     if (bert_tokenize(s->tok, text, -1, pair, -1, &ep, &es, &err) != BERT_OK)
         return !srv_error(r->route->shape, out, 422, "tokenizer", NULL, "input %d: %s", index, err.message);
-    int k = es.encodings[0].n_tokens;
-    bert_encodings_free(&es);
-    if (k > s->max_input)
+    const bert_encoding *e = &es.encodings[0];
+    int k = e->n_tokens;
+    if (k > s->max_input) {
+        bert_encodings_free(&es);
         return !srv_error(r->route->shape, out, 413, "validation", NULL,
                           "input %d: %d tokens; the model takes at most %d (set truncate to cut it)", index, k,
                           s->max_input);
+    }
+    if (keep) { /* ids and token types in one block: freeing input_ids frees both */
+        int32_t *ids = malloc((size_t)(k > 0 ? 2 * k : 1) * sizeof *ids);
+        if (!ids) {
+            bert_encodings_free(&es);
+            return !srv_error(r->route->shape, out, 500, "backend", NULL, "out of memory");
+        }
+        memcpy(ids, e->input_ids, (size_t)k * sizeof *ids);
+        memcpy(ids + k, e->token_type_ids, (size_t)k * sizeof *ids);
+        *keep = (bert_sequence){.input_ids = ids, .token_type_ids = ids + k, .n_tokens = k};
+    }
+    bert_encodings_free(&es);
     *n += k;
     return 1;
 }

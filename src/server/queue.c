@@ -1,7 +1,9 @@
-/* queue.c — the request queue and the batcher thread: embedding sequences
- * from all connections run as ragged batches of up to max_batch_tokens
- * tokens (no padding, so each result equals the single request's); other
- * tasks run one job at a time, in arrival order, on the same thread. */
+/* queue.c — the request queue and the batcher thread: the sequences of
+ * embedding and classification jobs (/v1/embeddings, /embed, /embed_all,
+ * /predict, /rerank, ...) from all connections run together as ragged
+ * batches of up to max_batch_tokens tokens (no padding, so each result is
+ * the single request's up to the float summation order); other tasks run
+ * one job at a time, in arrival order, on the same thread. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,11 +95,30 @@ static int gather(srv_queue *q, int *n_jobs, long *tokens) {
     return n;
 }
 
+/* An error about "input K" (K: the batch entry) made to name the request's
+ * input `index` instead. */
+static void name_input(bert_error *e, int index) {
+    int k, used = 0;
+    char rest[sizeof e->message];
+    if (sscanf(e->message, "input %d: %n", &k, &used) == 1 && used > 0) {
+        snprintf(rest, sizeof rest, "%s", e->message + used);
+        snprintf(e->message, sizeof e->message, "input %d: %.480s", index, rest);
+        e->item = index;
+    }
+}
+
 /* Copy the results of batch entry i into its job. */
 static void store(srv_queue *q, int i) {
     srv_job *j = q->owner[i];
     const bert_context *ctx = bert_pipeline_context(q->p);
     float *dst = j->out + j->out_row[q->index[i]] * (size_t)j->dim;
+    if (j->classify) {
+        if (bert_pipeline_classify_output(q->p, i, j->score_fn, dst, &j->err) != BERT_OK) {
+            j->failed = 1;
+            name_input(&j->err, q->index[i]);
+        }
+        return;
+    }
     if (!j->token_level) {
         if (bert_pipeline_embed_output(q->p, i, &j->ep, j->prompt_len[q->index[i]], dst, &j->err) != BERT_OK) j->failed = 1;
         return;
@@ -106,10 +127,14 @@ static void store(srv_queue *q, int i) {
     memcpy(dst, h, (size_t)q->seqs[i].n_tokens * (size_t)q->C * sizeof *dst);
 }
 
-/* Run one embedding batch of n sequences (the lock not held). */
+/* Run one batch of n sequences (the lock not held): the hidden states when
+ * an embedding job has sequences in it, the classifier logits when a
+ * classification job has. */
 static void run_batch(srv_queue *q, int n, long tokens) {
     bert_error err;
-    if (bert_pipeline_forward(q->p, q->seqs, n, BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
+    unsigned outputs = 0;
+    for (int i = 0; i < n; i++) outputs |= q->owner[i]->classify ? BERT_OUTPUT_CLASSIFIER : BERT_OUTPUT_HIDDEN;
+    if (bert_pipeline_forward(q->p, q->seqs, n, outputs, &err) != BERT_OK) {
         for (int i = 0; i < n; i++) {
             srv_job *j = q->owner[i];
             if (!j->failed) j->err = err, j->failed = 1;

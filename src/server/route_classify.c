@@ -1,6 +1,7 @@
 /* route_classify.c — TEI's POST /predict (a text, a pair, or a batch of
- * both) and /rerank (a query against texts), run by the batcher with the
- * pipeline's classifier. */
+ * both) and /rerank (a query against texts): tokenized here, scored by the
+ * pipeline's classifier in the batcher's ragged batches together with
+ * other requests' sequences. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,15 @@
 typedef struct {
     int n, raw, batch, return_text;
     const char **texts, **pairs; /* point into the request's JSON */
-    const char *query;
     srv_trunc t;
-    float *scores;               /* [n x L] (predict) or [n] (rerank) */
-    int L;
+    int L;                       /* labels: the job's out is [n x L] scores */
 } cls_state;
 
 /* Free a cls_state. */
 static void cls_free(void *p) {
     cls_state *c = p;
     if (!c) return;
-    free(c->texts), free(c->pairs), free(c->scores);
+    free(c->texts), free(c->pairs);
     free(c);
 }
 
@@ -30,26 +29,28 @@ static int needs_classifier(srv_req *r, srv_reply *out) {
     return !srv_error(SRV_SHAPE_TEI, out, 424, "backend", NULL, "%s needs a sequence classification model", r->route->path);
 }
 
-/* A new state for n inputs with a task job; 0 with a reply. */
-static int cls_new(srv_req *r, int n, int L, srv_task_fn fn, srv_reply *out) {
+/* A new state for n inputs with a classification job of n sequences; 0 with a reply. */
+static int cls_new(srv_req *r, int n, srv_reply *out) {
     cls_state *c = calloc(1, sizeof *c);
     srv_job *j = calloc(1, sizeof *j);
     r->state = c, r->state_free = cls_free, r->job = j;
+    int L = bert_model_num_labels(r->s->model);
     if (!c || !j || !(c->texts = calloc((size_t)n, sizeof *c->texts)) || !(c->pairs = calloc((size_t)n, sizeof *c->pairs)) ||
-        !(c->scores = calloc((size_t)n * (size_t)L, sizeof *c->scores)))
+        !(j->seqs = calloc((size_t)n, sizeof *j->seqs)) || !(j->out_row = calloc((size_t)n, sizeof *j->out_row)) ||
+        !(j->out = calloc((size_t)n * (size_t)L, sizeof *j->out)))
         return !srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
     c->n = n, c->L = L;
-    j->task = fn;
-    j->task_state = c;
+    j->classify = 1, j->dim = L;
+    for (int i = 0; i < n; i++) j->out_row[i] = (size_t)i;
     return 1;
 }
 
-/* The batcher's part of /predict. */
-static int run_predict(srv_job *j, bert_pipeline *p) {
-    cls_state *c = j->task_state;
-    bert_pipeline_set_truncation(p, c->t.truncate, c->t.left);
-    return bert_classify(p, c->texts, c->pairs, c->n, c->raw ? BERT_SCORE_NONE : BERT_SCORE_AUTO, c->scores, &j->err) ==
-           BERT_OK;
+/* Tokenize input i (texts[i], pairs[i]) into the job; 0 with a reply. */
+static int cls_input(srv_req *r, cls_state *c, int i, srv_reply *out) {
+    srv_job *j = r->job;
+    if (!srv_count_tokens(r, c->texts[i], c->pairs[i], &c->t, i, &j->tokens, &j->seqs[i], out)) return 0;
+    j->n_seqs = i + 1; /* the sequences srv_job_free releases */
+    return 1;
 }
 
 /* One PredictInput item (a string, [a], or [a, b]) into texts[i]/pairs[i]; 0 with a reply. */
@@ -83,16 +84,17 @@ int route_predict(srv_req *r, srv_reply *out) {
     if (n > r->s->prm.max_client_batch)
         return srv_error(SRV_SHAPE_TEI, out, 413, "validation", "inputs", "batch size %d > maximum allowed batch size %d",
                          n, r->s->prm.max_client_batch);
-    if (!cls_new(r, n, bert_model_num_labels(r->s->model), run_predict, out)) return 1;
+    if (!cls_new(r, n, out)) return 1;
     cls_state *c = r->state;
     c->batch = batch;
     if (!srv_read_bool(r, b, "raw_scores", 0, &c->raw, out) || !srv_read_trunc(r, b, &c->t, out)) return 1;
+    r->job->score_fn = c->raw ? BERT_SCORE_NONE : BERT_SCORE_AUTO;
     const cJSON *e = batch ? in->child : in;
     for (int i = 0; i < n; i++, e = batch ? e->next : e)
         if (!(pair ? predict_item(in, c, 0, out) : predict_item(e, c, i, out))) return 1;
     for (int i = 0; i < n; i++) {
         if (!*c->texts[i]) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", "inputs", "input %d is an empty string", i);
-        if (!srv_count_tokens(r, c->texts[i], c->pairs[i], &c->t, i, &r->job->tokens, out)) return 1;
+        if (!cls_input(r, c, i, out)) return 1;
     }
     return srv_submit(r, out);
 }
@@ -125,23 +127,9 @@ void route_predict_finish(srv_req *r, srv_reply *out) {
     if (c->batch) sb_puts(&out->body, "[");
     for (int i = 0; i < c->n; i++) {
         if (i) sb_puts(&out->body, ",");
-        predictions(r, c->scores + (size_t)i * c->L, c->L, &out->body);
+        predictions(r, r->job->out + (size_t)i * c->L, c->L, &out->body);
     }
     if (c->batch) sb_puts(&out->body, "]");
-}
-
-/* The batcher's part of /rerank: sigmoid scores, or raw logits. */
-static int run_rerank(srv_job *j, bert_pipeline *p) {
-    cls_state *c = j->task_state;
-    bert_pipeline_set_truncation(p, c->t.truncate, c->t.left);
-    if (!c->raw) return bert_rerank(p, c->query, c->pairs, c->n, c->scores, &j->err) == BERT_OK;
-    int L = bert_model_num_labels(bert_pipeline_model(p));
-    float *all = malloc((size_t)c->n * (size_t)L * sizeof *all);
-    if (!all) return j->err.code = BERT_ERR_NOMEM, snprintf(j->err.message, sizeof j->err.message, "out of memory"), 0;
-    int ok = bert_classify(p, c->texts, c->pairs, c->n, BERT_SCORE_NONE, all, &j->err) == BERT_OK;
-    for (int i = 0; ok && i < c->n; i++) c->scores[i] = all[(size_t)i * L];
-    free(all);
-    return ok;
 }
 
 /* POST /rerank: {"query", "texts", "raw_scores", "return_text", "truncate", ...}. */
@@ -158,19 +146,21 @@ int route_rerank(srv_req *r, srv_reply *out) {
     if (n > r->s->prm.max_client_batch)
         return srv_error(SRV_SHAPE_TEI, out, 413, "validation", "texts", "batch size %d > maximum allowed batch size %d",
                          n, r->s->prm.max_client_batch);
-    if (!cls_new(r, n, 1, run_rerank, out)) return 1;
+    if (!cls_new(r, n, out)) return 1;
     cls_state *c = r->state;
-    c->query = q->valuestring;
     if (!srv_read_bool(r, b, "raw_scores", 0, &c->raw, out) || !srv_read_bool(r, b, "return_text", 0, &c->return_text, out) ||
         !srv_read_trunc(r, b, &c->t, out))
         return 1;
+    /* bert_rerank's scores: a single-logit cross-encoder's sigmoid, else the
+     * model's score function; the relevance is the last label's. */
+    r->job->score_fn = c->raw ? BERT_SCORE_NONE : c->L == 1 ? BERT_SCORE_SIGMOID : BERT_SCORE_AUTO;
     int i = 0;
     for (const cJSON *e = texts->child; e; e = e->next, i++) {
         if (!cJSON_IsString(e) || !*e->valuestring)
             return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "texts", "texts[%d] must be a non-empty string", i);
-        c->texts[i] = c->query;
+        c->texts[i] = q->valuestring;
         c->pairs[i] = e->valuestring;
-        if (!srv_count_tokens(r, c->query, e->valuestring, &c->t, i, &r->job->tokens, out)) return 1;
+        if (!cls_input(r, c, i, out)) return 1;
     }
     return srv_submit(r, out);
 }
@@ -180,16 +170,21 @@ void route_rerank_finish(srv_req *r, srv_reply *out) {
     if (r->job->failed) return srv_job_error(r, out);
     cls_state *c = r->state;
     int *order = malloc((size_t)c->n * sizeof *order);
-    if (!order) return (void)srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    float *score = malloc((size_t)c->n * sizeof *score);
+    if (!order || !score) {
+        free(order), free(score);
+        return (void)srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+    }
     for (int i = 0; i < c->n; i++) {
+        score[i] = r->job->out[(size_t)i * c->L + (size_t)(c->L - 1)];
         int k = i;
-        while (k > 0 && c->scores[order[k - 1]] < c->scores[i]) order[k] = order[k - 1], k--;
+        while (k > 0 && score[order[k - 1]] < score[i]) order[k] = order[k - 1], k--;
         order[k] = i;
     }
     out->status = 200;
     sb_puts(&out->body, "[");
     for (int i = 0; i < c->n; i++) {
-        sb_printf(&out->body, "%s{\"index\":%d,\"score\":%.9g", i ? "," : "", order[i], c->scores[order[i]]);
+        sb_printf(&out->body, "%s{\"index\":%d,\"score\":%.9g", i ? "," : "", order[i], score[order[i]]);
         if (c->return_text) {
             sb_puts(&out->body, ",\"text\":");
             sb_json_str(&out->body, c->pairs[order[i]]);
@@ -197,5 +192,5 @@ void route_rerank_finish(srv_req *r, srv_reply *out) {
         sb_puts(&out->body, "}");
     }
     sb_puts(&out->body, "]");
-    free(order);
+    free(order), free(score);
 }

@@ -261,8 +261,8 @@ static int start_items(srv_req *r, cJSON *b, task_kind kind, unsigned head, cons
         if (!srv_read_trunc(r, o, &s->t[i], out)) return 1;
         if (kind == TASK_QA) { /* long contexts are windowed: count, never refuse */
             srv_trunc cut = {1, 0, NULL, 0};
-            if (!srv_count_tokens(r, text, ctx, &cut, i, &j->tokens, out)) return 1;
-        } else if (!srv_count_tokens(r, text, NULL, &s->t[i], i, &j->tokens, out)) {
+            if (!srv_count_tokens(r, text, ctx, &cut, i, &j->tokens, NULL, out)) return 1;
+        } else if (!srv_count_tokens(r, text, NULL, &s->t[i], i, &j->tokens, NULL, out)) {
             return 1;
         }
     }

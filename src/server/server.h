@@ -47,9 +47,12 @@ typedef struct srv_job srv_job;
 typedef int (*srv_task_fn)(srv_job *job, bert_pipeline *p);
 
 struct srv_job {
-    /* Embeddings: sequences run in ragged batches, possibly split over several. */
+    /* Embeddings and classifier scores: sequences run in ragged batches with
+     * other jobs' sequences, possibly split over several. */
     int n_seqs;
     bert_sequence *seqs;   /* owned, with their ids                                       */
+    int classify;          /* 1: every label's classifier score per sequence (dim = labels) */
+    bert_score_function score_fn; /* classify: applied to the logits                      */
     int token_level;       /* 0: one sentence embedding per sequence; 1: a vector per token */
     bert_embed_params ep;  /* how the sentence embedding is made (bert_embed_texts' rules)  */
     int *prompt_len;       /* [n_seqs] tokens of the prompt at the start of each sequence    */
@@ -57,7 +60,7 @@ struct srv_job {
     float *out;            /* results: [n_seqs x dim] or [sum of tokens x dim]             */
     size_t *out_row;       /* [n_seqs] first row of each sequence in out                    */
     int next_seq, done_seqs;
-    /* Other tasks: one call on the batcher. */
+    /* Other tasks (task != NULL): one call on the batcher, alone. */
     srv_task_fn task;
     void *task_state;
     long tokens;
@@ -199,10 +202,12 @@ int srv_read_bool(srv_req *r, const cJSON *o, const char *key, int def, int *v, 
 int srv_embed_job(srv_req *r, const cJSON *inputs, const char *field, const srv_trunc *t, srv_job **job,
                   srv_reply *out);
 
-/* Tokens of text (and pair) with the request's truncation; 0 with a 413
- * (too long, naming input `index`) or 422 (bad UTF-8) reply. */
+/* Tokens of text (and pair) with the request's truncation (at the server's
+ * input limit), added to *n; keep (may be NULL) receives the sequence, its
+ * ids and token types in one block owned by keep->input_ids. 0 with a 413
+ * (too long, naming input `index`), 422 (bad UTF-8) or 500 reply. */
 int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_trunc *t, int index, long *n,
-                     srv_reply *out);
+                     bert_sequence *keep, srv_reply *out);
 
 /* Size job->out for one pooled vector per sequence (token_level 0) or one
  * per token (1), and their rows; 0 when out of memory. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/finite.h"
 #include "tasks/pipeline.h"
 #include "util/error.h"
 
@@ -24,17 +25,30 @@ static void apply(bert_score_function fn, const float *logits, int L, float *out
     for (int j = 0; j < L; j++) out[j] = (float)(fn == BERT_SCORE_SIGMOID ? 1.0 / (1.0 + exp(-x[j])) : x[j]);
 }
 
+/* The scores of sequence seq of the pipeline's last run; see bert.h. */
+bert_status bert_pipeline_classify_output(bert_pipeline *p, int seq, bert_score_function fn, float *out,
+                                          bert_error *err) {
+    bert_error_clear(err);
+    if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head");
+    if (fn < BERT_SCORE_AUTO || fn > BERT_SCORE_NONE) return bert_fail(err, BERT_ERR_INPUT, "score function %d out of range", (int)fn);
+    const float *logits = bert_output_classifier_logits(p->ctx, seq);
+    if (!logits) return bert_fail(err, BERT_ERR_STATE, "sequence %d: no classifier logits from the last run", seq);
+    int L = bert_model_num_labels(p->model);
+    if (!task_all_finite(logits, (size_t)L)) return task_fail_not_finite(seq, err);
+    apply(fn == BERT_SCORE_AUTO ? bert_pipeline_score_function(p) : fn, logits, L, out);
+    return BERT_OK;
+}
+
 bert_status bert_classify(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n,
                           bert_score_function fn, float *scores, bert_error *err) {
     bert_error_clear(err);
     if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head");
-    if (fn == BERT_SCORE_AUTO) fn = bert_pipeline_score_function(p);
     task_batch b;
     bert_status rc = task_run(p, texts, pairs, n, 0, BERT_OUTPUT_CLASSIFIER, &b, err);
     int L = bert_model_num_labels(p->model);
-    for (int i = 0; rc == BERT_OK && i < n; i++)
-        apply(fn, bert_output_classifier_logits(p->ctx, i), L, scores + (size_t)i * L);
+    for (int i = 0; rc == BERT_OK && i < n; i++) rc = bert_pipeline_classify_output(p, i, fn, scores + (size_t)i * L, err);
     task_batch_free(&b);
     return rc;
 }

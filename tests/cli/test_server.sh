@@ -132,6 +132,33 @@ def upto(s, end):  # what arrives until END (or the peer closes)
     return data
 def status(s):
     return upto(s, b"\r\n").split(b"\r\n", 1)[0].decode("latin-1")
+def clients_at_once(clients, rounds, one):
+    """clients threads, one keep-alive connection each, rounds calls of
+    one(conn, client, round) -> a verdict; the verdicts counted."""
+    import http.client, threading
+    res, lock = {}, threading.Lock()
+    def client(j):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for k in range(rounds):
+            try:
+                verdict = one(c, j, k)
+            except (OSError, ValueError, http.client.HTTPException):
+                verdict = "bad"
+                c.close()
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            with lock:
+                res[verdict] = res.get(verdict, 0) + 1
+        c.close()
+    ts = [threading.Thread(target=client, args=(j,)) for j in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return res
+def post(c, route, body):
+    c.request("POST", route, body, {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, r.read().decode()
 if what == "half":  # half a request, then silence: closed after the timeout
     s = conn()
     s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"in")
@@ -172,43 +199,54 @@ elif what == "idle":  # N idle connections (non-blocking connects, past the limi
     print("%d connections opened" % len(held), flush=True)
     time.sleep(float(sys.argv[4]))
     sys.exit(0 if len(held) == n else 1)
-elif what == "load":  # C keep-alive clients x R requests each, every answer checked
-    import http.client, json, threading
+elif what == "load":  # C keep-alive clients x R /v1/embeddings each, every answer equal to `bert embed`'s
+    import json
     clients, rounds, ntexts, tmp = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     bodies = [open("%s/b_%d.json" % (tmp, i), "rb").read() for i in range(1, ntexts + 1)]
     want = [open("%s/e_%d" % (tmp, i)).read().strip() for i in range(1, ntexts + 1)]
     wantv = [json.loads(w) for w in want]
-    res = {"ok": 0, "exact": 0, "bad": 0}
-    lock = threading.Lock()
-    def client(j):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for k in range(rounds):
-            i = (j * 7 + k) % ntexts
-            verdict = "bad"
-            try:
-                c.request("POST", "/v1/embeddings", bodies[i], {"Content-Type": "application/json"})
-                r = c.getresponse()
-                data = r.read().decode()
-                if r.status == 200:
-                    got = data[data.index('"embedding":') + 12:data.index("]", data.index('"embedding":')) + 1]
-                    g = json.loads(got)
-                    if got == want[i]:
-                        verdict = "exact"
-                    elif len(g) == len(wantv[i]) and all(abs(a - b) <= 2e-6 for a, b in zip(g, wantv[i])):
-                        verdict = "ok"
-            except (OSError, ValueError, http.client.HTTPException):
-                c.close()
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            with lock:
-                res[verdict] += 1
-        c.close()
-    ts = [threading.Thread(target=client, args=(j,)) for j in range(clients)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    print("%d answers equal (%d byte-identical), %d missing or different" % (res["ok"] + res["exact"], res["exact"], res["bad"]))
-    sys.exit(0 if res["bad"] == 0 and res["ok"] + res["exact"] == clients * rounds else 1)
+    def one(c, j, k):
+        i = (j * 7 + k) % ntexts
+        st, data = post(c, "/v1/embeddings", bodies[i])
+        if st != 200:
+            return "bad"
+        at = data.index('"embedding":') + 12
+        got = data[at:data.index("]", at) + 1]
+        g = json.loads(got)
+        if got == want[i]:
+            return "exact"
+        return "ok" if len(g) == len(wantv[i]) and all(abs(x - y) <= 2e-6 for x, y in zip(g, wantv[i])) else "bad"
+    res = clients_at_once(clients, rounds, one)
+    ok = res.get("ok", 0) + res.get("exact", 0)
+    print("%d answers equal (%d byte-identical), %d missing or different" % (ok, res.get("exact", 0), res.get("bad", 0)))
+    sys.exit(0 if ok == clients * rounds else 1)
+elif what == "mixed":  # C clients x R requests cycling over CASES ("ROUTE JSON" lines): each answer equals
+    import http.client, json          # the one the same request got alone, numbers within 2e-6
+    clients, rounds = int(sys.argv[3]), int(sys.argv[4])
+    cases = [l.rstrip("\n").split(" ", 1) for l in open(sys.argv[5]) if l.strip()]
+    def close(a, b):
+        if isinstance(a, dict):
+            return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+        if isinstance(a, float) or isinstance(b, float):
+            return abs(a - b) <= 2e-6
+        return a == b
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    alone = []
+    for route, body in cases:
+        st, a = post(c, route, body.encode())
+        if st != 200:
+            print("alone: %s %s: %d %s" % (route, body, st, a)); sys.exit(1)
+        alone.append(json.loads(a))
+    c.close()
+    def one(c, j, k):
+        i = (j * 5 + k) % len(cases)
+        st, a = post(c, cases[i][0], cases[i][1].encode())
+        return "ok" if st == 200 and close(json.loads(a), alone[i]) else "bad"
+    res = clients_at_once(clients, rounds, one)
+    print("%d answers equal to the request's alone, %d missing or different" % (res.get("ok", 0), res.get("bad", 0)))
+    sys.exit(0 if res.get("ok", 0) == clients * rounds else 1)
 elif what == "huge":  # a 1 GB Content-Length: 413 before the body is read
     s = conn()
     s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n")
@@ -567,6 +605,22 @@ same_as_cli qa_equals_cli /qa qa "$dir/inputs_qa.jsonl"
 check qa_list 200 '[{"score"' POST /qa '[{"question":"Who?","context":"Arnold visited Tokyo."},{"question":"Where?","context":"Arnold visited Tokyo.","top_k":2}]'
 check qa_missing 422 'needs \"question\" and \"context\"' POST /qa '{"question":"Who?"}'
 stop qa $pid
+# mixed_load NAME CASES: 16 clients x 20 requests cycling over CASES at once; every answer must
+# equal the one its request got alone, and the batcher's batches must hold more sequences on
+# average than the largest request has (3): sequences of several requests ran together.
+batch_metric() { curl -s "http://127.0.0.1:$port/metrics" | sed -n "s/^bert_batch_size_$1 \\([0-9]*\\)\$/\\1/p"; }
+mixed_load() {
+    if [ -z "$PY" ]; then skip "$1" "no python3"; return; fi
+    c0=$(batch_metric count) s0=$(batch_metric sum)
+    if "$PY" "$TMP/client.py" mixed "$port" 16 20 "$2" > "$TMP/mixed.out" 2>&1; then
+        c1=$(batch_metric count) s1=$(batch_metric sum)
+        mean=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) 'BEGIN { printf "%.1f", (c > 0 ? s / c : 0) }')
+        echo "  ($(cat "$TMP/mixed.out"); $((s1 - s0)) sequences in $((c1 - c0)) batches, $mean a batch)"
+        if awk -v m="$mean" 'BEGIN { exit !(m > 3) }'; then pass "$1"; else fail "$1" "$TMP/mixed.out"; fi
+    else
+        fail "$1" "$TMP/mixed.out"
+    fi
+}
 dir=$TASKS/classifier
 start cls "$dir" || exit 0
 check predict 200 '[{"score":' POST /predict '{"inputs":"I love this movie."}'
@@ -579,6 +633,16 @@ check predict_pair 200 '"label":"' POST /predict '{"inputs":["I love this movie.
 check predict_batch 200 '[[{"score":' POST /predict '{"inputs":[["I love it."],["a","b"]],"raw_scores":true}'
 check predict_bad 422 'input 0 must be' POST /predict '{"inputs":[[1,2]]}'
 check info_classifier 200 '"model_type":{"classifier":{"id2label":{"0":"' GET /info
+# /predict and /embed from 16 clients at once: their sequences share the batcher's batches.
+cat > "$TMP/cases_cls" <<'EOF'
+/predict {"inputs":"I love this movie."}
+/predict {"inputs":["The plot was thin.","But the actors were great."]}
+/predict {"inputs":[["A long and rambling story, told badly, with a twist nobody asked for."],["ok","fine"],["Superb!"]]}
+/predict {"inputs":"terrible","raw_scores":true}
+/embed {"inputs":["an embedding request among the classifications","short"]}
+/predict {"inputs":"one two three four five six seven eight nine ten eleven twelve thirteen fourteen"}
+EOF
+mixed_load predict_embed_concurrent_batched "$TMP/cases_cls"
 check e424_sparse 424 'needs a model with a masked-LM head' POST /embed_sparse '{"inputs":"x"}'
 stop cls $pid
 dir=$TASKS/cross-encoder
@@ -588,6 +652,13 @@ grep -qF '"text":"Nine is a number."}' "$TMP/body" && pass rerank_return_text ||
 check rerank_raw 200 '"index":' POST /rerank '{"query":"q","texts":["a","b"],"raw_scores":true}'
 check rerank_empty 400 'must not be empty' POST /rerank '{"query":"q","texts":[]}'
 check rerank_type 422 "'texts' must be a list" POST /rerank '{"query":"q","texts":"a"}'
+cat > "$TMP/cases_rerank" <<'EOF'
+/rerank {"query":"When does the bank open?","texts":["The bank opens at nine.","Cats like mats.","Weekends are closed.","Nine is a number."]}
+/rerank {"query":"cats","texts":["Cats like mats."],"return_text":true}
+/rerank {"query":"q","texts":["a","b","a much longer document about nothing in particular, repeated: nothing in particular"],"raw_scores":true}
+/predict {"inputs":["When does the bank open?","The bank opens at nine."]}
+EOF
+mixed_load rerank_concurrent_batched "$TMP/cases_rerank"
 stop rerank $pid
 
 # --- flags -------------------------------------------------------------------

@@ -37,6 +37,36 @@ TEST(tasks_classify_batch_equals_single) {
     bert_pipeline_free(p);
 }
 
+/* What a server does: tokenize itself, run the sequences of several
+ * requests as one batch, read each one's scores. */
+TEST(tasks_classify_output_of_a_served_batch) {
+    bert_pipeline *p = open_p("classifier");
+    if (!p) return;
+    const char *texts[] = {"I love this movie.", "Terrible service, slow and rude."};
+    const char *pairs[] = {NULL, "a second text"};
+    float want[6], got[3];
+    bert_error err;
+    CHECK_OK(bert_classify(p, texts, pairs, 2, BERT_SCORE_AUTO, want, &err), err);
+    bert_encodings es[2];
+    bert_sequence seqs[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(bert_tokenize(bert_pipeline_tokenizer(p), texts[i], -1, pairs[i], -1, NULL, &es[i], &err), err);
+        const bert_encoding *e = &es[i].encodings[0];
+        seqs[i] = (bert_sequence){.input_ids = e->input_ids, .token_type_ids = e->token_type_ids, .n_tokens = e->n_tokens};
+    }
+    CHECK_OK(bert_pipeline_forward(p, seqs, 2, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK_ERR(bert_pipeline_classify_output(p, 0, BERT_SCORE_AUTO, got, &err), err, BERT_ERR_STATE, "no classifier logits");
+    CHECK_OK(bert_pipeline_forward(p, seqs, 2, BERT_OUTPUT_CLASSIFIER, &err), err);
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(bert_pipeline_classify_output(p, i, BERT_SCORE_AUTO, got, &err), err);
+        CHECK(test_max_abs_diff(got, want + 3 * i, 3) <= 1e-5);
+    }
+    CHECK_ERR(bert_pipeline_classify_output(p, 2, BERT_SCORE_AUTO, got, &err), err, BERT_ERR_STATE, "sequence 2");
+    CHECK_ERR(bert_pipeline_classify_output(p, 0, (bert_score_function)9, got, &err), err, BERT_ERR_INPUT, "out of range");
+    for (int i = 0; i < 2; i++) bert_encodings_free(&es[i]);
+    bert_pipeline_free(p);
+}
+
 TEST(tasks_errors_name_the_input) {
     bert_error err;
     bert_pipeline *mlm = open_p("mlm"), *qa = open_p("qa"), *ce = open_p("cross-encoder");
