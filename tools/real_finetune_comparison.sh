@@ -12,9 +12,10 @@
 # Budgets (one seed, 42; dev scored at each --eval-steps and at the end):
 #   sst2       1,000 steps x 32 sentences, 64 tokens, warmup 6 %; dev accuracy (872 sentences)
 #   conll2003  1 epoch (878 steps x 16 sentences, 128 tokens); dev entity F1 (seqeval, 3,250 sentences)
-#   squad      600 steps x 16 windows of 256 tokens (stride 128); official EM/F1 on the first
-#              1,000 dev questions; two learning rates each (the runs are long)
-# Each (task, model) is one `bert sweep` over the learning rates below; RUNS/TASK-MODEL/sweep.jsonl
+#   squad      300 steps x 16 windows of 256 tokens (stride 128); official EM/F1 on the first
+#              1,000 dev questions (the runs are long: fewer learning rates)
+# Tasks may run at once in separate processes (one per core: THREADS 1). Each (task, model) is one
+# `bert sweep` over the learning rates below; RUNS/TASK-MODEL/sweep.jsonl
 # holds the best scores, RUNS/TASK-MODEL/lr*/log.jsonl the curves. Runs one after another; a sweep
 # whose sweep.jsonl exists is skipped, so the script continues where it stopped.
 set -u
@@ -53,17 +54,22 @@ for task in $TASKS; do
             set -- --eval-steps 250 --save-total-limit 1 ;;
         squad)
             BS=16
-            set -- --max-steps 600 --max-seq-len 256 --doc-stride 128 --max-dev 1000 --eval-steps 300 \
+            set -- --max-steps 300 --max-seq-len 256 --doc-stride 128 --max-dev 1000 --eval-steps 150 \
                    --save-total-limit 1 ;;
         *) echo "real_finetune_comparison: unknown task $task" >&2; exit 2 ;;
     esac
-    if [ "$task" = squad ]; then
-        sweep "$task" minilm "$MINILM" 5e-5,1e-4 "$@"
-        sweep "$task" mini models/bertc-mini-uncased 1e-4,5e-4 "$@"
-        sweep "$task" random "$R/random-minilm-shape" 1e-4,5e-4 "$@"
-    else
-        sweep "$task" minilm "$MINILM" 2e-5,5e-5,1e-4 "$@"
-        sweep "$task" mini models/bertc-mini-uncased 2e-5,5e-5,1e-4,5e-4 "$@"
-        sweep "$task" random "$R/random-minilm-shape" 2e-5,5e-5,1e-4,5e-4 "$@"
-    fi
+    case $task in
+        sst2)
+            sweep "$task" minilm "$MINILM" 2e-5,5e-5,1e-4 "$@"
+            sweep "$task" mini models/bertc-mini-uncased 2e-5,5e-5,1e-4,5e-4 "$@"
+            sweep "$task" random "$R/random-minilm-shape" 2e-5,5e-5,1e-4,5e-4 "$@" ;;
+        conll2003)
+            sweep "$task" minilm "$MINILM" 2e-5,5e-5,1e-4 "$@"
+            sweep "$task" mini models/bertc-mini-uncased 5e-5,1e-4,5e-4 "$@"
+            sweep "$task" random "$R/random-minilm-shape" 1e-4,5e-4 "$@" ;;
+        squad)
+            sweep "$task" minilm "$MINILM" 5e-5,1e-4 "$@"
+            sweep "$task" mini models/bertc-mini-uncased 1e-4,5e-4 "$@"
+            sweep "$task" random "$R/random-minilm-shape" 1e-4 "$@" ;;
+    esac
 done
