@@ -644,7 +644,8 @@ typedef enum {
 } bert_score_function;
 
 /* Sequence classification of texts (pairs[i] may be NULL; pairs may be
- * NULL). scores: [n x num_labels] in label order, after `fn`. */
+ * NULL). scores: [n x num_labels] in label order, after `fn` (a value
+ * outside bert_score_function: BERT_ERR_INPUT). */
 BERT_API bert_status bert_classify(bert_pipeline *p, const char *const *texts, const char *const *pairs, int n,
                                    bert_score_function fn, float *scores, bert_error *err);
 

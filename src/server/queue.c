@@ -62,7 +62,7 @@ static int scratch(srv_queue *q, int n) {
     return 1;
 }
 
-/* Under the lock: take sequences from the embedding jobs at the head, up to
+/* Under the lock: take sequences from the embedding and classification jobs at the head, up to
  * the token budget (at least one sequence). Fully taken jobs leave the
  * list. Returns the number of sequences; *n_jobs the jobs concerned. */
 static int gather(srv_queue *q, int *n_jobs, long *tokens) {
@@ -95,12 +95,13 @@ static int gather(srv_queue *q, int *n_jobs, long *tokens) {
     return n;
 }
 
-/* An error about "input K" (K: the batch entry) made to name the request's
- * input `index` instead. */
+/* An error about "input K" or "sequence K" (K: the batch entry) made to
+ * name the request's input `index` instead. */
 static void name_input(bert_error *e, int index) {
     int k, used = 0;
     char rest[sizeof e->message];
-    if (sscanf(e->message, "input %d: %n", &k, &used) == 1 && used > 0) {
+    if ((sscanf(e->message, "input %d: %n", &k, &used) == 1 && used > 0) ||
+        (sscanf(e->message, "sequence %d: %n", &k, &used) == 1 && used > 0)) {
         snprintf(rest, sizeof rest, "%s", e->message + used);
         snprintf(e->message, sizeof e->message, "input %d: %.480s", index, rest);
         e->item = index;
@@ -129,22 +130,41 @@ static void store(srv_queue *q, int i) {
 
 /* Run one batch of n sequences (the lock not held): the hidden states when
  * an embedding job has sequences in it, the classifier logits when a
- * classification job has. */
+ * classification job has. A sequence the model refuses (bert_forward names
+ * it in err.item) fails its own job only: that job's sequences leave the
+ * batch and the rest run again, so one client's bad input never fails
+ * another's request. */
 static void run_batch(srv_queue *q, int n, long tokens) {
     bert_error err;
-    unsigned outputs = 0;
-    for (int i = 0; i < n; i++) outputs |= q->owner[i]->classify ? BERT_OUTPUT_CLASSIFIER : BERT_OUTPUT_HIDDEN;
-    if (bert_pipeline_forward(q->p, q->seqs, n, outputs, &err) != BERT_OK) {
-        for (int i = 0; i < n; i++) {
-            srv_job *j = q->owner[i];
-            if (!j->failed) j->err = err, j->failed = 1;
-        }
-    } else {
-        for (int i = 0; i < n; i++)
-            if (!q->owner[i]->failed) store(q, i);
-    }
+    int m = n; /* the batch's entries still to run are 0..m-1 */
     for (int i = 0; i < n; i++) q->owner[i]->done_seqs++;
     srv_metrics_batch(q->m, n, tokens);
+    while (m > 0) {
+        unsigned outputs = 0;
+        for (int i = 0; i < m; i++) outputs |= q->owner[i]->classify ? BERT_OUTPUT_CLASSIFIER : BERT_OUTPUT_HIDDEN;
+        if (bert_pipeline_forward(q->p, q->seqs, m, outputs, &err) == BERT_OK) {
+            for (int i = 0; i < m; i++)
+                if (!q->owner[i]->failed) store(q, i);
+            return;
+        }
+        if (err.item < 0 || err.item >= m) { /* not about one sequence: every job of the batch fails */
+            for (int i = 0; i < m; i++) {
+                srv_job *j = q->owner[i];
+                if (!j->failed) j->err = err, j->failed = 1;
+            }
+            return;
+        }
+        srv_job *bad = q->owner[err.item];
+        name_input(&err, q->index[err.item]);
+        if (!bad->failed) bad->err = err, bad->failed = 1;
+        int k = 0; /* keep the entries of the other jobs, in order */
+        for (int i = 0; i < m; i++) {
+            if (q->owner[i] == bad) continue;
+            q->seqs[k] = q->seqs[i], q->owner[k] = q->owner[i], q->index[k] = q->index[i];
+            k++;
+        }
+        m = k;
+    }
 }
 
 /* Under the lock: mark finished the jobs whose sequences are all done and

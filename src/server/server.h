@@ -42,8 +42,8 @@ void srv_metrics_render(srv_metrics *m, int queue_depth, sbuf *out);
 /* ---- the batcher ------------------------------------------------------ */
 
 typedef struct srv_job srv_job;
-/* Runs a whole job on the batcher thread (tasks other than embeddings);
- * returns 0 with job->err filled on failure. */
+/* Runs a whole job on the batcher thread (tasks other than embeddings and
+ * classification); returns 0 with job->err filled on failure. */
 typedef int (*srv_task_fn)(srv_job *job, bert_pipeline *p);
 
 struct srv_job {

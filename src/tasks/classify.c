@@ -45,6 +45,7 @@ bert_status bert_classify(bert_pipeline *p, const char *const *texts, const char
     bert_error_clear(err);
     if (!(bert_model_heads(p->model) & BERT_HEAD_CLASSIFIER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this model has no classifier head");
+    if (fn < BERT_SCORE_AUTO || fn > BERT_SCORE_NONE) return bert_fail(err, BERT_ERR_INPUT, "score function %d out of range", (int)fn);
     task_batch b;
     bert_status rc = task_run(p, texts, pairs, n, 0, BERT_OUTPUT_CLASSIFIER, &b, err);
     int L = bert_model_num_labels(p->model);

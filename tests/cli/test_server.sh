@@ -661,6 +661,61 @@ EOF
 mixed_load rerank_concurrent_batched "$TMP/cases_rerank"
 stop rerank $pid
 
+# --- a refused sequence fails its own request only ----------------------------
+# A tokenizer one word larger than the model's vocabulary: "zzzzqq" becomes an id the model
+# refuses. 8 clients send good texts while a ninth sends that word, 40 rounds at once; every
+# good request must be answered 200 with the same vector, every bad one 422 naming its input.
+mkdir -p "$TMP/bigvocab" && cp "$TASKS/mlm/config.json" "$TASKS/mlm/model.safetensors" "$TASKS/mlm/tokenizer_config.json" \
+    "$TASKS/mlm/vocab.txt" "$TMP/bigvocab/" && printf 'zzzzqq\n' >> "$TMP/bigvocab/vocab.txt"
+if [ -z "$PY" ]; then
+    skip refused_sequence_fails_its_request_only "no python3"
+elif start bigvocab "$TMP/bigvocab"; then
+    cat > "$TMP/cases_big" <<'EOF'
+/embed {"inputs":"the cat sat on the mat"}
+/embed {"inputs":["a second request","with two texts"]}
+EOF
+    if "$PY" - "$port" "$TMP/cases_big" > "$TMP/big.out" 2>&1 <<'EOF'
+import http.client, json, sys, threading
+port, cases = int(sys.argv[1]), [l.rstrip("\n").split(" ", 1) for l in open(sys.argv[2]) if l.strip()]
+def post(route, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", route, body.encode(), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    out = (r.status, r.read().decode())
+    c.close()
+    return out
+alone = [post(*c) for c in cases]
+bad_body = '{"inputs":["fine","zzzzqq and more"]}'
+res = {"good": 0, "bad_ok": 0, "wrong": []}
+lock = threading.Lock()
+def one(k, j):
+    if j == 8:
+        st, body = post("/embed", bad_body)
+        ok = st == 422 and "input 1: " in body and "outside the vocabulary" in body
+        key = "bad_ok"
+    else:
+        st, body = post(*cases[(k + j) % len(cases)])
+        ok = st == 200 and json.loads(body) == json.loads(alone[(k + j) % len(cases)][1]) or (
+            st == 200 and all(abs(a - b) <= 2e-6 for x, y in zip(json.loads(body), json.loads(alone[(k + j) % len(cases)][1])) for a, b in zip(x, y)))
+        key = "good"
+    with lock:
+        if ok: res[key] += 1
+        else: res["wrong"].append((j, st, body[:200]))
+for k in range(40):
+    ts = [threading.Thread(target=one, args=(k, j)) for j in range(9)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+print("%d good answered, %d bad refused alone, %d wrong: %s" % (res["good"], res["bad_ok"], len(res["wrong"]), res["wrong"][:2]))
+sys.exit(0 if res["good"] == 320 and res["bad_ok"] == 40 else 1)
+EOF
+    then
+        pass refused_sequence_fails_its_request_only; echo "  ($(cat "$TMP/big.out"); $(batch_metric sum) sequences in $(batch_metric count) batches)"
+    else
+        fail refused_sequence_fails_its_request_only "$TMP/big.out"
+    fi
+    stop bigvocab $pid
+fi
+
 # --- flags -------------------------------------------------------------------
 "$BERT" serve > /dev/null 2> "$TMP/err"
 [ $? -eq 2 ] && grep -q 'needs MODEL_DIR' "$TMP/err" && pass usage_no_dir || fail usage_no_dir "$TMP/err"
