@@ -4,6 +4,7 @@ per task, each starting point and learning rate with its dev curve (the metric a
 evaluation), best and final score, and the best learning rate's row per starting point.
 
     python3 tools/real_finetune_table.py RUNS > table.md        (standard library only)
+    python3 tools/real_finetune_table.py RUNS --jsonl > docs/real_finetune_results.jsonl
 
 Reads RUNS/TASK-MODEL/lr*/log.jsonl and report.json; a run still going shows its curve so far
 and "running".
@@ -44,6 +45,7 @@ def cell(v, em):
 
 def main():
     runs = sys.argv[1]
+    jsonl = "--jsonl" in sys.argv[2:]
     for task, title, key in TASKS:
         rows, best = [], {}
         for model, name in MODELS:
@@ -57,9 +59,13 @@ def main():
                 final = curve[-1]
                 status = "" if report else " (running)"
                 rows.append((name, lr, curve, top, final, status))
+                if jsonl and report:
+                    print(json.dumps({"task": task, "start": model, "lr": float(lr), "metric": key[5:],
+                                      "curve": [{"step": c[0], key[5:]: c[1], **({"exact_match": c[2]} if c[2] is not None else {})}
+                                                for c in curve], "seconds": report.get("seconds")}))
                 if report and (model not in best or top[1] > best[model][3][1]):
                     best[model] = rows[-1]
-        if not rows:
+        if not rows or jsonl:
             continue
         steps = sorted({c[0] for r in rows for c in r[2]})
         print(f"#### {title}\n")
