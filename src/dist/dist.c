@@ -131,7 +131,6 @@ bert_status bert_dist_sum(bert_dist *d, double *x, int n, bert_error *err) {
     return dist_active(d) && n ? dist_backend_sum_f64(d, x, n, err) : BERT_OK;
 }
 
-
 bert_status bert_dist_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err) {
     bert_error_clear(err);
     *out = NULL;

@@ -53,6 +53,12 @@ static bert_encode_params embed_encode(const srv_server *s, const srv_trunc *t) 
     return ep;
 }
 
+/* The 413 for input `index` of n tokens past the server's limit; returns 1. */
+static int too_long(srv_req *r, int index, int n, srv_reply *out) {
+    return srv_error(r->route->shape, out, 413, "validation", NULL,
+                     "input %d: %d tokens; the model takes at most %d (set truncate to cut it)", index, n, r->s->max_input);
+}
+
 /* Count the tokens of text (+ pair) into *n; 413 / 422 replies. */
 int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_trunc *t, int index, long *n,
                      bert_sequence *keep, srv_reply *out) {
@@ -71,9 +77,7 @@ int srv_count_tokens(srv_req *r, const char *text, const char *pair, const srv_t
     int k = e->n_tokens;
     if (k > s->max_input) {
         bert_encodings_free(&es);
-        return !srv_error(r->route->shape, out, 413, "validation", NULL,
-                          "input %d: %d tokens; the model takes at most %d (set truncate to cut it)", index, k,
-                          s->max_input);
+        return !too_long(r, index, k, out);
     }
     if (keep) { /* ids and token types in one block: freeing input_ids frees both */
         int32_t *ids = malloc((size_t)(k > 0 ? 2 * k : 1) * sizeof *ids);
@@ -96,9 +100,7 @@ static int read_ids(srv_req *r, const cJSON *a, int index, const srv_trunc *t, i
     int len = cJSON_GetArraySize(a), k = 0;
     if (len == 0) return !srv_error(r->route->shape, out, 400, "empty", NULL, "input %d: no token ids", index);
     if (len > s->max_input && !t->truncate)
-        return !srv_error(r->route->shape, out, 413, "validation", NULL,
-                          "input %d: %d tokens; the model takes at most %d (set truncate to cut it)", index, len,
-                          s->max_input);
+        return !too_long(r, index, len, out);
     int keep = len > s->max_input ? s->max_input : len, skip = t->left ? len - keep : 0;
     *ids = malloc((size_t)keep * sizeof **ids);
     if (!*ids) return !srv_error(r->route->shape, out, 500, "backend", NULL, "out of memory");
@@ -139,9 +141,7 @@ static int read_text(srv_req *r, const char *text, int index, const srv_trunc *t
     if (e->n_tokens > s->max_input) {
         int k = e->n_tokens;
         bert_encodings_free(&es);
-        return !srv_error(r->route->shape, out, 413, "validation", NULL,
-                          "input %d: %d tokens; the model takes at most %d (set truncate to cut it)", index, k,
-                          s->max_input);
+        return !too_long(r, index, k, out);
     }
     *n = e->n_tokens;
     *ids = malloc((size_t)(*n ? *n : 1) * sizeof **ids);

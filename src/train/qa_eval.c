@@ -180,20 +180,13 @@ static bert_status conclude(const bert_qa_data *d, const bert_bioasq_gold *gold,
         sc->best_em = best_thresh(r->rows, d->n, 0), sc->best_f1 = best_thresh(r->rows, d->n, 1);
     }
     bert_status rc = BERT_OK;
-    if (!out_dir) { /* the scores only: BioASQ's are computed, no file written */
-        if (gold) {
-            cJSON *bj = cJSON_CreateObject();
-            bioasq_score(gold, r->cands, r->n_cands, sc, bj);
-            cJSON_Delete(bj);
-        }
-        return rc;
-    }
     if (gold) {
         cJSON *bj = cJSON_CreateObject();
         bioasq_score(gold, r->cands, r->n_cands, sc, bj);
-        rc = write_json(out_dir, "bioasq_predictions.json", bj, err);
+        if (out_dir) rc = write_json(out_dir, "bioasq_predictions.json", bj, err);
         cJSON_Delete(bj);
     }
+    if (!out_dir) return rc; /* the scores only, no file written */
     char name[256];
     snprintf(name, sizeof name, "%s_predictions.json", prefix);
     if (rc == BERT_OK) rc = write_json(out_dir, name, r->preds, err);

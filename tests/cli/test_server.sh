@@ -118,7 +118,7 @@ done
 # --- the raw-socket and load clients (python3) ------------------------------
 if [ -n "$PY" ]; then
 cat > "$TMP/client.py" <<'EOF'
-import socket, struct, sys, time
+import json, socket, struct, sys, time
 what, port = sys.argv[1], int(sys.argv[2])
 def conn():
     return socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -159,6 +159,26 @@ def post(c, route, body):
     c.request("POST", route, body, {"Content-Type": "application/json"})
     r = c.getresponse()
     return r.status, r.read().decode()
+def close(a, b):  # the same JSON, numbers within 2e-6
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= 2e-6
+    return a == b
+def cases_alone(path):  # the "ROUTE JSON" lines of path, and each one's answer when sent alone
+    import http.client
+    cases = [l.rstrip("\n").split(" ", 1) for l in open(path) if l.strip()]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    alone = []
+    for route, body in cases:
+        st, a = post(c, route, body.encode())
+        if st != 200:
+            print("alone: %s %s: %d %s" % (route, body, st, a)); sys.exit(1)
+        alone.append(json.loads(a))
+    c.close()
+    return cases, alone
 if what == "half":  # half a request, then silence: closed after the timeout
     s = conn()
     s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"in")
@@ -200,7 +220,6 @@ elif what == "idle":  # N idle connections (non-blocking connects, past the limi
     time.sleep(float(sys.argv[4]))
     sys.exit(0 if len(held) == n else 1)
 elif what == "load":  # C keep-alive clients x R /v1/embeddings each, every answer equal to `bert embed`'s
-    import json
     clients, rounds, ntexts, tmp = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
     bodies = [open("%s/b_%d.json" % (tmp, i), "rb").read() for i in range(1, ntexts + 1)]
     want = [open("%s/e_%d" % (tmp, i)).read().strip() for i in range(1, ntexts + 1)]
@@ -220,26 +239,9 @@ elif what == "load":  # C keep-alive clients x R /v1/embeddings each, every answ
     ok = res.get("ok", 0) + res.get("exact", 0)
     print("%d answers equal (%d byte-identical), %d missing or different" % (ok, res.get("exact", 0), res.get("bad", 0)))
     sys.exit(0 if ok == clients * rounds else 1)
-elif what == "mixed":  # C clients x R requests cycling over CASES ("ROUTE JSON" lines): each answer equals
-    import http.client, json          # the one the same request got alone, numbers within 2e-6
+elif what == "mixed":  # C clients x R requests cycling over CASES: each answer equals the request's alone
     clients, rounds = int(sys.argv[3]), int(sys.argv[4])
-    cases = [l.rstrip("\n").split(" ", 1) for l in open(sys.argv[5]) if l.strip()]
-    def close(a, b):
-        if isinstance(a, dict):
-            return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
-        if isinstance(a, list):
-            return isinstance(b, list) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
-        if isinstance(a, float) or isinstance(b, float):
-            return abs(a - b) <= 2e-6
-        return a == b
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    alone = []
-    for route, body in cases:
-        st, a = post(c, route, body.encode())
-        if st != 200:
-            print("alone: %s %s: %d %s" % (route, body, st, a)); sys.exit(1)
-        alone.append(json.loads(a))
-    c.close()
+    cases, alone = cases_alone(sys.argv[5])
     def one(c, j, k):
         i = (j * 5 + k) % len(cases)
         st, a = post(c, cases[i][0], cases[i][1].encode())
@@ -247,6 +249,20 @@ elif what == "mixed":  # C clients x R requests cycling over CASES ("ROUTE JSON"
     res = clients_at_once(clients, rounds, one)
     print("%d answers equal to the request's alone, %d missing or different" % (res.get("ok", 0), res.get("bad", 0)))
     sys.exit(0 if res.get("ok", 0) == clients * rounds else 1)
+elif what == "refused":  # C-1 clients cycling over CASES and one posting BAD to /embed, R requests each: the
+    clients, rounds = int(sys.argv[3]), int(sys.argv[4])  # good ones answered as alone, BAD refused naming input 1
+    cases, alone = cases_alone(sys.argv[5])
+    bad = sys.argv[6].encode()
+    def one(c, j, k):
+        if j == clients - 1:
+            st, a = post(c, "/embed", bad)
+            return "refused" if st == 422 and "input 1: " in a and "outside the vocabulary" in a else "bad"
+        i = (j + k) % len(cases)
+        st, a = post(c, cases[i][0], cases[i][1].encode())
+        return "ok" if st == 200 and close(json.loads(a), alone[i]) else "bad"
+    res = clients_at_once(clients, rounds, one)
+    print("%d good answered, %d bad refused alone, %d wrong" % (res.get("ok", 0), res.get("refused", 0), res.get("bad", 0)))
+    sys.exit(0 if res.get("ok", 0) == (clients - 1) * rounds and res.get("refused", 0) == rounds else 1)
 elif what == "huge":  # a 1 GB Content-Length: 413 before the body is read
     s = conn()
     s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n")
@@ -663,7 +679,7 @@ stop rerank $pid
 
 # --- a refused sequence fails its own request only ----------------------------
 # A tokenizer one word larger than the model's vocabulary: "zzzzqq" becomes an id the model
-# refuses. 8 clients send good texts while a ninth sends that word, 40 rounds at once; every
+# refuses. 8 clients send good texts while a ninth sends that word, 40 requests each at once; every
 # good request must be answered 200 with the same vector, every bad one 422 naming its input.
 mkdir -p "$TMP/bigvocab" && cp "$TASKS/mlm/config.json" "$TASKS/mlm/model.safetensors" "$TASKS/mlm/tokenizer_config.json" \
     "$TASKS/mlm/vocab.txt" "$TMP/bigvocab/" && printf 'zzzzqq\n' >> "$TMP/bigvocab/vocab.txt"
@@ -674,41 +690,7 @@ elif start bigvocab "$TMP/bigvocab"; then
 /embed {"inputs":"the cat sat on the mat"}
 /embed {"inputs":["a second request","with two texts"]}
 EOF
-    if "$PY" - "$port" "$TMP/cases_big" > "$TMP/big.out" 2>&1 <<'EOF'
-import http.client, json, sys, threading
-port, cases = int(sys.argv[1]), [l.rstrip("\n").split(" ", 1) for l in open(sys.argv[2]) if l.strip()]
-def post(route, body):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("POST", route, body.encode(), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    out = (r.status, r.read().decode())
-    c.close()
-    return out
-alone = [post(*c) for c in cases]
-bad_body = '{"inputs":["fine","zzzzqq and more"]}'
-res = {"good": 0, "bad_ok": 0, "wrong": []}
-lock = threading.Lock()
-def one(k, j):
-    if j == 8:
-        st, body = post("/embed", bad_body)
-        ok = st == 422 and "input 1: " in body and "outside the vocabulary" in body
-        key = "bad_ok"
-    else:
-        st, body = post(*cases[(k + j) % len(cases)])
-        ok = st == 200 and json.loads(body) == json.loads(alone[(k + j) % len(cases)][1]) or (
-            st == 200 and all(abs(a - b) <= 2e-6 for x, y in zip(json.loads(body), json.loads(alone[(k + j) % len(cases)][1])) for a, b in zip(x, y)))
-        key = "good"
-    with lock:
-        if ok: res[key] += 1
-        else: res["wrong"].append((j, st, body[:200]))
-for k in range(40):
-    ts = [threading.Thread(target=one, args=(k, j)) for j in range(9)]
-    for t in ts: t.start()
-    for t in ts: t.join()
-print("%d good answered, %d bad refused alone, %d wrong: %s" % (res["good"], res["bad_ok"], len(res["wrong"]), res["wrong"][:2]))
-sys.exit(0 if res["good"] == 320 and res["bad_ok"] == 40 else 1)
-EOF
-    then
+    if "$PY" "$TMP/client.py" refused "$port" 9 40 "$TMP/cases_big" '{"inputs":["fine","zzzzqq and more"]}' > "$TMP/big.out" 2>&1; then
         pass refused_sequence_fails_its_request_only; echo "  ($(cat "$TMP/big.out"); $(batch_metric sum) sequences in $(batch_metric count) batches)"
     else
         fail refused_sequence_fails_its_request_only "$TMP/big.out"
