@@ -3,6 +3,8 @@
 #include "kernels/onednn.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
@@ -49,9 +51,34 @@ static void linear_slab(int j0, int j1, void *arg) {
     bert_epilogue_run(a->epi, a->y, a->ldy, a->M, j0, j1);
 }
 
+/* Below BERT_LINEAR_MIN_ROWS rows the backends switch kernels (oneDNN's
+ * sgemm below 16 rows, OpenBLAS's small-matrix and gemv kernels below ~10),
+ * and those sum in another order: a row alone would come out a few ulps away
+ * from the same row inside a longer product. Fewer rows therefore run as a
+ * zero-padded product of BERT_LINEAR_MIN_ROWS rows, whose extra rows are
+ * dropped; from 16 rows on, a row's result does not depend on the row count
+ * (tests/unit: every count from 1 to 600, both backends). Without the
+ * memory for the padded copy the product runs unpadded: the same values to
+ * rounding. */
+static int linear_padded(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
+                         int n_threads, const bert_epilogue *epi) {
+    float *xp = malloc(sizeof(float) * (size_t)BERT_LINEAR_MIN_ROWS * ((size_t)K + (size_t)N));
+    if (!xp) return 0;
+    float *yp = xp + (size_t)BERT_LINEAR_MIN_ROWS * K;
+    memcpy(xp, x, sizeof(float) * (size_t)M * K);
+    memset(xp + (size_t)M * K, 0, sizeof(float) * (size_t)(BERT_LINEAR_MIN_ROWS - M) * K);
+    linear_args a = {yp, xp, W, bias, N, BERT_LINEAR_MIN_ROWS, K, NULL};
+    bert_for_column_slabs(N, n_threads, linear_slab, &a);
+    for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, yp + (size_t)i * N, sizeof(float) * N);
+    bert_epilogue_run(epi, y, ldy, M, 0, N);
+    free(xp);
+    return 1;
+}
+
 void bert_linear_ex(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                     int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
+    if (M < BERT_LINEAR_MIN_ROWS && linear_padded(y, ldy, x, W, bias, M, N, K, n_threads, epi)) return;
     linear_args a = {y, x, W, bias, ldy, M, K, epi};
     bert_for_column_slabs(N, n_threads, linear_slab, &a);
 }

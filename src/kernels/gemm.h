@@ -16,7 +16,11 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 
 /* A linear layer as PyTorch stores it: y[M x N] = x[M x K] * W^T + bias,
  * W is [N x K] (out x in), bias [N] or NULL. Rows of y have stride ldy.
- * Splits the output columns over n_threads OpenMP threads. */
+ * Splits the output columns over n_threads OpenMP threads. Each row of y is
+ * the same bits whatever M and n_threads are (a product of fewer than
+ * BERT_LINEAR_MIN_ROWS rows runs zero-padded to that many), so a sequence's
+ * result does not depend on the batch around it. */
+enum { BERT_LINEAR_MIN_ROWS = 16 };
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                  int n_threads);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "kernels/gemm.h"
+#include "kernels/onednn.h"
 #include "kernels/ops.h"
 #include "test.h"
 
@@ -65,6 +66,41 @@ TEST(linear_threads_agree_and_match_float64) {
         }
     CHECK(worst < 1e-5);
     free(x), free(W), free(b), free(y1), free(y3);
+}
+
+/* A row's result is the same bits whatever the row count of its product and
+ * the thread count: bert serve's batched answers equal `bert embed`'s.
+ * Every row count from 1 to 200 (rows below 16 run padded) against one
+ * 200-row product, shapes of the model's layers and heads, 1 and 2 threads.
+ * Holds for oneDNN's sgemm (the default where libdnnl is present);
+ * OpenBLAS's small-N kernels sum in another order for some row counts, so
+ * without oneDNN (sanitizer builds, BERT_GEMM=openblas) the test says so. */
+TEST(linear_rows_do_not_depend_on_the_row_count) {
+    if (!bert_dnnl_sgemm_available()) {
+        printf("  (oneDNN's sgemm is not used here: rows may differ by a few ulps with the row count)\n");
+        return;
+    }
+    static const int shapes[][2] = {{128, 128}, {384, 128}, {128, 512}, {2, 768}, {3, 384}, {64, 64}};
+    enum { MM = 200 };
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int N = shapes[c][0], K = shapes[c][1];
+        unsigned seed = 11 + (unsigned)c;
+        float *x = malloc(sizeof(float) * MM * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+        float *ref = malloc(sizeof(float) * MM * N), *y = malloc(sizeof(float) * MM * N);
+        for (int i = 0; i < MM * K; i++) x[i] = frand(&seed);
+        for (int i = 0; i < N * K; i++) W[i] = 0.1f * frand(&seed);
+        for (int i = 0; i < N; i++) b[i] = frand(&seed);
+        bert_linear(ref, N, x, W, b, MM, N, K, 1);
+        int differ = 0;
+        for (int nt = 1; nt <= 2; nt++)
+            for (int M = 1; M <= MM; M++) {
+                bert_linear(y, N, x, W, b, M, N, K, nt);
+                differ += memcmp(y, ref, sizeof(float) * (size_t)M * N) != 0;
+            }
+        if (differ) printf("  %d x %d: %d of %d row counts differ\n", N, K, differ, 2 * MM);
+        CHECK(differ == 0);
+        free(x), free(W), free(b), free(ref), free(y);
+    }
 }
 
 TEST(layernorm_matches_float64) {
