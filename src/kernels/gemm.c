@@ -43,12 +43,16 @@ typedef struct {
     const bert_epilogue *epi;
 } linear_args;
 
-static void linear_slab(int j0, int j1, void *arg) {
+static void linear_block(int i0, int i1, int j0, int j1, void *arg) {
     const linear_args *a = arg;
-    float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
-    if (!bert_dnnl_sgemm(a->M, j1 - j0, a->K, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy))
-        bert_sgemm(0, 1, a->M, j1 - j0, a->K, 1.0f, a->x, a->K, a->W + (size_t)j0 * a->K, a->K, beta, a->y + j0, a->ldy);
-    bert_epilogue_run(a->epi, a->y, a->ldy, a->M, j0, j1);
+    int m = i1 - i0;
+    float *y = a->y + (size_t)i0 * a->ldy;
+    const float *x = a->x + (size_t)i0 * a->K, *W = a->W + (size_t)j0 * a->K;
+    float beta = bert_bias_prefill(y, a->ldy, a->bias, m, j0, j1);
+    if (!bert_dnnl_sgemm(m, j1 - j0, a->K, x, a->K, W, a->K, beta, y + j0, a->ldy))
+        bert_sgemm(0, 1, m, j1 - j0, a->K, 1.0f, x, a->K, W, a->K, beta, y + j0, a->ldy);
+    bert_epilogue e;
+    bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), y, a->ldy, m, j0, j1);
 }
 
 /* Below BERT_LINEAR_MIN_ROWS rows the backends switch kernels (oneDNN's
@@ -68,7 +72,7 @@ static int linear_padded(float *y, int ldy, const float *x, const float *W, cons
     memcpy(xp, x, sizeof(float) * (size_t)M * K);
     memset(xp + (size_t)M * K, 0, sizeof(float) * (size_t)(BERT_LINEAR_MIN_ROWS - M) * K);
     linear_args a = {yp, xp, W, bias, N, BERT_LINEAR_MIN_ROWS, K, NULL};
-    bert_for_column_slabs(N, n_threads, linear_slab, &a);
+    bert_for_slabs(BERT_LINEAR_MIN_ROWS, N, n_threads, linear_block, &a);
     for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, yp + (size_t)i * N, sizeof(float) * N);
     bert_epilogue_run(epi, y, ldy, M, 0, N);
     free(xp);
@@ -80,7 +84,7 @@ void bert_linear_ex(float *y, int ldy, const float *x, const float *W, const flo
     if (M <= 0 || N <= 0) return;
     if (M < BERT_LINEAR_MIN_ROWS && linear_padded(y, ldy, x, W, bias, M, N, K, n_threads, epi)) return;
     linear_args a = {y, x, W, bias, ldy, M, K, epi};
-    bert_for_column_slabs(N, n_threads, linear_slab, &a);
+    bert_for_slabs(M, N, n_threads, linear_block, &a);
 }
 
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,

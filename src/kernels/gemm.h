@@ -16,7 +16,8 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 
 /* A linear layer as PyTorch stores it: y[M x N] = x[M x K] * W^T + bias,
  * W is [N x K] (out x in), bias [N] or NULL. Rows of y have stride ldy.
- * Splits the output columns over n_threads OpenMP threads. Each row of y is
+ * Splits the output over n_threads OpenMP threads (bert_for_slabs: rows
+ * for long inputs, columns for short ones). Each row of y is
  * the same bits whatever M and n_threads are (a product of fewer than
  * BERT_LINEAR_MIN_ROWS rows runs zero-padded to that many), so a sequence's
  * result does not depend on the batch around it. */

@@ -8,11 +8,14 @@
  * bf16 there is a clear error at model load (capabilities.c). */
 #include "kernels/gemm_onednn.h"
 
+#include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     float *y;
@@ -22,20 +25,46 @@ typedef struct {
     const bert_epilogue *epi;
 } linear_bf16_args;
 
-/* oneDNN runs single-threaded inside each slab (nested OpenMP is off). */
-static void linear_bf16_slab(int j0, int j1, void *arg) {
+/* oneDNN runs single-threaded inside each block (nested OpenMP is off). */
+static void linear_bf16_block(int i0, int i1, int j0, int j1, void *arg) {
     const linear_bf16_args *a = arg;
-    float beta = bert_bias_prefill(a->y, a->ldy, a->bias, a->M, j0, j1);
-    bert_dnnl_gemm_api()->gemm_bf16('N', 'T', a->M, j1 - j0, a->K, 1.0f, a->x16, a->K, a->W16 + (size_t)j0 * a->K, a->K,
-                                    beta, a->y + j0, a->ldy);
-    bert_epilogue_run(a->epi, a->y, a->ldy, a->M, j0, j1);
+    int m = i1 - i0;
+    float *y = a->y + (size_t)i0 * a->ldy;
+    float beta = bert_bias_prefill(y, a->ldy, a->bias, m, j0, j1);
+    bert_dnnl_gemm_api()->gemm_bf16('N', 'T', m, j1 - j0, a->K, 1.0f, a->x16 + (size_t)i0 * a->K, a->K,
+                                    a->W16 + (size_t)j0 * a->K, a->K, beta, y + j0, a->ldy);
+    bert_epilogue e;
+    bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), y, a->ldy, m, j0, j1);
+}
+
+/* oneDNN's bf16 gemm takes another kernel for a single row, which sums in
+ * another order: as for f32 (gemm.c), fewer than BERT_LINEAR_MIN_ROWS rows run
+ * zero-padded to that many, so a row's result does not depend on the row
+ * count. 0 when the padded copy's memory is not there (then run unpadded). */
+static int linear_bf16_padded(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M,
+                              int N, int K, int n_threads, const bert_epilogue *epi) {
+    enum { R = BERT_LINEAR_MIN_ROWS };
+    float *yp = malloc(sizeof(float) * (size_t)R * N);
+    uint16_t *xp = calloc((size_t)R * K, sizeof(uint16_t));
+    int ok = yp && xp;
+    if (ok) {
+        memcpy(xp, x16, sizeof(uint16_t) * (size_t)M * K);
+        linear_bf16_args a = {yp, xp, W16, bias, N, R, K, NULL};
+        bert_for_slabs(R, N, n_threads, linear_bf16_block, &a);
+        for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, yp + (size_t)i * N, sizeof(float) * N);
+        bert_epilogue_run(epi, y, ldy, M, 0, N);
+    }
+    free(yp);
+    free(xp);
+    return ok;
 }
 
 void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                          int K, int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
+    if (M < BERT_LINEAR_MIN_ROWS && linear_bf16_padded(y, ldy, x16, W16, bias, M, N, K, n_threads, epi)) return;
     linear_bf16_args a = {y, x16, W16, bias, ldy, M, K, epi};
-    bert_for_column_slabs(N, n_threads, linear_bf16_slab, &a);
+    bert_for_slabs(M, N, n_threads, linear_bf16_block, &a);
 }
 
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,

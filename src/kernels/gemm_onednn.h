@@ -10,8 +10,8 @@
 #include "kernels/slabs.h"
 
 /* y[M x N] (leading dimension ldy) = x16[M x K] W16[N x K]^T + bias, the
- * bf16 form of bert_linear: products in bf16, sums in f32, split into
- * column slabs over n_threads. Requires bert_bf16_unavailable() == NULL. */
+ * bf16 form of bert_linear: products in bf16, sums in f32, split over
+ * n_threads as bert_for_slabs splits. Requires bert_bf16_unavailable() == NULL. */
 void bert_linear_bf16(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                       int K, int n_threads);
 /* The same with an epilogue (slabs.h; NULL: none). */

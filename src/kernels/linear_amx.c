@@ -56,9 +56,8 @@ typedef struct {
  * inline GELU + bf16 copy here measured the same as this call, once
  * bert_activation_forward stopped opening OpenMP regions for small inputs.) */
 AMX_TARGET static void epilogue(const amx_args *a, int i0, int rows, int c0, int c1) {
-    bert_epilogue e = *a->epi;
-    if (e.y16) e.y16 += (size_t)i0 * a->ldy;
-    bert_epilogue_run(&e, a->y + (size_t)i0 * a->ldy, a->ldy, rows, c0, c1);
+    bert_epilogue e;
+    bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), a->y + (size_t)i0 * a->ldy, a->ldy, rows, c0, c1);
 }
 
 /* Rows i0 .. i0 + 32 (two A tiles, two_rows) or i0 .. i0 + rows of

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_onednn.h"
+#include "kernels/half.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
 #include "test.h"
@@ -70,8 +72,10 @@ TEST(linear_threads_agree_and_match_float64) {
 
 /* A row's result is the same bits whatever the row count of its product and
  * the thread count: bert serve's batched answers equal `bert embed`'s.
- * Every row count from 1 to 200 (rows below 16 run padded) against one
- * 200-row product, shapes of the model's layers and heads, 1 and 2 threads.
+ * Every row count from 1 to 200 (rows below 16 run padded; from 128 rows on
+ * two threads split rows, below that columns) against one 200-row product,
+ * shapes of the model's layers and heads, 1 and 2 threads; f32, and bf16
+ * where it runs (its single-row kernel differed before the padding).
  * Holds for oneDNN's sgemm (the default where libdnnl is present);
  * OpenBLAS's small-N kernels sum in another order for some row counts, so
  * without oneDNN (sanitizer builds, BERT_GEMM=openblas) the test says so. */
@@ -99,6 +103,21 @@ TEST(linear_rows_do_not_depend_on_the_row_count) {
             }
         if (differ) printf("  %d x %d: %d of %d row counts differ\n", N, K, differ, 2 * MM);
         CHECK(differ == 0);
+        if (!bert_bf16_unavailable()) { /* the bf16 products: the same property */
+            uint16_t *x16 = malloc(sizeof(uint16_t) * MM * K), *W16 = malloc(sizeof(uint16_t) * N * K);
+            bert_f32_to_bf16_array(x16, x, (size_t)MM * K);
+            bert_f32_to_bf16_array(W16, W, (size_t)N * K);
+            bert_linear_bf16(ref, N, x16, W16, b, MM, N, K, 1);
+            differ = 0;
+            for (int nt = 1; nt <= 2; nt++)
+                for (int M = 1; M <= MM; M++) {
+                    bert_linear_bf16(y, N, x16, W16, b, M, N, K, nt);
+                    differ += memcmp(y, ref, sizeof(float) * (size_t)M * N) != 0;
+                }
+            if (differ) printf("  bf16 %d x %d: %d of %d row counts differ\n", N, K, differ, 2 * MM);
+            CHECK(differ == 0);
+            free(x16), free(W16);
+        }
         free(x), free(W), free(b), free(ref), free(y);
     }
 }
