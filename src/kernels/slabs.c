@@ -12,58 +12,63 @@
 #include <omp.h>
 #endif
 
-void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg) {
-    /* Column slabs of 16 keep each thread's writes apart and SIMD-friendly. */
-    int n_blocks = (N + 15) / 16;
-    int nt = n_threads < 1 ? 1 : n_threads;
-    if (nt > n_blocks) nt = n_blocks;
+/* Runs part(t, nt, ctx) on each thread t of a team of (up to) nt; nt is the
+ * team's actual size, so no share is lost where fewer threads are given. */
+typedef void (*part_fn)(int t, int nt, void *ctx);
+static void on_threads(int nt, part_fn part, void *ctx) {
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #ifdef _OPENMP
-        int t = omp_get_thread_num();
+        part(omp_get_thread_num(), omp_get_num_threads(), ctx);
 #else
-        int t = 0;
-        nt = 1;
+        part(0, 1, ctx);
 #endif
-        int b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
-        int j0 = b0 * 16, j1 = b1 * 16 < N ? b1 * 16 : N;
-        if (j1 > j0) fn(j0, j1, arg);
     }
+}
+
+typedef struct {
+    bert_slab_fn fn;
+    void *arg;
+    int N;
+} columns_job;
+
+/* Column slabs of 16 keep each thread's writes apart and SIMD-friendly. */
+static void column_part(int t, int nt, void *ctx) {
+    const columns_job *c = ctx;
+    int n_blocks = (c->N + 15) / 16, b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
+    int j0 = b0 * 16, j1 = b1 * 16 < c->N ? b1 * 16 : c->N;
+    if (j1 > j0) c->fn(j0, j1, c->arg);
+}
+
+void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg) {
+    int n_blocks = (N + 15) / 16, nt = n_threads < 1 ? 1 : n_threads;
+    columns_job c = {fn, arg, N};
+    on_threads(nt < n_blocks ? nt : n_blocks, column_part, &c);
 }
 
 typedef struct {
     bert_block_fn fn;
     void *arg;
-    int M;
-} columns_args;
+    int M, N;
+} blocks_job;
 
 static void all_rows(int j0, int j1, void *arg) {
-    const columns_args *c = arg;
-    c->fn(0, c->M, j0, j1, c->arg);
+    const blocks_job *b = arg;
+    b->fn(0, b->M, j0, j1, b->arg);
+}
+
+static void row_part(int t, int nt, void *ctx) {
+    const blocks_job *b = ctx;
+    int i0 = (int)((long long)b->M * t / nt), i1 = (int)((long long)b->M * (t + 1) / nt);
+    if (i1 > i0) b->fn(i0, i1, 0, b->N, b->arg);
 }
 
 void bert_for_slabs(int M, int N, int n_threads, bert_block_fn fn, void *arg) {
     int nt = n_threads < 1 ? 1 : n_threads;
-    if (nt == 1) {
-        fn(0, M, 0, N, arg);
-        return;
-    }
-    if (M < BERT_ROW_SLAB_ROWS * nt) {
-        columns_args c = {fn, arg, M};
-        bert_for_column_slabs(N, nt, all_rows, &c);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-#ifdef _OPENMP
-        int t = omp_get_thread_num();
-#else
-        int t = 0;
-        nt = 1;
-#endif
-        int i0 = (int)((long long)M * t / nt), i1 = (int)((long long)M * (t + 1) / nt);
-        if (i1 > i0) fn(i0, i1, 0, N, arg);
-    }
+    blocks_job b = {fn, arg, M, N};
+    if (nt == 1) fn(0, M, 0, N, arg);
+    else if (M < BERT_ROW_SLAB_ROWS * nt) bert_for_column_slabs(N, nt, all_rows, &b);
+    else on_threads(nt, row_part, &b);
 }
 
 float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int j1) {

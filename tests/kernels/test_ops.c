@@ -79,6 +79,33 @@ TEST(linear_threads_agree_and_match_float64) {
  * Holds for oneDNN's sgemm (the default where libdnnl is present);
  * OpenBLAS's small-N kernels sum in another order for some row counts, so
  * without oneDNN (sanitizer builds, BERT_GEMM=openblas) the test says so. */
+typedef struct {
+    const float *x, *W, *b;
+    const uint16_t *x16, *W16; /* set: the bf16 product */
+    int N, K;
+} rows_case;
+
+static void rows_run(const rows_case *c, float *y, int M, int nt) {
+    if (c->x16) bert_linear_bf16(y, c->N, c->x16, c->W16, c->b, M, c->N, c->K, nt);
+    else bert_linear(y, c->N, c->x, c->W, c->b, M, c->N, c->K, nt);
+}
+
+/* How many of the row counts 1..MM at 1 and 2 threads give rows other than
+ * the MM-row product's. */
+static int rows_differing(const rows_case *c, int MM) {
+    float *ref = malloc(sizeof(float) * MM * c->N), *y = malloc(sizeof(float) * MM * c->N);
+    rows_run(c, ref, MM, 1);
+    int differ = 0;
+    for (int nt = 1; nt <= 2; nt++)
+        for (int M = 1; M <= MM; M++) {
+            rows_run(c, y, M, nt);
+            differ += memcmp(y, ref, sizeof(float) * (size_t)M * c->N) != 0;
+        }
+    if (differ) printf("  %s %d x %d: %d of %d row counts differ\n", c->x16 ? "bf16" : "f32", c->N, c->K, differ, 2 * MM);
+    free(ref), free(y);
+    return differ;
+}
+
 TEST(linear_rows_do_not_depend_on_the_row_count) {
     if (!bert_dnnl_sgemm_available()) {
         printf("  (oneDNN's sgemm is not used here: rows may differ by a few ulps with the row count)\n");
@@ -86,39 +113,24 @@ TEST(linear_rows_do_not_depend_on_the_row_count) {
     }
     static const int shapes[][2] = {{128, 128}, {384, 128}, {128, 512}, {2, 768}, {3, 384}, {64, 64}};
     enum { MM = 200 };
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        int N = shapes[c][0], K = shapes[c][1];
-        unsigned seed = 11 + (unsigned)c;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], K = shapes[s][1];
+        unsigned seed = 11 + (unsigned)s;
         float *x = malloc(sizeof(float) * MM * K), *W = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
-        float *ref = malloc(sizeof(float) * MM * N), *y = malloc(sizeof(float) * MM * N);
         for (int i = 0; i < MM * K; i++) x[i] = frand(&seed);
         for (int i = 0; i < N * K; i++) W[i] = 0.1f * frand(&seed);
         for (int i = 0; i < N; i++) b[i] = frand(&seed);
-        bert_linear(ref, N, x, W, b, MM, N, K, 1);
-        int differ = 0;
-        for (int nt = 1; nt <= 2; nt++)
-            for (int M = 1; M <= MM; M++) {
-                bert_linear(y, N, x, W, b, M, N, K, nt);
-                differ += memcmp(y, ref, sizeof(float) * (size_t)M * N) != 0;
-            }
-        if (differ) printf("  %d x %d: %d of %d row counts differ\n", N, K, differ, 2 * MM);
-        CHECK(differ == 0);
+        rows_case c = {x, W, b, NULL, NULL, N, K};
+        CHECK(rows_differing(&c, MM) == 0);
         if (!bert_bf16_unavailable()) { /* the bf16 products: the same property */
             uint16_t *x16 = malloc(sizeof(uint16_t) * MM * K), *W16 = malloc(sizeof(uint16_t) * N * K);
             bert_f32_to_bf16_array(x16, x, (size_t)MM * K);
             bert_f32_to_bf16_array(W16, W, (size_t)N * K);
-            bert_linear_bf16(ref, N, x16, W16, b, MM, N, K, 1);
-            differ = 0;
-            for (int nt = 1; nt <= 2; nt++)
-                for (int M = 1; M <= MM; M++) {
-                    bert_linear_bf16(y, N, x16, W16, b, M, N, K, nt);
-                    differ += memcmp(y, ref, sizeof(float) * (size_t)M * N) != 0;
-                }
-            if (differ) printf("  bf16 %d x %d: %d of %d row counts differ\n", N, K, differ, 2 * MM);
-            CHECK(differ == 0);
+            c.x16 = x16, c.W16 = W16;
+            CHECK(rows_differing(&c, MM) == 0);
             free(x16), free(W16);
         }
-        free(x), free(W), free(b), free(ref), free(y);
+        free(x), free(W), free(b);
     }
 }
 
