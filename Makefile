@@ -58,13 +58,33 @@ WARN     := -Wall -Wextra -Wshadow -Wno-unknown-pragmas
 # sqrtf in a loop is a possible errno write that stops vectorisation.
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) -fno-math-errno -fPIC -fopenmp -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
             -Iinclude -Isrc $(BLAS_CFLAGS) $(JSON_CFLAGS)
-LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) $(MPI_LIBS) -lz -fopenmp -lm -ldl -lpthread
+LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) $(MPI_LIBS) $(CUDA_LIBS) -lz -fopenmp -lm -ldl -lpthread
 
-LIB_SRC  := $(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c)
+# CUDA (src/cuda, --device cuda): built where nvcc is found (CUDA=none leaves
+# it out), never in sanitizer or fuzzing builds. The CUDA runtime is linked
+# statically; cuBLAS is opened at run time, so the tool starts and runs on
+# the CPU where no GPU or driver is. Kernels for sm_80 (A100) and sm_90
+# (H100/H200), with PTX for newer GPUs.
+CUDA     ?= auto
+NVCC     ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+ifneq ($(CUDA),none)
+ifeq ($(findstring -fsanitize,$(OPT)),)
+CUDA_NVCC := $(NVCC)
+endif
+endif
+ifneq ($(CUDA_NVCC),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(CUDA_NVCC))
+CUDA_OBJ  := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard src/cuda/*.cu))
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CUDA_SKIP := src/cuda/none.c
+endif
+
+LIB_SRC  := $(filter-out $(CUDA_SKIP),$(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c src/cuda/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 SERVER_SRC := $(wildcard src/server/*.c)
 TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/dist_check.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -85,6 +105,11 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/src/cuda/%.o: src/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(CUDA_NVCC) -O3 -std=c++17 $(CUDA_ARCH) -Iinclude -Isrc -DBERT_CUDA_LIBDIR='"$(CUDA_HOME)/lib64"' \
+		-Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra -MMD -MP -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@

@@ -140,6 +140,19 @@ typedef enum {
                             * as for bf16. */
 } bert_compute_dtype;
 
+/* Where the encoder's layers run (bert_model_params.device). */
+typedef enum {
+    BERT_DEVICE_CPU = 0,  /* the default */
+    BERT_DEVICE_CUDA = 1  /* an NVIDIA GPU (the first one CUDA lists): the
+                           * encoder's layers in f32 on cuBLAS (TF32 off)
+                           * with bert.c's own kernels for bias + activation,
+                           * residual + LayerNorm, the key mask and softmax;
+                           * ragged batches as on the CPU, no padding. The
+                           * embeddings and the heads (pooler, classifiers,
+                           * MLM) stay on the CPU. Inference only, f32 only;
+                           * see bert_cuda_unavailable_reason. */
+} bert_device;
+
 typedef struct {
     /* 1 (default): map model.safetensors into memory and use F32 tensors in
      * place. 0: read the files into memory (for file systems without mmap). */
@@ -159,7 +172,20 @@ typedef struct {
      * layout (what training, which updates the weights, uses). Results are
      * the same f32 products either way, up to summation order. */
     int pack_weights;
+    /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the weights of the
+     * encoder's layers are copied to the GPU once, here; every forward pass
+     * of the model then runs its layers there (each context has its own
+     * GPU buffers and stream). BERT_ERR_UNSUPPORTED at load, saying why,
+     * where that cannot be (bert_cuda_unavailable_reason) or with compute
+     * other than BERT_COMPUTE_F32. */
+    bert_device device;
 } bert_model_params;
+
+/* NULL when BERT_DEVICE_CUDA can be used here, else a sentence saying why
+ * not: a build without CUDA (nvcc was not found, or a sanitizer build), no
+ * NVIDIA driver or no GPU (CUDA's own message), or cuBLAS not found. Asks
+ * the CUDA runtime once, on first call (which initialises the driver). */
+BERT_API const char *bert_cuda_unavailable_reason(void);
 
 /* NULL when BERT_COMPUTE_BF16 can run on this machine for any model, else a
  * sentence saying what is missing (CPU feature or library). Where the CPU
@@ -603,6 +629,7 @@ typedef struct {
     int truncate;      /* 1: cut inputs longer than the model takes; 0: error        */
     int truncate_left; /* with truncate: drop from the start instead of the end      */
     bert_compute_dtype compute; /* BERT_COMPUTE_F32 (default), _BF16 or _INT8, see bert_model_params */
+    bert_device device;         /* BERT_DEVICE_CPU (default) or _CUDA, see bert_model_params */
 } bert_pipeline_params;
 
 BERT_API bert_pipeline_params bert_pipeline_default_params(void);

@@ -56,6 +56,8 @@ void cli_help_if_asked(const char *arg, const char *usage);
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
 /* --dtype f32|bf16 into *out; 0 (after a message) when s is neither. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
+/* --device cpu|cuda into *out; 0 (after a message) when s is neither. */
+int cli_parse_device(const char *cmd, const char *s, bert_device *out);
 
 /* Rewrite the library's parameter names in msg (max_question_len, ...) as
  * the flags that set them (--max-question-len, ...), within cap bytes. */

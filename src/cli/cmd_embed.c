@@ -37,6 +37,8 @@ static const char *usage_text =
     "  --dtype f32|bf16|int8  precision of the encoder's products (default f32, exact;\n"
     "                       bf16 needs AVX512-BF16 and oneDNN, cosine >= 0.999 vs f32;\n"
     "                       int8 needs oneDNN, dynamic quantization, cosine >= 0.98)\n"
+    "  --device cpu|cuda    where the encoder's layers run (default cpu; cuda: an NVIDIA\n"
+    "                       GPU, f32, needs a build with nvcc and cuBLAS at run time)\n"
     "  --truncate           cut texts longer than the model accepts (default: error)\n"
     "  --truncation-side S  right (default) | left\n"
     "  --profile            print where the time went (ms per pass of each kind of\n"
@@ -80,6 +82,8 @@ static int parse_args(int argc, char **argv, const char **dir, embed_opts *o) {
             if (!cli_parse_int("embed", a, argv[++i], 1, &o->batch_size)) return 0;
         } else if (strcmp(a, "--dtype") == 0 && v) {
             if (!cli_parse_dtype("embed", argv[++i], &o->compute)) return 0;
+        } else if (strcmp(a, "--device") == 0 && v) {
+            if (!cli_parse_device("embed", argv[++i], &o->device)) return 0;
         } else if (strcmp(a, "--threads") == 0 && v) {
             if (!cli_parse_int("embed", a, argv[++i], 1, &o->threads) || !cli_threads_ok("embed", o->threads)) return 0;
         } else if (strcmp(a, "--input") == 0 && v) {
@@ -130,6 +134,7 @@ static int load(const char *dir, embed_opts *o, embed_res *r) {
     bert_error err;
     bert_model_params mp = bert_model_default_params();
     mp.compute = o->compute;
+    mp.device = o->device;
     if (bert_model_load(dir, &mp, &r->em.m, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
     bert_model *m = r->em.m;
     bert_context_params cp = bert_context_default_params();

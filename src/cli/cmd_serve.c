@@ -15,6 +15,7 @@ static const char *usage_text =
     "  --threads N                 compute threads (default: all cores)\n"
     "  --http-threads N            connection threads: parse, tokenize, answer (default 2)\n"
     "  --dtype f32|bf16|int8       precision of the encoder's products (default f32)\n"
+    "  --device cpu|cuda           where the encoder's layers run (default cpu)\n"
     "  --max-batch-tokens N        tokens per ragged batch of the batcher (default 16384)\n"
     "  --max-concurrent-requests N requests queued or running; more get 429 (default 512)\n"
     "  --max-client-batch-size N   inputs per request; more get 413 (default 64)\n"
@@ -66,6 +67,7 @@ int cmd_serve(int argc, char **argv) {
         else if (strcmp(a, "--threads") == 0) ok = int_flag(a, v, 1, &p.threads);
         else if (strcmp(a, "--http-threads") == 0) ok = int_flag(a, v, 1, &p.http_threads) && (p.http_threads <= 256 || !cli_error("serve", "--http-threads must be at most 256"));
         else if (strcmp(a, "--dtype") == 0) ok = cli_parse_dtype("serve", v, &p.dtype);
+        else if (strcmp(a, "--device") == 0) ok = cli_parse_device("serve", v, &p.device);
         else if (strcmp(a, "--max-batch-tokens") == 0) ok = int_flag(a, v, 1, &p.max_batch_tokens);
         else if (strcmp(a, "--max-concurrent-requests") == 0) ok = int_flag(a, v, 1, &p.max_concurrent);
         else if (strcmp(a, "--max-client-batch-size") == 0) ok = int_flag(a, v, 1, &p.max_client_batch);

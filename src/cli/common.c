@@ -154,6 +154,16 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     return 1;
 }
 
+int cli_parse_device(const char *cmd, const char *s, bert_device *out) {
+    if (strcmp(s, "cpu") == 0) *out = BERT_DEVICE_CPU;
+    else if (strcmp(s, "cuda") == 0) *out = BERT_DEVICE_CUDA;
+    else {
+        fprintf(stderr, "bert %s: --device must be cpu or cuda, not '%s'\n", cmd, s);
+        return 0;
+    }
+    return 1;
+}
+
 int cli_write_json(const char *cmd, const char *dir, const char *name, const cJSON *o) {
     char path[8200];
     snprintf(path, sizeof path, "%s/%s", dir, name);

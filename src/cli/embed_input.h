@@ -33,6 +33,7 @@ typedef struct {
     const bert_sentence_head *head; /* the directory's modules (pooling -3)          */
     int dim;                        /* values per pooled embedding                    */
     bert_compute_dtype compute;
+    bert_device device;
     int profile;                    /* --profile: the table of where the time went, on stderr */
     const char *profile_json;       /* --profile-json FILE: the same as JSON              */
 } embed_opts;

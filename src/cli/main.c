@@ -83,8 +83,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         char info[512];
-        printf("bert %s\n%s\nmpi: %s\n", bert_version(), bert_system_info(info, sizeof info),
-               bert_dist_compiled() ? "yes (data-parallel training and sharded inference under mpirun)" : "no (built without Open MPI)");
+        const char *no_cuda = bert_cuda_unavailable_reason();
+        printf("bert %s\n%s\nmpi: %s\ncuda: %s\n", bert_version(), bert_system_info(info, sizeof info),
+               bert_dist_compiled() ? "yes (data-parallel training and sharded inference under mpirun)" : "no (built without Open MPI)",
+               no_cuda ? no_cuda : "yes (--device cuda)");
         return CLI_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

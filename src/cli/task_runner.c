@@ -90,7 +90,7 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
     }
     int takes = strcmp(a, "--input") == 0 || strcmp(a, "--output") == 0 || strcmp(a, "--batch-size") == 0 ||
                 strcmp(a, "--threads") == 0 || strcmp(a, "--on-error") == 0 || strcmp(a, "--truncation-side") == 0 ||
-                strcmp(a, "--dtype") == 0;
+                strcmp(a, "--dtype") == 0 || strcmp(a, "--device") == 0;
     if (!takes) return 0;
     if (!v) {
         fprintf(stderr, "bert %s: %s needs a value\n", o->cmd, a);
@@ -102,6 +102,7 @@ int task_common_flag(int argc, char **argv, int *i, task_run_opts *o, bert_pipel
     else if (strcmp(a, "--batch-size") == 0) return cli_parse_int(o->cmd, a, v, 1, &o->batch_size) ? 1 : -1;
     else if (strcmp(a, "--threads") == 0) return cli_parse_int(o->cmd, a, v, 1, &pp->n_threads) && cli_threads_ok(o->cmd, pp->n_threads) ? 1 : -1;
     else if (strcmp(a, "--dtype") == 0) return cli_parse_dtype(o->cmd, v, &pp->compute) ? 1 : -1;
+    else if (strcmp(a, "--device") == 0) return cli_parse_device(o->cmd, v, &pp->device) ? 1 : -1;
     else if (strcmp(a, "--on-error") == 0) {
         if (strcmp(v, "skip") != 0 && strcmp(v, "stop") != 0) {
             fprintf(stderr, "bert %s: --on-error must be stop or skip\n", o->cmd);

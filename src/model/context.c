@@ -1,6 +1,7 @@
 /* context.c — creating contexts, sizing their arena, reading outputs. */
 #include "model/context.h"
 
+#include "cuda/encoder.h"
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
 
@@ -74,6 +75,7 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->pscratch);
     free(ctx->offset);
     free(ctx->prof_layer);
+    bert_cuda_work_free(ctx->cuda);
     free(ctx);
 }
 

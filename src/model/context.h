@@ -23,6 +23,7 @@ struct bert_context {
     size_t xq_cap;   /* tokens the three are sized for */
     float *pscratch; /* packed f32 products' padded rows (bert_plinear_scratch), when the model has them */
     bert_error error; /* the first failure inside the layers of this call (code BERT_OK: none) */
+    struct bert_cuda_work *cuda; /* a BERT_DEVICE_CUDA model's GPU buffers and stream, made on first use */
 
     /* params.profile: seconds per layer and kind ([n_layers x BERT_OP_COUNT])
      * and the rest of bert_profile; NULL when off (no clock is read). */

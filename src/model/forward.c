@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/encoder.h"
 #include "kernels/gemm.h"
 #include "kernels/linear_amx.h"
 #include "kernels/linear_packed.h"
@@ -306,7 +307,12 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     prof_begin(ctx);
     embeddings_forward(ctx, seqs);
     prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
-    for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
+    if (m->cuda) { /* the layers on the GPU, the hidden states back in ctx->hidden (cuda/encoder.h) */
+        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, ctx->offset, n_seqs, ctx->keymask, err)) != BERT_OK)
+            return rc;
+        prof_mark(ctx, -1, BERT_OP_OTHER); /* a profile counts the GPU's time as "other" */
+    }
+    for (int l = 0; !m->cuda && l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) pooler_forward(ctx, outputs);
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);

@@ -22,6 +22,7 @@
 #include "kernels/half.h"
 #include "model/model.h"
 
+#include "cuda/encoder.h"
 #include "kernels/attention.h"
 #include "util/error.h"
 
@@ -315,6 +316,29 @@ static void fuse_qkv(bert_model *m) {
     }
 }
 
+/* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU (f32 only). */
+static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
+    if (p->compute != BERT_COMPUTE_F32)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32 only (not --dtype %s)",
+                         p->compute == BERT_COMPUTE_BF16 ? "bf16" : "int8");
+    const bert_config *c = &m->cfg.pub;
+    bert_cuda_layer_src *ls = calloc((size_t)c->num_hidden_layers, sizeof *ls);
+    if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const bert_layer_weights *L = &m->w.layers[l];
+        ls[l] = (bert_cuda_layer_src){L->q.w,       L->q.b,       L->k.w,     L->k.b,     L->v.w,      L->v.b,
+                                      L->attn_out.w, L->attn_out.b, L->attn_ln.w, L->attn_ln.b, L->inter.w, L->inter.b,
+                                      L->out.w,     L->out.b,     L->out_ln.w, L->out_ln.b};
+    }
+    bert_cuda_model_src src = {c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_hidden_layers,
+                               (int)m->cfg.act, (float)c->layer_norm_eps, ls};
+    bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
+    free(ls);
+    return rc;
+}
+
+const char *bert_cuda_unavailable_reason(void) { return bert_cuda_unavailable(); }
+
 bert_status bert_model_load(const char *dir, const bert_model_params *params, bert_model **out, bert_error *err) {
     bert_error_clear(err);
     *out = NULL;
@@ -329,14 +353,23 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
     if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_INT8) rc = make_int8_weights(m, err);
-    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_F32 && p.pack_weights) pack_f32_weights(m);
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU)
+        pack_f32_weights(m);
     else if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
     if (rc != BERT_OK) {
         bert_model_free(m);
         return rc;
     }
-    fuse_qkv(m);
+    if (p.device == BERT_DEVICE_CUDA && (rc = to_gpu(m, &p, err)) != BERT_OK) {
+        bert_model_free(m);
+        return rc;
+    }
+    if (p.device != BERT_DEVICE_CPU && p.device != BERT_DEVICE_CUDA) {
+        bert_model_free(m);
+        return bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)p.device);
+    }
+    if (!m->cuda) fuse_qkv(m);
     m->attention_bf16 = m->compute != BERT_COMPUTE_F32 &&
                         bert_attention_bf16_available(m->cfg.pub.hidden_size / m->cfg.pub.num_attention_heads);
     bert_gemm_init();
@@ -352,6 +385,7 @@ void bert_model_free(bert_model *m) {
     free(m->bf16);
     free(m->fused);
     free(m->packed_small);
+    bert_cuda_model_free(m->cuda);
     for (int l = 0; m->w.layers && l < m->cfg.pub.num_hidden_layers; l++) {
         bert_dense *d[6];
         int out[6], in[6];

@@ -66,6 +66,7 @@ struct bert_model {
      * precision and a head size the kernel takes on this CPU; decided at load */
     int attention_bf16;
     int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
+    struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' weights on the GPU (cuda/encoder.h), else NULL */
     float *packed_small; /* then the packed layers' biases and LayerNorm vectors, copied out of the file */
     int64_t n_params;
     int n_ignored;

@@ -41,6 +41,7 @@ static int open_model(srv_server *s) {
     bert_pipeline_params pp = bert_pipeline_default_params();
     pp.n_threads = s->prm.threads;
     pp.compute = s->prm.dtype;
+    pp.device = s->prm.device;
     pp.truncate = s->prm.truncate;
     bert_error err;
     if (bert_pipeline_open(s->prm.model_dir, &pp, &s->pipe, &err) != BERT_OK) {

@@ -14,6 +14,7 @@ typedef struct {
     int threads;             /* compute threads of the batcher; 0: all cores                 */
     int http_threads;        /* connection threads (parse, tokenize, answer); 2              */
     bert_compute_dtype dtype;
+    bert_device device;      /* where the encoder's layers run (BERT_DEVICE_CPU)              */
     int max_batch_tokens;    /* tokens per ragged batch (16384)                              */
     int max_concurrent;      /* requests queued or running; more get 429 (512)               */
     int max_client_batch;    /* inputs per request; more get 413 (64)                        */

@@ -54,6 +54,7 @@ bert_status bert_pipeline_open(const char *dir, const bert_pipeline_params *para
     cp.n_threads = p->params.n_threads;
     bert_model_params mp = bert_model_default_params();
     mp.compute = p->params.compute;
+    mp.device = p->params.device;
     bert_status rc = bert_model_load(dir, &mp, &p->model, err);
     if (rc == BERT_OK) rc = bert_tokenizer_load(dir, &p->tok, err);
     if (rc == BERT_OK) rc = bert_context_create(p->model, &cp, &p->ctx, err);

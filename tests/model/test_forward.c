@@ -80,8 +80,9 @@ static void compare_seq(const char *what, const bert_context *ctx, int seq, cons
     }
 }
 
-/* The padded batch, exactly as the reference ran it (pad positions too). */
-static void check_padded(const char *name, int n_threads, int use_mmap) {
+/* The padded batch, exactly as the reference ran it (pad positions too),
+ * on the CPU or (device BERT_DEVICE_CUDA) the GPU. */
+static void check_padded(const char *name, int n_threads, int use_mmap, bert_device device) {
     golden g;
     if (!load_golden(name, &g)) return;
     char dir[512];
@@ -90,6 +91,7 @@ static void check_padded(const char *name, int n_threads, int use_mmap) {
     bert_model *m = NULL;
     bert_model_params mp = bert_model_default_params();
     mp.use_mmap = use_mmap;
+    mp.device = device;
     CHECK_OK(bert_model_load(dir, &mp, &m, &err), err);
     if (!m) {
         st_close(&g.st);
@@ -116,17 +118,17 @@ static void check_padded(const char *name, int n_threads, int use_mmap) {
 }
 
 TEST(forward_matches_reference_padded_batch) {
-    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 2, 1);
+    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 2, 1, BERT_DEVICE_CPU);
 }
 
 TEST(forward_matches_reference_one_thread_no_mmap) {
-    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 1, 0);
+    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 1, 0, BERT_DEVICE_CPU);
 }
 
 /* Without padding: each sequence cut to its real length, all in one ragged
  * batch, must give the reference's values at the real positions; and each
  * sequence run alone must give the same as in the batch (<= 1e-5). */
-TEST(forward_ragged_batch_equals_single_runs) {
+static void check_ragged(bert_device device) {
     for (int i = 0; i < N_FIXTURES; i++) {
         golden g;
         if (!load_golden(fixtures[i], &g)) continue;
@@ -134,7 +136,9 @@ TEST(forward_ragged_batch_equals_single_runs) {
         snprintf(dir, sizeof dir, FIXTURES "/%s", fixtures[i]);
         bert_error err;
         bert_model *m = NULL;
-        CHECK_OK(bert_model_load(dir, NULL, &m, &err), err);
+        bert_model_params mp = bert_model_default_params();
+        mp.device = device;
+        CHECK_OK(bert_model_load(dir, &mp, &m, &err), err);
         if (!m) continue;
         int C = bert_model_config(m)->hidden_size, V = bert_model_config(m)->vocab_size;
         bert_context *batch_ctx = NULL, *one_ctx = NULL;
@@ -176,6 +180,8 @@ TEST(forward_ragged_batch_equals_single_runs) {
         st_close(&g.st);
     }
 }
+
+TEST(forward_ragged_batch_equals_single_runs) { check_ragged(BERT_DEVICE_CPU); }
 
 /* A context grows when a later call needs more, and outputs that were not
  * requested are NULL. */
@@ -358,4 +364,27 @@ TEST(forward_profile_times_every_operation) {
     bert_context_free(plain);
     bert_context_free(ctx);
     bert_model_free(m);
+}
+
+/* BERT_DEVICE_CUDA: where a GPU can run it, every fixture's padded batch
+ * and its ragged form against the PyTorch reference (1e-4, as on the CPU),
+ * each sequence alone equal to it in the batch (1e-5); elsewhere the load is
+ * refused with BERT_ERR_UNSUPPORTED naming why (a device that does not
+ * exist: BERT_ERR_INPUT), and nothing leaks. */
+TEST(forward_cuda_matches_reference_or_is_refused) {
+    const char *why = bert_cuda_unavailable_reason();
+    if (why) {
+        printf("  (no GPU path here: %s)\n", why);
+        bert_model_params mp = bert_model_default_params();
+        mp.device = BERT_DEVICE_CUDA;
+        bert_model *m = NULL;
+        bert_error err;
+        CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED, why);
+        CHECK(m == NULL);
+        mp.device = (bert_device)7;
+        CHECK(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err) == BERT_ERR_INPUT && m == NULL);
+        return;
+    }
+    for (int i = 0; i < N_FIXTURES; i++) check_padded(fixtures[i], 2, 1, BERT_DEVICE_CUDA);
+    check_ragged(BERT_DEVICE_CUDA);
 }

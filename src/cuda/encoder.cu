@@ -1,0 +1,423 @@
+/* encoder.cu — the encoder's layers on an NVIDIA GPU (see encoder.h for
+ * the data flow). cuBLAS is opened with dlopen on first use; the CUDA
+ * runtime is linked statically. Every kernel here is f32 and mirrors the CPU
+ * operation it replaces (kernels/ops.c), cited at each. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <float.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "cuda/encoder.h"
+#include "kernels/ops.h"
+#include "util/error.h"
+}
+
+/* ---- what this machine has: decided once ------------------------------- */
+
+/* Set once under pthread_once, read-only afterwards (the documented
+ * capability cache of this file). */
+static struct {
+    char why[256]; /* empty: usable */
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math;
+    decltype(&cublasSgemm_v2) sgemm;
+    decltype(&cublasSgemmBatched) sgemm_batched;
+} B;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void *open_cublas(void) {
+    static const char *names[] = {
+#ifdef BERT_CUDA_LIBDIR
+        BERT_CUDA_LIBDIR "/libcublas.so",
+#endif
+        "libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (h) return h;
+    }
+    return NULL;
+}
+
+static void probe(void) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (driver) dlclose(driver);
+        snprintf(B.why, sizeof B.why, "no usable NVIDIA GPU: %s%s", cudaGetErrorString(e),
+                 driver ? "" : " (the NVIDIA driver, libcuda.so.1, is not installed)");
+        return;
+    }
+    if (n < 1) {
+        snprintf(B.why, sizeof B.why, "no NVIDIA GPU found (CUDA lists none)");
+        return;
+    }
+    void *h = open_cublas();
+    if (!h) {
+        snprintf(B.why, sizeof B.why, "cuBLAS (libcublas.so) was not found: %s", dlerror());
+        return;
+    }
+#define SYM(field, name) \
+    if (!(*(void **)&B.field = dlsym(h, name))) snprintf(B.why, sizeof B.why, "cuBLAS lacks %s", name);
+    SYM(create, "cublasCreate_v2") SYM(destroy, "cublasDestroy_v2") SYM(set_stream, "cublasSetStream_v2")
+    SYM(set_math, "cublasSetMathMode") SYM(sgemm, "cublasSgemm_v2") SYM(sgemm_batched, "cublasSgemmBatched")
+#undef SYM
+}
+
+extern "C" const char *bert_cuda_unavailable(void) {
+    pthread_once(&once, probe);
+    return B.why[0] ? B.why : NULL;
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* bert_activation_forward's formulas (kernels/ops.c, vecmath.h). */
+__device__ static float activation(float x, int act) {
+    switch (act) {
+    case BERT_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case BERT_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case BERT_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case BERT_ACT_SILU: return x / (1.0f + expf(-x));
+    case BERT_ACT_GELU_FAST: return 0.5f * x * (1.0f + tanhf(0.7978845608f * x * (1.0f + 0.044715f * x * x)));
+    default: return x;
+    }
+}
+
+/* y[M x N] = act(y + b) (act < 0: y + b): nn.Linear's bias, then the
+ * intermediate's activation. */
+__global__ static void bias_act(float *y, const float *b, size_t M, int N, int act) {
+    size_t n = M * (size_t)N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = y[i] + b[i % N];
+        y[i] = act >= 0 ? activation(v, act) : v;
+    }
+}
+
+/* The sum (op 0) or maximum (op 1) of v over the block; every thread gets it. */
+__device__ static float block_reduce(float v, int op) {
+    __shared__ float part[32];
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = op ? fmaxf(v, w) : v + w;
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads(); /* part[] may still be read from the previous call */
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    v = lane < warps ? part[lane] : (op ? -FLT_MAX : 0.0f);
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = op ? fmaxf(v, w) : v + w;
+    }
+    return v;
+}
+
+/* out[row] = LayerNorm(a[row] + bias + res[row]) * g + beta, one block per
+ * row: BertSelfOutput / BertOutput (dense + dropout(identity) + residual,
+ * then nn.LayerNorm: biased variance, rstd = 1 / sqrt(var + eps)). out may
+ * be res (each element is read by the thread that writes it, before). */
+__global__ static void add_layernorm(float *out, const float *a, const float *bias, const float *res, const float *g,
+                                     const float *beta, int C, float eps) {
+    size_t row = (size_t)blockIdx.x * C;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) s += a[row + j] + bias[j] + res[row + j];
+    float mean = block_reduce(s, 0) / C;
+    float q = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = a[row + j] + bias[j] + res[row + j] - mean;
+        q += d * d;
+    }
+    float rstd = rsqrtf(block_reduce(q, 0) / C + eps);
+    for (int j = threadIdx.x; j < C; j += blockDim.x)
+        out[row + j] = (a[row + j] + bias[j] + res[row + j] - mean) * rstd * g[j] + beta[j];
+}
+
+/* One score row of pair blockIdx.y (rows of T x T matrices one after
+ * another): masked keys (keymask 0) to -FLT_MAX, then softmax, as
+ * bert_mask_key_columns + bert_softmax_rows (the max subtracted, the sum
+ * inverted once). */
+__global__ static void mask_softmax(float *S, const float *keymask, const int *keyrow, int T) {
+    float *r = S + ((size_t)blockIdx.y * T + blockIdx.x) * T;
+    const float *km = keymask + keyrow[blockIdx.y];
+    float mx = -FLT_MAX;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float v = km[j] == 0.0f ? -FLT_MAX : r[j];
+        r[j] = v;
+        mx = fmaxf(mx, v);
+    }
+    mx = block_reduce(mx, 1);
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float e = expf(r[j] - mx);
+        r[j] = e;
+        s += e;
+    }
+    float inv = 1.0f / block_reduce(s, 0);
+    for (int j = threadIdx.x; j < T; j += blockDim.x) r[j] *= inv;
+}
+
+/* ---- the model's weights on the GPU -------------------------------------- */
+
+typedef struct {
+    float *qkv_w, *qkv_b, *o_w, *o_b, *ln1_w, *ln1_b, *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
+} layer_dev;
+
+struct bert_cuda_model {
+    int C, NH, I, L, act;
+    float eps;
+    float *block; /* every weight, one allocation */
+    layer_dev *layers;
+};
+
+static bert_status cuda_fail(bert_error *err, cudaError_t e, const char *what) {
+    return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO, "CUDA: %s: %s", what,
+                     cudaGetErrorString(e));
+}
+
+extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err) {
+    *out = NULL;
+    const char *why = bert_cuda_unavailable();
+    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", why);
+    size_t C = (size_t)src->hidden, I = (size_t)src->intermediate;
+    if (src->heads < 1 || C % (size_t)src->heads)
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA: hidden size %zu is not a multiple of %d heads", C, src->heads);
+    /* floats per layer: qkv 3C*C + 3C, o C*C + C, ln1 2C, i I*C + I, o2 C*I + C, ln2 2C */
+    size_t per = 3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C, total = per * src->layers;
+    bert_cuda_model *m = (bert_cuda_model *)calloc(1, sizeof *m);
+    float *host = (float *)malloc(sizeof(float) * per);
+    if (m) m->layers = (layer_dev *)calloc((size_t)src->layers, sizeof *m->layers);
+    if (!m || !host || !m->layers) {
+        free(host);
+        bert_cuda_model_free(m);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    m->C = src->hidden, m->NH = src->heads, m->I = src->intermediate, m->L = src->layers, m->act = src->act;
+    m->eps = src->eps;
+    cudaError_t e = cudaMalloc((void **)&m->block, sizeof(float) * total);
+    if (e != cudaSuccess) {
+        free(host);
+        bert_cuda_model_free(m);
+        return bert_fail(err, BERT_ERR_NOMEM, "CUDA: cannot allocate %.1f MB of GPU memory for the weights: %s",
+                         sizeof(float) * total / 1e6, cudaGetErrorString(e));
+    }
+    for (int l = 0; l < src->layers && e == cudaSuccess; l++) {
+        const bert_cuda_layer_src *s = &src->src[l];
+        float *d = m->block + per * l, *h = host;
+        layer_dev *L = &m->layers[l];
+        struct {
+            float **dst;
+            const float *a;
+            size_t n;
+        } parts[] = {{&L->qkv_w, s->q_w, C * C}, {NULL, s->k_w, C * C}, {NULL, s->v_w, C * C},
+                     {&L->qkv_b, s->q_b, C},     {NULL, s->k_b, C},     {NULL, s->v_b, C},
+                     {&L->o_w, s->o_w, C * C},   {&L->o_b, s->o_b, C},  {&L->ln1_w, s->ln1_w, C},
+                     {&L->ln1_b, s->ln1_b, C},   {&L->i_w, s->i_w, I * C}, {&L->i_b, s->i_b, I},
+                     {&L->o2_w, s->o2_w, C * I}, {&L->o2_b, s->o2_b, C}, {&L->ln2_w, s->ln2_w, C},
+                     {&L->ln2_b, s->ln2_b, C}};
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            if (parts[k].dst) *parts[k].dst = d + (h - host);
+            memcpy(h, parts[k].a, sizeof(float) * parts[k].n);
+            h += parts[k].n;
+        }
+        e = cudaMemcpy(d, host, sizeof(float) * per, cudaMemcpyHostToDevice);
+    }
+    free(host);
+    if (e != cudaSuccess) {
+        bert_cuda_model_free(m);
+        return cuda_fail(err, e, "copying the weights to the GPU");
+    }
+    *out = m;
+    return BERT_OK;
+}
+
+extern "C" void bert_cuda_model_free(bert_cuda_model *m) {
+    if (!m) return;
+    if (m->block) cudaFree(m->block);
+    free(m->layers);
+    free(m);
+}
+
+/* ---- one context's working set ------------------------------------------- */
+
+struct bert_cuda_work {
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    size_t cap_tokens, cap_pairs, cap_scores; /* what the buffers below hold */
+    float *hidden, *qkv, *attn, *tmp, *ff, *keymask, *scores;
+    const float **ptrs; /* device: 6 operand addresses per pair */
+    int *keyrow;        /* device: first row of each pair's sequence */
+    /* host staging of the plan */
+    bert_cuda_pair *pairs;
+    bert_cuda_group *groups;
+    const float **ptrs_h;
+    int *keyrow_h;
+};
+
+extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
+    if (!w) return;
+    float *dev[] = {w->hidden, w->qkv, w->attn, w->tmp, w->ff, w->keymask, w->scores};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]) cudaFree(dev[i]);
+    if (w->ptrs) cudaFree((void *)w->ptrs);
+    if (w->keyrow) cudaFree(w->keyrow);
+    if (w->blas) B.destroy(w->blas);
+    if (w->stream) cudaStreamDestroy(w->stream);
+    free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
+    free(w);
+}
+
+static cudaError_t grow(float **p, size_t floats) {
+    if (*p) cudaFree(*p);
+    *p = NULL;
+    return cudaMalloc((void **)p, sizeof(float) * (floats ? floats : 1));
+}
+
+/* Buffers for N tokens, P pairs and `scores` floats of scores. */
+static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N, size_t P, size_t scores,
+                           bert_error *err) {
+    cudaError_t e = cudaSuccess;
+    size_t C = (size_t)m->C, I = (size_t)m->I;
+    if (N > w->cap_tokens) {
+        size_t n = N + N / 4;
+        if ((e = grow(&w->hidden, n * C)) == cudaSuccess && (e = grow(&w->qkv, n * 3 * C)) == cudaSuccess &&
+            (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
+            (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess)
+            w->cap_tokens = n;
+        else
+            w->cap_tokens = 0;
+    }
+    if (e == cudaSuccess && P > w->cap_pairs) {
+        size_t n = P + P / 4;
+        free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
+        if (w->ptrs) cudaFree((void *)w->ptrs);
+        if (w->keyrow) cudaFree(w->keyrow);
+        w->ptrs = NULL, w->keyrow = NULL, w->cap_pairs = 0;
+        w->pairs = (bert_cuda_pair *)malloc(sizeof *w->pairs * n);
+        w->groups = (bert_cuda_group *)malloc(sizeof *w->groups * n);
+        w->ptrs_h = (const float **)malloc(sizeof *w->ptrs_h * 6 * n);
+        w->keyrow_h = (int *)malloc(sizeof *w->keyrow_h * n);
+        if (!w->pairs || !w->groups || !w->ptrs_h || !w->keyrow_h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        if ((e = cudaMalloc((void **)&w->ptrs, sizeof(float *) * 6 * n)) == cudaSuccess &&
+            (e = cudaMalloc((void **)&w->keyrow, sizeof(int) * n)) == cudaSuccess)
+            w->cap_pairs = n;
+    }
+    if (e == cudaSuccess && scores > w->cap_scores) {
+        if ((e = grow(&w->scores, scores)) == cudaSuccess) w->cap_scores = scores;
+        else w->cap_scores = 0;
+    }
+    return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "allocating the GPU's working memory");
+}
+
+static bert_status work_create(bert_cuda_work **out, bert_error *err) {
+    bert_cuda_work *w = (bert_cuda_work *)calloc(1, sizeof *w);
+    if (!w) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    cudaError_t e = cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        free(w);
+        return cuda_fail(err, e, "creating a stream");
+    }
+    cublasStatus_t s = B.create(&w->blas);
+    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_stream(w->blas, w->stream);
+    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_math(w->blas, CUBLAS_DEFAULT_MATH); /* no TF32 */
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        bert_cuda_work_free(w);
+        return bert_fail(err, BERT_ERR_IO, "cuBLAS: could not set up a handle (status %d)", (int)s);
+    }
+    *out = w;
+    return BERT_OK;
+}
+
+/* ---- the forward pass ---------------------------------------------------- */
+
+/* y[M x Nout] = x[M x K] W^T (row-major, W [Nout x K]): in cuBLAS's
+ * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T'). */
+static cublasStatus_t dense(const bert_cuda_work *w, float *y, const float *x, const float *W, int M, int Nout, int K) {
+    const float one = 1.0f, zero = 0.0f;
+    return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
+}
+
+static unsigned blocks_for(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b < 4096 ? b : 4096);
+}
+
+/* One BertLayer on the work's buffers (N tokens, the plan's n_groups groups). */
+static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_cuda_work *w, int N, int n_groups) {
+    int C = m->C, I = m->I, hs = C / m->NH;
+    const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
+    cublasStatus_t s = dense(w, w->qkv, w->hidden, L->qkv_w, N, 3 * C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    bias_act<<<blocks_for((size_t)N * 3 * C), 256, 0, w->stream>>>(w->qkv, L->qkv_b, (size_t)N, 3 * C, -1);
+    for (int gi = 0; gi < n_groups && s == CUBLAS_STATUS_SUCCESS; gi++) {
+        const bert_cuda_group *g = &w->groups[gi];
+        const float **p = w->ptrs + 6 * (size_t)g->first;
+        int n = g->n, T = g->T;
+        /* S_i = scale Q_h K_h^T: column-major S^T [T x T] = op(K_h^T) Q_h^T */
+        s = B.sgemm_batched(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &scale, p, 3 * C, p + n, 3 * C, &zero,
+                            (float *const *)(p + 2 * n), T, n);
+        if (s != CUBLAS_STATUS_SUCCESS) break;
+        mask_softmax<<<dim3((unsigned)T, (unsigned)n), 128, 0, w->stream>>>(w->scores, w->keymask, w->keyrow + g->first,
+                                                                           T);
+        /* attn_h = P_i V_h: column-major attn_h^T [hs x T] = V_h^T P_i^T */
+        s = B.sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
+                            (float *const *)(p + 5 * n), C, n);
+    }
+    if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, w->tmp, w->attn, L->o_w, N, C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o_b, w->hidden, L->ln1_w, L->ln1_b, C, m->eps);
+    if ((s = dense(w, w->ff, w->hidden, L->i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    bias_act<<<blocks_for((size_t)N * I), 256, 0, w->stream>>>(w->ff, L->i_b, (size_t)N, I, m->act);
+    if ((s = dense(w, w->tmp, w->ff, L->o2_w, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o2_b, w->hidden, L->ln2_w, L->ln2_b, C, m->eps);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* Scores of one group at most: 64 M floats (256 MB), or one pair's T x T. */
+enum { SCORE_CAP = 64 << 20 };
+
+extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const int *offset,
+                                     int n_seqs, const float *keymask, bert_error *err) {
+    if (!m || !work || !hidden || !offset || !keymask || n_seqs < 1)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
+    bert_status rc = *work ? BERT_OK : work_create(work, err);
+    if (rc != BERT_OK) return rc;
+    bert_cuda_work *w = *work;
+    size_t N = (size_t)offset[n_seqs], P = (size_t)n_seqs * (size_t)m->NH, C = (size_t)m->C;
+    if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK) return rc;
+    int n_groups = bert_cuda_plan(offset, n_seqs, m->NH, SCORE_CAP, w->pairs, w->groups);
+    if (n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
+    size_t scores = 0;
+    for (int g = 0; g < n_groups; g++) {
+        size_t need = (size_t)w->groups[g].n * (size_t)w->groups[g].T * (size_t)w->groups[g].T;
+        scores = need > scores ? need : scores;
+    }
+    if ((rc = reserve(m, w, N, P, scores, err)) != BERT_OK) return rc;
+    for (int g = 0; g < n_groups; g++) {
+        const bert_cuda_group *gr = &w->groups[g];
+        bert_cuda_group_operands(gr, w->pairs, offset, m->C, m->NH, w->qkv, w->scores, w->attn,
+                                 w->ptrs_h + 6 * (size_t)gr->first, w->keyrow_h + gr->first);
+    }
+    cudaError_t e = cudaMemcpyAsync(w->hidden, hidden, sizeof(float) * N * C, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(w->keymask, keymask, sizeof(float) * N, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
+    if (e != cudaSuccess) return cuda_fail(err, e, "copying the batch to the GPU");
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamSynchronize(w->stream);
+        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
+    }
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_fail(err, e, "launching a kernel");
+    e = cudaMemcpyAsync(hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
+    return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "running the layers");
+}

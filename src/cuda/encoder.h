@@ -1,0 +1,116 @@
+/* encoder.h — the encoder's layers on an NVIDIA GPU (BERT_DEVICE_CUDA).
+ *
+ * The seam: bert_forward computes the embeddings on the CPU, hands the
+ * [N x C] hidden states of a ragged batch to bert_cuda_run, which runs every
+ * layer on the GPU and writes the last layer's hidden states back; the heads
+ * then run on the CPU as for a CPU model. Per layer, on the context's stream:
+ *   qkv  = hidden Wqkv^T + b          cuBLAS sgemm, bias kernel   [N x 3C]
+ *   S    = scale Q_h K_h^T             cuBLAS batched sgemm, one call per run
+ *                                      of sequences of equal length (plan.c)
+ *   P    = softmax(S + key mask)       kernel, one block per score row
+ *   attn = P V_h                       cuBLAS batched sgemm          [N x C]
+ *   hidden = LN(attn Wo^T + bo + hidden)       sgemm, add+LayerNorm kernel
+ *   hidden = LN(act(hidden Wi^T + bi) Wo2^T + bo2 + hidden)
+ * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
+ * f32 with its own summation orders.
+ *
+ * Built from encoder.cu where nvcc is found (BERT_HAVE_CUDA); otherwise
+ * none.c gives the same functions, which say the build has no CUDA. The
+ * CUDA runtime is linked statically; cuBLAS is opened at run time
+ * (dlopen), on first use, so a machine without it still runs everything
+ * else. plan.c (host-side: which (sequence, head) pairs go into which
+ * batched call, and where their operands lie) is plain C, built and tested
+ * everywhere. */
+#ifndef BERT_CUDA_ENCODER_H
+#define BERT_CUDA_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bert.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The host copies of one layer's weights, as the model holds them. */
+typedef struct {
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [C x C], [C] */
+    const float *o_w, *o_b;                         /* attention.output.dense [C x C], [C] */
+    const float *ln1_w, *ln1_b;                     /* attention.output.LayerNorm [C] */
+    const float *i_w, *i_b;                         /* intermediate.dense [I x C], [I] */
+    const float *o2_w, *o2_b;                       /* output.dense [C x I], [C] */
+    const float *ln2_w, *ln2_b;                     /* output.LayerNorm [C] */
+} bert_cuda_layer_src;
+
+typedef struct {
+    int hidden, heads, intermediate, layers;
+    int act; /* a bert_activation (kernels/ops.h) */
+    float eps;
+    const bert_cuda_layer_src *src; /* [layers] */
+} bert_cuda_model_src;
+
+typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */
+typedef struct bert_cuda_work bert_cuda_work;   /* one context's buffers, stream, handle */
+
+/* NULL when the GPU path can run here, else why not (bert_cuda_unavailable_reason). */
+const char *bert_cuda_unavailable(void);
+
+/* Copies the layers' weights to the GPU (Q, K and V as one [3C x C]
+ * weight). BERT_ERR_UNSUPPORTED when the GPU path cannot run, BERT_ERR_NOMEM
+ * when the GPU's memory is short (both say which). */
+bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err);
+void bert_cuda_model_free(bert_cuda_model *m);
+
+/* Runs every layer on hidden [N x C] (host memory, updated in place) for
+ * the ragged batch offset[0..n_seqs] (sequence s is rows offset[s] ..
+ * offset[s+1]) with keymask [N] (1 attends, 0 is masked as a key). *work is
+ * the calling context's, made on first use and grown as needed (free it
+ * with bert_cuda_work_free). One thread per work at a time; works of one
+ * model may run at once from several threads. */
+bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const int *offset,
+                          int n_seqs, const float *keymask, bert_error *err);
+void bert_cuda_work_free(bert_cuda_work *w);
+
+/* ---- plan.c: host-side planning, no GPU needed ------------------------- */
+
+/* One batched attention call: pairs [first, first + n) of the plan's pair
+ * list, every one of sequence length T. Their T x T score matrices lie one
+ * after another from the start of the score buffer. */
+typedef struct {
+    int T, first, n;
+} bert_cuda_group;
+
+typedef struct {
+    int seq, head;
+} bert_cuda_pair;
+
+enum { BERT_CUDA_GROUP_MAX = 65535 };
+
+/* Orders the n_seqs x heads (sequence, head) pairs by sequence length
+ * (then sequence, then head) into pairs [n_seqs * heads] and cuts them into
+ * groups of one length holding at most score_cap floats of scores each
+ * (at least one pair per group, whatever its size) and at most
+ * BERT_CUDA_GROUP_MAX pairs (a launch grid's limit). groups has room for
+ * n_seqs * heads entries; returns how many were made, or -1 when a
+ * sequence is empty or offsets do not increase. */
+int bert_cuda_plan(const int *offset, int n_seqs, int heads, size_t score_cap, bert_cuda_pair *pairs,
+                   bert_cuda_group *groups);
+
+/* The operand addresses of group g's batched products, given where the
+ * buffers start (device addresses, only computed with here):
+ *   scores: K_h (A), Q_h (B), S_i (C)       S_i = scores + i*T*T
+ *   context: V_h (A), S_i (B), attn_h (C)
+ * qkv is [N x 3C] (Q, K, V side by side), attn [N x C]; head h's columns
+ * start at h * (C / heads). Writes 6 * g.n addresses to ptrs: the three
+ * score arrays, then the three context arrays, n each; and to keyrow[i]
+ * the first row of pair i's sequence (where its key mask starts). */
+void bert_cuda_group_operands(const bert_cuda_group *g, const bert_cuda_pair *pairs, const int *offset, int C,
+                              int heads, const float *qkv, const float *scores, float *attn, const float **ptrs,
+                              int *keyrow);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

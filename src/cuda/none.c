@@ -1,0 +1,25 @@
+/* none.c — the GPU path's functions in a build without CUDA (nvcc not
+ * found, CUDA=none, or a sanitizer build): each says so. */
+#include "cuda/encoder.h"
+#include "util/error.h"
+
+const char *bert_cuda_unavailable(void) {
+    return "this build of bert.c has no CUDA support (nvcc was not found when it was built, or CUDA=none, or a "
+           "sanitizer build)";
+}
+
+bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err) {
+    (void)src;
+    *out = NULL;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+void bert_cuda_model_free(bert_cuda_model *m) { (void)m; }
+
+bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const int *offset,
+                          int n_seqs, const float *keymask, bert_error *err) {
+    (void)m, (void)work, (void)hidden, (void)offset, (void)n_seqs, (void)keymask;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+void bert_cuda_work_free(bert_cuda_work *w) { (void)w; }
