@@ -67,16 +67,22 @@ LDLIBS   += $(BLAS_LIBS) $(JSON_LIBS) $(UNICODE_LIBS) $(MPI_LIBS) $(CUDA_LIBS) -
 # (H100/H200), with PTX for newer GPUs.
 CUDA     ?= auto
 NVCC     ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 ifneq ($(CUDA),none)
 ifeq ($(findstring -fsanitize,$(OPT)),)
-CUDA_NVCC := $(NVCC)
+# An nvcc that cannot build for these GPUs with this host compiler (too old,
+# or a newer gcc than it takes) leaves CUDA out rather than failing the
+# build: a one-line kernel is compiled once per build directory to find out.
+CUDA_NVCC := $(if $(NVCC),$(shell test -f $(BUILD)/.cuda-probe || { mkdir -p $(BUILD) && \
+	printf '__global__ void k(float *x) { x[0] = 1; }\n' > $(BUILD)/.cuda-probe.cu && \
+	{ $(NVCC) $(CUDA_ARCH) -c $(BUILD)/.cuda-probe.cu -o $(BUILD)/.cuda-probe.o >/dev/null 2>&1 && echo yes || echo no; } \
+	> $(BUILD)/.cuda-probe; }; grep -q yes $(BUILD)/.cuda-probe && echo $(NVCC)))
 endif
 endif
 ifneq ($(CUDA_NVCC),)
-CUDA_HOME := $(patsubst %/bin/nvcc,%,$(CUDA_NVCC))
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(realpath $(CUDA_NVCC)))
 CUDA_OBJ  := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard src/cuda/*.cu))
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
-CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 CUDA_SKIP := src/cuda/none.c
 endif
 

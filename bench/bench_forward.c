@@ -3,7 +3,7 @@
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
  *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8]
  *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE] [--no-pack]
- *                       [--profile] [--profile-json FILE]
+ *                       [--profile] [--profile-json FILE] [--device cpu|cuda]
  *
  * Writes a random-initialised model of the bert-base shape (hidden 768,
  * 12 heads, intermediate 3072, vocabulary 30522; --layers sets the depth)
@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
     int layers = 12, threads = 0, seq = 128, reps = 10, write_only = 0, tiny = 0, no_pack = 0, profile = 0;
     const char *profile_json = NULL;
     bert_compute_dtype dtype = BERT_COMPUTE_F32;
+    bert_device device = BERT_DEVICE_CPU;
     const char *dir = NULL, *batch_list = NULL, *ragged = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -118,6 +119,7 @@ int main(int argc, char **argv) {
             dtype = strcmp(v, "bf16") == 0 ? BERT_COMPUTE_BF16 : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8 : BERT_COMPUTE_F32, i++;
         else if (strcmp(argv[i], "--shape") == 0) tiny = strcmp(v, "tiny") == 0, layers = tiny ? 2 : layers, i++;
         else if (strcmp(argv[i], "--ragged") == 0) ragged = v, i++;
+        else if (strcmp(argv[i], "--device") == 0) device = strcmp(v, "cuda") == 0 ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU, i++;
         else {
             fprintf(stderr, "usage: bench_forward [--layers N] [--threads N] [--seq N] [--reps N] [--model-dir DIR] [--write-only]\n");
             return 2;
@@ -143,6 +145,7 @@ int main(int argc, char **argv) {
     bert_model_params mp = bert_model_default_params();
     mp.compute = dtype;
     mp.pack_weights = !no_pack;
+    mp.device = device;
     if (bert_model_load(dir, &mp, &m, &err) != BERT_OK) {
         fprintf(stderr, "bench_forward: %s\n", err.message);
         return 1;
@@ -192,8 +195,8 @@ int main(int argc, char **argv) {
     if (bert_blas_coretype_hint())
         printf("WARNING: OpenBLAS runs kernels older than this CPU; rerun with OPENBLAS_CORETYPE=%s\n",
                bert_blas_coretype_hint());
-    printf("bert.c forward, %s shape, %d layer(s), seq %d, threads %d, %d reps\n", tiny ? "BERT-Tiny" : "bert-base",
-           layers, seq, threads ? threads : -1, reps);
+    printf("bert.c forward, %s shape, %d layer(s), seq %d, threads %d, %d reps%s\n", tiny ? "BERT-Tiny" : "bert-base",
+           layers, seq, threads ? threads : -1, reps, device == BERT_DEVICE_CUDA ? ", layers on the GPU" : "");
     printf("%-8s %-8s %8s %8s %12s %12s %14s %10s\n", "runtime", "layers", "threads", "batch", "median ms", "min ms",
            "tokens/s", "GFLOP/s");
     const bert_config *mc = bert_model_config(m);

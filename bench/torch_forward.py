@@ -26,11 +26,18 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (f32, TF32 off; timings synchronise the GPU)")
     ap.add_argument("--ragged", help="one line of token ids per sequence: one batch, padded to the longest "
                                      "with an attention mask, as transformers' padding=True does")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg, sd = bert_reference.load_model_dir(a.model_dir)
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        sd = {k: v.to(dev) for k, v in sd.items()}
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
     print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
@@ -47,12 +54,15 @@ def main():
             mask = torch.ones_like(ids)
             tokens, label = B * a.seq, str(B)
         types = torch.zeros_like(ids)
+        ids, types, mask = ids.to(dev), types.to(dev), mask.to(dev)
         with torch.inference_mode():
             bert_reference.forward(cfg, sd, ids, types, mask)
+            sync()
             ts = []
             for _ in range(a.reps):
                 t0 = time.perf_counter()
                 bert_reference.forward(cfg, sd, ids, types, mask)
+                sync()
                 ts.append((time.perf_counter() - t0) * 1e3)
         med = statistics.median(ts)
         print(f"{'pytorch':<8} {cfg['num_hidden_layers']:<8} {a.threads:>8} {label:>8} {med:12.2f} {min(ts):12.2f} "

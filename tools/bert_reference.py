@@ -66,7 +66,7 @@ def forward(cfg, sd, input_ids, token_type_ids, attention_mask):
     def ln(x, p):
         return F.layer_norm(x, (C,), sd[p + ".weight"], sd[p + ".bias"], eps)
 
-    pos = torch.arange(T).unsqueeze(0).expand(B, T)
+    pos = torch.arange(T, device=input_ids.device).unsqueeze(0).expand(B, T)
     x = F.embedding(input_ids, sd["embeddings.word_embeddings.weight"])
     x = x + F.embedding(token_type_ids, sd["embeddings.token_type_embeddings.weight"])
     x = x + F.embedding(pos, sd["embeddings.position_embeddings.weight"])

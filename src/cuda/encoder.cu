@@ -32,15 +32,22 @@ static struct {
 } B;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void *open_cublas(void) {
-    static const char *names[] = {
+/* cuBLAS of the CUDA major version built against (its soname), first from
+ * the toolkit the build used, then from the loader's path; the unversioned
+ * name last. The first failure's message goes into why. */
+static void *open_cublas(char *why, size_t cap) {
+    char names[4][512];
+    int n = 0;
 #ifdef BERT_CUDA_LIBDIR
-        BERT_CUDA_LIBDIR "/libcublas.so",
+    snprintf(names[n++], sizeof names[0], "%s/libcublas.so.%d", BERT_CUDA_LIBDIR, CUDART_VERSION / 1000);
 #endif
-        "libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(names[n++], sizeof names[0], "libcublas.so.%d", CUDART_VERSION / 1000);
+    snprintf(names[n++], sizeof names[0], "libcublas.so");
+    why[0] = 0;
+    for (int i = 0; i < n; i++) {
         void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
         if (h) return h;
+        if (!why[0]) snprintf(why, cap, "cuBLAS was not found: %s", dlerror());
     }
     return NULL;
 }
@@ -59,11 +66,17 @@ static void probe(void) {
         snprintf(B.why, sizeof B.why, "no NVIDIA GPU found (CUDA lists none)");
         return;
     }
-    void *h = open_cublas();
-    if (!h) {
-        snprintf(B.why, sizeof B.why, "cuBLAS (libcublas.so) was not found: %s", dlerror());
+    /* the kernels are built for compute capability 8.0 and 9.0 (+ PTX of 9.0) */
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+    if (major < 8) {
+        snprintf(B.why, sizeof B.why, "the GPU's compute capability is %d.%d; bert.c's kernels need 8.0 or newer", major,
+                 minor);
         return;
     }
+    void *h = open_cublas(B.why, sizeof B.why);
+    if (!h) return;
 #define SYM(field, name) \
     if (!(*(void **)&B.field = dlsym(h, name))) snprintf(B.why, sizeof B.why, "cuBLAS lacks %s", name);
     SYM(create, "cublasCreate_v2") SYM(destroy, "cublasDestroy_v2") SYM(set_stream, "cublasSetStream_v2")
@@ -192,7 +205,7 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
     size_t per = 3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C, total = per * src->layers;
     bert_cuda_model *m = (bert_cuda_model *)calloc(1, sizeof *m);
     float *host = (float *)malloc(sizeof(float) * per);
-    if (m) m->layers = (layer_dev *)calloc((size_t)src->layers, sizeof *m->layers);
+    if (m) m->layers = (layer_dev *)calloc(src->layers > 0 ? (size_t)src->layers : 1, sizeof *m->layers);
     if (!m || !host || !m->layers) {
         free(host);
         bert_cuda_model_free(m);
@@ -379,6 +392,13 @@ static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_c
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* After a failure: nothing of this call may still run when the buffers are
+ * reused or freed, and its launch errors are not left for the next call. */
+static void drained(bert_cuda_work *w) {
+    cudaStreamSynchronize(w->stream);
+    cudaGetLastError();
+}
+
 /* Scores of one group at most: 64 M floats (256 MB), or one pair's T x T. */
 enum { SCORE_CAP = 64 << 20 };
 
@@ -392,6 +412,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     size_t N = (size_t)offset[n_seqs], P = (size_t)n_seqs * (size_t)m->NH, C = (size_t)m->C;
     if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK) return rc;
     int n_groups = bert_cuda_plan(offset, n_seqs, m->NH, SCORE_CAP, w->pairs, w->groups);
+    if (n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
     size_t scores = 0;
     for (int g = 0; g < n_groups; g++) {
@@ -409,15 +430,16 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e == cudaSuccess)
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
-    if (e != cudaSuccess) return cuda_fail(err, e, "copying the batch to the GPU");
+    if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups);
     if (s != CUBLAS_STATUS_SUCCESS) {
-        cudaStreamSynchronize(w->stream);
+        drained(w);
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
     }
-    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_fail(err, e, "launching a kernel");
+    if ((e = cudaGetLastError()) != cudaSuccess) return drained(w), cuda_fail(err, e, "launching a kernel");
     e = cudaMemcpyAsync(hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
-    return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "running the layers");
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? BERT_OK : (drained(w), cuda_fail(err, e, "running the layers"));
 }

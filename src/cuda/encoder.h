@@ -92,8 +92,8 @@ enum { BERT_CUDA_GROUP_MAX = 65535 };
  * groups of one length holding at most score_cap floats of scores each
  * (at least one pair per group, whatever its size) and at most
  * BERT_CUDA_GROUP_MAX pairs (a launch grid's limit). groups has room for
- * n_seqs * heads entries; returns how many were made, or -1 when a
- * sequence is empty or offsets do not increase. */
+ * n_seqs * heads entries; returns how many were made, -1 when a sequence
+ * is empty or offsets do not increase, -2 when memory runs out. */
 int bert_cuda_plan(const int *offset, int n_seqs, int heads, size_t score_cap, bert_cuda_pair *pairs,
                    bert_cuda_group *groups);
 

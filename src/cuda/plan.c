@@ -19,7 +19,7 @@ int bert_cuda_plan(const int *offset, int n_seqs, int heads, size_t score_cap, b
                    bert_cuda_group *groups) {
     if (n_seqs < 1 || heads < 1) return -1;
     by_length *order = malloc(sizeof *order * (size_t)n_seqs);
-    if (!order) return -1;
+    if (!order) return -2;
     for (int s = 0; s < n_seqs; s++) {
         order[s].T = offset[s + 1] - offset[s];
         order[s].seq = s;

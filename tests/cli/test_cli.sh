@@ -98,6 +98,18 @@ for d in bf16 int8; do
         expect_error dtype_${d}_unavailable "$d needs" "$BERT" fill-mask models/bertc-tiny-uncased --dtype $d --input "$TMP/mask.jsonl"
     fi
 done
+# --device: cpu or cuda; where the GPU path cannot run (no GPU, no driver, a build without
+# nvcc) --device cuda fails naming why, for embed and the task commands alike (tests/gpu/run.sh
+# checks the GPU's answers where one is).
+expect_error bad_device "--device must be cpu or cuda" "$BERT" embed "$FIX/tiny-pretraining" --device gpu
+expect_error bad_device_task "--device must be cpu or cuda" "$BERT" classify models/bertc-mini-uncased-sst2 --device tpu
+if ! "$BERT" version | grep -q "^cuda: yes"; then
+    why=$("$BERT" version | sed -n 's/^cuda: //p')
+    echo '{"input_ids": [101, 7592, 102]}' > "$TMP/ids.jsonl"
+    expect_error device_cuda_unavailable_embed "--device cuda: $why" "$BERT" embed "$FIX/tiny-pretraining" --device cuda --input "$TMP/ids.jsonl"
+    expect_error device_cuda_unavailable_task "--device cuda: $why" "$BERT" fill-mask models/bertc-tiny-uncased --device cuda --input "$TMP/mask.jsonl"
+    expect_error device_cuda_unavailable_serve "--device cuda: $why" "$BERT" serve models/bertc-tiny-uncased --device cuda --port 0
+fi
 expect_error finetune_int8_is_inference_only "int8 is for inference" "$BERT" finetune models/bertc-tiny-uncased \
     --output-dir "$TMP/ft8" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
     --text-column sentence --label-column genres --problem multi_label --dtype int8

@@ -1,0 +1,106 @@
+#!/bin/sh
+# tests/gpu/run.sh [BUILD_DIR] — the GPU path (--device cuda) where an NVIDIA
+# GPU is; not part of `make test` (CI machines have none). Checks:
+#  1. the unit tests that run it: every fixture model's padded and ragged
+#     batches against the PyTorch reference's outputs (1e-4), each sequence
+#     alone equal to it in a batch (1e-5), the attention plan;
+#  2. the task commands on the bundled models, --device cuda against
+#     --device cpu (embed, classify, ner, fill-mask; numbers within 1e-4,
+#     labels and words equal);
+#  3. a 12-layer model of the bert-base shape at 5..512 tokens in one ragged
+#     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
+#     sums in other orders);
+#  4. where Debian's python3-torch sees the GPU: tools/bert_reference.py on
+#     the GPU against bert.c on the GPU (the same 12-layer batch, 1e-3).
+# Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
+# failure, 77 when this machine has no usable GPU (nothing was run).
+build=${1:-build}
+make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" >/dev/null || exit 1
+why=$("$build/bert" --version | sed -n 's/^cuda: //p')
+case "$why" in
+yes*) ;;
+*) echo "SKIP gpu (no GPU path here: $why)"; exit 77 ;;
+esac
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+unit() {
+    "$build/test_bert" "$1" > "$TMP/unit.out" 2>&1
+    grep -E '^(PASS|FAIL)|^  ' "$TMP/unit.out"
+    grep -q '^PASS' "$TMP/unit.out" && ! grep -q '^FAIL' "$TMP/unit.out" || fail=1
+}
+unit forward_cuda
+unit cuda_plan
+
+# same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU, outputs within TOL
+same() {
+    name=$1 tol=$2
+    shift 2
+    cat > "$TMP/in.jsonl"
+    if "$build/bert" "$@" --device cpu --input "$TMP/in.jsonl" > "$TMP/cpu.jsonl" 2> "$TMP/err" &&
+        "$build/bert" "$@" --device cuda --input "$TMP/in.jsonl" > "$TMP/gpu.jsonl" 2>> "$TMP/err" &&
+        [ -s "$TMP/gpu.jsonl" ] && "$build/json_close" "$TMP/cpu.jsonl" "$TMP/gpu.jsonl" "$tol" > "$TMP/diff" 2>&1; then
+        echo "PASS gpu_$name"
+    else
+        echo "FAIL gpu_$name"
+        cat "$TMP/err" "$TMP/diff" | head -5 | sed 's/^/  /'
+        fail=1
+    fi
+}
+texts='{"text": "A charming and often affecting journey."}
+{"text": "Unflinchingly bleak and desperate, and far too long for what it has to say."}
+{"text": "ok"}
+{"text": "The acting, costumes, music, cinematography and sound are all astounding given the production'"'"'s austere locales."}'
+echo "$texts" | same embed 1e-4 embed models/bertc-mini-uncased
+echo "$texts" | same embed_none 1e-4 embed models/bertc-mini-uncased --pooling none
+echo "$texts" | same classify 1e-4 classify models/bertc-mini-uncased-sst2
+printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"'noS."}' '{"text": "EU rejects German call to boycott British lamb."}' |
+    same ner 1e-4 ner models/bertc-mini-uncased-conll03
+printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' |
+    same fill_mask 1e-4 fill-mask models/bertc-mini-uncased
+
+# A 12-layer bert-base-shaped model (random weights), one ragged batch of 5..512 tokens.
+"$build/bench_forward" --layers 12 --write-only > /dev/null
+python3 -c '
+import random
+random.seed(7)
+for n in (5, 17, 64, 128, 128, 300, 511, 512):
+    print("{\"input_ids\": [101, " + ", ".join(str(random.randrange(1000, 29000)) for _ in range(n - 2)) + ", 102]}")
+' | same base12_ragged_512 1e-3 embed "$build/bench-model-L12" --pooling none --batch-size 8
+
+# PyTorch on the GPU (Debian's python3-torch, where it has CUDA) against bert.c on the GPU.
+if /usr/bin/python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    if "$build/bert" embed "$build/bench-model-L12" --pooling none --batch-size 8 --device cuda --input "$TMP/in.jsonl" > "$TMP/gpu.jsonl" &&
+        /usr/bin/python3 - "$build/bench-model-L12" "$TMP/in.jsonl" "$TMP/gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
+import json, sys
+import torch
+sys.path.insert(0, "tools")
+import bert_reference
+torch.backends.cuda.matmul.allow_tf32 = False
+dev = torch.device(sys.argv[4])
+cfg, sd = bert_reference.load_model_dir(sys.argv[1])
+sd = {k: v.to(dev) for k, v in sd.items()}
+worst = 0.0
+for line, got in zip(open(sys.argv[2]), open(sys.argv[3])):
+    ids = torch.tensor([json.loads(line)["input_ids"]], device=dev)
+    with torch.inference_mode():
+        out = bert_reference.forward(cfg, sd, ids, torch.zeros_like(ids), torch.ones_like(ids))
+    h = out["last_hidden_state"][0].cpu()
+    g = torch.tensor(json.loads(got)["token_embeddings"])
+    worst = max(worst, (h - g).abs().max().item())
+print("max |bert.c cuda - pytorch cuda| =", worst)
+sys.exit(0 if worst <= 1e-3 else 1)
+PY
+    then
+        echo "PASS gpu_pytorch_cuda_parity"
+        sed 's/^/  /' "$TMP/torch.out"
+    else
+        echo "FAIL gpu_pytorch_cuda_parity"
+        sed 's/^/  /' "$TMP/torch.out" | tail -5
+        fail=1
+    fi
+else
+    echo "SKIP gpu_pytorch_cuda_parity (python3-torch here has no CUDA)"
+fi
+exit $fail
