@@ -68,7 +68,9 @@ static void resolve(void) {
     SYM(pd_query_md, "dnnl_primitive_desc_query_md") SYM(prim_create, "dnnl_primitive_create")
     SYM(prim_destroy, "dnnl_primitive_destroy") SYM(execute, "dnnl_primitive_execute")
     SYM(mem_create, "dnnl_memory_create") SYM(mem_destroy, "dnnl_memory_destroy")
-    SYM(reorder_pd, "dnnl_reorder_primitive_desc_create")
+    SYM(reorder_pd, "dnnl_reorder_primitive_desc_create") SYM(attr_create, "dnnl_primitive_attr_create")
+    SYM(attr_destroy, "dnnl_primitive_attr_destroy") SYM(attr_scratchpad, "dnnl_primitive_attr_set_scratchpad_mode")
+    SYM(md_size, "dnnl_memory_desc_get_size")
 #undef SYM
     if (D_.engine_create(&D_.engine, dnnl_cpu, 0) != dnnl_success) state = BERT_DNNL_NO_ENGINE;
 }
@@ -143,8 +145,19 @@ static dnnl_status_t make_pd(const bert_dnnl_packed *p, int M, const dnnl_memory
     if (wmd) w = *wmd;
     else if ((s = D.md_init(&w, 2, wd, p->xdt, dnnl_format_tag_any)) != dnnl_success) return s;
     if ((s = D.matmul_init(&md, &a, &w, p->bias ? &b : NULL, &d)) != dnnl_success) return s;
-    if ((s = D.pd_create(pd, &md, NULL, D.engine, NULL)) != dnnl_success) *pd = NULL;
+    dnnl_primitive_attr_t attr = NULL; /* a user scratchpad: see bert_dnnl_packed */
+    if ((s = D.attr_create(&attr)) == dnnl_success && (s = D.attr_scratchpad(attr, dnnl_scratchpad_mode_user)) == dnnl_success)
+        s = D.pd_create(pd, &md, attr, D.engine, NULL);
+    if (s != dnnl_success) *pd = NULL;
+    if (attr) D.attr_destroy(attr);
     return s;
+}
+
+/* Keep pd's scratchpad description as bucket i's. */
+static void keep_scratch(bert_dnnl_packed *p, int i, const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = D.pd_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (md) p->scratch_md[i] = *md;
+    else memset(&p->scratch_md[i], 0, sizeof p->scratch_md[i]);
 }
 
 /* W [N x K] row-major is the K x N matrix in "ba" order: reorder it into
@@ -190,6 +203,7 @@ bert_status bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int
     dnnl_status_t s = make_pd(p, BERT_DNNL_ROWS, NULL, &pd);
     if (s == dnnl_success) p->w_md = *D.pd_query_md(pd, dnnl_query_weights_md, 0), s = pack(p, W, &step);
     if (s == dnnl_success) step = "make the matmul primitive", s = D.prim_create(&p->prim[LAST], pd);
+    if (s == dnnl_success) keep_scratch(p, LAST, pd);
     if (s != dnnl_success) p->prim[LAST] = NULL;
     if (pd) D.pd_destroy(pd);
     if (s == dnnl_success) return BERT_OK;
@@ -217,6 +231,7 @@ static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive
         dnnl_primitive_desc_t pd = NULL;
         s = make_pd(p, Mp, &p->w_md, &pd);
         if (s == dnnl_success && (s = D.prim_create(&p->prim[i], pd)) != dnnl_success) p->prim[i] = NULL;
+        if (s == dnnl_success) keep_scratch(p, i, pd);
         if (pd) D.pd_destroy(pd);
     }
     *prim = p->prim[i];
@@ -236,21 +251,30 @@ bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *
                               p->N, p->K, type_name(p->xdt), type_name(p->xdt), type_name(p->ydt));
     dnnl_memory_desc_t amd, dmd, bmd;
     dnnl_dims_t ad = {Mp, p->K}, dd = {Mp, p->N}, bd = {1, p->N};
-    dnnl_memory_t am = NULL, dm = NULL, bm = NULL;
+    dnnl_memory_t am = NULL, dm = NULL, bm = NULL, sm = NULL;
+    /* this run's own scratchpad (oneDNN asks for none in most shapes) */
+    const dnnl_memory_desc_t *smd = &p->scratch_md[Mp / BERT_DNNL_ROW_STEP - 1];
+    size_t scratch = smd->ndims > 0 ? D.md_size(smd) : 0;
+    void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) / 64 * 64) : NULL;
+    if (scratch && !sbuf) return bert_fail(err, BERT_ERR_NOMEM, "out of memory (a %zu-byte oneDNN scratchpad)", scratch);
     if ((s = D.md_init(&amd, 2, ad, p->xdt, dnnl_ab)) == dnnl_success && (s = D.md_init(&dmd, 2, dd, p->ydt, dnnl_ab)) == dnnl_success &&
         (s = D.mem_create(&am, &amd, D.engine, (void *)x)) == dnnl_success &&
-        (s = D.mem_create(&dm, &dmd, D.engine, y)) == dnnl_success && p->bias &&
-        (s = D.md_init(&bmd, 2, bd, dnnl_f32, dnnl_ab)) == dnnl_success)
+        (s = D.mem_create(&dm, &dmd, D.engine, y)) == dnnl_success && (!scratch || (s = D.mem_create(&sm, smd, D.engine, sbuf)) == dnnl_success) &&
+        p->bias && (s = D.md_init(&bmd, 2, bd, dnnl_f32, dnnl_ab)) == dnnl_success)
         s = D.mem_create(&bm, &bmd, D.engine, (void *)bias);
     bert_status rc = s == dnnl_success ? BERT_OK : bert_dnnl_fail(err, s, "oneDNN could not wrap the buffers of a %d x %d x %d product", Mp, p->N, p->K);
     if (rc == BERT_OK) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, p->w_mem}, {DNNL_ARG_DST, dm},
-                                   {DNNL_ARG_BIAS, bm}};
-        rc = bert_dnnl_run(prim, p->bias ? 4 : 3, args, "the matmul primitive", err);
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, p->w_mem}, {DNNL_ARG_DST, dm}};
+        int n = 3;
+        if (sm) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sm};
+        if (p->bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bm};
+        rc = bert_dnnl_run(prim, n, args, "the matmul primitive", err);
     }
     if (am) D.mem_destroy(am);
     if (dm) D.mem_destroy(dm);
     if (bm) D.mem_destroy(bm);
+    if (sm) D.mem_destroy(sm);
+    free(sbuf);
     return rc;
 }
 #undef D

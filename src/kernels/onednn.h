@@ -94,6 +94,10 @@ typedef struct {
     __typeof__(dnnl_memory_create) *mem_create;
     __typeof__(dnnl_memory_destroy) *mem_destroy;
     __typeof__(dnnl_reorder_primitive_desc_create) *reorder_pd;
+    __typeof__(dnnl_primitive_attr_create) *attr_create;
+    __typeof__(dnnl_primitive_attr_destroy) *attr_destroy;
+    __typeof__(dnnl_primitive_attr_set_scratchpad_mode) *attr_scratchpad;
+    __typeof__(dnnl_memory_desc_get_size) *md_size;
     dnnl_engine_t engine;
 } bert_dnnl_api;
 
@@ -119,7 +123,12 @@ bert_status bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args
  * padded up to a multiple of BERT_DNNL_ROW_STEP: at most ROWS / ROW_STEP
  * primitives per weight, made on first use (under the lock) and kept. Used
  * by the int8 layers (qlinear.c: s8 x s8 -> s32) and the f32 layers
- * (linear_packed.c: f32 -> f32 with the bias added by the primitive). */
+ * (linear_packed.c: f32 -> f32 with the bias added by the primitive).
+ *
+ * Threads: the primitives are made with a user scratchpad (each run brings
+ * its own, allocated for that run), so one weight may be run by any number
+ * of threads at once — oneDNN's default, a scratchpad shared by every
+ * primitive, lets a primitive run only on the thread that made it. */
 typedef struct {
     int N, K;
     dnnl_data_type_t xdt, ydt;  /* x and W are xdt, y is ydt */
@@ -128,6 +137,7 @@ typedef struct {
     dnnl_memory_t w_mem;        /* the packed weights (oneDNN's allocation) */
     pthread_mutex_t lock;       /* guards prim[] creation */
     dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* for M = 16, 32, ..., ROWS */
+    dnnl_memory_desc_t scratch_md[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* each one's scratchpad */
 } bert_dnnl_packed;
 
 /* Pack W [N x K] (row-major, out x in, of type xdt) into p. Fails (p then
