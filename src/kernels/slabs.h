@@ -33,11 +33,12 @@ void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg);
 /* Runs fn(i0, i1, j0, j1, arg) on blocks [i0, i1) x [j0, j1) of the M x N
  * output, one per thread: row slabs (all columns) when every thread gets at
  * least BERT_ROW_SLAB_ROWS rows, else column slabs as above (all rows). Row
- * slabs let each thread run one product of the full width: on K = 128..512
- * shapes two threads measured 164-211 GFLOP/s by rows vs 74-147 by columns
- * (AMD EPYC, oneDNN sgemm; a column slab of 64-256 outputs is a narrow,
- * slow product, and each thread packs the same input). Short inputs keep
- * column slabs: each thread then streams only its part of W. */
+ * slabs let each thread run one product of the full width: on BERT-Tiny's
+ * shapes (128 and 1024 rows, N and K 128..512) two threads measured
+ * 172-213 GFLOP/s by rows vs 128-200 by columns (AMD EPYC, oneDNN sgemm,
+ * quiet; a column slab of 64-256 outputs is a narrow, slow product, and
+ * each thread packs the same input). Short inputs keep column slabs: each
+ * thread then streams only its part of W. */
 enum { BERT_ROW_SLAB_ROWS = 64 };
 typedef void (*bert_block_fn)(int i0, int i1, int j0, int j1, void *arg);
 void bert_for_slabs(int M, int N, int n_threads, bert_block_fn fn, void *arg);

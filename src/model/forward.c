@@ -169,7 +169,11 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
     int C = m->cfg.pub.hidden_size, S = ctx->n_seqs;
     for (int s = 0; s < S; s++)
         memcpy(ctx->cls + (size_t)s * C, ctx->hidden + (size_t)ctx->offset[s] * C, (size_t)C * sizeof(float));
-    bert_linear(ctx->pooled, C, ctx->cls, m->w.pooler.w, m->w.pooler.b, S, C, C, ctx->n_threads);
+    if (m->w.pooler.pf32)
+        bert_plinear_run(m->w.pooler.pf32, ctx->pooled, C, ctx->cls, m->w.pooler.b, S, ctx->pscratch, NULL,
+                         ctx->n_threads, &ctx->error);
+    else
+        bert_linear(ctx->pooled, C, ctx->cls, m->w.pooler.w, m->w.pooler.b, S, C, C, ctx->n_threads);
     bert_tanh(ctx->pooled, (size_t)S * C);
     if (outputs & BERT_OUTPUT_NSP) bert_linear(ctx->nsp, 2, ctx->pooled, m->w.nsp.w, m->w.nsp.b, S, 2, C, 1);
     /* BertForSequenceClassification: classifier(dropout(pooled)). */
@@ -314,7 +318,10 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     }
     for (int l = 0; !m->cuda && l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
-    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) pooler_forward(ctx, outputs);
+    if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) {
+        pooler_forward(ctx, outputs);
+        if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
+    }
     if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
     int L = bert_model_num_labels(m);
     /* BertForTokenClassification / BertForQuestionAnswering: a linear layer on every token. */

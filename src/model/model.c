@@ -279,6 +279,10 @@ static void pack_f32_weights(bert_model *m) {
     }
     /* and again: reading one tensor maps its neighbours' pages too */
     for (int l = 0; l < c->num_hidden_layers; l++) release_packed(m, l);
+    /* the pooler too: a batch's first tokens are few rows, which the plain
+     * path pads to 16 and whose sgemm then repacks the weight on each call */
+    if ((m->heads & BERT_HEAD_POOLER) && bert_plinear_preferred((int)C, (int)C))
+        m->w.pooler.pf32 = bert_plinear_create(m->w.pooler.w, (int)C, (int)C, 1);
 }
 
 /* BERT_COMPUTE_F32 without packed weights, hidden size at most 512 and an
@@ -393,6 +397,7 @@ void bert_model_free(bert_model *m) {
         for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32);
     }
     free(m->w.layers);
+    bert_plinear_free(m->w.pooler.pf32);
     bert_config_free(&m->cfg);
     free(m);
 }
