@@ -60,10 +60,14 @@ static void linear_block(int i0, int i1, int j0, int j1, void *arg) {
  * and those sum in another order: a row alone would come out a few ulps away
  * from the same row inside a longer product. Fewer rows therefore run as a
  * zero-padded product of BERT_LINEAR_MIN_ROWS rows, whose extra rows are
- * dropped; from 16 rows on, a row's result does not depend on the row count
- * (tests/unit: every count from 1 to 600, both backends). Without the
- * memory for the padded copy the product runs unpadded: the same values to
- * rounding. */
+ * dropped; from 16 rows on, oneDNN's sgemm gives a row the same bits at
+ * every row count (tests/kernels/test_ops.c: counts 1..200, 1 and 2
+ * threads). OpenBLAS's small-N kernels still vary with the row count for
+ * some shapes (N = 2, 3, 64 seen). The cost: at 16 rows oneDNN's sgemm
+ * repacks W on every call, which is why the encoder's layers run packed
+ * (linear_packed.h) and only heads and unpacked (training) layers come
+ * here. Without the memory for the padded copy the product runs unpadded:
+ * the same values to rounding. */
 static int linear_padded(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                          int n_threads, const bert_epilogue *epi) {
     float *xp = malloc(sizeof(float) * (size_t)BERT_LINEAR_MIN_ROWS * ((size_t)K + (size_t)N));
