@@ -242,7 +242,29 @@ static void release_packed(bert_model *m, int l) {
     int out[6], in[6];
     layer_denses(m, l, d, out, in);
     for (int k = 0; k < 6; k++)
-        if (d[k]->pf32) release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
+        if (d[k]->pf32 || (k < 3 && m->w.layers[l].qkv.pf32))
+            release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
+}
+
+/* Layer l's Q, K and V packed as one [3C x C] product into L->qkv (small
+ * hidden sizes, where the feed-forward buffer holds [N x 3C]: one primitive
+ * call instead of three, the fixed cost per call being what short inputs
+ * pay). 0 when not done (then each is packed alone). */
+static int pack_qkv(bert_model *m, int l) {
+    const bert_config *c = &m->cfg.pub;
+    size_t C = (size_t)c->hidden_size;
+    bert_layer_weights *L = &m->w.layers[l];
+    if (C > 512 || (size_t)c->intermediate_size < 3 * C || !bert_plinear_preferred(3 * (int)C, (int)C) || !L->q.b ||
+        !L->k.b || !L->v.b)
+        return 0;
+    float *w3 = malloc(sizeof(float) * 3 * C * C);
+    if (!w3) return 0;
+    memcpy(w3, L->q.w, sizeof(float) * C * C);
+    memcpy(w3 + C * C, L->k.w, sizeof(float) * C * C);
+    memcpy(w3 + 2 * C * C, L->v.w, sizeof(float) * C * C);
+    L->qkv.pf32 = bert_plinear_create(w3, 3 * (int)C, (int)C, 1);
+    free(w3);
+    return L->qkv.pf32 != NULL;
 }
 
 /* BERT_COMPUTE_F32 with pack_weights: each large encoder dense weight packed
@@ -266,13 +288,16 @@ static void pack_f32_weights(bert_model *m) {
         bert_dense *d[6];
         int out[6], in[6];
         layer_denses(m, l, d, out, in);
-        for (int k = 0; k < 6; k++)
+        int fused = pack_qkv(m, l);
+        m->packed_f32 |= fused;
+        for (int k = fused ? 3 : 0; k < 6; k++)
             if (bert_plinear_preferred(out[k], in[k]) && (d[k]->pf32 = bert_plinear_create(d[k]->w, out[k], in[k], d[k]->b != NULL)))
                 m->packed_f32 = 1;
         if (!m->packed_f32) return;
         bert_layer_weights *L = &m->w.layers[l];
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 6; k++) /* q, k, v's biases side by side: the fused product's [3C] */
             if (d[k]->b) move_small(m, &d[k]->b, (size_t)out[k], &at);
+        if (fused) L->qkv.b = L->q.b;
         move_small(m, &L->attn_ln.w, C, &at), move_small(m, &L->attn_ln.b, C, &at);
         move_small(m, &L->out_ln.w, C, &at), move_small(m, &L->out_ln.b, C, &at);
         release_packed(m, l); /* now, so that the peak holds one layer in both forms */
@@ -300,7 +325,7 @@ static void fuse_qkv(bert_model *m) {
     size_t C = (size_t)c->hidden_size, per_layer = 3 * C * C + 3 * C;
     if (m->compute != BERT_COMPUTE_F32 || C > 512 || (size_t)c->intermediate_size < 3 * C || c->num_hidden_layers < 1) return;
     for (int l = 0; l < c->num_hidden_layers; l++)
-        if (m->w.layers[l].q.pf32 || m->w.layers[l].k.pf32 || m->w.layers[l].v.pf32) return;
+        if (m->w.layers[l].q.pf32 || m->w.layers[l].k.pf32 || m->w.layers[l].v.pf32 || m->w.layers[l].qkv.pf32) return;
     float *at = m->fused = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
     if (!at) return;
     for (int l = 0; l < c->num_hidden_layers; l++) {
@@ -395,6 +420,7 @@ void bert_model_free(bert_model *m) {
         int out[6], in[6];
         layer_denses(m, l, d, out, in);
         for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32);
+        bert_plinear_free(m->w.layers[l].qkv.pf32);
     }
     free(m->w.layers);
     bert_plinear_free(m->w.pooler.pf32);

@@ -33,6 +33,10 @@ typedef struct {
     /* Q, K and V as one product (inference, f32 unpacked, small hidden
      * sizes: model.c's fuse_qkv): [3C x C] and [3C] in m->fused, else NULL */
     const float *qkv_w, *qkv_b;
+    /* the same packed for oneDNN's matmul (pack_f32_weights, small hidden
+     * sizes): pf32 of [3C x C], b = q.b (q, k, v's biases side by side);
+     * q, k and v themselves then stay unpacked and unused */
+    bert_dense qkv;
 } bert_layer_weights;
 
 typedef struct {
