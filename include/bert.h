@@ -163,7 +163,7 @@ typedef struct {
      * bert_int8_unavailable_reason. */
     bert_compute_dtype compute;
     /* 1 (default): under BERT_COMPUTE_F32, copy the encoder's dense weights
-     * (layers of at least 64 x 64, and the pooler) once, at load, into the blocked layout
+     * (layers of at least 256 x 256, and the pooler) once, at load, into the blocked layout
      * oneDNN's matrix-product kernels read, so no forward pass repacks them
      * (~10 % of an f32 pass at 128 tokens, more for short inputs). The
      * file's own pages of those weights are then released from memory when

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIN_SIDE = 64 };
+enum { MIN_SIDE = 256 };
 
 /* The checks of bert_plinear_run's arguments for N outputs. */
 static bert_status check_run(const float *y, int ldy, const float *x, int M, const float *scratch, int N,

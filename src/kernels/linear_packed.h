@@ -28,13 +28,13 @@ typedef struct bert_plinear bert_plinear;
 
 /* 1 when an N x K (out x in) layer should be packed: oneDNN's primitives
  * are available (not a sanitizer build, not BERT_GEMM=openblas) and the
- * layer is at least 64 x 64. Measured (AMD EPYC, BERT-Tiny shape, f32,
- * bench_forward, vs packing from 256 x 256 only, where such layers ran
- * dnnl_sgemm): 128 tokens 0.96x the time on one thread and 0.47-0.78x on
- * two, 32 tokens 0.73-0.97x, 8 tokens 1.5-2x (0.15 vs 0.10 ms: the
- * primitive's fixed cost per call, paid for one kernel at every row count;
- * the sgemm path needed padding to 16 rows for that, which repacks W on
- * every call: 2.3-3.2x). */
+ * layer is at least 256 x 256. Packing from 64 x 64 was measured too (AMD
+ * EPYC, BERT-Tiny shape): alone it was as fast or faster (128 tokens 0.96x
+ * on one thread, 0.47-0.78x on two; 8 tokens 1.5x), but under `bert serve`
+ * at one client, with the load generator on the same 2 cores, it halved
+ * the requests/s (1,660 -> 830; one compute thread: equal): the small
+ * primitives' calls lose far more than sgemm's when the other core is
+ * busy. */
 int bert_plinear_preferred(int N, int K);
 
 /* Pack W [N x K] (f32, out x in); has_bias: bert_plinear_run gets a bias.

@@ -251,10 +251,10 @@ TEST(forward_mlm_logits_at_positions) {
 
 /* One model shared by several threads, each with its own context. */
 /* One model, four threads each with its own context, at once: every pass
- * equal to one run alone. classifier-4l's layers (96 wide) are packed for
- * oneDNN's matmul where oneDNN is (f32), and int8 runs packed primitives
- * too: both were run by several threads at once before their scratchpads
- * became each run's own (crashes and wrong rows before). */
+ * equal to one run alone, in f32 and in int8 — int8 runs packed oneDNN
+ * primitives (as bert-base-sized f32 layers do), which crashed or gave
+ * wrong rows when several threads ran one at once, before each run got its
+ * own scratchpad. */
 static void check_shared(bert_compute_dtype compute) {
     bert_error err;
     bert_model *m = NULL;
