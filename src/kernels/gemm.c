@@ -3,8 +3,6 @@
 #include "kernels/onednn.h"
 
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
@@ -66,27 +64,19 @@ static void linear_block(int i0, int i1, int j0, int j1, void *arg) {
  * some shapes (N = 2, 3, 64 seen). The cost: at 16 rows oneDNN's sgemm
  * repacks W on every call — BERT-Tiny's layers at 8 tokens 0.10 -> 0.23 ms
  * a pass (AMD EPYC); from 16 rows on, nothing. bert-base-sized layers and
- * the pooler run packed (linear_packed.h) and do not come here. Without the memory for the padded copy the product runs unpadded:
- * the same values to rounding. */
-static int linear_padded(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
-                         int n_threads, const bert_epilogue *epi) {
-    float *xp = malloc(sizeof(float) * (size_t)BERT_LINEAR_MIN_ROWS * ((size_t)K + (size_t)N));
-    if (!xp) return 0;
-    float *yp = xp + (size_t)BERT_LINEAR_MIN_ROWS * K;
-    memcpy(xp, x, sizeof(float) * (size_t)M * K);
-    memset(xp + (size_t)M * K, 0, sizeof(float) * (size_t)(BERT_LINEAR_MIN_ROWS - M) * K);
-    linear_args a = {yp, xp, W, bias, N, BERT_LINEAR_MIN_ROWS, K, NULL};
-    bert_for_slabs(BERT_LINEAR_MIN_ROWS, N, n_threads, linear_block, &a);
-    for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, yp + (size_t)i * N, sizeof(float) * N);
-    bert_epilogue_run(epi, y, ldy, M, 0, N);
-    free(xp);
-    return 1;
-}
-
+ * the pooler run packed (linear_packed.h) and do not come here. Without the
+ * memory for the padded copy the product runs unpadded: the same values to
+ * rounding. */
 void bert_linear_ex(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                     int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
-    if (M < BERT_LINEAR_MIN_ROWS && linear_padded(y, ldy, x, W, bias, M, N, K, n_threads, epi)) return;
+    bert_padded p;
+    if (M < BERT_LINEAR_MIN_ROWS && bert_padded_begin(&p, x, sizeof(float) * (size_t)K, M, N)) {
+        linear_args a = {p.y, p.x, W, bias, N, BERT_LINEAR_MIN_ROWS, K, NULL};
+        bert_for_slabs(BERT_LINEAR_MIN_ROWS, N, n_threads, linear_block, &a);
+        bert_padded_end(&p, y, ldy, M, N, epi);
+        return;
+    }
     linear_args a = {y, x, W, bias, ldy, M, K, epi};
     bert_for_slabs(M, N, n_threads, linear_block, &a);
 }

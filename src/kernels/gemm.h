@@ -19,9 +19,8 @@ void bert_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
  * Splits the output over n_threads OpenMP threads (bert_for_slabs: rows
  * for long inputs, columns for short ones). Each row of y is
  * the same bits whatever M and n_threads are (a product of fewer than
- * BERT_LINEAR_MIN_ROWS rows runs zero-padded to that many), so a sequence's
- * result does not depend on the batch around it. */
-enum { BERT_LINEAR_MIN_ROWS = 16 };
+ * BERT_LINEAR_MIN_ROWS rows runs zero-padded to that many, slabs.h), so a
+ * sequence's result does not depend on the batch around it. */
 void bert_linear(float *y, int ldy, const float *x, const float *W, const float *bias, int M, int N, int K,
                  int n_threads);
 

@@ -8,14 +8,11 @@
  * bf16 there is a clear error at model load (capabilities.c). */
 #include "kernels/gemm_onednn.h"
 
-#include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
 
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 
 typedef struct {
     float *y;
@@ -37,32 +34,18 @@ static void linear_bf16_block(int i0, int i1, int j0, int j1, void *arg) {
     bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), y, a->ldy, m, j0, j1);
 }
 
-/* oneDNN's bf16 gemm takes another kernel for a single row, which sums in
- * another order: as for f32 (gemm.c), fewer than BERT_LINEAR_MIN_ROWS rows run
- * zero-padded to that many, so a row's result does not depend on the row
- * count. 0 when the padded copy's memory is not there (then run unpadded). */
-static int linear_bf16_padded(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M,
-                              int N, int K, int n_threads, const bert_epilogue *epi) {
-    enum { R = BERT_LINEAR_MIN_ROWS };
-    float *yp = malloc(sizeof(float) * (size_t)R * N);
-    uint16_t *xp = calloc((size_t)R * K, sizeof(uint16_t));
-    int ok = yp && xp;
-    if (ok) {
-        memcpy(xp, x16, sizeof(uint16_t) * (size_t)M * K);
-        linear_bf16_args a = {yp, xp, W16, bias, N, R, K, NULL};
-        bert_for_slabs(R, N, n_threads, linear_bf16_block, &a);
-        for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, yp + (size_t)i * N, sizeof(float) * N);
-        bert_epilogue_run(epi, y, ldy, M, 0, N);
-    }
-    free(yp);
-    free(xp);
-    return ok;
-}
-
 void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,
                          int K, int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
-    if (M < BERT_LINEAR_MIN_ROWS && linear_bf16_padded(y, ldy, x16, W16, bias, M, N, K, n_threads, epi)) return;
+    /* oneDNN's bf16 gemm takes another kernel for a single row: as for f32
+     * (gemm.c), fewer than BERT_LINEAR_MIN_ROWS rows run zero-padded */
+    bert_padded p;
+    if (M < BERT_LINEAR_MIN_ROWS && bert_padded_begin(&p, x16, sizeof(uint16_t) * (size_t)K, M, N)) {
+        linear_bf16_args a = {p.y, p.x, W16, bias, N, BERT_LINEAR_MIN_ROWS, K, NULL};
+        bert_for_slabs(BERT_LINEAR_MIN_ROWS, N, n_threads, linear_bf16_block, &a);
+        bert_padded_end(&p, y, ldy, M, N, epi);
+        return;
+    }
     linear_bf16_args a = {y, x16, W16, bias, ldy, M, K, epi};
     bert_for_slabs(M, N, n_threads, linear_bf16_block, &a);
 }

@@ -6,6 +6,7 @@
 #include "kernels/ops.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -91,4 +92,21 @@ const bert_epilogue *bert_epilogue_from_row(const bert_epilogue *epi, int i0, in
     *buf = *epi;
     if (buf->y16) buf->y16 += (size_t)i0 * ldy;
     return buf;
+}
+
+int bert_padded_begin(bert_padded *p, const void *x, size_t row_bytes, int M, int N) {
+    p->x = calloc(BERT_LINEAR_MIN_ROWS, row_bytes);
+    p->y = malloc(sizeof(float) * BERT_LINEAR_MIN_ROWS * (size_t)N);
+    if (!p->x || !p->y) {
+        free(p->x), free(p->y);
+        return 0;
+    }
+    memcpy(p->x, x, row_bytes * (size_t)M);
+    return 1;
+}
+
+void bert_padded_end(bert_padded *p, float *y, int ldy, int M, int N, const bert_epilogue *epi) {
+    for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, p->y + (size_t)i * N, sizeof(float) * N);
+    bert_epilogue_run(epi, y, ldy, M, 0, N);
+    free(p->x), free(p->y);
 }

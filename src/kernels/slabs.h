@@ -5,6 +5,7 @@
 #ifndef BERT_KERNELS_SLABS_H
 #define BERT_KERNELS_SLABS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* What a dense layer may do to each thread's output slab right after its
@@ -42,6 +43,24 @@ void bert_for_column_slabs(int N, int n_threads, bert_slab_fn fn, void *arg);
 enum { BERT_ROW_SLAB_ROWS = 64 };
 typedef void (*bert_block_fn)(int i0, int i1, int j0, int j1, void *arg);
 void bert_for_slabs(int M, int N, int n_threads, bert_block_fn fn, void *arg);
+
+/* Products of fewer rows than this run zero-padded to this many (the BLAS
+ * backends switch kernels below it, and sum in another order: gemm.c). */
+enum { BERT_LINEAR_MIN_ROWS = 16 };
+
+/* A product's input and output padded to BERT_LINEAR_MIN_ROWS rows. */
+typedef struct {
+    void *x;  /* the M rows of the input, then zero rows */
+    float *y; /* [BERT_LINEAR_MIN_ROWS x N], rows of N */
+} bert_padded;
+
+/* Into p: a copy of x's M rows (row_bytes each) followed by zero rows, and
+ * an output block for N columns. 0 when memory is short (p holds nothing). */
+int bert_padded_begin(bert_padded *p, const void *x, size_t row_bytes, int M, int N);
+
+/* p's first M output rows into y (row stride ldy), the epilogue on them,
+ * and p's memory freed. */
+void bert_padded_end(bert_padded *p, float *y, int ldy, int M, int N, const bert_epilogue *epi);
 
 /* Copies bias[j0..j1) into rows 0..M of y and returns the GEMM beta to add
  * onto it (1), or returns 0 when bias is NULL. */

@@ -246,22 +246,30 @@ static void release_packed(bert_model *m, int l) {
             release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
 }
 
+/* Whether Q, K and V may run as one product of 3C outputs: small hidden
+ * sizes, and a feed-forward buffer ([N x I]) that holds [N x 3C]. */
+static int qkv_fusable(const bert_config *c) {
+    return c->hidden_size <= 512 && c->intermediate_size >= 3 * c->hidden_size;
+}
+
+/* L's query, key and value weights ([C x C] each) one after another into dst [3C x C]. */
+static void copy_qkv_weights(const bert_layer_weights *L, size_t C, float *dst) {
+    const float *w[3] = {L->q.w, L->k.w, L->v.w};
+    for (int k = 0; k < 3; k++) memcpy(dst + (size_t)k * C * C, w[k], sizeof(float) * C * C);
+}
+
 /* Layer l's Q, K and V packed as one [3C x C] product into L->qkv (small
  * hidden sizes, where the feed-forward buffer holds [N x 3C]: one primitive
  * call instead of three, the fixed cost per call being what short inputs
  * pay). 0 when not done (then each is packed alone). */
 static int pack_qkv(bert_model *m, int l) {
-    const bert_config *c = &m->cfg.pub;
-    size_t C = (size_t)c->hidden_size;
+    size_t C = (size_t)m->cfg.pub.hidden_size;
     bert_layer_weights *L = &m->w.layers[l];
-    if (C > 512 || (size_t)c->intermediate_size < 3 * C || !bert_plinear_preferred(3 * (int)C, (int)C) || !L->q.b ||
-        !L->k.b || !L->v.b)
+    if (!qkv_fusable(&m->cfg.pub) || !bert_plinear_preferred(3 * (int)C, (int)C) || !L->q.b || !L->k.b || !L->v.b)
         return 0;
     float *w3 = malloc(sizeof(float) * 3 * C * C);
     if (!w3) return 0;
-    memcpy(w3, L->q.w, sizeof(float) * C * C);
-    memcpy(w3 + C * C, L->k.w, sizeof(float) * C * C);
-    memcpy(w3 + 2 * C * C, L->v.w, sizeof(float) * C * C);
+    copy_qkv_weights(L, C, w3);
     L->qkv.pf32 = bert_plinear_create(w3, 3 * (int)C, (int)C, 1);
     free(w3);
     return L->qkv.pf32 != NULL;
@@ -323,7 +331,7 @@ static void pack_f32_weights(bert_model *m) {
 static void fuse_qkv(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
     size_t C = (size_t)c->hidden_size, per_layer = 3 * C * C + 3 * C;
-    if (m->compute != BERT_COMPUTE_F32 || C > 512 || (size_t)c->intermediate_size < 3 * C || c->num_hidden_layers < 1) return;
+    if (m->compute != BERT_COMPUTE_F32 || !qkv_fusable(c) || c->num_hidden_layers < 1) return;
     for (int l = 0; l < c->num_hidden_layers; l++)
         if (m->w.layers[l].q.pf32 || m->w.layers[l].k.pf32 || m->w.layers[l].v.pf32 || m->w.layers[l].qkv.pf32) return;
     float *at = m->fused = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
@@ -332,10 +340,8 @@ static void fuse_qkv(bert_model *m) {
         bert_layer_weights *L = &m->w.layers[l];
         const bert_dense *d[3] = {&L->q, &L->k, &L->v};
         L->qkv_w = at;
-        for (int k = 0; k < 3; k++) {
-            memcpy(at + (size_t)k * C * C, d[k]->w, sizeof(float) * C * C);
-            release_file_pages(m, d[k]->w, sizeof(float) * C * C);
-        }
+        copy_qkv_weights(L, C, at);
+        for (int k = 0; k < 3; k++) release_file_pages(m, d[k]->w, sizeof(float) * C * C);
         at += 3 * C * C;
         L->qkv_b = at;
         for (int k = 0; k < 3; k++)
