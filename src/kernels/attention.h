@@ -4,8 +4,9 @@
  * BLAS products per head and the T x T scores in memory between them. Under
  * --dtype bf16/int8 the dense layers run on AVX512-BF16/AMX and that f32
  * attention became 35-40 % of a 512-token pass (one thread). This kernel does
- * a whole head on AMX tiles: K and V are packed once into the pair-interleaved
- * bf16 layout of tdpbf16ps, then 16 query rows at a time get their scores
+ * a whole head in bf16, on AMX tiles or on AVX512-BF16 registers (the same
+ * layouts): K and V are packed once into the pair-interleaved bf16 layout
+ * of tdpbf16ps / vdpbf16ps, then 16 query rows at a time get their scores
  * (f32 accumulation), an f32 softmax in a 16 x T buffer, and the weighted sum
  * of V (probabilities rounded to bf16, f32 accumulation); the T x T matrix is
  * never written whole. Masked keys get -FLT_MAX as on the
@@ -20,9 +21,23 @@
 
 #include <stddef.h>
 
-/* 1 when this build and CPU can run bert_attention_bf16 for heads of size
- * head_size: AMX-BF16 and AVX512-BF16, the kernel's AMX permission granted
- * by Linux (requested on the first call), head_size 32, 64, 96 or 128. */
+/* How a head runs in bf16: AMX tiles (Sapphire Rapids and newer, where
+ * Linux grants the tile state), AVX512-BF16's vdpbf16ps on registers (Zen 4,
+ * Cooper Lake), or not at all. */
+typedef enum {
+    BERT_ATTENTION_BF16_NONE = 0,
+    BERT_ATTENTION_BF16_AVX512 = 1,
+    BERT_ATTENTION_BF16_AMX = 2
+} bert_attention_bf16_kernel;
+
+/* The kernel bert_attention_bf16 runs for heads of head_size here: AMX
+ * where bert_amx_bf16_ready() (the tile permission requested on the first
+ * call), else AVX512-BF16 where bert_cpu_bf16_dot_is_fast() (where it is
+ * not, the f32 path is faster), for head_size 32, 64, 96 or 128 in a build
+ * with the intrinsics; NONE otherwise. */
+bert_attention_bf16_kernel bert_attention_bf16_pick(int head_size);
+
+/* 1 when bert_attention_bf16_pick(head_size) is not NONE. */
 int bert_attention_bf16_available(int head_size);
 
 /* Bytes of scratch bert_attention_bf16 needs for T tokens (64-byte aligned
@@ -31,8 +46,16 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size);
 
 /* out[i][:] (row stride ldo) = sum_j softmax_j(scale * Q[i].K[j] + mask_j) V[j]
  * for i, j < T; Q, K, V rows have stride ld (floats). keymask[j] is 1 (attend)
- * or 0 (masked). Only call when bert_attention_bf16_available(head_size). */
+ * or 0 (masked). Runs bert_attention_bf16_pick(head_size)'s kernel; only call
+ * when bert_attention_bf16_available(head_size). */
 void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
                          int head_size, float scale, const float *keymask, void *scratch);
+
+/* bert_attention_bf16 on the given kernel, picked or not (the tests run
+ * each one the CPU can): AMX only where bert_amx_bf16_ready(), AVX512 where
+ * bert_cpu_has_avx512bf16(); head_size as for the pick. */
+void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
+                              const float *V, int ld, int T, int head_size, float scale, const float *keymask,
+                              void *scratch);
 
 #endif

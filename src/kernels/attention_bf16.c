@@ -1,5 +1,5 @@
-/* attention_bf16.c — one (sequence, head) of attention in one pass on AMX
- * bf16 tiles. Why and how: attention.h.
+/* attention_bf16.c — one (sequence, head) of attention in one pass in
+ * bf16, on AMX tiles or AVX512-BF16 registers. Why and how: attention.h.
  *
  * Layouts (bf16 values; a "pair" is two bf16 in one 32-bit lane, the unit
  * AMX's tdpbf16ps and AVX512-BF16's vdpbf16ps multiply-add into one f32):
@@ -11,11 +11,11 @@
  *                   bytes) are the B tile of 32 keys x 16 output dimensions.
  * Per 16 query rows: the scores of all keys go through tiles into a 16 x T
  * f32 buffer (L1/L2), get the key mask, an f32 softmax and bf16 rounding,
- * and come back as A tiles of the weighted sum. A first version did the same
- * with vdpbf16ps on AVX-512 registers: 1.5x slower than the f32 OpenBLAS
- * path (that instruction has the f32 FMA's throughput here); the tiles do
- * the products of a 512-token head in ~65k cycles, and what is left is the
- * softmax. */
+ * and come back as A tiles of the weighted sum; the tiles do the products
+ * of a 512-token head in ~65k cycles, and what is left is the softmax.
+ * Without AMX the same layouts feed vdpbf16ps (below): on AMD Zen 4 2.3x the
+ * f32 path per head; on an Intel Xeon it was 1.5x slower than f32, so the
+ * pick (attention.h) takes it only where bert_cpu_bf16_dot_is_fast(). */
 #include "kernels/attention.h"
 
 #include "kernels/cpu.h"
@@ -40,17 +40,15 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size) {
 #if BERT_AMX_INTRINSICS
 #include "kernels/amx.h"
 
-int bert_attention_bf16_available(int head_size) {
-    return head_size > 0 && head_size % 32 == 0 && head_size <= MAX_HEAD && bert_amx_bf16_ready();
-}
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 /* 16 floats to 16 bf16 (round to nearest even), as a 256-bit vector. */
 BF16_TARGET static inline __m256i to_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
-BF16_TARGET static void pack_k(uint32_t *Kp, const float *K, int ld, int T, int hs) {
-    int nkb = (T + 15) / 16, h2 = hs / 2;
+/* Keys [0, rows) (rows a multiple of 16 and >= T; keys past T zero). */
+BF16_TARGET static void pack_k(uint32_t *Kp, const float *K, int ld, int rows, int T, int hs) {
+    int nkb = rows / 16, h2 = hs / 2;
     uint32_t row[MAX_HEAD / 2];
     for (int kb = 0; kb < nkb; kb++) {
         uint32_t *blk = Kp + (size_t)kb * h2 * 16;
@@ -123,36 +121,135 @@ BF16_TARGET static void softmax_to_bf16(float *s, uint16_t *pb, size_t n) {
                                                                  _mm512_mul_ps(_mm512_loadu_ps(s + j), inv)));
 }
 
+/* The scaled queries of rows i0 .. i0 + 15 as bf16 (rows past T zero). */
+BF16_TARGET static void load_queries(uint16_t *Qb, const float *Q, int ld, int i0, int nr, int hs, float scale) {
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int r = 0; r < 16; r++) {
+        uint16_t *qr = Qb + (size_t)r * hs;
+        const float *q = Q + (size_t)(i0 + r) * ld;
+        for (int d = 0; d < hs; d += 16)
+            _mm256_storeu_si256((__m256i *)(qr + d), r < nr ? to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + d), vscale))
+                                                         : _mm256_setzero_si256());
+    }
+}
+
+/* Scores of rows [0, rows) of S (stride t32) to probabilities in Pb:
+ * masked keys -FLT_MAX, keys past T -inf, then the f32 softmax. */
+BF16_TARGET static void scores_to_probs(float *S, uint16_t *Pb, size_t t32, int T, int rows, const float *keymask) {
+    const __m512 neg_max = _mm512_set1_ps(-FLT_MAX), neg_inf = _mm512_set1_ps(-INFINITY);
+    int nkb = (T + 15) / 16;
+    for (int kb = 0; kb < (int)(t32 / 16); kb++) {
+        int left = T - kb * 16;
+        __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        __mmask16 masked = _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, keymask + kb * 16),
+                                                   _mm512_setzero_ps(), _CMP_EQ_OQ);
+        if (valid == 0xFFFF && !masked) continue;
+        for (int r = 0; r < rows; r++) {
+            float *sr = S + (size_t)r * t32 + kb * 16;
+            __m512 v = kb < nkb ? _mm512_mask_mov_ps(_mm512_loadu_ps(sr), masked, neg_max) : neg_inf;
+            _mm512_storeu_ps(sr, _mm512_mask_mov_ps(v, (__mmask16)~valid, neg_inf));
+        }
+    }
+    for (int r = 0; r < rows; r++) softmax_to_bf16(S + (size_t)r * t32, Pb + (size_t)r * t32, t32);
+}
+
+/* Where bert_attention_bf16_with's scratch goes. */
+typedef struct {
+    uint32_t *Kp;
+    uint16_t *Vp, *Pb, *Qb;
+    float *S, *Cb;
+    size_t t32;
+} bf16_scratch;
+
+static bf16_scratch carve(void *scratch, int T, int hs) {
+    bf16_scratch b;
+    char *p = scratch;
+    b.t32 = round_up((size_t)T, 32);
+    b.Kp = (uint32_t *)p;
+    p += round_up(b.t32 * (size_t)hs * 2, 64);
+    b.Vp = (uint16_t *)p;
+    p += round_up(b.t32 * (size_t)hs * 2, 64);
+    b.S = (float *)p;                           /* [16][t32] scores, then probabilities */
+    b.Pb = (uint16_t *)(b.S + 16 * b.t32);      /* [16][t32] bf16 probabilities */
+    b.Qb = b.Pb + 16 * b.t32;                   /* [16][hs] bf16 scaled queries */
+    b.Cb = (float *)(b.Qb + 16 * (size_t)hs);   /* [16][16] one output block of a partial row group */
+    return b;
+}
+
+/* ---- AVX512-BF16: vdpbf16ps on registers --------------------------------
+ * One vdpbf16ps adds, in each of 16 f32 lanes, the products of one bf16
+ * pair: a query's pair of dimensions broadcast to every lane against one
+ * pair per key (Kp's layout), or a probability pair (two keys) against one
+ * pair of V rows per output dimension (Vp's layout). Blocks of 8 rows x 32
+ * columns keep 16 sums in registers per 2 loads and 8 broadcasts. */
+
+/* out[r][16 c + j] (r < rows <= 8, c < 2, j < 16) = sum over p < np of
+ * pair a[r lda + p] . pair b[p ldb + c off1 + j]: a's rows of pairs, b's
+ * 16-output column blocks (the second off1 pairs after the first). */
+BF16_TARGET static void dot_8x32(float *out, size_t ldo, int rows, const uint32_t *a, size_t lda, const uint32_t *b,
+                                 size_t ldb, size_t off1, int np) {
+    __m512 acc[8][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int p = 0; p < np; p++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + (size_t)p * ldb);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + (size_t)p * ldb + off1);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[(size_t)r * lda + p]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+        if (r >= rows) break;
+        _mm512_storeu_ps(out + (size_t)r * ldo, acc[r][0]);
+        _mm512_storeu_ps(out + (size_t)r * ldo + 16, acc[r][1]);
+    }
+}
+
+BF16_TARGET static void attention_avx512(float *out, int ldo, const float *Q, const float *K, const float *V, int ld,
+                                         int T, int hs, float scale, const float *keymask, bf16_scratch b) {
+    size_t t32 = b.t32;
+    int h2 = hs / 2, nd = hs / 16;
+    pack_k(b.Kp, K, ld, (int)t32, T, hs);
+    pack_v(b.Vp, V, ld, (int)t32, T, hs);
+    for (int i0 = 0; i0 < T; i0 += 16) {
+        int nr = T - i0 < 16 ? T - i0 : 16, rows = nr > 8 ? 16 : 8;
+        load_queries(b.Qb, Q, ld, i0, nr, hs, scale);
+        /* scores: key blocks kb and kb + 1 (Kp holds a block's pairs for
+         * every d2 together, so the second block starts h2 x 16 pairs on) */
+        for (int r0 = 0; r0 < rows; r0 += 8)
+            for (size_t kb = 0; kb < t32 / 16; kb += 2)
+                dot_8x32(b.S + (size_t)r0 * t32 + kb * 16, t32, 8, (const uint32_t *)(b.Qb + (size_t)r0 * hs),
+                         (size_t)h2, b.Kp + kb * (size_t)h2 * 16, 16, (size_t)h2 * 16, h2);
+        scores_to_probs(b.S, b.Pb, t32, T, rows, keymask);
+        /* out = P V: 32 output dimensions (two of Vp's 16-dimension blocks) per call */
+        for (int r0 = 0; r0 < nr; r0 += 8)
+            for (int db = 0; db < nd; db += 2)
+                dot_8x32(out + (size_t)(i0 + r0) * ldo + db * 16, (size_t)ldo, nr - r0,
+                         (const uint32_t *)(b.Pb + (size_t)r0 * t32), t32 / 2, (const uint32_t *)b.Vp + (size_t)db * 16,
+                         (size_t)nd * 16, 16, (int)(t32 / 2));
+    }
+}
 /* AMX: eight tile registers, configured as 16 rows x 64 bytes each.
  * Scores use tile 0 (C), 1-4 (Q, 32 dimensions each), 5 (K); the weighted
  * sum uses 0-3 (C, 16 output dimensions each), 4 (P, 32 keys), 5 (V). */
-AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
-                                    int hs, float scale, const float *keymask, void *scratch) {
-    size_t t32 = round_up((size_t)T, 32);
+AMX_TARGET static void attention_amx(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
+                                     int hs, float scale, const float *keymask, bf16_scratch sc) {
+    size_t t32 = sc.t32;
     int h2 = hs / 2, nd = hs / 16, nkb = (T + 15) / 16, nchunks = hs / 32;
-    char *p = scratch;
-    uint32_t *Kp = (uint32_t *)p;
-    p += round_up(t32 * (size_t)hs * 2, 64);
-    uint16_t *Vp = (uint16_t *)p;
-    p += round_up(t32 * (size_t)hs * 2, 64);
-    float *S = (float *)p;                     /* [16][t32] scores, then probabilities */
-    uint16_t *Pb = (uint16_t *)(S + 16 * t32); /* [16][t32] bf16 probabilities */
-    uint16_t *Qb = Pb + 16 * t32;              /* [16][hs] bf16 scaled queries */
-    float *Cb = (float *)(Qb + 16 * (size_t)hs); /* [16][16] one output block of a partial row group */
-    pack_k(Kp, K, ld, T, hs);
+    uint32_t *Kp = sc.Kp;
+    uint16_t *Vp = sc.Vp, *Pb = sc.Pb, *Qb = sc.Qb;
+    float *S = sc.S, *Cb = sc.Cb;
+    pack_k(Kp, K, ld, (int)t32, T, hs);
     pack_v(Vp, V, ld, (int)t32, T, hs);
     static const uint8_t tile_rows[6] = {16, 16, 16, 16, 16, 16};
     bert_amx_configure(6, tile_rows);
-    const __m512 neg_max = _mm512_set1_ps(-FLT_MAX), neg_inf = _mm512_set1_ps(-INFINITY), vscale = _mm512_set1_ps(scale);
     for (int i0 = 0; i0 < T; i0 += 16) {
         int nr = T - i0 < 16 ? T - i0 : 16;
-        for (int r = 0; r < 16; r++) {
-            uint16_t *qr = Qb + (size_t)r * hs;
-            const float *q = Q + (size_t)(i0 + r) * ld;
-            for (int d = 0; d < hs; d += 16)
-                _mm256_storeu_si256((__m256i *)(qr + d), r < nr ? to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + d), vscale))
-                                                             : _mm256_setzero_si256());
-        }
+        load_queries(Qb, Q, ld, i0, nr, hs, scale);
         _tile_loadd(1, Qb, hs * 2);
         if (nchunks > 1) _tile_loadd(2, Qb + 32, hs * 2);
         if (nchunks > 2) _tile_loadd(3, Qb + 64, hs * 2);
@@ -176,20 +273,7 @@ AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const f
             }
             _tile_stored(0, S + kb * 16, (long)t32 * 4);
         }
-        /* masked keys -FLT_MAX, keys past T -inf; f32 softmax; bf16 probabilities */
-        for (int kb = 0; kb < (int)(t32 / 16); kb++) {
-            int left = T - kb * 16;
-            __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-            __mmask16 masked = _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, keymask + kb * 16),
-                                                       _mm512_setzero_ps(), _CMP_EQ_OQ);
-            if (valid == 0xFFFF && !masked) continue;
-            for (int r = 0; r < 16; r++) {
-                float *sr = S + (size_t)r * t32 + kb * 16;
-                __m512 v = kb < nkb ? _mm512_mask_mov_ps(_mm512_loadu_ps(sr), masked, neg_max) : neg_inf;
-                _mm512_storeu_ps(sr, _mm512_mask_mov_ps(v, (__mmask16)~valid, neg_inf));
-            }
-        }
-        for (int r = 0; r < 16; r++) softmax_to_bf16(S + (size_t)r * t32, Pb + (size_t)r * t32, t32);
+        scores_to_probs(S, Pb, t32, T, 16, keymask);
         /* out = P V, four 16-dimension blocks at a time */
         for (int db0 = 0; db0 < nd; db0 += 4) {
             int nb = nd - db0 < 4 ? nd - db0 : 4;
@@ -234,17 +318,37 @@ AMX_TARGET void bert_attention_bf16(float *out, int ldo, const float *Q, const f
     _tile_release();
 }
 
-#else /* no AMX / AVX512-BF16 intrinsics in this build: the exact path is used */
-
-int bert_attention_bf16_available(int head_size) {
-    (void)head_size;
-    return 0;
+bert_attention_bf16_kernel bert_attention_bf16_pick(int head_size) {
+    if (head_size <= 0 || head_size % 32 != 0 || head_size > MAX_HEAD) return BERT_ATTENTION_BF16_NONE;
+    if (bert_amx_bf16_ready()) return BERT_ATTENTION_BF16_AMX;
+    return bert_cpu_bf16_dot_is_fast() ? BERT_ATTENTION_BF16_AVX512 : BERT_ATTENTION_BF16_NONE;
 }
 
-void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T, int hs,
-                         float scale, const float *keymask, void *scratch) {
-    (void)out, (void)ldo, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale, (void)keymask,
-        (void)scratch;
+void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
+                              const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
+    bf16_scratch b = carve(scratch, T, hs);
+    if (kernel == BERT_ATTENTION_BF16_AMX) attention_amx(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
+    else attention_avx512(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
+}
+
+#else /* no AMX / AVX512-BF16 intrinsics in this build: the exact path is used */
+
+bert_attention_bf16_kernel bert_attention_bf16_pick(int head_size) {
+    (void)head_size;
+    return BERT_ATTENTION_BF16_NONE;
+}
+
+void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
+                              const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
+    (void)kernel, (void)out, (void)ldo, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale,
+        (void)keymask, (void)scratch;
 }
 
 #endif
+
+int bert_attention_bf16_available(int head_size) { return bert_attention_bf16_pick(head_size) != BERT_ATTENTION_BF16_NONE; }
+
+void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T, int hs,
+                         float scale, const float *keymask, void *scratch) {
+    bert_attention_bf16_with(bert_attention_bf16_pick(hs), out, ldo, Q, K, V, ld, T, hs, scale, keymask, scratch);
+}

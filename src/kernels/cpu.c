@@ -40,6 +40,14 @@ int bert_cpu_has_avx512bf16(void) {
 #endif
 }
 
+int bert_cpu_bf16_dot_is_fast(void) {
+#if X86
+    return bert_cpu_has_avx512bf16() && __builtin_cpu_is("amd");
+#else
+    return 0;
+#endif
+}
+
 #if BERT_AMX_INTRINSICS
 /* Set once under pthread_once, read-only afterwards. */
 static int amx_granted;

@@ -13,6 +13,13 @@ int bert_cpu_has_avx2(void);
 /* 1 when the CPU has AVX512-BF16 (OpenBLAS's Cooperlake level). */
 int bert_cpu_has_avx512bf16(void);
 
+/* 1 when the CPU has AVX512-BF16 and its vdpbf16ps (two bf16 products per
+ * f32 lane) runs at the f32 FMA's instruction rate, i.e. twice its FLOPs:
+ * AMD (Zen 4: 2.3x the f32 attention per head, measured). 0 on Intel,
+ * where it was measured at half that (an AVX512-BF16 attention kernel
+ * was slower than f32 on a Xeon) and AMX is the fast path. */
+int bert_cpu_bf16_dot_is_fast(void);
+
 /* 1 when this compiler builds the AMX / AVX512-BF16 kernels (GCC 10 or
  * newer on x86-64; BERT_PORTABLE turns them off). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10 && !defined(BERT_PORTABLE)

@@ -9,13 +9,15 @@
  * every head size the kernel takes (32, 64, 96, 128: 1-4 query tiles; 96 and
  * 128 need two passes of the 4-tile output group), masked
  * keys (weight exactly 0) and a sequence whose keys are all masked (uniform
- * average, as the exact path and PyTorch give). Where the CPU has no
- * AVX512-BF16, the test says so and checks only that the kernel declines. */
+ * average, as the exact path and PyTorch give). Each kernel the CPU has runs
+ * (AVX512-BF16; AMX where granted); where it has no AVX512-BF16, the test
+ * says so and checks only that the kernel declines. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "kernels/attention.h"
+#include "kernels/cpu.h"
 #include "kernels/half.h"
 #include "test.h"
 
@@ -27,7 +29,7 @@ static float frand(unsigned *s) {
 static double bf(float x) { return bert_bf16_to_f32(bert_f32_to_bf16(x)); }
 
 /* worst |kernel - reference| / max|V| over one case */
-static double run_case(int T, int hs, int ld, int pattern, unsigned seed) {
+static double run_case(bert_attention_bf16_kernel kernel, int T, int hs, int ld, int pattern, unsigned seed) {
     float *Q = malloc(sizeof *Q * (size_t)T * ld), *K = malloc(sizeof *K * (size_t)T * ld),
           *V = malloc(sizeof *V * (size_t)T * ld), *out = malloc(sizeof *out * (size_t)T * ld), *mask = malloc(sizeof *mask * (size_t)T);
     void *scratch = NULL;
@@ -37,7 +39,7 @@ static double run_case(int T, int hs, int ld, int pattern, unsigned seed) {
     for (int i = 0; i < T * ld; i++) vmax = fmax(vmax, fabs(V[i]));
     for (int j = 0; j < T; j++) mask[j] = pattern == 2 ? 0.0f : pattern == 1 && j % 3 == 1 ? 0.0f : 1.0f;
     float scale = 1.0f / sqrtf((float)hs);
-    bert_attention_bf16(out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
+    bert_attention_bf16_with(kernel, out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
     for (int i = 0; i < T; i++) {
         double mx = -INFINITY, sum = 0;
         int any = 0;
@@ -60,23 +62,38 @@ static double run_case(int T, int hs, int ld, int pattern, unsigned seed) {
 }
 
 TEST(attention_bf16_matches_float64_or_declines) {
-    if (!bert_attention_bf16_available(64)) {
+    CHECK(!bert_attention_bf16_available(16)); /* heads of 32, 64, 96 or 128 only (32-dimension tiles) */
+    CHECK(!bert_attention_bf16_available(80));
+    CHECK(!bert_attention_bf16_available(256));
+    /* the pick: AMX where granted, else AVX512-BF16 where it is the fast
+     * path (cpu.h), else none */
+    bert_attention_bf16_kernel want = bert_amx_bf16_ready()           ? BERT_ATTENTION_BF16_AMX
+                                      : bert_cpu_bf16_dot_is_fast() ? BERT_ATTENTION_BF16_AVX512
+                                                                    : BERT_ATTENTION_BF16_NONE;
+    CHECK(bert_attention_bf16_pick(64) == want);
+    if (!bert_cpu_has_avx512bf16()) {
         printf("  no AVX512-BF16 here: checking that the kernel declines\n");
         CHECK(!bert_attention_bf16_available(64));
         return;
     }
-    CHECK(!bert_attention_bf16_available(16)); /* heads of 32, 64, 96 or 128 only (32-dimension tiles) */
-    CHECK(!bert_attention_bf16_available(80));
-    CHECK(!bert_attention_bf16_available(256));
     const int shapes[][3] = {{1, 64, 64}, {5, 32, 48}, {16, 64, 192}, {17, 64, 64}, {33, 96, 96},
                              {130, 64, 768}, {131, 32, 32}, {70, 128, 128}};
-    double worst = 0;
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-        for (int pattern = 0; pattern < 3; pattern++) {
-            double w = run_case(shapes[c][0], shapes[c][1], shapes[c][2], pattern, 7u + (unsigned)c * 3u + (unsigned)pattern);
-            worst = fmax(worst, w);
-            if (w > 4e-3) printf("  T=%d head=%d mask pattern %d: error %.2e x max|V|\n", shapes[c][0], shapes[c][1], pattern, w);
-            CHECK(w <= 4e-3);
-        }
-    printf("  worst error %.2e x max|V| over %d cases\n", worst, (int)(3 * sizeof shapes / sizeof shapes[0]));
+    /* every kernel this CPU can run, picked or not: AVX512-BF16, and AMX where granted */
+    int last = bert_amx_bf16_ready() ? BERT_ATTENTION_BF16_AMX : BERT_ATTENTION_BF16_AVX512;
+    for (int kernel = BERT_ATTENTION_BF16_AVX512; kernel <= last; kernel++) {
+        const char *name = kernel == BERT_ATTENTION_BF16_AMX ? "AMX" : "AVX512-BF16";
+        double worst = 0;
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+            for (int pattern = 0; pattern < 3; pattern++) {
+                double w = run_case((bert_attention_bf16_kernel)kernel, shapes[c][0], shapes[c][1], shapes[c][2],
+                                    pattern, 7u + (unsigned)c * 3u + (unsigned)pattern);
+                worst = fmax(worst, w);
+                if (w > 4e-3)
+                    printf("  %s T=%d head=%d mask pattern %d: error %.2e x max|V|\n", name, shapes[c][0],
+                           shapes[c][1], pattern, w);
+                CHECK(w <= 4e-3);
+            }
+        printf("  %s: worst error %.2e x max|V| over %d cases\n", name, worst,
+               (int)(3 * sizeof shapes / sizeof shapes[0]));
+    }
 }
