@@ -318,37 +318,60 @@ static void pack_f32_weights(bert_model *m) {
         m->w.pooler.pf32 = bert_plinear_create(m->w.pooler.w, (int)C, (int)C, 1);
 }
 
-/* BERT_COMPUTE_F32 without packed weights, hidden size at most 512 and an
- * intermediate size of at least 3 x hidden (the forward pass puts Q, K, V
- * in its feed-forward buffer): each layer's query, key and value weights
- * and biases concatenated, so the three products run as one of 3C outputs
- * (measured 0.76-0.81 of the time of three at two threads on the
- * BERT-Tiny shape; the same sums per output, in other blocks). The file's
- * pages of the three weights are given back after the copy (inference
- * reads only the fused one), so the copy replaces rather than adds to the
- * resident size. Larger models keep three products; so does a model whose
- * memory for it cannot be found. */
+/* Q, K and V as one product of 3C outputs, for hidden sizes of at most 512
+ * and an intermediate size of at least 3 x hidden (the forward pass puts
+ * Q, K, V in its feed-forward buffer); the fixed cost per product call is
+ * what short inputs pay (f32 at two threads on the BERT-Tiny shape: 0.76-
+ * 0.81 of the time of three; the same sums per output, in other blocks).
+ * - f32 without packed weights: each layer's weights and biases concatenated
+ *   (qkv_w, qkv_b in m->fused); the file's pages of the three weights are
+ *   given back after the copy (inference reads only the fused one), so the
+ *   copy replaces rather than adds to the resident size;
+ * - bf16: make_bf16_weights put the three bf16 weights one after another
+ *   already, so qkv.w16 is q's (not where AMX packed them);
+ * - int8: the concatenation quantized and packed as one (qkv.q8; weights
+ *   are quantized per output row, so each row's scale is the one it had);
+ * bf16 and int8 take the biases side by side as qkv.b (in m->fused).
+ * Larger models keep three products; so does a model whose memory for it
+ * cannot be found (the same results either way). */
 static void fuse_qkv(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
-    size_t C = (size_t)c->hidden_size, per_layer = 3 * C * C + 3 * C;
-    if (m->compute != BERT_COMPUTE_F32 || !qkv_fusable(c) || c->num_hidden_layers < 1) return;
-    for (int l = 0; l < c->num_hidden_layers; l++)
-        if (m->w.layers[l].q.pf32 || m->w.layers[l].k.pf32 || m->w.layers[l].v.pf32 || m->w.layers[l].qkv.pf32) return;
-    float *at = m->fused = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
-    if (!at) return;
-    for (int l = 0; l < c->num_hidden_layers; l++) {
+    size_t C = (size_t)c->hidden_size, nl = (size_t)c->num_hidden_layers;
+    if (!qkv_fusable(c) || nl < 1) return;
+    for (size_t l = 0; l < nl; l++) {
+        const bert_layer_weights *L = &m->w.layers[l];
+        if (L->q.pf32 || L->k.pf32 || L->v.pf32 || L->qkv.pf32 || L->q.wamx) return;
+    }
+    int f32 = m->compute == BERT_COMPUTE_F32;
+    float *w3 = f32 ? NULL : malloc(sizeof(float) * 3 * C * C); /* int8: the weights to quantize */
+    float *at = m->fused = malloc(sizeof(float) * ((f32 ? 3 * C * C : 0) + 3 * C) * nl);
+    if (!at || (!f32 && !w3)) {
+        free(w3), free(m->fused), m->fused = NULL;
+        return;
+    }
+    for (size_t l = 0; l < nl; l++) {
         bert_layer_weights *L = &m->w.layers[l];
         const bert_dense *d[3] = {&L->q, &L->k, &L->v};
-        L->qkv_w = at;
-        copy_qkv_weights(L, C, at);
-        for (int k = 0; k < 3; k++) release_file_pages(m, d[k]->w, sizeof(float) * C * C);
-        at += 3 * C * C;
-        L->qkv_b = at;
+        if (f32) {
+            L->qkv_w = at;
+            copy_qkv_weights(L, C, at);
+            for (int k = 0; k < 3; k++) release_file_pages(m, d[k]->w, sizeof(float) * C * C);
+            at += 3 * C * C;
+        } else if (m->compute == BERT_COMPUTE_INT8) {
+            const char *why = NULL;
+            copy_qkv_weights(L, C, w3);
+            if (!(L->qkv.q8 = bert_qlinear_create(w3, 3 * (int)C, (int)C, &why))) break; /* that layer stays on three */
+        } else {
+            L->qkv.w16 = L->q.w16;
+        }
         for (int k = 0; k < 3; k++)
             if (d[k]->b) memcpy(at + (size_t)k * C, d[k]->b, sizeof(float) * C);
             else memset(at + (size_t)k * C, 0, sizeof(float) * C);
+        if (f32) L->qkv_b = at;
+        else L->qkv.b = at;
         at += 3 * C;
     }
+    free(w3);
 }
 
 /* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU (f32 only). */
@@ -426,7 +449,7 @@ void bert_model_free(bert_model *m) {
         int out[6], in[6];
         layer_denses(m, l, d, out, in);
         for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32);
-        bert_plinear_free(m->w.layers[l].qkv.pf32);
+        bert_plinear_free(m->w.layers[l].qkv.pf32), bert_qlinear_free(m->w.layers[l].qkv.q8);
     }
     free(m->w.layers);
     bert_plinear_free(m->w.pooler.pf32);

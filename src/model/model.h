@@ -35,7 +35,9 @@ typedef struct {
     const float *qkv_w, *qkv_b;
     /* the same packed for oneDNN's matmul (pack_f32_weights, small hidden
      * sizes): pf32 of [3C x C], b = q.b (q, k, v's biases side by side);
-     * q, k and v themselves then stay unpacked and unused */
+     * q, k and v themselves then stay unpacked and unused. Under bf16 / int8
+     * (fuse_qkv): w16 (= q.w16, k's and v's following) or q8 of [3C x C],
+     * b the biases side by side in m->fused. */
     bert_dense qkv;
 } bert_layer_weights;
 
@@ -64,7 +66,7 @@ struct bert_model {
     int n_shards;
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
-    float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b), or NULL */
+    float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b; bf16/int8: qkv.b), or NULL */
     bert_compute_dtype compute;
     /* attention on the AMX bf16 kernel (kernels/attention.h): reduced
      * precision and a head size the kernel takes on this CPU; decided at load */
