@@ -1,5 +1,6 @@
 /* ops.c — activations, LayerNorm and softmax as PyTorch computes them. */
 #include "kernels/ops.h"
+#include "kernels/cpu.h"
 #include "kernels/vecmath.h"
 
 #include <float.h>
@@ -127,22 +128,82 @@ void bert_mask_key_columns(float *S, int T, const float *keymask) {
             for (int i = 0; i < T; i++) S[(size_t)i * T + j] = -FLT_MAX;
 }
 
+/* One row's softmax, any instruction set: max; exp and sum; scale. */
 BERT_VECTOR_CLONES
-void bert_softmax_rows(float *x, int N, int C) {
-    for (int i = 0; i < N; i++) {
-        float *r = x + (size_t)i * C;
-        float mx = r[0];
+static void softmax_row(float *r, int C) {
+    float mx = r[0];
 #pragma omp simd reduction(max : mx)
-        for (int j = 1; j < C; j++) mx = r[j] > mx ? r[j] : mx;
-#pragma omp simd
-        for (int j = 0; j < C; j++) r[j] = exp_nonpositive(r[j] - mx);
-        float sum = 0.0f;
+    for (int j = 1; j < C; j++) mx = r[j] > mx ? r[j] : mx;
+    float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < C; j++) sum += r[j];
-        float inv = 1.0f / sum;
+    for (int j = 0; j < C; j++) sum += r[j] = exp_nonpositive(r[j] - mx);
+    float inv = 1.0f / sum;
 #pragma omp simd
-        for (int j = 0; j < C; j++) r[j] *= inv;
+    for (int j = 0; j < C; j++) r[j] *= inv;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AVX512_TARGET __attribute__((target("avx512f")))
+
+/* exp_nonpositive (vecmath.h) on 16 lanes: the same clamp, Cody-Waite
+ * reduction and Cephes polynomial (in FMAs), the rounding by roundscale
+ * and 2^n by scalef, 0 below -87, NaN kept. About half the instructions
+ * of the compiler's vectorisation of the scalar form, which builds 2^n in
+ * the exponent bits and selects with multiplies. */
+AVX512_TARGET static inline __m512 exp_nonpositive16(__m512 x) {
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_setzero_ps());
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc));
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m512 e = _mm512_maskz_scalef_ps(keep, p, n);
+    return _mm512_mask_mov_ps(e, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+/* softmax_row with AVX-512 intrinsics (the tail through masked lanes):
+ * 2x the compiler's clone on 128-key rows (AMD EPYC, 8.4 vs 17-23 us per
+ * 128 x 128 head). */
+AVX512_TARGET static void softmax_row_avx512(float *r, int C) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY), vsum = _mm512_setzero_ps();
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = C - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - j)) - 1);
+        vmax = _mm512_mask_max_ps(vmax, k, vmax, _mm512_maskz_loadu_ps(k, r + j));
     }
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = C - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - j)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, r + j), mx)));
+        _mm512_mask_storeu_ps(r + j, k, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = C - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - j)) - 1);
+        _mm512_mask_storeu_ps(r + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, r + j), inv));
+    }
+}
+#endif
+
+void bert_softmax_rows(float *x, int N, int C) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (bert_cpu_has_avx512()) {
+        for (int i = 0; i < N; i++) softmax_row_avx512(x + (size_t)i * C, C);
+        return;
+    }
+#endif
+    bert_softmax_rows_portable(x, N, C);
+}
+
+void bert_softmax_rows_portable(float *x, int N, int C) {
+    for (int i = 0; i < N; i++) softmax_row(x + (size_t)i * C, C);
 }
 
 

@@ -33,8 +33,14 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
  * masked columns: unpadded sequences, the common case, cost one scan. */
 void bert_mask_key_columns(float *S, int T, const float *keymask);
 
-/* Row-wise softmax of x[N x C] in place. */
+/* Row-wise softmax of x[N x C] in place: exp_nonpositive (vecmath.h) of
+ * each score minus its row's max, over the row's sum. AVX-512 intrinsics
+ * where the CPU has them, else bert_softmax_rows_portable. */
 void bert_softmax_rows(float *x, int N, int C);
+
+/* The same for any instruction set (the compiler's vectorisation), which
+ * CPUs without AVX-512 run; the tests hold both paths to one bound. */
+void bert_softmax_rows_portable(float *x, int N, int C);
 
 /* Softmax cross-entropy of one row of logits x[L] against class y (0 <= y <
  * L): returns -log softmax(x)[y]; when d is not NULL also writes the scaled

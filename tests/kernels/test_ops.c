@@ -187,19 +187,24 @@ TEST(activations_match_float64) {
     CHECK(bert_activation_from_name("mish") == -1);
 }
 
+/* Both softmax paths: the one this CPU runs and the portable one. */
+static void (*const softmax_paths[2])(float *, int, int) = {bert_softmax_rows, bert_softmax_rows_portable};
+
 TEST(softmax_rows_and_fully_masked_row) {
-    float x[6] = {1, 2, 3, -FLT_MAX, -FLT_MAX, -FLT_MAX};
-    bert_softmax_rows(x, 2, 3);
-    double e = exp(1) + exp(2) + exp(3);
-    CHECK(fabs(x[0] - exp(1) / e) < 1e-7 && fabs(x[2] - exp(3) / e) < 1e-7);
-    /* Every key masked: PyTorch's finfo.min mask gives a uniform row. */
-    CHECK(fabsf(x[3] - 1.0f / 3) < 1e-7f && fabsf(x[5] - 1.0f / 3) < 1e-7f);
+    for (int path = 0; path < 2; path++) {
+        float x[6] = {1, 2, 3, -FLT_MAX, -FLT_MAX, -FLT_MAX};
+        softmax_paths[path](x, 2, 3);
+        double e = exp(1) + exp(2) + exp(3);
+        CHECK(fabs(x[0] - exp(1) / e) < 1e-7 && fabs(x[2] - exp(3) / e) < 1e-7);
+        /* Every key masked: PyTorch's finfo.min mask gives a uniform row. */
+        CHECK(fabsf(x[3] - 1.0f / 3) < 1e-7f && fabsf(x[5] - 1.0f / 3) < 1e-7f);
+    }
 }
 
 /* The vectorised exp: long rows (SIMD body and tail), a wide score range,
  * masked keys exactly 0, and a NaN score turning its row to NaN (so a
  * diverged model is seen, as with PyTorch). Bound: 1e-6 relative. */
-TEST(softmax_long_rows_match_float64_and_keep_nan) {
+static void softmax_long_rows(void (*softmax)(float *, int, int)) {
     enum { C = 301 };
     static float x[2 * C];
     unsigned seed = 7;
@@ -209,7 +214,7 @@ TEST(softmax_long_rows_match_float64_and_keep_nan) {
     x[C + 5] = NAN;
     float in[C];
     memcpy(in, x, sizeof in);
-    bert_softmax_rows(x, 2, C);
+    softmax(x, 2, C);
     double mx = -INFINITY, sum = 0, worst = 0;
     for (int j = 0; j < C; j++) mx = fmax(mx, in[j]);
     for (int j = 0; j < C; j++) sum += in[j] == -FLT_MAX ? 0 : exp((double)in[j] - mx);
@@ -227,6 +232,10 @@ TEST(softmax_long_rows_match_float64_and_keep_nan) {
     int all_nan = 1;
     for (int j = 0; j < C; j++) all_nan &= isnan(x[C + j]) != 0;
     CHECK(all_nan);
+}
+
+TEST(softmax_long_rows_match_float64_and_keep_nan) {
+    for (int path = 0; path < 2; path++) softmax_long_rows(softmax_paths[path]);
 }
 
 /* GELU's derivative (the float erf/exp form used in training) against the
