@@ -351,7 +351,7 @@ static void fuse_qkv(bert_model *m) {
     }
     for (size_t l = 0; l < nl; l++) {
         bert_layer_weights *L = &m->w.layers[l];
-        const bert_dense *d[3] = {&L->q, &L->k, &L->v};
+        bert_dense *d[3] = {&L->q, &L->k, &L->v};
         if (f32) {
             L->qkv_w = at;
             copy_qkv_weights(L, C, at);
@@ -361,6 +361,10 @@ static void fuse_qkv(bert_model *m) {
             const char *why = NULL;
             copy_qkv_weights(L, C, w3);
             if (!(L->qkv.q8 = bert_qlinear_create(w3, 3 * (int)C, (int)C, &why))) break; /* that layer stays on three */
+            for (int k = 0; k < 3; k++) { /* inference reads only the fused one: not kept twice */
+                bert_qlinear_free(d[k]->q8);
+                d[k]->q8 = NULL;
+            }
         } else {
             L->qkv.w16 = L->q.w16;
         }
