@@ -1,5 +1,5 @@
-/* linear_packed.h — f32 dense layers with their weights packed once, at
- * load, into the layout oneDNN's matmul primitive asks for.
+/* linear_packed.h — f32 and bf16 dense layers with their weights packed
+ * once, at load, into the layout oneDNN's matmul primitive asks for.
  *
  * Why: the default f32 path (gemm.c) calls dnnl_sgemm per column slab,
  * which copies (packs) the slab of W into its kernel's layout on every
@@ -15,11 +15,15 @@
  * one primitive per multiple), so a row's result does not depend on the
  * rows beside it. Needs oneDNN (see onednn.h); bert_model_load uses it for
  * the encoder's dense layers and the pooler under BERT_COMPUTE_F32 when
- * bert_model_params.pack_weights is set. */
+ * bert_model_params.pack_weights is set, and for the encoder's dense layers
+ * of at least 256 x 256 under BERT_COMPUTE_BF16 (the bf16 functions below;
+ * bf16 weights are always packed where oneDNN takes them, AMX's own kernel
+ * keeping the shapes it prefers). */
 #ifndef BERT_KERNELS_LINEAR_PACKED_H
 #define BERT_KERNELS_LINEAR_PACKED_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bert.h"
 #include "kernels/slabs.h"
@@ -47,8 +51,8 @@ void bert_plinear_free(bert_plinear *p);
 size_t bert_plinear_scratch(int max_k, int max_n);
 
 /* y[M x N] (row stride ldy) = x[M x K] (row stride K) W^T + bias (bias
- * as at creation), then the epilogue's activation (epi may be NULL; its
- * y16 is not supported here). Rows go through in chunks of up to 128; a
+ * as at creation), then the epilogue (epi may be NULL): its activation,
+ * and its y16 (bf16 copy of y, row stride ldy) where set. Rows go through in chunks of up to 128; a
  * chunk whose rows are not a multiple of 16, or any chunk when ldy != N,
  * is copied through scratch. Threads: oneDNN's, omp_get_max_threads()
  * (callers set it, bert_blas_threads_enter); n_threads for the
@@ -59,5 +63,19 @@ size_t bert_plinear_scratch(int max_k, int max_n);
  * written. */
 bert_status bert_plinear_run(const bert_plinear *p, float *y, int ldy, const float *x, const float *bias, int M,
                              float *scratch, const bert_epilogue *epi, int n_threads, bert_error *err);
+
+/* The same with bf16 weights and inputs, f32 sums and outputs, for
+ * --dtype bf16's dense layers. Measured against oneDNN's bf16 gemm (which
+ * repacks W per call), AMD EPYC, one thread: 128 x 768 x 768 667 vs 701
+ * us, 128 x 3072 x 768 2,667 vs 2,943 us, 128 x 768 x 3072 2,644 vs 3,026
+ * us, 16 x 768 x 768 87 vs 113 us. preferred: N and K >= 256 and oneDNN's
+ * primitives available. create: W16 [N x K] bf16; NULL when oneDNN refuses
+ * or memory runs out. run: as bert_plinear_run, x16 [M x K] bf16; the
+ * epilogue's y16 is written too. Each run refuses (BERT_ERR_INPUT) a weight
+ * of the other dtype. */
+int bert_plinear_bf16_preferred(int N, int K);
+bert_plinear *bert_plinear_create_bf16(const uint16_t *W16, int N, int K, int has_bias);
+bert_status bert_plinear_run_bf16(const bert_plinear *p, float *y, int ldy, const uint16_t *x16, const float *bias,
+                                  int M, float *scratch, const bert_epilogue *epi, int n_threads, bert_error *err);
 
 #endif

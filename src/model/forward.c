@@ -104,6 +104,9 @@ static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *
         if (ctx->error.code == BERT_OK) bert_qlinear_run(d->q8, y, ldy, ctx->xq, ctx->xq_scale, d->b, M, ctx->acc, epi, ctx->n_threads, &ctx->error);
     } else if (d->pf32) {
         if (ctx->error.code == BERT_OK) bert_plinear_run(d->pf32, y, ldy, x, d->b, M, ctx->pscratch, epi, ctx->n_threads, &ctx->error);
+    } else if (d->pbf16) {
+        if (ctx->error.code == BERT_OK)
+            bert_plinear_run_bf16(d->pbf16, y, ldy, x16, d->b, M, ctx->pscratch, epi, ctx->n_threads, &ctx->error);
     } else if (d->wamx) {
         bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
     } else {
@@ -297,7 +300,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         ctx->xq_cap = ctx->xq && ctx->xq_scale && ctx->acc ? (size_t)N : 0;
         if (!ctx->xq_cap) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate int8 inputs for %d tokens", N);
     }
-    if (m->packed_f32 && !ctx->pscratch) {
+    if ((m->packed_f32 || m->packed_bf16) && !ctx->pscratch) {
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
         if (!(ctx->pscratch = malloc(sizeof(float) * bert_plinear_scratch(W, W))))
             return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed f32 products");

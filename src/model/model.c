@@ -191,15 +191,41 @@ static bert_status make_int8_weights(bert_model *m, bert_error *err) {
 }
 
 /* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
- * to nearest even once here, so no product converts weights again — packed
- * into AMX's tile layout where the kernel of linear_amx.h can take the shape
- * (then no product repacks it either), plain row-major for oneDNN otherwise. */
+ * to nearest even once here, so no product converts weights again: packed
+ * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
+ * packed for oneDNN's bf16 matmul primitive where the layer is large enough
+ * (bert_plinear_bf16_preferred: then no product repacks it either; the
+ * rounded copy only passes through a buffer), plain row-major for oneDNN's
+ * bf16 gemm otherwise (m->bf16, the plain ones one after another in
+ * layer order, so a layer's q, k, v are adjacent there). */
 static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     const bert_config *c = &m->cfg.pub;
     const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
-    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
-    size_t per_layer = 4 * C * C + 2 * C * I;
-    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    size_t plain = 0, largest = 0;
+    uint16_t *tmp = NULL;
+    for (int l = 0; l < c->num_hidden_layers; l++) { /* the primitives first: what they refuse stays plain */
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        for (int i = 0; i < 6; i++) {
+            size_t n = (size_t)out[i] * (size_t)in[i];
+            if (!why && !bert_amx_linear_preferred(out[i], in[i]) && bert_plinear_bf16_preferred(out[i], in[i])) {
+                if (n > largest) {
+                    free(tmp);
+                    if (!(tmp = malloc(n * sizeof(uint16_t)))) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
+                    largest = n;
+                }
+                bert_f32_to_bf16_array(tmp, d[i]->w, n);
+                if ((d[i]->pbf16 = bert_plinear_create_bf16(tmp, out[i], in[i], d[i]->b != NULL))) {
+                    m->packed_bf16 = 1;
+                    continue;
+                }
+            }
+            plain += n;
+        }
+    }
+    free(tmp);
+    m->bf16 = malloc((plain ? plain : 1) * sizeof(uint16_t));
     if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
     uint16_t *p = m->bf16;
     for (int l = 0; l < c->num_hidden_layers; l++) {
@@ -208,6 +234,7 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
         layer_denses(m, l, d, out, in);
         for (int i = 0; i < 6; i++) {
             size_t n = (size_t)out[i] * (size_t)in[i];
+            if (d[i]->pbf16) continue;
             if (bert_amx_linear_preferred(out[i], in[i])) {
                 bert_amx_pack_weights(p, d[i]->w, out[i], in[i]);
                 d[i]->wamx = p;
@@ -340,7 +367,10 @@ static void fuse_qkv(bert_model *m) {
     if (!qkv_fusable(c) || nl < 1) return;
     for (size_t l = 0; l < nl; l++) {
         const bert_layer_weights *L = &m->w.layers[l];
-        if (L->q.pf32 || L->k.pf32 || L->v.pf32 || L->qkv.pf32 || L->q.wamx) return;
+        if (L->q.pf32 || L->k.pf32 || L->v.pf32 || L->qkv.pf32 || L->q.wamx || L->q.pbf16 || L->k.pbf16 || L->v.pbf16)
+            return;
+        if (m->compute == BERT_COMPUTE_BF16 && (!L->q.w16 || L->k.w16 != L->q.w16 + C * C || L->v.w16 != L->k.w16 + C * C))
+            return;
     }
     int f32 = m->compute == BERT_COMPUTE_F32;
     float *w3 = f32 ? NULL : malloc(sizeof(float) * 3 * C * C); /* int8: the weights to quantize */
@@ -452,7 +482,7 @@ void bert_model_free(bert_model *m) {
         bert_dense *d[6];
         int out[6], in[6];
         layer_denses(m, l, d, out, in);
-        for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32);
+        for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32), bert_plinear_free(d[k]->pbf16);
         bert_plinear_free(m->w.layers[l].qkv.pf32), bert_qlinear_free(m->w.layers[l].qkv.q8);
     }
     free(m->w.layers);

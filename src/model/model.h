@@ -17,6 +17,7 @@ typedef struct {
     const uint16_t *wamx; /* w packed for kernels/linear_amx.h when computing in bf16 on AMX, else NULL */
     struct bert_qlinear *q8; /* int8 packed form of w when computing in int8, else NULL */
     struct bert_plinear *pf32; /* w packed for oneDNN's f32 matmul (bert_model_params.pack_weights), else NULL */
+    struct bert_plinear *pbf16; /* w in bf16 packed for oneDNN's matmul (bf16, layers >= 256 x 256), else NULL */
 } bert_dense;
 
 typedef struct {
@@ -72,6 +73,7 @@ struct bert_model {
      * precision and a head size the kernel takes on this CPU; decided at load */
     int attention_bf16;
     int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
+    int packed_bf16;   /* some encoder dense layer packed for oneDNN's bf16 matmul (d->pbf16) */
     struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' weights on the GPU (cuda/encoder.h), else NULL */
     float *packed_small; /* then the packed layers' biases and LayerNorm vectors, copied out of the file */
     int64_t n_params;

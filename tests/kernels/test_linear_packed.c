@@ -9,14 +9,17 @@
  * off by the size of a product. Shapes cover one row, rows below 16, a
  * multiple of 16, more than one 128-row chunk with a padded tail, a row
  * stride wider than N (through scratch), no bias, GELU, one and two
- * threads. Where oneDNN is not available (sanitizer builds, no libdnnl),
+ * threads; f32 and bf16 weights (the bf16 with its epilogue's bf16 copy). Where oneDNN is not available (sanitizer builds, no libdnnl),
  * the test says so and checks that nothing is packed. A run with impossible
  * arguments fails with BERT_ERR_INPUT naming them. */
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "io/fs.h"
+#include "kernels/capabilities.h"
 #include "kernels/gemm.h"
+#include "kernels/half.h"
+#include "kernels/linear_amx.h"
 #include "kernels/linear_packed.h"
 #include "kernels/ops.h"
 #include "model/model.h"
@@ -28,21 +31,39 @@ static float frand(unsigned *s) {
     return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, int n_threads, unsigned seed) {
+/* bf16: x and W rounded to bf16 first (the reference multiplies the
+ * rounded values, whose products f32 holds exactly), run on the bf16
+ * primitive with the epilogue's bf16 copy of y checked too. */
+static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, int n_threads, unsigned seed, int bf16) {
     float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * (size_t)N),
           *y = malloc(sizeof *y * (size_t)M * ldy), *scratch = malloc(sizeof(float) * bert_plinear_scratch(K, N));
+    uint16_t *x16 = malloc(sizeof *x16 * (size_t)M * K), *W16 = malloc(sizeof *W16 * (size_t)N * K),
+             *y16 = calloc((size_t)M * ldy, sizeof *y16);
     for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
     for (int i = 0; i < N * K; i++) W[i] = 0.1f * frand(&seed);
     for (int i = 0; i < N; i++) b[i] = frand(&seed);
     for (int i = 0; i < M * ldy; i++) y[i] = -7.0f;
-    bert_plinear *p = bert_plinear_create(W, N, K, with_bias);
+    if (bf16) {
+        bert_f32_to_bf16_array(x16, x, (size_t)M * K), bert_f32_to_bf16_array(W16, W, (size_t)N * K);
+        for (int i = 0; i < M * K; i++) x[i] = bert_bf16_to_f32(x16[i]);
+        for (int i = 0; i < N * K; i++) W[i] = bert_bf16_to_f32(W16[i]);
+    }
+    bert_plinear *p = bf16 ? bert_plinear_create_bf16(W16, N, K, with_bias) : bert_plinear_create(W, N, K, with_bias);
     CHECK(p != NULL);
     if (!p) return 1;
-    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, NULL};
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, bf16 ? y16 : NULL};
     int saved = bert_blas_threads_enter(n_threads);
     bert_error e;
-    CHECK_OK(bert_plinear_run(p, y, ldy, x, with_bias ? b : NULL, M, scratch, &epi, n_threads, &e), e);
+    if (bf16) CHECK_OK(bert_plinear_run_bf16(p, y, ldy, x16, with_bias ? b : NULL, M, scratch, &epi, n_threads, &e), e);
+    else CHECK_OK(bert_plinear_run(p, y, ldy, x, with_bias ? b : NULL, M, scratch, &epi, n_threads, &e), e);
+    /* a weight of the other dtype is refused */
+    if (bf16) CHECK_ERR(bert_plinear_run(p, y, ldy, x, NULL, M, scratch, NULL, 1, &e), e, BERT_ERR_INPUT, "packed bf16 weight given f32");
+    else CHECK_ERR(bert_plinear_run_bf16(p, y, ldy, x16, NULL, M, scratch, NULL, 1, &e), e, BERT_ERR_INPUT, "packed f32 weight given bf16");
     bert_blas_threads_leave(saved);
+    int y16_ok = 1;
+    for (int i = 0; bf16 && i < M; i++)
+        for (int j = 0; j < N; j++) y16_ok &= y16[(size_t)i * ldy + j] == bert_f32_to_bf16(y[(size_t)i * ldy + j]);
+    CHECK(y16_ok);
     double worst = 0;
     int untouched = 1;
     for (int i = 0; i < M; i++) {
@@ -59,11 +80,11 @@ static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, in
     }
     CHECK(untouched); /* columns past N belong to someone else */
     bert_plinear_free(p);
-    free(x), free(W), free(b), free(y), free(scratch);
+    free(x), free(W), free(b), free(y), free(scratch), free(x16), free(W16), free(y16);
     return worst;
 }
 
-TEST(packed_f32_linear_matches_float64_or_is_not_used) {
+TEST(packed_linear_matches_float64_or_is_not_used) {
     if (!bert_plinear_preferred(256, 256)) {
         printf("  oneDNN not available here: checking that nothing is packed\n");
         CHECK(bert_plinear_create(NULL, 256, 256, 1) == NULL || bert_plinear_preferred(256, 256));
@@ -75,22 +96,29 @@ TEST(packed_f32_linear_matches_float64_or_is_not_used) {
                              {8, 128, 128, 0, 1, 0},   {130, 96, 384, 0, 1, 1},
                              {33, 384, 256, 8, 1, 1},  {128, 256, 256, 0, 1, 0},  {130, 512, 256, 0, 1, 1},
                              {300, 256, 1024, 0, 1, 0}, {257, 320, 256, 16, 0, 1}};
-    double worst = 0;
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-        for (int nt = 1; nt <= 2; nt++) {
-            const int *s = shapes[c];
-            double w = run_case(s[0], s[1], s[2], s[1] + s[3], s[4], s[5], nt, 21u + (unsigned)c);
-            worst = fmax(worst, w);
-            if (w > 1e-5) printf("  M=%d N=%d K=%d threads %d: error %.2e\n", s[0], s[1], s[2], nt, w);
-            CHECK(w <= 1e-5);
-        }
-    printf("  worst error %.2e x sum|x w| over %d cases\n", worst, (int)(2 * sizeof shapes / sizeof shapes[0]));
+    /* f32, and bf16 where this CPU and oneDNN can */
+    int dtypes = bert_plinear_bf16_preferred(256, 256) && !bert_bf16_unavailable() ? 2 : 1;
+    if (dtypes == 1) printf("  no bf16 here: f32 only\n");
+    for (int bf16 = 0; bf16 < dtypes; bf16++) {
+        double worst = 0;
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+            for (int nt = 1; nt <= 2; nt++) {
+                const int *s = shapes[c];
+                double w = run_case(s[0], s[1], s[2], s[1] + s[3], s[4], s[5], nt, 21u + (unsigned)c, bf16);
+                worst = fmax(worst, w);
+                if (w > 1e-5) printf("  %s M=%d N=%d K=%d threads %d: error %.2e\n", bf16 ? "bf16" : "f32", s[0], s[1], s[2], nt, w);
+                CHECK(w <= 1e-5);
+            }
+        printf("  %s: worst error %.2e x sum|x w| over %d cases\n", bf16 ? "bf16" : "f32", worst,
+               (int)(2 * sizeof shapes / sizeof shapes[0]));
+    }
 }
 
 /* A 1-layer model of hidden 256 (its dense layers big enough to be packed),
  * random-initialised by the trainer and saved as F32 safetensors, loaded
  * with and without pack_weights: same hidden states for a ragged batch that
- * crosses a 128-row chunk, within 1e-5 (f32 summation order only). */
+ * crosses a 128-row chunk, within 1e-5 (f32 summation order only); and
+ * loaded as bf16 (packed bf16 layers), as below. */
 TEST(model_loaded_packed_gives_the_same_hidden_states) {
     char dir[1024], path[1100], saved[1100];
     bert_error err;
@@ -157,9 +185,61 @@ TEST(model_loaded_packed_gives_the_same_hidden_states) {
         bert_context_free(cpk);
         bert_context_free(cpl);
     }
+    /* bf16: the layers on the packed bf16 primitive where not on AMX;
+     * every token's cosine to f32 >= 0.999 (the dtype's bound), and each
+     * sequence of the batch the same bytes as that sequence alone */
+    bert_model_params pb = bert_model_default_params();
+    pb.compute = BERT_COMPUTE_BF16;
+    bert_model *mb = NULL;
+    if (bert_bf16_unavailable()) {
+        printf("  no bf16 here: %s\n", bert_bf16_unavailable());
+    } else {
+        CHECK_OK(bert_model_load(saved, &pb, &mb, &err), err);
+        int expect = 0;
+        static const int shapes[3][2] = {{256, 256}, {1024, 256}, {256, 1024}};
+        for (int i = 0; i < 3; i++)
+            expect |= !bert_amx_linear_preferred(shapes[i][0], shapes[i][1]) && bert_plinear_bf16_preferred(shapes[i][0], shapes[i][1]);
+        if (mb) CHECK(mb->packed_bf16 == expect);
+        bert_context *cb = NULL, *cf = NULL;
+        bert_context_params cp = bert_context_default_params();
+        cp.n_threads = 2;
+        if (mb) CHECK_OK(bert_context_create(mb, &cp, &cb, &err), err);
+        CHECK_OK(bert_context_create(ml, &cp, &cf, &err), err);
+        if (cb && cf) {
+            CHECK_OK(bert_forward(cb, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+            CHECK_OK(bert_forward(cf, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+            double worst = 1;
+            float *batched = malloc(sizeof(float) * 256 * 130);
+            for (int s = 0; s < S; s++) {
+                const float *h = bert_output_hidden(cb, s), *f = bert_output_hidden(cf, s);
+                for (int i = 0; i < len[s]; i++) {
+                    double ab = 0, aa = 0, bb = 0;
+                    for (int k = 0; k < 256; k++) {
+                        double x = h[(size_t)i * 256 + k], y = f[(size_t)i * 256 + k];
+                        ab += x * y, aa += x * x, bb += y * y;
+                    }
+                    worst = fmin(worst, ab / sqrt(aa * bb));
+                }
+            }
+            printf("  bf16 (%s) vs f32 min token cosine %.8f\n", mb->packed_bf16 ? "packed" : "not packed", worst);
+            CHECK(worst >= 0.999);
+            int same = 1;
+            for (int s = 0; s < S && batched; s++) {
+                CHECK_OK(bert_forward(cb, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+                memcpy(batched, bert_output_hidden(cb, s), sizeof(float) * 256 * (size_t)len[s]);
+                CHECK_OK(bert_forward(cb, &seqs[s], 1, BERT_OUTPUT_HIDDEN, &err), err);
+                same &= memcmp(batched, bert_output_hidden(cb, 0), sizeof(float) * 256 * (size_t)len[s]) == 0;
+            }
+            CHECK(same);
+            free(batched);
+        }
+        bert_context_free(cb);
+        bert_context_free(cf);
+    }
     for (int s = 0; s < S; s++) free(ids[s]);
     bert_model_free(mp);
     bert_model_free(ml);
+    bert_model_free(mb);
 }
 
 TEST(packed_f32_run_rejects_impossible_arguments) {
