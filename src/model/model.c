@@ -174,83 +174,6 @@ static void layer_denses(bert_model *m, int l, bert_dense *d[6], int out[6], int
     for (int k = 0; k < 6; k++) d[k] = dd[k], out[k] = o[k], in[k] = i[k];
 }
 
-/* BERT_COMPUTE_INT8: each encoder dense weight quantized and packed once. */
-static bert_status make_int8_weights(bert_model *m, bert_error *err) {
-    const char *why = bert_int8_unavailable();
-    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
-    for (int l = 0; l < m->cfg.pub.num_hidden_layers; l++) {
-        bert_dense *d[6];
-        int out[6], in[6];
-        layer_denses(m, l, d, out, in);
-        for (int k = 0; k < 6; k++)
-            if (!(d[k]->q8 = bert_qlinear_create(d[k]->w, out[k], in[k], &why)))
-                return bert_fail(err, BERT_ERR_UNSUPPORTED, "layer %d: %s", l, why);
-    }
-    m->compute = BERT_COMPUTE_INT8;
-    return BERT_OK;
-}
-
-/* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
- * to nearest even once here, so no product converts weights again: packed
- * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
- * packed for oneDNN's bf16 matmul primitive where the layer is large enough
- * (bert_plinear_bf16_preferred: then no product repacks it either; the
- * rounded copy only passes through a buffer), plain row-major for oneDNN's
- * bf16 gemm otherwise (m->bf16, the plain ones one after another in
- * layer order, so a layer's q, k, v are adjacent there). */
-static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
-    const bert_config *c = &m->cfg.pub;
-    const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
-    size_t plain = 0, largest = 0;
-    uint16_t *tmp = NULL;
-    for (int l = 0; l < c->num_hidden_layers; l++) { /* the primitives first: what they refuse stays plain */
-        bert_dense *d[6];
-        int out[6], in[6];
-        layer_denses(m, l, d, out, in);
-        for (int i = 0; i < 6; i++) {
-            size_t n = (size_t)out[i] * (size_t)in[i];
-            if (!why && !bert_amx_linear_preferred(out[i], in[i]) && bert_plinear_bf16_preferred(out[i], in[i])) {
-                if (n > largest) {
-                    free(tmp);
-                    if (!(tmp = malloc(n * sizeof(uint16_t)))) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
-                    largest = n;
-                }
-                bert_f32_to_bf16_array(tmp, d[i]->w, n);
-                if ((d[i]->pbf16 = bert_plinear_create_bf16(tmp, out[i], in[i], d[i]->b != NULL))) {
-                    m->packed_bf16 = 1;
-                    continue;
-                }
-            }
-            plain += n;
-        }
-    }
-    free(tmp);
-    m->bf16 = malloc((plain ? plain : 1) * sizeof(uint16_t));
-    if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
-    uint16_t *p = m->bf16;
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        bert_dense *d[6];
-        int out[6], in[6];
-        layer_denses(m, l, d, out, in);
-        for (int i = 0; i < 6; i++) {
-            size_t n = (size_t)out[i] * (size_t)in[i];
-            if (d[i]->pbf16) continue;
-            if (bert_amx_linear_preferred(out[i], in[i])) {
-                bert_amx_pack_weights(p, d[i]->w, out[i], in[i]);
-                d[i]->wamx = p;
-            } else if (why) {
-                return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why); /* bert_model_free releases m->bf16 */
-            } else {
-                bert_f32_to_bf16_array(p, d[i]->w, n);
-                d[i]->w16 = p;
-            }
-            p += n;
-        }
-    }
-    m->compute = BERT_COMPUTE_BF16;
-    return BERT_OK;
-}
-
 /* Give the file's pages of [p, p + n) back (see bert_file_release). */
 static void release_file_pages(bert_model *m, const void *p, size_t n) {
     for (int i = 0; i < m->n_shards; i++) bert_file_release(&m->shards[i].file, p, n);
@@ -263,14 +186,104 @@ static void move_small(bert_model *m, const float **ptr, size_t n, float **at) {
     *ptr = *at, *at += n;
 }
 
-/* The file's pages of layer l's packed weights. */
-static void release_packed(bert_model *m, int l) {
+/* The file's pages of layer l's dense weights that inference reads only in
+ * another form (packed f32 or bf16, bf16, AMX tiles, int8 alone or fused). */
+static void release_converted(bert_model *m, int l) {
     bert_dense *d[6];
     int out[6], in[6];
     layer_denses(m, l, d, out, in);
+    const bert_layer_weights *L = &m->w.layers[l];
     for (int k = 0; k < 6; k++)
-        if (d[k]->pf32 || (k < 3 && m->w.layers[l].qkv.pf32))
+        if (d[k]->pf32 || d[k]->pbf16 || d[k]->w16 || d[k]->wamx || d[k]->q8 || (k < 3 && (L->qkv.pf32 || L->qkv.q8)))
             release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
+}
+
+/* A block for every layer's biases and LayerNorm vectors (m->packed_small),
+ * or NULL when memory is short (then nothing is released: the same results). */
+static float *small_block(bert_model *m) {
+    const bert_config *c = &m->cfg.pub;
+    size_t per_layer = 9 * (size_t)c->hidden_size + (size_t)c->intermediate_size;
+    return m->packed_small = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
+}
+
+/* Layer l's biases (q, k, v's side by side, in that order) and LayerNorm
+ * vectors copied into the block at *at: a forward pass reading them from
+ * the mapping would fault their pages back in once the weights' are
+ * released, and the kernel maps a whole large page-cache folio (up to MBs)
+ * at a time — measured here, a pass brought 45 % of the released weights
+ * back. */
+static void move_layer_small(bert_model *m, int l, float **at) {
+    bert_dense *d[6];
+    int out[6], in[6];
+    layer_denses(m, l, d, out, in);
+    bert_layer_weights *L = &m->w.layers[l];
+    size_t C = (size_t)m->cfg.pub.hidden_size;
+    for (int k = 0; k < 6; k++)
+        if (d[k]->b) move_small(m, &d[k]->b, (size_t)out[k], at);
+    move_small(m, &L->attn_ln.w, C, at), move_small(m, &L->attn_ln.b, C, at);
+    move_small(m, &L->out_ln.w, C, at), move_small(m, &L->out_ln.b, C, at);
+}
+
+/* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
+ * to nearest even once here, so no product converts weights again: packed
+ * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
+ * packed for oneDNN's bf16 matmul primitive where the layer is large enough
+ * (bert_plinear_bf16_preferred: then no product repacks it either; the
+ * rounded copy only passes through a buffer), plain row-major for oneDNN's
+ * bf16 gemm otherwise. m->bf16 has a slot for every weight in layer order
+ * (so a layer's q, k, v are adjacent); the slots of packed weights are
+ * never written, so their pages never become resident. Each layer's f32
+ * weights are given back to the file once converted (inference does not
+ * read them), their biases and LayerNorm vectors copied out first. */
+static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
+    const bert_config *c = &m->cfg.pub;
+    const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, largest = 0;
+    size_t per_layer = 4 * C * C + 2 * C * I;
+    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
+    uint16_t *p = m->bf16, *tmp = NULL;
+    float *small = small_block(m);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        if (small) move_layer_small(m, l, &small);
+        for (int i = 0; i < 6; i++) {
+            size_t n = (size_t)out[i] * (size_t)in[i];
+            uint16_t *slot = p;
+            p += n;
+            if (bert_amx_linear_preferred(out[i], in[i])) {
+                bert_amx_pack_weights(slot, d[i]->w, out[i], in[i]);
+                d[i]->wamx = slot;
+                continue;
+            }
+            if (why) {
+                free(tmp);
+                return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why); /* bert_model_free releases m->bf16 */
+            }
+            if (bert_plinear_bf16_preferred(out[i], in[i]) && n > largest) { /* the buffer grows to the largest */
+                free(tmp);
+                tmp = malloc(n * sizeof *tmp);
+                largest = tmp ? n : 0;
+            }
+            if (bert_plinear_bf16_preferred(out[i], in[i]) && tmp) {
+                bert_f32_to_bf16_array(tmp, d[i]->w, n);
+                if ((d[i]->pbf16 = bert_plinear_create_bf16(tmp, out[i], in[i], d[i]->b != NULL))) {
+                    m->packed_bf16 = 1;
+                    continue;
+                }
+            }
+            bert_f32_to_bf16_array(slot, d[i]->w, n); /* plain, or what oneDNN refused */
+            d[i]->w16 = slot;
+        }
+        if (small) release_converted(m, l);
+    }
+    free(tmp);
+    /* and again: reading one tensor maps its neighbours' pages too */
+    for (int l = 0; small && l < c->num_hidden_layers; l++) release_converted(m, l);
+    m->compute = BERT_COMPUTE_BF16;
+    return BERT_OK;
 }
 
 /* Whether Q, K and V may run as one product of 3C outputs: small hidden
@@ -283,6 +296,56 @@ static int qkv_fusable(const bert_config *c) {
 static void copy_qkv_weights(const bert_layer_weights *L, size_t C, float *dst) {
     const float *w[3] = {L->q.w, L->k.w, L->v.w};
     for (int k = 0; k < 3; k++) memcpy(dst + (size_t)k * C * C, w[k], sizeof(float) * C * C);
+}
+
+/* L's query, key and value biases side by side into dst [3C] (zeros for a
+ * missing one): the bias of the fused product. */
+static void copy_qkv_biases(const bert_layer_weights *L, size_t C, float *dst) {
+    const float *b[3] = {L->q.b, L->k.b, L->v.b};
+    for (int k = 0; k < 3; k++)
+        if (b[k]) memcpy(dst + (size_t)k * C, b[k], sizeof(float) * C);
+        else memset(dst + (size_t)k * C, 0, sizeof(float) * C);
+}
+
+/* BERT_COMPUTE_INT8: each encoder dense weight quantized and packed once;
+ * Q, K and V as one [3C x C] weight where they may run as one product
+ * (qkv_fusable; weights are quantized per output row, so each row's scale
+ * is the one it had alone), its bias in m->fused. Each layer's f32 weights
+ * are given back to the file once quantized (inference does not read
+ * them), their biases and LayerNorm vectors copied out first. */
+static bert_status make_int8_weights(bert_model *m, bert_error *err) {
+    const bert_config *c = &m->cfg.pub;
+    const char *why = bert_int8_unavailable();
+    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
+    size_t C = (size_t)c->hidden_size;
+    float *w3 = qkv_fusable(c) ? malloc(sizeof(float) * 3 * C * C) : NULL; /* without it: three products */
+    float *b3 = w3 ? (m->fused = malloc(sizeof(float) * 3 * C * (size_t)c->num_hidden_layers)) : NULL;
+    if (!b3) free(w3), w3 = NULL;
+    float *small = small_block(m);
+    bert_status rc = BERT_OK;
+    for (int l = 0; rc == BERT_OK && l < c->num_hidden_layers; l++) {
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        bert_layer_weights *L = &m->w.layers[l];
+        if (small) move_layer_small(m, l, &small);
+        if (w3) {
+            copy_qkv_weights(L, C, w3);
+            copy_qkv_biases(L, C, b3);
+            L->qkv.b = b3, b3 += 3 * C;
+            if (!(L->qkv.q8 = bert_qlinear_create(w3, 3 * (int)C, (int)C, &why)))
+                rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "layer %d: %s", l, why);
+        }
+        for (int k = w3 ? 3 : 0; rc == BERT_OK && k < 6; k++)
+            if (!(d[k]->q8 = bert_qlinear_create(d[k]->w, out[k], in[k], &why)))
+                rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "layer %d: %s", l, why);
+        if (small && rc == BERT_OK) release_converted(m, l);
+    }
+    free(w3);
+    /* and again: reading one tensor maps its neighbours' pages too */
+    for (int l = 0; small && rc == BERT_OK && l < c->num_hidden_layers; l++) release_converted(m, l);
+    if (rc == BERT_OK) m->compute = BERT_COMPUTE_INT8;
+    return rc;
 }
 
 /* Layer l's Q, K and V packed as one [3C x C] product into L->qkv (small
@@ -305,19 +368,16 @@ static int pack_qkv(bert_model *m, int l) {
 /* BERT_COMPUTE_F32 with pack_weights: each large encoder dense weight packed
  * once for oneDNN's f32 matmul (kernels/linear_packed.h), and the file's
  * pages of the plain weight released, so the packed copy replaces rather
- * than adds to the resident size. The layer's biases and LayerNorm vectors
- * are copied out of the file too (m->packed_small): a forward pass reading
- * them from the mapping would fault their pages back in, and the kernel maps
- * a whole large page-cache folio (up to MBs) at a time — measured here, a
- * pass brought 45 % of the released weights back. A layer oneDNN refuses (or
- * that memory cannot be found for) stays on the plain path: same results. */
+ * than adds to the resident size (the layer's biases and LayerNorm vectors
+ * copied out first: move_layer_small). A layer oneDNN refuses (or that
+ * memory cannot be found for) stays on the plain path: same results. */
 static void pack_f32_weights(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
-    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, per_layer = 9 * C + I;
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     if (!bert_plinear_preferred((int)C, (int)C) && !bert_plinear_preferred((int)I, (int)C) &&
         !bert_plinear_preferred((int)C, (int)I))
         return; /* no layer of this model is packed (small models, or no oneDNN) */
-    float *at = m->packed_small = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
+    float *at = small_block(m);
     if (!at) return;
     for (int l = 0; l < c->num_hidden_layers; l++) {
         bert_dense *d[6];
@@ -329,16 +389,12 @@ static void pack_f32_weights(bert_model *m) {
             if (bert_plinear_preferred(out[k], in[k]) && (d[k]->pf32 = bert_plinear_create(d[k]->w, out[k], in[k], d[k]->b != NULL)))
                 m->packed_f32 = 1;
         if (!m->packed_f32) return;
-        bert_layer_weights *L = &m->w.layers[l];
-        for (int k = 0; k < 6; k++) /* q, k, v's biases side by side: the fused product's [3C] */
-            if (d[k]->b) move_small(m, &d[k]->b, (size_t)out[k], &at);
-        if (fused) L->qkv.b = L->q.b;
-        move_small(m, &L->attn_ln.w, C, &at), move_small(m, &L->attn_ln.b, C, &at);
-        move_small(m, &L->out_ln.w, C, &at), move_small(m, &L->out_ln.b, C, &at);
-        release_packed(m, l); /* now, so that the peak holds one layer in both forms */
+        move_layer_small(m, l, &at);
+        if (fused) m->w.layers[l].qkv.b = m->w.layers[l].q.b; /* the fused product's [3C] */
+        release_converted(m, l); /* now, so that the peak holds one layer in both forms */
     }
     /* and again: reading one tensor maps its neighbours' pages too */
-    for (int l = 0; l < c->num_hidden_layers; l++) release_packed(m, l);
+    for (int l = 0; l < c->num_hidden_layers; l++) release_converted(m, l);
     /* the pooler too: a batch's first tokens are few rows, which the plain
      * path pads to 16 and whose sgemm then repacks the weight on each call */
     if ((m->heads & BERT_HEAD_POOLER) && bert_plinear_preferred((int)C, (int)C))
@@ -355,16 +411,15 @@ static void pack_f32_weights(bert_model *m) {
  *   given back after the copy (inference reads only the fused one), so the
  *   copy replaces rather than adds to the resident size;
  * - bf16: make_bf16_weights put the three bf16 weights one after another
- *   already, so qkv.w16 is q's (not where AMX packed them);
- * - int8: the concatenation quantized and packed as one (qkv.q8; weights
- *   are quantized per output row, so each row's scale is the one it had);
- * bf16 and int8 take the biases side by side as qkv.b (in m->fused).
+ *   already, so qkv.w16 is q's (not where AMX or oneDNN packed them), the
+ *   biases side by side as qkv.b (in m->fused);
+ * - int8: make_int8_weights fuses them itself (qkv_fusable too).
  * Larger models keep three products; so does a model whose memory for it
  * cannot be found (the same results either way). */
 static void fuse_qkv(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
     size_t C = (size_t)c->hidden_size, nl = (size_t)c->num_hidden_layers;
-    if (!qkv_fusable(c) || nl < 1) return;
+    if (!qkv_fusable(c) || nl < 1 || m->compute == BERT_COMPUTE_INT8) return; /* int8: make_int8_weights fuses */
     for (size_t l = 0; l < nl; l++) {
         const bert_layer_weights *L = &m->w.layers[l];
         if (L->q.pf32 || L->k.pf32 || L->v.pf32 || L->qkv.pf32 || L->q.wamx || L->q.pbf16 || L->k.pbf16 || L->v.pbf16)
@@ -373,12 +428,8 @@ static void fuse_qkv(bert_model *m) {
             return;
     }
     int f32 = m->compute == BERT_COMPUTE_F32;
-    float *w3 = f32 ? NULL : malloc(sizeof(float) * 3 * C * C); /* int8: the weights to quantize */
     float *at = m->fused = malloc(sizeof(float) * ((f32 ? 3 * C * C : 0) + 3 * C) * nl);
-    if (!at || (!f32 && !w3)) {
-        free(w3), free(m->fused), m->fused = NULL;
-        return;
-    }
+    if (!at) return;
     for (size_t l = 0; l < nl; l++) {
         bert_layer_weights *L = &m->w.layers[l];
         bert_dense *d[3] = {&L->q, &L->k, &L->v};
@@ -387,25 +438,14 @@ static void fuse_qkv(bert_model *m) {
             copy_qkv_weights(L, C, at);
             for (int k = 0; k < 3; k++) release_file_pages(m, d[k]->w, sizeof(float) * C * C);
             at += 3 * C * C;
-        } else if (m->compute == BERT_COMPUTE_INT8) {
-            const char *why = NULL;
-            copy_qkv_weights(L, C, w3);
-            if (!(L->qkv.q8 = bert_qlinear_create(w3, 3 * (int)C, (int)C, &why))) break; /* that layer stays on three */
-            for (int k = 0; k < 3; k++) { /* inference reads only the fused one: not kept twice */
-                bert_qlinear_free(d[k]->q8);
-                d[k]->q8 = NULL;
-            }
         } else {
             L->qkv.w16 = L->q.w16;
         }
-        for (int k = 0; k < 3; k++)
-            if (d[k]->b) memcpy(at + (size_t)k * C, d[k]->b, sizeof(float) * C);
-            else memset(at + (size_t)k * C, 0, sizeof(float) * C);
+        copy_qkv_biases(L, C, at);
         if (f32) L->qkv_b = at;
         else L->qkv.b = at;
         at += 3 * C;
     }
-    free(w3);
 }
 
 /* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU (f32 only). */
