@@ -22,8 +22,8 @@
 #include <stddef.h>
 
 /* How a head runs in bf16: AMX tiles (Sapphire Rapids and newer, where
- * Linux grants the tile state), AVX512-BF16's vdpbf16ps on registers (Zen 4,
- * Cooper Lake), or not at all. */
+ * Linux grants the tile state), AVX512-BF16's vdpbf16ps on registers (AMD
+ * Zen 4 and newer), or not at all. */
 typedef enum {
     BERT_ATTENTION_BF16_NONE = 0,
     BERT_ATTENTION_BF16_AVX512 = 1,
@@ -51,9 +51,11 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size);
 void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
                          int head_size, float scale, const float *keymask, void *scratch);
 
-/* bert_attention_bf16 on the given kernel, picked or not (the tests run
- * each one the CPU can): AMX only where bert_amx_bf16_ready(), AVX512 where
- * bert_cpu_has_avx512bf16(); head_size as for the pick. */
+/* bert_attention_bf16 on the given kernel, picked or not (the model keeps
+ * its pick from load; the tests run each one the CPU can): AMX only where
+ * bert_amx_bf16_ready(), AVX512 where bert_cpu_has_avx512bf16(), both only
+ * in a build with the intrinsics (BERT_AMX_INTRINSICS); head_size as for
+ * the pick. NONE does nothing. */
 void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
                               const float *V, int ld, int T, int head_size, float scale, const float *keymask,
                               void *scratch);

@@ -87,7 +87,9 @@ BF16_TARGET static void pack_v(uint16_t *Vp, const float *V, int ld, int rows, i
  * from its degree-5 Taylor polynomial on [-1/2, 1/2] and the integer part
  * applied by vscalefps. Enough here, since the result is rounded to bf16
  * (2^-9); about half the instructions of vecmath.h's float-exact
- * exp_nonpositive. Below -87 (masked keys, padding) exactly 0, as there. */
+ * exp_nonpositive. Below -87 (masked keys, padding) exactly 0, as there;
+ * NaN stays NaN (its row's sum, then every weight of the row, becomes NaN,
+ * as on the f32 path: a diverged model is seen to diverge). */
 BF16_TARGET static inline __m512 exp_for_bf16(__m512 x) {
     __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
     __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(1.44269504088896341f));
@@ -99,7 +101,7 @@ BF16_TARGET static inline __m512 exp_for_bf16(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_maskz_scalef_ps(keep, p, n);
+    return _mm512_mask_mov_ps(_mm512_maskz_scalef_ps(keep, p, n), _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
 }
 
 /* One row's softmax in three passes (max; exp and sum; scale and round to
@@ -183,7 +185,7 @@ static bf16_scratch carve(void *scratch, int T, int hs) {
  * pair of V rows per output dimension (Vp's layout). Blocks of 8 rows x 32
  * columns keep 16 sums in registers per 2 loads and 8 broadcasts. */
 
-/* out[r][16 c + j] (r < rows <= 8, c < 2, j < 16) = sum over p < np of
+/* out[r][16 c + j] (r < min(rows, 8), c < 2, j < 16) = sum over p < np of
  * pair a[r lda + p] . pair b[p ldb + c off1 + j]: a's rows of pairs, b's
  * 16-output column blocks (the second off1 pairs after the first). */
 BF16_TARGET static void dot_8x32(float *out, size_t ldo, int rows, const uint32_t *a, size_t lda, const uint32_t *b,
@@ -327,6 +329,7 @@ bert_attention_bf16_kernel bert_attention_bf16_pick(int head_size) {
 void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
                               const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
     bf16_scratch b = carve(scratch, T, hs);
+    if (kernel == BERT_ATTENTION_BF16_NONE) return; /* not to be called so (attention.h) */
     if (kernel == BERT_ATTENTION_BF16_AMX) attention_amx(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
     else attention_avx512(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
 }

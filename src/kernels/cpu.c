@@ -41,7 +41,7 @@ int bert_cpu_has_avx512bf16(void) {
 }
 
 int bert_cpu_bf16_dot_is_fast(void) {
-#if X86
+#if X86 && BERT_AMX_INTRINSICS
     return bert_cpu_has_avx512bf16() && __builtin_cpu_is("amd");
 #else
     return 0;

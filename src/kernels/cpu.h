@@ -17,7 +17,9 @@ int bert_cpu_has_avx512bf16(void);
  * f32 lane) runs at the f32 FMA's instruction rate, i.e. twice its FLOPs:
  * AMD (Zen 4: 2.3x the f32 attention per head, measured). 0 on Intel,
  * where it was measured at half that (an AVX512-BF16 attention kernel
- * was slower than f32 on a Xeon) and AMX is the fast path. */
+ * was slower than f32 on a Xeon) and AMX is the fast path; 0 too in a
+ * build without the intrinsics (BERT_AMX_INTRINSICS), which has no kernel
+ * to use it. */
 int bert_cpu_bf16_dot_is_fast(void);
 
 /* 1 when this compiler builds the AMX / AVX512-BF16 kernels (GCC 10 or

@@ -97,7 +97,8 @@ static void stage_dense_input(bert_context *ctx, const float *x, int n_rows, int
 
 /* A dense layer of the encoder, y = x W^T + b, in the model's compute
  * dtype: bf16 multiplies the staged input by the bf16 form of W made at
- * load (AMX-packed or plain), int8 the staged rows by W's packed int8 form. */
+ * load (packed for AMX or oneDNN's matmul, or plain), int8 the staged rows
+ * by W's packed int8 form. */
 static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *x, const uint16_t *x16,
                              const bert_dense *d, int M, int N, int K, const bert_epilogue *epi) {
     if (d->q8) {
@@ -303,7 +304,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     if ((m->packed_f32 || m->packed_bf16) && !ctx->pscratch) {
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
         if (!(ctx->pscratch = malloc(sizeof(float) * bert_plinear_scratch(W, W))))
-            return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed f32 products");
+            return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed products");
     }
     bert_error_clear(&ctx->error);
     ctx->n_seqs = n_seqs;

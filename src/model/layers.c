@@ -119,7 +119,8 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
         size_t at = (size_t)row0 * C + (size_t)h * HS, in = (size_t)row0 * ld + (size_t)h * HS;
         const float *mask = b->keymask + row0;
         if (fused) {
-            bert_attention_bf16(out + at, C, q + in, k + in, v + in, ld, T, HS, scale, mask, S);
+            bert_attention_bf16_with((bert_attention_bf16_kernel)fused, out + at, C, q + in, k + in, v + in, ld, T, HS,
+                                     scale, mask, S);
             continue;
         }
         head_probs(S, q + in, k + in, ld, T, HS, scale, mask);

@@ -104,8 +104,9 @@ typedef struct {
  * a row whose keys are all masked becomes a uniform average, as in PyTorch.
  * Inference (keep NULL, no dropout): the (sequence, head) pairs are split
  * over n_threads threads, each with its T x T scores in scratch + thread *
- * stride; with fused, the bf16 kernel of kernels/attention.h does a whole
- * head instead (reduced precision; scratch as it needs). Training (keep):
+ * stride; with fused (a bert_attention_bf16_kernel other than NONE), that
+ * bf16 kernel of kernels/attention.h does a whole head instead (reduced
+ * precision; scratch as it needs). Training (keep):
  * one thread of calls, probabilities kept. */
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads);

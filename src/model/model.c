@@ -231,8 +231,8 @@ static void move_layer_small(bert_model *m, int l, float **at) {
  * (bert_plinear_bf16_preferred: then no product repacks it either; the
  * rounded copy only passes through a buffer), plain row-major for oneDNN's
  * bf16 gemm otherwise. m->bf16 has a slot for every weight in layer order
- * (so a layer's q, k, v are adjacent); the slots of packed weights are
- * never written, so their pages never become resident. Each layer's f32
+ * (so a layer's q, k, v are adjacent); the slots of the weights oneDNN
+ * packed are never written, so their pages never become resident. Each layer's f32
  * weights are given back to the file once converted (inference does not
  * read them), their biases and LayerNorm vectors copied out first. */
 static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
@@ -502,8 +502,9 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         return bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)p.device);
     }
     if (!m->cuda) fuse_qkv(m);
-    m->attention_bf16 = m->compute != BERT_COMPUTE_F32 &&
-                        bert_attention_bf16_available(m->cfg.pub.hidden_size / m->cfg.pub.num_attention_heads);
+    m->attention_bf16 = m->compute == BERT_COMPUTE_F32
+                            ? BERT_ATTENTION_BF16_NONE
+                            : bert_attention_bf16_pick(m->cfg.pub.hidden_size / m->cfg.pub.num_attention_heads);
     bert_gemm_init();
     *out = m;
     return BERT_OK;

@@ -36,9 +36,10 @@ typedef struct {
     const float *qkv_w, *qkv_b;
     /* the same packed for oneDNN's matmul (pack_f32_weights, small hidden
      * sizes): pf32 of [3C x C], b = q.b (q, k, v's biases side by side);
-     * q, k and v themselves then stay unpacked and unused. Under bf16 / int8
-     * (fuse_qkv): w16 (= q.w16, k's and v's following) or q8 of [3C x C],
-     * b the biases side by side in m->fused. */
+     * q, k and v themselves then stay unpacked and unused. Under bf16
+     * (fuse_qkv) w16 (= q.w16, k's and v's following), under int8
+     * (make_int8_weights) q8 of [3C x C]; b the biases side by side in
+     * m->fused. */
     bert_dense qkv;
 } bert_layer_weights;
 
@@ -69,13 +70,15 @@ struct bert_model {
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
     float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b; bf16/int8: qkv.b), or NULL */
     bert_compute_dtype compute;
-    /* attention on the AMX bf16 kernel (kernels/attention.h): reduced
-     * precision and a head size the kernel takes on this CPU; decided at load */
+    /* the bf16 attention kernel (kernels/attention.h: a
+     * bert_attention_bf16_kernel, AMX or AVX512-BF16) under bf16/int8 where
+     * this CPU and the head size allow, else 0 (NONE); picked at load */
     int attention_bf16;
     int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
     int packed_bf16;   /* some encoder dense layer packed for oneDNN's bf16 matmul (d->pbf16) */
     struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' weights on the GPU (cuda/encoder.h), else NULL */
-    float *packed_small; /* then the packed layers' biases and LayerNorm vectors, copied out of the file */
+    float *packed_small; /* the encoder's biases and LayerNorm vectors copied out of the file where its
+                            dense weights were packed or converted (their file pages given back) */
     int64_t n_params;
     int n_ignored;
     char dtypes[32];

@@ -61,6 +61,24 @@ static double run_case(bert_attention_bf16_kernel kernel, int T, int hs, int ld,
     return worst;
 }
 
+/* A NaN in one key turns every row's scores, then every output, to NaN,
+ * as on the f32 path (a diverged model is seen to diverge): 1 when so. */
+static int nan_spreads(bert_attention_bf16_kernel kernel) {
+    enum { T = 20, HS = 64 };
+    static float Q[T * HS], K[T * HS], V[T * HS], out[T * HS], mask[T];
+    unsigned seed = 3;
+    for (int i = 0; i < T * HS; i++) Q[i] = frand(&seed), K[i] = frand(&seed), V[i] = frand(&seed);
+    for (int j = 0; j < T; j++) mask[j] = 1.0f;
+    K[3 * HS + 5] = NAN;
+    void *scratch = NULL;
+    if (posix_memalign(&scratch, 64, bert_attention_bf16_scratch_bytes(T, HS)) != 0) return 0;
+    bert_attention_bf16_with(kernel, out, HS, Q, K, V, HS, T, HS, 0.125f, mask, scratch);
+    free(scratch);
+    int all = 1;
+    for (int i = 0; i < T * HS; i++) all &= isnan(out[i]) != 0;
+    return all;
+}
+
 TEST(attention_bf16_matches_float64_or_declines) {
     CHECK(!bert_attention_bf16_available(16)); /* heads of 32, 64, 96 or 128 only (32-dimension tiles) */
     CHECK(!bert_attention_bf16_available(80));
@@ -71,8 +89,8 @@ TEST(attention_bf16_matches_float64_or_declines) {
                                       : bert_cpu_bf16_dot_is_fast() ? BERT_ATTENTION_BF16_AVX512
                                                                     : BERT_ATTENTION_BF16_NONE;
     CHECK(bert_attention_bf16_pick(64) == want);
-    if (!bert_cpu_has_avx512bf16()) {
-        printf("  no AVX512-BF16 here: checking that the kernel declines\n");
+    if (!bert_cpu_has_avx512bf16() || !BERT_AMX_INTRINSICS) {
+        printf("  no AVX512-BF16 here (or a build without its intrinsics): checking that the kernel declines\n");
         CHECK(!bert_attention_bf16_available(64));
         return;
     }
@@ -93,6 +111,7 @@ TEST(attention_bf16_matches_float64_or_declines) {
                            shapes[c][1], pattern, w);
                 CHECK(w <= 4e-3);
             }
+        CHECK(nan_spreads((bert_attention_bf16_kernel)kernel));
         printf("  %s: worst error %.2e x max|V| over %d cases\n", name, worst,
                (int)(3 * sizeof shapes / sizeof shapes[0]));
     }
