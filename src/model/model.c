@@ -194,7 +194,8 @@ static void release_converted(bert_model *m, int l) {
     layer_denses(m, l, d, out, in);
     const bert_layer_weights *L = &m->w.layers[l];
     for (int k = 0; k < 6; k++)
-        if (d[k]->pf32 || d[k]->pbf16 || d[k]->w16 || d[k]->wamx || d[k]->q8 || (k < 3 && (L->qkv.pf32 || L->qkv.q8)))
+        if (d[k]->pf32 || d[k]->pbf16 || d[k]->w16 || d[k]->wamx || d[k]->q8 ||
+            (k < 3 && (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.q8)))
             release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
 }
 
@@ -224,68 +225,6 @@ static void move_layer_small(bert_model *m, int l, float **at) {
     move_small(m, &L->out_ln.w, C, at), move_small(m, &L->out_ln.b, C, at);
 }
 
-/* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
- * to nearest even once here, so no product converts weights again: packed
- * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
- * packed for oneDNN's bf16 matmul primitive where the layer is large enough
- * (bert_plinear_bf16_preferred: then no product repacks it either; the
- * rounded copy only passes through a buffer), plain row-major for oneDNN's
- * bf16 gemm otherwise. m->bf16 has a slot for every weight in layer order
- * (so a layer's q, k, v are adjacent); the slots of the weights oneDNN
- * packed are never written, so their pages never become resident. Each layer's f32
- * weights are given back to the file once converted (inference does not
- * read them), their biases and LayerNorm vectors copied out first. */
-static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
-    const bert_config *c = &m->cfg.pub;
-    const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
-    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, largest = 0;
-    size_t per_layer = 4 * C * C + 2 * C * I;
-    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
-    if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
-    uint16_t *p = m->bf16, *tmp = NULL;
-    float *small = small_block(m);
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        bert_dense *d[6];
-        int out[6], in[6];
-        layer_denses(m, l, d, out, in);
-        if (small) move_layer_small(m, l, &small);
-        for (int i = 0; i < 6; i++) {
-            size_t n = (size_t)out[i] * (size_t)in[i];
-            uint16_t *slot = p;
-            p += n;
-            if (bert_amx_linear_preferred(out[i], in[i])) {
-                bert_amx_pack_weights(slot, d[i]->w, out[i], in[i]);
-                d[i]->wamx = slot;
-                continue;
-            }
-            if (why) {
-                free(tmp);
-                return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why); /* bert_model_free releases m->bf16 */
-            }
-            if (bert_plinear_bf16_preferred(out[i], in[i]) && n > largest) { /* the buffer grows to the largest */
-                free(tmp);
-                tmp = malloc(n * sizeof *tmp);
-                largest = tmp ? n : 0;
-            }
-            if (bert_plinear_bf16_preferred(out[i], in[i]) && tmp) {
-                bert_f32_to_bf16_array(tmp, d[i]->w, n);
-                if ((d[i]->pbf16 = bert_plinear_create_bf16(tmp, out[i], in[i], d[i]->b != NULL))) {
-                    m->packed_bf16 = 1;
-                    continue;
-                }
-            }
-            bert_f32_to_bf16_array(slot, d[i]->w, n); /* plain, or what oneDNN refused */
-            d[i]->w16 = slot;
-        }
-        if (small) release_converted(m, l);
-    }
-    free(tmp);
-    /* and again: reading one tensor maps its neighbours' pages too */
-    for (int l = 0; small && l < c->num_hidden_layers; l++) release_converted(m, l);
-    m->compute = BERT_COMPUTE_BF16;
-    return BERT_OK;
-}
-
 /* Whether Q, K and V may run as one product of 3C outputs: small hidden
  * sizes, and a feed-forward buffer ([N x I]) that holds [N x 3C]. */
 static int qkv_fusable(const bert_config *c) {
@@ -305,6 +244,86 @@ static void copy_qkv_biases(const bert_layer_weights *L, size_t C, float *dst) {
     for (int k = 0; k < 3; k++)
         if (b[k]) memcpy(dst + (size_t)k * C, b[k], sizeof(float) * C);
         else memset(dst + (size_t)k * C, 0, sizeof(float) * C);
+}
+
+/* *buf holding at least n bf16 values (*cap of them now), grown as needed;
+ * 0 when memory is short (*buf then NULL). */
+static int grow_bf16(uint16_t **buf, size_t *cap, size_t n) {
+    if (n <= *cap && *buf) return 1;
+    free(*buf);
+    *buf = malloc(n * sizeof **buf);
+    *cap = *buf ? n : 0;
+    return *buf != NULL;
+}
+
+/* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
+ * to nearest even once here, so no product converts weights again: packed
+ * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
+ * packed for oneDNN's bf16 matmul primitive where the layer is large enough
+ * (bert_plinear_bf16_preferred: then no product repacks it either; the
+ * rounded copy only passes through a buffer), plain row-major for oneDNN's
+ * bf16 gemm otherwise; Q, K and V as one packed [3C x C] weight where they
+ * may run as one product (qkv_fusable; as pack_qkv does for f32). m->bf16
+ * has a slot for every weight in layer order
+ * (so a layer's q, k, v are adjacent); the slots of the weights oneDNN
+ * packed are never written, so their pages never become resident. Each layer's f32
+ * weights are given back to the file once converted (inference does not
+ * read them), their biases and LayerNorm vectors copied out first. */
+static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
+    const bert_config *c = &m->cfg.pub;
+    const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
+    size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, largest = 0;
+    size_t per_layer = 4 * C * C + 2 * C * I;
+    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
+    uint16_t *p = m->bf16, *tmp = NULL;
+    float *small = small_block(m);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        bert_dense *d[6];
+        int out[6], in[6];
+        layer_denses(m, l, d, out, in);
+        bert_layer_weights *L = &m->w.layers[l];
+        if (small) move_layer_small(m, l, &small);
+        /* the fused product's bias is q's, k's and v's side by side: moved so just above */
+        int fused = small && !why && qkv_fusable(c) && L->q.b && L->k.b && L->v.b && !bert_amx_linear_preferred((int)C, (int)C) &&
+                    bert_plinear_bf16_preferred(3 * (int)C, (int)C) && grow_bf16(&tmp, &largest, 3 * C * C);
+        if (fused) {
+            const float *w[3] = {L->q.w, L->k.w, L->v.w};
+            for (int k = 0; k < 3; k++) bert_f32_to_bf16_array(tmp + (size_t)k * C * C, w[k], C * C);
+            fused = (L->qkv.pbf16 = bert_plinear_create_bf16(tmp, 3 * (int)C, (int)C, 1)) != NULL;
+        }
+        if (fused) L->qkv.b = L->q.b, m->packed_bf16 = 1;
+        for (int i = 0; i < 6; i++) {
+            size_t n = (size_t)out[i] * (size_t)in[i];
+            uint16_t *slot = p;
+            p += n;
+            if (fused && i < 3) continue;
+            if (bert_amx_linear_preferred(out[i], in[i])) {
+                bert_amx_pack_weights(slot, d[i]->w, out[i], in[i]);
+                d[i]->wamx = slot;
+                continue;
+            }
+            if (why) {
+                free(tmp);
+                return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why); /* bert_model_free releases m->bf16 */
+            }
+            if (bert_plinear_bf16_preferred(out[i], in[i]) && grow_bf16(&tmp, &largest, n)) {
+                bert_f32_to_bf16_array(tmp, d[i]->w, n);
+                if ((d[i]->pbf16 = bert_plinear_create_bf16(tmp, out[i], in[i], d[i]->b != NULL))) {
+                    m->packed_bf16 = 1;
+                    continue;
+                }
+            }
+            bert_f32_to_bf16_array(slot, d[i]->w, n); /* plain, or what oneDNN refused */
+            d[i]->w16 = slot;
+        }
+        if (small) release_converted(m, l);
+    }
+    free(tmp);
+    /* and again: reading one tensor maps its neighbours' pages too */
+    for (int l = 0; small && l < c->num_hidden_layers; l++) release_converted(m, l);
+    m->compute = BERT_COMPUTE_BF16;
+    return BERT_OK;
 }
 
 /* BERT_COMPUTE_INT8: each encoder dense weight quantized and packed once;
@@ -524,7 +543,8 @@ void bert_model_free(bert_model *m) {
         int out[6], in[6];
         layer_denses(m, l, d, out, in);
         for (int k = 0; k < 6; k++) bert_qlinear_free(d[k]->q8), bert_plinear_free(d[k]->pf32), bert_plinear_free(d[k]->pbf16);
-        bert_plinear_free(m->w.layers[l].qkv.pf32), bert_qlinear_free(m->w.layers[l].qkv.q8);
+        bert_plinear_free(m->w.layers[l].qkv.pf32), bert_plinear_free(m->w.layers[l].qkv.pbf16);
+        bert_qlinear_free(m->w.layers[l].qkv.q8);
     }
     free(m->w.layers);
     bert_plinear_free(m->w.pooler.pf32);

@@ -37,7 +37,8 @@ typedef struct {
     /* the same packed for oneDNN's matmul (pack_f32_weights, small hidden
      * sizes): pf32 of [3C x C], b = q.b (q, k, v's biases side by side);
      * q, k and v themselves then stay unpacked and unused. Under bf16
-     * (fuse_qkv) w16 (= q.w16, k's and v's following), under int8
+     * pbf16 (make_bf16_weights, layers oneDNN packs) or w16 (fuse_qkv: =
+     * q.w16, k's and v's following), under int8
      * (make_int8_weights) q8 of [3C x C]; b the biases side by side in
      * m->fused. */
     bert_dense qkv;
