@@ -4,7 +4,11 @@
  *   build/bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K]
  *
  * MODEL_DIR: e.g. build/bench-model-L2 (written by bench_forward --write-only).
- * Prints the median and min step time over --reps steps after one warm-up.
+ * Prints the median and min step time over --reps steps after one warm-up,
+ * and the step's GFLOP/s at the median: the encoder's and pooler's forward
+ * products as bench_forward counts them (2·N·(4C²+2CI) + 4·T²·C per layer,
+ * 2·C² per sequence), times 3 for forward + backward (each product's
+ * backward is two of its size); the embeddings and AdamW are not counted.
  * With --heads K (2..16), also a multi-task trainer of K sequence heads on
  * the same batch (each step selects the next head), its steps interleaved
  * with the single-task trainer's, and the ratio of the medians. */
@@ -55,10 +59,13 @@ static double step(bert_trainer *t, int k, const bert_sequence *seqs, int B, con
     return bench_now_ms() - t0;
 }
 
-static void report(const char *what, const opts *o, int layers, double *ms) {
+static void report(const char *what, const opts *o, const bert_config *c, double *ms) {
     bench_sort(ms, o->reps);
-    printf("bert.c%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f\n",
-           o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, layers, o->threads, o->B, o->T, ms[o->reps / 2], ms[0]);
+    double C = c->hidden_size, I = c->intermediate_size, T = o->T, B = o->B;
+    double flops = 3.0 * (c->num_hidden_layers * B * (2.0 * T * (4 * C * C + 2 * C * I) + 4.0 * T * T * C) + 2.0 * C * C * B);
+    printf("bert.c%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f gflops %.1f\n",
+           o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, c->num_hidden_layers, o->threads, o->B, o->T,
+           ms[o->reps / 2], ms[0], flops / (ms[o->reps / 2] * 1e6));
 }
 
 int main(int argc, char **argv) {
@@ -92,12 +99,12 @@ int main(int argc, char **argv) {
         ms[r] = step(t, r, seqs, o.B, labels);
         if (mt) mms[r] = step(mt, r + 1, seqs, o.B, labels);
     }
-    int layers = bert_model_config(bert_trainer_model(t))->num_hidden_layers;
-    report("train-step", &o, layers, ms);
+    const bert_config *cfg = bert_model_config(bert_trainer_model(t));
+    report("train-step", &o, cfg, ms);
     if (mt) {
         char what[48];
         snprintf(what, sizeof what, "multitask-step (%d heads)", o.heads);
-        report(what, &o, layers, mms);
+        report(what, &o, cfg, mms);
         printf("multi-task / single-task step, medians: %.3f\n", mms[o.reps / 2] / ms[o.reps / 2]);
     }
     free(ms), free(mms), free(ids), free(labels), free(seqs);
