@@ -222,13 +222,8 @@ int main(int argc, char **argv) {
         }
         bench_sort(t, reps);
         double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-        /* the pass's FLOPs: the dense layers 2 N (4 C^2 + 2 C I), attention's
-         * two products 4 T^2 C per sequence, per layer; the pooler 2 S C^2 */
-        double flops = 2.0 * C * C * B;
-        for (int s = 0; s < B; s++) {
-            double T = seqs[s].n_tokens;
-            flops += layers * (2.0 * T * (4 * C * C + 2 * C * I) + 4.0 * T * T * C);
-        }
+        double flops = 0;
+        for (int s = 0; s < B; s++) flops += bench_sequence_flops(layers, C, I, seqs[s].n_tokens);
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
         printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : "bert.c", layers, threads, bname, med, t[0],

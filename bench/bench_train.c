@@ -6,9 +6,9 @@
  * MODEL_DIR: e.g. build/bench-model-L2 (written by bench_forward --write-only).
  * Prints the median and min step time over --reps steps after one warm-up,
  * and the step's GFLOP/s at the median: the encoder's and pooler's forward
- * products as bench_forward counts them (2·N·(4C²+2CI) + 4·T²·C per layer,
- * 2·C² per sequence), times 3 for forward + backward (each product's
- * backward is two of its size); the embeddings and AdamW are not counted.
+ * products as bench_forward counts them (bench_sequence_flops), times 3 for
+ * forward + backward (each product's backward is two of its size); the
+ * embeddings and AdamW are not counted.
  * With --heads K (2..16), also a multi-task trainer of K sequence heads on
  * the same batch (each step selects the next head), its steps interleaved
  * with the single-task trainer's, and the ratio of the medians. */
@@ -61,8 +61,7 @@ static double step(bert_trainer *t, int k, const bert_sequence *seqs, int B, con
 
 static void report(const char *what, const opts *o, const bert_config *c, double *ms) {
     bench_sort(ms, o->reps);
-    double C = c->hidden_size, I = c->intermediate_size, T = o->T, B = o->B;
-    double flops = 3.0 * (c->num_hidden_layers * B * (2.0 * T * (4 * C * C + 2 * C * I) + 4.0 * T * T * C) + 2.0 * C * C * B);
+    double flops = 3.0 * o->B * bench_sequence_flops(c->num_hidden_layers, c->hidden_size, c->intermediate_size, o->T);
     printf("bert.c%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f gflops %.1f\n",
            o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, c->num_hidden_layers, o->threads, o->B, o->T,
            ms[o->reps / 2], ms[0], flops / (ms[o->reps / 2] * 1e6));

@@ -320,8 +320,6 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
         if (small) release_converted(m, l);
     }
     free(tmp);
-    /* and again: reading one tensor maps its neighbours' pages too */
-    for (int l = 0; small && l < c->num_hidden_layers; l++) release_converted(m, l);
     m->compute = BERT_COMPUTE_BF16;
     return BERT_OK;
 }
@@ -361,8 +359,6 @@ static bert_status make_int8_weights(bert_model *m, bert_error *err) {
         if (small && rc == BERT_OK) release_converted(m, l);
     }
     free(w3);
-    /* and again: reading one tensor maps its neighbours' pages too */
-    for (int l = 0; small && rc == BERT_OK && l < c->num_hidden_layers; l++) release_converted(m, l);
     if (rc == BERT_OK) m->compute = BERT_COMPUTE_INT8;
     return rc;
 }
@@ -412,8 +408,6 @@ static void pack_f32_weights(bert_model *m) {
         if (fused) m->w.layers[l].qkv.b = m->w.layers[l].q.b; /* the fused product's [3C] */
         release_converted(m, l); /* now, so that the peak holds one layer in both forms */
     }
-    /* and again: reading one tensor maps its neighbours' pages too */
-    for (int l = 0; l < c->num_hidden_layers; l++) release_converted(m, l);
     /* the pooler too: a batch's first tokens are few rows, which the plain
      * path pads to 16 and whose sgemm then repacks the weight on each call */
     if ((m->heads & BERT_HEAD_POOLER) && bert_plinear_preferred((int)C, (int)C))
@@ -521,6 +515,9 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         return bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)p.device);
     }
     if (!m->cuda) fuse_qkv(m);
+    /* the packed or converted weights' pages given back layer by layer while
+     * made, and again now: reading one tensor maps its neighbours' pages too */
+    for (int l = 0; m->packed_small && l < m->cfg.pub.num_hidden_layers; l++) release_converted(m, l);
     m->attention_bf16 = m->compute == BERT_COMPUTE_F32
                             ? BERT_ATTENTION_BF16_NONE
                             : bert_attention_bf16_pick(m->cfg.pub.hidden_size / m->cfg.pub.num_attention_heads);
