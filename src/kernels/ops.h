@@ -19,8 +19,13 @@ typedef enum {
 /* The activation for a config name, or -1 when unknown. */
 int bert_activation_from_name(const char *name);
 
-/* x[i] = act(x[i]) for i < n. */
+/* x[i] = act(x[i]) for i < n. GELU runs on AVX-512 intrinsics where the
+ * CPU has them, else as bert_gelu_portable. */
 void bert_activation_forward(float *x, size_t n, bert_activation act, int n_threads);
+
+/* GELU (erf form) for any instruction set (the compiler's vectorisation),
+ * which CPUs without AVX-512 run; the tests hold both paths to one bound. */
+void bert_gelu_portable(float *x, size_t n);
 
 /* out[N x C] = LayerNorm(a + b) with weight/bias [C]; b may be NULL
  * (plain LayerNorm). out may alias a. Mean and biased variance are
