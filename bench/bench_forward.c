@@ -210,7 +210,10 @@ int main(int argc, char **argv) {
             off += seqs[s].n_tokens;
         }
         double *t = malloc(sizeof(double) * (size_t)reps);
-        bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err); /* warm-up: sizes the arena, touches weights */
+        if (bert_forward(ctx, seqs, B, BERT_OUTPUT_POOLED, &err) != BERT_OK) { /* warm-up: sizes the arena, touches weights */
+            fprintf(stderr, "bench_forward: %s\n", err.message);
+            return 1;
+        }
         bert_context_profile_reset(ctx);
         for (int r = 0; r < reps; r++) {
             double t0 = bench_now_ms();

@@ -1,36 +1,64 @@
 #!/bin/sh
 # bench/gpu.sh [LAYERS] [REPS] — bert.c with --device cuda against PyTorch
-# eager on the same GPU (tools/bert_reference.py through bench/torch_forward.py,
-# f32 with TF32 off on both sides), bert-base shape (default 12 layers),
+# on the same GPU (bench/torch_forward.py: tools/bert_reference.py and
+# transformers' BertModel, f32 with TF32 off on both sides), bert-base shape (default 12 layers),
 # batches 1, 8, 32 at sequences 128 and 512; median ms of REPS (default 20)
 # after a warm-up, and bert.c / PyTorch. Runs only where an NVIDIA GPU is
-# (exit 77 otherwise); the PyTorch column needs Debian's python3-torch built
-# with CUDA (else bert.c alone). torch.compile needs PyTorch 2; Debian's 1.13
-# has none, so no compiled column.
+# (exit 77 otherwise); the PyTorch columns need PYTHON's (default python3)
+# torch built with CUDA (else bert.c alone), the transformers ones its
+# transformers; COMPILE=1 adds torch.compile (minutes: one compile a shape). BUILD (default build): the build
+# folder, or one made by tests/gpu/pack.sh, used as it is. The timings hold
+# the whole call: the embeddings and pooler on the CPU and the hidden states'
+# copies to and from pageable host memory, which PyTorch's do not.
 LAYERS=${1:-12}
 REPS=${2:-20}
-make -s -j"$(nproc)" build/bert build/bench_forward >/dev/null || exit 1
-why=$(build/bert --version | sed -n 's/^cuda: //p')
+build=${BUILD:-build}
+PY=${PYTHON:-python3}
+if [ -f "$build/.prebuilt" ]; then # tests/gpu/pack.sh: binaries and their libraries, no make
+    LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
+else
+    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/bench_forward" >/dev/null || exit 1
+fi
+why=$("$build/bert" --version | sed -n 's/^cuda: //p')
 case "$why" in
 yes*) ;;
 *) echo "bench/gpu.sh: no GPU path here: $why" >&2; exit 77 ;;
 esac
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-build/bench_forward --layers "$LAYERS" --write-only >/dev/null
-MODEL=build/bench-model-L$LAYERS
+MODEL="$build/bench-model-L$LAYERS"
+"$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --write-only >/dev/null || exit 1
 TORCH=yes
-/usr/bin/python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || TORCH=no
-[ $TORCH = yes ] || echo "bench/gpu.sh: python3-torch here has no CUDA: bert.c alone" >&2
-log=$(mktemp)
+"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || TORCH=no
+[ $TORCH = yes ] || echo "bench/gpu.sh: $PY's torch has no CUDA here: bert.c alone" >&2
+# the peers: tools/bert_reference.py eager, transformers' BertModel eager
+# where transformers imports, and with COMPILE=1 BertModel under torch.compile
+peers=""
+if [ $TORCH = yes ]; then
+    peers="ref"
+    "$PY" -c 'import transformers' 2>/dev/null && peers="$peers hf"
+    [ -z "$COMPILE" ] || peers="$peers hfc"
+fi
+log=$(mktemp) out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
 for seq in 128 512; do
-    build/bench_forward --layers "$LAYERS" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" |
-        awk -v s=$seq '$1 == "bert.c" { print "bertc", s, $4, $5 }' >> "$log"
-    [ $TORCH = yes ] && /usr/bin/python3 bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
-        --reps "$REPS" --threads 1 | awk -v s=$seq '$1 == "pytorch" { print "torch", s, $4, $5 }' >> "$log"
+    "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
+        --reps "$REPS" > "$out" || { cat "$out"; echo "bench/gpu.sh: bert.c failed at sequence $seq" >&2; exit 1; }
+    awk -v s=$seq '$1 == "bert.c" && $4 ~ /^[0-9]+$/ { print "bertc", s, $4, $5 }' "$out" >> "$log"
+    for p in $peers; do
+        case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
+        "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" --threads 1 \
+            $flags > "$out" 2>&1 || { cat "$out"; echo "bench/gpu.sh: PyTorch ($p) failed at sequence $seq" >&2; exit 1; }
+        awk -v s=$seq -v p=$p '$1 == "pytorch" && $4 ~ /^[0-9]+$/ { print p, s, $4, $5 }' "$out" >> "$log"
+    done
 done
-echo "bert-base shape, $LAYERS layers, f32 (TF32 off), median ms of $REPS"
-awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1 }
-     END { printf "%-6s %-6s %12s %12s %10s\n", "seq", "batch", "bert.c ms", "pytorch ms", "ratio"
-           for (x in k) { split(x, a, " "); b = t["bertc " x]; p = t["torch " x]
-               printf "%-6s %-6s %12s %12s %10s\n", a[1], a[2], b, p ? p : "-", p ? sprintf("%.2f", b / p) : "-" } }' "$log" | sort -n -k1,1 -k2,2
-rm -f "$log"
+echo "bert-base shape, $LAYERS layers, f32 (TF32 off), median ms of $REPS; peers: ref = tools/bert_reference.py"
+echo "eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile; ratio = bert.c / peer"
+awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 != "bertc") p[$1] = 1 }
+     END { printf "%-5s %-5s %10s", "seq", "batch", "bert.c ms"
+           n = 0; for (q in p) names[++n] = q
+           for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
+           printf "\n"
+           for (x in k) { split(x, a, " "); b = t["bertc " x]; printf "%-5s %-5s %10s", a[1], a[2], b
+               for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v ? sprintf("%.2f", b / v) : "-" }
+               printf "\n" } }' "$log" | sort -n -k1,1 -k2,2

@@ -27,6 +27,11 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (f32, TF32 off; timings synchronise the GPU)")
+    ap.add_argument("--transformers", action="store_true",
+                    help="time transformers' BertModel (from_pretrained on the directory, its default attention) "
+                         "instead of tools/bert_reference.py")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the forward (PyTorch 2; one compile per shape, "
+                                                           "done in the warm-up)")
     ap.add_argument("--ragged", help="one line of token ids per sequence: one batch, padded to the longest "
                                      "with an attention mask, as transformers' padding=True does")
     a = ap.parse_args()
@@ -38,7 +43,21 @@ def main():
         torch.backends.cudnn.allow_tf32 = False
         sd = {k: v.to(dev) for k, v in sd.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    print(f"pytorch {torch.__version__} forward, {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
+    if a.transformers:
+        from transformers import BertModel
+        hf = BertModel.from_pretrained(a.model_dir, add_pooling_layer=True).to(dev).eval()
+
+        def forward(ids, types, mask):
+            return hf(input_ids=ids, token_type_ids=types, attention_mask=mask).pooler_output
+    else:
+        def forward(ids, types, mask):
+            return bert_reference.forward(cfg, sd, ids, types, mask)
+    if a.compile:
+        if not hasattr(torch, "compile"):
+            sys.exit(f"torch_forward.py: --compile needs PyTorch 2 (this is {torch.__version__})")
+        forward = torch.compile(forward)
+    what = ("transformers BertModel" if a.transformers else "bert_reference") + (", torch.compile" if a.compile else ", eager")
+    print(f"pytorch {torch.__version__} forward ({what}), {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
     print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")
     shapes = [int(b) for b in a.batches.split(",")] if not a.ragged else ["ragged"]
@@ -56,12 +75,12 @@ def main():
         types = torch.zeros_like(ids)
         ids, types, mask = ids.to(dev), types.to(dev), mask.to(dev)
         with torch.inference_mode():
-            bert_reference.forward(cfg, sd, ids, types, mask)
+            forward(ids, types, mask)
             sync()
             ts = []
             for _ in range(a.reps):
                 t0 = time.perf_counter()
-                bert_reference.forward(cfg, sd, ids, types, mask)
+                forward(ids, types, mask)
                 sync()
                 ts.append((time.perf_counter() - t0) * 1e3)
         med = statistics.median(ts)

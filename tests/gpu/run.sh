@@ -10,16 +10,32 @@
 #  3. a 12-layer model of the bert-base shape at 5..512 tokens in one ragged
 #     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
 #     sums in other orders);
-#  4. where Debian's python3-torch sees the GPU: tools/bert_reference.py on
-#     the GPU against bert.c on the GPU (the same 12-layer batch, 1e-3).
+#  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
+#     against bert.c on the GPU (the same 12-layer batch, 1e-3).
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
-# failure, 77 when this machine has no usable GPU (nothing was run).
+# failure, 77 when this machine has no GPU (nothing was run).
+# A BUILD_DIR made by tests/gpu/pack.sh (binaries and their libraries, for a
+# GPU machine without this project's build packages) is used as it is.
+# PYTHON (default python3): the interpreter whose torch may see the GPU.
 build=${1:-build}
-make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" >/dev/null || exit 1
+PY=${PYTHON:-python3}
+if [ -f "$build/.prebuilt" ]; then
+    LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
+else
+    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" >/dev/null || exit 1
+fi
 why=$("$build/bert" --version | sed -n 's/^cuda: //p')
+gpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 case "$why" in
 yes*) ;;
-*) echo "SKIP gpu (no GPU path here: $why)"; exit 77 ;;
+*)
+    if [ "${gpu:-0}" -gt 0 ]; then # a GPU is here, so a build or driver problem is a failure, not a skip
+        echo "FAIL gpu (a GPU is here but bert.c's CUDA path is not: $why)"
+        cat "$build/.cuda-probe" 2>/dev/null | sed 's/^/  nvcc probe: /'
+        exit 1
+    fi
+    echo "SKIP gpu (no GPU path here: $why)"; exit 77 ;;
 esac
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 TMP=$(mktemp -d)
@@ -33,7 +49,9 @@ unit() {
 unit forward_cuda
 unit cuda_plan
 
-# same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU, outputs within TOL
+# same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU,
+# outputs within TOL. Called with a redirection, never at the end of a pipe:
+# a pipe would run it in a subshell, and its fail=1 would be lost.
 same() {
     name=$1 tol=$2
     shift 2
@@ -52,27 +70,30 @@ texts='{"text": "A charming and often affecting journey."}
 {"text": "Unflinchingly bleak and desperate, and far too long for what it has to say."}
 {"text": "ok"}
 {"text": "The acting, costumes, music, cinematography and sound are all astounding given the production'"'"'s austere locales."}'
-echo "$texts" | same embed 1e-4 embed models/bertc-mini-uncased
-echo "$texts" | same embed_none 1e-4 embed models/bertc-mini-uncased --pooling none
-echo "$texts" | same classify 1e-4 classify models/bertc-mini-uncased-sst2
-printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"'noS."}' '{"text": "EU rejects German call to boycott British lamb."}' |
-    same ner 1e-4 ner models/bertc-mini-uncased-conll03
-printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' |
-    same fill_mask 1e-4 fill-mask models/bertc-mini-uncased
+echo "$texts" > "$TMP/texts.jsonl"
+same embed 1e-4 embed models/bertc-mini-uncased < "$TMP/texts.jsonl"
+same embed_none 1e-4 embed models/bertc-mini-uncased --pooling none < "$TMP/texts.jsonl"
+same classify 1e-4 classify models/bertc-mini-uncased-sst2 < "$TMP/texts.jsonl"
+printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"'noS."}' '{"text": "EU rejects German call to boycott British lamb."}' > "$TMP/ner.jsonl"
+same ner 1e-4 ner models/bertc-mini-uncased-conll03 < "$TMP/ner.jsonl"
+printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' > "$TMP/mask.jsonl"
+same fill_mask 1e-4 fill-mask models/bertc-mini-uncased < "$TMP/mask.jsonl"
 
 # A 12-layer bert-base-shaped model (random weights), one ragged batch of 5..512 tokens.
-"$build/bench_forward" --layers 12 --write-only > /dev/null
-python3 -c '
+base12="$build/bench-model-L12"
+"$build/bench_forward" --layers 12 --model-dir "$base12" --write-only > /dev/null || { echo "FAIL gpu (cannot write $base12)"; exit 1; }
+"$PY" -c '
 import random
 random.seed(7)
 for n in (5, 17, 64, 128, 128, 300, 511, 512):
     print("{\"input_ids\": [101, " + ", ".join(str(random.randrange(1000, 29000)) for _ in range(n - 2)) + ", 102]}")
-' | same base12_ragged_512 1e-3 embed "$build/bench-model-L12" --pooling none --batch-size 8
+' > "$TMP/ragged.jsonl"
+same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
 
-# PyTorch on the GPU (Debian's python3-torch, where it has CUDA) against bert.c on the GPU.
-if /usr/bin/python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    if "$build/bert" embed "$build/bench-model-L12" --pooling none --batch-size 8 --device cuda --input "$TMP/in.jsonl" > "$TMP/gpu.jsonl" &&
-        /usr/bin/python3 - "$build/bench-model-L12" "$TMP/in.jsonl" "$TMP/gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
+# PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
+if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    if "$build/bert" embed "$base12" --pooling none --batch-size 8 --device cuda --input "$TMP/ragged.jsonl" > "$TMP/gpu.jsonl" &&
+        "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
 import json, sys
 import torch
 sys.path.insert(0, "tools")
@@ -101,6 +122,6 @@ PY
         fail=1
     fi
 else
-    echo "SKIP gpu_pytorch_cuda_parity (python3-torch here has no CUDA)"
+    echo "SKIP gpu_pytorch_cuda_parity ($PY's torch has no CUDA here)"
 fi
 exit $fail
