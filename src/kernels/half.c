@@ -1,6 +1,9 @@
 /* half.c — 16-bit float conversions by bit manipulation (no F16C needed,
- * so this is also the portable path). */
+ * so this is also the portable path); float to bf16 arrays on AVX512-BF16's
+ * own conversion where the CPU has it, to the same bits. */
 #include "kernels/half.h"
+
+#include "kernels/cpu.h"
 #include "kernels/vecmath.h"
 
 #include <omp.h>
@@ -56,7 +59,7 @@ uint16_t bert_f32_to_bf16(float f) {
 /* The same rounding without a branch, so the compiler vectorises it: this
  * runs on every dense layer's input under bf16 compute. */
 BERT_VECTOR_CLONES
-void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
+void bert_f32_to_bf16_array_portable(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, src + i, sizeof u);
@@ -81,6 +84,40 @@ uint16_t bert_f32_to_f16(float f) {
     }
     uint32_t r = a + 0xfffu + ((a >> 13) & 1) - (112u << 23);
     return sign | (uint16_t)(r >> 13);
+}
+
+#if BERT_AMX_INTRINSICS
+#include <immintrin.h>
+
+/* AVX512-BF16's vcvtneps2bf16 rounds to nearest even and quiets NaN as
+ * bert_f32_to_bf16 does (the upper half, bit 6 set), but reads a subnormal
+ * input as zero: the lanes holding one (exponent 0, mantissa not) are
+ * redone by the scalar rounding, so the result is the same bits. The tail
+ * goes through masked lanes. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void f32_to_bf16_avx512(uint16_t *dst, const float *src, size_t n) {
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000), mantissa = _mm512_set1_epi32(0x007fffff);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i u = _mm512_maskz_loadu_epi32(k, src + i);
+        _mm256_mask_storeu_epi16(dst + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_castsi512_ps(u)));
+        __mmask16 sub = _mm512_mask_testn_epi32_mask(k, u, exponent) & _mm512_test_epi32_mask(u, mantissa);
+        for (; sub; sub &= (__mmask16)(sub - 1)) {
+            int j = __builtin_ctz(sub);
+            dst[i + j] = bert_f32_to_bf16(src[i + j]);
+        }
+    }
+}
+#endif
+
+void bert_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {
+#if BERT_AMX_INTRINSICS
+    if (bert_cpu_has_avx512bf16()) {
+        f32_to_bf16_avx512(dst, src, n);
+        return;
+    }
+#endif
+    bert_f32_to_bf16_array_portable(dst, src, n);
 }
 
 void bert_f32_to_bf16_threaded(uint16_t *dst, const float *src, size_t n, int n_threads) {
