@@ -189,8 +189,10 @@ AVX512_TARGET static void gelu_range_avx512(float *x, long long n) {
         for (int j = 1; j < 7; j++) p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(ERF_P[j]));
         for (int j = 1; j < 5; j++) q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(ERF_Q[j]));
         __m512 erf = _mm512_div_ps(_mm512_mul_ps(t, p), q);
+        /* (0.5 x) (1 + erf), not an FMA of 0.5 x: -0.0 and x below about
+         * -5.65 keep their negative zero, as the portable path and PyTorch */
         __m512 half = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_fmadd_ps(half, erf, half));
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_set1_ps(1.0f), erf)));
     }
 }
 

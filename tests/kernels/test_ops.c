@@ -207,10 +207,23 @@ TEST(gelu_paths_match_float64) {
             worst = fmax(worst, fabs(want - y[i]) / fmax(1.0, fabs(want)));
         }
         if (!(worst < 2e-6)) test_fail(__FILE__, __LINE__, "path %d: GELU error %.3g", path, worst);
-        float z[3] = {NAN, 0.0f, -0.0f};
-        if (path == 0) bert_activation_forward(z, 3, BERT_ACT_GELU, 1);
-        else bert_gelu_portable(z, 3);
-        CHECK(isnan(z[0]) && z[1] == 0.0f && z[2] == 0.0f);
+        float z[4] = {NAN, 0.0f, -0.0f, -8.0f};
+        if (path == 0) bert_activation_forward(z, 4, BERT_ACT_GELU, 1);
+        else bert_gelu_portable(z, 4);
+        CHECK(isnan(z[0]) && z[1] == 0.0f && !signbit(z[1]) && z[2] == 0.0f && signbit(z[2]));
+        CHECK(z[3] == 0.0f && signbit(z[3])); /* 0.5 x (1 + erf) with erf = -1: -0, as PyTorch */
+    }
+    /* every length 0..33 (whole vectors, masked tails, nothing), values where
+     * GELU is not the identity, a canary past the end: the path this CPU runs
+     * against the portable one, within the bound */
+    for (int n = 0; n <= 33; n++) {
+        float a[34], b[34];
+        for (int i = 0; i < 34; i++) a[i] = b[i] = -4.0f + 0.23f * (float)i;
+        bert_activation_forward(a, (size_t)n, BERT_ACT_GELU, 1);
+        bert_gelu_portable(b, (size_t)n);
+        int bad = a[33] != b[33] || (n < 33 && a[n] != -4.0f + 0.23f * (float)n);
+        for (int i = 0; i < n; i++) bad |= !(fabsf(a[i] - b[i]) <= 2e-6f) || (a[i] == b[i] && a[i] == 0 && signbit(a[i]) != signbit(b[i]));
+        if (bad) test_fail(__FILE__, __LINE__, "GELU over %d values: the paths differ or a value past the end changed", n);
     }
 }
 
