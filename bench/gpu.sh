@@ -14,42 +14,55 @@ LAYERS=${1:-12}
 REPS=${2:-20}
 build=${BUILD:-build}
 PY=${PYTHON:-python3}
-if [ -f "$build/.prebuilt" ]; then # tests/gpu/pack.sh: binaries and their libraries, no make
-    LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export LD_LIBRARY_PATH
-else
+if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
     make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/bench_forward" >/dev/null || exit 1
 fi
 why=$("$build/bert" --version | sed -n 's/^cuda: //p')
 case "$why" in
 yes*) ;;
-*) echo "bench/gpu.sh: no GPU path here: $why" >&2; exit 77 ;;
+*)
+    if [ "$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" -gt 0 ]; then
+        echo "bench/gpu.sh: a GPU is here but bert.c's CUDA path is not: $why" >&2
+        exit 1
+    fi
+    echo "bench/gpu.sh: no GPU path here: $why" >&2; exit 77 ;;
 esac
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 MODEL="$build/bench-model-L$LAYERS"
 "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --write-only >/dev/null || exit 1
 TORCH=yes
-"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || TORCH=no
-[ $TORCH = yes ] || echo "bench/gpu.sh: $PY's torch has no CUDA here: bert.c alone" >&2
+probe=$("$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2>&1) ||
+    { TORCH=no; echo "bench/gpu.sh: no PyTorch peer ($PY: $(echo "$probe" | tail -1)): bert.c alone" >&2; }
 # the peers: tools/bert_reference.py eager, transformers' BertModel eager
 # where transformers imports, and with COMPILE=1 BertModel under torch.compile
 peers=""
 if [ $TORCH = yes ]; then
     peers="ref"
-    "$PY" -c 'import transformers' 2>/dev/null && peers="$peers hf"
-    [ -z "$COMPILE" ] || peers="$peers hfc"
+    if "$PY" -c 'import transformers' 2>/dev/null; then
+        peers="$peers hf"
+        [ "${COMPILE:-0}" = 0 ] || peers="$peers hfc"
+    else
+        echo "bench/gpu.sh: $PY has no transformers: no BertModel column" >&2
+    fi
 fi
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
+failed=0 # a failed run is reported and the rest still measured: the table is printed, the exit is 1
 for seq in 128 512; do
-    "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
-        --reps "$REPS" > "$out" || { cat "$out"; echo "bench/gpu.sh: bert.c failed at sequence $seq" >&2; exit 1; }
-    awk -v s=$seq '$1 == "bert.c" && $4 ~ /^[0-9]+$/ { print "bertc", s, $4, $5 }' "$out" >> "$log"
+    if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
+        --reps "$REPS" > "$out" 2>&1; then
+        awk -v s=$seq '$1 == "bert.c" && $4 ~ /^[0-9]+$/ { print "bertc", s, $4, $5 }' "$out" >> "$log"
+    else
+        tail -5 "$out" >&2; echo "bench/gpu.sh: bert.c failed at sequence $seq" >&2; failed=1
+    fi
     for p in $peers; do
         case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
-        "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" --threads 1 \
-            $flags > "$out" 2>&1 || { cat "$out"; echo "bench/gpu.sh: PyTorch ($p) failed at sequence $seq" >&2; exit 1; }
-        awk -v s=$seq -v p=$p '$1 == "pytorch" && $4 ~ /^[0-9]+$/ { print p, s, $4, $5 }' "$out" >> "$log"
+        if "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" --threads 1 \
+            $flags > "$out" 2>&1; then
+            awk -v s=$seq -v p=$p '$1 == "pytorch" && $4 ~ /^[0-9]+$/ { print p, s, $4, $5 }' "$out" >> "$log"
+        else
+            tail -5 "$out" >&2; echo "bench/gpu.sh: PyTorch ($p) failed at sequence $seq" >&2; failed=1
+        fi
     done
 done
 echo "bert-base shape, $LAYERS layers, f32 (TF32 off), median ms of $REPS; peers: ref = tools/bert_reference.py"
@@ -59,6 +72,7 @@ awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 != "bertc") p[$1] = 1 
            n = 0; for (q in p) names[++n] = q
            for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
            printf "\n"
-           for (x in k) { split(x, a, " "); b = t["bertc " x]; printf "%-5s %-5s %10s", a[1], a[2], b
-               for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v ? sprintf("%.2f", b / v) : "-" }
+           for (x in k) { split(x, a, " "); b = t["bertc " x]; printf "%-5s %-5s %10s", a[1], a[2], b ? b : "-"
+               for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
+exit $failed

@@ -30,8 +30,8 @@ def main():
     ap.add_argument("--transformers", action="store_true",
                     help="time transformers' BertModel (from_pretrained on the directory, its default attention) "
                          "instead of tools/bert_reference.py")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the forward (PyTorch 2; one compile per shape, "
-                                                           "done in the warm-up)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the forward (PyTorch 2; static shapes, "
+                                                           "one compile per shape in its warm-up)")
     ap.add_argument("--ragged", help="one line of token ids per sequence: one batch, padded to the longest "
                                      "with an attention mask, as transformers' padding=True does")
     a = ap.parse_args()
@@ -44,8 +44,9 @@ def main():
         sd = {k: v.to(dev) for k, v in sd.items()}
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if a.transformers:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: never the network
         from transformers import BertModel
-        hf = BertModel.from_pretrained(a.model_dir, add_pooling_layer=True).to(dev).eval()
+        hf = BertModel.from_pretrained(a.model_dir).to(dev).eval()
 
         def forward(ids, types, mask):
             return hf(input_ids=ids, token_type_ids=types, attention_mask=mask).pooler_output
@@ -55,7 +56,7 @@ def main():
     if a.compile:
         if not hasattr(torch, "compile"):
             sys.exit(f"torch_forward.py: --compile needs PyTorch 2 (this is {torch.__version__})")
-        forward = torch.compile(forward)
+        forward = torch.compile(forward, dynamic=False)  # one graph per shape, as each is timed
     what = ("transformers BertModel" if a.transformers else "bert_reference") + (", torch.compile" if a.compile else ", eager")
     print(f"pytorch {torch.__version__} forward ({what}), {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")

@@ -12,7 +12,13 @@
 # on its system libraries), marks DIR prebuilt for tests/gpu/run.sh and
 # bench/gpu.sh, and writes DIR.tar.gz: what travels to the GPU machine, where
 #   tar xzf DIR.tar.gz && sh tests/gpu/run.sh DIR && BUILD=DIR bench/gpu.sh
-# runs the checks. Needs nvcc here (exit 1 with the reason otherwise).
+# runs the checks. Needs nvcc here (exit 1 with the reason otherwise). DIR
+# is relative to the repository root and is this script's own: objects
+# left there by a build with other options are not rebuilt.
+# cuBLAS is not carried: bert looks for it in the CUDA folder it was built
+# against (/usr/local/cuda-13.0/lib64 here), then on the loader's path; where
+# the GPU machine has it only in a Python wheel, put that wheel's lib folder
+# in LD_LIBRARY_PATH for the run.
 set -e
 dir=${1:-build-gpupack}
 cd "$(dirname "$0")/../.."

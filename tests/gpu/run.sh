@@ -19,10 +19,7 @@
 # PYTHON (default python3): the interpreter whose torch may see the GPU.
 build=${1:-build}
 PY=${PYTHON:-python3}
-if [ -f "$build/.prebuilt" ]; then
-    LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export LD_LIBRARY_PATH
-else
+if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
     make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" >/dev/null || exit 1
 fi
 why=$("$build/bert" --version | sed -n 's/^cuda: //p')
@@ -91,7 +88,7 @@ for n in (5, 17, 64, 128, 128, 300, 511, 512):
 same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
 
 # PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
-if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then
     if "$build/bert" embed "$base12" --pooling none --batch-size 8 --device cuda --input "$TMP/ragged.jsonl" > "$TMP/gpu.jsonl" &&
         "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
 import json, sys
@@ -122,6 +119,6 @@ PY
         fail=1
     fi
 else
-    echo "SKIP gpu_pytorch_cuda_parity ($PY's torch has no CUDA here)"
+    echo "SKIP gpu_pytorch_cuda_parity ($PY: $(tail -1 "$TMP/probe"))"
 fi
 exit $fail
