@@ -71,7 +71,7 @@ static bert_status validate(const bert_config *c, const bert_sequence *seqs, int
 static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
     const bert_model *m = ctx->model;
     int C = m->cfg.pub.hidden_size;
-    nn_embeddings_forward(ctx->hidden, ctx->keymask, &m->w, C, seqs, ctx->n_seqs, ctx->offset);
+    nn_embeddings_forward(ctx->hidden, ctx->keymask, &m->w, C, seqs, ctx->n_seqs, ctx->offset, ctx->n_threads);
     nn_layernorm_forward(ctx->hidden, NULL, ctx->hidden, NULL, &m->w.emb_ln, ctx->n_tokens, C,
                          (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
 }

@@ -14,13 +14,25 @@
 
 /* ---- embeddings --------------------------------------------------------- */
 
+/* How many tokens ahead a word embedding's row is prefetched: a row of a
+ * large table is usually a cache and TLB miss, and the loop had one in flight
+ * at a time (1,024 scattered rows of a 30,522 x 128 table: 0.28-0.34 ->
+ * 0.21-0.29 ms, AMD EPYC). */
+enum { EMB_AHEAD = 4 };
+
 void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
-                           const int *offset) {
+                           const int *offset, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && S > 1 && offset[S] >= EMB_THREADED_TOKENS) \
+    schedule(static)
     for (int s = 0; s < S; s++) {
         const bert_sequence *q = &seqs[s];
         for (int t = 0; t < q->n_tokens; t++) {
             int row = offset[s] + t;
             float *x = out + (size_t)row * C;
+            if (t + EMB_AHEAD < q->n_tokens) { /* word rows are scattered over the table: fetch ahead */
+                const char *next = (const char *)(w->word + (size_t)q->input_ids[t + EMB_AHEAD] * C);
+                for (size_t o = 0; o < (size_t)C * sizeof(float); o += 64) __builtin_prefetch(next + o);
+            }
             const float *we = w->word + (size_t)q->input_ids[t] * C;
             const float *te = w->type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
             const float *pe = w->pos + (size_t)t * C;

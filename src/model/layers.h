@@ -23,11 +23,16 @@
 
 /* ---- embeddings --------------------------------------------------------- */
 
+/* Batches of at least this many tokens gather their embeddings on several
+ * threads (smaller ones cost less than a thread team's start). */
+enum { EMB_THREADED_TOKENS = 256 };
+
 /* BertEmbeddings up to its LayerNorm: out[row] = (word[id] + token_type[tt])
  * + position[t], the order PyTorch adds them in; keymask[row] = the
- * sequence's attention_mask (1 where it has none). */
+ * sequence's attention_mask (1 where it has none). Sequences are split
+ * over n_threads when the batch has EMB_THREADED_TOKENS tokens or more. */
 void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
-                           const int *offset);
+                           const int *offset, int n_threads);
 /* Its backward (nn.Embedding's): dword, dpos, dtype rows += the rows of
  * dout; the padding id's word row gets none (nn.Embedding(padding_idx)). */
 void nn_embeddings_backward(float *dword, float *dpos, float *dtype, const float *dout, int C,

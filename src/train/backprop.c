@@ -63,7 +63,7 @@ void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int 
     int N = a->N, C = c->hidden_size, NL = c->num_hidden_layers;
     size_t NC = (size_t)N * C;
     /* BertEmbeddings: x0 = dropout(LayerNorm(word + type + position)) */
-    nn_embeddings_forward(a->e_sum, a->keymask, &m->w, C, seqs, S, a->offset);
+    nn_embeddings_forward(a->e_sum, a->keymask, &m->w, C, seqs, S, a->offset, tp->block.n_threads);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};
     nn_layernorm_forward(a->e_ln, &ke, a->e_sum, NULL, &m->w.emb_ln, N, C, (float)c->layer_norm_eps,
                          tp->block.n_threads);
