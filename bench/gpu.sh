@@ -55,6 +55,12 @@ for seq in 128 512; do
     else
         tail -5 "$out" >&2; echo "bench/gpu.sh: bert.c failed at sequence $seq" >&2; failed=1
     fi
+    if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --dtype bf16 --seq $seq \
+        --batches 1,8,32 --reps "$REPS" > "$out" 2>&1; then
+        awk -v s=$seq '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ { print "bertc16", s, $4, $5 }' "$out" >> "$log"
+    else
+        tail -5 "$out" >&2; echo "bench/gpu.sh: bert.c bf16 failed at sequence $seq" >&2; failed=1
+    fi
     for p in $peers; do
         case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
         if "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" --threads 1 \
@@ -65,14 +71,16 @@ for seq in 128 512; do
         fi
     done
 done
-echo "bert-base shape, $LAYERS layers, f32 (TF32 off), median ms of $REPS; peers: ref = tools/bert_reference.py"
-echo "eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile; ratio = bert.c / peer"
-awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 != "bertc") p[$1] = 1 }
-     END { printf "%-5s %-5s %10s", "seq", "batch", "bert.c ms"
+echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off) and --dtype bf16 (bf16 dense products,"
+echo "f32 sums); peers f32: ref = tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel"
+echo "under torch.compile; ratio = bert.c f32 / peer"
+awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 != "bertc" && $1 != "bertc16") p[$1] = 1 }
+     END { printf "%-5s %-5s %10s %10s", "seq", "batch", "bert.c ms", "bf16 ms"
            n = 0; for (q in p) names[++n] = q
            for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
            printf "\n"
-           for (x in k) { split(x, a, " "); b = t["bertc " x]; printf "%-5s %-5s %10s", a[1], a[2], b ? b : "-"
+           for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]
+               printf "%-5s %-5s %10s %10s", a[1], a[2], b ? b : "-", h ? h : "-"
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 exit $failed

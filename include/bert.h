@@ -149,8 +149,9 @@ typedef enum {
                            * residual + LayerNorm, the key mask and softmax;
                            * ragged batches as on the CPU, no padding. The
                            * embeddings and the heads (pooler, classifiers,
-                           * MLM) stay on the CPU. Inference only, f32 only;
-                           * see bert_cuda_unavailable_reason. */
+                           * MLM) stay on the CPU. Inference only, f32 or
+                           * bf16 (bert_model_params.device); see
+                           * bert_cuda_unavailable_reason. */
 } bert_device;
 
 typedef struct {
@@ -176,8 +177,11 @@ typedef struct {
      * encoder's layers are copied to the GPU once, here; every forward pass
      * of the model then runs its layers there (each context has its own
      * GPU buffers and stream). BERT_ERR_UNSUPPORTED at load, saying why,
-     * where that cannot be (bert_cuda_unavailable_reason) or with compute
-     * other than BERT_COMPUTE_F32. */
+     * where that cannot be (bert_cuda_unavailable_reason) or with
+     * BERT_COMPUTE_INT8. With BERT_COMPUTE_BF16 the layers' four dense
+     * products take bf16 weights and inputs with f32 sums on the GPU
+     * (attention, LayerNorm, the embeddings and heads stay f32); it needs
+     * no oneDNN. */
     bert_device device;
 } bert_model_params;
 

@@ -1,8 +1,10 @@
 /* encoder.cu — the encoder's layers on an NVIDIA GPU (see encoder.h for
  * the data flow). cuBLAS is opened with dlopen on first use; the CUDA
  * runtime is linked statically. Every kernel here is f32 and mirrors the CPU
- * operation it replaces (kernels/ops.c), cited at each. */
+ * operation it replaces (kernels/ops.c), cited at each; under bf16 the dense
+ * layers' products take bf16 operands with f32 sums (cublasGemmEx). */
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <float.h>
@@ -29,6 +31,11 @@ static struct {
     decltype(&cublasSetMathMode) set_math;
     decltype(&cublasSgemm_v2) sgemm;
     decltype(&cublasSgemmBatched) sgemm_batched;
+    /* the C symbol (CUDA 11 on): compute type a cublasComputeType_t (C++ also
+     * declares an overload with a cudaDataType there) */
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void *,
+                              const void *, cudaDataType, int, const void *, cudaDataType, int, const void *, void *,
+                              cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
 } B;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -81,6 +88,7 @@ static void probe(void) {
     if (!(*(void **)&B.field = dlsym(h, name))) snprintf(B.why, sizeof B.why, "cuBLAS lacks %s", name);
     SYM(create, "cublasCreate_v2") SYM(destroy, "cublasDestroy_v2") SYM(set_stream, "cublasSetStream_v2")
     SYM(set_math, "cublasSetMathMode") SYM(sgemm, "cublasSgemm_v2") SYM(sgemm_batched, "cublasSgemmBatched")
+    SYM(gemm_ex, "cublasGemmEx")
 #undef SYM
 }
 
@@ -111,6 +119,12 @@ __global__ static void bias_act(float *y, const float *b, size_t M, int N, int a
         float v = y[i] + b[i % N];
         y[i] = act >= 0 ? activation(v, act) : v;
     }
+}
+
+/* dst[i] = src[i] rounded to bf16, nearest even (bert_f32_to_bf16 on the CPU). */
+__global__ static void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
 }
 
 /* The sum (op 0) or maximum (op 1) of v over the block; every thread gets it. */
@@ -180,14 +194,45 @@ __global__ static void mask_softmax(float *S, const float *keymask, const int *k
 
 typedef struct {
     float *qkv_w, *qkv_b, *o_w, *o_b, *ln1_w, *ln1_b, *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
+    __nv_bfloat16 *qkv_w16, *o_w16, *i_w16, *o2_w16; /* bf16: the dense weights rounded; else NULL */
 } layer_dev;
 
 struct bert_cuda_model {
     int C, NH, I, L, act;
     float eps;
-    float *block; /* every weight, one allocation */
+    float *block;           /* every weight, one allocation */
+    __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
     layer_dev *layers;
 };
+
+static unsigned blocks_for(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b < 4096 ? b : 4096);
+}
+
+/* bf16: the four dense weights of every layer rounded into m->block16. */
+static cudaError_t round_weights(bert_cuda_model *m) {
+    (void)cudaGetLastError(); /* an earlier call's error is not this one's (cudaGetLastError below) */
+    size_t C = (size_t)m->C, I = (size_t)m->I, per = 4 * C * C + 2 * C * I;
+    cudaError_t e = cudaMalloc((void **)&m->block16, sizeof(__nv_bfloat16) * per * (size_t)m->L);
+    for (int l = 0; l < m->L && e == cudaSuccess; l++) {
+        layer_dev *L = &m->layers[l];
+        __nv_bfloat16 *d = m->block16 + per * l;
+        struct {
+            __nv_bfloat16 **dst;
+            const float *src;
+            size_t n;
+        } w[] = {{&L->qkv_w16, L->qkv_w, 3 * C * C}, {&L->o_w16, L->o_w, C * C}, {&L->i_w16, L->i_w, I * C},
+                 {&L->o2_w16, L->o2_w, C * I}};
+        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+            *w[k].dst = d;
+            to_bf16<<<blocks_for(w[k].n), 256>>>(d, w[k].src, w[k].n);
+            d += w[k].n;
+        }
+        e = cudaGetLastError();
+    }
+    return e;
+}
 
 static bert_status cuda_fail(bert_error *err, cudaError_t e, const char *what) {
     return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO, "CUDA: %s: %s", what,
@@ -246,6 +291,16 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the weights to the GPU");
     }
+    if (src->bf16 && (e = round_weights(m)) != cudaSuccess) {
+        bert_cuda_model_free(m);
+        return cuda_fail(err, e, "rounding the weights to bf16 on the GPU");
+    }
+    /* a copy from pageable memory may return before it lands, and the
+     * contexts' streams do not wait for the default one: all done here */
+    if ((e = cudaDeviceSynchronize()) != cudaSuccess) {
+        bert_cuda_model_free(m);
+        return cuda_fail(err, e, "copying the weights to the GPU");
+    }
     *out = m;
     return BERT_OK;
 }
@@ -253,6 +308,7 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
 extern "C" void bert_cuda_model_free(bert_cuda_model *m) {
     if (!m) return;
     if (m->block) cudaFree(m->block);
+    if (m->block16) cudaFree(m->block16);
     free(m->layers);
     free(m);
 }
@@ -264,6 +320,7 @@ struct bert_cuda_work {
     cublasHandle_t blas;
     size_t cap_tokens, cap_pairs, cap_scores; /* what the buffers below hold */
     float *hidden, *qkv, *attn, *tmp, *ff, *keymask, *scores;
+    __nv_bfloat16 *x16; /* bf16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
     /* host staging of the plan */
@@ -280,6 +337,7 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
         if (dev[i]) cudaFree(dev[i]);
     if (w->ptrs) cudaFree((void *)w->ptrs);
     if (w->keyrow) cudaFree(w->keyrow);
+    if (w->x16) cudaFree(w->x16);
     if (w->blas) B.destroy(w->blas);
     if (w->stream) cudaStreamDestroy(w->stream);
     free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
@@ -299,9 +357,12 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
     size_t C = (size_t)m->C, I = (size_t)m->I;
     if (N > w->cap_tokens) {
         size_t n = N + N / 4;
+        if (w->x16) cudaFree(w->x16);
+        w->x16 = NULL;
         if ((e = grow(&w->hidden, n * C)) == cudaSuccess && (e = grow(&w->qkv, n * 3 * C)) == cudaSuccess &&
             (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
-            (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess)
+            (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess &&
+            (!m->block16 || (e = cudaMalloc((void **)&w->x16, sizeof(__nv_bfloat16) * n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
         else
             w->cap_tokens = 0;
@@ -350,22 +411,25 @@ static bert_status work_create(bert_cuda_work **out, bert_error *err) {
 /* ---- the forward pass ---------------------------------------------------- */
 
 /* y[M x Nout] = x[M x K] W^T (row-major, W [Nout x K]): in cuBLAS's
- * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T'). */
-static cublasStatus_t dense(const bert_cuda_work *w, float *y, const float *x, const float *W, int M, int Nout, int K) {
+ * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T').
+ * With W16 (bf16): x rounded to bf16 into the work's x16, then bf16 x bf16
+ * products summed in f32 into y (cublasGemmEx, CUBLAS_COMPUTE_32F), as the
+ * CPU's --dtype bf16 dense layers. */
+static cublasStatus_t dense(const bert_cuda_work *w, float *y, const float *x, const float *W,
+                            const __nv_bfloat16 *W16, int M, int Nout, int K) {
     const float one = 1.0f, zero = 0.0f;
-    return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
-}
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + 255) / 256;
-    return (unsigned)(b < 4096 ? b : 4096);
+    if (!W16) return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
+    size_t n = (size_t)M * (size_t)K;
+    to_bf16<<<blocks_for(n), 256, 0, w->stream>>>(w->x16, x, n);
+    return B.gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
+                     &zero, y, CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
 /* One BertLayer on the work's buffers (N tokens, the plan's n_groups groups). */
 static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_cuda_work *w, int N, int n_groups) {
     int C = m->C, I = m->I, hs = C / m->NH;
     const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
-    cublasStatus_t s = dense(w, w->qkv, w->hidden, L->qkv_w, N, 3 * C, C);
+    cublasStatus_t s = dense(w, w->qkv, w->hidden, L->qkv_w, L->qkv_w16, N, 3 * C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     bias_act<<<blocks_for((size_t)N * 3 * C), 256, 0, w->stream>>>(w->qkv, L->qkv_b, (size_t)N, 3 * C, -1);
     for (int gi = 0; gi < n_groups && s == CUBLAS_STATUS_SUCCESS; gi++) {
@@ -382,12 +446,12 @@ static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_c
         s = B.sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
                             (float *const *)(p + 5 * n), C, n);
     }
-    if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, w->tmp, w->attn, L->o_w, N, C, C);
+    if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, w->tmp, w->attn, L->o_w, L->o_w16, N, C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o_b, w->hidden, L->ln1_w, L->ln1_b, C, m->eps);
-    if ((s = dense(w, w->ff, w->hidden, L->i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    if ((s = dense(w, w->ff, w->hidden, L->i_w, L->i_w16, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
     bias_act<<<blocks_for((size_t)N * I), 256, 0, w->stream>>>(w->ff, L->i_b, (size_t)N, I, m->act);
-    if ((s = dense(w, w->tmp, w->ff, L->o2_w, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    if ((s = dense(w, w->tmp, w->ff, L->o2_w, L->o2_w16, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
     add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o2_b, w->hidden, L->ln2_w, L->ln2_b, C, m->eps);
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -409,6 +473,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     bert_status rc = *work ? BERT_OK : work_create(work, err);
     if (rc != BERT_OK) return rc;
     bert_cuda_work *w = *work;
+    (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
     size_t N = (size_t)offset[n_seqs], P = (size_t)n_seqs * (size_t)m->NH, C = (size_t)m->C;
     if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK) return rc;
     int n_groups = bert_cuda_plan(offset, n_seqs, m->NH, SCORE_CAP, w->pairs, w->groups);

@@ -12,7 +12,8 @@
  *   hidden = LN(attn Wo^T + bo + hidden)       sgemm, add+LayerNorm kernel
  *   hidden = LN(act(hidden Wi^T + bi) Wo2^T + bo2 + hidden)
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
- * f32 with its own summation orders.
+ * f32 with its own summation orders; or, for a bf16 model, the four dense
+ * products with bf16 operands and f32 sums (cublasGemmEx).
  *
  * Built from encoder.cu where nvcc is found (BERT_HAVE_CUDA); otherwise
  * none.c gives the same functions, which say the build has no CUDA. The
@@ -48,6 +49,9 @@ typedef struct {
     int act; /* a bert_activation (kernels/ops.h) */
     float eps;
     const bert_cuda_layer_src *src; /* [layers] */
+    int bf16; /* 1: the dense layers' products in bf16 with f32 sums (their weights and inputs
+               * rounded to bf16, as --dtype bf16 on the CPU); attention, LayerNorm and the
+               * rest stay f32 */
 } bert_cuda_model_src;
 
 typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */

@@ -461,11 +461,12 @@ static void fuse_qkv(bert_model *m) {
     }
 }
 
-/* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU (f32 only). */
+/* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU, f32 or
+ * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there; the
+ * CPU side (embeddings, heads) stays f32. */
 static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
-    if (p->compute != BERT_COMPUTE_F32)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32 only (not --dtype %s)",
-                         p->compute == BERT_COMPUTE_BF16 ? "bf16" : "int8");
+    if (p->compute == BERT_COMPUTE_INT8)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32 and bf16 (not --dtype int8)");
     const bert_config *c = &m->cfg.pub;
     bert_cuda_layer_src *ls = calloc((size_t)c->num_hidden_layers, sizeof *ls);
     if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -476,7 +477,7 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
                                       L->out.w,     L->out.b,     L->out_ln.w, L->out_ln.b};
     }
     bert_cuda_model_src src = {c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_hidden_layers,
-                               (int)m->cfg.act, (float)c->layer_norm_eps, ls};
+                               (int)m->cfg.act, (float)c->layer_norm_eps, ls, p->compute == BERT_COMPUTE_BF16};
     bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
     free(ls);
     return rc;
@@ -496,12 +497,13 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     bert_status rc = bert_config_load(dir, &m->cfg, err);
     if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
-    if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
-    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_INT8) rc = make_int8_weights(m, err);
-    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU)
-        pack_f32_weights(m);
-    else if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32)
+    if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32 && p.compute != BERT_COMPUTE_BF16 && p.compute != BERT_COMPUTE_INT8)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
+    else if (rc == BERT_OK && p.device == BERT_DEVICE_CUDA)
+        ; /* the layers' weights in the compute dtype are the GPU's (to_gpu, below) */
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_INT8) rc = make_int8_weights(m, err);
+    else if (rc == BERT_OK && p.pack_weights && p.device == BERT_DEVICE_CPU) pack_f32_weights(m);
     if (rc != BERT_OK) {
         bert_model_free(m);
         return rc;

@@ -9,7 +9,8 @@
 #     labels and words equal);
 #  3. a 12-layer model of the bert-base shape at 5..512 tokens in one ragged
 #     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
-#     sums in other orders);
+#     sums in other orders); --dtype bf16 on the GPU against f32 on the CPU
+#     (the mini model and that batch: every token's cosine >= 0.999);
 #  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
 #     against bert.c on the GPU (the same 12-layer batch, 1e-3).
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
@@ -86,6 +87,44 @@ for n in (5, 17, 64, 128, 128, 300, 511, 512):
     print("{\"input_ids\": [101, " + ", ".join(str(random.randrange(1000, 29000)) for _ in range(n - 2)) + ", 102]}")
 ' > "$TMP/ragged.jsonl"
 same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
+
+# bf16 on the GPU (the dense products with bf16 operands, f32 sums) against
+# f32 on the CPU: every token's hidden state at cosine >= 0.999, and not
+# equal to it (which would mean the products ran in f32).
+# bf16_cosine NAME MODEL INPUT [ARGS...]
+bf16_cosine() {
+    name=$1 model=$2 input=$3
+    shift 3
+    rm -f "$TMP/cos"
+    if "$build/bert" embed "$model" --pooling none "$@" --device cpu --input "$input" > "$TMP/f32.jsonl" 2> "$TMP/err" &&
+        "$build/bert" embed "$model" --pooling none "$@" --dtype bf16 --device cuda --input "$input" > "$TMP/bf16.jsonl" 2>> "$TMP/err" &&
+        "$PY" - "$TMP/f32.jsonl" "$TMP/bf16.jsonl" > "$TMP/cos" 2>&1 <<'PY'
+import json, math, sys
+a, b = open(sys.argv[1]).readlines(), open(sys.argv[2]).readlines()
+worst, n, diff = 1.0, 0, 0.0
+for la, lb in zip(a, b):
+    ta, tb = json.loads(la)["token_embeddings"], json.loads(lb)["token_embeddings"]
+    if len(ta) != len(tb):
+        sys.exit("a sequence's token count differs")
+    for x, y in zip(ta, tb):
+        dot = sum(p * q for p, q in zip(x, y))
+        worst = min(worst, dot / math.sqrt(sum(p * p for p in x) * sum(q * q for q in y)))
+        diff = max(diff, max(abs(p - q) for p, q in zip(x, y)))
+        n += 1
+print(f"{len(a)} sequences, {n} tokens: worst cosine {worst:.6f}, max |bf16 - f32| {diff:.3g}")
+sys.exit(0 if len(a) == len(b) and n > 0 and worst >= 0.999 and diff > 0 else 1)
+PY
+    then
+        echo "PASS gpu_$name"
+        sed 's/^/  /' "$TMP/cos"
+    else
+        echo "FAIL gpu_$name"
+        cat "$TMP/err" "$TMP/cos" 2>/dev/null | tail -5 | sed 's/^/  /'
+        fail=1
+    fi
+}
+bf16_cosine bf16_mini models/bertc-mini-uncased "$TMP/texts.jsonl"
+bf16_cosine bf16_base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 
 # PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then

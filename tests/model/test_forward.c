@@ -381,8 +381,10 @@ TEST(forward_profile_times_every_operation) {
 /* BERT_DEVICE_CUDA: where a GPU can run it, every fixture's padded batch
  * and its ragged form against the PyTorch reference (1e-4, as on the CPU),
  * each sequence alone equal to it in the batch (1e-5); elsewhere the load is
- * refused with BERT_ERR_UNSUPPORTED naming why (a device that does not
- * exist: BERT_ERR_INPUT), and nothing leaks. */
+ * refused with BERT_ERR_UNSUPPORTED naming why, f32 and bf16 alike (int8:
+ * that the GPU runs f32 and bf16; a device that does not exist:
+ * BERT_ERR_INPUT), and nothing leaks. (bf16 on the GPU against f32:
+ * tests/gpu/run.sh.) */
 TEST(forward_cuda_matches_reference_or_is_refused) {
     const char *why = bert_cuda_unavailable_reason();
     if (why) {
@@ -393,6 +395,14 @@ TEST(forward_cuda_matches_reference_or_is_refused) {
         bert_error err;
         CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED, why);
         CHECK(m == NULL);
+        mp.compute = BERT_COMPUTE_BF16; /* bf16 runs there too, and asks for no oneDNN first */
+        CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED, why);
+        CHECK(m == NULL);
+        mp.compute = BERT_COMPUTE_INT8;
+        CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED,
+                  "runs f32 and bf16");
+        CHECK(m == NULL);
+        mp.compute = BERT_COMPUTE_F32;
         mp.device = (bert_device)7;
         CHECK(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err) == BERT_ERR_INPUT && m == NULL);
         return;
