@@ -15,6 +15,7 @@
 #include "cuda/encoder.h"
 #include "kernels/gemm.h"
 #include "kernels/linear_amx.h"
+#include "kernels/linear_avx512.h"
 #include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
@@ -110,6 +111,8 @@ static void dense_forward_ex(bert_context *ctx, float *y, int ldy, const float *
             bert_plinear_run_bf16(d->pbf16, y, ldy, x16, d->b, M, ctx->pscratch, epi, ctx->n_threads, &ctx->error);
     } else if (d->wamx) {
         bert_amx_linear(y, ldy, x16, d->wamx, d->b, M, N, K, ctx->n_threads, epi);
+    } else if (d->wavx) {
+        bert_avx512_linear(y, ldy, x, d->wavx, d->b, M, N, K, ctx->n_threads, epi);
     } else {
         nn_dense_forward(y, ldy, x, x16, d->w, d->w16, d->b, M, N, K, epi, ctx->n_threads);
     }
@@ -129,7 +132,7 @@ static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L)
     stage_dense_input(ctx, ctx->hidden, N, C);
     prof_mark(ctx, l, BERT_OP_CONVERT);
     if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv_w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
-        if (!L->qkv_w) dense_forward(ctx, ctx->ff, 3 * C, ctx->hidden, &L->qkv, N, 3 * C, C);
+        if (!L->qkv_w || L->qkv.wavx) dense_forward(ctx, ctx->ff, 3 * C, ctx->hidden, &L->qkv, N, 3 * C, C);
         else bert_linear(ctx->ff, 3 * C, ctx->hidden, L->qkv_w, L->qkv_b, N, 3 * C, C, nt);
         prof_mark(ctx, l, BERT_OP_PRODUCTS);
         attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);

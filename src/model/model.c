@@ -17,6 +17,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/linear_amx.h"
+#include "kernels/linear_avx512.h"
 #include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
@@ -461,6 +462,43 @@ static void fuse_qkv(bert_model *m) {
     }
 }
 
+/* BERT_COMPUTE_F32 with pack_weights: the dense weights oneDNN's packed
+ * matmul does not take (small models' layers) packed for the AVX-512
+ * register kernel (kernels/linear_avx512.h), Q, K and V as their fused
+ * [3C x C] weight where fuse_qkv made one. The plain weights stay (the
+ * packed copy adds what such a model's layers weigh: under 2 MB for
+ * BERT-Tiny). Nothing is packed where the CPU has no AVX-512 or memory is
+ * short: the plain path, the same sums up to their order. */
+static void pack_small_f32(bert_model *m) {
+    const bert_config *c = &m->cfg.pub;
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        float *at = m->packed_avx;
+        for (int l = 0; l < c->num_hidden_layers; l++) {
+            bert_layer_weights *L = &m->w.layers[l];
+            bert_dense *d[7];
+            int out[7], in[7];
+            layer_denses(m, l, d, out, in);
+            /* the fused Q/K/V as a seventh dense layer, in place of the three */
+            int C = c->hidden_size, fused = L->qkv_w != NULL;
+            d[6] = &L->qkv, out[6] = 3 * C, in[6] = C;
+            for (int k = fused ? 3 : 0; k < 7; k++) {
+                const float *w = k == 6 ? L->qkv_w : d[k]->w;
+                if (!w || d[k]->pf32 || !bert_avx512_linear_preferred(out[k], in[k])) continue;
+                size_t n = (size_t)out[k] * (size_t)in[k];
+                if (pass == 0) total += n;
+                else {
+                    bert_avx512_pack_weights(at, w, out[k], in[k]);
+                    d[k]->wavx = at;
+                    if (k == 6) d[k]->b = L->qkv_b;
+                    at += n;
+                }
+            }
+        }
+        if (pass == 0 && (!total || !(m->packed_avx = malloc(sizeof(float) * total)))) return;
+    }
+}
+
 /* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU, f32 or
  * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there; the
  * CPU side (embeddings, heads) stays f32. */
@@ -517,6 +555,7 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         return bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)p.device);
     }
     if (!m->cuda) fuse_qkv(m);
+    if (p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU) pack_small_f32(m);
     /* the packed or converted weights' pages given back layer by layer while
      * made, and again now: reading one tensor maps its neighbours' pages too */
     for (int l = 0; m->packed_small && l < m->cfg.pub.num_hidden_layers; l++) release_converted(m, l);
@@ -535,6 +574,7 @@ void bert_model_free(bert_model *m) {
     free(m->converted);
     free(m->bf16);
     free(m->fused);
+    free(m->packed_avx);
     free(m->packed_small);
     bert_cuda_model_free(m->cuda);
     for (int l = 0; m->w.layers && l < m->cfg.pub.num_hidden_layers; l++) {

@@ -18,6 +18,7 @@ typedef struct {
     struct bert_qlinear *q8; /* int8 packed form of w when computing in int8, else NULL */
     struct bert_plinear *pf32; /* w packed for oneDNN's f32 matmul (bert_model_params.pack_weights), else NULL */
     struct bert_plinear *pbf16; /* w in bf16 packed for oneDNN's matmul (bf16, layers >= 256 x 256), else NULL */
+    const float *wavx; /* w packed for kernels/linear_avx512.h (f32 layers oneDNN does not pack), else NULL */
 } bert_dense;
 
 typedef struct {
@@ -70,6 +71,7 @@ struct bert_model {
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
     float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b; bf16/int8: qkv.b), or NULL */
+    float *packed_avx; /* the wavx weights of every layer (pack_small_f32), or NULL */
     bert_compute_dtype compute;
     /* the bf16 attention kernel (kernels/attention.h: a
      * bert_attention_bf16_kernel, AMX or AVX512-BF16) under bf16/int8 where

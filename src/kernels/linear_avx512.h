@@ -1,0 +1,39 @@
+/* linear_avx512.h — small f32 dense layers on AVX-512 registers, weights
+ * packed once at load (internal).
+ *
+ * Layers below what oneDNN's packed matmul takes (linear_packed.h: both
+ * sides >= 256, so BERT-Tiny's and other small models' layers) went through
+ * sgemm, which packs W on every call and, on two threads, splits 128-row
+ * inputs into two 64-row products that each pack all of W again. Here W is
+ * packed at load, each output block of 8 rows x 32 columns is 16 zmm
+ * accumulators fed by one broadcast of x per row and two loads of W per
+ * input index (16 FMAs), and threads take column slabs. Measured alone
+ * (AMD EPYC, median of 5): one thread 128 x 128 x 512 146 vs 172 us, 128 x
+ * 384 x 128 115 vs 118 us; two threads 75 vs 101 us and 64 vs 66 us.
+ *
+ * Packed layout: for each block of 16 output columns nb, K rows of 16
+ * floats: element (n, k) at (nb * K + k) * 16 + n % 16. Each output row is
+ * summed in the same order whatever M is, so a sequence's result does not
+ * depend on its batch. */
+#ifndef BERT_KERNELS_LINEAR_AVX512_H
+#define BERT_KERNELS_LINEAR_AVX512_H
+
+#include <stddef.h>
+
+#include "kernels/slabs.h"
+
+/* 1 when this CPU and build run the kernel, N is a multiple of 16 and the
+ * layer is one oneDNN's packed matmul does not take (bert_plinear_preferred). */
+int bert_avx512_linear_preferred(int N, int K);
+
+/* Packs W [N x K] (row-major, as nn.Linear stores it) into dst, N * K floats. */
+void bert_avx512_pack_weights(float *dst, const float *W, int N, int K);
+
+/* y[M x N] (row stride ldy) = x[M x K] (row stride K) W^T + bias (NULL:
+ * none), W packed by bert_avx512_pack_weights; then the epilogue (NULL:
+ * none). Column slabs over n_threads. Only call where
+ * bert_avx512_linear_preferred(N, K). */
+void bert_avx512_linear(float *y, int ldy, const float *x, const float *Wp, const float *bias, int M, int N, int K,
+                        int n_threads, const bert_epilogue *epi);
+
+#endif
