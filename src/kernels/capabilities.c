@@ -8,6 +8,7 @@
 
 #include "bert.h"
 #include "kernels/cpu.h"
+#include "kernels/linear_avx512.h"
 #include "kernels/linear_packed.h"
 #include "kernels/onednn.h"
 
@@ -89,9 +90,13 @@ char *bert_system_info(char *buf, size_t cap) {
                                              : no_bf16 ? no_bf16 : "yes (oneDNN)";
     snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s | int8: %s",
              *bert_cpu_features() ? bert_cpu_features() : "(baseline)",
-             bert_plinear_preferred(256, 256) ? "oneDNN matmul, weights packed at load (dense layers >= 256 x 256), sgemm (smaller), "
-             : bert_dnnl_sgemm_available()    ? "oneDNN sgemm (dense layers), "
-                                              : "", bert_gemm_backend(), core ? " | core: " : "",
+             bert_plinear_preferred(256, 256)
+                 ? (bert_avx512_linear_preferred(256, 128)
+                        ? "oneDNN matmul, weights packed at load (dense layers >= 256 x 256), AVX-512 kernel on weights "
+                          "packed at load (smaller), "
+                        : "oneDNN matmul, weights packed at load (dense layers >= 256 x 256), sgemm (smaller), ")
+             : bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), "
+                                           : "", bert_gemm_backend(), core ? " | core: " : "",
              core ? core : "", bf16, no_int8 ? no_int8 : "yes (oneDNN matmul)");
     return buf;
 }

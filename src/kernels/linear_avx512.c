@@ -14,7 +14,8 @@ void bert_avx512_pack_weights(float *dst, const float *W, int N, int K) {
 #include <immintrin.h>
 
 int bert_avx512_linear_preferred(int N, int K) {
-    return N > 0 && K > 0 && N % 16 == 0 && bert_cpu_has_avx512() && !bert_plinear_preferred(N, K);
+    return N > 0 && K > 0 && N % 16 == 0 && (N < BERT_PLINEAR_MIN_SIDE || K < BERT_PLINEAR_MIN_SIDE) &&
+           bert_cpu_has_avx512();
 }
 
 typedef struct {

@@ -22,8 +22,12 @@
 
 #include "kernels/slabs.h"
 
-/* 1 when this CPU and build run the kernel, N is a multiple of 16 and the
- * layer is one oneDNN's packed matmul does not take (bert_plinear_preferred). */
+/* 1 when this CPU and build run the kernel, N is a multiple of 16 and a
+ * side is under BERT_PLINEAR_MIN_SIDE (a layer oneDNN's packed matmul does
+ * not take: larger ones stay on it or on the BLAS, whether or not oneDNN is
+ * found, so no large model carries a second copy of its weights).
+ * BERT_GEMM=openblas, a choice between the two BLAS, does not change it;
+ * bert_model_params.pack_weights = 0 keeps the plain path. */
 int bert_avx512_linear_preferred(int N, int K);
 
 /* Packs W [N x K] (row-major, as nn.Linear stores it) into dst, N * K floats. */

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIN_SIDE = 256 };
 
 /* The checks of bert_plinear_run's arguments for N outputs. */
 static bert_status check_run(const float *y, int ldy, const void *x, int M, const float *scratch, int N,
@@ -29,7 +28,7 @@ struct bert_plinear {
 int bert_plinear_preferred(int N, int K) {
     /* bert_dnnl_sgemm_available() is 0 under BERT_GEMM=openblas: that
      * setting asks for OpenBLAS's products, so none of oneDNN's here */
-    return N >= MIN_SIDE && K >= MIN_SIDE && bert_dnnl_status() == BERT_DNNL_OK && bert_dnnl_sgemm_available();
+    return N >= BERT_PLINEAR_MIN_SIDE && K >= BERT_PLINEAR_MIN_SIDE && bert_dnnl_status() == BERT_DNNL_OK && bert_dnnl_sgemm_available();
 }
 
 bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
@@ -42,7 +41,7 @@ bert_plinear *bert_plinear_create(const float *W, int N, int K, int has_bias) {
 }
 
 int bert_plinear_bf16_preferred(int N, int K) {
-    return N >= MIN_SIDE && K >= MIN_SIDE && bert_dnnl_status() == BERT_DNNL_OK;
+    return N >= BERT_PLINEAR_MIN_SIDE && K >= BERT_PLINEAR_MIN_SIDE && bert_dnnl_status() == BERT_DNNL_OK;
 }
 
 bert_plinear *bert_plinear_create_bf16(const uint16_t *W16, int N, int K, int has_bias) {

@@ -40,6 +40,8 @@ typedef struct bert_plinear bert_plinear;
  * primitives' calls lose far more than sgemm's when the other core is
  * busy. */
 int bert_plinear_preferred(int N, int K);
+/* The side both of a layer's dimensions must reach for the above. */
+enum { BERT_PLINEAR_MIN_SIDE = 256 };
 
 /* Pack W [N x K] (f32, out x in); has_bias: bert_plinear_run gets a bias.
  * NULL when oneDNN refuses or memory runs out. */
