@@ -48,27 +48,27 @@ fi
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
 failed=0 # a failed run is reported and the rest still measured: the table is printed, the exit is 1
+# measure NAME ROW CMD...: CMD's rows whose first field is ROW go into the log as NAME at this
+# sequence length (batch, median ms); a failure is reported and remembered
+measure() {
+    name=$1 row=$2
+    shift 2
+    if "$@" > "$out" 2>&1; then
+        awk -v s=$seq -v n=$name -v r=$row '$1 == r && $4 ~ /^[0-9]+$/ { print n, s, $4, $5 }' "$out" >> "$log"
+    else
+        tail -5 "$out" >&2; echo "bench/gpu.sh: $name failed at sequence $seq" >&2; failed=1
+    fi
+}
 for seq in 128 512; do
-    if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
-        --reps "$REPS" > "$out" 2>&1; then
-        awk -v s=$seq '$1 == "bert.c" && $4 ~ /^[0-9]+$/ { print "bertc", s, $4, $5 }' "$out" >> "$log"
-    else
-        tail -5 "$out" >&2; echo "bench/gpu.sh: bert.c failed at sequence $seq" >&2; failed=1
-    fi
-    if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --dtype bf16 --seq $seq \
-        --batches 1,8,32 --reps "$REPS" > "$out" 2>&1; then
-        awk -v s=$seq '$1 == "bert.c16" && $4 ~ /^[0-9]+$/ { print "bertc16", s, $4, $5 }' "$out" >> "$log"
-    else
-        tail -5 "$out" >&2; echo "bench/gpu.sh: bert.c bf16 failed at sequence $seq" >&2; failed=1
-    fi
+    for d in f32 bf16; do
+        tag=$([ $d = bf16 ] && echo 16) # bench_forward's rows: bert.c, bert.c16
+        measure "bertc$tag" "bert.c$tag" "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
+            --device cuda --dtype $d --seq $seq --batches 1,8,32 --reps "$REPS"
+    done
     for p in $peers; do
         case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
-        if "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS" --threads 1 \
-            $flags > "$out" 2>&1; then
-            awk -v s=$seq -v p=$p '$1 == "pytorch" && $4 ~ /^[0-9]+$/ { print p, s, $4, $5 }' "$out" >> "$log"
-        else
-            tail -5 "$out" >&2; echo "bench/gpu.sh: PyTorch ($p) failed at sequence $seq" >&2; failed=1
-        fi
+        measure $p pytorch "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
+            --reps "$REPS" --threads 1 $flags
     done
 done
 echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off) and --dtype bf16 (bf16 dense products,"

@@ -54,9 +54,10 @@ same() {
     name=$1 tol=$2
     shift 2
     cat > "$TMP/in.jsonl"
-    if "$build/bert" "$@" --device cpu --input "$TMP/in.jsonl" > "$TMP/cpu.jsonl" 2> "$TMP/err" &&
-        "$build/bert" "$@" --device cuda --input "$TMP/in.jsonl" > "$TMP/gpu.jsonl" 2>> "$TMP/err" &&
-        [ -s "$TMP/gpu.jsonl" ] && "$build/json_close" "$TMP/cpu.jsonl" "$TMP/gpu.jsonl" "$tol" > "$TMP/diff" 2>&1; then
+    cpu="$TMP/$name.cpu.jsonl" gpu="$TMP/$name.gpu.jsonl" # kept: the checks below read them
+    if "$build/bert" "$@" --device cpu --input "$TMP/in.jsonl" > "$cpu" 2> "$TMP/err" &&
+        "$build/bert" "$@" --device cuda --input "$TMP/in.jsonl" > "$gpu" 2>> "$TMP/err" &&
+        [ -s "$gpu" ] && "$build/json_close" "$cpu" "$gpu" "$tol" > "$TMP/diff" 2>&1; then
         echo "PASS gpu_$name"
     else
         echo "FAIL gpu_$name"
@@ -89,16 +90,16 @@ for n in (5, 17, 64, 128, 128, 300, 511, 512):
 same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
 
 # bf16 on the GPU (the dense products with bf16 operands, f32 sums) against
-# f32 on the CPU: every token's hidden state at cosine >= 0.999, and not
-# equal to it (which would mean the products ran in f32).
-# bf16_cosine NAME MODEL INPUT [ARGS...]
+# f32 on the CPU (the output of the `same` check named F32), every token's
+# hidden state at cosine >= 0.999, and not equal to it (which would mean the
+# products ran in f32).
+# bf16_cosine NAME F32 MODEL INPUT [ARGS...]
 bf16_cosine() {
-    name=$1 model=$2 input=$3
-    shift 3
+    name=$1 f32="$TMP/$2.cpu.jsonl" model=$3 input=$4
+    shift 4
     rm -f "$TMP/cos"
-    if "$build/bert" embed "$model" --pooling none "$@" --device cpu --input "$input" > "$TMP/f32.jsonl" 2> "$TMP/err" &&
-        "$build/bert" embed "$model" --pooling none "$@" --dtype bf16 --device cuda --input "$input" > "$TMP/bf16.jsonl" 2>> "$TMP/err" &&
-        "$PY" - "$TMP/f32.jsonl" "$TMP/bf16.jsonl" > "$TMP/cos" 2>&1 <<'PY'
+    if "$build/bert" embed "$model" --pooling none "$@" --dtype bf16 --device cuda --input "$input" > "$TMP/bf16.jsonl" 2> "$TMP/err" &&
+        "$PY" - "$f32" "$TMP/bf16.jsonl" > "$TMP/cos" 2>&1 <<'PY'
 import json, math, sys
 a, b = open(sys.argv[1]).readlines(), open(sys.argv[2]).readlines()
 worst, n, diff = 1.0, 0, 0.0
@@ -123,13 +124,13 @@ PY
         fail=1
     fi
 }
-bf16_cosine bf16_mini models/bertc-mini-uncased "$TMP/texts.jsonl"
-bf16_cosine bf16_base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+bf16_cosine bf16_mini embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
+bf16_cosine bf16_base12_ragged_512 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 
 # PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then
-    if "$build/bert" embed "$base12" --pooling none --batch-size 8 --device cuda --input "$TMP/ragged.jsonl" > "$TMP/gpu.jsonl" &&
-        "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
+    if [ -s "$TMP/base12_ragged_512.gpu.jsonl" ] &&
+        "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/base12_ragged_512.gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
 import json, sys
 import torch
 sys.path.insert(0, "tools")
