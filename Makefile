@@ -89,7 +89,7 @@ endif
 LIB_SRC  := $(filter-out $(CUDA_SKIP),$(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c src/cuda/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 SERVER_SRC := $(wildcard src/server/*.c)
-TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/dist_check.c tests/faults/%,$(wildcard tests/*.c tests/*/*.c))
+TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/dist_check.c tests/faults/% tests/cuda_emu/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -138,6 +138,30 @@ $(TESTBIN): $(TEST_OBJ) $(STATIC)
 	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 
+# The GPU path's own source run on the CPU (tests/cuda_emu/): src/cuda's .cu
+# files built by the host C++ compiler against emulated CUDA headers, a
+# stand-in cuBLAS opened as the real one is, and the tests linked to them.
+# Needs no nvcc and no GPU (CXX: make's default, g++); tests/run.sh runs the
+# tests that need a GPU on it.
+EMU_DIR  := $(BUILD)/cuda-emu
+EMU_OBJ  := $(patsubst src/cuda/%.cu,$(EMU_DIR)/%.o,$(wildcard src/cuda/*.cu)) $(EMU_DIR)/emu.o \
+            $(EMU_DIR)/test_emulated.o
+EMU_FLAGS := -g $(OPT) -Wall -Wextra -Itests/cuda_emu/include -Itests/cuda_emu -Iinclude -Isrc
+$(EMU_DIR)/%.o: src/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ -std=c++17 $(EMU_FLAGS) -DBERT_CUDA_LIBDIR='"$(CURDIR)/$(EMU_DIR)"' -MMD -MP -c $< -o $@
+$(EMU_DIR)/emu.o: tests/cuda_emu/emu.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(EMU_FLAGS) -MMD -MP -c $< -o $@
+$(EMU_DIR)/test_emulated.o: tests/cuda_emu/test_emulated.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itests/cuda_emu -fvisibility=default -MMD -MP -c $< -o $@
+$(EMU_DIR)/libcublas.so.13: tests/cuda_emu/cublas.c tests/cuda_emu/include/cublas_v2.h tests/cuda_emu/emu.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(EMU_FLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+$(BUILD)/test_cuda_emu: $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(EMU_DIR)/libcublas.so.13
+	$(CXX) -rdynamic -o $@ $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
+
 # Compares JSONL outputs with expected files (numbers within a tolerance).
 $(BUILD)/json_close: $(BUILD)/tests/json_close.o
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -180,12 +204,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 # the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
 	@tools/install-deps.sh --fuzz
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/test_cuda_emu $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/test_cuda_emu build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 
@@ -252,4 +276,4 @@ $(BUILD)/fail_io.so: tests/faults/fail_io.c
 $(BUILD)/fs_copy: $(BUILD)/tests/faults/fs_copy.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
--include $(wildcard $(BUILD)/fuzz/*.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d
+-include $(wildcard $(BUILD)/fuzz/*.d) $(EMU_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/unicode_diff.d $(BUILD)/tests/json_close.d $(BUILD)/bench/bench_forward.d $(BUILD)/bench/bench_tokenizer.d $(BUILD)/bench/bench_train.d $(BUILD)/bench/bench_gemm.d

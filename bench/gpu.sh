@@ -65,22 +65,26 @@ for seq in 128 512; do
         measure "bertc$tag" "bert.c$tag" "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
             --device cuda --dtype $d --seq $seq --batches 1,8,32 --reps "$REPS"
     done
+    # f32 with the batched attention (cuBLAS batched products + a softmax kernel) for the fused one's
+    measure bertcb bert.c env BERT_CUDA_ATTENTION=batched "$build/bench_forward" --layers "$LAYERS" \
+        --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS"
     for p in $peers; do
         case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
         measure $p pytorch "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
             --reps "$REPS" --threads 1 $flags
     done
 done
-echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off) and --dtype bf16 (bf16 dense products,"
-echo "f32 sums); peers f32: ref = tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel"
-echo "under torch.compile; ratio = bert.c f32 / peer"
-awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 != "bertc" && $1 != "bertc16") p[$1] = 1 }
-     END { printf "%-5s %-5s %10s %10s", "seq", "batch", "bert.c ms", "bf16 ms"
+echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
+echo "with BERT_CUDA_ATTENTION=batched, and --dtype bf16 (bf16 dense products, f32 sums); peers f32: ref ="
+echo "tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
+echo "ratio = bert.c f32 / peer"
+awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1 }
+     END { printf "%-5s %-5s %10s %10s %10s", "seq", "batch", "bert.c ms", "batched ms", "bf16 ms"
            n = 0; for (q in p) names[++n] = q
            for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
            printf "\n"
-           for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]
-               printf "%-5s %-5s %10s %10s", a[1], a[2], b ? b : "-", h ? h : "-"
+           for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]; c = t["bertcb " x]
+               printf "%-5s %-5s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-"
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 exit $failed

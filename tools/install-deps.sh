@@ -17,6 +17,8 @@ if [ "${1:-}" = python ]; then
 fi
 missing=""
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# g++: the tests build src/cuda's .cu files for the CPU emulator (tests/cuda_emu)
+command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 arch=$(cc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)

@@ -19,12 +19,20 @@ extern "C" {
 #include "util/error.h"
 }
 
+/* A kernel launch: BERT_LAUNCH(kernel, grid, block, stream)(arguments). The
+ * CPU emulator that runs this file in the tests (tests/cuda_emu) gives its
+ * own. */
+#ifndef BERT_LAUNCH
+#define BERT_LAUNCH(k, grid, block, stream) k<<<(grid), (block), 0, (stream)>>>
+#endif
+
 /* ---- what this machine has: decided once ------------------------------- */
 
 /* Set once under pthread_once, read-only afterwards (the documented
  * capability cache of this file). */
 static struct {
     char why[256]; /* empty: usable */
+    int batched;   /* BERT_CUDA_ATTENTION=batched: no fused attention */
     decltype(&cublasCreate_v2) create;
     decltype(&cublasDestroy_v2) destroy;
     decltype(&cublasSetStream_v2) set_stream;
@@ -60,6 +68,8 @@ static void *open_cublas(char *why, size_t cap) {
 }
 
 static void probe(void) {
+    const char *attention = getenv("BERT_CUDA_ATTENTION");
+    B.batched = attention && strcmp(attention, "batched") == 0;
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
@@ -95,6 +105,11 @@ static void probe(void) {
 extern "C" const char *bert_cuda_unavailable(void) {
     pthread_once(&once, probe);
     return B.why[0] ? B.why : NULL;
+}
+
+extern "C" int bert_cuda_fused_attention(int head_size) {
+    pthread_once(&once, probe);
+    return !B.batched && head_size >= 1 && head_size <= BERT_CUDA_FUSED_HEAD_MAX;
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -190,6 +205,82 @@ __global__ static void mask_softmax(float *S, const float *keymask, const int *k
     for (int j = threadIdx.x; j < T; j += blockDim.x) r[j] *= inv;
 }
 
+/* The fused attention: softmax(scale Q_h K_h^T + key mask) V_h for FA_Q
+ * query rows of one sequence and head h = blockIdx.y (the tile's sequence
+ * and first row in tiles[2 blockIdx.x ..]), the keys taken FA_K at a time
+ * with the online softmax (FlashAttention): a running maximum m and sum l
+ * per row, the partial output rescaled by exp(m_old - m_new) when the
+ * maximum grows. Masked keys score -FLT_MAX, as bert_mask_key_columns sets
+ * them (a row whose keys are all masked averages them all, as the CPU's
+ * softmax does); keys past the sequence weigh 0. Thread t serves row t / 4
+ * with three others: keys and output columns t % 4, t % 4 + 4, ... Head size
+ * at most FA_DMAX; rows past the sequence are computed on zeros and not
+ * written. */
+enum { FA_Q = 32, FA_K = 32, FA_THREADS = 128, FA_DMAX = BERT_CUDA_FUSED_HEAD_MAX };
+
+__global__ static void __launch_bounds__(FA_THREADS)
+    fused_attention(float *attn, const float *qkv, const float *keymask, const int *offset, const int *tiles, int C,
+                    int hs, float scale) {
+    __shared__ float Qs[FA_Q][FA_DMAX + 1]; /* +1: a warp's 8 rows fall in 8 banks */
+    __shared__ float Ks[FA_K][FA_DMAX + 1];
+    __shared__ float Vs[FA_K][FA_DMAX];
+    __shared__ float Ps[FA_Q][FA_K + 1];
+    __shared__ float km[FA_K];
+    int seq = tiles[2 * blockIdx.x], q0 = tiles[2 * blockIdx.x + 1], row0 = offset[seq];
+    int T = offset[seq + 1] - row0, t = threadIdx.x, r = t >> 2, part = t & 3;
+    size_t ld = 3 * (size_t)C;
+    const float *Q = qkv + (size_t)row0 * ld + (size_t)blockIdx.y * hs, *K = Q + C, *V = Q + 2 * (size_t)C;
+    for (int i = t; i < FA_Q * hs; i += FA_THREADS) {
+        int rr = i / hs, c = i % hs;
+        Qs[rr][c] = q0 + rr < T ? Q[(size_t)(q0 + rr) * ld + c] : 0.0f;
+    }
+    float o[FA_DMAX / 4], m = -INFINITY, l = 0.0f;
+    for (int i = 0; i < FA_DMAX / 4; i++) o[i] = 0.0f;
+    for (int k0 = 0; k0 < T; k0 += FA_K) {
+        int nk = T - k0 < FA_K ? T - k0 : FA_K;
+        __syncthreads(); /* the last tile's Ks, Vs, Ps are used up */
+        for (int i = t; i < FA_K * hs; i += FA_THREADS) {
+            int j = i / hs, c = i % hs;
+            size_t at = (size_t)(k0 + j) * ld + c;
+            Ks[j][c] = j < nk ? K[at] : 0.0f;
+            Vs[j][c] = j < nk ? V[at] : 0.0f;
+        }
+        if (t < FA_K) km[t] = t < nk ? keymask[row0 + k0 + t] : 0.0f;
+        __syncthreads();
+        float s[FA_K / 4], mx = -INFINITY;
+        for (int i = 0; i < FA_K / 4; i++) {
+            int j = part + 4 * i;
+            float d = 0.0f;
+            for (int c = 0; c < hs; c++) d += Qs[r][c] * Ks[j][c];
+            s[i] = j >= nk ? -INFINITY : km[j] == 0.0f ? -FLT_MAX : d * scale;
+            mx = fmaxf(mx, s[i]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        float m_new = fmaxf(m, mx), corr = expf(m - m_new), sum = 0.0f;
+        for (int i = 0; i < FA_K / 4; i++) {
+            float p = expf(s[i] - m_new);
+            Ps[r][part + 4 * i] = p;
+            sum += p;
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        l = l * corr + sum;
+        m = m_new;
+        __syncwarp(); /* the row's Ps, written by its four threads (one warp) */
+        for (int i = 0; i < FA_DMAX / 4; i++) {
+            int c = part + 4 * i;
+            if (c >= hs) break;
+            float acc = 0.0f;
+            for (int j = 0; j < nk; j++) acc += Ps[r][j] * Vs[j][c];
+            o[i] = o[i] * corr + acc;
+        }
+    }
+    if (q0 + r >= T) return;
+    float *out = attn + (size_t)(row0 + q0 + r) * C + (size_t)blockIdx.y * hs;
+    for (int i = 0; i < FA_DMAX / 4 && part + 4 * i < hs; i++) out[part + 4 * i] = o[i] / l;
+}
+
 /* ---- the model's weights on the GPU -------------------------------------- */
 
 typedef struct {
@@ -204,6 +295,12 @@ struct bert_cuda_model {
     __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
     layer_dev *layers;
 };
+
+/* Threads of a block that walks n elements of one row: whole warps, at most cap. */
+static unsigned threads_for(int n, unsigned cap) {
+    unsigned t = ((unsigned)n + 31) / 32 * 32;
+    return t < cap ? t : cap;
+}
 
 static unsigned blocks_for(size_t n) {
     size_t b = (n + 255) / 256;
@@ -226,7 +323,7 @@ static cudaError_t round_weights(bert_cuda_model *m) {
                  {&L->o2_w16, L->o2_w, C * I}};
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
             *w[k].dst = d;
-            to_bf16<<<blocks_for(w[k].n), 256>>>(d, w[k].src, w[k].n);
+            BERT_LAUNCH(to_bf16, blocks_for(w[k].n), 256, 0)(d, w[k].src, w[k].n);
             d += w[k].n;
         }
         e = cudaGetLastError();
@@ -323,6 +420,8 @@ struct bert_cuda_work {
     __nv_bfloat16 *x16; /* bf16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
+    int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
+    int *tiles_h;       /* their host staging */
     /* host staging of the plan */
     bert_cuda_pair *pairs;
     bert_cuda_group *groups;
@@ -338,6 +437,9 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (w->ptrs) cudaFree((void *)w->ptrs);
     if (w->keyrow) cudaFree(w->keyrow);
     if (w->x16) cudaFree(w->x16);
+    if (w->tiles) cudaFree(w->tiles);
+    if (w->offs) cudaFree(w->offs);
+    free(w->tiles_h);
     if (w->blas) B.destroy(w->blas);
     if (w->stream) cudaStreamDestroy(w->stream);
     free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
@@ -358,14 +460,18 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
     if (N > w->cap_tokens) {
         size_t n = N + N / 4;
         if (w->x16) cudaFree(w->x16);
-        w->x16 = NULL;
+        if (w->tiles) cudaFree(w->tiles);
+        if (w->offs) cudaFree(w->offs);
+        free(w->tiles_h);
+        w->x16 = NULL, w->tiles = NULL, w->offs = NULL, w->cap_tokens = 0;
+        if (!(w->tiles_h = (int *)malloc(sizeof(int) * 2 * n))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
         if ((e = grow(&w->hidden, n * C)) == cudaSuccess && (e = grow(&w->qkv, n * 3 * C)) == cudaSuccess &&
             (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
             (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess &&
+            (e = cudaMalloc((void **)&w->tiles, sizeof(int) * 2 * n)) == cudaSuccess &&
+            (e = cudaMalloc((void **)&w->offs, sizeof(int) * (n + 1))) == cudaSuccess &&
             (!m->block16 || (e = cudaMalloc((void **)&w->x16, sizeof(__nv_bfloat16) * n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
-        else
-            w->cap_tokens = 0;
     }
     if (e == cudaSuccess && P > w->cap_pairs) {
         size_t n = P + P / 4;
@@ -420,18 +526,23 @@ static cublasStatus_t dense(const bert_cuda_work *w, float *y, const float *x, c
     const float one = 1.0f, zero = 0.0f;
     if (!W16) return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
     size_t n = (size_t)M * (size_t)K;
-    to_bf16<<<blocks_for(n), 256, 0, w->stream>>>(w->x16, x, n);
+    BERT_LAUNCH(to_bf16, blocks_for(n), 256, w->stream)(w->x16, x, n);
     return B.gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
                      &zero, y, CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
-/* One BertLayer on the work's buffers (N tokens, the plan's n_groups groups). */
-static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_cuda_work *w, int N, int n_groups) {
+/* One BertLayer on the work's buffers (N tokens; attention fused over
+ * n_tiles query tiles, or, n_tiles 0, batched over the plan's n_groups). */
+static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_cuda_work *w, int N, int n_groups,
+                           int n_tiles) {
     int C = m->C, I = m->I, hs = C / m->NH;
     const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
     cublasStatus_t s = dense(w, w->qkv, w->hidden, L->qkv_w, L->qkv_w16, N, 3 * C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
-    bias_act<<<blocks_for((size_t)N * 3 * C), 256, 0, w->stream>>>(w->qkv, L->qkv_b, (size_t)N, 3 * C, -1);
+    BERT_LAUNCH(bias_act, blocks_for((size_t)N * 3 * C), 256, w->stream)(w->qkv, L->qkv_b, (size_t)N, 3 * C, -1);
+    if (n_tiles)
+        BERT_LAUNCH(fused_attention, dim3((unsigned)n_tiles, (unsigned)m->NH), FA_THREADS, w->stream)(
+            w->attn, w->qkv, w->keymask, w->offs, w->tiles, C, hs, scale);
     for (int gi = 0; gi < n_groups && s == CUBLAS_STATUS_SUCCESS; gi++) {
         const bert_cuda_group *g = &w->groups[gi];
         const float **p = w->ptrs + 6 * (size_t)g->first;
@@ -440,7 +551,7 @@ static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_c
         s = B.sgemm_batched(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &scale, p, 3 * C, p + n, 3 * C, &zero,
                             (float *const *)(p + 2 * n), T, n);
         if (s != CUBLAS_STATUS_SUCCESS) break;
-        mask_softmax<<<dim3((unsigned)T, (unsigned)n), 128, 0, w->stream>>>(w->scores, w->keymask, w->keyrow + g->first,
+        BERT_LAUNCH(mask_softmax, dim3((unsigned)T, (unsigned)n), threads_for(T, 128), w->stream)(w->scores, w->keymask, w->keyrow + g->first,
                                                                            T);
         /* attn_h = P_i V_h: column-major attn_h^T [hs x T] = V_h^T P_i^T */
         s = B.sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
@@ -448,11 +559,11 @@ static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_c
     }
     if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, w->tmp, w->attn, L->o_w, L->o_w16, N, C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
-    add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o_b, w->hidden, L->ln1_w, L->ln1_b, C, m->eps);
+    BERT_LAUNCH(add_layernorm, (unsigned)N, threads_for(C, 256), w->stream)(w->hidden, w->tmp, L->o_b, w->hidden, L->ln1_w, L->ln1_b, C, m->eps);
     if ((s = dense(w, w->ff, w->hidden, L->i_w, L->i_w16, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
-    bias_act<<<blocks_for((size_t)N * I), 256, 0, w->stream>>>(w->ff, L->i_b, (size_t)N, I, m->act);
+    BERT_LAUNCH(bias_act, blocks_for((size_t)N * I), 256, w->stream)(w->ff, L->i_b, (size_t)N, I, m->act);
     if ((s = dense(w, w->tmp, w->ff, L->o2_w, L->o2_w16, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
-    add_layernorm<<<(unsigned)N, 256, 0, w->stream>>>(w->hidden, w->tmp, L->o2_b, w->hidden, L->ln2_w, L->ln2_b, C, m->eps);
+    BERT_LAUNCH(add_layernorm, (unsigned)N, threads_for(C, 256), w->stream)(w->hidden, w->tmp, L->o2_b, w->hidden, L->ln2_w, L->ln2_b, C, m->eps);
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -474,30 +585,42 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (rc != BERT_OK) return rc;
     bert_cuda_work *w = *work;
     (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
-    size_t N = (size_t)offset[n_seqs], P = (size_t)n_seqs * (size_t)m->NH, C = (size_t)m->C;
+    size_t N = (size_t)offset[n_seqs], C = (size_t)m->C;
+    int fused = bert_cuda_fused_attention(m->C / m->NH), n_groups = 0, n_tiles = 0;
+    size_t P = fused ? 0 : (size_t)n_seqs * (size_t)m->NH;
     if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK) return rc;
-    int n_groups = bert_cuda_plan(offset, n_seqs, m->NH, SCORE_CAP, w->pairs, w->groups);
-    if (n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if (n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
-    size_t scores = 0;
-    for (int g = 0; g < n_groups; g++) {
-        size_t need = (size_t)w->groups[g].n * (size_t)w->groups[g].T * (size_t)w->groups[g].T;
-        scores = need > scores ? need : scores;
-    }
-    if ((rc = reserve(m, w, N, P, scores, err)) != BERT_OK) return rc;
-    for (int g = 0; g < n_groups; g++) {
-        const bert_cuda_group *gr = &w->groups[g];
-        bert_cuda_group_operands(gr, w->pairs, offset, m->C, m->NH, w->qkv, w->scores, w->attn,
-                                 w->ptrs_h + 6 * (size_t)gr->first, w->keyrow_h + gr->first);
+    if (fused) {
+        if ((n_tiles = bert_cuda_tiles(offset, n_seqs, FA_Q, w->tiles_h)) < 1)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
+    } else {
+        n_groups = bert_cuda_plan(offset, n_seqs, m->NH, SCORE_CAP, w->pairs, w->groups);
+        if (n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        if (n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
+        size_t scores = 0;
+        for (int g = 0; g < n_groups; g++) {
+            size_t need = (size_t)w->groups[g].n * (size_t)w->groups[g].T * (size_t)w->groups[g].T;
+            scores = need > scores ? need : scores;
+        }
+        if ((rc = reserve(m, w, N, P, scores, err)) != BERT_OK) return rc;
+        for (int g = 0; g < n_groups; g++) {
+            const bert_cuda_group *gr = &w->groups[g];
+            bert_cuda_group_operands(gr, w->pairs, offset, m->C, m->NH, w->qkv, w->scores, w->attn,
+                                     w->ptrs_h + 6 * (size_t)gr->first, w->keyrow_h + gr->first);
+        }
     }
     cudaError_t e = cudaMemcpyAsync(w->hidden, hidden, sizeof(float) * N * C, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(w->keymask, keymask, sizeof(float) * N, cudaMemcpyHostToDevice, w->stream);
-    if (e == cudaSuccess)
+    if (e == cudaSuccess && fused)
+        e = cudaMemcpyAsync(w->tiles, w->tiles_h, sizeof(int) * 2 * (size_t)n_tiles, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess && fused)
+        e = cudaMemcpyAsync(w->offs, offset, sizeof(int) * ((size_t)n_seqs + 1), cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess && !fused)
+        e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
     if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
-    for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups);
+    for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups, n_tiles);
     if (s != CUBLAS_STATUS_SUCCESS) {
         drained(w);
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);

@@ -5,10 +5,12 @@
  * layer on the GPU and writes the last layer's hidden states back; the heads
  * then run on the CPU as for a CPU model. Per layer, on the context's stream:
  *   qkv  = hidden Wqkv^T + b          cuBLAS sgemm, bias kernel   [N x 3C]
- *   S    = scale Q_h K_h^T             cuBLAS batched sgemm, one call per run
- *                                      of sequences of equal length (plan.c)
- *   P    = softmax(S + key mask)       kernel, one block per score row
- *   attn = P V_h                       cuBLAS batched sgemm          [N x C]
+ *   attn = softmax(scale Q_h K_h^T + key mask) V_h                 [N x C]
+ *        fused: one kernel for every (query tile, head) of the batch,
+ *        the scores kept on chip (online softmax), head size <= 64; else
+ *        batched: S by cuBLAS batched sgemm, one call per run of sequences
+ *        of equal length (plan.c), a softmax kernel per score row, P V_h
+ *        by batched sgemm
  *   hidden = LN(attn Wo^T + bo + hidden)       sgemm, add+LayerNorm kernel
  *   hidden = LN(act(hidden Wi^T + bi) Wo2^T + bo2 + hidden)
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
@@ -112,6 +114,19 @@ int bert_cuda_plan(const int *offset, int n_seqs, int heads, size_t score_cap, b
 void bert_cuda_group_operands(const bert_cuda_group *g, const bert_cuda_pair *pairs, const int *offset, int C,
                               int heads, const float *qkv, const float *scores, float *attn, const float **ptrs,
                               int *keyrow);
+
+/* The fused attention (one launch a layer for the whole ragged batch):
+ * sequence s's query rows cut into tiles of `rows`; tile i is written as
+ * tiles[2i] = s, tiles[2i + 1] = its first row within s. tiles has room for
+ * 2 * offset[n_seqs] ints (a tile holds at least one token). Returns how
+ * many tiles, -1 when a sequence is empty or offsets do not increase. */
+int bert_cuda_tiles(const int *offset, int n_seqs, int rows, int *tiles);
+
+/* 1 when layers of this head size take the fused attention kernel: head
+ * size <= BERT_CUDA_FUSED_HEAD_MAX and the environment does not ask for the
+ * batched products (BERT_CUDA_ATTENTION=batched, read once; for comparing). */
+enum { BERT_CUDA_FUSED_HEAD_MAX = 64 };
+int bert_cuda_fused_attention(int head_size);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* plan.c — host-side planning of the GPU attention (see encoder.h): which
  * (sequence, head) pairs share a batched product, and where their operands
- * lie. Plain C: built and tested without a GPU. */
+ * lie; the fused kernel's query tiles. Plain C: built and tested without a
+ * GPU. */
 #include "cuda/encoder.h"
 
 #include <stdlib.h>
@@ -61,4 +62,15 @@ void bert_cuda_group_operands(const bert_cuda_group *g, const bert_cuda_pair *pa
         ptrs[3 * n + i] = v, ptrs[4 * n + i] = s, ptrs[5 * n + i] = attn + row * (size_t)C + col;
         keyrow[i] = offset[p->seq];
     }
+}
+
+int bert_cuda_tiles(const int *offset, int n_seqs, int rows, int *tiles) {
+    if (n_seqs < 1 || rows < 1) return -1;
+    int n = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        int T = offset[s + 1] - offset[s];
+        if (T < 1) return -1;
+        for (int q0 = 0; q0 < T; q0 += rows) tiles[2 * n] = s, tiles[2 * n + 1] = q0, n++;
+    }
+    return n;
 }

@@ -82,3 +82,18 @@ TEST(cuda_plan_operands_point_at_each_pairs_rows_and_head) {
         CHECK(keyrow[i] == 3);
     }
 }
+
+TEST(cuda_plan_tiles_cover_every_row_once) {
+    int offset[] = {0, 1, 33, 97, 130}; /* lengths 1, 32, 64, 33 */
+    int tiles[2 * 130];
+    int n = bert_cuda_tiles(offset, 4, 32, tiles);
+    static const int want[][2] = {{0, 0}, {1, 0}, {2, 0}, {2, 32}, {3, 0}, {3, 32}};
+    CHECK(n == 6);
+    for (int i = 0; i < n && i < 6; i++) CHECK(tiles[2 * i] == want[i][0] && tiles[2 * i + 1] == want[i][1]);
+    /* one-row tiles: a tile per token, the most a buffer of 2 ints a token holds */
+    CHECK(bert_cuda_tiles(offset, 4, 1, tiles) == 130);
+    CHECK(tiles[2 * 129] == 3 && tiles[2 * 129 + 1] == 32);
+    int empty[] = {0, 5, 5};
+    CHECK(bert_cuda_tiles(empty, 2, 32, tiles) == -1);
+    CHECK(bert_cuda_tiles(offset, 0, 32, tiles) == -1 && bert_cuda_tiles(offset, 4, 0, tiles) == -1);
+}

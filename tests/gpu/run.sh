@@ -3,7 +3,8 @@
 # GPU is; not part of `make test` (CI machines have none). Checks:
 #  1. the unit tests that run it: every fixture model's padded and ragged
 #     batches against the PyTorch reference's outputs (1e-4), each sequence
-#     alone equal to it in a batch (1e-5), the attention plan;
+#     alone equal to it in a batch (1e-5), with the fused attention and with
+#     the batched one (BERT_CUDA_ATTENTION=batched); the attention plan;
 #  2. the task commands on the bundled models, --device cuda against
 #     --device cpu (embed, classify, ner, fill-mask; numbers within 1e-4,
 #     labels and words equal);
@@ -39,12 +40,13 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fail=0
-unit() {
-    "$build/test_bert" "$1" > "$TMP/unit.out" 2>&1
+unit() { # NAME [VAR=VALUE]: test_bert's tests named NAME, in that environment
+    env $2 "$build/test_bert" "$1" > "$TMP/unit.out" 2>&1
     grep -E '^(PASS|FAIL)|^  ' "$TMP/unit.out"
     grep -q '^PASS' "$TMP/unit.out" && ! grep -q '^FAIL' "$TMP/unit.out" || fail=1
 }
 unit forward_cuda
+unit forward_cuda BERT_CUDA_ATTENTION=batched
 unit cuda_plan
 
 # same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU,

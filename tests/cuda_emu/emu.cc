@@ -1,0 +1,461 @@
+/* emu.cc — the CUDA runtime on the CPU for tests (see include/cuda_runtime.h
+ * here for what it is and what it cannot show).
+ *
+ * Kernels: a launch runs its blocks one after another on the calling
+ * thread. A block's threads are fibers (their own stacks, switched by a
+ * few instructions), each run until it waits: at __syncthreads every thread
+ * of the block must arrive before any goes on; at __shfl_xor_sync and
+ * __syncwarp every lane of its warp (32 consecutive linear thread indices). A thread that
+ * ends while others wait, a barrier no thread can pass, or a shuffle whose
+ * partner lane is missing is a kernel bug: the emulator says so and aborts.
+ *
+ * Memory: cudaMalloc returns host memory filled with 0xff bytes (NaN as
+ * floats, so a read of what no one wrote shows in the results) and followed
+ * by 64 canary bytes, checked after every launch and synchronisation; a
+ * kernel's pointer arguments, each copy's device side and (through
+ * bert_emu_check_range) every cuBLAS operand must lie inside a live
+ * allocation, and a copy's host side outside all of them. Any breach aborts
+ * with what and where. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "cuda_runtime.h"
+#include "emu.h"
+
+namespace {
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void misuse(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("CUDA emulator: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+/* ---- device memory ---- */
+
+enum { CANARY = 64 };
+const unsigned char CANARY_BYTE = 0xa5;
+std::mutex mem_lock;
+std::map<uintptr_t, size_t> allocs; /* base -> bytes */
+int fail_countdown;
+size_t n_launches;
+thread_local cudaError_t last_error = cudaSuccess;
+
+/* the allocation holding p (p == its end counts only for empty ranges), or allocs.end() */
+std::map<uintptr_t, size_t>::iterator holder(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocs.upper_bound(a);
+    if (it == allocs.begin()) return allocs.end();
+    --it;
+    return a < it->first + it->second || (a == it->first + it->second && it->second == 0) ? it : allocs.end();
+}
+
+bool is_device(const void *p) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return p && holder(p) != allocs.end();
+}
+
+void check_canaries(const char *after) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    for (auto &a : allocs) {
+        const unsigned char *c = (const unsigned char *)a.first + a.second;
+        for (int i = 0; i < CANARY; i++)
+            if (c[i] != CANARY_BYTE)
+                misuse("%s wrote past the end of a %zu-byte allocation (byte %d after it)", after, a.second, i);
+    }
+}
+
+std::set<cudaStream_t> streams;
+
+void check_stream(cudaStream_t s, const char *what) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (s && !streams.count(s)) misuse("%s on a stream that does not exist (destroyed?)", what);
+}
+
+/* ---- fibers ---- */
+
+enum { RUNNABLE, AT_SYNC, AT_SHFL, AT_WARP, DONE };
+enum { STACK = 64 << 10 };
+
+/* A fiber's saved state is its stack pointer: switch_stack pushes the
+ * callee-saved registers (and the SSE/x87 control words) on the stack it
+ * leaves, stores that stack pointer in *from, and pops the same from the
+ * stack it enters, so a switch is a few instructions and no system call
+ * (x86-64; elsewhere swapcontext does it). A fiber runs fiber_entry: a loop
+ * that runs the launch's body once per block and parks at its end. */
+struct fiber {
+#if defined(__x86_64__)
+    void *sp;
+#else
+    ucontext_t uc;
+#endif
+    char *stack;
+    void *fake; /* AddressSanitizer's fake stack while switched away */
+    dim3 tid;
+    int state;
+    float shfl_in, shfl_out;
+    int shfl_lanes;
+};
+
+/* A host thread's fibers, freed when it ends. */
+struct fiber_pool {
+    std::vector<fiber *> f;
+    ~fiber_pool() {
+        for (fiber *x : f) free(x->stack), delete x;
+    }
+};
+thread_local fiber_pool pool;
+thread_local fiber *cur;
+thread_local const std::function<void()> *body;
+
+/* AddressSanitizer is told of each switch between the host thread's stack
+ * and a fiber's (its fiber annotations); elsewhere these do nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+}
+extern "C" void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+namespace {
+thread_local void *sched_fake;
+thread_local const void *sched_bottom;
+thread_local size_t sched_size;
+void to_fiber(fiber *f) { __sanitizer_start_switch_fiber(&sched_fake, f->stack, STACK); }
+void at_sched() { __sanitizer_finish_switch_fiber(sched_fake, NULL, NULL); }
+void to_sched(fiber *f) { __sanitizer_start_switch_fiber(&f->fake, sched_bottom, sched_size); }
+void at_fiber(fiber *f) { __sanitizer_finish_switch_fiber(f->fake, &sched_bottom, &sched_size); }
+#else
+void to_fiber(fiber *) {}
+void at_sched() {}
+void to_sched(fiber *) {}
+void at_fiber(fiber *) {}
+#endif
+
+#if defined(__x86_64__)
+} // namespace
+extern "C" void bert_emu_switch_stack(void **from, void *to);
+__asm__(".text\n"
+        ".globl bert_emu_switch_stack\n"
+        ".type bert_emu_switch_stack,@function\n"
+        "bert_emu_switch_stack:\n"
+        "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+        "  subq $8, %rsp\n  stmxcsr (%rsp)\n  fnstcw 4(%rsp)\n"
+        "  movq %rsp, (%rdi)\n  movq %rsi, %rsp\n"
+        "  ldmxcsr (%rsp)\n  fldcw 4(%rsp)\n  addq $8, %rsp\n"
+        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+        "  ret\n"
+        ".size bert_emu_switch_stack, .-bert_emu_switch_stack\n");
+namespace {
+thread_local void *sched_sp;
+void enter(fiber *f) { bert_emu_switch_stack(&sched_sp, f->sp); }
+void leave(fiber *f) { bert_emu_switch_stack(&f->sp, sched_sp); }
+#else
+thread_local ucontext_t sched_uc;
+void enter(fiber *f) { swapcontext(&sched_uc, &f->uc); }
+void leave(fiber *f) { swapcontext(&f->uc, &sched_uc); }
+#endif
+
+void fiber_entry() {
+    for (;;) {
+        fiber *f = cur;
+        at_fiber(f);
+        (*body)();
+        f->state = DONE;
+        to_sched(f);
+        leave(f);
+    }
+}
+
+fiber *new_fiber() {
+    fiber *f = new fiber();
+    if (!(f->stack = (char *)malloc(STACK))) misuse("out of memory for a thread's stack");
+#if defined(__x86_64__)
+    /* as if switch_stack had left fiber_entry's first instruction: after
+     * its ret the stack pointer is 8 mod 16, as after a call */
+    uintptr_t top = ((uintptr_t)f->stack + STACK) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = NULL;                   /* fiber_entry's return address: never used */
+    *--sp = (void *)fiber_entry;    /* switch_stack's ret goes here */
+    for (int i = 0; i < 6; i++) *--sp = NULL; /* rbp rbx r12 r13 r14 r15 */
+    --sp;
+    uint32_t mxcsr;
+    uint16_t fcw;
+    __asm__ volatile("stmxcsr %0\n fnstcw %1" : "=m"(mxcsr), "=m"(fcw));
+    memcpy((char *)sp, &mxcsr, 4);
+    memcpy((char *)sp + 4, &fcw, 2);
+    f->sp = sp;
+#else
+    if (getcontext(&f->uc)) misuse("getcontext failed");
+    f->uc.uc_stack.ss_sp = f->stack;
+    f->uc.uc_stack.ss_size = STACK;
+    f->uc.uc_link = NULL;
+    makecontext(&f->uc, fiber_entry, 0);
+#endif
+    return f;
+}
+
+void resume(fiber *f) {
+    cur = f;
+    to_fiber(f);
+    enter(f);
+    at_sched();
+}
+
+void wait_here(int state) {
+    if (!cur) misuse("__syncthreads or __shfl_xor_sync outside a kernel");
+    fiber *f = cur;
+    f->state = state;
+    to_sched(f);
+    leave(f);
+    at_fiber(f);
+}
+
+void run_block(const char *name, unsigned n, dim3 bd) {
+    while (pool.f.size() < n) pool.f.push_back(new_fiber());
+    for (unsigned t = 0; t < n; t++) {
+        pool.f[t]->tid = dim3(t % bd.x, t / bd.x % bd.y, t / (bd.x * bd.y));
+        pool.f[t]->state = RUNNABLE;
+        resume(pool.f[t]);
+    }
+    for (;;) {
+        for (unsigned t = 0; t < n; t++)
+            if (pool.f[t]->state == RUNNABLE) resume(pool.f[t]);
+        unsigned done = 0, at_sync = 0, progress = 0;
+        /* shuffles and __syncwarp complete warp by warp */
+        for (unsigned w = 0; w < n; w += 32) {
+            unsigned end = w + 32 < n ? w + 32 : n, shfl = 0, warp = 0;
+            for (unsigned t = w; t < end; t++) shfl += pool.f[t]->state == AT_SHFL, warp += pool.f[t]->state == AT_WARP;
+            if (!shfl && !warp) continue;
+            if (shfl + warp != end - w || (shfl && warp))
+                misuse("kernel %s, block (%u,%u,%u): a warp's lanes did not all reach the same %s", name, blockIdx.x,
+                       blockIdx.y, blockIdx.z, shfl ? "__shfl_xor_sync" : "__syncwarp");
+            for (unsigned t = w; t < end && shfl; t++) {
+                unsigned lane = t - w, other = w + (lane ^ (unsigned)pool.f[t]->shfl_lanes);
+                if (other >= end)
+                    misuse("kernel %s: lane %u shuffles with lane %u, past the block's %u threads", name, lane,
+                           other - w, n);
+                pool.f[t]->shfl_out = pool.f[other]->shfl_in;
+            }
+            for (unsigned t = w; t < end; t++) pool.f[t]->state = RUNNABLE;
+            progress = 1;
+        }
+        if (progress) continue;
+        for (unsigned t = 0; t < n; t++) done += pool.f[t]->state == DONE, at_sync += pool.f[t]->state == AT_SYNC;
+        if (done == n) break;
+        if (done)
+            misuse("kernel %s, block (%u,%u,%u): %u thread(s) ended while %u wait at __syncthreads", name, blockIdx.x,
+                   blockIdx.y, blockIdx.z, done, at_sync);
+        for (unsigned t = 0; t < n; t++) pool.f[t]->state = RUNNABLE;
+    }
+    cur = NULL;
+}
+
+} // namespace
+
+namespace bert_emu {
+thread_local dim3 block_idx, block_dim, grid_dim;
+
+const dim3 &thread_idx() {
+    if (!cur) misuse("threadIdx read outside a kernel");
+    return cur->tid;
+}
+
+void syncthreads() { wait_here(AT_SYNC); }
+
+void syncwarp(unsigned mask) {
+    if (mask != 0xffffffffu) misuse("__syncwarp with a partial mask (%#x) is not emulated", mask);
+    wait_here(AT_WARP);
+}
+
+float shfl_xor(unsigned mask, float v, int lanes) {
+    if (mask != 0xffffffffu) misuse("__shfl_xor_sync with a partial mask (%#x) is not emulated", mask);
+    if (lanes < 0 || lanes > 31) misuse("__shfl_xor_sync lane mask %d", lanes);
+    cur->shfl_in = v, cur->shfl_lanes = lanes;
+    wait_here(AT_SHFL);
+    return cur->shfl_out;
+}
+
+void check_kernel_pointer(const char *kernel, int arg, const void *p) {
+    if (p && !is_device(p)) misuse("kernel %s: argument %d (%p) is not device memory", kernel, arg, p);
+}
+
+void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::function<void()> &fn) {
+    check_stream(s, name);
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    if (!threads || threads > 1024 || block.z > 64 || !grid.x || !grid.y || !grid.z || grid.y > 65535 ||
+        grid.z > 65535 || grid.x > 0x7fffffffu) {
+        last_error = cudaErrorInvalidConfiguration;
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> g(mem_lock);
+        n_launches++;
+    }
+    body = &fn;
+    grid_dim = grid, block_dim = block;
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                block_idx = dim3(x, y, z);
+                run_block(name, (unsigned)threads, block);
+            }
+    body = NULL;
+    char what[128];
+    snprintf(what, sizeof what, "kernel %s", name);
+    check_canaries(what);
+}
+} // namespace bert_emu
+
+/* ---- the runtime's calls ---- */
+
+cudaError_t cudaGetDeviceCount(int *n) {
+    *n = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+    if (device != 0) return last_error = cudaErrorInvalidValue;
+    *value = attr == cudaDevAttrComputeCapabilityMajor ? 9 : 0; /* an sm_90 GPU */
+    return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void **p, size_t bytes) {
+    if (!p) return last_error = cudaErrorInvalidValue;
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (fail_countdown > 0 && --fail_countdown == 0) return last_error = cudaErrorMemoryAllocation;
+    if (bytes > ((size_t)1 << 36)) return last_error = cudaErrorMemoryAllocation;
+    unsigned char *b = (unsigned char *)malloc(bytes + CANARY);
+    if (!b) return last_error = cudaErrorMemoryAllocation;
+    memset(b, 0xff, bytes);
+    memset(b + bytes, CANARY_BYTE, CANARY);
+    allocs[(uintptr_t)b] = bytes;
+    *p = b;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    check_canaries("a kernel or copy");
+    std::lock_guard<std::mutex> g(mem_lock);
+    auto it = allocs.find((uintptr_t)p);
+    if (it == allocs.end()) misuse("cudaFree(%p): not the start of a live allocation", p);
+    allocs.erase(it);
+    free(p);
+    return cudaSuccess;
+}
+
+static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what) {
+    if (!bytes) return cudaSuccess;
+    int dd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyHostToDevice;
+    int sd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyDeviceToHost;
+    if (kind == cudaMemcpyDefault || kind == cudaMemcpyHostToHost) dd = is_device(dst), sd = is_device(src);
+    if (dd) bert_emu_check_range(dst, bytes, what);
+    else if (is_device(dst)) misuse("%s: the destination is device memory, the kind says host", what);
+    if (sd) bert_emu_check_range(src, bytes, what);
+    else if (is_device(src)) misuse("%s: the source is device memory, the kind says host", what);
+    memmove(dst, src, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    return copy(dst, src, bytes, kind, "cudaMemcpy");
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
+    check_stream(s, "cudaMemcpyAsync");
+    return copy(dst, src, bytes, kind, "cudaMemcpyAsync");
+}
+
+cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t s) {
+    check_stream(s, "cudaMemsetAsync");
+    if (!bytes) return cudaSuccess;
+    bert_emu_check_range(dst, bytes, "cudaMemsetAsync");
+    memset(dst, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+    (void)flags;
+    std::lock_guard<std::mutex> g(mem_lock);
+    *s = (cudaStream_t)malloc(1);
+    if (!*s) return last_error = cudaErrorMemoryAllocation;
+    streams.insert(*s);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (!streams.erase(s)) misuse("cudaStreamDestroy of a stream that does not exist");
+    free(s);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    check_stream(s, "cudaStreamSynchronize");
+    check_canaries("a kernel or copy");
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize(void) {
+    check_canaries("a kernel or copy");
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError(void) {
+    cudaError_t e = last_error;
+    last_error = cudaSuccess;
+    return e;
+}
+
+const char *cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    }
+    return "unknown error";
+}
+
+/* ---- emu.h ---- */
+
+extern "C" void bert_emu_check_range(const void *p, size_t bytes, const char *what) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    auto it = p ? holder(p) : allocs.end();
+    if (it == allocs.end()) misuse("%s: %p is not device memory", what, p);
+    if ((uintptr_t)p + bytes > it->first + it->second)
+        misuse("%s: %zu bytes from %p pass the end of a %zu-byte allocation by %zu", what, bytes, p, it->second,
+               (size_t)((uintptr_t)p + bytes - it->first - it->second));
+}
+
+extern "C" void bert_emu_fail_malloc(int n) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    fail_countdown = n;
+}
+
+extern "C" int bert_emu_malloc_failure_pending(void) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return fail_countdown > 0;
+}
+
+extern "C" size_t bert_emu_live_allocations(void) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return allocs.size();
+}
+
+extern "C" size_t bert_emu_launches(void) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return n_launches;
+}

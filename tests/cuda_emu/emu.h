@@ -1,0 +1,27 @@
+/* emu.h — what the CUDA emulator (tests/cuda_emu) offers the tests and its
+ * cuBLAS stand-in, beyond the CUDA calls themselves. C linkage. */
+#ifndef BERT_EMU_H
+#define BERT_EMU_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Aborts (after saying what) unless [p, p + bytes) lies inside one live
+ * allocation of emulated device memory. */
+void bert_emu_check_range(const void *p, size_t bytes, const char *what);
+/* The n-th cudaMalloc from now (1: the next) fails with
+ * cudaErrorMemoryAllocation; 0: none. */
+void bert_emu_fail_malloc(int n);
+/* 1 while a failure set by bert_emu_fail_malloc has not happened yet. */
+int bert_emu_malloc_failure_pending(void);
+/* Live device allocations and kernel launches so far. */
+size_t bert_emu_live_allocations(void);
+size_t bert_emu_launches(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

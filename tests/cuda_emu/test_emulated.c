@@ -1,0 +1,214 @@
+/* test_emulated.c — the GPU path (--device cuda) run by the CPU emulator
+ * (tests/cuda_emu): what the shared tests do not reach. Linked into
+ * build/test_cuda_emu only, beside every other test; tests/run.sh runs those
+ * named forward_cuda there (test_forward.c's check against the PyTorch
+ * reference takes its GPU branch in that program). */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "cuda/encoder.h"
+#include "emu.h"
+#include "test.h"
+
+typedef struct {
+    const char *dir;
+    int C, vocab;
+} fixture;
+static const fixture BIG = {FIXTURES "/classifier-4l", 96, 200};    /* 4 layers, 6 heads, SiLU */
+static const fixture SMALL = {FIXTURES "/tiny-pretraining", 48, 99}; /* 1 layer, 3 heads, GELU */
+enum { N_SEQS = 6, MAX_T = 70 };
+static const int lengths[N_SEQS] = {17, 40, 5, 23, 1, 70}; /* 1 to 3 tiles of 32 rows */
+
+static int32_t ids[N_SEQS * MAX_T];
+static bert_sequence seqs[N_SEQS];
+
+static void make_batch(const fixture *f, int n_seqs) {
+    for (int i = 0; i < N_SEQS * MAX_T; i++) ids[i] = 1 + (i * 37) % (f->vocab - 1);
+    for (int s = 0; s < n_seqs; s++) seqs[s] = (bert_sequence){.input_ids = ids + s * MAX_T, .n_tokens = lengths[s]};
+}
+
+static size_t batch_tokens(int n_seqs) {
+    size_t n = 0;
+    for (int s = 0; s < n_seqs; s++) n += (size_t)lengths[s];
+    return n;
+}
+
+static bert_status load(const fixture *f, bert_device device, bert_compute_dtype compute, bert_model **m,
+                        bert_error *err) {
+    bert_model_params mp = bert_model_default_params();
+    mp.device = device;
+    mp.compute = compute;
+    return bert_model_load(f->dir, &mp, m, err);
+}
+
+/* Runs the first n_seqs sequences; their hidden states, one after another, into out. */
+static bert_status run(const fixture *f, bert_context *ctx, int n_seqs, float *out, bert_error *err) {
+    make_batch(f, n_seqs);
+    bert_status rc = bert_forward(ctx, seqs, n_seqs, BERT_OUTPUT_POOLED, err);
+    if (rc != BERT_OK || !out) return rc;
+    int C = f->C;
+    for (int s = 0; s < n_seqs; s++) {
+        memcpy(out, bert_output_hidden(ctx, s), sizeof(float) * (size_t)lengths[s] * C);
+        out += (size_t)lengths[s] * C;
+    }
+    return BERT_OK;
+}
+
+/* One model's hidden states for the first n_seqs sequences (NULL on failure, reported). */
+static float *hidden_of(const fixture *f, int n_seqs, bert_device device, bert_compute_dtype compute) {
+    bert_error err;
+    bert_model *m = NULL;
+    bert_context *ctx = NULL;
+    float *h = malloc(sizeof(float) * batch_tokens(n_seqs) * (size_t)f->C);
+    CHECK_OK(load(f, device, compute, &m, &err), err);
+    if (m) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    if (!ctx || !h || run(f, ctx, n_seqs, h, &err) != BERT_OK) {
+        test_fail(__FILE__, __LINE__, "hidden_of: %s", ctx ? err.message : "no context");
+        free(h);
+        h = NULL;
+    }
+    bert_context_free(ctx);
+    bert_model_free(m);
+    return h;
+}
+
+/* --dtype bf16 on the GPU: every token's hidden state within cosine 0.999
+ * of the CPU's f32 one, and not equal to it (an f32 fallback fails); the
+ * GPU's f32 within 1e-4 of the CPU's. No device memory is left. */
+TEST(forward_cuda_emulated_bf16_near_f32) {
+    const fixture *f = &BIG;
+    float *cpu = hidden_of(f, N_SEQS, BERT_DEVICE_CPU, BERT_COMPUTE_F32),
+          *gpu = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_F32),
+          *g16 = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_BF16);
+    size_t N = batch_tokens(N_SEQS), C = (size_t)f->C;
+    if (cpu && gpu && g16) {
+        CHECK(test_max_abs_diff(cpu, gpu, N * C) <= 1e-4);
+        double worst = 1.0, diff = test_max_abs_diff(cpu, g16, N * C);
+        for (size_t t = 0; t < N; t++) {
+            double ab = 0, aa = 0, bb = 0;
+            for (size_t j = 0; j < C; j++) {
+                double a = cpu[t * C + j], b = g16[t * C + j];
+                ab += a * b, aa += a * a, bb += b * b;
+            }
+            worst = fmin(worst, ab / sqrt(aa * bb));
+        }
+        printf("  bf16 on the GPU vs f32 on the CPU: worst token cosine %.6f, max |diff| %.3g\n", worst, diff);
+        CHECK(worst >= 0.999 && diff > 0);
+    }
+    CHECK(bert_emu_live_allocations() == 0);
+    free(cpu), free(gpu), free(g16);
+}
+
+/* Each cudaMalloc of loading the model and of two batches (2 sequences,
+ * then 5: the buffers grow; the sixth passes this model's 64 positions)
+ * fails in turn: the call that met it returns
+ * BERT_ERR_NOMEM naming CUDA, the same context then runs that batch to the
+ * same hidden states as a run that met no failure, and freeing everything
+ * leaves no device memory, f32 and bf16 alike. */
+TEST(forward_cuda_emulated_device_memory_failures) {
+    const fixture *f = &SMALL;
+    const int most = 5;
+    size_t n = batch_tokens(most) * (size_t)f->C;
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        bert_compute_dtype dt = bf16 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
+        float *want = hidden_of(f, most, BERT_DEVICE_CUDA, dt), *got = malloc(sizeof(float) * n);
+        int k = 1, failures = 0;
+        for (; want && got && k < 100; k++) {
+            bert_error err;
+            bert_model *m = NULL;
+            bert_context *ctx = NULL;
+            bert_emu_fail_malloc(k);
+            bert_status rc = load(f, BERT_DEVICE_CUDA, dt, &m, &err);
+            if (rc == BERT_OK) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+            for (int n_seqs = 2; rc == BERT_OK && ctx && n_seqs <= most; n_seqs += most - 2) {
+                rc = run(f, ctx, n_seqs, got, &err);
+                if (rc == BERT_OK) continue;
+                CHECK_ERR(rc, err, BERT_ERR_NOMEM, "CUDA");
+                failures++;
+                bert_emu_fail_malloc(0);
+                CHECK_OK(rc = run(f, ctx, n_seqs, got, &err), err);
+                if (rc == BERT_OK && n_seqs == most) CHECK(test_max_abs_diff(want, got, n) == 0);
+                rc = BERT_ERR_NOMEM; /* this round is done */
+            }
+            if (!m) {
+                CHECK_ERR(rc, err, BERT_ERR_NOMEM, "CUDA");
+                failures++;
+            } else if (rc == BERT_OK) {
+                CHECK(test_max_abs_diff(want, got, n) == 0);
+            }
+            int pending = bert_emu_malloc_failure_pending();
+            bert_emu_fail_malloc(0);
+            bert_context_free(ctx);
+            bert_model_free(m);
+            CHECK(bert_emu_live_allocations() == 0);
+            if (pending) break; /* every allocation of the run has failed once */
+        }
+        printf("  %s: %d allocation failures met, each handled\n", bf16 ? "bf16" : "f32", failures);
+        CHECK(k < 100 && failures == k - 1 && failures >= 8);
+        free(want), free(got);
+    }
+}
+
+typedef struct {
+    bert_context *ctx;
+    float *out;
+    bert_status rc;
+} job;
+
+static void *run_thread(void *arg) {
+    job *j = arg;
+    bert_error err;
+    for (int r = 0; r < 3 && j->rc == BERT_OK; r++) j->rc = run(&BIG, j->ctx, N_SEQS, j->out, &err);
+    return NULL;
+}
+
+/* Two contexts of one GPU model on two threads at once: each gets what one
+ * context alone gets. */
+TEST(forward_cuda_emulated_contexts_on_threads) {
+    float *want = hidden_of(&BIG, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_F32);
+    bert_error err;
+    bert_model *m = NULL;
+    CHECK_OK(load(&BIG, BERT_DEVICE_CUDA, BERT_COMPUTE_F32, &m, &err), err);
+    job j[2] = {{0}};
+    pthread_t t[2];
+    size_t n = batch_tokens(N_SEQS) * (size_t)BIG.C;
+    for (int i = 0; m && i < 2; i++) {
+        CHECK_OK(bert_context_create(m, NULL, &j[i].ctx, &err), err);
+        j[i].out = malloc(sizeof(float) * n);
+    }
+    for (int i = 0; m && i < 2; i++) CHECK(pthread_create(&t[i], NULL, run_thread, &j[i]) == 0);
+    for (int i = 0; m && i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(j[i].rc == BERT_OK);
+        if (want) CHECK(test_max_abs_diff(want, j[i].out, n) == 0);
+        bert_context_free(j[i].ctx);
+        free(j[i].out);
+    }
+    bert_model_free(m);
+    CHECK(bert_emu_live_allocations() == 0);
+    free(want);
+}
+
+/* Launches a layer, f32: the Q/K/V bias, two LayerNorms and the
+ * feed-forward's bias (cuBLAS's products are not launches here), plus the
+ * attention: one fused launch whatever the lengths, or (batched) one
+ * softmax launch per distinct length, 6 in this batch. */
+TEST(forward_cuda_emulated_attention_launches) {
+    bert_error err;
+    bert_model *m = NULL;
+    bert_context *ctx = NULL;
+    CHECK_OK(load(&BIG, BERT_DEVICE_CUDA, BERT_COMPUTE_F32, &m, &err), err);
+    if (m) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    if (!ctx) {
+        bert_model_free(m);
+        return;
+    }
+    size_t before = bert_emu_launches();
+    CHECK_OK(run(&BIG, ctx, N_SEQS, NULL, &err), err);
+    size_t got = bert_emu_launches() - before, layers = 4, fused = (size_t)bert_cuda_fused_attention(96 / 6);
+    printf("  %s attention: %zu launches for %zu layers\n", fused ? "fused" : "batched", got, layers);
+    CHECK(got == layers * (fused ? 5 : 4 + 6));
+    bert_context_free(ctx);
+    bert_model_free(m);
+}
