@@ -60,9 +60,9 @@ measure() {
     fi
 }
 for seq in 128 512; do
-    for d in f32 bf16; do
-        tag=$([ $d = bf16 ] && echo 16) # bench_forward's rows: bert.c, bert.c16
-        measure "bertc$tag" "bert.c$tag" "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
+    for d in f32 bf16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.tf32
+        case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; tf32) name=bertctf row=bert.tf32 ;; esac
+        measure $name $row "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
             --device cuda --dtype $d --seq $seq --batches 1,8,32 --reps "$REPS"
     done
     # f32 with the batched attention (cuBLAS batched products + a softmax kernel) for the fused one's
@@ -75,16 +75,16 @@ for seq in 128 512; do
     done
 done
 echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
-echo "with BERT_CUDA_ATTENTION=batched, and --dtype bf16 (bf16 dense products, f32 sums); peers f32: ref ="
+echo "with BERT_CUDA_ATTENTION=batched, --dtype bf16 (bf16 dense products, f32 sums), --dtype tf32; peers f32: ref ="
 echo "tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
 echo "ratio = bert.c f32 / peer"
 awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1 }
-     END { printf "%-5s %-5s %10s %10s %10s", "seq", "batch", "bert.c ms", "batched ms", "bf16 ms"
+     END { printf "%-5s %-5s %10s %10s %10s %10s", "seq", "batch", "bert.c ms", "batched ms", "bf16 ms", "tf32 ms"
            n = 0; for (q in p) names[++n] = q
            for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
            printf "\n"
-           for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]; c = t["bertcb " x]
-               printf "%-5s %-5s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-"
+           for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]; c = t["bertcb " x]; f = t["bertctf " x]
+               printf "%-5s %-5s %10s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-", f ? f : "-"
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 exit $failed

@@ -127,7 +127,7 @@ typedef enum {
                             * Attention, LayerNorm, embeddings and heads stay
                             * f32. Also mixed-precision training, see
                             * bert_train_params.compute. */
-    BERT_COMPUTE_INT8 = 2  /* the encoder's dense layers as int8 x int8 -> int32
+    BERT_COMPUTE_INT8 = 2, /* the encoder's dense layers as int8 x int8 -> int32
                             * products (oneDNN matmul: AMX / VNNI), weights
                             * quantized once per output channel, inputs per
                             * token at run time (dynamic quantization);
@@ -138,6 +138,14 @@ typedef enum {
                             * with VNNI or AMX (without them int8 sums can
                             * saturate) and oneDNN. Inference only; the rest
                             * as for bf16. */
+    BERT_COMPUTE_TF32 = 3  /* BERT_DEVICE_CUDA only: the encoder's cuBLAS
+                            * products on the GPU's tensor cores with TF32
+                            * inputs (10 explicit mantissa bits, as PyTorch's
+                            * torch.backends.cuda.matmul.allow_tf32) and f32
+                            * sums; the fused attention, LayerNorm and the
+                            * rest stay f32. Never the default; refused on
+                            * the CPU (which has no TF32) and by training,
+                            * with BERT_ERR_UNSUPPORTED. */
 } bert_compute_dtype;
 
 /* Where the encoder's layers run (bert_model_params.device). */
@@ -146,11 +154,14 @@ typedef enum {
     BERT_DEVICE_CUDA = 1  /* an NVIDIA GPU (the first one CUDA lists): the
                            * encoder's layers in f32 on cuBLAS (TF32 off)
                            * with bert.c's own kernels for bias + activation,
-                           * residual + LayerNorm, the key mask and softmax;
-                           * ragged batches as on the CPU, no padding. The
-                           * embeddings and the heads (pooler, classifiers,
-                           * MLM) stay on the CPU. Inference only, f32 or
-                           * bf16 (bert_model_params.device); see
+                           * residual + LayerNorm and the attention (one
+                           * fused kernel for the batch: key mask, online
+                           * softmax; head size <= 64, else batched cuBLAS
+                           * products and a softmax kernel); ragged batches
+                           * as on the CPU, no padding. The embeddings and
+                           * the heads (pooler, classifiers, MLM) stay on
+                           * the CPU. Inference only, f32, bf16 or tf32
+                           * (bert_model_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
 
@@ -158,10 +169,10 @@ typedef struct {
     /* 1 (default): map model.safetensors into memory and use F32 tensors in
      * place. 0: read the files into memory (for file systems without mmap). */
     int use_mmap;
-    /* BERT_COMPUTE_F32 (default), _BF16 or _INT8. bf16 / int8 fail at load
-     * with BERT_ERR_UNSUPPORTED, saying why, where the CPU or oneDNN
-     * (libdnnl.so.2) cannot do it; see bert_bf16_unavailable_reason and
-     * bert_int8_unavailable_reason. */
+    /* BERT_COMPUTE_F32 (default), _BF16, _INT8 or (BERT_DEVICE_CUDA) _TF32.
+     * bf16 / int8 fail at load with BERT_ERR_UNSUPPORTED, saying why, where
+     * the CPU or oneDNN (libdnnl.so.2) cannot do it; see
+     * bert_bf16_unavailable_reason and bert_int8_unavailable_reason. */
     bert_compute_dtype compute;
     /* 1 (default): under BERT_COMPUTE_F32, copy the encoder's dense weights
      * (layers of at least 256 x 256, and the pooler) once, at load, into the blocked layout
@@ -181,7 +192,7 @@ typedef struct {
      * BERT_COMPUTE_INT8. With BERT_COMPUTE_BF16 the layers' four dense
      * products take bf16 weights and inputs with f32 sums on the GPU
      * (attention, LayerNorm, the embeddings and heads stay f32); it needs
-     * no oneDNN. */
+     * no oneDNN. With BERT_COMPUTE_TF32, cuBLAS's TF32 math. */
     bert_device device;
 } bert_model_params;
 

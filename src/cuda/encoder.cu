@@ -224,7 +224,7 @@ __global__ static void __launch_bounds__(FA_THREADS)
     __shared__ float Qs[FA_Q][FA_DMAX + 1]; /* +1: a warp's 8 rows fall in 8 banks */
     __shared__ float Ks[FA_K][FA_DMAX + 1];
     __shared__ float Vs[FA_K][FA_DMAX];
-    __shared__ float Ps[FA_Q][FA_K + 1];
+    __shared__ float Ps[FA_Q][FA_K + 4]; /* +4: row r's key part + 4i falls in bank r*4 + part + 4i, apart */
     __shared__ float km[FA_K];
     int seq = tiles[2 * blockIdx.x], q0 = tiles[2 * blockIdx.x + 1], row0 = offset[seq];
     int T = offset[seq + 1] - row0, t = threadIdx.x, r = t >> 2, part = t & 3;
@@ -248,11 +248,14 @@ __global__ static void __launch_bounds__(FA_THREADS)
         if (t < FA_K) km[t] = t < nk ? keymask[row0 + k0 + t] : 0.0f;
         __syncthreads();
         float s[FA_K / 4], mx = -INFINITY;
+        for (int i = 0; i < FA_K / 4; i++) s[i] = 0.0f;
+        for (int c = 0; c < hs; c++) { /* each Q element read once for the thread's 8 keys */
+            float q = Qs[r][c];
+            for (int i = 0; i < FA_K / 4; i++) s[i] += q * Ks[part + 4 * i][c];
+        }
         for (int i = 0; i < FA_K / 4; i++) {
             int j = part + 4 * i;
-            float d = 0.0f;
-            for (int c = 0; c < hs; c++) d += Qs[r][c] * Ks[j][c];
-            s[i] = j >= nk ? -INFINITY : km[j] == 0.0f ? -FLT_MAX : d * scale;
+            s[i] = j >= nk ? -INFINITY : km[j] == 0.0f ? -FLT_MAX : s[i] * scale;
             mx = fmaxf(mx, s[i]);
         }
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -289,7 +292,7 @@ typedef struct {
 } layer_dev;
 
 struct bert_cuda_model {
-    int C, NH, I, L, act;
+    int C, NH, I, L, act, tf32;
     float eps;
     float *block;           /* every weight, one allocation */
     __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
@@ -354,6 +357,7 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
     m->C = src->hidden, m->NH = src->heads, m->I = src->intermediate, m->L = src->layers, m->act = src->act;
+    m->tf32 = src->tf32;
     m->eps = src->eps;
     cudaError_t e = cudaMalloc((void **)&m->block, sizeof(float) * total);
     if (e != cudaSuccess) {
@@ -495,7 +499,7 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
     return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "allocating the GPU's working memory");
 }
 
-static bert_status work_create(bert_cuda_work **out, bert_error *err) {
+static bert_status work_create(const bert_cuda_model *m, bert_cuda_work **out, bert_error *err) {
     bert_cuda_work *w = (bert_cuda_work *)calloc(1, sizeof *w);
     if (!w) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     cudaError_t e = cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking);
@@ -505,7 +509,8 @@ static bert_status work_create(bert_cuda_work **out, bert_error *err) {
     }
     cublasStatus_t s = B.create(&w->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = B.set_stream(w->blas, w->stream);
-    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_math(w->blas, CUBLAS_DEFAULT_MATH); /* no TF32 */
+    /* TF32 only where the model asks for it (--dtype tf32) */
+    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_math(w->blas, m->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     if (s != CUBLAS_STATUS_SUCCESS) {
         bert_cuda_work_free(w);
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: could not set up a handle (status %d)", (int)s);
@@ -581,7 +586,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
                                      int n_seqs, const float *keymask, bert_error *err) {
     if (!m || !work || !hidden || !offset || !keymask || n_seqs < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
-    bert_status rc = *work ? BERT_OK : work_create(work, err);
+    bert_status rc = *work ? BERT_OK : work_create(m, work, err);
     if (rc != BERT_OK) return rc;
     bert_cuda_work *w = *work;
     (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */

@@ -15,15 +15,18 @@
  *   hidden = LN(act(hidden Wi^T + bi) Wo2^T + bo2 + hidden)
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
  * f32 with its own summation orders; or, for a bf16 model, the four dense
- * products with bf16 operands and f32 sums (cublasGemmEx).
+ * products with bf16 operands and f32 sums (cublasGemmEx); or, for a tf32
+ * model, cuBLAS's products in its TF32 math.
  *
- * Built from encoder.cu where nvcc is found (BERT_HAVE_CUDA); otherwise
- * none.c gives the same functions, which say the build has no CUDA. The
- * CUDA runtime is linked statically; cuBLAS is opened at run time
- * (dlopen), on first use, so a machine without it still runs everything
- * else. plan.c (host-side: which (sequence, head) pairs go into which
- * batched call, and where their operands lie) is plain C, built and tested
- * everywhere. */
+ * Built from encoder.cu where nvcc is found; otherwise none.c gives the
+ * same functions, which say the build has no CUDA. The CUDA runtime is
+ * linked statically; cuBLAS is opened at run time (dlopen), on first use,
+ * so a machine without it still runs everything else. plan.c (host-side:
+ * which (sequence, head) pairs go into which batched call, and where their
+ * operands lie; the fused kernel's tiles) is plain C, built and tested
+ * everywhere. The tests also build encoder.cu for the CPU against an
+ * emulated CUDA runtime and cuBLAS (tests/cuda_emu), so its kernels,
+ * launches and calls run in `make test`. */
 #ifndef BERT_CUDA_ENCODER_H
 #define BERT_CUDA_ENCODER_H
 
@@ -54,6 +57,7 @@ typedef struct {
     int bf16; /* 1: the dense layers' products in bf16 with f32 sums (their weights and inputs
                * rounded to bf16, as --dtype bf16 on the CPU); attention, LayerNorm and the
                * rest stay f32 */
+    int tf32; /* 1: cuBLAS's f32 products in TF32 math (CUBLAS_TF32_TENSOR_OP_MATH) */
 } bert_cuda_model_src;
 
 typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */

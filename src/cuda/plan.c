@@ -66,11 +66,10 @@ void bert_cuda_group_operands(const bert_cuda_group *g, const bert_cuda_pair *pa
 
 int bert_cuda_tiles(const int *offset, int n_seqs, int rows, int *tiles) {
     if (n_seqs < 1 || rows < 1) return -1;
+    for (int s = 0; s < n_seqs; s++) /* first: tiles holds 2 * offset[n_seqs] only if they increase */
+        if (offset[s + 1] <= offset[s]) return -1;
     int n = 0;
-    for (int s = 0; s < n_seqs; s++) {
-        int T = offset[s + 1] - offset[s];
-        if (T < 1) return -1;
-        for (int q0 = 0; q0 < T; q0 += rows) tiles[2 * n] = s, tiles[2 * n + 1] = q0, n++;
-    }
+    for (int s = 0; s < n_seqs; s++)
+        for (int q0 = 0; q0 < offset[s + 1] - offset[s]; q0 += rows) tiles[2 * n] = s, tiles[2 * n + 1] = q0, n++;
     return n;
 }

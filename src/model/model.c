@@ -500,11 +500,12 @@ static void pack_small_f32(bert_model *m) {
 }
 
 /* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU, f32 or
- * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there; the
- * CPU side (embeddings, heads) stays f32. */
+ * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there, or
+ * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU side
+ * (embeddings, heads) stays f32. */
 static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
     if (p->compute == BERT_COMPUTE_INT8)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32 and bf16 (not --dtype int8)");
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16 and tf32 (not --dtype int8)");
     const bert_config *c = &m->cfg.pub;
     bert_cuda_layer_src *ls = calloc((size_t)c->num_hidden_layers, sizeof *ls);
     if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -515,7 +516,8 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
                                       L->out.w,     L->out.b,     L->out_ln.w, L->out_ln.b};
     }
     bert_cuda_model_src src = {c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_hidden_layers,
-                               (int)m->cfg.act, (float)c->layer_norm_eps, ls, p->compute == BERT_COMPUTE_BF16};
+                               (int)m->cfg.act, (float)c->layer_norm_eps, ls, p->compute == BERT_COMPUTE_BF16,
+                               p->compute == BERT_COMPUTE_TF32};
     bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
     free(ls);
     return rc;
@@ -535,8 +537,11 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     bert_status rc = bert_config_load(dir, &m->cfg, err);
     if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
-    if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32 && p.compute != BERT_COMPUTE_BF16 && p.compute != BERT_COMPUTE_INT8)
+    if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32 && p.compute != BERT_COMPUTE_BF16 && p.compute != BERT_COMPUTE_INT8 &&
+        p.compute != BERT_COMPUTE_TF32)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_TF32 && p.device != BERT_DEVICE_CUDA)
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype tf32 runs on --device cuda only (a CPU has no TF32)");
     else if (rc == BERT_OK && p.device == BERT_DEVICE_CUDA)
         ; /* the layers' weights in the compute dtype are the GPU's (to_gpu, below) */
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);

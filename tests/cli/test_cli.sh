@@ -83,8 +83,8 @@ for c in info tokenize embed fill-mask classify ner qa rerank nsp finetune eval 
     "$BERT" $c --help > "$TMP/help.out" 2> /dev/null && grep -q "^usage: bert" "$TMP/help.out" || bad_help="$bad_help $c"
 done
 if [ -z "$bad_help" ]; then pass help_for_every_command; else echo "no --help:$bad_help" > "$TMP/help.err"; fail help_for_every_command "$TMP/help.err"; fi
-expect_error bad_dtype "--dtype must be f32, bf16 or int8" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
-expect_error bad_dtype_task "--dtype must be f32, bf16 or int8" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
+expect_error bad_dtype "--dtype must be f32, bf16, int8 or tf32" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
+expect_error bad_dtype_task "--dtype must be f32, bf16, int8 or tf32" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
 # --dtype bf16 / int8: where this machine can run it, fill-mask's top-1 matches f32 on a plain
 # sentence; where it cannot, the command fails and says why (bert version names the reason).
 echo '{"text":"the cat sat on the [MASK] ."}' > "$TMP/mask.jsonl"
@@ -103,9 +103,11 @@ done
 # checks the GPU's answers where one is).
 expect_error bad_device "--device must be cpu or cuda" "$BERT" embed "$FIX/tiny-pretraining" --device gpu
 expect_error bad_device_task "--device must be cpu or cuda" "$BERT" classify models/bertc-mini-uncased-sst2 --device tpu
+echo '{"input_ids": [101, 7592, 102]}' > "$TMP/ids.jsonl"
+expect_error dtype_tf32_needs_cuda "tf32 runs on --device cuda only" "$BERT" embed "$FIX/tiny-pretraining" --dtype tf32 \
+    --input "$TMP/ids.jsonl"
 if ! "$BERT" version | grep -q "^cuda: yes"; then
     why=$("$BERT" version | sed -n 's/^cuda: //p')
-    echo '{"input_ids": [101, 7592, 102]}' > "$TMP/ids.jsonl"
     expect_error device_cuda_unavailable_embed "--device cuda: $why" "$BERT" embed "$FIX/tiny-pretraining" --device cuda --input "$TMP/ids.jsonl"
     expect_error device_cuda_unavailable_task "--device cuda: $why" "$BERT" fill-mask models/bertc-tiny-uncased --device cuda --input "$TMP/mask.jsonl"
     expect_error device_cuda_unavailable_serve "--device cuda: $why" "$BERT" serve models/bertc-tiny-uncased --device cuda --port 0

@@ -93,7 +93,10 @@ TEST(cuda_plan_tiles_cover_every_row_once) {
     /* one-row tiles: a tile per token, the most a buffer of 2 ints a token holds */
     CHECK(bert_cuda_tiles(offset, 4, 1, tiles) == 130);
     CHECK(tiles[2 * 129] == 3 && tiles[2 * 129 + 1] == 32);
-    int empty[] = {0, 5, 5};
+    int empty[] = {0, 5, 5}, decreasing[] = {0, 1000, 1};
     CHECK(bert_cuda_tiles(empty, 2, 32, tiles) == -1);
+    /* refused before a tile is written (1000 rows would overrun a buffer sized for 1 token) */
+    int small[2] = {-7, -7};
+    CHECK(bert_cuda_tiles(decreasing, 2, 1, small) == -1 && small[0] == -7 && small[1] == -7);
     CHECK(bert_cuda_tiles(offset, 0, 32, tiles) == -1 && bert_cuda_tiles(offset, 4, 0, tiles) == -1);
 }

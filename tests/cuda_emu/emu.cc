@@ -10,17 +10,21 @@
  * partner lane is missing is a kernel bug: the emulator says so and aborts.
  *
  * Memory: cudaMalloc returns host memory filled with 0xff bytes (NaN as
- * floats, so a read of what no one wrote shows in the results) and followed
- * by 64 canary bytes, checked after every launch and synchronisation; a
- * kernel's pointer arguments, each copy's device side and (through
+ * floats, so a read of what no one wrote shows in the results) that ends
+ * just before an inaccessible page; shared memory is NaN-filled likewise
+ * at the start of every block (launches run one at a time); a kernel's
+ * pointer arguments, each copy's device side and (through
  * bert_emu_check_range) every cuBLAS operand must lie inside a live
  * allocation, and a copy's host side outside all of them. Any breach aborts
  * with what and where. */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <map>
 #include <mutex>
@@ -44,21 +48,33 @@ namespace {
 
 /* ---- device memory ---- */
 
-enum { CANARY = 64 };
+/* An allocation of n bytes ends at most 15 bytes (its slack, canary-filled)
+ * before a PROT_NONE page, so a kernel that reads or writes past it faults
+ * (the SIGSEGV handler below names the kernel) and a write into the slack
+ * is found at the next check; it starts 16-byte aligned. */
 const unsigned char CANARY_BYTE = 0xa5;
+struct mapping {
+    size_t bytes;
+    void *map;
+    size_t map_len;
+};
 std::mutex mem_lock;
-std::map<uintptr_t, size_t> allocs; /* base -> bytes */
+std::map<uintptr_t, mapping> allocs; /* start -> its mapping */
 int fail_countdown;
 size_t n_launches;
 thread_local cudaError_t last_error = cudaSuccess;
+size_t page;
+
+size_t slack(size_t bytes) { return (16 - bytes % 16) % 16; }
 
 /* the allocation holding p (p == its end counts only for empty ranges), or allocs.end() */
-std::map<uintptr_t, size_t>::iterator holder(const void *p) {
+std::map<uintptr_t, mapping>::iterator holder(const void *p) {
     uintptr_t a = (uintptr_t)p;
     auto it = allocs.upper_bound(a);
     if (it == allocs.begin()) return allocs.end();
     --it;
-    return a < it->first + it->second || (a == it->first + it->second && it->second == 0) ? it : allocs.end();
+    size_t n = it->second.bytes;
+    return a < it->first + n || (a == it->first + n && n == 0) ? it : allocs.end();
 }
 
 bool is_device(const void *p) {
@@ -69,12 +85,52 @@ bool is_device(const void *p) {
 void check_canaries(const char *after) {
     std::lock_guard<std::mutex> g(mem_lock);
     for (auto &a : allocs) {
-        const unsigned char *c = (const unsigned char *)a.first + a.second;
-        for (int i = 0; i < CANARY; i++)
+        const unsigned char *c = (const unsigned char *)a.first + a.second.bytes;
+        for (size_t i = 0; i < slack(a.second.bytes); i++)
             if (c[i] != CANARY_BYTE)
-                misuse("%s wrote past the end of a %zu-byte allocation (byte %d after it)", after, a.second, i);
+                misuse("%s wrote past the end of a %zu-byte allocation (byte %zu after it)", after, a.second.bytes, i);
     }
 }
+
+thread_local const char *running; /* the kernel being run, for the SIGSEGV handler */
+std::mutex launch_lock;
+
+} // namespace
+/* every __shared__ variable, one after another (the linker's section bounds) */
+extern "C" char __start_bert_emu_shared[] __attribute__((weak)), __stop_bert_emu_shared[] __attribute__((weak));
+namespace {
+
+#if !defined(__SANITIZE_ADDRESS__)
+void on_fault(int sig) {
+    static const char head[] = "CUDA emulator: a memory fault in kernel ", tail[] =
+        " (past the end of a device allocation, or not device memory)\n";
+    const char *k = running ? running : "(none: host code)";
+    ssize_t r = write(2, head, sizeof head - 1);
+    r = write(2, k, strlen(k));
+    r = write(2, tail, sizeof tail - 1);
+    (void)r;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+#endif
+
+/* Once: the page size, and (except under AddressSanitizer, which reports
+ * faults itself) a SIGSEGV handler on its own stack that names the kernel. */
+void setup(void) {
+    page = (size_t)sysconf(_SC_PAGESIZE);
+#if !defined(__SANITIZE_ADDRESS__)
+    static char altstack[64 << 10];
+    stack_t st = {};
+    st.ss_sp = altstack, st.ss_size = sizeof altstack;
+    sigaltstack(&st, NULL);
+    struct sigaction sa = {};
+    sa.sa_handler = on_fault;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+#endif
+}
+std::once_flag setup_once;
 
 std::set<cudaStream_t> streams;
 
@@ -104,6 +160,7 @@ struct fiber {
     void *fake; /* AddressSanitizer's fake stack while switched away */
     dim3 tid;
     int state;
+    const void *site; /* where it waits: every thread of a barrier must wait at the same one */
     float shfl_in, shfl_out;
     int shfl_lanes;
 };
@@ -112,7 +169,7 @@ struct fiber {
 struct fiber_pool {
     std::vector<fiber *> f;
     ~fiber_pool() {
-        for (fiber *x : f) free(x->stack), delete x;
+        for (fiber *x : f) munmap(x->stack - page, STACK + page), delete x;
     }
 };
 thread_local fiber_pool pool;
@@ -177,7 +234,10 @@ void fiber_entry() {
 
 fiber *new_fiber() {
     fiber *f = new fiber();
-    if (!(f->stack = (char *)malloc(STACK))) misuse("out of memory for a thread's stack");
+    /* below the stack an inaccessible page: an overflow faults */
+    char *map = (char *)mmap(NULL, STACK + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED || mprotect(map, page, PROT_NONE) != 0) misuse("out of memory for a thread's stack");
+    f->stack = map + page;
 #if defined(__x86_64__)
     /* as if switch_stack had left fiber_entry's first instruction: after
      * its ret the stack pointer is 8 mod 16, as after a call */
@@ -210,10 +270,10 @@ void resume(fiber *f) {
     at_sched();
 }
 
-void wait_here(int state) {
-    if (!cur) misuse("__syncthreads or __shfl_xor_sync outside a kernel");
+void wait_here(int state, const void *site) {
+    if (!cur) misuse("__syncthreads, __syncwarp or __shfl_xor_sync outside a kernel");
     fiber *f = cur;
-    f->state = state;
+    f->state = state, f->site = site;
     to_sched(f);
     leave(f);
     at_fiber(f);
@@ -221,6 +281,8 @@ void wait_here(int state) {
 
 void run_block(const char *name, unsigned n, dim3 bd) {
     while (pool.f.size() < n) pool.f.push_back(new_fiber());
+    size_t shared = (size_t)(__stop_bert_emu_shared - __start_bert_emu_shared);
+    if (shared) memset(__start_bert_emu_shared, 0xff, shared); /* shared memory: NaN, as unwritten */
     for (unsigned t = 0; t < n; t++) {
         pool.f[t]->tid = dim3(t % bd.x, t / bd.x % bd.y, t / (bd.x * bd.y));
         pool.f[t]->state = RUNNABLE;
@@ -238,6 +300,10 @@ void run_block(const char *name, unsigned n, dim3 bd) {
             if (shfl + warp != end - w || (shfl && warp))
                 misuse("kernel %s, block (%u,%u,%u): a warp's lanes did not all reach the same %s", name, blockIdx.x,
                        blockIdx.y, blockIdx.z, shfl ? "__shfl_xor_sync" : "__syncwarp");
+            for (unsigned t = w; t < end; t++)
+                if (pool.f[t]->site != pool.f[w]->site)
+                    misuse("kernel %s, block (%u,%u,%u): lanes %u and %u of a warp wait at different %s calls", name,
+                           blockIdx.x, blockIdx.y, blockIdx.z, 0u, t - w, shfl ? "__shfl_xor_sync" : "__syncwarp");
             for (unsigned t = w; t < end && shfl; t++) {
                 unsigned lane = t - w, other = w + (lane ^ (unsigned)pool.f[t]->shfl_lanes);
                 if (other >= end)
@@ -254,6 +320,10 @@ void run_block(const char *name, unsigned n, dim3 bd) {
         if (done)
             misuse("kernel %s, block (%u,%u,%u): %u thread(s) ended while %u wait at __syncthreads", name, blockIdx.x,
                    blockIdx.y, blockIdx.z, done, at_sync);
+        for (unsigned t = 1; t < n; t++)
+            if (pool.f[t]->site != pool.f[0]->site)
+                misuse("kernel %s, block (%u,%u,%u): threads 0 and %u wait at different __syncthreads calls", name,
+                       blockIdx.x, blockIdx.y, blockIdx.z, t);
         for (unsigned t = 0; t < n; t++) pool.f[t]->state = RUNNABLE;
     }
     cur = NULL;
@@ -269,18 +339,19 @@ const dim3 &thread_idx() {
     return cur->tid;
 }
 
-void syncthreads() { wait_here(AT_SYNC); }
+/* __builtin_return_address(0): the kernel's call (these are never inlined into it) */
+__attribute__((noinline)) void syncthreads() { wait_here(AT_SYNC, __builtin_return_address(0)); }
 
-void syncwarp(unsigned mask) {
+__attribute__((noinline)) void syncwarp(unsigned mask) {
     if (mask != 0xffffffffu) misuse("__syncwarp with a partial mask (%#x) is not emulated", mask);
-    wait_here(AT_WARP);
+    wait_here(AT_WARP, __builtin_return_address(0));
 }
 
-float shfl_xor(unsigned mask, float v, int lanes) {
+__attribute__((noinline)) float shfl_xor(unsigned mask, float v, int lanes) {
     if (mask != 0xffffffffu) misuse("__shfl_xor_sync with a partial mask (%#x) is not emulated", mask);
     if (lanes < 0 || lanes > 31) misuse("__shfl_xor_sync lane mask %d", lanes);
     cur->shfl_in = v, cur->shfl_lanes = lanes;
-    wait_here(AT_SHFL);
+    wait_here(AT_SHFL, __builtin_return_address(0));
     return cur->shfl_out;
 }
 
@@ -300,6 +371,8 @@ void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::
         std::lock_guard<std::mutex> g(mem_lock);
         n_launches++;
     }
+    std::lock_guard<std::mutex> one_at_a_time(launch_lock); /* the blocks share one shared memory */
+    running = name;
     body = &fn;
     grid_dim = grid, block_dim = block;
     for (unsigned z = 0; z < grid.z; z++)
@@ -309,6 +382,7 @@ void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::
                 run_block(name, (unsigned)threads, block);
             }
     body = NULL;
+    running = NULL;
     char what[128];
     snprintf(what, sizeof what, "kernel %s", name);
     check_canaries(what);
@@ -329,15 +403,19 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
+    std::call_once(setup_once, setup);
     if (!p) return last_error = cudaErrorInvalidValue;
     std::lock_guard<std::mutex> g(mem_lock);
     if (fail_countdown > 0 && --fail_countdown == 0) return last_error = cudaErrorMemoryAllocation;
     if (bytes > ((size_t)1 << 36)) return last_error = cudaErrorMemoryAllocation;
-    unsigned char *b = (unsigned char *)malloc(bytes + CANARY);
-    if (!b) return last_error = cudaErrorMemoryAllocation;
+    size_t used = bytes + slack(bytes), len = (used + page - 1) / page * page + page;
+    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return last_error = cudaErrorMemoryAllocation;
+    unsigned char *guard = (unsigned char *)map + len - page, *b = guard - used;
+    if (mprotect(guard, page, PROT_NONE) != 0) misuse("mprotect failed");
     memset(b, 0xff, bytes);
-    memset(b + bytes, CANARY_BYTE, CANARY);
-    allocs[(uintptr_t)b] = bytes;
+    memset(b + bytes, CANARY_BYTE, used - bytes);
+    allocs[(uintptr_t)b] = mapping{bytes, map, len};
     *p = b;
     return cudaSuccess;
 }
@@ -348,8 +426,8 @@ cudaError_t cudaFree(void *p) {
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = allocs.find((uintptr_t)p);
     if (it == allocs.end()) misuse("cudaFree(%p): not the start of a live allocation", p);
+    munmap(it->second.map, it->second.map_len);
     allocs.erase(it);
-    free(p);
     return cudaSuccess;
 }
 
@@ -435,9 +513,10 @@ extern "C" void bert_emu_check_range(const void *p, size_t bytes, const char *wh
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = p ? holder(p) : allocs.end();
     if (it == allocs.end()) misuse("%s: %p is not device memory", what, p);
-    if ((uintptr_t)p + bytes > it->first + it->second)
-        misuse("%s: %zu bytes from %p pass the end of a %zu-byte allocation by %zu", what, bytes, p, it->second,
-               (size_t)((uintptr_t)p + bytes - it->first - it->second));
+    size_t n = it->second.bytes;
+    if ((uintptr_t)p + bytes > it->first + n)
+        misuse("%s: %zu bytes from %p pass the end of a %zu-byte allocation by %zu", what, bytes, p, n,
+               (size_t)((uintptr_t)p + bytes - it->first - n));
 }
 
 extern "C" void bert_emu_fail_malloc(int n) {

@@ -11,7 +11,8 @@
 #  3. a 12-layer model of the bert-base shape at 5..512 tokens in one ragged
 #     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
 #     sums in other orders); --dtype bf16 on the GPU against f32 on the CPU
-#     (the mini model and that batch: every token's cosine >= 0.999);
+#     (the mini model and that batch: every token's cosine >= 0.999), and
+#     --dtype tf32 likewise (that batch, >= 0.9999);
 #  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
 #     against bert.c on the GPU (the same 12-layer batch, 1e-3).
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
@@ -91,17 +92,18 @@ for n in (5, 17, 64, 128, 128, 300, 511, 512):
 ' > "$TMP/ragged.jsonl"
 same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
 
-# bf16 on the GPU (the dense products with bf16 operands, f32 sums) against
-# f32 on the CPU (the output of the `same` check named F32), every token's
-# hidden state at cosine >= 0.999, and not equal to it (which would mean the
-# products ran in f32).
-# bf16_cosine NAME F32 MODEL INPUT [ARGS...]
-bf16_cosine() {
-    name=$1 f32="$TMP/$2.cpu.jsonl" model=$3 input=$4
-    shift 4
+# bf16 (the dense products with bf16 operands, f32 sums) and tf32 (cuBLAS's
+# TF32 math) on the GPU against f32 on the CPU (the output of the `same`
+# check named F32): every token's hidden state at cosine >= MIN (bf16 0.999,
+# tf32 0.9999), and not equal to it (which would mean the products ran in
+# f32).
+# low_cosine NAME DTYPE MIN F32 MODEL INPUT [ARGS...]
+low_cosine() {
+    name=$1 dtype=$2 min=$3 f32="$TMP/$4.cpu.jsonl" model=$5 input=$6
+    shift 6
     rm -f "$TMP/cos"
-    if "$build/bert" embed "$model" --pooling none "$@" --dtype bf16 --device cuda --input "$input" > "$TMP/bf16.jsonl" 2> "$TMP/err" &&
-        "$PY" - "$f32" "$TMP/bf16.jsonl" > "$TMP/cos" 2>&1 <<'PY'
+    if "$build/bert" embed "$model" --pooling none "$@" --dtype $dtype --device cuda --input "$input" > "$TMP/low.jsonl" 2> "$TMP/err" &&
+        "$PY" - "$f32" "$TMP/low.jsonl" "$min" > "$TMP/cos" 2>&1 <<'PY'
 import json, math, sys
 a, b = open(sys.argv[1]).readlines(), open(sys.argv[2]).readlines()
 worst, n, diff = 1.0, 0, 0.0
@@ -114,8 +116,8 @@ for la, lb in zip(a, b):
         worst = min(worst, dot / math.sqrt(sum(p * p for p in x) * sum(q * q for q in y)))
         diff = max(diff, max(abs(p - q) for p, q in zip(x, y)))
         n += 1
-print(f"{len(a)} sequences, {n} tokens: worst cosine {worst:.6f}, max |bf16 - f32| {diff:.3g}")
-sys.exit(0 if len(a) == len(b) and n > 0 and worst >= 0.999 and diff > 0 else 1)
+print(f"{len(a)} sequences, {n} tokens: worst cosine {worst:.7f}, max |diff| from f32 {diff:.3g}")
+sys.exit(0 if len(a) == len(b) and n > 0 and worst >= float(sys.argv[3]) and diff > 0 else 1)
 PY
     then
         echo "PASS gpu_$name"
@@ -126,8 +128,9 @@ PY
         fail=1
     fi
 }
-bf16_cosine bf16_mini embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
-bf16_cosine bf16_base12_ragged_512 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+low_cosine bf16_mini bf16 0.999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
+low_cosine bf16_base12_ragged_512 bf16 0.999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+low_cosine tf32_base12_ragged_512 tf32 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 
 # PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then

@@ -153,3 +153,18 @@ TEST(reduced_precision_heads_of_64_ragged_batch) {
     check_ragged_heads64(BERT_COMPUTE_BF16, "bf16", bert_bf16_unavailable_reason(), 0.999);
     check_ragged_heads64(BERT_COMPUTE_INT8, "int8", bert_int8_unavailable_reason(), 0.99);
 }
+
+/* BERT_COMPUTE_TF32 is the GPU's: on the CPU the load is refused naming
+ * --device cuda, and nothing is left; an unknown dtype is BERT_ERR_INPUT. */
+TEST(compute_tf32_only_on_the_gpu) {
+    bert_model_params mp = bert_model_default_params();
+    bert_model *m = NULL;
+    bert_error err;
+    mp.compute = BERT_COMPUTE_TF32;
+    CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED,
+              "--device cuda only");
+    CHECK(m == NULL);
+    mp.compute = (bert_compute_dtype)9;
+    CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_INPUT, "unknown compute");
+    CHECK(m == NULL);
+}

@@ -382,7 +382,7 @@ TEST(forward_profile_times_every_operation) {
  * and its ragged form against the PyTorch reference (1e-4, as on the CPU),
  * each sequence alone equal to it in the batch (1e-5); elsewhere the load is
  * refused with BERT_ERR_UNSUPPORTED naming why, f32 and bf16 alike (int8:
- * that the GPU runs f32 and bf16; a device that does not exist:
+ * that the GPU runs f32, bf16 and tf32; a device that does not exist:
  * BERT_ERR_INPUT), and nothing leaks. (bf16 on the GPU against f32:
  * tests/gpu/run.sh.) */
 TEST(forward_cuda_matches_reference_or_is_refused) {
@@ -400,7 +400,7 @@ TEST(forward_cuda_matches_reference_or_is_refused) {
         CHECK(m == NULL);
         mp.compute = BERT_COMPUTE_INT8;
         CHECK_ERR(bert_model_load(FIXTURES "/tiny-pretraining", &mp, &m, &err), err, BERT_ERR_UNSUPPORTED,
-                  "runs f32 and bf16");
+                  "(not --dtype int8)");
         CHECK(m == NULL);
         mp.compute = BERT_COMPUTE_F32;
         mp.device = (bert_device)7;

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <functional>
 
@@ -30,8 +31,9 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-/* one block runs at a time (per host thread), so a static is its shared memory */
-#define __shared__ static thread_local
+/* one block runs at a time, so a static is its shared memory; the section
+ * lets the emulator NaN-fill all of them at each block's start */
+#define __shared__ static __attribute__((section("bert_emu_shared")))
 
 typedef enum cudaError {
     cudaSuccess = 0,
@@ -83,6 +85,13 @@ const dim3 &thread_idx();
 void syncthreads();
 void syncwarp(unsigned mask);
 float shfl_xor(unsigned mask, float v, int lane_mask);
+static inline int shfl_xor(unsigned mask, int v, int lane_mask) {
+    float f, r;
+    memcpy(&f, &v, sizeof f); /* the bits travel, not the value */
+    r = shfl_xor(mask, f, lane_mask);
+    memcpy(&v, &r, sizeof v);
+    return v;
+}
 /* Runs body once per thread of every block of grid x block (after checking
  * the configuration as CUDA does: an invalid one is the launch's error). */
 void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::function<void()> &body);
