@@ -233,7 +233,7 @@ int main(int argc, char **argv) {
         for (int s = 0; s < B; s++) flops += bench_sequence_flops(layers, C, I, seqs[s].n_tokens);
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
-        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : dtype == BERT_COMPUTE_TF32 ? "bert.tf32" : "bert.c", layers, threads, bname, med, t[0],
+        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : dtype == BERT_COMPUTE_TF32 ? "bert.ctf" : "bert.c", layers, threads, bname, med, t[0],
                tokens / (med / 1e3), flops / (med * 1e6));
         bert_profile prof;
         char text[16384];

@@ -60,8 +60,8 @@ measure() {
     fi
 }
 for seq in 128 512; do
-    for d in f32 bf16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.tf32
-        case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; tf32) name=bertctf row=bert.tf32 ;; esac
+    for d in f32 bf16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.ctf
+        case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; tf32) name=bertctf row=bert.ctf ;; esac
         measure $name $row "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
             --device cuda --dtype $d --seq $seq --batches 1,8,32 --reps "$REPS"
     done

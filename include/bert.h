@@ -142,8 +142,9 @@ typedef enum {
                             * products on the GPU's tensor cores with TF32
                             * inputs (10 explicit mantissa bits, as PyTorch's
                             * torch.backends.cuda.matmul.allow_tf32) and f32
-                            * sums; the fused attention, LayerNorm and the
-                            * rest stay f32. Never the default; refused on
+                            * sums (the batched attention's products too, as
+                            * PyTorch's; the fused attention kernel, LayerNorm
+                            * and the rest stay f32). Never the default; refused on
                             * the CPU (which has no TF32) and by training,
                             * with BERT_ERR_UNSUPPORTED. */
 } bert_compute_dtype;
@@ -643,7 +644,7 @@ typedef struct {
     int n_threads;     /* 0: all cores                                              */
     int truncate;      /* 1: cut inputs longer than the model takes; 0: error        */
     int truncate_left; /* with truncate: drop from the start instead of the end      */
-    bert_compute_dtype compute; /* BERT_COMPUTE_F32 (default), _BF16 or _INT8, see bert_model_params */
+    bert_compute_dtype compute; /* BERT_COMPUTE_F32 (default), _BF16, _INT8 or _TF32, see bert_model_params */
     bert_device device;         /* BERT_DEVICE_CPU (default) or _CUDA, see bert_model_params */
 } bert_pipeline_params;
 
@@ -976,7 +977,8 @@ typedef struct {
                                     weights and activations with f32 sums, forward and backward;
                                     master weights, AdamW, attention, LayerNorm, softmax and the
                                     losses stay f32. bert_trainer_open fails with
-                                    BERT_ERR_UNSUPPORTED where bf16 cannot run                    */
+                                    BERT_ERR_UNSUPPORTED where bf16 cannot run, and for the
+                                    inference dtypes _INT8 and _TF32                             */
     /* Multi-task training: n_heads > 0 heads on one shared encoder (the
      * pooler is shared by the sequence heads). task, problem, num_labels
      * and labels above are then ignored: those of the selected head

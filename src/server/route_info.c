@@ -54,11 +54,13 @@ static void labels(const srv_server *s, sbuf *o) {
 int route_info(srv_req *r, srv_reply *out) {
     const srv_server *s = r->s;
     sbuf *o = &out->body;
-    static const char *dtypes[] = {"float32", "bfloat16", "int8"};
+    /* by bert_compute_dtype; tf32 keeps f32 weights and outputs (its products are TF32) */
+    static const char *dtypes[] = {"float32", "bfloat16", "int8", "float32"};
+    unsigned dt = (unsigned)s->prm.dtype;
     out->status = 200;
     sb_puts(o, "{\"model_id\":");
     sb_json_str(o, s->model_id);
-    sb_printf(o, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":", dtypes[s->prm.dtype]);
+    sb_printf(o, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":", dt < sizeof dtypes / sizeof *dtypes ? dtypes[dt] : "float32");
     if ((s->heads & BERT_HEAD_CLASSIFIER) && !s->is_token_classifier) {
         sb_puts(o, bert_model_num_labels(s->model) == 1 ? "{\"reranker\":" : "{\"classifier\":");
         labels(s, o);

@@ -112,7 +112,7 @@ if ! "$BERT" version | grep -q "^cuda: yes"; then
     expect_error device_cuda_unavailable_task "--device cuda: $why" "$BERT" fill-mask models/bertc-tiny-uncased --device cuda --input "$TMP/mask.jsonl"
     expect_error device_cuda_unavailable_serve "--device cuda: $why" "$BERT" serve models/bertc-tiny-uncased --device cuda --port 0
 fi
-expect_error finetune_int8_is_inference_only "int8 is for inference" "$BERT" finetune models/bertc-tiny-uncased \
+expect_error finetune_int8_is_inference_only "int8 and tf32 are for inference" "$BERT" finetune models/bertc-tiny-uncased \
     --output-dir "$TMP/ft8" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
     --text-column sentence --label-column genres --problem multi_label --dtype int8
 expect_error bad_batch_size "--batch-size needs an integer" "$BERT" embed "$FIX/tiny-pretraining" --batch-size 0

@@ -48,11 +48,14 @@ namespace {
 
 /* ---- device memory ---- */
 
-/* An allocation of n bytes ends at most 15 bytes (its slack, canary-filled)
- * before a PROT_NONE page, so a kernel that reads or writes past it faults
- * (the SIGSEGV handler below names the kernel) and a write into the slack
- * is found at the next check; it starts 16-byte aligned. */
-const unsigned char CANARY_BYTE = 0xa5;
+/* An allocation of n bytes starts 16-byte aligned and ends at most 15
+ * bytes (its slack) before a PROT_NONE page, so a kernel that reads or
+ * writes well past it faults (the SIGSEGV handler below names the kernel).
+ * The slack and the gap between the mapping's start and the allocation's
+ * hold a canary that reads as NaN both as f32 and as bf16 (bytes c5 ff
+ * repeated), so a read there shows in the results, and a write there is
+ * found at the next check. */
+const unsigned char CANARY[2] = {0xc5, 0xff};
 struct mapping {
     size_t bytes;
     void *map;
@@ -82,13 +85,23 @@ bool is_device(const void *p) {
     return p && holder(p) != allocs.end();
 }
 
+/* The canary over [from, to), aligned to its mapping's start (map). */
+void fill_canary(unsigned char *map, unsigned char *from, unsigned char *to) {
+    for (unsigned char *c = from; c < to; c++) *c = CANARY[(c - map) & 1];
+}
+
 void check_canaries(const char *after) {
     std::lock_guard<std::mutex> g(mem_lock);
     for (auto &a : allocs) {
-        const unsigned char *c = (const unsigned char *)a.first + a.second.bytes;
-        for (size_t i = 0; i < slack(a.second.bytes); i++)
-            if (c[i] != CANARY_BYTE)
-                misuse("%s wrote past the end of a %zu-byte allocation (byte %zu after it)", after, a.second.bytes, i);
+        unsigned char *map = (unsigned char *)a.second.map, *b = (unsigned char *)a.first;
+        for (unsigned char *c = map; c < b; c++)
+            if (*c != CANARY[(c - map) & 1])
+                misuse("%s wrote before the start of a %zu-byte allocation (%zu bytes before it)", after,
+                       a.second.bytes, (size_t)(b - c));
+        for (unsigned char *c = b + a.second.bytes; c < b + a.second.bytes + slack(a.second.bytes); c++)
+            if (*c != CANARY[(c - map) & 1])
+                misuse("%s wrote past the end of a %zu-byte allocation (byte %zu after it)", after, a.second.bytes,
+                       (size_t)(c - b - a.second.bytes));
     }
 }
 
@@ -103,7 +116,7 @@ namespace {
 #if !defined(__SANITIZE_ADDRESS__)
 void on_fault(int sig) {
     static const char head[] = "CUDA emulator: a memory fault in kernel ", tail[] =
-        " (past the end of a device allocation, or not device memory)\n";
+        " (past the end of a device allocation, not device memory, or a thread's stack overflowed)\n";
     const char *k = running ? running : "(none: host code)";
     ssize_t r = write(2, head, sizeof head - 1);
     r = write(2, k, strlen(k));
@@ -114,15 +127,25 @@ void on_fault(int sig) {
 }
 #endif
 
-/* Once: the page size, and (except under AddressSanitizer, which reports
- * faults itself) a SIGSEGV handler on its own stack that names the kernel. */
-void setup(void) {
-    page = (size_t)sysconf(_SC_PAGESIZE);
+/* Each host thread that runs kernels: an alternate signal stack, so the
+ * handler below also runs when a fiber's stack overflowed into its guard. */
+void thread_setup(void) {
 #if !defined(__SANITIZE_ADDRESS__)
-    static char altstack[64 << 10];
+    static thread_local char altstack[64 << 10];
+    static thread_local int done;
+    if (done++) return;
     stack_t st = {};
     st.ss_sp = altstack, st.ss_size = sizeof altstack;
     sigaltstack(&st, NULL);
+#endif
+}
+
+/* Once: the page size, and (except under AddressSanitizer, which reports
+ * faults itself) a SIGSEGV handler on the alternate stack that names the
+ * kernel. */
+void setup(void) {
+    page = (size_t)sysconf(_SC_PAGESIZE);
+#if !defined(__SANITIZE_ADDRESS__)
     struct sigaction sa = {};
     sa.sa_handler = on_fault;
     sa.sa_flags = SA_ONSTACK;
@@ -360,6 +383,8 @@ void check_kernel_pointer(const char *kernel, int arg, const void *p) {
 }
 
 void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::function<void()> &fn) {
+    std::call_once(setup_once, setup);
+    thread_setup();
     check_stream(s, name);
     unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (!threads || threads > 1024 || block.z > 64 || !grid.x || !grid.y || !grid.z || grid.y > 65535 ||
@@ -414,7 +439,8 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     unsigned char *guard = (unsigned char *)map + len - page, *b = guard - used;
     if (mprotect(guard, page, PROT_NONE) != 0) misuse("mprotect failed");
     memset(b, 0xff, bytes);
-    memset(b + bytes, CANARY_BYTE, used - bytes);
+    fill_canary((unsigned char *)map, (unsigned char *)map, b);
+    fill_canary((unsigned char *)map, b + bytes, b + used);
     allocs[(uintptr_t)b] = mapping{bytes, map, len};
     *p = b;
     return cudaSuccess;

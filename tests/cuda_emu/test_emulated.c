@@ -324,4 +324,5 @@ TEST(forward_cuda_emulated_head_sizes) {
         CHECK(d <= 1e-4);
         free(out[0]), free(out[1]);
     }
+    CHECK(bert_emu_live_allocations() == 0);
 }

@@ -85,7 +85,8 @@ const dim3 &thread_idx();
 void syncthreads();
 void syncwarp(unsigned mask);
 float shfl_xor(unsigned mask, float v, int lane_mask);
-static inline int shfl_xor(unsigned mask, int v, int lane_mask) {
+/* always inlined, here and below: the emulator tells calls apart by where they are made */
+__attribute__((always_inline)) static inline int shfl_xor(unsigned mask, int v, int lane_mask) {
     float f, r;
     memcpy(&f, &v, sizeof f); /* the bits travel, not the value */
     r = shfl_xor(mask, f, lane_mask);
@@ -123,7 +124,9 @@ template <class... P> launcher<P...> make_launcher(const char *name, dim3 g, dim
 #define blockDim (bert_emu::block_dim)
 #define gridDim (bert_emu::grid_dim)
 #define __syncthreads() bert_emu::syncthreads()
-static inline void __syncwarp(unsigned mask = 0xffffffffu) { bert_emu::syncwarp(mask); }
+__attribute__((always_inline)) static inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    bert_emu::syncwarp(mask);
+}
 #define __shfl_xor_sync(mask, v, lane) bert_emu::shfl_xor((mask), (v), (lane))
 /* src/cuda's launch spelling (BERT_LAUNCH(kernel, grid, block, stream)(args)) */
 #define BERT_LAUNCH(k, grid, block, stream) bert_emu::make_launcher(#k, (grid), (block), (stream), k)
