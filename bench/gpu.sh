@@ -8,8 +8,8 @@
 # torch built with CUDA (else bert.c alone), the transformers ones its
 # transformers; COMPILE=1 adds torch.compile (minutes: one compile a shape). BUILD (default build): the build
 # folder, or one made by tests/gpu/pack.sh, used as it is. The timings hold
-# the whole call: the embeddings and pooler on the CPU and the hidden states'
-# copies to and from pageable host memory, which PyTorch's do not.
+# the whole call: the pooler on the CPU, the ids' copy to the GPU and the
+# hidden states' copy back through pageable host memory, which PyTorch's do not.
 LAYERS=${1:-12}
 REPS=${2:-20}
 build=${BUILD:-build}

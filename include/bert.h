@@ -159,9 +159,9 @@ typedef enum {
                            * fused kernel for the batch: key mask, online
                            * softmax; head size <= 64, else batched cuBLAS
                            * products and a softmax kernel); ragged batches
-                           * as on the CPU, no padding. The embeddings and
-                           * the heads (pooler, classifiers, MLM) stay on
-                           * the CPU. Inference only, f32, bf16 or tf32
+                           * as on the CPU, no padding; the embeddings on the
+                           * GPU too. The heads (pooler, classifiers, MLM)
+                           * stay on the CPU. Inference only, f32, bf16 or tf32
                            * (bert_model_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;

@@ -161,24 +161,44 @@ __device__ static float block_reduce(float v, int op) {
     return v;
 }
 
-/* out[row] = LayerNorm(a[row] + bias + res[row]) * g + beta, one block per
- * row: BertSelfOutput / BertOutput (dense + dropout(identity) + residual,
- * then nn.LayerNorm: biased variance, rstd = 1 / sqrt(var + eps)). out may
- * be res (each element is read by the thread that writes it, before). */
-__global__ static void add_layernorm(float *out, const float *a, const float *bias, const float *res, const float *g,
-                                     const float *beta, int C, float eps) {
-    size_t row = (size_t)blockIdx.x * C;
+/* out[j] = LayerNorm(x)[j] * g[j] + beta[j] over one row of C, x(j) its
+ * j-th element, by the block (nn.LayerNorm: biased variance, rstd = 1 /
+ * sqrt(var + eps)). x(j) is read by the thread that writes out[j], last
+ * just before, so out may be one of x's inputs. */
+template <class X>
+__device__ static void layernorm_row(float *out, X x, const float *g, const float *beta, int C, float eps) {
     float s = 0.0f;
-    for (int j = threadIdx.x; j < C; j += blockDim.x) s += a[row + j] + bias[j] + res[row + j];
+    for (int j = threadIdx.x; j < C; j += blockDim.x) s += x(j);
     float mean = block_reduce(s, 0) / C;
     float q = 0.0f;
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
-        float d = a[row + j] + bias[j] + res[row + j] - mean;
+        float d = x(j) - mean;
         q += d * d;
     }
     float rstd = rsqrtf(block_reduce(q, 0) / C + eps);
-    for (int j = threadIdx.x; j < C; j += blockDim.x)
-        out[row + j] = (a[row + j] + bias[j] + res[row + j] - mean) * rstd * g[j] + beta[j];
+    for (int j = threadIdx.x; j < C; j += blockDim.x) out[j] = (x(j) - mean) * rstd * g[j] + beta[j];
+}
+
+/* out[row] = LayerNorm(a[row] + bias + res[row]) * g + beta, one block per
+ * row: BertSelfOutput / BertOutput (dense + dropout(identity) + residual,
+ * then nn.LayerNorm). out may be res. */
+__global__ static void add_layernorm(float *out, const float *a, const float *bias, const float *res, const float *g,
+                                     const float *beta, int C, float eps) {
+    size_t row = (size_t)blockIdx.x * C;
+    const float *ar = a + row, *rr = res + row;
+    layernorm_row(out + row, [=](int j) { return ar[j] + bias[j] + rr[j]; }, g, beta, C, eps);
+}
+
+/* BertEmbeddings, one block per row: LayerNorm((word[id] + token_type[tt])
+ * + position[t]) * g + beta, the order PyTorch adds them in
+ * (nn_embeddings_forward + its LayerNorm on the CPU); tok[3 row ..] holds
+ * the row's id, token type and position. */
+__global__ static void embeddings(float *out, const float *word, const float *position, const float *token_type,
+                                  const int *tok, const float *g, const float *beta, int C, float eps) {
+    size_t row = blockIdx.x;
+    const float *we = word + (size_t)tok[3 * row] * C, *te = token_type + (size_t)tok[3 * row + 1] * C,
+                *pe = position + (size_t)tok[3 * row + 2] * C;
+    layernorm_row(out + row * C, [=](int j) { return (we[j] + te[j]) + pe[j]; }, g, beta, C, eps);
 }
 
 /* One score row of pair blockIdx.y (rows of T x T matrices one after
@@ -294,7 +314,9 @@ typedef struct {
 struct bert_cuda_model {
     int C, NH, I, L, act, tf32;
     float eps;
-    float *block;           /* every weight, one allocation */
+    float *emb;             /* word [V x C], position [P x C], token type [TV x C], LayerNorm w, b */
+    size_t emb_pos, emb_type, emb_ln; /* where the later tables start in emb */
+    float *block;           /* every layer weight, one allocation */
     __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
     layer_dev *layers;
 };
@@ -388,6 +410,22 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         e = cudaMemcpy(d, host, sizeof(float) * per, cudaMemcpyHostToDevice);
     }
     free(host);
+    /* the embedding tables and their LayerNorm, one allocation */
+    const bert_cuda_embeddings_src *es = &src->emb;
+    size_t nw = (size_t)es->vocab * C, np = (size_t)es->positions * C, nt = (size_t)es->token_types * C;
+    m->emb_pos = nw, m->emb_type = nw + np, m->emb_ln = nw + np + nt;
+    if (e == cudaSuccess) e = cudaMalloc((void **)&m->emb, sizeof(float) * (m->emb_ln + 2 * C));
+    struct {
+        size_t at;
+        const float *p;
+        size_t n;
+    } tables[] = {{0, es->word, nw},
+                  {m->emb_pos, es->position, np},
+                  {m->emb_type, es->token_type, nt},
+                  {m->emb_ln, es->ln_w, C},
+                  {m->emb_ln + C, es->ln_b, C}};
+    for (size_t k = 0; k < sizeof tables / sizeof tables[0] && e == cudaSuccess; k++)
+        e = cudaMemcpy(m->emb + tables[k].at, tables[k].p, sizeof(float) * tables[k].n, cudaMemcpyHostToDevice);
     if (e != cudaSuccess) {
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the weights to the GPU");
@@ -409,6 +447,7 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
 extern "C" void bert_cuda_model_free(bert_cuda_model *m) {
     if (!m) return;
     if (m->block) cudaFree(m->block);
+    if (m->emb) cudaFree(m->emb);
     if (m->block16) cudaFree(m->block16);
     free(m->layers);
     free(m);
@@ -425,7 +464,8 @@ struct bert_cuda_work {
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
-    int *tiles_h;       /* their host staging */
+    int *tok;           /* device: each token's id, token type and position */
+    int *tiles_h, *tok_h; /* their host staging */
     /* host staging of the plan */
     bert_cuda_pair *pairs;
     bert_cuda_group *groups;
@@ -443,7 +483,8 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (w->x16) cudaFree(w->x16);
     if (w->tiles) cudaFree(w->tiles);
     if (w->offs) cudaFree(w->offs);
-    free(w->tiles_h);
+    if (w->tok) cudaFree(w->tok);
+    free(w->tiles_h), free(w->tok_h);
     if (w->blas) B.destroy(w->blas);
     if (w->stream) cudaStreamDestroy(w->stream);
     free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
@@ -466,14 +507,17 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
         if (w->x16) cudaFree(w->x16);
         if (w->tiles) cudaFree(w->tiles);
         if (w->offs) cudaFree(w->offs);
-        free(w->tiles_h);
-        w->x16 = NULL, w->tiles = NULL, w->offs = NULL, w->cap_tokens = 0;
-        if (!(w->tiles_h = (int *)malloc(sizeof(int) * 2 * n))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        if (w->tok) cudaFree(w->tok);
+        free(w->tiles_h), free(w->tok_h);
+        w->x16 = NULL, w->tiles = NULL, w->offs = NULL, w->tok = NULL, w->tok_h = NULL, w->cap_tokens = 0;
+        if (!(w->tiles_h = (int *)malloc(sizeof(int) * 2 * n)) || !(w->tok_h = (int *)malloc(sizeof(int) * 3 * n)))
+            return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
         if ((e = grow(&w->hidden, n * C)) == cudaSuccess && (e = grow(&w->qkv, n * 3 * C)) == cudaSuccess &&
             (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
             (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess &&
             (e = cudaMalloc((void **)&w->tiles, sizeof(int) * 2 * n)) == cudaSuccess &&
             (e = cudaMalloc((void **)&w->offs, sizeof(int) * (n + 1))) == cudaSuccess &&
+            (e = cudaMalloc((void **)&w->tok, sizeof(int) * 3 * n)) == cudaSuccess &&
             (!m->block16 || (e = cudaMalloc((void **)&w->x16, sizeof(__nv_bfloat16) * n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
     }
@@ -582,9 +626,10 @@ static void drained(bert_cuda_work *w) {
 /* Scores of one group at most: 64 M floats (256 MB), or one pair's T x T. */
 enum { SCORE_CAP = 64 << 20 };
 
-extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const int *offset,
-                                     int n_seqs, const float *keymask, bert_error *err) {
-    if (!m || !work || !hidden || !offset || !keymask || n_seqs < 1)
+extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden,
+                                     const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask,
+                                     bert_error *err) {
+    if (!m || !work || !hidden || !seqs || !offset || !keymask || n_seqs < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
     bert_status rc = *work ? BERT_OK : work_create(m, work, err);
     if (rc != BERT_OK) return rc;
@@ -613,7 +658,12 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
                                      w->ptrs_h + 6 * (size_t)gr->first, w->keyrow_h + gr->first);
         }
     }
-    cudaError_t e = cudaMemcpyAsync(w->hidden, hidden, sizeof(float) * N * C, cudaMemcpyHostToDevice, w->stream);
+    for (int s = 0; s < n_seqs; s++)
+        for (int t = 0; t < seqs[s].n_tokens; t++) {
+            int *k = w->tok_h + 3 * ((size_t)offset[s] + t);
+            k[0] = seqs[s].input_ids[t], k[1] = seqs[s].token_type_ids ? seqs[s].token_type_ids[t] : 0, k[2] = t;
+        }
+    cudaError_t e = cudaMemcpyAsync(w->tok, w->tok_h, sizeof(int) * 3 * N, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(w->keymask, keymask, sizeof(float) * N, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && fused)
         e = cudaMemcpyAsync(w->tiles, w->tiles_h, sizeof(int) * 2 * (size_t)n_tiles, cudaMemcpyHostToDevice, w->stream);
@@ -624,6 +674,9 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
     if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
+    const float *emb = m->emb;
+    BERT_LAUNCH(embeddings, (unsigned)N, threads_for(m->C, 256), w->stream)(
+        w->hidden, emb, emb + m->emb_pos, emb + m->emb_type, w->tok, emb + m->emb_ln, emb + m->emb_ln + m->C, m->C, m->eps);
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups, n_tiles);
     if (s != CUBLAS_STATUS_SUCCESS) {

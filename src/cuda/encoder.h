@@ -1,9 +1,10 @@
 /* encoder.h — the encoder's layers on an NVIDIA GPU (BERT_DEVICE_CUDA).
  *
- * The seam: bert_forward computes the embeddings on the CPU, hands the
- * [N x C] hidden states of a ragged batch to bert_cuda_run, which runs every
- * layer on the GPU and writes the last layer's hidden states back; the heads
- * then run on the CPU as for a CPU model. Per layer, on the context's stream:
+ * The seam: bert_forward hands the ragged batch's sequences to
+ * bert_cuda_run, which copies their ids to the GPU, makes the embeddings
+ * there (gather + LayerNorm, one kernel), runs every layer and writes the
+ * last layer's [N x C] hidden states back; the heads then run on the CPU as
+ * for a CPU model. Per layer, on the context's stream:
  *   qkv  = hidden Wqkv^T + b          cuBLAS sgemm, bias kernel   [N x 3C]
  *   attn = softmax(scale Q_h K_h^T + key mask) V_h                 [N x C]
  *        fused: one kernel for every (query tile, head) of the batch,
@@ -50,6 +51,12 @@ typedef struct {
 } bert_cuda_layer_src;
 
 typedef struct {
+    const float *word, *position, *token_type; /* the embedding tables [V x C], [P x C], [TV x C] */
+    const float *ln_w, *ln_b;                  /* embeddings.LayerNorm [C] */
+    int vocab, positions, token_types;
+} bert_cuda_embeddings_src;
+
+typedef struct {
     int hidden, heads, intermediate, layers;
     int act; /* a bert_activation (kernels/ops.h) */
     float eps;
@@ -58,6 +65,7 @@ typedef struct {
                * rounded to bf16, as --dtype bf16 on the CPU); attention, LayerNorm and the
                * rest stay f32 */
     int tf32; /* 1: cuBLAS's f32 products in TF32 math (CUBLAS_TF32_TENSOR_OP_MATH) */
+    bert_cuda_embeddings_src emb;
 } bert_cuda_model_src;
 
 typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */
@@ -66,20 +74,22 @@ typedef struct bert_cuda_work bert_cuda_work;   /* one context's buffers, stream
 /* NULL when the GPU path can run here, else why not (bert_cuda_unavailable_reason). */
 const char *bert_cuda_unavailable(void);
 
-/* Copies the layers' weights to the GPU (Q, K and V as one [3C x C]
- * weight). BERT_ERR_UNSUPPORTED when the GPU path cannot run, BERT_ERR_NOMEM
+/* Copies the embedding tables and the layers' weights to the GPU (Q, K and
+ * V as one [3C x C] weight). BERT_ERR_UNSUPPORTED when the GPU path cannot run, BERT_ERR_NOMEM
  * when the GPU's memory is short (both say which). */
 bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err);
 void bert_cuda_model_free(bert_cuda_model *m);
 
-/* Runs every layer on hidden [N x C] (host memory, updated in place) for
- * the ragged batch offset[0..n_seqs] (sequence s is rows offset[s] ..
- * offset[s+1]) with keymask [N] (1 attends, 0 is masked as a key). *work is
+/* The embeddings and every layer for the ragged batch seqs[0..n_seqs)
+ * (sequence s is rows offset[s] .. offset[s+1]; its ids, already checked
+ * against the tables' sizes by the caller) with keymask [N] (1 attends, 0
+ * is masked as a key); the last layer's hidden states into hidden [N x C]
+ * (host memory). *work is
  * the calling context's, made on first use and grown as needed (free it
  * with bert_cuda_work_free). One thread per work at a time; works of one
  * model may run at once from several threads. */
-bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const int *offset,
-                          int n_seqs, const float *keymask, bert_error *err);
+bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const bert_sequence *seqs,
+                          const int *offset, int n_seqs, const float *keymask, bert_error *err);
 void bert_cuda_work_free(bert_cuda_work *w);
 
 /* ---- plan.c: host-side planning, no GPU needed ------------------------- */

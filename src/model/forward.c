@@ -317,12 +317,15 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     for (int s = 0; s < n_seqs; s++) ctx->offset[s + 1] = ctx->offset[s] + seqs[s].n_tokens;
 
     prof_begin(ctx);
-    embeddings_forward(ctx, seqs);
-    prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
-    if (m->cuda) { /* the layers on the GPU, the hidden states back in ctx->hidden (cuda/encoder.h) */
-        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, ctx->offset, n_seqs, ctx->keymask, err)) != BERT_OK)
+    if (m->cuda) { /* the embeddings and layers on the GPU, the hidden states back in ctx->hidden (cuda/encoder.h) */
+        nn_key_mask(ctx->keymask, seqs, n_seqs, ctx->offset);
+        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, seqs, ctx->offset, n_seqs, ctx->keymask, err)) !=
+            BERT_OK)
             return rc;
         prof_mark(ctx, -1, BERT_OP_OTHER); /* a profile counts the GPU's time as "other" */
+    } else {
+        embeddings_forward(ctx, seqs);
+        prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
     }
     for (int l = 0; !m->cuda && l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);

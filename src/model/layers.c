@@ -42,6 +42,12 @@ void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, in
     }
 }
 
+void nn_key_mask(float *keymask, const bert_sequence *seqs, int S, const int *offset) {
+    for (int s = 0; s < S; s++)
+        for (int t = 0; t < seqs[s].n_tokens; t++)
+            keymask[offset[s] + t] = seqs[s].attention_mask ? (float)seqs[s].attention_mask[t] : 1.0f;
+}
+
 void nn_embeddings_backward(float *dword, float *dpos, float *dtype, const float *dout, int C,
                             const bert_sequence *seqs, int S, const int *offset, int pad_token_id) {
     for (int s = 0; s < S; s++) {

@@ -195,8 +195,8 @@ static void release_converted(bert_model *m, int l) {
     layer_denses(m, l, d, out, in);
     const bert_layer_weights *L = &m->w.layers[l];
     for (int k = 0; k < 6; k++)
-        if (d[k]->pf32 || d[k]->pbf16 || d[k]->w16 || d[k]->wamx || d[k]->q8 ||
-            (k < 3 && (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.q8)))
+        if (d[k]->pf32 || d[k]->pbf16 || d[k]->w16 || d[k]->wamx || d[k]->q8 || d[k]->wavx ||
+            (k < 3 && (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.q8 || L->qkv.wavx)))
             release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
 }
 
@@ -492,6 +492,9 @@ static void pack_small_f32(bert_model *m) {
                     d[k]->wavx = at;
                     if (k == 6) d[k]->b = L->qkv_b;
                     at += n;
+                    /* the file's pages of what inference now reads packed, given back as made */
+                    for (int j = k == 6 ? 0 : k; j <= (k == 6 ? 2 : k); j++)
+                        release_file_pages(m, d[j]->w, sizeof(float) * (size_t)out[j] * (size_t)in[j]);
                 }
             }
         }
@@ -515,9 +518,17 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
                                       L->attn_out.w, L->attn_out.b, L->attn_ln.w, L->attn_ln.b, L->inter.w, L->inter.b,
                                       L->out.w,     L->out.b,     L->out_ln.w, L->out_ln.b};
     }
-    bert_cuda_model_src src = {c->hidden_size, c->num_attention_heads, c->intermediate_size, c->num_hidden_layers,
-                               (int)m->cfg.act, (float)c->layer_norm_eps, ls, p->compute == BERT_COMPUTE_BF16,
-                               p->compute == BERT_COMPUTE_TF32};
+    bert_cuda_model_src src = {c->hidden_size,
+                               c->num_attention_heads,
+                               c->intermediate_size,
+                               c->num_hidden_layers,
+                               (int)m->cfg.act,
+                               (float)c->layer_norm_eps,
+                               ls,
+                               p->compute == BERT_COMPUTE_BF16,
+                               p->compute == BERT_COMPUTE_TF32,
+                               {m->w.word, m->w.pos, m->w.type, m->w.emb_ln.w, m->w.emb_ln.b, c->vocab_size,
+                                c->max_position_embeddings, c->type_vocab_size}};
     bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
     free(ls);
     return rc;

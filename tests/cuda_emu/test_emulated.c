@@ -203,10 +203,11 @@ TEST(forward_cuda_emulated_contexts_on_threads) {
     free(want);
 }
 
-/* Launches a layer, f32: the Q/K/V bias, two LayerNorms and the
- * feed-forward's bias (cuBLAS's products are not launches here), plus the
- * attention: one fused launch whatever the lengths, or (batched) one
- * softmax launch per distinct length, 6 in this batch. */
+/* Launches a pass, f32: the embeddings (one), then per layer the Q/K/V
+ * bias, two LayerNorms and the feed-forward's bias (cuBLAS's products are
+ * not launches here), plus the attention: one fused launch whatever the
+ * lengths, or (batched) one softmax launch per distinct length, 6 in this
+ * batch. */
 TEST(forward_cuda_emulated_attention_launches) {
     bert_error err;
     bert_model *m = NULL;
@@ -221,7 +222,7 @@ TEST(forward_cuda_emulated_attention_launches) {
     CHECK_OK(run(&BIG, ctx, N_SEQS, NULL, &err), err);
     size_t got = bert_emu_launches() - before, layers = 4, fused = (size_t)bert_cuda_fused_attention(96 / 6);
     printf("  %s attention: %zu launches for %zu layers\n", fused ? "fused" : "batched", got, layers);
-    CHECK(got == layers * (fused ? 5 : 4 + 6));
+    CHECK(got == 1 + layers * (fused ? 5 : 4 + 6));
     bert_context_free(ctx);
     bert_model_free(m);
 }
