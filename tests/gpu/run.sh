@@ -14,7 +14,9 @@
 #     (the mini model and that batch: every token's cosine >= 0.999), and
 #     --dtype tf32 likewise (that batch, >= 0.9999);
 #  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
-#     against bert.c on the GPU (the same 12-layer batch, 1e-3).
+#     against bert.c on the GPU (the same 12-layer batch, 1e-3);
+#  5. (after 1) compute-sanitizer's memcheck, racecheck, synccheck and
+#     initcheck on the unit check, fused and batched attention.
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
 # failure, 77 when this machine has no GPU (nothing was run).
 # A BUILD_DIR made by tests/gpu/pack.sh (binaries and their libraries, for a
@@ -49,6 +51,28 @@ unit() { # NAME [VAR=VALUE]: test_bert's tests named NAME, in that environment
 unit forward_cuda
 unit forward_cuda BERT_CUDA_ATTENTION=batched
 unit cuda_plan
+
+# NVIDIA's compute-sanitizer (where the machine has it) on the unit check,
+# fused and batched attention: out-of-bounds and misaligned accesses
+# (memcheck), shared-memory races (racecheck: what the CPU emulator's one
+# schedule cannot show), barrier misuse (synccheck), uninitialised device
+# reads (initcheck).
+if command -v compute-sanitizer > /dev/null; then
+    for tool in memcheck racecheck synccheck initcheck; do
+        for att in fused batched; do
+            if env BERT_CUDA_ATTENTION=$att compute-sanitizer --tool $tool --error-exitcode 3 \
+                "$build/test_bert" forward_cuda_matches > "$TMP/san.out" 2>&1 && grep -q '^PASS' "$TMP/san.out"; then
+                echo "PASS gpu_sanitizer_${tool}_$att"
+            else
+                echo "FAIL gpu_sanitizer_${tool}_$att"
+                grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
+                fail=1
+            fi
+        done
+    done
+else
+    echo "SKIP gpu_sanitizer (no compute-sanitizer here)"
+fi
 
 # same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU,
 # outputs within TOL. Called with a redirection, never at the end of a pipe:
