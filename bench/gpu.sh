@@ -87,4 +87,11 @@ awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1
                printf "%-5s %-5s %10s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-", f ? f : "-"
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
+# where the GPU's time goes (CUDA events per step: products, attention, LayerNorm, embeddings)
+for d in f32 bf16; do
+    echo "profile, --dtype $d, sequence 128, batch 8:"
+    if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --dtype $d --seq 128 --batches 8 \
+        --reps "$REPS" --profile > "$out" 2>&1; then sed -n '/^profile/,$p' "$out"
+    else tail -5 "$out" >&2; failed=1; fi
+done
 exit $failed

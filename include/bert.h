@@ -316,7 +316,9 @@ typedef struct {
     int max_batch_tokens;
     int max_seq_len;
     /* 1: time every kind of operation of each forward pass, per layer
-     * (bert_context_profile); 0 (default): no clock is read. */
+     * (bert_context_profile); on a BERT_DEVICE_CUDA model the GPU's steps
+     * are timed by CUDA events on the context's stream, the copies to and
+     * from it fall in BERT_OP_OTHER. 0 (default): no clock is read. */
     int profile;
 } bert_context_params;
 

@@ -414,7 +414,12 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
     const bert_cuda_embeddings_src *es = &src->emb;
     size_t nw = (size_t)es->vocab * C, np = (size_t)es->positions * C, nt = (size_t)es->token_types * C;
     m->emb_pos = nw, m->emb_type = nw + np, m->emb_ln = nw + np + nt;
-    if (e == cudaSuccess) e = cudaMalloc((void **)&m->emb, sizeof(float) * (m->emb_ln + 2 * C));
+    size_t emb_bytes = sizeof(float) * (m->emb_ln + 2 * C);
+    if (e == cudaSuccess && (e = cudaMalloc((void **)&m->emb, emb_bytes)) != cudaSuccess) {
+        bert_cuda_model_free(m);
+        return bert_fail(err, BERT_ERR_NOMEM, "CUDA: cannot allocate %.1f MB of GPU memory for the embedding tables: %s",
+                         emb_bytes / 1e6, cudaGetErrorString(e));
+    }
     struct {
         size_t at;
         const float *p;
@@ -465,6 +470,10 @@ struct bert_cuda_work {
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
     int *tok;           /* device: each token's id, token type and position */
+    /* profiling (bert_cuda_run's prof): an event after each step, and what it ended */
+    cudaEvent_t *ev;
+    int *ev_what; /* (layer + 1) * BERT_OP_COUNT + kind; layer -1: the pass's own steps */
+    int n_ev, cap_ev, profiling;
     int *tiles_h, *tok_h; /* their host staging */
     /* host staging of the plan */
     bert_cuda_pair *pairs;
@@ -485,6 +494,8 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (w->offs) cudaFree(w->offs);
     if (w->tok) cudaFree(w->tok);
     free(w->tiles_h), free(w->tok_h);
+    for (int i = 0; i < w->cap_ev; i++) cudaEventDestroy(w->ev[i]);
+    free(w->ev), free(w->ev_what);
     if (w->blas) B.destroy(w->blas);
     if (w->stream) cudaStreamDestroy(w->stream);
     free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
@@ -565,30 +576,57 @@ static bert_status work_create(const bert_cuda_model *m, bert_cuda_work **out, b
 
 /* ---- the forward pass ---------------------------------------------------- */
 
+/* While profiling: an event on the stream where the step of kind `kind`
+ * (a bert_op_kind) of layer `layer` (-1: the pass's own) ends. */
+static void mark(bert_cuda_work *w, int layer, int kind) {
+    if (!w->profiling || w->n_ev >= w->cap_ev) return;
+    cudaEventRecord(w->ev[w->n_ev], w->stream);
+    w->ev_what[w->n_ev++] = (layer + 1) * BERT_OP_COUNT + kind;
+}
+
+/* Events for a pass of L layers (at most 16 steps a layer), made once. */
+static cudaError_t profile_events(bert_cuda_work *w, int L) {
+    int need = 4 + 16 * L;
+    if (w->cap_ev >= need) return cudaSuccess;
+    cudaEvent_t *ev = (cudaEvent_t *)realloc(w->ev, sizeof *ev * (size_t)need);
+    if (!ev) return cudaErrorMemoryAllocation;
+    w->ev = ev;
+    int *what = (int *)realloc(w->ev_what, sizeof *what * (size_t)need);
+    if (!what) return cudaErrorMemoryAllocation;
+    w->ev_what = what;
+    cudaError_t e = cudaSuccess;
+    while (w->cap_ev < need && (e = cudaEventCreate(&w->ev[w->cap_ev])) == cudaSuccess) w->cap_ev++;
+    return e;
+}
+
 /* y[M x Nout] = x[M x K] W^T (row-major, W [Nout x K]): in cuBLAS's
  * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T').
  * With W16 (bf16): x rounded to bf16 into the work's x16, then bf16 x bf16
  * products summed in f32 into y (cublasGemmEx, CUBLAS_COMPUTE_32F), as the
  * CPU's --dtype bf16 dense layers. */
-static cublasStatus_t dense(const bert_cuda_work *w, float *y, const float *x, const float *W,
+static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, const float *W,
                             const __nv_bfloat16 *W16, int M, int Nout, int K) {
     const float one = 1.0f, zero = 0.0f;
     if (!W16) return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
     size_t n = (size_t)M * (size_t)K;
     BERT_LAUNCH(to_bf16, blocks_for(n), 256, w->stream)(w->x16, x, n);
+    mark(w, l, BERT_OP_CONVERT);
     return B.gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
                      &zero, y, CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
-/* One BertLayer on the work's buffers (N tokens; attention fused over
- * n_tiles query tiles, or, n_tiles 0, batched over the plan's n_groups). */
-static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_cuda_work *w, int N, int n_groups,
-                           int n_tiles) {
+/* Layer l on the work's buffers (N tokens; attention fused over n_tiles
+ * query tiles, or, n_tiles 0, batched over the plan's n_groups). The
+ * profile's kinds as on the CPU: a dense layer's bias and activation are
+ * its product's. */
+static cublasStatus_t layer(const bert_cuda_model *m, int l, bert_cuda_work *w, int N, int n_groups, int n_tiles) {
+    const layer_dev *L = &m->layers[l];
     int C = m->C, I = m->I, hs = C / m->NH;
     const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
-    cublasStatus_t s = dense(w, w->qkv, w->hidden, L->qkv_w, L->qkv_w16, N, 3 * C, C);
+    cublasStatus_t s = dense(w, l, w->qkv, w->hidden, L->qkv_w, L->qkv_w16, N, 3 * C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(bias_act, blocks_for((size_t)N * 3 * C), 256, w->stream)(w->qkv, L->qkv_b, (size_t)N, 3 * C, -1);
+    mark(w, l, BERT_OP_PRODUCTS);
     if (n_tiles)
         BERT_LAUNCH(fused_attention, dim3((unsigned)n_tiles, (unsigned)m->NH), FA_THREADS, w->stream)(
             w->attn, w->qkv, w->keymask, w->offs, w->tiles, C, hs, scale);
@@ -606,13 +644,19 @@ static cublasStatus_t layer(const bert_cuda_model *m, const layer_dev *L, bert_c
         s = B.sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
                             (float *const *)(p + 5 * n), C, n);
     }
-    if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, w->tmp, w->attn, L->o_w, L->o_w16, N, C, C);
+    mark(w, l, BERT_OP_ATTENTION);
+    if (s == CUBLAS_STATUS_SUCCESS) s = dense(w, l, w->tmp, w->attn, L->o_w, L->o_w16, N, C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
+    mark(w, l, BERT_OP_PRODUCTS);
     BERT_LAUNCH(add_layernorm, (unsigned)N, threads_for(C, 256), w->stream)(w->hidden, w->tmp, L->o_b, w->hidden, L->ln1_w, L->ln1_b, C, m->eps);
-    if ((s = dense(w, w->ff, w->hidden, L->i_w, L->i_w16, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    mark(w, l, BERT_OP_LAYERNORM);
+    if ((s = dense(w, l, w->ff, w->hidden, L->i_w, L->i_w16, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(bias_act, blocks_for((size_t)N * I), 256, w->stream)(w->ff, L->i_b, (size_t)N, I, m->act);
-    if ((s = dense(w, w->tmp, w->ff, L->o2_w, L->o2_w16, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    mark(w, l, BERT_OP_PRODUCTS);
+    if ((s = dense(w, l, w->tmp, w->ff, L->o2_w, L->o2_w16, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    mark(w, l, BERT_OP_PRODUCTS);
     BERT_LAUNCH(add_layernorm, (unsigned)N, threads_for(C, 256), w->stream)(w->hidden, w->tmp, L->o2_b, w->hidden, L->ln2_w, L->ln2_b, C, m->eps);
+    mark(w, l, BERT_OP_LAYERNORM);
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -628,7 +672,7 @@ enum { SCORE_CAP = 64 << 20 };
 
 extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden,
                                      const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask,
-                                     bert_error *err) {
+                                     double *prof, bert_error *err) {
     if (!m || !work || !hidden || !seqs || !offset || !keymask || n_seqs < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
     bert_status rc = *work ? BERT_OK : work_create(m, work, err);
@@ -674,11 +718,15 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
     if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
+    w->n_ev = 0, w->profiling = prof != NULL;
+    if (prof && (e = profile_events(w, m->L)) != cudaSuccess) return drained(w), cuda_fail(err, e, "making events");
+    if (prof) mark(w, -1, BERT_OP_OTHER); /* the copies over: the profile's start */
     const float *emb = m->emb;
     BERT_LAUNCH(embeddings, (unsigned)N, threads_for(m->C, 256), w->stream)(
         w->hidden, emb, emb + m->emb_pos, emb + m->emb_type, w->tok, emb + m->emb_ln, emb + m->emb_ln + m->C, m->C, m->eps);
+    mark(w, -1, BERT_OP_EMBEDDINGS);
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
-    for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, &m->layers[l], w, (int)N, n_groups, n_tiles);
+    for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, l, w, (int)N, n_groups, n_tiles);
     if (s != CUBLAS_STATUS_SUCCESS) {
         drained(w);
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
@@ -687,5 +735,14 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     e = cudaMemcpyAsync(hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
+    /* each step's time: from the event before it to its own */
+    for (int i = 1; e == cudaSuccess && prof && i < w->n_ev; i++) {
+        float ms = 0.0f;
+        if ((e = cudaEventElapsedTime(&ms, w->ev[i - 1], w->ev[i])) == cudaSuccess) {
+            int layer = w->ev_what[i] / BERT_OP_COUNT - 1, kind = w->ev_what[i] % BERT_OP_COUNT;
+            prof[(size_t)(layer < 0 ? m->L : layer) * BERT_OP_COUNT + kind] += ms * 1e-3;
+        }
+    }
+    w->n_ev = 0;
     return e == cudaSuccess ? BERT_OK : (drained(w), cuda_fail(err, e, "running the layers"));
 }

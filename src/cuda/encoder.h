@@ -84,12 +84,15 @@ void bert_cuda_model_free(bert_cuda_model *m);
  * (sequence s is rows offset[s] .. offset[s+1]; its ids, already checked
  * against the tables' sizes by the caller) with keymask [N] (1 attends, 0
  * is masked as a key); the last layer's hidden states into hidden [N x C]
- * (host memory). *work is
+ * (host memory). prof, when not NULL ([(layers + 1) x BERT_OP_COUNT]), gets
+ * each step's GPU time added (seconds, CUDA events) to its layer's row and
+ * kind (bert_op_kind; a dense layer's bias and activation count as its
+ * product), the embeddings to row `layers`. *work is
  * the calling context's, made on first use and grown as needed (free it
  * with bert_cuda_work_free). One thread per work at a time; works of one
  * model may run at once from several threads. */
 bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const bert_sequence *seqs,
-                          const int *offset, int n_seqs, const float *keymask, bert_error *err);
+                          const int *offset, int n_seqs, const float *keymask, double *prof, bert_error *err);
 void bert_cuda_work_free(bert_cuda_work *w);
 
 /* ---- plan.c: host-side planning, no GPU needed ------------------------- */

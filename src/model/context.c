@@ -45,7 +45,10 @@ bert_status bert_context_create(const bert_model *model, const bert_context_para
     ctx->n_threads = p.n_threads ? p.n_threads : default_threads();
     if (p.profile) {
         int L = model->cfg.pub.num_hidden_layers;
-        if (!(ctx->prof_layer = calloc((size_t)(L > 0 ? L : 1) * BERT_OP_COUNT, sizeof *ctx->prof_layer))) {
+        ctx->prof_layer = calloc((size_t)(L > 0 ? L : 1) * BERT_OP_COUNT, sizeof *ctx->prof_layer);
+        ctx->prof_dev = calloc((size_t)(L + 1) * BERT_OP_COUNT, sizeof *ctx->prof_dev);
+        if (!ctx->prof_layer || !ctx->prof_dev) {
+            free(ctx->prof_layer), free(ctx->prof_dev);
             free(ctx);
             return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
         }
@@ -75,6 +78,7 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->pscratch);
     free(ctx->offset);
     free(ctx->prof_layer);
+    free(ctx->prof_dev);
     bert_cuda_work_free(ctx->cuda);
     free(ctx);
 }

@@ -319,10 +319,11 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     prof_begin(ctx);
     if (m->cuda) { /* the embeddings and layers on the GPU, the hidden states back in ctx->hidden (cuda/encoder.h) */
         nn_key_mask(ctx->keymask, seqs, n_seqs, ctx->offset);
-        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, seqs, ctx->offset, n_seqs, ctx->keymask, err)) !=
-            BERT_OK)
+        double *dev = prof_device_rows(ctx); /* the GPU's steps, timed by its events */
+        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, seqs, ctx->offset, n_seqs, ctx->keymask, dev,
+                                err)) != BERT_OK)
             return rc;
-        prof_mark(ctx, -1, BERT_OP_OTHER); /* a profile counts the GPU's time as "other" */
+        prof_device_done(ctx, dev); /* the copies and the host's share: "other" */
     } else {
         embeddings_forward(ctx, seqs);
         prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);

@@ -33,6 +33,24 @@ void prof_end(bert_context *ctx, double t0, int n_tokens) {
 
 double prof_now(const bert_context *ctx) { return ctx->prof_layer ? bert_now_s() : 0.0; }
 
+double *prof_device_rows(bert_context *ctx) {
+    if (!ctx->prof_layer) return NULL;
+    memset(ctx->prof_dev, 0, sizeof *ctx->prof_dev * (size_t)(ctx->prof.n_layers + 1) * BERT_OP_COUNT);
+    return ctx->prof_dev;
+}
+
+void prof_device_done(bert_context *ctx, const double *rows) {
+    if (!ctx->prof_layer || !rows) return;
+    int L = ctx->prof.n_layers;
+    for (int l = 0; l <= L; l++)
+        for (int k = 0; k < BERT_OP_COUNT; k++) {
+            double t = rows[(size_t)l * BERT_OP_COUNT + k];
+            ctx->prof.op_s[k] += t;
+            if (l < L) ctx->prof_layer[(size_t)l * BERT_OP_COUNT + k] += t;
+        }
+    ctx->prof_mark = bert_now_s();
+}
+
 bert_status bert_context_profile(const bert_context *ctx, bert_profile *out, bert_error *err) {
     bert_error_clear(err);
     if (!ctx || !out) return bert_fail(err, BERT_ERR_INPUT, "bert_context_profile: context or output is NULL");

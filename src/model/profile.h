@@ -16,5 +16,11 @@ void prof_mark(bert_context *ctx, int layer, bert_op_kind kind);
 void prof_end(bert_context *ctx, double t0, int n_tokens);
 /* The clock when profiling, else 0. */
 double prof_now(const bert_context *ctx);
+/* A GPU pass's timings: prof_device_rows gives [(layers + 1) x
+ * BERT_OP_COUNT] zeros (NULL when not profiling) for bert_cuda_run to fill
+ * (row `layers`: the pass's own steps), prof_device_done adds them to the
+ * layers and kinds and starts the next mark there. */
+double *prof_device_rows(bert_context *ctx);
+void prof_device_done(bert_context *ctx, const double *rows);
 
 #endif

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -511,6 +512,34 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 
 cudaError_t cudaDeviceSynchronize(void) {
     check_canaries("a kernel or copy");
+    return cudaSuccess;
+}
+
+struct bert_emu_event {
+    double t; /* seconds; < 0 until recorded */
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t *e) {
+    *e = new bert_emu_event{-1.0};
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    delete e;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    check_stream(s, "cudaEventRecord");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->t = ts.tv_sec + ts.tv_nsec * 1e-9;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
+    if (!start || !end || start->t < 0 || end->t < 0) return last_error = cudaErrorInvalidValue; /* not recorded */
+    *ms = (float)((end->t - start->t) * 1e3);
     return cudaSuccess;
 }
 

@@ -327,3 +327,50 @@ TEST(forward_cuda_emulated_head_sizes) {
     }
     CHECK(bert_emu_live_allocations() == 0);
 }
+
+/* --profile with a GPU model: every layer's products, attention and
+ * LayerNorms timed by the GPU's events, the embeddings too (bf16: the
+ * conversions as well), the kinds summing to the total, the heads on the
+ * host; the same hidden states as an unprofiled context. */
+TEST(forward_cuda_emulated_profile) {
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        bert_error err;
+        bert_model *m = NULL;
+        bert_context *plain = NULL, *ctx = NULL;
+        CHECK_OK(load(&BIG, BERT_DEVICE_CUDA, bf16 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32, &m, &err), err);
+        if (!m) return;
+        bert_context_params cp = bert_context_default_params();
+        CHECK_OK(bert_context_create(m, &cp, &plain, &err), err);
+        cp.profile = 1;
+        CHECK_OK(bert_context_create(m, &cp, &ctx, &err), err);
+        size_t n = batch_tokens(N_SEQS) * (size_t)BIG.C;
+        float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+        CHECK_OK(run(&BIG, plain, N_SEQS, a, &err), err);
+        for (int r = 0; r < 2; r++) CHECK_OK(run(&BIG, ctx, N_SEQS, b, &err), err);
+        CHECK(test_max_abs_diff(a, b, n) == 0);
+        bert_profile p;
+        CHECK_OK(bert_context_profile(ctx, &p, &err), err);
+        CHECK(p.calls == 2 && p.n_layers == 4 && p.total_s > 0);
+        double sum = 0;
+        for (int k = 0; k < BERT_OP_COUNT; k++) {
+            CHECK(p.op_s[k] >= 0);
+            sum += p.op_s[k];
+        }
+        CHECK(fabs(sum - p.total_s) <= 1e-9 * p.total_s + 1e-12);
+        for (int l = 0; l < 4; l++) {
+            const double *row = p.layer_op_s + (size_t)l * BERT_OP_COUNT;
+            CHECK(row[BERT_OP_PRODUCTS] > 0 && row[BERT_OP_ATTENTION] > 0 && row[BERT_OP_LAYERNORM] > 0);
+            CHECK((row[BERT_OP_CONVERT] > 0) == bf16);
+            CHECK(row[BERT_OP_EMBEDDINGS] == 0 && row[BERT_OP_HEADS] == 0 && row[BERT_OP_OTHER] == 0);
+        }
+        CHECK(p.op_s[BERT_OP_EMBEDDINGS] > 0 && p.op_s[BERT_OP_HEADS] > 0);
+        char text[4096];
+        CHECK(bert_profile_format(&p, 0, text, sizeof text) > 0 && strstr(text, "attention"));
+        if (!bf16) printf("%s", text);
+        free(a), free(b);
+        bert_context_free(plain);
+        bert_context_free(ctx);
+        bert_model_free(m);
+    }
+    CHECK(bert_emu_live_allocations() == 0);
+}

@@ -56,6 +56,7 @@ enum cudaMemcpyKind {
 enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrComputeCapabilityMinor = 76 };
 
 typedef struct bert_emu_stream *cudaStream_t;
+typedef struct bert_emu_event *cudaEvent_t;
 #define cudaStreamNonBlocking 0x01
 
 struct dim3 {
@@ -75,6 +76,11 @@ cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetLastError(void);
+/* events: the host's clock when recorded (the emulated stream has run by then) */
+cudaError_t cudaEventCreate(cudaEvent_t *e);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 const char *cudaGetErrorString(cudaError_t e);
 
 /* ---- inside kernels ------------------------------------------------------ */
