@@ -484,15 +484,10 @@ struct bert_cuda_work {
 
 extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (!w) return;
-    float *dev[] = {w->hidden, w->qkv, w->attn, w->tmp, w->ff, w->keymask, w->scores};
+    void *dev[] = {w->hidden, w->qkv,  w->attn,  w->tmp, w->ff,  w->keymask, w->scores,
+                   (void *)w->ptrs, w->keyrow, w->x16, w->tiles, w->offs, w->tok};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
-    if (w->ptrs) cudaFree((void *)w->ptrs);
-    if (w->keyrow) cudaFree(w->keyrow);
-    if (w->x16) cudaFree(w->x16);
-    if (w->tiles) cudaFree(w->tiles);
-    if (w->offs) cudaFree(w->offs);
-    if (w->tok) cudaFree(w->tok);
     free(w->tiles_h), free(w->tok_h);
     for (int i = 0; i < w->cap_ev; i++) cudaEventDestroy(w->ev[i]);
     free(w->ev), free(w->ev_what);
@@ -502,10 +497,11 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     free(w);
 }
 
-static cudaError_t grow(float **p, size_t floats) {
-    if (*p) cudaFree(*p);
+/* *p replaced by a new device buffer of n elements (at least one). */
+template <class T> static cudaError_t grow(T **p, size_t n) {
+    if (*p) cudaFree((void *)*p);
     *p = NULL;
-    return cudaMalloc((void **)p, sizeof(float) * (floats ? floats : 1));
+    return cudaMalloc((void **)p, sizeof(T) * (n ? n : 1));
 }
 
 /* Buffers for N tokens, P pairs and `scores` floats of scores. */
@@ -515,37 +511,29 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
     size_t C = (size_t)m->C, I = (size_t)m->I;
     if (N > w->cap_tokens) {
         size_t n = N + N / 4;
-        if (w->x16) cudaFree(w->x16);
-        if (w->tiles) cudaFree(w->tiles);
-        if (w->offs) cudaFree(w->offs);
-        if (w->tok) cudaFree(w->tok);
+        w->cap_tokens = 0;
         free(w->tiles_h), free(w->tok_h);
-        w->x16 = NULL, w->tiles = NULL, w->offs = NULL, w->tok = NULL, w->tok_h = NULL, w->cap_tokens = 0;
+        w->tok_h = NULL;
         if (!(w->tiles_h = (int *)malloc(sizeof(int) * 2 * n)) || !(w->tok_h = (int *)malloc(sizeof(int) * 3 * n)))
             return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
         if ((e = grow(&w->hidden, n * C)) == cudaSuccess && (e = grow(&w->qkv, n * 3 * C)) == cudaSuccess &&
             (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
             (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess &&
-            (e = cudaMalloc((void **)&w->tiles, sizeof(int) * 2 * n)) == cudaSuccess &&
-            (e = cudaMalloc((void **)&w->offs, sizeof(int) * (n + 1))) == cudaSuccess &&
-            (e = cudaMalloc((void **)&w->tok, sizeof(int) * 3 * n)) == cudaSuccess &&
-            (!m->block16 || (e = cudaMalloc((void **)&w->x16, sizeof(__nv_bfloat16) * n * (I > C ? I : C))) == cudaSuccess))
+            (e = grow(&w->tiles, 2 * n)) == cudaSuccess && (e = grow(&w->offs, n + 1)) == cudaSuccess &&
+            (e = grow(&w->tok, 3 * n)) == cudaSuccess &&
+            (!m->block16 || (e = grow(&w->x16, n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
     }
     if (e == cudaSuccess && P > w->cap_pairs) {
         size_t n = P + P / 4;
         free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
-        if (w->ptrs) cudaFree((void *)w->ptrs);
-        if (w->keyrow) cudaFree(w->keyrow);
-        w->ptrs = NULL, w->keyrow = NULL, w->cap_pairs = 0;
+        w->cap_pairs = 0;
         w->pairs = (bert_cuda_pair *)malloc(sizeof *w->pairs * n);
         w->groups = (bert_cuda_group *)malloc(sizeof *w->groups * n);
         w->ptrs_h = (const float **)malloc(sizeof *w->ptrs_h * 6 * n);
         w->keyrow_h = (int *)malloc(sizeof *w->keyrow_h * n);
         if (!w->pairs || !w->groups || !w->ptrs_h || !w->keyrow_h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        if ((e = cudaMalloc((void **)&w->ptrs, sizeof(float *) * 6 * n)) == cudaSuccess &&
-            (e = cudaMalloc((void **)&w->keyrow, sizeof(int) * n)) == cudaSuccess)
-            w->cap_pairs = n;
+        if ((e = grow(&w->ptrs, 6 * n)) == cudaSuccess && (e = grow(&w->keyrow, n)) == cudaSuccess) w->cap_pairs = n;
     }
     if (e == cudaSuccess && scores > w->cap_scores) {
         if ((e = grow(&w->scores, scores)) == cudaSuccess) w->cap_scores = scores;
@@ -720,7 +708,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
     w->n_ev = 0, w->profiling = prof != NULL;
     if (prof && (e = profile_events(w, m->L)) != cudaSuccess) return drained(w), cuda_fail(err, e, "making events");
-    if (prof) mark(w, -1, BERT_OP_OTHER); /* the copies over: the profile's start */
+    mark(w, -1, BERT_OP_OTHER); /* the copies over: the profile's start */
     const float *emb = m->emb;
     BERT_LAUNCH(embeddings, (unsigned)N, threads_for(m->C, 256), w->stream)(
         w->hidden, emb, emb + m->emb_pos, emb + m->emb_type, w->tok, emb + m->emb_ln, emb + m->emb_ln + m->C, m->C, m->eps);

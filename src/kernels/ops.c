@@ -29,14 +29,14 @@ static void gelu_erf_range(float *x, long long n) {
     for (long long i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erf_rational(x[i] * 0.70710678118654752f));
 }
 
-static int gelu_avx512(float *x, long long n);
+static void gelu_range(float *x, long long n);
 
 /* The activation over x[0..n), on the calling thread. */
 static void activation_range(float *x, long long n, bert_activation act) {
     const float k0 = 0.7978845608028654f; /* sqrt(2 / pi) */
     switch (act) {
     case BERT_ACT_GELU:
-        if (!gelu_avx512(x, n)) gelu_erf_range(x, n);
+        gelu_range(x, n);
         break;
     case BERT_ACT_GELU_TANH:
         for (long long i = 0; i < n; i++) {
@@ -220,16 +220,15 @@ AVX512_TARGET static void softmax_row_avx512(float *r, int C) {
 }
 #endif
 
-/* 1 when the AVX-512 GELU ran on x[0..n), 0 when this CPU or build has none. */
-static int gelu_avx512(float *x, long long n) {
+/* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */
+static void gelu_range(float *x, long long n) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (bert_cpu_has_avx512()) {
         gelu_range_avx512(x, n);
-        return 1;
+        return;
     }
 #endif
-    (void)x, (void)n;
-    return 0;
+    gelu_erf_range(x, n);
 }
 
 void bert_gelu_portable(float *x, size_t n) { gelu_erf_range(x, (long long)n); }

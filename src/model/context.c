@@ -46,8 +46,8 @@ bert_status bert_context_create(const bert_model *model, const bert_context_para
     if (p.profile) {
         int L = model->cfg.pub.num_hidden_layers;
         ctx->prof_layer = calloc((size_t)(L > 0 ? L : 1) * BERT_OP_COUNT, sizeof *ctx->prof_layer);
-        ctx->prof_dev = calloc((size_t)(L + 1) * BERT_OP_COUNT, sizeof *ctx->prof_dev);
-        if (!ctx->prof_layer || !ctx->prof_dev) {
+        if (model->cuda) ctx->prof_dev = calloc((size_t)(L + 1) * BERT_OP_COUNT, sizeof *ctx->prof_dev);
+        if (!ctx->prof_layer || (model->cuda && !ctx->prof_dev)) {
             free(ctx->prof_layer), free(ctx->prof_dev);
             free(ctx);
             return bert_fail(err, BERT_ERR_NOMEM, "out of memory");

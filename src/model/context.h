@@ -30,7 +30,7 @@ struct bert_context {
     double *prof_layer;
     bert_profile prof;
     double prof_mark; /* when the operation being timed began */
-    double *prof_dev; /* [(layers + 1) x BERT_OP_COUNT]: a GPU pass's steps (profile.h) */
+    double *prof_dev; /* a GPU model's profile: [(layers + 1) x BERT_OP_COUNT], its steps (profile.h) */
 
     /* The last call's batch: sequence s covers rows offset[s] .. offset[s+1]. */
     int n_seqs, n_tokens, max_len;

@@ -131,9 +131,8 @@ static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L)
     float eps = (float)c->layer_norm_eps;
     stage_dense_input(ctx, ctx->hidden, N, C);
     prof_mark(ctx, l, BERT_OP_CONVERT);
-    if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv_w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
-        if (!L->qkv_w || L->qkv.wavx) dense_forward(ctx, ctx->ff, 3 * C, ctx->hidden, &L->qkv, N, 3 * C, C);
-        else bert_linear(ctx->ff, 3 * C, ctx->hidden, L->qkv_w, L->qkv_b, N, 3 * C, C, nt);
+    if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
+        dense_forward(ctx, ctx->ff, 3 * C, ctx->hidden, &L->qkv, N, 3 * C, C);
         prof_mark(ctx, l, BERT_OP_PRODUCTS);
         attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);
     } else {

@@ -37,9 +37,9 @@ void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, in
             const float *te = w->type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
             const float *pe = w->pos + (size_t)t * C;
             for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
-            keymask[row] = q->attention_mask ? (float)q->attention_mask[t] : 1.0f;
         }
     }
+    nn_key_mask(keymask, seqs, S, offset);
 }
 
 void nn_key_mask(float *keymask, const bert_sequence *seqs, int S, const int *offset) {

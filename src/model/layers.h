@@ -33,8 +33,9 @@ enum { EMB_THREADED_TOKENS = 256 };
  * over n_threads when the batch has EMB_THREADED_TOKENS tokens or more. */
 void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
                            const int *offset, int n_threads);
-/* keymask[row] alone, as nn_embeddings_forward sets it (a GPU model's
- * embeddings are made on the GPU; the host keeps the mask for pooling). */
+/* keymask[row] = the sequence's attention_mask (1 where it has none): what
+ * nn_embeddings_forward sets besides the embeddings, alone for a GPU model
+ * (its embeddings are made on the GPU; the host keeps the mask for pooling). */
 void nn_key_mask(float *keymask, const bert_sequence *seqs, int S, const int *offset);
 /* Its backward (nn.Embedding's): dword, dpos, dtype rows += the rows of
  * dout; the padding id's word row gets none (nn.Embedding(padding_idx)). */

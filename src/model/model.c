@@ -421,7 +421,7 @@ static void pack_f32_weights(bert_model *m) {
  * what short inputs pay (f32 at two threads on the BERT-Tiny shape: 0.76-
  * 0.81 of the time of three; the same sums per output, in other blocks).
  * - f32 without packed weights: each layer's weights and biases concatenated
- *   (qkv_w, qkv_b in m->fused); the file's pages of the three weights are
+ *   (qkv.w, qkv.b in m->fused); the file's pages of the three weights are
  *   given back after the copy (inference reads only the fused one), so the
  *   copy replaces rather than adds to the resident size;
  * - bf16: make_bf16_weights put the three bf16 weights one after another
@@ -448,7 +448,7 @@ static void fuse_qkv(bert_model *m) {
         bert_layer_weights *L = &m->w.layers[l];
         bert_dense *d[3] = {&L->q, &L->k, &L->v};
         if (f32) {
-            L->qkv_w = at;
+            L->qkv.w = at;
             copy_qkv_weights(L, C, at);
             for (int k = 0; k < 3; k++) release_file_pages(m, d[k]->w, sizeof(float) * C * C);
             at += 3 * C * C;
@@ -456,8 +456,7 @@ static void fuse_qkv(bert_model *m) {
             L->qkv.w16 = L->q.w16;
         }
         copy_qkv_biases(L, C, at);
-        if (f32) L->qkv_b = at;
-        else L->qkv.b = at;
+        L->qkv.b = at;
         at += 3 * C;
     }
 }
@@ -480,23 +479,20 @@ static void pack_small_f32(bert_model *m) {
             int out[7], in[7];
             layer_denses(m, l, d, out, in);
             /* the fused Q/K/V as a seventh dense layer, in place of the three */
-            int C = c->hidden_size, fused = L->qkv_w != NULL;
+            int C = c->hidden_size, fused = L->qkv.w != NULL;
             d[6] = &L->qkv, out[6] = 3 * C, in[6] = C;
             for (int k = fused ? 3 : 0; k < 7; k++) {
-                const float *w = k == 6 ? L->qkv_w : d[k]->w;
-                if (!w || d[k]->pf32 || !bert_avx512_linear_preferred(out[k], in[k])) continue;
+                const float *w = d[k]->w;
+                if (!w || !bert_avx512_linear_preferred(out[k], in[k])) continue; /* (pf32 takes only larger ones) */
                 size_t n = (size_t)out[k] * (size_t)in[k];
                 if (pass == 0) total += n;
                 else {
                     bert_avx512_pack_weights(at, w, out[k], in[k]);
                     d[k]->wavx = at;
-                    if (k == 6) d[k]->b = L->qkv_b;
                     at += n;
-                    /* the file's pages of what inference now reads packed, given back as made */
-                    for (int j = k == 6 ? 0 : k; j <= (k == 6 ? 2 : k); j++)
-                        release_file_pages(m, d[j]->w, sizeof(float) * (size_t)out[j] * (size_t)in[j]);
                 }
             }
+            if (pass == 1) release_converted(m, l); /* given back layer by layer, as made */
         }
         if (pass == 0 && (!total || !(m->packed_avx = malloc(sizeof(float) * total)))) return;
     }
@@ -548,6 +544,8 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     bert_status rc = bert_config_load(dir, &m->cfg, err);
     if (rc == BERT_OK) rc = open_weights(m, dir, p.use_mmap, err);
     if (rc == BERT_OK) rc = bert_weights_bind(m, err);
+    /* f32 on the CPU: weights packed at load (pack_weights) */
+    int pack_f32 = p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU;
     if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32 && p.compute != BERT_COMPUTE_BF16 && p.compute != BERT_COMPUTE_INT8 &&
         p.compute != BERT_COMPUTE_TF32)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
@@ -557,7 +555,7 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         ; /* the layers' weights in the compute dtype are the GPU's (to_gpu, below) */
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_INT8) rc = make_int8_weights(m, err);
-    else if (rc == BERT_OK && p.pack_weights && p.device == BERT_DEVICE_CPU) pack_f32_weights(m);
+    else if (rc == BERT_OK && pack_f32) pack_f32_weights(m);
     if (rc != BERT_OK) {
         bert_model_free(m);
         return rc;
@@ -571,7 +569,7 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
         return bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)p.device);
     }
     if (!m->cuda) fuse_qkv(m);
-    if (p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU) pack_small_f32(m);
+    if (pack_f32) pack_small_f32(m);
     /* the packed or converted weights' pages given back layer by layer while
      * made, and again now: reading one tensor maps its neighbours' pages too */
     for (int l = 0; m->packed_small && l < m->cfg.pub.num_hidden_layers; l++) release_converted(m, l);

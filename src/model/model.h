@@ -32,11 +32,11 @@ typedef struct {
     bert_dense inter;     /* intermediate.dense  [I x C]         */
     bert_dense out;       /* output.dense        [C x I]         */
     bert_norm out_ln;     /* output.LayerNorm                    */
-    /* Q, K and V as one product (inference, f32 unpacked, small hidden
-     * sizes: model.c's fuse_qkv): [3C x C] and [3C] in m->fused, else NULL */
-    const float *qkv_w, *qkv_b;
-    /* the same packed for oneDNN's matmul (pack_f32_weights, small hidden
-     * sizes): pf32 of [3C x C], b = q.b (q, k, v's biases side by side);
+    /* Q, K and V as one product of [3C x C] (inference, small hidden sizes;
+     * all zero where the model keeps three): under f32 unpacked (model.c's
+     * fuse_qkv) w and b in m->fused, wavx their AVX-512 packing where made;
+     * packed for oneDNN's matmul (pack_f32_weights): pf32, b = q.b (q, k,
+     * v's biases side by side);
      * q, k and v themselves then stay unpacked and unused. Under bf16
      * pbf16 (make_bf16_weights, layers oneDNN packs) or w16 (fuse_qkv: =
      * q.w16, k's and v's following), under int8
@@ -70,7 +70,7 @@ struct bert_model {
     int n_shards;
     float *converted;  /* widened F16/BF16 (and unaligned F32) tensors */
     uint16_t *bf16;    /* bf16 copies of the encoder's dense weights (BERT_COMPUTE_BF16) */
-    float *fused;      /* the layers' concatenated Q/K/V weights and biases (qkv_w, qkv_b; bf16/int8: qkv.b), or NULL */
+    float *fused;      /* the layers' concatenated Q/K/V weights and biases (f32: qkv.w and qkv.b; bf16/int8: qkv.b), or NULL */
     float *packed_avx; /* the wavx weights of every layer (pack_small_f32), or NULL */
     bert_compute_dtype compute;
     /* the bf16 attention kernel (kernels/attention.h: a

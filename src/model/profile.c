@@ -34,7 +34,7 @@ void prof_end(bert_context *ctx, double t0, int n_tokens) {
 double prof_now(const bert_context *ctx) { return ctx->prof_layer ? bert_now_s() : 0.0; }
 
 double *prof_device_rows(bert_context *ctx) {
-    if (!ctx->prof_layer) return NULL;
+    if (!ctx->prof_dev) return NULL;
     memset(ctx->prof_dev, 0, sizeof *ctx->prof_dev * (size_t)(ctx->prof.n_layers + 1) * BERT_OP_COUNT);
     return ctx->prof_dev;
 }

@@ -17,7 +17,7 @@ void prof_end(bert_context *ctx, double t0, int n_tokens);
 /* The clock when profiling, else 0. */
 double prof_now(const bert_context *ctx);
 /* A GPU pass's timings: prof_device_rows gives [(layers + 1) x
- * BERT_OP_COUNT] zeros (NULL when not profiling) for bert_cuda_run to fill
+ * BERT_OP_COUNT] zeros (NULL when not profiling a GPU model) for bert_cuda_run to fill
  * (row `layers`: the pass's own steps), prof_device_done adds them to the
  * layers and kinds and starts the next mark there. */
 double *prof_device_rows(bert_context *ctx);
