@@ -4,8 +4,9 @@
  * Blocking: 32 rows x 32 columns per step, in four f32 accumulator tiles
  * (0-3), two A tiles of 16 rows x 32 inputs (4, 5) and two B tiles of
  * 32 inputs x 16 columns (6, 7): each tile loaded feeds two tdpbf16ps. A
- * column slab's B panel (32 columns x K) stays in L2 while every row block
- * passes over it. Rows left over after the 16-row blocks (M % 16) run under
+ * thread's part is its rows (all columns) or, for short inputs, a column
+ * slab (bert_for_slabs); each 32-column B panel (32 columns x K) stays in
+ * L2 while the part's row blocks pass over it. Rows left over after the 16-row blocks (M % 16) run under
  * a second tile configuration whose A and C tiles have only that many rows,
  * so no load reads past x16's last row and nothing needs padding. */
 #include "kernels/linear_amx.h"
@@ -105,18 +106,19 @@ AMX_TARGET static void block(const amx_args *a, int i0, int rows, int two_rows, 
     if (a->epi) epilogue(a, i0, two_rows ? 32 : rows, nb * 16, (nb + (two_cols ? 2 : 1)) * 16);
 }
 
-AMX_TARGET static void slab(int j0, int j1, void *arg) {
+/* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs). */
+AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const amx_args *a = arg;
-    int nb1 = j1 / 16, M = a->M, full = M / 16 * 16;
+    int nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
     configure(16);
     for (int nb = j0 / 16; nb < nb1; nb += 2) {
-        int i0 = 0;
-        for (; i0 + 32 <= full; i0 += 32) block(a, i0, 16, 1, nb, nb + 1 < nb1);
-        if (i0 < full) block(a, i0, 16, 0, nb, nb + 1 < nb1);
+        int r = i0;
+        for (; r + 32 <= full; r += 32) block(a, r, 16, 1, nb, nb + 1 < nb1);
+        if (r < full) block(a, r, 16, 0, nb, nb + 1 < nb1);
     }
-    if (full < M) {
-        configure(M - full);
-        for (int nb = j0 / 16; nb < nb1; nb += 2) block(a, full, M - full, 0, nb, nb + 1 < nb1);
+    if (full < i1) {
+        configure(i1 - full);
+        for (int nb = j0 / 16; nb < nb1; nb += 2) block(a, full, i1 - full, 0, nb, nb + 1 < nb1);
     }
     _tile_release();
 }
@@ -125,7 +127,7 @@ void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp,
                      int K, int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
     amx_args a = {y, x16, Wp, bias, ldy, M, K, epi};
-    bert_for_column_slabs(N, n_threads, slab, &a);
+    bert_for_slabs(M, N, n_threads, part, &a);
 }
 
 #else /* no AMX intrinsics in this build: the oneDNN path is used */

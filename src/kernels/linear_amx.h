@@ -45,7 +45,8 @@ void bert_amx_pack_weights(uint16_t *dst, const float *W, int N, int K);
 
 /* y[M x N] (row stride ldy) = x16[M x K] (bf16, row stride K) W^T + bias
  * (NULL: none), with W packed by bert_amx_pack_weights; then the epilogue
- * (NULL: none). Split into column slabs over n_threads. Only call when
+ * (NULL: none). Split over n_threads by rows, or columns for short inputs
+ * (bert_for_slabs; why rows: linear_avx512.h). Only call when
  * bert_amx_linear_available(N, K). */
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
                      int K, int n_threads, const bert_epilogue *epi);

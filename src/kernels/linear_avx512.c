@@ -65,16 +65,17 @@ __attribute__((target("avx512f"))) static void block(const avx512_args *a, int i
     }
 }
 
-/* A column slab, 32 rows at a time (their x stays in L1 while the slab's
- * packed W passes over it), the epilogue on each 32 x 32 block just made. */
-static void slab(int j0, int j1, void *arg) {
+/* Rows [i0, i1) by columns [j0, j1) (a thread's part: bert_for_slabs),
+ * 32 rows at a time (their x stays in L1 while the packed W passes over
+ * it), the epilogue on each 32 x 32 block just made. */
+static void part(int i0, int i1, int j0, int j1, void *arg) {
     const avx512_args *a = arg;
     int nb1 = j1 / 16;
-    for (int g = 0; g < a->M; g += 32) {
-        int g1 = a->M - g < 32 ? a->M : g + 32;
+    for (int g = i0; g < i1; g += 32) {
+        int g1 = i1 - g < 32 ? i1 : g + 32;
         for (int nb = j0 / 16; nb < nb1; nb += 2) {
             int two = nb + 1 < nb1;
-            for (int i0 = g; i0 < g1; i0 += 8) block(a, i0, g1 - i0 < 8 ? g1 - i0 : 8, nb, two);
+            for (int r = g; r < g1; r += 8) block(a, r, g1 - r < 8 ? g1 - r : 8, nb, two);
             bert_epilogue e;
             bert_epilogue_run(bert_epilogue_from_row(a->epi, g, a->ldy, &e), a->y + (size_t)g * a->ldy, a->ldy, g1 - g,
                               nb * 16, (nb + (two ? 2 : 1)) * 16);
@@ -86,7 +87,7 @@ void bert_avx512_linear(float *y, int ldy, const float *x, const float *Wp, cons
                         int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
     avx512_args a = {y, x, Wp, bias, ldy, M, K, epi};
-    bert_for_column_slabs(N, n_threads, slab, &a);
+    bert_for_slabs(M, N, n_threads, part, &a);
 }
 
 #else /* not x86-64 GCC/Clang: the plain path is used */

@@ -7,9 +7,15 @@
  * inputs into two 64-row products that each pack all of W again. Here W is
  * packed at load, each output block of 8 rows x 32 columns is 16 zmm
  * accumulators fed by one broadcast of x per row and two loads of W per
- * input index (16 FMAs), and threads take column slabs. Measured alone
- * (AMD EPYC, median of 5): one thread 128 x 128 x 512 146 vs 172 us, 128 x
- * 384 x 128 115 vs 118 us; two threads 75 vs 101 us and 64 vs 66 us.
+ * input index (16 FMAs). Measured alone (AMD EPYC, median of 5): one
+ * thread 128 x 128 x 512 146 vs 172 us, 128 x 384 x 128 115 vs 118 us;
+ * two threads 75 vs 101 us and 64 vs 66 us. Threads take row parts from
+ * 64 rows each (bert_for_slabs), so a layer reads the rows its thread just
+ * wrote: on an Intel Xeon (2 cores), BERT-Tiny's 128 x 128 x 512 after the
+ * 128 x 512 x 128 that made its input, two threads, took 44 us by rows vs
+ * 68 us by column slabs (each thread reading the half of every row the
+ * other core wrote), 1,024 rows 353 vs 545 us. W is 64-byte aligned (each
+ * load one cache line: 16-byte aligned ran ~8 % slower).
  *
  * Packed layout: for each block of 16 output columns nb, K rows of 16
  * floats: element (n, k) at (nb * K + k) * 16 + n % 16. Each output row is

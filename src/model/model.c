@@ -275,7 +275,9 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, largest = 0;
     size_t per_layer = 4 * C * C + 2 * C * I;
-    m->bf16 = malloc(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    /* 64-byte aligned: every AMX tile row and AVX-512 load of it within one cache line */
+    if (posix_memalign((void **)&m->bf16, 64, per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t)) != 0)
+        m->bf16 = NULL;
     if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
     uint16_t *p = m->bf16, *tmp = NULL;
     float *small = small_block(m);
@@ -494,7 +496,11 @@ static void pack_small_f32(bert_model *m) {
             }
             if (pass == 1) release_converted(m, l); /* given back layer by layer, as made */
         }
-        if (pass == 0 && (!total || !(m->packed_avx = malloc(sizeof(float) * total)))) return;
+        /* 64-byte aligned: each of the kernel's 16-float loads one cache line */
+        if (pass == 0 && (!total || posix_memalign((void **)&m->packed_avx, 64, sizeof(float) * total) != 0)) {
+            m->packed_avx = NULL;
+            return;
+        }
     }
 }
 

@@ -67,7 +67,8 @@ TEST(amx_linear_matches_float64_or_declines) {
     CHECK(!bert_amx_linear_available(64, 48)); /* K: whole 32-input chunks only */
     const int shapes[][5] = {/* M, N, K, bias, gelu */
                              {1, 16, 32, 1, 0},   {7, 48, 64, 1, 1},   {16, 32, 128, 0, 0}, {17, 64, 96, 1, 0},
-                             {45, 80, 128, 1, 1}, {48, 128, 256, 1, 0}, {64, 96, 512, 0, 1}, {131, 384, 128, 1, 1}};
+                             {45, 80, 128, 1, 1}, {48, 128, 256, 1, 0}, {64, 96, 512, 0, 1}, {131, 384, 128, 1, 1},
+                             {200, 64, 96, 1, 1}, {256, 32, 64, 0, 0}}; /* row parts on 3 threads */
     double worst = 0;
     int bad16 = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)

@@ -72,7 +72,8 @@ TEST(linear_avx512_matches_float64) {
         return;
     }
     CHECK(!bert_avx512_linear_preferred(40, 128)); /* N not a multiple of 16 */
-    static const int shapes[][3] = {{1, 16, 8}, {5, 48, 37}, {37, 32, 128}, {130, 384, 128}, {64, 128, 512}, {9, 80, 3}};
+    static const int shapes[][3] = {{1, 16, 8}, {5, 48, 37}, {37, 32, 128}, {130, 384, 128}, {64, 128, 512}, {9, 80, 3},
+                                     {200, 48, 64}}; /* 130 and 200 rows: row parts on 2 and 3 threads */
     int bad = 0;
     double worst = 0;
     unsigned seed = 11;
