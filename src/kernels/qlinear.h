@@ -33,6 +33,9 @@ void bert_qlinear_free(bert_qlinear *q);
  * sx [M]: the form bert_qlinear_run takes, made once per input and shared
  * by every layer that reads it (Q, K and V). */
 void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
+/* The same without the AVX-512 intrinsics (the same bits; for the tests,
+ * and what runs on CPUs without AVX-512). */
+void bert_quantize_rows_portable(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
 
 /* Rows to allocate for an xq of M rows: bert_qlinear_run reads up to a
  * multiple of 16 (the padding's values do not matter). */

@@ -8,7 +8,9 @@
  * that making the layer fails with the reason, and says so. Errors: a run
  * with impossible arguments fails with BERT_ERR_INPUT naming them, and such
  * a failure inside a layer is what bert_forward returns. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/ops.h"
 #include "kernels/qlinear.h"
@@ -44,6 +46,35 @@ TEST(quantize_rows_round_to_the_row_scale) {
         }
         CHECK(worst <= 0.5 * s[i] * (1 + 1e-5));
     }
+}
+
+/* The AVX-512 quantization (where the CPU has it) gives the portable
+ * path's bits: row lengths 1-40 (masked tails) and 301, ties rounding to
+ * even (a row whose maximum is 127 has scale 1: 2.5 -> 2, 3.5 -> 4), NaN
+ * left out of the maximum, -0.0, subnormals, an all-zero row. */
+TEST(quantize_rows_fast_path_is_the_portable_one) {
+    enum { M = 6, KMAX = 301 };
+    unsigned seed = 5;
+    float *x = malloc(sizeof *x * M * KMAX), s1[M], s2[M];
+    int8_t *q1 = malloc(M * KMAX + 1), *q2 = malloc(M * KMAX + 1);
+    int bad = 0;
+    for (int K = 1; K <= KMAX; K = K < 40 ? K + 1 : KMAX + (K == KMAX)) {
+        for (int i = 0; i < M * K; i++) x[i] = 4.0f * frand(&seed);
+        for (int j = 0; j < K; j++) x[2 * K + j] = 0.0f;                    /* a zero row */
+        x[K] = 127.0f;                                                       /* row 1: scale 1 */
+        for (int j = 1; j < K; j++) x[K + j] = (float)(j % 9) - 4.5f;       /* halves: ties */
+        x[3 * K] = NAN;                                                      /* row 3: NaN not the maximum */
+        if (K > 2) x[3 * K + 1] = -0.0f, x[3 * K + 2] = 1e-40f;
+        for (int j = 0; j < K; j++) x[4 * K + j] = 1e-39f * (float)(j + 1); /* row 4: subnormal */
+        memset(q1, 0x55, M * KMAX + 1), memset(q2, 0x55, M * KMAX + 1);
+        bert_quantize_rows(q1, s1, x, M, K, 1);
+        bert_quantize_rows_portable(q2, s2, x, M, K, 1);
+        for (int i = 0; i < M; i++) bad += memcmp(&s1[i], &s2[i], sizeof s1[i]) != 0;
+        bad += memcmp(q1, q2, (size_t)M * K) != 0 || q1[M * K] != 0x55; /* nothing past the rows */
+        if (K == 9) CHECK(q2[K + 3] == -2 && q2[K + 7] == 2 && q2[K + 8] == 4 && q2[K + 5] == 0); /* ties to even */
+    }
+    CHECK(bad == 0);
+    free(x), free(q1), free(q2);
 }
 
 TEST(int8_linear_matches_exact_product_or_clear_error) {
