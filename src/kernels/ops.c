@@ -218,6 +218,36 @@ AVX512_TARGET static void softmax_row_avx512(float *r, int C) {
         _mm512_mask_storeu_ps(r + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, r + j), inv));
     }
 }
+
+/* softmax_row_avx512 on four rows at once, the same bits a row: each row's
+ * maximum, exponentials, sum (in the same lane order) and scaling as
+ * there, the four rows' chains interleaved so their latencies (the
+ * exponential's FMAs, the reductions, the division) overlap: 128 x 128
+ * 15 -> 8 us on the Intel Xeon. */
+AVX512_TARGET static void softmax_rows4_avx512(float *r, int C) {
+    float *row[4] = {r, r + C, r + 2 * (size_t)C, r + 3 * (size_t)C};
+    __m512 vmax[4], vsum[4], mx[4];
+    for (int q = 0; q < 4; q++) vmax[q] = _mm512_set1_ps(-INFINITY), vsum[q] = _mm512_setzero_ps();
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = first_lanes(C - j);
+        for (int q = 0; q < 4; q++) vmax[q] = _mm512_mask_max_ps(vmax[q], k, vmax[q], _mm512_maskz_loadu_ps(k, row[q] + j));
+    }
+    for (int q = 0; q < 4; q++) mx[q] = _mm512_set1_ps(_mm512_reduce_max_ps(vmax[q]));
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = first_lanes(C - j);
+        for (int q = 0; q < 4; q++) {
+            __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row[q] + j), mx[q])));
+            _mm512_mask_storeu_ps(row[q] + j, k, e);
+            vsum[q] = _mm512_add_ps(vsum[q], e);
+        }
+    }
+    __m512 inv[4];
+    for (int q = 0; q < 4; q++) inv[q] = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum[q]));
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = first_lanes(C - j);
+        for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(row[q] + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row[q] + j), inv[q]));
+    }
+}
 #endif
 
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */
@@ -236,7 +266,9 @@ void bert_gelu_portable(float *x, size_t n) { gelu_erf_range(x, (long long)n); }
 void bert_softmax_rows(float *x, int N, int C) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (bert_cpu_has_avx512()) {
-        for (int i = 0; i < N; i++) softmax_row_avx512(x + (size_t)i * C, C);
+        int i = 0;
+        for (; i + 4 <= N; i += 4) softmax_rows4_avx512(x + (size_t)i * C, C);
+        for (; i < N; i++) softmax_row_avx512(x + (size_t)i * C, C);
         return;
     }
 #endif

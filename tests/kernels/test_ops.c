@@ -278,6 +278,27 @@ TEST(softmax_long_rows_match_float64_and_keep_nan) {
     for (int path = 0; path < 2; path++) softmax_long_rows(softmax_paths[path]);
 }
 
+/* Rows go through four at a time (then one by one): each row must come out
+ * the same bits as when it is the only row, for lengths 1-40 (tails), 128
+ * and 301, with a NaN row and a fully masked row among them. */
+TEST(softmax_rows_in_fours_are_rows_alone) {
+    enum { N = 7, CMAX = 301 };
+    float *x = malloc(sizeof *x * N * CMAX), *y = malloc(sizeof *y * N * CMAX);
+    unsigned seed = 3;
+    int bad = 0;
+    for (int C = 1; C <= CMAX; C = C < 40 ? C + 1 : C < 128 ? 128 : C < CMAX ? CMAX : CMAX + 1) {
+        for (int i = 0; i < N * C; i++) x[i] = 40.0f * frand(&seed) - 20.0f;
+        x[1 * C + C / 2] = NAN;
+        for (int j = 0; j < C; j++) x[2 * C + j] = -FLT_MAX;
+        memcpy(y, x, sizeof *x * N * C);
+        bert_softmax_rows(x, N, C);
+        for (int i = 0; i < N; i++) bert_softmax_rows(y + (size_t)i * C, 1, C);
+        bad += memcmp(x, y, sizeof *x * N * C) != 0;
+    }
+    CHECK(bad == 0);
+    free(x), free(y);
+}
+
 /* GELU's derivative (the float erf/exp form used in training) against the
  * float64 formula on a dense grid, many lanes and two threads. */
 TEST(gelu_backward_matches_float64) {
