@@ -142,6 +142,19 @@ static void check_ragged_heads64(bert_compute_dtype dtype, const char *name, con
             worst = fmin(worst, cosine(bert_output_hidden(c32, s) + (size_t)t * C, bert_output_hidden(c16, s) + (size_t)t * C, C));
     printf("  bertc-mini (heads of 64), ragged batch, 2 threads: %s vs f32 min token cosine %.6f\n", name, worst);
     if (!(worst >= bound)) test_fail(__FILE__, __LINE__, "bertc-mini: %s cosine %.6f < %g", name, worst, bound);
+    /* One thread: the feed-forward runs the 201 rows in chunks (128 + 73
+     * for an intermediate size of 512, src/model/forward.c), two threads in
+     * one: the same values up to the products' summation order. */
+    cp.n_threads = 1;
+    bert_context *c1 = NULL;
+    CHECK_OK(bert_context_create(m16, &cp, &c1, &err), err);
+    CHECK_OK(bert_forward(c1, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+    double apart = 0;
+    for (int s = 0; c1 && s < S; s++)
+        apart = fmax(apart, test_max_abs_diff(bert_output_hidden(c1, s), bert_output_hidden(c16, s), (size_t)len[s] * C));
+    printf("  one thread (feed-forward in chunks) vs two: max |diff| %.3g\n", apart);
+    CHECK(apart <= 1e-4);
+    bert_context_free(c1);
     for (int s = 0; s < S; s++) free(ids[s]), free(mask[s]);
     bert_context_free(c32);
     bert_context_free(c16);
