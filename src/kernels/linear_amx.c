@@ -6,8 +6,9 @@
  * 32 inputs x 16 columns (6, 7): each tile loaded feeds two tdpbf16ps. A
  * thread's part is its rows (all columns) or, for short inputs, a column
  * slab (bert_for_slabs); each 32-column B panel (32 columns x K) stays in
- * L2 while the part's row blocks pass over it. Rows left over after the 16-row blocks (M % 16) run under
- * a second tile configuration whose A and C tiles have only that many rows,
+ * L2 while the part's row blocks pass over it. A part's rows left over
+ * after its 16-row blocks ((i1 - i0) % 16) run under a second tile
+ * configuration whose A and C tiles have only that many rows,
  * so no load reads past x16's last row and nothing needs padding. */
 #include "kernels/linear_amx.h"
 

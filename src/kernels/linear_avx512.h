@@ -41,7 +41,8 @@ void bert_avx512_pack_weights(float *dst, const float *W, int N, int K);
 
 /* y[M x N] (row stride ldy) = x[M x K] (row stride K) W^T + bias (NULL:
  * none), W packed by bert_avx512_pack_weights; then the epilogue (NULL:
- * none). Column slabs over n_threads. Only call where
+ * none). Split over n_threads by rows, or columns for short inputs
+ * (bert_for_slabs). Only call where
  * bert_avx512_linear_preferred(N, K). */
 void bert_avx512_linear(float *y, int ldy, const float *x, const float *Wp, const float *bias, int M, int N, int K,
                         int n_threads, const bert_epilogue *epi);

@@ -219,9 +219,11 @@ AVX512_TARGET static void softmax_row_avx512(float *r, int C) {
     }
 }
 
-/* softmax_row_avx512 on four rows at once, the same bits a row: each row's
- * maximum, exponentials, sum (in the same lane order) and scaling as
- * there, the four rows' chains interleaved so their latencies (the
+/* softmax_row_avx512 on four rows at once, the same values a row: each
+ * row's maximum, exponentials, sum (in the same lane order) and scaling
+ * as there (the same bits, but for which NaN a row of NaN holds where two
+ * NaNs meet: the compiler orders the operands of a commutative add or
+ * multiply as it likes), the four rows' chains interleaved so their latencies (the
  * exponential's FMAs, the reductions, the division) overlap: 128 x 128
  * 15 -> 8 us on the Intel Xeon. */
 AVX512_TARGET static void softmax_rows4_avx512(float *r, int C) {
