@@ -392,7 +392,9 @@ printf 'john I-PER\nsmith E-PER\nmet O\nmary E-PER\nin O\nparis E-LOC\n\na I-ORG
 gold=$(awk 'NF { printf "%s ", $2 }' "$TMP/ioe/test_predictions.conll")
 if grep -q "IOE (converted to IOB2)" "$TMP/err" && [ "$gold" = "B-PER I-PER O B-PER O B-LOC B-ORG I-ORG B-ORG I-ORG " ]; then
     pass ner_ioe_to_iob2; else echo "  gold: $gold"; fail ner_ioe_to_iob2 "$TMP/err"; fi
-expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --output-dir "$TMP/xq"
+mkdir -p "$TMP/xquad/xquad_en" # a data directory of its own: the default, ../shared/data, is not beside every checkout
+expect_error xquad_has_no_train_split "no training split" "$BERT" finetune "$TASKS/qa" --task xquad --data-dir "$TMP/xquad" \
+    --output-dir "$TMP/xq"
 expect_error init_refuses_existing_dir "already exists" "$BERT" init "$TMP/new" --vocab "$TASKS/mlm/vocab.txt"
 printf 'a\nb\n' > "$TMP/novocab.txt"
 expect_error init_needs_special_tokens "not in the vocabulary" "$BERT" init "$TMP/new2" --vocab "$TMP/novocab.txt"
