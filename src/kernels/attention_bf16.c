@@ -19,6 +19,7 @@
 #include "kernels/attention.h"
 
 #include "kernels/cpu.h"
+#include "kernels/vecmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -142,7 +143,7 @@ BF16_TARGET static void scores_to_probs(float *S, uint16_t *Pb, size_t t32, int 
     int nkb = (T + 15) / 16;
     for (int kb = 0; kb < (int)(t32 / 16); kb++) {
         int left = T - kb * 16;
-        __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        __mmask16 valid = bert_first_lanes(left);
         __mmask16 masked = _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, keymask + kb * 16),
                                                    _mm512_setzero_ps(), _CMP_EQ_OQ);
         if (valid == 0xFFFF && !masked) continue;

@@ -98,7 +98,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static void f32_to_bf16_avx512(uint16_t *dst, const float *src, size_t n) {
     const __m512i exponent = _mm512_set1_epi32(0x7f800000), mantissa = _mm512_set1_epi32(0x007fffff);
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 k = bert_first_lanes((long long)(n - i));
         __m512i u = _mm512_maskz_loadu_epi32(k, src + i);
         _mm256_mask_storeu_epi16(dst + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_castsi512_ps(u)));
         __mmask16 sub = _mm512_mask_testn_epi32_mask(k, u, exponent) & _mm512_test_epi32_mask(u, mantissa);

@@ -13,6 +13,15 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The AVX-512 mask of the first n of 16 lanes: all from 16 on, none for
+ * n <= 0 (the tails of the intrinsics loops). */
+static inline __mmask16 bert_first_lanes(long long n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : (__mmask16)0;
+}
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BERT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
