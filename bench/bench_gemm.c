@@ -8,7 +8,8 @@
  *   - bert_linear (bert.c's fp32 product: column slabs over threads, oneDNN
  *     sgemm inside when libdnnl is present, OpenBLAS otherwise),
  *   - bert_linear_bf16 (oneDNN bf16 products, f32 sums) when the CPU has it,
- *   - bert_qlinear_run (oneDNN int8 products, int32 sums, VNNI or AMX; the
+ *   - bert_qlinear_run (int8 products, int32 sums: bert.c's AMX kernel
+ *     where the CPU has AMX-INT8, else oneDNN's matmul on VNNI; the
  *     weights quantized and packed once, the inputs quantized beforehand, as
  *     the encoder stages them) when the CPU and build have it,
  * and prints GFLOP/s (2MNK / time, median of --reps; int8 counts its

@@ -1,4 +1,5 @@
-/* amx.h — what the AMX kernels (attention_bf16.c, linear_amx.c) share
+/* amx.h — what the AMX kernels (attention_bf16.c, linear_amx.c,
+ * qlinear_amx.c) share
  * (internal). Include only inside their
  * `#if BERT_AMX_INTRINSICS` sections. */
 #ifndef BERT_KERNELS_AMX_H
@@ -11,6 +12,8 @@
 /* Compiled for AMX (and AVX512-BF16 for the conversions around it), called
  * only after bert_amx_bf16_ready() (cpu.h) said yes. */
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+/* The same with AMX-INT8, called only after bert_amx_int8_ready(). */
+#define AMX_INT8_TARGET __attribute__((target("amx-tile,amx-bf16,amx-int8,avx512f,avx512bw,avx512bf16")))
 
 /* Palette 1: tiles 0 .. n-1 each 64 bytes wide with rows[t] rows, loaded
  * into this thread's tile configuration (which also zeroes the tiles). */
@@ -23,7 +26,49 @@ AMX_TARGET static inline void bert_amx_configure(int n, const uint8_t *rows) {
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (int t = 0; t < n; t++) cfg.colsb[t] = 64, cfg.rows[t] = rows[t];
+    /* GCC does not count ldtilecfg as reading cfg: without this barrier
+     * the stores above were dropped where this was not inlined */
+    __asm__ volatile("" : : "r"(&cfg) : "memory");
     _tile_loadconfig(&cfg);
+}
+
+
+/* The dense kernels' tile set (linear_amx.c, qlinear_amx.c): tiles 0-3
+ * (C) and 4-5 (A) hold `rows` rows, 6-7 (B) 16. */
+AMX_TARGET static inline void bert_amx_configure_dense(int rows) {
+    const uint8_t r = (uint8_t)rows, tile_rows[8] = {r, r, r, r, r, r, 16, 16};
+    bert_amx_configure(8, tile_rows);
+}
+
+/* One 32 x 32 output step of a dense kernel: rows i0 .. i0 + 32 (two A
+ * tiles, two_rows) or i0 .. i0 + rows of the current configuration (one),
+ * columns of 16-column blocks nb and nb + 1 (two_cols) or nb. */
+typedef void (*bert_amx_block_fn)(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols);
+
+/* A dense kernel's part of the output, rows [i0, i1) x columns [j0, j1)
+ * (bert_for_slabs): the rows in groups of `group` (a multiple of 32; the
+ * input rows that stay in L2 while every 32-column panel of W passes over
+ * them), in each group every column pair of blocks over the group's 32-row
+ * steps; the part's rows left over after its 16-row blocks run last, under
+ * a configuration whose A and C tiles have only that many rows, so no load
+ * reads past the input's last row. */
+AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1, int group, bert_amx_block_fn block,
+                                                  const void *arg) {
+    int nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
+    bert_amx_configure_dense(16);
+    for (int g = i0; g < full; g += group) {
+        int g1 = full - g < group ? full : g + group;
+        for (int nb = j0 / 16; nb < nb1; nb += 2) {
+            int r = g;
+            for (; r + 32 <= g1; r += 32) block(arg, r, 16, 1, nb, nb + 1 < nb1);
+            if (r < g1) block(arg, r, 16, 0, nb, nb + 1 < nb1);
+        }
+    }
+    if (full < i1) {
+        bert_amx_configure_dense(i1 - full);
+        for (int nb = j0 / 16; nb < nb1; nb += 2) block(arg, full, i1 - full, 0, nb, nb + 1 < nb1);
+    }
+    _tile_release();
 }
 
 #endif

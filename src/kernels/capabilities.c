@@ -97,6 +97,8 @@ char *bert_system_info(char *buf, size_t cap) {
                         : "oneDNN matmul, weights packed at load (dense layers >= 256 x 256), sgemm (smaller), ")
              : bert_dnnl_sgemm_available() ? "oneDNN sgemm (dense layers), "
                                            : "", bert_gemm_backend(), core ? " | core: " : "",
-             core ? core : "", bf16, no_int8 ? no_int8 : "yes (oneDNN matmul)");
+             core ? core : "", bf16, no_int8                 ? no_int8
+             : bert_amx_int8_ready() ? "yes (AMX kernel; oneDNN matmul for layers it does not fit)"
+                                     : "yes (oneDNN matmul)");
     return buf;
 }

@@ -63,8 +63,11 @@ int bert_amx_bf16_ready(void) {
     pthread_once(&once, request_amx);
     return amx_granted;
 }
+
+int bert_amx_int8_ready(void) { return bert_amx_bf16_ready() && __builtin_cpu_supports("amx-int8"); }
 #else
 int bert_amx_bf16_ready(void) { return 0; }
+int bert_amx_int8_ready(void) { return 0; }
 #endif
 
 int bert_cpu_has_int8_dot(void) {

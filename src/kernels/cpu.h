@@ -37,6 +37,10 @@ int bert_cpu_bf16_dot_is_fast(void);
  * Safe to call from several threads. */
 int bert_amx_bf16_ready(void);
 
+/* 1 when AMX int8 tiles can be used: bert_amx_bf16_ready() and AMX-INT8
+ * (every CPU with AMX so far has both). */
+int bert_amx_int8_ready(void);
+
 /* VNNI (AVX512 or AVX) or AMX int8 dot products: int8 products without
  * them go through 16-bit intermediate sums that can saturate, so
  * BERT_COMPUTE_INT8 requires one of these. */

@@ -6,16 +6,16 @@
  * 32 inputs x 16 columns (6, 7): each tile loaded feeds two tdpbf16ps. A
  * thread's part is its rows (all columns) or, for short inputs, a column
  * slab (bert_for_slabs); each 32-column B panel (32 columns x K) stays in
- * L2 while the part's row blocks pass over it. A part's rows left over
- * after its 16-row blocks ((i1 - i0) % 16) run under a second tile
- * configuration whose A and C tiles have only that many rows,
- * so no load reads past x16's last row and nothing needs padding. */
+ * L2 while the part's row blocks pass over it (bert_amx_dense_part,
+ * amx.h: the rows left over after the 16-row blocks run under a tile
+ * configuration of that many rows, so nothing needs padding). */
 #include "kernels/linear_amx.h"
 
 #include "kernels/capabilities.h"
 #include "kernels/cpu.h"
 #include "kernels/half.h"
 
+#include <limits.h>
 #include <string.h>
 
 void bert_amx_pack_weights(uint16_t *dst, const float *W, int N, int K) {
@@ -39,12 +39,6 @@ int bert_amx_linear_preferred(int N, int K) {
     return (long)N * K <= AMX_PREFERRED_MAX_WEIGHTS || bert_bf16_unavailable() != NULL;
 }
 
-/* Tiles 0-3 (C) and 4-5 (A) hold `rows` rows, 6-7 (B) 16. */
-AMX_TARGET static void configure(int rows) {
-    const uint8_t r = (uint8_t)rows, tile_rows[8] = {r, r, r, r, r, r, 16, 16};
-    bert_amx_configure(8, tile_rows);
-}
-
 typedef struct {
     float *y;
     const uint16_t *x16, *Wp;
@@ -62,11 +56,11 @@ AMX_TARGET static void epilogue(const amx_args *a, int i0, int rows, int c0, int
     bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), a->y + (size_t)i0 * a->ldy, a->ldy, rows, c0, c1);
 }
 
-/* Rows i0 .. i0 + 32 (two A tiles, two_rows) or i0 .. i0 + rows of
- * the current configuration (one), columns of blocks nb and nb + 1
- * (two_cols) or nb. Accumulators start from the bias (a 64-byte row loaded
- * with stride 0 repeats it in every row) or zero. */
-AMX_TARGET static void block(const amx_args *a, int i0, int rows, int two_rows, int nb, int two_cols) {
+/* The step of bert_amx_block_fn (amx.h). Accumulators start from the
+ * bias (a 64-byte row loaded with stride 0 repeats it in every row) or
+ * zero. */
+AMX_TARGET static void block(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols) {
+    const amx_args *a = arg;
     int kchunks = a->K / 32;
     const uint16_t *x = a->x16 + (size_t)i0 * a->K;
     const uint16_t *B0 = a->Wp + (size_t)nb * kchunks * 512, *B1 = B0 + (size_t)kchunks * 512;
@@ -107,21 +101,10 @@ AMX_TARGET static void block(const amx_args *a, int i0, int rows, int two_rows, 
     if (a->epi) epilogue(a, i0, two_rows ? 32 : rows, nb * 16, (nb + (two_cols ? 2 : 1)) * 16);
 }
 
-/* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs). */
+/* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
+ * rows in one group. */
 AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
-    const amx_args *a = arg;
-    int nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
-    configure(16);
-    for (int nb = j0 / 16; nb < nb1; nb += 2) {
-        int r = i0;
-        for (; r + 32 <= full; r += 32) block(a, r, 16, 1, nb, nb + 1 < nb1);
-        if (r < full) block(a, r, 16, 0, nb, nb + 1 < nb1);
-    }
-    if (full < i1) {
-        configure(i1 - full);
-        for (int nb = j0 / 16; nb < nb1; nb += 2) block(a, full, i1 - full, 0, nb, nb + 1 < nb1);
-    }
-    _tile_release();
+    bert_amx_dense_part(i0, i1, j0, j1, INT_MAX / 64 * 32, block, arg);
 }
 
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,

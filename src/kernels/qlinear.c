@@ -1,4 +1,6 @@
-/* qlinear.c — int8 dense layers through oneDNN's matmul primitive.
+/* qlinear.c — int8 dense layers: on AMX, bert.c's own kernel
+ * (qlinear_amx.h); elsewhere, and for shapes it does not take, oneDNN's
+ * matmul primitive.
  *
  * Why the primitive and not dnnl_gemm_s8s8s32: measured here (one core,
  * oneDNN 2.6.3), the gemm API runs 128x768x768 at ~215 GOP/s, slower than
@@ -6,7 +8,8 @@
  * weights in the layout it asks for JITs an AMX kernel
  * (brg:avx512_core_amx_int8): 650-2000 GOP/s at BERT's shapes (a run-time
  * M falls back to gemm:jit at ~200-700). The packing and the primitives per
- * row count are bert_dnnl_packed's (onednn.h).
+ * row count are bert_dnnl_packed's (onednn.h). Why bert.c's AMX kernel
+ * before the primitive where it can: qlinear_amx.h; it gives the same bits.
  *
  * oneDNN is opened at run time (kernels/onednn.c), so bert.c runs without
  * it; building this path needs oneDNN's header (Debian: libdnnl-dev), else
@@ -16,6 +19,7 @@
 #include "kernels/cpu.h"
 #include "kernels/onednn.h"
 #include "kernels/ops.h"
+#include "kernels/qlinear_amx.h"
 #include "kernels/vecmath.h"
 #include "util/error.h"
 
@@ -100,6 +104,25 @@ static bert_status check_run(const float *y, int ldy, const int8_t *xq, const fl
     return BERT_OK;
 }
 
+struct bert_qlinear {
+    int N, K;
+    float *sw;    /* [N] weight row scales */
+    int8_t *wamx; /* the int8 weights packed for qlinear_amx.c, or NULL: */
+#ifdef BERT_HAVE_DNNL
+    bert_dnnl_packed mm; /* packed for oneDNN with the s8 x s8 -> s32 primitives */
+#endif
+};
+
+void bert_qlinear_free(bert_qlinear *q) {
+    if (!q) return;
+#ifdef BERT_HAVE_DNNL
+    if (!q->wamx) bert_dnnl_packed_destroy(&q->mm);
+#endif
+    free(q->wamx);
+    free(q->sw);
+    free(q);
+}
+
 #ifdef BERT_HAVE_DNNL
 /* y = acc * (sx[i] sw[j]) + b[j], rows [0, M) of a chunk. */
 BERT_VECTOR_CLONES
@@ -112,11 +135,7 @@ static void dequant_row(float *y, const int32_t *acc, float sx, const float *sw,
         for (int j = 0; j < N; j++) y[j] = (float)acc[j] * (sx * sw[j]);
     }
 }
-
-struct bert_qlinear {
-    float *sw;              /* [N] weight row scales */
-    bert_dnnl_packed mm;    /* the int8 weights, packed, and the s8 x s8 -> s32 primitives */
-};
+#endif
 
 bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why) {
     *why = bert_int8_unavailable();
@@ -126,12 +145,21 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
     int8_t *wq = malloc((size_t)N * K);
     if (!q || !wq || !(q->sw = malloc(sizeof(float) * (size_t)N))) {
         free(wq);
-        free(q);
+        bert_qlinear_free(q);
         return NULL;
     }
+    q->N = N, q->K = K;
     bert_quantize_rows(wq, q->sw, W, N, K, 1); /* symmetric per output channel */
-    bert_error e;
-    bert_status rc = bert_dnnl_packed_init(&q->mm, wq, N, K, dnnl_s8, dnnl_s32, 0, &e);
+    bert_status rc = BERT_OK;
+    if (bert_amx_qlinear_available(N, K)) {
+        if ((q->wamx = aligned_alloc(64, ((size_t)N * K + 63) / 64 * 64))) bert_amx_qlinear_pack(q->wamx, wq, N, K);
+        else rc = BERT_ERR_NOMEM;
+    } else {
+#ifdef BERT_HAVE_DNNL
+        bert_error e;
+        rc = bert_dnnl_packed_init(&q->mm, wq, N, K, dnnl_s8, dnnl_s32, 0, &e);
+#endif
+    }
     free(wq);
     if (rc != BERT_OK) {
         *why = rc == BERT_ERR_NOMEM ? "out of memory" : "oneDNN refused the int8 matmul";
@@ -142,19 +170,17 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
     return q;
 }
 
-void bert_qlinear_free(bert_qlinear *q) {
-    if (!q) return;
-    bert_dnnl_packed_destroy(&q->mm);
-    free(q->sw);
-    free(q);
-}
-
 bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx,
                              const float *bias, int M, int32_t *acc, const bert_epilogue *epi, int n_threads,
                              bert_error *err) {
     if (!q) return bert_fail(err, BERT_ERR_INPUT, "int8 product without a weight");
-    int N = q->mm.N, K = q->mm.K;
+    int N = q->N, K = q->K;
     bert_status rc = check_run(y, ldy, xq, sx, M, acc, N, err);
+    if (rc == BERT_OK && q->wamx) {
+        bert_amx_qlinear(y, ldy, xq, sx, q->wamx, q->sw, bias, M, N, K, n_threads, epi);
+        return BERT_OK;
+    }
+#ifdef BERT_HAVE_DNNL
     for (int r0 = 0; rc == BERT_OK && r0 < M; r0 += BERT_DNNL_ROWS) {
         int m = M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS, Mp = bert_dnnl_padded_rows(m);
         /* rows m..Mp of the chunk are read from the buffer's padding (see
@@ -168,31 +194,10 @@ bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int
         }
     }
     return rc;
-}
-
-#else /* built without oneDNN's header */
-
-struct bert_qlinear {
-    int unused;
-};
-
-bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why) {
-    (void)W, (void)N, (void)K;
-    *why = bert_int8_unavailable();
-    return NULL;
-}
-
-void bert_qlinear_free(bert_qlinear *q) { (void)q; }
-
-bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int8_t *xq, const float *sx,
-                             const float *bias, int M, int32_t *acc, const bert_epilogue *epi, int n_threads,
-                             bert_error *err) {
-    (void)bias, (void)epi, (void)n_threads;
-    if (!q) return bert_fail(err, BERT_ERR_INPUT, "int8 product without a weight");
-    bert_status rc = check_run(y, ldy, xq, sx, M, acc, 0, err);
+#else /* built without oneDNN's header: bert_qlinear_create made no q */
+    (void)bias, (void)epi, (void)n_threads, (void)K;
     return rc != BERT_OK ? rc : bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", bert_int8_unavailable());
-}
-
 #endif
+}
 
 size_t bert_qlinear_rows(int M) { return (size_t)bert_dnnl_padded_rows(M); }

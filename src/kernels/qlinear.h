@@ -1,5 +1,7 @@
-/* qlinear.h — int8 dense layers (BERT_COMPUTE_INT8): dynamic quantization
- * through oneDNN's matmul primitive (AMX or VNNI int8 products).
+/* qlinear.h — int8 dense layers (BERT_COMPUTE_INT8): dynamic quantization,
+ * the products on AMX tiles by bert.c's own kernel (qlinear_amx.h) where
+ * the CPU has AMX-INT8 and the shape fits it, else through oneDNN's matmul
+ * primitive (VNNI or AMX).
  *
  * Scheme (as ONNX Runtime's / PyTorch's dynamic quantization of Linear,
  * with finer activation scales): each weight row (output channel) is
@@ -7,7 +9,7 @@
  * each input row (token) is quantized at run time with its own scale
  * max|x| / 127. The int8 x int8 products are summed exactly in int32, then
  * y = acc * sx[m] * sw[n] + b[n] in f32. The weights are stored in the
- * blocked layout the primitive asks for, so nothing is repacked per call. */
+ * blocked layout the kernel asks for, so nothing is repacked per call. */
 #ifndef BERT_KERNELS_QLINEAR_H
 #define BERT_KERNELS_QLINEAR_H
 
@@ -37,17 +39,18 @@ void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int
  * and what runs on CPUs without AVX-512). */
 void bert_quantize_rows_portable(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
 
-/* Rows to allocate for an xq of M rows: bert_qlinear_run reads up to a
- * multiple of 16 (the padding's values do not matter). */
+/* Rows to allocate for an xq of M rows: bert_qlinear_run may read up to a
+ * multiple of 16 (oneDNN's path; the padding's values do not matter). */
 size_t bert_qlinear_rows(int M);
 
 /* Bytes of int32 scratch bert_qlinear_run needs for M rows of N outputs. */
 size_t bert_qlinear_scratch(int M, int N);
 
 /* y[M x N] (row stride ldy) = dequant(xq W^T) + bias, then the epilogue's
- * activation (epi may be NULL; its y16 is not supported here). acc is the
- * scratch above. Threads: oneDNN uses omp_get_max_threads(); the callers
- * set it per call (bert_blas_threads_enter). M = 0 does nothing. Fails with
+ * activation (epi may be NULL; its y16 only on the AMX kernel). acc is the
+ * scratch above (the AMX kernel needs none). Threads: the
+ * AMX kernel uses n_threads, oneDNN omp_get_max_threads(); the callers set
+ * it per call (bert_blas_threads_enter). M = 0 does nothing. Fails with
  * BERT_ERR_INPUT for a NULL q or buffer, M < 0 or ldy < N, with
  * BERT_ERR_UNSUPPORTED in a build without oneDNN's header, and with what
  * oneDNN said (its status named) when the primitive for a chunk of rows

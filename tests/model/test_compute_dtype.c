@@ -54,17 +54,25 @@ static void check_dtype(bert_compute_dtype dtype, const char *name, const char *
             seqs[b].attention_mask = (const int32_t *)(const void *)mask->data + b * T;
             seqs[b].n_tokens = T;
         }
-        CHECK_OK(bert_forward(c32, seqs, B, BERT_OUTPUT_HIDDEN, &err), err);
-        CHECK_OK(bert_forward(c16, seqs, B, BERT_OUTPUT_HIDDEN, &err), err);
-        double worst = 1, maxdiff = 0;
-        for (int b = 0; b < B; b++)
+        /* the pooler too where the checkpoint has one (int8 quantizes it) */
+        int pooler = (bert_model_heads(m32) & BERT_HEAD_POOLER) != 0;
+        unsigned outputs = BERT_OUTPUT_HIDDEN | (pooler ? BERT_OUTPUT_POOLED : 0);
+        CHECK_OK(bert_forward(c32, seqs, B, outputs, &err), err);
+        CHECK_OK(bert_forward(c16, seqs, B, outputs, &err), err);
+        double worst = 1, maxdiff = 0, worst_pooled = 1;
+        for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
                 const float *h32 = bert_output_hidden(c32, b) + (size_t)t * C, *h16 = bert_output_hidden(c16, b) + (size_t)t * C;
                 worst = fmin(worst, cosine(h32, h16, C));
                 maxdiff = fmax(maxdiff, test_max_abs_diff(h32, h16, (size_t)C));
             }
-        printf("  %s: %s vs f32 min token cosine %.6f, max |diff| %.3g\n", fixtures[f], name, worst, maxdiff);
+            if (pooler) worst_pooled = fmin(worst_pooled, cosine(bert_output_pooled(c32, b), bert_output_pooled(c16, b), C));
+        }
+        printf("  %s: %s vs f32 min token cosine %.6f, max |diff| %.3g, pooled cosine %.6f%s\n", fixtures[f], name, worst,
+               maxdiff, worst_pooled, pooler ? "" : " (no pooler)");
         if (!(worst >= bound)) test_fail(__FILE__, __LINE__, "%s: %s cosine %.6f < %g", fixtures[f], name, worst, bound);
+        if (!(worst_pooled >= bound))
+            test_fail(__FILE__, __LINE__, "%s: %s pooled cosine %.6f < %g", fixtures[f], name, worst_pooled, bound);
         /* it really ran: the result is not bit-identical to f32. */
         CHECK(maxdiff > 0);
         free(seqs);
