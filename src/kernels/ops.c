@@ -112,16 +112,34 @@ static void add_layernorm_row(float *ro, const float *ra, const float *rb, const
     for (int j = 0; j < C; j++) ro[j] = (ro[j] - m) * rstd * weight[j] + bias[j];
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void add_layernorm_row_avx512(float *ro, const float *ra, const float *rb,
+                                                                        const float *weight, const float *bias, int C,
+                                                                        float eps);
+#endif
+
+/* One row on the fastest path this CPU has. */
+static void add_layernorm_row_best(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
+                                   int C, float eps) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (bert_cpu_has_avx512()) {
+        add_layernorm_row_avx512(ro, ra, rb, weight, bias, C, eps);
+        return;
+    }
+#endif
+    add_layernorm_row(ro, ra, rb, weight, bias, C, eps);
+}
+
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads) {
     if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
         for (int i = 0; i < N; i++)
-            add_layernorm_row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+            add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
         return;
     }
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int i = 0; i < N; i++)
-        add_layernorm_row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+        add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
 }
 
 void bert_mask_key_columns(float *S, int T, const float *keymask) {
@@ -226,6 +244,42 @@ __attribute__((always_inline)) AVX512_TARGET static inline void softmax_rows_avx
     for (int j = 0; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         for (int q = 0; q < n; q++) _mm512_mask_storeu_ps(row[q] + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row[q] + j), inv[q]));
+    }
+}
+
+/* add_layernorm_row on AVX-512 intrinsics: one pass stores ra + rb and
+ * sums it, and its squares, in double lanes, shifted by the row's first
+ * value (so the variance, sum d^2 / C - (sum d / C)^2, loses nothing to
+ * cancellation unless the row's spread is ~1e-6 of its distance from that
+ * value); a second pass normalises with the portable path's formula
+ * (no multiply-add). Same values to ~1 float ulp of the normalised term.
+ * Intel Xeon, one thread, 128 rows: 128 wide 7.6 -> 5.4 us against the
+ * compiler's clone of the three-pass form; 768 wide 31 -> 30 us (both
+ * bound by moving the rows through L2). */
+AVX512_TARGET static void add_layernorm_row_avx512(float *ro, const float *ra, const float *rb, const float *weight,
+                                                   const float *bias, int C, float eps) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
+    double first = rb ? ra[0] + rb[0] : ra[0];
+    __m512d shift = _mm512_set1_pd(first);
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = bert_first_lanes(C - j);
+        __m512 v = _mm512_maskz_loadu_ps(k, ra + j);
+        if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + j));
+        _mm512_mask_storeu_ps(ro + j, k, v);
+        __m512d lo = _mm512_maskz_sub_pd((__mmask8)k, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), shift);
+        __m512d hi = _mm512_maskz_sub_pd((__mmask8)(k >> 8),
+                                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), shift);
+        s0 = _mm512_add_pd(s0, lo), s1 = _mm512_add_pd(s1, hi);
+        q0 = _mm512_fmadd_pd(lo, lo, q0), q1 = _mm512_fmadd_pd(hi, hi, q1);
+    }
+    double d = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1)) / C, var = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1)) / C - d * d;
+    float m = (float)(first + d);
+    float rstd = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps));
+    __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rstd);
+    for (int j = 0; j < C; j += 16) {
+        __mmask16 k = bert_first_lanes(C - j);
+        __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ro + j), vm), vr), _mm512_maskz_loadu_ps(k, weight + j));
+        _mm512_mask_storeu_ps(ro + j, k, _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, bias + j)));
     }
 }
 

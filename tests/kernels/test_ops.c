@@ -159,6 +159,38 @@ TEST(layernorm_matches_float64) {
     CHECK(test_max_abs_diff(a, out, (size_t)N * C) <= 1e-6);
 }
 
+/* Rows of BERT's widths (whole 16-lane blocks, one partial block) and a
+ * row far from zero relative to its spread (mean 2^23, spread ~2, the mean
+ * exact in float: unshifted, the AVX-512 path's one-pass sum of squares
+ * measured 8e-4 off in the normalised values), against float64, to 1e-5. */
+TEST(layernorm_wide_and_offset_rows_match_float64) {
+    const int widths[] = {16, 128, 129, 768};
+    unsigned seed = 9;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int N = 3, C = widths[w];
+        float *a = malloc(sizeof *a * (size_t)N * C), *out = malloc(sizeof *out * (size_t)N * C), *g = malloc(sizeof *g * C),
+              *be = malloc(sizeof *be * C);
+        for (int i = 0; i < N * C; i++) a[i] = frand(&seed);
+        for (int j = 0; j < C; j++) { /* 2^23 +- 1..3, in pairs: the mean 2^23 exactly, every value a float */
+            a[2 * C + j] = 8388608.0f + (j == C - 1 && C % 2 ? 0.0f : (j % 2 ? 1.0f : -1.0f) * (float)(1 + j / 2 % 3));
+            g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+        }
+        bert_add_layernorm(out, a, NULL, g, be, N, C, 1e-12f, 1);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            double mean = 0, var = 0;
+            for (int j = 0; j < C; j++) mean += a[i * C + j];
+            mean /= C;
+            for (int j = 0; j < C; j++) var += pow(a[i * C + j] - mean, 2);
+            var /= C;
+            for (int j = 0; j < C; j++)
+                worst = fmax(worst, fabs((a[i * C + j] - mean) / sqrt(var + 1e-12) * g[j] + be[j] - out[i * C + j]));
+        }
+        if (!(worst < 1e-5)) test_fail(__FILE__, __LINE__, "C = %d: max |error| %.3g", C, worst);
+        free(a), free(out), free(g), free(be);
+    }
+}
+
 TEST(activations_match_float64) {
     float x[201];
     for (int i = 0; i <= 200; i++) x[i] = -10.0f + 0.1f * i;
