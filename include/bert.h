@@ -127,8 +127,9 @@ typedef enum {
                             * Attention, LayerNorm, embeddings and heads stay
                             * f32. Also mixed-precision training, see
                             * bert_train_params.compute. */
-    BERT_COMPUTE_INT8 = 2, /* the encoder's dense layers as int8 x int8 -> int32
-                            * products (oneDNN matmul: AMX / VNNI), weights
+    BERT_COMPUTE_INT8 = 2, /* the encoder's dense layers and the pooler as
+                            * int8 x int8 -> int32 products (AMX: bert.c's
+                            * own kernel; VNNI: oneDNN's matmul), weights
                             * quantized once per output channel, inputs per
                             * token at run time (dynamic quantization);
                             * hidden-state cosine >= 0.99 vs f32 on the test
@@ -137,7 +138,7 @@ typedef enum {
                             * 320 texts). Needs a CPU
                             * with VNNI or AMX (without them int8 sums can
                             * saturate) and oneDNN. Inference only; the rest
-                            * as for bf16. */
+                            * as for bf16 (the other heads f32). */
     BERT_COMPUTE_TF32 = 3  /* BERT_DEVICE_CUDA only: the encoder's cuBLAS
                             * products on the GPU's tensor cores with TF32
                             * inputs (10 explicit mantissa bits, as PyTorch's

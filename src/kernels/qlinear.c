@@ -200,4 +200,6 @@ bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int
 #endif
 }
 
+int bert_qlinear_on_amx(const bert_qlinear *q) { return q && q->wamx; }
+
 size_t bert_qlinear_rows(int M) { return (size_t)bert_dnnl_padded_rows(M); }

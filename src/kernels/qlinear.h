@@ -39,6 +39,9 @@ void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int
  * and what runs on CPUs without AVX-512). */
 void bert_quantize_rows_portable(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
 
+/* 1 when q runs on bert.c's AMX int8 kernel (qlinear_amx.h), 0 on oneDNN. */
+int bert_qlinear_on_amx(const bert_qlinear *q);
+
 /* Rows to allocate for an xq of M rows: bert_qlinear_run may read up to a
  * multiple of 16 (oneDNN's path; the padding's values do not matter). */
 size_t bert_qlinear_rows(int M);

@@ -1,6 +1,7 @@
 /* qlinear_amx.h — int8 dense layers on AMX int8 tiles with weights packed
  * once (internal); the same scheme as qlinear.h (per-row int8 input, per
- * output channel int8 weights, exact int32 sums), without oneDNN.
+ * output channel int8 weights, exact int32 sums), without calling oneDNN
+ * (int8 as a whole still requires it: bert_int8_unavailable).
  *
  * Why: oneDNN's int8 matmul costs about as much per call at BERT-Tiny's
  * shapes (128 tokens x 128 hidden) as the AMX bf16 kernel (linear_amx.h),

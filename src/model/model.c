@@ -333,7 +333,8 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     return BERT_OK;
 }
 
-/* BERT_COMPUTE_INT8: each encoder dense weight quantized and packed once;
+/* BERT_COMPUTE_INT8: each encoder dense weight, and the pooler's, quantized
+ * and packed once;
  * Q, K and V as one [3C x C] weight where they may run as one product
  * (qkv_fusable; weights are quantized per output row, so each row's scale
  * is the one it had alone), its bias in m->fused. Each layer's f32 weights

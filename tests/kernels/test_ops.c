@@ -159,12 +159,13 @@ TEST(layernorm_matches_float64) {
     CHECK(test_max_abs_diff(a, out, (size_t)N * C) <= 1e-6);
 }
 
-/* Rows of BERT's widths (whole 16-lane blocks, one partial block) and a
- * row far from zero relative to its spread (mean 2^23, spread ~2, the mean
- * exact in float: unshifted, the AVX-512 path's one-pass sum of squares
- * measured 8e-4 off in the normalised values), against float64, to 1e-5. */
+/* Rows of BERT's widths (whole 16-lane blocks; a last block of 1 and of
+ * 12 lanes) and a row far from zero relative to its spread (mean 2^23,
+ * spread ~2, the mean exact in float: unshifted, the AVX-512 path's
+ * one-pass sum of squares measured 8e-4 off in the normalised values),
+ * against float64, to 1e-5. */
 TEST(layernorm_wide_and_offset_rows_match_float64) {
-    const int widths[] = {16, 128, 129, 768};
+    const int widths[] = {16, 128, 129, 140, 768};
     unsigned seed = 9;
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         int N = 3, C = widths[w];

@@ -118,9 +118,12 @@ TEST(int8_layer_uses_the_amx_kernel_where_it_fits) {
     for (int i = 0; i < N * K; i++) W[i] = frand(&seed);
     for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
     const char *why = NULL;
-    bert_qlinear *q = bert_qlinear_create(W, N, K, &why);
-    CHECK(q != NULL);
-    if (!q) return;
+    bert_qlinear *q = bert_qlinear_create(W, N, K, &why), *q80 = bert_qlinear_create(W, N, 80, &why);
+    CHECK(q != NULL && q80 != NULL);
+    if (!q || !q80) return;
+    CHECK(bert_qlinear_on_amx(q));    /* K = 128: the AMX kernel */
+    CHECK(!bert_qlinear_on_amx(q80)); /* K = 80: oneDNN */
+    bert_qlinear_free(q80);
     void *base;
     size_t len;
     int8_t *xq = guarded((size_t)M * K, &base, &len);
