@@ -49,8 +49,7 @@ static void linear_block(int i0, int i1, int j0, int j1, void *arg) {
     float beta = bert_bias_prefill(y, a->ldy, a->bias, m, j0, j1);
     if (!bert_dnnl_sgemm(m, j1 - j0, a->K, x, a->K, W, a->K, beta, y + j0, a->ldy))
         bert_sgemm(0, 1, m, j1 - j0, a->K, 1.0f, x, a->K, W, a->K, beta, y + j0, a->ldy);
-    bert_epilogue e;
-    bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), y, a->ldy, m, j0, j1);
+    bert_epilogue_run(a->epi, a->y, a->ldy, i0, m, j0, j1);
 }
 
 /* Below BERT_LINEAR_MIN_ROWS rows the backends switch kernels (oneDNN's

@@ -30,8 +30,7 @@ static void linear_bf16_block(int i0, int i1, int j0, int j1, void *arg) {
     float beta = bert_bias_prefill(y, a->ldy, a->bias, m, j0, j1);
     bert_dnnl_gemm_api()->gemm_bf16('N', 'T', m, j1 - j0, a->K, 1.0f, a->x16 + (size_t)i0 * a->K, a->K,
                                     a->W16 + (size_t)j0 * a->K, a->K, beta, y + j0, a->ldy);
-    bert_epilogue e;
-    bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), y, a->ldy, m, j0, j1);
+    bert_epilogue_run(a->epi, a->y, a->ldy, i0, m, j0, j1);
 }
 
 void bert_linear_bf16_ex(float *y, int ldy, const uint16_t *x16, const uint16_t *W16, const float *bias, int M, int N,

@@ -76,9 +76,7 @@ static void part(int i0, int i1, int j0, int j1, void *arg) {
         for (int nb = j0 / 16; nb < nb1; nb += 2) {
             int two = nb + 1 < nb1;
             for (int r = g; r < g1; r += 8) block(a, r, g1 - r < 8 ? g1 - r : 8, nb, two);
-            bert_epilogue e;
-            bert_epilogue_run(bert_epilogue_from_row(a->epi, g, a->ldy, &e), a->y + (size_t)g * a->ldy, a->ldy, g1 - g,
-                              nb * 16, (nb + (two ? 2 : 1)) * 16);
+            bert_epilogue_run(a->epi, a->y, a->ldy, g, g1 - g, nb * 16, (nb + (two ? 2 : 1)) * 16);
         }
     }
 }

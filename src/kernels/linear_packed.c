@@ -82,10 +82,7 @@ static bert_status run_rows(const bert_plinear *p, float *y, int ldy, const void
         if (epi && (epi->act >= 0 || epi->y16)) {
             int nt = n_threads > 1 && (size_t)m * N >= 32768 ? n_threads : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-            for (int i = 0; i < m; i++) {
-                bert_epilogue e;
-                bert_epilogue_run(bert_epilogue_from_row(epi, r0 + i, ldy, &e), yr + (size_t)i * ldy, ldy, 1, 0, N);
-            }
+            for (int i = 0; i < m; i++) bert_epilogue_run(epi, y, ldy, r0 + i, 1, 0, N);
         }
     }
     return rc;

@@ -112,36 +112,6 @@ static void add_layernorm_row(float *ro, const float *ra, const float *rb, const
     for (int j = 0; j < C; j++) ro[j] = (ro[j] - m) * rstd * weight[j] + bias[j];
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static void add_layernorm_row_avx512(float *ro, const float *ra, const float *rb,
-                                                                        const float *weight, const float *bias, int C,
-                                                                        float eps);
-#endif
-
-/* One row on the fastest path this CPU has. */
-static void add_layernorm_row_best(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
-                                   int C, float eps) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (bert_cpu_has_avx512()) {
-        add_layernorm_row_avx512(ro, ra, rb, weight, bias, C, eps);
-        return;
-    }
-#endif
-    add_layernorm_row(ro, ra, rb, weight, bias, C, eps);
-}
-
-void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
-                        int C, float eps, int n_threads) {
-    if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
-        for (int i = 0; i < N; i++)
-            add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
-        return;
-    }
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int i = 0; i < N; i++)
-        add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
-}
-
 void bert_mask_key_columns(float *S, int T, const float *keymask) {
     for (int j = 0; j < T; j++)
         if (keymask[j] == 0.0f)
@@ -290,6 +260,30 @@ AVX512_TARGET static void softmax_rows_all_avx512(float *x, int N, int C) {
     for (; i < N; i++) softmax_rows_avx512(x + (size_t)i * C, C, 1);
 }
 #endif
+
+/* One row on the fastest path this CPU has. */
+static void add_layernorm_row_best(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
+                                   int C, float eps) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (bert_cpu_has_avx512()) {
+        add_layernorm_row_avx512(ro, ra, rb, weight, bias, C, eps);
+        return;
+    }
+#endif
+    add_layernorm_row(ro, ra, rb, weight, bias, C, eps);
+}
+
+void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
+                        int C, float eps, int n_threads) {
+    if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
+        for (int i = 0; i < N; i++)
+            add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+        return;
+    }
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int i = 0; i < N; i++)
+        add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+}
 
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */
 static void gelu_range(float *x, long long n) {

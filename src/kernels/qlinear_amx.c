@@ -51,11 +51,7 @@ AMX_INT8_TARGET static void dequantize(const qamx_args *a, const int32_t *acc, i
             _mm512_storeu_ps(y + c * 16, v);
         }
     }
-    if (a->epi) {
-        bert_epilogue e;
-        bert_epilogue_run(bert_epilogue_from_row(a->epi, i0, a->ldy, &e), a->y + (size_t)i0 * a->ldy, a->ldy, rows, c0,
-                          c0 + 16 * ncb);
-    }
+    bert_epilogue_run(a->epi, a->y, a->ldy, i0, rows, c0, c0 + 16 * ncb);
 }
 
 /* The step of bert_amx_block_fn (amx.h); the bias is added in

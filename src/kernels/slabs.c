@@ -78,20 +78,13 @@ float bert_bias_prefill(float *y, int ldy, const float *bias, int M, int j0, int
     return 1.0f;
 }
 
-void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int M, int j0, int j1) {
+void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int i0, int M, int j0, int j1) {
     if (!epi) return;
-    for (int i = 0; i < M; i++) {
+    for (int i = i0; i < i0 + M; i++) {
         float *r = y + (size_t)i * ldy + j0;
         if (epi->act >= 0) bert_activation_forward(r, (size_t)(j1 - j0), (bert_activation)epi->act, 1);
         if (epi->y16) bert_f32_to_bf16_array(epi->y16 + (size_t)i * ldy + j0, r, (size_t)(j1 - j0));
     }
-}
-
-const bert_epilogue *bert_epilogue_from_row(const bert_epilogue *epi, int i0, int ldy, bert_epilogue *buf) {
-    if (!epi) return NULL;
-    *buf = *epi;
-    if (buf->y16) buf->y16 += (size_t)i0 * ldy;
-    return buf;
 }
 
 int bert_padded_begin(bert_padded *p, const void *x, size_t row_bytes, int M, int N) {
@@ -107,6 +100,6 @@ int bert_padded_begin(bert_padded *p, const void *x, size_t row_bytes, int M, in
 
 void bert_padded_end(bert_padded *p, float *y, int ldy, int M, int N, const bert_epilogue *epi) {
     for (int i = 0; i < M; i++) memcpy(y + (size_t)i * ldy, p->y + (size_t)i * N, sizeof(float) * N);
-    bert_epilogue_run(epi, y, ldy, M, 0, N);
+    bert_epilogue_run(epi, y, ldy, 0, M, 0, N);
     free(p->x), free(p->y);
 }

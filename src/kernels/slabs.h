@@ -18,12 +18,9 @@ typedef struct {
     uint16_t *y16;
 } bert_epilogue;
 
-/* Runs the epilogue on columns [j0, j1) of y's M rows (epi NULL: nothing). */
-void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int M, int j0, int j1);
-
-/* The epilogue of the output's rows from i0 on (its y16 moved down i0 rows
- * of ldy), in *buf; NULL when epi is NULL. For blocks that start at row i0. */
-const bert_epilogue *bert_epilogue_from_row(const bert_epilogue *epi, int i0, int ldy, bert_epilogue *buf);
+/* Runs the epilogue on rows [i0, i0 + M) x columns [j0, j1) of the output
+ * y (its row 0 at y, as epi->y16's; epi NULL: nothing). */
+void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int i0, int M, int j0, int j1);
 
 /* Runs fn(j0, j1, arg) for column ranges [j0, j1) of 0..N, multiples of 16
  * apart, one per thread (n_threads < 1 means 1): how every dense layer is
