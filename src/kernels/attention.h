@@ -7,14 +7,16 @@
  * a whole head in bf16, on AMX tiles or on AVX512-BF16 registers (the same
  * layouts): K and V are packed once into the pair-interleaved bf16 layout
  * of tdpbf16ps / vdpbf16ps, then 16 query rows at a time get their scores
- * (f32 accumulation), an f32 softmax in a 16 x T buffer, and the weighted sum
- * of V (probabilities rounded to bf16, f32 accumulation); the T x T matrix is
- * never written whole. Masked keys get -FLT_MAX as on the
+ * (f32 accumulation) in a 16 x T buffer, the softmax's numerators
+ * e^(s - max) in f32, rounded to bf16, and their f32 sum, the weighted sum
+ * of V (f32 accumulation) and each output row divided by its sum; the
+ * T x T matrix is never written whole. Masked keys get -FLT_MAX as on the
  * exact path, so a row whose keys are all masked is a uniform average there
  * too; padding keys past T get -inf (weight exactly 0).
  *
- * Precision: Q (pre-scaled), K, V and the probabilities are rounded to bf16
- * (relative 2^-9); products and sums are f32. Checked against a float64
+ * Precision: Q (pre-scaled), K, V and the numerators are rounded to bf16
+ * (relative 2^-9), the exponential is good to 3e-6; products and sums are
+ * f32. Checked against a float64
  * reference in tests/kernels/test_attention_bf16.c. */
 #ifndef BERT_KERNELS_ATTENTION_H
 #define BERT_KERNELS_ATTENTION_H
