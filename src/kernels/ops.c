@@ -159,26 +159,12 @@ AVX512_TARGET static inline __m512 exp_nonpositive16(__m512 x) {
 }
 
 
-/* GELU (erf form) on x[0..n) with AVX-512 intrinsics: erf_rational's clamp
- * and rational function (vecmath.h) in FMAs — the C11 build contracts no
- * a * b + c, so the compiler's clone spends a multiply and an add on each
- * of its eleven Horner steps — the tail through masked lanes. NaN stays
- * NaN (max/min give back their second operand, x, when it is NaN). */
+/* GELU (erf form) on x[0..n) with AVX-512 intrinsics (bert_gelu16,
+ * vecmath.h), the tail through masked lanes. */
 AVX512_TARGET static void gelu_range_avx512(float *x, long long n) {
     for (long long i = 0; i < n; i += 16) {
         __mmask16 k = bert_first_lanes(n - i);
-        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
-        t = _mm512_min_ps(_mm512_set1_ps(4.0f), _mm512_max_ps(_mm512_set1_ps(-4.0f), t));
-        __m512 t2 = _mm512_mul_ps(t, t);
-        __m512 p = _mm512_set1_ps(ERF_P[0]), q = _mm512_set1_ps(ERF_Q[0]);
-        for (int j = 1; j < 7; j++) p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(ERF_P[j]));
-        for (int j = 1; j < 5; j++) q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(ERF_Q[j]));
-        __m512 erf = _mm512_div_ps(_mm512_mul_ps(t, p), q);
-        /* (0.5 x) (1 + erf), not an FMA of 0.5 x: -0.0 and x below about
-         * -5.65 keep their negative zero, as the portable path and PyTorch */
-        __m512 half = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(half, _mm512_add_ps(_mm512_set1_ps(1.0f), erf)));
+        _mm512_mask_storeu_ps(x + i, k, bert_gelu16(_mm512_maskz_loadu_ps(k, x + i)));
     }
 }
 
@@ -217,36 +203,57 @@ __attribute__((always_inline)) AVX512_TARGET static inline void softmax_rows_avx
     }
 }
 
-/* add_layernorm_row on AVX-512 intrinsics: one pass stores ra + rb and
- * sums it, and its squares, in double lanes, shifted by the row's first
- * value (so the variance, sum d^2 / C - (sum d / C)^2, loses nothing to
- * cancellation unless the row's spread is ~1e-6 of its distance from that
- * value); a second pass normalises with the portable path's formula
- * (no multiply-add). Same values to ~1 float ulp of the normalised term.
- * Intel Xeon, one thread, 128 rows: 128 wide 7.6 -> 5.4 us against the
- * compiler's clone of the three-pass form; 768 wide 31 -> 30 us (both
- * bound by moving the rows through L2). */
+/* The sum of v's 16 lanes, in double. */
+AVX512_TARGET static inline double sum16_double(__m512 v) {
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+/* add_layernorm_row on AVX-512 intrinsics, in float lanes (two
+ * accumulators of 16, their lanes summed in double): one pass stores
+ * ra + rb and sums it, a second sums the squares about the mean (exact
+ * two-pass variance: no cancellation, where a one-pass sum of squares
+ * shifted by the first value lost 3.6e-4 to a 300 among values of +-1),
+ * a third normalises with the portable path's formula (no multiply-add).
+ * Within 2e-6 of the float64 LayerNorm (tests/kernels/test_ops.c). Intel
+ * Xeon, one thread, 128 rows: 128 wide 7.6 -> 5.4 us against the
+ * compiler's clone of the portable form with sums in double lanes, -> 4.3
+ * us in float lanes; 768 wide 31 -> 30 us (bound by moving the rows
+ * through L2). */
 AVX512_TARGET static void add_layernorm_row_avx512(float *ro, const float *ra, const float *rb, const float *weight,
                                                    const float *bias, int C, float eps) {
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
-    double first = rb ? ra[0] + rb[0] : ra[0];
-    __m512d shift = _mm512_set1_pd(first);
-    for (int j = 0; j < C; j += 16) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= C; j += 32) {
+        __m512 v0 = _mm512_loadu_ps(ra + j), v1 = _mm512_loadu_ps(ra + j + 16);
+        if (rb) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rb + j)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rb + j + 16));
+        _mm512_storeu_ps(ro + j, v0);
+        _mm512_storeu_ps(ro + j + 16, v1);
+        s0 = _mm512_add_ps(s0, v0), s1 = _mm512_add_ps(s1, v1);
+    }
+    for (; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         __m512 v = _mm512_maskz_loadu_ps(k, ra + j);
         if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + j));
         _mm512_mask_storeu_ps(ro + j, k, v);
-        __m512d lo = _mm512_maskz_sub_pd((__mmask8)k, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), shift);
-        __m512d hi = _mm512_maskz_sub_pd((__mmask8)(k >> 8),
-                                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), shift);
-        s0 = _mm512_add_pd(s0, lo), s1 = _mm512_add_pd(s1, hi);
-        q0 = _mm512_fmadd_pd(lo, lo, q0), q1 = _mm512_fmadd_pd(hi, hi, q1);
+        s0 = _mm512_add_ps(s0, v);
     }
-    double d = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1)) / C, var = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1)) / C - d * d;
-    float m = (float)(first + d);
-    float rstd = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps));
-    __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rstd);
-    for (int j = 0; j < C; j += 16) {
+    float m = (float)(sum16_double(_mm512_add_ps(s0, s1)) / C);
+    __m512 vm = _mm512_set1_ps(m);
+    s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    for (j = 0; j + 32 <= C; j += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(ro + j), vm), d1 = _mm512_sub_ps(_mm512_loadu_ps(ro + j + 16), vm);
+        s0 = _mm512_fmadd_ps(d0, d0, s0), s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
+    for (; j < C; j += 16) {
+        __mmask16 k = bert_first_lanes(C - j);
+        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, ro + j), vm);
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    float rstd = (float)(1.0 / sqrt(sum16_double(_mm512_add_ps(s0, s1)) / C + (double)eps));
+    __m512 vr = _mm512_set1_ps(rstd);
+    for (j = 0; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ro + j), vm), vr), _mm512_maskz_loadu_ps(k, weight + j));
         _mm512_mask_storeu_ps(ro + j, k, _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, bias + j)));
@@ -261,28 +268,27 @@ AVX512_TARGET static void softmax_rows_all_avx512(float *x, int N, int C) {
 }
 #endif
 
-/* One row on the fastest path this CPU has. */
-static void add_layernorm_row_best(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
-                                   int C, float eps) {
+typedef void (*layernorm_row_fn)(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
+                                 int C, float eps);
+
+/* The fastest row function this CPU has, asked once per call rather than
+ * per row. */
+static layernorm_row_fn add_layernorm_row_best(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (bert_cpu_has_avx512()) {
-        add_layernorm_row_avx512(ro, ra, rb, weight, bias, C, eps);
-        return;
-    }
+    if (bert_cpu_has_avx512()) return add_layernorm_row_avx512;
 #endif
-    add_layernorm_row(ro, ra, rb, weight, bias, C, eps);
+    return add_layernorm_row;
 }
 
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads) {
+    layernorm_row_fn row = add_layernorm_row_best();
     if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
-        for (int i = 0; i < N; i++)
-            add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+        for (int i = 0; i < N; i++) row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
         return;
     }
 #pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int i = 0; i < N; i++)
-        add_layernorm_row_best(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+    for (int i = 0; i < N; i++) row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
 }
 
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */

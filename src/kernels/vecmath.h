@@ -48,6 +48,28 @@ static inline float erf_rational(float x) {
     return x * p / q;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* GELU (erf form) of 16 lanes: erf_rational's clamp and rational function
+ * in FMAs — the C11 build contracts no a * b + c, so the compiler's clone
+ * of the scalar loop spends a multiply and an add on each of its eleven
+ * Horner steps. NaN stays NaN (max/min give back their second operand,
+ * x, when it is NaN). For the AVX-512 loops (ops.c) and the int8 kernel's
+ * dequantization (qlinear_amx.c), which applies it in registers. */
+__attribute__((target("avx512f"))) static inline __m512 bert_gelu16(__m512 v) {
+    __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    t = _mm512_min_ps(_mm512_set1_ps(4.0f), _mm512_max_ps(_mm512_set1_ps(-4.0f), t));
+    __m512 t2 = _mm512_mul_ps(t, t);
+    __m512 p = _mm512_set1_ps(ERF_P[0]), q = _mm512_set1_ps(ERF_Q[0]);
+    for (int j = 1; j < 7; j++) p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(ERF_P[j]));
+    for (int j = 1; j < 5; j++) q = _mm512_fmadd_ps(q, t2, _mm512_set1_ps(ERF_Q[j]));
+    __m512 erf = _mm512_div_ps(_mm512_mul_ps(t, p), q);
+    /* (0.5 x) (1 + erf), not an FMA of 0.5 x: -0.0 and x below about
+     * -5.65 keep their negative zero, as the portable path and PyTorch */
+    __m512 half = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(half, _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+#endif
+
 /* exp(x) for x <= 0 (softmax's shifted scores), vectorisable: n = round(x /
  * ln 2), r = x - n ln 2 in two parts (Cody-Waite), Cephes' degree-6 expf
  * polynomial for e^r, and 2^n built in the exponent bits. Relative error
