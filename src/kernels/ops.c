@@ -210,54 +210,79 @@ AVX512_TARGET static inline double sum16_double(__m512 v) {
     return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
 }
 
-/* add_layernorm_row on AVX-512 intrinsics, in float lanes (two
- * accumulators of 16, their lanes summed in double): one pass stores
- * ra + rb and sums it, a second sums the squares about the mean (exact
- * two-pass variance: no cancellation, where a one-pass sum of squares
- * shifted by the first value lost 3.6e-4 to a 300 among values of +-1),
- * a third normalises with the portable path's formula (no multiply-add).
+/* add_layernorm_row on AVX-512 intrinsics for n rows at once (n <= 4, a
+ * constant where it is called, as softmax_rows_avx512: the rows' chains of
+ * reductions, square root and division overlap), row q at offset q C of
+ * ro, ra, rb. In float lanes (two accumulators of 16, their lanes summed
+ * in double): one pass stores ra + rb and sums it, a second sums the
+ * squares about the mean (exact two-pass variance: no cancellation, where
+ * a one-pass sum of squares shifted by the first value lost 3.6e-4 to a
+ * 300 among values of +-1), a third normalises with the portable path's
+ * formula (no multiply-add); a row's values are those of the row alone.
  * Within 2e-6 of the float64 LayerNorm (tests/kernels/test_ops.c). Intel
- * Xeon, one thread, 128 rows: 128 wide 7.6 -> 5.4 us against the
- * compiler's clone of the portable form with sums in double lanes, -> 4.3
- * us in float lanes; 768 wide 31 -> 30 us (bound by moving the rows
- * through L2). */
-AVX512_TARGET static void add_layernorm_row_avx512(float *ro, const float *ra, const float *rb, const float *weight,
-                                                   const float *bias, int C, float eps) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+ * Xeon, one thread, 128 rows of 128: 7.6 us for the compiler's clone of
+ * the portable form, 5.6 with sums in double lanes, row by row, 3.4 now;
+ * 768 wide 27 us either way (bound by moving the rows through L2). */
+__attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_rows_avx512(
+    float *ro, const float *ra, const float *rb, const float *weight, const float *bias, int C, float eps, int n) {
+    __m512 s0[4], s1[4], vm[4], vr[4];
+    size_t off[4];
+    for (int q = 0; q < n; q++) s0[q] = s1[q] = _mm512_setzero_ps(), off[q] = (size_t)q * C;
     int j = 0;
-    for (; j + 32 <= C; j += 32) {
-        __m512 v0 = _mm512_loadu_ps(ra + j), v1 = _mm512_loadu_ps(ra + j + 16);
-        if (rb) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rb + j)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rb + j + 16));
-        _mm512_storeu_ps(ro + j, v0);
-        _mm512_storeu_ps(ro + j + 16, v1);
-        s0 = _mm512_add_ps(s0, v0), s1 = _mm512_add_ps(s1, v1);
-    }
+    for (; j + 32 <= C; j += 32)
+        for (int q = 0; q < n; q++) {
+            __m512 v0 = _mm512_loadu_ps(ra + off[q] + j), v1 = _mm512_loadu_ps(ra + off[q] + j + 16);
+            if (rb) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rb + off[q] + j)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rb + off[q] + j + 16));
+            _mm512_storeu_ps(ro + off[q] + j, v0);
+            _mm512_storeu_ps(ro + off[q] + j + 16, v1);
+            s0[q] = _mm512_add_ps(s0[q], v0), s1[q] = _mm512_add_ps(s1[q], v1);
+        }
     for (; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
-        __m512 v = _mm512_maskz_loadu_ps(k, ra + j);
-        if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + j));
-        _mm512_mask_storeu_ps(ro + j, k, v);
-        s0 = _mm512_add_ps(s0, v);
+        for (int q = 0; q < n; q++) {
+            __m512 v = _mm512_maskz_loadu_ps(k, ra + off[q] + j);
+            if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + off[q] + j));
+            _mm512_mask_storeu_ps(ro + off[q] + j, k, v);
+            s0[q] = _mm512_add_ps(s0[q], v);
+        }
     }
-    float m = (float)(sum16_double(_mm512_add_ps(s0, s1)) / C);
-    __m512 vm = _mm512_set1_ps(m);
-    s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    for (j = 0; j + 32 <= C; j += 32) {
-        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(ro + j), vm), d1 = _mm512_sub_ps(_mm512_loadu_ps(ro + j + 16), vm);
-        s0 = _mm512_fmadd_ps(d0, d0, s0), s1 = _mm512_fmadd_ps(d1, d1, s1);
+    for (int q = 0; q < n; q++) {
+        vm[q] = _mm512_set1_ps((float)(sum16_double(_mm512_add_ps(s0[q], s1[q])) / C));
+        s0[q] = s1[q] = _mm512_setzero_ps();
     }
+    for (j = 0; j + 32 <= C; j += 32)
+        for (int q = 0; q < n; q++) {
+            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(ro + off[q] + j), vm[q]);
+            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(ro + off[q] + j + 16), vm[q]);
+            s0[q] = _mm512_fmadd_ps(d0, d0, s0[q]), s1[q] = _mm512_fmadd_ps(d1, d1, s1[q]);
+        }
     for (; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
-        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, ro + j), vm);
-        s0 = _mm512_fmadd_ps(d, d, s0);
+        for (int q = 0; q < n; q++) {
+            __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, ro + off[q] + j), vm[q]);
+            s0[q] = _mm512_fmadd_ps(d, d, s0[q]);
+        }
     }
-    float rstd = (float)(1.0 / sqrt(sum16_double(_mm512_add_ps(s0, s1)) / C + (double)eps));
-    __m512 vr = _mm512_set1_ps(rstd);
+    for (int q = 0; q < n; q++)
+        vr[q] = _mm512_set1_ps((float)(1.0 / sqrt(sum16_double(_mm512_add_ps(s0[q], s1[q])) / C + (double)eps)));
     for (j = 0; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
-        __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ro + j), vm), vr), _mm512_maskz_loadu_ps(k, weight + j));
-        _mm512_mask_storeu_ps(ro + j, k, _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, bias + j)));
+        __m512 w = _mm512_maskz_loadu_ps(k, weight + j), bv = _mm512_maskz_loadu_ps(k, bias + j);
+        for (int q = 0; q < n; q++) {
+            __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ro + off[q] + j), vm[q]), vr[q]), w);
+            _mm512_mask_storeu_ps(ro + off[q] + j, k, _mm512_add_ps(x, bv));
+        }
     }
+}
+
+/* Rows [i0, i1) of bert_add_layernorm four at a time, then one by one. */
+AVX512_TARGET static void add_layernorm_range_avx512(float *out, const float *a, const float *b, const float *weight,
+                                                     const float *bias, int i0, int i1, int C, float eps) {
+    int i = i0;
+    for (; i + 4 <= i1; i += 4)
+        add_layernorm_rows_avx512(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps, 4);
+    for (; i < i1; i++)
+        add_layernorm_rows_avx512(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps, 1);
 }
 
 /* The rows four at a time, then one by one. */
@@ -268,27 +293,36 @@ AVX512_TARGET static void softmax_rows_all_avx512(float *x, int N, int C) {
 }
 #endif
 
-typedef void (*layernorm_row_fn)(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
-                                 int C, float eps);
-
-/* The fastest row function this CPU has, asked once per call rather than
- * per row. */
-static layernorm_row_fn add_layernorm_row_best(void) {
+/* Rows [i0, i1) of bert_add_layernorm on the fastest path this CPU has. */
+static void add_layernorm_range(float *out, const float *a, const float *b, const float *weight, const float *bias,
+                                int i0, int i1, int C, float eps, int avx512) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (bert_cpu_has_avx512()) return add_layernorm_row_avx512;
+    if (avx512) {
+        add_layernorm_range_avx512(out, a, b, weight, bias, i0, i1, C, eps);
+        return;
+    }
 #endif
-    return add_layernorm_row;
+    (void)avx512;
+    for (int i = i0; i < i1; i++)
+        add_layernorm_row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
 }
 
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads) {
-    layernorm_row_fn row = add_layernorm_row_best();
+    int avx512 = bert_cpu_has_avx512();
     if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
-        for (int i = 0; i < N; i++) row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+        add_layernorm_range(out, a, b, weight, bias, 0, N, C, eps, avx512);
         return;
     }
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int i = 0; i < N; i++) row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+    /* blocks of 4 rows (the AVX-512 path's group), split evenly */
+    int nblk = (N + 3) / 4;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int i0 = (int)((long long)nblk * t / nt) * 4, i1 = (int)((long long)nblk * (t + 1) / nt) * 4;
+        i1 = i1 < N ? i1 : N;
+        if (i0 < i1) add_layernorm_range(out, a, b, weight, bias, i0, i1, C, eps, avx512);
+    }
 }
 
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */

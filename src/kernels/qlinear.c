@@ -47,38 +47,66 @@ static void quantize_row(int8_t *q, float *s, const float *x, int K) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* quantize_row on AVX-512 intrinsics, the same bits: the maximum ignores
- * NaN as the scalar comparison does (max_ps gives back its second operand,
+/* quantize_row on AVX-512 intrinsics for n rows at once (n <= 4, a
+ * constant where it is called: the rows' reductions and divisions
+ * overlap), row r at offset r K; the same bits: the maximum ignores NaN
+ * as the scalar comparison does (max_ps gives back its second operand,
  * the running maximum, when the first is NaN), cvtps_epi32 rounds to
  * nearest even as the scalar's add-subtract, and the pack to int8
  * truncates as the scalar's (int8_t) cast (|v| <= 127 for finite values).
- * 3x the compiler's clone, whose conversion to int8 runs through
- * shuffles (Intel Xeon: 0.38 -> 0.12 ns a value, 1,024 x 128). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void quantize_row_avx512(int8_t *q, float *s, const float *x, int K) {
-    __m512 vmax = _mm512_setzero_ps();
+ * Intel Xeon, one thread, 1,024 rows of 128 (of 512): 0.38 ns a value
+ * for the compiler's clone (its conversion to int8 runs through
+ * shuffles), 0.123 (0.20) row by row, 0.114 (0.15) four at a time. */
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) static inline void
+quantize_rows_avx512(int8_t *q, float *s, const float *x, int K, int n) {
+    __m512 vmax[4], vinv[4];
     const __m512i sign = _mm512_set1_epi32(0x7fffffff);
+    for (int r = 0; r < n; r++) vmax[r] = _mm512_setzero_ps();
     for (int j = 0; j < K; j += 16) {
         __mmask16 k = bert_first_lanes(K - j);
-        __m512 a = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(k, x + j)), sign));
-        vmax = _mm512_max_ps(a, vmax);
+        for (int r = 0; r < n; r++) {
+            __m512 v = _mm512_maskz_loadu_ps(k, x + (size_t)r * K + j);
+            vmax[r] = _mm512_max_ps(_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), sign)), vmax[r]);
+        }
     }
-    float amax = _mm512_reduce_max_ps(vmax);
-    float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
-    __m512 vinv = _mm512_set1_ps(inv);
+    for (int r = 0; r < n; r++) {
+        float amax = _mm512_reduce_max_ps(vmax[r]);
+        float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+        vinv[r] = _mm512_set1_ps(1.0f / scale);
+        s[r] = scale;
+    }
     for (int j = 0; j < K; j += 16) {
         __mmask16 k = bert_first_lanes(K - j);
-        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + j), vinv));
-        _mm_mask_storeu_epi8(q + j, k, _mm512_cvtepi32_epi8(v));
+        for (int r = 0; r < n; r++) {
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + (size_t)r * K + j), vinv[r]));
+            _mm_mask_storeu_epi8(q + (size_t)r * K + j, k, _mm512_cvtepi32_epi8(v));
+        }
     }
-    *s = scale;
+}
+
+/* Rows [i0, i1) four at a time, then one by one. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void quantize_range_avx512(int8_t *xq, float *sx, const float *x,
+                                                                                    int i0, int i1, int K) {
+    int i = i0;
+    for (; i + 4 <= i1; i += 4) quantize_rows_avx512(xq + (size_t)i * K, sx + i, x + (size_t)i * K, K, 4);
+    for (; i < i1; i++) quantize_rows_avx512(xq + (size_t)i * K, sx + i, x + (size_t)i * K, K, 1);
 }
 #endif
 
 void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (bert_cpu_has_avx512()) {
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && M > 8) schedule(static)
-        for (int i = 0; i < M; i++) quantize_row_avx512(xq + (size_t)i * K, sx + i, x + (size_t)i * K, K);
+        if (n_threads <= 1 || M <= 8) {
+            quantize_range_avx512(xq, sx, x, 0, M, K);
+            return;
+        }
+        int nblk = (M + 3) / 4; /* blocks of 4 rows, split evenly */
+#pragma omp parallel num_threads(n_threads)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int i0 = (int)((long long)nblk * t / nt) * 4, i1 = (int)((long long)nblk * (t + 1) / nt) * 4;
+            if (i0 < (i1 < M ? i1 : M)) quantize_range_avx512(xq, sx, x, i0, i1 < M ? i1 : M, K);
+        }
         return;
     }
 #endif

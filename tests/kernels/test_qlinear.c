@@ -53,7 +53,7 @@ TEST(quantize_rows_round_to_the_row_scale) {
  * even (a row whose maximum is 127 has scale 1: 2.5 -> 2, 3.5 -> 4), NaN
  * left out of the maximum, -0.0, subnormals, an all-zero row. */
 TEST(quantize_rows_fast_path_is_the_portable_one) {
-    enum { M = 6, KMAX = 301 };
+    enum { M = 11, KMAX = 301 }; /* 11 rows: two groups of four and three alone */
     unsigned seed = 5;
     float *x = malloc(sizeof *x * M * KMAX), s1[M], s2[M];
     int8_t *q1 = malloc(M * KMAX + 1), *q2 = malloc(M * KMAX + 1);
@@ -66,11 +66,14 @@ TEST(quantize_rows_fast_path_is_the_portable_one) {
         x[3 * K] = NAN;                                                      /* row 3: NaN not the maximum */
         if (K > 2) x[3 * K + 1] = -0.0f, x[3 * K + 2] = 1e-40f;
         for (int j = 0; j < K; j++) x[4 * K + j] = 1e-39f * (float)(j + 1); /* row 4: subnormal */
-        memset(q1, 0x55, M * KMAX + 1), memset(q2, 0x55, M * KMAX + 1);
-        bert_quantize_rows(q1, s1, x, M, K, 1);
+        memset(q2, 0x55, M * KMAX + 1);
         bert_quantize_rows_portable(q2, s2, x, M, K, 1);
-        for (int i = 0; i < M; i++) bad += memcmp(&s1[i], &s2[i], sizeof s1[i]) != 0;
-        bad += memcmp(q1, q2, (size_t)M * K) != 0 || q1[M * K] != 0x55; /* nothing past the rows */
+        for (int nt = 1; nt <= 3; nt += 2) { /* one thread, and three splitting the groups */
+            memset(q1, 0x55, M * KMAX + 1);
+            bert_quantize_rows(q1, s1, x, M, K, nt);
+            for (int i = 0; i < M; i++) bad += memcmp(&s1[i], &s2[i], sizeof s1[i]) != 0;
+            bad += memcmp(q1, q2, (size_t)M * K) != 0 || q1[M * K] != 0x55; /* nothing past the rows */
+        }
         if (K == 9) CHECK(q2[K + 3] == -2 && q2[K + 7] == 2 && q2[K + 8] == 4 && q2[K + 5] == 0); /* ties to even */
     }
     CHECK(bad == 0);
