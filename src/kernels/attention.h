@@ -1,4 +1,5 @@
-/* attention.h — fused attention for one (sequence, head) in bf16 (internal).
+/* attention.h — fused attention for one (sequence, head), in bf16 and in f32
+ * (internal).
  *
  * The exact (f32) path computes softmax(Q K^T / sqrt(d) + mask) V with two
  * BLAS products per head and the T x T scores in memory between them. Under
@@ -61,5 +62,34 @@ void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, co
 void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
                               const float *V, int ld, int T, int head_size, float scale, const float *keymask,
                               void *scratch);
+
+/* ---- the exact path's fused head (attention_f32.c) ----------------------
+ * Under f32 the same softmax(scale Q K^T + mask) V for one (sequence, head)
+ * in one pass on AVX-512 registers, instead of two BLAS products with the
+ * T x T scores between them: K transposed once, then 16 query rows at a
+ * time get f32 scores in a 16 x T buffer, masked keys -FLT_MAX (as
+ * bert_mask_key_columns), bert_softmax_rows (the float-exact softmax) and
+ * the weighted sum of V read in place. The same operations as the BLAS
+ * path in another summation order (checked against float64 in
+ * tests/kernels/test_attention_f32.c). */
+
+/* Sequences shorter than this keep the BLAS path: the fused head pads the
+ * keys to 32 and is slower below (Intel Xeon, one thread, head 64, us a
+ * head, BLAS vs fused: T 8 0.41 vs 0.61, 20 1.22 vs 1.46, 32 2.42 vs 1.98,
+ * 64 8.7 vs 7.3, 128 36.4 vs 27.7, 512 515 vs 439). */
+enum { BERT_ATTENTION_F32_MIN_TOKENS = 32 };
+
+/* 1 where the CPU has AVX-512 (in a build for x86-64 with GCC's
+ * intrinsics) and head_size is a multiple of 32 up to 256. */
+int bert_attention_f32_available(int head_size);
+
+/* Bytes of scratch bert_attention_f32 needs for T tokens (64-byte aligned
+ * scratch expected). */
+size_t bert_attention_f32_scratch_bytes(int T, int head_size);
+
+/* As bert_attention_bf16, in f32; only call when
+ * bert_attention_f32_available(head_size). */
+void bert_attention_f32(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
+                        int head_size, float scale, const float *keymask, void *scratch);
 
 #endif

@@ -47,31 +47,6 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size) {
 /* 16 floats to 16 bf16 (round to nearest even), as a 256-bit vector. */
 BF16_TARGET static inline __m256i to_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
-/* r[t] = column t of the 16 x 16 matrix of 32-bit lanes whose rows were
- * r[0..15]: unpacks of 32 and 64 bits transpose each 128-bit lane's 4 x 4
- * blocks, two rounds of 128-bit shuffles put the blocks in place. */
-BF16_TARGET static inline void transpose_16x16(__m512i r[16]) {
-    __m512i a[16], b[16];
-    for (int k = 0; k < 8; k++) {
-        a[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; k++) { /* b[4k + e], lane L: rows 4k .. 4k + 3, column 4L + e */
-        b[4 * k] = _mm512_unpacklo_epi64(a[4 * k], a[4 * k + 2]);
-        b[4 * k + 1] = _mm512_unpackhi_epi64(a[4 * k], a[4 * k + 2]);
-        b[4 * k + 2] = _mm512_unpacklo_epi64(a[4 * k + 1], a[4 * k + 3]);
-        b[4 * k + 3] = _mm512_unpackhi_epi64(a[4 * k + 1], a[4 * k + 3]);
-    }
-    for (int e = 0; e < 4; e++) {
-        __m512i c0 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0x44), c1 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0xEE);
-        __m512i d0 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0x44), d1 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0xEE);
-        r[e] = _mm512_shuffle_i32x4(c0, d0, 0x88);
-        r[4 + e] = _mm512_shuffle_i32x4(c0, d0, 0xDD);
-        r[8 + e] = _mm512_shuffle_i32x4(c1, d1, 0x88);
-        r[12 + e] = _mm512_shuffle_i32x4(c1, d1, 0xDD);
-    }
-}
-
 /* Keys [0, rows) (rows a multiple of 16 and >= T; keys past T zero): per
  * block of 16 keys and 16 pairs of dimensions, the keys' pairs (16 keys x
  * 16 pairs) transposed in registers. */
@@ -86,7 +61,7 @@ BF16_TARGET static void pack_k(uint32_t *Kp, const float *K, int ld, int rows, i
                 r[j] = kb * 16 + j < T ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(k + 16), _mm512_loadu_ps(k))
                                        : _mm512_setzero_si512();
             }
-            transpose_16x16(r);
+            bert_transpose_16x16(r);
             for (int t = 0; t < 16; t++) _mm512_storeu_si512(blk + (size_t)(c + t) * 16, r[t]);
         }
     }

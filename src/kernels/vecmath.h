@@ -20,6 +20,31 @@
 static inline __mmask16 bert_first_lanes(long long n) {
     return n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : (__mmask16)0;
 }
+/* r[t] = column t of the 16 x 16 matrix of 32-bit lanes whose rows were
+ * r[0..15]: unpacks of 32 and 64 bits transpose each 128-bit lane's 4 x 4
+ * blocks, two rounds of 128-bit shuffles put the blocks in place. For
+ * the attention kernels' packing of K (attention_bf16.c, attention_f32.c). */
+__attribute__((target("avx512f"))) static inline void bert_transpose_16x16(__m512i r[16]) {
+    __m512i a[16], b[16];
+    for (int k = 0; k < 8; k++) {
+        a[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) { /* b[4k + e], lane L: rows 4k .. 4k + 3, column 4L + e */
+        b[4 * k] = _mm512_unpacklo_epi64(a[4 * k], a[4 * k + 2]);
+        b[4 * k + 1] = _mm512_unpackhi_epi64(a[4 * k], a[4 * k + 2]);
+        b[4 * k + 2] = _mm512_unpacklo_epi64(a[4 * k + 1], a[4 * k + 3]);
+        b[4 * k + 3] = _mm512_unpackhi_epi64(a[4 * k + 1], a[4 * k + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512i c0 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0x44), c1 = _mm512_shuffle_i32x4(b[e], b[4 + e], 0xEE);
+        __m512i d0 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0x44), d1 = _mm512_shuffle_i32x4(b[8 + e], b[12 + e], 0xEE);
+        r[e] = _mm512_shuffle_i32x4(c0, d0, 0x88);
+        r[4 + e] = _mm512_shuffle_i32x4(c0, d0, 0xDD);
+        r[8 + e] = _mm512_shuffle_i32x4(c1, d1, 0x88);
+        r[12 + e] = _mm512_shuffle_i32x4(c1, d1, 0xDD);
+    }
+}
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

@@ -100,11 +100,11 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
     size_t L = (size_t)(labels > ctx->cap_labels ? labels : ctx->cap_labels);
     size_t NI = (size_t)(ctx->model->cfg.pub.num_intents > 0 ? ctx->model->cfg.pub.num_intents : 1);
-    /* per thread: the T x T scores, or the bf16 attention kernel's packed K/V and row buffers */
+    /* per thread: the T x T scores, or a fused attention kernel's packed K (and V) and row buffers */
     size_t fused = 0;
-    if (ctx->model->attention_bf16)
-        fused = (bert_attention_bf16_scratch_bytes(T, c->hidden_size / c->num_attention_heads) + sizeof(float) - 1) /
-                sizeof(float);
+    int HS = c->hidden_size / c->num_attention_heads;
+    if (ctx->model->attention_bf16) fused = (bert_attention_bf16_scratch_bytes(T, HS) + sizeof(float) - 1) / sizeof(float);
+    else if (bert_attention_f32_available(HS)) fused = bert_attention_f32_scratch_bytes(T, HS) / sizeof(float);
     size_t stride = pad16((size_t)T * T > fused ? (size_t)T * T : fused);
     size_t sizes[] = {
         pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),

@@ -122,7 +122,7 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
                             float *scratch, size_t stride, int fused, int n_threads) {
     int C = b->C, NH = b->NH, HS = C / NH, ld = b->ld > 0 ? b->ld : C;
     float scale = 1.0f / sqrtf((float)HS);
-    int n_pairs = b->S * NH;
+    int n_pairs = b->S * NH, f32_fused = !fused && bert_attention_f32_available(HS);
     int nt = n_threads < n_pairs ? n_threads : n_pairs;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
     for (int pair = 0; pair < n_pairs; pair++) {
@@ -139,6 +139,10 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
         if (fused) {
             bert_attention_bf16_with((bert_attention_bf16_kernel)fused, out + at, C, q + in, k + in, v + in, ld, T, HS,
                                      scale, mask, S);
+            continue;
+        }
+        if (f32_fused && T >= BERT_ATTENTION_F32_MIN_TOKENS) {
+            bert_attention_f32(out + at, C, q + in, k + in, v + in, ld, T, HS, scale, mask, S);
             continue;
         }
         head_probs(S, q + in, k + in, ld, T, HS, scale, mask);

@@ -1,6 +1,7 @@
-/* test_attention_bf16.c — the fused bf16 attention kernel against float64.
+/* test_attention.c — the fused attention kernels (bf16 and f32) against
+ * float64.
  *
- * Reference: Q (times the scale), K and V rounded to bf16 exactly as the
+ * bf16: Q (times the scale), K and V rounded to bf16 exactly as the
  * kernel rounds them, then scores, softmax and the weighted sum in double.
  * What is left is the kernel's f32 sums and its bf16 probabilities (relative
  * 2^-9 each), so every output must be within 4e-3 x max|V| of the reference
@@ -28,32 +29,42 @@ static float frand(unsigned *s) {
 
 static double bf(float x) { return bert_bf16_to_f32(bert_f32_to_bf16(x)); }
 
-/* worst |kernel - reference| / max|V| over one case */
-static double run_case(bert_attention_bf16_kernel kernel, int T, int hs, int ld, int pattern, unsigned seed) {
+static double same(float x) { return x; }
+
+/* The f32 kernel where kernel is F32, else the bf16 one given. */
+enum { F32 = -1 };
+
+/* worst |kernel - reference| / max|V| over one case (infinite for a NaN);
+ * the reference rounds its inputs as the kernel does (bf16, or not) */
+static double run_case(int kernel, int T, int hs, int ld, int pattern, unsigned seed) {
     float *Q = malloc(sizeof *Q * (size_t)T * ld), *K = malloc(sizeof *K * (size_t)T * ld),
           *V = malloc(sizeof *V * (size_t)T * ld), *out = malloc(sizeof *out * (size_t)T * ld), *mask = malloc(sizeof *mask * (size_t)T);
     void *scratch = NULL;
-    if (posix_memalign(&scratch, 64, bert_attention_bf16_scratch_bytes(T, hs)) != 0) return 1e9;
+    size_t bytes = kernel == F32 ? bert_attention_f32_scratch_bytes(T, hs) : bert_attention_bf16_scratch_bytes(T, hs);
+    double (*r)(float) = kernel == F32 ? same : bf;
+    if (posix_memalign(&scratch, 64, bytes) != 0) return 1e9;
     double vmax = 0, worst = 0, *s = malloc(sizeof *s * (size_t)T);
     for (int i = 0; i < T * ld; i++) Q[i] = 2.0f * frand(&seed), K[i] = 2.0f * frand(&seed), V[i] = frand(&seed);
     for (int i = 0; i < T * ld; i++) vmax = fmax(vmax, fabs(V[i]));
     for (int j = 0; j < T; j++) mask[j] = pattern == 2 ? 0.0f : pattern == 1 && j % 3 == 1 ? 0.0f : 1.0f;
     float scale = 1.0f / sqrtf((float)hs);
-    bert_attention_bf16_with(kernel, out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
+    if (kernel == F32) bert_attention_f32(out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
+    else bert_attention_bf16_with((bert_attention_bf16_kernel)kernel, out, ld, Q, K, V, ld, T, hs, scale, mask, scratch);
     for (int i = 0; i < T; i++) {
         double mx = -INFINITY, sum = 0;
         int any = 0;
         for (int j = 0; j < T; j++) any |= mask[j] != 0.0f;
         for (int j = 0; j < T; j++) {
             double d = 0;
-            for (int k = 0; k < hs; k++) d += bf(Q[i * ld + k] * scale) * bf(K[j * ld + k]);
+            for (int k = 0; k < hs; k++)
+                d += kernel == F32 ? (double)Q[i * ld + k] * K[j * ld + k] * scale : bf(Q[i * ld + k] * scale) * bf(K[j * ld + k]);
             s[j] = mask[j] != 0.0f ? d : any ? -INFINITY : 0.0; /* all masked: uniform */
             mx = fmax(mx, s[j]);
         }
         for (int j = 0; j < T; j++) sum += s[j] = exp(s[j] - mx);
         for (int k = 0; k < hs; k++) {
             double ref = 0;
-            for (int j = 0; j < T; j++) ref += s[j] / sum * bf(V[j * ld + k]);
+            for (int j = 0; j < T; j++) ref += s[j] / sum * r(V[j * ld + k]);
             double e = fabs(ref - out[i * ld + k]) / vmax;
             worst = isnan(e) ? INFINITY : fmax(worst, e); /* fmax would drop a NaN output */
         }
@@ -64,7 +75,7 @@ static double run_case(bert_attention_bf16_kernel kernel, int T, int hs, int ld,
 
 /* A NaN in one key turns every row's scores, then every output, to NaN,
  * as on the f32 path (a diverged model is seen to diverge): 1 when so. */
-static int nan_spreads(bert_attention_bf16_kernel kernel) {
+static int nan_spreads(int kernel) {
     enum { T = 20, HS = 64 };
     static float Q[T * HS], K[T * HS], V[T * HS], out[T * HS], mask[T];
     unsigned seed = 3;
@@ -72,8 +83,10 @@ static int nan_spreads(bert_attention_bf16_kernel kernel) {
     for (int j = 0; j < T; j++) mask[j] = 1.0f;
     K[3 * HS + 5] = NAN;
     void *scratch = NULL;
-    if (posix_memalign(&scratch, 64, bert_attention_bf16_scratch_bytes(T, HS)) != 0) return 0;
-    bert_attention_bf16_with(kernel, out, HS, Q, K, V, HS, T, HS, 0.125f, mask, scratch);
+    if (posix_memalign(&scratch, 64, kernel == F32 ? bert_attention_f32_scratch_bytes(T, HS) : bert_attention_bf16_scratch_bytes(T, HS)) != 0)
+        return 0;
+    if (kernel == F32) bert_attention_f32(out, HS, Q, K, V, HS, T, HS, 0.125f, mask, scratch);
+    else bert_attention_bf16_with((bert_attention_bf16_kernel)kernel, out, HS, Q, K, V, HS, T, HS, 0.125f, mask, scratch);
     free(scratch);
     int all = 1;
     for (int i = 0; i < T * HS; i++) all &= isnan(out[i]) != 0;
@@ -104,7 +117,7 @@ TEST(attention_bf16_matches_float64_or_declines) {
         double worst = 0;
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
             for (int pattern = 0; pattern < 3; pattern++) {
-                double w = run_case((bert_attention_bf16_kernel)kernel, shapes[c][0], shapes[c][1], shapes[c][2],
+                double w = run_case(kernel, shapes[c][0], shapes[c][1], shapes[c][2],
                                     pattern, 7u + (unsigned)c * 3u + (unsigned)pattern);
                 worst = fmax(worst, w);
                 if (w > 4e-3)
@@ -112,8 +125,33 @@ TEST(attention_bf16_matches_float64_or_declines) {
                            shapes[c][1], pattern, w);
                 CHECK(w <= 4e-3);
             }
-        CHECK(nan_spreads((bert_attention_bf16_kernel)kernel));
+        CHECK(nan_spreads(kernel));
         printf("  %s: worst error %.2e x max|V| over %d cases\n", name, worst,
                (int)(3 * sizeof shapes / sizeof shapes[0]));
     }
+}
+
+/* The exact path's fused head (f32): the reference unrounded, every output
+ * within 1e-5 x max|V| (measured worst: printed), head sizes 32-256. */
+TEST(attention_f32_matches_float64_or_declines) {
+    CHECK(!bert_attention_f32_available(16)); /* multiples of 32 up to 256 only */
+    CHECK(!bert_attention_f32_available(80));
+    CHECK(!bert_attention_f32_available(288));
+    if (!bert_cpu_has_avx512()) {
+        printf("  no AVX-512 here (or a build without its intrinsics): checking that the kernel declines\n");
+        CHECK(!bert_attention_f32_available(64));
+        return;
+    }
+    const int shapes[][3] = {{1, 64, 64}, {5, 32, 48}, {16, 64, 192}, {17, 64, 64}, {33, 96, 96},
+                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}, {40, 256, 256}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int pattern = 0; pattern < 3; pattern++) {
+            double w = run_case(F32, shapes[c][0], shapes[c][1], shapes[c][2], pattern, 7u + (unsigned)c * 3u + (unsigned)pattern);
+            worst = fmax(worst, w);
+            if (!(w <= 1e-5)) printf("  T=%d head=%d mask pattern %d: error %.2e x max|V|\n", shapes[c][0], shapes[c][1], pattern, w);
+            CHECK(w <= 1e-5);
+        }
+    CHECK(nan_spreads(F32));
+    printf("  worst error %.2e x max|V| over %d cases\n", worst, (int)(3 * sizeof shapes / sizeof shapes[0]));
 }
