@@ -18,7 +18,7 @@
  * Precision: Q (pre-scaled), K, V and the numerators are rounded to bf16
  * (relative 2^-9), the exponential is good to 3e-6; products and sums are
  * f32. Checked against a float64
- * reference in tests/kernels/test_attention_bf16.c. */
+ * reference in tests/kernels/test_attention.c. */
 #ifndef BERT_KERNELS_ATTENTION_H
 #define BERT_KERNELS_ATTENTION_H
 
@@ -71,7 +71,7 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
  * bert_mask_key_columns), bert_softmax_rows (the float-exact softmax) and
  * the weighted sum of V read in place. The same operations as the BLAS
  * path in another summation order (checked against float64 in
- * tests/kernels/test_attention_f32.c). */
+ * tests/kernels/test_attention.c). */
 
 /* Sequences shorter than this keep the BLAS path: the fused head pads the
  * keys to 32 and is slower below (Intel Xeon, one thread, head 64, us a

@@ -10,8 +10,9 @@
  *                   kp .. kp + 15 of block db (stride head_size / 16 x 64
  *                   bytes) are the B tile of 32 keys x 16 output dimensions.
  * Per 16 query rows: the scores of all keys go through tiles into a 16 x T
- * f32 buffer (L1/L2), get the key mask, an f32 softmax and bf16 rounding,
- * and come back as A tiles of the weighted sum; the tiles do the products
+ * f32 buffer (L1/L2), get the key mask and the softmax's numerators, rounded
+ * to bf16, which come back as A tiles of the weighted sum (each output row
+ * divided by its sum after); the tiles do the products
  * of a 512-token head in ~65k cycles, and what is left is the softmax.
  * Without AMX the same layouts feed vdpbf16ps (below): on AMD Zen 4 2.3x the
  * f32 path per head; on an Intel Xeon it was 1.5x slower than f32, so the

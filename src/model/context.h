@@ -45,7 +45,7 @@ struct bert_context {
     float *ff;       /* [N x I] */
     float *keymask;  /* [N] 1 where attention_mask is 1, else 0 */
     float *scores;   /* [n_threads x score_stride]: per thread, one T x T attention matrix
-                      * (exact path) or the bf16 kernel's scratch (kernels/attention.h) */
+                      * (BLAS path) or a fused kernel's scratch, bf16 or f32 (kernels/attention.h) */
     size_t score_stride;
     float *cls;      /* [S x C] first-token rows gathered for the pooler */
     float *pooled;   /* [S x C] */

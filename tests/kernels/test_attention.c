@@ -109,7 +109,7 @@ TEST(attention_bf16_matches_float64_or_declines) {
         return;
     }
     const int shapes[][3] = {{1, 64, 64}, {5, 32, 48}, {16, 64, 192}, {17, 64, 64}, {33, 96, 96},
-                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}};
+                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}, {512, 64, 64}};
     /* every kernel this CPU can run, picked or not: AVX512-BF16, and AMX where granted */
     int last = bert_amx_bf16_ready() ? BERT_ATTENTION_BF16_AMX : BERT_ATTENTION_BF16_AVX512;
     for (int kernel = BERT_ATTENTION_BF16_AVX512; kernel <= last; kernel++) {
@@ -143,7 +143,7 @@ TEST(attention_f32_matches_float64_or_declines) {
         return;
     }
     const int shapes[][3] = {{1, 64, 64}, {5, 32, 48}, {16, 64, 192}, {17, 64, 64}, {33, 96, 96},
-                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}, {40, 256, 256}};
+                             {130, 64, 768}, {131, 32, 32}, {70, 128, 128}, {40, 256, 256}, {512, 64, 64}};
     double worst = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
         for (int pattern = 0; pattern < 3; pattern++) {
