@@ -357,7 +357,7 @@ AMX_TARGET static void weighted_sum_amx(float *dst, long ldd, const uint16_t *Pb
 AMX_TARGET static void attention_amx(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
                                      int hs, float scale, const float *keymask, bf16_scratch sc) {
     size_t t32 = sc.t32, sbuf = 16 * t32;
-    int ngroups = (T + 15) / 16, nkb = ngroups;
+    int ngroups = (T + 15) / 16; /* of 16 queries, and of 16 keys */
     float inv[2][16];
     pack_k(sc.Kp, K, ld, (int)t32, T, hs);
     pack_v(sc.Vp, V, ld, (int)t32, T, hs);
@@ -365,10 +365,10 @@ AMX_TARGET static void attention_amx(float *out, int ldo, const float *Q, const 
         load_queries(sc.Qb + (size_t)g * 16 * hs, Q, ld, g * 16, T - g * 16 < 16 ? T - g * 16 : 16, hs, scale);
     static const uint8_t tile_rows[8] = {16, 16, 16, 16, 16, 16, 16, 16};
     bert_amx_configure(8, tile_rows);
-    scores_amx(sc.S, t32, sc.Qb, sc.Kp, nkb, hs);
+    scores_amx(sc.S, t32, sc.Qb, sc.Kp, ngroups, hs);
     for (int g = 0; g <= ngroups; g++) {
         int prev = (g - 1) & 1, i0 = (g - 1) * 16, nr = T - i0 < 16 ? T - i0 : 16;
-        if (g + 1 < ngroups) scores_amx(sc.S + ((g + 1) & 1) * sbuf, t32, sc.Qb + (size_t)(g + 1) * 16 * hs, sc.Kp, nkb, hs);
+        if (g + 1 < ngroups) scores_amx(sc.S + ((g + 1) & 1) * sbuf, t32, sc.Qb + (size_t)(g + 1) * 16 * hs, sc.Kp, ngroups, hs);
         /* group g - 1: full row groups straight into out, the last partial one through Cb */
         float *dst = g > 0 && nr == 16 ? out + (size_t)i0 * ldo : sc.Cb;
         long ldd = g > 0 && nr == 16 ? ldo : hs;

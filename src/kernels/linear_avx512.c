@@ -4,7 +4,6 @@
 
 #include "kernels/cpu.h"
 #include "kernels/linear_packed.h"
-#include "kernels/ops.h"
 #include "kernels/vecmath.h"
 
 void bert_avx512_pack_weights(float *dst, const float *W, int N, int K) {
@@ -26,12 +25,6 @@ typedef struct {
     int ldy, M, K;
     const bert_epilogue *epi;
 } avx512_args;
-
-/* 1 when the epilogue is an erf GELU alone (the feed-forward's under f32):
- * block applies it in registers before the store (bert_gelu16, the same
- * bits as the epilogue's pass, without its call per row and second pass;
- * BERT-Tiny f32, batch 8, one thread, 5.91 -> 5.70 ms). */
-static int epilogue_in_registers(const bert_epilogue *epi) { return epi && epi->act == BERT_ACT_GELU && !epi->y16; }
 
 /* Rows i0 .. i0 + rows (rows <= 8) by the columns of blocks nb and nb + 1
  * (the second only when two): accumulators start from the bias; rows past
@@ -67,7 +60,9 @@ __attribute__((target("avx512f"))) static void block(const avx512_args *a, int i
         }
     }
     float *y = a->y + (size_t)i0 * a->ldy + nb * 16;
-    int gelu = epilogue_in_registers(a->epi);
+    /* the feed-forward's GELU under f32 in registers (slabs.h; BERT-Tiny f32,
+     * batch 8, one thread, 5.91 -> 5.70 ms) */
+    int gelu = bert_epilogue_gelu_only(a->epi);
     for (int r = 0; r < rows; r++) {
         _mm512_storeu_ps(y + (size_t)r * a->ldy, gelu ? bert_gelu16(acc[r][0]) : acc[r][0]);
         if (two) _mm512_storeu_ps(y + (size_t)r * a->ldy + 16, gelu ? bert_gelu16(acc[r][1]) : acc[r][1]);
@@ -85,7 +80,7 @@ static void part(int i0, int i1, int j0, int j1, void *arg) {
         for (int nb = j0 / 16; nb < nb1; nb += 2) {
             int two = nb + 1 < nb1;
             for (int r = g; r < g1; r += 8) block(a, r, g1 - r < 8 ? g1 - r : 8, nb, two);
-            if (!epilogue_in_registers(a->epi))
+            if (!bert_epilogue_gelu_only(a->epi))
                 bert_epilogue_run(a->epi, a->y, a->ldy, g, g1 - g, nb * 16, (nb + (two ? 2 : 1)) * 16);
         }
     }

@@ -324,13 +324,10 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
         add_layernorm_range(out, a, b, weight, bias, 0, N, C, eps, avx512);
         return;
     }
-    /* blocks of 4 rows (the AVX-512 path's group), split evenly */
-    int nblk = (N + 3) / 4;
 #pragma omp parallel num_threads(n_threads)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int i0 = (int)((long long)nblk * t / nt) * 4, i1 = (int)((long long)nblk * (t + 1) / nt) * 4;
-        i1 = i1 < N ? i1 : N;
+        int i0, i1;
+        bert_thread_rows4(N, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
         if (i0 < i1) add_layernorm_range(out, a, b, weight, bias, i0, i1, C, eps, avx512);
     }
 }

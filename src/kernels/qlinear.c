@@ -100,12 +100,11 @@ void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int
             quantize_range_avx512(xq, sx, x, 0, M, K);
             return;
         }
-        int nblk = (M + 3) / 4; /* blocks of 4 rows, split evenly */
 #pragma omp parallel num_threads(n_threads)
         {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int i0 = (int)((long long)nblk * t / nt) * 4, i1 = (int)((long long)nblk * (t + 1) / nt) * 4;
-            if (i0 < (i1 < M ? i1 : M)) quantize_range_avx512(xq, sx, x, i0, i1 < M ? i1 : M, K);
+            int i0, i1;
+            bert_thread_rows4(M, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+            if (i0 < i1) quantize_range_avx512(xq, sx, x, i0, i1, K);
         }
         return;
     }

@@ -10,7 +10,6 @@
 #include "kernels/qlinear_amx.h"
 
 #include "kernels/cpu.h"
-#include "kernels/ops.h"
 #include "kernels/vecmath.h"
 
 void bert_amx_qlinear_pack(int8_t *dst, const int8_t *Wq, int N, int K) {
@@ -47,7 +46,7 @@ typedef struct {
  * without its call per row and second pass: BERT-Tiny int8, batch 8, one
  * thread, 1.93 -> 1.83 ms), anything else by bert_epilogue_run. */
 AMX_INT8_TARGET static void dequantize(const qamx_args *a, const int32_t *acc, int i0, int rows, int c0, int ncb) {
-    int gelu = a->epi && a->epi->act == BERT_ACT_GELU && !a->epi->y16;
+    int gelu = bert_epilogue_gelu_only(a->epi);
     for (int i = 0; i < rows; i++) {
         __m512 s = _mm512_set1_ps(a->sx[i0 + i]);
         float *y = a->y + (size_t)(i0 + i) * a->ldy + c0;

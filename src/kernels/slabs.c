@@ -87,6 +87,8 @@ void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int i0, int 
     }
 }
 
+int bert_epilogue_gelu_only(const bert_epilogue *epi) { return epi && epi->act == BERT_ACT_GELU && !epi->y16; }
+
 int bert_padded_begin(bert_padded *p, const void *x, size_t row_bytes, int M, int N) {
     p->x = calloc(BERT_LINEAR_MIN_ROWS, row_bytes);
     p->y = malloc(sizeof(float) * BERT_LINEAR_MIN_ROWS * (size_t)N);

@@ -22,6 +22,13 @@ typedef struct {
  * y (its row 0 at y, as epi->y16's; epi NULL: nothing). */
 void bert_epilogue_run(const bert_epilogue *epi, float *y, int ldy, int i0, int M, int j0, int j1);
 
+/* 1 when the epilogue is an erf GELU alone (no bf16 copy): the AVX-512
+ * kernels (linear_avx512.c, qlinear_amx.c) then apply it in registers
+ * before their stores (bert_gelu16, the same bits as bert_epilogue_run's
+ * pass, without its call per row and second pass) and skip
+ * bert_epilogue_run. */
+int bert_epilogue_gelu_only(const bert_epilogue *epi);
+
 /* Runs fn(j0, j1, arg) for column ranges [j0, j1) of 0..N, multiples of 16
  * apart, one per thread (n_threads < 1 means 1): how every dense layer is
  * split over threads. */

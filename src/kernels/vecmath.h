@@ -136,4 +136,14 @@ static inline void bert_thread_slice(long long n, int t, int nt, long long *lo, 
     *hi = *lo + per < n ? *lo + per : n;
 }
 
+/* The rows [*i0, *i1) of n for thread t of nt, in groups of four rows (the
+ * AVX-512 row kernels' unit: LayerNorm, quantization) split evenly; empty
+ * where there are fewer groups than threads. */
+static inline void bert_thread_rows4(int n, int t, int nt, int *i0, int *i1) {
+    long long groups = (n + 3) / 4;
+    int hi = (int)(groups * (t + 1) / nt) * 4;
+    *i0 = (int)(groups * t / nt) * 4;
+    *i1 = hi < n ? hi : n;
+}
+
 #endif
