@@ -73,9 +73,10 @@ void bert_activation_backward(float *dx, const float *dy, const float *x, size_t
 void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
                               const float *weight, const float *bias, int N, int C, float eps, int n_threads);
 
-/* dinp = LN backward (=), dweight/dbias +=. inp is the LayerNorm input. */
+/* dinp = LN backward (=), dweight/dbias +=. inp is the LayerNorm input;
+ * dinp may alias dout. The result does not depend on n_threads. */
 void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                             const float *weight, const float *mean, const float *rstd, int N, int C);
+                             const float *weight, const float *mean, const float *rstd, int N, int C, int n_threads);
 
 /* Linear backward for y = x W^T + b (W [N x K]): dx = dy W (=, or += when
  * accumulate), dW += dy^T x, db += sum_rows dy. dx may be NULL. */

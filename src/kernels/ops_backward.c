@@ -77,25 +77,59 @@ void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, 
     }
 }
 
-void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                             const float *weight, const float *mean, const float *rstd, int N, int C) {
+/* LayerNorm's weight and bias gradients over columns [j0, j1): each
+ * column's sum runs over the rows in order, in float, as a row-by-row loop
+ * adds them, so the bits do not depend on how the columns are split. */
+BERT_VECTOR_CLONES
+static void layernorm_backward_columns(float *dweight, float *dbias, const float *dout, const float *inp,
+                                       const float *mean, const float *rstd, int N, int C, int j0, int j1) {
     for (int i = 0; i < N; i++) {
         const float *dy = dout + (size_t)i * C, *x = inp + (size_t)i * C;
-        float *dx = dinp + (size_t)i * C;
-        double m = mean[i], r = rstd[i], sum_g = 0.0, sum_gx = 0.0;
-        for (int j = 0; j < C; j++) {
-            double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
+        double m = mean[i], r = rstd[i];
+#pragma omp simd
+        for (int j = j0; j < j1; j++) {
             dbias[j] += dy[j];
-            dweight[j] += (float)(dy[j] * xhat);
-            sum_g += g;
-            sum_gx += g * xhat;
+            dweight[j] += (float)(dy[j] * ((x[j] - m) * r));
         }
-        sum_g /= C;
-        sum_gx /= C;
-        for (int j = 0; j < C; j++) {
-            double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
-            dx[j] = (float)(r * (g - sum_g - xhat * sum_gx));
-        }
+    }
+}
+
+/* One row's input gradient, in double: dx = r (g - mean(g) - xhat mean(g xhat))
+ * with g = dy weight, xhat = (x - mean) r. dx may alias dy. */
+BERT_VECTOR_CLONES
+static void layernorm_backward_row(float *dx, const float *dy, const float *x, const float *weight, double m, double r,
+                                   int C) {
+    double sum_g = 0.0, sum_gx = 0.0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+    for (int j = 0; j < C; j++) {
+        double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
+        sum_g += g;
+        sum_gx += g * xhat;
+    }
+    sum_g /= C;
+    sum_gx /= C;
+#pragma omp simd
+    for (int j = 0; j < C; j++) {
+        double xhat = (x[j] - m) * r, g = (double)dy[j] * weight[j];
+        dx[j] = (float)(r * (g - sum_g - xhat * sum_gx));
+    }
+}
+
+void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                             const float *weight, const float *mean, const float *rstd, int N, int C, int n_threads) {
+    int nt = n_threads > 1 && (long long)N * C >= 65536 ? n_threads : 1;
+    /* the columns first: dinp may alias dout */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        long long lo, hi;
+        bert_thread_slice((C + 15) / 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        int j0 = (int)(lo * 16), j1 = (int)(hi * 16 < C ? hi * 16 : C);
+        if (j0 < j1) layernorm_backward_columns(dweight, dbias, dout, inp, mean, rstd, N, C, j0, j1);
+#pragma omp barrier
+        bert_thread_slice(N, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        for (long long i = lo; i < hi; i++)
+            layernorm_backward_row(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, weight, mean[i],
+                                   rstd[i], C);
     }
 }
 

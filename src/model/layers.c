@@ -90,8 +90,8 @@ void nn_layernorm_forward(float *out, const nn_layernorm_keep *keep, const float
 }
 
 void nn_layernorm_backward(float *din, float *dw, float *db, const float *dout, const nn_layernorm_keep *keep,
-                           const bert_norm *ln, int N, int C) {
-    bert_layernorm_backward(din, dw, db, dout, keep->sum, ln->w, keep->mean, keep->rstd, N, C);
+                           const bert_norm *ln, int N, int C, int n_threads) {
+    bert_layernorm_backward(din, dw, db, dout, keep->sum, ln->w, keep->mean, keep->rstd, N, C, n_threads);
 }
 
 /* ---- activation --------------------------------------------------------- */

@@ -71,9 +71,10 @@ typedef struct {
  * the training kernel, which also writes keep's three arrays. */
 void nn_layernorm_forward(float *out, const nn_layernorm_keep *keep, const float *a, const float *b,
                           const bert_norm *ln, int N, int C, float eps, int n_threads);
-/* Its backward: din = d LN / d (a + b) (=), dw, db +=. */
+/* Its backward: din = d LN / d (a + b) (=), dw, db +=; din may alias
+ * dout; the same bits on any thread count. */
 void nn_layernorm_backward(float *din, float *dw, float *db, const float *dout, const nn_layernorm_keep *keep,
-                           const bert_norm *ln, int N, int C);
+                           const bert_norm *ln, int N, int C, int n_threads);
 
 /* ---- activation --------------------------------------------------------- */
 

@@ -101,7 +101,7 @@ static void layer_backward(const train_pass *tp, int l) {
     /* LayerNorm 2: y = LN(r2), r2 = dropout(out) + h1 */
     nn_layernorm_keep k2 = {la->r2, la->mean2, la->rstd2};
     float *dr2 = a->dtmp, *dh1 = a->dC1;
-    nn_layernorm_backward(dr2, train_grad(blk, lw->out_ln.w), train_grad(blk, lw->out_ln.b), dx, &k2, &lw->out_ln, N, C);
+    nn_layernorm_backward(dr2, train_grad(blk, lw->out_ln.w), train_grad(blk, lw->out_ln.b), dx, &k2, &lw->out_ln, N, C, nt);
     memcpy(dh1, dr2, NC * sizeof(float));
     train_dropout(dr2, la->fo_mask, NC);
     train_dense_bwd(blk, a->dI, lw->out.w, lw->out.b, dr2, a->dy16, la->f_act, la->fact16, N, C, I, 0);
@@ -111,7 +111,7 @@ static void layer_backward(const train_pass *tp, int l) {
     nn_layernorm_keep k1 = {la->r1, la->mean1, la->rstd1};
     float *dr1 = a->dtmp, *dctx = a->dC1;
     nn_layernorm_backward(dr1, train_grad(blk, lw->attn_ln.w), train_grad(blk, lw->attn_ln.b), dh1, &k1, &lw->attn_ln,
-                          N, C);
+                          N, C, nt);
     memcpy(dx, dr1, NC * sizeof(float)); /* the residual into the layer input */
     train_dropout(dr1, la->ao_mask, NC);
     train_dense_bwd(blk, dctx, lw->attn_out.w, lw->attn_out.b, dr1, a->dy16, la->ctx, la->ctx16, N, C, C, 0);
@@ -140,7 +140,7 @@ void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int
     train_dropout(a->dx, a->e_mask, NC);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};
     nn_layernorm_backward(a->dtmp, train_grad(blk, w->emb_ln.w), train_grad(blk, w->emb_ln.b), a->dx, &ke, &w->emb_ln, N,
-                          C);
+                          C, tp->block.n_threads);
     nn_embeddings_backward(train_grad(blk, w->word), train_grad(blk, w->pos), train_grad(blk, w->type), a->dtmp, C, seqs,
                            S, a->offset, c->pad_token_id);
 }

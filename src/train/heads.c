@@ -261,7 +261,7 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
     train_dense_fwd(blk, z, ln, ln16, 1, w->mlm_decoder, w->mlm_bias, Mi, V, C);
     *loss = train_ce_rows(z, target, Mi, V, z, h->scale * h->f_tok, nt) * h->f_tok;
     train_dense_bwd(blk, dln, w->mlm_decoder, w->mlm_bias, z, dz16, ln, ln16, Mi, V, C, 0);
-    nn_layernorm_backward(dact, train_grad(blk, w->mlm_ln.w), train_grad(blk, w->mlm_ln.b), dln, &keep, &w->mlm_ln, Mi, C);
+    nn_layernorm_backward(dact, train_grad(blk, w->mlm_ln.w), train_grad(blk, w->mlm_ln.b), dln, &keep, &w->mlm_ln, Mi, C, nt);
     nn_activation_backward(dact, dact, pre, M * C, m->cfg.act, nt);
     nn_dense_backward(dh, train_grad(blk, w->mlm_transform.w), train_grad(blk, w->mlm_transform.b), dact, NULL, hin, NULL,
                       w->mlm_transform.w, NULL, Mi, C, C, 0, nt);

@@ -32,21 +32,30 @@ double train_lr_at(const bert_train_params *p, long step) {
     }
 }
 
-/* One AdamW update over n elements. decay_mul = 1 - lr wd (AdamW's
- * decoupled decay) or 1; decay_add = wd for BertAdam (decay added to the
- * update) or 0. The element order of operations is torch's; restrict and
- * the clones let the loop vectorise (it touches every parameter 4x). */
+/* GCC would split the zeroing out of the loop as a memset: a second pass. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ADAMW_ONE_PASS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define ADAMW_ONE_PASS
+#endif
+
 typedef struct {
     float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
 } adamw_coef;
 
-BERT_VECTOR_CLONES
-static void adamw_range(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, long long n,
+/* One AdamW update over n elements, each gradient zeroed once read (the
+ * optimizer's zero_grad, in the same pass: the update is memory-bound).
+ * decay_mul = 1 - lr wd (AdamW's decoupled decay) or 1; decay_add = wd for
+ * BertAdam (decay added to the update) or 0. The element order of
+ * operations is torch's; restrict and the clones let the loop vectorise. */
+BERT_VECTOR_CLONES ADAMW_ONE_PASS
+static void adamw_range(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
                         const adamw_coef *k) {
     adamw_coef c = *k;
 #pragma omp simd
     for (long long i = 0; i < n; i++) {
         float gi = g[i] * c.clip;
+        g[i] = 0.0f;
         float wi = w[i] * c.decay_mul;
         float mi = m[i] + (gi - m[i]) * c.one_minus_b1; /* lerp, as torch */
         float vi = v[i] * c.b2 + c.one_minus_b2 * gi * gi;
@@ -56,11 +65,19 @@ static void adamw_range(float *restrict w, const float *restrict g, float *restr
     }
 }
 
+/* The sum of g[i]^2 in double, in 32 partial sums (element i into sum i %
+ * 32, for 32-aligned i below n's last partial block) added up in order at
+ * the end: four vector chains rather than one, so the loop runs at the
+ * memory's speed rather than the adder's latency. */
 BERT_VECTOR_CLONES
 static double sum_squares(const float *g, long long n) {
+    double part[32] = {0};
+    long long i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 32; j++) part[j] += (double)g[i + j] * g[i + j];
+    for (; i < n; i++) part[i % 32] += (double)g[i] * g[i];
     double ss = 0.0;
-#pragma omp simd reduction(+ : ss)
-    for (long long i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    for (int j = 0; j < 32; j++) ss += part[j];
     return ss;
 }
 
@@ -100,6 +117,13 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
         size_t o = tt->offset + (size_t)lo;
         if (lo < hi) adamw_range(b->params + o, b->grads + o, b->m + o, b->v + o, hi - lo, &c);
     }
-    memset(b->grads, 0, b->n * sizeof *b->grads);
+    /* adamw_range zeroed the gradients it read; a tensor left alone (frozen,
+     * zeroed above; a group no micro-batch reached) is zeroed here, and
+     * nothing writes between tensors */
+    for (int k = 0; k < b->n_tensors; k++) {
+        const train_tensor *tt = &b->tensors[k];
+        if (b->group_on && !b->group_on[tt->group])
+            memset(b->grads + tt->offset, 0, sizeof(float) * (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1));
+    }
     return norm;
 }

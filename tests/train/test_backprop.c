@@ -123,7 +123,7 @@ TEST(train_kernels_match_finite_differences) {
     }
     for (int j = 0; j < C; j++) w[j] = 0.5f + 0.1f * j, b[j] = 0.05f * j;
     bert_add_layernorm_train(out, sum, mean, rstd, x, NULL, w, b, N, C, 1e-5f, 1);
-    bert_layernorm_backward(dx, dw, db, dout, sum, w, mean, rstd, N, C);
+    bert_layernorm_backward(dx, dw, db, dout, sum, w, mean, rstd, N, C, 1);
     /* L = sum(dout * LN(x)): dL/dx by central differences in double */
     double worst = 0;
     for (int i = 0; i < N * C; i++) {
@@ -156,6 +156,67 @@ TEST(train_kernels_match_finite_differences) {
             worst_a = fmax(worst_a, fabs((yp - ym) / (2 * h) - d));
         }
         CHECK(worst_a < 5e-3);
+    }
+}
+
+/* LayerNorm's backward at a layer's size: dx within 1e-6 of float64 (relative
+ * to the row's largest), dweight and dbias the float sums over rows in order
+ * exactly; the same bits on 1 and 2 threads and with dx written over dout. */
+TEST(train_layernorm_backward_threads_and_alias) {
+    static const int shapes[][2] = {{96, 768}, {70, 100}};
+    for (int sh = 0; sh < 2; sh++) {
+        int N = shapes[sh][0], C = shapes[sh][1];
+        size_t NC = (size_t)N * C;
+        float *x = malloc(NC * 4), *dout = malloc(NC * 4), *out = malloc(NC * 4), *sum = malloc(NC * 4), *dx1 = malloc(NC * 4),
+              *dx2 = malloc(NC * 4), *alias = malloc(NC * 4), *w = malloc(C * 4), *b = malloc(C * 4),
+              *mean = malloc(N * 4), *rstd = malloc(N * 4), *dw = calloc(3 * C, 4), *db = calloc(3 * C, 4);
+        CHECK(x && dout && out && sum && dx1 && dx2 && alias && w && b && mean && rstd && dw && db);
+        if (!(x && dout && out && sum && dx1 && dx2 && alias && w && b && mean && rstd && dw && db)) return;
+        unsigned s = 5;
+        for (size_t i = 0; i < NC; i++) {
+            s = s * 1103515245u + 12345u;
+            x[i] = (float)((s >> 8) % 1000) / 250.0f - 2.0f + (i % (size_t)C == 3 ? 40.0f : 0.0f);
+            dout[i] = (float)((s >> 4) % 100) / 50.0f - 1.0f;
+        }
+        for (int j = 0; j < C; j++) w[j] = 0.5f + 0.01f * j, b[j] = 0.05f;
+        bert_add_layernorm_train(out, sum, mean, rstd, x, NULL, w, b, N, C, 1e-12f, 1);
+        memcpy(alias, dout, NC * 4);
+        bert_layernorm_backward(dx1, dw, db, dout, sum, w, mean, rstd, N, C, 1);
+        bert_layernorm_backward(dx2, dw + C, db + C, dout, sum, w, mean, rstd, N, C, 2);
+        bert_layernorm_backward(alias, dw + 2 * C, db + 2 * C, alias, sum, w, mean, rstd, N, C, 2);
+        CHECK(memcmp(dx1, dx2, NC * 4) == 0 && memcmp(dx1, alias, NC * 4) == 0);
+        CHECK(memcmp(dw, dw + C, C * 4) == 0 && memcmp(dw, dw + 2 * C, C * 4) == 0);
+        CHECK(memcmp(db, db + C, C * 4) == 0 && memcmp(db, db + 2 * C, C * 4) == 0);
+        double worst = 0;
+        size_t wrong_sums = 0;
+        for (int j = 0; j < C; j++) {
+            float fw = 0, fb = 0;
+            for (int i = 0; i < N; i++) {
+                fb += dout[(size_t)i * C + j];
+                fw += (float)(dout[(size_t)i * C + j] * (((double)sum[(size_t)i * C + j] - mean[i]) * rstd[i]));
+            }
+            wrong_sums += fw != dw[j] || fb != db[j];
+        }
+        for (int i = 0; i < N; i++) {
+            const float *xi = sum + (size_t)i * C, *gi = dout + (size_t)i * C;
+            double mu = 0, var = 0, sg = 0, sgx = 0, big = 0;
+            for (int j = 0; j < C; j++) mu += xi[j];
+            mu /= C;
+            for (int j = 0; j < C; j++) var += (xi[j] - mu) * (xi[j] - mu);
+            double r = 1.0 / sqrt(var / C + 1e-12);
+            for (int j = 0; j < C; j++) sg += (double)gi[j] * w[j], sgx += (double)gi[j] * w[j] * (xi[j] - mu) * r;
+            double want[800];
+            for (int j = 0; j < C; j++) {
+                want[j] = r * ((double)gi[j] * w[j] - sg / C - (xi[j] - mu) * r * sgx / C);
+                big = fmax(big, fabs(want[j]));
+            }
+            for (int j = 0; j < C; j++) worst = fmax(worst, fabs(dx1[(size_t)i * C + j] - want[j]) / big);
+        }
+        CHECK(wrong_sums == 0);
+        CHECK(worst < 1e-6);
+        if (worst >= 1e-6) fprintf(stderr, "  LayerNorm backward %dx%d: %.3g off float64\n", N, C, worst);
+        free(x), free(dout), free(out), free(sum), free(dx1), free(dx2), free(alias), free(w), free(b), free(mean),
+            free(rstd), free(dw), free(db);
     }
 }
 
