@@ -73,6 +73,15 @@ void bert_activation_backward(float *dx, const float *dy, const float *x, size_t
 void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
                               const float *weight, const float *bias, int N, int C, float eps, int n_threads);
 
+/* x[i] *= y[i] for i < n. */
+void bert_mul_inplace(float *x, const float *y, size_t n);
+
+/* Softmax backward behind dropout, for R rows of T: P the softmax's rows,
+ * Pd = P * scale its dropped-out copy, dPd the gradient of Pd; dS = P (dP -
+ * rowsum(dP P)) with dP = dPd Pd / P where P > 0 (0 where P is 0), the row
+ * sums in double. dS may alias dPd. */
+void bert_softmax_dropout_backward(float *dS, const float *dPd, const float *P, const float *Pd, int R, int T);
+
 /* dinp = LN backward (=), dweight/dbias +=. inp is the LayerNorm input;
  * dinp may alias dout. The result does not depend on n_threads. */
 void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,

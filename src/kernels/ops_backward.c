@@ -77,6 +77,35 @@ void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, 
     }
 }
 
+BERT_VECTOR_CLONES
+void bert_mul_inplace(float *x, const float *y, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[i] *= y[i];
+}
+
+/* One row of bert_softmax_dropout_backward. */
+BERT_VECTOR_CLONES
+static void softmax_dropout_backward_row(float *ds, const float *dpd, const float *p, const float *pd, int T) {
+    double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < T; j++) {
+        float dp = p[j] > 0.0f ? dpd[j] * (pd[j] / p[j]) : 0.0f;
+        dot += (double)dp * p[j];
+    }
+#pragma omp simd
+    for (int j = 0; j < T; j++) {
+        float dp = p[j] > 0.0f ? dpd[j] * (pd[j] / p[j]) : 0.0f;
+        ds[j] = (float)(p[j] * (dp - dot));
+    }
+}
+
+void bert_softmax_dropout_backward(float *dS, const float *dPd, const float *P, const float *Pd, int R, int T) {
+    for (int i = 0; i < R; i++) {
+        size_t o = (size_t)i * T;
+        softmax_dropout_backward_row(dS + o, dPd + o, P + o, Pd + o, T);
+    }
+}
+
 /* LayerNorm's weight and bias gradients over columns [j0, j1): each
  * column's sum runs over the rows in order, in float, as a row-by-row loop
  * adds them, so the bits do not depend on how the columns are split. */

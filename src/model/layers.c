@@ -150,63 +150,54 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
     }
 }
 
-/* Training: probabilities kept, then dropped out, then applied to V. */
+/* Training: probabilities kept, then dropped out, then applied to V; the
+ * (sequence, head) pairs split over n_threads, each pair's work the same
+ * whatever the split. */
 static void attention_train(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
-                            const nn_attention_batch *b) {
-    int C = b->C, NH = b->NH, HS = C / NH;
+                            const nn_attention_batch *b, int n_threads) {
+    int C = b->C, NH = b->NH, HS = C / NH, n_pairs = b->S * NH;
     float scale = 1.0f / sqrtf((float)HS);
     size_t tt = keep->poff[b->S];
-    for (int s = 0; s < b->S; s++) {
+    int nt = n_threads < n_pairs ? n_threads : n_pairs;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (int pair = 0; pair < n_pairs; pair++) {
+        int s = pair / NH, h = pair % NH;
         int row0 = b->offset[s], T = b->offset[s + 1] - row0;
-        for (int h = 0; h < NH; h++) {
-            size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
-            float *P = keep->probs + po, *Pd = keep->probs_d + po;
-            head_probs(P, q + at, k + at, C, T, HS, scale, b->keymask + row0);
-            for (size_t i = 0; i < (size_t)T * T; i++) Pd[i] *= P[i];
-            bert_sgemm(0, 0, T, HS, T, 1.0f, Pd, T, v + at, C, 0.0f, out + at, C);
-        }
+        size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
+        float *P = keep->probs + po, *Pd = keep->probs_d + po;
+        head_probs(P, q + at, k + at, C, T, HS, scale, b->keymask + row0);
+        bert_mul_inplace(Pd, P, (size_t)T * T);
+        bert_sgemm(0, 0, T, HS, T, 1.0f, Pd, T, v + at, C, 0.0f, out + at, C);
     }
 }
 
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
-    if (keep) attention_train(out, keep, q, k, v, b);
+    if (keep) attention_train(out, keep, q, k, v, b, n_threads);
     else attention_infer(out, q, k, v, b, scratch, stride, fused, n_threads);
 }
 
-/* Softmax backward of one T x T block: dS = P (dP - rowsum(dP P)), with
- * the row sums in double. */
-static void softmax_backward(float *dS, const float *dP, const float *P, int T) {
-    for (int i = 0; i < T; i++) {
-        const float *dp = dP + (size_t)i * T, *p = P + (size_t)i * T;
-        double dot = 0.0;
-        for (int j = 0; j < T; j++) dot += (double)dp[j] * p[j];
-        for (int j = 0; j < T; j++) dS[(size_t)i * T + j] = (float)(p[j] * (dp[j] - dot));
-    }
-}
-
 void nn_attention_backward(float *dq, float *dk, float *dv, float *dP, float *dS, const float *dout, const float *q,
-                           const float *k, const float *v, const nn_attention_keep *keep,
-                           const nn_attention_batch *b) {
-    int C = b->C, NH = b->NH, HS = C / NH;
+                           const float *k, const float *v, const nn_attention_keep *keep, const nn_attention_batch *b,
+                           int n_threads) {
+    int C = b->C, NH = b->NH, HS = C / NH, n_pairs = b->S * NH;
     float scale = 1.0f / sqrtf((float)HS);
     size_t tt = keep->poff[b->S];
-    for (int s = 0; s < b->S; s++) {
+    int nt = n_threads < n_pairs ? n_threads : n_pairs;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, 1)
+    for (int pair = 0; pair < n_pairs; pair++) {
+        int s = pair / NH, h = pair % NH;
         int row0 = b->offset[s], T = b->offset[s + 1] - row0;
-        for (int h = 0; h < NH; h++) {
-            size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
-            const float *P = keep->probs + po, *Pd = keep->probs_d + po;
-            float *dp = dP + po, *ds = dS + po;
-            /* out = Pd V: dPd = dout V^T, dV = Pd^T dout */
-            bert_sgemm(0, 1, T, T, HS, 1.0f, dout + at, C, v + at, C, 0.0f, dp, T);
-            bert_sgemm(1, 0, T, HS, T, 1.0f, Pd, T, dout + at, C, 0.0f, dv + at, C);
-            /* dropout: Pd = P * scale, so dP = dPd * scale, the scale read back
-             * as Pd / P where P > 0 (where P is 0, dS is 0 whatever dP is) */
-            for (size_t i = 0; i < (size_t)T * T; i++) dp[i] = P[i] > 0.0f ? dp[i] * (Pd[i] / P[i]) : 0.0f;
-            softmax_backward(ds, dp, P, T);
-            /* scores = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
-            bert_sgemm(0, 0, T, HS, T, scale, ds, T, k + at, C, 0.0f, dq + at, C);
-            bert_sgemm(1, 0, T, HS, T, scale, ds, T, q + at, C, 0.0f, dk + at, C);
-        }
+        size_t at = (size_t)row0 * C + (size_t)h * HS, po = (size_t)h * tt + keep->poff[s];
+        const float *P = keep->probs + po, *Pd = keep->probs_d + po;
+        float *dp = dP + po, *ds = dS + po;
+        /* out = Pd V: dPd = dout V^T, dV = Pd^T dout */
+        bert_sgemm(0, 1, T, T, HS, 1.0f, dout + at, C, v + at, C, 0.0f, dp, T);
+        bert_sgemm(1, 0, T, HS, T, 1.0f, Pd, T, dout + at, C, 0.0f, dv + at, C);
+        /* through the dropout and the softmax to the scores */
+        bert_softmax_dropout_backward(ds, dp, P, Pd, T, T);
+        /* scores = scale Q K^T: dQ = scale dS K, dK = scale dS^T Q */
+        bert_sgemm(0, 0, T, HS, T, scale, ds, T, k + at, C, 0.0f, dq + at, C);
+        bert_sgemm(1, 0, T, HS, T, scale, ds, T, q + at, C, 0.0f, dk + at, C);
     }
 }

@@ -116,14 +116,14 @@ typedef struct {
  * over n_threads threads, each with its T x T scores in scratch + thread *
  * stride; with fused (a bert_attention_bf16_kernel other than NONE), that
  * bf16 kernel of kernels/attention.h does a whole head instead (reduced
- * precision; scratch as it needs). Training (keep):
- * one thread of calls, probabilities kept. */
+ * precision; scratch as it needs). Training (keep): the pairs split over
+ * n_threads too, probabilities kept; the same bits on any thread count. */
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads);
 /* Its backward from dout [N x C]: dq, dk, dv [N x C] (=); dP and dS are
- * scratch shaped as keep->probs. */
+ * scratch shaped as keep->probs. The pairs split over n_threads. */
 void nn_attention_backward(float *dq, float *dk, float *dv, float *dP, float *dS, const float *dout, const float *q,
-                           const float *k, const float *v, const nn_attention_keep *keep,
-                           const nn_attention_batch *b);
+                           const float *k, const float *v, const nn_attention_keep *keep, const nn_attention_batch *b,
+                           int n_threads);
 
 #endif

@@ -118,7 +118,7 @@ static void layer_backward(const train_pass *tp, int l) {
     /* attention, then the projections (their input gradients add up in dx) */
     nn_attention_keep keep = {la->probs, la->probs_d, a->poff};
     nn_attention_batch b = attention_batch(tp);
-    nn_attention_backward(a->dq, a->dk, a->dv, a->dP, a->dS, dctx, la->q, la->k, la->v, &keep, &b);
+    nn_attention_backward(a->dq, a->dk, a->dv, a->dP, a->dS, dctx, la->q, la->k, la->v, &keep, &b, nt);
     train_dense_bwd(blk, dx, lw->q.w, lw->q.b, a->dq, a->dy16, la->x_in, la->x16, N, C, C, 1);
     train_dense_bwd(blk, dx, lw->k.w, lw->k.b, a->dk, a->dy16, la->x_in, la->x16, N, C, C, 1);
     train_dense_bwd(blk, dx, lw->v.w, lw->v.b, a->dv, a->dy16, la->x_in, la->x16, N, C, C, 1);

@@ -220,25 +220,36 @@ TEST(train_layernorm_backward_threads_and_alias) {
     }
 }
 
-/* N steps + save + resume + N steps == 2N steps, bit for bit (dropout on). */
-TEST(train_resume_is_bit_identical) {
-    const char *dir = "tests/fixtures/train/single-label";
-    bert_error err;
+/* The single-label fixture's golden file and its batch (at most 8 sequences). */
+typedef struct {
     st_file g;
-    bert_status rc = st_open("tests/fixtures/train/single-label/golden.safetensors", 0, &g, &err);
+    bert_sequence seqs[8];
+    const float *labels;
+    int B;
+} resume_fixture;
+
+/* Opens f; 0 (a failed check) when it cannot. */
+static int resume_open(resume_fixture *f) {
+    bert_error err;
+    bert_status rc = st_open("tests/fixtures/train/single-label/golden.safetensors", 0, &f->g, &err);
     CHECK_OK(rc, err);
-    if (rc != BERT_OK) return;
-    const st_tensor *ids = st_find(&g, "input_ids");
+    if (rc != BERT_OK) return 0;
+    const st_tensor *ids = st_find(&f->g, "input_ids");
     int B = (int)ids->shape[0], T = (int)ids->shape[1];
     const int32_t *id = (const int32_t *)(const void *)ids->data;
-    const int32_t *mk = (const int32_t *)(const void *)st_find(&g, "attention_mask")->data;
-    const float *labels = (const float *)(const void *)st_find(&g, "labels")->data;
-    bert_sequence seqs[8];
-    for (int b = 0; b < B; b++) {
+    const int32_t *mk = (const int32_t *)(const void *)st_find(&f->g, "attention_mask")->data;
+    f->labels = (const float *)(const void *)st_find(&f->g, "labels")->data;
+    f->B = B < 8 ? B : 8;
+    for (int b = 0; b < f->B; b++) {
         int n = 0;
         while (n < T && mk[b * T + n]) n++;
-        seqs[b] = (bert_sequence){.input_ids = id + b * T, .n_tokens = n};
+        f->seqs[b] = (bert_sequence){.input_ids = id + b * T, .n_tokens = n};
     }
+    return 1;
+}
+
+/* Fine-tuning with dropout on, warm-up, accumulation of two micro-batches. */
+static bert_train_params resume_params(void) {
     bert_train_params p = bert_train_default_params();
     p.problem = BERT_PROBLEM_SINGLE_LABEL;
     p.num_labels = 3;
@@ -248,15 +259,25 @@ TEST(train_resume_is_bit_identical) {
     p.grad_accum = 2;
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.2;
     p.seed = 7;
+    return p;
+}
+
+/* N steps + save + resume + N steps == 2N steps, bit for bit (dropout on). */
+TEST(train_resume_is_bit_identical) {
+    const char *dir = "tests/fixtures/train/single-label";
+    bert_error err;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    bert_train_params p = resume_params();
     bert_trainer *a = NULL, *b = NULL;
     CHECK_OK(bert_trainer_open(dir, &p, &a, NULL, &err), err);
     CHECK_OK(bert_trainer_open(dir, &p, &b, NULL, &err), err);
     if (!a || !b) return;
     double loss;
     int stepped;
-    for (int i = 0; i < 12; i++) CHECK_OK(bert_trainer_step(a, seqs, B, labels, &loss, &stepped, &err), err);
+    for (int i = 0; i < 12; i++) CHECK_OK(bert_trainer_step(a, f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
     CHECK(bert_trainer_steps(a) == 6);
-    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, seqs, B, labels, &loss, &stepped, &err), err);
+    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
     char ckpt[512];
     snprintf(ckpt, sizeof ckpt, "%s/ckpt", test_tmpdir());
     CHECK_OK(bert_trainer_save(b, ckpt, 1, "{\"epoch\": 0, \"position\": 6}", &err), err);
@@ -268,7 +289,7 @@ TEST(train_resume_is_bit_identical) {
     CHECK(extra && strstr(extra, "\"position\":6"));
     free(extra);
     CHECK(bert_trainer_steps(b) == 3);
-    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, seqs, B, labels, &loss, &stepped, &err), err);
+    for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
     CHECK(a->n_params == b->n_params && memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
     CHECK(memcmp(a->m, b->m, a->n_params * sizeof(float)) == 0 && memcmp(a->v, b->v, a->n_params * sizeof(float)) == 0);
     /* A saved checkpoint is a model directory the inference commands load. */
@@ -278,7 +299,38 @@ TEST(train_resume_is_bit_identical) {
     bert_model_free(m);
     bert_trainer_free(a);
     bert_trainer_free(b);
-    st_close(&g);
+    st_close(&f.g);
+}
+
+/* The same steps on one thread and on two (dropout on), on the fixture's
+ * small model: the same weights and moments bit for bit, so splitting the
+ * attention's (sequence, head) pairs and the gradient norm's pieces over
+ * threads changes nothing. (At bert-base size OpenBLAS's own threading of
+ * the weight gradients' products moves the last bits.) */
+TEST(train_small_model_steps_are_the_same_on_1_and_2_threads) {
+    const char *dir = "tests/fixtures/train/single-label";
+    bert_error err;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    bert_train_params p = resume_params();
+    bert_trainer *t[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        p.n_threads = k + 1;
+        CHECK_OK(bert_trainer_open(dir, &p, &t[k], NULL, &err), err);
+        if (!t[k]) break;
+        double loss;
+        int stepped;
+        for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(t[k], f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
+    }
+    if (t[0] && t[1]) {
+        size_t n = t[0]->n_params * sizeof(float);
+        CHECK(bert_trainer_steps(t[1]) == 3);
+        CHECK(memcmp(t[0]->params, t[1]->params, n) == 0);
+        CHECK(memcmp(t[0]->m, t[1]->m, n) == 0 && memcmp(t[0]->v, t[1]->v, n) == 0);
+    }
+    bert_trainer_free(t[0]);
+    bert_trainer_free(t[1]);
+    st_close(&f.g);
 }
 
 /* Fine-tuning a pre-training checkpoint creates the classifier (seeded). */
