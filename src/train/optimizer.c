@@ -43,19 +43,20 @@ typedef struct {
     float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
 } adamw_coef;
 
-/* One AdamW update over n elements, each gradient zeroed once read (the
- * optimizer's zero_grad, in the same pass: the update is memory-bound).
- * decay_mul = 1 - lr wd (AdamW's decoupled decay) or 1; decay_add = wd for
- * BertAdam (decay added to the update) or 0. The element order of
- * operations is torch's; restrict and the clones let the loop vectorise. */
-BERT_VECTOR_CLONES ADAMW_ONE_PASS
-static void adamw_range(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
-                        const adamw_coef *k) {
+/* One AdamW update over n elements; g NULL: every gradient is zero (the
+ * same operations on +0, so the same bits as zeros read from memory), else
+ * each gradient is zeroed once read (the optimizer's zero_grad, in the same
+ * pass: the update is memory-bound). decay_mul = 1 - lr wd (AdamW's
+ * decoupled decay) or 1; decay_add = wd for BertAdam (decay added to the
+ * update) or 0. The element order of operations is torch's; restrict and
+ * the clones let the loop vectorise. */
+static inline void adamw_body(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
+                              const adamw_coef *k) {
     adamw_coef c = *k;
 #pragma omp simd
     for (long long i = 0; i < n; i++) {
-        float gi = g[i] * c.clip;
-        g[i] = 0.0f;
+        float gi = g ? g[i] * c.clip : 0.0f;
+        if (g) g[i] = 0.0f;
         float wi = w[i] * c.decay_mul;
         float mi = m[i] + (gi - m[i]) * c.one_minus_b1; /* lerp, as torch */
         float vi = v[i] * c.b2 + c.one_minus_b2 * gi * gi;
@@ -65,20 +66,50 @@ static void adamw_range(float *restrict w, float *restrict g, float *restrict m,
     }
 }
 
-/* The sum of g[i]^2 in double, in 32 partial sums (element i into sum i %
- * 32, for 32-aligned i below n's last partial block) added up in order at
- * the end: four vector chains rather than one, so the loop runs at the
- * memory's speed rather than the adder's latency. */
+BERT_VECTOR_CLONES ADAMW_ONE_PASS
+static void adamw_range(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
+                        const adamw_coef *k) {
+    adamw_body(w, g, m, v, n, k);
+}
+
 BERT_VECTOR_CLONES
-static double sum_squares(const float *g, long long n) {
-    double part[32] = {0};
+static void adamw_range_nograd(float *restrict w, float *restrict m, float *restrict v, long long n,
+                               const adamw_coef *k) {
+    adamw_body(w, NULL, m, v, n, k);
+}
+
+/* Adds g[i]^2, in double, to part[(base + i) % 32] for i < n, in order of i
+ * within each part: 32-aligned blocks of 32 run as four vector chains rather
+ * than one, at the memory's speed rather than the adder's latency. Zeros
+ * skipped leave every part's bits as they were (each term is >= 0). */
+BERT_VECTOR_CLONES
+static void sum_squares_into(double part[32], const float *g, long long n, long long base) {
     long long i = 0;
+    for (; i < n && (base + i) % 32; i++) part[(base + i) % 32] += (double)g[i] * g[i];
     for (; i + 32 <= n; i += 32)
         for (int j = 0; j < 32; j++) part[j] += (double)g[i + j] * g[i + j];
-    for (; i < n; i++) part[i % 32] += (double)g[i] * g[i];
-    double ss = 0.0;
-    for (int j = 0; j < 32; j++) ss += part[j];
-    return ss;
+    for (; i < n; i++) part[(base + i) % 32] += (double)g[i] * g[i];
+}
+
+/* The squares of grads [lo, hi) into part, rows of the sparse table with
+ * no gradient skipped. */
+static void piece_squares(double part[32], const train_adamw_blocks *b, long long lo, long long hi) {
+    long long so = hi, se = hi, cols = 1;
+    if (b->sparse >= 0 && b->sparse_rows) {
+        const train_tensor *tt = &b->tensors[b->sparse];
+        cols = tt->cols ? tt->cols : 1;
+        so = (long long)tt->offset, se = so + (long long)tt->rows * cols;
+    }
+    long long in0 = lo > so ? lo : so, in1 = hi < se ? hi : se, after = lo > se ? lo : se;
+    if (in0 > hi) in0 = hi;
+    if (in0 > lo) sum_squares_into(part, b->grads + lo, in0 - lo, lo); /* before the table */
+    for (long long i = in0; i < in1;) {                                 /* in it, row by row */
+        long long r = (i - so) / cols, end = so + (r + 1) * cols;
+        if (end > in1) end = in1;
+        if (b->sparse_rows[r]) sum_squares_into(part, b->grads + i, end - i, i);
+        i = end;
+    }
+    if (after < hi) sum_squares_into(part, b->grads + after, hi - after, after); /* after it */
 }
 
 double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr) {
@@ -99,7 +130,10 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int k = 0; k < n_pieces; k++) {
         long long lo = (long long)k * len, hi = lo + len < (long long)b->n ? lo + len : (long long)b->n;
-        piece[k] = sum_squares(b->grads + lo, hi - lo);
+        double part[32] = {0};
+        piece_squares(part, b, lo, hi);
+        piece[k] = 0.0;
+        for (int j = 0; j < 32; j++) piece[k] += part[j];
     }
     double ss = 0.0;
     for (int k = 0; k < n_pieces; k++) ss += piece[k];
@@ -121,6 +155,20 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
         c.decay_mul = p->bert_adam ? 1.0f : 1.0f - flr * wd;
         c.decay_add = p->bert_adam ? wd : 0.0f;
         bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (k == b->sparse && b->sparse_rows) { /* row by row, a run of rows without gradient at once */
+            long long cols = tt->cols ? tt->cols : 1;
+            for (long long i = lo; i < hi;) {
+                long long r = i / cols, end = (r + 1) * cols;
+                int touched = b->sparse_rows[r];
+                while (end < hi && b->sparse_rows[end / cols] == touched) end += cols;
+                if (end > hi) end = hi;
+                size_t o = tt->offset + (size_t)i;
+                if (touched) adamw_range(b->params + o, b->grads + o, b->m + o, b->v + o, end - i, &c);
+                else adamw_range_nograd(b->params + o, b->m + o, b->v + o, end - i, &c);
+                i = end;
+            }
+            continue;
+        }
         size_t o = tt->offset + (size_t)lo;
         if (lo < hi) adamw_range(b->params + o, b->grads + o, b->m + o, b->v + o, hi - lo, &c);
     }

@@ -23,6 +23,12 @@ typedef struct {
      * group_step[g] the 1-based update count its bias correction uses. */
     const unsigned char *group_on;
     const long *group_step;
+    /* tensors[sparse] (-1: none) is a table whose gradient is zero outside
+     * the rows r with sparse_rows[r] = 1 (NULL: read every row): the norm
+     * and the update skip reading the other rows' zeros, with the same
+     * result bit for bit. */
+    int sparse;
+    const unsigned char *sparse_rows;
 } train_adamw_blocks;
 
 /* Optimizer step number `step` (1-based) at learning rate lr, with p's

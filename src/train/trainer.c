@@ -299,6 +299,10 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         cp.n_threads = t->p.n_threads;
         rc = bert_context_create(t->model, &cp, &t->eval_ctx, err);
     }
+    t->word_tensor = -1;
+    for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++)
+        if (t->params + t->tensors[i].offset == t->model->w.word && t->tensors[i].rows == t->model->cfg.pub.vocab_size)
+            t->word_tensor = i, t->word_rows = calloc((size_t)t->tensors[i].rows, 1), t->word_rows_ok = 1;
     if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1)
         rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
                              t->model->cfg.pub.num_hidden_layers, &t->dp, err);
@@ -336,6 +340,7 @@ void bert_trainer_free(bert_trainer *t) {
     train_acts_free(t->acts);
     train_dp_free(t->dp);
     free(t->params16);
+    free(t->word_rows);
     train_heads_free(t);
     free(t);
 }
@@ -414,6 +419,11 @@ static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
                             double *loss, bert_error *err) {
+    if (t->word_rows) /* the rows the embeddings' backward will write */
+        for (int s = 0; s < n; s++)
+            for (int k = 0; k < seqs[s].n_tokens; k++)
+                if ((unsigned)seqs[s].input_ids[k] < (unsigned)t->tensors[t->word_tensor].rows)
+                    t->word_rows[seqs[s].input_ids[k]] = 1;
     int saved = bert_blas_threads_enter(t->p.n_threads);
     bert_status rc = forward_backward(t, tp, seqs, n, labels, loss, err);
     bert_blas_threads_leave(saved);
@@ -429,9 +439,12 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
 void train_adamw_step(bert_trainer *t, double lr) {
     unsigned char on[2 + BERT_MAX_HEADS];
     long steps[2 + BERT_MAX_HEADS];
-    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors, NULL, NULL};
+    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors, NULL, NULL, -1, NULL};
     if (t->n_heads) train_heads_groups(t, on, steps), b.group_on = on, b.group_step = steps;
+    if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
+        b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
     t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
+    if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows), t->word_rows_ok = 1;
     t->step++;
     train_heads_stepped(t);
 }
@@ -440,6 +453,7 @@ int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_
 
 float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (n) *n = t->n_params;
+    t->word_rows_ok = 0; /* the caller may write any row */
     return t->grads;
 }
 

@@ -55,6 +55,15 @@ struct bert_trainer {
     long pooler_steps;
     int pooler_touched;
     struct train_dp *dp;    /* data-parallel state (p.dist of several ranks), else NULL */
+    /* The word embeddings' gradient rows that can be nonzero: word_rows[id]
+     * = 1 for each id the micro-batches since the last step fed in (their
+     * gradient is a scatter into those rows), so AdamW need not read the
+     * others' zeros. word_rows_ok = 0 when that record is not the whole
+     * story until the next step: the caller was handed the gradients. Not
+     * used with an MLM head (the tied decoder writes every row) or
+     * data-parallel sums. word_tensor: its index in tensors, or -1. */
+    unsigned char *word_rows;
+    int word_rows_ok, word_tensor;
 };
 
 /* Give the training model p's task: labels (rebuilt from p when force, else

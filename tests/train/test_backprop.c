@@ -333,6 +333,44 @@ TEST(train_small_model_steps_are_the_same_on_1_and_2_threads) {
     st_close(&f.g);
 }
 
+/* AdamW skips reading the word embeddings' rows no sequence fed in: the
+ * same weights and moments bit for bit as the update that reads every row
+ * (taken when the caller is handed the gradients), with accumulation. */
+TEST(train_untouched_embedding_rows_update_as_zeros) {
+    const char *dir = "tests/fixtures/train/single-label";
+    bert_error err;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    bert_train_params p = resume_params();
+    p.weight_decay = 0.01;
+    bert_trainer *t[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(bert_trainer_open(dir, &p, &t[k], NULL, &err), err);
+        if (!t[k]) break;
+        CHECK(t[k]->word_tensor >= 0 && t[k]->word_rows);
+        for (int i = 0; i < 8; i++) {
+            double loss;
+            int half = f.B / 2, lo = i % 2 ? half : 0, n = i % 2 ? f.B - half : half;
+            CHECK_OK(bert_trainer_backward(t[k], f.seqs + lo, n, f.labels + lo, &loss, &err), err);
+            if (k == 1) bert_trainer_gradients(t[k], NULL);
+            if (bert_trainer_step_due(t[k])) CHECK_OK(bert_trainer_apply(t[k], &err), err);
+        }
+    }
+    if (t[0] && t[1]) {
+        size_t n = t[0]->n_params * sizeof(float);
+        CHECK(bert_trainer_steps(t[0]) == 4 && bert_trainer_grad_norm(t[0]) == bert_trainer_grad_norm(t[1]));
+        CHECK(memcmp(t[0]->params, t[1]->params, n) == 0);
+        CHECK(memcmp(t[0]->m, t[1]->m, n) == 0 && memcmp(t[0]->v, t[1]->v, n) == 0);
+        const train_tensor *w = &t[0]->tensors[t[0]->word_tensor];
+        int fed = 0; /* rows with moments: fed in; the rest were skipped, yet decayed alike */
+        for (int r = 0; r < w->rows; r++) fed += t[0]->m[w->offset + (size_t)r * w->cols] != 0.0f;
+        CHECK(fed > 0 && fed < w->rows);
+    }
+    bert_trainer_free(t[0]);
+    bert_trainer_free(t[1]);
+    st_close(&f.g);
+}
+
 /* Fine-tuning a pre-training checkpoint creates the classifier (seeded). */
 TEST(train_creates_missing_heads) {
     bert_train_params p = bert_train_default_params();
