@@ -444,7 +444,7 @@ void train_adamw_step(bert_trainer *t, double lr) {
     if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
         b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
     t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
-    if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows), t->word_rows_ok = 1;
+    if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows);
     t->step++;
     train_heads_stepped(t);
 }
@@ -453,7 +453,7 @@ int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_
 
 float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (n) *n = t->n_params;
-    t->word_rows_ok = 0; /* the caller may write any row */
+    t->word_rows_ok = 0; /* the caller may write any row, now or at any later step */
     return t->grads;
 }
 

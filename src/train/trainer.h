@@ -58,8 +58,9 @@ struct bert_trainer {
     /* The word embeddings' gradient rows that can be nonzero: word_rows[id]
      * = 1 for each id the micro-batches since the last step fed in (their
      * gradient is a scatter into those rows), so AdamW need not read the
-     * others' zeros. word_rows_ok = 0 when that record is not the whole
-     * story until the next step: the caller was handed the gradients. Not
+     * others' zeros. word_rows_ok = 0 once that record may not be the whole
+     * story: the caller was handed the gradients (for good: it may keep the
+     * pointer and write through it at any later step). Not
      * used with an MLM head (the tied decoder writes every row) or
      * data-parallel sums. word_tensor: its index in tensors, or -1. */
     unsigned char *word_rows;
