@@ -10,13 +10,6 @@
 #define DROPOUT_AVX512 0
 #endif
 
-/* The PCG32 step of rng.c, n times over: s -> A s + C (mod 2^64). */
-static void lcg_power(const bert_rng *r, uint64_t n, uint64_t *A, uint64_t *C) {
-    uint64_t a = 1, c = 0;
-    for (uint64_t i = 0; i < n; i++) a *= 6364136223846793005ULL, c = c * 6364136223846793005ULL + r->inc;
-    *A = a, *C = c;
-}
-
 #if DROPOUT_AVX512
 /* 16 draws at a time, the same draws in the same order as the scalar loop:
  * lane j of two 8 x 64-bit vectors holds the state draw i + j starts from
@@ -32,10 +25,10 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static size_t draw_mask_avx
     uint64_t start[16], a16, c16;
     for (int j = 0; j < 16; j++) {
         uint64_t A, C;
-        lcg_power(r, (uint64_t)j, &A, &C);
+        bert_rng_step_map(r, (uint64_t)j, &A, &C);
         start[j] = A * r->state + C;
     }
-    lcg_power(r, 16, &a16, &c16);
+    bert_rng_step_map(r, 16, &a16, &c16);
     __m512i s0 = _mm512_loadu_si512(start), s1 = _mm512_loadu_si512(start + 8);
     const __m512i va = _mm512_set1_epi64((long long)a16), vc = _mm512_set1_epi64((long long)c16);
     const __m512 scale = _mm512_set1_ps(1.0f / 16777216.0f), vp = _mm512_set1_ps(p), vkeep = _mm512_set1_ps(keep);

@@ -35,14 +35,20 @@ uint32_t bert_rng_below(bert_rng *r, uint32_t n) {
     }
 }
 
-void bert_rng_advance(bert_rng *r, uint64_t n) {
-    /* The LCG's n-step map x -> A x + B by squaring (Brown, "Random number
-     * generation with arbitrary strides", 1994), as pcg32_advance does. */
+void bert_rng_step_map(const bert_rng *r, uint64_t n, uint64_t *A, uint64_t *B) {
+    /* by squaring (Brown, "Random number generation with arbitrary
+     * strides", 1994), as pcg32_advance does */
     uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
     for (; n > 0; n >>= 1) {
         if (n & 1) acc_mult *= mult, acc_plus = acc_plus * mult + plus;
         plus = (mult + 1) * plus;
         mult *= mult;
     }
-    r->state = acc_mult * r->state + acc_plus;
+    *A = acc_mult, *B = acc_plus;
+}
+
+void bert_rng_advance(bert_rng *r, uint64_t n) {
+    uint64_t A, B;
+    bert_rng_step_map(r, n, &A, &B);
+    r->state = A * r->state + B;
 }

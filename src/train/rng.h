@@ -21,5 +21,7 @@ uint32_t bert_rng_below(bert_rng *r, uint32_t n);
 /* Skip n draws of bert_rng_u32 (or bert_rng_uniform) in O(log n) steps:
  * r ends where n calls would have left it. */
 void bert_rng_advance(bert_rng *r, uint64_t n);
+/* The LCG's n-step map: n draws take the state s to A s + B (mod 2^64). */
+void bert_rng_step_map(const bert_rng *r, uint64_t n, uint64_t *A, uint64_t *B);
 
 #endif

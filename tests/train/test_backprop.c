@@ -248,6 +248,13 @@ static int resume_open(resume_fixture *f) {
     return 1;
 }
 
+/* 1 when a and b hold the same weights and AdamW moments, bit for bit. */
+static int same_training_state(const bert_trainer *a, const bert_trainer *b) {
+    size_t n = a->n_params * sizeof(float);
+    return a->n_params == b->n_params && memcmp(a->params, b->params, n) == 0 && memcmp(a->m, b->m, n) == 0 &&
+           memcmp(a->v, b->v, n) == 0;
+}
+
 /* Fine-tuning with dropout on, warm-up, accumulation of two micro-batches. */
 static bert_train_params resume_params(void) {
     bert_train_params p = bert_train_default_params();
@@ -290,8 +297,7 @@ TEST(train_resume_is_bit_identical) {
     free(extra);
     CHECK(bert_trainer_steps(b) == 3);
     for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(b, f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
-    CHECK(a->n_params == b->n_params && memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
-    CHECK(memcmp(a->m, b->m, a->n_params * sizeof(float)) == 0 && memcmp(a->v, b->v, a->n_params * sizeof(float)) == 0);
+    CHECK(same_training_state(a, b));
     /* A saved checkpoint is a model directory the inference commands load. */
     bert_model *m = NULL;
     CHECK_OK(bert_model_load(ckpt, NULL, &m, &err), err);
@@ -323,10 +329,8 @@ TEST(train_small_model_steps_are_the_same_on_1_and_2_threads) {
         for (int i = 0; i < 6; i++) CHECK_OK(bert_trainer_step(t[k], f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
     }
     if (t[0] && t[1]) {
-        size_t n = t[0]->n_params * sizeof(float);
         CHECK(bert_trainer_steps(t[1]) == 3);
-        CHECK(memcmp(t[0]->params, t[1]->params, n) == 0);
-        CHECK(memcmp(t[0]->m, t[1]->m, n) == 0 && memcmp(t[0]->v, t[1]->v, n) == 0);
+        CHECK(same_training_state(t[0], t[1]));
     }
     bert_trainer_free(t[0]);
     bert_trainer_free(t[1]);
@@ -360,11 +364,9 @@ TEST(train_untouched_embedding_rows_update_as_zeros) {
         }
     }
     if (t[0] && t[1]) {
-        size_t n = t[0]->n_params * sizeof(float);
         CHECK(bert_trainer_steps(t[0]) == 4 && bert_trainer_grad_norm(t[0]) == bert_trainer_grad_norm(t[1]));
         CHECK(bert_trainer_grad_norm(t[0]) > p.max_grad_norm);
-        CHECK(memcmp(t[0]->params, t[1]->params, n) == 0);
-        CHECK(memcmp(t[0]->m, t[1]->m, n) == 0 && memcmp(t[0]->v, t[1]->v, n) == 0);
+        CHECK(same_training_state(t[0], t[1]));
         const train_tensor *w = &t[0]->tensors[t[0]->word_tensor];
         int fed = 0; /* rows with moments: fed in; the rest were skipped, yet decayed alike */
         for (int r = 0; r < w->rows; r++) fed += t[0]->m[w->offset + (size_t)r * w->cols] != 0.0f;
