@@ -59,6 +59,16 @@ static void activation_range(float *x, long long n, bert_activation act) {
     }
 }
 
+/* y[0..n) = act(x[0..n)) on the calling thread, in pieces of 4,096 values
+ * (16 KB) copied and then activated while they are in L1. */
+static void activation_copy_range(float *y, const float *x, long long n, bert_activation act) {
+    for (long long i = 0; i < n; i += 4096) {
+        long long m = n - i < 4096 ? n - i : 4096;
+        memcpy(y + i, x + i, (size_t)m * sizeof *y);
+        activation_range(y + i, m, act);
+    }
+}
+
 /* Small or single-threaded calls (the dense layers' epilogues call this per
  * row of a block, thousands of times per layer) stay out of OpenMP: even a
  * region with if(0) costs a team set-up, ~1 us nested inside the slab
@@ -78,38 +88,65 @@ void bert_activation_forward(float *x, size_t n, bert_activation act, int n_thre
     }
 }
 
-/* One row: ro = LayerNorm(ra + rb) (rb may be NULL; ro may be ra). The
- * sums stay in double; `omp simd reduction` lets them run in vector lanes
- * (reassociated: ~1e-16 relative, nothing at float precision) instead of
- * one serial chain of double adds, which made LayerNorm 20 % of a
- * BERT-Tiny layer. */
+void bert_activation_forward_copy(float *y, const float *x, size_t n, bert_activation act, int n_threads) {
+    long long nn = (long long)n;
+    if (n_threads <= 1 || n <= 4096) {
+        activation_copy_range(y, x, nn, act);
+        return;
+    }
+#pragma omp parallel num_threads(n_threads)
+    {
+        long long lo, hi;
+        bert_thread_slice(nn, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (lo < hi) activation_copy_range(y + lo, x + lo, hi - lo, act);
+    }
+}
+
+/* One LayerNorm over N rows of C: out = LayerNorm(a + b) (b may be NULL),
+ * the sum a + b first stored in sum (out itself for inference), each row's
+ * mean and rstd kept where those are not NULL. */
+typedef struct {
+    float *out, *sum, *mean, *rstd;
+    const float *a, *b, *weight, *bias;
+    int N, C;
+    float eps;
+} ln_job;
+
+/* One row: ro = LayerNorm(ra + rb) (rb may be NULL), the sum ra + rb
+ * stored in rs first (rs may be ro or ra; ro may be ra); the row's mean
+ * and 1 / sqrt(var + eps) go to *mean and *rstd where not NULL (what the
+ * backward pass reads). The sums stay in double; `omp simd reduction`
+ * lets them run in vector lanes (reassociated: ~1e-16 relative, nothing at
+ * float precision) instead of one serial chain of double adds, which made
+ * LayerNorm 20 % of a BERT-Tiny layer. */
 BERT_VECTOR_CLONES
-static void add_layernorm_row(float *ro, const float *ra, const float *rb, const float *weight, const float *bias,
-                              int C, float eps) {
+static void add_layernorm_row(float *ro, float *rs, const float *ra, const float *rb, const float *weight,
+                              const float *bias, int C, float eps, float *mean, float *rstd) {
     double sum = 0.0;
     if (rb) {
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < C; j++) {
             float v = ra[j] + rb[j];
-            ro[j] = v;
+            rs[j] = v;
             sum += v;
         }
     } else {
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < C; j++) {
-            ro[j] = ra[j];
+            rs[j] = ra[j];
             sum += ra[j];
         }
     }
-    double mean = sum / C, var = 0.0;
+    double mu = sum / C, var = 0.0;
 #pragma omp simd reduction(+ : var)
     for (int j = 0; j < C; j++) {
-        double d = ro[j] - mean;
+        double d = rs[j] - mu;
         var += d * d;
     }
-    float m = (float)mean, rstd = (float)(1.0 / sqrt(var / C + (double)eps));
+    float m = (float)mu, r = (float)(1.0 / sqrt(var / C + (double)eps));
+    if (mean) *mean = m, *rstd = r;
 #pragma omp simd
-    for (int j = 0; j < C; j++) ro[j] = (ro[j] - m) * rstd * weight[j] + bias[j];
+    for (int j = 0; j < C; j++) ro[j] = (rs[j] - m) * r * weight[j] + bias[j];
 }
 
 void bert_mask_key_columns(float *S, int T, const float *keymask) {
@@ -135,29 +172,6 @@ static void softmax_row(float *r, int C) {
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define AVX512_TARGET __attribute__((target("avx512f")))
-
-/* exp_nonpositive (vecmath.h) on 16 lanes: the same clamp, Cody-Waite
- * reduction and Cephes polynomial (in FMAs), the rounding by roundscale
- * and 2^n by scalef, 0 below -87, NaN kept. About half the instructions
- * of the compiler's vectorisation of the scalar form, which builds 2^n in
- * the exponent bits and selects with multiplies. */
-AVX512_TARGET static inline __m512 exp_nonpositive16(__m512 x) {
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_setzero_ps());
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc));
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-    __m512 e = _mm512_maskz_scalef_ps(keep, p, n);
-    return _mm512_mask_mov_ps(e, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
-}
-
 
 /* GELU (erf form) on x[0..n) with AVX-512 intrinsics (bert_gelu16,
  * vecmath.h), the tail through masked lanes. */
@@ -191,7 +205,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void softmax_rows_avx
     for (int j = 0; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         for (int q = 0; q < n; q++) {
-            __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row[q] + j), mx[q])));
+            __m512 e = _mm512_maskz_mov_ps(k, bert_exp_nonpositive16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row[q] + j), mx[q])));
             _mm512_mask_storeu_ps(row[q] + j, k, e);
             vsum[q] = _mm512_add_ps(vsum[q], e);
         }
@@ -213,8 +227,9 @@ AVX512_TARGET static inline double sum16_double(__m512 v) {
 /* add_layernorm_row on AVX-512 intrinsics for n rows at once (n <= 4, a
  * constant where it is called, as softmax_rows_avx512: the rows' chains of
  * reductions, square root and division overlap), row q at offset q C of
- * ro, ra, rb. In float lanes (two accumulators of 16, their lanes summed
- * in double): one pass stores ra + rb and sums it, a second sums the
+ * ro, rs, ra, rb and at mean[q], rstd[q]. In float lanes (two accumulators
+ * of 16, their lanes summed in double): one pass stores ra + rb in rs and
+ * sums it, a second sums the
  * differences from that mean and their squares (the corrected two-pass
  * variance: the first mean's rounding, up to C / 32 float ulps of a mean
  * large against the spread, comes back as the differences' sum; no
@@ -227,7 +242,8 @@ AVX512_TARGET static inline double sum16_double(__m512 v) {
  * the portable form, 5.6 with sums in double lanes, row by row, 3.4 now;
  * 768 wide 27 us either way (bound by moving the rows through L2). */
 __attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_rows_avx512(
-    float *ro, const float *ra, const float *rb, const float *weight, const float *bias, int C, float eps, int n) {
+    float *ro, float *rs, const float *ra, const float *rb, const float *weight, const float *bias, int C, float eps,
+    int n, float *mean, float *rstd) {
     __m512 s0[4], s1[4], a0[4], a1[4], vm[4], vr[4];
     size_t off[4];
     for (int q = 0; q < n; q++) s0[q] = s1[q] = _mm512_setzero_ps(), off[q] = (size_t)q * C;
@@ -236,8 +252,8 @@ __attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_ro
         for (int q = 0; q < n; q++) {
             __m512 v0 = _mm512_loadu_ps(ra + off[q] + j), v1 = _mm512_loadu_ps(ra + off[q] + j + 16);
             if (rb) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(rb + off[q] + j)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(rb + off[q] + j + 16));
-            _mm512_storeu_ps(ro + off[q] + j, v0);
-            _mm512_storeu_ps(ro + off[q] + j + 16, v1);
+            _mm512_storeu_ps(rs + off[q] + j, v0);
+            _mm512_storeu_ps(rs + off[q] + j + 16, v1);
             s0[q] = _mm512_add_ps(s0[q], v0), s1[q] = _mm512_add_ps(s1[q], v1);
         }
     for (; j < C; j += 16) {
@@ -245,7 +261,7 @@ __attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_ro
         for (int q = 0; q < n; q++) {
             __m512 v = _mm512_maskz_loadu_ps(k, ra + off[q] + j);
             if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + off[q] + j));
-            _mm512_mask_storeu_ps(ro + off[q] + j, k, v);
+            _mm512_mask_storeu_ps(rs + off[q] + j, k, v);
             s0[q] = _mm512_add_ps(s0[q], v);
         }
     }
@@ -257,42 +273,46 @@ __attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_ro
     }
     for (j = 0; j + 32 <= C; j += 32)
         for (int q = 0; q < n; q++) {
-            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(ro + off[q] + j), vm[q]);
-            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(ro + off[q] + j + 16), vm[q]);
+            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(rs + off[q] + j), vm[q]);
+            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(rs + off[q] + j + 16), vm[q]);
             a0[q] = _mm512_add_ps(a0[q], d0), a1[q] = _mm512_add_ps(a1[q], d1);
             s0[q] = _mm512_fmadd_ps(d0, d0, s0[q]), s1[q] = _mm512_fmadd_ps(d1, d1, s1[q]);
         }
     for (; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         for (int q = 0; q < n; q++) {
-            __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, ro + off[q] + j), vm[q]);
+            __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, rs + off[q] + j), vm[q]);
             a0[q] = _mm512_add_ps(a0[q], d);
             s0[q] = _mm512_fmadd_ps(d, d, s0[q]);
         }
     }
     for (int q = 0; q < n; q++) {
         double dm = sum16_double(_mm512_add_ps(a0[q], a1[q])) / C, var = sum16_double(_mm512_add_ps(s0[q], s1[q])) / C - dm * dm;
-        vm[q] = _mm512_set1_ps((float)((double)m[q] + dm));
-        vr[q] = _mm512_set1_ps((float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps)));
+        float mq = (float)((double)m[q] + dm), rq = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps));
+        if (mean) mean[q] = mq, rstd[q] = rq;
+        vm[q] = _mm512_set1_ps(mq);
+        vr[q] = _mm512_set1_ps(rq);
     }
     for (j = 0; j < C; j += 16) {
         __mmask16 k = bert_first_lanes(C - j);
         __m512 w = _mm512_maskz_loadu_ps(k, weight + j), bv = _mm512_maskz_loadu_ps(k, bias + j);
         for (int q = 0; q < n; q++) {
-            __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ro + off[q] + j), vm[q]), vr[q]), w);
+            __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, rs + off[q] + j), vm[q]), vr[q]), w);
             _mm512_mask_storeu_ps(ro + off[q] + j, k, _mm512_add_ps(x, bv));
         }
     }
 }
 
-/* Rows [i0, i1) of bert_add_layernorm four at a time, then one by one. */
-AVX512_TARGET static void add_layernorm_range_avx512(float *out, const float *a, const float *b, const float *weight,
-                                                     const float *bias, int i0, int i1, int C, float eps) {
+/* Rows [i0, i1) of a LayerNorm job (ln_job) four at a time, then one by one. */
+AVX512_TARGET static void add_layernorm_range_avx512(const ln_job *L, int i0, int i1) {
+    size_t C = (size_t)L->C;
     int i = i0;
     for (; i + 4 <= i1; i += 4)
-        add_layernorm_rows_avx512(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps, 4);
+        add_layernorm_rows_avx512(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight,
+                                  L->bias, L->C, L->eps, 4, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
     for (; i < i1; i++)
-        add_layernorm_rows_avx512(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps, 1);
+        add_layernorm_rows_avx512(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight,
+                                  L->bias, L->C, L->eps, 1, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
 }
 
 /* The rows four at a time, then one by one. */
@@ -303,33 +323,46 @@ AVX512_TARGET static void softmax_rows_all_avx512(float *x, int N, int C) {
 }
 #endif
 
-/* Rows [i0, i1) of bert_add_layernorm on the fastest path this CPU has. */
-static void add_layernorm_range(float *out, const float *a, const float *b, const float *weight, const float *bias,
-                                int i0, int i1, int C, float eps, int avx512) {
+/* Rows [i0, i1) of a LayerNorm job on the fastest path this CPU has. */
+static void add_layernorm_range(const ln_job *L, int i0, int i1, int avx512) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (avx512) {
-        add_layernorm_range_avx512(out, a, b, weight, bias, i0, i1, C, eps);
+        add_layernorm_range_avx512(L, i0, i1);
         return;
     }
 #endif
     (void)avx512;
+    size_t C = (size_t)L->C;
     for (int i = i0; i < i1; i++)
-        add_layernorm_row(out + (size_t)i * C, a + (size_t)i * C, b ? b + (size_t)i * C : NULL, weight, bias, C, eps);
+        add_layernorm_row(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight, L->bias,
+                          L->C, L->eps, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
 }
 
-void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
-                        int C, float eps, int n_threads) {
+/* All rows of a LayerNorm job, split over n_threads in groups of four. */
+static void add_layernorm_all(const ln_job *L, int n_threads) {
     int avx512 = bert_cpu_has_avx512();
-    if (n_threads <= 1 || N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
-        add_layernorm_range(out, a, b, weight, bias, 0, N, C, eps, avx512);
+    if (n_threads <= 1 || L->N <= 1) { /* no OpenMP team for one thread (see bert_activation_forward) */
+        add_layernorm_range(L, 0, L->N, avx512);
         return;
     }
 #pragma omp parallel num_threads(n_threads)
     {
         int i0, i1;
-        bert_thread_rows4(N, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-        if (i0 < i1) add_layernorm_range(out, a, b, weight, bias, i0, i1, C, eps, avx512);
+        bert_thread_rows4(L->N, omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+        if (i0 < i1) add_layernorm_range(L, i0, i1, avx512);
     }
+}
+
+void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
+                        int C, float eps, int n_threads) {
+    ln_job L = {out, out, NULL, NULL, a, b, weight, bias, N, C, eps};
+    add_layernorm_all(&L, n_threads);
+}
+
+void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
+                              const float *weight, const float *bias, int N, int C, float eps, int n_threads) {
+    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps};
+    add_layernorm_all(&L, n_threads);
 }
 
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */

@@ -23,6 +23,12 @@ int bert_activation_from_name(const char *name);
  * CPU has them, else as bert_gelu_portable. */
 void bert_activation_forward(float *x, size_t n, bert_activation act, int n_threads);
 
+/* y[i] = act(x[i]) for i < n, x kept (y must not overlap it): the same bits
+ * as copying x to y and calling bert_activation_forward, in one pass over
+ * memory (pieces copied and activated while in L1), for training, which
+ * keeps the activation's input for the backward pass. */
+void bert_activation_forward_copy(float *y, const float *x, size_t n, bert_activation act, int n_threads);
+
 /* GELU (erf form) for any instruction set (the compiler's vectorisation),
  * which CPUs without AVX-512 run; the tests hold both paths to one bound. */
 void bert_gelu_portable(float *x, size_t n);
@@ -65,11 +71,19 @@ void bert_column_sums(float *db, const float *dy, int M, int N, int n_threads);
  * ACCUMULATES (+=) into parameter gradients; input gradients are written
  * (=) unless the name says accumulate. */
 
-/* x holds the activation's input; dx = dy * act'(x) (dx may alias dy). */
+/* x holds the activation's input; dx = dy * act'(x) (dx may alias dy).
+ * GELU runs on AVX-512 intrinsics where the CPU has them, else as
+ * bert_gelu_backward_portable. */
 void bert_activation_backward(float *dx, const float *dy, const float *x, size_t n, bert_activation act, int n_threads);
 
+/* dx = dy * GELU'(x) (erf form) for any instruction set, which CPUs without
+ * AVX-512 run; the tests hold both paths to one bound. */
+void bert_gelu_backward_portable(float *dx, const float *dy, const float *x, size_t n);
+
 /* LayerNorm forward that also saves mean and rstd per row (for backward):
- * out = LN(a + b), sum = a + b is written to `sum` (may alias a). */
+ * out = LN(a + b), sum = a + b is written to `sum` (may alias a or out).
+ * The same kernel and bits as bert_add_layernorm, so a training forward's
+ * normalised rows are inference's. */
 void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
                               const float *weight, const float *bias, int N, int C, float eps, int n_threads);
 

@@ -97,8 +97,8 @@ void nn_layernorm_backward(float *din, float *dw, float *db, const float *dout, 
 /* ---- activation --------------------------------------------------------- */
 
 void nn_activation_forward(float *out, const float *in, size_t n, bert_activation act, int n_threads) {
-    if (out != in) memcpy(out, in, n * sizeof *out);
-    bert_activation_forward(out, n, act, n_threads);
+    if (out != in) bert_activation_forward_copy(out, in, n, act, n_threads);
+    else bert_activation_forward(out, n, act, n_threads);
 }
 
 void nn_activation_backward(float *din, const float *dout, const float *in, size_t n, bert_activation act,

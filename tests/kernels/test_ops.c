@@ -195,6 +195,70 @@ TEST(layernorm_wide_and_offset_rows_match_float64) {
     }
 }
 
+/* The training LayerNorm (which keeps a + b, each row's mean and rstd for
+ * the backward pass) gives inference's bits, on rows not a multiple of
+ * four and widths not of 16, one and two threads, with its sum written
+ * over a and its output over the sum; mean and rstd are float64's. */
+TEST(layernorm_train_keeps_sum_mean_rstd_with_inference_bits) {
+    enum { N = 7, C = 140 };
+    unsigned seed = 21;
+    float a[N * C], b[N * C], g[C], be[C], ref[N * C], out[N * C], sum[N * C], mean[N], rstd[N];
+    for (int i = 0; i < N * C; i++) a[i] = frand(&seed) * 3.0f, b[i] = frand(&seed) + (i % C == 5 ? 50.0f : 0.0f);
+    for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+    bert_add_layernorm(ref, a, b, g, be, N, C, 1e-12f, 1);
+    for (int mode = 0; mode < 4; mode++) {
+        int nt = 1 + mode % 2;
+        float a2[N * C];
+        memcpy(a2, a, sizeof a);
+        float *s = mode < 2 ? sum : a2, *o = mode < 2 ? out : a2; /* modes 2, 3: sum over a, out over sum */
+        for (int i = 0; i < N; i++) mean[i] = rstd[i] = NAN;
+        bert_add_layernorm_train(o, s, mean, rstd, a2, b, g, be, N, C, 1e-12f, nt);
+        CHECK(memcmp(o, ref, sizeof ref) == 0);
+        if (mode < 2)
+            for (int i = 0; i < N * C; i++) CHECK(sum[i] == a[i] + b[i]);
+        for (int i = 0; i < N; i++) {
+            double m = 0, v = 0;
+            for (int j = 0; j < C; j++) m += (double)a[i * C + j] + b[i * C + j];
+            m /= C;
+            for (int j = 0; j < C; j++) v += pow((double)a[i * C + j] + b[i * C + j] - m, 2);
+            double r = 1.0 / sqrt(v / C + 1e-12);
+            if (!(fabs(mean[i] - m) <= 1e-6 * fmax(1.0, fabs(m)) && fabs(rstd[i] - r) <= 1e-6 * r))
+                test_fail(__FILE__, __LINE__, "mode %d row %d: mean %.9g vs %.9g, rstd %.9g vs %.9g", mode, i, mean[i], m, rstd[i], r);
+        }
+    }
+}
+
+/* The out-of-place activation (training keeps its input) gives the bits
+ * of a copy activated in place, for every activation, lengths around its
+ * 4,096-value pieces and the one-thread cut-off, one and two threads; its
+ * input is left as it was and nothing past n is written. */
+TEST(activation_copy_is_copy_then_activation) {
+    enum { MAX = 12001 };
+    float *x = malloc(sizeof(float) * MAX), *want = malloc(sizeof(float) * (MAX + 1)), *got = malloc(sizeof(float) * (MAX + 1));
+    CHECK(x && want && got);
+    if (!(x && want && got)) return;
+    unsigned seed = 3;
+    for (int i = 0; i < MAX; i++) x[i] = 8.0f * frand(&seed);
+    const size_t lengths[] = {0, 1, 17, 4095, 4096, 4097, 8200, MAX};
+    const bert_activation acts[] = {BERT_ACT_GELU, BERT_ACT_GELU_TANH, BERT_ACT_GELU_FAST, BERT_ACT_RELU, BERT_ACT_SILU};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++)
+            for (int nt = 1; nt <= 2; nt++) {
+                size_t n = lengths[l];
+                memcpy(want, x, sizeof(float) * n);
+                bert_activation_forward(want, n, acts[a], nt);
+                got[n] = 7.0f;
+                bert_activation_forward_copy(got, x, n, acts[a], nt);
+                if (memcmp(want, got, sizeof(float) * n) != 0 || got[n] != 7.0f)
+                    test_fail(__FILE__, __LINE__, "activation %d, n %zu, %d threads", (int)acts[a], n, nt);
+            }
+    unsigned check = 3;
+    int kept = 1;
+    for (int i = 0; i < MAX; i++) kept &= x[i] == 8.0f * frand(&check);
+    CHECK(kept);
+    free(x), free(want), free(got);
+}
+
 TEST(activations_match_float64) {
     float x[201];
     for (int i = 0; i <= 200; i++) x[i] = -10.0f + 0.1f * i;
@@ -339,26 +403,42 @@ TEST(softmax_rows_in_fours_are_rows_alone) {
     free(x), free(y);
 }
 
-/* GELU's derivative (the float erf/exp form used in training) against the
- * float64 formula on a dense grid, many lanes and two threads. */
+/* GELU's derivative in float64. */
+static double gelu_derivative(double v) {
+    return 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
+}
+
+/* GELU's derivative (the float erf/exp form used in training) on a dense
+ * grid: the path this CPU runs (paths 0 and 1, one and two threads) and the
+ * portable one (path 2), against float64; NaN kept; every length
+ * 0..33 with a canary past the end. */
 TEST(gelu_backward_matches_float64) {
     enum { N = 40001 };
     float *x = malloc(sizeof(float) * N), *dy = malloc(sizeof(float) * N), *dx = malloc(sizeof(float) * N);
     for (int i = 0; i < N; i++) x[i] = -10.0f + 20.0f * (float)i / (N - 1), dy[i] = 1.0f + (float)(i % 7) * 0.25f;
-    for (int nt = 1; nt <= 2; nt++) {
-        bert_activation_backward(dx, dy, x, N, BERT_ACT_GELU, nt);
+    for (int path = 0; path < 3; path++) {
+        if (path < 2) bert_activation_backward(dx, dy, x, N, BERT_ACT_GELU, path + 1);
+        else bert_gelu_backward_portable(dx, dy, x, N);
         double worst = 0;
-        for (int i = 0; i < N; i++) {
-            double v = x[i], d = 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
-            worst = fmax(worst, fabs(dy[i] * d - dx[i]) / dy[i]);
-        }
-        if (!(worst < 2e-6)) test_fail(__FILE__, __LINE__, "threads %d: GELU derivative error %.3g", nt, worst);
+        for (int i = 0; i < N; i++) worst = fmax(worst, fabs(dy[i] * gelu_derivative(x[i]) - dx[i]) / dy[i]);
+        if (!(worst < 2e-6)) test_fail(__FILE__, __LINE__, "path %d: GELU derivative error %.3g", path, worst);
+        float z[3] = {NAN, 0.0f, -30.0f}, g[3] = {1.0f, 2.0f, 1.0f}, d[3];
+        if (path < 2) bert_activation_backward(d, g, z, 3, BERT_ACT_GELU, 1);
+        else bert_gelu_backward_portable(d, g, z, 3);
+        CHECK(isnan(d[0]) && d[1] == 1.0f && d[2] == 0.0f);
+    }
+    for (int n = 0; n <= 33; n++) {
+        float a[34], g[34], o[2][34];
+        for (int i = 0; i < 34; i++) a[i] = -4.0f + 0.23f * (float)i, g[i] = 0.5f + 0.1f * (float)i, o[0][i] = o[1][i] = 7.0f;
+        bert_activation_backward(o[0], g, a, (size_t)n, BERT_ACT_GELU, 1);
+        bert_gelu_backward_portable(o[1], g, a, (size_t)n);
+        for (int i = 0; i < n; i++) CHECK(fabs(o[0][i] - g[i] * gelu_derivative(a[i])) < 2e-6 * g[i] && fabs(o[0][i] - o[1][i]) < 4e-6 * g[i]);
+        CHECK(o[0][n] == 7.0f && o[1][n] == 7.0f);
     }
     /* in place (dx aliases dy), as the trainer calls it */
     memcpy(dx, dy, sizeof(float) * N);
     bert_activation_backward(dx, dx, x, N, BERT_ACT_GELU, 1);
-    double v = x[N / 3], d = 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
-    CHECK(fabs(dy[N / 3] * d - dx[N / 3]) < 2e-5);
+    CHECK(fabs(dy[N / 3] * gelu_derivative(x[N / 3]) - dx[N / 3]) < 2e-5);
     free(x), free(dy), free(dx);
 }
 
