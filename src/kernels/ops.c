@@ -365,6 +365,13 @@ void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, 
     add_layernorm_all(&L, n_threads);
 }
 
+void bert_add_layernorm_train_portable(float *out, float *sum, float *mean, float *rstd, const float *a,
+                                       const float *b, const float *weight, const float *bias, int N, int C,
+                                       float eps) {
+    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps};
+    add_layernorm_range(&L, 0, N, 0);
+}
+
 /* erf GELU over x[0..n): on AVX-512 intrinsics where the CPU has them. */
 static void gelu_range(float *x, long long n) {
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -34,8 +34,10 @@ void bert_activation_forward_copy(float *y, const float *x, size_t n, bert_activ
 void bert_gelu_portable(float *x, size_t n);
 
 /* out[N x C] = LayerNorm(a + b) with weight/bias [C]; b may be NULL
- * (plain LayerNorm). out may alias a. Mean and biased variance are
- * accumulated in double so the result does not depend on C's size. */
+ * (plain LayerNorm). out may alias a. Mean and biased variance: on AVX-512
+ * in float lanes with the corrected two-pass variance, the lanes summed in
+ * double (within 2e-6 of float64, ops.c); elsewhere in double. A row's
+ * values are those of the row alone (any N, any thread count). */
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads);
 
@@ -86,6 +88,13 @@ void bert_gelu_backward_portable(float *dx, const float *dy, const float *x, siz
  * normalised rows are inference's. */
 void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
                               const float *weight, const float *bias, int N, int C, float eps, int n_threads);
+
+/* The same on one thread for any instruction set (the path CPUs without
+ * AVX-512 run, in bert_add_layernorm too); the tests hold both paths to one
+ * bound. */
+void bert_add_layernorm_train_portable(float *out, float *sum, float *mean, float *rstd, const float *a,
+                                       const float *b, const float *weight, const float *bias, int N, int C,
+                                       float eps);
 
 /* x[i] *= y[i] for i < n. */
 void bert_mul_inplace(float *x, const float *y, size_t n);

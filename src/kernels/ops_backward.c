@@ -187,16 +187,20 @@ void bert_layernorm_backward(float *dinp, float *dweight, float *dbias, const fl
 }
 
 /* C[M x N] = op(A) B + beta C (row-major; op(A) = A^T when transA) with
- * oneDNN's sgemm where found, else CBLAS. At the backward pass's bert-base
- * shapes (1,024 tokens, one thread, Intel Xeon with AMX) oneDNN's took
- * 100.8 ms against OpenBLAS's 104.9 for a feed-forward block's four
- * products and 53.0 against 52.2 for the four attention projections'
- * eight: 2-6 % less on the large ones, as in the forward pass (gemm.c). */
+ * CBLAS, or with oneDNN's sgemm where found and beta is 0 (the input
+ * gradient dx, written): at the backward pass's bert-base shapes (1,024
+ * tokens, one thread, Intel Xeon with AMX) its dx products took 26.2 /
+ * 24.3 ms against OpenBLAS's 26.9 / 25.6 (feed-forward) and 6.46 against
+ * 6.55 (attention projections). The accumulated weight gradients (beta 1)
+ * stay on CBLAS: oneDNN's were 2-6 % faster for the feed-forward's but 4 %
+ * slower for the projections', and a oneDNN call that failed part-way (its
+ * threads allocate as they go) would leave C partly summed, where the
+ * CBLAS retry may only follow a failure when C is written, not added to. */
 static void backward_sgemm(int transA, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
                            float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    bert_dnnl_sgemm_fn f = bert_dnnl_gemm_api()->sgemm;
-    if (f && K > 0 && f(transA ? 'T' : 'N', 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc) == 0) return;
+    bert_dnnl_sgemm_fn f = beta == 0.0f ? bert_dnnl_gemm_api()->sgemm : NULL;
+    if (f && K > 0 && f(transA ? 'T' : 'N', 'N', M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc) == 0) return;
     bert_sgemm(transA, 0, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -67,8 +67,8 @@ typedef struct {
 } nn_layernorm_keep;
 
 /* nn.LayerNorm(C) of a + b (b NULL: of a) into out [N x C]; out may alias a
- * or b. Without keep, the inference kernel (row sums vectorised); with keep,
- * the training kernel, which also writes keep's three arrays. */
+ * or b. With keep, the same kernel and bits also write keep's three arrays
+ * (bert_add_layernorm_train). */
 void nn_layernorm_forward(float *out, const nn_layernorm_keep *keep, const float *a, const float *b,
                           const bert_norm *ln, int N, int C, float eps, int n_threads);
 /* Its backward: din = d LN / d (a + b) (=), dw, db +=; din may alias

@@ -198,34 +198,92 @@ TEST(layernorm_wide_and_offset_rows_match_float64) {
 /* The training LayerNorm (which keeps a + b, each row's mean and rstd for
  * the backward pass) gives inference's bits, on rows not a multiple of
  * four and widths not of 16, one and two threads, with its sum written
- * over a and its output over the sum; mean and rstd are float64's. */
+ * over a (as the embeddings' LayerNorm: b NULL, out apart), over a with
+ * out over it too, or apart; out is the float formula of the kept sum,
+ * mean and rstd, and mean and rstd are float64's. The portable path (mode
+ * 4, what CPUs without AVX-512 run) within the same bounds. */
 TEST(layernorm_train_keeps_sum_mean_rstd_with_inference_bits) {
     enum { N = 7, C = 140 };
     unsigned seed = 21;
-    float a[N * C], b[N * C], g[C], be[C], ref[N * C], out[N * C], sum[N * C], mean[N], rstd[N];
+    float a[N * C], b[N * C], g[C], be[C], ref[2][N * C], out[N * C], sum[N * C], mean[N], rstd[N];
     for (int i = 0; i < N * C; i++) a[i] = frand(&seed) * 3.0f, b[i] = frand(&seed) + (i % C == 5 ? 50.0f : 0.0f);
     for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
-    bert_add_layernorm(ref, a, b, g, be, N, C, 1e-12f, 1);
-    for (int mode = 0; mode < 4; mode++) {
-        int nt = 1 + mode % 2;
+    bert_add_layernorm(ref[0], a, b, g, be, N, C, 1e-12f, 1);
+    bert_add_layernorm(ref[1], a, NULL, g, be, N, C, 1e-12f, 1);
+    for (int mode = 0; mode < 7; mode++) {
+        int nt = 1 + mode % 2, with_b = mode < 5;
         float a2[N * C];
         memcpy(a2, a, sizeof a);
-        float *s = mode < 2 ? sum : a2, *o = mode < 2 ? out : a2; /* modes 2, 3: sum over a, out over sum */
+        /* modes 0, 1, 4: all apart; 2, 3: sum over a, out over sum; 5, 6: sum over a, out apart, no b */
+        float *s = mode < 2 || mode == 4 ? sum : a2, *o = mode == 2 || mode == 3 ? a2 : out;
         for (int i = 0; i < N; i++) mean[i] = rstd[i] = NAN;
-        bert_add_layernorm_train(o, s, mean, rstd, a2, b, g, be, N, C, 1e-12f, nt);
-        CHECK(memcmp(o, ref, sizeof ref) == 0);
-        if (mode < 2)
-            for (int i = 0; i < N * C; i++) CHECK(sum[i] == a[i] + b[i]);
+        if (mode == 4) bert_add_layernorm_train_portable(o, s, mean, rstd, a2, b, g, be, N, C, 1e-12f);
+        else bert_add_layernorm_train(o, s, mean, rstd, a2, with_b ? b : NULL, g, be, N, C, 1e-12f, nt);
+        double worst = 0;
+        for (int i = 0; i < N * C; i++) worst = fmax(worst, fabs(o[i] - ref[!with_b][i]));
+        if (mode == 4) CHECK(worst < 1e-5);
+        else CHECK(memcmp(o, ref[!with_b], sizeof out) == 0);
+        int exact = 1;
+        for (int i = 0; i < N * C && o != s; i++) { /* (out written over the sum leaves no sum) */
+            float x = with_b ? a[i] + b[i] : a[i];
+            exact &= s[i] == x && o[i] == (s[i] - mean[i / C]) * rstd[i / C] * g[i % C] + be[i % C];
+        }
+        if (!exact) test_fail(__FILE__, __LINE__, "mode %d: the kept sum, mean and rstd do not give out", mode);
         for (int i = 0; i < N; i++) {
             double m = 0, v = 0;
-            for (int j = 0; j < C; j++) m += (double)a[i * C + j] + b[i * C + j];
+            for (int j = 0; j < C; j++) m += (double)a[i * C + j] + (with_b ? b[i * C + j] : 0.0f);
             m /= C;
-            for (int j = 0; j < C; j++) v += pow((double)a[i * C + j] + b[i * C + j] - m, 2);
+            for (int j = 0; j < C; j++) v += pow((double)a[i * C + j] + (with_b ? b[i * C + j] : 0.0f) - m, 2);
             double r = 1.0 / sqrt(v / C + 1e-12);
             if (!(fabs(mean[i] - m) <= 1e-6 * fmax(1.0, fabs(m)) && fabs(rstd[i] - r) <= 1e-6 * r))
                 test_fail(__FILE__, __LINE__, "mode %d row %d: mean %.9g vs %.9g, rstd %.9g vs %.9g", mode, i, mean[i], m, rstd[i], r);
         }
     }
+}
+
+/* The dense layer's backward pass against float64: dW and db added to what
+ * they held, dx written or added to, one and two threads, shapes below and
+ * above oneDNN's and OpenBLAS's small-matrix cut-offs (whichever library
+ * does dx here). */
+TEST(linear_backward_matches_float64) {
+    static const int shapes[][3] = {{5, 16, 3}, {37, 48, 40}, {130, 96, 200}};
+    for (int sh = 0; sh < 3; sh++)
+        for (int mode = 0; mode < 4; mode++) {
+            int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2], nt = 1 + mode % 2, acc = mode >= 2;
+            float *dy = malloc(sizeof(float) * M * N), *x = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K),
+                  *dW = malloc(sizeof(float) * N * K), *db = malloc(sizeof(float) * N), *dx = malloc(sizeof(float) * M * K);
+            CHECK(dy && x && W && dW && db && dx);
+            if (!(dy && x && W && dW && db && dx)) return;
+            unsigned seed = 40u + (unsigned)(sh * 4 + mode);
+            for (int i = 0; i < M * N; i++) dy[i] = frand(&seed);
+            for (int i = 0; i < M * K; i++) x[i] = frand(&seed), dx[i] = 0.5f * frand(&seed);
+            for (int i = 0; i < N * K; i++) W[i] = frand(&seed), dW[i] = 0.25f * frand(&seed);
+            for (int j = 0; j < N; j++) db[j] = 0.125f * frand(&seed);
+            float *dW0 = malloc(sizeof(float) * N * K), *db0 = malloc(sizeof(float) * N), *dx0 = malloc(sizeof(float) * M * K);
+            memcpy(dW0, dW, sizeof(float) * N * K), memcpy(db0, db, sizeof(float) * N), memcpy(dx0, dx, sizeof(float) * M * K);
+            int saved = bert_blas_threads_enter(nt);
+            bert_linear_backward(dx, dW, db, dy, x, W, M, N, K, acc, nt);
+            bert_blas_threads_leave(saved);
+            double worst = 0;
+            for (int n = 0; n < N; n++) {
+                double sb = db0[n];
+                for (int i = 0; i < M; i++) sb += dy[i * N + n];
+                worst = fmax(worst, fabs(sb - db[n]));
+                for (int k = 0; k < K; k++) {
+                    double sw = dW0[n * K + k];
+                    for (int i = 0; i < M; i++) sw += (double)dy[i * N + n] * x[i * K + k];
+                    worst = fmax(worst, fabs(sw - dW[n * K + k]));
+                }
+            }
+            for (int i = 0; i < M; i++)
+                for (int k = 0; k < K; k++) {
+                    double sx = acc ? dx0[i * K + k] : 0.0;
+                    for (int n = 0; n < N; n++) sx += (double)dy[i * N + n] * W[n * K + k];
+                    worst = fmax(worst, fabs(sx - dx[i * K + k]));
+                }
+            if (!(worst < 1e-4)) test_fail(__FILE__, __LINE__, "%d x %d x %d mode %d: max |error| %.3g", M, N, K, mode, worst);
+            free(dy), free(x), free(W), free(dW), free(db), free(dx), free(dW0), free(db0), free(dx0);
+        }
 }
 
 /* The out-of-place activation (training keeps its input) gives the bits

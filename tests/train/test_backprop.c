@@ -311,8 +311,9 @@ TEST(train_resume_is_bit_identical) {
 /* The same steps on one thread and on two (dropout on), on the fixture's
  * small model: the same weights and moments bit for bit, so splitting the
  * attention's (sequence, head) pairs and the gradient norm's pieces over
- * threads changes nothing. (At bert-base size OpenBLAS's own threading of
- * the weight gradients' products moves the last bits.) */
+ * threads changes nothing. (At bert-base size the BLAS's own threading of
+ * the products — OpenBLAS's for the weight gradients, oneDNN's for the input
+ * gradients where found — moves the last bits.) */
 TEST(train_small_model_steps_are_the_same_on_1_and_2_threads) {
     const char *dir = "tests/fixtures/train/single-label";
     bert_error err;
