@@ -18,6 +18,7 @@
 #include "kernels/linear_amx.h"
 #include "kernels/linear_avx512.h"
 #include "kernels/linear_packed.h"
+#include "kernels/onednn.h"
 #include "kernels/qlinear.h"
 #include "kernels/half.h"
 #include "kernels/ops.h"
@@ -152,13 +153,20 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * (batch 8 x 128, 2 layers; chunks of 128/256/512 KB a thread and none):
  * BERT-Tiny bf16 one thread 2.38 vs 2.82-2.93 ms unchunked, two 1.44 vs
  * 1.56; bert-base bf16 two threads 24.2 vs 25.2 ms, int8 one thread 32
- * vs 35-36 ms. f32 is not chunked: its products are bound by arithmetic,
- * and chunks measured 1-4 % slower. */
+ * vs 35-36 ms. Where oneDNN's packed bf16 matmul runs the products
+ * (m->packed_bf16), a chunk has at least BERT_DNNL_ROWS rows, the rows of
+ * the primitive it runs: each call streams the whole of W (4.7 MB a
+ * bert-base feed-forward weight, more than L2) once, so 64-row chunks
+ * streamed it twice as often (bert-base bf16 one thread, batch 8: 41.6-41.8
+ * vs 43.0-43.6 ms over three interleaved rounds; 256 rows 41.4-42.6).
+ * f32 is not chunked: its products are bound by arithmetic, and chunks
+ * measured 1-4 % slower. */
 static int ffn_chunk_rows(const bert_model *m, int n_threads) {
     int I = m->cfg.pub.intermediate_size, nt = n_threads > 1 ? n_threads : 1;
     if (m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
-    return r > BERT_ROW_SLAB_ROWS * nt ? r : BERT_ROW_SLAB_ROWS * nt;
+    if (r < BERT_ROW_SLAB_ROWS * nt) r = BERT_ROW_SLAB_ROWS * nt;
+    return m->packed_bf16 && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
 }
 
 /* BertIntermediate + BertOutput, LayerNorm(dense(act(dense(h))) + h), a
