@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/mem.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -116,7 +117,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
     float *arena = NULL;
     int *offset = malloc(((size_t)S + 1) * sizeof *offset);
-    if (!offset || posix_memalign((void **)&arena, 64, total * sizeof(float)) != 0) {
+    if (!offset || !(arena = bert_alloc64(total * sizeof(float)))) {
         free(offset);
         return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of working memory for %d tokens",
                          (double)total * 4 / 1e6, N);

@@ -26,6 +26,7 @@
 #include "model/layers.h"
 #include "model/profile.h"
 #include "util/error.h"
+#include "util/mem.h"
 
 /* Check one sequence; messages start "sequence S: " (see bert_error.item). */
 static bert_status validate_one(const bert_config *c, const bert_sequence *q, int s, bert_error *err) {
@@ -143,17 +144,6 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
     } else {
         nn_dense_forward(y, ldy, in.x, in.x16, d->w, d->w16, d->b, M, N, K, epi, ctx->n_threads);
     }
-}
-
-/* n bytes on a 64-byte boundary (NULL when out of memory), as the f32
- * arena (context.c): the products' inputs and outputs start their rows on
- * cache lines. glibc's malloc gives 16-byte boundaries, on which AMX's tile
- * loads split lines: oneDNN's packed bf16 product at 128 x 768 x 768 ran
- * at 1,126 GFLOP/s from such a buffer, 1,410 from an aligned one (Intel
- * Xeon, bench_gemm). */
-static void *align64(size_t n) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, n > 0 ? n : 1) == 0 ? p : NULL;
 }
 
 /* Rows per chunk of the feed-forward under bf16 and int8: a chunk's f32
@@ -372,7 +362,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         size_t need = (size_t)N * (size_t)(c->intermediate_size + c->hidden_size);
         if (need > ctx->x16_cap) {
             free(ctx->x16);
-            ctx->x16 = align64(need * sizeof(uint16_t));
+            ctx->x16 = bert_alloc64(need * sizeof(uint16_t));
             ctx->x16_cap = ctx->x16 ? need : 0;
             if (!ctx->x16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 inputs", need * 2.0 / 1e6);
         }
@@ -383,15 +373,15 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
         size_t R = bert_qlinear_rows(ffn_chunk_rows(m, ctx->n_threads));
         free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
-        ctx->xq = align64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
+        ctx->xq = bert_alloc64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
         ctx->xq_scale = malloc(sizeof(float) * (bert_qlinear_rows(N) + R));
-        ctx->acc = align64(bert_qlinear_scratch(N, W));
+        ctx->acc = bert_alloc64(bert_qlinear_scratch(N, W));
         ctx->xq_cap = ctx->xq && ctx->xq_scale && ctx->acc ? (size_t)N : 0;
         if (!ctx->xq_cap) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate int8 inputs for %d tokens", N);
     }
     if ((m->packed_f32 || m->packed_bf16) && !ctx->pscratch) {
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
-        if (!(ctx->pscratch = align64(sizeof(float) * bert_plinear_scratch(W, W))))
+        if (!(ctx->pscratch = bert_alloc64(sizeof(float) * bert_plinear_scratch(W, W))))
             return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate scratch for the packed products");
     }
     bert_error_clear(&ctx->error);

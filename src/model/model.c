@@ -26,6 +26,7 @@
 #include "cuda/encoder.h"
 #include "kernels/attention.h"
 #include "util/error.h"
+#include "util/mem.h"
 
 bert_model_params bert_model_default_params(void) {
     bert_model_params p = {.use_mmap = 1, .pack_weights = 1};
@@ -257,14 +258,6 @@ static int grow_bf16(uint16_t **buf, size_t *cap, size_t n) {
     return *buf != NULL;
 }
 
-/* Memory for packed weights (free() gives it back), NULL when short:
- * 64-byte aligned, so each AVX-512 load and AMX tile row of them lies in
- * one cache line (16-byte aligned, the f32 kernel ran ~8 % slower). */
-static void *alloc_packed(size_t bytes) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes) == 0 ? p : NULL;
-}
-
 /* BERT_COMPUTE_BF16: one bf16 copy of each encoder dense weight, rounded
  * to nearest even once here, so no product converts weights again: packed
  * into AMX's tile layout where the kernel of linear_amx.h can take the shape,
@@ -283,7 +276,7 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     const char *why = bert_bf16_unavailable(); /* oneDNN: needed only for what AMX does not take */
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, largest = 0;
     size_t per_layer = 4 * C * C + 2 * C * I;
-    m->bf16 = alloc_packed(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
+    m->bf16 = bert_alloc64(per_layer * (size_t)c->num_hidden_layers * sizeof(uint16_t));
     if (!m->bf16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate bf16 weights");
     uint16_t *p = m->bf16, *tmp = NULL;
     float *small = small_block(m);
@@ -510,7 +503,7 @@ static void pack_small_f32(bert_model *m) {
             }
             if (pass == 1) release_converted(m, l); /* given back layer by layer, as made */
         }
-        if (pass == 0 && (!total || !(m->packed_avx = alloc_packed(sizeof(float) * total)))) return;
+        if (pass == 0 && (!total || !(m->packed_avx = bert_alloc64(sizeof(float) * total)))) return;
     }
 }
 

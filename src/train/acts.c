@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "util/error.h"
+#include "util/mem.h"
 
 void train_acts_free(train_acts *a) {
     if (!a) return;
@@ -39,15 +40,15 @@ static bert_status set_offsets(train_acts *a, const bert_sequence *seqs, int S, 
 /* The bf16 copies of the dense layers' inputs, and dy16. */
 static bert_status reserve16(train_acts *a, int NL, size_t N, size_t C, size_t I, bert_error *err) {
     size_t NC = N * C, wide = I > C ? I : C;
-    size_t need16 = (size_t)NL * (3 * NC + N * I) + N * wide + 64;
+    size_t need16 = (size_t)NL * (3 * NC + N * I) + N * wide + 32 * (4 * (size_t)NL + 1) + 64;
     if (need16 > a->cap16) {
         free(a->block16);
-        a->block16 = malloc(need16 * sizeof *a->block16);
+        a->block16 = bert_alloc64(need16 * sizeof *a->block16);
         a->cap16 = a->block16 ? need16 : 0;
         if (!a->block16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of bf16 activations", need16 * 2e-6);
     }
     uint16_t *q = a->block16;
-#define TAKE16(ptr, n) (ptr = q, q += (n))
+#define TAKE16(ptr, n) (ptr = q, q += ((n) + 31) / 32 * 32) /* each on a cache line */
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];
         TAKE16(la->x16, NC), TAKE16(la->ctx16, NC), TAKE16(la->h1_16, NC), TAKE16(la->fact16, N * I);
@@ -74,15 +75,15 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     size_t N = (size_t)a->N, tt = a->poff[S], NC = N * C;
     size_t per_layer = 10 * NC + 4 * N + 2 * N * I + 2 * (size_t)NH * tt;
     size_t need = 5 * NC + 2 * N + (size_t)NL * per_layer + NC + /* scratch */ 6 * NC + N * I + 2 * (size_t)NH * tt +
-                  /* keymask */ N + 64;
+                  /* keymask */ N + /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64;
     if (need > a->cap_floats) {
         free(a->block);
-        a->block = malloc(need * sizeof(float));
+        a->block = bert_alloc64(need * sizeof(float));
         a->cap_floats = a->block ? need : 0;
         if (!a->block) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of training activations", need * 4e-6);
     }
     float *p = a->block;
-#define TAKE(ptr, n) (ptr = p, p += (n))
+#define TAKE(ptr, n) (ptr = p, p += ((n) + 15) / 16 * 16) /* each on a cache line */
     TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];

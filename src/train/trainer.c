@@ -31,6 +31,7 @@
 #include "train/trainer.h"
 #include "train/data_parallel.h"
 #include "util/error.h"
+#include "util/mem.h"
 
 bert_train_params bert_train_default_params(void) {
     bert_train_params p;
@@ -249,10 +250,10 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         nt++;
     }
     if (rc == BERT_OK) {
-        t->params = calloc(total, sizeof(float));
-        t->grads = calloc(total, sizeof(float));
-        t->m = calloc(total, sizeof(float));
-        t->v = calloc(total, sizeof(float));
+        t->params = bert_calloc64(total, sizeof(float)); /* streamed by AdamW: cache-line aligned */
+        t->grads = bert_calloc64(total, sizeof(float));
+        t->m = bert_calloc64(total, sizeof(float));
+        t->v = bert_calloc64(total, sizeof(float));
         t->tensors = calloc((size_t)nt, sizeof *t->tensors);
         t->src_dir = strdup(dir);
         if (!t->params || !t->grads || !t->m || !t->v || !t->tensors || !t->src_dir)
@@ -309,7 +310,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
         const char *why = bert_bf16_unavailable();
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
-        else if (!(t->params16 = malloc(total * sizeof *t->params16)))
+        else if (!(t->params16 = bert_alloc64(total * sizeof *t->params16)))
             rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 weights", total * 2e-6);
         else refresh_bf16(t);
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_INT8) {
