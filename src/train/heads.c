@@ -18,6 +18,7 @@
 #include "model/layers.h"
 #include "train/dropout.h"
 #include "util/error.h"
+#include "util/mem.h"
 
 double train_loss(bert_problem problem, const float *logits, const float *labels, int S, int L, float *dlogits,
                   double scale) {
@@ -114,7 +115,7 @@ typedef struct {
 
 static float *take(head *h, size_t n) {
     float *p = h->next;
-    h->next += n;
+    h->next += (n + 15) / 16 * 16; /* each on a cache line: reserve_scratch allows 16 floats a take */
     return p;
 }
 
@@ -291,13 +292,13 @@ static bert_status reserve_scratch(const train_pass *tp, int N, int S, size_t M,
     int C = c->hidden_size, L = bert_model_num_labels(tp->model), V = c->vocab_size;
     size_t NC = (size_t)N * C;
     size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64 +
-                  2 * (size_t)S * (size_t)c->num_intents;
+                  2 * (size_t)S * (size_t)c->num_intents + /* take's rounding, at most 32 takes a pass */ 16 * 32;
     if (tp->block.params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
     train_acts *a = tp->acts;
     if (need <= a->head_cap) return BERT_OK;
     free(a->head);
     a->head_cap = 0;
-    if (!(a->head = malloc(need * sizeof(float))))
+    if (!(a->head = bert_alloc64(need * sizeof(float))))
         return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the head", need * 4e-6);
     a->head_cap = need;
     return BERT_OK;
