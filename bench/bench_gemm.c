@@ -18,7 +18,8 @@
  *     where the CPU has AMX-INT8, else oneDNN's matmul on VNNI; the
  *     weights quantized and packed once, the inputs quantized beforehand, as
  *     the encoder stages them) when the CPU and build have it,
- * and prints GFLOP/s (2MNK / time, median of --reps; int8 counts its
+ * every buffer on a 64-byte boundary (bert_alloc64, as the encoder's: see
+ * util/mem.h), and prints GFLOP/s (2MNK / time, median of --reps; int8 counts its
  * multiply-adds as FLOPs too). The largest per dtype is the ceiling
  * bert.c's whole-model figures of that dtype are compared with. */
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "kernels/half.h"
 #include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
+#include "util/mem.h"
 
 #ifdef BERT_USE_CBLAS
 #include <cblas.h>
@@ -80,11 +82,6 @@ static void run_int8(const shape *s) {
     }
 }
 
-/* Every buffer on a 64-byte boundary, as the encoder's: AMX's tile loads
- * of rows that straddle cache lines ran oneDNN's packed bf16 product at
- * 128 x 768 x 768 at 1,126 GFLOP/s against 1,410 aligned (Intel Xeon). */
-static void *alloc64(size_t n) { return aligned_alloc(64, (n + 63) / 64 * 64); }
-
 static double gflops(void (*fn)(const shape *), const shape *s, int reps) {
     double *t = malloc(sizeof *t * (size_t)reps);
     fn(s);
@@ -117,26 +114,26 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         shape s = {.M = shapes[i][0], .N = shapes[i][1], .K = shapes[i][2], .threads = threads};
         size_t nx = (size_t)s.M * s.K, nw = (size_t)s.N * s.K;
-        s.x = alloc64(nx * sizeof *s.x), s.W = alloc64(nw * sizeof *s.W), s.b = alloc64((size_t)s.N * sizeof *s.b);
-        s.y = alloc64((size_t)s.M * s.N * sizeof *s.y);
+        s.x = bert_alloc64(nx * sizeof *s.x), s.W = bert_alloc64(nw * sizeof *s.W), s.b = bert_alloc64((size_t)s.N * sizeof *s.b);
+        s.y = bert_alloc64((size_t)s.M * s.N * sizeof *s.y);
         if (!s.x || !s.W || !s.b || !s.y) return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
         memset(s.b, 0, (size_t)s.N * sizeof *s.b);
         for (size_t k = 0; k < nx; k++) s.x[k] = (float)((k * 7919) % 1000) / 1000.0f - 0.5f;
         for (size_t k = 0; k < nw; k++) s.W[k] = (float)((k * 104729) % 1000) / 1000.0f - 0.5f;
         if (bf16) {
-            s.x16 = alloc64(nx * sizeof *s.x16), s.W16 = alloc64(nw * sizeof *s.W16);
+            s.x16 = bert_alloc64(nx * sizeof *s.x16), s.W16 = bert_alloc64(nw * sizeof *s.W16);
             if (!s.x16 || !s.W16) return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
             bert_f32_to_bf16_array(s.x16, s.x, nx);
             bert_f32_to_bf16_array(s.W16, s.W, nw);
         }
         if (bert_plinear_preferred(s.N, s.K)) s.pf32 = bert_plinear_create(s.W, s.N, s.K, 1);
         if (bf16 && bert_plinear_bf16_preferred(s.N, s.K)) s.pbf16 = bert_plinear_create_bf16(s.W16, s.N, s.K, 1);
-        if ((s.pf32 || s.pbf16) && !(s.scratch = alloc64(sizeof(float) * bert_plinear_scratch(s.K, s.N))))
+        if ((s.pf32 || s.pbf16) && !(s.scratch = bert_alloc64(sizeof(float) * bert_plinear_scratch(s.K, s.N))))
             return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
         const char *why = NULL;
         if (int8 && (s.q8 = bert_qlinear_create(s.W, s.N, s.K, &why))) {
-            s.xq = alloc64(bert_qlinear_rows(s.M) * (size_t)s.K), s.sx = alloc64(sizeof *s.sx * bert_qlinear_rows(s.M));
-            s.acc = alloc64(bert_qlinear_scratch(s.M, s.N));
+            s.xq = bert_alloc64(bert_qlinear_rows(s.M) * (size_t)s.K), s.sx = bert_alloc64(sizeof *s.sx * bert_qlinear_rows(s.M));
+            s.acc = bert_alloc64(bert_qlinear_scratch(s.M, s.N));
             if (!s.xq || !s.sx || !s.acc) return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
             bert_quantize_rows(s.xq, s.sx, s.x, s.M, s.K, threads);
         }

@@ -155,19 +155,20 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * BERT-Tiny bf16 one thread 2.38 vs 2.82-2.93 ms unchunked, two 1.44 vs
  * 1.56; bert-base bf16 two threads 24.2 vs 25.2 ms, int8 one thread 32
  * vs 35-36 ms. Where oneDNN's packed bf16 matmul runs the products
- * (m->packed_bf16), a chunk has at least BERT_DNNL_ROWS rows, the rows of
- * the primitive it runs: each call streams the whole of W (4.7 MB a
+ * (packed: the layer's feed-forward weights are packed for it), a chunk
+ * has at least BERT_DNNL_ROWS rows, the rows of the primitive it runs:
+ * each call streams the whole of W (4.7 MB a
  * bert-base feed-forward weight, more than L2) once, so 64-row chunks
- * streamed it twice as often (bert-base bf16 one thread, batch 8: 41.6-41.8
- * vs 43.0-43.6 ms over three interleaved rounds; 256 rows 41.4-42.6).
+ * streamed it twice as often (bert-base bf16 one thread, batch 8: 41.3-41.9
+ * vs 42.5-43.2 ms over three interleaved rounds; 256 rows 41.4-42.6).
  * f32 is not chunked: its products are bound by arithmetic, and chunks
  * measured 1-4 % slower. */
-static int ffn_chunk_rows(const bert_model *m, int n_threads) {
+static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
     int I = m->cfg.pub.intermediate_size, nt = n_threads > 1 ? n_threads : 1;
     if (m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
     if (r < BERT_ROW_SLAB_ROWS * nt) r = BERT_ROW_SLAB_ROWS * nt;
-    return m->packed_bf16 && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
+    return packed && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
 }
 
 /* BertIntermediate + BertOutput, LayerNorm(dense(act(dense(h))) + h), a
@@ -181,7 +182,7 @@ static int ffn_chunk_rows(const bert_model *m, int n_threads) {
 static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
-    int R = ffn_chunk_rows(ctx->model, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
+    int R = ffn_chunk_rows(ctx->model, L->inter.pbf16 || L->out.pbf16, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
     size_t padded = bert_qlinear_rows(N);
     dense_input h = stage_dense_input(ctx, ctx->hidden, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
     prof_mark(ctx, l, BERT_OP_CONVERT);
@@ -371,7 +372,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         /* rows padded as the int8 products read them: an input of [N x C],
          * then a feed-forward chunk's middle [R x I] (feed_forward) */
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
-        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, ctx->n_threads));
+        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, 0, ctx->n_threads)); /* int8: nothing bf16-packed */
         free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
         ctx->xq = bert_alloc64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
         ctx->xq_scale = malloc(sizeof(float) * (bert_qlinear_rows(N) + R));

@@ -291,7 +291,8 @@ static bert_status reserve_scratch(const train_pass *tp, int N, int S, size_t M,
     const bert_config *c = bert_model_config(tp->model);
     int C = c->hidden_size, L = bert_model_num_labels(tp->model), V = c->vocab_size;
     size_t NC = (size_t)N * C;
-    size_t need = 8 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64 +
+    /* the MLM head takes 8 [M x C] (M <= N) besides the shared [N x C]: 9 NC when every token is labelled */
+    size_t need = 9 * NC + 6 * (size_t)S * C + 4 * (size_t)N * (L > 2 ? L : 2) + M * (size_t)V + 4 * (size_t)N + M + 64 +
                   2 * (size_t)S * (size_t)c->num_intents + /* take's rounding, at most 32 takes a pass */ 16 * 32;
     if (tp->block.params16) need += (M * (size_t)C + M * (size_t)V) / 2 + 2; /* bf16 decoder input and logit gradients */
     train_acts *a = tp->acts;
