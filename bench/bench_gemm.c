@@ -59,8 +59,7 @@ static void run_openblas(const shape *s) {
 }
 static void run_linear(const shape *s) { bert_linear(s->y, s->N, s->x, s->W, s->b, s->M, s->N, s->K, s->threads); }
 static void run_bf16(const shape *s) { bert_linear_bf16(s->y, s->N, s->x16, s->W16, s->b, s->M, s->N, s->K, s->threads); }
-static void run_packed(const shape *s, bert_status rc, const bert_error *err) {
-    (void)s;
+static void check_packed(bert_status rc, const bert_error *err) {
     if (rc != BERT_OK) {
         fprintf(stderr, "bench_gemm: packed product: %s\n", err->message);
         exit(1);
@@ -68,11 +67,11 @@ static void run_packed(const shape *s, bert_status rc, const bert_error *err) {
 }
 static void run_pf32(const shape *s) {
     bert_error err;
-    run_packed(s, bert_plinear_run(s->pf32, s->y, s->N, s->x, s->b, s->M, s->scratch, NULL, s->threads, &err), &err);
+    check_packed(bert_plinear_run(s->pf32, s->y, s->N, s->x, s->b, s->M, s->scratch, NULL, s->threads, &err), &err);
 }
 static void run_pbf16(const shape *s) {
     bert_error err;
-    run_packed(s, bert_plinear_run_bf16(s->pbf16, s->y, s->N, s->x16, s->b, s->M, s->scratch, NULL, s->threads, &err), &err);
+    check_packed(bert_plinear_run_bf16(s->pbf16, s->y, s->N, s->x16, s->b, s->M, s->scratch, NULL, s->threads, &err), &err);
 }
 static void run_int8(const shape *s) {
     bert_error err;

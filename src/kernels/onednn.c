@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/mem.h"
 
 /* ---- the BLAS-like products ---------------------------------------------- */
 
@@ -255,7 +256,7 @@ bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *
     /* this run's own scratchpad (oneDNN asks for none in most shapes) */
     const dnnl_memory_desc_t *smd = &p->scratch_md[Mp / BERT_DNNL_ROW_STEP - 1];
     size_t scratch = smd->ndims > 0 ? D.md_size(smd) : 0;
-    void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) / 64 * 64) : NULL;
+    void *sbuf = scratch ? bert_alloc64(scratch) : NULL;
     if (scratch && !sbuf) return bert_fail(err, BERT_ERR_NOMEM, "out of memory (a %zu-byte oneDNN scratchpad)", scratch);
     if ((s = D.md_init(&amd, 2, ad, p->xdt, dnnl_ab)) == dnnl_success && (s = D.md_init(&dmd, 2, dd, p->ydt, dnnl_ab)) == dnnl_success &&
         (s = D.mem_create(&am, &amd, D.engine, (void *)x)) == dnnl_success &&

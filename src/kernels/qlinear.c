@@ -22,6 +22,7 @@
 #include "kernels/qlinear_amx.h"
 #include "kernels/vecmath.h"
 #include "util/error.h"
+#include "util/mem.h"
 
 #include <math.h>
 #include <omp.h>
@@ -179,7 +180,7 @@ bert_qlinear *bert_qlinear_create(const float *W, int N, int K, const char **why
     bert_quantize_rows(wq, q->sw, W, N, K, 1); /* symmetric per output channel */
     bert_status rc = BERT_OK;
     if (bert_amx_qlinear_available(N, K)) {
-        if ((q->wamx = aligned_alloc(64, ((size_t)N * K + 63) / 64 * 64))) bert_amx_qlinear_pack(q->wamx, wq, N, K);
+        if ((q->wamx = bert_alloc64((size_t)N * K))) bert_amx_qlinear_pack(q->wamx, wq, N, K);
         else rc = BERT_ERR_NOMEM;
     } else {
 #ifdef BERT_HAVE_DNNL

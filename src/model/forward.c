@@ -157,9 +157,8 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * vs 35-36 ms. Where oneDNN's packed bf16 matmul runs the products
  * (packed: the layer's feed-forward weights are packed for it), a chunk
  * has at least BERT_DNNL_ROWS rows, the rows of the primitive it runs:
- * each call streams the whole of W (4.7 MB a
- * bert-base feed-forward weight, more than L2) once, so 64-row chunks
- * streamed it twice as often (bert-base bf16 one thread, batch 8: 41.3-41.9
+ * each call streams the whole of W (4.7 MB a bert-base feed-forward
+ * weight, more than L2) once, so 64-row chunks streamed it twice as often (bert-base bf16 one thread, batch 8: 41.3-41.9
  * vs 42.5-43.2 ms over three interleaved rounds; 256 rows 41.4-42.6).
  * f32 is not chunked: its products are bound by arithmetic, and chunks
  * measured 1-4 % slower. */

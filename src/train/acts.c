@@ -48,7 +48,7 @@ static bert_status reserve16(train_acts *a, int NL, size_t N, size_t C, size_t I
         if (!a->block16) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of bf16 activations", need16 * 2e-6);
     }
     uint16_t *q = a->block16;
-#define TAKE16(ptr, n) (ptr = q, q += ((n) + 31) / 32 * 32) /* each on a cache line */
+#define TAKE16(ptr, n) (ptr = q, q += bert_lines(n, sizeof *q))
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];
         TAKE16(la->x16, NC), TAKE16(la->ctx16, NC), TAKE16(la->h1_16, NC), TAKE16(la->fact16, N * I);
@@ -83,7 +83,7 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
         if (!a->block) return bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB of training activations", need * 4e-6);
     }
     float *p = a->block;
-#define TAKE(ptr, n) (ptr = p, p += ((n) + 15) / 16 * 16) /* each on a cache line */
+#define TAKE(ptr, n) (ptr = p, p += bert_lines(n, sizeof *p))
     TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];

@@ -115,7 +115,7 @@ typedef struct {
 
 static float *take(head *h, size_t n) {
     float *p = h->next;
-    h->next += (n + 15) / 16 * 16; /* each on a cache line: reserve_scratch allows 16 floats a take */
+    h->next += bert_lines(n, sizeof(float)); /* reserve_scratch allows 16 floats a take for this */
     return p;
 }
 

@@ -19,4 +19,12 @@ void *bert_alloc64(size_t n);
 /* The same, zeroed (as calloc: count x size bytes, NULL on overflow). */
 void *bert_calloc64(size_t count, size_t size);
 
+/* n elements of esize bytes (a divisor of 64) rounded up to whole 64-byte
+ * lines, in elements: the step from one view of a block to the next that
+ * keeps each view on a cache line. */
+static inline size_t bert_lines(size_t n, size_t esize) {
+    size_t per = 64 / esize;
+    return (n + per - 1) / per * per;
+}
+
 #endif
