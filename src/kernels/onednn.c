@@ -215,17 +215,20 @@ bert_status bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int
 
 void bert_dnnl_packed_destroy(bert_dnnl_packed *p) {
     if (!p->N) return;
-    for (int i = 0; i < BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP; i++)
+    for (int i = 0; i <= BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP; i++)
         if (p->prim[i]) D.prim_destroy(p->prim[i]);
     if (p->w_mem) D.mem_destroy(p->w_mem);
     pthread_mutex_destroy(&p->lock);
     memset(p, 0, sizeof *p);
 }
 
+/* Mp's place in prim[] and scratch_md[]. */
+static int slot(int Mp) { return Mp == BERT_DNNL_BIG_ROWS ? BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP : Mp / BERT_DNNL_ROW_STEP - 1; }
+
 /* The primitive for Mp rows into *prim, made on first use. */
 static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive_t *prim) {
     bert_dnnl_packed *p = (bert_dnnl_packed *)cp; /* the cache is the only mutable part, under the lock */
-    int i = Mp / BERT_DNNL_ROW_STEP - 1;
+    int i = slot(Mp);
     dnnl_status_t s = dnnl_success;
     pthread_mutex_lock(&p->lock);
     if (!p->prim[i]) {
@@ -242,7 +245,7 @@ static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive
 
 bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias,
                                  bert_error *err) {
-    if (Mp < BERT_DNNL_ROW_STEP || Mp > BERT_DNNL_ROWS || Mp % BERT_DNNL_ROW_STEP != 0)
+    if (Mp != BERT_DNNL_BIG_ROWS && (Mp < BERT_DNNL_ROW_STEP || Mp > BERT_DNNL_ROWS || Mp % BERT_DNNL_ROW_STEP != 0))
         return bert_fail(err, BERT_ERR_INPUT, "a packed product of %d rows (a multiple of %d up to %d expected)", Mp,
                          BERT_DNNL_ROW_STEP, BERT_DNNL_ROWS);
     dnnl_primitive_t prim = NULL;
@@ -254,7 +257,7 @@ bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *
     dnnl_dims_t ad = {Mp, p->K}, dd = {Mp, p->N}, bd = {1, p->N};
     dnnl_memory_t am = NULL, dm = NULL, bm = NULL, sm = NULL;
     /* this run's own scratchpad (oneDNN asks for none in most shapes) */
-    const dnnl_memory_desc_t *smd = &p->scratch_md[Mp / BERT_DNNL_ROW_STEP - 1];
+    const dnnl_memory_desc_t *smd = &p->scratch_md[slot(Mp)];
     size_t scratch = smd->ndims > 0 ? D.md_size(smd) : 0;
     void *sbuf = scratch ? bert_alloc64(scratch) : NULL;
     if (scratch && !sbuf) return bert_fail(err, BERT_ERR_NOMEM, "out of memory (a %zu-byte oneDNN scratchpad)", scratch);

@@ -68,9 +68,12 @@ typedef enum {
 bert_dnnl_state bert_dnnl_status(void);
 
 /* Rows per product call of bert_dnnl_packed (below) and the step they are
- * padded to; outside the #ifdef so callers size their buffers without
- * oneDNN's header. */
-enum { BERT_DNNL_ROWS = 128, BERT_DNNL_ROW_STEP = 16 };
+ * padded to, and the one larger row count it also takes (BIG_ROWS: a
+ * caller with that many rows left, written in place, runs them in one
+ * call, so W streams from L3 once per 512 rows instead of once per 128);
+ * outside the #ifdef so callers size their buffers without oneDNN's
+ * header. */
+enum { BERT_DNNL_ROWS = 128, BERT_DNNL_ROW_STEP = 16, BERT_DNNL_BIG_ROWS = 512 };
 static inline int bert_dnnl_padded_rows(int m) { return (m + BERT_DNNL_ROW_STEP - 1) / BERT_DNNL_ROW_STEP * BERT_DNNL_ROW_STEP; }
 
 #ifdef BERT_HAVE_DNNL
@@ -120,10 +123,11 @@ bert_status bert_dnnl_run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args
  * oneDNN JITs its fast kernels (brgemm: AMX int8, AVX-512 f32) only for a
  * primitive made for a fixed M; a run-time M falls back to its slower gemm
  * kernels. So rows go through in chunks of at most BERT_DNNL_ROWS, each
- * padded up to a multiple of BERT_DNNL_ROW_STEP: at most ROWS / ROW_STEP
- * primitives per weight, made on first use (under the lock) and kept. Used
- * by the int8 layers (qlinear.c: s8 x s8 -> s32) and the f32 layers
- * (linear_packed.c: f32 -> f32 with the bias added by the primitive).
+ * padded up to a multiple of BERT_DNNL_ROW_STEP, or of exactly
+ * BERT_DNNL_BIG_ROWS: at most ROWS / ROW_STEP + 1 primitives per weight,
+ * made on first use (under the lock) and kept. Used by the int8 layers
+ * (qlinear.c: s8 x s8 -> s32) and the f32 and bf16 layers
+ * (linear_packed.c: -> f32 with the bias added by the primitive).
  *
  * Threads: the primitives are made with a user scratchpad (each run brings
  * its own, allocated for that run), so one weight may be run by any number
@@ -136,8 +140,8 @@ typedef struct {
     dnnl_memory_desc_t w_md;    /* the packed layout, the same for every M */
     dnnl_memory_t w_mem;        /* the packed weights (oneDNN's allocation) */
     pthread_mutex_t lock;       /* guards prim[] creation */
-    dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* for M = 16, 32, ..., ROWS */
-    dnnl_memory_desc_t scratch_md[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP]; /* each one's scratchpad */
+    dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP + 1]; /* for M = 16, 32, ..., ROWS, then BIG_ROWS */
+    dnnl_memory_desc_t scratch_md[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP + 1]; /* each one's scratchpad */
 } bert_dnnl_packed;
 
 /* Pack W [N x K] (row-major, out x in, of type xdt) into p. Fails (p then
@@ -150,8 +154,8 @@ bert_status bert_dnnl_packed_init(bert_dnnl_packed *p, const void *W, int N, int
 void bert_dnnl_packed_destroy(bert_dnnl_packed *p);
 
 /* y [Mp x N] (rows dense) = x [Mp x K] (rows dense) W^T (+ bias when p->bias),
- * Mp a multiple of BERT_DNNL_ROW_STEP, at most BERT_DNNL_ROWS (else
- * BERT_ERR_INPUT). Threads: oneDNN's OpenMP, omp_get_max_threads()
+ * Mp a multiple of BERT_DNNL_ROW_STEP up to BERT_DNNL_ROWS, or
+ * BERT_DNNL_BIG_ROWS (else BERT_ERR_INPUT). Threads: oneDNN's OpenMP, omp_get_max_threads()
  * (bert_blas_threads_enter). Fails with what oneDNN said when the primitive
  * for Mp cannot be made or run (bert_dnnl_fail). */
 bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias,

@@ -146,33 +146,42 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
     }
 }
 
-/* Rows per chunk of the feed-forward under bf16 and int8: a chunk's f32
- * middle [rows x I] about 256 KB a thread (an eighth of the Intel Xeon's
- * 2 MB L2 a core: 128 rows for BERT-Tiny's I = 512), a multiple of 16 and
- * at least BERT_ROW_SLAB_ROWS a thread, so each product still splits by
- * rows (bert-base's I = 3072: 64 rows a thread). Measured on that Xeon
- * (batch 8 x 128, 2 layers; chunks of 128/256/512 KB a thread and none):
- * BERT-Tiny bf16 one thread 2.38 vs 2.82-2.93 ms unchunked, two 1.44 vs
- * 1.56; bert-base bf16 two threads 24.2 vs 25.2 ms, int8 one thread 32
- * vs 35-36 ms. Where oneDNN's packed bf16 matmul runs the products
- * (packed: the layer's feed-forward weights are packed for it), a chunk
- * has at least BERT_DNNL_ROWS rows, the rows of the primitive it runs:
- * each call streams the whole of W (4.7 MB a bert-base feed-forward
- * weight, more than L2) once, so 64-row chunks streamed it twice as often (bert-base bf16 one thread, batch 8: 41.3-41.9
- * vs 42.5-43.2 ms over three interleaved rounds; 256 rows 41.4-42.6).
+/* Rows per chunk of the feed-forward under bf16 and int8. Each chunk
+ * streams both of its weights once, and keeps its [rows x I] middle in
+ * cache from the product that writes it to the one that reads it:
+ *  - weights that fit in 1 MB (half the Intel Xeon's 2 MB L2 a core;
+ *    BERT-Tiny's two 512 x 128 weights are 128 KB in int8, 256 KB in
+ *    bf16) stay in L2 across chunks, so a chunk is sized for its middle:
+ *    about 256 KB of f32 a thread (128 rows for I = 512), a multiple of
+ *    16, at least BERT_ROW_SLAB_ROWS a thread so each product still
+ *    splits by rows. Measured on that Xeon (BERT-Tiny, batch 8 x 128, 2
+ *    layers, one thread): bf16 1.95 ms, against 2.55 in chunks of 512
+ *    and 2.63 unchunked; int8 1.61-1.65 against 1.70 and 1.80 (on two
+ *    threads int8 unchunked was faster, 0.96 vs 1.01-1.03 ms; bf16 was
+ *    not, 1.39-1.41 vs 1.23).
+ *  - larger weights (bert-base's 768 x 3072: 2.4 MB each in int8, 4.7 MB
+ *    in bf16) come from L3 in every chunk, so a chunk is
+ *    BERT_DNNL_BIG_ROWS (512) rows: bert-base shape, batch 8 x 128, 2
+ *    layers, int8 one thread 21.5 ms in the former 64-row chunks, 19.5 in
+ *    512 (19.3-19.6 unchunked), two threads 11.4 -> 10.3; bf16 (oneDNN's
+ *    packed matmul taking the 512 rows in one call, linear_packed.h) one
+ *    thread 36.5 -> 34.4, two 20.6 -> 18.9.
  * f32 is not chunked: its products are bound by arithmetic, and chunks
  * measured 1-4 % slower. */
-static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
-    int I = m->cfg.pub.intermediate_size, nt = n_threads > 1 ? n_threads : 1;
+static int ffn_chunk_rows(const bert_model *m, int n_threads) {
+    const bert_config *c = &m->cfg.pub;
+    int I = c->intermediate_size, nt = n_threads > 1 ? n_threads : 1;
     if (m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8) return INT_MAX;
+    size_t esize = m->compute == BERT_COMPUTE_BF16 ? 2 : 1;
+    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20) return BERT_DNNL_BIG_ROWS;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
-    if (r < BERT_ROW_SLAB_ROWS * nt) r = BERT_ROW_SLAB_ROWS * nt;
-    return packed && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
+    return r < BERT_ROW_SLAB_ROWS * nt ? BERT_ROW_SLAB_ROWS * nt : r;
 }
 
 /* BertIntermediate + BertOutput, LayerNorm(dense(act(dense(h))) + h), a
- * chunk of rows at a time: a chunk's [rows x I] middle stays in L2 from
- * the product that writes it to the one that reads it. The AMX and AVX-512
+ * chunk of rows at a time (ffn_chunk_rows: each streams the weights once;
+ * a small chunk's [rows x I] middle stays in L2 from the product that
+ * writes it to the one that reads it). The AMX and AVX-512
  * kernels and int8 sum each row alone, so their result is the unchunked
  * one bit for bit; oneDNN's packed bf16 products sum a row by the
  * primitive of its chunk's padded row count, so a chunk's rows may differ
@@ -181,7 +190,7 @@ static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
 static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
-    int R = ffn_chunk_rows(ctx->model, L->inter.pbf16 || L->out.pbf16, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
+    int R = ffn_chunk_rows(ctx->model, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
     size_t padded = bert_qlinear_rows(N);
     dense_input h = stage_dense_input(ctx, ctx->hidden, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
     prof_mark(ctx, l, BERT_OP_CONVERT);
@@ -371,7 +380,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         /* rows padded as the int8 products read them: an input of [N x C],
          * then a feed-forward chunk's middle [R x I] (feed_forward) */
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
-        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, 0, ctx->n_threads)); /* int8: nothing bf16-packed */
+        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, ctx->n_threads));
         free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
         ctx->xq = bert_alloc64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
         ctx->xq_scale = malloc(sizeof(float) * (bert_qlinear_rows(N) + R));

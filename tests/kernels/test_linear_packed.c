@@ -7,9 +7,11 @@
  * terms err far less (~K x 6e-8 of that sum at worst, ~1e-7 in practice),
  * while a wrong row chunk, a dropped padding row or a misplaced column is
  * off by the size of a product. Shapes cover one row, rows below 16, a
- * multiple of 16, more than one 128-row chunk with a padded tail, a row
- * stride wider than N (through scratch), no bias, GELU, one and two
- * threads; f32 and bf16 weights (the bf16 with its epilogue's bf16 copy). Where oneDNN is not available (sanitizer builds, no libdnnl),
+ * multiple of 16, more than one 128-row chunk with a padded tail, 512-row
+ * calls (two with a padded rest, exactly one, and none where the row stride
+ * is wider), a row stride wider than N (through scratch), no bias, GELU,
+ * one and two threads; f32 and bf16 weights (the bf16 with its epilogue's
+ * bf16 copy). Where oneDNN is not available (sanitizer builds, no libdnnl),
  * the test says so and checks that nothing is packed. A run with impossible
  * arguments fails with BERT_ERR_INPUT naming them. */
 #include <stdlib.h>
@@ -95,7 +97,9 @@ TEST(packed_linear_matches_float64_or_is_not_used) {
                              {1, 256, 256, 0, 1, 0},   {7, 272, 288, 0, 1, 1},    {16, 256, 512, 0, 0, 0},
                              {8, 128, 128, 0, 1, 0},   {130, 96, 384, 0, 1, 1},
                              {33, 384, 256, 8, 1, 1},  {128, 256, 256, 0, 1, 0},  {130, 512, 256, 0, 1, 1},
-                             {300, 256, 1024, 0, 1, 0}, {257, 320, 256, 16, 0, 1}};
+                             {300, 256, 1024, 0, 1, 0}, {257, 320, 256, 16, 0, 1},
+                             /* 512-row calls: two and a padded rest; exactly one; not with ldy != N */
+                             {1100, 256, 256, 0, 1, 1}, {512, 272, 256, 0, 0, 0}, {600, 256, 384, 8, 1, 0}};
     /* f32, and bf16 where this CPU and oneDNN can */
     int dtypes = bert_plinear_bf16_preferred(256, 256) && !bert_bf16_unavailable() ? 2 : 1;
     if (dtypes == 1) printf("  no bf16 here: f32 only\n");
