@@ -150,8 +150,8 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * streams both of its weights once, and keeps its [rows x I] middle in
  * cache from the product that writes it to the one that reads it:
  *  - weights that fit in 1 MB (half the Intel Xeon's 2 MB L2 a core;
- *    BERT-Tiny's two 512 x 128 weights are 128 KB in int8, 256 KB in
- *    bf16) stay in L2 across chunks, so a chunk is sized for its middle:
+ *    BERT-Tiny's two 512 x 128 weights: 128 KB in int8, 256 KB in
+ *    bf16, 512 KB in f32) stay in L2 across chunks, so a chunk is sized for its middle:
  *    about 256 KB of f32 a thread (128 rows for I = 512), a multiple of
  *    16, at least BERT_ROW_SLAB_ROWS a thread so each product still
  *    splits by rows. Measured on that Xeon (BERT-Tiny, batch 8 x 128, 2
@@ -166,14 +166,18 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *    512 (19.3-19.6 unchunked), two threads 11.4 -> 10.3; bf16 (oneDNN's
  *    packed matmul taking the 512 rows in one call, linear_packed.h) one
  *    thread 36.5 -> 34.4, two 20.6 -> 18.9.
- * f32 is not chunked: its products are bound by arithmetic, and chunks
- * measured 1-4 % slower. */
+ * f32 is chunked by the first rule on one thread only: BERT-Tiny (two
+ * 256 KB weights) 5.69-5.71 -> 5.57 ms; on two threads chunks cost each
+ * product its own thread team, 3.01-3.03 -> 3.05-3.11 ms. Larger f32
+ * weights are not chunked: those products are bound by arithmetic, and
+ * chunks measured 1-4 % slower (bert-base shape). */
 static int ffn_chunk_rows(const bert_model *m, int n_threads) {
     const bert_config *c = &m->cfg.pub;
     int I = c->intermediate_size, nt = n_threads > 1 ? n_threads : 1;
-    if (m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8) return INT_MAX;
-    size_t esize = m->compute == BERT_COMPUTE_BF16 ? 2 : 1;
-    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20) return BERT_DNNL_BIG_ROWS;
+    int f32 = m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8;
+    size_t esize = f32 ? 4 : m->compute == BERT_COMPUTE_BF16 ? 2 : 1;
+    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20) return f32 ? INT_MAX : BERT_DNNL_BIG_ROWS;
+    if (f32 && nt > 1) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
     return r < BERT_ROW_SLAB_ROWS * nt ? BERT_ROW_SLAB_ROWS * nt : r;
 }
