@@ -66,9 +66,10 @@ static bert_status run_rows(const bert_plinear *p, float *y, int ldy, const void
     bert_status rc = check_run(y, ldy, x, M, scratch, N, err);
     size_t row = esize * (size_t)K;
     for (int r0 = 0, m; rc == BERT_OK && r0 < M; r0 += m) {
-        /* 512 rows in one call where that many are left and y is dense (no
-         * copy through scratch), else up to 128 */
-        m = ldy == N && M - r0 >= BERT_DNNL_BIG_ROWS ? BERT_DNNL_BIG_ROWS : M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS;
+        /* 512 rows in one call where that many are left, y is dense (no
+         * copy through scratch) and oneDNN made that primitive, else up to 128 */
+        m = ldy == N && M - r0 >= BERT_DNNL_BIG_ROWS && bert_dnnl_packed_big_ok(&p->mm) ? BERT_DNNL_BIG_ROWS
+            : M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS;
         int Mp = m == BERT_DNNL_BIG_ROWS ? m : bert_dnnl_padded_rows(m);
         const char *xs = (const char *)x + (size_t)r0 * row;
         float *yr = y + (size_t)r0 * ldy;

@@ -11,14 +11,18 @@
  * The same numbers in f32: results differ from the sgemm path only by
  * summation order (parity tests unchanged).
  *
- * Rows go through oneDNN in calls of 512 where that many are left and
- * the output rows are dense, else of up to 128 padded to a multiple of 16
- * (one primitive per row count): W is streamed from L3 once per call, and
- * 512-row calls measured (Intel Xeon, AMX; bert-base shape, 2 layers,
- * batch 8 x 128) f32 159 -> 155 ms on one thread, 82.7 -> 78.1 ms on two;
- * bf16 with the feed-forward in 512-row chunks (forward.c) 36.5 -> 34.4
- * and 20.6 -> 18.9 ms. A row's result therefore depends on the row count
- * of the call it falls in, in the last bits only (summation order). Needs oneDNN (see onednn.h); bert_model_load uses it for
+ * Rows go through oneDNN in calls of 512 where that many are left, the
+ * output rows are dense and oneDNN makes the 512-row primitive for the
+ * packed layout, else of up to 128 padded to a multiple of 16 (one
+ * primitive per row count). Each call streams W from L3, so 512-row calls
+ * stream it a quarter as often: Intel Xeon (AMX), bert-base shape, 2
+ * layers, batch 8 x 128, three interleaved rounds, f32 163.5-165.5 ->
+ * 158.2-159.4 ms on one thread, 83.1-86.1 -> 77.5-79.1 on two; bf16 with
+ * the feed-forward in 512-row chunks (forward.c) 36.8-38.4 -> 34.9-36.7
+ * and 20.4-20.9 -> 18.3-19.1. Every row count gives a row the same bits
+ * (test_linear_packed.c compares rows of a 600-row call with the same
+ * rows run 128 at a time), so a row's result does not depend on the rows
+ * beside it (bert.h's batch invariance). Needs oneDNN (see onednn.h); bert_model_load uses it for
  * the encoder's dense layers and the pooler under BERT_COMPUTE_F32 when
  * bert_model_params.pack_weights is set, and for the encoder's dense layers
  * of at least 256 x 256 under BERT_COMPUTE_BF16 (the bf16 functions below;

@@ -243,11 +243,25 @@ static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive
     return s;
 }
 
+int bert_dnnl_packed_big_ok(const bert_dnnl_packed *cp) {
+    bert_dnnl_packed *p = (bert_dnnl_packed *)cp; /* big_refused is mutable cache, under the lock */
+    pthread_mutex_lock(&p->lock);
+    int refused = p->big_refused;
+    pthread_mutex_unlock(&p->lock);
+    dnnl_primitive_t prim = NULL;
+    if (refused) return 0;
+    if (prim_for(p, BERT_DNNL_BIG_ROWS, &prim) == dnnl_success && prim) return 1;
+    pthread_mutex_lock(&p->lock);
+    p->big_refused = 1;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias,
                                  bert_error *err) {
     if (Mp != BERT_DNNL_BIG_ROWS && (Mp < BERT_DNNL_ROW_STEP || Mp > BERT_DNNL_ROWS || Mp % BERT_DNNL_ROW_STEP != 0))
-        return bert_fail(err, BERT_ERR_INPUT, "a packed product of %d rows (a multiple of %d up to %d expected)", Mp,
-                         BERT_DNNL_ROW_STEP, BERT_DNNL_ROWS);
+        return bert_fail(err, BERT_ERR_INPUT, "a packed product of %d rows (a multiple of %d up to %d, or %d, expected)",
+                         Mp, BERT_DNNL_ROW_STEP, BERT_DNNL_ROWS, BERT_DNNL_BIG_ROWS);
     dnnl_primitive_t prim = NULL;
     dnnl_status_t s = prim_for(p, Mp, &prim);
     if (s != dnnl_success)

@@ -162,24 +162,33 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *  - larger weights (bert-base's 768 x 3072: 2.4 MB each in int8, 4.7 MB
  *    in bf16) come from L3 in every chunk, so a chunk is
  *    BERT_DNNL_BIG_ROWS (512) rows: bert-base shape, batch 8 x 128, 2
- *    layers, int8 one thread 21.5 ms in the former 64-row chunks, 19.5 in
- *    512 (19.3-19.6 unchunked), two threads 11.4 -> 10.3; bf16 (oneDNN's
- *    packed matmul taking the 512 rows in one call, linear_packed.h) one
- *    thread 36.5 -> 34.4, two 20.6 -> 18.9.
+ *    layers, three interleaved rounds, int8 one thread 21.7-22.9 ms in the
+ *    former 64-row chunks, 19.6-20.4 in 512 (unchunked about the same),
+ *    two threads 11.5-12.1 -> 10.4-10.8; bf16 (oneDNN's packed matmul
+ *    taking the 512 rows in one call, linear_packed.h) one thread
+ *    36.8-38.4 -> 34.9-36.7, two 20.4-20.9 -> 18.3-19.1. With more than
+ *    8 threads a chunk keeps BERT_ROW_SLAB_ROWS rows a thread.
+ *  - where oneDNN's packed bf16 matmul runs a chunk's products (packed),
+ *    a chunk has at least BERT_DNNL_ROWS rows, the rows of the primitive
+ *    it runs: each call streams the whole of W.
  * f32 is chunked by the first rule on one thread only: BERT-Tiny (two
- * 256 KB weights) 5.69-5.71 -> 5.57 ms; on two threads chunks cost each
+ * 256 KB weights) 5.62-5.65 -> 5.54-5.56 ms in five of six interleaved
+ * rounds; on two threads chunks cost each
  * product its own thread team, 3.01-3.03 -> 3.05-3.11 ms. Larger f32
  * weights are not chunked: those products are bound by arithmetic, and
  * chunks measured 1-4 % slower (bert-base shape). */
-static int ffn_chunk_rows(const bert_model *m, int n_threads) {
+static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
     const bert_config *c = &m->cfg.pub;
     int I = c->intermediate_size, nt = n_threads > 1 ? n_threads : 1;
     int f32 = m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8;
     size_t esize = f32 ? 4 : m->compute == BERT_COMPUTE_BF16 ? 2 : 1;
-    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20) return f32 ? INT_MAX : BERT_DNNL_BIG_ROWS;
+    int slabs = BERT_ROW_SLAB_ROWS * nt;
+    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20)
+        return f32 ? INT_MAX : BERT_DNNL_BIG_ROWS > slabs ? BERT_DNNL_BIG_ROWS : slabs;
     if (f32 && nt > 1) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
-    return r < BERT_ROW_SLAB_ROWS * nt ? BERT_ROW_SLAB_ROWS * nt : r;
+    if (r < slabs) r = slabs;
+    return packed && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
 }
 
 /* BertIntermediate + BertOutput, LayerNorm(dense(act(dense(h))) + h), a
@@ -194,7 +203,7 @@ static int ffn_chunk_rows(const bert_model *m, int n_threads) {
 static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
-    int R = ffn_chunk_rows(ctx->model, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
+    int R = ffn_chunk_rows(ctx->model, L->inter.pbf16 || L->out.pbf16, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
     size_t padded = bert_qlinear_rows(N);
     dense_input h = stage_dense_input(ctx, ctx->hidden, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
     prof_mark(ctx, l, BERT_OP_CONVERT);
@@ -384,7 +393,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         /* rows padded as the int8 products read them: an input of [N x C],
          * then a feed-forward chunk's middle [R x I] (feed_forward) */
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
-        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, ctx->n_threads));
+        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, 0, ctx->n_threads)); /* int8: nothing bf16-packed */
         free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
         ctx->xq = bert_alloc64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
         ctx->xq_scale = malloc(sizeof(float) * (bert_qlinear_rows(N) + R));

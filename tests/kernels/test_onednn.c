@@ -21,8 +21,19 @@ TEST(onednn_packed_errors_name_the_cause) {
     float x[16 * 32] = {0}, y[16 * 32];
     CHECK_ERR(bert_dnnl_packed_run(&p, 17, x, y, NULL, &err), err, BERT_ERR_INPUT, "17 rows (a multiple of 16 up to 128");
     CHECK_ERR(bert_dnnl_packed_run(&p, 144, x, y, NULL, &err), err, BERT_ERR_INPUT, "144 rows");
+    CHECK_ERR(bert_dnnl_packed_run(&p, 256, x, y, NULL, &err), err, BERT_ERR_INPUT, "up to 128, or 512, expected");
+    CHECK_ERR(bert_dnnl_packed_run(&p, 513, x, y, NULL, &err), err, BERT_ERR_INPUT, "513 rows");
     CHECK_OK(bert_dnnl_packed_run(&p, 16, x, y, NULL, &err), err);
     CHECK(y[0] == 0.0f && y[16 * 32 - 1] == 0.0f);
+    /* the one larger row count: made on request, then run */
+    CHECK(bert_dnnl_packed_big_ok(&p));
+    float *xb = calloc(512 * 32, sizeof *xb), *yb = malloc(sizeof *yb * 512 * 32);
+    if (xb && yb) {
+        yb[0] = yb[512 * 32 - 1] = 1.0f;
+        CHECK_OK(bert_dnnl_packed_run(&p, 512, xb, yb, NULL, &err), err);
+        CHECK(yb[0] == 0.0f && yb[512 * 32 - 1] == 0.0f);
+    }
+    free(xb), free(yb);
     bert_dnnl_packed_destroy(&p);
 #endif
 }
