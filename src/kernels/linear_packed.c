@@ -70,7 +70,7 @@ static bert_status run_rows(const bert_plinear *p, float *y, int ldy, const void
          * copy through scratch) and oneDNN made that primitive, else up to 128 */
         m = ldy == N && M - r0 >= BERT_DNNL_BIG_ROWS && bert_dnnl_packed_big_ok(&p->mm) ? BERT_DNNL_BIG_ROWS
             : M - r0 < BERT_DNNL_ROWS ? M - r0 : BERT_DNNL_ROWS;
-        int Mp = m == BERT_DNNL_BIG_ROWS ? m : bert_dnnl_padded_rows(m);
+        int Mp = bert_dnnl_padded_rows(m); /* 512 is its own padding */
         const char *xs = (const char *)x + (size_t)r0 * row;
         float *yr = y + (size_t)r0 * ldy;
         int direct = Mp == m && ldy == N;

@@ -225,17 +225,20 @@ void bert_dnnl_packed_destroy(bert_dnnl_packed *p) {
 /* Mp's place in prim[] and scratch_md[]. */
 static int slot(int Mp) { return Mp == BERT_DNNL_BIG_ROWS ? BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP : Mp / BERT_DNNL_ROW_STEP - 1; }
 
-/* The primitive for Mp rows into *prim, made on first use. */
+/* The primitive for Mp rows into *prim, made on first use; a refusal is
+ * kept and given back on later calls without asking oneDNN again. */
 static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive_t *prim) {
     bert_dnnl_packed *p = (bert_dnnl_packed *)cp; /* the cache is the only mutable part, under the lock */
     int i = slot(Mp);
     dnnl_status_t s = dnnl_success;
     pthread_mutex_lock(&p->lock);
-    if (!p->prim[i]) {
+    if (p->refused[i] != dnnl_success) s = p->refused[i];
+    else if (!p->prim[i]) {
         dnnl_primitive_desc_t pd = NULL;
         s = make_pd(p, Mp, &p->w_md, &pd);
         if (s == dnnl_success && (s = D.prim_create(&p->prim[i], pd)) != dnnl_success) p->prim[i] = NULL;
         if (s == dnnl_success) keep_scratch(p, i, pd);
+        else p->refused[i] = s;
         if (pd) D.pd_destroy(pd);
     }
     *prim = p->prim[i];
@@ -243,18 +246,9 @@ static dnnl_status_t prim_for(const bert_dnnl_packed *cp, int Mp, dnnl_primitive
     return s;
 }
 
-int bert_dnnl_packed_big_ok(const bert_dnnl_packed *cp) {
-    bert_dnnl_packed *p = (bert_dnnl_packed *)cp; /* big_refused is mutable cache, under the lock */
-    pthread_mutex_lock(&p->lock);
-    int refused = p->big_refused;
-    pthread_mutex_unlock(&p->lock);
+int bert_dnnl_packed_big_ok(const bert_dnnl_packed *p) {
     dnnl_primitive_t prim = NULL;
-    if (refused) return 0;
-    if (prim_for(p, BERT_DNNL_BIG_ROWS, &prim) == dnnl_success && prim) return 1;
-    pthread_mutex_lock(&p->lock);
-    p->big_refused = 1;
-    pthread_mutex_unlock(&p->lock);
-    return 0;
+    return prim_for(p, BERT_DNNL_BIG_ROWS, &prim) == dnnl_success && prim;
 }
 
 bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *x, void *y, const float *bias,

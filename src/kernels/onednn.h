@@ -139,10 +139,10 @@ typedef struct {
     int bias;                   /* 1: the primitives add an f32 bias [N] */
     dnnl_memory_desc_t w_md;    /* the packed layout, the same for every M */
     dnnl_memory_t w_mem;        /* the packed weights (oneDNN's allocation) */
-    pthread_mutex_t lock;       /* guards prim[] creation and big_refused */
-    int big_refused;            /* 1: oneDNN would not make the BIG_ROWS primitive */
+    pthread_mutex_t lock;       /* guards prim[] creation and refused[] */
     dnnl_primitive_t prim[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP + 1]; /* for M = 16, 32, ..., ROWS, then BIG_ROWS */
     dnnl_memory_desc_t scratch_md[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP + 1]; /* each one's scratchpad */
+    dnnl_status_t refused[BERT_DNNL_ROWS / BERT_DNNL_ROW_STEP + 1]; /* why oneDNN would not make one (kept, not retried) */
 } bert_dnnl_packed;
 
 /* Pack W [N x K] (row-major, out x in, of type xdt) into p. Fails (p then
@@ -164,8 +164,8 @@ bert_status bert_dnnl_packed_run(const bert_dnnl_packed *p, int Mp, const void *
 
 /* 1 when p's BERT_DNNL_BIG_ROWS primitive exists or could be made now (it
  * is made on first call, under the lock); 0 when oneDNN refused it for
- * the layout packed for 128 rows (remembered: later calls answer 0 at
- * once), so callers run those rows 128 at a time instead. */
+ * the layout packed for 128 rows (a refusal is kept, as for every row
+ * count, and not retried), so callers run those rows 128 at a time. */
 int bert_dnnl_packed_big_ok(const bert_dnnl_packed *p);
 #endif
 

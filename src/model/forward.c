@@ -146,13 +146,13 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
     }
 }
 
-/* Rows per chunk of the feed-forward under bf16 and int8. Each chunk
+/* Rows per chunk of the feed-forward (INT_MAX: unchunked). Each chunk
  * streams both of its weights once, and keeps its [rows x I] middle in
  * cache from the product that writes it to the one that reads it:
  *  - weights that fit in 1 MB (half the Intel Xeon's 2 MB L2 a core;
  *    BERT-Tiny's two 512 x 128 weights: 128 KB in int8, 256 KB in
- *    bf16, 512 KB in f32) stay in L2 across chunks, so a chunk is sized for its middle:
- *    about 256 KB of f32 a thread (128 rows for I = 512), a multiple of
+ *    bf16, 512 KB in f32) stay in L2 across chunks, so a chunk is sized
+ *    for its middle: about 256 KB of f32 a thread (128 rows for I = 512), a multiple of
  *    16, at least BERT_ROW_SLAB_ROWS a thread so each product still
  *    splits by rows. Measured on that Xeon (BERT-Tiny, batch 8 x 128, 2
  *    layers, one thread): bf16 1.95 ms, against 2.55 in chunks of 512
@@ -173,8 +173,8 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *    it runs: each call streams the whole of W.
  * f32 is chunked by the first rule on one thread only: BERT-Tiny (two
  * 256 KB weights) 5.62-5.65 -> 5.54-5.56 ms in five of six interleaved
- * rounds; on two threads chunks cost each
- * product its own thread team, 3.01-3.03 -> 3.05-3.11 ms. Larger f32
+ * rounds; on two threads chunks cost each product its own thread team,
+ * 3.01-3.03 -> 3.05-3.11 ms. Larger f32
  * weights are not chunked: those products are bound by arithmetic, and
  * chunks measured 1-4 % slower (bert-base shape). */
 static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
@@ -196,10 +196,9 @@ static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
  * a small chunk's [rows x I] middle stays in L2 from the product that
  * writes it to the one that reads it). The AMX and AVX-512
  * kernels and int8 sum each row alone, so their result is the unchunked
- * one bit for bit; oneDNN's packed bf16 products sum a row by the
- * primitive of its chunk's padded row count, so a chunk's rows may differ
- * from the unchunked product's in the last bits (6e-8 measured, bert-base
- * shape), as a sequence alone and in a batch already may on that path. */
+ * one bit for bit; oneDNN's packed products gave a row the same bits in
+ * every row count where measured (test_linear_packed.c compares them), so
+ * their chunks agree with the unchunked product too. */
 static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
