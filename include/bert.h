@@ -38,7 +38,8 @@
  *    same bits alone or among others, with any n_threads, when the products
  *    run on oneDNN (the default where libdnnl is installed; `bert --version`
  *    names the backend; bf16 and int8 measured the same on AVX-512 without
- *    AMX). On OpenBLAS alone they agree to a few ulps.
+ *    AMX, and are the same by construction on AMX, whose kernels sum each
+ *    row alone). On OpenBLAS alone they agree to a few ulps.
  *  - Matrices are row-major. "[T x C]" means T rows of C floats.
  *  - Shape letters: B sequences in a batch, T tokens of one sequence,
  *    N tokens of the whole batch, C hidden size, V vocabulary size.
@@ -207,8 +208,9 @@ BERT_API const char *bert_cuda_unavailable_reason(void);
 /* NULL when BERT_COMPUTE_BF16 can run on this machine for any model, else a
  * sentence saying what is missing (CPU feature or library). Where the CPU
  * has AMX but oneDNN is missing, this names oneDNN, yet models whose dense
- * layers are all at most 512 x 512 with sizes in multiples of 16 / 32 (BERT-Tiny,
- * bert.c's bundled models) still load in bf16: they need only the AMX kernels. */
+ * layers all have sizes in multiples of 16 (outputs) and 32 (inputs) (BERT's
+ * sizes, BERT-Tiny, bert.c's bundled models) still load in bf16: they need
+ * only the AMX kernels. */
 BERT_API const char *bert_bf16_unavailable_reason(void);
 
 /* The same for BERT_COMPUTE_INT8 (no VNNI/AMX, no oneDNN library, or a

@@ -84,9 +84,9 @@ char *bert_system_info(char *buf, size_t cap) {
     if (cap == 0) return buf;
     const char *no_bf16 = bert_bf16_unavailable(), *no_int8 = bert_int8_unavailable();
     /* with AMX but no oneDNN, bf16 runs for models whose dense layers all fit the AMX kernel */
-    const char *bf16 = bert_amx_bf16_ready() ? (no_bf16 ? "yes where every dense layer is at most 512 x 512 (AMX); larger "
-                                                          "ones need oneDNN (libdnnl.so.2)"
-                                                        : "yes (AMX for attention and layers up to 512 x 512, oneDNN above)")
+    const char *bf16 = bert_amx_bf16_ready() ? (no_bf16 ? "yes where every dense layer's sizes are multiples of 16 x 32 (AMX); "
+                                                          "others need oneDNN (libdnnl.so.2)"
+                                                        : "yes (AMX for attention and dense layers, oneDNN for sizes AMX does not take)")
                                              : no_bf16 ? no_bf16 : "yes (oneDNN)";
     snprintf(buf, cap, "cpu: %s | gemm: %s%s%s%s | bf16: %s | int8: %s",
              *bert_cpu_features() ? bert_cpu_features() : "(baseline)",

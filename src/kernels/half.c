@@ -89,23 +89,13 @@ uint16_t bert_f32_to_f16(float f) {
 #if BERT_AMX_INTRINSICS
 #include <immintrin.h>
 
-/* AVX512-BF16's vcvtneps2bf16 rounds to nearest even and quiets NaN as
- * bert_f32_to_bf16 does (the upper half, bit 6 set), but reads a subnormal
- * input as zero: the lanes holding one (exponent 0, mantissa not) are
- * redone by the scalar rounding, so the result is the same bits. The tail
- * goes through masked lanes. */
+/* bert_bf16_store_lanes (half.h) over the array; the tail through masked
+ * lanes. */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static void f32_to_bf16_avx512(uint16_t *dst, const float *src, size_t n) {
-    const __m512i exponent = _mm512_set1_epi32(0x7f800000), mantissa = _mm512_set1_epi32(0x007fffff);
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 k = bert_first_lanes((long long)(n - i));
-        __m512i u = _mm512_maskz_loadu_epi32(k, src + i);
-        _mm256_mask_storeu_epi16(dst + i, k, (__m256i)_mm512_cvtneps_pbh(_mm512_castsi512_ps(u)));
-        __mmask16 sub = _mm512_mask_testn_epi32_mask(k, u, exponent) & _mm512_test_epi32_mask(u, mantissa);
-        for (; sub; sub &= (__mmask16)(sub - 1)) {
-            int j = __builtin_ctz(sub);
-            dst[i + j] = bert_f32_to_bf16(src[i + j]);
-        }
+        bert_bf16_store_lanes(dst + i, _mm512_maskz_loadu_ps(k, src + i), k);
     }
 }
 #endif

@@ -27,4 +27,29 @@ void bert_f32_to_bf16_array_portable(uint16_t *dst, const float *src, size_t n);
 void bert_f32_to_bf16_threaded(uint16_t *dst, const float *src, size_t n, int n_threads);
 uint16_t bert_f32_to_f16(float f);
 
+#include "kernels/cpu.h"
+#if BERT_AMX_INTRINSICS
+#include <immintrin.h>
+/* The lanes of v in mask k as bf16 into dst[0..15] (the other lanes' dst
+ * untouched), the bits of bert_f32_to_bf16: AVX512-BF16's vcvtneps2bf16
+ * rounds to nearest even and quiets NaN as it does, but reads a subnormal
+ * input as zero, so the lanes holding one (exponent 0, mantissa not) are
+ * redone by the scalar rounding. Only where the CPU has AVX512-BF16. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static inline void
+bert_bf16_store_lanes(uint16_t *dst, __m512 v, __mmask16 k) {
+    __m512i u = _mm512_castps_si512(v);
+    _mm256_mask_storeu_epi16(dst, k, (__m256i)_mm512_cvtneps_pbh(v));
+    __mmask16 sub = _mm512_mask_testn_epi32_mask(k, u, _mm512_set1_epi32(0x7f800000)) &
+                    _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x007fffff));
+    if (sub) {
+        float f[16];
+        _mm512_storeu_ps(f, v);
+        for (; sub; sub &= (__mmask16)(sub - 1)) {
+            int j = __builtin_ctz(sub);
+            dst[j] = bert_f32_to_bf16(f[j]);
+        }
+    }
+}
+#endif
+
 #endif

@@ -5,17 +5,19 @@
  * (0-3), two A tiles of 16 rows x 32 inputs (4, 5) and two B tiles of
  * 32 inputs x 16 columns (6, 7): each tile loaded feeds two tdpbf16ps. A
  * thread's part is its rows (all columns) or, for short inputs, a column
- * slab (bert_for_slabs); each 32-column B panel (32 columns x K) stays in
- * L2 while the part's row blocks pass over it (bert_amx_dense_part,
- * amx.h: the rows left over after the 16-row blocks run under a tile
- * configuration of that many rows, so nothing needs padding). */
+ * slab (bert_for_slabs), in groups of rows (bert_amx_group_rows) that stay
+ * in L2 while each 32-column B panel (32 columns x K) passes over them
+ * (bert_amx_dense_part, amx.h: the rows left over after the 16-row blocks
+ * run under a tile configuration of that many rows, so nothing needs
+ * padding). A row's sums run over K in the same order in any group or
+ * call, so it gets the same bits among any rows. */
 #include "kernels/linear_amx.h"
 
-#include "kernels/capabilities.h"
 #include "kernels/cpu.h"
 #include "kernels/half.h"
+#include "kernels/ops.h"
+#include "kernels/vecmath.h"
 
-#include <limits.h>
 #include <string.h>
 
 void bert_amx_pack_weights(uint16_t *dst, const float *W, int N, int K) {
@@ -36,7 +38,7 @@ int bert_amx_linear_available(int N, int K) {
 
 int bert_amx_linear_preferred(int N, int K) {
     if (!bert_amx_linear_available(N, K)) return 0;
-    return (long)N * K <= AMX_PREFERRED_MAX_WEIGHTS || bert_bf16_unavailable() != NULL;
+    return 1;
 }
 
 typedef struct {
@@ -45,7 +47,36 @@ typedef struct {
     const float *bias;
     int ldy, M, K;
     const bert_epilogue *epi;
+    int in_registers; /* the epilogue runs in finish(): registers_ok */
 } amx_args;
+
+/* 1 when finish() can run the epilogue: an erf GELU or no activation, and
+ * a bf16 copy only where the CPU converts (AVX512-BF16). */
+static int registers_ok(const bert_epilogue *e) {
+    return e && (e->act < 0 || e->act == BERT_ACT_GELU) && (!e->y16 || bert_cpu_has_avx512bf16());
+}
+
+/* Rows i0 .. i0 + rows, columns c0 .. c0 + 16 * ncb of the product, from
+ * acc (row stride 32, the bias already in), finished in registers while
+ * the block is in L1: the erf GELU (bert_gelu16: the bits of
+ * bert_epilogue_run's pass), then y (unless y16_only) and the bf16 copy
+ * (bert_bf16_store_lanes: the bits of bert_f32_to_bf16_array). bert-base
+ * shape, bf16, the feed-forward's first product: no f32 middle written
+ * and no second pass over it. */
+AMX_TARGET static void finish(const amx_args *a, const float *acc, int i0, int rows, int c0, int ncb) {
+    const bert_epilogue *e = a->epi;
+    int gelu = e->act == BERT_ACT_GELU, keep = !e->y16 || !e->y16_only;
+    for (int i = 0; i < rows; i++) {
+        float *y = a->y + (size_t)(i0 + i) * a->ldy + c0;
+        uint16_t *y16 = e->y16 ? e->y16 + (size_t)(i0 + i) * a->ldy + c0 : NULL;
+        for (int c = 0; c < ncb; c++) {
+            __m512 v = _mm512_load_ps(acc + i * 32 + c * 16);
+            if (gelu) v = bert_gelu16(v);
+            if (keep) _mm512_storeu_ps(y + c * 16, v);
+            if (y16) bert_bf16_store_lanes(y16 + c * 16, v, 0xFFFF);
+        }
+    }
+}
 
 /* The step of bert_amx_block_fn (amx.h). Accumulators start from the
  * bias (a 64-byte row loaded with stride 0 repeats it in every row) or
@@ -83,27 +114,29 @@ AMX_TARGET static void block(const void *arg, int i0, int rows, int two_rows, in
             if (two_rows) _tile_dpbf16ps(3, 5, 7);
         }
     }
-    float *y = a->y + (size_t)i0 * a->ldy + nb * 16;
-    long ldy = (long)a->ldy * 4;
-    _tile_stored(0, y, ldy);
-    if (two_rows) _tile_stored(1, y + (size_t)16 * a->ldy, ldy);
-    if (two_cols) _tile_stored(2, y + 16, ldy);
-    if (two_rows && two_cols) _tile_stored(3, y + (size_t)16 * a->ldy + 16, ldy);
-    /* the epilogue per block rather than per slab, while the values are in
-     * L1 (an inline GELU + bf16 copy here measured the same as this call) */
+    if (a->in_registers) {
+        float acc[32 * 32] __attribute__((aligned(64)));
+        bert_amx_store_c(acc, 128, two_rows, two_cols);
+        finish(a, acc, i0, two_rows ? 32 : rows, nb * 16, two_cols ? 2 : 1);
+        return;
+    }
+    bert_amx_store_c(a->y + (size_t)i0 * a->ldy + nb * 16, (long)a->ldy * 4, two_rows, two_cols);
+    /* any other epilogue per block rather than per slab, while the values
+     * are in L1 */
     bert_epilogue_run(a->epi, a->y, a->ldy, i0, two_rows ? 32 : rows, nb * 16, (nb + (two_cols ? 2 : 1)) * 16);
 }
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
- * rows in one group. */
+ * rows in groups of bert_amx_group_rows (rows of 2K bytes). */
 AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
-    bert_amx_dense_part(i0, i1, j0, j1, INT_MAX / 64 * 32, block, arg);
+    const amx_args *a = arg;
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(2 * a->K), block, arg);
 }
 
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
                      int K, int n_threads, const bert_epilogue *epi) {
     if (M <= 0 || N <= 0) return;
-    amx_args a = {y, x16, Wp, bias, ldy, M, K, epi};
+    amx_args a = {y, x16, Wp, bias, ldy, M, K, epi, registers_ok(epi)};
     bert_for_slabs(M, N, n_threads, part, &a);
 }
 

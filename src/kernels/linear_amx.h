@@ -28,15 +28,14 @@
 int bert_amx_linear_available(int N, int K);
 
 /* Which kernel a bf16 dense layer of this shape should use: 1 = this one
- * (available, and either the weights are small — N x K <= 512 x 512, where
- * oneDNN's per-call repacking and set-up dominate — or oneDNN's bf16 GEMM is
- * missing), 0 = oneDNN's dnnl_gemm_bf16bf16f32. Measured on one core
- * (pre-training paused, best of 5 x 200 calls): BERT-Tiny's 128 x 384 x 128
- * 21-29 us here vs 58-128 us; bert-base's 128 x 768 x 768 a tie (237 vs
- * 202-371 us); bigger products favour oneDNN (128 x 3072 x 768: ~1050 vs
- * 620-970 us; 512 x 768 x 768: ~1000 vs 590-830 us) — this kernel reaches
- * ~600 GFLOP/s, oneDNN's ~1000. */
-#define AMX_PREFERRED_MAX_WEIGHTS (512L * 512L)
+ * wherever it is available, 0 = oneDNN's (packed matmul or gemm). Measured
+ * on the Intel Xeon with AMX, one thread: BERT-Tiny's 128 x 384 x 128 21-29
+ * us here vs 58-128 us for oneDNN's gemm; bert-base's four products of 2
+ * layers in pass order (each weight from L3, 1,024 rows) 23.8-24.1 ms here
+ * in row groups against 26.0 for oneDNN's packed matmul in 512-row calls,
+ * 128 rows 2.87 against 3.44 ms; and here the epilogue runs on each block
+ * in registers (bf16 pass, bert-base shape, batch 1: 4.86-4.89 -> 4.30-4.45
+ * ms). */
 int bert_amx_linear_preferred(int N, int K);
 
 /* Packs W [N x K] (f32, row-major, as nn.Linear stores it) into dst, N * K

@@ -28,9 +28,6 @@ int bert_amx_qlinear_available(int N, int K) {
     return N > 0 && K > 0 && N % 16 == 0 && K % 64 == 0 && bert_amx_int8_ready();
 }
 
-/* Bytes of input rows a thread's part takes at a time (part()). */
-enum { QAMX_GROUP_BYTES = 256 * 1024 };
-
 typedef struct {
     float *y;
     const int8_t *xq, *Wp;
@@ -87,22 +84,15 @@ AMX_INT8_TARGET static void block(const void *arg, int i0, int rows, int two_row
         }
     }
     int32_t acc[32 * 32] __attribute__((aligned(64)));
-    _tile_stored(0, acc, 128);
-    if (two_rows) _tile_stored(1, acc + 16 * 32, 128);
-    if (two_cols) _tile_stored(2, acc + 16, 128);
-    if (two_rows && two_cols) _tile_stored(3, acc + 16 * 32 + 16, 128);
+    bert_amx_store_c(acc, 128, two_rows, two_cols);
     dequantize(a, acc, i0, two_rows ? 32 : rows, nb * 16, two_cols ? 2 : 1);
 }
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
- * rows in groups whose input (rows x K bytes, ~256 KB) stays in L2 while
- * the 32-column panels of W pass over it; at least 128 rows, so a
- * 128-token input's W is streamed once (Intel Xeon, one thread:
- * 1024 x 3072 x 768 1336 -> 2129 GOP/s, 128 x 768 x 3072 unchanged). */
+ * rows in groups of bert_amx_group_rows (rows of K bytes). */
 AMX_INT8_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const qamx_args *a = arg;
-    int group = QAMX_GROUP_BYTES / a->K / 32 * 32;
-    bert_amx_dense_part(i0, i1, j0, j1, group < 128 ? 128 : group, block, arg);
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), block, arg);
 }
 
 void bert_amx_qlinear(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp, const float *sw,

@@ -12,10 +12,13 @@
  * product, while the slab is still in cache (the "epilogue"): apply the
  * activation (act >= 0, a bert_activation) and/or write the result also as
  * bf16 into y16 (same row stride as y), the next layer's input under bf16
- * compute. Saves one pass over [M x N] each. */
+ * compute. Saves one pass over [M x N] each. y16_only (with y16): the
+ * caller reads only y16, so a kernel may leave y unwritten (the AMX bf16
+ * kernel, linear_amx.c, does; the others write both). */
 typedef struct {
     int act;
     uint16_t *y16;
+    int y16_only;
 } bert_epilogue;
 
 /* Runs the epilogue on rows [i0, i0 + M) x columns [j0, j1) of the output

@@ -167,7 +167,10 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *    two threads 11.5-12.1 -> 10.4-10.8; bf16 (oneDNN's packed matmul
  *    taking the 512 rows in one call, linear_packed.h) one thread
  *    36.8-38.4 -> 34.9-36.7, two 20.4-20.9 -> 18.3-19.1. With more than
- *    8 threads a chunk keeps BERT_ROW_SLAB_ROWS rows a thread.
+ *    8 threads a chunk keeps BERT_ROW_SLAB_ROWS rows a thread. Where
+ *    bf16 runs on AMX (linear_amx.h: it streams W once per group of
+ *    128-160 rows in any call), chunks of 128, 256 and 512 rows measured
+ *    the same (35.6-36.2 ms, one thread).
  *  - where oneDNN's packed bf16 matmul runs a chunk's products (packed),
  *    a chunk has at least BERT_DNNL_ROWS rows, the rows of the primitive
  *    it runs: each call streams the whole of W.
@@ -215,7 +218,7 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
         /* the activation, and under bf16 the conversion for the next product,
          * on each thread's slab as soon as it is computed (int8 needs whole rows
          * for its scales: staged after) */
-        bert_epilogue act = {(int)ctx->model->cfg.act, ff16};
+        bert_epilogue act = {(int)ctx->model->cfg.act, ff16, L->out.wamx || L->out.pbf16};
         dense_forward(ctx, ctx->ff, I, dense_input_rows(h, (size_t)r0, C), &L->inter, m, I, C, &act);
         prof_mark(ctx, l, BERT_OP_PRODUCTS);
         dense_input mid = {ctx->ff, ff16, NULL, NULL};

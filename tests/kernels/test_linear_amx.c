@@ -13,6 +13,7 @@
  * says so and checks only that the kernel declines. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/half.h"
 #include "kernels/linear_amx.h"
@@ -39,7 +40,7 @@ static double run_case(int M, int N, int K, int with_bias, int gelu, int n_threa
     for (int i = 0; i < M * ldy; i++) y[i] = 1e30f; /* must all be overwritten within N */
     bert_f32_to_bf16_array(x16, x, (size_t)M * K);
     bert_amx_pack_weights(Wp, W, N, K);
-    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, y16};
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, y16, 0};
     bert_amx_linear(y, ldy, x16, Wp, with_bias ? b : NULL, M, N, K, n_threads, &epi);
     double worst = 0;
     for (int i = 0; i < M; i++)
@@ -68,7 +69,8 @@ TEST(amx_linear_matches_float64_or_declines) {
     const int shapes[][5] = {/* M, N, K, bias, gelu */
                              {1, 16, 32, 1, 0},   {7, 48, 64, 1, 1},   {16, 32, 128, 0, 0}, {17, 64, 96, 1, 0},
                              {45, 80, 128, 1, 1}, {48, 128, 256, 1, 0}, {64, 96, 512, 0, 1}, {131, 384, 128, 1, 1},
-                             {200, 64, 96, 1, 1}, {256, 32, 64, 0, 0}}; /* row parts on 3 threads */
+                             {200, 64, 96, 1, 1}, {256, 32, 64, 0, 0}, /* row parts on 3 threads */
+                             {600, 48, 768, 1, 1}}; /* groups of 160 rows (bert_amx_group_rows) and a rest */
     double worst = 0;
     int bad16 = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
@@ -102,4 +104,66 @@ TEST(amx_linear_leaves_columns_past_n_alone) {
     CHECK(untouched);
     CHECK(zeros);
     free(x), free(W), free(y), free(x16), free(Wp);
+}
+
+/* y = x W^T + b for x, W, b drawn from seed, with the epilogue epi
+ * (y16 NULL: none), into y [M x ldy] filled with `fill` first. */
+static void product(float *y, uint16_t *y16, int ldy, float fill, int M, int N, int K, int act, int y16_only,
+                    int n_threads, unsigned seed) {
+    float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * (size_t)N);
+    uint16_t *x16 = malloc(2 * (size_t)M * K), *Wp = malloc(2 * (size_t)N * K);
+    for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
+    for (int i = 0; i < N * K; i++) W[i] = 0.2f * frand(&seed);
+    for (int i = 0; i < N; i++) b[i] = frand(&seed);
+    for (int i = 0; i < M * ldy; i++) y[i] = fill;
+    bert_f32_to_bf16_array(x16, x, (size_t)M * K);
+    bert_amx_pack_weights(Wp, W, N, K);
+    bert_epilogue epi = {act, y16, y16_only};
+    bert_amx_linear(y, ldy, x16, Wp, b, M, N, K, n_threads, y16 || act >= 0 ? &epi : NULL);
+    free(x), free(W), free(b), free(x16), free(Wp);
+}
+
+/* The epilogue on the blocks in registers gives the bits of the product
+ * followed by the activation's and the bf16 conversion's own passes; with
+ * y16_only, y is left alone and y16 is the same; the row groups and their
+ * rest give a row the bits it gets in a call of 128 rows (bert.h's batch
+ * invariance). */
+TEST(amx_linear_epilogue_in_registers_same_bits) {
+    if (!bert_amx_linear_available(64, 768)) return;
+    int M = 600, N = 96, K = 768, ldy = N;
+    size_t n = (size_t)M * ldy;
+    float *y = malloc(sizeof *y * n), *ref = malloc(sizeof *ref * n), *part = malloc(sizeof *part * n);
+    uint16_t *y16 = malloc(2 * n), *y16b = malloc(2 * n), *ref16 = malloc(2 * n);
+    for (int nt = 1; nt <= 2; nt++) {
+        product(ref, NULL, ldy, 0.0f, M, N, K, -1, 0, nt, 5u);
+        bert_activation_forward(ref, n, BERT_ACT_GELU, 1);
+        bert_f32_to_bf16_array(ref16, ref, n);
+        product(y, y16, ldy, 0.0f, M, N, K, BERT_ACT_GELU, 0, nt, 5u);
+        CHECK(memcmp(y, ref, sizeof *y * n) == 0);
+        CHECK(memcmp(y16, ref16, 2 * n) == 0);
+        product(y, y16b, ldy, 1e30f, M, N, K, BERT_ACT_GELU, 1, nt, 5u);
+        CHECK(memcmp(y16b, ref16, 2 * n) == 0);
+        int untouched = 1;
+        for (size_t i = 0; i < n; i++) untouched &= y[i] == 1e30f;
+        CHECK(untouched);
+        /* 128 rows a call: the same inputs (x's rows are drawn first, so a
+         * call of fewer rows would draw other W: rows are taken from the
+         * full call's inputs instead) */
+        product(ref, NULL, ldy, 0.0f, M, N, K, -1, 0, nt, 5u);
+        unsigned seed = 5u;
+        float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * N);
+        uint16_t *x16 = malloc(2 * (size_t)M * K), *Wp = malloc(2 * (size_t)N * K);
+        for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
+        for (int i = 0; i < N * K; i++) W[i] = 0.2f * frand(&seed);
+        for (int i = 0; i < N; i++) b[i] = frand(&seed);
+        bert_f32_to_bf16_array(x16, x, (size_t)M * K);
+        bert_amx_pack_weights(Wp, W, N, K);
+        for (int r0 = 0; r0 < M; r0 += 128) {
+            int m = M - r0 < 128 ? M - r0 : 128;
+            bert_amx_linear(part + (size_t)r0 * ldy, ldy, x16 + (size_t)r0 * K, Wp, b, m, N, K, nt, NULL);
+        }
+        CHECK(memcmp(part, ref, sizeof *ref * n) == 0);
+        free(x), free(W), free(b), free(x16), free(Wp);
+    }
+    free(y), free(ref), free(part), free(y16), free(y16b), free(ref16);
 }

@@ -38,11 +38,11 @@ static double run_case(int M, int N, int K, int with_bias, int gelu, int n_threa
     for (int i = 0; i < N; i++) b[i] = frand(&seed);
     for (int i = 0; i < M * ldy; i++) y[i] = 1e30f;
     bert_avx512_pack_weights(Wp, W, N, K);
-    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, y16};
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, y16, 0};
     bert_avx512_linear(y, ldy, x, Wp, with_bias ? b : NULL, M, N, K, n_threads, gelu ? &epi : NULL);
     if (gelu) { /* GELU alone runs in the kernel's registers: the same bits as the epilogue's pass */
         float *y2 = malloc(sizeof *y2 * (size_t)M * ldy);
-        bert_epilogue alone = {(int)BERT_ACT_GELU, NULL};
+        bert_epilogue alone = {(int)BERT_ACT_GELU, NULL, 0};
         for (int i = 0; i < M * ldy; i++) y2[i] = 1e30f;
         bert_avx512_linear(y2, ldy, x, Wp, with_bias ? b : NULL, M, N, K, n_threads, &alone);
         *bad += memcmp(y, y2, sizeof *y * (size_t)M * ldy) != 0;

@@ -53,7 +53,7 @@ static double run_case(int M, int N, int K, int ldy, int with_bias, int gelu, in
     bert_plinear *p = bf16 ? bert_plinear_create_bf16(W16, N, K, with_bias) : bert_plinear_create(W, N, K, with_bias);
     CHECK(p != NULL);
     if (!p) return 1;
-    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, bf16 ? y16 : NULL};
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, bf16 ? y16 : NULL, 0};
     int saved = bert_blas_threads_enter(n_threads);
     bert_error e;
     if (bf16) CHECK_OK(bert_plinear_run_bf16(p, y, ldy, x16, with_bias ? b : NULL, M, scratch, &epi, n_threads, &e), e);

@@ -108,7 +108,7 @@ TEST(int8_linear_matches_exact_product_or_clear_error) {
         void *acc = malloc(bert_qlinear_scratch(M, N));
         for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
         bert_quantize_rows(xq, sx, x, M, K, 1);
-        bert_epilogue gelu = {(int)BERT_ACT_GELU, NULL};
+        bert_epilogue gelu = {(int)BERT_ACT_GELU, NULL, 0};
         bert_error e;
         CHECK_OK(bert_qlinear_run(q, y, N, xq, sx, b, M, acc, &gelu, 2, &e), e);
         double worst = 0;

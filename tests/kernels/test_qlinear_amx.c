@@ -65,7 +65,7 @@ static int run_case(int M, int N, int K, int with_bias, int gelu, int with_y16, 
     bert_quantize_rows(Wq, sw, W, N, K, 1);
     for (int k = 0; k < K; k++) xq[k] = (int8_t)(k % 2 ? 127 : -127), Wq[(size_t)(N - 1) * K + k] = -127; /* extremes */
     bert_amx_qlinear_pack(Wp, Wq, N, K);
-    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, with_y16 ? y16 : NULL};
+    bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, with_y16 ? y16 : NULL, 0};
     bert_amx_qlinear(y, ldy, xq, sx, Wp, sw, with_bias ? b : NULL, M, N, K, n_threads, &epi);
     int bad = 0;
     for (int i = 0; i < M; i++) {
