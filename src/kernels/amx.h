@@ -65,6 +65,15 @@ AMX_TARGET static inline void bert_amx_store_c(void *dst, long ld, int two_rows,
     if (two_rows && two_cols) _tile_stored(3, d + 16 * ld + 64, ld);
 }
 
+/* The same tiles loaded from src (bert_amx_store_c's layout). */
+AMX_TARGET static inline void bert_amx_load_c(const void *src, long ld, int two_rows, int two_cols) {
+    const char *d = src;
+    _tile_loadd(0, d, ld);
+    if (two_rows) _tile_loadd(1, d + 16 * ld, ld);
+    if (two_cols) _tile_loadd(2, d + 64, ld);
+    if (two_rows && two_cols) _tile_loadd(3, d + 16 * ld + 64, ld);
+}
+
 /* One 32 x 32 output step of a dense kernel: rows i0 .. i0 + 32 (two A
  * tiles, two_rows) or i0 .. i0 + rows of the current configuration (one),
  * columns of 16-column blocks nb and nb + 1 (two_cols) or nb. */

@@ -125,9 +125,9 @@ static void product(float *y, uint16_t *y16, int ldy, float fill, int M, int N, 
 
 /* The epilogue on the blocks in registers gives the bits of the product
  * followed by the activation's and the bf16 conversion's own passes; with
- * y16_only, y is left alone and y16 is the same; the row groups and their
- * rest give a row the bits it gets in a call of 128 rows (bert.h's batch
- * invariance). */
+ * y16_only, y is left alone and y16 is the same; the row groups, their
+ * k-blocks (K = 768) and the rest give a row the bits it gets in a call of
+ * 128 rows and in a call of its own (bert.h's batch invariance). */
 TEST(amx_linear_epilogue_in_registers_same_bits) {
     if (!bert_amx_linear_available(64, 768)) return;
     int M = 600, N = 96, K = 768, ldy = N;
@@ -163,6 +163,13 @@ TEST(amx_linear_epilogue_in_registers_same_bits) {
             bert_amx_linear(part + (size_t)r0 * ldy, ldy, x16 + (size_t)r0 * K, Wp, b, m, N, K, nt, NULL);
         }
         CHECK(memcmp(part, ref, sizeof *ref * n) == 0);
+        /* one row a call: under 16 rows, K is not split into k-blocks */
+        static const int rows[] = {0, 1, 299, 598};
+        for (int i = 0; i < 4; i++) {
+            size_t at = (size_t)rows[i] * ldy;
+            bert_amx_linear(part + at, ldy, x16 + (size_t)rows[i] * K, Wp, b, 1, N, K, nt, NULL);
+            CHECK(memcmp(part + at, ref + at, sizeof *ref * N) == 0);
+        }
         free(x), free(W), free(b), free(x16), free(Wp);
     }
     free(y), free(ref), free(part), free(y16), free(y16b), free(ref16);
