@@ -74,33 +74,54 @@ AMX_TARGET static inline void bert_amx_load_c(const void *src, long ld, int two_
     if (two_rows && two_cols) _tile_loadd(3, d + 16 * ld + 64, ld);
 }
 
-/* One 32 x 32 output step of a dense kernel: rows i0 .. i0 + 32 (two A
- * tiles, two_rows) or i0 .. i0 + rows of the current configuration (one),
- * columns of 16-column blocks nb and nb + 1 (two_cols) or nb. */
-typedef void (*bert_amx_block_fn)(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols);
+/* One output step of a dense kernel: rows i0 .. i0 + 32 (two A tiles,
+ * two_rows) or i0 .. i0 + rows of the current configuration (one),
+ * columns of 16-column blocks nb and nb + 1 (two_cols) or nb, over the
+ * kernel's input chunks [kc0, kc1) (the chunk one tdp* reads: 32 bf16 or
+ * 64 int8 inputs). The accumulators start from cin (partial sums of the
+ * chunks before, bert_amx_store_c's layout, rows 128 bytes apart) or,
+ * with cin NULL, from the kernel's start (bias or zero); they end in cout
+ * (partial sums, as cin) or, with cout NULL, in the output. A row's sums
+ * run over the chunks in order however they are split, and partial sums
+ * pass through memory exactly, so a split does not change the bits. */
+typedef void (*bert_amx_step_fn)(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols, int kc0,
+                                 int kc1, const void *cin, void *cout);
+
+/* The most rows a k-blocked group takes (its partial sums: 4 KB per 32
+ * rows, on the stack). */
+enum { BERT_AMX_KBLOCK_ROWS = 256 };
 
 /* A dense kernel's part of the output, rows [i0, i1) x columns [j0, j1)
- * (bert_for_slabs): the rows in groups of `group` (a multiple of 32; the
- * input rows that stay in L2 while every 32-column panel of W passes over
- * them), in each group every column pair of blocks over the group's 32-row
- * steps; the part's rows left over after its 16-row blocks run last, under
- * a configuration whose A and C tiles have only that many rows, so no load
- * reads past the input's last row. */
-AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1, int group, bert_amx_block_fn block,
-                                                  const void *arg) {
+ * (bert_for_slabs), inputs of kchunks chunks: the rows in groups of
+ * `group` (a multiple of 32; the input rows that stay in L2 while every
+ * 32-column panel of W passes over them), in each group every column pair
+ * of blocks over the group's 32-row steps. With kblock (0: none) below
+ * kchunks, a group (then at most BERT_AMX_KBLOCK_ROWS rows) takes each
+ * column pair's chunks kblock at a time over all its steps, so that the
+ * panel's k-block of W stays in L1 while the group's rows pass over it.
+ * The part's rows left over after its 16-row blocks run last, whole K at a
+ * time, under a configuration whose A and C tiles have only that many
+ * rows, so no load reads past the input's last row. */
+AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1, int group, int kchunks, int kblock,
+                                                  bert_amx_step_fn step, const void *arg) {
     int nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
+    if (kblock <= 0 || kblock >= kchunks) kblock = kchunks;
+    else if (group > BERT_AMX_KBLOCK_ROWS) group = BERT_AMX_KBLOCK_ROWS;
+    char partial[BERT_AMX_KBLOCK_ROWS / 32][32 * 32 * 4] __attribute__((aligned(64)));
     bert_amx_configure_dense(16);
     for (int g = i0; g < full; g += group) {
         int g1 = full - g < group ? full : g + group;
-        for (int nb = j0 / 16; nb < nb1; nb += 2) {
-            int r = g;
-            for (; r + 32 <= g1; r += 32) block(arg, r, 16, 1, nb, nb + 1 < nb1);
-            if (r < g1) block(arg, r, 16, 0, nb, nb + 1 < nb1);
-        }
+        for (int nb = j0 / 16; nb < nb1; nb += 2)
+            for (int k0 = 0; k0 < kchunks; k0 += kblock) {
+                int k1 = kchunks - k0 < kblock ? kchunks : k0 + kblock;
+                for (int r = g, s = 0; r < g1; r += 32, s++)
+                    step(arg, r, 16, r + 32 <= g1, nb, nb + 1 < nb1, k0, k1, k0 ? partial[s] : NULL,
+                         k1 < kchunks ? partial[s] : NULL);
+            }
     }
     if (full < i1) {
         bert_amx_configure_dense(i1 - full);
-        for (int nb = j0 / 16; nb < nb1; nb += 2) block(arg, full, i1 - full, 0, nb, nb + 1 < nb1);
+        for (int nb = j0 / 16; nb < nb1; nb += 2) step(arg, full, i1 - full, 0, nb, nb + 1 < nb1, 0, kchunks, NULL, NULL);
     }
     _tile_release();
 }

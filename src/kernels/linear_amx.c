@@ -78,18 +78,12 @@ AMX_TARGET static void finish(const amx_args *a, const float *acc, int i0, int r
     }
 }
 
-/* Rows i0 .. i0 + 32 (two_rows) or i0 .. i0 + rows of the current tile
- * configuration (one A tile), columns of the 16-column blocks nb and
- * nb + 1 (two_cols) or nb, over the 32-input chunks [kc0, kc1): the
- * accumulators start from cin (the partial sums of the chunks before,
- * rows 128 bytes apart) or, with cin NULL, from the bias (a 64-byte row
- * loaded with stride 0 repeats it in every row) or zero; they end in cout
- * (partial sums, as cin) or, with cout NULL, in y and the epilogue. A
- * row's sums run over the chunks in order however they are split, and the
- * partial sums pass through memory exactly, so the bits do not depend on
- * the split. */
-AMX_TARGET static void step(const amx_args *a, int i0, int rows, int two_rows, int nb, int two_cols, int kc0, int kc1,
-                            const float *cin, float *cout) {
+/* The step of bert_amx_step_fn (amx.h). The accumulators start, without
+ * cin, from the bias (a 64-byte row loaded with stride 0 repeats it in
+ * every row) or zero; they end, without cout, in y and the epilogue. */
+AMX_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols, int kc0, int kc1,
+                            const void *cin, void *cout) {
+    const amx_args *a = arg;
     int kchunks = a->K / 32;
     const uint16_t *x = a->x16 + (size_t)i0 * a->K;
     const uint16_t *B0 = a->Wp + (size_t)nb * kchunks * 512, *B1 = B0 + (size_t)kchunks * 512;
@@ -139,58 +133,27 @@ AMX_TARGET static void step(const amx_args *a, int i0, int rows, int two_rows, i
     bert_epilogue_run(a->epi, a->y, a->ldy, i0, two_rows ? 32 : rows, nb * 16, (nb + (two_cols ? 2 : 1)) * 16);
 }
 
-/* The step of bert_amx_block_fn (amx.h): every input chunk at once. */
-AMX_TARGET static void block(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols) {
-    const amx_args *a = arg;
-    step(a, i0, rows, two_rows, nb, two_cols, 0, a->K / 32, NULL, NULL);
-}
+/* Input chunks (of 32) a k-block holds, where the inputs are split
+ * (k_blocked). */
+enum { KBLOCK_CHUNKS = 8 };
 
-/* Input chunks (of 32) a k-block holds, and the most rows a k-blocked
- * group takes (its partial sums: KBLOCK_ROWS / 32 blocks of 4 KB). */
-enum { KBLOCK_CHUNKS = 8, KBLOCK_ROWS = 256 };
-
-/* 1 when a product's inputs are split into k-blocks of KBLOCK_CHUNKS x 32:
- * K of 512-1024 (bert-base's 768). Then a 32-column panel's k-block of W
- * (16 KB) stays in L1 while the group's rows pass over it, where the
- * whole panel (48 KB at K = 768) and the rows' inputs did not fit; the
- * partial sums wait in L1 between k-blocks. Intel Xeon, one thread,
- * bert-base's products of 2 layers in pass order, 1,024 rows: Q, K, V
- * and attention output 8.64 -> 7.23 ms, feed-forward's first 8.42 ->
- * 7.79; the second (K = 3072) lost (8.20 -> 9.02) and is not split. */
+/* 1 when a product's inputs are split into k-blocks of KBLOCK_CHUNKS x 32
+ * (bert_amx_dense_part): K of 512-1024 (bert-base's 768). Then a
+ * 32-column panel's k-block of W (16 KB) stays in L1 while the group's
+ * rows pass over it, where the whole panel (48 KB at K = 768) and the
+ * rows' inputs did not fit; the partial sums wait in L1 between k-blocks.
+ * Intel Xeon, one thread, bert-base's products of 2 layers in pass order,
+ * 1,024 rows: Q, K, V and attention output 8.64 -> 7.23 ms, feed-forward's
+ * first 8.42 -> 7.79; the second (K = 3072) lost (8.20 -> 9.02) and is not
+ * split. */
 static int k_blocked(int K) { return K >= 512 && K <= 1024; }
-
-/* A k-blocked part, rows [i0, i1) (whole 16-row blocks) by columns
- * [j0, j1): in groups of at most KBLOCK_ROWS rows, for each column pair
- * of blocks, each k-block over every 32-row step of the group. */
-AMX_TARGET static void part_k_blocked(const amx_args *a, int i0, int i1, int j0, int j1, int group) {
-    float partial[KBLOCK_ROWS / 32][32 * 32] __attribute__((aligned(64)));
-    int kchunks = a->K / 32, nb1 = j1 / 16;
-    if (group > KBLOCK_ROWS) group = KBLOCK_ROWS;
-    for (int g = i0; g < i1; g += group) {
-        int g1 = i1 - g < group ? i1 : g + group;
-        for (int nb = j0 / 16; nb < nb1; nb += 2)
-            for (int k0 = 0; k0 < kchunks; k0 += KBLOCK_CHUNKS) {
-                int k1 = kchunks - k0 < KBLOCK_CHUNKS ? kchunks : k0 + KBLOCK_CHUNKS;
-                for (int r = g, s = 0; r < g1; r += 32, s++)
-                    step(a, r, 16, r + 32 <= g1, nb, nb + 1 < nb1, k0, k1, k0 ? partial[s] : NULL,
-                         k1 < kchunks ? partial[s] : NULL);
-            }
-    }
-}
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
  * rows in groups of bert_amx_group_rows (rows of 2K bytes). */
 AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const amx_args *a = arg;
-    int group = bert_amx_group_rows(2 * a->K), full = i0 + (i1 - i0) / 16 * 16;
-    if (!k_blocked(a->K) || full == i0) {
-        bert_amx_dense_part(i0, i1, j0, j1, group, block, arg);
-        return;
-    }
-    bert_amx_configure_dense(16);
-    part_k_blocked(a, i0, full, j0, j1, group);
-    _tile_release();
-    if (full < i1) bert_amx_dense_part(full, i1, j0, j1, group, block, arg); /* the rows past the 16-row blocks */
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(2 * a->K), a->K / 32, k_blocked(a->K) ? KBLOCK_CHUNKS : 0,
+                        step, arg);
 }
 
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,

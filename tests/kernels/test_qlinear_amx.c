@@ -96,7 +96,8 @@ TEST(amx_int8_linear_is_its_formula_or_declines) {
     const int shapes[][5] = {/* M, N, K, bias, gelu */
                              {1, 16, 64, 1, 0},    {7, 48, 128, 1, 1},  {16, 32, 64, 0, 0},   {17, 64, 192, 1, 0},
                              {45, 80, 128, 1, 1},  {48, 128, 256, 1, 0}, {64, 96, 512, 0, 1},  {131, 384, 128, 1, 1},
-                             {200, 64, 64, 1, 1},  {256, 32, 64, 0, 0},  {300, 48, 3072, 1, 0}}; /* row groups */
+                             {200, 64, 64, 1, 1},  {256, 32, 64, 0, 0},  {300, 48, 3072, 1, 0}, /* row groups */
+                             {300, 48, 768, 1, 1}}; /* k-blocks of 6 chunks in groups of 256 rows, and a rest */
     int bad = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
         for (int nt = 1; nt <= 3; nt++)
