@@ -14,6 +14,8 @@
  *   - bert_plinear_run_bf16 (oneDNN's bf16 matmul primitive, W packed once:
  *     --dtype bf16 inference's dense layers of at least 256 x 256; on the
  *     Intel Xeon with AMX 1.2-1.5x the gemm's rate),
+ *   - bert_amx_linear (bert.c's own AMX bf16 kernel, W packed once: what
+ *     --dtype bf16's dense layers run where the CPU has AMX) when it can,
  *   - bert_qlinear_run (int8 products, int32 sums: bert.c's AMX kernel
  *     where the CPU has AMX-INT8, else oneDNN's matmul on VNNI; the
  *     weights quantized and packed once, the inputs quantized beforehand, as
@@ -30,6 +32,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
 #include "kernels/half.h"
+#include "kernels/linear_amx.h"
 #include "kernels/linear_packed.h"
 #include "kernels/qlinear.h"
 #include "util/mem.h"
@@ -41,7 +44,7 @@
 typedef struct {
     int M, N, K, threads;
     float *x, *W, *b, *y;
-    uint16_t *x16, *W16;
+    uint16_t *x16, *W16, *Wamx; /* Wamx: W packed for bert_amx_linear (NULL without AMX) */
     bert_qlinear *q8;   /* int8: W quantized and packed */
     int8_t *xq;         /* int8: x quantized per row, */
     float *sx;          /* its row scales */
@@ -59,6 +62,7 @@ static void run_openblas(const shape *s) {
 }
 static void run_linear(const shape *s) { bert_linear(s->y, s->N, s->x, s->W, s->b, s->M, s->N, s->K, s->threads); }
 static void run_bf16(const shape *s) { bert_linear_bf16(s->y, s->N, s->x16, s->W16, s->b, s->M, s->N, s->K, s->threads); }
+static void run_amx(const shape *s) { bert_amx_linear(s->y, s->N, s->x16, s->Wamx, s->b, s->M, s->N, s->K, s->threads, NULL); }
 static void check_packed(bert_status rc, const bert_error *err) {
     if (rc != BERT_OK) {
         fprintf(stderr, "bench_gemm: packed product: %s\n", err->message);
@@ -107,8 +111,8 @@ int main(int argc, char **argv) {
     static const int shapes[][3] = {{128, 768, 768}, {128, 3072, 768}, {128, 768, 3072}, {1024, 768, 768},
                                     {1024, 3072, 768}, {4096, 3072, 768}};
     printf("gemm ceiling, %d thread(s), median of %d; GFLOP/s\n", threads, reps);
-    printf("%-18s %10s %12s %10s %10s %11s %10s\n", "M x N x K", "openblas", "bert_linear", "f32 packed", "bf16", "bf16 packed",
-           "int8");
+    printf("%-18s %10s %12s %10s %10s %11s %10s %10s\n", "M x N x K", "openblas", "bert_linear", "f32 packed", "bf16",
+           "bf16 packed", "bf16 amx", "int8");
     double best[3] = {0, 0, 0}; /* f32, bf16, int8 */
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         shape s = {.M = shapes[i][0], .N = shapes[i][1], .K = shapes[i][2], .threads = threads};
@@ -125,6 +129,10 @@ int main(int argc, char **argv) {
             bert_f32_to_bf16_array(s.x16, s.x, nx);
             bert_f32_to_bf16_array(s.W16, s.W, nw);
         }
+        if (bf16 && bert_amx_linear_available(s.N, s.K)) {
+            if (!(s.Wamx = bert_alloc64(nw * sizeof *s.Wamx))) return fprintf(stderr, "bench_gemm: out of memory\n"), 1;
+            bert_amx_pack_weights(s.Wamx, s.W, s.N, s.K);
+        }
         if (bert_plinear_preferred(s.N, s.K)) s.pf32 = bert_plinear_create(s.W, s.N, s.K, 1);
         if (bf16 && bert_plinear_bf16_preferred(s.N, s.K)) s.pbf16 = bert_plinear_create_bf16(s.W16, s.N, s.K, 1);
         if ((s.pf32 || s.pbf16) && !(s.scratch = bert_alloc64(sizeof(float) * bert_plinear_scratch(s.K, s.N))))
@@ -138,9 +146,9 @@ int main(int argc, char **argv) {
         }
         char name[32];
         snprintf(name, sizeof name, "%dx%dx%d", s.M, s.N, s.K);
-        double g[6] = {gflops(run_openblas, &s, reps), gflops(run_linear, &s, reps), s.pf32 ? gflops(run_pf32, &s, reps) : 0,
+        double g[7] = {gflops(run_openblas, &s, reps), gflops(run_linear, &s, reps), s.pf32 ? gflops(run_pf32, &s, reps) : 0,
                        bf16 ? gflops(run_bf16, &s, reps) : 0, s.pbf16 ? gflops(run_pbf16, &s, reps) : 0,
-                       s.q8 ? gflops(run_int8, &s, reps) : 0};
+                       s.Wamx ? gflops(run_amx, &s, reps) : 0, s.q8 ? gflops(run_int8, &s, reps) : 0};
         printf("%-18s %10.1f %12.1f", name, g[0], g[1]);
         if (s.pf32) printf(" %10.1f", g[2]);
         else printf(" %10s", "-");
@@ -148,13 +156,15 @@ int main(int argc, char **argv) {
         else printf(" %10s", "-");
         if (s.pbf16) printf(" %11.1f", g[4]);
         else printf(" %11s", "-");
-        if (s.q8) printf(" %10.1f\n", g[5]);
+        if (s.Wamx) printf(" %10.1f", g[5]);
+        else printf(" %10s", "-");
+        if (s.q8) printf(" %10.1f\n", g[6]);
         else printf(" %10s\n", int8 ? (why ? why : "-") : "-");
-        for (int k = 0; k < 6; k++) { /* columns 0-2 f32, 3-4 bf16, 5 int8 */
-            int d = k < 3 ? 0 : k < 5 ? 1 : 2;
+        for (int k = 0; k < 7; k++) { /* columns 0-2 f32, 3-5 bf16, 6 int8 */
+            int d = k < 3 ? 0 : k < 6 ? 1 : 2;
             if (g[k] > best[d]) best[d] = g[k];
         }
-        free(s.x), free(s.W), free(s.b), free(s.y), free(s.x16), free(s.W16), free(s.xq), free(s.sx), free(s.acc);
+        free(s.x), free(s.W), free(s.b), free(s.y), free(s.x16), free(s.W16), free(s.Wamx), free(s.xq), free(s.sx), free(s.acc);
         bert_qlinear_free(s.q8), bert_plinear_free(s.pf32), bert_plinear_free(s.pbf16), free(s.scratch);
     }
     /* One line for scripts: the ceilings the whole-model figures are divided by. */

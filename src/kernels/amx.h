@@ -74,6 +74,19 @@ AMX_TARGET static inline void bert_amx_load_c(const void *src, long ld, int two_
     if (two_rows && two_cols) _tile_loadd(3, d + 16 * ld + 64, ld);
 }
 
+/* The accumulator tiles 0-3 from cin (bert_amx_load_c, rows 128 bytes
+ * apart) or, with cin NULL, zeroed. */
+AMX_TARGET static inline void bert_amx_start_c(const void *cin, int two_rows, int two_cols) {
+    if (cin) {
+        bert_amx_load_c(cin, 128, two_rows, two_cols);
+        return;
+    }
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+}
+
 /* One output step of a dense kernel: rows i0 .. i0 + 32 (two A tiles,
  * two_rows) or i0 .. i0 + rows of the current configuration (one),
  * columns of 16-column blocks nb and nb + 1 (two_cols) or nb, over the

@@ -88,9 +88,7 @@ AMX_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int
     const uint16_t *x = a->x16 + (size_t)i0 * a->K;
     const uint16_t *B0 = a->Wp + (size_t)nb * kchunks * 512, *B1 = B0 + (size_t)kchunks * 512;
     long lda = (long)a->K * 2;
-    if (cin) {
-        bert_amx_load_c(cin, 128, two_rows, two_cols);
-    } else if (a->bias) {
+    if (!cin && a->bias) {
         _tile_loadd(0, a->bias + nb * 16, 0);
         _tile_loadd(1, a->bias + nb * 16, 0);
         if (two_cols) { /* the bias has no 16 values past an odd last block */
@@ -98,10 +96,7 @@ AMX_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int
             _tile_loadd(3, a->bias + nb * 16 + 16, 0);
         }
     } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
+        bert_amx_start_c(cin, two_rows, two_cols);
     }
     for (int kc = kc0; kc < kc1; kc++) {
         _tile_loadd(4, x + kc * 32, lda);

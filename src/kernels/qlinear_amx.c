@@ -67,14 +67,7 @@ AMX_INT8_TARGET static void step(const void *arg, int i0, int rows, int two_rows
     const int8_t *x = a->xq + (size_t)i0 * a->K;
     const int8_t *B0 = a->Wp + (size_t)nb * kchunks * 1024, *B1 = B0 + (size_t)kchunks * 1024;
     long lda = a->K;
-    if (cin) {
-        bert_amx_load_c(cin, 128, two_rows, two_cols);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
+    bert_amx_start_c(cin, two_rows, two_cols);
     for (int kc = kc0; kc < kc1; kc++) {
         _tile_loadd(4, x + kc * 64, lda);
         _tile_loadd(6, B0 + (size_t)kc * 1024, 64);
