@@ -91,18 +91,20 @@ AMX_INT8_TARGET static void step(const void *arg, int i0, int rows, int two_rows
     dequantize(a, acc, i0, two_rows ? 32 : rows, nb * 16, two_cols ? 2 : 1);
 }
 
-/* Input chunks (of 64) a k-block holds where K is 512-1024 (bert-base's
- * 768; bert_amx_dense_part): a 32-column panel's k-block of W is 12 KB.
- * Intel Xeon, one thread, bert-base shape int8 pass, three interleaved
- * rounds: batch 1 2.43-2.47 -> 2.33 ms, batch 8 the same (20.0-21.1 vs
- * 20.2); 4, 8 and 12 chunks, or K = 3072 split too, no better. */
+/* Input chunks (of 64) a k-block holds where K is above 512 and at most
+ * 1024 (bert-base's 768; bert_amx_dense_part): a 32-column panel's
+ * k-block of W is 12 KB. Intel Xeon, one thread, bert-base shape int8
+ * pass, three interleaved rounds: batch 1 2.43-2.47 -> 2.33 ms, batch 8
+ * the same (20.0-21.1 vs 20.2); 4, 8 and 12 chunks, or K = 3072 split
+ * too, no better; K = 512 (BERT-Tiny's second product) split, batch 8
+ * 1.65-1.70 ms against 1.63-1.66 unsplit. */
 enum { KBLOCK_CHUNKS = 6 };
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
  * rows in groups of bert_amx_group_rows (rows of K bytes). */
 AMX_INT8_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const qamx_args *a = arg;
-    int kblock = a->K >= 512 && a->K <= 1024 ? KBLOCK_CHUNKS : 0;
+    int kblock = a->K > 512 && a->K <= 1024 ? KBLOCK_CHUNKS : 0;
     bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), a->K / 64, kblock, step, arg);
 }
 
