@@ -36,10 +36,7 @@ int bert_amx_linear_available(int N, int K) {
     return N > 0 && K > 0 && N % 16 == 0 && K % 32 == 0 && bert_amx_bf16_ready();
 }
 
-int bert_amx_linear_preferred(int N, int K) {
-    if (!bert_amx_linear_available(N, K)) return 0;
-    return 1;
-}
+int bert_amx_linear_preferred(int N, int K) { return bert_amx_linear_available(N, K); }
 
 typedef struct {
     float *y;

@@ -106,21 +106,31 @@ TEST(amx_linear_leaves_columns_past_n_alone) {
     free(x), free(W), free(y), free(x16), free(Wp);
 }
 
-/* y = x W^T + b for x, W, b drawn from seed, with the epilogue epi
- * (y16 NULL: none), into y [M x ldy] filled with `fill` first. */
-static void product(float *y, uint16_t *y16, int ldy, float fill, int M, int N, int K, int act, int y16_only,
-                    int n_threads, unsigned seed) {
-    float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * (size_t)N);
-    uint16_t *x16 = malloc(2 * (size_t)M * K), *Wp = malloc(2 * (size_t)N * K);
+/* x (bf16), W (packed) and b of a product, drawn from seed. */
+typedef struct {
+    uint16_t *x16, *Wp;
+    float *b;
+} inputs;
+
+static inputs draw(int M, int N, int K, unsigned seed) {
+    float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K);
+    inputs in = {malloc(2 * (size_t)M * K), malloc(2 * (size_t)N * K), malloc(sizeof(float) * (size_t)N)};
     for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
     for (int i = 0; i < N * K; i++) W[i] = 0.2f * frand(&seed);
-    for (int i = 0; i < N; i++) b[i] = frand(&seed);
-    for (int i = 0; i < M * ldy; i++) y[i] = fill;
-    bert_f32_to_bf16_array(x16, x, (size_t)M * K);
-    bert_amx_pack_weights(Wp, W, N, K);
-    bert_epilogue epi = {act, y16, y16_only};
-    bert_amx_linear(y, ldy, x16, Wp, b, M, N, K, n_threads, y16 || act >= 0 ? &epi : NULL);
-    free(x), free(W), free(b), free(x16), free(Wp);
+    for (int i = 0; i < N; i++) in.b[i] = frand(&seed);
+    bert_f32_to_bf16_array(in.x16, x, (size_t)M * K);
+    bert_amx_pack_weights(in.Wp, W, N, K);
+    free(x), free(W);
+    return in;
+}
+
+/* y = x W^T + b over in's rows [r0, r0 + M) with the epilogue (y16 NULL
+ * and act < 0: none), into y's rows from r0 (row stride ldy). */
+static void product(float *y, uint16_t *y16, int ldy, const inputs *in, int r0, int M, int N, int K, int act,
+                    int y16_only, int n_threads) {
+    bert_epilogue epi = {act, y16 ? y16 + (size_t)r0 * ldy : NULL, y16_only};
+    bert_amx_linear(y + (size_t)r0 * ldy, ldy, in->x16 + (size_t)r0 * K, in->Wp, in->b, M, N, K, n_threads,
+                    y16 || act >= 0 ? &epi : NULL);
 }
 
 /* The epilogue on the blocks in registers gives the bits of the product
@@ -132,45 +142,33 @@ TEST(amx_linear_epilogue_in_registers_same_bits) {
     if (!bert_amx_linear_available(64, 768)) return;
     int M = 600, N = 96, K = 768, ldy = N;
     size_t n = (size_t)M * ldy;
-    float *y = malloc(sizeof *y * n), *ref = malloc(sizeof *ref * n), *part = malloc(sizeof *part * n);
+    float *y = malloc(sizeof *y * n), *ref = malloc(sizeof *ref * n), *act = malloc(sizeof *act * n),
+          *part = malloc(sizeof *part * n);
     uint16_t *y16 = malloc(2 * n), *y16b = malloc(2 * n), *ref16 = malloc(2 * n);
+    inputs in = draw(M, N, K, 5u);
     for (int nt = 1; nt <= 2; nt++) {
-        product(ref, NULL, ldy, 0.0f, M, N, K, -1, 0, nt, 5u);
-        bert_activation_forward(ref, n, BERT_ACT_GELU, 1);
-        bert_f32_to_bf16_array(ref16, ref, n);
-        product(y, y16, ldy, 0.0f, M, N, K, BERT_ACT_GELU, 0, nt, 5u);
-        CHECK(memcmp(y, ref, sizeof *y * n) == 0);
+        product(ref, NULL, ldy, &in, 0, M, N, K, -1, 0, nt);
+        memcpy(act, ref, sizeof *act * n);
+        bert_activation_forward(act, n, BERT_ACT_GELU, 1);
+        bert_f32_to_bf16_array(ref16, act, n);
+        product(y, y16, ldy, &in, 0, M, N, K, BERT_ACT_GELU, 0, nt);
+        CHECK(memcmp(y, act, sizeof *y * n) == 0);
         CHECK(memcmp(y16, ref16, 2 * n) == 0);
-        product(y, y16b, ldy, 1e30f, M, N, K, BERT_ACT_GELU, 1, nt, 5u);
+        for (size_t i = 0; i < n; i++) y[i] = 1e30f;
+        product(y, y16b, ldy, &in, 0, M, N, K, BERT_ACT_GELU, 1, nt);
         CHECK(memcmp(y16b, ref16, 2 * n) == 0);
         int untouched = 1;
         for (size_t i = 0; i < n; i++) untouched &= y[i] == 1e30f;
         CHECK(untouched);
-        /* 128 rows a call: the same inputs (x's rows are drawn first, so a
-         * call of fewer rows would draw other W: rows are taken from the
-         * full call's inputs instead) */
-        product(ref, NULL, ldy, 0.0f, M, N, K, -1, 0, nt, 5u);
-        unsigned seed = 5u;
-        float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * N);
-        uint16_t *x16 = malloc(2 * (size_t)M * K), *Wp = malloc(2 * (size_t)N * K);
-        for (int i = 0; i < M * K; i++) x[i] = frand(&seed);
-        for (int i = 0; i < N * K; i++) W[i] = 0.2f * frand(&seed);
-        for (int i = 0; i < N; i++) b[i] = frand(&seed);
-        bert_f32_to_bf16_array(x16, x, (size_t)M * K);
-        bert_amx_pack_weights(Wp, W, N, K);
-        for (int r0 = 0; r0 < M; r0 += 128) {
-            int m = M - r0 < 128 ? M - r0 : 128;
-            bert_amx_linear(part + (size_t)r0 * ldy, ldy, x16 + (size_t)r0 * K, Wp, b, m, N, K, nt, NULL);
-        }
+        for (int r0 = 0; r0 < M; r0 += 128) product(part, NULL, ldy, &in, r0, M - r0 < 128 ? M - r0 : 128, N, K, -1, 0, nt);
         CHECK(memcmp(part, ref, sizeof *ref * n) == 0);
         /* one row a call: under 16 rows, K is not split into k-blocks */
         static const int rows[] = {0, 1, 299, 598};
         for (int i = 0; i < 4; i++) {
-            size_t at = (size_t)rows[i] * ldy;
-            bert_amx_linear(part + at, ldy, x16 + (size_t)rows[i] * K, Wp, b, 1, N, K, nt, NULL);
-            CHECK(memcmp(part + at, ref + at, sizeof *ref * N) == 0);
+            product(part, NULL, ldy, &in, rows[i], 1, N, K, -1, 0, nt);
+            CHECK(memcmp(part + (size_t)rows[i] * ldy, ref + (size_t)rows[i] * ldy, sizeof *ref * N) == 0);
         }
-        free(x), free(W), free(b), free(x16), free(Wp);
     }
-    free(y), free(ref), free(part), free(y16), free(y16b), free(ref16);
+    free(in.x16), free(in.Wp), free(in.b);
+    free(y), free(ref), free(act), free(part), free(y16), free(y16b), free(ref16);
 }
