@@ -26,62 +26,89 @@ typedef struct {
     const bert_epilogue *epi;
 } avx512_args;
 
-/* Rows i0 .. i0 + rows (rows <= 8) by the columns of blocks nb and nb + 1
- * (the second only when two): accumulators start from the bias; rows past
- * `rows` repeat the last one (computed, not stored), so nothing is read
- * past x's last row. Per input index k: two loads of W's packed row k, one
- * broadcast of x[r][k] per row, 16 FMAs (torch.nn.functional.linear's sum
- * over k, in k order). */
-__attribute__((target("avx512f"))) static void block(const avx512_args *a, int i0, int rows, int nb, int two) {
+/* Stores acc (the sums of one row's 16 outputs) at y, through the
+ * feed-forward's GELU under f32 where that is the whole epilogue (slabs.h;
+ * BERT-Tiny f32, batch 8, one thread, 5.91 -> 5.70 ms). */
+__attribute__((target("avx512f"), always_inline)) static inline void store16(float *y, __m512 acc, int gelu) {
+    _mm512_storeu_ps(y, gelu ? bert_gelu16(acc) : acc);
+}
+
+/* Rows i0 .. i0 + rows (rows <= R) by the NB blocks of 16 columns from nb:
+ * accumulators start from the bias; rows past `rows` repeat the last one
+ * (computed, not stored), so nothing is read past x's last row. Per input
+ * index k: NB loads of W's packed rows k, one broadcast of x[r][k] per row,
+ * R x NB FMAs (torch.nn.functional.linear's sum over k, in k order: each
+ * output's sum is the same whatever R and NB, so the result does not
+ * depend on which block made it). R and NB are constants where it is
+ * called (6 x 4 and 4 x 4: 24 and 16 zmm sums; 8 x 2 and 8 x 1). */
+__attribute__((target("avx512f"), always_inline)) static inline void block(const avx512_args *a, int i0, int rows,
+                                                                             int nb, const int R, const int NB) {
     int K = a->K;
-    const float *B0 = a->Wp + (size_t)nb * K * 16, *B1 = B0 + (size_t)K * 16;
+    const float *B = a->Wp + (size_t)nb * K * 16;
     const float *x[8];
-    for (int r = 0; r < 8; r++) x[r] = a->x + (size_t)(i0 + (r < rows ? r : rows - 1)) * K;
-    __m512 c0 = a->bias ? _mm512_loadu_ps(a->bias + nb * 16) : _mm512_setzero_ps();
-    __m512 c1 = a->bias && two ? _mm512_loadu_ps(a->bias + nb * 16 + 16) : _mm512_setzero_ps();
-    __m512 acc[8][2];
+    for (int r = 0; r < R; r++) x[r] = a->x + (size_t)(i0 + (r < rows ? r : rows - 1)) * K;
+    __m512 acc[8][4];
+#pragma GCC unroll 4
+    for (int c = 0; c < NB; c++) {
+        __m512 b = a->bias ? _mm512_loadu_ps(a->bias + (nb + c) * 16) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-    for (int r = 0; r < 8; r++) acc[r][0] = c0, acc[r][1] = c1;
-    if (two) {
-        for (int k = 0; k < K; k++) {
-            __m512 b0 = _mm512_loadu_ps(B0 + (size_t)k * 16), b1 = _mm512_loadu_ps(B1 + (size_t)k * 16);
+        for (int r = 0; r < R; r++) acc[r][c] = b;
+    }
+    for (int k = 0; k < K; k++) {
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NB; c++) w[c] = _mm512_loadu_ps(B + ((size_t)c * K + k) * 16);
 #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) {
-                __m512 v = _mm512_set1_ps(x[r][k]);
-                acc[r][0] = _mm512_fmadd_ps(v, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(v, b1, acc[r][1]);
-            }
-        }
-    } else {
-        for (int k = 0; k < K; k++) {
-            __m512 b0 = _mm512_loadu_ps(B0 + (size_t)k * 16);
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(x[r][k]), b0, acc[r][0]);
+        for (int r = 0; r < R; r++) {
+            __m512 v = _mm512_set1_ps(x[r][k]);
+#pragma GCC unroll 4
+            for (int c = 0; c < NB; c++) acc[r][c] = _mm512_fmadd_ps(v, w[c], acc[r][c]);
         }
     }
     float *y = a->y + (size_t)i0 * a->ldy + nb * 16;
-    /* the feed-forward's GELU under f32 in registers (slabs.h; BERT-Tiny f32,
-     * batch 8, one thread, 5.91 -> 5.70 ms) */
     int gelu = bert_epilogue_gelu_only(a->epi);
-    for (int r = 0; r < rows; r++) {
-        _mm512_storeu_ps(y + (size_t)r * a->ldy, gelu ? bert_gelu16(acc[r][0]) : acc[r][0]);
-        if (two) _mm512_storeu_ps(y + (size_t)r * a->ldy + 16, gelu ? bert_gelu16(acc[r][1]) : acc[r][1]);
-    }
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NB; c++) store16(y + (size_t)r * a->ldy + c * 16, acc[r][c], gelu);
 }
 
-/* Rows [i0, i1) by columns [j0, j1) (a thread's part: bert_for_slabs),
- * 32 rows at a time (their x stays in L1 while the packed W passes over
- * it), the epilogue on each 32 x 32 block just made. */
+__attribute__((target("avx512f"))) static void block_6x4(const avx512_args *a, int i0, int rows, int nb) {
+    block(a, i0, rows, nb, 6, 4);
+}
+__attribute__((target("avx512f"))) static void block_4x4(const avx512_args *a, int i0, int rows, int nb) {
+    block(a, i0, rows, nb, 4, 4);
+}
+__attribute__((target("avx512f"))) static void block_8x2(const avx512_args *a, int i0, int rows, int nb) {
+    block(a, i0, rows, nb, 8, 2);
+}
+__attribute__((target("avx512f"))) static void block_8x1(const avx512_args *a, int i0, int rows, int nb) {
+    block(a, i0, rows, nb, 8, 1);
+}
+
+/* Rows [i0, i1) by columns [j0, j1) (a thread's part: bert_for_slabs), 48
+ * rows at a time (their x stays near while the packed W passes over it),
+ * the epilogue on each 48-row block of 64 columns just made. 64 columns
+ * are blocks of 6 rows (a last one of up to 4 rows by a 4-row block);
+ * the columns past the last 64 blocks of 8 rows x 32 or 16. 6 x 64 against
+ * 8 x 32 everywhere (Intel Xeon with AMX, one thread, 1,024 rows, median of
+ * 30): 384 x 128 205 vs 198 GFLOP/s, 128 x 128 208 vs 202, 512 x 128 204
+ * vs 197, 128 x 512 204 vs 189 (oneDNN's packed matmul 212, 214, 208, 214). */
 static void part(int i0, int i1, int j0, int j1, void *arg) {
     const avx512_args *a = arg;
     int nb1 = j1 / 16;
-    for (int g = i0; g < i1; g += 32) {
-        int g1 = i1 - g < 32 ? i1 : g + 32;
-        for (int nb = j0 / 16; nb < nb1; nb += 2) {
-            int two = nb + 1 < nb1;
-            for (int r = g; r < g1; r += 8) block(a, r, g1 - r < 8 ? g1 - r : 8, nb, two);
-            if (!bert_epilogue_gelu_only(a->epi))
-                bert_epilogue_run(a->epi, a->y, a->ldy, g, g1 - g, nb * 16, (nb + (two ? 2 : 1)) * 16);
+    for (int g = i0; g < i1; g += 48) {
+        int g1 = i1 - g < 48 ? i1 : g + 48;
+        for (int nb = j0 / 16; nb < nb1;) {
+            int wide = nb1 - nb >= 4 ? 4 : nb1 - nb >= 2 ? 2 : 1;
+            for (int r = g; r < g1;) {
+                int left = g1 - r;
+                if (wide == 4 && left > 4) block_6x4(a, r, left < 6 ? left : 6, nb), r += 6;
+                else if (wide == 4) block_4x4(a, r, left, nb), r += left;
+                else if (wide == 2) block_8x2(a, r, left < 8 ? left : 8, nb), r += 8;
+                else block_8x1(a, r, left < 8 ? left : 8, nb), r += 8;
+            }
+            if (!bert_epilogue_gelu_only(a->epi)) bert_epilogue_run(a->epi, a->y, a->ldy, g, g1 - g, nb * 16, (nb + wide) * 16);
+            nb += wide;
         }
     }
 }
