@@ -41,6 +41,16 @@ void bert_gelu_portable(float *x, size_t n);
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads);
 
+/* Work on rows [i0, i1) of something just written (arg: the caller's). */
+typedef void (*bert_rows_fn)(int i0, int i1, void *arg);
+
+/* bert_add_layernorm (the same bits), then(i0, i1, arg) run on each group
+ * of rows as soon as they are normalised (a few rows, on the thread that
+ * wrote them, while they are in L1: e.g. their bf16 or int8 form for the
+ * next product, without a second pass over memory); then may be NULL. */
+void bert_add_layernorm_then(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
+                             int C, float eps, int n_threads, bert_rows_fn then, void *arg);
+
 /* Scores S[T x T] of one attention head: every column j whose key is
  * masked (keymask[j] == 0) becomes -FLT_MAX (HF's finfo.min). Touches only
  * masked columns: unpadded sequences, the common case, cost one scan. */

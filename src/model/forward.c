@@ -70,15 +70,6 @@ static bert_status validate(const bert_config *c, const bert_sequence *seqs, int
     return BERT_OK;
 }
 
-/* BertEmbeddings: word + token_type + position, then LayerNorm. Dropout
- * is the identity at inference. */
-static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
-    const bert_model *m = ctx->model;
-    int C = m->cfg.pub.hidden_size;
-    nn_embeddings_forward(ctx->hidden, ctx->keymask, &m->w, C, seqs, ctx->n_seqs, ctx->offset, ctx->n_threads);
-    nn_layernorm_forward(ctx->hidden, NULL, ctx->hidden, NULL, &m->w.emb_ln, ctx->n_tokens, C,
-                         (float)m->cfg.pub.layer_norm_eps, ctx->n_threads);
-}
 
 /* BertSelfAttention's core for all (sequence, head) pairs into ctx->attn
  * (model/layers.h). Under bf16/int8 the products are reduced precision
@@ -115,6 +106,62 @@ static dense_input stage_dense_input(bert_context *ctx, const float *x, int n_ro
         in.xq = xq, in.sx = sx;
     }
     return in;
+}
+
+/* The staged form of rows [i0, i1) of x (K values a row): bert_rows_fn's
+ * argument for a LayerNorm that stages its output (layernorm_staged). */
+typedef struct {
+    const float *x;
+    int K;
+    uint16_t *x16;
+    int8_t *xq;
+    float *sx;
+} stage_rows_job;
+
+static void stage_rows(int i0, int i1, void *arg) {
+    const stage_rows_job *j = arg;
+    size_t at = (size_t)i0 * j->K;
+    if (j->x16) bert_f32_to_bf16_array(j->x16 + at, j->x + at, (size_t)(i1 - i0) * j->K);
+    else bert_quantize_rows(j->xq + at, j->sx + i0, j->x + at, i1 - i0, j->K, 1);
+}
+
+/* hidden rows [r0, r0 + M) = LayerNorm(a + b) (a, b: those rows; b may be
+ * NULL) and, where stage is set and the model computes in bf16 or int8,
+ * the same rows of what stage_dense_input makes of the hidden states
+ * (x16, or xq and its scales), each group of rows converted by the thread
+ * that normalised it while it is in L1, not in a second pass over the
+ * hidden states: the same bits. hidden_input then reads them. */
+static void layernorm_staged(bert_context *ctx, const float *a, const float *b, const bert_norm *ln, int r0, int M,
+                             int stage) {
+    const bert_config *c = &ctx->model->cfg.pub;
+    int C = c->hidden_size;
+    float *out = ctx->hidden + (size_t)r0 * C;
+    stage_rows_job j = {out, C, NULL, NULL, NULL};
+    if (stage && ctx->model->compute == BERT_COMPUTE_BF16) j.x16 = ctx->x16 + (size_t)r0 * C;
+    else if (stage && ctx->model->compute == BERT_COMPUTE_INT8)
+        j.xq = ctx->xq + (size_t)r0 * C, j.sx = ctx->xq_scale + r0;
+    int staged = j.x16 || j.xq;
+    bert_add_layernorm_then(out, a, b, ln->w, ln->b, M, C, (float)c->layer_norm_eps, ctx->n_threads,
+                            staged ? stage_rows : NULL, &j);
+}
+
+/* The hidden states [n_rows x K] as a dense layer's input, staged by the
+ * LayerNorm that wrote them (layernorm_staged). */
+static dense_input hidden_input(bert_context *ctx) {
+    dense_input in = {ctx->hidden, NULL, NULL, NULL};
+    if (ctx->model->compute == BERT_COMPUTE_BF16) in.x16 = ctx->x16;
+    else if (ctx->model->compute == BERT_COMPUTE_INT8) in.xq = ctx->xq, in.sx = ctx->xq_scale;
+    return in;
+}
+
+/* BertEmbeddings: word + token_type + position, then LayerNorm (its
+ * output staged for the first layer). Dropout is the identity at
+ * inference. */
+static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
+    const bert_model *m = ctx->model;
+    int C = m->cfg.pub.hidden_size;
+    nn_embeddings_forward(ctx->hidden, ctx->keymask, &m->w, C, seqs, ctx->n_seqs, ctx->offset, ctx->n_threads);
+    layernorm_staged(ctx, ctx->hidden, NULL, &m->w.emb_ln, 0, ctx->n_tokens, m->cfg.pub.num_hidden_layers > 0);
 }
 
 /* in's rows from r0 on (K values a row). */
@@ -207,8 +254,7 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
     int N = ctx->n_tokens, C = c->hidden_size, I = c->intermediate_size, nt = ctx->n_threads;
     int R = ffn_chunk_rows(ctx->model, L->inter.pbf16 || L->out.pbf16, nt), bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
     size_t padded = bert_qlinear_rows(N);
-    dense_input h = stage_dense_input(ctx, ctx->hidden, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
-    prof_mark(ctx, l, BERT_OP_CONVERT);
+    dense_input h = hidden_input(ctx); /* staged by the attention's LayerNorm */
     /* the middle's bf16 copy (made by the first product's epilogue) or int8 rows after the staged input's */
     uint16_t *ff16 = bf16 ? ctx->x16 + (size_t)N * C : NULL;
     int8_t *ffq = ctx->xq ? ctx->xq + padded * (size_t)C : NULL;
@@ -229,7 +275,8 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
         float *out = ctx->tmp + (size_t)r0 * C, *hr = ctx->hidden + (size_t)r0 * C;
         dense_forward(ctx, out, C, mid, &L->out, m, C, I, NULL);
         prof_mark(ctx, l, BERT_OP_PRODUCTS);
-        nn_layernorm_forward(hr, NULL, out, hr, &L->out_ln, m, C, (float)c->layer_norm_eps, nt);
+        /* staged for the next layer (these rows of h are read already) */
+        layernorm_staged(ctx, out, hr, &L->out_ln, r0, m, l + 1 < c->num_hidden_layers);
         prof_mark(ctx, l, BERT_OP_LAYERNORM);
     }
 }
@@ -238,10 +285,8 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
  * LayerNorm; each operation timed when the context profiles. */
 static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
-    int N = ctx->n_tokens, C = c->hidden_size, nt = ctx->n_threads;
-    float eps = (float)c->layer_norm_eps;
-    dense_input h = stage_dense_input(ctx, ctx->hidden, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
-    prof_mark(ctx, l, BERT_OP_CONVERT);
+    int N = ctx->n_tokens, C = c->hidden_size;
+    dense_input h = hidden_input(ctx); /* staged by the LayerNorm before */
     if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
         dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, NULL);
         prof_mark(ctx, l, BERT_OP_PRODUCTS);
@@ -259,7 +304,7 @@ static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L)
     prof_mark(ctx, l, BERT_OP_CONVERT);
     dense_forward(ctx, ctx->tmp, C, a, &L->attn_out, N, C, C, NULL);
     prof_mark(ctx, l, BERT_OP_PRODUCTS);
-    nn_layernorm_forward(ctx->hidden, NULL, ctx->tmp, ctx->hidden, &L->attn_ln, N, C, eps, nt);
+    layernorm_staged(ctx, ctx->tmp, ctx->hidden, &L->attn_ln, 0, N, 1);
     prof_mark(ctx, l, BERT_OP_LAYERNORM);
     feed_forward(ctx, l, L);
 }

@@ -4,7 +4,8 @@
  * summed in double: f32 FMAs over K terms err by ~K x 2^-24 of that sum at
  * worst, far below the bound for these K, while a wrong index, a dropped
  * block or a misplaced row is off by a product's size. Shapes cover M
- * below 8 and other row tails, an odd number of 16-column blocks, a row
+ * below 8 and other row tails (of 6- and 4-row blocks too), 64-column
+ * blocks with 32 or 16 columns after them, an odd number of 16-column blocks, a row
  * stride wider than N (columns past N untouched), no bias, 1-3 threads,
  * and the epilogue (GELU and the bf16 copy, the same bits as running it on
  * the plain output). A row's result is the same bits whatever the batch
@@ -80,8 +81,11 @@ TEST(linear_avx512_matches_float64) {
         return;
     }
     CHECK(!bert_avx512_linear_preferred(40, 128)); /* N not a multiple of 16 */
-    static const int shapes[][3] = {{1, 16, 8}, {5, 48, 37}, {37, 32, 128}, {130, 384, 128}, {64, 128, 512}, {9, 80, 3},
-                                     {200, 48, 64}}; /* 130 and 200 rows: row parts on 2 and 3 threads */
+    /* 130 and 200 rows: row parts on 2 and 3 threads; 53 and 100 rows: a 48-row
+     * group and a tail of 5 (a 6-row block) or 4 (a 4-row block); N = 112 and 80:
+     * 64-column blocks, then 32 and 16 */
+    static const int shapes[][3] = {{1, 16, 8},    {5, 48, 37},    {37, 32, 128}, {130, 384, 128}, {64, 128, 512},
+                                    {9, 80, 3},    {200, 48, 64},  {53, 112, 40}, {100, 64, 24},   {4, 80, 16}};
     int bad = 0;
     double worst = 0;
     unsigned seed = 11;

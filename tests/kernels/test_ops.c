@@ -1,6 +1,7 @@
 /* test_ops.c — kernels against float64 references. */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_onednn.h"
@@ -239,6 +240,46 @@ TEST(layernorm_train_keeps_sum_mean_rstd_with_inference_bits) {
                 test_fail(__FILE__, __LINE__, "mode %d row %d: mean %.9g vs %.9g, rstd %.9g vs %.9g", mode, i, mean[i], m, rstd[i], r);
         }
     }
+}
+
+/* bert_add_layernorm_then's callback: each row handed over once, already
+ * holding its final values (copied out as they come), and always in the
+ * calling thread's own rows. */
+typedef struct {
+    const float *out;
+    float *seen;
+    int C, calls[64];
+} then_probe;
+
+static void then_copy(int i0, int i1, void *arg) {
+    then_probe *p = arg;
+    for (int i = i0; i < i1; i++) {
+#pragma omp atomic
+        p->calls[i]++;
+        memcpy(p->seen + (size_t)i * p->C, p->out + (size_t)i * p->C, sizeof(float) * p->C);
+    }
+}
+
+TEST(layernorm_then_sees_each_row_once_when_written) {
+    enum { C = 200 };
+    unsigned seed = 5;
+    static float a[64 * C], b[64 * C], g[C], be[C], ref[64 * C], out[64 * C], seen[64 * C];
+    for (int i = 0; i < 64 * C; i++) a[i] = frand(&seed) * 2.0f, b[i] = frand(&seed);
+    for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+    static const int rows[] = {1, 3, 4, 7, 13, 64};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+        for (int nt = 1; nt <= 3; nt++) {
+            int N = rows[r];
+            then_probe p = {out, seen, C, {0}};
+            memset(seen, 0, sizeof seen);
+            bert_add_layernorm(ref, a, b, g, be, N, C, 1e-12f, 1);
+            bert_add_layernorm_then(out, a, b, g, be, N, C, 1e-12f, nt, then_copy, &p);
+            int once = 1;
+            for (int i = 0; i < 64; i++) once &= p.calls[i] == (i < N);
+            if (!once) test_fail(__FILE__, __LINE__, "%d rows, %d threads: a row not handed over exactly once", N, nt);
+            CHECK(memcmp(out, ref, sizeof(float) * N * C) == 0);
+            CHECK(memcmp(seen, ref, sizeof(float) * N * C) == 0);
+        }
 }
 
 /* The dense layer's backward pass against float64: dW and db added to what
