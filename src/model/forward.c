@@ -221,10 +221,11 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *  - where oneDNN's packed bf16 matmul runs a chunk's products (packed),
  *    a chunk has at least BERT_DNNL_ROWS rows, the rows of the primitive
  *    it runs: each call streams the whole of W.
- * f32 is chunked by the first rule on one thread only: BERT-Tiny (two
- * 256 KB weights) 5.62-5.65 -> 5.54-5.56 ms in five of six interleaved
- * rounds; on two threads chunks cost each product its own thread team,
- * 3.01-3.03 -> 3.05-3.11 ms. Larger f32
+ * f32 and int8 are chunked by the first rule on one thread only: BERT-Tiny
+ * (two 256 KB weights) f32 5.62-5.65 -> 5.54-5.56 ms in five of six
+ * interleaved rounds; on two threads chunks cost each product its own
+ * thread team, f32 3.01-3.03 -> 3.05-3.11 ms, int8 0.95-0.99 unchunked
+ * against 1.01-1.03 in chunks (four interleaved rounds). Larger f32
  * weights are not chunked: those products are bound by arithmetic, and
  * chunks measured 1-4 % slower (bert-base shape). */
 static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
@@ -235,7 +236,7 @@ static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
     int slabs = BERT_ROW_SLAB_ROWS * nt;
     if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20)
         return f32 ? INT_MAX : BERT_DNNL_BIG_ROWS > slabs ? BERT_DNNL_BIG_ROWS : slabs;
-    if (f32 && nt > 1) return INT_MAX;
+    if ((f32 || m->compute == BERT_COMPUTE_INT8) && nt > 1) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
     if (r < slabs) r = slabs;
     return packed && r < BERT_DNNL_ROWS ? BERT_DNNL_ROWS : r;
@@ -440,7 +441,8 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         /* rows padded as the int8 products read them: an input of [N x C],
          * then a feed-forward chunk's middle [R x I] (feed_forward) */
         int W = c->intermediate_size > c->hidden_size ? c->intermediate_size : c->hidden_size;
-        size_t R = bert_qlinear_rows(ffn_chunk_rows(m, 0, ctx->n_threads)); /* int8: nothing bf16-packed */
+        int chunk = ffn_chunk_rows(m, 0, ctx->n_threads); /* int8: nothing bf16-packed */
+        size_t R = bert_qlinear_rows(chunk < N ? chunk : N);
         free(ctx->xq), free(ctx->xq_scale), free(ctx->acc);
         ctx->xq = bert_alloc64(bert_qlinear_rows(N) * (size_t)c->hidden_size + R * (size_t)c->intermediate_size);
         ctx->xq_scale = malloc(sizeof(float) * (bert_qlinear_rows(N) + R));
