@@ -5,9 +5,10 @@
  * sides >= 256, so BERT-Tiny's and other small models' layers) went through
  * sgemm, which packs W on every call and, on two threads, splits 128-row
  * inputs into two 64-row products that each pack all of W again. Here W is
- * packed at load, each output block of 8 rows x 32 columns is 16 zmm
- * accumulators fed by one broadcast of x per row and two loads of W per
- * input index (16 FMAs). Measured alone (AMD EPYC, median of 5): one
+ * packed at load, each output block of 6 rows x 64 columns is 24 zmm
+ * accumulators fed by one broadcast of x per row and four loads of W per
+ * input index (24 FMAs; linear_avx512.c has the smaller blocks for the
+ * edges). Measured alone with 8 x 32 blocks (AMD EPYC, median of 5): one
  * thread 128 x 128 x 512 146 vs 172 us, 128 x 384 x 128 115 vs 118 us;
  * two threads 75 vs 101 us and 64 vs 66 us. Threads take row parts from
  * 64 rows each (bert_for_slabs), so a layer reads the rows its thread just
