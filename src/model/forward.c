@@ -108,50 +108,56 @@ static dense_input stage_dense_input(bert_context *ctx, const float *x, int n_ro
     return in;
 }
 
-/* The staged form of rows [i0, i1) of x (K values a row): bert_rows_fn's
- * argument for a LayerNorm that stages its output (layernorm_staged). */
+/* Where the hidden states' rows from r0 on are staged for the dense
+ * layers in the model's compute dtype: x16 under bf16, xq and its scales
+ * under int8, none under f32 (layernorm_staged fills them). */
 typedef struct {
-    const float *x;
-    int K;
+    const float *x; /* the f32 rows (ctx->hidden from r0) */
+    int C;
     uint16_t *x16;
     int8_t *xq;
     float *sx;
-} stage_rows_job;
+} hidden_staging;
 
+static hidden_staging staging_rows(bert_context *ctx, int r0) {
+    int C = ctx->model->cfg.pub.hidden_size;
+    size_t at = (size_t)r0 * C;
+    hidden_staging s = {ctx->hidden + at, C, NULL, NULL, NULL};
+    if (ctx->model->compute == BERT_COMPUTE_BF16) s.x16 = ctx->x16 + at;
+    else if (ctx->model->compute == BERT_COMPUTE_INT8) s.xq = ctx->xq + at, s.sx = ctx->xq_scale + r0;
+    return s;
+}
+
+/* The hidden states [n_tokens x C] as a dense layer's input, staged by the
+ * LayerNorm that wrote them (layernorm_staged). */
+static dense_input hidden_input(bert_context *ctx) {
+    hidden_staging s = staging_rows(ctx, 0);
+    dense_input in = {s.x, s.x16, s.xq, s.sx};
+    return in;
+}
+
+/* bert_rows_fn for layernorm_staged: rows [i0, i1) of a hidden_staging
+ * (counted from its r0) converted into its buffers. */
 static void stage_rows(int i0, int i1, void *arg) {
-    const stage_rows_job *j = arg;
-    size_t at = (size_t)i0 * j->K;
-    if (j->x16) bert_f32_to_bf16_array(j->x16 + at, j->x + at, (size_t)(i1 - i0) * j->K);
-    else bert_quantize_rows(j->xq + at, j->sx + i0, j->x + at, i1 - i0, j->K, 1);
+    const hidden_staging *s = arg;
+    size_t at = (size_t)i0 * s->C;
+    if (s->x16) bert_f32_to_bf16_array(s->x16 + at, s->x + at, (size_t)(i1 - i0) * s->C);
+    else bert_quantize_rows(s->xq + at, s->sx + i0, s->x + at, i1 - i0, s->C, 1);
 }
 
 /* hidden rows [r0, r0 + M) = LayerNorm(a + b) (a, b: those rows; b may be
  * NULL) and, where stage is set and the model computes in bf16 or int8,
- * the same rows of what stage_dense_input makes of the hidden states
- * (x16, or xq and its scales), each group of rows converted by the thread
- * that normalised it while it is in L1, not in a second pass over the
- * hidden states: the same bits. hidden_input then reads them. */
+ * the same rows of the staging buffers (what stage_dense_input would make
+ * of them), each group of rows converted by the thread that normalised it
+ * while it is in L1, not in a second pass over the hidden states: the
+ * same bits. */
 static void layernorm_staged(bert_context *ctx, const float *a, const float *b, const bert_norm *ln, int r0, int M,
                              int stage) {
     const bert_config *c = &ctx->model->cfg.pub;
-    int C = c->hidden_size;
-    float *out = ctx->hidden + (size_t)r0 * C;
-    stage_rows_job j = {out, C, NULL, NULL, NULL};
-    if (stage && ctx->model->compute == BERT_COMPUTE_BF16) j.x16 = ctx->x16 + (size_t)r0 * C;
-    else if (stage && ctx->model->compute == BERT_COMPUTE_INT8)
-        j.xq = ctx->xq + (size_t)r0 * C, j.sx = ctx->xq_scale + r0;
-    int staged = j.x16 || j.xq;
-    bert_add_layernorm_then(out, a, b, ln->w, ln->b, M, C, (float)c->layer_norm_eps, ctx->n_threads,
-                            staged ? stage_rows : NULL, &j);
-}
-
-/* The hidden states [n_rows x K] as a dense layer's input, staged by the
- * LayerNorm that wrote them (layernorm_staged). */
-static dense_input hidden_input(bert_context *ctx) {
-    dense_input in = {ctx->hidden, NULL, NULL, NULL};
-    if (ctx->model->compute == BERT_COMPUTE_BF16) in.x16 = ctx->x16;
-    else if (ctx->model->compute == BERT_COMPUTE_INT8) in.xq = ctx->xq, in.sx = ctx->xq_scale;
-    return in;
+    hidden_staging s = staging_rows(ctx, r0);
+    int staged = stage && (s.x16 || s.xq);
+    bert_add_layernorm_then(ctx->hidden + (size_t)r0 * s.C, a, b, ln->w, ln->b, M, s.C, (float)c->layer_norm_eps,
+                            ctx->n_threads, staged ? stage_rows : NULL, &s);
 }
 
 /* BertEmbeddings: word + token_type + position, then LayerNorm (its
