@@ -100,44 +100,85 @@ AMX_TARGET static inline void bert_amx_start_c(const void *cin, int two_rows, in
  * (partial sums, as cin) or, with cout NULL, in the output. A row's sums
  * run over the chunks in order however they are split, and partial sums
  * pass through memory exactly, so a split does not change the bits. */
+typedef struct bert_amx_prefetch bert_amx_prefetch;
 typedef void (*bert_amx_step_fn)(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols, int kc0,
-                                 int kc1, const void *cin, void *cout);
+                                 int kc1, const void *cin, void *cout, const bert_amx_prefetch *pf);
+
+/* Both dense kernels pack W the same way in bytes: chunk kc of the
+ * 16-column block nb at ((nb * kchunks) + kc) * 1024, so a column pair's
+ * B tiles are two runs of 1 KB chunks, kchunks KB apart. */
+enum { BERT_AMX_CHUNK_BYTES = 1024 };
+
+/* W a step fetches into L2 ahead of its use (bert_amx_dense_part): from
+ * `next`, `bytes` of each of the pair's two runs per input chunk the step
+ * takes, the second run b1 bytes after the first. */
+struct bert_amx_prefetch {
+    const char *next;
+    int bytes;
+    long b1;
+};
+
+/* A step's share of the prefetch for its input chunk j (counted from the
+ * step's first): prefetcht1 of pf->bytes at next + j * bytes in each run.
+ * bert-base's weights (1.2-4.7 MB a product) do not stay in a 2 MB L2,
+ * and the hardware prefetcher does not run ahead of the tile loads that
+ * follow a k-block or a column pair to the next. */
+AMX_TARGET static inline void bert_amx_prefetch_chunk(const bert_amx_prefetch *pf, int j) {
+    if (!pf) return;
+    const char *p = pf->next + (size_t)j * pf->bytes;
+    for (int o = 0; o < pf->bytes; o += 64) {
+        _mm_prefetch(p + o, _MM_HINT_T1);
+        _mm_prefetch(p + pf->b1 + o, _MM_HINT_T1);
+    }
+}
 
 /* The most rows a k-blocked group takes (its partial sums: 4 KB per 32
  * rows, on the stack). */
 enum { BERT_AMX_KBLOCK_ROWS = 256 };
 
 /* A dense kernel's part of the output, rows [i0, i1) x columns [j0, j1)
- * (bert_for_slabs), inputs of kchunks chunks: the rows in groups of
- * `group` (a multiple of 32; the input rows that stay in L2 while every
- * 32-column panel of W passes over them), in each group every column pair
- * of blocks over the group's 32-row steps. With kblock (0: none) below
- * kchunks, a group (then at most BERT_AMX_KBLOCK_ROWS rows) takes each
- * column pair's chunks kblock at a time over all its steps, so that the
- * panel's k-block of W stays in L1 while the group's rows pass over it.
- * The part's rows left over after its 16-row blocks run last, whole K at a
- * time, under a configuration whose A and C tiles have only that many
- * rows, so no load reads past the input's last row. */
+ * (bert_for_slabs), inputs of kchunks chunks, W packed at wp
+ * (BERT_AMX_CHUNK_BYTES; NULL: W is not prefetched): the rows in groups of `group` (a multiple of
+ * 32; the input rows that stay in L2 while every 32-column panel of W
+ * passes over them), in each group every column pair of blocks over the
+ * group's 32-row steps. With kblock (0: none) below kchunks, a group
+ * (then at most BERT_AMX_KBLOCK_ROWS rows) takes each column pair's
+ * chunks kblock at a time over all its steps, so that the panel's k-block
+ * of W stays in L1 while the group's rows pass over it. While the group's
+ * first steps (up to 4) take a block of W, they prefetch the next block
+ * (the pair's next k-block, the next pair's first, or the part's first
+ * for the next group) into L2, each its share. The part's rows left over
+ * after its 16-row blocks run last, whole K at a time, under a
+ * configuration whose A and C tiles have only that many rows, so no load
+ * reads past the input's last row. */
 AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1, int group, int kchunks, int kblock,
-                                                  bert_amx_step_fn step, const void *arg) {
-    int nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
+                                                  const void *wp, bert_amx_step_fn step, const void *arg) {
+    int nb0 = j0 / 16, nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
     if (kblock <= 0 || kblock >= kchunks) kblock = kchunks;
     else if (group > BERT_AMX_KBLOCK_ROWS) group = BERT_AMX_KBLOCK_ROWS;
     char partial[BERT_AMX_KBLOCK_ROWS / 32][32 * 32 * 4] __attribute__((aligned(64)));
     bert_amx_configure_dense(16);
     for (int g = i0; g < full; g += group) {
         int g1 = full - g < group ? full : g + group;
-        for (int nb = j0 / 16; nb < nb1; nb += 2)
+        int steps = (g1 - g + 31) / 32, sharers = steps >= 4 ? 4 : steps >= 2 ? 2 : 1;
+        for (int nb = nb0; nb < nb1; nb += 2)
             for (int k0 = 0; k0 < kchunks; k0 += kblock) {
                 int k1 = kchunks - k0 < kblock ? kchunks : k0 + kblock;
-                for (int r = g, s = 0; r < g1; r += 32, s++)
+                int nk = k1 < kchunks ? k1 : 0, nnb = k1 < kchunks ? nb : nb + 2 < nb1 ? nb + 2 : nb0;
+                bert_amx_prefetch pf = {(const char *)wp + ((size_t)nnb * kchunks + nk) * BERT_AMX_CHUNK_BYTES,
+                                        BERT_AMX_CHUNK_BYTES / sharers, (long)kchunks * BERT_AMX_CHUNK_BYTES};
+                for (int r = g, s = 0; r < g1; r += 32, s++) {
+                    bert_amx_prefetch mine = pf;
+                    mine.next += (size_t)s * (k1 - k0) * pf.bytes;
                     step(arg, r, 16, r + 32 <= g1, nb, nb + 1 < nb1, k0, k1, k0 ? partial[s] : NULL,
-                         k1 < kchunks ? partial[s] : NULL);
+                         k1 < kchunks ? partial[s] : NULL, wp && s < sharers ? &mine : NULL);
+                }
             }
     }
     if (full < i1) {
         bert_amx_configure_dense(i1 - full);
-        for (int nb = j0 / 16; nb < nb1; nb += 2) step(arg, full, i1 - full, 0, nb, nb + 1 < nb1, 0, kchunks, NULL, NULL);
+        for (int nb = nb0; nb < nb1; nb += 2)
+            step(arg, full, i1 - full, 0, nb, nb + 1 < nb1, 0, kchunks, NULL, NULL, NULL);
     }
     _tile_release();
 }

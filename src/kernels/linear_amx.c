@@ -45,6 +45,7 @@ typedef struct {
     int ldy, M, K;
     const bert_epilogue *epi;
     int in_registers; /* the epilogue runs in finish(): registers_ok */
+    int prefetch;     /* W prefetched into L2 ahead of use (bert_amx_dense_part) */
 } amx_args;
 
 /* 1 when finish() can run the epilogue: an erf GELU or no activation, and
@@ -79,7 +80,7 @@ AMX_TARGET static void finish(const amx_args *a, const float *acc, int i0, int r
  * cin, from the bias (a 64-byte row loaded with stride 0 repeats it in
  * every row) or zero; they end, without cout, in y and the epilogue. */
 AMX_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols, int kc0, int kc1,
-                            const void *cin, void *cout) {
+                            const void *cin, void *cout, const bert_amx_prefetch *pf) {
     const amx_args *a = arg;
     int kchunks = a->K / 32;
     const uint16_t *x = a->x16 + (size_t)i0 * a->K;
@@ -96,6 +97,7 @@ AMX_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int
         bert_amx_start_c(cin, two_rows, two_cols);
     }
     for (int kc = kc0; kc < kc1; kc++) {
+        bert_amx_prefetch_chunk(pf, kc - kc0);
         _tile_loadd(4, x + kc * 32, lda);
         _tile_loadd(6, B0 + (size_t)kc * 512, 64);
         _tile_dpbf16ps(0, 4, 6);
@@ -144,15 +146,26 @@ static int k_blocked(int K) { return K >= 512 && K <= 1024; }
  * rows in groups of bert_amx_group_rows (rows of 2K bytes). */
 AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const amx_args *a = arg;
-    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(2 * a->K), a->K / 32, k_blocked(a->K) ? KBLOCK_CHUNKS : 0,
+    int kblock = k_blocked(a->K) ? KBLOCK_CHUNKS : 0;
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(2 * a->K), a->K / 32, kblock, a->prefetch ? a->Wp : NULL,
                         step, arg);
+}
+
+static void run(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N, int K,
+                int n_threads, const bert_epilogue *epi, int prefetch) {
+    if (M <= 0 || N <= 0) return;
+    amx_args a = {y, x16, Wp, bias, ldy, M, K, epi, registers_ok(epi), prefetch};
+    bert_for_slabs(M, N, n_threads, part, &a);
 }
 
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
                      int K, int n_threads, const bert_epilogue *epi) {
-    if (M <= 0 || N <= 0) return;
-    amx_args a = {y, x16, Wp, bias, ldy, M, K, epi, registers_ok(epi)};
-    bert_for_slabs(M, N, n_threads, part, &a);
+    run(y, ldy, x16, Wp, bias, M, N, K, n_threads, epi, 1);
+}
+
+void bert_amx_linear_resident(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M,
+                              int N, int K, int n_threads, const bert_epilogue *epi) {
+    run(y, ldy, x16, Wp, bias, M, N, K, n_threads, epi, 0);
 }
 
 #else /* no AMX intrinsics in this build: the oneDNN path is used */
@@ -166,6 +179,11 @@ int bert_amx_linear_preferred(int N, int K) { return bert_amx_linear_available(N
 
 void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M, int N,
                      int K, int n_threads, const bert_epilogue *epi) {
+    (void)y, (void)ldy, (void)x16, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)n_threads, (void)epi;
+}
+
+void bert_amx_linear_resident(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M,
+                              int N, int K, int n_threads, const bert_epilogue *epi) {
     (void)y, (void)ldy, (void)x16, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)n_threads, (void)epi;
 }
 

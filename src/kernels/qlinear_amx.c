@@ -34,6 +34,7 @@ typedef struct {
     const float *sx, *sw, *bias;
     int ldy, K;
     const bert_epilogue *epi;
+    int prefetch; /* W prefetched into L2 ahead of use (bert_amx_dense_part) */
 } qamx_args;
 
 /* y rows i0 .. i0 + rows, columns c0 .. c0 + 16 * ncb, from acc (row stride
@@ -61,7 +62,7 @@ AMX_INT8_TARGET static void dequantize(const qamx_args *a, const int32_t *acc, i
  * cin, from zero; they end, without cout, dequantized into y (the bias
  * added there). */
 AMX_INT8_TARGET static void step(const void *arg, int i0, int rows, int two_rows, int nb, int two_cols, int kc0,
-                                 int kc1, const void *cin, void *cout) {
+                                 int kc1, const void *cin, void *cout, const bert_amx_prefetch *pf) {
     const qamx_args *a = arg;
     int kchunks = a->K / 64;
     const int8_t *x = a->xq + (size_t)i0 * a->K;
@@ -69,6 +70,7 @@ AMX_INT8_TARGET static void step(const void *arg, int i0, int rows, int two_rows
     long lda = a->K;
     bert_amx_start_c(cin, two_rows, two_cols);
     for (int kc = kc0; kc < kc1; kc++) {
+        bert_amx_prefetch_chunk(pf, kc - kc0);
         _tile_loadd(4, x + kc * 64, lda);
         _tile_loadd(6, B0 + (size_t)kc * 1024, 64);
         _tile_dpbssd(0, 4, 6);
@@ -105,14 +107,25 @@ enum { KBLOCK_CHUNKS = 6 };
 AMX_INT8_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const qamx_args *a = arg;
     int kblock = a->K > 512 && a->K <= 1024 ? KBLOCK_CHUNKS : 0;
-    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), a->K / 64, kblock, step, arg);
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), a->K / 64, kblock, a->prefetch ? a->Wp : NULL, step, arg);
+}
+
+static void run(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp, const float *sw,
+                const float *bias, int M, int N, int K, int n_threads, const bert_epilogue *epi, int prefetch) {
+    if (M <= 0 || N <= 0) return;
+    qamx_args a = {y, xq, Wp, sx, sw, bias, ldy, K, epi, prefetch};
+    bert_for_slabs(M, N, n_threads, part, &a);
 }
 
 void bert_amx_qlinear(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp, const float *sw,
                       const float *bias, int M, int N, int K, int n_threads, const bert_epilogue *epi) {
-    if (M <= 0 || N <= 0) return;
-    qamx_args a = {y, xq, Wp, sx, sw, bias, ldy, K, epi};
-    bert_for_slabs(M, N, n_threads, part, &a);
+    run(y, ldy, xq, sx, Wp, sw, bias, M, N, K, n_threads, epi, 1);
+}
+
+void bert_amx_qlinear_resident(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp,
+                               const float *sw, const float *bias, int M, int N, int K, int n_threads,
+                               const bert_epilogue *epi) {
+    run(y, ldy, xq, sx, Wp, sw, bias, M, N, K, n_threads, epi, 0);
 }
 
 #else /* no AMX intrinsics in this build */
@@ -126,6 +139,12 @@ void bert_amx_qlinear(float *y, int ldy, const int8_t *xq, const float *sx, cons
                       const float *bias, int M, int N, int K, int n_threads, const bert_epilogue *epi) {
     (void)y, (void)ldy, (void)xq, (void)sx, (void)Wp, (void)sw, (void)bias, (void)M, (void)N, (void)K;
     (void)n_threads, (void)epi;
+}
+
+void bert_amx_qlinear_resident(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp,
+                               const float *sw, const float *bias, int M, int N, int K, int n_threads,
+                               const bert_epilogue *epi) {
+    bert_amx_qlinear(y, ldy, xq, sx, Wp, sw, bias, M, N, K, n_threads, epi);
 }
 
 #endif

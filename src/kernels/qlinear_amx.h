@@ -40,4 +40,11 @@ void bert_amx_qlinear_pack(int8_t *dst, const int8_t *Wq, int N, int K);
 void bert_amx_qlinear(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp, const float *sw,
                       const float *bias, int M, int N, int K, int n_threads, const bert_epilogue *epi);
 
+/* bert_amx_qlinear (the same values) without fetching W into L2 ahead of
+ * its use, for bench_gemm's product ceiling (bert_amx_linear_resident,
+ * linear_amx.h, says why). */
+void bert_amx_qlinear_resident(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp,
+                               const float *sw, const float *bias, int M, int N, int K, int n_threads,
+                               const bert_epilogue *epi);
+
 #endif

@@ -172,3 +172,23 @@ TEST(amx_linear_epilogue_in_registers_same_bits) {
     free(in.x16), free(in.Wp), free(in.b);
     free(y), free(ref), free(act), free(part), free(y16), free(y16b), free(ref16);
 }
+
+/* bert_amx_linear_resident (no prefetch of W) gives bert_amx_linear's bits:
+ * row groups with k-blocks (K = 768) and a rest of rows, whole-K groups
+ * (K = 3072), an odd column block, one and two threads. */
+TEST(amx_linear_resident_same_bits) {
+    if (!bert_amx_linear_available(64, 768)) return;
+    static const int shapes[][3] = {{600, 96, 768}, {300, 48, 3072}, {45, 80, 128}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int M = shapes[c][0], N = shapes[c][1], K = shapes[c][2];
+        size_t n = (size_t)M * N;
+        float *y = malloc(sizeof *y * n), *res = malloc(sizeof *res * n);
+        inputs in = draw(M, N, K, 11u + (unsigned)c);
+        for (int nt = 1; nt <= 2; nt++) {
+            bert_amx_linear(y, N, in.x16, in.Wp, in.b, M, N, K, nt, NULL);
+            bert_amx_linear_resident(res, N, in.x16, in.Wp, in.b, M, N, K, nt, NULL);
+            CHECK(memcmp(y, res, sizeof *y * n) == 0);
+        }
+        free(in.x16), free(in.Wp), free(in.b), free(y), free(res);
+    }
+}

@@ -45,7 +45,8 @@ static void *guarded(size_t n, void **base, size_t *len) {
 /* outputs (and bf16 copies, where asked for) differing from the reference,
  * over one case; without the copy a GELU runs in the dequantization's
  * registers, with it in the epilogue's pass */
-static int run_case(int M, int N, int K, int with_bias, int gelu, int with_y16, int n_threads, unsigned seed) {
+static int run_case(int M, int N, int K, int with_bias, int gelu, int with_y16, int n_threads, int resident,
+                    unsigned seed) {
     int ldy = N + 16;
     float *x = malloc(sizeof *x * (size_t)M * K), *W = malloc(sizeof *W * (size_t)N * K), *b = malloc(sizeof *b * (size_t)N),
           *y = malloc(sizeof *y * (size_t)M * ldy), *sx = malloc(sizeof *sx * (size_t)M), *sw = malloc(sizeof *sw * (size_t)N),
@@ -66,7 +67,8 @@ static int run_case(int M, int N, int K, int with_bias, int gelu, int with_y16, 
     for (int k = 0; k < K; k++) xq[k] = (int8_t)(k % 2 ? 127 : -127), Wq[(size_t)(N - 1) * K + k] = -127; /* extremes */
     bert_amx_qlinear_pack(Wp, Wq, N, K);
     bert_epilogue epi = {gelu ? (int)BERT_ACT_GELU : -1, with_y16 ? y16 : NULL, 0};
-    bert_amx_qlinear(y, ldy, xq, sx, Wp, sw, with_bias ? b : NULL, M, N, K, n_threads, &epi);
+    (resident ? bert_amx_qlinear_resident : bert_amx_qlinear)(y, ldy, xq, sx, Wp, sw, with_bias ? b : NULL, M, N, K,
+                                                              n_threads, &epi);
     int bad = 0;
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
@@ -103,8 +105,11 @@ TEST(amx_int8_linear_is_its_formula_or_declines) {
         for (int nt = 1; nt <= 3; nt++)
             for (int with_y16 = 0; with_y16 <= 1; with_y16++) {
                 const int *s = shapes[c];
-                int b = run_case(s[0], s[1], s[2], s[3], s[4], with_y16, nt, 7u + (unsigned)c);
-                if (b) printf("  M=%d N=%d K=%d threads %d, bf16 copy %d: %d values differ\n", s[0], s[1], s[2], nt, with_y16, b);
+                int resident = with_y16 && nt == 2; /* bert_amx_qlinear_resident: the same formula */
+                int b = run_case(s[0], s[1], s[2], s[3], s[4], with_y16, nt, resident, 7u + (unsigned)c);
+                if (b)
+                    printf("  M=%d N=%d K=%d threads %d, bf16 copy %d, resident %d: %d values differ\n", s[0], s[1], s[2],
+                           nt, with_y16, resident, b);
                 bad += b;
             }
     CHECK(bad == 0);
