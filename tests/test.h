@@ -57,5 +57,9 @@ const char *test_tmpdir(void);
 int test_copy_file(const char *from, const char *to);
 /* Write a string to a file; returns 0 on success. */
 int test_write_file(const char *path, const void *data, size_t n);
+/* A random BertModel (uniform weights, fixed seed per shape; 1 layer of
+ * hidden size C, `heads` heads, intermediate size I; 200 words, 128
+ * positions, a pooler) written to the new directory dir; 1 on success. */
+int test_write_random_model(const char *dir, int C, int heads, int I);
 
 #endif

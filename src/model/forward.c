@@ -220,10 +220,17 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  *    two threads 11.5-12.1 -> 10.4-10.8; bf16 (oneDNN's packed matmul
  *    taking the 512 rows in one call, linear_packed.h) one thread
  *    36.8-38.4 -> 34.9-36.7, two 20.4-20.9 -> 18.3-19.1. With more than
- *    8 threads a chunk keeps BERT_ROW_SLAB_ROWS rows a thread. Where
- *    bf16 runs on AMX (linear_amx.h: it streams W once per group of
- *    128-160 rows in any call), chunks of 128, 256 and 512 rows measured
- *    the same (35.6-36.2 ms, one thread).
+ *    8 threads a chunk keeps BERT_ROW_SLAB_ROWS rows a thread.
+ *  - where both products run on the AMX kernels (which stream W once per
+ *    group of 128-256 rows in any call, prefetched into L2: amx.h), a
+ *    chunk is AMX_CHUNK_ROWS a thread, so that its middle (1.5 MB of f32
+ *    at I = 3072; int8 quantizes it in a pass of its own) is still in L2
+ *    when it is read: bert-base shape, batch 8, old and new binaries in
+ *    three interleaved rounds, int8 one thread 18.4-18.8 -> 18.1-18.2 ms,
+ *    two 9.66-9.72 -> 9.55-9.78; bf16 the same within the noise (27.2-27.6
+ *    against 27.1-27.4 ms; 14.3-14.7 against 14.5-14.6). Chunks of 64 rows
+ *    a thread lost (int8 19.4, bf16 29.7-30.2 ms, one thread): W from L3
+ *    twice as often.
  *  - where oneDNN's packed bf16 matmul runs a chunk's products (packed),
  *    a chunk has at least BERT_DNNL_ROWS rows, the rows of the primitive
  *    it runs: each call streams the whole of W.
@@ -234,14 +241,30 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * against 1.01-1.03 in chunks (four interleaved rounds). Larger f32
  * weights are not chunked: those products are bound by arithmetic, and
  * chunks measured 1-4 % slower (bert-base shape). */
+/* 1 when the feed-forward's products run on the AMX kernels (bf16 or
+ * int8; every layer has the same shapes, so the first layer says). */
+static int ffn_on_amx(const bert_model *m) {
+    if (m->cfg.pub.num_hidden_layers < 1) return 0;
+    const bert_layer_weights *L = &m->w.layers[0];
+    if (m->compute == BERT_COMPUTE_BF16) return L->inter.wamx && L->out.wamx;
+    return m->compute == BERT_COMPUTE_INT8 && L->inter.q8 && L->out.q8 && bert_qlinear_on_amx(L->inter.q8) &&
+           bert_qlinear_on_amx(L->out.q8);
+}
+
+/* Feed-forward rows per chunk a thread where its products run on AMX and
+ * its weights do not fit in L2 (ffn_chunk_rows). */
+enum { AMX_CHUNK_ROWS = 128 };
+
 static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
     const bert_config *c = &m->cfg.pub;
     int I = c->intermediate_size, nt = n_threads > 1 ? n_threads : 1;
     int f32 = m->compute != BERT_COMPUTE_BF16 && m->compute != BERT_COMPUTE_INT8;
     size_t esize = f32 ? 4 : m->compute == BERT_COMPUTE_BF16 ? 2 : 1;
     int slabs = BERT_ROW_SLAB_ROWS * nt;
-    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20)
-        return f32 ? INT_MAX : BERT_DNNL_BIG_ROWS > slabs ? BERT_DNNL_BIG_ROWS : slabs;
+    if (2 * (size_t)I * (size_t)c->hidden_size * esize > (size_t)1 << 20) {
+        if (f32) return INT_MAX;
+        return ffn_on_amx(m) ? AMX_CHUNK_ROWS * nt : BERT_DNNL_BIG_ROWS > slabs ? BERT_DNNL_BIG_ROWS : slabs;
+    }
     if ((f32 || m->compute == BERT_COMPUTE_INT8) && nt > 1) return INT_MAX;
     int r = (256 * 1024 / (4 * I) * nt + 15) / 16 * 16;
     if (r < slabs) r = slabs;

@@ -7,7 +7,10 @@
  * AVX512-BF16, no libdnnl.so.2, a build without oneDNN's header), what is
  * tested is that loading fails with BERT_ERR_UNSUPPORTED and the reason —
  * and the test says so on stdout; it never passes by doing nothing. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/safetensors.h"
 #include "kernels/linear_amx.h"
@@ -173,6 +176,71 @@ static void check_ragged_heads64(bert_compute_dtype dtype, const char *name, con
 TEST(reduced_precision_heads_of_64_ragged_batch) {
     check_ragged_heads64(BERT_COMPUTE_BF16, "bf16", bert_bf16_unavailable_reason(), 0.999);
     check_ragged_heads64(BERT_COMPUTE_INT8, "int8", bert_int8_unavailable_reason(), 0.99);
+}
+
+/* A feed-forward whose weights do not fit in L2 (hidden 128, intermediate
+ * 4608: 1.2 MB in int8, 2.4 MB in bf16) runs in chunks of rows
+ * (src/model/forward.c: on AMX 128 rows a thread, else 512): three
+ * sequences of 100 tokens on one thread (chunks 128, 128, 44 on AMX) and
+ * on two give each sequence the bits it gets alone (bert.h's batch
+ * invariance), and stay within the dtype's bound of f32. */
+static void check_big_feed_forward(bert_compute_dtype dtype, const char *name, const char *why, double bound) {
+    if (why) return; /* the load error is checked above */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/big-ffn-%s", test_tmpdir(), name);
+    if (!test_write_random_model(dir, 128, 2, 4608)) {
+        test_fail(__FILE__, __LINE__, "cannot write %s", dir);
+        return;
+    }
+    bert_model_params bp = bert_model_default_params();
+    bp.compute = dtype;
+    bert_model *m32 = NULL, *mq = NULL;
+    bert_error err;
+    CHECK_OK(bert_model_load(dir, NULL, &m32, &err), err);
+    CHECK_OK(bert_model_load(dir, &bp, &mq, &err), err);
+    enum { S = 3, T = 100, C = 128 };
+    int32_t ids[S][T];
+    bert_sequence seqs[S];
+    for (int s = 0; s < S; s++) {
+        for (int t = 0; t < T; t++) ids[s][t] = (s * 37 + t * 11) % 200;
+        seqs[s] = (bert_sequence){.input_ids = ids[s], .n_tokens = T};
+    }
+    bert_context *c32 = NULL;
+    if (m32 && mq) CHECK_OK(bert_context_create(m32, NULL, &c32, &err), err);
+    if (c32) CHECK_OK(bert_forward(c32, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+    for (int nt = 1; c32 && nt <= 2; nt++) {
+        bert_context_params cp = bert_context_default_params();
+        cp.n_threads = nt;
+        bert_context *batch = NULL, *one = NULL;
+        CHECK_OK(bert_context_create(mq, &cp, &batch, &err), err);
+        CHECK_OK(bert_context_create(mq, &cp, &one, &err), err);
+        if (!batch || !one) break;
+        CHECK_OK(bert_forward(batch, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+        double worst = 1;
+        int differ = 0;
+        for (int s = 0; s < S; s++) {
+            CHECK_OK(bert_forward(one, &seqs[s], 1, BERT_OUTPUT_HIDDEN, &err), err);
+            differ += memcmp(bert_output_hidden(one, 0), bert_output_hidden(batch, s), sizeof(float) * T * C) != 0;
+            for (int t = 0; t < T; t++)
+                worst = fmin(worst, cosine(bert_output_hidden(c32, s) + (size_t)t * C,
+                                           bert_output_hidden(batch, s) + (size_t)t * C, C));
+        }
+        printf("  hidden 128, intermediate 4608, %d thread(s): %s vs f32 min token cosine %.6f, %d of %d sequences "
+               "differ alone\n",
+               nt, name, worst, differ, S);
+        CHECK(differ == 0);
+        if (!(worst >= bound)) test_fail(__FILE__, __LINE__, "big feed-forward: %s cosine %.6f < %g", name, worst, bound);
+        bert_context_free(batch);
+        bert_context_free(one);
+    }
+    bert_context_free(c32);
+    bert_model_free(m32);
+    bert_model_free(mq);
+}
+
+TEST(reduced_precision_big_feed_forward_in_chunks) {
+    check_big_feed_forward(BERT_COMPUTE_BF16, "bf16", bert_bf16_unavailable_reason(), 0.999);
+    check_big_feed_forward(BERT_COMPUTE_INT8, "int8", bert_int8_unavailable_reason(), 0.99);
 }
 
 /* BERT_COMPUTE_TF32 is the GPU's: on the CPU the load is refused naming
