@@ -138,10 +138,10 @@ enum { BERT_AMX_KBLOCK_ROWS = 256 };
 
 /* A dense kernel's part of the output, rows [i0, i1) x columns [j0, j1)
  * (bert_for_slabs), inputs of kchunks chunks, W packed at wp
- * (BERT_AMX_CHUNK_BYTES; NULL: W is not prefetched): the rows in groups of `group` (a multiple of
- * 32; the input rows that stay in L2 while every 32-column panel of W
- * passes over them), in each group every column pair of blocks over the
- * group's 32-row steps. With kblock (0: none) below kchunks, a group
+ * (BERT_AMX_CHUNK_BYTES; NULL: W is not prefetched): the rows in groups
+ * of `group` (a multiple of 32; the input rows that stay in L2 while
+ * every 32-column panel of W passes over them), in each group every
+ * column pair of blocks over the group's 32-row steps. With kblock (0: none) below kchunks, a group
  * (then at most BERT_AMX_KBLOCK_ROWS rows) takes each column pair's
  * chunks kblock at a time over all its steps, so that the panel's k-block
  * of W stays in L1 while the group's rows pass over it. While the group's
@@ -165,11 +165,11 @@ AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1
             for (int k0 = 0; k0 < kchunks; k0 += kblock) {
                 int k1 = kchunks - k0 < kblock ? kchunks : k0 + kblock;
                 int nk = k1 < kchunks ? k1 : 0, nnb = k1 < kchunks ? nb : nb + 2 < nb1 ? nb + 2 : nb0;
-                bert_amx_prefetch pf = {(const char *)wp + ((size_t)nnb * kchunks + nk) * BERT_AMX_CHUNK_BYTES,
-                                        BERT_AMX_CHUNK_BYTES / sharers, (long)kchunks * BERT_AMX_CHUNK_BYTES};
+                size_t next = ((size_t)nnb * kchunks + nk) * BERT_AMX_CHUNK_BYTES;
                 for (int r = g, s = 0; r < g1; r += 32, s++) {
-                    bert_amx_prefetch mine = pf;
-                    mine.next += (size_t)s * (k1 - k0) * pf.bytes;
+                    int bytes = BERT_AMX_CHUNK_BYTES / sharers;
+                    bert_amx_prefetch mine = {wp ? (const char *)wp + next + (size_t)s * (k1 - k0) * bytes : NULL,
+                                              bytes, (long)kchunks * BERT_AMX_CHUNK_BYTES};
                     step(arg, r, 16, r + 32 <= g1, nb, nb + 1 < nb1, k0, k1, k0 ? partial[s] : NULL,
                          k1 < kchunks ? partial[s] : NULL, wp && s < sharers ? &mine : NULL);
                 }

@@ -184,7 +184,7 @@ void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp,
 
 void bert_amx_linear_resident(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M,
                               int N, int K, int n_threads, const bert_epilogue *epi) {
-    (void)y, (void)ldy, (void)x16, (void)Wp, (void)bias, (void)M, (void)N, (void)K, (void)n_threads, (void)epi;
+    bert_amx_linear(y, ldy, x16, Wp, bias, M, N, K, n_threads, epi);
 }
 
 #endif

@@ -52,9 +52,9 @@ void bert_amx_linear(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp,
 
 /* bert_amx_linear (the same values) without fetching W into L2 ahead of
  * its use. bert_amx_linear does, as a pass needs (each layer's W comes
- * from L3); where W already sits in L2 that costs ~3-5 % (one thread,
- * 128 x 768 x 768), so bench_gemm times this too for the product
- * ceiling. */
+ * from L3); where W already sits in L2 that costs ~1-5 % (one thread,
+ * 128 x 768 x 768: ~1 % after bench_gemm's warm-up, 3-5 % without it),
+ * so bench_gemm times this too for the product ceiling. */
 void bert_amx_linear_resident(float *y, int ldy, const uint16_t *x16, const uint16_t *Wp, const float *bias, int M,
                               int N, int K, int n_threads, const bert_epilogue *epi);
 

@@ -107,7 +107,8 @@ enum { KBLOCK_CHUNKS = 6 };
 AMX_INT8_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const qamx_args *a = arg;
     int kblock = a->K > 512 && a->K <= 1024 ? KBLOCK_CHUNKS : 0;
-    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), a->K / 64, kblock, a->prefetch ? a->Wp : NULL, step, arg);
+    bert_amx_dense_part(i0, i1, j0, j1, bert_amx_group_rows(a->K), a->K / 64, kblock, a->prefetch ? a->Wp : NULL,
+                        step, arg);
 }
 
 static void run(float *y, int ldy, const int8_t *xq, const float *sx, const int8_t *Wp, const float *sw,

@@ -199,6 +199,20 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
     }
 }
 
+/* 1 when the feed-forward's products run on the AMX kernels (bf16 or
+ * int8; every layer has the same shapes, so the first layer says). */
+static int ffn_on_amx(const bert_model *m) {
+    if (m->cfg.pub.num_hidden_layers < 1) return 0;
+    const bert_layer_weights *L = &m->w.layers[0];
+    if (m->compute == BERT_COMPUTE_BF16) return L->inter.wamx && L->out.wamx;
+    return m->compute == BERT_COMPUTE_INT8 && L->inter.q8 && L->out.q8 && bert_qlinear_on_amx(L->inter.q8) &&
+           bert_qlinear_on_amx(L->out.q8);
+}
+
+/* Feed-forward rows per chunk a thread where its products run on AMX and
+ * its weights do not fit in L2 (ffn_chunk_rows). */
+enum { AMX_CHUNK_ROWS = 128 };
+
 /* Rows per chunk of the feed-forward (INT_MAX: unchunked). Each chunk
  * streams both of its weights once, and keeps its [rows x I] middle in
  * cache from the product that writes it to the one that reads it:
@@ -241,20 +255,6 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
  * against 1.01-1.03 in chunks (four interleaved rounds). Larger f32
  * weights are not chunked: those products are bound by arithmetic, and
  * chunks measured 1-4 % slower (bert-base shape). */
-/* 1 when the feed-forward's products run on the AMX kernels (bf16 or
- * int8; every layer has the same shapes, so the first layer says). */
-static int ffn_on_amx(const bert_model *m) {
-    if (m->cfg.pub.num_hidden_layers < 1) return 0;
-    const bert_layer_weights *L = &m->w.layers[0];
-    if (m->compute == BERT_COMPUTE_BF16) return L->inter.wamx && L->out.wamx;
-    return m->compute == BERT_COMPUTE_INT8 && L->inter.q8 && L->out.q8 && bert_qlinear_on_amx(L->inter.q8) &&
-           bert_qlinear_on_amx(L->out.q8);
-}
-
-/* Feed-forward rows per chunk a thread where its products run on AMX and
- * its weights do not fit in L2 (ffn_chunk_rows). */
-enum { AMX_CHUNK_ROWS = 128 };
-
 static int ffn_chunk_rows(const bert_model *m, int packed, int n_threads) {
     const bert_config *c = &m->cfg.pub;
     int I = c->intermediate_size, nt = n_threads > 1 ? n_threads : 1;

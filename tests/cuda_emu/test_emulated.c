@@ -6,11 +6,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "cuda/encoder.h"
 #include "emu.h"
-#include "io/safetensors.h"
 #include "test.h"
 
 typedef struct {
@@ -227,10 +225,6 @@ TEST(forward_cuda_emulated_attention_launches) {
     bert_model_free(m);
 }
 
-/* A random BertModel of hidden size C with `heads` heads (1 layer,
- * intermediate 2C) written to dir. */
-static int write_model(const char *dir, int C, int heads) { return test_write_random_model(dir, C, heads, 2 * C); }
-
 /* Head sizes the fixtures lack — 64 (bert-base's, the fused kernel's
  * largest), 63, 5 (not multiples of 4), 96 (past the fused kernel: the
  * batched path) — on the ragged batch with some keys masked (the last 8 of
@@ -241,7 +235,7 @@ TEST(forward_cuda_emulated_head_sizes) {
         int C = shapes[k][0], heads = shapes[k][1];
         char dir[512];
         snprintf(dir, sizeof dir, "%s/heads-%d-%d", test_tmpdir(), C, heads);
-        if (!write_model(dir, C, heads)) {
+        if (!test_write_random_model(dir, C, heads, 2 * C)) {
             test_fail(__FILE__, __LINE__, "cannot write %s", dir);
             continue;
         }
