@@ -23,6 +23,7 @@
 #define BERT_KERNELS_ATTENTION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* How a head runs in bf16: AMX tiles (Sapphire Rapids and newer, where
  * Linux grants the tile state), AVX512-BF16's vdpbf16ps on registers (AMD
@@ -62,6 +63,19 @@ void bert_attention_bf16(float *out, int ldo, const float *Q, const float *K, co
 void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
                               const float *V, int ld, int T, int head_size, float scale, const float *keymask,
                               void *scratch);
+
+/* bert_attention_bf16_with on bf16 Q, K, V (rows ld elements apart) into
+ * a bf16 out (rows ldo apart): the inputs as the dense layers' bf16
+ * epilogue wrote them, the output as the next dense layer reads it, so
+ * neither side has an f32 copy to write and convert. The queries are
+ * scaled as bf16(bf16(q) scale); where scale is a power of two (head_size
+ * 16 or 64) that is bf16(q scale), and out is bit for bit the f32 kernel's
+ * output on the f32 values rounded as bert_f32_to_bf16 rounds (except
+ * where Q, K or V hold f32 subnormals, which the f32 kernel's conversion
+ * flushes to zero). */
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+                            const uint16_t *K, const uint16_t *V, int ld, int T, int head_size, float scale,
+                            const float *keymask, void *scratch);
 
 /* ---- the exact path's fused head (attention_f32.c) ----------------------
  * Under f32 the same softmax(scale Q K^T + mask) V for one (sequence, head)

@@ -20,6 +20,7 @@
 #include "kernels/attention.h"
 
 #include "kernels/cpu.h"
+#include "kernels/half.h"
 #include "kernels/vecmath.h"
 
 #include <float.h>
@@ -30,6 +31,15 @@
 #define MAX_HEAD 128 /* four 32-dimension query tiles */
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* One head's inputs and output: Q, K, V rows ld elements apart, f32 or
+ * (in16) bf16; out rows ldo elements apart, f32 or (out16) bf16. */
+typedef struct {
+    const void *Q, *K, *V;
+    int ld, in16;
+    void *out;
+    int ldo, out16;
+} head_io;
 
 /* Scratch: Kp, Vp and the bf16 scaled queries (rows padded to 32), two
  * sets of 16 score rows (f32) and of 16 probability rows (bf16), each padded
@@ -43,43 +53,53 @@ size_t bert_attention_bf16_scratch_bytes(int T, int head_size) {
 #include "kernels/amx.h"
 
 
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 /* 16 floats to 16 bf16 (round to nearest even), as a 256-bit vector. */
 BF16_TARGET static inline __m256i to_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
+/* 32 values of row r of m (head_io's layout, from column 2c) as 16 bf16
+ * pairs: read as they are from bf16, rounded (vcvtne2ps2bf16) from f32. */
+BF16_TARGET static inline __m512i row_pairs(const void *m, int in16, size_t r, int ld, int c) {
+    if (in16) return _mm512_loadu_si512((const uint16_t *)m + r * ld + 2 * c);
+    const float *k = (const float *)m + r * ld + 2 * c;
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(k + 16), _mm512_loadu_ps(k));
+}
+
+/* 16 values of row r of m (from column d) as bf16. */
+BF16_TARGET static inline __m256i row_bf16(const void *m, int in16, size_t r, int ld, int d) {
+    if (in16) return _mm256_loadu_si256((const __m256i *)((const uint16_t *)m + r * ld + d));
+    return to_bf16(_mm512_loadu_ps((const float *)m + r * ld + d));
+}
+
 /* Keys [0, rows) (rows a multiple of 16 and >= T; keys past T zero): per
  * block of 16 keys and 16 pairs of dimensions, the keys' pairs (16 keys x
  * 16 pairs) transposed in registers. */
-BF16_TARGET static void pack_k(uint32_t *Kp, const float *K, int ld, int rows, int T, int hs) {
+BF16_TARGET static void pack_k(uint32_t *Kp, const head_io *io, int rows, int T, int hs) {
     int h2 = hs / 2;
     for (int kb = 0; kb < rows / 16; kb++) {
         uint32_t *blk = Kp + (size_t)kb * h2 * 16;
         for (int c = 0; c < h2; c += 16) {
             __m512i r[16];
-            for (int j = 0; j < 16; j++) {
-                const float *k = K + (size_t)(kb * 16 + j) * ld + 2 * c;
-                r[j] = kb * 16 + j < T ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(k + 16), _mm512_loadu_ps(k))
-                                       : _mm512_setzero_si512();
-            }
+            for (int j = 0; j < 16; j++)
+                r[j] = kb * 16 + j < T ? row_pairs(io->K, io->in16, (size_t)(kb * 16 + j), io->ld, c) : _mm512_setzero_si512();
             bert_transpose_16x16(r);
             for (int t = 0; t < 16; t++) _mm512_storeu_si512(blk + (size_t)(c + t) * 16, r[t]);
         }
     }
 }
 
-BF16_TARGET static void pack_v(uint16_t *Vp, const float *V, int ld, int rows, int T, int hs) {
+BF16_TARGET static void pack_v(uint16_t *Vp, const head_io *io, int rows, int T, int hs) {
     /* element 2j + e of the output vector = element j of row e */
     static const uint16_t inter[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     __m512i idx = _mm512_loadu_si512(inter);
     int nd = hs / 16;
     for (int kp = 0; kp < rows / 2; kp++) { /* rows (even) >= T: pairs past T are zero */
-        const float *r0 = V + (size_t)(2 * kp) * ld, *r1 = r0 + ld;
         int has0 = 2 * kp < T, has1 = 2 * kp + 1 < T;
         for (int db = 0; db < nd; db++) {
-            __m256i a = has0 ? to_bf16(_mm512_loadu_ps(r0 + 16 * db)) : _mm256_setzero_si256();
-            __m256i b = has1 ? to_bf16(_mm512_loadu_ps(r1 + 16 * db)) : _mm256_setzero_si256();
+            __m256i a = has0 ? row_bf16(io->V, io->in16, (size_t)(2 * kp), io->ld, 16 * db) : _mm256_setzero_si256();
+            __m256i b = has1 ? row_bf16(io->V, io->in16, (size_t)(2 * kp + 1), io->ld, 16 * db) : _mm256_setzero_si256();
             __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
             _mm512_storeu_si512(Vp + ((size_t)kp * nd + db) * 32, _mm512_permutexvar_epi16(idx, both));
         }
@@ -135,16 +155,35 @@ __attribute__((always_inline)) BF16_TARGET static inline float softmax_to_bf16(c
     return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
-/* The scaled queries of rows i0 .. i0 + 15 as bf16 (rows past T zero). */
-BF16_TARGET static void load_queries(uint16_t *Qb, const float *Q, int ld, int i0, int nr, int hs, float scale) {
+/* The scaled queries of rows i0 .. i0 + 15 as bf16 (rows past T zero):
+ * bf16(q scale), from bf16 q bf16(bf16(q) scale), which is the same
+ * where scale is a power of two and q not subnormal. */
+BF16_TARGET static void load_queries(uint16_t *Qb, const head_io *io, int i0, int nr, int hs, float scale) {
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int r = 0; r < 16; r++) {
         uint16_t *qr = Qb + (size_t)r * hs;
-        const float *q = Q + (size_t)(i0 + r) * ld;
-        for (int d = 0; d < hs; d += 16)
-            _mm256_storeu_si256((__m256i *)(qr + d), r < nr ? to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + d), vscale))
-                                                         : _mm256_setzero_si256());
+        size_t row = (size_t)(i0 + r) * io->ld;
+        for (int d = 0; d < hs; d += 16) {
+            __m512 q = io->in16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
+                                      _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)io->Q + row + d))), 16))
+                                : _mm512_loadu_ps((const float *)io->Q + row + d);
+            _mm256_storeu_si256((__m256i *)(qr + d), r < nr ? to_bf16(_mm512_mul_ps(q, vscale)) : _mm256_setzero_si256());
+        }
     }
+}
+
+/* Output row i (head_io's out) from the 16-dimension blocks of src, each
+ * times f: f32, or bf16 with bert_f32_to_bf16's bits (bert_bf16_store_lanes,
+ * the conversion the next product's input would get). */
+BF16_TARGET static void store_row(const head_io *io, int i, const float *src, int hs, float f) {
+    __m512 vf = _mm512_set1_ps(f);
+    if (io->out16) {
+        uint16_t *o = (uint16_t *)io->out + (size_t)i * io->ldo;
+        for (int d = 0; d < hs; d += 16) bert_bf16_store_lanes(o + d, _mm512_mul_ps(_mm512_loadu_ps(src + d), vf), 0xFFFF);
+        return;
+    }
+    float *o = (float *)io->out + (size_t)i * io->ldo;
+    for (int d = 0; d < hs; d += 16) _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(src + d), vf));
 }
 
 /* Scores of rows [0, rows) of S (stride t32) to softmax numerators in Pb
@@ -228,15 +267,15 @@ BF16_TARGET static void dot_8x32(float *out, size_t ldo, int rows, const uint32_
     }
 }
 
-BF16_TARGET static void attention_avx512(float *out, int ldo, const float *Q, const float *K, const float *V, int ld,
-                                         int T, int hs, float scale, const float *keymask, bf16_scratch b) {
+BF16_TARGET static void attention_avx512(const head_io *io, int T, int hs, float scale, const float *keymask,
+                                         bf16_scratch b) {
     size_t t32 = b.t32;
     int h2 = hs / 2, nd = hs / 16;
-    pack_k(b.Kp, K, ld, (int)t32, T, hs);
-    pack_v(b.Vp, V, ld, (int)t32, T, hs);
+    pack_k(b.Kp, io, (int)t32, T, hs);
+    pack_v(b.Vp, io, (int)t32, T, hs);
     for (int i0 = 0; i0 < T; i0 += 16) {
         int nr = T - i0 < 16 ? T - i0 : 16, rows = nr > 8 ? 16 : 8;
-        load_queries(b.Qb, Q, ld, i0, nr, hs, scale);
+        load_queries(b.Qb, io, i0, nr, hs, scale);
         /* scores: key blocks kb and kb + 1 (Kp holds a block's pairs for
          * every d2 together, so the second block starts h2 x 16 pairs on) */
         for (int r0 = 0; r0 < rows; r0 += 8)
@@ -245,12 +284,17 @@ BF16_TARGET static void attention_avx512(float *out, int ldo, const float *Q, co
                          (size_t)h2, b.Kp + kb * (size_t)h2 * 16, 16, (size_t)h2 * 16, h2, NULL);
         float inv[16];
         scores_to_probs(b.S, b.Pb, inv, t32, T, rows, keymask);
-        /* out = P V: 32 output dimensions (two of Vp's 16-dimension blocks) per call */
+        /* P V: 32 output dimensions (two of Vp's 16-dimension blocks) per
+         * call, into the f32 output's rows (divided by their sums there) or
+         * into Cb, then divided and rounded to bf16 (store_row) */
+        float *dst = io->out16 ? b.Cb : (float *)io->out + (size_t)i0 * io->ldo;
+        size_t ldd = io->out16 ? (size_t)hs : (size_t)io->ldo;
         for (int r0 = 0; r0 < nr; r0 += 8)
             for (int db = 0; db < nd; db += 2)
-                dot_8x32(out + (size_t)(i0 + r0) * ldo + db * 16, (size_t)ldo, nr - r0,
-                         (const uint32_t *)(b.Pb + (size_t)r0 * t32), t32 / 2, (const uint32_t *)b.Vp + (size_t)db * 16,
-                         (size_t)nd * 16, 16, (int)(t32 / 2), inv + r0);
+                dot_8x32(dst + (size_t)r0 * ldd + db * 16, ldd, nr - r0, (const uint32_t *)(b.Pb + (size_t)r0 * t32),
+                         t32 / 2, (const uint32_t *)b.Vp + (size_t)db * 16, (size_t)nd * 16, 16, (int)(t32 / 2),
+                         io->out16 ? NULL : inv + r0);
+        for (int r = 0; io->out16 && r < nr; r++) store_row(io, i0 + r, b.Cb + (size_t)r * hs, hs, inv[r]);
     }
 }
 
@@ -354,33 +398,29 @@ AMX_TARGET static void weighted_sum_amx(float *dst, long ldd, const uint16_t *Pb
  * and the tile loads of P and of the queries waited on the stores that
  * had just written them (at 128 tokens, 12.4 -> 9.5 us a head, Intel
  * Xeon, one thread). */
-AMX_TARGET static void attention_amx(float *out, int ldo, const float *Q, const float *K, const float *V, int ld, int T,
-                                     int hs, float scale, const float *keymask, bf16_scratch sc) {
+AMX_TARGET static void attention_amx(const head_io *io, int T, int hs, float scale, const float *keymask,
+                                     bf16_scratch sc) {
     size_t t32 = sc.t32, sbuf = 16 * t32;
     int ngroups = (T + 15) / 16; /* of 16 queries, and of 16 keys */
     float inv[2][16];
-    pack_k(sc.Kp, K, ld, (int)t32, T, hs);
-    pack_v(sc.Vp, V, ld, (int)t32, T, hs);
+    pack_k(sc.Kp, io, (int)t32, T, hs);
+    pack_v(sc.Vp, io, (int)t32, T, hs);
     for (int g = 0; g < ngroups; g++)
-        load_queries(sc.Qb + (size_t)g * 16 * hs, Q, ld, g * 16, T - g * 16 < 16 ? T - g * 16 : 16, hs, scale);
+        load_queries(sc.Qb + (size_t)g * 16 * hs, io, g * 16, T - g * 16 < 16 ? T - g * 16 : 16, hs, scale);
     static const uint8_t tile_rows[8] = {16, 16, 16, 16, 16, 16, 16, 16};
     bert_amx_configure(8, tile_rows);
     scores_amx(sc.S, t32, sc.Qb, sc.Kp, ngroups, hs);
     for (int g = 0; g <= ngroups; g++) {
         int prev = (g - 1) & 1, i0 = (g - 1) * 16, nr = T - i0 < 16 ? T - i0 : 16;
         if (g + 1 < ngroups) scores_amx(sc.S + ((g + 1) & 1) * sbuf, t32, sc.Qb + (size_t)(g + 1) * 16 * hs, sc.Kp, ngroups, hs);
-        /* group g - 1: full row groups straight into out, the last partial one through Cb */
-        float *dst = g > 0 && nr == 16 ? out + (size_t)i0 * ldo : sc.Cb;
-        long ldd = g > 0 && nr == 16 ? ldo : hs;
+        /* group g - 1: full row groups of an f32 output straight into it, else through Cb */
+        int direct = g > 0 && nr == 16 && !io->out16;
+        float *dst = direct ? (float *)io->out + (size_t)i0 * io->ldo : sc.Cb;
+        long ldd = direct ? io->ldo : hs;
         if (g > 0) weighted_sum_amx(dst, ldd, sc.Pb + prev * sbuf, t32, sc.Vp, hs);
         if (g < ngroups) scores_to_probs(sc.S + (g & 1) * sbuf, sc.Pb + (g & 1) * sbuf, inv[g & 1], t32, T, 16, keymask);
         /* group g - 1's rows divided by their sums (softmax_to_bf16) */
-        for (int r = 0; g > 0 && r < nr; r++) {
-            const float *src = dst + (size_t)r * ldd;
-            float *o = out + (size_t)(i0 + r) * ldo;
-            __m512 f = _mm512_set1_ps(inv[prev][r]);
-            for (int d = 0; d < hs; d += 16) _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(src + d), f));
-        }
+        for (int r = 0; g > 0 && r < nr; r++) store_row(io, i0 + r, dst + (size_t)r * ldd, hs, inv[prev][r]);
     }
     _tile_release();
 }
@@ -391,12 +431,25 @@ bert_attention_bf16_kernel bert_attention_bf16_pick(int head_size) {
     return bert_cpu_bf16_dot_is_fast() ? BERT_ATTENTION_BF16_AVX512 : BERT_ATTENTION_BF16_NONE;
 }
 
-void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
-                              const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
+static void run_head(bert_attention_bf16_kernel kernel, const head_io *io, int T, int hs, float scale,
+                     const float *keymask, void *scratch) {
     bf16_scratch b = carve(scratch, T, hs);
     if (kernel == BERT_ATTENTION_BF16_NONE) return; /* not to be called so (attention.h) */
-    if (kernel == BERT_ATTENTION_BF16_AMX) attention_amx(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
-    else attention_avx512(out, ldo, Q, K, V, ld, T, hs, scale, keymask, b);
+    if (kernel == BERT_ATTENTION_BF16_AMX) attention_amx(io, T, hs, scale, keymask, b);
+    else attention_avx512(io, T, hs, scale, keymask, b);
+}
+
+void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
+                              const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
+    head_io io = {Q, K, V, ld, 0, out, ldo, 0};
+    run_head(kernel, &io, T, hs, scale, keymask, scratch);
+}
+
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+                            const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
+                            const float *keymask, void *scratch) {
+    head_io io = {Q, K, V, ld, 1, out, ldo, 1};
+    run_head(kernel, &io, T, hs, scale, keymask, scratch);
 }
 
 #else /* no AMX / AVX512-BF16 intrinsics in this build: the exact path is used */
@@ -412,6 +465,13 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
         (void)keymask, (void)scratch;
 }
 
+
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+                            const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
+                            const float *keymask, void *scratch) {
+    (void)kernel, (void)out, (void)ldo, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale,
+        (void)keymask, (void)scratch;
+}
 #endif
 
 int bert_attention_bf16_available(int head_size) { return bert_attention_bf16_pick(head_size) != BERT_ATTENTION_BF16_NONE; }

@@ -10,6 +10,7 @@
  * Shapes: S sequences, N tokens in all, T tokens in one sequence,
  * C hidden, NH heads, HS = C / NH head size, I intermediate, V vocabulary. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,27 +312,75 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
     }
 }
 
+/* 1 when a bf16 model's attention runs on bf16 Q, K, V into a bf16 output
+ * (bert_attention_bf16_io): where the fused bf16 kernel runs and the
+ * queries' scale 1 / sqrt(head size) is a power of two, so the bits are
+ * those of the f32-in, f32-out kernel and its conversions. Q, K and V are
+ * then written by their products' epilogue as bf16 only (half the bytes,
+ * and the AMX kernel writes no f32), and the output is the next product's
+ * input with no conversion pass. */
+static int attention_in_bf16(const bert_model *m) {
+    const bert_config *c = &m->cfg.pub;
+    if (m->compute != BERT_COMPUTE_BF16 || !m->attention_bf16 || c->num_attention_heads < 1) return 0;
+    int e;
+    return frexpf(1.0f / sqrtf((float)(c->hidden_size / c->num_attention_heads)), &e) == 0.5f;
+}
+
+/* BertSelfAttention (Q, K, V and the attention) on bf16 inputs and
+ * output (attention_in_bf16): Q, K, V after the staged input in ctx->x16
+ * (bert_forward sizes it for 3 [N x C] after the first), the output over
+ * that input, which the products have read by then. Returns the output as
+ * the attention output product's input. */
+static dense_input self_attention_bf16(bert_context *ctx, int l, const bert_layer_weights *L, dense_input h) {
+    const bert_config *c = &ctx->model->cfg.pub;
+    int N = ctx->n_tokens, C = c->hidden_size, ld = C;
+    uint16_t *qkv16 = ctx->x16 + (size_t)N * C, *q16 = qkv16, *k16, *v16;
+    if (L->qkv.pbf16 || L->qkv.w16) { /* one product, [N x 3C] */
+        bert_epilogue e = {-1, qkv16, 1};
+        dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, &e);
+        ld = 3 * C, k16 = q16 + C, v16 = q16 + 2 * C;
+    } else {
+        k16 = q16 + (size_t)N * C, v16 = k16 + (size_t)N * C;
+        bert_epilogue eq = {-1, q16, 1}, ek = {-1, k16, 1}, ev = {-1, v16, 1};
+        dense_forward(ctx, ctx->q, C, h, &L->q, N, C, C, &eq);
+        dense_forward(ctx, ctx->k, C, h, &L->k, N, C, C, &ek);
+        dense_forward(ctx, ctx->v, C, h, &L->v, N, C, C, &ev);
+    }
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
+    nn_attention_batch b = {ctx->n_seqs, ctx->offset, C, c->num_attention_heads, ctx->keymask, ld};
+    nn_attention_forward_bf16(ctx->x16, q16, k16, v16, &b, ctx->scores, ctx->score_stride, ctx->model->attention_bf16,
+                              ctx->n_threads);
+    prof_mark(ctx, l, BERT_OP_ATTENTION);
+    dense_input a = {NULL, ctx->x16, NULL, NULL}; /* every bf16 product reads x16 alone */
+    return a;
+}
+
 /* One BertLayer (layer l): attention, its output LayerNorm, feed-forward,
  * LayerNorm; each operation timed when the context profiles. */
 static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size;
     dense_input h = hidden_input(ctx); /* staged by the LayerNorm before */
-    if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
-        dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, NULL);
-        prof_mark(ctx, l, BERT_OP_PRODUCTS);
-        attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);
+    dense_input a;
+    if (attention_in_bf16(ctx->model)) {
+        a = self_attention_bf16(ctx, l, L, h);
     } else {
-        dense_forward(ctx, ctx->q, C, h, &L->q, N, C, C, NULL);
-        dense_forward(ctx, ctx->k, C, h, &L->k, N, C, C, NULL);
-        dense_forward(ctx, ctx->v, C, h, &L->v, N, C, C, NULL);
-        prof_mark(ctx, l, BERT_OP_PRODUCTS);
-        attention_forward(ctx, ctx->q, ctx->k, ctx->v, C);
+        if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
+            dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, NULL);
+            prof_mark(ctx, l, BERT_OP_PRODUCTS);
+            attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);
+        } else {
+            dense_forward(ctx, ctx->q, C, h, &L->q, N, C, C, NULL);
+            dense_forward(ctx, ctx->k, C, h, &L->k, N, C, C, NULL);
+            dense_forward(ctx, ctx->v, C, h, &L->v, N, C, C, NULL);
+            prof_mark(ctx, l, BERT_OP_PRODUCTS);
+            attention_forward(ctx, ctx->q, ctx->k, ctx->v, C);
+        }
+        prof_mark(ctx, l, BERT_OP_ATTENTION);
+        a = stage_dense_input(ctx, ctx->attn, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
+        prof_mark(ctx, l, BERT_OP_CONVERT);
     }
-    prof_mark(ctx, l, BERT_OP_ATTENTION);
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
-    dense_input a = stage_dense_input(ctx, ctx->attn, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
-    prof_mark(ctx, l, BERT_OP_CONVERT);
     dense_forward(ctx, ctx->tmp, C, a, &L->attn_out, N, C, C, NULL);
     prof_mark(ctx, l, BERT_OP_PRODUCTS);
     layernorm_staged(ctx, ctx->tmp, ctx->hidden, &L->attn_ln, 0, N, 1);
@@ -457,8 +506,10 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
         }
     }
     if (m->compute == BERT_COMPUTE_BF16) {
-        /* [N x C] for the hidden/attention inputs, then [N x I] for the feed-forward's middle */
-        size_t need = (size_t)N * (size_t)(c->intermediate_size + c->hidden_size);
+        /* [N x C] for the hidden/attention inputs, then [N x I] for the
+         * feed-forward's middle, at least [N x 3C] for bf16 Q, K, V */
+        size_t wide = (size_t)c->intermediate_size, qkv = 3 * (size_t)c->hidden_size;
+        size_t need = (size_t)N * ((attention_in_bf16(m) && qkv > wide ? qkv : wide) + (size_t)c->hidden_size);
         if (need > ctx->x16_cap) {
             free(ctx->x16);
             ctx->x16 = bert_alloc64(need * sizeof(uint16_t));

@@ -117,9 +117,10 @@ static void head_probs(float *P, const float *Q, const float *K, int ld, int T, 
     bert_softmax_rows(P, T, T);
 }
 
-/* Inference: every (sequence, head) pair on its own thread, nothing kept. */
-static void attention_infer(float *out, const float *q, const float *k, const float *v, const nn_attention_batch *b,
-                            float *scratch, size_t stride, int fused, int n_threads) {
+/* Inference: every (sequence, head) pair on its own thread, nothing kept;
+ * q, k, v and out f32, or with bf16 (and the fused kernel) bf16. */
+static void attention_infer(void *out, const void *q, const void *k, const void *v, int bf16,
+                            const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
     int C = b->C, NH = b->NH, HS = C / NH, ld = b->ld > 0 ? b->ld : C;
     float scale = 1.0f / sqrtf((float)HS);
     int n_pairs = b->S * NH, f32_fused = !fused && bert_attention_f32_available(HS);
@@ -136,18 +137,29 @@ static void attention_infer(float *out, const float *q, const float *k, const fl
         float *S = scratch + (size_t)tid * stride;
         size_t at = (size_t)row0 * C + (size_t)h * HS, in = (size_t)row0 * ld + (size_t)h * HS;
         const float *mask = b->keymask + row0;
+        if (bf16) {
+            bert_attention_bf16_io((bert_attention_bf16_kernel)fused, (uint16_t *)out + at, C, (const uint16_t *)q + in,
+                                   (const uint16_t *)k + in, (const uint16_t *)v + in, ld, T, HS, scale, mask, S);
+            continue;
+        }
+        float *o = (float *)out + at;
+        const float *qh = (const float *)q + in, *kh = (const float *)k + in, *vh = (const float *)v + in;
         if (fused) {
-            bert_attention_bf16_with((bert_attention_bf16_kernel)fused, out + at, C, q + in, k + in, v + in, ld, T, HS,
-                                     scale, mask, S);
+            bert_attention_bf16_with((bert_attention_bf16_kernel)fused, o, C, qh, kh, vh, ld, T, HS, scale, mask, S);
             continue;
         }
         if (f32_fused && T >= BERT_ATTENTION_F32_MIN_TOKENS) {
-            bert_attention_f32(out + at, C, q + in, k + in, v + in, ld, T, HS, scale, mask, S);
+            bert_attention_f32(o, C, qh, kh, vh, ld, T, HS, scale, mask, S);
             continue;
         }
-        head_probs(S, q + in, k + in, ld, T, HS, scale, mask);
-        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, v + in, ld, 0.0f, out + at, C);
+        head_probs(S, qh, kh, ld, T, HS, scale, mask);
+        bert_sgemm(0, 0, T, HS, T, 1.0f, S, T, vh, ld, 0.0f, o, C);
     }
+}
+
+void nn_attention_forward_bf16(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                               const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
+    attention_infer(out, q, k, v, 1, b, scratch, stride, fused, n_threads);
 }
 
 /* Training: probabilities kept, then dropped out, then applied to V; the
@@ -174,7 +186,7 @@ static void attention_train(float *out, const nn_attention_keep *keep, const flo
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
     if (keep) attention_train(out, keep, q, k, v, b, n_threads);
-    else attention_infer(out, q, k, v, b, scratch, stride, fused, n_threads);
+    else attention_infer(out, q, k, v, 0, b, scratch, stride, fused, n_threads);
 }
 
 void nn_attention_backward(float *dq, float *dk, float *dv, float *dP, float *dS, const float *dout, const float *q,
