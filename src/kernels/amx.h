@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Compiled for AMX (and AVX512-BF16 for the conversions around it; VL so
- * that bert_bf16_store_lanes inlines into the kernels' epilogues: bert-base
+ * that half.h's bf16 stores inline into the kernels' epilogues: bert-base
  * bf16, one thread, batch 8, five interleaved rounds 31.6-33.2 -> 31.4-32.3
  * ms, where it had been a call per 16 values), called only after
  * bert_amx_bf16_ready() (cpu.h) said yes. */

@@ -65,15 +65,16 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
                               void *scratch);
 
 /* bert_attention_bf16_with on bf16 Q, K, V (rows ld elements apart) into
- * a bf16 out (rows ldo apart): the inputs as the dense layers' bf16
- * epilogue wrote them, the output as the next dense layer reads it, so
- * neither side has an f32 copy to write and convert. The queries are
- * scaled as bf16(bf16(q) scale); where scale is a power of two (head_size
- * 16 or 64) that is bf16(q scale), and out is bit for bit the f32 kernel's
- * output on the f32 values rounded as bert_f32_to_bf16 rounds (except
- * where Q, K or V hold f32 subnormals, which the f32 kernel's conversion
- * flushes to zero). */
-void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+ * out (rows ldo elements apart): bf16 with out16, else f32. The inputs as
+ * the dense layers' epilogue wrote them, a bf16 output as the next dense
+ * layer reads it under bf16, so neither side has an f32 copy to write and
+ * convert. The queries are scaled as bf16(bf16(q) scale); where scale is a
+ * power of two (head_size 16 or 64) that is bf16(q scale), and out is bit
+ * for bit the f32 kernel's output on the f32 values (rounded as
+ * bert_f32_to_bf16 rounds, with out16) whose bert_f32_to_bf16 roundings Q,
+ * K and V are (except where those hold f32 subnormals, which the f32
+ * kernel's conversion flushes to zero). */
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int head_size, float scale,
                             const float *keymask, void *scratch);
 

@@ -445,10 +445,10 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
     run_head(kernel, &io, T, hs, scale, keymask, scratch);
 }
 
-void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
                             const float *keymask, void *scratch) {
-    head_io io = {Q, K, V, ld, 1, out, ldo, 1};
+    head_io io = {Q, K, V, ld, 1, out, ldo, out16 != 0};
     run_head(kernel, &io, T, hs, scale, keymask, scratch);
 }
 
@@ -466,10 +466,10 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
 }
 
 
-void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, uint16_t *out, int ldo, const uint16_t *Q,
+void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
                             const float *keymask, void *scratch) {
-    (void)kernel, (void)out, (void)ldo, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale,
+    (void)kernel, (void)out, (void)ldo, (void)out16, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale,
         (void)keymask, (void)scratch;
 }
 #endif

@@ -218,7 +218,7 @@ bert_status bert_qlinear_run(const bert_qlinear *q, float *y, int ldy, const int
         for (int i = 0; i < m; i++) {
             float *yr = y + (size_t)(r0 + i) * ldy;
             dequant_row(yr, acc + (size_t)i * N, sx[r0 + i], q->sw, bias, N);
-            if (epi && epi->act >= 0) bert_activation_forward(yr, (size_t)N, (bert_activation)epi->act, 1);
+            bert_epilogue_run(epi, y, ldy, r0 + i, 1, 0, N);
         }
     }
     return rc;

@@ -10,6 +10,7 @@
 #include "kernels/qlinear_amx.h"
 
 #include "kernels/cpu.h"
+#include "kernels/half.h"
 #include "kernels/vecmath.h"
 
 void bert_amx_qlinear_pack(int8_t *dst, const int8_t *Wq, int N, int K) {
@@ -42,20 +43,25 @@ typedef struct {
  * the epilogue: an erf GELU alone (the int8 feed-forward's) in registers
  * before the store (bert_gelu16, the same bits as the epilogue's pass,
  * without its call per row and second pass: BERT-Tiny int8, batch 8, one
- * thread, 1.93 -> 1.83 ms), anything else by bert_epilogue_run. */
+ * thread, 1.93 -> 1.83 ms); a bf16 copy alone, y16_only (Q, K and V for
+ * the bf16 attention kernel), as bf16 only (bert_bf16_store16_daz: the
+ * attention kernel's own conversion of f32 inputs, subnormals to zero
+ * included), y not written; anything else by bert_epilogue_run. */
 AMX_INT8_TARGET static void dequantize(const qamx_args *a, const int32_t *acc, int i0, int rows, int c0, int ncb) {
-    int gelu = bert_epilogue_gelu_only(a->epi);
+    const bert_epilogue *e = a->epi;
+    int gelu = bert_epilogue_gelu_only(e), only16 = e && e->act < 0 && e->y16 && e->y16_only;
     for (int i = 0; i < rows; i++) {
         __m512 s = _mm512_set1_ps(a->sx[i0 + i]);
-        float *y = a->y + (size_t)(i0 + i) * a->ldy + c0;
+        size_t at = (size_t)(i0 + i) * a->ldy + c0;
         for (int c = 0; c < ncb; c++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_loadu_si512(acc + i * 32 + c * 16));
             v = _mm512_mul_ps(v, _mm512_mul_ps(s, _mm512_loadu_ps(a->sw + c0 + c * 16)));
             if (a->bias) v = _mm512_add_ps(v, _mm512_loadu_ps(a->bias + c0 + c * 16));
-            _mm512_storeu_ps(y + c * 16, gelu ? bert_gelu16(v) : v);
+            if (only16) bert_bf16_store16_daz(e->y16 + at + c * 16, v);
+            else _mm512_storeu_ps(a->y + at + c * 16, gelu ? bert_gelu16(v) : v);
         }
     }
-    if (!gelu) bert_epilogue_run(a->epi, a->y, a->ldy, i0, rows, c0, c0 + 16 * ncb);
+    if (!gelu && !only16) bert_epilogue_run(e, a->y, a->ldy, i0, rows, c0, c0 + 16 * ncb);
 }
 
 /* The step of bert_amx_step_fn (amx.h): the accumulators start, without

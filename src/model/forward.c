@@ -312,31 +312,39 @@ static void feed_forward(bert_context *ctx, int l, const bert_layer_weights *L) 
     }
 }
 
-/* 1 when a bf16 model's attention runs on bf16 Q, K, V into a bf16 output
+/* 1 when a bf16 or int8 model's attention runs on bf16 Q, K, V
  * (bert_attention_bf16_io): where the fused bf16 kernel runs and the
  * queries' scale 1 / sqrt(head size) is a power of two, so the bits are
  * those of the f32-in, f32-out kernel and its conversions. Q, K and V are
  * then written by their products' epilogue as bf16 only (half the bytes,
- * and the AMX kernel writes no f32), and the output is the next product's
- * input with no conversion pass. */
+ * and the AMX kernels write no f32), and under bf16 the output is the next
+ * product's staged input, with no conversion pass. Under int8 Q, K, V go
+ * where the feed-forward's middle will be (Q, K, V's own f32 buffers,
+ * where one product makes them), so its [N x I] floats must hold 3 [N x
+ * C] bf16. */
 static int attention_in_bf16(const bert_model *m) {
     const bert_config *c = &m->cfg.pub;
-    if (m->compute != BERT_COMPUTE_BF16 || !m->attention_bf16 || c->num_attention_heads < 1) return 0;
+    if (!m->attention_bf16 || c->num_attention_heads < 1) return 0;
+    if (m->compute != BERT_COMPUTE_BF16 && (m->compute != BERT_COMPUTE_INT8 || 2 * c->intermediate_size < 3 * c->hidden_size))
+        return 0;
     int e;
     return frexpf(1.0f / sqrtf((float)(c->hidden_size / c->num_attention_heads)), &e) == 0.5f;
 }
 
-/* BertSelfAttention (Q, K, V and the attention) on bf16 inputs and
- * output (attention_in_bf16): Q, K, V after the staged input in ctx->x16
- * (bert_forward sizes it for 3 [N x C] after the first), the output over
- * that input, which the products have read by then. Returns the output as
- * the attention output product's input. */
+/* BertSelfAttention (Q, K, V and the attention) on bf16 Q, K, V
+ * (attention_in_bf16), which go under bf16 after the staged input in
+ * ctx->x16 (bert_forward sizes it for 3 [N x C] after the first), its
+ * output over that input (read by the products by then); under int8 into
+ * ctx->ff, or ctx->q and ctx->k where one product writes its f32 [N x 3C]
+ * (not read) to ctx->ff, the output f32 into ctx->attn, quantized. Returns
+ * the output as the attention output product's input. */
 static dense_input self_attention_bf16(bert_context *ctx, int l, const bert_layer_weights *L, dense_input h) {
     const bert_config *c = &ctx->model->cfg.pub;
-    int N = ctx->n_tokens, C = c->hidden_size, ld = C;
-    uint16_t *qkv16 = ctx->x16 + (size_t)N * C, *q16 = qkv16, *k16, *v16;
-    if (L->qkv.pbf16 || L->qkv.w16) { /* one product, [N x 3C] */
-        bert_epilogue e = {-1, qkv16, 1};
+    int N = ctx->n_tokens, C = c->hidden_size, ld = C, bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
+    int fused = L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8;
+    uint16_t *q16 = bf16 ? ctx->x16 + (size_t)N * C : fused ? (uint16_t *)ctx->q : (uint16_t *)ctx->ff, *k16, *v16;
+    if (fused) { /* one product, [N x 3C] */
+        bert_epilogue e = {-1, q16, 1};
         dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, &e);
         ld = 3 * C, k16 = q16 + C, v16 = q16 + 2 * C;
     } else {
@@ -348,9 +356,14 @@ static dense_input self_attention_bf16(bert_context *ctx, int l, const bert_laye
     }
     prof_mark(ctx, l, BERT_OP_PRODUCTS);
     nn_attention_batch b = {ctx->n_seqs, ctx->offset, C, c->num_attention_heads, ctx->keymask, ld};
-    nn_attention_forward_bf16(ctx->x16, q16, k16, v16, &b, ctx->scores, ctx->score_stride, ctx->model->attention_bf16,
-                              ctx->n_threads);
+    nn_attention_forward_bf16(bf16 ? (void *)ctx->x16 : (void *)ctx->attn, bf16, q16, k16, v16, &b, ctx->scores,
+                              ctx->score_stride, ctx->model->attention_bf16, ctx->n_threads);
     prof_mark(ctx, l, BERT_OP_ATTENTION);
+    if (!bf16) {
+        dense_input a = stage_dense_input(ctx, ctx->attn, N, C, NULL, ctx->xq, ctx->xq_scale);
+        prof_mark(ctx, l, BERT_OP_CONVERT);
+        return a;
+    }
     dense_input a = {NULL, ctx->x16, NULL, NULL}; /* every bf16 product reads x16 alone */
     return a;
 }

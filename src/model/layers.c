@@ -118,8 +118,9 @@ static void head_probs(float *P, const float *Q, const float *K, int ld, int T, 
 }
 
 /* Inference: every (sequence, head) pair on its own thread, nothing kept;
- * q, k, v and out f32, or with bf16 (and the fused kernel) bf16. */
-static void attention_infer(void *out, const void *q, const void *k, const void *v, int bf16,
+ * q, k, v and out f32, or with in16 (and the fused kernel) q, k, v bf16,
+ * and out too with out16. */
+static void attention_infer(void *out, int out16, const void *q, const void *k, const void *v, int in16,
                             const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
     int C = b->C, NH = b->NH, HS = C / NH, ld = b->ld > 0 ? b->ld : C;
     float scale = 1.0f / sqrtf((float)HS);
@@ -137,8 +138,9 @@ static void attention_infer(void *out, const void *q, const void *k, const void 
         float *S = scratch + (size_t)tid * stride;
         size_t at = (size_t)row0 * C + (size_t)h * HS, in = (size_t)row0 * ld + (size_t)h * HS;
         const float *mask = b->keymask + row0;
-        if (bf16) {
-            bert_attention_bf16_io((bert_attention_bf16_kernel)fused, (uint16_t *)out + at, C, (const uint16_t *)q + in,
+        if (in16) {
+            void *o = out16 ? (void *)((uint16_t *)out + at) : (void *)((float *)out + at);
+            bert_attention_bf16_io((bert_attention_bf16_kernel)fused, o, C, out16, (const uint16_t *)q + in,
                                    (const uint16_t *)k + in, (const uint16_t *)v + in, ld, T, HS, scale, mask, S);
             continue;
         }
@@ -157,9 +159,9 @@ static void attention_infer(void *out, const void *q, const void *k, const void 
     }
 }
 
-void nn_attention_forward_bf16(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+void nn_attention_forward_bf16(void *out, int out16, const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
-    attention_infer(out, q, k, v, 1, b, scratch, stride, fused, n_threads);
+    attention_infer(out, out16, q, k, v, 1, b, scratch, stride, fused, n_threads);
 }
 
 /* Training: probabilities kept, then dropped out, then applied to V; the
@@ -186,7 +188,7 @@ static void attention_train(float *out, const nn_attention_keep *keep, const flo
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads) {
     if (keep) attention_train(out, keep, q, k, v, b, n_threads);
-    else attention_infer(out, q, k, v, 0, b, scratch, stride, fused, n_threads);
+    else attention_infer(out, 0, q, k, v, 0, b, scratch, stride, fused, n_threads);
 }
 
 void nn_attention_backward(float *dq, float *dk, float *dv, float *dP, float *dS, const float *dout, const float *q,

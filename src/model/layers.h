@@ -120,11 +120,11 @@ typedef struct {
  * n_threads too, probabilities kept; the same bits on any thread count. */
 void nn_attention_forward(float *out, const nn_attention_keep *keep, const float *q, const float *k, const float *v,
                           const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads);
-/* Inference's attention under bf16 with the fused kernel (a
- * bert_attention_bf16_kernel other than NONE) on bf16 q, k, v (rows b->ld
- * apart, as for nn_attention_forward) into a bf16 out [N x C]
+/* Inference's attention with the fused kernel (a bert_attention_bf16_kernel
+ * other than NONE) on bf16 q, k, v (rows b->ld apart, as for
+ * nn_attention_forward) into out [N x C], bf16 with out16, else f32
  * (bert_attention_bf16_io): the pairs split over n_threads as there. */
-void nn_attention_forward_bf16(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
+void nn_attention_forward_bf16(void *out, int out16, const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                const nn_attention_batch *b, float *scratch, size_t stride, int fused, int n_threads);
 /* Its backward from dout [N x C]: dq, dk, dv [N x C] (=); dP and dS are
  * scratch shaped as keep->probs. The pairs split over n_threads. */

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
@@ -135,31 +136,34 @@ TEST(attention_bf16_matches_float64_or_declines) {
 /* bert_attention_bf16_io on bf16(Q), bf16(K), bf16(V) against the f32
  * kernel on Q, K, V (each as bert_f32_to_bf16 rounds, no subnormals), head
  * 64 (scale 1/8, a power of two): 1 when every output is the f32 kernel's
- * output rounded to bf16, bit for bit, and the output's columns past the
- * head (ldo wider) are left as they were. */
-static int io_same_bits(int kernel, int T, int ld, int pattern, unsigned seed) {
+ * output (rounded to bf16 with out16), bit for bit, and the output's
+ * columns past the head (ldo wider) are left as they were. */
+static int io_same_bits(int kernel, int T, int ld, int pattern, int out16, unsigned seed) {
     enum { HS = 64 };
     int ldo = HS + 32;
-    size_t n = (size_t)T * ld;
+    size_t n = (size_t)T * ld, no = (size_t)T * ldo;
     float *Q = malloc(sizeof *Q * n), *K = malloc(sizeof *K * n), *V = malloc(sizeof *V * n);
-    float *out = malloc(sizeof *out * (size_t)T * HS), *mask = malloc(sizeof *mask * (size_t)T);
-    uint16_t *q16 = malloc(2 * n), *k16 = malloc(2 * n), *v16 = malloc(2 * n), *o16 = malloc(2 * (size_t)T * ldo);
+    float *out = malloc(sizeof *out * (size_t)T * HS), *mask = malloc(sizeof *mask * (size_t)T), *of = malloc(4 * no);
+    uint16_t *q16 = malloc(2 * n), *k16 = malloc(2 * n), *v16 = malloc(2 * n), *o16 = malloc(2 * no);
     void *scratch = NULL;
-    int ok = Q && K && V && out && mask && q16 && k16 && v16 && o16 &&
+    int ok = Q && K && V && out && mask && of && q16 && k16 && v16 && o16 &&
              posix_memalign(&scratch, 64, bert_attention_bf16_scratch_bytes(T, HS)) == 0;
     for (size_t i = 0; ok && i < n; i++) Q[i] = 3.0f * frand(&seed), K[i] = 3.0f * frand(&seed), V[i] = frand(&seed);
     for (int j = 0; ok && j < T; j++) mask[j] = pattern == 2 ? 0.0f : pattern == 1 && j % 3 == 1 ? 0.0f : 1.0f;
-    for (size_t i = 0; ok && i < (size_t)T * ldo; i++) o16[i] = 0x7fc1; /* a NaN no conversion makes */
+    for (size_t i = 0; ok && i < no; i++) o16[i] = 0x7fc1, of[i] = -7.0f; /* values the kernel does not write */
     if (ok) {
         bert_f32_to_bf16_array(q16, Q, n), bert_f32_to_bf16_array(k16, K, n), bert_f32_to_bf16_array(v16, V, n);
         bert_attention_bf16_with((bert_attention_bf16_kernel)kernel, out, HS, Q, K, V, ld, T, HS, 0.125f, mask, scratch);
-        bert_attention_bf16_io((bert_attention_bf16_kernel)kernel, o16, ldo, q16, k16, v16, ld, T, HS, 0.125f, mask,
-                               scratch);
+        bert_attention_bf16_io((bert_attention_bf16_kernel)kernel, out16 ? (void *)o16 : (void *)of, ldo, out16, q16,
+                               k16, v16, ld, T, HS, 0.125f, mask, scratch);
     }
     for (int i = 0; ok && i < T; i++)
-        for (int c = 0; c < ldo; c++)
-            ok &= o16[(size_t)i * ldo + c] == (c < HS ? bert_f32_to_bf16(out[(size_t)i * HS + c]) : 0x7fc1);
-    free(Q), free(K), free(V), free(out), free(mask), free(q16), free(k16), free(v16), free(o16), free(scratch);
+        for (int c = 0; c < ldo; c++) {
+            size_t at = (size_t)i * ldo + c;
+            float want = c < HS ? out[(size_t)i * HS + c] : -7.0f;
+            ok &= out16 ? o16[at] == (c < HS ? bert_f32_to_bf16(want) : 0x7fc1) : memcmp(&of[at], &want, 4) == 0;
+        }
+    free(Q), free(K), free(V), free(out), free(mask), free(of), free(q16), free(k16), free(v16), free(o16), free(scratch);
     return ok;
 }
 
@@ -173,11 +177,14 @@ TEST(attention_bf16_io_same_bits_as_f32_in_and_out) {
     int last = bert_amx_bf16_ready() ? BERT_ATTENTION_BF16_AMX : BERT_ATTENTION_BF16_AVX512;
     for (int kernel = BERT_ATTENTION_BF16_AVX512; kernel <= last; kernel++)
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-            for (int pattern = 0; pattern < 3; pattern++) {
-                int ok = io_same_bits(kernel, shapes[c][0], shapes[c][1], pattern, 11u + (unsigned)c * 5u + (unsigned)pattern);
+            for (int pattern = 0; pattern < 6; pattern++) {
+                int out16 = pattern < 3;
+                int ok = io_same_bits(kernel, shapes[c][0], shapes[c][1], pattern % 3, out16,
+                                      11u + (unsigned)c * 5u + (unsigned)pattern);
                 if (!ok)
-                    printf("  %s T=%d ld=%d mask pattern %d: bits differ\n",
-                           kernel == BERT_ATTENTION_BF16_AMX ? "AMX" : "AVX512-BF16", shapes[c][0], shapes[c][1], pattern);
+                    printf("  %s T=%d ld=%d mask pattern %d, %s output: bits differ\n",
+                           kernel == BERT_ATTENTION_BF16_AMX ? "AMX" : "AVX512-BF16", shapes[c][0], shapes[c][1],
+                           pattern % 3, out16 ? "bf16" : "f32");
                 CHECK(ok);
             }
 }
