@@ -69,7 +69,7 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
  * the dense layers' epilogue wrote them, a bf16 output as the next dense
  * layer reads it under bf16, so neither side has an f32 copy to write and
  * convert. The queries are scaled as bf16(bf16(q) scale); where scale is a
- * power of two (head_size 16 or 64) that is bf16(q scale), and out is bit
+ * power of two (head_size 64) that is bf16(q scale), and out is bit
  * for bit the f32 kernel's output on the f32 values (rounded as
  * bert_f32_to_bf16 rounds, with out16) whose bert_f32_to_bf16 roundings Q,
  * K and V are (except where those hold f32 subnormals, which the f32

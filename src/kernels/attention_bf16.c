@@ -164,10 +164,14 @@ BF16_TARGET static void load_queries(uint16_t *Qb, const head_io *io, int i0, in
         uint16_t *qr = Qb + (size_t)r * hs;
         size_t row = (size_t)(i0 + r) * io->ld;
         for (int d = 0; d < hs; d += 16) {
+            if (r >= nr) { /* rows past T are not read */
+                _mm256_storeu_si256((__m256i *)(qr + d), _mm256_setzero_si256());
+                continue;
+            }
             __m512 q = io->in16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
                                       _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)io->Q + row + d))), 16))
                                 : _mm512_loadu_ps((const float *)io->Q + row + d);
-            _mm256_storeu_si256((__m256i *)(qr + d), r < nr ? to_bf16(_mm512_mul_ps(q, vscale)) : _mm256_setzero_si256());
+            _mm256_storeu_si256((__m256i *)(qr + d), to_bf16(_mm512_mul_ps(q, vscale)));
         }
     }
 }

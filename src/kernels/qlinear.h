@@ -49,8 +49,8 @@ size_t bert_qlinear_rows(int M);
 /* Bytes of int32 scratch bert_qlinear_run needs for M rows of N outputs. */
 size_t bert_qlinear_scratch(int M, int N);
 
-/* y[M x N] (row stride ldy) = dequant(xq W^T) + bias, then the epilogue's
- * activation (epi may be NULL; its y16 only on the AMX kernel). acc is the
+/* y[M x N] (row stride ldy) = dequant(xq W^T) + bias, then the epilogue
+ * (epi may be NULL; with y16_only the AMX kernel leaves y unwritten). acc is the
  * scratch above (the AMX kernel needs none). Threads: the
  * AMX kernel uses n_threads, oneDNN omp_get_max_threads(); the callers set
  * it per call (bert_blas_threads_enter). M = 0 does nothing. Fails with

@@ -33,7 +33,9 @@ void bert_amx_qlinear_pack(int8_t *dst, const int8_t *Wq, int N, int K);
 /* y[M x N] (row stride ldy) = (xq[M x K] (row stride K) Wq^T) * sx[m] * sw[n]
  * + bias[n] (NULL: none), each value computed as (float)acc * (sx[m] * sw[n])
  * + bias[n], rounded after each operation (no fused multiply-add: the
- * oneDNN path's formula, the same bits); then the epilogue (NULL: none).
+ * oneDNN path's formula, the same bits); then the epilogue (NULL: none;
+ * a bf16 copy alone with y16_only is written instead of y, which is left
+ * as it was).
  * Wp is Wq packed by bert_amx_qlinear_pack. Reads exactly M rows of xq.
  * Split over n_threads as bert_for_slabs does. Only call when
  * bert_amx_qlinear_available(N, K). */

@@ -12,9 +12,11 @@
  * product, while the slab is still in cache (the "epilogue"): apply the
  * activation (act >= 0, a bert_activation) and/or write the result also as
  * bf16 into y16 (same row stride as y), the next layer's input under bf16
- * compute. Saves one pass over [M x N] each. y16_only (with y16): the
- * caller reads only y16, so a kernel may leave y unwritten (the AMX bf16
- * kernel, linear_amx.c, does; the others write both). */
+ * compute (the AMX kernels' epilogues in registers make f32 subnormals
+ * zeros there: bert_bf16_store16_daz, half.h). Saves one pass over [M x N]
+ * each. y16_only (with y16): the caller reads only y16, so a kernel may
+ * leave y unwritten (the AMX kernels, linear_amx.c and qlinear_amx.c, do;
+ * the others write both). */
 typedef struct {
     int act;
     uint16_t *y16;
