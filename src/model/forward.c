@@ -72,15 +72,26 @@ static bert_status validate(const bert_config *c, const bert_sequence *seqs, int
 }
 
 
-/* BertSelfAttention's core for all (sequence, head) pairs into ctx->attn
- * (model/layers.h). Under bf16/int8 the products are reduced precision
- * already: the model's attention_bf16 runs the fused bf16 kernel instead of
- * the two f32 products and the T x T scores. */
-static void attention_forward(bert_context *ctx, const float *q, const float *k, const float *v, int ld) {
-    const bert_config *c = &ctx->model->cfg.pub;
+/* BertSelfAttention's core for all (sequence, head) pairs (model/layers.h),
+ * on q, k, v with rows ld apart: f32, into ctx->attn; or bf16 (qkv_forward
+ * made them so: attention_in_bf16), into ctx->x16 as bf16 under bf16 (the
+ * attention output product's staged input, over the staged input the Q,
+ * K, V products have read by then) and into ctx->attn under int8. Under
+ * bf16/int8 the products are reduced precision already: the model's
+ * attention_bf16 runs the fused bf16 kernel instead of the two f32
+ * products and the T x T scores. */
+static void attention_forward(bert_context *ctx, const void *q, const void *k, const void *v, int ld, int in16) {
+    const bert_model *m = ctx->model;
+    const bert_config *c = &m->cfg.pub;
     nn_attention_batch b = {ctx->n_seqs, ctx->offset, c->hidden_size, c->num_attention_heads, ctx->keymask, ld};
-    nn_attention_forward(ctx->attn, NULL, q, k, v, &b, ctx->scores, ctx->score_stride, ctx->model->attention_bf16,
-                         ctx->n_threads);
+    if (!in16) {
+        nn_attention_forward(ctx->attn, NULL, q, k, v, &b, ctx->scores, ctx->score_stride, m->attention_bf16,
+                             ctx->n_threads);
+        return;
+    }
+    int out16 = m->compute == BERT_COMPUTE_BF16;
+    nn_attention_forward_bf16(out16 ? (void *)ctx->x16 : (void *)ctx->attn, out16, q, k, v, &b, ctx->scores,
+                              ctx->score_stride, m->attention_bf16, ctx->n_threads);
 }
 
 /* A dense layer's input in the forms the products read: x in f32, and
@@ -331,41 +342,43 @@ static int attention_in_bf16(const bert_model *m) {
     return frexpf(1.0f / sqrtf((float)(c->hidden_size / c->num_attention_heads)), &e) == 0.5f;
 }
 
-/* BertSelfAttention (Q, K, V and the attention) on bf16 Q, K, V
- * (attention_in_bf16), which go under bf16 after the staged input in
- * ctx->x16 (bert_forward sizes it for 3 [N x C] after the first), its
- * output over that input (read by the products by then); under int8 into
- * ctx->ff, or ctx->q and ctx->k where one product writes its f32 [N x 3C]
- * (not read) to ctx->ff, the output f32 into ctx->attn, quantized. Returns
- * the output as the attention output product's input. */
-static dense_input self_attention_bf16(bert_context *ctx, int l, const bert_layer_weights *L, dense_input h) {
-    const bert_config *c = &ctx->model->cfg.pub;
-    int N = ctx->n_tokens, C = c->hidden_size, ld = C, bf16 = ctx->model->compute == BERT_COMPUTE_BF16;
-    int fused = L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8;
-    uint16_t *q16 = bf16 ? ctx->x16 + (size_t)N * C : fused ? (uint16_t *)ctx->q : (uint16_t *)ctx->ff, *k16, *v16;
-    if (fused) { /* one product, [N x 3C] */
+/* 1 when layer L's Q, K and V run as one product of 3C outputs. */
+static int qkv_fused(const bert_layer_weights *L) {
+    return L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w;
+}
+
+/* Where bf16 Q, K, V go (attention_in_bf16; NULL: not made): under bf16
+ * after the staged input in ctx->x16 (bert_forward sizes it for 3 [N x C]
+ * after the first); under int8 in ctx->ff, or in ctx->q and ctx->k where
+ * one product writes its f32 [N x 3C] (not read) to ctx->ff. */
+static uint16_t *qkv_bf16_buffer(bert_context *ctx, const bert_layer_weights *L) {
+    if (!attention_in_bf16(ctx->model)) return NULL;
+    if (ctx->model->compute == BERT_COMPUTE_BF16) return ctx->x16 + (size_t)ctx->n_tokens * ctx->model->cfg.pub.hidden_size;
+    return qkv_fused(L) ? (uint16_t *)ctx->q : (uint16_t *)ctx->ff;
+}
+
+/* BertSelfAttention's Q, K and V projections of h into qkv[0..2], their
+ * row stride returned: one product of 3C outputs into ctx->ff where the
+ * layer has one (rows 3C apart), else three into ctx->q, ctx->k, ctx->v
+ * (rows C apart); with q16, each product's epilogue writes them as bf16
+ * only, from q16 on in the same layout (qkv then points there). */
+static int qkv_forward(bert_context *ctx, const bert_layer_weights *L, dense_input h, uint16_t *q16, const void *qkv[3]) {
+    int N = ctx->n_tokens, C = ctx->model->cfg.pub.hidden_size;
+    if (qkv_fused(L)) {
         bert_epilogue e = {-1, q16, 1};
-        dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, &e);
-        ld = 3 * C, k16 = q16 + C, v16 = q16 + 2 * C;
-    } else {
-        k16 = q16 + (size_t)N * C, v16 = k16 + (size_t)N * C;
-        bert_epilogue eq = {-1, q16, 1}, ek = {-1, k16, 1}, ev = {-1, v16, 1};
-        dense_forward(ctx, ctx->q, C, h, &L->q, N, C, C, &eq);
-        dense_forward(ctx, ctx->k, C, h, &L->k, N, C, C, &ek);
-        dense_forward(ctx, ctx->v, C, h, &L->v, N, C, C, &ev);
+        dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, q16 ? &e : NULL);
+        for (int i = 0; i < 3; i++) qkv[i] = q16 ? (const void *)(q16 + i * C) : (const void *)(ctx->ff + i * C);
+        return 3 * C;
     }
-    prof_mark(ctx, l, BERT_OP_PRODUCTS);
-    nn_attention_batch b = {ctx->n_seqs, ctx->offset, C, c->num_attention_heads, ctx->keymask, ld};
-    nn_attention_forward_bf16(bf16 ? (void *)ctx->x16 : (void *)ctx->attn, bf16, q16, k16, v16, &b, ctx->scores,
-                              ctx->score_stride, ctx->model->attention_bf16, ctx->n_threads);
-    prof_mark(ctx, l, BERT_OP_ATTENTION);
-    if (!bf16) {
-        dense_input a = stage_dense_input(ctx, ctx->attn, N, C, NULL, ctx->xq, ctx->xq_scale);
-        prof_mark(ctx, l, BERT_OP_CONVERT);
-        return a;
+    float *y[3] = {ctx->q, ctx->k, ctx->v};
+    const bert_dense *d[3] = {&L->q, &L->k, &L->v};
+    for (int i = 0; i < 3; i++) {
+        uint16_t *y16 = q16 ? q16 + (size_t)i * N * C : NULL;
+        bert_epilogue e = {-1, y16, 1};
+        dense_forward(ctx, y[i], C, h, d[i], N, C, C, y16 ? &e : NULL);
+        qkv[i] = y16 ? (const void *)y16 : (const void *)y[i];
     }
-    dense_input a = {NULL, ctx->x16, NULL, NULL}; /* every bf16 product reads x16 alone */
-    return a;
+    return C;
 }
 
 /* One BertLayer (layer l): attention, its output LayerNorm, feed-forward,
@@ -373,23 +386,14 @@ static dense_input self_attention_bf16(bert_context *ctx, int l, const bert_laye
 static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L) {
     const bert_config *c = &ctx->model->cfg.pub;
     int N = ctx->n_tokens, C = c->hidden_size;
-    dense_input h = hidden_input(ctx); /* staged by the LayerNorm before */
-    dense_input a;
-    if (attention_in_bf16(ctx->model)) {
-        a = self_attention_bf16(ctx, l, L, h);
-    } else {
-        if (L->qkv.pf32 || L->qkv.pbf16 || L->qkv.w16 || L->qkv.q8 || L->qkv.w) { /* one product of 3C outputs into the feed-forward buffer: [N x 3C] */
-            dense_forward(ctx, ctx->ff, 3 * C, h, &L->qkv, N, 3 * C, C, NULL);
-            prof_mark(ctx, l, BERT_OP_PRODUCTS);
-            attention_forward(ctx, ctx->ff, ctx->ff + C, ctx->ff + 2 * C, 3 * C);
-        } else {
-            dense_forward(ctx, ctx->q, C, h, &L->q, N, C, C, NULL);
-            dense_forward(ctx, ctx->k, C, h, &L->k, N, C, C, NULL);
-            dense_forward(ctx, ctx->v, C, h, &L->v, N, C, C, NULL);
-            prof_mark(ctx, l, BERT_OP_PRODUCTS);
-            attention_forward(ctx, ctx->q, ctx->k, ctx->v, C);
-        }
-        prof_mark(ctx, l, BERT_OP_ATTENTION);
+    uint16_t *q16 = qkv_bf16_buffer(ctx, L);
+    const void *qkv[3];
+    int ld = qkv_forward(ctx, L, hidden_input(ctx) /* staged by the LayerNorm before */, q16, qkv);
+    prof_mark(ctx, l, BERT_OP_PRODUCTS);
+    attention_forward(ctx, qkv[0], qkv[1], qkv[2], ld, q16 != NULL);
+    prof_mark(ctx, l, BERT_OP_ATTENTION);
+    dense_input a = {NULL, ctx->x16, NULL, NULL}; /* under bf16 with q16, the attention's own output */
+    if (!q16 || ctx->model->compute != BERT_COMPUTE_BF16) {
         a = stage_dense_input(ctx, ctx->attn, N, C, ctx->x16, ctx->xq, ctx->xq_scale);
         prof_mark(ctx, l, BERT_OP_CONVERT);
     }
