@@ -132,8 +132,15 @@ AMX_TARGET static inline void bert_amx_prefetch_chunk(const bert_amx_prefetch *p
     }
 }
 
-/* The most rows a k-blocked group takes (its partial sums: 4 KB per 32
- * rows, on the stack). */
+/* The rows of a k-blocked group (its partial sums: 4 KB per 32 rows, on
+ * the stack), whatever bert_amx_group_rows says: W's k-block waits in L1
+ * for the group's rows, so the input rows need only stay in L2, and more
+ * rows a pass of W mean fewer passes from L3 (bf16 at K = 768: 160 rows
+ * by bert_amx_group_rows, 393 KB in 256; bert-base shape, batch 8, the
+ * pass's products of 2 layers on 1,024 rows in pass order 10.14 -> 9.89
+ * ms; the whole pass, four interleaved rounds, one thread 25.7-26.7 ->
+ * 25.4-26.3 ms, two threads 13.4-14.0 -> 13.0-13.3; int8, whose rows are
+ * half as long, already had 256). */
 enum { BERT_AMX_KBLOCK_ROWS = 256 };
 
 /* A dense kernel's part of the output, rows [i0, i1) x columns [j0, j1)
@@ -142,7 +149,7 @@ enum { BERT_AMX_KBLOCK_ROWS = 256 };
  * of `group` (a multiple of 32; the input rows that stay in L2 while
  * every 32-column panel of W passes over them), in each group every
  * column pair of blocks over the group's 32-row steps. With kblock (0: none) below kchunks, a group
- * (then at most BERT_AMX_KBLOCK_ROWS rows) takes each column pair's
+ * (then BERT_AMX_KBLOCK_ROWS rows) takes each column pair's
  * chunks kblock at a time over all its steps, so that the panel's k-block
  * of W stays in L1 while the group's rows pass over it. While the group's
  * first steps (up to 4) take a block of W, they prefetch the next block
@@ -155,7 +162,7 @@ AMX_TARGET static inline void bert_amx_dense_part(int i0, int i1, int j0, int j1
                                                   const void *wp, bert_amx_step_fn step, const void *arg) {
     int nb0 = j0 / 16, nb1 = j1 / 16, full = i0 + (i1 - i0) / 16 * 16;
     if (kblock <= 0 || kblock >= kchunks) kblock = kchunks;
-    else if (group > BERT_AMX_KBLOCK_ROWS) group = BERT_AMX_KBLOCK_ROWS;
+    else group = BERT_AMX_KBLOCK_ROWS;
     char partial[BERT_AMX_KBLOCK_ROWS / 32][32 * 32 * 4] __attribute__((aligned(64)));
     bert_amx_configure_dense(16);
     for (int g = i0; g < full; g += group) {

@@ -64,6 +64,19 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
                               const float *V, int ld, int T, int head_size, float scale, const float *keymask,
                               void *scratch);
 
+/* The head a caller runs after this one (bert_attention_bf16_io's next):
+ * its bf16 Q, K, V (rows as this head's, ld elements apart) and T. The AMX
+ * kernel fetches its rows into L2, a share with each group of 16 queries,
+ * while this head computes: inside a pass Q, K and V come from L3 (the
+ * Q, K, V output of bert-base at batch 8 is 4.7 MB), and each head reads
+ * 128 bytes of each 4.6 KB row, a stride no hardware prefetcher follows.
+ * Only read as a hint: a wrong or stale pointer is never dereferenced
+ * (prefetches do not fault). */
+typedef struct {
+    const uint16_t *Q, *K, *V;
+    int T;
+} bert_attention_next;
+
 /* bert_attention_bf16_with on bf16 Q, K, V (rows ld elements apart) into
  * out (rows ldo elements apart): bf16 with out16, else f32. The inputs as
  * the dense layers' epilogue wrote them, a bf16 output as the next dense
@@ -73,10 +86,11 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
  * for bit the f32 kernel's output on the f32 values (rounded as
  * bert_f32_to_bf16 rounds, with out16) whose bert_f32_to_bf16 roundings Q,
  * K and V are (except where those hold f32 subnormals, which the f32
- * kernel's conversion flushes to zero). */
+ * kernel's conversion flushes to zero). next (NULL: none) is the head the
+ * caller runs next, prefetched (bert_attention_next); it changes no bits. */
 void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int head_size, float scale,
-                            const float *keymask, void *scratch);
+                            const float *keymask, void *scratch, const bert_attention_next *next);
 
 /* ---- the exact path's fused head (attention_f32.c) ----------------------
  * Under f32 the same softmax(scale Q K^T + mask) V for one (sequence, head)

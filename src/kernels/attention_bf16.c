@@ -39,6 +39,7 @@ typedef struct {
     int ld, in16;
     void *out;
     int ldo, out16;
+    const bert_attention_next *next; /* NULL: none */
 } head_io;
 
 /* Scratch: Kp, Vp and the bf16 scaled queries (rows padded to 32), two
@@ -393,6 +394,23 @@ AMX_TARGET static void weighted_sum_amx(float *dst, long ldd, const uint16_t *Pb
     }
 }
 
+/* Share `part` of `parts` of the next head's Q, K and V rows
+ * (bert_attention_next) fetched into L2: at 128 tokens, bert-base shape,
+ * batch 8, bf16, one thread, the pass's attention 2.66-2.88 -> 2.36-2.38
+ * ms (three interleaved rounds, Intel Xeon). */
+AMX_TARGET static void prefetch_next(const head_io *io, int part, int parts, int hs) {
+    const bert_attention_next *n = io->next;
+    if (!n || n->T <= 0) return;
+    int per = (n->T + parts - 1) / parts, r1 = (part + 1) * per < n->T ? (part + 1) * per : n->T;
+    for (int r = part * per; r < r1; r++)
+        for (int d = 0; d < hs; d += 32) { /* 64 bytes */
+            size_t at = (size_t)r * io->ld + d;
+            _mm_prefetch((const char *)(n->Q + at), _MM_HINT_T1);
+            _mm_prefetch((const char *)(n->K + at), _MM_HINT_T1);
+            _mm_prefetch((const char *)(n->V + at), _MM_HINT_T1);
+        }
+}
+
 /* A head, 16 queries at a time, software-pipelined in three stages: while
  * the vector unit runs group g's softmax (its scores stored by the tiles
  * a step before) and then divides group g - 1's output rows by their sums,
@@ -416,6 +434,7 @@ AMX_TARGET static void attention_amx(const head_io *io, int T, int hs, float sca
     scores_amx(sc.S, t32, sc.Qb, sc.Kp, ngroups, hs);
     for (int g = 0; g <= ngroups; g++) {
         int prev = (g - 1) & 1, i0 = (g - 1) * 16, nr = T - i0 < 16 ? T - i0 : 16;
+        prefetch_next(io, g, ngroups + 1, hs);
         if (g + 1 < ngroups) scores_amx(sc.S + ((g + 1) & 1) * sbuf, t32, sc.Qb + (size_t)(g + 1) * 16 * hs, sc.Kp, ngroups, hs);
         /* group g - 1: full row groups of an f32 output straight into it, else through Cb */
         int direct = g > 0 && nr == 16 && !io->out16;
@@ -445,14 +464,14 @@ static void run_head(bert_attention_bf16_kernel kernel, const head_io *io, int T
 
 void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int ldo, const float *Q, const float *K,
                               const float *V, int ld, int T, int hs, float scale, const float *keymask, void *scratch) {
-    head_io io = {Q, K, V, ld, 0, out, ldo, 0};
+    head_io io = {Q, K, V, ld, 0, out, ldo, 0, NULL};
     run_head(kernel, &io, T, hs, scale, keymask, scratch);
 }
 
 void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
-                            const float *keymask, void *scratch) {
-    head_io io = {Q, K, V, ld, 1, out, ldo, out16 != 0};
+                            const float *keymask, void *scratch, const bert_attention_next *next) {
+    head_io io = {Q, K, V, ld, 1, out, ldo, out16 != 0, next};
     run_head(kernel, &io, T, hs, scale, keymask, scratch);
 }
 
@@ -472,7 +491,8 @@ void bert_attention_bf16_with(bert_attention_bf16_kernel kernel, float *out, int
 
 void bert_attention_bf16_io(bert_attention_bf16_kernel kernel, void *out, int ldo, int out16, const uint16_t *Q,
                             const uint16_t *K, const uint16_t *V, int ld, int T, int hs, float scale,
-                            const float *keymask, void *scratch) {
+                            const float *keymask, void *scratch, const bert_attention_next *next) {
+    (void)next;
     (void)kernel, (void)out, (void)ldo, (void)out16, (void)Q, (void)K, (void)V, (void)ld, (void)T, (void)hs, (void)scale,
         (void)keymask, (void)scratch;
 }

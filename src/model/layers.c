@@ -139,9 +139,18 @@ static void attention_infer(void *out, int out16, const void *q, const void *k, 
         size_t at = (size_t)row0 * C + (size_t)h * HS, in = (size_t)row0 * ld + (size_t)h * HS;
         const float *mask = b->keymask + row0;
         if (in16) {
+            /* the pair this thread likely takes next (dynamic schedule), prefetched */
+            bert_attention_next next = {NULL, NULL, NULL, 0};
+            if (pair + nt < n_pairs) {
+                int ns = (pair + nt) / NH, nrow0 = b->offset[ns];
+                size_t nin = (size_t)nrow0 * ld + (size_t)((pair + nt) % NH) * HS;
+                next = (bert_attention_next){(const uint16_t *)q + nin, (const uint16_t *)k + nin, (const uint16_t *)v + nin,
+                                             b->offset[ns + 1] - nrow0};
+            }
             void *o = out16 ? (void *)((uint16_t *)out + at) : (void *)((float *)out + at);
             bert_attention_bf16_io((bert_attention_bf16_kernel)fused, o, C, out16, (const uint16_t *)q + in,
-                                   (const uint16_t *)k + in, (const uint16_t *)v + in, ld, T, HS, scale, mask, S);
+                                   (const uint16_t *)k + in, (const uint16_t *)v + in, ld, T, HS, scale, mask, S,
+                                   &next);
             continue;
         }
         float *o = (float *)out + at;

@@ -137,8 +137,9 @@ TEST(attention_bf16_matches_float64_or_declines) {
  * kernel on Q, K, V (each as bert_f32_to_bf16 rounds, no subnormals), head
  * 64 (scale 1/8, a power of two): 1 when every output is the f32 kernel's
  * output (rounded to bf16 with out16), bit for bit, and the output's
- * columns past the head (ldo wider) are left as they were. */
-static int io_same_bits(int kernel, int T, int ld, int pattern, int out16, unsigned seed) {
+ * columns past the head (ldo wider) are left as they were; with_next
+ * names a next head (this one's inputs again), which changes no bits. */
+static int io_same_bits(int kernel, int T, int ld, int pattern, int out16, int with_next, unsigned seed) {
     enum { HS = 64 };
     int ldo = HS + 32;
     size_t n = (size_t)T * ld, no = (size_t)T * ldo;
@@ -154,8 +155,9 @@ static int io_same_bits(int kernel, int T, int ld, int pattern, int out16, unsig
     if (ok) {
         bert_f32_to_bf16_array(q16, Q, n), bert_f32_to_bf16_array(k16, K, n), bert_f32_to_bf16_array(v16, V, n);
         bert_attention_bf16_with((bert_attention_bf16_kernel)kernel, out, HS, Q, K, V, ld, T, HS, 0.125f, mask, scratch);
+        bert_attention_next next = {q16, k16, v16, T};
         bert_attention_bf16_io((bert_attention_bf16_kernel)kernel, out16 ? (void *)o16 : (void *)of, ldo, out16, q16,
-                               k16, v16, ld, T, HS, 0.125f, mask, scratch);
+                               k16, v16, ld, T, HS, 0.125f, mask, scratch, with_next ? &next : NULL);
     }
     for (int i = 0; ok && i < T; i++)
         for (int c = 0; c < ldo; c++) {
@@ -179,7 +181,7 @@ TEST(attention_bf16_io_same_bits_as_f32_in_and_out) {
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
             for (int pattern = 0; pattern < 6; pattern++) {
                 int out16 = pattern < 3;
-                int ok = io_same_bits(kernel, shapes[c][0], shapes[c][1], pattern % 3, out16,
+                int ok = io_same_bits(kernel, shapes[c][0], shapes[c][1], pattern % 3, out16, (int)(c + pattern) % 2,
                                       11u + (unsigned)c * 5u + (unsigned)pattern);
                 if (!ok)
                     printf("  %s T=%d ld=%d mask pattern %d, %s output: bits differ\n",
