@@ -122,12 +122,15 @@ typedef struct bert_model bert_model;
  * only what the caller asks for). */
 typedef enum {
     BERT_COMPUTE_F32 = 0,  /* exact: matches PyTorch to ~1e-5 (the default)   */
-    BERT_COMPUTE_BF16 = 1, /* the encoder's dense layers in bfloat16 with f32
-                            * sums (AVX512-BF16/AMX through oneDNN): ~3x faster
-                            * products, hidden-state cosine >= 0.999 vs f32.
-                            * Attention, LayerNorm, embeddings and heads stay
-                            * f32. Also mixed-precision training, see
-                            * bert_train_params.compute. */
+    BERT_COMPUTE_BF16 = 1, /* the encoder's dense layers and the pooler in
+                            * bfloat16 with f32 sums (AMX: bert.c's own
+                            * kernel; AVX512-BF16: oneDNN), ~3x faster
+                            * products, hidden-state cosine >= 0.999 vs f32;
+                            * attention's two products too where the CPU has
+                            * AMX or fast AVX512-BF16 dot products (softmax
+                            * in f32). LayerNorm, embeddings and the task
+                            * heads stay f32. Also mixed-precision training,
+                            * see bert_train_params.compute. */
     BERT_COMPUTE_INT8 = 2, /* the encoder's dense layers and the pooler as
                             * int8 x int8 -> int32 products (AMX: bert.c's
                             * own kernel; VNNI: oneDNN's matmul), weights

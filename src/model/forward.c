@@ -411,15 +411,11 @@ static void pooler_forward(bert_context *ctx, unsigned outputs) {
     int C = m->cfg.pub.hidden_size, S = ctx->n_seqs;
     for (int s = 0; s < S; s++)
         memcpy(ctx->cls + (size_t)s * C, ctx->hidden + (size_t)ctx->offset[s] * C, (size_t)C * sizeof(float));
-    if (m->w.pooler.q8) { /* int8: the first tokens' rows quantized into the layers' (now free) input buffer */
-        bert_quantize_rows(ctx->xq, ctx->xq_scale, ctx->cls, S, C, ctx->n_threads);
-        bert_qlinear_run(m->w.pooler.q8, ctx->pooled, C, ctx->xq, ctx->xq_scale, m->w.pooler.b, S, ctx->acc, NULL,
-                         ctx->n_threads, &ctx->error);
-    } else if (m->w.pooler.pf32)
-        bert_plinear_run(m->w.pooler.pf32, ctx->pooled, C, ctx->cls, m->w.pooler.b, S, ctx->pscratch, NULL,
-                         ctx->n_threads, &ctx->error);
-    else
-        bert_linear(ctx->pooled, C, ctx->cls, m->w.pooler.w, m->w.pooler.b, S, C, C, ctx->n_threads);
+    /* in the model's compute dtype (the pooler's weight is in it: bf16, int8
+     * or packed f32, as the layers'), the first tokens' rows staged into
+     * the layers' (now free) input buffers */
+    dense_input in = stage_dense_input(ctx, ctx->cls, S, C, ctx->x16, ctx->xq, ctx->xq_scale);
+    dense_forward(ctx, ctx->pooled, C, in, &m->w.pooler, S, C, C, NULL);
     bert_tanh(ctx->pooled, (size_t)S * C);
     if (outputs & BERT_OUTPUT_NSP) bert_linear(ctx->nsp, 2, ctx->pooled, m->w.nsp.w, m->w.nsp.b, S, 2, C, 1);
     /* BertForSequenceClassification: classifier(dropout(pooled)). */

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "kernels/half.h"
 #include "kernels/linear_amx.h"
+#include "model/model.h"
 #include "test.h"
 
 static const char *const fixtures[] = {"tiny-pretraining", "f16-bertmodel", "classifier-4l", "sharded-512"};
@@ -22,6 +24,24 @@ static double cosine(const float *a, const float *b, int n) {
     double ab = 0, aa = 0, bb = 0;
     for (int i = 0; i < n; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
     return ab / sqrt(aa * bb);
+}
+
+/* Under bf16 the pooler runs in bf16 too (as autocast's Linear): sequence
+ * b's pooled output against tanh(bf16(W) bf16(h0) + b) in double, h0 its
+ * first token's last hidden state from the same pass; the largest |diff|
+ * (f32 sums: ~1e-7 here; the f32 pooler on the same h0 is ~1e-3 away). */
+static double bf16_pooler_error(const bert_model *m, bert_context *c, int b) {
+    int C = bert_model_config(m)->hidden_size;
+    const float *h0 = bert_output_hidden(c, b), *pooled = bert_output_pooled(c, b);
+    const float *W = m->w.pooler.w, *bias = m->w.pooler.b;
+    double worst = 0;
+    for (int n = 0; n < C; n++) {
+        double z = bias ? bias[n] : 0;
+        for (int k = 0; k < C; k++)
+            z += (double)bert_bf16_to_f32(bert_f32_to_bf16(W[(size_t)n * C + k])) * bert_bf16_to_f32(bert_f32_to_bf16(h0[k]));
+        worst = fmax(worst, fabs(tanh(z) - pooled[n]));
+    }
+    return worst;
 }
 
 static void check_dtype(bert_compute_dtype dtype, const char *name, const char *why, double bound) {
@@ -70,6 +90,10 @@ static void check_dtype(bert_compute_dtype dtype, const char *name, const char *
                 maxdiff = fmax(maxdiff, test_max_abs_diff(h32, h16, (size_t)C));
             }
             if (pooler) worst_pooled = fmin(worst_pooled, cosine(bert_output_pooled(c32, b), bert_output_pooled(c16, b), C));
+            if (pooler && dtype == BERT_COMPUTE_BF16) {
+                double e = bf16_pooler_error(m32, c16, b);
+                if (!(e <= 1e-5)) test_fail(__FILE__, __LINE__, "%s: sequence %d: bf16 pooler off by %.3g", fixtures[f], b, e);
+            }
         }
         printf("  %s: %s vs f32 min token cosine %.6f, max |diff| %.3g, pooled cosine %.6f%s\n", fixtures[f], name, worst,
                maxdiff, worst_pooled, pooler ? "" : " (no pooler)");
