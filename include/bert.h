@@ -129,8 +129,10 @@ typedef enum {
                             * attention's two products too where the CPU has
                             * AMX or fast AVX512-BF16 dot products (softmax
                             * in f32). LayerNorm, embeddings and the task
-                            * heads stay f32. Also mixed-precision training,
-                            * see bert_train_params.compute. */
+                            * heads stay f32. With BERT_DEVICE_CUDA: the
+                            * layers' four products only (docs/gpu.md). Also
+                            * mixed-precision training, see
+                            * bert_train_params.compute. */
     BERT_COMPUTE_INT8 = 2, /* the encoder's dense layers and the pooler as
                             * int8 x int8 -> int32 products (AMX: bert.c's
                             * own kernel; VNNI: oneDNN's matmul), weights

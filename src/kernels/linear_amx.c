@@ -146,7 +146,8 @@ enum { KBLOCK_CHUNKS = 8 };
 static int k_blocked(int K) { return K >= 512 && K <= 1024; }
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
- * rows in groups of bert_amx_group_rows (rows of 2K bytes). */
+ * rows in groups of bert_amx_group_rows (rows of 2K bytes), or of
+ * BERT_AMX_KBLOCK_ROWS where k-blocked. */
 AMX_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const amx_args *a = arg;
     int kblock = k_blocked(a->K) ? KBLOCK_CHUNKS : 0;

@@ -109,7 +109,8 @@ AMX_INT8_TARGET static void step(const void *arg, int i0, int rows, int two_rows
 enum { KBLOCK_CHUNKS = 6 };
 
 /* Rows [i0, i1) by columns [j0, j1): a thread's part (bert_for_slabs), its
- * rows in groups of bert_amx_group_rows (rows of K bytes). */
+ * rows in groups of bert_amx_group_rows (rows of K bytes), or of
+ * BERT_AMX_KBLOCK_ROWS where k-blocked. */
 AMX_INT8_TARGET static void part(int i0, int i1, int j0, int j1, void *arg) {
     const qamx_args *a = arg;
     int kblock = a->K > 512 && a->K <= 1024 ? KBLOCK_CHUNKS : 0;

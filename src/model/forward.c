@@ -189,7 +189,7 @@ static dense_input dense_input_rows(dense_input in, size_t r0, int K) {
     return out;
 }
 
-/* A dense layer of the encoder, y = x W^T + b, in the model's compute
+/* A dense layer of the encoder or the pooler, y = x W^T + b, in the model's compute
  * dtype: bf16 multiplies the staged input by the bf16 form of W made at
  * load (packed for AMX or oneDNN's matmul, or plain), int8 the staged rows
  * by W's packed int8 form. */

@@ -628,7 +628,7 @@ void bert_model_free(bert_model *m) {
         bert_qlinear_free(m->w.layers[l].qkv.q8);
     }
     free(m->w.layers);
-    bert_plinear_free(m->w.pooler.pf32);
+    bert_plinear_free(m->w.pooler.pf32), bert_plinear_free(m->w.pooler.pbf16);
     bert_qlinear_free(m->w.pooler.q8);
     bert_config_free(&m->cfg);
     free(m);

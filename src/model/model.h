@@ -17,7 +17,7 @@ typedef struct {
     const uint16_t *wamx; /* w packed for kernels/linear_amx.h when computing in bf16 on AMX, else NULL */
     struct bert_qlinear *q8; /* int8 packed form of w when computing in int8, else NULL */
     struct bert_plinear *pf32; /* w packed for oneDNN's f32 matmul (bert_model_params.pack_weights), else NULL */
-    struct bert_plinear *pbf16; /* w in bf16 packed for oneDNN's matmul (bf16, layers >= 256 x 256), else NULL */
+    struct bert_plinear *pbf16; /* w in bf16 packed for oneDNN's matmul (bf16, layers and pooler >= 256 x 256), else NULL */
     const float *wavx; /* w packed for kernels/linear_avx512.h (f32 layers oneDNN does not pack), else NULL */
 } bert_dense;
 
@@ -78,7 +78,7 @@ struct bert_model {
      * this CPU and the head size allow, else 0 (NONE); picked at load */
     int attention_bf16;
     int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
-    int packed_bf16;   /* some encoder dense layer packed for oneDNN's bf16 matmul (d->pbf16) */
+    int packed_bf16;   /* some encoder dense layer or the pooler packed for oneDNN's bf16 matmul (d->pbf16) */
     struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' weights on the GPU (cuda/encoder.h), else NULL */
     float *packed_small; /* the encoder's biases and LayerNorm vectors copied out of the file where its
                             dense weights were packed or converted (their file pages given back) */
