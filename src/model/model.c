@@ -201,12 +201,24 @@ static void release_converted(bert_model *m, int l) {
             release_file_pages(m, d[k]->w, sizeof(float) * (size_t)out[k] * (size_t)in[k]);
 }
 
-/* A block for every layer's biases and LayerNorm vectors (m->packed_small),
- * or NULL when memory is short (then nothing is released: the same results). */
+/* A block for every layer's biases and LayerNorm vectors and the pooler's
+ * bias (m->packed_small), or NULL when memory is short (then nothing is
+ * released: the same results). */
 static float *small_block(bert_model *m) {
     const bert_config *c = &m->cfg.pub;
     size_t per_layer = 9 * (size_t)c->hidden_size + (size_t)c->intermediate_size;
-    return m->packed_small = malloc(sizeof(float) * per_layer * (size_t)c->num_hidden_layers);
+    return m->packed_small = malloc(sizeof(float) * (per_layer * (size_t)c->num_hidden_layers + (size_t)c->hidden_size));
+}
+
+/* The file's pages of the pooler's weight, once inference reads it only
+ * in another form (bf16, int8, packed f32), its bias first copied into
+ * the block at *at (where the layers' left off; NULL: nothing released),
+ * as release_converted and move_layer_small do for a layer. */
+static void release_pooler(bert_model *m, float **at) {
+    size_t C = (size_t)m->cfg.pub.hidden_size;
+    if (!*at) return;
+    if (m->w.pooler.b) move_small(m, &m->w.pooler.b, C, at);
+    release_file_pages(m, m->w.pooler.w, sizeof(float) * C * C);
 }
 
 /* Layer l's biases (q, k, v's side by side, in that order) and LayerNorm
@@ -336,10 +348,9 @@ static bert_status make_bf16_weights(bert_model *m, bert_error *err) {
     /* the pooler too, as autocast runs every Linear in bf16: its f32
      * weight, read for a few rows a pass and cold by then, is memory-bound
      * (bert-base shape, batch 1, one thread, Intel Xeon: 0.23 of 3.3 ms);
-     * bf16 reads half the bytes. Its f32 pages are given back once
-     * converted, as the layers' are. */
+     * bf16 reads half the bytes */
     if ((m->heads & BERT_HEAD_POOLER) && bf16_dense(m, &m->w.pooler, (int)C, (int)C, p, !why, &tmp, &largest))
-        release_file_pages(m, m->w.pooler.w, sizeof(float) * C * C);
+        release_pooler(m, &small);
     free(tmp);
     m->compute = BERT_COMPUTE_BF16;
     return BERT_OK;
@@ -384,9 +395,11 @@ static bert_status make_int8_weights(bert_model *m, bert_error *err) {
      * of every Linear does: its f32 weight, read for a few rows a pass and
      * cold by then, cost a bert-base-shaped pass 0.27 of 3.3 ms (one
      * thread, batch 1, Intel Xeon) — memory-bound; int8 reads a quarter */
-    if (rc == BERT_OK && (m->heads & BERT_HEAD_POOLER) &&
-        !(m->w.pooler.q8 = bert_qlinear_create(m->w.pooler.w, (int)C, (int)C, &why)))
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "pooler: %s", why);
+    if (rc == BERT_OK && (m->heads & BERT_HEAD_POOLER)) {
+        if (!(m->w.pooler.q8 = bert_qlinear_create(m->w.pooler.w, (int)C, (int)C, &why)))
+            rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "pooler: %s", why);
+        else release_pooler(m, &small);
+    }
     free(w3);
     if (rc == BERT_OK) m->compute = BERT_COMPUTE_INT8;
     return rc;
@@ -439,8 +452,9 @@ static void pack_f32_weights(bert_model *m) {
     }
     /* the pooler too: a batch's first tokens are few rows, which the plain
      * path pads to 16 and whose sgemm then repacks the weight on each call */
-    if ((m->heads & BERT_HEAD_POOLER) && bert_plinear_preferred((int)C, (int)C))
-        m->w.pooler.pf32 = bert_plinear_create(m->w.pooler.w, (int)C, (int)C, 1);
+    if ((m->heads & BERT_HEAD_POOLER) && bert_plinear_preferred((int)C, (int)C) &&
+        (m->w.pooler.pf32 = bert_plinear_create(m->w.pooler.w, (int)C, (int)C, 1)))
+        release_pooler(m, &at);
 }
 
 /* Q, K and V as one product of 3C outputs, for hidden sizes of at most 512
