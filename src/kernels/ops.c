@@ -104,14 +104,15 @@ void bert_activation_forward_copy(float *y, const float *x, size_t n, bert_activ
 
 /* One LayerNorm over N rows of C: out = LayerNorm(a + b) (b may be NULL),
  * the sum a + b first stored in sum (out itself for inference), each row's
- * mean and rstd kept where those are not NULL; then(i0, i1, arg) on each
- * group of rows as soon as they are written, where then is not NULL. */
+ * mean and rstd kept where those are not NULL; before(i0, i1, arg) on each
+ * group of rows just before it is read and then(i0, i1, arg) as soon as
+ * it is written, where those are not NULL. */
 typedef struct {
     float *out, *sum, *mean, *rstd;
     const float *a, *b, *weight, *bias;
     int N, C;
     float eps;
-    bert_rows_fn then;
+    bert_rows_fn before, then;
     void *then_arg;
 } ln_job;
 
@@ -312,11 +313,13 @@ AVX512_TARGET static void add_layernorm_range_avx512(const ln_job *L, int i0, in
     size_t C = (size_t)L->C;
     int i = i0;
     for (; i + 4 <= i1; i += 4) {
+        if (L->before) L->before(i, i + 4, L->then_arg);
         add_layernorm_rows_avx512(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight,
                                   L->bias, L->C, L->eps, 4, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
         if (L->then) L->then(i, i + 4, L->then_arg);
     }
     for (; i < i1; i++) {
+        if (L->before) L->before(i, i + 1, L->then_arg);
         add_layernorm_rows_avx512(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight,
                                   L->bias, L->C, L->eps, 1, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
         if (L->then) L->then(i, i + 1, L->then_arg);
@@ -342,6 +345,7 @@ static void add_layernorm_range(const ln_job *L, int i0, int i1, int avx512) {
     (void)avx512;
     size_t C = (size_t)L->C;
     for (int i = i0; i < i1; i++) {
+        if (L->before) L->before(i, i + 1, L->then_arg);
         add_layernorm_row(L->out + i * C, L->sum + i * C, L->a + i * C, L->b ? L->b + i * C : NULL, L->weight, L->bias,
                           L->C, L->eps, L->mean ? L->mean + i : NULL, L->rstd ? L->rstd + i : NULL);
         if (L->then) L->then(i, i + 1, L->then_arg);
@@ -370,20 +374,26 @@ void bert_add_layernorm(float *out, const float *a, const float *b, const float 
 
 void bert_add_layernorm_then(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                              int C, float eps, int n_threads, bert_rows_fn then, void *arg) {
-    ln_job L = {out, out, NULL, NULL, a, b, weight, bias, N, C, eps, then, arg};
+    bert_add_layernorm_around(out, a, b, weight, bias, N, C, eps, n_threads, NULL, then, arg);
+}
+
+void bert_add_layernorm_around(float *out, const float *a, const float *b, const float *weight, const float *bias,
+                               int N, int C, float eps, int n_threads, bert_rows_fn before, bert_rows_fn then,
+                               void *arg) {
+    ln_job L = {out, out, NULL, NULL, a, b, weight, bias, N, C, eps, before, then, arg};
     add_layernorm_all(&L, n_threads);
 }
 
 void bert_add_layernorm_train(float *out, float *sum, float *mean, float *rstd, const float *a, const float *b,
                               const float *weight, const float *bias, int N, int C, float eps, int n_threads) {
-    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps, NULL, NULL};
+    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps, NULL, NULL, NULL};
     add_layernorm_all(&L, n_threads);
 }
 
 void bert_add_layernorm_train_portable(float *out, float *sum, float *mean, float *rstd, const float *a,
                                        const float *b, const float *weight, const float *bias, int N, int C,
                                        float eps) {
-    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps, NULL, NULL};
+    ln_job L = {out, sum, mean, rstd, a, b, weight, bias, N, C, eps, NULL, NULL, NULL};
     add_layernorm_range(&L, 0, N, 0);
 }
 

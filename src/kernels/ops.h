@@ -51,6 +51,15 @@ typedef void (*bert_rows_fn)(int i0, int i1, void *arg);
 void bert_add_layernorm_then(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                              int C, float eps, int n_threads, bert_rows_fn then, void *arg);
 
+/* bert_add_layernorm_then (the same bits), with before(i0, i1, arg) run
+ * on each group of rows just before they are read, on the thread that
+ * normalises them: it writes those rows of a (and b), made where they are
+ * normalised, in L1, not in a pass over memory ahead of this one (e.g.
+ * the embeddings' sums). before may be NULL. */
+void bert_add_layernorm_around(float *out, const float *a, const float *b, const float *weight, const float *bias,
+                               int N, int C, float eps, int n_threads, bert_rows_fn before, bert_rows_fn then,
+                               void *arg);
+
 /* Scores S[T x T] of one attention head: every column j whose key is
  * masked (keymask[j] == 0) becomes -FLT_MAX (HF's finfo.min). Touches only
  * masked columns: unpadded sequences, the common case, cost one scan. */

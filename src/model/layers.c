@@ -7,6 +7,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/gemm_onednn.h"
+#include "kernels/vecmath.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,24 +21,65 @@
  * 0.21-0.29 ms, AMD EPYC). */
 enum { EMB_AHEAD = 4 };
 
+/* The sequence and position of token row `row` (offset[s] <= row <
+ * offset[s + 1]), by bisection over the S sequences' offsets. */
+static void row_token(const int *offset, int S, int row, int *s, int *t) {
+    int lo = 0, hi = S - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (offset[mid] <= row) lo = mid;
+        else hi = mid - 1;
+    }
+    *s = lo, *t = row - offset[lo];
+}
+
+/* x = (we + te) + pe, elementwise (the same bits in any vector width). */
+BERT_VECTOR_CLONES
+static void add_embedding_row(float *x, const float *we, const float *te, const float *pe, int C) {
+    for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
+}
+
+/* The token after (*s, *t) in batch order, past empty sequences (*s = S
+ * after the last). */
+static void next_token(const bert_sequence *seqs, int S, int *s, int *t) {
+    ++*t;
+    while (*s < S && *t >= seqs[*s].n_tokens) ++*s, *t = 0;
+}
+
+void nn_embeddings_rows(float *out, const bert_weights *w, int C, const bert_sequence *seqs, int S, const int *offset,
+                        int r0, int r1) {
+    if (r0 >= r1) return;
+    int s, t;
+    row_token(offset, S, r0, &s, &t);
+    /* the token EMB_AHEAD rows on, whose word row is fetched ahead */
+    int as = s, at = t;
+    for (int k = 0; k < EMB_AHEAD && as < S; k++) next_token(seqs, S, &as, &at);
+    for (int row = r0; row < r1; row++) {
+        const bert_sequence *q = &seqs[s];
+        if (as < S && at < seqs[as].n_tokens) { /* word rows are scattered over the table: fetch ahead */
+            const char *next = (const char *)(w->word + (size_t)seqs[as].input_ids[at] * C);
+            for (size_t o = 0; o < (size_t)C * sizeof(float); o += 64) __builtin_prefetch(next + o);
+            next_token(seqs, S, &as, &at);
+        }
+        float *x = out + (size_t)row * C;
+        const float *we = w->word + (size_t)q->input_ids[t] * C;
+        const float *te = w->type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
+        const float *pe = w->pos + (size_t)t * C;
+        add_embedding_row(x, we, te, pe, C);
+        next_token(seqs, S, &s, &t);
+    }
+}
+
 void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
                            const int *offset, int n_threads) {
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && S > 1 && offset[S] >= EMB_THREADED_TOKENS) \
-    schedule(static)
-    for (int s = 0; s < S; s++) {
-        const bert_sequence *q = &seqs[s];
-        for (int t = 0; t < q->n_tokens; t++) {
-            int row = offset[s] + t;
-            float *x = out + (size_t)row * C;
-            if (t + EMB_AHEAD < q->n_tokens) { /* word rows are scattered over the table: fetch ahead */
-                const char *next = (const char *)(w->word + (size_t)q->input_ids[t + EMB_AHEAD] * C);
-                for (size_t o = 0; o < (size_t)C * sizeof(float); o += 64) __builtin_prefetch(next + o);
-            }
-            const float *we = w->word + (size_t)q->input_ids[t] * C;
-            const float *te = w->type + (size_t)(q->token_type_ids ? q->token_type_ids[t] : 0) * C;
-            const float *pe = w->pos + (size_t)t * C;
-            for (int j = 0; j < C; j++) x[j] = (we[j] + te[j]) + pe[j];
-        }
+    int N = offset[S];
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && N >= EMB_THREADED_TOKENS)
+    {
+        int r0 = 0, r1 = N;
+#ifdef _OPENMP
+        bert_thread_rows4(N, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+#endif
+        nn_embeddings_rows(out, w, C, seqs, S, offset, r0, r1);
     }
     nn_key_mask(keymask, seqs, S, offset);
 }

@@ -29,10 +29,15 @@ enum { EMB_THREADED_TOKENS = 256 };
 
 /* BertEmbeddings up to its LayerNorm: out[row] = (word[id] + token_type[tt])
  * + position[t], the order PyTorch adds them in; keymask[row] = the
- * sequence's attention_mask (1 where it has none). Sequences are split
+ * sequence's attention_mask (1 where it has none). The rows are split
  * over n_threads when the batch has EMB_THREADED_TOKENS tokens or more. */
 void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, int C, const bert_sequence *seqs, int S,
                            const int *offset, int n_threads);
+/* Rows [r0, r1) of nn_embeddings_forward's out alone (no key mask), on
+ * the calling thread: for a caller that normalises each few rows as soon
+ * as they are summed (bert_add_layernorm_around). */
+void nn_embeddings_rows(float *out, const bert_weights *w, int C, const bert_sequence *seqs, int S, const int *offset,
+                        int r0, int r1);
 /* keymask[row] = the sequence's attention_mask (1 where it has none): what
  * nn_embeddings_forward sets besides the embeddings, alone for a GPU model
  * (its embeddings are made on the GPU; the host keeps the mask for pooling). */

@@ -242,21 +242,22 @@ TEST(layernorm_train_keeps_sum_mean_rstd_with_inference_bits) {
     }
 }
 
-/* bert_add_layernorm_then's callback: each row handed over once, already
- * holding its final values (copied out as they come), and always in the
- * calling thread's own rows. */
+/* A LayerNorm hook (bert_rows_fn) that copies each row it is handed from
+ * `from` to `to` and counts the calls per row: as then, each row handed
+ * over once, already holding its final values; as before, each row of the
+ * input written once, before it is read. */
 typedef struct {
-    const float *out;
-    float *seen;
+    const float *from;
+    float *to;
     int C, calls[64];
-} then_probe;
+} row_copy_probe;
 
-static void then_copy(int i0, int i1, void *arg) {
-    then_probe *p = arg;
+static void copy_rows(int i0, int i1, void *arg) {
+    row_copy_probe *p = arg;
     for (int i = i0; i < i1; i++) {
 #pragma omp atomic
         p->calls[i]++;
-        memcpy(p->seen + (size_t)i * p->C, p->out + (size_t)i * p->C, sizeof(float) * p->C);
+        memcpy(p->to + (size_t)i * p->C, p->from + (size_t)i * p->C, sizeof(float) * p->C);
     }
 }
 
@@ -270,16 +271,44 @@ TEST(layernorm_then_sees_each_row_once_when_written) {
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
         for (int nt = 1; nt <= 3; nt++) {
             int N = rows[r];
-            then_probe p = {out, seen, C, {0}};
+            row_copy_probe p = {out, seen, C, {0}};
             memset(seen, 0, sizeof seen);
             bert_add_layernorm(ref, a, b, g, be, N, C, 1e-12f, 1);
-            bert_add_layernorm_then(out, a, b, g, be, N, C, 1e-12f, nt, then_copy, &p);
+            bert_add_layernorm_then(out, a, b, g, be, N, C, 1e-12f, nt, copy_rows, &p);
             int once = 1;
             for (int i = 0; i < 64; i++) once &= p.calls[i] == (i < N);
             if (!once) test_fail(__FILE__, __LINE__, "%d rows, %d threads: a row not handed over exactly once", N, nt);
             CHECK(memcmp(out, ref, sizeof(float) * N * C) == 0);
             CHECK(memcmp(seen, ref, sizeof(float) * N * C) == 0);
         }
+}
+
+/* bert_add_layernorm_around's hook before (copy_rows): each row written
+ * by it once, on the thread that then normalises the row (the rows start
+ * as NaN: a row read before its hook ran would come out NaN), the result
+ * bert_add_layernorm's of the rows as written, in place as the embeddings
+ * run it (out == a, no b) and with b. */
+TEST(layernorm_around_writes_each_row_once_before_it_is_read) {
+    enum { C = 200 };
+    unsigned seed = 6;
+    static float a[64 * C], b[64 * C], g[C], be[C], ref[64 * C], work[64 * C], out[64 * C];
+    for (int i = 0; i < 64 * C; i++) a[i] = frand(&seed) * 2.0f, b[i] = frand(&seed);
+    for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+    static const int rows[] = {1, 3, 4, 7, 13, 64};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+        for (int nt = 1; nt <= 3; nt++)
+            for (int with_b = 0; with_b < 2; with_b++) {
+                int N = rows[r];
+                row_copy_probe p = {a, work, C, {0}};
+                for (int i = 0; i < 64 * C; i++) work[i] = NAN;
+                bert_add_layernorm(ref, a, with_b ? b : NULL, g, be, N, C, 1e-12f, 1);
+                float *dst = with_b ? out : work; /* without b: in place */
+                bert_add_layernorm_around(dst, work, with_b ? b : NULL, g, be, N, C, 1e-12f, nt, copy_rows, NULL, &p);
+                int once = 1;
+                for (int i = 0; i < 64; i++) once &= p.calls[i] == (i < N);
+                if (!once) test_fail(__FILE__, __LINE__, "%d rows, %d threads: a row not written exactly once", N, nt);
+                CHECK(memcmp(dst, ref, sizeof(float) * N * C) == 0);
+            }
 }
 
 /* The dense layer's backward pass against float64: dW and db added to what
