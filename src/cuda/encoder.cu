@@ -191,7 +191,7 @@ __global__ static void add_layernorm(float *out, const float *a, const float *bi
 
 /* BertEmbeddings, one block per row: LayerNorm((word[id] + token_type[tt])
  * + position[t]) * g + beta, the order PyTorch adds them in
- * (nn_embeddings_forward + its LayerNorm on the CPU); tok[3 row ..] holds
+ * (nn_embeddings_rows + its LayerNorm on the CPU); tok[3 row ..] holds
  * the row's id, token type and position. */
 __global__ static void embeddings(float *out, const float *word, const float *position, const float *token_type,
                                   const int *tok, const float *g, const float *beta, int C, float eps) {

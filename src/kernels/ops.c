@@ -308,7 +308,8 @@ __attribute__((always_inline)) AVX512_TARGET static inline void add_layernorm_ro
 }
 
 /* Rows [i0, i1) of a LayerNorm job (ln_job) four at a time, then one by
- * one, each group handed to L->then while it is in L1. */
+ * one, each group written by L->before just before it is read and handed
+ * to L->then while it is in L1. */
 AVX512_TARGET static void add_layernorm_range_avx512(const ln_job *L, int i0, int i1) {
     size_t C = (size_t)L->C;
     int i = i0;

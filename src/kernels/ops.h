@@ -41,7 +41,8 @@ void bert_gelu_portable(float *x, size_t n);
 void bert_add_layernorm(float *out, const float *a, const float *b, const float *weight, const float *bias, int N,
                         int C, float eps, int n_threads);
 
-/* Work on rows [i0, i1) of something just written (arg: the caller's). */
+/* Work on rows [i0, i1) of something just written, or about to be read
+ * (arg: the caller's). */
 typedef void (*bert_rows_fn)(int i0, int i1, void *arg);
 
 /* bert_add_layernorm (the same bits), then(i0, i1, arg) run on each group

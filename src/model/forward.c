@@ -217,7 +217,7 @@ static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
 /* in's rows from r0 on (K values a row). */
 static dense_input dense_input_rows(dense_input in, size_t r0, int K) {
     size_t at = r0 * (size_t)K;
-    dense_input out = {in.x + at, in.x16 ? in.x16 + at : NULL, in.xq ? in.xq + at : NULL, in.sx ? in.sx + r0 : NULL};
+    dense_input out = {in.x ? in.x + at : NULL, in.x16 ? in.x16 + at : NULL, in.xq ? in.xq + at : NULL, in.sx ? in.sx + r0 : NULL};
     return out;
 }
 
@@ -413,22 +413,22 @@ static int qkv_forward(bert_context *ctx, const bert_layer_weights *L, dense_inp
     return C;
 }
 
-/* Rows per chunk of the attention's output product and its LayerNorm
- * under bf16 and int8: 256 a thread (the AMX kernels' k-blocked group,
- * BERT_AMX_KBLOCK_ROWS in kernels/amx.h, so W is streamed as often as
- * unchunked), whose [rows x C] f32 output the LayerNorm reads from L2,
- * not from L3 (bert-base
- * shape, batch 8, Intel Xeon, six interleaved rounds of bench_forward:
- * one thread bf16 25.31 -> 25.14 ms, int8 17.72 -> 17.62 medians, the
- * LayerNorms 1.31 -> 1.16 ms; two threads equal within the noise). f32 is
- * not chunked (its products are bound by arithmetic). Rows are summed
- * alone, so chunks change no bits. */
+/* Rows per chunk of the attention's output product d and its LayerNorm
+ * where d runs on the AMX kernels (bf16 or int8): 256 a thread, the AMX
+ * kernels' k-blocked group (BERT_AMX_KBLOCK_ROWS in kernels/amx.h), so W
+ * is streamed as often as unchunked, and the LayerNorm reads the chunk's
+ * [rows x C] f32 output from L2, not from L3 (bert-base shape, batch 8,
+ * Intel Xeon, six interleaved rounds of bench_forward: one thread bf16
+ * 25.31 -> 25.14 ms, int8 17.72 -> 17.62 medians, the LayerNorms 1.31 ->
+ * 1.16 ms; two threads equal within the noise). Elsewhere one product:
+ * f32's are bound by arithmetic, and oneDNN's packed products take
+ * 512-row calls where they can (linear_packed.h), each streaming W. Rows
+ * are summed alone, so chunks change no bits. */
 enum { ATTN_OUT_CHUNK_ROWS = 256 };
 
-static int attn_out_chunk_rows(const bert_context *ctx) {
-    bert_compute_dtype dt = ctx->model->compute;
-    if (dt != BERT_COMPUTE_BF16 && dt != BERT_COMPUTE_INT8) return INT_MAX;
-    return ATTN_OUT_CHUNK_ROWS * (ctx->n_threads > 1 ? ctx->n_threads : 1);
+static int attn_out_chunk_rows(const bert_context *ctx, const bert_dense *d) {
+    int amx = d->wamx || (d->q8 && bert_qlinear_on_amx(d->q8));
+    return amx ? ATTN_OUT_CHUNK_ROWS * (ctx->n_threads > 1 ? ctx->n_threads : 1) : INT_MAX;
 }
 
 /* One BertLayer (layer l): attention, its output LayerNorm, feed-forward,
@@ -448,7 +448,7 @@ static void layer_forward(bert_context *ctx, int l, const bert_layer_weights *L)
         prof_mark(ctx, l, BERT_OP_CONVERT);
     }
     /* BertSelfOutput: LayerNorm(dense(attn) + input). */
-    int R = attn_out_chunk_rows(ctx);
+    int R = attn_out_chunk_rows(ctx, &L->attn_out);
     for (int r0 = 0, m; r0 < N; r0 += m) {
         m = N - r0 < R ? N - r0 : R;
         float *out = ctx->tmp + (size_t)r0 * C;

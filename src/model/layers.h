@@ -39,8 +39,9 @@ void nn_embeddings_forward(float *out, float *keymask, const bert_weights *w, in
 void nn_embeddings_rows(float *out, const bert_weights *w, int C, const bert_sequence *seqs, int S, const int *offset,
                         int r0, int r1);
 /* keymask[row] = the sequence's attention_mask (1 where it has none): what
- * nn_embeddings_forward sets besides the embeddings, alone for a GPU model
- * (its embeddings are made on the GPU; the host keeps the mask for pooling). */
+ * nn_embeddings_forward sets besides the embeddings, alone where the sums
+ * are made elsewhere (inference's row groups; a GPU model, whose host
+ * keeps the mask for pooling). */
 void nn_key_mask(float *keymask, const bert_sequence *seqs, int S, const int *offset);
 /* Its backward (nn.Embedding's): dword, dpos, dtype rows += the rows of
  * dout; the padding id's word row gets none (nn.Embedding(padding_idx)). */

@@ -284,8 +284,8 @@ TEST(layernorm_then_sees_each_row_once_when_written) {
 }
 
 /* bert_add_layernorm_around's hook before (copy_rows): each row written
- * by it once, on the thread that then normalises the row (the rows start
- * as NaN: a row read before its hook ran would come out NaN), the result
+ * by it once and before it is read (the rows start as NaN: a row read
+ * before its hook ran would come out NaN), the result
  * bert_add_layernorm's of the rows as written, in place as the embeddings
  * run it (out == a, no b) and with b. */
 TEST(layernorm_around_writes_each_row_once_before_it_is_read) {
