@@ -39,7 +39,7 @@ void bert_quantize_rows(int8_t *xq, float *sx, const float *x, int M, int K, int
  * and what runs on CPUs without AVX-512). */
 void bert_quantize_rows_portable(int8_t *xq, float *sx, const float *x, int M, int K, int n_threads);
 
-/* 1 when q runs on bert.c's AMX int8 kernel (qlinear_amx.h), 0 on oneDNN. */
+/* 1 when q runs on bert.c's AMX int8 kernel (qlinear_amx.h); 0 on oneDNN, or for NULL. */
 int bert_qlinear_on_amx(const bert_qlinear *q);
 
 /* Rows to allocate for an xq of M rows: bert_qlinear_run may read up to a

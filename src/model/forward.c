@@ -173,7 +173,7 @@ static void layernorm_staged(bert_context *ctx, const float *a, const float *b, 
 }
 
 /* What embeddings_forward's LayerNorm hooks read: the batch, and where
- * its rows are staged (NULL buffers: not staged). */
+ * its rows are staged. */
 typedef struct {
     float *hidden;
     hidden_staging stage;
@@ -190,10 +190,10 @@ static void sum_embedding_rows(int i0, int i1, void *arg) {
     nn_embeddings_rows(e->hidden, e->w, e->stage.C, e->seqs, e->S, e->offset, i0, i1);
 }
 
-/* bert_rows_fn: those rows staged, where the model computes in bf16 or int8. */
+/* bert_rows_fn: those rows staged (stage_rows). */
 static void stage_embedding_rows(int i0, int i1, void *arg) {
     const embedding_rows *e = arg;
-    if (e->stage.x16 || e->stage.xq) stage_rows(i0, i1, (void *)&e->stage);
+    stage_rows(i0, i1, (void *)&e->stage);
 }
 
 /* BertEmbeddings: word + token_type + position, then LayerNorm (its
@@ -207,11 +207,11 @@ static void embeddings_forward(bert_context *ctx, const bert_sequence *seqs) {
     const bert_model *m = ctx->model;
     const bert_config *c = &m->cfg.pub;
     embedding_rows e = {ctx->hidden, staging_rows(ctx, 0), &m->w, seqs, ctx->n_seqs, ctx->offset};
-    if (c->num_hidden_layers == 0) e.stage.x16 = NULL, e.stage.xq = NULL;
+    int staged = c->num_hidden_layers > 0 && (e.stage.x16 || e.stage.xq);
     nn_key_mask(ctx->keymask, seqs, ctx->n_seqs, ctx->offset);
     bert_add_layernorm_around(ctx->hidden, ctx->hidden, NULL, m->w.emb_ln.w, m->w.emb_ln.b, ctx->n_tokens,
                               c->hidden_size, (float)c->layer_norm_eps, ctx->n_threads, sum_embedding_rows,
-                              stage_embedding_rows, &e);
+                              staged ? stage_embedding_rows : NULL, &e);
 }
 
 /* in's rows from r0 on (K values a row). */
@@ -243,14 +243,16 @@ static void dense_forward(bert_context *ctx, float *y, int ldy, dense_input in, 
     }
 }
 
-/* 1 when the feed-forward's products run on the AMX kernels (bf16 or
- * int8; every layer has the same shapes, so the first layer says). */
+/* 1 when dense layer d runs on the AMX kernels: bf16 (d->wamx, made only
+ * under bf16) or int8 (d->q8, made only under int8, packed for AMX). */
+static int dense_on_amx(const bert_dense *d) { return d->wamx || bert_qlinear_on_amx(d->q8); }
+
+/* 1 when the feed-forward's products run on the AMX kernels (every layer
+ * has the same shapes, so the first layer says). */
 static int ffn_on_amx(const bert_model *m) {
     if (m->cfg.pub.num_hidden_layers < 1) return 0;
     const bert_layer_weights *L = &m->w.layers[0];
-    if (m->compute == BERT_COMPUTE_BF16) return L->inter.wamx && L->out.wamx;
-    return m->compute == BERT_COMPUTE_INT8 && L->inter.q8 && L->out.q8 && bert_qlinear_on_amx(L->inter.q8) &&
-           bert_qlinear_on_amx(L->out.q8);
+    return dense_on_amx(&L->inter) && dense_on_amx(&L->out);
 }
 
 /* Feed-forward rows per chunk a thread where its products run on AMX and
@@ -427,8 +429,7 @@ static int qkv_forward(bert_context *ctx, const bert_layer_weights *L, dense_inp
 enum { ATTN_OUT_CHUNK_ROWS = 256 };
 
 static int attn_out_chunk_rows(const bert_context *ctx, const bert_dense *d) {
-    int amx = d->wamx || (d->q8 && bert_qlinear_on_amx(d->q8));
-    return amx ? ATTN_OUT_CHUNK_ROWS * (ctx->n_threads > 1 ? ctx->n_threads : 1) : INT_MAX;
+    return dense_on_amx(d) ? ATTN_OUT_CHUNK_ROWS * (ctx->n_threads > 1 ? ctx->n_threads : 1) : INT_MAX;
 }
 
 /* One BertLayer (layer l): attention, its output LayerNorm, feed-forward,
