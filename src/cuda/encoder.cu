@@ -1,182 +1,28 @@
 /* encoder.cu — the encoder's layers on an NVIDIA GPU (see encoder.h for
- * the data flow). cuBLAS is opened with dlopen on first use; the CUDA
- * runtime is linked statically. Every kernel here is f32 and mirrors the CPU
+ * the data flow), on the cuBLAS that device.cu opens; the CUDA runtime is
+ * linked statically. Every kernel here is f32 and mirrors the CPU
  * operation it replaces (kernels/ops.c), cited at each; under bf16 the dense
  * layers' products take bf16 operands with f32 sums (cublasGemmEx). */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 #include <float.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 extern "C" {
 #include "cuda/encoder.h"
-#include "kernels/ops.h"
-#include "util/error.h"
 }
 
-/* A kernel launch: BERT_LAUNCH(kernel, grid, block, stream)(arguments). The
- * CPU emulator that runs this file in the tests (tests/cuda_emu) gives its
- * own. */
-#ifndef BERT_LAUNCH
-#define BERT_LAUNCH(k, grid, block, stream) k<<<(grid), (block), 0, (stream)>>>
-#endif
-
-/* ---- what this machine has: decided once ------------------------------- */
-
-/* Set once under pthread_once, read-only afterwards (the documented
- * capability cache of this file). */
-static struct {
-    char why[256]; /* empty: usable */
-    int batched;   /* BERT_CUDA_ATTENTION=batched: no fused attention */
-    decltype(&cublasCreate_v2) create;
-    decltype(&cublasDestroy_v2) destroy;
-    decltype(&cublasSetStream_v2) set_stream;
-    decltype(&cublasSetMathMode) set_math;
-    decltype(&cublasSgemm_v2) sgemm;
-    decltype(&cublasSgemmBatched) sgemm_batched;
-    /* the C symbol (CUDA 11 on): compute type a cublasComputeType_t (C++ also
-     * declares an overload with a cudaDataType there) */
-    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void *,
-                              const void *, cudaDataType, int, const void *, cudaDataType, int, const void *, void *,
-                              cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
-} B;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-/* cuBLAS of the CUDA major version built against (its soname), first from
- * the toolkit the build used, then from the loader's path; the unversioned
- * name last. The first failure's message goes into why. */
-static void *open_cublas(char *why, size_t cap) {
-    char names[4][512];
-    int n = 0;
-#ifdef BERT_CUDA_LIBDIR
-    snprintf(names[n++], sizeof names[0], "%s/libcublas.so.%d", BERT_CUDA_LIBDIR, CUDART_VERSION / 1000);
-#endif
-    snprintf(names[n++], sizeof names[0], "libcublas.so.%d", CUDART_VERSION / 1000);
-    snprintf(names[n++], sizeof names[0], "libcublas.so");
-    why[0] = 0;
-    for (int i = 0; i < n; i++) {
-        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (h) return h;
-        if (!why[0]) snprintf(why, cap, "cuBLAS was not found: %s", dlerror());
-    }
-    return NULL;
-}
-
-static void probe(void) {
-    const char *attention = getenv("BERT_CUDA_ATTENTION");
-    B.batched = attention && strcmp(attention, "batched") == 0;
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-        if (driver) dlclose(driver);
-        snprintf(B.why, sizeof B.why, "no usable NVIDIA GPU: %s%s", cudaGetErrorString(e),
-                 driver ? "" : " (the NVIDIA driver, libcuda.so.1, is not installed)");
-        return;
-    }
-    if (n < 1) {
-        snprintf(B.why, sizeof B.why, "no NVIDIA GPU found (CUDA lists none)");
-        return;
-    }
-    /* the kernels are built for compute capability 8.0 and 9.0 (+ PTX of 9.0) */
-    int major = 0, minor = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
-    if (major < 8) {
-        snprintf(B.why, sizeof B.why, "the GPU's compute capability is %d.%d; bert.c's kernels need 8.0 or newer", major,
-                 minor);
-        return;
-    }
-    void *h = open_cublas(B.why, sizeof B.why);
-    if (!h) return;
-#define SYM(field, name) \
-    if (!(*(void **)&B.field = dlsym(h, name))) snprintf(B.why, sizeof B.why, "cuBLAS lacks %s", name);
-    SYM(create, "cublasCreate_v2") SYM(destroy, "cublasDestroy_v2") SYM(set_stream, "cublasSetStream_v2")
-    SYM(set_math, "cublasSetMathMode") SYM(sgemm, "cublasSgemm_v2") SYM(sgemm_batched, "cublasSgemmBatched")
-    SYM(gemm_ex, "cublasGemmEx")
-#undef SYM
-}
-
-extern "C" const char *bert_cuda_unavailable(void) {
-    pthread_once(&once, probe);
-    return B.why[0] ? B.why : NULL;
-}
-
-extern "C" int bert_cuda_fused_attention(int head_size) {
-    pthread_once(&once, probe);
-    return !B.batched && head_size >= 1 && head_size <= BERT_CUDA_FUSED_HEAD_MAX;
-}
+#include "cuda/common.cuh"
 
 /* ---- kernels ------------------------------------------------------------ */
-
-/* bert_activation_forward's formulas (kernels/ops.c, vecmath.h). */
-__device__ static float activation(float x, int act) {
-    switch (act) {
-    case BERT_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case BERT_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case BERT_ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case BERT_ACT_SILU: return x / (1.0f + expf(-x));
-    case BERT_ACT_GELU_FAST: return 0.5f * x * (1.0f + tanhf(0.7978845608f * x * (1.0f + 0.044715f * x * x)));
-    default: return x;
-    }
-}
-
-/* y[M x N] = act(y + b) (act < 0: y + b): nn.Linear's bias, then the
- * intermediate's activation. */
-__global__ static void bias_act(float *y, const float *b, size_t M, int N, int act) {
-    size_t n = M * (size_t)N;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float v = y[i] + b[i % N];
-        y[i] = act >= 0 ? activation(v, act) : v;
-    }
-}
 
 /* dst[i] = src[i] rounded to bf16, nearest even (bert_f32_to_bf16 on the CPU). */
 __global__ static void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = __float2bfloat16_rn(src[i]);
-}
-
-/* The sum (op 0) or maximum (op 1) of v over the block; every thread gets it. */
-__device__ static float block_reduce(float v, int op) {
-    __shared__ float part[32];
-    for (int o = 16; o > 0; o >>= 1) {
-        float w = __shfl_xor_sync(0xffffffffu, v, o);
-        v = op ? fmaxf(v, w) : v + w;
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    __syncthreads(); /* part[] may still be read from the previous call */
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    v = lane < warps ? part[lane] : (op ? -FLT_MAX : 0.0f);
-    for (int o = 16; o > 0; o >>= 1) {
-        float w = __shfl_xor_sync(0xffffffffu, v, o);
-        v = op ? fmaxf(v, w) : v + w;
-    }
-    return v;
-}
-
-/* out[j] = LayerNorm(x)[j] * g[j] + beta[j] over one row of C, x(j) its
- * j-th element, by the block (nn.LayerNorm: biased variance, rstd = 1 /
- * sqrt(var + eps)). x(j) is read by the thread that writes out[j], last
- * just before, so out may be one of x's inputs. */
-template <class X>
-__device__ static void layernorm_row(float *out, X x, const float *g, const float *beta, int C, float eps) {
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < C; j += blockDim.x) s += x(j);
-    float mean = block_reduce(s, 0) / C;
-    float q = 0.0f;
-    for (int j = threadIdx.x; j < C; j += blockDim.x) {
-        float d = x(j) - mean;
-        q += d * d;
-    }
-    float rstd = rsqrtf(block_reduce(q, 0) / C + eps);
-    for (int j = threadIdx.x; j < C; j += blockDim.x) out[j] = (x(j) - mean) * rstd * g[j] + beta[j];
 }
 
 /* out[row] = LayerNorm(a[row] + bias + res[row]) * g + beta, one block per
@@ -321,17 +167,6 @@ struct bert_cuda_model {
     layer_dev *layers;
 };
 
-/* Threads of a block that walks n elements of one row: whole warps, at most cap. */
-static unsigned threads_for(int n, unsigned cap) {
-    unsigned t = ((unsigned)n + 31) / 32 * 32;
-    return t < cap ? t : cap;
-}
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + 255) / 256;
-    return (unsigned)(b < 4096 ? b : 4096);
-}
-
 /* bf16: the four dense weights of every layer rounded into m->block16. */
 static cudaError_t round_weights(bert_cuda_model *m) {
     (void)cudaGetLastError(); /* an earlier call's error is not this one's (cudaGetLastError below) */
@@ -354,11 +189,6 @@ static cudaError_t round_weights(bert_cuda_model *m) {
         e = cudaGetLastError();
     }
     return e;
-}
-
-static bert_status cuda_fail(bert_error *err, cudaError_t e, const char *what) {
-    return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO, "CUDA: %s: %s", what,
-                     cudaGetErrorString(e));
 }
 
 extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err) {
@@ -491,7 +321,7 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     free(w->tiles_h), free(w->tok_h);
     for (int i = 0; i < w->cap_ev; i++) cudaEventDestroy(w->ev[i]);
     free(w->ev), free(w->ev_what);
-    if (w->blas) B.destroy(w->blas);
+    if (w->blas) cuda_blas()->destroy(w->blas);
     if (w->stream) cudaStreamDestroy(w->stream);
     free(w->pairs), free(w->groups), free((void *)w->ptrs_h), free(w->keyrow_h);
     free(w);
@@ -550,10 +380,10 @@ static bert_status work_create(const bert_cuda_model *m, bert_cuda_work **out, b
         free(w);
         return cuda_fail(err, e, "creating a stream");
     }
-    cublasStatus_t s = B.create(&w->blas);
-    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_stream(w->blas, w->stream);
+    cublasStatus_t s = cuda_blas()->create(&w->blas);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(w->blas, w->stream);
     /* TF32 only where the model asks for it (--dtype tf32) */
-    if (s == CUBLAS_STATUS_SUCCESS) s = B.set_math(w->blas, m->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_math(w->blas, m->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     if (s != CUBLAS_STATUS_SUCCESS) {
         bert_cuda_work_free(w);
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: could not set up a handle (status %d)", (int)s);
@@ -595,11 +425,11 @@ static cudaError_t profile_events(bert_cuda_work *w, int L) {
 static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, const float *W,
                             const __nv_bfloat16 *W16, int M, int Nout, int K) {
     const float one = 1.0f, zero = 0.0f;
-    if (!W16) return B.sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
+    if (!W16) return cuda_blas()->sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
     size_t n = (size_t)M * (size_t)K;
     BERT_LAUNCH(to_bf16, blocks_for(n), 256, w->stream)(w->x16, x, n);
     mark(w, l, BERT_OP_CONVERT);
-    return B.gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
+    return cuda_blas()->gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
                      &zero, y, CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
@@ -623,13 +453,13 @@ static cublasStatus_t layer(const bert_cuda_model *m, int l, bert_cuda_work *w, 
         const float **p = w->ptrs + 6 * (size_t)g->first;
         int n = g->n, T = g->T;
         /* S_i = scale Q_h K_h^T: column-major S^T [T x T] = op(K_h^T) Q_h^T */
-        s = B.sgemm_batched(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &scale, p, 3 * C, p + n, 3 * C, &zero,
+        s = cuda_blas()->sgemm_batched(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &scale, p, 3 * C, p + n, 3 * C, &zero,
                             (float *const *)(p + 2 * n), T, n);
         if (s != CUBLAS_STATUS_SUCCESS) break;
         BERT_LAUNCH(mask_softmax, dim3((unsigned)T, (unsigned)n), threads_for(T, 128), w->stream)(w->scores, w->keymask, w->keyrow + g->first,
                                                                            T);
         /* attn_h = P_i V_h: column-major attn_h^T [hs x T] = V_h^T P_i^T */
-        s = B.sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
+        s = cuda_blas()->sgemm_batched(w->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, p + 3 * n, 3 * C, p + 4 * n, T, &zero,
                             (float *const *)(p + 5 * n), C, n);
     }
     mark(w, l, BERT_OP_ATTENTION);
