@@ -168,8 +168,9 @@ typedef enum {
                            * products and a softmax kernel); ragged batches
                            * as on the CPU, no padding; the embeddings on the
                            * GPU too. The heads (pooler, classifiers, MLM)
-                           * stay on the CPU. Inference only, f32, bf16 or tf32
-                           * (bert_model_params.device); see
+                           * stay on the CPU. Inference in f32, bf16 or tf32
+                           * (bert_model_params.device), training in f32
+                           * (bert_train_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
 
@@ -1005,6 +1006,15 @@ typedef struct {
      * process alone. Otherwise every rank opens its trainer with the same
      * parameters and hands it the same micro-batches; see bert_dist. */
     struct bert_dist *dist;
+    bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
+                                    layers' forward and backward on the first GPU, in f32
+                                    (compute _BF16 is refused there); the embeddings, the
+                                    heads, the losses and AdamW stay on the CPU, the dropout
+                                    masks are drawn as on the CPU, and the layers' weights
+                                    are copied over after each optimizer step. Results
+                                    follow the CPU's to within f32 rounding.
+                                    bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
+                                    the GPU path cannot run (bert_cuda_unavailable_reason) */
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16

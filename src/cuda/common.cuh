@@ -99,4 +99,25 @@ __device__ static inline void layernorm_row(float *out, X x, const float *g, con
     for (int j = threadIdx.x; j < C; j += blockDim.x) out[j] = (x(j) - mean) * rstd * g[j] + beta[j];
 }
 
+/* One score row r[0..T) by the block: keys whose km is 0 to -FLT_MAX, then
+ * softmax, as bert_mask_key_columns + bert_softmax_rows (the max
+ * subtracted, the sum inverted once). */
+__device__ static inline void masked_softmax_row(float *r, const float *km, int T) {
+    float mx = -FLT_MAX;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float v = km[j] == 0.0f ? -FLT_MAX : r[j];
+        r[j] = v;
+        mx = fmaxf(mx, v);
+    }
+    mx = block_reduce(mx, 1);
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float e = expf(r[j] - mx);
+        r[j] = e;
+        s += e;
+    }
+    float inv = 1.0f / block_reduce(s, 0);
+    for (int j = threadIdx.x; j < T; j += blockDim.x) r[j] *= inv;
+}
+
 #endif

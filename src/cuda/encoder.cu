@@ -48,27 +48,9 @@ __global__ static void embeddings(float *out, const float *word, const float *po
 }
 
 /* One score row of pair blockIdx.y (rows of T x T matrices one after
- * another): masked keys (keymask 0) to -FLT_MAX, then softmax, as
- * bert_mask_key_columns + bert_softmax_rows (the max subtracted, the sum
- * inverted once). */
+ * another): masked_softmax_row. */
 __global__ static void mask_softmax(float *S, const float *keymask, const int *keyrow, int T) {
-    float *r = S + ((size_t)blockIdx.y * T + blockIdx.x) * T;
-    const float *km = keymask + keyrow[blockIdx.y];
-    float mx = -FLT_MAX;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float v = km[j] == 0.0f ? -FLT_MAX : r[j];
-        r[j] = v;
-        mx = fmaxf(mx, v);
-    }
-    mx = block_reduce(mx, 1);
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float e = expf(r[j] - mx);
-        r[j] = e;
-        s += e;
-    }
-    float inv = 1.0f / block_reduce(s, 0);
-    for (int j = threadIdx.x; j < T; j += blockDim.x) r[j] *= inv;
+    masked_softmax_row(S + ((size_t)blockIdx.y * T + blockIdx.x) * T, keymask + keyrow[blockIdx.y], T);
 }
 
 /* The fused attention: softmax(scale Q_h K_h^T + key mask) V_h for FA_Q

@@ -1,6 +1,7 @@
 /* none.c — the GPU path's functions in a build without CUDA (nvcc not
  * found, CUDA=none, or a sanitizer build): each says so. */
 #include "cuda/encoder.h"
+#include "cuda/train.h"
 #include "util/error.h"
 
 const char *bert_cuda_unavailable(void) {
@@ -27,4 +28,30 @@ void bert_cuda_work_free(bert_cuda_work *w) { (void)w; }
 int bert_cuda_fused_attention(int head_size) {
     (void)head_size;
     return 0;
+}
+
+bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda_train **out, bert_error *err) {
+    (void)shape;
+    *out = NULL;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+void bert_cuda_train_free(bert_cuda_train *t) { (void)t; }
+
+/* Unreachable: no context can be made. */
+bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err) {
+    (void)t, (void)src;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
+                                    bert_error *err) {
+    (void)t, (void)b, (void)x0, (void)x_out;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+                                     void (*layer_done)(void *user, int l), void *user, bert_error *err) {
+    (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }

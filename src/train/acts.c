@@ -59,7 +59,7 @@ static bert_status reserve16(train_acts *a, int NL, size_t N, size_t C, size_t I
 }
 
 bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_sequence *seqs, int S, int bf16,
-                               bert_error *err) {
+                               int gpu, bert_error *err) {
     const bert_config *c = bert_model_config(m);
     int C = c->hidden_size, I = c->intermediate_size, NH = c->num_attention_heads, NL = c->num_hidden_layers;
     train_acts *a = *pa;
@@ -74,8 +74,8 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     if (rc != BERT_OK) return rc;
     size_t N = (size_t)a->N, tt = a->poff[S], NC = N * C;
     size_t per_layer = 10 * NC + 4 * N + 2 * N * I + 2 * (size_t)NH * tt;
-    size_t need = 5 * NC + 2 * N + (size_t)NL * per_layer + NC + /* scratch */ 6 * NC + N * I + 2 * (size_t)NH * tt +
-                  /* keymask */ N + /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64;
+    size_t need = 5 * NC + 2 * N + NC + /* keymask */ N + /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64 +
+                  (gpu ? /* dx, dtmp */ 2 * NC : (size_t)NL * per_layer + 6 * NC + N * I + 2 * (size_t)NH * tt);
     if (need > a->cap_floats) {
         free(a->block);
         a->block = bert_alloc64(need * sizeof(float));
@@ -85,6 +85,8 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     float *p = a->block;
 #define TAKE(ptr, n) (ptr = p, p += bert_lines(n, sizeof *p))
     TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
+    TAKE(a->x_out, NC), TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->keymask, N);
+    if (gpu) return BERT_OK; /* the layers keep theirs on the GPU */
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];
         TAKE(la->x_in, NC), TAKE(la->q, NC), TAKE(la->k, NC), TAKE(la->v, NC), TAKE(la->ctx, NC);
@@ -93,10 +95,8 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
         TAKE(la->f_pre, N * I), TAKE(la->f_act, N * I);
         TAKE(la->probs, (size_t)NH * tt), TAKE(la->probs_d, (size_t)NH * tt);
     }
-    TAKE(a->x_out, NC);
-    TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->dC1, NC), TAKE(a->dq, NC), TAKE(a->dk, NC), TAKE(a->dv, NC);
+    TAKE(a->dC1, NC), TAKE(a->dq, NC), TAKE(a->dk, NC), TAKE(a->dv, NC);
     TAKE(a->dI, N * I), TAKE(a->dP, (size_t)NH * tt), TAKE(a->dS, (size_t)NH * tt);
-    TAKE(a->keymask, N);
 #undef TAKE
     return bf16 ? reserve16(a, NL, N, (size_t)C, (size_t)I, err) : BERT_OK;
 }

@@ -68,6 +68,8 @@ typedef struct {
      * micro-batch's dropout masks, which the part draws its piece of; NULL:
      * the batch is whole. */
     const struct train_masks *masks;
+    /* The layers' forward and backward on the GPU (train/gpu.h); NULL: on the CPU. */
+    struct bert_cuda_train *gpu;
 } train_pass;
 
 /* The whole micro-batch around a part: its tokens, sequences and
@@ -89,9 +91,11 @@ typedef struct train_share {
 } train_share;
 
 /* Make *a (created when NULL) hold the activations of the batch seqs[0..S)
- * of model m; with bf16, also the bf16 copies the dense layers keep. */
+ * of model m; with bf16, also the bf16 copies the dense layers keep. With
+ * gpu (the layers train on the GPU, train/gpu.h), only the embeddings',
+ * x_out, dx, dtmp and the key mask: layers[] and the rest stay NULL. */
 bert_status train_acts_reserve(train_acts **a, const bert_model *m, const bert_sequence *seqs, int S, int bf16,
-                               bert_error *err);
+                               int gpu, bert_error *err);
 void train_acts_free(train_acts *a);
 
 #endif

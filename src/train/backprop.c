@@ -10,6 +10,7 @@
 
 #include "model/layers.h"
 #include "train/dropout.h"
+#include "train/gpu.h"
 
 /* The batch as attention sees it. */
 static nn_attention_batch attention_batch(const train_pass *tp) {
@@ -56,7 +57,7 @@ static void layer_forward(const train_pass *tp, int l, float *y) {
     nn_layernorm_forward(y, &k2, a->dtmp, la->h1, &lw->out_ln, N, C, eps, nt);
 }
 
-void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S) {
+bert_status train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S, bert_error *err) {
     const bert_model *m = tp->model;
     const bert_config *c = bert_model_config(m);
     train_acts *a = tp->acts;
@@ -68,9 +69,12 @@ void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int 
     nn_layernorm_forward(a->e_ln, &ke, a->e_sum, NULL, &m->w.emb_ln, N, C, (float)c->layer_norm_eps,
                          tp->block.n_threads);
     train_pass_mask(tp, a->e_mask, 1, (size_t)N, (size_t)C, tp->p->hidden_dropout);
-    float *x = NL > 0 ? a->layers[0].x_in : a->x_out;
+    /* on the GPU, the layers' input goes over from dtmp (scratch until the backward) */
+    float *x = tp->gpu ? a->dtmp : NL > 0 ? a->layers[0].x_in : a->x_out;
     for (size_t i = 0; i < NC; i++) x[i] = a->e_ln[i] * a->e_mask[i];
+    if (tp->gpu) return train_gpu_forward(tp, x, err);
     for (int l = 0; l < NL; l++) layer_forward(tp, l, l + 1 < NL ? a->layers[l + 1].x_in : a->x_out);
+    return BERT_OK;
 }
 
 void train_encoder_skip_masks(const train_pass *tp) {
@@ -124,7 +128,7 @@ static void layer_backward(const train_pass *tp, int l) {
     train_dense_bwd(blk, dx, lw->v.w, lw->v.b, a->dv, a->dy16, la->x_in, la->x16, N, C, C, 1);
 }
 
-void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S) {
+bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S, bert_error *err) {
     const bert_model *m = tp->model;
     const bert_config *c = bert_model_config(m);
     const bert_weights *w = &m->w;
@@ -132,7 +136,9 @@ void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int
     train_acts *a = tp->acts;
     int N = a->N, C = c->hidden_size;
     size_t NC = (size_t)N * C;
-    for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
+    bert_status rc = tp->gpu ? train_gpu_backward(tp, err) : BERT_OK;
+    if (rc != BERT_OK) return rc;
+    for (int l = c->num_hidden_layers - 1; l >= 0 && !tp->gpu; l--) {
         layer_backward(tp, l);
         if (tp->layer_done) tp->layer_done(tp->layer_done_user, l); /* its gradients are final */
     }
@@ -143,4 +149,5 @@ void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int
                           C, tp->block.n_threads);
     nn_embeddings_backward(train_grad(blk, w->word), train_grad(blk, w->pos), train_grad(blk, w->type), a->dtmp, C, seqs,
                            S, a->offset, c->pad_token_id);
+    return BERT_OK;
 }

@@ -9,8 +9,10 @@
  * embeddings, on the attention probabilities, after the attention output
  * dense and after the FFN output dense), masks drawn from tp->rng in that
  * order, layer by layer. The last hidden states end in tp->acts->x_out.
- * tp->acts must be reserved for this batch (train_acts_reserve). */
-void train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S);
+ * tp->acts must be reserved for this batch (train_acts_reserve). With
+ * tp->gpu the layers run there (train/gpu.h), the masks drawn alike; only
+ * that path can fail (CUDA's errors), and nothing is kept on failure. */
+bert_status train_encoder_forward(const train_pass *tp, const bert_sequence *seqs, int S, bert_error *err);
 
 /* A data-parallel part with no sequences (tp->masks holds the whole
  * batch as before or after it): the RNG advanced over every dropout mask
@@ -20,7 +22,8 @@ void train_encoder_skip_masks(const train_pass *tp);
 
 /* From d loss / d x_out in tp->acts->dx (the heads' output), every encoder
  * weight's gradient added to the block's. Overwrites the backward scratch
- * of tp->acts, dx included. */
-void train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S);
+ * of tp->acts, dx included. With tp->gpu, the layers' backward runs there
+ * (it can fail with CUDA's errors; the gradients are then partly added). */
+bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S, bert_error *err);
 
 #endif

@@ -27,6 +27,7 @@
 #include "model/context.h"
 #include "train/acts.h"
 #include "train/backprop.h"
+#include "train/gpu.h"
 #include "train/heads.h"
 #include "train/trainer.h"
 #include "train/data_parallel.h"
@@ -320,6 +321,14 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }
+    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
+        if (t->p.compute != BERT_COMPUTE_F32)
+            rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains in f32; bf16 training runs on the CPU");
+        else if ((rc = train_gpu_create(t->model, &t->gpu, err)) == BERT_OK)
+            t->gpu_stale = 1;
+    } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
+        rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
+    }
     free(src_list.v);
     free(list.v);
     bert_model_free(src);
@@ -342,6 +351,7 @@ void bert_trainer_free(bert_trainer *t) {
     train_dp_free(t->dp);
     free(t->params16);
     free(t->word_rows);
+    bert_cuda_train_free(t->gpu);
     train_heads_free(t);
     free(t);
 }
@@ -350,7 +360,7 @@ void bert_trainer_free(bert_trainer *t) {
  * selected head's loss weight; the whole batch, nothing sent. */
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
-                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL};
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
@@ -409,12 +419,16 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
 
 static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int S,
                                     const float *labels, double *loss, bert_error *err) {
-    bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, err);
+    bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, t->gpu != NULL, err);
     if (rc != BERT_OK) return rc;
+    if (t->gpu && t->gpu_stale) { /* the weights AdamW (or a resume) left, once per change */
+        if ((rc = train_gpu_upload(t->gpu, t->model, err)) != BERT_OK) return rc;
+        t->gpu_stale = 0;
+    }
     tp->acts = t->acts;
-    train_encoder_forward(tp, seqs, S);
-    rc = train_heads(tp, seqs, S, labels, loss, err);
-    if (rc == BERT_OK) train_encoder_backward(tp, seqs, S);
+    rc = train_encoder_forward(tp, seqs, S, err);
+    if (rc == BERT_OK) rc = train_heads(tp, seqs, S, labels, loss, err);
+    if (rc == BERT_OK) rc = train_encoder_backward(tp, seqs, S, err);
     return rc;
 }
 
@@ -445,6 +459,7 @@ void train_adamw_step(bert_trainer *t, double lr) {
     if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
         b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
     t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
+    t->gpu_stale = 1;
     if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows);
     t->step++;
     train_heads_stepped(t);

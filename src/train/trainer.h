@@ -65,6 +65,11 @@ struct bert_trainer {
      * data-parallel sums. word_tensor: its index in tensors, or -1. */
     unsigned char *word_rows;
     int word_rows_ok, word_tensor;
+    /* BERT_DEVICE_CUDA: the layers' forward and backward on the GPU
+     * (train/gpu.h), else NULL; gpu_stale: params changed since the GPU's
+     * copy was made (set at opening and by each AdamW step). */
+    struct bert_cuda_train *gpu;
+    int gpu_stale;
 };
 
 /* Give the training model p's task: labels (rebuilt from p when force, else

@@ -12,13 +12,18 @@
  * noise there (~1e-9), and Adam turns noise into steps of size ~lr
  * (m / sqrt(v) is O(1) for any nonzero g). For such a tensor (reference
  * gradient below 1e-6 everywhere) ours must be below 1e-6 too, and the
- * updated values are not compared. */
+ * updated values are not compared.
+ *
+ * The same checks run with the layers on the GPU (BERT_DEVICE_CUDA) where
+ * it can run, on the CUDA emulator in every build (tests/cuda_emu), and
+ * the GPU pass with dropout against the CPU pass with the same masks. */
 #include <stdlib.h>
 
 #include "io/safetensors.h"
 #include "kernels/ops.h"
 #include "test.h"
 #include "train/golden_batch.h"
+#include "cuda/train.h"
 #include "train/trainer.h"
 
 static double rel_err(const float *a, const float *b, size_t n) {
@@ -32,7 +37,7 @@ static double rel_err(const float *a, const float *b, size_t n) {
 }
 
 static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels, int num_intents,
-                       int intent_multi) {
+                       int intent_multi, bert_device device) {
     char dir[256];
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
     bert_error err;
@@ -47,6 +52,7 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
     bert_train_params p = golden_params(task, problem, num_labels, 1e-3, 4, BERT_COMPUTE_F32);
     p.weight_decay = 0.01;
     p.num_intents = num_intents, p.intent_multi_label = intent_multi;
+    p.device = device;
     p.warmup_steps = (long)((const float *)(const void *)st_find(&g, "warmup")->data)[0];
     bert_trainer *t = NULL;
     unsigned created = 0;
@@ -102,14 +108,14 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
     batch_close(&gb);
 }
 
-TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 0, 0); }
-TEST(train_regression_matches_pytorch) { check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1, 0, 0); }
-TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4, 0, 0); }
-TEST(train_token_classification_matches_pytorch) { check_case("token", BERT_TASK_TOKEN, 0, 3, 0, 0); }
-TEST(train_question_answering_matches_pytorch) { check_case("qa", BERT_TASK_QA, 0, 2, 0, 0); }
-TEST(train_pretraining_mlm_nsp_matches_pytorch) { check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2, 0, 0); }
-TEST(train_joint_intent_slots_matches_pytorch) { check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0); }
-TEST(train_joint_multi_intent_slots_matches_pytorch) { check_case("dialogue-multi", BERT_TASK_DIALOGUE, 0, 3, 3, 1); }
+TEST(train_single_label_matches_pytorch) { check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_regression_matches_pytorch) { check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_multi_label_matches_pytorch) { check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_token_classification_matches_pytorch) { check_case("token", BERT_TASK_TOKEN, 0, 3, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_question_answering_matches_pytorch) { check_case("qa", BERT_TASK_QA, 0, 2, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_pretraining_mlm_nsp_matches_pytorch) { check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2, 0, 0, BERT_DEVICE_CPU); }
+TEST(train_joint_intent_slots_matches_pytorch) { check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0, BERT_DEVICE_CPU); }
+TEST(train_joint_multi_intent_slots_matches_pytorch) { check_case("dialogue-multi", BERT_TASK_DIALOGUE, 0, 3, 3, 1, BERT_DEVICE_CPU); }
 
 /* Each backward kernel against float64 central differences on tiny shapes. */
 TEST(train_kernels_match_finite_differences) {
@@ -391,4 +397,135 @@ TEST(train_creates_missing_heads) {
     if (t && u) CHECK(memcmp(t->params, u->params, t->n_params * sizeof(float)) == 0); /* same seed, same init */
     bert_trainer_free(t);
     bert_trainer_free(u);
+}
+
+/* The cases above with the layers on the GPU (1e-4 against PyTorch, as on
+ * the CPU); where the GPU path cannot run, the trainer is refused with
+ * BERT_ERR_UNSUPPORTED naming why. bf16 on the GPU is refused either way. */
+TEST(train_cuda_matches_pytorch_or_is_refused) {
+    const char *why = bert_cuda_unavailable_reason();
+    bert_train_params p = golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4, BERT_COMPUTE_F32);
+    p.device = BERT_DEVICE_CUDA;
+    bert_trainer *t = NULL;
+    bert_error err;
+    if (why) {
+        printf("  (no GPU path here: %s)\n", why);
+        CHECK_ERR(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err, BERT_ERR_UNSUPPORTED, why);
+        CHECK(t == NULL);
+        return;
+    }
+    p.compute = BERT_COMPUTE_BF16;
+    CHECK_ERR(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err, BERT_ERR_UNSUPPORTED,
+              "trains in f32");
+    CHECK(t == NULL);
+    p.compute = BERT_COMPUTE_F32;
+    p.device = (bert_device)7;
+    CHECK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err) == BERT_ERR_INPUT && t == NULL);
+    check_case("single-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 0, 0, BERT_DEVICE_CUDA);
+    check_case("regression", BERT_TASK_SEQUENCE, BERT_PROBLEM_REGRESSION, 1, 0, 0, BERT_DEVICE_CUDA);
+    check_case("multi-label", BERT_TASK_SEQUENCE, BERT_PROBLEM_MULTI_LABEL, 4, 0, 0, BERT_DEVICE_CUDA);
+    check_case("token", BERT_TASK_TOKEN, 0, 3, 0, 0, BERT_DEVICE_CUDA);
+    check_case("qa", BERT_TASK_QA, 0, 2, 0, 0, BERT_DEVICE_CUDA);
+    check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2, 0, 0, BERT_DEVICE_CUDA);
+    check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0, BERT_DEVICE_CUDA);
+}
+
+/* A GPU trainer and a CPU trainer of one seed and params p, over four
+ * micro-batches of seqs (two AdamW steps): the losses agree to 1e-5
+ * (relative) and every gradient and updated tensor to 1e-4 (relative
+ * norm; an exactly-zero gradient, as at the top of the file, below 1e-6 on
+ * both and its tensor not compared after the step). Then the GPU
+ * trainer's backward without a forward is BERT_ERR_STATE, and it goes on. */
+static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence *seqs, int n, const float *labels) {
+    bert_error err;
+    bert_trainer *t[2] = {NULL, NULL};
+    char zero[256] = {0};
+    for (int d = 0; d < 2; d++) {
+        p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+        CHECK_OK(bert_trainer_open(dir, &p, &t[d], NULL, &err), err);
+    }
+    CHECK(!t[0] || t[0]->n_tensors <= 256);
+    for (int mb = 0; t[0] && t[1] && mb < 4; mb++) {
+        double loss[2];
+        for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_backward(t[d], seqs, n, labels, &loss[d], &err), err);
+        if (!(fabs(loss[1] - loss[0]) <= 1e-5 * (1 + fabs(loss[0]))))
+            test_fail(__FILE__, __LINE__, "%s micro-batch %d: loss %.8f on the GPU, %.8f on the CPU", dir, mb, loss[1], loss[0]);
+        int due = bert_trainer_step_due(t[0]);
+        for (int k = 0; due && k < t[0]->n_tensors; k++) {
+            const train_tensor *x = &t[0]->tensors[k];
+            size_t m = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            double cpu = 0, gpu = 0;
+            for (size_t i = 0; i < m; i++)
+                cpu = fmax(cpu, fabs(t[0]->grads[x->offset + i])), gpu = fmax(gpu, fabs(t[1]->grads[x->offset + i]));
+            if (cpu < 1e-6) { /* an exactly-zero gradient (the key bias): see the top of the file */
+                zero[k] = 1;
+                if (!(gpu < 1e-6)) test_fail(__FILE__, __LINE__, "%s: %s gradient should be ~0: %.3g", dir, x->name, gpu);
+                continue;
+            }
+            double e = rel_err(t[1]->grads + x->offset, t[0]->grads + x->offset, m);
+            if (!(e <= 1e-4))
+                test_fail(__FILE__, __LINE__, "%s micro-batch %d: gradient of %s: relative error %.3g", dir, mb, x->name, e);
+        }
+        for (int d = 0; due && d < 2; d++) CHECK_OK(bert_trainer_apply(t[d], &err), err);
+        for (int k = 0; due && k < t[0]->n_tensors; k++) {
+            const train_tensor *x = &t[0]->tensors[k];
+            size_t m = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            if (zero[k]) continue;
+            double e = rel_err(t[1]->params + x->offset, t[0]->params + x->offset, m);
+            if (!(e <= 1e-4))
+                test_fail(__FILE__, __LINE__, "%s after micro-batch %d: %s: relative error %.3g", dir, mb, x->name, e);
+        }
+    }
+    if (t[1]) {
+        float dx[1] = {0};
+        CHECK_ERR(bert_cuda_train_backward(t[1]->gpu, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "no forward");
+        double loss;
+        CHECK_OK(bert_trainer_backward(t[1], seqs, n, labels, &loss, &err), err);
+        CHECK(isfinite(loss));
+    }
+    bert_trainer_free(t[0]);
+    bert_trainer_free(t[1]);
+}
+
+/* With dropout (0.1 everywhere; the attention's too) the GPU trainer
+ * draws the CPU trainer's masks and applies them alike (follow_cpu): on
+ * the pre-training golden batch (MLM + NSP), and on a sequence-task batch
+ * of 156 tokens (the column sums' row blocks of 64 cut three ways), ragged
+ * (lengths 1 to 32, three of 32 and two of 17 in one batched product each)
+ * with padding keys masked. */
+TEST(train_cuda_dropout_follows_the_cpu) {
+    if (bert_cuda_unavailable_reason()) {
+        printf("  (no GPU path here: %s; see train_cuda_matches_pytorch_or_is_refused)\n", bert_cuda_unavailable_reason());
+        return;
+    }
+    bert_error err;
+    golden_batch gb;
+    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.message);
+        return;
+    }
+    bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, BERT_COMPUTE_F32);
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
+    p.grad_accum = 2;
+    follow_cpu("tests/fixtures/train/pretraining", p, gb.seqs, gb.B, gb.labels);
+    batch_close(&gb);
+    enum { B = 8, T = 32 };
+    static const int len[B] = {32, 17, 32, 5, 1, 32, 20, 17}, pad[B] = {0, 3, 0, 1, 0, 7, 0, 0};
+    int32_t ids[B * T], types[B * T], mask[B * T];
+    bert_sequence seqs[B];
+    float labels[B];
+    for (int b = 0; b < B; b++) {
+        for (int k = 0; k < len[b]; k++) {
+            ids[b * T + k] = k == 0 ? 2 : k >= len[b] - pad[b] ? 0 : 5 + (b * 31 + k * 7) % 50;
+            types[b * T + k] = k > len[b] / 2;
+            mask[b * T + k] = k < len[b] - pad[b];
+        }
+        seqs[b] = (bert_sequence){.input_ids = ids + b * T, .token_type_ids = types + b * T, .attention_mask = mask + b * T,
+                                  .n_tokens = len[b]};
+        labels[b] = (float)(b % 3);
+    }
+    p = golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4, BERT_COMPUTE_F32);
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
+    p.grad_accum = 2;
+    follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
 }

@@ -1,0 +1,618 @@
+/* train.cu — the encoder's layers in training on an NVIDIA GPU (see
+ * train.h for the seam and the data flow). Each kernel mirrors the CPU
+ * operation of train/backprop.c it stands for, cited at each; every
+ * product is a cuBLAS f32 sgemm (row-major operands read as cuBLAS's
+ * column-major transposes). Sums run in f32 in the GPU's orders, so a pass
+ * follows the CPU's within the rounding of f32 sums, not bit for bit. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "cuda/train.h"
+}
+
+#include "cuda/common.cuh"
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* pre[M x N] += b, out = act(pre): the intermediate dense's bias, then its
+ * activation, both kept (train_dense_fwd + nn_activation_forward). */
+__global__ static void bias_act_keep(float *pre, float *out, const float *b, size_t M, int N, int act) {
+    size_t n = M * (size_t)N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = pre[i] + b[i % N];
+        pre[i] = v;
+        out[i] = activation(v, act);
+    }
+}
+
+/* Dropout's scale for element i: mask[i] ? keep : 0, or 1 without a mask
+ * (train_draw_mask's values). */
+__device__ static inline float dropped(const uint8_t *mask, size_t i, float keep) {
+    return mask ? (mask[i] ? keep : 0.0f) : 1.0f;
+}
+
+/* One row per block: r = dropout(a + bias) + res, then out = LayerNorm(r)
+ * * g + beta, with r, the mean and 1 / sqrt(var + eps) kept: BertSelfOutput
+ * / BertOutput in training (train_dropout, then bert_add_layernorm_train). */
+__global__ static void add_layernorm_keep(float *out, float *r, float *mean, float *rstd, const float *a,
+                                          const float *bias, const uint8_t *mask, float keep, const float *res,
+                                          const float *g, const float *beta, int C, float eps) {
+    size_t off = (size_t)blockIdx.x * C;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float v = (a[off + j] + bias[j]) * dropped(mask, off + j, keep) + res[off + j];
+        r[off + j] = v;
+        s += v;
+    }
+    float m = block_reduce(s, 0) / C, q = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = r[off + j] - m;
+        q += d * d;
+    }
+    float rs = rsqrtf(block_reduce(q, 0) / C + eps);
+    if (threadIdx.x == 0) mean[blockIdx.x] = m, rstd[blockIdx.x] = rs;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) out[off + j] = (r[off + j] - m) * rs * g[j] + beta[j];
+}
+
+/* Score row blockIdx.x of pair blockIdx.y (its T x T block at P + po[i]):
+ * masked keys to -FLT_MAX, softmax, kept in P; with Pd (attention
+ * dropout), Pd = P * the mask's scale (head_probs, then bert_mul_inplace). */
+__global__ static void softmax_keep(float *P, float *Pd, const uint8_t *mask, float keep, const float *keymask,
+                                    const size_t *po, const int *keyrow, int T) {
+    size_t at = po[blockIdx.y] + (size_t)blockIdx.x * T;
+    masked_softmax_row(P + at, keymask + keyrow[blockIdx.y], T);
+    if (Pd) /* each thread scales the elements it wrote */
+        for (int j = threadIdx.x; j < T; j += blockDim.x) Pd[at + j] = P[at + j] * (mask[at + j] ? keep : 0.0f);
+}
+
+/* Through the dropout and the softmax, in place: dP holds d loss / d Pd on
+ * entry, d loss / d scores on return (bert_softmax_dropout_backward:
+ * dp = dPd Pd / P where P > 0, dS = P (dp - sum_j dp_j P_j)). */
+__global__ static void softmax_backward(float *dP, const float *P, const float *Pd, const size_t *po, int T) {
+    size_t at = po[blockIdx.y] + (size_t)blockIdx.x * T;
+    float dot = 0.0f;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float p = P[at + j], dp = p > 0.0f ? dP[at + j] * (Pd[at + j] / p) : 0.0f;
+        dot += dp * p;
+    }
+    dot = block_reduce(dot, 0); /* its barriers: every read above is done */
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float p = P[at + j], dp = p > 0.0f ? dP[at + j] * (Pd[at + j] / p) : 0.0f;
+        dP[at + j] = p * (dp - dot);
+    }
+}
+
+/* One row per block of LayerNorm's input gradient (layernorm_backward_row:
+ * din = rstd (g - mean(g) - xhat mean(g xhat)), g = dout w), into din,
+ * and din times the dropout scale into drop: the residual's and the
+ * dense branch's gradients. */
+__global__ static void layernorm_backward_rows(float *din, float *drop, const uint8_t *mask, float keep,
+                                               const float *dout, const float *x, const float *w, const float *mean,
+                                               const float *rstd, int C) {
+    size_t off = (size_t)blockIdx.x * C;
+    float m = mean[blockIdx.x], rs = rstd[blockIdx.x], sg = 0.0f, sgx = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float g = dout[off + j] * w[j];
+        sg += g;
+        sgx += g * ((x[off + j] - m) * rs);
+    }
+    sg = block_reduce(sg, 0) / C;
+    sgx = block_reduce(sgx, 0) / C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = rs * (dout[off + j] * w[j] - sg - (x[off + j] - m) * rs * sgx);
+        din[off + j] = d;
+        drop[off + j] = d * dropped(mask, off + j, keep);
+    }
+}
+
+/* Column sums in two steps, deterministic: block (x, y) sums rows [y R,
+ * (y + 1) R) of its columns into part[y] (dy's in part[y][0..N), and with
+ * x, dy (x - mean) rstd's in part[y][N..2N)); then colsum_finish adds the
+ * parts in order into db (+=) and dw (+=). bert_column_sums, and
+ * LayerNorm's weight and bias gradients (layernorm_backward_columns). */
+enum { COL_ROWS = 64 };
+
+__global__ static void colsum_part(float *part, const float *dy, const float *x, const float *mean, const float *rstd,
+                                   int M, int N) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x, i0 = blockIdx.y * COL_ROWS;
+    if (j >= N) return;
+    int i1 = i0 + COL_ROWS < M ? i0 + COL_ROWS : M;
+    float sb = 0.0f, sw = 0.0f;
+    for (int i = i0; i < i1; i++) {
+        float d = dy[(size_t)i * N + j];
+        sb += d;
+        if (x) sw += d * ((x[(size_t)i * N + j] - mean[i]) * rstd[i]);
+    }
+    float *p = part + (size_t)blockIdx.y * 2 * N;
+    p[j] = sb;
+    if (x) p[N + j] = sw;
+}
+
+__global__ static void colsum_finish(float *db, float *dw, const float *part, int parts, int N) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= N) return;
+    float sb = 0.0f, sw = 0.0f;
+    for (int y = 0; y < parts; y++) {
+        sb += part[(size_t)y * 2 * N + j];
+        if (dw) sw += part[(size_t)y * 2 * N + N + j];
+    }
+    db[j] += sb;
+    if (dw) dw[j] += sw;
+}
+
+/* d *= act'(x) (bert_activation_backward's derivatives). */
+__global__ static void activation_backward(float *d, const float *x, size_t n, int act) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = x[i], f;
+        switch (act) {
+        case BERT_ACT_GELU: f = 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.3989422804014327f * expf(-0.5f * v * v); break;
+        case BERT_ACT_GELU_TANH:
+        case BERT_ACT_GELU_FAST: {
+            float k0 = 0.7978845608028654f, t = tanhf(k0 * (v + 0.044715f * v * v * v));
+            f = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * k0 * (1.0f + 3.0f * 0.044715f * v * v);
+            break;
+        }
+        case BERT_ACT_RELU: f = v > 0.0f ? 1.0f : 0.0f; break;
+        default: { /* SiLU */
+            float s = 1.0f / (1.0f + expf(-v));
+            f = s * (1.0f + v * (1.0f - s));
+        }
+        }
+        d[i] *= f;
+    }
+}
+
+/* ---- the context --------------------------------------------------------- */
+
+/* One layer's weights (or their gradients) inside a block of `per` floats:
+ * Q, K and V as one [3C x C] weight and [3C] bias. */
+typedef struct {
+    float *qkv_w, *qkv_b, *o_w, *o_b, *ln1_w, *ln1_b, *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
+} layer_w;
+
+/* One layer's activations kept for the backward (train/acts.h's
+ * layer_acts, on the GPU); Pd is P without attention dropout. */
+typedef struct {
+    float *x_in, *qkv, *P, *Pd, *ctx, *r1, *mean1, *rstd1, *h1, *f_pre, *f_act, *r2, *mean2, *rstd2;
+    uint8_t *m_att, *m_ao, *m_fo;
+} layer_a;
+
+/* Elements held by each of a context's growing buffers (host and device). */
+typedef struct {
+    size_t buf, masks, ptrs, po, keyrow;                               /* device */
+    size_t masks_h, draw_h, ptrs_h, po_h, keyrow_h, pairs, groups;      /* host */
+} cap_t;
+
+enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a layer; dctx dP dQ dK dV shared */
+
+struct bert_cuda_train {
+    int C, NH, I, L, act;
+    float eps;
+    size_t per; /* floats of one layer's weights */
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    float *w, *g; /* [L x per] weights, gradients */
+    float *stage; /* host: one layer's weights or gradients [per] */
+    /* the pass */
+    cap_t cap;                  /* what each buffer below holds */
+    float *buf;                 /* every float buffer of a pass, carved */
+    uint8_t *masks, *masks_h;   /* the dropout masks (device, host) */
+    float *draw_h;              /* host: one layer's masks as drawn [NH tt + 2 N C] */
+    const float **ptrs, **ptrs_h; /* [(6 L + 5) x P] batched products' operands */
+    size_t *po, *po_h;            /* [P] each pair's T x T block in P, Pd, dP */
+    int *keyrow, *keyrow_h;       /* [P] first row of each pair's sequence */
+    bert_cuda_pair *pairs;
+    bert_cuda_group *groups;
+    layer_a *la;            /* [L] */
+    float *x_out, *tmp, *dx, *dh1, *dctx, *dI, *dqkv, *dP, *part, *keymask;
+    size_t mask_bytes;          /* the pass's masks (carve_masks) */
+    int N, S, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
+    float keep_att, keep_hidden;
+};
+
+static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    float *p = base + t->per * l;
+    layer_w w;
+    w.qkv_w = p, p += 3 * C * C, w.qkv_b = p, p += 3 * C, w.o_w = p, p += C * C, w.o_b = p, p += C;
+    w.ln1_w = p, p += C, w.ln1_b = p, p += C, w.i_w = p, p += I * C, w.i_b = p, p += I, w.o2_w = p, p += C * I;
+    w.o2_b = p, p += C, w.ln2_w = p, p += C, w.ln2_b = p;
+    return w;
+}
+
+extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
+    if (!t) return;
+    void *dev[] = {t->w, t->g, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]) cudaFree(dev[i]);
+    if (t->blas) cuda_blas()->destroy(t->blas);
+    if (t->stream) cudaStreamDestroy(t->stream);
+    free(t->stage), free(t->masks_h), free(t->draw_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
+    free(t->pairs), free(t->groups), free(t->la);
+    free(t);
+}
+
+extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, bert_cuda_train **out,
+                                              bert_error *err) {
+    *out = NULL;
+    const char *why = bert_cuda_unavailable();
+    if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", why);
+    if (sh->heads < 1 || sh->hidden < 1 || sh->hidden % sh->heads || sh->layers < 1 || sh->intermediate < 1)
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: hidden size %d, %d heads, %d layers, intermediate %d",
+                         sh->hidden, sh->heads, sh->layers, sh->intermediate);
+    bert_cuda_train *t = (bert_cuda_train *)calloc(1, sizeof *t);
+    if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
+    t->eps = sh->eps;
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    t->per = 3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C;
+    size_t bytes = sizeof(float) * t->per * (size_t)t->L;
+    t->stage = (float *)malloc(sizeof(float) * t->per);
+    t->la = (layer_a *)calloc((size_t)t->L, sizeof *t->la);
+    if (!t->stage || !t->la) {
+        bert_cuda_train_free(t);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    cudaError_t e = cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess && (e = cudaMalloc((void **)&t->w, bytes)) == cudaSuccess) e = cudaMalloc((void **)&t->g, bytes);
+    if (e != cudaSuccess) {
+        bert_cuda_train_free(t);
+        return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
+                         "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights and gradients: %s",
+                         2e-6 * bytes, cudaGetErrorString(e));
+    }
+    cublasStatus_t s = cuda_blas()->create(&t->blas);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);
+    if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_math(t->blas, CUBLAS_DEFAULT_MATH);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        bert_cuda_train_free(t);
+        return bert_fail(err, BERT_ERR_IO, "cuBLAS: could not set up a handle (status %d)", (int)s);
+    }
+    *out = t;
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    cudaError_t e = cudaSuccess;
+    for (int l = 0; l < t->L && e == cudaSuccess; l++) {
+        const bert_cuda_layer_src *s = &src[l];
+        const struct {
+            const float *p;
+            size_t n;
+        } parts[] = {{s->q_w, C * C}, {s->k_w, C * C}, {s->v_w, C * C}, {s->q_b, C},     {s->k_b, C},
+                     {s->v_b, C},     {s->o_w, C * C}, {s->o_b, C},     {s->ln1_w, C},   {s->ln1_b, C},
+                     {s->i_w, I * C}, {s->i_b, I},     {s->o2_w, C * I}, {s->o2_b, C},   {s->ln2_w, C},
+                     {s->ln2_b, C}};
+        float *h = t->stage;
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
+            h += parts[k].n;
+        }
+        /* synchronous: the stage is refilled for the next layer */
+        e = cudaMemcpy(t->w + t->per * l, t->stage, sizeof(float) * t->per, cudaMemcpyHostToDevice);
+    }
+    if (e == cudaSuccess) e = cudaDeviceSynchronize(); /* the stream does not wait for the default one */
+    return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "copying the layers' weights to the GPU");
+}
+
+/* Host buffers: *p holds at least n elements (contents not kept). */
+template <class T> static int host_room(T **p, size_t *cap, size_t n) {
+    if (n <= *cap) return 1;
+    free(*p);
+    *p = (T *)malloc(sizeof(T) * (n ? n : 1));
+    *cap = *p ? n : 0;
+    return *p != NULL;
+}
+
+/* Device buffers likewise. */
+template <class T> static cudaError_t dev_room(T **p, size_t *cap, size_t n) {
+    if (n <= *cap) return cudaSuccess;
+    if (*p) cudaFree((void *)*p);
+    *p = NULL;
+    *cap = 0;
+    n += n / 4;
+    cudaError_t e = cudaMalloc((void **)p, sizeof(T) * (n ? n : 1));
+    if (e == cudaSuccess) *cap = n;
+    return e;
+}
+
+/* Carves the pass's float buffers from t->act (base NULL: only counts);
+ * returns the floats used. Each piece starts 64 floats (256 bytes) apart
+ * at least, the gaps never written. */
+static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
+    size_t N = (size_t)t->N, C = (size_t)t->C, I = (size_t)t->I, NC = N * C, att = (size_t)t->NH * tt, at = 0;
+    size_t wide = 3 * C > I ? 3 * C : I;
+#define TAKE(ptr, n) (ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
+    for (int l = 0; l < t->L; l++) {
+        layer_a *a = &t->la[l];
+        TAKE(a->x_in, NC), TAKE(a->qkv, 3 * NC), TAKE(a->P, att), TAKE(a->ctx, NC), TAKE(a->r1, NC);
+        TAKE(a->mean1, N), TAKE(a->rstd1, N), TAKE(a->h1, NC), TAKE(a->f_pre, N * I), TAKE(a->f_act, N * I);
+        TAKE(a->r2, NC), TAKE(a->mean2, N), TAKE(a->rstd2, N);
+        if (t->keep_att != 0.0f) TAKE(a->Pd, att);
+        else a->Pd = a->P;
+    }
+    TAKE(t->x_out, NC), TAKE(t->tmp, NC), TAKE(t->dx, NC), TAKE(t->dh1, NC), TAKE(t->dctx, NC), TAKE(t->dI, N * I);
+    TAKE(t->dqkv, 3 * NC), TAKE(t->dP, att), TAKE(t->part, (size_t)t->parts * 2 * wide), TAKE(t->keymask, N);
+#undef TAKE
+    return at;
+}
+
+/* The dropout masks' bytes for one layer at mask (base NULL: only counts). */
+static size_t carve_masks(bert_cuda_train *t, uint8_t *base, size_t tt) {
+    size_t NC = (size_t)t->N * t->C, att = (size_t)t->NH * tt, at = 0;
+    for (int l = 0; l < t->L; l++) {
+        layer_a *a = &t->la[l];
+        a->m_att = a->m_ao = a->m_fo = NULL;
+        if (t->keep_att != 0.0f) a->m_att = base ? base + at : NULL, at += att;
+        if (t->keep_hidden != 0.0f) {
+            a->m_ao = base ? base + at : NULL, at += NC;
+            a->m_fo = base ? base + at : NULL, at += NC;
+        }
+    }
+    return at;
+}
+
+/* y[M x N] = x[M x K] W^T (W [N x K] row-major): cuBLAS's y^T = W x^T. */
+static cublasStatus_t dense_fwd(bert_cuda_train *t, float *y, const float *x, const float *W, int M, int N, int K) {
+    const float one = 1.0f, zero = 0.0f;
+    return cuda_blas()->sgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N);
+}
+
+/* The dense layer's backward (bert_linear_backward): dW += dy^T x, db +=
+ * dy's column sums, dx = (beta 0) or += (beta 1) dy W. */
+static cublasStatus_t dense_bwd(bert_cuda_train *t, float *dx, float beta, float *dW, float *db, const float *dy,
+                                const float *x, const float *W, int M, int N, int K) {
+    const float one = 1.0f;
+    cublasStatus_t s = cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dW, K);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    unsigned cols = (unsigned)((N + 127) / 128);
+    BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dy, (const float *)NULL, (const float *)NULL, (const float *)NULL, M, N);
+    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, (float *)NULL, t->part, t->parts, N);
+    return cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, W, K, dy, N, &beta, dx, K);
+}
+
+/* LayerNorm's backward from dout: its weight and bias gradients (+=), din,
+ * and din times the dropout mask into drop. */
+static void layernorm_bwd(bert_cuda_train *t, float *din, float *drop, const uint8_t *mask, float *dw, float *db,
+                          const float *dout, const float *x, const float *w, const float *mean, const float *rstd) {
+    int C = t->C;
+    unsigned cols = (unsigned)((C + 127) / 128);
+    BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dout, x, mean, rstd, t->N, C);
+    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, dw, t->part, t->parts, C);
+    BERT_LAUNCH(layernorm_backward_rows, (unsigned)t->N, threads_for(C, 256), t->stream)(din, drop, mask, t->keep_hidden,
+                                                                                        dout, x, w, mean, rstd, C);
+}
+
+/* Layer l's forward (train/backprop.c's layer_forward), into y. */
+static cublasStatus_t layer_fwd(bert_cuda_train *t, int l, float *y) {
+    layer_w w = weights_at(t, t->w, l);
+    layer_a *a = &t->la[l];
+    int N = t->N, C = t->C, I = t->I, hs = C / t->NH, P = t->P;
+    const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
+    cublasStatus_t s = dense_fwd(t, a->qkv, a->x_in, w.qkv_w, N, 3 * C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_act, blocks_for((size_t)N * 3 * C), 256, t->stream)(a->qkv, w.qkv_b, (size_t)N, 3 * C, -1);
+    /* attention_train: per group of one length, scores into P, softmax (and dropout into Pd), Pd V */
+    const float **L = t->ptrs + (size_t)l * LAYER_PTRS * P; /* Q K V P Pd ctx */
+    for (int gi = 0; gi < t->n_groups && s == CUBLAS_STATUS_SUCCESS; gi++) {
+        const bert_cuda_group *g = &t->groups[gi];
+        int n = g->n, T = g->T, f = g->first;
+        s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &scale, L + P + f, 3 * C, L + f,
+                                       3 * C, &zero, (float *const *)(L + 3 * P + f), T, n);
+        if (s != CUBLAS_STATUS_SUCCESS) break;
+        BERT_LAUNCH(softmax_keep, dim3((unsigned)T, (unsigned)n), threads_for(T, 128), t->stream)(
+            a->P, a->Pd != a->P ? a->Pd : NULL, a->m_att, t->keep_att, t->keymask, t->po + f, t->keyrow + f, T);
+        s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, L + 2 * P + f, 3 * C,
+                                       L + 4 * P + f, T, &zero, (float *const *)(L + 5 * P + f), C, n);
+    }
+    if (s == CUBLAS_STATUS_SUCCESS) s = dense_fwd(t, t->tmp, a->ctx, w.o_w, N, C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    unsigned lt = threads_for(C, 256);
+    BERT_LAUNCH(add_layernorm_keep, (unsigned)N, lt, t->stream)(a->h1, a->r1, a->mean1, a->rstd1, t->tmp, w.o_b,
+                                                               a->m_ao, t->keep_hidden, a->x_in, w.ln1_w, w.ln1_b, C, t->eps);
+    if ((s = dense_fwd(t, a->f_pre, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_act_keep, blocks_for((size_t)N * I), 256, t->stream)(a->f_pre, a->f_act, w.i_b, (size_t)N, I, t->act);
+    if ((s = dense_fwd(t, t->tmp, a->f_act, w.o2_w, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(add_layernorm_keep, (unsigned)N, lt, t->stream)(y, a->r2, a->mean2, a->rstd2, t->tmp, w.o2_b, a->m_fo,
+                                                               t->keep_hidden, a->h1, w.ln2_w, w.ln2_b, C, t->eps);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* Layer l's backward (train/backprop.c's layer_backward): d y in t->dx on
+ * entry, d x_in there on return; the weights' gradients into t->g. */
+static cublasStatus_t layer_bwd(bert_cuda_train *t, int l) {
+    layer_w w = weights_at(t, t->w, l), g = weights_at(t, t->g, l);
+    layer_a *a = &t->la[l];
+    int N = t->N, C = t->C, I = t->I, hs = C / t->NH, P = t->P;
+    const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
+    /* LayerNorm 2: y = LN(r2), r2 = dropout(out) + h1 */
+    layernorm_bwd(t, t->dh1, t->tmp, a->m_fo, g.ln2_w, g.ln2_b, t->dx, a->r2, w.ln2_w, a->mean2, a->rstd2);
+    cublasStatus_t s = dense_bwd(t, t->dI, 0.0f, g.o2_w, g.o2_b, t->tmp, a->f_act, w.o2_w, N, C, I);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(activation_backward, blocks_for((size_t)N * I), 256, t->stream)(t->dI, a->f_pre, (size_t)N * I, t->act);
+    if ((s = dense_bwd(t, t->dh1, 1.0f, g.i_w, g.i_b, t->dI, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    /* LayerNorm 1: h1 = LN(r1), r1 = dropout(attn_out) + x_in; the residual into dx */
+    layernorm_bwd(t, t->dx, t->tmp, a->m_ao, g.ln1_w, g.ln1_b, t->dh1, a->r1, w.ln1_w, a->mean1, a->rstd1);
+    if ((s = dense_bwd(t, t->dctx, 0.0f, g.o_w, g.o_b, t->tmp, a->ctx, w.o_w, N, C, C)) != CUBLAS_STATUS_SUCCESS)
+        return s;
+    /* nn_attention_backward, per group: dPd = dctx V^T, dV = Pd^T dctx, through
+     * dropout and softmax, dQ = scale dS K, dK = scale dS^T Q */
+    const float **L = t->ptrs + (size_t)l * LAYER_PTRS * P;                  /* Q K V P Pd ctx */
+    const float **D = t->ptrs + (size_t)t->L * LAYER_PTRS * P;               /* dctx dP dQ dK dV */
+    for (int gi = 0; gi < t->n_groups && s == CUBLAS_STATUS_SUCCESS; gi++) {
+        const bert_cuda_group *gr = &t->groups[gi];
+        int n = gr->n, T = gr->T, f = gr->first;
+        s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, &one, L + 2 * P + f, 3 * C, D + f, C,
+                                       &zero, (float *const *)(D + P + f), T, n);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, &one, D + f, C, L + 4 * P + f, T,
+                                           &zero, (float *const *)(D + 4 * P + f), 3 * C, n);
+        if (s != CUBLAS_STATUS_SUCCESS) break;
+        BERT_LAUNCH(softmax_backward, dim3((unsigned)T, (unsigned)n), threads_for(T, 128), t->stream)(
+            t->dP, a->P, a->Pd, t->po + f, T);
+        s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &scale, L + P + f, 3 * C, D + P + f,
+                                       T, &zero, (float *const *)(D + 2 * P + f), 3 * C, n);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, &scale, L + f, 3 * C, D + P + f,
+                                           T, &zero, (float *const *)(D + 3 * P + f), 3 * C, n);
+    }
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    /* the projections: their input gradient adds to the residual's in dx */
+    return dense_bwd(t, t->dx, 1.0f, g.qkv_w, g.qkv_b, t->dqkv, a->x_in, w.qkv_w, N, 3 * C, C);
+}
+
+/* After a failure: nothing of the call may still run, and its errors are not left for the next. */
+static void drained(bert_cuda_train *t) {
+    cudaStreamSynchronize(t->stream);
+    cudaGetLastError();
+}
+
+/* The pass's buffers, plan, operand addresses and masks for batch b. */
+static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
+    int S = b->S, NH = t->NH, C = t->C, L = t->L;
+    t->N = b->offset[S], t->S = S, t->P = S * NH, t->parts = (t->N + COL_ROWS - 1) / COL_ROWS;
+    t->keep_att = b->keep_att, t->keep_hidden = b->keep_hidden;
+    size_t tt = 0, P = (size_t)t->P, N = (size_t)t->N;
+    for (int s = 0; s < S; s++) {
+        size_t T = (size_t)(b->offset[s + 1] - b->offset[s]);
+        tt += T * T;
+    }
+    size_t n_ptrs = ((size_t)LAYER_PTRS * L + SHARED_PTRS) * P, floats = carve(t, NULL, tt);
+    size_t bytes = carve_masks(t, NULL, tt), draw = (size_t)NH * tt + 2 * N * C;
+    t->mask_bytes = bytes;
+    cap_t *k = &t->cap;
+    if (!host_room(&t->pairs, &k->pairs, P) || !host_room(&t->groups, &k->groups, P) || !host_room(&t->po_h, &k->po_h, P) ||
+        !host_room(&t->keyrow_h, &k->keyrow_h, P) || !host_room(&t->ptrs_h, &k->ptrs_h, n_ptrs) ||
+        !host_room(&t->draw_h, &k->draw_h, draw) || !host_room(&t->masks_h, &k->masks_h, bytes))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    cudaError_t e = dev_room(&t->buf, &k->buf, floats);
+    if (e == cudaSuccess) e = dev_room(&t->masks, &k->masks, bytes);
+    if (e == cudaSuccess) e = dev_room(&t->ptrs, &k->ptrs, n_ptrs);
+    if (e == cudaSuccess) e = dev_room(&t->po, &k->po, P);
+    if (e == cudaSuccess) e = dev_room(&t->keyrow, &k->keyrow, P);
+    if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's training memory");
+    carve(t, t->buf, tt);
+    carve_masks(t, t->masks, tt);
+    t->n_groups = bert_cuda_plan(b->offset, S, NH, (size_t)-1, t->pairs, t->groups);
+    if (t->n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (t->n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "CUDA training: a sequence is empty");
+    /* each pair's operands, in the plan's order */
+    size_t *poff = (size_t *)malloc(sizeof *poff * ((size_t)S + 1));
+    if (!poff) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    poff[0] = 0;
+    for (int s = 0; s < S; s++) {
+        size_t T = (size_t)(b->offset[s + 1] - b->offset[s]);
+        poff[s + 1] = poff[s] + T * T;
+    }
+    size_t hs = (size_t)(C / NH), ld = 3 * (size_t)C;
+    for (size_t i = 0; i < P; i++) {
+        int s = t->pairs[i].seq, h = t->pairs[i].head;
+        size_t row = (size_t)b->offset[s], col = (size_t)h * hs, po = (size_t)h * tt + poff[s];
+        t->po_h[i] = po, t->keyrow_h[i] = b->offset[s];
+        for (int l = 0; l < L; l++) {
+            const layer_a *a = &t->la[l];
+            const float **p = t->ptrs_h + (size_t)l * LAYER_PTRS * P + i;
+            const float *q = a->qkv + row * ld + col;
+            p[0] = q, p[P] = q + C, p[2 * P] = q + 2 * (size_t)C, p[3 * P] = a->P + po, p[4 * P] = a->Pd + po;
+            p[5 * P] = a->ctx + row * C + col;
+        }
+        const float **d = t->ptrs_h + (size_t)L * LAYER_PTRS * P + i;
+        const float *dq = t->dqkv + row * ld + col;
+        d[0] = t->dctx + row * C + col, d[P] = t->dP + po, d[2 * P] = dq, d[3 * P] = dq + C, d[4 * P] = dq + 2 * (size_t)C;
+    }
+    free(poff);
+    /* the masks, layer by layer in the CPU pass's order, as bytes */
+    uint8_t *mb = t->masks_h;
+    for (int l = 0; l < L; l++) {
+        float *att = t->keep_att != 0.0f ? t->draw_h : NULL, *ao = NULL, *fo = NULL;
+        size_t n_att = att ? (size_t)NH * tt : 0, NC = N * (size_t)C;
+        if (t->keep_hidden != 0.0f) ao = t->draw_h + n_att, fo = ao + NC;
+        b->draw(b->user, l, att, ao, fo);
+        size_t n = n_att + (ao ? 2 * NC : 0);
+        for (size_t i = 0; i < n; i++) mb[i] = t->draw_h[i] != 0.0f;
+        mb += n;
+    }
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
+                                               float *x_out, bert_error *err) {
+    t->pending = 0;
+    if (!b || !b->offset || !b->keymask || !b->draw || b->S < 1 || !x0 || !x_out)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
+    (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
+    bert_status rc = prepare(t, b, err);
+    if (rc != BERT_OK) return rc;
+    size_t N = (size_t)t->N, NC = N * t->C, P = (size_t)t->P;
+    size_t n_ptrs = ((size_t)LAYER_PTRS * t->L + SHARED_PTRS) * P;
+    cudaError_t e = cudaMemcpyAsync(t->la[0].x_in, x0, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(t->keymask, b->keymask, sizeof(float) * N, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * n_ptrs, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess && t->mask_bytes)
+        e = cudaMemcpyAsync(t->masks, t->masks_h, t->mask_bytes, cudaMemcpyHostToDevice, t->stream);
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the batch to the GPU");
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    for (int l = 0; l < t->L && s == CUBLAS_STATUS_SUCCESS; l++)
+        s = layer_fwd(t, l, l + 1 < t->L ? t->la[l + 1].x_in : t->x_out);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        drained(t);
+        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
+    }
+    if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
+    e = cudaMemcpyAsync(x_out, t->x_out, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "running the layers");
+    t->pending = 1;
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+                                                void (*layer_done)(void *user, int l), void *user, bert_error *err) {
+    if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
+    t->pending = 0;
+    size_t NC = (size_t)t->N * t->C, C = (size_t)t->C, I = (size_t)t->I;
+    (void)cudaGetLastError();
+    cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->per * (size_t)t->L, t->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the gradient to the GPU");
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    for (int l = t->L - 1; l >= 0 && s == CUBLAS_STATUS_SUCCESS; l--) s = layer_bwd(t, l);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        drained(t);
+        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
+    }
+    if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
+    e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    /* each layer's gradients added where the trainer keeps them, the last layer first */
+    for (int l = t->L - 1; l >= 0 && e == cudaSuccess; l--) {
+        if ((e = cudaMemcpy(t->stage, t->g + t->per * l, sizeof(float) * t->per, cudaMemcpyDeviceToHost)) != cudaSuccess)
+            break;
+        const bert_cuda_layer_grads *gr = &grads[l];
+        const struct {
+            float *p;
+            size_t n;
+        } parts[] = {{gr->q_w, C * C}, {gr->k_w, C * C}, {gr->v_w, C * C}, {gr->q_b, C},     {gr->k_b, C},
+                     {gr->v_b, C},     {gr->o_w, C * C}, {gr->o_b, C},     {gr->ln1_w, C},   {gr->ln1_b, C},
+                     {gr->i_w, I * C}, {gr->i_b, I},     {gr->o2_w, C * I}, {gr->o2_b, C},   {gr->ln2_w, C},
+                     {gr->ln2_b, C}};
+        const float *h = t->stage;
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];
+            h += parts[k].n;
+        }
+        if (layer_done) layer_done(user, l);
+    }
+    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the gradients from the GPU"));
+}

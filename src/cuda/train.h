@@ -1,0 +1,96 @@
+/* train.h — the encoder's layers in training on an NVIDIA GPU
+ * (bert_train_params.device = BERT_DEVICE_CUDA).
+ *
+ * The seam: train/backprop.c makes the embeddings on the CPU (their
+ * LayerNorm and dropout too) and hands the layers' input x0 [N x C] to
+ * bert_cuda_train_forward, which runs every layer on the GPU keeping what
+ * the backward reads there, and writes the last hidden states back; the
+ * task heads and their losses run on the CPU; bert_cuda_train_backward
+ * takes d loss / d hidden, runs the layers' backward on the GPU, adds each
+ * layer's weight gradients into the trainer's (host) gradient block and
+ * gives back d loss / d x0 for the embeddings' backward on the CPU. AdamW,
+ * clipping, accumulation and checkpoints stay on the CPU, so after each
+ * optimizer step the layers' weights are copied over again
+ * (bert_cuda_train_upload).
+ *
+ * Every operation is the CPU pass's (train/backprop.c), in f32 with cuBLAS's
+ * default math (no TF32), on a layout of its own: Q, K and V as one [N x 3C]
+ * product of one [3C x C] weight. The dropout masks are drawn on the CPU
+ * from the trainer's RNG in the CPU pass's order (the caller's draw
+ * callback) and sent as bytes, so a GPU run takes the CPU run's masks and
+ * follows it to within the products' rounding. Attention keeps every
+ * (head, sequence) probability block, laid out as the CPU keeps them
+ * (nn_attention_keep), and runs on cuBLAS batched products, one call per
+ * run of equal-length sequences (bert_cuda_plan). */
+#ifndef BERT_CUDA_TRAIN_H
+#define BERT_CUDA_TRAIN_H
+
+#include "cuda/encoder.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where one layer's weight gradients are added on the host: the fields of
+ * bert_cuda_layer_src. */
+typedef struct {
+    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
+    float *o_w, *o_b, *ln1_w, *ln1_b;
+    float *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
+} bert_cuda_layer_grads;
+
+typedef struct {
+    int hidden, heads, intermediate, layers;
+    int act; /* a bert_activation */
+    float eps;
+} bert_cuda_train_shape;
+
+/* One layer's dropout masks, drawn by the caller into host buffers: att
+ * [heads x sum T^2] (head-major, as nn_attention_keep), ao and fo [N x C]
+ * (after the attention output dense and the FFN output dense). A buffer is
+ * NULL where its dropout is off; values are 0 or the kept scale. */
+typedef void (*bert_cuda_draw_fn)(void *user, int layer, float *att, float *ao, float *fo);
+
+/* One training micro-batch as the layers see it. */
+typedef struct {
+    int S;                  /* sequences */
+    const int *offset;      /* [S + 1] first row of each sequence */
+    const float *keymask;   /* [N] 1 = attend to this key, 0 = masked */
+    float keep_att;         /* attention dropout's kept scale 1 / (1 - p); 0: off */
+    float keep_hidden;      /* the hidden dropout's; 0: off */
+    bert_cuda_draw_fn draw; /* called for layers 0 .. layers - 1 in order */
+    void *user;
+} bert_cuda_train_batch;
+
+typedef struct bert_cuda_train bert_cuda_train;
+
+/* A GPU training context for layers of this shape (a stream, a cuBLAS
+ * handle, the weights' and gradients' GPU memory). BERT_ERR_UNSUPPORTED
+ * where the GPU path cannot run (with CUDA's reason), BERT_ERR_NOMEM when
+ * the GPU's memory is short. */
+bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda_train **out, bert_error *err);
+void bert_cuda_train_free(bert_cuda_train *t);
+
+/* Copies the layers' weights src[layers] (host) to the GPU; done before
+ * the first pass and again whenever they change. */
+bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err);
+
+/* Every layer on x0 [N x C] (host) with dropout, keeping what the backward
+ * reads on the GPU; the last layer's output into x_out [N x C] (host).
+ * Buffers grow to the batch. On failure nothing is kept for a backward. */
+bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
+                                    bert_error *err);
+
+/* The backward of the last forward: dx [N x C] (host) holds d loss / d
+ * x_out on entry and d loss / d x0 on return; each layer's weight
+ * gradients are added (+=) to grads[l] (host), then layer_done(user, l) is
+ * called when not NULL, from the last layer to the first.
+ * BERT_ERR_STATE without a forward since the last backward. */
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+                                     void (*layer_done)(void *user, int l), void *user, bert_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
