@@ -2,6 +2,7 @@
  * sequence classifier on the bert-base shape, batch B x sequence T.
  *
  *   build/bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K]
+ *                    [--device cpu|cuda]
  *
  * MODEL_DIR: e.g. build/bench-model-L2 (written by bench_forward --write-only).
  * Prints the median and min step time over --reps steps after one warm-up,
@@ -11,7 +12,9 @@
  * embeddings and AdamW are not counted.
  * With --heads K (2..16), also a multi-task trainer of K sequence heads on
  * the same batch (each step selects the next head), its steps interleaved
- * with the single-task trainer's, and the ratio of the medians. */
+ * with the single-task trainer's, and the ratio of the medians.
+ * --device cuda: the encoder layers on the GPU (bert_train_params.device),
+ * the rows then named bert.c-cuda. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@
 typedef struct {
     int B, T, reps, threads, heads;
     bert_compute_dtype compute;
+    bert_device device;
 } opts;
 
 static bert_trainer *open_trainer(const char *dir, const opts *o, int heads) {
@@ -31,6 +35,7 @@ static bert_trainer *open_trainer(const char *dir, const opts *o, int heads) {
     p.warmup_steps = 0;
     p.n_threads = o->threads;
     p.compute = o->compute;
+    p.device = o->device;
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     static const char *const names[] = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7",
                                         "t8", "t9", "t10", "t11", "t12", "t13", "t14", "t15"};
@@ -62,23 +67,24 @@ static double step(bert_trainer *t, int k, const bert_sequence *seqs, int B, con
 static void report(const char *what, const opts *o, const bert_config *c, double *ms) {
     bench_sort(ms, o->reps);
     double flops = 3.0 * o->B * bench_sequence_flops(c->num_hidden_layers, c->hidden_size, c->intermediate_size, o->T);
-    printf("bert.c%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f gflops %.1f\n",
-           o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, c->num_hidden_layers, o->threads, o->B, o->T,
+    printf("bert.c%s%s %s layers %d threads %d batch %d seq %d median_ms %.1f min_ms %.1f gflops %.1f\n",
+           o->device == BERT_DEVICE_CUDA ? "-cuda" : "", o->compute == BERT_COMPUTE_BF16 ? "-bf16" : "   ", what, c->num_hidden_layers, o->threads, o->B, o->T,
            ms[o->reps / 2], ms[0], flops / (ms[o->reps / 2] * 1e6));
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K]\n");
+        fprintf(stderr, "usage: bench_train MODEL_DIR [--batch 8] [--seq 128] [--reps 5] [--threads N] [--dtype f32|bf16] [--heads K] [--device cpu|cuda]\n");
         return 2;
     }
-    opts o = {8, 128, 5, 1, 0, BERT_COMPUTE_F32};
+    opts o = {8, 128, 5, 1, 0, BERT_COMPUTE_F32, BERT_DEVICE_CPU};
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--batch") == 0) o.B = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seq") == 0) o.T = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0) o.reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--threads") == 0) o.threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--heads") == 0) o.heads = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--device") == 0) o.device = strcmp(argv[i + 1], "cuda") == 0 ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
         else if (strcmp(argv[i], "--dtype") == 0) o.compute = strcmp(argv[i + 1], "bf16") == 0 ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32;
     }
     if (o.B < 1 || o.T < 2 || o.reps < 1 || o.heads < 0 || o.heads > BERT_MAX_HEADS) {

@@ -10,12 +10,16 @@
 # folder, or one made by tests/gpu/pack.sh, used as it is. The timings hold
 # the whole call: the pooler on the CPU, the ids' copy to the GPU and the
 # hidden states' copy back through pageable host memory, which PyTorch's do not.
+# Then a training step (forward + backward + AdamW, a sequence classifier,
+# batches 8 and 32 at sequence 128): bench_train --device cuda (the layers
+# on the GPU; embeddings, heads, AdamW and the copies each step on the CPU)
+# against bench/torch_train.py --device cuda (the whole step on the GPU).
 LAYERS=${1:-12}
 REPS=${2:-20}
 build=${BUILD:-build}
 PY=${PYTHON:-python3}
 if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
-    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/bench_forward" >/dev/null || exit 1
+    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/bench_forward" "$build/bench_train" >/dev/null || exit 1
 fi
 why=$("$build/bert" --version | sed -n 's/^cuda: //p')
 case "$why" in
@@ -87,6 +91,16 @@ awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1
                printf "%-5s %-5s %10s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-", f ? f : "-"
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
+# a training step: bert.c (layers on the GPU) against PyTorch (all on the GPU), f32, TF32 off
+echo "training step, sequence 128, median ms of $REPS (bert.c: dropout 0.1; PyTorch: none):"
+for b in 8 32; do
+    if "$build/bench_train" "$MODEL" --device cuda --batch $b --seq 128 --reps "$REPS" > "$out" 2>&1; then
+        cat "$out"; else tail -5 "$out" >&2; failed=1; fi
+    if [ $TORCH = yes ]; then
+        if "$PY" bench/torch_train.py "$MODEL" --device cuda --batch $b --seq 128 --reps "$REPS" > "$out" 2>&1; then
+            cat "$out"; else tail -5 "$out" >&2; failed=1; fi
+    fi
+done
 # where the GPU's time goes (CUDA events per step: products, attention, LayerNorm, embeddings)
 for d in f32 bf16; do
     echo "profile, --dtype $d, sequence 128, batch 8:"

@@ -4,7 +4,8 @@ sequence, one training step = forward (tools/bert_reference.py, dropout as
 the classifier uses none here) + cross-entropy + backward + AdamW; median
 over --reps after one warm-up. --bf16: forward and loss under
 torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision
-(bert.c's --dtype bf16 counterpart)."""
+(bert.c's --dtype bf16 counterpart). --device cuda: the model, batch and
+AdamW on the GPU (f32, TF32 off), each step timed to the GPU's end."""
 import argparse
 import os
 import statistics
@@ -24,7 +25,11 @@ ap.add_argument("--seq", type=int, default=128)
 ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--bf16", action="store_true")
+ap.add_argument("--device", default="cpu")
 a = ap.parse_args()
+dev = torch.device(a.device)
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
 torch.set_num_threads(a.threads)
 cfg, sd = bert_reference.load_model_dir(a.model_dir)
 C = cfg["hidden_size"]
@@ -33,22 +38,24 @@ sd["pooler.dense.bias"] = sd.get("pooler.dense.bias", torch.zeros(C))
 sd["classifier.weight"] = torch.randn(2, C) * 0.02
 sd["classifier.bias"] = torch.zeros(2)
 cfg["architectures"] = ["BertForSequenceClassification"]
-params = {k: v.clone().requires_grad_(True) for k, v in sd.items()}
+params = {k: v.clone().to(dev).requires_grad_(True) for k, v in sd.items()}
 opt = torch.optim.AdamW(params.values(), lr=2e-5, weight_decay=0.01)
-ids = (1000 + (torch.arange(a.batch * a.seq) * 7919) % 29000).view(a.batch, a.seq)
+ids = (1000 + (torch.arange(a.batch * a.seq) * 7919) % 29000).view(a.batch, a.seq).to(dev)
 types = torch.zeros_like(ids)
 mask = torch.ones_like(ids)
-labels = torch.arange(a.batch) % 2
+labels = (torch.arange(a.batch) % 2).to(dev)
 
 
 def step():
     opt.zero_grad()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16):
         logits = bert_reference.forward(cfg, params, ids, types, mask)["logits"]
         loss = F.cross_entropy(logits.float(), labels)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
     opt.step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 step()
@@ -57,5 +64,5 @@ for _ in range(a.reps):
     t0 = time.perf_counter()
     step()
     ts.append((time.perf_counter() - t0) * 1e3)
-print(f"pytorch{'-bf16' if a.bf16 else '  '} train-step layers {cfg['num_hidden_layers']} threads {a.threads} batch {a.batch} seq {a.seq} "
+print(f"pytorch{'-cuda' if dev.type == 'cuda' else ''}{'-bf16' if a.bf16 else '  '} train-step layers {cfg['num_hidden_layers']} threads {a.threads} batch {a.batch} seq {a.seq} "
       f"median_ms {statistics.median(ts):.1f} min_ms {min(ts):.1f}")

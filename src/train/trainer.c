@@ -308,7 +308,9 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1)
         rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
                              t->model->cfg.pub.num_hidden_layers, &t->dp, err);
-    if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
+    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA && t->p.compute == BERT_COMPUTE_BF16) {
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains in f32; bf16 training runs on the CPU");
+    } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
         const char *why = bert_bf16_unavailable();
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
         else if (!(t->params16 = bert_alloc64(total * sizeof *t->params16)))
@@ -322,10 +324,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }
     if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
-        if (t->p.compute != BERT_COMPUTE_F32)
-            rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains in f32; bf16 training runs on the CPU");
-        else if ((rc = train_gpu_create(t->model, &t->gpu, err)) == BERT_OK)
-            t->gpu_stale = 1;
+        if ((rc = train_gpu_create(t->model, &t->gpu, err)) == BERT_OK) t->gpu_stale = 1;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
     }

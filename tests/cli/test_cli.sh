@@ -111,7 +111,11 @@ if ! "$BERT" version | grep -q "^cuda: yes"; then
     expect_error device_cuda_unavailable_embed "--device cuda: $why" "$BERT" embed "$FIX/tiny-pretraining" --device cuda --input "$TMP/ids.jsonl"
     expect_error device_cuda_unavailable_task "--device cuda: $why" "$BERT" fill-mask models/bertc-tiny-uncased --device cuda --input "$TMP/mask.jsonl"
     expect_error device_cuda_unavailable_serve "--device cuda: $why" "$BERT" serve models/bertc-tiny-uncased --device cuda --port 0
+    expect_error device_cuda_unavailable_finetune "--device cuda: $why" "$BERT" finetune models/bertc-tiny-uncased \
+        --output-dir "$TMP/ftcuda" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
+        --text-column sentence --label-column genres --problem multi_label --device cuda
 fi
+expect_error bad_device_train "--device must be cpu or cuda" "$BERT" pretrain models/bertc-tiny-uncased --device gpu
 expect_error finetune_int8_is_inference_only "int8 and tf32 are for inference" "$BERT" finetune models/bertc-tiny-uncased \
     --output-dir "$TMP/ft8" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
     --text-column sentence --label-column genres --problem multi_label --dtype int8

@@ -3,7 +3,7 @@
 # machine that has the NVIDIA driver and cuBLAS but not this project's build
 # packages (cJSON, utf8proc, zlib, PLplot, libmicrohttpd) and no network.
 #
-# Builds bert, test_bert, json_close and bench_forward with CUDA into DIR
+# Builds bert, test_bert, json_close, bench_forward and bench_train with CUDA into DIR
 # (default build-gpupack; BLAS=none and MPI=none: the encoder runs on the GPU,
 # the CPU side on the portable loops or oneDNN where it is found), copies the
 # shared libraries they load, except the C library's own, into DIR/lib, links
@@ -22,7 +22,7 @@
 set -e
 dir=${1:-build-gpupack}
 cd "$(dirname "$0")/../.."
-progs="bert test_bert json_close bench_forward"
+progs="bert test_bert json_close bench_forward bench_train"
 for p in $progs; do rm -f "$dir/$p"; done # relinked with the RPATH below
 # make turns $$ into $, the recipe's shell \$ into a literal $ORIGIN
 make -s -j"$(nproc)" BUILD="$dir" BLAS=none MPI=none LDFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/lib' \

@@ -5,6 +5,8 @@
 #     batches against the PyTorch reference's outputs (1e-4), each sequence
 #     alone equal to it in a batch (1e-5), with the fused attention and with
 #     the batched one (BERT_CUDA_ATTENTION=batched); the attention plan;
+#     training with the layers on the GPU: every head against the PyTorch
+#     autograd goldens (1e-4), and GPU vs CPU trainers with dropout (train_cuda);
 #  2. the task commands on the bundled models, --device cuda against
 #     --device cpu (embed, classify, ner, fill-mask; numbers within 1e-4,
 #     labels and words equal);
@@ -16,7 +18,8 @@
 #  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
 #     against bert.c on the GPU (the same 12-layer batch, 1e-3);
 #  5. (after 1) compute-sanitizer's memcheck, racecheck, synccheck and
-#     initcheck on the unit check, fused and batched attention.
+#     initcheck on the unit check, fused and batched attention, and on the
+#     training check with dropout.
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
 # failure, 77 when this machine has no GPU (nothing was run).
 # A BUILD_DIR made by tests/gpu/pack.sh (binaries and their libraries, for a
@@ -25,7 +28,7 @@
 build=${1:-build}
 PY=${PYTHON:-python3}
 if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
-    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" >/dev/null || exit 1
+    make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" "$build/bench_train" >/dev/null || exit 1
 fi
 why=$("$build/bert" --version | sed -n 's/^cuda: //p')
 gpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
@@ -51,6 +54,7 @@ unit() { # NAME [VAR=VALUE]: test_bert's tests named NAME, in that environment
 unit forward_cuda
 unit forward_cuda BERT_CUDA_ATTENTION=batched
 unit cuda_plan
+unit train_cuda
 
 # NVIDIA's compute-sanitizer (where the machine has it) on the unit check,
 # fused and batched attention: out-of-bounds and misaligned accesses
@@ -69,6 +73,15 @@ if command -v compute-sanitizer > /dev/null; then
                 fail=1
             fi
         done
+        # the training pass's kernels (GPU vs CPU with dropout)
+        if compute-sanitizer --tool $tool --error-exitcode 3 "$build/test_bert" train_cuda_dropout > "$TMP/san.out" 2>&1 &&
+            grep -q '^PASS' "$TMP/san.out"; then
+            echo "PASS gpu_sanitizer_${tool}_train"
+        else
+            echo "FAIL gpu_sanitizer_${tool}_train"
+            grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
+            fail=1
+        fi
     done
 else
     echo "SKIP gpu_sanitizer (no compute-sanitizer here)"
