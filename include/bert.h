@@ -166,10 +166,11 @@ typedef enum {
                            * fused kernel for the batch: key mask, online
                            * softmax; head size <= 64, else batched cuBLAS
                            * products and a softmax kernel); ragged batches
-                           * as on the CPU, no padding; the embeddings on the
-                           * GPU too. The heads (pooler, classifiers, MLM)
-                           * stay on the CPU. Inference in f32, bf16 or tf32
-                           * (bert_model_params.device), training in f32
+                           * as on the CPU, no padding; in inference the
+                           * embeddings on the GPU too. The heads (pooler,
+                           * classifiers, MLM) stay on the CPU. Inference in
+                           * f32, bf16 or tf32 (bert_model_params.device);
+                           * training, the layers only, in f32
                            * (bert_train_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
@@ -1014,7 +1015,8 @@ typedef struct {
                                     are copied over after each optimizer step. Results
                                     follow the CPU's to within f32 rounding.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
-                                    the GPU path cannot run (bert_cuda_unavailable_reason) */
+                                    the GPU path cannot run (bert_cuda_unavailable_reason)
+                                    and with a bert_dist of several ranks (one GPU only) */
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16

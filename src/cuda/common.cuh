@@ -30,11 +30,15 @@ static inline unsigned threads_for(int n, unsigned cap) {
     return t < cap ? t : cap;
 }
 
+/* Blocks of 256 threads for a grid-stride loop over n elements: one
+ * element a thread, at most 4,096 blocks. */
 static inline unsigned blocks_for(size_t n) {
     size_t b = (n + 255) / 256;
     return (unsigned)(b < 4096 ? b : 4096);
 }
 
+/* The error convention for a failed CUDA call: BERT_ERR_NOMEM when the GPU's
+ * memory ran out, else BERT_ERR_IO, naming what was being done and CUDA's reason. */
 static inline bert_status cuda_fail(bert_error *err, cudaError_t e, const char *what) {
     return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO, "CUDA: %s: %s", what,
                      cudaGetErrorString(e));

@@ -111,11 +111,11 @@ __global__ static void layernorm_backward_rows(float *din, float *drop, const ui
     }
 }
 
-/* Column sums in two steps, deterministic: block (x, y) sums rows [y R,
- * (y + 1) R) of its columns into part[y] (dy's in part[y][0..N), and with
- * x, dy (x - mean) rstd's in part[y][N..2N)); then colsum_finish adds the
- * parts in order into db (+=) and dw (+=). bert_column_sums, and
- * LayerNorm's weight and bias gradients (layernorm_backward_columns). */
+/* Column sums in two steps, deterministic: bert_column_sums, and
+ * LayerNorm's weight and bias gradients (layernorm_backward_columns).
+ * First, block (x, y) sums rows [y R, (y + 1) R) (R = COL_ROWS) of its
+ * columns into part[y]: dy's in part[y][0..N), and with x, dy (x - mean)
+ * rstd's in part[y][N..2N); then colsum_finish adds the parts in order. */
 enum { COL_ROWS = 64 };
 
 __global__ static void colsum_part(float *part, const float *dy, const float *x, const float *mean, const float *rstd,
@@ -134,6 +134,8 @@ __global__ static void colsum_part(float *part, const float *dy, const float *x,
     if (x) p[N + j] = sw;
 }
 
+/* The second step: db[j] += the parts' dy sums in order, dw[j] (when not
+ * NULL) += their dy xhat sums. */
 __global__ static void colsum_finish(float *db, float *dw, const float *part, int parts, int N) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= N) return;
@@ -198,12 +200,12 @@ struct bert_cuda_train {
     cudaStream_t stream;
     cublasHandle_t blas;
     float *w, *g; /* [L x per] weights, gradients */
-    float *stage; /* host: one layer's weights or gradients [per] */
+    float *stage; /* host: the layers' weights or gradients [L x per] */
     /* the pass */
     cap_t cap;                  /* what each buffer below holds */
     float *buf;                 /* every float buffer of a pass, carved */
     uint8_t *masks, *masks_h;   /* the dropout masks (device, host) */
-    float *draw_h;              /* host: one layer's masks as drawn [NH tt + 2 N C] */
+    float *draw_h;              /* host: one layer's masks as drawn (NH tt and 2 N C, those on) */
     const float **ptrs, **ptrs_h; /* [(6 L + 5) x P] batched products' operands */
     size_t *po, *po_h;            /* [P] each pair's T x T block in P, Pd, dP */
     int *keyrow, *keyrow_h;       /* [P] first row of each pair's sequence */
@@ -216,6 +218,7 @@ struct bert_cuda_train {
     float keep_att, keep_hidden;
 };
 
+/* Layer l's tensors in a block of L x per floats at base (t->w or t->g). */
 static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
     size_t C = (size_t)t->C, I = (size_t)t->I;
     float *p = base + t->per * l;
@@ -253,7 +256,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     size_t C = (size_t)t->C, I = (size_t)t->I;
     t->per = 3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C;
     size_t bytes = sizeof(float) * t->per * (size_t)t->L;
-    t->stage = (float *)malloc(sizeof(float) * t->per);
+    t->stage = (float *)malloc(sizeof(float) * t->per * (size_t)t->L);
     t->la = (layer_a *)calloc((size_t)t->L, sizeof *t->la);
     if (!t->stage || !t->la) {
         bert_cuda_train_free(t);
@@ -280,8 +283,8 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
 
 extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err) {
     size_t C = (size_t)t->C, I = (size_t)t->I;
-    cudaError_t e = cudaSuccess;
-    for (int l = 0; l < t->L && e == cudaSuccess; l++) {
+    cudaError_t e;
+    for (int l = 0; l < t->L; l++) {
         const bert_cuda_layer_src *s = &src[l];
         const struct {
             const float *p;
@@ -290,14 +293,13 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cud
                      {s->v_b, C},     {s->o_w, C * C}, {s->o_b, C},     {s->ln1_w, C},   {s->ln1_b, C},
                      {s->i_w, I * C}, {s->i_b, I},     {s->o2_w, C * I}, {s->o2_b, C},   {s->ln2_w, C},
                      {s->ln2_b, C}};
-        float *h = t->stage;
+        float *h = t->stage + t->per * l;
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
             memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
             h += parts[k].n;
         }
-        /* synchronous: the stage is refilled for the next layer */
-        e = cudaMemcpy(t->w + t->per * l, t->stage, sizeof(float) * t->per, cudaMemcpyHostToDevice);
     }
+    e = cudaMemcpy(t->w, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice);
     if (e == cudaSuccess) e = cudaDeviceSynchronize(); /* the stream does not wait for the default one */
     return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "copying the layers' weights to the GPU");
 }
@@ -311,19 +313,24 @@ template <class T> static int host_room(T **p, size_t *cap, size_t n) {
     return *p != NULL;
 }
 
-/* Device buffers likewise. */
+/* Device buffers likewise: a quarter more than n where that fits, else n. */
 template <class T> static cudaError_t dev_room(T **p, size_t *cap, size_t n) {
     if (n <= *cap) return cudaSuccess;
     if (*p) cudaFree((void *)*p);
     *p = NULL;
     *cap = 0;
-    n += n / 4;
-    cudaError_t e = cudaMalloc((void **)p, sizeof(T) * (n ? n : 1));
-    if (e == cudaSuccess) *cap = n;
+    size_t roomy = n + n / 4; /* room to grow into, where the GPU has it */
+    cudaError_t e = cudaMalloc((void **)p, sizeof(T) * (roomy ? roomy : 1));
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        roomy = n;
+        e = cudaMalloc((void **)p, sizeof(T) * (n ? n : 1));
+    }
+    if (e == cudaSuccess) *cap = roomy;
     return e;
 }
 
-/* Carves the pass's float buffers from t->act (base NULL: only counts);
+/* Carves the pass's float buffers from base (t->buf; NULL: only counts);
  * returns the floats used. Each piece starts 64 floats (256 bytes) apart
  * at least, the gaps never written. */
 static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
@@ -344,7 +351,8 @@ static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
     return at;
 }
 
-/* The dropout masks' bytes for one layer at mask (base NULL: only counts). */
+/* Carves every layer's dropout masks (bytes; those of the dropouts that
+ * are on) from base (t->masks; NULL: only counts); returns the bytes. */
 static size_t carve_masks(bert_cuda_train *t, uint8_t *base, size_t tt) {
     size_t NC = (size_t)t->N * t->C, att = (size_t)t->NH * tt, at = 0;
     for (int l = 0; l < t->L; l++) {
@@ -485,7 +493,8 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         tt += T * T;
     }
     size_t n_ptrs = ((size_t)LAYER_PTRS * L + SHARED_PTRS) * P, floats = carve(t, NULL, tt);
-    size_t bytes = carve_masks(t, NULL, tt), draw = (size_t)NH * tt + 2 * N * C;
+    size_t bytes = carve_masks(t, NULL, tt);
+    size_t draw = (t->keep_att != 0.0f ? (size_t)NH * tt : 0) + (t->keep_hidden != 0.0f ? 2 * N * C : 0);
     t->mask_bytes = bytes;
     cap_t *k = &t->cap;
     if (!host_room(&t->pairs, &k->pairs, P) || !host_room(&t->groups, &k->groups, P) || !host_room(&t->po_h, &k->po_h, P) ||
@@ -593,12 +602,15 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
         return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
     }
     if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
+    /* everything back before anything is added: a failed copy adds nothing */
     e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the gradients from the GPU");
     /* each layer's gradients added where the trainer keeps them, the last layer first */
-    for (int l = t->L - 1; l >= 0 && e == cudaSuccess; l--) {
-        if ((e = cudaMemcpy(t->stage, t->g + t->per * l, sizeof(float) * t->per, cudaMemcpyDeviceToHost)) != cudaSuccess)
-            break;
+    for (int l = t->L - 1; l >= 0; l--) {
         const bert_cuda_layer_grads *gr = &grads[l];
         const struct {
             float *p;
@@ -607,12 +619,12 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
                      {gr->v_b, C},     {gr->o_w, C * C}, {gr->o_b, C},     {gr->ln1_w, C},   {gr->ln1_b, C},
                      {gr->i_w, I * C}, {gr->i_b, I},     {gr->o2_w, C * I}, {gr->o2_b, C},   {gr->ln2_w, C},
                      {gr->ln2_b, C}};
-        const float *h = t->stage;
+        const float *h = t->stage + t->per * l;
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
             for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];
             h += parts[k].n;
         }
         if (layer_done) layer_done(user, l);
     }
-    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the gradients from the GPU"));
+    return BERT_OK;
 }

@@ -65,9 +65,10 @@ typedef struct {
 typedef struct bert_cuda_train bert_cuda_train;
 
 /* A GPU training context for layers of this shape (a stream, a cuBLAS
- * handle, the weights' and gradients' GPU memory). BERT_ERR_UNSUPPORTED
- * where the GPU path cannot run (with CUDA's reason), BERT_ERR_NOMEM when
- * the GPU's memory is short. */
+ * handle, the weights' and gradients' GPU memory, on the first GPU).
+ * BERT_ERR_UNSUPPORTED where the GPU path cannot run (with CUDA's reason),
+ * BERT_ERR_SHAPE for a shape it cannot take, BERT_ERR_NOMEM when memory is
+ * short, BERT_ERR_IO when CUDA or cuBLAS fails otherwise. */
 bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda_train **out, bert_error *err);
 void bert_cuda_train_free(bert_cuda_train *t);
 
@@ -84,8 +85,9 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and d loss / d x0 on return; each layer's weight
  * gradients are added (+=) to grads[l] (host), then layer_done(user, l) is
- * called when not NULL, from the last layer to the first.
- * BERT_ERR_STATE without a forward since the last backward. */
+ * called when not NULL, from the last layer to the first. On a CUDA
+ * failure nothing has been added. BERT_ERR_STATE without a forward since
+ * the last backward. */
 bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err);
 

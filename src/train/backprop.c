@@ -138,10 +138,11 @@ bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *se
     size_t NC = (size_t)N * C;
     bert_status rc = tp->gpu ? train_gpu_backward(tp, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
-    for (int l = c->num_hidden_layers - 1; l >= 0 && !tp->gpu; l--) {
-        layer_backward(tp, l);
-        if (tp->layer_done) tp->layer_done(tp->layer_done_user, l); /* its gradients are final */
-    }
+    if (!tp->gpu)
+        for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
+            layer_backward(tp, l);
+            if (tp->layer_done) tp->layer_done(tp->layer_done_user, l); /* its gradients are final */
+        }
     /* embeddings: x0 = dropout(LN(e_sum)) */
     train_dropout(a->dx, a->e_mask, NC);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};

@@ -23,7 +23,7 @@ void train_encoder_skip_masks(const train_pass *tp);
 /* From d loss / d x_out in tp->acts->dx (the heads' output), every encoder
  * weight's gradient added to the block's. Overwrites the backward scratch
  * of tp->acts, dx included. With tp->gpu, the layers' backward runs there
- * (it can fail with CUDA's errors; the gradients are then partly added). */
+ * (it can fail with CUDA's errors; the layers' gradients are then not added). */
 bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *seqs, int S, bert_error *err);
 
 #endif

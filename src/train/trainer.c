@@ -319,11 +319,14 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_INT8) {
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16 and run the result with --dtype int8");
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_TF32) {
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "tf32 is for inference on --device cuda; train in f32 or bf16");
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "tf32 is for inference on --device cuda; train in f32%s",
+                       t->p.device == BERT_DEVICE_CUDA ? "" : " or bf16");
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }
-    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
+    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA && bert_dist_size(t->p.dist) > 1) {
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains on one GPU; data-parallel training runs on the CPU");
+    } else if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
         if ((rc = train_gpu_create(t->model, &t->gpu, err)) == BERT_OK) t->gpu_stale = 1;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);

@@ -64,7 +64,7 @@ struct mapping {
 };
 std::mutex mem_lock;
 std::map<uintptr_t, mapping> allocs; /* start -> its mapping */
-int fail_countdown;
+int fail_countdown, fail_more; /* the n-th cudaMalloc fails, and fail_more after it */
 size_t n_launches;
 thread_local cudaError_t last_error = cudaSuccess;
 size_t page;
@@ -433,6 +433,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (!p) return last_error = cudaErrorInvalidValue;
     std::lock_guard<std::mutex> g(mem_lock);
     if (fail_countdown > 0 && --fail_countdown == 0) return last_error = cudaErrorMemoryAllocation;
+    if (fail_countdown == 0 && fail_more > 0) return fail_more--, last_error = cudaErrorMemoryAllocation;
     if (bytes > ((size_t)1 << 36)) return last_error = cudaErrorMemoryAllocation;
     size_t used = bytes + slack(bytes), len = (used + page - 1) / page * page + page;
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -574,10 +575,13 @@ extern "C" void bert_emu_check_range(const void *p, size_t bytes, const char *wh
                (size_t)((uintptr_t)p + bytes - it->first - n));
 }
 
-extern "C" void bert_emu_fail_malloc(int n) {
+extern "C" void bert_emu_fail_mallocs(int n, int count) {
     std::lock_guard<std::mutex> g(mem_lock);
     fail_countdown = n;
+    fail_more = n > 0 && count > 1 ? count - 1 : 0;
 }
+
+extern "C" void bert_emu_fail_malloc(int n) { bert_emu_fail_mallocs(n, 1); }
 
 extern "C" int bert_emu_malloc_failure_pending(void) {
     std::lock_guard<std::mutex> g(mem_lock);

@@ -15,6 +15,8 @@ void bert_emu_check_range(const void *p, size_t bytes, const char *what);
 /* The n-th cudaMalloc from now (1: the next) fails with
  * cudaErrorMemoryAllocation; 0: none. */
 void bert_emu_fail_malloc(int n);
+/* The n-th cudaMalloc from now and the count - 1 after it fail; n 0: none. */
+void bert_emu_fail_mallocs(int n, int count);
 /* 1 while a failure set by bert_emu_fail_malloc has not happened yet. */
 int bert_emu_malloc_failure_pending(void);
 /* Live device allocations and kernel launches so far. */

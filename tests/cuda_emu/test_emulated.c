@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cuda/encoder.h"
+#include "train/trainer.h"
 #include "emu.h"
 #include "test.h"
 
@@ -314,4 +315,89 @@ TEST(forward_cuda_emulated_profile) {
         bert_model_free(m);
     }
     CHECK(bert_emu_live_allocations() == 0);
+}
+
+/* One GPU training round for train_cuda_emulated_device_memory_failures:
+ * cudaMalloc number fail_at (0: none) fails, and the count - 1 after it; a trainer on the single-label
+ * fixture (dropout off), then micro-batches of 3 and 6 sequences (the
+ * buffers grow), each (and the opening) retried once after a refusal, which must be
+ * BERT_ERR_NOMEM naming CUDA (*refused counts them). Returns the
+ * gradients (malloc'd; NULL when the round failed) and leaves no device
+ * memory; *pending: the failure was never reached. */
+static float *train_round(int fail_at, int count, size_t *n, int *refused, int *pending) {
+    enum { B = 6, T = 32 };
+    static const int len[B] = {9, 32, 20, 32, 1, 17};
+    int32_t tok[B * T];
+    bert_sequence s[B];
+    float labels[B], *out = NULL;
+    for (int b = 0; b < B; b++) {
+        for (int k = 0; k < len[b]; k++) tok[b * T + k] = 2 + (b * 13 + k * 5) % 57;
+        s[b] = (bert_sequence){.input_ids = tok + b * T, .n_tokens = len[b]};
+        labels[b] = (float)(b % 3);
+    }
+    bert_train_params p = bert_train_default_params();
+    p.num_labels = 3;
+    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0;
+    p.device = BERT_DEVICE_CUDA;
+    bert_error err;
+    bert_trainer *t = NULL;
+    bert_emu_fail_mallocs(fail_at, count);
+    bert_status rc = bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err);
+    if (rc != BERT_OK) { /* refused: opened again */
+        CHECK_ERR(rc, err, BERT_ERR_NOMEM, "CUDA");
+        CHECK(t == NULL);
+        ++*refused;
+        bert_emu_fail_malloc(0);
+        CHECK_OK(rc = bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err);
+    }
+    for (int nb = 3; t && nb <= B; nb += 3) {
+        double loss;
+        if ((rc = bert_trainer_backward(t, s, nb, labels, &loss, &err)) == BERT_OK) continue;
+        CHECK_ERR(rc, err, BERT_ERR_NOMEM, "CUDA");
+        ++*refused;
+        bert_emu_fail_malloc(0);
+        CHECK_OK(rc = bert_trainer_backward(t, s, nb, labels, &loss, &err), err);
+        if (rc != BERT_OK) break;
+    }
+    if (t && rc == BERT_OK) {
+        const float *g = bert_trainer_gradients(t, n);
+        if ((out = malloc(sizeof(float) * *n))) memcpy(out, g, sizeof(float) * *n);
+    }
+    *pending = bert_emu_malloc_failure_pending();
+    bert_emu_fail_malloc(0);
+    bert_trainer_free(t);
+    CHECK(bert_emu_live_allocations() == 0);
+    return out;
+}
+
+/* Training on the GPU with each cudaMalloc failing in turn (train_round),
+ * alone and with the next after it: the call that met it is refused with
+ * BERT_ERR_NOMEM naming CUDA, or goes on where only a buffer's spare room
+ * (a quarter more than asked) failed; a refused micro-batch retried, or
+ * the trainer opened again, gives the gradients of a run that met no
+ * failure, bit for bit (dropout off: no draw is lost to a failed pass);
+ * no device memory is left. */
+TEST(train_cuda_emulated_device_memory_failures) {
+    size_t n = 0, m = 0;
+    int refused = 0, pending = 0, k = 1;
+    float *want = train_round(0, 1, &n, &refused, &pending);
+    CHECK(want && refused == 0);
+    for (int count = 1; want && count <= 2; count++) {
+        int before = refused;
+        for (k = 1; k < 200; k++) {
+            float *got = train_round(k, count, &m, &refused, &pending);
+            if (pending) { /* past the last allocation: a round with no failure */
+                free(got);
+                break;
+            }
+            if (!got || m != n || test_max_abs_diff(want, got, n) != 0)
+                test_fail(__FILE__, __LINE__, "allocation %d failing: the gradients differ", k);
+            free(got);
+        }
+        printf("  %d allocation(s) at a time: %d allocations met, %d calls refused with NOMEM\n", count, k - 1,
+               refused - before);
+        /* alone, only the weights' and gradients' allocations (no spare room) refuse; two at a time, all */
+        CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == 2 : refused - before == k - 1));
+    }
+    free(want);
 }

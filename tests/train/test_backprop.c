@@ -445,7 +445,7 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
         CHECK_OK(bert_trainer_open(dir, &p, &t[d], NULL, &err), err);
     }
     CHECK(!t[0] || t[0]->n_tensors <= 256);
-    for (int mb = 0; t[0] && t[1] && mb < 4; mb++) {
+    for (int mb = 0; t[0] && t[1] && t[0]->n_tensors <= 256 && mb < 4; mb++) {
         double loss[2];
         for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_backward(t[d], seqs, n, labels, &loss[d], &err), err);
         if (!(fabs(loss[1] - loss[0]) <= 1e-5 * (1 + fabs(loss[0]))))
