@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 /* The host copies of one layer's weights, as the model holds them. */
-typedef struct {
+typedef struct bert_cuda_layer_src {
     const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* [C x C], [C] */
     const float *o_w, *o_b;                         /* attention.output.dense [C x C], [C] */
     const float *ln1_w, *ln1_b;                     /* attention.output.LayerNorm [C] */

@@ -213,10 +213,20 @@ struct bert_cuda_train {
     bert_cuda_group *groups;
     layer_a *la;            /* [L] */
     float *x_out, *tmp, *dx, *dh1, *dctx, *dI, *dqkv, *dP, *part, *keymask;
-    size_t mask_bytes;          /* the pass's masks (carve_masks) */
-    int N, S, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
+    size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
+    int N, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
     float keep_att, keep_hidden;
 };
+
+/* The 16 tensors of a layer as bert_cuda_layer_src / _grads s names them,
+ * each with its size in floats, in the order of the GPU's block (Q, K and V
+ * weights, then their biases: the [3C x C] weight and [3C] bias). An
+ * initialiser for an array of {pointer, n}; needs C and I in scope. */
+#define LAYER_TENSORS(s)                                                                                            \
+    {{(s)->q_w, C * C}, {(s)->k_w, C * C}, {(s)->v_w, C * C}, {(s)->q_b, C},      {(s)->k_b, C},                    \
+     {(s)->v_b, C},     {(s)->o_w, C * C}, {(s)->o_b, C},     {(s)->ln1_w, C},    {(s)->ln1_b, C},                  \
+     {(s)->i_w, I * C}, {(s)->i_b, I},     {(s)->o2_w, C * I}, {(s)->o2_b, C},    {(s)->ln2_w, C},                  \
+     {(s)->ln2_b, C}}
 
 /* Layer l's tensors in a block of L x per floats at base (t->w or t->g). */
 static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
@@ -289,10 +299,7 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cud
         const struct {
             const float *p;
             size_t n;
-        } parts[] = {{s->q_w, C * C}, {s->k_w, C * C}, {s->v_w, C * C}, {s->q_b, C},     {s->k_b, C},
-                     {s->v_b, C},     {s->o_w, C * C}, {s->o_b, C},     {s->ln1_w, C},   {s->ln1_b, C},
-                     {s->i_w, I * C}, {s->i_b, I},     {s->o2_w, C * I}, {s->o2_b, C},   {s->ln2_w, C},
-                     {s->ln2_b, C}};
+        } parts[] = LAYER_TENSORS(s);
         float *h = t->stage + t->per * l;
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
             memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
@@ -485,14 +492,10 @@ static void drained(bert_cuda_train *t) {
 /* The pass's buffers, plan, operand addresses and masks for batch b. */
 static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
     int S = b->S, NH = t->NH, C = t->C, L = t->L;
-    t->N = b->offset[S], t->S = S, t->P = S * NH, t->parts = (t->N + COL_ROWS - 1) / COL_ROWS;
+    t->N = b->offset[S], t->P = S * NH, t->parts = (t->N + COL_ROWS - 1) / COL_ROWS;
     t->keep_att = b->keep_att, t->keep_hidden = b->keep_hidden;
-    size_t tt = 0, P = (size_t)t->P, N = (size_t)t->N;
-    for (int s = 0; s < S; s++) {
-        size_t T = (size_t)(b->offset[s + 1] - b->offset[s]);
-        tt += T * T;
-    }
-    size_t n_ptrs = ((size_t)LAYER_PTRS * L + SHARED_PTRS) * P, floats = carve(t, NULL, tt);
+    size_t tt = b->poff[S], P = (size_t)t->P, N = (size_t)t->N;
+    size_t n_ptrs = t->n_ptrs = ((size_t)LAYER_PTRS * L + SHARED_PTRS) * P, floats = carve(t, NULL, tt);
     size_t bytes = carve_masks(t, NULL, tt);
     size_t draw = (t->keep_att != 0.0f ? (size_t)NH * tt : 0) + (t->keep_hidden != 0.0f ? 2 * N * C : 0);
     t->mask_bytes = bytes;
@@ -513,17 +516,10 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     if (t->n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (t->n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "CUDA training: a sequence is empty");
     /* each pair's operands, in the plan's order */
-    size_t *poff = (size_t *)malloc(sizeof *poff * ((size_t)S + 1));
-    if (!poff) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    poff[0] = 0;
-    for (int s = 0; s < S; s++) {
-        size_t T = (size_t)(b->offset[s + 1] - b->offset[s]);
-        poff[s + 1] = poff[s] + T * T;
-    }
     size_t hs = (size_t)(C / NH), ld = 3 * (size_t)C;
     for (size_t i = 0; i < P; i++) {
         int s = t->pairs[i].seq, h = t->pairs[i].head;
-        size_t row = (size_t)b->offset[s], col = (size_t)h * hs, po = (size_t)h * tt + poff[s];
+        size_t row = (size_t)b->offset[s], col = (size_t)h * hs, po = (size_t)h * tt + b->poff[s];
         t->po_h[i] = po, t->keyrow_h[i] = b->offset[s];
         for (int l = 0; l < L; l++) {
             const layer_a *a = &t->la[l];
@@ -536,7 +532,6 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         const float *dq = t->dqkv + row * ld + col;
         d[0] = t->dctx + row * C + col, d[P] = t->dP + po, d[2 * P] = dq, d[3 * P] = dq + C, d[4 * P] = dq + 2 * (size_t)C;
     }
-    free(poff);
     /* the masks, layer by layer in the CPU pass's order, as bytes */
     uint8_t *mb = t->masks_h;
     for (int l = 0; l < L; l++) {
@@ -554,17 +549,16 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
     t->pending = 0;
-    if (!b || !b->offset || !b->keymask || !b->draw || b->S < 1 || !x0 || !x_out)
+    if (!b || !b->offset || !b->poff || !b->keymask || !b->draw || b->S < 1 || !x0 || !x_out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
     bert_status rc = prepare(t, b, err);
     if (rc != BERT_OK) return rc;
     size_t N = (size_t)t->N, NC = N * t->C, P = (size_t)t->P;
-    size_t n_ptrs = ((size_t)LAYER_PTRS * t->L + SHARED_PTRS) * P;
     cudaError_t e = cudaMemcpyAsync(t->la[0].x_in, x0, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keymask, b->keymask, sizeof(float) * N, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * n_ptrs, cudaMemcpyHostToDevice, t->stream);
+        e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * t->n_ptrs, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess && t->mask_bytes)
@@ -615,10 +609,7 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
         const struct {
             float *p;
             size_t n;
-        } parts[] = {{gr->q_w, C * C}, {gr->k_w, C * C}, {gr->v_w, C * C}, {gr->q_b, C},     {gr->k_b, C},
-                     {gr->v_b, C},     {gr->o_w, C * C}, {gr->o_b, C},     {gr->ln1_w, C},   {gr->ln1_b, C},
-                     {gr->i_w, I * C}, {gr->i_b, I},     {gr->o2_w, C * I}, {gr->o2_b, C},   {gr->ln2_w, C},
-                     {gr->ln2_b, C}};
+        } parts[] = LAYER_TENSORS(gr);
         const float *h = t->stage + t->per * l;
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
             for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];

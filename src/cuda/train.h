@@ -55,6 +55,7 @@ typedef void (*bert_cuda_draw_fn)(void *user, int layer, float *att, float *ao, 
 typedef struct {
     int S;                  /* sequences */
     const int *offset;      /* [S + 1] first row of each sequence */
+    const size_t *poff;     /* [S + 1] where each sequence's T x T block starts (sum of the T^2 before) */
     const float *keymask;   /* [N] 1 = attend to this key, 0 = masked */
     float keep_att;         /* attention dropout's kept scale 1 / (1 - p); 0: off */
     float keep_hidden;      /* the hidden dropout's; 0: off */

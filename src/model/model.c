@@ -540,6 +540,18 @@ static void pack_small_f32(bert_model *m) {
     }
 }
 
+struct bert_cuda_layer_src *bert_model_cuda_layers(const bert_model *m) {
+    int L = m->cfg.pub.num_hidden_layers;
+    bert_cuda_layer_src *ls = calloc(L > 0 ? (size_t)L : 1, sizeof *ls);
+    for (int l = 0; ls && l < L; l++) {
+        const bert_layer_weights *w = &m->w.layers[l];
+        ls[l] = (bert_cuda_layer_src){w->q.w,       w->q.b,       w->k.w,       w->k.b,       w->v.w,     w->v.b,
+                                      w->attn_out.w, w->attn_out.b, w->attn_ln.w, w->attn_ln.b, w->inter.w, w->inter.b,
+                                      w->out.w,     w->out.b,     w->out_ln.w,  w->out_ln.b};
+    }
+    return ls;
+}
+
 /* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU, f32 or
  * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there, or
  * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU side
@@ -548,14 +560,8 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
     if (p->compute == BERT_COMPUTE_INT8)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16 and tf32 (not --dtype int8)");
     const bert_config *c = &m->cfg.pub;
-    bert_cuda_layer_src *ls = calloc((size_t)c->num_hidden_layers, sizeof *ls);
+    bert_cuda_layer_src *ls = bert_model_cuda_layers(m);
     if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        const bert_layer_weights *L = &m->w.layers[l];
-        ls[l] = (bert_cuda_layer_src){L->q.w,       L->q.b,       L->k.w,     L->k.b,     L->v.w,      L->v.b,
-                                      L->attn_out.w, L->attn_out.b, L->attn_ln.w, L->attn_ln.b, L->inter.w, L->inter.b,
-                                      L->out.w,     L->out.b,     L->out_ln.w, L->out_ln.b};
-    }
     bert_cuda_model_src src = {c->hidden_size,
                                c->num_attention_heads,
                                c->intermediate_size,

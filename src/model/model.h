@@ -110,4 +110,10 @@ bert_status bert_weight_list_build(bert_model *m, bert_weight_list *l, bert_erro
  * against m->cfg (weights.c). */
 bert_status bert_weights_bind(bert_model *m, bert_error *err);
 
+/* A calloc'd array of m's layers' weights as the GPU path takes them
+ * (cuda/encoder.h's bert_cuda_layer_src, pointing into m->w), one per
+ * layer; NULL when memory runs out. For loading onto the GPU and for
+ * training there. */
+struct bert_cuda_layer_src *bert_model_cuda_layers(const bert_model *m);
+
 #endif

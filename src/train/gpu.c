@@ -14,15 +14,8 @@ bert_status train_gpu_create(const bert_model *m, bert_cuda_train **out, bert_er
 }
 
 bert_status train_gpu_upload(bert_cuda_train *g, const bert_model *m, bert_error *err) {
-    int L = bert_model_config(m)->num_hidden_layers;
-    bert_cuda_layer_src *ls = calloc((size_t)L, sizeof *ls);
+    bert_cuda_layer_src *ls = bert_model_cuda_layers(m);
     if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < L; l++) {
-        const bert_layer_weights *w = &m->w.layers[l];
-        ls[l] = (bert_cuda_layer_src){w->q.w,       w->q.b,       w->k.w,       w->k.b,       w->v.w,     w->v.b,
-                                      w->attn_out.w, w->attn_out.b, w->attn_ln.w, w->attn_ln.b, w->inter.w, w->inter.b,
-                                      w->out.w,     w->out.b,     w->out_ln.w,  w->out_ln.b};
-    }
     bert_status rc = bert_cuda_train_upload(g, ls, err);
     free(ls);
     return rc;
@@ -50,7 +43,7 @@ static void draw_layer(void *user, int l, float *att, float *ao, float *fo) {
 
 bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err) {
     const train_acts *a = tp->acts;
-    bert_cuda_train_batch b = {a->S, a->offset, a->keymask, keep_of(tp->p->attention_dropout),
+    bert_cuda_train_batch b = {a->S, a->offset, a->poff, a->keymask, keep_of(tp->p->attention_dropout),
                                keep_of(tp->p->hidden_dropout), draw_layer, (void *)tp};
     return bert_cuda_train_forward(tp->gpu, &b, x0, a->x_out, err);
 }
