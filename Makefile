@@ -146,7 +146,7 @@ $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 EMU_DIR  := $(BUILD)/cuda-emu
 EMU_OBJ  := $(patsubst src/cuda/%.cu,$(EMU_DIR)/%.o,$(wildcard src/cuda/*.cu)) $(EMU_DIR)/emu.o \
             $(EMU_DIR)/test_emulated.o
-EMU_FLAGS := -g $(OPT) -Wall -Wextra -Itests/cuda_emu/include -Itests/cuda_emu -Iinclude -Isrc
+EMU_FLAGS := -g $(OPT) -ffp-contract=off -Wall -Wextra -Itests/cuda_emu/include -Itests/cuda_emu -Iinclude -Isrc
 $(EMU_DIR)/%.o: src/cuda/%.cu
 	@mkdir -p $(dir $@)
 	$(CXX) -x c++ -std=c++17 $(EMU_FLAGS) -DBERT_CUDA_LIBDIR='"$(CURDIR)/$(EMU_DIR)"' -MMD -MP -c $< -o $@

@@ -1008,12 +1008,13 @@ typedef struct {
      * parameters and hands it the same micro-batches; see bert_dist. */
     struct bert_dist *dist;
     bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
-                                    layers' forward and backward on the first GPU, in f32
-                                    (compute _BF16 is refused there); the embeddings, the
-                                    heads, the losses and AdamW stay on the CPU, the dropout
-                                    masks are drawn as on the CPU, and the layers' weights
-                                    are copied over after each optimizer step. Results
-                                    follow the CPU's to within f32 rounding.
+                                    layers' forward, backward, gradient sums and AdamW step
+                                    on the first GPU, in f32 (compute _BF16 is refused
+                                    there), their weights copied back after each optimizer
+                                    step; the embeddings, the heads, the losses and the
+                                    other tensors' AdamW stay on the CPU, and the dropout
+                                    masks are drawn as on the CPU. Results follow the CPU's
+                                    to within f32 rounding.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
                                     the GPU path cannot run (bert_cuda_unavailable_reason)
                                     and with a bert_dist of several ranks (one GPU only) */
@@ -1067,10 +1068,13 @@ BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seq
  * the layout of the parameters; the caller may change it in place; with a
  * bert_dist of several ranks, between backward and apply it is in use by
  * the gradient sums: read or change it only in the loop's before_step,
- * where the sums are done).
+ * where the sums are done; with BERT_DEVICE_CUDA, the layers' gradients,
+ * summed on the GPU until then, are copied into it first and from then on
+ * are summed in it, NULL if that copy fails).
  * bert_trainer_apply clips, takes one AdamW step at the scheduled learning
  * rate and zeroes the gradients; BERT_ERR_STATE when no micro-batch was
- * accumulated. bert_trainer_step is backward, then apply when due. */
+ * accumulated (with BERT_DEVICE_CUDA also after a GPU failure that left a
+ * step half done: resume from the last checkpoint; docs/gpu.md). bert_trainer_step is backward, then apply when due. */
 BERT_API bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                            double *loss, bert_error *err);
 BERT_API int bert_trainer_step_due(const bert_trainer *t);

@@ -1,5 +1,5 @@
 /* main.c — runs every registered test (or those whose name contains argv[1])
- * and prints one "PASS name" / "FAIL name" line each. tests/run.sh adds the
+ * and prints one "PASS name" / "FAIL name" / "SKIP name" line each. tests/run.sh adds the
  * CLI tests and prints the closing "N passed, N failed". */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@ static struct {
     const char *name;
     test_fn fn;
 } tests[MAX_TESTS];
-static int n_tests, current_failed;
+static int n_tests, current_failed, current_skipped;
 static char tmpdir[256];
 
 void test_register(const char *name, test_fn fn) {
@@ -31,6 +31,16 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+void test_skip(const char *fmt, ...) {
+    current_skipped = 1;
+    fputs("  skipped: ", stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
 }
 
 double test_max_abs_diff(const float *a, const float *b, size_t n) {
@@ -81,9 +91,9 @@ int main(int argc, char **argv) {
     int failed = 0, run = 0;
     for (int i = 0; i < n_tests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
-        current_failed = 0;
+        current_failed = current_skipped = 0;
         tests[i].fn();
-        printf("%s %s\n", current_failed ? "FAIL" : "PASS", tests[i].name);
+        printf("%s %s\n", current_failed ? "FAIL" : current_skipped ? "SKIP" : "PASS", tests[i].name);
         fflush(stdout);
         failed += current_failed;
         run++;

@@ -17,6 +17,9 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Marks the running test skipped (printed SKIP, never counted as passed),
+ * saying why; the test should return. A failure already marked stays. */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define TEST(name)                                                                            \
     static void name(void);                                                                   \

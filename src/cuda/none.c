@@ -39,8 +39,27 @@ bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda
 void bert_cuda_train_free(bert_cuda_train *t) { (void)t; }
 
 /* Unreachable: no context can be made. */
-bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err) {
-    (void)t, (void)src;
+bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
+                                   bert_error *err) {
+    (void)t, (void)which, (void)src;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
+                                     int add, bert_error *err) {
+    (void)t, (void)which, (void)dst, (void)add;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {
+    (void)t;
+    *ss = 0.0;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay, const bert_cuda_adamw *no_decay,
+                                  bert_error *err) {
+    (void)t, (void)decay, (void)no_decay;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
@@ -50,7 +69,7 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());

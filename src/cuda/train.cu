@@ -170,6 +170,49 @@ __global__ static void activation_backward(float *d, const float *x, size_t n, i
     }
 }
 
+/* acc += g: one micro-batch's gradients into the step's sums (on the host,
+ * the trainer's grads += stage: the same f32 additions). */
+__global__ static void add_into(float *acc, const float *g, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        acc[i] += g[i];
+}
+
+/* part[b] = the sum in double of x[i]^2 over block b's chunk [b SUMSQ_CHUNK,
+ * (b + 1) SUMSQ_CHUNK) of [0, n): each thread's elements in order, then the
+ * threads' sums in order by thread 0; the order depends on n alone. */
+enum { SUMSQ_THREADS = 256, SUMSQ_CHUNK = 1 << 16 };
+
+__global__ static void sumsq_part(double *part, const float *x, size_t n) {
+    __shared__ double s[SUMSQ_THREADS];
+    size_t lo = (size_t)blockIdx.x * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
+    double a = 0.0;
+    for (size_t i = lo + threadIdx.x; i < hi; i += SUMSQ_THREADS) a += (double)x[i] * (double)x[i];
+    s[threadIdx.x] = a;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int k = 1; k < SUMSQ_THREADS; k++) a += s[k];
+        part[blockIdx.x] = a;
+    }
+}
+
+/* AdamW over n elements, the gradient zeroed once read: train/optimizer.c's
+ * adamw_body operation for operation, each rounded once (the _rn
+ * intrinsics: nothing contracted into an FMA, IEEE division and square
+ * root), so the same inputs give the CPU's bits. */
+__global__ static void adamw_update(float *w, float *g, float *m, float *v, size_t n, bert_cuda_adamw c) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float gi = __fmul_rn(g[i], c.clip);
+        g[i] = 0.0f;
+        float wi = __fmul_rn(w[i], c.decay_mul);
+        float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), c.one_minus_b1)); /* lerp, as torch */
+        float vi = __fadd_rn(__fmul_rn(v[i], c.b2), __fmul_rn(__fmul_rn(c.one_minus_b2, gi), gi));
+        float den = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), c.bc2_sqrt), c.eps);
+        float update = __fadd_rn(__fdiv_rn(mi, den), __fmul_rn(c.decay_add, wi));
+        m[i] = mi, v[i] = vi;
+        w[i] = __fsub_rn(wi, __fmul_rn(c.step_size, update));
+    }
+}
+
 /* ---- the context --------------------------------------------------------- */
 
 /* One layer's weights (or their gradients) inside a block of `per` floats:
@@ -199,8 +242,10 @@ struct bert_cuda_train {
     size_t per; /* floats of one layer's weights */
     cudaStream_t stream;
     cublasHandle_t blas;
-    float *w, *g; /* [L x per] weights, gradients */
-    float *stage; /* host: the layers' weights or gradients [L x per] */
+    float *w, *g;      /* [L x per] weights; one backward's gradients */
+    float *acc, *m, *v; /* [L x per] the gradients summed since the last AdamW step; AdamW's moments */
+    double *ss, *ss_h;  /* [ceil(L per / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
+    float *stage;      /* host: one block of the layers' tensors [L x per] */
     /* the pass */
     cap_t cap;                  /* what each buffer below holds */
     float *buf;                 /* every float buffer of a pass, carved */
@@ -218,7 +263,7 @@ struct bert_cuda_train {
     float keep_att, keep_hidden;
 };
 
-/* The 16 tensors of a layer as bert_cuda_layer_src / _grads s names them,
+/* The 16 tensors of a layer as bert_cuda_layer_host s names them,
  * each with its size in floats, in the order of the GPU's block (Q, K and V
  * weights, then their biases: the [3C x C] weight and [3C] bias). An
  * initialiser for an array of {pointer, n}; needs C and I in scope. */
@@ -228,25 +273,37 @@ struct bert_cuda_train {
      {(s)->i_w, I * C}, {(s)->i_b, I},     {(s)->o2_w, C * I}, {(s)->o2_b, C},    {(s)->ln2_w, C},                  \
      {(s)->ln2_b, C}}
 
-/* Layer l's tensors in a block of L x per floats at base (t->w or t->g). */
+/* A layer's tensors in the order of its block of per floats: their sizes
+ * and (decay) whether AdamW's weight decay applies (the weight matrices;
+ * not biases and LayerNorm, as the trainer's no_decay names them). */
+enum { LAYER_PARTS = 12 };
+static void layer_parts(size_t C, size_t I, size_t n[LAYER_PARTS], int decay[LAYER_PARTS]) {
+    const size_t sz[LAYER_PARTS] = {3 * C * C, 3 * C, C * C, C, C, C, I * C, I, C * I, C, C, C};
+    const int dc[LAYER_PARTS] = {1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0};
+    for (int k = 0; k < LAYER_PARTS; k++) n[k] = sz[k], decay[k] = dc[k];
+}
+
+/* Layer l's tensors in a block of L x per floats at base. */
 static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
-    size_t C = (size_t)t->C, I = (size_t)t->I;
-    float *p = base + t->per * l;
+    size_t n[LAYER_PARTS];
+    int decay[LAYER_PARTS];
+    layer_parts((size_t)t->C, (size_t)t->I, n, decay);
     layer_w w;
-    w.qkv_w = p, p += 3 * C * C, w.qkv_b = p, p += 3 * C, w.o_w = p, p += C * C, w.o_b = p, p += C;
-    w.ln1_w = p, p += C, w.ln1_b = p, p += C, w.i_w = p, p += I * C, w.i_b = p, p += I, w.o2_w = p, p += C * I;
-    w.o2_b = p, p += C, w.ln2_w = p, p += C, w.ln2_b = p;
+    float **field[LAYER_PARTS] = {&w.qkv_w, &w.qkv_b, &w.o_w,  &w.o_b,  &w.ln1_w, &w.ln1_b,
+                                  &w.i_w,   &w.i_b,   &w.o2_w, &w.o2_b, &w.ln2_w, &w.ln2_b};
+    float *p = base + t->per * l;
+    for (int k = 0; k < LAYER_PARTS; k++) *field[k] = p, p += n[k];
     return w;
 }
 
 extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
-    void *dev[] = {t->w, t->g, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
+    void *dev[] = {t->w, t->g, t->acc, t->m, t->v, t->ss, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
     if (t->stream) cudaStreamDestroy(t->stream);
-    free(t->stage), free(t->masks_h), free(t->draw_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
+    free(t->stage), free(t->ss_h), free(t->masks_h), free(t->draw_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
     free(t->pairs), free(t->groups), free(t->la);
     free(t);
 }
@@ -263,22 +320,33 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
-    size_t C = (size_t)t->C, I = (size_t)t->I;
-    t->per = 3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C;
+    size_t n[LAYER_PARTS], n_ss;
+    int decay[LAYER_PARTS];
+    layer_parts((size_t)t->C, (size_t)t->I, n, decay);
+    for (int k = 0; k < LAYER_PARTS; k++) t->per += n[k];
     size_t bytes = sizeof(float) * t->per * (size_t)t->L;
-    t->stage = (float *)malloc(sizeof(float) * t->per * (size_t)t->L);
+    n_ss = (t->per * (size_t)t->L + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    t->stage = (float *)malloc(bytes);
+    t->ss_h = (double *)malloc(sizeof(double) * n_ss);
     t->la = (layer_a *)calloc((size_t)t->L, sizeof *t->la);
-    if (!t->stage || !t->la) {
+    if (!t->stage || !t->ss_h || !t->la) {
         bert_cuda_train_free(t);
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
+    float **blocks[] = {&t->w, &t->g, &t->acc, &t->m, &t->v};
     cudaError_t e = cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking);
-    if (e == cudaSuccess && (e = cudaMalloc((void **)&t->w, bytes)) == cudaSuccess) e = cudaMalloc((void **)&t->g, bytes);
+    for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
+        e = cudaMalloc((void **)blocks[k], bytes);
+    if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
+    for (size_t k = 2; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++) /* sums and moments start at 0 */
+        e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e != cudaSuccess) {
         bert_cuda_train_free(t);
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
-                         "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights and gradients: %s",
-                         2e-6 * bytes, cudaGetErrorString(e));
+                         "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights, gradients and AdamW's "
+                         "moments: %s",
+                         5e-6 * bytes, cudaGetErrorString(e));
     }
     cublasStatus_t s = cuda_blas()->create(&t->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);
@@ -289,26 +357,6 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     }
     *out = t;
     return BERT_OK;
-}
-
-extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err) {
-    size_t C = (size_t)t->C, I = (size_t)t->I;
-    cudaError_t e;
-    for (int l = 0; l < t->L; l++) {
-        const bert_cuda_layer_src *s = &src[l];
-        const struct {
-            const float *p;
-            size_t n;
-        } parts[] = LAYER_TENSORS(s);
-        float *h = t->stage + t->per * l;
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-            memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
-            h += parts[k].n;
-        }
-    }
-    e = cudaMemcpy(t->w, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice);
-    if (e == cudaSuccess) e = cudaDeviceSynchronize(); /* the stream does not wait for the default one */
-    return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "copying the layers' weights to the GPU");
 }
 
 /* Host buffers: *p holds at least n elements (contents not kept). */
@@ -580,11 +628,29 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
     return BERT_OK;
 }
 
-extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+/* Layer l's tensors from the host stage (a downloaded block) into dst:
+ * added (+=) when add, else copied. */
+static void stage_to_host(const bert_cuda_train *t, int l, const bert_cuda_layer_host *dst, int add) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    const struct {
+        float *p;
+        size_t n;
+    } parts[] = LAYER_TENSORS(dst);
+    const float *h = t->stage + t->per * l;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+        if (add)
+            for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];
+        else
+            memcpy(parts[k].p, h, sizeof(float) * parts[k].n);
+        h += parts[k].n;
+    }
+}
+
+extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
     t->pending = 0;
-    size_t NC = (size_t)t->N * t->C, C = (size_t)t->C, I = (size_t)t->I;
+    size_t NC = (size_t)t->N * t->C;
     (void)cudaGetLastError();
     cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->per * (size_t)t->L, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
@@ -598,24 +664,105 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
     if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
     /* everything back before anything is added: a failed copy adds nothing */
     e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess)
+    if (e == cudaSuccess && grads)
         e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
     if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the gradients from the GPU");
+    if (!grads) { /* into the GPU's sums */
+        size_t n = t->per * (size_t)t->L;
+        BERT_LAUNCH(add_into, blocks_for(n), 256, t->stream)(t->acc, (const float *)t->g, n);
+        if ((e = cudaGetLastError()) == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+        if (e == cudaSuccess) e = cudaGetLastError();
+        if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "adding up the gradients");
+    }
     /* each layer's gradients added where the trainer keeps them, the last layer first */
     for (int l = t->L - 1; l >= 0; l--) {
-        const bert_cuda_layer_grads *gr = &grads[l];
-        const struct {
-            float *p;
-            size_t n;
-        } parts[] = LAYER_TENSORS(gr);
-        const float *h = t->stage + t->per * l;
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-            for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];
-            h += parts[k].n;
-        }
+        if (grads) stage_to_host(t, l, &grads[l], 1);
         if (layer_done) layer_done(user, l);
     }
     return BERT_OK;
+}
+
+/* The block `which` names, NULL for none. */
+static float *block_of(const bert_cuda_train *t, bert_cuda_block which) {
+    switch (which) {
+    case BERT_CUDA_WEIGHTS: return t->w;
+    case BERT_CUDA_GRADS: return t->acc;
+    case BERT_CUDA_EXP_AVG: return t->m;
+    case BERT_CUDA_EXP_AVG_SQ: return t->v;
+    }
+    return NULL;
+}
+
+extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
+                                              bert_error *err) {
+    float *d = block_of(t, which);
+    if (!d || !src) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    for (int l = 0; l < t->L; l++) {
+        const bert_cuda_layer_host *s = &src[l];
+        const struct {
+            const float *p;
+            size_t n;
+        } parts[] = LAYER_TENSORS(s);
+        float *h = t->stage + t->per * l;
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
+            h += parts[k].n;
+        }
+    }
+    (void)cudaGetLastError();
+    cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the layers' tensors to the GPU"));
+}
+
+extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
+                                                int add, bert_error *err) {
+    const float *d = block_of(t, which);
+    if (!d || !dst) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
+    (void)cudaGetLastError();
+    cudaError_t e = cudaMemcpyAsync(t->stage, d, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the layers' tensors from the GPU");
+    for (int l = 0; l < t->L; l++) stage_to_host(t, l, &dst[l], add);
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {
+    *ss = 0.0;
+    size_t n = t->per * (size_t)t->L, parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    (void)cudaGetLastError();
+    BERT_LAUNCH(sumsq_part, (unsigned)parts, SUMSQ_THREADS, t->stream)(t->ss, (const float *)t->acc, n);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(t->ss_h, t->ss, sizeof(double) * parts, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "summing the gradients' squares");
+    for (size_t k = 0; k < parts; k++) *ss += t->ss_h[k];
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay,
+                                             const bert_cuda_adamw *no_decay, bert_error *err) {
+    if (!decay || !no_decay) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_adamw: no coefficients");
+    size_t n[LAYER_PARTS];
+    int dc[LAYER_PARTS];
+    layer_parts((size_t)t->C, (size_t)t->I, n, dc);
+    (void)cudaGetLastError();
+    for (int l = 0; l < t->L; l++) {
+        size_t at = t->per * l;
+        for (int k = 0; k < LAYER_PARTS; k++) {
+            BERT_LAUNCH(adamw_update, blocks_for(n[k]), 256, t->stream)(t->w + at, t->acc + at, t->m + at, t->v + at, n[k],
+                                                                         dc[k] ? *decay : *no_decay);
+            at += n[k];
+        }
+    }
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "the AdamW step"));
 }

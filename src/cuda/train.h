@@ -7,11 +7,16 @@
  * the backward reads there, and writes the last hidden states back; the
  * task heads and their losses run on the CPU; bert_cuda_train_backward
  * takes d loss / d hidden, runs the layers' backward on the GPU, adds each
- * layer's weight gradients into the trainer's (host) gradient block and
- * gives back d loss / d x0 for the embeddings' backward on the CPU. AdamW,
- * clipping, accumulation and checkpoints stay on the CPU, so after each
- * optimizer step the layers' weights are copied over again
- * (bert_cuda_train_upload).
+ * layer's weight gradients to the sums the GPU keeps (or, asked to, to the
+ * trainer's host block) and gives back d loss / d x0 for the embeddings'
+ * backward on the CPU.
+ *
+ * The layers' weights, their summed gradients and AdamW's two moments live
+ * on the GPU: the trainer uploads them once (bert_cuda_train_upload, also
+ * after a resume), takes the gradients' sum of squares for the global norm
+ * (bert_cuda_train_grad_sumsq), steps AdamW there (bert_cuda_train_adamw)
+ * and copies the new weights back for the CPU's evaluation and checkpoints
+ * (bert_cuda_train_download; the moments only for a checkpoint).
  *
  * Every operation is the CPU pass's (train/backprop.c), in f32 with cuBLAS's
  * default math (no TF32), on a layout of its own: Q, K and V as one [N x 3C]
@@ -21,7 +26,9 @@
  * follows it to within the products' rounding. Attention keeps every
  * (head, sequence) probability block, laid out as the CPU keeps them
  * (nn_attention_keep), and runs on cuBLAS batched products, one call per
- * run of equal-length sequences (bert_cuda_plan). */
+ * run of equal-length sequences (bert_cuda_plan). AdamW's element
+ * operations are the CPU's (train/optimizer.c) each rounded once, so the
+ * same gradients give the same weights and moments bit for bit. */
 #ifndef BERT_CUDA_TRAIN_H
 #define BERT_CUDA_TRAIN_H
 
@@ -31,13 +38,13 @@
 extern "C" {
 #endif
 
-/* Where one layer's weight gradients are added on the host: the fields of
- * bert_cuda_layer_src. */
+/* Where one layer's tensors are on the host, in one of the trainer's
+ * blocks (weights, gradients, moments): the fields of bert_cuda_layer_src. */
 typedef struct {
     float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     float *o_w, *o_b, *ln1_w, *ln1_b;
     float *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
-} bert_cuda_layer_grads;
+} bert_cuda_layer_host;
 
 typedef struct {
     int hidden, heads, intermediate, layers;
@@ -73,9 +80,41 @@ typedef struct bert_cuda_train bert_cuda_train;
 bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda_train **out, bert_error *err);
 void bert_cuda_train_free(bert_cuda_train *t);
 
-/* Copies the layers' weights src[layers] (host) to the GPU; done before
- * the first pass and again whenever they change. */
-bert_status bert_cuda_train_upload(bert_cuda_train *t, const bert_cuda_layer_src *src, bert_error *err);
+/* The blocks of the layers' tensors the GPU holds. */
+typedef enum {
+    BERT_CUDA_WEIGHTS,    /* the weights the passes use and AdamW updates */
+    BERT_CUDA_GRADS,      /* the gradients summed since the last AdamW step */
+    BERT_CUDA_EXP_AVG,    /* AdamW's first moment */
+    BERT_CUDA_EXP_AVG_SQ  /* AdamW's second moment */
+} bert_cuda_block;
+
+/* Copies block `which` of the layers from src[layers] (host) to the GPU,
+ * replacing it. A new context's gradients and moments are zero, its
+ * weights unset: upload them before the first pass. */
+bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
+                                   bert_error *err);
+
+/* Copies block `which` back into dst[layers] (host): added (+=) when add,
+ * else copied. The GPU's block is left as it is. */
+bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
+                                     int add, bert_error *err);
+
+/* *ss = the sum of the squares of the summed gradients (BERT_CUDA_GRADS),
+ * in double, in an order fixed by the shape alone. */
+bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err);
+
+/* One AdamW update's coefficients (train/optimizer.h's train_adamw_coef:
+ * the gradient is scaled by clip, then torch.optim.AdamW's operations). */
+typedef struct {
+    float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
+} bert_cuda_adamw;
+
+/* One AdamW step of every layer tensor on the GPU from the summed
+ * gradients: the weight matrices with `decay`'s coefficients, the biases
+ * and LayerNorm parameters with `no_decay`'s (weight decay off); the
+ * summed gradients are zeroed. */
+bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay, const bert_cuda_adamw *no_decay,
+                                  bert_error *err);
 
 /* Every layer on x0 [N x C] (host) with dropout, keeping what the backward
  * reads on the GPU; the last layer's output into x_out [N x C] (host).
@@ -85,11 +124,11 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
 
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and d loss / d x0 on return; each layer's weight
- * gradients are added (+=) to grads[l] (host), then layer_done(user, l) is
- * called when not NULL, from the last layer to the first. On a CUDA
- * failure nothing has been added. BERT_ERR_STATE without a forward since
- * the last backward. */
-bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_grads *grads,
+ * gradients are added (+=) to the GPU's summed gradients (grads NULL) or
+ * to grads[l] (host), then layer_done(user, l) is called when not NULL,
+ * from the last layer to the first. On a CUDA failure nothing has been
+ * added. BERT_ERR_STATE without a forward since the last backward. */
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err);
 
 #ifdef __cplusplus

@@ -68,8 +68,11 @@ typedef struct {
      * micro-batch's dropout masks, which the part draws its piece of; NULL:
      * the batch is whole. */
     const struct train_masks *masks;
-    /* The layers' forward and backward on the GPU (train/gpu.h); NULL: on the CPU. */
+    /* The layers' forward and backward on the GPU (train/gpu.h); NULL: on
+     * the CPU. gpu_host_grads: their gradients are added to block.grads,
+     * not summed on the GPU. */
     struct bert_cuda_train *gpu;
+    int gpu_host_grads;
 } train_pass;
 
 /* The whole micro-batch around a part: its tokens, sequences and

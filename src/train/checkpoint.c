@@ -16,6 +16,7 @@
 #include "io/fs.h"
 #include "io/json_fields.h"
 #include "io/safetensors.h"
+#include "train/gpu.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -216,10 +217,12 @@ static bert_status write_checkpoint(bert_trainer *t, const char *tmp, void *user
 
 bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
     bert_error_clear(err);
+    if (state && t->gpu_broken) return train_gpu_check(t, err);
     if (state && t->micro != 0)
         return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
     save_args a = {state, extra_json};
-    return train_save_dir(t, dir, write_checkpoint, &a, err);
+    bert_status rc = state && t->gpu ? train_gpu_pull_moments(t, err) : BERT_OK;
+    return rc == BERT_OK ? train_save_dir(t, dir, write_checkpoint, &a, err) : rc;
 }
 
 /* 1 when every number in v (recursively) is finite: JSON has no infinity,

@@ -2,22 +2,84 @@
 #include "train/gpu.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "train/dropout.h"
 #include "util/error.h"
 
-bert_status train_gpu_create(const bert_model *m, bert_cuda_train **out, bert_error *err) {
-    const bert_config *c = bert_model_config(m);
-    bert_cuda_train_shape sh = {c->hidden_size,       c->num_attention_heads, c->intermediate_size,
-                                c->num_hidden_layers, (int)m->cfg.act,        (float)c->layer_norm_eps};
-    return bert_cuda_train_create(&sh, out, err);
+/* The layers' tensors in block base (params, grads, m or v: one layout),
+ * as host tables of model m whose weights lie in params; NULL when out of
+ * memory. */
+static bert_cuda_layer_host *tables_in(const bert_model *m, const float *params, float *base) {
+    int L = bert_model_config(m)->num_hidden_layers;
+    bert_cuda_layer_src *s = bert_model_cuda_layers(m);
+    bert_cuda_layer_host *h = s ? calloc(L > 0 ? (size_t)L : 1, sizeof *h) : NULL;
+    for (int l = 0; h && l < L; l++) {
+#define AT(f) h[l].f = base + (s[l].f - params)
+        AT(q_w), AT(q_b), AT(k_w), AT(k_b), AT(v_w), AT(v_b), AT(o_w), AT(o_b);
+        AT(ln1_w), AT(ln1_b), AT(i_w), AT(i_b), AT(o2_w), AT(o2_b), AT(ln2_w), AT(ln2_b);
+#undef AT
+    }
+    free(s);
+    return h;
 }
 
-bert_status train_gpu_upload(bert_cuda_train *g, const bert_model *m, bert_error *err) {
-    bert_cuda_layer_src *ls = bert_model_cuda_layers(m);
-    if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    bert_status rc = bert_cuda_train_upload(g, ls, err);
-    free(ls);
+/* Block `which` between the GPU and t's host block base, through tables_in. */
+static bert_status move(bert_trainer *t, bert_cuda_block which, float *base, int down, int add, bert_error *err) {
+    bert_cuda_layer_host *h = tables_in(t->model, t->params, base);
+    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_status rc = down ? bert_cuda_train_download(t->gpu, which, h, add, err) : bert_cuda_train_upload(t->gpu, which, h, err);
+    free(h);
+    return rc;
+}
+
+/* 1 when w is one of the layers' tensors in h[L]. */
+static int is_layer_tensor(const bert_cuda_layer_host *h, int L, const float *w) {
+    for (int l = 0; l < L; l++) {
+        const float *p[] = {h[l].q_w, h[l].q_b, h[l].k_w, h[l].k_b, h[l].v_w,   h[l].v_b,   h[l].o_w,   h[l].o_b,
+                            h[l].ln1_w, h[l].ln1_b, h[l].i_w, h[l].i_b, h[l].o2_w, h[l].o2_b, h[l].ln2_w, h[l].ln2_b};
+        for (size_t k = 0; k < sizeof p / sizeof p[0]; k++)
+            if (p[k] == w) return 1;
+    }
+    return 0;
+}
+
+bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
+    const bert_model *m = t->model;
+    const bert_config *c = bert_model_config(m);
+    int L = c->num_hidden_layers, found = 0, frozen = 0;
+    bert_cuda_train_shape sh = {c->hidden_size, c->num_attention_heads, c->intermediate_size, L, (int)m->cfg.act,
+                                (float)c->layer_norm_eps};
+    bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
+    if (rc != BERT_OK) return rc;
+    /* the layers' tensors must fill one run of the blocks, which the host's
+     * AdamW then leaves to the GPU (none frozen: the GPU steps them all) */
+    bert_cuda_layer_host *h = tables_in(m, t->params, t->params);
+    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    size_t lo = (size_t)-1, hi = 0, in = 0, spanned = 0;
+    for (int k = 0; k < t->n_tensors; k++) {
+        const train_tensor *tt = &t->tensors[k];
+        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        if (!is_layer_tensor(h, L, t->params + tt->offset)) continue;
+        found++, in += n, frozen += tt->frozen != 0;
+        lo = tt->offset < lo ? tt->offset : lo, hi = tt->offset + n > hi ? tt->offset + n : hi;
+    }
+    free(h);
+    for (int k = 0; k < t->n_tensors; k++) {
+        const train_tensor *tt = &t->tensors[k];
+        if (tt->offset >= lo && tt->offset < hi) spanned += (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+    }
+    if (L < 1 || found != 16 * L || in != hi - lo || spanned != in || frozen)
+        return bert_fail(err, BERT_ERR_SHAPE,
+                         "CUDA training: the layers' tensors are not one run of the parameter block, or one is frozen");
+    t->held_lo = lo, t->held_hi = hi;
+    return BERT_OK;
+}
+
+bert_status train_gpu_upload(bert_trainer *t, bert_error *err) {
+    bert_status rc = move(t, BERT_CUDA_WEIGHTS, t->params, 0, 0, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG, t->m, 0, 0, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG_SQ, t->v, 0, 0, err);
     return rc;
 }
 
@@ -49,20 +111,55 @@ bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error 
 }
 
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err) {
-    const bert_model *m = tp->model;
-    const train_block *blk = &tp->block;
-    int L = bert_model_config(m)->num_hidden_layers;
-    bert_cuda_layer_grads *g = calloc((size_t)L, sizeof *g);
-    if (!g) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < L; l++) {
-        const bert_layer_weights *w = &m->w.layers[l];
-#define G(x) train_grad(blk, w->x)
-        g[l] = (bert_cuda_layer_grads){G(q.w),       G(q.b),       G(k.w),       G(k.b),       G(v.w),     G(v.b),
-                                       G(attn_out.w), G(attn_out.b), G(attn_ln.w), G(attn_ln.b), G(inter.w), G(inter.b),
-                                       G(out.w),     G(out.b),     G(out_ln.w),  G(out_ln.b)};
-#undef G
-    }
+    bert_cuda_layer_host *g = NULL;
+    if (tp->gpu_host_grads && !(g = tables_in(tp->model, tp->block.params, tp->block.grads)))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     bert_status rc = bert_cuda_train_backward(tp->gpu, tp->acts->dx, g, tp->layer_done, tp->layer_done_user, err);
     free(g);
     return rc;
+}
+
+bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err) {
+    if (t->gpu_stale) return BERT_OK; /* not uploaded yet, so no pass has run: the GPU's sums are zero */
+    return move((bert_trainer *)t, BERT_CUDA_GRADS, dst, 1, 1, err);
+}
+
+bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err) {
+    *ss = 0.0;
+    bert_status rc = t->gpu_stale ? train_gpu_upload(t, err) : BERT_OK;
+    if (rc == BERT_OK) t->gpu_stale = 0;
+    if (rc == BERT_OK && t->gpu_host_grads) rc = move(t, BERT_CUDA_GRADS, t->grads, 0, 0, err);
+    return rc == BERT_OK ? bert_cuda_train_grad_sumsq(t->gpu, ss, err) : rc;
+}
+
+/* train_adamw_coef as the GPU takes it. */
+static bert_cuda_adamw coef_of(const bert_trainer *t, int decay, double lr, float clip) {
+    train_adamw_coef c = train_adamw_coef_of(&t->p, decay, t->step + 1, lr, clip);
+    return (bert_cuda_adamw){c.clip, c.decay_mul, c.decay_add, c.one_minus_b1, c.b2, c.one_minus_b2, c.bc2_sqrt, c.eps,
+                             c.step_size};
+}
+
+bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err) {
+    bert_cuda_adamw decay = coef_of(t, 1, lr, clip), no_decay = coef_of(t, 0, lr, clip);
+    bert_status rc = bert_cuda_train_adamw(t->gpu, &decay, &no_decay, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_WEIGHTS, t->params, 1, 0, err);
+    if (rc != BERT_OK) { /* the GPU's weights, moments and sums may be part-way through the step */
+        t->gpu_broken = 1;
+        return rc;
+    }
+    if (t->gpu_host_grads) /* they went over in train_gpu_step_begin */
+        memset(t->grads + t->held_lo, 0, sizeof(float) * (t->held_hi - t->held_lo));
+    return BERT_OK;
+}
+
+bert_status train_gpu_check(const bert_trainer *t, bert_error *err) {
+    if (!t->gpu_broken) return BERT_OK;
+    return bert_fail(err, BERT_ERR_STATE,
+                     "a GPU failure left an optimizer step half done on the GPU: resume from the last checkpoint");
+}
+
+bert_status train_gpu_pull_moments(bert_trainer *t, bert_error *err) {
+    if (t->gpu_stale) return BERT_OK; /* t->m and t->v are the current ones */
+    bert_status rc = move(t, BERT_CUDA_EXP_AVG, t->m, 1, 0, err);
+    return rc == BERT_OK ? move(t, BERT_CUDA_EXP_AVG_SQ, t->v, 1, 0, err) : rc;
 }

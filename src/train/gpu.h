@@ -1,29 +1,70 @@
 /* gpu.h — a trainer's encoder layers on an NVIDIA GPU
  * (bert_train_params.device = BERT_DEVICE_CUDA): the seam between the
- * training pass (train/backprop.c) and src/cuda/train.h. The embeddings,
- * the heads, the losses and AdamW stay on the CPU; the dropout masks are
- * drawn from the trainer's RNG in the CPU pass's order. */
+ * trainer (train/trainer.c, train/backprop.c) and src/cuda/train.h.
+ *
+ * The layers' forward and backward run there, their gradients are summed
+ * there, and their AdamW step runs there, on weights and moments the GPU
+ * keeps; the embeddings, the heads, the losses and the other tensors' AdamW
+ * stay on the CPU. The dropout masks are drawn from the trainer's RNG in
+ * the CPU pass's order.
+ *
+ * Who holds what (t->gpu_stale, t->gpu_host_grads):
+ * - weights: the GPU's after each step are copied into t->params, so the
+ *   host's always hold the current ones (evaluation, checkpoints);
+ * - AdamW's moments: the GPU's are the current ones once uploaded (not
+ *   gpu_stale); t->m and t->v get them back for a checkpoint;
+ * - gradients: summed on the GPU, and the host's layer gradients stay zero;
+ *   once the caller was handed the gradient block (bert_trainer_gradients,
+ *   gpu_host_grads), they come back to t->grads each micro-batch and go
+ *   over again for the step. */
 #ifndef BERT_TRAIN_GPU_H
 #define BERT_TRAIN_GPU_H
 
 #include "cuda/train.h"
 #include "train/acts.h"
+#include "train/trainer.h"
 
-/* A GPU training context for model m's layers (f32). BERT_ERR_UNSUPPORTED
- * where the GPU path cannot run, with CUDA's reason. */
-bert_status train_gpu_create(const bert_model *m, bert_cuda_train **out, bert_error *err);
+/* A GPU training context for t's layers (f32), with t->held_lo / held_hi
+ * set to the run of t's blocks that the layers' tensors fill.
+ * BERT_ERR_UNSUPPORTED where the GPU path cannot run, with CUDA's reason. */
+bert_status train_gpu_create(bert_trainer *t, bert_error *err);
 
-/* Copies m's layers' weights to the GPU: before a pass whenever they have
- * changed since the last copy. */
-bert_status train_gpu_upload(bert_cuda_train *g, const bert_model *m, bert_error *err);
+/* Copies t's layers' weights and AdamW moments to the GPU (at opening, and
+ * after a resume loaded them): before a pass while gpu_stale. */
+bert_status train_gpu_upload(bert_trainer *t, bert_error *err);
 
 /* The layers' forward on x0 [N x C] (the embeddings' output after dropout),
  * with dropout, into tp->acts->x_out. */
 bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err);
 
 /* The layers' backward: tp->acts->dx from d loss / d x_out to d loss / d
- * x0, each layer's weight gradients added to the block's, tp->layer_done
- * called as each layer's are final. */
+ * x0, each layer's weight gradients added to the GPU's sums (or, with
+ * tp->gpu_host_grads, to the block's), tp->layer_done called as each
+ * layer's are final. */
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err);
+
+/* Adds the gradients summed on the GPU into dst (a block of the params'
+ * layout), at the layers' offsets; the GPU's sums are left as they are. */
+bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err);
+
+/* The GPU's part of an optimizer step, before the CPU's: with
+ * gpu_host_grads, the host's layer gradients go over first; *ss = the sum
+ * of the layer gradients' squares (for the global norm). */
+bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
+
+/* The layers' AdamW step on the GPU at learning rate lr with the clipping
+ * factor clip (t->step + 1 for the bias correction), the summed gradients
+ * zeroed there (and, with gpu_host_grads, on the host), the new weights
+ * copied into t->params. A failure leaves the step undone on the host
+ * while the GPU's copy may be part-way through it: t->gpu_broken is set. */
+bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err);
+
+/* BERT_ERR_STATE once t->gpu_broken: what a pass, a step or a checkpoint
+ * with state is refused with. */
+bert_status train_gpu_check(const bert_trainer *t, bert_error *err);
+
+/* Copies the GPU's AdamW moments into t->m and t->v (for a checkpoint);
+ * nothing to do while gpu_stale. */
+bert_status train_gpu_pull_moments(bert_trainer *t, bert_error *err);
 
 #endif

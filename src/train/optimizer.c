@@ -13,6 +13,13 @@
 
 #include <omp.h>
 
+/* No multiply-add fused into an FMA here: the GPU's AdamW (src/cuda/train.cu)
+ * rounds each operation once and gives these bits. GCC's C11 mode never
+ * contracts; clang's default would. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 double train_lr_at(const bert_train_params *p, long step) {
     long total = p->total_steps > 0 ? p->total_steps : 1;
     long warm = p->warmup_steps > 0 ? p->warmup_steps : (long)ceil(p->warmup_ratio * (double)total);
@@ -39,9 +46,21 @@ double train_lr_at(const bert_train_params *p, long step) {
 #define ADAMW_ONE_PASS
 #endif
 
-typedef struct {
-    float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
-} adamw_coef;
+train_adamw_coef train_adamw_coef_of(const bert_train_params *p, int decay, long step, double lr, float clip) {
+    float flr = (float)lr, wd = decay ? (float)p->weight_decay : 0.0f;
+    double st = (double)step;
+    float bc1 = (float)(1.0 - pow(p->beta1, st)), bc2 = (float)(1.0 - pow(p->beta2, st));
+    train_adamw_coef c = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
+                          .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
+                          .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
+    c.decay_mul = p->bert_adam ? 1.0f : 1.0f - flr * wd;
+    c.decay_add = p->bert_adam ? wd : 0.0f;
+    return c;
+}
+
+float train_clip_of(const bert_train_params *p, double norm) {
+    return p->max_grad_norm > 0 && norm > p->max_grad_norm ? (float)(p->max_grad_norm / (norm + 1e-6)) : 1.0f;
+}
 
 /* One AdamW update over n elements; g NULL: every gradient is zero (the
  * same operations on +0, so the same bits as zeros read from memory), else
@@ -51,8 +70,8 @@ typedef struct {
  * update) or 0. The element order of operations is torch's; restrict and
  * the clones let the loop vectorise. */
 static inline void adamw_body(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
-                              const adamw_coef *k) {
-    adamw_coef c = *k;
+                              const train_adamw_coef *k) {
+    train_adamw_coef c = *k;
 #pragma omp simd
     for (long long i = 0; i < n; i++) {
         float gi = g ? g[i] * c.clip : 0.0f;
@@ -68,13 +87,13 @@ static inline void adamw_body(float *restrict w, float *restrict g, float *restr
 
 BERT_VECTOR_CLONES ADAMW_ONE_PASS
 static void adamw_range(float *restrict w, float *restrict g, float *restrict m, float *restrict v, long long n,
-                        const adamw_coef *k) {
+                        const train_adamw_coef *k) {
     adamw_body(w, g, m, v, n, k);
 }
 
 BERT_VECTOR_CLONES
 static void adamw_range_nograd(float *restrict w, float *restrict m, float *restrict v, long long n,
-                               const adamw_coef *k) {
+                               const train_adamw_coef *k) {
     adamw_body(w, NULL, m, v, n, k);
 }
 
@@ -93,7 +112,7 @@ static void sum_squares_into(double part[32], const float *g, long long n, long 
 
 /* The squares of grads [lo, hi) into part, rows of the sparse table with
  * no gradient skipped. */
-static void piece_squares(double part[32], const train_adamw_blocks *b, long long lo, long long hi) {
+static void run_squares(double part[32], const train_adamw_blocks *b, long long lo, long long hi) {
     long long so = hi, se = hi, cols = 1;
     if (b->sparse >= 0 && b->sparse_rows) {
         const train_tensor *tt = &b->tensors[b->sparse];
@@ -112,10 +131,23 @@ static void piece_squares(double part[32], const train_adamw_blocks *b, long lon
     if (after < hi) sum_squares_into(part, b->grads + after, hi - after, after); /* after it */
 }
 
-double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr) {
+/* The same for a piece [lo, hi), the held range left out. */
+static void piece_squares(double part[32], const train_adamw_blocks *b, long long lo, long long hi) {
+    long long h0 = (long long)b->held_lo, h1 = (long long)b->held_hi;
+    if (h1 <= h0 || h1 <= lo || h0 >= hi) {
+        run_squares(part, b, lo, hi);
+        return;
+    }
+    if (lo < h0) run_squares(part, b, lo, h0);
+    if (h1 < hi) run_squares(part, b, h1, hi);
+}
+
+static int held(const train_adamw_blocks *b, const train_tensor *tt) {
+    return tt->offset >= b->held_lo && tt->offset < b->held_hi;
+}
+
+double train_adamw_norm(const bert_train_params *p, const train_adamw_blocks *b) {
     int nt = p->n_threads > 0 ? p->n_threads : 1;
-    /* Global-norm clipping (torch.nn.utils.clip_grad_norm_): scale by
-     * max_norm / (norm + 1e-6) when the norm exceeds max_norm. */
     for (int k = 0; k < b->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
         if (b->tensors[k].frozen)
             memset(b->grads + b->tensors[k].offset, 0,
@@ -137,23 +169,17 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
     }
     double ss = 0.0;
     for (int k = 0; k < n_pieces; k++) ss += piece[k];
-    double norm = sqrt(ss);
-    float clip = 1.0f;
-    if (p->max_grad_norm > 0 && norm > p->max_grad_norm) clip = (float)(p->max_grad_norm / (norm + 1e-6));
-    float flr = (float)lr;
+    return sqrt(ss + b->held_ss);
+}
+
+void train_adamw_apply(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr, float clip) {
+    int nt = p->n_threads > 0 ? p->n_threads : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     for (int k = 0; k < b->n_tensors; k++) {
         const train_tensor *tt = &b->tensors[k];
-        if (tt->frozen || (b->group_on && !b->group_on[tt->group])) continue;
+        if (tt->frozen || (b->group_on && !b->group_on[tt->group]) || held(b, tt)) continue;
         long long n = (long long)tt->rows * (tt->cols ? tt->cols : 1), lo, hi;
-        float wd = tt->decay ? (float)p->weight_decay : 0.0f;
-        double st = (double)(b->group_step ? b->group_step[tt->group] : step);
-        float bc1 = (float)(1.0 - pow(p->beta1, st)), bc2 = (float)(1.0 - pow(p->beta2, st));
-        adamw_coef c = {.clip = clip, .one_minus_b1 = 1.0f - (float)p->beta1, .b2 = (float)p->beta2,
-                        .one_minus_b2 = 1.0f - (float)p->beta2, .bc2_sqrt = p->bert_adam ? 1.0f : sqrtf(bc2),
-                        .eps = (float)p->eps, .step_size = p->bert_adam ? flr : flr / bc1};
-        c.decay_mul = p->bert_adam ? 1.0f : 1.0f - flr * wd;
-        c.decay_add = p->bert_adam ? wd : 0.0f;
+        train_adamw_coef c = train_adamw_coef_of(p, tt->decay, b->group_step ? b->group_step[tt->group] : step, lr, clip);
         bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
         if (k == b->sparse && b->sparse_rows) { /* row by row, a run of rows without gradient at once */
             long long cols = tt->cols ? tt->cols : 1;
@@ -177,8 +203,13 @@ double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long
      * nothing writes between tensors */
     for (int k = 0; k < b->n_tensors; k++) {
         const train_tensor *tt = &b->tensors[k];
-        if (b->group_on && !b->group_on[tt->group])
+        if (b->group_on && !b->group_on[tt->group] && !held(b, tt))
             memset(b->grads + tt->offset, 0, sizeof(float) * (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1));
     }
+}
+
+double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr) {
+    double norm = train_adamw_norm(p, b);
+    train_adamw_apply(p, b, step, lr, train_clip_of(p, norm));
     return norm;
 }

@@ -327,7 +327,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA && bert_dist_size(t->p.dist) > 1) {
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains on one GPU; data-parallel training runs on the CPU");
     } else if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
-        if ((rc = train_gpu_create(t->model, &t->gpu, err)) == BERT_OK) t->gpu_stale = 1;
+        if ((rc = train_gpu_create(t, err)) == BERT_OK) t->gpu_stale = 1;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
     }
@@ -362,7 +362,7 @@ void bert_trainer_free(bert_trainer *t) {
  * selected head's loss weight; the whole batch, nothing sent. */
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
-                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu};
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu, t->gpu_host_grads};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
@@ -396,6 +396,7 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
                                   bert_error *err) {
     bert_error_clear(err);
     if (n <= 0) return bert_fail(err, BERT_ERR_INPUT, "empty micro-batch");
+    if (t->gpu_broken) return train_gpu_check(t, err);
     /* The inference validator checks ids, types and lengths. */
     const bert_config *c = bert_model_config(t->model);
     for (int s = 0; s < n; s++) {
@@ -423,8 +424,8 @@ static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_
                                     const float *labels, double *loss, bert_error *err) {
     bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, t->gpu != NULL, err);
     if (rc != BERT_OK) return rc;
-    if (t->gpu && t->gpu_stale) { /* the weights AdamW (or a resume) left, once per change */
-        if ((rc = train_gpu_upload(t->gpu, t->model, err)) != BERT_OK) return rc;
+    if (t->gpu && t->gpu_stale) { /* the weights and moments of an opening or a resume */
+        if ((rc = train_gpu_upload(t, err)) != BERT_OK) return rc;
         t->gpu_stale = 0;
     }
     tp->acts = t->acts;
@@ -453,18 +454,29 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
     return pass_run(t, &tp, seqs, n, labels, loss, err);
 }
 
-void train_adamw_step(bert_trainer *t, double lr) {
+bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err) {
     unsigned char on[2 + BERT_MAX_HEADS];
     long steps[2 + BERT_MAX_HEADS];
-    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors, NULL, NULL, -1, NULL};
+    train_adamw_blocks b = {t->params, t->grads, t->m, t->v, t->n_params, t->tensors, t->n_tensors, NULL, NULL, -1, NULL,
+                            0, 0, 0.0};
     if (t->n_heads) train_heads_groups(t, on, steps), b.group_on = on, b.group_step = steps;
     if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
         b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
-    t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
-    t->gpu_stale = 1;
+    if (t->gpu) { /* the layers' part on the GPU, the rest here with the same clipping */
+        b.held_lo = t->held_lo, b.held_hi = t->held_hi;
+        bert_status rc = train_gpu_step_begin(t, &b.held_ss, err);
+        double norm = rc == BERT_OK ? train_adamw_norm(&t->p, &b) : 0.0;
+        if (rc == BERT_OK) rc = train_gpu_adamw(t, lr, train_clip_of(&t->p, norm), err);
+        if (rc != BERT_OK) return rc;
+        train_adamw_apply(&t->p, &b, t->step + 1, lr, train_clip_of(&t->p, norm));
+        t->last_grad_norm = norm;
+    } else {
+        t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
+    }
     if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows);
     t->step++;
     train_heads_stepped(t);
+    return BERT_OK;
 }
 
 int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_accum; }
@@ -472,15 +484,20 @@ int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_
 float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (n) *n = t->n_params;
     t->word_rows_ok = 0; /* the caller may write any row, now or at any later step */
+    if (t->gpu && !t->gpu_host_grads) { /* the layers' sums come here, and are kept here from now on */
+        if (train_gpu_add_grads(t, t->grads, NULL) != BERT_OK) return NULL;
+        t->gpu_host_grads = 1;
+    }
     return t->grads;
 }
 
 bert_status bert_trainer_apply(bert_trainer *t, bert_error *err) {
     bert_error_clear(err);
+    if (t->gpu_broken) return train_gpu_check(t, err);
     if (t->micro == 0) return bert_fail(err, BERT_ERR_STATE, "no gradients accumulated since the last optimizer step");
     bert_status rc = t->dp ? train_dp_reduce(t->dp, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
-    train_adamw_step(t, train_lr_at(&t->p, t->step));
+    if ((rc = train_adamw_step(t, train_lr_at(&t->p, t->step), err)) != BERT_OK) return rc;
     refresh_bf16(t);
     t->micro = 0;
     return t->dp ? train_dp_check(t->dp, t->params, t->step, err) : BERT_OK;

@@ -65,11 +65,19 @@ struct bert_trainer {
      * data-parallel sums. word_tensor: its index in tensors, or -1. */
     unsigned char *word_rows;
     int word_rows_ok, word_tensor;
-    /* BERT_DEVICE_CUDA: the layers' forward and backward on the GPU
-     * (train/gpu.h), else NULL; gpu_stale: params changed since the GPU's
-     * copy was made (set at opening and by each AdamW step). */
+    /* BERT_DEVICE_CUDA: the layers' forward, backward and AdamW on the GPU
+     * (train/gpu.h, which says who holds what), else NULL. gpu_stale: the
+     * host's layer weights and moments are newer than the GPU's (set at
+     * opening; they go over before the next pass). gpu_host_grads: the
+     * layers' gradients are summed in grads, not on the GPU (for good, once
+     * bert_trainer_gradients handed the block out). [held_lo, held_hi): the
+     * run of the blocks the layers' tensors fill, which the host's AdamW
+     * leaves alone. */
     struct bert_cuda_train *gpu;
-    int gpu_stale;
+    int gpu_stale, gpu_host_grads;
+    int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw): the trainer refuses
+                       further passes, steps and checkpoints with state (BERT_ERR_STATE) */
+    size_t held_lo, held_hi;
 };
 
 /* Give the training model p's task: labels (rebuilt from p when force, else
@@ -124,14 +132,16 @@ bert_status train_save_dir(bert_trainer *t, const char *dir,
                            void *user, bert_error *err);
 
 /* Forward keeping activations, the task head's loss, backward: gradients
- * (times 1 / grad_accum) added to t->grads. labels as bert_trainer_backward
+ * (times 1 / grad_accum) added to t->grads (the layers' on the GPU: see
+ * train/gpu.h). labels as bert_trainer_backward
  * takes them; *loss = the micro-batch's mean loss. Unlike
  * bert_trainer_backward, checks no input and counts no micro-batch. */
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                    double *loss, bert_error *err);
 
-/* One AdamW step (train_adamw) at learning rate lr: t->step += 1,
- * t->last_grad_norm set, t->grads zeroed. */
-void train_adamw_step(bert_trainer *t, double lr);
+/* One AdamW step (train_adamw; the layers' on the GPU with BERT_DEVICE_CUDA)
+ * at learning rate lr: t->step += 1, t->last_grad_norm set, t->grads
+ * zeroed. Only a GPU failure fails it, the step then not taken on the host. */
+bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err);
 
 #endif

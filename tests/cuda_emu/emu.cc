@@ -65,6 +65,7 @@ struct mapping {
 std::mutex mem_lock;
 std::map<uintptr_t, mapping> allocs; /* start -> its mapping */
 int fail_countdown, fail_more; /* the n-th cudaMalloc fails, and fail_more after it */
+int copy_countdown;            /* the n-th copy fails */
 size_t n_launches;
 thread_local cudaError_t last_error = cudaSuccess;
 size_t page;
@@ -460,6 +461,10 @@ cudaError_t cudaFree(void *p) {
 }
 
 static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what) {
+    {
+        std::lock_guard<std::mutex> g(mem_lock);
+        if (copy_countdown > 0 && --copy_countdown == 0) return last_error = cudaErrorLaunchFailure;
+    }
     if (!bytes) return cudaSuccess;
     int dd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyHostToDevice;
     int sd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyDeviceToHost;
@@ -582,6 +587,16 @@ extern "C" void bert_emu_fail_mallocs(int n, int count) {
 }
 
 extern "C" void bert_emu_fail_malloc(int n) { bert_emu_fail_mallocs(n, 1); }
+
+extern "C" void bert_emu_fail_copy(int n) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    copy_countdown = n;
+}
+
+extern "C" int bert_emu_copy_failure_pending(void) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return copy_countdown > 0;
+}
 
 extern "C" int bert_emu_malloc_failure_pending(void) {
     std::lock_guard<std::mutex> g(mem_lock);

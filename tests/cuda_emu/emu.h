@@ -19,6 +19,11 @@ void bert_emu_fail_malloc(int n);
 void bert_emu_fail_mallocs(int n, int count);
 /* 1 while a failure set by bert_emu_fail_malloc has not happened yet. */
 int bert_emu_malloc_failure_pending(void);
+/* The n-th cudaMemcpy or cudaMemcpyAsync from now fails with
+ * cudaErrorLaunchFailure, copying nothing; 0: none. */
+void bert_emu_fail_copy(int n);
+/* 1 while that failure has not happened yet. */
+int bert_emu_copy_failure_pending(void);
 /* Live device allocations and kernel launches so far. */
 size_t bert_emu_live_allocations(void);
 size_t bert_emu_launches(void);

@@ -396,8 +396,78 @@ TEST(train_cuda_emulated_device_memory_failures) {
         }
         printf("  %d allocation(s) at a time: %d allocations met, %d calls refused with NOMEM\n", count, k - 1,
                refused - before);
-        /* alone, only the weights' and gradients' allocations (no spare room) refuse; two at a time, all */
-        CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == 2 : refused - before == k - 1));
+        /* alone, only the six fixed blocks (weights, a pass's gradients, their sums, the two
+         * moments, the norm's parts: no spare room) refuse; two at a time, all */
+        CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == 6 : refused - before == k - 1));
     }
     free(want);
+}
+
+/* A copy failing inside a GPU trainer's optimizer step, each in turn: one
+ * before the GPU's AdamW (the norm's parts coming back) fails the step and
+ * changes nothing, so the step taken again gives the weights of a run with
+ * no failure bit for bit; one after it (the new weights coming back) leaves
+ * the GPU's step half done, and from then on the trainer refuses passes,
+ * steps and checkpoints with state (BERT_ERR_STATE) but still saves its
+ * weights, those before the step. */
+TEST(train_cuda_emulated_copy_failures_in_a_step) {
+    enum { B = 4, T = 16 };
+    int32_t tok[B * T];
+    bert_sequence s[B];
+    float labels[B];
+    for (int b = 0; b < B; b++) {
+        for (int k = 0; k < T; k++) tok[b * T + k] = 2 + (b * 11 + k * 3) % 57;
+        s[b] = (bert_sequence){.input_ids = tok + b * T, .n_tokens = T - 3 * b};
+        labels[b] = (float)(b % 3);
+    }
+    bert_train_params p = bert_train_default_params();
+    p.num_labels = 3;
+    p.lr = 1e-3;
+    p.device = BERT_DEVICE_CUDA;
+    const char *dir = "tests/fixtures/train/single-label";
+    bert_error err;
+    bert_trainer *want = NULL;
+    double loss;
+    CHECK_OK(bert_trainer_open(dir, &p, &want, NULL, &err), err);
+    if (!want) return;
+    CHECK_OK(bert_trainer_backward(want, s, B, labels, &loss, &err), err);
+    CHECK_OK(bert_trainer_apply(want, &err), err);
+    int retried = 0, broken = 0, k;
+    for (k = 1; k < 20; k++) {
+        bert_trainer *t = NULL;
+        CHECK_OK(bert_trainer_open(dir, &p, &t, NULL, &err), err);
+        if (!t) break;
+        CHECK_OK(bert_trainer_backward(t, s, B, labels, &loss, &err), err);
+        bert_emu_fail_copy(k);
+        bert_status rc = bert_trainer_apply(t, &err);
+        int pending = bert_emu_copy_failure_pending();
+        bert_emu_fail_copy(0);
+        if (pending) { /* past the step's last copy */
+            CHECK_OK(rc, err);
+            bert_trainer_free(t);
+            break;
+        }
+        CHECK_ERR(rc, err, BERT_ERR_IO, "CUDA");
+        char ckpt[512];
+        snprintf(ckpt, sizeof ckpt, "%s/copy-fail-%d", test_tmpdir(), k);
+        if (!t->gpu_broken) { /* nothing changed: the step again */
+            retried++;
+            CHECK(bert_trainer_steps(t) == 0);
+            CHECK_OK(bert_trainer_apply(t, &err), err);
+            CHECK(memcmp(t->params, want->params, t->n_params * sizeof(float)) == 0);
+            CHECK(bert_trainer_grad_norm(t) == bert_trainer_grad_norm(want));
+        } else {
+            broken++;
+            CHECK_ERR(bert_trainer_apply(t, &err), err, BERT_ERR_STATE, "half done");
+            CHECK_ERR(bert_trainer_backward(t, s, B, labels, &loss, &err), err, BERT_ERR_STATE, "half done");
+            CHECK_ERR(bert_trainer_save(t, ckpt, 1, NULL, &err), err, BERT_ERR_STATE, "resume from the last checkpoint");
+            CHECK_OK(bert_trainer_save(t, ckpt, 0, NULL, &err), err);
+            CHECK(bert_trainer_steps(t) == 0);
+        }
+        bert_trainer_free(t);
+    }
+    printf("  %d copies in a step: %d failures retried, %d left the trainer refusing\n", k - 1, retried, broken);
+    CHECK(k < 20 && retried >= 1 && broken >= 1 && retried + broken == k - 1);
+    bert_trainer_free(want);
+    CHECK(bert_emu_live_allocations() == 0);
 }

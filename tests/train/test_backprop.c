@@ -24,6 +24,7 @@
 #include "test.h"
 #include "train/golden_batch.h"
 #include "cuda/train.h"
+#include "train/gpu.h"
 #include "train/trainer.h"
 
 static double rel_err(const float *a, const float *b, size_t n) {
@@ -34,6 +35,22 @@ static double rel_err(const float *a, const float *b, size_t n) {
         den += (double)b[i] * b[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* A copy of t's gradients as the step will see them: the host block with
+ * the sums a GPU trainer keeps on the GPU added (left there as they are).
+ * NULL (a failed check) when they cannot be had. */
+static float *grads_of(bert_trainer *t) {
+    float *g = malloc(t->n_params * sizeof *g);
+    bert_error err;
+    if (!g) return NULL;
+    memcpy(g, t->grads, t->n_params * sizeof *g);
+    if (t->gpu && !t->gpu_host_grads) {
+        bert_status rc = train_gpu_add_grads(t, g, &err);
+        CHECK_OK(rc, err);
+        if (rc != BERT_OK) free(g), g = NULL;
+    }
+    return g;
 }
 
 static void check_case(const char *name, bert_task task, bert_problem problem, int num_labels, int num_intents,
@@ -71,7 +88,8 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
         CHECK_OK(train_forward_backward(t, seqs, B, labels, &loss, &err), err);
         if (fabs(loss - loss_ref[step - 1]) > 1e-5 * (1 + fabs(loss_ref[step - 1])))
             test_fail(__FILE__, __LINE__, "%s step %d: loss %.8f vs %.8f", name, step, loss, loss_ref[step - 1]);
-        for (int k = 0; step == 1 && k < t->n_tensors; k++) {
+        float *grads = step == 1 ? grads_of(t) : NULL;
+        for (int k = 0; grads && k < t->n_tensors; k++) {
             const train_tensor *x = &t->tensors[k];
             char key[160];
             snprintf(key, sizeof key, "grad1.%s", x->name);
@@ -83,16 +101,17 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
             }
             double ours = 0, ref = 0;
             for (size_t i = 0; i < n; i++)
-                ours = fmax(ours, fabs(t->grads[x->offset + i])), ref = fmax(ref, fabs(((const float *)(const void *)r->data)[i]));
+                ours = fmax(ours, fabs(grads[x->offset + i])), ref = fmax(ref, fabs(((const float *)(const void *)r->data)[i]));
             if (ref < 1e-6) { /* an exactly-zero gradient: see the top of the file */
                 zero[k] = 1;
                 if (!(ours < 1e-6)) test_fail(__FILE__, __LINE__, "%s: %s gradient should be ~0: %.3g", name, x->name, ours);
                 continue;
             }
-            double e = rel_err(t->grads + x->offset, (const float *)(const void *)r->data, n);
+            double e = rel_err(grads + x->offset, (const float *)(const void *)r->data, n);
             if (!(e <= 1e-4)) test_fail(__FILE__, __LINE__, "%s: gradient of %s: relative error %.3g", name, x->name, e);
         }
-        train_adamw_step(t, train_lr_at(&t->p, t->step));
+        free(grads);
+        CHECK_OK(train_adamw_step(t, train_lr_at(&t->p, t->step), &err), err);
         for (int k = 0; k < t->n_tensors; k++) {
             const train_tensor *x = &t->tensors[k];
             char key[160];
@@ -254,8 +273,17 @@ static int resume_open(resume_fixture *f) {
     return 1;
 }
 
-/* 1 when a and b hold the same weights and AdamW moments, bit for bit. */
-static int same_training_state(const bert_trainer *a, const bert_trainer *b) {
+/* 1 when a and b hold the same weights and AdamW moments, bit for bit
+ * (a GPU trainer's moments fetched first). */
+static int same_training_state(bert_trainer *a, bert_trainer *b) {
+    bert_error err;
+    for (int k = 0; k < 2; k++) {
+        bert_trainer *t = k ? b : a;
+        if (t->gpu && train_gpu_pull_moments(t, &err) != BERT_OK) {
+            test_fail(__FILE__, __LINE__, "%s", err.message);
+            return 0;
+        }
+    }
     size_t n = a->n_params * sizeof(float);
     return a->n_params == b->n_params && memcmp(a->params, b->params, n) == 0 && memcmp(a->m, b->m, n) == 0 &&
            memcmp(a->v, b->v, n) == 0;
@@ -275,13 +303,15 @@ static bert_train_params resume_params(void) {
     return p;
 }
 
-/* N steps + save + resume + N steps == 2N steps, bit for bit (dropout on). */
-TEST(train_resume_is_bit_identical) {
+/* N steps + save + resume + N steps == 2N steps, bit for bit (dropout on),
+ * on device d. */
+static void resume_check(bert_device d) {
     const char *dir = "tests/fixtures/train/single-label";
     bert_error err;
     resume_fixture f;
     if (!resume_open(&f)) return;
     bert_train_params p = resume_params();
+    p.device = d;
     bert_trainer *a = NULL, *b = NULL;
     CHECK_OK(bert_trainer_open(dir, &p, &a, NULL, &err), err);
     CHECK_OK(bert_trainer_open(dir, &p, &b, NULL, &err), err);
@@ -313,6 +343,8 @@ TEST(train_resume_is_bit_identical) {
     bert_trainer_free(b);
     st_close(&f.g);
 }
+
+TEST(train_resume_is_bit_identical) { resume_check(BERT_DEVICE_CPU); }
 
 /* The same steps on one thread and on two (dropout on), on the fixture's
  * small model: the same weights and moments bit for bit, so splitting the
@@ -430,6 +462,15 @@ TEST(train_cuda_matches_pytorch_or_is_refused) {
     check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0, BERT_DEVICE_CUDA);
 }
 
+/* 1 when the GPU path can run here; else 0, the test skipped saying why
+ * (the refusal itself is checked by train_cuda_matches_pytorch_or_is_refused;
+ * tests/cuda_emu runs these tests on the emulated GPU everywhere). */
+static int gpu_path(void) {
+    const char *why = bert_cuda_unavailable_reason();
+    if (why) test_skip("no GPU path here: %s", why);
+    return why == NULL;
+}
+
 /* A GPU trainer and a CPU trainer of one seed and params p, over four
  * micro-batches of seqs (two AdamW steps): the losses agree to 1e-5
  * (relative) and every gradient and updated tensor to 1e-4 (relative
@@ -451,21 +492,23 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
         if (!(fabs(loss[1] - loss[0]) <= 1e-5 * (1 + fabs(loss[0]))))
             test_fail(__FILE__, __LINE__, "%s micro-batch %d: loss %.8f on the GPU, %.8f on the CPU", dir, mb, loss[1], loss[0]);
         int due = bert_trainer_step_due(t[0]);
-        for (int k = 0; due && k < t[0]->n_tensors; k++) {
+        float *gg = due ? grads_of(t[1]) : NULL;
+        for (int k = 0; gg && k < t[0]->n_tensors; k++) {
             const train_tensor *x = &t[0]->tensors[k];
             size_t m = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
             double cpu = 0, gpu = 0;
             for (size_t i = 0; i < m; i++)
-                cpu = fmax(cpu, fabs(t[0]->grads[x->offset + i])), gpu = fmax(gpu, fabs(t[1]->grads[x->offset + i]));
+                cpu = fmax(cpu, fabs(t[0]->grads[x->offset + i])), gpu = fmax(gpu, fabs(gg[x->offset + i]));
             if (cpu < 1e-6) { /* an exactly-zero gradient (the key bias): see the top of the file */
                 zero[k] = 1;
                 if (!(gpu < 1e-6)) test_fail(__FILE__, __LINE__, "%s: %s gradient should be ~0: %.3g", dir, x->name, gpu);
                 continue;
             }
-            double e = rel_err(t[1]->grads + x->offset, t[0]->grads + x->offset, m);
+            double e = rel_err(gg + x->offset, t[0]->grads + x->offset, m);
             if (!(e <= 1e-4))
                 test_fail(__FILE__, __LINE__, "%s micro-batch %d: gradient of %s: relative error %.3g", dir, mb, x->name, e);
         }
+        free(gg);
         for (int d = 0; due && d < 2; d++) CHECK_OK(bert_trainer_apply(t[d], &err), err);
         for (int k = 0; due && k < t[0]->n_tensors; k++) {
             const train_tensor *x = &t[0]->tensors[k];
@@ -494,10 +537,7 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
  * (lengths 1 to 32, three of 32 and two of 17 in one batched product each)
  * with padding keys masked. */
 TEST(train_cuda_dropout_follows_the_cpu) {
-    if (bert_cuda_unavailable_reason()) {
-        printf("  (no GPU path here: %s; see train_cuda_matches_pytorch_or_is_refused)\n", bert_cuda_unavailable_reason());
-        return;
-    }
+    if (!gpu_path()) return;
     bert_error err;
     golden_batch gb;
     if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
@@ -528,4 +568,88 @@ TEST(train_cuda_dropout_follows_the_cpu) {
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     p.grad_accum = 2;
     follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
+}
+
+/* The N + resume + N == 2N check with the layers on the GPU: their AdamW
+ * moments come back for the checkpoint and go over again on resuming. */
+TEST(train_cuda_resume_is_bit_identical) {
+    if (!gpu_path()) return;
+    resume_check(BERT_DEVICE_CUDA);
+}
+
+/* The layers' AdamW on the GPU is the CPU's bit for bit: a GPU trainer is
+ * handed the CPU trainer's gradients (through bert_trainer_gradients, after
+ * which its gradients are kept on the host and go over for each step) for
+ * two steps with weight decay, as AdamW and as BertAdam: the same weights
+ * and moments bit for bit and the same norm (to 1e-12: its sums run in
+ * other orders, so clipping is off). */
+TEST(train_cuda_adamw_is_the_cpus_bit_for_bit) {
+    if (!gpu_path()) return;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    for (int bert_adam = 0; bert_adam < 2; bert_adam++) {
+        bert_train_params p = resume_params();
+        p.weight_decay = 0.01, p.max_grad_norm = 0, p.bert_adam = bert_adam, p.grad_accum = 1;
+        bert_trainer *t[2] = {NULL, NULL};
+        bert_error err;
+        for (int d = 0; d < 2; d++) {
+            p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+            CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t[d], NULL, &err), err);
+        }
+        for (int step = 0; t[0] && t[1] && step < 2; step++) {
+            double loss;
+            for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_backward(t[d], f.seqs, f.B, f.labels, &loss, &err), err);
+            size_t n = 0;
+            float *g = bert_trainer_gradients(t[1], &n);
+            CHECK(g && n == t[0]->n_params);
+            if (!g || n != t[0]->n_params) break;
+            memcpy(g, t[0]->grads, n * sizeof *g);
+            for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_apply(t[d], &err), err);
+            double a = bert_trainer_grad_norm(t[0]), b = bert_trainer_grad_norm(t[1]);
+            CHECK(a > 0 && fabs(a - b) <= 1e-12 * a);
+        }
+        if (t[0] && t[1]) CHECK(same_training_state(t[0], t[1]));
+        bert_trainer_free(t[0]);
+        bert_trainer_free(t[1]);
+    }
+    st_close(&f.g);
+}
+
+/* Handing the gradient block out part-way (bert_trainer_gradients: the
+ * GPU's sums come back, and are summed on the host from then on) changes
+ * no step: two GPU trainers with dropout and two micro-batches a step, one
+ * handed its block after the third micro-batch, which then holds the
+ * other's GPU sums bit for bit; after three steps, the same norms, weights
+ * and moments bit for bit. */
+TEST(train_cuda_gradients_handed_out_change_nothing) {
+    if (!gpu_path()) return;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    bert_train_params p = resume_params();
+    p.device = BERT_DEVICE_CUDA;
+    p.max_grad_norm = 0.05; /* clipped */
+    bert_trainer *t[2] = {NULL, NULL};
+    bert_error err;
+    for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t[d], NULL, &err), err);
+    for (int mb = 0; t[0] && t[1] && mb < 6; mb++) {
+        for (int d = 0; d < 2; d++) {
+            double loss;
+            int stepped;
+            CHECK_OK(bert_trainer_step(t[d], f.seqs, f.B, f.labels, &loss, &stepped, &err), err);
+        }
+        if (mb == 2) {
+            float *want = grads_of(t[0]), *got = bert_trainer_gradients(t[1], NULL);
+            CHECK(want && got && t[1]->gpu_host_grads && !t[0]->gpu_host_grads);
+            if (want && got) CHECK(memcmp(want, got, t[0]->n_params * sizeof *got) == 0);
+            free(want);
+        }
+        CHECK(bert_trainer_grad_norm(t[0]) == bert_trainer_grad_norm(t[1]));
+    }
+    if (t[0] && t[1]) {
+        CHECK(bert_trainer_steps(t[0]) == 3 && bert_trainer_grad_norm(t[0]) > p.max_grad_norm);
+        CHECK(same_training_state(t[0], t[1]));
+    }
+    bert_trainer_free(t[0]);
+    bert_trainer_free(t[1]);
+    st_close(&f.g);
 }

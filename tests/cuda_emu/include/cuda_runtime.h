@@ -138,5 +138,12 @@ __attribute__((always_inline)) static inline void __syncwarp(unsigned mask = 0xf
 #define BERT_LAUNCH(k, grid, block, stream) bert_emu::make_launcher(#k, (grid), (block), (stream), k)
 
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+/* CUDA's once-rounded operations: the host's IEEE f32 ones (the emulator is
+ * built with -ffp-contract=off, so none is fused into an FMA) */
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return sqrtf(a); }
 
 #endif
