@@ -92,7 +92,7 @@ awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1
                for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 # a training step: bert.c (layers on the GPU) against PyTorch (all on the GPU), f32, TF32 off
-# (bert.c's host share, AdamW and the mask draws among it, on every core)
+# (bert.c's host share — the embeddings, the heads, their dropout and AdamW — on every core)
 echo "training step, sequence 128, median ms of $REPS (bert.c: dropout 0.1, $(nproc) CPU threads; PyTorch: no dropout):"
 for b in 8 32; do
     if "$build/bench_train" "$MODEL" --device cuda --threads "$(nproc)" --batch $b --seq 128 --reps "$REPS" > "$out" 2>&1; then

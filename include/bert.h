@@ -1012,9 +1012,10 @@ typedef struct {
                                     on the first GPU, in f32 (compute _BF16 is refused
                                     there), their weights copied back after each optimizer
                                     step; the embeddings, the heads, the losses and the
-                                    other tensors' AdamW stay on the CPU, and the dropout
-                                    masks are drawn as on the CPU. Results follow the CPU's
-                                    to within f32 rounding.
+                                    other tensors' AdamW stay on the CPU; the layers' dropout
+                                    masks are drawn on the GPU from the trainer's RNG stream
+                                    as the CPU draws them. Results follow the CPU's to
+                                    within f32 rounding.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
                                     the GPU path cannot run (bert_cuda_unavailable_reason)
                                     and with a bert_dist of several ranks (one GPU only) */

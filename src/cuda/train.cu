@@ -17,6 +17,7 @@ extern "C" {
 }
 
 #include "cuda/common.cuh"
+#include "util/pcg32.h"
 
 /* ---- kernels ------------------------------------------------------------ */
 
@@ -213,6 +214,24 @@ __global__ static void adamw_update(float *w, float *g, float *m, float *v, size
     }
 }
 
+/* n dropout mask bytes from PCG32's stream (util/pcg32.h; increment inc):
+ * byte i is 1 (kept) unless the uniform of the draw at state s0 advanced i
+ * steps is < p, as train_draw_mask decides from the trainer's RNG. Each
+ * thread draws MASK_RUN values in a row, its first state reached by the
+ * LCG's jump. */
+enum { MASK_RUN = 64 };
+
+__global__ static void draw_mask(uint8_t *mask, size_t n, uint64_t s0, uint64_t inc, float p) {
+    size_t runs = (n + MASK_RUN - 1) / MASK_RUN;
+    for (size_t r = blockIdx.x * (size_t)blockDim.x + threadIdx.x; r < runs; r += (size_t)gridDim.x * blockDim.x) {
+        size_t i = r * MASK_RUN, end = i + MASK_RUN < n ? i + MASK_RUN : n;
+        uint64_t A, B;
+        bert_pcg32_step_map(inc, i, &A, &B);
+        for (uint64_t st = A * s0 + B; i < end; i++, st = bert_pcg32_next(st, inc))
+            mask[i] = !(bert_pcg32_uniform(bert_pcg32_output(st)) < p);
+    }
+}
+
 /* ---- the context --------------------------------------------------------- */
 
 /* One layer's weights (or their gradients) inside a block of `per` floats:
@@ -231,7 +250,7 @@ typedef struct {
 /* Elements held by each of a context's growing buffers (host and device). */
 typedef struct {
     size_t buf, masks, ptrs, po, keyrow;                               /* device */
-    size_t masks_h, draw_h, ptrs_h, po_h, keyrow_h, pairs, groups;      /* host */
+    size_t ptrs_h, po_h, keyrow_h, pairs, groups;                       /* host */
 } cap_t;
 
 enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a layer; dctx dP dQ dK dV shared */
@@ -246,11 +265,11 @@ struct bert_cuda_train {
     float *acc, *m, *v; /* [L x per] the gradients summed since the last AdamW step; AdamW's moments */
     double *ss, *ss_h;  /* [ceil(L per / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
     float *stage;      /* host: one block of the layers' tensors [L x per] */
+    int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
     /* the pass */
     cap_t cap;                  /* what each buffer below holds */
     float *buf;                 /* every float buffer of a pass, carved */
-    uint8_t *masks, *masks_h;   /* the dropout masks (device, host) */
-    float *draw_h;              /* host: one layer's masks as drawn (NH tt and 2 N C, those on) */
+    uint8_t *masks;             /* the dropout masks, drawn on the GPU */
     const float **ptrs, **ptrs_h; /* [(6 L + 5) x P] batched products' operands */
     size_t *po, *po_h;            /* [P] each pair's T x T block in P, Pd, dP */
     int *keyrow, *keyrow_h;       /* [P] first row of each pair's sequence */
@@ -303,7 +322,9 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
     if (t->stream) cudaStreamDestroy(t->stream);
-    free(t->stage), free(t->ss_h), free(t->masks_h), free(t->draw_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
+    if (t->stage_pinned) cudaFreeHost(t->stage);
+    else free(t->stage);
+    free(t->ss_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
     free(t->pairs), free(t->groups), free(t->la);
     free(t);
 }
@@ -326,15 +347,25 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     for (int k = 0; k < LAYER_PARTS; k++) t->per += n[k];
     size_t bytes = sizeof(float) * t->per * (size_t)t->L;
     n_ss = (t->per * (size_t)t->L + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
-    t->stage = (float *)malloc(bytes);
     t->ss_h = (double *)malloc(sizeof(double) * n_ss);
     t->la = (layer_a *)calloc((size_t)t->L, sizeof *t->la);
-    if (!t->stage || !t->ss_h || !t->la) {
+    if (!t->ss_h || !t->la) {
         bert_cuda_train_free(t);
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }
     float **blocks[] = {&t->w, &t->g, &t->acc, &t->m, &t->v};
-    cudaError_t e = cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking);
+    /* the stage page-locked where the system allows (the weights come back
+     * through it every step, at the bus's full speed), else pageable */
+    cudaError_t e = cudaMallocHost((void **)&t->stage, bytes);
+    t->stage_pinned = e == cudaSuccess;
+    if (!t->stage_pinned) {
+        (void)cudaGetLastError();
+        if (!(t->stage = (float *)malloc(bytes))) {
+            bert_cuda_train_free(t);
+            return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        }
+    }
+    e = cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking);
     for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
         e = cudaMalloc((void **)blocks[k], bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
@@ -545,12 +576,10 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     size_t tt = b->poff[S], P = (size_t)t->P, N = (size_t)t->N;
     size_t n_ptrs = t->n_ptrs = ((size_t)LAYER_PTRS * L + SHARED_PTRS) * P, floats = carve(t, NULL, tt);
     size_t bytes = carve_masks(t, NULL, tt);
-    size_t draw = (t->keep_att != 0.0f ? (size_t)NH * tt : 0) + (t->keep_hidden != 0.0f ? 2 * N * C : 0);
     t->mask_bytes = bytes;
     cap_t *k = &t->cap;
     if (!host_room(&t->pairs, &k->pairs, P) || !host_room(&t->groups, &k->groups, P) || !host_room(&t->po_h, &k->po_h, P) ||
-        !host_room(&t->keyrow_h, &k->keyrow_h, P) || !host_room(&t->ptrs_h, &k->ptrs_h, n_ptrs) ||
-        !host_room(&t->draw_h, &k->draw_h, draw) || !host_room(&t->masks_h, &k->masks_h, bytes))
+        !host_room(&t->keyrow_h, &k->keyrow_h, P) || !host_room(&t->ptrs_h, &k->ptrs_h, n_ptrs))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     cudaError_t e = dev_room(&t->buf, &k->buf, floats);
     if (e == cudaSuccess) e = dev_room(&t->masks, &k->masks, bytes);
@@ -580,16 +609,26 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         const float *dq = t->dqkv + row * ld + col;
         d[0] = t->dctx + row * C + col, d[P] = t->dP + po, d[2 * P] = dq, d[3 * P] = dq + C, d[4 * P] = dq + 2 * (size_t)C;
     }
-    /* the masks, layer by layer in the CPU pass's order, as bytes */
-    uint8_t *mb = t->masks_h;
+    /* the masks, drawn here from the caller's stream in the CPU pass's order:
+     * layer by layer, the attention probabilities', the attention output's,
+     * the FFN output's (carve_masks lays them out in that order) */
+    uint64_t at = 0; /* draws before the next mask */
     for (int l = 0; l < L; l++) {
-        float *att = t->keep_att != 0.0f ? t->draw_h : NULL, *ao = NULL, *fo = NULL;
-        size_t n_att = att ? (size_t)NH * tt : 0, NC = N * (size_t)C;
-        if (t->keep_hidden != 0.0f) ao = t->draw_h + n_att, fo = ao + NC;
-        b->draw(b->user, l, att, ao, fo);
-        size_t n = n_att + (ao ? 2 * NC : 0);
-        for (size_t i = 0; i < n; i++) mb[i] = t->draw_h[i] != 0.0f;
-        mb += n;
+        const layer_a *a = &t->la[l];
+        const struct {
+            uint8_t *m;
+            size_t n;
+            float p;
+        } seg[] = {{a->m_att, (size_t)NH * tt, b->p_att}, {a->m_ao, N * C, b->p_hidden}, {a->m_fo, N * C, b->p_hidden}};
+        for (size_t k = 0; k < sizeof seg / sizeof seg[0]; k++) {
+            if (!seg[k].m) continue;
+            uint64_t A, B;
+            bert_pcg32_step_map(b->rng_inc, at, &A, &B);
+            size_t runs = (seg[k].n + MASK_RUN - 1) / MASK_RUN;
+            BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(seg[k].m, seg[k].n, A * b->rng_state + B, b->rng_inc,
+                                                                      seg[k].p);
+            at += seg[k].n;
+        }
     }
     return BERT_OK;
 }
@@ -597,8 +636,12 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
     t->pending = 0;
-    if (!b || !b->offset || !b->poff || !b->keymask || !b->draw || b->S < 1 || !x0 || !x_out)
+    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || !x0 || !x_out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
+    if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
+        !(b->p_att < 1.0f) || !(b->p_hidden < 1.0f))
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: dropout rates %g, %g and scales %g, %g disagree",
+                         (double)b->p_att, (double)b->p_hidden, (double)b->keep_att, (double)b->keep_hidden);
     (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
     bert_status rc = prepare(t, b, err);
     if (rc != BERT_OK) return rc;
@@ -609,8 +652,6 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
         e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * t->n_ptrs, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
-    if (e == cudaSuccess && t->mask_bytes)
-        e = cudaMemcpyAsync(t->masks, t->masks_h, t->mask_bytes, cudaMemcpyHostToDevice, t->stream);
     if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the batch to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < t->L && s == CUBLAS_STATUS_SUCCESS; l++)
@@ -730,6 +771,18 @@ extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_bl
     if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the layers' tensors from the GPU");
     for (int l = 0; l < t->L; l++) stage_to_host(t, l, &dst[l], add);
     return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err) {
+    if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_masks: no forward awaiting its backward");
+    if (n != t->mask_bytes || (n && !out))
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_masks: the last forward drew %zu mask values, not %zu",
+                         t->mask_bytes, n);
+    (void)cudaGetLastError();
+    cudaError_t e = n ? cudaMemcpyAsync(out, t->masks, n, cudaMemcpyDeviceToHost, t->stream) : cudaSuccess;
+    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the dropout masks from the GPU"));
 }
 
 extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {

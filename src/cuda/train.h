@@ -20,10 +20,10 @@
  *
  * Every operation is the CPU pass's (train/backprop.c), in f32 with cuBLAS's
  * default math (no TF32), on a layout of its own: Q, K and V as one [N x 3C]
- * product of one [3C x C] weight. The dropout masks are drawn on the CPU
- * from the trainer's RNG in the CPU pass's order (the caller's draw
- * callback) and sent as bytes, so a GPU run takes the CPU run's masks and
- * follows it to within the products' rounding. Attention keeps every
+ * product of one [3C x C] weight. The dropout masks are drawn on the GPU
+ * from the trainer's RNG stream (PCG32, jumped ahead to each mask) in the
+ * CPU pass's order, so a GPU run takes the CPU run's masks and follows it
+ * to within the products' rounding. Attention keeps every
  * (head, sequence) probability block, laid out as the CPU keeps them
  * (nn_attention_keep), and runs on cuBLAS batched products, one call per
  * run of equal-length sequences (bert_cuda_plan). AdamW's element
@@ -31,6 +31,8 @@
  * same gradients give the same weights and moments bit for bit. */
 #ifndef BERT_CUDA_TRAIN_H
 #define BERT_CUDA_TRAIN_H
+
+#include <stdint.h>
 
 #include "cuda/encoder.h"
 
@@ -52,22 +54,24 @@ typedef struct {
     float eps;
 } bert_cuda_train_shape;
 
-/* One layer's dropout masks, drawn by the caller into host buffers: att
- * [heads x sum T^2] (head-major, as nn_attention_keep), ao and fo [N x C]
- * (after the attention output dense and the FFN output dense). A buffer is
- * NULL where its dropout is off; values are 0 or the kept scale. */
-typedef void (*bert_cuda_draw_fn)(void *user, int layer, float *att, float *ao, float *fo);
-
 /* One training micro-batch as the layers see it. */
 typedef struct {
     int S;                  /* sequences */
     const int *offset;      /* [S + 1] first row of each sequence */
     const size_t *poff;     /* [S + 1] where each sequence's T x T block starts (sum of the T^2 before) */
     const float *keymask;   /* [N] 1 = attend to this key, 0 = masked */
-    float keep_att;         /* attention dropout's kept scale 1 / (1 - p); 0: off */
-    float keep_hidden;      /* the hidden dropout's; 0: off */
-    bert_cuda_draw_fn draw; /* called for layers 0 .. layers - 1 in order */
-    void *user;
+    /* Dropout: the kept values' scale 1 / (1 - p) (0: that dropout is off)
+     * and the rate p of the attention probabilities' and of the hidden
+     * states'. The masks are drawn on the GPU from the caller's PCG32
+     * stream (train/rng.h; state rng_state, increment rng_inc) as the CPU
+     * pass draws them: layer by layer, the attention probabilities' [heads x
+     * sum T^2] (head-major, as nn_attention_keep), then the attention output
+     * dense's [N x C], then the FFN output dense's; a value is dropped when
+     * its draw's uniform is < p; a dropout that is off draws nothing. The
+     * caller moves its stream past them (bert_rng_advance). */
+    float keep_att, keep_hidden;
+    float p_att, p_hidden;
+    uint64_t rng_state, rng_inc;
 } bert_cuda_train_batch;
 
 typedef struct bert_cuda_train bert_cuda_train;
@@ -121,6 +125,12 @@ bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *dec
  * Buffers grow to the batch. On failure nothing is kept for a backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
+
+/* The last forward's dropout masks, one byte a value (1 kept, 0 dropped)
+ * in the order they were drawn, into out[n]; n must be their count
+ * (BERT_ERR_INPUT otherwise; 0 with every dropout off). BERT_ERR_STATE
+ * unless a forward succeeded and awaits its backward. For checks. */
+bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err);
 
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and d loss / d x0 on return; each layer's weight

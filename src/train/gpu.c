@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/dropout.h"
 #include "util/error.h"
 
 /* The layers' tensors in block base (params, grads, m or v: one layout),
@@ -86,27 +85,18 @@ bert_status train_gpu_upload(bert_trainer *t, bert_error *err) {
 /* The dropout's kept scale for rate p (train_draw_mask's 1 / (1 - p)); 0: off. */
 static float keep_of(double p) { return p > 0.0 ? (float)(1.0 / (1.0 - p)) : 0.0f; }
 
-/* Layer l's masks, drawn as train_encoder_forward draws them on the CPU:
- * the attention probabilities' (head-major), then the attention output's,
- * then the FFN output's. A NULL buffer's dropout is off: nothing drawn. */
-static void draw_layer(void *user, int l, float *att, float *ao, float *fo) {
-    (void)l;
-    const train_pass *tp = user;
-    const train_acts *a = tp->acts;
-    const bert_config *c = bert_model_config(tp->model);
-    float none[1];
-    size_t tt = a->poff[a->S], C = (size_t)c->hidden_size;
-    train_draw_mask_part(tp->rng, att ? att : none, (size_t)c->num_attention_heads, att ? tt : 0,
-                         att ? tp->p->attention_dropout : 0.0, tp->masks ? tp->masks->att_before : 0,
-                         tp->masks ? tp->masks->att_after : 0);
-    train_pass_mask(tp, ao ? ao : none, 1, ao ? (size_t)a->N : 0, C, ao ? tp->p->hidden_dropout : 0.0);
-    train_pass_mask(tp, fo ? fo : none, 1, fo ? (size_t)a->N : 0, C, fo ? tp->p->hidden_dropout : 0.0);
-}
-
 bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err) {
     const train_acts *a = tp->acts;
-    bert_cuda_train_batch b = {a->S, a->offset, a->poff, a->keymask, keep_of(tp->p->attention_dropout),
-                               keep_of(tp->p->hidden_dropout), draw_layer, (void *)tp};
+    const bert_config *c = bert_model_config(tp->model);
+    if (tp->masks) /* a data-parallel part: the trainer refuses several ranks with a GPU */
+        return bert_fail(err, BERT_ERR_STATE, "CUDA training draws a whole micro-batch's masks, not a part's");
+    double pa = tp->p->attention_dropout, ph = tp->p->hidden_dropout;
+    bert_cuda_train_batch b = {a->S,        a->offset,  a->poff,        a->keymask,   keep_of(pa),
+                               keep_of(ph), (float)pa,  (float)ph,      tp->rng->state, tp->rng->inc};
+    /* the layers' masks are drawn there from this stream, as train_encoder_forward draws them */
+    uint64_t per_layer = (pa > 0.0 ? (uint64_t)c->num_attention_heads * a->poff[a->S] : 0) +
+                         (ph > 0.0 ? 2 * (uint64_t)a->N * (uint64_t)c->hidden_size : 0);
+    bert_rng_advance(tp->rng, per_layer * (uint64_t)c->num_hidden_layers);
     return bert_cuda_train_forward(tp->gpu, &b, x0, a->x_out, err);
 }
 

@@ -5,8 +5,9 @@
  * The layers' forward and backward run there, their gradients are summed
  * there, and their AdamW step runs there, on weights and moments the GPU
  * keeps; the embeddings, the heads, the losses and the other tensors' AdamW
- * stay on the CPU. The dropout masks are drawn from the trainer's RNG in
- * the CPU pass's order.
+ * stay on the CPU. The layers' dropout masks are drawn on the GPU from the
+ * trainer's RNG stream in the CPU pass's order (the stream jumped past them
+ * here).
  *
  * Who holds what (t->gpu_stale, t->gpu_host_grads):
  * - weights: the GPU's after each step are copied into t->params, so the

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "util/pcg32.h"
+
 void bert_rng_seed(bert_rng *r, uint64_t seed, uint64_t stream) {
     r->state = 0;
     r->inc = (stream << 1u) | 1u;
@@ -13,13 +15,11 @@ void bert_rng_seed(bert_rng *r, uint64_t seed, uint64_t stream) {
 
 uint32_t bert_rng_u32(bert_rng *r) {
     uint64_t old = r->state;
-    r->state = old * 6364136223846793005ULL + r->inc;
-    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
-    uint32_t rot = (uint32_t)(old >> 59u);
-    return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+    r->state = bert_pcg32_next(old, r->inc);
+    return bert_pcg32_output(old);
 }
 
-float bert_rng_uniform(bert_rng *r) { return (float)(bert_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+float bert_rng_uniform(bert_rng *r) { return bert_pcg32_uniform(bert_rng_u32(r)); }
 
 float bert_rng_normal(bert_rng *r) {
     double u1 = ((double)(bert_rng_u32(r) >> 8) + 0.5) / 16777216.0, u2 = (double)(bert_rng_u32(r) >> 8) / 16777216.0;
@@ -35,17 +35,7 @@ uint32_t bert_rng_below(bert_rng *r, uint32_t n) {
     }
 }
 
-void bert_rng_step_map(const bert_rng *r, uint64_t n, uint64_t *A, uint64_t *B) {
-    /* by squaring (Brown, "Random number generation with arbitrary
-     * strides", 1994), as pcg32_advance does */
-    uint64_t mult = 6364136223846793005ULL, plus = r->inc, acc_mult = 1, acc_plus = 0;
-    for (; n > 0; n >>= 1) {
-        if (n & 1) acc_mult *= mult, acc_plus = acc_plus * mult + plus;
-        plus = (mult + 1) * plus;
-        mult *= mult;
-    }
-    *A = acc_mult, *B = acc_plus;
-}
+void bert_rng_step_map(const bert_rng *r, uint64_t n, uint64_t *A, uint64_t *B) { bert_pcg32_step_map(r->inc, n, A, B); }
 
 void bert_rng_advance(bert_rng *r, uint64_t n) {
     uint64_t A, B;

@@ -239,6 +239,11 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (t->p.hidden_dropout < 0) t->p.hidden_dropout = hidden;
     if (t->p.attention_dropout < 0) t->p.attention_dropout = att;
     if (t->p.classifier_dropout < 0) t->p.classifier_dropout = cls;
+    const double rates[3] = {t->p.hidden_dropout, t->p.attention_dropout, t->p.classifier_dropout};
+    for (int k = 0; rc == BERT_OK && k < 3; k++)
+        if (!(rates[k] >= 0.0 && rates[k] < 1.0))
+            rc = bert_fail(err, BERT_ERR_INPUT, "%s dropout rate %g: must be in [0, 1)",
+                           k == 0 ? "hidden" : k == 1 ? "attention" : "classifier", rates[k]);
     unsigned heads = (unsigned)t->p.task <= BERT_TASK_DIALOGUE ? task_heads[t->p.task] : 0;
     for (int k = 0; k < t->n_heads; k++) heads |= task_heads[t->heads[k].task];
     /* Size the blocks. */

@@ -429,6 +429,27 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
     return cudaSuccess;
 }
 
+/* Page-locked host memory: plain host memory here (a host pointer to the
+ * copies' checks), failing in the same count as cudaMalloc; live ones counted. */
+std::set<void *> host_allocs;
+
+cudaError_t cudaMallocHost(void **p, size_t bytes) {
+    if (!p) return last_error = cudaErrorInvalidValue;
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (fail_countdown > 0 && --fail_countdown == 0) return last_error = cudaErrorMemoryAllocation;
+    if (fail_countdown == 0 && fail_more > 0) return fail_more--, last_error = cudaErrorMemoryAllocation;
+    if (!(*p = malloc(bytes ? bytes : 1))) return last_error = cudaErrorMemoryAllocation;
+    host_allocs.insert(*p);
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *p) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (p && !host_allocs.erase(p)) misuse("cudaFreeHost(%p): not a live cudaMallocHost allocation", p);
+    free(p);
+    return cudaSuccess;
+}
+
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     std::call_once(setup_once, setup);
     if (!p) return last_error = cudaErrorInvalidValue;
@@ -605,7 +626,7 @@ extern "C" int bert_emu_malloc_failure_pending(void) {
 
 extern "C" size_t bert_emu_live_allocations(void) {
     std::lock_guard<std::mutex> g(mem_lock);
-    return allocs.size();
+    return allocs.size() + host_allocs.size();
 }
 
 extern "C" size_t bert_emu_launches(void) {

@@ -12,10 +12,10 @@ extern "C" {
 /* Aborts (after saying what) unless [p, p + bytes) lies inside one live
  * allocation of emulated device memory. */
 void bert_emu_check_range(const void *p, size_t bytes, const char *what);
-/* The n-th cudaMalloc from now (1: the next) fails with
+/* The n-th cudaMalloc or cudaMallocHost from now (1: the next) fails with
  * cudaErrorMemoryAllocation; 0: none. */
 void bert_emu_fail_malloc(int n);
-/* The n-th cudaMalloc from now and the count - 1 after it fail; n 0: none. */
+/* The n-th cudaMalloc (or cudaMallocHost) from now and the count - 1 after it fail; n 0: none. */
 void bert_emu_fail_mallocs(int n, int count);
 /* 1 while a failure set by bert_emu_fail_malloc has not happened yet. */
 int bert_emu_malloc_failure_pending(void);
@@ -24,7 +24,7 @@ int bert_emu_malloc_failure_pending(void);
 void bert_emu_fail_copy(int n);
 /* 1 while that failure has not happened yet. */
 int bert_emu_copy_failure_pending(void);
-/* Live device allocations and kernel launches so far. */
+/* Live device (and page-locked host) allocations, and kernel launches so far. */
 size_t bert_emu_live_allocations(void);
 size_t bert_emu_launches(void);
 

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 
 #include "cuda/encoder.h"
+#include "cuda/train.h"
+#include "train/dropout.h"
+#include "train/rng.h"
 #include "train/trainer.h"
 #include "emu.h"
 #include "test.h"
@@ -370,7 +373,7 @@ static float *train_round(int fail_at, int count, size_t *n, int *refused, int *
     return out;
 }
 
-/* Training on the GPU with each cudaMalloc failing in turn (train_round),
+/* Training on the GPU with each cudaMalloc (or cudaMallocHost) failing in turn (train_round),
  * alone and with the next after it: the call that met it is refused with
  * BERT_ERR_NOMEM naming CUDA, or goes on where only a buffer's spare room
  * (a quarter more than asked) failed; a refused micro-batch retried, or
@@ -396,8 +399,9 @@ TEST(train_cuda_emulated_device_memory_failures) {
         }
         printf("  %d allocation(s) at a time: %d allocations met, %d calls refused with NOMEM\n", count, k - 1,
                refused - before);
-        /* alone, only the six fixed blocks (weights, a pass's gradients, their sums, the two
-         * moments, the norm's parts: no spare room) refuse; two at a time, all */
+        /* alone, only the six fixed device blocks (the weights, a pass's gradients, their sums,
+         * the two moments, the norm's parts: no spare room) refuse (the page-locked stage falls
+         * back to pageable memory); two at a time, all */
         CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == 6 : refused - before == k - 1));
     }
     free(want);
@@ -469,5 +473,79 @@ TEST(train_cuda_emulated_copy_failures_in_a_step) {
     printf("  %d copies in a step: %d failures retried, %d left the trainer refusing\n", k - 1, retried, broken);
     CHECK(k < 20 && retried >= 1 && broken >= 1 && retried + broken == k - 1);
     bert_trainer_free(want);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
+/* The GPU's dropout masks are the trainer's RNG stream as the CPU draws
+ * them: a GPU training context of 2 layers (hidden 8, 2 heads), a ragged
+ * batch of 5, 1 and 7 tokens (150 attention values a layer, 104 a hidden
+ * mask: not whole runs of the kernel's 64), rates 0.3 and 0.2. The bytes
+ * it used equal train_draw_mask's from the same PCG32 state, bit for bit,
+ * for both dropouts on and for each one alone (the other's draws not
+ * taken); none with both off. A forward whose rates and scales disagree is
+ * refused, and leaves no masks to read. */
+TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
+    enum { C = 8, NH = 2, I = 16, L = 2, S = 3, N = 13 };
+    const int offset[S + 1] = {0, 5, 6, 13};
+    const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
+    float keymask[N], x0[N * C], x_out[N * C];
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f};
+    bert_cuda_train *g = NULL;
+    bert_error err;
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (!g) return;
+    size_t per = 4 * C * C + 2 * C * I + 9 * C + I; /* one layer's floats */
+    float *w = malloc(sizeof(float) * per * L);
+    bert_cuda_layer_host h[L];
+    for (size_t i = 0; w && i < per * L; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    for (int l = 0; w && l < L; l++) {
+        float *q = w + per * l;
+        float **f[16] = {&h[l].q_w, &h[l].q_b, &h[l].k_w, &h[l].k_b, &h[l].v_w, &h[l].v_b, &h[l].o_w, &h[l].o_b,
+                         &h[l].ln1_w, &h[l].ln1_b, &h[l].i_w, &h[l].i_b, &h[l].o2_w, &h[l].o2_b, &h[l].ln2_w, &h[l].ln2_b};
+        const size_t n[16] = {C * C, C, C * C, C, C * C, C, C * C, C, C, C, I * C, I, C * I, C, C, C};
+        for (int k = 0; k < 16; k++) *f[k] = q, q += n[k];
+    }
+    CHECK(w != NULL);
+    if (w) CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, h, &err), err);
+    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
+    for (int i = 0; i < N * C; i++) x0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    for (int on = 0; w && on <= 3; on++) { /* bit 0: attention dropout, bit 1: hidden */
+        double pa = on & 1 ? 0.3 : 0.0, ph = on & 2 ? 0.2 : 0.0;
+        bert_rng r;
+        bert_rng_seed(&r, 1234 + (uint64_t)on, 54);
+        bert_cuda_train_batch b = {S,  offset, poff,     keymask, pa > 0 ? (float)(1.0 / (1.0 - pa)) : 0.0f,
+                                   ph > 0 ? (float)(1.0 / (1.0 - ph)) : 0.0f, (float)pa, (float)ph, r.state, r.inc};
+        CHECK_OK(bert_cuda_train_forward(g, &b, x0, x_out, &err), err);
+        size_t per_layer = (pa > 0 ? NH * tt : 0) + (ph > 0 ? 2 * N * C : 0), n = per_layer * L;
+        if (n == 0) { /* both off: nothing drawn */
+            CHECK_OK(bert_cuda_train_masks(g, NULL, 0, &err), err);
+            continue;
+        }
+        uint8_t *got = malloc(n), *want = malloc(n);
+        float *m = malloc(sizeof(float) * per_layer);
+        CHECK(got && want && m);
+        if (got && want && m) {
+            CHECK_OK(bert_cuda_train_masks(g, got, n, &err), err);
+            CHECK_ERR(bert_cuda_train_masks(g, got, n - 1, &err), err, BERT_ERR_INPUT, "drew");
+            for (int l = 0; l < L; l++) { /* as train_encoder_forward draws a layer's */
+                size_t at = 0;
+                if (pa > 0) train_draw_mask(&r, m, NH * tt, pa), at += NH * tt;
+                if (ph > 0) train_draw_mask(&r, m + at, N * C, ph), train_draw_mask(&r, m + at + N * C, N * C, ph);
+                for (size_t i = 0; i < per_layer; i++) want[l * per_layer + i] = m[i] != 0.0f;
+            }
+            size_t kept = 0;
+            for (size_t i = 0; i < n; i++) kept += got[i];
+            CHECK(memcmp(got, want, n) == 0);
+            CHECK(kept > n / 2 && kept < n); /* some dropped, most kept */
+        }
+        free(got), free(want), free(m);
+    }
+    /* a refused forward leaves no masks to read; rates and scales must agree */
+    bert_cuda_train_batch bad = {S, offset, poff, keymask, 0.0f, 1.25f, 0.0f, 0.0f, 1, 1};
+    CHECK_ERR(bert_cuda_train_forward(g, &bad, x0, x_out, &err), err, BERT_ERR_INPUT, "disagree");
+    uint8_t one;
+    CHECK_ERR(bert_cuda_train_masks(g, &one, 1, &err), err, BERT_ERR_STATE, "no forward");
+    free(w);
+    bert_cuda_train_free(g);
     CHECK(bert_emu_live_allocations() == 0);
 }

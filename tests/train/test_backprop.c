@@ -416,6 +416,23 @@ TEST(train_untouched_embedding_rows_update_as_zeros) {
     st_close(&f.g);
 }
 
+/* A dropout rate outside [0, 1) (NaN too) is refused at opening, naming it. */
+TEST(train_rejects_dropout_rates_outside_0_1) {
+    const double bad[] = {1.0, 1.5, NAN};
+    for (int k = 0; k < 3; k++)
+        for (int which = 0; which < 3; which++) {
+            bert_train_params p = bert_train_default_params();
+            p.num_labels = 3;
+            double *r[3] = {&p.hidden_dropout, &p.attention_dropout, &p.classifier_dropout};
+            *r[which] = bad[k];
+            bert_trainer *t = NULL;
+            bert_error err;
+            CHECK_ERR(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err, BERT_ERR_INPUT,
+                      which == 0 ? "hidden dropout" : which == 1 ? "attention dropout" : "classifier dropout");
+            CHECK(t == NULL);
+        }
+}
+
 /* Fine-tuning a pre-training checkpoint creates the classifier (seeded). */
 TEST(train_creates_missing_heads) {
     bert_train_params p = bert_train_default_params();
@@ -532,7 +549,8 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
 
 /* With dropout (0.1 everywhere; the attention's too) the GPU trainer
  * draws the CPU trainer's masks and applies them alike (follow_cpu): on
- * the pre-training golden batch (MLM + NSP), and on a sequence-task batch
+ * the pre-training golden batch (MLM + NSP), and (attention dropout 0.25)
+ * on a sequence-task batch
  * of 156 tokens (the column sums' row blocks of 64 cut three ways), ragged
  * (lengths 1 to 32, three of 32 and two of 17 in one batched product each)
  * with padding keys masked. */
@@ -565,7 +583,8 @@ TEST(train_cuda_dropout_follows_the_cpu) {
         labels[b] = (float)(b % 3);
     }
     p = golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4, BERT_COMPUTE_F32);
-    p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
+    p.hidden_dropout = p.classifier_dropout = 0.1;
+    p.attention_dropout = 0.25; /* a rate of its own: the two rates not swapped */
     p.grad_accum = 2;
     follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
 }
