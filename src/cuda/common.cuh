@@ -44,6 +44,30 @@ static inline bert_status cuda_fail(bert_error *err, cudaError_t e, const char *
                      cudaGetErrorString(e));
 }
 
+/* After a failure: nothing queued on the stream may still run when its
+ * buffers are reused or freed, and its launch errors are not left for the
+ * next call. */
+static inline void cuda_drain(cudaStream_t stream) {
+    cudaStreamSynchronize(stream);
+    cudaGetLastError();
+}
+
+/* The stream's work waited for, e the status of the call that queued the
+ * last of it: BERT_OK, or (drained) cuda_fail's error naming what. */
+static inline bert_status cuda_settle(cudaStream_t stream, cudaError_t e, const char *what, bert_error *err) {
+    if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e == cudaSuccess) return BERT_OK;
+    cuda_drain(stream);
+    return cuda_fail(err, e, what);
+}
+
+/* A cuBLAS product that failed with status s, the stream drained. */
+static inline bert_status cublas_fail(cudaStream_t stream, cublasStatus_t s, bert_error *err) {
+    cuda_drain(stream);
+    return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
+}
+
 /* bert_activation_forward's formulas (kernels/ops.c, vecmath.h). */
 __device__ static inline float activation(float x, int act) {
     switch (act) {

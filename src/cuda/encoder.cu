@@ -460,13 +460,6 @@ static cublasStatus_t layer(const bert_cuda_model *m, int l, bert_cuda_work *w, 
     return CUBLAS_STATUS_SUCCESS;
 }
 
-/* After a failure: nothing of this call may still run when the buffers are
- * reused or freed, and its launch errors are not left for the next call. */
-static void drained(bert_cuda_work *w) {
-    cudaStreamSynchronize(w->stream);
-    cudaGetLastError();
-}
-
 /* Scores of one group at most: 64 M floats (256 MB), or one pair's T x T. */
 enum { SCORE_CAP = 64 << 20 };
 
@@ -517,9 +510,9 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
-    if (e != cudaSuccess) return drained(w), cuda_fail(err, e, "copying the batch to the GPU");
+    if (e != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "copying the batch to the GPU");
     w->n_ev = 0, w->profiling = prof != NULL;
-    if (prof && (e = profile_events(w, m->L)) != cudaSuccess) return drained(w), cuda_fail(err, e, "making events");
+    if (prof && (e = profile_events(w, m->L)) != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "making events");
     mark(w, -1, BERT_OP_OTHER); /* the copies over: the profile's start */
     const float *emb = m->emb;
     BERT_LAUNCH(embeddings, (unsigned)N, threads_for(m->C, 256), w->stream)(
@@ -527,11 +520,8 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     mark(w, -1, BERT_OP_EMBEDDINGS);
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, l, w, (int)N, n_groups, n_tiles);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        drained(w);
-        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
-    }
-    if ((e = cudaGetLastError()) != cudaSuccess) return drained(w), cuda_fail(err, e, "launching a kernel");
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(w->stream, s, err);
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "launching a kernel");
     e = cudaMemcpyAsync(hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
@@ -544,5 +534,5 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
         }
     }
     w->n_ev = 0;
-    return e == cudaSuccess ? BERT_OK : (drained(w), cuda_fail(err, e, "running the layers"));
+    return e == cudaSuccess ? BERT_OK : (cuda_drain(w->stream), cuda_fail(err, e, "running the layers"));
 }

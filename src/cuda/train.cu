@@ -293,20 +293,20 @@ struct bert_cuda_train {
      {(s)->ln2_b, C}}
 
 /* A layer's tensors in the order of its block of per floats: their sizes
- * and (decay) whether AdamW's weight decay applies (the weight matrices;
- * not biases and LayerNorm, as the trainer's no_decay names them). */
+ * (layer_parts) and whether AdamW's weight decay applies (part_decay: the
+ * weight matrices; not biases and LayerNorm, as the trainer's no_decay
+ * names them). */
 enum { LAYER_PARTS = 12 };
-static void layer_parts(size_t C, size_t I, size_t n[LAYER_PARTS], int decay[LAYER_PARTS]) {
+static const int part_decay[LAYER_PARTS] = {1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0};
+static void layer_parts(size_t C, size_t I, size_t n[LAYER_PARTS]) {
     const size_t sz[LAYER_PARTS] = {3 * C * C, 3 * C, C * C, C, C, C, I * C, I, C * I, C, C, C};
-    const int dc[LAYER_PARTS] = {1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0};
-    for (int k = 0; k < LAYER_PARTS; k++) n[k] = sz[k], decay[k] = dc[k];
+    for (int k = 0; k < LAYER_PARTS; k++) n[k] = sz[k];
 }
 
 /* Layer l's tensors in a block of L x per floats at base. */
 static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
     size_t n[LAYER_PARTS];
-    int decay[LAYER_PARTS];
-    layer_parts((size_t)t->C, (size_t)t->I, n, decay);
+    layer_parts((size_t)t->C, (size_t)t->I, n);
     layer_w w;
     float **field[LAYER_PARTS] = {&w.qkv_w, &w.qkv_b, &w.o_w,  &w.o_b,  &w.ln1_w, &w.ln1_b,
                                   &w.i_w,   &w.i_b,   &w.o2_w, &w.o2_b, &w.ln2_w, &w.ln2_b};
@@ -342,8 +342,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
     size_t n[LAYER_PARTS], n_ss;
-    int decay[LAYER_PARTS];
-    layer_parts((size_t)t->C, (size_t)t->I, n, decay);
+    layer_parts((size_t)t->C, (size_t)t->I, n);
     for (int k = 0; k < LAYER_PARTS; k++) t->per += n[k];
     size_t bytes = sizeof(float) * t->per * (size_t)t->L;
     n_ss = (t->per * (size_t)t->L + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
@@ -562,12 +561,6 @@ static cublasStatus_t layer_bwd(bert_cuda_train *t, int l) {
     return dense_bwd(t, t->dx, 1.0f, g.qkv_w, g.qkv_b, t->dqkv, a->x_in, w.qkv_w, N, 3 * C, C);
 }
 
-/* After a failure: nothing of the call may still run, and its errors are not left for the next. */
-static void drained(bert_cuda_train *t) {
-    cudaStreamSynchronize(t->stream);
-    cudaGetLastError();
-}
-
 /* The pass's buffers, plan, operand addresses and masks for batch b. */
 static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
     int S = b->S, NH = t->NH, C = t->C, L = t->L;
@@ -652,34 +645,32 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
         e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * t->n_ptrs, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the batch to the GPU");
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the batch to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < t->L && s == CUBLAS_STATUS_SUCCESS; l++)
         s = layer_fwd(t, l, l + 1 < t->L ? t->la[l + 1].x_in : t->x_out);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        drained(t);
-        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
-    }
-    if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
     e = cudaMemcpyAsync(x_out, t->x_out, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "running the layers");
-    t->pending = 1;
-    return BERT_OK;
+    rc = cuda_settle(t->stream, e, "running the layers", err);
+    t->pending = rc == BERT_OK;
+    return rc;
 }
 
-/* Layer l's tensors from the host stage (a downloaded block) into dst:
- * added (+=) when add, else copied. */
-static void stage_to_host(const bert_cuda_train *t, int l, const bert_cuda_layer_host *dst, int add) {
+/* Layer l's tensors between the host stage (the GPU's layout) and where
+ * host says they are: into the stage (to_stage), else out of it, added
+ * (+=) when add, copied otherwise. */
+static void stage_layer(bert_cuda_train *t, int l, const bert_cuda_layer_host *host, int to_stage, int add) {
     size_t C = (size_t)t->C, I = (size_t)t->I;
     const struct {
         float *p;
         size_t n;
-    } parts[] = LAYER_TENSORS(dst);
-    const float *h = t->stage + t->per * l;
+    } parts[] = LAYER_TENSORS(host);
+    float *h = t->stage + t->per * l;
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-        if (add)
+        if (to_stage)
+            memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
+        else if (add)
             for (size_t i = 0; i < parts[k].n; i++) parts[k].p[i] += h[i];
         else
             memcpy(parts[k].p, h, sizeof(float) * parts[k].n);
@@ -695,31 +686,25 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
     (void)cudaGetLastError();
     cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->per * (size_t)t->L, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the gradient to the GPU");
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the gradient to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = t->L - 1; l >= 0 && s == CUBLAS_STATUS_SUCCESS; l--) s = layer_bwd(t, l);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        drained(t);
-        return bert_fail(err, BERT_ERR_IO, "cuBLAS: a product failed (status %d)", (int)s);
-    }
-    if ((e = cudaGetLastError()) != cudaSuccess) return drained(t), cuda_fail(err, e, "launching a kernel");
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
     /* everything back before anything is added: a failed copy adds nothing */
     e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
     if (e == cudaSuccess && grads)
         e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the gradients from the GPU");
+    bert_status rc = cuda_settle(t->stream, e, "copying the gradients from the GPU", err);
+    if (rc != BERT_OK) return rc;
     if (!grads) { /* into the GPU's sums */
         size_t n = t->per * (size_t)t->L;
         BERT_LAUNCH(add_into, blocks_for(n), 256, t->stream)(t->acc, (const float *)t->g, n);
-        if ((e = cudaGetLastError()) == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-        if (e == cudaSuccess) e = cudaGetLastError();
-        if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "adding up the gradients");
+        if ((rc = cuda_settle(t->stream, cudaGetLastError(), "adding up the gradients", err)) != BERT_OK) return rc;
     }
     /* each layer's gradients added where the trainer keeps them, the last layer first */
     for (int l = t->L - 1; l >= 0; l--) {
-        if (grads) stage_to_host(t, l, &grads[l], 1);
+        if (grads) stage_layer(t, l, &grads[l], 0, 1);
         if (layer_done) layer_done(user, l);
     }
     return BERT_OK;
@@ -740,24 +725,10 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_bloc
                                               bert_error *err) {
     float *d = block_of(t, which);
     if (!d || !src) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
-    size_t C = (size_t)t->C, I = (size_t)t->I;
-    for (int l = 0; l < t->L; l++) {
-        const bert_cuda_layer_host *s = &src[l];
-        const struct {
-            const float *p;
-            size_t n;
-        } parts[] = LAYER_TENSORS(s);
-        float *h = t->stage + t->per * l;
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-            memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
-            h += parts[k].n;
-        }
-    }
+    for (int l = 0; l < t->L; l++) stage_layer(t, l, &src[l], 1, 0);
     (void)cudaGetLastError();
     cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice, t->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the layers' tensors to the GPU"));
+    return cuda_settle(t->stream, e, "copying the layers' tensors to the GPU", err);
 }
 
 extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
@@ -766,11 +737,9 @@ extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_bl
     if (!d || !dst) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
     (void)cudaGetLastError();
     cudaError_t e = cudaMemcpyAsync(t->stage, d, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "copying the layers' tensors from the GPU");
-    for (int l = 0; l < t->L; l++) stage_to_host(t, l, &dst[l], add);
-    return BERT_OK;
+    bert_status rc = cuda_settle(t->stream, e, "copying the layers' tensors from the GPU", err);
+    for (int l = 0; rc == BERT_OK && l < t->L; l++) stage_layer(t, l, &dst[l], 0, add);
+    return rc;
 }
 
 extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err) {
@@ -780,9 +749,7 @@ extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, s
                          t->mask_bytes, n);
     (void)cudaGetLastError();
     cudaError_t e = n ? cudaMemcpyAsync(out, t->masks, n, cudaMemcpyDeviceToHost, t->stream) : cudaSuccess;
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "copying the dropout masks from the GPU"));
+    return cuda_settle(t->stream, e, "copying the dropout masks from the GPU", err);
 }
 
 extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {
@@ -792,30 +759,24 @@ extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss
     BERT_LAUNCH(sumsq_part, (unsigned)parts, SUMSQ_THREADS, t->stream)(t->ss, (const float *)t->acc, n);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->ss_h, t->ss, sizeof(double) * parts, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    if (e != cudaSuccess) return drained(t), cuda_fail(err, e, "summing the gradients' squares");
-    for (size_t k = 0; k < parts; k++) *ss += t->ss_h[k];
-    return BERT_OK;
+    bert_status rc = cuda_settle(t->stream, e, "summing the gradients' squares", err);
+    for (size_t k = 0; rc == BERT_OK && k < parts; k++) *ss += t->ss_h[k];
+    return rc;
 }
 
 extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay,
                                              const bert_cuda_adamw *no_decay, bert_error *err) {
     if (!decay || !no_decay) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_adamw: no coefficients");
     size_t n[LAYER_PARTS];
-    int dc[LAYER_PARTS];
-    layer_parts((size_t)t->C, (size_t)t->I, n, dc);
+    layer_parts((size_t)t->C, (size_t)t->I, n);
     (void)cudaGetLastError();
     for (int l = 0; l < t->L; l++) {
         size_t at = t->per * l;
         for (int k = 0; k < LAYER_PARTS; k++) {
             BERT_LAUNCH(adamw_update, blocks_for(n[k]), 256, t->stream)(t->w + at, t->acc + at, t->m + at, t->v + at, n[k],
-                                                                         dc[k] ? *decay : *no_decay);
+                                                                         part_decay[k] ? *decay : *no_decay);
             at += n[k];
         }
     }
-    cudaError_t e = cudaGetLastError();
-    if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? BERT_OK : (drained(t), cuda_fail(err, e, "the AdamW step"));
+    return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);
 }

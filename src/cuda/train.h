@@ -42,7 +42,7 @@ extern "C" {
 
 /* Where one layer's tensors are on the host, in one of the trainer's
  * blocks (weights, gradients, moments): the fields of bert_cuda_layer_src. */
-typedef struct {
+typedef struct bert_cuda_layer_host {
     float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     float *o_w, *o_b, *ln1_w, *ln1_b;
     float *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;

@@ -69,10 +69,10 @@ typedef struct {
      * the batch is whole. */
     const struct train_masks *masks;
     /* The layers' forward and backward on the GPU (train/gpu.h); NULL: on
-     * the CPU. gpu_host_grads: their gradients are added to block.grads,
-     * not summed on the GPU. */
+     * the CPU. gpu_grads: where in block.grads their gradients are added
+     * ([layers]), or NULL: summed on the GPU. */
     struct bert_cuda_train *gpu;
-    int gpu_host_grads;
+    const struct bert_cuda_layer_host *gpu_grads;
 } train_pass;
 
 /* The whole micro-batch around a part: its tokens, sequences and

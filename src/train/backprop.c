@@ -136,13 +136,15 @@ bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *se
     train_acts *a = tp->acts;
     int N = a->N, C = c->hidden_size;
     size_t NC = (size_t)N * C;
-    bert_status rc = tp->gpu ? train_gpu_backward(tp, err) : BERT_OK;
-    if (rc != BERT_OK) return rc;
-    if (!tp->gpu)
+    if (tp->gpu) {
+        bert_status rc = train_gpu_backward(tp, err);
+        if (rc != BERT_OK) return rc;
+    } else {
         for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
             layer_backward(tp, l);
             if (tp->layer_done) tp->layer_done(tp->layer_done_user, l); /* its gradients are final */
         }
+    }
     /* embeddings: x0 = dropout(LN(e_sum)) */
     train_dropout(a->dx, a->e_mask, NC);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};

@@ -22,6 +22,11 @@ typedef struct {
                         classifier (AdamW's per-group step counts); 0 otherwise */
 } train_tensor;
 
+/* The tensor's element count (a vector has cols 0). */
+static inline size_t train_tensor_numel(const train_tensor *t) {
+    return (size_t)t->rows * (size_t)(t->cols ? t->cols : 1);
+}
+
 typedef struct {
     const float *params;
     float *grads;

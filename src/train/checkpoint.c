@@ -118,7 +118,7 @@ bert_status train_load_block(bert_trainer *t, const char *dir, const char *file,
         char name[160];
         tensor_name(name, sizeof name, tt, sel, suffix);
         const st_tensor *x = st_find(&f, name);
-        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        size_t n = train_tensor_numel(tt);
         if (!x || x->dtype != ST_F32 || (size_t)x->numel != n)
             rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong shape", path, name);
         else

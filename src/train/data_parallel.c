@@ -62,7 +62,7 @@ bert_status train_dp_create(bert_dist *d, const train_tensor *tensors, int n_ten
     for (int l = 0; l < L; l++) lo[l] = (size_t)-1, hi[l] = 0;
     for (int i = 0; i < n_tensors; i++) {
         int l = layer_of(tensors[i].name);
-        size_t a = tensors[i].offset, b = a + (size_t)tensors[i].rows * (size_t)(tensors[i].cols ? tensors[i].cols : 1);
+        size_t a = tensors[i].offset, b = a + train_tensor_numel(&tensors[i]);
         if (l < 0 || l >= L) continue;
         lo[l] = a < lo[l] ? a : lo[l], hi[l] = b > hi[l] ? b : hi[l];
     }

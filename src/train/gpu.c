@@ -23,13 +23,15 @@ static bert_cuda_layer_host *tables_in(const bert_model *m, const float *params,
     return h;
 }
 
-/* Block `which` between the GPU and t's host block base, through tables_in. */
-static bert_status move(bert_trainer *t, bert_cuda_block which, float *base, int down, int add, bert_error *err) {
-    bert_cuda_layer_host *h = tables_in(t->model, t->params, base);
-    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    bert_status rc = down ? bert_cuda_train_download(t->gpu, which, h, add, err) : bert_cuda_train_upload(t->gpu, which, h, err);
-    free(h);
-    return rc;
+const bert_cuda_layer_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which) {
+    return t->gpu_tables + (size_t)which * (size_t)t->model->cfg.pub.num_hidden_layers;
+}
+
+/* Block `which` between the GPU and its host block in t: down (added when
+ * add) or up. */
+static bert_status move(bert_trainer *t, bert_cuda_block which, int down, int add, bert_error *err) {
+    const bert_cuda_layer_host *h = train_gpu_table(t, which);
+    return down ? bert_cuda_train_download(t->gpu, which, h, add, err) : bert_cuda_train_upload(t->gpu, which, h, err);
 }
 
 /* 1 when w is one of the layers' tensors in h[L]. */
@@ -51,22 +53,30 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
                                 (float)c->layer_norm_eps};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
+    /* the tables the copies use, made once: the blocks' layouts never change */
+    float *const base[4] = {t->params, t->grads, t->m, t->v}; /* by bert_cuda_block */
+    if (!(t->gpu_tables = calloc(4 * (size_t)(L > 0 ? L : 1), sizeof *t->gpu_tables)))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < 4; b++) {
+        bert_cuda_layer_host *h = tables_in(m, t->params, base[b]);
+        if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        memcpy(t->gpu_tables + (size_t)b * (size_t)L, h, sizeof *h * (size_t)L);
+        free(h);
+    }
     /* the layers' tensors must fill one run of the blocks, which the host's
      * AdamW then leaves to the GPU (none frozen: the GPU steps them all) */
-    bert_cuda_layer_host *h = tables_in(m, t->params, t->params);
-    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    const bert_cuda_layer_host *h = train_gpu_table(t, BERT_CUDA_WEIGHTS);
     size_t lo = (size_t)-1, hi = 0, in = 0, spanned = 0;
     for (int k = 0; k < t->n_tensors; k++) {
         const train_tensor *tt = &t->tensors[k];
-        size_t n = (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        size_t n = train_tensor_numel(tt);
         if (!is_layer_tensor(h, L, t->params + tt->offset)) continue;
         found++, in += n, frozen += tt->frozen != 0;
         lo = tt->offset < lo ? tt->offset : lo, hi = tt->offset + n > hi ? tt->offset + n : hi;
     }
-    free(h);
     for (int k = 0; k < t->n_tensors; k++) {
         const train_tensor *tt = &t->tensors[k];
-        if (tt->offset >= lo && tt->offset < hi) spanned += (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1);
+        if (tt->offset >= lo && tt->offset < hi) spanned += train_tensor_numel(tt);
     }
     if (L < 1 || found != 16 * L || in != hi - lo || spanned != in || frozen)
         return bert_fail(err, BERT_ERR_SHAPE,
@@ -75,10 +85,12 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     return BERT_OK;
 }
 
-bert_status train_gpu_upload(bert_trainer *t, bert_error *err) {
-    bert_status rc = move(t, BERT_CUDA_WEIGHTS, t->params, 0, 0, err);
-    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG, t->m, 0, 0, err);
-    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG_SQ, t->v, 0, 0, err);
+bert_status train_gpu_sync(bert_trainer *t, bert_error *err) {
+    if (!t->gpu_stale) return BERT_OK;
+    bert_status rc = move(t, BERT_CUDA_WEIGHTS, 0, 0, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG, 0, 0, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_EXP_AVG_SQ, 0, 0, err);
+    if (rc == BERT_OK) t->gpu_stale = 0;
     return rc;
 }
 
@@ -101,24 +113,22 @@ bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error 
 }
 
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err) {
-    bert_cuda_layer_host *g = NULL;
-    if (tp->gpu_host_grads && !(g = tables_in(tp->model, tp->block.params, tp->block.grads)))
-        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    bert_status rc = bert_cuda_train_backward(tp->gpu, tp->acts->dx, g, tp->layer_done, tp->layer_done_user, err);
-    free(g);
-    return rc;
+    return bert_cuda_train_backward(tp->gpu, tp->acts->dx, tp->gpu_grads, tp->layer_done, tp->layer_done_user, err);
 }
 
 bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err) {
     if (t->gpu_stale) return BERT_OK; /* not uploaded yet, so no pass has run: the GPU's sums are zero */
-    return move((bert_trainer *)t, BERT_CUDA_GRADS, dst, 1, 1, err);
+    bert_cuda_layer_host *h = tables_in(t->model, t->params, dst);
+    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_status rc = bert_cuda_train_download(t->gpu, BERT_CUDA_GRADS, h, 1, err);
+    free(h);
+    return rc;
 }
 
 bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err) {
     *ss = 0.0;
-    bert_status rc = t->gpu_stale ? train_gpu_upload(t, err) : BERT_OK;
-    if (rc == BERT_OK) t->gpu_stale = 0;
-    if (rc == BERT_OK && t->gpu_host_grads) rc = move(t, BERT_CUDA_GRADS, t->grads, 0, 0, err);
+    bert_status rc = train_gpu_sync(t, err);
+    if (rc == BERT_OK && t->gpu_host_grads) rc = move(t, BERT_CUDA_GRADS, 0, 0, err);
     return rc == BERT_OK ? bert_cuda_train_grad_sumsq(t->gpu, ss, err) : rc;
 }
 
@@ -132,7 +142,7 @@ static bert_cuda_adamw coef_of(const bert_trainer *t, int decay, double lr, floa
 bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err) {
     bert_cuda_adamw decay = coef_of(t, 1, lr, clip), no_decay = coef_of(t, 0, lr, clip);
     bert_status rc = bert_cuda_train_adamw(t->gpu, &decay, &no_decay, err);
-    if (rc == BERT_OK) rc = move(t, BERT_CUDA_WEIGHTS, t->params, 1, 0, err);
+    if (rc == BERT_OK) rc = move(t, BERT_CUDA_WEIGHTS, 1, 0, err);
     if (rc != BERT_OK) { /* the GPU's weights, moments and sums may be part-way through the step */
         t->gpu_broken = 1;
         return rc;
@@ -150,6 +160,6 @@ bert_status train_gpu_check(const bert_trainer *t, bert_error *err) {
 
 bert_status train_gpu_pull_moments(bert_trainer *t, bert_error *err) {
     if (t->gpu_stale) return BERT_OK; /* t->m and t->v are the current ones */
-    bert_status rc = move(t, BERT_CUDA_EXP_AVG, t->m, 1, 0, err);
-    return rc == BERT_OK ? move(t, BERT_CUDA_EXP_AVG_SQ, t->v, 1, 0, err) : rc;
+    bert_status rc = move(t, BERT_CUDA_EXP_AVG, 1, 0, err);
+    return rc == BERT_OK ? move(t, BERT_CUDA_EXP_AVG_SQ, 1, 0, err) : rc;
 }

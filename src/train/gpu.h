@@ -25,14 +25,18 @@
 #include "train/acts.h"
 #include "train/trainer.h"
 
-/* A GPU training context for t's layers (f32), with t->held_lo / held_hi
- * set to the run of t's blocks that the layers' tensors fill.
+/* A GPU training context for t's layers (f32), with t->gpu_tables made and
+ * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill.
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run, with CUDA's reason. */
 bert_status train_gpu_create(bert_trainer *t, bert_error *err);
 
-/* Copies t's layers' weights and AdamW moments to the GPU (at opening, and
- * after a resume loaded them): before a pass while gpu_stale. */
-bert_status train_gpu_upload(bert_trainer *t, bert_error *err);
+/* While gpu_stale (since opening, or a resume that loaded them), copies
+ * t's layers' weights and AdamW moments to the GPU and clears it; before a
+ * pass or a step. */
+bert_status train_gpu_sync(bert_trainer *t, bert_error *err);
+
+/* The layers' tensors in t's block `which` (params, grads, m or v), [layers]. */
+const bert_cuda_layer_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which);
 
 /* The layers' forward on x0 [N x C] (the embeddings' output after dropout),
  * with dropout, into tp->acts->x_out. */
@@ -40,7 +44,7 @@ bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error 
 
 /* The layers' backward: tp->acts->dx from d loss / d x_out to d loss / d
  * x0, each layer's weight gradients added to the GPU's sums (or, with
- * tp->gpu_host_grads, to the block's), tp->layer_done called as each
+ * tp->gpu_grads, to the block's), tp->layer_done called as each
  * layer's are final. */
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err);
 

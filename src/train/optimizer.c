@@ -150,8 +150,7 @@ double train_adamw_norm(const bert_train_params *p, const train_adamw_blocks *b)
     int nt = p->n_threads > 0 ? p->n_threads : 1;
     for (int k = 0; k < b->n_tensors; k++) /* a frozen tensor is as if requires_grad were False */
         if (b->tensors[k].frozen)
-            memset(b->grads + b->tensors[k].offset, 0,
-                   sizeof(float) * (size_t)b->tensors[k].rows * (size_t)(b->tensors[k].cols ? b->tensors[k].cols : 1));
+            memset(b->grads + b->tensors[k].offset, 0, sizeof(float) * train_tensor_numel(&b->tensors[k]));
     /* the sum in up to 1,024 pieces of n's own split, added in order: the
      * same norm on any thread count */
     enum { PIECES = 1024 };
@@ -178,7 +177,7 @@ void train_adamw_apply(const bert_train_params *p, const train_adamw_blocks *b, 
     for (int k = 0; k < b->n_tensors; k++) {
         const train_tensor *tt = &b->tensors[k];
         if (tt->frozen || (b->group_on && !b->group_on[tt->group]) || held(b, tt)) continue;
-        long long n = (long long)tt->rows * (tt->cols ? tt->cols : 1), lo, hi;
+        long long n = (long long)train_tensor_numel(tt), lo, hi;
         train_adamw_coef c = train_adamw_coef_of(p, tt->decay, b->group_step ? b->group_step[tt->group] : step, lr, clip);
         bert_thread_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
         if (k == b->sparse && b->sparse_rows) { /* row by row, a run of rows without gradient at once */
@@ -204,12 +203,7 @@ void train_adamw_apply(const bert_train_params *p, const train_adamw_blocks *b, 
     for (int k = 0; k < b->n_tensors; k++) {
         const train_tensor *tt = &b->tensors[k];
         if (b->group_on && !b->group_on[tt->group] && !held(b, tt))
-            memset(b->grads + tt->offset, 0, sizeof(float) * (size_t)tt->rows * (size_t)(tt->cols ? tt->cols : 1));
+            memset(b->grads + tt->offset, 0, sizeof(float) * train_tensor_numel(tt));
     }
 }
 
-double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr) {
-    double norm = train_adamw_norm(p, b);
-    train_adamw_apply(p, b, step, lr, train_clip_of(p, norm));
-    return norm;
-}

@@ -63,8 +63,4 @@ double train_adamw_norm(const bert_train_params *p, const train_adamw_blocks *b)
  * m and v, zero grads (the held range aside). */
 void train_adamw_apply(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr, float clip);
 
-/* Both: train_adamw_norm, then train_adamw_apply clipping to max_grad_norm
- * (train_clip_of). Returns the gradient norm before clipping. */
-double train_adamw(const bert_train_params *p, const train_adamw_blocks *b, long step, double lr);
-
 #endif

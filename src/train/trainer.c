@@ -359,6 +359,7 @@ void bert_trainer_free(bert_trainer *t) {
     free(t->params16);
     free(t->word_rows);
     bert_cuda_train_free(t->gpu);
+    free(t->gpu_tables);
     train_heads_free(t);
     free(t);
 }
@@ -367,7 +368,8 @@ void bert_trainer_free(bert_trainer *t) {
  * selected head's loss weight; the whole batch, nothing sent. */
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
-                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu, t->gpu_host_grads};
+                        t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu,
+                        t->gpu && t->gpu_host_grads ? train_gpu_table(t, BERT_CUDA_GRADS) : NULL};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
@@ -429,10 +431,7 @@ static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_
                                     const float *labels, double *loss, bert_error *err) {
     bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, t->gpu != NULL, err);
     if (rc != BERT_OK) return rc;
-    if (t->gpu && t->gpu_stale) { /* the weights and moments of an opening or a resume */
-        if ((rc = train_gpu_upload(t, err)) != BERT_OK) return rc;
-        t->gpu_stale = 0;
-    }
+    if (t->gpu && (rc = train_gpu_sync(t, err)) != BERT_OK) return rc;
     tp->acts = t->acts;
     rc = train_encoder_forward(tp, seqs, S, err);
     if (rc == BERT_OK) rc = train_heads(tp, seqs, S, labels, loss, err);
@@ -467,17 +466,17 @@ bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err) {
     if (t->n_heads) train_heads_groups(t, on, steps), b.group_on = on, b.group_step = steps;
     if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
         b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
-    if (t->gpu) { /* the layers' part on the GPU, the rest here with the same clipping */
+    bert_status rc = BERT_OK;
+    if (t->gpu) { /* the layers' part on the GPU, first: the rest here with the same clipping */
         b.held_lo = t->held_lo, b.held_hi = t->held_hi;
-        bert_status rc = train_gpu_step_begin(t, &b.held_ss, err);
-        double norm = rc == BERT_OK ? train_adamw_norm(&t->p, &b) : 0.0;
-        if (rc == BERT_OK) rc = train_gpu_adamw(t, lr, train_clip_of(&t->p, norm), err);
-        if (rc != BERT_OK) return rc;
-        train_adamw_apply(&t->p, &b, t->step + 1, lr, train_clip_of(&t->p, norm));
-        t->last_grad_norm = norm;
-    } else {
-        t->last_grad_norm = train_adamw(&t->p, &b, t->step + 1, lr);
+        rc = train_gpu_step_begin(t, &b.held_ss, err);
     }
+    double norm = rc == BERT_OK ? train_adamw_norm(&t->p, &b) : 0.0;
+    float clip = train_clip_of(&t->p, norm);
+    if (rc == BERT_OK && t->gpu) rc = train_gpu_adamw(t, lr, clip, err);
+    if (rc != BERT_OK) return rc;
+    train_adamw_apply(&t->p, &b, t->step + 1, lr, clip);
+    t->last_grad_norm = norm;
     if (t->word_rows) memset(t->word_rows, 0, (size_t)t->tensors[t->word_tensor].rows);
     t->step++;
     train_heads_stepped(t);

@@ -74,6 +74,8 @@ struct bert_trainer {
      * run of the blocks the layers' tensors fill, which the host's AdamW
      * leaves alone. */
     struct bert_cuda_train *gpu;
+    struct bert_cuda_layer_host *gpu_tables; /* [4 x layers]: the layers' tensors in params, grads,
+                                                m and v (by bert_cuda_block), for the copies */
     int gpu_stale, gpu_host_grads;
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw): the trainer refuses
                        further passes, steps and checkpoints with state (BERT_ERR_STATE) */
@@ -139,9 +141,10 @@ bert_status train_save_dir(bert_trainer *t, const char *dir,
 bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, int n, const float *labels,
                                    double *loss, bert_error *err);
 
-/* One AdamW step (train_adamw; the layers' on the GPU with BERT_DEVICE_CUDA)
- * at learning rate lr: t->step += 1, t->last_grad_norm set, t->grads
- * zeroed. Only a GPU failure fails it, the step then not taken on the host. */
+/* One AdamW step at learning rate lr (train_adamw_norm, train_clip_of,
+ * train_adamw_apply; the layers' on the GPU with BERT_DEVICE_CUDA): t->step
+ * += 1, t->last_grad_norm set, t->grads zeroed. Only a GPU failure fails
+ * it, the step then not taken on the host. */
 bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err);
 
 #endif

@@ -261,12 +261,16 @@ static void copy_rows(int i0, int i1, void *arg) {
     }
 }
 
-TEST(layernorm_then_sees_each_row_once_when_written) {
-    enum { C = 200 };
-    unsigned seed = 5;
-    static float a[64 * C], b[64 * C], g[C], be[C], ref[64 * C], out[64 * C], seen[64 * C];
+/* 64 rows of C: the LayerNorm operands a, b, gain g and bias be from seed. */
+static void ln_inputs(unsigned seed, float *a, float *b, float *g, float *be, int C) {
     for (int i = 0; i < 64 * C; i++) a[i] = frand(&seed) * 2.0f, b[i] = frand(&seed);
     for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+}
+
+TEST(layernorm_then_sees_each_row_once_when_written) {
+    enum { C = 200 };
+    static float a[64 * C], b[64 * C], g[C], be[C], ref[64 * C], out[64 * C], seen[64 * C];
+    ln_inputs(5, a, b, g, be, C);
     static const int rows[] = {1, 3, 4, 7, 13, 64};
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
         for (int nt = 1; nt <= 3; nt++) {
@@ -290,10 +294,8 @@ TEST(layernorm_then_sees_each_row_once_when_written) {
  * run it (out == a, no b) and with b. */
 TEST(layernorm_around_writes_each_row_once_before_it_is_read) {
     enum { C = 200 };
-    unsigned seed = 6;
     static float a[64 * C], b[64 * C], g[C], be[C], ref[64 * C], work[64 * C], out[64 * C];
-    for (int i = 0; i < 64 * C; i++) a[i] = frand(&seed) * 2.0f, b[i] = frand(&seed);
-    for (int j = 0; j < C; j++) g[j] = 1.0f + frand(&seed), be[j] = frand(&seed);
+    ln_inputs(6, a, b, g, be, C);
     static const int rows[] = {1, 3, 4, 7, 13, 64};
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
         for (int nt = 1; nt <= 3; nt++)

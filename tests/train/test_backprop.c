@@ -94,7 +94,7 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
             char key[160];
             snprintf(key, sizeof key, "grad1.%s", x->name);
             const st_tensor *r = st_find(&g, key);
-            size_t n = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            size_t n = train_tensor_numel(x);
             if (!r) {
                 test_fail(__FILE__, __LINE__, "%s: no golden gradient for %s", name, x->name);
                 continue;
@@ -117,7 +117,7 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
             char key[160];
             snprintf(key, sizeof key, "step%d.%s", step, x->name);
             const st_tensor *r = st_find(&g, key);
-            size_t n = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            size_t n = train_tensor_numel(x);
             if (zero[k]) continue; /* see the top of the file */
             double e = r ? rel_err(t->params + x->offset, (const float *)(const void *)r->data, n) : 1;
             if (!(e <= 1e-4)) test_fail(__FILE__, __LINE__, "%s: %s after step %d: relative error %.3g", name, x->name, step, e);
@@ -512,7 +512,7 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
         float *gg = due ? grads_of(t[1]) : NULL;
         for (int k = 0; gg && k < t[0]->n_tensors; k++) {
             const train_tensor *x = &t[0]->tensors[k];
-            size_t m = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            size_t m = train_tensor_numel(x);
             double cpu = 0, gpu = 0;
             for (size_t i = 0; i < m; i++)
                 cpu = fmax(cpu, fabs(t[0]->grads[x->offset + i])), gpu = fmax(gpu, fabs(gg[x->offset + i]));
@@ -529,7 +529,7 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
         for (int d = 0; due && d < 2; d++) CHECK_OK(bert_trainer_apply(t[d], &err), err);
         for (int k = 0; due && k < t[0]->n_tensors; k++) {
             const train_tensor *x = &t[0]->tensors[k];
-            size_t m = (size_t)x->rows * (size_t)(x->cols ? x->cols : 1);
+            size_t m = train_tensor_numel(x);
             if (zero[k]) continue;
             double e = rel_err(t[1]->params + x->offset, t[0]->params + x->offset, m);
             if (!(e <= 1e-4))
