@@ -1009,16 +1009,19 @@ typedef struct {
     struct bert_dist *dist;
     bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
                                     layers' forward, backward, gradient sums and AdamW step
-                                    on the first GPU, in f32 (compute _BF16 is refused
+                                    on a GPU (the first one alone), in f32 (compute _BF16 is refused
                                     there), their weights copied back after each optimizer
                                     step; the embeddings, the heads, the losses and the
                                     other tensors' AdamW stay on the CPU; the layers' dropout
                                     masks are drawn on the GPU from the trainer's RNG stream
                                     as the CPU draws them. Results follow the CPU's to
                                     within f32 rounding.
+                                    With a bert_dist of several ranks, each rank takes the
+                                    GPU of its rank among the job's processes on its machine
+                                    (modulo the GPUs there); the ranks' gradients are summed
+                                    as on the CPU.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
-                                    the GPU path cannot run (bert_cuda_unavailable_reason)
-                                    and with a bert_dist of several ranks (one GPU only) */
+                                    the GPU path cannot run (bert_cuda_unavailable_reason) */
 } bert_train_params;
 
 #define BERT_MAX_HEADS 16

@@ -214,21 +214,24 @@ __global__ static void adamw_update(float *w, float *g, float *m, float *v, size
     }
 }
 
-/* n dropout mask bytes from PCG32's stream (util/pcg32.h; increment inc):
- * byte i is 1 (kept) unless the uniform of the draw at state s0 advanced i
- * steps is < p, as train_draw_mask decides from the trainer's RNG. Each
- * thread draws MASK_RUN values in a row, its first state reached by the
- * LCG's jump. */
+/* rows x len dropout mask bytes from PCG32's stream (util/pcg32.h;
+ * increment inc): byte (r, j) is 1 (kept) unless the uniform of the draw
+ * at state s0 advanced r stride + j steps is < p, as train_draw_mask
+ * decides from the trainer's RNG (stride > len: a part's rows within the
+ * whole batch's). Each thread draws up to MASK_RUN values of a row in a
+ * row, its first state reached by the LCG's jump. */
 enum { MASK_RUN = 64 };
 
-__global__ static void draw_mask(uint8_t *mask, size_t n, uint64_t s0, uint64_t inc, float p) {
-    size_t runs = (n + MASK_RUN - 1) / MASK_RUN;
+__global__ static void draw_mask(uint8_t *mask, size_t rows, size_t len, uint64_t stride, uint64_t s0, uint64_t inc,
+                                 float p) {
+    size_t per_row = (len + MASK_RUN - 1) / MASK_RUN, runs = rows * per_row;
     for (size_t r = blockIdx.x * (size_t)blockDim.x + threadIdx.x; r < runs; r += (size_t)gridDim.x * blockDim.x) {
-        size_t i = r * MASK_RUN, end = i + MASK_RUN < n ? i + MASK_RUN : n;
+        size_t row = r / per_row, j = r % per_row * MASK_RUN, end = j + MASK_RUN < len ? j + MASK_RUN : len;
         uint64_t A, B;
-        bert_pcg32_step_map(inc, i, &A, &B);
-        for (uint64_t st = A * s0 + B; i < end; i++, st = bert_pcg32_next(st, inc))
-            mask[i] = !(bert_pcg32_uniform(bert_pcg32_output(st)) < p);
+        bert_pcg32_step_map(inc, row * stride + j, &A, &B);
+        uint8_t *m = mask + row * len;
+        for (uint64_t st = A * s0 + B; j < end; j++, st = bert_pcg32_next(st, inc))
+            m[j] = !(bert_pcg32_uniform(bert_pcg32_output(st)) < p);
     }
 }
 
@@ -257,6 +260,7 @@ enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a la
 
 struct bert_cuda_train {
     int C, NH, I, L, act;
+    int device; /* the GPU's ordinal */
     float eps;
     size_t per; /* floats of one layer's weights */
     cudaStream_t stream;
@@ -315,8 +319,13 @@ static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
     return w;
 }
 
+/* t's GPU made the calling thread's current one (every entry point's
+ * first step: the caller's thread may differ from the creator's). */
+static void on_gpu(const bert_cuda_train *t) { (void)cudaSetDevice(t->device); }
+
 extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
+    on_gpu(t);
     void *dev[] = {t->w, t->g, t->acc, t->m, t->v, t->ss, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
@@ -337,8 +346,15 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     if (sh->heads < 1 || sh->hidden < 1 || sh->hidden % sh->heads || sh->layers < 1 || sh->intermediate < 1)
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: hidden size %d, %d heads, %d layers, intermediate %d",
                          sh->hidden, sh->heads, sh->layers, sh->intermediate);
+    int gpus = 0;
+    if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus < 1 || sh->device < 0)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: no GPU %d", sh->device);
+    cudaError_t e = cudaSetDevice(sh->device % gpus);
+    if (e != cudaSuccess)
+        return bert_fail(err, BERT_ERR_IO, "CUDA: cannot use GPU %d: %s", sh->device % gpus, cudaGetErrorString(e));
     bert_cuda_train *t = (bert_cuda_train *)calloc(1, sizeof *t);
     if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    t->device = sh->device % gpus;
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
     size_t n[LAYER_PARTS], n_ss;
@@ -355,7 +371,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     float **blocks[] = {&t->w, &t->g, &t->acc, &t->m, &t->v};
     /* the stage page-locked where the system allows (the weights come back
      * through it every step, at the bus's full speed), else pageable */
-    cudaError_t e = cudaMallocHost((void **)&t->stage, bytes);
+    e = cudaMallocHost((void **)&t->stage, bytes);
     t->stage_pinned = e == cudaSuccess;
     if (!t->stage_pinned) {
         (void)cudaGetLastError();
@@ -610,17 +626,20 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         const layer_a *a = &t->la[l];
         const struct {
             uint8_t *m;
-            size_t n;
+            size_t rows, len;
+            uint64_t before, after;
             float p;
-        } seg[] = {{a->m_att, (size_t)NH * tt, b->p_att}, {a->m_ao, N * C, b->p_hidden}, {a->m_fo, N * C, b->p_hidden}};
+        } seg[] = {{a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att},
+                   {a->m_ao, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden},
+                   {a->m_fo, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}};
         for (size_t k = 0; k < sizeof seg / sizeof seg[0]; k++) {
             if (!seg[k].m) continue;
-            uint64_t A, B;
-            bert_pcg32_step_map(b->rng_inc, at, &A, &B);
-            size_t runs = (seg[k].n + MASK_RUN - 1) / MASK_RUN;
-            BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(seg[k].m, seg[k].n, A * b->rng_state + B, b->rng_inc,
-                                                                      seg[k].p);
-            at += seg[k].n;
+            uint64_t A, B, stride = seg[k].before + seg[k].len + seg[k].after;
+            bert_pcg32_step_map(b->rng_inc, at + seg[k].before, &A, &B);
+            size_t runs = seg[k].rows * ((seg[k].len + MASK_RUN - 1) / MASK_RUN);
+            BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(seg[k].m, seg[k].rows, seg[k].len, stride,
+                                                                      A * b->rng_state + B, b->rng_inc, seg[k].p);
+            at += seg[k].rows * stride;
         }
     }
     return BERT_OK;
@@ -628,6 +647,7 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
+    on_gpu(t);
     t->pending = 0;
     if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || !x0 || !x_out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
@@ -680,6 +700,7 @@ static void stage_layer(bert_cuda_train *t, int l, const bert_cuda_layer_host *h
 
 extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
+    on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
     t->pending = 0;
     size_t NC = (size_t)t->N * t->C;
@@ -723,6 +744,7 @@ static float *block_of(const bert_cuda_train *t, bert_cuda_block which) {
 
 extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
                                               bert_error *err) {
+    on_gpu(t);
     float *d = block_of(t, which);
     if (!d || !src) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
     for (int l = 0; l < t->L; l++) stage_layer(t, l, &src[l], 1, 0);
@@ -733,6 +755,7 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_bloc
 
 extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
                                                 int add, bert_error *err) {
+    on_gpu(t);
     const float *d = block_of(t, which);
     if (!d || !dst) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
     (void)cudaGetLastError();
@@ -743,6 +766,7 @@ extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_bl
 }
 
 extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err) {
+    on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_masks: no forward awaiting its backward");
     if (n != t->mask_bytes || (n && !out))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_masks: the last forward drew %zu mask values, not %zu",
@@ -753,6 +777,7 @@ extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, s
 }
 
 extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {
+    on_gpu(t);
     *ss = 0.0;
     size_t n = t->per * (size_t)t->L, parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     (void)cudaGetLastError();
@@ -766,6 +791,7 @@ extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss
 
 extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay,
                                              const bert_cuda_adamw *no_decay, bert_error *err) {
+    on_gpu(t);
     if (!decay || !no_decay) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_adamw: no coefficients");
     size_t n[LAYER_PARTS];
     layer_parts((size_t)t->C, (size_t)t->I, n);

@@ -52,6 +52,8 @@ typedef struct {
     int hidden, heads, intermediate, layers;
     int act; /* a bert_activation */
     float eps;
+    int device; /* the GPU to train on: this ordinal modulo the GPUs CUDA lists (a data-parallel
+                 * rank passes its rank among the job's processes on its machine) */
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */
@@ -72,12 +74,20 @@ typedef struct {
     float keep_att, keep_hidden;
     float p_att, p_hidden;
     uint64_t rng_state, rng_inc;
+    /* A data-parallel rank's part of a larger micro-batch (0 for a whole
+     * one): within each head's block of probabilities, the elements of the
+     * whole batch's sequences before and after this part's (att_before,
+     * att_after); within each hidden-state mask, the tokens before and
+     * after (tok_before, tok_after). The masks are this part's piece of
+     * the whole batch's, drawn past the others' (train_pass_mask's order). */
+    uint64_t att_before, att_after, tok_before, tok_after;
 } bert_cuda_train_batch;
 
 typedef struct bert_cuda_train bert_cuda_train;
 
 /* A GPU training context for layers of this shape (a stream, a cuBLAS
- * handle, the weights' and gradients' GPU memory, on the first GPU).
+ * handle, the weights' and gradients' GPU memory) on shape->device; every
+ * call on it makes that GPU the calling thread's current one.
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run (with CUDA's reason),
  * BERT_ERR_SHAPE for a shape it cannot take, BERT_ERR_NOMEM when memory is
  * short, BERT_ERR_IO when CUDA or cuBLAS fails otherwise. */

@@ -23,6 +23,7 @@
 struct bert_dist {
     bert_dist_params p;
     int rank, size;
+    int local_rank;         /* rank among the job's processes on this machine (0 in a job of one) */
     void *impl;             /* the backend's state; NULL in a job of one */
     bert_dist_stats stats;
 };
@@ -43,6 +44,9 @@ bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int coun
                                        const int *displs, bert_error *err);
 
 /* ---- for the trainer and the loop ---- */
+
+/* d's rank among the job's processes on this machine; 0 without d. */
+static inline int dist_local_rank(const bert_dist *d) { return d ? d->local_rank : 0; }
 
 /* 1 when d is a job of several processes. */
 static inline int dist_active(const bert_dist *d) { return d && d->size > 1; }

@@ -173,6 +173,11 @@ bert_status dist_backend_open(bert_dist *d, bert_error *err) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    MPI_Comm node; /* the ranks sharing this machine: this one's place among them picks its GPU */
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &d->local_rank);
+        MPI_Comm_free(&node);
+    }
     mpi_state *s = calloc(1, sizeof *s);
     if (!s) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     d->impl = s;

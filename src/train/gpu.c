@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "util/error.h"
 
 /* The layers' tensors in block base (params, grads, m or v: one layout),
@@ -50,7 +51,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     const bert_config *c = bert_model_config(m);
     int L = c->num_hidden_layers, found = 0, frozen = 0;
     bert_cuda_train_shape sh = {c->hidden_size, c->num_attention_heads, c->intermediate_size, L, (int)m->cfg.act,
-                                (float)c->layer_norm_eps};
+                                (float)c->layer_norm_eps, dist_local_rank(t->p.dist)};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
     /* the tables the copies use, made once: the blocks' layouts never change */
@@ -100,14 +101,14 @@ static float keep_of(double p) { return p > 0.0 ? (float)(1.0 / (1.0 - p)) : 0.0
 bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err) {
     const train_acts *a = tp->acts;
     const bert_config *c = bert_model_config(tp->model);
-    if (tp->masks) /* a data-parallel part: the trainer refuses several ranks with a GPU */
-        return bert_fail(err, BERT_ERR_STATE, "CUDA training draws a whole micro-batch's masks, not a part's");
+    const train_masks none = {0}, *w = tp->masks ? tp->masks : &none; /* a data-parallel part's place in the batch */
     double pa = tp->p->attention_dropout, ph = tp->p->hidden_dropout;
-    bert_cuda_train_batch b = {a->S,        a->offset,  a->poff,        a->keymask,   keep_of(pa),
-                               keep_of(ph), (float)pa,  (float)ph,      tp->rng->state, tp->rng->inc};
+    bert_cuda_train_batch b = {a->S,          a->offset,     a->poff,       a->keymask,    keep_of(pa),
+                               keep_of(ph),   (float)pa,     (float)ph,     tp->rng->state, tp->rng->inc,
+                               w->att_before, w->att_after,  w->tok_before, w->tok_after};
     /* the layers' masks are drawn there from this stream, as train_encoder_forward draws them */
-    uint64_t per_layer = (pa > 0.0 ? (uint64_t)c->num_attention_heads * a->poff[a->S] : 0) +
-                         (ph > 0.0 ? 2 * (uint64_t)a->N * (uint64_t)c->hidden_size : 0);
+    uint64_t per_layer = (pa > 0.0 ? (uint64_t)c->num_attention_heads * (w->att_before + a->poff[a->S] + w->att_after) : 0) +
+                         (ph > 0.0 ? 2 * (w->tok_before + (uint64_t)a->N + w->tok_after) * (uint64_t)c->hidden_size : 0);
     bert_rng_advance(tp->rng, per_layer * (uint64_t)c->num_hidden_layers);
     return bert_cuda_train_forward(tp->gpu, &b, x0, a->x_out, err);
 }

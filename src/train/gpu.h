@@ -16,8 +16,13 @@
  *   gpu_stale); t->m and t->v get them back for a checkpoint;
  * - gradients: summed on the GPU, and the host's layer gradients stay zero;
  *   once the caller was handed the gradient block (bert_trainer_gradients,
- *   gpu_host_grads), they come back to t->grads each micro-batch and go
- *   over again for the step. */
+ *   gpu_host_grads), and from the start in a data-parallel job (the ranks'
+ *   sums are taken on the host), they come back to t->grads each
+ *   micro-batch and go over again for the step.
+ *
+ * A data-parallel rank trains on the GPU of its rank on its machine
+ * (dist_local_rank) and passes its part's place in the whole batch
+ * (train_pass.masks) for its piece of the masks. */
 #ifndef BERT_TRAIN_GPU_H
 #define BERT_TRAIN_GPU_H
 

@@ -329,10 +329,10 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }
-    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA && bert_dist_size(t->p.dist) > 1) {
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains on one GPU; data-parallel training runs on the CPU");
-    } else if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
+    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
         if ((rc = train_gpu_create(t, err)) == BERT_OK) t->gpu_stale = 1;
+        /* data-parallel: the layers' gradients come to the host each micro-batch, for the ranks' sums */
+        t->gpu_host_grads = t->dp != NULL;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
     }

@@ -70,7 +70,8 @@ struct bert_trainer {
      * host's layer weights and moments are newer than the GPU's (set at
      * opening; they go over before the next pass). gpu_host_grads: the
      * layers' gradients are summed in grads, not on the GPU (for good, once
-     * bert_trainer_gradients handed the block out). [held_lo, held_hi): the
+     * bert_trainer_gradients handed the block out, or from opening in a
+     * data-parallel job). [held_lo, held_hi): the
      * run of the blocks the layers' tensors fill, which the host's AdamW
      * leaves alone. */
     struct bert_cuda_train *gpu;

@@ -11,7 +11,8 @@
 # test set), a token (3 uneven ranks, one with an empty share, gradient
 # accumulation), a QA, a dialogue, a pre-training and a multi-task run; a
 # 2-rank checkpoint resumes in one process, resuming under 2 ranks equals the
-# straight run bit for bit; bf16 gradients stay near f32; SIGUSR1 stops
+# straight run bit for bit; --device cuda ranks (on the CUDA emulator) equal
+# one CPU process; bf16 gradients stay near f32; SIGUSR1 stops
 # every rank at one step; a killed or hung rank ends the job within a
 # bounded time; the collectives (tests/dist_check.c). SKIP where mpirun is
 # missing or the binary was built without MPI.
@@ -72,6 +73,30 @@ TOK="--task-type token --train $FT/ner_train.jsonl --dev $FT/ner_dev.conll --max
 "$BERT" finetune $M --output-dir "$TMP/t1" $TOK --batch-size 9 > /dev/null 2> "$TMP/t1.err" || echo "exit $?" >> "$TMP/t1.err"
 $MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /dev/null 2> "$TMP/t3.err" || echo "exit $?" >> "$TMP/t3.err"
 same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
+
+# --device cuda on the CUDA emulator (the tool built against it,
+# bert-cuda-emu): each rank trains its layers on its GPU and the ranks' sums
+# go through the host, so 2 ranks (sequence) and 3 uneven ones with an empty
+# share and gradient accumulation (token) equal one CPU process with the
+# global batch; every rank launched kernels and freed what it allocated.
+EMU="$BUILD/bert-cuda-emu"
+# emu_ran NAME N ERRFILE: N ranks' emulator reports, each with kernels launched and nothing left.
+emu_ran() {
+    if [ "$(grep -c '^cuda-emu: [1-9][0-9]* kernels launched, 0 allocations left$' "$3")" -eq "$2" ]; then
+        pass "$1"; else fail "$1" "$3"; fi
+}
+if [ -x "$EMU" ]; then
+    BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_REPORT -np 2 "$EMU" finetune $M --output-dir "$TMP/sg" $SEQ --batch-size 4 --device cuda \
+        > /dev/null 2> "$TMP/sg.err" || echo "exit $?" >> "$TMP/sg.err"
+    same cuda_sequence_2_ranks_equal_one_cpu_process "$TMP/s1" "$TMP/sg" checkpoint-3 checkpoint-6
+    emu_ran cuda_sequence_every_rank_on_its_gpu 2 "$TMP/sg.err"
+    BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_REPORT -np 3 "$EMU" finetune $M --output-dir "$TMP/tg" $TOK --batch-size 3 --device cuda \
+        > /dev/null 2> "$TMP/tg.err" || echo "exit $?" >> "$TMP/tg.err"
+    same cuda_token_3_uneven_ranks_equal_one_cpu_process "$TMP/t1" "$TMP/tg" checkpoint-2 checkpoint-4 checkpoint-6
+    emu_ran cuda_token_every_rank_on_its_gpu 3 "$TMP/tg.err"
+else
+    skip cuda_data_parallel "no $EMU (make $EMU)"
+fi
 
 # Extractive QA (3 ranks, uneven) and joint intent + slots (2 ranks): in QA,
 # qa_outputs.bias and the last layer's output LayerNorm bias shift every

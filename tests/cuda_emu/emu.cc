@@ -16,7 +16,7 @@
  * pointer arguments, each copy's device side and (through
  * bert_emu_check_range) every cuBLAS operand must lie inside a live
  * allocation, and a copy's host side outside all of them. Any breach aborts
- * with what and where. */
+ * with what and where. BERT_EMU_REPORT: see the end of this file. */
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -423,6 +423,8 @@ cudaError_t cudaGetDeviceCount(int *n) {
     return cudaSuccess;
 }
 
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : last_error = cudaErrorInvalidValue; }
+
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
     if (device != 0) return last_error = cudaErrorInvalidValue;
     *value = attr == cudaDevAttrComputeCapabilityMajor ? 9 : 0; /* an sm_90 GPU */
@@ -633,3 +635,16 @@ extern "C" size_t bert_emu_launches(void) {
     std::lock_guard<std::mutex> g(mem_lock);
     return n_launches;
 }
+
+/* With BERT_EMU_REPORT set, a program's last word on stderr: the kernels
+ * it launched and the allocations it left (for tests of a whole program,
+ * such as the tool on the emulator). */
+namespace {
+struct report_at_exit {
+    ~report_at_exit() {
+        if (getenv("BERT_EMU_REPORT"))
+            fprintf(stderr, "cuda-emu: %zu kernels launched, %zu allocations left\n", bert_emu_launches(),
+                    bert_emu_live_allocations());
+    }
+} report;
+} // namespace

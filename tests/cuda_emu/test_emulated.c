@@ -482,14 +482,16 @@ TEST(train_cuda_emulated_copy_failures_in_a_step) {
  * mask: not whole runs of the kernel's 64), rates 0.3 and 0.2. The bytes
  * it used equal train_draw_mask's from the same PCG32 state, bit for bit,
  * for both dropouts on and for each one alone (the other's draws not
- * taken); none with both off. A forward whose rates and scales disagree is
+ * taken); none with both off; as a data-parallel part (the whole batch's
+ * draws before and after its own skipped, train_draw_mask_part), with
+ * both on and with the hidden one alone. A forward whose rates and scales disagree is
  * refused, and leaves no masks to read. */
 TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     enum { C = 8, NH = 2, I = 16, L = 2, S = 3, N = 13 };
     const int offset[S + 1] = {0, 5, 6, 13};
     const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
     float keymask[N], x0[N * C], x_out[N * C];
-    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f};
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
@@ -509,12 +511,17 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     if (w) CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, h, &err), err);
     for (int i = 0; i < N; i++) keymask[i] = 1.0f;
     for (int i = 0; i < N * C; i++) x0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
-    for (int on = 0; w && on <= 3; on++) { /* bit 0: attention dropout, bit 1: hidden */
+    for (int v = 0; w && v <= 5; v++) { /* on: bit 0 attention dropout, bit 1 hidden; v 4, 5: a part */
+        int on = v < 4 ? v : v == 4 ? 3 : 2;
         double pa = on & 1 ? 0.3 : 0.0, ph = on & 2 ? 0.2 : 0.0;
+        /* a data-parallel part: 26 probabilities and 3 tokens of the batch before it, 50 and 9 after */
+        uint64_t ab = v >= 4 ? 26 : 0, aa = v >= 4 ? 50 : 0, tb = v >= 4 ? 3 : 0, ta = v >= 4 ? 9 : 0;
         bert_rng r;
-        bert_rng_seed(&r, 1234 + (uint64_t)on, 54);
-        bert_cuda_train_batch b = {S,  offset, poff,     keymask, pa > 0 ? (float)(1.0 / (1.0 - pa)) : 0.0f,
-                                   ph > 0 ? (float)(1.0 / (1.0 - ph)) : 0.0f, (float)pa, (float)ph, r.state, r.inc};
+        bert_rng_seed(&r, 1234 + (uint64_t)v, 54);
+        bert_cuda_train_batch b = {S,         offset,    poff,      keymask,
+                                   pa > 0 ? (float)(1.0 / (1.0 - pa)) : 0.0f,
+                                   ph > 0 ? (float)(1.0 / (1.0 - ph)) : 0.0f,
+                                   (float)pa, (float)ph, r.state,   r.inc, ab, aa, tb, ta};
         CHECK_OK(bert_cuda_train_forward(g, &b, x0, x_out, &err), err);
         size_t per_layer = (pa > 0 ? NH * tt : 0) + (ph > 0 ? 2 * N * C : 0), n = per_layer * L;
         if (n == 0) { /* both off: nothing drawn */
@@ -529,8 +536,10 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
             CHECK_ERR(bert_cuda_train_masks(g, got, n - 1, &err), err, BERT_ERR_INPUT, "drew");
             for (int l = 0; l < L; l++) { /* as train_encoder_forward draws a layer's */
                 size_t at = 0;
-                if (pa > 0) train_draw_mask(&r, m, NH * tt, pa), at += NH * tt;
-                if (ph > 0) train_draw_mask(&r, m + at, N * C, ph), train_draw_mask(&r, m + at + N * C, N * C, ph);
+                if (pa > 0) train_draw_mask_part(&r, m, NH, tt, pa, ab, aa), at += NH * tt;
+                if (ph > 0)
+                    train_draw_mask_part(&r, m + at, 1, N * C, ph, tb * C, ta * C),
+                        train_draw_mask_part(&r, m + at + N * C, 1, N * C, ph, tb * C, ta * C);
                 for (size_t i = 0; i < per_layer; i++) want[l * per_layer + i] = m[i] != 0.0f;
             }
             size_t kept = 0;
@@ -541,7 +550,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
         free(got), free(want), free(m);
     }
     /* a refused forward leaves no masks to read; rates and scales must agree */
-    bert_cuda_train_batch bad = {S, offset, poff, keymask, 0.0f, 1.25f, 0.0f, 0.0f, 1, 1};
+    bert_cuda_train_batch bad = {S, offset, poff, keymask, 0.0f, 1.25f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
     CHECK_ERR(bert_cuda_train_forward(g, &bad, x0, x_out, &err), err, BERT_ERR_INPUT, "disagree");
     uint8_t one;
     CHECK_ERR(bert_cuda_train_masks(g, &one, 1, &err), err, BERT_ERR_STATE, "no forward");

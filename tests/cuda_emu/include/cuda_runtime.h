@@ -65,6 +65,7 @@ struct dim3 {
 };
 
 cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaSetDevice(int device);
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t cudaMalloc(void **p, size_t bytes);
 cudaError_t cudaMallocHost(void **p, size_t bytes);
