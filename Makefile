@@ -140,7 +140,8 @@ $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 
 # The GPU path's own source run on the CPU (tests/cuda_emu/): src/cuda's .cu
 # files built by the host C++ compiler against emulated CUDA headers, a
-# stand-in cuBLAS opened as the real one is, and the tests linked to them.
+# stand-in cuBLAS and NCCL (over MPI) opened as the real ones are, and the
+# tests linked to them.
 # Needs no nvcc and no GPU (CXX: make's default, g++); tests/run.sh runs the
 # tests that need a GPU on it.
 EMU_DIR  := $(BUILD)/cuda-emu
@@ -159,12 +160,15 @@ $(EMU_DIR)/test_emulated.o: tests/cuda_emu/test_emulated.c
 $(EMU_DIR)/libcublas.so.13: tests/cuda_emu/cublas.c tests/cuda_emu/include/cublas_v2.h tests/cuda_emu/emu.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(EMU_FLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
-$(BUILD)/test_cuda_emu: $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(EMU_DIR)/libcublas.so.13
+$(EMU_DIR)/libnccl.so.2: tests/cuda_emu/nccl.c tests/cuda_emu/include/nccl.h tests/cuda_emu/emu.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(EMU_FLAGS) $(MPI_CFLAGS) $(MPI_DEFS) -fPIC -shared -o $@ $< $(LDFLAGS) $(MPI_LIBS)
+$(BUILD)/test_cuda_emu: $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
 	$(CXX) -rdynamic -o $@ $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 # The tool on the emulator: --device cuda runs end to end, under mpirun too
 # (tests/cli/test_mpi.sh trains data-parallel on it).
 EMU_RUNTIME := $(filter-out $(EMU_DIR)/test_emulated.o,$(EMU_OBJ))
-$(BUILD)/bert-cuda-emu: $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13
+$(BUILD)/bert-cuda-emu: $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
 	$(CXX) -rdynamic -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS) $(HTTP_LIBS)
 
 # Compares JSONL outputs with expected files (numbers within a tolerance).

@@ -1018,8 +1018,11 @@ typedef struct {
                                     within f32 rounding.
                                     With a bert_dist of several ranks, each rank takes the
                                     GPU of its rank among the job's processes on its machine
-                                    (modulo the GPUs there); the ranks' gradients are summed
-                                    as on the CPU.
+                                    (modulo the GPUs there); the layers' gradients are summed
+                                    over the ranks on the GPUs by NCCL where every rank can
+                                    open libnccl.so.2 (else, or with BERT_CUDA_ALLREDUCE=host
+                                    in every rank's environment, on the host with the rest).
+                                    bert_trainer_open is then a collective: every rank calls it.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
                                     the GPU path cannot run (bert_cuda_unavailable_reason) */
 } bert_train_params;

@@ -1,5 +1,6 @@
 /* none.c — the GPU path's functions in a build without CUDA (nvcc not
  * found, CUDA=none, or a sanitizer build): each says so. */
+#include "cuda/collective.h"
 #include "cuda/encoder.h"
 #include "cuda/train.h"
 #include "util/error.h"
@@ -77,5 +78,23 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
 bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+const char *bert_cuda_nccl_unavailable(void) { return bert_cuda_unavailable(); }
+
+bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTES], bert_error *err) {
+    (void)id;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128], int nranks, int rank,
+                                 bert_error *err) {
+    (void)t, (void)id, (void)nranks, (void)rank;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err) {
+    (void)t;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }

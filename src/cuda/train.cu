@@ -16,6 +16,7 @@ extern "C" {
 #include "cuda/train.h"
 }
 
+#include "cuda/collective.h"
 #include "cuda/common.cuh"
 #include "util/pcg32.h"
 
@@ -261,6 +262,7 @@ enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a la
 struct bert_cuda_train {
     int C, NH, I, L, act;
     int device; /* the GPU's ordinal */
+    void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     float eps;
     size_t per; /* floats of one layer's weights */
     cudaStream_t stream;
@@ -326,6 +328,7 @@ static void on_gpu(const bert_cuda_train *t) { (void)cudaSetDevice(t->device); }
 extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
     on_gpu(t);
+    cuda_nccl_free(t->comm);
     void *dev[] = {t->w, t->g, t->acc, t->m, t->v, t->ss, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
@@ -805,4 +808,22 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
         }
     }
     return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);
+}
+
+extern "C" bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES],
+                                            int nranks, int rank, bert_error *err) {
+    on_gpu(t);
+    if (t->comm) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_join: already in a communicator");
+    if (nranks < 1 || rank < 0 || rank >= nranks)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_join: rank %d of %d", rank, nranks);
+    return cuda_nccl_join(&t->comm, id, nranks, rank, err);
+}
+
+extern "C" bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err) {
+    on_gpu(t);
+    if (!t->comm) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_allreduce: no communicator joined");
+    (void)cudaGetLastError();
+    bert_status rc = cuda_nccl_sum(t->comm, t->acc, t->per * (size_t)t->L, t->stream, err);
+    if (rc != BERT_OK) return cuda_drain(t->stream), rc;
+    return cuda_settle(t->stream, cudaSuccess, "summing the gradients over the ranks", err);
 }

@@ -113,6 +113,20 @@ bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, co
 bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
                                      int add, bert_error *err);
 
+/* Joins the communicator of nranks ranks (this one `rank`) that rank 0's
+ * id names (bert_cuda_nccl_id, collective.h), for bert_cuda_train_allreduce;
+ * every rank calls it, each with its own context. BERT_ERR_UNSUPPORTED
+ * without NCCL (bert_cuda_nccl_unavailable), BERT_ERR_STATE when t has
+ * joined one already, BERT_ERR_IO when NCCL fails. */
+bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128], int nranks, int rank,
+                                 bert_error *err);
+
+/* The summed gradients (BERT_CUDA_GRADS) summed over the ranks, in place,
+ * on the GPUs (NCCL's all-reduce: every rank ends with the same bits); every
+ * rank calls it at the same point. BERT_ERR_STATE without a communicator;
+ * after a failure the sums are undefined. */
+bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err);
+
 /* *ss = the sum of the squares of the summed gradients (BERT_CUDA_GRADS),
  * in double, in an order fixed by the shape alone. */
 bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err);

@@ -142,6 +142,12 @@ bert_status bert_dist_gather(bert_dist *d, const void *data, size_t len, char **
     return BERT_OK;
 }
 
+bert_status dist_bcast(bert_dist *d, void *buf, size_t len, bert_error *err) {
+    if (!dist_active(d) || len == 0) return BERT_OK;
+    if (len > (size_t)1 << 30) return bert_fail(err, BERT_ERR_INPUT, "sharing %zu bytes from rank 0 (at most 1 GiB)", len);
+    return dist_backend_bcast(d, buf, (int)len, err);
+}
+
 bert_status dist_same_u64(bert_dist *d, uint64_t v, const char *what, bert_error *err) {
     if (!dist_active(d)) return BERT_OK;
     uint64_t lo, hi;
@@ -184,6 +190,10 @@ bert_status dist_backend_minmax_u64(bert_dist *d, uint64_t v, uint64_t *lo, uint
 }
 bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err) {
     (void)d, (void)data, (void)len, (void)out, (void)lens;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "this build has no MPI");
+}
+bert_status dist_backend_bcast(bert_dist *d, void *buf, int len, bert_error *err) {
+    (void)d, (void)buf, (void)len;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "this build has no MPI");
 }
 bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int count, float *all, const int *counts,

@@ -40,6 +40,7 @@ bert_status dist_backend_drain(bert_dist *d, bert_error *err);
 bert_status dist_backend_sum_f64(bert_dist *d, double *x, int n, bert_error *err);
 bert_status dist_backend_minmax_u64(bert_dist *d, uint64_t v, uint64_t *lo, uint64_t *hi, bert_error *err);
 bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err);
+bert_status dist_backend_bcast(bert_dist *d, void *buf, int len, bert_error *err);
 bert_status dist_backend_allgather_f32(bert_dist *d, const float *mine, int count, float *all, const int *counts,
                                        const int *displs, bert_error *err);
 
@@ -71,6 +72,9 @@ bert_status dist_allgather_rows(bert_dist *d, const float *mine, int n, int widt
  * still travelling when this returns; dist_drain waits for them. */
 void dist_push(bert_dist *d, float *x, size_t n);
 bert_status dist_drain(bert_dist *d, bert_error *err);
+
+/* Rank 0's len bytes at buf copied into every rank's buf. */
+bert_status dist_bcast(bert_dist *d, void *buf, size_t len, bert_error *err);
 
 /* BERT_ERR_STATE naming `what` unless every rank passed the same value. */
 bert_status dist_same_u64(bert_dist *d, uint64_t v, const char *what, bert_error *err);

@@ -277,6 +277,14 @@ bert_status dist_backend_minmax_u64(bert_dist *d, uint64_t v, uint64_t *lo, uint
     return rc;
 }
 
+bert_status dist_backend_bcast(bert_dist *d, void *buf, int len, bert_error *err) {
+    MPI_Request r;
+    bert_status rc = dist_backend_drain(d, err);
+    if (rc == BERT_OK)
+        rc = finish(d, MPI_Ibcast(buf, len, MPI_BYTE, 0, MPI_COMM_WORLD, &r), &r, "sharing rank 0's bytes", err);
+    return rc;
+}
+
 bert_status dist_backend_gather(bert_dist *d, const void *data, size_t len, char **out, size_t *lens, bert_error *err) {
     if (len > (size_t)1 << 30) return bert_fail(err, BERT_ERR_INPUT, "gathering %zu bytes from one rank (at most 1 GiB)", len);
     bert_status rc = dist_backend_drain(d, err);

@@ -11,7 +11,8 @@
  * down, the order backward finishes them), then at the step the ranges
  * between them (embeddings, pooler, heads) in ascending order; on other
  * steps the whole block at the step. Every rank issues the same buckets
- * in the same order, a rank with an empty share included. */
+ * in the same order, a rank with an empty share included. Layers summed
+ * on the GPUs (NCCL) are left out (train_dp_layers_elsewhere). */
 #include "train/data_parallel.h"
 
 #include <limits.h>
@@ -28,6 +29,7 @@ struct train_dp {
     int n_layers;
     size_t (*layer)[2];      /* [n_layers] {offset, count} of layer l's tensors; count 0: not one range */
     int sent;                /* this step's layers were sent during backward */
+    int elsewhere;           /* the layers are summed elsewhere (train_dp_layers_elsewhere) */
     int reduced;             /* this step's gradients are summed (until the step is taken) */
     float *labels;           /* the share's labels, where they are not one slice */
     size_t labels_cap;
@@ -87,7 +89,7 @@ void train_dp_free(train_dp *dp) {
 
 void train_dp_layer_done(void *user, int l) {
     train_dp *dp = user;
-    if (l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
+    if (!dp->elsewhere && l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
 }
 
 /* The labels of x[0..n) that count (>= 0; -100 and other negatives are ignored). */
@@ -203,9 +205,16 @@ void train_dp_part_done(train_dp *dp, const train_dp_part *part) {
     dp->sent = 1;
 }
 
+void train_dp_layers_elsewhere(train_dp *dp, int on) {
+    int was = dp->elsewhere;
+    dp->elsewhere = on;
+    if (was && !on && dp->sent && !dp->reduced)
+        for (int l = dp->n_layers - 1; l >= 0; l--) train_dp_layer_done(dp, l);
+}
+
 bert_status train_dp_reduce(train_dp *dp, bert_error *err) {
     if (dp->reduced) return BERT_OK;
-    if (!dp->sent) {
+    if (!dp->sent && !dp->elsewhere) {
         dist_push(dp->dist, dp->grads, dp->n_params);
     } else { /* the ranges between the layers already sent, in ascending order */
         size_t at = 0;

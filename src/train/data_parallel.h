@@ -42,6 +42,11 @@ void train_dp_layer_done(void *dp, int l);
 /* After the part's pass (or none, for an empty share): what it had to send
  * is sent. */
 void train_dp_part_done(train_dp *dp, const train_dp_part *part);
+/* While on, the layers' gradients are summed elsewhere (on the GPUs, by
+ * NCCL): nothing of theirs is sent, the step's sums leave their ranges out.
+ * Turned off part-way through a step whose layers were left out, it sends
+ * them now. Off at creation. */
+void train_dp_layers_elsewhere(train_dp *dp, int on);
 /* Before the optimizer step: send what was not sent, wait for every sum.
  * Once per step: a second call before the step does nothing. */
 bert_status train_dp_reduce(train_dp *dp, bert_error *err);

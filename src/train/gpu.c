@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/collective.h"
 #include "dist/dist.h"
+#include "train/data_parallel.h"
 #include "util/error.h"
 
 /* The layers' tensors in block base (params, grads, m or v: one layout),
@@ -46,6 +48,30 @@ static int is_layer_tensor(const bert_cuda_layer_host *h, int L, const float *w)
     return 0;
 }
 
+/* Data-parallel: where every rank has NCCL, t joins the ranks'
+ * communicator (rank 0's id shared over MPI) and the layers' sums are
+ * taken on the GPUs (t->gpu_nccl); else they are taken on the host. */
+static bert_status join_ranks(bert_trainer *t, bert_error *err) {
+    bert_dist *d = t->p.dist;
+    double have = bert_cuda_nccl_unavailable() ? 0.0 : 1.0;
+    bert_status rc = bert_dist_sum(d, &have, 1, err);
+    if (rc != BERT_OK || have < bert_dist_size(d)) return rc;
+    unsigned char id[1 + BERT_CUDA_NCCL_ID_BYTES] = {0}; /* [0]: rank 0 made the id */
+    bert_error ignored;
+    if (bert_dist_rank(d) == 0) id[0] = bert_cuda_nccl_id(id + 1, &ignored) == BERT_OK;
+    if ((rc = dist_bcast(d, id, sizeof id, err)) != BERT_OK || !id[0]) return rc; /* no id: the host's sums */
+    bert_error mine;
+    double joined = bert_cuda_train_join(t->gpu, id + 1, bert_dist_size(d), bert_dist_rank(d), &mine) == BERT_OK;
+    if ((rc = bert_dist_sum(d, &joined, 1, err)) != BERT_OK) return rc;
+    if (joined < bert_dist_size(d))
+        return bert_fail(err, BERT_ERR_IO, "%d of %d ranks could not join NCCL's communicator%s%s (BERT_CUDA_ALLREDUCE=host "
+                                           "sums on the host)",
+                         bert_dist_size(d) - (int)joined, bert_dist_size(d), mine.message[0] ? "; here: " : "", mine.message);
+    t->gpu_nccl = 1;
+    train_dp_layers_elsewhere(t->dp, 1);
+    return BERT_OK;
+}
+
 bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     const bert_model *m = t->model;
     const bert_config *c = bert_model_config(m);
@@ -83,7 +109,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         return bert_fail(err, BERT_ERR_SHAPE,
                          "CUDA training: the layers' tensors are not one run of the parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;
-    return BERT_OK;
+    return t->dp ? join_ranks(t, err) : BERT_OK;
 }
 
 bert_status train_gpu_sync(bert_trainer *t, bert_error *err) {
@@ -130,7 +156,12 @@ bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err) {
     *ss = 0.0;
     bert_status rc = train_gpu_sync(t, err);
     if (rc == BERT_OK && t->gpu_host_grads) rc = move(t, BERT_CUDA_GRADS, 0, 0, err);
-    return rc == BERT_OK ? bert_cuda_train_grad_sumsq(t->gpu, ss, err) : rc;
+    if (rc != BERT_OK) return rc;
+    if (!t->gpu_nccl || t->gpu_host_grads) return bert_cuda_train_grad_sumsq(t->gpu, ss, err);
+    /* the ranks' sums: once taken, the step cannot be taken again */
+    if ((rc = bert_cuda_train_allreduce(t->gpu, err)) == BERT_OK) rc = bert_cuda_train_grad_sumsq(t->gpu, ss, err);
+    if (rc != BERT_OK) t->gpu_broken = 1;
+    return rc;
 }
 
 /* train_adamw_coef as the GPU takes it. */

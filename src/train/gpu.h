@@ -22,7 +22,10 @@
  *
  * A data-parallel rank trains on the GPU of its rank on its machine
  * (dist_local_rank) and passes its part's place in the whole batch
- * (train_pass.masks) for its piece of the masks. */
+ * (train_pass.masks) for its piece of the masks. Where every rank has NCCL
+ * (t->gpu_nccl), the layers' sums stay on the GPUs and are summed over the
+ * ranks there at the step (train_gpu_step_begin), the host's buckets
+ * leaving them out; else they come to the host (gpu_host_grads). */
 #ifndef BERT_TRAIN_GPU_H
 #define BERT_TRAIN_GPU_H
 
@@ -31,7 +34,9 @@
 #include "train/trainer.h"
 
 /* A GPU training context for t's layers (f32), with t->gpu_tables made and
- * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill.
+ * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill;
+ * data-parallel, NCCL's communicator joined where every rank has it
+ * (t->gpu_nccl; a collective: every rank calls it).
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run, with CUDA's reason. */
 bert_status train_gpu_create(bert_trainer *t, bert_error *err);
 
@@ -58,8 +63,10 @@ bert_status train_gpu_backward(const train_pass *tp, bert_error *err);
 bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err);
 
 /* The GPU's part of an optimizer step, before the CPU's: with
- * gpu_host_grads, the host's layer gradients go over first; *ss = the sum
- * of the layer gradients' squares (for the global norm). */
+ * gpu_host_grads, the host's layer gradients go over first; with gpu_nccl
+ * (and not gpu_host_grads) they are summed over the ranks (a collective; a
+ * failure from there on sets gpu_broken); *ss = the sum of the layer
+ * gradients' squares (for the global norm). */
 bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
 
 /* The layers' AdamW step on the GPU at learning rate lr with the clipping

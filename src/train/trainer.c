@@ -331,8 +331,8 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     }
     if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
         if ((rc = train_gpu_create(t, err)) == BERT_OK) t->gpu_stale = 1;
-        /* data-parallel: the layers' gradients come to the host each micro-batch, for the ranks' sums */
-        t->gpu_host_grads = t->dp != NULL;
+        /* data-parallel without NCCL: the layers' gradients come to the host each micro-batch, for the ranks' sums */
+        t->gpu_host_grads = t->dp != NULL && !t->gpu_nccl;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
     }
@@ -491,6 +491,7 @@ float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (t->gpu && !t->gpu_host_grads) { /* the layers' sums come here, and are kept here from now on */
         if (train_gpu_add_grads(t, t->grads, NULL) != BERT_OK) return NULL;
         t->gpu_host_grads = 1;
+        if (t->dp) train_dp_layers_elsewhere(t->dp, 0); /* the host's buckets sum them again */
     }
     return t->grads;
 }

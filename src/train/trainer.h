@@ -78,6 +78,7 @@ struct bert_trainer {
     struct bert_cuda_layer_host *gpu_tables; /* [4 x layers]: the layers' tensors in params, grads,
                                                 m and v (by bert_cuda_block), for the copies */
     int gpu_stale, gpu_host_grads;
+    int gpu_nccl;   /* data-parallel: the layers' sums are summed over the ranks on the GPUs (NCCL) */
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw): the trainer refuses
                        further passes, steps and checkpoints with state (BERT_ERR_STATE) */
     size_t held_lo, held_hi;

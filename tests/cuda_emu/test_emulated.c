@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "cuda/collective.h"
 #include "cuda/encoder.h"
 #include "cuda/train.h"
 #include "train/dropout.h"
@@ -554,6 +555,48 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     CHECK_ERR(bert_cuda_train_forward(g, &bad, x0, x_out, &err), err, BERT_ERR_INPUT, "disagree");
     uint8_t one;
     CHECK_ERR(bert_cuda_train_masks(g, &one, 1, &err), err, BERT_ERR_STATE, "no forward");
+    free(w);
+    bert_cuda_train_free(g);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
+/* The ranks' communicator (NCCL; the emulator's stand-in, a job of one
+ * here): rank 0's id joins; the all-reduce of one rank leaves the summed
+ * gradients as they were (their sum of squares too); joining twice, a rank
+ * outside the job and an all-reduce before joining are refused; freeing
+ * leaves nothing allocated. */
+TEST(train_cuda_emulated_nccl_communicator) {
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0};
+    bert_cuda_train *g = NULL;
+    bert_error err;
+    CHECK(bert_cuda_nccl_unavailable() == NULL);
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (!g) return;
+    unsigned char id[BERT_CUDA_NCCL_ID_BYTES] = {0};
+    double before = 0.0, after = -1.0;
+    CHECK_ERR(bert_cuda_train_allreduce(g, &err), err, BERT_ERR_STATE, "no communicator");
+    CHECK_OK(bert_cuda_nccl_id(id, &err), err);
+    CHECK_ERR(bert_cuda_train_join(g, id, 1, 1, &err), err, BERT_ERR_INPUT, "rank 1 of 1");
+    CHECK_OK(bert_cuda_train_join(g, id, 1, 0, &err), err);
+    CHECK_ERR(bert_cuda_train_join(g, id, 1, 0, &err), err, BERT_ERR_STATE, "already");
+    /* gradients to sum, uploaded */
+    size_t per = 4 * 8 * 8 + 2 * 8 * 16 + 9 * 8 + 16;
+    float *w = malloc(sizeof(float) * per);
+    bert_cuda_layer_host h;
+    if (w) {
+        float *q = w;
+        float **f[16] = {&h.q_w, &h.q_b, &h.k_w, &h.k_b, &h.v_w, &h.v_b, &h.o_w, &h.o_b,
+                         &h.ln1_w, &h.ln1_b, &h.i_w, &h.i_b, &h.o2_w, &h.o2_b, &h.ln2_w, &h.ln2_b};
+        const size_t n[16] = {64, 8, 64, 8, 64, 8, 64, 8, 8, 8, 128, 16, 128, 8, 8, 8};
+        for (size_t i = 0; i < per; i++) w[i] = (float)((i * 13) % 7) - 3.0f;
+        for (int k = 0; k < 16; k++) *f[k] = q, q += n[k];
+        CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_GRADS, &h, &err), err);
+        CHECK_OK(bert_cuda_train_grad_sumsq(g, &before, &err), err);
+        CHECK_OK(bert_cuda_train_allreduce(g, &err), err);
+        CHECK_OK(bert_cuda_train_grad_sumsq(g, &after, &err), err);
+        CHECK(before > 0.0 && after == before);
+    }
+    CHECK(w != NULL);
     free(w);
     bert_cuda_train_free(g);
     CHECK(bert_emu_live_allocations() == 0);
