@@ -1020,8 +1020,9 @@ typedef struct {
                                     GPU of its rank among the job's processes on its machine
                                     (modulo the GPUs there); the layers' gradients are summed
                                     over the ranks on the GPUs by NCCL where every rank can
-                                    open libnccl.so.2 (else, or with BERT_CUDA_ALLREDUCE=host
-                                    in every rank's environment, on the host with the rest).
+                                    open libnccl.so.2 and has a GPU of its own (else, or with
+                                    BERT_CUDA_ALLREDUCE=host in any rank's environment, on the
+                                    host with the rest).
                                     bert_trainer_open is then a collective: every rank calls it.
                                     bert_trainer_open fails with BERT_ERR_UNSUPPORTED where
                                     the GPU path cannot run (bert_cuda_unavailable_reason) */
@@ -1077,7 +1078,10 @@ BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seq
  * the gradient sums: read or change it only in the loop's before_step,
  * where the sums are done; with BERT_DEVICE_CUDA, the layers' gradients,
  * summed on the GPU until then, are copied into it first and from then on
- * are summed in it, NULL if that copy fails).
+ * are summed in it, NULL if that copy fails; with BERT_DEVICE_CUDA and a
+ * bert_dist of several ranks whose sums NCCL takes, the first call is a
+ * collective: every rank makes it at the same point, and in before_step it
+ * sums the layers over the ranks first).
  * bert_trainer_apply clips, takes one AdamW step at the scheduled learning
  * rate and zeroes the gradients; BERT_ERR_STATE when no micro-batch was
  * accumulated (with BERT_DEVICE_CUDA also after a GPU failure that left a

@@ -2,7 +2,8 @@
  * bert_dist_sum adds every rank's values; dist_same_u64 passes equal
  * values and refuses different ones with BERT_ERR_STATE; bert_dist_gather
  * brings every rank's bytes to rank 0 in rank order; dist_share cuts n
- * items into contiguous shares that cover them; gradient buckets pushed
+ * items into contiguous shares that cover them; dist_bcast hands rank 0's
+ * bytes to every rank; gradient buckets pushed
  * while others travel all arrive summed. Each rank prints "ok" or what
  * failed; the exit status is 1 on any failure. */
 #include <stdio.h>
@@ -49,6 +50,11 @@ int main(void) {
         covered += c == k && lo <= hi && hi - lo <= k / n + 1;
     }
     check(covered == 7, r, "shares cover the items");
+    unsigned char b[129];
+    for (int i = 0; i < 129; i++) b[i] = (unsigned char)(r == 0 ? i * 7 + 1 : 0);
+    int same = dist_bcast(d, b, sizeof b, &err) == BERT_OK;
+    for (int i = 0; i < 129; i++) same &= b[i] == (unsigned char)(i * 7 + 1);
+    check(same, r, "rank 0's bytes everywhere");
     float g[3000];
     for (int i = 0; i < 3000; i++) g[i] = (float)(r + i);
     dist_push(d, g, 1000), dist_push(d, g + 1000, 2000);

@@ -98,3 +98,8 @@ bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err) {
     (void)t;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
+
+int bert_cuda_train_gpu_shared(const bert_cuda_train *t) {
+    (void)t;
+    return 0;
+}

@@ -262,6 +262,7 @@ enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a la
 struct bert_cuda_train {
     int C, NH, I, L, act;
     int device; /* the GPU's ordinal */
+    int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     float eps;
     size_t per; /* floats of one layer's weights */
@@ -357,7 +358,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         return bert_fail(err, BERT_ERR_IO, "CUDA: cannot use GPU %d: %s", sh->device % gpus, cudaGetErrorString(e));
     bert_cuda_train *t = (bert_cuda_train *)calloc(1, sizeof *t);
     if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    t->device = sh->device % gpus;
+    t->device = sh->device % gpus, t->shared = sh->device >= gpus;
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
     size_t n[LAYER_PARTS], n_ss;
@@ -809,6 +810,8 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
     }
     return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);
 }
+
+extern "C" int bert_cuda_train_gpu_shared(const bert_cuda_train *t) { return t->shared; }
 
 extern "C" bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES],
                                             int nranks, int rank, bert_error *err) {

@@ -113,6 +113,10 @@ bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, co
 bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
                                      int add, bert_error *err);
 
+/* 1 when the context's shape.device was past the GPUs CUDA lists (so it
+ * took device modulo their count, a GPU another rank may be using). */
+int bert_cuda_train_gpu_shared(const bert_cuda_train *t);
+
 /* Joins the communicator of nranks ranks (this one `rank`) that rank 0's
  * id names (bert_cuda_nccl_id, collective.h), for bert_cuda_train_allreduce;
  * every rank calls it, each with its own context. BERT_ERR_UNSUPPORTED

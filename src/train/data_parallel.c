@@ -205,6 +205,8 @@ void train_dp_part_done(train_dp *dp, const train_dp_part *part) {
     dp->sent = 1;
 }
 
+int train_dp_reduced(const train_dp *dp) { return dp && dp->reduced; }
+
 void train_dp_layers_elsewhere(train_dp *dp, int on) {
     int was = dp->elsewhere;
     dp->elsewhere = on;

@@ -47,6 +47,8 @@ void train_dp_part_done(train_dp *dp, const train_dp_part *part);
  * Turned off part-way through a step whose layers were left out, it sends
  * them now. Off at creation. */
 void train_dp_layers_elsewhere(train_dp *dp, int on);
+/* 1 once this step's sums are done (train_dp_reduce), until the step. */
+int train_dp_reduced(const train_dp *dp);
 /* Before the optimizer step: send what was not sent, wait for every sum.
  * Once per step: a second call before the step does nothing. */
 bert_status train_dp_reduce(train_dp *dp, bert_error *err);

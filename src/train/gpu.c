@@ -53,14 +53,15 @@ static int is_layer_tensor(const bert_cuda_layer_host *h, int L, const float *w)
  * taken on the GPUs (t->gpu_nccl); else they are taken on the host. */
 static bert_status join_ranks(bert_trainer *t, bert_error *err) {
     bert_dist *d = t->p.dist;
-    double have = bert_cuda_nccl_unavailable() ? 0.0 : 1.0;
+    /* NCCL takes one rank per GPU: where a machine has more ranks than GPUs, the host's sums */
+    double have = bert_cuda_nccl_unavailable() || bert_cuda_train_gpu_shared(t->gpu) ? 0.0 : 1.0;
     bert_status rc = bert_dist_sum(d, &have, 1, err);
     if (rc != BERT_OK || have < bert_dist_size(d)) return rc;
     unsigned char id[1 + BERT_CUDA_NCCL_ID_BYTES] = {0}; /* [0]: rank 0 made the id */
     bert_error ignored;
     if (bert_dist_rank(d) == 0) id[0] = bert_cuda_nccl_id(id + 1, &ignored) == BERT_OK;
     if ((rc = dist_bcast(d, id, sizeof id, err)) != BERT_OK || !id[0]) return rc; /* no id: the host's sums */
-    bert_error mine;
+    bert_error mine = {0};
     double joined = bert_cuda_train_join(t->gpu, id + 1, bert_dist_size(d), bert_dist_rank(d), &mine) == BERT_OK;
     if ((rc = bert_dist_sum(d, &joined, 1, err)) != BERT_OK) return rc;
     if (joined < bert_dist_size(d))
@@ -159,7 +160,13 @@ bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err) {
     if (rc != BERT_OK) return rc;
     if (!t->gpu_nccl || t->gpu_host_grads) return bert_cuda_train_grad_sumsq(t->gpu, ss, err);
     /* the ranks' sums: once taken, the step cannot be taken again */
-    if ((rc = bert_cuda_train_allreduce(t->gpu, err)) == BERT_OK) rc = bert_cuda_train_grad_sumsq(t->gpu, ss, err);
+    if ((rc = train_gpu_allreduce(t, err)) == BERT_OK && (rc = bert_cuda_train_grad_sumsq(t->gpu, ss, err)) != BERT_OK)
+        t->gpu_broken = 1;
+    return rc;
+}
+
+bert_status train_gpu_allreduce(bert_trainer *t, bert_error *err) {
+    bert_status rc = bert_cuda_train_allreduce(t->gpu, err);
     if (rc != BERT_OK) t->gpu_broken = 1;
     return rc;
 }

@@ -16,8 +16,8 @@
  *   gpu_stale); t->m and t->v get them back for a checkpoint;
  * - gradients: summed on the GPU, and the host's layer gradients stay zero;
  *   once the caller was handed the gradient block (bert_trainer_gradients,
- *   gpu_host_grads), and from the start in a data-parallel job (the ranks'
- *   sums are taken on the host), they come back to t->grads each
+ *   gpu_host_grads), and from the start in a data-parallel job without
+ *   NCCL (the ranks' sums are taken on the host), they come back to t->grads each
  *   micro-batch and go over again for the step.
  *
  * A data-parallel rank trains on the GPU of its rank on its machine
@@ -75,6 +75,11 @@ bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
  * copied into t->params. A failure leaves the step undone on the host
  * while the GPU's copy may be part-way through it: t->gpu_broken is set. */
 bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err);
+
+/* The layers' summed gradients summed over the ranks on the GPUs (with
+ * gpu_nccl; a collective: every rank calls it at the same point); a
+ * failure sets gpu_broken. */
+bert_status train_gpu_allreduce(bert_trainer *t, bert_error *err);
 
 /* BERT_ERR_STATE once t->gpu_broken: what a pass, a step or a checkpoint
  * with state is refused with. */

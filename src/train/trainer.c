@@ -489,9 +489,11 @@ float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (n) *n = t->n_params;
     t->word_rows_ok = 0; /* the caller may write any row, now or at any later step */
     if (t->gpu && !t->gpu_host_grads) { /* the layers' sums come here, and are kept here from now on */
+        /* after the step's host sums (the loop's before_step), the ranks' sums of the layers first */
+        if (t->gpu_nccl && train_dp_reduced(t->dp) && train_gpu_allreduce(t, NULL) != BERT_OK) return NULL;
         if (train_gpu_add_grads(t, t->grads, NULL) != BERT_OK) return NULL;
         t->gpu_host_grads = 1;
-        if (t->dp) train_dp_layers_elsewhere(t->dp, 0); /* the host's buckets sum them again */
+        if (t->dp) train_dp_layers_elsewhere(t->dp, 0); /* from now on the host's buckets sum them */
     }
     return t->grads;
 }

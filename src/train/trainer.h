@@ -71,7 +71,7 @@ struct bert_trainer {
      * opening; they go over before the next pass). gpu_host_grads: the
      * layers' gradients are summed in grads, not on the GPU (for good, once
      * bert_trainer_gradients handed the block out, or from opening in a
-     * data-parallel job). [held_lo, held_hi): the
+     * data-parallel job without gpu_nccl). [held_lo, held_hi): the
      * run of the blocks the layers' tensors fill, which the host's AdamW
      * leaves alone. */
     struct bert_cuda_train *gpu;
@@ -79,8 +79,9 @@ struct bert_trainer {
                                                 m and v (by bert_cuda_block), for the copies */
     int gpu_stale, gpu_host_grads;
     int gpu_nccl;   /* data-parallel: the layers' sums are summed over the ranks on the GPUs (NCCL) */
-    int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw): the trainer refuses
-                       further passes, steps and checkpoints with state (BERT_ERR_STATE) */
+    int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'
+                       NCCL sums on (train_gpu_allreduce, train_gpu_step_begin): the trainer
+                       refuses further passes, steps and checkpoints with state (BERT_ERR_STATE) */
     size_t held_lo, held_hi;
 };
 

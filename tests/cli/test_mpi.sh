@@ -11,8 +11,8 @@
 # test set), a token (3 uneven ranks, one with an empty share, gradient
 # accumulation), a QA, a dialogue, a pre-training and a multi-task run; a
 # 2-rank checkpoint resumes in one process, resuming under 2 ranks equals the
-# straight run bit for bit; --device cuda ranks (on the CUDA emulator, sums
-# by NCCL or on the host) equal one CPU process; bf16 gradients stay near f32; SIGUSR1 stops
+# straight run bit for bit; --device cuda ranks (on the CUDA emulator, a GPU
+# each, sums by NCCL or on the host) equal one CPU process; bf16 gradients stay near f32; SIGUSR1 stops
 # every rank at one step; a killed or hung rank ends the job within a
 # bounded time; the collectives (tests/dist_check.c). SKIP where mpirun is
 # missing or the binary was built without MPI.
@@ -75,34 +75,42 @@ $MPIRUN -np 3 "$BERT" finetune $M --output-dir "$TMP/t3" $TOK --batch-size 3 > /
 same token_3_uneven_ranks_equal_the_global_batch "$TMP/t1" "$TMP/t3" checkpoint-2 checkpoint-4 checkpoint-6
 
 # --device cuda on the CUDA emulator (the tool built against it,
-# bert-cuda-emu): each rank trains its layers on its GPU, the ranks' sums of
-# their gradients taken on the GPUs by NCCL (the emulator's stand-in sums
-# over MPI) or, with BERT_CUDA_ALLREDUCE=host, on the host; 2 ranks
-# (sequence) and 3 uneven ones with an empty share and gradient
-# accumulation (token) equal one CPU process with the global batch; every
-# rank launched kernels, freed what it allocated, and summed by NCCL once a
-# step (6 steps each) or never.
+# bert-cuda-emu, listing BERT_EMU_GPUS GPUs): each rank trains its layers
+# on the GPU of its rank on the machine, the ranks' sums of their gradients
+# taken on the GPUs by NCCL (the emulator's stand-in sums over MPI) where
+# each rank has a GPU of its own (3 GPUs), else on the host (one GPU for
+# all; or BERT_CUDA_ALLREDUCE=host); 2 ranks (sequence) and 3 uneven ones
+# with an empty share and gradient accumulation (token) equal one CPU
+# process with the global batch; every rank launched kernels on its GPU,
+# freed what it allocated, and summed by NCCL once a step (6 steps each) or
+# never.
 EMU="$BUILD/bert-cuda-emu"
-# emu_ran NAME N SUMS ERRFILE: N ranks' emulator reports, each with kernels
-# launched, nothing left and SUMS NCCL all-reduces (0: NCCL never loaded or
-# never summed).
+# emu_ran NAME N SUMS SHARED ERRFILE: N ranks' emulator reports, each with
+# kernels launched, nothing left, SUMS NCCL all-reduces (0: NCCL never
+# loaded or never summed), on GPUs 0 .. N-1 (SHARED 1: all on GPU 0).
 emu_ran() {
-    if [ "$(grep -c '^cuda-emu: [1-9][0-9]* kernels launched, 0 allocations left$' "$4")" -eq "$2" ] &&
-        { [ "$(grep -c "^cuda-emu: NCCL summed $3 times$" "$4")" -eq "$2" ] || { [ $3 = 0 ] && ! grep -q 'NCCL summed' "$4"; }; }; then
-        pass "$1"; else fail "$1" "$4"; fi
+    grep -o '^cuda-emu: [1-9][0-9]* kernels launched, 0 allocations left, GPUs made current: [0-9]*$' "$5" |
+        sed 's/.* //' | sort -n | tr '\n' ' ' > "$TMP/gpus"
+    want=$(i=0; while [ $i -lt $2 ]; do [ $4 = 1 ] && echo 0 || echo $i; i=$((i + 1)); done | tr '\n' ' ')
+    if [ "$(cat "$TMP/gpus")" = "$want" ] &&
+        { [ "$(grep -c "^cuda-emu: NCCL summed $3 times$" "$5")" -eq "$2" ] || { [ $3 = 0 ] && ! grep -q 'NCCL summed' "$5"; }; }; then
+        pass "$1"; else echo "GPUs: $(cat "$TMP/gpus")(want $want)" >> "$5"; fail "$1" "$5"; fi
 }
 if [ -x "$EMU" ]; then
-    for sums in nccl host; do
-        n=6
-        [ $sums = host ] && n=0
-        BERT_CUDA_ALLREDUCE=$sums BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_REPORT -x BERT_CUDA_ALLREDUCE -np 2 "$EMU" finetune $M \
-            --output-dir "$TMP/sg$sums" $SEQ --batch-size 4 --device cuda > /dev/null 2> "$TMP/sg$sums.err" || echo "exit $?" >> "$TMP/sg$sums.err"
+    for sums in nccl shared host; do
+        n=6 gpus=3 env=nccl shared=0
+        [ $sums = shared ] && n=0 gpus=1 shared=1
+        [ $sums = host ] && n=0 env=host
+        BERT_EMU_GPUS=$gpus BERT_CUDA_ALLREDUCE=$env BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_REPORT -x BERT_CUDA_ALLREDUCE \
+            -np 2 "$EMU" finetune $M --output-dir "$TMP/sg$sums" $SEQ --batch-size 4 --device cuda > /dev/null 2> "$TMP/sg$sums.err" ||
+            echo "exit $?" >> "$TMP/sg$sums.err"
         same cuda_${sums}_sequence_2_ranks_equal_one_cpu_process "$TMP/s1" "$TMP/sg$sums" checkpoint-3 checkpoint-6
-        emu_ran cuda_${sums}_sequence_every_rank_on_its_gpu 2 $n "$TMP/sg$sums.err"
-        BERT_CUDA_ALLREDUCE=$sums BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_REPORT -x BERT_CUDA_ALLREDUCE -np 3 "$EMU" finetune $M \
-            --output-dir "$TMP/tg$sums" $TOK --batch-size 3 --device cuda > /dev/null 2> "$TMP/tg$sums.err" || echo "exit $?" >> "$TMP/tg$sums.err"
+        emu_ran cuda_${sums}_sequence_every_rank_on_its_gpu 2 $n $shared "$TMP/sg$sums.err"
+        BERT_EMU_GPUS=$gpus BERT_CUDA_ALLREDUCE=$env BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_REPORT -x BERT_CUDA_ALLREDUCE \
+            -np 3 "$EMU" finetune $M --output-dir "$TMP/tg$sums" $TOK --batch-size 3 --device cuda > /dev/null 2> "$TMP/tg$sums.err" ||
+            echo "exit $?" >> "$TMP/tg$sums.err"
         same cuda_${sums}_token_3_uneven_ranks_equal_one_cpu_process "$TMP/t1" "$TMP/tg$sums" checkpoint-2 checkpoint-4 checkpoint-6
-        emu_ran cuda_${sums}_token_every_rank_on_its_gpu 3 $n "$TMP/tg$sums.err"
+        emu_ran cuda_${sums}_token_every_rank_on_its_gpu 3 $n $shared "$TMP/tg$sums.err"
     done
 else
     skip cuda_data_parallel "no $EMU (make $EMU)"

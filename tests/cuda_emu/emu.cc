@@ -27,6 +27,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -418,15 +419,29 @@ void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::
 
 /* ---- the runtime's calls ---- */
 
+/* The GPUs the emulator lists: BERT_EMU_GPUS (1..64, default 1), all of
+ * them one memory; the ones a program made current (cudaSetDevice; bit k:
+ * GPU k), for the report at exit. */
+static int emu_gpus(void) {
+    const char *v = getenv("BERT_EMU_GPUS");
+    int n = v ? atoi(v) : 1;
+    return n >= 1 && n <= 64 ? n : 1;
+}
+static std::atomic<unsigned long long> gpus_set{0};
+
 cudaError_t cudaGetDeviceCount(int *n) {
-    *n = 1;
+    *n = emu_gpus();
     return cudaSuccess;
 }
 
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : last_error = cudaErrorInvalidValue; }
+cudaError_t cudaSetDevice(int device) {
+    if (device < 0 || device >= emu_gpus()) return last_error = cudaErrorInvalidValue;
+    gpus_set |= 1ULL << device;
+    return cudaSuccess;
+}
 
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
-    if (device != 0) return last_error = cudaErrorInvalidValue;
+    if (device < 0 || device >= emu_gpus()) return last_error = cudaErrorInvalidValue;
     *value = attr == cudaDevAttrComputeCapabilityMajor ? 9 : 0; /* an sm_90 GPU */
     return cudaSuccess;
 }
@@ -637,14 +652,18 @@ extern "C" size_t bert_emu_launches(void) {
 }
 
 /* With BERT_EMU_REPORT set, a program's last word on stderr: the kernels
- * it launched and the allocations it left (for tests of a whole program,
- * such as the tool on the emulator). */
+ * it launched, the allocations it left and the GPUs it made current (for
+ * tests of a whole program, such as the tool on the emulator). */
 namespace {
 struct report_at_exit {
     ~report_at_exit() {
-        if (getenv("BERT_EMU_REPORT"))
-            fprintf(stderr, "cuda-emu: %zu kernels launched, %zu allocations left\n", bert_emu_launches(),
-                    bert_emu_live_allocations());
+        if (!getenv("BERT_EMU_REPORT")) return;
+        char gpus[64 * 3 + 1] = "";
+        for (int k = 0, at = 0; k < 64; k++)
+            if (gpus_set >> k & 1) at += snprintf(gpus + at, sizeof gpus - (size_t)at, " %d", k);
+        /* one write: other processes' lines (ranks under mpirun) cannot cut into it */
+        fprintf(stderr, "cuda-emu: %zu kernels launched, %zu allocations left, GPUs made current:%s\n", bert_emu_launches(),
+                bert_emu_live_allocations(), gpus);
     }
 } report;
 } // namespace
