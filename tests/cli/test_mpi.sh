@@ -12,7 +12,8 @@
 # accumulation), a QA, a dialogue, a pre-training and a multi-task run; a
 # 2-rank checkpoint resumes in one process, resuming under 2 ranks equals the
 # straight run bit for bit; --device cuda ranks (on the CUDA emulator, a GPU
-# each, sums by NCCL or on the host) equal one CPU process; bf16 gradients stay near f32; SIGUSR1 stops
+# each, sums by NCCL or on the host) equal one CPU process, and a
+# before_step hook sees the ranks' sum (tests/cuda_emu/dist_hook.c); bf16 gradients stay near f32; SIGUSR1 stops
 # every rank at one step; a killed or hung rank ends the job within a
 # bounded time; the collectives (tests/dist_check.c). SKIP where mpirun is
 # missing or the binary was built without MPI.
@@ -112,6 +113,13 @@ if [ -x "$EMU" ]; then
         same cuda_${sums}_token_3_uneven_ranks_equal_one_cpu_process "$TMP/t1" "$TMP/tg$sums" checkpoint-2 checkpoint-4 checkpoint-6
         emu_ran cuda_${sums}_token_every_rank_on_its_gpu 3 $n $shared "$TMP/tg$sums.err"
     done
+    # The loop's before_step hook taking the gradient block: every rank sees
+    # the ranks' sum there (NCCL's sums of the layers taken first), the weights
+    # stay equal (compared after every step); NCCL summed once, then the host.
+    BERT_EMU_GPUS=2 BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_REPORT -np 2 "$BUILD/dist_hook_emu" \
+        tests/fixtures/train/single-label "$TMP/hook" > "$TMP/hook.out" 2>&1
+    if [ $? -eq 0 ] && [ "$(grep -c '^ok$' "$TMP/hook.out")" -eq 2 ] && [ "$(grep -c '^cuda-emu: NCCL summed 1 times$' "$TMP/hook.out")" -eq 2 ]; then
+        pass cuda_nccl_before_step_sees_the_ranks_sum; else fail cuda_nccl_before_step_sees_the_ranks_sum "$TMP/hook.out"; fi
 else
     skip cuda_data_parallel "no $EMU (make $EMU)"
 fi
