@@ -88,8 +88,8 @@ bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTES], bert_er
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128], int nranks, int rank,
-                                 bert_error *err) {
+bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int nranks,
+                                 int rank, bert_error *err) {
     (void)t, (void)id, (void)nranks, (void)rank;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }

@@ -122,8 +122,8 @@ int bert_cuda_train_gpu_shared(const bert_cuda_train *t);
  * every rank calls it, each with its own context. BERT_ERR_UNSUPPORTED
  * without NCCL (bert_cuda_nccl_unavailable), BERT_ERR_STATE when t has
  * joined one already, BERT_ERR_IO when NCCL fails. */
-bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128], int nranks, int rank,
-                                 bert_error *err);
+bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128 /* BERT_CUDA_NCCL_ID_BYTES */],
+                                 int nranks, int rank, bert_error *err);
 
 /* The summed gradients (BERT_CUDA_GRADS) summed over the ranks, in place,
  * on the GPUs (NCCL's all-reduce: every rank ends with the same bits); every

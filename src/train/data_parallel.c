@@ -89,7 +89,8 @@ void train_dp_free(train_dp *dp) {
 
 void train_dp_layer_done(void *user, int l) {
     train_dp *dp = user;
-    if (!dp->elsewhere && l >= 0 && l < dp->n_layers && dp->layer[l][1]) dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
+    if (!dp->elsewhere && l >= 0 && l < dp->n_layers && dp->layer[l][1])
+        dist_push(dp->dist, dp->grads + dp->layer[l][0], dp->layer[l][1]);
 }
 
 /* The labels of x[0..n) that count (>= 0; -100 and other negatives are ignored). */

@@ -64,10 +64,11 @@ static bert_status join_ranks(bert_trainer *t, bert_error *err) {
     bert_error mine = {0};
     double joined = bert_cuda_train_join(t->gpu, id + 1, bert_dist_size(d), bert_dist_rank(d), &mine) == BERT_OK;
     if ((rc = bert_dist_sum(d, &joined, 1, err)) != BERT_OK) return rc;
-    if (joined < bert_dist_size(d))
-        return bert_fail(err, BERT_ERR_IO, "%d of %d ranks could not join NCCL's communicator%s%s (BERT_CUDA_ALLREDUCE=host "
-                                           "sums on the host)",
-                         bert_dist_size(d) - (int)joined, bert_dist_size(d), mine.message[0] ? "; here: " : "", mine.message);
+    int n = bert_dist_size(d);
+    if (joined < n)
+        return bert_fail(err, BERT_ERR_IO,
+                         "%d of %d ranks could not join NCCL's communicator%s%s (BERT_CUDA_ALLREDUCE=host sums on the host)",
+                         n - (int)joined, n, mine.message[0] ? "; here: " : "", mine.message);
     t->gpu_nccl = 1;
     train_dp_layers_elsewhere(t->dp, 1);
     return BERT_OK;
@@ -110,7 +111,10 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         return bert_fail(err, BERT_ERR_SHAPE,
                          "CUDA training: the layers' tensors are not one run of the parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;
-    return t->dp ? join_ranks(t, err) : BERT_OK;
+    if (!t->dp) return BERT_OK;
+    rc = join_ranks(t, err);
+    t->gpu_host_grads = !t->gpu_nccl; /* without NCCL the ranks' sums are the host's: each micro-batch's come back */
+    return rc;
 }
 
 bert_status train_gpu_sync(bert_trainer *t, bert_error *err) {

@@ -36,7 +36,7 @@
 /* A GPU training context for t's layers (f32), with t->gpu_tables made and
  * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill;
  * data-parallel, NCCL's communicator joined where every rank has it
- * (t->gpu_nccl; a collective: every rank calls it).
+ * (t->gpu_nccl; a collective: every rank calls it), else gpu_host_grads set.
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run, with CUDA's reason. */
 bert_status train_gpu_create(bert_trainer *t, bert_error *err);
 

@@ -331,8 +331,6 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     }
     if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA) {
         if ((rc = train_gpu_create(t, err)) == BERT_OK) t->gpu_stale = 1;
-        /* data-parallel without NCCL: the layers' gradients come to the host each micro-batch, for the ranks' sums */
-        t->gpu_host_grads = t->dp != NULL && !t->gpu_nccl;
     } else if (rc == BERT_OK && t->p.device != BERT_DEVICE_CPU) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown device %d", (int)t->p.device);
     }
