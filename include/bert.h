@@ -170,8 +170,9 @@ typedef enum {
                            * embeddings on the GPU too. The heads (pooler,
                            * classifiers, MLM) stay on the CPU. Inference in
                            * f32, bf16 or tf32 (bert_model_params.device);
-                           * training, the layers only, in f32
-                           * (bert_train_params.device); see
+                           * training, the layers only, in f32 or bf16
+                           * (bert_train_params.device; bf16 as on the CPU,
+                           * which must do bf16 too: the heads run there); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
 

@@ -6,6 +6,7 @@
 #define BERT_CUDA_COMMON_CUH
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <float.h>
 
@@ -78,6 +79,12 @@ __device__ static inline float activation(float x, int act) {
     case BERT_ACT_GELU_FAST: return 0.5f * x * (1.0f + tanhf(0.7978845608f * x * (1.0f + 0.044715f * x * x)));
     default: return x;
     }
+}
+
+/* dst[i] = src[i] rounded to bf16, nearest even (bert_f32_to_bf16 on the CPU). */
+__global__ static void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
 }
 
 /* y[M x N] = act(y + b) (act < 0: y + b): nn.Linear's bias, then the

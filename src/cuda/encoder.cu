@@ -19,12 +19,6 @@ extern "C" {
 
 /* ---- kernels ------------------------------------------------------------ */
 
-/* dst[i] = src[i] rounded to bf16, nearest even (bert_f32_to_bf16 on the CPU). */
-__global__ static void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = __float2bfloat16_rn(src[i]);
-}
-
 /* out[row] = LayerNorm(a[row] + bias + res[row]) * g + beta, one block per
  * row: BertSelfOutput / BertOutput (dense + dropout(identity) + residual,
  * then nn.LayerNorm). out may be res. */

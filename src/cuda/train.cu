@@ -2,7 +2,8 @@
  * train.h for the seam and the data flow). Each kernel mirrors the CPU
  * operation of train/backprop.c it stands for, cited at each; every
  * product is a cuBLAS f32 sgemm (row-major operands read as cuBLAS's
- * column-major transposes). Sums run in f32 in the GPU's orders, so a pass
+ * column-major transposes), except under bf16 the dense layers', which are
+ * cublasGemmEx's with bf16 operands and f32 sums. Sums run in f32 in the GPU's orders, so a pass
  * follows the CPU's within the rounding of f32 sums, not bit for bit. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -253,7 +254,7 @@ typedef struct {
 
 /* Elements held by each of a context's growing buffers (host and device). */
 typedef struct {
-    size_t buf, masks, ptrs, po, keyrow;                               /* device */
+    size_t buf, buf16, masks, ptrs, po, keyrow;                        /* device */
     size_t ptrs_h, po_h, keyrow_h, pairs, groups;                       /* host */
 } cap_t;
 
@@ -262,6 +263,7 @@ enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a la
 struct bert_cuda_train {
     int C, NH, I, L, act;
     int device; /* the GPU's ordinal */
+    int bf16;   /* shape.bf16: the dense products on bf16 operands */
     int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     float eps;
@@ -271,6 +273,7 @@ struct bert_cuda_train {
     float *w, *g;      /* [L x per] weights; one backward's gradients */
     float *acc, *m, *v; /* [L x per] the gradients summed since the last AdamW step; AdamW's moments */
     double *ss, *ss_h;  /* [ceil(L per / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
+    __nv_bfloat16 *w16; /* bf16: [L x per] the weights rounded (the dense ones read), else NULL */
     float *stage;      /* host: one block of the layers' tensors [L x per] */
     int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
     /* the pass */
@@ -284,6 +287,8 @@ struct bert_cuda_train {
     bert_cuda_group *groups;
     layer_a *la;            /* [L] */
     float *x_out, *tmp, *dx, *dh1, *dctx, *dI, *dqkv, *dP, *part, *keymask;
+    __nv_bfloat16 *buf16, *x16, *dy16; /* bf16: a dense product's input [N x max(C, I)] and
+                                        * output gradient [N x max(3C, I)], rounded */
     size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
     int N, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
     float keep_att, keep_hidden;
@@ -330,7 +335,8 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
     on_gpu(t);
     cuda_nccl_free(t->comm);
-    void *dev[] = {t->w, t->g, t->acc, t->m, t->v, t->ss, t->buf, t->masks, (void *)t->ptrs, t->po, t->keyrow};
+    void *dev[] = {t->w,   t->g,   t->acc, t->m, t->v, t->w16, t->ss, t->buf, t->buf16, t->masks, (void *)t->ptrs,
+                   t->po,  t->keyrow};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
@@ -358,7 +364,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         return bert_fail(err, BERT_ERR_IO, "CUDA: cannot use GPU %d: %s", sh->device % gpus, cudaGetErrorString(e));
     bert_cuda_train *t = (bert_cuda_train *)calloc(1, sizeof *t);
     if (!t) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    t->device = sh->device % gpus, t->shared = sh->device >= gpus;
+    t->device = sh->device % gpus, t->shared = sh->device >= gpus, t->bf16 = sh->bf16 != 0;
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
     size_t n[LAYER_PARTS], n_ss;
@@ -388,6 +394,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
         e = cudaMalloc((void **)blocks[k], bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
+    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, bytes / 2);
     for (size_t k = 2; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++) /* sums and moments start at 0 */
         e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
@@ -396,7 +403,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
                          "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights, gradients and AdamW's "
                          "moments: %s",
-                         5e-6 * bytes, cudaGetErrorString(e));
+                         (t->bf16 ? 5.5e-6 : 5e-6) * bytes, cudaGetErrorString(e));
     }
     cublasStatus_t s = cuda_blas()->create(&t->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);
@@ -472,23 +479,60 @@ static size_t carve_masks(bert_cuda_train *t, uint8_t *base, size_t tt) {
     return at;
 }
 
-/* y[M x N] = x[M x K] W^T (W [N x K] row-major): cuBLAS's y^T = W x^T. */
+/* The bf16 copy of W (a weight in t->w), t->w16's element at W's place. */
+static const __nv_bfloat16 *w16_of(const bert_cuda_train *t, const float *W) { return t->w16 + (W - t->w); }
+
+/* n values of x rounded to bf16 into x16 (bert_f32_to_bf16). */
+static void round_into(bert_cuda_train *t, __nv_bfloat16 *x16, const float *x, size_t n) {
+    BERT_LAUNCH(to_bf16, blocks_for(n), 256, t->stream)(x16, x, n);
+}
+
+/* C = alpha op(A) op(B) + beta C on bf16 operands with f32 sums (cuBLAS's
+ * column-major terms; C f32). */
+static cublasStatus_t gemm16(bert_cuda_train *t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                             const __nv_bfloat16 *A, int lda, const __nv_bfloat16 *B, int ldb, float beta, float *C,
+                             int ldc) {
+    const float one = 1.0f;
+    return cuda_blas()->gemm_ex(t->blas, ta, tb, m, n, k, &one, A, CUDA_R_16BF, lda, B, CUDA_R_16BF, ldb, &beta, C,
+                                CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+/* y[M x N] = x[M x K] W^T (W [N x K] row-major): cuBLAS's y^T = W x^T;
+ * under bf16, x rounded into t->x16 and W's bf16 copy (train_dense_fwd). */
 static cublasStatus_t dense_fwd(bert_cuda_train *t, float *y, const float *x, const float *W, int M, int N, int K) {
     const float one = 1.0f, zero = 0.0f;
-    return cuda_blas()->sgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N);
+    if (!t->bf16) return cuda_blas()->sgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N);
+    round_into(t, t->x16, x, (size_t)M * K);
+    return gemm16(t, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, w16_of(t, W), K, t->x16, K, 0.0f, y, N);
 }
 
 /* The dense layer's backward (bert_linear_backward): dW += dy^T x, db +=
- * dy's column sums, dx = (beta 0) or += (beta 1) dy W. */
+ * dy's column sums, dx = (beta 0) or += (beta 1) dy W. Under bf16
+ * (bert_linear_backward_bf16) the products take dy and x rounded (into
+ * t->dy16, t->x16) and W's bf16 copy; db sums the f32 dy. */
 static cublasStatus_t dense_bwd(bert_cuda_train *t, float *dx, float beta, float *dW, float *db, const float *dy,
                                 const float *x, const float *W, int M, int N, int K) {
     const float one = 1.0f;
-    cublasStatus_t s = cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dW, K);
+    cublasStatus_t s;
+    if (t->bf16) {
+        round_into(t, t->dy16, dy, (size_t)M * N);
+        round_into(t, t->x16, x, (size_t)M * K);
+        s = gemm16(t, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, t->x16, K, t->dy16, N, 1.0f, dW, K);
+    } else {
+        s = cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dW, K);
+    }
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     unsigned cols = (unsigned)((N + 127) / 128);
     BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dy, (const float *)NULL, (const float *)NULL, (const float *)NULL, M, N);
     BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, (float *)NULL, t->part, t->parts, N);
+    if (t->bf16) return gemm16(t, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, w16_of(t, W), K, t->dy16, N, beta, dx, K);
     return cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, W, K, dy, N, &beta, dx, K);
+}
+
+/* bf16: the weights rounded into w16, after they change (an upload, an
+ * AdamW step); nothing in f32. */
+static void round_weights(bert_cuda_train *t) {
+    if (t->bf16) round_into(t, t->w16, t->w, t->per * (size_t)t->L);
 }
 
 /* LayerNorm's backward from dout: its weight and bias gradients (+=), din,
@@ -594,7 +638,10 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     if (!host_room(&t->pairs, &k->pairs, P) || !host_room(&t->groups, &k->groups, P) || !host_room(&t->po_h, &k->po_h, P) ||
         !host_room(&t->keyrow_h, &k->keyrow_h, P) || !host_room(&t->ptrs_h, &k->ptrs_h, n_ptrs))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    size_t in16 = N * (size_t)(C > t->I ? C : t->I), out16 = N * (size_t)(3 * C > t->I ? 3 * C : t->I);
+    in16 = (in16 + 127) / 128 * 128; /* dy16 256 bytes in */
     cudaError_t e = dev_room(&t->buf, &k->buf, floats);
+    if (e == cudaSuccess && t->bf16) e = dev_room(&t->buf16, &k->buf16, in16 + out16);
     if (e == cudaSuccess) e = dev_room(&t->masks, &k->masks, bytes);
     if (e == cudaSuccess) e = dev_room(&t->ptrs, &k->ptrs, n_ptrs);
     if (e == cudaSuccess) e = dev_room(&t->po, &k->po, P);
@@ -602,6 +649,7 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's training memory");
     carve(t, t->buf, tt);
     carve_masks(t, t->masks, tt);
+    t->x16 = t->buf16, t->dy16 = t->buf16 ? t->buf16 + in16 : NULL;
     t->n_groups = bert_cuda_plan(b->offset, S, NH, (size_t)-1, t->pairs, t->groups);
     if (t->n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (t->n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "CUDA training: a sequence is empty");
@@ -754,6 +802,10 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_bloc
     for (int l = 0; l < t->L; l++) stage_layer(t, l, &src[l], 1, 0);
     (void)cudaGetLastError();
     cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess && which == BERT_CUDA_WEIGHTS) {
+        round_weights(t);
+        e = cudaGetLastError();
+    }
     return cuda_settle(t->stream, e, "copying the layers' tensors to the GPU", err);
 }
 
@@ -808,6 +860,7 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
             at += n[k];
         }
     }
+    round_weights(t);
     return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);
 }
 

@@ -19,7 +19,9 @@
  * (bert_cuda_train_download; the moments only for a checkpoint).
  *
  * Every operation is the CPU pass's (train/backprop.c), in f32 with cuBLAS's
- * default math (no TF32), on a layout of its own: Q, K and V as one [N x 3C]
+ * default math (no TF32) or, shape.bf16, with the CPU's bf16 dense products
+ * (train_dense_fwd / train_dense_bwd; the bf16 weights rounded on the GPU
+ * after each upload and AdamW step), on a layout of its own: Q, K and V as one [N x 3C]
  * product of one [3C x C] weight. The dropout masks are drawn on the GPU
  * from the trainer's RNG stream (PCG32, jumped ahead to each mask) in the
  * CPU pass's order, so a GPU run takes the CPU run's masks and follows it
@@ -54,6 +56,11 @@ typedef struct {
     float eps;
     int device; /* the GPU to train on: this ordinal modulo the GPUs CUDA lists (a data-parallel
                  * rank passes its rank among the job's processes on its machine) */
+    int bf16;   /* 1: mixed precision, as the CPU trainer's BERT_COMPUTE_BF16: each dense
+                 * product (forward and both backward products) takes bf16 operands (the
+                 * weights, the input, d loss / d output rounded to nearest even) with f32
+                 * sums; the bias gradients, attention, LayerNorm, the activations, AdamW and
+                 * the weights it updates stay f32. 0: every product in f32 */
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */

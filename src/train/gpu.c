@@ -78,8 +78,10 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     const bert_model *m = t->model;
     const bert_config *c = bert_model_config(m);
     int L = c->num_hidden_layers, found = 0, frozen = 0;
-    bert_cuda_train_shape sh = {c->hidden_size, c->num_attention_heads, c->intermediate_size, L, (int)m->cfg.act,
-                                (float)c->layer_norm_eps, dist_local_rank(t->p.dist)};
+    bert_cuda_train_shape sh = {c->hidden_size,          c->num_attention_heads,
+                                c->intermediate_size,    L,
+                                (int)m->cfg.act,         (float)c->layer_norm_eps,
+                                dist_local_rank(t->p.dist), t->p.compute == BERT_COMPUTE_BF16};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
     /* the tables the copies use, made once: the blocks' layouts never change */

@@ -191,13 +191,14 @@ static void refresh_w16(bert_trainer *t, const float *w, size_t n) {
 }
 
 /* Re-round the weights the bf16 products use (the encoder's dense layers
- * and the tied MLM decoder) into params16, after the weights change. */
+ * and the tied MLM decoder) into params16, after the weights change; with
+ * the layers on the GPU (which rounds its own), the decoder only. */
 static void refresh_bf16(bert_trainer *t) {
     if (!t->params16) return;
     const bert_config *c = bert_model_config(t->model);
     const bert_weights *w = &t->model->w;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
-    for (int l = 0; l < c->num_hidden_layers; l++) {
+    for (int l = 0; !t->gpu && l < c->num_hidden_layers; l++) {
         const bert_layer_weights *L = &w->layers[l];
         refresh_w16(t, L->q.w, C * C), refresh_w16(t, L->k.w, C * C), refresh_w16(t, L->v.w, C * C);
         refresh_w16(t, L->attn_out.w, C * C), refresh_w16(t, L->inter.w, I * C), refresh_w16(t, L->out.w, C * I);
@@ -313,10 +314,8 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
     if (rc == BERT_OK && bert_dist_size(t->p.dist) > 1)
         rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
                              t->model->cfg.pub.num_hidden_layers, &t->dp, err);
-    if (rc == BERT_OK && t->p.device == BERT_DEVICE_CUDA && t->p.compute == BERT_COMPUTE_BF16) {
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda trains in f32; bf16 training runs on the CPU");
-    } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
-        const char *why = bert_bf16_unavailable();
+    if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
+        const char *why = bert_bf16_unavailable(); /* on a GPU too: the heads' bf16 products run on the CPU */
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
         else if (!(t->params16 = bert_alloc64(total * sizeof *t->params16)))
             rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 weights", total * 2e-6);

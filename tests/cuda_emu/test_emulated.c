@@ -492,7 +492,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     const int offset[S + 1] = {0, 5, 6, 13};
     const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
     float keymask[N], x0[N * C], x_out[N * C];
-    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0};
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
@@ -566,7 +566,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
  * outside the job and an all-reduce before joining are refused; freeing
  * leaves nothing allocated. */
 TEST(train_cuda_emulated_nccl_communicator) {
-    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0};
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK(bert_cuda_nccl_unavailable() == NULL);
