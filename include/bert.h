@@ -1122,7 +1122,10 @@ BERT_API const bert_model *bert_trainer_model(const bert_trainer *t);
  * with `state`, the training state (trainer_state.json: step, schedule,
  * RNG, `extra_json` for the caller's data position; optimizer.safetensors:
  * AdamW moments). Every file is written under a temporary name and
- * renamed; the directory itself is created as dir.tmp and renamed last. */
+ * renamed; the directory itself is created as dir.tmp and renamed last.
+ * After a GPU failure that left a step half done (bert_trainer_apply),
+ * BERT_ERR_STATE with `state`, and also without it where the failed copy
+ * may have left the host's weights part new (docs/gpu.md). */
 BERT_API bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json,
                                        bert_error *err);
 

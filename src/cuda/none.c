@@ -52,6 +52,11 @@ bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, 
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
+bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t bytes, bert_error *err) {
+    (void)t, (void)p, (void)bytes;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
 bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err) {
     (void)t, (void)out, (void)n;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());

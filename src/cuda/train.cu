@@ -276,6 +276,8 @@ struct bert_cuda_train {
     __nv_bfloat16 *w16; /* bf16: [L x per] the weights rounded (the dense ones read), else NULL */
     float *stage;      /* host: one block of the layers' tensors [L x per] */
     int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
+    char *pinned;       /* host memory page-locked by bert_cuda_train_pin, or NULL */
+    size_t pinned_bytes;
     /* the pass */
     cap_t cap;                  /* what each buffer below holds */
     float *buf;                 /* every float buffer of a pass, carved */
@@ -343,6 +345,7 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (t->stream) cudaStreamDestroy(t->stream);
     if (t->stage_pinned) cudaFreeHost(t->stage);
     else free(t->stage);
+    if (t->pinned) cudaHostUnregister(t->pinned);
     free(t->ss_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
     free(t->pairs), free(t->groups), free(t->la);
     free(t);
@@ -809,12 +812,61 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_bloc
     return cuda_settle(t->stream, e, "copying the layers' tensors to the GPU", err);
 }
 
+extern "C" bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t bytes, bert_error *err) {
+    on_gpu(t);
+    if (t->pinned) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_pin: memory is pinned already");
+    if (!p || !bytes) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_pin: no memory");
+    cudaError_t e = cudaHostRegister(p, bytes, cudaHostRegisterDefault);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: cannot page-lock %.1f MB of host memory: %s", 1e-6 * bytes,
+                         cudaGetErrorString(e));
+    }
+    t->pinned = (char *)p, t->pinned_bytes = bytes;
+    return BERT_OK;
+}
+
+/* 1 when every tensor of dst[L] lies in the memory bert_cuda_train_pin locked. */
+static int in_pinned(const bert_cuda_train *t, const bert_cuda_layer_host *dst) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    for (int l = 0; t->pinned && l < t->L; l++) {
+        const struct {
+            float *p;
+            size_t n;
+        } parts[] = LAYER_TENSORS(&dst[l]);
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+            if ((char *)parts[k].p < t->pinned || (char *)(parts[k].p + parts[k].n) > t->pinned + t->pinned_bytes)
+                return 0;
+    }
+    return t->pinned != NULL;
+}
+
+/* Block d straight into the tensors of dst[L] (page-locked: in_pinned), one
+ * copy a tensor, in the block's order. */
+static cudaError_t download_direct(bert_cuda_train *t, const float *d, const bert_cuda_layer_host *dst) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    cudaError_t e = cudaSuccess;
+    for (int l = 0; l < t->L && e == cudaSuccess; l++) {
+        const struct {
+            float *p;
+            size_t n;
+        } parts[] = LAYER_TENSORS(&dst[l]);
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0] && e == cudaSuccess; k++) {
+            e = cudaMemcpyAsync(parts[k].p, d, sizeof(float) * parts[k].n, cudaMemcpyDeviceToHost, t->stream);
+            d += parts[k].n;
+        }
+    }
+    return e;
+}
+
 extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
                                                 int add, bert_error *err) {
     on_gpu(t);
     const float *d = block_of(t, which);
     if (!d || !dst) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
     (void)cudaGetLastError();
+    if (!add && in_pinned(t, dst))
+        return cuda_settle(t->stream, download_direct(t, d, dst), "copying the layers' tensors from the GPU", err);
     cudaError_t e = cudaMemcpyAsync(t->stage, d, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
     bert_status rc = cuda_settle(t->stream, e, "copying the layers' tensors from the GPU", err);
     for (int l = 0; rc == BERT_OK && l < t->L; l++) stage_layer(t, l, &dst[l], 0, add);

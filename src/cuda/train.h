@@ -116,9 +116,19 @@ bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, co
                                    bert_error *err);
 
 /* Copies block `which` back into dst[layers] (host): added (+=) when add,
- * else copied. The GPU's block is left as it is. */
+ * else copied. The GPU's block is left as it is. A copy (not add) into
+ * tensors that all lie in memory bert_cuda_train_pin locked goes straight
+ * into them, and a failure may leave them part-copied; otherwise it goes
+ * through a stage, and a failure leaves dst as it was. */
 bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
                                      int add, bert_error *err);
+
+/* Page-locks the host memory [p, p + bytes) (cudaHostRegister) for the
+ * life of the context, so downloads into tensors inside it go straight
+ * there (bert_cuda_train_download). BERT_ERR_UNSUPPORTED when CUDA cannot
+ * lock it (the downloads then go through the stage, as without it),
+ * BERT_ERR_STATE when t has locked memory already. */
+bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t bytes, bert_error *err);
 
 /* 1 when the context's shape.device was past the GPUs CUDA lists (so it
  * took device modulo their count, a GPU another rank may be using). */

@@ -217,7 +217,7 @@ static bert_status write_checkpoint(bert_trainer *t, const char *tmp, void *user
 
 bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json, bert_error *err) {
     bert_error_clear(err);
-    if (state && t->gpu_broken) return train_gpu_check(t, err);
+    if ((state || t->gpu_torn) && t->gpu_broken) return train_gpu_check(t, err);
     if (state && t->micro != 0)
         return bert_fail(err, BERT_ERR_STATE, "a checkpoint with training state must be saved after an optimizer step");
     save_args a = {state, extra_json};

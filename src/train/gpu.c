@@ -113,6 +113,10 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         return bert_fail(err, BERT_ERR_SHAPE,
                          "CUDA training: the layers' tensors are not one run of the parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;
+    /* each step's new weights come straight into params where the system lets it lock them, else
+     * through the context's stage */
+    bert_error ignored;
+    t->gpu_pinned = bert_cuda_train_pin(t->gpu, t->params + lo, sizeof(float) * (hi - lo), &ignored) == BERT_OK;
     if (!t->dp) return BERT_OK;
     rc = join_ranks(t, err);
     t->gpu_host_grads = !t->gpu_nccl; /* without NCCL the ranks' sums are the host's: each micro-batch's come back */
@@ -187,7 +191,8 @@ static bert_cuda_adamw coef_of(const bert_trainer *t, int decay, double lr, floa
 bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err) {
     bert_cuda_adamw decay = coef_of(t, 1, lr, clip), no_decay = coef_of(t, 0, lr, clip);
     bert_status rc = bert_cuda_train_adamw(t->gpu, &decay, &no_decay, err);
-    if (rc == BERT_OK) rc = move(t, BERT_CUDA_WEIGHTS, 1, 0, err);
+    if (rc == BERT_OK && (rc = move(t, BERT_CUDA_WEIGHTS, 1, 0, err)) != BERT_OK)
+        t->gpu_torn = t->gpu_pinned; /* some of the new weights may have come */
     if (rc != BERT_OK) { /* the GPU's weights, moments and sums may be part-way through the step */
         t->gpu_broken = 1;
         return rc;

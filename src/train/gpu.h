@@ -11,7 +11,9 @@
  *
  * Who holds what (t->gpu_stale, t->gpu_host_grads):
  * - weights: the GPU's after each step are copied into t->params, so the
- *   host's always hold the current ones (evaluation, checkpoints);
+ *   host's always hold the current ones (evaluation, checkpoints); straight
+ *   from the GPU where the layers' run of params could be page-locked
+ *   (t->gpu_pinned), else through the context's stage;
  * - AdamW's moments: the GPU's are the current ones once uploaded (not
  *   gpu_stale); t->m and t->v get them back for a checkpoint;
  * - gradients: summed on the GPU, and the host's layer gradients stay zero;
@@ -33,7 +35,8 @@
 #include "train/acts.h"
 #include "train/trainer.h"
 
-/* A GPU training context for t's layers (f32), with t->gpu_tables made and
+/* A GPU training context for t's layers (f32, or bf16 products for
+ * BERT_COMPUTE_BF16), with t->gpu_tables made and
  * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill;
  * data-parallel, NCCL's communicator joined where every rank has it
  * (t->gpu_nccl; a collective: every rank calls it), else gpu_host_grads set.
@@ -73,7 +76,9 @@ bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
  * factor clip (t->step + 1 for the bias correction), the summed gradients
  * zeroed there (and, with gpu_host_grads, on the host), the new weights
  * copied into t->params. A failure leaves the step undone on the host
- * while the GPU's copy may be part-way through it: t->gpu_broken is set. */
+ * while the GPU's copy may be part-way through it: t->gpu_broken is set
+ * (and t->gpu_torn where the new weights were coming straight into
+ * params: some may have come). */
 bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err);
 
 /* The layers' summed gradients summed over the ranks on the GPUs (with

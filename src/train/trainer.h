@@ -82,6 +82,9 @@ struct bert_trainer {
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'
                        NCCL sums on (train_gpu_allreduce, train_gpu_step_begin): the trainer
                        refuses further passes, steps and checkpoints with state (BERT_ERR_STATE) */
+    int gpu_pinned; /* the host's layer weights are page-locked: the new ones come straight into params */
+    int gpu_torn;   /* with gpu_broken: a failed copy left the host's layer weights part new, so
+                       the weights are not saved either */
     size_t held_lo, held_hi;
 };
 

@@ -467,6 +467,35 @@ cudaError_t cudaFreeHost(void *p) {
     return cudaSuccess;
 }
 
+/* Host memory page-locked in place: its ranges, live ones counted with the
+ * allocations; bert_emu_fail_pin makes the next ones fail, as where the
+ * system refuses to lock memory. */
+std::map<uintptr_t, size_t> host_regs;
+int pin_failures;
+
+extern "C" void bert_emu_fail_pin(int n) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    pin_failures = n;
+}
+
+cudaError_t cudaHostRegister(void *p, size_t bytes, unsigned flags) {
+    if (!p || !bytes || flags != cudaHostRegisterDefault) return last_error = cudaErrorInvalidValue;
+    if (is_device(p)) misuse("cudaHostRegister(%p): device memory", p);
+    std::lock_guard<std::mutex> g(mem_lock);
+    for (const auto &r : host_regs)
+        if ((uintptr_t)p < r.first + r.second && r.first < (uintptr_t)p + bytes)
+            misuse("cudaHostRegister(%p, %zu): overlaps memory locked already", p, bytes);
+    if (pin_failures > 0) return pin_failures--, last_error = cudaErrorMemoryAllocation;
+    host_regs[(uintptr_t)p] = bytes;
+    return cudaSuccess;
+}
+
+cudaError_t cudaHostUnregister(void *p) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (!host_regs.erase((uintptr_t)p)) misuse("cudaHostUnregister(%p): not the start of locked memory", p);
+    return cudaSuccess;
+}
+
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     std::call_once(setup_once, setup);
     if (!p) return last_error = cudaErrorInvalidValue;
@@ -643,7 +672,7 @@ extern "C" int bert_emu_malloc_failure_pending(void) {
 
 extern "C" size_t bert_emu_live_allocations(void) {
     std::lock_guard<std::mutex> g(mem_lock);
-    return allocs.size() + host_allocs.size();
+    return allocs.size() + host_allocs.size() + host_regs.size();
 }
 
 extern "C" size_t bert_emu_launches(void) {

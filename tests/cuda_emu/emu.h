@@ -24,7 +24,10 @@ int bert_emu_malloc_failure_pending(void);
 void bert_emu_fail_copy(int n);
 /* 1 while that failure has not happened yet. */
 int bert_emu_copy_failure_pending(void);
-/* Live device (and page-locked host) allocations, and kernel launches so far. */
+/* The next n cudaHostRegister calls fail (cudaErrorMemoryAllocation), as
+ * where the system refuses to lock memory; 0: none. */
+void bert_emu_fail_pin(int n);
+/* Live device (and page-locked host) allocations and locked host ranges, and kernel launches so far. */
 size_t bert_emu_live_allocations(void);
 size_t bert_emu_launches(void);
 
