@@ -346,6 +346,7 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
 
 void bert_trainer_free(bert_trainer *t) {
     if (!t) return;
+    bert_cuda_train_free(t->gpu); /* first: it unlocks the page-locked run of params */
     bert_context_free(t->eval_ctx);
     bert_model_free(t->model); /* its weights are in t->params: model->converted is NULL */
     free(t->params), free(t->grads), free(t->m), free(t->v);
@@ -355,7 +356,6 @@ void bert_trainer_free(bert_trainer *t) {
     train_dp_free(t->dp);
     free(t->params16);
     free(t->word_rows);
-    bert_cuda_train_free(t->gpu);
     free(t->gpu_tables);
     train_heads_free(t);
     free(t);

@@ -492,7 +492,12 @@ cudaError_t cudaHostRegister(void *p, size_t bytes, unsigned flags) {
 
 cudaError_t cudaHostUnregister(void *p) {
     std::lock_guard<std::mutex> g(mem_lock);
-    if (!host_regs.erase((uintptr_t)p)) misuse("cudaHostUnregister(%p): not the start of locked memory", p);
+    auto it = host_regs.find((uintptr_t)p);
+    if (it == host_regs.end()) misuse("cudaHostUnregister(%p): not the start of locked memory", p);
+    /* the range must still be the program's: read its ends (a sanitizer build reports one freed first) */
+    volatile const char *c = (const char *)p;
+    (void)c[0], (void)c[it->second - 1];
+    host_regs.erase(it);
     return cudaSuccess;
 }
 
