@@ -171,8 +171,7 @@ typedef enum {
                            * classifiers, MLM) stay on the CPU. Inference in
                            * f32, bf16 or tf32 (bert_model_params.device);
                            * training, the layers only, in f32 or bf16
-                           * (bert_train_params.device; bf16 as on the CPU,
-                           * which must do bf16 too: the heads run there); see
+                           * (bert_train_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
 
@@ -1010,9 +1009,10 @@ typedef struct {
     struct bert_dist *dist;
     bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
                                     layers' forward, backward, gradient sums and AdamW step
-                                    on a GPU (the first one alone), in f32 (compute _BF16 is refused
-                                    there), their weights copied back after each optimizer
-                                    step; the embeddings, the heads, the losses and the
+                                    on a GPU (the first one alone), in f32 or bf16 (compute
+                                    _BF16: the CPU's mixed precision; with an MLM head the
+                                    CPU must do bf16 too, its decoder running there), their
+                                    weights copied back after each optimizer step; the embeddings, the heads, the losses and the
                                     other tensors' AdamW stay on the CPU; the layers' dropout
                                     masks are drawn on the GPU from the trainer's RNG stream
                                     as the CPU draws them. Results follow the CPU's to
@@ -1125,7 +1125,8 @@ BERT_API const bert_model *bert_trainer_model(const bert_trainer *t);
  * renamed; the directory itself is created as dir.tmp and renamed last.
  * After a GPU failure that left a step half done (bert_trainer_apply),
  * BERT_ERR_STATE with `state`, and also without it where the failed copy
- * may have left the host's weights part new (docs/gpu.md). */
+ * may have left the host's weights part new (docs/gpu.md; then
+ * bert_trainer_save_head and bert_trainer_eval refuse as well). */
 BERT_API bert_status bert_trainer_save(bert_trainer *t, const char *dir, int state, const char *extra_json,
                                        bert_error *err);
 

@@ -406,7 +406,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
                          "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights, gradients and AdamW's "
                          "moments: %s",
-                         (t->bf16 ? 5.5e-6 : 5e-6) * bytes, cudaGetErrorString(e));
+                         (sh->bf16 ? 5.5e-6 : 5e-6) * bytes, cudaGetErrorString(e));
     }
     cublasStatus_t s = cuda_blas()->create(&t->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);

@@ -125,9 +125,11 @@ bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, 
 
 /* Page-locks the host memory [p, p + bytes) (cudaHostRegister) for the
  * life of the context, so downloads into tensors inside it go straight
- * there (bert_cuda_train_download). BERT_ERR_UNSUPPORTED when CUDA cannot
- * lock it (the downloads then go through the stage, as without it),
- * BERT_ERR_STATE when t has locked memory already. */
+ * there (bert_cuda_train_download); bert_cuda_train_free unlocks it, so
+ * the memory must outlive the context. BERT_ERR_UNSUPPORTED when CUDA
+ * cannot lock it (the downloads then go through the stage, as without it),
+ * BERT_ERR_STATE when t has locked memory already, BERT_ERR_INPUT for no
+ * memory. */
 bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t bytes, bert_error *err);
 
 /* 1 when the context's shape.device was past the GPUs CUDA lists (so it

@@ -316,6 +316,7 @@ bert_status bert_trainer_save_head(bert_trainer *t, int head, const char *dir, b
         if (head != 0) return bert_fail(err, BERT_ERR_INPUT, "head %d: the trainer has 1 head", head);
         return bert_trainer_save(t, dir, 0, NULL, err);
     }
+    if (t->gpu_torn && t->gpu_broken) return train_gpu_check(t, err);
     int prev = t->cur;
     bert_status rc = bert_trainer_select(t, head, err);
     if (rc == BERT_OK) rc = train_save_dir(t, dir, write_head, NULL, err);

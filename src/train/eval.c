@@ -6,6 +6,7 @@
 
 #include "dist/dist.h"
 #include "model/context.h"
+#include "train/gpu.h"
 #include "train/heads.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -79,6 +80,7 @@ bert_status bert_trainer_eval(bert_trainer *t, const bert_sequence *seqs, int n,
                               float *logits, bert_error *err) {
     bert_error_clear(err);
     if (!t) return bert_fail(err, BERT_ERR_INPUT, "bert_trainer_eval: trainer is NULL");
+    if (t->gpu_torn && t->gpu_broken) return train_gpu_check(t, err); /* its layers' weights are part new */
     if (t->dp && t->p.task == BERT_TASK_SEQUENCE && n > 0) return eval_sequence_shared(t, seqs, n, labels, loss, logits, err);
     bert_context *ctx = t->eval_ctx;
     bert_status rc = bert_forward(ctx, seqs, n, task_outputs(t->p.task), err);

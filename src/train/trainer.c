@@ -198,7 +198,7 @@ static void refresh_bf16(bert_trainer *t) {
     const bert_config *c = bert_model_config(t->model);
     const bert_weights *w = &t->model->w;
     size_t C = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
-    for (int l = 0; !t->gpu && l < c->num_hidden_layers; l++) {
+    for (int l = 0; t->p.device != BERT_DEVICE_CUDA && l < c->num_hidden_layers; l++) {
         const bert_layer_weights *L = &w->layers[l];
         refresh_w16(t, L->q.w, C * C), refresh_w16(t, L->k.w, C * C), refresh_w16(t, L->v.w, C * C);
         refresh_w16(t, L->attn_out.w, C * C), refresh_w16(t, L->inter.w, I * C), refresh_w16(t, L->out.w, C * I);
@@ -315,16 +315,17 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
                              t->model->cfg.pub.num_hidden_layers, &t->dp, err);
     if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
-        const char *why = bert_bf16_unavailable(); /* on a GPU too: the heads' bf16 products run on the CPU */
+        /* the CPU's bf16 products: the layers' (the GPU has its own) and the MLM decoder's */
+        int host16 = t->p.device != BERT_DEVICE_CUDA || t->model->w.mlm_decoder;
+        const char *why = host16 ? bert_bf16_unavailable() : NULL;
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
-        else if (!(t->params16 = bert_alloc64(total * sizeof *t->params16)))
+        else if (host16 && !(t->params16 = bert_alloc64(total * sizeof *t->params16)))
             rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for bf16 weights", total * 2e-6);
         else refresh_bf16(t);
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_INT8) {
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16 and run the result with --dtype int8");
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_TF32) {
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "tf32 is for inference on --device cuda; train in f32%s",
-                       t->p.device == BERT_DEVICE_CUDA ? "" : " or bf16");
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "tf32 is for inference on --device cuda; train in f32 or bf16");
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }

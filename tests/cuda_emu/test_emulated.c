@@ -321,14 +321,14 @@ TEST(forward_cuda_emulated_profile) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
-/* One GPU training round for train_cuda_emulated_device_memory_failures:
+/* One GPU training round in compute type c for train_cuda_emulated_device_memory_failures:
  * cudaMalloc number fail_at (0: none) fails, and the count - 1 after it; a trainer on the single-label
  * fixture (dropout off), then micro-batches of 3 and 6 sequences (the
  * buffers grow), each (and the opening) retried once after a refusal, which must be
  * BERT_ERR_NOMEM naming CUDA (*refused counts them). Returns the
  * gradients (malloc'd; NULL when the round failed) and leaves no device
  * memory; *pending: the failure was never reached. */
-static float *train_round(int fail_at, int count, size_t *n, int *refused, int *pending) {
+static float *train_round(bert_compute_dtype c, int fail_at, int count, size_t *n, int *refused, int *pending) {
     enum { B = 6, T = 32 };
     static const int len[B] = {9, 32, 20, 32, 1, 17};
     int32_t tok[B * T];
@@ -343,6 +343,7 @@ static float *train_round(int fail_at, int count, size_t *n, int *refused, int *
     p.num_labels = 3;
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0;
     p.device = BERT_DEVICE_CUDA;
+    p.compute = c;
     bert_error err;
     bert_trainer *t = NULL;
     bert_emu_fail_mallocs(fail_at, count);
@@ -380,16 +381,17 @@ static float *train_round(int fail_at, int count, size_t *n, int *refused, int *
  * (a quarter more than asked) failed; a refused micro-batch retried, or
  * the trainer opened again, gives the gradients of a run that met no
  * failure, bit for bit (dropout off: no draw is lost to a failed pass);
- * no device memory is left. */
-TEST(train_cuda_emulated_device_memory_failures) {
+ * no device memory is left. In f32 and in bf16 (its weights' bf16 copy
+ * and the rounded operands' buffer besides). */
+static void device_memory_failures(bert_compute_dtype c) {
     size_t n = 0, m = 0;
     int refused = 0, pending = 0, k = 1;
-    float *want = train_round(0, 1, &n, &refused, &pending);
+    float *want = train_round(c, 0, 1, &n, &refused, &pending);
     CHECK(want && refused == 0);
     for (int count = 1; want && count <= 2; count++) {
         int before = refused;
         for (k = 1; k < 200; k++) {
-            float *got = train_round(k, count, &m, &refused, &pending);
+            float *got = train_round(c, k, count, &m, &refused, &pending);
             if (pending) { /* past the last allocation: a round with no failure */
                 free(got);
                 break;
@@ -398,14 +400,20 @@ TEST(train_cuda_emulated_device_memory_failures) {
                 test_fail(__FILE__, __LINE__, "allocation %d failing: the gradients differ", k);
             free(got);
         }
-        printf("  %d allocation(s) at a time: %d allocations met, %d calls refused with NOMEM\n", count, k - 1,
-               refused - before);
-        /* alone, only the six fixed device blocks (the weights, a pass's gradients, their sums,
-         * the two moments, the norm's parts: no spare room) refuse (the page-locked stage falls
-         * back to pageable memory); two at a time, all */
-        CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == 6 : refused - before == k - 1));
+        printf("  %s, %d allocation(s) at a time: %d allocations met, %d calls refused with NOMEM\n",
+               c == BERT_COMPUTE_BF16 ? "bf16" : "f32", count, k - 1, refused - before);
+        /* alone, only the fixed device blocks (the weights, a pass's gradients, their sums,
+         * the two moments, the norm's parts, in bf16 the weights' bf16 copy: no spare room)
+         * refuse (the page-locked stage falls back to pageable memory); two at a time, all */
+        int fixed = c == BERT_COMPUTE_BF16 ? 7 : 6;
+        CHECK(k < 200 && k > 8 && (count == 1 ? refused - before == fixed : refused - before == k - 1));
     }
     free(want);
+}
+
+TEST(train_cuda_emulated_device_memory_failures) {
+    device_memory_failures(BERT_COMPUTE_F32);
+    device_memory_failures(BERT_COMPUTE_BF16);
 }
 
 /* A copy failing inside a GPU trainer's optimizer step, each in turn: one
@@ -415,10 +423,11 @@ TEST(train_cuda_emulated_device_memory_failures) {
  * the GPU's step half done, and from then on the trainer refuses passes,
  * steps and checkpoints with state (BERT_ERR_STATE). With the host's layer
  * weights page-locked (pin), the new weights come straight into them, one
- * copy a tensor, so a failure there leaves them part new and the weights
- * are not saved either; where the system refuses to lock them (!pin), they
- * come through the stage in one copy, and the trainer still saves its
- * weights, those before the step (a fresh trainer's, same seed). */
+ * copy a tensor, so a failure there leaves them part new and they are
+ * neither saved nor evaluated; where the system refuses to lock them
+ * (!pin), they come through the stage in one copy, and the trainer still
+ * saves and evaluates its weights, those before the step (a fresh
+ * trainer's, same seed). */
 static void copy_failures_in_a_step(int pin) {
     enum { B = 4, T = 16 };
     int32_t tok[B * T];
@@ -478,10 +487,13 @@ static void copy_failures_in_a_step(int pin) {
             if (pin) {
                 CHECK(t->gpu_torn);
                 CHECK_ERR(bert_trainer_save(t, ckpt, 0, NULL, &err), err, BERT_ERR_STATE, "resume from the last checkpoint");
+                CHECK_ERR(bert_trainer_save_head(t, 0, ckpt, &err), err, BERT_ERR_STATE, "resume from the last checkpoint");
+                CHECK_ERR(bert_trainer_eval(t, s, B, labels, &loss, NULL, &err), err, BERT_ERR_STATE, "half done");
             } else {
                 CHECK(!t->gpu_torn);
                 CHECK(memcmp(t->params, start->params, t->n_params * sizeof(float)) == 0);
                 CHECK_OK(bert_trainer_save(t, ckpt, 0, NULL, &err), err);
+                CHECK_OK(bert_trainer_eval(t, s, B, labels, &loss, NULL, &err), err);
             }
             CHECK(bert_trainer_steps(t) == 0);
         }
