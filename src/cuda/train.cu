@@ -296,15 +296,24 @@ struct bert_cuda_train {
     float keep_att, keep_hidden;
 };
 
-/* The 16 tensors of a layer as bert_cuda_layer_host s names them,
- * each with its size in floats, in the order of the GPU's block (Q, K and V
- * weights, then their biases: the [3C x C] weight and [3C] bias). An
- * initialiser for an array of {pointer, n}; needs C and I in scope. */
-#define LAYER_TENSORS(s)                                                                                            \
-    {{(s)->q_w, C * C}, {(s)->k_w, C * C}, {(s)->v_w, C * C}, {(s)->q_b, C},      {(s)->k_b, C},                    \
-     {(s)->v_b, C},     {(s)->o_w, C * C}, {(s)->o_b, C},     {(s)->ln1_w, C},    {(s)->ln1_b, C},                  \
-     {(s)->i_w, I * C}, {(s)->i_b, I},     {(s)->o2_w, C * I}, {(s)->o2_b, C},    {(s)->ln2_w, C},                  \
-     {(s)->ln2_b, C}}
+/* One of a layer's tensors on the host: where, and its size in floats. */
+typedef struct {
+    float *p;
+    size_t n;
+} host_part;
+enum { HOST_PARTS = 16 };
+
+/* The 16 tensors of a layer as bert_cuda_layer_host s names them, in the
+ * order of the GPU's block (Q, K and V weights, then their biases: the
+ * [3C x C] weight and [3C] bias). */
+static void host_parts(const bert_cuda_train *t, const bert_cuda_layer_host *s, host_part out[HOST_PARTS]) {
+    size_t C = (size_t)t->C, I = (size_t)t->I;
+    const host_part parts[HOST_PARTS] = {
+        {s->q_w, C * C}, {s->k_w, C * C}, {s->v_w, C * C},  {s->q_b, C},  {s->k_b, C},    {s->v_b, C},
+        {s->o_w, C * C}, {s->o_b, C},     {s->ln1_w, C},    {s->ln1_b, C}, {s->i_w, I * C}, {s->i_b, I},
+        {s->o2_w, C * I}, {s->o2_b, C},   {s->ln2_w, C},    {s->ln2_b, C}};
+    memcpy(out, parts, sizeof parts);
+}
 
 /* A layer's tensors in the order of its block of per floats: their sizes
  * (layer_parts) and whether AdamW's weight decay applies (part_decay: the
@@ -512,7 +521,9 @@ static cublasStatus_t dense_fwd(bert_cuda_train *t, float *y, const float *x, co
 /* The dense layer's backward (bert_linear_backward): dW += dy^T x, db +=
  * dy's column sums, dx = (beta 0) or += (beta 1) dy W. Under bf16
  * (bert_linear_backward_bf16) the products take dy and x rounded (into
- * t->dy16, t->x16) and W's bf16 copy; db sums the f32 dy. */
+ * t->dy16, t->x16) and W's bf16 copy; db sums the f32 dy. x is rounded
+ * again rather than kept from the forward: the same bits, and no bf16
+ * copy of every layer's inputs held between the passes. */
 static cublasStatus_t dense_bwd(bert_cuda_train *t, float *dx, float beta, float *dW, float *db, const float *dy,
                                 const float *x, const float *W, int M, int N, int K) {
     const float one = 1.0f;
@@ -736,13 +747,10 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
  * host says they are: into the stage (to_stage), else out of it, added
  * (+=) when add, copied otherwise. */
 static void stage_layer(bert_cuda_train *t, int l, const bert_cuda_layer_host *host, int to_stage, int add) {
-    size_t C = (size_t)t->C, I = (size_t)t->I;
-    const struct {
-        float *p;
-        size_t n;
-    } parts[] = LAYER_TENSORS(host);
+    host_part parts[HOST_PARTS];
+    host_parts(t, host, parts);
     float *h = t->stage + t->per * l;
-    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+    for (int k = 0; k < HOST_PARTS; k++) {
         if (to_stage)
             memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
         else if (add)
@@ -828,15 +836,12 @@ extern "C" bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t b
 
 /* 1 when every tensor of dst[L] lies in the memory bert_cuda_train_pin locked. */
 static int in_pinned(const bert_cuda_train *t, const bert_cuda_layer_host *dst) {
-    size_t C = (size_t)t->C, I = (size_t)t->I;
+    uintptr_t lo = (uintptr_t)t->pinned, hi = lo + t->pinned_bytes; /* addresses: dst may lie elsewhere */
     for (int l = 0; t->pinned && l < t->L; l++) {
-        const struct {
-            float *p;
-            size_t n;
-        } parts[] = LAYER_TENSORS(&dst[l]);
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
-            if ((char *)parts[k].p < t->pinned || (char *)(parts[k].p + parts[k].n) > t->pinned + t->pinned_bytes)
-                return 0;
+        host_part parts[HOST_PARTS];
+        host_parts(t, &dst[l], parts);
+        for (int k = 0; k < HOST_PARTS; k++)
+            if ((uintptr_t)parts[k].p < lo || (uintptr_t)(parts[k].p + parts[k].n) > hi) return 0;
     }
     return t->pinned != NULL;
 }
@@ -844,14 +849,11 @@ static int in_pinned(const bert_cuda_train *t, const bert_cuda_layer_host *dst) 
 /* Block d straight into the tensors of dst[L] (page-locked: in_pinned), one
  * copy a tensor, in the block's order. */
 static cudaError_t download_direct(bert_cuda_train *t, const float *d, const bert_cuda_layer_host *dst) {
-    size_t C = (size_t)t->C, I = (size_t)t->I;
     cudaError_t e = cudaSuccess;
     for (int l = 0; l < t->L && e == cudaSuccess; l++) {
-        const struct {
-            float *p;
-            size_t n;
-        } parts[] = LAYER_TENSORS(&dst[l]);
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0] && e == cudaSuccess; k++) {
+        host_part parts[HOST_PARTS];
+        host_parts(t, &dst[l], parts);
+        for (int k = 0; k < HOST_PARTS && e == cudaSuccess; k++) {
             e = cudaMemcpyAsync(parts[k].p, d, sizeof(float) * parts[k].n, cudaMemcpyDeviceToHost, t->stream);
             d += parts[k].n;
         }
