@@ -40,14 +40,13 @@ bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda
 void bert_cuda_train_free(bert_cuda_train *t) { (void)t; }
 
 /* Unreachable: no context can be made. */
-bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
-                                   bert_error *err) {
+bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *src, bert_error *err) {
     (void)t, (void)which, (void)src;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
-                                     int add, bert_error *err) {
+bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *dst, int add,
+                                     bert_error *err) {
     (void)t, (void)which, (void)dst, (void)add;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
@@ -80,7 +79,7 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());

@@ -40,6 +40,25 @@ __device__ static inline float dropped(const uint8_t *mask, size_t i, float keep
     return mask ? (mask[i] ? keep : 0.0f) : 1.0f;
 }
 
+/* The rest of a row's LayerNorm in training, once the block's threads
+ * wrote row r [C] (each its columns j = threadIdx.x + k blockDim.x) and
+ * hold their part s of its sum: the mean and 1 / sqrt(var + eps) kept in
+ * mean[row], rstd[row] (nn.LayerNorm: biased variance); out = (LN(r) * g +
+ * beta), times the dropout's scale for element `off + j` of mask (NULL:
+ * none). */
+__device__ static void layernorm_keep_row(float *out, const float *r, float *mean, float *rstd, float s, const float *g,
+                                          const float *beta, const uint8_t *mask, float keep, size_t off, int C,
+                                          float eps) {
+    float m = block_reduce(s, 0) / C, q = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = r[j] - m;
+        q += d * d;
+    }
+    float rs = rsqrtf(block_reduce(q, 0) / C + eps);
+    if (threadIdx.x == 0) *mean = m, *rstd = rs;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) out[j] = ((r[j] - m) * rs * g[j] + beta[j]) * dropped(mask, off + j, keep);
+}
+
 /* One row per block: r = dropout(a + bias) + res, then out = LayerNorm(r)
  * * g + beta, with r, the mean and 1 / sqrt(var + eps) kept: BertSelfOutput
  * / BertOutput in training (train_dropout, then bert_add_layernorm_train). */
@@ -53,14 +72,46 @@ __global__ static void add_layernorm_keep(float *out, float *r, float *mean, flo
         r[off + j] = v;
         s += v;
     }
-    float m = block_reduce(s, 0) / C, q = 0.0f;
+    layernorm_keep_row(out + off, r + off, mean + blockIdx.x, rstd + blockIdx.x, s, g, beta, NULL, 0.0f, off, C, eps);
+}
+
+/* One row per block: r = (word[id] + type[tt]) + position[t] (tok: the
+ * row's id, token type and position), then out = dropout(LayerNorm(r) * g
+ * + beta), r, the mean and 1 / sqrt(var + eps) kept: BertEmbeddings in
+ * training (nn_embeddings_forward, nn_layernorm_forward, train_dropout). */
+__global__ static void embed_keep(float *out, float *r, float *mean, float *rstd, const int *tok, const float *word,
+                                  const float *type, const float *pos, const float *g, const float *beta,
+                                  const uint8_t *mask, float keep, int C, float eps) {
+    size_t off = (size_t)blockIdx.x * C;
+    const int *k = tok + 3 * (size_t)blockIdx.x;
+    const float *we = word + (size_t)k[0] * C, *te = type + (size_t)k[1] * C, *pe = pos + (size_t)k[2] * C;
+    float s = 0.0f;
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
-        float d = r[off + j] - m;
-        q += d * d;
+        float v = (we[j] + te[j]) + pe[j];
+        r[off + j] = v;
+        s += v;
     }
-    float rs = rsqrtf(block_reduce(q, 0) / C + eps);
-    if (threadIdx.x == 0) mean[blockIdx.x] = m, rstd[blockIdx.x] = rs;
-    for (int j = threadIdx.x; j < C; j += blockDim.x) out[off + j] = (r[off + j] - m) * rs * g[j] + beta[j];
+    layernorm_keep_row(out + off, r + off, mean + blockIdx.x, rstd + blockIdx.x, s, g, beta, mask, keep, off, C, eps);
+}
+
+/* d[i] *= the dropout's scale (train_dropout on a gradient). */
+__global__ static void dropout_grad(float *d, const uint8_t *mask, float keep, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] *= dropped(mask, i, keep);
+}
+
+/* The embedding tables' backward (nn_embeddings_backward): block b adds
+ * the rows of d listed in tok[start[b] .. start[b + 1]) (ascending: the
+ * batch's order) to row[b] of the tables' gradient g [rows x C], one
+ * column a thread. */
+__global__ static void embed_scatter(float *g, const float *d, const int *row, const int *start, const int *tok, int C) {
+    int b = blockIdx.x;
+    float *gr = g + (size_t)row[b] * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        float acc = gr[j];
+        for (int k = start[b]; k < start[b + 1]; k++) acc += d[(size_t)tok[k] * C + j];
+        gr[j] = acc;
+    }
 }
 
 /* Score row blockIdx.x of pair blockIdx.y (its T x T block at P + po[i]):
@@ -252,10 +303,17 @@ typedef struct {
     uint8_t *m_att, *m_ao, *m_fo;
 } layer_a;
 
+/* The embeddings' tensors (or their gradients) inside a block, after the
+ * layers': the word, position and token-type tables one after the other
+ * (one table of V + PT + TV rows), then the LayerNorm's weight and bias. */
+typedef struct {
+    float *word, *pos, *type, *ln_w, *ln_b;
+} emb_w;
+
 /* Elements held by each of a context's growing buffers (host and device). */
 typedef struct {
-    size_t buf, buf16, masks, ptrs, po, keyrow;                        /* device */
-    size_t ptrs_h, po_h, keyrow_h, pairs, groups;                       /* host */
+    size_t buf, buf16, masks, ptrs, po, keyrow, idx;                   /* device */
+    size_t ptrs_h, po_h, keyrow_h, pairs, groups, idx_h, count_h;      /* host */
 } cap_t;
 
 enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a layer; dctx dP dQ dK dV shared */
@@ -266,15 +324,19 @@ struct bert_cuda_train {
     int bf16;   /* shape.bf16: the dense products on bf16 operands */
     int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
+    int V, PT, TV, pad; /* the embeddings on the GPU (V > 0): the tables' rows, the padding id */
     float eps;
     size_t per; /* floats of one layer's weights */
+    size_t emb; /* floats of the embeddings' tensors (0: on the host) */
+    size_t n;   /* floats of a block: L per + emb */
     cudaStream_t stream;
     cublasHandle_t blas;
-    float *w, *g;      /* [L x per] weights; one backward's gradients */
-    float *acc, *m, *v; /* [L x per] the gradients summed since the last AdamW step; AdamW's moments */
-    double *ss, *ss_h;  /* [ceil(L per / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
-    __nv_bfloat16 *w16; /* bf16: [L x per] the weights rounded (the dense ones read), else NULL */
-    float *stage;      /* host: one block of the layers' tensors [L x per] */
+    /* blocks of n floats: the layers' tensors (L x per), then the embeddings' (emb) */
+    float *w, *g;      /* weights; one backward's gradients */
+    float *acc, *m, *v; /* the gradients summed since the last AdamW step; AdamW's moments */
+    double *ss, *ss_h;  /* [ceil(n / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
+    __nv_bfloat16 *w16; /* bf16: [L x per] the layers' weights rounded (the dense ones read), else NULL */
+    float *stage;      /* host: one block */
     int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
     char *pinned;       /* host memory page-locked by bert_cuda_train_pin, or NULL */
     size_t pinned_bytes;
@@ -289,6 +351,14 @@ struct bert_cuda_train {
     bert_cuda_group *groups;
     layer_a *la;            /* [L] */
     float *x_out, *tmp, *dx, *dh1, *dctx, *dI, *dqkv, *dP, *part, *keymask;
+    float *e_sum, *e_mean, *e_rstd; /* the embeddings' sums before their LayerNorm, its statistics */
+    uint8_t *m_emb;                 /* the embeddings' dropout mask */
+    /* the embeddings' pass (idx on the GPU, idx_h its host copy): [N x 3] each
+     * row's id, token type and position; then the backward's plan: G table
+     * rows, where each one's tokens start in the list [G + 1], the list [M] */
+    int *idx, *idx_h, *count_h;
+    size_t n_idx;
+    int G;
     __nv_bfloat16 *buf16, *x16, *dy16; /* bf16: a dense product's input [N x max(C, I)] and
                                         * output gradient [N x max(3C, I)], rounded */
     size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
@@ -303,16 +373,29 @@ typedef struct {
 } host_part;
 enum { HOST_PARTS = 16 };
 
-/* The 16 tensors of a layer as bert_cuda_layer_host s names them, in the
- * order of the GPU's block (Q, K and V weights, then their biases: the
- * [3C x C] weight and [3C] bias). */
-static void host_parts(const bert_cuda_train *t, const bert_cuda_layer_host *s, host_part out[HOST_PARTS]) {
+/* A block's entries: the layers, then the embeddings where the GPU has them. */
+static int entries(const bert_cuda_train *t) { return t->L + (t->emb != 0); }
+
+/* The tensors of entry e (layer e, or the embeddings at e = L) as h names
+ * them on the host, in the order of the GPU's block (a layer's Q, K and V
+ * weights, then their biases: the [3C x C] weight and [3C] bias); returns
+ * their count. The entries follow each other in the block, from 0. */
+static int host_parts(const bert_cuda_train *t, const bert_cuda_host *h, int e, host_part out[HOST_PARTS]) {
     size_t C = (size_t)t->C, I = (size_t)t->I;
+    if (e == t->L) {
+        const bert_cuda_emb_host *s = &h->emb;
+        const host_part parts[] = {{s->word, (size_t)t->V * C}, {s->pos, (size_t)t->PT * C}, {s->type, (size_t)t->TV * C},
+                                   {s->ln_w, C},                 {s->ln_b, C}};
+        memcpy(out, parts, sizeof parts);
+        return (int)(sizeof parts / sizeof parts[0]);
+    }
+    const bert_cuda_layer_host *s = &h->layers[e];
     const host_part parts[HOST_PARTS] = {
         {s->q_w, C * C}, {s->k_w, C * C}, {s->v_w, C * C},  {s->q_b, C},  {s->k_b, C},    {s->v_b, C},
         {s->o_w, C * C}, {s->o_b, C},     {s->ln1_w, C},    {s->ln1_b, C}, {s->i_w, I * C}, {s->i_b, I},
         {s->o2_w, C * I}, {s->o2_b, C},   {s->ln2_w, C},    {s->ln2_b, C}};
     memcpy(out, parts, sizeof parts);
+    return HOST_PARTS;
 }
 
 /* A layer's tensors in the order of its block of per floats: their sizes
@@ -338,6 +421,15 @@ static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
     return w;
 }
 
+/* The embeddings' tensors in a block at base. */
+static emb_w emb_at(const bert_cuda_train *t, float *base) {
+    size_t C = (size_t)t->C;
+    emb_w e;
+    e.word = base + t->per * (size_t)t->L, e.pos = e.word + (size_t)t->V * C, e.type = e.pos + (size_t)t->PT * C;
+    e.ln_w = e.type + (size_t)t->TV * C, e.ln_b = e.ln_w + C;
+    return e;
+}
+
 /* t's GPU made the calling thread's current one (every entry point's
  * first step: the caller's thread may differ from the creator's). */
 static void on_gpu(const bert_cuda_train *t) { (void)cudaSetDevice(t->device); }
@@ -346,8 +438,8 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
     on_gpu(t);
     cuda_nccl_free(t->comm);
-    void *dev[] = {t->w,   t->g,   t->acc, t->m, t->v, t->w16, t->ss, t->buf, t->buf16, t->masks, (void *)t->ptrs,
-                   t->po,  t->keyrow};
+    void *dev[] = {t->w,   t->g,      t->acc, t->m, t->v, t->w16, t->ss, t->buf, t->buf16, t->masks, (void *)t->ptrs,
+                   t->po,  t->keyrow, t->idx};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
@@ -355,7 +447,7 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (t->stage_pinned) cudaFreeHost(t->stage);
     else free(t->stage);
     if (t->pinned) cudaHostUnregister(t->pinned);
-    free(t->ss_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h);
+    free(t->ss_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h), free(t->idx_h), free(t->count_h);
     free(t->pairs), free(t->groups), free(t->la);
     free(t);
 }
@@ -368,6 +460,11 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     if (sh->heads < 1 || sh->hidden < 1 || sh->hidden % sh->heads || sh->layers < 1 || sh->intermediate < 1)
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: hidden size %d, %d heads, %d layers, intermediate %d",
                          sh->hidden, sh->heads, sh->layers, sh->intermediate);
+    /* the tables' rows: an int indexes the backward's plan (V + PT + TV rows) */
+    if (sh->vocab < 0 || (sh->vocab > 0 && (sh->positions < 1 || sh->types < 1 || sh->positions > (1 << 20) ||
+                                           sh->types > (1 << 20) || sh->vocab > (1 << 28))))
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: embedding tables of %d, %d and %d rows", sh->vocab,
+                         sh->positions, sh->types);
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus < 1 || sh->device < 0)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: no GPU %d", sh->device);
@@ -379,11 +476,16 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     t->device = sh->device % gpus, t->shared = sh->device >= gpus, t->bf16 = sh->bf16 != 0;
     t->C = sh->hidden, t->NH = sh->heads, t->I = sh->intermediate, t->L = sh->layers, t->act = sh->act;
     t->eps = sh->eps;
+    if (sh->vocab > 0) {
+        t->V = sh->vocab, t->PT = sh->positions, t->TV = sh->types, t->pad = sh->pad_id;
+        t->emb = ((size_t)t->V + (size_t)t->PT + (size_t)t->TV + 2) * (size_t)t->C;
+    }
     size_t n[LAYER_PARTS], n_ss;
     layer_parts((size_t)t->C, (size_t)t->I, n);
     for (int k = 0; k < LAYER_PARTS; k++) t->per += n[k];
-    size_t bytes = sizeof(float) * t->per * (size_t)t->L;
-    n_ss = (t->per * (size_t)t->L + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    t->n = t->per * (size_t)t->L + t->emb;
+    size_t bytes = sizeof(float) * t->n;
+    n_ss = (t->n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     t->ss_h = (double *)malloc(sizeof(double) * n_ss);
     t->la = (layer_a *)calloc((size_t)t->L, sizeof *t->la);
     if (!t->ss_h || !t->la) {
@@ -406,16 +508,17 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
         e = cudaMalloc((void **)blocks[k], bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
-    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, bytes / 2);
+    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, sizeof(__nv_bfloat16) * t->per * (size_t)t->L);
     for (size_t k = 2; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++) /* sums and moments start at 0 */
         e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e != cudaSuccess) {
         bert_cuda_train_free(t);
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
-                         "CUDA: cannot allocate %.1f MB of GPU memory for the layers' weights, gradients and AdamW's "
+                         "CUDA: cannot allocate %.1f MB of GPU memory for the weights, gradients and AdamW's "
                          "moments: %s",
-                         (sh->bf16 ? 5.5e-6 : 5e-6) * bytes, cudaGetErrorString(e));
+                         1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)(t->per * (size_t)t->L) : 0.0)),
+                         cudaGetErrorString(e));
     }
     cublasStatus_t s = cuda_blas()->create(&t->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);
@@ -471,14 +574,19 @@ static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
     }
     TAKE(t->x_out, NC), TAKE(t->tmp, NC), TAKE(t->dx, NC), TAKE(t->dh1, NC), TAKE(t->dctx, NC), TAKE(t->dI, N * I);
     TAKE(t->dqkv, 3 * NC), TAKE(t->dP, att), TAKE(t->part, (size_t)t->parts * 2 * wide), TAKE(t->keymask, N);
+    t->e_sum = t->e_mean = t->e_rstd = NULL;
+    if (t->emb) TAKE(t->e_sum, NC), TAKE(t->e_mean, N), TAKE(t->e_rstd, N);
 #undef TAKE
     return at;
 }
 
-/* Carves every layer's dropout masks (bytes; those of the dropouts that
- * are on) from base (t->masks; NULL: only counts); returns the bytes. */
+/* Carves the dropout masks (bytes; those of the dropouts that are on: the
+ * embeddings' where the GPU has them, then every layer's) from base
+ * (t->masks; NULL: only counts); returns the bytes. */
 static size_t carve_masks(bert_cuda_train *t, uint8_t *base, size_t tt) {
     size_t NC = (size_t)t->N * t->C, att = (size_t)t->NH * tt, at = 0;
+    t->m_emb = NULL;
+    if (t->emb && t->keep_hidden != 0.0f) t->m_emb = base, at += NC;
     for (int l = 0; l < t->L; l++) {
         layer_a *a = &t->la[l];
         a->m_att = a->m_ao = a->m_fo = NULL;
@@ -639,6 +747,52 @@ static cublasStatus_t layer_bwd(bert_cuda_train *t, int l) {
     return dense_bwd(t, t->dx, 1.0f, g.qkv_w, g.qkv_b, t->dqkv, a->x_in, w.qkv_w, N, 3 * C, C);
 }
 
+/* The embeddings' part of the pass for batch b into t->idx_h: each row's
+ * id, token type and position, then the backward's plan, which lists for
+ * each table row with a gradient (word rows but the padding id's, then
+ * positions, then token types: rows of the one table emb_at lays out) its
+ * tokens in the batch's order. */
+static bert_status plan_embeddings(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
+    size_t N = (size_t)t->N, R = (size_t)t->V + (size_t)t->PT + (size_t)t->TV;
+    cap_t *k = &t->cap;
+    if (!b->seqs) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: no sequences for the embeddings");
+    if (!host_room(&t->idx_h, &k->idx_h, 12 * N + 1) || !host_room(&t->count_h, &k->count_h, R))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int *tok = t->idx_h, *count = t->count_h;
+    memset(count, 0, sizeof(int) * R);
+    for (int s = 0; s < b->S; s++) {
+        const bert_sequence *q = &b->seqs[s];
+        if (q->n_tokens != b->offset[s + 1] - b->offset[s] || q->n_tokens > t->PT || !q->input_ids)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: sequence %d: %d tokens where its offsets "
+                             "give %d (at most %d)", s, q->n_tokens, b->offset[s + 1] - b->offset[s], t->PT);
+        for (int i = 0; i < q->n_tokens; i++) {
+            int id = q->input_ids[i], tt = q->token_type_ids ? q->token_type_ids[i] : 0;
+            if (id < 0 || id >= t->V || tt < 0 || tt >= t->TV)
+                return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: sequence %d: position %d: id %d or "
+                                 "token type %d out of range", s, i, id, tt);
+            int *r = tok + 3 * ((size_t)b->offset[s] + (size_t)i);
+            r[0] = id, r[1] = tt, r[2] = i;
+            count[t->V + i]++, count[t->V + t->PT + tt]++;
+            if (id != t->pad) count[id]++;
+        }
+    }
+    /* the rows with tokens, ascending; count[] becomes each one's cursor into the list */
+    int *row = tok + 3 * N, G = 0, M = 0;
+    for (size_t r = 0; r < R; r++)
+        if (count[r]) row[G++] = (int)r;
+    int *start = row + G, *list = start + G + 1;
+    for (int g = 0; g < G; g++) start[g] = M, M += count[row[g]], count[row[g]] = start[g];
+    start[G] = M;
+    for (size_t n = 0; n < N; n++) {
+        const int *r = tok + 3 * n;
+        if (r[0] != t->pad) list[count[r[0]]++] = (int)n;
+        list[count[t->V + r[2]]++] = (int)n;
+        list[count[t->V + t->PT + r[1]]++] = (int)n;
+    }
+    t->G = G, t->n_idx = 3 * N + 2 * (size_t)G + 1 + (size_t)M;
+    return BERT_OK;
+}
+
 /* The pass's buffers, plan, operand addresses and masks for batch b. */
 static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
     int S = b->S, NH = t->NH, C = t->C, L = t->L;
@@ -654,7 +808,10 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     size_t in16 = N * (size_t)(C > t->I ? C : t->I), out16 = N * (size_t)(3 * C > t->I ? 3 * C : t->I);
     in16 = (in16 + 127) / 128 * 128; /* dy16 256 bytes in */
+    bert_status rc = t->emb ? plan_embeddings(t, b, err) : BERT_OK;
+    if (rc != BERT_OK) return rc;
     cudaError_t e = dev_room(&t->buf, &k->buf, floats);
+    if (e == cudaSuccess && t->emb) e = dev_room(&t->idx, &k->idx, t->n_idx);
     if (e == cudaSuccess && t->bf16) e = dev_room(&t->buf16, &k->buf16, in16 + out16);
     if (e == cudaSuccess) e = dev_room(&t->masks, &k->masks, bytes);
     if (e == cudaSuccess) e = dev_room(&t->ptrs, &k->ptrs, n_ptrs);
@@ -685,20 +842,23 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         d[0] = t->dctx + row * C + col, d[P] = t->dP + po, d[2 * P] = dq, d[3 * P] = dq + C, d[4 * P] = dq + 2 * (size_t)C;
     }
     /* the masks, drawn here from the caller's stream in the CPU pass's order:
-     * layer by layer, the attention probabilities', the attention output's,
-     * the FFN output's (carve_masks lays them out in that order) */
+     * the embeddings' (where the GPU has them), then layer by layer, the
+     * attention probabilities', the attention output's, the FFN output's
+     * (carve_masks lays them out in that order); l = -1: the embeddings' */
     uint64_t at = 0; /* draws before the next mask */
-    for (int l = 0; l < L; l++) {
-        const layer_a *a = &t->la[l];
+    for (int l = -1; l < L; l++) {
+        const layer_a *a = &t->la[l < 0 ? 0 : l];
         const struct {
             uint8_t *m;
             size_t rows, len;
             uint64_t before, after;
             float p;
-        } seg[] = {{a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att},
-                   {a->m_ao, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden},
-                   {a->m_fo, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}};
-        for (size_t k = 0; k < sizeof seg / sizeof seg[0]; k++) {
+        } layer_seg[] = {{a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att},
+                         {a->m_ao, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden},
+                         {a->m_fo, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}},
+          emb_seg[] = {{t->m_emb, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}}, *seg = l < 0 ? emb_seg : layer_seg;
+        size_t n_seg = l < 0 ? 1 : 3;
+        for (size_t k = 0; k < n_seg; k++) {
             if (!seg[k].m) continue;
             uint64_t A, B, stride = seg[k].before + seg[k].len + seg[k].after;
             bert_pcg32_step_map(b->rng_inc, at + seg[k].before, &A, &B);
@@ -715,7 +875,7 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
                                                float *x_out, bert_error *err) {
     on_gpu(t);
     t->pending = 0;
-    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || !x0 || !x_out)
+    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb) || !x_out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
         !(b->p_att < 1.0f) || !(b->p_hidden < 1.0f))
@@ -725,13 +885,20 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
     bert_status rc = prepare(t, b, err);
     if (rc != BERT_OK) return rc;
     size_t N = (size_t)t->N, NC = N * t->C, P = (size_t)t->P;
-    cudaError_t e = cudaMemcpyAsync(t->la[0].x_in, x0, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
+    cudaError_t e = t->emb ? cudaMemcpyAsync(t->idx, t->idx_h, sizeof(int) * t->n_idx, cudaMemcpyHostToDevice, t->stream)
+                           : cudaMemcpyAsync(t->la[0].x_in, x0, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keymask, b->keymask, sizeof(float) * N, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess)
         e = cudaMemcpyAsync((void *)t->ptrs, t->ptrs_h, sizeof(float *) * t->n_ptrs, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the batch to the GPU");
+    if (t->emb) {
+        emb_w w = emb_at(t, t->w);
+        BERT_LAUNCH(embed_keep, (unsigned)N, threads_for(t->C, 256), t->stream)(
+            t->la[0].x_in, t->e_sum, t->e_mean, t->e_rstd, t->idx, w.word, w.type, w.pos, w.ln_w, w.ln_b, t->m_emb,
+            t->keep_hidden, t->C, t->eps);
+    }
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < t->L && s == CUBLAS_STATUS_SUCCESS; l++)
         s = layer_fwd(t, l, l + 1 < t->L ? t->la[l + 1].x_in : t->x_out);
@@ -743,14 +910,14 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
     return rc;
 }
 
-/* Layer l's tensors between the host stage (the GPU's layout) and where
- * host says they are: into the stage (to_stage), else out of it, added
- * (+=) when add, copied otherwise. */
-static void stage_layer(bert_cuda_train *t, int l, const bert_cuda_layer_host *host, int to_stage, int add) {
+/* Entry e's tensors (host_parts) between the host stage (the GPU's
+ * layout) and where host says they are: into the stage (to_stage), else
+ * out of it, added (+=) when add, copied otherwise. */
+static void stage_entry(bert_cuda_train *t, int e, const bert_cuda_host *host, int to_stage, int add) {
     host_part parts[HOST_PARTS];
-    host_parts(t, host, parts);
-    float *h = t->stage + t->per * l;
-    for (int k = 0; k < HOST_PARTS; k++) {
+    int np = host_parts(t, host, e, parts);
+    float *h = t->stage + t->per * (size_t)e;
+    for (int k = 0; k < np; k++) {
         if (to_stage)
             memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
         else if (add)
@@ -761,36 +928,43 @@ static void stage_layer(bert_cuda_train *t, int l, const bert_cuda_layer_host *h
     }
 }
 
-extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
+extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
     t->pending = 0;
     size_t NC = (size_t)t->N * t->C;
     (void)cudaGetLastError();
-    cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->per * (size_t)t->L, t->stream);
+    cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->n, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the gradient to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = t->L - 1; l >= 0 && s == CUBLAS_STATUS_SUCCESS; l--) s = layer_bwd(t, l);
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    if (t->emb) { /* train/backprop.c's embeddings' backward: dropout, LayerNorm, the tables */
+        emb_w w = emb_at(t, t->w), g = emb_at(t, t->g);
+        if (t->m_emb) BERT_LAUNCH(dropout_grad, blocks_for(NC), 256, t->stream)(t->dx, t->m_emb, t->keep_hidden, NC);
+        layernorm_bwd(t, t->tmp, t->tmp, NULL, g.ln_w, g.ln_b, t->dx, t->e_sum, w.ln_w, t->e_mean, t->e_rstd);
+        const int *row = t->idx + 3 * (size_t)t->N;
+        BERT_LAUNCH(embed_scatter, (unsigned)t->G, threads_for(t->C, 256), t->stream)(g.word, t->tmp, row, row + t->G,
+                                                                                     row + 2 * t->G + 1, t->C);
+    }
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
     /* everything back before anything is added: a failed copy adds nothing */
-    e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
-    if (e == cudaSuccess && grads)
-        e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
+    if (!t->emb) e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess && grads) e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->n, cudaMemcpyDeviceToHost, t->stream);
     bert_status rc = cuda_settle(t->stream, e, "copying the gradients from the GPU", err);
     if (rc != BERT_OK) return rc;
     if (!grads) { /* into the GPU's sums */
-        size_t n = t->per * (size_t)t->L;
-        BERT_LAUNCH(add_into, blocks_for(n), 256, t->stream)(t->acc, (const float *)t->g, n);
+        BERT_LAUNCH(add_into, blocks_for(t->n), 256, t->stream)(t->acc, (const float *)t->g, t->n);
         if ((rc = cuda_settle(t->stream, cudaGetLastError(), "adding up the gradients", err)) != BERT_OK) return rc;
     }
-    /* each layer's gradients added where the trainer keeps them, the last layer first */
+    /* each layer's gradients added where the trainer keeps them, the last layer first, then the embeddings' */
     for (int l = t->L - 1; l >= 0; l--) {
-        if (grads) stage_layer(t, l, &grads[l], 0, 1);
+        if (grads) stage_entry(t, l, grads, 0, 1);
         if (layer_done) layer_done(user, l);
     }
+    if (grads && t->emb) stage_entry(t, t->L, grads, 0, 1);
     return BERT_OK;
 }
 
@@ -805,19 +979,19 @@ static float *block_of(const bert_cuda_train *t, bert_cuda_block which) {
     return NULL;
 }
 
-extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
+extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *src,
                                               bert_error *err) {
     on_gpu(t);
     float *d = block_of(t, which);
-    if (!d || !src) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
-    for (int l = 0; l < t->L; l++) stage_layer(t, l, &src[l], 1, 0);
+    if (!d || !src || !src->layers) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
+    for (int e = 0; e < entries(t); e++) stage_entry(t, e, src, 1, 0);
     (void)cudaGetLastError();
-    cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyHostToDevice, t->stream);
+    cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->n, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess && which == BERT_CUDA_WEIGHTS) {
         round_weights(t);
         e = cudaGetLastError();
     }
-    return cuda_settle(t->stream, e, "copying the layers' tensors to the GPU", err);
+    return cuda_settle(t->stream, e, "copying the weights' tensors to the GPU", err);
 }
 
 extern "C" bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t bytes, bert_error *err) {
@@ -834,26 +1008,26 @@ extern "C" bert_status bert_cuda_train_pin(bert_cuda_train *t, void *p, size_t b
     return BERT_OK;
 }
 
-/* 1 when every tensor of dst[L] lies in the memory bert_cuda_train_pin locked. */
-static int in_pinned(const bert_cuda_train *t, const bert_cuda_layer_host *dst) {
+/* 1 when every tensor of dst lies in the memory bert_cuda_train_pin locked. */
+static int in_pinned(const bert_cuda_train *t, const bert_cuda_host *dst) {
     uintptr_t lo = (uintptr_t)t->pinned, hi = lo + t->pinned_bytes; /* addresses: dst may lie elsewhere */
-    for (int l = 0; t->pinned && l < t->L; l++) {
+    for (int en = 0; t->pinned && en < entries(t); en++) {
         host_part parts[HOST_PARTS];
-        host_parts(t, &dst[l], parts);
-        for (int k = 0; k < HOST_PARTS; k++)
+        int np = host_parts(t, dst, en, parts);
+        for (int k = 0; k < np; k++)
             if ((uintptr_t)parts[k].p < lo || (uintptr_t)(parts[k].p + parts[k].n) > hi) return 0;
     }
     return t->pinned != NULL;
 }
 
-/* Block d straight into the tensors of dst[L] (page-locked: in_pinned), one
+/* Block d straight into the tensors of dst (page-locked: in_pinned), one
  * copy a tensor, in the block's order. */
-static cudaError_t download_direct(bert_cuda_train *t, const float *d, const bert_cuda_layer_host *dst) {
+static cudaError_t download_direct(bert_cuda_train *t, const float *d, const bert_cuda_host *dst) {
     cudaError_t e = cudaSuccess;
-    for (int l = 0; l < t->L && e == cudaSuccess; l++) {
+    for (int en = 0; en < entries(t) && e == cudaSuccess; en++) {
         host_part parts[HOST_PARTS];
-        host_parts(t, &dst[l], parts);
-        for (int k = 0; k < HOST_PARTS && e == cudaSuccess; k++) {
+        int np = host_parts(t, dst, en, parts);
+        for (int k = 0; k < np && e == cudaSuccess; k++) {
             e = cudaMemcpyAsync(parts[k].p, d, sizeof(float) * parts[k].n, cudaMemcpyDeviceToHost, t->stream);
             d += parts[k].n;
         }
@@ -861,17 +1035,18 @@ static cudaError_t download_direct(bert_cuda_train *t, const float *d, const ber
     return e;
 }
 
-extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
+extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *dst,
                                                 int add, bert_error *err) {
     on_gpu(t);
     const float *d = block_of(t, which);
-    if (!d || !dst) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
+    if (!d || !dst || !dst->layers)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
     (void)cudaGetLastError();
     if (!add && in_pinned(t, dst))
-        return cuda_settle(t->stream, download_direct(t, d, dst), "copying the layers' tensors from the GPU", err);
-    cudaError_t e = cudaMemcpyAsync(t->stage, d, sizeof(float) * t->per * (size_t)t->L, cudaMemcpyDeviceToHost, t->stream);
-    bert_status rc = cuda_settle(t->stream, e, "copying the layers' tensors from the GPU", err);
-    for (int l = 0; rc == BERT_OK && l < t->L; l++) stage_layer(t, l, &dst[l], 0, add);
+        return cuda_settle(t->stream, download_direct(t, d, dst), "copying the weights' tensors from the GPU", err);
+    cudaError_t e = cudaMemcpyAsync(t->stage, d, sizeof(float) * t->n, cudaMemcpyDeviceToHost, t->stream);
+    bert_status rc = cuda_settle(t->stream, e, "copying the weights' tensors from the GPU", err);
+    for (int en = 0; rc == BERT_OK && en < entries(t); en++) stage_entry(t, en, dst, 0, add);
     return rc;
 }
 
@@ -889,7 +1064,7 @@ extern "C" bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, s
 extern "C" bert_status bert_cuda_train_grad_sumsq(bert_cuda_train *t, double *ss, bert_error *err) {
     on_gpu(t);
     *ss = 0.0;
-    size_t n = t->per * (size_t)t->L, parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    size_t n = t->n, parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     (void)cudaGetLastError();
     BERT_LAUNCH(sumsq_part, (unsigned)parts, SUMSQ_THREADS, t->stream)(t->ss, (const float *)t->acc, n);
     cudaError_t e = cudaGetLastError();
@@ -914,6 +1089,15 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
             at += n[k];
         }
     }
+    if (t->emb) { /* the tables with weight decay, the LayerNorm without */
+        size_t at = t->per * (size_t)t->L, C = (size_t)t->C;
+        const size_t sz[] = {((size_t)t->V + (size_t)t->PT + (size_t)t->TV) * C, C, C};
+        for (int k = 0; k < 3; k++) {
+            BERT_LAUNCH(adamw_update, blocks_for(sz[k]), 256, t->stream)(t->w + at, t->acc + at, t->m + at, t->v + at, sz[k],
+                                                                          k == 0 ? *decay : *no_decay);
+            at += sz[k];
+        }
+    }
     round_weights(t);
     return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);
 }
@@ -933,7 +1117,7 @@ extern "C" bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error 
     on_gpu(t);
     if (!t->comm) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_allreduce: no communicator joined");
     (void)cudaGetLastError();
-    bert_status rc = cuda_nccl_sum(t->comm, t->acc, t->per * (size_t)t->L, t->stream, err);
+    bert_status rc = cuda_nccl_sum(t->comm, t->acc, t->n, t->stream, err);
     if (rc != BERT_OK) return cuda_drain(t->stream), rc;
     return cuda_settle(t->stream, cudaSuccess, "summing the gradients over the ranks", err);
 }

@@ -1,18 +1,20 @@
-/* train.h — the encoder's layers in training on an NVIDIA GPU
+/* train.h — the encoder in training on an NVIDIA GPU
  * (bert_train_params.device = BERT_DEVICE_CUDA).
  *
- * The seam: train/backprop.c makes the embeddings on the CPU (their
- * LayerNorm and dropout too) and hands the layers' input x0 [N x C] to
- * bert_cuda_train_forward, which runs every layer on the GPU keeping what
+ * The seam: bert_cuda_train_forward takes the batch's token ids (with the
+ * embeddings on the GPU, shape.vocab > 0) or the layers' input x0 [N x C]
+ * made on the CPU (the embeddings, their LayerNorm and dropout: train/
+ * backprop.c), runs the embeddings and every layer on the GPU keeping what
  * the backward reads there, and writes the last hidden states back; the
  * task heads and their losses run on the CPU; bert_cuda_train_backward
- * takes d loss / d hidden, runs the layers' backward on the GPU, adds each
- * layer's weight gradients to the sums the GPU keeps (or, asked to, to the
- * trainer's host block) and gives back d loss / d x0 for the embeddings'
- * backward on the CPU.
+ * takes d loss / d hidden, runs the backward on the GPU, adds the weight
+ * gradients to the sums the GPU keeps (or, asked to, to the trainer's
+ * host block) and, with the embeddings on the CPU, gives back d loss / d
+ * x0 for their backward there.
  *
- * The layers' weights, their summed gradients and AdamW's two moments live
- * on the GPU: the trainer uploads them once (bert_cuda_train_upload, also
+ * The tensors the GPU trains (the layers', and the embeddings' with
+ * shape.vocab: "the held tensors"), their summed gradients and AdamW's two
+ * moments live on the GPU: the trainer uploads them once (bert_cuda_train_upload, also
  * after a resume), takes the gradients' sum of squares for the global norm
  * (bert_cuda_train_grad_sumsq), steps AdamW there (bert_cuda_train_adamw)
  * and copies the new weights back for the CPU's evaluation and checkpoints
@@ -30,7 +32,9 @@
  * (nn_attention_keep), and runs on cuBLAS batched products, one call per
  * run of equal-length sequences (bert_cuda_plan). AdamW's element
  * operations are the CPU's (train/optimizer.c) each rounded once, so the
- * same gradients give the same weights and moments bit for bit. */
+ * same gradients give the same weights and moments bit for bit. The
+ * embeddings' gradient adds each table row's tokens in the batch's order,
+ * as nn_embeddings_backward does, one block a row. */
 #ifndef BERT_CUDA_TRAIN_H
 #define BERT_CUDA_TRAIN_H
 
@@ -50,6 +54,20 @@ typedef struct bert_cuda_layer_host {
     float *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
 } bert_cuda_layer_host;
 
+/* Where the embeddings' tensors are on the host: the word [vocab x C],
+ * position [positions x C] and token-type [types x C] tables and their
+ * LayerNorm's weight and bias [C]. */
+typedef struct bert_cuda_emb_host {
+    float *word, *pos, *type, *ln_w, *ln_b;
+} bert_cuda_emb_host;
+
+/* Every held tensor of one block on the host: layers[shape.layers], and
+ * emb where the shape has the embeddings (shape.vocab > 0; else unread). */
+typedef struct bert_cuda_host {
+    const bert_cuda_layer_host *layers;
+    bert_cuda_emb_host emb;
+} bert_cuda_host;
+
 typedef struct {
     int hidden, heads, intermediate, layers;
     int act; /* a bert_activation */
@@ -61,11 +79,19 @@ typedef struct {
                  * weights, the input, d loss / d output rounded to nearest even) with f32
                  * sums; the bias gradients, attention, LayerNorm, the activations, AdamW and
                  * the weights it updates stay f32. 0: every product in f32 */
+    /* vocab > 0: the embeddings train on the GPU too, tables of vocab, positions and types
+     * rows (BertEmbeddings: x0 = dropout(LayerNorm((word[id] + type[tt]) + position[t])),
+     * position t the token's index in its sequence; the word row of pad_id gets no
+     * gradient, as nn.Embedding(padding_idx)). 0: they stay on the host, which hands
+     * over x0 and takes d loss / d x0 back */
+    int vocab, positions, types, pad_id;
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */
 typedef struct {
     int S;                  /* sequences */
+    const bert_sequence *seqs; /* [S] with the embeddings on the GPU: their input_ids and
+                                * token_type_ids (NULL: 0), which must be in range; else unread */
     const int *offset;      /* [S + 1] first row of each sequence */
     const size_t *poff;     /* [S + 1] where each sequence's T x T block starts (sum of the T^2 before) */
     const float *keymask;   /* [N] 1 = attend to this key, 0 = masked */
@@ -73,7 +99,8 @@ typedef struct {
      * and the rate p of the attention probabilities' and of the hidden
      * states'. The masks are drawn on the GPU from the caller's PCG32
      * stream (train/rng.h; state rng_state, increment rng_inc) as the CPU
-     * pass draws them: layer by layer, the attention probabilities' [heads x
+     * pass draws them: with the embeddings on the GPU, first their output's
+     * [N x C]; then layer by layer, the attention probabilities' [heads x
      * sum T^2] (head-major, as nn_attention_keep), then the attention output
      * dense's [N x C], then the FFN output dense's; a value is dropped when
      * its draw's uniform is < p; a dropout that is off draws nothing. The
@@ -101,7 +128,7 @@ typedef struct bert_cuda_train bert_cuda_train;
 bert_status bert_cuda_train_create(const bert_cuda_train_shape *shape, bert_cuda_train **out, bert_error *err);
 void bert_cuda_train_free(bert_cuda_train *t);
 
-/* The blocks of the layers' tensors the GPU holds. */
+/* The blocks of the held tensors the GPU holds. */
 typedef enum {
     BERT_CUDA_WEIGHTS,    /* the weights the passes use and AdamW updates */
     BERT_CUDA_GRADS,      /* the gradients summed since the last AdamW step */
@@ -109,19 +136,18 @@ typedef enum {
     BERT_CUDA_EXP_AVG_SQ  /* AdamW's second moment */
 } bert_cuda_block;
 
-/* Copies block `which` of the layers from src[layers] (host) to the GPU,
+/* Copies block `which` of the held tensors from src (host) to the GPU,
  * replacing it. A new context's gradients and moments are zero, its
  * weights unset: upload them before the first pass. */
-bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *src,
-                                   bert_error *err);
+bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *src, bert_error *err);
 
-/* Copies block `which` back into dst[layers] (host): added (+=) when add,
+/* Copies block `which` back into dst (host): added (+=) when add,
  * else copied. The GPU's block is left as it is. A copy (not add) into
  * tensors that all lie in memory bert_cuda_train_pin locked goes straight
  * into them, and a failure may leave them part-copied; otherwise it goes
  * through a stage, and a failure leaves dst as it was. */
-bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_layer_host *dst,
-                                     int add, bert_error *err);
+bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_block which, const bert_cuda_host *dst, int add,
+                                     bert_error *err);
 
 /* Page-locks the host memory [p, p + bytes) (cudaHostRegister) for the
  * life of the context, so downloads into tensors inside it go straight
@@ -160,16 +186,18 @@ typedef struct {
     float clip, decay_mul, decay_add, one_minus_b1, b2, one_minus_b2, bc2_sqrt, eps, step_size;
 } bert_cuda_adamw;
 
-/* One AdamW step of every layer tensor on the GPU from the summed
- * gradients: the weight matrices with `decay`'s coefficients, the biases
- * and LayerNorm parameters with `no_decay`'s (weight decay off); the
- * summed gradients are zeroed. */
+/* One AdamW step of every held tensor on the GPU from the summed
+ * gradients: the weight matrices and embedding tables with `decay`'s
+ * coefficients, the biases and LayerNorm parameters with `no_decay`'s
+ * (weight decay off); the summed gradients are zeroed. */
 bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *decay, const bert_cuda_adamw *no_decay,
                                   bert_error *err);
 
-/* Every layer on x0 [N x C] (host) with dropout, keeping what the backward
- * reads on the GPU; the last layer's output into x_out [N x C] (host).
- * Buffers grow to the batch. On failure nothing is kept for a backward. */
+/* The embeddings of b->seqs (shape.vocab > 0; x0 unread, may be NULL) or
+ * x0 [N x C] (host), then every layer, with dropout, keeping what the
+ * backward reads on the GPU; the last layer's output into x_out [N x C]
+ * (host). Buffers grow to the batch. On failure nothing is kept for a
+ * backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
 
@@ -180,12 +208,14 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
 bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, bert_error *err);
 
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
- * x_out on entry and d loss / d x0 on return; each layer's weight
- * gradients are added (+=) to the GPU's summed gradients (grads NULL) or
- * to grads[l] (host), then layer_done(user, l) is called when not NULL,
- * from the last layer to the first. On a CUDA failure nothing has been
- * added. BERT_ERR_STATE without a forward since the last backward. */
-bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_layer_host *grads,
+ * x_out on entry and, with the embeddings on the host, d loss / d x0 on
+ * return (else it is left as it was); the weight gradients are added (+=)
+ * to the GPU's summed gradients (grads NULL) or to grads' tensors (host),
+ * layer by layer from the last to the first, layer_done(user, l) called
+ * after each when not NULL, then the embeddings'. On a CUDA failure
+ * nothing has been added. BERT_ERR_STATE without a forward since the last
+ * backward. */
+bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err);
 
 #ifdef __cplusplus

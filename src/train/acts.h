@@ -68,11 +68,12 @@ typedef struct {
      * micro-batch's dropout masks, which the part draws its piece of; NULL:
      * the batch is whole. */
     const struct train_masks *masks;
-    /* The layers' forward and backward on the GPU (train/gpu.h); NULL: on
-     * the CPU. gpu_grads: where in block.grads their gradients are added
-     * ([layers]), or NULL: summed on the GPU. */
+    /* The layers' forward and backward on the GPU (train/gpu.h), and the
+     * embeddings' too with gpu_emb; NULL: on the CPU. gpu_grads: where in
+     * block.grads their gradients are added, or NULL: summed on the GPU. */
     struct bert_cuda_train *gpu;
-    const struct bert_cuda_layer_host *gpu_grads;
+    const struct bert_cuda_host *gpu_grads;
+    int gpu_emb;
 } train_pass;
 
 /* The whole micro-batch around a part: its tokens, sequences and

@@ -63,6 +63,10 @@ bert_status train_encoder_forward(const train_pass *tp, const bert_sequence *seq
     train_acts *a = tp->acts;
     int N = a->N, C = c->hidden_size, NL = c->num_hidden_layers;
     size_t NC = (size_t)N * C;
+    if (tp->gpu_emb) { /* the embeddings on the GPU too; the key mask here, for the heads */
+        nn_key_mask(a->keymask, seqs, S, a->offset);
+        return train_gpu_forward(tp, seqs, NULL, err);
+    }
     /* BertEmbeddings: x0 = dropout(LayerNorm(word + type + position)) */
     nn_embeddings_forward(a->e_sum, a->keymask, &m->w, C, seqs, S, a->offset, tp->block.n_threads);
     nn_layernorm_keep ke = {a->e_sum, a->e_mean, a->e_rstd};
@@ -72,7 +76,7 @@ bert_status train_encoder_forward(const train_pass *tp, const bert_sequence *seq
     /* on the GPU, the layers' input goes over from dtmp (scratch until the backward) */
     float *x = tp->gpu ? a->dtmp : NL > 0 ? a->layers[0].x_in : a->x_out;
     for (size_t i = 0; i < NC; i++) x[i] = a->e_ln[i] * a->e_mask[i];
-    if (tp->gpu) return train_gpu_forward(tp, x, err);
+    if (tp->gpu) return train_gpu_forward(tp, seqs, x, err);
     for (int l = 0; l < NL; l++) layer_forward(tp, l, l + 1 < NL ? a->layers[l + 1].x_in : a->x_out);
     return BERT_OK;
 }
@@ -138,7 +142,7 @@ bert_status train_encoder_backward(const train_pass *tp, const bert_sequence *se
     size_t NC = (size_t)N * C;
     if (tp->gpu) {
         bert_status rc = train_gpu_backward(tp, err);
-        if (rc != BERT_OK) return rc;
+        if (rc != BERT_OK || tp->gpu_emb) return rc; /* with gpu_emb, the embeddings' backward ran there */
     } else {
         for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
             layer_backward(tp, l);

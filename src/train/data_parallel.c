@@ -11,8 +11,9 @@
  * down, the order backward finishes them), then at the step the ranges
  * between them (embeddings, pooler, heads) in ascending order; on other
  * steps the whole block at the step. Every rank issues the same buckets
- * in the same order, a rank with an empty share included. Layers summed
- * on the GPUs (NCCL) are left out (train_dp_layers_elsewhere). */
+ * in the same order, a rank with an empty share included. What is summed
+ * on the GPUs (NCCL: the layers, and the embeddings where they train
+ * there) is left out (train_dp_held_elsewhere). */
 #include "train/data_parallel.h"
 
 #include <limits.h>
@@ -29,7 +30,8 @@ struct train_dp {
     int n_layers;
     size_t (*layer)[2];      /* [n_layers] {offset, count} of layer l's tensors; count 0: not one range */
     int sent;                /* this step's layers were sent during backward */
-    int elsewhere;           /* the layers are summed elsewhere (train_dp_layers_elsewhere) */
+    int elsewhere;           /* [held_lo, held_hi) is summed elsewhere (train_dp_held_elsewhere) */
+    size_t held_lo, held_hi;
     int reduced;             /* this step's gradients are summed (until the step is taken) */
     float *labels;           /* the share's labels, where they are not one slice */
     size_t labels_cap;
@@ -208,16 +210,19 @@ void train_dp_part_done(train_dp *dp, const train_dp_part *part) {
 
 int train_dp_reduced(const train_dp *dp) { return dp && dp->reduced; }
 
-void train_dp_layers_elsewhere(train_dp *dp, int on) {
-    int was = dp->elsewhere;
-    dp->elsewhere = on;
+void train_dp_held_elsewhere(train_dp *dp, size_t lo, size_t hi) {
+    int was = dp->elsewhere, on = lo < hi && hi <= dp->n_params;
+    dp->elsewhere = on, dp->held_lo = on ? lo : 0, dp->held_hi = on ? hi : 0;
     if (was && !on && dp->sent && !dp->reduced)
         for (int l = dp->n_layers - 1; l >= 0; l--) train_dp_layer_done(dp, l);
 }
 
 bert_status train_dp_reduce(train_dp *dp, bert_error *err) {
     if (dp->reduced) return BERT_OK;
-    if (!dp->sent && !dp->elsewhere) {
+    if (dp->elsewhere) { /* around the run summed elsewhere */
+        dist_push(dp->dist, dp->grads, dp->held_lo);
+        dist_push(dp->dist, dp->grads + dp->held_hi, dp->n_params - dp->held_hi);
+    } else if (!dp->sent) {
         dist_push(dp->dist, dp->grads, dp->n_params);
     } else { /* the ranges between the layers already sent, in ascending order */
         size_t at = 0;

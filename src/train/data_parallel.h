@@ -42,11 +42,13 @@ void train_dp_layer_done(void *dp, int l);
 /* After the part's pass (or none, for an empty share): what it had to send
  * is sent. */
 void train_dp_part_done(train_dp *dp, const train_dp_part *part);
-/* While on, the layers' gradients are summed elsewhere (on the GPUs, by
- * NCCL): nothing of theirs is sent, the step's sums leave their ranges out.
- * Turned off part-way through a step whose layers were left out, it sends
- * them now. Off at creation. */
-void train_dp_layers_elsewhere(train_dp *dp, int on);
+/* While lo < hi, the gradients of [lo, hi) (floats: a run of whole
+ * tensors that holds every layer's) are summed elsewhere (on the GPUs, by
+ * NCCL): nothing of theirs is sent, the step's sums leave the run out.
+ * Turned off (lo == hi) part-way through a step whose layers were left
+ * out, it sends the layers now (the rest of the run goes at the step).
+ * Off at creation. */
+void train_dp_held_elsewhere(train_dp *dp, size_t lo, size_t hi);
 /* 1 once this step's sums are done (train_dp_reduce), until the step. */
 int train_dp_reduced(const train_dp *dp);
 /* Before the optimizer step: send what was not sent, wait for every sum.

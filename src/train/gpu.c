@@ -9,43 +9,68 @@
 #include "train/data_parallel.h"
 #include "util/error.h"
 
-/* The layers' tensors in block base (params, grads, m or v: one layout),
- * as host tables of model m whose weights lie in params; NULL when out of
- * memory. */
-static bert_cuda_layer_host *tables_in(const bert_model *m, const float *params, float *base) {
+/* The held tensors in block base (params, grads, m or v: one layout) as
+ * host tables of model m, whose weights lie in params: the layers' into
+ * lay[layers] (h->layers), the embeddings' into h->emb with emb (else
+ * NULLs). 0 when out of memory. */
+static int tables_in(const bert_model *m, int emb, const float *params, float *base, bert_cuda_layer_host *lay,
+                     bert_cuda_host *h) {
     int L = bert_model_config(m)->num_hidden_layers;
     bert_cuda_layer_src *s = bert_model_cuda_layers(m);
-    bert_cuda_layer_host *h = s ? calloc(L > 0 ? (size_t)L : 1, sizeof *h) : NULL;
-    for (int l = 0; h && l < L; l++) {
-#define AT(f) h[l].f = base + (s[l].f - params)
-        AT(q_w), AT(q_b), AT(k_w), AT(k_b), AT(v_w), AT(v_b), AT(o_w), AT(o_b);
-        AT(ln1_w), AT(ln1_b), AT(i_w), AT(i_b), AT(o2_w), AT(o2_b), AT(ln2_w), AT(ln2_b);
-#undef AT
+    if (!s) return 0;
+#define AT(p) (base + ((p) - params))
+    for (int l = 0; l < L; l++) {
+#define LAYER(f) lay[l].f = AT(s[l].f)
+        LAYER(q_w), LAYER(q_b), LAYER(k_w), LAYER(k_b), LAYER(v_w), LAYER(v_b), LAYER(o_w), LAYER(o_b);
+        LAYER(ln1_w), LAYER(ln1_b), LAYER(i_w), LAYER(i_b), LAYER(o2_w), LAYER(o2_b), LAYER(ln2_w), LAYER(ln2_b);
+#undef LAYER
     }
     free(s);
-    return h;
+    const bert_weights *w = &m->w;
+    bert_cuda_emb_host none = {0}, e = {AT(w->word), AT(w->pos), AT(w->type), AT(w->emb_ln.w), AT(w->emb_ln.b)};
+#undef AT
+    h->layers = lay, h->emb = emb ? e : none;
+    return 1;
 }
 
-const bert_cuda_layer_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which) {
-    return t->gpu_tables + (size_t)which * (size_t)t->model->cfg.pub.num_hidden_layers;
-}
+const bert_cuda_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which) { return &t->gpu_tables[which]; }
 
 /* Block `which` between the GPU and its host block in t: down (added when
  * add) or up. */
 static bert_status move(bert_trainer *t, bert_cuda_block which, int down, int add, bert_error *err) {
-    const bert_cuda_layer_host *h = train_gpu_table(t, which);
+    const bert_cuda_host *h = train_gpu_table(t, which);
     return down ? bert_cuda_train_download(t->gpu, which, h, add, err) : bert_cuda_train_upload(t->gpu, which, h, err);
 }
 
-/* 1 when w is one of the layers' tensors in h[L]. */
-static int is_layer_tensor(const bert_cuda_layer_host *h, int L, const float *w) {
+/* 1 when w is one of the layers' tensors in h (L layers). */
+static int is_layer_tensor(const bert_cuda_host *h, int L, const float *w) {
     for (int l = 0; l < L; l++) {
-        const float *p[] = {h[l].q_w, h[l].q_b, h[l].k_w, h[l].k_b, h[l].v_w,   h[l].v_b,   h[l].o_w,   h[l].o_b,
-                            h[l].ln1_w, h[l].ln1_b, h[l].i_w, h[l].i_b, h[l].o2_w, h[l].o2_b, h[l].ln2_w, h[l].ln2_b};
+        const bert_cuda_layer_host *y = &h->layers[l];
+        const float *p[] = {y->q_w, y->q_b, y->k_w, y->k_b, y->v_w,   y->v_b,   y->o_w,   y->o_b,
+                            y->ln1_w, y->ln1_b, y->i_w, y->i_b, y->o2_w, y->o2_b, y->ln2_w, y->ln2_b};
         for (size_t k = 0; k < sizeof p / sizeof p[0]; k++)
             if (p[k] == w) return 1;
     }
     return 0;
+}
+
+/* 1 when w is one of model m's embedding tensors (its tables and their LayerNorm). */
+static int is_embedding_tensor(const bert_model *m, const float *w) {
+    return w == m->w.word || w == m->w.pos || w == m->w.type || w == m->w.emb_ln.w || w == m->w.emb_ln.b;
+}
+
+/* 1 when the embeddings can train on the GPU: no MLM head (its decoder,
+ * tied to the word table, reads and adds to it on the CPU) and none of
+ * their tensors frozen (sinusoidal positions); all five in t's block. */
+static int embeddings_on_gpu(const bert_trainer *t) {
+    int found = 0;
+    if (t->model->w.mlm_decoder) return 0;
+    for (int k = 0; k < t->n_tensors; k++) {
+        if (!is_embedding_tensor(t->model, t->params + t->tensors[k].offset)) continue;
+        if (t->tensors[k].frozen) return 0;
+        found++;
+    }
+    return found == 5;
 }
 
 /* Data-parallel: where every rank has NCCL, t joins the ranks'
@@ -70,38 +95,46 @@ static bert_status join_ranks(bert_trainer *t, bert_error *err) {
                          "%d of %d ranks could not join NCCL's communicator%s%s (BERT_CUDA_ALLREDUCE=host sums on the host)",
                          n - (int)joined, n, mine.message[0] ? "; here: " : "", mine.message);
     t->gpu_nccl = 1;
-    train_dp_layers_elsewhere(t->dp, 1);
+    train_dp_held_elsewhere(t->dp, t->held_lo, t->held_hi);
     return BERT_OK;
 }
 
 bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     const bert_model *m = t->model;
     const bert_config *c = bert_model_config(m);
-    int L = c->num_hidden_layers, found = 0, frozen = 0;
-    bert_cuda_train_shape sh = {c->hidden_size,          c->num_attention_heads,
-                                c->intermediate_size,    L,
-                                (int)m->cfg.act,         (float)c->layer_norm_eps,
-                                dist_local_rank(t->p.dist), t->p.compute == BERT_COMPUTE_BF16};
+    int L = c->num_hidden_layers, found = 0, frozen = 0, emb = embeddings_on_gpu(t);
+    bert_cuda_train_shape sh = {.hidden = c->hidden_size,
+                                .heads = c->num_attention_heads,
+                                .intermediate = c->intermediate_size,
+                                .layers = L,
+                                .act = (int)m->cfg.act,
+                                .eps = (float)c->layer_norm_eps,
+                                .device = dist_local_rank(t->p.dist),
+                                .bf16 = t->p.compute == BERT_COMPUTE_BF16,
+                                .vocab = emb ? c->vocab_size : 0,
+                                .positions = emb ? c->max_position_embeddings : 0,
+                                .types = emb ? c->type_vocab_size : 0,
+                                .pad_id = c->pad_token_id};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
+    t->gpu_emb = emb;
     /* the tables the copies use, made once: the blocks' layouts never change */
     float *const base[4] = {t->params, t->grads, t->m, t->v}; /* by bert_cuda_block */
-    if (!(t->gpu_tables = calloc(4 * (size_t)(L > 0 ? L : 1), sizeof *t->gpu_tables)))
+    if (!(t->gpu_tables = calloc(4, sizeof *t->gpu_tables)) ||
+        !(t->gpu_layers = calloc(4 * (size_t)(L > 0 ? L : 1), sizeof *t->gpu_layers)))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (int b = 0; b < 4; b++) {
-        bert_cuda_layer_host *h = tables_in(m, t->params, base[b]);
-        if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        memcpy(t->gpu_tables + (size_t)b * (size_t)L, h, sizeof *h * (size_t)L);
-        free(h);
-    }
-    /* the layers' tensors must fill one run of the blocks, which the host's
+    for (int b = 0; b < 4; b++)
+        if (!tables_in(m, emb, t->params, base[b], t->gpu_layers + (size_t)b * (size_t)L, &t->gpu_tables[b]))
+            return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    /* the held tensors must fill one run of the blocks, which the host's
      * AdamW then leaves to the GPU (none frozen: the GPU steps them all) */
-    const bert_cuda_layer_host *h = train_gpu_table(t, BERT_CUDA_WEIGHTS);
+    const bert_cuda_host *h = train_gpu_table(t, BERT_CUDA_WEIGHTS);
     size_t lo = (size_t)-1, hi = 0, in = 0, spanned = 0;
     for (int k = 0; k < t->n_tensors; k++) {
         const train_tensor *tt = &t->tensors[k];
         size_t n = train_tensor_numel(tt);
-        if (!is_layer_tensor(h, L, t->params + tt->offset)) continue;
+        const float *w = t->params + tt->offset;
+        if (!is_layer_tensor(h, L, w) && !(emb && is_embedding_tensor(m, w))) continue;
         found++, in += n, frozen += tt->frozen != 0;
         lo = tt->offset < lo ? tt->offset : lo, hi = tt->offset + n > hi ? tt->offset + n : hi;
     }
@@ -109,9 +142,9 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         if (tt->offset >= lo && tt->offset < hi) spanned += train_tensor_numel(tt);
     }
-    if (L < 1 || found != 16 * L || in != hi - lo || spanned != in || frozen)
-        return bert_fail(err, BERT_ERR_SHAPE,
-                         "CUDA training: the layers' tensors are not one run of the parameter block, or one is frozen");
+    if (L < 1 || found != 16 * L + 5 * emb || in != hi - lo || spanned != in || frozen)
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: the tensors the GPU trains are not one run of the "
+                                              "parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;
     /* each step's new weights come straight into params where the system lets it lock them, else
      * through the context's stage */
@@ -135,18 +168,20 @@ bert_status train_gpu_sync(bert_trainer *t, bert_error *err) {
 /* The dropout's kept scale for rate p (train_draw_mask's 1 / (1 - p)); 0: off. */
 static float keep_of(double p) { return p > 0.0 ? (float)(1.0 / (1.0 - p)) : 0.0f; }
 
-bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err) {
+bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, const float *x0, bert_error *err) {
     const train_acts *a = tp->acts;
     const bert_config *c = bert_model_config(tp->model);
     const train_masks none = {0}, *w = tp->masks ? tp->masks : &none; /* a data-parallel part's place in the batch */
     double pa = tp->p->attention_dropout, ph = tp->p->hidden_dropout;
-    bert_cuda_train_batch b = {a->S,          a->offset,     a->poff,       a->keymask,    keep_of(pa),
+    bert_cuda_train_batch b = {a->S,          seqs,          a->offset,     a->poff,       a->keymask,    keep_of(pa),
                                keep_of(ph),   (float)pa,     (float)ph,     tp->rng->state, tp->rng->inc,
                                w->att_before, w->att_after,  w->tok_before, w->tok_after};
-    /* the layers' masks are drawn there from this stream, as train_encoder_forward draws them */
+    /* the masks are drawn there from this stream, as train_encoder_forward draws them: the
+     * embeddings' (where they are on the GPU), then every layer's */
+    uint64_t hidden = ph > 0.0 ? (w->tok_before + (uint64_t)a->N + w->tok_after) * (uint64_t)c->hidden_size : 0;
     uint64_t per_layer = (pa > 0.0 ? (uint64_t)c->num_attention_heads * (w->att_before + a->poff[a->S] + w->att_after) : 0) +
-                         (ph > 0.0 ? 2 * (w->tok_before + (uint64_t)a->N + w->tok_after) * (uint64_t)c->hidden_size : 0);
-    bert_rng_advance(tp->rng, per_layer * (uint64_t)c->num_hidden_layers);
+                         2 * hidden;
+    bert_rng_advance(tp->rng, per_layer * (uint64_t)c->num_hidden_layers + (tp->gpu_emb ? hidden : 0));
     return bert_cuda_train_forward(tp->gpu, &b, x0, a->x_out, err);
 }
 
@@ -156,10 +191,15 @@ bert_status train_gpu_backward(const train_pass *tp, bert_error *err) {
 
 bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err) {
     if (t->gpu_stale) return BERT_OK; /* not uploaded yet, so no pass has run: the GPU's sums are zero */
-    bert_cuda_layer_host *h = tables_in(t->model, t->params, dst);
-    if (!h) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    bert_status rc = bert_cuda_train_download(t->gpu, BERT_CUDA_GRADS, h, 1, err);
-    free(h);
+    int L = t->model->cfg.pub.num_hidden_layers;
+    bert_cuda_layer_host *lay = calloc(L > 0 ? (size_t)L : 1, sizeof *lay);
+    bert_cuda_host h;
+    if (!lay || !tables_in(t->model, t->gpu_emb, t->params, dst, lay, &h)) {
+        free(lay);
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    }
+    bert_status rc = bert_cuda_train_download(t->gpu, BERT_CUDA_GRADS, &h, 1, err);
+    free(lay);
     return rc;
 }
 

@@ -1,22 +1,24 @@
-/* gpu.h — a trainer's encoder layers on an NVIDIA GPU
+/* gpu.h — a trainer's encoder on an NVIDIA GPU
  * (bert_train_params.device = BERT_DEVICE_CUDA): the seam between the
  * trainer (train/trainer.c, train/backprop.c) and src/cuda/train.h.
  *
- * The layers' forward and backward run there, their gradients are summed
- * there, and their AdamW step runs there, on weights and moments the GPU
- * keeps; the embeddings, the heads, the losses and the other tensors' AdamW
- * stay on the CPU. The layers' dropout masks are drawn on the GPU from the
- * trainer's RNG stream in the CPU pass's order (the stream jumped past them
- * here).
+ * The held tensors — the layers', and the embeddings' (t->gpu_emb) unless
+ * an MLM head ties its decoder to the word table or the position table is
+ * frozen — train there: their forward and backward run there, their
+ * gradients are summed there, and their AdamW step runs there, on weights
+ * and moments the GPU keeps; the heads, the losses, the other tensors'
+ * AdamW (and the embeddings, where not held) stay on the CPU. Their
+ * dropout masks are drawn on the GPU from the trainer's RNG stream in the
+ * CPU pass's order (the stream jumped past them here).
  *
  * Who holds what (t->gpu_stale, t->gpu_host_grads):
  * - weights: the GPU's after each step are copied into t->params, so the
  *   host's always hold the current ones (evaluation, checkpoints); straight
- *   from the GPU where the layers' run of params could be page-locked
+ *   from the GPU where the held run of params could be page-locked
  *   (t->gpu_pinned), else through the context's stage;
  * - AdamW's moments: the GPU's are the current ones once uploaded (not
  *   gpu_stale); t->m and t->v get them back for a checkpoint;
- * - gradients: summed on the GPU, and the host's layer gradients stay zero;
+ * - gradients: summed on the GPU, and the host's held gradients stay zero;
  *   once the caller was handed the gradient block (bert_trainer_gradients,
  *   gpu_host_grads), and from the start in a data-parallel job without
  *   NCCL (the ranks' sums are taken on the host), they come back to t->grads each
@@ -35,44 +37,46 @@
 #include "train/acts.h"
 #include "train/trainer.h"
 
-/* A GPU training context for t's layers (f32, or bf16 products for
- * BERT_COMPUTE_BF16), with t->gpu_tables made and
- * t->held_lo / held_hi set to the run of t's blocks the layers' tensors fill;
+/* A GPU training context for t's held tensors (f32, or bf16 products for
+ * BERT_COMPUTE_BF16), with t->gpu_emb decided, t->gpu_tables made and
+ * t->held_lo / held_hi set to the run of t's blocks the held tensors fill;
  * data-parallel, NCCL's communicator joined where every rank has it
  * (t->gpu_nccl; a collective: every rank calls it), else gpu_host_grads set.
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run, with CUDA's reason. */
 bert_status train_gpu_create(bert_trainer *t, bert_error *err);
 
 /* While gpu_stale (since opening, or a resume that loaded them), copies
- * t's layers' weights and AdamW moments to the GPU and clears it; before a
+ * t's held weights and AdamW moments to the GPU and clears it; before a
  * pass or a step. */
 bert_status train_gpu_sync(bert_trainer *t, bert_error *err);
 
-/* The layers' tensors in t's block `which` (params, grads, m or v), [layers]. */
-const bert_cuda_layer_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which);
+/* The held tensors in t's block `which` (params, grads, m or v). */
+const bert_cuda_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which);
 
-/* The layers' forward on x0 [N x C] (the embeddings' output after dropout),
- * with dropout, into tp->acts->x_out. */
-bert_status train_gpu_forward(const train_pass *tp, const float *x0, bert_error *err);
+/* The forward, with dropout, into tp->acts->x_out: with tp->gpu_emb, of
+ * the embeddings of seqs[acts->S] and the layers (x0 unread); else the
+ * layers' on x0 [N x C] (the embeddings' output after dropout). */
+bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, const float *x0, bert_error *err);
 
-/* The layers' backward: tp->acts->dx from d loss / d x_out to d loss / d
- * x0, each layer's weight gradients added to the GPU's sums (or, with
- * tp->gpu_grads, to the block's), tp->layer_done called as each
- * layer's are final. */
+/* The backward from d loss / d x_out in tp->acts->dx: the layers', which
+ * leaves d loss / d x0 there, and with tp->gpu_emb the embeddings' (dx then
+ * left as it was); the weight gradients added to the GPU's sums (or, with
+ * tp->gpu_grads, to the block's), tp->layer_done called as each layer's
+ * are final. */
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err);
 
 /* Adds the gradients summed on the GPU into dst (a block of the params'
- * layout), at the layers' offsets; the GPU's sums are left as they are. */
+ * layout), at the held tensors' offsets; the GPU's sums are left as they are. */
 bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err);
 
 /* The GPU's part of an optimizer step, before the CPU's: with
- * gpu_host_grads, the host's layer gradients go over first; with gpu_nccl
+ * gpu_host_grads, the host's held gradients go over first; with gpu_nccl
  * (and not gpu_host_grads) they are summed over the ranks (a collective; a
- * failure from there on sets gpu_broken); *ss = the sum of the layer
+ * failure from there on sets gpu_broken); *ss = the sum of the held
  * gradients' squares (for the global norm). */
 bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
 
-/* The layers' AdamW step on the GPU at learning rate lr with the clipping
+/* The held tensors' AdamW step on the GPU at learning rate lr with the clipping
  * factor clip (t->step + 1 for the bias correction), the summed gradients
  * zeroed there (and, with gpu_host_grads, on the host), the new weights
  * copied into t->params. A failure leaves the step undone on the host
@@ -81,7 +85,7 @@ bert_status train_gpu_step_begin(bert_trainer *t, double *ss, bert_error *err);
  * params: some may have come). */
 bert_status train_gpu_adamw(bert_trainer *t, double lr, float clip, bert_error *err);
 
-/* The layers' summed gradients summed over the ranks on the GPUs (with
+/* The held tensors' summed gradients summed over the ranks on the GPUs (with
  * gpu_nccl; a collective: every rank calls it at the same point); a
  * failure sets gpu_broken. */
 bert_status train_gpu_allreduce(bert_trainer *t, bert_error *err);

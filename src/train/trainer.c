@@ -357,7 +357,7 @@ void bert_trainer_free(bert_trainer *t) {
     train_dp_free(t->dp);
     free(t->params16);
     free(t->word_rows);
-    free(t->gpu_tables);
+    free(t->gpu_tables), free(t->gpu_layers);
     train_heads_free(t);
     free(t);
 }
@@ -367,7 +367,7 @@ void bert_trainer_free(bert_trainer *t) {
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
                         t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu,
-                        t->gpu && t->gpu_host_grads ? train_gpu_table(t, BERT_CUDA_GRADS) : NULL};
+                        t->gpu && t->gpu_host_grads ? train_gpu_table(t, BERT_CUDA_GRADS) : NULL, t->gpu_emb};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,
@@ -491,7 +491,7 @@ float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
         if (t->gpu_nccl && train_dp_reduced(t->dp) && train_gpu_allreduce(t, NULL) != BERT_OK) return NULL;
         if (train_gpu_add_grads(t, t->grads, NULL) != BERT_OK) return NULL;
         t->gpu_host_grads = 1;
-        if (t->dp) train_dp_layers_elsewhere(t->dp, 0); /* from now on the host's buckets sum them */
+        if (t->dp) train_dp_held_elsewhere(t->dp, 0, 0); /* from now on the host's buckets sum them */
     }
     return t->grads;
 }

@@ -65,18 +65,21 @@ struct bert_trainer {
      * data-parallel sums. word_tensor: its index in tensors, or -1. */
     unsigned char *word_rows;
     int word_rows_ok, word_tensor;
-    /* BERT_DEVICE_CUDA: the layers' forward, backward and AdamW on the GPU
-     * (train/gpu.h, which says who holds what), else NULL. gpu_stale: the
-     * host's layer weights and moments are newer than the GPU's (set at
-     * opening; they go over before the next pass). gpu_host_grads: the
-     * layers' gradients are summed in grads, not on the GPU (for good, once
+    /* BERT_DEVICE_CUDA: the layers' forward, backward and AdamW on the GPU,
+     * and the embeddings' with gpu_emb (train/gpu.h, which says who holds
+     * what: "the held tensors"), else NULL. gpu_stale: the host's held
+     * weights and moments are newer than the GPU's (set at opening; they go
+     * over before the next pass). gpu_host_grads: the held gradients are
+     * summed in grads, not on the GPU (for good, once
      * bert_trainer_gradients handed the block out, or from opening in a
-     * data-parallel job without gpu_nccl). [held_lo, held_hi): the
-     * run of the blocks the layers' tensors fill, which the host's AdamW
-     * leaves alone. */
+     * data-parallel job without gpu_nccl). [held_lo, held_hi): the run of
+     * the blocks the held tensors fill, which the host's AdamW leaves
+     * alone. */
     struct bert_cuda_train *gpu;
-    struct bert_cuda_layer_host *gpu_tables; /* [4 x layers]: the layers' tensors in params, grads,
-                                                m and v (by bert_cuda_block), for the copies */
+    struct bert_cuda_host *gpu_tables;        /* [4]: the held tensors in params, grads, m and v
+                                                 (by bert_cuda_block), for the copies */
+    struct bert_cuda_layer_host *gpu_layers;  /* [4 x layers]: their layers' tables */
+    int gpu_emb;    /* the embeddings train on the GPU (train/gpu.c's embeddings_on_gpu) */
     int gpu_stale, gpu_host_grads;
     int gpu_nccl;   /* data-parallel: the layers' sums are summed over the ranks on the GPUs (NCCL) */
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'

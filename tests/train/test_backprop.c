@@ -571,7 +571,8 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
  * and (attention dropout 0.25) on a sequence-task batch
  * of 156 tokens (the column sums' row blocks of 64 cut three ways), ragged
  * (lengths 1 to 32, three of 32 and two of 17 in one batched product each)
- * with padding keys masked. */
+ * with padding keys masked but in one sequence, whose padding ids then
+ * carry gradient that their word row must not get (padding_idx). */
 static void follow_cpu_with_dropout(bert_compute_dtype compute) {
     bert_error err;
     golden_batch gb;
@@ -593,7 +594,7 @@ static void follow_cpu_with_dropout(bert_compute_dtype compute) {
         for (int k = 0; k < len[b]; k++) {
             ids[b * T + k] = k == 0 ? 2 : k >= len[b] - pad[b] ? 0 : 5 + (b * 31 + k * 7) % 50;
             types[b * T + k] = k > len[b] / 2;
-            mask[b * T + k] = k < len[b] - pad[b];
+            mask[b * T + k] = k < len[b] - pad[b] || b == 1; /* sequence 1 attends to its padding */
         }
         seqs[b] = (bert_sequence){.input_ids = ids + b * T, .token_type_ids = types + b * T, .attention_mask = mask + b * T,
                                   .n_tokens = len[b]};
