@@ -1009,17 +1009,20 @@ typedef struct {
     struct bert_dist *dist;
     bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
                                     layers' forward, backward, gradient sums and AdamW step
-                                    on a GPU (the first one alone), in f32 or bf16 (compute
-                                    _BF16: the CPU's mixed precision; with an MLM head the
-                                    CPU must do bf16 too, its decoder running there), their
-                                    weights copied back after each optimizer step; the embeddings, the heads, the losses and the
-                                    other tensors' AdamW stay on the CPU; the layers' dropout
-                                    masks are drawn on the GPU from the trainer's RNG stream
-                                    as the CPU draws them. Results follow the CPU's to
+                                    on a GPU (the first one alone), and the embeddings' too
+                                    unless an MLM head ties its decoder to the word table or
+                                    the positions are frozen (sinusoidal), in f32 or bf16
+                                    (compute _BF16: the CPU's mixed precision; with an MLM
+                                    head the CPU must do bf16 too, its decoder running
+                                    there), their weights copied back after each optimizer
+                                    step; the heads, the losses and the other tensors' AdamW
+                                    stay on the CPU; the encoder's dropout masks are drawn on
+                                    the GPU from the trainer's RNG stream as the CPU draws
+                                    them. Results follow the CPU's to
                                     within f32 rounding.
                                     With a bert_dist of several ranks, each rank takes the
                                     GPU of its rank among the job's processes on its machine
-                                    (modulo the GPUs there); the layers' gradients are summed
+                                    (modulo the GPUs there); the GPU's gradients are summed
                                     over the ranks on the GPUs by NCCL where every rank can
                                     open libnccl.so.2 and has a GPU of its own (else, or with
                                     BERT_CUDA_ALLREDUCE=host in any rank's environment, on the
@@ -1077,8 +1080,8 @@ BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seq
  * the layout of the parameters; the caller may change it in place; with a
  * bert_dist of several ranks, between backward and apply it is in use by
  * the gradient sums: read or change it only in the loop's before_step,
- * where the sums are done; with BERT_DEVICE_CUDA, the layers' gradients,
- * summed on the GPU until then, are copied into it first and from then on
+ * where the sums are done; with BERT_DEVICE_CUDA, the gradients of what
+ * trains there (the layers', the embeddings'), summed on the GPU until then, are copied into it first and from then on
  * are summed in it, NULL if that copy fails; with BERT_DEVICE_CUDA and a
  * bert_dist of several ranks whose sums NCCL takes, the first call is a
  * collective: every rank makes it at the same point, and in before_step it

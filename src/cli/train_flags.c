@@ -78,7 +78,7 @@ static int set_dtype(cli_train_args *a, const char *v, char *msg, size_t cap) {
     return 1;
 }
 
-/* --device cpu|cuda (cuda: the encoder layers on the GPU, refused with its reason where it cannot run). */
+/* --device cpu|cuda (cuda: the encoder on the GPU, refused with its reason where it cannot run). */
 static int set_device(cli_train_args *a, const char *v, char *msg, size_t cap) {
     bert_device *d = &train_of(a)->device;
     if (strcmp(v, "cpu") == 0) *d = BERT_DEVICE_CPU;
@@ -245,7 +245,7 @@ const cli_flag cli_train_flags[] = {
     {"--grad-accum", "N", FPM, 0, CLI_K_INT, TR(grad_accum), 1, NULL, "micro-batches per optimizer step (1)"},
     {"--threads", "N", ALL, 0, CLI_K_INT, TR(n_threads), 1, NULL, "threads for training and evaluation (all cores)"},
     {"--dtype", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_dtype, "f32 (exact) or bf16 (mixed precision)"},
-    {"--device", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_device, "cpu, or cuda: the encoder layers on the GPU"},
+    {"--device", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_device, "cpu, or cuda: the encoder on the GPU (its layers; with no MLM head, its embeddings too)"},
     {"--seed", "N", ALL, 0, CLI_K_U64, TR(seed), 0, NULL, "heads, dropout, shuffling and splits (42)"},
     {"optimizer", NULL, FPM, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--lr", "X", FP, 0, CLI_K_DBL, TR(lr), 0, NULL, "peak learning rate (2e-5; token 5e-5, qa 3e-5, pretrain 1e-4)"},

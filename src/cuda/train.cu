@@ -513,12 +513,11 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e != cudaSuccess) {
+        double mb = 1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)(t->per * (size_t)t->L) : 0.0));
         bert_cuda_train_free(t);
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
                          "CUDA: cannot allocate %.1f MB of GPU memory for the weights, gradients and AdamW's "
-                         "moments: %s",
-                         1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)(t->per * (size_t)t->L) : 0.0)),
-                         cudaGetErrorString(e));
+                         "moments: %s", mb, cudaGetErrorString(e));
     }
     cublasStatus_t s = cuda_blas()->create(&t->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(t->blas, t->stream);

@@ -599,6 +599,75 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* A context that trains the embeddings too: its forward draws their
+ * dropout mask first, then the layer's, from the caller's stream as
+ * train_encoder_forward does (a part's piece of a larger batch here), and
+ * takes their LayerNorm'd, dropped sum as the layer's input; a sequence
+ * with an id or token type out of its tables, or whose length disagrees
+ * with the offsets, or no sequences at all, are refused (BERT_ERR_INPUT),
+ * as are tables too large to index. */
+TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
+    enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
+    const int offset[S + 1] = {0, 5, 8};
+    const size_t poff[S + 1] = {0, 25, 34};
+    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0}, huge = sh;
+    bert_cuda_train *g = NULL;
+    bert_error err;
+    huge.vocab = 1 << 29;
+    CHECK_ERR(bert_cuda_train_create(&huge, &g, &err), err, BERT_ERR_SHAPE, "embedding tables");
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (!g) return;
+    size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, n = per + emb;
+    float *w = malloc(sizeof(float) * n), keymask[N], x_out[N * C];
+    CHECK(w != NULL);
+    if (!w) return;
+    for (size_t i = 0; i < n; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    bert_cuda_layer_host h;
+    float *q = w, **f[16] = {&h.q_w, &h.q_b, &h.k_w, &h.k_b, &h.v_w, &h.v_b, &h.o_w, &h.o_b,
+                             &h.ln1_w, &h.ln1_b, &h.i_w, &h.i_b, &h.o2_w, &h.o2_b, &h.ln2_w, &h.ln2_b};
+    const size_t sz[16] = {C * C, C, C * C, C, C * C, C, C * C, C, C, C, I * C, I, C * I, C, C, C};
+    for (int k = 0; k < 16; k++) *f[k] = q, q += sz[k];
+    bert_cuda_host hw = {&h, {q, q + V * C, q + (V + PT) * C, q + (V + PT + TV) * C, q + (V + PT + TV + 1) * C}};
+    CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw, &err), err);
+    int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0}, types[N] = {0, 0, 0, 1, 1, 0, 1, 1};
+    bert_sequence sq[S] = {{.input_ids = tok, .token_type_ids = types, .n_tokens = 5},
+                             {.input_ids = tok + 5, .token_type_ids = types + 5, .n_tokens = 3}};
+    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
+    const double ph = 0.2;
+    const uint64_t tb = 3, ta = 4; /* a part: 3 tokens of the batch before it, 4 after */
+    bert_rng r;
+    bert_rng_seed(&r, 77, 5);
+    bert_cuda_train_batch b = {S, sq, offset, poff, keymask, 0.0f, (float)(1.0 / (1.0 - ph)), 0.0f, (float)ph,
+                               r.state, r.inc, 0, 0, tb, ta};
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err);
+    enum { M = 3 * N * C };
+    uint8_t got[M], want[M];
+    float m[N * C];
+    CHECK_OK(bert_cuda_train_masks(g, got, M, &err), err);
+    for (int k = 0; k < 3; k++) { /* the embeddings', then the layer's two */
+        train_draw_mask_part(&r, m, 1, N * C, ph, tb * C, ta * C);
+        for (int i = 0; i < N * C; i++) want[k * N * C + i] = m[i] != 0.0f;
+    }
+    CHECK(memcmp(got, want, M) == 0);
+    float dx[N * C];
+    for (int i = 0; i < N * C; i++) dx[i] = 0.25f;
+    CHECK_OK(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err);
+    for (int i = 0; i < N * C; i++) CHECK(dx[i] == 0.25f); /* nothing comes back: the embeddings' backward ran there */
+    tok[3] = V;
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "out of range");
+    tok[3] = 19, types[6] = TV;
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "out of range");
+    types[6] = 1, sq[1].n_tokens = 2;
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "offsets give 3");
+    sq[1].n_tokens = 3, b.seqs = NULL;
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "no sequences");
+    b.seqs = sq;
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err);
+    free(w);
+    bert_cuda_train_free(g);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
 /* The ranks' communicator (NCCL; the emulator's stand-in, a job of one
  * here): rank 0's id joins; the all-reduce of one rank leaves the summed
  * gradients as they were (their sum of squares too); joining twice, a rank
