@@ -170,7 +170,8 @@ typedef enum {
                            * embeddings on the GPU too. The heads (pooler,
                            * classifiers, MLM) stay on the CPU. Inference in
                            * f32, bf16 or tf32 (bert_model_params.device);
-                           * training, the layers only, in f32 or bf16
+                           * training, the layers and (but with an MLM head
+                           * or frozen positions) the embeddings, in f32 or bf16
                            * (bert_train_params.device); see
                            * bert_cuda_unavailable_reason. */
 } bert_device;
@@ -1081,11 +1082,12 @@ BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seq
  * bert_dist of several ranks, between backward and apply it is in use by
  * the gradient sums: read or change it only in the loop's before_step,
  * where the sums are done; with BERT_DEVICE_CUDA, the gradients of what
- * trains there (the layers', the embeddings'), summed on the GPU until then, are copied into it first and from then on
+ * trains there (the layers', the embeddings'), summed on the GPU until
+ * then, are copied into it first and from then on
  * are summed in it, NULL if that copy fails; with BERT_DEVICE_CUDA and a
  * bert_dist of several ranks whose sums NCCL takes, the first call is a
  * collective: every rank makes it at the same point, and in before_step it
- * sums the layers over the ranks first).
+ * sums those over the ranks first).
  * bert_trainer_apply clips, takes one AdamW step at the scheduled learning
  * rate and zeroes the gradients; BERT_ERR_STATE when no micro-batch was
  * accumulated (with BERT_DEVICE_CUDA also after a GPU failure that left a

@@ -1,4 +1,5 @@
-/* train.cu — the encoder's layers in training on an NVIDIA GPU (see
+/* train.cu — the encoder (its layers, and its embeddings where shape.vocab
+ * says) in training on an NVIDIA GPU (see
  * train.h for the seam and the data flow). Each kernel mirrors the CPU
  * operation of train/backprop.c it stands for, cited at each; every
  * product is a cuBLAS f32 sgemm (row-major operands read as cuBLAS's
@@ -421,6 +422,18 @@ static layer_w weights_at(const bert_cuda_train *t, float *base, int l) {
     return w;
 }
 
+/* 1 when h names every tensor of the block (each of its entries' host_parts). */
+static int tables_ok(const bert_cuda_train *t, const bert_cuda_host *h) {
+    if (!h || !h->layers) return 0;
+    for (int e = 0; e < entries(t); e++) {
+        host_part parts[HOST_PARTS];
+        int np = host_parts(t, h, e, parts);
+        for (int k = 0; k < np; k++)
+            if (!parts[k].p) return 0;
+    }
+    return 1;
+}
+
 /* The embeddings' tensors in a block at base. */
 static emb_w emb_at(const bert_cuda_train *t, float *base) {
     size_t C = (size_t)t->C;
@@ -759,9 +772,10 @@ static bert_status plan_embeddings(bert_cuda_train *t, const bert_cuda_train_bat
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     int *tok = t->idx_h, *count = t->count_h;
     memset(count, 0, sizeof(int) * R);
+    if (b->offset[0] != 0) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: offsets start at %d", b->offset[0]);
     for (int s = 0; s < b->S; s++) {
         const bert_sequence *q = &b->seqs[s];
-        if (q->n_tokens != b->offset[s + 1] - b->offset[s] || q->n_tokens > t->PT || !q->input_ids)
+        if (q->n_tokens < 1 || q->n_tokens != b->offset[s + 1] - b->offset[s] || q->n_tokens > t->PT || !q->input_ids)
             return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: sequence %d: %d tokens where its offsets "
                              "give %d (at most %d)", s, q->n_tokens, b->offset[s + 1] - b->offset[s], t->PT);
         for (int i = 0; i < q->n_tokens; i++) {
@@ -982,7 +996,7 @@ extern "C" bert_status bert_cuda_train_upload(bert_cuda_train *t, bert_cuda_bloc
                                               bert_error *err) {
     on_gpu(t);
     float *d = block_of(t, which);
-    if (!d || !src || !src->layers) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
+    if (!d || !tables_ok(t, src)) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_upload: no such block, or no tables");
     for (int e = 0; e < entries(t); e++) stage_entry(t, e, src, 1, 0);
     (void)cudaGetLastError();
     cudaError_t e = cudaMemcpyAsync(d, t->stage, sizeof(float) * t->n, cudaMemcpyHostToDevice, t->stream);
@@ -1038,7 +1052,7 @@ extern "C" bert_status bert_cuda_train_download(bert_cuda_train *t, bert_cuda_bl
                                                 int add, bert_error *err) {
     on_gpu(t);
     const float *d = block_of(t, which);
-    if (!d || !dst || !dst->layers)
+    if (!d || !tables_ok(t, dst))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_download: no such block, or no tables");
     (void)cudaGetLastError();
     if (!add && in_pinned(t, dst))

@@ -119,7 +119,7 @@ typedef struct {
 
 typedef struct bert_cuda_train bert_cuda_train;
 
-/* A GPU training context for layers of this shape (a stream, a cuBLAS
+/* A GPU training context for an encoder of this shape (a stream, a cuBLAS
  * handle, the weights' and gradients' GPU memory) on shape->device; every
  * call on it makes that GPU the calling thread's current one.
  * BERT_ERR_UNSUPPORTED where the GPU path cannot run (with CUDA's reason),

@@ -1,4 +1,4 @@
-/* gpu.c — a trainer's encoder layers on an NVIDIA GPU (gpu.h). */
+/* gpu.c — a trainer's encoder on an NVIDIA GPU (gpu.h). */
 #include "train/gpu.h"
 
 #include <stdlib.h>
@@ -74,8 +74,8 @@ static int embeddings_on_gpu(const bert_trainer *t) {
 }
 
 /* Data-parallel: where every rank has NCCL, t joins the ranks'
- * communicator (rank 0's id shared over MPI) and the layers' sums are
- * taken on the GPUs (t->gpu_nccl); else they are taken on the host. */
+ * communicator (rank 0's id shared over MPI) and the held tensors' sums
+ * are taken on the GPUs (t->gpu_nccl); else they are taken on the host. */
 static bert_status join_ranks(bert_trainer *t, bert_error *err) {
     bert_dist *d = t->p.dist;
     /* NCCL takes one rank per GPU: where a machine has more ranks than GPUs, the host's sums */

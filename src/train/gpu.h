@@ -27,7 +27,7 @@
  * A data-parallel rank trains on the GPU of its rank on its machine
  * (dist_local_rank) and passes its part's place in the whole batch
  * (train_pass.masks) for its piece of the masks. Where every rank has NCCL
- * (t->gpu_nccl), the layers' sums stay on the GPUs and are summed over the
+ * (t->gpu_nccl), the held tensors' sums stay on the GPUs and are summed over the
  * ranks there at the step (train_gpu_step_begin), the host's buckets
  * leaving them out; else they come to the host (gpu_host_grads). */
 #ifndef BERT_TRAIN_GPU_H

@@ -465,7 +465,7 @@ bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err) {
     if (t->word_rows && t->word_rows_ok && !t->dp && !(t->model->heads & BERT_HEAD_MLM))
         b.sparse = t->word_tensor, b.sparse_rows = t->word_rows;
     bert_status rc = BERT_OK;
-    if (t->gpu) { /* the layers' part on the GPU, first: the rest here with the same clipping */
+    if (t->gpu) { /* the held tensors' part on the GPU, first: the rest here with the same clipping */
         b.held_lo = t->held_lo, b.held_hi = t->held_hi;
         rc = train_gpu_step_begin(t, &b.held_ss, err);
     }
@@ -486,8 +486,8 @@ int bert_trainer_step_due(const bert_trainer *t) { return t->micro >= t->p.grad_
 float *bert_trainer_gradients(bert_trainer *t, size_t *n) {
     if (n) *n = t->n_params;
     t->word_rows_ok = 0; /* the caller may write any row, now or at any later step */
-    if (t->gpu && !t->gpu_host_grads) { /* the layers' sums come here, and are kept here from now on */
-        /* after the step's host sums (the loop's before_step), the ranks' sums of the layers first */
+    if (t->gpu && !t->gpu_host_grads) { /* the GPU's sums come here, and are kept here from now on */
+        /* after the step's host sums (the loop's before_step), the ranks' sums of the GPU's first */
         if (t->gpu_nccl && train_dp_reduced(t->dp) && train_gpu_allreduce(t, NULL) != BERT_OK) return NULL;
         if (train_gpu_add_grads(t, t->grads, NULL) != BERT_OK) return NULL;
         t->gpu_host_grads = 1;

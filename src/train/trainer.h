@@ -81,7 +81,7 @@ struct bert_trainer {
     struct bert_cuda_layer_host *gpu_layers;  /* [4 x layers]: their layers' tables */
     int gpu_emb;    /* the embeddings train on the GPU (train/gpu.c's embeddings_on_gpu) */
     int gpu_stale, gpu_host_grads;
-    int gpu_nccl;   /* data-parallel: the layers' sums are summed over the ranks on the GPUs (NCCL) */
+    int gpu_nccl;   /* data-parallel: the held tensors' sums are summed over the ranks on the GPUs (NCCL) */
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'
                        NCCL sums on (train_gpu_allreduce, train_gpu_step_begin): the trainer
                        refuses further passes, steps and checkpoints with state (BERT_ERR_STATE) */
@@ -143,7 +143,7 @@ bert_status train_save_dir(bert_trainer *t, const char *dir,
                            void *user, bert_error *err);
 
 /* Forward keeping activations, the task head's loss, backward: gradients
- * (times 1 / grad_accum) added to t->grads (the layers' on the GPU: see
+ * (times 1 / grad_accum) added to t->grads (the held tensors' on the GPU: see
  * train/gpu.h). labels as bert_trainer_backward
  * takes them; *loss = the micro-batch's mean loss. Unlike
  * bert_trainer_backward, checks no input and counts no micro-batch. */
@@ -151,7 +151,7 @@ bert_status train_forward_backward(bert_trainer *t, const bert_sequence *seqs, i
                                    double *loss, bert_error *err);
 
 /* One AdamW step at learning rate lr (train_adamw_norm, train_clip_of,
- * train_adamw_apply; the layers' on the GPU with BERT_DEVICE_CUDA): t->step
+ * train_adamw_apply; the held tensors' on the GPU with BERT_DEVICE_CUDA): t->step
  * += 1, t->last_grad_norm set, t->grads zeroed. Only a GPU failure fails
  * it, the step then not taken on the host. */
 bert_status train_adamw_step(bert_trainer *t, double lr, bert_error *err);

@@ -604,8 +604,8 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
  * train_encoder_forward does (a part's piece of a larger batch here), and
  * takes their LayerNorm'd, dropped sum as the layer's input; a sequence
  * with an id or token type out of its tables, or whose length disagrees
- * with the offsets, or no sequences at all, are refused (BERT_ERR_INPUT),
- * as are tables too large to index. */
+ * with the offsets, offsets that do not start at 0, or no sequences at
+ * all, are refused (BERT_ERR_INPUT), as are tables too large to index. */
 TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
     const int offset[S + 1] = {0, 5, 8};
@@ -620,7 +620,10 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, n = per + emb;
     float *w = malloc(sizeof(float) * n), keymask[N], x_out[N * C];
     CHECK(w != NULL);
-    if (!w) return;
+    if (!w) {
+        bert_cuda_train_free(g);
+        return;
+    }
     for (size_t i = 0; i < n; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
     bert_cuda_layer_host h;
     float *q = w, **f[16] = {&h.q_w, &h.q_b, &h.k_w, &h.k_b, &h.v_w, &h.v_b, &h.o_w, &h.o_b,
@@ -659,6 +662,10 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "out of range");
     types[6] = 1, sq[1].n_tokens = 2;
     CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "offsets give 3");
+    const int shifted[S + 1] = {1, 5, 8};
+    b.offset = shifted;
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "offsets start at 1");
+    b.offset = offset;
     sq[1].n_tokens = 3, b.seqs = NULL;
     CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "no sequences");
     b.seqs = sq;
