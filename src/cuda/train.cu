@@ -806,6 +806,20 @@ static bert_status plan_embeddings(bert_cuda_train *t, const bert_cuda_train_bat
     return BERT_OK;
 }
 
+/* rows x len mask bytes into m (NULL: that dropout is off, nothing drawn)
+ * at rate p from b's stream, *at draws past its start; each row a part
+ * of a whole row of before + len + after draws (a data-parallel rank's),
+ * and *at moves past all of them. */
+static void draw_masks(bert_cuda_train *t, const bert_cuda_train_batch *b, uint8_t *m, size_t rows, size_t len,
+                       uint64_t before, uint64_t after, float p, uint64_t *at) {
+    if (!m) return;
+    uint64_t A, B, stride = before + len + after;
+    bert_pcg32_step_map(b->rng_inc, *at + before, &A, &B);
+    size_t runs = rows * ((len + MASK_RUN - 1) / MASK_RUN);
+    BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(m, rows, len, stride, A * b->rng_state + B, b->rng_inc, p);
+    *at += rows * stride;
+}
+
 /* The pass's buffers, plan, operand addresses and masks for batch b. */
 static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, bert_error *err) {
     int S = b->S, NH = t->NH, C = t->C, L = t->L;
@@ -857,29 +871,15 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     /* the masks, drawn here from the caller's stream in the CPU pass's order:
      * the embeddings' (where the GPU has them), then layer by layer, the
      * attention probabilities', the attention output's, the FFN output's
-     * (carve_masks lays them out in that order); l = -1: the embeddings' */
+     * (carve_masks lays them out in that order) */
     uint64_t at = 0; /* draws before the next mask */
-    for (int l = -1; l < L; l++) {
-        const layer_a *a = &t->la[l < 0 ? 0 : l];
-        const struct {
-            uint8_t *m;
-            size_t rows, len;
-            uint64_t before, after;
-            float p;
-        } layer_seg[] = {{a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att},
-                         {a->m_ao, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden},
-                         {a->m_fo, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}},
-          emb_seg[] = {{t->m_emb, 1, N * C, b->tok_before * C, b->tok_after * C, b->p_hidden}}, *seg = l < 0 ? emb_seg : layer_seg;
-        size_t n_seg = l < 0 ? 1 : 3;
-        for (size_t k = 0; k < n_seg; k++) {
-            if (!seg[k].m) continue;
-            uint64_t A, B, stride = seg[k].before + seg[k].len + seg[k].after;
-            bert_pcg32_step_map(b->rng_inc, at + seg[k].before, &A, &B);
-            size_t runs = seg[k].rows * ((seg[k].len + MASK_RUN - 1) / MASK_RUN);
-            BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(seg[k].m, seg[k].rows, seg[k].len, stride,
-                                                                      A * b->rng_state + B, b->rng_inc, seg[k].p);
-            at += seg[k].rows * stride;
-        }
+    uint64_t tb = b->tok_before * C, ta = b->tok_after * C;
+    draw_masks(t, b, t->m_emb, 1, N * C, tb, ta, b->p_hidden, &at);
+    for (int l = 0; l < L; l++) {
+        const layer_a *a = &t->la[l];
+        draw_masks(t, b, a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att, &at);
+        draw_masks(t, b, a->m_ao, 1, N * C, tb, ta, b->p_hidden, &at);
+        draw_masks(t, b, a->m_fo, 1, N * C, tb, ta, b->p_hidden, &at);
     }
     return BERT_OK;
 }

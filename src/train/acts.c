@@ -74,8 +74,9 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     if (rc != BERT_OK) return rc;
     size_t N = (size_t)a->N, tt = a->poff[S], NC = N * C;
     size_t per_layer = 10 * NC + 4 * N + 2 * N * I + 2 * (size_t)NH * tt;
-    size_t need = 5 * NC + 2 * N + NC + /* keymask */ N + /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64 +
-                  (gpu ? /* dx, dtmp */ 2 * NC : (size_t)NL * per_layer + 6 * NC + N * I + 2 * (size_t)NH * tt);
+    size_t need = (gpu < 2 ? /* the embeddings' */ 3 * NC + 2 * N : 0) + /* x_out, dx, dtmp, keymask */ 3 * NC + N +
+                  /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64 +
+                  (gpu ? 0 : (size_t)NL * per_layer + 4 * NC + N * I + 2 * (size_t)NH * tt);
     if (need > a->cap_floats) {
         free(a->block);
         a->block = bert_alloc64(need * sizeof(float));
@@ -84,7 +85,8 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     }
     float *p = a->block;
 #define TAKE(ptr, n) (ptr = p, p += bert_lines(n, sizeof *p))
-    TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
+    a->e_sum = a->e_ln = a->e_mask = a->e_mean = a->e_rstd = NULL;
+    if (gpu < 2) TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
     TAKE(a->x_out, NC), TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->keymask, N);
     if (gpu) return BERT_OK; /* the layers keep theirs on the GPU */
     for (int l = 0; l < NL; l++) {

@@ -95,9 +95,11 @@ typedef struct train_share {
 } train_share;
 
 /* Make *a (created when NULL) hold the activations of the batch seqs[0..S)
- * of model m; with bf16, also the bf16 copies the dense layers keep. With
- * gpu (the layers train on the GPU, train/gpu.h), only the embeddings',
- * x_out, dx, dtmp and the key mask: layers[] and the rest stay NULL. */
+ * of model m; with bf16, also the bf16 copies the dense layers keep. gpu:
+ * what trains on the GPU (train/gpu.h): 0 nothing; 1 the layers, so only
+ * the embeddings', x_out, dx, dtmp and the key mask are held here
+ * (layers[] and the rest stay NULL); 2 the embeddings too, so not even
+ * theirs (e_* NULL). */
 bert_status train_acts_reserve(train_acts **a, const bert_model *m, const bert_sequence *seqs, int S, int bf16,
                                int gpu, bert_error *err);
 void train_acts_free(train_acts *a);
