@@ -134,6 +134,19 @@ __device__ static inline void layernorm_row(float *out, X x, const float *g, con
     for (int j = threadIdx.x; j < C; j += blockDim.x) out[j] = (x(j) - mean) * rstd * g[j] + beta[j];
 }
 
+/* r[j] = exp(r[j] - mx) over one row r[0..T) by the block (each thread
+ * its columns j = threadIdx.x + k blockDim.x); returns their sum to every
+ * thread: softmax's numerators and denominator. */
+__device__ static inline float exp_shifted_row(float *r, float mx, int T) {
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        float e = expf(r[j] - mx);
+        r[j] = e;
+        s += e;
+    }
+    return block_reduce(s, 0);
+}
+
 /* One score row r[0..T) by the block: keys whose km is 0 to -FLT_MAX, then
  * softmax, as bert_mask_key_columns + bert_softmax_rows (the max
  * subtracted, the sum inverted once). */
@@ -145,13 +158,7 @@ __device__ static inline void masked_softmax_row(float *r, const float *km, int 
         mx = fmaxf(mx, v);
     }
     mx = block_reduce(mx, 1);
-    float s = 0.0f;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float e = expf(r[j] - mx);
-        r[j] = e;
-        s += e;
-    }
-    float inv = 1.0f / block_reduce(s, 0);
+    float inv = 1.0f / exp_shifted_row(r, mx, T);
     for (int j = threadIdx.x; j < T; j += blockDim.x) r[j] *= inv;
 }
 

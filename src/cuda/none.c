@@ -79,6 +79,12 @@ bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_ba
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
+bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, double *mlm, double *nsp,
+                                  bert_error *err) {
+    (void)t, (void)lb, (void)mlm, (void)nsp;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
 bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;

@@ -115,6 +115,65 @@ __global__ static void embed_scatter(float *g, const float *d, const int *row, c
     }
 }
 
+/* Row i of dst [rows x C] = row rows[i] of src, one block a row: the
+ * labelled tokens' hidden states (head_mlm's copies), the first tokens'
+ * (pooler_fwd's). */
+__global__ static void gather_rows(float *dst, const float *src, const int *rows, int C) {
+    const float *r = src + (size_t)rows[blockIdx.x] * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) dst[(size_t)blockIdx.x * C + j] = r[j];
+}
+
+/* Row rows[i] of dst += row i of src, one block a row (rows distinct):
+ * a head's input gradient into d x_out (head_mlm's and pooler_bwd's adds). */
+__global__ static void scatter_add_rows(float *dst, const float *src, const int *rows, int C) {
+    float *r = dst + (size_t)rows[blockIdx.x] * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) r[j] += src[(size_t)blockIdx.x * C + j];
+}
+
+/* One row per block: out = LayerNorm(x) * g + beta, the mean and 1 /
+ * sqrt(var + eps) kept (x is the kept input): the MLM head's transform
+ * LayerNorm (nn_layernorm_forward with keep). */
+__global__ static void layernorm_keep(float *out, const float *x, float *mean, float *rstd, const float *g,
+                                      const float *beta, int C, float eps) {
+    size_t off = (size_t)blockIdx.x * C;
+    float s = 0.0f;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) s += x[off + j];
+    layernorm_keep_row(out + off, x + off, mean + blockIdx.x, rstd + blockIdx.x, s, g, beta, NULL, 0.0f, off, C, eps);
+}
+
+/* y[M x N] = tanh(y + b), kept: BertPooler's activation (bert_tanh). */
+__global__ static void bias_tanh(float *y, const float *b, size_t M, int N) {
+    size_t n = M * (size_t)N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = tanhf(y[i] + b[i % N]);
+}
+
+/* d[i] *= 1 - y[i]^2: through tanh from its output (pooler_bwd). */
+__global__ static void tanh_backward(float *d, const float *y, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] *= 1.0f - y[i] * y[i];
+}
+
+/* One row of logits z [L] per block, its label target[row] (< 0: none):
+ * CrossEntropyLoss's term -log softmax(z)[y] into loss[row] (0 without a
+ * label), and z replaced by its gradient (softmax(z) - one-hot(y)) g, 0
+ * without a label (bert_softmax_xent_row through train_ce_rows). */
+__global__ static void softmax_xent_rows(float *z, double *loss, const int *target, int L, float g) {
+    float *r = z + (size_t)blockIdx.x * L;
+    int y = target[blockIdx.x];
+    if (y < 0) {
+        for (int j = threadIdx.x; j < L; j += blockDim.x) r[j] = 0.0f;
+        if (threadIdx.x == 0) loss[blockIdx.x] = 0.0;
+        return;
+    }
+    float zy = r[y], mx = -FLT_MAX; /* read before any thread writes the row (block_reduce's barriers) */
+    for (int j = threadIdx.x; j < L; j += blockDim.x) mx = fmaxf(mx, r[j]);
+    mx = block_reduce(mx, 1);
+    float s = exp_shifted_row(r, mx, L), f = g / s;
+    for (int j = threadIdx.x; j < L; j += blockDim.x) r[j] = r[j] * f - (j == y ? g : 0.0f);
+    if (threadIdx.x == 0) loss[blockIdx.x] = -((double)zy - (double)mx - log((double)s));
+}
+
 /* Score row blockIdx.x of pair blockIdx.y (its T x T block at P + po[i]):
  * masked keys to -FLT_MAX, softmax, kept in P; with Pd (attention
  * dropout), Pd = P * the mask's scale (head_probs, then bert_mul_inplace). */
@@ -311,11 +370,27 @@ typedef struct {
     float *word, *pos, *type, *ln_w, *ln_b;
 } emb_w;
 
+/* The pre-training heads' tensors (or their gradients) inside a block,
+ * after the embeddings': the transform dense's weight and bias, its
+ * LayerNorm's, the decoder's bias [V]; with NSP the pooler's weight and
+ * bias and seq_relationship's [2 x C] and [2] (else NULL). */
+typedef struct {
+    float *t_w, *t_b, *ln_w, *ln_b, *bias, *p_w, *p_b, *n_w, *n_b;
+} head_w;
+enum { HEAD_PARTS = 9 };
+static const int head_decay[HEAD_PARTS] = {1, 0, 0, 0, 0, 1, 0, 1, 0};
+
 /* Elements held by each of a context's growing buffers (host and device). */
 typedef struct {
-    size_t buf, buf16, masks, ptrs, po, keyrow, idx;                   /* device */
-    size_t ptrs_h, po_h, keyrow_h, pairs, groups, idx_h, count_h;      /* host */
+    size_t buf, buf16, masks, ptrs, po, keyrow, idx, hbuf, hbuf16, hloss, hidx; /* device */
+    size_t ptrs_h, po_h, keyrow_h, pairs, groups, idx_h, count_h, off_h, hidx_h, hloss_h; /* host */
 } cap_t;
+
+/* bf16 operands of the dense products (NULL where they run in f32): the
+ * input's and the output gradient's rounded copies. */
+typedef struct {
+    __nv_bfloat16 *x, *dy;
+} scratch16;
 
 enum { LAYER_PTRS = 6, SHARED_PTRS = 5 }; /* pointer arrays: Q K V P Pd ctx a layer; dctx dP dQ dK dV shared */
 
@@ -326,17 +401,19 @@ struct bert_cuda_train {
     int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     int V, PT, TV, pad; /* the embeddings on the GPU (V > 0): the tables' rows, the padding id */
+    int head;   /* shape.head: 0 none, 1 the MLM head, 2 with NSP */
     float eps;
     size_t per; /* floats of one layer's weights */
     size_t emb; /* floats of the embeddings' tensors (0: on the host) */
-    size_t n;   /* floats of a block: L per + emb */
+    size_t hn;  /* floats of the heads' tensors (0: none) */
+    size_t n;   /* floats of a block: L per + emb + hn */
     cudaStream_t stream;
     cublasHandle_t blas;
-    /* blocks of n floats: the layers' tensors (L x per), then the embeddings' (emb) */
+    /* blocks of n floats: the layers' tensors (L x per), then the embeddings' (emb), the heads' (hn) */
     float *w, *g;      /* weights; one backward's gradients */
     float *acc, *m, *v; /* the gradients summed since the last AdamW step; AdamW's moments */
     double *ss, *ss_h;  /* [ceil(n / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
-    __nv_bfloat16 *w16; /* bf16: [L x per] the layers' weights rounded (the dense ones read), else NULL */
+    __nv_bfloat16 *w16; /* bf16: [n] the weights rounded (the dense products read them), else NULL */
     float *stage;      /* host: one block */
     int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
     char *pinned;       /* host memory page-locked by bert_cuda_train_pin, or NULL */
@@ -360,8 +437,19 @@ struct bert_cuda_train {
     int *idx, *idx_h, *count_h;
     size_t n_idx;
     int G;
-    __nv_bfloat16 *buf16, *x16, *dy16; /* bf16: a dense product's input [N x max(C, I)] and
-                                        * output gradient [N x max(3C, I)], rounded */
+    __nv_bfloat16 *buf16; /* bf16: a layer's dense product's input [N x max(C, I)] and output
+                           * gradient [N x max(3C, I)], rounded (s16) */
+    scratch16 s16;
+    /* the heads' pass: hbuf their float buffers; hidx (hidx_h on the host)
+     * [M rows][M targets][S first rows][S NSP labels]; hloss [M + S] the
+     * rows' losses (hloss_h on the host); hbuf16 (bf16) the decoder's input
+     * [M x C] and logits' gradient [M x V] rounded (h16) */
+    float *hbuf;
+    int *hidx, *hidx_h, *off_h; /* off_h: [S + 1] the last forward's offsets */
+    double *hloss, *hloss_h;
+    __nv_bfloat16 *hbuf16;
+    scratch16 h16;
+    int S, heads_ran; /* the last forward's sequences; the heads ran since it */
     size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
     int N, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
     float keep_att, keep_hidden;
@@ -374,15 +462,39 @@ typedef struct {
 } host_part;
 enum { HOST_PARTS = 16 };
 
-/* A block's entries: the layers, then the embeddings where the GPU has them. */
-static int entries(const bert_cuda_train *t) { return t->L + (t->emb != 0); }
+/* A block's entries: the layers, then the embeddings and the heads where the GPU has them. */
+static int entries(const bert_cuda_train *t) { return t->L + (t->emb != 0) + (t->head != 0); }
 
-/* The tensors of entry e (layer e, or the embeddings at e = L) as h names
- * them on the host, in the order of the GPU's block (a layer's Q, K and V
- * weights, then their biases: the [3C x C] weight and [3C] bias); returns
- * their count. The entries follow each other in the block, from 0. */
+/* Where entry e starts in a block (floats). */
+static size_t entry_at(const bert_cuda_train *t, int e) {
+    return e <= t->L ? t->per * (size_t)e : t->per * (size_t)t->L + t->emb;
+}
+
+/* The heads' tensor sizes in their block's order (head_w), 0 for those
+ * the shape has not. */
+static void head_parts(const bert_cuda_train *t, size_t n[HEAD_PARTS]) {
+    size_t C = (size_t)t->C, nsp = t->head == 2;
+    const size_t sz[HEAD_PARTS] = {C * C, C, C, C, (size_t)t->V, nsp * C * C, nsp * C, nsp * 2 * C, nsp * 2};
+    for (int k = 0; k < HEAD_PARTS; k++) n[k] = t->head ? sz[k] : 0;
+}
+
+/* The tensors of entry e (layer e, the embeddings at e = L, the heads at
+ * L + 1) as h names them on the host, in the order of the GPU's block (a
+ * layer's Q, K and V weights, then their biases: the [3C x C] weight and
+ * [3C] bias); returns their count. The entries follow each other in the
+ * block, from 0. */
 static int host_parts(const bert_cuda_train *t, const bert_cuda_host *h, int e, host_part out[HOST_PARTS]) {
     size_t C = (size_t)t->C, I = (size_t)t->I;
+    if (e == t->L + 1) {
+        const bert_cuda_head_host *s = &h->head;
+        size_t n[HEAD_PARTS];
+        head_parts(t, n);
+        float *const p[HEAD_PARTS] = {s->transform_w, s->transform_b, s->ln_w,    s->ln_b, s->bias,
+                                      s->pooler_w,    s->pooler_b,    s->nsp_w,   s->nsp_b};
+        int np = t->head == 2 ? HEAD_PARTS : 5;
+        for (int k = 0; k < np; k++) out[k].p = p[k], out[k].n = n[k];
+        return np;
+    }
     if (e == t->L) {
         const bert_cuda_emb_host *s = &h->emb;
         const host_part parts[] = {{s->word, (size_t)t->V * C}, {s->pos, (size_t)t->PT * C}, {s->type, (size_t)t->TV * C},
@@ -434,6 +546,17 @@ static int tables_ok(const bert_cuda_train *t, const bert_cuda_host *h) {
     return 1;
 }
 
+/* The heads' tensors in a block at base (head_w). */
+static head_w head_at(const bert_cuda_train *t, float *base) {
+    size_t n[HEAD_PARTS];
+    head_parts(t, n);
+    head_w h;
+    float **field[HEAD_PARTS] = {&h.t_w, &h.t_b, &h.ln_w, &h.ln_b, &h.bias, &h.p_w, &h.p_b, &h.n_w, &h.n_b};
+    float *p = base + entry_at(t, t->L + 1);
+    for (int k = 0; k < HEAD_PARTS; k++) *field[k] = n[k] ? p : NULL, p += n[k];
+    return h;
+}
+
 /* The embeddings' tensors in a block at base. */
 static emb_w emb_at(const bert_cuda_train *t, float *base) {
     size_t C = (size_t)t->C;
@@ -451,8 +574,8 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     if (!t) return;
     on_gpu(t);
     cuda_nccl_free(t->comm);
-    void *dev[] = {t->w,   t->g,      t->acc, t->m, t->v, t->w16, t->ss, t->buf, t->buf16, t->masks, (void *)t->ptrs,
-                   t->po,  t->keyrow, t->idx};
+    void *dev[] = {t->w,  t->g,      t->acc, t->m,    t->v,     t->w16,  t->ss,    t->buf, t->buf16, t->masks,
+                   (void *)t->ptrs, t->po, t->keyrow, t->idx, t->hbuf, t->hbuf16, t->hloss, t->hidx};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
@@ -461,6 +584,7 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     else free(t->stage);
     if (t->pinned) cudaHostUnregister(t->pinned);
     free(t->ss_h), free((void *)t->ptrs_h), free(t->po_h), free(t->keyrow_h), free(t->idx_h), free(t->count_h);
+    free(t->off_h), free(t->hidx_h), free(t->hloss_h);
     free(t->pairs), free(t->groups), free(t->la);
     free(t);
 }
@@ -478,6 +602,9 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
                                            sh->types > (1 << 20) || sh->vocab > (1 << 28))))
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: embedding tables of %d, %d and %d rows", sh->vocab,
                          sh->positions, sh->types);
+    if (sh->head < 0 || sh->head > 2 || (sh->head && sh->vocab < 1))
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: heads %d (0, 1 or 2, and 1 or 2 only with the embeddings)",
+                         sh->head);
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus < 1 || sh->device < 0)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: no GPU %d", sh->device);
@@ -492,11 +619,14 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     if (sh->vocab > 0) {
         t->V = sh->vocab, t->PT = sh->positions, t->TV = sh->types, t->pad = sh->pad_id;
         t->emb = ((size_t)t->V + (size_t)t->PT + (size_t)t->TV + 2) * (size_t)t->C;
+        t->head = sh->head;
     }
-    size_t n[LAYER_PARTS], n_ss;
+    size_t n[LAYER_PARTS], hn[HEAD_PARTS], n_ss;
     layer_parts((size_t)t->C, (size_t)t->I, n);
     for (int k = 0; k < LAYER_PARTS; k++) t->per += n[k];
-    t->n = t->per * (size_t)t->L + t->emb;
+    head_parts(t, hn);
+    for (int k = 0; k < HEAD_PARTS; k++) t->hn += hn[k];
+    t->n = t->per * (size_t)t->L + t->emb + t->hn;
     size_t bytes = sizeof(float) * t->n;
     n_ss = (t->n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     t->ss_h = (double *)malloc(sizeof(double) * n_ss);
@@ -521,12 +651,12 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
         e = cudaMalloc((void **)blocks[k], bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
-    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, sizeof(__nv_bfloat16) * t->per * (size_t)t->L);
+    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, sizeof(__nv_bfloat16) * t->n);
     for (size_t k = 2; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++) /* sums and moments start at 0 */
         e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e != cudaSuccess) {
-        double mb = 1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)(t->per * (size_t)t->L) : 0.0));
+        double mb = 1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)t->n : 0.0));
         bert_cuda_train_free(t);
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
                          "CUDA: cannot allocate %.1f MB of GPU memory for the weights, gradients and AdamW's "
@@ -574,7 +704,8 @@ template <class T> static cudaError_t dev_room(T **p, size_t *cap, size_t n) {
  * at least, the gaps never written. */
 static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
     size_t N = (size_t)t->N, C = (size_t)t->C, I = (size_t)t->I, NC = N * C, att = (size_t)t->NH * tt, at = 0;
-    size_t wide = 3 * C > I ? 3 * C : I;
+    size_t wide = 3 * C > I ? 3 * C : I; /* the column sums' widest row: a layer's, or the decoder's bias */
+    wide = t->head && (size_t)t->V > wide ? (size_t)t->V : wide;
 #define TAKE(ptr, n) (ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     for (int l = 0; l < t->L; l++) {
         layer_a *a = &t->la[l];
@@ -629,29 +760,34 @@ static cublasStatus_t gemm16(bert_cuda_train *t, cublasOperation_t ta, cublasOpe
                                 CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+/* The layers' bf16 operands under bf16, else NULL (f32 products). */
+static const scratch16 *layer16(const bert_cuda_train *t) { return t->bf16 ? &t->s16 : NULL; }
+
 /* y[M x N] = x[M x K] W^T (W [N x K] row-major): cuBLAS's y^T = W x^T;
- * under bf16, x rounded into t->x16 and W's bf16 copy (train_dense_fwd). */
-static cublasStatus_t dense_fwd(bert_cuda_train *t, float *y, const float *x, const float *W, int M, int N, int K) {
+ * with h (bf16), x rounded into h->x and W's bf16 copy (train_dense_fwd). */
+static cublasStatus_t dense_fwd(bert_cuda_train *t, const scratch16 *h, float *y, const float *x, const float *W, int M,
+                                int N, int K) {
     const float one = 1.0f, zero = 0.0f;
-    if (!t->bf16) return cuda_blas()->sgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N);
-    round_into(t, t->x16, x, (size_t)M * K);
-    return gemm16(t, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, w16_of(t, W), K, t->x16, K, 0.0f, y, N);
+    if (!h) return cuda_blas()->sgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, K, x, K, &zero, y, N);
+    round_into(t, h->x, x, (size_t)M * K);
+    return gemm16(t, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, w16_of(t, W), K, h->x, K, 0.0f, y, N);
 }
 
 /* The dense layer's backward (bert_linear_backward): dW += dy^T x, db +=
- * dy's column sums, dx = (beta 0) or += (beta 1) dy W. Under bf16
- * (bert_linear_backward_bf16) the products take dy and x rounded (into
- * t->dy16, t->x16) and W's bf16 copy; db sums the f32 dy. x is rounded
+ * dy's column sums, dx = (beta 0) or += (beta 1) dy W. With h (bf16:
+ * bert_linear_backward_bf16) the products take dy and x rounded (into
+ * h->dy, h->x) and W's bf16 copy; db sums the f32 dy. x is rounded
  * again rather than kept from the forward: the same bits, and no bf16
- * copy of every layer's inputs held between the passes. */
-static cublasStatus_t dense_bwd(bert_cuda_train *t, float *dx, float beta, float *dW, float *db, const float *dy,
-                                const float *x, const float *W, int M, int N, int K) {
+ * copy of every layer's inputs held between the passes. M <= the pass's
+ * N (the column sums' row blocks). */
+static cublasStatus_t dense_bwd(bert_cuda_train *t, const scratch16 *h, float *dx, float beta, float *dW, float *db,
+                                const float *dy, const float *x, const float *W, int M, int N, int K) {
     const float one = 1.0f;
     cublasStatus_t s;
-    if (t->bf16) {
-        round_into(t, t->dy16, dy, (size_t)M * N);
-        round_into(t, t->x16, x, (size_t)M * K);
-        s = gemm16(t, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, t->x16, K, t->dy16, N, 1.0f, dW, K);
+    if (h) {
+        round_into(t, h->dy, dy, (size_t)M * N);
+        round_into(t, h->x, x, (size_t)M * K);
+        s = gemm16(t, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, h->x, K, h->dy, N, 1.0f, dW, K);
     } else {
         s = cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dW, K);
     }
@@ -659,26 +795,27 @@ static cublasStatus_t dense_bwd(bert_cuda_train *t, float *dx, float beta, float
     unsigned cols = (unsigned)((N + 127) / 128);
     BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dy, (const float *)NULL, (const float *)NULL, (const float *)NULL, M, N);
     BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, (float *)NULL, t->part, t->parts, N);
-    if (t->bf16) return gemm16(t, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, w16_of(t, W), K, t->dy16, N, beta, dx, K);
+    if (h) return gemm16(t, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, w16_of(t, W), K, h->dy, N, beta, dx, K);
     return cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, W, K, dy, N, &beta, dx, K);
 }
 
 /* bf16: the weights rounded into w16, after they change (an upload, an
  * AdamW step); nothing in f32. */
 static void round_weights(bert_cuda_train *t) {
-    if (t->bf16) round_into(t, t->w16, t->w, t->per * (size_t)t->L);
+    if (t->bf16) round_into(t, t->w16, t->w, t->n);
 }
 
-/* LayerNorm's backward from dout: its weight and bias gradients (+=), din,
- * and din times the dropout mask into drop. */
-static void layernorm_bwd(bert_cuda_train *t, float *din, float *drop, const uint8_t *mask, float *dw, float *db,
+/* LayerNorm's backward from dout over its M rows (M <= the pass's N): its
+ * weight and bias gradients (+=), din, and din times the dropout mask into
+ * drop. */
+static void layernorm_bwd(bert_cuda_train *t, int M, float *din, float *drop, const uint8_t *mask, float *dw, float *db,
                           const float *dout, const float *x, const float *w, const float *mean, const float *rstd) {
     int C = t->C;
-    unsigned cols = (unsigned)((C + 127) / 128);
-    BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dout, x, mean, rstd, t->N, C);
-    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, dw, t->part, t->parts, C);
-    BERT_LAUNCH(layernorm_backward_rows, (unsigned)t->N, threads_for(C, 256), t->stream)(din, drop, mask, t->keep_hidden,
-                                                                                        dout, x, w, mean, rstd, C);
+    unsigned cols = (unsigned)((C + 127) / 128), parts = (unsigned)((M + COL_ROWS - 1) / COL_ROWS);
+    BERT_LAUNCH(colsum_part, dim3(cols, parts), 128, t->stream)(t->part, dout, x, mean, rstd, M, C);
+    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, dw, t->part, (int)parts, C);
+    BERT_LAUNCH(layernorm_backward_rows, (unsigned)M, threads_for(C, 256), t->stream)(din, drop, mask, t->keep_hidden,
+                                                                                     dout, x, w, mean, rstd, C);
 }
 
 /* Layer l's forward (train/backprop.c's layer_forward), into y. */
@@ -687,7 +824,7 @@ static cublasStatus_t layer_fwd(bert_cuda_train *t, int l, float *y) {
     layer_a *a = &t->la[l];
     int N = t->N, C = t->C, I = t->I, hs = C / t->NH, P = t->P;
     const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
-    cublasStatus_t s = dense_fwd(t, a->qkv, a->x_in, w.qkv_w, N, 3 * C, C);
+    cublasStatus_t s = dense_fwd(t, layer16(t), a->qkv, a->x_in, w.qkv_w, N, 3 * C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(bias_act, blocks_for((size_t)N * 3 * C), 256, t->stream)(a->qkv, w.qkv_b, (size_t)N, 3 * C, -1);
     /* attention_train: per group of one length, scores into P, softmax (and dropout into Pd), Pd V */
@@ -703,14 +840,14 @@ static cublasStatus_t layer_fwd(bert_cuda_train *t, int l, float *y) {
         s = cuda_blas()->sgemm_batched(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, &one, L + 2 * P + f, 3 * C,
                                        L + 4 * P + f, T, &zero, (float *const *)(L + 5 * P + f), C, n);
     }
-    if (s == CUBLAS_STATUS_SUCCESS) s = dense_fwd(t, t->tmp, a->ctx, w.o_w, N, C, C);
+    if (s == CUBLAS_STATUS_SUCCESS) s = dense_fwd(t, layer16(t), t->tmp, a->ctx, w.o_w, N, C, C);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     unsigned lt = threads_for(C, 256);
     BERT_LAUNCH(add_layernorm_keep, (unsigned)N, lt, t->stream)(a->h1, a->r1, a->mean1, a->rstd1, t->tmp, w.o_b,
                                                                a->m_ao, t->keep_hidden, a->x_in, w.ln1_w, w.ln1_b, C, t->eps);
-    if ((s = dense_fwd(t, a->f_pre, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    if ((s = dense_fwd(t, layer16(t), a->f_pre, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(bias_act_keep, blocks_for((size_t)N * I), 256, t->stream)(a->f_pre, a->f_act, w.i_b, (size_t)N, I, t->act);
-    if ((s = dense_fwd(t, t->tmp, a->f_act, w.o2_w, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
+    if ((s = dense_fwd(t, layer16(t), t->tmp, a->f_act, w.o2_w, N, C, I)) != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(add_layernorm_keep, (unsigned)N, lt, t->stream)(y, a->r2, a->mean2, a->rstd2, t->tmp, w.o2_b, a->m_fo,
                                                                t->keep_hidden, a->h1, w.ln2_w, w.ln2_b, C, t->eps);
     return CUBLAS_STATUS_SUCCESS;
@@ -724,14 +861,14 @@ static cublasStatus_t layer_bwd(bert_cuda_train *t, int l) {
     int N = t->N, C = t->C, I = t->I, hs = C / t->NH, P = t->P;
     const float one = 1.0f, zero = 0.0f, scale = 1.0f / sqrtf((float)hs);
     /* LayerNorm 2: y = LN(r2), r2 = dropout(out) + h1 */
-    layernorm_bwd(t, t->dh1, t->tmp, a->m_fo, g.ln2_w, g.ln2_b, t->dx, a->r2, w.ln2_w, a->mean2, a->rstd2);
-    cublasStatus_t s = dense_bwd(t, t->dI, 0.0f, g.o2_w, g.o2_b, t->tmp, a->f_act, w.o2_w, N, C, I);
+    layernorm_bwd(t, t->N, t->dh1, t->tmp, a->m_fo, g.ln2_w, g.ln2_b, t->dx, a->r2, w.ln2_w, a->mean2, a->rstd2);
+    cublasStatus_t s = dense_bwd(t, layer16(t), t->dI, 0.0f, g.o2_w, g.o2_b, t->tmp, a->f_act, w.o2_w, N, C, I);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     BERT_LAUNCH(activation_backward, blocks_for((size_t)N * I), 256, t->stream)(t->dI, a->f_pre, (size_t)N * I, t->act);
-    if ((s = dense_bwd(t, t->dh1, 1.0f, g.i_w, g.i_b, t->dI, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    if ((s = dense_bwd(t, layer16(t), t->dh1, 1.0f, g.i_w, g.i_b, t->dI, a->h1, w.i_w, N, I, C)) != CUBLAS_STATUS_SUCCESS) return s;
     /* LayerNorm 1: h1 = LN(r1), r1 = dropout(attn_out) + x_in; the residual into dx */
-    layernorm_bwd(t, t->dx, t->tmp, a->m_ao, g.ln1_w, g.ln1_b, t->dh1, a->r1, w.ln1_w, a->mean1, a->rstd1);
-    if ((s = dense_bwd(t, t->dctx, 0.0f, g.o_w, g.o_b, t->tmp, a->ctx, w.o_w, N, C, C)) != CUBLAS_STATUS_SUCCESS)
+    layernorm_bwd(t, t->N, t->dx, t->tmp, a->m_ao, g.ln1_w, g.ln1_b, t->dh1, a->r1, w.ln1_w, a->mean1, a->rstd1);
+    if ((s = dense_bwd(t, layer16(t), t->dctx, 0.0f, g.o_w, g.o_b, t->tmp, a->ctx, w.o_w, N, C, C)) != CUBLAS_STATUS_SUCCESS)
         return s;
     /* nn_attention_backward, per group: dPd = dctx V^T, dV = Pd^T dctx, through
      * dropout and softmax, dQ = scale dS K, dK = scale dS^T Q */
@@ -756,7 +893,7 @@ static cublasStatus_t layer_bwd(bert_cuda_train *t, int l) {
     }
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     /* the projections: their input gradient adds to the residual's in dx */
-    return dense_bwd(t, t->dx, 1.0f, g.qkv_w, g.qkv_b, t->dqkv, a->x_in, w.qkv_w, N, 3 * C, C);
+    return dense_bwd(t, layer16(t), t->dx, 1.0f, g.qkv_w, g.qkv_b, t->dqkv, a->x_in, w.qkv_w, N, 3 * C, C);
 }
 
 /* The embeddings' part of the pass for batch b into t->idx_h: each row's
@@ -834,9 +971,12 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
         !host_room(&t->keyrow_h, &k->keyrow_h, P) || !host_room(&t->ptrs_h, &k->ptrs_h, n_ptrs))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     size_t in16 = N * (size_t)(C > t->I ? C : t->I), out16 = N * (size_t)(3 * C > t->I ? 3 * C : t->I);
-    in16 = (in16 + 127) / 128 * 128; /* dy16 256 bytes in */
+    in16 = (in16 + 127) / 128 * 128; /* s16.dy 256 bytes in */
     bert_status rc = t->emb ? plan_embeddings(t, b, err) : BERT_OK;
     if (rc != BERT_OK) return rc;
+    if (t->head && !host_room(&t->off_h, &k->off_h, (size_t)S + 1)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (t->head) memcpy(t->off_h, b->offset, sizeof(int) * ((size_t)S + 1)); /* the heads' rows */
+    t->S = S;
     cudaError_t e = dev_room(&t->buf, &k->buf, floats);
     if (e == cudaSuccess && t->emb) e = dev_room(&t->idx, &k->idx, t->n_idx);
     if (e == cudaSuccess && t->bf16) e = dev_room(&t->buf16, &k->buf16, in16 + out16);
@@ -847,7 +987,7 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
     if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's training memory");
     carve(t, t->buf, tt);
     carve_masks(t, t->masks, tt);
-    t->x16 = t->buf16, t->dy16 = t->buf16 ? t->buf16 + in16 : NULL;
+    t->s16.x = t->buf16, t->s16.dy = t->buf16 ? t->buf16 + in16 : NULL;
     t->n_groups = bert_cuda_plan(b->offset, S, NH, (size_t)-1, t->pairs, t->groups);
     if (t->n_groups == -2) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     if (t->n_groups < 1) return bert_fail(err, BERT_ERR_INPUT, "CUDA training: a sequence is empty");
@@ -887,8 +1027,8 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
     on_gpu(t);
-    t->pending = 0;
-    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb) || !x_out)
+    t->pending = t->heads_ran = 0;
+    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
         !(b->p_att < 1.0f) || !(b->p_hidden < 1.0f))
@@ -906,6 +1046,9 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->po, t->po_h, sizeof(size_t) * P, cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemcpyAsync(t->keyrow, t->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, t->stream);
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the batch to the GPU");
+    /* this micro-batch's gradients start at 0: the heads' (bert_cuda_train_heads) add to them before the backward */
+    if ((e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->n, t->stream)) != cudaSuccess)
+        return cuda_drain(t->stream), cuda_fail(err, e, "clearing the gradients");
     if (t->emb) {
         emb_w w = emb_at(t, t->w);
         BERT_LAUNCH(embed_keep, (unsigned)N, threads_for(t->C, 256), t->stream)(
@@ -917,10 +1060,155 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
         s = layer_fwd(t, l, l + 1 < t->L ? t->la[l + 1].x_in : t->x_out);
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
-    e = cudaMemcpyAsync(x_out, t->x_out, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    e = x_out ? cudaMemcpyAsync(x_out, t->x_out, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream) : cudaSuccess;
     rc = cuda_settle(t->stream, e, "running the layers", err);
     t->pending = rc == BERT_OK;
     return rc;
+}
+
+/* The heads' buffers for M labelled rows of S sequences: hbuf's floats
+ * carved into *f (NULL: only counts), returns the floats used. */
+typedef struct {
+    float *hin, *pre, *act, *ln, *mean, *rstd, *z, *dln, *cls, *pooled, *z2, *dpooled;
+} head_bufs;
+
+static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_t S, head_bufs *f) {
+    size_t C = (size_t)t->C, at = 0;
+#define TAKE(ptr, n) (f->ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
+    TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
+    TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
+    TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * 2), TAKE(dpooled, S * C);
+#undef TAKE
+    return at;
+}
+
+/* BertLMPredictionHead on the M labelled rows (train/heads.c's head_mlm):
+ * LayerNorm(act(transform(h))) in f32, the decoder (the word table, its
+ * bias) in f32 or with bf16 operands (train_dense_fwd / _bwd), the rows'
+ * cross-entropy, then back: the decoder's gradient into the word table's,
+ * through the LayerNorm, the activation and the transform, into d x_out's
+ * rows. rows, targets: device copies. */
+static cublasStatus_t mlm_head(bert_cuda_train *t, const head_bufs *f, int M, const int *rows, const int *targets,
+                               float g, double *loss) {
+    head_w w = head_at(t, t->w), gw = head_at(t, t->g);
+    emb_w ew = emb_at(t, t->w), eg = emb_at(t, t->g);
+    int C = t->C, V = t->V;
+    size_t MC = (size_t)M * C;
+    const scratch16 *h16 = t->bf16 ? &t->h16 : NULL;
+    unsigned lt = threads_for(C, 256);
+    BERT_LAUNCH(gather_rows, (unsigned)M, lt, t->stream)(f->hin, t->x_out, rows, C);
+    cublasStatus_t s = dense_fwd(t, NULL, f->pre, f->hin, w.t_w, M, C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_act_keep, blocks_for(MC), 256, t->stream)(f->pre, f->act, w.t_b, (size_t)M, C, t->act);
+    BERT_LAUNCH(layernorm_keep, (unsigned)M, lt, t->stream)(f->ln, f->act, f->mean, f->rstd, w.ln_w, w.ln_b, C, t->eps);
+    if ((s = dense_fwd(t, h16, f->z, f->ln, ew.word, M, V, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_act, blocks_for((size_t)M * V), 256, t->stream)(f->z, w.bias, (size_t)M, V, -1);
+    BERT_LAUNCH(softmax_xent_rows, (unsigned)M, threads_for(V, 1024), t->stream)(f->z, loss, targets, V, g);
+    if ((s = dense_bwd(t, h16, f->dln, 0.0f, eg.word, gw.bias, f->z, f->ln, ew.word, M, V, C)) != CUBLAS_STATUS_SUCCESS)
+        return s;
+    /* through the LayerNorm (its input gradient into act's place) and the activation */
+    layernorm_bwd(t, M, f->act, f->act, NULL, gw.ln_w, gw.ln_b, f->dln, f->act, w.ln_w, f->mean, f->rstd);
+    BERT_LAUNCH(activation_backward, blocks_for(MC), 256, t->stream)(f->act, f->pre, MC, t->act);
+    if ((s = dense_bwd(t, NULL, f->dln, 0.0f, gw.t_w, gw.t_b, f->act, f->hin, w.t_w, M, C, C)) != CUBLAS_STATUS_SUCCESS)
+        return s;
+    BERT_LAUNCH(scatter_add_rows, (unsigned)M, lt, t->stream)(t->dx, f->dln, rows, C);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* BertPooler and seq_relationship on the S first tokens (train/heads.c's
+ * head_nsp: pooler_fwd without dropout, pooler_bwd), in f32, the NSP
+ * cross-entropy between; d x_out's first rows get the pooler's input
+ * gradient. first, labels: device copies. */
+static cublasStatus_t nsp_head(bert_cuda_train *t, const head_bufs *f, int S, const int *first, const int *labels,
+                               float g, double *loss) {
+    head_w w = head_at(t, t->w), gw = head_at(t, t->g);
+    int C = t->C;
+    size_t SC = (size_t)S * C;
+    unsigned lt = threads_for(C, 256);
+    BERT_LAUNCH(gather_rows, (unsigned)S, lt, t->stream)(f->cls, t->x_out, first, C);
+    cublasStatus_t s = dense_fwd(t, NULL, f->pooled, f->cls, w.p_w, S, C, C);
+    if (s != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_tanh, blocks_for(SC), 256, t->stream)(f->pooled, w.p_b, (size_t)S, C);
+    if ((s = dense_fwd(t, NULL, f->z2, f->pooled, w.n_w, S, 2, C)) != CUBLAS_STATUS_SUCCESS) return s;
+    BERT_LAUNCH(bias_act, blocks_for((size_t)S * 2), 256, t->stream)(f->z2, w.n_b, (size_t)S, 2, -1);
+    BERT_LAUNCH(softmax_xent_rows, (unsigned)S, 32, t->stream)(f->z2, loss, labels, 2, g);
+    if ((s = dense_bwd(t, NULL, f->dpooled, 0.0f, gw.n_w, gw.n_b, f->z2, f->pooled, w.n_w, S, 2, C)) != CUBLAS_STATUS_SUCCESS)
+        return s;
+    BERT_LAUNCH(tanh_backward, blocks_for(SC), 256, t->stream)(f->dpooled, f->pooled, SC);
+    /* the pooler's input gradient into cls's place (the stream's order: dW is made from cls before) */
+    if ((s = dense_bwd(t, NULL, f->cls, 0.0f, gw.p_w, gw.p_b, f->dpooled, f->cls, w.p_w, S, C, C)) != CUBLAS_STATUS_SUCCESS)
+        return s;
+    BERT_LAUNCH(scatter_add_rows, (unsigned)S, lt, t->stream)(t->dx, f->cls, first, C);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* The heads' labels into t->hidx_h ([M rows][M targets][S first rows][S
+ * NSP labels]), checked. */
+static bert_status plan_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, bert_error *err) {
+    int M = lb->M, S = t->S, nsp = t->head == 2;
+    if (M < 0 || M > t->N || (M && (!lb->rows || !lb->targets)) || (nsp && !lb->nsp))
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: %d labelled rows of %d tokens, or labels missing", M,
+                         t->N);
+    if (!host_room(&t->hidx_h, &t->cap.hidx_h, 2 * (size_t)M + 2 * (size_t)S) ||
+        !host_room(&t->hloss_h, &t->cap.hloss_h, (size_t)M + (size_t)S))
+        return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int *x = t->hidx_h;
+    for (int i = 0; i < M; i++) {
+        if (lb->rows[i] < (i ? lb->rows[i - 1] + 1 : 0) || lb->rows[i] >= t->N || lb->targets[i] < 0 || lb->targets[i] >= t->V)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: labelled row %d: row %d (ascending, below %d) or "
+                             "label %d (below %d)", i, lb->rows[i], t->N, lb->targets[i], t->V);
+        x[i] = lb->rows[i], x[M + i] = lb->targets[i];
+    }
+    for (int s = 0; s < S; s++) {
+        int y = nsp ? lb->nsp[s] : -1;
+        if (y > 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: sequence %d: NSP label %d", s, y);
+        x[2 * M + s] = t->off_h[s], x[2 * M + S + s] = y < 0 ? -1 : y;
+    }
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, double *mlm,
+                                             double *nsp, bert_error *err) {
+    on_gpu(t);
+    if (mlm) *mlm = 0.0;
+    if (nsp) *nsp = 0.0;
+    if (!t->pending || !t->head || t->heads_ran)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_heads: %s", !t->head ? "this context has no heads"
+                         : "no forward awaiting its heads");
+    if (!lb) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: no labels");
+    t->pending = 0; /* until the heads are through: a failure leaves no backward */
+    bert_status rc = plan_heads(t, lb, err);
+    if (rc != BERT_OK) return rc;
+    size_t M = (size_t)lb->M, S = (size_t)t->S, C = (size_t)t->C, V = (size_t)t->V;
+    head_bufs f;
+    size_t floats = carve_heads(t, NULL, M, S, &f), mc = (M * C + 127) / 128 * 128;
+    cap_t *k = &t->cap;
+    (void)cudaGetLastError();
+    cudaError_t e = dev_room(&t->hbuf, &k->hbuf, floats);
+    if (e == cudaSuccess) e = dev_room(&t->hidx, &k->hidx, 2 * M + 2 * S);
+    if (e == cudaSuccess) e = dev_room(&t->hloss, &k->hloss, M + S);
+    if (e == cudaSuccess && t->bf16) e = dev_room(&t->hbuf16, &k->hbuf16, mc + M * V);
+    if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's memory for the heads");
+    carve_heads(t, t->hbuf, M, S, &f);
+    t->h16.x = t->hbuf16, t->h16.dy = t->hbuf16 ? t->hbuf16 + mc : NULL;
+    const int *x = t->hidx;
+    e = cudaMemcpyAsync(t->hidx, t->hidx_h, sizeof(int) * (2 * M + 2 * S), cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaMemsetAsync(t->dx, 0, sizeof(float) * (size_t)t->N * C, t->stream);
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the labels to the GPU");
+    cublasStatus_t s = M ? mlm_head(t, &f, (int)M, x, x + M, lb->g_mlm, t->hloss) : CUBLAS_STATUS_SUCCESS;
+    if (s == CUBLAS_STATUS_SUCCESS && t->head == 2) s = nsp_head(t, &f, (int)S, x + 2 * M, x + 2 * M + S, lb->g_nsp, t->hloss + M);
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
+    size_t nl = M + (t->head == 2 ? S : 0);
+    e = nl ? cudaMemcpyAsync(t->hloss_h, t->hloss, sizeof(double) * nl, cudaMemcpyDeviceToHost, t->stream) : cudaSuccess;
+    if ((rc = cuda_settle(t->stream, e, "running the heads", err)) != BERT_OK) return rc;
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < M; i++) a += t->hloss_h[i];
+    for (size_t i = M; i < nl; i++) b += t->hloss_h[i];
+    if (mlm) *mlm = a;
+    if (nsp) *nsp = b;
+    t->pending = t->heads_ran = 1;
+    return BERT_OK;
 }
 
 /* Entry e's tensors (host_parts) between the host stage (the GPU's
@@ -929,7 +1217,7 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
 static void stage_entry(bert_cuda_train *t, int e, const bert_cuda_host *host, int to_stage, int add) {
     host_part parts[HOST_PARTS];
     int np = host_parts(t, host, e, parts);
-    float *h = t->stage + t->per * (size_t)e;
+    float *h = t->stage + entry_at(t, e);
     for (int k = 0; k < np; k++) {
         if (to_stage)
             memcpy(h, parts[k].p, sizeof(float) * parts[k].n);
@@ -945,11 +1233,12 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
+    if (!dx && !t->heads_ran)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no d loss / d output (the heads did not run)");
     t->pending = 0;
     size_t NC = (size_t)t->N * t->C;
     (void)cudaGetLastError();
-    cudaError_t e = cudaMemsetAsync(t->g, 0, sizeof(float) * t->n, t->stream);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream);
+    cudaError_t e = dx ? cudaMemcpyAsync(t->dx, dx, sizeof(float) * NC, cudaMemcpyHostToDevice, t->stream) : cudaSuccess;
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the gradient to the GPU");
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = t->L - 1; l >= 0 && s == CUBLAS_STATUS_SUCCESS; l--) s = layer_bwd(t, l);
@@ -957,14 +1246,14 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
     if (t->emb) { /* train/backprop.c's embeddings' backward: dropout, LayerNorm, the tables */
         emb_w w = emb_at(t, t->w), g = emb_at(t, t->g);
         if (t->m_emb) BERT_LAUNCH(dropout_grad, blocks_for(NC), 256, t->stream)(t->dx, t->m_emb, t->keep_hidden, NC);
-        layernorm_bwd(t, t->tmp, t->tmp, NULL, g.ln_w, g.ln_b, t->dx, t->e_sum, w.ln_w, t->e_mean, t->e_rstd);
+        layernorm_bwd(t, t->N, t->tmp, t->tmp, NULL, g.ln_w, g.ln_b, t->dx, t->e_sum, w.ln_w, t->e_mean, t->e_rstd);
         const int *row = t->idx + 3 * (size_t)t->N;
         BERT_LAUNCH(embed_scatter, (unsigned)t->G, threads_for(t->C, 256), t->stream)(g.word, t->tmp, row, row + t->G,
                                                                                      row + 2 * t->G + 1, t->C);
     }
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
     /* everything back before anything is added: a failed copy adds nothing */
-    if (!t->emb) e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
+    if (!t->emb && dx) e = cudaMemcpyAsync(dx, t->dx, sizeof(float) * NC, cudaMemcpyDeviceToHost, t->stream);
     if (e == cudaSuccess && grads) e = cudaMemcpyAsync(t->stage, t->g, sizeof(float) * t->n, cudaMemcpyDeviceToHost, t->stream);
     bert_status rc = cuda_settle(t->stream, e, "copying the gradients from the GPU", err);
     if (rc != BERT_OK) return rc;
@@ -977,7 +1266,7 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
         if (grads) stage_entry(t, l, grads, 0, 1);
         if (layer_done) layer_done(user, l);
     }
-    if (grads && t->emb) stage_entry(t, t->L, grads, 0, 1);
+    for (int en = t->L; grads && en < entries(t); en++) stage_entry(t, en, grads, 0, 1); /* the embeddings', the heads' */
     return BERT_OK;
 }
 
@@ -1110,6 +1399,14 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
                                                                           k == 0 ? *decay : *no_decay);
             at += sz[k];
         }
+    }
+    size_t hn[HEAD_PARTS], at = entry_at(t, t->L + 1);
+    head_parts(t, hn); /* the heads' weight matrices with decay; biases and LayerNorm without */
+    for (int k = 0; k < HEAD_PARTS && t->head; k++) {
+        if (hn[k])
+            BERT_LAUNCH(adamw_update, blocks_for(hn[k]), 256, t->stream)(t->w + at, t->acc + at, t->m + at, t->v + at, hn[k],
+                                                                          head_decay[k] ? *decay : *no_decay);
+        at += hn[k];
     }
     round_weights(t);
     return cuda_settle(t->stream, cudaGetLastError(), "the AdamW step", err);

@@ -6,14 +6,16 @@
  * made on the CPU (the embeddings, their LayerNorm and dropout: train/
  * backprop.c), runs the embeddings and every layer on the GPU keeping what
  * the backward reads there, and writes the last hidden states back; the
- * task heads and their losses run on the CPU; bert_cuda_train_backward
+ * task heads and their losses run on the CPU, except the pre-training
+ * heads where the shape has them (bert_cuda_train_heads: on the GPU, from
+ * the token labels, the losses alone coming back); bert_cuda_train_backward
  * takes d loss / d hidden, runs the backward on the GPU, adds the weight
  * gradients to the sums the GPU keeps (or, asked to, to the trainer's
  * host block) and, with the embeddings on the CPU, gives back d loss / d
  * x0 for their backward there.
  *
- * The tensors the GPU trains (the layers', and the embeddings' with
- * shape.vocab: "the held tensors"), their summed gradients and AdamW's two
+ * The tensors the GPU trains (the layers', the embeddings' with
+ * shape.vocab, the heads' with shape.head: "the held tensors"), their summed gradients and AdamW's two
  * moments live on the GPU: the trainer uploads them once (bert_cuda_train_upload, also
  * after a resume), takes the gradients' sum of squares for the global norm
  * (bert_cuda_train_grad_sumsq), steps AdamW there (bert_cuda_train_adamw)
@@ -61,11 +63,23 @@ typedef struct bert_cuda_emb_host {
     float *word, *pos, *type, *ln_w, *ln_b;
 } bert_cuda_emb_host;
 
-/* Every held tensor of one block on the host: layers[shape.layers], and
- * emb where the shape has the embeddings (shape.vocab > 0; else unread). */
+/* Where the pre-training heads' tensors are on the host (shape.head):
+ * BertLMPredictionHead's transform dense [C x C] and [C], its LayerNorm's
+ * weight and bias [C], the decoder's bias [vocab] (its weight is the word
+ * table: tied); with NSP (shape.head 2) also BertPooler's dense [C x C]
+ * and [C] and seq_relationship's [2 x C] and [2] (else unread). */
+typedef struct bert_cuda_head_host {
+    float *transform_w, *transform_b, *ln_w, *ln_b, *bias;
+    float *pooler_w, *pooler_b, *nsp_w, *nsp_b;
+} bert_cuda_head_host;
+
+/* Every held tensor of one block on the host: layers[shape.layers], emb
+ * where the shape has the embeddings (shape.vocab > 0; else unread) and
+ * head where it has the heads (shape.head > 0; else unread). */
 typedef struct bert_cuda_host {
     const bert_cuda_layer_host *layers;
     bert_cuda_emb_host emb;
+    bert_cuda_head_host head;
 } bert_cuda_host;
 
 typedef struct {
@@ -85,6 +99,12 @@ typedef struct {
      * gradient, as nn.Embedding(padding_idx)). 0: they stay on the host, which hands
      * over x0 and takes d loss / d x0 back */
     int vocab, positions, types, pad_id;
+    /* With the embeddings on the GPU, the pre-training heads there too
+     * (bert_cuda_train_heads): 1 BertForMaskedLM's (cls.predictions, its
+     * decoder the word table), 2 BertForPreTraining's (that, then the pooler
+     * and NSP's seq_relationship); 0 none: d loss / d x_out comes from the
+     * host */
+    int head;
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */
@@ -196,10 +216,33 @@ bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *dec
 /* The embeddings of b->seqs (shape.vocab > 0; x0 unread, may be NULL) or
  * x0 [N x C] (host), then every layer, with dropout, keeping what the
  * backward reads on the GPU; the last layer's output into x_out [N x C]
- * (host). Buffers grow to the batch. On failure nothing is kept for a
- * backward. */
+ * (host; NULL: kept on the GPU alone, for bert_cuda_train_heads). Buffers
+ * grow to the batch. On failure nothing is kept for a backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
+
+/* The labels of the pre-training heads for the last forward's batch. */
+typedef struct {
+    int M;              /* tokens with an MLM label (0: no MLM term) */
+    const int *rows;    /* [M] their rows in the batch, ascending */
+    const int *targets; /* [M] their labels: vocabulary ids in [0, shape.vocab) */
+    float g_mlm;        /* d loss / d logits of a labelled row = (softmax - one-hot) x g_mlm */
+    const int *nsp;     /* shape.head 2: [S] each sequence's NSP label, 0 or 1 (< 0: none); else unread */
+    float g_nsp;        /* likewise for the NSP logits */
+} bert_cuda_train_labels;
+
+/* The pre-training heads on the last forward's output, on the GPU, as the
+ * CPU's (train/heads.c's head_mlm, then head_nsp with shape.head 2): their
+ * forward, each labelled row's cross-entropy, their backward; *mlm and
+ * *nsp (NULL: not wanted) = the sums of the rows' losses (double, in row
+ * order; 0 without rows). Their weight gradients (the decoder's into the
+ * word table's) are added to this micro-batch's, and d loss / d x_out is
+ * left on the GPU for bert_cuda_train_backward (dx NULL). BERT_ERR_STATE
+ * without a forward awaiting its backward or without shape.head;
+ * BERT_ERR_INPUT for rows out of the batch or not ascending, labels out of
+ * range. On failure the backward is not possible until the next forward. */
+bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, double *mlm, double *nsp,
+                                  bert_error *err);
 
 /* The last forward's dropout masks, one byte a value (1 kept, 0 dropped)
  * in the order they were drawn, into out[n]; n must be their count
@@ -209,7 +252,9 @@ bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, be
 
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and, with the embeddings on the host, d loss / d x0 on
- * return (else it is left as it was); the weight gradients are added (+=)
+ * return (else it is left as it was); dx NULL: d loss / d x_out is the
+ * heads' (bert_cuda_train_heads ran since the forward, else
+ * BERT_ERR_STATE); the weight gradients are added (+=)
  * to the GPU's summed gradients (grads NULL) or to grads' tensors (host),
  * layer by layer from the last to the first, layer_done(user, l) called
  * after each when not NULL, then the embeddings'. On a CUDA failure

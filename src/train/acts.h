@@ -69,11 +69,12 @@ typedef struct {
      * the batch is whole. */
     const struct train_masks *masks;
     /* The layers' forward and backward on the GPU (train/gpu.h), and the
-     * embeddings' too with gpu_emb; NULL: on the CPU. gpu_grads: where in
-     * block.grads their gradients are added, or NULL: summed on the GPU. */
+     * embeddings' too with gpu_emb, the pre-training heads' with gpu_heads;
+     * NULL: on the CPU. gpu_grads: where in block.grads their gradients are
+     * added, or NULL: summed on the GPU. */
     struct bert_cuda_train *gpu;
     const struct bert_cuda_host *gpu_grads;
-    int gpu_emb;
+    int gpu_emb, gpu_heads;
 } train_pass;
 
 /* The whole micro-batch around a part: its tokens, sequences and

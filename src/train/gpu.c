@@ -11,9 +11,10 @@
 
 /* The held tensors in block base (params, grads, m or v: one layout) as
  * host tables of model m, whose weights lie in params: the layers' into
- * lay[layers] (h->layers), the embeddings' into h->emb with emb (else
- * NULLs). 0 when out of memory. */
-static int tables_in(const bert_model *m, int emb, const float *params, float *base, bert_cuda_layer_host *lay,
+ * lay[layers] (h->layers), the embeddings' into h->emb with emb, the
+ * heads' into h->head with head (1 MLM, 2 with NSP; else NULLs). 0 when
+ * out of memory. */
+static int tables_in(const bert_model *m, int emb, int head, const float *params, float *base, bert_cuda_layer_host *lay,
                      bert_cuda_host *h) {
     int L = bert_model_config(m)->num_hidden_layers;
     bert_cuda_layer_src *s = bert_model_cuda_layers(m);
@@ -28,8 +29,12 @@ static int tables_in(const bert_model *m, int emb, const float *params, float *b
     free(s);
     const bert_weights *w = &m->w;
     bert_cuda_emb_host none = {0}, e = {AT(w->word), AT(w->pos), AT(w->type), AT(w->emb_ln.w), AT(w->emb_ln.b)};
+    bert_cuda_head_host no_head = {0}, hd = {AT(w->mlm_transform.w), AT(w->mlm_transform.b), AT(w->mlm_ln.w),
+                                             AT(w->mlm_ln.b), AT(w->mlm_bias), NULL, NULL, NULL, NULL};
+    if (head == 2)
+        hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->nsp.w), hd.nsp_b = AT(w->nsp.b);
 #undef AT
-    h->layers = lay, h->emb = emb ? e : none;
+    h->layers = lay, h->emb = emb ? e : none, h->head = head ? hd : no_head;
     return 1;
 }
 
@@ -59,12 +64,30 @@ static int is_embedding_tensor(const bert_model *m, const float *w) {
     return w == m->w.word || w == m->w.pos || w == m->w.type || w == m->w.emb_ln.w || w == m->w.emb_ln.b;
 }
 
+/* 1 when w is one of model m's pre-training heads' tensors (head 1: the
+ * MLM head's but its tied decoder; 2: with the pooler and NSP's). */
+static int is_head_tensor(const bert_model *m, int head, const float *w) {
+    const bert_weights *x = &m->w;
+    if (w == x->mlm_transform.w || w == x->mlm_transform.b || w == x->mlm_ln.w || w == x->mlm_ln.b || w == x->mlm_bias)
+        return head > 0;
+    return head == 2 && (w == x->pooler.w || w == x->pooler.b || w == x->nsp.w || w == x->nsp.b);
+}
+
+int train_gpu_heads_of(const bert_trainer *t) {
+    if (t->p.device != BERT_DEVICE_CUDA || t->n_heads || !t->model->w.mlm_decoder || t->model->w.mlm_decoder != t->model->w.word)
+        return 0;
+    for (int k = 0; k < t->n_tensors; k++) /* the embeddings hold the decoder: none of theirs frozen */
+        if (t->tensors[k].frozen && is_embedding_tensor(t->model, t->params + t->tensors[k].offset)) return 0;
+    return t->p.task == BERT_TASK_PRETRAINING ? 2 : t->p.task == BERT_TASK_MLM ? 1 : 0;
+}
+
 /* 1 when the embeddings can train on the GPU: no MLM head (its decoder,
- * tied to the word table, reads and adds to it on the CPU) and none of
- * their tensors frozen (sinusoidal positions); all five in t's block. */
+ * tied to the word table, reads and adds to it on the CPU) unless the
+ * heads train there too, and none of their tensors frozen (sinusoidal
+ * positions); all five in t's block. */
 static int embeddings_on_gpu(const bert_trainer *t) {
     int found = 0;
-    if (t->model->w.mlm_decoder) return 0;
+    if (t->model->w.mlm_decoder && !train_gpu_heads_of(t)) return 0;
     for (int k = 0; k < t->n_tensors; k++) {
         if (!is_embedding_tensor(t->model, t->params + t->tensors[k].offset)) continue;
         if (t->tensors[k].frozen) return 0;
@@ -102,7 +125,7 @@ static bert_status join_ranks(bert_trainer *t, bert_error *err) {
 bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
     const bert_model *m = t->model;
     const bert_config *c = bert_model_config(m);
-    int L = c->num_hidden_layers, found = 0, frozen = 0, emb = embeddings_on_gpu(t);
+    int L = c->num_hidden_layers, found = 0, frozen = 0, emb = embeddings_on_gpu(t), head = emb ? train_gpu_heads_of(t) : 0;
     bert_cuda_train_shape sh = {.hidden = c->hidden_size,
                                 .heads = c->num_attention_heads,
                                 .intermediate = c->intermediate_size,
@@ -114,17 +137,18 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
                                 .vocab = emb ? c->vocab_size : 0,
                                 .positions = emb ? c->max_position_embeddings : 0,
                                 .types = emb ? c->type_vocab_size : 0,
-                                .pad_id = c->pad_token_id};
+                                .pad_id = c->pad_token_id,
+                                .head = head};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
-    t->gpu_emb = emb;
+    t->gpu_emb = emb, t->gpu_heads = head;
     /* the tables the copies use, made once: the blocks' layouts never change */
     float *const base[4] = {t->params, t->grads, t->m, t->v}; /* by bert_cuda_block */
     if (!(t->gpu_tables = calloc(4, sizeof *t->gpu_tables)) ||
         !(t->gpu_layers = calloc(4 * (size_t)(L > 0 ? L : 1), sizeof *t->gpu_layers)))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int b = 0; b < 4; b++)
-        if (!tables_in(m, emb, t->params, base[b], t->gpu_layers + (size_t)b * (size_t)L, &t->gpu_tables[b]))
+        if (!tables_in(m, emb, head, t->params, base[b], t->gpu_layers + (size_t)b * (size_t)L, &t->gpu_tables[b]))
             return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     /* the held tensors must fill one run of the blocks, which the host's
      * AdamW then leaves to the GPU (none frozen: the GPU steps them all) */
@@ -134,7 +158,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         size_t n = train_tensor_numel(tt);
         const float *w = t->params + tt->offset;
-        if (!is_layer_tensor(h, L, w) && !(emb && is_embedding_tensor(m, w))) continue;
+        if (!is_layer_tensor(h, L, w) && !(emb && is_embedding_tensor(m, w)) && !is_head_tensor(m, head, w)) continue;
         found++, in += n, frozen += tt->frozen != 0;
         lo = tt->offset < lo ? tt->offset : lo, hi = tt->offset + n > hi ? tt->offset + n : hi;
     }
@@ -142,7 +166,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         if (tt->offset >= lo && tt->offset < hi) spanned += train_tensor_numel(tt);
     }
-    if (L < 1 || found != 16 * L + 5 * emb || in != hi - lo || spanned != in || frozen)
+    if (L < 1 || found != 16 * L + 5 * emb + (head == 2 ? 9 : 5 * head) || in != hi - lo || spanned != in || frozen)
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: the tensors the GPU trains are not one run of the "
                                               "parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;
@@ -182,11 +206,42 @@ bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, c
     uint64_t per_layer = (pa > 0.0 ? (uint64_t)c->num_attention_heads * (w->att_before + a->poff[a->S] + w->att_after) : 0) +
                          2 * hidden;
     bert_rng_advance(tp->rng, per_layer * (uint64_t)c->num_hidden_layers + (tp->gpu_emb ? hidden : 0));
-    return bert_cuda_train_forward(tp->gpu, &b, x0, a->x_out, err);
+    return bert_cuda_train_forward(tp->gpu, &b, x0, tp->gpu_heads ? NULL : a->x_out, err); /* heads there: x_out too */
+}
+
+bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err) {
+    const train_acts *a = tp->acts;
+    int N = a->N, S = a->S, V = bert_model_config(tp->model)->vocab_size, M = 0, n_nsp = 0;
+    double scale = tp->loss_weight / (double)tp->p->grad_accum; /* train_heads' h.scale, f_tok, f_nsp */
+    double f_tok = tp->share ? tp->share->f_tok : 1.0, f_nsp = tp->share ? tp->share->f_nsp : 1.0;
+    int *x = malloc(sizeof(int) * (2 * (size_t)N + (size_t)S));
+    if (!x) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    int *rows = x, *targets = x + N, *nsp = x + 2 * (size_t)N;
+    bert_status rc = BERT_OK;
+    for (int i = 0; i < N && rc == BERT_OK; i++) {
+        if (labels[i] < 0) continue;
+        if (!(labels[i] < V)) rc = bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, labels[i]);
+        else rows[M] = i, targets[M++] = (int)labels[i];
+    }
+    for (int s = 0; s < S && rc == BERT_OK && tp->gpu_heads == 2; s++) {
+        float y = labels[N + s];
+        if (y < 0) nsp[s] = -1;
+        else if (!(y < 2)) rc = bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, y);
+        else nsp[s] = (int)y, n_nsp++;
+    }
+    /* train_ce_rows' gradient scales: the pass's scale over its labelled rows */
+    bert_cuda_train_labels lb = {M, rows, targets, (float)(scale * f_tok / (M ? M : 1)), nsp,
+                                 (float)(scale * f_nsp / (n_nsp ? n_nsp : 1))};
+    double mlm = 0.0, next = 0.0;
+    if (rc == BERT_OK) rc = bert_cuda_train_heads(tp->gpu, &lb, &mlm, &next, err);
+    free(x);
+    *loss = (M ? mlm / M : 0.0) * f_tok + (n_nsp ? next / n_nsp : 0.0) * f_nsp;
+    return rc;
 }
 
 bert_status train_gpu_backward(const train_pass *tp, bert_error *err) {
-    return bert_cuda_train_backward(tp->gpu, tp->acts->dx, tp->gpu_grads, tp->layer_done, tp->layer_done_user, err);
+    float *dx = tp->gpu_heads ? NULL : tp->acts->dx; /* with the heads there, d loss / d x_out is there */
+    return bert_cuda_train_backward(tp->gpu, dx, tp->gpu_grads, tp->layer_done, tp->layer_done_user, err);
 }
 
 bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *err) {
@@ -194,7 +249,7 @@ bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *e
     int L = t->model->cfg.pub.num_hidden_layers;
     bert_cuda_layer_host *lay = calloc(L > 0 ? (size_t)L : 1, sizeof *lay);
     bert_cuda_host h;
-    if (!lay || !tables_in(t->model, t->gpu_emb, t->params, dst, lay, &h)) {
+    if (!lay || !tables_in(t->model, t->gpu_emb, t->gpu_heads, t->params, dst, lay, &h)) {
         free(lay);
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }

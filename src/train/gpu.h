@@ -58,7 +58,23 @@ const bert_cuda_host *train_gpu_table(const bert_trainer *t, bert_cuda_block whi
  * layers' on x0 [N x C] (the embeddings' output after dropout). */
 bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, const float *x0, bert_error *err);
 
-/* The backward from d loss / d x_out in tp->acts->dx: the layers', which
+/* With tp->gpu_heads, the pre-training heads on the GPU on the last
+ * forward's output (train/heads.c's head_mlm and head_nsp there): labels as
+ * train_heads takes them (the MLM labels [N], < 0 none; then with NSP the
+ * [S] NSP labels, < 0 none), checked; *loss = the pass's loss, as
+ * train_heads computes it. d loss / d x_out stays on the GPU for
+ * train_gpu_backward. */
+bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err);
+
+/* The heads t trains on the GPU (t->p.device CUDA, set before a context
+ * exists): 2 BertForPreTraining's (MLM + NSP) for the pre-training task,
+ * 1 the MLM head for the MLM task, where the decoder is tied to the word
+ * table, none of the embeddings' tensors is frozen and t trains one task;
+ * else 0 (the heads on the CPU, and the embeddings with them). */
+int train_gpu_heads_of(const bert_trainer *t);
+
+/* The backward from d loss / d x_out in tp->acts->dx (with tp->gpu_heads,
+ * the heads' on the GPU): the layers', which
  * leaves d loss / d x0 there, and with tp->gpu_emb the embeddings' (dx then
  * left as it was); the weight gradients added to the GPU's sums (or, with
  * tp->gpu_grads, to the block's), tp->layer_done called as each layer's

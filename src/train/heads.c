@@ -17,6 +17,7 @@
 #include "kernels/ops.h"
 #include "model/layers.h"
 #include "train/dropout.h"
+#include "train/gpu.h"
 #include "util/error.h"
 #include "util/mem.h"
 
@@ -174,7 +175,7 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
     nn_dense_forward(z, L, hd, NULL, cl->w, NULL, cl->b, N, L, C, NULL, h->nt);
     for (int i = 0; i < N; i++)
-        if (h->labels[i] >= L)
+        if (!(h->labels[i] < 0) && !(h->labels[i] < L)) /* NaN too */
             return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, h->labels[i], L);
     *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale * h->f_tok, h->nt) * h->f_tok;
     nn_dense_backward(a->dx, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, hd, NULL, cl->w, NULL, N, L, C,
@@ -243,7 +244,7 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
     size_t k = 0;
     for (int i = 0; i < h->N; i++) {
         if (h->labels[i] < 0) continue;
-        if (h->labels[i] >= V)
+        if (!(h->labels[i] < V)) /* NaN too */
             return bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, h->labels[i]);
         rows[k] = i;
         target[k] = h->labels[i];
@@ -315,8 +316,9 @@ void train_heads_skip_masks(const train_pass *tp) {
     if (task == BERT_TASK_SEQUENCE || task == BERT_TASK_DIALOGUE) train_pass_mask(tp, none, 0, 0, C, p);
 }
 
-bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
-                        bert_error *err) {
+/* The heads on the CPU (train_heads without the loss's check). */
+static bert_status cpu_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
+                             bert_error *err) {
     train_acts *a = tp->acts;
     bert_task task = tp->p->task;
     int N = a->N, C = bert_model_config(tp->model)->hidden_size;
@@ -342,12 +344,22 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     case BERT_TASK_DIALOGUE: rc = head_dialogue(&h, &loss, err); break;
     case BERT_TASK_MLM:
     case BERT_TASK_PRETRAINING:
+        for (int s = 0; task == BERT_TASK_PRETRAINING && s < S; s++)
+            if (!(labels[N + s] < 0) && !(labels[N + s] < 2))
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, labels[N + s]);
         rc = head_mlm(&h, M, &loss, err);
         if (rc == BERT_OK && task == BERT_TASK_PRETRAINING) loss += head_nsp(&h);
         break;
     }
     *loss_out = loss;
-    if (rc == BERT_OK && !isfinite(loss))
-        rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(loss) ? "NaN" : "infinite");
+    return rc;
+}
+
+bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
+                        bert_error *err) {
+    /* with gpu_heads, the pre-training heads on the GPU, where x_out and d x_out stay */
+    bert_status rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
+    if (rc == BERT_OK && !isfinite(*loss_out))
+        rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(*loss_out) ? "NaN" : "infinite");
     return rc;
 }

@@ -315,8 +315,9 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         rc = train_dp_create(t->p.dist, t->tensors, t->n_tensors, t->grads, t->n_params,
                              t->model->cfg.pub.num_hidden_layers, &t->dp, err);
     if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_BF16) {
-        /* the CPU's bf16 products: the layers' (the GPU has its own) and the MLM decoder's */
-        int host16 = t->p.device != BERT_DEVICE_CUDA || t->model->w.mlm_decoder;
+        /* the CPU's bf16 products: the layers' (the GPU has its own) and the MLM decoder's
+         * (unless the heads train on the GPU too) */
+        int host16 = t->p.device != BERT_DEVICE_CUDA || (t->model->w.mlm_decoder && !train_gpu_heads_of(t));
         const char *why = host16 ? bert_bf16_unavailable() : NULL;
         if (why) rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "bf16 training: %s", why);
         else if (host16 && !(t->params16 = bert_alloc64(total * sizeof *t->params16)))
@@ -367,7 +368,8 @@ void bert_trainer_free(bert_trainer *t) {
 static train_pass pass_of(bert_trainer *t) {
     return (train_pass){t->model, {t->params, t->grads, t->params16, t->p.n_threads}, &t->p, &t->rng, NULL,
                         t->n_heads ? t->heads[t->cur].loss_weight : 1.0, NULL, NULL, NULL, NULL, t->gpu,
-                        t->gpu && t->gpu_host_grads ? train_gpu_table(t, BERT_CUDA_GRADS) : NULL, t->gpu_emb};
+                        t->gpu && t->gpu_host_grads ? train_gpu_table(t, BERT_CUDA_GRADS) : NULL, t->gpu_emb,
+                        t->gpu_heads};
 }
 
 static bert_status pass_run(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int n, const float *labels,

@@ -143,6 +143,19 @@ PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eva
 "$BERT" pretrain $M --output-dir "$TMP/p1" $PT --batch-size 6 > /dev/null 2> "$TMP/p1.err" || echo "exit $?" >> "$TMP/p1.err"
 $MPIRUN -np 2 "$BERT" pretrain $M --output-dir "$TMP/p2" $PT --batch-size 3 > /dev/null 2> "$TMP/p2.err" || echo "exit $?" >> "$TMP/p2.err"
 same pretraining_2_ranks_equal_the_global_batch "$TMP/p1" "$TMP/p2" checkpoint-2 checkpoint-4 checkpoint-8
+# Pre-training with its heads on the (emulated) GPUs: the MLM and NSP terms
+# divided by the whole batch's counts there, summed by NCCL or on the host.
+if [ -x "$EMU" ]; then
+    for sums in nccl host; do
+        n=8 env=nccl
+        [ $sums = host ] && n=0 env=host
+        BERT_EMU_GPUS=2 BERT_CUDA_ALLREDUCE=$env BERT_EMU_REPORT=1 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_REPORT -x BERT_CUDA_ALLREDUCE \
+            -np 2 "$EMU" pretrain $M --output-dir "$TMP/pg$sums" $PT --batch-size 3 --device cuda > /dev/null 2> "$TMP/pg$sums.err" ||
+            echo "exit $?" >> "$TMP/pg$sums.err"
+        same cuda_${sums}_pretraining_2_ranks_equal_one_cpu_process "$TMP/p1" "$TMP/pg$sums" checkpoint-2 checkpoint-4 checkpoint-8
+        emu_ran cuda_${sums}_pretraining_every_rank_on_its_gpu 2 $n 0 "$TMP/pg$sums.err"
+    done
+fi
 # A 2-rank checkpoint resumes in one process with the same global batch.
 "$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err" || echo "exit $?" >> "$TMP/p1r.err"
 same resume_under_another_rank_count "$TMP/p1" "$TMP/p1r" checkpoint-8

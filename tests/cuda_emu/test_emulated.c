@@ -530,7 +530,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     const int offset[S + 1] = {0, 5, 6, 13};
     const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
     float keymask[N], x0[N * C], x_out[N * C];
-    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
@@ -547,7 +547,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
         for (int k = 0; k < 16; k++) *f[k] = q, q += n[k];
     }
     CHECK(w != NULL);
-    bert_cuda_host hw = {h, {0}};
+    bert_cuda_host hw = {h, {0}, {0}};
     if (w) CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw, &err), err);
     for (int i = 0; i < N; i++) keymask[i] = 1.0f;
     for (int i = 0; i < N * C; i++) x0[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
@@ -599,6 +599,24 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* The host tables of one layer, the embeddings (tables of V, PT and TV
+ * rows) and, with head 2, the pre-training heads (MLM + NSP), laid out
+ * from q one after another into *h and *hw; returns the floats they take. */
+static size_t lay_out_tables(float *q, size_t C, size_t I, size_t V, size_t PT, size_t TV, int head, bert_cuda_layer_host *h,
+                             bert_cuda_host *hw) {
+    float *at = q, **f[16] = {&h->q_w, &h->q_b, &h->k_w, &h->k_b, &h->v_w, &h->v_b, &h->o_w, &h->o_b,
+                              &h->ln1_w, &h->ln1_b, &h->i_w, &h->i_b, &h->o2_w, &h->o2_b, &h->ln2_w, &h->ln2_b};
+    const size_t sz[16] = {C * C, C, C * C, C, C * C, C, C * C, C, C, C, I * C, I, C * I, C, C, C};
+    for (int k = 0; k < 16; k++) *f[k] = at, at += sz[k];
+    *hw = (bert_cuda_host){h, {at, at + V * C, at + (V + PT) * C, at + (V + PT + TV) * C, at + (V + PT + TV + 1) * C}, {0}};
+    at += (V + PT + TV + 2) * C;
+    float **hf[9] = {&hw->head.transform_w, &hw->head.transform_b, &hw->head.ln_w,     &hw->head.ln_b, &hw->head.bias,
+                     &hw->head.pooler_w,    &hw->head.pooler_b,    &hw->head.nsp_w,    &hw->head.nsp_b};
+    const size_t hz[9] = {C * C, C, C, C, V, C * C, C, 2 * C, 2};
+    for (int k = 0; head == 2 && k < 9; k++) *hf[k] = at, at += hz[k];
+    return (size_t)(at - q);
+}
+
 /* A context that trains the embeddings too: its forward draws their
  * dropout mask first, then the layer's, from the caller's stream as
  * train_encoder_forward does (a part's piece of a larger batch here), and
@@ -610,7 +628,7 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
     const int offset[S + 1] = {0, 5, 8};
     const size_t poff[S + 1] = {0, 25, 34};
-    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0}, huge = sh;
+    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0, 0}, huge = sh;
     bert_cuda_train *g = NULL;
     bert_error err;
     huge.vocab = 1 << 29;
@@ -626,11 +644,8 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     }
     for (size_t i = 0; i < n; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
     bert_cuda_layer_host h;
-    float *q = w, **f[16] = {&h.q_w, &h.q_b, &h.k_w, &h.k_b, &h.v_w, &h.v_b, &h.o_w, &h.o_b,
-                             &h.ln1_w, &h.ln1_b, &h.i_w, &h.i_b, &h.o2_w, &h.o2_b, &h.ln2_w, &h.ln2_b};
-    const size_t sz[16] = {C * C, C, C * C, C, C * C, C, C * C, C, C, C, I * C, I, C * I, C, C, C};
-    for (int k = 0; k < 16; k++) *f[k] = q, q += sz[k];
-    bert_cuda_host hw = {&h, {q, q + V * C, q + (V + PT) * C, q + (V + PT + TV) * C, q + (V + PT + TV + 1) * C}};
+    bert_cuda_host hw;
+    CHECK(lay_out_tables(w, C, I, V, PT, TV, 0, &h, &hw) == n);
     CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw, &err), err);
     int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0}, types[N] = {0, 0, 0, 1, 1, 0, 1, 1};
     bert_sequence sq[S] = {{.input_ids = tok, .token_type_ids = types, .n_tokens = 5},
@@ -675,13 +690,89 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* A context with the pre-training heads (MLM + NSP) on the GPU: heads
+ * need the embeddings (else BERT_ERR_SHAPE); the forward may keep its
+ * output there (x_out NULL); a backward with no d loss / d output before
+ * the heads ran, the heads twice, or without a forward, is BERT_ERR_STATE;
+ * labelled rows not ascending or outside the batch, labels outside the
+ * vocabulary, an NSP label of 2, are BERT_ERR_INPUT and leave no backward.
+ * The losses are sums of positive row terms: with the rows' labels
+ * dropped (-1 NSP labels, no MLM rows) both are 0, and d x_out then
+ * moves nothing (the weights' gradients stay 0). */
+TEST(train_cuda_emulated_heads_refusals) {
+    enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
+    const int offset[S + 1] = {0, 5, 8};
+    const size_t poff[S + 1] = {0, 25, 34};
+    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0, 2}, bad = sh;
+    bert_cuda_train *g = NULL;
+    bert_error err;
+    bad.vocab = 0;
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "only with the embeddings");
+    bad = sh, bad.head = 3;
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "heads 3");
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (!g) return;
+    size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, hn = 2 * C * C + 6 * C + V + 2;
+    size_t n = per + emb + hn;
+    float *w = malloc(sizeof(float) * n), *gr = calloc(n, sizeof(float)), keymask[N];
+    CHECK(w != NULL && gr != NULL);
+    if (!w || !gr) {
+        free(w), free(gr);
+        bert_cuda_train_free(g);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    bert_cuda_layer_host h[2];
+    bert_cuda_host hw[2];
+    for (int b = 0; b < 2; b++) /* the weights, and a gradient block of the same layout */
+        CHECK(lay_out_tables(b ? gr : w, C, I, V, PT, TV, 2, &h[b], &hw[b]) == n);
+    CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw[0], &err), err);
+    int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
+    bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
+    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
+    bert_cuda_train_batch b = {S, sq, offset, poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+    int rows[3] = {1, 3, 6}, targets[3] = {4, 19, 0}, nsp[S] = {0, 1};
+    bert_cuda_train_labels lb = {3, rows, targets, 1.0f / 3, nsp, 0.5f};
+    double mlm = -1, next = -1;
+    CHECK_ERR(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err, BERT_ERR_STATE, "no forward");
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+    CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "heads did not run");
+    CHECK_OK(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err);
+    CHECK(mlm > 0 && next > 0 && isfinite(mlm) && isfinite(next));
+    CHECK_ERR(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err, BERT_ERR_STATE, "no forward");
+    CHECK_OK(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err);
+    /* each refusal leaves no backward; the forward is run again for the next */
+    int *fix[4] = {&rows[1], &rows[2], &targets[0], &nsp[1]};
+    const int badv[4] = {1, N, V, 2}, good[4] = {3, 6, 4, 1};
+    for (int k = 0; k < 4; k++) {
+        CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+        *fix[k] = badv[k];
+        CHECK_ERR(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err, BERT_ERR_INPUT, k < 3 ? "labelled row" : "NSP label 2");
+        CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "no forward");
+        *fix[k] = good[k];
+    }
+    /* no labels at all: no loss and no gradient anywhere */
+    int none[S] = {-1, -1};
+    bert_cuda_train_labels empty = {0, NULL, NULL, 1.0f, none, 1.0f};
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+    CHECK_OK(bert_cuda_train_heads(g, &empty, &mlm, &next, &err), err);
+    CHECK(mlm == 0.0 && next == 0.0);
+    CHECK_OK(bert_cuda_train_backward(g, NULL, &hw[1], NULL, NULL, &err), err);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i++) nonzero += gr[i] != 0.0f;
+    CHECK(nonzero == 0);
+    free(w), free(gr);
+    bert_cuda_train_free(g);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
 /* The ranks' communicator (NCCL; the emulator's stand-in, a job of one
  * here): rank 0's id joins; the all-reduce of one rank leaves the summed
  * gradients as they were (their sum of squares too); joining twice, a rank
  * outside the job and an all-reduce before joining are refused; freeing
  * leaves nothing allocated. */
 TEST(train_cuda_emulated_nccl_communicator) {
-    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK(bert_cuda_nccl_unavailable() == NULL);
@@ -705,7 +796,7 @@ TEST(train_cuda_emulated_nccl_communicator) {
         const size_t n[16] = {64, 8, 64, 8, 64, 8, 64, 8, 8, 8, 128, 16, 128, 8, 8, 8};
         for (size_t i = 0; i < per; i++) w[i] = (float)((i * 13) % 7) - 3.0f;
         for (int k = 0; k < 16; k++) *f[k] = q, q += n[k];
-        bert_cuda_host hg = {&h, {0}};
+        bert_cuda_host hg = {&h, {0}, {0}};
         CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_GRADS, &hg, &err), err);
         CHECK_OK(bert_cuda_train_grad_sumsq(g, &before, &err), err);
         CHECK_OK(bert_cuda_train_allreduce(g, &err), err);

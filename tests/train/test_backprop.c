@@ -416,6 +416,47 @@ TEST(train_untouched_embedding_rows_update_as_zeros) {
     st_close(&f.g);
 }
 
+/* Pre-training labels outside their heads are refused (BERT_ERR_INPUT,
+ * naming them) on the CPU and, where it can run, with the heads on the
+ * GPU: an NSP label of 2, an MLM label of NaN or of the vocabulary's size;
+ * the trainer then takes the batch as it is. */
+TEST(train_rejects_pretraining_labels_outside_their_heads) {
+    golden_batch gb;
+    bert_error err;
+    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.message);
+        return;
+    }
+    int N = 0;
+    for (int s = 0; s < gb.B; s++) N += gb.seqs[s].n_tokens;
+    float *labels = malloc(sizeof(float) * ((size_t)N + gb.B));
+    CHECK(labels != NULL);
+    for (int d = 0; labels && d < 2; d++) {
+        if (d && bert_cuda_unavailable_reason()) break;
+        bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, BERT_COMPUTE_F32);
+        p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+        bert_trainer *t = NULL;
+        CHECK_OK(bert_trainer_open("tests/fixtures/train/pretraining", &p, &t, NULL, &err), err);
+        if (!t) continue;
+        int row = -1; /* a labelled token */
+        for (int i = 0; i < N && row < 0; i++) row = gb.labels[i] >= 0 ? i : -1;
+        CHECK(row >= 0);
+        const float bad[3] = {2.0f, NAN, (float)bert_model_config(t->model)->vocab_size};
+        const char *says[3] = {"NSP label 2", "MLM label nan", "outside the vocabulary"};
+        double loss;
+        for (int k = 0; row >= 0 && k < 3; k++) {
+            memcpy(labels, gb.labels, sizeof(float) * ((size_t)N + gb.B));
+            labels[k == 0 ? N + 1 : row] = bad[k];
+            CHECK_ERR(bert_trainer_backward(t, gb.seqs, gb.B, labels, &loss, &err), err, BERT_ERR_INPUT, says[k]);
+        }
+        CHECK_OK(bert_trainer_backward(t, gb.seqs, gb.B, gb.labels, &loss, &err), err);
+        CHECK(isfinite(loss) && loss > 0);
+        bert_trainer_free(t);
+    }
+    free(labels);
+    batch_close(&gb);
+}
+
 /* A dropout rate outside [0, 1) (NaN too) is refused at opening, naming it. */
 TEST(train_rejects_dropout_rates_outside_0_1) {
     const double bad[] = {1.0, 1.5, NAN};
@@ -572,7 +613,15 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
  * of 156 tokens (the column sums' row blocks of 64 cut three ways), ragged
  * (lengths 1 to 32, three of 32 and two of 17 in one batched product each)
  * with padding keys masked but in one sequence, whose padding ids then
- * carry gradient that their word row must not get (padding_idx). */
+ * carry gradient that their word row must not get (padding_idx).
+ *
+ * Pre-training in bf16 steps at lr 1e-4, not 1e-3: AdamW's first step
+ * moves each weight by about lr x sign(g), and where the two trainers'
+ * bf16 gradients (the decoder's [vocab x C] above all, summed in other
+ * orders) differ in sign for a near-zero element, their weights part by
+ * 2 lr there; at 1e-3 that parting, not the rounding, dominated the next
+ * step's comparison (0.124 from the CPU's bf16 gradients against f32's
+ * 0.409; at 1e-4, 0.020 against 0.445). */
 static void follow_cpu_with_dropout(bert_compute_dtype compute) {
     bert_error err;
     golden_batch gb;
@@ -580,9 +629,11 @@ static void follow_cpu_with_dropout(bert_compute_dtype compute) {
         test_fail(__FILE__, __LINE__, "%s", err.message);
         return;
     }
-    bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, compute);
+    bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, compute == BERT_COMPUTE_BF16 ? 1e-4 : 1e-3, 4, compute);
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     p.grad_accum = 2;
+    follow_cpu("tests/fixtures/train/pretraining", p, gb.seqs, gb.B, gb.labels);
+    p.task = BERT_TASK_MLM; /* its MLM labels alone: the MLM head on the GPU without NSP */
     follow_cpu("tests/fixtures/train/pretraining", p, gb.seqs, gb.B, gb.labels);
     batch_close(&gb);
     enum { B = 8, T = 32 };
@@ -607,6 +658,24 @@ static void follow_cpu_with_dropout(bert_compute_dtype compute) {
     follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
 }
 
+/* Which heads a GPU trainer holds: pre-training's (MLM + NSP) and the MLM
+ * task's, with the embeddings (their decoder is the word table); a
+ * sequence task's none (on the CPU), the embeddings still there. */
+TEST(train_cuda_holds_the_pretraining_heads) {
+    if (!gpu_path()) return;
+    static const bert_task task[3] = {BERT_TASK_PRETRAINING, BERT_TASK_MLM, BERT_TASK_SEQUENCE};
+    for (int k = 0; k < 3; k++) {
+        bert_train_params p = golden_params(task[k], BERT_PROBLEM_SINGLE_LABEL, k < 2 ? 2 : 3, 1e-3, 4, BERT_COMPUTE_F32);
+        p.device = BERT_DEVICE_CUDA;
+        bert_trainer *t = NULL;
+        bert_error err;
+        CHECK_OK(bert_trainer_open(k < 2 ? "tests/fixtures/train/pretraining" : "tests/fixtures/train/single-label", &p, &t,
+                                   NULL, &err), err);
+        if (t) CHECK(t->gpu_heads == (k == 0 ? 2 : k == 1 ? 1 : 0) && t->gpu_emb == 1);
+        bert_trainer_free(t);
+    }
+}
+
 TEST(train_cuda_dropout_follows_the_cpu) {
     if (gpu_path()) follow_cpu_with_dropout(BERT_COMPUTE_F32);
 }
@@ -614,47 +683,47 @@ TEST(train_cuda_dropout_follows_the_cpu) {
 /* Mixed precision with the layers on the GPU follows the CPU's bf16
  * trainer (follow_cpu's bf16 tolerances), dropout on, and resumes bit for
  * bit (the bf16 weights rounded again from the uploaded ones). Where the
- * CPU cannot run bf16 (sanitizer builds too), a task with an MLM head (its
- * decoder's bf16 products run on the CPU) is refused with the CPU's
- * reason, and one without trains on the GPU alone in bf16: its gradients
- * within cosine 0.999 of the CPU's f32 ones, and not equal to them. */
+ * CPU cannot run bf16 (sanitizer builds too), a sequence task and
+ * pre-training (its heads on the GPU too) train on the GPU alone in bf16:
+ * their gradients within cosine 0.999 of the CPU's f32 ones, and not
+ * equal to them. */
 TEST(train_cuda_bf16_follows_the_cpus_bf16) {
     if (!gpu_path()) return;
     const char *why = bert_bf16_unavailable_reason();
     if (why) {
         printf("  (bf16 unavailable on this CPU: %s)\n", why);
-        bert_error err;
-        golden_batch gb;
-        bert_trainer *t[2] = {NULL, NULL};
-        bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, BERT_COMPUTE_BF16);
-        p.device = BERT_DEVICE_CUDA;
-        CHECK_ERR(bert_trainer_open("tests/fixtures/train/pretraining", &p, &t[0], NULL, &err), err, BERT_ERR_UNSUPPORTED,
-                  why);
-        CHECK(t[0] == NULL);
-        if (!batch_open("tests/fixtures/train/single-label", &gb, &err)) {
-            test_fail(__FILE__, __LINE__, "%s", err.message);
-            return;
+        static const char *const dirs[2] = {"tests/fixtures/train/single-label", "tests/fixtures/train/pretraining"};
+        for (int k = 0; k < 2; k++) {
+            bert_error err;
+            golden_batch gb;
+            bert_trainer *t[2] = {NULL, NULL};
+            if (!batch_open(dirs[k], &gb, &err)) {
+                test_fail(__FILE__, __LINE__, "%s", err.message);
+                return;
+            }
+            for (int d = 0; d < 2; d++) {
+                bert_train_params p = k ? golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, d ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32)
+                                        : golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4,
+                                                        d ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32);
+                p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+                double loss;
+                CHECK_OK(bert_trainer_open(dirs[k], &p, &t[d], NULL, &err), err);
+                if (t[d]) CHECK_OK(bert_trainer_backward(t[d], gb.seqs, gb.B, gb.labels, &loss, &err), err);
+            }
+            float *g = t[0] && t[1] ? grads_of(t[1]) : NULL;
+            if (g) {
+                double dot = 0, a = 0, b = 0;
+                for (size_t i = 0; i < t[0]->n_params; i++)
+                    dot += (double)g[i] * t[0]->grads[i], a += (double)g[i] * g[i], b += (double)t[0]->grads[i] * t[0]->grads[i];
+                double cos = dot / sqrt(a * b);
+                printf("  %s: GPU bf16 against CPU f32: gradient cosine %.6f\n", dirs[k], cos);
+                CHECK(cos >= 0.999 && memcmp(g, t[0]->grads, t[0]->n_params * sizeof *g) != 0);
+            }
+            free(g);
+            bert_trainer_free(t[0]);
+            bert_trainer_free(t[1]);
+            batch_close(&gb);
         }
-        for (int d = 0; d < 2; d++) {
-            p = golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4, d ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32);
-            p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
-            double loss;
-            CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t[d], NULL, &err), err);
-            if (t[d]) CHECK_OK(bert_trainer_backward(t[d], gb.seqs, gb.B, gb.labels, &loss, &err), err);
-        }
-        float *g = t[0] && t[1] ? grads_of(t[1]) : NULL;
-        if (g) {
-            double dot = 0, a = 0, b = 0;
-            for (size_t i = 0; i < t[0]->n_params; i++)
-                dot += (double)g[i] * t[0]->grads[i], a += (double)g[i] * g[i], b += (double)t[0]->grads[i] * t[0]->grads[i];
-            double cos = dot / sqrt(a * b);
-            printf("  GPU bf16 against CPU f32: gradient cosine %.6f\n", cos);
-            CHECK(cos >= 0.999 && memcmp(g, t[0]->grads, t[0]->n_params * sizeof *g) != 0);
-        }
-        free(g);
-        bert_trainer_free(t[0]);
-        bert_trainer_free(t[1]);
-        batch_close(&gb);
         return;
     }
     follow_cpu_with_dropout(BERT_COMPUTE_BF16);
@@ -668,28 +737,27 @@ TEST(train_cuda_resume_is_bit_identical) {
     resume_check(BERT_DEVICE_CUDA, BERT_COMPUTE_F32);
 }
 
-/* The layers' AdamW on the GPU is the CPU's bit for bit: a GPU trainer is
- * handed the CPU trainer's gradients (through bert_trainer_gradients, after
- * which its gradients are kept on the host and go over for each step) for
- * two steps with weight decay, as AdamW and as BertAdam: the same weights
- * and moments bit for bit and the same norm (to 1e-12: its sums run in
- * other orders, so clipping is off). */
-TEST(train_cuda_adamw_is_the_cpus_bit_for_bit) {
-    if (!gpu_path()) return;
-    resume_fixture f;
-    if (!resume_open(&f)) return;
+/* The held tensors' AdamW on the GPU is the CPU's bit for bit: a GPU
+ * trainer is handed the CPU trainer's gradients (through
+ * bert_trainer_gradients, after which its gradients are kept on the host
+ * and go over for each step) for two steps with weight decay, as AdamW and
+ * as BertAdam: the same weights and moments bit for bit and the same norm
+ * (to 1e-12: its sums run in other orders, so clipping is off). On a
+ * sequence task (the layers and embeddings held) and on pre-training (its
+ * heads held too: their weight matrices decay, their biases and LayerNorm
+ * not). */
+static void adamw_same(const char *dir, bert_train_params p, const bert_sequence *seqs, int B, const float *labels) {
     for (int bert_adam = 0; bert_adam < 2; bert_adam++) {
-        bert_train_params p = resume_params();
         p.weight_decay = 0.01, p.max_grad_norm = 0, p.bert_adam = bert_adam, p.grad_accum = 1;
         bert_trainer *t[2] = {NULL, NULL};
         bert_error err;
         for (int d = 0; d < 2; d++) {
             p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
-            CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t[d], NULL, &err), err);
+            CHECK_OK(bert_trainer_open(dir, &p, &t[d], NULL, &err), err);
         }
         for (int step = 0; t[0] && t[1] && step < 2; step++) {
             double loss;
-            for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_backward(t[d], f.seqs, f.B, f.labels, &loss, &err), err);
+            for (int d = 0; d < 2; d++) CHECK_OK(bert_trainer_backward(t[d], seqs, B, labels, &loss, &err), err);
             size_t n = 0;
             float *g = bert_trainer_gradients(t[1], &n);
             CHECK(g && n == t[0]->n_params);
@@ -703,7 +771,23 @@ TEST(train_cuda_adamw_is_the_cpus_bit_for_bit) {
         bert_trainer_free(t[0]);
         bert_trainer_free(t[1]);
     }
+}
+
+TEST(train_cuda_adamw_is_the_cpus_bit_for_bit) {
+    if (!gpu_path()) return;
+    resume_fixture f;
+    if (!resume_open(&f)) return;
+    adamw_same("tests/fixtures/train/single-label", resume_params(), f.seqs, f.B, f.labels);
     st_close(&f.g);
+    golden_batch gb;
+    bert_error err;
+    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.message);
+        return;
+    }
+    adamw_same("tests/fixtures/train/pretraining", golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, BERT_COMPUTE_F32),
+               gb.seqs, gb.B, gb.labels);
+    batch_close(&gb);
 }
 
 /* Handing the gradient block out part-way (bert_trainer_gradients: the
