@@ -1011,13 +1011,17 @@ typedef struct {
     bert_device device;          /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the encoder
                                     layers' forward, backward, gradient sums and AdamW step
                                     on a GPU (the first one alone), and the embeddings' too
-                                    unless an MLM head ties its decoder to the word table or
-                                    the positions are frozen (sinusoidal), in f32 or bf16
+                                    unless the positions are frozen (sinusoidal) or an MLM
+                                    head that stays on the CPU ties its decoder to the word
+                                    table; the pre-training heads (task _PRETRAINING: MLM +
+                                    NSP; _MLM: MLM) and their losses there too, with the
+                                    embeddings, in a single-task trainer; in f32 or bf16
                                     (compute _BF16: the CPU's mixed precision; with an MLM
-                                    head the CPU must do bf16 too, its decoder running
-                                    there), their weights copied back after each optimizer
-                                    step; the heads, the losses and the other tensors' AdamW
-                                    stay on the CPU; the encoder's dropout masks are drawn on
+                                    head on the CPU, the CPU must do bf16 too, its decoder
+                                    running there), their weights copied back after each
+                                    optimizer step; the other heads, their losses and the
+                                    other tensors' AdamW stay on the CPU; the encoder's
+                                    dropout masks are drawn on
                                     the GPU from the trainer's RNG stream as the CPU draws
                                     them. Results follow the CPU's to
                                     within f32 rounding.
@@ -1082,8 +1086,8 @@ BERT_API bert_status bert_trainer_step(bert_trainer *t, const bert_sequence *seq
  * bert_dist of several ranks, between backward and apply it is in use by
  * the gradient sums: read or change it only in the loop's before_step,
  * where the sums are done; with BERT_DEVICE_CUDA, the gradients of what
- * trains there (the layers', the embeddings'), summed on the GPU until
- * then, are copied into it first and from then on
+ * trains there (the layers', the embeddings', the pre-training heads'),
+ * summed on the GPU until then, are copied into it first and from then on
  * are summed in it, NULL if that copy fails; with BERT_DEVICE_CUDA and a
  * bert_dist of several ranks whose sums NCCL takes, the first call is a
  * collective: every rank makes it at the same point, and in before_step it

@@ -245,7 +245,7 @@ const cli_flag cli_train_flags[] = {
     {"--grad-accum", "N", FPM, 0, CLI_K_INT, TR(grad_accum), 1, NULL, "micro-batches per optimizer step (1)"},
     {"--threads", "N", ALL, 0, CLI_K_INT, TR(n_threads), 1, NULL, "threads for training and evaluation (all cores)"},
     {"--dtype", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_dtype, "f32 (exact) or bf16 (mixed precision)"},
-    {"--device", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_device, "cpu, or cuda: the encoder on the GPU (its layers; its embeddings too without an MLM head or frozen positions)"},
+    {"--device", "D", ALL, 0, CLI_K_FN, NOWHERE, 0, set_device, "cpu, or cuda: the encoder on the GPU (its layers and embeddings, and pre-training's heads: docs/gpu.md)"},
     {"--seed", "N", ALL, 0, CLI_K_U64, TR(seed), 0, NULL, "heads, dropout, shuffling and splits (42)"},
     {"optimizer", NULL, FPM, 0, CLI_K_SECTION, NOWHERE, 0, NULL, NULL},
     {"--lr", "X", FP, 0, CLI_K_DBL, TR(lr), 0, NULL, "peak learning rate (2e-5; token 5e-5, qa 3e-5, pretrain 1e-4)"},

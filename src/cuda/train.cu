@@ -1,11 +1,13 @@
-/* train.cu — the encoder (its layers, and its embeddings where shape.vocab
- * says) in training on an NVIDIA GPU (see
- * train.h for the seam and the data flow). Each kernel mirrors the CPU
- * operation of train/backprop.c it stands for, cited at each; every
- * product is a cuBLAS f32 sgemm (row-major operands read as cuBLAS's
- * column-major transposes), except under bf16 the dense layers', which are
- * cublasGemmEx's with bf16 operands and f32 sums. Sums run in f32 in the GPU's orders, so a pass
- * follows the CPU's within the rounding of f32 sums, not bit for bit. */
+/* train.cu — the encoder (its layers, its embeddings where shape.vocab
+ * says, the pre-training heads where shape.head says) in training on an
+ * NVIDIA GPU (see train.h for the seam and the data flow). Each kernel
+ * mirrors the CPU operation of train/backprop.c or train/heads.c it
+ * stands for, cited at each; every product is a cuBLAS f32 sgemm
+ * (row-major operands read as cuBLAS's column-major transposes), except
+ * under bf16 the layers' dense products and the MLM decoder's, which are
+ * cublasGemmEx's with bf16 operands and f32 sums. Sums run in f32 in the
+ * GPU's orders, so a pass follows the CPU's within the rounding of f32
+ * sums, not bit for bit. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <float.h>
@@ -407,13 +409,15 @@ struct bert_cuda_train {
     size_t emb; /* floats of the embeddings' tensors (0: on the host) */
     size_t hn;  /* floats of the heads' tensors (0: none) */
     size_t n;   /* floats of a block: L per + emb + hn */
+    size_t n16; /* bf16: the weights with a bf16 copy, the block's first n16: the layers', and
+                 * the word table (the decoder's weight) with the heads */
     cudaStream_t stream;
     cublasHandle_t blas;
     /* blocks of n floats: the layers' tensors (L x per), then the embeddings' (emb), the heads' (hn) */
     float *w, *g;      /* weights; one backward's gradients */
     float *acc, *m, *v; /* the gradients summed since the last AdamW step; AdamW's moments */
     double *ss, *ss_h;  /* [ceil(n / SUMSQ_CHUNK)] the sum of squares' parts (device, host) */
-    __nv_bfloat16 *w16; /* bf16: [n] the weights rounded (the dense products read them), else NULL */
+    __nv_bfloat16 *w16; /* bf16: [n16] the weights rounded (the dense products read them), else NULL */
     float *stage;      /* host: one block */
     int stage_pinned;  /* stage is page-locked (cudaMallocHost), else malloc'd */
     char *pinned;       /* host memory page-locked by bert_cuda_train_pin, or NULL */
@@ -627,6 +631,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     head_parts(t, hn);
     for (int k = 0; k < HEAD_PARTS; k++) t->hn += hn[k];
     t->n = t->per * (size_t)t->L + t->emb + t->hn;
+    t->n16 = t->per * (size_t)t->L + (t->head ? (size_t)t->V * (size_t)t->C : 0); /* the word table leads the embeddings */
     size_t bytes = sizeof(float) * t->n;
     n_ss = (t->n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     t->ss_h = (double *)malloc(sizeof(double) * n_ss);
@@ -651,12 +656,12 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     for (size_t k = 0; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++)
         e = cudaMalloc((void **)blocks[k], bytes);
     if (e == cudaSuccess) e = cudaMalloc((void **)&t->ss, sizeof(double) * n_ss);
-    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, sizeof(__nv_bfloat16) * t->n);
+    if (e == cudaSuccess && t->bf16) e = cudaMalloc((void **)&t->w16, sizeof(__nv_bfloat16) * t->n16);
     for (size_t k = 2; k < sizeof blocks / sizeof blocks[0] && e == cudaSuccess; k++) /* sums and moments start at 0 */
         e = cudaMemsetAsync(*blocks[k], 0, bytes, t->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(t->stream);
     if (e != cudaSuccess) {
-        double mb = 1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)t->n : 0.0));
+        double mb = 1e-6 * (5.0 * (double)bytes + (t->bf16 ? 2.0 * (double)t->n16 : 0.0));
         bert_cuda_train_free(t);
         return bert_fail(err, e == cudaErrorMemoryAllocation ? BERT_ERR_NOMEM : BERT_ERR_IO,
                          "CUDA: cannot allocate %.1f MB of GPU memory for the weights, gradients and AdamW's "
@@ -704,8 +709,7 @@ template <class T> static cudaError_t dev_room(T **p, size_t *cap, size_t n) {
  * at least, the gaps never written. */
 static size_t carve(bert_cuda_train *t, float *base, size_t tt) {
     size_t N = (size_t)t->N, C = (size_t)t->C, I = (size_t)t->I, NC = N * C, att = (size_t)t->NH * tt, at = 0;
-    size_t wide = 3 * C > I ? 3 * C : I; /* the column sums' widest row: a layer's, or the decoder's bias */
-    wide = t->head && (size_t)t->V > wide ? (size_t)t->V : wide;
+    size_t wide = 3 * C > I ? 3 * C : I; /* the column sums' widest row (the heads' have their own) */
 #define TAKE(ptr, n) (ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     for (int l = 0; l < t->L; l++) {
         layer_a *a = &t->la[l];
@@ -778,8 +782,8 @@ static cublasStatus_t dense_fwd(bert_cuda_train *t, const scratch16 *h, float *y
  * bert_linear_backward_bf16) the products take dy and x rounded (into
  * h->dy, h->x) and W's bf16 copy; db sums the f32 dy. x is rounded
  * again rather than kept from the forward: the same bits, and no bf16
- * copy of every layer's inputs held between the passes. M <= the pass's
- * N (the column sums' row blocks). */
+ * copy of every layer's inputs held between the passes. t->part holds
+ * the column sums' parts: ceil(M / COL_ROWS) x 2N floats. */
 static cublasStatus_t dense_bwd(bert_cuda_train *t, const scratch16 *h, float *dx, float beta, float *dW, float *db,
                                 const float *dy, const float *x, const float *W, int M, int N, int K) {
     const float one = 1.0f;
@@ -792,9 +796,9 @@ static cublasStatus_t dense_bwd(bert_cuda_train *t, const scratch16 *h, float *d
         s = cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dW, K);
     }
     if (s != CUBLAS_STATUS_SUCCESS) return s;
-    unsigned cols = (unsigned)((N + 127) / 128);
-    BERT_LAUNCH(colsum_part, dim3(cols, (unsigned)t->parts), 128, t->stream)(t->part, dy, (const float *)NULL, (const float *)NULL, (const float *)NULL, M, N);
-    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, (float *)NULL, t->part, t->parts, N);
+    unsigned cols = (unsigned)((N + 127) / 128), parts = (unsigned)((M + COL_ROWS - 1) / COL_ROWS);
+    BERT_LAUNCH(colsum_part, dim3(cols, parts), 128, t->stream)(t->part, dy, (const float *)NULL, (const float *)NULL, (const float *)NULL, M, N);
+    BERT_LAUNCH(colsum_finish, cols, 128, t->stream)(db, (float *)NULL, t->part, (int)parts, N);
     if (h) return gemm16(t, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, w16_of(t, W), K, h->dy, N, beta, dx, K);
     return cuda_blas()->sgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, W, K, dy, N, &beta, dx, K);
 }
@@ -802,12 +806,12 @@ static cublasStatus_t dense_bwd(bert_cuda_train *t, const scratch16 *h, float *d
 /* bf16: the weights rounded into w16, after they change (an upload, an
  * AdamW step); nothing in f32. */
 static void round_weights(bert_cuda_train *t) {
-    if (t->bf16) round_into(t, t->w16, t->w, t->n);
+    if (t->bf16) round_into(t, t->w16, t->w, t->n16);
 }
 
-/* LayerNorm's backward from dout over its M rows (M <= the pass's N): its
- * weight and bias gradients (+=), din, and din times the dropout mask into
- * drop. */
+/* LayerNorm's backward from dout over its M rows (t->part: ceil(M /
+ * COL_ROWS) x 2C floats): its weight and bias gradients (+=), din, and din
+ * times the dropout mask into drop. */
 static void layernorm_bwd(bert_cuda_train *t, int M, float *din, float *drop, const uint8_t *mask, float *dw, float *db,
                           const float *dout, const float *x, const float *w, const float *mean, const float *rstd) {
     int C = t->C;
@@ -1028,7 +1032,7 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
                                                float *x_out, bert_error *err) {
     on_gpu(t);
     t->pending = t->heads_ran = 0;
-    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb))
+    if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb) || (!x_out && !t->head))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
         !(b->p_att < 1.0f) || !(b->p_hidden < 1.0f))
@@ -1070,6 +1074,7 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
  * carved into *f (NULL: only counts), returns the floats used. */
 typedef struct {
     float *hin, *pre, *act, *ln, *mean, *rstd, *z, *dln, *cls, *pooled, *z2, *dpooled;
+    float *part; /* the heads' column sums' parts: ceil(max(M, S) / COL_ROWS) x 2 max(V, C) */
 } head_bufs;
 
 static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_t S, head_bufs *f) {
@@ -1078,6 +1083,8 @@ static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_
     TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
     TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
     TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * 2), TAKE(dpooled, S * C);
+    size_t rows = M > S ? M : S, wide = (size_t)t->V > C ? (size_t)t->V : C;
+    TAKE(part, (rows + COL_ROWS - 1) / COL_ROWS * 2 * wide);
 #undef TAKE
     return at;
 }
@@ -1175,8 +1182,8 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     if (!t->pending || !t->head || t->heads_ran)
         return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_heads: %s", !t->head ? "this context has no heads"
                          : "no forward awaiting its heads");
-    if (!lb) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: no labels");
     t->pending = 0; /* until the heads are through: a failure leaves no backward */
+    if (!lb) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: no labels");
     bert_status rc = plan_heads(t, lb, err);
     if (rc != BERT_OK) return rc;
     size_t M = (size_t)lb->M, S = (size_t)t->S, C = (size_t)t->C, V = (size_t)t->V;
@@ -1195,8 +1202,11 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     e = cudaMemcpyAsync(t->hidx, t->hidx_h, sizeof(int) * (2 * M + 2 * S), cudaMemcpyHostToDevice, t->stream);
     if (e == cudaSuccess) e = cudaMemsetAsync(t->dx, 0, sizeof(float) * (size_t)t->N * C, t->stream);
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the labels to the GPU");
+    float *layers_part = t->part; /* the column sums take the heads' parts until they are through */
+    t->part = f.part;
     cublasStatus_t s = M ? mlm_head(t, &f, (int)M, x, x + M, lb->g_mlm, t->hloss) : CUBLAS_STATUS_SUCCESS;
     if (s == CUBLAS_STATUS_SUCCESS && t->head == 2) s = nsp_head(t, &f, (int)S, x + 2 * M, x + 2 * M + S, lb->g_nsp, t->hloss + M);
+    t->part = layers_part;
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
     size_t nl = M + (t->head == 2 ? S : 0);
@@ -1233,8 +1243,9 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
-    if (!dx && !t->heads_ran)
-        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no d loss / d output (the heads did not run)");
+    if ((dx == NULL) != (t->heads_ran != 0)) /* one d loss / d output: the heads' or the caller's */
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: %s", dx ? "the heads ran: their gradient is the "
+                         "output's (dx NULL)" : "no d loss / d output (the heads did not run)");
     t->pending = 0;
     size_t NC = (size_t)t->N * t->C;
     (void)cudaGetLastError();

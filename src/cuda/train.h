@@ -216,7 +216,8 @@ bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *dec
 /* The embeddings of b->seqs (shape.vocab > 0; x0 unread, may be NULL) or
  * x0 [N x C] (host), then every layer, with dropout, keeping what the
  * backward reads on the GPU; the last layer's output into x_out [N x C]
- * (host; NULL: kept on the GPU alone, for bert_cuda_train_heads). Buffers
+ * (host; NULL, with shape.head only: kept on the GPU alone, for
+ * bert_cuda_train_heads). Buffers
  * grow to the batch. On failure nothing is kept for a backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
@@ -253,11 +254,12 @@ bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, be
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and, with the embeddings on the host, d loss / d x0 on
  * return (else it is left as it was); dx NULL: d loss / d x_out is the
- * heads' (bert_cuda_train_heads ran since the forward, else
- * BERT_ERR_STATE); the weight gradients are added (+=)
+ * heads' (dx must be NULL exactly when bert_cuda_train_heads ran since
+ * the forward, else BERT_ERR_STATE, the forward still awaiting its
+ * backward); the weight gradients are added (+=)
  * to the GPU's summed gradients (grads NULL) or to grads' tensors (host),
  * layer by layer from the last to the first, layer_done(user, l) called
- * after each when not NULL, then the embeddings'. On a CUDA failure
+ * after each when not NULL, then the embeddings' and the heads'. On a CUDA failure
  * nothing has been added. BERT_ERR_STATE without a forward since the last
  * backward. */
 bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,

@@ -12,8 +12,8 @@
  * between them (embeddings, pooler, heads) in ascending order; on other
  * steps the whole block at the step. Every rank issues the same buckets
  * in the same order, a rank with an empty share included. What is summed
- * on the GPUs (NCCL: the layers, and the embeddings where they train
- * there) is left out (train_dp_held_elsewhere). */
+ * on the GPUs (NCCL: the layers, and the embeddings and pre-training heads
+ * where they train there) is left out (train_dp_held_elsewhere). */
 #include "train/data_parallel.h"
 
 #include <limits.h>
@@ -156,6 +156,9 @@ static bert_status share_labels(train_dp *dp, const bert_train_params *p, const 
     return BERT_OK;
 }
 
+/* 1 for a label that is neither ignored (negative) nor below bound: NaN too. */
+static int beyond(float x, int bound) { return !(x < 0) && !(x < bound); }
+
 /* The labels the heads check, checked over the whole micro-batch (N
  * tokens), so that every rank fails alike and names the batch's index. */
 static bert_status check_labels(const bert_train_params *p, const bert_model *m, const bert_sequence *seqs, int n,
@@ -164,16 +167,16 @@ static bert_status check_labels(const bert_train_params *p, const bert_model *m,
     const float *tags = labels;
     if (p->task == BERT_TASK_DIALOGUE) tags += (size_t)n * (p->intent_multi_label ? (size_t)bert_model_config(m)->num_intents : 1);
     for (size_t i = 0; (p->task == BERT_TASK_TOKEN || p->task == BERT_TASK_DIALOGUE) && i < N; i++)
-        if (tags[i] >= L) return bert_fail(err, BERT_ERR_INPUT, "token %zu: label %g is not a class id in [0, %d)", i, tags[i], L);
+        if (beyond(tags[i], L)) return bert_fail(err, BERT_ERR_INPUT, "token %zu: label %g is not a class id in [0, %d)", i, tags[i], L);
     for (size_t i = 0; (p->task == BERT_TASK_MLM || p->task == BERT_TASK_PRETRAINING) && i < N; i++)
-        if (labels[i] >= V)
+        if (beyond(labels[i], V))
             return bert_fail(err, BERT_ERR_INPUT, "token %zu: MLM label %g is outside the vocabulary", i, labels[i]);
     for (int s = 0; p->task == BERT_TASK_PRETRAINING && s < n; s++)
-        if (labels[N + (size_t)s] >= 2)
+        if (beyond(labels[N + (size_t)s], 2))
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, labels[N + (size_t)s]);
     for (int s = 0; p->task == BERT_TASK_QA && s < n; s++)
         for (int k = 0; k < 2; k++)
-            if (labels[2 * s + k] < 0 || labels[2 * s + k] >= seqs[s].n_tokens)
+            if (!(labels[2 * s + k] >= 0 && labels[2 * s + k] < seqs[s].n_tokens))
                 return bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %g is outside its %d tokens", s,
                                  k ? "end" : "start", labels[2 * s + k], seqs[s].n_tokens);
     return BERT_OK;

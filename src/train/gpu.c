@@ -29,12 +29,14 @@ static int tables_in(const bert_model *m, int emb, int head, const float *params
     free(s);
     const bert_weights *w = &m->w;
     bert_cuda_emb_host none = {0}, e = {AT(w->word), AT(w->pos), AT(w->type), AT(w->emb_ln.w), AT(w->emb_ln.b)};
-    bert_cuda_head_host no_head = {0}, hd = {AT(w->mlm_transform.w), AT(w->mlm_transform.b), AT(w->mlm_ln.w),
-                                             AT(w->mlm_ln.b), AT(w->mlm_bias), NULL, NULL, NULL, NULL};
+    bert_cuda_head_host hd = {0}; /* the heads' tensors exist only where they are held */
+    if (head)
+        hd = (bert_cuda_head_host){AT(w->mlm_transform.w), AT(w->mlm_transform.b), AT(w->mlm_ln.w), AT(w->mlm_ln.b),
+                                   AT(w->mlm_bias), NULL, NULL, NULL, NULL};
     if (head == 2)
         hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->nsp.w), hd.nsp_b = AT(w->nsp.b);
 #undef AT
-    h->layers = lay, h->emb = emb ? e : none, h->head = head ? hd : no_head;
+    h->layers = lay, h->emb = emb ? e : none, h->head = hd;
     return 1;
 }
 

@@ -2,14 +2,16 @@
  * (bert_train_params.device = BERT_DEVICE_CUDA): the seam between the
  * trainer (train/trainer.c, train/backprop.c) and src/cuda/train.h.
  *
- * The held tensors — the layers', and the embeddings' (t->gpu_emb) unless
- * an MLM head ties its decoder to the word table or the position table is
- * frozen — train there: their forward and backward run there, their
- * gradients are summed there, and their AdamW step runs there, on weights
- * and moments the GPU keeps; the heads, the losses, the other tensors'
- * AdamW (and the embeddings, where not held) stay on the CPU. Their
- * dropout masks are drawn on the GPU from the trainer's RNG stream in the
- * CPU pass's order (the stream jumped past them here).
+ * The held tensors — the layers', the embeddings' (t->gpu_emb) unless the
+ * position table is frozen or an MLM head that stays on the CPU ties its
+ * decoder to the word table, and the pre-training heads' (t->gpu_heads:
+ * train_gpu_heads_of) — train there: their forward and backward run there
+ * (the pre-training heads' losses too), their gradients are summed there,
+ * and their AdamW step runs there, on weights and moments the GPU keeps;
+ * the other heads, their losses, the other tensors' AdamW (and the
+ * embeddings, where not held) stay on the CPU. The encoder's dropout masks
+ * are drawn on the GPU from the trainer's RNG stream in the CPU pass's
+ * order (the stream jumped past them here).
  *
  * Who holds what (t->gpu_stale, t->gpu_host_grads):
  * - weights: the GPU's after each step are copied into t->params, so the
@@ -53,8 +55,9 @@ bert_status train_gpu_sync(bert_trainer *t, bert_error *err);
 /* The held tensors in t's block `which` (params, grads, m or v). */
 const bert_cuda_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which);
 
-/* The forward, with dropout, into tp->acts->x_out: with tp->gpu_emb, of
- * the embeddings of seqs[acts->S] and the layers (x0 unread); else the
+/* The forward, with dropout, into tp->acts->x_out (with tp->gpu_heads,
+ * kept on the GPU for train_gpu_heads instead): with tp->gpu_emb, of the
+ * embeddings of seqs[acts->S] and the layers (x0 unread); else the
  * layers' on x0 [N x C] (the embeddings' output after dropout). */
 bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, const float *x0, bert_error *err);
 

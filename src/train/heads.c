@@ -78,10 +78,11 @@ bert_status train_qa_loss(const float *z, const float *labels, const int *offset
     for (int s = 0; s < S; s++) {
         int row0 = offset[s], T = offset[s + 1] - row0;
         for (int k = 0; k < 2; k++) { /* start (k = 0) and end (k = 1) */
-            int y = (int)labels[2 * s + k];
-            if (y < 0 || y >= T)
-                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %d is outside its %d tokens", s,
-                                 k ? "end" : "start", y, T);
+            float yl = labels[2 * s + k];
+            if (!(yl >= 0 && yl < T)) /* NaN too */
+                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: answer %s %g is outside its %d tokens", s,
+                                 k ? "end" : "start", yl, T);
+            int y = (int)yl;
             double mx = -INFINITY, sum = 0.0;
             for (int i = 0; i < T; i++) mx = fmax(mx, z[(size_t)(row0 + i) * 2 + k]);
             for (int i = 0; i < T; i++) sum += exp(z[(size_t)(row0 + i) * 2 + k] - mx);

@@ -66,7 +66,8 @@ struct bert_trainer {
     unsigned char *word_rows;
     int word_rows_ok, word_tensor;
     /* BERT_DEVICE_CUDA: the layers' forward, backward and AdamW on the GPU,
-     * and the embeddings' with gpu_emb (train/gpu.h, which says who holds
+     * the embeddings' with gpu_emb, the pre-training heads' with gpu_heads
+     * (train/gpu.h, which says who holds
      * what: "the held tensors"), else NULL. gpu_stale: the host's held
      * weights and moments are newer than the GPU's (set at opening; they go
      * over before the next pass). gpu_host_grads: the held gradients are

@@ -671,6 +671,7 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     for (int i = 0; i < N * C; i++) dx[i] = 0.25f;
     CHECK_OK(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err);
     for (int i = 0; i < N * C; i++) CHECK(dx[i] == 0.25f); /* nothing comes back: the embeddings' backward ran there */
+    CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err, BERT_ERR_INPUT, "missing arguments"); /* no heads */
     tok[3] = V;
     CHECK_ERR(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err, BERT_ERR_INPUT, "out of range");
     tok[3] = 19, types[6] = TV;
@@ -693,7 +694,8 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
 /* A context with the pre-training heads (MLM + NSP) on the GPU: heads
  * need the embeddings (else BERT_ERR_SHAPE); the forward may keep its
  * output there (x_out NULL); a backward with no d loss / d output before
- * the heads ran, the heads twice, or without a forward, is BERT_ERR_STATE;
+ * the heads ran or with the caller's after, the heads twice, or without a
+ * forward, is BERT_ERR_STATE; the heads without labels BERT_ERR_INPUT;
  * labelled rows not ascending or outside the batch, labels outside the
  * vocabulary, an NSP label of 2, are BERT_ERR_INPUT and leave no backward.
  * The losses are sums of positive row terms: with the rows' labels
@@ -736,10 +738,15 @@ TEST(train_cuda_emulated_heads_refusals) {
     double mlm = -1, next = -1;
     CHECK_ERR(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err, BERT_ERR_STATE, "no forward");
     CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+    CHECK_ERR(bert_cuda_train_heads(g, NULL, &mlm, &next, &err), err, BERT_ERR_INPUT, "no labels");
+    CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "no forward");
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
     CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "heads did not run");
     CHECK_OK(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err);
     CHECK(mlm > 0 && next > 0 && isfinite(mlm) && isfinite(next));
     CHECK_ERR(bert_cuda_train_heads(g, &lb, &mlm, &next, &err), err, BERT_ERR_STATE, "no forward");
+    float dx[N * C] = {0};
+    CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "the heads ran");
     CHECK_OK(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err);
     /* each refusal leaves no backward; the forward is run again for the next */
     int *fix[4] = {&rows[1], &rows[2], &targets[0], &nsp[1]};
