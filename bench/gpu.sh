@@ -12,8 +12,10 @@
 # hidden states' copy back through pageable host memory, which PyTorch's do not.
 # Then a training step (forward + backward + AdamW, a sequence classifier,
 # batches 8 and 32 at sequence 128, f32 and bf16): bench_train --device cuda (the layers
-# on the GPU; embeddings, heads, AdamW and the copies each step on the CPU)
-# against bench/torch_train.py --device cuda (the whole step on the GPU).
+# and embeddings on the GPU; the heads, their AdamW and the copies each step on the CPU)
+# against bench/torch_train.py --device cuda (the whole step on the GPU); and a
+# pre-training step (MLM + NSP, every 7th token masked), whose heads train on
+# the GPU too.
 LAYERS=${1:-12}
 REPS=${2:-20}
 build=${BUILD:-build}
@@ -93,17 +95,20 @@ awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 # a training step: bert.c (layers on the GPU) against PyTorch (all on the GPU), f32 (TF32 off)
 # and mixed precision (bert.c --dtype bf16; PyTorch torch.autocast bf16)
-# (bert.c's host share — the embeddings, the heads, their dropout and AdamW — on every core)
+# (bert.c's host share — the heads but pre-training's, their dropout and AdamW — on every core)
 echo "training step, sequence 128, median ms of $REPS (bert.c: dropout 0.1, $(nproc) CPU threads; PyTorch: no dropout):"
 for d in f32 bf16; do
-    for b in 8 32; do
-        if "$build/bench_train" "$MODEL" --device cuda --dtype $d --threads "$(nproc)" --batch $b --seq 128 --reps "$REPS" > "$out" 2>&1; then
-            cat "$out"; else tail -5 "$out" >&2; failed=1; fi
-        if [ $TORCH = yes ]; then
-            if "$PY" bench/torch_train.py "$MODEL" --device cuda $([ $d = bf16 ] && echo --bf16) --batch $b --seq 128 \
-                --reps "$REPS" > "$out" 2>&1; then
+    for task in sequence pretraining; do
+        for b in 8 32; do
+            if "$build/bench_train" "$MODEL" --device cuda --dtype $d --threads "$(nproc)" --batch $b --seq 128 \
+                --reps "$REPS" --task $task > "$out" 2>&1; then
                 cat "$out"; else tail -5 "$out" >&2; failed=1; fi
-        fi
+            if [ $TORCH = yes ]; then
+                if "$PY" bench/torch_train.py "$MODEL" --device cuda $([ $d = bf16 ] && echo --bf16) --batch $b --seq 128 \
+                    --reps "$REPS" --task $task > "$out" 2>&1; then
+                    cat "$out"; else tail -5 "$out" >&2; failed=1; fi
+            fi
+        done
     done
 done
 # where the GPU's time goes (CUDA events per step: products, attention, LayerNorm, embeddings)
