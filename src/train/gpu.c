@@ -213,29 +213,21 @@ bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, c
 
 bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err) {
     const train_acts *a = tp->acts;
-    int N = a->N, S = a->S, V = bert_model_config(tp->model)->vocab_size, M = 0, n_nsp = 0;
+    int N = a->N, S = a->S, M = 0, n_nsp = 0;
     double scale = tp->loss_weight / (double)tp->p->grad_accum; /* train_heads' h.scale, f_tok, f_nsp */
     double f_tok = tp->share ? tp->share->f_tok : 1.0, f_nsp = tp->share ? tp->share->f_nsp : 1.0;
     int *x = malloc(sizeof(int) * (2 * (size_t)N + (size_t)S));
     if (!x) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     int *rows = x, *targets = x + N, *nsp = x + 2 * (size_t)N;
-    bert_status rc = BERT_OK;
-    for (int i = 0; i < N && rc == BERT_OK; i++) {
-        if (labels[i] < 0) continue;
-        if (!(labels[i] < V)) rc = bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, labels[i]);
-        else rows[M] = i, targets[M++] = (int)labels[i];
-    }
-    for (int s = 0; s < S && rc == BERT_OK && tp->gpu_heads == 2; s++) {
-        float y = labels[N + s];
-        if (y < 0) nsp[s] = -1;
-        else if (!(y < 2)) rc = bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, y);
-        else nsp[s] = (int)y, n_nsp++;
-    }
+    for (int i = 0; i < N; i++) /* train_heads checked them */
+        if (labels[i] >= 0) rows[M] = i, targets[M++] = (int)labels[i];
+    for (int s = 0; s < S && tp->gpu_heads == 2; s++)
+        nsp[s] = labels[N + s] < 0 ? -1 : (int)labels[N + s], n_nsp += nsp[s] >= 0;
     /* train_ce_rows' gradient scales: the pass's scale over its labelled rows */
     bert_cuda_train_labels lb = {M, rows, targets, (float)(scale * f_tok / (M ? M : 1)), nsp,
                                  (float)(scale * f_nsp / (n_nsp ? n_nsp : 1))};
     double mlm = 0.0, next = 0.0;
-    if (rc == BERT_OK) rc = bert_cuda_train_heads(tp->gpu, &lb, &mlm, &next, err);
+    bert_status rc = bert_cuda_train_heads(tp->gpu, &lb, &mlm, &next, err);
     free(x);
     *loss = (M ? mlm / M : 0.0) * f_tok + (n_nsp ? next / n_nsp : 0.0) * f_nsp;
     return rc;

@@ -63,8 +63,8 @@ bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, c
 
 /* With tp->gpu_heads, the pre-training heads on the GPU on the last
  * forward's output (train/heads.c's head_mlm and head_nsp there): labels as
- * train_heads takes them (the MLM labels [N], < 0 none; then with NSP the
- * [S] NSP labels, < 0 none), checked; *loss = the pass's loss, as
+ * train_heads takes them and has checked (the MLM labels [N], < 0 none;
+ * then with NSP the [S] NSP labels, < 0 none); *loss = the pass's loss, as
  * train_heads computes it. d loss / d x_out stays on the GPU for
  * train_gpu_backward. */
 bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err);

@@ -231,7 +231,7 @@ static bert_status head_qa(head *h, double *loss, bert_error *err) {
 /* BertLMPredictionHead on the M masked rows (the loss ignores the rest):
  * LayerNorm(act(transform(h))), then the decoder (tied: its gradient lands
  * in the word embeddings' rows). */
-static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
+static void head_mlm(head *h, size_t M, double *loss) {
     const bert_model *m = h->tp->model;
     const bert_weights *w = h->w;
     const train_block *blk = &h->tp->block;
@@ -244,9 +244,7 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
     float *dln = take(h, M * C), *dact = take(h, M * C), *dh = take(h, M * C);
     size_t k = 0;
     for (int i = 0; i < h->N; i++) {
-        if (h->labels[i] < 0) continue;
-        if (!(h->labels[i] < V)) /* NaN too */
-            return bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, h->labels[i]);
+        if (h->labels[i] < 0) continue; /* the rest are in the vocabulary (check_pretraining_labels) */
         rows[k] = i;
         target[k] = h->labels[i];
         memcpy(hin + k * C, a->x_out + (size_t)i * C, sizeof(float) * C);
@@ -254,7 +252,7 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
     }
     int Mi = (int)M;
     *loss = 0.0;
-    if (Mi == 0) return BERT_OK;
+    if (Mi == 0) return;
     nn_layernorm_keep keep = {sum, mean, rstd};
     nn_dense_forward(pre, C, hin, NULL, w->mlm_transform.w, NULL, w->mlm_transform.b, Mi, C, C, NULL, nt);
     nn_activation_forward(act, pre, M * C, m->cfg.act, nt);
@@ -270,7 +268,6 @@ static bert_status head_mlm(head *h, size_t M, double *loss, bert_error *err) {
                       w->mlm_transform.w, NULL, Mi, C, C, 0, nt);
     for (size_t r = 0; r < M; r++)
         for (int j = 0; j < C; j++) a->dx[(size_t)rows[r] * C + j] += dh[r * C + j];
-    return BERT_OK;
 }
 
 /* BertPreTrainingHeads' seq_relationship: NSP on the pooled output (no dropout). */
@@ -345,21 +342,36 @@ static bert_status cpu_heads(const train_pass *tp, const bert_sequence *seqs, in
     case BERT_TASK_DIALOGUE: rc = head_dialogue(&h, &loss, err); break;
     case BERT_TASK_MLM:
     case BERT_TASK_PRETRAINING:
-        for (int s = 0; task == BERT_TASK_PRETRAINING && s < S; s++)
-            if (!(labels[N + s] < 0) && !(labels[N + s] < 2))
-                return bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, labels[N + s]);
-        rc = head_mlm(&h, M, &loss, err);
-        if (rc == BERT_OK && task == BERT_TASK_PRETRAINING) loss += head_nsp(&h);
+        head_mlm(&h, M, &loss);
+        if (task == BERT_TASK_PRETRAINING) loss += head_nsp(&h);
         break;
     }
     *loss_out = loss;
     return rc;
 }
 
+/* The pre-training labels, wherever their heads run: the MLM labels [N]
+ * in the vocabulary and, for pre-training, the NSP labels [S] 0 or 1
+ * (negative: none; NaN refused too). */
+static bert_status check_pretraining_labels(const train_pass *tp, const float *labels, int S, bert_error *err) {
+    int N = tp->acts->N, V = bert_model_config(tp->model)->vocab_size;
+    for (int i = 0; i < N; i++)
+        if (!(labels[i] < 0) && !(labels[i] < V))
+            return bert_fail(err, BERT_ERR_INPUT, "token %d: MLM label %g is outside the vocabulary", i, labels[i]);
+    for (int s = 0; tp->p->task == BERT_TASK_PRETRAINING && s < S; s++)
+        if (!(labels[N + s] < 0) && !(labels[N + s] < 2))
+            return bert_fail(err, BERT_ERR_INPUT, "sequence %d: NSP label %g is not 0 or 1", s, labels[N + s]);
+    return BERT_OK;
+}
+
 bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
                         bert_error *err) {
+    bert_task task = tp->p->task;
+    bert_status rc = task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING ? check_pretraining_labels(tp, labels, S, err)
+                                                                            : BERT_OK;
+    if (rc != BERT_OK) return rc;
     /* with gpu_heads, the pre-training heads on the GPU, where x_out and d x_out stay */
-    bert_status rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
+    rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
     if (rc == BERT_OK && !isfinite(*loss_out))
         rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(*loss_out) ? "NaN" : "infinite");
     return rc;

@@ -599,6 +599,16 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* The small model and batch of the embeddings' and heads' tests (their
+ * enum's C, NH, I, V, PT, TV, S and N): hidden 8, 2 heads, intermediate 16,
+ * one layer, tables of 20, 6 and 2 rows, the pre-training heads `head`;
+ * two sequences of 5 and 3 tokens. */
+static const int small_offset[3] = {0, 5, 8};
+static const size_t small_poff[3] = {0, 25, 34};
+static bert_cuda_train_shape small_shape(int head) {
+    return (bert_cuda_train_shape){8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 20, 6, 2, 0, head};
+}
+
 /* The host tables of one layer, the embeddings (tables of V, PT and TV
  * rows) and, with head 2, the pre-training heads (MLM + NSP), laid out
  * from q one after another into *h and *hw; returns the floats they take. */
@@ -625,10 +635,9 @@ static size_t lay_out_tables(float *q, size_t C, size_t I, size_t V, size_t PT, 
  * with the offsets, offsets that do not start at 0, or no sequences at
  * all, are refused (BERT_ERR_INPUT), as are tables too large to index. */
 TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
-    enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
-    const int offset[S + 1] = {0, 5, 8};
-    const size_t poff[S + 1] = {0, 25, 34};
-    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0, 0}, huge = sh;
+    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 }; /* small_shape's */
+    const int *offset = small_offset;
+    bert_cuda_train_shape sh = small_shape(0), huge = sh;
     bert_cuda_train *g = NULL;
     bert_error err;
     huge.vocab = 1 << 29;
@@ -655,7 +664,7 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
     const uint64_t tb = 3, ta = 4; /* a part: 3 tokens of the batch before it, 4 after */
     bert_rng r;
     bert_rng_seed(&r, 77, 5);
-    bert_cuda_train_batch b = {S, sq, offset, poff, keymask, 0.0f, (float)(1.0 / (1.0 - ph)), 0.0f, (float)ph,
+    bert_cuda_train_batch b = {S, sq, offset, small_poff, keymask, 0.0f, (float)(1.0 / (1.0 - ph)), 0.0f, (float)ph,
                                r.state, r.inc, 0, 0, tb, ta};
     CHECK_OK(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err);
     enum { M = 3 * N * C };
@@ -702,10 +711,8 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
  * dropped (-1 NSP labels, no MLM rows) both are 0, and d x_out then
  * moves nothing (the weights' gradients stay 0). */
 TEST(train_cuda_emulated_heads_refusals) {
-    enum { C = 8, NH = 2, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 };
-    const int offset[S + 1] = {0, 5, 8};
-    const size_t poff[S + 1] = {0, 25, 34};
-    bert_cuda_train_shape sh = {C, NH, I, 1, BERT_ACT_GELU, 1e-12f, 0, 0, V, PT, TV, 0, 2}, bad = sh;
+    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 }; /* small_shape's */
+    bert_cuda_train_shape sh = small_shape(2), bad = sh;
     bert_cuda_train *g = NULL;
     bert_error err;
     bad.vocab = 0;
@@ -732,7 +739,7 @@ TEST(train_cuda_emulated_heads_refusals) {
     int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
     bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
     for (int i = 0; i < N; i++) keymask[i] = 1.0f;
-    bert_cuda_train_batch b = {S, sq, offset, poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+    bert_cuda_train_batch b = {S, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
     int rows[3] = {1, 3, 6}, targets[3] = {4, 19, 0}, nsp[S] = {0, 1};
     bert_cuda_train_labels lb = {3, rows, targets, 1.0f / 3, nsp, 0.5f};
     double mlm = -1, next = -1;

@@ -8,6 +8,7 @@
 
 #include "bert.h"
 #include "io/safetensors.h"
+#include "test.h"
 
 /* The fixture's batch: sequences cut at their attention masks. */
 typedef struct {
@@ -35,6 +36,15 @@ static inline int batch_open(const char *dir, golden_batch *gb, bert_error *err)
         gb->seqs[b] = (bert_sequence){.input_ids = id + b * T, .token_type_ids = tt + b * T, .n_tokens = n};
     }
     return 1;
+}
+
+/* batch_open of the fixture in dir; where it cannot be opened, the running
+ * test fails (test_fail, naming dir) and 0 is returned. */
+static inline int batch_ready(const char *dir, golden_batch *gb) {
+    bert_error err;
+    if (batch_open(dir, gb, &err)) return 1;
+    test_fail(__FILE__, __LINE__, "%s: %s", dir, err.message);
+    return 0;
 }
 
 static inline bert_train_params golden_params(bert_task task, bert_problem problem, int num_labels, double lr,

@@ -59,10 +59,7 @@ static void check_case(const char *name, bert_task task, bert_problem problem, i
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
     bert_error err;
     golden_batch gb;
-    if (!batch_open(dir, &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s: %s", name, err.message);
-        return;
-    }
+    if (!batch_ready(dir, &gb)) return;
     st_file g = gb.g;
     const float *labels = gb.labels;
     const float *loss_ref = (const float *)(const void *)st_find(&g, "loss")->data;
@@ -423,10 +420,7 @@ TEST(train_untouched_embedding_rows_update_as_zeros) {
 TEST(train_rejects_pretraining_labels_outside_their_heads) {
     golden_batch gb;
     bert_error err;
-    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s", err.message);
-        return;
-    }
+    if (!batch_ready("tests/fixtures/train/pretraining", &gb)) return;
     int N = 0;
     for (int s = 0; s < gb.B; s++) N += gb.seqs[s].n_tokens;
     float *labels = malloc(sizeof(float) * ((size_t)N + gb.B));
@@ -623,12 +617,8 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
  * step's comparison (0.124 from the CPU's bf16 gradients against f32's
  * 0.409; at 1e-4, 0.020 against 0.445). */
 static void follow_cpu_with_dropout(bert_compute_dtype compute) {
-    bert_error err;
     golden_batch gb;
-    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s", err.message);
-        return;
-    }
+    if (!batch_ready("tests/fixtures/train/pretraining", &gb)) return;
     bert_train_params p = golden_params(BERT_TASK_PRETRAINING, 0, 2, compute == BERT_COMPUTE_BF16 ? 1e-4 : 1e-3, 4, compute);
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     p.grad_accum = 2;
@@ -697,10 +687,7 @@ TEST(train_cuda_bf16_follows_the_cpus_bf16) {
             bert_error err;
             golden_batch gb;
             bert_trainer *t[2] = {NULL, NULL};
-            if (!batch_open(dirs[k], &gb, &err)) {
-                test_fail(__FILE__, __LINE__, "%s", err.message);
-                return;
-            }
+            if (!batch_ready(dirs[k], &gb)) return;
             for (int d = 0; d < 2; d++) {
                 bert_train_params p = k ? golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, d ? BERT_COMPUTE_BF16 : BERT_COMPUTE_F32)
                                         : golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4,
@@ -780,11 +767,7 @@ TEST(train_cuda_adamw_is_the_cpus_bit_for_bit) {
     adamw_same("tests/fixtures/train/single-label", resume_params(), f.seqs, f.B, f.labels);
     st_close(&f.g);
     golden_batch gb;
-    bert_error err;
-    if (!batch_open("tests/fixtures/train/pretraining", &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s", err.message);
-        return;
-    }
+    if (!batch_ready("tests/fixtures/train/pretraining", &gb)) return;
     adamw_same("tests/fixtures/train/pretraining", golden_params(BERT_TASK_PRETRAINING, 0, 2, 1e-3, 4, BERT_COMPUTE_F32),
                gb.seqs, gb.B, gb.labels);
     batch_close(&gb);

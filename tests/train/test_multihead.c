@@ -24,10 +24,7 @@ static void one_head_equals_single(const char *fixture, bert_task task, int L) {
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", fixture);
     bert_error err;
     golden_batch gb;
-    if (!batch_open(dir, &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s: %s", fixture, err.message);
-        return;
-    }
+    if (!batch_ready(dir, &gb)) return;
     bert_train_params p = golden_params(task, 0, L, 1e-3, 4, BERT_COMPUTE_F32);
     p.hidden_dropout = p.attention_dropout = p.classifier_dropout = 0.1;
     bert_train_params pm = p;
@@ -236,10 +233,7 @@ TEST(multihead_bad_specs_are_refused) {
 TEST(multihead_loss_weight_scales_the_gradients) {
     bert_error err;
     golden_batch gb;
-    if (!batch_open("tests/fixtures/train/single-label", &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s", err.message);
-        return;
-    }
+    if (!batch_ready("tests/fixtures/train/single-label", &gb)) return;
     bert_trainer *t[2] = {NULL, NULL};
     double loss[2] = {0, 0};
     for (int k = 0; k < 2; k++) {

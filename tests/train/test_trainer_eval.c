@@ -15,10 +15,7 @@ static void check_eval(const char *name, bert_task task, int num_labels, unsigne
     snprintf(dir, sizeof dir, "tests/fixtures/train/%s", name);
     bert_error err;
     golden_batch gb;
-    if (!batch_open(dir, &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "%s: %s", name, err.message);
-        return;
-    }
+    if (!batch_ready(dir, &gb)) return;
     bert_train_params p = golden_params(task, 0, num_labels, 1e-3, 4, BERT_COMPUTE_F32);
     bert_trainer *t = NULL;
     CHECK_OK(bert_trainer_open(dir, &p, &t, NULL, &err), err);
@@ -75,10 +72,7 @@ TEST(trainer_eval_sequence_loss) { check_eval("single-label", BERT_TASK_SEQUENCE
 TEST(trainer_eval_dialogue_saves_a_joint_model) {
     bert_error err;
     golden_batch gb;
-    if (!batch_open("tests/fixtures/train/dialogue", &gb, &err)) {
-        test_fail(__FILE__, __LINE__, "dialogue: %s", err.message);
-        return;
-    }
+    if (!batch_ready("tests/fixtures/train/dialogue", &gb)) return;
     static const char *const intents[] = {"book", "play", "rate", "find"};
     bert_train_params p = golden_params(BERT_TASK_DIALOGUE, 0, 3, 1e-3, 4, BERT_COMPUTE_F32);
     p.num_intents = 4, p.intents = intents;
