@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/train_flags.h"
+#include "cli/signals.h"
 #include "cli/train_run.h"
 
 /* The directory a preset's files are in, under the data directory; 0 when

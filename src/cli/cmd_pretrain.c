@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/train_flags.h"
+#include "cli/signals.h"
 #include "cli/train_run.h"
 
 /* Pre-train as one rank of the job d (rank 0 prints). */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/signals.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -54,6 +55,8 @@ static void fix_blas_kernels(char **argv) {
 
 int main(int argc, char **argv) {
     fix_blas_kernels(argv);
+    /* Before any thread starts; the server takes its signals itself. */
+    if (argc < 2 || strcmp(argv[1], "serve") != 0) cli_signals_take();
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,29 +91,6 @@ void cli_read_progress(void *user, double bytes_read, double bytes_total, long l
     fprintf(stderr, "\rreading: %.1f/%.1f MB, %.1f MB/s, %lld documents, %lld tokens   ", bytes_read / 1e6, bytes_total / 1e6,
             bytes_read / 1e6 / (el > 0 ? el : 1e-9), documents, tokens);
     p->open_line = 1;
-}
-
-static volatile sig_atomic_t stop_requested;
-
-/* SIGINT / SIGTERM: ask the loop to stop at its next check. */
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1; /* only a store: the loop polls it after every micro-batch */
-}
-
-volatile sig_atomic_t *cli_stop_flag(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* a second signal: the default action */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* mpirun forwards SIGUSR1 to every rank without killing them a second
-     * later, as it does after forwarding SIGTERM: the way to stop a job
-     * that needs more than a second for its checkpoint. */
-    sigaction(SIGUSR1, &sa, NULL);
-    return &stop_requested;
 }
 
 /* s quoted for a POSIX shell when it needs it. */

@@ -26,11 +26,6 @@ void cli_read_progress(void *user, double bytes_read, double bytes_total, long l
 /* End a \r line left on the terminal. */
 void cli_progress_end(cli_progress *p);
 
-/* Route SIGINT, SIGTERM and SIGUSR1 to a flag the loop polls; returns it
- * (for bert_loop_params.interrupt). A second signal ends the process at
- * once. */
-volatile sig_atomic_t *cli_stop_flag(void);
-
 /* Print "bert CMD: interrupted at step N; resume with: [mpirun -np N]
  * bert CMD ARGS --resume CHECKPOINT" (argv with any old --resume replaced,
  * quoted for a POSIX shell) on rank 0 of the job d (NULL: alone).
