@@ -1,6 +1,6 @@
 /* train_run.h — what the training commands share around the one library
- * call: progress lines on stderr from the loop's events, a stop flag set by
- * SIGINT / SIGTERM, and the command that resumes an interrupted run. */
+ * call: progress lines on stderr from the loop's events and the command
+ * that resumes an interrupted run (the stop flag: cli/signals.h). */
 #ifndef BERT_CLI_TRAIN_RUN_H
 #define BERT_CLI_TRAIN_RUN_H
 
