@@ -415,10 +415,10 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
                 (seqs[s].token_type_ids && (seqs[s].token_type_ids[k] < 0 || seqs[s].token_type_ids[k] >= c->type_vocab_size)))
                 return bert_fail(err, BERT_ERR_INPUT, "sequence %d: position %d: id or token type out of range", s, k);
         if (t->p.task == BERT_TASK_SEQUENCE && t->p.problem == BERT_PROBLEM_SINGLE_LABEL &&
-            (labels[s] < 0 || labels[s] >= c->num_labels))
+            !(labels[s] >= 0 && labels[s] < c->num_labels)) /* NaN too */
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: label %g is not a class id in [0, %d)", s, labels[s],
                              c->num_labels);
-        if (t->p.task == BERT_TASK_DIALOGUE && !t->p.intent_multi_label && (labels[s] < 0 || labels[s] >= c->num_intents))
+        if (t->p.task == BERT_TASK_DIALOGUE && !t->p.intent_multi_label && !(labels[s] >= 0 && labels[s] < c->num_intents))
             return bert_fail(err, BERT_ERR_INPUT, "sequence %d: intent %g is not an intent id in [0, %d)", s, labels[s],
                              c->num_intents);
     }

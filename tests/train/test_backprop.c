@@ -451,6 +451,36 @@ TEST(train_rejects_pretraining_labels_outside_their_heads) {
     batch_close(&gb);
 }
 
+/* A sequence classifier's label outside its classes (NaN too) is refused
+ * before any head runs, on the CPU and on the GPU. */
+TEST(train_rejects_sequence_labels_outside_the_classes) {
+    golden_batch gb;
+    bert_error err;
+    if (!batch_ready("tests/fixtures/train/single-label", &gb)) return;
+    float *labels = malloc(sizeof(float) * (size_t)gb.B);
+    CHECK(labels != NULL);
+    for (int d = 0; labels && d < 2; d++) {
+        if (d && bert_cuda_unavailable_reason()) break;
+        bert_train_params p = golden_params(BERT_TASK_SEQUENCE, BERT_PROBLEM_SINGLE_LABEL, 3, 1e-3, 4, BERT_COMPUTE_F32);
+        p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+        bert_trainer *t = NULL;
+        CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err);
+        if (!t) continue;
+        const float bad[3] = {NAN, -1.0f, (float)bert_model_config(t->model)->num_labels};
+        double loss;
+        for (int k = 0; k < 3; k++) {
+            memcpy(labels, gb.labels, sizeof(float) * (size_t)gb.B);
+            labels[1] = bad[k];
+            CHECK_ERR(bert_trainer_backward(t, gb.seqs, gb.B, labels, &loss, &err), err, BERT_ERR_INPUT, "is not a class id");
+        }
+        CHECK_OK(bert_trainer_backward(t, gb.seqs, gb.B, gb.labels, &loss, &err), err);
+        CHECK(isfinite(loss) && loss > 0);
+        bert_trainer_free(t);
+    }
+    free(labels);
+    batch_close(&gb);
+}
+
 /* A dropout rate outside [0, 1) (NaN too) is refused at opening, naming it. */
 TEST(train_rejects_dropout_rates_outside_0_1) {
     const double bad[] = {1.0, 1.5, NAN};
