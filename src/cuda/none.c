@@ -85,6 +85,16 @@ bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labe
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
+bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err) {
+    (void)t, (void)mask, (void)logits;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
+bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
+    (void)t, (void)dlogits;
+    return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
+}
+
 bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, const bert_cuda_host *grads,
                                      void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     (void)t, (void)dx, (void)grads, (void)layer_done, (void)user;

@@ -1,5 +1,5 @@
 /* train.cu — the encoder (its layers, its embeddings where shape.vocab
- * says, the pre-training heads where shape.head says) in training on an
+ * says, the task's head where shape.head says) in training on an
  * NVIDIA GPU (see train.h for the seam and the data flow). Each kernel
  * mirrors the CPU operation of train/backprop.c or train/heads.c it
  * stands for, cited at each; every product is a cuBLAS f32 sgemm
@@ -154,6 +154,18 @@ __global__ static void bias_tanh(float *y, const float *b, size_t M, int N) {
 __global__ static void tanh_backward(float *d, const float *y, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         d[i] *= 1.0f - y[i] * y[i];
+}
+
+/* out[i] = x[i] m[i]: the pooled output through its dropout mask (pooler_fwd). */
+__global__ static void mul_to(float *out, const float *x, const float *m, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = x[i] * m[i];
+}
+
+/* d[i] *= m[i] (1 - y[i]^2): back through the dropout mask and tanh (pooler_bwd). */
+__global__ static void mask_tanh_backward(float *d, const float *m, const float *y, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] *= m[i] * (1.0f - y[i] * y[i]);
 }
 
 /* One row of logits z [L] per block, its label target[row] (< 0: none):
@@ -372,10 +384,12 @@ typedef struct {
     float *word, *pos, *type, *ln_w, *ln_b;
 } emb_w;
 
-/* The pre-training heads' tensors (or their gradients) inside a block,
- * after the embeddings': the transform dense's weight and bias, its
- * LayerNorm's, the decoder's bias [V]; with NSP the pooler's weight and
- * bias and seq_relationship's [2 x C] and [2] (else NULL). */
+/* The heads' tensors (or their gradients) inside a block, after the
+ * embeddings': with the MLM head the transform dense's weight and bias,
+ * its LayerNorm's, the decoder's bias [V]; with NSP or sequence
+ * classification the pooler's weight and bias and seq_relationship's or
+ * the classifier's [classes x C] and [classes] (n_w, n_b); NULL where the
+ * head has none. */
 typedef struct {
     float *t_w, *t_b, *ln_w, *ln_b, *bias, *p_w, *p_b, *n_w, *n_b;
 } head_w;
@@ -403,14 +417,15 @@ struct bert_cuda_train {
     int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     int V, PT, TV, pad; /* the embeddings on the GPU (V > 0): the tables' rows, the padding id */
-    int head;   /* shape.head: 0 none, 1 the MLM head, 2 with NSP */
+    int head;   /* shape.head: 0 none, 1 the MLM head, 2 with NSP, 3 sequence classification */
+    int classes; /* the pooler's classifier's outputs: 2 for NSP, shape.classes for 3 */
     float eps;
     size_t per; /* floats of one layer's weights */
     size_t emb; /* floats of the embeddings' tensors (0: on the host) */
     size_t hn;  /* floats of the heads' tensors (0: none) */
     size_t n;   /* floats of a block: L per + emb + hn */
     size_t n16; /* bf16: the weights with a bf16 copy, the block's first n16: the layers', and
-                 * the word table (the decoder's weight) with the heads */
+                 * the word table (the decoder's weight) with the MLM head (head 1 or 2) */
     cudaStream_t stream;
     cublasHandle_t blas;
     /* blocks of n floats: the layers' tensors (L x per), then the embeddings' (emb), the heads' (hn) */
@@ -444,8 +459,9 @@ struct bert_cuda_train {
     __nv_bfloat16 *buf16; /* bf16: a layer's dense product's input [N x max(C, I)] and output
                            * gradient [N x max(3C, I)], rounded (s16) */
     scratch16 s16;
-    /* the heads' pass: hbuf their float buffers; hidx (hidx_h on the host)
-     * [M rows][M targets][S first rows][S NSP labels]; hloss [M + S] the
+    /* the heads' pass: hbuf their float buffers (carve_heads); hidx (hidx_h
+     * on the host) [M rows][M targets][S first rows][S NSP labels] (head 3:
+     * [S first rows] alone); hloss [M + S] the
      * rows' losses (hloss_h on the host); hbuf16 (bf16) the decoder's input
      * [M x C] and logits' gradient [M x V] rounded (h16) */
     float *hbuf;
@@ -454,6 +470,8 @@ struct bert_cuda_train {
     __nv_bfloat16 *hbuf16;
     scratch16 h16;
     int S, heads_ran; /* the last forward's sequences; the heads ran since it */
+    int seq_fwd;      /* head 3: bert_cuda_train_seq_logits ran since the forward, its backward not */
+    int masked;       /* head 3: that forward had a dropout mask */
     size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
     int N, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
     float keep_att, keep_hidden;
@@ -477,9 +495,10 @@ static size_t entry_at(const bert_cuda_train *t, int e) {
 /* The heads' tensor sizes in their block's order (head_w), 0 for those
  * the shape has not. */
 static void head_parts(const bert_cuda_train *t, size_t n[HEAD_PARTS]) {
-    size_t C = (size_t)t->C, nsp = t->head == 2;
-    const size_t sz[HEAD_PARTS] = {C * C, C, C, C, (size_t)t->V, nsp * C * C, nsp * C, nsp * 2 * C, nsp * 2};
-    for (int k = 0; k < HEAD_PARTS; k++) n[k] = t->head ? sz[k] : 0;
+    size_t C = (size_t)t->C, mlm = t->head == 1 || t->head == 2, pool = t->head >= 2, K = (size_t)t->classes;
+    const size_t sz[HEAD_PARTS] = {mlm * C * C, mlm * C, mlm * C, mlm * C, mlm * (size_t)t->V,
+                                   pool * C * C, pool * C, pool * K * C, pool * K};
+    for (int k = 0; k < HEAD_PARTS; k++) n[k] = sz[k];
 }
 
 /* The tensors of entry e (layer e, the embeddings at e = L, the heads at
@@ -495,8 +514,9 @@ static int host_parts(const bert_cuda_train *t, const bert_cuda_host *h, int e, 
         head_parts(t, n);
         float *const p[HEAD_PARTS] = {s->transform_w, s->transform_b, s->ln_w,    s->ln_b, s->bias,
                                       s->pooler_w,    s->pooler_b,    s->nsp_w,   s->nsp_b};
-        int np = t->head == 2 ? HEAD_PARTS : 5;
-        for (int k = 0; k < np; k++) out[k].p = p[k], out[k].n = n[k];
+        int np = 0;
+        for (int k = 0; k < HEAD_PARTS; k++)
+            if (n[k]) out[np].p = p[k], out[np++].n = n[k];
         return np;
     }
     if (e == t->L) {
@@ -606,9 +626,11 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
                                            sh->types > (1 << 20) || sh->vocab > (1 << 28))))
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: embedding tables of %d, %d and %d rows", sh->vocab,
                          sh->positions, sh->types);
-    if (sh->head < 0 || sh->head > 2 || (sh->head && sh->vocab < 1))
-        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: heads %d (0, 1 or 2, and 1 or 2 only with the embeddings)",
-                         sh->head);
+    if (sh->head < 0 || sh->head > 3 || (sh->head && sh->vocab < 1) ||
+        (sh->head == 3 && (sh->classes < 1 || sh->classes > (1 << 20))))
+        return bert_fail(err, BERT_ERR_SHAPE, sh->head == 3 ? "CUDA training: head 3 with %d classes (1 to 2^20)"
+                         : "CUDA training: head %d (0 to 3, and 1 to 3 only with the embeddings)",
+                         sh->head == 3 ? sh->classes : sh->head);
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus < 1 || sh->device < 0)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: no GPU %d", sh->device);
@@ -624,6 +646,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         t->V = sh->vocab, t->PT = sh->positions, t->TV = sh->types, t->pad = sh->pad_id;
         t->emb = ((size_t)t->V + (size_t)t->PT + (size_t)t->TV + 2) * (size_t)t->C;
         t->head = sh->head;
+        t->classes = sh->head == 3 ? sh->classes : sh->head == 2 ? 2 : 0;
     }
     size_t n[LAYER_PARTS], hn[HEAD_PARTS], n_ss;
     layer_parts((size_t)t->C, (size_t)t->I, n);
@@ -631,7 +654,8 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     head_parts(t, hn);
     for (int k = 0; k < HEAD_PARTS; k++) t->hn += hn[k];
     t->n = t->per * (size_t)t->L + t->emb + t->hn;
-    t->n16 = t->per * (size_t)t->L + (t->head ? (size_t)t->V * (size_t)t->C : 0); /* the word table leads the embeddings */
+    int decoder = t->head == 1 || t->head == 2; /* the word table, which leads the embeddings, is the MLM decoder */
+    t->n16 = t->per * (size_t)t->L + (decoder ? (size_t)t->V * (size_t)t->C : 0);
     size_t bytes = sizeof(float) * t->n;
     n_ss = (t->n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
     t->ss_h = (double *)malloc(sizeof(double) * n_ss);
@@ -1031,7 +1055,7 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
     on_gpu(t);
-    t->pending = t->heads_ran = 0;
+    t->pending = t->heads_ran = t->seq_fwd = 0;
     if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb) || (!x_out && !t->head))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
@@ -1074,7 +1098,8 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
  * carved into *f (NULL: only counts), returns the floats used. */
 typedef struct {
     float *hin, *pre, *act, *ln, *mean, *rstd, *z, *dln, *cls, *pooled, *z2, *dpooled;
-    float *part; /* the heads' column sums' parts: ceil(max(M, S) / COL_ROWS) x 2 max(V, C) */
+    float *mask, *pd; /* sequence classification: the pooled output's dropout mask, the pooled output through it */
+    float *part; /* the heads' column sums' parts: ceil(max(M, S) / COL_ROWS) x 2 max(V (MLM), C, classes) */
 } head_bufs;
 
 static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_t S, head_bufs *f) {
@@ -1082,8 +1107,11 @@ static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_
 #define TAKE(ptr, n) (f->ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
     TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
-    TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * 2), TAKE(dpooled, S * C);
-    size_t rows = M > S ? M : S, wide = (size_t)t->V > C ? (size_t)t->V : C;
+    TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * (size_t)t->classes), TAKE(dpooled, S * C);
+    TAKE(mask, t->head == 3 ? S * C : 0), TAKE(pd, t->head == 3 ? S * C : 0);
+    size_t rows = M > S ? M : S, V = t->head == 1 || t->head == 2 ? (size_t)t->V : 0, K = (size_t)t->classes;
+    size_t wide = V > C ? V : C;
+    wide = K > wide ? K : wide;
     TAKE(part, (rows + COL_ROWS - 1) / COL_ROWS * 2 * wide);
 #undef TAKE
     return at;
@@ -1179,8 +1207,9 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     on_gpu(t);
     if (mlm) *mlm = 0.0;
     if (nsp) *nsp = 0.0;
-    if (!t->pending || !t->head || t->heads_ran)
-        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_heads: %s", !t->head ? "this context has no heads"
+    int pretraining = t->head == 1 || t->head == 2;
+    if (!t->pending || !pretraining || t->heads_ran)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_heads: %s", !pretraining ? "this context has no pre-training heads"
                          : "no forward awaiting its heads");
     t->pending = 0; /* until the heads are through: a failure leaves no backward */
     if (!lb) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_heads: no labels");
@@ -1221,6 +1250,90 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     return BERT_OK;
 }
 
+/* The sequence classification head's buffers (hbuf carved into *f) and
+ * first rows (hidx_h: [S first rows]), for the last forward's S
+ * sequences. */
+static bert_status seq_room(bert_cuda_train *t, head_bufs *f, bert_error *err) {
+    size_t S = (size_t)t->S;
+    if (!host_room(&t->hidx_h, &t->cap.hidx_h, S)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; s < S; s++) t->hidx_h[s] = t->off_h[s];
+    size_t floats = carve_heads(t, NULL, 0, S, f);
+    cudaError_t e = dev_room(&t->hbuf, &t->cap.hbuf, floats);
+    if (e == cudaSuccess) e = dev_room(&t->hidx, &t->cap.hidx, S);
+    if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's memory for the head");
+    carve_heads(t, t->hbuf, 0, S, f);
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err) {
+    on_gpu(t);
+    if (!t->pending || t->head != 3 || t->heads_ran || t->seq_fwd)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_seq_logits: %s", t->head != 3 ? "this context has no "
+                         "sequence classification head" : "no forward awaiting its head");
+    t->pending = 0; /* until the head is through: a failure leaves no backward */
+    if (!logits) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_seq_logits: no logits");
+    head_bufs f;
+    (void)cudaGetLastError();
+    bert_status rc = seq_room(t, &f, err);
+    if (rc != BERT_OK) return rc;
+    int S = t->S, C = t->C, K = t->classes;
+    size_t SC = (size_t)S * C;
+    cudaError_t e = cudaMemcpyAsync(t->hidx, t->hidx_h, sizeof(int) * (size_t)S, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess && mask) e = cudaMemcpyAsync(f.mask, mask, sizeof(float) * SC, cudaMemcpyHostToDevice, t->stream);
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the first rows and the dropout mask to the GPU");
+    /* train/heads.c's pooler_fwd, then the classifier: in f32 */
+    head_w w = head_at(t, t->w);
+    BERT_LAUNCH(gather_rows, (unsigned)S, threads_for(C, 256), t->stream)(f.cls, t->x_out, t->hidx, C);
+    cublasStatus_t s = dense_fwd(t, NULL, f.pooled, f.cls, w.p_w, S, C, C);
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        BERT_LAUNCH(bias_tanh, blocks_for(SC), 256, t->stream)(f.pooled, w.p_b, (size_t)S, C);
+        if (mask) BERT_LAUNCH(mul_to, blocks_for(SC), 256, t->stream)(f.pd, f.pooled, f.mask, SC);
+        s = dense_fwd(t, NULL, f.z2, mask ? f.pd : f.pooled, w.n_w, S, K, C);
+    }
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    BERT_LAUNCH(bias_act, blocks_for((size_t)S * K), 256, t->stream)(f.z2, w.n_b, (size_t)S, K, -1);
+    if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
+    e = cudaMemcpyAsync(logits, f.z2, sizeof(float) * (size_t)S * K, cudaMemcpyDeviceToHost, t->stream);
+    if ((rc = cuda_settle(t->stream, e, "running the head", err)) != BERT_OK) return rc;
+    t->masked = mask != NULL;
+    t->pending = t->seq_fwd = 1;
+    return BERT_OK;
+}
+
+extern "C" bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
+    on_gpu(t);
+    if (!t->pending || !t->seq_fwd)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_seq_grad: no bert_cuda_train_seq_logits awaiting its backward");
+    t->pending = t->seq_fwd = 0; /* until the head is through */
+    if (!dlogits) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_seq_grad: no d loss / d logits");
+    head_bufs f;
+    carve_heads(t, t->hbuf, 0, (size_t)t->S, &f); /* seq_logits made the room */
+    int S = t->S, C = t->C, K = t->classes;
+    size_t SC = (size_t)S * C;
+    (void)cudaGetLastError();
+    cudaError_t e = cudaMemcpyAsync(f.z2, dlogits, sizeof(float) * (size_t)S * K, cudaMemcpyHostToDevice, t->stream);
+    if (e == cudaSuccess) e = cudaMemsetAsync(t->dx, 0, sizeof(float) * (size_t)t->N * C, t->stream);
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the logits' gradient to the GPU");
+    head_w w = head_at(t, t->w), gw = head_at(t, t->g);
+    float *layers_part = t->part; /* the column sums take the head's parts until it is through */
+    t->part = f.part;
+    /* train/heads.c's head_sequence backward, then pooler_bwd */
+    cublasStatus_t s = dense_bwd(t, NULL, f.dpooled, 0.0f, gw.n_w, gw.n_b, f.z2, t->masked ? f.pd : f.pooled, w.n_w, S, K, C);
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        if (t->masked) BERT_LAUNCH(mask_tanh_backward, blocks_for(SC), 256, t->stream)(f.dpooled, f.mask, f.pooled, SC);
+        else BERT_LAUNCH(tanh_backward, blocks_for(SC), 256, t->stream)(f.dpooled, f.pooled, SC);
+        /* the pooler's input gradient into cls's place (dW is made from cls before, in the stream's order) */
+        s = dense_bwd(t, NULL, f.cls, 0.0f, gw.p_w, gw.p_b, f.dpooled, f.cls, w.p_w, S, C, C);
+    }
+    t->part = layers_part;
+    if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
+    BERT_LAUNCH(scatter_add_rows, (unsigned)S, threads_for(C, 256), t->stream)(t->dx, f.cls, t->hidx, C);
+    bert_status rc = cuda_settle(t->stream, cudaGetLastError(), "running the head's backward", err);
+    if (rc != BERT_OK) return rc;
+    t->pending = t->heads_ran = 1;
+    return BERT_OK;
+}
+
 /* Entry e's tensors (host_parts) between the host stage (the GPU's
  * layout) and where host says they are: into the stage (to_stage), else
  * out of it, added (+=) when add, copied otherwise. */
@@ -1243,6 +1356,8 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
+    if (t->seq_fwd) /* the sequence head's forward ran: its gradient is d loss / d output */
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: the sequence head awaits bert_cuda_train_seq_grad");
     if ((dx == NULL) != (t->heads_ran != 0)) /* one d loss / d output: the heads' or the caller's */
         return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: %s", dx ? "the heads ran: their gradient is the "
                          "output's (dx NULL)" : "no d loss / d output (the heads did not run)");

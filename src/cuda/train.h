@@ -8,7 +8,10 @@
  * the backward reads there, and writes the last hidden states back; the
  * task heads and their losses run on the CPU, except the pre-training
  * heads where the shape has them (bert_cuda_train_heads: on the GPU, from
- * the token labels, the losses alone coming back); bert_cuda_train_backward
+ * the token labels, the losses alone coming back) and the sequence
+ * classification head (bert_cuda_train_seq_logits and _seq_grad: on the
+ * GPU, its logits and their gradient alone crossing, the loss the host's);
+ * bert_cuda_train_backward
  * takes d loss / d hidden, runs the backward on the GPU, adds the weight
  * gradients to the sums the GPU keeps (or, asked to, to the trainer's
  * host block) and, with the embeddings on the CPU, gives back d loss / d
@@ -63,11 +66,14 @@ typedef struct bert_cuda_emb_host {
     float *word, *pos, *type, *ln_w, *ln_b;
 } bert_cuda_emb_host;
 
-/* Where the pre-training heads' tensors are on the host (shape.head):
- * BertLMPredictionHead's transform dense [C x C] and [C], its LayerNorm's
- * weight and bias [C], the decoder's bias [vocab] (its weight is the word
- * table: tied); with NSP (shape.head 2) also BertPooler's dense [C x C]
- * and [C] and seq_relationship's [2 x C] and [2] (else unread). */
+/* Where the heads' tensors are on the host (shape.head): with the MLM
+ * head (1 and 2) BertLMPredictionHead's transform dense [C x C] and [C],
+ * its LayerNorm's weight and bias [C], the decoder's bias [vocab] (its
+ * weight is the word table: tied); with NSP (2) also BertPooler's dense
+ * [C x C] and [C] and seq_relationship's [2 x C] and [2] (nsp_w, nsp_b);
+ * for sequence classification (3) the pooler's and the classifier's
+ * [classes x C] and [classes] (nsp_w, nsp_b) alone. What a head lacks is
+ * unread. */
 typedef struct bert_cuda_head_host {
     float *transform_w, *transform_b, *ln_w, *ln_b, *bias;
     float *pooler_w, *pooler_b, *nsp_w, *nsp_b;
@@ -99,12 +105,16 @@ typedef struct {
      * gradient, as nn.Embedding(padding_idx)). 0: they stay on the host, which hands
      * over x0 and takes d loss / d x0 back */
     int vocab, positions, types, pad_id;
-    /* With the embeddings on the GPU, the pre-training heads there too
-     * (bert_cuda_train_heads): 1 BertForMaskedLM's (cls.predictions, its
-     * decoder the word table), 2 BertForPreTraining's (that, then the pooler
-     * and NSP's seq_relationship); 0 none: d loss / d x_out comes from the
+    /* With the embeddings on the GPU, the task's head there too: 1
+     * BertForMaskedLM's (cls.predictions, its decoder the word table), 2
+     * BertForPreTraining's (that, then the pooler and NSP's
+     * seq_relationship), both with bert_cuda_train_heads; 3
+     * BertForSequenceClassification's (the pooler, then the classifier of
+     * `classes` outputs: bert_cuda_train_seq_logits, then
+     * bert_cuda_train_seq_grad); 0 none: d loss / d x_out comes from the
      * host */
     int head;
+    int classes; /* head 3: the classifier's outputs (1 to 2^20); else unread */
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */
@@ -217,7 +227,7 @@ bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *dec
  * x0 [N x C] (host), then every layer, with dropout, keeping what the
  * backward reads on the GPU; the last layer's output into x_out [N x C]
  * (host; NULL, with shape.head only: kept on the GPU alone, for
- * bert_cuda_train_heads). Buffers
+ * bert_cuda_train_heads or bert_cuda_train_seq_logits). Buffers
  * grow to the batch. On failure nothing is kept for a backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
@@ -239,11 +249,32 @@ typedef struct {
  * order; 0 without rows). Their weight gradients (the decoder's into the
  * word table's) are added to this micro-batch's, and d loss / d x_out is
  * left on the GPU for bert_cuda_train_backward (dx NULL). BERT_ERR_STATE
- * without a forward awaiting its backward or without shape.head;
+ * without a forward awaiting its backward or without shape.head 1 or 2;
  * BERT_ERR_INPUT for rows out of the batch or not ascending, labels out of
  * range. On failure the backward is not possible until the next forward. */
 bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, double *mlm, double *nsp,
                                   bert_error *err);
+
+/* Sequence classification (shape.head 3), the forward of its head on the
+ * last forward's output, as train/heads.c's head_sequence: pooled =
+ * tanh(pooler(each sequence's first row)) x mask (mask [S x C] host: the
+ * dropout's 0 or 1 / (1 - p) a value, as the CPU draws it; NULL: no
+ * dropout), logits [S x classes] (host) = classifier(pooled). The loss
+ * is the caller's (it takes the logits, gives their gradient back:
+ * bert_cuda_train_seq_grad). BERT_ERR_STATE without a forward awaiting
+ * its head, or without shape.head 3; BERT_ERR_INPUT without logits; on
+ * failure the backward is not possible until the next forward. */
+bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err);
+
+/* The head's backward from dlogits [S x classes] (host) = d loss / d
+ * logits: the classifier's and the pooler's gradients added to this
+ * micro-batch's, d loss / d x_out (the first rows' gradient, 0 elsewhere)
+ * left on the GPU for bert_cuda_train_backward (dx NULL; until this ran,
+ * that backward is BERT_ERR_STATE). BERT_ERR_STATE unless
+ * bert_cuda_train_seq_logits ran since the forward and this did not;
+ * BERT_ERR_INPUT without dlogits; on failure the backward is not possible
+ * until the next forward. */
+bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err);
 
 /* The last forward's dropout masks, one byte a value (1 kept, 0 dropped)
  * in the order they were drawn, into out[n]; n must be their count
@@ -254,8 +285,8 @@ bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, be
 /* The backward of the last forward: dx [N x C] (host) holds d loss / d
  * x_out on entry and, with the embeddings on the host, d loss / d x0 on
  * return (else it is left as it was); dx NULL: d loss / d x_out is the
- * heads' (dx must be NULL exactly when bert_cuda_train_heads ran since
- * the forward, else BERT_ERR_STATE, the forward still awaiting its
+ * heads' (dx must be NULL exactly when bert_cuda_train_heads or
+ * bert_cuda_train_seq_grad ran since the forward, else BERT_ERR_STATE, the forward still awaiting its
  * backward); the weight gradients are added (+=)
  * to the GPU's summed gradients (grads NULL) or to grads' tensors (host),
  * layer by layer from the last to the first, layer_done(user, l) called

@@ -69,7 +69,7 @@ typedef struct {
      * the batch is whole. */
     const struct train_masks *masks;
     /* The layers' forward and backward on the GPU (train/gpu.h), and the
-     * embeddings' too with gpu_emb, the pre-training heads' with gpu_heads;
+     * embeddings' too with gpu_emb, the heads' with gpu_heads (train_gpu_heads_of);
      * NULL: on the CPU. gpu_grads: where in block.grads their gradients are
      * added, or NULL: summed on the GPU. */
     struct bert_cuda_train *gpu;

@@ -12,7 +12,7 @@
  * between them (embeddings, pooler, heads) in ascending order; on other
  * steps the whole block at the step. Every rank issues the same buckets
  * in the same order, a rank with an empty share included. What is summed
- * on the GPUs (NCCL: the layers, and the embeddings and pre-training heads
+ * on the GPUs (NCCL: the layers, and the embeddings and the heads
  * where they train there) is left out (train_dp_held_elsewhere). */
 #include "train/data_parallel.h"
 

@@ -12,8 +12,8 @@
 /* The held tensors in block base (params, grads, m or v: one layout) as
  * host tables of model m, whose weights lie in params: the layers' into
  * lay[layers] (h->layers), the embeddings' into h->emb with emb, the
- * heads' into h->head with head (1 MLM, 2 with NSP; else NULLs). 0 when
- * out of memory. */
+ * heads' into h->head with head (1 MLM, 2 with NSP, 3 the pooler and the
+ * classifier; else NULLs). 0 when out of memory. */
 static int tables_in(const bert_model *m, int emb, int head, const float *params, float *base, bert_cuda_layer_host *lay,
                      bert_cuda_host *h) {
     int L = bert_model_config(m)->num_hidden_layers;
@@ -30,11 +30,14 @@ static int tables_in(const bert_model *m, int emb, int head, const float *params
     const bert_weights *w = &m->w;
     bert_cuda_emb_host none = {0}, e = {AT(w->word), AT(w->pos), AT(w->type), AT(w->emb_ln.w), AT(w->emb_ln.b)};
     bert_cuda_head_host hd = {0}; /* the heads' tensors exist only where they are held */
-    if (head)
+    if (head == 1 || head == 2)
         hd = (bert_cuda_head_host){AT(w->mlm_transform.w), AT(w->mlm_transform.b), AT(w->mlm_ln.w), AT(w->mlm_ln.b),
                                    AT(w->mlm_bias), NULL, NULL, NULL, NULL};
     if (head == 2)
         hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->nsp.w), hd.nsp_b = AT(w->nsp.b);
+    if (head == 3) /* the classifier in seq_relationship's place */
+        hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->classifier.w),
+        hd.nsp_b = AT(w->classifier.b);
 #undef AT
     h->layers = lay, h->emb = emb ? e : none, h->head = hd;
     return 1;
@@ -66,20 +69,26 @@ static int is_embedding_tensor(const bert_model *m, const float *w) {
     return w == m->w.word || w == m->w.pos || w == m->w.type || w == m->w.emb_ln.w || w == m->w.emb_ln.b;
 }
 
-/* 1 when w is one of model m's pre-training heads' tensors (head 1: the
- * MLM head's but its tied decoder; 2: with the pooler and NSP's). */
+/* 1 when w is one of the tensors of model m's heads on the GPU (head 1:
+ * the MLM head's but its tied decoder; 2: with the pooler and NSP's; 3:
+ * the pooler and the classifier). */
 static int is_head_tensor(const bert_model *m, int head, const float *w) {
     const bert_weights *x = &m->w;
     if (w == x->mlm_transform.w || w == x->mlm_transform.b || w == x->mlm_ln.w || w == x->mlm_ln.b || w == x->mlm_bias)
-        return head > 0;
-    return head == 2 && (w == x->pooler.w || w == x->pooler.b || w == x->nsp.w || w == x->nsp.b);
+        return head == 1 || head == 2;
+    if (w == x->pooler.w || w == x->pooler.b) return head >= 2;
+    if (w == x->nsp.w || w == x->nsp.b) return head == 2;
+    return head == 3 && (w == x->classifier.w || w == x->classifier.b);
 }
 
 int train_gpu_heads_of(const bert_trainer *t) {
-    if (t->p.device != BERT_DEVICE_CUDA || t->n_heads || !t->model->w.mlm_decoder || t->model->w.mlm_decoder != t->model->w.word)
-        return 0;
-    for (int k = 0; k < t->n_tensors; k++) /* the embeddings hold the decoder: none of theirs frozen */
+    const bert_weights *w = &t->model->w;
+    if (t->p.device != BERT_DEVICE_CUDA || t->n_heads) return 0;
+    for (int k = 0; k < t->n_tensors; k++) /* the heads come with the embeddings: none of theirs frozen */
         if (t->tensors[k].frozen && is_embedding_tensor(t->model, t->params + t->tensors[k].offset)) return 0;
+    if (t->p.task == BERT_TASK_SEQUENCE) /* the pooler and the classifier, one run of the block */
+        return w->pooler.w && w->classifier.w && !w->mlm_decoder && !w->nsp.w ? 3 : 0;
+    if (!w->mlm_decoder || w->mlm_decoder != w->word) return 0;
     return t->p.task == BERT_TASK_PRETRAINING ? 2 : t->p.task == BERT_TASK_MLM ? 1 : 0;
 }
 
@@ -140,7 +149,8 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
                                 .positions = emb ? c->max_position_embeddings : 0,
                                 .types = emb ? c->type_vocab_size : 0,
                                 .pad_id = c->pad_token_id,
-                                .head = head};
+                                .head = head,
+                                .classes = bert_model_num_labels(m)};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
     t->gpu_emb = emb, t->gpu_heads = head;
@@ -168,7 +178,8 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         if (tt->offset >= lo && tt->offset < hi) spanned += train_tensor_numel(tt);
     }
-    if (L < 1 || found != 16 * L + 5 * emb + (head == 2 ? 9 : 5 * head) || in != hi - lo || spanned != in || frozen)
+    const int head_tensors[4] = {0, 5, 9, 4};
+    if (L < 1 || found != 16 * L + 5 * emb + head_tensors[head] || in != hi - lo || spanned != in || frozen)
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: the tensors the GPU trains are not one run of the "
                                               "parameter block, or one is frozen");
     t->held_lo = lo, t->held_hi = hi;

@@ -4,9 +4,11 @@
  *
  * The held tensors — the layers', the embeddings' (t->gpu_emb) unless the
  * position table is frozen or an MLM head that stays on the CPU ties its
- * decoder to the word table, and the pre-training heads' (t->gpu_heads:
- * train_gpu_heads_of) — train there: their forward and backward run there
- * (the pre-training heads' losses too), their gradients are summed there,
+ * decoder to the word table, and the heads' (t->gpu_heads:
+ * train_gpu_heads_of: pre-training's, or sequence classification's pooler
+ * and classifier) — train there: their forward and backward run there
+ * (the pre-training heads' losses too; sequence classification's loss is
+ * train/heads.c's, from the logits), their gradients are summed there,
  * and their AdamW step runs there, on weights and moments the GPU keeps;
  * the other heads, their losses, the other tensors' AdamW (and the
  * embeddings, where not held) stay on the CPU. The encoder's dropout masks
@@ -56,12 +58,12 @@ bert_status train_gpu_sync(bert_trainer *t, bert_error *err);
 const bert_cuda_host *train_gpu_table(const bert_trainer *t, bert_cuda_block which);
 
 /* The forward, with dropout, into tp->acts->x_out (with tp->gpu_heads,
- * kept on the GPU for train_gpu_heads instead): with tp->gpu_emb, of the
+ * kept on the GPU for the heads there instead): with tp->gpu_emb, of the
  * embeddings of seqs[acts->S] and the layers (x0 unread); else the
  * layers' on x0 [N x C] (the embeddings' output after dropout). */
 bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, const float *x0, bert_error *err);
 
-/* With tp->gpu_heads, the pre-training heads on the GPU on the last
+/* With tp->gpu_heads 1 or 2, the pre-training heads on the GPU on the last
  * forward's output (train/heads.c's head_mlm and head_nsp there): labels as
  * train_heads takes them and has checked (the MLM labels [N], < 0 none;
  * then with NSP the [S] NSP labels, < 0 none); *loss = the pass's loss, as
@@ -70,10 +72,13 @@ bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, c
 bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err);
 
 /* The heads t trains on the GPU (t->p.device CUDA, set before a context
- * exists): 2 BertForPreTraining's (MLM + NSP) for the pre-training task,
+ * exists), where none of the embeddings' tensors is frozen and t trains
+ * one task: 2 BertForPreTraining's (MLM + NSP) for the pre-training task,
  * 1 the MLM head for the MLM task, where the decoder is tied to the word
- * table, none of the embeddings' tensors is frozen and t trains one task;
- * else 0 (the heads on the CPU, and the embeddings with them). */
+ * table; 3 the pooler and the classifier for sequence classification,
+ * where the model has no MLM or NSP head (the two then follow each other
+ * in the block); else 0 (the heads on the CPU, and with an MLM head the
+ * embeddings too). */
 int train_gpu_heads_of(const bert_trainer *t);
 
 /* The backward from d loss / d x_out in tp->acts->dx (with tp->gpu_heads,

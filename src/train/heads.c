@@ -350,6 +350,28 @@ static bert_status cpu_heads(const train_pass *tp, const bert_sequence *seqs, in
     return rc;
 }
 
+/* BertForSequenceClassification's head on the GPU (head_sequence there):
+ * the pooled output's dropout mask drawn here, as pooler_fwd draws it, the
+ * logits back, the loss and its gradient made here by train_loss, that
+ * gradient over. */
+static bert_status gpu_sequence(const train_pass *tp, const float *labels, double *loss, bert_error *err) {
+    const bert_train_params *p = tp->p;
+    int S = tp->acts->S, C = bert_model_config(tp->model)->hidden_size, L = bert_model_num_labels(tp->model);
+    double scale = tp->loss_weight / (double)p->grad_accum, f_seq = tp->share ? tp->share->f_seq : 1.0;
+    size_t SL = (size_t)S * L, SC = p->classifier_dropout > 0.0 ? (size_t)S * C : 0;
+    float *z = malloc(sizeof(float) * (2 * SL + SC)), *dz = z + SL, *mask = SC ? dz + SL : NULL;
+    *loss = 0.0;
+    if (!z) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    if (mask) train_pass_mask(tp, mask, 0, (size_t)S, (size_t)C, p->classifier_dropout);
+    bert_status rc = bert_cuda_train_seq_logits(tp->gpu, mask, z, err);
+    if (rc == BERT_OK) {
+        *loss = train_loss(p->problem, z, labels, S, L, dz, scale * f_seq) * f_seq;
+        rc = bert_cuda_train_seq_grad(tp->gpu, dz, err);
+    }
+    free(z);
+    return rc;
+}
+
 /* The pre-training labels, wherever their heads run: the MLM labels [N]
  * in the vocabulary and, for pre-training, the NSP labels [S] 0 or 1
  * (negative: none; NaN refused too). */
@@ -370,8 +392,9 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
     bert_status rc = task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING ? check_pretraining_labels(tp, labels, S, err)
                                                                             : BERT_OK;
     if (rc != BERT_OK) return rc;
-    /* with gpu_heads, the pre-training heads on the GPU, where x_out and d x_out stay */
-    rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
+    /* with gpu_heads, the heads on the GPU, where x_out and d x_out stay */
+    if (tp->gpu_heads == 3) rc = gpu_sequence(tp, labels, loss_out, err);
+    else rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
     if (rc == BERT_OK && !isfinite(*loss_out))
         rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(*loss_out) ? "NaN" : "infinite");
     return rc;

@@ -66,7 +66,7 @@ struct bert_trainer {
     unsigned char *word_rows;
     int word_rows_ok, word_tensor;
     /* BERT_DEVICE_CUDA: the layers' forward, backward and AdamW on the GPU,
-     * the embeddings' with gpu_emb, the pre-training heads' with gpu_heads
+     * the embeddings' with gpu_emb, the heads' with gpu_heads
      * (train/gpu.h, which says who holds
      * what: "the held tensors"), else NULL. gpu_stale: the host's held
      * weights and moments are newer than the GPU's (set at opening; they go
@@ -81,7 +81,7 @@ struct bert_trainer {
                                                  (by bert_cuda_block), for the copies */
     struct bert_cuda_layer_host *gpu_layers;  /* [4 x layers]: their layers' tables */
     int gpu_emb;    /* the embeddings train on the GPU (train/gpu.c's embeddings_on_gpu) */
-    int gpu_heads;  /* the pre-training heads too (train_gpu_heads_of: 1 MLM, 2 with NSP), else 0 */
+    int gpu_heads;  /* the heads too (train_gpu_heads_of: 1 MLM, 2 with NSP, 3 sequence classification), else 0 */
     int gpu_stale, gpu_host_grads;
     int gpu_nccl;   /* data-parallel: the held tensors' sums are summed over the ranks on the GPUs (NCCL) */
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'

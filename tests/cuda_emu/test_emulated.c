@@ -499,12 +499,13 @@ static void copy_failures_in_a_step(int pin) {
         }
         bert_trainer_free(t);
     }
-    /* one copy (the norm's parts) before the AdamW step; then the weights: 2 layers x 16 tensors and the
-     * embeddings' 5 (a sequence task: they train on the GPU), or the stage */
+    /* one copy (the norm's parts) before the AdamW step; then the weights: 2 layers x 16 tensors, the
+     * embeddings' 5 and the pooler's and classifier's 4 (a sequence task: they train on the GPU), or the stage */
     printf("  %s: %d copies in a step: %d failures retried, %d left the trainer refusing\n",
            pin ? "page-locked weights" : "through the stage", k - 1, retried, broken);
     CHECK(want->gpu_emb);
-    CHECK(retried == 1 && broken == (pin ? 2 * 16 + 5 : 1) && k - 1 == retried + broken);
+    CHECK(want->gpu_heads == 3);
+    CHECK(retried == 1 && broken == (pin ? 2 * 16 + 5 + 4 : 1) && k - 1 == retried + broken);
     bert_trainer_free(want);
     bert_trainer_free(start);
     CHECK(bert_emu_live_allocations() == 0);
@@ -530,7 +531,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     const int offset[S + 1] = {0, 5, 6, 13};
     const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
     float keymask[N], x0[N * C], x_out[N * C];
-    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
@@ -601,12 +602,13 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
 
 /* The small model and batch of the embeddings' and heads' tests (their
  * enum's C, NH, I, V, PT, TV, S and N): hidden 8, 2 heads, intermediate 16,
- * one layer, tables of 20, 6 and 2 rows, the pre-training heads `head`;
+ * one layer, tables of 20, 6 and 2 rows, the heads `head` (3: 25 classes,
+ * more than the vocabulary's 20 rows);
  * two sequences of 5 and 3 tokens. */
 static const int small_offset[3] = {0, 5, 8};
 static const size_t small_poff[3] = {0, 25, 34};
 static bert_cuda_train_shape small_shape(int head) {
-    return (bert_cuda_train_shape){8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 20, 6, 2, 0, head};
+    return (bert_cuda_train_shape){8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 20, 6, 2, 0, head, head == 3 ? 25 : 0};
 }
 
 /* The host tables of one layer, the embeddings (tables of V, PT and TV
@@ -622,9 +624,31 @@ static size_t lay_out_tables(float *q, size_t C, size_t I, size_t V, size_t PT, 
     at += (V + PT + TV + 2) * C;
     float **hf[9] = {&hw->head.transform_w, &hw->head.transform_b, &hw->head.ln_w,     &hw->head.ln_b, &hw->head.bias,
                      &hw->head.pooler_w,    &hw->head.pooler_b,    &hw->head.nsp_w,    &hw->head.nsp_b};
-    const size_t hz[9] = {C * C, C, C, C, V, C * C, C, 2 * C, 2};
-    for (int k = 0; head == 2 && k < 9; k++) *hf[k] = at, at += hz[k];
+    size_t K = head == 3 ? 25 : 2, mlm = head == 2; /* head 3: small_shape's 25 classes */
+    const size_t hz[9] = {mlm * C * C, mlm * C, mlm * C, mlm * C, mlm * V, C * C, C, K * C, K};
+    for (int k = 0; head >= 2 && k < 9; k++)
+        if (hz[k]) *hf[k] = at, at += hz[k];
     return (size_t)(at - q);
+}
+
+/* small_shape(head)'s weight block of n floats (fixed values, uploaded to
+ * g) and a zeroed gradient block of the same layout, laid out by
+ * lay_out_tables into h[2] and hw[2] (the weights', the gradients'); 0,
+ * with g freed, when out of memory. */
+static int small_blocks(bert_cuda_train *g, int head, size_t n, float **w, float **gr, bert_cuda_layer_host h[2],
+                        bert_cuda_host hw[2]) {
+    bert_error err;
+    *w = malloc(sizeof(float) * n), *gr = calloc(n, sizeof(float));
+    CHECK(*w != NULL && *gr != NULL);
+    if (!*w || !*gr) {
+        free(*w), free(*gr);
+        bert_cuda_train_free(g);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) (*w)[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    for (int b = 0; b < 2; b++) CHECK(lay_out_tables(b ? *gr : *w, 8, 16, 20, 6, 2, head, &h[b], &hw[b]) == n);
+    CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw[0], &err), err);
+    return 1;
 }
 
 /* A context that trains the embeddings too: its forward draws their
@@ -717,25 +741,18 @@ TEST(train_cuda_emulated_heads_refusals) {
     bert_error err;
     bad.vocab = 0;
     CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "only with the embeddings");
-    bad = sh, bad.head = 3;
-    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "heads 3");
+    bad = sh, bad.head = 4;
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 4");
+    bad = sh, bad.head = 3; /* sequence classification needs its classes */
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 3 with 0 classes");
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
     if (!g) return;
     size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, hn = 2 * C * C + 6 * C + V + 2;
     size_t n = per + emb + hn;
-    float *w = malloc(sizeof(float) * n), *gr = calloc(n, sizeof(float)), keymask[N];
-    CHECK(w != NULL && gr != NULL);
-    if (!w || !gr) {
-        free(w), free(gr);
-        bert_cuda_train_free(g);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    float *w, *gr, keymask[N];
     bert_cuda_layer_host h[2];
     bert_cuda_host hw[2];
-    for (int b = 0; b < 2; b++) /* the weights, and a gradient block of the same layout */
-        CHECK(lay_out_tables(b ? gr : w, C, I, V, PT, TV, 2, &h[b], &hw[b]) == n);
-    CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw[0], &err), err);
+    if (!small_blocks(g, 2, n, &w, &gr, h, hw)) return;
     int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
     bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
     for (int i = 0; i < N; i++) keymask[i] = 1.0f;
@@ -780,13 +797,125 @@ TEST(train_cuda_emulated_heads_refusals) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* The sequence classification head (shape.head 3, 25 classes: wider than
+ * the vocabulary) on the GPU: its logits are the classifier's on
+ * tanh(pooler(first rows)) through the dropout mask, and from a d logits
+ * its gradients (the classifier's, the pooler's) are the backward's, as a
+ * double-precision computation from the same weights gives (1e-5
+ * relative), with and without the mask; the call order is kept (logits
+ * without a forward, twice, or on a context without that head; the
+ * gradient without the logits, or twice; the layers' backward before the
+ * head's gradient or with the caller's d output after it: BERT_ERR_STATE);
+ * no logits or no d logits is BERT_ERR_INPUT and leaves no backward. */
+TEST(train_cuda_emulated_sequence_head) {
+    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8, K = 25 }; /* small_shape's */
+    bert_cuda_train_shape sh = small_shape(3);
+    bert_cuda_train *g = NULL, *pre = NULL;
+    bert_error err;
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (!g) return;
+    size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, hn = C * C + C + K * C + K;
+    size_t n = per + emb + hn;
+    float *w, *gr, keymask[N], x_out[N * C];
+    bert_cuda_layer_host h[2];
+    bert_cuda_host hw[2];
+    if (!small_blocks(g, 3, n, &w, &gr, h, hw)) return;
+    int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
+    bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
+    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
+    bert_cuda_train_batch b = {S, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+    float z[S * K], dz[S * K], mask[S * C], dx[N * C] = {0};
+    for (int i = 0; i < S * C; i++) mask[i] = i % 3 ? 1.5f : 0.0f; /* p = 1/3 */
+    for (int i = 0; i < S * K; i++) dz[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+    const bert_cuda_head_host *hh = &hw[0].head, *gh = &hw[1].head;
+    CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
+    for (int masked = 0; masked < 2; masked++) {
+        memset(gr, 0, sizeof(float) * n);
+        CHECK_OK(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err);
+        CHECK_OK(bert_cuda_train_seq_logits(g, masked ? mask : NULL, z, &err), err);
+        CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
+        CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
+        CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
+        CHECK_OK(bert_cuda_train_seq_grad(g, dz, &err), err);
+        CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
+        CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "the heads ran");
+        CHECK_OK(bert_cuda_train_backward(g, NULL, &hw[1], NULL, NULL, &err), err);
+        /* the same in doubles: forward, then the head's backward */
+        double pooled[S][C], pd[S][C], dpd[S][C], worst_z = 0.0, worst_g = 0.0, scale = 0.0;
+        for (int s = 0; s < S; s++) {
+            const float *cls = x_out + small_offset[s] * C;
+            for (int j = 0; j < C; j++) {
+                double a = hh->pooler_b[j];
+                for (int c = 0; c < C; c++) a += (double)hh->pooler_w[j * C + c] * cls[c];
+                pooled[s][j] = tanh(a), pd[s][j] = pooled[s][j] * (masked ? mask[s * C + j] : 1.0);
+            }
+            for (int k = 0; k < K; k++) {
+                double a = hh->nsp_b[k];
+                for (int c = 0; c < C; c++) a += (double)hh->nsp_w[k * C + c] * pd[s][c];
+                worst_z = fmax(worst_z, fabs(a - z[s * K + k]));
+            }
+            for (int c = 0; c < C; c++) { /* d pooled_d, then through the mask and tanh */
+                double a = 0.0;
+                for (int k = 0; k < K; k++) a += (double)dz[s * K + k] * hh->nsp_w[k * C + c];
+                dpd[s][c] = a * (masked ? mask[s * C + c] : 1.0) * (1.0 - pooled[s][c] * pooled[s][c]);
+            }
+        }
+#define GRAD(got, want) (scale = fmax(scale, fabs(want)), worst_g = fmax(worst_g, fabs((double)(got) - (want))))
+        for (int k = 0; k < K; k++) {
+            double db = 0.0;
+            for (int s = 0; s < S; s++) db += dz[s * K + k];
+            GRAD(gh->nsp_b[k], db);
+            for (int c = 0; c < C; c++) {
+                double dw = 0.0;
+                for (int s = 0; s < S; s++) dw += (double)dz[s * K + k] * pd[s][c];
+                GRAD(gh->nsp_w[k * C + c], dw);
+            }
+        }
+        for (int j = 0; j < C; j++) {
+            double db = 0.0;
+            for (int s = 0; s < S; s++) db += dpd[s][j];
+            GRAD(gh->pooler_b[j], db);
+            for (int c = 0; c < C; c++) {
+                double dw = 0.0;
+                for (int s = 0; s < S; s++) dw += dpd[s][j] * x_out[small_offset[s] * C + c];
+                GRAD(gh->pooler_w[j * C + c], dw);
+            }
+        }
+#undef GRAD
+        printf("  %s the dropout mask: logits %.2g, the head's gradients %.2g (largest %.2g) from doubles\n",
+               masked ? "with" : "without", worst_z, worst_g, scale);
+        CHECK(worst_z < 1e-5 && worst_g < 1e-5 * scale && scale > 0.1);
+    }
+    CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
+    for (int k = 0; k < 2; k++) { /* no logits, no d logits: refused, no backward */
+        CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+        if (k) CHECK_OK(bert_cuda_train_seq_logits(g, NULL, z, &err), err);
+        if (k) CHECK_ERR(bert_cuda_train_seq_grad(g, NULL, &err), err, BERT_ERR_INPUT, "no d loss / d logits");
+        else CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, NULL, &err), err, BERT_ERR_INPUT, "no logits");
+        CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
+        CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "no forward");
+    }
+    /* a context with the sequence head has no pre-training heads, and the other way round */
+    int none[S] = {-1, -1};
+    bert_cuda_train_labels empty = {0, NULL, NULL, 1.0f, none, 1.0f};
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+    CHECK_ERR(bert_cuda_train_heads(g, &empty, NULL, NULL, &err), err, BERT_ERR_STATE, "no pre-training heads");
+    bert_cuda_train_shape sp = small_shape(2);
+    CHECK_OK(bert_cuda_train_create(&sp, &pre, &err), err);
+    if (pre) CHECK_ERR(bert_cuda_train_seq_logits(pre, NULL, z, &err), err, BERT_ERR_STATE, "no sequence classification head");
+    bert_cuda_train_free(pre);
+    free(w), free(gr);
+    bert_cuda_train_free(g);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
 /* The ranks' communicator (NCCL; the emulator's stand-in, a job of one
  * here): rank 0's id joins; the all-reduce of one rank leaves the summed
  * gradients as they were (their sum of squares too); joining twice, a rank
  * outside the job and an all-reduce before joining are refused; freeing
  * leaves nothing allocated. */
 TEST(train_cuda_emulated_nccl_communicator) {
-    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK(bert_cuda_nccl_unavailable() == NULL);

@@ -678,20 +678,23 @@ static void follow_cpu_with_dropout(bert_compute_dtype compute) {
     follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
 }
 
-/* Which heads a GPU trainer holds: pre-training's (MLM + NSP) and the MLM
- * task's, with the embeddings (their decoder is the word table); a
- * sequence task's none (on the CPU), the embeddings still there. */
-TEST(train_cuda_holds_the_pretraining_heads) {
+/* Which heads a GPU trainer holds, with the embeddings each time:
+ * pre-training's (MLM + NSP) and the MLM task's (their decoder is the word
+ * table); a sequence task's pooler and classifier, on a classifier's
+ * checkpoint and on a pre-training one (whose MLM and NSP heads the task
+ * leaves out). */
+TEST(train_cuda_holds_the_heads) {
     if (!gpu_path()) return;
-    static const bert_task task[3] = {BERT_TASK_PRETRAINING, BERT_TASK_MLM, BERT_TASK_SEQUENCE};
-    for (int k = 0; k < 3; k++) {
+    static const bert_task task[4] = {BERT_TASK_PRETRAINING, BERT_TASK_MLM, BERT_TASK_SEQUENCE, BERT_TASK_SEQUENCE};
+    static const int want[4] = {2, 1, 3, 3};
+    for (int k = 0; k < 4; k++) {
         bert_train_params p = golden_params(task[k], BERT_PROBLEM_SINGLE_LABEL, k < 2 ? 2 : 3, 1e-3, 4, BERT_COMPUTE_F32);
         p.device = BERT_DEVICE_CUDA;
         bert_trainer *t = NULL;
         bert_error err;
-        CHECK_OK(bert_trainer_open(k < 2 ? "tests/fixtures/train/pretraining" : "tests/fixtures/train/single-label", &p, &t,
+        CHECK_OK(bert_trainer_open(k != 2 ? "tests/fixtures/train/pretraining" : "tests/fixtures/train/single-label", &p, &t,
                                    NULL, &err), err);
-        if (t) CHECK(t->gpu_heads == (k == 0 ? 2 : k == 1 ? 1 : 0) && t->gpu_emb == 1);
+        if (t) CHECK(t->gpu_heads == want[k] && t->gpu_emb == 1);
         bert_trainer_free(t);
     }
 }
