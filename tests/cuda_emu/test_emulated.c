@@ -631,6 +631,16 @@ static size_t lay_out_tables(float *q, size_t C, size_t I, size_t V, size_t PT, 
     return (size_t)(at - q);
 }
 
+/* small_shape's batch without dropout: two sequences of 5 and 3 tokens
+ * (their ids written into tok), every key attended (keymask). */
+static bert_cuda_train_batch small_batch(int32_t tok[8], bert_sequence sq[2], float keymask[8]) {
+    static const int32_t small_ids[8] = {2, 7, 0, 19, 3, 2, 5, 0};
+    memcpy(tok, small_ids, sizeof small_ids);
+    sq[0] = (bert_sequence){.input_ids = tok, .n_tokens = 5}, sq[1] = (bert_sequence){.input_ids = tok + 5, .n_tokens = 3};
+    for (int i = 0; i < 8; i++) keymask[i] = 1.0f;
+    return (bert_cuda_train_batch){2, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+}
+
 /* small_shape(head)'s weight block of n floats (fixed values, uploaded to
  * g) and a zeroed gradient block of the same layout, laid out by
  * lay_out_tables into h[2] and hw[2] (the weights', the gradients'); 0,
@@ -753,10 +763,9 @@ TEST(train_cuda_emulated_heads_refusals) {
     bert_cuda_layer_host h[2];
     bert_cuda_host hw[2];
     if (!small_blocks(g, 2, n, &w, &gr, h, hw)) return;
-    int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
-    bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
-    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
-    bert_cuda_train_batch b = {S, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+    int32_t tok[N];
+    bert_sequence sq[S];
+    bert_cuda_train_batch b = small_batch(tok, sq, keymask);
     int rows[3] = {1, 3, 6}, targets[3] = {4, 19, 0}, nsp[S] = {0, 1};
     bert_cuda_train_labels lb = {3, rows, targets, 1.0f / 3, nsp, 0.5f};
     double mlm = -1, next = -1;
@@ -820,10 +829,9 @@ TEST(train_cuda_emulated_sequence_head) {
     bert_cuda_layer_host h[2];
     bert_cuda_host hw[2];
     if (!small_blocks(g, 3, n, &w, &gr, h, hw)) return;
-    int32_t tok[N] = {2, 7, 0, 19, 3, 2, 5, 0};
-    bert_sequence sq[S] = {{.input_ids = tok, .n_tokens = 5}, {.input_ids = tok + 5, .n_tokens = 3}};
-    for (int i = 0; i < N; i++) keymask[i] = 1.0f;
-    bert_cuda_train_batch b = {S, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
+    int32_t tok[N];
+    bert_sequence sq[S];
+    bert_cuda_train_batch b = small_batch(tok, sq, keymask);
     float z[S * K], dz[S * K], mask[S * C], dx[N * C] = {0};
     for (int i = 0; i < S * C; i++) mask[i] = i % 3 ? 1.5f : 0.0f; /* p = 1/3 */
     for (int i = 0; i < S * K; i++) dz[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;

@@ -413,6 +413,22 @@ TEST(train_untouched_embedding_rows_update_as_zeros) {
     st_close(&f.g);
 }
 
+/* Each bad[k] at labels[at[k]] of a copy of gb's n labels is refused by
+ * t's backward with BERT_ERR_INPUT and says[k]; gb's own labels then train
+ * (a finite, positive loss). */
+static void refuses_labels(bert_trainer *t, const golden_batch *gb, float *labels, size_t n, int count, const size_t *at,
+                           const float *bad, const char *const *says) {
+    bert_error err;
+    double loss;
+    for (int k = 0; k < count; k++) {
+        memcpy(labels, gb->labels, sizeof(float) * n);
+        labels[at[k]] = bad[k];
+        CHECK_ERR(bert_trainer_backward(t, gb->seqs, gb->B, labels, &loss, &err), err, BERT_ERR_INPUT, says[k]);
+    }
+    CHECK_OK(bert_trainer_backward(t, gb->seqs, gb->B, gb->labels, &loss, &err), err);
+    CHECK(isfinite(loss) && loss > 0);
+}
+
 /* Pre-training labels outside their heads are refused (BERT_ERR_INPUT,
  * naming them) on the CPU and, where it can run, with the heads on the
  * GPU: an NSP label of 2, an MLM label of NaN or of the vocabulary's size;
@@ -437,14 +453,8 @@ TEST(train_rejects_pretraining_labels_outside_their_heads) {
         CHECK(row >= 0);
         const float bad[3] = {2.0f, NAN, (float)bert_model_config(t->model)->vocab_size};
         const char *says[3] = {"NSP label 2", "MLM label nan", "outside the vocabulary"};
-        double loss;
-        for (int k = 0; row >= 0 && k < 3; k++) {
-            memcpy(labels, gb.labels, sizeof(float) * ((size_t)N + gb.B));
-            labels[k == 0 ? N + 1 : row] = bad[k];
-            CHECK_ERR(bert_trainer_backward(t, gb.seqs, gb.B, labels, &loss, &err), err, BERT_ERR_INPUT, says[k]);
-        }
-        CHECK_OK(bert_trainer_backward(t, gb.seqs, gb.B, gb.labels, &loss, &err), err);
-        CHECK(isfinite(loss) && loss > 0);
+        const size_t at[3] = {(size_t)N + 1, (size_t)row, (size_t)row};
+        if (row >= 0) refuses_labels(t, &gb, labels, (size_t)N + gb.B, 3, at, bad, says);
         bert_trainer_free(t);
     }
     free(labels);
@@ -467,14 +477,9 @@ TEST(train_rejects_sequence_labels_outside_the_classes) {
         CHECK_OK(bert_trainer_open("tests/fixtures/train/single-label", &p, &t, NULL, &err), err);
         if (!t) continue;
         const float bad[3] = {NAN, -1.0f, (float)bert_model_config(t->model)->num_labels};
-        double loss;
-        for (int k = 0; k < 3; k++) {
-            memcpy(labels, gb.labels, sizeof(float) * (size_t)gb.B);
-            labels[1] = bad[k];
-            CHECK_ERR(bert_trainer_backward(t, gb.seqs, gb.B, labels, &loss, &err), err, BERT_ERR_INPUT, "is not a class id");
-        }
-        CHECK_OK(bert_trainer_backward(t, gb.seqs, gb.B, gb.labels, &loss, &err), err);
-        CHECK(isfinite(loss) && loss > 0);
+        const char *says[3] = {"is not a class id", "is not a class id", "is not a class id"};
+        const size_t at[3] = {1, 1, 1};
+        refuses_labels(t, &gb, labels, (size_t)gb.B, 3, at, bad, says);
         bert_trainer_free(t);
     }
     free(labels);
