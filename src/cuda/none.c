@@ -85,12 +85,12 @@ bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labe
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err) {
-    (void)t, (void)mask, (void)logits;
+bert_status bert_cuda_train_logits(bert_cuda_train *t, const bert_cuda_train_drop *drop, float *logits, bert_error *err) {
+    (void)t, (void)drop, (void)logits;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 
-bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
+bert_status bert_cuda_train_logits_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
     (void)t, (void)dlogits;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }

@@ -156,16 +156,18 @@ __global__ static void tanh_backward(float *d, const float *y, size_t n) {
         d[i] *= 1.0f - y[i] * y[i];
 }
 
-/* out[i] = x[i] m[i]: the pooled output through its dropout mask (pooler_fwd). */
-__global__ static void mul_to(float *out, const float *x, const float *m, size_t n) {
+/* out[i] = x[i] times the dropout's scale: the pooled output or the
+ * hidden states through a head's dropout mask (pooler_fwd, head_token). */
+__global__ static void dropout_to(float *out, const float *x, const uint8_t *mask, float keep, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        out[i] = x[i] * m[i];
+        out[i] = x[i] * dropped(mask, i, keep);
 }
 
-/* d[i] *= m[i] (1 - y[i]^2): back through the dropout mask and tanh (pooler_bwd). */
-__global__ static void mask_tanh_backward(float *d, const float *m, const float *y, size_t n) {
+/* d[i] *= the dropout's scale (1 - y[i]^2): back through the pooled
+ * output's dropout mask (NULL: none) and tanh (pooler_bwd). */
+__global__ static void mask_tanh_backward(float *d, const uint8_t *mask, float keep, const float *y, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        d[i] *= m[i] * (1.0f - y[i] * y[i]);
+        d[i] *= dropped(mask, i, keep) * (1.0f - y[i] * y[i]);
 }
 
 /* One row of logits z [L] per block, its label target[row] (< 0: none):
@@ -386,19 +388,19 @@ typedef struct {
 
 /* The heads' tensors (or their gradients) inside a block, after the
  * embeddings': with the MLM head the transform dense's weight and bias,
- * its LayerNorm's, the decoder's bias [V]; with NSP or sequence
- * classification the pooler's weight and bias and seq_relationship's or
- * the classifier's [classes x C] and [classes] (n_w, n_b); NULL where the
- * head has none. */
+ * its LayerNorm's, the decoder's bias [V]; with the pooler its weight and
+ * bias and seq_relationship's or the pooled output's classifier's [classes
+ * x C] and [classes] (n_w, n_b); with a token head its dense's [tags x C]
+ * and [tags] (k_w, k_b); NULL where the head has none. */
 typedef struct {
-    float *t_w, *t_b, *ln_w, *ln_b, *bias, *p_w, *p_b, *n_w, *n_b;
+    float *t_w, *t_b, *ln_w, *ln_b, *bias, *p_w, *p_b, *n_w, *n_b, *k_w, *k_b;
 } head_w;
-enum { HEAD_PARTS = 9 };
-static const int head_decay[HEAD_PARTS] = {1, 0, 0, 0, 0, 1, 0, 1, 0};
+enum { HEAD_PARTS = 11 };
+static const int head_decay[HEAD_PARTS] = {1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0};
 
 /* Elements held by each of a context's growing buffers (host and device). */
 typedef struct {
-    size_t buf, buf16, masks, ptrs, po, keyrow, idx, hbuf, hbuf16, hloss, hidx; /* device */
+    size_t buf, buf16, masks, ptrs, po, keyrow, idx, hbuf, hbuf16, hloss, hidx, hmask; /* device */
     size_t ptrs_h, po_h, keyrow_h, pairs, groups, idx_h, count_h, off_h, hidx_h, hloss_h; /* host */
 } cap_t;
 
@@ -417,8 +419,10 @@ struct bert_cuda_train {
     int shared; /* shape.device was past the GPUs CUDA lists: another rank may share this one */
     void *comm; /* the ranks' NCCL communicator (bert_cuda_train_join), or NULL */
     int V, PT, TV, pad; /* the embeddings on the GPU (V > 0): the tables' rows, the padding id */
-    int head;   /* shape.head: 0 none, 1 the MLM head, 2 with NSP, 3 sequence classification */
-    int classes; /* the pooler's classifier's outputs: 2 for NSP, shape.classes for 3 */
+    int head;   /* shape.head: 0 none, 1 the MLM head, 2 with NSP, 3 sequence classification, 4 a token
+                 * head, 5 joint intent + slots */
+    int classes; /* the pooler's classifier's outputs: 2 for NSP, shape.classes for 3 and 5 */
+    int tags;    /* the token head's outputs (4 and 5), else 0 */
     float eps;
     size_t per; /* floats of one layer's weights */
     size_t emb; /* floats of the embeddings' tensors (0: on the host) */
@@ -460,7 +464,7 @@ struct bert_cuda_train {
                            * gradient [N x max(3C, I)], rounded (s16) */
     scratch16 s16;
     /* the heads' pass: hbuf their float buffers (carve_heads); hidx (hidx_h
-     * on the host) [M rows][M targets][S first rows][S NSP labels] (head 3:
+     * on the host) [M rows][M targets][S first rows][S NSP labels] (heads 3 and 5:
      * [S first rows] alone); hloss [M + S] the
      * rows' losses (hloss_h on the host); hbuf16 (bf16) the decoder's input
      * [M x C] and logits' gradient [M x V] rounded (h16) */
@@ -469,9 +473,10 @@ struct bert_cuda_train {
     double *hloss, *hloss_h;
     __nv_bfloat16 *hbuf16;
     scratch16 h16;
+    uint8_t *hmask;   /* heads 3 to 5: the head's dropout masks (the tokens', then the pooled output's) */
     int S, heads_ran; /* the last forward's sequences; the heads ran since it */
-    int seq_fwd;      /* head 3: bert_cuda_train_seq_logits ran since the forward, its backward not */
-    int masked;       /* head 3: that forward had a dropout mask */
+    int logits_fwd;   /* heads 3 to 5: bert_cuda_train_logits ran since the forward, its backward not */
+    float keep_head;  /* heads 3 to 5: that forward's dropout scale (0: no dropout) */
     size_t mask_bytes, n_ptrs;  /* the pass's masks (carve_masks), operand addresses */
     int N, n_groups, P, parts, pending; /* pending: a forward awaits its backward */
     float keep_att, keep_hidden;
@@ -495,9 +500,10 @@ static size_t entry_at(const bert_cuda_train *t, int e) {
 /* The heads' tensor sizes in their block's order (head_w), 0 for those
  * the shape has not. */
 static void head_parts(const bert_cuda_train *t, size_t n[HEAD_PARTS]) {
-    size_t C = (size_t)t->C, mlm = t->head == 1 || t->head == 2, pool = t->head >= 2, K = (size_t)t->classes;
-    const size_t sz[HEAD_PARTS] = {mlm * C * C, mlm * C, mlm * C, mlm * C, mlm * (size_t)t->V,
-                                   pool * C * C, pool * C, pool * K * C, pool * K};
+    size_t C = (size_t)t->C, mlm = t->head == 1 || t->head == 2, pool = t->head == 2 || t->head == 3 || t->head == 5;
+    size_t K = (size_t)t->classes, T = (size_t)t->tags;
+    const size_t sz[HEAD_PARTS] = {mlm * C * C, mlm * C,     mlm * C,     mlm * C, mlm * (size_t)t->V, pool * C * C,
+                                   pool * C,    pool * K * C, pool * K, T * C,   T};
     for (int k = 0; k < HEAD_PARTS; k++) n[k] = sz[k];
 }
 
@@ -512,8 +518,8 @@ static int host_parts(const bert_cuda_train *t, const bert_cuda_host *h, int e, 
         const bert_cuda_head_host *s = &h->head;
         size_t n[HEAD_PARTS];
         head_parts(t, n);
-        float *const p[HEAD_PARTS] = {s->transform_w, s->transform_b, s->ln_w,    s->ln_b, s->bias,
-                                      s->pooler_w,    s->pooler_b,    s->nsp_w,   s->nsp_b};
+        float *const p[HEAD_PARTS] = {s->transform_w, s->transform_b, s->ln_w,  s->ln_b,    s->bias,   s->pooler_w,
+                                      s->pooler_b,    s->nsp_w,       s->nsp_b, s->token_w, s->token_b};
         int np = 0;
         for (int k = 0; k < HEAD_PARTS; k++)
             if (n[k]) out[np].p = p[k], out[np++].n = n[k];
@@ -575,7 +581,8 @@ static head_w head_at(const bert_cuda_train *t, float *base) {
     size_t n[HEAD_PARTS];
     head_parts(t, n);
     head_w h;
-    float **field[HEAD_PARTS] = {&h.t_w, &h.t_b, &h.ln_w, &h.ln_b, &h.bias, &h.p_w, &h.p_b, &h.n_w, &h.n_b};
+    float **field[HEAD_PARTS] = {&h.t_w, &h.t_b, &h.ln_w, &h.ln_b, &h.bias, &h.p_w,
+                                 &h.p_b, &h.n_w, &h.n_b,  &h.k_w,  &h.k_b};
     float *p = base + entry_at(t, t->L + 1);
     for (int k = 0; k < HEAD_PARTS; k++) *field[k] = n[k] ? p : NULL, p += n[k];
     return h;
@@ -599,7 +606,7 @@ extern "C" void bert_cuda_train_free(bert_cuda_train *t) {
     on_gpu(t);
     cuda_nccl_free(t->comm);
     void *dev[] = {t->w,  t->g,      t->acc, t->m,    t->v,     t->w16,  t->ss,    t->buf, t->buf16, t->masks,
-                   (void *)t->ptrs, t->po, t->keyrow, t->idx, t->hbuf, t->hbuf16, t->hloss, t->hidx};
+                   (void *)t->ptrs, t->po, t->keyrow, t->idx, t->hbuf, t->hbuf16, t->hloss, t->hidx, t->hmask};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     if (t->blas) cuda_blas()->destroy(t->blas);
@@ -626,11 +633,13 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
                                            sh->types > (1 << 20) || sh->vocab > (1 << 28))))
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: embedding tables of %d, %d and %d rows", sh->vocab,
                          sh->positions, sh->types);
-    if (sh->head < 0 || sh->head > 3 || (sh->head && sh->vocab < 1) ||
-        (sh->head == 3 && (sh->classes < 1 || sh->classes > (1 << 20))))
-        return bert_fail(err, BERT_ERR_SHAPE, sh->head == 3 ? "CUDA training: head 3 with %d classes (1 to 2^20)"
-                         : "CUDA training: head %d (0 to 3, and 1 to 3 only with the embeddings)",
-                         sh->head == 3 ? sh->classes : sh->head);
+    if (sh->head < 0 || sh->head > 5 || (sh->head && sh->vocab < 1))
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: head %d (0 to 5, and 1 to 5 only with the embeddings)",
+                         sh->head);
+    int pooled = sh->head == 3 || sh->head == 5, tokens = sh->head == 4 || sh->head == 5;
+    if ((pooled && (sh->classes < 1 || sh->classes > (1 << 20))) || (tokens && (sh->tags < 1 || sh->tags > (1 << 20))))
+        return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: head %d with %d classes and %d tags (1 to 2^20 where it "
+                         "has them)", sh->head, pooled ? sh->classes : 0, tokens ? sh->tags : 0);
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus < 1 || sh->device < 0)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: no GPU %d", sh->device);
@@ -646,7 +655,8 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
         t->V = sh->vocab, t->PT = sh->positions, t->TV = sh->types, t->pad = sh->pad_id;
         t->emb = ((size_t)t->V + (size_t)t->PT + (size_t)t->TV + 2) * (size_t)t->C;
         t->head = sh->head;
-        t->classes = sh->head == 3 ? sh->classes : sh->head == 2 ? 2 : 0;
+        t->classes = pooled ? sh->classes : sh->head == 2 ? 2 : 0;
+        t->tags = tokens ? sh->tags : 0;
     }
     size_t n[LAYER_PARTS], hn[HEAD_PARTS], n_ss;
     layer_parts((size_t)t->C, (size_t)t->I, n);
@@ -972,16 +982,16 @@ static bert_status plan_embeddings(bert_cuda_train *t, const bert_cuda_train_bat
 }
 
 /* rows x len mask bytes into m (NULL: that dropout is off, nothing drawn)
- * at rate p from b's stream, *at draws past its start; each row a part
+ * at rate p from the stream at state (increment inc), *at draws past its start; each row a part
  * of a whole row of before + len + after draws (a data-parallel rank's),
  * and *at moves past all of them. */
-static void draw_masks(bert_cuda_train *t, const bert_cuda_train_batch *b, uint8_t *m, size_t rows, size_t len,
+static void draw_masks(bert_cuda_train *t, uint64_t state, uint64_t inc, uint8_t *m, size_t rows, size_t len,
                        uint64_t before, uint64_t after, float p, uint64_t *at) {
     if (!m) return;
     uint64_t A, B, stride = before + len + after;
-    bert_pcg32_step_map(b->rng_inc, *at + before, &A, &B);
+    bert_pcg32_step_map(inc, *at + before, &A, &B);
     size_t runs = rows * ((len + MASK_RUN - 1) / MASK_RUN);
-    BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(m, rows, len, stride, A * b->rng_state + B, b->rng_inc, p);
+    BERT_LAUNCH(draw_mask, blocks_for(runs), 256, t->stream)(m, rows, len, stride, A * state + B, inc, p);
     *at += rows * stride;
 }
 
@@ -1042,12 +1052,13 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
      * (carve_masks lays them out in that order) */
     uint64_t at = 0; /* draws before the next mask */
     uint64_t tb = b->tok_before * C, ta = b->tok_after * C;
-    draw_masks(t, b, t->m_emb, 1, N * C, tb, ta, b->p_hidden, &at);
+    uint64_t st = b->rng_state, inc = b->rng_inc;
+    draw_masks(t, st, inc, t->m_emb, 1, N * C, tb, ta, b->p_hidden, &at);
     for (int l = 0; l < L; l++) {
         const layer_a *a = &t->la[l];
-        draw_masks(t, b, a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att, &at);
-        draw_masks(t, b, a->m_ao, 1, N * C, tb, ta, b->p_hidden, &at);
-        draw_masks(t, b, a->m_fo, 1, N * C, tb, ta, b->p_hidden, &at);
+        draw_masks(t, st, inc, a->m_att, (size_t)NH, tt, b->att_before, b->att_after, b->p_att, &at);
+        draw_masks(t, st, inc, a->m_ao, 1, N * C, tb, ta, b->p_hidden, &at);
+        draw_masks(t, st, inc, a->m_fo, 1, N * C, tb, ta, b->p_hidden, &at);
     }
     return BERT_OK;
 }
@@ -1055,7 +1066,7 @@ static bert_status prepare(bert_cuda_train *t, const bert_cuda_train_batch *b, b
 extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0,
                                                float *x_out, bert_error *err) {
     on_gpu(t);
-    t->pending = t->heads_ran = t->seq_fwd = 0;
+    t->pending = t->heads_ran = t->logits_fwd = 0;
     if (!b || !b->offset || !b->poff || !b->keymask || b->S < 1 || (!x0 && !t->emb) || (!x_out && !t->head))
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_forward: missing arguments");
     if ((b->keep_att != 0.0f) != (b->p_att > 0.0f) || (b->keep_hidden != 0.0f) != (b->p_hidden > 0.0f) ||
@@ -1098,20 +1109,23 @@ extern "C" bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cu
  * carved into *f (NULL: only counts), returns the floats used. */
 typedef struct {
     float *hin, *pre, *act, *ln, *mean, *rstd, *z, *dln, *cls, *pooled, *z2, *dpooled;
-    float *mask, *pd; /* sequence classification: the pooled output's dropout mask, the pooled output through it */
-    float *part; /* the heads' column sums' parts: ceil(max(M, S) / COL_ROWS) x 2 max(V (MLM), C, classes) */
+    float *pd;       /* heads 3 and 5: the pooled output through its dropout mask */
+    float *tin, *tz; /* heads 4 and 5: the hidden states through their dropout mask [N x C], the logits [N x tags] */
+    float *part; /* the heads' column sums' parts: ceil(max(M, S, N) / COL_ROWS) x 2 max(V (MLM), C, classes, tags) */
 } head_bufs;
 
 static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_t S, head_bufs *f) {
-    size_t C = (size_t)t->C, at = 0;
+    size_t C = (size_t)t->C, at = 0, N = t->tags ? (size_t)t->N : 0, T = (size_t)t->tags;
 #define TAKE(ptr, n) (f->ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
     TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
     TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * (size_t)t->classes), TAKE(dpooled, S * C);
-    TAKE(mask, t->head == 3 ? S * C : 0), TAKE(pd, t->head == 3 ? S * C : 0);
+    TAKE(pd, t->head == 3 || t->head == 5 ? S * C : 0), TAKE(tin, N * C), TAKE(tz, N * T);
     size_t rows = M > S ? M : S, V = t->head == 1 || t->head == 2 ? (size_t)t->V : 0, K = (size_t)t->classes;
+    rows = N > rows ? N : rows;
     size_t wide = V > C ? V : C;
     wide = K > wide ? K : wide;
+    wide = T > wide ? T : wide;
     TAKE(part, (rows + COL_ROWS - 1) / COL_ROWS * 2 * wide);
 #undef TAKE
     return at;
@@ -1250,84 +1264,127 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     return BERT_OK;
 }
 
-/* The sequence classification head's buffers (hbuf carved into *f) and
- * first rows (hidx_h: [S first rows]), for the last forward's S
- * sequences. */
-static bert_status seq_room(bert_cuda_train *t, head_bufs *f, bert_error *err) {
-    size_t S = (size_t)t->S;
-    if (!host_room(&t->hidx_h, &t->cap.hidx_h, S)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    for (size_t s = 0; s < S; s++) t->hidx_h[s] = t->off_h[s];
+/* Whether t's fine-tuning head has the pooler (heads 3 and 5), a token head (4 and 5). */
+static int has_pooler(const bert_cuda_train *t) { return t->head == 3 || t->head == 5; }
+static int has_tokens(const bert_cuda_train *t) { return t->head == 4 || t->head == 5; }
+
+/* The fine-tuning head's dropout masks in t->hmask where `keep` (its
+ * scale; 0: no dropout): the tokens' [N x C] (*tok), then the pooled
+ * output's [S x C] (*pool); NULL where the head has none. */
+static void head_masks(const bert_cuda_train *t, float keep, uint8_t **tok, uint8_t **pool) {
+    size_t NC = (size_t)t->N * t->C;
+    *tok = keep != 0.0f && has_tokens(t) ? t->hmask : NULL;
+    *pool = keep != 0.0f && has_pooler(t) ? t->hmask + (has_tokens(t) ? NC : 0) : NULL;
+}
+
+/* The fine-tuning head's buffers (hbuf carved into *f), first rows (hidx:
+ * [S first rows], with the pooler) and, when masked, its masks' bytes
+ * (hmask), for the last forward's batch. */
+static bert_status logits_room(bert_cuda_train *t, head_bufs *f, int masked, bert_error *err) {
+    size_t S = (size_t)t->S, C = (size_t)t->C, pool = has_pooler(t), tok = has_tokens(t);
+    if (pool && !host_room(&t->hidx_h, &t->cap.hidx_h, S)) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; pool && s < S; s++) t->hidx_h[s] = t->off_h[s];
     size_t floats = carve_heads(t, NULL, 0, S, f);
     cudaError_t e = dev_room(&t->hbuf, &t->cap.hbuf, floats);
-    if (e == cudaSuccess) e = dev_room(&t->hidx, &t->cap.hidx, S);
+    if (e == cudaSuccess && pool) e = dev_room(&t->hidx, &t->cap.hidx, S);
+    if (e == cudaSuccess && masked) e = dev_room(&t->hmask, &t->cap.hmask, (tok * (size_t)t->N + pool * S) * C);
     if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's memory for the head");
     carve_heads(t, t->hbuf, 0, S, f);
     return BERT_OK;
 }
 
-extern "C" bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err) {
+extern "C" bert_status bert_cuda_train_logits(bert_cuda_train *t, const bert_cuda_train_drop *drop, float *logits,
+                                              bert_error *err) {
     on_gpu(t);
-    if (!t->pending || t->head != 3 || t->heads_ran || t->seq_fwd)
-        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_seq_logits: %s", t->head != 3 ? "this context has no "
-                         "sequence classification head" : "no forward awaiting its head");
+    if (!t->pending || t->head < 3 || t->heads_ran || t->logits_fwd)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_logits: %s", t->head < 3 ? "this context has no "
+                         "fine-tuning head" : "no forward awaiting its head");
     t->pending = 0; /* until the head is through: a failure leaves no backward */
-    if (!logits) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_seq_logits: no logits");
+    double p = drop ? drop->p : 0.0;
+    if (!logits || !(p >= 0.0 && p < 1.0))
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_logits: %s", logits ? "a dropout rate outside [0, 1)" : "no logits");
     head_bufs f;
     (void)cudaGetLastError();
-    bert_status rc = seq_room(t, &f, err);
+    bert_status rc = logits_room(t, &f, p > 0.0, err);
     if (rc != BERT_OK) return rc;
-    int S = t->S, C = t->C, K = t->classes;
-    size_t SC = (size_t)S * C;
-    cudaError_t e = cudaMemcpyAsync(t->hidx, t->hidx_h, sizeof(int) * (size_t)S, cudaMemcpyHostToDevice, t->stream);
-    if (e == cudaSuccess && mask) e = cudaMemcpyAsync(f.mask, mask, sizeof(float) * SC, cudaMemcpyHostToDevice, t->stream);
-    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the first rows and the dropout mask to the GPU");
-    /* train/heads.c's pooler_fwd, then the classifier: in f32 */
+    int S = t->S, N = t->N, C = t->C, K = t->classes, T = t->tags;
+    size_t SC = (size_t)S * C, NC = (size_t)N * C, SK = has_pooler(t) ? (size_t)S * K : 0;
+    float keep = p > 0.0 ? (float)(1.0 / (1.0 - p)) : 0.0f; /* train_draw_mask's */
+    uint8_t *tmask, *pmask;
+    head_masks(t, keep, &tmask, &pmask);
+    cudaError_t e = has_pooler(t) ? cudaMemcpyAsync(t->hidx, t->hidx_h, sizeof(int) * (size_t)S, cudaMemcpyHostToDevice,
+                                                    t->stream) : cudaSuccess;
+    if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the first rows to the GPU");
+    uint64_t at = 0; /* the tokens' mask, then the pooled output's: train/heads.c's order */
+    if (tmask) draw_masks(t, drop->rng_state, drop->rng_inc, tmask, 1, NC, drop->tok_before * C, drop->tok_after * C, (float)p, &at);
+    if (pmask) draw_masks(t, drop->rng_state, drop->rng_inc, pmask, 1, SC, drop->seq_before * C, drop->seq_after * C, (float)p, &at);
     head_w w = head_at(t, t->w);
-    BERT_LAUNCH(gather_rows, (unsigned)S, threads_for(C, 256), t->stream)(f.cls, t->x_out, t->hidx, C);
-    cublasStatus_t s = dense_fwd(t, NULL, f.pooled, f.cls, w.p_w, S, C, C);
-    if (s == CUBLAS_STATUS_SUCCESS) {
-        BERT_LAUNCH(bias_tanh, blocks_for(SC), 256, t->stream)(f.pooled, w.p_b, (size_t)S, C);
-        if (mask) BERT_LAUNCH(mul_to, blocks_for(SC), 256, t->stream)(f.pd, f.pooled, f.mask, SC);
-        s = dense_fwd(t, NULL, f.z2, mask ? f.pd : f.pooled, w.n_w, S, K, C);
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    if (has_tokens(t)) { /* head_token: classifier(dropout(h)), in f32 */
+        if (tmask) BERT_LAUNCH(dropout_to, blocks_for(NC), 256, t->stream)(f.tin, t->x_out, tmask, keep, NC);
+        if ((s = dense_fwd(t, NULL, f.tz, tmask ? f.tin : t->x_out, w.k_w, N, T, C)) == CUBLAS_STATUS_SUCCESS)
+            BERT_LAUNCH(bias_act, blocks_for((size_t)N * T), 256, t->stream)(f.tz, w.k_b, (size_t)N, T, -1);
+    }
+    if (has_pooler(t) && s == CUBLAS_STATUS_SUCCESS) { /* pooler_fwd, then the classifier: in f32 */
+        BERT_LAUNCH(gather_rows, (unsigned)S, threads_for(C, 256), t->stream)(f.cls, t->x_out, t->hidx, C);
+        if ((s = dense_fwd(t, NULL, f.pooled, f.cls, w.p_w, S, C, C)) == CUBLAS_STATUS_SUCCESS) {
+            BERT_LAUNCH(bias_tanh, blocks_for(SC), 256, t->stream)(f.pooled, w.p_b, (size_t)S, C);
+            if (pmask) BERT_LAUNCH(dropout_to, blocks_for(SC), 256, t->stream)(f.pd, f.pooled, pmask, keep, SC);
+            s = dense_fwd(t, NULL, f.z2, pmask ? f.pd : f.pooled, w.n_w, S, K, C);
+        }
+        if (s == CUBLAS_STATUS_SUCCESS) BERT_LAUNCH(bias_act, blocks_for(SK), 256, t->stream)(f.z2, w.n_b, (size_t)S, K, -1);
     }
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
-    BERT_LAUNCH(bias_act, blocks_for((size_t)S * K), 256, t->stream)(f.z2, w.n_b, (size_t)S, K, -1);
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "launching a kernel");
-    e = cudaMemcpyAsync(logits, f.z2, sizeof(float) * (size_t)S * K, cudaMemcpyDeviceToHost, t->stream);
+    if (SK) e = cudaMemcpyAsync(logits, f.z2, sizeof(float) * SK, cudaMemcpyDeviceToHost, t->stream);
+    if (e == cudaSuccess && has_tokens(t))
+        e = cudaMemcpyAsync(logits + SK, f.tz, sizeof(float) * (size_t)N * T, cudaMemcpyDeviceToHost, t->stream);
     if ((rc = cuda_settle(t->stream, e, "running the head", err)) != BERT_OK) return rc;
-    t->masked = mask != NULL;
-    t->pending = t->seq_fwd = 1;
+    t->keep_head = keep;
+    t->pending = t->logits_fwd = 1;
     return BERT_OK;
 }
 
-extern "C" bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
+extern "C" bert_status bert_cuda_train_logits_grad(bert_cuda_train *t, const float *dlogits, bert_error *err) {
     on_gpu(t);
-    if (!t->pending || !t->seq_fwd)
-        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_seq_grad: no bert_cuda_train_seq_logits awaiting its backward");
-    t->pending = t->seq_fwd = 0; /* until the head is through */
-    if (!dlogits) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_seq_grad: no d loss / d logits");
+    if (!t->pending || !t->logits_fwd)
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_logits_grad: no bert_cuda_train_logits awaiting its backward");
+    t->pending = t->logits_fwd = 0; /* until the head is through */
+    if (!dlogits) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_logits_grad: no d loss / d logits");
     head_bufs f;
-    carve_heads(t, t->hbuf, 0, (size_t)t->S, &f); /* seq_logits made the room */
-    int S = t->S, C = t->C, K = t->classes;
-    size_t SC = (size_t)S * C;
+    carve_heads(t, t->hbuf, 0, (size_t)t->S, &f); /* bert_cuda_train_logits made the room */
+    int S = t->S, N = t->N, C = t->C, K = t->classes, T = t->tags;
+    size_t SC = (size_t)S * C, NC = (size_t)N * C, SK = has_pooler(t) ? (size_t)S * K : 0;
+    float keep = t->keep_head;
+    uint8_t *tmask, *pmask;
+    head_masks(t, keep, &tmask, &pmask);
     (void)cudaGetLastError();
-    cudaError_t e = cudaMemcpyAsync(f.z2, dlogits, sizeof(float) * (size_t)S * K, cudaMemcpyHostToDevice, t->stream);
-    if (e == cudaSuccess) e = cudaMemsetAsync(t->dx, 0, sizeof(float) * (size_t)t->N * C, t->stream);
+    cudaError_t e = SK ? cudaMemcpyAsync(f.z2, dlogits, sizeof(float) * SK, cudaMemcpyHostToDevice, t->stream) : cudaSuccess;
+    if (e == cudaSuccess && has_tokens(t))
+        e = cudaMemcpyAsync(f.tz, dlogits + SK, sizeof(float) * (size_t)N * T, cudaMemcpyHostToDevice, t->stream);
+    /* a token head writes every row of d x_out; the pooler alone adds to the first rows */
+    if (e == cudaSuccess && !has_tokens(t)) e = cudaMemsetAsync(t->dx, 0, sizeof(float) * NC, t->stream);
     if (e != cudaSuccess) return cuda_drain(t->stream), cuda_fail(err, e, "copying the logits' gradient to the GPU");
     head_w w = head_at(t, t->w), gw = head_at(t, t->g);
     float *layers_part = t->part; /* the column sums take the head's parts until it is through */
     t->part = f.part;
-    /* train/heads.c's head_sequence backward, then pooler_bwd */
-    cublasStatus_t s = dense_bwd(t, NULL, f.dpooled, 0.0f, gw.n_w, gw.n_b, f.z2, t->masked ? f.pd : f.pooled, w.n_w, S, K, C);
-    if (s == CUBLAS_STATUS_SUCCESS) {
-        if (t->masked) BERT_LAUNCH(mask_tanh_backward, blocks_for(SC), 256, t->stream)(f.dpooled, f.mask, f.pooled, SC);
-        else BERT_LAUNCH(tanh_backward, blocks_for(SC), 256, t->stream)(f.dpooled, f.pooled, SC);
-        /* the pooler's input gradient into cls's place (dW is made from cls before, in the stream's order) */
-        s = dense_bwd(t, NULL, f.cls, 0.0f, gw.p_w, gw.p_b, f.dpooled, f.cls, w.p_w, S, C, C);
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    if (has_tokens(t)) { /* head_token's backward: into d x_out, then through the mask */
+        s = dense_bwd(t, NULL, t->dx, 0.0f, gw.k_w, gw.k_b, f.tz, tmask ? f.tin : t->x_out, w.k_w, N, T, C);
+        if (s == CUBLAS_STATUS_SUCCESS && tmask) BERT_LAUNCH(dropout_grad, blocks_for(NC), 256, t->stream)(t->dx, tmask, keep, NC);
+    }
+    if (has_pooler(t) && s == CUBLAS_STATUS_SUCCESS) { /* the classifier's backward, then pooler_bwd */
+        s = dense_bwd(t, NULL, f.dpooled, 0.0f, gw.n_w, gw.n_b, f.z2, pmask ? f.pd : f.pooled, w.n_w, S, K, C);
+        if (s == CUBLAS_STATUS_SUCCESS) {
+            BERT_LAUNCH(mask_tanh_backward, blocks_for(SC), 256, t->stream)(f.dpooled, pmask, keep, f.pooled, SC);
+            /* the pooler's input gradient into cls's place (dW is made from cls before, in the stream's order) */
+            s = dense_bwd(t, NULL, f.cls, 0.0f, gw.p_w, gw.p_b, f.dpooled, f.cls, w.p_w, S, C, C);
+        }
+        if (s == CUBLAS_STATUS_SUCCESS)
+            BERT_LAUNCH(scatter_add_rows, (unsigned)S, threads_for(C, 256), t->stream)(t->dx, f.cls, t->hidx, C);
     }
     t->part = layers_part;
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(t->stream, s, err);
-    BERT_LAUNCH(scatter_add_rows, (unsigned)S, threads_for(C, 256), t->stream)(t->dx, f.cls, t->hidx, C);
     bert_status rc = cuda_settle(t->stream, cudaGetLastError(), "running the head's backward", err);
     if (rc != BERT_OK) return rc;
     t->pending = t->heads_ran = 1;
@@ -1356,8 +1413,8 @@ extern "C" bert_status bert_cuda_train_backward(bert_cuda_train *t, float *dx, c
                                                 void (*layer_done)(void *user, int l), void *user, bert_error *err) {
     on_gpu(t);
     if (!t->pending) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: no forward to go back through");
-    if (t->seq_fwd) /* the sequence head's forward ran: its gradient is d loss / d output */
-        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: the sequence head awaits bert_cuda_train_seq_grad");
+    if (t->logits_fwd) /* the head's forward ran: its gradient is d loss / d output */
+        return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: the head awaits bert_cuda_train_logits_grad");
     if ((dx == NULL) != (t->heads_ran != 0)) /* one d loss / d output: the heads' or the caller's */
         return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_backward: %s", dx ? "the heads ran: their gradient is the "
                          "output's (dx NULL)" : "no d loss / d output (the heads did not run)");

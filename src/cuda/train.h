@@ -8,9 +8,10 @@
  * the backward reads there, and writes the last hidden states back; the
  * task heads and their losses run on the CPU, except the pre-training
  * heads where the shape has them (bert_cuda_train_heads: on the GPU, from
- * the token labels, the losses alone coming back) and the sequence
- * classification head (bert_cuda_train_seq_logits and _seq_grad: on the
- * GPU, its logits and their gradient alone crossing, the loss the host's);
+ * the token labels, the losses alone coming back) and the fine-tuning
+ * heads (sequence and token classification, question answering, joint
+ * intent + slots: bert_cuda_train_logits and _logits_grad, on the GPU, their
+ * logits and the logits' gradient alone crossing, the loss the host's);
  * bert_cuda_train_backward
  * takes d loss / d hidden, runs the backward on the GPU, adds the weight
  * gradients to the sums the GPU keeps (or, asked to, to the trainer's
@@ -72,11 +73,16 @@ typedef struct bert_cuda_emb_host {
  * weight is the word table: tied); with NSP (2) also BertPooler's dense
  * [C x C] and [C] and seq_relationship's [2 x C] and [2] (nsp_w, nsp_b);
  * for sequence classification (3) the pooler's and the classifier's
- * [classes x C] and [classes] (nsp_w, nsp_b) alone. What a head lacks is
- * unread. */
+ * [classes x C] and [classes] (nsp_w, nsp_b) alone; for a token head (4)
+ * the dense on every token's [tags x C] and [tags] (token_w, token_b:
+ * BertForTokenClassification's classifier, BertForQuestionAnswering's
+ * qa_outputs) alone; for joint intent + slots (5) the pooler's, the intent
+ * classifier's (nsp_w, nsp_b) and the slot classifier's (token_w, token_b).
+ * What a head lacks is unread. */
 typedef struct bert_cuda_head_host {
     float *transform_w, *transform_b, *ln_w, *ln_b, *bias;
     float *pooler_w, *pooler_b, *nsp_w, *nsp_b;
+    float *token_w, *token_b;
 } bert_cuda_head_host;
 
 /* Every held tensor of one block on the host: layers[shape.layers], emb
@@ -108,13 +114,17 @@ typedef struct {
     /* With the embeddings on the GPU, the task's head there too: 1
      * BertForMaskedLM's (cls.predictions, its decoder the word table), 2
      * BertForPreTraining's (that, then the pooler and NSP's
-     * seq_relationship), both with bert_cuda_train_heads; 3
-     * BertForSequenceClassification's (the pooler, then the classifier of
-     * `classes` outputs: bert_cuda_train_seq_logits, then
-     * bert_cuda_train_seq_grad); 0 none: d loss / d x_out comes from the
-     * host */
+     * seq_relationship), both with bert_cuda_train_heads; with
+     * bert_cuda_train_logits, then bert_cuda_train_logits_grad: 3
+     * BertForSequenceClassification's (the pooler, its dropout, then the
+     * classifier of `classes` outputs), 4 a dense of `tags` outputs on every
+     * token through its dropout (BertForTokenClassification's classifier;
+     * BertForQuestionAnswering's qa_outputs: tags 2, no dropout), 5 a joint
+     * intent + slot model's (JointBERT: 4's slot tagger, then 3's head as
+     * the intent classifier); 0 none: d loss / d x_out comes from the host */
     int head;
-    int classes; /* head 3: the classifier's outputs (1 to 2^20); else unread */
+    int classes; /* heads 3 and 5: the pooled output's classifier's outputs (1 to 2^20); else unread */
+    int tags;    /* heads 4 and 5: the token classifier's outputs (1 to 2^20); else unread */
 } bert_cuda_train_shape;
 
 /* One training micro-batch as the layers see it. */
@@ -227,7 +237,7 @@ bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda_adamw *dec
  * x0 [N x C] (host), then every layer, with dropout, keeping what the
  * backward reads on the GPU; the last layer's output into x_out [N x C]
  * (host; NULL, with shape.head only: kept on the GPU alone, for
- * bert_cuda_train_heads or bert_cuda_train_seq_logits). Buffers
+ * bert_cuda_train_heads or bert_cuda_train_logits). Buffers
  * grow to the batch. On failure nothing is kept for a backward. */
 bert_status bert_cuda_train_forward(bert_cuda_train *t, const bert_cuda_train_batch *b, const float *x0, float *x_out,
                                     bert_error *err);
@@ -255,26 +265,43 @@ typedef struct {
 bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda_train_labels *lb, double *mlm, double *nsp,
                                   bert_error *err);
 
-/* Sequence classification (shape.head 3), the forward of its head on the
- * last forward's output, as train/heads.c's head_sequence: pooled =
- * tanh(pooler(each sequence's first row)) x mask (mask [S x C] host: the
- * dropout's 0 or 1 / (1 - p) a value, as the CPU draws it; NULL: no
- * dropout), logits [S x classes] (host) = classifier(pooled). The loss
- * is the caller's (it takes the logits, gives their gradient back:
- * bert_cuda_train_seq_grad). BERT_ERR_STATE without a forward awaiting
- * its head, or without shape.head 3; BERT_ERR_INPUT without logits; on
- * failure the backward is not possible until the next forward. */
-bert_status bert_cuda_train_seq_logits(bert_cuda_train *t, const float *mask, float *logits, bert_error *err);
+/* The fine-tuning heads' dropout (nn.Dropout(classifier_dropout)), its
+ * masks drawn on the GPU from the caller's PCG32 stream (train/rng.h) as
+ * the CPU's heads draw them (train/heads.c): with a token head (shape.head
+ * 4 and 5) first the tokens' [N x C] (head_token's), then with the pooler
+ * (3 and 5) the pooled output's [S x C] (pooler_fwd's); a value is dropped
+ * when its draw's uniform is < p, the rest scaled by 1 / (1 - p); p 0
+ * draws nothing. A data-parallel part's masks are its piece of the whole
+ * micro-batch's: tok_before and tok_after tokens' draws (seq_before,
+ * seq_after sequences') of C values each around its own. The caller moves
+ * its stream past them (bert_rng_advance). */
+typedef struct {
+    double p;
+    uint64_t rng_state, rng_inc;
+    uint64_t tok_before, tok_after, seq_before, seq_after;
+} bert_cuda_train_drop;
 
-/* The head's backward from dlogits [S x classes] (host) = d loss / d
- * logits: the classifier's and the pooler's gradients added to this
- * micro-batch's, d loss / d x_out (the first rows' gradient, 0 elsewhere)
- * left on the GPU for bert_cuda_train_backward (dx NULL; until this ran,
- * that backward is BERT_ERR_STATE). BERT_ERR_STATE unless
- * bert_cuda_train_seq_logits ran since the forward and this did not;
- * BERT_ERR_INPUT without dlogits; on failure the backward is not possible
- * until the next forward. */
-bert_status bert_cuda_train_seq_grad(bert_cuda_train *t, const float *dlogits, bert_error *err);
+/* The fine-tuning head's forward (shape.head 3 to 5) on the last forward's
+ * output, as train/heads.c's head_sequence, head_token, head_qa or
+ * head_dialogue: with the pooler, pooled = dropout(tanh(pooler(each
+ * sequence's first row))) and its logits [S x classes] = classifier(pooled)
+ * into logits; with a token head, its logits [N x tags] = dense(dropout(h))
+ * into logits + S x classes (after the pooled ones, where there are). drop
+ * NULL: no dropout. The loss is the caller's (it takes the logits, gives
+ * their gradient back: bert_cuda_train_logits_grad). BERT_ERR_STATE
+ * without a forward awaiting its head, or without shape.head 3 to 5;
+ * BERT_ERR_INPUT without logits or for a rate outside [0, 1); on failure
+ * the backward is not possible until the next forward. */
+bert_status bert_cuda_train_logits(bert_cuda_train *t, const bert_cuda_train_drop *drop, float *logits, bert_error *err);
+
+/* The head's backward from dlogits (host; bert_cuda_train_logits' layout)
+ * = d loss / d logits: the head's weight gradients added to this
+ * micro-batch's, d loss / d x_out left on the GPU for
+ * bert_cuda_train_backward (dx NULL; until this ran, that backward is
+ * BERT_ERR_STATE). BERT_ERR_STATE unless bert_cuda_train_logits ran since
+ * the forward and this did not; BERT_ERR_INPUT without dlogits; on failure
+ * the backward is not possible until the next forward. */
+bert_status bert_cuda_train_logits_grad(bert_cuda_train *t, const float *dlogits, bert_error *err);
 
 /* The last forward's dropout masks, one byte a value (1 kept, 0 dropped)
  * in the order they were drawn, into out[n]; n must be their count
@@ -286,7 +313,7 @@ bert_status bert_cuda_train_masks(bert_cuda_train *t, uint8_t *out, size_t n, be
  * x_out on entry and, with the embeddings on the host, d loss / d x0 on
  * return (else it is left as it was); dx NULL: d loss / d x_out is the
  * heads' (dx must be NULL exactly when bert_cuda_train_heads or
- * bert_cuda_train_seq_grad ran since the forward, else BERT_ERR_STATE, the forward still awaiting its
+ * bert_cuda_train_logits_grad ran since the forward, else BERT_ERR_STATE, the forward still awaiting its
  * backward); the weight gradients are added (+=)
  * to the GPU's summed gradients (grads NULL) or to grads' tensors (host),
  * layer by layer from the last to the first, layer_done(user, l) called

@@ -10,12 +10,12 @@
 #include "util/error.h"
 
 /* The held tensors in block base (params, grads, m or v: one layout) as
- * host tables of model m, whose weights lie in params: the layers' into
- * lay[layers] (h->layers), the embeddings' into h->emb with emb, the
- * heads' into h->head with head (1 MLM, 2 with NSP, 3 the pooler and the
- * classifier; else NULLs). 0 when out of memory. */
-static int tables_in(const bert_model *m, int emb, int head, const float *params, float *base, bert_cuda_layer_host *lay,
-                     bert_cuda_host *h) {
+ * host tables of model m, trained for task, whose weights lie in params:
+ * the layers' into lay[layers] (h->layers), the embeddings' into h->emb
+ * with emb, the heads' into h->head with head (train_gpu_heads_of's; else
+ * NULLs). 0 when out of memory. */
+static int tables_in(const bert_model *m, bert_task task, int emb, int head, const float *params, float *base,
+                     bert_cuda_layer_host *lay, bert_cuda_host *h) {
     int L = bert_model_config(m)->num_hidden_layers;
     bert_cuda_layer_src *s = bert_model_cuda_layers(m);
     if (!s) return 0;
@@ -31,13 +31,16 @@ static int tables_in(const bert_model *m, int emb, int head, const float *params
     bert_cuda_emb_host none = {0}, e = {AT(w->word), AT(w->pos), AT(w->type), AT(w->emb_ln.w), AT(w->emb_ln.b)};
     bert_cuda_head_host hd = {0}; /* the heads' tensors exist only where they are held */
     if (head == 1 || head == 2)
-        hd = (bert_cuda_head_host){AT(w->mlm_transform.w), AT(w->mlm_transform.b), AT(w->mlm_ln.w), AT(w->mlm_ln.b),
-                                   AT(w->mlm_bias), NULL, NULL, NULL, NULL};
-    if (head == 2)
-        hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->nsp.w), hd.nsp_b = AT(w->nsp.b);
-    if (head == 3) /* the classifier in seq_relationship's place */
-        hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b), hd.nsp_w = AT(w->classifier.w),
-        hd.nsp_b = AT(w->classifier.b);
+        hd.transform_w = AT(w->mlm_transform.w), hd.transform_b = AT(w->mlm_transform.b), hd.ln_w = AT(w->mlm_ln.w),
+        hd.ln_b = AT(w->mlm_ln.b), hd.bias = AT(w->mlm_bias);
+    if (head == 2 || head == 3 || head == 5) hd.pooler_w = AT(w->pooler.w), hd.pooler_b = AT(w->pooler.b);
+    /* the pooled output's classifier in seq_relationship's place */
+    const bert_dense *pooled = head == 2 ? &w->nsp : head == 3 ? &w->classifier : head == 5 ? &w->intent : NULL;
+    if (pooled) hd.nsp_w = AT(pooled->w), hd.nsp_b = AT(pooled->b);
+    if (head == 4 || head == 5) { /* the dense on every token */
+        const bert_dense *d = task == BERT_TASK_QA ? &w->qa : &w->classifier;
+        hd.token_w = AT(d->w), hd.token_b = AT(d->b);
+    }
 #undef AT
     h->layers = lay, h->emb = emb ? e : none, h->head = hd;
     return 1;
@@ -69,16 +72,14 @@ static int is_embedding_tensor(const bert_model *m, const float *w) {
     return w == m->w.word || w == m->w.pos || w == m->w.type || w == m->w.emb_ln.w || w == m->w.emb_ln.b;
 }
 
-/* 1 when w is one of the tensors of model m's heads on the GPU (head 1:
- * the MLM head's but its tied decoder; 2: with the pooler and NSP's; 3:
- * the pooler and the classifier). */
-static int is_head_tensor(const bert_model *m, int head, const float *w) {
-    const bert_weights *x = &m->w;
-    if (w == x->mlm_transform.w || w == x->mlm_transform.b || w == x->mlm_ln.w || w == x->mlm_ln.b || w == x->mlm_bias)
-        return head == 1 || head == 2;
-    if (w == x->pooler.w || w == x->pooler.b) return head >= 2;
-    if (w == x->nsp.w || w == x->nsp.b) return head == 2;
-    return head == 3 && (w == x->classifier.w || w == x->classifier.b);
+/* 1 when w is one of the heads' tensors in h (those the GPU holds). */
+static int is_head_tensor(const bert_cuda_host *h, const float *w) {
+    const bert_cuda_head_host *x = &h->head;
+    const float *p[] = {x->transform_w, x->transform_b, x->ln_w, x->ln_b, x->bias, x->pooler_w,
+                        x->pooler_b,    x->nsp_w,       x->nsp_b, x->token_w, x->token_b};
+    for (size_t k = 0; k < sizeof p / sizeof p[0]; k++)
+        if (p[k] && p[k] == w) return 1;
+    return 0;
 }
 
 int train_gpu_heads_of(const bert_trainer *t) {
@@ -86,8 +87,16 @@ int train_gpu_heads_of(const bert_trainer *t) {
     if (t->p.device != BERT_DEVICE_CUDA || t->n_heads) return 0;
     for (int k = 0; k < t->n_tensors; k++) /* the heads come with the embeddings: none of theirs frozen */
         if (t->tensors[k].frozen && is_embedding_tensor(t->model, t->params + t->tensors[k].offset)) return 0;
-    if (t->p.task == BERT_TASK_SEQUENCE) /* the pooler and the classifier, one run of the block */
-        return w->pooler.w && w->classifier.w && !w->mlm_decoder && !w->nsp.w ? 3 : 0;
+    /* a fine-tuning head: the task's tensors alone (train_gpu_create checks they are one run of the block) */
+    int pretrained = w->mlm_decoder || w->nsp.w;
+    switch (t->p.task) {
+    case BERT_TASK_SEQUENCE: return w->pooler.w && w->classifier.w && !pretrained ? 3 : 0;
+    case BERT_TASK_TOKEN: return w->classifier.w && !w->pooler.w && !pretrained ? 4 : 0;
+    case BERT_TASK_QA: return w->qa.w && !w->pooler.w && !pretrained ? 4 : 0;
+    case BERT_TASK_DIALOGUE: return w->pooler.w && w->classifier.w && w->intent.w && !pretrained ? 5 : 0;
+    case BERT_TASK_MLM:
+    case BERT_TASK_PRETRAINING: break;
+    }
     if (!w->mlm_decoder || w->mlm_decoder != w->word) return 0;
     return t->p.task == BERT_TASK_PRETRAINING ? 2 : t->p.task == BERT_TASK_MLM ? 1 : 0;
 }
@@ -150,7 +159,8 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
                                 .types = emb ? c->type_vocab_size : 0,
                                 .pad_id = c->pad_token_id,
                                 .head = head,
-                                .classes = bert_model_num_labels(m)};
+                                .classes = head == 5 ? c->num_intents : bert_model_num_labels(m),
+                                .tags = t->p.task == BERT_TASK_QA ? 2 : bert_model_num_labels(m)};
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
     t->gpu_emb = emb, t->gpu_heads = head;
@@ -160,7 +170,8 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         !(t->gpu_layers = calloc(4 * (size_t)(L > 0 ? L : 1), sizeof *t->gpu_layers)))
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int b = 0; b < 4; b++)
-        if (!tables_in(m, emb, head, t->params, base[b], t->gpu_layers + (size_t)b * (size_t)L, &t->gpu_tables[b]))
+        if (!tables_in(m, t->p.task, emb, head, t->params, base[b], t->gpu_layers + (size_t)b * (size_t)L,
+                       &t->gpu_tables[b]))
             return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     /* the held tensors must fill one run of the blocks, which the host's
      * AdamW then leaves to the GPU (none frozen: the GPU steps them all) */
@@ -170,7 +181,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         size_t n = train_tensor_numel(tt);
         const float *w = t->params + tt->offset;
-        if (!is_layer_tensor(h, L, w) && !(emb && is_embedding_tensor(m, w)) && !is_head_tensor(m, head, w)) continue;
+        if (!is_layer_tensor(h, L, w) && !(emb && is_embedding_tensor(m, w)) && !is_head_tensor(h, w)) continue;
         found++, in += n, frozen += tt->frozen != 0;
         lo = tt->offset < lo ? tt->offset : lo, hi = tt->offset + n > hi ? tt->offset + n : hi;
     }
@@ -178,7 +189,7 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
         const train_tensor *tt = &t->tensors[k];
         if (tt->offset >= lo && tt->offset < hi) spanned += train_tensor_numel(tt);
     }
-    const int head_tensors[4] = {0, 5, 9, 4};
+    const int head_tensors[6] = {0, 5, 9, 4, 2, 6};
     if (L < 1 || found != 16 * L + 5 * emb + head_tensors[head] || in != hi - lo || spanned != in || frozen)
         return bert_fail(err, BERT_ERR_SHAPE, "CUDA training: the tensors the GPU trains are not one run of the "
                                               "parameter block, or one is frozen");
@@ -254,7 +265,7 @@ bert_status train_gpu_add_grads(const bert_trainer *t, float *dst, bert_error *e
     int L = t->model->cfg.pub.num_hidden_layers;
     bert_cuda_layer_host *lay = calloc(L > 0 ? (size_t)L : 1, sizeof *lay);
     bert_cuda_host h;
-    if (!lay || !tables_in(t->model, t->gpu_emb, t->gpu_heads, t->params, dst, lay, &h)) {
+    if (!lay || !tables_in(t->model, t->p.task, t->gpu_emb, t->gpu_heads, t->params, dst, lay, &h)) {
         free(lay);
         return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     }

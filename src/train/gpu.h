@@ -5,10 +5,10 @@
  * The held tensors — the layers', the embeddings' (t->gpu_emb) unless the
  * position table is frozen or an MLM head that stays on the CPU ties its
  * decoder to the word table, and the heads' (t->gpu_heads:
- * train_gpu_heads_of: pre-training's, or sequence classification's pooler
- * and classifier) — train there: their forward and backward run there
- * (the pre-training heads' losses too; sequence classification's loss is
- * train/heads.c's, from the logits), their gradients are summed there,
+ * train_gpu_heads_of: pre-training's, or a fine-tuning task's) — train
+ * there: their forward and backward run there (the pre-training heads'
+ * losses too; a fine-tuning task's loss is train/heads.c's, from the
+ * logits), their gradients are summed there,
  * and their AdamW step runs there, on weights and moments the GPU keeps;
  * the other heads, their losses, the other tensors' AdamW (and the
  * embeddings, where not held) stay on the CPU. The encoder's dropout masks
@@ -72,13 +72,16 @@ bert_status train_gpu_forward(const train_pass *tp, const bert_sequence *seqs, c
 bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *loss, bert_error *err);
 
 /* The heads t trains on the GPU (t->p.device CUDA, set before a context
- * exists), where none of the embeddings' tensors is frozen and t trains
- * one task: 2 BertForPreTraining's (MLM + NSP) for the pre-training task,
- * 1 the MLM head for the MLM task, where the decoder is tied to the word
- * table; 3 the pooler and the classifier for sequence classification,
- * where the model has no MLM or NSP head (the two then follow each other
- * in the block); else 0 (the heads on the CPU, and with an MLM head the
- * embeddings too). */
+ * exists; src/cuda/train.h's shape.head), where none of the embeddings'
+ * tensors is frozen and t trains one task: 2 BertForPreTraining's (MLM +
+ * NSP) for the pre-training task, 1 the MLM head for the MLM task, where
+ * the decoder is tied to the word table; where the model has no MLM or NSP
+ * head, 3 the pooler and the classifier for sequence classification, 4
+ * the classifier for token classification or qa_outputs for question
+ * answering (without a pooler), 5 the pooler, the intent classifier and
+ * the slot classifier for joint intent + slots (each head's tensors then
+ * follow each other in the block); else 0 (the heads on the CPU, and with
+ * an MLM head the embeddings too). */
 int train_gpu_heads_of(const bert_trainer *t);
 
 /* The backward from d loss / d x_out in tp->acts->dx (with tp->gpu_heads,

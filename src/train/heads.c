@@ -164,6 +164,14 @@ static bert_status head_sequence(head *h, double *loss) {
     return BERT_OK;
 }
 
+/* Token labels [N]: a class id in [0, L), or negative (ignored: -100). */
+static bert_status check_token_labels(const float *labels, int N, int L, bert_error *err) {
+    for (int i = 0; i < N; i++)
+        if (!(labels[i] < 0) && !(labels[i] < L)) /* NaN too */
+            return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, labels[i], L);
+    return BERT_OK;
+}
+
 /* BertForTokenClassification: classifier(dropout(h)) on every token. */
 static bert_status head_token(head *h, double *loss, bert_error *err) {
     const bert_dense *cl = &h->w->classifier;
@@ -175,9 +183,8 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     train_pass_mask(h->tp, mask, 1, (size_t)N, (size_t)C, h->tp->p->classifier_dropout);
     for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
     nn_dense_forward(z, L, hd, NULL, cl->w, NULL, cl->b, N, L, C, NULL, h->nt);
-    for (int i = 0; i < N; i++)
-        if (!(h->labels[i] < 0) && !(h->labels[i] < L)) /* NaN too */
-            return bert_fail(err, BERT_ERR_INPUT, "token %d: label %g is not a class id in [0, %d)", i, h->labels[i], L);
+    bert_status rc = check_token_labels(h->labels, N, L, err);
+    if (rc != BERT_OK) return rc;
     *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale * h->f_tok, h->nt) * h->f_tok;
     nn_dense_backward(a->dx, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, hd, NULL, cl->w, NULL, N, L, C,
                       0, h->nt);
@@ -350,24 +357,43 @@ static bert_status cpu_heads(const train_pass *tp, const bert_sequence *seqs, in
     return rc;
 }
 
-/* BertForSequenceClassification's head on the GPU (head_sequence there):
- * the pooled output's dropout mask drawn here, as pooler_fwd draws it, the
- * logits back, the loss and its gradient made here by train_loss, that
- * gradient over. */
-static bert_status gpu_sequence(const train_pass *tp, const float *labels, double *loss, bert_error *err) {
+/* A fine-tuning head on the GPU (gpu_heads 3 to 5: head_sequence,
+ * head_token or head_qa, head_dialogue there): its dropout masks drawn
+ * there from this pass's stream where train_pass_mask would draw them
+ * (the stream moved past them here), the logits back, the loss and its
+ * gradient made here as the CPU's heads make them, that gradient over. */
+static bert_status gpu_logits(const train_pass *tp, const float *labels, double *loss, bert_error *err) {
     const bert_train_params *p = tp->p;
-    int S = tp->acts->S, C = bert_model_config(tp->model)->hidden_size, L = bert_model_num_labels(tp->model);
+    const bert_config *c = bert_model_config(tp->model);
+    const train_masks *w = tp->masks;
+    int S = tp->acts->S, N = tp->acts->N, C = c->hidden_size, kind = tp->gpu_heads, qa = p->task == BERT_TASK_QA;
+    int K = kind == 3 ? bert_model_num_labels(tp->model) : kind == 5 ? c->num_intents : 0; /* the pooled output's */
+    int T = kind == 3 ? 0 : qa ? 2 : bert_model_num_labels(tp->model);                   /* the tokens' */
     double scale = tp->loss_weight / (double)p->grad_accum, f_seq = tp->share ? tp->share->f_seq : 1.0;
-    size_t SL = (size_t)S * L, SC = p->classifier_dropout > 0.0 ? (size_t)S * C : 0;
-    float *z = malloc(sizeof(float) * (2 * SL + SC)), *dz = z + SL, *mask = SC ? dz + SL : NULL;
+    double f_tok = tp->share ? tp->share->f_tok : 1.0, rate = qa ? 0.0 : p->classifier_dropout;
+    bert_cuda_train_drop drop = {rate, tp->rng->state, tp->rng->inc, w ? w->tok_before : 0, w ? w->tok_after : 0,
+                                 w ? w->seq_before : 0, w ? w->seq_after : 0};
+    if (rate > 0.0) /* train_draw_mask_part's draws: the tokens' mask, then the pooled output's */
+        bert_rng_advance(tp->rng, (T ? drop.tok_before + (uint64_t)N + drop.tok_after : 0) * (uint64_t)C +
+                                      (K ? drop.seq_before + (uint64_t)S + drop.seq_after : 0) * (uint64_t)C);
+    size_t SK = (size_t)S * K, NT = (size_t)N * T;
+    float *z = malloc(sizeof(float) * 2 * (SK + NT)), *dz = z + SK + NT;
     *loss = 0.0;
     if (!z) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    if (mask) train_pass_mask(tp, mask, 0, (size_t)S, (size_t)C, p->classifier_dropout);
-    bert_status rc = bert_cuda_train_seq_logits(tp->gpu, mask, z, err);
-    if (rc == BERT_OK) {
-        *loss = train_loss(p->problem, z, labels, S, L, dz, scale * f_seq) * f_seq;
-        rc = bert_cuda_train_seq_grad(tp->gpu, dz, err);
+    bert_status rc = bert_cuda_train_logits(tp->gpu, rate > 0.0 ? &drop : NULL, z, err);
+    if (rc == BERT_OK && p->task == BERT_TASK_SEQUENCE) {
+        *loss = train_loss(p->problem, z, labels, S, K, dz, scale * f_seq) * f_seq;
+    } else if (rc == BERT_OK && qa) {
+        if ((rc = train_qa_loss(z, labels, tp->acts->offset, S, dz, scale * f_seq, loss, err)) == BERT_OK) *loss *= f_seq;
+    } else if (rc == BERT_OK) { /* the slots (token classification's tags), then the intents' (head_dialogue) */
+        const float *tags = labels + (kind == 5 ? (p->intent_multi_label ? SK : (size_t)S) : 0);
+        if ((rc = check_token_labels(tags, N, T, err)) == BERT_OK)
+            *loss = train_ce_rows(z + SK, tags, N, T, dz + SK, scale * f_tok, p->n_threads) * f_tok;
+        if (rc == BERT_OK && kind == 5)
+            *loss += train_loss(p->intent_multi_label ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, z, labels, S,
+                                K, dz, scale * f_seq) * f_seq;
     }
+    if (rc == BERT_OK) rc = bert_cuda_train_logits_grad(tp->gpu, dz, err);
     free(z);
     return rc;
 }
@@ -393,7 +419,7 @@ bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, 
                                                                             : BERT_OK;
     if (rc != BERT_OK) return rc;
     /* with gpu_heads, the heads on the GPU, where x_out and d x_out stay */
-    if (tp->gpu_heads == 3) rc = gpu_sequence(tp, labels, loss_out, err);
+    if (tp->gpu_heads >= 3) rc = gpu_logits(tp, labels, loss_out, err);
     else rc = tp->gpu_heads ? train_gpu_heads(tp, labels, loss_out, err) : cpu_heads(tp, seqs, S, labels, loss_out, err);
     if (rc == BERT_OK && !isfinite(*loss_out))
         rc = bert_fail(err, BERT_ERR_STATE, "the loss is %s: training diverged", isnan(*loss_out) ? "NaN" : "infinite");

@@ -81,7 +81,8 @@ struct bert_trainer {
                                                  (by bert_cuda_block), for the copies */
     struct bert_cuda_layer_host *gpu_layers;  /* [4 x layers]: their layers' tables */
     int gpu_emb;    /* the embeddings train on the GPU (train/gpu.c's embeddings_on_gpu) */
-    int gpu_heads;  /* the heads too (train_gpu_heads_of: 1 MLM, 2 with NSP, 3 sequence classification), else 0 */
+    int gpu_heads;  /* the heads too (train_gpu_heads_of: 1 MLM, 2 with NSP, 3 sequence classification, 4 token
+                     * classification or QA, 5 joint intent + slots), else 0 */
     int gpu_stale, gpu_host_grads;
     int gpu_nccl;   /* data-parallel: the held tensors' sums are summed over the ranks on the GPUs (NCCL) */
     int gpu_broken; /* a GPU failure inside an AdamW step (train_gpu_adamw) or from the ranks'

@@ -531,7 +531,7 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
     const int offset[S + 1] = {0, 5, 6, 13};
     const size_t poff[S + 1] = {0, 25, 26, 75}, tt = 75;
     float keymask[N], x0[N * C], x_out[N * C];
-    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {C, NH, I, L, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
@@ -602,13 +602,16 @@ TEST(train_cuda_emulated_masks_are_the_cpus_stream) {
 
 /* The small model and batch of the embeddings' and heads' tests (their
  * enum's C, NH, I, V, PT, TV, S and N): hidden 8, 2 heads, intermediate 16,
- * one layer, tables of 20, 6 and 2 rows, the heads `head` (3: 25 classes,
- * more than the vocabulary's 20 rows);
- * two sequences of 5 and 3 tokens. */
+ * one layer, tables of 20, 6 and 2 rows, the heads `head` (3 and 5: 25
+ * classes, more than the vocabulary's 20 rows; 4 and 5: 30 tags, more than
+ * the layers' widest row of 24); two sequences of 5 and 3 tokens. */
 static const int small_offset[3] = {0, 5, 8};
 static const size_t small_poff[3] = {0, 25, 34};
+enum { SMALL_CLASSES = 25, SMALL_TAGS = 30 };
 static bert_cuda_train_shape small_shape(int head) {
-    return (bert_cuda_train_shape){8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 20, 6, 2, 0, head, head == 3 ? 25 : 0};
+    int pooled = head == 3 || head == 5, tokens = head == 4 || head == 5;
+    return (bert_cuda_train_shape){8,    2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 20, 6, 2, 0, head, pooled ? SMALL_CLASSES : 0,
+                                   tokens ? SMALL_TAGS : 0};
 }
 
 /* The host tables of one layer, the embeddings (tables of V, PT and TV
@@ -622,11 +625,14 @@ static size_t lay_out_tables(float *q, size_t C, size_t I, size_t V, size_t PT, 
     for (int k = 0; k < 16; k++) *f[k] = at, at += sz[k];
     *hw = (bert_cuda_host){h, {at, at + V * C, at + (V + PT) * C, at + (V + PT + TV) * C, at + (V + PT + TV + 1) * C}, {0}};
     at += (V + PT + TV + 2) * C;
-    float **hf[9] = {&hw->head.transform_w, &hw->head.transform_b, &hw->head.ln_w,     &hw->head.ln_b, &hw->head.bias,
-                     &hw->head.pooler_w,    &hw->head.pooler_b,    &hw->head.nsp_w,    &hw->head.nsp_b};
-    size_t K = head == 3 ? 25 : 2, mlm = head == 2; /* head 3: small_shape's 25 classes */
-    const size_t hz[9] = {mlm * C * C, mlm * C, mlm * C, mlm * C, mlm * V, C * C, C, K * C, K};
-    for (int k = 0; head >= 2 && k < 9; k++)
+    float **hf[11] = {&hw->head.transform_w, &hw->head.transform_b, &hw->head.ln_w,    &hw->head.ln_b,
+                      &hw->head.bias,        &hw->head.pooler_w,    &hw->head.pooler_b, &hw->head.nsp_w,
+                      &hw->head.nsp_b,       &hw->head.token_w,     &hw->head.token_b};
+    size_t K = head == 2 ? 2 : SMALL_CLASSES, T = SMALL_TAGS, mlm = head == 2, pool = head == 2 || head == 3 || head == 5;
+    size_t tok = head == 4 || head == 5;
+    const size_t hz[11] = {mlm * C * C, mlm * C, mlm * C, mlm * C, mlm * V, pool * C * C, pool * C, pool * K * C, pool * K,
+                           tok * T * C, tok * T};
+    for (int k = 0; head >= 2 && k < 11; k++)
         if (hz[k]) *hf[k] = at, at += hz[k];
     return (size_t)(at - q);
 }
@@ -641,24 +647,50 @@ static bert_cuda_train_batch small_batch(int32_t tok[8], bert_sequence sq[2], fl
     return (bert_cuda_train_batch){2, sq, small_offset, small_poff, keymask, 0.0f, 0.0f, 0.0f, 0.0f, 1, 1, 0, 0, 0, 0};
 }
 
-/* small_shape(head)'s weight block of n floats (fixed values, uploaded to
- * g) and a zeroed gradient block of the same layout, laid out by
- * lay_out_tables into h[2] and hw[2] (the weights', the gradients'); 0,
- * with g freed, when out of memory. */
-static int small_blocks(bert_cuda_train *g, int head, size_t n, float **w, float **gr, bert_cuda_layer_host h[2],
-                        bert_cuda_host hw[2]) {
+/* A context of small_shape(head) (g), its weight block of n floats
+ * (fixed values, uploaded) and a zeroed gradient block of the same
+ * layout, laid out by lay_out_tables into h[2] and hw[2] (the weights',
+ * the gradients'), and small_batch's batch b. */
+typedef struct {
+    bert_cuda_train *g;
+    size_t n;
+    float *w, *gr, keymask[8];
+    bert_cuda_layer_host h[2];
+    bert_cuda_host hw[2];
+    int32_t tok[8];
+    bert_sequence sq[2];
+    bert_cuda_train_batch b;
+} small_ctx;
+
+/* Opens *c for `head` (small_ctx); 0, a check failed and nothing held, when it cannot. */
+static int small_open(small_ctx *c, int head) {
+    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, K = SMALL_CLASSES, T = SMALL_TAGS };
     bert_error err;
-    *w = malloc(sizeof(float) * n), *gr = calloc(n, sizeof(float));
-    CHECK(*w != NULL && *gr != NULL);
-    if (!*w || !*gr) {
-        free(*w), free(*gr);
-        bert_cuda_train_free(g);
+    bert_cuda_train_shape sh = small_shape(head);
+    int pool = head == 3 || head == 5, tok = head == 4 || head == 5;
+    memset(c, 0, sizeof *c);
+    c->n = 4 * C * C + 2 * C * I + 9 * C + I + (V + PT + TV + 2) * C + (head == 2 ? 2 * C * C + 6 * C + V + 2 : 0) +
+           (pool ? C * C + C + K * C + K : 0) + (tok ? T * C + T : 0);
+    CHECK_OK(bert_cuda_train_create(&sh, &c->g, &err), err);
+    c->w = malloc(sizeof(float) * c->n), c->gr = calloc(c->n, sizeof(float));
+    CHECK(c->w != NULL && c->gr != NULL);
+    if (!c->g || !c->w || !c->gr) {
+        free(c->w), free(c->gr);
+        bert_cuda_train_free(c->g);
         return 0;
     }
-    for (size_t i = 0; i < n; i++) (*w)[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
-    for (int b = 0; b < 2; b++) CHECK(lay_out_tables(b ? *gr : *w, 8, 16, 20, 6, 2, head, &h[b], &hw[b]) == n);
-    CHECK_OK(bert_cuda_train_upload(g, BERT_CUDA_WEIGHTS, &hw[0], &err), err);
+    for (size_t i = 0; i < c->n; i++) c->w[i] = (float)((i * 37) % 19) / 19.0f - 0.5f;
+    for (int b = 0; b < 2; b++) CHECK(lay_out_tables(b ? c->gr : c->w, C, I, V, PT, TV, head, &c->h[b], &c->hw[b]) == c->n);
+    CHECK_OK(bert_cuda_train_upload(c->g, BERT_CUDA_WEIGHTS, &c->hw[0], &err), err);
+    c->b = small_batch(c->tok, c->sq, c->keymask);
     return 1;
+}
+
+/* Frees what small_open holds; then nothing is allocated on the emulated GPU. */
+static void small_close(small_ctx *c) {
+    free(c->w), free(c->gr);
+    bert_cuda_train_free(c->g);
+    CHECK(bert_emu_live_allocations() == 0);
 }
 
 /* A context that trains the embeddings too: its forward draws their
@@ -745,27 +777,24 @@ TEST(train_cuda_emulated_embeddings_masks_and_refusals) {
  * dropped (-1 NSP labels, no MLM rows) both are 0, and d x_out then
  * moves nothing (the weights' gradients stay 0). */
 TEST(train_cuda_emulated_heads_refusals) {
-    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8 }; /* small_shape's */
+    enum { C = 8, V = 20, S = 2, N = 8 }; /* small_shape's */
     bert_cuda_train_shape sh = small_shape(2), bad = sh;
     bert_cuda_train *g = NULL;
     bert_error err;
     bad.vocab = 0;
     CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "only with the embeddings");
-    bad = sh, bad.head = 4;
-    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 4");
+    bad = sh, bad.head = 6;
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 6");
     bad = sh, bad.head = 3; /* sequence classification needs its classes */
     CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 3 with 0 classes");
-    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
-    if (!g) return;
-    size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, hn = 2 * C * C + 6 * C + V + 2;
-    size_t n = per + emb + hn;
-    float *w, *gr, keymask[N];
-    bert_cuda_layer_host h[2];
-    bert_cuda_host hw[2];
-    if (!small_blocks(g, 2, n, &w, &gr, h, hw)) return;
-    int32_t tok[N];
-    bert_sequence sq[S];
-    bert_cuda_train_batch b = small_batch(tok, sq, keymask);
+    bad = small_shape(5), bad.tags = 0; /* a token head its tags */
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "and 0 tags");
+    bad.tags = (1 << 20) + 1;
+    CHECK_ERR(bert_cuda_train_create(&bad, &g, &err), err, BERT_ERR_SHAPE, "head 5 with 25 classes");
+    small_ctx x;
+    if (!small_open(&x, 2)) return;
+    g = x.g;
+    const bert_cuda_train_batch b = x.b;
     int rows[3] = {1, 3, 6}, targets[3] = {4, 19, 0}, nsp[S] = {0, 1};
     bert_cuda_train_labels lb = {3, rows, targets, 1.0f / 3, nsp, 0.5f};
     double mlm = -1, next = -1;
@@ -797,79 +826,95 @@ TEST(train_cuda_emulated_heads_refusals) {
     CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
     CHECK_OK(bert_cuda_train_heads(g, &empty, &mlm, &next, &err), err);
     CHECK(mlm == 0.0 && next == 0.0);
-    CHECK_OK(bert_cuda_train_backward(g, NULL, &hw[1], NULL, NULL, &err), err);
+    CHECK_OK(bert_cuda_train_backward(g, NULL, &x.hw[1], NULL, NULL, &err), err);
     size_t nonzero = 0;
-    for (size_t i = 0; i < n; i++) nonzero += gr[i] != 0.0f;
+    for (size_t i = 0; i < x.n; i++) nonzero += x.gr[i] != 0.0f;
     CHECK(nonzero == 0);
-    free(w), free(gr);
-    bert_cuda_train_free(g);
-    CHECK(bert_emu_live_allocations() == 0);
+    small_close(&x);
 }
 
-/* The sequence classification head (shape.head 3, 25 classes: wider than
- * the vocabulary) on the GPU: its logits are the classifier's on
- * tanh(pooler(first rows)) through the dropout mask, and from a d logits
- * its gradients (the classifier's, the pooler's) are the backward's, as a
- * double-precision computation from the same weights gives (1e-5
- * relative), with and without the mask; the call order is kept (logits
- * without a forward, twice, or on a context without that head; the
- * gradient without the logits, or twice; the layers' backward before the
- * head's gradient or with the caller's d output after it: BERT_ERR_STATE);
- * no logits or no d logits is BERT_ERR_INPUT and leaves no backward. */
-TEST(train_cuda_emulated_sequence_head) {
-    enum { C = 8, I = 16, V = 20, PT = 6, TV = 2, S = 2, N = 8, K = 25 }; /* small_shape's */
-    bert_cuda_train_shape sh = small_shape(3);
-    bert_cuda_train *g = NULL, *pre = NULL;
+/* One fine-tuning head (small_shape(head)) on the emulated GPU, with and
+ * without dropout (p 0.4, the masks a data-parallel part's: tokens and
+ * sequences before and after it), against the same computed in doubles
+ * from the same weights and masks (train_draw_mask_part's, from the
+ * stream handed over): the logits (the pooled output's, then the tokens'),
+ * the head's weight gradients and d loss / d x_out, seen through the last
+ * layer's LayerNorm bias gradient (the sum of d x_out's rows), all to
+ * 1e-5 of their scale. */
+static void fine_tuning_head(int head) {
+    enum { C = 8, S = 2, N = 8, K = SMALL_CLASSES, T = SMALL_TAGS };
+    int pool = head == 3 || head == 5, tok = head == 4 || head == 5;
+    int SK = pool ? S * K : 0, NT = tok ? N * T : 0;
     bert_error err;
-    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
-    if (!g) return;
-    size_t per = 4 * C * C + 2 * C * I + 9 * C + I, emb = (V + PT + TV + 2) * C, hn = C * C + C + K * C + K;
-    size_t n = per + emb + hn;
-    float *w, *gr, keymask[N], x_out[N * C];
-    bert_cuda_layer_host h[2];
-    bert_cuda_host hw[2];
-    if (!small_blocks(g, 3, n, &w, &gr, h, hw)) return;
-    int32_t tok[N];
-    bert_sequence sq[S];
-    bert_cuda_train_batch b = small_batch(tok, sq, keymask);
-    float z[S * K], dz[S * K], mask[S * C], dx[N * C] = {0};
-    for (int i = 0; i < S * C; i++) mask[i] = i % 3 ? 1.5f : 0.0f; /* p = 1/3 */
-    for (int i = 0; i < S * K; i++) dz[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
-    const bert_cuda_head_host *hh = &hw[0].head, *gh = &hw[1].head;
-    CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
+    small_ctx x;
+    if (!small_open(&x, head)) return;
+    bert_cuda_train *g = x.g;
+    float x_out[N * C], z[S * K + N * T], dz[S * K + N * T], tm[N * C], pm[S * C];
+    for (int i = 0; i < SK + NT; i++) dz[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+    const bert_cuda_head_host *hh = &x.hw[0].head, *gh = &x.hw[1].head;
     for (int masked = 0; masked < 2; masked++) {
-        memset(gr, 0, sizeof(float) * n);
-        CHECK_OK(bert_cuda_train_forward(g, &b, NULL, x_out, &err), err);
-        CHECK_OK(bert_cuda_train_seq_logits(g, masked ? mask : NULL, z, &err), err);
-        CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
-        CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
-        CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
-        CHECK_OK(bert_cuda_train_seq_grad(g, dz, &err), err);
-        CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
-        CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "the heads ran");
-        CHECK_OK(bert_cuda_train_backward(g, NULL, &hw[1], NULL, NULL, &err), err);
-        /* the same in doubles: forward, then the head's backward */
-        double pooled[S][C], pd[S][C], dpd[S][C], worst_z = 0.0, worst_g = 0.0, scale = 0.0;
-        for (int s = 0; s < S; s++) {
+        bert_rng r;
+        bert_rng_seed(&r, 91, 3);
+        bert_cuda_train_drop drop = {0.4, r.state, r.inc, 3, 2, 1, 2};
+        for (int i = 0; i < N * C; i++) tm[i] = 1.0f;
+        for (int i = 0; i < S * C; i++) pm[i] = 1.0f;
+        if (masked && tok) train_draw_mask_part(&r, tm, 1, N * C, drop.p, drop.tok_before * C, drop.tok_after * C);
+        if (masked && pool) train_draw_mask_part(&r, pm, 1, S * C, drop.p, drop.seq_before * C, drop.seq_after * C);
+        memset(x.gr, 0, sizeof(float) * x.n);
+        CHECK_OK(bert_cuda_train_forward(g, &x.b, NULL, x_out, &err), err);
+        CHECK_OK(bert_cuda_train_logits(g, masked ? &drop : NULL, z, &err), err);
+        CHECK_OK(bert_cuda_train_logits_grad(g, dz, &err), err);
+        CHECK_OK(bert_cuda_train_backward(g, NULL, &x.hw[1], NULL, NULL, &err), err);
+        double dx[N][C] = {{0}}, worst_z = 0.0, worst_g = 0.0, scale = 0.0, zs = 0.0;
+#define GRAD(got, want) (scale = fmax(scale, fabs(want)), worst_g = fmax(worst_g, fabs((double)(got) - (want))))
+#define LOGIT(got, want) (zs = fmax(zs, fabs(want)), worst_z = fmax(worst_z, fabs((double)(got) - (want))))
+        for (int i = 0; tok && i < N; i++) { /* classifier(dropout(h)) and its backward */
+            for (int k = 0; k < T; k++) {
+                double a = hh->token_b[k];
+                for (int c = 0; c < C; c++) a += (double)hh->token_w[k * C + c] * x_out[i * C + c] * tm[i * C + c];
+                LOGIT(z[SK + i * T + k], a);
+            }
+            for (int c = 0; c < C; c++) {
+                double a = 0.0;
+                for (int k = 0; k < T; k++) a += (double)dz[SK + i * T + k] * hh->token_w[k * C + c];
+                dx[i][c] = a * tm[i * C + c];
+            }
+        }
+        for (int k = 0; tok && k < T; k++) {
+            double db = 0.0;
+            for (int i = 0; i < N; i++) db += dz[SK + i * T + k];
+            GRAD(gh->token_b[k], db);
+            for (int c = 0; c < C; c++) {
+                double dw = 0.0;
+                for (int i = 0; i < N; i++) dw += (double)dz[SK + i * T + k] * x_out[i * C + c] * tm[i * C + c];
+                GRAD(gh->token_w[k * C + c], dw);
+            }
+        }
+        double pooled[S][C], pd[S][C], dpd[S][C];
+        for (int s = 0; pool && s < S; s++) { /* classifier(dropout(tanh(pooler(first row)))) */
             const float *cls = x_out + small_offset[s] * C;
             for (int j = 0; j < C; j++) {
                 double a = hh->pooler_b[j];
                 for (int c = 0; c < C; c++) a += (double)hh->pooler_w[j * C + c] * cls[c];
-                pooled[s][j] = tanh(a), pd[s][j] = pooled[s][j] * (masked ? mask[s * C + j] : 1.0);
+                pooled[s][j] = tanh(a), pd[s][j] = pooled[s][j] * pm[s * C + j];
             }
             for (int k = 0; k < K; k++) {
                 double a = hh->nsp_b[k];
                 for (int c = 0; c < C; c++) a += (double)hh->nsp_w[k * C + c] * pd[s][c];
-                worst_z = fmax(worst_z, fabs(a - z[s * K + k]));
+                LOGIT(z[s * K + k], a);
             }
             for (int c = 0; c < C; c++) { /* d pooled_d, then through the mask and tanh */
                 double a = 0.0;
                 for (int k = 0; k < K; k++) a += (double)dz[s * K + k] * hh->nsp_w[k * C + c];
-                dpd[s][c] = a * (masked ? mask[s * C + c] : 1.0) * (1.0 - pooled[s][c] * pooled[s][c]);
+                dpd[s][c] = a * pm[s * C + c] * (1.0 - pooled[s][c] * pooled[s][c]);
+            }
+            for (int c = 0; c < C; c++) { /* the pooler's input gradient, added to the first row's */
+                double a = 0.0;
+                for (int j = 0; j < C; j++) a += dpd[s][j] * hh->pooler_w[j * C + c];
+                dx[small_offset[s]][c] += a;
             }
         }
-#define GRAD(got, want) (scale = fmax(scale, fabs(want)), worst_g = fmax(worst_g, fabs((double)(got) - (want))))
-        for (int k = 0; k < K; k++) {
+        for (int k = 0; pool && k < K; k++) {
             double db = 0.0;
             for (int s = 0; s < S; s++) db += dz[s * K + k];
             GRAD(gh->nsp_b[k], db);
@@ -879,7 +924,7 @@ TEST(train_cuda_emulated_sequence_head) {
                 GRAD(gh->nsp_w[k * C + c], dw);
             }
         }
-        for (int j = 0; j < C; j++) {
+        for (int j = 0; pool && j < C; j++) {
             double db = 0.0;
             for (int s = 0; s < S; s++) db += dpd[s][j];
             GRAD(gh->pooler_b[j], db);
@@ -889,32 +934,73 @@ TEST(train_cuda_emulated_sequence_head) {
                 GRAD(gh->pooler_w[j * C + c], dw);
             }
         }
+        for (int c = 0; c < C; c++) { /* the last LayerNorm's bias gradient: d x_out's column sums */
+            double db = 0.0;
+            for (int i = 0; i < N; i++) db += dx[i][c];
+            GRAD(x.h[1].ln2_b[c], db);
+        }
 #undef GRAD
-        printf("  %s the dropout mask: logits %.2g, the head's gradients %.2g (largest %.2g) from doubles\n",
-               masked ? "with" : "without", worst_z, worst_g, scale);
-        CHECK(worst_z < 1e-5 && worst_g < 1e-5 * scale && scale > 0.1);
+#undef LOGIT
+        int dropped = 0;
+        for (int i = 0; i < N * C; i++) dropped += tm[i] == 0.0f;
+        for (int i = 0; i < S * C; i++) dropped += pm[i] == 0.0f;
+        printf("  head %d %s dropout (%d dropped): logits %.2g (largest %.2g), gradients %.2g (largest %.2g) from doubles\n",
+               head, masked ? "with" : "without", dropped, worst_z, zs, worst_g, scale);
+        CHECK(worst_z < 1e-5 * zs && worst_g < 1e-5 * scale && scale > 0.1 && (dropped > 0) == masked);
     }
-    CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
-    for (int k = 0; k < 2; k++) { /* no logits, no d logits: refused, no backward */
+    small_close(&x);
+}
+
+TEST(train_cuda_emulated_fine_tuning_heads) {
+    for (int head = 3; head <= 5; head++) fine_tuning_head(head);
+}
+
+/* A fine-tuning head's call order: its logits without a forward, twice,
+ * or on a context without such a head, its gradient without the logits
+ * or twice, the layers' backward before the head's gradient or with the
+ * caller's d output after it, are BERT_ERR_STATE; no logits, no d logits
+ * or a dropout rate outside [0, 1) are BERT_ERR_INPUT and leave no
+ * backward; a pre-training context has no such head and a fine-tuning one
+ * no pre-training heads. */
+TEST(train_cuda_emulated_fine_tuning_head_order) {
+    enum { C = 8, S = 2, N = 8, K = SMALL_CLASSES, T = SMALL_TAGS };
+    bert_cuda_train *pre = NULL;
+    bert_error err;
+    small_ctx x;
+    if (!small_open(&x, 5)) return;
+    bert_cuda_train *g = x.g;
+    const bert_cuda_train_batch b = x.b;
+    float z[S * K + N * T] = {0}, dz[S * K + N * T] = {0}, dx[N * C] = {0};
+    CHECK_ERR(bert_cuda_train_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
+    CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
+    CHECK_OK(bert_cuda_train_logits(g, NULL, z, &err), err);
+    CHECK_ERR(bert_cuda_train_logits(g, NULL, z, &err), err, BERT_ERR_STATE, "no forward");
+    CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
+    CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "awaits");
+    CHECK_OK(bert_cuda_train_logits_grad(g, dz, &err), err);
+    CHECK_ERR(bert_cuda_train_logits_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_logits");
+    CHECK_ERR(bert_cuda_train_backward(g, dx, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "the heads ran");
+    CHECK_OK(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err);
+    CHECK_ERR(bert_cuda_train_logits_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_logits");
+    bert_cuda_train_drop bad = {1.0, 1, 1, 0, 0, 0, 0};
+    for (int k = 0; k < 3; k++) { /* no logits, a rate of 1, no d logits: refused, no backward */
         CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
-        if (k) CHECK_OK(bert_cuda_train_seq_logits(g, NULL, z, &err), err);
-        if (k) CHECK_ERR(bert_cuda_train_seq_grad(g, NULL, &err), err, BERT_ERR_INPUT, "no d loss / d logits");
-        else CHECK_ERR(bert_cuda_train_seq_logits(g, NULL, NULL, &err), err, BERT_ERR_INPUT, "no logits");
-        CHECK_ERR(bert_cuda_train_seq_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_seq_logits");
+        if (k == 2) CHECK_OK(bert_cuda_train_logits(g, NULL, z, &err), err);
+        if (k == 2) CHECK_ERR(bert_cuda_train_logits_grad(g, NULL, &err), err, BERT_ERR_INPUT, "no d loss / d logits");
+        else if (k == 1) CHECK_ERR(bert_cuda_train_logits(g, &bad, z, &err), err, BERT_ERR_INPUT, "outside [0, 1)");
+        else CHECK_ERR(bert_cuda_train_logits(g, NULL, NULL, &err), err, BERT_ERR_INPUT, "no logits");
+        CHECK_ERR(bert_cuda_train_logits_grad(g, dz, &err), err, BERT_ERR_STATE, "no bert_cuda_train_logits");
         CHECK_ERR(bert_cuda_train_backward(g, NULL, NULL, NULL, NULL, &err), err, BERT_ERR_STATE, "no forward");
     }
-    /* a context with the sequence head has no pre-training heads, and the other way round */
     int none[S] = {-1, -1};
     bert_cuda_train_labels empty = {0, NULL, NULL, 1.0f, none, 1.0f};
     CHECK_OK(bert_cuda_train_forward(g, &b, NULL, NULL, &err), err);
     CHECK_ERR(bert_cuda_train_heads(g, &empty, NULL, NULL, &err), err, BERT_ERR_STATE, "no pre-training heads");
     bert_cuda_train_shape sp = small_shape(2);
     CHECK_OK(bert_cuda_train_create(&sp, &pre, &err), err);
-    if (pre) CHECK_ERR(bert_cuda_train_seq_logits(pre, NULL, z, &err), err, BERT_ERR_STATE, "no sequence classification head");
+    if (pre) CHECK_ERR(bert_cuda_train_logits(pre, NULL, z, &err), err, BERT_ERR_STATE, "no fine-tuning head");
     bert_cuda_train_free(pre);
-    free(w), free(gr);
-    bert_cuda_train_free(g);
-    CHECK(bert_emu_live_allocations() == 0);
+    small_close(&x);
 }
 
 /* The ranks' communicator (NCCL; the emulator's stand-in, a job of one
@@ -923,7 +1009,7 @@ TEST(train_cuda_emulated_sequence_head) {
  * outside the job and an all-reduce before joining are refused; freeing
  * leaves nothing allocated. */
 TEST(train_cuda_emulated_nccl_communicator) {
-    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     bert_cuda_train *g = NULL;
     bert_error err;
     CHECK(bert_cuda_nccl_unavailable() == NULL);

@@ -542,6 +542,7 @@ TEST(train_cuda_matches_pytorch_or_is_refused) {
     check_case("qa", BERT_TASK_QA, 0, 2, 0, 0, BERT_DEVICE_CUDA);
     check_case("pretraining", BERT_TASK_PRETRAINING, 0, 2, 0, 0, BERT_DEVICE_CUDA);
     check_case("dialogue", BERT_TASK_DIALOGUE, 0, 3, 4, 0, BERT_DEVICE_CUDA);
+    check_case("dialogue-multi", BERT_TASK_DIALOGUE, 0, 3, 3, 1, BERT_DEVICE_CUDA);
 }
 
 /* 1 when the GPU path can run here; else 0, the test skipped saying why
@@ -681,25 +682,51 @@ static void follow_cpu_with_dropout(bert_compute_dtype compute) {
     p.attention_dropout = 0.25; /* a rate of its own: the two rates not swapped */
     p.grad_accum = 2;
     follow_cpu("tests/fixtures/train/single-label", p, seqs, B, labels);
+    /* the heads that draw a mask on every token (and a pooled one: joint intent + slots), and QA's */
+    static const char *const dirs[4] = {"tests/fixtures/train/token", "tests/fixtures/train/dialogue",
+                                        "tests/fixtures/train/dialogue-multi", "tests/fixtures/train/qa"};
+    static const bert_task tasks[4] = {BERT_TASK_TOKEN, BERT_TASK_DIALOGUE, BERT_TASK_DIALOGUE, BERT_TASK_QA};
+    static const int intents[4] = {0, 4, 3, 0};
+    for (int k = 0; k < 4; k++) {
+        if (!batch_ready(dirs[k], &gb)) return;
+        p = golden_params(tasks[k], 0, k == 3 ? 2 : 3, compute == BERT_COMPUTE_BF16 ? 1e-4 : 1e-3, 4, compute);
+        p.hidden_dropout = p.attention_dropout = 0.1, p.classifier_dropout = 0.3;
+        p.num_intents = intents[k], p.intent_multi_label = k == 2;
+        p.grad_accum = 2;
+        follow_cpu(dirs[k], p, gb.seqs, gb.B, gb.labels);
+        batch_close(&gb);
+    }
 }
 
 /* Which heads a GPU trainer holds, with the embeddings each time:
  * pre-training's (MLM + NSP) and the MLM task's (their decoder is the word
  * table); a sequence task's pooler and classifier, on a classifier's
  * checkpoint and on a pre-training one (whose MLM and NSP heads the task
- * leaves out). */
+ * leaves out); token classification's classifier and QA's qa_outputs (the
+ * token head), on their checkpoints and on a pre-training one; joint
+ * intent + slots' pooler and two classifiers. */
 TEST(train_cuda_holds_the_heads) {
     if (!gpu_path()) return;
-    static const bert_task task[4] = {BERT_TASK_PRETRAINING, BERT_TASK_MLM, BERT_TASK_SEQUENCE, BERT_TASK_SEQUENCE};
-    static const int want[4] = {2, 1, 3, 3};
-    for (int k = 0; k < 4; k++) {
-        bert_train_params p = golden_params(task[k], BERT_PROBLEM_SINGLE_LABEL, k < 2 ? 2 : 3, 1e-3, 4, BERT_COMPUTE_F32);
+    enum { CASES = 9 };
+    static const bert_task task[CASES] = {BERT_TASK_PRETRAINING, BERT_TASK_MLM, BERT_TASK_SEQUENCE,
+                                          BERT_TASK_SEQUENCE,    BERT_TASK_TOKEN, BERT_TASK_TOKEN,
+                                          BERT_TASK_QA,          BERT_TASK_QA,  BERT_TASK_DIALOGUE};
+    static const char *const dir[CASES] = {"pretraining", "pretraining", "single-label", "pretraining", "token",
+                                           "pretraining", "qa",          "pretraining",  "dialogue"};
+    static const int want[CASES] = {2, 1, 3, 3, 4, 4, 4, 4, 5};
+    for (int k = 0; k < CASES; k++) {
+        bert_train_params p = golden_params(task[k], BERT_PROBLEM_SINGLE_LABEL, k < 2 || task[k] == BERT_TASK_QA ? 2 : 3,
+                                            1e-3, 4, BERT_COMPUTE_F32);
         p.device = BERT_DEVICE_CUDA;
+        p.num_intents = task[k] == BERT_TASK_DIALOGUE ? 4 : 0;
         bert_trainer *t = NULL;
         bert_error err;
-        CHECK_OK(bert_trainer_open(k != 2 ? "tests/fixtures/train/pretraining" : "tests/fixtures/train/single-label", &p, &t,
-                                   NULL, &err), err);
-        if (t) CHECK(t->gpu_heads == want[k] && t->gpu_emb == 1);
+        char path[128];
+        snprintf(path, sizeof path, "tests/fixtures/train/%s", dir[k]);
+        CHECK_OK(bert_trainer_open(path, &p, &t, NULL, &err), err);
+        if (t && !(t->gpu_heads == want[k] && t->gpu_emb == 1))
+            test_fail(__FILE__, __LINE__, "%s on %s: heads %d on the GPU (want %d), embeddings %d", dir[k],
+                      task[k] == BERT_TASK_QA ? "QA" : "its task", t->gpu_heads, want[k], t->gpu_emb);
         bert_trainer_free(t);
     }
 }
