@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cuda/collective.h"
 
 extern "C" {
 #include "cuda/encoder.h"
+#include "util/clock.h"
 #include "util/error.h"
 }
 
@@ -27,6 +29,10 @@ static struct {
     decltype(&ncclAllReduce) all_reduce;
     decltype(&ncclCommDestroy) destroy;
     decltype(&ncclGetErrorString) error_string;
+    /* non-blocking communicators (NCCL 2.14 on): NULL where the library has none */
+    decltype(&ncclCommInitRankConfig) init_config;
+    decltype(&ncclCommGetAsyncError) async_error;
+    decltype(&ncclCommAbort) abort;
 } N;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -60,6 +66,10 @@ static void probe(void) {
     SYM(get_id, "ncclGetUniqueId") SYM(init_rank, "ncclCommInitRank") SYM(all_reduce, "ncclAllReduce")
     SYM(destroy, "ncclCommDestroy") SYM(error_string, "ncclGetErrorString")
 #undef SYM
+    *(void **)&N.init_config = dlsym(h, "ncclCommInitRankConfig");
+    *(void **)&N.async_error = dlsym(h, "ncclCommGetAsyncError");
+    *(void **)&N.abort = dlsym(h, "ncclCommAbort");
+    if (!N.init_config || !N.async_error || !N.abort) N.init_config = NULL; /* then blocking ones */
 }
 
 extern "C" const char *bert_cuda_nccl_unavailable(void) {
@@ -82,26 +92,93 @@ extern "C" bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTE
     return BERT_OK;
 }
 
-bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r, bert_error *err) {
+/* A joined communicator: NCCL's, and how long its calls may wait. */
+typedef struct {
+    ncclComm_t c;     /* NULL once aborted */
+    int bounded;      /* non-blocking: its waits end after timeout_s */
+    double timeout_s;
+} nccl_comm;
+
+/* Waits until x's last call is through and, with stream s, s is idle:
+ * polling NCCL's state and the stream, giving the CPU back between polls.
+ * On NCCL's error, the stream's, or timeout_s without an end (a rank
+ * stopped or hangs), aborts the communicator (NCCL's kernels stop; x->c
+ * NULL) and fails. */
+static bert_status settle(nccl_comm *x, cudaStream_t s, const char *what, bert_error *err) {
+    double t0 = bert_now_s();
+    for (long polls = 0;; polls++) {
+        ncclResult_t state = ncclSuccess;
+        ncclResult_t r = N.async_error(x->c, &state);
+        cudaError_t q = s ? cudaStreamQuery(s) : cudaSuccess;
+        if (r == ncclSuccess && state == ncclSuccess && q == cudaSuccess) return BERT_OK;
+        char why[200] = "";
+        if (r != ncclSuccess || (state != ncclSuccess && state != ncclInProgress))
+            snprintf(why, sizeof why, "%s", N.error_string(r != ncclSuccess ? r : state));
+        else if (q != cudaSuccess && q != cudaErrorNotReady)
+            snprintf(why, sizeof why, "%s", cudaGetErrorString(q));
+        else if (polls > 256 && bert_now_s() - t0 > x->timeout_s)
+            snprintf(why, sizeof why, "no answer from the other ranks in %.0f s (a rank stopped or hangs)", x->timeout_s);
+        if (why[0]) {
+            (void)cudaGetLastError();
+            N.abort(x->c);
+            x->c = NULL;
+            return bert_fail(err, BERT_ERR_IO, "NCCL: %s: %s; the communicator was aborted", what, why);
+        }
+        if (polls > 256) { /* past a short spin, sleep a little between polls */
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r,
+                           double timeout_s, bert_error *err) {
     *comm = NULL;
     const char *why = bert_cuda_nccl_unavailable();
     if (why) return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", why);
     ncclUniqueId u;
     memcpy(u.internal, id, sizeof u.internal);
-    ncclComm_t c = NULL;
-    ncclResult_t res = N.init_rank(&c, n, u, r);
-    if (res != ncclSuccess) return nccl_fail(err, res, "joining the ranks' communicator");
-    *comm = c;
+    nccl_comm *x = (nccl_comm *)calloc(1, sizeof *x);
+    if (!x) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    x->bounded = N.init_config != NULL && timeout_s > 0.0, x->timeout_s = timeout_s;
+    ncclResult_t res;
+    if (x->bounded) { /* non-blocking: every wait on it ends after timeout_s */
+        ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
+        cfg.blocking = 0;
+        res = N.init_config(&x->c, n, u, r, &cfg);
+        if ((res == ncclSuccess || res == ncclInProgress) && x->c) {
+            bert_status rc = settle(x, NULL, "joining the ranks' communicator", err);
+            if (rc != BERT_OK) return free(x), rc;
+            res = ncclSuccess;
+        } else if (x->c) { /* a failed start may still have made one */
+            N.abort(x->c);
+            x->c = NULL;
+        }
+    } else {
+        res = N.init_rank(&x->c, n, u, r);
+    }
+    if (res != ncclSuccess || !x->c) {
+        free(x);
+        return nccl_fail(err, res != ncclSuccess ? res : ncclInternalError, "joining the ranks' communicator");
+    }
+    *comm = x;
     return BERT_OK;
 }
 
 bert_status cuda_nccl_sum(void *comm, float *x, size_t count, cudaStream_t s, bert_error *err) {
-    ncclResult_t r = N.all_reduce(x, x, count, ncclFloat32, ncclSum, (ncclComm_t)comm, s);
-    return r == ncclSuccess ? BERT_OK : nccl_fail(err, r, "summing the gradients over the ranks");
+    nccl_comm *c = (nccl_comm *)comm;
+    if (!c->c) return bert_fail(err, BERT_ERR_STATE, "NCCL: the ranks' communicator was aborted after an earlier failure");
+    ncclResult_t r = N.all_reduce(x, x, count, ncclFloat32, ncclSum, c->c, s);
+    if (r != ncclSuccess && !(c->bounded && r == ncclInProgress))
+        return nccl_fail(err, r, "summing the gradients over the ranks");
+    if (!c->bounded) return BERT_OK; /* the caller waits for the stream */
+    return settle(c, s, "summing the gradients over the ranks", err);
 }
 
 void cuda_nccl_free(void *comm) {
-    if (comm) N.destroy((ncclComm_t)comm);
+    nccl_comm *c = (nccl_comm *)comm;
+    if (c && c->c) N.destroy(c->c);
+    free(c);
 }
 
 #else /* built without NCCL's header */
@@ -115,8 +192,9 @@ extern "C" bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTE
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", no_header);
 }
 
-bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r, bert_error *err) {
-    (void)id, (void)n, (void)r;
+bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r,
+                           double timeout_s, bert_error *err) {
+    (void)id, (void)n, (void)r, (void)timeout_s;
     *comm = NULL;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "%s", no_header);
 }

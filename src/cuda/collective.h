@@ -34,9 +34,16 @@ bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTES], bert_er
 #include <cuda_runtime.h>
 
 /* For src/cuda's files (C++). A communicator of n ranks, this one rank r,
- * on the current GPU, into *comm (opaque). */
-bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r, bert_error *err);
-/* x[0..count) summed over the ranks in place, queued on stream s. */
+ * on the current GPU, into *comm (opaque). With timeout_s > 0 and an NCCL
+ * that has non-blocking communicators (2.14 on), no wait on it lasts
+ * longer: joining, then each sum, give up after timeout_s without an end
+ * (a rank stopped or hangs), abort the communicator (its kernels stop)
+ * and fail with BERT_ERR_IO; later sums are BERT_ERR_STATE. Otherwise a
+ * blocking communicator, whose waits have no end. */
+bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r,
+                           double timeout_s, bert_error *err);
+/* x[0..count) summed over the ranks in place, queued on stream s: with a
+ * timeout, waited for (s idle on return); else the caller waits for s. */
 bert_status cuda_nccl_sum(void *comm, float *x, size_t count, cudaStream_t s, bert_error *err);
 void cuda_nccl_free(void *comm);
 #endif

@@ -109,8 +109,8 @@ bert_status bert_cuda_nccl_id(unsigned char id[BERT_CUDA_NCCL_ID_BYTES], bert_er
 }
 
 bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int nranks,
-                                 int rank, bert_error *err) {
-    (void)t, (void)id, (void)nranks, (void)rank;
+                                 int rank, double timeout_s, bert_error *err) {
+    (void)t, (void)id, (void)nranks, (void)rank, (void)timeout_s;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 

@@ -1119,7 +1119,8 @@ static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_
 #define TAKE(ptr, n) (f->ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
     TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
-    TAKE(cls, S * C), TAKE(pooled, S * C), TAKE(z2, S * (size_t)t->classes), TAKE(dpooled, S * C);
+    size_t SP = t->head == 2 || t->head == 3 || t->head == 5 ? S : 0; /* the pooler's rows */
+    TAKE(cls, SP * C), TAKE(pooled, SP * C), TAKE(z2, SP * (size_t)t->classes), TAKE(dpooled, SP * C);
     TAKE(pd, t->head == 3 || t->head == 5 ? S * C : 0), TAKE(tin, N * C), TAKE(tz, N * T);
     size_t rows = M > S ? M : S, V = t->head == 1 || t->head == 2 ? (size_t)t->V : 0, K = (size_t)t->classes;
     rows = N > rows ? N : rows;
@@ -1598,12 +1599,12 @@ extern "C" bert_status bert_cuda_train_adamw(bert_cuda_train *t, const bert_cuda
 extern "C" int bert_cuda_train_gpu_shared(const bert_cuda_train *t) { return t->shared; }
 
 extern "C" bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES],
-                                            int nranks, int rank, bert_error *err) {
+                                            int nranks, int rank, double timeout_s, bert_error *err) {
     on_gpu(t);
     if (t->comm) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_join: already in a communicator");
     if (nranks < 1 || rank < 0 || rank >= nranks)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_train_join: rank %d of %d", rank, nranks);
-    return cuda_nccl_join(&t->comm, id, nranks, rank, err);
+    return cuda_nccl_join(&t->comm, id, nranks, rank, timeout_s, err);
 }
 
 extern "C" bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err) {

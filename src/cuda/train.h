@@ -204,15 +204,20 @@ int bert_cuda_train_gpu_shared(const bert_cuda_train *t);
 
 /* Joins the communicator of nranks ranks (this one `rank`) that rank 0's
  * id names (bert_cuda_nccl_id, collective.h), for bert_cuda_train_allreduce;
- * every rank calls it, each with its own context. BERT_ERR_UNSUPPORTED
- * without NCCL (bert_cuda_nccl_unavailable), BERT_ERR_STATE when t has
- * joined one already, BERT_ERR_IO when NCCL fails. */
+ * every rank calls it, each with its own context. timeout_s > 0: neither
+ * joining nor an all-reduce waits longer for the other ranks (where NCCL
+ * has non-blocking communicators, 2.14 on: collective.h's cuda_nccl_join);
+ * 0: no bound. BERT_ERR_UNSUPPORTED without NCCL
+ * (bert_cuda_nccl_unavailable), BERT_ERR_STATE when t has joined one
+ * already, BERT_ERR_IO when NCCL fails or the time runs out. */
 bert_status bert_cuda_train_join(bert_cuda_train *t, const unsigned char id[128 /* BERT_CUDA_NCCL_ID_BYTES */],
-                                 int nranks, int rank, bert_error *err);
+                                 int nranks, int rank, double timeout_s, bert_error *err);
 
 /* The summed gradients (BERT_CUDA_GRADS) summed over the ranks, in place,
  * on the GPUs (NCCL's all-reduce: every rank ends with the same bits); every
- * rank calls it at the same point. BERT_ERR_STATE without a communicator;
+ * rank calls it at the same point. BERT_ERR_STATE without a communicator
+ * or after one ran out of time (then aborted); BERT_ERR_IO when NCCL fails
+ * or, with join's timeout, no answer came from the other ranks in time;
  * after a failure the sums are undefined. */
 bert_status bert_cuda_train_allreduce(bert_cuda_train *t, bert_error *err);
 

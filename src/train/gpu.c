@@ -130,7 +130,8 @@ static bert_status join_ranks(bert_trainer *t, bert_error *err) {
     if (bert_dist_rank(d) == 0) id[0] = bert_cuda_nccl_id(id + 1, &ignored) == BERT_OK;
     if ((rc = dist_bcast(d, id, sizeof id, err)) != BERT_OK || !id[0]) return rc; /* no id: the host's sums */
     bert_error mine = {0};
-    double joined = bert_cuda_train_join(t->gpu, id + 1, bert_dist_size(d), bert_dist_rank(d), &mine) == BERT_OK;
+    /* the job's --dist-timeout bounds NCCL's waits as it bounds MPI's */
+    double joined = bert_cuda_train_join(t->gpu, id + 1, bert_dist_size(d), bert_dist_rank(d), d->p.timeout_s, &mine) == BERT_OK;
     if ((rc = bert_dist_sum(d, &joined, 1, err)) != BERT_OK) return rc;
     int n = bert_dist_size(d);
     if (joined < n)

@@ -172,8 +172,8 @@ static bert_status check_token_labels(const float *labels, int N, int L, bert_er
     return BERT_OK;
 }
 
-/* BertForTokenClassification: classifier(dropout(h)) on every token. */
-static bert_status head_token(head *h, double *loss, bert_error *err) {
+/* BertForTokenClassification: classifier(dropout(h)) on every token (its labels checked by train_heads). */
+static void head_token(head *h, double *loss) {
     const bert_dense *cl = &h->w->classifier;
     const train_block *blk = &h->tp->block;
     train_acts *a = h->tp->acts;
@@ -183,20 +183,17 @@ static bert_status head_token(head *h, double *loss, bert_error *err) {
     train_pass_mask(h->tp, mask, 1, (size_t)N, (size_t)C, h->tp->p->classifier_dropout);
     for (size_t i = 0; i < NC; i++) hd[i] = a->x_out[i] * mask[i];
     nn_dense_forward(z, L, hd, NULL, cl->w, NULL, cl->b, N, L, C, NULL, h->nt);
-    bert_status rc = check_token_labels(h->labels, N, L, err);
-    if (rc != BERT_OK) return rc;
     *loss = train_ce_rows(z, h->labels, N, L, dz, h->scale * h->f_tok, h->nt) * h->f_tok;
     nn_dense_backward(a->dx, train_grad(blk, cl->w), train_grad(blk, cl->b), dz, NULL, hd, NULL, cl->w, NULL, N, L, C,
                       0, h->nt);
     train_dropout(a->dx, mask, NC);
-    return BERT_OK;
 }
 
 /* A joint intent + slot model (JointBERT): the slot tagger as
  * BertForTokenClassification (its dropout mask drawn first), then
  * intent_classifier(dropout(pooled)); the loss is the sum. labels: the
  * intents ([S], or [S x I] 0/1), then the slot tags ([N]). */
-static bert_status head_dialogue(head *h, double *loss, bert_error *err) {
+static void head_dialogue(head *h, double *loss) {
     const bert_train_params *p = h->tp->p;
     const bert_dense *in = &h->w->intent;
     const train_block *blk = &h->tp->block;
@@ -204,9 +201,8 @@ static bert_status head_dialogue(head *h, double *loss, bert_error *err) {
     const float *intents = h->labels;
     double slot_loss;
     h->labels = intents + (p->intent_multi_label ? (size_t)S * I : (size_t)S);
-    bert_status rc = head_token(h, &slot_loss, err); /* writes dx */
+    head_token(h, &slot_loss); /* writes dx */
     h->labels = intents;
-    if (rc != BERT_OK) return rc;
     float *z = take(h, (size_t)S * I), *dz = take(h, (size_t)S * I);
     pooler_fwd(h, p->classifier_dropout);
     nn_dense_forward(z, I, h->pb.pooled_d, NULL, in->w, NULL, in->b, S, I, C, NULL, 1);
@@ -216,7 +212,6 @@ static bert_status head_dialogue(head *h, double *loss, bert_error *err) {
                       NULL, S, I, C, 0, 1);
     pooler_bwd(h); /* += into dx */
     *loss = intent_loss + slot_loss;
-    return BERT_OK;
 }
 
 /* BertForQuestionAnswering: qa_outputs(h) -> start and end logits. */
@@ -344,9 +339,9 @@ static bert_status cpu_heads(const train_pass *tp, const bert_sequence *seqs, in
     double loss = 0.0;
     switch (task) {
     case BERT_TASK_SEQUENCE: rc = head_sequence(&h, &loss); break;
-    case BERT_TASK_TOKEN: rc = head_token(&h, &loss, err); break;
+    case BERT_TASK_TOKEN: head_token(&h, &loss); break;
     case BERT_TASK_QA: rc = head_qa(&h, &loss, err); break;
-    case BERT_TASK_DIALOGUE: rc = head_dialogue(&h, &loss, err); break;
+    case BERT_TASK_DIALOGUE: head_dialogue(&h, &loss); break;
     case BERT_TASK_MLM:
     case BERT_TASK_PRETRAINING:
         head_mlm(&h, M, &loss);
@@ -386,9 +381,8 @@ static bert_status gpu_logits(const train_pass *tp, const float *labels, double 
     } else if (rc == BERT_OK && qa) {
         if ((rc = train_qa_loss(z, labels, tp->acts->offset, S, dz, scale * f_seq, loss, err)) == BERT_OK) *loss *= f_seq;
     } else if (rc == BERT_OK) { /* the slots (token classification's tags), then the intents' (head_dialogue) */
-        const float *tags = labels + (kind == 5 ? (p->intent_multi_label ? SK : (size_t)S) : 0);
-        if ((rc = check_token_labels(tags, N, T, err)) == BERT_OK)
-            *loss = train_ce_rows(z + SK, tags, N, T, dz + SK, scale * f_tok, p->n_threads) * f_tok;
+        const float *tags = labels + (kind == 5 ? (p->intent_multi_label ? SK : (size_t)S) : 0); /* train_heads checked them */
+        *loss = train_ce_rows(z + SK, tags, N, T, dz + SK, scale * f_tok, p->n_threads) * f_tok;
         if (rc == BERT_OK && kind == 5)
             *loss += train_loss(p->intent_multi_label ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, z, labels, S,
                                 K, dz, scale * f_seq) * f_seq;
@@ -415,8 +409,14 @@ static bert_status check_pretraining_labels(const train_pass *tp, const float *l
 bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
                         bert_error *err) {
     bert_task task = tp->p->task;
-    bert_status rc = task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING ? check_pretraining_labels(tp, labels, S, err)
-                                                                            : BERT_OK;
+    const bert_config *c = bert_model_config(tp->model);
+    /* the labels the heads index by, before any head draws its masks (the CPU and the GPU alike) */
+    bert_status rc = BERT_OK;
+    if (task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING) rc = check_pretraining_labels(tp, labels, S, err);
+    if (task == BERT_TASK_TOKEN) rc = check_token_labels(labels, tp->acts->N, bert_model_num_labels(tp->model), err);
+    if (task == BERT_TASK_DIALOGUE) /* the slot tags, after the intents */
+        rc = check_token_labels(labels + (tp->p->intent_multi_label ? (size_t)S * c->num_intents : (size_t)S), tp->acts->N,
+                                bert_model_num_labels(tp->model), err);
     if (rc != BERT_OK) return rc;
     /* with gpu_heads, the heads on the GPU, where x_out and d x_out stay */
     if (tp->gpu_heads >= 3) rc = gpu_logits(tp, labels, loss_out, err);

@@ -132,11 +132,24 @@ QA="--task-type qa --train $FT/qa_train.json --dev $FT/qa_dev.json --epochs 1 --
 $MPIRUN -np 3 "$BERT" finetune tests/fixtures/tasks/qa --output-dir "$TMP/q3" $QA --batch-size 2 > /dev/null 2> "$TMP/q3.err" || echo "exit $?" >> "$TMP/q3.err"
 ZERO_GRAD=key.bias,qa_outputs.bias,layer.1.output.LayerNorm.bias
 same qa_3_ranks_equal_the_global_batch "$TMP/q1" "$TMP/q3" checkpoint-1 checkpoint-2
-ZERO_GRAD=key.bias
 DLG="--task-type dialogue --train tests/fixtures/dialogue/layout/train --dev tests/fixtures/dialogue/layout/valid --epochs 2 --lr 3e-3 --seed 3 --threads 1 --save-steps 2 --save-total-limit 0 --log-steps 1"
 "$BERT" finetune tests/fixtures/tasks/mlm --output-dir "$TMP/g1" $DLG --batch-size 8 > /dev/null 2> "$TMP/g1.err" || echo "exit $?" >> "$TMP/g1.err"
 $MPIRUN -np 2 "$BERT" finetune tests/fixtures/tasks/mlm --output-dir "$TMP/g2" $DLG --batch-size 4 > /dev/null 2> "$TMP/g2.err" || echo "exit $?" >> "$TMP/g2.err"
+# The same on emulated GPUs, the heads there too (QA's qa_outputs; the joint
+# model's pooler and two classifiers, its two dropout masks a part's pieces):
+# equal to one CPU process with the global batch.
+if [ -x "$EMU" ]; then
+    BERT_EMU_GPUS=3 $MPIRUN -x BERT_EMU_GPUS -np 3 "$EMU" finetune tests/fixtures/tasks/qa --output-dir "$TMP/qg" $QA --batch-size 2 \
+        --device cuda > /dev/null 2> "$TMP/qg.err" || echo "exit $?" >> "$TMP/qg.err"
+    same cuda_qa_3_ranks_equal_one_cpu_process "$TMP/q1" "$TMP/qg" checkpoint-1 checkpoint-2
+fi
+ZERO_GRAD=key.bias
 same dialogue_2_ranks_equal_the_global_batch "$TMP/g1" "$TMP/g2" checkpoint-2 checkpoint-4
+if [ -x "$EMU" ]; then
+    BERT_EMU_GPUS=2 $MPIRUN -x BERT_EMU_GPUS -np 2 "$EMU" finetune tests/fixtures/tasks/mlm --output-dir "$TMP/gg" $DLG --batch-size 4 \
+        --device cuda > /dev/null 2> "$TMP/gg.err" || echo "exit $?" >> "$TMP/gg.err"
+    same cuda_dialogue_2_ranks_equal_one_cpu_process "$TMP/g1" "$TMP/gg" checkpoint-2 checkpoint-4
+fi
 
 # Pre-training (MLM + NSP): 2 ranks x 3 = 1 x 6.
 PT="--corpus $FT/pretrain_corpus.txt --epochs 2 --lr 3e-3 --heldout-docs 2 --eval-steps 0 --save-steps 2 --threads 1 --save-total-limit 0 --seed 3 --log-steps 1 --checksum-steps 1"
@@ -155,6 +168,16 @@ if [ -x "$EMU" ]; then
         same cuda_${sums}_pretraining_2_ranks_equal_one_cpu_process "$TMP/p1" "$TMP/pg$sums" checkpoint-2 checkpoint-4 checkpoint-8
         emu_ran cuda_${sums}_pretraining_every_rank_on_its_gpu 2 $n 0 "$TMP/pg$sums.err"
     done
+    # An NCCL sum that never ends (as when a rank stops; the emulator's
+    # BERT_EMU_NCCL_HANG: each rank's third) ends the job after --dist-timeout
+    # with NCCL's message instead of hanging; the checkpoint before it loads.
+    rm -rf "$TMP/nh"
+    BERT_EMU_GPUS=2 BERT_EMU_NCCL_HANG=3 timeout 120 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_NCCL_HANG -np 2 "$EMU" pretrain $M \
+        --output-dir "$TMP/nh" $PT --batch-size 3 --device cuda --dist-timeout 2 > "$TMP/nh.out" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && "$BERT" info "$TMP/nh/checkpoint-2" > /dev/null 2>&1 &&
+        grep -q "NCCL: summing the gradients over the ranks: no answer from the other ranks in 2 s" "$TMP/nh.out"; then
+        pass cuda_nccl_sum_without_an_end_ends_the_job; else echo "exit $rc" >> "$TMP/nh.out"; fail cuda_nccl_sum_without_an_end_ends_the_job "$TMP/nh.out"; fi
 fi
 # A 2-rank checkpoint resumes in one process with the same global batch.
 "$BERT" pretrain $M --output-dir "$TMP/p1r" $PT --batch-size 6 --resume "$TMP/p2/checkpoint-4" > /dev/null 2> "$TMP/p1r.err" || echo "exit $?" >> "$TMP/p1r.err"

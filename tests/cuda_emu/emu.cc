@@ -588,6 +588,13 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     return cudaSuccess;
 }
 
+/* The emulated streams run their work when it is queued: always idle. */
+cudaError_t cudaStreamQuery(cudaStream_t s) {
+    check_stream(s, "cudaStreamQuery");
+    check_canaries("a kernel or copy");
+    return cudaSuccess;
+}
+
 cudaError_t cudaDeviceSynchronize(void) {
     check_canaries("a kernel or copy");
     return cudaSuccess;
@@ -635,6 +642,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorNotReady: return "device not ready";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     }
     return "unknown error";

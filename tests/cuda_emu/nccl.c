@@ -4,9 +4,15 @@
  * names rank 0's process; joining checks that every rank passed the id
  * rank 0 made, its own MPI rank and the job's size; the all-reduce is
  * MPI_Allreduce over the emulated device memory (which must hold both
- * buffers: bert_emu_check_range), done before the call returns. A bad
- * argument is ncclInvalidArgument, as NCCL returns. Without MPI (a build
- * that has none) a communicator has one rank. */
+ * buffers: bert_emu_check_range), done before the call returns on a
+ * blocking communicator. On a non-blocking one (ncclCommInitRankConfig,
+ * blocking 0) it is MPI_Iallreduce, and the communicator's state
+ * (ncclCommGetAsyncError) is ncclInProgress until it is done, as a real
+ * GPU's stream would be busy until then; ncclCommAbort leaves it unfinished.
+ * BERT_EMU_NCCL_HANG=k (read when a communicator is made): its k-th
+ * all-reduce (from 1) never finishes, as when another rank stopped. A bad argument is
+ * ncclInvalidArgument, as NCCL returns. Without MPI (a build that has
+ * none) a communicator has one rank. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +24,23 @@
 #include <mpi.h>
 #endif
 
-static long n_sums; /* all-reduces done (for the report at exit) */
+static long n_sums, n_aborts; /* all-reduces started, communicators aborted (for the report at exit) */
 
 /* With BERT_EMU_REPORT set, the all-reduces this process did, said at exit. */
 __attribute__((destructor)) static void report(void) {
     if (getenv("BERT_EMU_REPORT")) fprintf(stderr, "cuda-emu: NCCL summed %ld times\n", n_sums);
+    if (getenv("BERT_EMU_REPORT") && n_aborts) fprintf(stderr, "cuda-emu: NCCL aborted %ld communicators\n", n_aborts);
 }
 
 struct bert_emu_nccl {
     unsigned magic;
     int n, r;
+    int blocking; /* 0: the all-reduce runs on, the state ncclInProgress until it is done */
+    long sums, hang_at; /* its all-reduces so far; BERT_EMU_NCCL_HANG's (0: none) */
+    int hung;           /* that all-reduce is pending: never done */
+#ifdef BERT_USE_MPI
+    MPI_Request pending; /* the all-reduce running on (MPI_REQUEST_NULL: none) */
+#endif
 };
 enum { MAGIC = 0x5ccc1u };
 
@@ -49,7 +62,14 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *id) {
 }
 
 ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank) {
+    ncclConfig_t blocking = NCCL_CONFIG_INITIALIZER;
+    blocking.blocking = 1;
+    return ncclCommInitRankConfig(comm, nranks, id, rank, &blocking);
+}
+
+ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank, ncclConfig_t *config) {
     int n, r;
+    if (!config || config->size != sizeof *config || config->magic != 0xcafebeef) return ncclInvalidArgument;
     job(&n, &r);
     if (!comm || nranks != n || rank != r) return ncclInvalidArgument;
     *comm = NULL;
@@ -62,10 +82,15 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
         return ncclInvalidArgument;
     struct bert_emu_nccl *c = calloc(1, sizeof *c);
     if (!c) return ncclSystemError;
-    c->magic = MAGIC, c->n = n, c->r = r;
+    const char *hang = getenv("BERT_EMU_NCCL_HANG");
+    c->magic = MAGIC, c->n = n, c->r = r, c->blocking = config->blocking != 0, c->hang_at = hang ? atol(hang) : 0;
+#ifdef BERT_USE_MPI
+    c->pending = MPI_REQUEST_NULL;
+#endif
     *comm = c;
     return ncclSuccess;
 }
+
 
 ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
                            ncclComm_t comm, cudaStream_t stream) {
@@ -73,23 +98,56 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
     if (!comm || comm->magic != MAGIC || type != ncclFloat32 || op != ncclSum || count > 0x7fffffff) return ncclInvalidArgument;
     bert_emu_check_range(send, count * sizeof(float), "ncclAllReduce's input");
     bert_emu_check_range(recv, count * sizeof(float), "ncclAllReduce's output");
+    if (comm->hung) return ncclInvalidArgument; /* the last one is still running */
     n_sums++;
+    if (++comm->sums == comm->hang_at) {
+        comm->hung = 1;
+        return comm->blocking ? ncclSystemError : ncclSuccess; /* a blocking one would never return */
+    }
     if (comm->n == 1) {
         if (send != recv) memmove(recv, send, count * sizeof(float));
         return ncclSuccess;
     }
 #ifdef BERT_USE_MPI
-    return MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) ==
-                   MPI_SUCCESS
-               ? ncclSuccess
-               : ncclSystemError;
+    if (comm->pending != MPI_REQUEST_NULL) return ncclInvalidArgument;
+    const void *in = send == recv ? MPI_IN_PLACE : send;
+    if (!comm->blocking)
+        return MPI_Iallreduce(in, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &comm->pending) == MPI_SUCCESS
+                   ? ncclSuccess
+                   : ncclSystemError;
+    return MPI_Allreduce(in, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS ? ncclSuccess
+                                                                                               : ncclSystemError;
 #else
     return ncclSystemError;
 #endif
 }
 
-ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state) {
+    if (!comm || comm->magic != MAGIC || !state) return ncclInvalidArgument;
+    *state = comm->hung ? ncclInProgress : ncclSuccess;
+#ifdef BERT_USE_MPI
+    if (comm->pending != MPI_REQUEST_NULL) {
+        int done = 0;
+        if (MPI_Test(&comm->pending, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) *state = ncclSystemError;
+        else if (!done) *state = ncclInProgress;
+    }
+#endif
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
     if (!comm || comm->magic != MAGIC) return ncclInvalidArgument;
+    n_aborts++;
+    comm->magic = 0;
+    free(comm); /* an all-reduce running on is left unfinished (the job is ending) */
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+    if (!comm || comm->magic != MAGIC || comm->hung) return ncclInvalidArgument;
+#ifdef BERT_USE_MPI
+    if (comm->pending != MPI_REQUEST_NULL && MPI_Wait(&comm->pending, MPI_STATUS_IGNORE) != MPI_SUCCESS) return ncclSystemError;
+#endif
     comm->magic = 0;
     free(comm);
     return ncclSuccess;
@@ -98,7 +156,9 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 const char *ncclGetErrorString(ncclResult_t r) {
     switch (r) {
     case ncclSuccess: return "no error";
+    case ncclInternalError: return "internal error";
     case ncclInvalidArgument: return "invalid argument";
+    case ncclInProgress: return "operation in progress";
     case ncclSystemError: return "system error";
     default: return "unhandled error";
     }

@@ -10,6 +10,7 @@
 #include "cuda/collective.h"
 #include "cuda/encoder.h"
 #include "cuda/train.h"
+#include "util/clock.h"
 #include "train/dropout.h"
 #include "train/rng.h"
 #include "train/trainer.h"
@@ -840,7 +841,9 @@ TEST(train_cuda_emulated_heads_refusals) {
  * stream handed over): the logits (the pooled output's, then the tokens'),
  * the head's weight gradients and d loss / d x_out, seen through the last
  * layer's LayerNorm bias gradient (the sum of d x_out's rows), all to
- * 1e-5 of their scale. */
+ * 1e-5 of their scale, and its weight gradient (the rows' sum of d x_out
+ * times the normalised x_out: a row's gradient in another row shows)
+ * too. */
 static void fine_tuning_head(int head) {
     enum { C = 8, S = 2, N = 8, K = SMALL_CLASSES, T = SMALL_TAGS };
     int pool = head == 3 || head == 5, tok = head == 4 || head == 5;
@@ -934,19 +937,23 @@ static void fine_tuning_head(int head) {
                 GRAD(gh->pooler_w[j * C + c], dw);
             }
         }
-        for (int c = 0; c < C; c++) { /* the last LayerNorm's bias gradient: d x_out's column sums */
-            double db = 0.0;
-            for (int i = 0; i < N; i++) db += dx[i][c];
+        double worst_w = 0.0;
+        for (int c = 0; c < C; c++) { /* the last LayerNorm's gradients: x_out = xhat g + b */
+            double db = 0.0, dg = 0.0, gam = x.h[0].ln2_w[c], beta = x.h[0].ln2_b[c];
+            for (int i = 0; i < N; i++) db += dx[i][c], dg += dx[i][c] * ((double)x_out[i * C + c] - beta) / gam;
             GRAD(x.h[1].ln2_b[c], db);
+            worst_w = fmax(worst_w, fabs(x.h[1].ln2_w[c] - dg));
         }
 #undef GRAD
 #undef LOGIT
         int dropped = 0;
         for (int i = 0; i < N * C; i++) dropped += tm[i] == 0.0f;
         for (int i = 0; i < S * C; i++) dropped += pm[i] == 0.0f;
-        printf("  head %d %s dropout (%d dropped): logits %.2g (largest %.2g), gradients %.2g (largest %.2g) from doubles\n",
-               head, masked ? "with" : "without", dropped, worst_z, zs, worst_g, scale);
-        CHECK(worst_z < 1e-5 * zs && worst_g < 1e-5 * scale && scale > 0.1 && (dropped > 0) == masked);
+        printf("  head %d %s dropout (%d dropped): logits %.2g (largest %.2g), gradients %.2g (largest %.2g), "
+               "LayerNorm weight's %.2g from doubles\n", head, masked ? "with" : "without", dropped, worst_z, zs, worst_g,
+               scale, worst_w);
+        CHECK(worst_z < 1e-5 * zs && worst_g < 1e-5 * scale && worst_w < 1e-5 * scale && scale > 0.1 &&
+              (dropped > 0) == masked);
     }
     small_close(&x);
 }
@@ -1019,9 +1026,9 @@ TEST(train_cuda_emulated_nccl_communicator) {
     double before = 0.0, after = -1.0;
     CHECK_ERR(bert_cuda_train_allreduce(g, &err), err, BERT_ERR_STATE, "no communicator");
     CHECK_OK(bert_cuda_nccl_id(id, &err), err);
-    CHECK_ERR(bert_cuda_train_join(g, id, 1, 1, &err), err, BERT_ERR_INPUT, "rank 1 of 1");
-    CHECK_OK(bert_cuda_train_join(g, id, 1, 0, &err), err);
-    CHECK_ERR(bert_cuda_train_join(g, id, 1, 0, &err), err, BERT_ERR_STATE, "already");
+    CHECK_ERR(bert_cuda_train_join(g, id, 1, 1, 0.0, &err), err, BERT_ERR_INPUT, "rank 1 of 1");
+    CHECK_OK(bert_cuda_train_join(g, id, 1, 0, 0.0, &err), err);
+    CHECK_ERR(bert_cuda_train_join(g, id, 1, 0, 0.0, &err), err, BERT_ERR_STATE, "already");
     /* gradients to sum, uploaded */
     size_t per = 4 * 8 * 8 + 2 * 8 * 16 + 9 * 8 + 16;
     float *w = malloc(sizeof(float) * per);
@@ -1043,5 +1050,33 @@ TEST(train_cuda_emulated_nccl_communicator) {
     CHECK(w != NULL);
     free(w);
     bert_cuda_train_free(g);
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
+/* With a timeout, a communicator whose all-reduce never ends (another
+ * rank stopped: the emulator's BERT_EMU_NCCL_HANG=2, its second) gives up
+ * after it: BERT_ERR_IO saying no answer came, in about the timeout, the
+ * communicator aborted; the next all-reduce is BERT_ERR_STATE; freeing
+ * leaves nothing allocated. The first all-reduce, before, is summed. */
+TEST(train_cuda_emulated_nccl_gives_up_on_a_stopped_rank) {
+    bert_cuda_train_shape sh = {8, 2, 16, 1, BERT_ACT_GELU, 1e-12f, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    bert_cuda_train *g = NULL;
+    bert_error err;
+    unsigned char id[BERT_CUDA_NCCL_ID_BYTES] = {0};
+    setenv("BERT_EMU_NCCL_HANG", "2", 1);
+    CHECK_OK(bert_cuda_train_create(&sh, &g, &err), err);
+    if (g) {
+        CHECK_OK(bert_cuda_nccl_id(id, &err), err);
+        CHECK_OK(bert_cuda_train_join(g, id, 1, 0, 1.0, &err), err);
+        CHECK_OK(bert_cuda_train_allreduce(g, &err), err);
+        double t0 = bert_now_s();
+        CHECK_ERR(bert_cuda_train_allreduce(g, &err), err, BERT_ERR_IO, "no answer from the other ranks in 1 s");
+        double waited = bert_now_s() - t0;
+        printf("  gave up after %.2f s (timeout 1 s): %s\n", waited, err.message);
+        CHECK(waited >= 1.0 && waited < 10.0 && strstr(err.message, "aborted") != NULL);
+        CHECK_ERR(bert_cuda_train_allreduce(g, &err), err, BERT_ERR_STATE, "was aborted");
+        bert_cuda_train_free(g);
+    }
+    unsetenv("BERT_EMU_NCCL_HANG");
     CHECK(bert_emu_live_allocations() == 0);
 }

@@ -486,6 +486,44 @@ TEST(train_rejects_sequence_labels_outside_the_classes) {
     batch_close(&gb);
 }
 
+/* Token-indexed labels outside their range are refused before any head
+ * runs, on the CPU and on the GPU: a token classifier's tag and a joint
+ * model's slot tag of NaN or the tags' count; a QA span's start of NaN or
+ * past its sequence. */
+TEST(train_rejects_token_labels_outside_their_range) {
+    static const char *const dirs[3] = {"tests/fixtures/train/token", "tests/fixtures/train/dialogue",
+                                        "tests/fixtures/train/qa"};
+    static const bert_task tasks[3] = {BERT_TASK_TOKEN, BERT_TASK_DIALOGUE, BERT_TASK_QA};
+    for (int k = 0; k < 3; k++) {
+        golden_batch gb;
+        bert_error err;
+        if (!batch_ready(dirs[k], &gb)) return;
+        int N = 0;
+        for (int s = 0; s < gb.B; s++) N += gb.seqs[s].n_tokens;
+        /* the labels: [N] tags; [B] intents, then [N] slot tags; [B x 2] spans */
+        size_t n = k == 0 ? (size_t)N : k == 1 ? (size_t)gb.B + N : 2 * (size_t)gb.B;
+        float *labels = malloc(sizeof(float) * n);
+        CHECK(labels != NULL);
+        for (int d = 0; labels && d < 2; d++) {
+            if (d && bert_cuda_unavailable_reason()) break;
+            bert_train_params p = golden_params(tasks[k], 0, k == 2 ? 2 : 3, 1e-3, 4, BERT_COMPUTE_F32);
+            p.device = d ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+            p.num_intents = k == 1 ? 4 : 0;
+            bert_trainer *t = NULL;
+            CHECK_OK(bert_trainer_open(dirs[k], &p, &t, NULL, &err), err);
+            if (!t) continue;
+            size_t tag = k == 1 ? (size_t)gb.B + 1 : 1;
+            const float bad[2] = {NAN, k == 2 ? (float)gb.seqs[0].n_tokens : (float)bert_model_num_labels(t->model)};
+            const size_t at[2] = {k == 2 ? 0 : tag, k == 2 ? 0 : tag};
+            const char *const says[2] = {k == 2 ? "outside its" : "is not a class id", k == 2 ? "outside its" : "is not a class id"};
+            refuses_labels(t, &gb, labels, n, 2, at, bad, says);
+            bert_trainer_free(t);
+        }
+        free(labels);
+        batch_close(&gb);
+    }
+}
+
 /* A dropout rate outside [0, 1) (NaN too) is refused at opening, naming it. */
 TEST(train_rejects_dropout_rates_outside_0_1) {
     const double bad[] = {1.0, 1.5, NAN};
@@ -579,6 +617,7 @@ static void follow_cpu(const char *dir, bert_train_params p, const bert_sequence
         CHECK_OK(bert_trainer_open(dir, &p, &t[d], NULL, &err), err);
     }
     CHECK(!t[0] || t[0]->n_tensors <= 256);
+    if (t[1] && !t[1]->gpu_heads) test_fail(__FILE__, __LINE__, "%s: the task's heads are not on the GPU", dir);
     for (int mb = 0; t[0] && t[1] && (!bf16 || t[2]) && t[0]->n_tensors <= 256 && mb < 4; mb++) {
         double loss[3];
         for (int d = 0; d < n_t; d++) CHECK_OK(bert_trainer_backward(t[d], seqs, n, labels, &loss[d], &err), err);
