@@ -20,6 +20,13 @@ extern "C" {
 
 static_assert(NCCL_UNIQUE_ID_BYTES == BERT_CUDA_NCCL_ID_BYTES, "NCCL's id size");
 
+/* Non-blocking communicators need NCCL 2.14's header (its config type) and library. */
+#ifdef NCCL_CONFIG_INITIALIZER
+#define NONBLOCKING 1
+#else
+#define NONBLOCKING 0
+#endif
+
 /* Set once under pthread_once, read-only afterwards (the documented
  * capability cache of this file). */
 static struct {
@@ -29,10 +36,13 @@ static struct {
     decltype(&ncclAllReduce) all_reduce;
     decltype(&ncclCommDestroy) destroy;
     decltype(&ncclGetErrorString) error_string;
-    /* non-blocking communicators (NCCL 2.14 on): NULL where the library has none */
+#if NONBLOCKING
+    /* non-blocking communicators (NCCL 2.14 on): init_config NULL where the library lacks one of them */
     decltype(&ncclCommInitRankConfig) init_config;
     decltype(&ncclCommGetAsyncError) async_error;
     decltype(&ncclCommAbort) abort;
+    decltype(&ncclCommFinalize) finalize;
+#endif
 } N;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -66,10 +76,13 @@ static void probe(void) {
     SYM(get_id, "ncclGetUniqueId") SYM(init_rank, "ncclCommInitRank") SYM(all_reduce, "ncclAllReduce")
     SYM(destroy, "ncclCommDestroy") SYM(error_string, "ncclGetErrorString")
 #undef SYM
+#if NONBLOCKING
     *(void **)&N.init_config = dlsym(h, "ncclCommInitRankConfig");
     *(void **)&N.async_error = dlsym(h, "ncclCommGetAsyncError");
     *(void **)&N.abort = dlsym(h, "ncclCommAbort");
-    if (!N.init_config || !N.async_error || !N.abort) N.init_config = NULL; /* then blocking ones */
+    *(void **)&N.finalize = dlsym(h, "ncclCommFinalize");
+    if (!N.init_config || !N.async_error || !N.abort || !N.finalize) N.init_config = NULL; /* then blocking ones */
+#endif
 }
 
 extern "C" const char *bert_cuda_nccl_unavailable(void) {
@@ -99,6 +112,7 @@ typedef struct {
     double timeout_s;
 } nccl_comm;
 
+#if NONBLOCKING
 /* Waits until x's last call is through and, with stream s, s is idle:
  * polling NCCL's state and the stream, giving the CPU back between polls.
  * On NCCL's error, the stream's, or timeout_s without an end (a rank
@@ -110,6 +124,7 @@ static bert_status settle(nccl_comm *x, cudaStream_t s, const char *what, bert_e
         ncclResult_t state = ncclSuccess;
         ncclResult_t r = N.async_error(x->c, &state);
         cudaError_t q = s ? cudaStreamQuery(s) : cudaSuccess;
+        if (q == cudaErrorNotReady) (void)cudaGetLastError(); /* not an error: not left for the next call */
         if (r == ncclSuccess && state == ncclSuccess && q == cudaSuccess) return BERT_OK;
         char why[200] = "";
         if (r != ncclSuccess || (state != ncclSuccess && state != ncclInProgress))
@@ -130,6 +145,7 @@ static bert_status settle(nccl_comm *x, cudaStream_t s, const char *what, bert_e
         }
     }
 }
+#endif
 
 bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID_BYTES], int n, int r,
                            double timeout_s, bert_error *err) {
@@ -140,8 +156,10 @@ bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID
     memcpy(u.internal, id, sizeof u.internal);
     nccl_comm *x = (nccl_comm *)calloc(1, sizeof *x);
     if (!x) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    x->bounded = N.init_config != NULL && timeout_s > 0.0, x->timeout_s = timeout_s;
+    x->timeout_s = timeout_s;
     ncclResult_t res;
+#if NONBLOCKING
+    x->bounded = N.init_config != NULL && timeout_s > 0.0;
     if (x->bounded) { /* non-blocking: every wait on it ends after timeout_s */
         ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
         cfg.blocking = 0;
@@ -154,7 +172,9 @@ bert_status cuda_nccl_join(void **comm, const unsigned char id[BERT_CUDA_NCCL_ID
             N.abort(x->c);
             x->c = NULL;
         }
-    } else {
+    } else
+#endif
+    {
         res = N.init_rank(&x->c, n, u, r);
     }
     if (res != ncclSuccess || !x->c) {
@@ -169,14 +189,31 @@ bert_status cuda_nccl_sum(void *comm, float *x, size_t count, cudaStream_t s, be
     nccl_comm *c = (nccl_comm *)comm;
     if (!c->c) return bert_fail(err, BERT_ERR_STATE, "NCCL: the ranks' communicator was aborted after an earlier failure");
     ncclResult_t r = N.all_reduce(x, x, count, ncclFloat32, ncclSum, c->c, s);
-    if (r != ncclSuccess && !(c->bounded && r == ncclInProgress))
-        return nccl_fail(err, r, "summing the gradients over the ranks");
-    if (!c->bounded) return BERT_OK; /* the caller waits for the stream */
+    if (!c->bounded) /* the caller waits for the stream */
+        return r == ncclSuccess ? BERT_OK : nccl_fail(err, r, "summing the gradients over the ranks");
+#if NONBLOCKING
+    if (r != ncclSuccess && r != ncclInProgress) { /* a communicator in error is aborted, not used again */
+        N.abort(c->c);
+        c->c = NULL;
+        return bert_fail(err, BERT_ERR_IO, "NCCL: summing the gradients over the ranks: %s; the communicator was aborted",
+                         N.error_string(r));
+    }
     return settle(c, s, "summing the gradients over the ranks", err);
+#else
+    return BERT_OK;
+#endif
 }
 
 void cuda_nccl_free(void *comm) {
     nccl_comm *c = (nccl_comm *)comm;
+#if NONBLOCKING
+    if (c && c->c && c->bounded) { /* a non-blocking one is finalized (waited for, within the timeout) first */
+        bert_error ignored;
+        ncclResult_t r = N.finalize(c->c);
+        if (r != ncclSuccess && r != ncclInProgress) N.abort(c->c), c->c = NULL;
+        else settle(c, NULL, "closing the ranks' communicator", &ignored); /* aborts it when it does not end */
+    }
+#endif
     if (c && c->c) N.destroy(c->c);
     free(c);
 }

@@ -168,11 +168,12 @@ if [ -x "$EMU" ]; then
         same cuda_${sums}_pretraining_2_ranks_equal_one_cpu_process "$TMP/p1" "$TMP/pg$sums" checkpoint-2 checkpoint-4 checkpoint-8
         emu_ran cuda_${sums}_pretraining_every_rank_on_its_gpu 2 $n 0 "$TMP/pg$sums.err"
     done
-    # An NCCL sum that never ends (as when a rank stops; the emulator's
-    # BERT_EMU_NCCL_HANG: each rank's third) ends the job after --dist-timeout
-    # with NCCL's message instead of hanging; the checkpoint before it loads.
+    # A rank whose NCCL sum never ends (the emulator's BERT_EMU_NCCL_HANG:
+    # rank 1's third, so rank 0's waits for it for ever too, as when a rank
+    # stops) ends the job after --dist-timeout with NCCL's message instead of
+    # hanging; the checkpoint before it loads.
     rm -rf "$TMP/nh"
-    BERT_EMU_GPUS=2 BERT_EMU_NCCL_HANG=3 timeout 120 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_NCCL_HANG -np 2 "$EMU" pretrain $M \
+    BERT_EMU_GPUS=2 BERT_EMU_NCCL_HANG=3@1 timeout 120 $MPIRUN -x BERT_EMU_GPUS -x BERT_EMU_NCCL_HANG -np 2 "$EMU" pretrain $M \
         --output-dir "$TMP/nh" $PT --batch-size 3 --device cuda --dist-timeout 2 > "$TMP/nh.out" 2>&1
     rc=$?
     if [ $rc -ne 0 ] && [ $rc -ne 124 ] && "$BERT" info "$TMP/nh/checkpoint-2" > /dev/null 2>&1 &&

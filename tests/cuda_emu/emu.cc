@@ -158,7 +158,7 @@ void setup(void) {
 }
 std::once_flag setup_once;
 
-std::set<cudaStream_t> streams;
+std::set<cudaStream_t> streams, held; /* held: busy until bert_emu_stream_hold releases them */
 
 void check_stream(cudaStream_t s, const char *what) {
     std::lock_guard<std::mutex> g(mem_lock);
@@ -578,21 +578,35 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
     std::lock_guard<std::mutex> g(mem_lock);
     if (!streams.erase(s)) misuse("cudaStreamDestroy of a stream that does not exist");
+    if (held.count(s)) misuse("cudaStreamDestroy of a stream an NCCL all-reduce still runs on");
     free(s);
     return cudaSuccess;
 }
 
+extern "C" void bert_emu_stream_hold(void *s, int on) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    if (on) held.insert((cudaStream_t)s);
+    else held.erase((cudaStream_t)s);
+}
+
+/* 1 when s is held busy (bert_emu_stream_hold). */
+static int is_held(cudaStream_t s) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return held.count(s) != 0;
+}
+
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     check_stream(s, "cudaStreamSynchronize");
+    if (is_held(s)) misuse("cudaStreamSynchronize on a stream whose NCCL all-reduce never ends: it would wait for ever");
     check_canaries("a kernel or copy");
     return cudaSuccess;
 }
 
-/* The emulated streams run their work when it is queued: always idle. */
+/* The emulated streams run their work when it is queued: idle, unless held. */
 cudaError_t cudaStreamQuery(cudaStream_t s) {
     check_stream(s, "cudaStreamQuery");
     check_canaries("a kernel or copy");
-    return cudaSuccess;
+    return is_held(s) ? cudaErrorNotReady : cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void) {

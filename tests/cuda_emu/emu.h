@@ -12,6 +12,11 @@ extern "C" {
 /* Aborts (after saying what) unless [p, p + bytes) lies inside one live
  * allocation of emulated device memory. */
 void bert_emu_check_range(const void *p, size_t bytes, const char *what);
+/* Stream s (a cudaStream_t) busy with work that has not ended (held 1: an
+ * NCCL all-reduce still running, as on a GPU) or idle again (0): while
+ * busy, cudaStreamQuery is cudaErrorNotReady and cudaStreamSynchronize
+ * aborts, saying it would wait for ever. */
+void bert_emu_stream_hold(void *s, int held);
 /* The n-th cudaMalloc or cudaMallocHost from now (1: the next) fails with
  * cudaErrorMemoryAllocation; 0: none. */
 void bert_emu_fail_malloc(int n);

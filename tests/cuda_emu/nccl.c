@@ -6,11 +6,18 @@
  * MPI_Allreduce over the emulated device memory (which must hold both
  * buffers: bert_emu_check_range), done before the call returns on a
  * blocking communicator. On a non-blocking one (ncclCommInitRankConfig,
- * blocking 0) it is MPI_Iallreduce, and the communicator's state
- * (ncclCommGetAsyncError) is ncclInProgress until it is done, as a real
- * GPU's stream would be busy until then; ncclCommAbort leaves it unfinished.
+ * blocking 0) it is MPI_Iallreduce, and as on a GPU its stream is busy
+ * (cudaStreamQuery: cudaErrorNotReady; bert_emu_stream_hold) until it is
+ * done, the communicator's state (ncclCommGetAsyncError, which moves MPI
+ * on) ncclSuccess meanwhile; the first call of each kind on it (joining,
+ * the first all-reduce) returns ncclInProgress, as NCCL may, the state
+ * ncclInProgress until the next ncclCommGetAsyncError. ncclCommAbort
+ * leaves an all-reduce unfinished and frees its stream; ncclCommFinalize
+ * waits for it.
  * BERT_EMU_NCCL_HANG=k (read when a communicator is made): its k-th
- * all-reduce (from 1) never finishes, as when another rank stopped. A bad argument is
+ * all-reduce (from 1) never finishes, as when another rank stopped;
+ * k@r: only rank r's (which never joins the others' MPI_Iallreduce, so
+ * theirs never finishes either: a rank that stopped). A bad argument is
  * ncclInvalidArgument, as NCCL returns. Without MPI (a build that has
  * none) a communicator has one rank. */
 #include <stdio.h>
@@ -38,6 +45,8 @@ struct bert_emu_nccl {
     int blocking; /* 0: the all-reduce runs on, the state ncclInProgress until it is done */
     long sums, hang_at; /* its all-reduces so far; BERT_EMU_NCCL_HANG's (0: none) */
     int hung;           /* that all-reduce is pending: never done */
+    int in_progress;    /* a call returned ncclInProgress: the state says so once */
+    void *stream;       /* the stream held busy by a pending or hung all-reduce (NULL: none) */
 #ifdef BERT_USE_MPI
     MPI_Request pending; /* the all-reduce running on (MPI_REQUEST_NULL: none) */
 #endif
@@ -82,13 +91,15 @@ ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId i
         return ncclInvalidArgument;
     struct bert_emu_nccl *c = calloc(1, sizeof *c);
     if (!c) return ncclSystemError;
-    const char *hang = getenv("BERT_EMU_NCCL_HANG");
-    c->magic = MAGIC, c->n = n, c->r = r, c->blocking = config->blocking != 0, c->hang_at = hang ? atol(hang) : 0;
+    const char *hang = getenv("BERT_EMU_NCCL_HANG"), *at = hang ? strchr(hang, '@') : NULL;
+    c->magic = MAGIC, c->n = n, c->r = r, c->blocking = config->blocking != 0;
+    c->hang_at = hang && (!at || atoi(at + 1) == r) ? atol(hang) : 0;
 #ifdef BERT_USE_MPI
     c->pending = MPI_REQUEST_NULL;
 #endif
     *comm = c;
-    return ncclSuccess;
+    c->in_progress = !c->blocking;
+    return c->blocking ? ncclSuccess : ncclInProgress;
 }
 
 
@@ -98,11 +109,13 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
     if (!comm || comm->magic != MAGIC || type != ncclFloat32 || op != ncclSum || count > 0x7fffffff) return ncclInvalidArgument;
     bert_emu_check_range(send, count * sizeof(float), "ncclAllReduce's input");
     bert_emu_check_range(recv, count * sizeof(float), "ncclAllReduce's output");
-    if (comm->hung) return ncclInvalidArgument; /* the last one is still running */
+    if (comm->hung || comm->stream) return ncclInvalidArgument; /* the last one is still running */
     n_sums++;
     if (++comm->sums == comm->hang_at) {
-        comm->hung = 1;
-        return comm->blocking ? ncclSystemError : ncclSuccess; /* a blocking one would never return */
+        if (comm->blocking) return ncclSystemError; /* a blocking one would never return */
+        comm->hung = 1, comm->stream = stream;
+        bert_emu_stream_hold(stream, 1);
+        return ncclSuccess;
     }
     if (comm->n == 1) {
         if (send != recv) memmove(recv, send, count * sizeof(float));
@@ -111,10 +124,14 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
 #ifdef BERT_USE_MPI
     if (comm->pending != MPI_REQUEST_NULL) return ncclInvalidArgument;
     const void *in = send == recv ? MPI_IN_PLACE : send;
-    if (!comm->blocking)
-        return MPI_Iallreduce(in, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &comm->pending) == MPI_SUCCESS
-                   ? ncclSuccess
-                   : ncclSystemError;
+    if (!comm->blocking) {
+        if (MPI_Iallreduce(in, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &comm->pending) != MPI_SUCCESS)
+            return ncclSystemError;
+        comm->stream = stream;
+        bert_emu_stream_hold(stream, 1);
+        if (comm->sums == 1) return comm->in_progress = 1, ncclInProgress;
+        return ncclSuccess;
+    }
     return MPI_Allreduce(in, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS ? ncclSuccess
                                                                                                : ncclSystemError;
 #else
@@ -124,30 +141,38 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataT
 
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state) {
     if (!comm || comm->magic != MAGIC || !state) return ncclInvalidArgument;
-    *state = comm->hung ? ncclInProgress : ncclSuccess;
+    *state = comm->in_progress ? ncclInProgress : ncclSuccess;
+    comm->in_progress = 0;
 #ifdef BERT_USE_MPI
-    if (comm->pending != MPI_REQUEST_NULL) {
+    if (comm->pending != MPI_REQUEST_NULL) { /* MPI moved on; the stream idle once it is done */
         int done = 0;
         if (MPI_Test(&comm->pending, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) *state = ncclSystemError;
-        else if (!done) *state = ncclInProgress;
+        else if (done) bert_emu_stream_hold(comm->stream, 0), comm->stream = NULL;
     }
 #endif
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommFinalize(ncclComm_t comm) {
+    if (!comm || comm->magic != MAGIC || comm->hung) return ncclInvalidArgument;
+#ifdef BERT_USE_MPI
+    if (comm->pending != MPI_REQUEST_NULL && MPI_Wait(&comm->pending, MPI_STATUS_IGNORE) != MPI_SUCCESS) return ncclSystemError;
+#endif
+    if (comm->stream) bert_emu_stream_hold(comm->stream, 0), comm->stream = NULL;
     return ncclSuccess;
 }
 
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
     if (!comm || comm->magic != MAGIC) return ncclInvalidArgument;
     n_aborts++;
+    if (comm->stream) bert_emu_stream_hold(comm->stream, 0); /* its kernels stop */
     comm->magic = 0;
     free(comm); /* an all-reduce running on is left unfinished (the job is ending) */
     return ncclSuccess;
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
-    if (!comm || comm->magic != MAGIC || comm->hung) return ncclInvalidArgument;
-#ifdef BERT_USE_MPI
-    if (comm->pending != MPI_REQUEST_NULL && MPI_Wait(&comm->pending, MPI_STATUS_IGNORE) != MPI_SUCCESS) return ncclSystemError;
-#endif
+    if (!comm || comm->magic != MAGIC || comm->hung || comm->stream) return ncclInvalidArgument; /* finalize first */
     comm->magic = 0;
     free(comm);
     return ncclSuccess;
