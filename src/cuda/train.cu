@@ -489,6 +489,12 @@ typedef struct {
 } host_part;
 enum { HOST_PARTS = 16 };
 
+/* Whether t's fine-tuning head has the pooler and its classifier (heads 3
+ * and 5), a token head (4 and 5); the MLM head (1 and 2). */
+static int has_pooler(const bert_cuda_train *t) { return t->head == 3 || t->head == 5; }
+static int has_tokens(const bert_cuda_train *t) { return t->head == 4 || t->head == 5; }
+static int has_mlm(const bert_cuda_train *t) { return t->head == 1 || t->head == 2; }
+
 /* A block's entries: the layers, then the embeddings and the heads where the GPU has them. */
 static int entries(const bert_cuda_train *t) { return t->L + (t->emb != 0) + (t->head != 0); }
 
@@ -500,7 +506,7 @@ static size_t entry_at(const bert_cuda_train *t, int e) {
 /* The heads' tensor sizes in their block's order (head_w), 0 for those
  * the shape has not. */
 static void head_parts(const bert_cuda_train *t, size_t n[HEAD_PARTS]) {
-    size_t C = (size_t)t->C, mlm = t->head == 1 || t->head == 2, pool = t->head == 2 || t->head == 3 || t->head == 5;
+    size_t C = (size_t)t->C, mlm = has_mlm(t), pool = t->head == 2 || has_pooler(t);
     size_t K = (size_t)t->classes, T = (size_t)t->tags;
     const size_t sz[HEAD_PARTS] = {mlm * C * C, mlm * C,     mlm * C,     mlm * C, mlm * (size_t)t->V, pool * C * C,
                                    pool * C,    pool * K * C, pool * K, T * C,   T};
@@ -664,7 +670,7 @@ extern "C" bert_status bert_cuda_train_create(const bert_cuda_train_shape *sh, b
     head_parts(t, hn);
     for (int k = 0; k < HEAD_PARTS; k++) t->hn += hn[k];
     t->n = t->per * (size_t)t->L + t->emb + t->hn;
-    int decoder = t->head == 1 || t->head == 2; /* the word table, which leads the embeddings, is the MLM decoder */
+    int decoder = has_mlm(t); /* the word table, which leads the embeddings, is the MLM decoder */
     t->n16 = t->per * (size_t)t->L + (decoder ? (size_t)t->V * (size_t)t->C : 0);
     size_t bytes = sizeof(float) * t->n;
     n_ss = (t->n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
@@ -1119,10 +1125,10 @@ static size_t carve_heads(const bert_cuda_train *t, float *base, size_t M, size_
 #define TAKE(ptr, n) (f->ptr = base ? base + at : NULL, at += ((n) + 63) / 64 * 64)
     TAKE(hin, M * C), TAKE(pre, M * C), TAKE(act, M * C), TAKE(ln, M * C), TAKE(mean, M), TAKE(rstd, M);
     TAKE(z, M * (size_t)t->V), TAKE(dln, M * C);
-    size_t SP = t->head == 2 || t->head == 3 || t->head == 5 ? S : 0; /* the pooler's rows */
+    size_t SP = t->head == 2 || has_pooler(t) ? S : 0; /* the pooler's rows */
     TAKE(cls, SP * C), TAKE(pooled, SP * C), TAKE(z2, SP * (size_t)t->classes), TAKE(dpooled, SP * C);
-    TAKE(pd, t->head == 3 || t->head == 5 ? S * C : 0), TAKE(tin, N * C), TAKE(tz, N * T);
-    size_t rows = M > S ? M : S, V = t->head == 1 || t->head == 2 ? (size_t)t->V : 0, K = (size_t)t->classes;
+    TAKE(pd, has_pooler(t) ? S * C : 0), TAKE(tin, N * C), TAKE(tz, N * T);
+    size_t rows = M > S ? M : S, V = has_mlm(t) ? (size_t)t->V : 0, K = (size_t)t->classes;
     rows = N > rows ? N : rows;
     size_t wide = V > C ? V : C;
     wide = K > wide ? K : wide;
@@ -1222,7 +1228,7 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     on_gpu(t);
     if (mlm) *mlm = 0.0;
     if (nsp) *nsp = 0.0;
-    int pretraining = t->head == 1 || t->head == 2;
+    int pretraining = has_mlm(t);
     if (!t->pending || !pretraining || t->heads_ran)
         return bert_fail(err, BERT_ERR_STATE, "bert_cuda_train_heads: %s", !pretraining ? "this context has no pre-training heads"
                          : "no forward awaiting its heads");
@@ -1264,10 +1270,6 @@ extern "C" bert_status bert_cuda_train_heads(bert_cuda_train *t, const bert_cuda
     t->pending = t->heads_ran = 1;
     return BERT_OK;
 }
-
-/* Whether t's fine-tuning head has the pooler (heads 3 and 5), a token head (4 and 5). */
-static int has_pooler(const bert_cuda_train *t) { return t->head == 3 || t->head == 5; }
-static int has_tokens(const bert_cuda_train *t) { return t->head == 4 || t->head == 5; }
 
 /* The fine-tuning head's dropout masks in t->hmask where `keep` (its
  * scale; 0: no dropout): the tokens' [N x C] (*tok), then the pooled

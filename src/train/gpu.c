@@ -101,6 +101,11 @@ int train_gpu_heads_of(const bert_trainer *t) {
     return t->p.task == BERT_TASK_PRETRAINING ? 2 : t->p.task == BERT_TASK_MLM ? 1 : 0;
 }
 
+void train_gpu_logit_widths(const bert_model *m, bert_task task, int head, int *classes, int *tags) {
+    *classes = head == 3 ? bert_model_num_labels(m) : head == 5 ? bert_model_config(m)->num_intents : 0;
+    *tags = head == 4 || head == 5 ? (task == BERT_TASK_QA ? 2 : bert_model_num_labels(m)) : 0;
+}
+
 /* 1 when the embeddings can train on the GPU: no MLM head (its decoder,
  * tied to the word table, reads and adds to it on the CPU) unless the
  * heads train there too, and none of their tensors frozen (sinusoidal
@@ -159,9 +164,8 @@ bert_status train_gpu_create(bert_trainer *t, bert_error *err) {
                                 .positions = emb ? c->max_position_embeddings : 0,
                                 .types = emb ? c->type_vocab_size : 0,
                                 .pad_id = c->pad_token_id,
-                                .head = head,
-                                .classes = head == 5 ? c->num_intents : bert_model_num_labels(m),
-                                .tags = t->p.task == BERT_TASK_QA ? 2 : bert_model_num_labels(m)};
+                                .head = head};
+    train_gpu_logit_widths(m, t->p.task, head, &sh.classes, &sh.tags);
     bert_status rc = bert_cuda_train_create(&sh, &t->gpu, err);
     if (rc != BERT_OK) return rc;
     t->gpu_emb = emb, t->gpu_heads = head;

@@ -84,6 +84,12 @@ bert_status train_gpu_heads(const train_pass *tp, const float *labels, double *l
  * an MLM head the embeddings too). */
 int train_gpu_heads_of(const bert_trainer *t);
 
+/* The widths of GPU head `head`'s logits for model m trained for task
+ * (src/cuda/train.h's shape.classes and shape.tags): *classes the pooled
+ * output's classifier's (3: the labels, 5: the intents; else 0), *tags the
+ * token head's (4 and 5: the labels, QA's 2; else 0). */
+void train_gpu_logit_widths(const bert_model *m, bert_task task, int head, int *classes, int *tags);
+
 /* The backward from d loss / d x_out in tp->acts->dx (with tp->gpu_heads,
  * the heads' on the GPU): the layers', which
  * leaves d loss / d x0 there, and with tp->gpu_emb the embeddings' (dx then

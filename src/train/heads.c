@@ -164,6 +164,12 @@ static bert_status head_sequence(head *h, double *loss) {
     return BERT_OK;
 }
 
+/* A joint intent + slot model's slot tags [N] in its labels: after the
+ * intents ([S], or [S x intents] 0/1 with intent_multi_label). */
+static const float *slot_tags(const bert_train_params *p, const bert_model *m, const float *labels, int S) {
+    return labels + (p->intent_multi_label ? (size_t)S * bert_model_config(m)->num_intents : (size_t)S);
+}
+
 /* Token labels [N]: a class id in [0, L), or negative (ignored: -100). */
 static bert_status check_token_labels(const float *labels, int N, int L, bert_error *err) {
     for (int i = 0; i < N; i++)
@@ -200,7 +206,7 @@ static void head_dialogue(head *h, double *loss) {
     int S = h->S, C = h->C, I = bert_model_config(h->tp->model)->num_intents;
     const float *intents = h->labels;
     double slot_loss;
-    h->labels = intents + (p->intent_multi_label ? (size_t)S * I : (size_t)S);
+    h->labels = slot_tags(p, h->tp->model, intents, S);
     head_token(h, &slot_loss); /* writes dx */
     h->labels = intents;
     float *z = take(h, (size_t)S * I), *dz = take(h, (size_t)S * I);
@@ -361,9 +367,8 @@ static bert_status gpu_logits(const train_pass *tp, const float *labels, double 
     const bert_train_params *p = tp->p;
     const bert_config *c = bert_model_config(tp->model);
     const train_masks *w = tp->masks;
-    int S = tp->acts->S, N = tp->acts->N, C = c->hidden_size, kind = tp->gpu_heads, qa = p->task == BERT_TASK_QA;
-    int K = kind == 3 ? bert_model_num_labels(tp->model) : kind == 5 ? c->num_intents : 0; /* the pooled output's */
-    int T = kind == 3 ? 0 : qa ? 2 : bert_model_num_labels(tp->model);                   /* the tokens' */
+    int S = tp->acts->S, N = tp->acts->N, C = c->hidden_size, kind = tp->gpu_heads, qa = p->task == BERT_TASK_QA, K, T;
+    train_gpu_logit_widths(tp->model, p->task, kind, &K, &T); /* the pooled output's, the tokens' */
     double scale = tp->loss_weight / (double)p->grad_accum, f_seq = tp->share ? tp->share->f_seq : 1.0;
     double f_tok = tp->share ? tp->share->f_tok : 1.0, rate = qa ? 0.0 : p->classifier_dropout;
     bert_cuda_train_drop drop = {rate, tp->rng->state, tp->rng->inc, w ? w->tok_before : 0, w ? w->tok_after : 0,
@@ -381,7 +386,7 @@ static bert_status gpu_logits(const train_pass *tp, const float *labels, double 
     } else if (rc == BERT_OK && qa) {
         if ((rc = train_qa_loss(z, labels, tp->acts->offset, S, dz, scale * f_seq, loss, err)) == BERT_OK) *loss *= f_seq;
     } else if (rc == BERT_OK) { /* the slots (token classification's tags), then the intents' (head_dialogue) */
-        const float *tags = labels + (kind == 5 ? (p->intent_multi_label ? SK : (size_t)S) : 0); /* train_heads checked them */
+        const float *tags = kind == 5 ? slot_tags(p, tp->model, labels, S) : labels; /* train_heads checked them */
         *loss = train_ce_rows(z + SK, tags, N, T, dz + SK, scale * f_tok, p->n_threads) * f_tok;
         if (rc == BERT_OK && kind == 5)
             *loss += train_loss(p->intent_multi_label ? BERT_PROBLEM_MULTI_LABEL : BERT_PROBLEM_SINGLE_LABEL, z, labels, S,
@@ -409,14 +414,12 @@ static bert_status check_pretraining_labels(const train_pass *tp, const float *l
 bert_status train_heads(const train_pass *tp, const bert_sequence *seqs, int S, const float *labels, double *loss_out,
                         bert_error *err) {
     bert_task task = tp->p->task;
-    const bert_config *c = bert_model_config(tp->model);
     /* the labels the heads index by, before any head draws its masks (the CPU and the GPU alike) */
     bert_status rc = BERT_OK;
     if (task == BERT_TASK_MLM || task == BERT_TASK_PRETRAINING) rc = check_pretraining_labels(tp, labels, S, err);
     if (task == BERT_TASK_TOKEN) rc = check_token_labels(labels, tp->acts->N, bert_model_num_labels(tp->model), err);
-    if (task == BERT_TASK_DIALOGUE) /* the slot tags, after the intents */
-        rc = check_token_labels(labels + (tp->p->intent_multi_label ? (size_t)S * c->num_intents : (size_t)S), tp->acts->N,
-                                bert_model_num_labels(tp->model), err);
+    if (task == BERT_TASK_DIALOGUE)
+        rc = check_token_labels(slot_tags(tp->p, tp->model, labels, S), tp->acts->N, bert_model_num_labels(tp->model), err);
     if (rc != BERT_OK) return rc;
     /* with gpu_heads, the heads on the GPU, where x_out and d x_out stay */
     if (tp->gpu_heads >= 3) rc = gpu_logits(tp, labels, loss_out, err);
