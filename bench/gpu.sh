@@ -7,9 +7,11 @@
 # (exit 77 otherwise); the PyTorch columns need PYTHON's (default python3)
 # torch built with CUDA (else bert.c alone), the transformers ones its
 # transformers; COMPILE=1 adds torch.compile (minutes: one compile a shape). BUILD (default build): the build
-# folder, or one made by tests/gpu/pack.sh, used as it is. The timings hold
-# the whole call: the pooler on the CPU, the ids' copy to the GPU and the
-# hidden states' copy back through pageable host memory, which PyTorch's do not.
+# folder, or one made by tests/gpu/pack.sh, used as it is. Both sides make
+# the pooled output (bench_forward asks bert_forward for it, PyTorch returns
+# pooler_output); bert.c's timings hold the whole call: the ids' copy to the
+# GPU and the pooled output's copy back to the host, which PyTorch's do not
+# (its output stays on the GPU). The hidden states stay on the GPU on both sides.
 # Then a training step (forward + backward + AdamW, a sequence classifier,
 # batches 8 and 32 at sequence 128, f32 and bf16): bench_train --device cuda (the layers
 # and embeddings on the GPU; the heads, their AdamW and the copies each step on the CPU)

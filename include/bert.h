@@ -174,8 +174,10 @@ typedef enum {
                            * softmax; head size <= 64, else batched cuBLAS
                            * products and a softmax kernel); ragged batches
                            * as on the CPU, no padding; in inference the
-                           * embeddings on the GPU too. The heads (pooler,
-                           * classifiers, MLM) stay on the CPU. Inference in
+                           * embeddings and the heads (pooler, NSP, the
+                           * classifiers, QA; not the MLM head) on the GPU
+                           * too, and only the outputs bert_forward was
+                           * asked for come back. Inference in
                            * f32, bf16 or tf32 (bert_model_params.device);
                            * training, the layers and (but with an MLM head
                            * or frozen positions) the embeddings, in f32 or bf16
@@ -203,9 +205,11 @@ typedef struct {
      * the same f32 products either way, up to summation order. */
     int pack_weights;
     /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the weights of the
-     * encoder's layers are copied to the GPU once, here; every forward pass
-     * of the model then runs its layers there (each context has its own
-     * GPU buffers and stream). BERT_ERR_UNSUPPORTED at load, saying why,
+     * embeddings, the encoder's layers and the heads but the MLM head are
+     * copied to the GPU once, here; every forward pass of the model then
+     * runs them there (each context has its own GPU buffers and stream)
+     * and copies back the outputs requested, the hidden states only with
+     * BERT_OUTPUT_HIDDEN or BERT_OUTPUT_MLM (whose head runs on the CPU). BERT_ERR_UNSUPPORTED at load, saying why,
      * where that cannot be (bert_cuda_unavailable_reason) or with
      * BERT_COMPUTE_INT8. With BERT_COMPUTE_BF16 the layers' four dense
      * products take bf16 weights and inputs with f32 sums on the GPU

@@ -97,6 +97,21 @@ __global__ static void bias_act(float *y, const float *b, size_t M, int N, int a
     }
 }
 
+/* Row i of dst [rows x C] = row rows[i] of src, one block a row: the
+ * labelled tokens' hidden states (train.cu's MLM head), the first tokens'
+ * (the pooler's input, in training and in inference). */
+__global__ static void gather_rows(float *dst, const float *src, const int *rows, int C) {
+    const float *r = src + (size_t)rows[blockIdx.x] * C;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) dst[(size_t)blockIdx.x * C + j] = r[j];
+}
+
+/* y[M x N] = tanh(y + b): BertPooler's bias and activation (bert_tanh). */
+__global__ static void bias_tanh(float *y, const float *b, size_t M, int N) {
+    size_t n = M * (size_t)N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = tanhf(y[i] + b[i % N]);
+}
+
 /* The sum (op 0) or maximum (op 1) of v over the block; every thread gets it. */
 __device__ static inline float block_reduce(float v, int op) {
     __shared__ float part[32];

@@ -133,6 +133,12 @@ typedef struct {
     __nv_bfloat16 *qkv_w16, *o_w16, *i_w16, *o2_w16; /* bf16: the dense weights rounded; else NULL */
 } layer_dev;
 
+/* The heads' weights on the GPU, NULL where the model has none. */
+typedef struct {
+    float *pooler_w, *pooler_b, *nsp_w, *nsp_b, *cls_w, *cls_b, *intent_w, *intent_b, *qa_w, *qa_b;
+    int classes, intents;
+} heads_dev;
+
 struct bert_cuda_model {
     int C, NH, I, L, act, tf32;
     float eps;
@@ -141,6 +147,8 @@ struct bert_cuda_model {
     float *block;           /* every layer weight, one allocation */
     __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
     layer_dev *layers;
+    float *head_block; /* the heads' weights, one allocation (NULL: no head) */
+    heads_dev head;
 };
 
 /* bf16: the four dense weights of every layer rounded into m->block16. */
@@ -164,6 +172,38 @@ static cudaError_t round_weights(bert_cuda_model *m) {
         }
         e = cudaGetLastError();
     }
+    return e;
+}
+
+/* The heads' weights (those src has) into m->head_block, one allocation. */
+static cudaError_t upload_heads(bert_cuda_model *m, const bert_cuda_heads_src *src) {
+    size_t C = (size_t)m->C, L = src->cls_w ? (size_t)src->classes : 0, I = src->intent_w ? (size_t)src->intents : 0;
+    heads_dev *h = &m->head;
+    struct {
+        float **dst;
+        const float *a;
+        size_t n;
+    } parts[] = {{&h->pooler_w, src->pooler_w, C * C}, {&h->pooler_b, src->pooler_b, C},
+                 {&h->nsp_w, src->nsp_w, 2 * C},       {&h->nsp_b, src->nsp_b, 2},
+                 {&h->cls_w, src->cls_w, L * C},       {&h->cls_b, src->cls_b, L},
+                 {&h->intent_w, src->intent_w, I * C}, {&h->intent_b, src->intent_b, I},
+                 {&h->qa_w, src->qa_w, 2 * C},         {&h->qa_b, src->qa_b, 2}};
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k += 2) /* a weight and its bias, both or neither */
+        if (parts[k].a && parts[k + 1].a && parts[k].n) total += parts[k].n + parts[k + 1].n;
+    if (!total) return cudaSuccess;
+    cudaError_t e = cudaMalloc((void **)&m->head_block, sizeof(float) * total);
+    float *d = m->head_block;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && e == cudaSuccess; k += 2) {
+        if (!parts[k].a || !parts[k + 1].a || !parts[k].n) continue;
+        for (size_t j = k; j < k + 2 && e == cudaSuccess; j++) {
+            *parts[j].dst = d;
+            e = cudaMemcpy(d, parts[j].a, sizeof(float) * parts[j].n, cudaMemcpyHostToDevice);
+            d += parts[j].n;
+        }
+    }
+    h->classes = h->cls_w ? src->classes : 0;
+    h->intents = h->intent_w ? src->intents : 0;
     return e;
 }
 
@@ -241,6 +281,10 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the weights to the GPU");
     }
+    if (e == cudaSuccess && (e = upload_heads(m, &src->head)) != cudaSuccess) {
+        bert_cuda_model_free(m);
+        return cuda_fail(err, e, "copying the heads' weights to the GPU");
+    }
     if (src->bf16 && (e = round_weights(m)) != cudaSuccess) {
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "rounding the weights to bf16 on the GPU");
@@ -260,6 +304,7 @@ extern "C" void bert_cuda_model_free(bert_cuda_model *m) {
     if (m->block) cudaFree(m->block);
     if (m->emb) cudaFree(m->emb);
     if (m->block16) cudaFree(m->block16);
+    if (m->head_block) cudaFree(m->head_block);
     free(m->layers);
     free(m);
 }
@@ -276,6 +321,9 @@ struct bert_cuda_work {
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
     int *tok;           /* device: each token's id, token type and position */
+    float *outs;        /* device: the heads' wanted outputs, one after another (cap_outs floats) */
+    float *outs_h;      /* their host staging: one copy back */
+    size_t cap_outs;
     /* profiling (bert_cuda_run's prof): an event after each step, and what it ended */
     cudaEvent_t *ev;
     int *ev_what; /* (layer + 1) * BERT_OP_COUNT + kind; layer -1: the pass's own steps */
@@ -295,6 +343,8 @@ extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     free(w->tiles_h), free(w->tok_h);
+    if (w->outs) cudaFree(w->outs);
+    free(w->outs_h);
     for (int i = 0; i < w->cap_ev; i++) cudaEventDestroy(w->ev[i]);
     free(w->ev), free(w->ev_what);
     if (w->blas) cuda_blas()->destroy(w->blas);
@@ -346,6 +396,20 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
         else w->cap_scores = 0;
     }
     return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "allocating the GPU's working memory");
+}
+
+/* The device buffer for n floats of the heads' outputs and its host staging. */
+static bert_status reserve_outs(bert_cuda_work *w, size_t n, bert_error *err) {
+    if (n <= w->cap_outs) return BERT_OK;
+    size_t c = n + n / 4;
+    free(w->outs_h);
+    w->outs_h = NULL;
+    w->cap_outs = 0;
+    cudaError_t e = grow(&w->outs, c);
+    if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's working memory");
+    if (!(w->outs_h = (float *)malloc(sizeof(float) * c))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    w->cap_outs = c;
+    return BERT_OK;
 }
 
 static bert_status work_create(const bert_cuda_model *m, bert_cuda_work **out, bert_error *err) {
@@ -454,14 +518,80 @@ static cublasStatus_t layer(const bert_cuda_model *m, int l, bert_cuda_work *w, 
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* The heads' outputs in the order they lie in the work's outs buffer: the
+ * pooled output first, then what is made of it, then the per-token ones. */
+enum { OUT_POOLED, OUT_NSP, OUT_CLASSIFIER, OUT_INTENT, OUT_TOKENS, OUT_QA, OUT_KINDS };
+
+typedef struct {
+    float *host;        /* where it goes (bert_cuda_outputs), NULL: not wanted */
+    const float *w, *b; /* its dense layer on the GPU (NULL: the model lacks the head) */
+    size_t rows;        /* S, or N for a per-token output */
+    int width;
+    const char *name;
+} head_out;
+
+static void head_outs(const bert_cuda_model *m, const bert_cuda_outputs *o, size_t N, size_t S, head_out *h) {
+    const heads_dev *d = &m->head;
+    const head_out all[OUT_KINDS] = {
+        {o->pooled, d->pooler_w, d->pooler_b, S, m->C, "pooler (bert.pooler.dense)"},
+        {o->nsp, d->nsp_w, d->nsp_b, S, 2, "NSP head (cls.seq_relationship)"},
+        {o->classifier, d->cls_w, d->cls_b, S, d->classes, "classifier head (classifier)"},
+        {o->intent, d->intent_w, d->intent_b, S, d->intents, "intent head (intent_classifier)"},
+        {o->tokens, d->cls_w, d->cls_b, N, d->classes, "classifier head (classifier)"},
+        {o->qa, d->qa_w, d->qa_b, N, 2, "question-answering head (qa_outputs)"},
+    };
+    memcpy(h, all, sizeof all);
+}
+
+/* The wanted heads on the last layer's hidden states (S sequences, the
+ * first rows' offsets in w->offs; h's rows say how many tokens), each output into its place
+ * in w->outs: BertPooler (the first tokens gathered into w->tmp, dense,
+ * tanh; into w->attn when only what is made of it is wanted), then
+ * nn.Linear on the pooled output (NSP, classifier, intent) or on every
+ * token (token classifier, QA). */
+static cublasStatus_t heads(const bert_cuda_model *m, bert_cuda_work *w, const head_out *h, int pooler, int S) {
+    int C = m->C;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    float *at = w->outs, *pooled = h[OUT_POOLED].host ? w->outs : w->attn;
+    if (pooler) {
+        BERT_LAUNCH(gather_rows, (unsigned)S, threads_for(C, 256), w->stream)(w->tmp, w->hidden, w->offs, C);
+        if ((s = dense(w, -1, pooled, w->tmp, m->head.pooler_w, NULL, S, C, C)) != CUBLAS_STATUS_SUCCESS) return s;
+        BERT_LAUNCH(bias_tanh, blocks_for((size_t)S * C), 256, w->stream)(pooled, m->head.pooler_b, (size_t)S, C);
+    }
+    for (int k = 0; k < OUT_KINDS && s == CUBLAS_STATUS_SUCCESS; k++) {
+        if (!h[k].host) continue;
+        float *y = at;
+        at += h[k].rows * (size_t)h[k].width;
+        if (k == OUT_POOLED) continue; /* made above, in its place */
+        s = dense(w, -1, y, k < OUT_TOKENS ? pooled : w->hidden, h[k].w, NULL, (int)h[k].rows, h[k].width, C);
+        if (s == CUBLAS_STATUS_SUCCESS)
+            BERT_LAUNCH(bias_act, blocks_for(h[k].rows * (size_t)h[k].width), 256, w->stream)(y, h[k].b, h[k].rows,
+                                                                                            h[k].width, -1);
+    }
+    mark(w, -1, BERT_OP_HEADS);
+    return s;
+}
+
 /* Scores of one group at most: 64 M floats (256 MB), or one pair's T x T. */
 enum { SCORE_CAP = 64 << 20 };
 
-extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden,
+extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, const bert_cuda_outputs *out,
                                      const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask,
                                      double *prof, bert_error *err) {
-    if (!m || !work || !hidden || !seqs || !offset || !keymask || n_seqs < 1)
+    if (!m || !work || !out || !seqs || !offset || !keymask || n_seqs < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
+    head_out h[OUT_KINDS];
+    head_outs(m, out, (size_t)offset[n_seqs], (size_t)n_seqs, h);
+    int pooler = 0;
+    size_t outs = 0;
+    for (int k = 0; k < OUT_KINDS; k++) {
+        if (!h[k].host) continue;
+        if (!h[k].w) return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no %s", h[k].name);
+        outs += h[k].rows * (size_t)h[k].width;
+        pooler |= k < OUT_TOKENS;
+    }
+    if (pooler && !m->head.pooler_w)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no %s", h[OUT_POOLED].name);
     bert_status rc = *work ? BERT_OK : work_create(m, work, err);
     if (rc != BERT_OK) return rc;
     bert_cuda_work *w = *work;
@@ -469,7 +599,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     size_t N = (size_t)offset[n_seqs], C = (size_t)m->C;
     int fused = bert_cuda_fused_attention(m->C / m->NH), n_groups = 0, n_tiles = 0;
     size_t P = fused ? 0 : (size_t)n_seqs * (size_t)m->NH;
-    if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK) return rc;
+    if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK || (rc = reserve_outs(w, outs, err)) != BERT_OK) return rc;
     if (fused) {
         if ((n_tiles = bert_cuda_tiles(offset, n_seqs, FA_Q, w->tiles_h)) < 1)
             return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
@@ -498,7 +628,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e == cudaSuccess) e = cudaMemcpyAsync(w->keymask, keymask, sizeof(float) * N, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && fused)
         e = cudaMemcpyAsync(w->tiles, w->tiles_h, sizeof(int) * 2 * (size_t)n_tiles, cudaMemcpyHostToDevice, w->stream);
-    if (e == cudaSuccess && fused)
+    if (e == cudaSuccess && (fused || pooler)) /* the tiles' sequences, the pooler's first tokens */
         e = cudaMemcpyAsync(w->offs, offset, sizeof(int) * ((size_t)n_seqs + 1), cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
@@ -514,11 +644,21 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     mark(w, -1, BERT_OP_EMBEDDINGS);
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     for (int l = 0; l < m->L && s == CUBLAS_STATUS_SUCCESS; l++) s = layer(m, l, w, (int)N, n_groups, n_tiles);
+    if (s == CUBLAS_STATUS_SUCCESS && outs) s = heads(m, w, h, pooler, n_seqs);
     if (s != CUBLAS_STATUS_SUCCESS) return cublas_fail(w->stream, s, err);
     if ((e = cudaGetLastError()) != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "launching a kernel");
-    e = cudaMemcpyAsync(hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
+    if (out->hidden) e = cudaMemcpyAsync(out->hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
+    if (e == cudaSuccess && outs)
+        e = cudaMemcpyAsync(w->outs_h, w->outs, sizeof(float) * outs, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
+    const float *from = w->outs_h; /* each wanted output where the caller wants it */
+    for (int k = 0; e == cudaSuccess && k < OUT_KINDS; k++) {
+        if (!h[k].host) continue;
+        size_t n = h[k].rows * (size_t)h[k].width;
+        memcpy(h[k].host, from, sizeof(float) * n);
+        from += n;
+    }
     /* each step's time: from the event before it to its own */
     for (int i = 1; e == cudaSuccess && prof && i < w->n_ev; i++) {
         float ms = 0.0f;

@@ -2,9 +2,10 @@
  *
  * The seam: bert_forward hands the ragged batch's sequences to
  * bert_cuda_run, which copies their ids to the GPU, makes the embeddings
- * there (gather + LayerNorm, one kernel), runs every layer and writes the
- * last layer's [N x C] hidden states back; the heads then run on the CPU as
- * for a CPU model. Per layer, on the context's stream:
+ * there (gather + LayerNorm, one kernel), runs every layer and the heads
+ * and writes the requested outputs back: the last layer's [N x C] hidden
+ * states, what the heads make of them (bert_cuda_outputs). Per layer, on
+ * the context's stream:
  *   qkv  = hidden Wqkv^T + b          cuBLAS sgemm, bias kernel   [N x 3C]
  *   attn = softmax(scale Q_h K_h^T + key mask) V_h                 [N x C]
  *        fused: one kernel for every (query tile, head) of the batch,
@@ -14,6 +15,10 @@
  *        by batched sgemm
  *   hidden = LN(attn Wo^T + bo + hidden)       sgemm, add+LayerNorm kernel
  *   hidden = LN(act(hidden Wi^T + bi) Wo2^T + bo2 + hidden)
+ * then the heads (f32 products in every mode but tf32's):
+ *   pooled = tanh(h[first token] Wp^T + bp)      gather kernel, sgemm, bias + tanh
+ *   nsp, classifier, intent = pooled W^T + b     sgemm, bias kernel   [S x 2|L|I]
+ *   token classifier, qa = h W^T + b             sgemm, bias kernel   [N x L|2]
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
  * f32 with its own summation orders; or, for a bf16 model, the four dense
  * products with bf16 operands and f32 sums (cublasGemmEx); or, for a tf32
@@ -56,6 +61,17 @@ typedef struct {
     int vocab, positions, token_types;
 } bert_cuda_embeddings_src;
 
+/* The host copies of the heads that run after the layers; a NULL weight:
+ * the model has no such head. */
+typedef struct {
+    const float *pooler_w, *pooler_b; /* bert.pooler.dense [C x C], [C] */
+    const float *nsp_w, *nsp_b;       /* cls.seq_relationship [2 x C], [2] */
+    const float *cls_w, *cls_b;       /* classifier [classes x C], [classes] */
+    const float *intent_w, *intent_b; /* intent_classifier [intents x C], [intents] */
+    const float *qa_w, *qa_b;         /* qa_outputs [2 x C], [2] */
+    int classes, intents;
+} bert_cuda_heads_src;
+
 typedef struct {
     int hidden, heads, intermediate, layers;
     int act; /* a bert_activation (kernels/ops.h) */
@@ -66,7 +82,20 @@ typedef struct {
                * rest stay f32 */
     int tf32; /* 1: cuBLAS's f32 products in TF32 math (CUBLAS_TF32_TENSOR_OP_MATH) */
     bert_cuda_embeddings_src emb;
+    bert_cuda_heads_src head;
 } bert_cuda_model_src;
+
+/* Where bert_cuda_run writes each output (host memory), NULL for those not
+ * wanted. Sequence s's rows of a per-token output start at row offset[s]. */
+typedef struct {
+    float *hidden;     /* [N x C]: the last layer's hidden states */
+    float *pooled;     /* [S x C]: BertPooler, tanh(dense(h[first token])) */
+    float *nsp;        /* [S x 2]: seq_relationship(pooled) */
+    float *classifier; /* [S x classes]: classifier(pooled) */
+    float *intent;     /* [S x intents]: intent_classifier(pooled) */
+    float *tokens;     /* [N x classes]: classifier(h), on every token */
+    float *qa;         /* [N x 2]: qa_outputs(h), the start and end logits */
+} bert_cuda_outputs;
 
 typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */
 typedef struct bert_cuda_work bert_cuda_work;   /* one context's buffers, stream, handle */
@@ -74,8 +103,8 @@ typedef struct bert_cuda_work bert_cuda_work;   /* one context's buffers, stream
 /* NULL when the GPU path can run here, else why not (bert_cuda_unavailable_reason). */
 const char *bert_cuda_unavailable(void);
 
-/* Copies the embedding tables and the layers' weights to the GPU (Q, K and
- * V as one [3C x C] weight). BERT_ERR_UNSUPPORTED when the GPU path cannot run, BERT_ERR_NOMEM
+/* Copies the embedding tables, the layers' weights (Q, K and V as one
+ * [3C x C] weight) and the heads' to the GPU. BERT_ERR_UNSUPPORTED when the GPU path cannot run, BERT_ERR_NOMEM
  * when the GPU's memory is short (both say which). */
 bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_model **out, bert_error *err);
 void bert_cuda_model_free(bert_cuda_model *m);
@@ -83,16 +112,21 @@ void bert_cuda_model_free(bert_cuda_model *m);
 /* The embeddings and every layer for the ragged batch seqs[0..n_seqs)
  * (sequence s is rows offset[s] .. offset[s+1]; its ids, already checked
  * against the tables' sizes by the caller) with keymask [N] (1 attends, 0
- * is masked as a key); the last layer's hidden states into hidden [N x C]
- * (host memory). prof, when not NULL ([(layers + 1) x BERT_OP_COUNT]), gets
- * each step's GPU time added (seconds, CUDA events) to its layer's row and
- * kind (bert_op_kind; a dense layer's bias and activation count as its
- * product), the embeddings to row `layers`. *work is
+ * is masked as a key), then the heads whose outputs are wanted (out's
+ * non-NULL pointers; the pooler runs when any of pooled, nsp, classifier
+ * and intent is). Each wanted output is copied into out's host memory and
+ * nothing else comes back. A wanted output whose head the model lacks:
+ * BERT_ERR_UNSUPPORTED, before anything runs. prof, when not NULL
+ * ([(layers + 1) x BERT_OP_COUNT]), gets each step's GPU time added
+ * (seconds, CUDA events) to its layer's row and kind (bert_op_kind; a
+ * dense layer's bias and activation count as its product), the embeddings
+ * and the heads to row `layers`. *work is
  * the calling context's, made on first use and grown as needed (free it
  * with bert_cuda_work_free). One thread per work at a time; works of one
  * model may run at once from several threads. */
-bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const bert_sequence *seqs,
-                          const int *offset, int n_seqs, const float *keymask, double *prof, bert_error *err);
+bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, const bert_cuda_outputs *out,
+                          const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask, double *prof,
+                          bert_error *err);
 void bert_cuda_work_free(bert_cuda_work *w);
 
 /* ---- plan.c: host-side planning, no GPU needed ------------------------- */

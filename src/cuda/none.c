@@ -18,9 +18,10 @@ bert_status bert_cuda_model_create(const bert_cuda_model_src *src, bert_cuda_mod
 
 void bert_cuda_model_free(bert_cuda_model *m) { (void)m; }
 
-bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, float *hidden, const bert_sequence *seqs,
-                          const int *offset, int n_seqs, const float *keymask, double *prof, bert_error *err) {
-    (void)m, (void)work, (void)hidden, (void)seqs, (void)offset, (void)n_seqs, (void)keymask, (void)prof;
+bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, const bert_cuda_outputs *out,
+                          const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask, double *prof,
+                          bert_error *err) {
+    (void)m, (void)work, (void)out, (void)seqs, (void)offset, (void)n_seqs, (void)keymask, (void)prof;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 

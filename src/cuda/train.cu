@@ -117,14 +117,6 @@ __global__ static void embed_scatter(float *g, const float *d, const int *row, c
     }
 }
 
-/* Row i of dst [rows x C] = row rows[i] of src, one block a row: the
- * labelled tokens' hidden states (head_mlm's copies), the first tokens'
- * (pooler_fwd's). */
-__global__ static void gather_rows(float *dst, const float *src, const int *rows, int C) {
-    const float *r = src + (size_t)rows[blockIdx.x] * C;
-    for (int j = threadIdx.x; j < C; j += blockDim.x) dst[(size_t)blockIdx.x * C + j] = r[j];
-}
-
 /* Row rows[i] of dst += row i of src, one block a row (rows distinct):
  * a head's input gradient into d x_out (head_mlm's and pooler_bwd's adds). */
 __global__ static void scatter_add_rows(float *dst, const float *src, const int *rows, int C) {
@@ -141,13 +133,6 @@ __global__ static void layernorm_keep(float *out, const float *x, float *mean, f
     float s = 0.0f;
     for (int j = threadIdx.x; j < C; j += blockDim.x) s += x[off + j];
     layernorm_keep_row(out + off, x + off, mean + blockIdx.x, rstd + blockIdx.x, s, g, beta, NULL, 0.0f, off, C, eps);
-}
-
-/* y[M x N] = tanh(y + b), kept: BertPooler's activation (bert_tanh). */
-__global__ static void bias_tanh(float *y, const float *b, size_t M, int N) {
-    size_t n = M * (size_t)N;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        y[i] = tanhf(y[i] + b[i % N]);
 }
 
 /* d[i] *= 1 - y[i]^2: through tanh from its output (pooler_bwd). */

@@ -107,10 +107,14 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     if (ctx->model->attention_bf16) fused = (bert_attention_bf16_scratch_bytes(T, HS) + sizeof(float) - 1) / sizeof(float);
     else if (bert_attention_f32_available(HS)) fused = bert_attention_f32_scratch_bytes(T, HS) / sizeof(float);
     size_t stride = pad16((size_t)T * T > fused ? (size_t)T * T : fused);
+    /* a GPU model's layers and heads run there: of the layers' buffers
+     * (q, k, v, attn, ff, the scores, the first tokens') it needs none, of
+     * tmp only the MLM head's scratch */
+    size_t cpu = ctx->model->cuda ? 0 : 1;
     size_t sizes[] = {
-        pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * C),
-        pad16((size_t)N * C), pad16((size_t)N * C), pad16((size_t)N * I), pad16((size_t)N),
-        (size_t)ctx->n_threads * stride, pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
+        pad16((size_t)N * C), cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * C),
+        cpu * pad16((size_t)N * C), pad16((size_t)N * C), cpu * pad16((size_t)N * I), pad16((size_t)N),
+        cpu * (size_t)ctx->n_threads * stride, cpu * pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
         pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2), pad16((size_t)S * NI),
     };
     size_t total = 0;
@@ -131,7 +135,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
                        &ctx->cls_logits, &ctx->tok_logits, &ctx->qa_logits, &ctx->intent_logits};
     float *p = arena;
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
-        *views[i] = p;
+        *views[i] = sizes[i] ? p : NULL; /* none: never read (a GPU model's layer buffers) */
         p += sizes[i];
     }
     ctx->cap_tokens = N;

@@ -528,6 +528,36 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
 
 static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err);
 
+/* A GPU model's pass (cuda/encoder.h): the embeddings, the layers and
+ * every head but the MLM head on the GPU; only the requested outputs come
+ * back (the hidden states when asked for, or for the MLM head, which runs
+ * here on them). ctx is reserved and its offsets set. */
+static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs,
+                                bert_error *err) {
+    const bert_model *m = ctx->model;
+    if ((outputs & (BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER)) && bert_model_num_labels(m) != m->cuda_labels)
+        return bert_fail(err, BERT_ERR_STATE, "the classifier has %d labels but the GPU holds the %d it had at loading",
+                         bert_model_num_labels(m), m->cuda_labels);
+    nn_key_mask(ctx->keymask, seqs, n_seqs, ctx->offset);
+    bert_cuda_outputs o = {
+        outputs & (BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM) ? ctx->hidden : NULL,
+        outputs & BERT_OUTPUT_POOLED ? ctx->pooled : NULL,
+        outputs & BERT_OUTPUT_NSP ? ctx->nsp : NULL,
+        outputs & BERT_OUTPUT_CLASSIFIER ? ctx->cls_logits : NULL,
+        outputs & BERT_OUTPUT_INTENT ? ctx->intent_logits : NULL,
+        outputs & BERT_OUTPUT_TOKEN_CLASSIFIER ? ctx->tok_logits : NULL,
+        outputs & BERT_OUTPUT_QA ? ctx->qa_logits : NULL,
+    };
+    double *dev = prof_device_rows(ctx); /* the GPU's steps, timed by its events */
+    bert_status rc = bert_cuda_run(m->cuda, &ctx->cuda, &o, seqs, ctx->offset, n_seqs, ctx->keymask, dev, err);
+    if (rc != BERT_OK) return rc;
+    prof_device_done(ctx, dev); /* the copies and the host's share: "other" */
+    if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
+    prof_mark(ctx, -1, BERT_OP_HEADS);
+    ctx->outputs = outputs | (o.hidden ? BERT_OUTPUT_HIDDEN : 0);
+    return BERT_OK;
+}
+
 bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err) {
     bert_error_clear(err);
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_forward: context is NULL");
@@ -612,18 +642,10 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     for (int s = 0; s < n_seqs; s++) ctx->offset[s + 1] = ctx->offset[s] + seqs[s].n_tokens;
 
     prof_begin(ctx);
-    if (m->cuda) { /* the embeddings and layers on the GPU, the hidden states back in ctx->hidden (cuda/encoder.h) */
-        nn_key_mask(ctx->keymask, seqs, n_seqs, ctx->offset);
-        double *dev = prof_device_rows(ctx); /* the GPU's steps, timed by its events */
-        if ((rc = bert_cuda_run(m->cuda, &ctx->cuda, ctx->hidden, seqs, ctx->offset, n_seqs, ctx->keymask, dev,
-                                err)) != BERT_OK)
-            return rc;
-        prof_device_done(ctx, dev); /* the copies and the host's share: "other" */
-    } else {
-        embeddings_forward(ctx, seqs);
-        prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
-    }
-    for (int l = 0; !m->cuda && l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
+    if (m->cuda) return forward_cuda(ctx, seqs, n_seqs, outputs, err);
+    embeddings_forward(ctx, seqs);
+    prof_mark(ctx, -1, BERT_OP_EMBEDDINGS);
+    for (int l = 0; l < c->num_hidden_layers; l++) layer_forward(ctx, l, &m->w.layers[l]);
     if (ctx->error.code != BERT_OK) return bert_fail(err, ctx->error.code, "%s", ctx->error.message);
     if (outputs & (BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP | BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_INTENT)) {
         pooler_forward(ctx, outputs);
@@ -638,7 +660,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     if (outputs & BERT_OUTPUT_QA)
         bert_linear(ctx->qa_logits, 2, ctx->hidden, m->w.qa.w, m->w.qa.b, N, 2, c->hidden_size, ctx->n_threads);
     prof_mark(ctx, -1, BERT_OP_HEADS);
-    /* last_hidden_state is always computed; report it as available. */
+    /* last_hidden_state is always computed on the CPU; report it as available. */
     ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;
     return BERT_OK;
 }

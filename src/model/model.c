@@ -552,10 +552,11 @@ struct bert_cuda_layer_src *bert_model_cuda_layers(const bert_model *m) {
     return ls;
 }
 
-/* BERT_DEVICE_CUDA: the encoder layers' weights copied to the GPU, f32 or
- * (BERT_COMPUTE_BF16) with the dense weights rounded to bf16 there, or
- * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU side
- * (embeddings, heads) stays f32. */
+/* BERT_DEVICE_CUDA: the embeddings', encoder layers' and heads' weights
+ * (all but the MLM head's) copied to the GPU, f32, or (BERT_COMPUTE_BF16)
+ * with the layers' dense weights rounded to bf16 there, or
+ * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU's copies stay
+ * f32 (the MLM head runs there). */
 static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
     if (p->compute == BERT_COMPUTE_INT8)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16 and tf32 (not --dtype int8)");
@@ -572,7 +573,16 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
                                p->compute == BERT_COMPUTE_BF16,
                                p->compute == BERT_COMPUTE_TF32,
                                {m->w.word, m->w.pos, m->w.type, m->w.emb_ln.w, m->w.emb_ln.b, c->vocab_size,
-                                c->max_position_embeddings, c->type_vocab_size}};
+                                c->max_position_embeddings, c->type_vocab_size},
+                               {0}};
+    const bert_weights *w = &m->w;
+    bert_cuda_heads_src *h = &src.head;
+    if (m->heads & BERT_HEAD_POOLER) h->pooler_w = w->pooler.w, h->pooler_b = w->pooler.b;
+    if (m->heads & BERT_HEAD_NSP) h->nsp_w = w->nsp.w, h->nsp_b = w->nsp.b;
+    if (m->heads & BERT_HEAD_CLASSIFIER)
+        h->cls_w = w->classifier.w, h->cls_b = w->classifier.b, h->classes = m->cuda_labels = bert_model_num_labels(m);
+    if (m->heads & BERT_HEAD_INTENT) h->intent_w = w->intent.w, h->intent_b = w->intent.b, h->intents = c->num_intents;
+    if (m->heads & BERT_HEAD_QA) h->qa_w = w->qa.w, h->qa_b = w->qa.b;
     bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
     free(ls);
     return rc;

@@ -79,7 +79,8 @@ struct bert_model {
     int attention_bf16;
     int packed_f32;    /* encoder dense layers packed for oneDNN's f32 matmul (some d->pf32 set) */
     int packed_bf16;   /* some encoder dense layer or the pooler packed for oneDNN's bf16 matmul (d->pbf16) */
-    struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' weights on the GPU (cuda/encoder.h), else NULL */
+    struct bert_cuda_model *cuda; /* BERT_DEVICE_CUDA: the layers' and heads' weights on the GPU (cuda/encoder.h), else NULL */
+    int cuda_labels;   /* the classifier's rows the GPU holds (bert_model_num_labels at loading) */
     float *packed_small; /* the encoder's biases and LayerNorm vectors copied out of the file where its
                             dense weights were packed or converted (their file pages given back) */
     int64_t n_params;

@@ -68,6 +68,7 @@ std::map<uintptr_t, mapping> allocs; /* start -> its mapping */
 int fail_countdown, fail_more; /* the n-th cudaMalloc fails, and fail_more after it */
 int copy_countdown;            /* the n-th copy fails */
 size_t n_launches;
+size_t to_host; /* bytes copied from device to host memory */
 thread_local cudaError_t last_error = cudaSuccess;
 size_t page;
 
@@ -546,6 +547,10 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
     if (sd) bert_emu_check_range(src, bytes, what);
     else if (is_device(src)) misuse("%s: the source is device memory, the kind says host", what);
     memmove(dst, src, bytes);
+    if (sd && !dd) {
+        std::lock_guard<std::mutex> g(mem_lock);
+        to_host += bytes;
+    }
     return cudaSuccess;
 }
 
@@ -705,6 +710,11 @@ extern "C" size_t bert_emu_live_allocations(void) {
 extern "C" size_t bert_emu_launches(void) {
     std::lock_guard<std::mutex> g(mem_lock);
     return n_launches;
+}
+
+extern "C" size_t bert_emu_copied_to_host(void) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    return to_host;
 }
 
 /* With BERT_EMU_REPORT set, a program's last word on stderr: the kernels

@@ -35,6 +35,8 @@ void bert_emu_fail_pin(int n);
 /* Live device (and page-locked host) allocations and locked host ranges, and kernel launches so far. */
 size_t bert_emu_live_allocations(void);
 size_t bert_emu_launches(void);
+/* Bytes copied from device to host memory so far. */
+size_t bert_emu_copied_to_host(void);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "cuda/collective.h"
 #include "cuda/encoder.h"
@@ -51,7 +52,7 @@ static bert_status load(const fixture *f, bert_device device, bert_compute_dtype
 /* Runs the first n_seqs sequences; their hidden states, one after another, into out. */
 static bert_status run(const fixture *f, bert_context *ctx, int n_seqs, float *out, bert_error *err) {
     make_batch(f, n_seqs);
-    bert_status rc = bert_forward(ctx, seqs, n_seqs, BERT_OUTPUT_POOLED, err);
+    bert_status rc = bert_forward(ctx, seqs, n_seqs, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED, err);
     if (rc != BERT_OK || !out) return rc;
     int C = f->C;
     for (int s = 0; s < n_seqs; s++) {
@@ -211,7 +212,7 @@ TEST(forward_cuda_emulated_contexts_on_threads) {
  * bias, two LayerNorms and the feed-forward's bias (cuBLAS's products are
  * not launches here), plus the attention: one fused launch whatever the
  * lengths, or (batched) one softmax launch per distinct length, 6 in this
- * batch. */
+ * batch; then the pooler's two (the first tokens' gather, bias + tanh). */
 TEST(forward_cuda_emulated_attention_launches) {
     bert_error err;
     bert_model *m = NULL;
@@ -226,7 +227,7 @@ TEST(forward_cuda_emulated_attention_launches) {
     CHECK_OK(run(&BIG, ctx, N_SEQS, NULL, &err), err);
     size_t got = bert_emu_launches() - before, layers = 4, fused = (size_t)bert_cuda_fused_attention(96 / 6);
     printf("  %s attention: %zu launches for %zu layers\n", fused ? "fused" : "batched", got, layers);
-    CHECK(got == 1 + layers * (fused ? 5 : 4 + 6));
+    CHECK(got == 1 + layers * (fused ? 5 : 4 + 6) + 2);
     bert_context_free(ctx);
     bert_model_free(m);
 }
@@ -260,7 +261,7 @@ TEST(forward_cuda_emulated_head_sizes) {
             out[dev] = malloc(sizeof(float) * batch_tokens(N_SEQS) * (size_t)C);
             make_batch(&f, N_SEQS);
             for (int s = 0; s < N_SEQS; s++) seqs[s].attention_mask = mask + s * MAX_T;
-            if (ctx) CHECK_OK(bert_forward(ctx, seqs, N_SEQS, BERT_OUTPUT_POOLED, &err), err);
+            if (ctx) CHECK_OK(bert_forward(ctx, seqs, N_SEQS, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED, &err), err);
             for (int s = 0, at = 0; ctx && s < N_SEQS; at += lengths[s++] * C)
                 memcpy(out[dev] + at, bert_output_hidden(ctx, s), sizeof(float) * (size_t)lengths[s] * C);
             bert_context_free(ctx);
@@ -275,10 +276,142 @@ TEST(forward_cuda_emulated_head_sizes) {
     CHECK(bert_emu_live_allocations() == 0);
 }
 
+/* A joint intent + slot model: the dialogue training fixture's weights
+ * (its intent_classifier has 4 rows) with a config naming its 4 intents,
+ * written to dir; 1 on success. */
+static int write_joint_model(const char *dir) {
+    char path[600], text[8192];
+    snprintf(path, sizeof path, "tests/fixtures/train/dialogue/config.json");
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[n] = 0;
+    char *brace = strchr(text, '{');
+    if (!brace || n == sizeof text - 1 || mkdir(dir, 0700) != 0) return 0;
+    char config[8400];
+    snprintf(config, sizeof config, "{\"intent_id2label\": {\"0\": \"a\", \"1\": \"b\", \"2\": \"c\", \"3\": \"d\"}, %s",
+             brace + 1);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (test_write_file(path, config, strlen(config)) != 0) return 0;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    return test_copy_file("tests/fixtures/train/dialogue/model.safetensors", path) == 0;
+}
+
+/* Every head on the GPU against the same model's heads on the CPU (f32),
+ * on a ragged batch with masked keys and a second segment: the pooled
+ * output, NSP, the sequence classifier (3 labels, and a cross-encoder's
+ * one), the token classifier, QA, a joint model's intents with its slots,
+ * each within 1e-4 of the CPU's. Only what was asked for comes back from
+ * the GPU: the bytes copied are exactly the requested outputs' (the
+ * hidden states among them only when asked for, or for the MLM head, which
+ * runs on the CPU), and an output not asked for is NULL. */
+TEST(forward_cuda_emulated_heads_equal_the_cpus) {
+    char joint[512];
+    snprintf(joint, sizeof joint, "%s/gpu-heads-joint", test_tmpdir());
+    if (!write_joint_model(joint)) {
+        test_fail(__FILE__, __LINE__, "cannot write %s", joint);
+        return;
+    }
+    const struct {
+        const char *dir;
+        int vocab;
+        unsigned outputs;
+    } cases[] = {
+        {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP},
+        {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_NSP},
+        {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_MLM},
+        {FIXTURES "/classifier-4l", 200, BERT_OUTPUT_CLASSIFIER},
+        {FIXTURES "/classifier-4l", 200, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_CLASSIFIER},
+        {"tests/fixtures/tasks/cross-encoder", 242, BERT_OUTPUT_CLASSIFIER},
+        {"tests/fixtures/tasks/ner", 242, BERT_OUTPUT_TOKEN_CLASSIFIER},
+        {"tests/fixtures/tasks/qa", 242, BERT_OUTPUT_QA},
+        {joint, 60, BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_INTENT},
+    };
+    enum { S = 6, T = 32 };
+    static const int len[S] = {17, 32, 5, 23, 1, 9};
+    int32_t tok[S * T], types[S * T], mask[S * T];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        bert_sequence b[S];
+        size_t N = 0;
+        for (int s = 0; s < S; s++) {
+            for (int t = 0; t < T; t++) {
+                tok[s * T + t] = 1 + (s * 31 + t * 7) % (cases[k].vocab - 1);
+                types[s * T + t] = s == 1 && t >= 16;
+                mask[s * T + t] = !(s == 3 && t >= 19);
+            }
+            b[s] = (bert_sequence){.input_ids = tok + s * T, .token_type_ids = types + s * T,
+                                   .attention_mask = mask + s * T, .n_tokens = len[s]};
+            N += (size_t)len[s];
+        }
+        unsigned want = cases[k].outputs;
+        bert_model *m[2] = {NULL, NULL};
+        bert_context *ctx[2] = {NULL, NULL};
+        size_t copied = 0;
+        for (int dev = 0; dev < 2; dev++) {
+            bert_error err;
+            fixture f = {cases[k].dir, 0, cases[k].vocab};
+            CHECK_OK(load(&f, dev ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU, BERT_COMPUTE_F32, &m[dev], &err), err);
+            if (m[dev]) CHECK_OK(bert_context_create(m[dev], NULL, &ctx[dev], &err), err);
+            size_t before = bert_emu_copied_to_host();
+            if (ctx[dev]) CHECK_OK(bert_forward(ctx[dev], b, S, want, &err), err);
+            copied = bert_emu_copied_to_host() - before;
+        }
+        if (ctx[0] && ctx[1]) {
+            const bert_config *c = bert_model_config(m[0]);
+            size_t C = (size_t)c->hidden_size, L = (size_t)bert_model_num_labels(m[0]), I = (size_t)c->num_intents;
+            size_t expect = ((want & (BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM)) ? N * C : 0) +
+                            ((want & BERT_OUTPUT_POOLED) ? S * C : 0) + ((want & BERT_OUTPUT_NSP) ? S * 2 : 0) +
+                            ((want & BERT_OUTPUT_CLASSIFIER) ? S * L : 0) + ((want & BERT_OUTPUT_INTENT) ? S * I : 0) +
+                            ((want & BERT_OUTPUT_TOKEN_CLASSIFIER) ? N * L : 0) + ((want & BERT_OUTPUT_QA) ? N * 2 : 0);
+            if (copied != expect * sizeof(float))
+                test_fail(__FILE__, __LINE__, "case %zu: %zu bytes back from the GPU, want %zu", k, copied,
+                          expect * sizeof(float));
+            double worst = 0;
+            for (int s = 0; s < S; s++) {
+                size_t n = (size_t)len[s];
+                const struct {
+                    unsigned flag;
+                    const float *(*get)(const bert_context *, int);
+                    size_t count;
+                } outs[] = {
+                    {BERT_OUTPUT_HIDDEN, bert_output_hidden, n * C},
+                    {BERT_OUTPUT_POOLED, bert_output_pooled, C},
+                    {BERT_OUTPUT_NSP, bert_output_nsp_logits, 2},
+                    {BERT_OUTPUT_CLASSIFIER, bert_output_classifier_logits, L},
+                    {BERT_OUTPUT_INTENT, bert_output_intent_logits, I},
+                    {BERT_OUTPUT_TOKEN_CLASSIFIER, bert_output_token_classifier_logits, n * L},
+                    {BERT_OUTPUT_QA, bert_output_qa_logits, n * 2},
+                    {BERT_OUTPUT_MLM, bert_output_mlm_logits, n * (size_t)c->vocab_size},
+                };
+                for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
+                    const float *cpu = outs[o].get(ctx[0], s), *gpu = outs[o].get(ctx[1], s);
+                    /* the hidden states come back for the MLM head */
+                    int asked = (want & outs[o].flag) ||
+                                (outs[o].flag == BERT_OUTPUT_HIDDEN && (want & BERT_OUTPUT_MLM));
+                    if (!asked) {
+                        if (gpu) test_fail(__FILE__, __LINE__, "case %zu: output 0x%x not asked for", k, outs[o].flag);
+                        continue;
+                    }
+                    if (!cpu || !gpu) {
+                        test_fail(__FILE__, __LINE__, "case %zu: output 0x%x missing", k, outs[o].flag);
+                        continue;
+                    }
+                    worst = fmax(worst, test_max_abs_diff(cpu, gpu, outs[o].count));
+                }
+            }
+            printf("  %s, outputs 0x%x: GPU vs CPU max |diff| %.3g, %zu bytes back\n", cases[k].dir, want, worst,
+                   copied);
+            CHECK(worst <= 1e-4);
+        }
+        for (int dev = 0; dev < 2; dev++) bert_context_free(ctx[dev]), bert_model_free(m[dev]);
+    }
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
 /* --profile with a GPU model: every layer's products, attention and
  * LayerNorms timed by the GPU's events, the embeddings too (bf16: the
- * conversions as well), the kinds summing to the total, the heads on the
- * host; the same hidden states as an unprofiled context. */
+ * conversions as well), the kinds summing to the total, the heads (on
+ * the GPU) too; the same hidden states as an unprofiled context. */
 TEST(forward_cuda_emulated_profile) {
     for (int bf16 = 0; bf16 <= 1; bf16++) {
         bert_error err;

@@ -7,9 +7,9 @@
 #     the batched one (BERT_CUDA_ATTENTION=batched); the attention plan;
 #     training with the layers on the GPU: every head against the PyTorch
 #     autograd goldens (1e-4), and GPU vs CPU trainers with dropout (train_cuda);
-#  2. the task commands on the bundled models, --device cuda against
-#     --device cpu (embed, classify, ner, fill-mask; numbers within 1e-4,
-#     labels and words equal);
+#  2. the task commands on the bundled models and the task fixtures,
+#     --device cuda against --device cpu (embed, classify, ner, fill-mask,
+#     qa, nsp, rerank; numbers within 1e-4, labels and words equal);
 #  3. a 12-layer model of the bert-base shape at 5..512 tokens in one ragged
 #     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
 #     sums in other orders); --dtype bf16 on the GPU against f32 on the CPU
@@ -117,6 +117,11 @@ printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"
 same ner 1e-4 ner models/bertc-mini-uncased-conll03 < "$TMP/ner.jsonl"
 printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' > "$TMP/mask.jsonl"
 same fill_mask 1e-4 fill-mask models/bertc-mini-uncased < "$TMP/mask.jsonl"
+# the heads the bundled models lack, on the task fixtures (the GPU's QA, NSP and one-logit classifier)
+TASKS=tests/fixtures/tasks
+same qa 1e-4 qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 < "$TASKS/qa/inputs_qa.jsonl"
+same nsp 1e-4 nsp "$TASKS/mlm" < "$TASKS/mlm/inputs_nsp.jsonl"
+same rerank 1e-4 rerank "$TASKS/cross-encoder" < "$TASKS/cross-encoder/inputs_rerank.jsonl"
 
 # A 12-layer bert-base-shaped model (random weights), one ragged batch of 5..512 tokens.
 base12="$build/bench-model-L12"
