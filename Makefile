@@ -157,7 +157,7 @@ $(EMU_DIR)/emu.o: tests/cuda_emu/emu.cc
 $(EMU_DIR)/test_emulated.o: tests/cuda_emu/test_emulated.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itests/cuda_emu -fvisibility=default -MMD -MP -c $< -o $@
-$(EMU_DIR)/libcublas.so.13: tests/cuda_emu/cublas.c tests/cuda_emu/include/cublas_v2.h tests/cuda_emu/emu.h
+$(EMU_DIR)/libcublas.so.13: tests/cuda_emu/cublas.c tests/cuda_emu/include/cublas_v2.h tests/cuda_emu/emu.h tests/cuda_emu/include/cuda_fp16.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(EMU_FLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
 $(EMU_DIR)/libnccl.so.2: tests/cuda_emu/nccl.c tests/cuda_emu/include/nccl.h tests/cuda_emu/emu.h

@@ -1,7 +1,7 @@
 /* bench_forward.c — forward-pass speed of the bert-base shape.
  *
  *   build/bench_forward [--layers 12] [--threads N] [--seq 128] [--reps 10]
- *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8|tf32]
+ *                       [--model-dir DIR] [--write-only] [--dtype f32|bf16|int8|tf32|f16]
  *                       [--batches 1,8] [--shape base|tiny] [--ragged FILE] [--no-pack]
  *                       [--profile] [--profile-json FILE] [--device cpu|cuda]
  *
@@ -119,6 +119,7 @@ int main(int argc, char **argv) {
             dtype = strcmp(v, "bf16") == 0   ? BERT_COMPUTE_BF16
                     : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8
                     : strcmp(v, "tf32") == 0 ? BERT_COMPUTE_TF32
+                    : strcmp(v, "f16") == 0  ? BERT_COMPUTE_F16
                                              : BERT_COMPUTE_F32,
             i++;
         else if (strcmp(argv[i], "--shape") == 0) tiny = strcmp(v, "tiny") == 0, layers = tiny ? 2 : layers, i++;
@@ -233,7 +234,7 @@ int main(int argc, char **argv) {
         for (int s = 0; s < B; s++) flops += bench_sequence_flops(layers, C, I, seqs[s].n_tokens);
         char bname[16];
         snprintf(bname, sizeof bname, ragged ? "R%d" : "%d", B);
-        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : dtype == BERT_COMPUTE_TF32 ? "bert.ctf" : "bert.c", layers, threads, bname, med, t[0],
+        printf("%-8s %-8d %8d %8s %12.2f %12.2f %14.0f %10.1f\n", dtype == BERT_COMPUTE_BF16 ? "bert.c16" : dtype == BERT_COMPUTE_INT8 ? "bert.c8" : dtype == BERT_COMPUTE_TF32 ? "bert.ctf" : dtype == BERT_COMPUTE_F16 ? "bert.ch" : "bert.c", layers, threads, bname, med, t[0],
                tokens / (med / 1e3), flops / (med * 1e6));
         bert_profile prof;
         char text[16384];

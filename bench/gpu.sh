@@ -47,7 +47,7 @@ peers=""
 if [ $TORCH = yes ]; then
     peers="ref"
     if "$PY" -c 'import transformers' 2>/dev/null; then
-        peers="$peers hf"
+        peers="$peers hf hf16"
         [ "${COMPILE:-0}" = 0 ] || peers="$peers hfc"
     else
         echo "bench/gpu.sh: $PY has no transformers: no BertModel column" >&2
@@ -68,8 +68,9 @@ measure() {
     fi
 }
 for seq in 128 512; do
-    for d in f32 bf16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.ctf
-        case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; tf32) name=bertctf row=bert.ctf ;; esac
+    for d in f32 bf16 f16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.ch, bert.ctf
+        case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; f16) name=bertch row=bert.ch ;;
+        tf32) name=bertctf row=bert.ctf ;; esac
         measure $name $row "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
             --device cuda --dtype $d --seq $seq --batches 1,8,32 --reps "$REPS"
     done
@@ -77,23 +78,26 @@ for seq in 128 512; do
     measure bertcb bert.c env BERT_CUDA_ATTENTION=batched "$build/bench_forward" --layers "$LAYERS" \
         --model-dir "$MODEL" --device cuda --seq $seq --batches 1,8,32 --reps "$REPS"
     for p in $peers; do
-        case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;; esac
+        case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;;
+        hf16) flags="--transformers --half" ;; esac
         measure $p pytorch "$PY" bench/torch_forward.py "$MODEL" --device cuda --seq $seq --batches 1,8,32 \
             --reps "$REPS" --threads 1 $flags
     done
 done
 echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
-echo "with BERT_CUDA_ATTENTION=batched, --dtype bf16 (bf16 dense products, f32 sums), --dtype tf32; peers f32: ref ="
-echo "tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
-echo "ratio = bert.c f32 / peer"
+echo "with BERT_CUDA_ATTENTION=batched, --dtype bf16 / f16 (16-bit dense products, f32 sums), --dtype tf32; peers"
+echo "f32: ref = tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
+echo "hf16 = BertModel in float16 (.half()) eager; ratio = bert.c f32 / peer (hf16: bert.c f16 / peer)"
 awk '{ t[$1 " " $2 " " $3] = $4; k[$2 " " $3] = 1; if ($1 !~ /^bertc/) p[$1] = 1 }
-     END { printf "%-5s %-5s %10s %10s %10s %10s", "seq", "batch", "bert.c ms", "batched ms", "bf16 ms", "tf32 ms"
+     END { printf "%-5s %-5s %10s %10s %10s %10s %10s", "seq", "batch", "bert.c ms", "batched ms", "bf16 ms", "f16 ms", "tf32 ms"
            n = 0; for (q in p) names[++n] = q
            for (i = 1; i <= n; i++) printf " %10s %8s", names[i] " ms", "ratio"
            printf "\n"
            for (x in k) { split(x, a, " "); b = t["bertc " x]; h = t["bertc16 " x]; c = t["bertcb " x]; f = t["bertctf " x]
-               printf "%-5s %-5s %10s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-", f ? f : "-"
-               for (i = 1; i <= n; i++) { v = t[names[i] " " x]; printf " %10s %8s", v ? v : "-", v && b ? sprintf("%.2f", b / v) : "-" }
+               g = t["bertch " x]
+               printf "%-5s %-5s %10s %10s %10s %10s %10s", a[1], a[2], b ? b : "-", c ? c : "-", h ? h : "-", g ? g : "-", f ? f : "-"
+               for (i = 1; i <= n; i++) { v = t[names[i] " " x]; base = names[i] ~ /16$/ ? g : b
+                   printf " %10s %8s", v ? v : "-", v && base ? sprintf("%.2f", base / v) : "-" }
                printf "\n" } }' "$log" | sort -n -k1,1 -k2,2
 # a training step: bert.c (layers on the GPU) against PyTorch (all on the GPU), f32 (TF32 off)
 # and mixed precision (bert.c --dtype bf16; PyTorch torch.autocast bf16)

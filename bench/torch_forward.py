@@ -30,11 +30,15 @@ def main():
     ap.add_argument("--transformers", action="store_true",
                     help="time transformers' BertModel (from_pretrained on the directory, its default attention) "
                          "instead of tools/bert_reference.py")
+    ap.add_argument("--half", action="store_true", help="with --transformers on --device cuda: BertModel in "
+                                                         "float16 (.half(): every op, as TEI runs it on a GPU)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the forward (PyTorch 2; static shapes, "
                                                            "one compile per shape in its warm-up)")
     ap.add_argument("--ragged", help="one line of token ids per sequence: one batch, padded to the longest "
                                      "with an attention mask, as transformers' padding=True does")
     a = ap.parse_args()
+    if a.half and (not a.transformers or a.device != "cuda"):
+        sys.exit("torch_forward.py: --half is for --transformers on --device cuda")
     torch.set_num_threads(a.threads)
     cfg, sd = bert_reference.load_model_dir(a.model_dir)
     dev = torch.device(a.device)
@@ -47,6 +51,8 @@ def main():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: never the network
         from transformers import BertModel
         hf = BertModel.from_pretrained(a.model_dir).to(dev).eval()
+        if a.half:
+            hf = hf.half()
 
         def forward(ids, types, mask):
             return hf(input_ids=ids, token_type_ids=types, attention_mask=mask).pooler_output
@@ -57,7 +63,8 @@ def main():
         if not hasattr(torch, "compile"):
             sys.exit(f"torch_forward.py: --compile needs PyTorch 2 (this is {torch.__version__})")
         forward = torch.compile(forward, dynamic=False)  # one graph per shape, as each is timed
-    what = ("transformers BertModel" if a.transformers else "bert_reference") + (", torch.compile" if a.compile else ", eager")
+    what = (("transformers BertModel" + (" float16" if a.half else "")) if a.transformers else "bert_reference") + \
+        (", torch.compile" if a.compile else ", eager")
     print(f"pytorch {torch.__version__} forward ({what}), {cfg['num_hidden_layers']} layer(s), seq {a.seq}, "
           f"threads {a.threads}, {a.reps} reps")
     print(f"{'runtime':<8} {'layers':<8} {'threads':>8} {'batch':>8} {'median ms':>12} {'min ms':>12} {'tokens/s':>14}")

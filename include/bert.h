@@ -152,7 +152,7 @@ typedef enum {
                             * with VNNI or AMX (without them int8 sums can
                             * saturate) and oneDNN. Inference only; the rest
                             * as for bf16 (the other heads f32). */
-    BERT_COMPUTE_TF32 = 3  /* BERT_DEVICE_CUDA only: the encoder's cuBLAS
+    BERT_COMPUTE_TF32 = 3, /* BERT_DEVICE_CUDA only: the encoder's cuBLAS
                             * products on the GPU's tensor cores with TF32
                             * inputs (10 explicit mantissa bits, as PyTorch's
                             * torch.backends.cuda.matmul.allow_tf32) and f32
@@ -161,6 +161,18 @@ typedef enum {
                             * and the rest stay f32). Never the default; refused on
                             * the CPU (which has no TF32) and by training,
                             * with BERT_ERR_UNSUPPORTED. */
+    BERT_COMPUTE_F16 = 4   /* BERT_DEVICE_CUDA only: the layers' four dense
+                            * products with float16 operands (the weights
+                            * rounded once at load, each input before its
+                            * product, nearest even) and f32 sums, as
+                            * PyTorch's float16 autocast on a GPU (TEI's
+                            * default there): 10 mantissa bits to bf16's 7,
+                            * but a range of +-65504: a weight past it fails
+                            * the load, a product's input past it the pass
+                            * (BERT_ERR_UNSUPPORTED naming the layer), never
+                            * an inf in the outputs. Attention, LayerNorm, the
+                            * embeddings and the heads stay f32. Refused on
+                            * the CPU and by training. */
 } bert_compute_dtype;
 
 /* Where the encoder's layers run (bert_model_params.device). */
@@ -189,7 +201,7 @@ typedef struct {
     /* 1 (default): map model.safetensors into memory and use F32 tensors in
      * place. 0: read the files into memory (for file systems without mmap). */
     int use_mmap;
-    /* BERT_COMPUTE_F32 (default), _BF16, _INT8 or (BERT_DEVICE_CUDA) _TF32.
+    /* BERT_COMPUTE_F32 (default), _BF16, _INT8 or (BERT_DEVICE_CUDA) _TF32, _F16.
      * bf16 / int8 fail at load with BERT_ERR_UNSUPPORTED, saying why, where
      * the CPU or oneDNN (libdnnl.so.2) cannot do it; see
      * bert_bf16_unavailable_reason and bert_int8_unavailable_reason. */
@@ -214,7 +226,8 @@ typedef struct {
      * BERT_COMPUTE_INT8. With BERT_COMPUTE_BF16 the layers' four dense
      * products take bf16 weights and inputs with f32 sums on the GPU
      * (attention, LayerNorm, the embeddings and heads stay f32); it needs
-     * no oneDNN. With BERT_COMPUTE_TF32, cuBLAS's TF32 math. */
+     * no oneDNN. With BERT_COMPUTE_F16 likewise in float16; with
+     * BERT_COMPUTE_TF32, cuBLAS's TF32 math. */
     bert_device device;
 } bert_model_params;
 

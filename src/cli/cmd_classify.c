@@ -45,7 +45,7 @@ int cmd_classify(int argc, char **argv) {
     static const char *usage =
         "usage: bert classify MODEL_DIR [--top-k 1] [--function auto|softmax|sigmoid|none] [--input F] [--output F]\n"
         "       [--batch-size N] [--threads N] [--truncate] [--truncation-side S] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "classify", .batch_size = 32};
     bert_pipeline_params pp = bert_pipeline_default_params();
     cls_state s = {.top_k = 1, .fn = BERT_SCORE_AUTO};

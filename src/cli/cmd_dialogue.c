@@ -80,7 +80,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
 int cmd_dialogue(int argc, char **argv) {
     static const char *usage =
         "usage: bert dialogue MODEL_DIR [--top-k K] [--context-turns N] [--input F] [--output F]\n"
-        "       [--batch-size N] [--threads N] [--on-error stop|skip] [--dtype f32|bf16|int8|tf32]\n"
+        "       [--batch-size N] [--threads N] [--on-error stop|skip] [--dtype f32|bf16|int8|tf32|f16]\n"
         "  {\"text\": ..., \"history\": [earlier turns, oldest first]} per line in; intent and slots out.\n"
         "  --context-turns: earlier turns read (default: what the model was trained with)\n";
     task_run_opts o = {.cmd = "dialogue", .batch_size = 32};

@@ -52,7 +52,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
 int cmd_fill_mask(int argc, char **argv) {
     static const char *usage = "usage: bert fill-mask MODEL_DIR [--top-k 5] [--targets a,b,c] [--input F] [--output F]\n"
                                "       [--batch-size N] [--threads N] [--truncate] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "fill-mask", .batch_size = 32};
     bert_pipeline_params pp = bert_pipeline_default_params();
     fill_state s = {.top_k = 5};

@@ -45,7 +45,7 @@ int cmd_ner(int argc, char **argv) {
     static const char *usage =
         "usage: bert ner MODEL_DIR [--aggregation none|simple|first|average|max] [--input F] [--output F]\n"
         "       [--batch-size N] [--threads N] [--truncate] [--truncation-side S] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "ner", .batch_size = 32};
     bert_pipeline_params pp = bert_pipeline_default_params();
     ner_state s = {.agg = BERT_AGGREGATE_NONE};

@@ -29,7 +29,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
 int cmd_nsp(int argc, char **argv) {
     static const char *usage = "usage: bert nsp MODEL_DIR [--input F] [--output F] [--batch-size N] [--threads N]\n"
                                "       [--truncate] [--truncation-side S] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "nsp", .batch_size = 32};
     bert_pipeline_params pp = bert_pipeline_default_params();
     const char *dir = NULL;

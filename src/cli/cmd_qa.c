@@ -51,7 +51,7 @@ int cmd_qa(int argc, char **argv) {
     static const char *usage =
         "usage: bert qa MODEL_DIR [--top-k 1] [--max-seq-len 384] [--doc-stride 128] [--max-question-len 64]\n"
         "       [--max-answer-len 15] [--handle-impossible] [--input F] [--output F] [--threads N] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "qa", .batch_size = 1};
     bert_pipeline_params pp = bert_pipeline_default_params();
     qa_state s = {.q = bert_qa_default_params()};

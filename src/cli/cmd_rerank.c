@@ -64,7 +64,7 @@ static int run(void *st, cJSON **items, int n, FILE *out, bert_error *err) {
 int cmd_rerank(int argc, char **argv) {
     static const char *usage = "usage: bert rerank MODEL_DIR [--top-n N] [--input F] [--output F] [--threads N]\n"
                                "       [--truncate] [--truncation-side S] [--on-error stop|skip]\n"
-        "       [--dtype f32|bf16|int8|tf32]\n";
+        "       [--dtype f32|bf16|int8|tf32|f16]\n";
     task_run_opts o = {.cmd = "rerank", .batch_size = 1};
     bert_pipeline_params pp = bert_pipeline_default_params();
     rr_state s = {.top_n = 0};

@@ -14,7 +14,7 @@ static const char *usage_text =
     "  --port N                    port (default 8080; 0: a free port, printed on stderr)\n"
     "  --threads N                 compute threads (default: all cores)\n"
     "  --http-threads N            connection threads: parse, tokenize, answer (default 2)\n"
-    "  --dtype f32|bf16|int8|tf32  precision of the encoder's products (default f32; tf32: --device cuda)\n"
+    "  --dtype f32|bf16|int8|tf32|f16  precision of the encoder's products (default f32; tf32, f16: --device cuda)\n"
     "  --device cpu|cuda           where the encoder's layers run (default cpu)\n"
     "  --max-batch-tokens N        tokens per ragged batch of the batcher (default 16384)\n"
     "  --max-concurrent-requests N requests queued or running; more get 429 (default 512)\n"

@@ -148,8 +148,9 @@ int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out) {
     else if (strcmp(s, "bf16") == 0) *out = BERT_COMPUTE_BF16;
     else if (strcmp(s, "int8") == 0) *out = BERT_COMPUTE_INT8;
     else if (strcmp(s, "tf32") == 0) *out = BERT_COMPUTE_TF32;
+    else if (strcmp(s, "f16") == 0 || strcmp(s, "fp16") == 0) *out = BERT_COMPUTE_F16;
     else {
-        fprintf(stderr, "bert %s: --dtype must be f32, bf16, int8 or tf32 (--device cuda), not '%s'\n", cmd, s);
+        fprintf(stderr, "bert %s: --dtype must be f32, bf16, int8, tf32 or f16 (--device cuda), not '%s'\n", cmd, s);
         return 0;
     }
     return 1;

@@ -1,10 +1,12 @@
 /* encoder.cu — the encoder's layers on an NVIDIA GPU (see encoder.h for
  * the data flow), on the cuBLAS that device.cu opens; the CUDA runtime is
  * linked statically. Every kernel here is f32 and mirrors the CPU
- * operation it replaces (kernels/ops.c), cited at each; under bf16 the dense
- * layers' products take bf16 operands with f32 sums (cublasGemmEx). */
+ * operation it replaces (kernels/ops.c), cited at each; under bf16 (f16)
+ * the dense layers' products take bf16 (float16) operands with f32 sums
+ * (cublasGemmEx). */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <float.h>
 #include <stdio.h>
@@ -130,7 +132,7 @@ __global__ static void __launch_bounds__(FA_THREADS)
 
 typedef struct {
     float *qkv_w, *qkv_b, *o_w, *o_b, *ln1_w, *ln1_b, *i_w, *i_b, *o2_w, *o2_b, *ln2_w, *ln2_b;
-    __nv_bfloat16 *qkv_w16, *o_w16, *i_w16, *o2_w16; /* bf16: the dense weights rounded; else NULL */
+    uint16_t *qkv_w16, *o_w16, *i_w16, *o2_w16; /* bf16 or f16: the dense weights rounded; else NULL */
 } layer_dev;
 
 /* The heads' weights on the GPU, NULL where the model has none. */
@@ -145,34 +147,74 @@ struct bert_cuda_model {
     float *emb;             /* word [V x C], position [P x C], token type [TV x C], LayerNorm w, b */
     size_t emb_pos, emb_type, emb_ln; /* where the later tables start in emb */
     float *block;           /* every layer weight, one allocation */
-    __nv_bfloat16 *block16; /* bf16: the dense weights, rounded on the GPU; else NULL */
+    uint16_t *block16;      /* bf16 or f16: the dense weights, rounded on the GPU; else NULL */
+    int f16;                /* block16 holds float16 (else bf16) */
     layer_dev *layers;
     float *head_block; /* the heads' weights, one allocation (NULL: no head) */
     heads_dev head;
 };
 
-/* bf16: the four dense weights of every layer rounded into m->block16. */
-static cudaError_t round_weights(bert_cuda_model *m) {
+/* dst[i] = src[i] rounded to float16, nearest even (PyTorch's .half());
+ * *over = 1 where a finite value lies past float16's range (+-65504, it
+ * rounds to inf). */
+__global__ static void to_f16(__half *dst, const float *src, size_t n, int *over) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        __half h = __float2half_rn(src[i]);
+        dst[i] = h;
+        if (isinf(__half2float(h)) && !isinf(src[i])) *over = 1;
+    }
+}
+
+/* src [n] rounded into dst, to float16 (f16; a value past its range sets
+ * *over) or bf16, on the stream. */
+static void round16(cudaStream_t stream, int f16, uint16_t *dst, const float *src, size_t n, int *over) {
+    if (f16) BERT_LAUNCH(to_f16, blocks_for(n), 256, stream)((__half *)dst, src, n, over);
+    else BERT_LAUNCH(to_bf16, blocks_for(n), 256, stream)((__nv_bfloat16 *)dst, src, n);
+}
+
+/* bf16 or f16: the four dense weights of every layer rounded into
+ * m->block16. f16: a weight past float16's range sets over[l], layer l's. */
+static cudaError_t round_weights(bert_cuda_model *m, int *over) {
     (void)cudaGetLastError(); /* an earlier call's error is not this one's (cudaGetLastError below) */
     size_t C = (size_t)m->C, I = (size_t)m->I, per = 4 * C * C + 2 * C * I;
-    cudaError_t e = cudaMalloc((void **)&m->block16, sizeof(__nv_bfloat16) * per * (size_t)m->L);
+    cudaError_t e = cudaMalloc((void **)&m->block16, sizeof(uint16_t) * per * (size_t)m->L);
     for (int l = 0; l < m->L && e == cudaSuccess; l++) {
         layer_dev *L = &m->layers[l];
-        __nv_bfloat16 *d = m->block16 + per * l;
+        uint16_t *d = m->block16 + per * l;
         struct {
-            __nv_bfloat16 **dst;
+            uint16_t **dst;
             const float *src;
             size_t n;
         } w[] = {{&L->qkv_w16, L->qkv_w, 3 * C * C}, {&L->o_w16, L->o_w, C * C}, {&L->i_w16, L->i_w, I * C},
                  {&L->o2_w16, L->o2_w, C * I}};
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
             *w[k].dst = d;
-            BERT_LAUNCH(to_bf16, blocks_for(w[k].n), 256, 0)(d, w[k].src, w[k].n);
+            round16(0, m->f16, d, w[k].src, w[k].n, over + l);
             d += w[k].n;
         }
         e = cudaGetLastError();
     }
     return e;
+}
+
+/* f16: the dense weights rounded (round_weights), each layer's checked
+ * against float16's range: BERT_ERR_UNSUPPORTED naming the first layer
+ * with a weight past it. */
+static bert_status round_weights_f16(bert_cuda_model *m, bert_error *err) {
+    int *over = NULL, *got = (int *)calloc((size_t)m->L + 1, sizeof *got);
+    if (!got) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    cudaError_t e = cudaMalloc((void **)&over, sizeof(int) * ((size_t)m->L + 1));
+    if (e == cudaSuccess) e = cudaMemsetAsync(over, 0, sizeof(int) * ((size_t)m->L + 1), 0);
+    if (e == cudaSuccess) e = round_weights(m, over);
+    if (e == cudaSuccess) e = cudaMemcpy(got, over, sizeof(int) * (size_t)m->L, cudaMemcpyDeviceToHost);
+    if (over) cudaFree(over);
+    bert_status rc = e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "rounding the weights to float16 on the GPU");
+    for (int l = 0; rc == BERT_OK && l < m->L; l++)
+        if (got[l])
+            rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype f16: a weight of layer %d lies past float16's range "
+                                                      "(+-65504); run this model in bf16 or f32", l);
+    free(got);
+    return rc;
 }
 
 /* The heads' weights (those src has) into m->head_block, one allocation. */
@@ -285,9 +327,15 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the heads' weights to the GPU");
     }
-    if (src->bf16 && (e = round_weights(m)) != cudaSuccess) {
+    m->f16 = src->f16;
+    if (src->bf16 && !src->f16 && (e = round_weights(m, NULL)) != cudaSuccess) {
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "rounding the weights to bf16 on the GPU");
+    }
+    bert_status rc = src->f16 ? round_weights_f16(m, err) : BERT_OK;
+    if (rc != BERT_OK) {
+        bert_cuda_model_free(m);
+        return rc;
     }
     /* a copy from pageable memory may return before it lands, and the
      * contexts' streams do not wait for the default one: all done here */
@@ -316,7 +364,9 @@ struct bert_cuda_work {
     cublasHandle_t blas;
     size_t cap_tokens, cap_pairs, cap_scores; /* what the buffers below hold */
     float *hidden, *qkv, *attn, *tmp, *ff, *keymask, *scores;
-    __nv_bfloat16 *x16; /* bf16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
+    uint16_t *x16;      /* bf16 or f16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
+    int f16;            /* x16 holds float16: the model's (bert_cuda_model.f16) */
+    int *over, *over_h; /* f16: per layer, an input of its products lay past float16's range (device, host) */
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
@@ -339,10 +389,10 @@ struct bert_cuda_work {
 extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (!w) return;
     void *dev[] = {w->hidden, w->qkv,  w->attn,  w->tmp, w->ff,  w->keymask, w->scores,
-                   (void *)w->ptrs, w->keyrow, w->x16, w->tiles, w->offs, w->tok};
+                   (void *)w->ptrs, w->keyrow, w->x16, w->tiles, w->offs, w->tok, w->over};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
-    free(w->tiles_h), free(w->tok_h);
+    free(w->tiles_h), free(w->tok_h), free(w->over_h);
     if (w->outs) cudaFree(w->outs);
     free(w->outs_h);
     for (int i = 0; i < w->cap_ev; i++) cudaEventDestroy(w->ev[i]);
@@ -379,6 +429,10 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
             (e = grow(&w->tok, 3 * n)) == cudaSuccess &&
             (!m->block16 || (e = grow(&w->x16, n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
+    }
+    if (e == cudaSuccess && m->f16 && !w->over_h) { /* the range flags, one a layer */
+        if (!(w->over_h = (int *)malloc(sizeof(int) * (size_t)m->L))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        if ((e = grow(&w->over, (size_t)m->L)) != cudaSuccess) free(w->over_h), w->over_h = NULL;
     }
     if (e == cudaSuccess && P > w->cap_pairs) {
         size_t n = P + P / 4;
@@ -420,6 +474,7 @@ static bert_status work_create(const bert_cuda_model *m, bert_cuda_work **out, b
         free(w);
         return cuda_fail(err, e, "creating a stream");
     }
+    w->f16 = m->f16;
     cublasStatus_t s = cuda_blas()->create(&w->blas);
     if (s == CUBLAS_STATUS_SUCCESS) s = cuda_blas()->set_stream(w->blas, w->stream);
     /* TF32 only where the model asks for it (--dtype tf32) */
@@ -459,18 +514,20 @@ static cudaError_t profile_events(bert_cuda_work *w, int L) {
 
 /* y[M x Nout] = x[M x K] W^T (row-major, W [Nout x K]): in cuBLAS's
  * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T').
- * With W16 (bf16): x rounded to bf16 into the work's x16, then bf16 x bf16
- * products summed in f32 into y (cublasGemmEx, CUBLAS_COMPUTE_32F), as the
- * CPU's --dtype bf16 dense layers. */
-static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, const float *W,
-                            const __nv_bfloat16 *W16, int M, int Nout, int K) {
+ * With W16 (bf16 or f16, layer l's): x rounded to that type into the
+ * work's x16 (f16: a value past its range marks layer l in w->over), then
+ * 16-bit products summed in f32 into y (cublasGemmEx, CUBLAS_COMPUTE_32F),
+ * as the CPU's --dtype bf16 dense layers and PyTorch's float16 autocast. */
+static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, const float *W, const uint16_t *W16,
+                            int M, int Nout, int K) {
     const float one = 1.0f, zero = 0.0f;
     if (!W16) return cuda_blas()->sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
     size_t n = (size_t)M * (size_t)K;
-    BERT_LAUNCH(to_bf16, blocks_for(n), 256, w->stream)(w->x16, x, n);
+    round16(w->stream, w->f16, w->x16, x, n, w->f16 ? w->over + l : NULL);
     mark(w, l, BERT_OP_CONVERT);
-    return cuda_blas()->gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, CUDA_R_16BF, K, w->x16, CUDA_R_16BF, K,
-                     &zero, y, CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    cudaDataType t = w->f16 ? CUDA_R_16F : CUDA_R_16BF;
+    return cuda_blas()->gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, t, K, w->x16, t, K, &zero, y,
+                                CUDA_R_32F, Nout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
 /* Layer l on the work's buffers (N tokens; attention fused over n_tiles
@@ -634,6 +691,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync(w->keyrow, w->keyrow_h, sizeof(int) * P, cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess && m->f16) e = cudaMemsetAsync(w->over, 0, sizeof(int) * (size_t)m->L, w->stream);
     if (e != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "copying the batch to the GPU");
     w->n_ev = 0, w->profiling = prof != NULL;
     if (prof && (e = profile_events(w, m->L)) != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "making events");
@@ -650,8 +708,14 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (out->hidden) e = cudaMemcpyAsync(out->hidden, w->hidden, sizeof(float) * N * C, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess && outs)
         e = cudaMemcpyAsync(w->outs_h, w->outs, sizeof(float) * outs, cudaMemcpyDeviceToHost, w->stream);
+    if (e == cudaSuccess && m->f16)
+        e = cudaMemcpyAsync(w->over_h, w->over, sizeof(int) * (size_t)m->L, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
+    for (int l = 0; e == cudaSuccess && m->f16 && l < m->L; l++)
+        if (w->over_h[l])
+            return bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype f16: an input of layer %d's products lies past "
+                                                        "float16's range (+-65504); run this model in bf16 or f32", l);
     const float *from = w->outs_h; /* each wanted output where the caller wants it */
     for (int k = 0; e == cudaSuccess && k < OUT_KINDS; k++) {
         if (!h[k].host) continue;

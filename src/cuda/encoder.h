@@ -20,8 +20,9 @@
  *   nsp, classifier, intent = pooled W^T + b     sgemm, bias kernel   [S x 2|L|I]
  *   token classifier, qa = h W^T + b             sgemm, bias kernel   [N x L|2]
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
- * f32 with its own summation orders; or, for a bf16 model, the four dense
- * products with bf16 operands and f32 sums (cublasGemmEx); or, for a tf32
+ * f32 with its own summation orders; or, for a bf16 (f16) model, the four
+ * dense products with bf16 (float16) operands and f32 sums (cublasGemmEx);
+ * or, for a tf32
  * model, cuBLAS's products in its TF32 math.
  *
  * Built from encoder.cu where nvcc is found; otherwise none.c gives the
@@ -81,6 +82,8 @@ typedef struct {
                * rounded to bf16, as --dtype bf16 on the CPU); attention, LayerNorm and the
                * rest stay f32 */
     int tf32; /* 1: cuBLAS's f32 products in TF32 math (CUBLAS_TF32_TENSOR_OP_MATH) */
+    int f16;  /* 1: as bf16, in float16 (a weight past its range: the creation fails; an input
+               * past it, the pass: BERT_ERR_UNSUPPORTED, naming the layer) */
     bert_cuda_embeddings_src emb;
     bert_cuda_heads_src head;
 } bert_cuda_model_src;

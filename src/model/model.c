@@ -554,12 +554,12 @@ struct bert_cuda_layer_src *bert_model_cuda_layers(const bert_model *m) {
 
 /* BERT_DEVICE_CUDA: the embeddings', encoder layers' and heads' weights
  * (all but the MLM head's) copied to the GPU, f32, or (BERT_COMPUTE_BF16)
- * with the layers' dense weights rounded to bf16 there, or
- * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU's copies stay
+ * with the layers' dense weights rounded to bf16 there, (BERT_COMPUTE_F16)
+ * to float16, or (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU's copies stay
  * f32 (the MLM head runs there). */
 static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
     if (p->compute == BERT_COMPUTE_INT8)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16 and tf32 (not --dtype int8)");
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16, f16 and tf32 (not --dtype int8)");
     const bert_config *c = &m->cfg.pub;
     bert_cuda_layer_src *ls = bert_model_cuda_layers(m);
     if (!ls) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -572,6 +572,7 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
                                ls,
                                p->compute == BERT_COMPUTE_BF16,
                                p->compute == BERT_COMPUTE_TF32,
+                               p->compute == BERT_COMPUTE_F16,
                                {m->w.word, m->w.pos, m->w.type, m->w.emb_ln.w, m->w.emb_ln.b, c->vocab_size,
                                 c->max_position_embeddings, c->type_vocab_size},
                                {0}};
@@ -605,10 +606,12 @@ bert_status bert_model_load(const char *dir, const bert_model_params *params, be
     /* f32 on the CPU: weights packed at load (pack_weights) */
     int pack_f32 = p.compute == BERT_COMPUTE_F32 && p.pack_weights && p.device == BERT_DEVICE_CPU;
     if (rc == BERT_OK && p.compute != BERT_COMPUTE_F32 && p.compute != BERT_COMPUTE_BF16 && p.compute != BERT_COMPUTE_INT8 &&
-        p.compute != BERT_COMPUTE_TF32)
+        p.compute != BERT_COMPUTE_TF32 && p.compute != BERT_COMPUTE_F16)
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute dtype %d", (int)p.compute);
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_TF32 && p.device != BERT_DEVICE_CUDA)
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype tf32 runs on --device cuda only (a CPU has no TF32)");
+    else if (rc == BERT_OK && p.compute == BERT_COMPUTE_F16 && p.device != BERT_DEVICE_CUDA)
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype f16 runs on --device cuda only (on a CPU, use bf16)");
     else if (rc == BERT_OK && p.device == BERT_DEVICE_CUDA)
         ; /* the layers' weights in the compute dtype are the GPU's (to_gpu, below) */
     else if (rc == BERT_OK && p.compute == BERT_COMPUTE_BF16) rc = make_bf16_weights(m, err);

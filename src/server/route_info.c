@@ -55,7 +55,7 @@ int route_info(srv_req *r, srv_reply *out) {
     const srv_server *s = r->s;
     sbuf *o = &out->body;
     /* by bert_compute_dtype; tf32 keeps f32 weights and outputs (its products are TF32) */
-    static const char *dtypes[] = {"float32", "bfloat16", "int8", "float32"};
+    static const char *dtypes[] = {"float32", "bfloat16", "int8", "float32", "float16"};
     unsigned dt = (unsigned)s->prm.dtype;
     out->status = 200;
     sb_puts(o, "{\"model_id\":");

@@ -183,9 +183,9 @@ bert_status bert_finetune(const bert_finetune_params *params, bert_loop_result *
     if (!ops) return bert_fail(err, BERT_ERR_INPUT, "fine-tuning trains sequence, token, QA or dialogue tasks (pre-training: bert_pretrain)");
     if (p.batch_size < 1 || p.epochs < 1 || p.max_seq_len < 8)
         return bert_fail(err, BERT_ERR_INPUT, "batch size, epochs must be >= 1 and the maximum length >= 8");
-    if (p.train.compute == BERT_COMPUTE_INT8 || p.train.compute == BERT_COMPUTE_TF32)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, p.eval_only ? "evaluation scores through the trainer, in f32 or bf16 (int8 and tf32 are for the inference commands)"
-                                                                : "int8 and tf32 are for inference; train in f32 or bf16");
+    if (p.train.compute == BERT_COMPUTE_INT8 || p.train.compute == BERT_COMPUTE_TF32 || p.train.compute == BERT_COMPUTE_F16)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, p.eval_only ? "evaluation scores through the trainer, in f32 or bf16 (int8, tf32 and f16 are for the inference commands)"
+                                                                : "int8, tf32 and f16 are for inference; train in f32 or bf16");
     if (writer && mkdir(p.output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p.output_dir, strerror(errno));
     bert_train_params tp = p.train;

@@ -446,8 +446,8 @@ bert_status bert_multitask(const bert_multitask_params *params, bert_loop_result
     if (p->n_tasks < 1 || p->n_tasks > BERT_MAX_HEADS || !p->tasks)
         return bert_fail(err, BERT_ERR_INPUT, "multi-task training takes 1..%d tasks", BERT_MAX_HEADS);
     if (p->epochs < 1 && p->max_steps <= 0) return bert_fail(err, BERT_ERR_INPUT, "epochs must be >= 1");
-    if (p->train.compute == BERT_COMPUTE_INT8 || p->train.compute == BERT_COMPUTE_TF32)
-        return bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 and tf32 are for inference; train in f32 or bf16");
+    if (p->train.compute == BERT_COMPUTE_INT8 || p->train.compute == BERT_COMPUTE_TF32 || p->train.compute == BERT_COMPUTE_F16)
+        return bert_fail(err, BERT_ERR_UNSUPPORTED, "int8, tf32 and f16 are for inference; train in f32 or bf16");
     if (writer && mkdir(p->output_dir, 0755) != 0 && errno != EEXIST)
         return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", p->output_dir, strerror(errno));
     mt_run *r = calloc(1, sizeof *r);

@@ -325,8 +325,9 @@ bert_status bert_trainer_open(const char *dir, const bert_train_params *params, 
         else refresh_bf16(t);
     } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_INT8) {
         rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "int8 is for inference; train in f32 or bf16 and run the result with --dtype int8");
-    } else if (rc == BERT_OK && t->p.compute == BERT_COMPUTE_TF32) {
-        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "tf32 is for inference on --device cuda; train in f32 or bf16");
+    } else if (rc == BERT_OK && (t->p.compute == BERT_COMPUTE_TF32 || t->p.compute == BERT_COMPUTE_F16)) {
+        rc = bert_fail(err, BERT_ERR_UNSUPPORTED, "%s is for inference on --device cuda; train in f32 or bf16",
+                       t->p.compute == BERT_COMPUTE_F16 ? "f16" : "tf32");
     } else if (rc == BERT_OK && t->p.compute != BERT_COMPUTE_F32) {
         rc = bert_fail(err, BERT_ERR_INPUT, "unknown compute type %d", (int)t->p.compute);
     }

@@ -83,8 +83,8 @@ for c in info tokenize embed fill-mask classify ner qa rerank nsp finetune eval 
     "$BERT" $c --help > "$TMP/help.out" 2> /dev/null && grep -q "^usage: bert" "$TMP/help.out" || bad_help="$bad_help $c"
 done
 if [ -z "$bad_help" ]; then pass help_for_every_command; else echo "no --help:$bad_help" > "$TMP/help.err"; fail help_for_every_command "$TMP/help.err"; fi
-expect_error bad_dtype "--dtype must be f32, bf16, int8 or tf32" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
-expect_error bad_dtype_task "--dtype must be f32, bf16, int8 or tf32" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
+expect_error bad_dtype "--dtype must be f32, bf16, int8, tf32 or f16" "$BERT" embed "$FIX/tiny-pretraining" --dtype int4
+expect_error bad_dtype_task "--dtype must be f32, bf16, int8, tf32 or f16" "$BERT" fill-mask models/bertc-tiny-uncased --dtype fp8
 # --dtype bf16 / int8: where this machine can run it, fill-mask's top-1 matches f32 on a plain
 # sentence; where it cannot, the command fails and says why (bert version names the reason).
 echo '{"text":"the cat sat on the [MASK] ."}' > "$TMP/mask.jsonl"
@@ -106,6 +106,8 @@ expect_error bad_device_task "--device must be cpu or cuda" "$BERT" classify mod
 echo '{"input_ids": [101, 7592, 102]}' > "$TMP/ids.jsonl"
 expect_error dtype_tf32_needs_cuda "tf32 runs on --device cuda only" "$BERT" embed "$FIX/tiny-pretraining" --dtype tf32 \
     --input "$TMP/ids.jsonl"
+expect_error dtype_f16_needs_cuda "f16 runs on --device cuda only (on a CPU, use bf16)" "$BERT" classify \
+    models/bertc-mini-uncased-sst2 --dtype f16 --input "$TMP/ids.jsonl"
 if ! "$BERT" version | grep -q "^cuda: yes"; then
     why=$("$BERT" version | sed -n 's/^cuda: //p')
     expect_error device_cuda_unavailable_embed "--device cuda: $why" "$BERT" embed "$FIX/tiny-pretraining" --device cuda --input "$TMP/ids.jsonl"
@@ -116,7 +118,7 @@ if ! "$BERT" version | grep -q "^cuda: yes"; then
         --text-column sentence --label-column genres --problem multi_label --device cuda
 fi
 expect_error bad_device_train "--device must be cpu or cuda" "$BERT" pretrain models/bertc-tiny-uncased --device gpu
-expect_error finetune_int8_is_inference_only "int8 and tf32 are for inference" "$BERT" finetune models/bertc-tiny-uncased \
+expect_error finetune_int8_is_inference_only "int8, tf32 and f16 are for inference" "$BERT" finetune models/bertc-tiny-uncased \
     --output-dir "$TMP/ft8" --train tests/fixtures/finetune/multi_train.tsv --dev tests/fixtures/finetune/multi_dev.tsv \
     --text-column sentence --label-column genres --problem multi_label --dtype int8
 expect_error bad_batch_size "--batch-size needs an integer" "$BERT" embed "$FIX/tiny-pretraining" --batch-size 0

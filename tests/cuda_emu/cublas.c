@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cublas_v2.h"
+#include "cuda_fp16.h"
 #include "emu.h"
 
 struct bert_emu_cublas {
@@ -63,6 +64,7 @@ typedef struct {
 static double element(const operand *x, int i, int j) {
     size_t at = x->trans ? (size_t)j + (size_t)i * (size_t)x->ld : (size_t)i + (size_t)j * (size_t)x->ld;
     uint32_t u;
+    if (x->type == CUDA_R_16F) return bert_emu_half_bits_to_float(((const uint16_t *)x->p)[at]);
     if (x->type == CUDA_R_16BF) u = (uint32_t)((const uint16_t *)x->p)[at] << 16;
     else memcpy(&u, (const float *)x->p + at, sizeof u);
     if (x->tf32 && (u & 0x7f800000u) != 0x7f800000u) u = (u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu;
@@ -132,7 +134,8 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             cudaDataType Btype, int ldb, const void *beta, void *C, cudaDataType Ctype, int ldc,
                             cublasComputeType_t compute, cublasGemmAlgo_t algo) {
     (void)algo;
-    int ok_in = (Atype == CUDA_R_16BF && Btype == CUDA_R_16BF) || (Atype == CUDA_R_32F && Btype == CUDA_R_32F);
+    int ok_in = (Atype == CUDA_R_16BF && Btype == CUDA_R_16BF) || (Atype == CUDA_R_16F && Btype == CUDA_R_16F) ||
+                (Atype == CUDA_R_32F && Btype == CUDA_R_32F);
     if (!ok_in || Ctype != CUDA_R_32F || (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32))
         return CUBLAS_STATUS_NOT_SUPPORTED;
     int tf32 = Atype == CUDA_R_32F && (compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||

@@ -11,11 +11,13 @@
 #include "cuda/collective.h"
 #include "cuda/encoder.h"
 #include "cuda/train.h"
+#include "io/safetensors.h"
 #include "util/clock.h"
 #include "train/dropout.h"
 #include "train/rng.h"
 #include "train/trainer.h"
 #include "emu.h"
+#include "include/cuda_fp16.h" /* the emulator's float16 conversions */
 #include "test.h"
 
 typedef struct {
@@ -94,28 +96,142 @@ static double worst_cosine(const float *a, const float *b, size_t N, size_t C) {
     return worst;
 }
 
-/* --dtype bf16 and tf32 on the GPU: every token's hidden state within
- * cosine 0.999 of the CPU's f32 one, and not equal to it (an f32 fallback
- * fails), tf32 the closer; the GPU's f32 within 1e-4 of the CPU's. No
- * device memory is left. */
-TEST(forward_cuda_emulated_bf16_tf32_near_f32) {
+/* --dtype bf16, f16 and tf32 on the GPU: every token's hidden state
+ * within cosine 0.999 (bf16) or 0.9999 (f16, tf32) of the CPU's f32 one,
+ * and not equal to it (an f32 fallback fails), f16 and tf32 closer than
+ * bf16 (10 mantissa bits to its 7); the GPU's f32 within 1e-4 of the
+ * CPU's. No device memory is left. */
+TEST(forward_cuda_emulated_bf16_f16_tf32_near_f32) {
     const fixture *f = &BIG;
     float *cpu = hidden_of(f, N_SEQS, BERT_DEVICE_CPU, BERT_COMPUTE_F32),
           *gpu = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_F32),
           *g16 = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_BF16),
+          *h16 = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_F16),
           *g32 = hidden_of(f, N_SEQS, BERT_DEVICE_CUDA, BERT_COMPUTE_TF32);
     size_t N = batch_tokens(N_SEQS), C = (size_t)f->C;
-    if (cpu && gpu && g16 && g32) {
+    if (cpu && gpu && g16 && h16 && g32) {
         CHECK(test_max_abs_diff(cpu, gpu, N * C) <= 1e-4);
         double c16 = worst_cosine(cpu, g16, N, C), d16 = test_max_abs_diff(cpu, g16, N * C);
+        double ch = worst_cosine(cpu, h16, N, C), dh = test_max_abs_diff(cpu, h16, N * C);
         double c32 = worst_cosine(cpu, g32, N, C), d32 = test_max_abs_diff(cpu, g32, N * C);
-        printf("  vs f32 on the CPU: bf16 worst token cosine %.6f, max |diff| %.3g; tf32 %.7f, %.3g\n", c16, d16,
-               c32, d32);
+        printf("  vs f32 on the CPU: bf16 worst token cosine %.6f, max |diff| %.3g; f16 %.7f, %.3g; tf32 %.7f, %.3g\n",
+               c16, d16, ch, dh, c32, d32);
         CHECK(c16 >= 0.999 && d16 > 0);
+        CHECK(ch >= 0.9999 && dh > 0 && dh < d16);
         CHECK(c32 >= 0.9999 && d32 > 0 && d32 < d16);
     }
     CHECK(bert_emu_live_allocations() == 0);
-    free(cpu), free(gpu), free(g16), free(g32);
+    free(cpu), free(gpu), free(g16), free(h16), free(g32);
+}
+
+/* The emulator's float16 conversions (cuda_fp16.h here), which the f16
+ * tests rest on: every binary16 value but NaN survives float and back
+ * bit for bit; the rounding's edges — ties to even, the subnormals and
+ * their underflow, the largest finite 65504 and the first value rounding
+ * past it (65520) — give IEEE's bits; NaN stays NaN. */
+TEST(forward_cuda_emulated_float16_conversions) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu)) continue; /* NaN */
+        __half x = {(uint16_t)h};
+        bad += __float2half_rn(__half2float(x)).x != h;
+    }
+    CHECK(bad == 0);
+    static const struct {
+        float f;
+        uint16_t bits;
+    } edge[] = {
+        {1.0f, 0x3c00},          {1.0f + 0x1p-11f, 0x3c00}, {1.0f + 0x3p-11f, 0x3c02},   {-2.5f, 0xc100},
+        {65504.0f, 0x7bff},      {65519.99f, 0x7bff},       {65520.0f, 0x7c00},          {-1e9f, 0xfc00},
+        {0x1p-14f, 0x0400},      {0x1p-24f, 0x0001},        {0x1p-25f, 0x0000},          {0x1.000002p-25f, 0x0001},
+        {0x3p-26f, 0x0001},      {0x3p-25f, 0x0002},        {0x5p-25f, 0x0002},          {-0x1p-30f, 0x8000},
+        {0x1.ffcp-15f, 0x0400},  {0x1.ff8p-15f, 0x03ff},    {0.0f, 0x0000},
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        if (__float2half_rn(edge[i].f).x != edge[i].bits)
+            test_fail(__FILE__, __LINE__, "%a: 0x%04x, want 0x%04x", edge[i].f, __float2half_rn(edge[i].f).x,
+                      edge[i].bits);
+    CHECK(isnan(__half2float(__float2half_rn(NAN))));
+}
+
+/* classifier-4l's model with tensor `name`'s first value set to v, into
+ * dir (config.json beside it); 1 on success. */
+static int write_altered_model(const char *dir, const char *name, float v) {
+    char path[600];
+    st_file st;
+    bert_error err;
+    if (mkdir(dir, 0700) != 0 || st_open(FIXTURES "/classifier-4l/model.safetensors", 0, &st, &err) != BERT_OK) return 0;
+    st_write_tensor *ts = calloc((size_t)st.n_tensors, sizeof *ts);
+    float *changed = NULL;
+    int ok = ts != NULL;
+    for (int i = 0; ok && i < st.n_tensors; i++) {
+        const st_tensor *t = &st.tensors[i];
+        ts[i] = (st_write_tensor){.name = t->name, .dtype = t->dtype, .ndim = t->ndim, .data = t->data};
+        memcpy(ts[i].shape, t->shape, sizeof t->shape);
+        if (strcmp(t->name, name) == 0 && t->dtype == ST_F32 && (changed = malloc(t->nbytes))) {
+            memcpy(changed, t->data, t->nbytes);
+            changed[0] = v;
+            ts[i].data = changed;
+        }
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ok = ok && changed && st_write(path, ts, st.n_tensors, NULL, &err) == BERT_OK;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    ok = ok && test_copy_file(FIXTURES "/classifier-4l/config.json", path) == 0;
+    free(changed), free(ts);
+    st_close(&st);
+    return ok;
+}
+
+/* --dtype f16 never gives an inf: a weight past float16's range (+-65504)
+ * in layer 2 fails the load naming that layer; with layer 1's attention-
+ * output LayerNorm weight 45,000 on one dimension, some tokens' feed-
+ * forward inputs lie past the range: a pass of sequence 1 fails naming
+ * layer 1, then sequence 0 (whose inputs stay within it) runs on the same
+ * context (the flags start over each pass) to within 1e-2 of the f32
+ * pass's pooled output (measured 2e-3: its activations reach 1e4), and
+ * sequence 1 fails again; bf16 (no such range)
+ * runs sequence 1. No device memory is left. */
+TEST(forward_cuda_emulated_f16_range) {
+    char weight[512], input[512];
+    snprintf(weight, sizeof weight, "%s/f16-weight", test_tmpdir());
+    snprintf(input, sizeof input, "%s/f16-input", test_tmpdir());
+    if (!write_altered_model(weight, "bert.encoder.layer.2.output.dense.weight", 7e4f) ||
+        !write_altered_model(input, "bert.encoder.layer.1.attention.output.LayerNorm.weight", 4.5e4f)) {
+        test_fail(__FILE__, __LINE__, "cannot write the altered models");
+        return;
+    }
+    bert_error err;
+    bert_model *m = NULL;
+    fixture fw = {weight, BIG.C, BIG.vocab}, fi = {input, BIG.C, BIG.vocab};
+    CHECK_ERR(load(&fw, BERT_DEVICE_CUDA, BERT_COMPUTE_F16, &m, &err), err, BERT_ERR_UNSUPPORTED,
+              "a weight of layer 2 lies past float16's range");
+    CHECK(m == NULL && bert_emu_live_allocations() == 0);
+    make_batch(&BIG, N_SEQS);
+    float want[96];
+    const char *over = "an input of layer 1's products lies past float16's range";
+    static const bert_compute_dtype dts[] = {BERT_COMPUTE_F32, BERT_COMPUTE_F16, BERT_COMPUTE_BF16};
+    for (int k = 0; k < 3; k++) {
+        bert_context *ctx = NULL;
+        CHECK_OK(load(&fi, BERT_DEVICE_CUDA, dts[k], &m, &err), err);
+        if (m) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+        if (ctx && dts[k] == BERT_COMPUTE_F16) {
+            CHECK_ERR(bert_forward(ctx, seqs + 1, 1, BERT_OUTPUT_POOLED, &err), err, BERT_ERR_UNSUPPORTED, over);
+            CHECK_OK(bert_forward(ctx, seqs, 1, BERT_OUTPUT_POOLED, &err), err);
+            const float *got = bert_output_pooled(ctx, 0);
+            double d = got ? test_max_abs_diff(got, want, (size_t)BIG.C) : 1;
+            printf("  sequence 0 in f16: pooled output within %.3g of f32\n", d);
+            CHECK(d <= 1e-2);
+            CHECK_ERR(bert_forward(ctx, seqs + 1, 1, BERT_OUTPUT_POOLED, &err), err, BERT_ERR_UNSUPPORTED, over);
+        } else if (ctx) {
+            CHECK_OK(bert_forward(ctx, seqs + (dts[k] == BERT_COMPUTE_F32 ? 0 : 1), 1, BERT_OUTPUT_POOLED, &err), err);
+            if (dts[k] == BERT_COMPUTE_F32) memcpy(want, bert_output_pooled(ctx, 0), sizeof(float) * (size_t)BIG.C);
+        }
+        bert_context_free(ctx);
+        bert_model_free(m);
+        m = NULL;
+    }
+    CHECK(bert_emu_live_allocations() == 0);
 }
 
 /* Each cudaMalloc of loading the model and of two batches (2 sequences,

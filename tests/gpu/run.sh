@@ -14,7 +14,7 @@
 #     batch, per-token hidden states GPU vs CPU (1e-3: twelve layers of f32
 #     sums in other orders); --dtype bf16 on the GPU against f32 on the CPU
 #     (the mini model and that batch: every token's cosine >= 0.999), and
-#     --dtype tf32 likewise (that batch, >= 0.9999);
+#     --dtype tf32 (that batch) and f16 (both) likewise, >= 0.9999;
 #  4. where PYTHON's torch sees the GPU: tools/bert_reference.py on the GPU
 #     against bert.c on the GPU (the same 12-layer batch, 1e-3);
 #  5. (after 1) compute-sanitizer's memcheck, racecheck, synccheck and
@@ -173,6 +173,8 @@ PY
 low_cosine bf16_mini bf16 0.999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
 low_cosine bf16_base12_ragged_512 bf16 0.999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 low_cosine tf32_base12_ragged_512 tf32 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+low_cosine f16_mini f16 0.9999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
+low_cosine f16_base12_ragged_512 f16 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 
 # PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then
