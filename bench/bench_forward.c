@@ -115,13 +115,16 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--profile") == 0) profile = 1;
         else if (strcmp(argv[i], "--profile-json") == 0) profile_json = v, i++;
         else if (strcmp(argv[i], "--batches") == 0) batch_list = v, i++;
-        else if (strcmp(argv[i], "--dtype") == 0)
-            dtype = strcmp(v, "bf16") == 0   ? BERT_COMPUTE_BF16
-                    : strcmp(v, "int8") == 0 ? BERT_COMPUTE_INT8
-                    : strcmp(v, "tf32") == 0 ? BERT_COMPUTE_TF32
-                    : strcmp(v, "f16") == 0  ? BERT_COMPUTE_F16
-                                             : BERT_COMPUTE_F32,
-            i++;
+        else if (strcmp(argv[i], "--dtype") == 0) {
+            static const char *const names[] = {"f32", "bf16", "int8", "tf32", "f16"}; /* by bert_compute_dtype */
+            int k = 0;
+            while (k < 5 && strcmp(v, names[k]) != 0) k++;
+            if (k == 5) {
+                fprintf(stderr, "bench_forward: --dtype must be f32, bf16, int8, tf32 or f16, not '%s'\n", v);
+                return 2;
+            }
+            dtype = (bert_compute_dtype)k, i++;
+        }
         else if (strcmp(argv[i], "--shape") == 0) tiny = strcmp(v, "tiny") == 0, layers = tiny ? 2 : layers, i++;
         else if (strcmp(argv[i], "--ragged") == 0) ragged = v, i++;
         else if (strcmp(argv[i], "--device") == 0) device = strcmp(v, "cuda") == 0 ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU, i++;

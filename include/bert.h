@@ -156,9 +156,9 @@ typedef enum {
                             * products on the GPU's tensor cores with TF32
                             * inputs (10 explicit mantissa bits, as PyTorch's
                             * torch.backends.cuda.matmul.allow_tf32) and f32
-                            * sums (the batched attention's products too, as
-                            * PyTorch's; the fused attention kernel, LayerNorm
-                            * and the rest stay f32). Never the default; refused on
+                            * sums (the batched attention's products and the
+                            * heads' too, as PyTorch's; the fused attention
+                            * kernel, LayerNorm and the rest stay f32). Never the default; refused on
                             * the CPU (which has no TF32) and by training,
                             * with BERT_ERR_UNSUPPORTED. */
     BERT_COMPUTE_F16 = 4   /* BERT_DEVICE_CUDA only: the layers' four dense
@@ -169,8 +169,9 @@ typedef enum {
                             * default there): 10 mantissa bits to bf16's 7,
                             * but a range of +-65504: a weight past it fails
                             * the load, a product's input past it the pass
-                            * (BERT_ERR_UNSUPPORTED naming the layer), never
-                            * an inf in the outputs. Attention, LayerNorm, the
+                            * (BERT_ERR_UNSUPPORTED naming the layer, and the
+                            * sequence in bert_error.item), never an inf in
+                            * the outputs. Attention, LayerNorm, the
                             * embeddings and the heads stay f32. Refused on
                             * the CPU and by training. */
 } bert_compute_dtype;
@@ -190,7 +191,7 @@ typedef enum {
                            * classifiers, QA; not the MLM head) on the GPU
                            * too, and only the outputs bert_forward was
                            * asked for come back. Inference in
-                           * f32, bf16 or tf32 (bert_model_params.device);
+                           * f32, bf16, f16 or tf32 (bert_model_params.device);
                            * training, the layers and (but with an MLM head
                            * or frozen positions) the embeddings, in f32 or bf16
                            * (bert_train_params.device); see
@@ -442,7 +443,10 @@ BERT_API bert_status bert_forward(bert_context *ctx, const bert_sequence *seqs, 
                                   unsigned outputs, bert_error *err);
 
 /* Results of the last bert_forward() for sequence `seq` (0-based), or NULL
- * when that output was not requested or seq is out of range. */
+ * when that output was not requested or seq is out of range. (A CPU model
+ * computes the hidden states in any case and returns them unasked; a
+ * BERT_DEVICE_CUDA model copies back only what was requested: ask for
+ * BERT_OUTPUT_HIDDEN before reading them or pooling with bert_pool.) */
 BERT_API const float *bert_output_hidden(const bert_context *ctx, int seq);     /* [T x C] */
 BERT_API const float *bert_output_pooled(const bert_context *ctx, int seq);     /* [C]     */
 BERT_API const float *bert_output_mlm_logits(const bert_context *ctx, int seq); /* [T x V] */

@@ -54,7 +54,7 @@ void cli_help_if_asked(const char *arg, const char *usage);
 
 /* Parse a positive int flag value; prints an error and returns 0 on failure. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int min, int *out);
-/* --dtype f32|bf16|int8|tf32|f16|f16 into *out; 0 (after a message) when s is none of them. */
+/* --dtype f32|bf16|int8|tf32|f16 into *out; 0 (after a message) when s is none of them. */
 int cli_parse_dtype(const char *cmd, const char *s, bert_compute_dtype *out);
 /* --device cpu|cuda into *out; 0 (after a message) when s is neither. */
 int cli_parse_device(const char *cmd, const char *s, bert_device *out);

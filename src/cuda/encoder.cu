@@ -154,21 +154,22 @@ struct bert_cuda_model {
     heads_dev head;
 };
 
-/* dst[i] = src[i] rounded to float16, nearest even (PyTorch's .half());
- * *over = 1 where a finite value lies past float16's range (+-65504, it
- * rounds to inf). */
-__global__ static void to_f16(__half *dst, const float *src, size_t n, int *over) {
+/* dst[i] = src[i] rounded to float16, nearest even (PyTorch's .half()),
+ * src a matrix of rows of `cols`; where a finite value lies past float16's
+ * range (+-65504: it rounds to inf), *over = its row + 1 (one such row's,
+ * whichever thread writes last). */
+__global__ static void to_f16(__half *dst, const float *src, size_t n, size_t cols, int *over) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         __half h = __float2half_rn(src[i]);
         dst[i] = h;
-        if (isinf(__half2float(h)) && !isinf(src[i])) *over = 1;
+        if (isinf(__half2float(h)) && !isinf(src[i])) *over = (int)(i / cols) + 1;
     }
 }
 
-/* src [n] rounded into dst, to float16 (f16; a value past its range sets
- * *over) or bf16, on the stream. */
-static void round16(cudaStream_t stream, int f16, uint16_t *dst, const float *src, size_t n, int *over) {
-    if (f16) BERT_LAUNCH(to_f16, blocks_for(n), 256, stream)((__half *)dst, src, n, over);
+/* src [n] (rows of `cols`) rounded into dst, to float16 (f16; a value past
+ * its range sets *over to its row + 1) or bf16, on the stream. */
+static void round16(cudaStream_t stream, int f16, uint16_t *dst, const float *src, size_t n, size_t cols, int *over) {
+    if (f16) BERT_LAUNCH(to_f16, blocks_for(n), 256, stream)((__half *)dst, src, n, cols, over);
     else BERT_LAUNCH(to_bf16, blocks_for(n), 256, stream)((__nv_bfloat16 *)dst, src, n);
 }
 
@@ -189,7 +190,7 @@ static cudaError_t round_weights(bert_cuda_model *m, int *over) {
                  {&L->o2_w16, L->o2_w, C * I}};
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
             *w[k].dst = d;
-            round16(0, m->f16, d, w[k].src, w[k].n, over + l);
+            round16(0, m->f16, d, w[k].src, w[k].n, w[k].n, over + l);
             d += w[k].n;
         }
         e = cudaGetLastError();
@@ -366,7 +367,8 @@ struct bert_cuda_work {
     float *hidden, *qkv, *attn, *tmp, *ff, *keymask, *scores;
     uint16_t *x16;      /* bf16 or f16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
     int f16;            /* x16 holds float16: the model's (bert_cuda_model.f16) */
-    int *over, *over_h; /* f16: per layer, an input of its products lay past float16's range (device, host) */
+    int *over, *over_h; /* f16: per layer, 0, or a token whose input to its products lay past float16's
+                         * range, its row + 1 (device, host) */
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
@@ -515,7 +517,8 @@ static cudaError_t profile_events(bert_cuda_work *w, int L) {
 /* y[M x Nout] = x[M x K] W^T (row-major, W [Nout x K]): in cuBLAS's
  * column-major terms y^T = W x^T, i.e. op(A) = W (A = W^T stored, 'T').
  * With W16 (bf16 or f16, layer l's): x rounded to that type into the
- * work's x16 (f16: a value past its range marks layer l in w->over), then
+ * work's x16 (f16: a value past its range marks layer l in w->over with
+ * its token's row + 1), then
  * 16-bit products summed in f32 into y (cublasGemmEx, CUBLAS_COMPUTE_32F),
  * as the CPU's --dtype bf16 dense layers and PyTorch's float16 autocast. */
 static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, const float *W, const uint16_t *W16,
@@ -523,7 +526,7 @@ static cublasStatus_t dense(bert_cuda_work *w, int l, float *y, const float *x, 
     const float one = 1.0f, zero = 0.0f;
     if (!W16) return cuda_blas()->sgemm(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W, K, x, K, &zero, y, Nout);
     size_t n = (size_t)M * (size_t)K;
-    round16(w->stream, w->f16, w->x16, x, n, w->f16 ? w->over + l : NULL);
+    round16(w->stream, w->f16, w->x16, x, n, (size_t)K, w->f16 ? w->over + l : NULL); /* x's row: a token */
     mark(w, l, BERT_OP_CONVERT);
     cudaDataType t = w->f16 ? CUDA_R_16F : CUDA_R_16BF;
     return cuda_blas()->gemm_ex(w->blas, CUBLAS_OP_T, CUBLAS_OP_N, Nout, M, K, &one, W16, t, K, w->x16, t, K, &zero, y,
@@ -712,10 +715,15 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
         e = cudaMemcpyAsync(w->over_h, w->over, sizeof(int) * (size_t)m->L, cudaMemcpyDeviceToHost, w->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
-    for (int l = 0; e == cudaSuccess && m->f16 && l < m->L; l++)
-        if (w->over_h[l])
-            return bert_fail(err, BERT_ERR_UNSUPPORTED, "--dtype f16: an input of layer %d's products lies past "
-                                                        "float16's range (+-65504); run this model in bf16 or f32", l);
+    for (int l = 0; e == cudaSuccess && m->f16 && l < m->L; l++) {
+        if (!w->over_h[l]) continue;
+        int row = w->over_h[l] - 1, s = 0; /* its sequence: the error names it (bert_error.item) */
+        while (s + 1 < n_seqs && offset[s + 1] <= row) s++;
+        bert_fail(err, BERT_ERR_UNSUPPORTED, "sequence %d: --dtype f16: an input of layer %d's products lies past "
+                                             "float16's range (+-65504); run it in bf16 or f32", s, l);
+        if (err) err->item = s;
+        return BERT_ERR_UNSUPPORTED;
+    }
     const float *from = w->outs_h; /* each wanted output where the caller wants it */
     for (int k = 0; e == cudaSuccess && k < OUT_KINDS; k++) {
         if (!h[k].host) continue;

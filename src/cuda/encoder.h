@@ -83,7 +83,8 @@ typedef struct {
                * rest stay f32 */
     int tf32; /* 1: cuBLAS's f32 products in TF32 math (CUBLAS_TF32_TENSOR_OP_MATH) */
     int f16;  /* 1: as bf16, in float16 (a weight past its range: the creation fails; an input
-               * past it, the pass: BERT_ERR_UNSUPPORTED, naming the layer) */
+               * past it, the pass: BERT_ERR_UNSUPPORTED naming the layer, and a sequence whose
+               * input it was in err->item) */
     bert_cuda_embeddings_src emb;
     bert_cuda_heads_src head;
 } bert_cuda_model_src;

@@ -186,8 +186,9 @@ static int write_altered_model(const char *dir, const char *name, float v) {
 /* --dtype f16 never gives an inf: a weight past float16's range (+-65504)
  * in layer 2 fails the load naming that layer; with layer 1's attention-
  * output LayerNorm weight 45,000 on one dimension, some tokens' feed-
- * forward inputs lie past the range: a pass of sequence 1 fails naming
- * layer 1, then sequence 0 (whose inputs stay within it) runs on the same
+ * forward inputs lie past the range: a pass of sequences 0 and 1 fails
+ * naming layer 1 and sequence 1 (bert_error.item, for a server or
+ * --on-error skip to drop it alone), one of sequence 1 alone likewise, then sequence 0 (whose inputs stay within it) runs on the same
  * context (the flags start over each pass) to within 1e-2 of the f32
  * pass's pooled output (measured 2e-3: its activations reach 1e4), and
  * sequence 1 fails again; bf16 (no such range)
@@ -216,7 +217,11 @@ TEST(forward_cuda_emulated_f16_range) {
         CHECK_OK(load(&fi, BERT_DEVICE_CUDA, dts[k], &m, &err), err);
         if (m) CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
         if (ctx && dts[k] == BERT_COMPUTE_F16) {
+            /* in a batch, the error names the sequence (as bert_forward's input errors do) */
+            CHECK_ERR(bert_forward(ctx, seqs, 2, BERT_OUTPUT_POOLED, &err), err, BERT_ERR_UNSUPPORTED, over);
+            CHECK(err.item == 1 && strncmp(err.message, "sequence 1: ", 12) == 0);
             CHECK_ERR(bert_forward(ctx, seqs + 1, 1, BERT_OUTPUT_POOLED, &err), err, BERT_ERR_UNSUPPORTED, over);
+            CHECK(err.item == 0);
             CHECK_OK(bert_forward(ctx, seqs, 1, BERT_OUTPUT_POOLED, &err), err);
             const float *got = bert_output_pooled(ctx, 0);
             double d = got ? test_max_abs_diff(got, want, (size_t)BIG.C) : 1;
