@@ -202,7 +202,7 @@ static cudaError_t round_weights(bert_cuda_model *m, int *over) {
  * against float16's range: BERT_ERR_UNSUPPORTED naming the first layer
  * with a weight past it. */
 static bert_status round_weights_f16(bert_cuda_model *m, bert_error *err) {
-    int *over = NULL, *got = (int *)calloc((size_t)m->L + 1, sizeof *got);
+    int *over = NULL, *got = (int *)calloc((size_t)m->L + 1, sizeof *got); /* + 1: never 0 bytes */
     if (!got) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     cudaError_t e = cudaMalloc((void **)&over, sizeof(int) * ((size_t)m->L + 1));
     if (e == cudaSuccess) e = cudaMemsetAsync(over, 0, sizeof(int) * ((size_t)m->L + 1), 0);

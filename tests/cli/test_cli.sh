@@ -185,20 +185,30 @@ task() {
     if "$JSON_CLOSE" "$want" "$TMP/task.jsonl" 1e-4 > "$TMP/diff" 2>&1; then pass "$name"; else
         cat "$TMP/err" >> "$TMP/diff"; fail "$name" "$TMP/diff"; fi
 }
-task fill_mask "$TASKS/mlm/expected_fill_mask.jsonl" "$BERT" fill-mask "$TASKS/mlm" --input "$TASKS/mlm/inputs_fill_mask.jsonl"
-task fill_mask_batch1 "$TASKS/mlm/expected_fill_mask.jsonl" "$BERT" fill-mask "$TASKS/mlm" --batch-size 1 --threads 1 --input "$TASKS/mlm/inputs_fill_mask.jsonl"
-task nsp "$TASKS/mlm/expected_nsp.jsonl" "$BERT" nsp "$TASKS/mlm" --input "$TASKS/mlm/inputs_nsp.jsonl"
-task classify_softmax "$TASKS/classifier/expected_classify.jsonl" "$BERT" classify "$TASKS/classifier" --top-k 3 --input "$TASKS/classifier/inputs_classify.jsonl"
-task classify_single_logit_sigmoid "$TASKS/cross-encoder/expected_classify.jsonl" "$BERT" classify "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_classify.jsonl"
-task rerank "$TASKS/cross-encoder/expected_rerank.jsonl" "$BERT" rerank "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_rerank.jsonl"
-for a in none simple first average max; do
-    task "ner_$a" "$TASKS/ner/expected_ner_$a.jsonl" "$BERT" ner "$TASKS/ner" --aggregation "$a" --input "$TASKS/ner/inputs_ner_$a.jsonl"
-done
-task qa_windows "$TASKS/qa/expected_qa.jsonl" "$BERT" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 --input "$TASKS/qa/inputs_qa.jsonl"
-task qa_top3_impossible "$TASKS/qa/expected_qa_top3_impossible.jsonl" "$BERT" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 \
-    --top-k 3 --handle-impossible --input "$TASKS/qa/inputs_qa.jsonl"
-task embed_sentence_transformers "$TASKS/sentence-transformer/expected_embed.jsonl" "$BERT" embed "$TASKS/sentence-transformer" \
-    --input "$TASKS/sentence-transformer/inputs_embed.jsonl"
+# task_goldens PREFIX BIN [FLAGS...]: each task golden, the commands run by BIN with FLAGS added,
+# the tests named PREFIX...
+task_goldens() {
+    tp=$1 bin=$2
+    shift 2
+    task "${tp}fill_mask" "$TASKS/mlm/expected_fill_mask.jsonl" "$bin" fill-mask "$TASKS/mlm" --input "$TASKS/mlm/inputs_fill_mask.jsonl" "$@"
+    task "${tp}fill_mask_batch1" "$TASKS/mlm/expected_fill_mask.jsonl" "$bin" fill-mask "$TASKS/mlm" --batch-size 1 --threads 1 --input "$TASKS/mlm/inputs_fill_mask.jsonl" "$@"
+    task "${tp}nsp" "$TASKS/mlm/expected_nsp.jsonl" "$bin" nsp "$TASKS/mlm" --input "$TASKS/mlm/inputs_nsp.jsonl" "$@"
+    task "${tp}classify_softmax" "$TASKS/classifier/expected_classify.jsonl" "$bin" classify "$TASKS/classifier" --top-k 3 --input "$TASKS/classifier/inputs_classify.jsonl" "$@"
+    task "${tp}classify_single_logit_sigmoid" "$TASKS/cross-encoder/expected_classify.jsonl" "$bin" classify "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_classify.jsonl" "$@"
+    task "${tp}rerank" "$TASKS/cross-encoder/expected_rerank.jsonl" "$bin" rerank "$TASKS/cross-encoder" --input "$TASKS/cross-encoder/inputs_rerank.jsonl" "$@"
+    for a in none simple first average max; do
+        task "${tp}ner_$a" "$TASKS/ner/expected_ner_$a.jsonl" "$bin" ner "$TASKS/ner" --aggregation "$a" --input "$TASKS/ner/inputs_ner_$a.jsonl" "$@"
+    done
+    task "${tp}qa_windows" "$TASKS/qa/expected_qa.jsonl" "$bin" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 --input "$TASKS/qa/inputs_qa.jsonl" "$@"
+    task "${tp}qa_top3_impossible" "$TASKS/qa/expected_qa_top3_impossible.jsonl" "$bin" qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 \
+        --top-k 3 --handle-impossible --input "$TASKS/qa/inputs_qa.jsonl" "$@"
+    task "${tp}embed_sentence_transformers" "$TASKS/sentence-transformer/expected_embed.jsonl" "$bin" embed "$TASKS/sentence-transformer" \
+        --input "$TASKS/sentence-transformer/inputs_embed.jsonl" "$@"
+}
+task_goldens "" "$BERT"
+# the same on the GPU path (the encoder and the heads) run by the CPU emulator: bert-cuda-emu
+EMU="$(dirname "$BERT")/bert-cuda-emu"
+if [ -x "$EMU" ]; then task_goldens cuda_emulated_ "$EMU" --device cuda; else skip cuda_emulated_tasks "no $EMU"; fi
 # top-1 classify is the first entry of the full ranking
 "$BERT" classify "$TASKS/classifier" --input "$TASKS/classifier/inputs_classify.jsonl" > "$TMP/top1.jsonl"
 if [ "$(wc -l < "$TMP/top1.jsonl")" -eq 5 ] && ! grep -q '},{' "$TMP/top1.jsonl"; then pass classify_top1; else fail classify_top1 "$TMP/top1.jsonl"; fi
