@@ -146,7 +146,7 @@ $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
 # tests that need a GPU on it.
 EMU_DIR  := $(BUILD)/cuda-emu
 EMU_OBJ  := $(patsubst src/cuda/%.cu,$(EMU_DIR)/%.o,$(wildcard src/cuda/*.cu)) $(EMU_DIR)/emu.o \
-            $(EMU_DIR)/test_emulated.o
+            $(EMU_DIR)/test_emulated.o $(EMU_DIR)/emu_checks.o
 EMU_FLAGS := -g $(OPT) -ffp-contract=off -Wall -Wextra -Itests/cuda_emu/include -Itests/cuda_emu -Iinclude -Isrc
 $(EMU_DIR)/%.o: src/cuda/%.cu
 	@mkdir -p $(dir $@)
@@ -154,6 +154,9 @@ $(EMU_DIR)/%.o: src/cuda/%.cu
 $(EMU_DIR)/emu.o: tests/cuda_emu/emu.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(EMU_FLAGS) -MMD -MP -c $< -o $@
+$(EMU_DIR)/emu_checks.o: tests/cuda_emu/emu_checks.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(EMU_FLAGS) -Itests -fvisibility=default -MMD -MP -c $< -o $@
 $(EMU_DIR)/test_emulated.o: tests/cuda_emu/test_emulated.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itests/cuda_emu -fvisibility=default -MMD -MP -c $< -o $@
@@ -167,7 +170,7 @@ $(BUILD)/test_cuda_emu: $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(EMU_DIR)/libcublas.so
 	$(CXX) -rdynamic -o $@ $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 # The tool on the emulator: --device cuda runs end to end, under mpirun too
 # (tests/cli/test_mpi.sh trains data-parallel on it).
-EMU_RUNTIME := $(filter-out $(EMU_DIR)/test_emulated.o,$(EMU_OBJ))
+EMU_RUNTIME := $(filter-out $(EMU_DIR)/test_emulated.o $(EMU_DIR)/emu_checks.o,$(EMU_OBJ))
 $(BUILD)/bert-cuda-emu: $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
 	$(CXX) -rdynamic -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS) $(HTTP_LIBS)
 # Data-parallel GPU training with the loop's before_step hook, on the

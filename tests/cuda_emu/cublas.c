@@ -5,7 +5,9 @@
  * never reads C. Sums in double, rounded once. Every operand's extent,
  * and a batched call's pointer arrays, must lie inside emulated device
  * memory (bert_emu_check_range, in the test program); a bad argument is
- * CUBLAS_STATUS_INVALID_VALUE, as cuBLAS returns. */
+ * CUBLAS_STATUS_INVALID_VALUE, as cuBLAS returns. A product is checked at
+ * the call and queued on the handle's stream (bert_emu_enqueue): it runs
+ * when the stream's work does, as on a GPU. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,23 +86,72 @@ static int operand_ok(const operand *x, int rows, int cols, const char *what) {
     return 1;
 }
 
-static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           float alpha, operand a, operand b, float beta, float *C, int ldc, const char *what) {
-    if (bad(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
+/* One product queued on its handle's stream: a batch of `batch` pointer
+ * triples read from device memory when it runs, or one product (batch 0). */
+typedef struct {
+    int m, n, k, ldc, batch;
+    float alpha, beta;
+    operand a, b;
+    float *C;
+    const float *const *Aarray, *const *Barray;
+    float *const *Carray;
+    const char *what;
+} product;
+
+/* Checks a product's arguments as cuBLAS does. */
+static cublasStatus_t gemm_check(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, operand *a,
+                                 operand *b, const float *C, int ldc, const char *what) {
     if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) || m < 0 || n < 0 ||
         k < 0 || ldc < (m > 1 ? m : 1))
         return CUBLAS_STATUS_INVALID_VALUE;
-    a.trans = ta == CUBLAS_OP_T, b.trans = tb == CUBLAS_OP_T;
-    if (!operand_ok(&a, m, k, what) || !operand_ok(&b, k, n, what)) return CUBLAS_STATUS_INVALID_VALUE;
-    if (m && n) bert_emu_check_range(C, sizeof(float) * ((size_t)ldc * (size_t)(n - 1) + (size_t)m), what);
-    for (int j = 0; j < n; j++)
-        for (int i = 0; i < m; i++) {
-            double s = 0;
-            for (int p = 0; p < k; p++) s += element(&a, i, p) * element(&b, p, j);
-            float *c = C + (size_t)i + (size_t)j * (size_t)ldc;
-            *c = (float)(alpha * s + (beta != 0.0f ? (double)beta * *c : 0.0));
-        }
+    a->trans = ta == CUBLAS_OP_T, b->trans = tb == CUBLAS_OP_T;
+    if (!operand_ok(a, m, k, what) || !operand_ok(b, k, n, what)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (m && n && C) bert_emu_check_range(C, sizeof(float) * ((size_t)ldc * (size_t)(n - 1) + (size_t)m), what);
     return CUBLAS_STATUS_SUCCESS;
+}
+
+static void gemm_one(const product *p, const operand *a, const operand *b, float *C) {
+    for (int j = 0; j < p->n; j++)
+        for (int i = 0; i < p->m; i++) {
+            double s = 0;
+            for (int q = 0; q < p->k; q++) s += element(a, i, q) * element(b, q, j);
+            float *c = C + (size_t)i + (size_t)j * (size_t)p->ldc;
+            *c = (float)(p->alpha * s + (p->beta != 0.0f ? (double)p->beta * *c : 0.0));
+        }
+}
+
+/* Runs a queued product (bert_emu_enqueue); a batch's pointers, written by
+ * the stream's earlier copies, are read and checked now. */
+static void gemm_run(void *arg) {
+    product *p = arg;
+    if (!p->batch) gemm_one(p, &p->a, &p->b, p->C);
+    for (int i = 0; i < p->batch; i++) {
+        operand a = p->a, b = p->b;
+        a.p = p->Aarray[i], b.p = p->Barray[i];
+        operand_ok(&a, p->m, p->k, p->what), operand_ok(&b, p->k, p->n, p->what);
+        if (p->m && p->n)
+            bert_emu_check_range(p->Carray[i], sizeof(float) * ((size_t)p->ldc * (size_t)(p->n - 1) + (size_t)p->m),
+                                 p->what);
+        gemm_one(p, &a, &b, p->Carray[i]);
+    }
+    free(p);
+}
+
+static cublasStatus_t gemm_queue(cublasHandle_t h, const product *p) {
+    product *q = malloc(sizeof *q);
+    if (!q) return CUBLAS_STATUS_ALLOC_FAILED;
+    *q = *p;
+    bert_emu_enqueue(h->stream, gemm_run, q);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           float alpha, operand a, operand b, float beta, float *C, int ldc, const char *what) {
+    if (bad(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
+    cublasStatus_t st = gemm_check(ta, tb, m, n, k, &a, &b, C, ldc, what);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    product p = {m, n, k, ldc, 0, alpha, beta, a, b, C, NULL, NULL, NULL, what};
+    return gemm_queue(h, &p);
 }
 
 cublasStatus_t cublasSgemm_v2(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
@@ -115,18 +166,21 @@ cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublas
                                   const float *alpha, const float *const Aarray[], int lda,
                                   const float *const Barray[], int ldb, const float *beta, float *const Carray[],
                                   int ldc, int batch) {
+    if (bad(h)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
     if (batch == 0) return CUBLAS_STATUS_SUCCESS;
     bert_emu_check_range(Aarray, sizeof(void *) * (size_t)batch, "cublasSgemmBatched A pointers");
     bert_emu_check_range(Barray, sizeof(void *) * (size_t)batch, "cublasSgemmBatched B pointers");
     bert_emu_check_range(Carray, sizeof(void *) * (size_t)batch, "cublasSgemmBatched C pointers");
-    int tf32 = !bad(h) && h->math == CUBLAS_TF32_TENSOR_OP_MATH;
-    for (int i = 0; i < batch; i++) {
-        operand a = {Aarray[i], CUDA_R_32F, 0, lda, tf32}, b = {Barray[i], CUDA_R_32F, 0, ldb, tf32};
-        cublasStatus_t s = gemm(h, ta, tb, m, n, k, *alpha, a, b, *beta, Carray[i], ldc, "cublasSgemmBatched");
-        if (s != CUBLAS_STATUS_SUCCESS) return s;
-    }
-    return CUBLAS_STATUS_SUCCESS;
+    int tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH;
+    /* the shapes now; the pointers are device memory, read when the product runs */
+    int arows = ta == CUBLAS_OP_T ? k : m, brows = tb == CUBLAS_OP_T ? n : k;
+    if ((ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) || (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T) || m < 0 || n < 0 ||
+        k < 0 || ldc < (m > 1 ? m : 1) || lda < (arows > 1 ? arows : 1) || ldb < (brows > 1 ? brows : 1))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    operand a = {NULL, CUDA_R_32F, ta == CUBLAS_OP_T, lda, tf32}, b = {NULL, CUDA_R_32F, tb == CUBLAS_OP_T, ldb, tf32};
+    product p = {m, n, k, ldc, batch, *alpha, *beta, a, b, NULL, Aarray, Barray, Carray, "cublasSgemmBatched"};
+    return gemm_queue(h, &p);
 }
 
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,

@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -144,11 +146,35 @@ void thread_setup(void) {
 #endif
 }
 
+/* The kernel schedule (BERT_EMU_SCHEDULE, read once): 0 in order — blocks
+ * by index, and at each step a block's threads by index; 1 shuffled — the
+ * blocks of a launch and, at every step, the order in which a block's
+ * waiting threads resume drawn from a PRNG (BERT_EMU_SEED, default 1), so
+ * a kernel whose result hangs on an order the GPU does not promise (one
+ * thread reading what another writes between the same two barriers, one
+ * block reading what another writes) comes out otherwise. */
+int schedule_shuffled;
+uint64_t schedule_state = 1; /* under launch_lock */
+
+unsigned schedule_draw(unsigned n) { /* uniform in [0, n): splitmix64, then Lemire's reduction */
+    uint64_t z = (schedule_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (unsigned)(((z >> 32) * (uint64_t)n) >> 32);
+}
+
+
 /* Once: the page size, and (except under AddressSanitizer, which reports
  * faults itself) a SIGSEGV handler on the alternate stack that names the
  * kernel. */
 void setup(void) {
     page = (size_t)sysconf(_SC_PAGESIZE);
+    const char *sched = getenv("BERT_EMU_SCHEDULE"), *seed = getenv("BERT_EMU_SEED");
+    if (sched && strcmp(sched, "shuffle") == 0) schedule_shuffled = 1;
+    else if (sched && *sched && strcmp(sched, "in-order") != 0)
+        misuse("BERT_EMU_SCHEDULE=%s: in-order or shuffle", sched);
+    if (seed) schedule_state = strtoull(seed, NULL, 10);
 #if !defined(__SANITIZE_ADDRESS__)
     struct sigaction sa = {};
     sa.sa_handler = on_fault;
@@ -159,11 +185,83 @@ void setup(void) {
 }
 std::once_flag setup_once;
 
-std::set<cudaStream_t> streams, held; /* held: busy until bert_emu_stream_hold releases them */
+/* ---- streams ----
+ * A stream holds its work — kernels, copies, memsets, event records, the
+ * cuBLAS stand-in's products — queued, as a GPU does: it runs, in order,
+ * only when the host waits for that stream (cudaStreamSynchronize,
+ * cudaStreamQuery, a synchronous copy from it, NCCL's all-reduce on it) or
+ * for the whole GPU (cudaDeviceSynchronize, cudaFree, cudaFreeHost,
+ * cudaHostUnregister). So a program that reads a result copied to
+ * page-locked memory before waiting reads what was there before (NaN for
+ * fresh page-locked memory), one that changes page-locked memory a queued
+ * copy reads sends the new bytes, and one that frees or reuses a buffer
+ * queued work still needs shows it. Copies to or from pageable host memory
+ * behave as CUDA documents: from it, its bytes are taken at the call; to
+ * it, the call waits for the stream and copies. The default stream (NULL)
+ * is CUDA's legacy one; the program's streams are non-blocking ones, which
+ * never wait for it, nor it for them. */
+} // namespace
+struct bert_emu_stream { /* cudaStream_t points to one */
+    std::mutex run;                        /* one host thread drains it at a time, in order */
+    std::deque<std::function<void()>> ops; /* under queue_lock */
+    cudaStream_t self;
+};
+namespace {
+std::mutex queue_lock;
+std::map<cudaStream_t, std::shared_ptr<bert_emu_stream>> streams; /* under queue_lock */
+std::shared_ptr<bert_emu_stream> default_stream;                  /* NULL's, made on first use */
+std::set<cudaStream_t> held; /* under mem_lock: busy until bert_emu_stream_hold releases them */
 
-void check_stream(cudaStream_t s, const char *what) {
+std::shared_ptr<bert_emu_stream> queue_of(cudaStream_t s, const char *what) {
+    std::lock_guard<std::mutex> g(queue_lock);
+    if (!s) {
+        if (!default_stream) default_stream = std::make_shared<bert_emu_stream>(), default_stream->self = NULL;
+        return default_stream;
+    }
+    auto it = streams.find(s);
+    if (it == streams.end()) misuse("%s on a stream that does not exist (destroyed?)", what);
+    return it->second;
+}
+
+void check_stream(cudaStream_t s, const char *what) { (void)queue_of(s, what); }
+
+void enqueue(cudaStream_t s, const char *what, std::function<void()> op) {
+    std::shared_ptr<bert_emu_stream> q = queue_of(s, what);
+    std::lock_guard<std::mutex> g(queue_lock);
+    q->ops.push_back(std::move(op));
+}
+
+int is_held(cudaStream_t s) {
     std::lock_guard<std::mutex> g(mem_lock);
-    if (s && !streams.count(s)) misuse("%s on a stream that does not exist (destroyed?)", what);
+    return s && held.count(s) != 0;
+}
+
+/* Runs q's queued work in order, stopping at an NCCL hold (the work after
+ * an all-reduce waits for it to end). */
+void drain(const std::shared_ptr<bert_emu_stream> &q) {
+    std::lock_guard<std::mutex> one(q->run);
+    for (;;) {
+        if (is_held(q->self)) return;
+        std::function<void()> op;
+        {
+            std::lock_guard<std::mutex> g(queue_lock);
+            if (q->ops.empty()) return;
+            op = std::move(q->ops.front());
+            q->ops.pop_front();
+        }
+        op();
+    }
+}
+
+/* The whole GPU: every stream drained (a held one up to its hold). */
+void drain_all() {
+    std::vector<std::shared_ptr<bert_emu_stream>> all;
+    all.push_back(queue_of(NULL, "a device-wide wait"));
+    {
+        std::lock_guard<std::mutex> g(queue_lock);
+        for (auto &s : streams) all.push_back(s.second);
+    }
+    for (auto &q : all) drain(q);
 }
 
 /* ---- fibers ---- */
@@ -306,42 +404,93 @@ void wait_here(int state, const void *site) {
     at_fiber(f);
 }
 
+/* A block's threads ready to run, and which runs next. In order: first
+ * come, first run (so the warps move on together, a shuffle at a time).
+ * Shuffled: a drawn lane of the warp that ran last while it has one ready,
+ * else of a drawn warp — so a warp runs on alone, through its shuffles, to
+ * the next __syncthreads while the others have not started, and the warps
+ * take turns in a drawn order: what one warp writes before a barrier it
+ * lacks reaches another too early or too late. */
+struct ready_threads {
+    std::vector<unsigned> fifo;              /* in order */
+    size_t head = 0;
+    std::vector<std::vector<unsigned>> lanes; /* shuffled: per warp */
+    std::vector<unsigned> warps;              /* shuffled: the warps with a lane ready */
+    int last = -1;                            /* shuffled: the warp that ran last */
+
+    explicit ready_threads(unsigned n) { lanes.resize((n + 31) / 32); }
+    bool empty() const { return schedule_shuffled ? warps.empty() : head == fifo.size(); }
+    void push(unsigned t) {
+        if (!schedule_shuffled) {
+            if (head == fifo.size()) fifo.clear(), head = 0;
+            fifo.push_back(t);
+            return;
+        }
+        std::vector<unsigned> &l = lanes[t / 32];
+        if (l.empty()) warps.push_back(t / 32);
+        l.push_back(t);
+    }
+    unsigned pop() {
+        if (!schedule_shuffled) return fifo[head++];
+        if (last < 0 || lanes[(unsigned)last].empty()) last = (int)warps[schedule_draw((unsigned)warps.size())];
+        std::vector<unsigned> &l = lanes[(unsigned)last];
+        unsigned k = schedule_draw((unsigned)l.size()), t = l[k];
+        l[k] = l.back(), l.pop_back();
+        if (l.empty())
+            for (size_t i = 0; i < warps.size(); i++)
+                if (warps[i] == (unsigned)last) warps[i] = warps.back(), warps.pop_back(), i = warps.size();
+        return t;
+    }
+};
+
+/* Warp [w, end) has every lane at a shuffle or __syncwarp: checked (the
+ * same call, the same kind), the shuffle's values exchanged, the lanes
+ * ready again. */
+void complete_warp(const char *name, unsigned w, unsigned end, unsigned n, ready_threads &ready) {
+    int shfl = pool.f[w]->state == AT_SHFL;
+    for (unsigned t = w; t < end; t++)
+        if (pool.f[t]->state != pool.f[w]->state)
+            misuse("kernel %s, block (%u,%u,%u): a warp's lanes did not all reach the same %s", name, blockIdx.x,
+                   blockIdx.y, blockIdx.z, shfl ? "__shfl_xor_sync" : "__syncwarp");
+    for (unsigned t = w; t < end; t++)
+        if (pool.f[t]->site != pool.f[w]->site)
+            misuse("kernel %s, block (%u,%u,%u): lanes %u and %u of a warp wait at different %s calls", name,
+                   blockIdx.x, blockIdx.y, blockIdx.z, 0u, t - w, shfl ? "__shfl_xor_sync" : "__syncwarp");
+    for (unsigned t = w; t < end && shfl; t++) {
+        unsigned lane = t - w, other = w + (lane ^ (unsigned)pool.f[t]->shfl_lanes);
+        if (other >= end)
+            misuse("kernel %s: lane %u shuffles with lane %u, past the block's %u threads", name, lane, other - w, n);
+        pool.f[t]->shfl_out = pool.f[other]->shfl_in;
+    }
+    for (unsigned t = w; t < end; t++) pool.f[t]->state = RUNNABLE, ready.push(t);
+}
+
 void run_block(const char *name, unsigned n, dim3 bd) {
     while (pool.f.size() < n) pool.f.push_back(new_fiber());
     size_t shared = (size_t)(__stop_bert_emu_shared - __start_bert_emu_shared);
     if (shared) memset(__start_bert_emu_shared, 0xff, shared); /* shared memory: NaN, as unwritten */
+    ready_threads ready(n);
+    std::vector<unsigned> arrived((n + 31) / 32, 0); /* per warp: lanes at a shuffle or __syncwarp */
     for (unsigned t = 0; t < n; t++) {
         pool.f[t]->tid = dim3(t % bd.x, t / bd.x % bd.y, t / (bd.x * bd.y));
         pool.f[t]->state = RUNNABLE;
-        resume(pool.f[t]);
+        ready.push(t);
     }
     for (;;) {
-        for (unsigned t = 0; t < n; t++)
-            if (pool.f[t]->state == RUNNABLE) resume(pool.f[t]);
-        unsigned done = 0, at_sync = 0, progress = 0;
-        /* shuffles and __syncwarp complete warp by warp */
-        for (unsigned w = 0; w < n; w += 32) {
-            unsigned end = w + 32 < n ? w + 32 : n, shfl = 0, warp = 0;
-            for (unsigned t = w; t < end; t++) shfl += pool.f[t]->state == AT_SHFL, warp += pool.f[t]->state == AT_WARP;
-            if (!shfl && !warp) continue;
-            if (shfl + warp != end - w || (shfl && warp))
-                misuse("kernel %s, block (%u,%u,%u): a warp's lanes did not all reach the same %s", name, blockIdx.x,
-                       blockIdx.y, blockIdx.z, shfl ? "__shfl_xor_sync" : "__syncwarp");
-            for (unsigned t = w; t < end; t++)
-                if (pool.f[t]->site != pool.f[w]->site)
-                    misuse("kernel %s, block (%u,%u,%u): lanes %u and %u of a warp wait at different %s calls", name,
-                           blockIdx.x, blockIdx.y, blockIdx.z, 0u, t - w, shfl ? "__shfl_xor_sync" : "__syncwarp");
-            for (unsigned t = w; t < end && shfl; t++) {
-                unsigned lane = t - w, other = w + (lane ^ (unsigned)pool.f[t]->shfl_lanes);
-                if (other >= end)
-                    misuse("kernel %s: lane %u shuffles with lane %u, past the block's %u threads", name, lane,
-                           other - w, n);
-                pool.f[t]->shfl_out = pool.f[other]->shfl_in;
-            }
-            for (unsigned t = w; t < end; t++) pool.f[t]->state = RUNNABLE;
-            progress = 1;
+        while (!ready.empty()) {
+            unsigned t = ready.pop();
+            resume(pool.f[t]);
+            int st = pool.f[t]->state;
+            if (st != AT_SHFL && st != AT_WARP) continue;
+            unsigned w = t / 32 * 32, end = w + 32 < n ? w + 32 : n;
+            if (++arrived[t / 32] == end - w) arrived[t / 32] = 0, complete_warp(name, w, end, n, ready);
         }
-        if (progress) continue;
+        unsigned done = 0, at_sync = 0;
+        for (unsigned w = 0; w < arrived.size(); w++)
+            if (arrived[w])
+                misuse("kernel %s, block (%u,%u,%u): a warp's lanes did not all reach the same %s", name, blockIdx.x,
+                       blockIdx.y, blockIdx.z,
+                       pool.f[w * 32]->state == AT_WARP ? "__syncwarp" : "__shfl_xor_sync");
         for (unsigned t = 0; t < n; t++) done += pool.f[t]->state == DONE, at_sync += pool.f[t]->state == AT_SYNC;
         if (done == n) break;
         if (done)
@@ -351,7 +500,7 @@ void run_block(const char *name, unsigned n, dim3 bd) {
             if (pool.f[t]->site != pool.f[0]->site)
                 misuse("kernel %s, block (%u,%u,%u): threads 0 and %u wait at different __syncthreads calls", name,
                        blockIdx.x, blockIdx.y, blockIdx.z, t);
-        for (unsigned t = 0; t < n; t++) pool.f[t]->state = RUNNABLE;
+        for (unsigned t = 0; t < n; t++) pool.f[t]->state = RUNNABLE, ready.push(t);
     }
     cur = NULL;
 }
@@ -388,7 +537,6 @@ void check_kernel_pointer(const char *kernel, int arg, const void *p) {
 
 void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::function<void()> &fn) {
     std::call_once(setup_once, setup);
-    thread_setup();
     check_stream(s, name);
     unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (!threads || threads > 1024 || block.z > 64 || !grid.x || !grid.y || !grid.z || grid.y > 65535 ||
@@ -400,21 +548,33 @@ void launch(const char *name, dim3 grid, dim3 block, cudaStream_t s, const std::
         std::lock_guard<std::mutex> g(mem_lock);
         n_launches++;
     }
-    std::lock_guard<std::mutex> one_at_a_time(launch_lock); /* the blocks share one shared memory */
-    running = name;
-    body = &fn;
-    grid_dim = grid, block_dim = block;
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                block_idx = dim3(x, y, z);
-                run_block(name, (unsigned)threads, block);
+    enqueue(s, name, [name, grid, block, threads, fn]() {
+        thread_setup();
+        std::lock_guard<std::mutex> one_at_a_time(launch_lock); /* the blocks share one shared memory */
+        running = name;
+        body = &fn;
+        grid_dim = grid, block_dim = block;
+        unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+        std::vector<unsigned long long> order;
+        if (schedule_shuffled && blocks <= (1ULL << 24)) { /* past that, in order: the list alone would be 128 MB */
+            order.resize(blocks);
+            for (unsigned long long i = 0; i < blocks; i++) order[i] = i;
+            for (unsigned long long i = blocks; i > 1; i--) {
+                unsigned long long j = (unsigned long long)schedule_draw((unsigned)i);
+                std::swap(order[i - 1], order[j]);
             }
-    body = NULL;
-    running = NULL;
-    char what[128];
-    snprintf(what, sizeof what, "kernel %s", name);
-    check_canaries(what);
+        }
+        for (unsigned long long i = 0; i < blocks; i++) {
+            unsigned long long b = order.empty() ? i : order[i];
+            block_idx = dim3((unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y));
+            run_block(name, (unsigned)threads, block);
+        }
+        body = NULL;
+        running = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "kernel %s", name);
+        check_canaries(what);
+    });
 }
 } // namespace bert_emu
 
@@ -449,7 +609,8 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
 
 /* Page-locked host memory: plain host memory here (a host pointer to the
  * copies' checks), failing in the same count as cudaMalloc; live ones counted. */
-std::set<void *> host_allocs;
+std::map<uintptr_t, size_t> host_allocs; /* start -> bytes */
+std::map<uintptr_t, size_t> host_regs;    /* page-locked in place (cudaHostRegister): start -> bytes */
 
 cudaError_t cudaMallocHost(void **p, size_t bytes) {
     if (!p) return last_error = cudaErrorInvalidValue;
@@ -457,21 +618,35 @@ cudaError_t cudaMallocHost(void **p, size_t bytes) {
     if (fail_countdown > 0 && --fail_countdown == 0) return last_error = cudaErrorMemoryAllocation;
     if (fail_countdown == 0 && fail_more > 0) return fail_more--, last_error = cudaErrorMemoryAllocation;
     if (!(*p = malloc(bytes ? bytes : 1))) return last_error = cudaErrorMemoryAllocation;
-    host_allocs.insert(*p);
+    memset(*p, 0xff, bytes); /* NaN, as device memory: a result read before it came shows */
+    host_allocs[(uintptr_t)*p] = bytes;
     return cudaSuccess;
 }
 
 cudaError_t cudaFreeHost(void *p) {
+    drain_all(); /* as CUDA's, it waits for the GPU */
     std::lock_guard<std::mutex> g(mem_lock);
-    if (p && !host_allocs.erase(p)) misuse("cudaFreeHost(%p): not a live cudaMallocHost allocation", p);
+    if (p && !host_allocs.erase((uintptr_t)p)) misuse("cudaFreeHost(%p): not a live cudaMallocHost allocation", p);
     free(p);
     return cudaSuccess;
+}
+
+/* 1 when [p, p + bytes) lies inside one page-locked range (cudaMallocHost or cudaHostRegister). */
+static int is_pinned(const void *p, size_t bytes) {
+    std::lock_guard<std::mutex> g(mem_lock);
+    uintptr_t a = (uintptr_t)p;
+    for (const std::map<uintptr_t, size_t> *m : {&host_allocs, &host_regs}) {
+        auto it = m->upper_bound(a);
+        if (it == m->begin()) continue;
+        --it;
+        if (a >= it->first && a + bytes <= it->first + it->second) return 1;
+    }
+    return 0;
 }
 
 /* Host memory page-locked in place: its ranges, live ones counted with the
  * allocations; bert_emu_fail_pin makes the next ones fail, as where the
  * system refuses to lock memory. */
-std::map<uintptr_t, size_t> host_regs;
 int pin_failures;
 
 extern "C" void bert_emu_fail_pin(int n) {
@@ -492,6 +667,7 @@ cudaError_t cudaHostRegister(void *p, size_t bytes, unsigned flags) {
 }
 
 cudaError_t cudaHostUnregister(void *p) {
+    drain_all(); /* queued copies may still read or write the range */
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = host_regs.find((uintptr_t)p);
     if (it == host_regs.end()) misuse("cudaHostUnregister(%p): not the start of locked memory", p);
@@ -524,6 +700,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
 
 cudaError_t cudaFree(void *p) {
     if (!p) return cudaSuccess;
+    drain_all(); /* as CUDA's, it waits for the GPU */
     check_canaries("a kernel or copy");
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = allocs.find((uintptr_t)p);
@@ -533,12 +710,17 @@ cudaError_t cudaFree(void *p) {
     return cudaSuccess;
 }
 
-static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what) {
+/* Checks a copy's two sides against its kind and counts it; 0 when the
+ * copy fails (bert_emu_fail_copy) or is empty. *to_dev / *from_dev: which
+ * side is device memory. */
+static int copy_check(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what, int *to_dev,
+                      int *from_dev, cudaError_t *e) {
+    *e = cudaSuccess;
     {
         std::lock_guard<std::mutex> g(mem_lock);
-        if (copy_countdown > 0 && --copy_countdown == 0) return last_error = cudaErrorLaunchFailure;
+        if (copy_countdown > 0 && --copy_countdown == 0) return *e = last_error = cudaErrorLaunchFailure, 0;
     }
-    if (!bytes) return cudaSuccess;
+    if (!bytes) return 0;
     int dd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyHostToDevice;
     int sd = kind == cudaMemcpyDeviceToDevice || kind == cudaMemcpyDeviceToHost;
     if (kind == cudaMemcpyDefault || kind == cudaMemcpyHostToHost) dd = is_device(dst), sd = is_device(src);
@@ -546,45 +728,68 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
     else if (is_device(dst)) misuse("%s: the destination is device memory, the kind says host", what);
     if (sd) bert_emu_check_range(src, bytes, what);
     else if (is_device(src)) misuse("%s: the source is device memory, the kind says host", what);
-    memmove(dst, src, bytes);
     if (sd && !dd) {
         std::lock_guard<std::mutex> g(mem_lock);
         to_host += bytes;
     }
-    return cudaSuccess;
+    *to_dev = dd, *from_dev = sd;
+    return 1;
 }
 
+/* On the legacy default stream, after its queued work; the program's
+ * (non-blocking) streams are not waited for. */
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
-    return copy(dst, src, bytes, kind, "cudaMemcpy");
+    int dd, sd;
+    cudaError_t e;
+    if (!copy_check(dst, src, bytes, kind, "cudaMemcpy", &dd, &sd, &e)) return e;
+    drain(queue_of(NULL, "cudaMemcpy"));
+    memmove(dst, src, bytes);
+    return cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
     check_stream(s, "cudaMemcpyAsync");
-    return copy(dst, src, bytes, kind, "cudaMemcpyAsync");
+    int dd, sd;
+    cudaError_t e;
+    if (!copy_check(dst, src, bytes, kind, "cudaMemcpyAsync", &dd, &sd, &e)) return e;
+    if ((dd && sd) || (dd && is_pinned(src, bytes)) || (sd && is_pinned(dst, bytes))) {
+        enqueue(s, "cudaMemcpyAsync", [dst, src, bytes]() { memmove(dst, src, bytes); });
+    } else if (dd) { /* from pageable memory: its bytes now, to the GPU in the stream's order */
+        std::shared_ptr<std::vector<char>> bytes_now = std::make_shared<std::vector<char>>((const char *)src,
+                                                                                           (const char *)src + bytes);
+        enqueue(s, "cudaMemcpyAsync", [dst, bytes_now]() { memcpy(dst, bytes_now->data(), bytes_now->size()); });
+    } else { /* to pageable memory (or host to host): the call waits for the stream, then copies */
+        if (is_held(s)) misuse("cudaMemcpyAsync to pageable memory on a stream whose NCCL all-reduce runs: it waits");
+        drain(queue_of(s, "cudaMemcpyAsync"));
+        memmove(dst, src, bytes);
+    }
+    return cudaSuccess;
 }
 
 cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t s) {
     check_stream(s, "cudaMemsetAsync");
     if (!bytes) return cudaSuccess;
     bert_emu_check_range(dst, bytes, "cudaMemsetAsync");
-    memset(dst, value, bytes);
+    enqueue(s, "cudaMemsetAsync", [dst, value, bytes]() { memset(dst, value, bytes); });
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
     (void)flags;
-    std::lock_guard<std::mutex> g(mem_lock);
-    *s = (cudaStream_t)malloc(1);
-    if (!*s) return last_error = cudaErrorMemoryAllocation;
-    streams.insert(*s);
+    std::shared_ptr<bert_emu_stream> q = std::make_shared<bert_emu_stream>();
+    std::lock_guard<std::mutex> g(queue_lock);
+    q->self = q.get();
+    streams[q.get()] = q;
+    *s = q.get();
     return cudaSuccess;
 }
 
+/* Its queued work runs first (CUDA lets it finish after the call). */
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-    std::lock_guard<std::mutex> g(mem_lock);
+    if (is_held(s)) misuse("cudaStreamDestroy of a stream an NCCL all-reduce still runs on");
+    drain(queue_of(s, "cudaStreamDestroy"));
+    std::lock_guard<std::mutex> g(queue_lock);
     if (!streams.erase(s)) misuse("cudaStreamDestroy of a stream that does not exist");
-    if (held.count(s)) misuse("cudaStreamDestroy of a stream an NCCL all-reduce still runs on");
-    free(s);
     return cudaSuccess;
 }
 
@@ -594,55 +799,68 @@ extern "C" void bert_emu_stream_hold(void *s, int on) {
     else held.erase((cudaStream_t)s);
 }
 
-/* 1 when s is held busy (bert_emu_stream_hold). */
-static int is_held(cudaStream_t s) {
-    std::lock_guard<std::mutex> g(mem_lock);
-    return held.count(s) != 0;
+extern "C" void bert_emu_stream_drain(void *s) { drain(queue_of((cudaStream_t)s, "bert_emu_stream_drain")); }
+
+extern "C" void bert_emu_enqueue(void *s, void (*run)(void *), void *arg) {
+    enqueue((cudaStream_t)s, "bert_emu_enqueue", [run, arg]() { run(arg); });
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     check_stream(s, "cudaStreamSynchronize");
     if (is_held(s)) misuse("cudaStreamSynchronize on a stream whose NCCL all-reduce never ends: it would wait for ever");
+    drain(queue_of(s, "cudaStreamSynchronize"));
     check_canaries("a kernel or copy");
     return cudaSuccess;
 }
 
-/* The emulated streams run their work when it is queued: idle, unless held. */
+/* Busy while held; otherwise its queued work runs and it is idle. */
 cudaError_t cudaStreamQuery(cudaStream_t s) {
     check_stream(s, "cudaStreamQuery");
+    if (is_held(s)) return cudaErrorNotReady;
+    drain(queue_of(s, "cudaStreamQuery"));
     check_canaries("a kernel or copy");
-    return is_held(s) ? cudaErrorNotReady : cudaSuccess;
+    return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
+    drain_all();
     check_canaries("a kernel or copy");
     return cudaSuccess;
 }
 
+/* An event: the host's clock when its stream reached it. */
 struct bert_emu_event {
-    double t; /* seconds; < 0 until recorded */
+    double t;             /* seconds; < 0 until reached */
+    int recorded;         /* cudaEventRecord called */
+    cudaStream_t stream; /* where it was last recorded */
 };
 
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = new bert_emu_event{-1.0};
+    *e = new bert_emu_event{-1.0, 0, NULL};
     return cudaSuccess;
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    if (e && e->recorded && e->t < 0) drain(queue_of(e->stream, "cudaEventDestroy")); /* its record still queued */
     delete e;
     return cudaSuccess;
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     check_stream(s, "cudaEventRecord");
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    e->t = ts.tv_sec + ts.tv_nsec * 1e-9;
+    e->t = -1.0, e->recorded = 1, e->stream = s;
+    enqueue(s, "cudaEventRecord", [e]() {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        e->t = ts.tv_sec + ts.tv_nsec * 1e-9;
+    });
     return cudaSuccess;
 }
 
+/* As CUDA's: an event never recorded is an invalid handle; one its stream has not reached yet, not ready. */
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
-    if (!start || !end || start->t < 0 || end->t < 0) return last_error = cudaErrorInvalidValue; /* not recorded */
+    if (!start || !end || !start->recorded || !end->recorded) return last_error = cudaErrorInvalidValue;
+    if (start->t < 0 || end->t < 0) return cudaErrorNotReady; /* not an error: cudaGetLastError does not keep it */
     *ms = (float)((end->t - start->t) * 1e3);
     return cudaSuccess;
 }
@@ -677,6 +895,14 @@ extern "C" void bert_emu_check_range(const void *p, size_t bytes, const char *wh
     if ((uintptr_t)p + bytes > it->first + n)
         misuse("%s: %zu bytes from %p pass the end of a %zu-byte allocation by %zu", what, bytes, p, n,
                (size_t)((uintptr_t)p + bytes - it->first - n));
+}
+
+extern "C" int bert_emu_set_schedule(int shuffled) {
+    std::call_once(setup_once, setup); /* BERT_EMU_SCHEDULE read first, so it cannot override this */
+    std::lock_guard<std::mutex> g(launch_lock);
+    int was = schedule_shuffled;
+    schedule_shuffled = shuffled != 0;
+    return was;
 }
 
 extern "C" void bert_emu_fail_mallocs(int n, int count) {

@@ -4,7 +4,8 @@
  * names rank 0's process; joining checks that every rank passed the id
  * rank 0 made, its own MPI rank and the job's size; the all-reduce is
  * MPI_Allreduce over the emulated device memory (which must hold both
- * buffers: bert_emu_check_range), done before the call returns on a
+ * buffers: bert_emu_check_range) once the stream's earlier work has run
+ * (bert_emu_stream_drain), done before the call returns on a
  * blocking communicator. On a non-blocking one (ncclCommInitRankConfig,
  * blocking 0) it is MPI_Iallreduce, and as on a GPU its stream is busy
  * (cudaStreamQuery: cudaErrorNotReady; bert_emu_stream_hold) until it is
@@ -105,11 +106,11 @@ ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId i
 
 ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
                            ncclComm_t comm, cudaStream_t stream) {
-    (void)stream;
     if (!comm || comm->magic != MAGIC || type != ncclFloat32 || op != ncclSum || count > 0x7fffffff) return ncclInvalidArgument;
     bert_emu_check_range(send, count * sizeof(float), "ncclAllReduce's input");
     bert_emu_check_range(recv, count * sizeof(float), "ncclAllReduce's output");
     if (comm->hung || comm->stream) return ncclInvalidArgument; /* the last one is still running */
+    bert_emu_stream_drain(stream); /* the stream's earlier kernels, which write its input, have run */
     n_sums++;
     if (++comm->sums == comm->hang_at) {
         if (comm->blocking) return ncclSystemError; /* a blocking one would never return */

@@ -10,9 +10,18 @@
  *  - "device" memory is host memory the emulator allocated: filled with NaN
  *    bytes, fenced by canaries checked at every synchronisation, and every
  *    kernel pointer argument, copy and cuBLAS operand must lie inside it;
- *  - streams run in order, at once (an asynchronous copy is done on return).
+ *  - a stream queues its work (kernels, copies, memsets, event records,
+ *    cuBLAS products) and runs it in order only when the host waits for
+ *    it or for the GPU, so a result read before the wait, or a page-locked
+ *    buffer changed while a queued copy still reads it, shows in the
+ *    results (emu.cc: streams);
+ *  - BERT_EMU_SCHEDULE=shuffle (seed BERT_EMU_SEED) runs each launch's
+ *    blocks, and a block's threads between two barriers, in a drawn order
+ *    instead of by index (emu.cc: the kernel schedule).
  * What it cannot show: speed, races between a block's threads beyond the
- * one schedule, the GPU's own libm (erff, expf: other last bits). */
+ * schedules it tries (a thread runs from one barrier to the next without
+ * a switch), two streams' work overlapping in time, the GPU's own libm
+ * (erff, expf: other last bits). */
 #ifndef BERT_EMU_CUDA_RUNTIME_H
 #define BERT_EMU_CUDA_RUNTIME_H
 
@@ -84,7 +93,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaStreamQuery(cudaStream_t s);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetLastError(void);
-/* events: the host's clock when recorded (the emulated stream has run by then) */
+/* events: the host's clock when the stream reaches the record */
 cudaError_t cudaEventCreate(cudaEvent_t *e);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
