@@ -432,7 +432,9 @@ enum {
     BERT_OUTPUT_CLASSIFIER = 1 << 4,       /* sequence classification logits [L] = classifier(pooler) */
     BERT_OUTPUT_TOKEN_CLASSIFIER = 1 << 5, /* token classification logits [T x L] = classifier(h)    */
     BERT_OUTPUT_QA = 1 << 6,               /* QA span logits [T x 2]: start, end per token            */
-    BERT_OUTPUT_INTENT = 1 << 7            /* intent logits [num_intents] = intent_classifier(pooler) */
+    BERT_OUTPUT_INTENT = 1 << 7,           /* intent logits [num_intents] = intent_classifier(pooler) */
+    BERT_OUTPUT_SENTENCE = 1 << 8 /* last_hidden_state pooled [k x C]: bert_context_set_pooling's modes (k of
+                                   * them; default mean), as bert_pool_states; a GPU model pools on the GPU */
 };
 
 /* Run the encoder on `n_seqs` sequences and compute the requested outputs.
@@ -490,6 +492,31 @@ typedef enum {
  * bert_pool_states(). */
 BERT_API bert_status bert_pool(const bert_context *ctx, int seq, bert_pooling pooling,
                                int normalize, float *out, bert_error *err);
+
+/* How bert_forward pools a sequence for BERT_OUTPUT_SENTENCE: the modes
+ * (bits 1u << bert_pooling, concatenated in bert_pool_states' order) and
+ * the leading tokens that do not count (Pooling's include_prompt = false). */
+typedef struct {
+    unsigned modes;
+    int prompt_length;
+} bert_pooling_spec;
+
+/* The pooling of the next forwards on ctx that request
+ * BERT_OUTPUT_SENTENCE: sequence i pooled by spec[i] (a forward of more
+ * than n sequences, n > 1, is then refused: BERT_ERR_INPUT), or every
+ * sequence by spec[0] when n is 1; spec NULL or n 0: mean pooling over
+ * every token, the default. The specs are copied. The pooling is
+ * bert_pool_states' on the sequence's hidden states and attention_mask —
+ * on a GPU model computed there, so [k x C] floats per sequence come back
+ * instead of the [T x C] hidden states. Errors: BERT_ERR_INPUT (no mode,
+ * unknown bits, a negative prompt_length, n < 0), BERT_ERR_NOMEM. */
+BERT_API bert_status bert_context_set_pooling(bert_context *ctx, const bert_pooling_spec *spec, int n,
+                                              bert_error *err);
+
+/* BERT_OUTPUT_SENTENCE of sequence seq of the last forward: [k x C], k the
+ * number of modes of its spec; NULL when not requested or seq is out of
+ * range. *spec (when not NULL) gets the spec it was pooled with. */
+BERT_API const float *bert_output_sentence(const bert_context *ctx, int seq, bert_pooling_spec *spec);
 
 /* Pool token states hidden[n_tokens x dim] with every mode whose bit
  * (1u << bert_pooling) is set in `modes`, concatenated in
@@ -916,6 +943,19 @@ BERT_API const bert_sentence_config *bert_sentence_head_config(const bert_senten
 BERT_API bert_status bert_sentence_head_apply(const bert_sentence_head *h, const float *hidden, const int32_t *mask,
                                               int n_tokens, int hidden_size, int prompt_length, float *out,
                                               bert_error *err);
+
+/* The pooling the modules' Pooling module runs (its modes; the prompt's
+ * tokens left out unless include_prompt), as a bert_context_set_pooling
+ * spec: BERT_OUTPUT_SENTENCE then gives bert_sentence_head_apply_pooled
+ * its input. */
+BERT_API bert_pooling_spec bert_sentence_head_pooling(const bert_sentence_head *h, int prompt_length);
+
+/* bert_sentence_head_apply from the Pooling module's output, pooled[k x
+ * hidden_size] (BERT_OUTPUT_SENTENCE with bert_sentence_head_pooling's
+ * spec), instead of the token states: the modules after it into
+ * out[config.dim]. */
+BERT_API bert_status bert_sentence_head_apply_pooled(const bert_sentence_head *h, const float *pooled, float *out,
+                                                     bert_error *err);
 
 /* Options of bert_embed_texts(). */
 typedef struct {
@@ -1989,12 +2029,30 @@ BERT_API bert_status bert_pipeline_embed_prompt(const bert_pipeline *p, const be
                                                 const char **prompt, int *prompt_length, bert_error *err);
 
 /* The sentence embedding of sequence `seq` of the pipeline's last run
- * (bert_pipeline_forward with BERT_OUTPUT_HIDDEN over the tokens of the
- * prompt + text, cut to max_seq_length) into out[bert_embed_dim(p,
- * params)]: what bert_embed_texts() computes from the same token states
- * (the directory's modules, or params' one pooling mode and normalize). */
+ * (bert_pipeline_forward over the tokens of the prompt + text, cut to
+ * max_seq_length) into out[bert_embed_dim(p, params)]: what
+ * bert_embed_texts() computes from the same token states (the directory's
+ * modules, or params' one pooling mode and normalize). It starts from the
+ * sequence's BERT_OUTPUT_SENTENCE when the run pooled it with
+ * bert_pipeline_embed_pooling(p, params, prompt_length) (set by
+ * bert_pipeline_set_pooling: on a GPU model only the pooled rows come
+ * back), else pools its BERT_OUTPUT_HIDDEN states; BERT_ERR_STATE when the
+ * run kept neither. */
 BERT_API bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_embed_params *params,
                                                 int prompt_length, float *out, bert_error *err);
+
+/* The pooling bert_embed_texts() runs for `params` (NULL: defaults) on a
+ * text after a prompt of prompt_length tokens: the directory's Pooling
+ * module (its modes; the prompt left out unless include_prompt), or
+ * params' one mode (mean by default). */
+BERT_API bert_pooling_spec bert_pipeline_embed_pooling(const bert_pipeline *p, const bert_embed_params *params,
+                                                       int prompt_length);
+
+/* bert_context_set_pooling on the pipeline's context: the pooling of
+ * BERT_OUTPUT_SENTENCE in the next bert_pipeline_forward calls (the task
+ * calls set their own). Same errors. */
+BERT_API bert_status bert_pipeline_set_pooling(bert_pipeline *p, const bert_pooling_spec *spec, int n,
+                                               bert_error *err);
 
 /* The classifier scores of sequence `seq` of the pipeline's last run
  * (bert_pipeline_forward with BERT_OUTPUT_CLASSIFIER) into

@@ -19,7 +19,15 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
         seqs[i] = (bert_sequence){.input_ids = recs[i].ids, .token_type_ids = recs[i].types,
                                   .attention_mask = recs[i].mask, .n_tokens = recs[i].n};
     bert_error err;
-    if (bert_forward(ctx, seqs, n, BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
+    /* a pooled embedding is pooled where the model runs: a GPU sends back k x C floats, not every token's */
+    int pooled = o->pooling != -1, k = 1;
+    bert_pooling_spec spec = o->head ? bert_sentence_head_pooling(o->head, 0) : (bert_pooling_spec){1u << o->pooling, 0};
+    if (pooled && o->head && bert_sentence_head_config(o->head)->modules[0].in_features != C)
+        return !cli_error("embed", "the Pooling module's word_embedding_dimension is %d, the model's hidden size %d",
+                          bert_sentence_head_config(o->head)->modules[0].in_features, C);
+    if (pooled) k = __builtin_popcount(spec.modes);
+    if ((pooled && bert_context_set_pooling(ctx, &spec, 1, &err) != BERT_OK) ||
+        bert_forward(ctx, seqs, n, pooled ? BERT_OUTPUT_SENTENCE : BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
         if (err.item >= 0 && err.item < n) {
             const char *m = strstr(err.message, ": "); /* drop "sequence N: ", the line says where */
             cli_error("embed", "%s:%ld: %s", src, recs[err.item].line, m ? m + 2 : err.message);
@@ -30,7 +38,8 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
     }
     /* A NaN or infinite output (non-finite weights) is an error naming the line, not a bare nan. */
     for (int i = 0; i < n; i++)
-        if (!embed_all_finite(bert_output_hidden(ctx, i), (size_t)recs[i].n * (size_t)C))
+        if (!embed_all_finite(pooled ? bert_output_sentence(ctx, i, NULL) : bert_output_hidden(ctx, i),
+                              (size_t)(pooled ? k : recs[i].n) * (size_t)C))
             return !cli_error("embed", "%s:%ld: the model's output is not finite (NaN or infinity: are its weights finite?)",
                               src, recs[i].line);
     for (int i = 0; i < n; i++) {
@@ -45,10 +54,10 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
             }
             fputs("]}\n", out);
         } else {
-            const float *h = bert_output_hidden(ctx, i);
-            bert_status rc = o->head ? bert_sentence_head_apply(o->head, h, recs[i].mask, recs[i].n, C, 0, vec, &err)
-                                     : bert_pool_states(h, recs[i].mask, recs[i].n, C, 1u << o->pooling, 0, vec, &err);
-            if (rc != BERT_OK) return !cli_error("embed", "%s:%ld: %s", src, recs[i].line, err.message);
+            const float *v = bert_output_sentence(ctx, i, NULL);
+            if (o->head && bert_sentence_head_apply_pooled(o->head, v, vec, &err) != BERT_OK)
+                return !cli_error("embed", "%s:%ld: %s", src, recs[i].line, err.message);
+            if (!o->head) memcpy(vec, v, sizeof *vec * (size_t)C);
             if (o->head ? o->normalize_given : o->normalize) embed_l2_normalize(vec, o->dim);
             fputs("{\"embedding\":", out);
             embed_print_vector(out, vec, o->dim);

@@ -372,6 +372,7 @@ struct bert_cuda_work {
     const float **ptrs; /* device: 6 operand addresses per pair */
     int *keyrow;        /* device: first row of each pair's sequence */
     int *tiles, *offs;  /* device, fused attention: the query tiles (2 per token at most), the offsets */
+    int *plan;          /* device: the sentence pooling's plan (bert_cuda_outputs.plan; 3 ints a sequence) */
     int *tok;           /* device: each token's id, token type and position */
     float *outs;        /* device: the heads' wanted outputs, one after another (cap_outs floats) */
     float *outs_h;      /* their host staging: one copy back */
@@ -391,7 +392,7 @@ struct bert_cuda_work {
 extern "C" void bert_cuda_work_free(bert_cuda_work *w) {
     if (!w) return;
     void *dev[] = {w->hidden, w->qkv,  w->attn,  w->tmp, w->ff,  w->keymask, w->scores,
-                   (void *)w->ptrs, w->keyrow, w->x16, w->tiles, w->offs, w->tok, w->over};
+                   (void *)w->ptrs, w->keyrow, w->x16, w->tiles, w->offs, w->tok, w->over, w->plan};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) cudaFree(dev[i]);
     free(w->tiles_h), free(w->tok_h), free(w->over_h);
@@ -428,7 +429,7 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
             (e = grow(&w->attn, n * C)) == cudaSuccess && (e = grow(&w->tmp, n * C)) == cudaSuccess &&
             (e = grow(&w->ff, n * I)) == cudaSuccess && (e = grow(&w->keymask, n)) == cudaSuccess &&
             (e = grow(&w->tiles, 2 * n)) == cudaSuccess && (e = grow(&w->offs, n + 1)) == cudaSuccess &&
-            (e = grow(&w->tok, 3 * n)) == cudaSuccess &&
+            (e = grow(&w->tok, 3 * n)) == cudaSuccess && (e = grow(&w->plan, 3 * n)) == cudaSuccess &&
             (!m->block16 || (e = grow(&w->x16, n * (I > C ? I : C))) == cudaSuccess))
             w->cap_tokens = n;
     }
@@ -580,7 +581,7 @@ static cublasStatus_t layer(const bert_cuda_model *m, int l, bert_cuda_work *w, 
 
 /* The heads' outputs in the order they lie in the work's outs buffer: the
  * pooled output first, then what is made of it, then the per-token ones. */
-enum { OUT_POOLED, OUT_NSP, OUT_CLASSIFIER, OUT_INTENT, OUT_TOKENS, OUT_QA, OUT_KINDS };
+enum { OUT_POOLED, OUT_NSP, OUT_CLASSIFIER, OUT_INTENT, OUT_TOKENS, OUT_QA, OUT_SENTENCE, OUT_KINDS };
 
 typedef struct {
     float *host;        /* where it goes (bert_cuda_outputs), NULL: not wanted */
@@ -589,6 +590,13 @@ typedef struct {
     int width;
     const char *name;
 } head_out;
+
+/* The rows of the sentence pooling's plan for S sequences: the last one's first row and its modes. */
+static size_t sentence_rows(const int *plan, int S) {
+    size_t k = 0;
+    for (unsigned m = (unsigned)plan[3 * (S - 1)]; m; m &= m - 1) k++;
+    return (size_t)plan[3 * (S - 1) + 2] + k;
+}
 
 static void head_outs(const bert_cuda_model *m, const bert_cuda_outputs *o, size_t N, size_t S, head_out *h) {
     const heads_dev *d = &m->head;
@@ -599,8 +607,62 @@ static void head_outs(const bert_cuda_model *m, const bert_cuda_outputs *o, size
         {o->intent, d->intent_w, d->intent_b, S, d->intents, "intent head (intent_classifier)"},
         {o->tokens, d->cls_w, d->cls_b, N, d->classes, "classifier head (classifier)"},
         {o->qa, d->qa_w, d->qa_b, N, 2, "question-answering head (qa_outputs)"},
+        {o->sentence, NULL, NULL, o->sentence ? sentence_rows(o->plan, (int)S) : 0, m->C, "sentence pooling"},
     };
     memcpy(h, all, sizeof all);
+}
+
+/* sentence-transformers' Pooling (bert_pool_states, models/Pooling.py) of
+ * sequence s = blockIdx.x, rows offs[s] .. offs[s + 1] of h, column j =
+ * blockIdx.y * blockDim.x + threadIdx.x: each mode of plan[3 s] in
+ * Pooling.py's order (cls, max, mean, mean_sqrt_len, weighted_mean,
+ * last_token) into its own row of out, from row plan[3 s + 2]. A token
+ * counts when its key mask is 1 and it lies past the first plan[3 s + 1];
+ * the rest is the CPU's code: masked tokens read -1e9 for max (and for cls
+ * with max on), the means' sums in double over the tokens in order,
+ * divided by max(weights, 1e-9) (its square root for mean_sqrt_len). */
+__global__ static void pool_tokens(float *out, const float *h, const float *keymask, const int *offs, const int *plan,
+                                   int C) {
+    int s = (int)blockIdx.x, j = (int)(blockIdx.y * blockDim.x + threadIdx.x);
+    if (j >= C) return;
+    const int order[BERT_POOL_N_MODES] = {BERT_POOL_CLS, BERT_POOL_MAX, BERT_POOL_MEAN, BERT_POOL_MEAN_SQRT_LEN,
+                                          BERT_POOL_WEIGHTED_MEAN, BERT_POOL_LAST_TOKEN};
+    unsigned modes = (unsigned)plan[3 * s];
+    int skip = plan[3 * s + 1], a = offs[s], T = offs[s + 1] - a, max_on = (modes >> BERT_POOL_MAX) & 1;
+    const float *x = h + (size_t)a * C + j, *km = keymask + a;
+    float *o = out + (size_t)plan[3 * s + 2] * C + j;
+    for (int i = 0; i < BERT_POOL_N_MODES; i++) {
+        int mode = order[i];
+        if (!((modes >> mode) & 1)) continue;
+        float v = 0.0f;
+        if (mode == BERT_POOL_CLS) {
+            v = max_on && !(0 >= skip && km[0] != 0.0f) ? -1e9f : x[0];
+        } else if (mode == BERT_POOL_MAX) {
+            v = -INFINITY;
+            for (int t = 0; t < T; t++) {
+                float y = t >= skip && km[t] != 0.0f ? x[(size_t)t * C] : -1e9f;
+                if (y > v) v = y;
+            }
+        } else if (mode == BERT_POOL_LAST_TOKEN) {
+            int last = -1;
+            for (int t = T - 1; t >= 0 && last < 0; t--)
+                if (t >= skip && km[t] != 0.0f) last = t;
+            v = last >= 0 ? x[(size_t)last * C] : 0.0f;
+        } else {
+            double wsum = 0.0, sum = 0.0;
+            for (int t = 0; t < T; t++)
+                if (t >= skip && km[t] != 0.0f) {
+                    int wt = mode == BERT_POOL_WEIGHTED_MEAN ? t + 1 : 1;
+                    wsum += wt;
+                    sum += wt * (double)x[(size_t)t * C];
+                }
+            double den = wsum > 1e-9 ? wsum : 1e-9;
+            if (mode == BERT_POOL_MEAN_SQRT_LEN) den = sqrt(den);
+            v = (float)(sum / den);
+        }
+        *o = v;
+        o += C;
+    }
 }
 
 /* The wanted heads on the last layer's hidden states (S sequences, the
@@ -623,6 +685,11 @@ static cublasStatus_t heads(const bert_cuda_model *m, bert_cuda_work *w, const h
         float *y = at;
         at += h[k].rows * (size_t)h[k].width;
         if (k == OUT_POOLED) continue; /* made above, in its place */
+        if (k == OUT_SENTENCE) {
+            BERT_LAUNCH(pool_tokens, dim3((unsigned)S, (unsigned)((C + 127) / 128)), 128, w->stream)(
+                y, w->hidden, w->keymask, w->offs, w->plan, C);
+            continue;
+        }
         s = dense(w, -1, y, k < OUT_TOKENS ? pooled : w->hidden, h[k].w, NULL, (int)h[k].rows, h[k].width, C);
         if (s == CUBLAS_STATUS_SUCCESS)
             BERT_LAUNCH(bias_act, blocks_for(h[k].rows * (size_t)h[k].width), 256, w->stream)(y, h[k].b, h[k].rows,
@@ -646,7 +713,9 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     size_t outs = 0;
     for (int k = 0; k < OUT_KINDS; k++) {
         if (!h[k].host) continue;
-        if (!h[k].w) return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no %s", h[k].name);
+        if (k == OUT_SENTENCE && !out->plan) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sentence output without its plan");
+        if (!h[k].w && k != OUT_SENTENCE)
+            return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no %s", h[k].name);
         outs += h[k].rows * (size_t)h[k].width;
         pooler |= k < OUT_TOKENS;
     }
@@ -688,8 +757,10 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     if (e == cudaSuccess) e = cudaMemcpyAsync(w->keymask, keymask, sizeof(float) * N, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && fused)
         e = cudaMemcpyAsync(w->tiles, w->tiles_h, sizeof(int) * 2 * (size_t)n_tiles, cudaMemcpyHostToDevice, w->stream);
-    if (e == cudaSuccess && (fused || pooler)) /* the tiles' sequences, the pooler's first tokens */
+    if (e == cudaSuccess && (fused || pooler || out->sentence)) /* the tiles' sequences, the pooler's first tokens */
         e = cudaMemcpyAsync(w->offs, offset, sizeof(int) * ((size_t)n_seqs + 1), cudaMemcpyHostToDevice, w->stream);
+    if (e == cudaSuccess && out->sentence)
+        e = cudaMemcpyAsync(w->plan, out->plan, sizeof(int) * 3 * (size_t)n_seqs, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && !fused)
         e = cudaMemcpyAsync((void *)w->ptrs, w->ptrs_h, sizeof(float *) * 6 * P, cudaMemcpyHostToDevice, w->stream);
     if (e == cudaSuccess && !fused)

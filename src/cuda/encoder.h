@@ -99,6 +99,9 @@ typedef struct {
     float *intent;     /* [S x intents]: intent_classifier(pooled) */
     float *tokens;     /* [N x classes]: classifier(h), on every token */
     float *qa;         /* [N x 2]: qa_outputs(h), the start and end logits */
+    float *sentence;   /* [rows x C]: each sequence's tokens pooled by its plan (bert_pool_states' modes) */
+    const int *plan;   /* with sentence, [S x 3]: sequence s's modes, its prompt tokens that do not count,
+                        * and its first row in sentence (rows in order, one a mode; model/context.h) */
 } bert_cuda_outputs;
 
 typedef struct bert_cuda_model bert_cuda_model; /* weights on the GPU, shared */

@@ -80,6 +80,9 @@ void bert_context_free(bert_context *ctx) {
     free(ctx->offset);
     free(ctx->prof_layer);
     free(ctx->prof_dev);
+    free(ctx->pool);
+    free(ctx->plan);
+    free(ctx->sentence);
     bert_cuda_work_free(ctx->cuda);
     free(ctx);
 }

@@ -54,7 +54,26 @@ struct bert_context {
     float *tok_logits; /* [N x L] token classifier */
     float *qa_logits;  /* [N x 2] */
     float *intent_logits; /* [S x num_intents] (joint intent + slot models) */
+
+    /* BERT_OUTPUT_SENTENCE: the pooling set (bert_context_set_pooling; n_pool 0: mean), and the
+     * last forward's plan, per sequence s: plan[3 s] its modes, plan[3 s + 1] its prompt tokens,
+     * plan[3 s + 2] the first of its rows of C floats in sentence (pool_output.c) */
+    bert_pooling_spec *pool;
+    int n_pool;
+    int *plan;
+    int plan_cap;       /* sequences plan holds */
+    float *sentence;
+    size_t sentence_cap; /* floats */
 };
+
+/* The sentence plan of a forward of n_seqs sequences (ctx->plan, and room
+ * for its rows in ctx->sentence). BERT_ERR_INPUT when the pooling set
+ * names fewer sequences, BERT_ERR_NOMEM. */
+bert_status bert_context_plan_sentences(bert_context *ctx, int n_seqs, bert_error *err);
+
+/* BERT_OUTPUT_SENTENCE on the CPU: each sequence's hidden states pooled
+ * by the plan into ctx->sentence. */
+void bert_context_pool_sentences(bert_context *ctx, const bert_sequence *seqs, int n_seqs);
 
 /* Make sure the arena holds a batch of n_tokens tokens, sequences of at
  * most max_len and n_seqs sequences; grows (never shrinks) when needed. */

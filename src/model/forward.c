@@ -547,6 +547,8 @@ static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, in
         outputs & BERT_OUTPUT_INTENT ? ctx->intent_logits : NULL,
         outputs & BERT_OUTPUT_TOKEN_CLASSIFIER ? ctx->tok_logits : NULL,
         outputs & BERT_OUTPUT_QA ? ctx->qa_logits : NULL,
+        outputs & BERT_OUTPUT_SENTENCE ? ctx->sentence : NULL,
+        ctx->plan,
     };
     double *dev = prof_device_rows(ctx); /* the GPU's steps, timed by its events */
     bert_status rc = bert_cuda_run(m->cuda, &ctx->cuda, &o, seqs, ctx->offset, n_seqs, ctx->keymask, dev, err);
@@ -575,7 +577,8 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     ctx->outputs = 0;
     ctx->n_seqs = 0;
     if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP |
-                              BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA | BERT_OUTPUT_INTENT))
+                              BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA | BERT_OUTPUT_INTENT |
+                              BERT_OUTPUT_SENTENCE))
         return bert_fail(err, BERT_ERR_INPUT, "bert_forward: unknown output flags 0x%x", outputs);
     if ((outputs & (BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER)) && !(m->heads & BERT_HEAD_CLASSIFIER))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no classifier head (classifier)");
@@ -595,6 +598,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     if (rc != BERT_OK) return rc;
     /* All memory is settled here, before the first layer. */
     if ((rc = bert_context_reserve(ctx, N, T, n_seqs, err)) != BERT_OK) return rc;
+    if ((outputs & BERT_OUTPUT_SENTENCE) && (rc = bert_context_plan_sentences(ctx, n_seqs, err)) != BERT_OK) return rc;
     if (outputs & BERT_OUTPUT_MLM) {
         size_t need = (size_t)N * c->vocab_size;
         if (need > ctx->logits_cap) {
@@ -659,6 +663,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
                     ctx->n_threads);
     if (outputs & BERT_OUTPUT_QA)
         bert_linear(ctx->qa_logits, 2, ctx->hidden, m->w.qa.w, m->w.qa.b, N, 2, c->hidden_size, ctx->n_threads);
+    if (outputs & BERT_OUTPUT_SENTENCE) bert_context_pool_sentences(ctx, seqs, n_seqs);
     prof_mark(ctx, -1, BERT_OP_HEADS);
     /* last_hidden_state is always computed on the CPU; report it as available. */
     ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;

@@ -22,6 +22,7 @@ struct srv_queue {
     pthread_t th;
     /* The batcher's scratch (its thread only). */
     bert_sequence *seqs;
+    bert_pooling_spec *spec; /* each entry's sentence pooling (bert_pipeline_embed_pooling) */
     srv_job **owner, **jobs;
     int *index, cap, jobs_cap;
 };
@@ -57,7 +58,9 @@ static int scratch(srv_queue *q, int n) {
     if (x) q->index = x;
     srv_job **j = realloc(q->jobs, (size_t)c * sizeof *j);
     if (j) q->jobs = j;
-    if (!s || !o || !x || !j) return 0;
+    bert_pooling_spec *sp = realloc(q->spec, (size_t)c * sizeof *sp);
+    if (sp) q->spec = sp;
+    if (!s || !o || !x || !j || !sp) return 0;
     q->cap = c;
     return 1;
 }
@@ -128,9 +131,11 @@ static void store(srv_queue *q, int i) {
     memcpy(dst, h, (size_t)q->seqs[i].n_tokens * (size_t)q->C * sizeof *dst);
 }
 
-/* Run one batch of n sequences (the lock not held): the hidden states when
- * an embedding job has sequences in it, the classifier logits when a
- * classification job has. A sequence the model refuses (bert_forward names
+/* Run one batch of n sequences (the lock not held): the sentence
+ * embeddings, each entry pooled as its job asks (so a GPU model sends back
+ * those rows, not every token's), when an embedding job has sequences in
+ * it, the hidden states when a token-level one has, the classifier logits
+ * when a classification job has. A sequence the model refuses (bert_forward names
  * it in err.item) fails its own job only: that job's sequences leave the
  * batch and the rest run again, so one client's bad input never fails
  * another's request. */
@@ -141,8 +146,14 @@ static void run_batch(srv_queue *q, int n, long tokens) {
     srv_metrics_batch(q->m, n, tokens);
     while (m > 0) {
         unsigned outputs = 0;
-        for (int i = 0; i < m; i++) outputs |= q->owner[i]->classify ? BERT_OUTPUT_CLASSIFIER : BERT_OUTPUT_HIDDEN;
-        if (bert_pipeline_forward(q->p, q->seqs, m, outputs, &err) == BERT_OK) {
+        for (int i = 0; i < m; i++) {
+            const srv_job *j = q->owner[i];
+            outputs |= j->classify ? BERT_OUTPUT_CLASSIFIER : j->token_level ? BERT_OUTPUT_HIDDEN : BERT_OUTPUT_SENTENCE;
+            q->spec[i] = j->classify || j->token_level ? (bert_pooling_spec){1u << BERT_POOL_MEAN, 0}
+                                                       : bert_pipeline_embed_pooling(q->p, &j->ep, j->prompt_len[q->index[i]]);
+        }
+        if (bert_pipeline_set_pooling(q->p, q->spec, m, &err) == BERT_OK &&
+            bert_pipeline_forward(q->p, q->seqs, m, outputs, &err) == BERT_OK) {
             for (int i = 0; i < m; i++)
                 if (!q->owner[i]->failed) store(q, i);
             return;
@@ -235,7 +246,7 @@ srv_queue *srv_queue_start(bert_pipeline *p, int max_jobs, int max_batch_tokens,
                            size_t cap) {
     srv_queue *q = calloc(1, sizeof *q);
     if (!q || !scratch(q, 64)) {
-        if (q) free(q->seqs), free(q->owner), free(q->index), free(q->jobs);
+        if (q) free(q->seqs), free(q->spec), free(q->owner), free(q->index), free(q->jobs);
         free(q);
         snprintf(msg, cap, "out of memory");
         return NULL;

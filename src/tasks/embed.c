@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/context.h"
 #include "tasks/pipeline.h"
 #include "tasks/sentence.h"
 #include "util/error.h"
@@ -70,16 +71,47 @@ static char **with_prompt(const char *prompt, const char *const *texts, int n) {
     return v;
 }
 
-/* The embedding of sequence i of the last forward into out. */
-static bert_status embed_one(bert_pipeline *p, const bert_embed_params *e, const task_batch *b, int i, int prompt_len,
-                             float *out, bert_error *err) {
-    const float *h = bert_output_hidden(p->ctx, i);
-    int C = bert_model_config(p->model)->hidden_size, T = b->seqs[i].n_tokens;
-    if (e->pooling < 0 && p->head) return sentence_head_run(p->head, h, NULL, T, C, prompt_len, e->normalize, out, err);
-    int mode = e->pooling < 0 ? BERT_POOL_MEAN : e->pooling;
-    int skip = p->head && !p->st.include_prompt ? prompt_len : 0;
-    bert_status rc = bert_pool_states(h, NULL, T, C, 1u << mode, skip, out, err);
-    if (rc == BERT_OK && (e->normalize == 1 || (e->normalize < 0 && p->st.normalize))) sentence_l2_normalize(out, C);
+bert_pooling_spec bert_pipeline_embed_pooling(const bert_pipeline *p, const bert_embed_params *params,
+                                              int prompt_length) {
+    bert_embed_params e = params ? *params : bert_embed_default_params();
+    if (prompt_length < 0) prompt_length = 0;
+    if (e.pooling < 0 && p->head) return bert_sentence_head_pooling(p->head, prompt_length);
+    int mode = e.pooling >= 0 && e.pooling < BERT_POOL_N_MODES ? e.pooling : BERT_POOL_MEAN;
+    return (bert_pooling_spec){1u << mode, p->head && !p->st.include_prompt ? prompt_length : 0};
+}
+
+bert_status bert_pipeline_set_pooling(bert_pipeline *p, const bert_pooling_spec *spec, int n, bert_error *err) {
+    bert_error_clear(err);
+    if (!p) return bert_fail(err, BERT_ERR_INPUT, "bert_pipeline_set_pooling: pipeline is NULL");
+    return bert_context_set_pooling(p->ctx, spec, n, err);
+}
+
+bert_status embed_output(bert_pipeline *p, const bert_embed_params *e, int seq, int prompt_len, float *out,
+                         bert_error *err) {
+    int C = bert_model_config(p->model)->hidden_size, head = e->pooling < 0 && p->head;
+    if (head && C != p->st.modules[0].in_features)
+        return bert_fail(err, BERT_ERR_CONFIG, "the Pooling module's word_embedding_dimension is %d, the model's "
+                                               "hidden size %d", p->st.modules[0].in_features, C);
+    bert_pooling_spec want = bert_pipeline_embed_pooling(p, e, prompt_len), got;
+    const float *v = bert_output_sentence(p->ctx, seq, &got);
+    float *pooled = NULL;
+    bert_status rc = BERT_OK;
+    if (!v || got.modes != want.modes || got.prompt_length != want.prompt_length) { /* pooled here, from the tokens */
+        const float *h = bert_output_hidden(p->ctx, seq);
+        if (!h) return bert_fail(err, BERT_ERR_STATE, "sequence %d: the last run has neither its hidden states nor its "
+                                                      "sentence embedding pooled as asked", seq);
+        int k = __builtin_popcount(want.modes), T = p->ctx->offset[seq + 1] - p->ctx->offset[seq];
+        if (!(pooled = malloc(sizeof *pooled * (size_t)k * (size_t)C))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        rc = bert_pool_states(h, NULL, T, C, want.modes, want.prompt_length, pooled, err);
+        v = pooled;
+    }
+    if (rc == BERT_OK && head) {
+        rc = sentence_head_finish(p->head, v, e->normalize, out, err);
+    } else if (rc == BERT_OK) {
+        memcpy(out, v, sizeof *out * (size_t)C);
+        if (e->normalize == 1 || (e->normalize < 0 && p->st.normalize)) sentence_l2_normalize(out, C);
+    }
+    free(pooled);
     return rc;
 }
 
@@ -109,9 +141,12 @@ bert_status bert_embed_texts(bert_pipeline *p, const char *const *texts, int n, 
     bert_pipeline_params saved = p->params;
     if (max_len > 0) p->params.truncate = 1;
     task_batch b;
-    rc = task_run(p, joined ? (const char *const *)joined : texts, NULL, n, max_len, BERT_OUTPUT_HIDDEN, &b, err);
+    bert_pooling_spec spec = bert_pipeline_embed_pooling(p, &e, prompt_len); /* pooled where the model runs */
+    rc = bert_context_set_pooling(p->ctx, &spec, 1, err);
+    if (rc == BERT_OK)
+        rc = task_run(p, joined ? (const char *const *)joined : texts, NULL, n, max_len, BERT_OUTPUT_SENTENCE, &b, err);
     p->params = saved;
-    for (int i = 0; rc == BERT_OK && i < n; i++) rc = embed_one(p, &e, &b, i, prompt_len, out + (size_t)i * dim, err);
+    for (int i = 0; rc == BERT_OK && i < n; i++) rc = embed_output(p, &e, i, prompt_len, out + (size_t)i * dim, err);
     task_batch_free(&b);
     for (int i = 0; joined && i < n; i++) free(joined[i]);
     free(joined);

@@ -29,6 +29,13 @@ bert_status task_run(bert_pipeline *p, const char *const *texts, const char *con
                      unsigned outputs, task_batch *b, bert_error *err);
 void task_batch_free(task_batch *b);
 
+/* The sentence embedding of sequence seq of the last run into out
+ * (bert_pipeline_embed_output; e checked): from its BERT_OUTPUT_SENTENCE
+ * when pooled as e and prompt_len ask, else pooled from its hidden
+ * states; BERT_ERR_STATE when the run kept neither. */
+bert_status embed_output(bert_pipeline *p, const bert_embed_params *e, int seq, int prompt_len, float *out,
+                         bert_error *err);
+
 /* In-place numerically stable softmax / sigmoid over n doubles. */
 void task_softmax(double *x, int n);
 

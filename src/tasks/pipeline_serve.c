@@ -57,18 +57,11 @@ bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_emb
                                        float *out, bert_error *err) {
     bert_error_clear(err);
     bert_embed_params e = params ? *params : bert_embed_default_params();
-    const float *h = bert_output_hidden(p->ctx, seq);
-    int T = h ? p->ctx->offset[seq + 1] - p->ctx->offset[seq] : 0;
-    int C = bert_model_config(p->model)->hidden_size;
-    if (!h || T <= 0) return bert_fail(err, BERT_ERR_STATE, "sequence %d: no hidden states from the last run", seq);
     if (e.pooling < -1 || e.pooling >= BERT_POOL_N_MODES || e.normalize < -1 || e.normalize > 1)
         return bert_fail(err, BERT_ERR_INPUT, "pooling %d / normalize %d out of range", e.pooling, e.normalize);
-    if (e.pooling < 0 && p->head) return sentence_head_run(p->head, h, NULL, T, C, prompt_length, e.normalize, out, err);
-    int mode = e.pooling < 0 ? BERT_POOL_MEAN : e.pooling;
-    int skip = p->head && !p->st.include_prompt ? prompt_length : 0;
-    bert_status rc = bert_pool_states(h, NULL, T, C, 1u << mode, skip, out, err);
-    if (rc == BERT_OK && (e.normalize == 1 || (e.normalize < 0 && p->st.normalize))) sentence_l2_normalize(out, C);
-    return rc;
+    if (!p->ctx || seq < 0 || seq >= p->ctx->n_seqs)
+        return bert_fail(err, BERT_ERR_STATE, "sequence %d: not in the last run", seq);
+    return embed_output(p, &e, seq, prompt_length, out, err);
 }
 
 /* Set the truncation policy the task calls use from now on. */

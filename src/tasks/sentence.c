@@ -407,25 +407,24 @@ static float activate(int act, double x) {
     }
 }
 
-bert_status sentence_head_run(const bert_sentence_head *h, const float *hidden, const int32_t *mask, int n_tokens,
-                              int hidden_size, int prompt_length, int normalize, float *out, bert_error *err) {
+bert_pooling_spec bert_sentence_head_pooling(const bert_sentence_head *h, int prompt_length) {
+    if (!h) return (bert_pooling_spec){1u << BERT_POOL_MEAN, 0};
+    return (bert_pooling_spec){h->cfg.pooling_modes, h->cfg.include_prompt ? 0 : prompt_length};
+}
+
+bert_status sentence_head_finish(const bert_sentence_head *h, const float *pooled, int normalize, float *out,
+                                 bert_error *err) {
     const bert_sentence_config *c = &h->cfg;
-    if (hidden_size != c->modules[0].in_features)
-        return bert_fail(err, BERT_ERR_CONFIG, "the Pooling module's word_embedding_dimension is %d, the model's "
-                                               "hidden size %d", c->modules[0].in_features, hidden_size);
     int cap = 1;
     for (int i = 0; i < c->n_modules; i++) cap = c->modules[i].out_features > cap ? c->modules[i].out_features : cap;
     float *x = malloc((size_t)cap * 2 * sizeof *x);
     if (!x) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     float *y = x + cap;
-    bert_status rc = BERT_OK;
-    int n = 0;
-    for (int i = 0; i < c->n_modules && rc == BERT_OK; i++) {
+    int n = c->modules[0].out_features; /* the Pooling module's output */
+    memcpy(x, pooled, (size_t)n * sizeof *x);
+    for (int i = 1; i < c->n_modules; i++) {
         int type = c->modules[i].type, in = c->modules[i].in_features, o = c->modules[i].out_features;
-        if (type == BERT_ST_POOLING) {
-            rc = bert_pool_states(hidden, mask, n_tokens, hidden_size, c->pooling_modes,
-                                  c->include_prompt ? 0 : prompt_length, x, err);
-        } else if (type == BERT_ST_DENSE) {
+        if (type == BERT_ST_DENSE) {
             for (int r = 0; r < o; r++) {
                 double s = h->b[i] ? h->b[i][r] : 0.0;
                 const float *w = h->w[i] + (size_t)r * in;
@@ -438,9 +437,31 @@ bert_status sentence_head_run(const bert_sentence_head *h, const float *hidden, 
         }
         n = o;
     }
-    if (rc == BERT_OK && normalize == 1) sentence_l2_normalize(x, n);
-    if (rc == BERT_OK) memcpy(out, x, (size_t)n * sizeof *out);
+    if (normalize == 1) sentence_l2_normalize(x, n);
+    memcpy(out, x, (size_t)n * sizeof *out);
     free(x);
+    return BERT_OK;
+}
+
+bert_status bert_sentence_head_apply_pooled(const bert_sentence_head *h, const float *pooled, float *out,
+                                           bert_error *err) {
+    bert_error_clear(err);
+    if (!h || !pooled || !out) return bert_fail(err, BERT_ERR_INPUT, "bert_sentence_head_apply_pooled: NULL argument");
+    return sentence_head_finish(h, pooled, -1, out, err);
+}
+
+bert_status sentence_head_run(const bert_sentence_head *h, const float *hidden, const int32_t *mask, int n_tokens,
+                              int hidden_size, int prompt_length, int normalize, float *out, bert_error *err) {
+    const bert_sentence_config *c = &h->cfg;
+    if (hidden_size != c->modules[0].in_features)
+        return bert_fail(err, BERT_ERR_CONFIG, "the Pooling module's word_embedding_dimension is %d, the model's "
+                                               "hidden size %d", c->modules[0].in_features, hidden_size);
+    float *pooled = malloc((size_t)c->modules[0].out_features * sizeof *pooled);
+    if (!pooled) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+    bert_pooling_spec sp = bert_sentence_head_pooling(h, prompt_length);
+    bert_status rc = bert_pool_states(hidden, mask, n_tokens, hidden_size, sp.modes, sp.prompt_length, pooled, err);
+    if (rc == BERT_OK) rc = sentence_head_finish(h, pooled, normalize, out, err);
+    free(pooled);
     return rc;
 }
 

@@ -11,6 +11,11 @@
 bert_status sentence_head_run(const bert_sentence_head *h, const float *hidden, const int32_t *mask, int n_tokens,
                               int hidden_size, int prompt_length, int normalize, float *out, bert_error *err);
 
+/* The modules after Pooling (Dense, Normalize as sentence_head_run) on
+ * pooled[Pooling's out_features] into out. */
+bert_status sentence_head_finish(const bert_sentence_head *h, const float *pooled, int normalize, float *out,
+                                 bert_error *err);
+
 /* The prompt called `name` in config_sentence_transformers.json, or NULL
  * when there is none by that name. */
 const char *sentence_head_prompt(const bert_sentence_head *h, const char *name);

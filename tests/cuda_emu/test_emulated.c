@@ -422,10 +422,13 @@ static int write_joint_model(const char *dir) {
  * on a ragged batch with masked keys and a second segment: the pooled
  * output, NSP, the sequence classifier (3 labels, and a cross-encoder's
  * one), the token classifier, QA, a joint model's intents with its slots,
+ * the sentence pooling (every mode, prompts, masked keys, one token),
  * each within 1e-4 of the CPU's. Only what was asked for comes back from
  * the GPU: the bytes copied are exactly the requested outputs' (the
  * hidden states among them only when asked for, or for the MLM head, which
  * runs on the CPU), and an output not asked for is NULL. */
+static const float *sentence_of(const bert_context *ctx, int seq) { return bert_output_sentence(ctx, seq, NULL); }
+
 TEST(forward_cuda_emulated_heads_equal_the_cpus) {
     char joint[512];
     snprintf(joint, sizeof joint, "%s/gpu-heads-joint", test_tmpdir());
@@ -447,8 +450,19 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
         {"tests/fixtures/tasks/ner", 242, BERT_OUTPUT_TOKEN_CLASSIFIER},
         {"tests/fixtures/tasks/qa", 242, BERT_OUTPUT_QA},
         {joint, 60, BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_INTENT},
+        {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_SENTENCE},
+        {FIXTURES "/classifier-4l", 200, BERT_OUTPUT_SENTENCE | BERT_OUTPUT_CLASSIFIER},
     };
     enum { S = 6, T = 32 };
+    /* the sentence pooling: every mode somewhere, prompts, masked keys (sequence 3), one token (4) */
+    static const bert_pooling_spec spec[S] = {{0x3f, 0},
+                                              {1u << BERT_POOL_MEAN, 0},
+                                              {1u << BERT_POOL_CLS | 1u << BERT_POOL_MAX, 2},
+                                              {1u << BERT_POOL_WEIGHTED_MEAN | 1u << BERT_POOL_LAST_TOKEN, 1},
+                                              {1u << BERT_POOL_MEAN_SQRT_LEN | 1u << BERT_POOL_MAX, 0},
+                                              {1u << BERT_POOL_MAX | 1u << BERT_POOL_MEAN, 3}};
+    size_t rows = 0;
+    for (int s = 0; s < S; s++) rows += (size_t)__builtin_popcount(spec[s].modes);
     static const int len[S] = {17, 32, 5, 23, 1, 9};
     int32_t tok[S * T], types[S * T], mask[S * T];
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -473,6 +487,7 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
             fixture f = {cases[k].dir, 0, cases[k].vocab};
             CHECK_OK(load(&f, dev ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU, BERT_COMPUTE_F32, &m[dev], &err), err);
             if (m[dev]) CHECK_OK(bert_context_create(m[dev], NULL, &ctx[dev], &err), err);
+            if (ctx[dev]) CHECK_OK(bert_context_set_pooling(ctx[dev], spec, S, &err), err);
             size_t before = bert_emu_copied_to_host();
             if (ctx[dev]) CHECK_OK(bert_forward(ctx[dev], b, S, want, &err), err);
             copied = bert_emu_copied_to_host() - before;
@@ -483,7 +498,8 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
             size_t expect = ((want & (BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM)) ? N * C : 0) +
                             ((want & BERT_OUTPUT_POOLED) ? S * C : 0) + ((want & BERT_OUTPUT_NSP) ? S * 2 : 0) +
                             ((want & BERT_OUTPUT_CLASSIFIER) ? S * L : 0) + ((want & BERT_OUTPUT_INTENT) ? S * I : 0) +
-                            ((want & BERT_OUTPUT_TOKEN_CLASSIFIER) ? N * L : 0) + ((want & BERT_OUTPUT_QA) ? N * 2 : 0);
+                            ((want & BERT_OUTPUT_TOKEN_CLASSIFIER) ? N * L : 0) + ((want & BERT_OUTPUT_QA) ? N * 2 : 0) +
+                            ((want & BERT_OUTPUT_SENTENCE) ? rows * C : 0);
             if (copied != expect * sizeof(float))
                 test_fail(__FILE__, __LINE__, "case %zu: %zu bytes back from the GPU, want %zu", k, copied,
                           expect * sizeof(float));
@@ -503,6 +519,7 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
                     {BERT_OUTPUT_TOKEN_CLASSIFIER, bert_output_token_classifier_logits, n * L},
                     {BERT_OUTPUT_QA, bert_output_qa_logits, n * 2},
                     {BERT_OUTPUT_MLM, bert_output_mlm_logits, n * (size_t)c->vocab_size},
+                    {BERT_OUTPUT_SENTENCE, sentence_of, (size_t)__builtin_popcount(spec[s].modes) * C},
                 };
                 for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
                     const float *cpu = outs[o].get(ctx[0], s), *gpu = outs[o].get(ctx[1], s);

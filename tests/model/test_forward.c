@@ -295,13 +295,23 @@ TEST(forward_model_shared_between_threads) {
     if (!bert_int8_unavailable_reason()) check_shared(BERT_COMPUTE_INT8);
 }
 
+/* The tiny pre-training fixture (hidden size 48) on the CPU and a context
+ * for it; NULL (the test failed) when either cannot be made. */
+static bert_context *tiny_context(bert_model **m) {
+    bert_error err;
+    bert_context *ctx = NULL;
+    *m = NULL;
+    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, m, &err), err);
+    if (*m) CHECK_OK(bert_context_create(*m, NULL, &ctx, &err), err);
+    if (!ctx) bert_model_free(*m), *m = NULL;
+    return ctx;
+}
+
 TEST(pool_cls_and_mean_exclude_padding) {
     bert_error err;
-    bert_model *m = NULL;
-    CHECK_OK(bert_model_load(FIXTURES "/tiny-pretraining", NULL, &m, &err), err);
-    if (!m) return;
-    bert_context *ctx = NULL;
-    CHECK_OK(bert_context_create(m, NULL, &ctx, &err), err);
+    bert_model *m;
+    bert_context *ctx = tiny_context(&m);
+    if (!ctx) return;
     int32_t ids[6] = {5, 6, 7, 0, 0, 0}, mask[6] = {1, 1, 1, 0, 0, 0};
     bert_sequence padded = {.input_ids = ids, .attention_mask = mask, .n_tokens = 6};
     bert_sequence plain = {.input_ids = ids, .n_tokens = 3};
@@ -317,6 +327,61 @@ TEST(pool_cls_and_mean_exclude_padding) {
     for (int j = 0; j < 48; j++) norm += (double)a[j] * a[j];
     CHECK(fabs(norm - 1.0) < 1e-5);
     CHECK_ERR(bert_pool(ctx, 1, BERT_POOL_MEAN, 1, a, &err), err, BERT_ERR_STATE, "no hidden states");
+    bert_context_free(ctx);
+    bert_model_free(m);
+}
+
+/* BERT_OUTPUT_SENTENCE: each sequence pooled by its spec exactly as
+ * bert_pool_states pools its hidden states and attention_mask (every mode,
+ * a prompt, masked tokens, cls with max on a skipped first token), the
+ * spec reported back; one spec for all, the default mean; refusals. */
+TEST(forward_sentence_output_is_bert_pool_states) {
+    bert_error err;
+    bert_model *m;
+    bert_context *ctx = tiny_context(&m);
+    if (!ctx) return;
+    enum { C = 48, S = 3 };
+    int32_t ids[S][9] = {{2, 5, 6, 7, 8, 9, 3}, {2, 11, 12, 13, 14, 15, 16, 17, 3}, {2}};
+    int32_t mask1[9] = {1, 1, 0, 1, 1, 0, 1, 1, 1};
+    bert_sequence seqs[S] = {{.input_ids = ids[0], .n_tokens = 7},
+                             {.input_ids = ids[1], .attention_mask = mask1, .n_tokens = 9},
+                             {.input_ids = ids[2], .n_tokens = 1}};
+    const bert_pooling_spec spec[S] = {
+        {0x3f, 2}, /* every mode, two prompt tokens */
+        {1u << BERT_POOL_CLS | 1u << BERT_POOL_MAX, 1},
+        {1u << BERT_POOL_LAST_TOKEN | 1u << BERT_POOL_MEAN_SQRT_LEN | 1u << BERT_POOL_WEIGHTED_MEAN, 0}};
+    float ref[6 * C];
+    CHECK_OK(bert_context_set_pooling(ctx, spec, S, &err), err);
+    CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_SENTENCE, &err), err);
+    for (int s = 0; s < S; s++) {
+        bert_pooling_spec got = {0, -1};
+        const float *v = bert_output_sentence(ctx, s, &got);
+        CHECK(v && got.modes == spec[s].modes && got.prompt_length == spec[s].prompt_length);
+        CHECK_OK(bert_pool_states(bert_output_hidden(ctx, s), seqs[s].attention_mask, seqs[s].n_tokens, C, spec[s].modes,
+                                  spec[s].prompt_length, ref, &err), err);
+        int k = __builtin_popcount(spec[s].modes);
+        CHECK(v && memcmp(v, ref, sizeof(float) * (size_t)k * C) == 0);
+    }
+    CHECK(bert_output_sentence(ctx, 1, NULL)[0] == -1e9f); /* cls with max on: token 0 is in the prompt */
+    CHECK(bert_output_sentence(ctx, S, NULL) == NULL);
+    /* one spec for every sequence; then the default, mean */
+    CHECK_OK(bert_context_set_pooling(ctx, spec + 1, 1, &err), err);
+    CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_SENTENCE, &err), err);
+    CHECK_OK(bert_pool_states(bert_output_hidden(ctx, 2), NULL, 1, C, spec[1].modes, 1, ref, &err), err);
+    CHECK(memcmp(bert_output_sentence(ctx, 2, NULL), ref, sizeof(float) * 2 * C) == 0);
+    CHECK_OK(bert_context_set_pooling(ctx, NULL, 0, &err), err);
+    CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_SENTENCE, &err), err);
+    CHECK_OK(bert_pool_states(bert_output_hidden(ctx, 1), mask1, 9, C, 1u << BERT_POOL_MEAN, 0, ref, &err), err);
+    CHECK(memcmp(bert_output_sentence(ctx, 1, NULL), ref, sizeof(float) * C) == 0);
+    CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
+    CHECK(bert_output_sentence(ctx, 0, NULL) == NULL);
+    /* refusals */
+    CHECK_OK(bert_context_set_pooling(ctx, spec, 2, &err), err);
+    CHECK_ERR(bert_forward(ctx, seqs, S, BERT_OUTPUT_SENTENCE, &err), err, BERT_ERR_INPUT, "names 2 sequences");
+    CHECK_OK(bert_forward(ctx, seqs, 2, BERT_OUTPUT_SENTENCE, &err), err);
+    const bert_pooling_spec bad[3] = {{0, 0}, {1u << BERT_POOL_N_MODES, 0}, {1, -1}};
+    for (int i = 0; i < 3; i++) CHECK_ERR(bert_context_set_pooling(ctx, bad + i, 1, &err), err, BERT_ERR_INPUT, "pooling spec 0");
+    CHECK_ERR(bert_context_set_pooling(ctx, NULL, 2, &err), err, BERT_ERR_INPUT, "2 specs");
     bert_context_free(ctx);
     bert_model_free(m);
 }
