@@ -504,12 +504,13 @@ typedef struct {
 /* The pooling of the next forwards on ctx that request
  * BERT_OUTPUT_SENTENCE: sequence i pooled by spec[i] (a forward of more
  * than n sequences, n > 1, is then refused: BERT_ERR_INPUT), or every
- * sequence by spec[0] when n is 1; spec NULL or n 0: mean pooling over
- * every token, the default. The specs are copied. The pooling is
+ * sequence by spec[0] when n is 1; n 0 (spec may be NULL): mean pooling
+ * over every token, the default. The specs are copied. The pooling is
  * bert_pool_states' on the sequence's hidden states and attention_mask —
  * on a GPU model computed there, so [k x C] floats per sequence come back
  * instead of the [T x C] hidden states. Errors: BERT_ERR_INPUT (no mode,
- * unknown bits, a negative prompt_length, n < 0), BERT_ERR_NOMEM. */
+ * unknown bits, a negative prompt_length, n < 0, spec NULL with n > 0),
+ * BERT_ERR_NOMEM. */
 BERT_API bert_status bert_context_set_pooling(bert_context *ctx, const bert_pooling_spec *spec, int n,
                                               bert_error *err);
 
@@ -2036,8 +2037,9 @@ BERT_API bert_status bert_pipeline_embed_prompt(const bert_pipeline *p, const be
  * sequence's BERT_OUTPUT_SENTENCE when the run pooled it with
  * bert_pipeline_embed_pooling(p, params, prompt_length) (set by
  * bert_pipeline_set_pooling: on a GPU model only the pooled rows come
- * back), else pools its BERT_OUTPUT_HIDDEN states; BERT_ERR_STATE when the
- * run kept neither. */
+ * back), else pools its BERT_OUTPUT_HIDDEN states (with the run's
+ * attention masks); BERT_ERR_STATE when the run kept neither,
+ * BERT_ERR_INPUT for a negative prompt_length. */
 BERT_API bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_embed_params *params,
                                                 int prompt_length, float *out, bert_error *err);
 
@@ -2049,8 +2051,9 @@ BERT_API bert_pooling_spec bert_pipeline_embed_pooling(const bert_pipeline *p, c
                                                        int prompt_length);
 
 /* bert_context_set_pooling on the pipeline's context: the pooling of
- * BERT_OUTPUT_SENTENCE in the next bert_pipeline_forward calls (the task
- * calls set their own). Same errors. */
+ * BERT_OUTPUT_SENTENCE in the next bert_pipeline_forward calls, until a
+ * task call that pools (bert_embed_texts, bert_embed) sets its own. Same
+ * errors. */
 BERT_API bert_status bert_pipeline_set_pooling(bert_pipeline *p, const bert_pooling_spec *spec, int n,
                                                bert_error *err);
 

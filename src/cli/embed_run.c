@@ -21,7 +21,8 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
     bert_error err;
     /* a pooled embedding is pooled where the model runs: a GPU sends back k x C floats, not every token's */
     int pooled = o->pooling != -1, k = 1;
-    bert_pooling_spec spec = o->head ? bert_sentence_head_pooling(o->head, 0) : (bert_pooling_spec){1u << o->pooling, 0};
+    bert_pooling_spec spec = {1u << BERT_POOL_MEAN, 0};
+    if (pooled) spec = o->head ? bert_sentence_head_pooling(o->head, 0) : (bert_pooling_spec){1u << o->pooling, 0};
     if (pooled && o->head && bert_sentence_head_config(o->head)->modules[0].in_features != C)
         return !cli_error("embed", "the Pooling module's word_embedding_dimension is %d, the model's hidden size %d",
                           bert_sentence_head_config(o->head)->modules[0].in_features, C);

@@ -620,7 +620,8 @@ static void head_outs(const bert_cuda_model *m, const bert_cuda_outputs *o, size
  * counts when its key mask is 1 and it lies past the first plan[3 s + 1];
  * the rest is the CPU's code: masked tokens read -1e9 for max (and for cls
  * with max on), the means' sums in double over the tokens in order,
- * divided by max(weights, 1e-9) (its square root for mean_sqrt_len). */
+ * divided by max(weights, 1e-9) (its square root for mean_sqrt_len); nvcc
+ * may fuse a sum's multiply-add, so the last bits may differ from the CPU's. */
 __global__ static void pool_tokens(float *out, const float *h, const float *keymask, const int *offs, const int *plan,
                                    int C) {
     int s = (int)blockIdx.x, j = (int)(blockIdx.y * blockDim.x + threadIdx.x);
@@ -707,13 +708,13 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
                                      double *prof, bert_error *err) {
     if (!m || !work || !out || !seqs || !offset || !keymask || n_seqs < 1)
         return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: missing arguments");
+    if (out->sentence && !out->plan) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sentence output without its plan");
     head_out h[OUT_KINDS];
     head_outs(m, out, (size_t)offset[n_seqs], (size_t)n_seqs, h);
     int pooler = 0;
     size_t outs = 0;
     for (int k = 0; k < OUT_KINDS; k++) {
         if (!h[k].host) continue;
-        if (k == OUT_SENTENCE && !out->plan) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sentence output without its plan");
         if (!h[k].w && k != OUT_SENTENCE)
             return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no %s", h[k].name);
         outs += h[k].rows * (size_t)h[k].width;

@@ -101,8 +101,14 @@ bert_status embed_output(bert_pipeline *p, const bert_embed_params *e, int seq, 
         if (!h) return bert_fail(err, BERT_ERR_STATE, "sequence %d: the last run has neither its hidden states nor its "
                                                       "sentence embedding pooled as asked", seq);
         int k = __builtin_popcount(want.modes), T = p->ctx->offset[seq + 1] - p->ctx->offset[seq];
-        if (!(pooled = malloc(sizeof *pooled * (size_t)k * (size_t)C))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        rc = bert_pool_states(h, NULL, T, C, want.modes, want.prompt_length, pooled, err);
+        int32_t *mask = malloc(sizeof *mask * (size_t)T); /* the run's attention mask, as the forward's pooling reads it */
+        if (!mask || !(pooled = malloc(sizeof *pooled * (size_t)k * (size_t)C))) {
+            free(mask);
+            return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        }
+        for (int t = 0; t < T; t++) mask[t] = p->ctx->keymask[p->ctx->offset[seq] + t] != 0.0f;
+        rc = bert_pool_states(h, mask, T, C, want.modes, want.prompt_length, pooled, err);
+        free(mask);
         v = pooled;
     }
     if (rc == BERT_OK && head) {
@@ -140,7 +146,7 @@ bert_status bert_embed_texts(bert_pipeline *p, const char *const *texts, int n, 
     }
     bert_pipeline_params saved = p->params;
     if (max_len > 0) p->params.truncate = 1;
-    task_batch b;
+    task_batch b = {0};
     bert_pooling_spec spec = bert_pipeline_embed_pooling(p, &e, prompt_len); /* pooled where the model runs */
     rc = bert_context_set_pooling(p->ctx, &spec, 1, err);
     if (rc == BERT_OK)

@@ -18,6 +18,13 @@ bert_status task_fail_not_finite(int i, bert_error *err) {
     return rc;
 }
 
+/* BERT_OUTPUT_SENTENCE of sequence i: its k rows of C. */
+static int sentence_finite(const bert_context *ctx, int i, size_t C) {
+    bert_pooling_spec sp;
+    const float *v = bert_output_sentence(ctx, i, &sp);
+    return v && task_all_finite(v, (size_t)__builtin_popcount(sp.modes) * C);
+}
+
 bert_status task_check_finite(const bert_context *ctx, const bert_model *model, const bert_sequence *seqs, int n,
                               unsigned outputs, bert_error *err) {
     const bert_config *c = bert_model_config(model);
@@ -32,7 +39,8 @@ bert_status task_check_finite(const bert_context *ctx, const bert_model *model, 
                  (!(outputs & BERT_OUTPUT_TOKEN_CLASSIFIER) ||
                   task_all_finite(bert_output_token_classifier_logits(ctx, i), T * L)) &&
                  (!(outputs & BERT_OUTPUT_QA) || task_all_finite(bert_output_qa_logits(ctx, i), T * 2)) &&
-                 (!(outputs & BERT_OUTPUT_INTENT) || task_all_finite(bert_output_intent_logits(ctx, i), bert_model_config(model)->num_intents));
+                 (!(outputs & BERT_OUTPUT_INTENT) || task_all_finite(bert_output_intent_logits(ctx, i), bert_model_config(model)->num_intents)) &&
+                 (!(outputs & BERT_OUTPUT_SENTENCE) || sentence_finite(ctx, i, C));
         if (!ok) return task_fail_not_finite(i, err);
     }
     return BERT_OK;

@@ -59,6 +59,7 @@ bert_status bert_pipeline_embed_output(bert_pipeline *p, int seq, const bert_emb
     bert_embed_params e = params ? *params : bert_embed_default_params();
     if (e.pooling < -1 || e.pooling >= BERT_POOL_N_MODES || e.normalize < -1 || e.normalize > 1)
         return bert_fail(err, BERT_ERR_INPUT, "pooling %d / normalize %d out of range", e.pooling, e.normalize);
+    if (prompt_length < 0) return bert_fail(err, BERT_ERR_INPUT, "prompt_length %d < 0", prompt_length);
     if (!p->ctx || seq < 0 || seq >= p->ctx->n_seqs)
         return bert_fail(err, BERT_ERR_STATE, "sequence %d: not in the last run", seq);
     return embed_output(p, &e, seq, prompt_length, out, err);

@@ -106,7 +106,7 @@ static cublasStatus_t gemm_check(cublasOperation_t ta, cublasOperation_t tb, int
         return CUBLAS_STATUS_INVALID_VALUE;
     a->trans = ta == CUBLAS_OP_T, b->trans = tb == CUBLAS_OP_T;
     if (!operand_ok(a, m, k, what) || !operand_ok(b, k, n, what)) return CUBLAS_STATUS_INVALID_VALUE;
-    if (m && n && C) bert_emu_check_range(C, sizeof(float) * ((size_t)ldc * (size_t)(n - 1) + (size_t)m), what);
+    if (m && n) bert_emu_check_range(C, sizeof(float) * ((size_t)ldc * (size_t)(n - 1) + (size_t)m), what);
     return CUBLAS_STATUS_SUCCESS;
 }
 

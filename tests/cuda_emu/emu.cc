@@ -233,7 +233,7 @@ void enqueue(cudaStream_t s, const char *what, std::function<void()> op) {
 
 int is_held(cudaStream_t s) {
     std::lock_guard<std::mutex> g(mem_lock);
-    return s && held.count(s) != 0;
+    return held.count(s) != 0;
 }
 
 /* Runs q's queued work in order, stopping at an NCCL hold (the work after
@@ -253,15 +253,20 @@ void drain(const std::shared_ptr<bert_emu_stream> &q) {
     }
 }
 
-/* The whole GPU: every stream drained (a held one up to its hold). */
-void drain_all() {
+/* The whole GPU: every stream drained. `what` waits for the GPU, so while
+ * an NCCL all-reduce runs it would wait for that too: a misuse here (the
+ * all-reduce's buffers, or the work queued after it, may be what goes). */
+void drain_all(const char *what) {
     std::vector<std::shared_ptr<bert_emu_stream>> all;
-    all.push_back(queue_of(NULL, "a device-wide wait"));
+    all.push_back(queue_of(NULL, what));
     {
         std::lock_guard<std::mutex> g(queue_lock);
         for (auto &s : streams) all.push_back(s.second);
     }
-    for (auto &q : all) drain(q);
+    for (auto &q : all) {
+        if (is_held(q->self)) misuse("%s while an NCCL all-reduce runs: it would wait for the all-reduce", what);
+        drain(q);
+    }
 }
 
 /* ---- fibers ---- */
@@ -500,6 +505,7 @@ void run_block(const char *name, unsigned n, dim3 bd) {
             if (pool.f[t]->site != pool.f[0]->site)
                 misuse("kernel %s, block (%u,%u,%u): threads 0 and %u wait at different __syncthreads calls", name,
                        blockIdx.x, blockIdx.y, blockIdx.z, t);
+        ready.last = -1; /* past a barrier, the first warp to run is drawn too */
         for (unsigned t = 0; t < n; t++) pool.f[t]->state = RUNNABLE, ready.push(t);
     }
     cur = NULL;
@@ -624,7 +630,7 @@ cudaError_t cudaMallocHost(void **p, size_t bytes) {
 }
 
 cudaError_t cudaFreeHost(void *p) {
-    drain_all(); /* as CUDA's, it waits for the GPU */
+    drain_all("cudaFreeHost"); /* as CUDA's, it waits for the GPU */
     std::lock_guard<std::mutex> g(mem_lock);
     if (p && !host_allocs.erase((uintptr_t)p)) misuse("cudaFreeHost(%p): not a live cudaMallocHost allocation", p);
     free(p);
@@ -667,7 +673,7 @@ cudaError_t cudaHostRegister(void *p, size_t bytes, unsigned flags) {
 }
 
 cudaError_t cudaHostUnregister(void *p) {
-    drain_all(); /* queued copies may still read or write the range */
+    drain_all("cudaHostUnregister"); /* queued copies may still read or write the range */
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = host_regs.find((uintptr_t)p);
     if (it == host_regs.end()) misuse("cudaHostUnregister(%p): not the start of locked memory", p);
@@ -700,7 +706,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
 
 cudaError_t cudaFree(void *p) {
     if (!p) return cudaSuccess;
-    drain_all(); /* as CUDA's, it waits for the GPU */
+    drain_all("cudaFree"); /* as CUDA's, it waits for the GPU */
     check_canaries("a kernel or copy");
     std::lock_guard<std::mutex> g(mem_lock);
     auto it = allocs.find((uintptr_t)p);
@@ -823,36 +829,46 @@ cudaError_t cudaStreamQuery(cudaStream_t s) {
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
-    drain_all();
+    drain_all("cudaDeviceSynchronize");
     check_canaries("a kernel or copy");
     return cudaSuccess;
 }
 
-/* An event: the host's clock when its stream reached it. */
+/* An event: the host's clock when its stream reached it. Destroyed with
+ * records still queued, it lives until the last of them has run, as CUDA
+ * lets it. */
 struct bert_emu_event {
-    double t;             /* seconds; < 0 until reached */
-    int recorded;         /* cudaEventRecord called */
-    cudaStream_t stream; /* where it was last recorded */
+    double t;     /* seconds; < 0 until reached */
+    int recorded; /* cudaEventRecord called */
+    int queued;   /* records not reached yet (under queue_lock) */
+    int destroyed;
 };
 
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = new bert_emu_event{-1.0, 0, NULL};
+    *e = new bert_emu_event{-1.0, 0, 0, 0};
     return cudaSuccess;
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-    if (e && e->recorded && e->t < 0) drain(queue_of(e->stream, "cudaEventDestroy")); /* its record still queued */
-    delete e;
+    if (!e) return cudaSuccess;
+    std::lock_guard<std::mutex> g(queue_lock);
+    if (e->queued) e->destroyed = 1; /* the last queued record deletes it */
+    else delete e;
     return cudaSuccess;
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     check_stream(s, "cudaEventRecord");
-    e->t = -1.0, e->recorded = 1, e->stream = s;
+    {
+        std::lock_guard<std::mutex> g(queue_lock);
+        e->t = -1.0, e->recorded = 1, e->queued++;
+    }
     enqueue(s, "cudaEventRecord", [e]() {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
+        std::lock_guard<std::mutex> g(queue_lock);
         e->t = ts.tv_sec + ts.tv_nsec * 1e-9;
+        if (--e->queued == 0 && e->destroyed) delete e;
     });
     return cudaSuccess;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "tasks/finite.h"
 #include "test.h"
 
 static const char *const fixtures[] = {"tiny-pretraining", "f16-bertmodel", "bf16-mlm-gamma", "sharded-512",
@@ -373,6 +374,11 @@ TEST(forward_sentence_output_is_bert_pool_states) {
     CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_SENTENCE, &err), err);
     CHECK_OK(bert_pool_states(bert_output_hidden(ctx, 1), mask1, 9, C, 1u << BERT_POOL_MEAN, 0, ref, &err), err);
     CHECK(memcmp(bert_output_sentence(ctx, 1, NULL), ref, sizeof(float) * C) == 0);
+    /* the tasks' finiteness check reads it: a NaN in sequence 2's pooled row fails naming input 2 */
+    CHECK_OK(task_check_finite(ctx, m, seqs, S, BERT_OUTPUT_SENTENCE, &err), err);
+    ((float *)bert_output_sentence(ctx, 2, NULL))[C - 1] = NAN;
+    CHECK_ERR(task_check_finite(ctx, m, seqs, S, BERT_OUTPUT_SENTENCE, &err), err, BERT_ERR_FORMAT, "input 2: ");
+    CHECK(err.item == 2);
     CHECK_OK(bert_forward(ctx, seqs, S, BERT_OUTPUT_HIDDEN, &err), err);
     CHECK(bert_output_sentence(ctx, 0, NULL) == NULL);
     /* refusals */
