@@ -259,7 +259,7 @@ srv_queue *srv_queue_start(bert_pipeline *p, int max_jobs, int max_batch_tokens,
         snprintf(msg, cap, "cannot start the batcher thread");
         pthread_mutex_destroy(&q->mu);
         pthread_cond_destroy(&q->cv);
-        free(q->seqs), free(q->owner), free(q->index), free(q->jobs), free(q);
+        free(q->seqs), free(q->spec), free(q->owner), free(q->index), free(q->jobs), free(q);
         return NULL;
     }
     return q;
@@ -308,6 +308,6 @@ void srv_queue_stop(srv_queue *q) {
     pthread_join(q->th, NULL);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
-    free(q->seqs), free(q->owner), free(q->index), free(q->jobs);
+    free(q->seqs), free(q->spec), free(q->owner), free(q->index), free(q->jobs);
     free(q);
 }
