@@ -162,6 +162,14 @@ static int load(const char *dir, embed_opts *o, embed_res *r) {
     if (o->pooling == -2) o->pooling = r->head ? -3 : BERT_POOL_MEAN;
     if (o->normalize < 0) o->normalize = st.present ? st.normalize : 0;
     o->dim = r->head ? bert_sentence_head_config(r->head)->dim : bert_model_config(m)->hidden_size;
+    /* a pooled embedding is pooled by the forward (BERT_OUTPUT_SENTENCE), as the modes say */
+    int C = bert_model_config(m)->hidden_size;
+    if (r->head && bert_sentence_head_config(r->head)->modules[0].in_features != C)
+        return !cli_error("embed", "the Pooling module's word_embedding_dimension is %d, the model's hidden size %d",
+                          bert_sentence_head_config(r->head)->modules[0].in_features, C);
+    bert_pooling_spec spec = r->head ? bert_sentence_head_pooling(r->head, 0) : (bert_pooling_spec){1u << BERT_POOL_MEAN, 0};
+    if (o->pooling >= 0) spec.modes = 1u << o->pooling;
+    if (bert_context_set_pooling(r->em.ctx, &spec, 1, &err) != BERT_OK) return !cli_error("embed", "%s", err.message);
     bert_encode_params *ep = &r->em.ep;
     *ep = bert_encode_default_params();
     if (st.max_seq_length > 0) {

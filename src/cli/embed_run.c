@@ -19,16 +19,10 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
         seqs[i] = (bert_sequence){.input_ids = recs[i].ids, .token_type_ids = recs[i].types,
                                   .attention_mask = recs[i].mask, .n_tokens = recs[i].n};
     bert_error err;
-    /* a pooled embedding is pooled where the model runs: a GPU sends back k x C floats, not every token's */
-    int pooled = o->pooling != -1, k = 1;
-    bert_pooling_spec spec = {1u << BERT_POOL_MEAN, 0};
-    if (pooled) spec = o->head ? bert_sentence_head_pooling(o->head, 0) : (bert_pooling_spec){1u << o->pooling, 0};
-    if (pooled && o->head && bert_sentence_head_config(o->head)->modules[0].in_features != C)
-        return !cli_error("embed", "the Pooling module's word_embedding_dimension is %d, the model's hidden size %d",
-                          bert_sentence_head_config(o->head)->modules[0].in_features, C);
-    if (pooled) k = __builtin_popcount(spec.modes);
-    if ((pooled && bert_context_set_pooling(ctx, &spec, 1, &err) != BERT_OK) ||
-        bert_forward(ctx, seqs, n, pooled ? BERT_OUTPUT_SENTENCE : BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
+    /* a pooled embedding is pooled where the model runs (the context's pooling, set at load): a GPU sends
+     * back k x C floats, not every token's */
+    int pooled = o->pooling != -1;
+    if (bert_forward(ctx, seqs, n, pooled ? BERT_OUTPUT_SENTENCE : BERT_OUTPUT_HIDDEN, &err) != BERT_OK) {
         if (err.item >= 0 && err.item < n) {
             const char *m = strstr(err.message, ": "); /* drop "sequence N: ", the line says where */
             cli_error("embed", "%s:%ld: %s", src, recs[err.item].line, m ? m + 2 : err.message);
@@ -38,11 +32,13 @@ static int run_batch(bert_context *ctx, record *recs, bert_sequence *seqs, int n
         return 0;
     }
     /* A NaN or infinite output (non-finite weights) is an error naming the line, not a bare nan. */
-    for (int i = 0; i < n; i++)
-        if (!embed_all_finite(pooled ? bert_output_sentence(ctx, i, NULL) : bert_output_hidden(ctx, i),
-                              (size_t)(pooled ? k : recs[i].n) * (size_t)C))
+    for (int i = 0; i < n; i++) {
+        bert_pooling_spec sp;
+        const float *v = pooled ? bert_output_sentence(ctx, i, &sp) : bert_output_hidden(ctx, i);
+        if (!embed_all_finite(v, (size_t)(pooled ? __builtin_popcount(sp.modes) : recs[i].n) * (size_t)C))
             return !cli_error("embed", "%s:%ld: the model's output is not finite (NaN or infinity: are its weights finite?)",
                               src, recs[i].line);
+    }
     for (int i = 0; i < n; i++) {
         if (o->pooling == -1) { /* none: the token states */
             const float *h = bert_output_hidden(ctx, i);

@@ -593,9 +593,7 @@ typedef struct {
 
 /* The rows of the sentence pooling's plan for S sequences: the last one's first row and its modes. */
 static size_t sentence_rows(const int *plan, int S) {
-    size_t k = 0;
-    for (unsigned m = (unsigned)plan[3 * (S - 1)]; m; m &= m - 1) k++;
-    return (size_t)plan[3 * (S - 1) + 2] + k;
+    return (size_t)plan[3 * (S - 1) + 2] + (size_t)__builtin_popcount((unsigned)plan[3 * (S - 1)]);
 }
 
 static void head_outs(const bert_cuda_model *m, const bert_cuda_outputs *o, size_t N, size_t S, head_out *h) {

@@ -9,13 +9,6 @@
 #include "model/context.h"
 #include "util/error.h"
 
-/* The number of modes set in m. */
-static int modes_in(unsigned m) {
-    int k = 0;
-    for (; m; m &= m - 1) k++;
-    return k;
-}
-
 bert_status bert_context_set_pooling(bert_context *ctx, const bert_pooling_spec *spec, int n, bert_error *err) {
     bert_error_clear(err);
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_context_set_pooling: context is NULL");
@@ -52,7 +45,7 @@ bert_status bert_context_plan_sentences(bert_context *ctx, int n_seqs, bert_erro
                                : ctx->n_pool == 1 ? ctx->pool[0]
                                                   : ctx->pool[s];
         ctx->plan[3 * s] = (int)sp.modes, ctx->plan[3 * s + 1] = sp.prompt_length, ctx->plan[3 * s + 2] = (int)rows;
-        rows += (size_t)modes_in(sp.modes);
+        rows += (size_t)__builtin_popcount(sp.modes);
     }
     size_t need = rows * (size_t)ctx->model->cfg.pub.hidden_size;
     if (need > ctx->sentence_cap) {
