@@ -188,9 +188,9 @@ typedef enum {
                            * products and a softmax kernel); ragged batches
                            * as on the CPU, no padding; in inference the
                            * embeddings and the heads (pooler, NSP, the
-                           * classifiers, QA; not the MLM head) on the GPU
-                           * too, and only the outputs bert_forward was
-                           * asked for come back. Inference in
+                           * classifiers, QA, the sentence pooling, the MLM
+                           * head) on the GPU too, and only the outputs
+                           * bert_forward was asked for come back. Inference in
                            * f32, bf16, f16 or tf32 (bert_model_params.device);
                            * training, the layers and (but with an MLM head
                            * or frozen positions) the embeddings, in f32 or bf16
@@ -218,11 +218,12 @@ typedef struct {
      * the same f32 products either way, up to summation order. */
     int pack_weights;
     /* BERT_DEVICE_CPU (default) or BERT_DEVICE_CUDA: the weights of the
-     * embeddings, the encoder's layers and the heads but the MLM head are
-     * copied to the GPU once, here; every forward pass of the model then
-     * runs them there (each context has its own GPU buffers and stream)
-     * and copies back the outputs requested, the hidden states only with
-     * BERT_OUTPUT_HIDDEN or BERT_OUTPUT_MLM (whose head runs on the CPU). BERT_ERR_UNSUPPORTED at load, saying why,
+     * embeddings, the encoder's layers and the heads are copied to the GPU
+     * once, here; every forward pass of the model then runs them there
+     * (each context has its own GPU buffers and stream) and copies back
+     * the outputs requested, the hidden states only with
+     * BERT_OUTPUT_HIDDEN; the last layer's states stay on the GPU for
+     * bert_mlm_logits_at. BERT_ERR_UNSUPPORTED at load, saying why,
      * where that cannot be (bert_cuda_unavailable_reason) or with
      * BERT_COMPUTE_INT8. With BERT_COMPUTE_BF16 the layers' four dense
      * products take bf16 weights and inputs with f32 sums on the GPU
@@ -460,7 +461,10 @@ BERT_API const float *bert_output_qa_logits(const bert_context *ctx, int seq);  
 
 /* The MLM head's logits (prediction_logits) at chosen token positions only:
  * out[i * vocab_size ..] = the row of position positions[i] of sequence seq
- * of the last bert_forward, which must have requested BERT_OUTPUT_HIDDEN.
+ * of the last bert_forward of ctx, which must have succeeded (whatever
+ * outputs it asked for: the context keeps the last layer's states, a GPU
+ * model's on the GPU, where this head then runs; BERT_ERR_STATE otherwise).
+ * Positions may repeat and come in any order.
  * The same values as BERT_OUTPUT_MLM's rows, at a fraction of the cost when
  * few positions are wanted (fill-mask: the [MASK] tokens): the decoder over
  * the vocabulary costs vocab_size x hidden per token — for a BERT-Tiny-sized

@@ -31,6 +31,16 @@ __global__ static void add_layernorm(float *out, const float *a, const float *bi
     layernorm_row(out + row, [=](int j) { return ar[j] + bias[j] + rr[j]; }, g, beta, C, eps);
 }
 
+/* out[row] = LayerNorm(act(a[row] + bias)) * g + beta, one block per row:
+ * BertPredictionHeadTransform after its dense product (its bias, the
+ * activation, nn.LayerNorm; the CPU's mlm_head). out may be a. */
+__global__ static void bias_act_layernorm(float *out, const float *a, const float *bias, int act, const float *g,
+                                          const float *beta, int C, float eps) {
+    size_t row = (size_t)blockIdx.x * C;
+    const float *ar = a + row;
+    layernorm_row(out + row, [=](int j) { return activation(ar[j] + bias[j], act); }, g, beta, C, eps);
+}
+
 /* BertEmbeddings, one block per row: LayerNorm((word[id] + token_type[tt])
  * + position[t]) * g + beta, the order PyTorch adds them in
  * (nn_embeddings_rows + its LayerNorm on the CPU); tok[3 row ..] holds
@@ -138,7 +148,9 @@ typedef struct {
 /* The heads' weights on the GPU, NULL where the model has none. */
 typedef struct {
     float *pooler_w, *pooler_b, *nsp_w, *nsp_b, *cls_w, *cls_b, *intent_w, *intent_b, *qa_w, *qa_b;
-    int classes, intents;
+    float *mlm_w, *mlm_b, *mlm_ln_w, *mlm_ln_b, *mlm_bias;
+    const float *mlm_dec; /* the decoder's weight [V x C]: its own copy, or the word table's (tied) */
+    int classes, intents, vocab;
 } heads_dev;
 
 struct bert_cuda_model {
@@ -218,10 +230,14 @@ static bert_status round_weights_f16(bert_cuda_model *m, bert_error *err) {
     return rc;
 }
 
-/* The heads' weights (those src has) into m->head_block, one allocation. */
-static cudaError_t upload_heads(bert_cuda_model *m, const bert_cuda_heads_src *src) {
+/* The heads' weights (those src has) into m->head_block, one allocation;
+ * the MLM decoder's weight is the word table's (m->emb's first) when tied. */
+static cudaError_t upload_heads(bert_cuda_model *m, const bert_cuda_heads_src *src, int vocab) {
     size_t C = (size_t)m->C, L = src->cls_w ? (size_t)src->classes : 0, I = src->intent_w ? (size_t)src->intents : 0;
+    size_t V = (size_t)vocab;
+    int mlm = src->mlm_w && src->mlm_b && src->mlm_ln_w && src->mlm_ln_b && src->mlm_bias;
     heads_dev *h = &m->head;
+    float *dec = NULL;
     struct {
         float **dst;
         const float *a;
@@ -230,16 +246,22 @@ static cudaError_t upload_heads(bert_cuda_model *m, const bert_cuda_heads_src *s
                  {&h->nsp_w, src->nsp_w, 2 * C},       {&h->nsp_b, src->nsp_b, 2},
                  {&h->cls_w, src->cls_w, L * C},       {&h->cls_b, src->cls_b, L},
                  {&h->intent_w, src->intent_w, I * C}, {&h->intent_b, src->intent_b, I},
-                 {&h->qa_w, src->qa_w, 2 * C},         {&h->qa_b, src->qa_b, 2}};
-    size_t total = 0;
-    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k += 2) /* a weight and its bias, both or neither */
-        if (parts[k].a && parts[k + 1].a && parts[k].n) total += parts[k].n + parts[k + 1].n;
+                 {&h->qa_w, src->qa_w, 2 * C},         {&h->qa_b, src->qa_b, 2},
+                 {&h->mlm_w, src->mlm_w, C * C},       {&h->mlm_b, src->mlm_b, C},
+                 {&h->mlm_ln_w, src->mlm_ln_w, C},     {&h->mlm_ln_b, src->mlm_ln_b, C},
+                 {&h->mlm_bias, src->mlm_bias, V},     {&dec, src->mlm_dec, V * C}};
+    enum { MLM_FIRST = 10 }; /* the MLM head's parts: all or none (the decoder's weight optional: tied) */
+    size_t total = 0, n_parts = sizeof parts / sizeof parts[0];
+    for (size_t k = 0; k < n_parts; k += 2) /* a weight and its bias, both or neither */
+        if (k < MLM_FIRST ? parts[k].a && parts[k + 1].a && parts[k].n : mlm)
+            total += parts[k].n + (parts[k + 1].a ? parts[k + 1].n : 0);
     if (!total) return cudaSuccess;
     cudaError_t e = cudaMalloc((void **)&m->head_block, sizeof(float) * total);
     float *d = m->head_block;
-    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && e == cudaSuccess; k += 2) {
-        if (!parts[k].a || !parts[k + 1].a || !parts[k].n) continue;
+    for (size_t k = 0; k < n_parts && e == cudaSuccess; k += 2) {
+        if (k < MLM_FIRST ? !parts[k].a || !parts[k + 1].a || !parts[k].n : !mlm) continue;
         for (size_t j = k; j < k + 2 && e == cudaSuccess; j++) {
+            if (!parts[j].a) continue; /* a tied decoder */
             *parts[j].dst = d;
             e = cudaMemcpy(d, parts[j].a, sizeof(float) * parts[j].n, cudaMemcpyHostToDevice);
             d += parts[j].n;
@@ -247,6 +269,8 @@ static cudaError_t upload_heads(bert_cuda_model *m, const bert_cuda_heads_src *s
     }
     h->classes = h->cls_w ? src->classes : 0;
     h->intents = h->intent_w ? src->intents : 0;
+    h->vocab = mlm ? vocab : 0;
+    h->mlm_dec = !mlm ? NULL : dec ? dec : m->emb;
     return e;
 }
 
@@ -324,7 +348,7 @@ extern "C" bert_status bert_cuda_model_create(const bert_cuda_model_src *src, be
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the weights to the GPU");
     }
-    if (e == cudaSuccess && (e = upload_heads(m, &src->head)) != cudaSuccess) {
+    if (e == cudaSuccess && (e = upload_heads(m, &src->head, es->vocab)) != cudaSuccess) {
         bert_cuda_model_free(m);
         return cuda_fail(err, e, "copying the heads' weights to the GPU");
     }
@@ -364,6 +388,8 @@ struct bert_cuda_work {
     cudaStream_t stream;
     cublasHandle_t blas;
     size_t cap_tokens, cap_pairs, cap_scores; /* what the buffers below hold */
+    int states; /* the tokens of the last run, whose last layer's states are in hidden; 0: none
+                 * (no run yet, or the last one failed) */
     float *hidden, *qkv, *attn, *tmp, *ff, *keymask, *scores;
     uint16_t *x16;      /* bf16 or f16: a dense layer's input, rounded (cap_tokens rows of max(C, I)) */
     int f16;            /* x16 holds float16: the model's (bert_cuda_model.f16) */
@@ -723,6 +749,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     bert_status rc = *work ? BERT_OK : work_create(m, work, err);
     if (rc != BERT_OK) return rc;
     bert_cuda_work *w = *work;
+    w->states = 0;
     (void)cudaGetLastError(); /* an earlier call's error (a failed allocation) is not this one's */
     size_t N = (size_t)offset[n_seqs], C = (size_t)m->C;
     int fused = bert_cuda_fused_attention(m->C / m->NH), n_groups = 0, n_tiles = 0;
@@ -810,5 +837,52 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
         }
     }
     w->n_ev = 0;
-    return e == cudaSuccess ? BERT_OK : (cuda_drain(w->stream), cuda_fail(err, e, "running the layers"));
+    if (e != cudaSuccess) return cuda_drain(w->stream), cuda_fail(err, e, "running the layers");
+    w->states = (int)N;
+    return BERT_OK;
+}
+
+/* Logits of one bert_cuda_mlm round: at most 16 M floats (64 MB). */
+enum { MLM_CAP = 16 << 20 };
+
+extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, const int *rows, int n, float *out,
+                                     bert_error *err) {
+    if (!m || !out || n < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: no rows or no output buffer");
+    const heads_dev *hd = &m->head;
+    if (!hd->mlm_w) return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no MLM head (cls.predictions)");
+    if (!w || w->states < 1) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_mlm: no forward pass has left hidden states on the GPU");
+    for (int i = 0; rows && i < n; i++)
+        if (rows[i] < 0 || rows[i] >= w->states)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: row %d is outside the last batch's %d tokens", rows[i],
+                             w->states);
+    if (!rows && n > w->states)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: %d rows of the last batch's %d tokens", n, w->states);
+    size_t V = (size_t)hd->vocab, R = MLM_CAP / V;
+    if (R > w->cap_tokens) R = w->cap_tokens; /* tmp and attn hold cap_tokens rows */
+    if (R < 1) R = 1;
+    if (R > (size_t)n) R = (size_t)n;
+    bert_status rc = reserve_outs(w, R * V, err);
+    if (rc != BERT_OK) return rc;
+    (void)cudaGetLastError(); /* an earlier call's error is not this one's */
+    cudaError_t e = cudaSuccess;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    for (size_t i0 = 0; i0 < (size_t)n && e == cudaSuccess && s == CUBLAS_STATUS_SUCCESS; i0 += R) {
+        int r = (int)((size_t)n - i0 < R ? (size_t)n - i0 : R);
+        /* the round's rows gathered into tmp (their indices through tok: the pass is over) */
+        for (int i = 0; i < r; i++) w->tok_h[i] = rows ? rows[i0 + i] : (int)i0 + i;
+        if ((e = cudaMemcpyAsync(w->tok, w->tok_h, sizeof(int) * (size_t)r, cudaMemcpyHostToDevice, w->stream)) != cudaSuccess)
+            break;
+        BERT_LAUNCH(gather_rows, (unsigned)r, threads_for(m->C, 256), w->stream)(w->tmp, w->hidden, w->tok, m->C);
+        if ((s = dense(w, -1, w->attn, w->tmp, hd->mlm_w, NULL, r, m->C, m->C)) != CUBLAS_STATUS_SUCCESS) break;
+        BERT_LAUNCH(bias_act_layernorm, (unsigned)r, threads_for(m->C, 256), w->stream)(
+            w->attn, w->attn, hd->mlm_b, m->act, hd->mlm_ln_w, hd->mlm_ln_b, m->C, m->eps);
+        if ((s = dense(w, -1, w->outs, w->attn, hd->mlm_dec, NULL, r, (int)V, m->C)) != CUBLAS_STATUS_SUCCESS) break;
+        BERT_LAUNCH(bias_act, blocks_for((size_t)r * V), 256, w->stream)(w->outs, hd->mlm_bias, (size_t)r, (int)V, -1);
+        if ((e = cudaGetLastError()) == cudaSuccess) /* into pageable memory: returns when it has landed */
+            e = cudaMemcpyAsync(out + i0 * V, w->outs, sizeof(float) * (size_t)r * V, cudaMemcpyDeviceToHost, w->stream);
+    }
+    if (s != CUBLAS_STATUS_SUCCESS) return w->states = 0, cublas_fail(w->stream, s, err);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
+    if (e != cudaSuccess) return w->states = 0, cuda_drain(w->stream), cuda_fail(err, e, "running the MLM head");
+    return BERT_OK;
 }

@@ -19,6 +19,9 @@
  *   pooled = tanh(h[first token] Wp^T + bp)      gather kernel, sgemm, bias + tanh
  *   nsp, classifier, intent = pooled W^T + b     sgemm, bias kernel   [S x 2|L|I]
  *   token classifier, qa = h W^T + b             sgemm, bias kernel   [N x L|2]
+ *   MLM logits = LN(act(h[rows] Wt^T + bt)) Wword^T + b   (bert_cuda_mlm, after the run:
+ *                                                gather, sgemm, bias + act + LayerNorm
+ *                                                kernel, sgemm, bias)   [rows x V]
  * All in f32 (cuBLAS's default math: no TF32), as PyTorch's BertLayer in
  * f32 with its own summation orders; or, for a bf16 (f16) model, the four
  * dense products with bf16 (float16) operands and f32 sums (cublasGemmEx);
@@ -70,6 +73,10 @@ typedef struct {
     const float *cls_w, *cls_b;       /* classifier [classes x C], [classes] */
     const float *intent_w, *intent_b; /* intent_classifier [intents x C], [intents] */
     const float *qa_w, *qa_b;         /* qa_outputs [2 x C], [2] */
+    /* cls.predictions (BertLMPredictionHead): the transform's dense [C x C], [C]
+     * and LayerNorm [C], the decoder's bias [V] and weight [V x C] (mlm_dec
+     * NULL: tied to the word embeddings, already on the GPU) */
+    const float *mlm_w, *mlm_b, *mlm_ln_w, *mlm_ln_b, *mlm_bias, *mlm_dec;
     int classes, intents;
 } bert_cuda_heads_src;
 
@@ -135,6 +142,19 @@ bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, const
                           const bert_sequence *seqs, const int *offset, int n_seqs, const float *keymask, double *prof,
                           bert_error *err);
 void bert_cuda_work_free(bert_cuda_work *w);
+
+/* The MLM head (BertLMPredictionHead: LayerNorm(act(transform(h))), then
+ * the decoder over the vocabulary, all f32 products as the other heads')
+ * on the GPU, at n rows of the hidden states that the work's last
+ * successful bert_cuda_run left there (rows[i]: a row of that batch,
+ * offsets as its offset[]; rows NULL: rows 0 .. n - 1), the logits
+ * [n x vocab] into out (host memory), rows taken as many at a time as
+ * fit 64 MB of logits. BERT_ERR_UNSUPPORTED when the model on the GPU has
+ * no MLM head, BERT_ERR_STATE when no run succeeded on w (or one failed
+ * since), BERT_ERR_INPUT for a row outside that batch. Same threading as
+ * bert_cuda_run. */
+bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, const int *rows, int n, float *out,
+                          bert_error *err);
 
 /* ---- plan.c: host-side planning, no GPU needed ------------------------- */
 

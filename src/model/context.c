@@ -111,12 +111,11 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     else if (bert_attention_f32_available(HS)) fused = bert_attention_f32_scratch_bytes(T, HS) / sizeof(float);
     size_t stride = pad16((size_t)T * T > fused ? (size_t)T * T : fused);
     /* a GPU model's layers and heads run there: of the layers' buffers
-     * (q, k, v, attn, ff, the scores, the first tokens') it needs none, of
-     * tmp only the MLM head's scratch */
+     * (q, k, v, attn, tmp, ff, the scores, the first tokens') it needs none */
     size_t cpu = ctx->model->cuda ? 0 : 1;
     size_t sizes[] = {
         pad16((size_t)N * C), cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * C),
-        cpu * pad16((size_t)N * C), pad16((size_t)N * C), cpu * pad16((size_t)N * I), pad16((size_t)N),
+        cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * C), cpu * pad16((size_t)N * I), pad16((size_t)N),
         cpu * (size_t)ctx->n_threads * stride, cpu * pad16((size_t)S * C), pad16((size_t)S * C), pad16((size_t)S * 2),
         pad16((size_t)S * L), pad16((size_t)N * L), pad16((size_t)N * 2), pad16((size_t)S * NI),
     };
@@ -147,6 +146,7 @@ bert_status bert_context_reserve(bert_context *ctx, int n_tokens, int max_len, i
     ctx->cap_seqs = S;
     ctx->cap_labels = (int)L;
     ctx->outputs = 0;
+    ctx->states = 0;
     ctx->n_seqs = 0;
     return BERT_OK;
 }

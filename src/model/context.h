@@ -36,6 +36,8 @@ struct bert_context {
     int n_seqs, n_tokens, max_len;
     int *offset;       /* [cap_seqs + 1] */
     unsigned outputs;  /* what the last call computed */
+    int states;        /* 1: the last call succeeded, and its last layer's states are held (in hidden on
+                        * the CPU; a GPU model's in its work, on the GPU) for bert_mlm_logits_at */
 
     /* Views into the arena, sized for the capacity. */
     float *hidden;   /* [N x C] the residual stream; last_hidden_state at the end */

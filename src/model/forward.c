@@ -505,10 +505,9 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: context is NULL");
     if (!(ctx->model->heads & BERT_HEAD_MLM))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no MLM head (cls.predictions)");
-    const float *h = bert_output_hidden(ctx, seq);
-    if (!h)
-        return bert_fail(err, BERT_ERR_STATE, "bert_mlm_logits_at: sequence %d has no hidden states (forward not run "
-                                              "with BERT_OUTPUT_HIDDEN?)", seq);
+    if (!ctx->states || seq < 0 || seq >= ctx->n_seqs)
+        return bert_fail(err, BERT_ERR_STATE, "bert_mlm_logits_at: sequence %d has no hidden states (no such sequence "
+                                              "in the last successful bert_forward)", seq);
     if (n_positions < 1 || !positions || !out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: no positions or no output buffer");
     int C = ctx->model->cfg.pub.hidden_size, T = ctx->offset[seq + 1] - ctx->offset[seq];
@@ -516,6 +515,15 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
         if (positions[i] < 0 || positions[i] >= T)
             return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: position %d is outside sequence %d's %d tokens",
                              positions[i], seq, T);
+    if (ctx->model->cuda) { /* the states are on the GPU, and the head runs there */
+        int *at = malloc(sizeof *at * (size_t)n_positions);
+        if (!at) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n_positions; i++) at[i] = ctx->offset[seq] + positions[i];
+        bert_status rc = bert_cuda_mlm(ctx->model->cuda, ctx->cuda, at, n_positions, out, err);
+        free(at);
+        return rc;
+    }
+    const float *h = ctx->hidden + (size_t)ctx->offset[seq] * C;
     float *rows = malloc(sizeof *rows * (size_t)n_positions * C * 2);
     if (!rows) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n_positions; i++) memcpy(rows + (size_t)i * C, h + (size_t)positions[i] * C, sizeof *rows * C);
@@ -529,9 +537,9 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
 static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs, bert_error *err);
 
 /* A GPU model's pass (cuda/encoder.h): the embeddings, the layers and
- * every head but the MLM head on the GPU; only the requested outputs come
- * back (the hidden states when asked for, or for the MLM head, which runs
- * here on them). ctx is reserved and its offsets set. */
+ * the heads on the GPU; only the requested outputs come back (the MLM
+ * head's logits by bert_cuda_mlm, after the pass). ctx is reserved and its
+ * offsets set. */
 static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, int n_seqs, unsigned outputs,
                                 bert_error *err) {
     const bert_model *m = ctx->model;
@@ -540,7 +548,7 @@ static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, in
                          bert_model_num_labels(m), m->cuda_labels);
     nn_key_mask(ctx->keymask, seqs, n_seqs, ctx->offset);
     bert_cuda_outputs o = {
-        outputs & (BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM) ? ctx->hidden : NULL,
+        outputs & BERT_OUTPUT_HIDDEN ? ctx->hidden : NULL,
         outputs & BERT_OUTPUT_POOLED ? ctx->pooled : NULL,
         outputs & BERT_OUTPUT_NSP ? ctx->nsp : NULL,
         outputs & BERT_OUTPUT_CLASSIFIER ? ctx->cls_logits : NULL,
@@ -554,9 +562,12 @@ static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, in
     bert_status rc = bert_cuda_run(m->cuda, &ctx->cuda, &o, seqs, ctx->offset, n_seqs, ctx->keymask, dev, err);
     if (rc != BERT_OK) return rc;
     prof_device_done(ctx, dev); /* the copies and the host's share: "other" */
-    if (outputs & BERT_OUTPUT_MLM) mlm_forward(ctx);
+    if ((outputs & BERT_OUTPUT_MLM) &&
+        (rc = bert_cuda_mlm(m->cuda, ctx->cuda, NULL, ctx->n_tokens, ctx->logits, err)) != BERT_OK)
+        return rc;
     prof_mark(ctx, -1, BERT_OP_HEADS);
-    ctx->outputs = outputs | (o.hidden ? BERT_OUTPUT_HIDDEN : 0);
+    ctx->outputs = outputs;
+    ctx->states = 1;
     return BERT_OK;
 }
 
@@ -575,6 +586,7 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     const bert_model *m = ctx->model;
     const bert_config *c = &m->cfg.pub;
     ctx->outputs = 0;
+    ctx->states = 0;
     ctx->n_seqs = 0;
     if (outputs & ~(unsigned)(BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_MLM | BERT_OUTPUT_NSP |
                               BERT_OUTPUT_CLASSIFIER | BERT_OUTPUT_TOKEN_CLASSIFIER | BERT_OUTPUT_QA | BERT_OUTPUT_INTENT |
@@ -667,5 +679,6 @@ static bert_status forward(bert_context *ctx, const bert_sequence *seqs, int n_s
     prof_mark(ctx, -1, BERT_OP_HEADS);
     /* last_hidden_state is always computed on the CPU; report it as available. */
     ctx->outputs = outputs | BERT_OUTPUT_HIDDEN;
+    ctx->states = 1;
     return BERT_OK;
 }

@@ -553,10 +553,10 @@ struct bert_cuda_layer_src *bert_model_cuda_layers(const bert_model *m) {
 }
 
 /* BERT_DEVICE_CUDA: the embeddings', encoder layers' and heads' weights
- * (all but the MLM head's) copied to the GPU, f32, or (BERT_COMPUTE_BF16)
- * with the layers' dense weights rounded to bf16 there, (BERT_COMPUTE_F16)
- * to float16, or (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU's copies stay
- * f32 (the MLM head runs there). */
+ * (the MLM decoder's only when not tied to the word table, which is there
+ * already) copied to the GPU, f32, or (BERT_COMPUTE_BF16) with the layers'
+ * dense weights rounded to bf16 there, (BERT_COMPUTE_F16) to float16, or
+ * (BERT_COMPUTE_TF32) f32 for cuBLAS's TF32 math; the CPU's copies stay f32. */
 static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error *err) {
     if (p->compute == BERT_COMPUTE_INT8)
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda runs f32, bf16, f16 and tf32 (not --dtype int8)");
@@ -584,6 +584,10 @@ static bert_status to_gpu(bert_model *m, const bert_model_params *p, bert_error 
         h->cls_w = w->classifier.w, h->cls_b = w->classifier.b, h->classes = m->cuda_labels = bert_model_num_labels(m);
     if (m->heads & BERT_HEAD_INTENT) h->intent_w = w->intent.w, h->intent_b = w->intent.b, h->intents = c->num_intents;
     if (m->heads & BERT_HEAD_QA) h->qa_w = w->qa.w, h->qa_b = w->qa.b;
+    if (m->heads & BERT_HEAD_MLM) {
+        h->mlm_w = w->mlm_transform.w, h->mlm_b = w->mlm_transform.b, h->mlm_ln_w = w->mlm_ln.w, h->mlm_ln_b = w->mlm_ln.b;
+        h->mlm_bias = w->mlm_bias, h->mlm_dec = w->mlm_decoder == w->word ? NULL : w->mlm_decoder;
+    }
     bert_status rc = bert_cuda_model_create(&src, &m->cuda, err);
     free(ls);
     return rc;

@@ -50,7 +50,8 @@ bert_status bert_embed_sparse(bert_pipeline *p, const char *const *texts, int n,
     if (!(bert_model_heads(p->model) & BERT_HEAD_MLM))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "sparse embeddings need the masked-LM head (cls.predictions)");
     task_batch b;
-    bert_status rc = task_run(p, texts, NULL, n, 0, BERT_OUTPUT_HIDDEN, &b, err);
+    /* the states stay in the context (a GPU model's there, where the MLM head runs) */
+    bert_status rc = task_run(p, texts, NULL, n, 0, 0, &b, err);
     int V = bert_model_config(p->model)->vocab_size;
     float *z = rc == BERT_OK ? malloc(sizeof *z * BLOCK * (size_t)V) : NULL, *best = rc == BERT_OK ? malloc(sizeof *best * (size_t)V) : NULL;
     if (rc == BERT_OK && (!z || !best)) rc = bert_fail(err, BERT_ERR_NOMEM, "cannot allocate %.1f MB for the MLM logits", (double)BLOCK * V * 4e-6);

@@ -120,8 +120,10 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
     int V = bert_model_config(p->model)->vocab_size;
     if (k > V) k = V;
     task_batch b = {0};
-    /* the encoder for every token, the vocabulary-wide decoder only at the masks */
-    if (rc == BERT_OK) rc = task_run(p, texts, NULL, n, 0, BERT_OUTPUT_HIDDEN, &b, err);
+    /* the encoder for every token, the vocabulary-wide decoder only at the
+     * masks (bert_mlm_logits_at, on the states the pass leaves: on a GPU
+     * model nothing else comes back) */
+    if (rc == BERT_OK) rc = task_run(p, texts, NULL, n, 0, 0, &b, err);
     float *logits = rc == BERT_OK ? malloc(sizeof *logits * (size_t)V) : NULL;
     if (rc == BERT_OK && !logits) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == BERT_OK && i < n; i++) {

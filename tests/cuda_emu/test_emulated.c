@@ -444,6 +444,7 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
         {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_POOLED | BERT_OUTPUT_NSP},
         {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_NSP},
         {FIXTURES "/tiny-pretraining", 99, BERT_OUTPUT_MLM},
+        {FIXTURES "/bf16-mlm-gamma", 120, BERT_OUTPUT_MLM | BERT_OUTPUT_HIDDEN}, /* an untied decoder, ReLU */
         {FIXTURES "/classifier-4l", 200, BERT_OUTPUT_CLASSIFIER},
         {FIXTURES "/classifier-4l", 200, BERT_OUTPUT_HIDDEN | BERT_OUTPUT_POOLED | BERT_OUTPUT_CLASSIFIER},
         {"tests/fixtures/tasks/cross-encoder", 242, BERT_OUTPUT_CLASSIFIER},
@@ -495,7 +496,8 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
         if (ctx[0] && ctx[1]) {
             const bert_config *c = bert_model_config(m[0]);
             size_t C = (size_t)c->hidden_size, L = (size_t)bert_model_num_labels(m[0]), I = (size_t)c->num_intents;
-            size_t expect = ((want & (BERT_OUTPUT_HIDDEN | BERT_OUTPUT_MLM)) ? N * C : 0) +
+            size_t V = (size_t)c->vocab_size;
+            size_t expect = ((want & BERT_OUTPUT_HIDDEN) ? N * C : 0) + ((want & BERT_OUTPUT_MLM) ? N * V : 0) +
                             ((want & BERT_OUTPUT_POOLED) ? S * C : 0) + ((want & BERT_OUTPUT_NSP) ? S * 2 : 0) +
                             ((want & BERT_OUTPUT_CLASSIFIER) ? S * L : 0) + ((want & BERT_OUTPUT_INTENT) ? S * I : 0) +
                             ((want & BERT_OUTPUT_TOKEN_CLASSIFIER) ? N * L : 0) + ((want & BERT_OUTPUT_QA) ? N * 2 : 0) +
@@ -523,10 +525,7 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
                 };
                 for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
                     const float *cpu = outs[o].get(ctx[0], s), *gpu = outs[o].get(ctx[1], s);
-                    /* the hidden states come back for the MLM head */
-                    int asked = (want & outs[o].flag) ||
-                                (outs[o].flag == BERT_OUTPUT_HIDDEN && (want & BERT_OUTPUT_MLM));
-                    if (!asked) {
+                    if (!(want & outs[o].flag)) {
                         if (gpu) test_fail(__FILE__, __LINE__, "case %zu: output 0x%x not asked for", k, outs[o].flag);
                         continue;
                     }
@@ -540,8 +539,94 @@ TEST(forward_cuda_emulated_heads_equal_the_cpus) {
             printf("  %s, outputs 0x%x: GPU vs CPU max |diff| %.3g, %zu bytes back\n", cases[k].dir, want, worst,
                    copied);
             CHECK(worst <= 1e-4);
+            if (bert_model_heads(m[0]) & BERT_HEAD_MLM) {
+                /* bert_mlm_logits_at after any pass: the GPU's head on the states left there, only
+                 * the logits back (the sequence with masked keys; its positions out of order and
+                 * over again, more rows than the batch has tokens: the GPU takes them in rounds) */
+                enum { NP = 150 };
+                int32_t pos[NP];
+                for (int i = 0; i < NP; i++) pos[i] = (i * 7 + len[3] - 1) % len[3];
+                float *z[2] = {malloc(sizeof(float) * NP * V), malloc(sizeof(float) * NP * V)};
+                for (int dev = 0; dev < 2; dev++) {
+                    bert_error err;
+                    size_t before = bert_emu_copied_to_host();
+                    CHECK_OK(bert_mlm_logits_at(ctx[dev], 3, pos, NP, z[dev], &err), err);
+                    copied = bert_emu_copied_to_host() - before;
+                }
+                if (copied != NP * V * sizeof(float))
+                    test_fail(__FILE__, __LINE__, "case %zu: %zu bytes back for %d rows of logits", k, copied, NP);
+                double d = test_max_abs_diff(z[0], z[1], NP * V);
+                printf("    bert_mlm_logits_at, %d rows: GPU vs CPU max |diff| %.3g\n", NP, d);
+                CHECK(d <= 1e-4);
+                CHECK(test_max_abs_diff(z[1] + V, z[1] + (1 + len[3]) * V, V) == 0.0); /* a repeated position */
+                free(z[0]), free(z[1]);
+            }
         }
         for (int dev = 0; dev < 2; dev++) bert_context_free(ctx[dev]), bert_model_free(m[dev]);
+    }
+    CHECK(bert_emu_live_allocations() == 0);
+}
+
+/* fill-mask and SPLADE's sparse embeddings through a GPU pipeline: the
+ * MLM head on the GPU at the rows they need, on the states the pass left
+ * there (no hidden states back: only the logits, V floats a [MASK], V a
+ * token for sparse); the same predictions and sparse vectors as the CPU's
+ * (scores and values within 1e-4). */
+TEST(forward_cuda_emulated_mlm_tasks) {
+    const char *texts[3] = {"the cat sat on the [MASK].", "paris is the [MASK] of [MASK].", "[MASK]"};
+    bert_pipeline *p[2] = {NULL, NULL};
+    bert_fill_mask_result fm[2][3];
+    bert_sparse_vector sv[2][3];
+    size_t back[2] = {0, 0}, back_sparse = 0;
+    int ok[2] = {0, 0}, V = 0, tokens = 0;
+    for (int dev = 0; dev < 2; dev++) {
+        bert_error err;
+        bert_pipeline_params pp = bert_pipeline_default_params();
+        pp.device = dev ? BERT_DEVICE_CUDA : BERT_DEVICE_CPU;
+        CHECK_OK(bert_pipeline_open("tests/fixtures/tasks/mlm", &pp, &p[dev], &err), err);
+        if (!p[dev]) break;
+        V = bert_model_config(bert_pipeline_model(p[dev]))->vocab_size;
+        size_t before = bert_emu_copied_to_host();
+        CHECK_OK(bert_fill_mask(p[dev], texts, 3, 5, NULL, 0, fm[dev], &err), err);
+        back[dev] = bert_emu_copied_to_host() - before;
+        before = bert_emu_copied_to_host();
+        CHECK_OK(bert_embed_sparse(p[dev], texts, 3, sv[dev], &err), err);
+        back_sparse = bert_emu_copied_to_host() - before;
+        ok[dev] = 1;
+    }
+    if (ok[0] && ok[1]) {
+        bert_encodings e;
+        bert_error err;
+        bert_encode_params ep = bert_encode_default_params();
+        for (int i = 0; i < 3; i++) {
+            CHECK_OK(bert_tokenize(bert_pipeline_tokenizer(p[0]), texts[i], -1, NULL, 0, &ep, &e, &err), err);
+            tokens += e.encodings[0].n_tokens;
+            bert_encodings_free(&e);
+        }
+        if (back[1] != 4 * (size_t)V * sizeof(float)) /* four masks */
+            test_fail(__FILE__, __LINE__, "fill-mask: %zu bytes back from the GPU, want %zu", back[1], 4 * (size_t)V * 4);
+        if (back_sparse != (size_t)tokens * V * sizeof(float))
+            test_fail(__FILE__, __LINE__, "sparse: %zu bytes back from the GPU, want %zu", back_sparse,
+                      (size_t)tokens * V * 4);
+        double worst = 0;
+        for (int i = 0; i < 3; i++) {
+            CHECK(fm[0][i].n_masks == fm[1][i].n_masks);
+            for (int j = 0; j < fm[0][i].n_masks * 5 && fm[0][i].n_masks == fm[1][i].n_masks; j++) {
+                CHECK(fm[0][i].predictions[j].token == fm[1][i].predictions[j].token);
+                worst = fmax(worst, fabs(fm[0][i].predictions[j].score - fm[1][i].predictions[j].score));
+            }
+            CHECK(sv[0][i].n == sv[1][i].n && sv[0][i].n > 0);
+            for (int j = 0; j < sv[0][i].n && sv[0][i].n == sv[1][i].n; j++) {
+                CHECK(sv[0][i].index[j] == sv[1][i].index[j]);
+                worst = fmax(worst, fabs(sv[0][i].value[j] - sv[1][i].value[j]));
+            }
+        }
+        printf("  %d tokens, 4 masks: fill-mask scores and sparse values GPU vs CPU max |diff| %.3g\n", tokens, worst);
+        CHECK(worst <= 1e-4);
+    }
+    for (int dev = 0; dev < 2; dev++) {
+        if (ok[dev]) bert_fill_mask_result_free(fm[dev], 3), bert_sparse_vectors_free(sv[dev], 3);
+        bert_pipeline_free(p[dev]);
     }
     CHECK(bert_emu_live_allocations() == 0);
 }

@@ -245,6 +245,17 @@ TEST(forward_mlm_logits_at_positions) {
               "position 9 is outside sequence 0's 9 tokens");
     CHECK_ERR(bert_mlm_logits_at(ctx, 2, pos, 1, out, &err), err, BERT_ERR_STATE, "no hidden states");
     CHECK_ERR(bert_mlm_logits_at(ctx, 0, pos, 0, out, &err), err, BERT_ERR_INPUT, "no positions");
+    /* after a pass that asked for other outputs: the states are still the context's */
+    float *again = malloc(sizeof *again * 3 * (size_t)V);
+    CHECK_OK(bert_forward(ctx, seqs, 2, BERT_OUTPUT_NSP, &err), err);
+    CHECK(bert_output_mlm_logits(ctx, 1) == NULL);
+    CHECK_OK(bert_mlm_logits_at(ctx, 1, pos, 3, again, &err), err);
+    CHECK(test_max_abs_diff(out, again, 3 * (size_t)V) == 0.0);
+    /* after a failed pass: none */
+    ids[3] = 99;
+    CHECK_ERR(bert_forward(ctx, seqs, 2, BERT_OUTPUT_HIDDEN, &err), err, BERT_ERR_INPUT, "");
+    CHECK_ERR(bert_mlm_logits_at(ctx, 0, pos + 1, 1, again, &err), err, BERT_ERR_STATE, "no hidden states");
+    free(again);
     free(out);
     bert_context_free(ctx);
     bert_model_free(m);
