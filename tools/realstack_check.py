@@ -13,8 +13,9 @@ reference run):
   embed     `bert embed MODEL_DIR --truncate` against
             sentence-transformers' SentenceTransformer(MODEL_DIR).encode (a pair
             is encoded as sentence-transformers encodes a [text, text_pair]
-            item); each row's cosine >= MIN_COS and, unless MAX_DIFF is "-",
-            every |difference| <= MAX_DIFF;
+            item; on the device REALSTACK_DEVICE names, default "cpu", in
+            float32 with TF32 off); each row's cosine >= MIN_COS and, unless
+            MAX_DIFF is "-", every |difference| <= MAX_DIFF;
   hidden    `bert embed MODEL_DIR --pooling none --truncate` (a directory
             without the sentence-transformers files, so nothing is normalised)
             against transformers' BertModel last_hidden_state, one text at a
@@ -30,6 +31,7 @@ Prints one line per check, `PASS NAME (...)` or `FAIL NAME (...)`, and exits
 0 when all pass, 1 otherwise.
 """
 import json
+import os
 import sys
 
 import numpy as np
@@ -49,8 +51,11 @@ def verdict(name, ok, detail):
 
 def st_reference(model_dir, items):
     """SentenceTransformer(model_dir).encode of ITEMS, one row per item."""
+    import torch
     from sentence_transformers import SentenceTransformer
-    st = SentenceTransformer(model_dir, device="cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default, stated: f32 products in f32
+    torch.backends.cudnn.allow_tf32 = False
+    st = SentenceTransformer(model_dir, device=os.environ.get("REALSTACK_DEVICE", "cpu"))
     # One call for the single texts, one for the pairs: sentence-transformers
     # reads a batch as pairs or singles from its first item.
     ref = np.zeros((len(items), st.get_sentence_embedding_dimension()), dtype=np.float32)
@@ -73,7 +78,8 @@ def check_embed(name, items, ref, bert_rows, min_cos, max_diff):
     worst = int(cos.argmin())
     ok = cos.min() >= min_cos and (max_diff is None or diff.max() <= max_diff)
     bound = f"cos >= {min_cos}" + ("" if max_diff is None else f", |diff| <= {max_diff}")
-    return verdict(name, ok, f"{len(items)} texts vs sentence-transformers: min cos {cos.min():.8f} "
+    where = os.environ.get("REALSTACK_DEVICE", "cpu")
+    return verdict(name, ok, f"{len(items)} texts vs sentence-transformers ({where}): min cos {cos.min():.8f} "
                              f"(line {worst + 1}), mean cos {cos.mean():.8f}, max |diff| {diff.max():.2e}; "
                              f"want {bound}")
 

@@ -9,6 +9,9 @@
 #   - per-token hidden states vs transformers' BertModel (|diff| <= 5e-5);
 #   - `bert tokenize` vs the model's own tokenizer.json run by `tokenizers`,
 #     with its settings off and on;
+#   - tools/gpu_minilm.py's small form of the model (what tests/gpu/pack.sh
+#     carries to a GPU machine): bert embed on it vs sentence-transformers on
+#     it (1e-5), and near the real model's embeddings (cos >= 0.995);
 #   - tools/hf_crosscheck.py on the bundled models and models bert.c writes
 #     (transformers' Auto classes, pipelines and tokenizers; 0 failed checks).
 # Prints one PASS/FAIL/SKIP line per check; where the venv or the model cannot
@@ -17,7 +20,7 @@ BERT=${BERT:-build/bert}
 S=tests/fixtures/realstack/sentences.jsonl
 CHECK=tools/realstack_check.py
 CHECKS="realstack_embed_f32 realstack_embed_bf16 realstack_embed_int8 realstack_hidden realstack_tokenize_plain
-realstack_tokenize_file realstack_hf_crosscheck"
+realstack_tokenize_file realstack_gpu_travel_form realstack_gpu_travel_form_near_real realstack_hf_crosscheck"
 # Everything is local: the Hugging Face libraries must not try the hub.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export HF_HUB_OFFLINE TRANSFORMERS_OFFLINE TOKENIZERS_PARALLELISM
@@ -74,6 +77,24 @@ bert_run realstack_tokenize_plain "$TMP/tok.jsonl" tokenize "$model" --input "$S
 bert_run realstack_tokenize_file "$TMP/tok128.jsonl" tokenize "$model" --max-length 128 --padding max_length \
     --input "$S" &&
     "$py" "$CHECK" tokenize realstack_tokenize_file "$model" "$S" "$TMP/tok128.jsonl" file
+
+# The form tests/gpu/pack.sh carries the model in to a GPU machine (tools/gpu_minilm.py):
+# at most 13 MB, the same pieces for the 320 texts (checked as it packs), and once restored
+# bert.c's embeddings on it equal sentence-transformers' on it (1e-5) and stay near the
+# real model's (cos >= 0.995: its matrices rounded to int8 per row).
+if "$py" tools/gpu_minilm.py pack "$model" "$S" "$TMP/mini" 2> "$TMP/err" && "$py" tools/gpu_minilm.py restore "$TMP/mini" 2>> "$TMP/err"; then
+    size=$(stat -c %s "$TMP/mini/weights.q8.safetensors")
+    if [ "$size" -le 13000000 ]; then
+        bert_run realstack_gpu_travel_form "$TMP/mini.jsonl" embed "$TMP/mini" --truncate --input "$S" &&
+            { [ ! -s "$TMP/f32.jsonl" ] && echo "FAIL realstack_gpu_travel_form (no f32 embeddings of the real model)" ||
+                "$py" "$CHECK" embed "$TMP/mini" "$S" realstack_gpu_travel_form "$TMP/mini.jsonl" 0.99999 1e-5 \
+                    realstack_gpu_travel_form_near_real "$TMP/f32.jsonl" 0.995 -; }
+    else
+        echo "FAIL realstack_gpu_travel_form ($size bytes of weights, want <= 13000000)"
+    fi
+else
+    fail realstack_gpu_travel_form "$TMP/err"
+fi
 
 # The cross-check of models and pipelines against transformers (its closing line: "N checks, N failed").
 if BERT="$BERT" "$py" tools/hf_crosscheck.py prepare "$TMP/hf" > "$TMP/hf.log" 2>&1 &&

@@ -19,7 +19,11 @@
 #     against bert.c on the GPU (the same 12-layer batch, 1e-3);
 #  5. (after 1) compute-sanitizer's memcheck, racecheck, synccheck and
 #     initcheck on the unit check, fused and batched attention, and on the
-#     training check with dropout.
+#     training check with dropout;
+#  6. where BUILD_DIR/minilm is (tests/gpu/pack.sh) and PYTHON has
+#     sentence-transformers and a GPU: all-MiniLM-L6-v2 (its matrices rounded
+#     to int8, restored to float32) embedded by bert.c on the GPU against
+#     sentence-transformers on the GPU, f32 1e-4, bf16 and f16 cos >= 0.999.
 # Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
 # failure, 77 when this machine has no GPU (nothing was run).
 # A BUILD_DIR made by tests/gpu/pack.sh (binaries and their libraries, for a
@@ -209,5 +213,38 @@ PY
     fi
 else
     echo "SKIP gpu_pytorch_cuda_parity ($PY: $(tail -1 "$TMP/probe"))"
+fi
+
+# all-MiniLM-L6-v2 as tests/gpu/pack.sh packs it (BUILD_DIR/minilm: tools/gpu_minilm.py,
+# its vocabulary cut to the real-text fixture's tokens, its matrices rounded per row to
+# int8, back to float32 here): `bert embed --device cuda` against sentence-transformers
+# on the GPU (float32, TF32 off) on the same weights and the 320 real texts, f32 within
+# 1e-4 (cos >= 0.99999), bf16 and f16 at cos >= 0.999; and against bert.c on the CPU.
+S=tests/fixtures/realstack/sentences.jsonl
+mini="$build/minilm"
+if [ ! -f "$mini/weights.q8.safetensors" ]; then
+    echo "SKIP gpu_minilm (no $mini: tests/gpu/pack.sh packs it where tools/fetch_real_models.sh has the model)"
+elif ! "$PY" -c 'import torch, sentence_transformers, numpy, sys; sys.exit(0 if torch.cuda.is_available() else "torch sees no GPU")' 2> "$TMP/probe"; then
+    echo "SKIP gpu_minilm ($PY: $(tail -1 "$TMP/probe"))"
+elif ! "$PY" tools/gpu_minilm.py restore "$mini" 2> "$TMP/err"; then
+    echo "FAIL gpu_minilm (restoring $mini)"; sed 's/^/  /' "$TMP/err"; fail=1
+else
+    specs=""
+    for dt in f32 bf16 f16; do
+        if "$build/bert" embed "$mini" --truncate --device cuda --dtype $dt --input "$S" --output "$TMP/mini_$dt.jsonl" 2> "$TMP/err"; then
+            case $dt in f32) specs="$specs gpu_minilm_f32 $TMP/mini_$dt.jsonl 0.99999 1e-4" ;;
+            *) specs="$specs gpu_minilm_$dt $TMP/mini_$dt.jsonl 0.999 -" ;; esac
+        else
+            echo "FAIL gpu_minilm_$dt"; sed 's/^/  /' "$TMP/err" | head -5; fail=1
+        fi
+    done
+    # shellcheck disable=SC2086
+    [ -z "$specs" ] || HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 REALSTACK_DEVICE=cuda "$PY" tools/realstack_check.py embed "$mini" "$S" $specs || fail=1
+    if "$build/bert" embed "$mini" --truncate --device cpu --input "$S" --output "$TMP/mini_cpu.jsonl" 2> "$TMP/err" &&
+        "$build/json_close" "$TMP/mini_cpu.jsonl" "$TMP/mini_f32.jsonl" 1e-4 > "$TMP/diff" 2>&1; then
+        echo "PASS gpu_minilm_cpu"
+    else
+        echo "FAIL gpu_minilm_cpu"; cat "$TMP/err" "$TMP/diff" | head -5 | sed 's/^/  /'; fail=1
+    fi
 fi
 exit $fail
