@@ -13,8 +13,9 @@ writes OUT_DIR with
     {"text", "text_pair"}) tokenize to, the special tokens kept, in the
     original order (vocab.txt; config.json's vocab_size follows). WordPiece
     picks the longest piece in the vocabulary, and every piece it picked for
-    these texts is kept, so they tokenize to the same pieces: checked here
-    with transformers' tokenizer of SRC_DIR against one of OUT_DIR;
+    these texts is kept, so they tokenize to the same pieces (but where the
+    whole vocabulary left a word [UNK], which the cut one may split): checked
+    here with transformers' tokenizer of SRC_DIR against one of OUT_DIR;
   - every matrix of the checkpoint but the token-type table rounded per row
     to int8 with a float32 scale, max |row| / 127 (weights.q8.safetensors);
     the word table's kept rows only; vectors and the token-type table
@@ -98,6 +99,9 @@ def tokens_of(tok, items):
 
 def pack(src, sentences, out):
     from transformers import AutoTokenizer
+    for name in KEEP_FILES + ["vocab.txt", "config.json", "PROVENANCE.txt", "model.safetensors"]:
+        if not os.path.isfile(os.path.join(src, name)):
+            die(f"{src}: no {name} (a directory of tools/fetch_real_models.sh)")
     full = AutoTokenizer.from_pretrained(src)
     items = read_items(sentences)
     with open(os.path.join(src, "vocab.txt"), encoding="utf-8") as f:
@@ -134,6 +138,8 @@ def pack(src, sentences, out):
     for name, a in read_safetensors(os.path.join(src, "model.safetensors")).items():
         if name.endswith("word_embeddings.weight"):
             a = a[kept]
+        elif a.ndim >= 1 and a.shape[0] == len(vocab):
+            die(f"{name}: a tensor over the vocabulary besides the word table (an MLM head?): not cut here")
         if a.dtype == np.float32 and a.ndim == 2 and "token_type" not in name:
             scale = np.abs(a).max(axis=1).astype(np.float32) / np.float32(127)
             safe = np.where(scale > 0, scale, np.float32(1))

@@ -401,8 +401,8 @@ struct bert_cuda_work {
     int *plan;          /* device: the sentence pooling's plan (bert_cuda_outputs.plan; 3 ints a sequence) */
     int *tok;           /* device: each token's id, token type and position */
     float *outs;        /* device: the heads' wanted outputs, one after another (cap_outs floats) */
-    float *outs_h;      /* their host staging: one copy back */
-    size_t cap_outs;
+    float *outs_h;      /* their host staging: one copy back (cap_outs_h floats) */
+    size_t cap_outs, cap_outs_h;
     /* profiling (bert_cuda_run's prof): an event after each step, and what it ended */
     cudaEvent_t *ev;
     int *ev_what; /* (layer + 1) * BERT_OP_COUNT + kind; layer -1: the pass's own steps */
@@ -481,17 +481,22 @@ static bert_status reserve(const bert_cuda_model *m, bert_cuda_work *w, size_t N
     return e == cudaSuccess ? BERT_OK : cuda_fail(err, e, "allocating the GPU's working memory");
 }
 
-/* The device buffer for n floats of the heads' outputs and its host staging. */
-static bert_status reserve_outs(bert_cuda_work *w, size_t n, bert_error *err) {
-    if (n <= w->cap_outs) return BERT_OK;
-    size_t c = n + n / 4;
-    free(w->outs_h);
-    w->outs_h = NULL;
-    w->cap_outs = 0;
-    cudaError_t e = grow(&w->outs, c);
-    if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's working memory");
-    if (!(w->outs_h = (float *)malloc(sizeof(float) * c))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-    w->cap_outs = c;
+/* The device buffer for n floats of the heads' outputs and (host) its host staging. */
+static bert_status reserve_outs(bert_cuda_work *w, size_t n, int host, bert_error *err) {
+    if (n > w->cap_outs) {
+        size_t c = n + n / 4;
+        w->cap_outs = 0;
+        cudaError_t e = grow(&w->outs, c);
+        if (e != cudaSuccess) return cuda_fail(err, e, "allocating the GPU's working memory");
+        w->cap_outs = c;
+    }
+    if (host && n > w->cap_outs_h) {
+        size_t c = n + n / 4;
+        free(w->outs_h);
+        w->cap_outs_h = 0;
+        if (!(w->outs_h = (float *)malloc(sizeof(float) * c))) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
+        w->cap_outs_h = c;
+    }
     return BERT_OK;
 }
 
@@ -754,7 +759,7 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
     size_t N = (size_t)offset[n_seqs], C = (size_t)m->C;
     int fused = bert_cuda_fused_attention(m->C / m->NH), n_groups = 0, n_tiles = 0;
     size_t P = fused ? 0 : (size_t)n_seqs * (size_t)m->NH;
-    if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK || (rc = reserve_outs(w, outs, err)) != BERT_OK) return rc;
+    if ((rc = reserve(m, w, N, P, 0, err)) != BERT_OK || (rc = reserve_outs(w, outs, 1, err)) != BERT_OK) return rc;
     if (fused) {
         if ((n_tiles = bert_cuda_tiles(offset, n_seqs, FA_Q, w->tiles_h)) < 1)
             return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_run: a sequence is empty");
@@ -861,7 +866,7 @@ extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w
     if (R > w->cap_tokens) R = w->cap_tokens; /* tmp and attn hold cap_tokens rows */
     if (R < 1) R = 1;
     if (R > (size_t)n) R = (size_t)n;
-    bert_status rc = reserve_outs(w, R * V, err);
+    bert_status rc = reserve_outs(w, R * V, 0, err); /* the rounds' logits go straight to out */
     if (rc != BERT_OK) return rc;
     (void)cudaGetLastError(); /* an earlier call's error is not this one's */
     cudaError_t e = cudaSuccess;
@@ -878,11 +883,12 @@ extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w
             w->attn, w->attn, hd->mlm_b, m->act, hd->mlm_ln_w, hd->mlm_ln_b, m->C, m->eps);
         if ((s = dense(w, -1, w->outs, w->attn, hd->mlm_dec, NULL, r, (int)V, m->C)) != CUBLAS_STATUS_SUCCESS) break;
         BERT_LAUNCH(bias_act, blocks_for((size_t)r * V), 256, w->stream)(w->outs, hd->mlm_bias, (size_t)r, (int)V, -1);
-        if ((e = cudaGetLastError()) == cudaSuccess) /* into pageable memory: returns when it has landed */
+        if ((e = cudaGetLastError()) == cudaSuccess)
             e = cudaMemcpyAsync(out + i0 * V, w->outs, sizeof(float) * (size_t)r * V, cudaMemcpyDeviceToHost, w->stream);
+        if (e == cudaSuccess) /* landed, and tok_h free for the next round (a pageable copy may be late either way) */
+            e = cudaStreamSynchronize(w->stream);
     }
     if (s != CUBLAS_STATUS_SUCCESS) return w->states = 0, cublas_fail(w->stream, s, err);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(w->stream);
     if (e != cudaSuccess) return w->states = 0, cuda_drain(w->stream), cuda_fail(err, e, "running the MLM head");
     return BERT_OK;
 }

@@ -505,9 +505,11 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
     if (!ctx) return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: context is NULL");
     if (!(ctx->model->heads & BERT_HEAD_MLM))
         return bert_fail(err, BERT_ERR_UNSUPPORTED, "this checkpoint has no MLM head (cls.predictions)");
-    if (!ctx->states || seq < 0 || seq >= ctx->n_seqs)
-        return bert_fail(err, BERT_ERR_STATE, "bert_mlm_logits_at: sequence %d has no hidden states (no such sequence "
-                                              "in the last successful bert_forward)", seq);
+    if (!ctx->states)
+        return bert_fail(err, BERT_ERR_STATE, "bert_mlm_logits_at: no hidden states (no successful bert_forward on "
+                                              "this context since it was made or since one failed)");
+    if (seq < 0 || seq >= ctx->n_seqs)
+        return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: sequence %d of a batch of %d", seq, ctx->n_seqs);
     if (n_positions < 1 || !positions || !out)
         return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: no positions or no output buffer");
     int C = ctx->model->cfg.pub.hidden_size, T = ctx->offset[seq + 1] - ctx->offset[seq];

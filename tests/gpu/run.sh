@@ -224,10 +224,8 @@ S=tests/fixtures/realstack/sentences.jsonl
 mini="$build/minilm"
 if [ ! -f "$mini/weights.q8.safetensors" ]; then
     echo "SKIP gpu_minilm (no $mini: tests/gpu/pack.sh packs it where tools/fetch_real_models.sh has the model)"
-elif ! "$PY" -c 'import torch, sentence_transformers, numpy, sys; sys.exit(0 if torch.cuda.is_available() else "torch sees no GPU")' 2> "$TMP/probe"; then
-    echo "SKIP gpu_minilm ($PY: $(tail -1 "$TMP/probe"))"
 elif ! "$PY" tools/gpu_minilm.py restore "$mini" 2> "$TMP/err"; then
-    echo "FAIL gpu_minilm (restoring $mini)"; sed 's/^/  /' "$TMP/err"; fail=1
+    echo "FAIL gpu_minilm (restoring $mini with $PY)"; sed 's/^/  /' "$TMP/err" | tail -3; fail=1
 else
     specs=""
     for dt in f32 bf16 f16; do
@@ -238,8 +236,17 @@ else
             echo "FAIL gpu_minilm_$dt"; sed 's/^/  /' "$TMP/err" | head -5; fail=1
         fi
     done
+    if [ -z "$specs" ]; then
+        :
+    elif ! "$PY" -c 'import torch, sentence_transformers, sys; sys.exit(0 if torch.cuda.is_available() else "torch sees no GPU")' 2> "$TMP/probe"; then
+        echo "SKIP gpu_minilm_sentence_transformers ($PY: $(tail -1 "$TMP/probe"))"
     # shellcheck disable=SC2086
-    [ -z "$specs" ] || HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 REALSTACK_DEVICE=cuda "$PY" tools/realstack_check.py embed "$mini" "$S" $specs || fail=1
+    elif ! HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 REALSTACK_DEVICE=cuda "$PY" tools/realstack_check.py embed "$mini" "$S" $specs > "$TMP/st.out" 2>&1; then
+        grep -q '^FAIL' "$TMP/st.out" || echo "FAIL gpu_minilm_sentence_transformers (tools/realstack_check.py stopped)"
+        tail -8 "$TMP/st.out"; fail=1
+    else
+        cat "$TMP/st.out"
+    fi
     if "$build/bert" embed "$mini" --truncate --device cpu --input "$S" --output "$TMP/mini_cpu.jsonl" 2> "$TMP/err" &&
         "$build/json_close" "$TMP/mini_cpu.jsonl" "$TMP/mini_f32.jsonl" 1e-4 > "$TMP/diff" 2>&1; then
         echo "PASS gpu_minilm_cpu"

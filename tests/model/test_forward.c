@@ -243,7 +243,7 @@ TEST(forward_mlm_logits_at_positions) {
     if (!(d <= 1e-5 * big)) test_fail(__FILE__, __LINE__, "logits at positions differ by %.3g (max |logit| %.3g)", d, big);
     CHECK_ERR(bert_mlm_logits_at(ctx, 0, (const int32_t[]){9}, 1, out, &err), err, BERT_ERR_INPUT,
               "position 9 is outside sequence 0's 9 tokens");
-    CHECK_ERR(bert_mlm_logits_at(ctx, 2, pos, 1, out, &err), err, BERT_ERR_STATE, "no hidden states");
+    CHECK_ERR(bert_mlm_logits_at(ctx, 2, pos, 1, out, &err), err, BERT_ERR_INPUT, "sequence 2 of a batch of 2");
     CHECK_ERR(bert_mlm_logits_at(ctx, 0, pos, 0, out, &err), err, BERT_ERR_INPUT, "no positions");
     /* after a pass that asked for other outputs: the states are still the context's */
     float *again = malloc(sizeof *again * 3 * (size_t)V);
