@@ -14,7 +14,8 @@
 # (its output stays on the GPU). The hidden states stay on the GPU on both sides.
 # Then a training step (forward + backward + AdamW, a sequence classifier,
 # batches 8 and 32 at sequence 128, f32 and bf16): bench_train --device cuda (the layers
-# and embeddings on the GPU; the heads, their AdamW and the copies each step on the CPU)
+# and embeddings on the GPU, the heads too where the trainer holds them there: see
+# train_gpu_heads_of in src/train/gpu.h; AdamW where each tensor is)
 # against bench/torch_train.py --device cuda (the whole step on the GPU); and a
 # pre-training step (MLM + NSP, every 7th token masked), whose heads train on
 # the GPU too.
