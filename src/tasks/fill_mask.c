@@ -104,6 +104,8 @@ static bert_status predict(bert_pipeline *p, const bert_encoding *e, int pos, in
     return rc;
 }
 
+#define MASK_BLOCK 64 /* masks whose logits are held at once (64 x V floats) */
+
 bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, int k, const char *const *targets,
                            int n_targets, bert_fill_mask_result *out, bert_error *err) {
     bert_error_clear(err);
@@ -124,7 +126,8 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
      * masks (bert_mlm_logits_at, on the states the pass leaves: on a GPU
      * model nothing else comes back) */
     if (rc == BERT_OK) rc = task_run(p, texts, NULL, n, 0, 0, &b, err);
-    float *logits = rc == BERT_OK ? malloc(sizeof *logits * (size_t)V) : NULL;
+    /* the masks' logits MASK_BLOCK at a time (one call each: on a GPU model, one round trip) */
+    float *logits = rc == BERT_OK ? malloc(sizeof *logits * MASK_BLOCK * (size_t)V) : NULL;
     if (rc == BERT_OK && !logits) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     for (int i = 0; rc == BERT_OK && i < n; i++) {
         const bert_encoding *e = &b.enc[i].encodings[0];
@@ -140,13 +143,17 @@ bert_status bert_fill_mask(bert_pipeline *p, const char *const *texts, int n, in
         out[i].top_k = k;
         out[i].predictions = calloc((size_t)masks * (size_t)k, sizeof *out[i].predictions);
         if (!out[i].predictions) rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        for (int32_t t = 0, m = 0; rc == BERT_OK && t < e->n_tokens; t++)
-            if (e->input_ids[t] == mask_id) {
-                rc = bert_mlm_logits_at(p->ctx, i, &t, 1, logits, err);
-                if (rc == BERT_OK && !task_all_finite(logits, (size_t)V)) rc = task_fail_not_finite(i, err);
-                if (rc == BERT_OK)
-                    rc = predict(p, e, t, masks == 1, tids, n_tids, k, logits, out[i].predictions + (size_t)(m++) * k, err);
-            }
+        int32_t at[MASK_BLOCK];
+        for (int32_t t = 0, m = 0, got = 0; rc == BERT_OK && t < e->n_tokens; t++) {
+            if (e->input_ids[t] == mask_id) at[got++] = t;
+            if (got == 0 || (got < MASK_BLOCK && t + 1 < e->n_tokens)) continue;
+            rc = bert_mlm_logits_at(p->ctx, i, at, got, logits, err);
+            if (rc == BERT_OK && !task_all_finite(logits, (size_t)got * V)) rc = task_fail_not_finite(i, err);
+            for (int j = 0; rc == BERT_OK && j < got; j++, m++)
+                rc = predict(p, e, at[j], masks == 1, tids, n_tids, k, logits + (size_t)j * V,
+                             out[i].predictions + (size_t)m * k, err);
+            got = 0;
+        }
     }
     free(logits);
     task_batch_free(&b);

@@ -2,7 +2,9 @@
  * errors name the input, sentence-transformers settings are read. The
  * numbers themselves are checked against the reference by the CLI tests
  * (tests/cli/test_cli.sh, tests/fixtures/tasks). */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -64,6 +66,40 @@ TEST(tasks_classify_output_of_a_served_batch) {
     CHECK_ERR(bert_pipeline_classify_output(p, 2, BERT_SCORE_AUTO, got, &err), err, BERT_ERR_STATE, "sequence 2");
     CHECK_ERR(bert_pipeline_classify_output(p, 0, (bert_score_function)9, got, &err), err, BERT_ERR_INPUT, "out of range");
     for (int i = 0; i < 2; i++) bert_encodings_free(&es[i]);
+    bert_pipeline_free(p);
+}
+
+/* fill-mask over more masks than it takes logits for at once (64): each
+ * mask's top prediction is the softmax top of its own row of MLM logits,
+ * read back from the pipeline's context (the pass's states), in order. */
+TEST(tasks_fill_mask_many_masks) {
+    bert_error err;
+    bert_pipeline *p = open_p("mlm");
+    if (!p) return;
+    enum { MASKS = 70 };
+    char text[MASKS * 7 + 1] = "";
+    for (int i = 0; i < MASKS; i++) strcat(text, "[MASK] ");
+    const char *texts[1] = {text};
+    bert_fill_mask_result r;
+    CHECK_OK(bert_fill_mask(p, texts, 1, 2, NULL, 0, &r, &err), err);
+    int V = bert_model_config(bert_pipeline_model(p))->vocab_size;
+    float *z = malloc(sizeof *z * (size_t)V);
+    CHECK(r.n_masks == MASKS);
+    const int check[] = {0, 1, 63, 64, 65, 69};
+    for (size_t c = 0; z && r.n_masks == MASKS && c < sizeof check / sizeof check[0]; c++) {
+        int32_t pos = check[c] + 1; /* after [CLS] */
+        /* the context is the pipeline's, read only here (a CPU model's head reads its states) */
+        CHECK_OK(bert_mlm_logits_at((bert_context *)bert_pipeline_context(p), 0, &pos, 1, z, &err), err);
+        int best = 0;
+        double sum = 0;
+        for (int v = 1; v < V; v++) best = z[v] > z[best] ? v : best;
+        for (int v = 0; v < V; v++) sum += exp((double)z[v] - z[best]);
+        const bert_fill_prediction *top = &r.predictions[(size_t)check[c] * 2];
+        CHECK(top->token == best);
+        CHECK(fabs(top->score - 1.0 / sum) <= 1e-6);
+    }
+    free(z);
+    bert_fill_mask_result_free(&r, 1);
     bert_pipeline_free(p);
 }
 
