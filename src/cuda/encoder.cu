@@ -850,18 +850,18 @@ extern "C" bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **
 /* Logits of one bert_cuda_mlm round: at most 16 M floats (64 MB). */
 enum { MLM_CAP = 16 << 20 };
 
-extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, const int *rows, int n, float *out,
-                                     bert_error *err) {
+extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, int first, const int32_t *pos, int n,
+                                     float *out, bert_error *err) {
     if (!m || !out || n < 1) return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: no rows or no output buffer");
     const heads_dev *hd = &m->head;
     if (!hd->mlm_w) return bert_fail(err, BERT_ERR_UNSUPPORTED, "CUDA: the model on the GPU has no MLM head (cls.predictions)");
     if (!w || w->states < 1) return bert_fail(err, BERT_ERR_STATE, "bert_cuda_mlm: no forward pass has left hidden states on the GPU");
-    for (int i = 0; rows && i < n; i++)
-        if (rows[i] < 0 || rows[i] >= w->states)
-            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: row %d is outside the last batch's %d tokens", rows[i],
+    for (int i = 0; i < n; i++) {
+        long row = (long)first + (pos ? pos[i] : i);
+        if (row < 0 || row >= w->states)
+            return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: row %ld is outside the last batch's %d tokens", row,
                              w->states);
-    if (!rows && n > w->states)
-        return bert_fail(err, BERT_ERR_INPUT, "bert_cuda_mlm: %d rows of the last batch's %d tokens", n, w->states);
+    }
     size_t V = (size_t)hd->vocab, R = MLM_CAP / V;
     if (R > w->cap_tokens) R = w->cap_tokens; /* tmp and attn hold cap_tokens rows */
     if (R < 1) R = 1;
@@ -874,7 +874,7 @@ extern "C" bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w
     for (size_t i0 = 0; i0 < (size_t)n && e == cudaSuccess && s == CUBLAS_STATUS_SUCCESS; i0 += R) {
         int r = (int)((size_t)n - i0 < R ? (size_t)n - i0 : R);
         /* the round's rows gathered into tmp (their indices through tok: the pass is over) */
-        for (int i = 0; i < r; i++) w->tok_h[i] = rows ? rows[i0 + i] : (int)i0 + i;
+        for (int i = 0; i < r; i++) w->tok_h[i] = first + (pos ? pos[i0 + i] : (int)i0 + i);
         if ((e = cudaMemcpyAsync(w->tok, w->tok_h, sizeof(int) * (size_t)r, cudaMemcpyHostToDevice, w->stream)) != cudaSuccess)
             break;
         BERT_LAUNCH(gather_rows, (unsigned)r, threads_for(m->C, 256), w->stream)(w->tmp, w->hidden, w->tok, m->C);

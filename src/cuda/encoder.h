@@ -146,15 +146,15 @@ void bert_cuda_work_free(bert_cuda_work *w);
 /* The MLM head (BertLMPredictionHead: LayerNorm(act(transform(h))), then
  * the decoder over the vocabulary, all f32 products as the other heads')
  * on the GPU, at n rows of the hidden states that the work's last
- * successful bert_cuda_run left there (rows[i]: a row of that batch,
- * offsets as its offset[]; rows NULL: rows 0 .. n - 1), the logits
+ * successful bert_cuda_run left there: row i is first + pos[i] of that
+ * batch (offsets as its offset[]; pos NULL: first + i), its logits
  * [n x vocab] into out (host memory), rows taken as many at a time as
  * fit 64 MB of logits. BERT_ERR_UNSUPPORTED when the model on the GPU has
  * no MLM head, BERT_ERR_STATE when no run succeeded on w (or one failed
  * since), BERT_ERR_INPUT for a row outside that batch. Same threading as
  * bert_cuda_run. */
-bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, const int *rows, int n, float *out,
-                          bert_error *err);
+bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, int first, const int32_t *pos, int n,
+                          float *out, bert_error *err);
 
 /* ---- plan.c: host-side planning, no GPU needed ------------------------- */
 

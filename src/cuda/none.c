@@ -27,9 +27,9 @@ bert_status bert_cuda_run(const bert_cuda_model *m, bert_cuda_work **work, const
 
 void bert_cuda_work_free(bert_cuda_work *w) { (void)w; }
 
-bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, const int *rows, int n, float *out,
-                          bert_error *err) {
-    (void)m, (void)w, (void)rows, (void)n, (void)out;
+bert_status bert_cuda_mlm(const bert_cuda_model *m, bert_cuda_work *w, int first, const int32_t *pos, int n,
+                          float *out, bert_error *err) {
+    (void)m, (void)w, (void)first, (void)pos, (void)n, (void)out;
     return bert_fail(err, BERT_ERR_UNSUPPORTED, "--device cuda: %s", bert_cuda_unavailable());
 }
 

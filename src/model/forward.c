@@ -517,14 +517,8 @@ bert_status bert_mlm_logits_at(bert_context *ctx, int seq, const int32_t *positi
         if (positions[i] < 0 || positions[i] >= T)
             return bert_fail(err, BERT_ERR_INPUT, "bert_mlm_logits_at: position %d is outside sequence %d's %d tokens",
                              positions[i], seq, T);
-    if (ctx->model->cuda) { /* the states are on the GPU, and the head runs there */
-        int *at = malloc(sizeof *at * (size_t)n_positions);
-        if (!at) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
-        for (int i = 0; i < n_positions; i++) at[i] = ctx->offset[seq] + positions[i];
-        bert_status rc = bert_cuda_mlm(ctx->model->cuda, ctx->cuda, at, n_positions, out, err);
-        free(at);
-        return rc;
-    }
+    if (ctx->model->cuda) /* the states are on the GPU, and the head runs there */
+        return bert_cuda_mlm(ctx->model->cuda, ctx->cuda, ctx->offset[seq], positions, n_positions, out, err);
     const float *h = ctx->hidden + (size_t)ctx->offset[seq] * C;
     float *rows = malloc(sizeof *rows * (size_t)n_positions * C * 2);
     if (!rows) return bert_fail(err, BERT_ERR_NOMEM, "out of memory");
@@ -565,7 +559,7 @@ static bert_status forward_cuda(bert_context *ctx, const bert_sequence *seqs, in
     if (rc != BERT_OK) return rc;
     prof_device_done(ctx, dev); /* the copies and the host's share: "other" */
     if ((outputs & BERT_OUTPUT_MLM) &&
-        (rc = bert_cuda_mlm(m->cuda, ctx->cuda, NULL, ctx->n_tokens, ctx->logits, err)) != BERT_OK)
+        (rc = bert_cuda_mlm(m->cuda, ctx->cuda, 0, NULL, ctx->n_tokens, ctx->logits, err)) != BERT_OK)
         return rc;
     prof_mark(ctx, -1, BERT_OP_HEADS);
     ctx->outputs = outputs;
