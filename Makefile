@@ -173,6 +173,12 @@ $(BUILD)/test_cuda_emu: $(TEST_OBJ) $(EMU_OBJ) $(STATIC) $(EMU_DIR)/libcublas.so
 EMU_RUNTIME := $(filter-out $(EMU_DIR)/test_emulated.o $(EMU_DIR)/emu_checks.o,$(EMU_OBJ))
 $(BUILD)/bert-cuda-emu: $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
 	$(CXX) -rdynamic -o $@ $(CLI_OBJ) $(SERVER_OBJ) $(EMU_RUNTIME) $(STATIC) $(LDFLAGS) $(LDLIBS) $(PLOT_LIBS) $(HTTP_LIBS)
+# The GPU benchmarks on the emulator: tests/gpu/rehearse.sh runs the lent
+# GPU's scripts (tests/gpu/run.sh, bench/gpu.sh) end to end on them.
+$(BUILD)/bench_forward-cuda-emu: $(BUILD)/bench/bench_forward.o $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
+	$(CXX) -rdynamic -o $@ $(BUILD)/bench/bench_forward.o $(EMU_RUNTIME) $(STATIC) $(LDFLAGS) $(LDLIBS)
+$(BUILD)/bench_train-cuda-emu: $(BUILD)/bench/bench_train.o $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
+	$(CXX) -rdynamic -o $@ $(BUILD)/bench/bench_train.o $(EMU_RUNTIME) $(STATIC) $(LDFLAGS) $(LDLIBS)
 # Data-parallel GPU training with the loop's before_step hook, on the
 # emulator (tests/cli/test_mpi.sh runs it under mpirun).
 $(BUILD)/dist_hook_emu: $(BUILD)/tests/cuda_emu/dist_hook.o $(EMU_RUNTIME) $(STATIC) $(EMU_DIR)/libcublas.so.13 $(EMU_DIR)/libnccl.so.2
@@ -220,12 +226,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 # the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
 	@tools/install-deps.sh --fuzz
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/test_cuda_emu $(BUILD)/bert-cuda-emu $(BUILD)/dist_hook_emu $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/test_cuda_emu $(BUILD)/bert-cuda-emu $(BUILD)/dist_hook_emu $(BUILD)/bench_forward-cuda-emu $(BUILD)/bench_train-cuda-emu $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/test_cuda_emu build-asan/bert-cuda-emu build-asan/dist_hook_emu build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/test_cuda_emu build-asan/bert-cuda-emu build-asan/dist_hook_emu build-asan/bench_forward-cuda-emu build-asan/bench_train-cuda-emu build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 

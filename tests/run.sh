@@ -19,6 +19,7 @@ run() { # name, command...
 }
 run test_bert "$build/test_bert"
 run test_cuda_emu sh tests/cuda_emu/run.sh "$build"
+run test_gpu_rehearsal sh tests/gpu/rehearse.sh "$build"
 run test_cli env BERT="$build/bert" sh tests/cli/test_cli.sh
 run test_examples sh tests/examples/test_examples.sh "$build"
 run test_hostile env BERT="$build/bert" sh tests/cli/test_hostile.sh

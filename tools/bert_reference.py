@@ -64,7 +64,9 @@ def forward(cfg, sd, input_ids, token_type_ids, attention_mask):
         return F.linear(x, sd[p + ".weight"], sd[p + ".bias"])
 
     def ln(x, p):
-        return F.layer_norm(x, (C,), sd[p + ".weight"], sd[p + ".bias"], eps)
+        # in the weights' dtype: autocast on CUDA runs layer_norm in f32 whatever its input;
+        # CPU autocast in older PyTorch passes a bf16 input (the MLM transform's) beside f32 weights and fails
+        return F.layer_norm(x.to(sd[p + ".weight"].dtype), (C,), sd[p + ".weight"], sd[p + ".bias"], eps)
 
     pos = torch.arange(T, device=input_ids.device).unsqueeze(0).expand(B, T)
     x = F.embedding(input_ids, sd["embeddings.word_embeddings.weight"])

@@ -11,8 +11,8 @@
 # own dependencies, and leaves every other program, Python's torch included,
 # on its system libraries), marks DIR prebuilt for tests/gpu/run.sh and
 # bench/gpu.sh, and writes DIR.tar.gz: what travels to the GPU machine, where
-#   tar xzf DIR.tar.gz && sh tests/gpu/run.sh DIR && BUILD=DIR bench/gpu.sh
-# runs the checks. With all-MiniLM-L6-v2 at hand (tools/fetch_real_models.sh)
+#   sh tests/gpu/device.sh proof DIR    (then, a second call: more)
+# unpacks it and runs the checks. With all-MiniLM-L6-v2 at hand (tools/fetch_real_models.sh)
 # it also packs that model's small form (tools/gpu_minilm.py) as DIR/minilm.
 # Exit 1 when what travels (the working tree and DIR.tar.gz) passes the
 # device machine's 64 MiB. Needs nvcc here (exit 1 with the reason otherwise). DIR

@@ -24,13 +24,31 @@
 #     sentence-transformers and a GPU: all-MiniLM-L6-v2 (its matrices rounded
 #     to int8, restored to float32) embedded by bert.c on the GPU against
 #     sentence-transformers on the GPU, f32 1e-4, bf16 and f16 cos >= 0.999.
-# Prints one PASS/FAIL/SKIP line per check. Exit 0 when all passed, 1 on a
-# failure, 77 when this machine has no GPU (nothing was run).
+# They run in the order 1 2 3 4 6 5: check 5 is the slowest and the least
+# likely to fail, so a run cut short by the lent machine's time keeps the
+# others' results.
+# Prints one PASS/FAIL/SKIP line per check and, on stderr, the seconds each
+# part took. Exit 0 when all passed, 1 on a failure, 77 when this machine has
+# no GPU (nothing was run).
+# Knobs (the defaults are the proof's; tests/gpu/rehearse.sh shrinks them to
+# run this script on the CPU emulator): UNITS ("forward_cuda cuda_plan
+# train_cuda": test_bert's test names, or their beginnings, for check 1; the
+# forward_cuda ones run twice, fused and batched); BASE_LAYERS (12) and BASE_LENGTHS
+# ("5 17 64 128 128 300 511 512") for check 3; PEER_DEVICE (cuda) where checks
+# 4 and 6 run PyTorch and sentence-transformers; MINILM_TEXTS (the 320 real
+# texts) for check 6; CHECKS ("1 2 3 4 6 5"): which checks run, in that order
+# (3 reads 2's output, 4 reads 3's).
 # A BUILD_DIR made by tests/gpu/pack.sh (binaries and their libraries, for a
 # GPU machine without this project's build packages) is used as it is.
 # PYTHON (default python3): the interpreter whose torch may see the GPU.
 build=${1:-build}
 PY=${PYTHON:-python3}
+BASE_LAYERS=${BASE_LAYERS:-12}
+BASE_LENGTHS=${BASE_LENGTHS:-5 17 64 128 128 300 511 512}
+PEER_DEVICE=${PEER_DEVICE:-cuda}
+S=${MINILM_TEXTS:-tests/fixtures/realstack/sentences.jsonl}
+CHECKS=${CHECKS:-1 2 3 4 6 5}
+UNITS=${UNITS:-forward_cuda cuda_plan train_cuda}
 if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
     make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/test_bert" "$build/json_close" "$build/bench_forward" "$build/bench_train" >/dev/null || exit 1
 fi
@@ -50,46 +68,15 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fail=0
+t0=$(date +%s)
+took() { # PART: how long the part just ended took, on stderr
+    t1=$(date +%s); echo "tests/gpu/run.sh: $1 took $((t1 - t0)) s" >&2; t0=$t1
+}
 unit() { # NAME [VAR=VALUE]: test_bert's tests named NAME, in that environment (a SKIP fails: the GPU is here)
     env $2 "$build/test_bert" "$1" > "$TMP/unit.out" 2>&1
     grep -E '^(PASS|FAIL|SKIP)|^  ' "$TMP/unit.out"
     grep -q '^PASS' "$TMP/unit.out" && ! grep -qE '^(FAIL|SKIP)' "$TMP/unit.out" || fail=1
 }
-unit forward_cuda
-unit forward_cuda BERT_CUDA_ATTENTION=batched
-unit cuda_plan
-unit train_cuda
-
-# NVIDIA's compute-sanitizer (where the machine has it) on the unit check,
-# fused and batched attention: out-of-bounds and misaligned accesses
-# (memcheck), shared-memory races (racecheck: what the CPU emulator's one
-# schedule cannot show), barrier misuse (synccheck), uninitialised device
-# reads (initcheck).
-if command -v compute-sanitizer > /dev/null; then
-    for tool in memcheck racecheck synccheck initcheck; do
-        for att in fused batched; do
-            if env BERT_CUDA_ATTENTION=$att compute-sanitizer --tool $tool --error-exitcode 3 \
-                "$build/test_bert" forward_cuda_matches > "$TMP/san.out" 2>&1 && grep -q '^PASS' "$TMP/san.out"; then
-                echo "PASS gpu_sanitizer_${tool}_$att"
-            else
-                echo "FAIL gpu_sanitizer_${tool}_$att"
-                grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
-                fail=1
-            fi
-        done
-        # the training pass's kernels (GPU vs CPU with dropout)
-        if compute-sanitizer --tool $tool --error-exitcode 3 "$build/test_bert" train_cuda_dropout > "$TMP/san.out" 2>&1 &&
-            grep -q '^PASS' "$TMP/san.out"; then
-            echo "PASS gpu_sanitizer_${tool}_train"
-        else
-            echo "FAIL gpu_sanitizer_${tool}_train"
-            grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
-            fail=1
-        fi
-    done
-else
-    echo "SKIP gpu_sanitizer (no compute-sanitizer here)"
-fi
 
 # same NAME TOL CMD MODEL [ARGS...] < INPUT: the command on the CPU and the GPU,
 # outputs within TOL. Called with a redirection, never at the end of a pipe:
@@ -109,34 +96,6 @@ same() {
         fail=1
     fi
 }
-texts='{"text": "A charming and often affecting journey."}
-{"text": "Unflinchingly bleak and desperate, and far too long for what it has to say."}
-{"text": "ok"}
-{"text": "The acting, costumes, music, cinematography and sound are all astounding given the production'"'"'s austere locales."}'
-echo "$texts" > "$TMP/texts.jsonl"
-same embed 1e-4 embed models/bertc-mini-uncased < "$TMP/texts.jsonl"
-same embed_none 1e-4 embed models/bertc-mini-uncased --pooling none < "$TMP/texts.jsonl"
-same classify 1e-4 classify models/bertc-mini-uncased-sst2 < "$TMP/texts.jsonl"
-printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"'noS."}' '{"text": "EU rejects German call to boycott British lamb."}' > "$TMP/ner.jsonl"
-same ner 1e-4 ner models/bertc-mini-uncased-conll03 < "$TMP/ner.jsonl"
-printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' > "$TMP/mask.jsonl"
-same fill_mask 1e-4 fill-mask models/bertc-mini-uncased < "$TMP/mask.jsonl"
-# the heads the bundled models lack, on the task fixtures (the GPU's QA, NSP and one-logit classifier)
-TASKS=tests/fixtures/tasks
-same qa 1e-4 qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 < "$TASKS/qa/inputs_qa.jsonl"
-same nsp 1e-4 nsp "$TASKS/mlm" < "$TASKS/mlm/inputs_nsp.jsonl"
-same rerank 1e-4 rerank "$TASKS/cross-encoder" < "$TASKS/cross-encoder/inputs_rerank.jsonl"
-
-# A 12-layer bert-base-shaped model (random weights), one ragged batch of 5..512 tokens.
-base12="$build/bench-model-L12"
-"$build/bench_forward" --layers 12 --model-dir "$base12" --write-only > /dev/null || { echo "FAIL gpu (cannot write $base12)"; exit 1; }
-"$PY" -c '
-import random
-random.seed(7)
-for n in (5, 17, 64, 128, 128, 300, 511, 512):
-    print("{\"input_ids\": [101, " + ", ".join(str(random.randrange(1000, 29000)) for _ in range(n - 2)) + ", 102]}")
-' > "$TMP/ragged.jsonl"
-same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
 
 # bf16 (the dense products with bf16 operands, f32 sums) and tf32 (cuBLAS's
 # TF32 math) on the GPU against f32 on the CPU (the output of the `same`
@@ -174,16 +133,70 @@ PY
         fail=1
     fi
 }
-low_cosine bf16_mini bf16 0.999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
-low_cosine bf16_base12_ragged_512 bf16 0.999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
-low_cosine tf32_base12_ragged_512 tf32 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
-low_cosine f16_mini f16 0.9999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
-low_cosine f16_base12_ragged_512 f16 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
 
-# PyTorch on the GPU (PYTHON's torch, where it has CUDA) against bert.c on the GPU.
-if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' 2> "$TMP/probe"; then
-    if [ -s "$TMP/base12_ragged_512.gpu.jsonl" ] &&
-        "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/base12_ragged_512.gpu.jsonl" cuda > "$TMP/torch.out" 2>&1 <<'PY'
+# torch_on DEVICE [MODULE]: PYTHON imports torch (and MODULE) and its torch can run on DEVICE
+torch_on() {
+    "$PY" -c 'import importlib, sys, torch
+for m in sys.argv[2:]: importlib.import_module(m)
+sys.exit(0 if sys.argv[1] != "cuda" or torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' "$@"
+}
+
+# the texts of check 2, and of check 3's mini-model cases
+texts='{"text": "A charming and often affecting journey."}
+{"text": "Unflinchingly bleak and desperate, and far too long for what it has to say."}
+{"text": "ok"}
+{"text": "The acting, costumes, music, cinematography and sound are all astounding given the production'"'"'s austere locales."}'
+echo "$texts" > "$TMP/texts.jsonl"
+
+# 1. the unit tests that run on the GPU
+check1() {
+    for u in $UNITS; do
+        unit "$u"
+        case $u in forward_cuda*) unit "$u" BERT_CUDA_ATTENTION=batched ;; esac
+    done
+}
+
+# 2. the task commands, GPU against CPU
+check2() {
+    same embed 1e-4 embed models/bertc-mini-uncased < "$TMP/texts.jsonl"
+    same embed_none 1e-4 embed models/bertc-mini-uncased --pooling none < "$TMP/texts.jsonl"
+    same classify 1e-4 classify models/bertc-mini-uncased-sst2 < "$TMP/texts.jsonl"
+    printf '%s\n' '{"text": "Jean-Luc Picard commands the USS Enterprise near Qo'"'"'noS."}' '{"text": "EU rejects German call to boycott British lamb."}' > "$TMP/ner.jsonl"
+    same ner 1e-4 ner models/bertc-mini-uncased-conll03 < "$TMP/ner.jsonl"
+    printf '%s\n' '{"text": "the capital of france is [MASK]."}' '{"text": "she bought three [MASK] at the market."}' > "$TMP/mask.jsonl"
+    same fill_mask 1e-4 fill-mask models/bertc-mini-uncased < "$TMP/mask.jsonl"
+    # the heads the bundled models lack, on the task fixtures (the GPU's QA, NSP and one-logit classifier)
+    TASKS=tests/fixtures/tasks
+    same qa 1e-4 qa "$TASKS/qa" --max-seq-len 64 --doc-stride 16 < "$TASKS/qa/inputs_qa.jsonl"
+    same nsp 1e-4 nsp "$TASKS/mlm" < "$TASKS/mlm/inputs_nsp.jsonl"
+    same rerank 1e-4 rerank "$TASKS/cross-encoder" < "$TASKS/cross-encoder/inputs_rerank.jsonl"
+}
+
+# 3. a 12-layer bert-base-shaped model (random weights; BASE_LAYERS), one
+# ragged batch of 5..512 tokens (BASE_LENGTHS), GPU against CPU; then bf16,
+# tf32 and f16 on the GPU against f32 on the CPU, there and on the mini model
+# (check 2's output)
+check3() {
+    "$build/bench_forward" --layers "$BASE_LAYERS" --model-dir "$base12" --write-only > /dev/null || { echo "FAIL gpu (cannot write $base12)"; exit 1; }
+    # shellcheck disable=SC2086
+    "$PY" -c 'import random, sys
+random.seed(7)
+for n in map(int, sys.argv[1:]):
+    print("{\"input_ids\": [101, " + ", ".join(str(random.randrange(1000, 29000)) for _ in range(n - 2)) + ", 102]}")' $BASE_LENGTHS > "$TMP/ragged.jsonl"
+    same base12_ragged_512 1e-3 embed "$base12" --pooling none --batch-size 8 < "$TMP/ragged.jsonl"
+    low_cosine bf16_mini bf16 0.999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
+    low_cosine bf16_base12_ragged_512 bf16 0.999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+    low_cosine tf32_base12_ragged_512 tf32 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+    low_cosine f16_mini f16 0.9999 embed_none models/bertc-mini-uncased "$TMP/texts.jsonl"
+    low_cosine f16_base12_ragged_512 f16 0.9999 base12_ragged_512 "$base12" "$TMP/ragged.jsonl" --batch-size 8
+}
+
+# 4. PyTorch on the GPU (PYTHON's torch where it has CUDA; PEER_DEVICE) against
+# bert.c on the GPU, on check 3's batch
+check4() {
+    if torch_on "$PEER_DEVICE" 2> "$TMP/probe"; then
+        if [ -s "$TMP/base12_ragged_512.gpu.jsonl" ] &&
+            "$PY" - "$base12" "$TMP/ragged.jsonl" "$TMP/base12_ragged_512.gpu.jsonl" "$PEER_DEVICE" > "$TMP/torch.out" 2>&1 <<'PY'
 import json, sys
 import torch
 sys.path.insert(0, "tools")
@@ -193,65 +206,111 @@ dev = torch.device(sys.argv[4])
 cfg, sd = bert_reference.load_model_dir(sys.argv[1])
 sd = {k: v.to(dev) for k, v in sd.items()}
 worst = 0.0
-for line, got in zip(open(sys.argv[2]), open(sys.argv[3])):
+lines, gots = open(sys.argv[2]).readlines(), open(sys.argv[3]).readlines()
+if len(lines) != len(gots) or not lines:
+    sys.exit(f"{len(lines)} sequences in, {len(gots)} embedded by bert.c")
+for line, got in zip(lines, gots):
     ids = torch.tensor([json.loads(line)["input_ids"]], device=dev)
     with torch.inference_mode():
         out = bert_reference.forward(cfg, sd, ids, torch.zeros_like(ids), torch.ones_like(ids))
     h = out["last_hidden_state"][0].cpu()
     g = torch.tensor(json.loads(got)["token_embeddings"])
     worst = max(worst, (h - g).abs().max().item())
-print("max |bert.c cuda - pytorch cuda| =", worst)
+print(f"max |bert.c cuda - pytorch {dev}| =", worst)
 sys.exit(0 if worst <= 1e-3 else 1)
 PY
-    then
-        echo "PASS gpu_pytorch_cuda_parity"
-        sed 's/^/  /' "$TMP/torch.out"
+        then
+            echo "PASS gpu_pytorch_cuda_parity"
+            sed 's/^/  /' "$TMP/torch.out"
+        else
+            echo "FAIL gpu_pytorch_cuda_parity"
+            sed 's/^/  /' "$TMP/torch.out" | tail -5
+            fail=1
+        fi
     else
-        echo "FAIL gpu_pytorch_cuda_parity"
-        sed 's/^/  /' "$TMP/torch.out" | tail -5
-        fail=1
+        echo "SKIP gpu_pytorch_cuda_parity ($PY: $(tail -1 "$TMP/probe"))"
     fi
-else
-    echo "SKIP gpu_pytorch_cuda_parity ($PY: $(tail -1 "$TMP/probe"))"
-fi
+}
 
-# all-MiniLM-L6-v2 as tests/gpu/pack.sh packs it (BUILD_DIR/minilm: tools/gpu_minilm.py,
+# 6. all-MiniLM-L6-v2 as tests/gpu/pack.sh packs it (BUILD_DIR/minilm: tools/gpu_minilm.py,
 # its vocabulary cut to the real-text fixture's tokens, its matrices rounded per row to
 # int8, back to float32 here): `bert embed --device cuda` against sentence-transformers
 # on the GPU (float32, TF32 off) on the same weights and the 320 real texts, f32 within
 # 1e-4 (cos >= 0.99999), bf16 and f16 at cos >= 0.999; and against bert.c on the CPU.
-S=tests/fixtures/realstack/sentences.jsonl
-mini="$build/minilm"
-if [ ! -f "$mini/weights.q8.safetensors" ]; then
-    echo "SKIP gpu_minilm (no $mini: tests/gpu/pack.sh packs it where tools/fetch_real_models.sh has the model)"
-elif ! "$PY" tools/gpu_minilm.py restore "$mini" 2> "$TMP/err"; then
-    echo "FAIL gpu_minilm (restoring $mini with $PY)"; sed 's/^/  /' "$TMP/err" | tail -3; fail=1
-else
-    specs=""
-    for dt in f32 bf16 f16; do
-        if "$build/bert" embed "$mini" --truncate --device cuda --dtype $dt --input "$S" --output "$TMP/mini_$dt.jsonl" 2> "$TMP/err"; then
-            case $dt in f32) specs="$specs gpu_minilm_f32 $TMP/mini_$dt.jsonl 0.99999 1e-4" ;;
-            *) specs="$specs gpu_minilm_$dt $TMP/mini_$dt.jsonl 0.999 -" ;; esac
+check6() {
+    mini="$build/minilm"
+    if [ ! -f "$mini/weights.q8.safetensors" ]; then
+        echo "SKIP gpu_minilm (no $mini: tests/gpu/pack.sh packs it where tools/fetch_real_models.sh has the model)"
+    elif ! "$PY" tools/gpu_minilm.py restore "$mini" 2> "$TMP/err"; then
+        echo "FAIL gpu_minilm (restoring $mini with $PY)"; sed 's/^/  /' "$TMP/err" | tail -3; fail=1
+    else
+        specs=""
+        for dt in f32 bf16 f16; do
+            if "$build/bert" embed "$mini" --truncate --device cuda --dtype $dt --input "$S" --output "$TMP/mini_$dt.jsonl" 2> "$TMP/err"; then
+                case $dt in f32) specs="$specs gpu_minilm_f32 $TMP/mini_$dt.jsonl 0.99999 1e-4" ;;
+                *) specs="$specs gpu_minilm_$dt $TMP/mini_$dt.jsonl 0.999 -" ;; esac
+            else
+                echo "FAIL gpu_minilm_$dt"; sed 's/^/  /' "$TMP/err" | head -5; fail=1
+            fi
+        done
+        if [ -z "$specs" ]; then
+            :
+        elif ! torch_on "$PEER_DEVICE" sentence_transformers 2> "$TMP/probe"; then
+            echo "SKIP gpu_minilm_sentence_transformers ($PY: $(tail -1 "$TMP/probe"))"
+        # shellcheck disable=SC2086
+        elif ! HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 REALSTACK_DEVICE=$PEER_DEVICE "$PY" tools/realstack_check.py embed "$mini" "$S" $specs > "$TMP/st.out" 2>&1; then
+            grep -q '^FAIL' "$TMP/st.out" || echo "FAIL gpu_minilm_sentence_transformers (tools/realstack_check.py stopped)"
+            tail -8 "$TMP/st.out"; fail=1
         else
-            echo "FAIL gpu_minilm_$dt"; sed 's/^/  /' "$TMP/err" | head -5; fail=1
+            cat "$TMP/st.out"
         fi
-    done
-    if [ -z "$specs" ]; then
-        :
-    elif ! "$PY" -c 'import torch, sentence_transformers, sys; sys.exit(0 if torch.cuda.is_available() else "torch sees no GPU")' 2> "$TMP/probe"; then
-        echo "SKIP gpu_minilm_sentence_transformers ($PY: $(tail -1 "$TMP/probe"))"
-    # shellcheck disable=SC2086
-    elif ! HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 REALSTACK_DEVICE=cuda "$PY" tools/realstack_check.py embed "$mini" "$S" $specs > "$TMP/st.out" 2>&1; then
-        grep -q '^FAIL' "$TMP/st.out" || echo "FAIL gpu_minilm_sentence_transformers (tools/realstack_check.py stopped)"
-        tail -8 "$TMP/st.out"; fail=1
-    else
-        cat "$TMP/st.out"
+        if "$build/bert" embed "$mini" --truncate --device cpu --input "$S" --output "$TMP/mini_cpu.jsonl" 2> "$TMP/err" &&
+            "$build/json_close" "$TMP/mini_cpu.jsonl" "$TMP/mini_f32.jsonl" 1e-4 > "$TMP/diff" 2>&1; then
+            echo "PASS gpu_minilm_cpu"
+        else
+            echo "FAIL gpu_minilm_cpu"; cat "$TMP/err" "$TMP/diff" | head -5 | sed 's/^/  /'; fail=1
+        fi
     fi
-    if "$build/bert" embed "$mini" --truncate --device cpu --input "$S" --output "$TMP/mini_cpu.jsonl" 2> "$TMP/err" &&
-        "$build/json_close" "$TMP/mini_cpu.jsonl" "$TMP/mini_f32.jsonl" 1e-4 > "$TMP/diff" 2>&1; then
-        echo "PASS gpu_minilm_cpu"
+}
+
+# 5. NVIDIA's compute-sanitizer (where the machine has it) on the unit check,
+# fused and batched attention: out-of-bounds and misaligned accesses
+# (memcheck), shared-memory races (racecheck: what the CPU emulator's one
+# schedule cannot show), barrier misuse (synccheck), uninitialised device
+# reads (initcheck).
+check5() {
+    if command -v compute-sanitizer > /dev/null; then
+        for tool in memcheck racecheck synccheck initcheck; do
+            for att in fused batched; do
+                if env BERT_CUDA_ATTENTION=$att compute-sanitizer --tool $tool --error-exitcode 3 \
+                    "$build/test_bert" forward_cuda_matches > "$TMP/san.out" 2>&1 && grep -q '^PASS' "$TMP/san.out"; then
+                    echo "PASS gpu_sanitizer_${tool}_$att"
+                else
+                    echo "FAIL gpu_sanitizer_${tool}_$att"
+                    grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
+                    fail=1
+                fi
+            done
+            # the training pass's kernels (GPU vs CPU with dropout)
+            if compute-sanitizer --tool $tool --error-exitcode 3 "$build/test_bert" train_cuda_dropout > "$TMP/san.out" 2>&1 &&
+                grep -q '^PASS' "$TMP/san.out"; then
+                echo "PASS gpu_sanitizer_${tool}_train"
+            else
+                echo "FAIL gpu_sanitizer_${tool}_train"
+                grep -E '=====|FAIL' "$TMP/san.out" | head -8 | sed 's/^/  /'
+                fail=1
+            fi
+        done
     else
-        echo "FAIL gpu_minilm_cpu"; cat "$TMP/err" "$TMP/diff" | head -5 | sed 's/^/  /'; fail=1
+        echo "SKIP gpu_sanitizer (no compute-sanitizer here)"
     fi
-fi
+}
+
+base12="$build/bench-model-L$BASE_LAYERS" # check 3 writes it, check 4 reads it
+for c in $CHECKS; do
+    case $c in
+    [1-6]) check$c; took "check $c" ;;
+    *) echo "FAIL gpu (CHECKS names check $c: there are 1 to 6)"; fail=1 ;;
+    esac
+done
 exit $fail
