@@ -14,7 +14,7 @@ for t in cuda_emulator forward_cuda train_cuda; do
     "${1:-build}/test_cuda_emu" $t > "$out" 2>&1 || rc=1
     sed 's/^\(PASS\|FAIL\|SKIP\) /\1 cuda-emulated: /' "$out"
 done
-for t in forward_cuda_matches forward_cuda_emulated_attention forward_cuda_emulated_head_sizes; do
+for t in forward_cuda_matches forward_cuda_emulated_attention forward_cuda_head_sizes; do
     BERT_CUDA_ATTENTION=batched "${1:-build}/test_cuda_emu" $t > "$out" 2>&1 || rc=1
     sed 's/^\(PASS\|FAIL\|SKIP\) /\1 cuda-emulated, batched attention: /' "$out"
 done
