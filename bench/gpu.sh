@@ -24,7 +24,8 @@
 # ("1,8,32") for the forward; TRAIN_SEQ (128) and TRAIN_BATCHES ("8 32") for
 # the training step; PARTS ("forward train profile"): which of the three run;
 # PEERS (every peer that can run; from ref hf hf16 hfc); PEER_DEVICE (cuda):
-# where PyTorch runs (hf16 only on cuda).
+# where PyTorch runs (hf16 only on cuda); SHAPE (base; tiny: BERT-Tiny's, 2
+# layers of 128, LAYERS ignored).
 LAYERS=${1:-12}
 REPS=${2:-20}
 build=${BUILD:-build}
@@ -35,6 +36,7 @@ TRAIN_SEQ=${TRAIN_SEQ:-128}
 TRAIN_BATCHES=${TRAIN_BATCHES:-8 32}
 PARTS=${PARTS:-forward train profile}
 PEER_DEVICE=${PEER_DEVICE:-cuda}
+SHAPE=${SHAPE:-base}
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 if [ ! -f "$build/.prebuilt" ]; then # a tests/gpu/pack.sh folder is used as it is
     make -s -j"$(nproc)" BUILD="$build" "$build/bert" "$build/bench_forward" "$build/bench_train" >/dev/null || exit 1
@@ -50,8 +52,12 @@ yes*) ;;
     echo "bench/gpu.sh: no GPU path here: $why" >&2; exit 77 ;;
 esac
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-MODEL="$build/bench-model-L$LAYERS"
-"$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --write-only >/dev/null || exit 1
+case $SHAPE in
+base) MODEL="$build/bench-model-L$LAYERS" ;;
+tiny) MODEL="$build/bench-model-tiny" LAYERS=2 ;;
+*) echo "bench/gpu.sh: SHAPE is base or tiny, not $SHAPE" >&2; exit 2 ;;
+esac
+"$build/bench_forward" --layers "$LAYERS" --shape "$SHAPE" --model-dir "$MODEL" --write-only >/dev/null || exit 1
 TORCH=yes
 probe=$("$PY" -c 'import torch, sys; sys.exit(0 if sys.argv[1] != "cuda" or torch.cuda.is_available() else "torch " + torch.__version__ + " sees no GPU")' "$PEER_DEVICE" 2>&1) ||
     { TORCH=no; echo "bench/gpu.sh: no PyTorch peer ($PY: $(echo "$probe" | tail -1)): bert.c alone" >&2; }
@@ -90,11 +96,11 @@ if part forward; then
         for d in f32 bf16 f16 tf32; do # bench_forward's rows: bert.c, bert.c16, bert.ch, bert.ctf
             case $d in f32) name=bertc row=bert.c ;; bf16) name=bertc16 row=bert.c16 ;; f16) name=bertch row=bert.ch ;;
             tf32) name=bertctf row=bert.ctf ;; esac
-            measure $name $row "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" \
+            measure $name $row "$build/bench_forward" --layers "$LAYERS" --shape "$SHAPE" --model-dir "$MODEL" \
                 --device cuda --dtype $d --seq $seq --batches "$BATCHES" --reps "$REPS"
         done
         # f32 with the batched attention (cuBLAS batched products + a softmax kernel) for the fused one's
-        measure bertcb bert.c env BERT_CUDA_ATTENTION=batched "$build/bench_forward" --layers "$LAYERS" \
+        measure bertcb bert.c env BERT_CUDA_ATTENTION=batched "$build/bench_forward" --layers "$LAYERS" --shape "$SHAPE" \
             --model-dir "$MODEL" --device cuda --seq $seq --batches "$BATCHES" --reps "$REPS"
         for p in $peers; do
             case $p in ref) flags="" ;; hf) flags="--transformers" ;; hfc) flags="--transformers --compile" ;;
@@ -103,7 +109,7 @@ if part forward; then
                 --reps "$REPS" --threads 1 $flags
         done
     done
-    echo "bert-base shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
+    echo "$([ "$SHAPE" = tiny ] && echo BERT-Tiny || echo bert-base) shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
     echo "with BERT_CUDA_ATTENTION=batched, --dtype bf16 / f16 (16-bit dense products, f32 sums), --dtype tf32; peers"
     echo "f32: ref = tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
     echo "hf16 = BertModel in float16 (.half()) eager; ratio = bert.c f32 / peer (hf16: bert.c f16 / peer)"
@@ -144,7 +150,7 @@ if part profile; then
     # where the GPU's time goes (CUDA events per step: products, attention, LayerNorm, embeddings)
     for d in f32 bf16; do
         echo "profile, --dtype $d, sequence $pseq, batch 8:"
-        if "$build/bench_forward" --layers "$LAYERS" --model-dir "$MODEL" --device cuda --dtype $d --seq $pseq --batches 8 \
+        if "$build/bench_forward" --layers "$LAYERS" --shape "$SHAPE" --model-dir "$MODEL" --device cuda --dtype $d --seq $pseq --batches 8 \
             --reps "$REPS" --profile > "$out" 2>&1; then sed -n '/^profile/,$p' "$out"
         else tail -5 "$out" >&2; failed=1; fi
     done

@@ -5,7 +5,8 @@
 # test_cuda_emu as test_bert, bench_forward-cuda-emu, bench_train-cuda-emu)
 # and MiniLM's small form packed for a few texts, goes into a tarball;
 # tests/gpu/device.sh then unpacks it and runs both its stages with the
-# shapes shrunk (1 layer, short sequences, one rep) and PyTorch on the CPU
+# shapes shrunk (BERT-Tiny's for the benchmarks, one layer for run.sh's
+# bert-base-shaped check, short sequences, one rep) and PyTorch on the CPU
 # standing in for PyTorch on the GPU. So a lent machine's minutes are not
 # lost to a script's own mistake: every check of tests/gpu/run.sh must print
 # PASS (check 5 SKIP: no compute-sanitizer here), and every cell of
@@ -54,7 +55,7 @@ for stage in proof more; do
     mkdir -p "$TMP/$stage"
     env OUT="$TMP/$stage" PYTHON="$PY" PEER_DEVICE=cpu UNITS="forward_cuda_matches cuda_plan train_cuda_dropout" \
         BASE_LAYERS=1 BASE_LENGTHS="5 17 40" MINILM_TEXTS="$TMP/texts.jsonl" BENCH_LAYERS=1 BENCH_REPS=1 \
-        SEQS="4 8" BATCHES=1,2 TRAIN_SEQ=4 TRAIN_BATCHES=2 PEERS="$peers" BUDGET=600 \
+        SHAPE=tiny SEQS="4 8" BATCHES=1,2 TRAIN_SEQ=4 TRAIN_BATCHES=2 PEERS="$peers" BUDGET=600 \
         sh tests/gpu/device.sh $stage "$dir" > "$TMP/$stage.out" 2>&1
     echo "rc $?" >> "$TMP/$stage.out"
 done
@@ -101,8 +102,8 @@ expect more_sanitizer "$M/more-run.log" '^SKIP gpu_sanitizer \(no compute-saniti
 # bench_train's rows (bert.c-cuda, bert.c-cuda-bf16) and bench/torch_train.py's, each task
 for who in bert.c-cuda pytorch; do
     for d in "" -bf16; do
-        expect "train_$who${d}_sequence" "$M/more-bench.log" "^$who$d +train-step layers 1 .* batch 2 seq 4 median_ms [0-9.]+"
-        expect "train_$who${d}_pretraining" "$M/more-bench.log" "^$who$d +train-step pretraining layers 1 .* median_ms [0-9.]+"
+        expect "train_$who${d}_sequence" "$M/more-bench.log" "^$who$d +train-step layers 2 .* batch 2 seq 4 median_ms [0-9.]+"
+        expect "train_$who${d}_pretraining" "$M/more-bench.log" "^$who$d +train-step pretraining layers 2 .* median_ms [0-9.]+"
     done
 done
 expect more_table "$M/more-bench.log" "^8 +2 +([0-9.]+ +){5}([0-9.]+ +[0-9.]+ *){$npeers}\$"
