@@ -85,7 +85,8 @@ measure() {
     shift 2
     if "$@" > "$out" 2>&1; then
         awk -v s=$seq -v n=$name -v r=$row '$1 == r && $4 ~ /^[0-9]+$/ { print n, s, $4, $5 }' "$out" > "$out.rows"
-        if [ -s "$out.rows" ]; then cat "$out.rows" >> "$log"; else
+        # each run's rows as they come (name seq batch median_ms), so a run cut short keeps them
+        if [ -s "$out.rows" ]; then cat "$out.rows" >> "$log"; sed 's/^/measured /' "$out.rows"; else
             tail -5 "$out" >&2; echo "bench/gpu.sh: $name at sequence $seq printed no $row rows" >&2; failed=1; fi
     else
         tail -5 "$out" >&2; echo "bench/gpu.sh: $name failed at sequence $seq" >&2; failed=1
