@@ -9,7 +9,7 @@
 # bert-base-shaped check, short sequences, one rep) and PyTorch on the CPU
 # standing in for PyTorch on the GPU. So a lent machine's minutes are not
 # lost to a script's own mistake: every check of tests/gpu/run.sh must print
-# PASS (check 5 SKIP: no compute-sanitizer here), and every cell of
+# PASS (check 5 SKIP: no GPU here), and every cell of
 # bench/gpu.sh's forward table, training rows and profile must hold a
 # number. The numbers are the emulator's, meaningless as speed.
 # Prints PASS/FAIL/SKIP lines (on stderr, how long each part took); MiniLM's
@@ -21,6 +21,7 @@ cd "$(dirname "$0")/../.." || exit 1
 for p in bert-cuda-emu test_cuda_emu json_close bench_forward-cuda-emu bench_train-cuda-emu; do
     [ -x "$build/$p" ] || { echo "FAIL gpu_rehearsal (no $build/$p: make $build/$p)"; exit 1; }
 done
+case $build in /*) echo "FAIL gpu_rehearsal (BUILD_DIR is relative to the repository root, not $build)"; exit 1 ;; esac
 dir="$build/gpu-rehearsal"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP" "$dir" "$dir.tar.gz"' EXIT
@@ -59,14 +60,22 @@ for stage in proof more; do
         sh tests/gpu/device.sh $stage "$dir" > "$TMP/$stage.out" 2>&1
     echo "rc $?" >> "$TMP/$stage.out"
 done
+# a budget already spent: every part is skipped, saying so, and the stage fails
+env OUT="$TMP/spent" BUDGET=20 sh tests/gpu/device.sh proof "$dir" > "$TMP/spent.out" 2>&1
+echo "rc $?" >> "$TMP/spent.out"
 # expect NAME FILE PATTERN: FILE has a line matching the extended regex PATTERN
 expect() {
     if grep -qE "$3" "$2"; then echo "PASS gpu_rehearsal_$1"; else
         echo "FAIL gpu_rehearsal_$1 (no line like '$3' in $(basename "$2"))"; fail=1; fi
 }
 P="$TMP/proof/proof-run.log"
-expect proof_exit "$TMP/proof.out" '^rc 0$'
-if grep -E '^(FAIL|SKIP) ' "$P" | grep -vE "$allow" > "$TMP/bad"; [ -s "$TMP/bad" ]; then
+if [ "$allow" = '^$' ]; then
+    expect proof_exit "$TMP/proof.out" '^rc 0$'
+else # a skipped check is no proof: the stage fails, saying so
+    expect proof_exit "$TMP/proof.out" '^rc 1$'
+    expect proof_refused "$P" '^FAIL proof \(a check was skipped'
+fi
+if grep -E '^(FAIL|SKIP) ' "$P" | grep -vE "$allow" | grep -v '^FAIL proof (a check was skipped' > "$TMP/bad"; [ -s "$TMP/bad" ]; then
     echo "FAIL gpu_rehearsal_checks (run.sh said:)"; sed 's/^/  /' "$TMP/bad" | head -10; fail=1
 else
     echo "PASS gpu_rehearsal_checks ($(grep -c '^PASS ' "$P") PASS lines, no FAIL)"
@@ -96,9 +105,12 @@ if [ "$(grep -cE '^total +[0-9.]+$' "$B")" = 2 ] && [ "$(grep -cE '^products +[0
 else
     echo "FAIL gpu_rehearsal_profile_rows (not two profiles with their products and total)"; fail=1
 fi
+expect spent_exit "$TMP/spent.out" '^rc 1$'
+if [ "$(grep -hE '^SKIP .*\(no time left of the budget\)$' "$TMP/spent/proof-run.log" "$TMP/spent/proof-bench.log" | grep -c .)" = 2 ]; then echo "PASS gpu_rehearsal_spent_budget"
+else echo "FAIL gpu_rehearsal_spent_budget (not both parts skipped for the budget)"; fail=1; fi
 M="$TMP/more"
 expect more_exit "$TMP/more.out" '^rc 0$'
-expect more_sanitizer "$M/more-run.log" '^SKIP gpu_sanitizer \(no compute-sanitizer here\)$'
+expect more_sanitizer "$M/more-run.log" '^SKIP gpu_sanitizer \(nvidia-smi lists no GPU here\)$'
 # bench_train's rows (bert.c-cuda, bert.c-cuda-bf16) and bench/torch_train.py's, each task
 for who in bert.c-cuda pytorch; do
     for d in "" -bf16; do
