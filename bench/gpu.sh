@@ -53,8 +53,8 @@ yes*) ;;
 esac
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 case $SHAPE in
-base) MODEL="$build/bench-model-L$LAYERS" ;;
-tiny) MODEL="$build/bench-model-tiny" LAYERS=2 ;;
+base) MODEL="$build/bench-model-L$LAYERS" shape_name=bert-base ;;
+tiny) MODEL="$build/bench-model-tiny" LAYERS=2 shape_name=BERT-Tiny ;;
 *) echo "bench/gpu.sh: SHAPE is base or tiny, not $SHAPE" >&2; exit 2 ;;
 esac
 "$build/bench_forward" --layers "$LAYERS" --shape "$SHAPE" --model-dir "$MODEL" --write-only >/dev/null || exit 1
@@ -110,7 +110,7 @@ if part forward; then
                 --reps "$REPS" --threads 1 $flags
         done
     done
-    echo "$([ "$SHAPE" = tiny ] && echo BERT-Tiny || echo bert-base) shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
+    echo "$shape_name shape, $LAYERS layers, median ms of $REPS: bert.c f32 (TF32 off; fused attention), batched = the same"
     echo "with BERT_CUDA_ATTENTION=batched, --dtype bf16 / f16 (16-bit dense products, f32 sums), --dtype tf32; peers"
     echo "f32: ref = tools/bert_reference.py eager, hf = transformers BertModel eager, hfc = BertModel under torch.compile;"
     echo "hf16 = BertModel in float16 (.half()) eager; ratio = bert.c f32 / peer (hf16: bert.c f16 / peer)"

@@ -30,6 +30,7 @@ dir=${2:-build-gpupack}
 cd "$(dirname "$0")/../.." || exit 1
 case $stage in proof | more) ;; *) echo "tests/gpu/device.sh: STAGE is proof or more, not $stage" >&2; exit 2 ;; esac
 start=$(date +%s)
+PY=${PYTHON:-python3}
 deadline=$((start + ${BUDGET:-540}))
 case $dir in /*) echo "tests/gpu/device.sh: DIR is relative to the repository root, not $dir" >&2; exit 2 ;; esac
 # unpacked whenever the tarball is newer than the folder: a warm machine keeps
@@ -41,11 +42,13 @@ fi
 # cuBLAS: the CUDA folder bert was built against, else the loader's path; where
 # the machine has it only in a Python wheel (nvidia-cublas, beside torch), that
 # wheel's lib folder is put on the loader's path
-if ! "$dir/bert" --version 2>&1 | grep -q '^cuda: yes' &&
-    wheel=$("${PYTHON:-python3}" -c 'import os, nvidia.cublas as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null) &&
+cuda=$("$dir/bert" --version 2>&1 | grep '^cuda:')
+if [ "${cuda#cuda: yes}" = "$cuda" ] &&
+    wheel=$("$PY" -c 'import os, nvidia.cublas as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null) &&
     [ -d "$wheel" ]; then
     LD_LIBRARY_PATH="$wheel${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LD_LIBRARY_PATH
+    cuda=$("$dir/bert" --version 2>&1 | grep '^cuda:')
 fi
 logs=${OUT:-$dir/logs}
 mkdir -p "$logs" || exit 1
@@ -56,9 +59,9 @@ runlog="$logs/$stage-run.log" benchlog="$logs/$stage-bench.log"
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), stage $stage, $dir"
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     echo "CPU: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores"
-    "$dir/bert" --version 2>&1 | grep '^cuda:'
+    echo "$cuda"
     [ -z "${LD_LIBRARY_PATH:-}" ] || echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-    "${PYTHON:-python3}" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -1
+    "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 | tail -1
 } | tee "$logs/$stage-machine.txt"
 status=0
 # part LOG CMD...: CMD with what is left of the budget, its output appended to LOG
