@@ -74,7 +74,8 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     if (rc != BERT_OK) return rc;
     size_t N = (size_t)a->N, tt = a->poff[S], NC = N * C;
     size_t per_layer = 10 * NC + 4 * N + 2 * N * I + 2 * (size_t)NH * tt;
-    size_t need = (gpu < 2 ? /* the embeddings' */ 3 * NC + 2 * N : 0) + /* x_out, dx, dtmp, keymask */ 3 * NC + N +
+    /* the embeddings' (e_*: gpu < 2), x_out and dx (gpu < 3), dtmp (gpu < 2), the key mask */
+    size_t need = (gpu < 2 ? 4 * NC + 2 * N : 0) + (gpu < 3 ? 2 * NC : 0) + N +
                   /* TAKE's rounding */ 16 * (18 * (size_t)NL + 16) + 64 +
                   (gpu ? 0 : (size_t)NL * per_layer + 4 * NC + N * I + 2 * (size_t)NH * tt);
     if (need > a->cap_floats) {
@@ -85,9 +86,11 @@ bert_status train_acts_reserve(train_acts **pa, const bert_model *m, const bert_
     }
     float *p = a->block;
 #define TAKE(ptr, n) (ptr = p, p += bert_lines(n, sizeof *p))
-    a->e_sum = a->e_ln = a->e_mask = a->e_mean = a->e_rstd = NULL;
+    a->e_sum = a->e_ln = a->e_mask = a->e_mean = a->e_rstd = a->x_out = a->dx = a->dtmp = NULL;
     if (gpu < 2) TAKE(a->e_sum, NC), TAKE(a->e_ln, NC), TAKE(a->e_mask, NC), TAKE(a->e_mean, N), TAKE(a->e_rstd, N);
-    TAKE(a->x_out, NC), TAKE(a->dx, NC), TAKE(a->dtmp, NC), TAKE(a->keymask, N);
+    if (gpu < 2) TAKE(a->dtmp, NC); /* x0 goes over from it with the layers alone on the GPU */
+    if (gpu < 3) TAKE(a->x_out, NC), TAKE(a->dx, NC);
+    TAKE(a->keymask, N);
     if (gpu) return BERT_OK; /* the layers keep theirs on the GPU */
     for (int l = 0; l < NL; l++) {
         layer_acts *la = &a->layers[l];

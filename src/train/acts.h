@@ -100,7 +100,8 @@ typedef struct train_share {
  * what trains on the GPU (train/gpu.h): 0 nothing; 1 the layers, so only
  * the embeddings', x_out, dx, dtmp and the key mask are held here
  * (layers[] and the rest stay NULL); 2 the embeddings too, so not even
- * theirs (e_* NULL). */
+ * theirs nor dtmp (NULL); 3 the task's head too, so not x_out and dx
+ * either: the key mask alone. */
 bert_status train_acts_reserve(train_acts **a, const bert_model *m, const bert_sequence *seqs, int S, int bf16,
                                int gpu, bert_error *err);
 void train_acts_free(train_acts *a);

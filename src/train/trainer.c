@@ -430,7 +430,7 @@ bert_status bert_trainer_backward(bert_trainer *t, const bert_sequence *seqs, in
 
 static bert_status forward_backward(bert_trainer *t, train_pass *tp, const bert_sequence *seqs, int S,
                                     const float *labels, double *loss, bert_error *err) {
-    int on_gpu = !t->gpu ? 0 : t->gpu_emb ? 2 : 1;
+    int on_gpu = !t->gpu ? 0 : t->gpu_heads ? 3 : t->gpu_emb ? 2 : 1;
     bert_status rc = train_acts_reserve(&t->acts, t->model, seqs, S, t->params16 != NULL, on_gpu, err);
     if (rc != BERT_OK) return rc;
     if (t->gpu && (rc = train_gpu_sync(t, err)) != BERT_OK) return rc;
