@@ -7,7 +7,8 @@
 #   make bench        forward-pass benchmark of the bert-base shape
 #   make install PREFIX=/usr/local
 #
-# Options: BLAS=openblas (default) or BLAS=none (portable loops, no BLAS).
+# Options: BLAS=openblas (default) or BLAS=none (portable loops, no BLAS);
+# MPI=none, CUDA=none, HTTP=none (no `bert serve`), PLOT=none (no `bert plot`).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -34,12 +35,20 @@ JSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # utf8proc: Unicode categories, decomposition and case mapping for the tokenizer.
 UNICODE_LIBS := $(shell pkg-config --libs libutf8proc 2>/dev/null || echo -lutf8proc)
 
-# PLplot (cairo devices) draws `bert plot`; only the CLI links it.
+# PLplot (cairo devices) draws `bert plot`; only the CLI links it. PLOT=none
+# builds the tool without it (`bert plot` then says so), as HTTP=none does
+# without libmicrohttpd, which serves `bert serve` (src/server): a tool with
+# fewer libraries to carry (tests/gpu/pack.sh).
+PLOT ?= auto
+HTTP ?= auto
+ifneq ($(PLOT),none)
 PLOT_CFLAGS := $(shell pkg-config --cflags plplot 2>/dev/null)
 PLOT_LIBS   := $(shell pkg-config --libs plplot 2>/dev/null || echo -lplplot)
-# libmicrohttpd serves `bert serve` (src/server); only the tool links it.
+endif
+ifneq ($(HTTP),none)
 HTTP_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 HTTP_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+endif
 
 # Open MPI (libopenmpi-dev) makes training data-parallel (src/dist/mpi.c);
 # without it, or with MPI=none, the library knows only a job of one.
@@ -87,8 +96,8 @@ CUDA_SKIP := src/cuda/none.c
 endif
 
 LIB_SRC  := $(filter-out $(CUDA_SKIP),$(wildcard src/util/*.c src/io/*.c src/data/*.c src/kernels/*.c src/model/*.c src/tokenizer/*.c src/tasks/*.c src/train/*.c src/dist/*.c src/cuda/*.c))
-CLI_SRC  := $(wildcard src/cli/*.c)
-SERVER_SRC := $(wildcard src/server/*.c)
+CLI_SRC  := $(filter-out $(if $(filter none,$(PLOT)),src/cli/cmd_plot.c,src/cli/cmd_plot_none.c),$(wildcard src/cli/*.c))
+SERVER_SRC := $(if $(filter none,$(HTTP)),src/server/params.c src/server/none.c,$(filter-out src/server/none.c,$(wildcard src/server/*.c)))
 TEST_SRC := $(filter-out tests/json_close.c tests/st_close.c tests/dist_check.c tests/faults/% tests/cuda_emu/%,$(wildcard tests/*.c tests/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -137,6 +146,13 @@ $(SERVER_OBJ): CFLAGS += $(HTTP_CFLAGS)
 $(TESTBIN): $(TEST_OBJ) $(STATIC)
 	$(CC) -o $@ $(TEST_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 $(TEST_OBJ): CFLAGS += -Itests -fvisibility=default
+
+# The tool as HTTP=none PLOT=none links it (no libmicrohttpd, no PLplot),
+# from this build's objects: tests/cli/test_cli.sh runs it.
+BARE_OBJ := $(filter-out $(BUILD)/src/cli/cmd_plot.o $(BUILD)/src/cli/cmd_plot_none.o,$(CLI_OBJ)) \
+            $(BUILD)/src/cli/cmd_plot_none.o $(BUILD)/src/server/params.o $(BUILD)/src/server/none.o
+$(BUILD)/bert-bare: $(BARE_OBJ) $(STATIC)
+	$(CC) -o $@ $(BARE_OBJ) $(STATIC) $(LDFLAGS) $(LDLIBS)
 
 # The GPU path's own source run on the CPU (tests/cuda_emu/): src/cuda's .cu
 # files built by the host C++ compiler against emulated CUDA headers, a
@@ -226,12 +242,12 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(STATIC)
 # the suite runs every fuzz target briefly (tests/cli/test_harness.sh).
 test: deps
 	@tools/install-deps.sh --fuzz
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BUILD)/test_cuda_emu $(BUILD)/bert-cuda-emu $(BUILD)/dist_hook_emu $(BUILD)/bench_forward-cuda-emu $(BUILD)/bench_train-cuda-emu $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bert-bare $(TESTBIN) $(BUILD)/test_cuda_emu $(BUILD)/bert-cuda-emu $(BUILD)/dist_hook_emu $(BUILD)/bench_forward-cuda-emu $(BUILD)/bench_train-cuda-emu $(BUILD)/unicode_diff $(BUILD)/json_close $(BUILD)/st_close $(BUILD)/dist_check $(EXAMPLES) $(BUILD)/fail_io.so $(BUILD)/fs_copy
 	@tests/run.sh $(BUILD)
 
 test-asan: deps
 	@$(MAKE) -s --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/test_bert build-asan/test_cuda_emu build-asan/bert-cuda-emu build-asan/dist_hook_emu build-asan/bench_forward-cuda-emu build-asan/bench_train-cuda-emu build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/bert build-asan/bert-bare build-asan/test_bert build-asan/test_cuda_emu build-asan/bert-cuda-emu build-asan/dist_hook_emu build-asan/bench_forward-cuda-emu build-asan/bench_train-cuda-emu build-asan/unicode_diff build-asan/json_close build-asan/st_close build-asan/dist_check build-asan/fail_io.so build-asan/fs_copy \
 		$(patsubst examples/%.c,build-asan/examples/%,$(wildcard examples/*.c))
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/run.sh build-asan
 

@@ -9,22 +9,6 @@
 
 #include "server/http.h"
 
-/* The defaults documented in serve.h. */
-srv_params srv_default_params(void) {
-    srv_params p = {
-        .host = "127.0.0.1",
-        .port = 8080,
-        .http_threads = 2,
-        .max_batch_tokens = 16384,
-        .max_concurrent = 512,
-        .max_client_batch = 64,
-        .max_body_bytes = 2000000,
-        .max_connections = 1024,
-        .timeout_s = 30,
-    };
-    return p;
-}
-
 /* The tokens an input may have: --max-input-tokens, capped by what the
  * model takes (positions, the tokenizer's and sentence-transformers' max). */
 static int input_limit(const srv_server *s) {

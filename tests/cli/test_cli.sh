@@ -262,6 +262,17 @@ if cmp -s "$TMP/ftA/checkpoint-18/model.safetensors" "$TMP/ftB/checkpoint-18/mod
 if [ "$(head -c 4 "$TMP/curves.png" | od -An -c | tr -d ' ')" = "211PNG" ] && grep -q "<svg" "$TMP/curves.svg" && [ ! -e "$TMP/curves.png.tmp"* ]; then
     pass plot_png_and_svg; else fail plot_png_and_svg "$TMP/err"; fi
 expect_error plot_bad_extension "must end in .png or .svg" "$BERT" plot "$TMP/ftA/log.jsonl" --output "$TMP/curves.jpg"
+# The tool built without PLplot and libmicrohttpd (make BUILD/bert-bare, as HTTP=none PLOT=none links
+# it) loads neither, says so for plot and serve (exit 1), and runs the rest.
+BARE="$(dirname "$BERT")/bert-bare"
+if [ -x "$BARE" ] && ! ldd "$BARE" | grep -qE 'libplplot|libmicrohttpd' \
+    && "$BARE" embed "$FIX/tiny-pretraining" --pooling mean < "$FIX/tiny-pretraining/inputs.jsonl" > "$TMP/bare.emb" 2> "$TMP/err" \
+    && "$BERT" embed "$FIX/tiny-pretraining" --pooling mean < "$FIX/tiny-pretraining/inputs.jsonl" > "$TMP/full.emb" && [ -s "$TMP/full.emb" ] \
+    && cmp -s "$TMP/bare.emb" "$TMP/full.emb"; then
+    pass bare_tool_runs_without_plot_and_server_libraries
+else fail bare_tool_runs_without_plot_and_server_libraries "$TMP/err"; fi
+expect_error bare_tool_has_no_plot "built without PLplot (PLOT=none)" "$BARE" plot "$TMP/ftA/log.jsonl" --output "$TMP/bare.png"
+expect_error bare_tool_has_no_server "built without libmicrohttpd (HTTP=none)" "$BARE" serve "$FIX/tiny-pretraining" --port 0
 "$BERT" sweep "$TASKS/mlm" --output-dir "$TMP/sweep" --lrs 1e-3,1e-5 --epochs 1 --batch-sizes 8 --seeds 1,2 -- \
     --train "$FT/train.tsv" --dev "$FT/dev.tsv" --text-column sentence --label-column label > "$TMP/sweep.txt" 2> "$TMP/err"
 if [ "$(grep -c '^[1-4] ' "$TMP/sweep.txt")" -eq 4 ] && [ "$(wc -l < "$TMP/sweep/sweep.jsonl")" -eq 4 ] && ! grep -q failed "$TMP/sweep.txt"; then

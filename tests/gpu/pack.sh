@@ -5,7 +5,9 @@
 #
 # Builds bert, test_bert, json_close, bench_forward and bench_train with CUDA into DIR
 # (default build-gpupack; BLAS=none and MPI=none: the encoder runs on the GPU,
-# the CPU side on the portable loops or oneDNN where it is found), copies the
+# the CPU side on the portable loops or oneDNN where it is found; HTTP=none
+# and PLOT=none: no check serves or plots, and libmicrohttpd's TLS stack and
+# PLplot's fonts would take 4 MB of the 64 MiB), copies the
 # shared libraries they load, except the C library's own, into DIR/lib, links
 # them with an RPATH to DIR/lib (DT_RPATH: it also serves the libraries'
 # own dependencies, and leaves every other program, Python's torch included,
@@ -34,7 +36,7 @@ progs="bert test_bert json_close bench_forward bench_train"
 for p in $progs; do rm -f "$dir/$p"; done # relinked with the RPATH below
 # make turns $$ into $, the recipe's shell \$ into a literal $ORIGIN
 # the lent GPUs are Hopper's (H100, H200): their code alone, to travel light
-make -s -j"$(nproc)" BUILD="$dir" BLAS=none MPI=none CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
+make -s -j"$(nproc)" BUILD="$dir" BLAS=none MPI=none HTTP=none PLOT=none CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
     LDFLAGS='-Wl,--disable-new-dtags,-rpath,\$$ORIGIN/lib' \
     $(for p in $progs; do printf '%s/%s ' "$dir" "$p"; done) >/dev/null
 if ! grep -q yes "$dir/.cuda-probe" 2>/dev/null; then
