@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,11 +81,19 @@ cJSON *srv_body_json(srv_req *r, srv_reply *out) {
         return srv_error(sh, out, 400, "validation", NULL, "the body holds a NUL byte"), NULL;
     if (has_nul_escape(r->body.p, r->body.n))
         return srv_error(sh, out, 400, "validation", NULL, "the body holds a \\u0000 escape"), NULL;
-    cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.n);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(r->body.p, r->body.n, &end, 0);
     if (!j) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= r->body.p && at <= r->body.p + r->body.n ? (long)(at - r->body.p) : -1;
         return srv_error(sh, out, 400, "validation", NULL, "malformed JSON near byte %ld", off), NULL;
+    }
+    /* one JSON value (RFC 8259), whitespace alone after it */
+    while (end < r->body.p + r->body.n && strchr(" \t\r\n", *end)) end++;
+    if (end < r->body.p + r->body.n) {
+        cJSON_Delete(j);
+        return srv_error(sh, out, 400, "validation", NULL, "malformed JSON: more after the value at byte %ld",
+                         (long)(end - r->body.p)), NULL;
     }
     r->json = j;
     return j;
@@ -103,6 +112,10 @@ int srv_submit(srv_req *r, srv_reply *out) {
     s->waiting++;
     r->submitted = 1;
     pthread_mutex_unlock(&s->lock);
+    /* the job holds what it reads: a queued request keeps neither its body nor its parsed tree */
+    cJSON_Delete(r->json);
+    r->json = NULL;
+    sb_free(&r->body);
     r->job->conn = r->conn;
     MHD_suspend_connection(r->conn);
     if (!srv_queue_push(s->queue, r->job)) {
@@ -149,28 +162,31 @@ static enum MHD_Result send_reply(srv_req *r, struct MHD_Connection *c, srv_repl
     return ok;
 }
 
-/* Copy the path for the log and metrics: printable ASCII only, no quotes. */
-static void set_path(srv_req *r, const char *url) {
+/* Copy the client's method or path into dst[cap] for the replies, the log
+ * and the metrics: printable ASCII only, no quotes or backslashes (each
+ * other byte a '?'), cut to fit. */
+static void set_printable(char *dst, size_t cap, const char *src) {
     size_t i = 0;
-    for (; url[i] && i + 1 < sizeof r->path; i++) {
-        unsigned char ch = (unsigned char)url[i];
-        r->path[i] = ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
+    for (; src[i] && i + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
     }
-    r->path[i] = '\0';
+    dst[i] = '\0';
 }
 
 /* First call of a request: route, method, key and size checks. Returns 1
  * with a reply in out when the request is answered before its body. */
 static int first_call(srv_req *r, struct MHD_Connection *c, const char *url, const char *method, srv_reply *out) {
     srv_server *s = r->s;
-    snprintf(r->method, sizeof r->method, "%s", method);
-    set_path(r, url);
+    set_printable(r->method, sizeof r->method, method);
+    set_printable(r->path, sizeof r->path, url);
     int path_known = 0;
     srv_shape sh = strncmp(url, "/v1/", 4) == 0 ? SRV_SHAPE_OPENAI : SRV_SHAPE_TEI;
     for (const srv_route *rt = srv_routes; rt->path; rt++) {
         if (strcmp(rt->path, url) != 0) continue;
         path_known = 1;
-        if (strcmp(rt->method, method) == 0) r->route = rt;
+        /* HEAD as GET (libmicrohttpd leaves the body out), as TEI's router answers it */
+        if (strcmp(rt->method, method) == 0 || (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) r->route = rt;
         else out->allow = rt->method;
     }
     if (s->prm.cors_origin && strcmp(method, "OPTIONS") == 0 && path_known) return out->status = 204, 1;
@@ -179,7 +195,7 @@ static int first_call(srv_req *r, struct MHD_Connection *c, const char *url, con
     if (!r->route) return srv_error(sh, out, 405, "validation", NULL, "%s takes %s, not %s", r->path, out->allow, r->method), 1;
     if (s->prm.api_key && !r->route->public_route) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || strncmp(h, "Bearer ", 7) != 0 || !ct_equal(h + 7, s->prm.api_key))
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !ct_equal(h + 7, s->prm.api_key)) /* the scheme: RFC 7235's any case */
             return srv_error(sh, out, 401, "unauthorized", NULL, "a valid API key is needed (Authorization: Bearer KEY)"), 1;
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -259,7 +275,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
     double ms = (now_s() - r->t0) * 1e3;
     const char *route = r->route ? r->route->path : "other";
-    srv_metrics_request(s->metrics, route, r->status, ms / 1e3, r->job ? r->queue_ms / 1e3 : -1, r->tokens);
+    /* the queue's time only for a job the batcher took (not one refused, or answered before it ran) */
+    int ran = r->job && r->job->t_started > 0;
+    srv_metrics_request(s->metrics, route, r->status, ms / 1e3, ran ? r->queue_ms / 1e3 : -1, r->tokens);
     char line[512];
     if (s->prm.log_json) {
         time_t now = time(NULL);

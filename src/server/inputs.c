@@ -215,7 +215,8 @@ int srv_job_alloc(srv_server *s, srv_job *j, int token_level) {
 void srv_job_error(srv_req *r, srv_reply *out) {
     const bert_error *e = &r->job->err;
     srv_shape sh = r->route->shape;
-    if (e->code == BERT_ERR_INPUT && strstr(e->message, "tokens; the model takes at most"))
+    if (r->job->cancelled) srv_error(sh, out, 503, "unhealthy", NULL, "%s", e->message);
+    else if (e->code == BERT_ERR_INPUT && strstr(e->message, "tokens; the model takes at most"))
         srv_error(sh, out, 413, "validation", NULL, "%s", e->message);
     else if (e->code == BERT_ERR_INPUT)
         srv_error(sh, out, 422, "validation", NULL, "%s", e->message);

@@ -282,6 +282,32 @@ int srv_queue_push(srv_queue *q, srv_job *job) {
     return ok;
 }
 
+int srv_queue_cancel(srv_queue *q) {
+    int n = 0;
+    pthread_mutex_lock(&q->mu);
+    q->closing = 1;
+    for (;;) { /* one at a time: each connection is resumed outside the lock */
+        srv_job *prev = NULL, *j = q->head;
+        while (j && j->t_started) prev = j, j = j->next;
+        if (!j) break;
+        if (prev) prev->next = j->next;
+        else q->head = j->next;
+        if (q->tail == j) q->tail = prev;
+        j->failed = j->cancelled = j->finished = 1;
+        j->err.code = BERT_ERR_STATE;
+        snprintf(j->err.message, sizeof j->err.message, "the server is shutting down; the request was not started");
+        j->t_started = j->t_finished = now_s();
+        q->depth--;
+        struct MHD_Connection *c = j->conn;
+        pthread_mutex_unlock(&q->mu);
+        MHD_resume_connection(c);
+        n++;
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 /* Jobs queued or running. */
 int srv_queue_depth(srv_queue *q) {
     pthread_mutex_lock(&q->mu);

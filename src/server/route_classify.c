@@ -10,7 +10,8 @@
 
 typedef struct {
     int n, raw, batch, return_text;
-    const char **texts, **pairs; /* point into the request's JSON */
+    const char **texts, **pairs; /* point into the request's JSON (freed once queued: srv_submit); with
+                                  * return_text, pairs are copies (owned) */
     srv_trunc t;
     int L;                       /* labels: the job's out is [n x L] scores */
 } cls_state;
@@ -19,6 +20,7 @@ typedef struct {
 static void cls_free(void *p) {
     cls_state *c = p;
     if (!c) return;
+    for (int i = 0; c->return_text && c->pairs && i < c->n; i++) free((char *)c->pairs[i]);
     free(c->texts), free(c->pairs);
     free(c);
 }
@@ -159,7 +161,8 @@ int route_rerank(srv_req *r, srv_reply *out) {
         if (!cJSON_IsString(e) || !*e->valuestring)
             return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "texts", "texts[%d] must be a non-empty string", i);
         c->texts[i] = q->valuestring;
-        c->pairs[i] = e->valuestring;
+        c->pairs[i] = c->return_text ? strdup(e->valuestring) : e->valuestring; /* the answer names it */
+        if (!c->pairs[i]) return srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
         if (!cls_input(r, c, i, out)) return 1;
     }
     return srv_submit(r, out);

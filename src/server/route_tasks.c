@@ -13,7 +13,8 @@ typedef enum { TASK_FILL, TASK_NER, TASK_QA, TASK_DIALOGUE, TASK_SPARSE } task_k
 typedef struct {
     task_kind kind;
     int n, list;
-    cJSON **items;   /* the request's objects (owned by r->json)     */
+    cJSON *own;      /* the request's objects, each cut to what its task reads (item_copy) */
+    cJSON **items;   /* [n] in own                                    */
     srv_trunc *t;    /* [n]                                           */
     cJSON *answer;   /* built by the batcher                          */
 } task_state;
@@ -23,8 +24,43 @@ static void task_free(void *p) {
     task_state *s = p;
     if (!s) return;
     free(s->items), free(s->t);
+    cJSON_Delete(s->own);
     cJSON_Delete(s->answer);
     free(s);
+}
+
+#define DIALOGUE_HISTORY 64
+
+/* The fields each task reads from an object on the batcher. */
+static const char *const item_keys[][9] = {
+    [TASK_FILL] = {"text", "top_k", "targets"},
+    [TASK_NER] = {"text", "aggregation_strategy"},
+    [TASK_QA] = {"question", "context", "top_k", "max_answer_len", "max_seq_len", "doc_stride", "max_question_len",
+                 "handle_impossible"},
+    [TASK_DIALOGUE] = {"text", "top_k", "history"},
+    [TASK_SPARSE] = {"text"},
+};
+
+/* A copy of object o with the fields its task reads alone (a dialogue's
+ * last DIALOGUE_HISTORY turns), so a queued request holds no more than
+ * that of its body; NULL when out of memory. */
+static cJSON *item_copy(const cJSON *o, task_kind kind) {
+    cJSON *c = cJSON_CreateObject();
+    for (int k = 0; c && k < 9 && item_keys[kind][k]; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, item_keys[kind][k]);
+        if (!v) continue;
+        cJSON *d = NULL;
+        if (cJSON_IsArray(v) && strcmp(item_keys[kind][k], "history") == 0) {
+            int skip = cJSON_GetArraySize(v) - DIALOGUE_HISTORY;
+            d = cJSON_CreateArray();
+            for (const cJSON *e = v->child; d && e; e = e->next)
+                if (skip-- <= 0 && !cJSON_AddItemToArray(d, cJSON_Duplicate(e, 1))) cJSON_Delete(d), d = NULL;
+        } else {
+            d = cJSON_Duplicate(v, 1);
+        }
+        if (!d || !cJSON_AddItemToObject(c, item_keys[kind][k], d)) cJSON_Delete(d), cJSON_Delete(c), c = NULL;
+    }
+    return c;
 }
 
 /* An int field in [lo, hi] (absent: def); 0 with j->err. */
@@ -41,21 +77,17 @@ static int item_int(const cJSON *o, const char *key, int def, int lo, int hi, in
     return 0;
 }
 
+enum { FILL_TARGETS = 64 }; /* a fill-mask object's targets, at most */
+
 /* fill-mask of one object: the CLI's line. */
 static cJSON *fill_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
     const char *text = cJSON_GetObjectItemCaseSensitive(o, "text")->valuestring;
     int top_k, nt = 0;
     if (!item_int(o, "top_k", 5, 1, 1000, i, &top_k, err)) return NULL;
     const cJSON *tg = cJSON_GetObjectItemCaseSensitive(o, "targets");
-    const char *targets[64];
-    for (const cJSON *e = cJSON_IsArray(tg) ? tg->child : NULL; e; e = e->next) {
-        if (!cJSON_IsString(e) || nt == 64) {
-            err->code = BERT_ERR_INPUT;
-            snprintf(err->message, sizeof err->message, "input %d: 'targets' must be at most 64 strings", i);
-            return NULL;
-        }
+    const char *targets[FILL_TARGETS];
+    for (const cJSON *e = cJSON_IsArray(tg) ? tg->child : NULL; e && nt < FILL_TARGETS; e = e->next) /* start_items checked them */
         targets[nt++] = e->valuestring;
-    }
     bert_fill_mask_result res;
     if (bert_fill_mask(p, &text, 1, top_k, nt ? targets : NULL, nt, &res, err) != BERT_OK) return NULL;
     cJSON *all = cJSON_CreateArray();
@@ -122,7 +154,7 @@ static cJSON *qa_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
         !item_int(o, "doc_stride", q.doc_stride, 0, 4096, i, &q.doc_stride, err) ||
         !item_int(o, "max_question_len", q.max_question_len, 1, 4096, i, &q.max_question_len, err))
         return NULL;
-    q.handle_impossible = cJSON_IsTrue(hi);
+    q.handle_impossible = cJSON_IsTrue(hi); /* a boolean: start_items checked it */
     bert_answer *a;
     int na;
     if (bert_qa(p, cJSON_GetObjectItemCaseSensitive(o, "question")->valuestring,
@@ -141,8 +173,6 @@ static cJSON *qa_one(bert_pipeline *p, const cJSON *o, int i, bert_error *err) {
     bert_answers_free(a, na);
     return res;
 }
-
-#define DIALOGUE_HISTORY 64
 
 /* A dialogue turn, {"text", "history"?: [strings or {"speaker", "text"}],
  * "top_k"?}: bert dialogue's line (the last DIALOGUE_HISTORY earlier turns read). */
@@ -232,6 +262,36 @@ static int run_task(srv_job *j, bert_pipeline *p) {
     return 1;
 }
 
+/* Fill-mask object o (input i, `masks` [MASK] tokens in its text of
+ * text_bytes): its top_k and targets checked, and what its predictions'
+ * JSON will take, about (a sequence of at most twice the text, and its
+ * numbers and token), added to *bytes; past 16 x --max-body-bytes for the
+ * request, a 422: a small body must not make an answer of gigabytes. 0
+ * with the reply. */
+static int fill_answer_bytes(srv_req *r, const cJSON *o, int i, int masks, size_t text_bytes, double *bytes,
+                             srv_reply *out) {
+    bert_error err = {0};
+    int top_k, nt = 0;
+    if (!item_int(o, "top_k", 5, 1, 1000, i, &top_k, &err))
+        return !srv_error(SRV_SHAPE_TEI, out, 422, "validation", "top_k", "%s", err.message);
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(o, "targets");
+    if (tg && !cJSON_IsNull(tg) && !cJSON_IsArray(tg))
+        return !srv_error(SRV_SHAPE_TEI, out, 422, "validation", "targets", "input %d: 'targets' must be a list of strings", i);
+    for (const cJSON *e = cJSON_IsArray(tg) ? tg->child : NULL; e; e = e->next)
+        if (!cJSON_IsString(e) || ++nt > FILL_TARGETS)
+            return !srv_error(SRV_SHAPE_TEI, out, 422, "validation", "targets", "input %d: 'targets' must be at most %d strings",
+                              i, FILL_TARGETS);
+    if (nt && nt < top_k) top_k = nt;
+    double limit = 16.0 * (double)r->s->prm.max_body_bytes;
+    *bytes += (double)masks * top_k * (2.0 * (double)text_bytes + 128.0);
+    if (*bytes > limit)
+        return !srv_error(SRV_SHAPE_TEI, out, 422, "validation", "top_k",
+                          "input %d: the answer would take about %.0f MB (%d masks x top_k %d): over the limit of %.0f MB "
+                          "(16 x --max-body-bytes); ask for a smaller top_k or fewer masks", i, *bytes / 1e6, masks, top_k,
+                          limit / 1e6);
+    return 1;
+}
+
 /* Queue the task on b, one object or a list of them. */
 static int start_items(srv_req *r, cJSON *b, task_kind kind, unsigned head, const char *what, srv_reply *out) {
     static const char *need[] = {"\"text\"", "\"text\"", "\"question\" and \"context\"", "\"text\"", "\"inputs\""};
@@ -247,24 +307,38 @@ static int start_items(srv_req *r, cJSON *b, task_kind kind, unsigned head, cons
     task_state *s = calloc(1, sizeof *s);
     srv_job *j = calloc(1, sizeof *j);
     r->state = s, r->state_free = task_free, r->job = j;
-    if (!s || !j || !(s->items = calloc((size_t)n, sizeof *s->items)) || !(s->t = calloc((size_t)n, sizeof *s->t)))
+    if (!s || !j || !(s->items = calloc((size_t)n, sizeof *s->items)) || !(s->t = calloc((size_t)n, sizeof *s->t)) ||
+        !(s->own = cJSON_CreateArray()))
         return srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
     s->kind = kind, s->n = n, s->list = list;
     j->task = run_task, j->task_state = s;
+    double answer_bytes = 0; /* fill-mask: what the predictions' JSON will take, about */
     cJSON *o = list ? b->child : b;
     for (int i = 0; i < n; i++, o = o->next) {
         const char *text = cJSON_IsObject(o) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, kind == TASK_QA ? "question" : "text")) : NULL;
         const char *ctx = kind == TASK_QA ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "context")) : "";
         if (!text || !ctx) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "input %d: needs %s strings", i, need[kind]);
         if (!*text || (kind == TASK_QA && !*ctx)) return srv_error(SRV_SHAPE_TEI, out, 400, "empty", NULL, "input %d: empty text", i);
-        s->items[i] = o;
         if (!srv_read_trunc(r, o, &s->t[i], out)) return 1;
+        int impossible;
+        if (kind == TASK_QA && !srv_read_bool(r, o, "handle_impossible", 0, &impossible, out)) return 1;
+        bert_sequence seq = {0};
         if (kind == TASK_QA) { /* long contexts are windowed: count, never refuse */
             srv_trunc cut = {1, 0, NULL, 0};
             if (!srv_count_tokens(r, text, ctx, &cut, i, &j->tokens, NULL, out)) return 1;
-        } else if (!srv_count_tokens(r, text, NULL, &s->t[i], i, &j->tokens, NULL, out)) {
+        } else if (!srv_count_tokens(r, text, NULL, &s->t[i], i, &j->tokens, kind == TASK_FILL ? &seq : NULL, out)) {
             return 1;
         }
+        if (kind == TASK_FILL) {
+            int masks = 0, mask_id = bert_tokenizer_special_id(sv->tok, BERT_SPECIAL_MASK);
+            for (int k = 0; k < seq.n_tokens; k++) masks += seq.input_ids[k] == mask_id;
+            free((void *)seq.input_ids);
+            if (!fill_answer_bytes(r, o, i, masks, strlen(text), &answer_bytes, out)) return 1;
+        }
+        cJSON *c = item_copy(o, kind);
+        if (!c || !cJSON_AddItemToArray(s->own, c))
+            return cJSON_Delete(c), srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
+        s->items[i] = c;
     }
     return srv_submit(r, out);
 }
@@ -315,8 +389,11 @@ void route_task_finish(srv_req *r, srv_reply *out) {
     if (r->job->failed) return srv_job_error(r, out);
     task_state *s = r->state;
     char *txt = cJSON_PrintUnformatted(s->answer);
+    cJSON_Delete(s->answer); /* the text alone from here on */
+    s->answer = NULL;
     if (!txt) return (void)srv_error(SRV_SHAPE_TEI, out, 500, "backend", NULL, "out of memory");
     out->status = 200;
-    sb_puts(&out->body, txt);
-    free(txt);
+    sb_free(&out->body);
+    size_t n = strlen(txt);
+    out->body = (sbuf){txt, n, n + 1, 0}; /* the reply takes the text as it is */
 }

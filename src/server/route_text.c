@@ -6,13 +6,26 @@
 
 #include "server/routes.h"
 
-/* The byte offset of code point cp in text. */
-static size_t cp_byte(const char *text, int cp) {
-    size_t i = 0;
-    for (int k = 0; text[i]; i++) {
-        if (((unsigned char)text[i] & 0xC0) == 0x80) continue;
-        if (k++ == cp) return i;
+/* A place in a text: code point cp starts at byte `byte`. */
+typedef struct {
+    size_t byte;
+    int cp;
+} text_pos;
+
+/* The byte offset of code point cp in text (its end when past it), walked
+ * from *at, which moves there: forward from the last answer, as the
+ * tokens' offsets go, so a text costs one pass; from the start when cp is
+ * behind. */
+static size_t cp_byte(const char *text, int cp, text_pos *at) {
+    if (cp < at->cp) *at = (text_pos){0, 0};
+    size_t i = at->byte;
+    int k = at->cp;
+    while (text[i] && k < cp) {
+        i++;
+        while (((unsigned char)text[i] & 0xC0) == 0x80) i++;
+        k++;
     }
+    at->byte = i, at->cp = k;
     return i;
 }
 
@@ -25,6 +38,7 @@ static int tokens_json(srv_req *r, const char *text, int index, int special, sbu
     if (bert_tokenize(r->s->tok, text, -1, NULL, -1, &ep, &es, &err) != BERT_OK)
         return !srv_error(SRV_SHAPE_TEI, out, 422, "tokenizer", NULL, "input %d: %s", index, err.message);
     const bert_encoding *e = &es.encodings[0];
+    text_pos at = {0, 0};
     sb_puts(o, "[");
     for (int k = 0; k < e->n_tokens; k++) {
         int is_special = e->special_tokens_mask[k] != 0;
@@ -34,7 +48,7 @@ static int tokens_json(srv_req *r, const char *text, int index, int special, sbu
             sb_puts(o, ",\"special\":true,\"start\":null,\"stop\":null}");
             continue;
         }
-        size_t b0 = cp_byte(text, e->offsets[2 * k]), b1 = cp_byte(text, e->offsets[2 * k + 1]);
+        size_t b0 = cp_byte(text, e->offsets[2 * k], &at), b1 = cp_byte(text, e->offsets[2 * k + 1], &at);
         char *piece = malloc(b1 - b0 + 1);
         if (piece) {
             memcpy(piece, text + b0, b1 - b0);

@@ -118,6 +118,14 @@ int srv_run(const srv_params *params) {
             sig == SIGINT ? "SIGINT" : "SIGTERM", srv_queue_depth(s->queue));
     srv_http_quiesce(s);
     drain(s, params->timeout_s + 5.0);
+    /* libmicrohttpd must not stop with a connection suspended: what the
+     * batcher has not started is answered 503, what it has runs to its end */
+    int cancelled = srv_queue_cancel(s->queue);
+    if (cancelled)
+        fprintf(stderr, "bert serve: %d queued request(s) not started after %d s: answered 503\n", cancelled,
+                params->timeout_s + 5);
+    while (srv_queue_depth(s->queue) > 0) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    if (cancelled) drain(s, 5.0); /* their answers out */
     srv_http_stop(s);
     rc = 0;
     fprintf(stderr, "bert serve: stopped\n");

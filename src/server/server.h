@@ -69,6 +69,7 @@ struct srv_job {
     bert_error err;
     double t_queued, t_started, t_finished;
     int finished;
+    int cancelled;         /* failed unstarted at shutdown (srv_queue_cancel): answered 503 */
     struct MHD_Connection *conn; /* resumed when the job finishes */
     srv_job *next;
 };
@@ -83,6 +84,10 @@ int srv_queue_push(srv_queue *q, srv_job *job);
 int srv_queue_depth(srv_queue *q);
 /* Whether the job has finished (read under the queue's lock). */
 int srv_job_finished(srv_queue *q, const srv_job *job);
+/* Shutdown's last resort: takes no more jobs, and fails (cancelled) and
+ * finishes every queued job the batcher has not started, resuming their
+ * connections; the started ones run to their end. Returns how many. */
+int srv_queue_cancel(srv_queue *q);
 /* Finish the queued jobs, then stop and join the batcher; frees q. */
 void srv_queue_stop(srv_queue *q);
 void srv_job_free(srv_job *job);
@@ -147,7 +152,7 @@ struct srv_req {
     int too_large, started, status;
     size_t dropped;    /* bytes of an over-limit chunked body read and dropped */
     double t0;
-    cJSON *json;                     /* the parsed body (routes with one)                  */
+    cJSON *json;                     /* the parsed body (routes with one), until queued    */
     srv_job *job;
     int rejected;                    /* the queue was full after suspending                */
     int submitted;                   /* counted in waiting                                  */
