@@ -38,9 +38,13 @@ static int read_key(const char *path, char *key, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return !cli_error("serve", "%s: cannot open: %s", path, strerror(errno));
     int ok = fgets(key, (int)cap, f) != NULL;
+    size_t n = ok ? strcspn(key, "\r\n") : 0;
+    int next = ok && key[n] == '\0' ? fgetc(f) : 0; /* past a full buffer: its line's end, or the file's */
+    int whole = ok && (key[n] != '\0' || next == EOF || next == '\n' || next == '\r');
     fclose(f);
-    key[strcspn(key, "\r\n")] = '\0';
+    key[n] = '\0';
     if (!ok || !*key) return !cli_error("serve", "%s: no key on its first line", path);
+    if (!whole) return !cli_error("serve", "%s: the key is longer than %zu bytes", path, cap - 1);
     return 1;
 }
 

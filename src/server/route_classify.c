@@ -140,6 +140,9 @@ int route_rerank(srv_req *r, srv_reply *out) {
     if (!b) return 1;
     if (!cJSON_IsObject(b)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", NULL, "the body must be a JSON object");
     if (!needs_classifier(r, out)) return 1;
+    if (bert_model_num_labels(r->s->model) > 2) /* the last label is a relevance for one or two labels alone */
+        return srv_error(SRV_SHAPE_TEI, out, 424, "backend", NULL, "/rerank needs a cross-encoder of one or two labels; "
+                         "this model has %d (use /predict)", bert_model_num_labels(r->s->model));
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "query"), *texts = cJSON_GetObjectItemCaseSensitive(b, "texts");
     if (!cJSON_IsString(q)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "query", "'query' must be a string");
     if (!cJSON_IsArray(texts)) return srv_error(SRV_SHAPE_TEI, out, 422, "validation", "texts", "'texts' must be a list of strings");

@@ -555,6 +555,11 @@ check key_missing 401 '"type":"authentication_error","param":null,"code":"invali
 check key_wrong 401 '"code":"invalid_api_key"' POST /v1/embeddings '{"input":"a"}' 'Authorization: Bearer sk-test-kez'
 check key_prefix 401 'API key' GET /info '' 'Authorization: Bearer sk-test-ke'
 check key_right 200 '"object":"list"' POST /v1/embeddings '{"input":"a"}' 'Authorization: Bearer sk-test-key'
+awk 'BEGIN { for (i = 0; i < 600; i++) printf "k"; print "" }' > "$TMP/longkey"
+"$BERT" serve "$MODEL" --api-key-file "$TMP/longkey" --port 0 > "$TMP/out" 2> "$TMP/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -qF 'the key is longer than 511 bytes' "$TMP/err"; then pass key_file_too_long; else
+    echo "  exit $rc"; fail key_file_too_long "$TMP/err"; fi
 check key_scheme_any_case 200 '"object":"list"' POST /v1/embeddings '{"input":"a"}' 'Authorization: bearer sk-test-key'
 check key_health_open 200 '' GET /health
 if curl -s -D - -o /dev/null "http://127.0.0.1:$port/health" | grep -qi '^access-control-allow-origin: https://app.example'; then
@@ -731,6 +736,7 @@ cat > "$TMP/cases_cls" <<'EOF'
 EOF
 mixed_load predict_embed_concurrent_batched "$TMP/cases_cls"
 check e424_sparse 424 'needs a model with a masked-LM head' POST /embed_sparse '{"inputs":"x"}'
+check e424_rerank_three_labels 424 'needs a cross-encoder of one or two labels; this model has 3' POST /rerank '{"query":"q","texts":["a"]}'
 stop cls $pid
 dir=$TASKS/cross-encoder
 start rerank "$dir" || exit 0
