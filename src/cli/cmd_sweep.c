@@ -52,7 +52,7 @@ static int read_report(sweep_run *r, char *metric, size_t cap) {
     fclose(f);
     buf[n] = '\0';
     cJSON *o = cJSON_Parse(buf);
-    if (!o) return 0;
+    if (!cJSON_IsObject(o)) return cJSON_Delete(o), 0; /* a run's report is an object; anything else: no score */
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "dev"), *v = NULL;
     const char *name = NULL;
     if (cJSON_IsObject(dev) && cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(dev, "f1"))) name = "f1";

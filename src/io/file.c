@@ -171,3 +171,23 @@ bert_status bert_file_write_atomic(const char *path, const void *data, size_t si
     }
     return bert_atomic_commit(&f, err);
 }
+
+bert_status bert_file_open_log(const char *path, int append, FILE **out, bert_error *err) {
+    *out = NULL;
+    /* O_NONBLOCK: a FIFO in its place fails the check below instead of waiting for a reader */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path,
+                         errno == ELOOP ? "a symbolic link (a log is written only to a file of its own)" : strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return bert_fail(err, BERT_ERR_IO, "%s: not a regular file", path);
+    }
+    if (fcntl(fd, F_SETFL, append ? O_APPEND : 0) != 0 || (!append && ftruncate(fd, 0) != 0) || !(*out = fdopen(fd, append ? "a" : "w"))) {
+        bert_status rc = bert_fail(err, BERT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    return BERT_OK;
+}

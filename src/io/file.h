@@ -63,4 +63,10 @@ void bert_atomic_abort(bert_atomic_file *f);
  * never a part. */
 bert_status bert_file_write_atomic(const char *path, const void *data, size_t size, bert_error *err);
 
+/* A log written line by line (a training run's log.jsonl): path opened for
+ * writing, appended to when append (created when absent), else truncated;
+ * never through a symbolic link, and only a regular file. *out NULL on
+ * failure, BERT_ERR_IO naming path. */
+bert_status bert_file_open_log(const char *path, int append, FILE **out, bert_error *err);
+
 #endif

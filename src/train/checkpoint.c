@@ -112,18 +112,24 @@ bert_status train_load_block(bert_trainer *t, const char *dir, const char *file,
     bert_status rc = bert_path_join(path, sizeof path, dir, file, err);
     if (rc == BERT_OK) rc = st_open(path, 0, &f, err);
     if (rc != BERT_OK) return rc;
+    int want = 0;
     for (int i = 0; rc == BERT_OK && i < t->n_tensors; i++) {
         const train_tensor *tt = &t->tensors[i];
         if (!selected(t, tt, sel)) continue;
+        want++;
         char name[160];
         tensor_name(name, sizeof name, tt, sel, suffix);
         const st_tensor *x = st_find(&f, name);
         size_t n = train_tensor_numel(tt);
-        if (!x || x->dtype != ST_F32 || (size_t)x->numel != n)
+        int shaped = x && x->ndim == (tt->cols ? 2 : 1) && x->shape[0] == tt->rows && (!tt->cols || x->shape[1] == tt->cols);
+        if (!x || x->dtype != ST_F32 || (size_t)x->numel != n || !shaped)
             rc = bert_fail(err, BERT_ERR_FORMAT, "%s: tensor '%s' missing or of the wrong shape", path, name);
         else
             memcpy(block + tt->offset, x->data, n * sizeof(float));
     }
+    /* the block as train_write_block wrote it: one more tensor is one this trainer lacks (another config.json?) */
+    if (rc == BERT_OK && f.n_tensors != want)
+        rc = bert_fail(err, BERT_ERR_FORMAT, "%s: %d tensors, where this trainer (config.json) has %d", path, f.n_tensors, want);
     st_close(&f);
     return rc;
 }
@@ -235,16 +241,30 @@ static int all_finite(const cJSON *v) {
 }
 
 /* A multi-task checkpoint's head_steps (one per head) and pooler_steps,
- * each an integer from 0 to the trainer's step. */
-static bert_status read_head_steps(bert_trainer *t, const cJSON *o, const char *path, bert_error *err) {
+ * each an integer from 0 to the trainer's step, as a run makes them: every
+ * optimizer step updates at least one head and at most accum (its
+ * micro-batches' tasks), so their sum lies in [step, step x accum]; the
+ * pooler is updated in a step where a sequence head is, so pooler_steps
+ * lies between the largest and the sum of the sequence heads' (0 without
+ * one). accum: the checkpoint's grad_accum (0: unknown, no upper bound). */
+static bert_status read_head_steps(bert_trainer *t, const cJSON *o, const char *path, long accum, bert_error *err) {
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "head_steps"), *ps = cJSON_GetObjectItemCaseSensitive(o, "pooler_steps");
     int ok = cJSON_IsArray(hs) && cJSON_GetArraySize(hs) == t->n_heads && bert_json_whole(ps, 0, (double)t->step);
     for (int k = 0; ok && k < t->n_heads; k++) ok = bert_json_whole(cJSON_GetArrayItem(hs, k), 0, (double)t->step);
     if (!ok)
         return bert_fail(err, BERT_ERR_FORMAT, "%s: \"head_steps\" (%d integers) or \"pooler_steps\" missing or out of range",
                          path, t->n_heads);
+    long sum = 0, seq_sum = 0, seq_max = 0, pooler = (long)ps->valuedouble;
+    for (int k = 0; k < t->n_heads; k++) {
+        long n = (long)cJSON_GetArrayItem(hs, k)->valuedouble;
+        sum += n;
+        if (t->heads[k].task == BERT_TASK_SEQUENCE) seq_sum += n, seq_max = n > seq_max ? n : seq_max;
+    }
+    if (sum < t->step || (accum > 0 && sum > t->step * accum) || pooler < seq_max || pooler > seq_sum)
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"head_steps\" (sum %ld) and \"pooler_steps\" (%ld) do not fit step %ld "
+                         "(each step updates 1 to grad_accum heads, the pooler with a sequence head)", path, sum, pooler, t->step);
     for (int k = 0; k < t->n_heads; k++) t->heads[k].steps = (long)cJSON_GetArrayItem(hs, k)->valuedouble;
-    t->pooler_steps = (long)ps->valuedouble;
+    t->pooler_steps = pooler;
     return BERT_OK;
 }
 
@@ -264,9 +284,15 @@ static bert_status read_state(bert_trainer *t, const cJSON *o, const char *path,
                          path);
     if (extra && (!cJSON_IsObject(extra) || !all_finite(extra)))
         return bert_fail(err, BERT_ERR_FORMAT, "%s: \"extra\" must be an object of finite numbers", path);
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(o, "total_steps"), *accum = cJSON_GetObjectItemCaseSensitive(o, "grad_accum");
+    if ((total && !bert_json_whole(total, 0, 9007199254740991.0)) || (accum && !bert_json_whole(accum, 1, INT_MAX)))
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"total_steps\" / \"grad_accum\" must be integers >= 0 / >= 1", path);
+    if (total && total->valuedouble > 0 && step->valuedouble > total->valuedouble)
+        return bert_fail(err, BERT_ERR_FORMAT, "%s: \"step\" %.0f is past its run's \"total_steps\" %.0f", path,
+                         step->valuedouble, total->valuedouble);
     t->step = (long)step->valuedouble;
     t->rng.state = state, t->rng.inc = inc;
-    bert_status rc = t->n_heads ? read_head_steps(t, o, path, err) : BERT_OK;
+    bert_status rc = t->n_heads ? read_head_steps(t, o, path, accum ? (long)accum->valuedouble : 0, err) : BERT_OK;
     if (rc == BERT_OK && extra && extra_json && !(*extra_json = cJSON_PrintUnformatted(extra)))
         rc = bert_fail(err, BERT_ERR_NOMEM, "out of memory");
     return rc;
@@ -279,8 +305,19 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
     bert_trainer *t = NULL;
     bert_train_params p = params ? *params : bert_train_default_params();
     p.from_scratch = 0; /* the checkpoint's weights */
-    bert_status rc = bert_trainer_open(dir, &p, &t, NULL, err);
+    unsigned created = 0;
+    bert_status rc = bert_trainer_open(dir, &p, &t, &created, err);
     if (rc != BERT_OK) return rc;
+    /* a head the run trained is in its checkpoint: one made afresh here is a damaged checkpoint
+     * (a multi-task trainer's classifiers come from heads.safetensors) */
+    if (t->n_heads) created &= ~(unsigned)BERT_HEAD_CLASSIFIER;
+    if (created) {
+        bert_trainer_free(t);
+        return bert_fail(err, BERT_ERR_FORMAT, "%s/model.safetensors lacks the %s head the run trained (a damaged checkpoint?)",
+                         dir, created & BERT_HEAD_POOLER ? "pooler" : created & BERT_HEAD_MLM ? "masked-LM"
+                         : created & BERT_HEAD_NSP ? "next-sentence" : created & BERT_HEAD_CLASSIFIER ? "classifier"
+                         : created & BERT_HEAD_QA ? "question-answering" : "intent");
+    }
     if (t->n_heads && (rc = train_heads_check_specs(t, dir, err)) == BERT_OK)
         rc = train_load_block(t, dir, "heads.safetensors", "", t->params, TRAIN_SEL_HEADS, err);
     if (rc == BERT_OK) rc = train_load_block(t, dir, "optimizer.safetensors", ".exp_avg", t->m, TRAIN_SEL_ALL, err);
@@ -291,6 +328,14 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
         rc = bert_json_load_file(path, &o, err);
     if (rc == BERT_OK) rc = read_state(t, o, path, extra_json, err);
     cJSON_Delete(o);
+    /* checkpoint-N holds step N (loop.c names them so) */
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    char *end;
+    long named = strncmp(base, "checkpoint-", 11) == 0 ? strtol(base + 11, &end, 10) : -1;
+    if (rc == BERT_OK && named >= 0 && end != base + 11 && (*end == '\0' || strcmp(end, "/") == 0) && named != t->step)
+        rc = bert_fail(err, BERT_ERR_FORMAT, "%s: trainer_state.json is at step %ld, not %ld", dir, t->step, named);
+    if (rc == BERT_OK && t->p.total_steps > 0 && t->step > t->p.total_steps)
+        rc = bert_fail(err, BERT_ERR_INPUT, "%s is at step %ld, past this run's %ld steps", dir, t->step, t->p.total_steps);
     if (rc != BERT_OK) {
         if (extra_json) free(*extra_json), *extra_json = NULL;
         bert_trainer_free(t);

@@ -84,7 +84,9 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     cJSON *o = cJSON_Parse(json);
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(o, "epoch"), *pos = cJSON_GetObjectItemCaseSensitive(o, "position"),
                 *seed = cJSON_GetObjectItemCaseSensitive(o, "shuffle_seed");
-    int ok = bert_json_whole(ep, 0, INT_MAX) && bert_json_whole(pos, 0, e->n_items - 1) && bert_json_whole(seed, 0, 4294967295.0);
+    /* an epoch of this run's: past the last one only at its start (a run that ended) */
+    int ok = bert_json_whole(ep, 0, e->epochs) && bert_json_whole(pos, 0, e->n_items - 1) && bert_json_whole(seed, 0, 4294967295.0) &&
+             (ep->valuedouble < e->epochs || pos->valuedouble == 0);
     if (ok) {
         e->epoch = (int)ep->valuedouble, e->pos = (int)pos->valuedouble;
         e->seed = (uint32_t)seed->valuedouble;
@@ -93,10 +95,10 @@ static bert_status seek(void *user, const char *json, bert_error *err) {
     cJSON_Delete(o);
     if (!ok)
         return bert_fail(err, BERT_ERR_FORMAT,
-                         "the checkpoint's data position is not {\"epoch\", \"position\" < %d, \"shuffle_seed\"} "
+                         "the checkpoint's data position is not {\"epoch\" <= %d, \"position\" < %d, \"shuffle_seed\"} "
                          "of integers >= 0 "
-                         "(a checkpoint of another data set or task?)",
-                         e->n_items);
+                         "(a checkpoint of another data set, task or number of epochs?)",
+                         e->epochs, e->n_items);
     return BERT_OK;
 }
 

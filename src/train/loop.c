@@ -26,6 +26,7 @@
 #include "train/notice.h"
 #include "util/clock.h"
 #include "bert.h"
+#include "io/file.h"
 #include "io/fs.h"
 #include "train/result.h"
 #include "train/data_parallel.h"
@@ -193,11 +194,16 @@ static bert_status rotate(const loop_run *L, bert_error *err) {
     qsort(steps, (size_t)n, sizeof *steps, by_step);
     for (int i = 0; i + L->p->save_total_limit < n; i++) {
         /* A resumed trainer reads its config and tokenizer files back from
-         * the checkpoint it came from at every save: keep that one. */
+         * the checkpoint it came from at every save: keep that one, by its
+         * step and by being that directory. */
         if (L->p->resume_state && steps[i] == L->first_step) continue;
         char name[64], path[4096];
         snprintf(name, sizeof name, "checkpoint-%ld", steps[i]);
         bert_status rc = out_path(L, path, sizeof path, name, err);
+        struct stat a, b;
+        if (rc == BERT_OK && L->t->src_dir && stat(path, &a) == 0 && stat(L->t->src_dir, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            continue;
         if (rc == BERT_OK) rc = bert_dir_remove(path, err);
         if (rc != BERT_OK) return rc;
     }
@@ -311,8 +317,7 @@ static bert_status start(loop_run *L, bert_error *err) {
     if (rc != BERT_OK) return rc;
     char path[4096];
     if ((rc = out_path(L, path, sizeof path, "log.jsonl", err)) != BERT_OK) return rc;
-    if (L->writer && !(L->log = fopen(path, p->resume_state ? "a" : "w")))
-        return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (L->writer && (rc = bert_file_open_log(path, p->resume_state != NULL, &L->log, err)) != BERT_OK) return rc;
     /* The same start on every rank: the same weights and step, and the
      * same answer to "interrupted already?" */
     if (rc == BERT_OK && L->t->dp) rc = train_dp_same_start(L->t->dp, L->t->params, L->t->step, err);

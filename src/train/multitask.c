@@ -284,8 +284,8 @@ static bert_status open_logs(mt_run *r, int resumed, bert_error *err) {
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/log-%s.jsonl", r->p->output_dir, r->t[k].name) >= (int)sizeof path)
             return bert_fail(err, BERT_ERR_INPUT, "%s: output path too long", r->p->output_dir);
-        if (!(r->t[k].log = fopen(path, resumed ? "a" : "w")))
-            return bert_fail(err, BERT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        bert_status rc = bert_file_open_log(path, resumed, &r->t[k].log, err);
+        if (rc != BERT_OK) return rc;
     }
     return BERT_OK;
 }

@@ -81,6 +81,38 @@ tamper bad_evals_text 's/"bad_evals":[^,}]*/"bad_evals": "x"/' "extra.loop.bad_e
 tamper bad_evals_negative 's/"bad_evals":[^,}]*/"bad_evals": -2/' "extra.loop.bad_evals is not valid"
 tamper loop_not_object 's/"loop":/"loop": 5, "unused":/' "extra.loop is not valid"
 tamper extra_not_object 's/"extra":/"extra": "str", "unused":/' "\"extra\" must be an object of finite numbers"
+tamper step_past_total 's/"step":[^,]*/"step": 1000/' "\"step\" 1000 is past its run's \"total_steps\" 6"
+tamper total_steps_text 's/"total_steps":[^,]*/"total_steps": "x"/' "\"total_steps\" / \"grad_accum\" must be integers"
+tamper epoch_past_run 's/"epoch":[^,]*/"epoch": 1/' "data position is not {\"epoch\" <= 1"
+# Not trainer_state.json but the rest of the checkpoint: checkpoint-N at another step, a head or a
+# layer gone (config.json of one layer where the files hold two), a log that is a symbolic link.
+rm -rf "$TMP/named" "$TMP/ftR" && mkdir -p "$TMP/named" && cp -R "$TMP/ft/checkpoint-4" "$TMP/named/checkpoint-6"
+expect_error resume_named_other_step "trainer_state.json is at step 4, not 6" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/named/checkpoint-6"
+rm -rf "$TMP/ck" "$TMP/ftR" && cp -R "$TMP/ft/checkpoint-4" "$TMP/ck"
+python3 - "$TMP/ck/model.safetensors" classifier.weight classifier.bias <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h, data = json.loads(b[8:8 + n]), b[8 + n:]
+out, nd = {}, b""
+for k, t in h.items():
+    if k in sys.argv[2:]:
+        continue
+    if k != "__metadata__":
+        s, e = t["data_offsets"]
+        t = dict(t, data_offsets=[len(nd), len(nd) + e - s])
+        nd += data[s:e]
+    out[k] = t
+hb = json.dumps(out).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + nd)
+PY
+expect_error resume_head_missing "model.safetensors lacks the classifier head the run trained" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ck"
+rm -rf "$TMP/ck" "$TMP/ftR" && cp -R "$TMP/ft/checkpoint-4" "$TMP/ck"
+sed 's/"num_hidden_layers":[[:space:]]*2/"num_hidden_layers": 1/' "$TMP/ft/checkpoint-4/config.json" > "$TMP/ck/config.json"
+expect_error resume_config_one_layer_of_two "optimizer.safetensors: 41 tensors, where this trainer (config.json) has 25" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ck"
+rm -rf "$TMP/ftR" && mkdir -p "$TMP/ftR" && echo keep > "$TMP/outside.txt" && ln -s "$TMP/outside.txt" "$TMP/ftR/log.jsonl"
+expect_error log_symlink_refused "log.jsonl: cannot create: a symbolic link" "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ft/checkpoint-4"
+[ "$(cat "$TMP/outside.txt")" = keep ] && pass log_symlink_target_untouched || fail log_symlink_target_untouched "$TMP/outside.txt"
 # The untouched checkpoint still resumes (the checks refuse only what is wrong).
 rm -rf "$TMP/ftR"
 if "$BERT" finetune "$TASKS/mlm" --output-dir "$TMP/ftR" $FTARGS --resume "$TMP/ft/checkpoint-4" > /dev/null 2> "$TMP/err" \

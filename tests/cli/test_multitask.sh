@@ -39,6 +39,15 @@ for f in model.safetensors heads.safetensors optimizer.safetensors optimizer_sq.
 done
 if [ "$ok" -eq 1 ] && [ "$last" -gt 4 ] && cmp -s "$TMP/a/sent/model.safetensors" "$TMP/b/sent/model.safetensors"; then
     pass resume_bit_identical; else fail resume_bit_identical "$TMP/b.err"; fi
+# Each head's update count is checked against the step: none of the two heads updated in 4 steps
+# (their AdamW bias correction would restart) is a damaged checkpoint.
+rm -rf "$TMP/ck" "$TMP/c" && cp -R "$TMP/a/checkpoint-4" "$TMP/ck"
+sed 's/"head_steps":[[:space:]]*\[[0-9, ]*\]/"head_steps": [0, 0]/; s/"pooler_steps":[[:space:]]*[0-9]*/"pooler_steps": 0/' \
+    "$TMP/a/checkpoint-4/trainer_state.json" > "$TMP/ck/trainer_state.json"
+"$BERT" multitask "$MLM" --output-dir "$TMP/c" $ARGS --resume "$TMP/ck" > /dev/null 2> "$TMP/c.err"
+rc=$?
+if [ $rc -ne 0 ] && grep -qF '"head_steps" (sum 0) and "pooler_steps" (0) do not fit step 4' "$TMP/c.err"; then
+    pass resume_head_steps_checked; else echo "  exit $rc"; fail resume_head_steps_checked "$TMP/c.err"; fi
 
 # One task is the single-task fine-tuning of that task, bit for bit.
 cat > "$TMP/one.json" <<JSON
