@@ -46,7 +46,7 @@ static const char *const item_keys[][9] = {
  * that of its body; NULL when out of memory. */
 static cJSON *item_copy(const cJSON *o, task_kind kind) {
     cJSON *c = cJSON_CreateObject();
-    for (int k = 0; c && k < 9 && item_keys[kind][k]; k++) {
+    for (size_t k = 0; c && k < sizeof item_keys[0] / sizeof item_keys[0][0] && item_keys[kind][k]; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, item_keys[kind][k]);
         if (!v) continue;
         cJSON *d = NULL;

@@ -328,11 +328,11 @@ bert_status bert_trainer_resume(const char *dir, const bert_train_params *params
         rc = bert_json_load_file(path, &o, err);
     if (rc == BERT_OK) rc = read_state(t, o, path, extra_json, err);
     cJSON_Delete(o);
-    /* checkpoint-N holds step N (loop.c names them so) */
+    /* checkpoint-N holds step N (loop.c names them so; a path ending in '/' is not checked) */
     const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     char *end;
     long named = strncmp(base, "checkpoint-", 11) == 0 ? strtol(base + 11, &end, 10) : -1;
-    if (rc == BERT_OK && named >= 0 && end != base + 11 && (*end == '\0' || strcmp(end, "/") == 0) && named != t->step)
+    if (rc == BERT_OK && named >= 0 && end != base + 11 && *end == '\0' && named != t->step)
         rc = bert_fail(err, BERT_ERR_FORMAT, "%s: trainer_state.json is at step %ld, not %ld", dir, t->step, named);
     if (rc == BERT_OK && t->p.total_steps > 0 && t->step > t->p.total_steps)
         rc = bert_fail(err, BERT_ERR_INPUT, "%s is at step %ld, past this run's %ld steps", dir, t->step, t->p.total_steps);

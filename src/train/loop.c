@@ -192,18 +192,17 @@ static bert_status rotate(const loop_run *L, bert_error *err) {
     }
     closedir(d);
     qsort(steps, (size_t)n, sizeof *steps, by_step);
+    /* A trainer reads its config and tokenizer files back from the
+     * directory it was opened from at every save (a resumed run's
+     * checkpoint): that directory is kept, known by its device and inode. */
+    struct stat src;
+    int has_src = L->t->src_dir && stat(L->t->src_dir, &src) == 0;
     for (int i = 0; i + L->p->save_total_limit < n; i++) {
-        /* A resumed trainer reads its config and tokenizer files back from
-         * the checkpoint it came from at every save: keep that one, by its
-         * step and by being that directory. */
-        if (L->p->resume_state && steps[i] == L->first_step) continue;
         char name[64], path[4096];
         snprintf(name, sizeof name, "checkpoint-%ld", steps[i]);
         bert_status rc = out_path(L, path, sizeof path, name, err);
-        struct stat a, b;
-        if (rc == BERT_OK && L->t->src_dir && stat(path, &a) == 0 && stat(L->t->src_dir, &b) == 0 && a.st_dev == b.st_dev &&
-            a.st_ino == b.st_ino)
-            continue;
+        struct stat st;
+        if (rc == BERT_OK && has_src && stat(path, &st) == 0 && st.st_dev == src.st_dev && st.st_ino == src.st_ino) continue;
         if (rc == BERT_OK) rc = bert_dir_remove(path, err);
         if (rc != BERT_OK) return rc;
     }
